@@ -1,0 +1,94 @@
+"""Pure data and wire formats: actions, cards, envelopes, topics, events, workflows.
+
+Nothing here performs I/O or imports the rest of weft.
+"""
+
+from weft.protocols.actions import (
+    ActionCall,
+    ActionError,
+    ActionKind,
+    ActionResult,
+    ActionSpec,
+    ActionState,
+    ProgressEvent,
+    Usage,
+    new_id,
+)
+from weft.protocols.capability import CapabilityCard
+from weft.protocols.context import Action, ActionContext
+from weft.protocols.envelope import Message, MessageProperties
+from weft.protocols.errors import (
+    ActionFailed,
+    BusError,
+    CallTimeoutError,
+    DefinitionError,
+    InputError,
+    Location,
+    ResumeMismatchError,
+    RunFailedError,
+    RunNotFoundError,
+    WeftError,
+)
+from weft.protocols.events import EventKind, NodeState, RunEvent, RunState
+from weft.protocols.schema import json_schema, workflow_json_schema
+from weft.protocols.source import SourceMap, locate
+from weft.protocols.topics import Topics, topic_matches
+from weft.protocols.workflow import (
+    ActionRef,
+    Defaults,
+    EdgeSpec,
+    FailurePolicy,
+    InputSpec,
+    JoinMode,
+    JoinSpec,
+    NodeSpec,
+    RetryPolicy,
+    WorkflowSpec,
+)
+
+__all__ = [
+    "Action",
+    "ActionCall",
+    "ActionContext",
+    "ActionError",
+    "ActionFailed",
+    "ActionKind",
+    "ActionRef",
+    "ActionResult",
+    "ActionSpec",
+    "ActionState",
+    "BusError",
+    "CallTimeoutError",
+    "CapabilityCard",
+    "Defaults",
+    "DefinitionError",
+    "EdgeSpec",
+    "EventKind",
+    "FailurePolicy",
+    "InputError",
+    "InputSpec",
+    "JoinMode",
+    "JoinSpec",
+    "Location",
+    "Message",
+    "MessageProperties",
+    "NodeSpec",
+    "NodeState",
+    "ProgressEvent",
+    "ResumeMismatchError",
+    "RetryPolicy",
+    "RunEvent",
+    "RunFailedError",
+    "RunNotFoundError",
+    "RunState",
+    "SourceMap",
+    "Topics",
+    "Usage",
+    "WeftError",
+    "WorkflowSpec",
+    "json_schema",
+    "locate",
+    "new_id",
+    "topic_matches",
+    "workflow_json_schema",
+]

@@ -1,0 +1,180 @@
+"""The one action schema: every callable thing in weft is described and called alike.
+
+A Python function, an LLM agent, a LangGraph graph, a remote agent process, a
+team and a whole workflow are all an ``ActionSpec``; they are invoked with an
+``ActionCall`` and always answer with an ``ActionResult`` whose ``state`` says
+explicitly what happened. Nothing here does I/O, so these models are the wire
+format of the bus as well as the in-process calling convention.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from weft.protocols.capability import CapabilityCard
+
+
+class ActionKind(StrEnum):
+    """What sort of thing sits behind an action; callers never need to care."""
+
+    TOOL = "tool"
+    AGENT = "agent"
+    TEAM = "team"
+    WORKFLOW = "workflow"
+    REMOTE = "remote"
+
+
+class ActionState(StrEnum):
+    """The explicit outcome of a call. Only ``ok`` carries a usable output."""
+
+    OK = "ok"
+    ERROR = "error"
+    TIMEOUT = "timeout"
+    CANCELLED = "cancelled"
+    NEEDS_INPUT = "needs_input"
+
+
+def new_id() -> str:
+    """A short random id (32 hex chars), OpenTelemetry-sized for trace ids."""
+    return uuid.uuid4().hex
+
+
+class ActionSpec(BaseModel):
+    """How an action presents itself: enough for a caller, a router and an LLM."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(description="Unique name callers use, e.g. 'word_stats'.")
+    version: str = Field(default="1", description="Version of the action's behaviour.")
+    kind: ActionKind = Field(default=ActionKind.TOOL, description="What implements the action.")
+    description: str = Field(default="", description="What the action does, for people and LLMs.")
+    input_schema: dict[str, Any] = Field(
+        default_factory=lambda: {"type": "object", "properties": {}},
+        description="JSON Schema of the arguments object.",
+    )
+    output_schema: dict[str, Any] = Field(
+        default_factory=dict, description="JSON Schema of the output; empty means any."
+    )
+    card: CapabilityCard | None = Field(
+        default=None, description="Capability card used for routing by capability."
+    )
+
+
+class ActionError(BaseModel):
+    """A structured error; ``retryable`` tells the executor whether trying again can help."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: str = Field(description="Machine-readable kind, e.g. 'ValidationError', 'Timeout'.")
+    message: str = Field(description="Human-readable explanation naming what went wrong.")
+    retryable: bool = Field(default=False, description="True when a retry may succeed.")
+    field: str | None = Field(default=None, description="The argument at fault, if any.")
+    details: dict[str, Any] = Field(default_factory=dict, description="Extra structured context.")
+
+
+class Usage(BaseModel):
+    """Resources one call consumed; results of nested calls add up into their caller."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    llm_calls: int = Field(default=0, description="Number of LLM requests made.")
+    prompt_tokens: int = Field(default=0, description="Prompt tokens billed.")
+    completion_tokens: int = Field(default=0, description="Completion tokens billed.")
+    cost: float = Field(default=0.0, description="Cost in USD, when the provider prices it.")
+    latency_s: float = Field(default=0.0, description="Wall time of the call in seconds.")
+
+    def add(self, other: Usage) -> Usage:
+        """Sum of two usages; latency adds too (it is summed work, not wall time)."""
+        return Usage(
+            llm_calls=self.llm_calls + other.llm_calls,
+            prompt_tokens=self.prompt_tokens + other.prompt_tokens,
+            completion_tokens=self.completion_tokens + other.completion_tokens,
+            cost=self.cost + other.cost,
+            latency_s=self.latency_s + other.latency_s,
+        )
+
+
+class ProgressEvent(BaseModel):
+    """A progress report an action emits while it runs (streamed to listeners)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    call_id: str = Field(description="The call this progress belongs to.")
+    message: str = Field(default="", description="What is happening now.")
+    fraction: float | None = Field(default=None, description="Completion between 0 and 1.")
+    data: dict[str, Any] = Field(default_factory=dict, description="Any structured detail.")
+    at: float = Field(default_factory=time.time, description="Unix time of the event.")
+
+
+class ActionCall(BaseModel):
+    """One invocation of an action. Idempotency key is ``(call_id, attempt)``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    call_id: str = Field(default_factory=new_id, description="Unique id of the call.")
+    action: str = Field(description="Name of the action to invoke.")
+    arguments: dict[str, Any] = Field(default_factory=dict, description="Arguments object.")
+    run_id: str | None = Field(default=None, description="Run this call belongs to.")
+    trace_id: str | None = Field(default=None, description="Trace id (32 hex chars).")
+    parent_id: str | None = Field(default=None, description="Span id of the caller.")
+    node: str | None = Field(default=None, description="Workflow node that made the call.")
+    attempt: int = Field(default=1, ge=1, description="1 for the first try, 2 for the first retry.")
+    deadline: float | None = Field(
+        default=None, description="Unix time after which the result is useless."
+    )
+
+
+class ActionResult(BaseModel):
+    """The answer to a call; its ``state`` is the single source of truth on outcome."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    call_id: str = Field(description="Id of the call this answers.")
+    state: ActionState = Field(description="Outcome of the call.")
+    output: Any = Field(default=None, description="The output, meaningful when state is ok.")
+    error: ActionError | None = Field(default=None, description="Set unless state is ok.")
+    usage: Usage = Field(default_factory=Usage, description="Resources consumed.")
+    progress: list[ProgressEvent] = Field(
+        default_factory=list, description="Progress events emitted during the call."
+    )
+    agent: str | None = Field(default=None, description="Which agent instance answered.")
+
+    @property
+    def ok(self) -> bool:
+        return self.state is ActionState.OK
+
+    @classmethod
+    def success(cls, call_id: str, output: Any, usage: Usage | None = None) -> ActionResult:
+        return cls.model_construct(
+            call_id=call_id,
+            state=ActionState.OK,
+            output=output,
+            error=None,
+            usage=usage if usage is not None else Usage.model_construct(),
+            progress=[],
+            agent=None,
+        )
+
+    @classmethod
+    def failure(
+        cls,
+        call_id: str,
+        error_type: str,
+        message: str,
+        *,
+        state: ActionState = ActionState.ERROR,
+        retryable: bool = False,
+        field: str | None = None,
+        usage: Usage | None = None,
+    ) -> ActionResult:
+        return cls(
+            call_id=call_id,
+            state=state,
+            error=ActionError(type=error_type, message=message, retryable=retryable, field=field),
+            usage=usage or Usage(),
+        )

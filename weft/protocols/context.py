@@ -1,0 +1,54 @@
+"""What an action may ask of whoever runs it.
+
+An agent that calls other actions (Agent-as-Tool) receives an object with this
+interface. It is declared here, in the layer that imports nothing of weft, so
+that ``weft.agents`` never depends on ``weft.runtime``: the executor supplies
+an implementation, tests may supply their own.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol, runtime_checkable
+
+from weft.protocols.actions import ActionCall, ActionResult, ActionSpec
+
+
+@runtime_checkable
+class ActionContext(Protocol):
+    """Services available to an action during one call."""
+
+    @property
+    def call(self) -> ActionCall:
+        """The call being served (ids, attempt, deadline)."""
+        ...
+
+    async def invoke(self, action: str, arguments: dict[str, Any]) -> ActionResult:
+        """Call another action by name as a child of this call.
+
+        Never raises for a failed child: the child's ``ActionResult`` says so.
+        Usage of the child is added to the current call's usage by the runtime.
+        """
+        ...
+
+    def actions(self) -> list[ActionSpec]:
+        """The actions this action may call (offered to LLM agents as tools)."""
+        ...
+
+    def progress(self, message: str, fraction: float | None = None, **data: Any) -> None:
+        """Report progress; listeners (terminal display, traces) see it immediately."""
+        ...
+
+
+@runtime_checkable
+class Action(Protocol):
+    """Anything the executor can call: a tool, an agent, a workflow, a remote agent."""
+
+    @property
+    def spec(self) -> ActionSpec:
+        """How the action presents itself (name, schemas, capability card)."""
+        ...
+
+    async def invoke(self, call: ActionCall, ctx: ActionContext) -> ActionResult:
+        """Serve one call. Must not raise for failures of the action itself:
+        they are returned as a result with an explicit state."""
+        ...

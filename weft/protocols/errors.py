@@ -1,0 +1,98 @@
+"""The short list of exceptions a weft user can catch.
+
+Every error a user can cause carries a location (file, line, column, node,
+field) so that the CLI can print one precise line instead of a traceback.
+Errors raised *inside* an action never escape the executor: they become an
+``ActionResult`` with state ``error``. These exceptions are for definitions,
+configuration and the run as a whole.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Location:
+    """Where in a definition a problem sits; every part is optional."""
+
+    file: str | None = None
+    line: int | None = None
+    column: int | None = None
+    node: str | None = None
+    field: str | None = None
+
+    def __str__(self) -> str:
+        parts: list[str] = []
+        if self.file:
+            where = self.file
+            if self.line is not None:
+                where += f":{self.line}"
+                if self.column is not None:
+                    where += f":{self.column}"
+            parts.append(where)
+        elif self.line is not None:
+            parts.append(f"line {self.line}" + (f", column {self.column}" if self.column else ""))
+        if self.node:
+            parts.append(f"node '{self.node}'")
+        if self.field:
+            parts.append(f"field '{self.field}'")
+        return ", ".join(parts)
+
+
+class WeftError(Exception):
+    """Base of every weft exception; ``str()`` is a complete user-facing message."""
+
+
+class DefinitionError(WeftError):
+    """A workflow or action definition is invalid (bad YAML, cycle, unknown action...).
+
+    ``problems`` holds every problem found, so a user fixes them all in one go;
+    the message lists them one per line with their location.
+    """
+
+    def __init__(self, problems: list[tuple[str, Location]]) -> None:
+        self.problems = problems
+        lines = [f"{loc}: {msg}" if str(loc) else msg for msg, loc in problems]
+        super().__init__("\n".join(lines))
+
+    @classmethod
+    def single(cls, message: str, location: Location | None = None) -> DefinitionError:
+        return cls([(message, location or Location())])
+
+
+class InputError(WeftError):
+    """Inputs given to a run do not match the workflow's declared inputs."""
+
+
+class RunNotFoundError(WeftError):
+    """A run id given to ``resume`` or ``runs`` is not in the journal."""
+
+
+class ResumeMismatchError(WeftError):
+    """The workflow changed since the run started, so resuming it would mix two graphs."""
+
+
+class RunFailedError(WeftError):
+    """Raised by convenience helpers that return only outputs when the run did not succeed."""
+
+
+class BusError(WeftError):
+    """A bus operation failed: not connected, closed, or the broker refused it."""
+
+
+class CallTimeoutError(BusError):
+    """A request on the bus got no reply before its deadline."""
+
+
+class ActionFailed(WeftError):
+    """Raise inside an action to fail it with a chosen error type and retry advice.
+
+    Any other exception fails the call too (type = the exception's class name),
+    retryable only for ``TimeoutError`` and ``ConnectionError``.
+    """
+
+    def __init__(self, message: str, *, retryable: bool = False, error_type: str | None = None):
+        super().__init__(message)
+        self.retryable = retryable
+        self.error_type = error_type or type(self).__name__
