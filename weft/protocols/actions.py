@@ -90,7 +90,7 @@ class Usage(BaseModel):
 
     def add(self, other: Usage) -> Usage:
         """Sum of two usages; latency adds too (it is summed work, not wall time)."""
-        return Usage(
+        return Usage.model_construct(
             llm_calls=self.llm_calls + other.llm_calls,
             prompt_tokens=self.prompt_tokens + other.prompt_tokens,
             completion_tokens=self.completion_tokens + other.completion_tokens,

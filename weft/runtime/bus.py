@@ -8,7 +8,8 @@ so it is tested on the in-process bus without a broker.
 A transport implements four primitives: ``_start``, ``_stop``,
 ``_publish`` and ``_subscribe``. Request/reply (Response Topic + Correlation
 Data, reply topic subscribed before the request is published) is built once,
-here, on top of them.
+here, on top of them, and so are the checks both transports must agree on:
+topic and filter syntax (MQTT 4.7) and the payload size limit.
 """
 
 from __future__ import annotations
@@ -28,6 +29,49 @@ from weft.protocols import (
     Topics,
     new_id,
 )
+
+DEFAULT_MAX_PAYLOAD = 1024 * 1024
+"""Largest payload a bus accepts by default (1 MiB).
+
+Big enough for the artifacts weft passes between nodes (the conformance suite
+sends 512 KiB), small enough that one oversized message cannot stall a broker
+connection that every other call on the client shares (MQTT delivers a
+client's messages in order, so a 50 MB payload delays every reply behind it).
+Larger data belongs in a store, with a reference on the bus.
+"""
+
+
+def check_topic(topic: str) -> str:
+    """Reject a topic that MQTT would refuse to publish to (wildcards, NUL, empty)."""
+    if not topic or any(c in topic for c in "+#\x00"):
+        raise BusError(f"cannot publish to {topic!r}: a topic must be non-empty without + # NUL")
+    return topic
+
+
+def check_filter(pattern: str) -> str:
+    """Reject a topic filter that an MQTT broker would refuse (MQTT 4.7.1, 4.8.2).
+
+    ``+`` must fill a whole level, ``#`` must be the whole last level, and a
+    ``$share/{group}/{filter}`` subscription needs a group and a filter.
+    """
+    body = pattern
+    if pattern.startswith("$share/"):
+        parts = pattern.split("/", 2)
+        if len(parts) < 3 or not parts[1] or any(c in parts[1] for c in "+#") or not parts[2]:
+            raise BusError(f"bad shared subscription {pattern!r}: use '$share/GROUP/FILTER'")
+        body = parts[2]
+    levels = body.split("/")
+    ok = bool(body) and "\x00" not in body
+    for i, level in enumerate(levels):
+        if "#" in level and (level != "#" or i != len(levels) - 1):
+            ok = False
+        if "+" in level and level != "+":
+            ok = False
+    if not ok:
+        raise BusError(
+            f"bad topic filter {pattern!r}: '+' must be a whole level, '#' the whole last level"
+        )
+    return pattern
 
 
 class Subscription:
@@ -87,9 +131,16 @@ class Subscription:
 class Bus(ABC):
     """Publish/subscribe with MQTT semantics, plus request/reply built on top."""
 
-    def __init__(self, *, namespace: str = "default", client_id: str | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        namespace: str = "default",
+        client_id: str | None = None,
+        max_payload: int = DEFAULT_MAX_PAYLOAD,
+    ) -> None:
         self.topics = Topics(namespace)
         self.client_id = client_id or f"weft-{new_id()[:12]}"
+        self.max_payload = max_payload
         self._pending: dict[bytes, asyncio.Future[Message]] = {}
         self._reply_sub: Subscription | None = None
         self._reply_task: asyncio.Task[None] | None = None
@@ -153,10 +204,21 @@ class Bus(ABC):
         retain: bool = False,
         properties: MessageProperties | None = None,
     ) -> None:
-        """Publish a message; returns once the transport accepted it (QoS 1: acked)."""
+        """Publish a message; returns once the transport accepted it (QoS 1: acked).
+
+        Raises ``BusError`` for a topic with wildcards, a payload larger than
+        ``max_payload`` bytes, or (MQTT) a broker that stays unreachable.
+        """
         self._require_started()
+        check_topic(topic)
         if isinstance(payload, str):
             payload = payload.encode()
+        if len(payload) > self.max_payload:
+            raise BusError(
+                f"payload of {len(payload):,} bytes to {topic!r} exceeds the bus limit of "
+                f"{self.max_payload:,} bytes (max_payload); put large data in a store and "
+                "send a reference"
+            )
         await self._publish(
             Message(
                 topic=topic,
@@ -168,9 +230,15 @@ class Bus(ABC):
         )
 
     async def subscribe(self, pattern: str, *, qos: int = 1) -> Subscription:
-        """Subscribe to a topic filter; retained messages that match arrive first."""
+        """Subscribe to a topic filter; retained messages that match arrive first.
+
+        Each ``Subscription`` receives every matching message exactly once,
+        also when several subscriptions of one bus match the same message;
+        the members of a ``$share/group/`` filter receive each message once
+        between them. Raises ``BusError`` for a malformed filter.
+        """
         self._require_started()
-        return await self._subscribe(pattern, qos)
+        return await self._subscribe(check_filter(pattern), qos)
 
     async def request(
         self,

@@ -14,7 +14,7 @@ import itertools
 from collections import defaultdict
 
 from weft.protocols import Message, topic_matches
-from weft.runtime.bus import Bus, Subscription
+from weft.runtime.bus import DEFAULT_MAX_PAYLOAD, Bus, Subscription
 
 
 class InProcessBroker:
@@ -69,8 +69,9 @@ class InProcessBus(Bus):
         *,
         namespace: str = "default",
         client_id: str | None = None,
+        max_payload: int = DEFAULT_MAX_PAYLOAD,
     ) -> None:
-        super().__init__(namespace=namespace, client_id=client_id)
+        super().__init__(namespace=namespace, client_id=client_id, max_payload=max_payload)
         self.broker = broker if broker is not None else InProcessBroker()
         self._mine: list[Subscription] = []
 

@@ -237,7 +237,9 @@ class Condition:
         try:
             tree = ast.parse(source.strip(), mode="eval")
         except SyntaxError as exc:
-            raise ExpressionError(f"condition {source!r}: {exc.msg} at column {exc.offset}") from None
+            raise ExpressionError(
+                f"condition {source!r}: {exc.msg} at column {exc.offset}"
+            ) from None
         for node in ast.walk(tree):
             if not isinstance(node, _ALLOWED_NODES):
                 raise ExpressionError(

@@ -1,0 +1,167 @@
+"""Terminal rendering: a live view of a run on a TTY, and plain summaries otherwise.
+
+The live view redraws at most a few times a second from counters that event
+listeners update, so watching a 10,000-node run costs almost nothing.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from datetime import datetime
+from typing import Any
+
+from rich.console import Console, Group
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
+
+from weft.protocols import EventKind, NodeState, RunEvent, RunState
+
+_STATE_STYLE = {
+    "succeeded": "green",
+    "failed": "red",
+    "skipped": "dim",
+    "cancelled": "yellow",
+    "running": "cyan",
+    "needs_input": "magenta",
+    "pending": "dim",
+}
+_MARK = {
+    "succeeded": "✓",
+    "failed": "✗",
+    "skipped": "-",
+    "cancelled": "!",
+    "needs_input": "?",
+    "running": "…",
+    "pending": " ",
+}
+
+stderr = Console(stderr=True)
+stdout = Console()
+
+
+class RunDisplay:
+    """A live panel on stderr: counts per state and the nodes running now."""
+
+    def __init__(self) -> None:
+        self.counts: Counter[str] = Counter()
+        self.running: dict[str, float] = {}
+        self.total = 0
+        self.workflow = ""
+        self.run_id = ""
+        self.started = time.monotonic()
+        self._live = Live(self._render(), console=stderr, refresh_per_second=8, transient=True)
+        self._live.get_renderable = self._render  # type: ignore[method-assign]
+
+    def __enter__(self) -> RunDisplay:
+        self._live.__enter__()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._live.__exit__(*exc)
+
+    def on_event(self, event: RunEvent) -> None:
+        kind = event.kind
+        if kind in (EventKind.RUN_STARTED, EventKind.RUN_RESUMED) and not self.workflow:
+            self.workflow = str(event.data.get("workflow", ""))
+            self.total = int(event.data.get("nodes", 0))
+            self.run_id = event.run_id
+        elif kind is EventKind.NODE_STARTED and event.key:
+            self.running[event.key] = time.monotonic()
+        elif kind is EventKind.NODE_FINISHED and event.key:
+            self.running.pop(event.key, None)
+            if "[" not in event.key and "/" not in event.key and event.state:
+                self.counts[str(event.state)] += 1
+        elif kind is EventKind.NODE_SKIPPED and event.key and "/" not in event.key:
+            self.counts["skipped"] += 1
+
+    def _render(self) -> Group:
+        elapsed = time.monotonic() - self.started
+        head = Text.assemble(
+            ("weft ", "bold"),
+            (self.workflow, "bold cyan"),
+            f"  run {self.run_id[:12]}  {elapsed:5.1f}s  ",
+            *[
+                (f"{_MARK[s]} {self.counts[s]}  ", _STATE_STYLE[s])
+                for s in ("succeeded", "failed", "skipped")
+                if self.counts[s]
+            ],
+            (f"of {self.total} nodes", "dim"),
+        )
+        now = time.monotonic()
+        rows = sorted(self.running.items(), key=lambda kv: kv[1])[:8]
+        lines = [Text(f"  … {key}  {now - t:4.1f}s", style="cyan") for key, t in rows]
+        if len(self.running) > 8:
+            lines.append(Text(f"  … and {len(self.running) - 8} more running", style="dim"))
+        return Group(head, *lines)
+
+
+def print_summary(result: Any) -> None:
+    """The end of a run: state, per-node outcomes (compact for big runs), outputs."""
+    style = "green" if result.state is RunState.SUCCEEDED else "red"
+    stdout.print(
+        Text.assemble(
+            (f"run {result.run_id} ", "bold"),
+            (result.state.value, f"bold {style}"),
+            f" in {result.duration:.2f}s  (workflow {result.workflow})",
+        )
+    )
+    nodes = list(result.nodes.values())
+    if len(nodes) <= 40:
+        for n in nodes:
+            state = n.state.value
+            took = (
+                f"{(n.finished_at - n.started_at) * 1000:.0f} ms"
+                if n.started_at and n.finished_at
+                else ""
+            )
+            extra = " (from journal)" if n.cached else ""
+            if n.reason:
+                extra += f" ({n.reason})"
+            if n.attempts > 1:
+                extra += f" ({n.attempts} attempts)"
+            stdout.print(
+                Text.assemble(
+                    (f"  {_MARK.get(state, ' ')} ", _STATE_STYLE.get(state, "")),
+                    f"{n.name:<24} {took:>8}{extra}",
+                )
+            )
+            if n.error and n.state is NodeState.FAILED:
+                stdout.print(Text(f"      {n.error.type}: {n.error.message}", style="red"))
+    else:
+        counts = Counter(n.state.value for n in nodes)
+        stdout.print("  " + ", ".join(f"{v} {k}" for k, v in sorted(counts.items())))
+        for n in nodes:
+            if n.state is NodeState.FAILED and n.error:
+                stdout.print(Text(f"  ✗ {n.name}: {n.error.message}", style="red"))
+    if result.error and result.state is not RunState.SUCCEEDED:
+        stdout.print(Text(f"error: {result.error}", style="red"))
+        stdout.print(Text(f"resume with: weft resume {result.run_id}", style="yellow"))
+    if result.outputs:
+        stdout.print(Text("outputs:", style="bold"))
+        for name, value in result.outputs.items():
+            shown = value if isinstance(value, str) else repr(value)
+            if len(shown) > 400:
+                shown = shown[:397] + "..."
+            stdout.print(f"  {name}: {shown}", markup=False, highlight=False)
+
+
+def print_runs(records: list[Any]) -> None:
+    if not records:
+        stdout.print("no runs yet")
+        return
+    table = Table(box=None, header_style="bold")
+    for col in ("run", "workflow", "state", "started", "duration"):
+        table.add_column(col)
+    for r in records:
+        duration = f"{r.finished_at - r.started_at:.2f}s" if r.finished_at else "-"
+        started = datetime.fromtimestamp(r.started_at).strftime("%Y-%m-%d %H:%M:%S")
+        table.add_row(
+            r.run_id,
+            r.workflow,
+            Text(r.state.value, style=_STATE_STYLE.get(r.state.value, "")),
+            started,
+            duration,
+        )
+    stdout.print(table)

@@ -1,0 +1,42 @@
+"""What runs: executor, buses, registry, journal, runner.
+
+Submodules load on first use, so a process that only needs the bus does not
+import the executor and the workflow layer.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS: dict[str, str] = {
+    "Bus": "weft.runtime.bus",
+    "Subscription": "weft.runtime.bus",
+    "ExecutionContext": "weft.runtime.executor",
+    "Executor": "weft.runtime.executor",
+    "NodeOutcome": "weft.runtime.executor",
+    "RunResult": "weft.runtime.executor",
+    "InProcessBroker": "weft.runtime.inprocess_bus",
+    "InProcessBus": "weft.runtime.inprocess_bus",
+    "resolve_inputs": "weft.runtime.inputs",
+    "Journal": "weft.runtime.journal",
+    "RunRecord": "weft.runtime.journal",
+    "PreparedWorkflow": "weft.runtime.prepare",
+    "prepare": "weft.runtime.prepare",
+    "ActionRegistry": "weft.runtime.registry",
+    "as_action": "weft.runtime.registry",
+    "default_journal_path": "weft.runtime.runner",
+    "resume_run": "weft.runtime.runner",
+    "run_sync": "weft.runtime.runner",
+    "run_workflow": "weft.runtime.runner",
+    "weft_home": "weft.runtime.runner",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'weft.runtime' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)

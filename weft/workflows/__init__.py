@@ -1,0 +1,67 @@
+"""Workflows: the graph model, the Python builder, YAML in and out, topologies, reducers.
+
+This layer imports ``weft.protocols`` and ``weft.agents`` only; running a
+workflow is ``weft.runtime``'s job. Whatever way a workflow is written, it
+ends as one ``WorkflowSpec``; ``validate`` checks it as a whole and returns
+the ``GraphPlan`` the executor runs from.
+"""
+
+from weft.workflows.builder import NodeHandle, Workflow
+from weft.workflows.expressions import (
+    REFERENCE_RE,
+    SCOPE_NAMES,
+    Condition,
+    ExpressionError,
+    compile_template,
+    parse_reference,
+    references_in,
+    resolve_path,
+)
+from weft.workflows.graph import GraphPlan, LoopEdge, analyse
+from weft.workflows.reducers import BUILTIN_REDUCERS, Reducer, ReducerError, resolve_reducer
+from weft.workflows.topologies import (
+    chain,
+    from_edges,
+    layered,
+    mesh,
+    random_dag,
+    scale_free,
+    small_world,
+    star,
+    tree,
+)
+from weft.workflows.validate import validate
+from weft.workflows.yaml_io import dump_workflow, load_workflow, loads_workflow
+
+__all__ = [
+    "BUILTIN_REDUCERS",
+    "REFERENCE_RE",
+    "SCOPE_NAMES",
+    "Condition",
+    "ExpressionError",
+    "GraphPlan",
+    "LoopEdge",
+    "NodeHandle",
+    "Reducer",
+    "ReducerError",
+    "Workflow",
+    "analyse",
+    "chain",
+    "compile_template",
+    "dump_workflow",
+    "from_edges",
+    "layered",
+    "load_workflow",
+    "loads_workflow",
+    "mesh",
+    "parse_reference",
+    "random_dag",
+    "references_in",
+    "resolve_path",
+    "resolve_reducer",
+    "scale_free",
+    "small_world",
+    "star",
+    "tree",
+    "validate",
+]

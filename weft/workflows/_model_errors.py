@@ -1,0 +1,123 @@
+"""pydantic ``ValidationError`` → weft problems with a location and a plain message.
+
+Shared by the YAML loader (which knows lines and columns) and the Python
+builder (which knows only node and field). pydantic reports ``loc`` with alias
+names (``with``, not ``with_``), which is exactly the YAML path.
+"""
+
+from __future__ import annotations
+
+import types
+import typing
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from weft.protocols import SourceMap, locate
+from weft.protocols.source import Path
+from weft.workflows.graph import Problem, suggest
+
+
+def validation_problems(
+    exc: ValidationError,
+    model: type[BaseModel],
+    *,
+    source: SourceMap | None = None,
+    prefix: Path = (),
+    data: Any = None,
+) -> list[Problem]:
+    """One problem per pydantic error; ``prefix`` is the path of ``model`` inside the file."""
+    problems: list[Problem] = []
+    for err in exc.errors():
+        loc: Path = tuple(err["loc"])
+        message = _message(err, model, loc)
+        loc = _refine(loc, err, data)
+        path = (*prefix, *loc)
+        node: str | None = None
+        rest: Path = path
+        if len(path) >= 2 and path[0] == "nodes" and isinstance(path[1], str):
+            node, rest = path[1], path[2:]
+        field = ".".join(str(p) for p in rest) or None
+        problems.append((message, locate(source, path, node=node, field_name=field)))
+    return problems
+
+
+def _message(err: Any, model: type[BaseModel], loc: Path) -> str:
+    kind: str = err["type"]
+    last = loc[-1] if loc else ""
+    got = err.get("input")
+    shown = repr(got) if len(repr(got)) <= 60 else repr(got)[:57] + "..."
+    if kind == "missing":
+        return f"missing required field '{last}'"
+    if kind == "extra_forbidden":
+        known = fields_at(model, loc[:-1])
+        hint = suggest(str(last), known) if known else ""
+        listing = f"; allowed: {', '.join(known)}" if known and not hint else ""
+        return f"unknown field '{last}'{hint}{listing}"
+    if kind in ("model_type", "dict_type", "model_attributes_type"):
+        return f"expected a mapping, got {type(got).__name__} {shown}"
+    if kind == "list_type":
+        return f"expected a list, got {type(got).__name__} {shown}"
+    msg: str = err["msg"]
+    if kind == "value_error":
+        return msg.removeprefix("Value error, ")
+    return f"{msg[:1].lower()}{msg[1:]} (got {shown})"
+
+
+def _refine(loc: Path, err: Any, data: Any) -> Path:
+    """Point a collection-level error at the entry its message names (a bad node name)."""
+    if err["type"] != "value_error" or data is None:
+        return loc
+    target = data
+    for part in loc:
+        if isinstance(target, dict) and part in target:
+            target = target[part]
+        else:
+            return loc
+    if isinstance(target, dict):
+        for key in target:
+            if f"'{key}'" in err["msg"]:
+                return (*loc, key)
+    return loc
+
+
+def fields_at(model: type[BaseModel], path: Path) -> list[str]:
+    """The field names (aliases) of the model found at ``path`` below ``model``, if any."""
+    current: Any = model
+    for part in path:
+        current = _step(current, part)
+        if current is None:
+            return []
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return [f.alias or name for name, f in current.model_fields.items()]
+    return []
+
+
+def _step(current: Any, part: Any) -> Any:
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        for name, info in current.model_fields.items():
+            if part in (name, info.alias):
+                return _unwrap(info.annotation)
+        return None
+    origin = typing.get_origin(current)
+    args = typing.get_args(current)
+    if origin is dict and len(args) == 2:
+        return _unwrap(args[1])
+    if origin is list and args:
+        return _unwrap(args[0])
+    return None
+
+
+def _unwrap(annotation: Any) -> Any:
+    """``X | None`` → ``X``; other unions → their first model, dict or list member."""
+    origin = typing.get_origin(annotation)
+    if origin is typing.Union or origin is types.UnionType:
+        for arg in typing.get_args(annotation):
+            if arg is type(None):
+                continue
+            if typing.get_origin(arg) in (dict, list) or (
+                isinstance(arg, type) and issubclass(arg, BaseModel)
+            ):
+                return arg
+        return None
+    return annotation

@@ -1,0 +1,383 @@
+"""The Python builder: the same ``WorkflowSpec`` as YAML, written as code.
+
+    wf = Workflow("quickstart", on_failure="continue")
+    wf.input("folder", type="string", default="docs")
+    docs = wf.node("list", list_documents, with_={"folder": "${inputs.folder}"})
+    stats = wf.node("stats", text_stats, after=[docs], foreach="${list}",
+                    with_={"path": "${item}"})
+    wf.edge("review", "write", when="not output.approved", max_iterations=3)
+    wf.output("report", "${report}")
+    spec = wf.build()
+
+Actions may be given as objects (an ``Action``, a plain function, which is
+wrapped with ``@tool``, or another ``Workflow``, which becomes a sub-workflow)
+or by name. Objects are collected in ``wf.actions`` so the runtime can
+register them; a name is resolved at run time (registry, remote agent).
+Mistakes a builder can see at once (a repeated node name, two objects under
+one action name) raise ``DefinitionError`` at the call; everything else is
+reported by ``build``, all together.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, cast
+
+from pydantic import ValidationError
+
+from weft.agents import FunctionAction, tool
+from weft.protocols import (
+    Action,
+    ActionKind,
+    ActionRef,
+    ActionSpec,
+    Defaults,
+    DefinitionError,
+    EdgeSpec,
+    FailurePolicy,
+    InputSpec,
+    JoinMode,
+    JoinSpec,
+    Location,
+    NodeSpec,
+    RetryPolicy,
+    WorkflowSpec,
+)
+from weft.workflows._model_errors import validation_problems
+from weft.workflows.graph import GraphPlan, Problem
+from weft.workflows.validate import validate
+
+
+@dataclass(frozen=True)
+class NodeHandle:
+    """What ``Workflow.node`` returns: use it in ``after=`` or as ``handle.ref``."""
+
+    name: str
+
+    @property
+    def ref(self) -> str:
+        """``"${name}"``: the node's whole output, for ``with_`` templates."""
+        return "${" + self.name + "}"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+ActionLike = Any  # an Action, a plain callable, a Workflow, or a name
+EdgeLike = NodeHandle | str | EdgeSpec
+
+
+@dataclass
+class _Node:
+    action: str
+    description: str
+    with_: dict[str, Any]
+    after: list[EdgeSpec]
+    foreach: str | None
+    join: JoinSpec | dict[str, Any] | None
+    timeout: float | None
+    retry: RetryPolicy | None
+    concurrency: int | None
+
+
+class Workflow:
+    """A workflow under construction; ``build()`` gives the validated ``WorkflowSpec``."""
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        description: str = "",
+        version: str = "1",
+        on_failure: FailurePolicy | str = FailurePolicy.FAIL_FAST,
+        concurrency: int | None = None,
+        action_concurrency: Mapping[str, int] | None = None,
+        defaults: Defaults | None = None,
+        python_path: Iterable[str] = (),
+    ) -> None:
+        self.name = name
+        self.description = description
+        self.version = version
+        self.on_failure = on_failure
+        self.concurrency = concurrency
+        self.action_concurrency = dict(action_concurrency or {})
+        self.defaults = defaults
+        self.python_path = list(python_path)
+        self._inputs: dict[str, InputSpec] = {}
+        self._outputs: dict[str, str] = {}
+        self._refs: dict[str, ActionRef] = {}
+        self._nodes: dict[str, _Node] = {}
+        self._actions: dict[str, object] = {}
+        # a function used twice must become one action, not two clashing ones
+        self._wrapped: dict[int, FunctionAction] = {}
+
+    def __repr__(self) -> str:
+        return f"<Workflow {self.name} ({len(self._nodes)} nodes)>"
+
+    # -- declaring -------------------------------------------------------------
+
+    def input(
+        self,
+        name: str,
+        *,
+        type: str = "any",
+        default: Any = None,
+        required: bool = False,
+        description: str = "",
+    ) -> str:
+        """Declare a workflow input; returns its reference ``"${inputs.NAME}"``."""
+        try:
+            self._inputs[name] = InputSpec.model_validate(
+                {"type": type, "default": default, "required": required, "description": description}
+            )
+        except ValidationError as exc:
+            raise DefinitionError(
+                validation_problems(exc, InputSpec, prefix=("inputs", name))
+            ) from None
+        return "${inputs." + name + "}"
+
+    def output(self, name: str, reference: str | NodeHandle) -> None:
+        """Name an output of the workflow: a ``${NODE...}`` reference or a node handle."""
+        self._outputs[name] = reference.ref if isinstance(reference, NodeHandle) else reference
+
+    def action_ref(
+        self,
+        name: str,
+        *,
+        python: str | None = None,
+        workflow: str | None = None,
+        description: str | None = None,
+    ) -> None:
+        """Declare an action the runtime imports (``python``) or loads (``workflow``) by path."""
+        try:
+            self._refs[name] = ActionRef(python=python, workflow=workflow, description=description)
+        except ValidationError as exc:
+            raise DefinitionError(
+                validation_problems(exc, ActionRef, prefix=("actions", name))
+            ) from None
+
+    def node(
+        self,
+        name: str,
+        action: ActionLike,
+        *,
+        with_: Mapping[str, Any] | None = None,
+        after: EdgeLike | Iterable[EdgeLike] = (),
+        foreach: str | None = None,
+        join: JoinSpec | JoinMode | str | None = None,
+        timeout: float | None = None,
+        retry: RetryPolicy | None = None,
+        concurrency: int | None = None,
+        description: str = "",
+    ) -> NodeHandle:
+        """Add a node; ``join`` may be a ``JoinSpec`` or just a mode (``"any"``)."""
+        if name in self._nodes:
+            raise DefinitionError.single(
+                f"node '{name}' is already defined in workflow '{self.name}'", Location(node=name)
+            )
+        if isinstance(after, NodeHandle | str | EdgeSpec):
+            after = [after]
+        self._nodes[name] = _Node(
+            action=self._bind(action, node=name),
+            description=description,
+            with_=dict(with_ or {}),
+            after=[self._edge(e, node=name, index=i) for i, e in enumerate(after)],
+            foreach=foreach,
+            join={"mode": join} if isinstance(join, str) else join,
+            timeout=timeout,
+            retry=retry,
+            concurrency=concurrency,
+        )
+        return NodeHandle(name)
+
+    def edge(
+        self,
+        source: NodeHandle | str,
+        target: NodeHandle | str,
+        *,
+        when: str | None = None,
+        critic: ActionLike | None = None,
+        max_iterations: int | None = None,
+    ) -> None:
+        """Add an edge ``source → target`` (to ``target``'s ``after``); a loop edge with a bound."""
+        target_name = str(target)
+        if target_name not in self._nodes:
+            raise DefinitionError.single(
+                f"edge to unknown node '{target_name}': add the node before its edges",
+                Location(node=target_name),
+            )
+        edge = self._make_edge(
+            node=str(source),
+            when=when,
+            critic=None if critic is None else self._bind(critic, node=target_name),
+            max_iterations=max_iterations,
+            target=target_name,
+            index=len(self._nodes[target_name].after),
+        )
+        self._nodes[target_name].after.append(edge)
+
+    # -- actions ---------------------------------------------------------------
+
+    @property
+    def actions(self) -> dict[str, object]:
+        """Actions passed as objects, by name: ``Action`` objects and sub-``Workflow`` builders."""
+        return dict(self._actions)
+
+    def action_specs(self) -> dict[str, ActionSpec]:
+        """The ``ActionSpec`` of every action passed as an object (sub-workflows included)."""
+        specs: dict[str, ActionSpec] = {}
+        for name, obj in self._actions.items():
+            specs[name] = (
+                obj.as_action_spec() if isinstance(obj, Workflow) else cast(Action, obj).spec
+            )
+        return specs
+
+    def as_action_spec(self) -> ActionSpec:
+        """How this workflow looks when used as an action: its inputs are the parameters."""
+        properties: dict[str, Any] = {}
+        for name, spec in self._inputs.items():
+            prop: dict[str, Any] = {} if spec.type == "any" else {"type": spec.type}
+            if spec.description:
+                prop["description"] = spec.description
+            if spec.default is not None:
+                prop["default"] = spec.default
+            properties[name] = prop
+        schema: dict[str, Any] = {
+            "type": "object",
+            "properties": properties,
+            "additionalProperties": False,
+        }
+        required = [n for n, s in self._inputs.items() if s.required]
+        if required:
+            schema["required"] = required
+        return ActionSpec(
+            name=self.name,
+            version=self.version,
+            kind=ActionKind.WORKFLOW,
+            description=self.description,
+            input_schema=schema,
+        )
+
+    def _bind(self, action: ActionLike, *, node: str) -> str:
+        """Register an action object (if it is one) and return the name nodes use."""
+        if isinstance(action, str):
+            return action
+        if isinstance(action, Workflow):
+            obj: object = action
+            name = action.name
+        elif hasattr(action, "spec") and hasattr(action, "invoke"):
+            obj = action
+            name = action.spec.name
+        elif callable(action):
+            wrapped = self._wrapped.get(id(action))
+            if wrapped is None:
+                wrapped = self._wrapped[id(action)] = tool(action)
+            obj, name = wrapped, wrapped.spec.name
+        else:
+            raise DefinitionError.single(
+                f"action must be a name, an Action, a function or a Workflow, got "
+                f"{type(action).__name__}",
+                Location(node=node, field="action"),
+            )
+        existing = self._actions.get(name)
+        if existing is not None and existing is not obj:
+            raise DefinitionError.single(
+                f"two different objects are registered as action '{name}'",
+                Location(node=node, field="action"),
+            )
+        self._actions[name] = obj
+        return name
+
+    def _edge(self, value: EdgeLike, *, node: str, index: int) -> EdgeSpec:
+        if isinstance(value, EdgeSpec):
+            return value
+        return self._make_edge(node=str(value), target=node, index=index)
+
+    def _make_edge(self, *, target: str, index: int, **fields: Any) -> EdgeSpec:
+        try:
+            return EdgeSpec(**fields)
+        except ValidationError as exc:
+            raise DefinitionError(
+                validation_problems(exc, EdgeSpec, prefix=("nodes", target, "after", index))
+            ) from None
+
+    # -- building --------------------------------------------------------------
+
+    def build(self, actions: Mapping[str, ActionSpec] | None = None) -> WorkflowSpec:
+        """The model-validated and graph-validated ``WorkflowSpec``.
+
+        Actions passed as objects are checked (name, arguments). Actions given
+        by name are taken on trust (the runtime resolves them) unless
+        ``actions`` is passed: then every name must be among those specs, the
+        builder's own objects or ``action_ref`` declarations.
+        """
+        return self._validated(actions)[0]
+
+    def plan(self, actions: Mapping[str, ActionSpec] | None = None) -> GraphPlan:
+        """Like ``build``, but returns the ``GraphPlan`` (handy to inspect a topology)."""
+        return self._validated(actions)[1]
+
+    def _validated(
+        self, actions: Mapping[str, ActionSpec] | None
+    ) -> tuple[WorkflowSpec, GraphPlan]:
+        spec = self.spec()
+        known = self.action_specs()
+        if actions is not None:
+            known.update(actions)
+        else:
+            # a name is a promise the runtime keeps: accept it with an open schema
+            for node in spec.nodes.values():
+                for name in (node.action, *(e.critic for e in node.after if e.critic)):
+                    if name not in known:
+                        known[name] = ActionSpec(name=name)
+        return spec, validate(spec, known)
+
+    def spec(self) -> WorkflowSpec:
+        """The model-validated ``WorkflowSpec`` without graph checks (for partial drafts)."""
+        problems: list[Problem] = []
+        nodes: dict[str, NodeSpec] = {}
+        for name, node in self._nodes.items():
+            fields: dict[str, Any] = {
+                "action": node.action,
+                "description": node.description,
+                "with": node.with_,
+                "after": node.after,
+                "foreach": node.foreach,
+                "join": node.join,
+                "timeout": node.timeout,
+                "retry": node.retry,
+                "concurrency": node.concurrency,
+            }
+            try:
+                nodes[name] = NodeSpec.model_validate(
+                    {k: v for k, v in fields.items() if v is not None}
+                )
+            except ValidationError as exc:
+                problems.extend(validation_problems(exc, NodeSpec, prefix=("nodes", name)))
+        top: dict[str, Any] = {
+            "name": self.name,
+            "version": self.version,
+            "description": self.description,
+            # as dicts: WorkflowSpec's input shorthand would take an InputSpec for a default value
+            "inputs": {n: s.model_dump(exclude_defaults=True) for n, s in self._inputs.items()},
+            "outputs": self._outputs,
+            "actions": self._refs,
+            "python_path": self.python_path,
+            "nodes": nodes,
+            "concurrency": self.concurrency,
+            "action_concurrency": self.action_concurrency,
+            "on_failure": self.on_failure,
+        }
+        if self.defaults is not None:
+            top["defaults"] = self.defaults
+        try:
+            spec = WorkflowSpec.model_validate(top)
+        except ValidationError as exc:
+            top_problems = validation_problems(exc, WorkflowSpec, data=top)
+            if problems:  # a node that failed is missing from ``nodes``: do not blame ``nodes``
+                top_problems = [p for p in top_problems if p[1].field != "nodes"]
+            problems.extend(top_problems)
+        if problems:
+            raise DefinitionError(problems)
+        return spec

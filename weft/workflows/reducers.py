@@ -1,0 +1,162 @@
+"""Named reducers: how a join node turns the inputs that arrived into one ``${input}``.
+
+A reducer is called as ``reducer(values, sources)``: ``values`` are the outputs
+that arrived, in the order the node declares its incoming edges (not arrival
+order, so a run is reproducible whatever finished first), and ``sources`` are
+the names of the nodes they came from, aligned with ``values``. Edges whose
+condition was false, and predecessors that failed under ``on_failure:
+continue``, are simply absent from both lists.
+
+A reducer that cannot combine what it got raises ``ReducerError`` (a
+``ValueError``); the executor fails the join node with that message. Custom
+reducers are named ``'module:function'`` and must follow the same signature.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import json
+from collections.abc import Callable
+from typing import Any
+
+from weft.protocols import DefinitionError
+
+Reducer = Callable[[list[Any], list[str]], Any]
+
+
+class ReducerError(ValueError):
+    """The inputs of a join cannot be combined by the chosen reducer."""
+
+
+def reduce_list(values: list[Any], sources: list[str]) -> list[Any]:
+    """The values as a list (the default): nothing is lost, the next action decides."""
+    return list(values)
+
+
+def reduce_concat(values: list[Any], sources: list[str]) -> Any:
+    """Strings joined by a blank line, or lists concatenated; ``""`` when nothing arrived.
+
+    Mixing strings and lists (or anything else) is refused rather than guessed:
+    a silent ``str(list)`` would hand an LLM a Python repr.
+    """
+    if not values:
+        return ""
+    if all(isinstance(v, str) for v in values):
+        return "\n\n".join(values)
+    if all(isinstance(v, list) for v in values):
+        return [item for v in values for item in v]
+    kinds = ", ".join(
+        f"{type(v).__name__} from '{s}'" for v, s in zip(values, sources, strict=False)
+    )
+    raise ReducerError(f"reducer 'concat' needs all strings or all lists, got {kinds}")
+
+
+def reduce_first(values: list[Any], sources: list[str]) -> Any:
+    """The first value in edge-declaration order, or None; pairs well with ``join: any``."""
+    return values[0] if values else None
+
+
+def _canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def reduce_vote(values: list[Any], sources: list[str]) -> Any:
+    """The most common value, compared by canonical JSON; a tie goes to the earliest.
+
+    Comparing canonical JSON makes ``{"a": 1, "b": 2}`` and ``{"b": 2, "a": 1}``
+    the same vote and lets unhashable values (dicts, lists) take part.
+    """
+    if not values:
+        return None
+    counts: dict[str, int] = {}
+    first_value: dict[str, Any] = {}
+    for value in values:
+        key = _canonical(value)
+        counts[key] = counts.get(key, 0) + 1
+        first_value.setdefault(key, value)
+    best = max(counts.values())
+    # dicts keep insertion order, so the first key reaching ``best`` is the earliest value
+    winner = next(key for key, count in counts.items() if count == best)
+    return first_value[winner]
+
+
+def reduce_dict(values: list[Any], sources: list[str]) -> dict[str, Any]:
+    """``{source: value}``, so the next action knows which input came from where."""
+    return dict(zip(sources, values, strict=True))
+
+
+def reduce_merge(values: list[Any], sources: list[str]) -> dict[str, Any]:
+    """Dicts merged left to right (shallow): a later edge overrides an earlier key."""
+    merged: dict[str, Any] = {}
+    for value, source in zip(values, sources, strict=True):
+        if not isinstance(value, dict):
+            raise ReducerError(
+                f"reducer 'merge' needs dicts, got {type(value).__name__} from '{source}'"
+            )
+        merged.update(value)
+    return merged
+
+
+BUILTIN_REDUCERS: dict[str, Reducer] = {
+    "list": reduce_list,
+    "concat": reduce_concat,
+    "first": reduce_first,
+    "vote": reduce_vote,
+    "dict": reduce_dict,
+    "merge": reduce_merge,
+}
+
+
+def is_reducer_name(name: str) -> bool:
+    """True for a builtin name or something shaped like ``'module:function'``.
+
+    Only the shape is checked: importing user code belongs to run time, when the
+    workflow's ``python_path`` is in place.
+    """
+    if name in BUILTIN_REDUCERS:
+        return True
+    module, sep, attr = name.partition(":")
+    return bool(sep) and _is_dotted(module) and _is_dotted(attr)
+
+
+def _is_dotted(text: str) -> bool:
+    return bool(text) and all(part.isidentifier() for part in text.split("."))
+
+
+def unknown_reducer_message(name: str) -> str:
+    """The message for a reducer name that is neither builtin nor 'module:function'."""
+    close = difflib.get_close_matches(name, list(BUILTIN_REDUCERS), n=1)
+    hint = f" (did you mean '{close[0]}'?)" if close else ""
+    known = ", ".join(BUILTIN_REDUCERS)
+    return f"unknown reducer '{name}'{hint}; use one of {known}, or 'module:function'"
+
+
+def resolve_reducer(name: str) -> Reducer:
+    """The reducer called ``name``: a builtin, or a function imported from ``'module:function'``.
+
+    Raises ``DefinitionError`` when the name is unknown, the module cannot be
+    imported, or the attribute is missing or not callable.
+    """
+    builtin = BUILTIN_REDUCERS.get(name)
+    if builtin is not None:
+        return builtin
+    if not is_reducer_name(name):
+        raise DefinitionError.single(unknown_reducer_message(name))
+    module_name, _, attr = name.partition(":")
+    try:
+        obj: Any = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise DefinitionError.single(
+            f"reducer '{name}': cannot import module '{module_name}': {exc}"
+        ) from None
+    for part in attr.split("."):
+        if not hasattr(obj, part):
+            raise DefinitionError.single(
+                f"reducer '{name}': module '{module_name}' has no attribute '{attr}'"
+            )
+        obj = getattr(obj, part)
+    if not callable(obj):
+        raise DefinitionError.single(f"reducer '{name}' is not callable")
+    reducer: Reducer = obj
+    return reducer

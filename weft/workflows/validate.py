@@ -1,0 +1,376 @@
+"""Whole-definition checks: everything that needs more than one field to see.
+
+``validate`` collects *every* problem into one ``DefinitionError`` so that a
+user fixes a file in one pass; each problem carries the YAML line and column
+when the spec came from a file (``spec.source``), and always the node and field.
+
+What is checked:
+
+- the graph: edges to unknown nodes, repeated edges, cycles without
+  ``max_iterations``, loop edges that close no cycle (see ``graph.py``);
+- ``${...}`` references in ``with``, ``foreach`` and ``outputs``: well formed,
+  and naming something the node can see. Data flows only along edges, so a
+  node sees ``inputs``, ``iteration``, its *direct* predecessors (forward or
+  loop edges), ``input`` when it has a predecessor, and ``item``/``index`` when
+  it has ``foreach``. ``outputs`` may name any node;
+- ``when`` conditions compile; join reducers are known names or
+  ``'module:function'``; a quorum is not larger than the node's in-degree;
+- when ``actions`` is given: node actions, edge critics and
+  ``action_concurrency`` keys name a known action, and literal arguments fit
+  the action's input schema.
+
+**Implicit input.** A node with predecessors and an empty ``with`` receives
+``${input}`` as the value of its action's single required parameter (the
+executor does this), so such a node is not reported as missing arguments as
+long as the action has at most one required parameter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from weft.protocols import ActionSpec, JoinMode, NodeSpec, WorkflowSpec, locate
+from weft.protocols.errors import DefinitionError
+from weft.protocols.source import Path
+from weft.workflows.expressions import (
+    REFERENCE_RE,
+    SCOPE_NAMES,
+    Condition,
+    ExpressionError,
+    parse_reference,
+)
+from weft.workflows.graph import GraphPlan, Problem, plan_graph, suggest
+from weft.workflows.reducers import is_reducer_name, unknown_reducer_message
+
+_JSON_TYPES: dict[str, tuple[type, ...]] = {
+    "string": (str,),
+    "integer": (int,),
+    "number": (int, float),
+    "boolean": (bool,),
+    "array": (list,),
+    "object": (dict,),
+    "null": (type(None),),
+}
+
+
+def validate(spec: WorkflowSpec, actions: Mapping[str, ActionSpec] | None = None) -> GraphPlan:
+    """Check ``spec`` as a whole and return its ``GraphPlan``.
+
+    ``actions`` are the action specs available at run time; without it, action
+    names and arguments are not checked (a registry may supply them later).
+    Names declared in the workflow's own ``actions:`` section count as known
+    even when they are missing from ``actions`` (their schemas are then not
+    checked). Raises ``DefinitionError`` with all problems found.
+    """
+    plan, problems = plan_graph(spec)
+    checker = _Checker(spec, actions)
+    checker.run()
+    problems.extend(checker.problems)
+    if problems or plan is None:
+        raise DefinitionError(problems)
+    return plan
+
+
+def _walk(value: Any, path: Path) -> Iterator[tuple[str, Path]]:
+    """Every string inside ``value`` (dicts and lists, recursively) with its YAML path."""
+    if isinstance(value, str):
+        yield value, path
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _walk(item, (*path, key))
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            yield from _walk(item, (*path, i))
+
+
+def _has_reference(value: Any) -> bool:
+    return any("${" in text for text, _ in _walk(value, ()))
+
+
+def _matches_type(value: Any, schema: Mapping[str, Any]) -> bool:
+    """A shallow JSON-type check of a literal against a property schema; unknown shapes pass."""
+    if "type" in schema:
+        types = schema["type"] if isinstance(schema["type"], list) else [schema["type"]]
+        for name in types:
+            expected = _JSON_TYPES.get(name)
+            if expected is None:
+                return True
+            if isinstance(value, bool) and name in ("integer", "number"):
+                continue
+            if isinstance(value, expected):
+                return True
+        return False
+    options = schema.get("anyOf") or schema.get("oneOf")
+    if isinstance(options, list):
+        return any(_matches_type(value, option) for option in options)
+    return True
+
+
+class _Checker:
+    """Collects problems; one method per kind of check, all on the same spec."""
+
+    def __init__(self, spec: WorkflowSpec, actions: Mapping[str, ActionSpec] | None) -> None:
+        self.spec = spec
+        self.actions = actions
+        self.source = spec.source
+        self.node_names = set(spec.nodes)
+        self.problems: list[Problem] = []
+
+    def add(self, message: str, path: Path, node: str | None, field: str | None) -> None:
+        self.problems.append((message, locate(self.source, path, node=node, field_name=field)))
+
+    def run(self) -> None:
+        for name, node in self.spec.nodes.items():
+            if name in SCOPE_NAMES:
+                reserved = ", ".join(sorted(SCOPE_NAMES))
+                self.add(
+                    f"node name '{name}' is reserved for references ({reserved})",
+                    ("nodes", name),
+                    name,
+                    None,
+                )
+            self.check_node(name, node)
+        self.check_outputs()
+        if self.actions is not None:
+            self.check_action_concurrency()
+
+    # -- per node --------------------------------------------------------------
+
+    def check_node(self, name: str, node: NodeSpec) -> None:
+        predecessors = {edge.node for edge in node.after}
+        base: Path = ("nodes", name)
+        if node.foreach is not None:
+            path = (*base, "foreach")
+            if REFERENCE_RE.fullmatch(node.foreach) is None:
+                self.add(
+                    f"foreach must be a single ${{...}} reference to a list, got {node.foreach!r}",
+                    path,
+                    name,
+                    "foreach",
+                )
+            else:
+                self.check_text(node.foreach, path, name, predecessors, in_foreach=None)
+        for text, path in _walk(node.with_, (*base, "with")):
+            self.check_text(text, path, name, predecessors, in_foreach=node.foreach is not None)
+        for i, edge in enumerate(node.after):
+            if edge.when is not None:
+                try:
+                    Condition(edge.when)
+                except ExpressionError as exc:
+                    self.add(str(exc), (*base, "after", i, "when"), name, f"after.{i}.when")
+        if node.join is not None:
+            self.check_join(name, node)
+        if self.actions is not None:
+            self.check_action(name, node)
+
+    def check_text(
+        self,
+        text: str,
+        path: Path,
+        node: str,
+        predecessors: set[str],
+        *,
+        in_foreach: bool | None,
+    ) -> None:
+        """``in_foreach`` is None for the ``foreach`` expression itself."""
+        field = ".".join(str(p) for p in path[2:])
+        if "${" not in text:
+            return
+        if "${" in REFERENCE_RE.sub("", text):
+            self.add(f"unclosed or nested '${{' in {text!r}", path, node, field)
+        for match in REFERENCE_RE.finditer(text):
+            try:
+                ref = parse_reference(match.group(1))
+            except ExpressionError as exc:
+                self.add(str(exc), path, node, field)
+                continue
+            message = self.reference_problem(ref, node, predecessors, in_foreach=in_foreach)
+            if message is not None:
+                self.add(message, path, node, field)
+
+    def reference_problem(
+        self, ref: tuple[str, ...], node: str, predecessors: set[str], *, in_foreach: bool | None
+    ) -> str | None:
+        root = ref[0]
+        shown = "${" + ".".join(ref) + "}"
+        if root == "inputs":
+            return self.input_problem(ref)
+        if root == "iteration":
+            return None
+        if root in ("item", "index"):
+            if in_foreach:
+                return None
+            if in_foreach is None:
+                return f"'{shown}': foreach reads its list before there is an '{root}'"
+            return f"'{shown}': '{root}' is only available in the 'with' of a node with foreach"
+        if root == "input":
+            if predecessors:
+                return None
+            return f"'{shown}': node '{node}' has no incoming edge, so there is no input"
+        if root in predecessors:
+            return None
+        if root in self.node_names:
+            return (
+                f"'{shown}': node '{root}' is not a direct predecessor of '{node}' "
+                f"(data flows only along edges; add '{root}' to its 'after')"
+            )
+        visible = [*sorted(predecessors), "inputs", "iteration"]
+        if predecessors:
+            visible.append("input")
+        if in_foreach:
+            visible += ["item", "index"]
+        return f"'{shown}': unknown name '{root}'{suggest(root, visible)}; visible here: " + (
+            ", ".join(visible)
+        )
+
+    def input_problem(self, ref: tuple[str, ...]) -> str | None:
+        if len(ref) < 2 or not self.spec.inputs or ref[1] in self.spec.inputs:
+            return None
+        shown = "${" + ".".join(ref) + "}"
+        declared = list(self.spec.inputs)
+        return (
+            f"'{shown}': unknown input '{ref[1]}'{suggest(ref[1], declared)}; "
+            f"declared inputs: {', '.join(declared)}"
+        )
+
+    def check_join(self, name: str, node: NodeSpec) -> None:
+        assert node.join is not None
+        path: Path = ("nodes", name, "join")
+        if not is_reducer_name(node.join.reducer):
+            self.add(
+                unknown_reducer_message(node.join.reducer),
+                (*path, "reducer"),
+                name,
+                "join.reducer",
+            )
+        count = node.join.count
+        if node.join.mode is JoinMode.QUORUM and count is not None and count > len(node.after):
+            self.add(
+                f"join quorum of {count} can never be met: the node has "
+                f"{len(node.after)} incoming edge(s)",
+                (*path, "count"),
+                name,
+                "join.count",
+            )
+
+    # -- actions ---------------------------------------------------------------
+
+    def known_actions(self) -> list[str]:
+        assert self.actions is not None
+        return sorted(set(self.actions) | set(self.spec.actions))
+
+    def unknown_action(self, action: str) -> str | None:
+        assert self.actions is not None
+        if action in self.actions or action in self.spec.actions:
+            return None
+        known = self.known_actions()
+        hint = suggest(action, known)
+        listing = f"; known actions: {', '.join(known[:20])}" if known and not hint else ""
+        if len(known) > 20 and listing:
+            listing += ", ..."
+        return f"unknown action '{action}'{hint}{listing}"
+
+    def check_action(self, name: str, node: NodeSpec) -> None:
+        assert self.actions is not None
+        base: Path = ("nodes", name)
+        message = self.unknown_action(node.action)
+        if message is not None:
+            self.add(message, (*base, "action"), name, "action")
+        for i, edge in enumerate(node.after):
+            if edge.critic is not None:
+                message = self.unknown_action(edge.critic)
+                if message is not None:
+                    self.add(
+                        f"critic: {message}",
+                        (*base, "after", i, "critic"),
+                        name,
+                        f"after.{i}.critic",
+                    )
+        action = self.actions.get(node.action)
+        if action is not None:
+            self.check_arguments(name, node, action)
+
+    def check_arguments(self, name: str, node: NodeSpec, action: ActionSpec) -> None:
+        schema = action.input_schema
+        properties: dict[str, Any] = schema.get("properties") or {}
+        required: list[str] = list(schema.get("required") or [])
+        base: Path = ("nodes", name, "with")
+        if schema.get("additionalProperties") is False:
+            for key in node.with_:
+                if key not in properties:
+                    params = ", ".join(properties) or "none"
+                    self.add(
+                        f"action '{action.name}' has no parameter '{key}'"
+                        f"{suggest(key, list(properties))}; parameters: {params}",
+                        (*base, key),
+                        name,
+                        f"with.{key}",
+                    )
+        for key, value in node.with_.items():
+            prop = properties.get(key)
+            if (
+                isinstance(prop, dict)
+                and not _has_reference(value)
+                and not _matches_type(value, prop)
+            ):
+                expected = prop.get("type") or "the parameter's schema"
+                self.add(
+                    f"argument '{key}' of action '{action.name}' should be {expected}, "
+                    f"got {type(value).__name__} {value!r}",
+                    (*base, key),
+                    name,
+                    f"with.{key}",
+                )
+        if not node.with_ and node.after:
+            if len(required) > 1:
+                self.add(
+                    f"action '{action.name}' needs {', '.join(required)}: without 'with', "
+                    "${input} fills only a single required parameter",
+                    ("nodes", name),
+                    name,
+                    "with",
+                )
+            return
+        missing = [r for r in required if r not in node.with_]
+        if missing:
+            self.add(
+                f"action '{action.name}' is missing required argument(s): {', '.join(missing)}",
+                base,
+                name,
+                "with",
+            )
+
+    def check_action_concurrency(self) -> None:
+        for action in self.spec.action_concurrency:
+            message = self.unknown_action(action)
+            if message is not None:
+                self.add(message, ("action_concurrency", action), None, "action_concurrency")
+
+    # -- outputs ---------------------------------------------------------------
+
+    def check_outputs(self) -> None:
+        names = list(self.spec.nodes)
+        for key, text in self.spec.outputs.items():
+            path: Path = ("outputs", key)
+            field = f"outputs.{key}"
+            if "${" in REFERENCE_RE.sub("", text):
+                self.add(f"unclosed or nested '${{' in {text!r}", path, None, field)
+            for match in REFERENCE_RE.finditer(text):
+                try:
+                    ref = parse_reference(match.group(1))
+                except ExpressionError as exc:
+                    self.add(str(exc), path, None, field)
+                    continue
+                root = ref[0]
+                if root == "inputs":
+                    message = self.input_problem(ref)
+                elif root in self.node_names:
+                    message = None
+                else:
+                    message = (
+                        f"output '{key}': '${{{'.'.join(ref)}}}' names no node"
+                        f"{suggest(root, names)}; outputs may refer to any node or to inputs"
+                    )
+                if message is not None:
+                    self.add(message, path, None, field)

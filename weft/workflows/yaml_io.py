@@ -1,0 +1,265 @@
+"""Workflow YAML in and out, with line and column on every error.
+
+Loading composes the YAML node tree (``yaml.compose`` with the safe loader) and
+builds the Python values ourselves instead of calling ``safe_load``, for three
+reasons: we record the position of every mapping key and sequence item in a
+``SourceMap`` (so any later check can name a line), we refuse duplicate keys
+(PyYAML silently keeps the last one, which would hide a duplicate node), and
+mapping keys stay the strings the user wrote (a node called ``on`` or ``no``
+is not turned into a boolean).
+
+A loaded spec is model-validated only; graph checks (cycles, references,
+actions) are ``validate``'s job, because they need the actions available at
+run time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path as FilePath
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+from yaml.constructor import SafeConstructor
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from weft.protocols import DefinitionError, Location, SourceMap, WorkflowSpec
+from weft.protocols.source import Path
+from weft.workflows._model_errors import validation_problems
+from weft.workflows.graph import Problem
+
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+
+#: Fields whose value is kept as the text written, so ``version: 1`` is the string "1".
+_RAW_TEXT_PATHS: frozenset[Path] = frozenset({("version",)})
+
+
+@dataclass(eq=False)
+class _LoadedSource(SourceMap):
+    """A ``SourceMap`` that compares equal to any source, or to none.
+
+    ``WorkflowSpec`` keeps its source in a pydantic private attribute, and
+    pydantic compares private attributes in ``==``; where a spec was read from
+    (and at which lines) is not part of what it *is*, so a loaded spec must
+    equal the same spec built in Python or re-read after a dump.
+    """
+
+    def __eq__(self, other: object) -> bool:
+        return other is None or isinstance(other, SourceMap)
+
+    __hash__ = object.__hash__
+
+
+def load_workflow(path: str | FilePath) -> WorkflowSpec:
+    """Read and model-validate a workflow file; raises ``DefinitionError`` naming file and line."""
+    file = FilePath(path)
+    where = Location(file=str(path))
+    if not file.exists():
+        raise DefinitionError.single(f"workflow file not found: {path}", where)
+    if not file.is_file():
+        raise DefinitionError.single(f"not a file: {path}", where)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise DefinitionError.single(f"not UTF-8 text: {exc}", where) from None
+    except OSError as exc:
+        raise DefinitionError.single(f"cannot read: {exc.strerror or exc}", where) from None
+    return loads_workflow(text, file=str(path))
+
+
+def loads_workflow(text: str, file: str = "<string>") -> WorkflowSpec:
+    """Parse and model-validate workflow YAML; ``file`` is only used in messages."""
+    source = _LoadedSource(file=file)
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        raise DefinitionError([_syntax_problem(exc, file)]) from None
+    except yaml.YAMLError as exc:
+        raise DefinitionError.single(f"YAML error: {exc}", Location(file=file)) from None
+    if root is None:
+        raise DefinitionError.single(
+            "the file is empty; a workflow needs at least 'name' and 'nodes'", Location(file=file)
+        )
+    converter = _Converter(source)
+    data = converter.convert(root, ())
+    if converter.problems:
+        raise DefinitionError(converter.problems)
+    if not isinstance(data, dict):
+        line, column = root.start_mark.line + 1, root.start_mark.column + 1
+        raise DefinitionError.single(
+            f"a workflow must be a mapping with 'name' and 'nodes', got {_kind(data)}",
+            Location(file=file, line=line, column=column),
+        )
+    source.positions.setdefault((), (root.start_mark.line + 1, root.start_mark.column + 1))
+    try:
+        spec = WorkflowSpec.model_validate(data)
+    except ValidationError as exc:
+        raise DefinitionError(
+            validation_problems(exc, WorkflowSpec, source=source, data=data)
+        ) from None
+    spec._source = source
+    return spec
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, list):
+        return "a list"
+    if value is None:
+        return "nothing"
+    return f"a {type(value).__name__} ({value!r})"
+
+
+def _syntax_problem(exc: yaml.MarkedYAMLError, file: str) -> Problem:
+    mark = exc.problem_mark or exc.context_mark
+    message = f"YAML syntax error: {exc.problem or exc.context or 'invalid YAML'}"
+    if exc.context and exc.problem and exc.context_mark is not None:
+        message += f" ({exc.context} at line {exc.context_mark.line + 1})"
+    if mark is None:
+        return message, Location(file=file)
+    return message, Location(file=file, line=mark.line + 1, column=mark.column + 1)
+
+
+class _Converter:
+    """YAML nodes → plain Python values, recording positions and collecting problems."""
+
+    def __init__(self, source: SourceMap) -> None:
+        self.source = source
+        self.constructor = SafeConstructor()
+        self.problems: list[Problem] = []
+        self._active: set[int] = set()
+
+    def where(self, node: Node) -> Location:
+        mark = node.start_mark
+        return Location(file=self.source.file, line=mark.line + 1, column=mark.column + 1)
+
+    def convert(self, node: Node, path: Path) -> Any:
+        if id(node) in self._active:
+            self.problems.append(("an alias refers to itself", self.where(node)))
+            return None
+        self._active.add(id(node))
+        try:
+            if isinstance(node, MappingNode):
+                return self.mapping(node, path)
+            if isinstance(node, SequenceNode):
+                items = []
+                for i, item in enumerate(node.value):
+                    mark = item.start_mark
+                    self.source.positions[(*path, i)] = (mark.line + 1, mark.column + 1)
+                    items.append(self.convert(item, (*path, i)))
+                return items
+            return self.scalar(node, path)
+        finally:
+            self._active.discard(id(node))
+
+    def scalar(self, node: Node, path: Path) -> Any:
+        if path in _RAW_TEXT_PATHS and isinstance(node, ScalarNode):
+            return node.value
+        try:
+            return self.constructor.construct_object(node, deep=True)
+        except Exception as exc:
+            self.problems.append((f"invalid value {node.value!r}: {exc}", self.where(node)))
+            return None
+
+    def mapping(self, node: MappingNode, path: Path) -> dict[str, Any]:
+        result: dict[str, Any] = {}
+        first_line: dict[str, int] = {}
+        merges: list[Node] = []
+        for key_node, value_node in node.value:
+            if key_node.tag == _MERGE_TAG:
+                merges.append(value_node)
+                continue
+            if not isinstance(key_node, ScalarNode):
+                self.problems.append(("a mapping key must be a plain value", self.where(key_node)))
+                continue
+            key = str(key_node.value)
+            line, column = key_node.start_mark.line + 1, key_node.start_mark.column + 1
+            if key in first_line:
+                what = "node" if path == ("nodes",) else "key"
+                self.problems.append(
+                    (
+                        f"duplicate {what} '{key}': defined at line {first_line[key]} "
+                        f"and again at line {line}",
+                        self.where(key_node),
+                    )
+                )
+                continue
+            first_line[key] = line
+            self.source.positions[(*path, key)] = (line, column)
+            result[key] = self.convert(value_node, (*path, key))
+        for merge in merges:
+            sources = merge.value if isinstance(merge, SequenceNode) else [merge]
+            for merged_node in sources:
+                merged = self.convert(merged_node, path)
+                if not isinstance(merged, dict):
+                    self.problems.append(("'<<' must merge a mapping", self.where(merged_node)))
+                    continue
+                for key, value in merged.items():
+                    result.setdefault(key, value)
+        return result
+
+
+# -- dumping -------------------------------------------------------------------
+
+_TOP_ORDER = (
+    "name", "version", "description", "inputs", "actions", "python_path", "defaults",
+    "concurrency", "action_concurrency", "on_failure", "nodes", "outputs",
+)  # fmt: skip
+_NODE_ORDER = (
+    "action", "description", "after", "foreach", "with", "join", "timeout", "retry", "concurrency",
+)  # fmt: skip
+
+
+class _Dumper(yaml.SafeDumper):
+    """Block style, sequences indented under their key, multi-line strings as ``|`` blocks."""
+
+    def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
+        super().increase_indent(flow, False)
+
+
+def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    style = "|" if "\n" in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_Dumper.add_representer(str, _represent_str)
+
+
+def _ordered(data: dict[str, Any], order: tuple[str, ...]) -> dict[str, Any]:
+    head = {k: data[k] for k in order if k in data}
+    head.update((k, v) for k, v in data.items() if k not in head)
+    return head
+
+
+def dump_workflow(spec: WorkflowSpec) -> str:
+    """YAML for ``spec`` that loads back to an equal spec.
+
+    Defaults are left out, edges that only name a node are written as the
+    name, inputs that only have a (scalar or list) default use the shorthand
+    ``name: value``, and node order is kept.
+    """
+    data = spec.model_dump(mode="json", by_alias=True, exclude_defaults=True)
+    data["name"] = spec.name
+    inputs = data.get("inputs")
+    if inputs:
+        for name, entry in inputs.items():
+            default = entry.get("default")
+            if set(entry) == {"default"} and default is not None and not isinstance(default, dict):
+                inputs[name] = default
+    nodes: dict[str, Any] = {}
+    for name, node in data["nodes"].items():
+        if "after" in node:
+            node["after"] = [
+                edge["node"] if set(edge) == {"node"} else edge for edge in node["after"]
+            ]
+        nodes[name] = _ordered(node, _NODE_ORDER)
+    data["nodes"] = nodes
+    text: str = yaml.dump(
+        _ordered(data, _TOP_ORDER),
+        Dumper=_Dumper,
+        sort_keys=False,
+        default_flow_style=False,
+        allow_unicode=True,
+        width=100,
+    )
+    return text
