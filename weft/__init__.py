@@ -35,7 +35,7 @@ _EXPORTS: dict[str, str] = {
     "Executor": "weft.runtime.executor",
     "Journal": "weft.runtime.journal",
     "ActionRegistry": "weft.runtime.registry",
-    "prepare": "weft.runtime.prepare",
+    "prepare": "weft.runtime.compiler",
     "InProcessBus": "weft.runtime.inprocess_bus",
 }
 _PROTOCOL_EXPORTS = (
@@ -71,7 +71,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from weft.runtime.executor import Executor, RunResult
     from weft.runtime.inprocess_bus import InProcessBus
     from weft.runtime.journal import Journal
-    from weft.runtime.prepare import prepare
+    from weft.runtime.compiler import prepare
     from weft.runtime.registry import ActionRegistry
     from weft.runtime.runner import resume_run, run_sync, run_workflow
     from weft.workflows import Workflow, dump_workflow, load_workflow, loads_workflow

@@ -181,7 +181,7 @@ class FunctionAction:
                 retryable=isinstance(exc, _RETRYABLE_EXCEPTIONS),
                 usage=Usage(latency_s=time.perf_counter() - started),
             )
-        usage = Usage.model_construct(latency_s=time.perf_counter() - started)
+        usage = Usage(latency_s=time.perf_counter() - started)
         return ActionResult.success(call.call_id, value, usage)
 
 

@@ -186,7 +186,7 @@ def resume_command(
 @click.argument("file", type=click.Path(dir_okay=False))
 def validate_command(file: str) -> None:
     """Check FILE without running it: syntax, types, graph, references, actions."""
-    from weft.runtime.prepare import prepare
+    from weft.runtime.compiler import prepare
 
     prepared = prepare(file)
     edges = sum(len(n.incoming) + len(n.loops_in) for n in prepared.nodes.values())

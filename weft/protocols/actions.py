@@ -9,8 +9,8 @@ format of the bus as well as the in-process calling convention.
 
 from __future__ import annotations
 
+import os
 import time
-import uuid
 from enum import StrEnum
 from typing import Any
 
@@ -40,8 +40,8 @@ class ActionState(StrEnum):
 
 
 def new_id() -> str:
-    """A short random id (32 hex chars), OpenTelemetry-sized for trace ids."""
-    return uuid.uuid4().hex
+    """A random id of 32 hex chars (128 bits), the size of an OpenTelemetry trace id."""
+    return os.urandom(16).hex()
 
 
 class ActionSpec(BaseModel):
@@ -90,7 +90,7 @@ class Usage(BaseModel):
 
     def add(self, other: Usage) -> Usage:
         """Sum of two usages; latency adds too (it is summed work, not wall time)."""
-        return Usage.model_construct(
+        return Usage(
             llm_calls=self.llm_calls + other.llm_calls,
             prompt_tokens=self.prompt_tokens + other.prompt_tokens,
             completion_tokens=self.completion_tokens + other.completion_tokens,
@@ -150,14 +150,12 @@ class ActionResult(BaseModel):
 
     @classmethod
     def success(cls, call_id: str, output: Any, usage: Usage | None = None) -> ActionResult:
-        return cls.model_construct(
+        return cls(
             call_id=call_id,
             state=ActionState.OK,
             output=output,
             error=None,
-            usage=usage if usage is not None else Usage.model_construct(),
-            progress=[],
-            agent=None,
+            usage=usage if usage is not None else Usage(),
         )
 
     @classmethod

@@ -44,7 +44,7 @@ from weft.protocols import (
     new_id,
 )
 from weft.runtime.journal import Journal
-from weft.runtime.prepare import CompiledEdge, CompiledNode, PreparedWorkflow
+from weft.runtime.compiler import CompiledEdge, CompiledNode, PreparedWorkflow
 from weft.runtime.retry import backoff_delay, should_retry
 from weft.workflows.expressions import ExpressionError
 
@@ -59,6 +59,35 @@ _STATE_OF_RESULT = {
 }
 
 
+_NO_USAGE = Usage()
+
+
+class UsageTally:
+    """Adds up usage with plain numbers; a pydantic model per addition is too slow here."""
+
+    __slots__ = ("completion_tokens", "cost", "latency_s", "llm_calls", "prompt_tokens")
+
+    def __init__(self) -> None:
+        self.llm_calls = self.prompt_tokens = self.completion_tokens = 0
+        self.cost = self.latency_s = 0.0
+
+    def add(self, usage: Usage) -> None:
+        self.llm_calls += usage.llm_calls
+        self.prompt_tokens += usage.prompt_tokens
+        self.completion_tokens += usage.completion_tokens
+        self.cost += usage.cost
+        self.latency_s += usage.latency_s
+
+    def total(self) -> Usage:
+        return Usage(
+            llm_calls=self.llm_calls,
+            prompt_tokens=self.prompt_tokens,
+            completion_tokens=self.completion_tokens,
+            cost=self.cost,
+            latency_s=self.latency_s,
+        )
+
+
 @dataclass
 class NodeOutcome:
     """What became of one node (its latest execution, for nodes inside loops)."""
@@ -69,7 +98,7 @@ class NodeOutcome:
     output: Any = None
     error: ActionError | None = None
     attempts: int = 0
-    usage: Usage = field(default_factory=Usage)
+    usage: Usage = field(default_factory=lambda: _NO_USAGE)
     started_at: float | None = None
     finished_at: float | None = None
     cached: bool = False
@@ -114,7 +143,7 @@ class ExecutionContext:
         self.node = node
         self.key = key
         self._call = call
-        self.child_usage = Usage()
+        self.child_usage: Usage | None = None
 
     @property
     def call(self) -> ActionCall:
@@ -144,7 +173,8 @@ class ExecutionContext:
             raise
         except Exception as exc:
             result = _crashed(call, target, exc)
-        self.child_usage = self.child_usage.add(result.usage).add(child.child_usage)
+        spent = result.usage if child.child_usage is None else result.usage.add(child.child_usage)
+        self.child_usage = spent if self.child_usage is None else self.child_usage.add(spent)
         return result
 
     def actions(self) -> list[ActionSpec]:
@@ -152,7 +182,7 @@ class ExecutionContext:
 
     def progress(self, message: str, fraction: float | None = None, **data: Any) -> None:
         self.execution.executor.emit(
-            RunEvent.model_construct(
+            RunEvent(
                 run_id=self.execution.run_id,
                 kind=EventKind.PROGRESS,
                 at=time.time(),
@@ -239,7 +269,7 @@ class Executor:
                 run_id, workflow.name, workflow.source, workflow.graph_hash, inputs
             )
         self.emit(
-            RunEvent.model_construct(
+            RunEvent(
                 run_id=run_id,
                 kind=EventKind.RUN_RESUMED if resumed else EventKind.RUN_STARTED,
                 at=started,
@@ -268,7 +298,7 @@ class Executor:
             state=state,
             outputs=outputs,
             nodes=execution.outcomes,
-            usage=execution.usage,
+            usage=execution.tally.total(),
             started_at=started,
             finished_at=time.time(),
             error=error,
@@ -276,7 +306,7 @@ class Executor:
 
     def _finish(self, run_id: str, state: RunState, outputs: Any, error: str | None) -> None:
         self.emit(
-            RunEvent.model_construct(
+            RunEvent(
                 run_id=run_id,
                 kind=EventKind.RUN_FINISHED,
                 at=time.time(),
@@ -330,7 +360,7 @@ class _Execution:
         self.runs: dict[str, int] = dict.fromkeys(nodes, 0)
         self.loop_counts: dict[tuple[str, str], int] = {}
         self.outcomes: dict[str, NodeOutcome] = {}
-        self.usage = Usage()
+        self.tally = UsageTally()
         self.tasks: set[asyncio.Task[None]] = set()
         self.pending = 0
         self.done = asyncio.Event()
@@ -575,7 +605,7 @@ class _Execution:
         attempt = 1
         spent: list[Usage] = []
         while True:
-            call = ActionCall.model_construct(
+            call = ActionCall(
                 call_id=new_id(),
                 action=node.action_name,
                 arguments=arguments,
@@ -605,7 +635,7 @@ class _Execution:
                 raise
             except Exception as exc:
                 result = _crashed(call, action, exc)
-            if ctx.child_usage.llm_calls or ctx.child_usage.cost or ctx.child_usage.prompt_tokens:
+            if ctx.child_usage is not None:
                 result.usage = result.usage.add(ctx.child_usage)
             if result.state is ActionState.OK or not should_retry(policy, result, attempt):
                 break
@@ -626,11 +656,11 @@ class _Execution:
             attempt += 1
         for earlier in spent:
             result.usage = result.usage.add(earlier)
-        self.usage = self.usage.add(result.usage)
+        self.tally.add(result.usage)
         if not quiet:
             state = _STATE_OF_RESULT[result.state]
             self.executor.emit(
-                RunEvent.model_construct(
+                RunEvent(
                     run_id=self.run_id,
                     kind=EventKind.NODE_FINISHED,
                     at=time.time(),
@@ -661,7 +691,7 @@ class _Execution:
         if self.executor._quiet:
             return
         self.executor.emit(
-            RunEvent.model_construct(
+            RunEvent(
                 run_id=self.run_id,
                 kind=kind,
                 at=time.time(),
@@ -733,7 +763,7 @@ class _Execution:
         self.arrivals[loop.target][loop.source] = output
         if not self.executor._quiet:
             self.executor.emit(
-                RunEvent.model_construct(
+                RunEvent(
                     run_id=self.run_id,
                     kind=EventKind.LOOP_ITERATION,
                     at=time.time(),
@@ -794,7 +824,7 @@ class _Execution:
                 raise
             except Exception as exc:
                 result = _crashed(call, critic, exc)
-            self.usage = self.usage.add(result.usage)
+            self.tally.add(result.usage)
             kind, revised = "active", artifact
             if not result.ok:
                 message = result.error.message if result.error else result.state.value
@@ -806,7 +836,7 @@ class _Execution:
                     revised = result.output["artifact"]
             if not self.executor._quiet:
                 self.executor.emit(
-                    RunEvent.model_construct(
+                    RunEvent(
                         run_id=self.run_id,
                         kind=EventKind.PROGRESS,
                         at=time.time(),

@@ -10,7 +10,7 @@ import difflib
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from weft.agents import FunctionAction, tool
+from weft.agents import tool
 from weft.protocols import Action, ActionSpec, DefinitionError
 
 
@@ -30,8 +30,7 @@ def as_action(obj: Any, name: str | None = None) -> Action:
     if is_action(obj):
         return obj  # type: ignore[no-any-return]
     if callable(obj):
-        action: FunctionAction = tool(obj, name=name) if name else tool(obj)
-        return action
+        return tool(name=name)(obj) if name else tool(obj)
     raise DefinitionError.single(
         f"{obj!r} is not an action: expected a @tool, an action object, a function or a workflow"
     )

@@ -16,7 +16,7 @@ from weft.protocols import ResumeMismatchError, RunState, WeftError, WorkflowSpe
 from weft.runtime.executor import Executor, Listener, RunResult
 from weft.runtime.inputs import resolve_inputs
 from weft.runtime.journal import Journal
-from weft.runtime.prepare import PreparedWorkflow, prepare
+from weft.runtime.compiler import PreparedWorkflow, prepare
 from weft.runtime.registry import ActionRegistry
 from weft.workflows import Workflow
 

@@ -20,7 +20,7 @@ from weft.protocols import (
     RunState,
 )
 from weft.runtime.inputs import resolve_inputs
-from weft.runtime.prepare import PreparedWorkflow
+from weft.runtime.compiler import PreparedWorkflow
 
 
 
@@ -60,7 +60,7 @@ class WorkflowAction:
 
     @classmethod
     def from_definition(cls, definition: Any, *, name: str | None = None) -> WorkflowAction:
-        from weft.runtime.prepare import prepare
+        from weft.runtime.compiler import prepare
 
         return cls(prepare(definition), name=name)
 
@@ -92,7 +92,7 @@ class WorkflowAction:
                 parent_id=call.call_id,
             )
             state, outputs, error = await execution.execute()
-            usage = execution.usage
+            usage = execution.tally.total()
         else:
             result = await Executor().run(self.prepared, inputs)
             state, outputs, error, usage = result.state, result.outputs, result.error, result.usage

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, TypedDict
 import networkx as nx
 
 from weft.agents import tool
-from weft.protocols import JoinSpec
+from weft.protocols import ActionSpec, JoinSpec
 from weft.workflows.builder import ActionLike, Workflow
 
 if TYPE_CHECKING:  # typing.Unpack arrives in 3.12; annotations are never evaluated here
@@ -96,10 +96,9 @@ def from_edges(
 
 def _entry_parameter(action: ActionLike) -> str:
     """The parameter a source node fills with the task: the action's only (required) one."""
-    if isinstance(action, Workflow):
-        spec = action.as_action_spec()
-    else:
-        spec = getattr(action, "spec", None)
+    spec: ActionSpec | None = (
+        action.as_action_spec() if isinstance(action, Workflow) else getattr(action, "spec", None)
+    )
     if spec is None:
         return "task"
     schema = spec.input_schema
@@ -228,10 +227,10 @@ def scale_free(
 
 
 def _from_graph(
-    graph: nx.Graph, n: int, action: ActionLike, **options: Unpack[TopologyOptions]
+    graph: nx.Graph, n: int, action: ActionLike, *, name: str, **options: Unpack[TopologyOptions]
 ) -> Workflow:
     edges = ((min(u, v), max(u, v)) for u, v in graph.edges())
-    return from_edges(n, edges, action, **options)
+    return from_edges(n, edges, action, name=name, **options)
 
 
 __all__ = [

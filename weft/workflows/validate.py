@@ -19,10 +19,11 @@ What is checked:
   ``action_concurrency`` keys name a known action, and literal arguments fit
   the action's input schema.
 
-**Implicit input.** A node with predecessors and an empty ``with`` receives
-``${input}`` as the value of its action's single required parameter (the
-executor does this), so such a node is not reported as missing arguments as
-long as the action has at most one required parameter.
+**Implicit input.** A node with predecessors and an empty ``with`` gets its
+arguments from ``${input}`` at run time: the executor passes ``${input}`` to
+the action's single required parameter (or its only parameter), and otherwise
+spreads a dict ``${input}`` as the arguments. Such a node is therefore never
+reported as missing arguments; only what it can be known to lack is.
 """
 
 from __future__ import annotations
@@ -245,10 +246,11 @@ class _Checker:
                 "join.reducer",
             )
         count = node.join.count
-        if node.join.mode is JoinMode.QUORUM and count is not None and count > len(node.after):
+        # loop edges re-run a node; they are not inputs a join waits for
+        forward = sum(1 for edge in node.after if edge.max_iterations is None)
+        if node.join.mode is JoinMode.QUORUM and count is not None and count > forward:
             self.add(
-                f"join quorum of {count} can never be met: the node has "
-                f"{len(node.after)} incoming edge(s)",
+                f"join quorum of {count} can never be met: the node has {forward} incoming edge(s)",
                 (*path, "count"),
                 name,
                 "join.count",
@@ -323,15 +325,7 @@ class _Checker:
                     f"with.{key}",
                 )
         if not node.with_ and node.after:
-            if len(required) > 1:
-                self.add(
-                    f"action '{action.name}' needs {', '.join(required)}: without 'with', "
-                    "${input} fills only a single required parameter",
-                    ("nodes", name),
-                    name,
-                    "with",
-                )
-            return
+            return  # the executor builds the arguments from ${input}; see the module docstring
         missing = [r for r in required if r not in node.with_]
         if missing:
             self.add(

@@ -102,6 +102,12 @@ def loads_workflow(text: str, file: str = "<string>") -> WorkflowSpec:
     return spec
 
 
+def _node_of(path: Path) -> str | None:
+    if len(path) >= 2 and path[0] == "nodes" and isinstance(path[1], str):
+        return path[1]
+    return None
+
+
 def _kind(value: Any) -> str:
     if isinstance(value, list):
         return "a list"
@@ -176,11 +182,13 @@ class _Converter:
             line, column = key_node.start_mark.line + 1, key_node.start_mark.column + 1
             if key in first_line:
                 what = "node" if path == ("nodes",) else "key"
+                node_name = key if path == ("nodes",) else _node_of(path)
+                where = self.where(key_node)
                 self.problems.append(
                     (
                         f"duplicate {what} '{key}': defined at line {first_line[key]} "
                         f"and again at line {line}",
-                        self.where(key_node),
+                        Location(where.file, where.line, where.column, node=node_name),
                     )
                 )
                 continue
@@ -239,7 +247,6 @@ def dump_workflow(spec: WorkflowSpec) -> str:
     ``name: value``, and node order is kept.
     """
     data = spec.model_dump(mode="json", by_alias=True, exclude_defaults=True)
-    data["name"] = spec.name
     inputs = data.get("inputs")
     if inputs:
         for name, entry in inputs.items():
