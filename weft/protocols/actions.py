@@ -44,6 +44,11 @@ def new_id() -> str:
     return os.urandom(16).hex()
 
 
+def new_call_id() -> str:
+    """A random 64-bit call id (16 hex chars); it doubles as the call's span id."""
+    return os.urandom(8).hex()
+
+
 class ActionSpec(BaseModel):
     """How an action presents itself: enough for a caller, a router and an LLM."""
 
@@ -116,7 +121,9 @@ class ActionCall(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    call_id: str = Field(default_factory=new_id, description="Unique id of the call.")
+    call_id: str = Field(
+        default_factory=new_call_id, description="Unique id of the call; also its span id."
+    )
     action: str = Field(description="Name of the action to invoke.")
     arguments: dict[str, Any] = Field(default_factory=dict, description="Arguments object.")
     run_id: str | None = Field(default=None, description="Run this call belongs to.")

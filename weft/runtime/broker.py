@@ -132,6 +132,17 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(sock.getsockname()[1])
 
 
+def port_is_free(host: str, port: int) -> bool:
+    """Whether nothing listens on ``host:port`` (bound like Mosquitto, with SO_REUSEADDR)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+        return True
+
+
 async def wait_until_accepting(host: str, port: int, *, timeout: float = 5.0) -> None:
     """Wait until something accepts TCP connections on ``host:port``.
 
@@ -240,6 +251,10 @@ class MosquittoBroker:
 
     async def _launch(self, binary: str) -> None:
         assert self._dir is not None and self.port is not None
+        # Checked first because "something accepts on the port" is how we
+        # detect a started broker: another server there would fool it.
+        if not port_is_free(self.host, self.port):
+            raise BusError(f"cannot start mosquitto: {self.host}:{self.port} is already in use")
         config = self._dir / "mosquitto.conf"
         config.write_text(
             render_config(

@@ -46,6 +46,7 @@ from weft.protocols import (
 from weft.runtime.journal import Journal
 from weft.runtime.compiler import CompiledEdge, CompiledNode, PreparedWorkflow
 from weft.runtime.retry import backoff_delay, should_retry
+from weft.runtime.tracing import SpanRecord, Tracer, new_span_id, trace_id_for
 from weft.workflows.expressions import ExpressionError
 
 Listener = Callable[[RunEvent], None]
@@ -103,6 +104,7 @@ class NodeOutcome:
     finished_at: float | None = None
     cached: bool = False
     reason: str | None = None
+    span_id: str | None = None
 
 
 @dataclass
@@ -167,12 +169,14 @@ class ExecutionContext:
             deadline=self._call.deadline,
         )
         child = ExecutionContext(self.execution, self.node, f"{self.key}>{action}", call)
+        started = time.time()
         try:
             result = await target.invoke(call, child)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
             result = _crashed(call, target, exc)
+        self.execution.trace_call(call, result, started, kind="call")
         spent = result.usage if child.child_usage is None else result.usage.add(child.child_usage)
         self.child_usage = spent if self.child_usage is None else self.child_usage.add(spent)
         return result
@@ -221,8 +225,10 @@ class Executor:
         journal: Journal | None = None,
         listeners: Sequence[Listener] = (),
         concurrency: int | None = None,
+        tracer: Tracer | None = None,
     ) -> None:
         self.journal = journal
+        self.tracer = tracer
         self.listeners = list(listeners)
         self._global_limit = asyncio.Semaphore(concurrency) if concurrency else None
         self._action_limits: dict[str, asyncio.Semaphore] = {}
@@ -285,13 +291,25 @@ class Executor:
         )
         if resumed and self.journal is not None:
             self.journal.set_run_state(run_id, RunState.RUNNING)
-        execution = _Execution(self, workflow, inputs, run_id, prefix="", cache=cache or {})
+        run_span = new_span_id()
+        execution = _Execution(
+            self,
+            workflow,
+            inputs,
+            run_id,
+            prefix="",
+            cache=cache or {},
+            trace_id=trace_id_for(run_id),
+            parent_id=run_span,
+        )
         try:
             state, outputs, error = await execution.execute()
         except asyncio.CancelledError:
             self._finish(run_id, RunState.CANCELLED, None, "cancelled")
+            self._trace_run(execution, run_span, started, RunState.CANCELLED, inputs, None, None)
             raise
         self._finish(run_id, state, outputs, error)
+        self._trace_run(execution, run_span, started, state, inputs, outputs, error)
         return RunResult(
             run_id=run_id,
             workflow=workflow.name,
@@ -303,6 +321,40 @@ class Executor:
             finished_at=time.time(),
             error=error,
         )
+
+    def _trace_run(
+        self,
+        execution: _Execution,
+        span_id: str,
+        started: float,
+        state: RunState,
+        inputs: dict[str, Any],
+        outputs: Any,
+        error: str | None,
+    ) -> None:
+        if self.tracer is None:
+            return
+        self.tracer.record(
+            SpanRecord(
+                trace_id=execution.trace_id,
+                span_id=span_id,
+                parent_id=None,
+                name=execution.workflow.name,
+                kind="run",
+                start=started,
+                end=time.time(),
+                status=state.value,
+                run_id=execution.run_id,
+                attributes={
+                    "input": inputs,
+                    "output": outputs,
+                    "error": error,
+                    "usage": execution.tally.total().model_dump(),
+                    "graph_hash": execution.workflow.graph_hash,
+                },
+            )
+        )
+        self.tracer.flush()
 
     def _finish(self, run_id: str, state: RunState, outputs: Any, error: str | None) -> None:
         self.emit(
@@ -450,6 +502,10 @@ class _Execution:
         key = f"{self.prefix}{name}#{runs}" if runs else f"{self.prefix}{name}"
         self.runs[name] = runs + 1
         outcome = NodeOutcome(name=name, key=key, state=NodeState.RUNNING)
+        tracer = self.executor.tracer
+        if tracer is not None:
+            outcome.span_id = new_span_id()
+            launched = time.time()
         self.outcomes[name] = outcome
         try:
             await self.execute_node(node, key, outcome)
@@ -458,8 +514,74 @@ class _Execution:
             outcome.finished_at = time.time()
             self.state[name] = NodeState.CANCELLED
             self.event(EventKind.NODE_FINISHED, node, key, NodeState.CANCELLED, outcome)
+            if tracer is not None:
+                self.trace_node(node, outcome, launched)
             raise
+        if tracer is not None:
+            self.trace_node(node, outcome, launched)
         self.complete(node, outcome)
+
+    def trace_node(self, node: CompiledNode, outcome: NodeOutcome, launched: float) -> None:
+        assert self.executor.tracer is not None and outcome.span_id is not None
+        self.executor.tracer.record(
+            SpanRecord(
+                trace_id=self.trace_id,
+                span_id=outcome.span_id,
+                parent_id=self.parent_id,
+                name=self.prefix + node.name,
+                kind="node",
+                start=outcome.started_at or launched,
+                end=outcome.finished_at or time.time(),
+                status=outcome.state.value,
+                run_id=self.run_id,
+                node=outcome.key,
+                attributes={
+                    "weft.action": node.action_name,
+                    "weft.attempts": outcome.attempts,
+                    "weft.cached": outcome.cached,
+                    "weft.foreach": node.render_foreach is not None,
+                    "output": outcome.output,
+                    "error": outcome.error.model_dump() if outcome.error else None,
+                    "usage": outcome.usage.model_dump() if outcome.usage.latency_s else None,
+                },
+            )
+        )
+
+    def trace_call(
+        self,
+        call: ActionCall,
+        result: ActionResult,
+        started: float,
+        *,
+        kind: str,
+        delay: float | None = None,
+    ) -> None:
+        tracer = self.executor.tracer
+        if tracer is None:
+            return
+        tracer.record(
+            SpanRecord(
+                trace_id=call.trace_id or self.trace_id,
+                span_id=call.call_id,
+                parent_id=call.parent_id,
+                name=call.action,
+                kind=kind,
+                start=started,
+                end=time.time(),
+                status=result.state.value,
+                run_id=self.run_id,
+                node=call.node,
+                agent=result.agent,
+                attributes={
+                    "weft.attempt": call.attempt,
+                    "input": call.arguments,
+                    "output": result.output,
+                    "error": result.error.model_dump() if result.error else None,
+                    "usage": result.usage.model_dump(),
+                    "weft.retry_delay": delay,
+                },
+            )
+        )
 
     async def execute_node(self, node: CompiledNode, key: str, outcome: NodeOutcome) -> None:
         if node.name in self.edge_errors:
@@ -491,7 +613,7 @@ class _Execution:
             outcome.started_at = outcome.finished_at = time.time()
             self.event(EventKind.NODE_FINISHED, node, key, NodeState.FAILED, outcome)
             return
-        result, attempts, started = await self.call(node, key, arguments)
+        result, attempts, started = await self.call(node, key, arguments, outcome.span_id)
         outcome.state = _STATE_OF_RESULT[result.state]
         outcome.output = result.output
         outcome.error = result.error
@@ -523,9 +645,9 @@ class _Execution:
                     item_key, "ReferenceError", f"node '{node.name}' item {index}: {exc}"
                 )
             if limit is None:
-                return (await self.call(node, item_key, arguments))[0]
+                return (await self.call(node, item_key, arguments, outcome.span_id))[0]
             async with limit:
-                return (await self.call(node, item_key, arguments))[0]
+                return (await self.call(node, item_key, arguments, outcome.span_id))[0]
 
         results = await asyncio.gather(*(one(i, item) for i, item in enumerate(items)))
         usage = Usage()
@@ -577,7 +699,7 @@ class _Execution:
         return dict(value) if isinstance(value, dict) else {}
 
     async def call(
-        self, node: CompiledNode, key: str, arguments: dict[str, Any]
+        self, node: CompiledNode, key: str, arguments: dict[str, Any], span: str | None = None
     ) -> tuple[ActionResult, int, float]:
         """Call the node's action with limits, timeout and retries; never raises but Cancelled."""
         started = time.time()
@@ -588,13 +710,18 @@ class _Execution:
         for sem in limits:
             await sem.acquire()
         try:
-            return await self._attempts(node, key, arguments, started)
+            return await self._attempts(node, key, arguments, started, span)
         finally:
             for sem in limits:
                 sem.release()
 
     async def _attempts(
-        self, node: CompiledNode, key: str, arguments: dict[str, Any], started: float
+        self,
+        node: CompiledNode,
+        key: str,
+        arguments: dict[str, Any],
+        started: float,
+        span: str | None,
     ) -> tuple[ActionResult, int, float]:
         action = node.action
         policy = node.retry
@@ -606,17 +733,18 @@ class _Execution:
         spent: list[Usage] = []
         while True:
             call = ActionCall(
-                call_id=new_id(),
+                call_id=new_span_id(),
                 action=node.action_name,
                 arguments=arguments,
                 run_id=self.run_id,
                 trace_id=self.trace_id,
-                parent_id=self.parent_id,
+                parent_id=span or self.parent_id,
                 node=key,
                 attempt=attempt,
                 deadline=time.time() + timeout if timeout else None,
             )
             ctx = ExecutionContext(self, node, key, call)
+            call_started = time.time()
             try:
                 if timeout is None:
                     result = await action.invoke(call, ctx)
@@ -638,9 +766,11 @@ class _Execution:
             if ctx.child_usage is not None:
                 result.usage = result.usage.add(ctx.child_usage)
             if result.state is ActionState.OK or not should_retry(policy, result, attempt):
+                self.trace_call(call, result, call_started, kind="call")
                 break
             spent.append(result.usage)
             delay = backoff_delay(policy, attempt)
+            self.trace_call(call, result, call_started, kind="call", delay=delay)
             if not quiet:
                 self.event(
                     EventKind.NODE_RETRYING,
@@ -818,12 +948,14 @@ class _Execution:
             )
             node = self.workflow.nodes[edge.target]
             ctx = ExecutionContext(self, node, call.node or "", call)
+            critic_started = time.time()
             try:
                 result = await critic.invoke(call, ctx)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
                 result = _crashed(call, critic, exc)
+            self.trace_call(call, result, critic_started, kind="critic")
             self.tally.add(result.usage)
             kind, revised = "active", artifact
             if not result.ok:
