@@ -17,7 +17,7 @@ import pytest_asyncio
 from weft.protocols import BusError
 from weft.runtime.broker import MosquittoBroker
 
-DEFAULT_TEST_BROKER = ("127.0.0.1", 1)
+DEFAULT_TEST_BROKER = ("127.0.0.1", 1883)
 
 
 def _answers(host: str, port: int) -> bool:

@@ -26,13 +26,24 @@ async def test_every_span_shares_the_run_trace_and_has_its_caller_as_parent() ->
     tracer = await run_traced(wf)
     (run,) = tracer.by_kind("run")
     nodes = {s.name: s for s in tracer.by_kind("node")}
-    calls = {s.node: s for s in tracer.by_kind("call")}
     assert {s.trace_id for s in tracer.spans} == {run.trace_id}
     assert len(run.trace_id) == 32 and all(len(s.span_id) == 16 for s in tracer.spans)
     assert nodes["a"].parent_id == run.span_id and nodes["b"].parent_id == run.span_id
-    assert calls["a"].parent_id == nodes["a"].span_id
-    assert calls["b"].attributes["input"] == {"value": 1}
-    assert calls["b"].attributes["output"] == 1
+    assert nodes["b"].attributes["input"] == {"value": 1}
+    assert nodes["b"].attributes["output"] == 1
+
+
+async def test_a_node_called_once_is_one_span_and_foreach_items_are_its_children() -> None:
+    wf = Workflow("fan")
+    wf.node("plain", echo, with_={"value": 1})
+    wf.node("items", echo, foreach="${inputs.values}", with_={"value": "${item}"})
+    tracer = MemoryTracer()
+    result = await Executor(tracer=tracer).run(prepare(wf), {"values": [1, 2, 3]})
+    assert result.ok
+    items_node = next(s for s in tracer.by_kind("node") if s.name == "items")
+    item_calls = tracer.by_kind("call")
+    assert len(item_calls) == 3
+    assert {c.parent_id for c in item_calls} == {items_node.span_id}
 
 
 async def test_each_retry_is_its_own_call_span() -> None:
@@ -64,8 +75,9 @@ async def test_a_call_made_by_an_action_is_a_child_of_that_call() -> None:
     wf = Workflow("nested")
     wf.node("caller", caller)
     tracer = await run_traced(wf, [echo])
-    by_name = {s.name: s for s in tracer.by_kind("call")}
-    assert by_name["echo"].parent_id == by_name["caller"].span_id
+    (child,) = tracer.by_kind("call")
+    (node,) = tracer.by_kind("node")
+    assert child.name == "echo" and child.parent_id == node.span_id
 
 
 async def test_sub_workflow_nodes_are_children_of_the_calling_span() -> None:
@@ -74,9 +86,8 @@ async def test_sub_workflow_nodes_are_children_of_the_calling_span() -> None:
     outer = Workflow("outer")
     outer.node("sub", inner)
     tracer = await run_traced(outer)
-    sub_call = next(s for s in tracer.by_kind("call") if s.name == "inner")
-    leaf_node = next(s for s in tracer.by_kind("node") if s.name == "sub/leaf")
-    assert leaf_node.parent_id == sub_call.span_id
+    nodes = {s.name: s for s in tracer.by_kind("node")}
+    assert nodes["sub/leaf"].parent_id == nodes["sub"].span_id
 
 
 def test_traceparent_round_trips_and_ids_are_otel_sized() -> None:

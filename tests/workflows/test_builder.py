@@ -199,3 +199,11 @@ def test_tool_objects_keep_working_as_actions() -> None:
     wf = Workflow("w")
     wf.node("s", stats, with_={"path": "x"})
     assert wf.actions == {"text_stats": stats}
+
+
+def test_function_that_cannot_be_a_tool_is_a_definition_error() -> None:
+    def varargs(*texts: str) -> str:
+        return "".join(texts)
+
+    with pytest.raises(DefinitionError, match=r"\*args/\*\*kwargs cannot be described"):
+        Workflow("w").node("a", varargs)

@@ -50,6 +50,16 @@ def workflow_json_schema() -> dict[str, Any]:
                 {"type": "array", "items": {"anyOf": [{"type": "string"}, edge_ref]}},
             ],
         }
+    join = node.get("properties", {}).get("join")
+    if join is not None:
+        node["properties"]["join"] = {
+            "description": join.get("description", ""),
+            "anyOf": [
+                {"enum": ["all", "any", "quorum"]},
+                {"$ref": "#/$defs/JoinSpec"},
+                {"type": "null"},
+            ],
+        }
     inputs = schema.get("properties", {}).get("inputs")
     if inputs is not None:
         inputs["additionalProperties"] = {

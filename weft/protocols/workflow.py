@@ -146,6 +146,11 @@ class NodeSpec(BaseModel):
         default=None, ge=1, description="Max parallel calls of a foreach node."
     )
 
+    @field_validator("join", mode="before")
+    @classmethod
+    def _join_shorthand(cls, v: Any) -> Any:
+        return {"mode": v} if isinstance(v, str) else v
+
     @field_validator("after", mode="before")
     @classmethod
     def _edge_shorthand(cls, v: Any) -> Any:
@@ -204,7 +209,9 @@ class WorkflowSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(description="Name of the workflow; also its action name when nested.")
-    version: str = Field(default="1", description="Version of the workflow.")
+    version: str = Field(
+        default="1", coerce_numbers_to_str=True, description="Version of the workflow."
+    )
     description: str = Field(default="", description="What the workflow does.")
     inputs: dict[str, InputSpec] = Field(default_factory=dict, description="Declared inputs.")
     outputs: dict[str, str] = Field(
@@ -234,7 +241,8 @@ class WorkflowSpec(BaseModel):
     def _input_shorthand(cls, v: Any) -> Any:
         if isinstance(v, dict):
             return {
-                k: (spec if isinstance(spec, dict) else {"default": spec}) for k, spec in v.items()
+                k: spec if isinstance(spec, dict | BaseModel) else {"default": spec}
+                for k, spec in v.items()
             }
         return v
 
@@ -246,6 +254,14 @@ class WorkflowSpec(BaseModel):
         if not v:
             raise ValueError("a workflow needs at least one node")
         return v
+
+    def __eq__(self, other: object) -> bool:
+        """Equal definitions are equal wherever they were read from (the source map is ignored)."""
+        if not isinstance(other, WorkflowSpec):
+            return NotImplemented
+        return self.__dict__ == other.__dict__
+
+    __hash__ = None  # type: ignore[assignment]
 
     @property
     def source(self) -> Any:

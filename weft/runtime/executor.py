@@ -105,6 +105,7 @@ class NodeOutcome:
     cached: bool = False
     reason: str | None = None
     span_id: str | None = None
+    arguments: dict[str, Any] | None = None
 
 
 @dataclass
@@ -540,9 +541,10 @@ class _Execution:
                     "weft.attempts": outcome.attempts,
                     "weft.cached": outcome.cached,
                     "weft.foreach": node.render_foreach is not None,
+                    "input": outcome.arguments,
                     "output": outcome.output,
-                    "error": outcome.error.model_dump() if outcome.error else None,
-                    "usage": outcome.usage.model_dump() if outcome.usage.latency_s else None,
+                    "error": outcome.error,
+                    "usage": outcome.usage,
                 },
             )
         )
@@ -576,8 +578,8 @@ class _Execution:
                     "weft.attempt": call.attempt,
                     "input": call.arguments,
                     "output": result.output,
-                    "error": result.error.model_dump() if result.error else None,
-                    "usage": result.usage.model_dump(),
+                    "error": result.error,
+                    "usage": result.usage,
                     "weft.retry_delay": delay,
                 },
             )
@@ -613,6 +615,7 @@ class _Execution:
             outcome.started_at = outcome.finished_at = time.time()
             self.event(EventKind.NODE_FINISHED, node, key, NodeState.FAILED, outcome)
             return
+        outcome.arguments = arguments
         result, attempts, started = await self.call(node, key, arguments, outcome.span_id)
         outcome.state = _STATE_OF_RESULT[result.state]
         outcome.output = result.output
@@ -732,13 +735,17 @@ class _Execution:
         attempt = 1
         spent: list[Usage] = []
         while True:
+            # A plain node's first call *is* the node span: one span per node in
+            # the common case keeps tracing cheap. Retries and foreach items get
+            # spans of their own, children of the node span.
+            merged = attempt == 1 and span is not None and not node.render_foreach
             call = ActionCall(
-                call_id=new_span_id(),
+                call_id=span if merged else new_span_id(),
                 action=node.action_name,
                 arguments=arguments,
                 run_id=self.run_id,
                 trace_id=self.trace_id,
-                parent_id=span or self.parent_id,
+                parent_id=self.parent_id if merged else span or self.parent_id,
                 node=key,
                 attempt=attempt,
                 deadline=time.time() + timeout if timeout else None,
@@ -766,10 +773,13 @@ class _Execution:
             if ctx.child_usage is not None:
                 result.usage = result.usage.add(ctx.child_usage)
             if result.state is ActionState.OK or not should_retry(policy, result, attempt):
-                self.trace_call(call, result, call_started, kind="call")
+                if not merged:
+                    self.trace_call(call, result, call_started, kind="call")
                 break
             spent.append(result.usage)
             delay = backoff_delay(policy, attempt)
+            if merged:
+                call = call.model_copy(update={"call_id": new_span_id(), "parent_id": span})
             self.trace_call(call, result, call_started, kind="call", delay=delay)
             if not quiet:
                 self.event(

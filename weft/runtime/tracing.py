@@ -48,7 +48,12 @@ def parse_traceparent(value: str) -> tuple[str, str] | None:
 
 @dataclass(slots=True)
 class SpanRecord:
-    """One finished span. ``kind`` is run, node, call, critic, llm, route or memory."""
+    """One finished span. ``kind`` is run, node, call, critic, llm, route or memory.
+
+    ``attributes`` may hold pydantic models (usage, error) and arbitrary
+    outputs as they are: stores serialise, truncate and redact when they write,
+    off the executor's hot path.
+    """
 
     trace_id: str
     span_id: str

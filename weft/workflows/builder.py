@@ -272,7 +272,12 @@ class Workflow:
         elif callable(action):
             wrapped = self._wrapped.get(id(action))
             if wrapped is None:
-                wrapped = self._wrapped[id(action)] = tool(action)
+                try:
+                    wrapped = self._wrapped[id(action)] = tool(action)
+                except TypeError as exc:  # e.g. *args, which no schema can describe
+                    raise DefinitionError.single(
+                        str(exc), Location(node=node, field="action")
+                    ) from None
             obj, name = wrapped, wrapped.spec.name
         else:
             raise DefinitionError.single(

@@ -15,7 +15,6 @@ run time.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path as FilePath
 from typing import Any
 
@@ -33,22 +32,6 @@ _MERGE_TAG = "tag:yaml.org,2002:merge"
 
 #: Fields whose value is kept as the text written, so ``version: 1`` is the string "1".
 _RAW_TEXT_PATHS: frozenset[Path] = frozenset({("version",)})
-
-
-@dataclass(eq=False)
-class _LoadedSource(SourceMap):
-    """A ``SourceMap`` that compares equal to any source, or to none.
-
-    ``WorkflowSpec`` keeps its source in a pydantic private attribute, and
-    pydantic compares private attributes in ``==``; where a spec was read from
-    (and at which lines) is not part of what it *is*, so a loaded spec must
-    equal the same spec built in Python or re-read after a dump.
-    """
-
-    def __eq__(self, other: object) -> bool:
-        return other is None or isinstance(other, SourceMap)
-
-    __hash__ = object.__hash__
 
 
 def load_workflow(path: str | FilePath) -> WorkflowSpec:
@@ -70,7 +53,7 @@ def load_workflow(path: str | FilePath) -> WorkflowSpec:
 
 def loads_workflow(text: str, file: str = "<string>") -> WorkflowSpec:
     """Parse and model-validate workflow YAML; ``file`` is only used in messages."""
-    source = _LoadedSource(file=file)
+    source = SourceMap(file=file)
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
