@@ -63,15 +63,74 @@ _PROTOCOL_EXPORTS = (
 )
 _EXPORTS.update(dict.fromkeys(_PROTOCOL_EXPORTS, "weft.protocols"))
 
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "ActionCall",
+    "ActionContext",
+    "ActionError",
+    "ActionFailed",
+    "ActionKind",
+    "ActionRegistry",
+    "ActionResult",
+    "ActionSpec",
+    "ActionState",
+    "CapabilityCard",
+    "DefinitionError",
+    "EdgeSpec",
+    "Executor",
+    "FunctionAction",
+    "InProcessBus",
+    "InputError",
+    "JoinSpec",
+    "Journal",
+    "NodeState",
+    "ResumeMismatchError",
+    "RetryPolicy",
+    "RunNotFoundError",
+    "RunResult",
+    "RunState",
+    "Usage",
+    "WeftError",
+    "Workflow",
+    "WorkflowSpec",
+    "dump_workflow",
+    "load_workflow",
+    "loads_workflow",
+    "prepare",
+    "resume_run",
+    "run_sync",
+    "run_workflow",
+    "tool",
+]
 
 if TYPE_CHECKING:  # pragma: no cover
     from weft.agents import FunctionAction, tool
-    from weft.protocols import *  # noqa: F403
+    from weft.protocols import (
+        ActionCall,
+        ActionContext,
+        ActionError,
+        ActionFailed,
+        ActionKind,
+        ActionResult,
+        ActionSpec,
+        ActionState,
+        CapabilityCard,
+        DefinitionError,
+        EdgeSpec,
+        InputError,
+        JoinSpec,
+        NodeState,
+        ResumeMismatchError,
+        RetryPolicy,
+        RunNotFoundError,
+        RunState,
+        Usage,
+        WeftError,
+        WorkflowSpec,
+    )
+    from weft.runtime.compiler import prepare
     from weft.runtime.executor import Executor, RunResult
     from weft.runtime.inprocess_bus import InProcessBus
     from weft.runtime.journal import Journal
-    from weft.runtime.compiler import prepare
     from weft.runtime.registry import ActionRegistry
     from weft.runtime.runner import resume_run, run_sync, run_workflow
     from weft.workflows import Workflow, dump_workflow, load_workflow, loads_workflow

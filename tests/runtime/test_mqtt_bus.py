@@ -123,9 +123,7 @@ async def test_wrong_password_is_refused_with_a_bus_error(tmp_path: Path) -> Non
     if not passwd.exists():
         passwd = Path("/usr/bin/mosquitto_passwd")
     password_file = tmp_path / "passwd"
-    subprocess.run(
-        [str(passwd), "-b", "-c", str(password_file), "agent", "right"], check=True
-    )
+    subprocess.run([str(passwd), "-b", "-c", str(password_file), "agent", "right"], check=True)
     async with MosquittoBroker(allow_anonymous=False, password_file=password_file) as broker:
         url = f"mqtt://agent:wrong@127.0.0.1:{broker.port}"
         with pytest.raises(BusError, match="refused the connection") as info:

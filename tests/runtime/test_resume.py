@@ -88,7 +88,7 @@ async def test_journal_records_every_node_state_change(tmp_path: Path) -> None:
     assert journal.completed_calls(result.run_id) == {"a": 1, "b": 1}
 
 
-TOOLS = '''
+TOOLS = """
 import asyncio, os
 from weft import tool
 
@@ -99,9 +99,9 @@ async def step(name: str) -> str:
     if name == "slow" and not os.path.exists(os.environ["WEFT_TEST_RELEASE"]):
         await asyncio.sleep(3600)
     return name
-'''
+"""
 
-WORKFLOW = '''
+WORKFLOW = """
 name: killable
 actions:
   step: {python: "killable_tools:step"}
@@ -111,7 +111,7 @@ nodes:
   side: {action: step, after: [a], with: {name: side}}
   slow: {action: step, after: [b], with: {name: slow}}
   d: {action: step, after: [slow, side], with: {name: d}}
-'''
+"""
 
 
 def _finished_and_in_flight(journal: str, log: Path, finished: set[str], running: str) -> bool:

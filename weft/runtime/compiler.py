@@ -110,7 +110,9 @@ def import_object(ref: str, *, where: Location | None = None) -> Any:
     try:
         obj: Any = importlib.import_module(module_name)
     except ImportError as exc:
-        raise DefinitionError.single(f"cannot import module '{module_name}': {exc}", where) from None
+        raise DefinitionError.single(
+            f"cannot import module '{module_name}': {exc}", where
+        ) from None
     except Exception as exc:
         raise DefinitionError.single(
             f"importing '{module_name}' failed: {type(exc).__name__}: {exc}", where

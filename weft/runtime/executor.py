@@ -43,8 +43,8 @@ from weft.protocols import (
     Usage,
     new_id,
 )
-from weft.runtime.journal import Journal
 from weft.runtime.compiler import CompiledEdge, CompiledNode, PreparedWorkflow
+from weft.runtime.journal import Journal
 from weft.runtime.retry import backoff_delay, should_retry
 from weft.runtime.tracing import SpanRecord, Tracer, new_span_id, trace_id_for
 from weft.workflows.expressions import ExpressionError
@@ -609,9 +609,7 @@ class _Execution:
             arguments = self.arguments(node, scope)
         except ExpressionError as exc:
             outcome.state = NodeState.FAILED
-            outcome.error = ActionError(
-                type="ReferenceError", message=f"node '{node.name}': {exc}"
-            )
+            outcome.error = ActionError(type="ReferenceError", message=f"node '{node.name}': {exc}")
             outcome.started_at = outcome.finished_at = time.time()
             self.event(EventKind.NODE_FINISHED, node, key, NodeState.FAILED, outcome)
             return
@@ -762,7 +760,8 @@ class _Execution:
                 result = ActionResult.failure(
                     call.call_id,
                     "Timeout",
-                    f"node '{node.name}': action '{node.action_name}' took longer than {timeout:g}s",
+                    f"node '{node.name}': action '{node.action_name}' "
+                    f"took longer than {timeout:g}s",
                     state=ActionState.TIMEOUT,
                     retryable=policy.retry_on_timeout,
                 )
@@ -970,7 +969,9 @@ class _Execution:
             kind, revised = "active", artifact
             if not result.ok:
                 message = result.error.message if result.error else result.state.value
-                self.edge_errors[edge.target] = f"critic on {edge.source} -> {edge.target}: {message}"
+                self.edge_errors[edge.target] = (
+                    f"critic on {edge.source} -> {edge.target}: {message}"
+                )
             elif isinstance(result.output, dict):
                 if result.output.get("approved") is False:
                     kind = "inactive"

@@ -218,8 +218,7 @@ class Journal:
         self.flush()
         done: dict[str, Any] = {}
         cursor = self._db.execute(
-            "SELECT key, body FROM events WHERE run_id = ? AND kind = ? AND state = ?"
-            " ORDER BY seq",
+            "SELECT key, body FROM events WHERE run_id = ? AND kind = ? AND state = ? ORDER BY seq",
             (run_id, EventKind.NODE_FINISHED, "succeeded"),
         )
         for key, body in cursor:

@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from weft.protocols import ResumeMismatchError, RunState, WeftError, WorkflowSpec
+from weft.runtime.compiler import PreparedWorkflow, prepare
 from weft.runtime.executor import Executor, Listener, RunResult
 from weft.runtime.inputs import resolve_inputs
 from weft.runtime.journal import Journal
-from weft.runtime.compiler import PreparedWorkflow, prepare
 from weft.runtime.registry import ActionRegistry
 from weft.workflows import Workflow
 

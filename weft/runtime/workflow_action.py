@@ -19,9 +19,8 @@ from weft.protocols import (
     InputError,
     RunState,
 )
-from weft.runtime.inputs import resolve_inputs
 from weft.runtime.compiler import PreparedWorkflow
-
+from weft.runtime.inputs import resolve_inputs
 
 
 def _input_schema(prepared: PreparedWorkflow) -> dict[str, Any]:
