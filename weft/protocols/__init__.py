@@ -30,6 +30,7 @@ from weft.protocols.errors import (
     WeftError,
 )
 from weft.protocols.events import EventKind, NodeState, RunEvent, RunState
+from weft.protocols.routing import Candidate, Router, RouteRequest, RoutingDecision
 from weft.protocols.schema import json_schema, workflow_json_schema
 from weft.protocols.source import SourceMap, locate
 from weft.protocols.topics import Topics, topic_matches
@@ -59,6 +60,7 @@ __all__ = [
     "ActionState",
     "BusError",
     "CallTimeoutError",
+    "Candidate",
     "CapabilityCard",
     "Defaults",
     "DefinitionError",
@@ -77,6 +79,9 @@ __all__ = [
     "ProgressEvent",
     "ResumeMismatchError",
     "RetryPolicy",
+    "RouteRequest",
+    "Router",
+    "RoutingDecision",
     "RunEvent",
     "RunFailedError",
     "RunNotFoundError",
