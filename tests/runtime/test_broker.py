@@ -66,6 +66,6 @@ async def test_a_port_in_use_is_reported(weft_broker: MosquittoBroker) -> None:
 
 async def test_a_broker_that_cannot_start_reports_its_output(tmp_path: Path) -> None:
     broken = MosquittoBroker(acl_file=tmp_path / "missing-acl")
-    with pytest.raises(BusError, match="(?s)did not start.*missing-acl"):
+    with pytest.raises(BusError, match=r"(?s)did not start.*missing-acl"):
         await asyncio.wait_for(broken.start(), 10)
     await broken.stop()

@@ -17,8 +17,8 @@ from pathlib import Path
 import aiomqtt
 import pytest
 
-import weft.runtime.mqtt_bus as mqtt_bus
 from weft.protocols import BusError, Message
+from weft.runtime._mqtt_wire import from_paho
 from weft.runtime.broker import MosquittoBroker, find_mosquitto, free_port
 from weft.runtime.mqtt_bus import MqttBus, parse_broker_url
 
@@ -153,14 +153,12 @@ async def test_garbage_payloads_do_not_stop_the_message_loop(
 async def test_a_message_that_cannot_be_converted_is_dropped_not_fatal(
     shared_bus: MqttBus, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    convert = mqtt_bus._from_paho
-
     def flaky(raw: aiomqtt.Message) -> Message:
         if raw.payload == b"poison":
             raise ValueError("cannot represent this message")
-        return convert(raw)
+        return from_paho(raw)
 
-    monkeypatch.setattr(mqtt_bus, "_from_paho", flaky)
+    monkeypatch.setattr("weft.runtime.mqtt_bus._from_paho", flaky)
     target = f"{shared_bus.topics.prefix}/t/poison"
     sub = await shared_bus.subscribe(target)
     await shared_bus.publish(target, b"poison")
@@ -176,7 +174,10 @@ async def test_will_is_published_when_the_client_vanishes(weft_broker: Mosquitto
         will = Message(topic=card, payload=b"gone", retain=False)
         async with fast_reconnect(weft_broker.url, namespace="will", will=will) as agent:
             # Cut the TCP connection without an MQTT DISCONNECT, as a crash would.
-            agent._conn.client._client.socket().shutdown(socket.SHUT_RDWR)  # type: ignore[union-attr]
+            assert agent._conn is not None
+            sock = agent._conn.client._client.socket()
+            assert isinstance(sock, socket.socket)
+            sock.shutdown(socket.SHUT_RDWR)
             assert (await sub.get(timeout=WAIT)).payload == b"gone"
             await agent.wait_connected(timeout=WAIT)
 

@@ -152,8 +152,10 @@ def print_runs(records: list[Any]) -> None:
         stdout.print("no runs yet")
         return
     table = Table(box=None, header_style="bold")
-    for col in ("run", "workflow", "state", "started", "duration"):
-        table.add_column(col)
+    # the run id is what a user copies into `weft resume`: never crop it
+    table.add_column("run", no_wrap=True, min_width=max(len(r.run_id) for r in records))
+    for col in ("workflow", "state", "started", "duration"):
+        table.add_column(col, no_wrap=True)
     for r in records:
         duration = f"{r.finished_at - r.started_at:.2f}s" if r.finished_at else "-"
         started = datetime.fromtimestamp(r.started_at).strftime("%Y-%m-%d %H:%M:%S")

@@ -20,6 +20,7 @@ import itertools
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Awaitable, Callable
 from types import TracebackType
+from typing import Self
 
 from weft.protocols import (
     BusError,
@@ -116,7 +117,7 @@ class Subscription:
         self._queue.put_nowait(None)
         await self._on_close(self)
 
-    async def __aenter__(self) -> Subscription:
+    async def __aenter__(self) -> Self:
         return self
 
     async def __aexit__(
@@ -183,7 +184,7 @@ class Bus(ABC):
         self._started = False
         await self._stop()
 
-    async def __aenter__(self) -> Bus:
+    async def __aenter__(self) -> Self:
         await self.start()
         return self
 

@@ -8,7 +8,9 @@ suite in ``tests/conformance``):
   own MQTT v5 Subscription Identifier and incoming messages are routed by the
   identifiers the broker attaches (Mosquitto sends one copy per matching
   subscription, other brokers one copy listing every identifier; both work).
-  Brokers without subscription identifiers fall back to local matching.
+  Messages that carry no identifier are matched locally with
+  ``topic_matches``; the broker must support subscription identifiers
+  (Mosquitto, EMQX, HiveMQ and VerneMQ do).
 - Retained messages reach a subscription when it is created (also the second
   subscription of one filter on this client), and every live subscription
   again after a reconnect, so subscribers always converge on the retained
@@ -46,7 +48,6 @@ import ssl
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
-from urllib.parse import parse_qs, unquote, urlsplit
 
 import aiomqtt
 import paho.mqtt.client as paho
@@ -55,7 +56,9 @@ from aiomqtt.exceptions import MqttConnectError
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from weft.protocols import BusError, Message, MessageProperties, topic_matches
+from weft.protocols import BusError, Message, topic_matches
+from weft.runtime._mqtt_wire import BrokerAddress, parse_broker_url, subscription_ids, to_paho
+from weft.runtime._mqtt_wire import from_paho as _from_paho
 from weft.runtime.bus import DEFAULT_MAX_PAYLOAD, Bus, Subscription
 
 __all__ = ["BrokerAddress", "MqttBus", "parse_broker_url"]
@@ -67,77 +70,6 @@ _T = TypeVar("_T")
 _TCP_NODELAY_OPTION = (socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 _CONNECTION_LOST_CODES = {paho.MQTT_ERR_NO_CONN, paho.MQTT_ERR_CONN_LOST}
 _MAX_SUBSCRIPTION_ID = 268_435_455  # MQTT 5 §3.8.2.1.2
-
-
-@dataclass(frozen=True, slots=True)
-class BrokerAddress:
-    """A parsed broker URL: ``mqtt://[user:pass@]host[:port][?ca=&cert=&key=&insecure=1]``.
-
-    ``mqtts://`` turns TLS on (default port 8883, 1883 for ``mqtt://``).
-    ``ca`` is the CA bundle used to verify the broker (system CAs when absent),
-    ``cert``/``key`` a client certificate, ``insecure=1`` skips the host name
-    check (self-signed test setups only).
-    """
-
-    host: str
-    port: int
-    tls: bool = False
-    username: str | None = None
-    password: str | None = None
-    ca_file: str | None = None
-    cert_file: str | None = None
-    key_file: str | None = None
-    tls_insecure: bool = False
-
-    def redacted(self) -> str:
-        """The URL without its password, safe for error messages and logs."""
-        scheme = "mqtts" if self.tls else "mqtt"
-        user = (
-            f"{self.username}:***@"
-            if self.password
-            else (f"{self.username}@" if self.username else "")
-        )
-        return f"{scheme}://{user}{self.host}:{self.port}"
-
-
-_QUERY_KEYS = {"ca", "cert", "key", "insecure"}
-
-
-def parse_broker_url(url: str) -> BrokerAddress:
-    """Parse ``mqtt://`` / ``mqtts://`` URLs; ``BusError`` names what is wrong."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("mqtt", "mqtts"):
-        raise BusError(f"broker URL {url!r} must start with mqtt:// or mqtts://")
-    if not parts.hostname:
-        raise BusError(f"broker URL {url!r} has no host")
-    try:
-        port = parts.port
-    except ValueError:
-        raise BusError(f"broker URL {url!r} has an invalid port") from None
-    query = parse_qs(parts.query, keep_blank_values=True)
-    unknown = set(query) - _QUERY_KEYS
-    if unknown:
-        raise BusError(
-            f"broker URL {url!r}: unknown option(s) {', '.join(sorted(unknown))} "
-            f"(known: {', '.join(sorted(_QUERY_KEYS))})"
-        )
-
-    def opt(key: str) -> str | None:
-        values = query.get(key)
-        return values[-1] if values else None
-
-    tls = parts.scheme == "mqtts"
-    return BrokerAddress(
-        host=parts.hostname,
-        port=port or (8883 if tls else 1883),
-        tls=tls,
-        username=unquote(parts.username) if parts.username else None,
-        password=unquote(parts.password) if parts.password else None,
-        ca_file=opt("ca"),
-        cert_file=opt("cert"),
-        key_file=opt("key"),
-        tls_insecure=(opt("insecure") or "").lower() in ("1", "true", "yes"),
-    )
 
 
 class _MqttSubscription(Subscription):
@@ -286,6 +218,9 @@ class MqttBus(Bus):
 
     async def _stop(self) -> None:
         self._closing = True
+        # Wake publishers waiting for a reconnect so they fail now, not at their deadline.
+        self._connected.set()
+        self._connected.clear()
         for entry in list(self._filters.values()):
             for sub in list(entry.members):
                 await sub.close()
@@ -302,7 +237,7 @@ class MqttBus(Bus):
             await self._disconnect(conn)
 
     async def _publish(self, message: Message) -> None:
-        properties = _to_paho(message.properties)
+        properties = to_paho(message.properties)
         deadline = asyncio.get_running_loop().time() + self.reconnect_timeout
         while True:
             conn = await self._connection(deadline, f"publish to {message.topic!r}")
@@ -345,16 +280,16 @@ class MqttBus(Bus):
         sub_id = self._register_id(entry)
         sub.retained_id = sub_id
         deadline = asyncio.get_running_loop().time() + self.reconnect_timeout
+        what = f"subscribe to {pattern!r}"
         try:
-            conn = await self._connection(deadline, f"subscribe to {pattern!r}")
-            await self._subscribe_on(conn, entry, sub_id)
-        except _ConnectionLostError:
-            # The reconnect re-subscribes every registered filter, this one too.
+            conn = await self._connection(deadline, what)
             try:
-                await self._connection(deadline, f"subscribe to {pattern!r}")
-            except BusError:
-                await self._forget(sub)
-                raise
+                await self._subscribe_on(conn, entry, sub_id)
+            except _ConnectionLostError:
+                # The reconnect re-subscribes every registered filter, this one
+                # too, before it reports connected.
+                await self._until_lost(conn, deadline)
+                await self._connection(deadline, what)
         except BusError:
             await self._forget(sub)
             raise
@@ -447,7 +382,7 @@ class MqttBus(Bus):
                 payload=self.will.payload,
                 qos=self.will.qos,
                 retain=self.will.retain,
-                properties=_to_paho(self.will.properties, PacketTypes.WILLMESSAGE),
+                properties=to_paho(self.will.properties, PacketTypes.WILLMESSAGE),
             )
         client = aiomqtt.Client(
             self.address.host,
@@ -476,18 +411,30 @@ class MqttBus(Bus):
     async def _connect(self) -> _Connection:
         """Open one connection; ``BusError`` naming the URL when that fails."""
         client = self._client()
+        # aiomqtt connects in a worker thread that a cancellation cannot stop;
+        # if close() cancels us meanwhile, drop the connection once it exists
+        # instead of leaving a live client (and its client id) on the broker.
+        entering = asyncio.ensure_future(client.__aenter__())
         try:
-            await client.__aenter__()
+            await asyncio.shield(entering)
+        except asyncio.CancelledError:
+            entering.add_done_callback(lambda entered: _drop_late(entered, client))
+            raise
         except MqttConnectError as exc:
             _abandon(client)
             raise BusError(f"MQTT broker at {self.url} refused the connection: {exc}") from exc
         except (aiomqtt.MqttError, OSError) as exc:
             _abandon(client)
             reason = str(exc) or type(exc).__name__
-            raise BusError(
-                f"cannot reach MQTT broker at {self.url}: {reason} "
-                "(is it running? `weft.runtime.broker` can start a local Mosquitto)"
-            ) from exc
+            hint = ""
+            if "refused" in reason.lower():
+                hint = " (is it running? weft.runtime.broker can start a local Mosquitto)"
+            elif "timed out" in reason.lower():
+                hint = (
+                    f" (no CONNACK within {self.connect_timeout:g}s: is it an MQTT broker, "
+                    "and does it accept this client's credentials and TLS certificate?)"
+                )
+            raise BusError(f"cannot reach MQTT broker at {self.url}: {reason}{hint}") from exc
         lost: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         return _Connection(client, next(self._generation), lost)
 
@@ -613,7 +560,7 @@ class MqttBus(Bus):
         """
         try:
             message = _from_paho(raw)
-            ids = _subscription_ids(raw.properties)
+            ids = subscription_ids(raw.properties)
         except Exception:
             self.dropped_messages += 1
             log.warning("dropped an undecodable message on %s", raw.topic, exc_info=True)
@@ -642,64 +589,13 @@ class MqttBus(Bus):
                 sub.deliver(message)
 
 
+def _drop_late(entered: asyncio.Future[Any], client: aiomqtt.Client) -> None:
+    """Disconnect a client whose connect finished after nobody wanted it any more."""
+    if not entered.cancelled() and entered.exception() is None:
+        _abandon(client)
+
+
 def _abandon(client: aiomqtt.Client) -> None:
     """Close what a failed connect left open (aiomqtt keeps the socket on a CONNACK timeout)."""
     with contextlib.suppress(Exception):
         client._client.disconnect()
-
-
-def _subscription_ids(properties: Properties | None) -> set[int]:
-    if properties is None:
-        return set()
-    value = getattr(properties, "SubscriptionIdentifier", None)
-    if value is None:
-        return set()
-    if isinstance(value, int):
-        return {value}
-    return {int(v) for v in value}
-
-
-def _to_paho(props: MessageProperties, packet_type: int = PacketTypes.PUBLISH) -> Properties:
-    """weft's properties as paho ``Properties`` (only those that are set)."""
-    out = Properties(packet_type)  # type: ignore[no-untyped-call]
-    if props.response_topic:
-        out.ResponseTopic = props.response_topic
-    if props.correlation_data is not None:
-        out.CorrelationData = props.correlation_data
-    if props.user_properties:
-        out.UserProperty = list(props.user_properties.items())
-    if props.message_expiry is not None:
-        out.MessageExpiryInterval = props.message_expiry
-    if props.content_type:
-        out.ContentType = props.content_type
-    return out
-
-
-def _from_paho(raw: aiomqtt.Message) -> Message:
-    """An aiomqtt message as a weft ``Message``; raises if it cannot be represented."""
-    props = raw.properties
-
-    def get(name: str) -> Any:
-        return getattr(props, name, None) if props is not None else None
-
-    correlation = get("CorrelationData")
-    payload = raw.payload
-    if isinstance(payload, str):
-        payload = payload.encode()
-    elif payload is None:
-        payload = b""
-    elif not isinstance(payload, bytes | bytearray):
-        payload = str(payload).encode()
-    return Message(
-        topic=raw.topic.value,
-        payload=bytes(payload),
-        qos=raw.qos,
-        retain=bool(raw.retain),
-        properties=MessageProperties(
-            response_topic=get("ResponseTopic"),
-            correlation_data=bytes(correlation) if correlation is not None else None,
-            user_properties={str(k): str(v) for k, v in (get("UserProperty") or [])},
-            message_expiry=get("MessageExpiryInterval"),
-            content_type=get("ContentType"),
-        ),
-    )

@@ -72,7 +72,8 @@ class WorkflowAction:
         return self.prepared.graph_hash
 
     async def invoke(self, call: ActionCall, ctx: ActionContext) -> ActionResult:
-        from weft.runtime.executor import ExecutionContext, Executor, _Execution
+        from weft.runtime.executor import ExecutionContext, Executor
+        from weft.runtime.scheduler import Execution
 
         try:
             inputs = resolve_inputs(self.prepared.spec, call.arguments)
@@ -80,7 +81,7 @@ class WorkflowAction:
             return ActionResult.failure(call.call_id, "ValidationError", str(exc))
         if isinstance(ctx, ExecutionContext):
             parent = ctx.execution
-            execution = _Execution(
+            execution = Execution(
                 parent.executor,
                 self.prepared,
                 inputs,

@@ -1,0 +1,385 @@
+"""Calling a node's action: arguments, foreach, limits, timeout, retries, events, spans.
+
+``NodeCalls`` is the half of ``scheduler.Execution`` that runs one node; the
+other half decides *when* nodes run. It reads the execution's state through
+the attributes declared below and never changes the graph's bookkeeping.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import TYPE_CHECKING, Any
+
+from weft.protocols import (
+    ActionCall,
+    ActionError,
+    ActionResult,
+    ActionState,
+    EventKind,
+    NodeState,
+    RunEvent,
+    Usage,
+)
+from weft.runtime.compiler import CompiledNode, PreparedWorkflow
+from weft.runtime.execution_context import ExecutionContext, crashed_result
+from weft.runtime.outcomes import NodeOutcome, UsageTally
+from weft.runtime.retry import backoff_delay, should_retry
+from weft.runtime.tracing import SpanRecord, new_span_id
+from weft.workflows.expressions import ExpressionError
+
+if TYPE_CHECKING:
+    from weft.runtime.executor import Executor
+
+STATE_OF_RESULT = {
+    ActionState.OK: NodeState.SUCCEEDED,
+    ActionState.ERROR: NodeState.FAILED,
+    ActionState.TIMEOUT: NodeState.FAILED,
+    ActionState.CANCELLED: NodeState.CANCELLED,
+    ActionState.NEEDS_INPUT: NodeState.NEEDS_INPUT,
+}
+
+
+class NodeCalls:
+    """Mixin for ``Execution``: everything about calling one node's action."""
+
+    executor: Executor
+    workflow: PreparedWorkflow
+    inputs: dict[str, Any]
+    run_id: str
+    prefix: str
+    cache: dict[str, Any]
+    trace_id: str
+    parent_id: str | None
+    runs: dict[str, int]
+    arrivals: dict[str, dict[str, Any]]
+    edge_errors: dict[str, str]
+    limit: asyncio.Semaphore | None
+    action_limits: dict[str, asyncio.Semaphore | None]
+    tally: UsageTally
+
+    def next_call_id(self) -> str:
+        raise NotImplementedError
+
+    def trace_node(self, node: CompiledNode, outcome: NodeOutcome, launched: float) -> None:
+        assert self.executor.tracer is not None and outcome.span_id is not None
+        self.executor.tracer.record(
+            SpanRecord(
+                trace_id=self.trace_id,
+                span_id=outcome.span_id,
+                parent_id=self.parent_id,
+                name=self.prefix + node.name,
+                kind="node",
+                start=outcome.started_at or launched,
+                end=outcome.finished_at or time.time(),
+                status=outcome.state.value,
+                run_id=self.run_id,
+                node=outcome.key,
+                attributes={
+                    "weft.action": node.action_name,
+                    "weft.attempts": outcome.attempts,
+                    "weft.cached": outcome.cached,
+                    "weft.foreach": node.render_foreach is not None,
+                    "input": outcome.arguments,
+                    "output": outcome.output,
+                    "error": outcome.error,
+                    "usage": outcome.usage,
+                },
+            )
+        )
+
+    def trace_call(
+        self,
+        call: ActionCall,
+        result: ActionResult,
+        started: float,
+        *,
+        kind: str,
+        delay: float | None = None,
+    ) -> None:
+        tracer = self.executor.tracer
+        if tracer is None:
+            return
+        tracer.record(
+            SpanRecord(
+                trace_id=call.trace_id or self.trace_id,
+                span_id=call.call_id,
+                parent_id=call.parent_id,
+                name=call.action,
+                kind=kind,
+                start=started,
+                end=time.time(),
+                status=result.state.value,
+                run_id=self.run_id,
+                node=call.node,
+                agent=result.agent,
+                attributes={
+                    "weft.attempt": call.attempt,
+                    "input": call.arguments,
+                    "output": result.output,
+                    "error": result.error,
+                    "usage": result.usage,
+                    "weft.retry_delay": delay,
+                },
+            )
+        )
+
+    async def execute_node(self, node: CompiledNode, key: str, outcome: NodeOutcome) -> None:
+        if node.name in self.edge_errors:
+            outcome.state = NodeState.FAILED
+            outcome.error = ActionError(type="ConditionError", message=self.edge_errors[node.name])
+            self.event(EventKind.NODE_FINISHED, node, key, NodeState.FAILED, outcome)
+            return
+        if key in self.cache:
+            outcome.state = NodeState.SUCCEEDED
+            outcome.output = self.cache[key]
+            outcome.cached = True
+            return
+        try:
+            scope = self.scope(node)
+            if node.render_foreach is not None:
+                items = node.render_foreach(scope)
+                if not isinstance(items, list | tuple):
+                    raise ExpressionError(
+                        f"foreach {node.spec.foreach} gave {type(items).__name__}, not a list"
+                    )
+                await self.run_foreach(node, key, list(items), scope, outcome)
+                return
+            arguments = self.arguments(node, scope)
+        except ExpressionError as exc:
+            outcome.state = NodeState.FAILED
+            outcome.error = ActionError(type="ReferenceError", message=f"node '{node.name}': {exc}")
+            outcome.started_at = outcome.finished_at = time.time()
+            self.event(EventKind.NODE_FINISHED, node, key, NodeState.FAILED, outcome)
+            return
+        outcome.arguments = arguments
+        result, attempts, started = await self.call(node, key, arguments, outcome.span_id)
+        outcome.state = STATE_OF_RESULT[result.state]
+        outcome.output = result.output
+        outcome.error = result.error
+        outcome.attempts = attempts
+        outcome.usage = result.usage
+        outcome.started_at = started
+        outcome.finished_at = time.time()
+
+    async def run_foreach(
+        self,
+        node: CompiledNode,
+        key: str,
+        items: list[Any],
+        scope: dict[str, Any],
+        outcome: NodeOutcome,
+    ) -> None:
+        started = time.time()
+        self.event(EventKind.NODE_STARTED, node, key, NodeState.RUNNING, outcome, items=len(items))
+        limit = asyncio.Semaphore(node.spec.concurrency) if node.spec.concurrency else None
+
+        async def one(index: int, item: Any) -> ActionResult:
+            item_key = f"{key}[{index}]"
+            if item_key in self.cache:
+                return ActionResult.success(item_key, self.cache[item_key])
+            try:
+                arguments = self.arguments(node, {**scope, "item": item, "index": index})
+            except ExpressionError as exc:
+                return ActionResult.failure(
+                    item_key, "ReferenceError", f"node '{node.name}' item {index}: {exc}"
+                )
+            if limit is None:
+                return (await self.call(node, item_key, arguments, outcome.span_id))[0]
+            async with limit:
+                return (await self.call(node, item_key, arguments, outcome.span_id))[0]
+
+        results = await asyncio.gather(*(one(i, item) for i, item in enumerate(items)))
+        usage = Usage()
+        for result in results:
+            usage = usage.add(result.usage)
+        failed = [(i, r) for i, r in enumerate(results) if not r.ok]
+        outcome.usage = usage
+        outcome.started_at = started
+        outcome.finished_at = time.time()
+        outcome.attempts = 1
+        if failed:
+            index, first = failed[0]
+            message = first.error.message if first.error else first.state.value
+            outcome.state = (
+                NodeState.NEEDS_INPUT
+                if all(r.state is ActionState.NEEDS_INPUT for _, r in failed)
+                else NodeState.FAILED
+            )
+            outcome.error = ActionError(
+                type=first.error.type if first.error else first.state.value,
+                message=f"{len(failed)} of {len(items)} items failed; item {index}: {message}",
+                retryable=False,
+            )
+        else:
+            outcome.state = NodeState.SUCCEEDED
+            outcome.output = [r.output for r in results]
+        self.event(EventKind.NODE_FINISHED, node, key, outcome.state, outcome)
+
+    def scope(self, node: CompiledNode) -> dict[str, Any]:
+        arrived = self.arrivals[node.name]
+        scope: dict[str, Any] = {"inputs": self.inputs, "iteration": self.runs[node.name] - 1}
+        if node.predecessors:
+            for source in node.predecessors:
+                scope[source] = arrived.get(source)
+            if node.spec.join is None and len(node.predecessors) == 1:
+                scope["input"] = arrived.get(node.predecessors[0])
+            else:
+                sources = [s for s in node.predecessors if s in arrived]
+                scope["input"] = node.reducer([arrived[s] for s in sources], sources)
+        return scope
+
+    def arguments(self, node: CompiledNode, scope: dict[str, Any]) -> dict[str, Any]:
+        if node.render_args is not None:
+            rendered = node.render_args(scope)
+            return rendered if isinstance(rendered, dict) else {}
+        if node.default_param is not None:
+            return {node.default_param: scope.get("input")}
+        value = scope.get("input")
+        return dict(value) if isinstance(value, dict) else {}
+
+    async def call(
+        self, node: CompiledNode, key: str, arguments: dict[str, Any], span: str | None = None
+    ) -> tuple[ActionResult, int, float]:
+        """Call the node's action with limits, timeout and retries; never raises but Cancelled."""
+        started = time.time()
+        limits = [s for s in (self.executor._global_limit, self.limit) if s is not None]
+        action_limit = self.action_limits.get(node.action_name)
+        if action_limit is not None:
+            limits.append(action_limit)
+        for sem in limits:
+            await sem.acquire()
+        try:
+            return await self._attempts(node, key, arguments, started, span)
+        finally:
+            for sem in limits:
+                sem.release()
+
+    async def _attempts(
+        self,
+        node: CompiledNode,
+        key: str,
+        arguments: dict[str, Any],
+        started: float,
+        span: str | None,
+    ) -> tuple[ActionResult, int, float]:
+        action = node.action
+        policy = node.retry
+        timeout = node.timeout
+        quiet = self.executor._quiet
+        if not quiet:
+            self.event(EventKind.NODE_STARTED, node, key, NodeState.RUNNING, None, attempt=1)
+        attempt = 1
+        spent: list[Usage] = []
+        while True:
+            # A plain node's first call *is* the node span: one span per node in
+            # the common case keeps tracing cheap. Retries and foreach items get
+            # spans of their own, children of the node span.
+            merged = attempt == 1 and span is not None and not node.render_foreach
+            call = ActionCall(
+                call_id=span if merged and span is not None else self.next_call_id(),
+                action=node.action_name,
+                arguments=arguments,
+                run_id=self.run_id,
+                trace_id=self.trace_id,
+                parent_id=self.parent_id if merged else span or self.parent_id,
+                node=key,
+                attempt=attempt,
+                deadline=time.time() + timeout if timeout else None,
+            )
+            ctx = ExecutionContext(self, node, key, call)
+            call_started = time.time()
+            try:
+                if timeout is None:
+                    result = await action.invoke(call, ctx)
+                else:
+                    async with asyncio.timeout(timeout):
+                        result = await action.invoke(call, ctx)
+            except TimeoutError:
+                result = ActionResult.failure(
+                    call.call_id,
+                    "Timeout",
+                    f"node '{node.name}': action '{node.action_name}' "
+                    f"took longer than {timeout:g}s",
+                    state=ActionState.TIMEOUT,
+                    retryable=policy.retry_on_timeout,
+                )
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                result = crashed_result(call, action, exc)
+            if ctx.child_usage is not None:
+                result.usage = result.usage.add(ctx.child_usage)
+            if result.state is ActionState.OK or not should_retry(policy, result, attempt):
+                if not merged:
+                    self.trace_call(call, result, call_started, kind="call")
+                break
+            spent.append(result.usage)
+            delay = backoff_delay(policy, attempt)
+            if merged:
+                call = call.model_copy(update={"call_id": new_span_id(), "parent_id": span})
+            self.trace_call(call, result, call_started, kind="call", delay=delay)
+            if not quiet:
+                self.event(
+                    EventKind.NODE_RETRYING,
+                    node,
+                    key,
+                    NodeState.RUNNING,
+                    None,
+                    attempt=attempt,
+                    error=result.error,
+                    delay=delay,
+                )
+            await asyncio.sleep(delay)
+            attempt += 1
+        for earlier in spent:
+            result.usage = result.usage.add(earlier)
+        self.tally.add(result.usage)
+        if not quiet:
+            state = STATE_OF_RESULT[result.state]
+            self.executor.emit(
+                RunEvent(
+                    run_id=self.run_id,
+                    kind=EventKind.NODE_FINISHED,
+                    at=time.time(),
+                    node=self.prefix + node.name,
+                    key=key,
+                    state=state,
+                    attempt=attempt,
+                    output=result.output if state is NodeState.SUCCEEDED else None,
+                    error=result.error,
+                    usage=result.usage,
+                    data={"started_at": started, "action": node.action_name},
+                )
+            )
+        return result, attempt, started
+
+    def event(
+        self,
+        kind: EventKind,
+        node: CompiledNode,
+        key: str,
+        state: NodeState,
+        outcome: NodeOutcome | None,
+        *,
+        attempt: int | None = None,
+        error: ActionError | None = None,
+        **data: Any,
+    ) -> None:
+        if self.executor._quiet:
+            return
+        self.executor.emit(
+            RunEvent(
+                run_id=self.run_id,
+                kind=kind,
+                at=time.time(),
+                node=self.prefix + node.name,
+                key=key,
+                state=state,
+                attempt=attempt if attempt is not None else (outcome.attempts if outcome else None),
+                output=outcome.output if outcome and state is NodeState.SUCCEEDED else None,
+                error=error or (outcome.error if outcome else None),
+                usage=outcome.usage if outcome and kind is EventKind.NODE_FINISHED else None,
+                data=data,
+            )
+        )

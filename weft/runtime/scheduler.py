@@ -1,0 +1,400 @@
+"""The dataflow scheduler: the state of one workflow execution and how it advances.
+
+There is no superstep barrier: when a node finishes, its outgoing edges are
+delivered at once and any successor whose join is satisfied starts in the
+same event-loop turn, so the makespan of a run is its critical path.
+
+Per node, the arguments are rendered from the node's inputs, the action is
+called under the global, workflow and per-action concurrency limits with a
+timeout, retryable failures are retried with backoff, and every state change
+is emitted (journal, listeners) and traced. Failures follow the workflow's
+policy: ``fail_fast`` cancels what is running; ``continue`` lets independent
+branches finish and skips the nodes that depended on the failure.
+
+A resumed run gets the outputs of calls that already finished (by execution
+key) and serves them from that cache; scheduling is a deterministic function
+of outputs, so the resumed run takes the same path and repeats no finished call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from typing import TYPE_CHECKING, Any
+
+from weft.protocols import (
+    ActionCall,
+    EventKind,
+    FailurePolicy,
+    JoinMode,
+    NodeState,
+    RunEvent,
+    RunState,
+)
+from weft.runtime.compiler import CompiledEdge, CompiledNode, PreparedWorkflow
+from weft.runtime.execution_context import ExecutionContext, crashed_result
+from weft.runtime.node_calls import NodeCalls
+from weft.runtime.outcomes import NodeOutcome, UsageTally
+from weft.runtime.tracing import new_span_id
+from weft.workflows.expressions import ExpressionError
+
+if TYPE_CHECKING:
+    from weft.runtime.executor import Executor
+
+
+class Execution(NodeCalls):
+    """The state of one workflow execution (a run, or a sub-workflow inside one)."""
+
+    def __init__(
+        self,
+        executor: Executor,
+        workflow: PreparedWorkflow,
+        inputs: dict[str, Any],
+        run_id: str,
+        *,
+        prefix: str,
+        cache: dict[str, Any],
+        trace_id: str | None = None,
+        parent_id: str | None = None,
+    ) -> None:
+        self.executor = executor
+        self.workflow = workflow
+        self.inputs = inputs
+        self.run_id = run_id
+        self.prefix = prefix
+        self.cache = cache
+        self.trace_id = trace_id or run_id
+        self.parent_id = parent_id
+        nodes = workflow.nodes
+        self.fail_fast = workflow.spec.on_failure is FailurePolicy.FAIL_FAST
+        self.state: dict[str, NodeState] = dict.fromkeys(nodes, NodeState.PENDING)
+        self.outputs: dict[str, Any] = {}
+        self.arrivals: dict[str, dict[str, Any]] = {n: {} for n in nodes}
+        self.resolved: dict[str, int] = dict.fromkeys(nodes, 0)
+        self.active: dict[str, int] = dict.fromkeys(nodes, 0)
+        self.failed_inputs: dict[str, int] = dict.fromkeys(nodes, 0)
+        self.edge_errors: dict[str, str] = {}
+        self.launched: set[str] = set()
+        self.runs: dict[str, int] = dict.fromkeys(nodes, 0)
+        self.loop_counts: dict[tuple[str, str], int] = {}
+        self.outcomes: dict[str, NodeOutcome] = {}
+        self.tally = UsageTally()
+        self.tasks: set[asyncio.Task[None]] = set()
+        self.pending = 0
+        self.done = asyncio.Event()
+        self.first_error: str | None = None
+        self.id_prefix = new_span_id()[:8]
+        self.call_counter = 0
+        self.aborted = False
+        limit = workflow.spec.concurrency
+        self.limit = asyncio.Semaphore(limit) if limit else None
+        self.action_limits: dict[str, asyncio.Semaphore | None] = {}
+        for node in nodes.values():
+            declared = workflow.spec.action_concurrency.get(node.action_name)
+            card = node.action.spec.card
+            if declared is None and card is not None:
+                declared = card.max_concurrency
+            self.action_limits[node.action_name] = executor.action_limit(
+                f"{workflow.name}/{node.action_name}", declared
+            )
+
+    # -- driving the run ----------------------------------------------------------
+
+    async def execute(self) -> tuple[RunState, dict[str, Any], str | None]:
+        for name, node in self.workflow.nodes.items():
+            if not node.incoming:
+                self.launch(name)
+        try:
+            if self.pending:
+                await self.done.wait()
+        except asyncio.CancelledError:
+            await self.abort()
+            raise
+        return self.conclude()
+
+    def conclude(self) -> tuple[RunState, dict[str, Any], str | None]:
+        states = set(self.state.values())
+        if NodeState.FAILED in states or (self.aborted and self.first_error):
+            state = RunState.FAILED
+        elif NodeState.CANCELLED in states:
+            state = RunState.CANCELLED
+        elif NodeState.NEEDS_INPUT in states:
+            state = RunState.NEEDS_INPUT
+        else:
+            state = RunState.SUCCEEDED
+        outputs: dict[str, Any] = {}
+        scope = {**self.outputs, "inputs": self.inputs}
+        for name, render in self.workflow.outputs.items():
+            try:
+                outputs[name] = render(scope)
+            except ExpressionError:
+                outputs[name] = None
+        return state, outputs, self.first_error
+
+    async def abort(self) -> None:
+        """Cancel everything in flight and wait until it has stopped."""
+        self.aborted = True
+        tasks = [t for t in self.tasks if not t.done()]
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    def next_call_id(self) -> str:
+        """A 16-hex call (span) id: a random half per execution, a counter half per call.
+
+        Unique within the trace and unpredictable across runs, at the cost of an
+        integer increment instead of a call to the OS random source per call.
+        """
+        self.call_counter += 1
+        return f"{self.id_prefix}{self.call_counter:08x}"
+
+    def launch(self, name: str) -> None:
+        self.launched.add(name)
+        self.state[name] = NodeState.RUNNING
+        self.pending += 1
+        task = asyncio.get_running_loop().create_task(self.run_node(name))
+        self.tasks.add(task)
+        task.add_done_callback(self.task_done)
+
+    def spawn(self, coro: Any) -> None:
+        """Run a helper coroutine (a critic) that counts as work in flight."""
+        self.pending += 1
+        task = asyncio.get_running_loop().create_task(coro)
+        self.tasks.add(task)
+        task.add_done_callback(self.task_done)
+
+    def task_done(self, task: asyncio.Task[None]) -> None:
+        """Bookkeeping in a done callback, so a task cancelled before it ran is counted too."""
+        self.tasks.discard(task)
+        self.pending -= 1
+        if self.pending == 0:
+            self.done.set()
+
+    # -- one node -------------------------------------------------------------------
+
+    async def run_node(self, name: str) -> None:
+        node = self.workflow.nodes[name]
+        runs = self.runs[name]
+        key = f"{self.prefix}{name}#{runs}" if runs else f"{self.prefix}{name}"
+        self.runs[name] = runs + 1
+        outcome = NodeOutcome(name=name, key=key, state=NodeState.RUNNING)
+        tracer = self.executor.tracer
+        if tracer is not None:
+            outcome.span_id = new_span_id()
+            launched = time.time()
+        self.outcomes[name] = outcome
+        try:
+            await self.execute_node(node, key, outcome)
+        except asyncio.CancelledError:
+            outcome.state = NodeState.CANCELLED
+            outcome.finished_at = time.time()
+            self.state[name] = NodeState.CANCELLED
+            self.event(EventKind.NODE_FINISHED, node, key, NodeState.CANCELLED, outcome)
+            if tracer is not None:
+                self.trace_node(node, outcome, launched)
+            raise
+        if tracer is not None:
+            self.trace_node(node, outcome, launched)
+        self.complete(node, outcome)
+
+    # -- what happens after a node --------------------------------------------------
+
+    def complete(self, node: CompiledNode, outcome: NodeOutcome) -> None:
+        name = node.name
+        state = outcome.state
+        self.state[name] = state
+        if state is NodeState.SUCCEEDED:
+            self.outputs[name] = outcome.output
+        elif state is NodeState.FAILED:
+            if self.first_error is None:
+                message = outcome.error.message if outcome.error else "failed"
+                self.first_error = f"node '{self.prefix}{name}' failed: {message}"
+            if self.fail_fast:
+                self.aborted = True
+                for task in list(self.tasks):
+                    if task is not asyncio.current_task():
+                        task.cancel()
+                return
+        if self.aborted:
+            return
+        if state is NodeState.SUCCEEDED:
+            for loop in node.loops_out:
+                if self.try_loop(loop, outcome.output):
+                    return
+        work: deque[tuple[CompiledEdge, NodeState, Any]] = deque(
+            (edge, state, outcome.output) for edge in node.outgoing
+        )
+        self.deliver_all(work)
+
+    def try_loop(self, loop: CompiledEdge, output: Any) -> bool:
+        """Start the next pass of a loop when its condition holds and its bound allows."""
+        pair = (loop.source, loop.target)
+        count = self.loop_counts.get(pair, 0)
+        assert loop.max_iterations is not None
+        if count >= loop.max_iterations:
+            return False
+        if loop.condition is not None:
+            try:
+                if not loop.condition.evaluate(output, self.inputs, count):
+                    return False
+            except ExpressionError as exc:
+                self.edge_errors[loop.target] = f"loop edge {loop.source} -> {loop.target}: {exc}"
+        self.loop_counts[pair] = count + 1
+        body = set(loop.body)
+        for member in loop.body:
+            self.state[member] = NodeState.PENDING
+            self.launched.discard(member)
+            arrived = self.arrivals[member]
+            for source in [s for s in arrived if s in body]:
+                del arrived[source]
+            outside = [e for e in self.workflow.nodes[member].incoming if e.source not in body]
+            self.resolved[member] = len(outside)
+            self.active[member] = sum(1 for e in outside if e.source in arrived)
+            self.failed_inputs[member] = 0
+        self.arrivals[loop.target][loop.source] = output
+        if not self.executor._quiet:
+            self.executor.emit(
+                RunEvent(
+                    run_id=self.run_id,
+                    kind=EventKind.LOOP_ITERATION,
+                    at=time.time(),
+                    node=self.prefix + loop.target,
+                    data={"source": loop.source, "iteration": count + 1},
+                )
+            )
+        self.launch(loop.target)
+        return True
+
+    def deliver_all(self, work: deque[tuple[CompiledEdge, NodeState, Any]]) -> None:
+        """Deliver edges breadth-first; skips propagate without recursion."""
+        while work:
+            edge, state, output = work.popleft()
+            target = edge.target
+            if state is NodeState.SUCCEEDED:
+                active = True
+                if edge.condition is not None:
+                    try:
+                        active = edge.condition.evaluate(
+                            output, self.inputs, max(self.runs[edge.source] - 1, 0)
+                        )
+                    except ExpressionError as exc:
+                        self.edge_errors[target] = f"edge {edge.source} -> {target}: {exc}"
+                        active = True
+                if active and edge.critic is not None and target not in self.edge_errors:
+                    self.spawn(self.review(edge, output))
+                    continue
+                self.arrive(edge, "active" if active else "inactive", output, work)
+            elif state is NodeState.SKIPPED:
+                self.arrive(edge, "inactive", None, work)
+            else:
+                self.arrive(edge, "failed", None, work)
+
+    async def review(self, edge: CompiledEdge, artifact: Any) -> None:
+        """Run an edge's critic, then deliver the (possibly revised) artifact."""
+        try:
+            critic = self.workflow.registry.get(edge.critic or "")
+            call = ActionCall(
+                action=critic.spec.name,
+                arguments={"artifact": artifact, "source": edge.source, "target": edge.target},
+                run_id=self.run_id,
+                trace_id=self.trace_id,
+                parent_id=self.parent_id,
+                node=f"{self.prefix}{edge.source}->{edge.target}",
+            )
+            node = self.workflow.nodes[edge.target]
+            ctx = ExecutionContext(self, node, call.node or "", call)
+            critic_started = time.time()
+            try:
+                result = await critic.invoke(call, ctx)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                result = crashed_result(call, critic, exc)
+            self.trace_call(call, result, critic_started, kind="critic")
+            self.tally.add(result.usage)
+            kind, revised = "active", artifact
+            if not result.ok:
+                message = result.error.message if result.error else result.state.value
+                self.edge_errors[edge.target] = (
+                    f"critic on {edge.source} -> {edge.target}: {message}"
+                )
+            elif isinstance(result.output, dict):
+                if result.output.get("approved") is False:
+                    kind = "inactive"
+                if "artifact" in result.output:
+                    revised = result.output["artifact"]
+            if not self.executor._quiet:
+                self.executor.emit(
+                    RunEvent(
+                        run_id=self.run_id,
+                        kind=EventKind.PROGRESS,
+                        at=time.time(),
+                        node=self.prefix + edge.target,
+                        key=call.node,
+                        error=result.error,
+                        usage=result.usage,
+                        data={"critic": edge.critic, "review": result.output},
+                    )
+                )
+            if not self.aborted:
+                work: deque[tuple[CompiledEdge, NodeState, Any]] = deque()
+                self.arrive(edge, kind, revised, work)
+                self.deliver_all(work)
+        except asyncio.CancelledError:
+            raise
+
+    def arrive(
+        self,
+        edge: CompiledEdge,
+        kind: str,
+        artifact: Any,
+        work: deque[tuple[CompiledEdge, NodeState, Any]],
+    ) -> None:
+        target = edge.target
+        self.resolved[target] += 1
+        if kind == "active":
+            self.arrivals[target][edge.source] = artifact
+            self.active[target] += 1
+        elif kind == "failed":
+            self.failed_inputs[target] += 1
+        if target in self.launched:
+            return
+        node = self.workflow.nodes[target]
+        total = len(node.incoming)
+        resolved = self.resolved[target]
+        active = self.active[target]
+        mode = node.join_mode
+        if mode is JoinMode.ALL:
+            if resolved < total:
+                return
+            if self.failed_inputs[target]:
+                self.skip(node, "upstream failed", work)
+            elif active == 0:
+                self.skip(node, "no input (conditions false)", work)
+            else:
+                self.launch(target)
+            return
+        need = 1 if mode is JoinMode.ANY else node.quorum
+        if active >= need:
+            self.launch(target)
+        elif active + (total - resolved) < need:
+            reason = "upstream failed" if self.failed_inputs[target] else "quorum not reached"
+            self.skip(node, reason, work)
+
+    def skip(
+        self, node: CompiledNode, reason: str, work: deque[tuple[CompiledEdge, NodeState, Any]]
+    ) -> None:
+        name = node.name
+        self.launched.add(name)
+        upstream_failed = reason == "upstream failed"
+        self.state[name] = NodeState.SKIPPED
+        key = f"{self.prefix}{name}"
+        self.outcomes[name] = NodeOutcome(
+            name=name, key=key, state=NodeState.SKIPPED, reason=reason
+        )
+        self.event(EventKind.NODE_SKIPPED, node, key, NodeState.SKIPPED, None, reason=reason)
+        propagated = NodeState.FAILED if upstream_failed else NodeState.SKIPPED
+        for edge in node.outgoing:
+            work.append((edge, propagated, None))
