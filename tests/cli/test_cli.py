@@ -194,6 +194,36 @@ def test_input_of_the_wrong_type(write_workflow: WriteWorkflow, tmp_path: Path) 
     assert_user_error(invoke(tmp_path, "run", path, "-i", "count=many"), "input 'count'", "integer")
 
 
+def test_missing_required_input(write_workflow: WriteWorkflow, tmp_path: Path) -> None:
+    path = write_workflow(
+        """\
+        name: needs-text
+        inputs:
+          text: {type: string, required: true}
+        actions:
+          echo: {python: "{tools}:echo"}
+        nodes:
+          a: {action: echo, with: {value: "${inputs.text}"}}
+        """
+    )
+    line = assert_user_error(invoke(tmp_path, "run", path), "needs input 'text'")
+    assert not line.endswith("()")
+
+
+def test_a_run_id_cannot_be_used_twice(write_workflow: WriteWorkflow, tmp_path: Path) -> None:
+    path = write_workflow(
+        """\
+        name: twice
+        actions:
+          echo: {python: "{tools}:echo"}
+        nodes:
+          a: {action: echo}
+        """
+    )
+    assert invoke(tmp_path, "run", path, "--run-id", "once").exit_code == 0
+    assert_user_error(invoke(tmp_path, "run", path, "--run-id", "once"), "'once' already exists")
+
+
 def test_resume_of_an_unknown_run(tmp_path: Path) -> None:
     assert_user_error(invoke(tmp_path, "resume", "nonexistent"), "no run 'nonexistent'")
 

@@ -21,7 +21,10 @@ class MessageProperties(BaseModel):
         default_factory=dict, description="e.g. traceparent, weft-kind."
     )
     message_expiry: int | None = Field(
-        default=None, ge=0, description="Seconds after which the broker drops the message."
+        default=None,
+        ge=0,
+        le=4_294_967_295,
+        description="Seconds after which the broker drops the message (MQTT maximum 2^32-1).",
     )
     content_type: str | None = Field(default="application/json", description="Payload type.")
 

@@ -18,6 +18,8 @@ _EXPORTS: dict[str, str] = {
     "RunResult": "weft.runtime.executor",
     "InProcessBroker": "weft.runtime.inprocess_bus",
     "InProcessBus": "weft.runtime.inprocess_bus",
+    "MqttBus": "weft.runtime.mqtt_bus",
+    "MosquittoBroker": "weft.runtime.broker",
     "resolve_inputs": "weft.runtime.inputs",
     "Journal": "weft.runtime.journal",
     "RunRecord": "weft.runtime.journal",

@@ -247,6 +247,7 @@ class MosquittoBroker:
                 return
             except BusError:
                 if attempt == attempts - 1:
+                    await self.stop()  # nothing runs: do not leave the temp dir behind
                     raise
 
     async def _launch(self, binary: str) -> None:

@@ -81,7 +81,8 @@ def resolve_inputs(
                 )
             resolved[name] = value
         elif decl.required:
-            raise InputError(f"workflow '{spec.name}' needs input '{name}' ({decl.description})")
+            about = f" ({decl.description})" if decl.description else ""
+            raise InputError(f"workflow '{spec.name}' needs input '{name}'{about}")
         else:
             resolved[name] = decl.default
     return resolved

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from weft.protocols import EventKind, RunEvent, RunNotFoundError, RunState
+from weft.protocols import EventKind, RunEvent, RunNotFoundError, RunState, WeftError
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -98,12 +98,19 @@ class Journal:
         graph_hash: str,
         inputs: dict[str, Any],
     ) -> None:
+        """Record a new run; raises ``WeftError`` if ``run_id`` is already in this journal."""
         self.flush()
-        self._db.execute(
-            "INSERT INTO runs (run_id, workflow, source, graph_hash, inputs, state, started_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (run_id, workflow, source, graph_hash, _dumps(inputs), RunState.RUNNING, time.time()),
-        )
+        row = (run_id, workflow, source, graph_hash, _dumps(inputs), RunState.RUNNING, time.time())
+        try:
+            self._db.execute(
+                "INSERT INTO runs (run_id, workflow, source, graph_hash, inputs, state, started_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                row,
+            )
+        except sqlite3.IntegrityError:
+            raise WeftError(
+                f"run '{run_id}' already exists in journal {self.path}; choose another run id"
+            ) from None
 
     def set_run_state(self, run_id: str, state: RunState, outputs: Any = None) -> None:
         self.flush()
