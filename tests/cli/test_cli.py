@@ -17,7 +17,6 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
-import jsonschema
 import pytest
 import yaml
 from click.testing import CliRunner, Result
@@ -245,6 +244,8 @@ def test_a_real_process_prints_one_line_and_no_traceback(tmp_path: Path) -> None
 
 
 def test_schema_is_a_json_schema_that_accepts_the_quickstart(tmp_path: Path) -> None:
+    import jsonschema  # a dev dependency; imported here so only this test needs it
+
     result = invoke(tmp_path, "schema")
     assert result.exit_code == 0
     schema = json.loads(result.stdout)

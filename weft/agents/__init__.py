@@ -1,5 +1,46 @@
-"""Implementations of actions: tools from functions, and (later) LLM and team agents."""
+"""Implementations of actions: tools from functions and LLM agents on the openai client.
 
+``LLMAgent`` and its helpers import ``openai`` only when a model is called, so
+importing this package stays cheap.
+"""
+
+from weft.agents.chat_model import (
+    DEFAULT_MODEL,
+    DEFAULT_PRICES,
+    ChatModel,
+    LLMRetry,
+    ModelCallError,
+    ModelPrice,
+    ModelSettings,
+    llm_configured,
+    model_defaults,
+    resolve_settings,
+)
+from weft.agents.llm import TASK_INPUT_SCHEMA, LLMAgent, render_task
+from weft.agents.openai_tools import ToolSet, sanitize_tool_name
+from weft.agents.structured import StructuredOutputError, parse_structured, response_format_for
 from weft.agents.tool import FunctionAction, describe_validation_error, tool
 
-__all__ = ["FunctionAction", "describe_validation_error", "tool"]
+__all__ = [
+    "DEFAULT_MODEL",
+    "DEFAULT_PRICES",
+    "TASK_INPUT_SCHEMA",
+    "ChatModel",
+    "FunctionAction",
+    "LLMAgent",
+    "LLMRetry",
+    "ModelCallError",
+    "ModelPrice",
+    "ModelSettings",
+    "StructuredOutputError",
+    "ToolSet",
+    "describe_validation_error",
+    "llm_configured",
+    "model_defaults",
+    "parse_structured",
+    "render_task",
+    "resolve_settings",
+    "response_format_for",
+    "sanitize_tool_name",
+    "tool",
+]

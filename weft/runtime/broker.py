@@ -22,6 +22,7 @@ import os
 import shutil
 import socket
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
@@ -51,9 +52,32 @@ log_type warning
 """The broker config weft uses; ``render_config`` fills in the placeholders.
 
 Placeholders: ``{host}`` and ``{port}`` of the listener, ``{allow_anonymous}``
-(``true``/``false``) and ``{extra}`` (``password_file``, ``acl_file`` and
+(``true``/``false``) and ``{extra}`` (``password_file``, ``acl_file``, TLS and
 ``user`` lines, or nothing).
 """
+
+
+@dataclass(frozen=True, slots=True)
+class TlsListener:
+    """TLS for the broker's listener: its certificate, and the CA that signs clients.
+
+    With ``require_certificate`` (the default) a client must present a
+    certificate signed by ``ca_file`` or the TLS handshake fails; the broker
+    never sees its CONNECT. Paths are resolved when the config is rendered.
+    """
+
+    ca_file: str | os.PathLike[str]
+    cert_file: str | os.PathLike[str]
+    key_file: str | os.PathLike[str]
+    require_certificate: bool = True
+
+    def config_lines(self) -> str:
+        return (
+            f"cafile {Path(self.ca_file).resolve()}\n"
+            f"certfile {Path(self.cert_file).resolve()}\n"
+            f"keyfile {Path(self.key_file).resolve()}\n"
+            f"require_certificate {'true' if self.require_certificate else 'false'}\n"
+        )
 
 _SEARCH_PATHS = (
     "/usr/sbin/mosquitto",
@@ -98,21 +122,29 @@ def render_config(
     password_file: str | os.PathLike[str] | None = None,
     acl_file: str | os.PathLike[str] | None = None,
     user: str | None = None,
+    tls: TlsListener | None = None,
+    extra_config: str = "",
 ) -> str:
     """weft's Mosquitto config for one listener (see ``WEFT_MOSQUITTO_CONFIG``).
 
-    ``password_file`` is a ``mosquitto_passwd`` file, ``acl_file`` a Mosquitto
-    ACL file; both apply to every listener (``per_listener_settings false``).
-    ``user`` is the account a broker started as root switches to (Mosquitto's
-    default is ``mosquitto``, which cannot read files in a private directory).
+    ``password_file`` is a ``mosquitto_passwd`` file (``weft.runtime.broker_auth``
+    writes one), ``acl_file`` a Mosquitto ACL file; both apply to every
+    listener (``per_listener_settings false``). ``tls`` makes the listener a
+    TLS one. ``user`` is the account a broker started as root switches to
+    (Mosquitto's default is ``mosquitto``, which cannot read files in a private
+    directory). ``extra_config`` is appended verbatim (plugins, for example).
     """
     extra = ""
     if password_file is not None:
         extra += f"password_file {Path(password_file).resolve()}\n"
     if acl_file is not None:
         extra += f"acl_file {Path(acl_file).resolve()}\n"
+    if tls is not None:
+        extra += tls.config_lines()
     if user is not None:
         extra += f"user {user}\n"
+    if extra_config:
+        extra += extra_config if extra_config.endswith("\n") else extra_config + "\n"
     return WEFT_MOSQUITTO_CONFIG.format(
         host=host,
         port=port,
@@ -186,7 +218,9 @@ class MosquittoBroker:
 
     Use it as ``async with MosquittoBroker() as broker: ... broker.url``.
     ``port=None`` picks a free port; ``restart()`` keeps the port, so clients
-    can reconnect to the same URL. Not safe to share between event loops.
+    can reconnect to the same URL. ``tls`` serves ``mqtts://`` instead of
+    ``mqtt://``; ``extra_config`` is appended to the config as is. Not safe to
+    share between event loops.
     """
 
     def __init__(
@@ -197,6 +231,8 @@ class MosquittoBroker:
         allow_anonymous: bool = True,
         password_file: str | os.PathLike[str] | None = None,
         acl_file: str | os.PathLike[str] | None = None,
+        tls: TlsListener | None = None,
+        extra_config: str = "",
         binary: str | None = None,
         startup_timeout: float = 5.0,
     ) -> None:
@@ -206,6 +242,8 @@ class MosquittoBroker:
         self.allow_anonymous = allow_anonymous
         self.password_file = password_file
         self.acl_file = acl_file
+        self.tls = tls
+        self.extra_config = extra_config
         self.binary = binary
         self.startup_timeout = startup_timeout
         self._process: asyncio.subprocess.Process | None = None
@@ -213,10 +251,11 @@ class MosquittoBroker:
 
     @property
     def url(self) -> str:
-        """``mqtt://host:port`` of the listener (the port is known once started)."""
+        """``mqtt://host:port`` (``mqtts://`` with TLS) of the listener, once started."""
         if self.port is None:
             raise BusError("the broker has no port yet: start it first")
-        return f"mqtt://{self.host}:{self.port}"
+        scheme = "mqtts" if self.tls is not None else "mqtt"
+        return f"{scheme}://{self.host}:{self.port}"
 
     @property
     def running(self) -> bool:
@@ -226,6 +265,22 @@ class MosquittoBroker:
     def config_path(self) -> Path | None:
         """Where the config file was written (None before the first start)."""
         return None if self._dir is None else self._dir / "mosquitto.conf"
+
+    @property
+    def log_path(self) -> Path | None:
+        """Where the broker writes its errors and warnings (None before the first start)."""
+        return None if self._dir is None else self._dir / "mosquitto.log"
+
+    async def wait(self) -> int | None:
+        """Wait until the broker process exits; its exit code (None if never started).
+
+        For running a broker in the foreground (``weft broker``); a broker
+        stopped with ``stop()`` or a signal ends the wait too.
+        """
+        process = self._process
+        if process is None:
+            return None
+        return await process.wait()
 
     async def start(self) -> None:
         """Start the broker and return once it accepts connections.
@@ -265,6 +320,8 @@ class MosquittoBroker:
                 password_file=self.password_file,
                 acl_file=self.acl_file,
                 user=_current_user(),
+                tls=self.tls,
+                extra_config=self.extra_config,
             )
         )
         log_path = self._dir / "mosquitto.log"

@@ -125,7 +125,10 @@ class Execution(NodeCalls):
             state = RunState.SUCCEEDED
         outputs: dict[str, Any] = {}
         scope = {**self.outputs, "inputs": self.inputs}
+        declared = bool(self.workflow.spec.outputs)
         for name, render in self.workflow.outputs.items():
+            if not declared and self.state.get(name) is not NodeState.SUCCEEDED:
+                continue  # a sink that did not run has no output to report
             try:
                 outputs[name] = render(scope)
             except ExpressionError:

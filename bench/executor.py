@@ -1,0 +1,862 @@
+"""Executor benchmark: weft against LangGraph and hand-written asyncio, in one run.
+
+    python bench/executor.py           # full run (a few minutes), appended to bench/RESULTS.md
+    python bench/executor.py --quick   # smaller smoke version, printed only (add --save to keep it)
+
+Three measurements, each on the SAME graph for every contender:
+
+1. Per-node orchestration overhead (µs/node) on a 1,000-node chain, a 1,000-way
+   fan-out with a join, and a layered DAG of 10 x 100 nodes where each node
+   depends on 3 nodes of the previous layer. Actions do no work: they return
+   their input, and a join's list of inputs is summed, so every node's output is
+   its number of paths from the sources and a lost or doubled edge shows up in
+   the check that follows every timed run. Building and compiling the graph is
+   timed separately, never inside the run.
+2. Makespan against the critical path on DAGs whose nodes sleep for varying
+   times, including LangGraph's known case (a fast branch followed by a step,
+   beside a slow sibling), where a superstep barrier makes the fast branch wait.
+3. Wall time and peak memory (tracemalloc peak, peak RSS over the baseline) of
+   a 10,000-node layered DAG, each contender in a fresh subprocess.
+
+Contenders:
+
+- plain asyncio: a minimal dataflow written by hand (a counter of missing inputs
+  per node, a task started when it reaches zero); the floor for any executor;
+- weft: ``prepare`` + ``Executor().run``, without journal and with the SQLite
+  journal in a temporary file (the database is opened before the clock starts);
+- LangGraph: a compiled ``StateGraph`` run with ``ainvoke``, its most favourable
+  idiomatic encoding: a chain overwrites one ``value`` key; other graphs write
+  ``{node: output}`` into one dict channel with a merging reducer (one key per
+  node was 2-3x slower: every superstep copies every channel), and a node with
+  several predecessors hangs off a waiting edge ``add_edge([p1, p2, ...], n)``.
+
+All three call the very same async functions (``step.fn`` / ``sleep_step.fn``).
+Repetitions are interleaved (the order rotates every repetition), each contender
+is warmed up first, and medians are reported with the min-max spread.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import importlib.metadata
+import json
+import os
+import platform
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import tracemalloc
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any, TypedDict
+
+from weft import Workflow, tool
+from weft.runtime import Executor, Journal, prepare
+from weft.workflows.topologies import from_edges
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "RESULTS.md"
+TASK = 1  # every source node starts from this value
+
+# -- the actions: the same two functions for every contender ---------------------------
+
+
+def combine(value: Any) -> Any:
+    """A join's inputs arrive as a list and are summed; a single input passes through."""
+    return sum(value) if isinstance(value, list) else value
+
+
+@tool
+async def step(value: Any) -> Any:
+    """No-op: return the input (a join's inputs summed)."""
+    return combine(value)
+
+
+@tool
+async def sleep_step(value: Any, ms: float) -> Any:
+    """Sleep ``ms`` milliseconds, then behave like ``step``."""
+    await asyncio.sleep(ms / 1000)
+    return combine(value)
+
+
+# -- graphs ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Dag:
+    """A DAG over nodes ``0..n-1``: ``preds[i]`` lists node i's predecessors (sorted).
+
+    ``latency_ms`` (one per node) turns the no-op ``step`` into ``sleep_step``.
+    """
+
+    name: str
+    preds: tuple[tuple[int, ...], ...]
+    latency_ms: tuple[float, ...] | None = None
+
+    @property
+    def n(self) -> int:
+        return len(self.preds)
+
+    @property
+    def edges(self) -> list[tuple[int, int]]:
+        return [(p, i) for i, ps in enumerate(self.preds) for p in ps]
+
+    @property
+    def succs(self) -> list[list[int]]:
+        out: list[list[int]] = [[] for _ in self.preds]
+        for p, i in self.edges:
+            out[p].append(i)
+        return out
+
+    @property
+    def sinks(self) -> list[int]:
+        return [i for i, s in enumerate(self.succs) if not s]
+
+    def is_chain(self) -> bool:
+        return all(ps == ((i - 1,) if i else ()) for i, ps in enumerate(self.preds))
+
+    def expected(self, task: Any = TASK) -> dict[int, Any]:
+        """Every node's output, computed directly (nodes are numbered in topological order)."""
+        values: dict[int, Any] = {}
+        for i, ps in enumerate(self.preds):
+            if not ps:
+                values[i] = task
+            else:
+                values[i] = combine([values[p] for p in ps] if len(ps) > 1 else values[ps[0]])
+        return values
+
+    def critical_path_ms(self) -> float:
+        """The longest path, weighting each node by its latency: the ideal makespan."""
+        finish: list[float] = []
+        for i, ps in enumerate(self.preds):
+            own = self.latency_ms[i] if self.latency_ms else 0.0
+            finish.append(own + max((finish[p] for p in ps), default=0.0))
+        return max(finish)
+
+
+def chain_dag(n: int) -> Dag:
+    return Dag(f"chain-{n}", tuple((i - 1,) if i else () for i in range(n)))
+
+
+def fanout_dag(width: int) -> Dag:
+    """A hub, ``width`` leaves fed by it, and one node joining all the leaves."""
+    preds: list[tuple[int, ...]] = [()]
+    preds += [(0,)] * width
+    preds.append(tuple(range(1, width + 1)))
+    return Dag(f"fanout-{width}+join", tuple(preds))
+
+
+def layered_dag(layers: int, width: int, fan_in: int = 3) -> Dag:
+    """``layers`` x ``width`` nodes; node b of layer L depends on nodes b, b+1, b+width/2
+    (mod width) of layer L-1 (the first ``fan_in`` of those offsets), deterministically."""
+    offsets = (0, 1, width // 2, width // 3)[:fan_in]
+    preds: list[tuple[int, ...]] = []
+    for layer in range(layers):
+        for b in range(width):
+            if layer == 0:
+                preds.append(())
+            else:
+                base = (layer - 1) * width
+                preds.append(tuple(sorted({base + (b + d) % width for d in offsets})))
+    return Dag(f"layered-{layers}x{width}-fanin{fan_in}", tuple(preds))
+
+
+def lagging_branch_dag(scale: float = 1.0) -> Dag:
+    """LangGraph's known case: A -> fast -> fast2 and A -> slow; fast2 and slow join at end.
+
+    Critical path A + slow + end; a superstep barrier makes fast2 start only after
+    slow, giving A + slow + fast2 + end.
+    """
+    #            A      fast   fast2         slow          end
+    preds = ((), (0,), (1,), (0,), (2, 3))
+    latency = tuple(ms * scale for ms in (5.0, 30.0, 60.0, 100.0, 5.0))
+    return Dag("fast-branch+step beside slow sibling", preds, latency)
+
+
+def random_latency_dag(n: int = 50, seed: int = 7, scale: float = 1.0) -> Dag:
+    """``n`` nodes; node i depends on 1-3 of the 8 nodes before it; 10-60 ms each."""
+    rng = random.Random(seed)
+    preds: list[tuple[int, ...]] = []
+    for i in range(n):
+        if i < 3:
+            preds.append(())
+            continue
+        window = list(range(max(0, i - 8), i))
+        preds.append(tuple(sorted(rng.sample(window, min(len(window), rng.randint(1, 3))))))
+    latency = tuple(round(rng.uniform(10, 60)) * scale for _ in range(n))
+    return Dag(f"random DAG {n} nodes, 10-60 ms", tuple(preds), latency)
+
+
+# -- contenders ------------------------------------------------------------------------
+
+
+class Contender:
+    """Builds a runnable form of a DAG (untimed) and runs it (timed inside ``run``)."""
+
+    label = ""
+
+    def build(self, dag: Dag) -> Any:
+        raise NotImplementedError
+
+    async def run(self, built: Any, task: Any = TASK) -> tuple[float, dict[int, Any]]:
+        """Seconds spent running, and the outputs it saw (all nodes, or at least the sinks)."""
+        raise NotImplementedError
+
+
+class PlainAsyncio(Contender):
+    """A hand-written dataflow: a task per node, started when its last input arrives."""
+
+    label = "asyncio"
+
+    def build(self, dag: Dag) -> Any:
+        return dag, dag.succs, [len(ps) for ps in dag.preds]
+
+    async def run(self, built: Any, task: Any = TASK) -> tuple[float, dict[int, Any]]:
+        dag, succs, indegree = built
+        preds, latency = dag.preds, dag.latency_ms
+        act, sleepy = step.fn, sleep_step.fn
+        loop = asyncio.get_running_loop()
+        started = time.perf_counter()
+        values: list[Any] = [None] * dag.n
+        waiting = list(indegree)
+        left = dag.n
+        done: asyncio.Future[None] = loop.create_future()
+        tasks: set[asyncio.Task[None]] = set()
+
+        async def node(i: int) -> None:
+            nonlocal left
+            ps = preds[i]
+            x = task if not ps else values[ps[0]] if len(ps) == 1 else [values[p] for p in ps]
+            values[i] = await (act(x) if latency is None else sleepy(x, latency[i]))
+            for s in succs[i]:
+                waiting[s] -= 1
+                if not waiting[s]:
+                    launch(s)
+            left -= 1
+            if not left:
+                done.set_result(None)
+
+        def finished(t: asyncio.Task[None]) -> None:
+            tasks.discard(t)
+            if not t.cancelled() and t.exception() is not None and not done.done():
+                done.set_exception(t.exception())  # type: ignore[arg-type]
+
+        def launch(i: int) -> None:
+            t = loop.create_task(node(i))
+            tasks.add(t)
+            t.add_done_callback(finished)
+
+        for i, ps in enumerate(preds):
+            if not ps:
+                launch(i)
+        await done
+        elapsed = time.perf_counter() - started
+        return elapsed, dict(enumerate(values))
+
+
+class Weft(Contender):
+    """weft's executor, without a journal or with the SQLite journal in a temp file."""
+
+    def __init__(self, journal: bool = False) -> None:
+        self.journal = journal
+        self.label = "weft+journal" if journal else "weft"
+
+    def build(self, dag: Dag) -> Any:
+        if dag.latency_ms is None:
+            wf = from_edges(dag.n, dag.edges, step, name="bench")
+        else:
+            wf = Workflow("bench")
+            wf.input("task")
+            for i, ps in enumerate(dag.preds):
+                value = "${input}" if ps else "${inputs.task}"
+                wf.node(
+                    f"n{i}",
+                    sleep_step,
+                    with_={"value": value, "ms": dag.latency_ms[i]},
+                    after=[f"n{p}" for p in ps],
+                )
+        return prepare(wf)
+
+    async def run(self, built: Any, task: Any = TASK) -> tuple[float, dict[int, Any]]:
+        with tempfile.TemporaryDirectory(prefix="weft-bench-") as tmp:
+            journal = Journal(Path(tmp) / "journal.db") if self.journal else None
+            executor = Executor(journal=journal)
+            started = time.perf_counter()
+            result = await executor.run(built, {"task": task})
+            elapsed = time.perf_counter() - started
+            if journal is not None:
+                journal.close()
+        if not result.ok:
+            raise RuntimeError(f"weft run ended {result.state}: {result.error}")
+        values = {int(name[1:]): outcome.output for name, outcome in result.nodes.items()}
+        return elapsed, values
+
+
+def _merge(left: dict[str, Any], right: dict[str, Any]) -> dict[str, Any]:
+    return {**left, **right}
+
+
+class ChainState(TypedDict):
+    """LangGraph state of a chain: one value, overwritten by every node."""
+
+    value: Any
+
+
+class DagState(TypedDict):
+    """LangGraph state of any other DAG: the task, and every node's output by name."""
+
+    task: Any
+    out: Annotated[dict[str, Any], _merge]
+
+
+class LangGraph(Contender):
+    """A compiled StateGraph, run with ``ainvoke``."""
+
+    label = "LangGraph"
+
+    def build(self, dag: Dag) -> Any:
+        from langgraph.graph import END, START, StateGraph
+
+        act, sleepy, latency = step.fn, sleep_step.fn, dag.latency_ms
+        graph: Any
+        if dag.is_chain() and latency is None:
+
+            async def overwrite(state: ChainState) -> dict[str, Any]:
+                return {"value": await act(state["value"])}
+
+            graph = StateGraph(ChainState)
+            for i in range(dag.n):
+                graph.add_node(f"n{i}", overwrite)
+                graph.add_edge(f"n{i - 1}" if i else START, f"n{i}")
+            graph.add_edge(f"n{dag.n - 1}", END)
+            return graph.compile(), dag, "chain"
+
+        def make(i: int, ps: tuple[int, ...]) -> Callable[[DagState], Any]:
+            name, sources = f"n{i}", [f"n{p}" for p in ps]
+            delay = None if latency is None else latency[i]
+
+            async def node(state: DagState) -> dict[str, Any]:
+                out = state["out"]
+                if not sources:
+                    x = state["task"]
+                elif len(sources) == 1:
+                    x = out[sources[0]]
+                else:
+                    x = [out[s] for s in sources]
+                value = await (act(x) if delay is None else sleepy(x, delay))
+                return {"out": {name: value}}
+
+            return node
+
+        graph = StateGraph(DagState)
+        succs = dag.succs
+        for i, ps in enumerate(dag.preds):
+            graph.add_node(f"n{i}", make(i, ps))
+        for i, ps in enumerate(dag.preds):
+            if not ps:
+                graph.add_edge(START, f"n{i}")
+            elif len(ps) == 1:
+                graph.add_edge(f"n{ps[0]}", f"n{i}")
+            else:
+                graph.add_edge([f"n{p}" for p in ps], f"n{i}")
+            if not succs[i]:
+                graph.add_edge(f"n{i}", END)
+        return graph.compile(), dag, "dict"
+
+    async def run(self, built: Any, task: Any = TASK) -> tuple[float, dict[int, Any]]:
+        app, dag, encoding = built
+        # one superstep per node of the longest path; the default limit (25) stops a long chain
+        config = {"recursion_limit": dag.n + 10}
+        started = time.perf_counter()
+        if encoding == "chain":
+            state = await app.ainvoke({"value": task}, config)
+        else:
+            state = await app.ainvoke({"task": task}, config)
+        elapsed = time.perf_counter() - started
+        if encoding == "chain":
+            return elapsed, {dag.n - 1: state["value"]}
+        return elapsed, {int(k[1:]): v for k, v in state["out"].items()}
+
+
+def contenders() -> list[Contender]:
+    return [PlainAsyncio(), Weft(), Weft(journal=True), LangGraph()]
+
+
+def check(dag: Dag, label: str, values: dict[int, Any]) -> None:
+    """Raise unless ``values`` holds every sink and agrees with the direct computation."""
+    expected = dag.expected()
+    missing = [s for s in dag.sinks if s not in values]
+    wrong = [i for i, v in values.items() if expected.get(i) != v]
+    if missing or wrong:
+        i = (missing or wrong)[0]
+        raise AssertionError(
+            f"{label} on {dag.name}: node n{i} gave {values.get(i)!r}, expected {expected[i]!r}"
+            f" ({len(missing)} sinks missing, {len(wrong)} wrong)"
+        )
+
+
+# -- measuring -------------------------------------------------------------------------
+
+
+@dataclass
+class Timing:
+    """Build time and the run times of one contender on one graph."""
+
+    label: str
+    build_s: float
+    runs_s: list[float] = field(default_factory=list)
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.runs_s)
+
+
+async def interleaved(
+    dag: Dag, rivals: Sequence[Contender], reps: int, warmup: int
+) -> dict[str, Timing]:
+    """Build every contender, warm each up, then time ``reps`` rounds in rotating order."""
+    built: dict[str, Any] = {}
+    timings: dict[str, Timing] = {}
+    for rival in rivals:
+        gc.collect()
+        started = time.perf_counter()
+        built[rival.label] = rival.build(dag)
+        timings[rival.label] = Timing(rival.label, time.perf_counter() - started)
+        for _ in range(warmup):
+            _, values = await rival.run(built[rival.label])
+            check(dag, rival.label, values)
+    for rep in range(reps):
+        order = list(rivals[rep % len(rivals) :]) + list(rivals[: rep % len(rivals)])
+        for rival in order:
+            gc.collect()
+            elapsed, values = await rival.run(built[rival.label])
+            check(dag, rival.label, values)
+            timings[rival.label].runs_s.append(elapsed)
+    return timings
+
+
+def _status() -> dict[str, int]:
+    """VmRSS and VmHWM (peak RSS) of this process, in kB."""
+    fields: dict[str, int] = {}
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith(("VmRSS:", "VmHWM:")):
+                key, value = line.split(":")
+                fields[key] = int(value.split()[0])
+    return fields
+
+
+def _reset_peak_rss() -> bool:
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")  # resets VmHWM to the current RSS (Linux >= 4.0)
+        return True
+    except OSError:
+        return False
+
+
+async def big_run(
+    label: str, layers: int, width: int, reps: int, budget_s: float
+) -> dict[str, Any]:
+    """In a fresh process: build, a first run (peak RSS), timed runs, a tracemalloc run."""
+    rival = {c.label: c for c in contenders()}[label]
+    dag = layered_dag(layers, width)
+    gc.collect()
+    exact_peak = _reset_peak_rss()
+    rss0 = _status()["VmRSS"]
+    started = time.perf_counter()
+    built = rival.build(dag)
+    build_s = time.perf_counter() - started
+    first_s, values = await rival.run(built)
+    check(dag, label, values)
+    peak_rss_mb = (_status()["VmHWM"] - rss0) / 1024
+    report: dict[str, Any] = {
+        "label": label,
+        "nodes": dag.n,
+        "edges": len(dag.edges),
+        "build_s": build_s,
+        "first_s": first_s,
+        "peak_rss_mb": peak_rss_mb,
+        "exact_rss_peak": exact_peak,
+    }
+    if build_s + first_s > budget_s:
+        report["over_budget"] = True
+        return report
+    runs = []
+    for _ in range(reps):
+        gc.collect()
+        elapsed, values = await rival.run(built)
+        check(dag, label, values)
+        runs.append(elapsed)
+    report["runs_s"] = runs
+    del values
+    gc.collect()
+    tracemalloc.start()
+    await rival.run(built)
+    report["tracemalloc_peak_mb"] = tracemalloc.get_traced_memory()[1] / 2**20
+    tracemalloc.stop()
+    return report
+
+
+def big_in_subprocess(
+    label: str, layers: int, width: int, reps: int, budget_s: float
+) -> dict[str, Any]:
+    command = [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--child-big",
+        label,
+        str(layers),
+        str(width),
+        str(reps),
+        str(budget_s),
+    ]
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=budget_s * 4 + 60)
+    except subprocess.TimeoutExpired:
+        return {"label": label, "over_budget": True, "nodes": layers * width}
+    if done.returncode != 0:
+        raise RuntimeError(f"10k child for {label} failed:\n{done.stderr[-3000:]}")
+    parsed: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return parsed
+
+
+# -- configuration and report ----------------------------------------------------------
+
+
+@dataclass
+class Config:
+    chain: int = 1000
+    fanout: int = 1000
+    layers: int = 10
+    width: int = 100
+    random_nodes: int = 50
+    latency_scale: float = 1.0
+    big_layers: int = 100
+    big_width: int = 100
+    reps: int = 7
+    warmup: int = 2
+    makespan_reps: int = 5
+    big_reps: int = 3
+    lg_budget_s: float = 60.0
+
+    @classmethod
+    def quick(cls) -> Config:
+        return cls(
+            chain=200,
+            fanout=200,
+            layers=10,
+            width=20,
+            random_nodes=30,
+            big_layers=20,
+            big_width=100,
+            reps=3,
+            warmup=1,
+            makespan_reps=3,
+            big_reps=2,
+            lg_budget_s=30.0,
+        )
+
+    @classmethod
+    def tiny(cls) -> Config:
+        """For the smoke test: every code path, in seconds."""
+        return cls(
+            chain=20,
+            fanout=20,
+            layers=4,
+            width=5,
+            random_nodes=12,
+            latency_scale=0.05,
+            big_layers=5,
+            big_width=4,
+            reps=1,
+            warmup=1,
+            makespan_reps=1,
+            big_reps=1,
+            lg_budget_s=30.0,
+        )
+
+
+def verdict(ok: bool) -> str:
+    return "PASS" if ok else "FAIL"
+
+
+def _us(seconds: float, n: int) -> float:
+    return seconds * 1e6 / n
+
+
+def _spread(t: Timing, n: int) -> str:
+    return f"{_us(t.median, n):,.1f} ({_us(min(t.runs_s), n):,.0f}-{_us(max(t.runs_s), n):,.0f})"
+
+
+async def measure(config: Config, log: Callable[[str], None]) -> dict[str, Any]:
+    rivals = contenders()
+    overhead = []
+    for dag in (
+        chain_dag(config.chain),
+        fanout_dag(config.fanout),
+        layered_dag(config.layers, config.width),
+    ):
+        log(f"overhead: {dag.name} ({dag.n} nodes, {len(dag.edges)} edges)")
+        overhead.append((dag, await interleaved(dag, rivals, config.reps, config.warmup)))
+    makespan = []
+    for dag in (
+        lagging_branch_dag(config.latency_scale),
+        random_latency_dag(config.random_nodes, scale=config.latency_scale),
+    ):
+        log(f"makespan: {dag.name}")
+        makespan.append((dag, await interleaved(dag, rivals, config.makespan_reps, 1)))
+    return {"overhead": overhead, "makespan": makespan}
+
+
+def measure_big(config: Config, log: Callable[[str], None]) -> list[dict[str, Any]]:
+    reports = []
+    for label in ("weft", "weft+journal", "LangGraph"):
+        log(f"{config.big_layers * config.big_width} nodes: {label} (subprocess)")
+        budget = config.lg_budget_s if label == "LangGraph" else 600.0
+        reports.append(
+            big_in_subprocess(label, config.big_layers, config.big_width, config.big_reps, budget)
+        )
+    return reports
+
+
+def render(config: Config, measured: dict[str, Any], big: list[dict[str, Any]]) -> str:
+    lines: list[str] = []
+    targets: list[tuple[str, str, str, str]] = []
+    add = lines.append
+
+    add("### Per-node orchestration overhead (no-op actions)")
+    add("")
+    add(
+        f"µs/node = run wall time / nodes; median of {config.reps} interleaved repetitions "
+        f"(min-max), after {config.warmup} warm-up runs. Build = graph construction + "
+        "prepare/compile, not in the run time."
+    )
+    add("")
+    add("| graph | contender | µs/node median (min-max) | build ms | ÷ LangGraph | ÷ asyncio |")
+    add("|---|---|---:|---:|---:|---:|")
+    for dag, timings in measured["overhead"]:
+        lg, base = timings["LangGraph"].median, timings["asyncio"].median
+        for label in ("asyncio", "weft", "weft+journal", "LangGraph"):
+            t = timings[label]
+            add(
+                f"| {dag.name} ({dag.n} nodes, {len(dag.edges)} edges) | {label} | "
+                f"{_spread(t, dag.n)} | {t.build_s * 1e3:,.0f} | {t.median / lg:.3f} | "
+                f"{t.median / base:.2f} |"
+            )
+            if label.startswith("weft"):
+                r_lg, r_base = t.median / lg, t.median / base
+                targets.append(
+                    (
+                        f"{label} / LangGraph per-node, {dag.name}",
+                        f"{r_lg:.3f}",
+                        "≤ 0.1",
+                        verdict(r_lg <= 0.1),
+                    )
+                )
+                targets.append(
+                    (
+                        f"{label} / asyncio per-node, {dag.name}",
+                        f"{r_base:.2f}",
+                        "≤ 10",
+                        verdict(r_base <= 10),
+                    )
+                )
+    add("")
+    add("### Makespan vs critical path (nodes sleep)")
+    add("")
+    add(
+        f"Median of {config.makespan_reps} interleaved repetitions; critical path = longest "
+        "path by node latency (the ideal makespan)."
+    )
+    add("")
+    add("| graph | critical path ms | contender | makespan ms (min-max) | ÷ critical path |")
+    add("|---|---:|---|---:|---:|")
+    for dag, timings in measured["makespan"]:
+        cp = dag.critical_path_ms()
+        for label in ("asyncio", "weft", "weft+journal", "LangGraph"):
+            t = timings[label]
+            ratio = t.median * 1e3 / cp
+            add(
+                f"| {dag.name} ({dag.n} nodes) | {cp:,.1f} | {label} | {t.median * 1e3:,.1f} "
+                f"({min(t.runs_s) * 1e3:,.1f}-{max(t.runs_s) * 1e3:,.1f}) | {ratio:.3f} |"
+            )
+            if label.startswith("weft"):
+                targets.append(
+                    (
+                        f"{label} makespan / critical path, {dag.name}",
+                        f"{ratio:.3f}",
+                        "≤ 1.05",
+                        verdict(ratio <= 1.05),
+                    )
+                )
+    add("")
+    nodes = config.big_layers * config.big_width
+    add(f"### {nodes:,}-node run (layered {config.big_layers} x {config.big_width}, fan-in 3)")
+    add("")
+    add(
+        "Each contender in a fresh process. Peak RSS = peak resident set over the baseline "
+        "before building (build + first run); tracemalloc peak = a later run alone."
+    )
+    add("")
+    add(
+        "| contender | build s | first run s | run s median (min-max) | tracemalloc peak MB "
+        "| peak RSS Δ MB |"
+    )
+    add("|---|---:|---:|---:|---:|---:|")
+    for r in big:
+        if r.get("over_budget") and "runs_s" not in r:
+            first = f"{r['first_s']:.2f}" if "first_s" in r else "—"
+            build = f"{r['build_s']:.2f}" if "build_s" in r else "—"
+            add(
+                f"| {r['label']} | {build} | {first} | not run: build + first run exceeded "
+                f"{config.lg_budget_s:.0f} s | — | — |"
+            )
+            continue
+        runs = r["runs_s"]
+        add(
+            f"| {r['label']} | {r['build_s']:.2f} | {r['first_s']:.2f} | "
+            f"{statistics.median(runs):.3f} ({min(runs):.3f}-{max(runs):.3f}) | "
+            f"{r['tracemalloc_peak_mb']:,.1f} | {r['peak_rss_mb']:,.1f} |"
+        )
+        if r["label"].startswith("weft"):
+            run_s = statistics.median(runs)
+            peak = max(r["tracemalloc_peak_mb"], r["peak_rss_mb"])
+            targets.append(
+                (
+                    f"{r['label']} {nodes:,}-node run time",
+                    f"{run_s:.3f} s",
+                    "< 2 s",
+                    verdict(run_s < 2),
+                )
+            )
+            targets.append(
+                (
+                    f"{r['label']} {nodes:,}-node peak memory (max of both)",
+                    f"{peak:,.1f} MB",
+                    "< 300 MB",
+                    verdict(peak < 300),
+                )
+            )
+    add("")
+    add("### Targets")
+    add("")
+    add("| target | measured | goal | verdict |")
+    add("|---|---:|---:|---|")
+    for row in targets:
+        add("| " + " | ".join(row) + " |")
+    return "\n".join(lines)
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    try:
+        with open("/proc/cpuinfo") as info:
+            cpu = next(
+                line.split(":", 1)[1].strip() for line in info if line.startswith("model name")
+            )
+    except (OSError, StopIteration):
+        cpu = platform.processor() or cpu
+    ram = "?"
+    try:
+        with open("/proc/meminfo") as info:
+            kb = next(int(line.split()[1]) for line in info if line.startswith("MemTotal"))
+        ram = f"{kb / 2**20:.1f} GiB"
+    except (OSError, StopIteration):
+        pass
+    try:
+        usable = len(os.sched_getaffinity(0))
+    except AttributeError:
+        usable = os.cpu_count() or 0
+    import weft
+
+    return (
+        f"{cpu}, {os.cpu_count()} cores ({usable} usable), {ram} RAM, "
+        f"Python {platform.python_version()} ({platform.system()} {platform.release()}), "
+        f"weft {weft.__version__}, langgraph {importlib.metadata.version('langgraph')}"
+    )
+
+
+HEADER = """# Executor benchmark results
+
+Produced by `bench/executor.py`; each section below is one run, newest last.
+To reproduce, from the project root with the dev extras installed
+(`pip install -e '.[dev]'`, which brings langgraph):
+
+    python bench/executor.py            # full run, a few minutes, appends here
+    python bench/executor.py --quick    # smaller smoke version (prints; --save appends)
+
+What is measured and how (graphs, LangGraph's encoding, interleaving, medians)
+is described in the docstring at the top of `bench/executor.py`. The machine
+has few, noisy cores: compare ratios measured in the same run, not absolute
+numbers across runs.
+"""
+
+
+def append_results(path: Path, command: str, table: str, mode: str) -> None:
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    section = (
+        f"\n## {stamp} ({mode})\n\n- command: `{command}`\n- machine: {machine()}\n\n{table}\n"
+    )
+    if not path.exists() or not path.read_text().startswith("# Executor benchmark results"):
+        previous = path.read_text() if path.exists() else ""
+        path.write_text(HEADER + previous)
+    with path.open("a") as f:
+        f.write(section)
+
+
+def run_all(
+    config: Config, *, out: Path | None, command: str, mode: str, quiet: bool = False
+) -> str:
+    """Measure everything, print the report, and append it to ``out`` when given."""
+
+    def log(message: str) -> None:
+        if not quiet:
+            print(f"... {message}", file=sys.stderr, flush=True)
+
+    measured = asyncio.run(measure(config, log))
+    big = measure_big(config, log)
+    table = render(config, measured, big)
+    if not quiet:
+        print(f"machine: {machine()}\ncommand: {command}\n")
+        print(table)
+    if out is not None:
+        append_results(out, command, table, mode)
+        log(f"appended to {out}")
+    return table
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    if args_list[:1] == ["--child-big"]:
+        label, layers, width, reps, budget = args_list[1:6]
+        report = asyncio.run(big_run(label, int(layers), int(width), int(reps), float(budget)))
+        print(json.dumps(report))
+        return 0
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="smaller sizes, fewer repetitions")
+    parser.add_argument("--save", action="store_true", help="append a --quick run to RESULTS.md")
+    parser.add_argument("--no-save", action="store_true", help="do not append to RESULTS.md")
+    parser.add_argument("--out", type=Path, default=RESULTS, help="results file (markdown)")
+    args = parser.parse_args(args_list)
+    config = Config.quick() if args.quick else Config()
+    save = (args.save or not args.quick) and not args.no_save
+    command = "python bench/executor.py" + (" " + " ".join(args_list) if args_list else "")
+    run_all(
+        config,
+        out=args.out if save else None,
+        command=command,
+        mode="quick" if args.quick else "full",
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,394 @@
+"""Talking to an OpenAI-compatible chat endpoint: settings, prices, retries, usage, spans.
+
+Everything that calls an LLM in weft (``LLMAgent``, the LLM planner, the
+synthesis aggregator) goes through ``ChatModel.session()``, so they all
+
+- resolve settings the same way: explicit value > ``model_defaults()`` in the
+  current context (the CLI sets it from ``--model``/``--base-url``) >
+  environment (``WEFT_MODEL``, ``OPENAI_BASE_URL``, ``OPENAI_API_KEY``) >
+  built-in default model;
+- retry the same errors: rate limits (429), connection errors, timeouts and
+  5xx, with exponential backoff and full jitter, honouring ``Retry-After`` up
+  to ``max_delay``. The ``openai`` client's own retries are switched off
+  (``max_retries=0``) so every retry is ours, visible as a progress event and
+  in the ``llm`` span;
+- count usage the same way: ``llm_calls`` counts answered requests (a 429 is
+  not billed and not counted; it shows up in the retry notes instead), tokens
+  come from the response, cost from a per-model price table.
+
+``openai`` is imported lazily: importing weft never pays for it.
+
+**Span hook.** If the context passed to a session has a callable
+``record_span`` attribute, one span per request is handed to it as a dict::
+
+    {"name": "llm gpt-4o-mini", "kind": "llm", "start": t0, "end": t1,
+     "status": "ok" | "error", "attributes": {"llm.model": ..., "llm.base_url": ...,
+      "llm.attempts": n, "llm.finish_reason": ..., "llm.tool_calls": [...],
+      "usage": Usage, "error": ActionError | None}}
+
+The runtime turns it into a span whose parent is the current call. Agents
+must not import the runtime, hence a duck-typed hook rather than a type.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import time
+from collections.abc import AsyncIterator, Iterator, Mapping
+from contextlib import asynccontextmanager, contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from weft.protocols import ActionError, ProgressEvent, Usage
+
+#: Model used when nothing else names one.
+DEFAULT_MODEL = "gpt-4o-mini"
+
+
+class ModelSettings(BaseModel):
+    """Where and how to call a chat model; ``None`` means "resolve from context or env"."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model: str | None = Field(default=None, description="Model name, e.g. 'gpt-4o-mini'.")
+    base_url: str | None = Field(
+        default=None, description="OpenAI-compatible endpoint, e.g. 'http://localhost:11434/v1'."
+    )
+    api_key: str | None = Field(default=None, repr=False, description="API key (never logged).")
+    temperature: float | None = Field(default=None, ge=0, le=2, description="Sampling temperature.")
+    max_tokens: int | None = Field(default=None, ge=1, description="Max completion tokens.")
+    timeout: float | None = Field(default=None, gt=0, description="Seconds per request (60).")
+
+    def fill(self, fallback: ModelSettings) -> ModelSettings:
+        """These settings, with every unset field taken from ``fallback``."""
+        mine = self.model_dump(exclude_none=True)
+        return fallback.model_copy(update=mine)
+
+
+_defaults: ContextVar[ModelSettings | None] = ContextVar("weft_model_defaults", default=None)
+
+
+@contextmanager
+def model_defaults(settings: ModelSettings | None = None, **fields: Any) -> Iterator[ModelSettings]:
+    """Defaults for every model call made in this context (tasks started inside inherit them).
+
+    Explicit settings on an agent still win; the environment fills what is left.
+    """
+    value = (settings or ModelSettings()).model_copy(update=fields)
+    current = _defaults.get()
+    if current is not None:
+        value = value.fill(current)
+    token = _defaults.set(value)
+    try:
+        yield value
+    finally:
+        _defaults.reset(token)
+
+
+def env_settings() -> ModelSettings:
+    return ModelSettings(
+        model=os.environ.get("WEFT_MODEL") or None,
+        base_url=os.environ.get("OPENAI_BASE_URL") or None,
+        api_key=os.environ.get("OPENAI_API_KEY") or None,
+    )
+
+
+def resolve_settings(explicit: ModelSettings | None = None) -> ModelSettings:
+    """Explicit > ``model_defaults()`` > environment > built-in default model."""
+    settings = explicit or ModelSettings()
+    context = _defaults.get()
+    if context is not None:
+        settings = settings.fill(context)
+    settings = settings.fill(env_settings())
+    return settings.fill(ModelSettings(model=DEFAULT_MODEL, timeout=60.0))
+
+
+def llm_configured(explicit: ModelSettings | None = None) -> bool:
+    """True when a request could be made: an API key, or a base URL (local servers need none)."""
+    settings = resolve_settings(explicit)
+    return bool(settings.api_key or settings.base_url)
+
+
+class LLMRetry(BaseModel):
+    """Backoff for transient model errors (429, 5xx, connection, timeout)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_attempts: int = Field(default=4, ge=1, description="Total tries per request.")
+    initial_delay: float = Field(default=0.5, ge=0, description="Delay before the first retry, s.")
+    max_delay: float = Field(default=20.0, ge=0, description="Upper bound of one delay, s.")
+    multiplier: float = Field(default=2.0, ge=1, description="Growth factor per retry.")
+    jitter: bool = Field(default=True, description="Randomise each delay in [0, delay].")
+
+    def delay(self, attempt: int, retry_after: float | None = None) -> float:
+        """Seconds to wait after failed ``attempt``; a server's Retry-After wins, capped."""
+        if retry_after is not None:
+            return min(max(retry_after, 0.0), self.max_delay)
+        delay = min(self.max_delay, self.initial_delay * self.multiplier ** (attempt - 1))
+        return random.uniform(0.0, delay) if self.jitter else delay
+
+
+class ModelPrice(BaseModel):
+    """USD per million tokens."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    input_per_million: float = Field(ge=0, description="USD per 1M prompt tokens.")
+    output_per_million: float = Field(ge=0, description="USD per 1M completion tokens.")
+
+    def cost(self, prompt_tokens: int, completion_tokens: int) -> float:
+        return (
+            prompt_tokens * self.input_per_million + completion_tokens * self.output_per_million
+        ) / 1_000_000
+
+
+#: List prices at the time of writing; pass ``prices=`` to override or extend.
+DEFAULT_PRICES: dict[str, ModelPrice] = {
+    name: ModelPrice(input_per_million=i, output_per_million=o)
+    for name, (i, o) in {
+        "gpt-4o-mini": (0.15, 0.60),
+        "gpt-4o": (2.50, 10.00),
+        "gpt-4.1": (2.00, 8.00),
+        "gpt-4.1-mini": (0.40, 1.60),
+        "gpt-4.1-nano": (0.10, 0.40),
+        "o4-mini": (1.10, 4.40),
+    }.items()
+}
+
+
+def price_of(model: str, prices: Mapping[str, ModelPrice]) -> ModelPrice | None:
+    """Exact name first, else the longest listed name that ``model`` extends with ``-...``
+    (a dated snapshot such as ``gpt-4o-mini-2024-07-18`` is priced as ``gpt-4o-mini``)."""
+    if model in prices:
+        return prices[model]
+    matches = [name for name in prices if model.startswith(name + "-")]
+    return prices[max(matches, key=len)] if matches else None
+
+
+class ModelCallError(Exception):
+    """A model request failed for good (not retryable, or retries exhausted)."""
+
+    def __init__(
+        self, error_type: str, message: str, *, retryable: bool = False, status: int | None = None
+    ) -> None:
+        super().__init__(message)
+        self.error_type = error_type
+        self.retryable = retryable
+        self.status = status
+
+
+@dataclass
+class Completion:
+    """One answered request: the assistant message and what it cost."""
+
+    message: Any
+    finish_reason: str | None
+    usage: Usage
+    attempts: int
+
+
+@dataclass
+class _Classified:
+    error_type: str
+    message: str
+    retryable: bool
+    status: int | None = None
+    retry_after: float | None = None
+
+
+def _classify(exc: Exception) -> _Classified:
+    import openai
+
+    name = type(exc).__name__
+    if isinstance(exc, openai.APIStatusError):
+        status = exc.status_code
+        retry_after: float | None = None
+        header = exc.response.headers.get("retry-after") if exc.response is not None else None
+        if header:
+            try:
+                retry_after = float(header)
+            except ValueError:
+                retry_after = None
+        retryable = status in (408, 409, 429) or status >= 500
+        return _Classified(name, f"HTTP {status}: {exc.message}", retryable, status, retry_after)
+    if isinstance(exc, openai.APIConnectionError):  # includes APITimeoutError
+        return _Classified(name, str(exc) or name, True)
+    return _Classified(name, str(exc) or name, False)
+
+
+def _record_span(ctx: Any, span: dict[str, Any]) -> None:
+    hook = getattr(ctx, "record_span", None) if ctx is not None else None
+    if callable(hook):
+        hook(span)
+
+
+class ChatModel:
+    """A configured chat model; open a ``session()`` to make requests."""
+
+    def __init__(
+        self,
+        settings: ModelSettings | None = None,
+        *,
+        retry: LLMRetry | None = None,
+        prices: Mapping[str, ModelPrice] | None = None,
+    ) -> None:
+        self.settings = settings or ModelSettings()
+        self.retry = retry or LLMRetry()
+        self.prices = DEFAULT_PRICES if prices is None else prices
+
+    @asynccontextmanager
+    async def session(self, ctx: Any = None) -> AsyncIterator[ChatSession]:
+        """A client for the duration of one action call (closed at the end).
+
+        ``ctx`` (an ``ActionContext`` or anything with ``progress``/``record_span``)
+        receives retry progress and ``llm`` spans. Raises ``ModelCallError`` when
+        no key or base URL is configured.
+        """
+        settings = resolve_settings(self.settings)
+        if not (settings.api_key or settings.base_url):
+            raise ModelCallError(
+                "ModelNotConfigured",
+                "no model configured: set OPENAI_API_KEY (and WEFT_MODEL), or OPENAI_BASE_URL "
+                "for an OpenAI-compatible server",
+            )
+        from openai import AsyncOpenAI
+
+        client = AsyncOpenAI(
+            api_key=settings.api_key or "not-needed",
+            base_url=settings.base_url,
+            max_retries=0,
+            timeout=settings.timeout,
+        )
+        try:
+            yield ChatSession(self, settings, client, ctx)
+        finally:
+            await client.close()
+
+
+@dataclass
+class ChatSession:
+    """Requests through one client; ``usage`` and ``progress`` accumulate over the session."""
+
+    model: ChatModel
+    settings: ModelSettings
+    client: Any
+    ctx: Any = None
+    usage: Usage = field(default_factory=Usage)
+    progress: list[ProgressEvent] = field(default_factory=list)
+
+    async def complete(
+        self,
+        messages: list[dict[str, Any]],
+        *,
+        tools: list[dict[str, Any]] | None = None,
+        response_format: dict[str, Any] | None = None,
+    ) -> Completion:
+        """One chat completion, retried on transient errors. Raises ``ModelCallError``."""
+        settings = self.settings
+        assert settings.model is not None
+        request: dict[str, Any] = {"model": settings.model, "messages": messages}
+        if tools:
+            request["tools"] = tools
+        if response_format is not None:
+            request["response_format"] = response_format
+        if settings.temperature is not None:
+            request["temperature"] = settings.temperature
+        if settings.max_tokens is not None:
+            request["max_tokens"] = settings.max_tokens
+        started = time.time()
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                response = await self.client.chat.completions.create(**request)
+                break
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                failure = _classify(exc)
+                if not failure.retryable or attempt >= self.model.retry.max_attempts:
+                    self._span(started, attempt, error=failure)
+                    raise ModelCallError(
+                        failure.error_type,
+                        f"{settings.model}: {failure.message}"
+                        + (f" (after {attempt} attempts)" if attempt > 1 else ""),
+                        retryable=failure.retryable,
+                        status=failure.status,
+                    ) from None
+                delay = self.model.retry.delay(attempt, failure.retry_after)
+                self._note_retry(attempt, failure, delay)
+                await asyncio.sleep(delay)
+        if not getattr(response, "choices", None):
+            self._span(started, attempt, error=_Classified("EmptyResponse", "no choices", False))
+            raise ModelCallError("EmptyResponse", f"{settings.model}: the response has no choices")
+        usage = self._usage(response, time.time() - started)
+        self.usage = self.usage.add(usage)
+        choice = response.choices[0]
+        completion = Completion(choice.message, choice.finish_reason, usage, attempt)
+        self._span(started, attempt, completion=completion)
+        return completion
+
+    def _usage(self, response: Any, latency: float) -> Usage:
+        counted = getattr(response, "usage", None)
+        prompt = int(getattr(counted, "prompt_tokens", 0) or 0)
+        completion = int(getattr(counted, "completion_tokens", 0) or 0)
+        price = price_of(str(self.settings.model), self.model.prices)
+        return Usage(
+            llm_calls=1,
+            prompt_tokens=prompt,
+            completion_tokens=completion,
+            cost=price.cost(prompt, completion) if price else 0.0,
+            latency_s=latency,
+        )
+
+    def _note_retry(self, attempt: int, failure: _Classified, delay: float) -> None:
+        message = f"{self.settings.model}: {failure.message}; retry {attempt} in {delay:.2f}s"
+        data = {"attempt": attempt, "error_type": failure.error_type, "status": failure.status}
+        call = getattr(self.ctx, "call", None)
+        self.progress.append(
+            ProgressEvent(call_id=getattr(call, "call_id", ""), message=message, data=data)
+        )
+        report = getattr(self.ctx, "progress", None)
+        if callable(report):
+            report(message, None, **data)
+
+    def _span(
+        self,
+        started: float,
+        attempts: int,
+        *,
+        completion: Completion | None = None,
+        error: _Classified | None = None,
+    ) -> None:
+        if self.ctx is None or not callable(getattr(self.ctx, "record_span", None)):
+            return
+        tool_calls = getattr(completion.message, "tool_calls", None) if completion else None
+        attributes: dict[str, Any] = {
+            "llm.model": self.settings.model,
+            "llm.base_url": self.settings.base_url,
+            "llm.attempts": attempts,
+            "llm.finish_reason": completion.finish_reason if completion else None,
+            "llm.tool_calls": [tc.function.name for tc in tool_calls or [] if hasattr(tc, "function")],
+            "usage": completion.usage if completion else Usage(),
+            "error": ActionError(
+                type=error.error_type, message=error.message, retryable=error.retryable
+            )
+            if error
+            else None,
+        }
+        _record_span(
+            self.ctx,
+            {
+                "name": f"llm {self.settings.model}",
+                "kind": "llm",
+                "start": started,
+                "end": time.time(),
+                "status": "error" if error else "ok",
+                "attributes": attributes,
+            },
+        )

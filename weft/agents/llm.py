@@ -1,0 +1,324 @@
+"""``LLMAgent``: an action backed by a chat model that can call other actions as tools.
+
+The agent is an ordinary action (``spec`` + ``invoke``), so it runs as a
+workflow node, is offered to other agents as a tool, or is served over the
+bus like any tool. Per call it runs a bounded tool loop:
+
+1. send the instructions and the task to the model, with the actions named in
+   ``tools`` offered as OpenAI function tools (resolved through the context
+   at call time, so a remote agent or a workflow is a tool like any other);
+2. when the model asks for tool calls, run them *concurrently* through
+   ``ctx.invoke`` and feed each result back as a ``tool`` message; a failed
+   tool, unknown tool or malformed arguments become an error message the
+   model can react to, never an exception;
+3. stop at a reply without tool calls; with ``output_type`` the reply must be
+   JSON that validates against it (one bounded repair re-ask by default).
+
+Usage in the result counts this agent's own model requests only: the runtime
+adds the usage of the tools it called (``ActionContext.invoke`` contract), so
+a run's total is the exact sum of every request made in it.
+
+Failures are results, never exceptions: ``ModelNotConfigured``,
+``RateLimitError`` (after retries, ``retryable``), ``InvalidOutput``,
+``MaxTurnsExceeded``, ``ToolNotAvailable``, ``ValidationError``...
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from pydantic import BaseModel
+
+from weft.agents.chat_model import (
+    ChatModel,
+    ChatSession,
+    LLMRetry,
+    ModelCallError,
+    ModelPrice,
+    ModelSettings,
+)
+from weft.agents.openai_tools import ToolSet
+from weft.agents.structured import (
+    StructuredOutputError,
+    parse_structured,
+    repair_prompt,
+    response_format_for,
+)
+from weft.protocols import (
+    ActionCall,
+    ActionContext,
+    ActionKind,
+    ActionResult,
+    ActionSpec,
+    CapabilityCard,
+    Usage,
+)
+
+#: Input schema of an agent unless it declares its own: a task and optional context.
+TASK_INPUT_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "task": {"type": "string", "description": "What to do, in plain language."},
+        "context": {
+            "description": "Material to work from: earlier results, documents, data.",
+        },
+    },
+    "required": ["task"],
+    "additionalProperties": False,
+}
+
+
+def render_task(arguments: Mapping[str, Any]) -> str:
+    """The user message for ``{task, context?}`` arguments."""
+    task = str(arguments.get("task", ""))
+    context = arguments.get("context")
+    if context in (None, "", {}, []):
+        return task
+    shown = context if isinstance(context, str) else json.dumps(context, indent=2, default=str)
+    return f"{task}\n\nContext:\n{shown}"
+
+
+def _check_task_arguments(arguments: Mapping[str, Any]) -> str | None:
+    if not isinstance(arguments.get("task"), str) or not arguments["task"].strip():
+        return "argument 'task' is required and must be a non-empty string"
+    extra = sorted(set(arguments) - {"task", "context"})
+    if extra:
+        return f"argument '{extra[0]}' is not a parameter (parameters: task, context)"
+    return None
+
+
+def tool_message(tool_call_id: str, result: ActionResult) -> dict[str, Any]:
+    """A ``tool`` message reporting ``result`` to the model."""
+    if result.ok:
+        output = result.output
+        content = output if isinstance(output, str) else json.dumps(output, default=str)
+    else:
+        error = result.error
+        content = json.dumps(
+            {
+                "error": {
+                    "type": error.type if error else result.state.value,
+                    "message": error.message if error else result.state.value,
+                }
+            }
+        )
+    return {"role": "tool", "tool_call_id": tool_call_id, "content": content}
+
+
+def _error_message(tool_call_id: str, kind: str, message: str) -> dict[str, Any]:
+    content = json.dumps({"error": {"type": kind, "message": message}})
+    return {"role": "tool", "tool_call_id": tool_call_id, "content": content}
+
+
+def _assistant_message(message: Any) -> dict[str, Any]:
+    """The assistant turn with its tool calls, as it must be echoed back to the model."""
+    calls = []
+    for tc in message.tool_calls or []:
+        function = getattr(tc, "function", None)
+        if function is None:
+            continue
+        calls.append(
+            {
+                "id": tc.id,
+                "type": "function",
+                "function": {"name": function.name, "arguments": function.arguments},
+            }
+        )
+    return {"role": "assistant", "content": message.content, "tool_calls": calls}
+
+
+class LLMAgent:
+    """An agent on an OpenAI-compatible chat model; see the module docstring.
+
+    ``model``, ``base_url``, ``api_key``, ``temperature`` and ``max_tokens``
+    (or a whole ``settings``) fix the model; left unset they resolve at call
+    time (``model_defaults()``, then ``WEFT_MODEL``/``OPENAI_BASE_URL``/
+    ``OPENAI_API_KEY``). ``tools`` names the actions offered to the model.
+    ``input_schema`` + ``render_input`` replace the default ``{task, context}``
+    input. ``skills`` feed the capability card used for routing.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        instructions: str = "",
+        description: str = "",
+        model: str | None = None,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        settings: ModelSettings | None = None,
+        tools: Sequence[str] = (),
+        output_type: type[BaseModel] | None = None,
+        input_schema: dict[str, Any] | None = None,
+        render_input: Callable[[Mapping[str, Any]], str] | None = None,
+        max_turns: int = 8,
+        max_repairs: int = 1,
+        retry: LLMRetry | None = None,
+        prices: Mapping[str, ModelPrice] | None = None,
+        skills: Sequence[str] = (),
+        card: CapabilityCard | None = None,
+        version: str = "1",
+        kind: ActionKind = ActionKind.AGENT,
+    ) -> None:
+        if max_turns < 1:
+            raise ValueError("max_turns must be at least 1")
+        explicit = ModelSettings(
+            model=model,
+            base_url=base_url,
+            api_key=api_key,
+            temperature=temperature,
+            max_tokens=max_tokens,
+        )
+        self.settings = explicit.fill(settings) if settings is not None else explicit
+        self.instructions = instructions
+        self.tools = list(tools)
+        self.output_type = output_type
+        self.max_turns = max_turns
+        self.max_repairs = max_repairs
+        self.chat = ChatModel(self.settings, retry=retry, prices=prices)
+        self._custom_input = input_schema is not None
+        self._render = render_input or (
+            render_task if input_schema is None else lambda a: json.dumps(a, default=str)
+        )
+        self._response_format = response_format_for(output_type) if output_type else None
+        summary = description or instructions.strip().split("\n\n")[0]
+        self._spec = ActionSpec(
+            name=name,
+            version=version,
+            kind=kind,
+            description=summary,
+            input_schema=input_schema if input_schema is not None else TASK_INPUT_SCHEMA,
+            output_schema=output_type.model_json_schema() if output_type else {"type": "string"},
+            card=card
+            or CapabilityCard(agent_id=name, description=summary, skills=list(skills)),
+        )
+
+    @property
+    def spec(self) -> ActionSpec:
+        return self._spec
+
+    @property
+    def name(self) -> str:
+        return self._spec.name
+
+    def __repr__(self) -> str:
+        return f"<LLMAgent {self.name}>"
+
+    def _toolset(self, ctx: ActionContext) -> ToolSet | str:
+        """The tools to offer, or a message naming the ones the context cannot provide."""
+        if not self.tools:
+            return ToolSet([])
+        available = {spec.name: spec for spec in ctx.actions()}
+        missing = [t for t in self.tools if t not in available]
+        if missing:
+            return (
+                f"{self.name}: tool(s) not available here: {', '.join(missing)} "
+                f"(available: {', '.join(sorted(available)) or 'none'})"
+            )
+        return ToolSet([available[t] for t in self.tools])
+
+    async def invoke(self, call: ActionCall, ctx: ActionContext) -> ActionResult:
+        started = time.perf_counter()
+        if not self._custom_input:
+            problem = _check_task_arguments(call.arguments)
+            if problem is not None:
+                return ActionResult.failure(
+                    call.call_id, "ValidationError", f"{self.name}: {problem}", field="task"
+                )
+        toolset = self._toolset(ctx)
+        if isinstance(toolset, str):
+            return ActionResult.failure(call.call_id, "ToolNotAvailable", toolset)
+        messages: list[dict[str, Any]] = []
+        if self.instructions:
+            messages.append({"role": "system", "content": self.instructions})
+        messages.append({"role": "user", "content": self._render(call.arguments)})
+        session: ChatSession | None = None
+        try:
+            async with self.chat.session(ctx) as session:
+                result = await self._loop(call, ctx, session, messages, toolset)
+        except ModelCallError as exc:
+            result = ActionResult.failure(
+                call.call_id, exc.error_type, f"{self.name}: {exc}", retryable=exc.retryable
+            )
+        spent = session.usage if session is not None else Usage()
+        result.usage = spent.model_copy(update={"latency_s": time.perf_counter() - started})
+        result.progress = session.progress if session is not None else []
+        result.agent = self.name
+        return result
+
+    async def _loop(
+        self,
+        call: ActionCall,
+        ctx: ActionContext,
+        session: ChatSession,
+        messages: list[dict[str, Any]],
+        toolset: ToolSet,
+    ) -> ActionResult:
+        repairs = 0
+        for _ in range(self.max_turns):
+            completion = await session.complete(
+                messages, tools=toolset.tools or None, response_format=self._response_format
+            )
+            message = completion.message
+            if getattr(message, "tool_calls", None):
+                messages.append(_assistant_message(message))
+                replies = await asyncio.gather(
+                    *(self._run_tool(tc, toolset, ctx) for tc in message.tool_calls)
+                )
+                messages.extend(replies)
+                continue
+            refusal = getattr(message, "refusal", None)
+            if refusal:
+                return ActionResult.failure(call.call_id, "Refused", f"{self.name}: {refusal}")
+            content = message.content or ""
+            if self.output_type is None:
+                return ActionResult.success(call.call_id, content)
+            try:
+                value = parse_structured(content, self.output_type)
+            except StructuredOutputError as exc:
+                if repairs >= self.max_repairs:
+                    return ActionResult.failure(
+                        call.call_id,
+                        "InvalidOutput",
+                        f"{self.name}: {exc} (after {repairs} repair attempt(s))",
+                    )
+                repairs += 1
+                messages.append({"role": "assistant", "content": content})
+                messages.append({"role": "user", "content": repair_prompt(exc)})
+                continue
+            return ActionResult.success(call.call_id, value.model_dump(mode="json"))
+        return ActionResult.failure(
+            call.call_id,
+            "MaxTurnsExceeded",
+            f"{self.name}: no final answer after {self.max_turns} model turns",
+        )
+
+    async def _run_tool(self, tool_call: Any, toolset: ToolSet, ctx: ActionContext) -> dict[str, Any]:
+        """Run one tool call; every failure becomes a tool message, never an exception."""
+        function = getattr(tool_call, "function", None)
+        if function is None:
+            return _error_message(tool_call.id, "UnsupportedToolCall", "only function tools exist")
+        action = toolset.action_for(function.name)
+        if action is None:
+            return _error_message(
+                tool_call.id, "UnknownTool", f"there is no tool named '{function.name}'"
+            )
+        try:
+            arguments = json.loads(function.arguments or "{}")
+        except json.JSONDecodeError as exc:
+            return _error_message(
+                tool_call.id, "MalformedArguments", f"arguments are not valid JSON: {exc.msg}"
+            )
+        if not isinstance(arguments, dict):
+            return _error_message(
+                tool_call.id, "MalformedArguments", "arguments must be a JSON object"
+            )
+        result = await ctx.invoke(action, arguments)
+        return tool_message(tool_call.id, result)

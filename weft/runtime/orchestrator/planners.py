@@ -1,0 +1,62 @@
+"""The planner interface: a task in, a checked plan (or the reasons there is none) out.
+
+A planner never decides on its own that a plan is good: it calls
+``request.check(plan)``, which the orchestrator supplies (structure, budgets,
+routing), and feeds the problems back to itself when it can (an LLM can be
+re-asked; rules cannot). It returns every rejected answer as a
+``PlanFailure``, so failures are counted whatever the planner.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+from weft.protocols import ActionSpec, Usage
+from weft.runtime.orchestrator.plan import OrchestratorBudget, Plan, PlanFailure
+
+#: Returns the problems of a plan (empty: acceptable). Supplied by the orchestrator.
+PlanCheck = Callable[[Plan], Awaitable[list[str]]]
+
+
+async def _accept(plan: Plan) -> list[str]:
+    return []
+
+
+@dataclass
+class PlanRequest:
+    """What a planner gets: the task, what agents exist, the limits, and the judge."""
+
+    task: str
+    actions: Sequence[ActionSpec] = ()
+    budget: OrchestratorBudget = field(default_factory=OrchestratorBudget)
+    check: PlanCheck = _accept
+    hint: Plan | None = None  # a past plan for a similar task (experience memory), if any
+
+
+@dataclass
+class PlanOutcome:
+    """A checked plan (or None), every rejected answer, and the planner's own usage."""
+
+    plan: Plan | None
+    failures: list[PlanFailure] = field(default_factory=list)
+    usage: Usage = field(default_factory=Usage)
+
+
+@runtime_checkable
+class Planner(Protocol):
+    """Turns a task into a plan that passed ``request.check``."""
+
+    async def plan(self, request: PlanRequest) -> PlanOutcome: ...
+
+
+def describe_actions(actions: Sequence[ActionSpec]) -> str:
+    """One line per action: what a planner needs to choose capabilities."""
+    lines = []
+    for spec in actions:
+        card = spec.card
+        text = spec.description or (card.description if card else "")
+        skills = f" Skills: {', '.join(card.skills)}." if card and card.skills else ""
+        lines.append(f"- {spec.name} ({spec.kind.value}): {text}{skills}".rstrip())
+    return "\n".join(lines) or "- (no agents are registered)"

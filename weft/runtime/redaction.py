@@ -1,0 +1,265 @@
+"""Keeping secrets out of everything weft writes down: traces, the journal, logs, exports.
+
+Two rules, applied to values before they are stored:
+
+- a value under a *sensitive key* (``api_key``, ``password``, ``token``,
+  ``authorization``... in any letter case, at any depth of nested dicts) is
+  replaced by ``[REDACTED]``;
+- a *registered secret* (``register_secret``: a configured API key, a broker
+  password) is replaced wherever it appears, even inside a longer string, as
+  are bearer tokens and passwords in URLs (``mqtt://user:pw@host``).
+
+Values of environment variables whose names look secret (``OPENAI_API_KEY``,
+``*_TOKEN``, ``*_PASSWORD``...) are registered the first time the process
+redacts anything, and run inputs under sensitive keys are registered when a run
+starts, so a secret passed on from one node to the next under an innocent key
+is still caught.
+
+``dumps`` is the hot path: it encodes to JSON first and only walks the value
+when cheap substring checks on the encoded text say something may need
+redacting. The trade-off: a journaled output that held a secret is replayed
+masked when a run is resumed, because the secret was never written down.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+MASK = "[REDACTED]"
+
+#: Keys whose values are never written down (matched case-insensitively anywhere in the key,
+#: except ``token`` which must end the key so that ``prompt_tokens`` stays visible).
+SENSITIVE_KEY = re.compile(
+    r"pass(?:word|wd|phrase)|^pass$|^pwd$|secret|api[-_]?key|access[-_]?key|private[-_]?key"
+    r"|authorization|credential|cookie|session[-_]?id|token$|^auth$",
+    re.IGNORECASE,
+)
+
+#: Names of environment variables whose values are registered as secrets.
+SENSITIVE_ENV = re.compile(
+    r"api[-_]?key|secret|token|password|passwd|credential|private[-_]?key|access[-_]?key",
+    re.IGNORECASE,
+)
+
+#: Lower-case fragments whose presence in encoded JSON sends a value down the slow path.
+_KEY_HINTS = (
+    "pass",
+    "pwd",
+    "secret",
+    "key",
+    "authorization",
+    "credential",
+    "cookie",
+    "session",
+    'token"',
+    '"auth"',
+)
+_TEXT_HINTS = ("bearer", "://", "sk-")
+_TEXT_PATTERNS = re.compile(
+    r"(?P<bearer>(?i:bearer)\s+)[A-Za-z0-9._~+/-]{8,}=*"
+    r"|(?P<url>://[^/\s:@\"']+:)[^/\s@\"']+(?=@)"
+    r"|sk-[A-Za-z0-9_-]{16,}"
+)
+_MIN_SECRET = 4
+_NOT_SECRETS = frozenset({"true", "false", "none", "null", "yes", "no"})
+
+
+def is_sensitive_key(key: str) -> bool:
+    """True when values under ``key`` must not be stored."""
+    return SENSITIVE_KEY.search(key) is not None
+
+
+def _default(value: Any) -> Any:
+    """JSON fallback: pydantic models as their JSON dump, sets as lists, else ``str``."""
+    dump = getattr(value, "model_dump", None)
+    if dump is not None:
+        return dump(mode="json")
+    if isinstance(value, set | frozenset | tuple):
+        return list(value)
+    if isinstance(value, bytes):
+        return f"<{len(value)} bytes>"
+    return str(value)
+
+
+def _make_encoder() -> Callable[[Any], str]:
+    """The C JSON encoder without ``JSONEncoder.encode``'s per-call Python overhead."""
+    from json import encoder as json_encoder
+
+    make = getattr(json_encoder, "c_make_encoder", None)
+    if make is None:  # pragma: no cover - CPython always has _json
+        plain = json.JSONEncoder(
+            default=_default, separators=(",", ":"), ensure_ascii=False, check_circular=False
+        )
+        return plain.encode
+    fast = make(
+        None, _default, json_encoder.encode_basestring, None, ":", ",", False, False, True
+    )
+    join = "".join
+
+    def encode(value: Any) -> str:
+        return join(fast(value, 0))
+
+    return encode
+
+
+#: ``encode(value) -> str``: compact JSON, non-ASCII kept, unknown objects via ``_default``.
+#: Raises ``ValueError`` for circular structures (no cycle check, for speed).
+encode = _make_encoder()
+
+
+class Redactor:
+    """The set of known secrets and the rules above. Thread-safe to register, cheap to apply."""
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        self._lock = threading.Lock()
+        self._secrets: frozenset[str] = frozenset()
+        self._needles: tuple[str, ...] = ()
+        self._pattern: re.Pattern[str] | None = None
+        for secret in secrets:
+            self.register_secret(secret)
+
+    @property
+    def secrets(self) -> frozenset[str]:
+        return self._secrets
+
+    def register_secret(self, value: str) -> None:
+        """Redact ``value`` wherever it appears from now on. Values under 4 characters
+        (or ``true``/``false``...) are ignored: masking them would garble ordinary text."""
+        value = value.strip()
+        if len(value) < _MIN_SECRET or value.lower() in _NOT_SECRETS:
+            return
+        with self._lock:
+            if value in self._secrets:
+                return
+            secrets = set(self._secrets)
+            secrets.add(value)
+            escaped = encode(value)[1:-1]
+            if escaped != value:
+                secrets.add(escaped)
+            ordered = sorted(secrets, key=len, reverse=True)
+            self._pattern = re.compile("|".join(re.escape(s) for s in ordered))
+            self._needles = tuple(ordered)
+            self._secrets = frozenset(secrets)
+
+    def register_env(self, environ: Mapping[str, str] | None = None) -> None:
+        """Register the values of environment variables whose names look secret."""
+        env = os.environ if environ is None else environ
+        for name, value in env.items():
+            if SENSITIVE_ENV.search(name) and value:
+                self.register_secret(value)
+
+    def register_sensitive(self, value: Any) -> None:
+        """Register every string found under a sensitive key in ``value`` (e.g. run inputs)."""
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if isinstance(key, str) and is_sensitive_key(key):
+                    self._register_leaves(item)
+                else:
+                    self.register_sensitive(item)
+        elif isinstance(value, list | tuple):
+            for item in value:
+                self.register_sensitive(item)
+
+    def _register_leaves(self, value: Any) -> None:
+        if isinstance(value, str):
+            self.register_secret(value)
+        elif isinstance(value, dict):
+            for item in value.values():
+                self._register_leaves(item)
+        elif isinstance(value, list | tuple):
+            for item in value:
+                self._register_leaves(item)
+
+    # -- applying ---------------------------------------------------------------------
+
+    def text(self, text: str) -> str:
+        """``text`` with registered secrets, bearer tokens and URL passwords masked."""
+        pattern = self._pattern
+        if pattern is not None and any(n in text for n in self._needles):
+            text = pattern.sub(MASK, text)
+        lowered = text.lower()
+        if any(h in lowered for h in _TEXT_HINTS):
+            text = _TEXT_PATTERNS.sub(_mask_match, text)
+        return text
+
+    def value(self, value: Any) -> Any:
+        """A copy of ``value`` (JSON-like) with sensitive keys and secrets in strings masked.
+
+        Objects that are not dicts, lists or strings (pydantic models...) are
+        converted to their JSON form first, so nothing escapes the walk.
+        """
+        if isinstance(value, str):
+            return self.text(value)
+        if isinstance(value, dict):
+            return {
+                key: MASK
+                if isinstance(key, str) and is_sensitive_key(key) and item is not None
+                else self.value(item)
+                for key, item in value.items()
+            }
+        if isinstance(value, list | tuple):
+            return [self.value(item) for item in value]
+        if value is None or isinstance(value, bool | int | float):
+            return value
+        return self.value(_default(value))
+
+    def needs_walk(self, encoded: str) -> bool:
+        """Whether the JSON text of a value may hold a sensitive key or a secret.
+
+        False positives only cost a walk; a false negative would leak, so the
+        hints are broad (any key containing ``key`` triggers it, for instance).
+        """
+        lowered = encoded.lower()
+        if any(h in lowered for h in _KEY_HINTS) or any(h in lowered for h in _TEXT_HINTS):
+            return True
+        return bool(self._needles) and any(n in encoded for n in self._needles)
+
+    def dumps(self, value: Any) -> str:
+        """``value`` as compact JSON with everything sensitive masked."""
+        text = encode(value)
+        if self.needs_walk(text):
+            text = encode(self.value(value))
+        return text
+
+
+def _mask_match(match: re.Match[str]) -> str:
+    prefix = match.group("bearer") or match.group("url") or ""
+    return prefix + MASK
+
+
+_default_redactor: Redactor | None = None
+_default_lock = threading.Lock()
+
+
+def redactor() -> Redactor:
+    """The process-wide redactor, with secret-looking environment variables registered."""
+    global _default_redactor
+    current = _default_redactor
+    if current is None:
+        with _default_lock:
+            current = _default_redactor
+            if current is None:
+                current = Redactor()
+                current.register_env()
+                _default_redactor = current
+    return current
+
+
+def register_secret(value: str) -> None:
+    """Mask ``value`` in every trace, journal entry, export and log line from now on."""
+    redactor().register_secret(value)
+
+
+def register_sensitive(value: Any) -> None:
+    """Register the strings under sensitive keys in ``value`` (for run inputs)."""
+    redactor().register_sensitive(value)
+
+
+def dumps(value: Any) -> str:
+    """Compact JSON of ``value`` with sensitive keys and registered secrets masked."""
+    return redactor().dumps(value)

@@ -1,0 +1,335 @@
+"""The local trace store: every span of every run, in SQLite, written in batches.
+
+``record`` only appends the span to a buffer; the buffer is encoded
+(truncated, redacted: ``span_codec``) and committed a short while later in one
+transaction, or at once by ``flush`` (the executor flushes when a run ends).
+Spans are stored as one JSON array per run and flush, not one row per span:
+reads are always "every span of a run", and a row per span costs more to
+insert than a no-op node costs to run. The ``spans`` view unpacks them for
+ad-hoc SQL (``SELECT name, duration FROM spans WHERE run_id = ...``).
+
+Like the journal, SQLite is used synchronously on the event loop: a batch
+commit in WAL mode is far cheaper than a hop to a thread. Several processes
+(a ``weft run`` and remote agent hosts) may write the same file; a run's
+spans are gathered by run id whoever wrote them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from weft.protocols import WeftError
+from weft.runtime.span_codec import DEFAULT_MAX_CHARS, SpanCodec, decode_fields
+from weft.runtime.tracing import SpanRecord, Tracer
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS trace_runs (
+    run_id TEXT PRIMARY KEY,
+    trace_id TEXT NOT NULL,
+    workflow TEXT,
+    state TEXT NOT NULL,
+    started_at REAL NOT NULL,
+    finished_at REAL,
+    span_count INTEGER NOT NULL DEFAULT 0,
+    usage TEXT,
+    graph_hash TEXT
+);
+CREATE INDEX IF NOT EXISTS trace_runs_by_start ON trace_runs (started_at);
+CREATE TABLE IF NOT EXISTS span_batches (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    run_id TEXT NOT NULL,
+    written_at REAL NOT NULL,
+    span_count INTEGER NOT NULL,
+    spans TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS span_batches_by_run ON span_batches (run_id, seq);
+CREATE VIEW IF NOT EXISTS spans AS
+SELECT b.run_id AS run_id,
+       json_extract(s.value, '$[0]') AS trace_id,
+       json_extract(s.value, '$[1]') AS span_id,
+       json_extract(s.value, '$[2]') AS parent_id,
+       json_extract(s.value, '$[3]') AS name,
+       json_extract(s.value, '$[4]') AS kind,
+       json_extract(s.value, '$[5]') AS start,
+       json_extract(s.value, '$[6]') AS end,
+       json_extract(s.value, '$[6]') - json_extract(s.value, '$[5]') AS duration,
+       json_extract(s.value, '$[7]') AS status,
+       json_extract(s.value, '$[9]') AS node,
+       json_extract(s.value, '$[10]') AS agent,
+       json_extract(s.value, '$[11]') AS attributes
+FROM span_batches AS b, json_each(b.spans) AS s;
+"""
+_SCHEMA_VERSION = 1
+
+_UPSERT_RUN = """
+INSERT INTO trace_runs (run_id, trace_id, workflow, state, started_at, finished_at,
+                        span_count, usage, graph_hash)
+VALUES (:run_id, :trace_id, :workflow, :state, :started_at, :finished_at,
+        :span_count, :usage, :graph_hash)
+ON CONFLICT (run_id) DO UPDATE SET
+    span_count = span_count + excluded.span_count,
+    started_at = min(started_at, excluded.started_at),
+    workflow = coalesce(excluded.workflow, workflow),
+    state = CASE WHEN excluded.workflow IS NULL THEN state ELSE excluded.state END,
+    finished_at = coalesce(excluded.finished_at, finished_at),
+    usage = coalesce(excluded.usage, usage),
+    graph_hash = coalesce(excluded.graph_hash, graph_hash)
+"""
+
+
+@dataclass(frozen=True)
+class TraceRun:
+    """One run as the trace store knows it (``state`` is ``running`` until its run span ends)."""
+
+    run_id: str
+    trace_id: str
+    workflow: str | None
+    state: str
+    started_at: float
+    finished_at: float | None
+    span_count: int
+    usage: dict[str, Any] = field(default_factory=dict)
+    graph_hash: str | None = None
+
+    @property
+    def duration(self) -> float | None:
+        return None if self.finished_at is None else self.finished_at - self.started_at
+
+
+class TraceStore(Tracer):
+    """SQLite trace store: a ``Tracer`` for writing and a small read API for the CLI and views.
+
+    One instance per process and event loop. ``max_chars`` caps each
+    attribute value's JSON size; ``flush_interval`` is how long a span may
+    wait in memory; more than ``max_buffer`` waiting spans are written at once.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        flush_interval: float = 0.05,
+        max_buffer: int = 4096,
+        max_chars: int = DEFAULT_MAX_CHARS,
+        codec: SpanCodec | None = None,
+    ) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA busy_timeout=5000")
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        if self._db.execute("PRAGMA user_version").fetchone()[0] == 0:
+            self._db.executescript(_SCHEMA)
+            self._db.execute(f"PRAGMA user_version={_SCHEMA_VERSION}")
+        self.codec = codec or SpanCodec(max_chars=max_chars)
+        self.flush_interval = flush_interval
+        self.max_buffer = max_buffer
+        self.batches_written = 0
+        self._buffer: list[SpanRecord] = []
+        self._flush_handle: asyncio.TimerHandle | None = None
+        self._closed = False
+
+    # -- writing (Tracer) ------------------------------------------------------------
+
+    def record(self, span: SpanRecord) -> None:
+        """Buffer a finished span; it is written within ``flush_interval`` seconds."""
+        buffer = self._buffer
+        buffer.append(span)
+        if self._flush_handle is None:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:
+                self.flush()
+                return
+            self._flush_handle = loop.call_later(self.flush_interval, self.flush)
+        elif len(buffer) >= self.max_buffer:
+            self.flush()
+
+    def flush(self) -> None:
+        """Encode and commit everything buffered: one row per run, one transaction."""
+        if self._flush_handle is not None:
+            self._flush_handle.cancel()
+            self._flush_handle = None
+        if not self._buffer or self._closed:
+            return
+        spans, self._buffer = self._buffer, []
+        texts = self.codec.encode_batch(spans)
+        by_run: dict[str, list[int]] = {}
+        for index, span in enumerate(spans):
+            run = span.run_id or span.trace_id
+            group = by_run.get(run)
+            if group is None:
+                by_run[run] = [index]
+            else:
+                group.append(index)
+        now = time.time()
+        batches = []
+        runs = []
+        for run_id, indexes in by_run.items():
+            batches.append(
+                (run_id, now, len(indexes), "[" + ",".join([texts[i] for i in indexes]) + "]")
+            )
+            runs.append(self._run_row(run_id, [spans[i] for i in indexes], texts, indexes))
+        db = self._db
+        db.execute("BEGIN")
+        try:
+            db.executemany(
+                "INSERT INTO span_batches (run_id, written_at, span_count, spans)"
+                " VALUES (?, ?, ?, ?)",
+                batches,
+            )
+            db.executemany(_UPSERT_RUN, runs)
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+        self.batches_written += 1
+
+    def _run_row(
+        self, run_id: str, spans: list[SpanRecord], texts: list[str], indexes: list[int]
+    ) -> dict[str, Any]:
+        """The ``trace_runs`` upsert for one run's share of a batch."""
+        row: dict[str, Any] = {
+            "run_id": run_id,
+            "trace_id": spans[0].trace_id,
+            "workflow": None,
+            "state": "running",
+            "started_at": min(s.start for s in spans),
+            "finished_at": None,
+            "span_count": len(spans),
+            "usage": None,
+            "graph_hash": None,
+        }
+        for span, index in zip(spans, indexes, strict=True):
+            if span.kind == "run" and span.parent_id is None:
+                attributes = json.loads(texts[index])[11] or {}
+                row.update(
+                    workflow=span.name,
+                    state=span.status,
+                    finished_at=span.end,
+                    usage=json.dumps(attributes.get("usage") or {}),
+                    graph_hash=attributes.get("graph_hash"),
+                )
+        return row
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self.flush()
+        self._closed = True
+        self._db.close()
+
+    def __enter__(self) -> TraceStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- reading -----------------------------------------------------------------------
+
+    def runs(self, limit: int = 20) -> list[TraceRun]:
+        """The most recent runs first."""
+        self.flush()
+        rows = self._db.execute(
+            "SELECT run_id, trace_id, workflow, state, started_at, finished_at, span_count,"
+            " usage, graph_hash FROM trace_runs ORDER BY started_at DESC LIMIT ?",
+            (limit,),
+        ).fetchall()
+        return [_trace_run(row) for row in rows]
+
+    def get_run(self, ref: str) -> TraceRun:
+        """A run by id, unique id prefix, or ``last``; ``WeftError`` if none or ambiguous."""
+        self.flush()
+        columns = (
+            "SELECT run_id, trace_id, workflow, state, started_at, finished_at, span_count,"
+            " usage, graph_hash FROM trace_runs"
+        )
+        if ref == "last":
+            rows = self._db.execute(columns + " ORDER BY started_at DESC LIMIT 1").fetchall()
+            if not rows:
+                raise WeftError(f"no runs in trace store {self.path} yet")
+            return _trace_run(rows[0])
+        row = self._db.execute(columns + " WHERE run_id = ?", (ref,)).fetchone()
+        if row is not None:
+            return _trace_run(row)
+        pattern = ref.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        rows = self._db.execute(
+            columns + " WHERE run_id LIKE ? ESCAPE '\\' LIMIT 6", (pattern,)
+        ).fetchall()
+        if len(rows) == 1:
+            return _trace_run(rows[0])
+        if not rows:
+            raise WeftError(f"no run '{ref}' in trace store {self.path}")
+        ids = ", ".join(r[0] for r in rows[:5])
+        raise WeftError(f"run id prefix '{ref}' is ambiguous: {ids}")
+
+    def spans(self, run_id: str) -> list[SpanRecord]:
+        """Every stored span of a run, ordered by start time (attributes are JSON-native)."""
+        self.flush()
+        rows = self._db.execute(
+            "SELECT spans FROM span_batches WHERE run_id = ? ORDER BY seq", (run_id,)
+        ).fetchall()
+        spans = [decode_fields(fields) for (text,) in rows for fields in json.loads(text)]
+        spans.sort(key=lambda s: (s.start, s.end))
+        return spans
+
+    def delete(self, run_ids: Iterable[str]) -> int:
+        """Forget runs and their spans; returns how many runs were removed."""
+        self.flush()
+        ids = list(run_ids)
+        removed = 0
+        with self._db:
+            self._db.execute("BEGIN")
+            for run_id in ids:
+                self._db.execute("DELETE FROM span_batches WHERE run_id = ?", (run_id,))
+                removed += self._db.execute(
+                    "DELETE FROM trace_runs WHERE run_id = ?", (run_id,)
+                ).rowcount
+        return removed
+
+
+def _trace_run(row: tuple[Any, ...]) -> TraceRun:
+    run_id, trace_id, workflow, state, started, finished, count, usage, graph_hash = row
+    return TraceRun(
+        run_id=run_id,
+        trace_id=trace_id,
+        workflow=workflow,
+        state=state,
+        started_at=started,
+        finished_at=finished,
+        span_count=count,
+        usage=json.loads(usage) if usage else {},
+        graph_hash=graph_hash,
+    )
+
+
+def default_trace_path() -> Path:
+    """``$WEFT_HOME/traces.db``, or ``./.weft/traces.db``."""
+    from weft.runtime.runner import weft_home
+
+    return weft_home() / "traces.db"
+
+
+def open_default_tracer(path: str | Path | None = None) -> Tracer:
+    """The tracer the CLI uses: the local store, plus OTLP when an endpoint is configured.
+
+    OTLP is on when ``OTEL_EXPORTER_OTLP_ENDPOINT`` or
+    ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`` is set; nothing leaves the machine otherwise.
+    """
+    from weft.runtime.otlp import otlp_configured
+
+    store = TraceStore(path or default_trace_path())
+    if not otlp_configured():
+        return store
+    from weft.runtime.otlp import OtlpTracer
+    from weft.runtime.tracing import FanOutTracer
+
+    return FanOutTracer(store, OtlpTracer())

@@ -1,0 +1,299 @@
+"""A local OpenAI-compatible HTTP server that serves test models over loopback.
+
+Tests drive the *real* ``openai`` client (request building, JSON parsing,
+error classes, headers) against this server, so what passes here passes
+against OpenAI, vLLM, Ollama or LiteLLM too, as far as the wire format goes.
+
+It is a few dozen lines of HTTP/1.1 on ``asyncio.start_server`` rather than a
+web framework: weft must not depend on one for its tests, and the client only
+needs keep-alive, ``Content-Length`` bodies and JSON. Endpoints::
+
+    POST /v1/chat/completions   (non-streaming; the model picks the answer)
+    POST /v1/embeddings         (deterministic hashing vectors, float or base64)
+    GET  /v1/models
+
+Use it in async code as a context manager on the test's own loop, or with a
+plain ``with`` block, which runs it on a background thread: that is what a
+test needs when the code under test calls ``asyncio.run`` itself (a CLI)::
+
+    async with OpenAIServer(ScriptedModel([text("hi")])) as server:
+        agent = LLMAgent("a", base_url=server.base_url)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import json
+import math
+import struct
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from weft.testing.models import Model, ModelRequest, parse_request, reply_json
+from weft.testing.steps import Failure, RawResponse, Reply, error
+
+Embedder = Callable[[Sequence[str]], list[list[float]]]
+
+_REASONS = {
+    200: "OK",
+    400: "Bad Request",
+    401: "Unauthorized",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+}
+
+
+def hashing_embedder(dimensions: int = 32) -> Embedder:
+    """Unit vectors from hashed words: deterministic, and similar texts share words."""
+
+    def embed(texts: Sequence[str]) -> list[list[float]]:
+        vectors = []
+        for text in texts:
+            vec = [0.0] * dimensions
+            for word in text.lower().split():
+                digest = hashlib.blake2b(word.encode(), digest_size=8).digest()
+                vec[int.from_bytes(digest[:4], "little") % dimensions] += (
+                    1.0 if digest[4] & 1 else -1.0
+                )
+            norm = math.sqrt(sum(v * v for v in vec)) or 1.0
+            vectors.append([v / norm for v in vec])
+        return vectors
+
+    return embed
+
+
+class OpenAIServer:
+    """Serves ``model`` (or one model per requested model name) on 127.0.0.1.
+
+    ``model`` may be a mapping from model name to model; the key ``"*"``
+    answers any other name, and an unknown name gets a 404 like OpenAI's.
+    ``api_key``, when set, is required as a bearer token (401 otherwise).
+    Every chat request is recorded in ``requests``, whichever model served it.
+    """
+
+    def __init__(
+        self,
+        model: Model | Mapping[str, Model],
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        embedder: Embedder | None = None,
+        api_key: str | None = None,
+    ) -> None:
+        self.models: Mapping[str, Model] = (
+            model if isinstance(model, Mapping) else {"*": model}
+        )
+        self.host = host
+        self.port = port
+        self.embedder = embedder or hashing_embedder()
+        self.api_key = api_key
+        self.requests: list[ModelRequest] = []
+        self._server: asyncio.Server | None = None
+        self._connections: set[asyncio.Task[None]] = set()
+        self._counter = 0
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    @property
+    def base_url(self) -> str:
+        """What to give the client as ``base_url`` (ends in ``/v1``)."""
+        if self._server is None:
+            raise RuntimeError("OpenAIServer is not started")
+        return f"http://{self.host}:{self.port}/v1"
+
+    # -- lifecycle -----------------------------------------------------------------
+
+    async def start(self) -> OpenAIServer:
+        self._server = await asyncio.start_server(self._connection, self.host, self.port)
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self
+
+    async def stop(self) -> None:
+        if self._server is None:
+            return
+        self._server.close()
+        for task in list(self._connections):
+            task.cancel()
+        if self._connections:
+            await asyncio.gather(*self._connections, return_exceptions=True)
+        await self._server.wait_closed()
+        self._server = None
+
+    async def __aenter__(self) -> OpenAIServer:
+        return await self.start()
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.stop()
+
+    def __enter__(self) -> OpenAIServer:
+        """Run the server on its own thread and event loop until the block ends."""
+        ready = threading.Event()
+        failure: list[BaseException] = []
+
+        def main() -> None:
+            loop = asyncio.new_event_loop()
+            self._loop = loop
+            try:
+                loop.run_until_complete(self.start())
+            except BaseException as exc:  # reported to the caller below
+                failure.append(exc)
+                ready.set()
+                loop.close()
+                return
+            ready.set()
+            loop.run_forever()
+            loop.run_until_complete(self.stop())
+            loop.close()
+
+        self._thread = threading.Thread(target=main, name="weft-openai-server", daemon=True)
+        self._thread.start()
+        ready.wait(timeout=10)
+        if failure:
+            raise failure[0]
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._loop is not None and self._thread is not None:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(timeout=10)
+        self._thread = None
+        self._loop = None
+
+    # -- HTTP ----------------------------------------------------------------------
+
+    async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._connections.add(task)
+        try:
+            while True:
+                request_line = await reader.readline()
+                if not request_line.strip():
+                    break
+                method, target, *_ = request_line.decode("latin-1").split()
+                headers: dict[str, str] = {}
+                while True:
+                    line = await reader.readline()
+                    if line in (b"\r\n", b"\n", b""):
+                        break
+                    key, _, value = line.decode("latin-1").partition(":")
+                    headers[key.strip().lower()] = value.strip()
+                body = await self._read_body(reader, headers)
+                status, content_type, payload, extra = await self._dispatch(
+                    method, target.split("?", 1)[0], headers, body
+                )
+                head = [
+                    f"HTTP/1.1 {status} {_REASONS.get(status, 'Status')}",
+                    f"Content-Type: {content_type}",
+                    f"Content-Length: {len(payload)}",
+                    *(f"{k}: {v}" for k, v in extra.items()),
+                    "",
+                    "",
+                ]
+                writer.write("\r\n".join(head).encode("latin-1") + payload)
+                await writer.drain()
+                if headers.get("connection", "").lower() == "close":
+                    break
+        except (ConnectionError, asyncio.IncompleteReadError, ValueError):
+            pass
+        except asyncio.CancelledError:
+            pass
+        finally:
+            self._connections.discard(task)
+            writer.close()
+
+    async def _read_body(self, reader: asyncio.StreamReader, headers: dict[str, str]) -> bytes:
+        if "content-length" in headers:
+            return await reader.readexactly(int(headers["content-length"]))
+        if headers.get("transfer-encoding", "").lower() == "chunked":
+            chunks = []
+            while True:
+                size = int((await reader.readline()).strip().split(b";")[0], 16)
+                if size == 0:
+                    await reader.readline()
+                    return b"".join(chunks)
+                chunks.append(await reader.readexactly(size))
+                await reader.readline()
+        return b""
+
+    async def _dispatch(
+        self, method: str, path: str, headers: dict[str, str], body: bytes
+    ) -> tuple[int, str, bytes, dict[str, str]]:
+        if self.api_key is not None and headers.get("authorization") != f"Bearer {self.api_key}":
+            return self._failure(error(401, "invalid API key", type="invalid_request_error"))
+        if path.endswith("/chat/completions"):
+            if method != "POST":
+                return self._failure(error(405, "use POST"))
+            return await self._chat(headers, body)
+        if path.endswith("/embeddings") and method == "POST":
+            return self._embeddings(body)
+        if path.endswith("/models") and method == "GET":
+            names = [n for n in self.models if n != "*"] or ["weft-test-model"]
+            data = [{"id": n, "object": "model", "created": 0, "owned_by": "weft"} for n in names]
+            return 200, "application/json", json.dumps({"object": "list", "data": data}).encode(), {}
+        return self._failure(error(404, f"no endpoint {method} {path}", type="invalid_request_error"))
+
+    async def _chat(self, headers: dict[str, str], body: bytes) -> tuple[int, str, bytes, dict[str, str]]:
+        try:
+            request = parse_request(body, headers)
+        except ValueError as exc:
+            return self._failure(error(400, str(exc), type="invalid_request_error"))
+        self.requests.append(request)
+        model = self.models.get(request.model) or self.models.get("*")
+        if model is None:
+            return self._failure(
+                error(404, f"The model '{request.model}' does not exist", code="model_not_found")
+            )
+        try:
+            step = await model.respond(request)
+        except Exception as exc:  # a broken model is a server error, as with a real server
+            step = error(500, f"test model raised {type(exc).__name__}: {exc}")
+        if isinstance(step, Failure):
+            return self._failure(step)
+        if isinstance(step, RawResponse):
+            return step.status, step.content_type, step.body, {}
+        assert isinstance(step, Reply)
+        self._counter += 1
+        payload = json.dumps(reply_json(step, request, self._counter)).encode()
+        return 200, "application/json", payload, {}
+
+    def _embeddings(self, body: bytes) -> tuple[int, str, bytes, dict[str, str]]:
+        try:
+            data = json.loads(body or b"{}")
+        except json.JSONDecodeError as exc:
+            return self._failure(error(400, f"request body is not JSON: {exc}"))
+        given = data.get("input")
+        texts = [given] if isinstance(given, str) else list(given or [])
+        if not all(isinstance(t, str) for t in texts):
+            return self._failure(error(400, "input must be a string or a list of strings"))
+        vectors = self.embedder(texts)
+        as_base64 = data.get("encoding_format") == "base64"
+        items = [
+            {
+                "object": "embedding",
+                "index": i,
+                "embedding": (
+                    base64.b64encode(struct.pack(f"<{len(v)}f", *v)).decode() if as_base64 else v
+                ),
+            }
+            for i, v in enumerate(vectors)
+        ]
+        tokens = sum(len(t.split()) for t in texts)
+        answer = {
+            "object": "list",
+            "data": items,
+            "model": data.get("model", ""),
+            "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+        }
+        return 200, "application/json", json.dumps(answer).encode(), {}
+
+    @staticmethod
+    def _failure(failure: Failure) -> tuple[int, str, bytes, dict[str, str]]:
+        return failure.status, "application/json", json.dumps(failure.body).encode(), failure.headers
