@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from weft.protocols import EventKind, RunEvent, RunState, new_id
+from weft.protocols import ActionError, EventKind, RunEvent, RunState, Usage, new_id
 from weft.runtime.compiler import PreparedWorkflow
 from weft.runtime.execution_context import ExecutionContext
 from weft.runtime.journal import Journal
@@ -50,7 +50,7 @@ class Executor:
         self.journal = journal
         self.tracer = tracer
         self.listeners = list(listeners)
-        self._global_limit = asyncio.Semaphore(concurrency) if concurrency else None
+        self.global_limit = asyncio.Semaphore(concurrency) if concurrency else None
         self._action_limits: dict[str, asyncio.Semaphore] = {}
         self._quiet = journal is None and not self.listeners
 
@@ -65,6 +65,42 @@ class Executor:
             self.journal.append(event)
         for listener in self.listeners:
             listener(event)
+
+    def record(
+        self,
+        run_id: str,
+        kind: EventKind,
+        node: str | None,
+        key: str | None,
+        state: str | None,
+        attempt: int | None = None,
+        output: Any = None,
+        error: ActionError | None = None,
+        usage: Usage | None = None,
+        data: dict[str, Any] | None = None,
+    ) -> None:
+        """Emit a node event from plain fields; a ``RunEvent`` is built only for listeners."""
+        at = time.time()
+        if self.journal is not None:
+            self.journal.record(
+                run_id, at, kind, node, key, state, attempt, output, error, usage, data
+            )
+        if self.listeners:
+            event = RunEvent(
+                run_id=run_id,
+                kind=kind,
+                at=at,
+                node=node,
+                key=key,
+                state=state,
+                attempt=attempt,
+                output=output,
+                error=error,
+                usage=usage,
+                data=data or {},
+            )
+            for listener in self.listeners:
+                listener(event)
 
     def action_limit(self, name: str, limit: int | None) -> asyncio.Semaphore | None:
         if limit is None:

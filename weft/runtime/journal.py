@@ -26,7 +26,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from weft.protocols import EventKind, RunEvent, RunNotFoundError, RunState, WeftError
+from weft.protocols import (
+    ActionError,
+    EventKind,
+    RunEvent,
+    RunNotFoundError,
+    RunState,
+    Usage,
+    WeftError,
+)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -41,7 +49,7 @@ CREATE TABLE IF NOT EXISTS runs (
     outputs TEXT
 );
 CREATE TABLE IF NOT EXISTS events (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    seq INTEGER PRIMARY KEY,
     run_id TEXT NOT NULL,
     at REAL NOT NULL,
     kind TEXT NOT NULL,
@@ -55,8 +63,33 @@ CREATE INDEX IF NOT EXISTS events_by_run ON events (run_id, seq);
 """
 
 
+_ENCODER = json.JSONEncoder(default=str, separators=(",", ":"))
+
+
 def _dumps(value: Any) -> str:
-    return json.dumps(value, default=str, separators=(",", ":"))
+    return _ENCODER.encode(value)
+
+
+def _usage_dict(usage: Usage) -> dict[str, Any]:
+    """Only the non-zero parts: most calls use no tokens, and rows stay small."""
+    return {k: v for k, v in usage.__dict__.items() if v}
+
+
+def _body(
+    output: Any, error: ActionError | None, usage: Usage | None, data: dict[str, Any] | None
+) -> str | None:
+    body: dict[str, Any] = {}
+    if output is not None:
+        body["output"] = output
+    if error is not None:
+        body["error"] = error.model_dump()
+    if usage is not None:
+        spent = _usage_dict(usage)
+        if spent:
+            body["usage"] = spent
+    if data:
+        body["data"] = data
+    return _dumps(body) if body else None
 
 
 @dataclass(frozen=True)
@@ -122,26 +155,40 @@ class Journal:
 
     def append(self, event: RunEvent) -> None:
         """Buffer an event; it is committed within ``flush_interval`` seconds."""
-        body: dict[str, Any] = {}
-        if event.output is not None:
-            body["output"] = event.output
-        if event.error is not None:
-            body["error"] = event.error.model_dump()
-        if event.usage is not None:
-            body["usage"] = event.usage.model_dump()
-        if event.data:
-            body["data"] = event.data
+        self.record(
+            event.run_id,
+            event.at,
+            event.kind,
+            event.node,
+            event.key,
+            event.state,
+            event.attempt,
+            event.output,
+            event.error,
+            event.usage,
+            event.data,
+        )
+
+    def record(
+        self,
+        run_id: str,
+        at: float,
+        kind: str,
+        node: str | None,
+        key: str | None,
+        state: str | None,
+        attempt: int | None,
+        output: Any = None,
+        error: ActionError | None = None,
+        usage: Usage | None = None,
+        data: dict[str, Any] | None = None,
+    ) -> None:
+        """``append`` without building a ``RunEvent``: the executor's hot path.
+
+        Values are kept as they are and encoded at flush time, in one batch.
+        """
         self._buffer.append(
-            (
-                event.run_id,
-                event.at,
-                event.kind,
-                event.node,
-                event.key,
-                event.state,
-                event.attempt,
-                _dumps(body) if body else None,
-            )
+            (run_id, at, kind, node, key, state, attempt, output, error, usage, data)
         )
         if self._flush_handle is None:
             try:
@@ -152,19 +199,30 @@ class Journal:
             self._flush_handle = loop.call_later(self.flush_interval, self.flush)
 
     def flush(self) -> None:
-        """Commit everything buffered, in one transaction."""
+        """Encode and commit everything buffered, in one transaction."""
         if self._flush_handle is not None:
             self._flush_handle.cancel()
             self._flush_handle = None
         if not self._buffer:
             return
-        rows, self._buffer = self._buffer, []
-        with self._db:
+        pending, self._buffer = self._buffer, []
+        rows = [
+            (run_id, at, kind, node, key, state, attempt, _body(output, error, usage, data))
+            for run_id, at, kind, node, key, state, attempt, output, error, usage, data in pending
+        ]
+        # The connection is in autocommit mode, so the batch needs an explicit
+        # transaction: one commit per batch, not one per row.
+        self._db.execute("BEGIN")
+        try:
             self._db.executemany(
                 "INSERT INTO events (run_id, at, kind, node, key, state, attempt, body)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 rows,
             )
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
 
     def close(self) -> None:
         self.flush()

@@ -18,7 +18,6 @@ from weft.protocols import (
     ActionState,
     EventKind,
     NodeState,
-    RunEvent,
     Usage,
 )
 from weft.runtime.compiler import CompiledNode, PreparedWorkflow
@@ -27,9 +26,11 @@ from weft.runtime.outcomes import NodeOutcome, UsageTally
 from weft.runtime.retry import backoff_delay, should_retry
 from weft.runtime.tracing import SpanRecord, new_span_id
 from weft.workflows.expressions import ExpressionError
+from weft.workflows.reducers import ReducerError
 
 if TYPE_CHECKING:
     from weft.runtime.executor import Executor
+    from weft.runtime.scheduler import Slot
 
 STATE_OF_RESULT = {
     ActionState.OK: NodeState.SUCCEEDED,
@@ -51,11 +52,8 @@ class NodeCalls:
     cache: dict[str, Any]
     trace_id: str
     parent_id: str | None
-    runs: dict[str, int]
-    arrivals: dict[str, dict[str, Any]]
     edge_errors: dict[str, str]
-    limit: asyncio.Semaphore | None
-    action_limits: dict[str, asyncio.Semaphore | None]
+    limits: dict[str, tuple[asyncio.Semaphore, ...]]
     tally: UsageTally
 
     def next_call_id(self) -> str:
@@ -124,7 +122,8 @@ class NodeCalls:
             )
         )
 
-    async def execute_node(self, node: CompiledNode, key: str, outcome: NodeOutcome) -> None:
+    async def execute_node(self, slot: Slot, key: str, outcome: NodeOutcome) -> None:
+        node = slot.node
         if node.name in self.edge_errors:
             outcome.state = NodeState.FAILED
             outcome.error = ActionError(type="ConditionError", message=self.edge_errors[node.name])
@@ -136,7 +135,7 @@ class NodeCalls:
             outcome.cached = True
             return
         try:
-            scope = self.scope(node)
+            scope = self.scope(slot)
             if node.render_foreach is not None:
                 items = node.render_foreach(scope)
                 if not isinstance(items, list | tuple):
@@ -146,9 +145,10 @@ class NodeCalls:
                 await self.run_foreach(node, key, list(items), scope, outcome)
                 return
             arguments = self.arguments(node, scope)
-        except ExpressionError as exc:
+        except (ExpressionError, ReducerError) as exc:
+            kind = "ReducerError" if isinstance(exc, ReducerError) else "ReferenceError"
             outcome.state = NodeState.FAILED
-            outcome.error = ActionError(type="ReferenceError", message=f"node '{node.name}': {exc}")
+            outcome.error = ActionError(type=kind, message=f"node '{node.name}': {exc}")
             outcome.started_at = outcome.finished_at = time.time()
             self.event(EventKind.NODE_FINISHED, node, key, NodeState.FAILED, outcome)
             return
@@ -216,9 +216,10 @@ class NodeCalls:
             outcome.output = [r.output for r in results]
         self.event(EventKind.NODE_FINISHED, node, key, outcome.state, outcome)
 
-    def scope(self, node: CompiledNode) -> dict[str, Any]:
-        arrived = self.arrivals[node.name]
-        scope: dict[str, Any] = {"inputs": self.inputs, "iteration": self.runs[node.name] - 1}
+    def scope(self, slot: Slot) -> dict[str, Any]:
+        node = slot.node
+        arrived = slot.arrivals
+        scope: dict[str, Any] = {"inputs": self.inputs, "iteration": slot.runs - 1}
         if node.predecessors:
             for source in node.predecessors:
                 scope[source] = arrived.get(source)
@@ -241,12 +242,14 @@ class NodeCalls:
     async def call(
         self, node: CompiledNode, key: str, arguments: dict[str, Any], span: str | None = None
     ) -> tuple[ActionResult, int, float]:
-        """Call the node's action with limits, timeout and retries; never raises but Cancelled."""
+        """Call the node's action under its limits, with timeout and retries.
+
+        Never raises except ``CancelledError``: every failure is a result.
+        """
         started = time.time()
-        limits = [s for s in (self.executor._global_limit, self.limit) if s is not None]
-        action_limit = self.action_limits.get(node.action_name)
-        if action_limit is not None:
-            limits.append(action_limit)
+        limits = self.limits[node.action_name]
+        if not limits:
+            return await self._attempts(node, key, arguments, started, span)
         for sem in limits:
             await sem.acquire()
         try:
@@ -337,20 +340,17 @@ class NodeCalls:
         self.tally.add(result.usage)
         if not quiet:
             state = STATE_OF_RESULT[result.state]
-            self.executor.emit(
-                RunEvent(
-                    run_id=self.run_id,
-                    kind=EventKind.NODE_FINISHED,
-                    at=time.time(),
-                    node=self.prefix + node.name,
-                    key=key,
-                    state=state,
-                    attempt=attempt,
-                    output=result.output if state is NodeState.SUCCEEDED else None,
-                    error=result.error,
-                    usage=result.usage,
-                    data={"started_at": started, "action": node.action_name},
-                )
+            self.executor.record(
+                self.run_id,
+                EventKind.NODE_FINISHED,
+                self.prefix + node.name,
+                key,
+                state,
+                attempt,
+                result.output if state is NodeState.SUCCEEDED else None,
+                result.error,
+                result.usage,
+                {"started_at": started, "action": node.action_name},
             )
         return result, attempt, started
 
@@ -368,18 +368,15 @@ class NodeCalls:
     ) -> None:
         if self.executor._quiet:
             return
-        self.executor.emit(
-            RunEvent(
-                run_id=self.run_id,
-                kind=kind,
-                at=time.time(),
-                node=self.prefix + node.name,
-                key=key,
-                state=state,
-                attempt=attempt if attempt is not None else (outcome.attempts if outcome else None),
-                output=outcome.output if outcome and state is NodeState.SUCCEEDED else None,
-                error=error or (outcome.error if outcome else None),
-                usage=outcome.usage if outcome and kind is EventKind.NODE_FINISHED else None,
-                data=data,
-            )
+        self.executor.record(
+            self.run_id,
+            kind,
+            self.prefix + node.name,
+            key,
+            state,
+            attempt if attempt is not None else (outcome.attempts if outcome else None),
+            outcome.output if outcome and state is NodeState.SUCCEEDED else None,
+            error or (outcome.error if outcome else None),
+            outcome.usage if outcome and kind is EventKind.NODE_FINISHED else None,
+            data,
         )

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from weft.protocols import (
     ActionCall,
+    ActionError,
     EventKind,
     FailurePolicy,
     JoinMode,
@@ -41,6 +42,36 @@ from weft.workflows.expressions import ExpressionError
 
 if TYPE_CHECKING:
     from weft.runtime.executor import Executor
+
+
+Work = deque[tuple[CompiledEdge, NodeState, Any]]
+
+
+class Slot:
+    """The per-run state of one node, in one record so an edge costs one lookup."""
+
+    __slots__ = (
+        "active",
+        "arrivals",
+        "failed_inputs",
+        "launched",
+        "node",
+        "resolved",
+        "runs",
+        "state",
+        "total",
+    )
+
+    def __init__(self, node: CompiledNode) -> None:
+        self.node = node
+        self.state = NodeState.PENDING
+        self.arrivals: dict[str, Any] = {}
+        self.resolved = 0
+        self.active = 0
+        self.failed_inputs = 0
+        self.launched = False
+        self.runs = 0
+        self.total = len(node.incoming)
 
 
 class Execution(NodeCalls):
@@ -68,15 +99,9 @@ class Execution(NodeCalls):
         self.parent_id = parent_id
         nodes = workflow.nodes
         self.fail_fast = workflow.spec.on_failure is FailurePolicy.FAIL_FAST
-        self.state: dict[str, NodeState] = dict.fromkeys(nodes, NodeState.PENDING)
+        self.slots: dict[str, Slot] = {name: Slot(node) for name, node in nodes.items()}
         self.outputs: dict[str, Any] = {}
-        self.arrivals: dict[str, dict[str, Any]] = {n: {} for n in nodes}
-        self.resolved: dict[str, int] = dict.fromkeys(nodes, 0)
-        self.active: dict[str, int] = dict.fromkeys(nodes, 0)
-        self.failed_inputs: dict[str, int] = dict.fromkeys(nodes, 0)
         self.edge_errors: dict[str, str] = {}
-        self.launched: set[str] = set()
-        self.runs: dict[str, int] = dict.fromkeys(nodes, 0)
         self.loop_counts: dict[tuple[str, str], int] = {}
         self.outcomes: dict[str, NodeOutcome] = {}
         self.tally = UsageTally()
@@ -88,23 +113,24 @@ class Execution(NodeCalls):
         self.call_counter = 0
         self.aborted = False
         limit = workflow.spec.concurrency
-        self.limit = asyncio.Semaphore(limit) if limit else None
-        self.action_limits: dict[str, asyncio.Semaphore | None] = {}
+        shared = (executor.global_limit, asyncio.Semaphore(limit) if limit else None)
+        self.limits: dict[str, tuple[asyncio.Semaphore, ...]] = {}
         for node in nodes.values():
             declared = workflow.spec.action_concurrency.get(node.action_name)
             card = node.action.spec.card
             if declared is None and card is not None:
                 declared = card.max_concurrency
-            self.action_limits[node.action_name] = executor.action_limit(
-                f"{workflow.name}/{node.action_name}", declared
+            per_action = executor.action_limit(f"{workflow.name}/{node.action_name}", declared)
+            self.limits[node.action_name] = tuple(
+                sem for sem in (*shared, per_action) if sem is not None
             )
 
     # -- driving the run ----------------------------------------------------------
 
     async def execute(self) -> tuple[RunState, dict[str, Any], str | None]:
-        for name, node in self.workflow.nodes.items():
-            if not node.incoming:
-                self.launch(name)
+        for slot in self.slots.values():
+            if not slot.node.incoming:
+                self.launch(slot)
         try:
             if self.pending:
                 await self.done.wait()
@@ -114,7 +140,7 @@ class Execution(NodeCalls):
         return self.conclude()
 
     def conclude(self) -> tuple[RunState, dict[str, Any], str | None]:
-        states = set(self.state.values())
+        states = {slot.state for slot in self.slots.values()}
         if NodeState.FAILED in states or (self.aborted and self.first_error):
             state = RunState.FAILED
         elif NodeState.CANCELLED in states:
@@ -127,7 +153,8 @@ class Execution(NodeCalls):
         scope = {**self.outputs, "inputs": self.inputs}
         declared = bool(self.workflow.spec.outputs)
         for name, render in self.workflow.outputs.items():
-            if not declared and self.state.get(name) is not NodeState.SUCCEEDED:
+            slot = self.slots.get(name)
+            if not declared and (slot is None or slot.state is not NodeState.SUCCEEDED):
                 continue  # a sink that did not run has no output to report
             try:
                 outputs[name] = render(scope)
@@ -153,11 +180,11 @@ class Execution(NodeCalls):
         self.call_counter += 1
         return f"{self.id_prefix}{self.call_counter:08x}"
 
-    def launch(self, name: str) -> None:
-        self.launched.add(name)
-        self.state[name] = NodeState.RUNNING
+    def launch(self, slot: Slot) -> None:
+        slot.launched = True
+        slot.state = NodeState.RUNNING
         self.pending += 1
-        task = asyncio.get_running_loop().create_task(self.run_node(name))
+        task = asyncio.get_running_loop().create_task(self.run_node(slot))
         self.tasks.add(task)
         task.add_done_callback(self.task_done)
 
@@ -169,19 +196,28 @@ class Execution(NodeCalls):
         task.add_done_callback(self.task_done)
 
     def task_done(self, task: asyncio.Task[None]) -> None:
-        """Bookkeeping in a done callback, so a task cancelled before it ran is counted too."""
+        """Bookkeeping in a done callback, so a task cancelled before it ran is counted too.
+
+        A task that died of an unexpected exception (a bug, not an action's
+        failure: those are results) fails the run rather than vanish silently.
+        """
         self.tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None and self.first_error is None:
+            exc = task.exception()
+            self.first_error = f"internal error: {type(exc).__name__}: {exc}"
+            self.aborted = True
         self.pending -= 1
         if self.pending == 0:
             self.done.set()
 
     # -- one node -------------------------------------------------------------------
 
-    async def run_node(self, name: str) -> None:
-        node = self.workflow.nodes[name]
-        runs = self.runs[name]
+    async def run_node(self, slot: Slot) -> None:
+        node = slot.node
+        name = node.name
+        runs = slot.runs
         key = f"{self.prefix}{name}#{runs}" if runs else f"{self.prefix}{name}"
-        self.runs[name] = runs + 1
+        slot.runs = runs + 1
         outcome = NodeOutcome(name=name, key=key, state=NodeState.RUNNING)
         tracer = self.executor.tracer
         if tracer is not None:
@@ -189,25 +225,33 @@ class Execution(NodeCalls):
             launched = time.time()
         self.outcomes[name] = outcome
         try:
-            await self.execute_node(node, key, outcome)
+            await self.execute_node(slot, key, outcome)
         except asyncio.CancelledError:
             outcome.state = NodeState.CANCELLED
             outcome.finished_at = time.time()
-            self.state[name] = NodeState.CANCELLED
+            slot.state = NodeState.CANCELLED
             self.event(EventKind.NODE_FINISHED, node, key, NodeState.CANCELLED, outcome)
             if tracer is not None:
                 self.trace_node(node, outcome, launched)
             raise
+        except Exception as exc:  # a bug in weft or a reducer: fail the node, keep the run sane
+            outcome.state = NodeState.FAILED
+            outcome.finished_at = time.time()
+            outcome.error = ActionError(
+                type=type(exc).__name__, message=f"node '{self.prefix}{name}': {exc}"
+            )
+            self.event(EventKind.NODE_FINISHED, node, key, NodeState.FAILED, outcome)
         if tracer is not None:
             self.trace_node(node, outcome, launched)
-        self.complete(node, outcome)
+        self.complete(slot, outcome)
 
     # -- what happens after a node --------------------------------------------------
 
-    def complete(self, node: CompiledNode, outcome: NodeOutcome) -> None:
+    def complete(self, slot: Slot, outcome: NodeOutcome) -> None:
+        node = slot.node
         name = node.name
         state = outcome.state
-        self.state[name] = state
+        slot.state = state
         if state is NodeState.SUCCEEDED:
             self.outputs[name] = outcome.output
         elif state is NodeState.FAILED:
@@ -226,10 +270,15 @@ class Execution(NodeCalls):
             for loop in node.loops_out:
                 if self.try_loop(loop, outcome.output):
                     return
-        work: deque[tuple[CompiledEdge, NodeState, Any]] = deque(
-            (edge, state, outcome.output) for edge in node.outgoing
-        )
-        self.deliver_all(work)
+        output = outcome.output
+        work: Work = deque()
+        for edge in node.outgoing:
+            if state is NodeState.SUCCEEDED and edge.condition is None and edge.critic is None:
+                self.arrive(edge, "active", output, work)
+            else:
+                work.append((edge, state, output))
+        if work:
+            self.deliver_all(work)
 
     def try_loop(self, loop: CompiledEdge, output: Any) -> bool:
         """Start the next pass of a loop when its condition holds and its bound allows."""
@@ -247,16 +296,18 @@ class Execution(NodeCalls):
         self.loop_counts[pair] = count + 1
         body = set(loop.body)
         for member in loop.body:
-            self.state[member] = NodeState.PENDING
-            self.launched.discard(member)
-            arrived = self.arrivals[member]
+            slot = self.slots[member]
+            slot.state = NodeState.PENDING
+            slot.launched = False
+            arrived = slot.arrivals
             for source in [s for s in arrived if s in body]:
                 del arrived[source]
-            outside = [e for e in self.workflow.nodes[member].incoming if e.source not in body]
-            self.resolved[member] = len(outside)
-            self.active[member] = sum(1 for e in outside if e.source in arrived)
-            self.failed_inputs[member] = 0
-        self.arrivals[loop.target][loop.source] = output
+            outside = [e for e in slot.node.incoming if e.source not in body]
+            slot.resolved = len(outside)
+            slot.active = sum(1 for e in outside if e.source in arrived)
+            slot.failed_inputs = 0
+        target = self.slots[loop.target]
+        target.arrivals[loop.source] = output
         if not self.executor._quiet:
             self.executor.emit(
                 RunEvent(
@@ -267,10 +318,10 @@ class Execution(NodeCalls):
                     data={"source": loop.source, "iteration": count + 1},
                 )
             )
-        self.launch(loop.target)
+        self.launch(target)
         return True
 
-    def deliver_all(self, work: deque[tuple[CompiledEdge, NodeState, Any]]) -> None:
+    def deliver_all(self, work: Work) -> None:
         """Deliver edges breadth-first; skips propagate without recursion."""
         while work:
             edge, state, output = work.popleft()
@@ -280,7 +331,7 @@ class Execution(NodeCalls):
                 if edge.condition is not None:
                     try:
                         active = edge.condition.evaluate(
-                            output, self.inputs, max(self.runs[edge.source] - 1, 0)
+                            output, self.inputs, max(self.slots[edge.source].runs - 1, 0)
                         )
                     except ExpressionError as exc:
                         self.edge_errors[target] = f"edge {edge.source} -> {target}: {exc}"
@@ -342,57 +393,47 @@ class Execution(NodeCalls):
                     )
                 )
             if not self.aborted:
-                work: deque[tuple[CompiledEdge, NodeState, Any]] = deque()
+                work: Work = deque()
                 self.arrive(edge, kind, revised, work)
                 self.deliver_all(work)
         except asyncio.CancelledError:
             raise
 
-    def arrive(
-        self,
-        edge: CompiledEdge,
-        kind: str,
-        artifact: Any,
-        work: deque[tuple[CompiledEdge, NodeState, Any]],
-    ) -> None:
-        target = edge.target
-        self.resolved[target] += 1
+    def arrive(self, edge: CompiledEdge, kind: str, artifact: Any, work: Work) -> None:
+        slot = self.slots[edge.target]
+        slot.resolved += 1
         if kind == "active":
-            self.arrivals[target][edge.source] = artifact
-            self.active[target] += 1
+            slot.arrivals[edge.source] = artifact
+            slot.active += 1
         elif kind == "failed":
-            self.failed_inputs[target] += 1
-        if target in self.launched:
+            slot.failed_inputs += 1
+        if slot.launched:
             return
-        node = self.workflow.nodes[target]
-        total = len(node.incoming)
-        resolved = self.resolved[target]
-        active = self.active[target]
+        node = slot.node
         mode = node.join_mode
         if mode is JoinMode.ALL:
-            if resolved < total:
+            if slot.resolved < slot.total:
                 return
-            if self.failed_inputs[target]:
-                self.skip(node, "upstream failed", work)
-            elif active == 0:
-                self.skip(node, "no input (conditions false)", work)
+            if slot.failed_inputs:
+                self.skip(slot, "upstream failed", work)
+            elif slot.active == 0:
+                self.skip(slot, "no input (conditions false)", work)
             else:
-                self.launch(target)
+                self.launch(slot)
             return
         need = 1 if mode is JoinMode.ANY else node.quorum
-        if active >= need:
-            self.launch(target)
-        elif active + (total - resolved) < need:
-            reason = "upstream failed" if self.failed_inputs[target] else "quorum not reached"
-            self.skip(node, reason, work)
+        if slot.active >= need:
+            self.launch(slot)
+        elif slot.active + (slot.total - slot.resolved) < need:
+            reason = "upstream failed" if slot.failed_inputs else "quorum not reached"
+            self.skip(slot, reason, work)
 
-    def skip(
-        self, node: CompiledNode, reason: str, work: deque[tuple[CompiledEdge, NodeState, Any]]
-    ) -> None:
+    def skip(self, slot: Slot, reason: str, work: Work) -> None:
+        node = slot.node
         name = node.name
-        self.launched.add(name)
+        slot.launched = True
         upstream_failed = reason == "upstream failed"
-        self.state[name] = NodeState.SKIPPED
+        slot.state = NodeState.SKIPPED
         key = f"{self.prefix}{name}"
         self.outcomes[name] = NodeOutcome(
             name=name, key=key, state=NodeState.SKIPPED, reason=reason
