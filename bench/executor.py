@@ -780,32 +780,36 @@ def machine() -> str:
     return (
         f"{cpu}, {os.cpu_count()} cores ({usable} usable), {ram} RAM, "
         f"Python {platform.python_version()} ({platform.system()} {platform.release()}), "
-        f"weft {weft.__version__}, langgraph {importlib.metadata.version('langgraph')}"
+        f"weft {weft.__version__}, langgraph {importlib.metadata.version('langgraph')}, "
+        f"load average {os.getloadavg()[0]:.2f} at start"
     )
 
 
-HEADER = """# Executor benchmark results
+HEADER = """# Benchmark results
 
-Produced by `bench/executor.py`; each section below is one run, newest last.
-To reproduce, from the project root with the dev extras installed
-(`pip install -e '.[dev]'`, which brings langgraph):
+Each section below is one run of a script in `bench/`, newest last; the
+section title names the benchmark, and each section lists the exact command,
+the machine and the versions. To reproduce, from the project root with the dev
+extras installed (`pip install -e '.[dev]'`, which brings langgraph):
 
-    python bench/executor.py            # full run, a few minutes, appends here
+    python bench/executor.py            # executor vs LangGraph vs asyncio, a few minutes
     python bench/executor.py --quick    # smaller smoke version (prints; --save appends)
+    python bench/executor.py --profile  # cProfile of weft's per-node path (prints only)
 
-What is measured and how (graphs, LangGraph's encoding, interleaving, medians)
-is described in the docstring at the top of `bench/executor.py`. The machine
-has few, noisy cores: compare ratios measured in the same run, not absolute
-numbers across runs.
+What each benchmark measures and how is written at the top of its script. The
+machine has few, noisy cores: compare ratios measured in the same run, not
+absolute numbers across runs.
 """
 
 
-def append_results(path: Path, command: str, table: str, mode: str) -> None:
+def append_results(path: Path, command: str, table: str, mode: str, host: str) -> None:
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     section = (
-        f"\n## {stamp} ({mode})\n\n- command: `{command}`\n- machine: {machine()}\n\n{table}\n"
+        f"\n## Executor benchmark, {stamp} ({mode})\n\n"
+        f"- command: `{command}`\n- machine: {host}\n\n{table}\n"
     )
-    if not path.exists() or not path.read_text().startswith("# Executor benchmark results"):
+    # the file is shared with the other benchmarks in bench/: add the header, keep the rest
+    if not path.exists() or not path.read_text().startswith("# Benchmark results"):
         previous = path.read_text() if path.exists() else ""
         path.write_text(HEADER + previous)
     with path.open("a") as f:
@@ -821,16 +825,52 @@ def run_all(
         if not quiet:
             print(f"... {message}", file=sys.stderr, flush=True)
 
+    host = machine()
+    log(f"machine: {host}")
     measured = asyncio.run(measure(config, log))
     big = measure_big(config, log)
     table = render(config, measured, big)
     if not quiet:
-        print(f"machine: {machine()}\ncommand: {command}\n")
+        print(f"machine: {host}\ncommand: {command}\n")
         print(table)
     if out is not None:
-        append_results(out, command, table, mode)
+        append_results(out, command, table, mode, host)
         log(f"appended to {out}")
     return table
+
+
+def profile_weft(config: Config, top: int = 25) -> None:
+    """cProfile weft's per-node path on the layered DAG, journal off then on (printed only).
+
+    cProfile inflates the cost of small Python calls about threefold; read the
+    shares, not the absolute times.
+    """
+    import cProfile
+    import pstats
+
+    dag = layered_dag(config.layers, config.width)
+    for rival in (Weft(), Weft(journal=True)):
+        built = rival.build(dag)
+        profiler = cProfile.Profile()
+
+        async def runs(
+            built: Any = built, rival: Weft = rival, profiler: cProfile.Profile = profiler
+        ) -> None:
+            for _ in range(config.warmup):
+                await rival.run(built)
+            for _ in range(5):  # only the executor's run is profiled, not opening the journal
+                with tempfile.TemporaryDirectory(prefix="weft-bench-") as tmp:
+                    journal = Journal(Path(tmp) / "journal.db") if rival.journal else None
+                    executor = Executor(journal=journal)
+                    profiler.enable()
+                    await executor.run(built, {"task": TASK})
+                    profiler.disable()
+                    if journal is not None:
+                        journal.close()
+
+        asyncio.run(runs())
+        print(f"\n=== {rival.label}: {dag.name}, 5 runs of {dag.n} nodes ===")
+        pstats.Stats(profiler).sort_stats("tottime").print_stats(top)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -845,8 +885,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--save", action="store_true", help="append a --quick run to RESULTS.md")
     parser.add_argument("--no-save", action="store_true", help="do not append to RESULTS.md")
     parser.add_argument("--out", type=Path, default=RESULTS, help="results file (markdown)")
+    parser.add_argument(
+        "--profile", action="store_true", help="only cProfile weft on the layered DAG and print"
+    )
     args = parser.parse_args(args_list)
     config = Config.quick() if args.quick else Config()
+    if args.profile:
+        profile_weft(config)
+        return 0
     save = (args.save or not args.quick) and not args.no_save
     command = "python bench/executor.py" + (" " + " ".join(args_list) if args_list else "")
     run_all(

@@ -17,6 +17,9 @@ import pytest_asyncio
 from weft.protocols import BusError
 from weft.runtime.broker import MosquittoBroker
 
+#: Any real (non-loopback) model request fails in every test.
+pytest_plugins = ["weft.testing.pytest_plugin"]
+
 DEFAULT_TEST_BROKER = ("127.0.0.1", 1883)
 
 

@@ -24,6 +24,8 @@ __version__ = "0.1.0"
 _EXPORTS: dict[str, str] = {
     "tool": "weft.agents",
     "FunctionAction": "weft.agents",
+    "LLMAgent": "weft.agents",
+    "Orchestrator": "weft.runtime.orchestrator",
     "Workflow": "weft.workflows",
     "load_workflow": "weft.workflows",
     "loads_workflow": "weft.workflows",
@@ -82,7 +84,9 @@ __all__ = [
     "InputError",
     "JoinSpec",
     "Journal",
+    "LLMAgent",
     "NodeState",
+    "Orchestrator",
     "ResumeMismatchError",
     "RetryPolicy",
     "RunNotFoundError",
@@ -103,7 +107,7 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:  # pragma: no cover
-    from weft.agents import FunctionAction, tool
+    from weft.agents import FunctionAction, LLMAgent, tool
     from weft.protocols import (
         ActionCall,
         ActionContext,
@@ -131,6 +135,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from weft.runtime.executor import Executor, RunResult
     from weft.runtime.inprocess_bus import InProcessBus
     from weft.runtime.journal import Journal
+    from weft.runtime.orchestrator import Orchestrator
     from weft.runtime.registry import ActionRegistry
     from weft.runtime.runner import resume_run, run_sync, run_workflow
     from weft.workflows import Workflow, dump_workflow, load_workflow, loads_workflow

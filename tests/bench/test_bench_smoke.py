@@ -78,7 +78,7 @@ def test_the_whole_benchmark_runs_at_tiny_size_and_appends_a_readable_report(
         bench.Config.tiny(), out=results, command="pytest", mode="tiny", quiet=True
     )
     text = results.read_text()
-    assert text.startswith("# Executor benchmark results")
+    assert text.startswith("# Benchmark results")
     assert "python bench/executor.py" in text  # how to reproduce
     assert table in text
     for heading in ("Per-node orchestration overhead", "Makespan vs critical path", "Targets"):

@@ -218,7 +218,15 @@ def _classify(exc: Exception) -> _Classified:
         return _Classified(name, f"HTTP {status}: {exc.message}", retryable, status, retry_after)
     if isinstance(exc, openai.APIConnectionError):  # includes APITimeoutError
         return _Classified(name, str(exc) or name, True)
+    if isinstance(exc, ValueError | _NotACompletion):
+        # a body that is not a chat completion (truncated JSON, an HTML error
+        # page from a proxy): usually transient, so worth another attempt
+        return _Classified("InvalidResponse", f"the response is not a chat completion: {exc}", True)
     return _Classified(name, str(exc) or name, False)
+
+
+class _NotACompletion(Exception):
+    """The client parsed the body, but it is not a completion (no ``choices``)."""
 
 
 def _record_span(ctx: Any, span: dict[str, Any]) -> None:
@@ -306,6 +314,8 @@ class ChatSession:
             attempt += 1
             try:
                 response = await self.client.chat.completions.create(**request)
+                if not getattr(response, "choices", None):
+                    raise _NotACompletion(f"{type(response).__name__} without choices")
                 break
             except asyncio.CancelledError:
                 raise
@@ -323,9 +333,6 @@ class ChatSession:
                 delay = self.model.retry.delay(attempt, failure.retry_after)
                 self._note_retry(attempt, failure, delay)
                 await asyncio.sleep(delay)
-        if not getattr(response, "choices", None):
-            self._span(started, attempt, error=_Classified("EmptyResponse", "no choices", False))
-            raise ModelCallError("EmptyResponse", f"{settings.model}: the response has no choices")
         usage = self._usage(response, time.time() - started)
         self.usage = self.usage.add(usage)
         choice = response.choices[0]
@@ -373,7 +380,9 @@ class ChatSession:
             "llm.base_url": self.settings.base_url,
             "llm.attempts": attempts,
             "llm.finish_reason": completion.finish_reason if completion else None,
-            "llm.tool_calls": [tc.function.name for tc in tool_calls or [] if hasattr(tc, "function")],
+            "llm.tool_calls": [
+                tc.function.name for tc in tool_calls or [] if hasattr(tc, "function")
+            ],
             "usage": completion.usage if completion else Usage(),
             "error": ActionError(
                 type=error.error_type, message=error.message, retryable=error.retryable

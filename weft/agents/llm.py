@@ -196,8 +196,7 @@ class LLMAgent:
             description=summary,
             input_schema=input_schema if input_schema is not None else TASK_INPUT_SCHEMA,
             output_schema=output_type.model_json_schema() if output_type else {"type": "string"},
-            card=card
-            or CapabilityCard(agent_id=name, description=summary, skills=list(skills)),
+            card=card or CapabilityCard(agent_id=name, description=summary, skills=list(skills)),
         )
 
     @property
@@ -300,7 +299,9 @@ class LLMAgent:
             f"{self.name}: no final answer after {self.max_turns} model turns",
         )
 
-    async def _run_tool(self, tool_call: Any, toolset: ToolSet, ctx: ActionContext) -> dict[str, Any]:
+    async def _run_tool(
+        self, tool_call: Any, toolset: ToolSet, ctx: ActionContext
+    ) -> dict[str, Any]:
         """Run one tool call; every failure becomes a tool message, never an exception."""
         function = getattr(tool_call, "function", None)
         if function is None:

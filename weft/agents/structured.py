@@ -99,7 +99,8 @@ def parse_structured(content: str | None, model: type[M]) -> M:
     except json.JSONDecodeError as exc:
         shown = text if len(text) <= 80 else text[:77] + "..."
         raise StructuredOutputError(
-            "malformed_json", f"the reply is not valid JSON ({exc.msg} at char {exc.pos}): {shown!r}"
+            "malformed_json",
+            f"the reply is not valid JSON ({exc.msg} at char {exc.pos}): {shown!r}",
         ) from None
     try:
         return model.model_validate(data)

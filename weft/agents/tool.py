@@ -151,9 +151,10 @@ class FunctionAction:
             return ActionResult.failure(
                 call.call_id, "ValidationError", f"{self.name}: {message}", field=field
             )
-        kwargs = {n: getattr(parsed, n) for n in self._param_names}
+        # A validated model's __dict__ holds exactly its fields, already converted.
+        kwargs = parsed.__dict__
         if self._context_param is not None:
-            kwargs[self._context_param] = ctx
+            kwargs = {**kwargs, self._context_param: ctx}
         try:
             if self._is_async:
                 value = await self.fn(**kwargs)

@@ -11,7 +11,7 @@ import click
 from weft.protocols import WeftError
 
 #: Modules under ``weft.cli`` that define commands; each exposes ``register(group)``.
-COMMAND_MODULES = ("run",)
+COMMAND_MODULES = ("run", "ask", "agents", "broker", "trace", "route")
 
 
 class WeftGroup(click.Group):
@@ -30,8 +30,26 @@ class WeftGroup(click.Group):
 
 @click.group(cls=WeftGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="weft")
-def cli() -> None:
+@click.option(
+    "--log-format",
+    type=click.Choice(["json", "console"]),
+    envvar="WEFT_LOG_FORMAT",
+    help="Structured logs on stderr as JSON lines or console text [env: WEFT_LOG_FORMAT].",
+)
+@click.option(
+    "--log-level",
+    envvar="WEFT_LOG_LEVEL",
+    help="Log level: debug, info, warning, error [env: WEFT_LOG_LEVEL].",
+)
+def cli(log_format: str | None, log_level: str | None) -> None:
     """weft: multi-agent orchestration with graph workflows."""
+    if log_format or log_level:
+        from weft.runtime.logging import configure_logging
+
+        try:
+            configure_logging(log_format, log_level)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--log-level") from None
 
 
 def _register_commands() -> None:

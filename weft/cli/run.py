@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +48,13 @@ def _journal_option(func: Any) -> Any:
     )(func)
 
 
+def _open_tracer() -> Any:
+    """The local trace store (plus OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set)."""
+    from weft.runtime.trace_store import open_default_tracer
+
+    return open_default_tracer()
+
+
 def _open_journal(path: str | None) -> Any:
     from weft.runtime.journal import Journal
     from weft.runtime.runner import default_journal_path
@@ -77,6 +86,42 @@ def _result_json(result: Any) -> str:
         indent=2,
         default=str,
     )
+
+
+def _remote_options(func: Any) -> Any:
+    """``--broker``, ``--namespace``, ``--wait-agents``: call actions served by agents."""
+    func = click.option(
+        "--wait-agents",
+        type=click.FloatRange(min=0),
+        default=30.0,
+        show_default=True,
+        help="With --broker: seconds to wait for agents serving actions the file lacks.",
+    )(func)
+    func = click.option(
+        "--namespace",
+        default="default",
+        show_default=True,
+        help="With --broker: the agents' topic namespace.",
+    )(func)
+    return click.option(
+        "--broker",
+        default=None,
+        help="MQTT v5 broker URL: actions served by live agents there are called remotely.",
+    )(func)
+
+
+@asynccontextmanager
+async def _remote_actions(
+    broker: str | None, definition: Any, namespace: str, wait: float
+) -> AsyncIterator[Any]:
+    """The remote actions of ``definition`` on ``broker`` (None without a broker)."""
+    if broker is None:
+        yield None
+        return
+    from weft.runtime.distributed import remote_actions
+
+    async with remote_actions(broker, definition, namespace=namespace, wait=wait) as actions:
+        yield actions
 
 
 def _print_result(result: Any, as_json: bool) -> None:
@@ -111,6 +156,7 @@ async def _run_with_display(coro_factory: Any, live: bool) -> Any:
 @click.option("--concurrency", type=click.IntRange(min=1), help="Max action calls at once.")
 @click.option("--run-id", help="Use this run id instead of a random one.")
 @_journal_option
+@_remote_options
 def run_command(
     file: str,
     inputs: tuple[str, ...],
@@ -119,31 +165,38 @@ def run_command(
     concurrency: int | None,
     run_id: str | None,
     journal_path: str | None,
+    broker: str | None,
+    namespace: str,
+    wait_agents: float,
 ) -> None:
     """Run the workflow in FILE (YAML, or Python defining `workflow`)."""
     from weft.runtime.runner import run_workflow
 
     values = _parse_inputs(inputs, input_file)
     journal = _open_journal(journal_path)
+    tracer = _open_tracer()
     live = sys.stderr.isatty() and not as_json
 
     async def go(listeners: list[Any]) -> Any:
-        return await run_workflow(
-            file,
-            values,
-            journal=journal,
-            listeners=listeners,
-            concurrency=concurrency,
-            run_id=run_id,
-            inputs_from_text=True,
-        )
+        async with _remote_actions(broker, file, namespace, wait_agents) as actions:
+            return await run_workflow(
+                file,
+                values,
+                actions=actions,
+                journal=journal,
+                listeners=listeners,
+                concurrency=concurrency,
+                run_id=run_id,
+                inputs_from_text=True,
+                tracer=tracer,
+            )
 
-    result = _run_cancellable(go, live, journal)
+    result = _run_cancellable(go, live, journal, tracer)
     _print_result(result, as_json)
     _exit_for(result)
 
 
-def _run_cancellable(go: Any, live: bool, journal: Any) -> Any:
+def _run_cancellable(go: Any, live: bool, journal: Any, tracer: Any = None) -> Any:
     try:
         return asyncio.run(_run_with_display(go, live))
     except KeyboardInterrupt:
@@ -155,6 +208,8 @@ def _run_cancellable(go: Any, live: bool, journal: Any) -> Any:
         sys.exit(130)
     finally:
         journal.close()
+        if tracer is not None:
+            tracer.close()
 
 
 @click.command("resume")
@@ -163,21 +218,40 @@ def _run_cancellable(go: Any, live: bool, journal: Any) -> Any:
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.option("--concurrency", type=click.IntRange(min=1), help="Max action calls at once.")
 @_journal_option
+@_remote_options
 def resume_command(
-    run_id: str, force: bool, as_json: bool, concurrency: int | None, journal_path: str | None
+    run_id: str,
+    force: bool,
+    as_json: bool,
+    concurrency: int | None,
+    journal_path: str | None,
+    broker: str | None,
+    namespace: str,
+    wait_agents: float,
 ) -> None:
     """Finish RUN_ID without repeating the calls that already finished."""
     from weft.runtime.runner import resume_run
 
     journal = _open_journal(journal_path)
     live = sys.stderr.isatty() and not as_json
+    source = journal.get_run(run_id).source if broker else None
+    if broker and source is None:
+        raise WeftError(f"run {run_id} was started from Python code; --broker needs its file")
+    tracer = _open_tracer()
 
     async def go(listeners: list[Any]) -> Any:
-        return await resume_run(
-            run_id, journal=journal, listeners=listeners, force=force, concurrency=concurrency
-        )
+        async with _remote_actions(broker, source, namespace, wait_agents) as actions:
+            return await resume_run(
+                run_id,
+                journal=journal,
+                actions=actions,
+                listeners=listeners,
+                force=force,
+                concurrency=concurrency,
+                tracer=tracer,
+            )
 
-    result = _run_cancellable(go, live, journal)
+    result = _run_cancellable(go, live, journal, tracer)
     _print_result(result, as_json)
     _exit_for(result)
 

@@ -30,6 +30,15 @@ from weft.protocols.errors import (
     WeftError,
 )
 from weft.protocols.events import EventKind, NodeState, RunEvent, RunState
+from weft.protocols.remote import (
+    AgentCard,
+    AgentLoad,
+    AgentStatus,
+    CallAccepted,
+    CallCancel,
+    DeadLetter,
+    DeadLetterReason,
+)
 from weft.protocols.routing import Candidate, Router, RouteRequest, RoutingDecision
 from weft.protocols.schema import json_schema, workflow_json_schema
 from weft.protocols.source import SourceMap, locate
@@ -58,10 +67,17 @@ __all__ = [
     "ActionResult",
     "ActionSpec",
     "ActionState",
+    "AgentCard",
+    "AgentLoad",
+    "AgentStatus",
     "BusError",
+    "CallAccepted",
+    "CallCancel",
     "CallTimeoutError",
     "Candidate",
     "CapabilityCard",
+    "DeadLetter",
+    "DeadLetterReason",
     "Defaults",
     "DefinitionError",
     "EdgeSpec",

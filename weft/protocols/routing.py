@@ -29,6 +29,12 @@ class RouteRequest(BaseModel):
     )
     max_cost: float | None = Field(default=None, ge=0, description="Budget per call, USD.")
     k: int = Field(default=5, ge=1, le=100, description="How many candidates to consider.")
+    run_id: str | None = Field(
+        default=None, description="Run the subtask belongs to; the route span joins its trace."
+    )
+    subtask_id: str | None = Field(
+        default=None, description="Id of the subtask (the workflow node) being routed, if any."
+    )
 
 
 class Candidate(BaseModel):
@@ -48,6 +54,13 @@ class Candidate(BaseModel):
     )
     excluded: str | None = Field(
         default=None, description="Why it was filtered out (not alive, tags, budget, not_skills)."
+    )
+    parts: dict[str, float] = Field(
+        default_factory=dict,
+        description="Weighted contributions that add up to ``score`` (router-specific names).",
+    )
+    evidence: str | None = Field(
+        default=None, description="The part of the card that matched best, e.g. 'skill: ...'."
     )
 
 

@@ -9,6 +9,7 @@ from pydantic import BaseModel
 from weft.protocols.actions import ActionCall, ActionResult, ActionSpec, ProgressEvent
 from weft.protocols.capability import CapabilityCard
 from weft.protocols.events import RunEvent
+from weft.protocols.remote import AgentCard, CallAccepted, CallCancel, DeadLetter
 from weft.protocols.workflow import WorkflowSpec
 
 PUBLIC_MODELS: dict[str, type[BaseModel]] = {
@@ -18,6 +19,10 @@ PUBLIC_MODELS: dict[str, type[BaseModel]] = {
     "ProgressEvent": ProgressEvent,
     "CapabilityCard": CapabilityCard,
     "RunEvent": RunEvent,
+    "AgentCard": AgentCard,
+    "CallAccepted": CallAccepted,
+    "CallCancel": CallCancel,
+    "DeadLetter": DeadLetter,
     "Workflow": WorkflowSpec,
 }
 

@@ -2,6 +2,7 @@
 
 ``weft/{ns}/cards/{agent}``        retained capability card
 ``weft/{ns}/agents/{agent}/call``  calls to one agent
+``weft/{ns}/agents/{agent}/cancel`` cancellations of calls that agent holds
 ``weft/{ns}/pools/{pool}/call``    calls to a pool (shared subscription)
 ``weft/{ns}/replies/{client}``     replies to one caller
 ``weft/{ns}/runs/{run}/events``    run events
@@ -35,6 +36,9 @@ class Topics:
 
     def agent_call(self, agent: str) -> str:
         return f"{self.prefix}/agents/{_check_segment(agent, 'agent')}/call"
+
+    def agent_cancel(self, agent: str) -> str:
+        return f"{self.prefix}/agents/{_check_segment(agent, 'agent')}/cancel"
 
     def pool_call(self, pool: str) -> str:
         return f"{self.prefix}/pools/{_check_segment(pool, 'pool')}/call"

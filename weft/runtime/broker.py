@@ -79,6 +79,7 @@ class TlsListener:
             f"require_certificate {'true' if self.require_certificate else 'false'}\n"
         )
 
+
 _SEARCH_PATHS = (
     "/usr/sbin/mosquitto",
     "/usr/local/sbin/mosquitto",

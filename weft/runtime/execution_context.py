@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from weft.protocols import (
@@ -21,7 +22,9 @@ from weft.protocols import (
     Usage,
     new_id,
 )
+from weft.runtime import logging as logs
 from weft.runtime.compiler import CompiledNode
+from weft.runtime.tracing import SpanRecord, new_span_id
 
 if TYPE_CHECKING:
     from weft.runtime.node_calls import NodeCalls
@@ -64,16 +67,45 @@ class ExecutionContext:
         )
         child = ExecutionContext(self.execution, self.node, f"{self.key}>{action}", call)
         started = time.time()
+        bound = logs.bind_call(call) if logs.enabled else None
         try:
             result = await target.invoke(call, child)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
             result = crashed_result(call, target, exc)
+        finally:
+            if bound is not None:
+                logs.unbind(bound)
         self.execution.trace_call(call, result, started, kind="call")
         spent = result.usage if child.child_usage is None else result.usage.add(child.child_usage)
         self.child_usage = spent if self.child_usage is None else self.child_usage.add(spent)
         return result
+
+    def record_span(self, span: Mapping[str, Any]) -> None:
+        """Record a span an action measured itself (an LLM request), as a child of its call.
+
+        The agents layer cannot import the runtime's tracing, so an action
+        hands a plain mapping: name, kind, start, end, status, attributes.
+        """
+        tracer = self.execution.executor.tracer
+        if tracer is None:
+            return
+        tracer.record(
+            SpanRecord(
+                trace_id=self._call.trace_id or self.execution.trace_id,
+                span_id=new_span_id(),
+                parent_id=self._call.call_id,
+                name=str(span["name"]),
+                kind=str(span.get("kind", "llm")),
+                start=float(span["start"]),
+                end=float(span["end"]),
+                status=str(span.get("status", "ok")),
+                run_id=self.execution.run_id,
+                node=self.key,
+                attributes=dict(span.get("attributes", {})),
+            )
+        )
 
     def actions(self) -> list[ActionSpec]:
         return [a for name, a in self.execution.workflow.registry.specs().items()]

@@ -201,6 +201,7 @@ class Executor:
                     "error": error,
                     "usage": execution.tally.total().model_dump(),
                     "graph_hash": execution.workflow.graph_hash,
+                    "weft.graph": execution.workflow,
                 },
             )
         )

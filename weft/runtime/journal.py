@@ -35,6 +35,7 @@ from weft.protocols import (
     Usage,
     WeftError,
 )
+from weft.runtime.redaction import redactor
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -67,7 +68,14 @@ _ENCODER = json.JSONEncoder(default=str, separators=(",", ":"))
 
 
 def _dumps(value: Any) -> str:
-    return _ENCODER.encode(value)
+    """Compact JSON with secrets masked (``weft.runtime.redaction``): a journal is a file
+    on disk like the trace store, so the same rule applies. A masked output is replayed
+    masked on resume; the secret itself is never written down."""
+    text = _ENCODER.encode(value)
+    masker = redactor()
+    if masker.needs_walk(text):
+        text = _ENCODER.encode(masker.value(value))
+    return text
 
 
 def _usage_dict(usage: Usage) -> dict[str, Any]:

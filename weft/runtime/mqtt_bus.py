@@ -41,11 +41,10 @@ import asyncio
 import contextlib
 import itertools
 import logging
-import math
 import random
 import socket
 import ssl
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -55,6 +54,7 @@ from aiomqtt import ProtocolVersion
 from aiomqtt.exceptions import MqttConnectError
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
 
 from weft.protocols import BusError, Message, topic_matches
 from weft.runtime._mqtt_wire import BrokerAddress, parse_broker_url, subscription_ids, to_paho
@@ -100,9 +100,32 @@ class _ConnectionLostError(Exception):
 
 @dataclass(slots=True)
 class _Connection:
+    """One MQTT connection and the publishes waiting for their acknowledgement on it.
+
+    ``acks`` maps a packet id to the future that its PUBACK (QoS 0: the
+    write) resolves with the broker's reason code; an acknowledgement nobody
+    waits for any more (the publisher was cancelled) is dropped.
+    ``mark_lost()`` fails every waiting publish so that it is sent again on
+    the next connection.
+    """
+
     client: aiomqtt.Client
     generation: int
     lost: asyncio.Future[None]
+    acks: dict[int, asyncio.Future[ReasonCode]] = field(default_factory=dict)
+
+    def acknowledged(self, mid: int, reason: ReasonCode) -> None:
+        waiter = self.acks.pop(mid, None)
+        if waiter is not None and not waiter.done():
+            waiter.set_result(reason)
+
+    def mark_lost(self) -> None:
+        if not self.lost.done():
+            self.lost.set_result(None)
+        waiting, self.acks = self.acks, {}
+        for waiter in waiting.values():
+            if not waiter.done():
+                waiter.set_exception(_ConnectionLostError())
 
 
 class MqttBus(Bus):
@@ -237,32 +260,60 @@ class MqttBus(Bus):
             await self._disconnect(conn)
 
     async def _publish(self, message: Message) -> None:
+        """Hand the message to paho and wait for the broker's acknowledgement.
+
+        Calls paho directly instead of ``aiomqtt.Client.publish`` for two
+        reasons: aiomqtt drops the PUBACK reason code, so a publish the
+        broker refused (MQTT 5: 0x87 not authorized, by an ACL) would look
+        delivered; and the ack future here is failed by ``mark_lost()`` when
+        the connection drops, where racing each publish against the loss
+        cost a task and an ``asyncio.wait`` per message.
+        """
         properties = to_paho(message.properties)
-        deadline = asyncio.get_running_loop().time() + self.reconnect_timeout
+        deadline: float | None = None
+        conn = self._conn
         while True:
-            conn = await self._connection(deadline, f"publish to {message.topic!r}")
+            if conn is None or conn.lost.done() or not self._connected.is_set():
+                if deadline is None:
+                    deadline = asyncio.get_running_loop().time() + self.reconnect_timeout
+                conn = await self._connection(deadline, f"publish to {message.topic!r}")
             try:
-                await self._on(
-                    conn,
-                    conn.client.publish(
-                        message.topic,
-                        message.payload,
-                        qos=message.qos,
-                        retain=message.retain,
-                        properties=properties,
-                        timeout=math.inf,
-                    ),
+                info = conn.client._client.publish(
+                    message.topic, message.payload, message.qos, message.retain, properties
                 )
-                return
-            except _ConnectionLostError:
-                continue
-            except aiomqtt.MqttCodeError as exc:
-                if exc.rc in _CONNECTION_LOST_CODES:
+            except ValueError as exc:  # paho's own checks (topic, payload type)
+                raise BusError(f"publish to {message.topic!r} on {self.url} failed: {exc}") from exc
+            if info.rc != paho.MQTT_ERR_SUCCESS:
+                if info.rc in _CONNECTION_LOST_CODES:
+                    if deadline is None:
+                        deadline = asyncio.get_running_loop().time() + self.reconnect_timeout
                     await self._until_lost(conn, deadline)
+                    conn = None
                     continue
-                raise BusError(f"publish to {message.topic!r} on {self.url} failed: {exc}") from exc
-            except (aiomqtt.MqttError, ValueError) as exc:
-                raise BusError(f"publish to {message.topic!r} on {self.url} failed: {exc}") from exc
+                reason = paho.error_string(info.rc)
+                raise BusError(f"publish to {message.topic!r} on {self.url} failed: {reason}")
+            if info.is_published():
+                # Only QoS 0 can be done already, and only if paho wrote the
+                # packet inside publish(); with aiomqtt's event-loop
+                # integration it never does (writes wait for the loop), and
+                # a PUBACK is read by the loop, never inside publish().
+                return
+            ack: asyncio.Future[ReasonCode] = asyncio.get_running_loop().create_future()
+            conn.acks[info.mid] = ack
+            try:
+                reason_code = await ack
+            except _ConnectionLostError:
+                conn = None
+                continue
+            finally:
+                if conn is not None and conn.acks.get(info.mid) is ack:
+                    del conn.acks[info.mid]
+            if reason_code.value >= 0x80:
+                raise BusError(
+                    f"broker {self.url} refused the publish to {message.topic!r}: {reason_code} "
+                    "(is the client allowed to write to this topic?)"
+                )
+            return
 
     async def _subscribe(self, pattern: str, qos: int) -> Subscription:
         sub = _MqttSubscription(pattern, self._unsubscribe)
@@ -366,7 +417,8 @@ class MqttBus(Bus):
 
     # -- connection -------------------------------------------------------------
 
-    def _client(self) -> aiomqtt.Client:
+    def _client(self, on_ack: Callable[[int, ReasonCode], None]) -> aiomqtt.Client:
+        """A configured aiomqtt client; ``on_ack(mid, reason)`` gets every publish ack."""
         tls_params = None
         if self.address.tls:
             tls_params = aiomqtt.TLSParameters(
@@ -406,11 +458,29 @@ class MqttBus(Bus):
         # An exception in a paho callback must not tear down the connection.
         client._client.suppress_exceptions = True
         client._client.connect_timeout = self.connect_timeout
+
+        def on_publish(
+            _client: paho.Client, _userdata: Any, mid: int, reason: ReasonCode, _props: Any
+        ) -> None:
+            on_ack(mid, reason)
+
+        def on_message(_client: paho.Client, _userdata: Any, raw: paho.MQTTMessage) -> None:
+            self._route(raw)
+
+        # Publishes go through paho directly (see _publish); aiomqtt's own
+        # handler would discard the reason code.
+        client._client.on_publish = on_publish
+        # Incoming messages are routed right in paho's read callback, in
+        # arrival order, instead of through aiomqtt's queue, whose iterator
+        # costs a task and an asyncio.wait per message.
+        client._client.on_message = on_message
+        _fail_fast_on_early_close(client)
         return client
 
     async def _connect(self) -> _Connection:
         """Open one connection; ``BusError`` naming the URL when that fails."""
-        client = self._client()
+        acks: list[_Connection] = []  # filled below, before any publish can be acknowledged
+        client = self._client(lambda mid, reason: acks[0].acknowledged(mid, reason))
         # aiomqtt connects in a worker thread that a cancellation cannot stop;
         # if close() cancels us meanwhile, drop the connection once it exists
         # instead of leaving a live client (and its client id) on the broker.
@@ -429,6 +499,13 @@ class MqttBus(Bus):
             hint = ""
             if "refused" in reason.lower():
                 hint = " (is it running? weft.runtime.broker can start a local Mosquitto)"
+            elif reason == _CLOSED_BEFORE_CONNACK and self.address.tls:
+                hint = (
+                    " (does it require a client certificate, and trust this one? paho's log "
+                    "line 'failed to receive on socket' names the TLS error)"
+                )
+            elif reason == _CLOSED_BEFORE_CONNACK:
+                hint = " (is this a TLS listener? then use mqtts://)"
             elif "timed out" in reason.lower():
                 hint = (
                     f" (no CONNACK within {self.connect_timeout:g}s: is it an MQTT broker, "
@@ -436,11 +513,12 @@ class MqttBus(Bus):
                 )
             raise BusError(f"cannot reach MQTT broker at {self.url}: {reason}{hint}") from exc
         lost: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        return _Connection(client, next(self._generation), lost)
+        conn = _Connection(client, next(self._generation), lost)
+        acks.append(conn)
+        return conn
 
     async def _disconnect(self, conn: _Connection) -> None:
-        if not conn.lost.done():
-            conn.lost.set_result(None)
+        conn.mark_lost()
         with contextlib.suppress(aiomqtt.MqttError, OSError, TimeoutError):
             async with asyncio.timeout(self.connect_timeout):
                 await conn.client.__aexit__(None, None, None)
@@ -459,9 +537,15 @@ class MqttBus(Bus):
             log.info("reconnected to MQTT broker %s", self.url)
 
     async def _read(self, conn: _Connection) -> None:
+        """Return when the connection drops.
+
+        Messages never reach aiomqtt's queue (``on_message`` routes them), so
+        its iterator yields nothing; it is used for the one thing it does
+        here: ending with ``MqttError`` when the connection is lost.
+        """
         try:
-            async for raw in conn.client.messages:
-                self._route(raw)
+            async for _ in conn.client.messages:
+                pass
         except aiomqtt.MqttError as exc:
             log.debug("message loop for %s ended: %s", self.url, exc)
 
@@ -551,7 +635,7 @@ class MqttBus(Bus):
 
     # -- routing ----------------------------------------------------------------
 
-    def _route(self, raw: aiomqtt.Message) -> None:
+    def _route(self, raw: paho.MQTTMessage) -> None:
         """Deliver one incoming message to the subscriptions it belongs to.
 
         Never raises: a message that cannot be converted is logged, counted in
@@ -563,7 +647,7 @@ class MqttBus(Bus):
             ids = subscription_ids(raw.properties)
         except Exception:
             self.dropped_messages += 1
-            log.warning("dropped an undecodable message on %s", raw.topic, exc_info=True)
+            log.warning("dropped an undecodable message on %s", _topic_of(raw), exc_info=True)
             return
         if ids:
             entries: list[_Filter] = []
@@ -587,6 +671,41 @@ class MqttBus(Bus):
                 targets = list(members)
             for sub in targets:
                 sub.deliver(message)
+
+
+_CLOSED_BEFORE_CONNACK = "the broker closed the connection before accepting it"
+
+
+def _fail_fast_on_early_close(client: aiomqtt.Client) -> None:
+    """End a connect at once when the broker drops the socket before its CONNACK.
+
+    That is how a TLS broker rejects a missing or untrusted client
+    certificate under TLS 1.3 (the alert comes after the client's handshake
+    finished); aiomqtt would wait out the whole connect timeout. Relies on
+    aiomqtt's private ``_connected`` future and checks that it is there.
+    """
+    loop = asyncio.get_running_loop()
+    original = client._client.on_disconnect
+
+    def fail() -> None:
+        connected = getattr(client, "_connected", None)
+        if isinstance(connected, asyncio.Future) and not connected.done():
+            connected.set_exception(aiomqtt.MqttError(_CLOSED_BEFORE_CONNACK))
+
+    def on_disconnect(*args: Any) -> None:
+        loop.call_soon_threadsafe(fail)  # paho may call this from aiomqtt's connect thread
+        if original is not None:
+            original(*args)
+
+    client._client.on_disconnect = on_disconnect
+
+
+def _topic_of(raw: paho.MQTTMessage) -> str:
+    """The topic for a log line, also when it is not valid UTF-8."""
+    try:
+        return raw.topic
+    except UnicodeDecodeError:
+        return repr(getattr(raw, "_topic", b"?"))
 
 
 def _drop_late(entered: asyncio.Future[Any], client: aiomqtt.Client) -> None:

@@ -20,6 +20,7 @@ from weft.protocols import (
     NodeState,
     Usage,
 )
+from weft.runtime import logging as logs
 from weft.runtime.compiler import CompiledNode, PreparedWorkflow
 from weft.runtime.execution_context import ExecutionContext, crashed_result
 from weft.runtime.outcomes import NodeOutcome, UsageTally
@@ -135,16 +136,19 @@ class NodeCalls:
             outcome.cached = True
             return
         try:
-            scope = self.scope(slot)
-            if node.render_foreach is not None:
-                items = node.render_foreach(scope)
-                if not isinstance(items, list | tuple):
-                    raise ExpressionError(
-                        f"foreach {node.spec.foreach} gave {type(items).__name__}, not a list"
-                    )
-                await self.run_foreach(node, key, list(items), scope, outcome)
-                return
-            arguments = self.arguments(node, scope)
+            if node.render_args is None and node.render_foreach is None:
+                arguments = self.default_arguments(slot)
+            else:
+                scope = self.scope(slot)
+                if node.render_foreach is not None:
+                    items = node.render_foreach(scope)
+                    if not isinstance(items, list | tuple):
+                        raise ExpressionError(
+                            f"foreach {node.spec.foreach} gave {type(items).__name__}, not a list"
+                        )
+                    await self.run_foreach(node, key, list(items), scope, outcome)
+                    return
+                arguments = self.arguments(node, scope)
         except (ExpressionError, ReducerError) as exc:
             kind = "ReducerError" if isinstance(exc, ReducerError) else "ReferenceError"
             outcome.state = NodeState.FAILED
@@ -153,7 +157,12 @@ class NodeCalls:
             self.event(EventKind.NODE_FINISHED, node, key, NodeState.FAILED, outcome)
             return
         outcome.arguments = arguments
-        result, attempts, started = await self.call(node, key, arguments, outcome.span_id)
+        if self.limits[node.action_name]:
+            result, attempts, started = await self.call(node, key, arguments, outcome.span_id)
+        else:
+            result, attempts, started = await self._attempts(
+                node, key, arguments, time.time(), outcome.span_id
+            )
         outcome.state = STATE_OF_RESULT[result.state]
         outcome.output = result.output
         outcome.error = result.error
@@ -230,6 +239,21 @@ class NodeCalls:
                 scope["input"] = node.reducer([arrived[s] for s in sources], sources)
         return scope
 
+    def default_arguments(self, slot: Slot) -> dict[str, Any]:
+        """Arguments of a node without ``with``: its input, without building a scope."""
+        node = slot.node
+        arrived = slot.arrivals
+        if not node.predecessors:
+            return {}
+        if node.spec.join is None and len(node.predecessors) == 1:
+            value = arrived.get(node.predecessors[0])
+        else:
+            sources = [s for s in node.predecessors if s in arrived]
+            value = node.reducer([arrived[s] for s in sources], sources)
+        if node.default_param is not None:
+            return {node.default_param: value}
+        return dict(value) if isinstance(value, dict) else {}
+
     def arguments(self, node: CompiledNode, scope: dict[str, Any]) -> dict[str, Any]:
         if node.render_args is not None:
             rendered = node.render_args(scope)
@@ -291,6 +315,8 @@ class NodeCalls:
                 deadline=time.time() + timeout if timeout else None,
             )
             ctx = ExecutionContext(self, node, key, call)
+            if logs.enabled:
+                logs.bind_call(call)  # this node's own task: nothing to unbind
             call_started = time.time()
             try:
                 if timeout is None:

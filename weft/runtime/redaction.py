@@ -16,7 +16,7 @@ starts, so a secret passed on from one node to the next under an innocent key
 is still caught.
 
 ``dumps`` is the hot path: it encodes to JSON first and only walks the value
-when cheap substring checks on the encoded text say something may need
+when cheap checks on the encoded text (``needs_walk``) say something may need
 redacting. The trade-off: a journaled output that held a secret is replayed
 masked when a run is resumed, because the secret was never written down.
 """
@@ -46,25 +46,17 @@ SENSITIVE_ENV = re.compile(
     re.IGNORECASE,
 )
 
-#: Lower-case fragments whose presence in encoded JSON sends a value down the slow path.
-_KEY_HINTS = (
-    "pass",
-    "pwd",
-    "secret",
-    "key",
-    "authorization",
-    "credential",
-    "cookie",
-    "session",
-    'token"',
-    '"auth"',
-)
-_TEXT_HINTS = ("bearer", "://", "sk-")
+#: Secret-shaped text masked inside strings: bearer tokens, URL passwords, OpenAI-style keys,
+#: and ``password=...`` / ``"api_key": "..."`` pairs inside free text or embedded JSON.
 _TEXT_PATTERNS = re.compile(
     r"(?P<bearer>(?i:bearer)\s+)[A-Za-z0-9._~+/-]{8,}=*"
     r"|(?P<url>://[^/\s:@\"']+:)[^/\s@\"']+(?=@)"
     r"|sk-[A-Za-z0-9_-]{16,}"
+    r"|(?P<pair>(?i:pass(?:word|wd|phrase)?|secret|api[-_]?key|token|authorization)"
+    r"\\?[\"']?\s*[:=]\s*\\?[\"']?(?:(?i:bearer|basic)\s+)?)[^\s\"'\\,;&}]+"
 )
+#: Fragments that make a string worth running ``_TEXT_PATTERNS`` over.
+_TEXT_HINTS = ("bearer", "://", "sk-", "pass", "secret", "key", "token", "authorization")
 _MIN_SECRET = 4
 _NOT_SECRETS = frozenset({"true", "false", "none", "null", "yes", "no"})
 
@@ -96,9 +88,7 @@ def _make_encoder() -> Callable[[Any], str]:
             default=_default, separators=(",", ":"), ensure_ascii=False, check_circular=False
         )
         return plain.encode
-    fast = make(
-        None, _default, json_encoder.encode_basestring, None, ":", ",", False, False, True
-    )
+    fast = make(None, _default, json_encoder.encode_basestring, None, ":", ",", False, False, True)
     join = "".join
 
     def encode(value: Any) -> str:
@@ -120,6 +110,7 @@ class Redactor:
         self._secrets: frozenset[str] = frozenset()
         self._needles: tuple[str, ...] = ()
         self._pattern: re.Pattern[str] | None = None
+        self._key_verdicts: dict[str, bool] = {}
         for secret in secrets:
             self.register_secret(secret)
 
@@ -138,9 +129,10 @@ class Redactor:
                 return
             secrets = set(self._secrets)
             secrets.add(value)
-            escaped = encode(value)[1:-1]
-            if escaped != value:
-                secrets.add(escaped)
+            # As it appears inside JSON text, with and without ASCII escapes.
+            for escaped in (encode(value)[1:-1], json.dumps(value)[1:-1]):
+                if escaped != value:
+                    secrets.add(escaped)
             ordered = sorted(secrets, key=len, reverse=True)
             self._pattern = re.compile("|".join(re.escape(s) for s in ordered))
             self._needles = tuple(ordered)
@@ -209,15 +201,36 @@ class Redactor:
         return self.value(_default(value))
 
     def needs_walk(self, encoded: str) -> bool:
-        """Whether the JSON text of a value may hold a sensitive key or a secret.
+        """Whether compact JSON text may hold a sensitive key, a secret or a URL password.
 
-        False positives only cost a walk; a false negative would leak, so the
-        hints are broad (any key containing ``key`` triggers it, for instance).
+        Cheap enough for every span: substring checks for registered secrets
+        and ``://``, then a look at each object key (each ``":`` in the text)
+        with verdicts cached per key. False positives only cost a walk.
         """
-        lowered = encoded.lower()
-        if any(h in lowered for h in _KEY_HINTS) or any(h in lowered for h in _TEXT_HINTS):
+        needles = self._needles
+        if needles and any(n in encoded for n in needles):
             return True
-        return bool(self._needles) and any(n in encoded for n in self._needles)
+        if "://" in encoded:
+            return True
+        return self._has_sensitive_key(encoded)
+
+    def _has_sensitive_key(self, encoded: str) -> bool:
+        verdicts = self._key_verdicts
+        find = encoded.find
+        rfind = encoded.rfind
+        end = find('":')
+        while end != -1:
+            start = rfind('"', 0, end)
+            if encoded[end - 1] == "\\" or (start > 0 and encoded[start - 1] == "\\"):
+                return True
+            key = encoded[start + 1 : end]
+            verdict = verdicts.get(key)
+            if verdict is None:
+                verdict = verdicts[key] = is_sensitive_key(key)
+            if verdict:
+                return True
+            end = find('":', end + 2)
+        return False
 
     def dumps(self, value: Any) -> str:
         """``value`` as compact JSON with everything sensitive masked."""
@@ -228,7 +241,7 @@ class Redactor:
 
 
 def _mask_match(match: re.Match[str]) -> str:
-    prefix = match.group("bearer") or match.group("url") or ""
+    prefix = match.group("bearer") or match.group("url") or match.group("pair") or ""
     return prefix + MASK
 
 

@@ -17,7 +17,9 @@ from weft.runtime.compiler import PreparedWorkflow, prepare
 from weft.runtime.executor import Executor, Listener, RunResult
 from weft.runtime.inputs import resolve_inputs
 from weft.runtime.journal import Journal
+from weft.runtime.redaction import register_sensitive
 from weft.runtime.registry import ActionRegistry
+from weft.runtime.tracing import Tracer
 from weft.workflows import Workflow
 
 Definition = WorkflowSpec | Workflow | PreparedWorkflow | str | Path
@@ -59,18 +61,23 @@ async def run_workflow(
     listeners: Sequence[Listener] = (),
     concurrency: int | None = None,
     inputs_from_text: bool = False,
+    tracer: Tracer | None = None,
 ) -> RunResult:
     """Validate, compile and run a workflow; return its result (never raises for a failed node).
 
     ``definition`` is a builder ``Workflow``, a ``WorkflowSpec``, or the path of a
     YAML file or of a Python file defining ``workflow``. ``actions`` adds or
     overrides actions by name. ``journal=True`` uses the default journal.
+    ``tracer`` receives every span (e.g. a ``TraceStore``); the caller closes it.
     Raises ``DefinitionError`` or ``InputError`` before anything runs.
     """
     prepared = _prepared(definition, actions)
     resolved = resolve_inputs(prepared.spec, inputs, from_text=inputs_from_text)
+    register_sensitive(resolved)
     store = _journal(journal)
-    executor = Executor(journal=store, listeners=listeners, concurrency=concurrency)
+    executor = Executor(
+        journal=store, listeners=listeners, concurrency=concurrency, tracer=tracer
+    )
     return await executor.run(prepared, resolved, run_id=run_id)
 
 
@@ -83,12 +90,14 @@ async def resume_run(
     listeners: Sequence[Listener] = (),
     concurrency: int | None = None,
     force: bool = False,
+    tracer: Tracer | None = None,
 ) -> RunResult:
     """Finish a run that stopped (crash, kill, failure, cancel) without repeating finished calls.
 
     The workflow is reloaded from the file the run started from unless
     ``definition`` is given. If its graph hash differs from the journaled one,
-    ``ResumeMismatchError`` is raised unless ``force`` is set.
+    ``ResumeMismatchError`` is raised unless ``force`` is set. ``tracer`` is as
+    for ``run_workflow``; the resumed run's spans join the run's earlier ones.
     """
     store = _journal(journal)
     assert store is not None
@@ -110,7 +119,10 @@ async def resume_run(
             "resuming would mix two graphs (use --force to resume anyway)"
         )
     cache = store.completed_calls(record.run_id)
-    executor = Executor(journal=store, listeners=listeners, concurrency=concurrency)
+    register_sensitive(record.inputs)
+    executor = Executor(
+        journal=store, listeners=listeners, concurrency=concurrency, tracer=tracer
+    )
     return await executor.run(
         prepared, record.inputs, run_id=record.run_id, cache=cache, resumed=True
     )

@@ -2,42 +2,47 @@
 
 The executor hands over spans whose attributes are raw objects (pydantic
 ``Usage`` and ``ActionError``, whatever an action returned, the prepared
-workflow on the run span). This module turns one into a compact JSON array
-with every value truncated past ``max_chars`` and secrets masked
-(``weft.runtime.redaction``), so the trace store, the OTLP exporter and the
-export formats all write exactly the same thing.
+workflow on the run span). This module turns a batch of them into one JSON
+document with every attribute value truncated past ``max_chars`` and secrets
+masked (``weft.runtime.redaction``), so that the trace store, the OTLP
+exporter and every export format write exactly the same thing.
 
-Encoded layout (one JSON array per span, positional to keep it small)::
+A batch document holds the spans of one run::
 
-    [trace_id, span_id, parent_id, name, kind, start, end, status,
-     run_id, node, agent, attributes]
+    {"v": 1, "trace_id": "...", "shapes": [["weft.action", "input", ...], ...],
+     "spans": [[span_id, parent_id, name, kind, start_us, end_us, status,
+                node, agent, shape, value, value, ...], ...]}
 
-``start`` and ``end`` are Unix seconds. In ``attributes``, ``usage`` becomes a
-dict of its non-zero fields and the prepared workflow of a run span becomes
-``weft.graph``: ``{"nodes": [{"name", "action", "foreach"}], "edges": [[s, t]],
-"loops": [[s, t]]}``.
+Times are integer Unix microseconds. A span's attributes are its values in the
+order of the keys of ``shapes[shape]``: spans made by the same code share their
+keys, and not repeating them halves the cost of encoding a span, which is paid
+once per node. ``usage`` is kept only when an LLM was involved (a dict of its
+non-zero fields), and a prepared workflow becomes ``weft.graph``'s outline
+(``graph_outline``).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 from weft.protocols import Usage
 from weft.runtime import redaction
-from weft.runtime.redaction import Redactor
+from weft.runtime.redaction import Redactor, is_sensitive_key
 from weft.runtime.tracing import SpanRecord
 
 #: Default cap on the JSON size of one attribute value (input, output, error...).
 DEFAULT_MAX_CHARS = 4096
+FORMAT_VERSION = 1
 #: Longest list kept when a value is shrunk; the rest is replaced by a marker.
 _MAX_ITEMS = 100
-
 _USAGE_FIELDS = ("llm_calls", "prompt_tokens", "completion_tokens", "cost", "latency_s")
 
 
 def usage_dict(usage: Usage) -> dict[str, Any]:
-    """The non-zero fields of a ``Usage``: most spans use no LLM, so most dicts are tiny."""
+    """The non-zero fields of a ``Usage``."""
     return {name: value for name in _USAGE_FIELDS if (value := getattr(usage, name))}
 
 
@@ -48,11 +53,7 @@ def graph_outline(workflow: Any) -> dict[str, Any]:
     loops: list[list[str]] = []
     for name, node in workflow.nodes.items():
         nodes.append(
-            {
-                "name": name,
-                "action": node.action_name,
-                "foreach": node.render_foreach is not None,
-            }
+            {"name": name, "action": node.action_name, "foreach": node.render_foreach is not None}
         )
         edges.extend([edge.source, name] for edge in node.incoming)
         loops.extend([edge.source, name] for edge in node.loops_in)
@@ -68,7 +69,7 @@ def _span_default(value: Any) -> Any:
     return redaction._default(value)
 
 
-def _make_span_encoder() -> Any:
+def _make_encoder() -> Any:
     from json import encoder as json_encoder
 
     make = getattr(json_encoder, "c_make_encoder", None)
@@ -87,131 +88,223 @@ def _make_span_encoder() -> Any:
     return encode
 
 
-encode_json = _make_span_encoder()
+#: Compact JSON of span data (usage, workflows and pydantic models handled).
+encode_json = _make_encoder()
 
 
 def _marker(chars: int) -> str:
     return f"… [truncated: {chars} chars]"
 
 
-class SpanCodec:
-    """Encodes spans for storage and export; safe to share, holds no per-span state.
+@dataclass
+class EncodedBatch:
+    """Spans encoded for storage, grouped by ``(run_id, trace_id)``."""
 
-    ``max_chars`` caps each attribute value's JSON size; a longer value keeps
-    its structure with long strings and lists cut (and a ``[truncated: N
-    chars]`` marker), or becomes a string prefix of its JSON when that is not
-    enough.
+    shapes: list[tuple[str, ...]] = field(default_factory=list)
+    groups: dict[tuple[str, str], list[str]] = field(default_factory=dict)
+
+    def documents(self) -> Iterator[tuple[str, str, int, str]]:
+        """``(run_id, trace_id, span_count, json_document)`` per group."""
+        shapes = encode_json(self.shapes)
+        for (run_id, trace_id), texts in self.groups.items():
+            text = (
+                f'{{"v":{FORMAT_VERSION},"trace_id":{encode_json(trace_id)},'
+                f'"shapes":{shapes},"spans":[{",".join(texts)}]}}'
+            )
+            yield run_id, trace_id, len(texts), text
+
+
+class SpanCodec:
+    """Encodes spans for storage and export; shareable, but not across threads at once.
+
+    ``max_chars`` caps each attribute value's JSON size: a longer value keeps
+    its structure with long strings and lists cut (marked ``… [truncated: N
+    chars]``), or becomes a cut string of its JSON when that is not enough.
     """
 
-    def __init__(self, *, max_chars: int = DEFAULT_MAX_CHARS, redactor: Redactor | None = None):
+    def __init__(
+        self, *, max_chars: int = DEFAULT_MAX_CHARS, redactor: Redactor | None = None
+    ) -> None:
         self.max_chars = max(max_chars, 64)
         self.redactor = redactor or redaction.redactor()
 
-    def encode(self, span: SpanRecord) -> str:
-        """One span as a JSON array (see the module docstring), truncated.
+    def encode_batch(self, spans: list[SpanRecord]) -> EncodedBatch:
+        """Encode spans, truncating and redacting; the common case walks nothing.
 
-        Redaction is decided on whole batches by ``encode_batch``, which keeps
-        the cost of the check out of the common case; an oversized span is
-        checked here, before it is cut, so that a cut never hides half a secret.
+        Spans are encoded straight away; the redactor's cheap check then runs
+        once over the whole batch's text, and only if it (or a span's size)
+        flags something are the flagged spans re-encoded on the slow path
+        (``clean_fields``: converted, redacted, then cut).
         """
-        text = encode_json(_fields(span))
-        if len(text) > self.max_chars:
-            text = self._encode_slow(span, redact=self.redactor.needs_walk(text))
-        return text
-
-    def encode_batch(self, spans: list[SpanRecord]) -> list[str]:
-        """Encode many spans; redaction walks only the spans the cheap check flags."""
-        encode = self.encode
-        texts = [encode(span) for span in spans]
+        batch = EncodedBatch()
+        shapes = batch.shapes
+        shape_ids: dict[tuple[str, ...], int] = {}
+        groups = batch.groups
+        members: dict[tuple[str, str], list[SpanRecord]] = {}
+        max_chars = self.max_chars
+        encode = encode_json
+        oversized = False
+        group_run: str | None = None
+        group_trace: str | None = None
+        texts: list[str] = []
+        mine: list[SpanRecord] = []
+        for span in spans:
+            attributes = span.attributes
+            usage = attributes.get("usage")
+            if usage.__class__ is Usage:
+                attributes = attributes.copy()
+                if usage.llm_calls or usage.prompt_tokens or usage.completion_tokens or usage.cost:
+                    attributes["usage"] = usage_dict(usage)
+                else:
+                    del attributes["usage"]
+            keys = tuple(attributes)
+            shape = shape_ids.get(keys)
+            if shape is None:
+                shape = shape_ids[keys] = len(shapes)
+                shapes.append(keys)
+            if span.run_id is not group_run or span.trace_id is not group_trace:
+                group_run, group_trace = span.run_id, span.trace_id
+                group_key = (group_run or group_trace, group_trace)
+                texts = groups.setdefault(group_key, [])
+                mine = members.setdefault(group_key, [])
+            mine.append(span)
+            text = encode(
+                [
+                    span.span_id,
+                    span.parent_id,
+                    span.name,
+                    span.kind,
+                    int(span.start * 1e6),
+                    int(span.end * 1e6),
+                    span.status,
+                    span.node,
+                    span.agent,
+                    shape,
+                    *attributes.values(),
+                ]
+            )
+            if len(text) > max_chars:
+                oversized = True
+            texts.append(text)
         redactor = self.redactor
-        if redactor.needs_walk("\x00".join(texts)):
-            for index, text in enumerate(texts):
-                if redactor.needs_walk(text):
-                    texts[index] = self._encode_slow(spans[index], redact=True)
-        return texts
+        bad_shapes = {keys for keys in shapes if any(is_sensitive_key(k) for k in keys)}
+        flagged = bool(bad_shapes) or any(
+            redactor.needs_walk("\x00".join(group)) for group in groups.values()
+        )
+        if flagged or oversized:
+            for group_key, group in groups.items():
+                for index, text in enumerate(group):
+                    span = members[group_key][index]
+                    if (
+                        len(text) > max_chars
+                        or (flagged and redactor.needs_walk(text))
+                        or (bad_shapes and tuple(span.attributes) in bad_shapes)
+                    ):
+                        group[index] = self._encode_slow(span, batch, shape_ids)
+        return batch
 
-    def encode_one(self, span: SpanRecord) -> str:
-        """One span, truncated and redacted."""
-        return self.encode_batch([span])[0]
+    def _encode_slow(
+        self, span: SpanRecord, batch: EncodedBatch, shape_ids: dict[tuple[str, ...], int]
+    ) -> str:
+        fields, attributes = self.clean_fields(span)
+        keys = tuple(attributes)
+        shape = shape_ids.get(keys)
+        if shape is None:
+            shape = shape_ids[keys] = len(shape_ids)
+            batch.shapes.append(keys)
+        return encode_json([*fields, shape, *attributes.values()])
 
-    def clean(self, span: SpanRecord) -> SpanRecord:
-        """The span as it would be stored: JSON-native attributes, truncated and redacted."""
-        return decode(self.encode_one(span))
-
-    def _encode_slow(self, span: SpanRecord, *, redact: bool) -> str:
-        """Redact (on the whole values), then cut each attribute value to ``max_chars``."""
-        fields: list[Any] = json.loads(encode_json(_fields(span)))
-        if redact:
-            fields = self.redactor.value(fields)
-        attributes = fields[-1]
-        if isinstance(attributes, dict):
-            fields[-1] = {key: self._limit(value) for key, value in attributes.items()}
-        return encode_json(fields)
+    def clean_fields(self, span: SpanRecord) -> tuple[list[Any], dict[str, Any]]:
+        """The slow path: JSON-native span fields and attributes, redacted then cut."""
+        attributes = dict(span.attributes)
+        usage = attributes.get("usage")
+        if usage.__class__ is Usage:
+            if usage.llm_calls or usage.prompt_tokens or usage.completion_tokens or usage.cost:
+                attributes["usage"] = usage_dict(usage)
+            else:
+                del attributes["usage"]
+        fields: list[Any] = [
+            span.span_id,
+            span.parent_id,
+            span.name,
+            span.kind,
+            int(span.start * 1e6),
+            int(span.end * 1e6),
+            span.status,
+            span.node,
+            span.agent,
+        ]
+        native = json.loads(encode_json([fields, attributes]))
+        fields, attributes = self.redactor.value(native)
+        limit = self._limit
+        return fields, {key: limit(value) for key, value in attributes.items()}
 
     def _limit(self, value: Any) -> Any:
-        """JSON-native ``value`` made no bigger than ``max_chars`` when encoded."""
+        """JSON-native ``value`` made no bigger than ``max_chars`` when encoded.
+
+        Tries cutting strings, lists and dicts harder and harder while keeping
+        the value's shape; if even that is too big, keeps a prefix of its JSON.
+        """
         size = len(encode_json(value))
         if size <= self.max_chars:
             return value
-        shrunk = _shrink(value, max(self.max_chars // 4, 32))
-        if len(encode_json(shrunk)) <= self.max_chars:
-            return shrunk
+        for chars, items in ((self.max_chars // 4, _MAX_ITEMS), (self.max_chars // 16, 20), (32, 5)):
+            shrunk = _shrink(value, max(chars, 32), items)
+            if len(encode_json(shrunk)) <= self.max_chars:
+                return shrunk
         return encode_json(value)[: self.max_chars] + _marker(size)
 
+    # -- one span at a time (exporters) ---------------------------------------------------
 
-def _fields(span: SpanRecord) -> list[Any]:
-    return [
-        span.trace_id,
-        span.span_id,
-        span.parent_id,
-        span.name,
-        span.kind,
-        span.start,
-        span.end,
-        span.status,
-        span.run_id,
-        span.node,
-        span.agent,
-        span.attributes,
-    ]
+    def clean(self, span: SpanRecord) -> SpanRecord:
+        """The span as it is stored: JSON-native attributes, truncated and redacted."""
+        fields, attributes = self.clean_fields(span)
+        return _span(fields, attributes, span.trace_id, span.run_id)
 
 
-def _shrink(value: Any, limit: int) -> Any:
-    """Cut strings longer than ``limit`` and lists longer than ``_MAX_ITEMS``, keeping shape."""
+def _shrink(value: Any, chars: int, items: int) -> Any:
+    """Cut strings past ``chars`` and lists and dicts past ``items`` entries, keeping shape."""
     if isinstance(value, str):
-        return value if len(value) <= limit else value[:limit] + _marker(len(value))
+        return value if len(value) <= chars else value[:chars] + _marker(len(value))
     if isinstance(value, dict):
-        return {key: _shrink(item, limit) for key, item in value.items()}
-    if isinstance(value, list):
-        kept = [_shrink(item, limit) for item in value[:_MAX_ITEMS]]
-        if len(value) > _MAX_ITEMS:
-            kept.append(f"… [truncated: {len(value) - _MAX_ITEMS} more items]")
+        kept = {key: _shrink(item, chars, items) for key, item in list(value.items())[:items]}
+        if len(value) > items:
+            kept["…"] = f"[truncated: {len(value) - items} more keys]"
         return kept
+    if isinstance(value, list):
+        cut = [_shrink(item, chars, items) for item in value[:items]]
+        if len(value) > items:
+            cut.append(f"… [truncated: {len(value) - items} more items]")
+        return cut
     return value
 
 
-def decode(text: str | list[Any]) -> SpanRecord:
-    """A span back from its encoded array (attributes stay JSON-native)."""
-    fields = json.loads(text) if isinstance(text, str) else text
-    return decode_fields(fields)
-
-
-def decode_fields(fields: list[Any]) -> SpanRecord:
-    """A span from an already-parsed encoded array."""
-    (trace_id, span_id, parent_id, name, kind, start, end, status, run_id, node, agent, attrs) = (
-        fields
-    )
+def _span(
+    fields: list[Any], attributes: dict[str, Any], trace_id: str, run_id: str | None
+) -> SpanRecord:
+    span_id, parent_id, name, kind, start, end, status, node, agent = fields[:9]
     return SpanRecord(
         trace_id=trace_id,
         span_id=span_id,
         parent_id=parent_id,
         name=name,
         kind=kind,
-        start=start,
-        end=end,
+        start=start / 1e6,
+        end=end / 1e6,
         status=status,
         run_id=run_id,
         node=node,
         agent=agent,
-        attributes=attrs or {},
+        attributes=attributes,
     )
+
+
+def decode_document(run_id: str, text: str) -> list[SpanRecord]:
+    """The spans of one stored batch document (attributes are JSON-native)."""
+    document = json.loads(text)
+    shapes = document["shapes"]
+    trace_id = document["trace_id"]
+    return [
+        _span(fields, dict(zip(shapes[fields[9]], fields[10:], strict=True)), trace_id, run_id)
+        for fields in document["spans"]
+    ]

@@ -17,6 +17,7 @@ spans are gathered by run id whoever wrote them.
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import sqlite3
 import time
@@ -26,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from weft.protocols import WeftError
-from weft.runtime.span_codec import DEFAULT_MAX_CHARS, SpanCodec, decode_fields
+from weft.runtime.span_codec import DEFAULT_MAX_CHARS, SpanCodec, decode_document
 from weft.runtime.tracing import SpanRecord, Tracer
 
 _SCHEMA = """
@@ -45,6 +46,7 @@ CREATE INDEX IF NOT EXISTS trace_runs_by_start ON trace_runs (started_at);
 CREATE TABLE IF NOT EXISTS span_batches (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     run_id TEXT NOT NULL,
+    trace_id TEXT NOT NULL,
     written_at REAL NOT NULL,
     span_count INTEGER NOT NULL,
     spans TEXT NOT NULL
@@ -52,19 +54,18 @@ CREATE TABLE IF NOT EXISTS span_batches (
 CREATE INDEX IF NOT EXISTS span_batches_by_run ON span_batches (run_id, seq);
 CREATE VIEW IF NOT EXISTS spans AS
 SELECT b.run_id AS run_id,
-       json_extract(s.value, '$[0]') AS trace_id,
-       json_extract(s.value, '$[1]') AS span_id,
-       json_extract(s.value, '$[2]') AS parent_id,
-       json_extract(s.value, '$[3]') AS name,
-       json_extract(s.value, '$[4]') AS kind,
-       json_extract(s.value, '$[5]') AS start,
-       json_extract(s.value, '$[6]') AS end,
-       json_extract(s.value, '$[6]') - json_extract(s.value, '$[5]') AS duration,
-       json_extract(s.value, '$[7]') AS status,
-       json_extract(s.value, '$[9]') AS node,
-       json_extract(s.value, '$[10]') AS agent,
-       json_extract(s.value, '$[11]') AS attributes
-FROM span_batches AS b, json_each(b.spans) AS s;
+       b.trace_id AS trace_id,
+       json_extract(s.value, '$[0]') AS span_id,
+       json_extract(s.value, '$[1]') AS parent_id,
+       json_extract(s.value, '$[2]') AS name,
+       json_extract(s.value, '$[3]') AS kind,
+       json_extract(s.value, '$[4]') / 1e6 AS start,
+       json_extract(s.value, '$[5]') / 1e6 AS end,
+       (json_extract(s.value, '$[5]') - json_extract(s.value, '$[4]')) / 1e6 AS duration,
+       json_extract(s.value, '$[6]') AS status,
+       json_extract(s.value, '$[7]') AS node,
+       json_extract(s.value, '$[8]') AS agent
+FROM span_batches AS b, json_each(b.spans, '$.spans') AS s;
 """
 _SCHEMA_VERSION = 1
 
@@ -161,30 +162,29 @@ class TraceStore(Tracer):
         if not self._buffer or self._closed:
             return
         spans, self._buffer = self._buffer, []
-        texts = self.codec.encode_batch(spans)
-        by_run: dict[str, list[int]] = {}
-        for index, span in enumerate(spans):
-            run = span.run_id or span.trace_id
-            group = by_run.get(run)
-            if group is None:
-                by_run[run] = [index]
-            else:
-                group.append(index)
+        collecting = gc.isenabled()
+        if collecting:
+            # Encoding makes only acyclic garbage (lists, strings); a collection
+            # triggered by it would scan the whole heap for nothing.
+            gc.disable()
+        try:
+            batch = self.codec.encode_batch(spans)
+        finally:
+            if collecting:
+                gc.enable()
         now = time.time()
-        batches = []
-        runs = []
-        for run_id, indexes in by_run.items():
-            batches.append(
-                (run_id, now, len(indexes), "[" + ",".join([texts[i] for i in indexes]) + "]")
-            )
-            runs.append(self._run_row(run_id, [spans[i] for i in indexes], texts, indexes))
+        rows = [
+            (run_id, trace_id, now, count, text)
+            for run_id, trace_id, count, text in batch.documents()
+        ]
+        runs = _run_rows(spans)
         db = self._db
         db.execute("BEGIN")
         try:
             db.executemany(
-                "INSERT INTO span_batches (run_id, written_at, span_count, spans)"
-                " VALUES (?, ?, ?, ?)",
-                batches,
+                "INSERT INTO span_batches (run_id, trace_id, written_at, span_count, spans)"
+                " VALUES (?, ?, ?, ?, ?)",
+                rows,
             )
             db.executemany(_UPSERT_RUN, runs)
         except BaseException:
@@ -192,33 +192,6 @@ class TraceStore(Tracer):
             raise
         db.execute("COMMIT")
         self.batches_written += 1
-
-    def _run_row(
-        self, run_id: str, spans: list[SpanRecord], texts: list[str], indexes: list[int]
-    ) -> dict[str, Any]:
-        """The ``trace_runs`` upsert for one run's share of a batch."""
-        row: dict[str, Any] = {
-            "run_id": run_id,
-            "trace_id": spans[0].trace_id,
-            "workflow": None,
-            "state": "running",
-            "started_at": min(s.start for s in spans),
-            "finished_at": None,
-            "span_count": len(spans),
-            "usage": None,
-            "graph_hash": None,
-        }
-        for span, index in zip(spans, indexes, strict=True):
-            if span.kind == "run" and span.parent_id is None:
-                attributes = json.loads(texts[index])[11] or {}
-                row.update(
-                    workflow=span.name,
-                    state=span.status,
-                    finished_at=span.end,
-                    usage=json.dumps(attributes.get("usage") or {}),
-                    graph_hash=attributes.get("graph_hash"),
-                )
-        return row
 
     def close(self) -> None:
         if self._closed:
@@ -277,7 +250,7 @@ class TraceStore(Tracer):
         rows = self._db.execute(
             "SELECT spans FROM span_batches WHERE run_id = ? ORDER BY seq", (run_id,)
         ).fetchall()
-        spans = [decode_fields(fields) for (text,) in rows for fields in json.loads(text)]
+        spans = [span for (text,) in rows for span in decode_document(run_id, text)]
         spans.sort(key=lambda s: (s.start, s.end))
         return spans
 
@@ -294,6 +267,41 @@ class TraceStore(Tracer):
                     "DELETE FROM trace_runs WHERE run_id = ?", (run_id,)
                 ).rowcount
         return removed
+
+
+def _run_rows(spans: list[SpanRecord]) -> list[dict[str, Any]]:
+    """``trace_runs`` upserts for a batch: span counts, and a run's outcome from its run span."""
+    rows: dict[str, dict[str, Any]] = {}
+    for span in spans:
+        run_id = span.run_id or span.trace_id
+        row = rows.get(run_id)
+        if row is None:
+            row = rows[run_id] = {
+                "run_id": run_id,
+                "trace_id": span.trace_id,
+                "workflow": None,
+                "state": "running",
+                "started_at": span.start,
+                "finished_at": None,
+                "span_count": 0,
+                "usage": None,
+                "graph_hash": None,
+            }
+        row["span_count"] += 1
+        if span.start < row["started_at"]:
+            row["started_at"] = span.start
+        if span.kind == "run" and span.parent_id is None:
+            usage = span.attributes.get("usage")
+            if usage is not None and not isinstance(usage, dict):
+                usage = usage.model_dump() if hasattr(usage, "model_dump") else None
+            row.update(
+                workflow=span.name,
+                state=span.status,
+                finished_at=span.end,
+                usage=json.dumps(usage or {}),
+                graph_hash=span.attributes.get("graph_hash"),
+            )
+    return list(rows.values())
 
 
 def _trace_run(row: tuple[Any, ...]) -> TraceRun:

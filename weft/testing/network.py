@@ -55,7 +55,7 @@ def _guard(original: Any) -> Any:
 
 @contextmanager
 def block_network_models() -> Iterator[None]:
-    """Within this block, an ``openai`` request to a non-loopback host raises ``ModelRequestBlocked``.
+    """In this block, an ``openai`` request to a non-loopback host raises ``ModelRequestBlocked``.
 
     A no-op when ``openai`` is not installed (nothing could make such a request).
     """

@@ -30,7 +30,6 @@ import math
 import struct
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
 
 from weft.testing.models import Model, ModelRequest, parse_request, reply_json
 from weft.testing.steps import Failure, RawResponse, Reply, error
@@ -87,9 +86,7 @@ class OpenAIServer:
         embedder: Embedder | None = None,
         api_key: str | None = None,
     ) -> None:
-        self.models: Mapping[str, Model] = (
-            model if isinstance(model, Mapping) else {"*": model}
-        )
+        self.models: Mapping[str, Model] = model if isinstance(model, Mapping) else {"*": model}
         self.host = host
         self.port = port
         self.embedder = embedder or hashing_embedder()
@@ -213,7 +210,7 @@ class OpenAIServer:
         if "content-length" in headers:
             return await reader.readexactly(int(headers["content-length"]))
         if headers.get("transfer-encoding", "").lower() == "chunked":
-            chunks = []
+            chunks: list[bytes] = []
             while True:
                 size = int((await reader.readline()).strip().split(b";")[0], 16)
                 if size == 0:
@@ -237,10 +234,19 @@ class OpenAIServer:
         if path.endswith("/models") and method == "GET":
             names = [n for n in self.models if n != "*"] or ["weft-test-model"]
             data = [{"id": n, "object": "model", "created": 0, "owned_by": "weft"} for n in names]
-            return 200, "application/json", json.dumps({"object": "list", "data": data}).encode(), {}
-        return self._failure(error(404, f"no endpoint {method} {path}", type="invalid_request_error"))
+            return (
+                200,
+                "application/json",
+                json.dumps({"object": "list", "data": data}).encode(),
+                {},
+            )
+        return self._failure(
+            error(404, f"no endpoint {method} {path}", type="invalid_request_error")
+        )
 
-    async def _chat(self, headers: dict[str, str], body: bytes) -> tuple[int, str, bytes, dict[str, str]]:
+    async def _chat(
+        self, headers: dict[str, str], body: bytes
+    ) -> tuple[int, str, bytes, dict[str, str]]:
         try:
             request = parse_request(body, headers)
         except ValueError as exc:
@@ -296,4 +302,9 @@ class OpenAIServer:
 
     @staticmethod
     def _failure(failure: Failure) -> tuple[int, str, bytes, dict[str, str]]:
-        return failure.status, "application/json", json.dumps(failure.body).encode(), failure.headers
+        return (
+            failure.status,
+            "application/json",
+            json.dumps(failure.body).encode(),
+            failure.headers,
+        )

@@ -168,7 +168,9 @@ def error(
 
 def rate_limited(retry_after: float | None = None) -> Failure:
     """HTTP 429, what a provider answers when a quota is exhausted for the moment."""
-    return error(429, "Rate limit reached (scripted)", code="rate_limit_exceeded", retry_after=retry_after)
+    return error(
+        429, "Rate limit reached (scripted)", code="rate_limit_exceeded", retry_after=retry_after
+    )
 
 
 def server_error(status: int = 500) -> Failure:
@@ -176,7 +178,9 @@ def server_error(status: int = 500) -> Failure:
     return error(status, f"scripted server error {status}", type="server_error")
 
 
-def raw(body: bytes | str, *, status: int = 200, content_type: str = "application/json") -> RawResponse:
+def raw(
+    body: bytes | str, *, status: int = 200, content_type: str = "application/json"
+) -> RawResponse:
     """Serve ``body`` exactly (e.g. a truncated JSON document) with ``status``."""
     data = body.encode() if isinstance(body, str) else body
     return RawResponse(body=data, status=status, content_type=content_type)

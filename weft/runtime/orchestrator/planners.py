@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from weft.protocols import ActionSpec, Usage
 from weft.runtime.orchestrator.plan import OrchestratorBudget, Plan, PlanFailure
@@ -32,7 +32,10 @@ class PlanRequest:
     actions: Sequence[ActionSpec] = ()
     budget: OrchestratorBudget = field(default_factory=OrchestratorBudget)
     check: PlanCheck = _accept
-    hint: Plan | None = None  # a past plan for a similar task (experience memory), if any
+    hint: Plan | None = None
+    """A plan that worked for a similar task (experience memory), if any."""
+    context: Any = None
+    """Where model calls report spans and progress (``record_span``/``progress``), if anywhere."""
 
 
 @dataclass

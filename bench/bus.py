@@ -1,0 +1,597 @@
+"""Bus benchmark: weft's MQTT bus against a raw aiomqtt request/reply, one broker, one run.
+
+    python bench/bus.py            # full run (about a minute), appended to bench/RESULTS.md
+    python bench/bus.py --quick    # smaller, printed only (add --save to keep it)
+
+The script starts its own Mosquitto with weft's config (``set_tcp_nodelay``) on
+a free loopback port; nothing else touches that broker. Both contenders use
+MQTT v5, QoS 1, TCP_NODELAY, Response Topic + Correlation Data, and the same
+181-byte ``ActionCall`` JSON payload:
+
+- raw: an ``aiomqtt.Client`` per side; the caller keeps a dict of futures by
+  correlation data, the responder publishes the payload back. The floor for
+  request/reply over aiomqtt.
+- weft: ``MqttBus.request`` against a responder that answers with
+  ``MqttBus.reply``.
+
+Responders are worker processes (``--worker``) that serve a pool through a
+shared subscription (``$share/...``) and answer each call in a task of its own,
+so a slow acknowledgement never holds up the next call. The calling side is
+this process.
+
+Measured:
+
+1. Round trip p50/p99: sequential calls to one worker, raw and weft blocks
+   interleaved (so drift of a noisy machine hits both).
+2. Calls per second with 1 and 4 workers: ``--concurrency`` callers issue
+   calls back to back; median of the repetitions, raw and weft interleaved.
+3. A loss check: 10,000 weft calls across 4 workers. Workers decode the
+   ``ActionCall`` and answer an ``ActionResult`` for its ``call_id``; the
+   caller counts every reply delivered on its reply topic and the workers
+   report every call id they served, so a lost call, a doubled reply and a
+   call served twice all show up.
+4. The full remote action path (``RemoteAction`` -> ``AgentHost``), when
+   ``weft.runtime.remote`` and ``weft.runtime.agent_host`` exist.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import importlib.metadata
+import importlib.util
+import itertools
+import json
+import os
+import platform
+import re
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from collections import Counter
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import aiomqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from weft.protocols import ActionCall, ActionResult
+from weft.runtime.broker import MosquittoBroker, find_mosquitto
+from weft.runtime.mqtt_bus import MqttBus, parse_broker_url
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "RESULTS.md"
+PAYLOAD = (
+    ActionCall(
+        call_id="0123456789abcdef", action="echo", arguments={"text": "to be or not to be", "n": 1}
+    )
+    .model_dump_json()
+    .encode()
+)
+TIMEOUT = 30.0
+NODELAY = (socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
+@dataclass(frozen=True)
+class Config:
+    latency_calls: int = 2000  # per contender, in `latency_blocks` interleaved blocks
+    latency_blocks: int = 4
+    throughput_calls: int = 5000  # per measurement
+    throughput_reps: int = 3
+    concurrency: int = 128
+    worker_counts: tuple[int, ...] = (1, 4)
+    loss_calls: int = 10_000
+    loss_workers: int = 4
+
+    @classmethod
+    def quick(cls) -> Config:
+        return cls(latency_calls=400, throughput_calls=1500, throughput_reps=1, loss_calls=2000)
+
+    @classmethod
+    def tiny(cls) -> Config:
+        """For the smoke test: every code path, no meaningful numbers."""
+        return cls(
+            latency_calls=20,
+            latency_blocks=2,
+            throughput_calls=50,
+            throughput_reps=1,
+            concurrency=8,
+            worker_counts=(1, 2),
+            loss_calls=100,
+            loss_workers=2,
+        )
+
+
+# -- raw aiomqtt contender ---------------------------------------------------------------
+
+
+def raw_client(url: str, client_id: str) -> aiomqtt.Client:
+    """An aiomqtt client set up the way weft sets up its own: MQTT v5, TCP_NODELAY."""
+    address = parse_broker_url(url)
+    client = aiomqtt.Client(
+        address.host,
+        address.port,
+        identifier=client_id,
+        protocol=aiomqtt.ProtocolVersion.V5,
+        socket_options=[NODELAY],
+    )
+    client.pending_calls_threshold = 1_000_000
+    return client
+
+
+class RawCaller:
+    """Request/reply by hand: subscribe to a reply topic, match replies by correlation data."""
+
+    def __init__(self, url: str) -> None:
+        self.client_id = f"raw-{uuid.uuid4().hex[:8]}"
+        self.client = raw_client(url, self.client_id)
+        self.reply_topic = f"bench/raw/replies/{self.client_id}"
+        self.pending: dict[bytes, asyncio.Future[bytes]] = {}
+        self.counter = itertools.count()
+        self.reader: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> RawCaller:
+        await self.client.__aenter__()
+        await self.client.subscribe(self.reply_topic, qos=1)
+        self.reader = asyncio.create_task(self._read(), name="raw-replies")
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self.reader is not None:
+            self.reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.reader
+        await self.client.__aexit__(None, None, None)
+
+    async def _read(self) -> None:
+        async for message in self.client.messages:
+            key = getattr(message.properties, "CorrelationData", None)
+            future = self.pending.pop(bytes(key), None) if key is not None else None
+            if future is not None and not future.done():
+                future.set_result(bytes(message.payload))  # type: ignore[arg-type]
+
+    async def request(self, topic: str, payload: bytes) -> bytes:
+        correlation = str(next(self.counter)).encode()
+        props = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
+        props.ResponseTopic = self.reply_topic
+        props.CorrelationData = correlation
+        future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+        self.pending[correlation] = future
+        await self.client.publish(topic, payload, qos=1, properties=props)
+        async with asyncio.timeout(TIMEOUT):
+            return await future
+
+
+# -- worker processes --------------------------------------------------------------------
+
+
+async def _serve_raw(url: str, pool: str, stop: asyncio.Event) -> dict[str, Any]:
+    served = 0
+    tasks: set[asyncio.Task[None]] = set()
+    async with raw_client(url, f"raw-worker-{uuid.uuid4().hex[:8]}") as client:
+        await client.subscribe(f"$share/{pool}/bench/raw/{pool}/call", qos=1)
+        print("ready", flush=True)
+
+        async def answer(message: aiomqtt.Message) -> None:
+            props = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
+            props.CorrelationData = message.properties.CorrelationData  # type: ignore[union-attr]
+            topic = message.properties.ResponseTopic  # type: ignore[union-attr]
+            await client.publish(topic, message.payload, qos=1, properties=props)
+
+        async def loop() -> None:
+            nonlocal served
+            async for message in client.messages:
+                served += 1
+                task = asyncio.create_task(answer(message))
+                tasks.add(task)
+                task.add_done_callback(tasks.discard)
+
+        reading = asyncio.create_task(loop())
+        await stop.wait()
+        reading.cancel()
+    return {"served": served}
+
+
+async def _serve_weft(url: str, pool: str, mode: str, stop: asyncio.Event) -> dict[str, Any]:
+    served: list[str] = []
+    count = 0
+    tasks: set[asyncio.Task[None]] = set()
+    name = f"weft-worker-{uuid.uuid4().hex[:8]}"
+    async with MqttBus(url, namespace="bench", client_id=name) as bus:
+        sub = await bus.subscribe(bus.topics.shared_pool_subscription(pool))
+        print("ready", flush=True)
+
+        async def answer(request: Any) -> None:
+            if mode == "action":
+                call = ActionCall.model_validate_json(request.payload)
+                served.append(call.call_id)
+                result = ActionResult(call_id=call.call_id, state="ok", output=call.arguments)
+                result.agent = name
+                await bus.reply(request, result.model_dump_json())
+            else:
+                await bus.reply(request, request.payload)
+
+        async def loop() -> None:
+            nonlocal count
+            async for request in sub:
+                count += 1
+                task = asyncio.create_task(answer(request))
+                tasks.add(task)
+                task.add_done_callback(tasks.discard)
+
+        reading = asyncio.create_task(loop())
+        await stop.wait()
+        reading.cancel()
+    return {"served": count, "call_ids": served}
+
+
+def worker_main(kind: str, url: str, pool: str, mode: str) -> int:
+    """Serve until stdin closes, then print what was served as one JSON line."""
+
+    async def main() -> dict[str, Any]:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        loop.add_reader(sys.stdin.fileno(), lambda: sys.stdin.buffer.read1(1 << 16) or stop.set())
+        if kind == "raw":
+            return await _serve_raw(url, pool, stop)
+        return await _serve_weft(url, pool, mode, stop)
+
+    print(json.dumps(asyncio.run(main())), flush=True)
+    return 0
+
+
+@dataclass
+class Workers:
+    """Worker processes serving one pool; ``stop()`` returns what each one served."""
+
+    kind: str
+    url: str
+    count: int
+    mode: str = "echo"
+    pool: str = field(default_factory=lambda: f"p{uuid.uuid4().hex[:8]}")
+    processes: list[asyncio.subprocess.Process] = field(default_factory=list)
+
+    @property
+    def topic(self) -> str:
+        if self.kind == "raw":
+            return f"bench/raw/{self.pool}/call"
+        return f"weft/bench/pools/{self.pool}/call"
+
+    async def __aenter__(self) -> Workers:
+        command = [sys.executable, str(Path(__file__).resolve()), "--worker", self.kind]
+        command += [self.url, self.pool, self.mode]
+        for _ in range(self.count):
+            self.processes.append(
+                await asyncio.create_subprocess_exec(
+                    *command, stdin=subprocess.PIPE, stdout=subprocess.PIPE
+                )
+            )
+        for process in self.processes:
+            assert process.stdout is not None
+            line = await asyncio.wait_for(process.stdout.readline(), TIMEOUT)
+            if line.strip() != b"ready":
+                await self.stop()
+                raise RuntimeError(f"a {self.kind} worker failed to start: {line!r}")
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    async def stop(self) -> list[dict[str, Any]]:
+        reports: list[dict[str, Any]] = []
+        for process in self.processes:
+            assert process.stdin is not None
+            process.stdin.close()
+        for process in self.processes:
+            out, _ = await asyncio.wait_for(process.communicate(), TIMEOUT)
+            lines = out.decode().strip().splitlines()
+            reports.append(json.loads(lines[-1]) if lines else {})
+        self.processes.clear()
+        return reports
+
+
+# -- measurements ------------------------------------------------------------------------
+
+Request = Callable[[], Awaitable[Any]]
+
+
+@contextlib.asynccontextmanager
+async def caller(kind: str, url: str, topic: str) -> Any:
+    """A zero-argument coroutine function that makes one call on ``topic``."""
+    if kind == "raw":
+        async with RawCaller(url) as raw:
+            yield lambda: raw.request(topic, PAYLOAD)
+    else:
+        async with MqttBus(url, namespace="bench") as bus:
+            yield lambda: bus.request(topic, PAYLOAD, timeout=TIMEOUT)
+
+
+async def round_trips(request: Request, calls: int) -> list[float]:
+    durations = []
+    for _ in range(calls):
+        start = time.perf_counter()
+        await request()
+        durations.append(time.perf_counter() - start)
+    return durations
+
+
+async def measure_latency(url: str, calls: int, blocks: int) -> dict[str, list[float]]:
+    """Sequential round trips (seconds), raw and weft in alternating blocks, one worker each."""
+    out: dict[str, list[float]] = {"raw": [], "weft": []}
+    async with Workers("raw", url, 1) as raw_w, Workers("weft", url, 1) as weft_w:
+        async with (
+            caller("raw", url, raw_w.topic) as raw,
+            caller("weft", url, weft_w.topic) as weft,
+        ):
+            requests = {"raw": raw, "weft": weft}
+            for kind in out:  # warm up: reply subscriptions, first packets, code paths
+                await round_trips(requests[kind], 50)
+            per_block = max(1, calls // blocks)
+            for block in range(blocks):
+                order = ("raw", "weft") if block % 2 == 0 else ("weft", "raw")
+                for kind in order:
+                    out[kind] += await round_trips(requests[kind], per_block)
+    return out
+
+
+async def flood(request: Request, calls: int, concurrency: int) -> float:
+    """``calls`` calls from ``concurrency`` callers; returns the elapsed seconds."""
+    remaining = itertools.count(calls, -1)
+
+    async def one_caller() -> None:
+        while next(remaining) > 0:
+            await request()
+
+    start = time.perf_counter()
+    async with asyncio.TaskGroup() as group:
+        for _ in range(concurrency):
+            group.create_task(one_caller())
+    return time.perf_counter() - start
+
+
+async def measure_throughput(
+    kind: str, url: str, workers: int, calls: int, concurrency: int
+) -> float:
+    """Calls per second against ``workers`` fresh worker processes of ``kind``."""
+    async with Workers(kind, url, workers) as pool, caller(kind, url, pool.topic) as request:
+        await flood(request, min(calls, 500), concurrency)  # warm up
+        elapsed = await flood(request, calls, concurrency)
+    return calls / elapsed
+
+
+@dataclass
+class LossReport:
+    calls: int
+    ok: int
+    lost: int  # calls without a result
+    duplicated: int  # replies delivered more than once for a call id
+    served_twice: int  # call ids a worker served more than once
+    per_worker: list[int]
+    elapsed_s: float
+
+
+async def measure_loss(url: str, calls: int, workers: int, concurrency: int) -> LossReport:
+    """``calls`` weft calls with distinct call ids across ``workers``; count every reply."""
+    async with Workers("weft", url, workers, mode="action") as pool:
+        async with MqttBus(url, namespace="bench") as bus:
+            delivered: Counter[str] = Counter()
+            taps = await bus.subscribe(bus.topics.replies(bus.client_id))
+
+            async def tap() -> None:
+                async for message in taps:
+                    delivered[ActionResult.model_validate_json(message.payload).call_id] += 1
+
+            tapping = asyncio.create_task(tap())
+            call_ids = [f"c{i:06d}-{uuid.uuid4().hex[:8]}" for i in range(calls)]
+            ids = iter(call_ids)
+            results: dict[str, ActionResult] = {}
+
+            async def one_caller() -> None:
+                for call_id in ids:
+                    call = ActionCall(call_id=call_id, action="echo", arguments={"i": call_id})
+                    with contextlib.suppress(TimeoutError):
+                        reply = await bus.request(
+                            pool.topic, call.model_dump_json(), timeout=TIMEOUT
+                        )
+                        result = ActionResult.model_validate_json(reply.payload)
+                        if result.call_id == call_id and result.ok:
+                            results[call_id] = result
+
+            start = time.perf_counter()
+            async with asyncio.TaskGroup() as group:
+                for _ in range(concurrency):
+                    group.create_task(one_caller())
+            elapsed = time.perf_counter() - start
+            # Every reply was delivered before its request returned; a doubled
+            # one would arrive right behind it: one more round trip catches it.
+            await bus.request(pool.topic, ActionCall(action="echo").model_dump_json(), timeout=5)
+            tapping.cancel()
+        reports = await pool.stop()
+    served = Counter(call_id for report in reports for call_id in report.get("call_ids", []))
+    return LossReport(
+        calls=calls,
+        ok=len(results),
+        lost=sum(1 for call_id in call_ids if call_id not in results),
+        duplicated=sum(n - 1 for call_id, n in delivered.items() if n > 1 and call_id in results),
+        served_twice=sum(n - 1 for call_id, n in served.items() if n > 1),
+        per_worker=[r.get("served", 0) for r in reports],
+        elapsed_s=elapsed,
+    )
+
+
+def remote_path_available() -> bool:
+    return all(
+        importlib.util.find_spec(f"weft.runtime.{name}") is not None
+        for name in ("agent_host", "remote")
+    )
+
+
+# -- report ------------------------------------------------------------------------------
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def verdict(ok: bool) -> str:
+    return "PASS" if ok else "FAIL"
+
+
+@dataclass
+class Measured:
+    latency: dict[str, list[float]]
+    throughput: dict[tuple[str, int], list[float]]
+    loss: LossReport
+
+
+async def measure(config: Config, url: str, log: Callable[[str], None]) -> Measured:
+    log(f"round trips: {config.latency_calls} per contender")
+    latency = await measure_latency(url, config.latency_calls, config.latency_blocks)
+    throughput: dict[tuple[str, int], list[float]] = {}
+    for rep in range(config.throughput_reps):
+        for workers in config.worker_counts:
+            order = ("raw", "weft") if rep % 2 == 0 else ("weft", "raw")
+            for kind in order:
+                log(f"throughput: {kind}, {workers} worker(s), repetition {rep + 1}")
+                rate = await measure_throughput(
+                    kind, url, workers, config.throughput_calls, config.concurrency
+                )
+                throughput.setdefault((kind, workers), []).append(rate)
+    log(f"loss check: {config.loss_calls} calls across {config.loss_workers} workers")
+    loss = await measure_loss(url, config.loss_calls, config.loss_workers, config.concurrency)
+    return Measured(latency, throughput, loss)
+
+
+def render(config: Config, m: Measured) -> str:
+    raw_p50, weft_p50 = (statistics.median(m.latency[k]) * 1000 for k in ("raw", "weft"))
+    raw_p99, weft_p99 = (percentile(m.latency[k], 0.99) * 1000 for k in ("raw", "weft"))
+    rates = {key: statistics.median(values) for key, values in m.throughput.items()}
+    many = max(config.worker_counts)
+    ratio_p50 = weft_p50 / raw_p50
+    ratio_rate = rates[("weft", many)] / rates[("raw", many)]
+    loss = m.loss
+    n_lat = len(m.latency["weft"])
+    lines = [
+        f"Round trips: {n_lat:,} sequential calls per contender to one worker process. "
+        f"Throughput: {config.throughput_calls:,} calls from {config.concurrency} concurrent "
+        f"callers in one process, median of {config.throughput_reps}. Payload "
+        f"{len(PAYLOAD)} bytes, QoS 1, MQTT v5, TCP_NODELAY on both ends.",
+        "",
+        "| measurement | raw aiomqtt | weft MqttBus | weft / raw |",
+        "|---|---:|---:|---:|",
+        f"| round trip p50 | {raw_p50:.3f} ms | {weft_p50:.3f} ms | {ratio_p50:.2f} |",
+        f"| round trip p99 | {raw_p99:.3f} ms | {weft_p99:.3f} ms | {weft_p99 / raw_p99:.2f} |",
+    ]
+    for workers in config.worker_counts:
+        raw, weft = rates[("raw", workers)], rates[("weft", workers)]
+        lines.append(
+            f"| calls/s, {workers} worker process{'es' if workers > 1 else ''} | "
+            f"{raw:,.0f} | {weft:,.0f} | {weft / raw:.2f} |"
+        )
+    remote = (
+        "measured separately"
+        if remote_path_available()
+        else "not measured: weft.runtime.agent_host / weft.runtime.remote do not exist yet"
+    )
+    lines += [
+        f"| full RemoteAction -> AgentHost call | — | {remote} | — |",
+        "",
+        f"Loss check: {loss.calls:,} weft calls with distinct call ids across "
+        f"{len(loss.per_worker)} workers (served {', '.join(map(str, loss.per_worker))}) "
+        f"in {loss.elapsed_s:.2f} s: ok {loss.ok:,}, lost {loss.lost}, duplicated replies "
+        f"{loss.duplicated}, served twice {loss.served_twice}.",
+        "",
+        "| target | measured | goal | verdict |",
+        "|---|---:|---:|---|",
+        f"| weft p50 / raw p50 | {ratio_p50:.2f} | ≤ 1.3 | {verdict(ratio_p50 <= 1.3)} |",
+        f"| weft p50 | {weft_p50:.3f} ms | < 1 ms | {verdict(weft_p50 < 1)} |",
+        f"| weft calls/s with {many} workers / raw | {ratio_rate:.2f} | ≥ 0.6 | "
+        f"{verdict(ratio_rate >= 0.6)} |",
+        f"| {loss.calls:,}-call run: lost | {loss.lost} | 0 | {verdict(loss.lost == 0)} |",
+        f"| {loss.calls:,}-call run: duplicated | {loss.duplicated + loss.served_twice} | 0 | "
+        f"{verdict(loss.duplicated + loss.served_twice == 0)} |",
+    ]
+    return "\n".join(lines)
+
+
+def mosquitto_version() -> str:
+    try:
+        out = subprocess.run(
+            [find_mosquitto(), "-h"], capture_output=True, text=True, timeout=5, check=False
+        ).stdout
+    except Exception:  # a version string is not worth failing the benchmark for
+        return "unknown"
+    found = re.search(r"mosquitto version (\S+)", out)
+    return found.group(1) if found else "unknown"
+
+
+def machine() -> str:
+    cpu = platform.processor() or "unknown CPU"
+    with contextlib.suppress(OSError, StopIteration), open("/proc/cpuinfo") as info:
+        cpu = next(line.split(":", 1)[1].strip() for line in info if line.startswith("model name"))
+    ram = "?"
+    with contextlib.suppress(OSError, StopIteration), open("/proc/meminfo") as info:
+        kb = next(int(line.split()[1]) for line in info if line.startswith("MemTotal"))
+        ram = f"{kb / 2**20:.1f} GiB"
+    return (
+        f"{cpu}, {os.cpu_count()} cores, {ram} RAM, Python {platform.python_version()} "
+        f"({platform.system()} {platform.release()}), aiomqtt "
+        f"{importlib.metadata.version('aiomqtt')}, paho-mqtt "
+        f"{importlib.metadata.version('paho-mqtt')}, mosquitto {mosquitto_version()}"
+    )
+
+
+def append_results(path: Path, command: str, table: str, mode: str) -> None:
+    """Append one section; never rewrites what other benchmarks put in the file."""
+    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    section = (
+        f"\n## Bus benchmark, {stamp} ({mode})\n\n- command: `{command}`\n"
+        f"- machine: {machine()}\n\n{table}\n"
+    )
+    with path.open("a") as f:
+        f.write(section)
+
+
+async def run(config: Config, log: Callable[[str], None]) -> Measured:
+    async with MosquittoBroker() as broker:
+        log(f"broker: {broker.url} (weft's config)")
+        return await measure(config, broker.url, log)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    if args_list[:1] == ["--worker"]:
+        return worker_main(*args_list[1:5])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="smaller sizes, one repetition")
+    parser.add_argument("--save", action="store_true", help="append a --quick run to RESULTS.md")
+    parser.add_argument("--no-save", action="store_true", help="do not append to RESULTS.md")
+    parser.add_argument("--out", type=Path, default=RESULTS, help="results file (markdown)")
+    args = parser.parse_args(args_list)
+    config = Config.quick() if args.quick else Config()
+    save = (args.save or not args.quick) and not args.no_save
+    command = "python bench/bus.py" + (" " + " ".join(args_list) if args_list else "")
+
+    def log(message: str) -> None:
+        print(f"... {message}", file=sys.stderr, flush=True)
+
+    measured = asyncio.run(run(config, log))
+    table = render(config, measured)
+    print(f"machine: {machine()}\ncommand: {command}\n\n{table}")
+    if save:
+        append_results(args.out, command, table, "quick" if args.quick else "full")
+        log(f"appended to {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,198 @@
+"""``weft ask`` from the terminal: planners, agents, errors, the broker seam."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from weft.cli import cli
+from weft.runtime.journal import Journal
+from weft.testing import OpenAIServer, ScriptedModel, json_output, malformed_json, text
+
+AGENTS = '''
+from weft import tool
+from weft.agents import LLMAgent
+
+@tool
+def research(topic: str) -> str:
+    """Research facts about a topic."""
+    return "facts on " + topic.lower()
+
+@tool
+def compare(text: str) -> str:
+    """Compare findings side by side."""
+    return "compared: " + text.replace("\\n\\n", " | ")
+
+@tool
+def broken(topic: str) -> str:
+    """Explode loudly."""
+    raise RuntimeError("kaboom")
+
+writer = LLMAgent("writer", instructions="You write.", skills=["writing"])
+
+agents = [research, compare]
+'''
+
+
+@pytest.fixture
+def agents_file(tmp_path: Path) -> Path:
+    path = tmp_path / "team.py"
+    path.write_text(AGENTS)
+    return path
+
+
+def ask(tmp_path: Path, *args: str) -> Result:
+    return CliRunner().invoke(
+        cli, ["ask", *args, "--journal", str(tmp_path / "journal.db")], catch_exceptions=False
+    )
+
+
+def test_without_a_model_the_rule_planner_runs_and_says_so(
+    tmp_path: Path, agents_file: Path
+) -> None:
+    result = ask(
+        tmp_path,
+        "Research solar. Research wind. Finally compare them.",
+        "--agents",
+        str(agents_file),
+    )
+    assert result.exit_code == 0, result.output
+    assert "no LLM configured" in result.stderr and "rule planner" in result.stderr
+    assert "compared: facts on research solar | facts on research wind" in result.stdout
+    run_id = result.stderr.split("run ", 1)[1].split(":", 1)[0]
+    journal = Journal(tmp_path / "journal.db")
+    assert journal.get_run(run_id).state.value == "succeeded"
+    journal.close()
+
+
+def test_json_output_has_the_plan_routes_usage_and_run_id(
+    tmp_path: Path, agents_file: Path
+) -> None:
+    result = ask(tmp_path, "Research solar.", "--agents", f"{agents_file}:agents", "--json")
+    assert result.exit_code == 0, result.output
+    answer = json.loads(result.stdout)
+    assert answer["answer"] == "facts on research solar"
+    assert answer["routes"] == {"s1": "research"}
+    assert answer["plan"]["subtasks"][0]["capability"] == "research solar"
+    assert len(answer["run_id"]) == 32
+    assert answer["plan_failures"] == []
+
+
+def test_the_llm_planner_is_used_with_a_base_url(tmp_path: Path, agents_file: Path) -> None:
+    plan = {
+        "subtasks": [
+            {
+                "id": "a",
+                "description": "Research tides",
+                "capability": "research",
+                "depends_on": [],
+                "expected_output": "",
+            },
+        ]
+    }
+    model = ScriptedModel([malformed_json(), json_output(plan), text("Tides, synthesised.")])
+    with OpenAIServer(model) as server:
+        result = ask(
+            tmp_path,
+            "Tell me about tides",
+            "--agents",
+            str(agents_file),
+            "--base-url",
+            server.base_url,
+        )
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip() == "Tides, synthesised."
+    assert "1 rejected plan(s)" in result.stderr
+    assert "3 LLM call(s)" in result.stderr
+    model.assert_complete()
+
+
+def test_no_valid_plan_is_a_clean_error(tmp_path: Path, agents_file: Path) -> None:
+    model = ScriptedModel([malformed_json()] * 3)
+    with OpenAIServer(model) as server:
+        result = ask(
+            tmp_path,
+            "Anything",
+            "--agents",
+            str(agents_file),
+            "--base-url",
+            server.base_url,
+            "--planner",
+            "llm",
+        )
+    assert result.exit_code == 2
+    assert result.stderr.startswith(
+        "error: no valid plan after 3 rejected planner answer(s); last (malformed_json): "
+        "the reply is not valid JSON"
+    )
+    assert "Traceback" not in result.output
+    model.assert_complete()
+
+
+def test_a_failed_run_exits_1_with_the_error(tmp_path: Path, agents_file: Path) -> None:
+    result = ask(tmp_path, "Explode loudly.", "--agents", f"{agents_file}:broken")
+    assert result.exit_code == 1
+    assert "kaboom" in result.stderr
+    assert "failed" in result.stderr
+
+
+def test_a_workflow_file_runs_on_the_task_without_planning(
+    tmp_path: Path, agents_file: Path
+) -> None:
+    workflow = tmp_path / "wf.yaml"
+    workflow.write_text(
+        textwrap.dedent(
+            f"""
+            name: fixed
+            inputs:
+              task: {{type: string}}
+            actions:
+              research: {{python: "team:research"}}
+            nodes:
+              r:
+                action: research
+                with: {{topic: "${{inputs.task}}"}}
+            outputs:
+              answer: "${{r}}"
+            python_path: ["{tmp_path}"]
+            """
+        )
+    )
+    result = ask(tmp_path, "Owls", "--workflow", str(workflow))
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip() == "facts on owls"
+    assert "rule planner" not in result.stderr
+
+
+def test_an_unreachable_broker_is_a_clean_error(tmp_path: Path, agents_file: Path) -> None:
+    result = ask(
+        tmp_path, "Research owls.", "--agents", str(agents_file), "--broker", "mqtt://127.0.0.1:1"
+    )
+    assert result.exit_code == 2, result.output
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: ") and "mqtt://127.0.0.1:1" in last
+    assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ((), "give the agents to use"),
+        (("--agents", "no_such_module_xyz:agents"), "cannot import module 'no_such_module_xyz'"),
+        (("--agents", "missing/file.py:agents"), "no such file"),
+        (("--agents", "AGENTS:nothing"), "has no attribute 'nothing'"),
+        (("--agents", "AGENTS", "--planner", "llm"), "--planner llm needs a model"),
+    ],
+)
+def test_mistakes_are_one_line_errors(
+    tmp_path: Path, agents_file: Path, args: tuple[str, ...], message: str
+) -> None:
+    args = tuple(a.replace("AGENTS", str(agents_file)) for a in args)
+    result = ask(tmp_path, "Research owls.", *args)
+    assert result.exit_code == 2, result.output
+    assert message in result.stderr
+    assert "Traceback" not in result.output

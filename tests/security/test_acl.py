@@ -1,0 +1,140 @@
+"""Password auth and weft's ACL on a real Mosquitto: who may register, call and listen.
+
+The broker (``secured`` fixture) refuses anonymous clients and runs the ACL
+rendered from ``weft/data/mosquitto.acl.template``: alice and bob are agents
+(user name = agent id), ``orchestrator`` may read and write every weft topic.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+
+import pytest
+
+from weft.protocols import BusError, Message
+from weft.runtime.mqtt_bus import MqttBus
+
+from .conftest import SecuredBroker
+
+WAIT = 10.0
+NS = "sec"
+
+
+def bus(secured: SecuredBroker, user: str | None, password: str | None = None) -> MqttBus:
+    return MqttBus(secured.url(user, password), namespace=NS, client_id=f"{user}-1")
+
+
+async def serve_echo(agent: MqttBus, pattern: str) -> asyncio.Task[None]:
+    sub = await agent.subscribe(pattern)
+
+    async def serve() -> None:
+        async for call in sub:
+            await agent.reply(call, b"echo:" + call.payload)
+
+    return asyncio.create_task(serve(), name=f"echo {pattern}")
+
+
+async def test_anonymous_client_is_refused(secured: SecuredBroker) -> None:
+    anonymous = MqttBus(secured.url(), namespace=NS)
+    with pytest.raises(BusError, match=r"refused the connection: .*[Nn]ot authori[sz]ed"):
+        await anonymous.start()
+
+
+async def test_wrong_password_is_refused_without_showing_it(secured: SecuredBroker) -> None:
+    with pytest.raises(BusError, match="refused the connection") as info:
+        await bus(secured, "alice", "guessed-wrong").start()
+    assert "guessed-wrong" not in str(info.value)
+
+
+async def test_an_agent_can_publish_its_own_card(secured: SecuredBroker) -> None:
+    async with bus(secured, "orchestrator") as orchestrator, bus(secured, "alice") as alice:
+        cards = await orchestrator.subscribe(orchestrator.topics.all_cards())
+        await alice.publish(alice.topics.card("alice"), b'{"agent": "alice"}', retain=True)
+        card = await cards.get(timeout=WAIT)
+        assert (card.topic, card.payload) == (alice.topics.card("alice"), b'{"agent": "alice"}')
+
+
+async def test_an_agent_cannot_publish_another_agents_card(secured: SecuredBroker) -> None:
+    async with bus(secured, "orchestrator") as orchestrator, bus(secured, "alice") as alice:
+        cards = await orchestrator.subscribe(orchestrator.topics.all_cards())
+        with pytest.raises(BusError, match=r"refused the publish to .*cards/bob.*[Nn]ot authori"):
+            await alice.publish(alice.topics.card("bob"), b'{"agent": "forged"}', retain=True)
+        # Published after the forgery on the same connection: it arrives
+        # after anything the forgery could have produced.
+        await alice.publish(alice.topics.card("alice"), b"marker", retain=True)
+        assert (await cards.get(timeout=WAIT)).topic == alice.topics.card("alice")
+        late = await orchestrator.subscribe(orchestrator.topics.card("bob"))
+        await orchestrator.publish(orchestrator.topics.card("bob"), b"real", retain=True)
+        assert (await late.get(timeout=WAIT)).payload == b"real", "no forged card was retained"
+
+
+async def test_an_agent_cannot_call_another_agent(secured: SecuredBroker) -> None:
+    async with bus(secured, "alice") as alice:
+        with pytest.raises(BusError, match="refused the publish"):
+            await alice.request(alice.topics.agent_call("bob"), b"{}", timeout=WAIT)
+
+
+async def test_an_agent_never_receives_another_agents_calls(secured: SecuredBroker) -> None:
+    # Mosquitto's acl_file grants every SUBSCRIBE and filters at delivery:
+    # alice's subscription to bob's call topic stays empty (see
+    # test_subscribe_acl.py for brokers that refuse the SUBSCRIBE itself).
+    async with (
+        bus(secured, "orchestrator") as orchestrator,
+        bus(secured, "alice") as alice,
+        bus(secured, "bob") as bob,
+    ):
+        spying = await alice.subscribe(alice.topics.agent_call("bob"))
+        own = await alice.subscribe(alice.topics.agent_call("alice"))
+        bob_calls = await bob.subscribe(bob.topics.agent_call("bob"))
+        await orchestrator.publish(orchestrator.topics.agent_call("bob"), b"for bob")
+        await orchestrator.publish(orchestrator.topics.agent_call("alice"), b"for alice")
+        assert (await bob_calls.get(timeout=WAIT)).payload == b"for bob"
+        # The call for alice left after the call for bob, on the same connections.
+        assert (await own.get(timeout=WAIT)).payload == b"for alice"
+        with pytest.raises(TimeoutError):
+            await spying.get(timeout=0.05)
+
+
+async def test_an_agent_never_receives_other_clients_replies(secured: SecuredBroker) -> None:
+    async with bus(secured, "orchestrator") as orchestrator, bus(secured, "alice") as alice:
+        spying = await alice.subscribe(alice.topics.replies(orchestrator.client_id))
+        serving = await serve_echo(alice, alice.topics.agent_call("alice"))
+        reply = await orchestrator.request(alice.topics.agent_call("alice"), b"hi", timeout=WAIT)
+        assert reply.payload == b"echo:hi"
+        with pytest.raises(TimeoutError):
+            await spying.get(timeout=0.05)
+        serving.cancel()
+
+
+async def test_the_orchestrator_can_call_an_agent_and_its_pool(secured: SecuredBroker) -> None:
+    async with bus(secured, "orchestrator") as orchestrator, bus(secured, "alice") as alice:
+        direct = await serve_echo(alice, alice.topics.agent_call("alice"))
+        pooled = await serve_echo(alice, alice.topics.shared_pool_subscription("alice"))
+        topics = orchestrator.topics
+        reply = await orchestrator.request(topics.agent_call("alice"), b"a", timeout=WAIT)
+        assert reply.payload == b"echo:a"
+        reply = await orchestrator.request(topics.pool_call("alice"), b"p", timeout=WAIT)
+        assert reply.payload == b"echo:p"
+        direct.cancel()
+        pooled.cancel()
+
+
+async def test_an_agent_may_clear_its_own_card_with_its_will(secured: SecuredBroker) -> None:
+    async with bus(secured, "orchestrator") as orchestrator:
+        card = orchestrator.topics.card("alice")
+        cards = await orchestrator.subscribe(card)
+        will = Message(topic=card, payload=b"", retain=True)
+        alice = MqttBus(
+            secured.url("alice"), namespace=NS, client_id="alice-1", will=will, backoff_max=0.2
+        )
+        async with alice:
+            await alice.publish(card, b'{"agent": "alice"}', retain=True)
+            assert (await cards.get(timeout=WAIT)).payload == b'{"agent": "alice"}'
+            # Cut the TCP connection without an MQTT DISCONNECT, as a crash would.
+            assert alice._conn is not None
+            sock = alice._conn.client._client.socket()
+            assert isinstance(sock, socket.socket)
+            sock.shutdown(socket.SHUT_RDWR)
+            assert (await cards.get(timeout=WAIT)).payload == b""
+            await alice.wait_connected(timeout=WAIT)

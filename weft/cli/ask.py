@@ -1,0 +1,285 @@
+"""``weft ask "task"``: plan, route, run and aggregate a task with the orchestrator.
+
+The actions come from ``--agents`` (``module:obj`` or ``path/to/file.py:obj``;
+``obj`` may be an action, a function, a list or dict of them, or an
+``ActionRegistry``; without ``:obj`` the module's ``agents`` is used) and,
+with ``--broker``, from remote agents on the bus. ``--workflow FILE`` skips
+planning and runs that workflow with the task as its ``task`` input.
+
+Planning uses an LLM when one is configured (``OPENAI_API_KEY``,
+``OPENAI_BASE_URL`` or ``--base-url``), else the rule planner, and says so.
+The run is journaled like ``weft run`` (``--journal``, default
+``$WEFT_HOME/journal.db``), so ``weft runs`` lists it by the printed run id.
+
+With ``--broker`` (and ``--namespace``), every action served by a live agent
+on the broker joins the local ones (replacing a local action of the same
+name), so the same ask runs with agents in this process or in others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import importlib.util
+import json
+import os
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import click
+
+from weft.protocols import DefinitionError, WeftError
+
+
+def _import_target(ref: str) -> Any:
+    """The object named by ``module:obj`` or ``file.py:obj`` (``agents`` by default)."""
+    target, sep, attr = ref.rpartition(":") if ":" in ref else (ref, "", "")
+    attr = attr if sep else "agents"
+    if target.endswith(".py") or os.sep in target or "/" in target:
+        path = Path(target)
+        if not path.is_file():
+            raise WeftError(f"--agents {ref}: no such file {target}")
+        name = f"_weft_agents_{abs(hash(path.resolve()))}"
+        spec = importlib.util.spec_from_file_location(name, path)
+        if spec is None or spec.loader is None:
+            raise WeftError(f"--agents {ref}: cannot import {target}")
+        module = importlib.util.module_from_spec(spec)
+        sys.path.insert(0, str(path.parent.resolve()))
+        try:
+            spec.loader.exec_module(module)
+        except Exception as exc:
+            raise WeftError(f"--agents {ref}: importing {target} failed: {exc}") from None
+        finally:
+            sys.path.remove(str(path.parent.resolve()))
+    else:
+        if str(Path.cwd()) not in sys.path:
+            sys.path.insert(0, str(Path.cwd()))
+        try:
+            module = importlib.import_module(target)
+        except Exception as exc:
+            raise WeftError(f"--agents {ref}: cannot import module '{target}': {exc}") from None
+    obj: Any = module
+    for part in attr.split("."):
+        if not hasattr(obj, part):
+            raise WeftError(f"--agents {ref}: '{target}' has no attribute '{attr}'")
+        obj = getattr(obj, part)
+    return obj
+
+
+def _add(registry: Any, obj: Any, ref: str) -> None:
+    from weft.runtime.registry import ActionRegistry
+
+    try:
+        if isinstance(obj, ActionRegistry):
+            for name in obj.names():
+                registry.register(obj.get(name), name=name)
+        elif isinstance(obj, dict):
+            for name, action in obj.items():
+                registry.register(action, name=name)
+        elif isinstance(obj, list | tuple | set | frozenset):
+            for action in obj:
+                registry.register(action)
+        else:
+            registry.register(obj)
+    except DefinitionError as exc:
+        raise WeftError(f"--agents {ref}: {exc}") from None
+
+
+def load_agents(refs: tuple[str, ...]) -> Any:
+    """An ``ActionRegistry`` with every action named by the ``--agents`` references."""
+    from weft.runtime.registry import ActionRegistry
+
+    registry = ActionRegistry()
+    for ref in refs:
+        _add(registry, _import_target(ref), ref)
+    return registry
+
+
+@contextlib.asynccontextmanager
+async def _remote_agents(broker: str | None, namespace: str, registry: Any) -> AsyncIterator[None]:
+    """Add the agents serving on ``broker`` to ``registry`` while the block runs.
+
+    A remote action replaces a local one of the same name, as with
+    ``weft run --broker``: asking for the broker means using its agents.
+    """
+    if broker is None:
+        yield
+        return
+    try:
+        from weft.runtime.live_registry import LiveRegistry
+        from weft.runtime.mqtt_bus import MqttBus
+    except ImportError as exc:
+        _notice(
+            f"--broker {broker}: remote agents need weft.runtime.live_registry and the MQTT "
+            f"bus ({exc}); using local agents only"
+        )
+        yield
+        return
+    async with MqttBus(broker, namespace=namespace) as bus, LiveRegistry(bus) as live:
+        remote = live.actions()
+        if not len(remote):
+            _notice(f"no agents serve on {broker} (namespace {namespace})")
+        for name in remote.names():
+            registry.register(remote.get(name), name=name, replace=True)
+        yield
+
+
+def _notice(message: str) -> None:
+    click.secho(f"note: {message}", fg="yellow", err=True)
+
+
+def _summary(answer: Any) -> str:
+    usage = answer.usage
+    parts = [f"run {answer.run_id}: {answer.state.value}"]
+    if answer.plan is not None:
+        parts.append(f"{len(answer.plan.subtasks)} subtask(s)")
+    parts.append(
+        f"{usage.llm_calls} LLM call(s), {usage.prompt_tokens + usage.completion_tokens} tokens, "
+        f"${usage.cost:.4f}"
+    )
+    if answer.plan_failures:
+        parts.append(f"{len(answer.plan_failures)} rejected plan(s)")
+    parts.append(f"{answer.duration_s:.2f}s")
+    return " · ".join(parts)
+
+
+@click.command("ask")
+@click.argument("task")
+@click.option(
+    "--agents",
+    "agent_refs",
+    multiple=True,
+    metavar="MODULE:OBJ",
+    help="Actions to plan with: module:obj or file.py:obj (repeat).",
+)
+@click.option(
+    "--workflow",
+    type=click.Path(dir_okay=False),
+    help="Run this workflow on the task instead of planning (task goes to its 'task' input).",
+)
+@click.option("--model", help="Model name for the planner and agents (else $WEFT_MODEL).")
+@click.option("--base-url", help="OpenAI-compatible endpoint (else $OPENAI_BASE_URL).")
+@click.option(
+    "--planner",
+    type=click.Choice(["auto", "llm", "rules"]),
+    default="auto",
+    show_default=True,
+    help="auto: the LLM planner when a model is configured, else the rule planner.",
+)
+@click.option(
+    "--aggregator",
+    type=click.Choice(["auto", "llm", "concat"]),
+    default="auto",
+    show_default=True,
+    help="How results become the answer; auto: llm when a model is configured.",
+)
+@click.option("--max-subtasks", type=click.IntRange(min=1), help="Most subtasks in a plan.")
+@click.option("--max-tokens", type=click.IntRange(min=1), help="Token budget for the whole ask.")
+@click.option("--max-cost", type=click.FloatRange(min=0), help="Cost budget in USD.")
+@click.option("--max-time", type=click.FloatRange(min=0, min_open=True), help="Time budget, s.")
+@click.option("--broker", help="MQTT v5 broker URL: also use the agents serving there.")
+@click.option(
+    "--namespace",
+    default="default",
+    show_default=True,
+    help="With --broker: the agents' topic namespace.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the whole answer as JSON.")
+@click.option(
+    "--journal",
+    "journal_path",
+    type=click.Path(dir_okay=False),
+    help="Run journal (SQLite). Default: $WEFT_HOME/journal.db or ./.weft/journal.db.",
+)
+def ask_command(
+    task: str,
+    agent_refs: tuple[str, ...],
+    workflow: str | None,
+    model: str | None,
+    base_url: str | None,
+    planner: str,
+    aggregator: str,
+    max_subtasks: int | None,
+    max_tokens: int | None,
+    max_cost: float | None,
+    max_time: float | None,
+    broker: str | None,
+    namespace: str,
+    as_json: bool,
+    journal_path: str | None,
+) -> None:
+    """Answer TASK with a team of agents: plan, route, run in parallel, aggregate."""
+    from weft.agents import llm_configured, model_defaults
+    from weft.runtime.journal import Journal
+    from weft.runtime.orchestrator import (
+        ConcatAggregator,
+        LLMAggregator,
+        LLMPlanner,
+        Orchestrator,
+        OrchestratorBudget,
+        RulePlanner,
+    )
+    from weft.runtime.runner import default_journal_path
+
+    if not agent_refs and workflow is None and broker is None:
+        raise WeftError("give the agents to use: --agents module:obj (or --workflow FILE)")
+    registry = load_agents(agent_refs)
+    limits: dict[str, Any] = {
+        "max_subtasks": max_subtasks,
+        "max_tokens": max_tokens,
+        "max_cost": max_cost,
+        "max_time": max_time,
+    }
+    budget = OrchestratorBudget.model_validate({k: v for k, v in limits.items() if v is not None})
+    with model_defaults(model=model, base_url=base_url):
+        configured = llm_configured()
+        if planner == "llm" and not configured:
+            raise WeftError(
+                "--planner llm needs a model: set OPENAI_API_KEY, OPENAI_BASE_URL or --base-url"
+            )
+        use_llm_planner = planner == "llm" or (planner == "auto" and configured)
+        if workflow is None and not use_llm_planner and planner == "auto":
+            _notice(
+                "no LLM configured (OPENAI_API_KEY, OPENAI_BASE_URL or --base-url): "
+                "planning with the rule planner"
+            )
+        use_llm_aggregator = aggregator == "llm" or (aggregator == "auto" and configured)
+        if aggregator == "llm" and not configured:
+            raise WeftError("--aggregator llm needs a model: set OPENAI_API_KEY or --base-url")
+        journal = Journal(journal_path or default_journal_path())
+
+        async def go() -> Any:
+            async with _remote_agents(broker, namespace, registry):
+                orchestrator = Orchestrator(
+                    registry,
+                    planner=LLMPlanner() if use_llm_planner else RulePlanner(),
+                    aggregator=LLMAggregator() if use_llm_aggregator else ConcatAggregator(),
+                    budget=budget,
+                    journal=journal,
+                )
+                return await orchestrator.ask(task, workflow=workflow)
+
+        try:
+            answer = asyncio.run(go())
+        finally:
+            journal.close()
+    if as_json:
+        click.echo(json.dumps(answer.model_dump(mode="json"), indent=2, default=str))
+    else:
+        if answer.ok:
+            value = answer.answer
+            click.echo(
+                value if isinstance(value, str) else json.dumps(value, indent=2, default=str)
+            )
+        else:
+            click.secho(f"error: {answer.error}", fg="red", err=True)
+        click.echo(_summary(answer), err=True)
+    if not answer.ok:
+        sys.exit(1)
+
+
+def register(group: click.Group) -> None:
+    group.add_command(ask_command)

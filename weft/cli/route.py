@@ -1,0 +1,244 @@
+"""``weft route "subtask"``: which agent would take it, and why.
+
+Cards come from ``--cards FILE`` (YAML or JSON: a list of capability cards,
+or a mapping with an ``agents`` or ``cards`` list), from ``--agents
+module:obj`` (actions, or lists/registries of them: their capability cards,
+or name + description for actions without one), from an existing index
+(``--store PATH`` or ``--chroma-url URL``), or from the agents alive on an
+MQTT broker (``--broker URL``, through ``weft.runtime.live_registry``). Cards
+given on the command line are added to the store with the usual version rule.
+
+The output ranks the candidates with every part of their score (see
+``weft.runtime.router`` for the formula) and names the winner; ``--json``
+prints the ``RoutingDecision``. The exit status is 1 when no agent qualifies.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import json
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from weft.protocols import CapabilityCard, DefinitionError, WeftError
+
+LIVE_REGISTRY_MODULE = "weft.runtime.live_registry"
+
+
+def load_cards_file(path: str) -> list[CapabilityCard]:
+    """Capability cards from a YAML or JSON file; errors name the file and the entry."""
+    import yaml
+    from pydantic import ValidationError
+
+    file = Path(path)
+    if not file.is_file():
+        raise DefinitionError.single(f"{path}: no such file")
+    try:
+        data = yaml.safe_load(file.read_text())
+    except yaml.YAMLError as exc:
+        raise DefinitionError.single(f"{path}: not valid YAML or JSON: {exc}") from None
+    if isinstance(data, dict):
+        data = data.get("agents", data.get("cards"))
+    if not isinstance(data, list):
+        raise DefinitionError.single(
+            f"{path}: expected a list of capability cards, or a mapping with an 'agents' or "
+            "'cards' list"
+        )
+    cards = []
+    for i, entry in enumerate(data):
+        try:
+            cards.append(CapabilityCard.model_validate(entry))
+        except ValidationError as exc:
+            name = entry.get("agent_id", "?") if isinstance(entry, dict) else "?"
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc']) or 'card'}: {e['msg']}" for e in exc.errors()
+            )
+            raise DefinitionError.single(f"{path}: card #{i + 1} ({name}): {problems}") from None
+    return cards
+
+
+def _cards_of(obj: Any, ref: str) -> Iterable[CapabilityCard]:
+    spec = getattr(obj, "spec", None)
+    if spec is not None and hasattr(spec, "name"):
+        card = getattr(spec, "card", None)
+        yield card or CapabilityCard(agent_id=spec.name, description=spec.description or "")
+        return
+    if isinstance(obj, CapabilityCard):
+        yield obj
+        return
+    if isinstance(obj, dict):
+        obj = obj.values()
+    elif hasattr(obj, "names") and hasattr(obj, "get"):  # an ActionRegistry
+        obj = [obj.get(name) for name in obj.names()]
+    if isinstance(obj, Iterable) and not isinstance(obj, str | bytes):
+        for item in obj:
+            yield from _cards_of(item, ref)
+        return
+    raise DefinitionError.single(
+        f"--agents {ref}: expected an action, a capability card, or a list, dict or registry "
+        f"of them, got {type(obj).__name__}"
+    )
+
+
+def load_agent_cards(refs: Iterable[str]) -> list[CapabilityCard]:
+    """The capability cards of the actions named by ``module:obj`` references."""
+    from weft.runtime.compiler import import_object
+
+    cards: list[CapabilityCard] = []
+    for ref in refs:
+        cards.extend(_cards_of(import_object(ref), ref))
+    return cards
+
+
+async def _live_snapshot(broker: str, namespace: str) -> tuple[list[CapabilityCard], Any, Any]:
+    """Cards, alive set and loads of the agents serving on ``broker`` right now."""
+    if importlib.util.find_spec(LIVE_REGISTRY_MODULE) is None:
+        raise WeftError(
+            f"--broker {broker}: looking up live agents needs the MQTT registry module "
+            f"{LIVE_REGISTRY_MODULE}, which is not available in this installation; pass the "
+            "cards with --cards or --agents instead"
+        )
+    from weft.runtime.live_registry import LiveRegistry
+    from weft.runtime.mqtt_bus import MqttBus
+
+    async with MqttBus(broker, namespace=namespace) as bus, LiveRegistry(bus) as registry:
+        cards = registry.capability_cards()
+        alive = registry.alive_cards()
+        loads = {card.agent_id: registry.card_load(card.agent_id) for card in cards}
+    return cards, alive, loads
+
+
+def _fmt(value: float) -> str:
+    return f"{value:+.3f}" if abs(value) >= 0.0005 else "0"
+
+
+def _short(text: str, limit: int = 90) -> str:
+    flat = " / ".join(part.strip() for part in text.splitlines() if part.strip())
+    return flat if len(flat) <= limit else flat[: limit - 3] + "..."
+
+
+def print_decision(decision: Any, cards_known: int) -> None:
+    """The ranked candidates with their score parts, then the winner."""
+    request = decision.request
+    cap = f" (capability: {request.capability})" if request.capability else ""
+    click.echo(f"route: {request.text!r}{cap}")
+    click.echo(
+        f"embedder {decision.embedding_model}, {cards_known} cards, "
+        f"decided in {decision.latency_s * 1000:.1f} ms"
+    )
+    if not decision.candidates:
+        click.echo("no candidates")
+    else:
+        columns = ["best", "mean", "lexical", "not_skill", "cost", "load", "success"]
+        header = ["#", "AGENT", "SCORE", *(c.upper() for c in columns)]
+        rows: list[list[str]] = []
+        notes: list[str] = []
+        for i, c in enumerate(decision.candidates, 1):
+            rank = str(i) if c.excluded is None else "-"
+            rows.append(
+                [rank, c.agent_id, f"{c.score:.3f}", *(_fmt(c.parts.get(k, 0.0)) for k in columns)]
+            )
+            notes.append(f"excluded: {c.excluded}" if c.excluded else _short(c.evidence or ""))
+        widths = [max(len(r[j]) for r in [header, *rows]) for j in range(len(header))]
+        click.echo("")
+        click.echo("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)) + "  WHY")
+        for row, note in zip(rows, notes, strict=True):
+            line = "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True))
+            click.echo(f"{line}  {note}")
+        click.echo("")
+    if decision.chosen is None:
+        click.secho("no agent qualifies", fg="yellow")
+    else:
+        chosen = decision.chosen
+        click.secho(f"chosen: {chosen.agent_id} (version {chosen.version})", bold=True)
+
+
+@click.command("route")
+@click.argument("text")
+@click.option("--capability", "-c", help="The planner's capability phrase for the subtask.")
+@click.option(
+    "--cards",
+    "cards_files",
+    multiple=True,
+    type=click.Path(dir_okay=False),
+    help="YAML or JSON file of capability cards (repeat).",
+)
+@click.option("--agents", "agent_refs", multiple=True, help="module:obj with actions (repeat).")
+@click.option(
+    "--embedder",
+    default="minilm",
+    show_default=True,
+    help="minilm (offline default), hashing (tests), or openai:MODEL ($OPENAI_BASE_URL).",
+)
+@click.option("--store", type=click.Path(file_okay=False), help="Embedded Chroma store to use.")
+@click.option("--chroma-url", help="Chroma server URL (http://host:port) instead of --store.")
+@click.option("--broker", help="MQTT broker URL: route among the agents alive there.")
+@click.option("--namespace", default="default", show_default=True, help="Bus namespace.")
+@click.option("--require-tag", "tags", multiple=True, help="Tag the agent must carry (repeat).")
+@click.option("--max-cost", type=float, help="Budget per call, USD.")
+@click.option("-k", "k", type=click.IntRange(1, 100), default=5, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the RoutingDecision as JSON.")
+def route_command(
+    text: str,
+    capability: str | None,
+    cards_files: tuple[str, ...],
+    agent_refs: tuple[str, ...],
+    embedder: str,
+    store: str | None,
+    chroma_url: str | None,
+    broker: str | None,
+    namespace: str,
+    tags: tuple[str, ...],
+    max_cost: float | None,
+    k: int,
+    as_json: bool,
+) -> None:
+    """Explain which agent would take the subtask TEXT, and why."""
+    cards: list[CapabilityCard] = []
+    for file in cards_files:
+        cards.extend(load_cards_file(file))
+    cards.extend(load_agent_cards(agent_refs))
+    alive: Any = None
+    loads: Any = None
+    if broker:
+        live, alive, loads = asyncio.run(_live_snapshot(broker, namespace))
+        cards.extend(live)
+    if not cards and not store and not chroma_url:
+        raise WeftError(
+            "no capability cards to route among: give --cards FILE, --agents module:obj, "
+            "--store PATH, --chroma-url URL or --broker URL"
+        )
+
+    from weft.protocols import RouteRequest
+    from weft.runtime.embeddings import make_embedder
+    from weft.runtime.router import CapabilityRouter
+
+    router = CapabilityRouter.open(
+        make_embedder(embedder), path=store, url=chroma_url, alive=alive, load=loads
+    )
+    try:
+        router.add_cards(cards)
+        request = RouteRequest(
+            text=text,
+            capability=capability,
+            required_tags=list(tags),
+            max_cost=max_cost,
+            k=k,
+        )
+        decision = asyncio.run(router.route(request))
+        if as_json:
+            click.echo(json.dumps(decision.model_dump(mode="json"), indent=2))
+        else:
+            print_decision(decision, len(router.index))
+    finally:
+        router.close()
+    if decision.chosen is None:
+        raise SystemExit(1)
+
+
+def register(group: click.Group) -> None:
+    group.add_command(route_command)

@@ -1,0 +1,269 @@
+"""``weft trace ls | show | export | view``: a run's spans in the terminal, in files, in a browser.
+
+RUN is a run id, a unique prefix of one, or ``last``. Everything is read from
+the local trace store (``$WEFT_HOME/traces.db``, or ``--store``), which
+``weft run`` and ``weft resume`` fill.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import click
+
+from weft.protocols import WeftError
+
+
+def _store_option(func: Any) -> Any:
+    return click.option(
+        "--store",
+        "store_path",
+        type=click.Path(dir_okay=False),
+        default=None,
+        help="Trace store (SQLite). Default: $WEFT_HOME/traces.db or ./.weft/traces.db.",
+    )(func)
+
+
+def _open_store(path: str | None) -> Any:
+    from weft.runtime.trace_store import TraceStore, default_trace_path
+
+    target = Path(path) if path else default_trace_path()
+    if not target.exists():
+        raise WeftError(
+            f"no trace store at {target}: run a workflow with `weft run` first "
+            "(or point --store / WEFT_HOME at one)"
+        )
+    return TraceStore(target)
+
+
+def _load(store_path: str | None, ref: str) -> tuple[Any, list[Any]]:
+    store = _open_store(store_path)
+    try:
+        run = store.get_run(ref)
+        return run, store.spans(run.run_id)
+    finally:
+        store.close()
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "–"
+    if seconds >= 60:
+        return f"{seconds / 60:.1f} min"
+    if seconds >= 1:
+        return f"{seconds:.2f} s"
+    if seconds >= 0.001:
+        return f"{seconds * 1000:.1f} ms"
+    return f"{seconds * 1e6:.0f} µs"
+
+
+@click.group("trace")
+def trace_group() -> None:
+    """Inspect the spans of runs: list, tree, export, browser view."""
+
+
+@trace_group.command("ls")
+@click.option("--limit", "-n", default=20, show_default=True, type=click.IntRange(min=1))
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+@_store_option
+def ls_command(limit: int, as_json: bool, store_path: str | None) -> None:
+    """List the most recent traced runs."""
+    store = _open_store(store_path)
+    try:
+        runs = store.runs(limit)
+    finally:
+        store.close()
+    if as_json:
+        click.echo(
+            json.dumps(
+                [
+                    {
+                        "run_id": r.run_id,
+                        "trace_id": r.trace_id,
+                        "workflow": r.workflow,
+                        "state": r.state,
+                        "started_at": r.started_at,
+                        "duration_s": r.duration,
+                        "spans": r.span_count,
+                        "usage": r.usage,
+                    }
+                    for r in runs
+                ],
+                indent=2,
+            )
+        )
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(box=None, header_style="bold")
+    for column in ("run", "workflow", "state", "started", "duration", "spans", "tokens", "cost"):
+        table.add_column(column, justify="right" if column in ("spans", "tokens", "cost") else "left")
+    for r in runs:
+        tokens = int(r.usage.get("prompt_tokens", 0)) + int(r.usage.get("completion_tokens", 0))
+        cost = float(r.usage.get("cost") or 0.0)
+        table.add_row(
+            r.run_id,
+            r.workflow or "–",
+            f"[{_STYLE.get(r.state, 'white')}]{r.state}[/]",
+            datetime.fromtimestamp(r.started_at).strftime("%Y-%m-%d %H:%M:%S"),
+            _duration(r.duration),
+            str(r.span_count),
+            str(tokens) if tokens else "–",
+            f"${cost:.4f}" if cost else "–",
+        )
+    if not runs:
+        click.echo("no traced runs yet")
+        return
+    Console().print(table)
+
+
+_STYLE = {
+    "succeeded": "green",
+    "ok": "green",
+    "failed": "red",
+    "error": "red",
+    "timeout": "red",
+    "cancelled": "yellow",
+    "needs_input": "magenta",
+    "running": "cyan",
+}
+
+#: Marks the spans on the critical path in ``weft trace show``.
+CRITICAL_MARK = "★"
+
+
+@trace_group.command("show")
+@click.argument("run_ref", metavar="RUN")
+@click.option("--depth", type=click.IntRange(min=0), default=None, help="Hide spans deeper than this.")
+@_store_option
+def show_command(run_ref: str, depth: int | None, store_path: str | None) -> None:
+    """Print RUN's spans as a tree: duration, state, tokens and cost; ★ marks the critical path."""
+    from rich.console import Console
+    from rich.text import Text
+    from rich.tree import Tree
+
+    from weft.runtime.trace_analysis import SpanTree, critical_path, tokens_of, usage_of
+
+    run, spans = _load(store_path, run_ref)
+    tree = SpanTree.build(spans)
+    critical = set(critical_path(tree))
+
+    def label(span: Any) -> Text:
+        text = Text()
+        text.append(f"{CRITICAL_MARK} " if span.span_id in critical else "  ", style="bold yellow")
+        text.append(span.name, style="bold" if span.kind in ("run", "node") else "")
+        text.append(f"  {span.kind}", style="dim")
+        text.append(f"  {_duration(span.end - span.start)}")
+        text.append(f"  {span.status}", style=_STYLE.get(span.status, "white"))
+        prompt, completion = tokens_of(span)
+        if prompt or completion:
+            text.append(f"  tokens {prompt}/{completion}", style="cyan")
+        cost = float(usage_of(span).get("cost") or 0.0)
+        if cost:
+            text.append(f"  ${cost:.4f}", style="cyan")
+        if span.agent:
+            text.append(f"  @{span.agent}", style="magenta")
+        if span.attributes.get("weft.cached"):
+            text.append("  cached", style="dim")
+        return text
+
+    heading = Text(f"run {run.run_id}", style="bold")
+    heading.append(f"  {run.workflow or ''}  ")
+    heading.append(run.state, style=_STYLE.get(run.state, "white"))
+    heading.append(f"  {_duration(run.duration)}  {run.span_count} spans")
+    root = Tree(heading)
+
+    def add(parent: Tree, span: Any, level: int) -> None:
+        branch = parent.add(label(span))
+        if depth is not None and level >= depth:
+            hidden = len(tree.kids(span))
+            if hidden:
+                branch.add(Text(f"… {hidden} more", style="dim"))
+            return
+        for child in tree.kids(span):
+            add(branch, child, level + 1)
+
+    for span in tree.roots:
+        add(root, span, 0)
+    console = Console(highlight=False)
+    console.print(root)
+    console.print(
+        Text(f"{CRITICAL_MARK} critical path: the chain of spans that decided when the run ended",
+             style="yellow")
+    )
+
+
+@trace_group.command("export")
+@click.argument("run_ref", metavar="RUN")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["otlp-json", "jsonl", "chrome"]),
+    default="otlp-json",
+    show_default=True,
+    help="otlp-json: OpenTelemetry; jsonl: one span per line; chrome: trace events (Perfetto).",
+)
+@click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write here instead of stdout.")
+@_store_option
+def export_command(run_ref: str, fmt: str, output: str | None, store_path: str | None) -> None:
+    """Export RUN's spans (as stored: truncated, secrets masked)."""
+    from weft.runtime.trace_export import export
+
+    _run, spans = _load(store_path, run_ref)
+    text = export(spans, fmt)
+    if output:
+        Path(output).parent.mkdir(parents=True, exist_ok=True)
+        Path(output).write_text(text, encoding="utf-8")
+        click.echo(f"wrote {len(spans)} spans to {output}", err=True)
+    else:
+        sys.stdout.write(text)
+
+
+@trace_group.command("view")
+@click.argument("run_ref", metavar="RUN")
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False),
+    help="HTML file to write. Default: $WEFT_HOME/views/RUN.html.",
+)
+@click.option("--serve", is_flag=True, help="Also serve it on 127.0.0.1 until Ctrl-C.")
+@click.option("--port", type=click.IntRange(0, 65535), default=0, help="Port for --serve (0: any).")
+@_store_option
+def view_command(
+    run_ref: str, output: str | None, serve: bool, port: int, store_path: str | None
+) -> None:
+    """Write RUN as a self-contained HTML page (timeline per agent, DAG, span details)."""
+    import asyncio
+
+    from weft.runtime.runner import weft_home
+    from weft.runtime.trace_html import render_html
+    from weft.runtime.trace_html import serve as serve_html
+
+    run, spans = _load(store_path, run_ref)
+    html = render_html(run, spans)
+    target = Path(output) if output else weft_home() / "views" / f"{run.run_id}.html"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(html, encoding="utf-8")
+    click.echo(f"wrote {target}")
+    if not serve:
+        return
+
+    def ready(url: str) -> None:
+        click.echo(f"serving on {url} (Ctrl-C to stop)")
+
+    try:
+        asyncio.run(serve_html(html, "127.0.0.1", port, ready=ready))
+    except KeyboardInterrupt:
+        pass
+    except OSError as exc:
+        raise WeftError(f"cannot serve on 127.0.0.1:{port}: {exc}") from None
+
+
+def register(group: click.Group) -> None:
+    group.add_command(trace_group)

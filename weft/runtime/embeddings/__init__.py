@@ -1,0 +1,79 @@
+"""Text embedders: the offline default (MiniLM in numpy), an OpenAI-compatible endpoint,
+and a hashing embedder for tests.
+
+``make_embedder("minilm" | "hashing" | "openai:MODEL")`` builds one by name,
+which is what configuration files and the CLI use. Submodules load on first
+use, so importing this package does not load ``tokenizers`` or ``openai``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from weft.runtime.embeddings.base import (
+    Embedder as Embedder,
+)
+from weft.runtime.embeddings.base import (
+    EmbeddingError,
+)
+from weft.runtime.embeddings.base import (
+    EmbeddingMismatchError as EmbeddingMismatchError,
+)
+from weft.runtime.embeddings.base import (
+    Vectors as Vectors,
+)
+from weft.runtime.embeddings.base import (
+    normalise as normalise,
+)
+
+_LAZY = {
+    "HashingEmbedder": "weft.runtime.embeddings.hashing",
+    "MiniLMEmbedder": "weft.runtime.embeddings.minilm",
+    "minilm_model_dir": "weft.runtime.embeddings.minilm",
+    "OpenAIEmbedder": "weft.runtime.embeddings.openai_compat",
+}
+
+__all__ = sorted(
+    [
+        "Embedder",
+        "EmbeddingError",
+        "EmbeddingMismatchError",
+        "Vectors",
+        "make_embedder",
+        "normalise",
+        *_LAZY,
+    ]
+)
+
+EMBEDDER_NAMES = ("minilm", "hashing", "openai:MODEL")
+
+
+def make_embedder(name: str = "minilm", **options: Any) -> Embedder:
+    """An embedder by name: ``minilm`` (default), ``hashing``, or ``openai:MODEL``.
+
+    ``options`` go to the constructor (``base_url=`` for ``openai:``,
+    ``dimension=`` for ``hashing``). Unknown names raise ``EmbeddingError``.
+    """
+    kind, _, model = name.partition(":")
+    kind = kind.strip().lower()
+    if kind == "minilm":
+        from weft.runtime.embeddings.minilm import MiniLMEmbedder
+
+        return MiniLMEmbedder(**options)
+    if kind == "hashing":
+        from weft.runtime.embeddings.hashing import HashingEmbedder
+
+        return HashingEmbedder(**options)
+    if kind == "openai":
+        from weft.runtime.embeddings.openai_compat import OpenAIEmbedder
+
+        return OpenAIEmbedder(model or "text-embedding-3-small", **options)
+    raise EmbeddingError(f"unknown embedder '{name}': expected one of {', '.join(EMBEDDER_NAMES)}")
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'weft.runtime.embeddings' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)

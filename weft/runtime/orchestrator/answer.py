@@ -1,0 +1,51 @@
+"""What an ask returns, and the error when no plan could be made."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from weft.protocols import RoutingDecision, RunState, Usage, WeftError
+from weft.runtime.orchestrator.plan import Plan, PlanFailure
+
+
+class PlanningError(WeftError):
+    """No acceptable plan: every planner answer was rejected. Nothing was executed."""
+
+    def __init__(self, failures: list[PlanFailure], usage: Usage | None = None) -> None:
+        self.failures = failures
+        self.usage = usage or Usage()
+        if failures:
+            last = failures[-1]
+            detail = f"; last ({last.kind}): {last.message}"
+        else:
+            detail = ""
+        super().__init__(f"no valid plan after {len(failures)} rejected planner answer(s){detail}")
+
+
+class Answer(BaseModel):
+    """The outcome of ``Orchestrator.ask``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    answer: Any = Field(default=None, description="The aggregated answer (None if the run failed).")
+    run_id: str = Field(description="The run, for the journal (`weft runs`) and traces.")
+    state: RunState = Field(description="How the run ended.")
+    error: str | None = Field(default=None, description="Why it did not succeed, if it did not.")
+    plan: Plan | None = Field(default=None, description="The plan that ran (None: fixed workflow).")
+    routes: dict[str, str] = Field(default_factory=dict, description="Subtask id -> action name.")
+    decisions: dict[str, RoutingDecision] = Field(
+        default_factory=dict, description="Subtask id -> the router's decision, with candidates."
+    )
+    results: dict[str, Any] = Field(default_factory=dict, description="Subtask id -> its output.")
+    usage: Usage = Field(default_factory=Usage, description="Planner plus run, all nested calls.")
+    planner_usage: Usage = Field(default_factory=Usage, description="The planner's share.")
+    plan_failures: list[PlanFailure] = Field(
+        default_factory=list, description="Planner answers rejected before one was accepted."
+    )
+    duration_s: float = Field(default=0.0, description="Wall time of the whole ask.")
+
+    @property
+    def ok(self) -> bool:
+        return self.state is RunState.SUCCEEDED

@@ -1,0 +1,125 @@
+"""A routed plan becomes an ordinary weft workflow.
+
+One node per subtask (named by its id), ``after`` = its dependencies, the
+node's action = the routed action; then one ``answer`` node after every
+subtask runs the aggregator. Independent subtasks therefore run in parallel
+on the dataflow executor, and the run is journaled and traced like any other.
+
+The task and the subtask descriptions travel as workflow *inputs* and are
+referenced from the nodes (``${inputs.subtasks.ID}``), never pasted into the
+templates: text from a user or an LLM may contain ``${...}`` and must not be
+evaluated as a reference.
+
+How a subtask becomes arguments depends on the action's input schema:
+
+- it has a ``task`` parameter (LLM agents, teams): ``{task: description}``,
+  plus ``context: {dep_id: dep_output, ...}`` when the subtask has
+  dependencies and the action accepts ``context``;
+- it has one parameter (or one required parameter), e.g. a tool
+  ``word_count(text)``: the dependency's output (several dependencies: their
+  outputs joined by blank lines), or the description when it has none;
+- anything else cannot take a subtask, and is not offered to the router.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from weft.protocols import ActionSpec
+from weft.runtime.orchestrator.plan import Plan, Subtask
+from weft.workflows import Workflow
+
+ANSWER_NODE = "answer"
+
+
+def _parameter(spec: ActionSpec) -> str | None:
+    """The single parameter a subtask's text can go to, if the action has one."""
+    properties = spec.input_schema.get("properties") or {}
+    required = list(spec.input_schema.get("required") or [])
+    if len(required) == 1:
+        return str(required[0])
+    if not required and len(properties) == 1:
+        return str(next(iter(properties)))
+    return None
+
+
+def _takes_task(spec: ActionSpec) -> bool:
+    properties = spec.input_schema.get("properties") or {}
+    required = set(spec.input_schema.get("required") or [])
+    return "task" in properties and required <= {"task", "context"}
+
+
+def accepts_subtask(spec: ActionSpec) -> bool:
+    """True when a subtask can be turned into arguments for this action."""
+    return _takes_task(spec) or _parameter(spec) is not None
+
+
+def subtask_text(subtask: Subtask) -> str:
+    """The description as the agent reads it (with the expected output, if given)."""
+    if subtask.expected_output.strip():
+        return f"{subtask.description}\n\nExpected output: {subtask.expected_output}"
+    return subtask.description
+
+
+def subtask_arguments(subtask: Subtask, spec: ActionSpec) -> dict[str, Any]:
+    """The node's ``with`` for ``subtask`` on action ``spec`` (see the module docstring)."""
+    description = "${inputs.subtasks." + subtask.id + "}"
+    deps = list(subtask.depends_on)
+    if _takes_task(spec):
+        arguments: dict[str, Any] = {"task": description}
+        properties = spec.input_schema.get("properties") or {}
+        open_schema = spec.input_schema.get("additionalProperties") is not False
+        if deps and ("context" in properties or open_schema):
+            arguments["context"] = {dep: "${" + dep + "}" for dep in deps}
+        return arguments
+    parameter = _parameter(spec)
+    if parameter is None:
+        raise ValueError(f"action '{spec.name}' cannot take a subtask (see accepts_subtask)")
+    if not deps:
+        return {parameter: description}
+    if len(deps) == 1:
+        return {parameter: "${" + deps[0] + "}"}
+    return {parameter: "\n\n".join("${" + dep + "}" for dep in deps)}
+
+
+def plan_inputs(task: str, plan: Plan) -> dict[str, Any]:
+    """The workflow inputs of a plan run: the task and every subtask's text."""
+    return {"task": task, "subtasks": {s.id: subtask_text(s) for s in plan.subtasks}}
+
+
+def plan_to_workflow(
+    plan: Plan,
+    routes: Mapping[str, str],
+    specs: Mapping[str, ActionSpec],
+    *,
+    aggregator: str,
+    name: str = "ask",
+    description: str = "",
+) -> Workflow:
+    """The workflow for a validated, routed plan; run it with ``plan_inputs(task, plan)``."""
+    wf = Workflow(name, description=description)
+    wf.input("task", type="string", required=True, description="The task as asked.")
+    wf.input("subtasks", type="object", required=True, description="Subtask id -> text.")
+    for subtask in plan.subtasks:
+        action = routes[subtask.id]
+        wf.node(
+            subtask.id,
+            action,
+            with_=subtask_arguments(subtask, specs[action]),
+            after=list(subtask.depends_on),
+            description=subtask.description,
+        )
+    wf.node(
+        ANSWER_NODE,
+        aggregator,
+        with_={
+            "task": "${inputs.task}",
+            "results": {s.id: "${" + s.id + "}" for s in plan.subtasks},
+            "subtasks": "${inputs.subtasks}",
+        },
+        after=[s.id for s in plan.subtasks],
+        description="Combine the subtask results into the answer.",
+    )
+    wf.output(ANSWER_NODE, "${" + ANSWER_NODE + "}")
+    return wf

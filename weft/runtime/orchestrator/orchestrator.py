@@ -1,0 +1,372 @@
+"""The orchestrator: a free-text task in, an answer with its run id out.
+
+    task -> experience lookup -> plan (LLM or rules) -> validate + route (every
+    answer of the planner; invalid ones are counted and re-asked, never run)
+    -> workflow (one node per subtask + an answer node) -> dataflow executor
+    (independent subtasks in parallel) -> answer -> record experience
+
+Actions come from an ``ActionRegistry``, whatever their transport: local
+tools and agents, workflows, or remote agents on the bus registered as
+actions. The planner, router, aggregator and experience store are all
+replaceable; the defaults need no model (``RulePlanner``, ``LexicalRouter``,
+``ConcatAggregator``, ``NoExperience``).
+
+Budgets (``OrchestratorBudget``) are checked on the plan, estimated from the
+routed agents' cards before running, and enforced while running: tokens and
+cost as node results arrive, time with a timer. A run over budget is
+cancelled (journaled as cancelled) and the answer says why.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from weft.protocols import (
+    Action,
+    ActionSpec,
+    NodeState,
+    Router,
+    RunState,
+    Usage,
+    WeftError,
+    WorkflowSpec,
+    new_id,
+)
+from weft.runtime.compiler import PreparedWorkflow, prepare
+from weft.runtime.executor import Executor, Listener
+from weft.runtime.inputs import resolve_inputs
+from weft.runtime.journal import Journal
+from weft.runtime.orchestrator.aggregate import ConcatAggregator
+from weft.runtime.orchestrator.answer import Answer, PlanningError
+from weft.runtime.orchestrator.compile import (
+    ANSWER_NODE,
+    accepts_subtask,
+    plan_inputs,
+    plan_to_workflow,
+)
+from weft.runtime.orchestrator.experience import Experience, ExperienceStore, NoExperience
+from weft.runtime.orchestrator.lexical_router import LexicalRouter
+from weft.runtime.orchestrator.plan import OrchestratorBudget, Plan, PlanFailure
+from weft.runtime.orchestrator.planners import Planner, PlanRequest
+from weft.runtime.orchestrator.routing import RouteChoice, SubtaskRouter
+from weft.runtime.orchestrator.rule_planner import RulePlanner
+from weft.runtime.orchestrator.run_support import BudgetWatch, SpanSink
+from weft.runtime.orchestrator.validator import PlanValidator
+from weft.runtime.outcomes import RunResult
+from weft.runtime.registry import ActionRegistry
+from weft.runtime.tracing import SpanRecord, Tracer, new_span_id, trace_id_for
+from weft.workflows import Workflow
+
+
+class Orchestrator:
+    """Answers tasks with the actions in ``actions``; see the module docstring.
+
+    ``journal``/``tracer``/``listeners``/``concurrency`` are passed to the
+    executor. With ``sync_cards`` the cards of the available actions are
+    upserted into the router before routing (turn it off for a router that is
+    fed from elsewhere, e.g. cards on the bus).
+    """
+
+    def __init__(
+        self,
+        actions: ActionRegistry | Iterable[Any] | Mapping[str, Any],
+        *,
+        planner: Planner | None = None,
+        router: Router | None = None,
+        aggregator: Action | None = None,
+        budget: OrchestratorBudget | None = None,
+        experience: ExperienceStore | None = None,
+        journal: Journal | None = None,
+        tracer: Tracer | None = None,
+        listeners: Sequence[Listener] = (),
+        concurrency: int | None = None,
+        sync_cards: bool = True,
+    ) -> None:
+        self.registry = (
+            actions
+            if isinstance(actions, ActionRegistry)
+            else ActionRegistry(dict(actions) if isinstance(actions, Mapping) else list(actions))
+        )
+        self.planner: Planner = planner or RulePlanner()
+        self.router: Router = router or LexicalRouter()
+        self.aggregator: Action = aggregator or ConcatAggregator()
+        self.budget = budget or OrchestratorBudget()
+        self.experience: ExperienceStore = experience or NoExperience()
+        self.journal = journal
+        self.tracer = tracer
+        self.listeners = list(listeners)
+        self.concurrency = concurrency
+        self.sync_cards = sync_cards
+        self.validator = PlanValidator(self.budget)
+
+    def candidates(self) -> dict[str, ActionSpec]:
+        """The actions a subtask may be routed to (those that can take a subtask)."""
+        aggregator = self.aggregator.spec.name
+        return {
+            name: spec
+            for name, spec in self.registry.specs().items()
+            if name != aggregator and accepts_subtask(spec)
+        }
+
+    async def ask(
+        self,
+        task: str,
+        *,
+        run_id: str | None = None,
+        workflow: Workflow | WorkflowSpec | str | Path | None = None,
+    ) -> Answer:
+        """Plan, route, run and aggregate ``task``; ``workflow`` skips planning and runs that.
+
+        Raises ``PlanningError`` when no plan passes validation (nothing ran),
+        ``DefinitionError``/``WeftError`` for configuration mistakes. A run that
+        fails or goes over budget is an ``Answer`` with ``ok`` false, not an error.
+        """
+        started = time.time()
+        run_id = run_id or new_id()
+        if not task.strip():
+            raise WeftError("the task is empty")
+        if workflow is not None:
+            return await self._run_fixed(task, workflow, run_id, started)
+        specs = self.candidates()
+        if not specs:
+            raise WeftError(
+                "no agents to route to: give actions that take a 'task' or a single argument"
+            )
+        router = SubtaskRouter(self.router, specs)
+        if self.sync_cards:
+            await router.sync()
+        accepted: dict[str, list[RouteChoice]] = {}
+
+        async def check(plan: Plan) -> list[str]:
+            problems = self.validator.problems(plan)
+            if problems:
+                return problems
+            choices = list(await asyncio.gather(*(router.route(s) for s in plan.subtasks)))
+            unrouted = [
+                f"no agent can do subtask {c.subtask!r} "
+                f"(capability {s.capability!r}); agents: {', '.join(sorted(specs))}"
+                for s, c in zip(plan.subtasks, choices, strict=True)
+                if c.action is None
+            ]
+            if unrouted:
+                return unrouted
+            cards = {c.subtask: router.card_of(c.action) for c in choices if c.action}
+            problems = self.validator.estimate_problems(plan, cards)
+            if not problems:
+                accepted[plan.model_dump_json()] = choices
+            return problems
+
+        request = PlanRequest(
+            task=task,
+            actions=list(specs.values()),
+            budget=self.budget,
+            check=check,
+            hint=await self.experience.lookup(task),
+            context=SpanSink(self.tracer, run_id, "plan"),
+        )
+        outcome = await self.planner.plan(request)
+        failures = list(outcome.failures)
+        plan = outcome.plan
+        if plan is not None and plan.model_dump_json() not in accepted:
+            problems = await check(plan)  # never trust a planner to have checked
+            if problems:
+                failures.append(
+                    PlanFailure(
+                        attempt=len(failures) + 1,
+                        kind="invalid_plan",
+                        message="; ".join(problems),
+                        raw=plan.model_dump_json()[:2000],
+                    )
+                )
+                plan = None
+        if plan is None:
+            raise PlanningError(failures, outcome.usage)
+        choices = accepted[plan.model_dump_json()]
+        self._trace_routes(run_id, choices)
+        routes = {c.subtask: c.action for c in choices if c.action is not None}
+        workflow_def = plan_to_workflow(
+            plan,
+            routes,
+            specs,
+            aggregator=self.aggregator.spec.name,
+            description=task[:200],
+        )
+        run_registry = self.registry.merged(ActionRegistry([self.aggregator]))
+        prepared = prepare(workflow_def, run_registry)
+        result, stopped, spent = await self._execute(
+            prepared, plan_inputs(task, plan), run_id, outcome.usage
+        )
+        answer = self._answer(
+            run_id, started, result, stopped, spent, outcome.usage, failures, plan, choices
+        )
+        await self._learn(task, plan, choices, answer, result)
+        return answer
+
+    async def _execute(
+        self, prepared: PreparedWorkflow, inputs: dict[str, Any], run_id: str, already: Usage
+    ) -> tuple[RunResult | None, str | None, Usage]:
+        """Run with budget enforcement: ``(result, why it was stopped, usage so far)``."""
+        watch = BudgetWatch(self.budget, already)
+        executor = Executor(
+            journal=self.journal,
+            listeners=[*self.listeners, watch],
+            concurrency=self.concurrency,
+            tracer=self.tracer,
+        )
+        task = asyncio.get_running_loop().create_task(
+            executor.run(prepared, inputs, run_id=run_id), name=f"weft-ask-{run_id[:8]}"
+        )
+        watch.task = task
+        timer = None
+        if self.budget.max_time is not None:
+            limit = self.budget.max_time
+            timer = asyncio.get_running_loop().call_later(
+                limit, watch.stop, f"time budget exceeded: {limit:g}s"
+            )
+        try:
+            result = await task
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if watch.reason is not None and (current is None or not current.cancelling()):
+                return None, watch.reason, watch.tally.total()
+            raise
+        finally:
+            if timer is not None:
+                timer.cancel()
+        return result, None, already.add(result.usage)
+
+    def _answer(
+        self,
+        run_id: str,
+        started: float,
+        result: RunResult | None,
+        stopped: str | None,
+        usage: Usage,
+        planner_usage: Usage,
+        failures: list[PlanFailure],
+        plan: Plan | None,
+        choices: list[RouteChoice],
+    ) -> Answer:
+        results: dict[str, Any] = {}
+        if result is not None:
+            results = {
+                name: outcome.output
+                for name, outcome in result.nodes.items()
+                if name != ANSWER_NODE and outcome.state is NodeState.SUCCEEDED
+            }
+        return Answer(
+            answer=result.outputs.get(ANSWER_NODE) if result is not None and result.ok else None,
+            run_id=run_id,
+            state=result.state if result is not None else RunState.CANCELLED,
+            error=stopped if result is None else result.error,
+            plan=plan,
+            routes={c.subtask: c.action for c in choices if c.action is not None},
+            decisions={c.subtask: c.decision for c in choices},
+            results=results,
+            usage=usage,
+            planner_usage=planner_usage,
+            plan_failures=failures,
+            duration_s=time.time() - started,
+        )
+
+    async def _learn(
+        self,
+        task: str,
+        plan: Plan,
+        choices: list[RouteChoice],
+        answer: Answer,
+        result: RunResult | None,
+    ) -> None:
+        if result is not None:
+            for choice in choices:
+                outcome = result.nodes.get(choice.subtask)
+                chosen = choice.decision.chosen
+                if outcome is not None and chosen is not None:
+                    await self.router.record_outcome(
+                        choice.decision.request,
+                        chosen.agent_id,
+                        outcome.state is NodeState.SUCCEEDED,
+                    )
+        await self.experience.record(
+            Experience(
+                task=task,
+                plan=plan,
+                routes=answer.routes,
+                succeeded=answer.ok,
+                usage=answer.usage,
+                run_id=answer.run_id,
+            )
+        )
+
+    def _trace_routes(self, run_id: str, choices: list[RouteChoice]) -> None:
+        if self.tracer is None:
+            return
+        now = time.time()
+        for choice in choices:
+            decision = choice.decision
+            self.tracer.record(
+                SpanRecord(
+                    trace_id=trace_id_for(run_id),
+                    span_id=new_span_id(),
+                    parent_id=None,
+                    name=f"route {choice.subtask}",
+                    kind="route",
+                    start=now - decision.latency_s,
+                    end=now,
+                    status="ok" if choice.action else "error",
+                    run_id=run_id,
+                    node=choice.subtask,
+                    attributes={
+                        "weft.capability": decision.request.capability,
+                        "weft.action": choice.action,
+                        "candidates": [c.model_dump() for c in decision.candidates],
+                    },
+                )
+            )
+
+    async def _run_fixed(
+        self,
+        task: str,
+        workflow: Workflow | WorkflowSpec | str | Path,
+        run_id: str,
+        started: float,
+    ) -> Answer:
+        """Run a given workflow on the task: its ``task`` input (or its only input) gets it."""
+        # a copy: preparing a builder registers its own actions, which must not
+        # leak into the orchestrator's registry for later asks
+        prepared = prepare(workflow, self.registry.merged(ActionRegistry()))
+        declared = list(prepared.spec.inputs)
+        if "task" in declared:
+            given = {"task": task}
+        elif len(declared) == 1:
+            given = {declared[0]: task}
+        elif not declared:
+            given = {}
+        else:
+            raise WeftError(
+                f"workflow '{prepared.name}' has inputs {', '.join(declared)}; weft ask passes "
+                "the task as input 'task' (declare it)"
+            )
+        inputs = resolve_inputs(prepared.spec, given)
+        result, stopped, usage = await self._execute(prepared, inputs, run_id, Usage())
+        answer: Any = None
+        if result is not None and result.ok:
+            outputs = result.outputs
+            answer = next(iter(outputs.values())) if len(outputs) == 1 else outputs
+        return Answer(
+            answer=answer,
+            run_id=run_id,
+            state=result.state if result is not None else RunState.CANCELLED,
+            error=stopped if result is None else result.error,
+            results={
+                n: o.output
+                for n, o in (result.nodes.items() if result else [])
+                if o.output is not None
+            },
+            usage=usage,
+            duration_s=time.time() - started,
+        )

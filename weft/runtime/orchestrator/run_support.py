@@ -1,0 +1,75 @@
+"""Helpers of a running ask: spans from outside the executor, and budget enforcement."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from weft.protocols import EventKind, RunEvent, Usage
+from weft.runtime.orchestrator.plan import OrchestratorBudget
+from weft.runtime.outcomes import RunResult, UsageTally
+from weft.runtime.tracing import SpanRecord, Tracer, new_span_id, trace_id_for
+
+
+class SpanSink:
+    """Lets model calls outside the executor (the planner) record spans into the run's trace."""
+
+    def __init__(self, tracer: Tracer | None, run_id: str, node: str) -> None:
+        self.tracer = tracer
+        self.run_id = run_id
+        self.node = node
+
+    def record_span(self, span: Mapping[str, Any]) -> None:
+        if self.tracer is None:
+            return
+        self.tracer.record(
+            SpanRecord(
+                trace_id=trace_id_for(self.run_id),
+                span_id=new_span_id(),
+                parent_id=None,
+                name=str(span.get("name", "llm")),
+                kind=str(span.get("kind", "llm")),
+                start=float(span.get("start", time.time())),
+                end=float(span.get("end", time.time())),
+                status=str(span.get("status", "ok")),
+                run_id=self.run_id,
+                node=self.node,
+                attributes=dict(span.get("attributes", {})),
+            )
+        )
+
+    def progress(self, message: str, fraction: float | None = None, **data: Any) -> None:
+        return None
+
+
+class BudgetWatch:
+    """Sums node usage as results arrive and stops the run when a limit is passed."""
+
+    def __init__(self, budget: OrchestratorBudget, already: Usage) -> None:
+        self.budget = budget
+        self.tally = UsageTally()
+        self.tally.add(already)
+        self.reason: str | None = None
+        self.task: asyncio.Task[RunResult] | None = None
+
+    def __call__(self, event: RunEvent) -> None:
+        # top-level node results only: foreach items ("[i]") and sub-workflow
+        # nodes ("/") are already inside their parent's usage
+        if event.kind is not EventKind.NODE_FINISHED or event.usage is None:
+            return
+        if event.key and ("[" in event.key or "/" in event.key):
+            return
+        self.tally.add(event.usage)
+        spent = self.tally.total()
+        tokens = spent.prompt_tokens + spent.completion_tokens
+        if self.budget.max_tokens is not None and tokens > self.budget.max_tokens:
+            self.stop(f"token budget exceeded: {tokens} > {self.budget.max_tokens}")
+        elif self.budget.max_cost is not None and spent.cost > self.budget.max_cost:
+            self.stop(f"cost budget exceeded: ${spent.cost:.4f} > ${self.budget.max_cost:.4f}")
+
+    def stop(self, reason: str) -> None:
+        if self.reason is None and self.task is not None and not self.task.done():
+            self.reason = reason
+            self.task.cancel()
