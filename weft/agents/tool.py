@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import time
 import typing
 from collections.abc import Callable
 from typing import Any, get_type_hints, overload
@@ -30,7 +29,6 @@ from weft.protocols import (
     ActionResult,
     ActionSpec,
     CapabilityCard,
-    Usage,
 )
 
 _PASS_THROUGH = {int, float, str, bool, type(None), dict, list, Any}
@@ -143,7 +141,6 @@ class FunctionAction:
         return f"<tool {self._spec.name}>"
 
     async def invoke(self, call: ActionCall, ctx: ActionContext) -> ActionResult:
-        started = time.perf_counter()
         try:
             parsed = self.arguments_model.model_validate(call.arguments)
         except ValidationError as exc:
@@ -172,7 +169,6 @@ class FunctionAction:
                 exc.error_type,
                 str(exc),
                 retryable=exc.retryable,
-                usage=Usage(latency_s=time.perf_counter() - started),
             )
         except Exception as exc:
             return ActionResult.failure(
@@ -180,10 +176,8 @@ class FunctionAction:
                 type(exc).__name__,
                 f"{self.name}: {exc}" if str(exc) else f"{self.name}: {type(exc).__name__}",
                 retryable=isinstance(exc, _RETRYABLE_EXCEPTIONS),
-                usage=Usage(latency_s=time.perf_counter() - started),
             )
-        usage = Usage(latency_s=time.perf_counter() - started)
-        return ActionResult.success(call.call_id, value, usage)
+        return ActionResult.success(call.call_id, value)
 
 
 @overload

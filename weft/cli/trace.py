@@ -102,15 +102,17 @@ def ls_command(limit: int, as_json: bool, store_path: str | None) -> None:
 
     table = Table(box=None, header_style="bold")
     for column in ("run", "workflow", "state", "started", "duration", "spans", "tokens", "cost"):
-        table.add_column(column, justify="right" if column in ("spans", "tokens", "cost") else "left")
+        table.add_column(
+            column, justify="right" if column in ("spans", "tokens", "cost") else "left", no_wrap=True
+        )
     for r in runs:
         tokens = int(r.usage.get("prompt_tokens", 0)) + int(r.usage.get("completion_tokens", 0))
         cost = float(r.usage.get("cost") or 0.0)
         table.add_row(
-            r.run_id,
+            r.run_id[:12],  # a prefix is enough for show/export/view
             r.workflow or "–",
             f"[{_STYLE.get(r.state, 'white')}]{r.state}[/]",
-            datetime.fromtimestamp(r.started_at).strftime("%Y-%m-%d %H:%M:%S"),
+            datetime.fromtimestamp(r.started_at).strftime("%m-%d %H:%M:%S"),
             _duration(r.duration),
             str(r.span_count),
             str(tokens) if tokens else "–",

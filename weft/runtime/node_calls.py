@@ -20,6 +20,7 @@ from weft.protocols import (
     NodeState,
     Usage,
 )
+from weft.protocols.actions import trusted
 from weft.runtime import logging as logs
 from weft.runtime.compiler import CompiledNode, PreparedWorkflow
 from weft.runtime.execution_context import ExecutionContext, crashed_result
@@ -303,16 +304,19 @@ class NodeCalls:
             # the common case keeps tracing cheap. Retries and foreach items get
             # spans of their own, children of the node span.
             merged = attempt == 1 and span is not None and not node.render_foreach
-            call = ActionCall(
-                call_id=span if merged and span is not None else self.next_call_id(),
-                action=node.action_name,
-                arguments=arguments,
-                run_id=self.run_id,
-                trace_id=self.trace_id,
-                parent_id=self.parent_id if merged else span or self.parent_id,
-                node=key,
-                attempt=attempt,
-                deadline=time.time() + timeout if timeout else None,
+            call = trusted(
+                ActionCall,
+                {
+                    "call_id": span if merged and span is not None else self.next_call_id(),
+                    "action": node.action_name,
+                    "arguments": arguments,
+                    "run_id": self.run_id,
+                    "trace_id": self.trace_id,
+                    "parent_id": self.parent_id if merged else span or self.parent_id,
+                    "node": key,
+                    "attempt": attempt,
+                    "deadline": time.time() + timeout if timeout else None,
+                },
             )
             ctx = ExecutionContext(self, node, key, call)
             if logs.enabled:
