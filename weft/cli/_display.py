@@ -51,8 +51,9 @@ class RunDisplay:
         self.workflow = ""
         self.run_id = ""
         self.started = time.monotonic()
-        self._live = Live(self._render(), console=stderr, refresh_per_second=8, transient=True)
-        self._live.get_renderable = self._render  # type: ignore[method-assign]
+        self._live = Live(
+            get_renderable=self._render, console=stderr, refresh_per_second=8, transient=True
+        )
 
     def __enter__(self) -> RunDisplay:
         self._live.__enter__()
