@@ -20,7 +20,7 @@ from weft.protocols import (
     NodeState,
     Usage,
 )
-from weft.protocols.actions import trusted
+from weft.protocols.actions import NO_USAGE, trusted
 from weft.runtime import logging as logs
 from weft.runtime.compiler import CompiledNode, PreparedWorkflow
 from weft.runtime.execution_context import ExecutionContext, crashed_result
@@ -299,6 +299,8 @@ class NodeCalls:
             self.event(EventKind.NODE_STARTED, node, key, NodeState.RUNNING, None, attempt=1)
         attempt = 1
         spent: list[Usage] = []
+        traced = self.executor.tracer is not None
+        call_started = 0.0
         while True:
             # A plain node's first call *is* the node span: one span per node in
             # the common case keeps tracing cheap. Retries and foreach items get
@@ -321,7 +323,8 @@ class NodeCalls:
             ctx = ExecutionContext(self, node, key, call)
             if logs.enabled:
                 logs.bind_call(call)  # this node's own task: nothing to unbind
-            call_started = time.time()
+            if traced:
+                call_started = time.time()
             try:
                 if timeout is None:
                     result = await action.invoke(call, ctx)
@@ -344,7 +347,7 @@ class NodeCalls:
             if ctx.child_usage is not None:
                 result.usage = result.usage.add(ctx.child_usage)
             if result.state is ActionState.OK or not should_retry(policy, result, attempt):
-                if not merged:
+                if traced and not merged:
                     self.trace_call(call, result, call_started, kind="call")
                 break
             spent.append(result.usage)
@@ -367,7 +370,8 @@ class NodeCalls:
             attempt += 1
         for earlier in spent:
             result.usage = result.usage.add(earlier)
-        self.tally.add(result.usage)
+        if result.usage is not NO_USAGE:
+            self.tally.add(result.usage)
         if not quiet:
             state = STATE_OF_RESULT[result.state]
             self.executor.record(
