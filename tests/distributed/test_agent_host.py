@@ -9,8 +9,8 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from conftest import WAIT, fast_bus
 from distributed_agents import shout
+from distributed_support import WAIT, fast_bus
 
 import weft
 from weft.protocols import (
@@ -303,6 +303,10 @@ async def test_the_card_lists_actions_pools_and_load(
         await caller.wait_for(["shout"], WAIT)
         info = caller.get(host.agent_id)
         alive, load = caller.alive(), caller.load(host.agent_id)
+        card_alive, card_load = caller.router_sources()
+        assert card_alive("loud") and card_load("loud") == 0.0  # what a router sees
+        assert not card_alive("shout") and card_load("shout") == 1.0
+        assert [c.agent_id for c in caller.capability_cards()] == ["loud"]
     assert info is not None
     assert info.card.pools == {"shout": "loud"}
     assert info.card.load.capacity == 3

@@ -9,8 +9,8 @@ import signal
 import sys
 from pathlib import Path
 
-from conftest import ROOT, WAIT, AgentProcesses, agent_of, fast_bus, wait_until
 from distributed_agents import events
+from distributed_support import ROOT, WAIT, AgentProcesses, agent_of, fast_bus, wait_until
 
 from weft.protocols import ActionCall, AgentStatus, DeadLetter, MessageProperties
 from weft.runtime.live_registry import LiveRegistry
@@ -109,3 +109,10 @@ async def test_garbage_on_call_topics_leaves_the_agent_process_serving(
         "invalid_call", "invalid_call", "too_large", "undecodable", "undecodable"
     ]  # fmt: skip
     assert {r.received_by for r in records} == {agent}
+
+
+async def test_an_agent_id_can_be_fixed_to_match_a_broker_user(
+    agent_procs: AgentProcesses, caller: LiveRegistry
+) -> None:
+    proc = await agent_procs.start("distributed_agents:shout", args=("--agent-id", "shouter-1"))
+    assert await agent_of(caller, proc) == "shouter-1"

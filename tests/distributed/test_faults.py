@@ -13,8 +13,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from conftest import ROOT, STARTUP, AgentProcesses, agent_of, fast_bus, wait_until
 from distributed_agents import events
+from distributed_support import ROOT, STARTUP, AgentProcesses, agent_of, fast_bus, wait_until
 
 import weft
 from weft.runtime.broker import MosquittoBroker

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from conftest import WAIT
 from distributed_agents import shout
+from distributed_support import WAIT
 
 import weft
 from weft.protocols import ActionContext

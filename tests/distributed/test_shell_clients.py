@@ -9,8 +9,8 @@ import shutil
 from urllib.parse import urlsplit
 
 import pytest
-from conftest import WAIT, fast_bus
 from distributed_agents import shout
+from distributed_support import WAIT, fast_bus
 
 from weft.protocols import ActionResult, ActionState
 from weft.runtime.agent_host import AgentHost

@@ -22,8 +22,17 @@ from weft.protocols import BusError
 from weft.runtime.broker import MosquittoBroker
 from weft.runtime.broker_auth import write_acl_file, write_password_file
 
-PASSWORDS = {"alice": "alice-secret", "bob": "bob-secret", "orchestrator": "orch-secret"}
-"""alice and bob are agents (user name = agent id); orchestrator has the admin block."""
+PASSWORDS = {
+    "alice": "alice-secret",
+    "bob": "bob-secret",
+    "sum-1": "sum-1-secret",
+    "sum-2": "sum-2-secret",
+    "orchestrator": "orch-secret",
+    "cli": "cli-secret",
+}
+"""alice, bob, sum-1 and sum-2 are agents (user name = agent id), sum-1 and sum-2
+replicas sharing the pool ``sum``; orchestrator has the admin block, cli the
+caller block."""
 
 
 @dataclass(frozen=True)
@@ -42,7 +51,12 @@ class SecuredBroker:
 async def secured(tmp_path: Path) -> AsyncIterator[SecuredBroker]:
     """Mosquitto with ``allow_anonymous false``, a password file and weft's ACL."""
     passwords = write_password_file(tmp_path / "passwd", PASSWORDS)
-    acl = write_acl_file(tmp_path / "acl", orchestrators=["orchestrator"])
+    acl = write_acl_file(
+        tmp_path / "acl",
+        orchestrators=["orchestrator"],
+        callers=["cli"],
+        pools={"sum-1": ["sum"], "sum-2": ["sum"]},
+    )
     broker = MosquittoBroker(allow_anonymous=False, password_file=passwords, acl_file=acl)
     try:
         await broker.start()

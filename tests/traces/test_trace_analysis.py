@@ -27,7 +27,9 @@ def node(name: str, start: float, end: float, **extra: Any) -> SpanRecord:
 
 def run_span(end: float, graph: dict[str, Any] | None = None) -> SpanRecord:
     attributes = {"weft.graph": graph} if graph else {}
-    return SpanRecord("t" * 32, RUN, None, "wf", "run", 0.0, end, "succeeded", attributes=attributes)
+    return SpanRecord(
+        "t" * 32, RUN, None, "wf", "run", 0.0, end, "succeeded", attributes=attributes
+    )
 
 
 def names(path: list[str], spans: list[SpanRecord]) -> list[str]:

@@ -13,7 +13,7 @@ from weft.cli.trace import CRITICAL_MARK
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
-WORKFLOW = '''
+WORKFLOW = """
 import asyncio
 
 from weft import Workflow, tool
@@ -34,7 +34,7 @@ workflow = Workflow("pages")
 workflow.node("list", lambda: [1, 2, 3])
 workflow.node("fetch", fetch, after=["list"], foreach="${list}", with_={"page": "${item}"})
 workflow.node("total", total, after=["fetch"], with_={"pages": "${fetch}"})
-'''
+"""
 
 
 @pytest.fixture

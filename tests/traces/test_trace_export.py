@@ -41,7 +41,9 @@ def test_chrome_export_is_valid_trace_event_json(traced_run: TracedRun) -> None:
 
 def test_chrome_export_puts_spans_that_overlap_on_separate_tracks(traced_run: TracedRun) -> None:
     events = to_chrome(_spans(traced_run))["traceEvents"]
-    items = [e for e in events if e["ph"] == "X" and e["cat"] == "call" and e["name"] == "research_topic"]
+    items = [
+        e for e in events if e["ph"] == "X" and e["cat"] == "call" and e["name"] == "research_topic"
+    ]
     assert len(items) == 3
     assert len({e["tid"] for e in items}) == 3
     critical = [e["name"] for e in events if e["ph"] == "X" and e["args"]["critical"]]
@@ -130,4 +132,12 @@ def test_jsonl_export_has_one_span_per_line(traced_run: TracedRun) -> None:
     lines = to_jsonl(spans).splitlines()
     assert len(lines) == len(spans)
     first = json.loads(lines[0])
-    assert set(first) >= {"trace_id", "span_id", "parent_id", "name", "kind", "duration", "attributes"}
+    assert set(first) >= {
+        "trace_id",
+        "span_id",
+        "parent_id",
+        "name",
+        "kind",
+        "duration",
+        "attributes",
+    }

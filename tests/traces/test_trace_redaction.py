@@ -1,4 +1,4 @@
-"""No secret given in configuration or arguments is written anywhere: store, journal, exports, view."""
+"""No secret from configuration or arguments is written anywhere: store, journal, exports, view."""
 
 from __future__ import annotations
 
@@ -162,7 +162,9 @@ def test_secret_shaped_text_is_masked_in_strings() -> None:
 
 def test_environment_variables_that_look_secret_are_registered() -> None:
     masker = Redactor()
-    masker.register_env({"OPENAI_API_KEY": "sk-env-1234567", "HOME": "/root", "DB_PASSWORD": "pw1234"})
+    masker.register_env(
+        {"OPENAI_API_KEY": "sk-env-1234567", "HOME": "/root", "DB_PASSWORD": "pw1234"}
+    )
     assert masker.secrets >= {"sk-env-1234567", "pw1234"}
     assert "/root" not in masker.secrets
 
@@ -206,3 +208,14 @@ def _reset_logging() -> None:
         root.removeHandler(handler)
     structlog.reset_defaults()
     weft_logging.enabled = False
+
+
+def test_every_sensitive_key_contains_one_of_the_screening_hints() -> None:
+    from weft.runtime.redaction import _KEY_HINTS
+
+    keys = ["password", "PassPhrase", "pwd", "client_secret", "apiKey", "x-api-key",
+            "AccessKey", "private-key", "Authorization", "credentials", "cookie", "sessionId",
+            "refresh_token", "auth"]  # fmt: skip
+    for key in keys:
+        assert is_sensitive_key(key), key
+        assert any(hint in key.lower() for hint in _KEY_HINTS), key

@@ -60,9 +60,7 @@ async def browser() -> AsyncIterator[Any]:
         )
     executable = _chromium()
     async with async_playwright() as playwright:
-        chromium = await playwright.chromium.launch(
-            executable_path=executable, args=CHROMIUM_ARGS
-        )
+        chromium = await playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
         try:
             yield chromium
         finally:
@@ -90,12 +88,20 @@ async def _open(browser: Any, path: Path) -> tuple[Any, list[str]]:
     page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
     page.on(
         "console",
-        lambda msg: problems.append(f"console {msg.type}: {msg.text}")
-        if msg.type in ("error", "warning")
-        else None,
+        lambda msg: (
+            problems.append(f"console {msg.type}: {msg.text}")
+            if msg.type in ("error", "warning")
+            else None
+        ),
     )
-    page.on("request", lambda req: None if req.url.startswith(("file:", "data:", "about:"))
-            else problems.append(f"network request: {req.url}"))
+    page.on(
+        "request",
+        lambda req: (
+            None
+            if req.url.startswith(("file:", "data:", "about:"))
+            else problems.append(f"network request: {req.url}")
+        ),
+    )
     await page.goto(path.as_uri())
     await page.wait_for_selector("body[data-ready=true]", timeout=10_000)
     return page, problems
@@ -114,9 +120,6 @@ async def test_the_timeline_has_one_lane_per_agent_and_clicking_a_span_shows_its
         rows = await research_bars.evaluate_all("els => els.map(e => e.style.top)")
         assert len(set(rows)) == 4, "spans that ran at the same time must sit on separate rows"
 
-        shots = _screenshot_dir(tmp_path)
-        await page.screenshot(path=str(shots / "trace-view-timeline.png"), full_page=True)
-
         item = page.locator('.lane[data-lane="research_topic"] .span-bar.k-call').last
         await item.click()
         details = page.locator("#details")
@@ -127,6 +130,7 @@ async def test_the_timeline_has_one_lane_per_agent_and_clicking_a_span_shows_its
         assert '"sources": 3' in shown_output
         assert await details.locator('[data-field="status"]').inner_text() == "ok"
         assert await item.evaluate("e => e.classList.contains('selected')")
+        shots = _screenshot_dir(tmp_path)
         await details.screenshot(path=str(shots / "trace-view-details.png"))
         await page.screenshot(path=str(shots / "trace-view-selected.png"), full_page=True)
         assert problems == []
@@ -139,9 +143,7 @@ async def test_the_dag_shows_every_node_with_its_state_and_selects_its_span(
 ) -> None:
     page, problems = await _open(browser, page_file)
     try:
-        nodes = await page.locator(".dag-node").evaluate_all(
-            "els => els.map(e => e.dataset.node)"
-        )
+        nodes = await page.locator(".dag-node").evaluate_all("els => els.map(e => e.dataset.node)")
         assert nodes == ["plan", "research", "summarise", "publish"]
         assert await page.locator(".dag-node.s-succeeded").count() == 4
         assert await page.locator(".dag-node.critical").count() == 4

@@ -89,6 +89,11 @@ def agent_group() -> None:
 )
 @click.option("--name", help="Agent id prefix (default: the first action's name).")
 @click.option(
+    "--agent-id",
+    help="Exact agent id, also the MQTT client id (brokers with weft's ACLs expect the "
+    "user name); default: --name plus 8 random hex digits.",
+)
+@click.option(
     "--heartbeat",
     type=click.FloatRange(min=0.05),
     default=5.0,
@@ -118,6 +123,7 @@ def serve_command(
     no_pool: bool,
     concurrency: int,
     name: str | None,
+    agent_id: str | None,
     heartbeat: float,
     drain_timeout: float,
     paths: tuple[str, ...],
@@ -133,6 +139,10 @@ def serve_command(
     logging.basicConfig(
         level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    if agent_id is not None and (not agent_id or any(c in agent_id for c in "/+#\x00")):
+        raise click.BadParameter(
+            "must be a non-empty topic level: no / + #", param_hint="--agent-id"
+        )
     for folder in (*reversed(paths), "."):
         sys.path.insert(0, str(Path(folder).resolve()))
     from weft.runtime.agent_host import hosted
@@ -140,13 +150,23 @@ def serve_command(
     registry = hosted(_load_target(t) for t in targets)
     asyncio.run(
         _serve(
-            registry, broker, namespace, pool, no_pool, concurrency, name, heartbeat, drain_timeout
+            registry,
+            agent_id,
+            broker,
+            namespace,
+            pool,
+            no_pool,
+            concurrency,
+            name,
+            heartbeat,
+            drain_timeout,
         )
     )
 
 
 async def _serve(
     registry: Any,
+    agent_id: str | None,
     broker: str,
     namespace: str,
     pool: str | None,
@@ -160,8 +180,8 @@ async def _serve(
     from weft.runtime.agent_host import AgentHost, agent_will, new_agent_id
     from weft.runtime.mqtt_bus import MqttBus
 
-    agent_id = new_agent_id(name or registry.names()[0])
-    will = agent_will(Topics(namespace), agent_id)
+    agent_id = agent_id or new_agent_id(name or registry.names()[0])
+    will = agent_will(Topics(namespace), agent_id)  # ValueError for an id with / + #
     async with MqttBus(broker, namespace=namespace, client_id=agent_id, will=will) as bus:
         host = AgentHost(
             bus,

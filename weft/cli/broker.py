@@ -11,6 +11,8 @@ machines reach, ``--config-only`` prints the config to start from and
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import signal
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -23,10 +25,22 @@ if TYPE_CHECKING:
     from weft.runtime.broker import MosquittoBroker
 
 
-def _print_acl(namespace: str, orchestrators: tuple[str, ...], callers: tuple[str, ...]) -> None:
+def _print_acl(
+    namespace: str,
+    orchestrators: tuple[str, ...],
+    callers: tuple[str, ...],
+    pool_grants: tuple[str, ...],
+) -> None:
     from weft.runtime.broker_auth import render_acl
 
-    click.echo(render_acl(namespace, orchestrators=orchestrators, callers=callers), nl=False)
+    pools: dict[str, list[str]] = {}
+    for grant in pool_grants:
+        user, sep, pool = grant.partition("=")
+        if not sep or not user or not pool:
+            raise click.UsageError(f"--pool {grant!r}: expected USER=POOL")
+        pools.setdefault(user, []).append(pool)
+    text = render_acl(namespace, orchestrators=orchestrators, callers=callers, pools=pools)
+    click.echo(text, nl=False)
 
 
 def _add_user(password_file: str | None, user: str) -> None:
@@ -44,8 +58,24 @@ def _add_user(password_file: str | None, user: str) -> None:
     click.echo(f"{user} added to {path} (mode 0600); a running Mosquitto rereads it on SIGHUP")
 
 
-async def _serve(broker: MosquittoBroker) -> int | None:
-    """Run the broker until it exits or this process is interrupted (which stops it)."""
+async def _serve(broker: MosquittoBroker) -> None:
+    """Run the broker until it exits, or until SIGTERM or Ctrl-C, which stop it.
+
+    SIGTERM is handled like Ctrl-C so that a service manager stopping
+    ``weft broker`` does not leave the Mosquitto child running.
+    """
+    loop = asyncio.get_running_loop()
+    main = asyncio.current_task()
+    terminated = False
+
+    def on_sigterm() -> None:
+        nonlocal terminated
+        terminated = True
+        if main is not None:
+            main.cancel()
+
+    with contextlib.suppress(NotImplementedError):  # no signal handlers on Windows loops
+        loop.add_signal_handler(signal.SIGTERM, on_sigterm)
     await broker.start()
     try:
         url = broker.url
@@ -56,11 +86,15 @@ async def _serve(broker: MosquittoBroker) -> int | None:
         click.echo(f"  config: {broker.config_path}   log: {broker.log_path}")
         click.echo("  Ctrl-C stops it")
         sys.stdout.flush()
-        code = await broker.wait()
+        try:
+            code = await broker.wait()
+        except asyncio.CancelledError:
+            if terminated:
+                return
+            raise
         log = broker.log_path.read_text(errors="replace").strip() if broker.log_path else ""
         if code not in (0, None):
             raise BusError(f"mosquitto exited with code {code}: {log or 'no output'}")
-        return code
     finally:
         await broker.stop()
 
@@ -112,6 +146,14 @@ def register(group: click.Group) -> None:
         help="With --print-acl: user that may call agents and pools (repeatable).",
     )
     @click.option(
+        "--pool",
+        "pool_grants",
+        multiple=True,
+        metavar="USER=POOL",
+        help="With --print-acl: agent USER also serves POOL (repeatable; replicas are "
+        "users of their own that share a pool).",
+    )
+    @click.option(
         "--add-user",
         metavar="USER",
         default=None,
@@ -129,6 +171,7 @@ def register(group: click.Group) -> None:
         namespace: str,
         orchestrators: tuple[str, ...],
         callers: tuple[str, ...],
+        pool_grants: tuple[str, ...],
         add_user: str | None,
         binary: str | None,
     ) -> None:
@@ -139,7 +182,7 @@ def register(group: click.Group) -> None:
         from weft.runtime.broker import MosquittoBroker, free_port, port_is_free, render_config
 
         if print_acl:
-            _print_acl(namespace, orchestrators or ("orchestrator",), callers)
+            _print_acl(namespace, orchestrators or ("orchestrator",), callers, pool_grants)
             return
         if add_user is not None:
             _add_user(password_file, add_user)
@@ -173,7 +216,6 @@ def register(group: click.Group) -> None:
             acl_file=acl_file,
             binary=binary,
         )
-        try:
+        with contextlib.suppress(KeyboardInterrupt):
             asyncio.run(_serve(server))
-        except KeyboardInterrupt:
-            click.echo("weft broker: stopped")
+        click.echo("weft broker: stopped")

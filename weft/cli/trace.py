@@ -51,7 +51,7 @@ def _load(store_path: str | None, ref: str) -> tuple[Any, list[Any]]:
 
 def _duration(seconds: float | None) -> str:
     if seconds is None:
-        return "–"
+        return "-"
     if seconds >= 60:
         return f"{seconds / 60:.1f} min"
     if seconds >= 1:
@@ -103,25 +103,28 @@ def ls_command(limit: int, as_json: bool, store_path: str | None) -> None:
     table = Table(box=None, header_style="bold")
     for column in ("run", "workflow", "state", "started", "duration", "spans", "tokens", "cost"):
         table.add_column(
-            column, justify="right" if column in ("spans", "tokens", "cost") else "left", no_wrap=True
+            column,
+            justify="right" if column in ("spans", "tokens", "cost") else "left",
+            no_wrap=True,
         )
     for r in runs:
         tokens = int(r.usage.get("prompt_tokens", 0)) + int(r.usage.get("completion_tokens", 0))
         cost = float(r.usage.get("cost") or 0.0)
         table.add_row(
             r.run_id[:12],  # a prefix is enough for show/export/view
-            r.workflow or "–",
+            r.workflow or "-",
             f"[{_STYLE.get(r.state, 'white')}]{r.state}[/]",
             datetime.fromtimestamp(r.started_at).strftime("%m-%d %H:%M:%S"),
             _duration(r.duration),
             str(r.span_count),
-            str(tokens) if tokens else "–",
-            f"${cost:.4f}" if cost else "–",
+            str(tokens) if tokens else "-",
+            f"${cost:.4f}" if cost else "-",
         )
     if not runs:
         click.echo("no traced runs yet")
         return
-    Console().print(table)
+    # Piped output is not cut to 80 columns: ids and dates stay whole for scripts.
+    Console(width=None if sys.stdout.isatty() else 200).print(table)
 
 
 _STYLE = {
@@ -141,7 +144,9 @@ CRITICAL_MARK = "★"
 
 @trace_group.command("show")
 @click.argument("run_ref", metavar="RUN")
-@click.option("--depth", type=click.IntRange(min=0), default=None, help="Hide spans deeper than this.")
+@click.option(
+    "--depth", type=click.IntRange(min=0), default=None, help="Hide spans deeper than this."
+)
 @_store_option
 def show_command(run_ref: str, depth: int | None, store_path: str | None) -> None:
     """Print RUN's spans as a tree: duration, state, tokens and cost; ★ marks the critical path."""
@@ -192,11 +197,13 @@ def show_command(run_ref: str, depth: int | None, store_path: str | None) -> Non
 
     for span in tree.roots:
         add(root, span, 0)
-    console = Console(highlight=False)
+    console = Console(highlight=False, soft_wrap=not sys.stdout.isatty())
     console.print(root)
     console.print(
-        Text(f"{CRITICAL_MARK} critical path: the chain of spans that decided when the run ended",
-             style="yellow")
+        Text(
+            f"{CRITICAL_MARK} critical path: the chain of spans that decided when the run ended",
+            style="yellow",
+        )
     )
 
 
@@ -210,7 +217,9 @@ def show_command(run_ref: str, depth: int | None, store_path: str | None) -> Non
     show_default=True,
     help="otlp-json: OpenTelemetry; jsonl: one span per line; chrome: trace events (Perfetto).",
 )
-@click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write here instead of stdout.")
+@click.option(
+    "--output", "-o", type=click.Path(dir_okay=False), help="Write here instead of stdout."
+)
 @_store_option
 def export_command(run_ref: str, fmt: str, output: str | None, store_path: str | None) -> None:
     """Export RUN's spans (as stored: truncated, secrets masked)."""

@@ -10,6 +10,7 @@ import importlib
 from typing import Any
 
 _EXPORTS: dict[str, str] = {
+    "AgentHost": "weft.runtime.agent_host",
     "Bus": "weft.runtime.bus",
     "Subscription": "weft.runtime.bus",
     "ExecutionContext": "weft.runtime.executor",
@@ -18,7 +19,9 @@ _EXPORTS: dict[str, str] = {
     "RunResult": "weft.runtime.executor",
     "InProcessBroker": "weft.runtime.inprocess_bus",
     "InProcessBus": "weft.runtime.inprocess_bus",
+    "LiveRegistry": "weft.runtime.live_registry",
     "MqttBus": "weft.runtime.mqtt_bus",
+    "RemoteAction": "weft.runtime.remote",
     "MosquittoBroker": "weft.runtime.broker",
     "resolve_inputs": "weft.runtime.inputs",
     "Journal": "weft.runtime.journal",
@@ -32,6 +35,15 @@ _EXPORTS: dict[str, str] = {
     "run_sync": "weft.runtime.runner",
     "run_workflow": "weft.runtime.runner",
     "weft_home": "weft.runtime.runner",
+    "FanOutTracer": "weft.runtime.tracing",
+    "MemoryTracer": "weft.runtime.tracing",
+    "SpanRecord": "weft.runtime.tracing",
+    "Tracer": "weft.runtime.tracing",
+    "TraceStore": "weft.runtime.trace_store",
+    "open_default_tracer": "weft.runtime.trace_store",
+    "OtlpTracer": "weft.runtime.otlp",
+    "configure_logging": "weft.runtime.logging",
+    "register_secret": "weft.runtime.redaction",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -156,7 +156,7 @@ def _text(value: str, what: str) -> bytes:
     return _binary(value.encode(), what)
 
 
-def to_paho(props: MessageProperties, packet_type: int = PacketTypes.PUBLISH) -> Properties:
+def to_paho(props: MessageProperties, packet_type: int = PacketTypes.PUBLISH) -> PackedProperties:
     """weft's properties as paho ``Properties`` (only those that are set), encoded once.
 
     Raises ``BusError`` for a string or binary property longer than MQTT's

@@ -41,6 +41,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from weft import __version__
 from weft.protocols import (
     Action,
     ActionCall,
@@ -52,6 +53,7 @@ from weft.protocols import (
     BusError,
     CallAccepted,
     CallCancel,
+    CapabilityCard,
     DeadLetterReason,
     Message,
     MessageProperties,
@@ -183,15 +185,14 @@ class AgentHost:
         handlers = [t for t in self._handlers if not t.done()]
         if handlers:
             _done, pending = await asyncio.wait(handlers, timeout=drain_timeout)
-            for task in pending:
-                task.cancel()
-            for entry in self._calls.values():
-                if entry.task is not None and entry.running():
-                    entry.task.cancel()
             if pending:
-                log.warning(
-                    "agent %s: %d calls cancelled at drain timeout", self.agent_id, len(pending)
-                )
+                log.warning("agent %s: cancelling calls at drain timeout", self.agent_id)
+                for entry in self._calls.values():
+                    if entry.task is not None and entry.running():
+                        entry.task.cancel()  # its callers are answered 'cancelled'
+                _done, pending = await asyncio.wait(pending, timeout=5.0)
+                for task in pending:
+                    task.cancel()
                 await asyncio.gather(*pending, return_exceptions=True)
         if self._heartbeat is not None:
             self._heartbeat.cancel()
@@ -213,24 +214,19 @@ class AgentHost:
     # -- presence -------------------------------------------------------------------
 
     def card(self) -> AgentCard:
-        """The card as it would be published now."""
-        from weft import __version__
-
+        """The card as it would be published now (``seq`` of the latest publication)."""
         specs = []
         for name in self.registry.names():
             spec = self.registry.get(name).spec.model_copy()
             pool = self.pools.get(name)
             topic = self.topics.pool_call(pool) if pool else self.topics.agent_call(self.agent_id)
             if spec.card is None:
-                from weft.protocols import CapabilityCard
-
                 spec.card = CapabilityCard(
                     agent_id=pool or self.agent_id, description=spec.description, topic=topic
                 )
             elif spec.card.topic is None:
                 spec.card = spec.card.model_copy(update={"topic": topic})
             specs.append(spec if spec.name == name else spec.model_copy(update={"name": name}))
-        self._seq += 1
         return AgentCard(
             agent_id=self.agent_id,
             status=self.status,
@@ -247,6 +243,8 @@ class AgentHost:
         )
 
     async def publish_card(self) -> None:
+        """Publish the card, retained, with the next ``seq`` and the current load."""
+        self._seq += 1
         card = self.card()
         await self.bus.publish(
             self.topics.card(self.agent_id), card.model_dump_json(), qos=1, retain=True
@@ -320,10 +318,11 @@ class AgentHost:
                 "UnknownAction",
             )
             return
+        entry = self._calls.entry_for(call, lambda c, e: self._execute(c, message, e))
         if message.properties.user_properties.get(ACK_PROPERTY) == "1":
+            # The run starts while the ack is on its way; the result goes out after it.
             ack = CallAccepted(call_id=call.call_id, attempt=call.attempt, agent_id=self.agent_id)
             await self._answer(message, ack, kind=KIND_ACCEPTED)
-        entry = self._calls.entry_for(call, lambda c, e: self._execute(c, message, e))
         result = await asyncio.shield(entry.future)
         await self._answer(message, result)
 

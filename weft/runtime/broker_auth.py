@@ -14,11 +14,12 @@ Password files use Mosquitto 2's PBKDF2-SHA512 format
 readable by any local user in ``/proc`` while it runs, and would need the
 Mosquitto tools on the machine that prepares the file.
 
-The ACL comes from ``weft/data/mosquitto.acl.template``. Its convention: an
-agent connects with its agent id as MQTT username (replicas share it and
-serve the pool of the same name); orchestrators and callers get user blocks
-with more rights. What Mosquitto's ``acl_file`` cannot do, and what to use
-then, is in ``docs/security.md`` ("Limits").
+The ACL comes from ``weft/data/mosquitto.acl.template``. Its convention:
+every agent process connects with its agent id as MQTT user name, so each
+replica is a user of its own, and the pools replicas share are granted per
+user; orchestrators and callers get user blocks with more rights. What
+Mosquitto's ``acl_file`` cannot do, and what to use then, is in
+``docs/security.md`` ("Limits").
 """
 
 from __future__ import annotations
@@ -154,27 +155,40 @@ def render_acl(
     *,
     orchestrators: Iterable[str] = ("orchestrator",),
     callers: Iterable[str] = (),
+    pools: Mapping[str, Iterable[str]] | None = None,
 ) -> str:
     """A Mosquitto ACL for ``namespace`` (``+``: every namespace).
 
-    Every user gets the agent rights of the template (its own card, calls,
-    pool and replies). ``orchestrators`` may also read and write everything
-    under ``weft/{namespace}/`` (they call agents, watch runs, manage teams);
-    ``callers`` may call any agent or pool and read run events.
+    Every user gets the agent rights of the template: its own card, calls,
+    cancellations and replies, and the pool named like it. ``orchestrators``
+    may also read and write everything under ``weft/{namespace}/``;
+    ``callers`` may call and cancel on any agent or pool and read run
+    events; ``pools`` maps an agent user to the pools it serves besides its
+    own (replicas of one agent are users of their own sharing a pool).
+    Raises ``BusError`` for a name that cannot be a topic level.
     """
     if namespace != "+":
         check_username(namespace, "namespace")
     prefix = f"weft/{namespace}"
-    blocks: list[str] = []
+    rights: dict[str, list[str]] = {}
     for user in orchestrators:
-        blocks.append(f"user {check_username(user)}\ntopic readwrite {prefix}/#\n")
+        rights.setdefault(check_username(user), []).append(f"topic readwrite {prefix}/#")
     for user in callers:
-        blocks.append(
-            f"user {check_username(user)}\n"
-            f"topic write {prefix}/agents/+/call\n"
-            f"topic write {prefix}/pools/+/call\n"
-            f"topic read {prefix}/runs/+/events\n"
+        rights.setdefault(check_username(user), []).extend(
+            [
+                f"topic write {prefix}/agents/+/call",
+                f"topic write {prefix}/agents/+/cancel",
+                f"topic write {prefix}/pools/+/call",
+                f"topic read {prefix}/runs/+/events",
+            ]
         )
+    for user, served in (pools or {}).items():
+        rights.setdefault(check_username(user), []).extend(
+            f"topic read {prefix}/pools/{check_username(pool, 'pool')}/call" for pool in served
+        )
+    # One block per user: Mosquitto's handling of a user named twice is not
+    # something an ACL should depend on.
+    blocks = ["\n".join([f"user {user}", *lines]) + "\n" for user, lines in rights.items()]
     users = "\n".join(blocks) if blocks else "# (none)\n"
     return acl_template().format(namespace=namespace, users=users)
 
@@ -185,10 +199,12 @@ def write_acl_file(
     *,
     orchestrators: Iterable[str] = ("orchestrator",),
     callers: Iterable[str] = (),
+    pools: Mapping[str, Iterable[str]] | None = None,
 ) -> Path:
     """Write ``render_acl(...)`` to ``path`` (mode 0600); Mosquitto reloads it on SIGHUP."""
     target = Path(path)
-    _write_private(target, render_acl(namespace, orchestrators=orchestrators, callers=callers))
+    text = render_acl(namespace, orchestrators=orchestrators, callers=callers, pools=pools)
+    _write_private(target, text)
     return target
 
 

@@ -104,6 +104,8 @@ class CallClient:
 
     async def start(self) -> None:
         """Subscribe to the reply topic (before any call is sent); idempotent."""
+        if self._sub is not None:
+            return
         async with self._lock:
             if self._sub is not None:
                 return

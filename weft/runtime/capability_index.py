@@ -392,8 +392,3 @@ class CapabilityIndex:
         if self._ephemeral:
             with contextlib.suppress(Exception):  # already gone: nothing to clean up
                 self.client.delete_collection(self.collection_name)
-
-
-def exact_scores(query: NDArray[np.float32], vectors: NDArray[np.float32]) -> NDArray[np.float32]:
-    """Cosine similarity of one unit query to unit rows (a dot product)."""
-    return vectors @ np.asarray(query, dtype=np.float32).reshape(-1)  # type: ignore[no-any-return]

@@ -179,6 +179,22 @@ class LiveRegistry:
         ]
         return min(loads, default=float("inf"))
 
+    def router_sources(self) -> tuple[Callable[[str], bool], Callable[[str], float]]:
+        """``(alive, load)`` for ``CapabilityRouter(index, alive=..., load=...)``.
+
+        Both take a capability card's ``agent_id`` (a pool, by default the
+        action's name) and read the registry at call time, so the router
+        always sees current presence; load is clamped to 0..1.
+        """
+
+        def alive(card_agent_id: str) -> bool:
+            return card_agent_id in self.alive_cards()
+
+        def load(card_agent_id: str) -> float:
+            return min(self.card_load(card_agent_id), 1.0)
+
+        return alive, load
+
     def alive_cards(self) -> set[str]:
         """``agent_id``s of capability cards that at least one alive agent serves."""
         alive = self.alive()

@@ -33,6 +33,12 @@ Latency: the client socket gets ``TCP_NODELAY`` (aiomqtt's ``socket_options``,
 applied right after paho opens the socket). Without it, and without
 ``set_tcp_nodelay true`` on the broker (see ``weft.runtime.broker``), a QoS 1
 round trip takes tens of milliseconds instead of well under one.
+
+Throughput: aiomqtt keeps the connection, TLS and reconnect plumbing, but the
+two per-message paths bypass it (``bench/bus.py`` measured both): publishes
+go to paho directly and wait on a future per packet id, and incoming
+messages are routed inside paho's read callback. aiomqtt's versions cost a
+task plus an ``asyncio.wait`` per message and drop the PUBACK reason code.
 """
 
 from __future__ import annotations
@@ -43,20 +49,27 @@ import itertools
 import logging
 import random
 import socket
-import ssl
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import aiomqtt
 import paho.mqtt.client as paho
-from aiomqtt import ProtocolVersion
 from aiomqtt.exceptions import MqttConnectError
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from weft.protocols import BusError, Message, topic_matches
+from weft.runtime._mqtt_connection import (
+    CONNECTION_LOST_CODES,
+    Connection,
+    ConnectionLostError,
+    abandon,
+    connect_hint,
+    drop_late,
+    make_client,
+)
 from weft.runtime._mqtt_wire import BrokerAddress, parse_broker_url, subscription_ids, to_paho
 from weft.runtime._mqtt_wire import from_paho as _from_paho
 from weft.runtime.bus import DEFAULT_MAX_PAYLOAD, Bus, Subscription
@@ -67,8 +80,6 @@ log = logging.getLogger(__name__)
 
 _T = TypeVar("_T")
 
-_TCP_NODELAY_OPTION = (socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-_CONNECTION_LOST_CODES = {paho.MQTT_ERR_NO_CONN, paho.MQTT_ERR_CONN_LOST}
 _MAX_SUBSCRIPTION_ID = 268_435_455  # MQTT 5 §3.8.2.1.2
 
 
@@ -94,40 +105,6 @@ class _Filter:
         return self.pattern.startswith("$share/")
 
 
-class _ConnectionLostError(Exception):
-    """Internal: the connection an operation ran on went away; retry on the next one."""
-
-
-@dataclass(slots=True)
-class _Connection:
-    """One MQTT connection and the publishes waiting for their acknowledgement on it.
-
-    ``acks`` maps a packet id to the future that its PUBACK (QoS 0: the
-    write) resolves with the broker's reason code; an acknowledgement nobody
-    waits for any more (the publisher was cancelled) is dropped.
-    ``mark_lost()`` fails every waiting publish so that it is sent again on
-    the next connection.
-    """
-
-    client: aiomqtt.Client
-    generation: int
-    lost: asyncio.Future[None]
-    acks: dict[int, asyncio.Future[ReasonCode]] = field(default_factory=dict)
-
-    def acknowledged(self, mid: int, reason: ReasonCode) -> None:
-        waiter = self.acks.pop(mid, None)
-        if waiter is not None and not waiter.done():
-            waiter.set_result(reason)
-
-    def mark_lost(self) -> None:
-        if not self.lost.done():
-            self.lost.set_result(None)
-        waiting, self.acks = self.acks, {}
-        for waiter in waiting.values():
-            if not waiter.done():
-                waiter.set_exception(_ConnectionLostError())
-
-
 class MqttBus(Bus):
     """``Bus`` over an MQTT v5 broker (Mosquitto, EMQX, HiveMQ...).
 
@@ -139,8 +116,11 @@ class MqttBus(Bus):
     retained will on their card topic).
 
     Raises ``BusError`` from ``start()`` when the broker cannot be reached or
-    refuses the connection, and from ``publish``/``subscribe`` when the
-    connection stays down longer than ``reconnect_timeout`` seconds.
+    refuses the connection (credentials, TLS certificate), from
+    ``publish``/``subscribe`` when the connection stays down longer than
+    ``reconnect_timeout`` seconds, and when the broker refuses a publish
+    (PUBACK reason code >= 0x80, e.g. 0x87 not authorized by an ACL) or a
+    subscription (SUBACK failure).
     """
 
     def __init__(
@@ -190,7 +170,7 @@ class MqttBus(Bus):
         self._filters: dict[str, _Filter] = {}
         self._by_id: dict[int, _Filter] = {}
         self._next_id = itertools.count(1)
-        self._conn: _Connection | None = None
+        self._conn: Connection | None = None
         self._connected = asyncio.Event()
         self._generation = itertools.count()
         self._supervisor: asyncio.Task[None] | None = None
@@ -284,7 +264,7 @@ class MqttBus(Bus):
             except ValueError as exc:  # paho's own checks (topic, payload type)
                 raise BusError(f"publish to {message.topic!r} on {self.url} failed: {exc}") from exc
             if info.rc != paho.MQTT_ERR_SUCCESS:
-                if info.rc in _CONNECTION_LOST_CODES:
+                if info.rc in CONNECTION_LOST_CODES:
                     if deadline is None:
                         deadline = asyncio.get_running_loop().time() + self.reconnect_timeout
                     await self._until_lost(conn, deadline)
@@ -302,7 +282,7 @@ class MqttBus(Bus):
             conn.acks[info.mid] = ack
             try:
                 reason_code = await ack
-            except _ConnectionLostError:
+            except ConnectionLostError:
                 conn = None
                 continue
             finally:
@@ -336,7 +316,7 @@ class MqttBus(Bus):
             conn = await self._connection(deadline, what)
             try:
                 await self._subscribe_on(conn, entry, sub_id)
-            except _ConnectionLostError:
+            except ConnectionLostError:
                 # The reconnect re-subscribes every registered filter, this one
                 # too, before it reports connected.
                 await self._until_lost(conn, deadline)
@@ -357,7 +337,7 @@ class MqttBus(Bus):
         self._by_id[sub_id] = entry
         return sub_id
 
-    async def _subscribe_on(self, conn: _Connection, entry: _Filter, sub_id: int) -> None:
+    async def _subscribe_on(self, conn: Connection, entry: _Filter, sub_id: int) -> None:
         """SUBSCRIBE ``entry`` with identifier ``sub_id``; raises on refusal or loss."""
         props = Properties(PacketTypes.SUBSCRIBE)  # type: ignore[no-untyped-call]
         props.SubscriptionIdentifier = sub_id
@@ -369,12 +349,12 @@ class MqttBus(Bus):
                 ),
             )
         except aiomqtt.MqttCodeError as exc:
-            if exc.rc in _CONNECTION_LOST_CODES:
-                raise _ConnectionLostError from exc
+            if exc.rc in CONNECTION_LOST_CODES:
+                raise ConnectionLostError from exc
             raise BusError(f"subscribe to {entry.pattern!r} on {self.url} failed: {exc}") from exc
         except aiomqtt.MqttError as exc:
             if conn.lost.done():
-                raise _ConnectionLostError from exc
+                raise ConnectionLostError from exc
             raise BusError(f"subscribe to {entry.pattern!r} on {self.url} failed: {exc}") from exc
         for code in codes:
             value = code.value if hasattr(code, "value") else int(code)
@@ -410,7 +390,7 @@ class MqttBus(Bus):
         if self._closing or conn is None or not self.connected:
             return  # a new connection starts clean, so the filter is gone there anyway
         # Best effort: failing to unsubscribe only costs messages we now ignore.
-        with contextlib.suppress(aiomqtt.MqttError, _ConnectionLostError):
+        with contextlib.suppress(aiomqtt.MqttError, ConnectionLostError):
             await self._on(
                 conn, conn.client.unsubscribe(entry.pattern, timeout=self.connect_timeout)
             )
@@ -418,68 +398,20 @@ class MqttBus(Bus):
     # -- connection -------------------------------------------------------------
 
     def _client(self, on_ack: Callable[[int, ReasonCode], None]) -> aiomqtt.Client:
-        """A configured aiomqtt client; ``on_ack(mid, reason)`` gets every publish ack."""
-        tls_params = None
-        if self.address.tls:
-            tls_params = aiomqtt.TLSParameters(
-                ca_certs=self.address.ca_file,
-                certfile=self.address.cert_file,
-                keyfile=self.address.key_file,
-                cert_reqs=ssl.CERT_REQUIRED,
-            )
-        will = None
-        if self.will is not None:
-            will = aiomqtt.Will(
-                topic=self.will.topic,
-                payload=self.will.payload,
-                qos=self.will.qos,
-                retain=self.will.retain,
-                properties=to_paho(self.will.properties, PacketTypes.WILLMESSAGE),
-            )
-        client = aiomqtt.Client(
-            self.address.host,
-            self.address.port,
-            username=self.address.username,
-            password=self.address.password,
-            identifier=self.client_id,
-            protocol=ProtocolVersion.V5,
-            clean_start=True,
+        return make_client(
+            self.address,
+            self.client_id,
             keepalive=self.keepalive,
-            timeout=self.connect_timeout,
-            tls_params=tls_params,
-            tls_insecure=self.address.tls_insecure if self.address.tls else None,
-            socket_options=[_TCP_NODELAY_OPTION],
-            will=will,
+            connect_timeout=self.connect_timeout,
+            will=self.will,
+            on_ack=on_ack,
+            on_message=self._route,
             logger=logging.getLogger(f"{__name__}.aiomqtt"),
         )
-        # Many concurrent QoS 1 publishes are normal for weft; aiomqtt would
-        # log a warning for every call beyond 10 in flight.
-        client.pending_calls_threshold = 1_000_000
-        # An exception in a paho callback must not tear down the connection.
-        client._client.suppress_exceptions = True
-        client._client.connect_timeout = self.connect_timeout
 
-        def on_publish(
-            _client: paho.Client, _userdata: Any, mid: int, reason: ReasonCode, _props: Any
-        ) -> None:
-            on_ack(mid, reason)
-
-        def on_message(_client: paho.Client, _userdata: Any, raw: paho.MQTTMessage) -> None:
-            self._route(raw)
-
-        # Publishes go through paho directly (see _publish); aiomqtt's own
-        # handler would discard the reason code.
-        client._client.on_publish = on_publish
-        # Incoming messages are routed right in paho's read callback, in
-        # arrival order, instead of through aiomqtt's queue, whose iterator
-        # costs a task and an asyncio.wait per message.
-        client._client.on_message = on_message
-        _fail_fast_on_early_close(client)
-        return client
-
-    async def _connect(self) -> _Connection:
+    async def _connect(self) -> Connection:
         """Open one connection; ``BusError`` naming the URL when that fails."""
-        acks: list[_Connection] = []  # filled below, before any publish can be acknowledged
+        acks: list[Connection] = []  # filled below, before any publish can be acknowledged
         client = self._client(lambda mid, reason: acks[0].acknowledged(mid, reason))
         # aiomqtt connects in a worker thread that a cancellation cannot stop;
         # if close() cancels us meanwhile, drop the connection once it exists
@@ -488,42 +420,28 @@ class MqttBus(Bus):
         try:
             await asyncio.shield(entering)
         except asyncio.CancelledError:
-            entering.add_done_callback(lambda entered: _drop_late(entered, client))
+            entering.add_done_callback(lambda entered: drop_late(entered, client))
             raise
         except MqttConnectError as exc:
-            _abandon(client)
+            abandon(client)
             raise BusError(f"MQTT broker at {self.url} refused the connection: {exc}") from exc
         except (aiomqtt.MqttError, OSError) as exc:
-            _abandon(client)
+            abandon(client)
             reason = str(exc) or type(exc).__name__
-            hint = ""
-            if "refused" in reason.lower():
-                hint = " (is it running? weft.runtime.broker can start a local Mosquitto)"
-            elif reason == _CLOSED_BEFORE_CONNACK and self.address.tls:
-                hint = (
-                    " (does it require a client certificate, and trust this one? paho's log "
-                    "line 'failed to receive on socket' names the TLS error)"
-                )
-            elif reason == _CLOSED_BEFORE_CONNACK:
-                hint = " (is this a TLS listener? then use mqtts://)"
-            elif "timed out" in reason.lower():
-                hint = (
-                    f" (no CONNACK within {self.connect_timeout:g}s: is it an MQTT broker, "
-                    "and does it accept this client's credentials and TLS certificate?)"
-                )
+            hint = connect_hint(reason, tls=self.address.tls, timeout=self.connect_timeout)
             raise BusError(f"cannot reach MQTT broker at {self.url}: {reason}{hint}") from exc
         lost: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        conn = _Connection(client, next(self._generation), lost)
+        conn = Connection(client, next(self._generation), lost)
         acks.append(conn)
         return conn
 
-    async def _disconnect(self, conn: _Connection) -> None:
+    async def _disconnect(self, conn: Connection) -> None:
         conn.mark_lost()
         with contextlib.suppress(aiomqtt.MqttError, OSError, TimeoutError):
             async with asyncio.timeout(self.connect_timeout):
                 await conn.client.__aexit__(None, None, None)
 
-    async def _supervise(self, conn: _Connection) -> None:
+    async def _supervise(self, conn: Connection) -> None:
         """Read messages until the connection drops, then reconnect; runs until close."""
         while True:
             await self._read(conn)
@@ -536,7 +454,7 @@ class MqttBus(Bus):
             self._connected.set()
             log.info("reconnected to MQTT broker %s", self.url)
 
-    async def _read(self, conn: _Connection) -> None:
+    async def _read(self, conn: Connection) -> None:
         """Return when the connection drops.
 
         Messages never reach aiomqtt's queue (``on_message`` routes them), so
@@ -549,7 +467,7 @@ class MqttBus(Bus):
         except aiomqtt.MqttError as exc:
             log.debug("message loop for %s ended: %s", self.url, exc)
 
-    async def _reconnect(self) -> _Connection:
+    async def _reconnect(self) -> Connection:
         delay = self.backoff_initial
         while True:
             try:
@@ -560,7 +478,7 @@ class MqttBus(Bus):
                 try:
                     await self._resubscribe(conn)
                     return conn
-                except (_ConnectionLostError, BusError) as exc:
+                except (ConnectionLostError, BusError) as exc:
                     log.warning("re-subscribing on %s failed: %s", self.url, exc)
                     await self._disconnect(conn)
                 except BaseException:  # cancelled by close(): do not leak the socket
@@ -569,7 +487,7 @@ class MqttBus(Bus):
             await asyncio.sleep(delay * random.uniform(0.5, 1.0))
             delay = min(delay * 2, self.backoff_max)
 
-    async def _resubscribe(self, conn: _Connection) -> None:
+    async def _resubscribe(self, conn: Connection) -> None:
         """Subscribe every live filter on a fresh connection, each with a new identifier.
 
         Loops until no filter is missing, so a ``subscribe`` that registered a
@@ -587,7 +505,7 @@ class MqttBus(Bus):
                     sub.retained_id = sub_id
                 await self._subscribe_on(conn, entry, sub_id)
 
-    async def _connection(self, deadline: float, what: str) -> _Connection:
+    async def _connection(self, deadline: float, what: str) -> Connection:
         """The live connection, waiting for a reconnect until ``deadline``."""
         loop = asyncio.get_running_loop()
         while True:
@@ -606,14 +524,14 @@ class MqttBus(Bus):
                     f"for {self.reconnect_timeout:g}s"
                 ) from None
 
-    async def _until_lost(self, conn: _Connection, deadline: float) -> None:
+    async def _until_lost(self, conn: Connection, deadline: float) -> None:
         """Wait until the supervisor notices a loss paho already reported."""
         remaining = max(deadline - asyncio.get_running_loop().time(), 0)
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(remaining):
                 await asyncio.shield(conn.lost)
 
-    async def _on(self, conn: _Connection, operation: Coroutine[Any, Any, _T]) -> _T:
+    async def _on(self, conn: Connection, operation: Coroutine[Any, Any, _T]) -> _T:
         """Run a broker operation, abandoning it if its connection is lost meanwhile.
 
         aiomqtt keeps waiting for an acknowledgement after the connection
@@ -631,7 +549,7 @@ class MqttBus(Bus):
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError, aiomqtt.MqttError):
             await task
-        raise _ConnectionLostError
+        raise ConnectionLostError
 
     # -- routing ----------------------------------------------------------------
 
@@ -673,48 +591,9 @@ class MqttBus(Bus):
                 sub.deliver(message)
 
 
-_CLOSED_BEFORE_CONNACK = "the broker closed the connection before accepting it"
-
-
-def _fail_fast_on_early_close(client: aiomqtt.Client) -> None:
-    """End a connect at once when the broker drops the socket before its CONNACK.
-
-    That is how a TLS broker rejects a missing or untrusted client
-    certificate under TLS 1.3 (the alert comes after the client's handshake
-    finished); aiomqtt would wait out the whole connect timeout. Relies on
-    aiomqtt's private ``_connected`` future and checks that it is there.
-    """
-    loop = asyncio.get_running_loop()
-    original = client._client.on_disconnect
-
-    def fail() -> None:
-        connected = getattr(client, "_connected", None)
-        if isinstance(connected, asyncio.Future) and not connected.done():
-            connected.set_exception(aiomqtt.MqttError(_CLOSED_BEFORE_CONNACK))
-
-    def on_disconnect(*args: Any) -> None:
-        loop.call_soon_threadsafe(fail)  # paho may call this from aiomqtt's connect thread
-        if original is not None:
-            original(*args)
-
-    client._client.on_disconnect = on_disconnect
-
-
 def _topic_of(raw: paho.MQTTMessage) -> str:
     """The topic for a log line, also when it is not valid UTF-8."""
     try:
         return raw.topic
     except UnicodeDecodeError:
         return repr(getattr(raw, "_topic", b"?"))
-
-
-def _drop_late(entered: asyncio.Future[Any], client: aiomqtt.Client) -> None:
-    """Disconnect a client whose connect finished after nobody wanted it any more."""
-    if not entered.cancelled() and entered.exception() is None:
-        _abandon(client)
-
-
-def _abandon(client: aiomqtt.Client) -> None:
-    """Close what a failed connect left open (aiomqtt keeps the socket on a CONNACK timeout)."""
-    with contextlib.suppress(Exception):
-        client._client.disconnect()

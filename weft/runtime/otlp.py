@@ -73,7 +73,9 @@ class OtlpTracer(Tracer):
             attributes["service.name"] = "weft"
         self._resource = Resource.create(attributes)
         self._scope = InstrumentationScope("weft", __version__)
-        self._processor = BatchSpanProcessor(exporter, schedule_delay_millis=schedule_delay_millis)
+        self._processor: Any = BatchSpanProcessor(
+            exporter, schedule_delay_millis=schedule_delay_millis
+        )
         self.codec = codec or SpanCodec()
         self.flush_interval = flush_interval
         self._buffer: list[SpanRecord] = []
@@ -118,6 +120,7 @@ class OtlpTracer(Tracer):
         self._processor.shutdown()
 
     def _readable(self, span: SpanRecord) -> Any:
+        from opentelemetry.attributes import BoundedAttributes
         from opentelemetry.sdk.trace import ReadableSpan
         from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode, TraceFlags
 
@@ -142,7 +145,8 @@ class OtlpTracer(Tracer):
             context=context,
             parent=parent,
             resource=self._resource,
-            attributes=otel_attributes(span),
+            # BoundedAttributes, not a dict: SDKs before 1.2x count dropped attributes on it.
+            attributes=BoundedAttributes(attributes=otel_attributes(span), immutable=True),
             kind=SpanKind.INTERNAL,
             status=status,
             start_time=round(span.start * 1e9),

@@ -40,6 +40,22 @@ SENSITIVE_KEY = re.compile(
     re.IGNORECASE,
 )
 
+#: Lower-case fragments at least one of which is in every key ``SENSITIVE_KEY`` matches; keep
+#: the two in step. Small JSON texts are screened with them before their keys are looked at.
+_KEY_HINTS = (
+    "pass",
+    "pwd",
+    "secret",
+    "api",
+    "access",
+    "private",
+    "auth",
+    "credential",
+    "cookie",
+    "session",
+    "token",
+)
+
 #: Names of environment variables whose values are registered as secrets.
 SENSITIVE_ENV = re.compile(
     r"api[-_]?key|secret|token|password|passwd|credential|private[-_]?key|access[-_]?key",
@@ -66,7 +82,7 @@ def is_sensitive_key(key: str) -> bool:
     return SENSITIVE_KEY.search(key) is not None
 
 
-def _default(value: Any) -> Any:
+def json_default(value: Any) -> Any:
     """JSON fallback: pydantic models as their JSON dump, sets as lists, else ``str``."""
     dump = getattr(value, "model_dump", None)
     if dump is not None:
@@ -85,10 +101,12 @@ def _make_encoder() -> Callable[[Any], str]:
     make = getattr(json_encoder, "c_make_encoder", None)
     if make is None:  # pragma: no cover - CPython always has _json
         plain = json.JSONEncoder(
-            default=_default, separators=(",", ":"), ensure_ascii=False, check_circular=False
+            default=json_default, separators=(",", ":"), ensure_ascii=False, check_circular=False
         )
         return plain.encode
-    fast = make(None, _default, json_encoder.encode_basestring, None, ":", ",", False, False, True)
+    fast = make(
+        None, json_default, json_encoder.encode_basestring, None, ":", ",", False, False, True
+    )
     join = "".join
 
     def encode(value: Any) -> str:
@@ -97,7 +115,7 @@ def _make_encoder() -> Callable[[Any], str]:
     return encode
 
 
-#: ``encode(value) -> str``: compact JSON, non-ASCII kept, unknown objects via ``_default``.
+#: ``encode(value) -> str``: compact JSON, non-ASCII kept, unknown objects via ``json_default``.
 #: Raises ``ValueError`` for circular structures (no cycle check, for speed).
 encode = _make_encoder()
 
@@ -198,7 +216,7 @@ class Redactor:
             return [self.value(item) for item in value]
         if value is None or isinstance(value, bool | int | float):
             return value
-        return self.value(_default(value))
+        return self.value(json_default(value))
 
     def needs_walk(self, encoded: str) -> bool:
         """Whether compact JSON text may hold a sensitive key, a secret or a URL password.
@@ -215,21 +233,30 @@ class Redactor:
         return self._has_sensitive_key(encoded)
 
     def _has_sensitive_key(self, encoded: str) -> bool:
+        if len(encoded) <= 1024:
+            # Small texts (journal rows): one pass of substring checks usually settles it.
+            lowered = encoded.lower()
+            if not any(hint in lowered for hint in _KEY_HINTS):
+                return False
         verdicts = self._key_verdicts
         find = encoded.find
         rfind = encoded.rfind
-        end = find('":')
-        while end != -1:
-            start = rfind('"', 0, end)
-            if encoded[end - 1] == "\\" or (start > 0 and encoded[start - 1] == "\\"):
-                return True
-            key = encoded[start + 1 : end]
-            verdict = verdicts.get(key)
-            if verdict is None:
-                verdict = verdicts[key] = is_sensitive_key(key)
-            if verdict:
-                return True
-            end = find('":', end + 2)
+        # In compact JSON a key ends with '":'; colons are rarer than quotes, so
+        # looking for ':' (a memchr) and checking the quote before it is the cheap way.
+        colon = find(":")
+        while colon != -1:
+            end = colon - 1
+            if end >= 0 and encoded[end] == '"':
+                start = rfind('"', 0, end)
+                if encoded[end - 1] == "\\" or (start > 0 and encoded[start - 1] == "\\"):
+                    return True
+                key = encoded[start + 1 : end]
+                verdict = verdicts.get(key)
+                if verdict is None:
+                    verdict = verdicts[key] = is_sensitive_key(key)
+                if verdict:
+                    return True
+            colon = find(":", colon + 1)
         return False
 
     def dumps(self, value: Any) -> str:

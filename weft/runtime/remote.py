@@ -37,7 +37,6 @@ again elsewhere. Within one agent, ``(call_id, attempt)`` runs once.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import math
 import time
@@ -142,11 +141,13 @@ class RemoteAction:
             attempt=call.attempt,
         )
         waiter = self.client.open()
-        unlisten = (
-            self.registry.listen(lambda change, agent: waiter.push(("agent", (change, agent))))
-            if self.registry is not None
-            else None
-        )
+
+        def on_change(change: str, agent: str) -> None:
+            if change != "updated":  # heartbeats say nothing this call acts on
+                waiter.push(("agent", (change, agent)))
+
+        unlisten = self.registry.listen(on_change) if self.registry is not None else None
+        handed_over = False
         try:
             await self._send(state, waiter)
             while True:
@@ -178,12 +179,14 @@ class RemoteAction:
                 elif kind == "agent":
                     await self._on_agent(state, waiter, *value)
         except asyncio.CancelledError:
-            self._cancel_remote(state)
+            handed_over = True
+            self._cancel_remote(state, waiter)  # closes the waiter when done
             raise
         finally:
-            waiter.close()
             if unlisten is not None:
                 unlisten()
+            if not handed_over:
+                waiter.close()
 
     # -- reacting -----------------------------------------------------------------
 
@@ -297,19 +300,35 @@ class RemoteAction:
             log.warning("%s: sending call %s failed: %s", self.name, call.call_id, exc)
             state.ack_check_at = time.time() + min(self.ack_timeout, 1.0)
 
-    def _cancel_remote(self, state: _Call) -> None:
-        """Tell the holder to stop; in the background, because the caller is cancelled."""
-        if state.holder is None:
+    def _cancel_remote(self, state: _Call, waiter: Waiter) -> None:
+        """Tell the holder to stop, in the background because the caller is cancelled.
+
+        If no agent has acknowledged the call yet, wait up to ``ack_timeout``
+        for the ack that may be on its way, so a call cancelled right after it
+        was sent is still stopped where it runs.
+        """
+        if state.sent_at is None:
+            waiter.close()
             return
-        topic = self.bus.topics.agent_cancel(state.holder)
-        payload = CallCancel(call_id=state.call.call_id).model_dump_json()
 
-        async def send() -> None:
-            with contextlib.suppress(BusError, TimeoutError):
-                async with asyncio.timeout(5.0):
-                    await self.bus.publish(topic, payload, qos=1)
+        async def cancel() -> None:
+            try:
+                holder = state.holder
+                async with asyncio.timeout(self.ack_timeout):
+                    while holder is None:
+                        event = await waiter.next(self.ack_timeout)
+                        if event is None or event[0] == "result":
+                            return  # never taken, or already done
+                        if event[0] == "accepted":
+                            holder = event[1].agent_id
+                    payload = CallCancel(call_id=state.call.call_id).model_dump_json()
+                    await self.bus.publish(self.bus.topics.agent_cancel(holder), payload, qos=1)
+            except (BusError, TimeoutError) as exc:
+                log.debug("%s: cancelling call %s failed: %s", self.name, state.call.call_id, exc)
+            finally:
+                waiter.close()
 
-        task = asyncio.get_running_loop().create_task(send())
+        task = asyncio.get_running_loop().create_task(cancel())
         _background.add(task)
         task.add_done_callback(_background.discard)
 

@@ -405,8 +405,31 @@ class CapabilityRouter:
             return cached
         texts = [request.text] if not request.capability else [request.text, request.capability]
         vectors = await self.embedder.aembed(texts)
-        vector = self.combine_query(vectors)
+        return self._remember_query(key, self.combine_query(vectors))
+
+    async def route_many(self, requests: Iterable[RouteRequest]) -> list[RoutingDecision]:
+        """Route several subtasks (a plan's), embedding all of them in one batch first."""
+        requests = list(requests)
+        todo = [r for r in requests if (r.text, r.capability) not in self._query_cache]
+        if todo:
+            texts: list[str] = []
+            for r in todo:
+                texts.extend([r.text] if not r.capability else [r.text, r.capability])
+            vectors = await self.embedder.aembed(texts)
+            row = 0
+            for r in todo:
+                width = 1 if not r.capability else 2
+                self._remember_query(
+                    (r.text, r.capability), self.combine_query(vectors[row : row + width])
+                )
+                row += width
+        return [await self.route(r) for r in requests]
+
+    def _remember_query(
+        self, key: tuple[str, str | None], vector: NDArray[np.float32]
+    ) -> NDArray[np.float32]:
         self._query_cache[key] = vector
+        self._query_cache.move_to_end(key)
         while len(self._query_cache) > self._query_cache_size:
             self._query_cache.popitem(last=False)
         return vector
@@ -416,7 +439,8 @@ class CapabilityRouter:
         combined = (
             vectors[0] if len(vectors) == 1 else vectors[0] + self.weights.capability * vectors[1]
         )
-        return normalise(combined.reshape(1, -1))[0]
+        unit: NDArray[np.float32] = normalise(combined.reshape(1, -1))[0]
+        return unit
 
     async def route(self, request: RouteRequest) -> RoutingDecision:
         started = time.perf_counter()
@@ -494,8 +518,10 @@ class CapabilityRouter:
         if len(passing) >= request.k or len(seen) >= len(cards):
             return passing, failing
         # Too few of the nearest agents pass the filters: search among those that do.
-        rest = [
-            a for a, c in cards.items() if a not in seen and self._why_excluded(request, c) is None
+        rest = [  # a snapshot: cards may change in another thread meanwhile
+            a
+            for a, c in list(cards.items())
+            if a not in seen and self._why_excluded(request, c) is None
         ]
         if rest:
             want = max(self.rerank, request.k)
@@ -511,25 +537,32 @@ class CapabilityRouter:
         w = self.weights
         cards = self.index.cards
         vectors = self.index.agent_vectors(agents)
-        query_terms = terms(request.text) + (
-            terms(request.capability) * 2 if request.capability else []
-        )
+        agents = [a for a in agents if a in vectors and a in cards]
+        if not agents:
+            return []
+        # One product for every document of every shortlisted agent.
+        blocks = [vectors[a] for a in agents]
+        sims_all = np.concatenate([b.vectors for b in blocks]) @ vector
+        query_terms = terms(request.text)
+        if request.capability:
+            query_terms += terms(request.capability) * 2
         lexical = self._lexicon.scores(query_terms, agents)
         success = self.outcomes.estimates(vector) if self.outcomes is not None else {}
         out: list[_Scored] = []
-        for agent in agents:
-            card = cards.get(agent)
-            docs = vectors.get(agent)
-            if card is None or docs is None:
-                continue
-            sims = docs.vectors @ vector
-            positive = np.array([k != "not" for k in docs.kinds])
-            pos = sims[positive]
-            best_i = int(np.argmax(np.where(positive, sims, -np.inf)))
-            best = float(pos.max()) if pos.size else 0.0
-            top = np.sort(pos)[::-1][: w.top_docs]
-            mean_top = float(top.mean()) if top.size else 0.0
-            not_sim = float(sims[~positive].max()) if (~positive).any() else -1.0
+        start = 0
+        for agent, block in zip(agents, blocks, strict=True):
+            card = cards[agent]
+            sims = sims_all[start : start + len(block.kinds)]
+            start += len(block.kinds)
+            kinds = block.kinds
+            listed = sims.tolist()
+            positive = [(x, i) for i, x in enumerate(listed) if kinds[i] != "not"]
+            negative = [(x, i) for i, x in enumerate(listed) if kinds[i] == "not"]
+            positive.sort(reverse=True)
+            best, best_i = positive[0] if positive else (0.0, 0)
+            top = positive[: w.top_docs]
+            mean_top = sum(s for s, _ in top) / len(top) if top else 0.0
+            not_sim, not_i = max(negative) if negative else (-1.0, -1)
             load = self._load_of(agent)
             estimate = success.get(agent)
             rate = estimate.rate if estimate is not None else 0.5
@@ -542,10 +575,9 @@ class CapabilityRouter:
                 "load": -w.load * load,
                 "success": w.success * (rate - 0.5),
             }
-            evidence = f"{docs.kinds[best_i]}: {docs.texts[best_i]}"
+            evidence = f"{block.kinds[best_i]}: {block.texts[best_i]}"
             if parts["not_skill"] < 0:
-                worst = int(np.argmax(np.where(positive, -np.inf, sims)))
-                evidence += f" | not: {docs.texts[worst]}"
+                evidence += f" | not: {block.texts[not_i]}"
             out.append(
                 _Scored(
                     agent_id=agent,

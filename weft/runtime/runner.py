@@ -75,9 +75,7 @@ async def run_workflow(
     resolved = resolve_inputs(prepared.spec, inputs, from_text=inputs_from_text)
     register_sensitive(resolved)
     store = _journal(journal)
-    executor = Executor(
-        journal=store, listeners=listeners, concurrency=concurrency, tracer=tracer
-    )
+    executor = Executor(journal=store, listeners=listeners, concurrency=concurrency, tracer=tracer)
     return await executor.run(prepared, resolved, run_id=run_id)
 
 
@@ -120,9 +118,7 @@ async def resume_run(
         )
     cache = store.completed_calls(record.run_id)
     register_sensitive(record.inputs)
-    executor = Executor(
-        journal=store, listeners=listeners, concurrency=concurrency, tracer=tracer
-    )
+    executor = Executor(journal=store, listeners=listeners, concurrency=concurrency, tracer=tracer)
     return await executor.run(
         prepared, record.inputs, run_id=record.run_id, cache=cache, resumed=True
     )

@@ -24,7 +24,7 @@ non-zero fields), and a prepared workflow becomes ``weft.graph``'s outline
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -60,16 +60,32 @@ def graph_outline(workflow: Any) -> dict[str, Any]:
     return {"name": workflow.name, "nodes": nodes, "edges": edges, "loops": loops}
 
 
+_graph_cache: dict[str, str] = {}
+
+
+def _graph_json(value: Any) -> str:
+    """The outline of a workflow as JSON, computed once per graph hash and process."""
+    key = getattr(value, "graph_hash", None)
+    if not isinstance(key, str):
+        return encode_json(value)
+    text = _graph_cache.get(key)
+    if text is None:
+        if len(_graph_cache) >= 64:
+            _graph_cache.clear()
+        text = _graph_cache[key] = encode_json(graph_outline(value))
+    return text
+
+
 def _span_default(value: Any) -> Any:
     """JSON fallback for span attributes: usage and workflows get compact forms."""
     if value.__class__ is Usage:
         return usage_dict(value)
     if type(value).__name__ == "PreparedWorkflow" and hasattr(value, "nodes"):
         return graph_outline(value)
-    return redaction._default(value)
+    return redaction.json_default(value)
 
 
-def _make_encoder() -> Any:
+def _make_encoder() -> Callable[[Any], str]:
     from json import encoder as json_encoder
 
     make = getattr(json_encoder, "c_make_encoder", None)
@@ -102,6 +118,10 @@ class EncodedBatch:
 
     shapes: list[tuple[str, ...]] = field(default_factory=list)
     groups: dict[tuple[str, str], list[str]] = field(default_factory=dict)
+    #: The spans of each group, in the same order as their texts.
+    members: dict[tuple[str, str], list[SpanRecord]] = field(default_factory=dict)
+    #: Root spans of kind ``run`` in the batch (a run's outcome, for run listings).
+    run_spans: list[SpanRecord] = field(default_factory=list)
 
     def documents(self) -> Iterator[tuple[str, str, int, str]]:
         """``(run_id, trace_id, span_count, json_document)`` per group."""
@@ -140,10 +160,11 @@ class SpanCodec:
         shapes = batch.shapes
         shape_ids: dict[tuple[str, ...], int] = {}
         groups = batch.groups
-        members: dict[tuple[str, str], list[SpanRecord]] = {}
+        members = batch.members
         max_chars = self.max_chars
         encode = encode_json
-        oversized = False
+        sensitive_shapes: set[int] = set()
+        graphs: list[tuple[list[str], int, str]] = []
         group_run: str | None = None
         group_trace: str | None = None
         texts: list[str] = []
@@ -157,17 +178,27 @@ class SpanCodec:
                     attributes["usage"] = usage_dict(usage)
                 else:
                     del attributes["usage"]
+            graph = None
+            if span.kind == "run" and span.parent_id is None:
+                batch.run_spans.append(span)
+            if span.kind == "run" and "weft.graph" in attributes:
+                # The workflow's outline is structure for the DAG view, not a value to
+                # cut: it goes last, is encoded once per workflow, and is not capped.
+                attributes = attributes.copy()
+                graph = _graph_json(attributes.pop("weft.graph"))
+                attributes["weft.graph"] = None
             keys = tuple(attributes)
             shape = shape_ids.get(keys)
             if shape is None:
                 shape = shape_ids[keys] = len(shapes)
                 shapes.append(keys)
+                if any(map(is_sensitive_key, keys)):
+                    sensitive_shapes.add(shape)
             if span.run_id is not group_run or span.trace_id is not group_trace:
                 group_run, group_trace = span.run_id, span.trace_id
                 group_key = (group_run or group_trace, group_trace)
                 texts = groups.setdefault(group_key, [])
                 mine = members.setdefault(group_key, [])
-            mine.append(span)
             text = encode(
                 [
                     span.span_id,
@@ -183,25 +214,35 @@ class SpanCodec:
                     *attributes.values(),
                 ]
             )
-            if len(text) > max_chars:
-                oversized = True
+            if len(text) > max_chars or shape in sensitive_shapes:
+                text = ""  # the slow path will encode it
+            elif graph is not None:
+                graphs.append((texts, len(texts), graph))
+            mine.append(span)
             texts.append(text)
-        redactor = self.redactor
-        bad_shapes = {keys for keys in shapes if any(is_sensitive_key(k) for k in keys)}
-        flagged = bool(bad_shapes) or any(
-            redactor.needs_walk("\x00".join(group)) for group in groups.values()
-        )
-        if flagged or oversized:
-            for group_key, group in groups.items():
-                for index, text in enumerate(group):
-                    span = members[group_key][index]
-                    if (
-                        len(text) > max_chars
-                        or (flagged and redactor.needs_walk(text))
-                        or (bad_shapes and tuple(span.attributes) in bad_shapes)
-                    ):
-                        group[index] = self._encode_slow(span, batch, shape_ids)
+        slow = self._flag(batch, graphs)
+        for group_key, group in groups.items():
+            for index, text in enumerate(group):
+                if not text or (slow and self.redactor.needs_walk(text)):
+                    group[index] = self._encode_slow(members[group_key][index], batch, shape_ids)
+        for group, index, graph in graphs:
+            text = group[index]
+            if text.endswith(",null]"):
+                group[index] = text[: -len("null]")] + graph + "]"
         return batch
+
+    def _flag(self, batch: EncodedBatch, graphs: list[tuple[list[str], int, str]]) -> bool:
+        """Run the redactor's cheap check over the batch; True if spans need a closer look.
+
+        Workflow outlines are only checked for secrets, not key by key: their
+        keys are weft's own.
+        """
+        redactor = self.redactor
+        needles = (*redactor.secrets, "://")
+        for group, index, graph in graphs:
+            if any(n in graph for n in needles):
+                group[index] = ""
+        return any(redactor.needs_walk("\x00".join(group)) for group in batch.groups.values())
 
     def _encode_slow(
         self, span: SpanRecord, batch: EncodedBatch, shape_ids: dict[tuple[str, ...], int]
@@ -237,7 +278,9 @@ class SpanCodec:
         native = json.loads(encode_json([fields, attributes]))
         fields, attributes = self.redactor.value(native)
         limit = self._limit
-        return fields, {key: limit(value) for key, value in attributes.items()}
+        return fields, {
+            key: value if key == "weft.graph" else limit(value) for key, value in attributes.items()
+        }
 
     def _limit(self, value: Any) -> Any:
         """JSON-native ``value`` made no bigger than ``max_chars`` when encoded.
@@ -248,7 +291,11 @@ class SpanCodec:
         size = len(encode_json(value))
         if size <= self.max_chars:
             return value
-        for chars, items in ((self.max_chars // 4, _MAX_ITEMS), (self.max_chars // 16, 20), (32, 5)):
+        for chars, items in (
+            (self.max_chars // 4, _MAX_ITEMS),
+            (self.max_chars // 16, 20),
+            (32, 5),
+        ):
             shrunk = _shrink(value, max(chars, 32), items)
             if len(encode_json(shrunk)) <= self.max_chars:
                 return shrunk

@@ -132,14 +132,14 @@ def _dag(graph: dict[str, Any] | None, tree: SpanTree) -> dict[str, Any] | None:
         name = node["name"]
         index = per_layer.get(layer[name], 0)
         per_layer[layer[name]] = index + 1
-        span = latest.get(name)
+        ran = latest.get(name)
         nodes.append(
             {
                 **node,
                 "layer": layer[name],
                 "index": index,
-                "state": span.status if span else "not run",
-                "span": span.span_id if span else None,
+                "state": ran.status if ran else "not run",
+                "span": ran.span_id if ran else None,
             }
         )
     return {

@@ -23,11 +23,17 @@ import sqlite3
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
 from weft.protocols import WeftError
-from weft.runtime.span_codec import DEFAULT_MAX_CHARS, SpanCodec, decode_document
+from weft.runtime.span_codec import (
+    DEFAULT_MAX_CHARS,
+    EncodedBatch,
+    SpanCodec,
+    decode_document,
+)
 from weft.runtime.tracing import SpanRecord, Tracer
 
 _SCHEMA = """
@@ -177,7 +183,7 @@ class TraceStore(Tracer):
             (run_id, trace_id, now, count, text)
             for run_id, trace_id, count, text in batch.documents()
         ]
-        runs = _run_rows(spans)
+        runs = _run_rows(batch)
         db = self._db
         db.execute("BEGIN")
         try:
@@ -269,39 +275,42 @@ class TraceStore(Tracer):
         return removed
 
 
-def _run_rows(spans: list[SpanRecord]) -> list[dict[str, Any]]:
+def _run_rows(batch: EncodedBatch) -> list[dict[str, Any]]:
     """``trace_runs`` upserts for a batch: span counts, and a run's outcome from its run span."""
     rows: dict[str, dict[str, Any]] = {}
-    for span in spans:
-        run_id = span.run_id or span.trace_id
+    for (run_id, trace_id), members in batch.members.items():
         row = rows.get(run_id)
+        started = min(map(_START, members))
         if row is None:
-            row = rows[run_id] = {
+            rows[run_id] = {
                 "run_id": run_id,
-                "trace_id": span.trace_id,
+                "trace_id": trace_id,
                 "workflow": None,
                 "state": "running",
-                "started_at": span.start,
+                "started_at": started,
                 "finished_at": None,
-                "span_count": 0,
+                "span_count": len(members),
                 "usage": None,
                 "graph_hash": None,
             }
-        row["span_count"] += 1
-        if span.start < row["started_at"]:
-            row["started_at"] = span.start
-        if span.kind == "run" and span.parent_id is None:
-            usage = span.attributes.get("usage")
-            if usage is not None and not isinstance(usage, dict):
-                usage = usage.model_dump() if hasattr(usage, "model_dump") else None
-            row.update(
-                workflow=span.name,
-                state=span.status,
-                finished_at=span.end,
-                usage=json.dumps(usage or {}),
-                graph_hash=span.attributes.get("graph_hash"),
-            )
+        else:
+            row["span_count"] += len(members)
+            row["started_at"] = min(row["started_at"], started)
+    for span in batch.run_spans:
+        usage = span.attributes.get("usage")
+        if usage is not None and not isinstance(usage, dict):
+            usage = usage.model_dump() if hasattr(usage, "model_dump") else None
+        rows[span.run_id or span.trace_id].update(
+            workflow=span.name,
+            state=span.status,
+            finished_at=span.end,
+            usage=json.dumps(usage or {}),
+            graph_hash=span.attributes.get("graph_hash"),
+        )
     return list(rows.values())
+
+
+_START = attrgetter("start")
 
 
 def _trace_run(row: tuple[Any, ...]) -> TraceRun:

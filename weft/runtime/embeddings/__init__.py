@@ -9,22 +9,14 @@ use, so importing this package does not load ``tokenizers`` or ``openai``.
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from weft.runtime.embeddings.base import (
-    Embedder as Embedder,
-)
-from weft.runtime.embeddings.base import (
+    Embedder,
     EmbeddingError,
-)
-from weft.runtime.embeddings.base import (
-    EmbeddingMismatchError as EmbeddingMismatchError,
-)
-from weft.runtime.embeddings.base import (
-    Vectors as Vectors,
-)
-from weft.runtime.embeddings.base import (
-    normalise as normalise,
+    EmbeddingMismatchError,
+    Vectors,
+    normalise,
 )
 
 _LAZY = {
@@ -34,17 +26,23 @@ _LAZY = {
     "OpenAIEmbedder": "weft.runtime.embeddings.openai_compat",
 }
 
-__all__ = sorted(
-    [
-        "Embedder",
-        "EmbeddingError",
-        "EmbeddingMismatchError",
-        "Vectors",
-        "make_embedder",
-        "normalise",
-        *_LAZY,
-    ]
-)
+__all__ = [
+    "Embedder",
+    "EmbeddingError",
+    "EmbeddingMismatchError",
+    "HashingEmbedder",
+    "MiniLMEmbedder",
+    "OpenAIEmbedder",
+    "Vectors",
+    "make_embedder",
+    "minilm_model_dir",
+    "normalise",
+]
+
+if TYPE_CHECKING:
+    from weft.runtime.embeddings.hashing import HashingEmbedder
+    from weft.runtime.embeddings.minilm import MiniLMEmbedder, minilm_model_dir
+    from weft.runtime.embeddings.openai_compat import OpenAIEmbedder
 
 EMBEDDER_NAMES = ("minilm", "hashing", "openai:MODEL")
 

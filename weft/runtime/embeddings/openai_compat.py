@@ -36,7 +36,8 @@ class OpenAIEmbedder:
     their vectors on request). When the size is neither given nor known for the
     model, it is learnt from the first response; reading ``dimension`` before
     then raises ``EmbeddingError``. Requests are sent ``batch_size`` texts at a
-    time. Failures of the endpoint raise ``EmbeddingError`` naming the URL.
+    time; the client retries transient failures ``max_retries`` times, then
+    ``EmbeddingError`` is raised naming the URL.
     """
 
     def __init__(
@@ -49,6 +50,7 @@ class OpenAIEmbedder:
         model_id: str | None = None,
         batch_size: int = 256,
         timeout_s: float = 30.0,
+        max_retries: int = 2,
     ) -> None:
         self.model = model
         self.base_url = base_url or os.environ.get("OPENAI_BASE_URL")
@@ -57,6 +59,7 @@ class OpenAIEmbedder:
         self.model_id = model_id or (f"{model}@{dimensions}" if dimensions else model)
         self.batch_size = batch_size
         self.timeout_s = timeout_s
+        self.max_retries = max_retries
         self._dimension: int | None = dimensions or KNOWN_DIMENSIONS.get(model)
         self._sync_client: Any = None
         self._async_client: Any = None
@@ -74,7 +77,12 @@ class OpenAIEmbedder:
         key = self._api_key or os.environ.get("OPENAI_API_KEY")
         if key is None and self.base_url:
             key = "not-needed"  # local servers ignore it; the client insists on one
-        return {"base_url": self.base_url, "api_key": key, "timeout": self.timeout_s}
+        return {
+            "base_url": self.base_url,
+            "api_key": key,
+            "timeout": self.timeout_s,
+            "max_retries": self.max_retries,
+        }
 
     def _import(self) -> Any:
         try:
