@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import signal
 import sys
 import uuid
@@ -99,5 +98,4 @@ if __name__ == "__main__":
     parser.add_argument("--namespace", help="topic namespace (default: a fresh one)")
     parser.add_argument("--report", help="where to write the report")
     parser.add_argument("--json", action="store_true", help="print the run result as JSON")
-    os.chdir(HERE.parents[1])
     sys.exit(asyncio.run(main(parser.parse_args())))
