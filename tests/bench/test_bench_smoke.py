@@ -25,7 +25,6 @@ def _load() -> ModuleType:
     return module
 
 
-pytest.importorskip("langgraph")
 bench = _load()
 
 TINY_DAGS = {

@@ -34,7 +34,7 @@ def test_the_same_password_hashes_differently_each_time() -> None:
 def test_hashes_match_what_mosquitto_passwd_writes(tmp_path: Path) -> None:
     tool = shutil.which("mosquitto_passwd")
     if tool is None:
-        pytest.skip("mosquitto_passwd is not installed")
+        pytest.fail("mosquitto_passwd is not installed: apt-get install mosquitto")
     path = tmp_path / "passwd"
     subprocess.run([tool, "-b", "-c", str(path), "agent", "from-the-tool"], check=True)
     assert verify_password("from-the-tool", read_password_file(path)["agent"])

@@ -34,7 +34,10 @@ def dynsec_plugin() -> str:
         found = sorted(glob.glob(pattern))
         if found:
             return found[0]
-    pytest.skip("Mosquitto's dynamic-security plugin is not installed")
+    pytest.fail(
+        "Mosquitto's dynamic-security plugin (mosquitto_dynamic_security.so) is not "
+        "installed: apt-get install mosquitto (Debian ships it)"
+    )
 
 
 def dynsec_client(user: str, password: str, role: str) -> dict[str, object]:
