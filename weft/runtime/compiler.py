@@ -47,6 +47,8 @@ class CompiledEdge:
     critic: str | None
     max_iterations: int | None
     body: tuple[str, ...] = ()
+    #: No condition and no critic: delivery needs no evaluation.
+    plain: bool = True
 
 
 @dataclass(slots=True)
@@ -326,6 +328,7 @@ def _compile_nodes(
                 critic=edge.critic,
                 max_iterations=edge.max_iterations,
                 body=loop_bodies.get((edge.node, target), ()),
+                plain=edge.when is None and edge.critic is None,
             )
     nodes: dict[str, CompiledNode] = {}
     for name in plan.order:

@@ -120,6 +120,8 @@ class Execution(NodeCalls):
         shared = (executor.global_limit, asyncio.Semaphore(limit) if limit else None)
         self.limits: dict[str, tuple[asyncio.Semaphore, ...]] = {}
         for node in nodes.values():
+            if node.action_name in self.limits:
+                continue
             declared = workflow.spec.action_concurrency.get(node.action_name)
             card = node.action.spec.card
             if declared is None and card is not None:
@@ -313,8 +315,26 @@ class Execution(NodeCalls):
                     return
         output = outcome.output
         work: Work = deque()
+        succeeded = state is NodeState.SUCCEEDED
+        slots = self.slots
         for edge in node.outgoing:
-            if state is NodeState.SUCCEEDED and edge.condition is None and edge.critic is None:
+            if succeeded and edge.plain:
+                # The common case, inlined from ``arrive``: an unconditional edge into
+                # a node that waits for all its inputs.
+                slot = slots[edge.target]
+                slot.resolved += 1
+                slot.arrivals[edge.source] = output
+                slot.active += 1
+                if slot.launched:
+                    continue
+                if slot.node.join_mode is JoinMode.ALL:
+                    if slot.resolved == slot.total and not slot.failed_inputs:
+                        self.launch(slot)
+                    elif slot.resolved == slot.total:
+                        self.skip(slot, "upstream failed", work)
+                    continue
+                slot.resolved -= 1
+                slot.active -= 1
                 self.arrive(edge, "active", output, work)
             else:
                 work.append((edge, state, output))
