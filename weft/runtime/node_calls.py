@@ -248,9 +248,12 @@ class NodeCalls:
             return {}
         if node.spec.join is None and len(node.predecessors) == 1:
             value = arrived.get(node.predecessors[0])
+        elif len(arrived) == len(node.predecessors):  # everything arrived: no filtering
+            sources = node.predecessors
+            value = node.reducer([arrived[s] for s in sources], list(sources))
         else:
-            sources = [s for s in node.predecessors if s in arrived]
-            value = node.reducer([arrived[s] for s in sources], sources)
+            present = [s for s in node.predecessors if s in arrived]
+            value = node.reducer([arrived[s] for s in present], present)
         if node.default_param is not None:
             return {node.default_param: value}
         return dict(value) if isinstance(value, dict) else {}

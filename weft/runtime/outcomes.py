@@ -36,7 +36,7 @@ class UsageTally:
         )
 
 
-@dataclass
+@dataclass(slots=True)
 class NodeOutcome:
     """What became of one node (its latest execution, for nodes inside loops)."""
 
