@@ -133,6 +133,11 @@ class FunctionAction:
     def name(self) -> str:
         return self._spec.name
 
+    @property
+    def uses_context(self) -> bool:
+        """False when the function takes no ``ActionContext``: callers may skip making one."""
+        return self._context_param is not None
+
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         """Calling the decorated function directly still works, unvalidated."""
         return self.fn(*args, **kwargs)

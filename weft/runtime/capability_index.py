@@ -24,9 +24,11 @@ cards are re-announced on every reconnect.
 
 The index keeps the cards, and the vectors of recently used agents, in memory:
 the router rescores its candidates exactly over all of an agent's documents,
-which one approximate top-n query cannot give. Methods are synchronous (Chroma's
-client is); the router calls them from a worker thread where they may block.
-Not safe for concurrent writers on one instance; a lock serialises them.
+which one approximate top-n query cannot give. That view belongs to this
+process: processes sharing a Chroma server each see their own writes at once
+and the others' after ``reload()``. Methods are synchronous (Chroma's client
+is); the router calls them from a worker thread. Writes are serialised by a
+lock; queries may run alongside them.
 """
 
 from __future__ import annotations
@@ -163,6 +165,13 @@ class CapabilityIndex:
 
     # -- reading -------------------------------------------------------------------------
 
+    def reload(self) -> None:
+        """Re-read the cards from Chroma (after other processes changed the collection)."""
+        with self._lock:
+            self._cards.clear()
+            self._vectors.clear()
+            self._load_cards()
+
     def _load_cards(self) -> None:
         self._doc_count = int(self._collection.count())
         if not self._doc_count:
@@ -212,25 +221,28 @@ class CapabilityIndex:
         ``agent_ids`` restricts the search to those agents' documents (a Chroma
         metadata filter: exact for the filter, slower for large lists).
         """
+        ids, sims = self.nearest(vector, n, agent_ids=agent_ids)
+        return [
+            DocHit(_agent_of(doc_id), _kind_of(doc_id), sim, doc_id)
+            for doc_id, sim in zip(ids, sims, strict=True)
+        ]
+
+    def nearest(
+        self, vector: NDArray[np.float32], n: int, *, agent_ids: Sequence[str] | None = None
+    ) -> tuple[list[str], list[float]]:
+        """``query`` as two plain lists, document ids and similarities (the router's hot path)."""
         n = min(n, self._doc_count)
-        if n <= 0:
-            return []
-        where = None
-        if agent_ids is not None:
-            if not agent_ids:
-                return []
-            where = {"agent_id": {"$in": list(agent_ids)}}
+        if n <= 0 or (agent_ids is not None and not agent_ids):
+            return [], []
+        where = None if agent_ids is None else {"agent_id": {"$in": list(agent_ids)}}
         got = self._collection.query(
             query_embeddings=np.asarray(vector, dtype=np.float32).reshape(1, -1),
             n_results=n,
             where=where,
             include=["distances"],
         )
-        ids, distances = got["ids"][0], (got["distances"] or [[]])[0]
-        return [
-            DocHit(_agent_of(doc_id), _kind_of(doc_id), 1.0 - float(d), doc_id)
-            for doc_id, d in zip(ids, distances, strict=True)
-        ]
+        distances = (got["distances"] or [[]])[0]
+        return list(got["ids"][0]), [1.0 - float(d) for d in distances]
 
     def agent_vectors(self, agent_ids: Iterable[str]) -> dict[str, AgentVectors]:
         """All document vectors of each agent (from memory, else one Chroma read by id)."""

@@ -72,6 +72,8 @@ class CompiledNode:
     loops_out: tuple[CompiledEdge, ...]
     loops_in: tuple[CompiledEdge, ...]
     predecessors: tuple[str, ...]
+    #: False for actions that declare they never read their context (most tools).
+    uses_context: bool = True
 
 
 @dataclass
@@ -355,6 +357,7 @@ def _compile_nodes(
             loops_out=tuple(compiled_edges[(lp.source, lp.target)] for lp in plan.loops_from[name]),
             loops_in=tuple(compiled_edges[(lp.source, lp.target)] for lp in plan.loops_into[name]),
             predecessors=predecessors,
+            uses_context=bool(getattr(action, "uses_context", True)),
         )
     return nodes
 

@@ -131,3 +131,36 @@ def crashed_result(call: ActionCall, action: Action, exc: BaseException) -> Acti
         f"action '{action.spec.name}' raised {type(exc).__name__} instead of returning a "
         f"result: {exc}",
     )
+
+
+class UnusedContext:
+    """Handed to actions that declared they never read their context (``uses_context``).
+
+    Making a real context per call costs more than many tools' whole work; an
+    action that declared no use and then calls a method gets a clear error.
+    """
+
+    __slots__ = ()
+    child_usage: Usage | None = None
+
+    def _refuse(self) -> Any:
+        raise RuntimeError(
+            "this action declared it takes no ActionContext (uses_context is False) "
+            "but used one; give the function an ActionContext parameter"
+        )
+
+    @property
+    def call(self) -> ActionCall:
+        return self._refuse()  # type: ignore[no-any-return]
+
+    async def invoke(self, action: str, arguments: dict[str, Any]) -> ActionResult:
+        return self._refuse()  # type: ignore[no-any-return]
+
+    def actions(self) -> list[ActionSpec]:
+        return self._refuse()  # type: ignore[no-any-return]
+
+    def progress(self, message: str, fraction: float | None = None, **data: Any) -> None:
+        self._refuse()
+
+
+UNUSED_CONTEXT = UnusedContext()

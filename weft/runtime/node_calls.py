@@ -23,7 +23,7 @@ from weft.protocols import (
 from weft.protocols.actions import NO_USAGE, trusted
 from weft.runtime import logging as logs
 from weft.runtime.compiler import CompiledNode, PreparedWorkflow
-from weft.runtime.execution_context import ExecutionContext, crashed_result
+from weft.runtime.execution_context import UNUSED_CONTEXT, ExecutionContext, crashed_result
 from weft.runtime.outcomes import NodeOutcome, UsageTally
 from weft.runtime.retry import backoff_delay, should_retry
 from weft.runtime.tracing import SpanRecord, new_span_id
@@ -323,7 +323,7 @@ class NodeCalls:
                     "deadline": time.time() + timeout if timeout else None,
                 },
             )
-            ctx = ExecutionContext(self, node, key, call)
+            ctx = ExecutionContext(self, node, key, call) if node.uses_context else UNUSED_CONTEXT
             if logs.enabled:
                 logs.bind_call(call)  # this node's own task: nothing to unbind
             if traced:
