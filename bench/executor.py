@@ -59,6 +59,7 @@ from typing import Annotated, Any, TypedDict
 
 from weft import Workflow, tool
 from weft.runtime import Executor, Journal, prepare
+from weft.runtime.trace_store import TraceStore
 from weft.workflows.topologies import from_edges
 
 HERE = Path(__file__).resolve().parent
@@ -262,11 +263,16 @@ class PlainAsyncio(Contender):
 
 
 class Weft(Contender):
-    """weft's executor, without a journal or with the SQLite journal in a temp file."""
+    """weft's executor: bare, with the SQLite journal, or with the SQLite trace store.
 
-    def __init__(self, journal: bool = False) -> None:
+    Journal and trace store live in a temporary folder opened before the clock
+    starts; the trace store's final flush is inside the timed part.
+    """
+
+    def __init__(self, journal: bool = False, trace: bool = False) -> None:
         self.journal = journal
-        self.label = "weft+journal" if journal else "weft"
+        self.trace = trace
+        self.label = "weft+journal" if journal else "weft+trace" if trace else "weft"
 
     def build(self, dag: Dag) -> Any:
         if dag.latency_ms is None:
@@ -287,12 +293,17 @@ class Weft(Contender):
     async def run(self, built: Any, task: Any = TASK) -> tuple[float, dict[int, Any]]:
         with tempfile.TemporaryDirectory(prefix="weft-bench-") as tmp:
             journal = Journal(Path(tmp) / "journal.db") if self.journal else None
-            executor = Executor(journal=journal)
+            tracer = TraceStore(Path(tmp) / "traces.db") if self.trace else None
+            executor = Executor(journal=journal, tracer=tracer)
             started = time.perf_counter()
             result = await executor.run(built, {"task": task})
+            if tracer is not None:
+                tracer.flush()
             elapsed = time.perf_counter() - started
             if journal is not None:
                 journal.close()
+            if tracer is not None:
+                tracer.close()
         if not result.ok:
             raise RuntimeError(f"weft run ended {result.state}: {result.error}")
         values = {int(name[1:]): outcome.output for name, outcome in result.nodes.items()}
@@ -386,7 +397,7 @@ class LangGraph(Contender):
 
 
 def contenders() -> list[Contender]:
-    return [PlainAsyncio(), Weft(), Weft(journal=True), LangGraph()]
+    return [PlainAsyncio(), Weft(), Weft(journal=True), Weft(trace=True), LangGraph()]
 
 
 def check(dag: Dag, label: str, values: dict[int, Any]) -> None:
@@ -644,13 +655,24 @@ def render(config: Config, measured: dict[str, Any], big: list[dict[str, Any]]) 
     add("|---|---|---:|---:|---:|---:|")
     for dag, timings in measured["overhead"]:
         lg, base = timings["LangGraph"].median, timings["asyncio"].median
-        for label in ("asyncio", "weft", "weft+journal", "LangGraph"):
+        for label in ("asyncio", "weft", "weft+journal", "weft+trace", "LangGraph"):
             t = timings[label]
             add(
                 f"| {dag.name} ({dag.n} nodes, {len(dag.edges)} edges) | {label} | "
                 f"{_spread(t, dag.n)} | {t.build_s * 1e3:,.0f} | {t.median / lg:.3f} | "
                 f"{t.median / base:.2f} |"
             )
+            if label == "weft+trace":
+                extra = t.median / timings["weft"].median - 1
+                targets.append(
+                    (
+                        f"tracing on / off extra per-node overhead, {dag.name}",
+                        f"{extra:+.0%}",
+                        "≤ +20%",
+                        verdict(extra <= 0.2),
+                    )
+                )
+                continue
             if label.startswith("weft"):
                 r_lg, r_base = t.median / lg, t.median / base
                 targets.append(
