@@ -1,7 +1,12 @@
 """The README's commands and quickstarts are the ones that work.
 
 The code blocks are read from README.md itself and run as they stand, so an
-edit that breaks them fails here rather than for a new user.
+edit that breaks them fails here rather than for a new user. A block's info
+string says how: ```` ```python ```` is the quickstart, run as it is;
+```` ```python llm ```` needs a model and runs here against a scripted
+OpenAI-compatible server; ```` ```bash ```` blocks are not run (the quickstart
+commands are run below through the CLI, and the others need a broker, a model
+or minutes of benchmarking).
 """
 
 from __future__ import annotations
@@ -12,15 +17,17 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import click
 import pytest
 from click.testing import CliRunner
 
 from weft.cli import cli
 from weft.runtime import run_sync
+from weft.testing import OpenAIServer, ScriptedModel, block_network_models, text, tool_call
 
 ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
-TEST_COMMAND = 'pip install -e ".[dev]" && python -m pytest'
+TEST_COMMAND = "./scripts/test"
 EXAMPLE_COMMAND = "pip install -e . && weft run examples/quickstart/workflow.yaml"
 TEXT = "Nodes start when their inputs are ready. No barriers."
 
@@ -75,3 +82,51 @@ def test_the_yaml_quickstart_commands_succeed(
     )
     assert run.exit_code == 0, run.output
     assert '"total": 9' in run.stdout
+
+
+def test_the_llm_agent_block_runs_its_tool_and_prints_the_reply(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (llm_block,) = _blocks("python llm")
+    (tmp_path / "poem.py").write_text(llm_block)
+    model = ScriptedModel(
+        [tool_call("word_count", {"text": "Water finds its way"}), text("Water finds its way (4)")]
+    )
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    with block_network_models(), OpenAIServer(model) as server:
+        monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
+        monkeypatch.setenv("WEFT_MODEL", "scripted")
+        runpy.run_path(str(tmp_path / "poem.py"), run_name="__main__")
+    assert capsys.readouterr().out == "Water finds its way (4)\n"
+    model.assert_complete()
+    assert model.requests[0].model == "scripted"
+    [tool_result] = model.requests[1].tool_results()
+    assert tool_result["content"] == "4"
+
+
+def _command_names(group: click.Group, prefix: str = "weft") -> list[str]:
+    names = []
+    for name, command in sorted(group.commands.items()):
+        if isinstance(command, click.Group):
+            names.extend(_command_names(command, f"{prefix} {name}"))
+        else:
+            names.append(f"{prefix} {name}")
+    return names
+
+
+def test_every_command_is_in_the_readme_command_table() -> None:
+    table = README.split("## Command line", 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in table.splitlines() if line.startswith("| `weft ")]
+    missing = []
+    for name in _command_names(cli):
+        group, _, sub = name.rpartition(" ")
+        alone = rf"`{re.escape(name)}[ `\\]"  # `weft run FILE`, `weft trace ls\|show...`
+        in_list = rf"`{re.escape(group)} [\w\\|]*\b{re.escape(sub)}\b"  # ls\|show\|export
+        if not any(re.search(alone, row) or re.search(in_list, row) for row in rows):
+            missing.append(name)
+    assert not missing, f"commands missing from the README's table: {missing}"
+
+
+def test_every_doc_is_linked_from_the_readme() -> None:
+    docs = sorted(p.name for p in (ROOT / "docs").glob("*.md"))
+    assert [d for d in docs if f"(docs/{d})" not in README] == []

@@ -180,12 +180,17 @@ def _summary(answer: Any) -> str:
 @click.option("--max-tokens", type=click.IntRange(min=1), help="Token budget for the whole ask.")
 @click.option("--max-cost", type=click.FloatRange(min=0), help="Cost budget in USD.")
 @click.option("--max-time", type=click.FloatRange(min=0, min_open=True), help="Time budget, s.")
-@click.option("--broker", help="MQTT v5 broker URL: also use the agents serving there.")
+@click.option(
+    "--broker",
+    envvar="WEFT_BROKER",
+    help="MQTT v5 broker URL: also use the agents serving there (env WEFT_BROKER).",
+)
 @click.option(
     "--namespace",
+    envvar="WEFT_NAMESPACE",
     default="default",
     show_default=True,
-    help="With --broker: the agents' topic namespace.",
+    help="With --broker: the agents' topic namespace (env WEFT_NAMESPACE).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the whole answer as JSON.")
 @click.option(
@@ -250,6 +255,9 @@ def ask_command(
         if aggregator == "llm" and not configured:
             raise WeftError("--aggregator llm needs a model: set OPENAI_API_KEY or --base-url")
         journal = Journal(journal_path or default_journal_path())
+        from weft.runtime.trace_store import open_default_tracer
+
+        tracer = open_default_tracer()
 
         async def go() -> Any:
             async with _remote_agents(broker, namespace, registry):
@@ -259,6 +267,7 @@ def ask_command(
                     aggregator=LLMAggregator() if use_llm_aggregator else ConcatAggregator(),
                     budget=budget,
                     journal=journal,
+                    tracer=tracer,
                 )
                 return await orchestrator.ask(task, workflow=workflow)
 
@@ -266,6 +275,7 @@ def ask_command(
             answer = asyncio.run(go())
         finally:
             journal.close()
+            tracer.close()
     if as_json:
         click.echo(json.dumps(answer.model_dump(mode="json"), indent=2, default=str))
     else:

@@ -176,8 +176,18 @@ def print_decision(decision: Any, cards_known: int) -> None:
 )
 @click.option("--store", type=click.Path(file_okay=False), help="Embedded Chroma store to use.")
 @click.option("--chroma-url", help="Chroma server URL (http://host:port) instead of --store.")
-@click.option("--broker", help="MQTT broker URL: route among the agents alive there.")
-@click.option("--namespace", default="default", show_default=True, help="Bus namespace.")
+@click.option(
+    "--broker",
+    envvar="WEFT_BROKER",
+    help="MQTT broker URL: route among the agents alive there (env WEFT_BROKER).",
+)
+@click.option(
+    "--namespace",
+    envvar="WEFT_NAMESPACE",
+    default="default",
+    show_default=True,
+    help="Bus namespace (env WEFT_NAMESPACE).",
+)
 @click.option("--require-tag", "tags", multiple=True, help="Tag the agent must carry (repeat).")
 @click.option("--max-cost", type=float, help="Budget per call, USD.")
 @click.option("-k", "k", type=click.IntRange(1, 100), default=5, show_default=True)

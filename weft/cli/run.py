@@ -99,14 +99,17 @@ def _remote_options(func: Any) -> Any:
     )(func)
     func = click.option(
         "--namespace",
+        envvar="WEFT_NAMESPACE",
         default="default",
         show_default=True,
-        help="With --broker: the agents' topic namespace.",
+        help="With --broker: the agents' topic namespace (env WEFT_NAMESPACE).",
     )(func)
     return click.option(
         "--broker",
+        envvar="WEFT_BROKER",
         default=None,
-        help="MQTT v5 broker URL: actions served by live agents there are called remotely.",
+        help="MQTT v5 broker URL: actions served by live agents there are called remotely "
+        "(env WEFT_BROKER).",
     )(func)
 
 
@@ -276,7 +279,8 @@ def validate_command(file: str) -> None:
     default="Workflow",
     show_default=True,
     help="Workflow (the YAML format) or a protocol model: ActionSpec, ActionCall, "
-    "ActionResult, CapabilityCard, RunEvent, ProgressEvent.",
+    "ActionResult, ProgressEvent, CapabilityCard, RunEvent, AgentCard, CallAccepted, "
+    "CallCancel, DeadLetter.",
 )
 def schema_command(model: str) -> None:
     """Print a JSON Schema (by default the one of workflow YAML files, for editors)."""
