@@ -38,7 +38,7 @@ _SEQUENTIAL = re.compile(r"^(?:and\s+)?(?:then|after that|afterwards)\b[\s,:]*",
 _FINAL = re.compile(r"^(?:and\s+)?(?:finally|in the end)\b[\s,:]*", re.IGNORECASE)
 _WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9'-]*")
 _STOP = frozenset(
-    [
+    {
         "a",
         "an",
         "the",
@@ -58,7 +58,7 @@ _STOP = frozenset(
         "its",
         "this",
         "that",
-    ]
+    }
 )
 
 
