@@ -103,6 +103,16 @@ class FunctionAction:
             model_name, __config__=ConfigDict(extra="forbid"), **fields
         )
         self._param_names = tuple(fields)
+        # Parameters all typed ``Any`` with immutable defaults need no validation
+        # beyond their names; checking names in Python skips building a model.
+        immutable = (type(None), bool, int, float, str, bytes, tuple, frozenset)
+        self._untyped = bool(fields) and all(
+            annotation is Any and (default is ... or isinstance(default, immutable))
+            for annotation, default in fields.values()
+        )
+        self._names = frozenset(fields)
+        self._required = frozenset(n for n, (_, default) in fields.items() if default is ...)
+        self._defaults = {n: d for n, (_, d) in fields.items() if d is not ...}
         return_type = hints.get("return", Any)
         self._output_adapter: TypeAdapter[Any] | None = None
         output_schema: dict[str, Any] = {}
@@ -146,15 +156,19 @@ class FunctionAction:
         return f"<tool {self._spec.name}>"
 
     async def invoke(self, call: ActionCall, ctx: ActionContext) -> ActionResult:
-        try:
-            parsed = self.arguments_model.model_validate(call.arguments)
-        except ValidationError as exc:
-            message, field = describe_validation_error(exc)
-            return ActionResult.failure(
-                call.call_id, "ValidationError", f"{self.name}: {message}", field=field
-            )
-        # A validated model's __dict__ holds exactly its fields, already converted.
-        kwargs = parsed.__dict__
+        arguments = call.arguments
+        if self._untyped and self._required <= arguments.keys() <= self._names:
+            kwargs = {**self._defaults, **arguments} if self._defaults else dict(arguments)
+        else:
+            try:
+                parsed = self.arguments_model.model_validate(arguments)
+            except ValidationError as exc:
+                message, field = describe_validation_error(exc)
+                return ActionResult.failure(
+                    call.call_id, "ValidationError", f"{self.name}: {message}", field=field
+                )
+            # A validated model's __dict__ holds exactly its fields, already converted.
+            kwargs = parsed.__dict__
         if self._context_param is not None:
             kwargs = {**kwargs, self._context_param: ctx}
         try:
