@@ -126,12 +126,12 @@ class NodeCalls:
 
     async def execute_node(self, slot: Slot, key: str, outcome: NodeOutcome) -> None:
         node = slot.node
-        if node.name in self.edge_errors:
+        if self.edge_errors and node.name in self.edge_errors:
             outcome.state = NodeState.FAILED
             outcome.error = ActionError(type="ConditionError", message=self.edge_errors[node.name])
             self.event(EventKind.NODE_FINISHED, node, key, NodeState.FAILED, outcome)
             return
-        if key in self.cache:
+        if self.cache and key in self.cache:
             outcome.state = NodeState.SUCCEEDED
             outcome.output = self.cache[key]
             outcome.cached = True

@@ -253,7 +253,7 @@ class Execution(NodeCalls):
         node = slot.node
         name = node.name
         runs = slot.runs
-        key = f"{self.prefix}{name}#{runs}" if runs else f"{self.prefix}{name}"
+        key = f"{self.prefix}{name}#{runs}" if runs else self.prefix + name if self.prefix else name
         slot.runs = runs + 1
         outcome = NodeOutcome(name=name, key=key, state=NodeState.RUNNING)
         tracer = self.executor.tracer
