@@ -10,6 +10,14 @@ import importlib
 from typing import Any
 
 _EXPORTS: dict[str, str] = {
+    "CapabilityRouter": "weft.runtime.router",
+    "ScoringWeights": "weft.runtime.router",
+    "CapabilityIndex": "weft.runtime.capability_index",
+    "OutcomeMemory": "weft.runtime.outcome_memory",
+    "make_embedder": "weft.runtime.embeddings",
+    "MiniLMEmbedder": "weft.runtime.embeddings",
+    "HashingEmbedder": "weft.runtime.embeddings",
+    "OpenAIEmbedder": "weft.runtime.embeddings",
     "AgentHost": "weft.runtime.agent_host",
     "Bus": "weft.runtime.bus",
     "Subscription": "weft.runtime.bus",

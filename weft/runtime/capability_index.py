@@ -275,6 +275,11 @@ class CapabilityIndex:
                 self._remember(agent, entry)
         return found
 
+    def clear_cache(self) -> None:
+        """Drop the in-memory document vectors; they are read back from Chroma as needed."""
+        with self._lock:
+            self._vectors.clear()
+
     def _remember(self, agent: str, entry: AgentVectors) -> None:
         with self._lock:
             self._vectors[agent] = entry
