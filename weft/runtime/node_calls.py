@@ -43,6 +43,28 @@ STATE_OF_RESULT = {
 }
 
 
+class ForeachPlan:
+    """The items a foreach node runs over, and the scope they are rendered in."""
+
+    __slots__ = ("items", "scope")
+
+    def __init__(self, items: list[Any], scope: dict[str, Any]) -> None:
+        self.items = items
+        self.scope = scope
+
+
+def record_answer(
+    outcome: NodeOutcome, result: ActionResult, attempts: int, started: float
+) -> None:
+    outcome.state = STATE_OF_RESULT[result.state]
+    outcome.output = result.output
+    outcome.error = result.error
+    outcome.attempts = attempts
+    outcome.usage = result.usage
+    outcome.started_at = started
+    outcome.finished_at = time.time()
+
+
 class NodeCalls:
     """Mixin for ``Execution``: everything about calling one node's action."""
 
@@ -124,53 +146,42 @@ class NodeCalls:
             )
         )
 
-    async def execute_node(self, slot: Slot, key: str, outcome: NodeOutcome) -> None:
+    def prepare_node(
+        self, slot: Slot, key: str, outcome: NodeOutcome
+    ) -> dict[str, Any] | ForeachPlan | None:
+        """What running ``slot`` takes: its arguments, a foreach plan, or None when
+        ``outcome`` is already decided (a failed condition, a journaled result, a
+        reference that does not resolve)."""
         node = slot.node
         if self.edge_errors and node.name in self.edge_errors:
             outcome.state = NodeState.FAILED
             outcome.error = ActionError(type="ConditionError", message=self.edge_errors[node.name])
             self.event(EventKind.NODE_FINISHED, node, key, NodeState.FAILED, outcome)
-            return
+            return None
         if self.cache and key in self.cache:
             outcome.state = NodeState.SUCCEEDED
             outcome.output = self.cache[key]
             outcome.cached = True
-            return
+            return None
         try:
             if node.render_args is None and node.render_foreach is None:
-                arguments = self.default_arguments(slot)
-            else:
-                scope = self.scope(slot)
-                if node.render_foreach is not None:
-                    items = node.render_foreach(scope)
-                    if not isinstance(items, list | tuple):
-                        raise ExpressionError(
-                            f"foreach {node.spec.foreach} gave {type(items).__name__}, not a list"
-                        )
-                    await self.run_foreach(node, key, list(items), scope, outcome)
-                    return
-                arguments = self.arguments(node, scope)
+                return self.default_arguments(slot)
+            scope = self.scope(slot)
+            if node.render_foreach is not None:
+                items = node.render_foreach(scope)
+                if not isinstance(items, list | tuple):
+                    raise ExpressionError(
+                        f"foreach {node.spec.foreach} gave {type(items).__name__}, not a list"
+                    )
+                return ForeachPlan(list(items), scope)
+            return self.arguments(node, scope)
         except (ExpressionError, ReducerError) as exc:
             kind = "ReducerError" if isinstance(exc, ReducerError) else "ReferenceError"
             outcome.state = NodeState.FAILED
             outcome.error = ActionError(type=kind, message=f"node '{node.name}': {exc}")
             outcome.started_at = outcome.finished_at = time.time()
             self.event(EventKind.NODE_FINISHED, node, key, NodeState.FAILED, outcome)
-            return
-        outcome.arguments = arguments
-        if self.limits[node.action_name]:
-            result, attempts, started = await self.call(node, key, arguments, outcome.span_id)
-        else:
-            result, attempts, started = await self._attempts(
-                node, key, arguments, time.time(), outcome.span_id
-            )
-        outcome.state = STATE_OF_RESULT[result.state]
-        outcome.output = result.output
-        outcome.error = result.error
-        outcome.attempts = attempts
-        outcome.usage = result.usage
-        outcome.started_at = started
-        outcome.finished_at = time.time()
+            return None
 
     async def run_foreach(
         self,

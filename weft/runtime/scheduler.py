@@ -35,7 +35,7 @@ from weft.protocols import (
 )
 from weft.runtime.compiler import CompiledEdge, CompiledNode, PreparedWorkflow
 from weft.runtime.execution_context import ExecutionContext, crashed_result
-from weft.runtime.node_calls import NodeCalls
+from weft.runtime.node_calls import ForeachPlan, NodeCalls, record_answer
 from weft.runtime.outcomes import NodeOutcome, UsageTally
 from weft.runtime.tracing import new_span_id
 from weft.workflows.expressions import ExpressionError
@@ -262,7 +262,18 @@ class Execution(NodeCalls):
             launched = time.time()
         self.outcomes[name] = outcome
         try:
-            await self.execute_node(slot, key, outcome)
+            # Calls are awaited right here, not in a helper coroutine: a frame
+            # less per node is measurable at 10 µs per node.
+            prepared = self.prepare_node(slot, key, outcome)
+            if isinstance(prepared, ForeachPlan):
+                await self.run_foreach(node, key, prepared.items, prepared.scope, outcome)
+            elif prepared is not None:
+                outcome.arguments = prepared
+                if self.limits[node.action_name]:
+                    answer = await self.call(node, key, prepared, outcome.span_id)
+                else:
+                    answer = await self._attempts(node, key, prepared, time.time(), outcome.span_id)
+                record_answer(outcome, *answer)
         except asyncio.CancelledError:
             outcome.state = NodeState.CANCELLED
             outcome.finished_at = time.time()
