@@ -17,7 +17,6 @@ tens of microseconds, less than a hop to a thread.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sqlite3
 import time
@@ -35,6 +34,7 @@ from weft.protocols import (
     Usage,
     WeftError,
 )
+from weft.runtime.flush_timer import FlushTimer
 from weft.runtime.redaction import redactor
 
 _SCHEMA = """
@@ -127,7 +127,7 @@ class Journal:
         self._db.executescript(_SCHEMA)
         self.flush_interval = flush_interval
         self._buffer: list[tuple[Any, ...]] = []
-        self._flush_handle: asyncio.TimerHandle | None = None
+        self._timer = FlushTimer(self.flush_interval, self.flush)
 
     # -- writing ----------------------------------------------------------------
 
@@ -198,19 +198,11 @@ class Journal:
         self._buffer.append(
             (run_id, at, kind, node, key, state, attempt, output, error, usage, data)
         )
-        if self._flush_handle is None:
-            try:
-                loop = asyncio.get_running_loop()
-            except RuntimeError:
-                self.flush()
-                return
-            self._flush_handle = loop.call_later(self.flush_interval, self.flush)
+        self._timer.arm()
 
     def flush(self) -> None:
         """Encode and commit everything buffered, in one transaction."""
-        if self._flush_handle is not None:
-            self._flush_handle.cancel()
-            self._flush_handle = None
+        self._timer.cancel()
         if not self._buffer:
             return
         pending, self._buffer = self._buffer, []

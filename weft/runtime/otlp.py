@@ -17,11 +17,11 @@ imported only when this exporter is made (``pip install 'weft[otlp]'``).
 
 from __future__ import annotations
 
-import asyncio
 import os
 from typing import Any
 
 from weft.protocols import WeftError
+from weft.runtime.flush_timer import FlushTimer
 from weft.runtime.span_codec import SpanCodec, decode_document
 from weft.runtime.trace_export import error_message, otel_attributes, status_code
 from weft.runtime.tracing import SpanRecord, Tracer
@@ -79,24 +79,16 @@ class OtlpTracer(Tracer):
         self.codec = codec or SpanCodec()
         self.flush_interval = flush_interval
         self._buffer: list[SpanRecord] = []
-        self._flush_handle: asyncio.TimerHandle | None = None
+        self._timer = FlushTimer(self.flush_interval, self.flush)
         self._closed = False
 
     def record(self, span: SpanRecord) -> None:
         self._buffer.append(span)
-        if self._flush_handle is None:
-            try:
-                loop = asyncio.get_running_loop()
-            except RuntimeError:
-                self.flush()
-                return
-            self._flush_handle = loop.call_later(self.flush_interval, self.flush)
+        self._timer.arm()
 
     def flush(self) -> None:
         """Hand buffered spans to the batch processor (it exports them on its thread)."""
-        if self._flush_handle is not None:
-            self._flush_handle.cancel()
-            self._flush_handle = None
+        self._timer.cancel()
         if not self._buffer or self._closed:
             return
         spans, self._buffer = self._buffer, []

@@ -16,7 +16,6 @@ spans are gathered by run id whoever wrote them.
 
 from __future__ import annotations
 
-import asyncio
 import gc
 import json
 import sqlite3
@@ -28,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from weft.protocols import WeftError
+from weft.runtime.flush_timer import FlushTimer
 from weft.runtime.span_codec import (
     DEFAULT_MAX_CHARS,
     EncodedBatch,
@@ -141,7 +141,7 @@ class TraceStore(Tracer):
         self.max_buffer = max_buffer
         self.batches_written = 0
         self._buffer: list[SpanRecord] = []
-        self._flush_handle: asyncio.TimerHandle | None = None
+        self._timer = FlushTimer(self.flush_interval, self.flush)
         self._closed = False
 
     # -- writing (Tracer) ------------------------------------------------------------
@@ -150,21 +150,15 @@ class TraceStore(Tracer):
         """Buffer a finished span; it is written within ``flush_interval`` seconds."""
         buffer = self._buffer
         buffer.append(span)
-        if self._flush_handle is None:
-            try:
-                loop = asyncio.get_running_loop()
-            except RuntimeError:
+        if self._timer.armed:
+            if len(buffer) >= self.max_buffer:
                 self.flush()
-                return
-            self._flush_handle = loop.call_later(self.flush_interval, self.flush)
-        elif len(buffer) >= self.max_buffer:
-            self.flush()
+        else:
+            self._timer.arm()
 
     def flush(self) -> None:
         """Encode and commit everything buffered: one row per run, one transaction."""
-        if self._flush_handle is not None:
-            self._flush_handle.cancel()
-            self._flush_handle = None
+        self._timer.cancel()
         if not self._buffer or self._closed:
             return
         spans, self._buffer = self._buffer, []
