@@ -83,32 +83,38 @@ class NodeCalls:
     def next_call_id(self) -> str:
         raise NotImplementedError
 
-    def trace_node(self, node: CompiledNode, outcome: NodeOutcome, launched: float) -> None:
+    def trace_node(self, node: CompiledNode, outcome: NodeOutcome) -> None:
         assert self.executor.tracer is not None and outcome.span_id is not None
-        self.executor.tracer.record(
-            SpanRecord(
-                trace_id=self.trace_id,
-                span_id=outcome.span_id,
-                parent_id=self.parent_id,
-                name=self.prefix + node.name,
-                kind="node",
-                start=outcome.started_at or launched,
-                end=outcome.finished_at or time.time(),
-                status=outcome.state.value,
-                run_id=self.run_id,
-                node=outcome.key,
-                attributes={
-                    "weft.action": node.action_name,
-                    "weft.attempts": outcome.attempts,
-                    "weft.cached": outcome.cached,
-                    "weft.foreach": node.render_foreach is not None,
-                    "input": outcome.arguments,
-                    "output": outcome.output,
-                    "error": outcome.error,
-                    "usage": outcome.usage,
-                },
-            )
+        # A short row in the store's layout (tracing.NODE_ROW), not a SpanRecord: this
+        # runs once per node, and the row is encoded as it is. A node that never
+        # called (a failed condition, a cached result) spans no time.
+        end = outcome.finished_at or time.time()
+        row: tuple[Any, ...] = (
+            outcome.span_id,
+            outcome.key,
+            int((outcome.started_at or end) * 1e6),
+            int(end * 1e6),
+            outcome.state,
+            node.action_name,
+            outcome.arguments,
+            outcome.output,
         )
+        usage = outcome.usage
+        if (
+            outcome.attempts != 1
+            or outcome.error is not None
+            or usage is not NO_USAGE
+            or outcome.cached
+            or node.render_foreach is not None
+        ):
+            row += (
+                outcome.attempts,
+                outcome.cached,
+                node.render_foreach is not None,
+                outcome.error,
+                None if usage is NO_USAGE else usage,
+            )
+        self.executor.tracer.record_node(self.run_id, self.trace_id, self.parent_id, row)
 
     def trace_call(
         self,
@@ -338,7 +344,8 @@ class NodeCalls:
             if logs.enabled:
                 logs.bind_call(call)  # this node's own task: nothing to unbind
             if traced:
-                call_started = time.time()
+                # A call that is the node's span starts with the node: no second clock read.
+                call_started = started if merged else time.time()
             try:
                 if timeout is None:
                     result = await action.invoke(call, ctx)

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from weft.protocols import ActionError, NodeState, RunState, Usage
-
-_NO_USAGE = Usage()
+from weft.protocols.actions import NO_USAGE
 
 
 class UsageTally:
@@ -46,7 +45,7 @@ class NodeOutcome:
     output: Any = None
     error: ActionError | None = None
     attempts: int = 0
-    usage: Usage = field(default_factory=lambda: _NO_USAGE)
+    usage: Usage = NO_USAGE
     started_at: float | None = None
     finished_at: float | None = None
     cached: bool = False

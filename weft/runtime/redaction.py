@@ -94,30 +94,50 @@ def json_default(value: Any) -> Any:
     return str(value)
 
 
-def _make_encoder() -> Callable[[Any], str]:
-    """The C JSON encoder without ``JSONEncoder.encode``'s per-call Python overhead."""
+def make_encoder(default: Callable[[Any], Any]) -> Callable[[Any], str]:
+    """A compact JSON encoder (non-ASCII kept) with ``default`` for unknown objects.
+
+    orjson does the work: it is several times faster than the standard
+    library, and encoding is most of what tracing and the journal cost per
+    node. Enums, tuples and datetimes are encoded natively; dataclasses go to
+    ``default`` (weft's own carry their own JSON forms there). What
+    orjson refuses (integers past 64 bits, non-string keys it cannot convert,
+    lone surrogates, nesting past 254 levels) goes to the standard library's C
+    encoder with the same ``default``, so any value still encodes. Neither
+    checks for cycles: a circular structure raises ``ValueError`` or
+    ``RecursionError``.
+    """
     from json import encoder as json_encoder
+
+    import orjson
 
     make = getattr(json_encoder, "c_make_encoder", None)
     if make is None:  # pragma: no cover - CPython always has _json
-        plain = json.JSONEncoder(
-            default=json_default, separators=(",", ":"), ensure_ascii=False, check_circular=False
+        slow = json.JSONEncoder(
+            default=default, separators=(",", ":"), ensure_ascii=False, check_circular=False
+        ).encode
+    else:
+        stdlib = make(
+            None, default, json_encoder.encode_basestring, None, ":", ",", False, False, True
         )
-        return plain.encode
-    fast = make(
-        None, json_default, json_encoder.encode_basestring, None, ":", ",", False, False, True
-    )
-    join = "".join
+
+        def slow(value: Any) -> str:
+            return "".join(stdlib(value, 0))
+
+    dumps = orjson.dumps
+    options = orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATACLASS
 
     def encode(value: Any) -> str:
-        return join(fast(value, 0))
+        try:
+            return dumps(value, default, options).decode()
+        except TypeError:  # orjson.JSONEncodeError is a TypeError
+            return slow(value)
 
     return encode
 
 
 #: ``encode(value) -> str``: compact JSON, non-ASCII kept, unknown objects via ``json_default``.
-#: Raises ``ValueError`` for circular structures (no cycle check, for speed).
-encode = _make_encoder()
+encode = make_encoder(json_default)
 
 
 class Redactor:
@@ -129,6 +149,7 @@ class Redactor:
         self._needles: tuple[str, ...] = ()
         self._pattern: re.Pattern[str] | None = None
         self._key_verdicts: dict[str, bool] = {}
+        self._innocent_keys: set[Any] = set()
         for secret in secrets:
             self.register_secret(secret)
 
@@ -225,12 +246,27 @@ class Redactor:
         and ``://``, then a look at each object key (each ``":`` in the text)
         with verdicts cached per key. False positives only cost a walk.
         """
+        return self.may_hold_secret(encoded) or self._has_sensitive_key(encoded)
+
+    def may_hold_secret(self, text: str) -> bool:
+        """Whether ``text`` holds a registered secret, or a URL that may carry a password."""
         needles = self._needles
-        if needles and any(n in encoded for n in needles):
+        if needles and any(n in text for n in needles):
             return True
-        if "://" in encoded:
-            return True
-        return self._has_sensitive_key(encoded)
+        # A one-character search is a memchr, many times faster than looking for "://".
+        return "/" in text and "://" in text
+
+    def any_sensitive_key(self, keys: Iterable[Any]) -> bool:
+        """Whether any of these object keys is sensitive; innocent keys are remembered."""
+        unknown = set(keys)
+        unknown -= self._innocent_keys
+        if not unknown:
+            return False
+        for key in unknown:
+            if is_sensitive_key(str(key)):
+                return True
+            self._innocent_keys.add(key)
+        return False
 
     def _has_sensitive_key(self, encoded: str) -> bool:
         if len(encoded) <= 1024:
@@ -238,26 +274,23 @@ class Redactor:
             lowered = encoded.lower()
             if not any(hint in lowered for hint in _KEY_HINTS):
                 return False
+        # In compact JSON every object key is followed by '":'. Splitting there (in C)
+        # leaves each key at the end of a piece, after its opening quote; the
+        # character before that quote is kept so that a key holding an escaped quote
+        # (a backslash there) is never taken for a shorter, innocent one.
+        pieces = encoded.split('":')
+        pieces.pop()
+        if not pieces:
+            return False
         verdicts = self._key_verdicts
-        find = encoded.find
-        rfind = encoded.rfind
-        # In compact JSON a key ends with '":'; colons are rarer than quotes, so
-        # looking for ':' (a memchr) and checking the quote before it is the cheap way.
-        colon = find(":")
-        while colon != -1:
-            end = colon - 1
-            if end >= 0 and encoded[end] == '"':
-                start = rfind('"', 0, end)
-                if encoded[end - 1] == "\\" or (start > 0 and encoded[start - 1] == "\\"):
-                    return True
-                key = encoded[start + 1 : end]
-                verdict = verdicts.get(key)
-                if verdict is None:
-                    verdict = verdicts[key] = is_sensitive_key(key)
-                if verdict:
-                    return True
-            colon = find(":", colon + 1)
-        return False
+        tails = {piece[piece.rfind('"') - 1 :] for piece in pieces}
+        for tail in tails.difference(verdicts):
+            # A well-formed tail is one character, a quote, then the key; anything else
+            # (an escape, a quote inside a string) is suspect and gets the walk.
+            verdicts[tail] = (
+                len(tail) < 2 or tail[1] != '"' or "\\" in tail or is_sensitive_key(tail[2:])
+            )
+        return any(map(verdicts.__getitem__, tails))
 
     def dumps(self, value: Any) -> str:
         """``value`` as compact JSON with everything sensitive masked."""

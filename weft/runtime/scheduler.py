@@ -258,8 +258,7 @@ class Execution(NodeCalls):
         outcome = NodeOutcome(name=name, key=key, state=NodeState.RUNNING)
         tracer = self.executor.tracer
         if tracer is not None:
-            outcome.span_id = new_span_id()
-            launched = time.time()
+            outcome.span_id = self.next_call_id()
         self.outcomes[name] = outcome
         try:
             # Calls are awaited right here, not in a helper coroutine: a frame
@@ -280,7 +279,7 @@ class Execution(NodeCalls):
             slot.state = NodeState.CANCELLED
             self.event(EventKind.NODE_FINISHED, node, key, NodeState.CANCELLED, outcome)
             if tracer is not None:
-                self.trace_node(node, outcome, launched)
+                self.trace_node(node, outcome)
             raise
         except Exception as exc:  # a bug in weft or a reducer: fail the node, keep the run sane
             outcome.state = NodeState.FAILED
@@ -290,7 +289,7 @@ class Execution(NodeCalls):
             )
             self.event(EventKind.NODE_FINISHED, node, key, NodeState.FAILED, outcome)
         if tracer is not None:
-            self.trace_node(node, outcome, launched)
+            self.trace_node(node, outcome)
         ready: list[Slot] = []
         self.collecting = ready
         try:

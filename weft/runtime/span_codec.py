@@ -9,33 +9,40 @@ exporter and every export format write exactly the same thing.
 
 A batch document holds the spans of one run::
 
-    {"v": 1, "trace_id": "...", "shapes": [["weft.action", "input", ...], ...],
+    {"v": 2, "trace_id": "...", "shapes": [["weft.action", "input", ...], ...],
      "spans": [[span_id, parent_id, name, kind, start_us, end_us, status,
-                node, agent, shape, value, value, ...], ...]}
+                node, agent, shape, value, value, ...], ...],
+     "nodes": [[parent_id, [[span_id, node, start_us, end_us, status,
+                             action, input, output], ...]], ...]}
 
 Times are integer Unix microseconds. A span's attributes are its values in the
 order of the keys of ``shapes[shape]``: spans made by the same code share their
-keys, and not repeating them halves the cost of encoding a span, which is paid
-once per node. ``usage`` is kept only when an LLM was involved (a dict of its
-non-zero fields), and a prepared workflow becomes ``weft.graph``'s outline
-(``graph_outline``).
+keys, and not repeating them halves the cost of encoding a span. Node spans,
+one per node, are shorter still (``tracing.NODE_ROW``): grouped under their
+parent, with kind, name and the usual attempts/cached/error/usage implied, so
+the bytes encoded, scanned for secrets and written per node are about half.
+``usage`` is kept only when an LLM was involved (a dict of its non-zero
+fields), and a prepared workflow becomes ``weft.graph``'s outline
+(``graph_outline``). Version 1 documents (no ``nodes``) are still read.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from itertools import chain
+from operator import itemgetter
 from typing import Any
 
 from weft.protocols import Usage
 from weft.runtime import redaction
 from weft.runtime.redaction import Redactor, is_sensitive_key
-from weft.runtime.tracing import SpanRecord
+from weft.runtime.tracing import NodeRow, SpanRecord, span_from_node_row
 
 #: Default cap on the JSON size of one attribute value (input, output, error...).
 DEFAULT_MAX_CHARS = 4096
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 #: Longest list kept when a value is shrunk; the rest is replaced by a marker.
 _MAX_ITEMS = 100
 _USAGE_FIELDS = ("llm_calls", "prompt_tokens", "completion_tokens", "cost", "latency_s")
@@ -79,59 +86,78 @@ def _graph_json(value: Any) -> str:
 def _span_default(value: Any) -> Any:
     """JSON fallback for span attributes: usage and workflows get compact forms."""
     if value.__class__ is Usage:
-        return usage_dict(value)
+        return usage_dict(value) or None
     if type(value).__name__ == "PreparedWorkflow" and hasattr(value, "nodes"):
         return graph_outline(value)
     return redaction.json_default(value)
 
 
-def _make_encoder() -> Callable[[Any], str]:
-    from json import encoder as json_encoder
-
-    make = getattr(json_encoder, "c_make_encoder", None)
-    if make is None:  # pragma: no cover - CPython always has _json
-        return json.JSONEncoder(
-            default=_span_default, separators=(",", ":"), ensure_ascii=False, check_circular=False
-        ).encode
-    fast = make(
-        None, _span_default, json_encoder.encode_basestring, None, ":", ",", False, False, True
-    )
-    join = "".join
-
-    def encode(value: Any) -> str:
-        return join(fast(value, 0))
-
-    return encode
-
-
 #: Compact JSON of span data (usage, workflows and pydantic models handled).
-encode_json = _make_encoder()
+encode_json = redaction.make_encoder(_span_default)
 
 
 def _marker(chars: int) -> str:
     return f"… [truncated: {chars} chars]"
 
 
+#: Key of a group of spans: ``(run_id or trace_id, trace_id)``.
+GroupKey = tuple[str, str]
+#: Node rows (``tracing.NODE_ROW``) by ``(run_id, trace_id, parent_id)``, as buffered.
+NodeRows = dict[tuple[str, str, str | None], list[NodeRow]]
+_ROW_START = itemgetter(2)
+_ROW_INPUT = itemgetter(6)
+
+
 @dataclass
 class EncodedBatch:
-    """Spans encoded for storage, grouped by ``(run_id, trace_id)``."""
+    """Spans encoded for storage, grouped by ``(run_id, trace_id)``.
+
+    A text in ``groups`` or ``nodes`` holds one or more rows, comma-separated.
+    """
 
     shapes: list[tuple[str, ...]] = field(default_factory=list)
-    groups: dict[tuple[str, str], list[str]] = field(default_factory=dict)
-    #: The spans of each group, in the same order as their texts.
-    members: dict[tuple[str, str], list[SpanRecord]] = field(default_factory=dict)
+    groups: dict[GroupKey, list[str]] = field(default_factory=dict)
+    #: Node rows per group and parent span.
+    nodes: dict[GroupKey, dict[str | None, list[str]]] = field(default_factory=dict)
+    #: How many spans each group holds, and the earliest start among them (seconds).
+    counts: dict[GroupKey, int] = field(default_factory=dict)
+    starts: dict[GroupKey, float] = field(default_factory=dict)
     #: Root spans of kind ``run`` in the batch (a run's outcome, for run listings).
     run_spans: list[SpanRecord] = field(default_factory=list)
+
+    def add(self, key: GroupKey, count: int, start: float) -> list[str]:
+        """The span texts of group ``key``, counting ``count`` more spans from ``start``."""
+        texts = self.groups.get(key)
+        if texts is None:
+            texts = self.groups[key] = []
+            self.counts[key] = count
+            self.starts[key] = start
+        else:
+            self.counts[key] += count
+            self.starts[key] = min(self.starts[key], start)
+        return texts
 
     def documents(self) -> Iterator[tuple[str, str, int, str]]:
         """``(run_id, trace_id, span_count, json_document)`` per group."""
         shapes = encode_json(self.shapes)
-        for (run_id, trace_id), texts in self.groups.items():
-            text = (
+        for key, texts in self.groups.items():
+            run_id, trace_id = key
+            parts = [
                 f'{{"v":{FORMAT_VERSION},"trace_id":{encode_json(trace_id)},'
-                f'"shapes":{shapes},"spans":[{",".join(texts)}]}}'
-            )
-            yield run_id, trace_id, len(texts), text
+                f'"shapes":{shapes},"spans":[{",".join(texts)}]'
+            ]
+            nodes = self.nodes.get(key)
+            if nodes:
+                parts.append(',"nodes":[')
+                parts.append(
+                    ",".join(
+                        f"[{encode_json(parent)},[{','.join(rows)}]]"
+                        for parent, rows in nodes.items()
+                    )
+                )
+                parts.append("]")
+            parts.append("}")
+            yield run_id, trace_id, self.counts[key], "".join(parts)
 
 
 class SpanCodec:
@@ -147,102 +173,140 @@ class SpanCodec:
     ) -> None:
         self.max_chars = max(max_chars, 64)
         self.redactor = redactor or redaction.redactor()
+        #: Node rows encoded per call: adapted so that a chunk stays under ``max_chars``.
+        self._chunk = 16
+        self._sensitive_shapes: dict[tuple[str, ...], bool] = {}
 
-    def encode_batch(self, spans: list[SpanRecord]) -> EncodedBatch:
-        """Encode spans, truncating and redacting; the common case walks nothing.
+    def encode_batch(self, spans: list[SpanRecord], rows: NodeRows | None = None) -> EncodedBatch:
+        """Encode spans and node rows, truncating and redacting; the common case walks nothing.
 
-        Spans are encoded straight away; the redactor's cheap check then runs
-        once over the whole batch's text, and only if it (or a span's size)
-        flags something are the flagged spans re-encoded on the slow path
-        (``clean_fields``: converted, redacted, then cut).
+        Node rows are encoded many at a time: a chunk whose whole text is within
+        ``max_chars`` cannot hold a value past it, and if the redactor's cheap
+        check passes it either, it is stored as it is. Anything flagged is
+        re-encoded one span at a time, and a span still flagged takes the slow
+        path (``clean_fields``: converted, redacted, then cut).
         """
         batch = EncodedBatch()
-        shapes = batch.shapes
         shape_ids: dict[tuple[str, ...], int] = {}
-        groups = batch.groups
-        members = batch.members
-        max_chars = self.max_chars
-        encode = encode_json
-        sensitive_shapes: set[int] = set()
-        graphs: list[tuple[list[str], int, str]] = []
-        group_run: str | None = None
-        group_trace: str | None = None
-        texts: list[str] = []
-        mine: list[SpanRecord] = []
+        for (run_id, trace_id, parent_id), group in (rows or {}).items():
+            key = (run_id, trace_id)
+            batch.add(key, len(group), min(map(_ROW_START, group)) / 1e6)
+            texts = batch.nodes.setdefault(key, {}).setdefault(parent_id, [])
+            self._encode_rows(key, parent_id, group, texts, batch, shape_ids)
         for span in spans:
-            attributes = span.attributes
-            usage = attributes.get("usage")
-            if usage.__class__ is Usage:
-                attributes = attributes.copy()
-                if usage.llm_calls or usage.prompt_tokens or usage.completion_tokens or usage.cost:
-                    attributes["usage"] = usage_dict(usage)
-                else:
-                    del attributes["usage"]
-            graph = None
-            if span.kind == "run" and span.parent_id is None:
-                batch.run_spans.append(span)
-            if span.kind == "run" and "weft.graph" in attributes:
-                # The workflow's outline is structure for the DAG view, not a value to
-                # cut: it goes last, is encoded once per workflow, and is not capped.
-                attributes = attributes.copy()
-                graph = _graph_json(attributes.pop("weft.graph"))
-                attributes["weft.graph"] = None
-            keys = tuple(attributes)
-            shape = shape_ids.get(keys)
-            if shape is None:
-                shape = shape_ids[keys] = len(shapes)
-                shapes.append(keys)
-                if any(map(is_sensitive_key, keys)):
-                    sensitive_shapes.add(shape)
-            if span.run_id is not group_run or span.trace_id is not group_trace:
-                group_run, group_trace = span.run_id, span.trace_id
-                group_key = (group_run or group_trace, group_trace)
-                texts = groups.setdefault(group_key, [])
-                mine = members.setdefault(group_key, [])
-            text = encode(
-                [
-                    span.span_id,
-                    span.parent_id,
-                    span.name,
-                    span.kind,
-                    int(span.start * 1e6),
-                    int(span.end * 1e6),
-                    span.status,
-                    span.node,
-                    span.agent,
-                    shape,
-                    *attributes.values(),
-                ]
-            )
-            if len(text) > max_chars or shape in sensitive_shapes:
-                text = ""  # the slow path will encode it
-            elif graph is not None:
-                graphs.append((texts, len(texts), graph))
-            mine.append(span)
-            texts.append(text)
-        slow = self._flag(batch, graphs)
-        for group_key, group in groups.items():
-            for index, text in enumerate(group):
-                if not text or (slow and self.redactor.needs_walk(text)):
-                    group[index] = self._encode_slow(members[group_key][index], batch, shape_ids)
-        for group, index, graph in graphs:
-            text = group[index]
-            if text.endswith(",null]"):
-                group[index] = text[: -len("null]")] + graph + "]"
+            self._encode_span(span, batch, shape_ids)
         return batch
 
-    def _flag(self, batch: EncodedBatch, graphs: list[tuple[list[str], int, str]]) -> bool:
-        """Run the redactor's cheap check over the batch; True if spans need a closer look.
+    def _encode_rows(
+        self,
+        key: GroupKey,
+        parent_id: str | None,
+        rows: list[NodeRow],
+        texts: list[str],
+        batch: EncodedBatch,
+        shape_ids: dict[tuple[str, ...], int],
+    ) -> None:
+        max_chars = self.max_chars
+        needs_walk = self.redactor.needs_walk
+        may_hold_secret = self.redactor.may_hold_secret
+        keys_clean = self._keys_clean
+        encode = encode_json
+        size = self._chunk
+        start = 0
+        while start < len(rows):
+            chunk = rows[start : start + size]
+            start += len(chunk)
+            text = encode(chunk)
+            if len(text) <= max_chars and not may_hold_secret(text) and keys_clean(chunk, text):
+                texts.append(text[1:-1])
+                if len(chunk) == size and len(text) * 4 < max_chars and size < 256:
+                    size *= 2
+                continue
+            size = max(size // 2, 1)
+            for row in chunk:
+                text = encode(row)
+                if len(text) <= max_chars and not needs_walk(text):
+                    texts.append(text)
+                    continue
+                # Flagged: stored as a full span, redacted and cut on the slow path.
+                span = span_from_node_row(key[0], key[1], parent_id, row)
+                batch.groups.setdefault(key, []).append(self._encode_slow(span, batch, shape_ids))
+        self._chunk = size
 
-        Workflow outlines are only checked for secrets, not key by key: their
-        keys are weft's own.
+    def _keys_clean(self, chunk: list[NodeRow], text: str) -> bool:
+        """Whether the encoded node rows ``text`` hold no sensitive object key.
+
+        Every key in compact JSON is followed by a colon. When the text has no
+        more colons than the rows' arguments have keys, those keys are the only
+        ones (nothing nested, no colon in a string), and they are checked
+        directly (as objects, cached) instead of being cut out of the text.
+        Counting one character is a fast loop in C; anything else gets the
+        redactor's full check.
         """
-        redactor = self.redactor
-        needles = (*redactor.secrets, "://")
-        for group, index, graph in graphs:
-            if any(n in graph for n in needles):
-                group[index] = ""
-        return any(redactor.needs_walk("\x00".join(group)) for group in batch.groups.values())
+        try:
+            argument_keys = sum(map(len, map(_ROW_INPUT, chunk)))
+        except TypeError:  # a row without arguments (a node that never called)
+            return not self.redactor.needs_walk(text)
+        if text.count(":") != argument_keys:
+            return not self.redactor.needs_walk(text)
+        return not self.redactor.any_sensitive_key(chain.from_iterable(map(_ROW_INPUT, chunk)))
+
+    def _encode_span(
+        self, span: SpanRecord, batch: EncodedBatch, shape_ids: dict[tuple[str, ...], int]
+    ) -> None:
+        """One span that is not a node row: usage compacted, a run's graph spliced in."""
+        attributes = span.attributes
+        usage = attributes.get("usage")
+        if usage.__class__ is Usage:
+            attributes = attributes.copy()
+            if usage.llm_calls or usage.prompt_tokens or usage.completion_tokens or usage.cost:
+                attributes["usage"] = usage_dict(usage)
+            else:
+                del attributes["usage"]
+        graph = None
+        if span.kind == "run" and span.parent_id is None:
+            batch.run_spans.append(span)
+        if span.kind == "run" and "weft.graph" in attributes:
+            # The workflow's outline is structure for the DAG view, not a value to
+            # cut: it goes last, is encoded once per workflow, and is not capped.
+            attributes = attributes.copy()
+            graph = _graph_json(attributes.pop("weft.graph"))
+            attributes["weft.graph"] = None
+            if any(n in graph for n in (*self.redactor.secrets, "://")):
+                graph = None  # the slow path redacts the outline with everything else
+                attributes = span.attributes
+        keys = tuple(attributes)
+        shape = shape_ids.get(keys)
+        if shape is None:
+            shape = shape_ids[keys] = len(batch.shapes)
+            batch.shapes.append(keys)
+        texts = batch.add((span.run_id or span.trace_id, span.trace_id), 1, span.start)
+        text = encode_json(
+            [
+                span.span_id,
+                span.parent_id,
+                span.name,
+                span.kind,
+                int(span.start * 1e6),
+                int(span.end * 1e6),
+                span.status,
+                span.node,
+                span.agent,
+                shape,
+                *attributes.values(),
+            ]
+        )
+        sensitive = self._sensitive_shapes.get(keys)
+        if sensitive is None:
+            sensitive = self._sensitive_shapes[keys] = any(map(is_sensitive_key, keys))
+        if len(text) > self.max_chars or sensitive or self.redactor.needs_walk(text):
+            texts.append(self._encode_slow(span, batch, shape_ids))
+        elif graph is not None and text.endswith(",null]"):
+            # Workflow outlines are only checked for secrets, not key by key:
+            # their keys are weft's own.
+            texts.append(text[: -len("null]")] + graph + "]")
+        else:
+            texts.append(text)
 
     def _encode_slow(
         self, span: SpanRecord, batch: EncodedBatch, shape_ids: dict[tuple[str, ...], int]
@@ -251,7 +315,7 @@ class SpanCodec:
         keys = tuple(attributes)
         shape = shape_ids.get(keys)
         if shape is None:
-            shape = shape_ids[keys] = len(shape_ids)
+            shape = shape_ids[keys] = len(batch.shapes)
             batch.shapes.append(keys)
         return encode_json([*fields, shape, *attributes.values()])
 
@@ -351,7 +415,10 @@ def decode_document(run_id: str, text: str) -> list[SpanRecord]:
     document = json.loads(text)
     shapes = document["shapes"]
     trace_id = document["trace_id"]
-    return [
+    spans = [
         _span(fields, dict(zip(shapes[fields[9]], fields[10:], strict=True)), trace_id, run_id)
         for fields in document["spans"]
     ]
+    for parent_id, rows in document.get("nodes", ()):
+        spans.extend(span_from_node_row(run_id, trace_id, parent_id, row) for row in rows)
+    return spans

@@ -22,7 +22,6 @@ import sqlite3
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
@@ -31,10 +30,11 @@ from weft.runtime.flush_timer import FlushTimer
 from weft.runtime.span_codec import (
     DEFAULT_MAX_CHARS,
     EncodedBatch,
+    NodeRows,
     SpanCodec,
     decode_document,
 )
-from weft.runtime.tracing import SpanRecord, Tracer
+from weft.runtime.tracing import NodeRow, SpanRecord, Tracer
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS trace_runs (
@@ -71,9 +71,25 @@ SELECT b.run_id AS run_id,
        json_extract(s.value, '$[6]') AS status,
        json_extract(s.value, '$[7]') AS node,
        json_extract(s.value, '$[8]') AS agent
-FROM span_batches AS b, json_each(b.spans, '$.spans') AS s;
+FROM span_batches AS b, json_each(b.spans, '$.spans') AS s
+UNION ALL
+SELECT b.run_id AS run_id,
+       b.trace_id AS trace_id,
+       json_extract(r.value, '$[0]') AS span_id,
+       json_extract(g.value, '$[0]') AS parent_id,
+       CASE WHEN rtrim(json_extract(r.value, '$[1]'), '0123456789') LIKE '%#'
+            THEN rtrim(rtrim(json_extract(r.value, '$[1]'), '0123456789'), '#')
+            ELSE json_extract(r.value, '$[1]') END AS name,
+       'node' AS kind,
+       json_extract(r.value, '$[2]') / 1e6 AS start,
+       json_extract(r.value, '$[3]') / 1e6 AS end,
+       (json_extract(r.value, '$[3]') - json_extract(r.value, '$[2]')) / 1e6 AS duration,
+       json_extract(r.value, '$[4]') AS status,
+       json_extract(r.value, '$[1]') AS node,
+       NULL AS agent
+FROM span_batches AS b, json_each(b.spans, '$.nodes') AS g, json_each(g.value, '$[1]') AS r;
 """
-_SCHEMA_VERSION = 1
+_SCHEMA_VERSION = 2
 
 _UPSERT_RUN = """
 INSERT INTO trace_runs (run_id, trace_id, workflow, state, started_at, finished_at,
@@ -133,14 +149,17 @@ class TraceStore(Tracer):
         self._db.execute("PRAGMA busy_timeout=5000")
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
-        if self._db.execute("PRAGMA user_version").fetchone()[0] == 0:
-            self._db.executescript(_SCHEMA)
+        version = self._db.execute("PRAGMA user_version").fetchone()[0]
+        if version < _SCHEMA_VERSION:
+            # Version 2 added node rows to the ``spans`` view; the tables are unchanged.
+            self._db.executescript("DROP VIEW IF EXISTS spans;" + _SCHEMA)
             self._db.execute(f"PRAGMA user_version={_SCHEMA_VERSION}")
         self.codec = codec or SpanCodec(max_chars=max_chars)
         self.flush_interval = flush_interval
         self.max_buffer = max_buffer
         self.batches_written = 0
         self._buffer: list[SpanRecord] = []
+        self._rows: NodeRows = {}
         self._timer = FlushTimer(self.flush_interval, self.flush)
         self._closed = False
 
@@ -156,19 +175,35 @@ class TraceStore(Tracer):
         else:
             self._timer.arm()
 
+    def record_node(
+        self, run_id: str, trace_id: str, parent_id: str | None, row: NodeRow
+    ) -> None:
+        """Buffer a node's span row (``tracing.NODE_ROW``) as it is: it is encoded untouched."""
+        rows = self._rows.get((run_id, trace_id, parent_id))
+        if rows is None:
+            # The first row of a group since the last flush: the buffer was empty or
+            # held other groups, so the timer may not be running yet.
+            rows = self._rows[(run_id, trace_id, parent_id)] = []
+            if not self._timer.armed:
+                self._timer.arm()
+        rows.append(row)
+        if len(rows) >= self.max_buffer:
+            self.flush()
+
     def flush(self) -> None:
         """Encode and commit everything buffered: one row per run, one transaction."""
         self._timer.cancel()
-        if not self._buffer or self._closed:
+        if not (self._buffer or self._rows) or self._closed:
             return
         spans, self._buffer = self._buffer, []
+        rows, self._rows = self._rows, {}
         collecting = gc.isenabled()
         if collecting:
             # Encoding makes only acyclic garbage (lists, strings); a collection
             # triggered by it would scan the whole heap for nothing.
             gc.disable()
         try:
-            batch = self.codec.encode_batch(spans)
+            batch = self.codec.encode_batch(spans, rows)
         finally:
             if collecting:
                 gc.enable()
@@ -272,9 +307,10 @@ class TraceStore(Tracer):
 def _run_rows(batch: EncodedBatch) -> list[dict[str, Any]]:
     """``trace_runs`` upserts for a batch: span counts, and a run's outcome from its run span."""
     rows: dict[str, dict[str, Any]] = {}
-    for (run_id, trace_id), members in batch.members.items():
+    for key, count in batch.counts.items():
+        run_id, trace_id = key
+        started = batch.starts[key]
         row = rows.get(run_id)
-        started = min(map(_START, members))
         if row is None:
             rows[run_id] = {
                 "run_id": run_id,
@@ -283,12 +319,12 @@ def _run_rows(batch: EncodedBatch) -> list[dict[str, Any]]:
                 "state": "running",
                 "started_at": started,
                 "finished_at": None,
-                "span_count": len(members),
+                "span_count": count,
                 "usage": None,
                 "graph_hash": None,
             }
         else:
-            row["span_count"] += len(members)
+            row["span_count"] += count
             row["started_at"] = min(row["started_at"], started)
     for span in batch.run_spans:
         usage = span.attributes.get("usage")
@@ -302,9 +338,6 @@ def _run_rows(batch: EncodedBatch) -> list[dict[str, Any]]:
             graph_hash=span.attributes.get("graph_hash"),
         )
     return list(rows.values())
-
-
-_START = attrgetter("start")
 
 
 def _trace_run(row: tuple[Any, ...]) -> TraceRun:

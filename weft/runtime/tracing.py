@@ -2,7 +2,10 @@
 
 The executor hands finished spans to a ``Tracer``. Spans are plain slotted
 records, not pydantic models, because one is made per call on the hot path;
-stores and exporters convert them when they write, in batches.
+stores and exporters convert them when they write, in batches. The one span
+made for every node goes further: it is handed over as a short tuple in the
+trace store's own row layout (``NODE_ROW``), which the store encodes without
+touching it in Python; other tracers get a ``SpanRecord`` built from it.
 
 Ids follow OpenTelemetry: a trace id is 32 hex characters (the run's id when
 that is already 32 hex, else a hash of it), a span id 16. A call's span id is
@@ -74,11 +77,65 @@ class SpanRecord:
     attributes: dict[str, Any] = field(default_factory=dict)
 
 
+#: Attribute keys of a node span, in the order a node row holds their values.
+NODE_ATTRIBUTES = (
+    "weft.action",
+    "input",
+    "output",
+    "weft.attempts",
+    "weft.cached",
+    "weft.foreach",
+    "error",
+    "usage",
+)
+#: The fields of a node row: ``(span_id, node, start_us, end_us, status, *values)`` where
+#: the values follow ``NODE_ATTRIBUTES``; a row stops after ``output`` when the rest are
+#: their defaults (1 attempt, not cached, not foreach, no error, no usage). Times are
+#: integer Unix microseconds; the name is the node key without its ``#iteration``.
+NODE_ROW = ("span_id", "node", "start_us", "end_us", "status")
+NODE_DEFAULTS = (1, False, False, None, None)
+NodeRow = tuple[Any, ...]
+
+
+def node_name(key: str) -> str:
+    """A node span's name from its execution key: ``a/b#3`` -> ``a/b``."""
+    head, mark, tail = key.rpartition("#")
+    return head if mark and tail.isdigit() else key
+
+
+def span_from_node_row(
+    run_id: str | None, trace_id: str, parent_id: str | None, row: NodeRow
+) -> SpanRecord:
+    """The ``SpanRecord`` a node row stands for."""
+    span_id, key, start, end, status = row[:5]
+    values = row[5:] if len(row) > 8 else (*row[5:], *NODE_DEFAULTS)
+    return SpanRecord(
+        trace_id=trace_id,
+        span_id=span_id,
+        parent_id=parent_id,
+        name=node_name(key),
+        kind="node",
+        start=start / 1e6,
+        end=end / 1e6,
+        status=str(status),
+        run_id=run_id,
+        node=key,
+        attributes=dict(zip(NODE_ATTRIBUTES, values, strict=True)),
+    )
+
+
 class Tracer:
     """Receives finished spans. The base class drops them; subclasses store or export."""
 
     def record(self, span: SpanRecord) -> None:
         return None
+
+    def record_node(self, run_id: str, trace_id: str, parent_id: str | None, row: NodeRow) -> None:
+        """A node's span as a ``NODE_ROW`` tuple: one per node, so it skips ``SpanRecord``.
+
+        Tracers that do not store rows as they are get the equivalent span.
+        """
+        self.record(span_from_node_row(run_id, trace_id, parent_id, row))
 
     def flush(self) -> None:
         return None
@@ -109,6 +166,10 @@ class FanOutTracer(Tracer):
     def record(self, span: SpanRecord) -> None:
         for tracer in self.tracers:
             tracer.record(span)
+
+    def record_node(self, run_id: str, trace_id: str, parent_id: str | None, row: NodeRow) -> None:
+        for tracer in self.tracers:
+            tracer.record_node(run_id, trace_id, parent_id, row)
 
     def flush(self) -> None:
         for tracer in self.tracers:
