@@ -26,7 +26,7 @@ from weft.runtime.compiler import CompiledNode, PreparedWorkflow
 from weft.runtime.execution_context import UNUSED_CONTEXT, ExecutionContext, crashed_result
 from weft.runtime.outcomes import NodeOutcome, UsageTally
 from weft.runtime.retry import backoff_delay, should_retry
-from weft.runtime.tracing import SpanRecord, new_span_id
+from weft.runtime.tracing import NodeGroup, SpanRecord, new_span_id
 from weft.workflows.expressions import ExpressionError
 from weft.workflows.reducers import ReducerError
 
@@ -76,6 +76,7 @@ class NodeCalls:
     cache: dict[str, Any]
     trace_id: str
     parent_id: str | None
+    node_group: NodeGroup | None
     edge_errors: dict[str, str]
     limits: dict[str, tuple[asyncio.Semaphore, ...]]
     tally: UsageTally
@@ -84,7 +85,7 @@ class NodeCalls:
         raise NotImplementedError
 
     def trace_node(self, node: CompiledNode, outcome: NodeOutcome) -> None:
-        assert self.executor.tracer is not None and outcome.span_id is not None
+        assert self.executor.tracer is not None and self.node_group is not None
         # A short row in the store's layout (tracing.NODE_ROW), not a SpanRecord: this
         # runs once per node, and the row is encoded as it is. A node that never
         # called (a failed condition, a cached result) spans no time.
@@ -92,8 +93,8 @@ class NodeCalls:
         row: tuple[Any, ...] = (
             outcome.span_id,
             outcome.key,
-            int((outcome.started_at or end) * 1e6),
-            int(end * 1e6),
+            outcome.started_at or end,
+            end,
             outcome.state,
             node.action_name,
             outcome.arguments,
@@ -114,7 +115,7 @@ class NodeCalls:
                 outcome.error,
                 None if usage is NO_USAGE else usage,
             )
-        self.executor.tracer.record_node(self.run_id, self.trace_id, self.parent_id, row)
+        self.executor.tracer.record_node(self.node_group, row)
 
     def trace_call(
         self,

@@ -100,6 +100,10 @@ class Execution(NodeCalls):
         self.cache = cache
         self.trace_id = trace_id or run_id
         self.parent_id = parent_id
+        tracer = executor.tracer
+        self.node_group = (
+            None if tracer is None else tracer.node_group(run_id, self.trace_id, parent_id)
+        )
         nodes = workflow.nodes
         self.fail_fast = workflow.spec.on_failure is FailurePolicy.FAIL_FAST
         self.slots: dict[str, Slot] = {name: Slot(node) for name, node in nodes.items()}

@@ -12,10 +12,11 @@ A batch document holds the spans of one run::
     {"v": 2, "trace_id": "...", "shapes": [["weft.action", "input", ...], ...],
      "spans": [[span_id, parent_id, name, kind, start_us, end_us, status,
                 node, agent, shape, value, value, ...], ...],
-     "nodes": [[parent_id, [[span_id, node, start_us, end_us, status,
+     "nodes": [[parent_id, [[span_id, node, start, end, status,
                              action, input, output], ...]], ...]}
 
-Times are integer Unix microseconds. A span's attributes are its values in the
+Times are integer Unix microseconds in ``spans`` and Unix seconds in ``nodes``
+(made once per node, so not converted). A span's attributes are its values in the
 order of the keys of ``shapes[shape]``: spans made by the same code share their
 keys, and not repeating them halves the cost of encoding a span. Node spans,
 one per node, are shorter still (``tracing.NODE_ROW``): grouped under their
@@ -38,7 +39,7 @@ from typing import Any
 from weft.protocols import Usage
 from weft.runtime import redaction
 from weft.runtime.redaction import Redactor, is_sensitive_key
-from weft.runtime.tracing import NodeRow, SpanRecord, span_from_node_row
+from weft.runtime.tracing import NodeGroup, NodeRow, SpanRecord, span_from_node_row
 
 #: Default cap on the JSON size of one attribute value (input, output, error...).
 DEFAULT_MAX_CHARS = 4096
@@ -102,8 +103,8 @@ def _marker(chars: int) -> str:
 
 #: Key of a group of spans: ``(run_id or trace_id, trace_id)``.
 GroupKey = tuple[str, str]
-#: Node rows (``tracing.NODE_ROW``) by ``(run_id, trace_id, parent_id)``, as buffered.
-NodeRows = dict[tuple[str, str, str | None], list[NodeRow]]
+#: Node rows (``tracing.NODE_ROW``) by the execution that made them, as buffered.
+NodeRows = dict[NodeGroup, list[NodeRow]]
 _ROW_START = itemgetter(2)
 _ROW_INPUT = itemgetter(6)
 
@@ -188,19 +189,18 @@ class SpanCodec:
         """
         batch = EncodedBatch()
         shape_ids: dict[tuple[str, ...], int] = {}
-        for (run_id, trace_id, parent_id), group in (rows or {}).items():
-            key = (run_id, trace_id)
-            batch.add(key, len(group), min(map(_ROW_START, group)) / 1e6)
-            texts = batch.nodes.setdefault(key, {}).setdefault(parent_id, [])
-            self._encode_rows(key, parent_id, group, texts, batch, shape_ids)
+        for group, group_rows in (rows or {}).items():
+            key = (group.run_id, group.trace_id)
+            batch.add(key, len(group_rows), min(map(_ROW_START, group_rows)))
+            texts = batch.nodes.setdefault(key, {}).setdefault(group.parent_id, [])
+            self._encode_rows(group, group_rows, texts, batch, shape_ids)
         for span in spans:
             self._encode_span(span, batch, shape_ids)
         return batch
 
     def _encode_rows(
         self,
-        key: GroupKey,
-        parent_id: str | None,
+        group: NodeGroup,
         rows: list[NodeRow],
         texts: list[str],
         batch: EncodedBatch,
@@ -229,8 +229,9 @@ class SpanCodec:
                     texts.append(text)
                     continue
                 # Flagged: stored as a full span, redacted and cut on the slow path.
-                span = span_from_node_row(key[0], key[1], parent_id, row)
-                batch.groups.setdefault(key, []).append(self._encode_slow(span, batch, shape_ids))
+                span = span_from_node_row(group, row)
+                texts_of_spans = batch.groups.setdefault((group.run_id, group.trace_id), [])
+                texts_of_spans.append(self._encode_slow(span, batch, shape_ids))
         self._chunk = size
 
     def _keys_clean(self, chunk: list[NodeRow], text: str) -> bool:
@@ -420,5 +421,6 @@ def decode_document(run_id: str, text: str) -> list[SpanRecord]:
         for fields in document["spans"]
     ]
     for parent_id, rows in document.get("nodes", ()):
-        spans.extend(span_from_node_row(run_id, trace_id, parent_id, row) for row in rows)
+        group = NodeGroup(run_id, trace_id, parent_id)
+        spans.extend(span_from_node_row(group, row) for row in rows)
     return spans

@@ -34,7 +34,7 @@ from weft.runtime.span_codec import (
     SpanCodec,
     decode_document,
 )
-from weft.runtime.tracing import NodeRow, SpanRecord, Tracer
+from weft.runtime.tracing import NodeGroup, NodeRow, SpanRecord, Tracer
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS trace_runs (
@@ -81,9 +81,9 @@ SELECT b.run_id AS run_id,
             THEN rtrim(rtrim(json_extract(r.value, '$[1]'), '0123456789'), '#')
             ELSE json_extract(r.value, '$[1]') END AS name,
        'node' AS kind,
-       json_extract(r.value, '$[2]') / 1e6 AS start,
-       json_extract(r.value, '$[3]') / 1e6 AS end,
-       (json_extract(r.value, '$[3]') - json_extract(r.value, '$[2]')) / 1e6 AS duration,
+       json_extract(r.value, '$[2]') AS start,
+       json_extract(r.value, '$[3]') AS end,
+       json_extract(r.value, '$[3]') - json_extract(r.value, '$[2]') AS duration,
        json_extract(r.value, '$[4]') AS status,
        json_extract(r.value, '$[1]') AS node,
        NULL AS agent
@@ -175,15 +175,13 @@ class TraceStore(Tracer):
         else:
             self._timer.arm()
 
-    def record_node(
-        self, run_id: str, trace_id: str, parent_id: str | None, row: NodeRow
-    ) -> None:
+    def record_node(self, group: NodeGroup, row: NodeRow) -> None:
         """Buffer a node's span row (``tracing.NODE_ROW``) as it is: it is encoded untouched."""
-        rows = self._rows.get((run_id, trace_id, parent_id))
+        rows = self._rows.get(group)
         if rows is None:
             # The first row of a group since the last flush: the buffer was empty or
             # held other groups, so the timer may not be running yet.
-            rows = self._rows[(run_id, trace_id, parent_id)] = []
+            rows = self._rows[group] = []
             if not self._timer.armed:
                 self._timer.arm()
         rows.append(row)

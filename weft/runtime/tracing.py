@@ -88,11 +88,11 @@ NODE_ATTRIBUTES = (
     "error",
     "usage",
 )
-#: The fields of a node row: ``(span_id, node, start_us, end_us, status, *values)`` where
-#: the values follow ``NODE_ATTRIBUTES``; a row stops after ``output`` when the rest are
+#: The fields of a node row: ``(span_id, node, start, end, status, *values)`` where the
+#: values follow ``NODE_ATTRIBUTES``; a row stops after ``output`` when the rest are
 #: their defaults (1 attempt, not cached, not foreach, no error, no usage). Times are
-#: integer Unix microseconds; the name is the node key without its ``#iteration``.
-NODE_ROW = ("span_id", "node", "start_us", "end_us", "status")
+#: Unix seconds; the name is the node key without its ``#iteration``.
+NODE_ROW = ("span_id", "node", "start", "end", "status")
 NODE_DEFAULTS = (1, False, False, None, None)
 NodeRow = tuple[Any, ...]
 
@@ -103,22 +103,37 @@ def node_name(key: str) -> str:
     return head if mark and tail.isdigit() else key
 
 
-def span_from_node_row(
-    run_id: str | None, trace_id: str, parent_id: str | None, row: NodeRow
-) -> SpanRecord:
+class NodeGroup:
+    """The node spans of one execution (a run, or a sub-workflow inside it).
+
+    They share run, trace and parent, so those are said once: the executor
+    asks its tracer for a group when an execution starts and hands it over
+    with every node row. Hashed by identity: finding it is as cheap as a
+    lookup gets.
+    """
+
+    __slots__ = ("parent_id", "run_id", "trace_id")
+
+    def __init__(self, run_id: str, trace_id: str, parent_id: str | None) -> None:
+        self.run_id = run_id
+        self.trace_id = trace_id
+        self.parent_id = parent_id
+
+
+def span_from_node_row(group: NodeGroup, row: NodeRow) -> SpanRecord:
     """The ``SpanRecord`` a node row stands for."""
     span_id, key, start, end, status = row[:5]
     values = row[5:] if len(row) > 8 else (*row[5:], *NODE_DEFAULTS)
     return SpanRecord(
-        trace_id=trace_id,
+        trace_id=group.trace_id,
         span_id=span_id,
-        parent_id=parent_id,
+        parent_id=group.parent_id,
         name=node_name(key),
         kind="node",
-        start=start / 1e6,
-        end=end / 1e6,
+        start=start,
+        end=end,
         status=str(status),
-        run_id=run_id,
+        run_id=group.run_id,
         node=key,
         attributes=dict(zip(NODE_ATTRIBUTES, values, strict=True)),
     )
@@ -130,12 +145,16 @@ class Tracer:
     def record(self, span: SpanRecord) -> None:
         return None
 
-    def record_node(self, run_id: str, trace_id: str, parent_id: str | None, row: NodeRow) -> None:
+    def node_group(self, run_id: str, trace_id: str, parent_id: str | None) -> NodeGroup:
+        """The handle an execution passes with each of its node rows."""
+        return NodeGroup(run_id, trace_id, parent_id)
+
+    def record_node(self, group: NodeGroup, row: NodeRow) -> None:
         """A node's span as a ``NODE_ROW`` tuple: one per node, so it skips ``SpanRecord``.
 
         Tracers that do not store rows as they are get the equivalent span.
         """
-        self.record(span_from_node_row(run_id, trace_id, parent_id, row))
+        self.record(span_from_node_row(group, row))
 
     def flush(self) -> None:
         return None
@@ -167,9 +186,9 @@ class FanOutTracer(Tracer):
         for tracer in self.tracers:
             tracer.record(span)
 
-    def record_node(self, run_id: str, trace_id: str, parent_id: str | None, row: NodeRow) -> None:
+    def record_node(self, group: NodeGroup, row: NodeRow) -> None:
         for tracer in self.tracers:
-            tracer.record_node(run_id, trace_id, parent_id, row)
+            tracer.record_node(group, row)
 
     def flush(self) -> None:
         for tracer in self.tracers:
