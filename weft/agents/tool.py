@@ -157,8 +157,11 @@ class FunctionAction:
 
     async def invoke(self, call: ActionCall, ctx: ActionContext) -> ActionResult:
         arguments = call.arguments
-        if self._untyped and self._required <= arguments.keys() <= self._names:
-            kwargs = {**self._defaults, **arguments} if self._defaults else dict(arguments)
+        keys = arguments.keys()
+        if self._untyped and keys == self._names:
+            kwargs = arguments  # ``**`` below copies it: the caller's dict is never touched
+        elif self._untyped and self._required <= keys <= self._names:
+            kwargs = {**self._defaults, **arguments}
         else:
             try:
                 parsed = self.arguments_model.model_validate(arguments)

@@ -28,7 +28,7 @@ from weft.runtime.outcomes import NodeOutcome, UsageTally
 from weft.runtime.retry import backoff_delay, should_retry
 from weft.runtime.tracing import NodeGroup, SpanRecord, new_span_id
 from weft.workflows.expressions import ExpressionError
-from weft.workflows.reducers import ReducerError
+from weft.workflows.reducers import ReducerError, reduce_list
 
 if TYPE_CHECKING:
     from weft.runtime.executor import Executor
@@ -51,18 +51,6 @@ class ForeachPlan:
     def __init__(self, items: list[Any], scope: dict[str, Any]) -> None:
         self.items = items
         self.scope = scope
-
-
-def record_answer(
-    outcome: NodeOutcome, result: ActionResult, attempts: int, started: float
-) -> None:
-    outcome.state = STATE_OF_RESULT[result.state]
-    outcome.output = result.output
-    outcome.error = result.error
-    outcome.attempts = attempts
-    outcome.usage = result.usage
-    outcome.started_at = started
-    outcome.finished_at = time.time()
 
 
 class NodeCalls:
@@ -268,7 +256,9 @@ class NodeCalls:
             value = arrived.get(node.predecessors[0])
         elif len(arrived) == len(node.predecessors):  # everything arrived: no filtering
             sources = node.predecessors
-            value = node.reducer([arrived[s] for s in sources], list(sources))
+            values = list(map(arrived.__getitem__, sources))
+            # The default reducer would only copy the list again.
+            value = values if node.reducer is reduce_list else node.reducer(values, list(sources))
         else:
             present = [s for s in node.predecessors if s in arrived]
             value = node.reducer([arrived[s] for s in present], present)

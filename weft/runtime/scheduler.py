@@ -35,7 +35,7 @@ from weft.protocols import (
 )
 from weft.runtime.compiler import CompiledEdge, CompiledNode, PreparedWorkflow
 from weft.runtime.execution_context import ExecutionContext, crashed_result
-from weft.runtime.node_calls import ForeachPlan, NodeCalls, record_answer
+from weft.runtime.node_calls import STATE_OF_RESULT, ForeachPlan, NodeCalls
 from weft.runtime.outcomes import NodeOutcome, UsageTally
 from weft.runtime.tracing import new_span_id
 from weft.workflows.expressions import ExpressionError
@@ -63,10 +63,13 @@ class Slot:
         "runs",
         "state",
         "total",
+        "waits_all",
     )
 
     def __init__(self, node: CompiledNode) -> None:
         self.node = node
+        #: Whether the node waits for every input (``join: all``, or a single input).
+        self.waits_all = node.join_mode is JoinMode.ALL
         self.state = NodeState.PENDING
         self.arrivals: dict[str, Any] = {}
         self.resolved = 0
@@ -259,7 +262,7 @@ class Execution(NodeCalls):
         runs = slot.runs
         key = f"{self.prefix}{name}#{runs}" if runs else self.prefix + name if self.prefix else name
         slot.runs = runs + 1
-        outcome = NodeOutcome(name=name, key=key, state=NodeState.RUNNING)
+        outcome = NodeOutcome(name, key, NodeState.RUNNING)
         tracer = self.executor.tracer
         if tracer is not None:
             outcome.span_id = self.next_call_id()
@@ -276,7 +279,12 @@ class Execution(NodeCalls):
                     answer = await self.call(node, key, prepared, outcome.span_id)
                 else:
                     answer = await self._attempts(node, key, prepared, time.time(), outcome.span_id)
-                record_answer(outcome, *answer)
+                result, outcome.attempts, outcome.started_at = answer
+                outcome.state = STATE_OF_RESULT[result.state]
+                outcome.output = result.output
+                outcome.error = result.error
+                outcome.usage = result.usage
+                outcome.finished_at = time.time()
         except asyncio.CancelledError:
             outcome.state = NodeState.CANCELLED
             outcome.finished_at = time.time()
@@ -341,7 +349,7 @@ class Execution(NodeCalls):
                 slot.active += 1
                 if slot.launched:
                     continue
-                if slot.node.join_mode is JoinMode.ALL:
+                if slot.waits_all:
                     if slot.resolved == slot.total and not slot.failed_inputs:
                         self.launch(slot)
                     elif slot.resolved == slot.total:
