@@ -562,8 +562,8 @@ class Config:
     latency_scale: float = 1.0
     big_layers: int = 100
     big_width: int = 100
-    reps: int = 7
-    warmup: int = 2
+    reps: int = 15
+    warmup: int = 3
     makespan_reps: int = 5
     big_reps: int = 3
     lg_budget_s: float = 60.0

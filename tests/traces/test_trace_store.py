@@ -215,3 +215,30 @@ def test_forgetting_a_run_removes_its_spans(traced_run: TracedRun) -> None:
     with traced_run.store() as store:
         assert store.delete([traced_run.run_id]) == 1
         assert store.runs() == [] and store.spans(traced_run.run_id) == []
+
+
+async def test_a_workflow_outline_is_stored_once_however_often_it_runs(tmp_path: Path) -> None:
+    store = TraceStore(tmp_path / "traces.db")
+    prepared = prepare(research_workflow(), [check_facts])
+    runs = [await Executor(tracer=store).run(prepared, {"subject": s}) for s in ("a", "b", "c")]
+    with sqlite3.connect(tmp_path / "traces.db") as db:
+        assert db.execute("SELECT count(*) FROM graphs").fetchone() == (1,)
+    for result in runs:
+        (run_span,) = [s for s in store.spans(result.run_id) if s.kind == "run"]
+        assert [n["name"] for n in run_span.attributes["weft.graph"]["nodes"]] == [
+            "plan",
+            "research",
+            "summarise",
+            "publish",
+        ]
+    assert store.delete([r.run_id for r in runs[:2]]) == 2
+    with sqlite3.connect(tmp_path / "traces.db") as db:
+        assert db.execute("SELECT count(*) FROM graphs").fetchone() == (1,)  # still used
+    assert store.delete([runs[2].run_id]) == 1
+    with sqlite3.connect(tmp_path / "traces.db") as db:
+        assert db.execute("SELECT count(*) FROM graphs").fetchone() == (0,)
+    # Forgotten, then run again: written again.
+    again = await Executor(tracer=store).run(prepared, {"subject": "d"})
+    (run_span,) = [s for s in store.spans(again.run_id) if s.kind == "run"]
+    assert run_span.attributes["weft.graph"]["name"] == prepared.name
+    store.close()

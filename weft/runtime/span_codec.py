@@ -24,7 +24,8 @@ parent, with kind, name and the usual attempts/cached/error/usage implied, so
 the bytes encoded, scanned for secrets and written per node are about half.
 ``usage`` is kept only when an LLM was involved (a dict of its non-zero
 fields), and a prepared workflow becomes ``weft.graph``'s outline
-(``graph_outline``). Version 1 documents (no ``nodes``) are still read.
+(``graph_outline``), kept apart by graph hash (``EncodedBatch.graphs``) with
+``null`` in its place. Version 1 documents (no ``nodes``) are still read.
 """
 
 from __future__ import annotations
@@ -125,6 +126,8 @@ class EncodedBatch:
     starts: dict[GroupKey, float] = field(default_factory=dict)
     #: Root spans of kind ``run`` in the batch (a run's outcome, for run listings).
     run_spans: list[SpanRecord] = field(default_factory=list)
+    #: Workflow outlines (JSON) by graph hash, for run spans that refer to them.
+    graphs: dict[str, str] = field(default_factory=dict)
 
     def add(self, key: GroupKey, count: int, start: float) -> list[str]:
         """The span texts of group ``key``, counting ``count`` more spans from ``start``."""
@@ -181,11 +184,11 @@ class SpanCodec:
     def encode_batch(self, spans: list[SpanRecord], rows: NodeRows | None = None) -> EncodedBatch:
         """Encode spans and node rows, truncating and redacting; the common case walks nothing.
 
-        Node rows are encoded many at a time: a chunk whose whole text is within
-        ``max_chars`` cannot hold a value past it, and if the redactor's cheap
-        check passes it either, it is stored as it is. Anything flagged is
-        re-encoded one span at a time, and a span still flagged takes the slow
-        path (``clean_fields``: converted, redacted, then cut).
+        An execution's node rows are encoded in one call and checked in one
+        pass: no row longer than ``max_chars``, no secret, no sensitive key. If
+        that fails they are encoded again in chunks, then flagged chunks one
+        row at a time, and a row still flagged takes the slow path
+        (``clean_fields``: converted, redacted, then cut) as a full span.
         """
         batch = EncodedBatch()
         shape_ids: dict[tuple[str, ...], int] = {}
@@ -211,6 +214,11 @@ class SpanCodec:
         may_hold_secret = self.redactor.may_hold_secret
         keys_clean = self._keys_clean
         encode = encode_json
+        # The common case: the whole group in one call, checked in one pass.
+        text = encode(rows)
+        if self._rows_fit(rows, text) and not may_hold_secret(text) and keys_clean(rows, text):
+            texts.append(text[1:-1])
+            return
         size = self._chunk
         start = 0
         while start < len(rows):
@@ -233,6 +241,17 @@ class SpanCodec:
                 texts_of_spans = batch.groups.setdefault((group.run_id, group.trace_id), [])
                 texts_of_spans.append(self._encode_slow(span, batch, shape_ids))
         self._chunk = size
+
+    def _rows_fit(self, rows: list[NodeRow], text: str) -> bool:
+        """Whether no row in ``text`` (the JSON array of ``rows``) is over ``max_chars``.
+
+        Rows are separated by ``],[``; unless a value holds that sequence too,
+        splitting there gives exactly one piece per row, and their lengths.
+        """
+        if len(text) <= self.max_chars:
+            return True
+        pieces = text[2:-2].split("],[")
+        return len(pieces) == len(rows) and max(map(len, pieces)) + 2 <= self.max_chars
 
     def _keys_clean(self, chunk: list[NodeRow], text: str) -> bool:
         """Whether the encoded node rows ``text`` hold no sensitive object key.
@@ -269,13 +288,19 @@ class SpanCodec:
             batch.run_spans.append(span)
         if span.kind == "run" and "weft.graph" in attributes:
             # The workflow's outline is structure for the DAG view, not a value to
-            # cut: it goes last, is encoded once per workflow, and is not capped.
+            # cut: encoded once per workflow, not capped, and stored once per graph
+            # hash beside the spans (``graphs``), not again with every run.
+            workflow = attributes["weft.graph"]
             attributes = attributes.copy()
-            graph = _graph_json(attributes.pop("weft.graph"))
             attributes["weft.graph"] = None
+            graph = _graph_json(workflow)
+            graph_hash = getattr(workflow, "graph_hash", None)
             if any(n in graph for n in (*self.redactor.secrets, "://")):
                 graph = None  # the slow path redacts the outline with everything else
                 attributes = span.attributes
+            elif isinstance(graph_hash, str):
+                batch.graphs[graph_hash] = graph
+                graph = None
         keys = tuple(attributes)
         shape = shape_ids.get(keys)
         if shape is None:

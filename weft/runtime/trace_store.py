@@ -23,7 +23,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from weft.protocols import WeftError
 from weft.runtime.flush_timer import FlushTimer
@@ -58,6 +58,10 @@ CREATE TABLE IF NOT EXISTS span_batches (
     spans TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS span_batches_by_run ON span_batches (run_id, seq);
+CREATE TABLE IF NOT EXISTS graphs (
+    graph_hash TEXT PRIMARY KEY,
+    outline TEXT NOT NULL
+);
 CREATE VIEW IF NOT EXISTS spans AS
 SELECT b.run_id AS run_id,
        b.trace_id AS trace_id,
@@ -160,6 +164,7 @@ class TraceStore(Tracer):
         self.batches_written = 0
         self._buffer: list[SpanRecord] = []
         self._rows: NodeRows = {}
+        self._graphs_written: set[str] = set()
         self._timer = FlushTimer(self.flush_interval, self.flush)
         self._closed = False
 
@@ -220,10 +225,14 @@ class TraceStore(Tracer):
                 rows,
             )
             db.executemany(_UPSERT_RUN, runs)
+            graphs = [(h, g) for h, g in batch.graphs.items() if h not in self._graphs_written]
+            if graphs:
+                db.executemany("INSERT OR IGNORE INTO graphs VALUES (?, ?)", graphs)
         except BaseException:
             db.execute("ROLLBACK")
             raise
         db.execute("COMMIT")
+        self._graphs_written.update(batch.graphs)
         self.batches_written += 1
 
     def close(self) -> None:
@@ -285,7 +294,21 @@ class TraceStore(Tracer):
         ).fetchall()
         spans = [span for (text,) in rows for span in decode_document(run_id, text)]
         spans.sort(key=lambda s: (s.start, s.end))
+        for span in spans:
+            if span.kind == "run" and span.attributes.get("weft.graph", ...) is None:
+                outline = self._outline(span.attributes.get("graph_hash"))
+                if outline is not None:
+                    span.attributes["weft.graph"] = outline
         return spans
+
+    def _outline(self, graph_hash: Any) -> dict[str, Any] | None:
+        """The workflow outline stored for ``graph_hash``, if any."""
+        if not isinstance(graph_hash, str):
+            return None
+        row = self._db.execute(
+            "SELECT outline FROM graphs WHERE graph_hash = ?", (graph_hash,)
+        ).fetchone()
+        return None if row is None else cast(dict[str, Any], json.loads(row[0]))
 
     def delete(self, run_ids: Iterable[str]) -> int:
         """Forget runs and their spans; returns how many runs were removed."""
@@ -299,6 +322,12 @@ class TraceStore(Tracer):
                 removed += self._db.execute(
                     "DELETE FROM trace_runs WHERE run_id = ?", (run_id,)
                 ).rowcount
+            # Outlines no remaining run refers to go too.
+            self._db.execute(
+                "DELETE FROM graphs WHERE graph_hash NOT IN"
+                " (SELECT graph_hash FROM trace_runs WHERE graph_hash IS NOT NULL)"
+            )
+        self._graphs_written.clear()
         return removed
 
 
