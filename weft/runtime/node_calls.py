@@ -26,7 +26,7 @@ from weft.runtime.compiler import CompiledNode, PreparedWorkflow
 from weft.runtime.execution_context import UNUSED_CONTEXT, ExecutionContext, crashed_result
 from weft.runtime.outcomes import NodeOutcome, UsageTally
 from weft.runtime.retry import backoff_delay, should_retry
-from weft.runtime.tracing import NodeGroup, SpanRecord, new_span_id
+from weft.runtime.tracing import NodeGroup, SpanRecord, Tracer, new_span_id
 from weft.workflows.expressions import ExpressionError
 from weft.workflows.reducers import ReducerError, reduce_list
 
@@ -72,8 +72,7 @@ class NodeCalls:
     def next_call_id(self) -> str:
         raise NotImplementedError
 
-    def trace_node(self, node: CompiledNode, outcome: NodeOutcome) -> None:
-        assert self.executor.tracer is not None and self.node_group is not None
+    def trace_node(self, tracer: Tracer, node: CompiledNode, outcome: NodeOutcome) -> None:
         # A short row in the store's layout (tracing.NODE_ROW), not a SpanRecord: this
         # runs once per node, and the row is encoded as it is. A node that never
         # called (a failed condition, a cached result) spans no time.
@@ -103,7 +102,7 @@ class NodeCalls:
                 outcome.error,
                 None if usage is NO_USAGE else usage,
             )
-        self.executor.tracer.record_node(self.node_group, row)
+        tracer.record_node(self.node_group, row)  # type: ignore[arg-type]  # set with tracer
 
     def trace_call(
         self,

@@ -112,6 +112,7 @@ def make_encoder(default: Callable[[Any], Any]) -> Callable[[Any], str]:
     import orjson
 
     make = getattr(json_encoder, "c_make_encoder", None)
+    slow: Callable[[Any], str]
     if make is None:  # pragma: no cover - CPython always has _json
         slow = json.JSONEncoder(
             default=default, separators=(",", ":"), ensure_ascii=False, check_circular=False

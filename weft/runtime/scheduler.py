@@ -33,6 +33,7 @@ from weft.protocols import (
     RunEvent,
     RunState,
 )
+from weft.protocols.actions import NO_USAGE
 from weft.runtime.compiler import CompiledEdge, CompiledNode, PreparedWorkflow
 from weft.runtime.execution_context import ExecutionContext, crashed_result
 from weft.runtime.node_calls import STATE_OF_RESULT, ForeachPlan, NodeCalls
@@ -291,7 +292,7 @@ class Execution(NodeCalls):
             slot.state = NodeState.CANCELLED
             self.event(EventKind.NODE_FINISHED, node, key, NodeState.CANCELLED, outcome)
             if tracer is not None:
-                self.trace_node(node, outcome)
+                self.trace_node(tracer, node, outcome)
             raise
         except Exception as exc:  # a bug in weft or a reducer: fail the node, keep the run sane
             outcome.state = NodeState.FAILED
@@ -301,7 +302,31 @@ class Execution(NodeCalls):
             )
             self.event(EventKind.NODE_FINISHED, node, key, NodeState.FAILED, outcome)
         if tracer is not None:
-            self.trace_node(node, outcome)
+            if (
+                outcome.attempts == 1
+                and outcome.error is None
+                and outcome.usage is NO_USAGE
+                and not outcome.cached
+                and node.render_foreach is None
+                and outcome.finished_at is not None
+            ):
+                # A plain node's short row (tracing.NODE_ROW), built right here: once
+                # per node, so a call less counts. Anything else: ``trace_node``.
+                tracer.record_node(
+                    self.node_group,  # type: ignore[arg-type]  # set whenever tracer is
+                    (
+                        outcome.span_id,
+                        key,
+                        outcome.started_at,
+                        outcome.finished_at,
+                        outcome.state,
+                        node.action_name,
+                        outcome.arguments,
+                        outcome.output,
+                    ),
+                )
+            else:
+                self.trace_node(tracer, node, outcome)
         ready: list[Slot] = []
         self.collecting = ready
         try:

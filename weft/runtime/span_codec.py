@@ -106,7 +106,6 @@ def _marker(chars: int) -> str:
 GroupKey = tuple[str, str]
 #: Node rows (``tracing.NODE_ROW``) by the execution that made them, as buffered.
 NodeRows = dict[NodeGroup, list[NodeRow]]
-_ROW_START = itemgetter(2)
 _ROW_INPUT = itemgetter(6)
 
 
@@ -180,6 +179,7 @@ class SpanCodec:
         #: Node rows encoded per call: adapted so that a chunk stays under ``max_chars``.
         self._chunk = 16
         self._sensitive_shapes: dict[tuple[str, ...], bool] = {}
+        self._clean_graphs: set[tuple[str, frozenset[str]]] = set()
 
     def encode_batch(self, spans: list[SpanRecord], rows: NodeRows | None = None) -> EncodedBatch:
         """Encode spans and node rows, truncating and redacting; the common case walks nothing.
@@ -194,7 +194,9 @@ class SpanCodec:
         shape_ids: dict[tuple[str, ...], int] = {}
         for group, group_rows in (rows or {}).items():
             key = (group.run_id, group.trace_id)
-            batch.add(key, len(group_rows), min(map(_ROW_START, group_rows)))
+            # The first node to finish started about when the run did; the run span,
+            # when it comes, gives trace_runs the exact start.
+            batch.add(key, len(group_rows), group_rows[0][2])
             texts = batch.nodes.setdefault(key, {}).setdefault(group.parent_id, [])
             self._encode_rows(group, group_rows, texts, batch, shape_ids)
         for span in spans:
@@ -242,6 +244,19 @@ class SpanCodec:
                 texts_of_spans.append(self._encode_slow(span, batch, shape_ids))
         self._chunk = size
 
+    def _graph_may_hold_secret(self, graph_hash: Any, graph: str) -> bool:
+        """The redactor's cheap check on a workflow outline, remembered per graph and secrets."""
+        secrets = self.redactor.secrets
+        if isinstance(graph_hash, str) and (graph_hash, secrets) in self._clean_graphs:
+            return False
+        if self.redactor.may_hold_secret(graph):
+            return True
+        if isinstance(graph_hash, str):
+            if len(self._clean_graphs) >= 64:
+                self._clean_graphs.clear()
+            self._clean_graphs.add((graph_hash, secrets))
+        return False
+
     def _rows_fit(self, rows: list[NodeRow], text: str) -> bool:
         """Whether no row in ``text`` (the JSON array of ``rows``) is over ``max_chars``.
 
@@ -263,13 +278,14 @@ class SpanCodec:
         Counting one character is a fast loop in C; anything else gets the
         redactor's full check.
         """
+        inputs = list(map(_ROW_INPUT, chunk))
         try:
-            argument_keys = sum(map(len, map(_ROW_INPUT, chunk)))
+            argument_keys = sum(map(len, inputs))
         except TypeError:  # a row without arguments (a node that never called)
             return not self.redactor.needs_walk(text)
         if text.count(":") != argument_keys:
             return not self.redactor.needs_walk(text)
-        return not self.redactor.any_sensitive_key(chain.from_iterable(map(_ROW_INPUT, chunk)))
+        return not self.redactor.any_sensitive_key(chain.from_iterable(inputs))
 
     def _encode_span(
         self, span: SpanRecord, batch: EncodedBatch, shape_ids: dict[tuple[str, ...], int]
@@ -295,7 +311,7 @@ class SpanCodec:
             attributes["weft.graph"] = None
             graph = _graph_json(workflow)
             graph_hash = getattr(workflow, "graph_hash", None)
-            if any(n in graph for n in (*self.redactor.secrets, "://")):
+            if self._graph_may_hold_secret(graph_hash, graph):
                 graph = None  # the slow path redacts the outline with everything else
                 attributes = span.attributes
             elif isinstance(graph_hash, str):
