@@ -242,3 +242,44 @@ async def test_a_workflow_outline_is_stored_once_however_often_it_runs(tmp_path:
     (run_span,) = [s for s in store.spans(again.run_id) if s.kind == "run"]
     assert run_span.attributes["weft.graph"]["name"] == prepared.name
     store.close()
+
+
+async def test_the_log_is_checkpointed_when_the_store_is_idle_not_during_a_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import weft.runtime.trace_store as trace_store
+
+    monkeypatch.setattr(trace_store, "IDLE_CHECKPOINT_S", 0.05)
+    store = TraceStore(tmp_path / "traces.db")
+    checkpoints: list[int] = []
+    original = store.checkpoint
+
+    def counting() -> None:
+        checkpoints.append(store._logged_bytes)
+        original()
+
+    monkeypatch.setattr(store, "checkpoint", counting)
+    prepared = prepare(research_workflow(), [check_facts])
+    for subject in ("a", "b", "c"):
+        await Executor(tracer=store).run(prepared, {"subject": subject})
+    assert checkpoints == []  # three runs back to back: no checkpoint between them
+    await asyncio.sleep(0.3)
+    assert len(checkpoints) == 1 and checkpoints[0] > 0
+    store.close()
+    assert not (tmp_path / "traces.db-wal").exists() or (
+        (tmp_path / "traces.db-wal").stat().st_size == 0
+    )
+
+
+async def test_a_long_log_is_checkpointed_at_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import weft.runtime.trace_store as trace_store
+
+    monkeypatch.setattr(trace_store, "CHECKPOINT_BYTES", 1)
+    store = TraceStore(tmp_path / "traces.db")
+    await Executor(tracer=store).run(
+        prepare(research_workflow(), [check_facts]), {"subject": "tides"}
+    )
+    assert store._logged_bytes == 0 and not store._idle.armed
+    store.close()

@@ -268,6 +268,7 @@ class Execution(NodeCalls):
         if tracer is not None:
             outcome.span_id = self.next_call_id()
         self.outcomes[name] = outcome
+        row: tuple[Any, ...] | None = None
         try:
             # Calls are awaited right here, not in a helper coroutine: a frame
             # less per node is measurable at 10 µs per node.
@@ -280,12 +281,33 @@ class Execution(NodeCalls):
                     answer = await self.call(node, key, prepared, outcome.span_id)
                 else:
                     answer = await self._attempts(node, key, prepared, time.time(), outcome.span_id)
-                result, outcome.attempts, outcome.started_at = answer
-                outcome.state = STATE_OF_RESULT[result.state]
-                outcome.output = result.output
-                outcome.error = result.error
-                outcome.usage = result.usage
-                outcome.finished_at = time.time()
+                result, attempts, started = answer
+                outcome.attempts = attempts
+                outcome.started_at = started
+                outcome.state = state = STATE_OF_RESULT[result.state]
+                outcome.output = output = result.output
+                outcome.error = error = result.error
+                outcome.usage = usage = result.usage
+                outcome.finished_at = finished = time.time()
+                if (
+                    tracer is not None
+                    and attempts == 1
+                    and error is None
+                    and usage is NO_USAGE
+                    and node.render_foreach is None
+                ):
+                    # A plain node's span as a short row (tracing.NODE_ROW), made from
+                    # what is at hand: once per node, so every lookup saved counts.
+                    row = (
+                        outcome.span_id,
+                        key,
+                        started,
+                        finished,
+                        state,
+                        node.action_name,
+                        prepared,
+                        output,
+                    )
         except asyncio.CancelledError:
             outcome.state = NodeState.CANCELLED
             outcome.finished_at = time.time()
@@ -302,29 +324,8 @@ class Execution(NodeCalls):
             )
             self.event(EventKind.NODE_FINISHED, node, key, NodeState.FAILED, outcome)
         if tracer is not None:
-            if (
-                outcome.attempts == 1
-                and outcome.error is None
-                and outcome.usage is NO_USAGE
-                and not outcome.cached
-                and node.render_foreach is None
-                and outcome.finished_at is not None
-            ):
-                # A plain node's short row (tracing.NODE_ROW), built right here: once
-                # per node, so a call less counts. Anything else: ``trace_node``.
-                tracer.record_node(
-                    self.node_group,  # type: ignore[arg-type]  # set whenever tracer is
-                    (
-                        outcome.span_id,
-                        key,
-                        outcome.started_at,
-                        outcome.finished_at,
-                        outcome.state,
-                        node.action_name,
-                        outcome.arguments,
-                        outcome.output,
-                    ),
-                )
+            if row is not None:
+                tracer.record_node(self.node_group, row)  # type: ignore[arg-type]  # set with tracer
             else:
                 self.trace_node(tracer, node, outcome)
         ready: list[Slot] = []

@@ -16,6 +16,7 @@ spans are gathered by run id whoever wrote them.
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import json
 import sqlite3
@@ -94,6 +95,10 @@ SELECT b.run_id AS run_id,
 FROM span_batches AS b, json_each(b.spans, '$.nodes') AS g, json_each(g.value, '$[1]') AS r;
 """
 _SCHEMA_VERSION = 2
+#: Write-ahead log bytes after which a checkpoint is made even while runs keep writing.
+CHECKPOINT_BYTES = 64 * 2**20
+#: Seconds without a write after which the log is checkpointed.
+IDLE_CHECKPOINT_S = 1.0
 
 _UPSERT_RUN = """
 INSERT INTO trace_runs (run_id, trace_id, workflow, state, started_at, finished_at,
@@ -157,6 +162,11 @@ class TraceStore(Tracer):
         self._db.execute("PRAGMA page_size=16384")
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
+        # Checkpoints (copying the write-ahead log into the database, with an fsync)
+        # are this store's own business: when it has been idle for a second, when
+        # the log passes CHECKPOINT_BYTES, and on close; never in the middle of a
+        # busy run, where SQLite would do one every few megabytes.
+        self._db.execute("PRAGMA wal_autocheckpoint=0")
         version = self._db.execute("PRAGMA user_version").fetchone()[0]
         if version < _SCHEMA_VERSION:
             # Version 2 added node rows to the ``spans`` view; the tables are unchanged.
@@ -170,6 +180,9 @@ class TraceStore(Tracer):
         self._rows: NodeRows = {}
         self._graphs_written: set[str] = set()
         self._timer = FlushTimer(self.flush_interval, self.flush)
+        self._idle = FlushTimer(IDLE_CHECKPOINT_S, self._checkpoint_when_idle)
+        self._logged_bytes = 0
+        self._last_write = 0.0
         self._closed = False
 
     # -- writing (Tracer) ------------------------------------------------------------
@@ -238,11 +251,32 @@ class TraceStore(Tracer):
         db.execute("COMMIT")
         self._graphs_written.update(batch.graphs)
         self.batches_written += 1
+        self._logged_bytes += sum(len(document[4]) for document in documents)
+        self._last_write = time.monotonic()
+        if self._logged_bytes >= CHECKPOINT_BYTES:
+            self.checkpoint()
+        elif _in_event_loop():  # outside one, nothing is idle: checkpoint on close
+            self._idle.arm()
+
+    def checkpoint(self) -> None:
+        """Copy the write-ahead log into the database now (readers are not blocked)."""
+        self._idle.cancel()
+        if self._logged_bytes and not self._closed:
+            self._db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        self._logged_bytes = 0
+
+    def _checkpoint_when_idle(self) -> None:
+        self._idle.cancel()
+        if time.monotonic() - self._last_write < IDLE_CHECKPOINT_S:
+            self._idle.arm()  # still busy: look again later
+        else:
+            self.checkpoint()
 
     def close(self) -> None:
         if self._closed:
             return
         self.flush()
+        self.checkpoint()
         self._closed = True
         self._db.close()
 
@@ -369,6 +403,14 @@ def _run_rows(batch: EncodedBatch) -> list[dict[str, Any]]:
             graph_hash=span.attributes.get("graph_hash"),
         )
     return list(rows.values())
+
+
+def _in_event_loop() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
 
 
 def _trace_run(row: tuple[Any, ...]) -> TraceRun:
