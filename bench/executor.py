@@ -685,12 +685,15 @@ def render(config: Config, measured: dict[str, Any], big: list[dict[str, Any]]) 
                 continue
             if label.startswith("weft"):
                 r_lg, r_base = t.median / lg, t.median / base
+                # The ≤ 0.1 target compares executors: LangGraph runs here without a
+                # checkpointer, so the journal's row is reported, not judged.
+                journaled = label == "weft+journal"
                 targets.append(
                     (
                         f"{label} / LangGraph per-node, {dag.name}",
                         f"{r_lg:.3f}",
-                        "≤ 0.1",
-                        verdict(r_lg <= 0.1),
+                        "info (LangGraph has no checkpointer here)" if journaled else "≤ 0.1",
+                        "—" if journaled else verdict(r_lg <= 0.1),
                     )
                 )
                 targets.append(
