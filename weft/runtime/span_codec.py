@@ -291,14 +291,7 @@ class SpanCodec:
         self, span: SpanRecord, batch: EncodedBatch, shape_ids: dict[tuple[str, ...], int]
     ) -> None:
         """One span that is not a node row: usage compacted, a run's graph spliced in."""
-        attributes = span.attributes
-        usage = attributes.get("usage")
-        if usage.__class__ is Usage:
-            attributes = attributes.copy()
-            if usage.llm_calls or usage.prompt_tokens or usage.completion_tokens or usage.cost:
-                attributes["usage"] = usage_dict(usage)
-            else:
-                del attributes["usage"]
+        attributes = _compact_usage(span.attributes)
         graph = None
         if span.kind == "run" and span.parent_id is None:
             batch.run_spans.append(span)
@@ -318,26 +311,9 @@ class SpanCodec:
                 batch.graphs[graph_hash] = graph
                 graph = None
         keys = tuple(attributes)
-        shape = shape_ids.get(keys)
-        if shape is None:
-            shape = shape_ids[keys] = len(batch.shapes)
-            batch.shapes.append(keys)
+        shape = _shape_index(keys, batch, shape_ids)
         texts = batch.add((span.run_id or span.trace_id, span.trace_id), 1, span.start)
-        text = encode_json(
-            [
-                span.span_id,
-                span.parent_id,
-                span.name,
-                span.kind,
-                int(span.start * 1e6),
-                int(span.end * 1e6),
-                span.status,
-                span.node,
-                span.agent,
-                shape,
-                *attributes.values(),
-            ]
-        )
+        text = encode_json([*_span_fields(span), shape, *attributes.values()])
         sensitive = self._sensitive_shapes.get(keys)
         if sensitive is None:
             sensitive = self._sensitive_shapes[keys] = any(map(is_sensitive_key, keys))
@@ -354,34 +330,13 @@ class SpanCodec:
         self, span: SpanRecord, batch: EncodedBatch, shape_ids: dict[tuple[str, ...], int]
     ) -> str:
         fields, attributes = self.clean_fields(span)
-        keys = tuple(attributes)
-        shape = shape_ids.get(keys)
-        if shape is None:
-            shape = shape_ids[keys] = len(batch.shapes)
-            batch.shapes.append(keys)
+        shape = _shape_index(tuple(attributes), batch, shape_ids)
         return encode_json([*fields, shape, *attributes.values()])
 
     def clean_fields(self, span: SpanRecord) -> tuple[list[Any], dict[str, Any]]:
         """The slow path: JSON-native span fields and attributes, redacted then cut."""
-        attributes = dict(span.attributes)
-        usage = attributes.get("usage")
-        if usage.__class__ is Usage:
-            if usage.llm_calls or usage.prompt_tokens or usage.completion_tokens or usage.cost:
-                attributes["usage"] = usage_dict(usage)
-            else:
-                del attributes["usage"]
-        fields: list[Any] = [
-            span.span_id,
-            span.parent_id,
-            span.name,
-            span.kind,
-            int(span.start * 1e6),
-            int(span.end * 1e6),
-            span.status,
-            span.node,
-            span.agent,
-        ]
-        native = json.loads(encode_json([fields, attributes]))
+        attributes = _compact_usage(span.attributes)
+        native = json.loads(encode_json([_span_fields(span), attributes]))
         fields, attributes = self.redactor.value(native)
         limit = self._limit
         return fields, {
@@ -413,6 +368,48 @@ class SpanCodec:
         """The span as it is stored: JSON-native attributes, truncated and redacted."""
         fields, attributes = self.clean_fields(span)
         return _span(fields, attributes, span.trace_id, span.run_id)
+
+
+def _span_fields(span: SpanRecord) -> list[Any]:
+    """The fixed fields of a stored span row, before its shape and attribute values."""
+    return [
+        span.span_id,
+        span.parent_id,
+        span.name,
+        span.kind,
+        int(span.start * 1e6),
+        int(span.end * 1e6),
+        span.status,
+        span.node,
+        span.agent,
+    ]
+
+
+def _shape_index(
+    keys: tuple[str, ...], batch: EncodedBatch, shape_ids: dict[tuple[str, ...], int]
+) -> int:
+    """The index of attribute keys ``keys`` in the batch's shapes, added if new."""
+    shape = shape_ids.get(keys)
+    if shape is None:
+        shape = shape_ids[keys] = len(batch.shapes)
+        batch.shapes.append(keys)
+    return shape
+
+
+def _compact_usage(attributes: dict[str, Any]) -> dict[str, Any]:
+    """``attributes`` with a ``Usage`` as a dict of its non-zero fields, or dropped if zero.
+
+    Returns ``attributes`` itself when there is nothing to change.
+    """
+    usage = attributes.get("usage")
+    if usage.__class__ is not Usage:
+        return attributes
+    attributes = attributes.copy()
+    if usage.llm_calls or usage.prompt_tokens or usage.completion_tokens or usage.cost:
+        attributes["usage"] = usage_dict(usage)
+    else:
+        del attributes["usage"]
+    return attributes
 
 
 def _shrink(value: Any, chars: int, items: int) -> Any:
