@@ -156,3 +156,19 @@ def test_rows_with_nested_or_unusual_keys_are_looked_at_closely() -> None:
     assert spans["n4"].attributes["input"] == {"value": {"7": "x"}}
     assert spans["n4"].attributes["output"] == 2**70
     assert all(s.parent_id == "p" * 16 and s.kind == "node" for s in spans.values())
+
+
+def test_a_sensitive_argument_name_is_masked_even_in_an_otherwise_clean_group() -> None:
+    codec = SpanCodec(redactor=Redactor())
+    group = NodeGroup("r" * 32, "t" * 32, None)
+    rows = [
+        (f"{i:016x}", f"n{i}", 1.0, 2.0, "succeeded", "login", {"user": "ann"}, True)
+        for i in range(30)
+    ]
+    rows.append(("f" * 16, "n30", 1.0, 2.0, "succeeded", "login", {"password": "pw-1234"}, True))
+    batch = codec.encode_batch([], {group: rows})
+    [(run_id, _trace, count, text)] = list(batch.documents())
+    assert count == 31 and "pw-1234" not in text
+    spans = {s.node: s for s in decode_document(run_id, text)}
+    assert spans["n30"].attributes["input"] == {"password": MASK}
+    assert spans["n0"].attributes["input"] == {"user": "ann"}

@@ -265,10 +265,11 @@ class Redactor:
 
     def any_sensitive_key(self, keys: Iterable[Any]) -> bool:
         """Whether any of these object keys is sensitive; innocent keys are remembered."""
+        keys = list(keys)
+        if self._innocent_keys.issuperset(keys):  # the usual case: all seen before
+            return False
         unknown = set(keys)
         unknown -= self._innocent_keys
-        if not unknown:
-            return False
         for key in unknown:
             if is_sensitive_key(str(key)):
                 return True
