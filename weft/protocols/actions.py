@@ -200,22 +200,18 @@ class ActionResult(BaseModel):
 
     @classmethod
     def success(cls, call_id: str, output: Any, usage: Usage | None = None) -> ActionResult:
-        # ``trusted`` inlined: one result per node, so one Python call less counts.
-        result = _new_object(cls)
-        values = {
-            "call_id": call_id,
-            "state": ActionState.OK,
-            "output": output,
-            "error": None,
-            "usage": usage if usage is not None else NO_USAGE,
-            "progress": [],
-            "agent": None,
-        }
-        _set_attribute(result, "__dict__", values)
-        _set_fields_set(result, set(values))
-        _set_extra(result, None)
-        _set_private(result, None)
-        return result
+        return trusted(
+            cls,
+            {
+                "call_id": call_id,
+                "state": ActionState.OK,
+                "output": output,
+                "error": None,
+                "usage": usage if usage is not None else NO_USAGE,
+                "progress": [],
+                "agent": None,
+            },
+        )
 
     @classmethod
     def failure(

@@ -73,11 +73,14 @@ class NodeCalls:
         raise NotImplementedError
 
     def trace_node(self, tracer: Tracer, node: CompiledNode, outcome: NodeOutcome) -> None:
-        # A short row in the store's layout (tracing.NODE_ROW), not a SpanRecord: this
-        # runs once per node, and the row is encoded as it is. A node that never
-        # called (a failed condition, a cached result) spans no time.
+        """The span of a node that is not a plain call (``run_node`` makes those rows itself).
+
+        Cached, retried, failed, foreach or cancelled: the row carries every field
+        (tracing.NODE_ROW). A node that never called spans no time.
+        """
         end = outcome.finished_at or time.time()
-        row: tuple[Any, ...] = (
+        usage = outcome.usage
+        row = (
             outcome.span_id,
             outcome.key,
             outcome.started_at or end,
@@ -86,22 +89,12 @@ class NodeCalls:
             node.action_name,
             outcome.arguments,
             outcome.output,
+            outcome.attempts,
+            outcome.cached,
+            node.render_foreach is not None,
+            outcome.error,
+            None if usage is NO_USAGE else usage,
         )
-        usage = outcome.usage
-        if (
-            outcome.attempts != 1
-            or outcome.error is not None
-            or usage is not NO_USAGE
-            or outcome.cached
-            or node.render_foreach is not None
-        ):
-            row += (
-                outcome.attempts,
-                outcome.cached,
-                node.render_foreach is not None,
-                outcome.error,
-                None if usage is NO_USAGE else usage,
-            )
         tracer.record_node(self.node_group, row)  # type: ignore[arg-type]  # set with tracer
 
     def trace_call(

@@ -38,7 +38,7 @@ from weft.runtime.compiler import CompiledEdge, CompiledNode, PreparedWorkflow
 from weft.runtime.execution_context import ExecutionContext, crashed_result
 from weft.runtime.node_calls import STATE_OF_RESULT, ForeachPlan, NodeCalls
 from weft.runtime.outcomes import NodeOutcome, UsageTally
-from weft.runtime.tracing import new_span_id
+from weft.runtime.tracing import NodeGroup, new_span_id
 from weft.workflows.expressions import ExpressionError
 
 if TYPE_CHECKING:
@@ -104,9 +104,8 @@ class Execution(NodeCalls):
         self.cache = cache
         self.trace_id = trace_id or run_id
         self.parent_id = parent_id
-        tracer = executor.tracer
         self.node_group = (
-            None if tracer is None else tracer.node_group(run_id, self.trace_id, parent_id)
+            None if executor.tracer is None else NodeGroup(run_id, self.trace_id, parent_id)
         )
         nodes = workflow.nodes
         self.fail_fast = workflow.spec.on_failure is FailurePolicy.FAIL_FAST

@@ -176,8 +176,6 @@ class SpanCodec:
     ) -> None:
         self.max_chars = max(max_chars, 64)
         self.redactor = redactor or redaction.redactor()
-        #: Node rows encoded per call: adapted so that a chunk stays under ``max_chars``.
-        self._chunk = 16
         self._sensitive_shapes: dict[tuple[str, ...], bool] = {}
         self._clean_graphs: set[tuple[str, frozenset[str]]] = set()
 
@@ -186,9 +184,9 @@ class SpanCodec:
 
         An execution's node rows are encoded in one call and checked in one
         pass: no row longer than ``max_chars``, no secret, no sensitive key. If
-        that fails they are encoded again in chunks, then flagged chunks one
-        row at a time, and a row still flagged takes the slow path
-        (``clean_fields``: converted, redacted, then cut) as a full span.
+        that fails they are looked at one row at a time, and a row still
+        flagged takes the slow path (``clean_fields``: converted, redacted,
+        then cut) as a full span.
         """
         batch = EncodedBatch()
         shape_ids: dict[tuple[str, ...], int] = {}
@@ -211,38 +209,25 @@ class SpanCodec:
         batch: EncodedBatch,
         shape_ids: dict[tuple[str, ...], int],
     ) -> None:
-        max_chars = self.max_chars
-        needs_walk = self.redactor.needs_walk
-        may_hold_secret = self.redactor.may_hold_secret
-        keys_clean = self._keys_clean
-        encode = encode_json
         # The common case: the whole group in one call, checked in one pass.
-        text = encode(rows)
-        if self._rows_fit(rows, text) and not may_hold_secret(text) and keys_clean(rows, text):
+        text = encode_json(rows)
+        if (
+            self._rows_fit(rows, text)
+            and not self.redactor.may_hold_secret(text)
+            and self._keys_clean(rows, text)
+        ):
             texts.append(text[1:-1])
             return
-        size = self._chunk
-        start = 0
-        while start < len(rows):
-            chunk = rows[start : start + size]
-            start += len(chunk)
-            text = encode(chunk)
-            if len(text) <= max_chars and not may_hold_secret(text) and keys_clean(chunk, text):
-                texts.append(text[1:-1])
-                if len(chunk) == size and len(text) * 4 < max_chars and size < 256:
-                    size *= 2
+        # Something is flagged: look at each row; a row still flagged is stored as a
+        # full span, redacted and cut on the slow path.
+        for row in rows:
+            text = encode_json(row)
+            if len(text) <= self.max_chars and not self.redactor.needs_walk(text):
+                texts.append(text)
                 continue
-            size = max(size // 2, 1)
-            for row in chunk:
-                text = encode(row)
-                if len(text) <= max_chars and not needs_walk(text):
-                    texts.append(text)
-                    continue
-                # Flagged: stored as a full span, redacted and cut on the slow path.
-                span = span_from_node_row(group, row)
-                texts_of_spans = batch.groups.setdefault((group.run_id, group.trace_id), [])
-                texts_of_spans.append(self._encode_slow(span, batch, shape_ids))
-        self._chunk = size
+            span = span_from_node_row(group, row)
+            spans = batch.groups.setdefault((group.run_id, group.trace_id), [])
+            spans.append(self._encode_slow(span, batch, shape_ids))
 
     def _graph_may_hold_secret(self, graph_hash: Any, graph: str) -> bool:
         """The redactor's cheap check on a workflow outline, remembered per graph and secrets."""
@@ -268,7 +253,7 @@ class SpanCodec:
         pieces = text[2:-2].split("],[")
         return len(pieces) == len(rows) and max(map(len, pieces)) + 2 <= self.max_chars
 
-    def _keys_clean(self, chunk: list[NodeRow], text: str) -> bool:
+    def _keys_clean(self, rows: list[NodeRow], text: str) -> bool:
         """Whether the encoded node rows ``text`` hold no sensitive object key.
 
         Every key in compact JSON is followed by a colon. When the text has no
@@ -278,7 +263,7 @@ class SpanCodec:
         Counting one character is a fast loop in C; anything else gets the
         redactor's full check.
         """
-        inputs = list(map(_ROW_INPUT, chunk))
+        inputs = list(map(_ROW_INPUT, rows))
         try:
             argument_keys = sum(map(len, inputs))
         except TypeError:  # a row without arguments (a node that never called)

@@ -106,10 +106,9 @@ def node_name(key: str) -> str:
 class NodeGroup:
     """The node spans of one execution (a run, or a sub-workflow inside it).
 
-    They share run, trace and parent, so those are said once: the executor
-    asks its tracer for a group when an execution starts and hands it over
-    with every node row. Hashed by identity: finding it is as cheap as a
-    lookup gets.
+    They share run, trace and parent, so those are said once: an execution
+    makes its group when it starts and hands it over with every node row.
+    Hashed by identity: finding it is as cheap as a lookup gets.
     """
 
     __slots__ = ("parent_id", "run_id", "trace_id")
@@ -144,10 +143,6 @@ class Tracer:
 
     def record(self, span: SpanRecord) -> None:
         return None
-
-    def node_group(self, run_id: str, trace_id: str, parent_id: str | None) -> NodeGroup:
-        """The handle an execution passes with each of its node rows."""
-        return NodeGroup(run_id, trace_id, parent_id)
 
     def record_node(self, group: NodeGroup, row: NodeRow) -> None:
         """A node's span as a ``NODE_ROW`` tuple: one per node, so it skips ``SpanRecord``.
