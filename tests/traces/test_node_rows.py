@@ -147,6 +147,7 @@ def test_rows_with_nested_or_unusual_keys_are_looked_at_closely() -> None:
     colon = ("c" * 16, "n3", 1.0, 2.0, "succeeded", "step", {"value": "12:30"}, 1)
     non_str = ("d" * 16, "n4", 1.0, 2.0, "succeeded", "step", {"value": {7: "x"}}, 2**70)
     batch = codec.encode_batch([], {group: [clean, nested, colon, non_str]})
+    codec.check_rows(batch)
     [(run_id, _trace, count, text)] = list(batch.documents())
     assert count == 4
     spans = {s.node: s for s in decode_document(run_id, text)}
@@ -167,6 +168,7 @@ def test_a_sensitive_argument_name_is_masked_even_in_an_otherwise_clean_group() 
     ]
     rows.append(("f" * 16, "n30", 1.0, 2.0, "succeeded", "login", {"password": "pw-1234"}, True))
     batch = codec.encode_batch([], {group: rows})
+    codec.check_rows(batch)
     [(run_id, _trace, count, text)] = list(batch.documents())
     assert count == 31 and "pw-1234" not in text
     spans = {s.node: s for s in decode_document(run_id, text)}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from pathlib import Path
+from typing import Literal
 
 import pytest
 
@@ -111,11 +112,11 @@ async def test_spans_wait_in_memory_and_a_whole_run_is_written_in_one_batch(
     path = tmp_path / "t.db"
     with sqlite3.connect(path) as other:
         assert other.execute("SELECT count(*) FROM span_batches").fetchone() == (0,)
-    store.flush()
+    assert store.sync().batches == 1
     with sqlite3.connect(path) as other:
         rows = other.execute("SELECT span_count FROM span_batches").fetchall()
     assert rows == [(50,)]
-    assert store.batches_written == 1
+    assert store.batches_flushed == 1
     store.close()
 
 
@@ -132,7 +133,7 @@ async def test_a_traced_run_costs_one_write_however_many_nodes_it_has(tmp_path: 
         wf.node(f"n{i}", step, after=[f"n{i - 1}"])
     store = TraceStore(tmp_path / "t.db")
     await Executor(tracer=store).run(prepare(wf), {})
-    assert store.batches_written == 1
+    assert store.batches_flushed == 1
     assert len(store.spans(store.get_run("last").run_id)) == 201
     store.close()
 
@@ -143,12 +144,12 @@ async def test_buffered_spans_are_written_by_a_timer_without_a_flush(tmp_path: P
     class WatchedStore(TraceStore):
         def flush(self) -> None:
             super().flush()
-            if self.batches_written:
+            if self.batches_flushed:
                 written.set()
 
     store = WatchedStore(tmp_path / "t.db", flush_interval=0.01)
     store.record(_span("r1", "1" * 16))
-    assert store.batches_written == 0
+    assert store.batches_flushed == 0
     await asyncio.wait_for(written.wait(), timeout=5)
     assert [s.span_id for s in store.spans("r1")] == ["1" * 16]
     store.close()
@@ -158,14 +159,14 @@ async def test_a_full_buffer_is_written_at_once(tmp_path: Path) -> None:
     store = TraceStore(tmp_path / "t.db", flush_interval=60, max_buffer=10)
     for index in range(10):
         store.record(_span("r1", f"{index:016x}", parent="f" * 16))
-    assert store.batches_written == 1
+    assert store.batches_flushed == 1
     store.close()
 
 
 def test_outside_an_event_loop_a_span_is_written_straight_away(tmp_path: Path) -> None:
     with TraceStore(tmp_path / "t.db") as store:
         store.record(_span("r1", "1" * 16))
-        assert store.batches_written == 1
+        assert store.batches_flushed == 1
 
 
 def test_spans_of_interleaved_runs_are_kept_apart(tmp_path: Path) -> None:
@@ -221,6 +222,7 @@ async def test_a_workflow_outline_is_stored_once_however_often_it_runs(tmp_path:
     store = TraceStore(tmp_path / "traces.db")
     prepared = prepare(research_workflow(), [check_facts])
     runs = [await Executor(tracer=store).run(prepared, {"subject": s}) for s in ("a", "b", "c")]
+    store.sync()
     with sqlite3.connect(tmp_path / "traces.db") as db:
         assert db.execute("SELECT count(*) FROM graphs").fetchone() == (1,)
     for result in runs:
@@ -244,42 +246,37 @@ async def test_a_workflow_outline_is_stored_once_however_often_it_runs(tmp_path:
     store.close()
 
 
+@pytest.mark.parametrize("writer", ["process", "inline"])
 async def test_the_log_is_checkpointed_when_the_store_is_idle_not_during_a_run(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, writer: Literal["process", "inline"]
 ) -> None:
-    import weft.runtime.trace_store as trace_store
+    import weft.runtime.trace_db as trace_db
 
-    monkeypatch.setattr(trace_store, "IDLE_CHECKPOINT_S", 0.05)
-    store = TraceStore(tmp_path / "traces.db")
-    checkpoints: list[int] = []
-    original = store.checkpoint
-
-    def counting() -> None:
-        checkpoints.append(store._logged_bytes)
-        original()
-
-    monkeypatch.setattr(store, "checkpoint", counting)
+    monkeypatch.setattr(trace_db, "IDLE_CHECKPOINT_S", 0.2)
+    store = TraceStore(tmp_path / "traces.db", writer=writer)
     prepared = prepare(research_workflow(), [check_facts])
     for subject in ("a", "b", "c"):
         await Executor(tracer=store).run(prepared, {"subject": subject})
-    assert checkpoints == []  # three runs back to back: no checkpoint between them
-    await asyncio.sleep(0.3)
-    assert len(checkpoints) == 1 and checkpoints[0] > 0
+    stats = store.sync()
+    assert (stats.batches, stats.checkpoints) == (3, 0)  # back to back: no checkpoint between
+    await asyncio.sleep(0.8)
+    assert store.sync().checkpoints == 1
     store.close()
     assert not (tmp_path / "traces.db-wal").exists() or (
         (tmp_path / "traces.db-wal").stat().st_size == 0
     )
 
 
+@pytest.mark.parametrize("writer", ["process", "inline"])
 async def test_a_long_log_is_checkpointed_at_once(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, writer: Literal["process", "inline"]
 ) -> None:
-    import weft.runtime.trace_store as trace_store
+    import weft.runtime.trace_db as trace_db
 
-    monkeypatch.setattr(trace_store, "CHECKPOINT_BYTES", 1)
-    store = TraceStore(tmp_path / "traces.db")
+    monkeypatch.setattr(trace_db, "CHECKPOINT_BYTES", 1)
+    store = TraceStore(tmp_path / "traces.db", writer=writer)
     await Executor(tracer=store).run(
         prepare(research_workflow(), [check_facts]), {"subject": "tides"}
     )
-    assert store._logged_bytes == 0 and not store._idle.armed
+    assert store.sync().checkpoints == 1
     store.close()

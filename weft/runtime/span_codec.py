@@ -37,6 +37,8 @@ from itertools import chain
 from operator import itemgetter
 from typing import Any
 
+import orjson
+
 from weft.protocols import Usage
 from weft.runtime import redaction
 from weft.runtime.redaction import Redactor, is_sensitive_key
@@ -127,6 +129,11 @@ class EncodedBatch:
     run_spans: list[SpanRecord] = field(default_factory=list)
     #: Workflow outlines (JSON) by graph hash, for run spans that refer to them.
     graphs: dict[str, str] = field(default_factory=dict)
+    #: Node rows as encoded in the run's process, one JSON array per group and
+    #: parent, not yet checked: ``SpanCodec.check_rows`` moves them into ``nodes``.
+    raw_rows: list[tuple[GroupKey, str | None, str]] = field(default_factory=list)
+    #: The ``trace_runs`` rows this batch adds to or updates (set by the trace store).
+    runs: list[dict[str, Any]] = field(default_factory=list)
 
     def add(self, key: GroupKey, count: int, start: float) -> list[str]:
         """The span texts of group ``key``, counting ``count`` more spans from ``start``."""
@@ -142,6 +149,8 @@ class EncodedBatch:
 
     def documents(self) -> Iterator[tuple[str, str, int, str]]:
         """``(run_id, trace_id, span_count, json_document)`` per group."""
+        if self.raw_rows:  # never store rows nobody checked for secrets
+            raise RuntimeError("node rows not checked yet: SpanCodec.check_rows comes first")
         shapes = encode_json(self.shapes)
         for key, texts in self.groups.items():
             run_id, trace_id = key
@@ -180,13 +189,13 @@ class SpanCodec:
         self._clean_graphs: set[tuple[str, frozenset[str]]] = set()
 
     def encode_batch(self, spans: list[SpanRecord], rows: NodeRows | None = None) -> EncodedBatch:
-        """Encode spans and node rows, truncating and redacting; the common case walks nothing.
+        """Encode spans (truncated, redacted) and node rows (encoded only, see ``check_rows``).
 
-        An execution's node rows are encoded in one call and checked in one
-        pass: no row longer than ``max_chars``, no secret, no sensitive key. If
-        that fails they are looked at one row at a time, and a row still
-        flagged takes the slow path (``clean_fields``: converted, redacted,
-        then cut) as a full span.
+        Spans other than node rows are few, made by code that knows what they
+        hold (runs, LLM calls, routing): they are finished here. Node rows are
+        one per node: each execution's are encoded in one call and left in
+        ``raw_rows`` for ``check_rows``, which the trace writer runs in a
+        process of its own, off the run's event loop.
         """
         batch = EncodedBatch()
         shape_ids: dict[tuple[str, ...], int] = {}
@@ -195,39 +204,44 @@ class SpanCodec:
             # The first node to finish started about when the run did; the run span,
             # when it comes, gives trace_runs the exact start.
             batch.add(key, len(group_rows), group_rows[0][2])
-            texts = batch.nodes.setdefault(key, {}).setdefault(group.parent_id, [])
-            self._encode_rows(group, group_rows, texts, batch, shape_ids)
+            batch.raw_rows.append((key, group.parent_id, encode_json(group_rows)))
         for span in spans:
             self._encode_span(span, batch, shape_ids)
         return batch
 
-    def _encode_rows(
-        self,
-        group: NodeGroup,
-        rows: list[NodeRow],
-        texts: list[str],
-        batch: EncodedBatch,
-        shape_ids: dict[tuple[str, ...], int],
-    ) -> None:
-        # The common case: the whole group in one call, checked in one pass.
-        text = encode_json(rows)
-        if (
-            self._rows_fit(rows, text)
-            and not self.redactor.may_hold_secret(text)
-            and self._keys_clean(rows, text)
-        ):
-            texts.append(text[1:-1])
-            return
-        # Something is flagged: look at each row; a row still flagged is stored as a
-        # full span, redacted and cut on the slow path.
-        for row in rows:
-            text = encode_json(row)
-            if len(text) <= self.max_chars and not self.redactor.needs_walk(text):
-                texts.append(text)
+    def check_rows(self, batch: EncodedBatch) -> None:
+        """Truncate and redact ``batch.raw_rows`` into ``batch.nodes``; usually walking nothing.
+
+        Each group's rows are checked in one pass over their JSON: no row
+        longer than ``max_chars``, no secret, no sensitive key. If that fails
+        they are looked at one row at a time, and a row still flagged takes
+        the slow path (``clean_fields``: redacted, then cut) as a full span.
+        """
+        shape_ids = {shape: index for index, shape in enumerate(batch.shapes)}
+        for key, parent_id, text in batch.raw_rows:
+            texts = batch.nodes.setdefault(key, {}).setdefault(parent_id, [])
+            try:
+                rows = orjson.loads(text)
+            except orjson.JSONDecodeError:  # lone surrogates, which the stdlib encoded
+                rows = json.loads(text)
+            if (
+                self._rows_fit(rows, text)
+                and not self.redactor.may_hold_secret(text)
+                and self._keys_clean(rows, text)
+            ):
+                texts.append(text[1:-1])
                 continue
-            span = span_from_node_row(group, row)
-            spans = batch.groups.setdefault((group.run_id, group.trace_id), [])
-            spans.append(self._encode_slow(span, batch, shape_ids))
+            group = NodeGroup(key[0], key[1], parent_id)
+            # Parsed again exactly: orjson reads integers past 64 bits as floats.
+            for row in json.loads(text):
+                row_text = encode_json(row)
+                if len(row_text) <= self.max_chars and not self.redactor.needs_walk(row_text):
+                    texts.append(row_text)
+                    continue
+                span = span_from_node_row(group, row)
+                spans = batch.groups.setdefault(key, [])
+                spans.append(self._encode_slow(span, batch, shape_ids))
+        batch.raw_rows = []
 
     def _graph_may_hold_secret(self, graph_hash: Any, graph: str) -> bool:
         """The redactor's cheap check on a workflow outline, remembered per graph and secrets."""
@@ -242,7 +256,7 @@ class SpanCodec:
             self._clean_graphs.add((graph_hash, secrets))
         return False
 
-    def _rows_fit(self, rows: list[NodeRow], text: str) -> bool:
+    def _rows_fit(self, rows: list[Any], text: str) -> bool:
         """Whether no row in ``text`` (the JSON array of ``rows``) is over ``max_chars``.
 
         Rows are separated by ``],[``; unless a value holds that sequence too,
@@ -253,7 +267,7 @@ class SpanCodec:
         pieces = text[2:-2].split("],[")
         return len(pieces) == len(rows) and max(map(len, pieces)) + 2 <= self.max_chars
 
-    def _keys_clean(self, rows: list[NodeRow], text: str) -> bool:
+    def _keys_clean(self, rows: list[Any], text: str) -> bool:
         """Whether the encoded node rows ``text`` hold no sensitive object key.
 
         Every key in compact JSON is followed by a colon. When the text has no

@@ -8,26 +8,29 @@ reads are always "every span of a run", and a row per span costs more to
 insert than a no-op node costs to run. The ``spans`` view unpacks them for
 ad-hoc SQL (``SELECT name, duration FROM spans WHERE run_id = ...``).
 
-Like the journal, SQLite is used synchronously on the event loop: a batch
-commit in WAL mode is far cheaper than a hop to a thread. Several processes
-(a ``weft run`` and remote agent hosts) may write the same file; a run's
-spans are gathered by run id whoever wrote them.
+What is left to do per node after encoding, checking for secrets and size
+and committing, happens in a writer process of the store's own
+(``trace_writer``), so a traced run pays for encoding and a pipe write; where
+that process cannot run, the store does the work itself. ``flush`` hands the
+buffer over; ``sync`` waits until it is committed, and every read syncs
+first. Several processes (a ``weft run`` and remote agent hosts) may write
+the same file; a run's spans are gathered by run id whoever wrote them.
 """
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
 import gc
 import json
-import sqlite3
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, Literal, cast
 
 from weft.protocols import WeftError
+from weft.runtime import trace_db
 from weft.runtime.flush_timer import FlushTimer
+from weft.runtime.logging import get_logger
 from weft.runtime.span_codec import (
     DEFAULT_MAX_CHARS,
     EncodedBatch,
@@ -35,85 +38,16 @@ from weft.runtime.span_codec import (
     SpanCodec,
     decode_document,
 )
+from weft.runtime.trace_writer import (
+    InlineWriter,
+    ProcessWriter,
+    TraceWriter,
+    WriterGone,
+    WriterStats,
+)
 from weft.runtime.tracing import NodeGroup, NodeRow, SpanRecord, Tracer
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS trace_runs (
-    run_id TEXT PRIMARY KEY,
-    trace_id TEXT NOT NULL,
-    workflow TEXT,
-    state TEXT NOT NULL,
-    started_at REAL NOT NULL,
-    finished_at REAL,
-    span_count INTEGER NOT NULL DEFAULT 0,
-    usage TEXT,
-    graph_hash TEXT
-);
-CREATE INDEX IF NOT EXISTS trace_runs_by_start ON trace_runs (started_at);
-CREATE TABLE IF NOT EXISTS span_batches (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    run_id TEXT NOT NULL,
-    trace_id TEXT NOT NULL,
-    written_at REAL NOT NULL,
-    span_count INTEGER NOT NULL,
-    spans TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS span_batches_by_run ON span_batches (run_id, seq);
-CREATE TABLE IF NOT EXISTS graphs (
-    graph_hash TEXT PRIMARY KEY,
-    outline TEXT NOT NULL
-);
-CREATE VIEW IF NOT EXISTS spans AS
-SELECT b.run_id AS run_id,
-       b.trace_id AS trace_id,
-       json_extract(s.value, '$[0]') AS span_id,
-       json_extract(s.value, '$[1]') AS parent_id,
-       json_extract(s.value, '$[2]') AS name,
-       json_extract(s.value, '$[3]') AS kind,
-       json_extract(s.value, '$[4]') / 1e6 AS start,
-       json_extract(s.value, '$[5]') / 1e6 AS end,
-       (json_extract(s.value, '$[5]') - json_extract(s.value, '$[4]')) / 1e6 AS duration,
-       json_extract(s.value, '$[6]') AS status,
-       json_extract(s.value, '$[7]') AS node,
-       json_extract(s.value, '$[8]') AS agent
-FROM span_batches AS b, json_each(b.spans, '$.spans') AS s
-UNION ALL
-SELECT b.run_id AS run_id,
-       b.trace_id AS trace_id,
-       json_extract(r.value, '$[0]') AS span_id,
-       json_extract(g.value, '$[0]') AS parent_id,
-       CASE WHEN rtrim(json_extract(r.value, '$[1]'), '0123456789') LIKE '%#'
-            THEN rtrim(rtrim(json_extract(r.value, '$[1]'), '0123456789'), '#')
-            ELSE json_extract(r.value, '$[1]') END AS name,
-       'node' AS kind,
-       json_extract(r.value, '$[2]') AS start,
-       json_extract(r.value, '$[3]') AS end,
-       json_extract(r.value, '$[3]') - json_extract(r.value, '$[2]') AS duration,
-       json_extract(r.value, '$[4]') AS status,
-       json_extract(r.value, '$[1]') AS node,
-       NULL AS agent
-FROM span_batches AS b, json_each(b.spans, '$.nodes') AS g, json_each(g.value, '$[1]') AS r;
-"""
-_SCHEMA_VERSION = 2
-#: Write-ahead log bytes after which a checkpoint is made even while runs keep writing.
-CHECKPOINT_BYTES = 64 * 2**20
-#: Seconds without a write after which the log is checkpointed.
-IDLE_CHECKPOINT_S = 1.0
-
-_UPSERT_RUN = """
-INSERT INTO trace_runs (run_id, trace_id, workflow, state, started_at, finished_at,
-                        span_count, usage, graph_hash)
-VALUES (:run_id, :trace_id, :workflow, :state, :started_at, :finished_at,
-        :span_count, :usage, :graph_hash)
-ON CONFLICT (run_id) DO UPDATE SET
-    span_count = span_count + excluded.span_count,
-    started_at = min(started_at, excluded.started_at),
-    workflow = coalesce(excluded.workflow, workflow),
-    state = CASE WHEN excluded.workflow IS NULL THEN state ELSE excluded.state END,
-    finished_at = coalesce(excluded.finished_at, finished_at),
-    usage = coalesce(excluded.usage, usage),
-    graph_hash = coalesce(excluded.graph_hash, graph_hash)
-"""
+_log = get_logger("weft.traces")
 
 
 @dataclass(frozen=True)
@@ -140,7 +74,9 @@ class TraceStore(Tracer):
 
     One instance per process and event loop. ``max_chars`` caps each
     attribute value's JSON size; ``flush_interval`` is how long a span may
-    wait in memory; more than ``max_buffer`` waiting spans are written at once.
+    wait in memory; more than ``max_buffer`` waiting spans are handed over at
+    once. ``writer="inline"`` checks and commits in this process instead of
+    a writer process (slower runs, one process less).
     """
 
     def __init__(
@@ -151,38 +87,23 @@ class TraceStore(Tracer):
         max_buffer: int = 4096,
         max_chars: int = DEFAULT_MAX_CHARS,
         codec: SpanCodec | None = None,
+        writer: Literal["process", "inline"] = "process",
     ) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA busy_timeout=5000")
-        # Batches are tens of kilobytes: bigger pages mean fewer overflow pages to
-        # write and to checkpoint (half the cost per batch of the default 4 KiB).
-        # Takes effect when the file is created; an existing store keeps its own.
-        self._db.execute("PRAGMA page_size=16384")
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        # Checkpoints (copying the write-ahead log into the database, with an fsync)
-        # are this store's own business: when it has been idle for a second, when
-        # the log passes CHECKPOINT_BYTES, and on close; never in the middle of a
-        # busy run, where SQLite would do one every few megabytes.
-        self._db.execute("PRAGMA wal_autocheckpoint=0")
-        version = self._db.execute("PRAGMA user_version").fetchone()[0]
-        if version < _SCHEMA_VERSION:
-            # Version 2 added node rows to the ``spans`` view; the tables are unchanged.
-            self._db.executescript("DROP VIEW IF EXISTS spans;" + _SCHEMA)
-            self._db.execute(f"PRAGMA user_version={_SCHEMA_VERSION}")
+        self._db = trace_db.connect(self.path)
         self.codec = codec or SpanCodec(max_chars=max_chars)
         self.flush_interval = flush_interval
         self.max_buffer = max_buffer
-        self.batches_written = 0
+        self.writer_kind = writer
+        #: Batches handed to the writer so far.
+        self.batches_flushed = 0
+        self._writer: TraceWriter | None = None
         self._buffer: list[SpanRecord] = []
         self._rows: NodeRows = {}
-        self._graphs_written: set[str] = set()
+        self._graphs_sent: set[str] = set()
+        self._errors_logged: set[str] = set()
         self._timer = FlushTimer(self.flush_interval, self.flush)
-        self._idle = FlushTimer(IDLE_CHECKPOINT_S, self._checkpoint_when_idle)
-        self._logged_bytes = 0
-        self._last_write = 0.0
         self._closed = False
 
     # -- writing (Tracer) ------------------------------------------------------------
@@ -211,7 +132,7 @@ class TraceStore(Tracer):
             self.flush()
 
     def flush(self) -> None:
-        """Encode and commit everything buffered: one row per run, one transaction."""
+        """Encode everything buffered and hand it to the writer (``sync`` waits for the commit)."""
         self._timer.cancel()
         if not (self._buffer or self._rows) or self._closed:
             return
@@ -227,58 +148,83 @@ class TraceStore(Tracer):
         finally:
             if collecting:
                 gc.enable()
-        now = time.time()
-        documents = [
-            (run_id, trace_id, now, count, text)
-            for run_id, trace_id, count, text in batch.documents()
-        ]
-        runs = _run_rows(batch)
-        db = self._db
-        db.execute("BEGIN")
+        batch.runs = _run_rows(batch)
+        batch.run_spans = []  # spans hold live objects: they stay in this process
+        new_graphs = batch.graphs.keys() - self._graphs_sent
+        batch.graphs = {h: batch.graphs[h] for h in new_graphs}
+        self._hand_over(batch)
+        self._graphs_sent.update(new_graphs)
+        self.batches_flushed += 1
+
+    def sync(self) -> WriterStats:
+        """Flush, then wait until every batch handed over is committed; what the writer did.
+
+        A batch the writer could not commit (a database locked past its busy
+        timeout, a full disk) is kept for another try and logged once.
+        """
+        self.flush()
+        if self._writer is None:
+            return WriterStats(batches=0, checkpoints=0)
         try:
-            db.executemany(
-                "INSERT INTO span_batches (run_id, trace_id, written_at, span_count, spans)"
-                " VALUES (?, ?, ?, ?, ?)",
-                documents,
-            )
-            db.executemany(_UPSERT_RUN, runs)
-            graphs = [(h, g) for h, g in batch.graphs.items() if h not in self._graphs_written]
-            if graphs:
-                db.executemany("INSERT OR IGNORE INTO graphs VALUES (?, ?)", graphs)
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        db.execute("COMMIT")
-        self._graphs_written.update(batch.graphs)
-        self.batches_written += 1
-        self._logged_bytes += sum(len(document[4]) for document in documents)
-        self._last_write = time.monotonic()
-        if self._logged_bytes >= CHECKPOINT_BYTES:
-            self.checkpoint()
-        elif _in_event_loop():  # outside one, nothing is idle: checkpoint on close
-            self._idle.arm()
-
-    def checkpoint(self) -> None:
-        """Copy the write-ahead log into the database now (readers are not blocked)."""
-        self._idle.cancel()
-        if self._logged_bytes and not self._closed:
-            self._db.execute("PRAGMA wal_checkpoint(PASSIVE)")
-        self._logged_bytes = 0
-
-    def _checkpoint_when_idle(self) -> None:
-        self._idle.cancel()
-        if time.monotonic() - self._last_write < IDLE_CHECKPOINT_S:
-            self._idle.arm()  # still busy: look again later
-        else:
-            self.checkpoint()
+            stats = self._writer.sync()
+        except WriterGone as exc:
+            self._fall_back(exc)
+            stats = self._writer_now().sync()
+        if stats.error and stats.error not in self._errors_logged:
+            self._errors_logged.add(stats.error)
+            _log.warning("trace batch not written", error=stats.error, pending=stats.pending)
+        return stats
 
     def close(self) -> None:
         if self._closed:
             return
         self.flush()
-        self.checkpoint()
         self._closed = True
+        if self._writer is not None:
+            self._writer.close()
         self._db.close()
+
+    def _hand_over(self, batch: EncodedBatch) -> None:
+        try:
+            self._writer_now().write(batch)
+        except WriterGone as exc:
+            self._fall_back(exc)
+            self._writer_now().write(batch)
+
+    def _writer_now(self) -> TraceWriter:
+        """The writer, started on first use: a process unless that is impossible or unwanted."""
+        writer = self._writer
+        if writer is None:
+            if self.writer_kind == "process":
+                try:
+                    writer = ProcessWriter(
+                        self.path,
+                        self.codec,
+                        checkpoint_bytes=trace_db.CHECKPOINT_BYTES,
+                        idle_checkpoint_s=trace_db.IDLE_CHECKPOINT_S,
+                    )
+                except OSError as exc:
+                    _log.warning("trace writer process not started; writing here", error=str(exc))
+            if writer is None:
+                writer = self._inline_writer()
+            self._writer = writer
+        return writer
+
+    def _fall_back(self, exc: WriterGone) -> None:
+        """The writer process is gone: write in this process from now on."""
+        _log.warning("trace writer process gone; writing here", error=str(exc))
+        dead, self._writer = self._writer, self._inline_writer()
+        if dead is not None:
+            with contextlib.suppress(OSError):
+                dead.close()
+
+    def _inline_writer(self) -> InlineWriter:
+        return InlineWriter(
+            self.path,
+            self.codec,
+            checkpoint_bytes=trace_db.CHECKPOINT_BYTES,
+            idle_checkpoint_s=trace_db.IDLE_CHECKPOINT_S,
+        )
 
     def __enter__(self) -> TraceStore:
         return self
@@ -290,7 +236,7 @@ class TraceStore(Tracer):
 
     def runs(self, limit: int = 20) -> list[TraceRun]:
         """The most recent runs first."""
-        self.flush()
+        self.sync()
         rows = self._db.execute(
             "SELECT run_id, trace_id, workflow, state, started_at, finished_at, span_count,"
             " usage, graph_hash FROM trace_runs ORDER BY started_at DESC LIMIT ?",
@@ -300,7 +246,7 @@ class TraceStore(Tracer):
 
     def get_run(self, ref: str) -> TraceRun:
         """A run by id, unique id prefix, or ``last``; ``WeftError`` if none or ambiguous."""
-        self.flush()
+        self.sync()
         columns = (
             "SELECT run_id, trace_id, workflow, state, started_at, finished_at, span_count,"
             " usage, graph_hash FROM trace_runs"
@@ -326,7 +272,7 @@ class TraceStore(Tracer):
 
     def spans(self, run_id: str) -> list[SpanRecord]:
         """Every stored span of a run, ordered by start time (attributes are JSON-native)."""
-        self.flush()
+        self.sync()
         rows = self._db.execute(
             "SELECT spans FROM span_batches WHERE run_id = ? ORDER BY seq", (run_id,)
         ).fetchall()
@@ -350,7 +296,7 @@ class TraceStore(Tracer):
 
     def delete(self, run_ids: Iterable[str]) -> int:
         """Forget runs and their spans; returns how many runs were removed."""
-        self.flush()
+        self.sync()
         ids = list(run_ids)
         removed = 0
         with self._db:
@@ -365,7 +311,7 @@ class TraceStore(Tracer):
                 "DELETE FROM graphs WHERE graph_hash NOT IN"
                 " (SELECT graph_hash FROM trace_runs WHERE graph_hash IS NOT NULL)"
             )
-        self._graphs_written.clear()
+        self._graphs_sent.clear()
         return removed
 
 
@@ -403,14 +349,6 @@ def _run_rows(batch: EncodedBatch) -> list[dict[str, Any]]:
             graph_hash=span.attributes.get("graph_hash"),
         )
     return list(rows.values())
-
-
-def _in_event_loop() -> bool:
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return False
-    return True
 
 
 def _trace_run(row: tuple[Any, ...]) -> TraceRun:
