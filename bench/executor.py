@@ -322,7 +322,8 @@ class Weft(Contender):
             folder = Path(self._folder.name)
             self._journal = Journal(folder / "journal.db") if self.journal else None
             self._tracer = (
-                TraceStore(folder / "traces.db", writer="inline" if self.inline else "process")
+                # As ``weft run`` opens it: its writer process starts after the first runs.
+                TraceStore(folder / "traces.db", writer="inline" if self.inline else "auto")
                 if self.trace
                 else None
             )

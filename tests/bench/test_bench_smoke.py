@@ -46,7 +46,14 @@ async def test_every_contender_computes_the_same_outputs_on_the_same_graph(shape
     dag = TINY_DAGS[shape]()
     expected = {sink: dag.expected()[sink] for sink in dag.sinks}
     results = {c.label: await _outputs(c, dag) for c in bench.contenders()}
-    assert set(results) == {"asyncio", "weft", "weft+journal", "weft+trace", "LangGraph"}
+    assert set(results) == {
+        "asyncio",
+        "weft",
+        "weft+journal",
+        "weft+trace",
+        "weft+trace-inline",
+        "LangGraph",
+    }
     for label, outputs in results.items():
         assert outputs == expected, label
 

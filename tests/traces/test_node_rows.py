@@ -8,9 +8,12 @@ in a clean chunk, the SQL view, and the tracers that get a ``SpanRecord``.
 
 from __future__ import annotations
 
+import pickle
 import sqlite3
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from weft import Workflow, tool
 from weft.runtime import prepare
@@ -139,7 +142,8 @@ async def test_a_long_output_in_a_node_row_is_cut_and_its_neighbours_are_not(
     store.close()
 
 
-def test_rows_with_nested_or_unusual_keys_are_looked_at_closely() -> None:
+@pytest.mark.parametrize("where", ["here", "writer process"])
+def test_rows_with_nested_or_unusual_keys_are_looked_at_closely(where: str) -> None:
     codec = SpanCodec(redactor=Redactor())
     group = NodeGroup("r" * 32, "t" * 32, "p" * 16)
     clean = ("a" * 16, "n1", 1.0, 2.0, "succeeded", "step", {"value": 1}, 1)
@@ -147,6 +151,9 @@ def test_rows_with_nested_or_unusual_keys_are_looked_at_closely() -> None:
     colon = ("c" * 16, "n3", 1.0, 2.0, "succeeded", "step", {"value": "12:30"}, 1)
     non_str = ("d" * 16, "n4", 1.0, 2.0, "succeeded", "step", {"value": {7: "x"}}, 2**70)
     batch = codec.encode_batch([], {group: [clean, nested, colon, non_str]})
+    if where == "writer process":  # the batch as the writer gets it: JSON text, no rows
+        batch = pickle.loads(pickle.dumps(batch))
+        assert all(rows is None for *_, rows in batch.raw_rows)
     codec.check_rows(batch)
     [(run_id, _trace, count, text)] = list(batch.documents())
     assert count == 4
@@ -159,7 +166,8 @@ def test_rows_with_nested_or_unusual_keys_are_looked_at_closely() -> None:
     assert all(s.parent_id == "p" * 16 and s.kind == "node" for s in spans.values())
 
 
-def test_a_sensitive_argument_name_is_masked_even_in_an_otherwise_clean_group() -> None:
+@pytest.mark.parametrize("where", ["here", "writer process"])
+def test_a_sensitive_argument_name_is_masked_even_in_an_otherwise_clean_group(where: str) -> None:
     codec = SpanCodec(redactor=Redactor())
     group = NodeGroup("r" * 32, "t" * 32, None)
     rows = [
@@ -168,6 +176,8 @@ def test_a_sensitive_argument_name_is_masked_even_in_an_otherwise_clean_group() 
     ]
     rows.append(("f" * 16, "n30", 1.0, 2.0, "succeeded", "login", {"password": "pw-1234"}, True))
     batch = codec.encode_batch([], {group: rows})
+    if where == "writer process":
+        batch = pickle.loads(pickle.dumps(batch))
     codec.check_rows(batch)
     [(run_id, _trace, count, text)] = list(batch.documents())
     assert count == 31 and "pw-1234" not in text

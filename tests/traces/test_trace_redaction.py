@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Literal
 
 import pytest
 
@@ -70,12 +71,13 @@ def _all_bytes(folder: Path) -> bytes:
     return b"".join(p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file())
 
 
+@pytest.mark.parametrize("writer", ["inline", "process"])
 async def test_secrets_appear_in_no_file_no_export_and_no_view(
-    tmp_path: Path, fresh_redactor: None
+    tmp_path: Path, fresh_redactor: None, writer: Literal["inline", "process"]
 ) -> None:
     home = tmp_path / "weft"
     journal = Journal(home / "journal.db")
-    store = TraceStore(home / "traces.db")
+    store = TraceStore(home / "traces.db", writer=writer)
     result = await run_workflow(
         leaky_workflow(), {"api_key": INPUT_SECRET}, journal=journal, tracer=store
     )

@@ -14,8 +14,10 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 import structlog
@@ -36,6 +38,22 @@ def echo(value: str) -> str:
     return value
 
 
+class Handle:
+    """An object that cannot be pickled (it holds a lock), as live outputs often can't."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+
+    def __str__(self) -> str:
+        return "<handle>"
+
+
+@tool
+def open_handle(value: str) -> Any:
+    """Returns something only this process can hold."""
+    return Handle()
+
+
 def two_steps() -> Workflow:
     wf = Workflow("two-steps")
     wf.input("value")
@@ -53,7 +71,7 @@ def _writer_of(store: TraceStore) -> ProcessWriter:
 async def test_node_rows_are_checked_and_committed_by_a_process_of_their_own(
     tmp_path: Path,
 ) -> None:
-    store = TraceStore(tmp_path / "traces.db")
+    store = TraceStore(tmp_path / "traces.db", writer="process")
     result = await Executor(tracer=store).run(prepare(two_steps()), {"value": "hello"})
     writer = _writer_of(store)
     assert writer.pid != os.getpid()
@@ -69,7 +87,7 @@ async def test_a_secret_registered_after_the_writer_started_is_masked_by_it(
     tmp_path: Path,
 ) -> None:
     redactor = Redactor()
-    store = TraceStore(tmp_path / "traces.db", codec=SpanCodec(redactor=redactor))
+    store = TraceStore(tmp_path / "traces.db", codec=SpanCodec(redactor=redactor), writer="process")
     prepared = prepare(two_steps())
     await Executor(tracer=store).run(prepared, {"value": "before"})
     store.sync()  # the writer is running, with the secrets known then
@@ -89,7 +107,8 @@ def test_spans_handed_over_survive_the_run_process_dying_at_once(tmp_path: Path)
         from weft.runtime.trace_store import TraceStore
         from weft.runtime.tracing import SpanRecord
 
-        store = TraceStore({str(tmp_path / "traces.db")!r}, flush_interval=60)
+        store = TraceStore({str(tmp_path / "traces.db")!r}, flush_interval=60,
+                           writer="process")
         for index in range(20):
             store.record(SpanRecord(trace_id="a" * 32, span_id=f"{{index:016x}}",
                                     parent_id="f" * 16, name="s", kind="node", start=1.0,
@@ -110,7 +129,7 @@ def test_spans_handed_over_survive_the_run_process_dying_at_once(tmp_path: Path)
 async def test_a_killed_writer_is_replaced_by_writing_here_and_nothing_is_lost(
     tmp_path: Path,
 ) -> None:
-    store = TraceStore(tmp_path / "traces.db")
+    store = TraceStore(tmp_path / "traces.db", writer="process")
     prepared = prepare(two_steps())
     first = await Executor(tracer=store).run(prepared, {"value": "one"})
     store.sync()
@@ -127,7 +146,7 @@ async def test_a_killed_writer_is_replaced_by_writing_here_and_nothing_is_lost(
 
 
 async def test_ctrl_c_in_the_terminal_does_not_stop_the_writer(tmp_path: Path) -> None:
-    store = TraceStore(tmp_path / "traces.db")
+    store = TraceStore(tmp_path / "traces.db", writer="process")
     prepared = prepare(two_steps())
     await Executor(tracer=store).run(prepared, {"value": "one"})
     store.sync()
@@ -136,6 +155,24 @@ async def test_ctrl_c_in_the_terminal_does_not_stop_the_writer(tmp_path: Path) -
     result = await Executor(tracer=store).run(prepared, {"value": "two"})
     assert len(store.spans(result.run_id)) == 3
     assert store._writer is writer and writer._process.poll() is None
+    store.close()
+
+
+async def test_a_store_starts_its_writer_process_once_runs_are_big_enough(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import weft.runtime.trace_store as trace_store
+
+    monkeypatch.setattr(trace_store, "PROCESS_AFTER_ROWS", 4)
+    store = TraceStore(tmp_path / "traces.db")
+    prepared = prepare(two_steps())
+    first = await Executor(tracer=store).run(prepared, {"value": "one"})
+    assert isinstance(store._writer, InlineWriter)  # two node rows: not worth a process
+    second = await Executor(tracer=store).run(prepared, {"value": "two"})
+    third = await Executor(tracer=store).run(prepared, {"value": "three"})
+    assert isinstance(store._writer, ProcessWriter)
+    for result in (first, second, third):
+        assert len(store.spans(result.run_id)) == 3
     store.close()
 
 
@@ -156,6 +193,19 @@ def test_an_inline_store_starts_no_process(tmp_path: Path) -> None:
         )
         assert isinstance(store._writer, InlineWriter)
         assert [s.span_id for s in store.spans("r1")] == ["1" * 16]
+
+
+async def test_outputs_that_cannot_be_pickled_reach_the_writer_as_json(tmp_path: Path) -> None:
+    wf = Workflow("handles")
+    wf.input("value")
+    wf.node("open", open_handle, with_={"value": "${inputs.value}"})
+    store = TraceStore(tmp_path / "traces.db", writer="process")
+    result = await Executor(tracer=store).run(prepare(wf), {"value": "x"})
+    assert result.ok
+    spans = {s.name: s for s in store.spans(result.run_id)}
+    assert spans["open"].attributes["output"] == "<handle>"
+    assert isinstance(store._writer, ProcessWriter)
+    store.close()
 
 
 def test_unchecked_rows_are_never_stored() -> None:

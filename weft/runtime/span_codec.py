@@ -130,10 +130,19 @@ class EncodedBatch:
     #: Workflow outlines (JSON) by graph hash, for run spans that refer to them.
     graphs: dict[str, str] = field(default_factory=dict)
     #: Node rows as encoded in the run's process, one JSON array per group and
-    #: parent, not yet checked: ``SpanCodec.check_rows`` moves them into ``nodes``.
-    raw_rows: list[tuple[GroupKey, str | None, str]] = field(default_factory=list)
+    #: parent, not yet checked (``SpanCodec.check_rows`` moves them into ``nodes``),
+    #: with the rows themselves while the batch is in that process.
+    raw_rows: list[tuple[GroupKey, str | None, str, list[NodeRow] | None]] = field(
+        default_factory=list
+    )
     #: The ``trace_runs`` rows this batch adds to or updates (set by the trace store).
     runs: list[dict[str, Any]] = field(default_factory=list)
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled (for the writer process) as JSON text only: rows hold live objects."""
+        state = self.__dict__.copy()
+        state["raw_rows"] = [(key, parent, text, None) for key, parent, text, _ in self.raw_rows]
+        return state
 
     def add(self, key: GroupKey, count: int, start: float) -> list[str]:
         """The span texts of group ``key``, counting ``count`` more spans from ``start``."""
@@ -204,7 +213,7 @@ class SpanCodec:
             # The first node to finish started about when the run did; the run span,
             # when it comes, gives trace_runs the exact start.
             batch.add(key, len(group_rows), group_rows[0][2])
-            batch.raw_rows.append((key, group.parent_id, encode_json(group_rows)))
+            batch.raw_rows.append((key, group.parent_id, encode_json(group_rows), group_rows))
         for span in spans:
             self._encode_span(span, batch, shape_ids)
         return batch
@@ -218,12 +227,14 @@ class SpanCodec:
         the slow path (``clean_fields``: redacted, then cut) as a full span.
         """
         shape_ids = {shape: index for index, shape in enumerate(batch.shapes)}
-        for key, parent_id, text in batch.raw_rows:
+        for key, parent_id, text, rows in batch.raw_rows:
             texts = batch.nodes.setdefault(key, {}).setdefault(parent_id, [])
-            try:
-                rows = orjson.loads(text)
-            except orjson.JSONDecodeError:  # lone surrogates, which the stdlib encoded
-                rows = json.loads(text)
+            live = rows is not None
+            if rows is None:  # in the writer process: read back from the JSON
+                try:
+                    rows = orjson.loads(text)
+                except orjson.JSONDecodeError:  # lone surrogates, which the stdlib encoded
+                    rows = json.loads(text)
             if (
                 self._rows_fit(rows, text)
                 and not self.redactor.may_hold_secret(text)
@@ -232,8 +243,8 @@ class SpanCodec:
                 texts.append(text[1:-1])
                 continue
             group = NodeGroup(key[0], key[1], parent_id)
-            # Parsed again exactly: orjson reads integers past 64 bits as floats.
-            for row in json.loads(text):
+            # Read again exactly: orjson reads integers past 64 bits as floats.
+            for row in rows if live else json.loads(text):
                 row_text = encode_json(row)
                 if len(row_text) <= self.max_chars and not self.redactor.needs_walk(row_text):
                     texts.append(row_text)

@@ -48,6 +48,8 @@ from weft.runtime.trace_writer import (
 from weft.runtime.tracing import NodeGroup, NodeRow, SpanRecord, Tracer
 
 _log = get_logger("weft.traces")
+#: Node spans written in this process before ``writer="auto"`` starts a writer process.
+PROCESS_AFTER_ROWS = 2000
 
 
 @dataclass(frozen=True)
@@ -75,8 +77,14 @@ class TraceStore(Tracer):
     One instance per process and event loop. ``max_chars`` caps each
     attribute value's JSON size; ``flush_interval`` is how long a span may
     wait in memory; more than ``max_buffer`` waiting spans are handed over at
-    once. ``writer="inline"`` checks and commits in this process instead of
-    a writer process (slower runs, one process less).
+    once.
+
+    ``writer`` says where spans are checked and committed: ``"process"``, a
+    writer process, which takes about half of tracing's cost per node off the
+    run; ``"inline"``, this process; ``"auto"`` (the default), this process
+    until ``PROCESS_AFTER_ROWS`` node spans have been written, then a writer
+    process. Starting one costs a Python interpreter (about 0.2 s of CPU,
+    waited for at ``close``), more than a small run's spans cost to write.
     """
 
     def __init__(
@@ -87,7 +95,7 @@ class TraceStore(Tracer):
         max_buffer: int = 4096,
         max_chars: int = DEFAULT_MAX_CHARS,
         codec: SpanCodec | None = None,
-        writer: Literal["process", "inline"] = "process",
+        writer: Literal["auto", "process", "inline"] = "auto",
     ) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -96,9 +104,11 @@ class TraceStore(Tracer):
         self.flush_interval = flush_interval
         self.max_buffer = max_buffer
         self.writer_kind = writer
-        #: Batches handed to the writer so far.
+        #: Batches and node rows handed to the writer so far.
         self.batches_flushed = 0
+        self.rows_flushed = 0
         self._writer: TraceWriter | None = None
+        self._process_failed = False
         self._buffer: list[SpanRecord] = []
         self._rows: NodeRows = {}
         self._graphs_sent: set[str] = set()
@@ -138,6 +148,7 @@ class TraceStore(Tracer):
             return
         spans, self._buffer = self._buffer, []
         rows, self._rows = self._rows, {}
+        self.rows_flushed += sum(map(len, rows.values()))
         collecting = gc.isenabled()
         if collecting:
             # Encoding makes only acyclic garbage (lists, strings); a collection
@@ -192,27 +203,34 @@ class TraceStore(Tracer):
             self._writer_now().write(batch)
 
     def _writer_now(self) -> TraceWriter:
-        """The writer, started on first use: a process unless that is impossible or unwanted."""
+        """The writer for the next batch (see ``writer`` in the class docstring)."""
         writer = self._writer
-        if writer is None:
-            if self.writer_kind == "process":
-                try:
-                    writer = ProcessWriter(
-                        self.path,
-                        self.codec,
-                        checkpoint_bytes=trace_db.CHECKPOINT_BYTES,
-                        idle_checkpoint_s=trace_db.IDLE_CHECKPOINT_S,
-                    )
-                except OSError as exc:
-                    _log.warning("trace writer process not started; writing here", error=str(exc))
-            if writer is None:
-                writer = self._inline_writer()
+        wants_process = self.writer_kind == "process" or (
+            self.writer_kind == "auto" and self.rows_flushed >= PROCESS_AFTER_ROWS
+        )
+        if wants_process and not isinstance(writer, ProcessWriter) and not self._process_failed:
+            if writer is not None:
+                writer.close()  # its batches are committed: it writes synchronously
+            try:
+                writer = ProcessWriter(
+                    self.path,
+                    self.codec,
+                    checkpoint_bytes=trace_db.CHECKPOINT_BYTES,
+                    idle_checkpoint_s=trace_db.IDLE_CHECKPOINT_S,
+                )
+            except OSError as exc:
+                self._process_failed = True
+                writer = None
+                _log.warning("trace writer process not started; writing here", error=str(exc))
             self._writer = writer
+        if writer is None:
+            writer = self._writer = self._inline_writer()
         return writer
 
     def _fall_back(self, exc: WriterGone) -> None:
         """The writer process is gone: write in this process from now on."""
         _log.warning("trace writer process gone; writing here", error=str(exc))
+        self._process_failed = True
         dead, self._writer = self._writer, self._inline_writer()
         if dead is not None:
             with contextlib.suppress(OSError):

@@ -23,6 +23,7 @@ write to the pipe.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pickle
 import select
@@ -31,6 +32,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -195,6 +197,8 @@ class ProcessWriter:
             pass
         self._secrets_sent: frozenset[str] | None = None
         self.pid = self._process.pid
+        # A store dropped without ``close``: ending the writer's input lets it finish.
+        self._finalizer = weakref.finalize(self, _end_input, self._process)
 
     def write(self, batch: EncodedBatch) -> None:
         secrets = self.codec.redactor.secrets
@@ -211,6 +215,7 @@ class ProcessWriter:
     def close(self) -> None:
         """End of input: the process commits what it has, checkpoints and exits."""
         assert self._process.stdin is not None and self._process.stdout is not None
+        self._finalizer.detach()
         self._process.stdin.close()
         try:
             self._process.wait(timeout=SYNC_TIMEOUT_S)
@@ -225,6 +230,12 @@ class ProcessWriter:
             _write_all(self._to_writer, len(data).to_bytes(_HEADER, "little"), data)
         except OSError as exc:  # BrokenPipeError above all
             raise WriterGone(f"the trace writer (pid {self.pid}) is gone: {exc}") from exc
+
+
+def _end_input(process: subprocess.Popen[bytes]) -> None:
+    if process.stdin is not None:
+        with contextlib.suppress(OSError):
+            process.stdin.close()
 
 
 def _write_all(fd: int, header: bytes, data: bytes) -> None:
