@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import json
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -189,7 +190,8 @@ class TraceStore(Tracer):
     def close(self) -> None:
         if self._closed:
             return
-        self.flush()
+        if self._writer is not None or self._buffer or self._rows:
+            self.sync()  # so that a batch that could not be written is logged
         self._closed = True
         if self._writer is not None:
             self._writer.close()
@@ -206,7 +208,9 @@ class TraceStore(Tracer):
         """The writer for the next batch (see ``writer`` in the class docstring)."""
         writer = self._writer
         wants_process = self.writer_kind == "process" or (
-            self.writer_kind == "auto" and self.rows_flushed >= PROCESS_AFTER_ROWS
+            self.writer_kind == "auto"
+            and self.rows_flushed >= PROCESS_AFTER_ROWS
+            and os.name == "posix"  # the writer's pipes are select()ed
         )
         if wants_process and not isinstance(writer, ProcessWriter) and not self._process_failed:
             if writer is not None:
