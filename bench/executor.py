@@ -700,6 +700,22 @@ def measure_big(config: Config, log: Callable[[str], None]) -> list[dict[str, An
     return reports
 
 
+def _tracing_targets(dag: Dag, traced: Timing, untraced: Timing) -> list[tuple[str, str, str, str]]:
+    """Tracing's extra per-node cost (judged as ``weft run`` traces), and where it went."""
+    extra = traced.median / untraced.median - 1
+    if traced.label == "weft+trace-inline":
+        name = f"tracing on / off, all in the run's process, {dag.name}"
+        rows = [(name, f"{extra:+.0%}", "info (writer=inline)", "—")]
+    else:
+        name = f"tracing on / off extra per-node overhead, {dag.name}"
+        rows = [(name, f"{extra:+.0%}", "≤ +20%", verdict(extra <= 0.2))]
+    if traced.helper_cpu_s is not None:
+        per_node = traced.helper_cpu_s / (len(traced.runs_s) * dag.n) * 1e6
+        name = f"trace writer process CPU per node (another core), {dag.name}"
+        rows.append((name, f"{per_node:.2f} µs", "info (not in the run's time)", "—"))
+    return rows
+
+
 def render(config: Config, measured: dict[str, Any], big: list[dict[str, Any]]) -> str:
     lines: list[str] = []
     targets: list[tuple[str, str, str, str]] = []
@@ -717,51 +733,14 @@ def render(config: Config, measured: dict[str, Any], big: list[dict[str, Any]]) 
     add("|---|---|---:|---:|---:|---:|")
     for dag, timings in measured["overhead"]:
         lg, base = timings["LangGraph"].median, timings["asyncio"].median
-        for label in (
-            "asyncio",
-            "weft",
-            "weft+journal",
-            "weft+trace",
-            "weft+trace-inline",
-            "LangGraph",
-        ):
-            t = timings[label]
+        for label, t in timings.items():
             add(
                 f"| {dag.name} ({dag.n} nodes, {len(dag.edges)} edges) | {label} | "
                 f"{_spread(t, dag.n)} | {t.build_s * 1e3:,.0f} | {t.median / lg:.3f} | "
                 f"{t.median / base:.2f} |"
             )
-            if label == "weft+trace":
-                extra = t.median / timings["weft"].median - 1
-                targets.append(
-                    (
-                        f"tracing on / off extra per-node overhead, {dag.name}",
-                        f"{extra:+.0%}",
-                        "≤ +20%",
-                        verdict(extra <= 0.2),
-                    )
-                )
-                if t.helper_cpu_s is not None:
-                    per_node = t.helper_cpu_s / (len(t.runs_s) * dag.n) * 1e6
-                    targets.append(
-                        (
-                            f"trace writer process CPU per node (another core), {dag.name}",
-                            f"{per_node:.2f} µs",
-                            "info (not in the run's time)",
-                            "—",
-                        )
-                    )
-                continue
-            if label == "weft+trace-inline":
-                extra = t.median / timings["weft"].median - 1
-                targets.append(
-                    (
-                        f"tracing on / off, all in the run's process, {dag.name}",
-                        f"{extra:+.0%}",
-                        "info (writer=inline)",
-                        "—",
-                    )
-                )
+            if label.startswith("weft+trace"):
+                targets.extend(_tracing_targets(dag, t, timings["weft"]))
                 continue
             if label.startswith("weft"):
                 r_lg, r_base = t.median / lg, t.median / base

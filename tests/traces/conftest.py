@@ -16,6 +16,7 @@ from weft import ActionContext, Workflow, tool
 from weft.runtime import prepare
 from weft.runtime.executor import Executor, RunResult
 from weft.runtime.trace_store import TraceStore
+from weft.runtime.tracing import SpanRecord
 
 AGENTS = {"plan_topics", "research_topic", "summarise", "check_facts", "publish"}
 
@@ -98,3 +99,22 @@ async def traced_run(tmp_path: Path) -> TracedRun:
     """The research workflow, run once with a trace store in ``tmp_path``."""
     path = tmp_path / "traces.db"
     return TracedRun(path, await run_traced(path))
+
+
+def make_span(
+    run_id: str, span_id: str, parent: str | None = None, **attributes: object
+) -> SpanRecord:
+    """A finished span of run ``run_id``: a node span when it has a parent, else a run span."""
+    return SpanRecord(
+        trace_id="a" * 32,
+        span_id=span_id,
+        parent_id=parent,
+        name=f"span-{span_id}",
+        kind="node" if parent else "run",
+        start=1000.0,
+        end=1000.5,
+        status="succeeded",
+        run_id=run_id,
+        node=f"span-{span_id}",
+        attributes=dict(attributes),
+    )

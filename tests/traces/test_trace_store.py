@@ -13,25 +13,9 @@ from weft.protocols import ActionError, Usage, WeftError
 from weft.runtime import prepare
 from weft.runtime.executor import Executor
 from weft.runtime.trace_store import TraceStore
-from weft.runtime.tracing import FanOutTracer, MemoryTracer, SpanRecord
+from weft.runtime.tracing import FanOutTracer, MemoryTracer
 
-from .conftest import TracedRun, check_facts, research_workflow
-
-
-def _span(run_id: str, span_id: str, parent: str | None = None, **attributes: object) -> SpanRecord:
-    return SpanRecord(
-        trace_id="a" * 32,
-        span_id=span_id,
-        parent_id=parent,
-        name=f"span-{span_id}",
-        kind="node" if parent else "run",
-        start=1000.0,
-        end=1000.5,
-        status="succeeded",
-        run_id=run_id,
-        node=f"span-{span_id}",
-        attributes=dict(attributes),
-    )
+from .conftest import TracedRun, check_facts, make_span, research_workflow
 
 
 async def test_every_span_comes_back_with_its_ids_timing_and_attributes(tmp_path: Path) -> None:
@@ -86,7 +70,7 @@ async def test_the_run_span_carries_the_workflow_graph(traced_run: TracedRun) ->
 def test_a_run_is_found_by_id_by_unique_prefix_and_as_last(tmp_path: Path) -> None:
     with TraceStore(tmp_path / "t.db") as store:
         for run_id, start in (("abc111", 1.0), ("abc222", 2.0), ("def333", 3.0)):
-            span = _span(run_id, run_id[-3:] * 5 + "x")
+            span = make_span(run_id, run_id[-3:] * 5 + "x")
             span.start, span.end = start, start + 1
             store.record(span)
         assert store.get_run("def333").run_id == "def333"
@@ -108,7 +92,7 @@ async def test_spans_wait_in_memory_and_a_whole_run_is_written_in_one_batch(
 ) -> None:
     store = TraceStore(tmp_path / "t.db", flush_interval=60)
     for index in range(50):
-        store.record(_span("r1", f"{index:016x}", parent="f" * 16))
+        store.record(make_span("r1", f"{index:016x}", parent="f" * 16))
     path = tmp_path / "t.db"
     with sqlite3.connect(path) as other:
         assert other.execute("SELECT count(*) FROM span_batches").fetchone() == (0,)
@@ -148,7 +132,7 @@ async def test_buffered_spans_are_written_by_a_timer_without_a_flush(tmp_path: P
                 written.set()
 
     store = WatchedStore(tmp_path / "t.db", flush_interval=0.01)
-    store.record(_span("r1", "1" * 16))
+    store.record(make_span("r1", "1" * 16))
     assert store.batches_flushed == 0
     await asyncio.wait_for(written.wait(), timeout=5)
     assert [s.span_id for s in store.spans("r1")] == ["1" * 16]
@@ -158,22 +142,22 @@ async def test_buffered_spans_are_written_by_a_timer_without_a_flush(tmp_path: P
 async def test_a_full_buffer_is_written_at_once(tmp_path: Path) -> None:
     store = TraceStore(tmp_path / "t.db", flush_interval=60, max_buffer=10)
     for index in range(10):
-        store.record(_span("r1", f"{index:016x}", parent="f" * 16))
+        store.record(make_span("r1", f"{index:016x}", parent="f" * 16))
     assert store.batches_flushed == 1
     store.close()
 
 
 def test_outside_an_event_loop_a_span_is_written_straight_away(tmp_path: Path) -> None:
     with TraceStore(tmp_path / "t.db") as store:
-        store.record(_span("r1", "1" * 16))
+        store.record(make_span("r1", "1" * 16))
         assert store.batches_flushed == 1
 
 
 def test_spans_of_interleaved_runs_are_kept_apart(tmp_path: Path) -> None:
     with TraceStore(tmp_path / "t.db", flush_interval=60) as store:
-        store.record(_span("r1", "1" * 16, parent="f" * 16))
-        store.record(_span("r2", "2" * 16, parent="f" * 16))
-        store.record(_span("r1", "3" * 16, parent="f" * 16))
+        store.record(make_span("r1", "1" * 16, parent="f" * 16))
+        store.record(make_span("r2", "2" * 16, parent="f" * 16))
+        store.record(make_span("r1", "3" * 16, parent="f" * 16))
         store.flush()
         assert [s.span_id for s in store.spans("r1")] == ["1" * 16, "3" * 16]
         assert [s.span_id for s in store.spans("r2")] == ["2" * 16]
@@ -181,9 +165,9 @@ def test_spans_of_interleaved_runs_are_kept_apart(tmp_path: Path) -> None:
 
 def test_usage_is_kept_only_when_an_llm_was_involved_and_errors_as_dicts(tmp_path: Path) -> None:
     with TraceStore(tmp_path / "t.db") as store:
-        store.record(_span("r1", "1" * 16, usage=Usage(latency_s=0.2)))
+        store.record(make_span("r1", "1" * 16, usage=Usage(latency_s=0.2)))
         store.record(
-            _span(
+            make_span(
                 "r1",
                 "2" * 16,
                 usage=Usage(llm_calls=1, prompt_tokens=12, completion_tokens=3, cost=0.01),

@@ -29,7 +29,9 @@ from weft.runtime.redaction import MASK, Redactor
 from weft.runtime.span_codec import SpanCodec
 from weft.runtime.trace_store import TraceStore
 from weft.runtime.trace_writer import InlineWriter, ProcessWriter
-from weft.runtime.tracing import NodeGroup, SpanRecord
+from weft.runtime.tracing import NodeGroup
+
+from .conftest import make_span
 
 
 @tool
@@ -178,19 +180,7 @@ async def test_a_store_starts_its_writer_process_once_runs_are_big_enough(
 
 def test_an_inline_store_starts_no_process(tmp_path: Path) -> None:
     with TraceStore(tmp_path / "traces.db", writer="inline") as store:
-        store.record(
-            SpanRecord(
-                trace_id="a" * 32,
-                span_id="1" * 16,
-                parent_id=None,
-                name="run",
-                kind="run",
-                start=1.0,
-                end=2.0,
-                status="succeeded",
-                run_id="r1",
-            )
-        )
+        store.record(make_span("r1", "1" * 16))
         assert isinstance(store._writer, InlineWriter)
         assert [s.span_id for s in store.spans("r1")] == ["1" * 16]
 

@@ -44,6 +44,7 @@ from weft.runtime.trace_writer import (
     ProcessWriter,
     TraceWriter,
     WriterGone,
+    WriterSettings,
     WriterStats,
 )
 from weft.runtime.tracing import NodeGroup, NodeRow, SpanRecord, Tracer
@@ -216,12 +217,7 @@ class TraceStore(Tracer):
             if writer is not None:
                 writer.close()  # its batches are committed: it writes synchronously
             try:
-                writer = ProcessWriter(
-                    self.path,
-                    self.codec,
-                    checkpoint_bytes=trace_db.CHECKPOINT_BYTES,
-                    idle_checkpoint_s=trace_db.IDLE_CHECKPOINT_S,
-                )
+                writer = ProcessWriter(WriterSettings.current(self.path), self.codec)
             except OSError as exc:
                 self._process_failed = True
                 writer = None
@@ -241,12 +237,7 @@ class TraceStore(Tracer):
                 dead.close()
 
     def _inline_writer(self) -> InlineWriter:
-        return InlineWriter(
-            self.path,
-            self.codec,
-            checkpoint_bytes=trace_db.CHECKPOINT_BYTES,
-            idle_checkpoint_s=trace_db.IDLE_CHECKPOINT_S,
-        )
+        return InlineWriter(WriterSettings.current(self.path), self.codec)
 
     def __enter__(self) -> TraceStore:
         return self

@@ -39,10 +39,11 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import weft
+from weft.runtime import trace_db
 from weft.runtime.flush_timer import FlushTimer
 from weft.runtime.redaction import Redactor
 from weft.runtime.span_codec import EncodedBatch, SpanCodec
-from weft.runtime.trace_db import CHECKPOINT_BYTES, IDLE_CHECKPOINT_S, BatchCommitter
+from weft.runtime.trace_db import BatchCommitter
 
 #: How long ``sync`` waits for the writer process before giving up on it.
 SYNC_TIMEOUT_S = 60.0
@@ -64,6 +65,20 @@ class WriterStats:
     error: str | None = None
 
 
+@dataclass(frozen=True)
+class WriterSettings:
+    """Where a writer commits, and when it checkpoints."""
+
+    path: Path
+    checkpoint_bytes: int
+    idle_checkpoint_s: float
+
+    @classmethod
+    def current(cls, path: str | Path) -> WriterSettings:
+        """Settings for ``path`` with ``trace_db``'s checkpoint thresholds as they are now."""
+        return cls(Path(path), trace_db.CHECKPOINT_BYTES, trace_db.IDLE_CHECKPOINT_S)
+
+
 class TraceWriter(Protocol):
     def write(self, batch: EncodedBatch) -> None:
         """Hand a batch over; it is checked and committed soon, perhaps elsewhere."""
@@ -82,9 +97,9 @@ class WriterGone(Exception):
 class _Committing:
     """Checks and commits batches, keeping those the database refused for another try."""
 
-    def __init__(self, path: str | Path, codec: SpanCodec, checkpoint_bytes: int) -> None:
+    def __init__(self, settings: WriterSettings, codec: SpanCodec) -> None:
         self.codec = codec
-        self.committer = BatchCommitter(path, checkpoint_bytes=checkpoint_bytes)
+        self.committer = BatchCommitter(settings.path, checkpoint_bytes=settings.checkpoint_bytes)
         self.pending: list[EncodedBatch] = []
         self.error: str | None = None
 
@@ -122,17 +137,10 @@ class _Committing:
 class InlineWriter:
     """Checks and commits in this process, on the caller's thread (the fallback)."""
 
-    def __init__(
-        self,
-        path: str | Path,
-        codec: SpanCodec,
-        *,
-        checkpoint_bytes: int = CHECKPOINT_BYTES,
-        idle_checkpoint_s: float = IDLE_CHECKPOINT_S,
-    ) -> None:
-        self._committing = _Committing(path, codec, checkpoint_bytes)
-        self._idle = FlushTimer(idle_checkpoint_s, self._checkpoint_when_idle)
-        self._idle_s = idle_checkpoint_s
+    def __init__(self, settings: WriterSettings, codec: SpanCodec) -> None:
+        self._committing = _Committing(settings, codec)
+        self._idle = FlushTimer(settings.idle_checkpoint_s, self._checkpoint_when_idle)
+        self._idle_s = settings.idle_checkpoint_s
         self._last_write = 0.0
 
     def write(self, batch: EncodedBatch) -> None:
@@ -161,14 +169,7 @@ class InlineWriter:
 class ProcessWriter:
     """Feeds a writer process; ``write`` costs a pickle and a pipe write."""
 
-    def __init__(
-        self,
-        path: str | Path,
-        codec: SpanCodec,
-        *,
-        checkpoint_bytes: int = CHECKPOINT_BYTES,
-        idle_checkpoint_s: float = IDLE_CHECKPOINT_S,
-    ) -> None:
+    def __init__(self, settings: WriterSettings, codec: SpanCodec) -> None:
         self.codec = codec
         # The same weft as this process's, wherever it was imported from.
         package_root = str(Path(weft.__file__).resolve().parent.parent)
@@ -178,10 +179,10 @@ class ProcessWriter:
             sys.executable,
             "-m",
             "weft.runtime.trace_writer",
-            str(path),
+            str(settings.path),
             str(codec.max_chars),
-            str(checkpoint_bytes),
-            str(idle_checkpoint_s),
+            str(settings.checkpoint_bytes),
+            str(settings.idle_checkpoint_s),
         ]
         self._process = subprocess.Popen(
             command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, bufsize=0, env=env
@@ -282,10 +283,11 @@ def _in_event_loop() -> bool:
     return True
 
 
-def serve(path: str, max_chars: int, checkpoint_bytes: int, idle_checkpoint_s: float) -> None:
+def serve(settings: WriterSettings, max_chars: int) -> None:
     """The writer process: batches from stdin until it closes, ``sync`` answered on stdout."""
     codec = SpanCodec(max_chars=max_chars, redactor=Redactor())
-    committing = _Committing(path, codec, checkpoint_bytes)
+    committing = _Committing(settings, codec)
+    idle_checkpoint_s = settings.idle_checkpoint_s
     incoming, outgoing = sys.stdin.fileno(), sys.stdout.fileno()
     while True:
         idle = committing.committer.logged_bytes or committing.pending
@@ -314,7 +316,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Ctrl-C in a terminal reaches the whole process group: the store's process
     # decides when this one ends, by closing its input, so nothing handed over is lost.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    serve(path, int(max_chars), int(checkpoint_bytes), float(idle))
+    serve(WriterSettings(Path(path), int(checkpoint_bytes), float(idle)), int(max_chars))
     return 0
 
 
