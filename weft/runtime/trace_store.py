@@ -1,20 +1,22 @@
 """The local trace store: every span of every run, in SQLite, written in batches.
 
-``record`` only appends the span to a buffer; the buffer is encoded
-(truncated, redacted: ``span_codec``) and committed a short while later in one
-transaction, or at once by ``flush`` (the executor flushes when a run ends).
-Spans are stored as one JSON array per run and flush, not one row per span:
-reads are always "every span of a run", and a row per span costs more to
-insert than a no-op node costs to run. The ``spans`` view unpacks them for
-ad-hoc SQL (``SELECT name, duration FROM spans WHERE run_id = ...``).
+``record`` only appends the span to a buffer; a short while later, or at once
+by ``flush`` (the executor flushes when a run ends), the buffer is encoded
+(``span_codec``) and handed to a writer, which truncates and redacts it and
+commits it in one transaction. Spans are stored as one JSON array per run and
+flush, not one row per span: reads are always "every span of a run", and a
+row per span costs more to insert than a no-op node costs to run. The
+``spans`` view unpacks them for ad-hoc SQL
+(``SELECT name, duration FROM spans WHERE run_id = ...``).
 
-What is left to do per node after encoding, checking for secrets and size
-and committing, happens in a writer process of the store's own
-(``trace_writer``), so a traced run pays for encoding and a pipe write; where
-that process cannot run, the store does the work itself. ``flush`` hands the
-buffer over; ``sync`` waits until it is committed, and every read syncs
-first. Several processes (a ``weft run`` and remote agent hosts) may write
-the same file; a run's spans are gathered by run id whoever wrote them.
+Encoding stays in the run's process: it needs the run's objects. Checking and
+committing, about half of what a span costs, move to a writer process of the
+store's own (``trace_writer``) once the store has written enough spans for
+one to be worth starting; until then, or if it cannot run, the store does
+them itself. ``sync`` waits until everything handed over is committed, and
+every read syncs first. Several processes (a ``weft run`` and remote agent
+hosts) may write the same file; a run's spans are gathered by run id
+whoever wrote them.
 """
 
 from __future__ import annotations
