@@ -87,7 +87,7 @@ class TraceStore(Tracer):
     writer process, which takes about half of tracing's cost per node off the
     run; ``"inline"``, this process; ``"auto"`` (the default), this process
     until ``PROCESS_AFTER_ROWS`` node spans have been written, then a writer
-    process. Starting one costs a Python interpreter (about 0.2 s of CPU,
+    process. Starting one costs a Python interpreter (about 0.25 s of CPU,
     waited for at ``close``), more than a small run's spans cost to write.
     """
 
