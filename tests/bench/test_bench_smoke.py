@@ -5,27 +5,14 @@ Tiny sizes, no timing assertions: the numbers belong to ``bench/executor.py``.
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 
-BENCH = Path(__file__).resolve().parents[2] / "bench" / "executor.py"
+from .conftest import load_bench
 
-
-def _load() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("weft_bench_executor", BENCH)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while the class is made
-    spec.loader.exec_module(module)
-    return module
-
-
-bench = _load()
+bench = load_bench("executor")
 
 TINY_DAGS = {
     "chain": lambda: bench.chain_dag(20),

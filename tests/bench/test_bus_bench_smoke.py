@@ -7,29 +7,16 @@ would see a lost or doubled call.
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
 from weft.runtime.broker import MosquittoBroker
 
-BENCH = Path(__file__).resolve().parents[2] / "bench" / "bus.py"
+from .conftest import load_bench
 
-
-def _load() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("weft_bench_bus", BENCH)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while the class is made
-    spec.loader.exec_module(module)
-    return module
-
-
-bench = _load()
+bench = load_bench("bus")
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from typing import Literal
 import pytest
 
 from weft.protocols import ActionError, Usage, WeftError
-from weft.runtime import prepare
+from weft.runtime import prepare, trace_db
 from weft.runtime.executor import Executor
 from weft.runtime.trace_store import TraceStore
 from weft.runtime.tracing import FanOutTracer, MemoryTracer
@@ -230,12 +230,15 @@ async def test_a_workflow_outline_is_stored_once_however_often_it_runs(tmp_path:
     store.close()
 
 
-@pytest.mark.parametrize("writer", ["process", "inline"])
+@pytest.fixture(params=["process", "inline"])
+def writer(request: pytest.FixtureRequest) -> str:
+    """Where the store checks and commits: its writer process, or its own."""
+    return str(request.param)
+
+
 async def test_the_log_is_checkpointed_when_the_store_is_idle_not_during_a_run(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, writer: Literal["process", "inline"]
 ) -> None:
-    import weft.runtime.trace_db as trace_db
-
     monkeypatch.setattr(trace_db, "IDLE_CHECKPOINT_S", 0.2)
     store = TraceStore(tmp_path / "traces.db", writer=writer)
     prepared = prepare(research_workflow(), [check_facts])
@@ -251,12 +254,9 @@ async def test_the_log_is_checkpointed_when_the_store_is_idle_not_during_a_run(
     )
 
 
-@pytest.mark.parametrize("writer", ["process", "inline"])
 async def test_a_long_log_is_checkpointed_at_once(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, writer: Literal["process", "inline"]
 ) -> None:
-    import weft.runtime.trace_db as trace_db
-
     monkeypatch.setattr(trace_db, "CHECKPOINT_BYTES", 1)
     store = TraceStore(tmp_path / "traces.db", writer=writer)
     await Executor(tracer=store).run(
