@@ -139,9 +139,10 @@ class EncodedBatch:
     runs: list[dict[str, Any]] = field(default_factory=list)
 
     def __getstate__(self) -> dict[str, Any]:
-        """Pickled (for the writer process) as JSON text only: rows hold live objects."""
+        """Pickled (for the writer process) as JSON text only: rows and spans hold live objects."""
         state = self.__dict__.copy()
         state["raw_rows"] = [(key, parent, text, None) for key, parent, text, _ in self.raw_rows]
+        state["run_spans"] = []  # already summed up in ``runs``
         return state
 
     def add(self, key: GroupKey, count: int, start: float) -> list[str]:

@@ -164,7 +164,6 @@ class TraceStore(Tracer):
             if collecting:
                 gc.enable()
         batch.runs = _run_rows(batch)
-        batch.run_spans = []  # spans hold live objects: they stay in this process
         new_graphs = batch.graphs.keys() - self._graphs_sent
         batch.graphs = {h: batch.graphs[h] for h in new_graphs}
         self._hand_over(batch)
