@@ -31,7 +31,7 @@ Measured:
    report every call id they served, so a lost call, a doubled reply and a
    call served twice all show up.
 4. The full remote action path (``RemoteAction`` -> ``AgentHost``), when
-   ``weft.runtime.remote`` and ``weft.runtime.agent_host`` exist.
+   ``weft.runtime.remote.remote_action`` and ``weft.runtime.remote.agent_host`` exist.
 """
 
 from __future__ import annotations
@@ -65,8 +65,8 @@ from paho.mqtt.properties import Properties
 
 from weft import tool
 from weft.protocols import ActionCall, ActionResult, ActionState
-from weft.runtime.broker import MosquittoBroker, find_mosquitto
-from weft.runtime.mqtt_bus import MqttBus, parse_broker_url
+from weft.runtime.bus.mqtt.broker import MosquittoBroker, find_mosquitto
+from weft.runtime.bus.mqtt.mqtt_bus import MqttBus, parse_broker_url
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "RESULTS.md"
@@ -208,7 +208,7 @@ async def echo(text: str, n: int = 1) -> dict[str, Any]:
 
 
 async def _serve_agent(url: str, pool: str, stop: asyncio.Event) -> dict[str, Any]:
-    from weft.runtime.agent_host import AgentHost
+    from weft.runtime.remote.agent_host import AgentHost
 
     async with MqttBus(url, namespace="bench") as bus:
         host = AgentHost(bus, [echo], agent_id=f"bench-{uuid.uuid4().hex[:8]}", pool=pool)
@@ -471,7 +471,7 @@ async def measure_remote_latency(url: str, calls: int) -> list[float]:
     message and result, ``ActionResult`` decoding, deadlines and tracing
     context. Compare with the bus round trip to see what that layer costs.
     """
-    from weft.runtime.remote import RemoteAction
+    from weft.runtime.remote.remote_action import RemoteAction
 
     call = ActionCall.model_validate_json(PAYLOAD)
     async with Workers("agent", url, 1) as agent, MqttBus(url, namespace="bench") as bus:
@@ -559,8 +559,8 @@ def render(config: Config, m: Measured) -> str:
         )
     if m.remote is None:
         lines.append(
-            "| full RemoteAction -> AgentHost call | — | not measured: weft.runtime.agent_host "
-            "/ weft.runtime.remote do not exist | — |"
+            "| full RemoteAction -> AgentHost call | — | not measured: "
+            "weft.runtime.remote.agent_host / weft.runtime.remote.remote_action do not exist | — |"
         )
     else:
         remote_p50 = statistics.median(m.remote) * 1000

@@ -22,7 +22,7 @@ Contenders:
 
 - plain asyncio: a minimal dataflow written by hand (a counter of missing inputs
   per node, a task started when it reaches zero); the floor for any executor;
-- weft: ``prepare`` + ``Executor().run``, bare, with the SQLite journal, and with
+- weft: ``compile_workflow`` + ``Executor().run``, bare, with the SQLite journal, and with
   the SQLite trace store (each a database in a temporary folder, opened once
   and kept across runs like ``.weft/``; their final flush is timed); the trace
   store as ``weft run`` uses it (its writer process checks and commits spans
@@ -62,8 +62,8 @@ from pathlib import Path
 from typing import Annotated, Any, TypedDict
 
 from weft import Workflow, tool
-from weft.runtime import Executor, Journal, prepare
-from weft.runtime.trace_store import TraceStore
+from weft.runtime import Executor, Journal, compile_workflow
+from weft.runtime.tracing.store import TraceStore
 from weft.workflows.topologies import from_edges
 
 HERE = Path(__file__).resolve().parent
@@ -314,7 +314,7 @@ class Weft(Contender):
                     with_={"value": value, "ms": dag.latency_ms[i]},
                     after=[f"n{p}" for p in ps],
                 )
-        return prepare(wf)
+        return compile_workflow(wf)
 
     def _stores(self) -> tuple[Journal | None, TraceStore | None]:
         if self._folder is None and (self.journal or self.trace):

@@ -68,10 +68,10 @@ ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT.parent))
 
 from weft.protocols import CapabilityCard, RouteRequest  # noqa: E402
-from weft.runtime.capability_index import CapabilityIndex, card_documents  # noqa: E402
-from weft.runtime.chroma_store import HnswParams  # noqa: E402
-from weft.runtime.embeddings import HashingEmbedder, MiniLMEmbedder, normalise  # noqa: E402
-from weft.runtime.router import CapabilityRouter  # noqa: E402
+from weft.runtime.routing.capability_index import CapabilityIndex, card_documents  # noqa: E402
+from weft.runtime.routing.capability_router import CapabilityRouter  # noqa: E402
+from weft.runtime.routing.chroma_store import HnswParams  # noqa: E402
+from weft.runtime.routing.embeddings import HashingEmbedder, MiniLMEmbedder, normalise  # noqa: E402
 
 DATA = ROOT / "data"
 CACHE = ROOT / ".cache"

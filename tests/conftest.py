@@ -15,7 +15,7 @@ import pytest
 import pytest_asyncio
 
 from weft.protocols import BusError
-from weft.runtime.broker import MosquittoBroker
+from weft.runtime.bus.mqtt.broker import MosquittoBroker
 
 #: Any real (non-loopback) model request fails in every test.
 pytest_plugins = ["weft.testing.pytest_plugin"]

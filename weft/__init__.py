@@ -29,21 +29,21 @@ _EXPORTS: dict[str, str] = {
     "Workflow": "weft.workflows",
     "load_workflow": "weft.workflows",
     "loads_workflow": "weft.workflows",
-    "dump_workflow": "weft.workflows",
-    "run_workflow": "weft.runtime.runner",
-    "resume_run": "weft.runtime.runner",
-    "run_sync": "weft.runtime.runner",
-    "RunResult": "weft.runtime.executor",
-    "Executor": "weft.runtime.executor",
-    "Journal": "weft.runtime.journal",
-    "ActionRegistry": "weft.runtime.registry",
-    "prepare": "weft.runtime.compiler",
-    "InProcessBus": "weft.runtime.inprocess_bus",
+    "dumps_workflow": "weft.workflows",
+    "run_workflow": "weft.runtime.engine.runner",
+    "resume_run": "weft.runtime.engine.runner",
+    "run_sync": "weft.runtime.engine.runner",
+    "RunResult": "weft.runtime.engine.executor",
+    "Executor": "weft.runtime.engine.executor",
+    "Journal": "weft.runtime.engine.journal",
+    "ActionRegistry": "weft.runtime.engine.registry",
+    "compile_workflow": "weft.runtime.engine.compiler",
+    "InProcessBus": "weft.runtime.bus.inprocess",
 }
 _PROTOCOL_EXPORTS = (
     "ActionCall",
     "ActionContext",
-    "ActionError",
+    "ErrorInfo",
     "ActionFailed",
     "ActionKind",
     "ActionResult",
@@ -68,7 +68,6 @@ _EXPORTS.update(dict.fromkeys(_PROTOCOL_EXPORTS, "weft.protocols"))
 __all__ = [
     "ActionCall",
     "ActionContext",
-    "ActionError",
     "ActionFailed",
     "ActionKind",
     "ActionRegistry",
@@ -78,6 +77,7 @@ __all__ = [
     "CapabilityCard",
     "DefinitionError",
     "EdgeSpec",
+    "ErrorInfo",
     "Executor",
     "FunctionAction",
     "InProcessBus",
@@ -96,10 +96,10 @@ __all__ = [
     "WeftError",
     "Workflow",
     "WorkflowSpec",
-    "dump_workflow",
+    "compile_workflow",
+    "dumps_workflow",
     "load_workflow",
     "loads_workflow",
-    "prepare",
     "resume_run",
     "run_sync",
     "run_workflow",
@@ -111,7 +111,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from weft.protocols import (
         ActionCall,
         ActionContext,
-        ActionError,
         ActionFailed,
         ActionKind,
         ActionResult,
@@ -120,6 +119,7 @@ if TYPE_CHECKING:  # pragma: no cover
         CapabilityCard,
         DefinitionError,
         EdgeSpec,
+        ErrorInfo,
         InputError,
         JoinSpec,
         NodeState,
@@ -131,14 +131,14 @@ if TYPE_CHECKING:  # pragma: no cover
         WeftError,
         WorkflowSpec,
     )
-    from weft.runtime.compiler import prepare
-    from weft.runtime.executor import Executor, RunResult
-    from weft.runtime.inprocess_bus import InProcessBus
-    from weft.runtime.journal import Journal
+    from weft.runtime.bus.inprocess import InProcessBus
+    from weft.runtime.engine.compiler import compile_workflow
+    from weft.runtime.engine.executor import Executor, RunResult
+    from weft.runtime.engine.journal import Journal
+    from weft.runtime.engine.registry import ActionRegistry
+    from weft.runtime.engine.runner import resume_run, run_sync, run_workflow
     from weft.runtime.orchestrator import Orchestrator
-    from weft.runtime.registry import ActionRegistry
-    from weft.runtime.runner import resume_run, run_sync, run_workflow
-    from weft.workflows import Workflow, dump_workflow, load_workflow, loads_workflow
+    from weft.workflows import Workflow, dumps_workflow, load_workflow, loads_workflow
 
 
 def __getattr__(name: str) -> Any:

@@ -34,9 +34,9 @@ AGENTS: dict[str, tuple[list[str], int]] = {
 
 
 async def main(args: argparse.Namespace) -> int:
-    from weft.runtime.broker import MosquittoBroker
-    from weft.runtime.live_registry import LiveRegistry
-    from weft.runtime.mqtt_bus import MqttBus
+    from weft.runtime.bus.mqtt.broker import MosquittoBroker
+    from weft.runtime.bus.mqtt.mqtt_bus import MqttBus
+    from weft.runtime.remote.live_registry import LiveRegistry
 
     broker = None
     url = args.broker

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from weft import ActionCall, ActionFailed, ActionState, tool
-from weft.runtime.execution_context import UNUSED_CONTEXT
+from weft.runtime.engine.execution_context import UNUSED_CONTEXT
 
 
 @tool

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from weft.runtime.broker import MosquittoBroker
+from weft.runtime.bus.mqtt.broker import MosquittoBroker
 
 from .conftest import load_bench
 

@@ -13,9 +13,9 @@ import pytest
 from click.testing import CliRunner
 
 from weft.cli import cli
-from weft.runtime.broker import port_is_free
-from weft.runtime.broker_auth import read_password_file, verify_password
-from weft.runtime.mqtt_bus import MqttBus
+from weft.runtime.bus.mqtt.broker import port_is_free
+from weft.runtime.bus.mqtt.broker_auth import read_password_file, verify_password
+from weft.runtime.bus.mqtt.mqtt_bus import MqttBus
 
 WAIT = 10.0
 
@@ -73,7 +73,7 @@ def test_add_user_rejects_a_name_that_is_no_topic_level(tmp_path: Path) -> None:
 def test_missing_mosquitto_explains_how_to_install_it(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PATH", "/nonexistent")
     monkeypatch.delenv("WEFT_MOSQUITTO", raising=False)
-    monkeypatch.setattr("weft.runtime.broker._SEARCH_PATHS", ())
+    monkeypatch.setattr("weft.runtime.bus.mqtt.broker._SEARCH_PATHS", ())
     code, out, err = weft("broker", "--port", "0")
     assert code == 2
     assert "apt-get install mosquitto" in err and "brew install mosquitto" in err

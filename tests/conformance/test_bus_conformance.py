@@ -22,9 +22,9 @@ from typing import Any
 import pytest
 
 from weft.protocols import BusError, CallTimeoutError, Message, MessageProperties
-from weft.runtime.bus import Bus, Subscription
-from weft.runtime.inprocess_bus import InProcessBroker, InProcessBus
-from weft.runtime.mqtt_bus import MqttBus
+from weft.runtime.bus.base import Bus, Subscription
+from weft.runtime.bus.inprocess import InProcessBroker, InProcessBus
+from weft.runtime.bus.mqtt.mqtt_bus import MqttBus
 
 Connect = Callable[..., Awaitable[Bus]]
 WAIT = 5.0  # seconds any single expected message may take, even on a slow broker

@@ -17,8 +17,8 @@ import pytest_asyncio
 from distributed_support import AgentProcesses, fast_bus
 
 from weft.protocols import BusError
-from weft.runtime.broker import MosquittoBroker
-from weft.runtime.live_registry import LiveRegistry
+from weft.runtime.bus.mqtt.broker import MosquittoBroker
+from weft.runtime.remote.live_registry import LiveRegistry
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")

@@ -13,8 +13,8 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from weft.runtime.live_registry import LiveRegistry
-from weft.runtime.mqtt_bus import MqttBus
+from weft.runtime.bus.mqtt.mqtt_bus import MqttBus
+from weft.runtime.remote.live_registry import LiveRegistry
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]

@@ -22,11 +22,11 @@ from weft.protocols import (
     MessageProperties,
 )
 from weft.protocols.remote import ACK_PROPERTY, KIND_PROPERTY
-from weft.runtime.agent_host import AgentHost
-from weft.runtime.inprocess_bus import InProcessBroker, InProcessBus
-from weft.runtime.live_registry import LiveRegistry
-from weft.runtime.mqtt_bus import MqttBus
-from weft.runtime.remote import RemoteAction
+from weft.runtime.bus.inprocess import InProcessBroker, InProcessBus
+from weft.runtime.bus.mqtt.mqtt_bus import MqttBus
+from weft.runtime.remote.agent_host import AgentHost
+from weft.runtime.remote.live_registry import LiveRegistry
+from weft.runtime.remote.remote_action import RemoteAction
 
 
 class Gate:

@@ -13,7 +13,7 @@ from distributed_agents import events
 from distributed_support import ROOT, WAIT, AgentProcesses, agent_of, fast_bus, wait_until
 
 from weft.protocols import ActionCall, AgentStatus, DeadLetter, MessageProperties
-from weft.runtime.live_registry import LiveRegistry
+from weft.runtime.remote.live_registry import LiveRegistry
 
 
 async def test_an_agent_process_publishes_its_card(

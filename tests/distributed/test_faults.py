@@ -17,8 +17,8 @@ from distributed_agents import events
 from distributed_support import ROOT, STARTUP, AgentProcesses, agent_of, fast_bus, wait_until
 
 import weft
-from weft.runtime.broker import MosquittoBroker
-from weft.runtime.live_registry import LiveRegistry
+from weft.runtime.bus.mqtt.broker import MosquittoBroker
+from weft.runtime.remote.live_registry import LiveRegistry
 
 
 def effect_workflow(timeout: float) -> weft.Workflow:

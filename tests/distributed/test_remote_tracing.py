@@ -7,12 +7,12 @@ from distributed_support import WAIT
 
 import weft
 from weft.protocols import ActionContext
-from weft.runtime.agent_host import AgentHost
-from weft.runtime.compiler import prepare
-from weft.runtime.executor import Executor
-from weft.runtime.live_registry import LiveRegistry
-from weft.runtime.mqtt_bus import MqttBus
-from weft.runtime.tracing import MemoryTracer
+from weft.runtime.bus.mqtt.mqtt_bus import MqttBus
+from weft.runtime.engine.compiler import compile_workflow
+from weft.runtime.engine.executor import Executor
+from weft.runtime.remote.agent_host import AgentHost
+from weft.runtime.remote.live_registry import LiveRegistry
+from weft.runtime.tracing.spans import MemoryTracer
 
 
 @weft.tool
@@ -26,7 +26,7 @@ async def run_traced(
     registry: LiveRegistry, workflow: weft.Workflow, inputs: dict[str, object] | None = None
 ) -> MemoryTracer:
     tracer = MemoryTracer()
-    prepared = prepare(workflow, registry.actions())
+    prepared = compile_workflow(workflow, registry.actions())
     result = await Executor(tracer=tracer).run(prepared, inputs or {})
     assert result.ok, result.error
     return tracer

@@ -13,7 +13,7 @@ from distributed_agents import shout
 from distributed_support import WAIT, fast_bus
 
 from weft.protocols import ActionResult, ActionState
-from weft.runtime.agent_host import AgentHost
+from weft.runtime.remote.agent_host import AgentHost
 
 
 @pytest.fixture(autouse=True)

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from weft.runtime import run_workflow
-from weft.runtime.broker import MosquittoBroker
+from weft.runtime.bus.mqtt.broker import MosquittoBroker
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -12,7 +12,7 @@ from weft import Workflow, tool
 from weft.agents import LLMAgent, LLMRetry
 from weft.protocols import ActionState, NodeState
 from weft.runtime import run_workflow
-from weft.runtime.executor import RunResult
+from weft.runtime.engine.executor import RunResult
 from weft.testing import (
     OpenAIServer,
     ScriptedModel,

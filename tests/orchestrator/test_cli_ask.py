@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from weft.cli import cli
-from weft.runtime.journal import Journal
+from weft.runtime.engine.journal import Journal
 from weft.testing import OpenAIServer, ScriptedModel, json_output, malformed_json, text
 
 AGENTS = '''

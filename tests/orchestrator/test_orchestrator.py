@@ -17,7 +17,7 @@ from weft.protocols import (
     RunState,
     WeftError,
 )
-from weft.runtime.journal import Journal
+from weft.runtime.engine.journal import Journal
 from weft.runtime.orchestrator import (
     Experience,
     LLMAggregator,
@@ -30,7 +30,7 @@ from weft.runtime.orchestrator import (
     Subtask,
     split_task,
 )
-from weft.runtime.tracing import MemoryTracer
+from weft.runtime.tracing.spans import MemoryTracer
 from weft.testing import FunctionModel, ModelRequest, OpenAIServer, Reply, json_output, text
 
 

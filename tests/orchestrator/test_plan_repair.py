@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from weft import tool
-from weft.runtime.journal import Journal
+from weft.runtime.engine.journal import Journal
 from weft.runtime.orchestrator import (
     LLMPlanner,
     Orchestrator,

@@ -15,10 +15,10 @@ from click.testing import CliRunner
 
 from weft import tool
 from weft.cli import cli
-from weft.runtime.agent_host import AgentHost
-from weft.runtime.inprocess_bus import InProcessBroker, InProcessBus
-from weft.runtime.live_registry import LiveRegistry
+from weft.runtime.bus.inprocess import InProcessBroker, InProcessBus
 from weft.runtime.orchestrator import Orchestrator
+from weft.runtime.remote.agent_host import AgentHost
+from weft.runtime.remote.live_registry import LiveRegistry
 
 REMOTE_AGENTS = '''
 import os
@@ -97,7 +97,7 @@ def served_agent(mqtt_broker_url: str, tmp_path: Path) -> Iterator[tuple[str, st
 
 
 async def _wait_for_agent(broker: str, namespace: str, action: str) -> bool:
-    from weft.runtime.mqtt_bus import MqttBus
+    from weft.runtime.bus.mqtt.mqtt_bus import MqttBus
 
     async with MqttBus(broker, namespace=namespace) as bus, LiveRegistry(bus) as live:
         return await live.wait_until(lambda: action in live.action_names(), timeout=20)

@@ -17,8 +17,8 @@ import pytest
 import yaml
 
 from weft.protocols import CapabilityCard
-from weft.runtime.embeddings import HashingEmbedder, MiniLMEmbedder
-from weft.runtime.router import CapabilityRouter
+from weft.runtime.routing.capability_router import CapabilityRouter
+from weft.runtime.routing.embeddings import HashingEmbedder, MiniLMEmbedder
 
 BENCH_DATA = Path(__file__).resolve().parents[2] / "bench" / "data"
 

@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from weft.runtime.capability_index import CapabilityIndex, card_documents
-from weft.runtime.chroma_store import DIMENSION_KEY, MODEL_KEY, HnswParams, hnsw_settings
-from weft.runtime.embeddings import EmbeddingMismatchError, HashingEmbedder
+from weft.runtime.routing.capability_index import CapabilityIndex, card_documents
+from weft.runtime.routing.chroma_store import DIMENSION_KEY, MODEL_KEY, HnswParams, hnsw_settings
+from weft.runtime.routing.embeddings import EmbeddingMismatchError, HashingEmbedder
 
 from .conftest import card
 

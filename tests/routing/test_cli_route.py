@@ -139,13 +139,13 @@ def test_broker_without_the_live_registry_module_is_explained(
     monkeypatch.setattr(
         importlib.util,
         "find_spec",
-        lambda name, *a: None if name == "weft.runtime.live_registry" else real(name, *a),
+        lambda name, *a: None if name == "weft.runtime.remote.live_registry" else real(name, *a),
     )
     result = CliRunner().invoke(
         cli, ["route", "x", "--broker", "mqtt://127.0.0.1:1", "--embedder", "hashing"]
     )
     assert result.exit_code == 2
-    assert "weft.runtime.live_registry" in result.output
+    assert "weft.runtime.remote.live_registry" in result.output
     assert "Traceback" not in result.output
 
 
@@ -155,8 +155,8 @@ async def test_route_with_a_broker_routes_among_the_live_agents(mqtt_broker_url:
 
     from weft import tool
     from weft.protocols import CapabilityCard
-    from weft.runtime.agent_host import AgentHost
-    from weft.runtime.mqtt_bus import MqttBus
+    from weft.runtime.bus.mqtt.mqtt_bus import MqttBus
+    from weft.runtime.remote.agent_host import AgentHost
 
     @tool(card=CapabilityCard(agent_id="charts", description="Draws line and bar charts."))
     def charts(data: str) -> str:

@@ -9,14 +9,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from weft.runtime.embeddings import (
+from weft.runtime.routing.embeddings import (
     EmbeddingError,
     HashingEmbedder,
     MiniLMEmbedder,
     OpenAIEmbedder,
     make_embedder,
 )
-from weft.runtime.embeddings import minilm as minilm_module
+from weft.runtime.routing.embeddings import minilm as minilm_module
 from weft.testing import OpenAIServer, ScriptedModel
 
 REFERENCE = Path(__file__).parent / "data" / "minilm_reference.json"

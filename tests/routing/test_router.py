@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 
 from weft.protocols import CapabilityCard, Router, RouteRequest, RoutingDecision
-from weft.runtime.embeddings import HashingEmbedder, MiniLMEmbedder
-from weft.runtime.router import CapabilityRouter
-from weft.runtime.tracing import MemoryTracer
+from weft.runtime.routing.capability_router import CapabilityRouter
+from weft.runtime.routing.embeddings import HashingEmbedder, MiniLMEmbedder
+from weft.runtime.tracing.spans import MemoryTracer
 
 from .conftest import card
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from weft.protocols import BusError
-from weft.runtime.broker import (
+from weft.runtime.bus.mqtt.broker import (
     MosquittoBroker,
     find_mosquitto,
     mosquitto_install_message,
@@ -33,7 +33,7 @@ def test_config_names_password_and_acl_files() -> None:
 def test_missing_binary_explains_how_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PATH", "/nonexistent")
     monkeypatch.delenv("WEFT_MOSQUITTO", raising=False)
-    monkeypatch.setattr("weft.runtime.broker._SEARCH_PATHS", ())
+    monkeypatch.setattr("weft.runtime.bus.mqtt.broker._SEARCH_PATHS", ())
     with pytest.raises(BusError) as info:
         find_mosquitto()
     assert str(info.value) == mosquitto_install_message()

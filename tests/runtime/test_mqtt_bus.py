@@ -18,9 +18,9 @@ import aiomqtt
 import pytest
 
 from weft.protocols import BusError, Message
-from weft.runtime._mqtt_wire import from_paho
-from weft.runtime.broker import MosquittoBroker, find_mosquitto, free_port
-from weft.runtime.mqtt_bus import MqttBus, parse_broker_url
+from weft.runtime.bus.mqtt._wire import from_paho
+from weft.runtime.bus.mqtt.broker import MosquittoBroker, find_mosquitto, free_port
+from weft.runtime.bus.mqtt.mqtt_bus import MqttBus, parse_broker_url
 
 WAIT = 10.0
 
@@ -158,7 +158,7 @@ async def test_a_message_that_cannot_be_converted_is_dropped_not_fatal(
             raise ValueError("cannot represent this message")
         return from_paho(raw)
 
-    monkeypatch.setattr("weft.runtime.mqtt_bus._from_paho", flaky)
+    monkeypatch.setattr("weft.runtime.bus.mqtt.mqtt_bus._from_paho", flaky)
     target = f"{shared_bus.topics.prefix}/t/poison"
     sub = await shared_bus.subscribe(target)
     await shared_bus.publish(target, b"poison")

@@ -8,7 +8,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from weft.protocols import BusError, MessageProperties
-from weft.runtime._mqtt_wire import from_paho, to_paho
+from weft.runtime.bus.mqtt._wire import from_paho, to_paho
 
 CASES = [
     MessageProperties(),

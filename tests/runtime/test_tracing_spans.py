@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from weft import ActionContext, ActionFailed, RetryPolicy, Workflow, tool
-from weft.runtime import Executor, prepare
-from weft.runtime.tracing import MemoryTracer, parse_traceparent, trace_id_for, traceparent
+from weft.runtime import Executor, compile_workflow
+from weft.runtime.tracing.spans import MemoryTracer, parse_traceparent, trace_id_for, traceparent
 
 
 @tool
@@ -14,7 +14,7 @@ def echo(value: int) -> int:
 
 async def run_traced(wf: Workflow, actions: list[object] | None = None) -> MemoryTracer:
     tracer = MemoryTracer()
-    result = await Executor(tracer=tracer).run(prepare(wf, actions), {})
+    result = await Executor(tracer=tracer).run(compile_workflow(wf, actions), {})
     assert result.ok, result.error
     return tracer
 
@@ -38,7 +38,7 @@ async def test_a_node_called_once_is_one_span_and_foreach_items_are_its_children
     wf.node("plain", echo, with_={"value": 1})
     wf.node("items", echo, foreach="${inputs.values}", with_={"value": "${item}"})
     tracer = MemoryTracer()
-    result = await Executor(tracer=tracer).run(prepare(wf), {"values": [1, 2, 3]})
+    result = await Executor(tracer=tracer).run(compile_workflow(wf), {"values": [1, 2, 3]})
     assert result.ok
     items_node = next(s for s in tracer.by_kind("node") if s.name == "items")
     item_calls = tracer.by_kind("call")

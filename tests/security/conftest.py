@@ -19,8 +19,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from weft.protocols import BusError
-from weft.runtime.broker import MosquittoBroker
-from weft.runtime.broker_auth import write_acl_file, write_password_file
+from weft.runtime.bus.mqtt.broker import MosquittoBroker
+from weft.runtime.bus.mqtt.broker_auth import write_acl_file, write_password_file
 
 PASSWORDS = {
     "alice": "alice-secret",

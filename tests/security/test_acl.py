@@ -16,9 +16,9 @@ import pytest
 
 from weft import tool
 from weft.protocols import ActionCall, ActionState, BusError, Message, Topics
-from weft.runtime.agent_host import AgentHost, agent_will
-from weft.runtime.mqtt_bus import MqttBus
-from weft.runtime.remote import RemoteAction
+from weft.runtime.bus.mqtt.mqtt_bus import MqttBus
+from weft.runtime.remote.agent_host import AgentHost, agent_will
+from weft.runtime.remote.remote_action import RemoteAction
 
 from .conftest import SecuredBroker
 

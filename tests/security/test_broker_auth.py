@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from weft.protocols import BusError
-from weft.runtime.broker_auth import (
+from weft.runtime.bus.mqtt.broker_auth import (
     acl_template,
     hash_password,
     read_password_file,

@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 
 from weft.protocols import BusError
-from weft.runtime.broker import MosquittoBroker
-from weft.runtime.broker_auth import hash_password
-from weft.runtime.mqtt_bus import MqttBus
+from weft.runtime.bus.mqtt.broker import MosquittoBroker
+from weft.runtime.bus.mqtt.broker_auth import hash_password
+from weft.runtime.bus.mqtt.mqtt_bus import MqttBus
 
 WAIT = 10.0
 PLUGIN_GLOBS = (

@@ -8,8 +8,8 @@ from collections.abc import AsyncIterator
 import pytest
 
 from weft.protocols import BusError
-from weft.runtime.broker import MosquittoBroker, TlsListener
-from weft.runtime.mqtt_bus import MqttBus
+from weft.runtime.bus.mqtt.broker import MosquittoBroker, TlsListener
+from weft.runtime.bus.mqtt.mqtt_bus import MqttBus
 
 from .conftest import Pki
 

@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 
 from weft import ActionContext, Workflow, tool
-from weft.runtime import prepare
-from weft.runtime.executor import Executor, RunResult
-from weft.runtime.trace_store import TraceStore
-from weft.runtime.tracing import SpanRecord
+from weft.runtime import compile_workflow
+from weft.runtime.engine.executor import Executor, RunResult
+from weft.runtime.tracing.spans import SpanRecord
+from weft.runtime.tracing.store import TraceStore
 
 AGENTS = {"plan_topics", "research_topic", "summarise", "check_facts", "publish"}
 
@@ -86,7 +86,7 @@ class TracedRun:
 async def run_traced(store_path: Path, subject: str = "beekeeping") -> RunResult:
     store = TraceStore(store_path)
     try:
-        prepared = prepare(research_workflow(), [check_facts])
+        prepared = compile_workflow(research_workflow(), [check_facts])
         result = await Executor(tracer=store).run(prepared, {"subject": subject})
     finally:
         store.close()

@@ -16,12 +16,12 @@ from typing import Any
 import pytest
 
 from weft import Workflow, tool
-from weft.runtime import prepare
-from weft.runtime.executor import Executor
-from weft.runtime.redaction import MASK, Redactor
-from weft.runtime.span_codec import SpanCodec, decode_document
-from weft.runtime.trace_store import TraceStore
-from weft.runtime.tracing import FanOutTracer, MemoryTracer, NodeGroup, node_name
+from weft.runtime import compile_workflow
+from weft.runtime.engine.executor import Executor
+from weft.runtime.support.redaction import MASK, Redactor
+from weft.runtime.tracing.span_codec import SpanCodec, decode_document
+from weft.runtime.tracing.spans import FanOutTracer, MemoryTracer, NodeGroup, node_name
+from weft.runtime.tracing.store import TraceStore
 
 
 @tool
@@ -69,7 +69,9 @@ def test_a_node_name_is_its_key_without_the_iteration() -> None:
 async def test_loop_iterations_are_spans_named_after_their_node(tmp_path: Path) -> None:
     memory = MemoryTracer()
     store = TraceStore(tmp_path / "traces.db")
-    result = await Executor(tracer=FanOutTracer(memory, store)).run(prepare(loop_workflow()), {})
+    result = await Executor(tracer=FanOutTracer(memory, store)).run(
+        compile_workflow(loop_workflow()), {}
+    )
     assert result.ok
     stored = [s for s in store.spans(result.run_id) if s.kind == "node"]
     assert [(s.name, s.node) for s in stored] == [
@@ -113,7 +115,7 @@ async def test_one_secret_among_many_clean_rows_is_masked_and_the_rest_kept(
     wf = chain_of(40)
     wf.node("connect", connect, after=["n39"])
     store = TraceStore(tmp_path / "traces.db")
-    result = await Executor(tracer=store).run(prepare(wf), {"first": 7})
+    result = await Executor(tracer=store).run(compile_workflow(wf), {"first": 7})
     assert result.nodes["connect"].output["password"] == "hunter2-but-longer"
     spans = {s.name: s for s in store.spans(result.run_id)}
     assert spans["connect"].attributes["output"] == {"host": "db.local", "password": MASK}
@@ -134,7 +136,7 @@ async def test_a_long_output_in_a_node_row_is_cut_and_its_neighbours_are_not(
     wf = chain_of(20)
     wf.node("essay", essay, after=["n19"])
     store = TraceStore(tmp_path / "traces.db", max_chars=500)
-    result = await Executor(tracer=store).run(prepare(wf), {"first": "short"})
+    result = await Executor(tracer=store).run(compile_workflow(wf), {"first": "short"})
     spans = {s.name: s for s in store.spans(result.run_id)}
     output = spans["essay"].attributes["output"]
     assert len(output) < 600 and "truncated: 10000 chars" in output

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from weft.runtime.trace_analysis import SpanTree, critical_path, lane_of, pack_rows
-from weft.runtime.tracing import SpanRecord
+from weft.runtime.tracing.analysis import SpanTree, critical_path, lane_of, pack_rows
+from weft.runtime.tracing.spans import SpanRecord
 
 RUN = "r" * 16
 

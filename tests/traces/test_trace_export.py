@@ -6,8 +6,8 @@ import base64
 import json
 from typing import Any
 
-from weft.runtime.trace_export import otel_attributes, to_chrome, to_jsonl, to_otlp_json
-from weft.runtime.tracing import SpanRecord
+from weft.runtime.tracing.export import otel_attributes, to_chrome, to_jsonl, to_otlp_json
+from weft.runtime.tracing.spans import SpanRecord
 
 from .conftest import TracedRun
 

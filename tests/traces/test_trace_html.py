@@ -6,8 +6,8 @@ import asyncio
 import json
 import re
 
-from weft.runtime.trace_html import render_html, start_server, view_model
-from weft.runtime.tracing import SpanRecord
+from weft.runtime.tracing.html import render_html, start_server, view_model
+from weft.runtime.tracing.spans import SpanRecord
 
 from .conftest import AGENTS, TracedRun
 

@@ -12,10 +12,10 @@ import pytest
 import structlog
 
 from weft import ActionContext, Workflow, tool
-from weft.runtime import logging as weft_logging
-from weft.runtime import prepare
-from weft.runtime.executor import Executor
-from weft.runtime.tracing import MemoryTracer
+from weft.runtime import compile_workflow
+from weft.runtime.engine.executor import Executor
+from weft.runtime.support import logging as weft_logging
+from weft.runtime.tracing.spans import MemoryTracer
 
 log = weft_logging.get_logger("weft.test.actions")
 
@@ -53,7 +53,7 @@ async def test_lines_logged_in_a_call_carry_its_run_span_and_agent(json_logs: io
     wf = Workflow("logged")
     wf.node("outer", outer, with_={"x": 1})
     tracer = MemoryTracer()
-    result = await Executor(tracer=tracer).run(prepare(wf, [inner]), {})
+    result = await Executor(tracer=tracer).run(compile_workflow(wf, [inner]), {})
     assert result.ok
     lines = [json.loads(line) for line in json_logs.getvalue().splitlines()]
     by_event = {line["event"]: line for line in lines}
@@ -87,7 +87,7 @@ async def test_without_configured_logging_the_executor_binds_nothing() -> None:
     assert weft_logging.enabled is False
     wf = Workflow("quiet")
     wf.node("peek", peek)
-    assert (await Executor().run(prepare(wf), {})).ok
+    assert (await Executor().run(compile_workflow(wf), {})).ok
     assert seen == [{}]
 
 

@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 
-from weft.runtime import prepare
-from weft.runtime.executor import Executor
-from weft.runtime.otlp import OtlpTracer, otlp_configured
-from weft.runtime.trace_store import TraceStore, open_default_tracer
-from weft.runtime.tracing import FanOutTracer
+from weft.runtime import compile_workflow
+from weft.runtime.engine.executor import Executor
+from weft.runtime.tracing.otlp import OtlpTracer, otlp_configured
+from weft.runtime.tracing.spans import FanOutTracer
+from weft.runtime.tracing.store import TraceStore, open_default_tracer
 
 from .conftest import check_facts, research_workflow
 
@@ -98,7 +98,7 @@ async def test_spans_reach_an_otlp_collector_with_their_ids_and_parents(
     tracer = open_default_tracer(tmp_path / "traces.db")
     assert isinstance(tracer, FanOutTracer)
     result = await Executor(tracer=tracer).run(
-        prepare(research_workflow(), [check_facts]), {"subject": "otters"}
+        compile_workflow(research_workflow(), [check_facts]), {"subject": "otters"}
     )
     tracer.close()
     assert collector.received.wait(timeout=10)
@@ -137,7 +137,7 @@ def test_nothing_is_exported_unless_an_endpoint_is_configured(tmp_path: Path) ->
 def test_the_exporter_accepts_any_span_exporter(tmp_path: Path) -> None:
     from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-    from weft.runtime.tracing import SpanRecord
+    from weft.runtime.tracing.spans import SpanRecord
 
     memory = InMemorySpanExporter()
     tracer = OtlpTracer(memory)

@@ -10,13 +10,13 @@ from typing import Literal
 import pytest
 
 from weft import ActionFailed, Workflow, tool
-from weft.runtime import redaction
-from weft.runtime.journal import Journal
-from weft.runtime.redaction import MASK, Redactor, is_sensitive_key
-from weft.runtime.runner import run_workflow
-from weft.runtime.trace_export import FORMATS, export
-from weft.runtime.trace_html import render_html
-from weft.runtime.trace_store import TraceStore
+from weft.runtime.engine.journal import Journal
+from weft.runtime.engine.runner import run_workflow
+from weft.runtime.support import redaction
+from weft.runtime.support.redaction import MASK, Redactor, is_sensitive_key
+from weft.runtime.tracing.export import FORMATS, export
+from weft.runtime.tracing.html import render_html
+from weft.runtime.tracing.store import TraceStore
 
 INPUT_SECRET = "in-7Hq2pX9-zzLm"  # given as the run input ``api_key``
 PASSWORD = "pw-Corr3ct-H0rse"  # returned by a tool in a ``password`` field
@@ -183,7 +183,7 @@ def test_journal_rows_hold_no_secret(tmp_path: Path, fresh_redactor: None) -> No
 def test_log_lines_hold_no_secret(fresh_redactor: None) -> None:
     import logging
 
-    from weft.runtime import logging as weft_logging
+    from weft.runtime.support import logging as weft_logging
 
     buffer = io.StringIO()
     weft_logging.configure_logging("json", "info", stream=buffer)
@@ -203,7 +203,7 @@ def _reset_logging() -> None:
 
     import structlog
 
-    from weft.runtime import logging as weft_logging
+    from weft.runtime.support import logging as weft_logging
 
     root = logging.getLogger()
     for handler in [h for h in root.handlers if h.get_name() == "weft"]:
@@ -213,7 +213,7 @@ def _reset_logging() -> None:
 
 
 def test_every_sensitive_key_contains_one_of_the_screening_hints() -> None:
-    from weft.runtime.redaction import _KEY_HINTS
+    from weft.runtime.support.redaction import _KEY_HINTS
 
     keys = ["password", "PassPhrase", "pwd", "client_secret", "apiKey", "x-api-key",
             "AccessKey", "private-key", "Authorization", "credentials", "cookie", "sessionId",

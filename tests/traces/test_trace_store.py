@@ -9,11 +9,12 @@ from typing import Literal
 
 import pytest
 
-from weft.protocols import ActionError, Usage, WeftError
-from weft.runtime import prepare, trace_db
-from weft.runtime.executor import Executor
-from weft.runtime.trace_store import TraceStore
-from weft.runtime.tracing import FanOutTracer, MemoryTracer
+from weft.protocols import ErrorInfo, Usage, WeftError
+from weft.runtime import compile_workflow
+from weft.runtime.engine.executor import Executor
+from weft.runtime.tracing import _db as trace_db
+from weft.runtime.tracing.spans import FanOutTracer, MemoryTracer
+from weft.runtime.tracing.store import TraceStore
 
 from .conftest import TracedRun, check_facts, make_span, research_workflow
 
@@ -22,7 +23,7 @@ async def test_every_span_comes_back_with_its_ids_timing_and_attributes(tmp_path
     memory = MemoryTracer()
     store = TraceStore(tmp_path / "traces.db")
     result = await Executor(tracer=FanOutTracer(memory, store)).run(
-        prepare(research_workflow(), [check_facts]), {"subject": "tides"}
+        compile_workflow(research_workflow(), [check_facts]), {"subject": "tides"}
     )
     store.close()
     with TraceStore(tmp_path / "traces.db") as reopened:
@@ -116,7 +117,7 @@ async def test_a_traced_run_costs_one_write_however_many_nodes_it_has(tmp_path: 
     for i in range(1, 200):
         wf.node(f"n{i}", step, after=[f"n{i - 1}"])
     store = TraceStore(tmp_path / "t.db")
-    await Executor(tracer=store).run(prepare(wf), {})
+    await Executor(tracer=store).run(compile_workflow(wf), {})
     assert store.batches_flushed == 1
     assert len(store.spans(store.get_run("last").run_id)) == 201
     store.close()
@@ -171,7 +172,7 @@ def test_usage_is_kept_only_when_an_llm_was_involved_and_errors_as_dicts(tmp_pat
                 "r1",
                 "2" * 16,
                 usage=Usage(llm_calls=1, prompt_tokens=12, completion_tokens=3, cost=0.01),
-                error=ActionError(type="Boom", message="it broke"),
+                error=ErrorInfo(type="Boom", message="it broke"),
             )
         )
         plain, llm = store.spans("r1")
@@ -204,7 +205,7 @@ def test_forgetting_a_run_removes_its_spans(traced_run: TracedRun) -> None:
 
 async def test_a_workflow_outline_is_stored_once_however_often_it_runs(tmp_path: Path) -> None:
     store = TraceStore(tmp_path / "traces.db")
-    prepared = prepare(research_workflow(), [check_facts])
+    prepared = compile_workflow(research_workflow(), [check_facts])
     runs = [await Executor(tracer=store).run(prepared, {"subject": s}) for s in ("a", "b", "c")]
     store.sync()
     with sqlite3.connect(tmp_path / "traces.db") as db:
@@ -241,7 +242,7 @@ async def test_the_log_is_checkpointed_when_the_store_is_idle_not_during_a_run(
 ) -> None:
     monkeypatch.setattr(trace_db, "IDLE_CHECKPOINT_S", 0.2)
     store = TraceStore(tmp_path / "traces.db", writer=writer)
-    prepared = prepare(research_workflow(), [check_facts])
+    prepared = compile_workflow(research_workflow(), [check_facts])
     for subject in ("a", "b", "c"):
         await Executor(tracer=store).run(prepared, {"subject": subject})
     stats = store.sync()
@@ -260,7 +261,7 @@ async def test_a_long_log_is_checkpointed_at_once(
     monkeypatch.setattr(trace_db, "CHECKPOINT_BYTES", 1)
     store = TraceStore(tmp_path / "traces.db", writer=writer)
     await Executor(tracer=store).run(
-        prepare(research_workflow(), [check_facts]), {"subject": "tides"}
+        compile_workflow(research_workflow(), [check_facts]), {"subject": "tides"}
     )
     assert store.sync().checkpoints == 1
     store.close()

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from weft.runtime.span_codec import SpanCodec
-from weft.runtime.trace_store import TraceStore
-from weft.runtime.tracing import SpanRecord
+from weft.runtime.tracing.span_codec import SpanCodec
+from weft.runtime.tracing.spans import SpanRecord
+from weft.runtime.tracing.store import TraceStore
 
 
 def _span(**attributes: object) -> SpanRecord:

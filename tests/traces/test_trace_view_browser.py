@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from weft.runtime.trace_html import write_html
+from weft.runtime.tracing.html import write_html
 
 from .conftest import AGENTS, TracedRun
 

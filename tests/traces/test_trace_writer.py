@@ -23,13 +23,13 @@ import pytest
 import structlog
 
 from weft import Workflow, tool
-from weft.runtime import prepare
-from weft.runtime.executor import Executor
-from weft.runtime.redaction import MASK, Redactor
-from weft.runtime.span_codec import SpanCodec
-from weft.runtime.trace_store import TraceStore
-from weft.runtime.trace_writer import InlineWriter, ProcessWriter
-from weft.runtime.tracing import NodeGroup
+from weft.runtime import compile_workflow
+from weft.runtime.engine.executor import Executor
+from weft.runtime.support.redaction import MASK, Redactor
+from weft.runtime.tracing.span_codec import SpanCodec
+from weft.runtime.tracing.spans import NodeGroup
+from weft.runtime.tracing.store import TraceStore
+from weft.runtime.tracing.writer import InlineWriter, ProcessWriter
 
 from .conftest import make_span
 
@@ -74,7 +74,7 @@ async def test_node_rows_are_checked_and_committed_by_a_process_of_their_own(
     tmp_path: Path,
 ) -> None:
     store = TraceStore(tmp_path / "traces.db", writer="process")
-    result = await Executor(tracer=store).run(prepare(two_steps()), {"value": "hello"})
+    result = await Executor(tracer=store).run(compile_workflow(two_steps()), {"value": "hello"})
     writer = _writer_of(store)
     assert writer.pid != os.getpid()
     spans = {s.name: s for s in store.spans(result.run_id)}
@@ -90,7 +90,7 @@ async def test_a_secret_registered_after_the_writer_started_is_masked_by_it(
 ) -> None:
     redactor = Redactor()
     store = TraceStore(tmp_path / "traces.db", codec=SpanCodec(redactor=redactor), writer="process")
-    prepared = prepare(two_steps())
+    prepared = compile_workflow(two_steps())
     await Executor(tracer=store).run(prepared, {"value": "before"})
     store.sync()  # the writer is running, with the secrets known then
     redactor.register_secret("hunter2-is-secret")
@@ -106,8 +106,8 @@ def test_spans_handed_over_survive_the_run_process_dying_at_once(tmp_path: Path)
     script = textwrap.dedent(
         f"""
         import os
-        from weft.runtime.trace_store import TraceStore
-        from weft.runtime.tracing import SpanRecord
+        from weft.runtime.tracing.store import TraceStore
+        from weft.runtime.tracing.spans import SpanRecord
 
         store = TraceStore({str(tmp_path / "traces.db")!r}, flush_interval=60,
                            writer="process")
@@ -132,7 +132,7 @@ async def test_a_killed_writer_is_replaced_by_writing_here_and_nothing_is_lost(
     tmp_path: Path,
 ) -> None:
     store = TraceStore(tmp_path / "traces.db", writer="process")
-    prepared = prepare(two_steps())
+    prepared = compile_workflow(two_steps())
     first = await Executor(tracer=store).run(prepared, {"value": "one"})
     store.sync()
     writer = _writer_of(store)
@@ -149,7 +149,7 @@ async def test_a_killed_writer_is_replaced_by_writing_here_and_nothing_is_lost(
 
 async def test_ctrl_c_in_the_terminal_does_not_stop_the_writer(tmp_path: Path) -> None:
     store = TraceStore(tmp_path / "traces.db", writer="process")
-    prepared = prepare(two_steps())
+    prepared = compile_workflow(two_steps())
     await Executor(tracer=store).run(prepared, {"value": "one"})
     store.sync()
     writer = _writer_of(store)
@@ -163,11 +163,11 @@ async def test_ctrl_c_in_the_terminal_does_not_stop_the_writer(tmp_path: Path) -
 async def test_a_store_starts_its_writer_process_once_runs_are_big_enough(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import weft.runtime.trace_store as trace_store
+    import weft.runtime.tracing.store as trace_store
 
     monkeypatch.setattr(trace_store, "PROCESS_AFTER_ROWS", 4)
     store = TraceStore(tmp_path / "traces.db")
-    prepared = prepare(two_steps())
+    prepared = compile_workflow(two_steps())
     first = await Executor(tracer=store).run(prepared, {"value": "one"})
     assert isinstance(store._writer, InlineWriter)  # two node rows: not worth a process
     second = await Executor(tracer=store).run(prepared, {"value": "two"})
@@ -190,7 +190,7 @@ async def test_outputs_that_cannot_be_pickled_reach_the_writer_as_json(tmp_path:
     wf.input("value")
     wf.node("open", open_handle, with_={"value": "${inputs.value}"})
     store = TraceStore(tmp_path / "traces.db", writer="process")
-    result = await Executor(tracer=store).run(prepare(wf), {"value": "x"})
+    result = await Executor(tracer=store).run(compile_workflow(wf), {"value": "x"})
     assert result.ok
     spans = {s.name: s for s in store.spans(result.run_id)}
     assert spans["open"].attributes["output"] == "<handle>"

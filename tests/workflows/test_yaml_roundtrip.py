@@ -5,21 +5,21 @@ from __future__ import annotations
 import yaml
 
 from weft.protocols import EdgeSpec, WorkflowSpec
-from weft.workflows import dump_workflow, loads_workflow
+from weft.workflows import dumps_workflow, loads_workflow
 
 
 def test_rich_workflow_round_trips_to_an_equal_model(rich_yaml: str) -> None:
     spec = loads_workflow(rich_yaml)
-    assert loads_workflow(dump_workflow(spec)) == spec
+    assert loads_workflow(dumps_workflow(spec)) == spec
 
 
 def test_dump_is_stable_after_one_round(rich_yaml: str) -> None:
-    once = dump_workflow(loads_workflow(rich_yaml))
-    assert dump_workflow(loads_workflow(once)) == once
+    once = dumps_workflow(loads_workflow(rich_yaml))
+    assert dumps_workflow(loads_workflow(once)) == once
 
 
 def test_dump_writes_plain_edges_as_names(rich_yaml: str) -> None:
-    data = yaml.safe_load(dump_workflow(loads_workflow(rich_yaml)))
+    data = yaml.safe_load(dumps_workflow(loads_workflow(rich_yaml)))
     assert data["nodes"]["write"]["after"][:2] == ["stats", "summary"]
     assert data["nodes"]["write"]["after"][2] == {
         "node": "review",
@@ -29,7 +29,7 @@ def test_dump_writes_plain_edges_as_names(rich_yaml: str) -> None:
 
 
 def test_dump_omits_defaults_and_uses_the_with_alias(rich_yaml: str) -> None:
-    data = yaml.safe_load(dump_workflow(loads_workflow(rich_yaml)))
+    data = yaml.safe_load(dumps_workflow(loads_workflow(rich_yaml)))
     assert data["nodes"]["list"] == {
         "action": "list_documents",
         "with": {"folder": "${inputs.folder}"},
@@ -38,18 +38,18 @@ def test_dump_omits_defaults_and_uses_the_with_alias(rich_yaml: str) -> None:
 
 
 def test_dump_keeps_node_order(rich_yaml: str) -> None:
-    data = yaml.safe_load(dump_workflow(loads_workflow(rich_yaml)))
+    data = yaml.safe_load(dumps_workflow(loads_workflow(rich_yaml)))
     assert list(data["nodes"]) == ["list", "stats", "summary", "write", "review"]
 
 
 def test_dump_is_block_style_with_multiline_strings_as_blocks(rich_yaml: str) -> None:
-    text = dump_workflow(loads_workflow(rich_yaml))
+    text = dumps_workflow(loads_workflow(rich_yaml))
     assert "{" not in text.replace("${", "")
     assert "prompt: |\n" in text
 
 
 def test_scalar_input_default_uses_the_shorthand(rich_yaml: str) -> None:
-    data = yaml.safe_load(dump_workflow(loads_workflow(rich_yaml)))
+    data = yaml.safe_load(dumps_workflow(loads_workflow(rich_yaml)))
     assert data["inputs"]["style"] == "concise"
 
 

@@ -24,7 +24,7 @@ synthesis aggregator) goes through ``ChatModel.session()``, so they all
     {"name": "llm gpt-4o-mini", "kind": "llm", "start": t0, "end": t1,
      "status": "ok" | "error", "attributes": {"llm.model": ..., "llm.base_url": ...,
       "llm.attempts": n, "llm.finish_reason": ..., "llm.tool_calls": [...],
-      "usage": Usage, "error": ActionError | None}}
+      "usage": Usage, "error": ErrorInfo | None}}
 
 The runtime turns it into a span whose parent is the current call. Agents
 must not import the runtime, hence a duck-typed hook rather than a type.
@@ -44,7 +44,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from weft.protocols import ActionError, ProgressEvent, Usage
+from weft.protocols import ErrorInfo, ProgressEvent, Usage
 
 #: Model used when nothing else names one.
 DEFAULT_MODEL = "gpt-4o-mini"
@@ -384,7 +384,7 @@ class ChatSession:
                 tc.function.name for tc in tool_calls or [] if hasattr(tc, "function")
             ],
             "usage": completion.usage if completion else Usage(),
-            "error": ActionError(
+            "error": ErrorInfo(
                 type=error.error_type, message=error.message, retryable=error.retryable
             )
             if error

@@ -44,7 +44,7 @@ class WeftGroup(click.Group):
 def cli(log_format: str | None, log_level: str | None) -> None:
     """weft: multi-agent orchestration with graph workflows."""
     if log_format or log_level:
-        from weft.runtime.logging import configure_logging
+        from weft.runtime.support.logging import configure_logging
 
         try:
             configure_logging(log_format, log_level)

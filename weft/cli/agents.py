@@ -46,7 +46,7 @@ def namespace_option(func: Any) -> Any:
 
 def _load_target(ref: str) -> Any:
     """``module:object`` or ``path/to/file.py:object`` (object may be dotted)."""
-    from weft.runtime.compiler import import_object
+    from weft.runtime.engine.compiler import import_object
 
     module, sep, attr = ref.rpartition(":")
     if sep and module.endswith(".py"):
@@ -145,7 +145,7 @@ def serve_command(
         )
     for folder in (*reversed(paths), "."):
         sys.path.insert(0, str(Path(folder).resolve()))
-    from weft.runtime.agent_host import hosted
+    from weft.runtime.remote.agent_host import hosted
 
     registry = hosted(_load_target(t) for t in targets)
     asyncio.run(
@@ -177,8 +177,8 @@ async def _serve(
     drain_timeout: float,
 ) -> None:
     from weft.protocols import Topics
-    from weft.runtime.agent_host import AgentHost, agent_will, new_agent_id
-    from weft.runtime.mqtt_bus import MqttBus
+    from weft.runtime.bus.mqtt.mqtt_bus import MqttBus
+    from weft.runtime.remote.agent_host import AgentHost, agent_will, new_agent_id
 
     agent_id = agent_id or new_agent_id(name or registry.names()[0])
     will = agent_will(Topics(namespace), agent_id)  # ValueError for an id with / + #
@@ -254,8 +254,8 @@ def agents_command(broker: str, namespace: str, as_json: bool) -> None:
 
 
 async def _list_agents(broker: str, namespace: str) -> list[Any]:
-    from weft.runtime.live_registry import LiveRegistry
-    from weft.runtime.mqtt_bus import MqttBus
+    from weft.runtime.bus.mqtt.mqtt_bus import MqttBus
+    from weft.runtime.remote.live_registry import LiveRegistry
 
     async with MqttBus(broker, namespace=namespace) as bus, LiveRegistry(bus) as registry:
         return registry.agents()

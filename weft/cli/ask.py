@@ -70,7 +70,7 @@ def _import_target(ref: str) -> Any:
 
 
 def _add(registry: Any, obj: Any, ref: str) -> None:
-    from weft.runtime.registry import ActionRegistry
+    from weft.runtime.engine.registry import ActionRegistry
 
     try:
         if isinstance(obj, ActionRegistry):
@@ -90,7 +90,7 @@ def _add(registry: Any, obj: Any, ref: str) -> None:
 
 def load_agents(refs: tuple[str, ...]) -> Any:
     """An ``ActionRegistry`` with every action named by the ``--agents`` references."""
-    from weft.runtime.registry import ActionRegistry
+    from weft.runtime.engine.registry import ActionRegistry
 
     registry = ActionRegistry()
     for ref in refs:
@@ -109,11 +109,11 @@ async def _remote_agents(broker: str | None, namespace: str, registry: Any) -> A
         yield
         return
     try:
-        from weft.runtime.live_registry import LiveRegistry
-        from weft.runtime.mqtt_bus import MqttBus
+        from weft.runtime.bus.mqtt.mqtt_bus import MqttBus
+        from weft.runtime.remote.live_registry import LiveRegistry
     except ImportError as exc:
         _notice(
-            f"--broker {broker}: remote agents need weft.runtime.live_registry and the MQTT "
+            f"--broker {broker}: remote agents need weft.runtime.remote.live_registry and the MQTT "
             f"bus ({exc}); using local agents only"
         )
         yield
@@ -228,7 +228,7 @@ def ask_command(
 ) -> None:
     """Answer TASK with a team of agents: plan, route, run in parallel, aggregate."""
     from weft.agents import llm_configured, model_defaults
-    from weft.runtime.journal import Journal
+    from weft.runtime.engine.journal import Journal
     from weft.runtime.orchestrator import (
         ConcatAggregator,
         LLMAggregator,
@@ -237,7 +237,7 @@ def ask_command(
         OrchestratorBudget,
         RulePlanner,
     )
-    from weft.runtime.runner import default_journal_path
+    from weft.runtime.support.home import default_journal_path
 
     if not agent_refs and workflow is None and broker is None:
         raise WeftError("give the agents to use: --agents module:obj (or --workflow FILE)")
@@ -265,7 +265,7 @@ def ask_command(
         if aggregator == "llm" and not configured:
             raise WeftError("--aggregator llm needs a model: set OPENAI_API_KEY or --base-url")
         journal = Journal(journal_path or default_journal_path())
-        from weft.runtime.trace_store import open_default_tracer
+        from weft.runtime.tracing.store import open_default_tracer
 
         tracer = open_default_tracer()
 
@@ -308,7 +308,7 @@ def register(group: click.Group) -> None:
 
 def _capability_router() -> Any:
     """An in-memory capability router over the agents' cards (the orchestrator indexes them)."""
-    from weft.runtime.embeddings import make_embedder
-    from weft.runtime.router import CapabilityRouter
+    from weft.runtime.routing.capability_router import CapabilityRouter
+    from weft.runtime.routing.embeddings import make_embedder
 
     return CapabilityRouter.open(make_embedder("minilm"))

@@ -22,7 +22,7 @@ import click
 from weft.protocols import BusError
 
 if TYPE_CHECKING:
-    from weft.runtime.broker import MosquittoBroker
+    from weft.runtime.bus.mqtt.broker import MosquittoBroker
 
 
 def _print_acl(
@@ -31,7 +31,7 @@ def _print_acl(
     callers: tuple[str, ...],
     pool_grants: tuple[str, ...],
 ) -> None:
-    from weft.runtime.broker_auth import render_acl
+    from weft.runtime.bus.mqtt.broker_auth import render_acl
 
     pools: dict[str, list[str]] = {}
     for grant in pool_grants:
@@ -44,7 +44,7 @@ def _print_acl(
 
 
 def _add_user(password_file: str | None, user: str) -> None:
-    from weft.runtime.broker_auth import check_username, write_password_file
+    from weft.runtime.bus.mqtt.broker_auth import check_username, write_password_file
 
     if password_file is None:
         raise click.UsageError("--add-user needs --password-file (the file to create or update)")
@@ -179,7 +179,12 @@ def register(group: click.Group) -> None:
 
         Prints the URL to use, then runs in the foreground until Ctrl-C.
         """
-        from weft.runtime.broker import MosquittoBroker, free_port, port_is_free, render_config
+        from weft.runtime.bus.mqtt.broker import (
+            MosquittoBroker,
+            free_port,
+            port_is_free,
+            render_config,
+        )
 
         if print_acl:
             _print_acl(namespace, orchestrators or ("orchestrator",), callers, pool_grants)

@@ -5,11 +5,11 @@ or a mapping with an ``agents`` or ``cards`` list), from ``--agents
 module:obj`` (actions, or lists/registries of them: their capability cards,
 or name + description for actions without one), from an existing index
 (``--store PATH`` or ``--chroma-url URL``), or from the agents alive on an
-MQTT broker (``--broker URL``, through ``weft.runtime.live_registry``). Cards
+MQTT broker (``--broker URL``, through ``weft.runtime.remote.live_registry``). Cards
 given on the command line are added to the store with the usual version rule.
 
 The output ranks the candidates with every part of their score (see
-``weft.runtime.router`` for the formula) and names the winner; ``--json``
+``weft.runtime.routing.capability_router`` for the formula) and names the winner; ``--json``
 prints the ``RoutingDecision``. The exit status is 1 when no agent qualifies.
 """
 
@@ -26,7 +26,7 @@ import click
 
 from weft.protocols import CapabilityCard, DefinitionError, WeftError
 
-LIVE_REGISTRY_MODULE = "weft.runtime.live_registry"
+LIVE_REGISTRY_MODULE = "weft.runtime.remote.live_registry"
 
 
 def load_cards_file(path: str) -> list[CapabilityCard]:
@@ -86,7 +86,7 @@ def _cards_of(obj: Any, ref: str) -> Iterable[CapabilityCard]:
 
 def load_agent_cards(refs: Iterable[str]) -> list[CapabilityCard]:
     """The capability cards of the actions named by ``module:obj`` references."""
-    from weft.runtime.compiler import import_object
+    from weft.runtime.engine.compiler import import_object
 
     cards: list[CapabilityCard] = []
     for ref in refs:
@@ -102,8 +102,8 @@ async def _live_snapshot(broker: str, namespace: str) -> tuple[list[CapabilityCa
             f"{LIVE_REGISTRY_MODULE}, which is not available in this installation; pass the "
             "cards with --cards or --agents instead"
         )
-    from weft.runtime.live_registry import LiveRegistry
-    from weft.runtime.mqtt_bus import MqttBus
+    from weft.runtime.bus.mqtt.mqtt_bus import MqttBus
+    from weft.runtime.remote.live_registry import LiveRegistry
 
     async with MqttBus(broker, namespace=namespace) as bus, LiveRegistry(bus) as registry:
         cards = registry.capability_cards()
@@ -224,8 +224,8 @@ def route_command(
         )
 
     from weft.protocols import RouteRequest
-    from weft.runtime.embeddings import make_embedder
-    from weft.runtime.router import CapabilityRouter
+    from weft.runtime.routing.capability_router import CapabilityRouter
+    from weft.runtime.routing.embeddings import make_embedder
 
     router = CapabilityRouter.open(
         make_embedder(embedder), path=store, url=chroma_url, alive=alive, load=loads

@@ -50,14 +50,14 @@ def _journal_option(func: Any) -> Any:
 
 def _open_tracer() -> Any:
     """The local trace store (plus OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set)."""
-    from weft.runtime.trace_store import open_default_tracer
+    from weft.runtime.tracing.store import open_default_tracer
 
     return open_default_tracer()
 
 
 def _open_journal(path: str | None) -> Any:
-    from weft.runtime.journal import Journal
-    from weft.runtime.runner import default_journal_path
+    from weft.runtime.engine.journal import Journal
+    from weft.runtime.support.home import default_journal_path
 
     return Journal(path or default_journal_path())
 
@@ -121,7 +121,7 @@ async def _remote_actions(
     if broker is None:
         yield None
         return
-    from weft.runtime.distributed import remote_actions
+    from weft.runtime.remote.distributed import remote_actions
 
     async with remote_actions(broker, definition, namespace=namespace, wait=wait) as actions:
         yield actions
@@ -173,7 +173,7 @@ def run_command(
     wait_agents: float,
 ) -> None:
     """Run the workflow in FILE (YAML, or Python defining `workflow`)."""
-    from weft.runtime.runner import run_workflow
+    from weft.runtime.engine.runner import run_workflow
 
     values = _parse_inputs(inputs, input_file)
     journal = _open_journal(journal_path)
@@ -233,7 +233,7 @@ def resume_command(
     wait_agents: float,
 ) -> None:
     """Finish RUN_ID without repeating the calls that already finished."""
-    from weft.runtime.runner import resume_run
+    from weft.runtime.engine.runner import resume_run
 
     journal = _open_journal(journal_path)
     live = sys.stderr.isatty() and not as_json
@@ -263,9 +263,9 @@ def resume_command(
 @click.argument("file", type=click.Path(dir_okay=False))
 def validate_command(file: str) -> None:
     """Check FILE without running it: syntax, types, graph, references, actions."""
-    from weft.runtime.compiler import prepare
+    from weft.runtime.engine.compiler import compile_workflow
 
-    prepared = prepare(file)
+    prepared = compile_workflow(file)
     edges = sum(len(n.incoming) + len(n.loops_in) for n in prepared.nodes.values())
     click.echo(
         f"ok: workflow '{prepared.name}' with {len(prepared.nodes)} nodes, {edges} edges, "

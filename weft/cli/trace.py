@@ -29,7 +29,8 @@ def _store_option(func: Any) -> Any:
 
 
 def _open_store(path: str | None) -> Any:
-    from weft.runtime.trace_store import TraceStore, default_trace_path
+    from weft.runtime.support.home import default_trace_path
+    from weft.runtime.tracing.store import TraceStore
 
     target = Path(path) if path else default_trace_path()
     if not target.exists():
@@ -154,7 +155,7 @@ def show_command(run_ref: str, depth: int | None, store_path: str | None) -> Non
     from rich.text import Text
     from rich.tree import Tree
 
-    from weft.runtime.trace_analysis import SpanTree, critical_path, tokens_of, usage_of
+    from weft.runtime.tracing.analysis import SpanTree, critical_path, tokens_of, usage_of
 
     run, spans = _load(store_path, run_ref)
     tree = SpanTree.build(spans)
@@ -223,7 +224,7 @@ def show_command(run_ref: str, depth: int | None, store_path: str | None) -> Non
 @_store_option
 def export_command(run_ref: str, fmt: str, output: str | None, store_path: str | None) -> None:
     """Export RUN's spans (as stored: truncated, secrets masked)."""
-    from weft.runtime.trace_export import export
+    from weft.runtime.tracing.export import export
 
     _run, spans = _load(store_path, run_ref)
     text = export(spans, fmt)
@@ -252,9 +253,9 @@ def view_command(
     """Write RUN as a self-contained HTML page (timeline per agent, DAG, span details)."""
     import asyncio
 
-    from weft.runtime.runner import weft_home
-    from weft.runtime.trace_html import render_html
-    from weft.runtime.trace_html import serve as serve_html
+    from weft.runtime.support.home import weft_home
+    from weft.runtime.tracing.html import render_html
+    from weft.runtime.tracing.html import serve as serve_html
 
     run, spans = _load(store_path, run_ref)
     html = render_html(run, spans)

@@ -5,11 +5,11 @@ Nothing here performs I/O or imports the rest of weft.
 
 from weft.protocols.actions import (
     ActionCall,
-    ActionError,
     ActionKind,
     ActionResult,
     ActionSpec,
     ActionState,
+    ErrorInfo,
     ProgressEvent,
     Usage,
     new_id,
@@ -60,7 +60,6 @@ __all__ = [
     "Action",
     "ActionCall",
     "ActionContext",
-    "ActionError",
     "ActionFailed",
     "ActionKind",
     "ActionRef",
@@ -81,6 +80,7 @@ __all__ = [
     "Defaults",
     "DefinitionError",
     "EdgeSpec",
+    "ErrorInfo",
     "EventKind",
     "FailurePolicy",
     "InputError",

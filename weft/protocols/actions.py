@@ -74,7 +74,7 @@ class ActionSpec(BaseModel):
     )
 
 
-class ActionError(BaseModel):
+class ErrorInfo(BaseModel):
     """A structured error; ``retryable`` tells the executor whether trying again can help."""
 
     model_config = ConfigDict(extra="forbid")
@@ -187,7 +187,7 @@ class ActionResult(BaseModel):
     call_id: str = Field(description="Id of the call this answers.")
     state: ActionState = Field(description="Outcome of the call.")
     output: Any = Field(default=None, description="The output, meaningful when state is ok.")
-    error: ActionError | None = Field(default=None, description="Set unless state is ok.")
+    error: ErrorInfo | None = Field(default=None, description="Set unless state is ok.")
     usage: Usage = Field(default_factory=Usage, description="Resources consumed.")
     progress: list[ProgressEvent] = Field(
         default_factory=list, description="Progress events emitted during the call."
@@ -228,6 +228,6 @@ class ActionResult(BaseModel):
         return cls(
             call_id=call_id,
             state=state,
-            error=ActionError(type=error_type, message=message, retryable=retryable, field=field),
+            error=ErrorInfo(type=error_type, message=message, retryable=retryable, field=field),
             usage=usage or Usage(),
         )

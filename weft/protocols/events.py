@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from weft.protocols.actions import ActionError, Usage
+from weft.protocols.actions import ErrorInfo, Usage
 
 
 class NodeState(StrEnum):
@@ -68,6 +68,6 @@ class RunEvent(BaseModel):
     state: str | None = Field(default=None, description="Node or run state after the event.")
     attempt: int | None = Field(default=None, description="Attempt number for node events.")
     output: Any = Field(default=None, description="Output of a finished node or run.")
-    error: ActionError | None = Field(default=None, description="Error of a failed node.")
+    error: ErrorInfo | None = Field(default=None, description="Error of a failed node.")
     usage: Usage | None = Field(default=None, description="Usage of a finished node.")
     data: dict[str, Any] = Field(default_factory=dict, description="Kind-specific details.")

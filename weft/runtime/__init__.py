@@ -1,64 +1,77 @@
-"""What runs: executor, buses, registry, journal, runner.
+"""What runs weft: one subpackage (a *room*) per subsystem.
 
-Submodules load on first use, so a process that only needs the bus does not
-import the executor and the workflow layer.
+- ``engine``: compile a workflow, run it as a dataflow, journal and resume it;
+- ``bus``: the ``Bus`` interface, the in-process bus and MQTT v5 (``bus.mqtt``);
+- ``remote``: agents in other processes (``AgentHost``, ``RemoteAction``);
+- ``routing``: capability routing, its index and embedders;
+- ``orchestrator``: task → plan → routed workflow → answer;
+- ``tracing``: spans, the trace store, exports and the HTML view;
+- ``support``: redaction, logging and paths that every room shares.
+
+Rooms import one way (support ← bus ← tracing ← engine ← remote ← routing ←
+orchestrator); ``tests/test_layers.py`` keeps them so. The names below are the
+runtime's public API, each loaded on first use, so a process that only needs
+the bus does not import the executor.
 """
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from weft.runtime.support.lazy import lazy_exports
 
-_EXPORTS: dict[str, str] = {
-    "CapabilityRouter": "weft.runtime.router",
-    "ScoringWeights": "weft.runtime.router",
-    "CapabilityIndex": "weft.runtime.capability_index",
-    "OutcomeMemory": "weft.runtime.outcome_memory",
-    "make_embedder": "weft.runtime.embeddings",
-    "MiniLMEmbedder": "weft.runtime.embeddings",
-    "HashingEmbedder": "weft.runtime.embeddings",
-    "OpenAIEmbedder": "weft.runtime.embeddings",
-    "AgentHost": "weft.runtime.agent_host",
-    "Bus": "weft.runtime.bus",
-    "Subscription": "weft.runtime.bus",
-    "ExecutionContext": "weft.runtime.executor",
-    "Executor": "weft.runtime.executor",
-    "NodeOutcome": "weft.runtime.executor",
-    "RunResult": "weft.runtime.executor",
-    "InProcessBroker": "weft.runtime.inprocess_bus",
-    "InProcessBus": "weft.runtime.inprocess_bus",
-    "LiveRegistry": "weft.runtime.live_registry",
-    "MqttBus": "weft.runtime.mqtt_bus",
-    "RemoteAction": "weft.runtime.remote",
-    "MosquittoBroker": "weft.runtime.broker",
-    "resolve_inputs": "weft.runtime.inputs",
-    "Journal": "weft.runtime.journal",
-    "RunRecord": "weft.runtime.journal",
-    "PreparedWorkflow": "weft.runtime.compiler",
-    "prepare": "weft.runtime.compiler",
-    "ActionRegistry": "weft.runtime.registry",
-    "as_action": "weft.runtime.registry",
-    "default_journal_path": "weft.runtime.runner",
-    "resume_run": "weft.runtime.runner",
-    "run_sync": "weft.runtime.runner",
-    "run_workflow": "weft.runtime.runner",
-    "weft_home": "weft.runtime.runner",
-    "FanOutTracer": "weft.runtime.tracing",
-    "MemoryTracer": "weft.runtime.tracing",
-    "SpanRecord": "weft.runtime.tracing",
-    "Tracer": "weft.runtime.tracing",
-    "TraceStore": "weft.runtime.trace_store",
-    "open_default_tracer": "weft.runtime.trace_store",
-    "OtlpTracer": "weft.runtime.otlp",
-    "configure_logging": "weft.runtime.logging",
-    "register_secret": "weft.runtime.redaction",
+_ROOMS: dict[str, tuple[str, ...]] = {
+    "weft.runtime.engine": (
+        "ActionRegistry",
+        "ExecutionContext",
+        "Executor",
+        "Journal",
+        "NodeOutcome",
+        "PreparedWorkflow",
+        "RunRecord",
+        "RunResult",
+        "as_action",
+        "compile_workflow",
+        "resolve_inputs",
+        "resume_run",
+        "run_sync",
+        "run_workflow",
+    ),
+    "weft.runtime.bus": (
+        "Bus",
+        "InProcessBroker",
+        "InProcessBus",
+        "MosquittoBroker",
+        "MqttBus",
+        "Subscription",
+    ),
+    "weft.runtime.remote": ("AgentHost", "LiveRegistry", "RemoteAction"),
+    "weft.runtime.routing": (
+        "CapabilityIndex",
+        "CapabilityRouter",
+        "HashingEmbedder",
+        "LexicalRouter",
+        "MiniLMEmbedder",
+        "OpenAIEmbedder",
+        "OutcomeMemory",
+        "ScoringWeights",
+        "make_embedder",
+    ),
+    "weft.runtime.tracing": (
+        "FanOutTracer",
+        "MemoryTracer",
+        "OtlpTracer",
+        "SpanRecord",
+        "TraceStore",
+        "Tracer",
+        "open_default_tracer",
+    ),
+    "weft.runtime.support": (
+        "configure_logging",
+        "default_journal_path",
+        "register_secret",
+        "weft_home",
+    ),
 }
+_EXPORTS = {name: room for room, names in _ROOMS.items() for name in names}
 
 __all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'weft.runtime' has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
+__getattr__ = lazy_exports(__name__, _EXPORTS)

@@ -31,7 +31,7 @@ from weft.workflows.topologies import (
     tree,
 )
 from weft.workflows.validate import validate
-from weft.workflows.yaml_io import dump_workflow, load_workflow, loads_workflow
+from weft.workflows.yaml_io import dumps_workflow, load_workflow, loads_workflow
 
 __all__ = [
     "BUILTIN_REDUCERS",
@@ -48,7 +48,7 @@ __all__ = [
     "analyse",
     "chain",
     "compile_template",
-    "dump_workflow",
+    "dumps_workflow",
     "from_edges",
     "layered",
     "load_workflow",

@@ -222,7 +222,7 @@ def _ordered(data: dict[str, Any], order: tuple[str, ...]) -> dict[str, Any]:
     return head
 
 
-def dump_workflow(spec: WorkflowSpec) -> str:
+def dumps_workflow(spec: WorkflowSpec) -> str:
     """YAML for ``spec`` that loads back to an equal spec.
 
     Defaults are left out, edges that only name a node are written as the

@@ -22,7 +22,6 @@ from weft.runtime.orchestrator.compile import (
     subtask_arguments,
 )
 from weft.runtime.orchestrator.experience import Experience, ExperienceStore, NoExperience
-from weft.runtime.orchestrator.lexical_router import LexicalRouter
 from weft.runtime.orchestrator.llm_planner import LLMPlanner
 from weft.runtime.orchestrator.orchestrator import Orchestrator
 from weft.runtime.orchestrator.plan import OrchestratorBudget, Plan, PlanFailure, Subtask
@@ -30,6 +29,7 @@ from weft.runtime.orchestrator.planners import PlanCheck, Planner, PlanOutcome, 
 from weft.runtime.orchestrator.routing import RouteChoice, SubtaskRouter, card_for
 from weft.runtime.orchestrator.rule_planner import RulePlanner, split_task
 from weft.runtime.orchestrator.validator import PlanInvalid, PlanValidator
+from weft.runtime.routing.lexical_router import LexicalRouter
 
 __all__ = [
     "AGGREGATE_NAME",

@@ -36,10 +36,12 @@ from weft.protocols import (
     WorkflowSpec,
     new_id,
 )
-from weft.runtime.compiler import PreparedWorkflow, prepare
-from weft.runtime.executor import Executor, Listener
-from weft.runtime.inputs import resolve_inputs
-from weft.runtime.journal import Journal
+from weft.runtime.engine.compiler import PreparedWorkflow, compile_workflow
+from weft.runtime.engine.executor import Executor, Listener
+from weft.runtime.engine.inputs import resolve_inputs
+from weft.runtime.engine.journal import Journal
+from weft.runtime.engine.outcomes import RunResult
+from weft.runtime.engine.registry import ActionRegistry
 from weft.runtime.orchestrator.aggregate import ConcatAggregator
 from weft.runtime.orchestrator.answer import Answer, PlanningError
 from weft.runtime.orchestrator.compile import (
@@ -49,16 +51,14 @@ from weft.runtime.orchestrator.compile import (
     plan_to_workflow,
 )
 from weft.runtime.orchestrator.experience import Experience, ExperienceStore, NoExperience
-from weft.runtime.orchestrator.lexical_router import LexicalRouter
 from weft.runtime.orchestrator.plan import OrchestratorBudget, Plan, PlanFailure
 from weft.runtime.orchestrator.planners import Planner, PlanRequest
 from weft.runtime.orchestrator.routing import RouteChoice, SubtaskRouter
 from weft.runtime.orchestrator.rule_planner import RulePlanner
 from weft.runtime.orchestrator.run_support import BudgetWatch, SpanSink
 from weft.runtime.orchestrator.validator import PlanValidator
-from weft.runtime.outcomes import RunResult
-from weft.runtime.registry import ActionRegistry
-from weft.runtime.tracing import SpanRecord, Tracer, new_span_id, trace_id_for
+from weft.runtime.routing.lexical_router import LexicalRouter
+from weft.runtime.tracing.spans import SpanRecord, Tracer, new_span_id, trace_id_for
 from weft.workflows import Workflow
 
 
@@ -196,7 +196,7 @@ class Orchestrator:
             description=task[:200],
         )
         run_registry = self.registry.merged(ActionRegistry([self.aggregator]))
-        prepared = prepare(workflow_def, run_registry)
+        prepared = compile_workflow(workflow_def, run_registry)
         result, stopped, spent = await self._execute(
             prepared, plan_inputs(task, plan), run_id, outcome.usage
         )
@@ -338,7 +338,7 @@ class Orchestrator:
         """Run a given workflow on the task: its ``task`` input (or its only input) gets it."""
         # a copy: preparing a builder registers its own actions, which must not
         # leak into the orchestrator's registry for later asks
-        prepared = prepare(workflow, self.registry.merged(ActionRegistry()))
+        prepared = compile_workflow(workflow, self.registry.merged(ActionRegistry()))
         declared = list(prepared.spec.inputs)
         if "task" in declared:
             given = {"task": task}

@@ -8,9 +8,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from weft.protocols import EventKind, RunEvent, Usage
+from weft.runtime.engine.outcomes import RunResult, UsageTally
 from weft.runtime.orchestrator.plan import OrchestratorBudget
-from weft.runtime.outcomes import RunResult, UsageTally
-from weft.runtime.tracing import SpanRecord, Tracer, new_span_id, trace_id_for
+from weft.runtime.tracing.spans import SpanRecord, Tracer, new_span_id, trace_id_for
 
 
 class SpanSink:

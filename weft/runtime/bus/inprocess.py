@@ -1,0 +1,102 @@
+"""The in-process bus: the embedded default, no broker needed.
+
+It honours the same semantics as MQTT so code tested here behaves the same
+over a broker: ``+``/``#`` wildcards, ``$share/group/filter`` subscriptions
+that deliver each message to one member of the group (round robin), retained
+messages (an empty retained payload clears the topic), and per-topic order.
+Several ``InProcessBus`` instances may share one ``InProcessBroker`` to mimic
+several clients on one broker.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import defaultdict
+
+from weft.protocols import Message, topic_matches
+from weft.runtime.bus.base import DEFAULT_MAX_PAYLOAD, Bus, Subscription
+
+
+class InProcessBroker:
+    """Routing state shared by the buses of one process (or one test)."""
+
+    def __init__(self) -> None:
+        self.subscriptions: list[Subscription] = []
+        self.retained: dict[str, Message] = {}
+        self._share_cursor: dict[str, itertools.count[int]] = defaultdict(itertools.count)
+
+    def route(self, message: Message) -> None:
+        if message.retain:
+            if message.payload:
+                self.retained[message.topic] = message
+            else:
+                self.retained.pop(message.topic, None)
+        delivered = message.model_copy(update={"retain": False}) if message.retain else message
+        groups: dict[str, list[Subscription]] = {}
+        for sub in self.subscriptions:
+            if not topic_matches(sub.pattern, message.topic):
+                continue
+            if sub.pattern.startswith("$share/"):
+                group = sub.pattern.split("/", 2)[1] + "|" + sub.pattern.split("/", 2)[2]
+                groups.setdefault(group, []).append(sub)
+            else:
+                sub.deliver(delivered)
+        for group, members in groups.items():
+            chosen = members[next(self._share_cursor[group]) % len(members)]
+            chosen.deliver(delivered)
+
+    def add(self, sub: Subscription) -> None:
+        self.subscriptions.append(sub)
+        if not sub.pattern.startswith("$share/"):
+            for topic, message in self.retained.items():
+                if topic_matches(sub.pattern, topic):
+                    sub.deliver(message)
+
+    def remove(self, sub: Subscription) -> None:
+        if sub in self.subscriptions:
+            self.subscriptions.remove(sub)
+
+
+_DEFAULT_BROKER = InProcessBroker()
+
+
+class InProcessBus(Bus):
+    """A ``Bus`` whose broker is a Python object; messages never leave the process."""
+
+    def __init__(
+        self,
+        broker: InProcessBroker | None = None,
+        *,
+        namespace: str = "default",
+        client_id: str | None = None,
+        max_payload: int = DEFAULT_MAX_PAYLOAD,
+    ) -> None:
+        super().__init__(namespace=namespace, client_id=client_id, max_payload=max_payload)
+        self.broker = broker if broker is not None else InProcessBroker()
+        self._mine: list[Subscription] = []
+
+    async def _start(self) -> None:
+        return None
+
+    async def _stop(self) -> None:
+        for sub in list(self._mine):
+            await sub.close()
+
+    async def _publish(self, message: Message) -> None:
+        self.broker.route(message)
+
+    async def _subscribe(self, pattern: str, qos: int) -> Subscription:
+        sub = Subscription(pattern, self._unsubscribe)
+        self._mine.append(sub)
+        self.broker.add(sub)
+        return sub
+
+    async def _unsubscribe(self, sub: Subscription) -> None:
+        self.broker.remove(sub)
+        if sub in self._mine:
+            self._mine.remove(sub)
+
+
+def shared_broker() -> InProcessBroker:
+    """The process-wide broker used when buses should see each other by default."""
+    return _DEFAULT_BROKER

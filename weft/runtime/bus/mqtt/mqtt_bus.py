@@ -1,0 +1,599 @@
+"""The MQTT v5 bus: weft's ``Bus`` over any MQTT v5 broker, through aiomqtt.
+
+What a caller can rely on (the same as ``InProcessBus``, see the conformance
+suite in ``tests/conformance``):
+
+- Every ``Subscription`` gets each matching message exactly once, also when
+  several filters of this client match it. Each filter is subscribed with its
+  own MQTT v5 Subscription Identifier and incoming messages are routed by the
+  identifiers the broker attaches (Mosquitto sends one copy per matching
+  subscription, other brokers one copy listing every identifier; both work).
+  Messages that carry no identifier are matched locally with
+  ``topic_matches``; the broker must support subscription identifiers
+  (Mosquitto, EMQX, HiveMQ and VerneMQ do).
+- Retained messages reach a subscription when it is created (also the second
+  subscription of one filter on this client), and every live subscription
+  again after a reconnect, so subscribers always converge on the retained
+  state.
+- Order per topic is kept: one connection, messages routed in arrival order
+  by one task.
+
+Connection handling: the first connect fails fast with a ``BusError`` that
+names the URL. After that, a lost connection is re-established with
+exponential backoff (clean session) and every live subscription is
+re-subscribed before the bus counts as connected again. ``publish`` and
+``subscribe`` wait up to ``reconnect_timeout`` seconds for the connection and
+then raise ``BusError``; a QoS 1 publish interrupted by a disconnect is sent
+again on the new connection (at least once: calls are idempotent by
+``(call_id, attempt)``). Messages published by others while this client was
+offline are not delivered to it (clean sessions; brokers restarted without
+persistence lose them anyway).
+
+Latency: the client socket gets ``TCP_NODELAY`` (aiomqtt's ``socket_options``,
+applied right after paho opens the socket). Without it, and without
+``set_tcp_nodelay true`` on the broker (see ``weft.runtime.bus.mqtt.broker``), a QoS 1
+round trip takes tens of milliseconds instead of well under one.
+
+Throughput: aiomqtt keeps the connection, TLS and reconnect plumbing, but the
+two per-message paths bypass it (``bench/bus.py`` measured both): publishes
+go to paho directly and wait on a future per packet id, and incoming
+messages are routed inside paho's read callback. aiomqtt's versions cost a
+task plus an ``asyncio.wait`` per message and drop the PUBACK reason code.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import random
+import socket
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import aiomqtt
+import paho.mqtt.client as paho
+from aiomqtt.exceptions import MqttConnectError
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+
+from weft.protocols import BusError, Message, topic_matches
+from weft.runtime.bus.base import DEFAULT_MAX_PAYLOAD, Bus, Subscription
+from weft.runtime.bus.mqtt._connection import (
+    CONNECTION_LOST_CODES,
+    Connection,
+    ConnectionLostError,
+    abandon,
+    connect_hint,
+    drop_late,
+    make_client,
+)
+from weft.runtime.bus.mqtt._wire import BrokerAddress, parse_broker_url, subscription_ids, to_paho
+from weft.runtime.bus.mqtt._wire import from_paho as _from_paho
+
+__all__ = ["BrokerAddress", "MqttBus", "parse_broker_url"]
+
+log = logging.getLogger(__name__)
+
+_T = TypeVar("_T")
+
+_MAX_SUBSCRIPTION_ID = 268_435_455  # MQTT 5 §3.8.2.1.2
+
+
+class _MqttSubscription(Subscription):
+    """A ``Subscription`` that remembers which SUBSCRIBE brought its retained messages."""
+
+    retained_id: int = 0
+
+
+@dataclass(slots=True)
+class _Filter:
+    """One topic filter subscribed at the broker and the local subscriptions behind it."""
+
+    pattern: str
+    qos: int
+    members: list[_MqttSubscription] = field(default_factory=list)
+    ids: set[int] = field(default_factory=set)
+    generation: int = -1  # connection generation this filter was last subscribed on
+    cursor: itertools.count[int] = field(default_factory=itertools.count)
+
+    @property
+    def shared(self) -> bool:
+        return self.pattern.startswith("$share/")
+
+
+class MqttBus(Bus):
+    """``Bus`` over an MQTT v5 broker (Mosquitto, EMQX, HiveMQ...).
+
+    ``url`` is ``mqtt://[user:pass@]host:port`` or ``mqtts://...``; keyword
+    arguments override what the URL says. ``client_id`` is also the MQTT
+    client identifier, so it must be unique on the broker (a second client
+    with the same id disconnects the first). ``will`` is published by the
+    broker if this client vanishes without disconnecting (agents use an empty
+    retained will on their card topic).
+
+    Raises ``BusError`` from ``start()`` when the broker cannot be reached or
+    refuses the connection (credentials, TLS certificate), from
+    ``publish``/``subscribe`` when the connection stays down longer than
+    ``reconnect_timeout`` seconds, and when the broker refuses a publish
+    (PUBACK reason code >= 0x80, e.g. 0x87 not authorized by an ACL) or a
+    subscription (SUBACK failure).
+    """
+
+    def __init__(
+        self,
+        url: str = "mqtt://127.0.0.1:1883",
+        *,
+        namespace: str = "default",
+        client_id: str | None = None,
+        username: str | None = None,
+        password: str | None = None,
+        ca_file: str | None = None,
+        cert_file: str | None = None,
+        key_file: str | None = None,
+        tls_insecure: bool | None = None,
+        max_payload: int = DEFAULT_MAX_PAYLOAD,
+        keepalive: int = 30,
+        connect_timeout: float = 5.0,
+        reconnect_timeout: float = 10.0,
+        backoff_initial: float = 0.05,
+        backoff_max: float = 5.0,
+        will: Message | None = None,
+    ) -> None:
+        super().__init__(namespace=namespace, client_id=client_id, max_payload=max_payload)
+        parsed = parse_broker_url(url)
+        self.address = BrokerAddress(
+            host=parsed.host,
+            port=parsed.port,
+            tls=parsed.tls or any(x is not None for x in (ca_file, cert_file, key_file)),
+            username=username if username is not None else parsed.username,
+            password=password if password is not None else parsed.password,
+            ca_file=ca_file if ca_file is not None else parsed.ca_file,
+            cert_file=cert_file if cert_file is not None else parsed.cert_file,
+            key_file=key_file if key_file is not None else parsed.key_file,
+            tls_insecure=tls_insecure if tls_insecure is not None else parsed.tls_insecure,
+        )
+        self.url = self.address.redacted()
+        self.keepalive = keepalive
+        self.connect_timeout = connect_timeout
+        self.reconnect_timeout = reconnect_timeout
+        self.backoff_initial = backoff_initial
+        self.backoff_max = backoff_max
+        self.will = will
+        self.dropped_messages = 0
+        """Incoming messages that could not be converted and were dropped (logged)."""
+        self.reconnects = 0
+        """How many times the connection was re-established after a loss."""
+        self._filters: dict[str, _Filter] = {}
+        self._by_id: dict[int, _Filter] = {}
+        self._next_id = itertools.count(1)
+        self._conn: Connection | None = None
+        self._connected = asyncio.Event()
+        self._generation = itertools.count()
+        self._supervisor: asyncio.Task[None] | None = None
+        self._closing = False
+
+    # -- public extras ----------------------------------------------------------
+
+    @property
+    def connected(self) -> bool:
+        """True while a connection is up and every subscription is in place."""
+        return self._connected.is_set()
+
+    async def wait_connected(self, timeout: float | None = None) -> None:
+        """Wait until the bus is (re)connected and re-subscribed; ``BusError`` on timeout."""
+        try:
+            async with asyncio.timeout(timeout):
+                await self._connected.wait()
+        except TimeoutError:
+            raise BusError(f"not connected to {self.url} after {timeout:g}s") from None
+
+    @property
+    def tcp_nodelay(self) -> bool | None:
+        """Whether the live client socket has TCP_NODELAY set (None when disconnected).
+
+        Reads the option back from the socket, so it checks what the kernel
+        uses, not what weft asked for.
+        """
+        conn = self._conn
+        if conn is None or conn.lost.done():
+            return None
+        # aiomqtt exposes no socket accessor; paho's client is its documented escape hatch.
+        sock = conn.client._client.socket()
+        if not isinstance(sock, socket.socket):
+            return None
+        return bool(sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+
+    # -- transport primitives ---------------------------------------------------
+
+    async def _start(self) -> None:
+        self._closing = False
+        self._connected.clear()
+        conn = await self._connect()
+        self._conn = conn
+        self._connected.set()
+        self._supervisor = asyncio.create_task(
+            self._supervise(conn), name=f"weft-mqtt-{self.client_id}"
+        )
+
+    async def _stop(self) -> None:
+        self._closing = True
+        # Wake publishers waiting for a reconnect so they fail now, not at their deadline.
+        self._connected.set()
+        self._connected.clear()
+        for entry in list(self._filters.values()):
+            for sub in list(entry.members):
+                await sub.close()
+        self._filters.clear()
+        self._by_id.clear()
+        if self._supervisor is not None:
+            self._supervisor.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._supervisor
+            self._supervisor = None
+        conn, self._conn = self._conn, None
+        self._connected.clear()
+        if conn is not None:
+            await self._disconnect(conn)
+
+    async def _publish(self, message: Message) -> None:
+        """Hand the message to paho and wait for the broker's acknowledgement.
+
+        Calls paho directly instead of ``aiomqtt.Client.publish`` for two
+        reasons: aiomqtt drops the PUBACK reason code, so a publish the
+        broker refused (MQTT 5: 0x87 not authorized, by an ACL) would look
+        delivered; and the ack future here is failed by ``mark_lost()`` when
+        the connection drops, where racing each publish against the loss
+        cost a task and an ``asyncio.wait`` per message.
+        """
+        properties = to_paho(message.properties)
+        deadline: float | None = None
+        conn = self._conn
+        while True:
+            if conn is None or conn.lost.done() or not self._connected.is_set():
+                if deadline is None:
+                    deadline = asyncio.get_running_loop().time() + self.reconnect_timeout
+                conn = await self._connection(deadline, f"publish to {message.topic!r}")
+            try:
+                info = conn.client._client.publish(
+                    message.topic, message.payload, message.qos, message.retain, properties
+                )
+            except ValueError as exc:  # paho's own checks (topic, payload type)
+                raise BusError(f"publish to {message.topic!r} on {self.url} failed: {exc}") from exc
+            if info.rc != paho.MQTT_ERR_SUCCESS:
+                if info.rc in CONNECTION_LOST_CODES:
+                    if deadline is None:
+                        deadline = asyncio.get_running_loop().time() + self.reconnect_timeout
+                    await self._until_lost(conn, deadline)
+                    conn = None
+                    continue
+                reason = paho.error_string(info.rc)
+                raise BusError(f"publish to {message.topic!r} on {self.url} failed: {reason}")
+            if info.is_published():
+                # Only QoS 0 can be done already, and only if paho wrote the
+                # packet inside publish(); with aiomqtt's event-loop
+                # integration it never does (writes wait for the loop), and
+                # a PUBACK is read by the loop, never inside publish().
+                return
+            ack: asyncio.Future[ReasonCode] = asyncio.get_running_loop().create_future()
+            conn.acks[info.mid] = ack
+            try:
+                reason_code = await ack
+            except ConnectionLostError:
+                conn = None
+                continue
+            finally:
+                if conn is not None and conn.acks.get(info.mid) is ack:
+                    del conn.acks[info.mid]
+            if reason_code.value >= 0x80:
+                raise BusError(
+                    f"broker {self.url} refused the publish to {message.topic!r}: {reason_code} "
+                    "(is the client allowed to write to this topic?)"
+                )
+            return
+
+    async def _subscribe(self, pattern: str, qos: int) -> Subscription:
+        sub = _MqttSubscription(pattern, self._unsubscribe)
+        entry = self._filters.get(pattern)
+        if entry is None:
+            entry = self._filters[pattern] = _Filter(pattern, qos)
+        entry.qos = max(entry.qos, qos)
+        entry.members.append(sub)
+        if entry.shared and len(entry.members) > 1 and entry.generation >= 0:
+            # Another local member of a group already subscribed: the broker
+            # sends no retained messages to shared subscriptions, so there is
+            # nothing to fetch; share the group's messages locally.
+            sub.retained_id = max(entry.ids)
+            return sub
+        sub_id = self._register_id(entry)
+        sub.retained_id = sub_id
+        deadline = asyncio.get_running_loop().time() + self.reconnect_timeout
+        what = f"subscribe to {pattern!r}"
+        try:
+            conn = await self._connection(deadline, what)
+            try:
+                await self._subscribe_on(conn, entry, sub_id)
+            except ConnectionLostError:
+                # The reconnect re-subscribes every registered filter, this one
+                # too, before it reports connected.
+                await self._until_lost(conn, deadline)
+                await self._connection(deadline, what)
+        except BusError:
+            await self._forget(sub)
+            raise
+        return sub
+
+    # -- subscriptions ----------------------------------------------------------
+
+    def _register_id(self, entry: _Filter) -> int:
+        sub_id = next(self._next_id)
+        if sub_id > _MAX_SUBSCRIPTION_ID:  # after 268 million subscribes: start over
+            self._next_id = itertools.count(1)
+            sub_id = next(self._next_id)
+        entry.ids.add(sub_id)
+        self._by_id[sub_id] = entry
+        return sub_id
+
+    async def _subscribe_on(self, conn: Connection, entry: _Filter, sub_id: int) -> None:
+        """SUBSCRIBE ``entry`` with identifier ``sub_id``; raises on refusal or loss."""
+        props = Properties(PacketTypes.SUBSCRIBE)  # type: ignore[no-untyped-call]
+        props.SubscriptionIdentifier = sub_id
+        try:
+            codes = await self._on(
+                conn,
+                conn.client.subscribe(
+                    entry.pattern, qos=entry.qos, properties=props, timeout=self.connect_timeout
+                ),
+            )
+        except aiomqtt.MqttCodeError as exc:
+            if exc.rc in CONNECTION_LOST_CODES:
+                raise ConnectionLostError from exc
+            raise BusError(f"subscribe to {entry.pattern!r} on {self.url} failed: {exc}") from exc
+        except aiomqtt.MqttError as exc:
+            if conn.lost.done():
+                raise ConnectionLostError from exc
+            raise BusError(f"subscribe to {entry.pattern!r} on {self.url} failed: {exc}") from exc
+        for code in codes:
+            value = code.value if hasattr(code, "value") else int(code)
+            if value >= 0x80:
+                raise BusError(f"broker {self.url} refused subscription {entry.pattern!r}: {code}")
+        entry.generation = conn.generation
+
+    async def _forget(self, sub: Subscription) -> None:
+        """Drop a subscription that never came to be, without telling the broker."""
+        entry = self._filters.get(sub.pattern)
+        if entry is not None and sub in entry.members:
+            entry.members.remove(sub)
+            if not entry.members:
+                self._drop_filter(entry)
+        sub.closed = True
+
+    def _drop_filter(self, entry: _Filter) -> None:
+        if self._filters.get(entry.pattern) is entry:
+            del self._filters[entry.pattern]
+        for sub_id in entry.ids:
+            if self._by_id.get(sub_id) is entry:
+                del self._by_id[sub_id]
+
+    async def _unsubscribe(self, sub: Subscription) -> None:
+        entry = self._filters.get(sub.pattern)
+        if entry is None or sub not in entry.members:
+            return
+        entry.members.remove(sub)
+        if entry.members:
+            return
+        self._drop_filter(entry)
+        conn = self._conn
+        if self._closing or conn is None or not self.connected:
+            return  # a new connection starts clean, so the filter is gone there anyway
+        # Best effort: failing to unsubscribe only costs messages we now ignore.
+        with contextlib.suppress(aiomqtt.MqttError, ConnectionLostError):
+            await self._on(
+                conn, conn.client.unsubscribe(entry.pattern, timeout=self.connect_timeout)
+            )
+
+    # -- connection -------------------------------------------------------------
+
+    def _client(self, on_ack: Callable[[int, ReasonCode], None]) -> aiomqtt.Client:
+        return make_client(
+            self.address,
+            self.client_id,
+            keepalive=self.keepalive,
+            connect_timeout=self.connect_timeout,
+            will=self.will,
+            on_ack=on_ack,
+            on_message=self._route,
+            logger=logging.getLogger(f"{__name__}.aiomqtt"),
+        )
+
+    async def _connect(self) -> Connection:
+        """Open one connection; ``BusError`` naming the URL when that fails."""
+        acks: list[Connection] = []  # filled below, before any publish can be acknowledged
+        client = self._client(lambda mid, reason: acks[0].acknowledged(mid, reason))
+        # aiomqtt connects in a worker thread that a cancellation cannot stop;
+        # if close() cancels us meanwhile, drop the connection once it exists
+        # instead of leaving a live client (and its client id) on the broker.
+        entering = asyncio.ensure_future(client.__aenter__())
+        try:
+            await asyncio.shield(entering)
+        except asyncio.CancelledError:
+            entering.add_done_callback(lambda entered: drop_late(entered, client))
+            raise
+        except MqttConnectError as exc:
+            abandon(client)
+            raise BusError(f"MQTT broker at {self.url} refused the connection: {exc}") from exc
+        except (aiomqtt.MqttError, OSError) as exc:
+            abandon(client)
+            reason = str(exc) or type(exc).__name__
+            hint = connect_hint(reason, tls=self.address.tls, timeout=self.connect_timeout)
+            raise BusError(f"cannot reach MQTT broker at {self.url}: {reason}{hint}") from exc
+        lost: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        conn = Connection(client, next(self._generation), lost)
+        acks.append(conn)
+        return conn
+
+    async def _disconnect(self, conn: Connection) -> None:
+        conn.mark_lost()
+        with contextlib.suppress(aiomqtt.MqttError, OSError, TimeoutError):
+            async with asyncio.timeout(self.connect_timeout):
+                await conn.client.__aexit__(None, None, None)
+
+    async def _supervise(self, conn: Connection) -> None:
+        """Read messages until the connection drops, then reconnect; runs until close."""
+        while True:
+            await self._read(conn)
+            self._connected.clear()
+            await self._disconnect(conn)
+            log.warning("lost connection to MQTT broker %s; reconnecting", self.url)
+            conn = await self._reconnect()
+            self._conn = conn
+            self.reconnects += 1
+            self._connected.set()
+            log.info("reconnected to MQTT broker %s", self.url)
+
+    async def _read(self, conn: Connection) -> None:
+        """Return when the connection drops.
+
+        Messages never reach aiomqtt's queue (``on_message`` routes them), so
+        its iterator yields nothing; it is used for the one thing it does
+        here: ending with ``MqttError`` when the connection is lost.
+        """
+        try:
+            async for _ in conn.client.messages:
+                pass
+        except aiomqtt.MqttError as exc:
+            log.debug("message loop for %s ended: %s", self.url, exc)
+
+    async def _reconnect(self) -> Connection:
+        delay = self.backoff_initial
+        while True:
+            try:
+                conn = await self._connect()
+            except BusError as exc:
+                log.debug("reconnect to %s failed: %s", self.url, exc)
+            else:
+                try:
+                    await self._resubscribe(conn)
+                    return conn
+                except (ConnectionLostError, BusError) as exc:
+                    log.warning("re-subscribing on %s failed: %s", self.url, exc)
+                    await self._disconnect(conn)
+                except BaseException:  # cancelled by close(): do not leak the socket
+                    await self._disconnect(conn)
+                    raise
+            await asyncio.sleep(delay * random.uniform(0.5, 1.0))
+            delay = min(delay * 2, self.backoff_max)
+
+    async def _resubscribe(self, conn: Connection) -> None:
+        """Subscribe every live filter on a fresh connection, each with a new identifier.
+
+        Loops until no filter is missing, so a ``subscribe`` that registered a
+        filter while this ran is covered before the bus reports connected.
+        The new identifier makes the retained messages the broker now sends
+        go to every member of the filter.
+        """
+        while True:
+            pending = [e for e in self._filters.values() if e.generation != conn.generation]
+            if not pending:
+                return
+            for entry in pending:
+                sub_id = self._register_id(entry)
+                for sub in entry.members:
+                    sub.retained_id = sub_id
+                await self._subscribe_on(conn, entry, sub_id)
+
+    async def _connection(self, deadline: float, what: str) -> Connection:
+        """The live connection, waiting for a reconnect until ``deadline``."""
+        loop = asyncio.get_running_loop()
+        while True:
+            if self._closing:
+                raise BusError(f"cannot {what}: the bus is closing")
+            conn = self._conn
+            if self.connected and conn is not None and not conn.lost.done():
+                return conn
+            remaining = deadline - loop.time()
+            try:
+                async with asyncio.timeout(max(remaining, 0)):
+                    await self._connected.wait()
+            except TimeoutError:
+                raise BusError(
+                    f"cannot {what}: not connected to MQTT broker {self.url} "
+                    f"for {self.reconnect_timeout:g}s"
+                ) from None
+
+    async def _until_lost(self, conn: Connection, deadline: float) -> None:
+        """Wait until the supervisor notices a loss paho already reported."""
+        remaining = max(deadline - asyncio.get_running_loop().time(), 0)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(remaining):
+                await asyncio.shield(conn.lost)
+
+    async def _on(self, conn: Connection, operation: Coroutine[Any, Any, _T]) -> _T:
+        """Run a broker operation, abandoning it if its connection is lost meanwhile.
+
+        aiomqtt keeps waiting for an acknowledgement after the connection
+        died; racing against ``conn.lost`` turns that into a prompt retry.
+        """
+        task = asyncio.ensure_future(operation)
+        waiting: set[asyncio.Future[Any]] = {task, conn.lost}
+        try:
+            await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+        except asyncio.CancelledError:
+            task.cancel()
+            raise
+        if task.done():
+            return task.result()
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, aiomqtt.MqttError):
+            await task
+        raise ConnectionLostError
+
+    # -- routing ----------------------------------------------------------------
+
+    def _route(self, raw: paho.MQTTMessage) -> None:
+        """Deliver one incoming message to the subscriptions it belongs to.
+
+        Never raises: a message that cannot be converted is logged, counted in
+        ``dropped_messages`` and skipped, so one bad message cannot stop the
+        message loop.
+        """
+        try:
+            message = _from_paho(raw)
+            ids = subscription_ids(raw.properties)
+        except Exception:
+            self.dropped_messages += 1
+            log.warning("dropped an undecodable message on %s", _topic_of(raw), exc_info=True)
+            return
+        if ids:
+            entries: list[_Filter] = []
+            for sub_id in ids:
+                entry = self._by_id.get(sub_id)
+                if entry is not None and entry not in entries:
+                    entries.append(entry)
+        else:
+            entries = [e for e in self._filters.values() if topic_matches(e.pattern, message.topic)]
+        for entry in entries:
+            members = entry.members
+            if not members:
+                continue
+            if message.retain and entry.shared:
+                continue  # MQTT 4.8.2: shared subscriptions get no retained messages
+            if message.retain:
+                targets = [s for s in members if not ids or s.retained_id in ids]
+            elif entry.shared:
+                targets = [members[next(entry.cursor) % len(members)]]
+            else:
+                targets = list(members)
+            for sub in targets:
+                sub.deliver(message)
+
+
+def _topic_of(raw: paho.MQTTMessage) -> str:
+    """The topic for a log line, also when it is not valid UTF-8."""
+    try:
+        return raw.topic
+    except UnicodeDecodeError:
+        return repr(getattr(raw, "_topic", b"?"))

@@ -1,0 +1,368 @@
+"""From a definition to something the executor can run fast.
+
+``compile_workflow`` resolves the actions a workflow names (its ``actions:`` section,
+the builder's objects, and whatever the caller registers), validates the
+whole graph once with every problem located, and compiles references,
+conditions and reducers, so the executor's hot path does no parsing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import importlib.util
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from weft.protocols import (
+    Action,
+    DefinitionError,
+    EdgeSpec,
+    JoinMode,
+    Location,
+    NodeSpec,
+    RetryPolicy,
+    WorkflowSpec,
+    locate,
+)
+from weft.runtime.engine.registry import ActionRegistry, as_action
+from weft.workflows import GraphPlan, Workflow, load_workflow, resolve_reducer, validate
+from weft.workflows.expressions import Condition, ExpressionError, Renderer, compile_template
+
+Reducer = Any
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledEdge:
+    """A forward or loop edge with its condition and critic ready to use."""
+
+    source: str
+    target: str
+    condition: Condition | None
+    critic: str | None
+    max_iterations: int | None
+    body: tuple[str, ...] = ()
+    #: No condition and no critic: delivery needs no evaluation.
+    plain: bool = True
+
+
+@dataclass(slots=True)
+class CompiledNode:
+    """Everything the executor needs about one node, precomputed."""
+
+    name: str
+    spec: NodeSpec
+    action_name: str
+    action: Action
+    render_args: Renderer | None
+    default_param: str | None
+    render_foreach: Renderer | None
+    reducer: Reducer
+    join_mode: JoinMode
+    quorum: int
+    timeout: float | None
+    retry: RetryPolicy
+    incoming: tuple[CompiledEdge, ...]
+    outgoing: tuple[CompiledEdge, ...]
+    loops_out: tuple[CompiledEdge, ...]
+    loops_in: tuple[CompiledEdge, ...]
+    predecessors: tuple[str, ...]
+    #: False for actions that declare they never read their context (most tools).
+    uses_context: bool = True
+
+
+@dataclass
+class PreparedWorkflow:
+    """A validated, compiled workflow plus the actions it calls."""
+
+    spec: WorkflowSpec
+    plan: GraphPlan
+    nodes: dict[str, CompiledNode]
+    registry: ActionRegistry
+    graph_hash: str
+    source: str | None
+    outputs: dict[str, Renderer]
+    sub_hashes: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+
+@contextmanager
+def _import_paths(paths: list[Path]) -> Iterator[None]:
+    added = [str(p) for p in paths if str(p) not in sys.path]
+    sys.path[:0] = added
+    try:
+        yield
+    finally:
+        for p in added:
+            if p in sys.path:
+                sys.path.remove(p)
+
+
+def import_object(ref: str, *, where: Location | None = None) -> Any:
+    """Import ``module:attribute`` (attribute may be dotted) with a located error."""
+    module_name, sep, attr = ref.partition(":")
+    if not sep or not module_name or not attr:
+        raise DefinitionError.single(f"'{ref}' is not of the form 'module:attribute'", where)
+    try:
+        obj: Any = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise DefinitionError.single(
+            f"cannot import module '{module_name}': {exc}", where
+        ) from None
+    except Exception as exc:
+        raise DefinitionError.single(
+            f"importing '{module_name}' failed: {type(exc).__name__}: {exc}", where
+        ) from None
+    for part in attr.split("."):
+        try:
+            obj = getattr(obj, part)
+        except AttributeError:
+            raise DefinitionError.single(
+                f"module '{module_name}' has no attribute '{attr}'", where
+            ) from None
+    return obj
+
+
+def graph_hash(spec: WorkflowSpec, sub_hashes: dict[str, str] | None = None) -> str:
+    """A stable hash of the definition (and of sub-workflows), to refuse a mismatched resume."""
+    canonical = json.dumps(
+        {"spec": spec.model_dump(mode="json", by_alias=True), "subs": sub_hashes or {}},
+        sort_keys=True,
+        default=str,
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+def compile_workflow(
+    definition: WorkflowSpec | Workflow | str | Path,
+    actions: ActionRegistry | dict[str, Any] | list[Any] | None = None,
+    *,
+    _stack: tuple[str, ...] = (),
+) -> PreparedWorkflow:
+    """Validate and compile a workflow given as a spec, a builder, or a YAML path."""
+    registry = actions if isinstance(actions, ActionRegistry) else ActionRegistry(actions or ())
+    origin: str | None = None
+    if isinstance(definition, str | Path):
+        origin = str(Path(definition).resolve())
+        definition = load_definition(definition)
+    if isinstance(definition, Workflow):
+        for name, obj in definition.actions.items():
+            if name not in registry:
+                registry.register(obj, name=name)
+        spec = definition.build()
+    else:
+        spec = definition
+    source_file = spec.source.file if spec.source is not None else None
+    base = Path(source_file).parent if source_file else Path.cwd()
+    _resolve_action_refs(spec, registry, base, _stack)
+    plan = validate(spec, registry.specs())
+    _check_loop_exits(spec, plan)
+    nodes = _compile_nodes(spec, plan, registry)
+    outputs = _compile_outputs(spec, plan)
+    sub_hashes = {
+        name: getattr(registry.get(name), "graph_hash", "")
+        for name in {n.action for n in spec.nodes.values()}
+        if hasattr(registry.get(name), "graph_hash")
+    }
+    return PreparedWorkflow(
+        spec=spec,
+        plan=plan,
+        nodes=nodes,
+        registry=registry,
+        graph_hash=graph_hash(spec, sub_hashes),
+        source=origin or (str(Path(source_file).resolve()) if source_file else None),
+        outputs=outputs,
+        sub_hashes=sub_hashes,
+    )
+
+
+def load_definition(path: str | Path) -> WorkflowSpec | Workflow:
+    """A workflow from a YAML file, or from a Python file that defines ``workflow``."""
+    path = Path(path)
+    if not path.exists():
+        raise DefinitionError.single(f"workflow file not found: {path}")
+    if path.suffix != ".py":
+        return load_workflow(path)
+    module_name = f"_weft_workflow_{abs(hash(str(path.resolve())))}"
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    if spec is None or spec.loader is None:
+        raise DefinitionError.single(f"cannot import {path}")
+    module = importlib.util.module_from_spec(spec)
+    with _import_paths([path.parent.resolve()]):
+        try:
+            spec.loader.exec_module(module)
+        except DefinitionError:
+            raise
+        except Exception as exc:
+            raise DefinitionError.single(
+                f"running {path} failed: {type(exc).__name__}: {exc}", Location(file=str(path))
+            ) from None
+    found = getattr(module, "workflow", None)
+    if not isinstance(found, Workflow | WorkflowSpec):
+        raise DefinitionError.single(
+            f"{path} must define a variable 'workflow' holding a weft Workflow",
+            Location(file=str(path)),
+        )
+    return found
+
+
+def _resolve_action_refs(
+    spec: WorkflowSpec, registry: ActionRegistry, base: Path, stack: tuple[str, ...]
+) -> None:
+    paths = [base, *[(base / p).resolve() for p in spec.python_path]]
+    from weft.runtime.engine.workflow_action import WorkflowAction
+
+    with _import_paths(paths):
+        for name, ref in spec.actions.items():
+            where = locate(spec.source, ("actions", name))
+            if ref.python is not None:
+                obj = import_object(ref.python, where=where)
+                try:
+                    action = as_action(obj, name=name)
+                except DefinitionError as exc:
+                    raise DefinitionError.single(str(exc), where) from None
+            else:
+                assert ref.workflow is not None
+                path = (base / ref.workflow).resolve()
+                if str(path) in stack:
+                    chain = " -> ".join([*stack, str(path)])
+                    raise DefinitionError.single(f"workflow includes itself: {chain}", where)
+                if not path.exists():
+                    raise DefinitionError.single(f"workflow file not found: {path}", where)
+                sub = compile_workflow(path, _stack=(*stack, str(path)))
+                action = WorkflowAction(sub, name=name)
+            if ref.description is not None:
+                action = _Described(action, ref.description)
+            if name in registry and registry.get(name) is not action:
+                continue  # an action registered by the caller wins over the file's
+            registry.register(action, name=name)
+
+
+class _Described:
+    """An action seen under another description (``actions: {x: {description: ...}}``)."""
+
+    def __init__(self, inner: Action, description: str) -> None:
+        self._inner = inner
+        self._spec = inner.spec.model_copy(update={"description": description})
+
+    @property
+    def spec(self) -> Any:
+        return self._spec
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    async def invoke(self, call: Any, ctx: Any) -> Any:
+        return await self._inner.invoke(call, ctx)
+
+
+def _check_loop_exits(spec: WorkflowSpec, plan: GraphPlan) -> None:
+    """Only a loop's closing node may feed nodes outside the loop.
+
+    Another body node would hand on a draft that a later iteration replaces;
+    rather than guess which version the outside wants, we refuse it.
+    """
+    problems: list[tuple[str, Location]] = []
+    for loop in plan.loops:
+        body = set(loop.body)
+        for member in loop.body:
+            if member == loop.source:
+                continue
+            for target, _edge in plan.outgoing[member]:
+                if target not in body:
+                    problems.append(
+                        (
+                            f"node '{target}' reads '{member}', which is inside the loop "
+                            f"{loop.target} .. {loop.source}; read '{loop.source}' instead "
+                            "(only the loop's last node may feed nodes outside it)",
+                            locate(spec.source, ("nodes", target, "after"), node=target),
+                        )
+                    )
+    if problems:
+        raise DefinitionError(problems)
+
+
+def _condition(edge: EdgeSpec, target: str, spec: WorkflowSpec, index: int) -> Condition | None:
+    if edge.when is None:
+        return None
+    try:
+        return Condition(edge.when)
+    except ExpressionError as exc:
+        raise DefinitionError.single(
+            str(exc), locate(spec.source, ("nodes", target, "after", index, "when"), node=target)
+        ) from None
+
+
+def _default_param(action: Action) -> str | None:
+    schema = action.spec.input_schema
+    props = list(schema.get("properties", {}))
+    required = list(schema.get("required", []))
+    if len(required) == 1:
+        return str(required[0])
+    if len(props) == 1:
+        return str(props[0])
+    return None
+
+
+def _compile_nodes(
+    spec: WorkflowSpec, plan: GraphPlan, registry: ActionRegistry
+) -> dict[str, CompiledNode]:
+    edge_index: dict[tuple[str, str], int] = {}
+    for target, node in spec.nodes.items():
+        for i, edge in enumerate(node.after):
+            edge_index[(edge.node, target)] = i
+    compiled_edges: dict[tuple[str, str], CompiledEdge] = {}
+    loop_bodies = {(lp.source, lp.target): lp.body for lp in plan.loops}
+    for target, node in spec.nodes.items():
+        for i, edge in enumerate(node.after):
+            compiled_edges[(edge.node, target)] = CompiledEdge(
+                source=edge.node,
+                target=target,
+                condition=_condition(edge, target, spec, i),
+                critic=edge.critic,
+                max_iterations=edge.max_iterations,
+                body=loop_bodies.get((edge.node, target), ()),
+                plain=edge.when is None and edge.critic is None,
+            )
+    nodes: dict[str, CompiledNode] = {}
+    for name in plan.order:
+        node = spec.nodes[name]
+        action = registry.get(node.action)
+        join = node.join
+        incoming = tuple(compiled_edges[(e.node, name)] for e in plan.incoming[name])
+        predecessors = tuple(e.node for e in node.after)
+        nodes[name] = CompiledNode(
+            name=name,
+            spec=node,
+            action_name=node.action,
+            action=action,
+            render_args=compile_template(node.with_) if node.with_ else None,
+            default_param=_default_param(action) if not node.with_ and predecessors else None,
+            render_foreach=compile_template(node.foreach) if node.foreach else None,
+            reducer=resolve_reducer(join.reducer if join else "list"),
+            join_mode=join.mode if join else JoinMode.ALL,
+            quorum=(join.count or 1) if join else 1,
+            timeout=node.timeout if node.timeout is not None else spec.defaults.timeout,
+            retry=node.retry or spec.defaults.retry,
+            incoming=incoming,
+            outgoing=tuple(compiled_edges[(name, t)] for t, _e in plan.outgoing[name]),
+            loops_out=tuple(compiled_edges[(lp.source, lp.target)] for lp in plan.loops_from[name]),
+            loops_in=tuple(compiled_edges[(lp.source, lp.target)] for lp in plan.loops_into[name]),
+            predecessors=predecessors,
+            uses_context=bool(getattr(action, "uses_context", True)),
+        )
+    return nodes
+
+
+def _compile_outputs(spec: WorkflowSpec, plan: GraphPlan) -> dict[str, Renderer]:
+    if spec.outputs:
+        return {name: compile_template(ref) for name, ref in spec.outputs.items()}
+    return {sink: compile_template("${" + sink + "}") for sink in plan.sinks}

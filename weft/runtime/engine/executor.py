@@ -1,0 +1,222 @@
+"""The executor: runs prepared workflows and owns what is shared between runs.
+
+It holds the journal, the listeners, the tracer and the concurrency limits
+that span runs; the scheduling of one run lives in ``scheduler.Execution``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from weft.protocols import ErrorInfo, EventKind, RunEvent, RunState, Usage, new_id
+from weft.runtime.engine.compiler import PreparedWorkflow
+from weft.runtime.engine.execution_context import ExecutionContext
+from weft.runtime.engine.journal import Journal
+from weft.runtime.engine.outcomes import NodeOutcome, RunResult, UsageTally
+from weft.runtime.engine.scheduler import Execution
+from weft.runtime.tracing.spans import SpanRecord, Tracer, new_span_id, trace_id_for
+
+Listener = Callable[[RunEvent], None]
+
+__all__ = [
+    "ExecutionContext",
+    "Executor",
+    "Listener",
+    "NodeOutcome",
+    "RunResult",
+    "UsageTally",
+]
+
+
+class Executor:
+    """Runs prepared workflows. One executor may run many workflows concurrently.
+
+    ``concurrency`` bounds the number of action calls in flight across all
+    runs of this executor (None: unbounded); a workflow's own ``concurrency``
+    and per-action limits apply on top.
+    """
+
+    def __init__(
+        self,
+        *,
+        journal: Journal | None = None,
+        listeners: Sequence[Listener] = (),
+        concurrency: int | None = None,
+        tracer: Tracer | None = None,
+    ) -> None:
+        self.journal = journal
+        self.tracer = tracer
+        self.listeners = list(listeners)
+        self.global_limit = asyncio.Semaphore(concurrency) if concurrency else None
+        self._action_limits: dict[str, asyncio.Semaphore] = {}
+        self._quiet = journal is None and not self.listeners
+
+    def add_listener(self, listener: Listener) -> None:
+        self.listeners.append(listener)
+        self._quiet = False
+
+    def emit(self, event: RunEvent) -> None:
+        if self._quiet:
+            return
+        if self.journal is not None and event.kind is not EventKind.PROGRESS:
+            self.journal.append(event)
+        for listener in self.listeners:
+            listener(event)
+
+    def record(
+        self,
+        run_id: str,
+        kind: EventKind,
+        node: str | None,
+        key: str | None,
+        state: str | None,
+        attempt: int | None = None,
+        output: Any = None,
+        error: ErrorInfo | None = None,
+        usage: Usage | None = None,
+        data: dict[str, Any] | None = None,
+    ) -> None:
+        """Emit a node event from plain fields; a ``RunEvent`` is built only for listeners."""
+        at = time.time()
+        if self.journal is not None:
+            self.journal.record(
+                run_id, at, kind, node, key, state, attempt, output, error, usage, data
+            )
+        if self.listeners:
+            event = RunEvent(
+                run_id=run_id,
+                kind=kind,
+                at=at,
+                node=node,
+                key=key,
+                state=state,
+                attempt=attempt,
+                output=output,
+                error=error,
+                usage=usage,
+                data=data or {},
+            )
+            for listener in self.listeners:
+                listener(event)
+
+    def action_limit(self, name: str, limit: int | None) -> asyncio.Semaphore | None:
+        if limit is None:
+            return None
+        sem = self._action_limits.get(name)
+        if sem is None:
+            sem = self._action_limits[name] = asyncio.Semaphore(limit)
+        return sem
+
+    async def run(
+        self,
+        workflow: PreparedWorkflow,
+        inputs: dict[str, Any],
+        *,
+        run_id: str | None = None,
+        cache: dict[str, Any] | None = None,
+        resumed: bool = False,
+    ) -> RunResult:
+        """Run ``workflow`` with already-resolved ``inputs`` and return its result.
+
+        Cancelling the task that awaits this cancels every node in flight, records
+        them as cancelled, and re-raises ``CancelledError``.
+        """
+        run_id = run_id or new_id()
+        started = time.time()
+        if self.journal is not None and not resumed:
+            self.journal.start_run(
+                run_id, workflow.name, workflow.source, workflow.graph_hash, inputs
+            )
+        self.emit(
+            RunEvent(
+                run_id=run_id,
+                kind=EventKind.RUN_RESUMED if resumed else EventKind.RUN_STARTED,
+                at=started,
+                state=RunState.RUNNING,
+                data={"workflow": workflow.name, "nodes": len(workflow.nodes), "inputs": inputs},
+            )
+        )
+        if resumed and self.journal is not None:
+            self.journal.set_run_state(run_id, RunState.RUNNING)
+        run_span = new_span_id()
+        execution = Execution(
+            self,
+            workflow,
+            inputs,
+            run_id,
+            prefix="",
+            cache=cache or {},
+            trace_id=trace_id_for(run_id),
+            parent_id=run_span,
+        )
+        try:
+            state, outputs, error = await execution.execute()
+        except asyncio.CancelledError:
+            self._finish(run_id, RunState.CANCELLED, None, "cancelled")
+            self._trace_run(execution, run_span, started, RunState.CANCELLED, inputs, None, None)
+            raise
+        self._finish(run_id, state, outputs, error)
+        self._trace_run(execution, run_span, started, state, inputs, outputs, error)
+        return RunResult(
+            run_id=run_id,
+            workflow=workflow.name,
+            state=state,
+            outputs=outputs,
+            nodes=execution.outcomes,
+            usage=execution.tally.total(),
+            started_at=started,
+            finished_at=time.time(),
+            error=error,
+        )
+
+    def _trace_run(
+        self,
+        execution: Execution,
+        span_id: str,
+        started: float,
+        state: RunState,
+        inputs: dict[str, Any],
+        outputs: Any,
+        error: str | None,
+    ) -> None:
+        if self.tracer is None:
+            return
+        self.tracer.record(
+            SpanRecord(
+                trace_id=execution.trace_id,
+                span_id=span_id,
+                parent_id=None,
+                name=execution.workflow.name,
+                kind="run",
+                start=started,
+                end=time.time(),
+                status=state.value,
+                run_id=execution.run_id,
+                attributes={
+                    "input": inputs,
+                    "output": outputs,
+                    "error": error,
+                    "usage": execution.tally.total().model_dump(),
+                    "graph_hash": execution.workflow.graph_hash,
+                    "weft.graph": execution.workflow,
+                },
+            )
+        )
+        self.tracer.flush()
+
+    def _finish(self, run_id: str, state: RunState, outputs: Any, error: str | None) -> None:
+        self.emit(
+            RunEvent(
+                run_id=run_id,
+                kind=EventKind.RUN_FINISHED,
+                at=time.time(),
+                state=state,
+                output=outputs,
+                data={"error": error} if error else {},
+            )
+        )
+        if self.journal is not None:
+            self.journal.set_run_state(run_id, state, outputs)

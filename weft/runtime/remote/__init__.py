@@ -1,0 +1,43 @@
+"""Agents in other processes: serving actions on a bus and calling them there.
+
+``AgentHost`` serves actions from one process (cards, heartbeats, bounded
+concurrency, drain on shutdown); ``RemoteAction`` is how a caller sees one of
+them: an ordinary action whose calls go over the bus; ``LiveRegistry`` keeps
+the directory of live agents from their retained cards.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from weft.runtime.support.lazy import lazy_exports
+
+_EXPORTS: dict[str, str] = {
+    "AgentHost": "weft.runtime.remote.agent_host",
+    "CallClient": "weft.runtime.remote.call_client",
+    "LiveRegistry": "weft.runtime.remote.live_registry",
+    "RemoteAction": "weft.runtime.remote.remote_action",
+    "agent_will": "weft.runtime.remote.agent_host",
+    "hosted": "weft.runtime.remote.agent_host",
+    "new_agent_id": "weft.runtime.remote.agent_host",
+    "remote_actions": "weft.runtime.remote.distributed",
+}
+
+__all__ = [
+    "AgentHost",
+    "CallClient",
+    "LiveRegistry",
+    "RemoteAction",
+    "agent_will",
+    "hosted",
+    "new_agent_id",
+    "remote_actions",
+]
+__getattr__ = lazy_exports(__name__, _EXPORTS)
+
+if TYPE_CHECKING:  # pragma: no cover
+    from weft.runtime.remote.agent_host import AgentHost, agent_will, hosted, new_agent_id
+    from weft.runtime.remote.call_client import CallClient
+    from weft.runtime.remote.distributed import remote_actions
+    from weft.runtime.remote.live_registry import LiveRegistry
+    from weft.runtime.remote.remote_action import RemoteAction

@@ -1,0 +1,413 @@
+"""Hosting actions as an agent on the bus: what ``weft agent serve`` runs.
+
+One ``AgentHost`` is one agent: one bus connection, one agent id, one
+retained ``AgentCard`` listing every action it serves (one connection can
+carry only one MQTT Will, so one card per connection is what lets the broker
+clear the card of a crashed process). It
+
+- subscribes to ``agents/{agent}/call`` and ``agents/{agent}/cancel``, and to
+  ``$share/{pool}/weft/{ns}/pools/{pool}/call`` for each pool (by default one
+  pool per action, named after it, so replicas pool without configuration);
+- re-publishes its card every ``heartbeat_interval`` with its load (the card
+  is the heartbeat), and at once after a reconnect, because a restarted
+  broker without persistence has forgotten it;
+- runs at most ``concurrency`` calls at once; calls past their deadline are
+  answered ``timeout`` without starting;
+- is idempotent per call: a duplicate of ``(call_id, attempt)`` gets the
+  first run's result (or waits for it). A *later* attempt of a call joins an
+  earlier attempt still running here, and gets an earlier ``ok`` result, so
+  a caller that re-sends because it wrongly believed this agent dead (a
+  broker restart fires every Will) never causes a second run. A later
+  attempt after a failed one runs again: that is a genuine retry;
+- sends malformed, oversized or misaddressed messages to the dead-letter
+  topic, and answers them with an error when they carry a Response Topic;
+- on ``stop()`` (SIGTERM in the CLI) stops taking calls, marks its card
+  ``draining``, finishes what it holds, then clears its card.
+
+The Will must be configured when the bus is created (``agent_will``), because
+MQTT fixes it at connect time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from pydantic import ValidationError
+
+from weft import __version__
+from weft.protocols import (
+    Action,
+    ActionCall,
+    ActionResult,
+    ActionState,
+    AgentCard,
+    AgentLoad,
+    AgentStatus,
+    BusError,
+    CallAccepted,
+    CallCancel,
+    CapabilityCard,
+    DeadLetterReason,
+    Message,
+    MessageProperties,
+    Topics,
+)
+from weft.protocols.remote import ACK_PROPERTY, KIND_ACCEPTED, KIND_PROPERTY, KIND_RESULT
+from weft.runtime.bus.base import Bus, Subscription
+from weft.runtime.engine.registry import ActionRegistry
+from weft.runtime.remote._call_table import CallTable, Entry
+from weft.runtime.remote._host_context import HostContext, run_traced
+from weft.runtime.remote._incoming import parse_call
+from weft.runtime.remote.call_client import bus_epoch
+from weft.runtime.remote.dead_letter import publish_dead_letter
+from weft.runtime.tracing.spans import Tracer
+
+log = logging.getLogger(__name__)
+
+_EPOCH_POLL = 0.25  # seconds between checks for a reconnect of the bus
+
+
+def new_agent_id(base: str) -> str:
+    """``{base}-{8 hex}``: unique per process, readable in ``weft agents``."""
+    clean = "".join(c if c.isalnum() or c in "-_" else "-" for c in base) or "agent"
+    return f"{clean[:40]}-{os.urandom(4).hex()}"
+
+
+def agent_will(topics: Topics, agent_id: str) -> Message:
+    """The Will an agent's bus must carry: an empty retained card, so a crash clears it."""
+    return Message(topic=topics.card(agent_id), payload=b"", qos=1, retain=True)
+
+
+class AgentHost:
+    """Serves ``actions`` on ``bus`` as agent ``agent_id``; see the module docstring.
+
+    ``actions`` is anything ``ActionRegistry`` accepts (actions, functions,
+    a dict of them). ``pool`` puts every action in one named pool (replicas
+    started with the same pool share its calls); by default each action is
+    pooled under its own name, and ``pooled=False`` turns pools off.
+    ``others`` is a registry of further actions (for example a
+    ``LiveRegistry``'s remote actions) that hosted actions may call.
+    """
+
+    def __init__(
+        self,
+        bus: Bus,
+        actions: Any,
+        *,
+        agent_id: str | None = None,
+        pool: str | None = None,
+        pooled: bool = True,
+        concurrency: int = 8,
+        heartbeat_interval: float = 5.0,
+        tracer: Tracer | None = None,
+        dedup_size: int = 10_000,
+        others: ActionRegistry | None = None,
+    ) -> None:
+        self.bus = bus
+        self.registry = actions if isinstance(actions, ActionRegistry) else ActionRegistry(actions)
+        if not len(self.registry):
+            raise ValueError("an agent needs at least one action to serve")
+        self.agent_id = agent_id or new_agent_id(self.registry.names()[0])
+        self.topics = bus.topics
+        self.pools: dict[str, str] = (
+            {name: pool or name for name in self.registry.names()} if pooled else {}
+        )
+        self.concurrency = concurrency
+        self.heartbeat_interval = heartbeat_interval
+        self.tracer = tracer
+        self.dedup_size = dedup_size
+        self.others = others
+        self.status = AgentStatus.SERVING
+        self.load = AgentLoad(capacity=concurrency)
+        self.dead_letters = 0
+        self._limit = asyncio.Semaphore(concurrency)
+        self._calls = CallTable(dedup_size)
+        self._handlers: set[asyncio.Task[None]] = set()
+        self._subs: list[Subscription] = []
+        self._readers: list[asyncio.Task[None]] = []
+        self._heartbeat: asyncio.Task[None] | None = None
+        self._seq = 0
+        self._started_at = time.time()
+        self._stop_requested = asyncio.Event()
+        self._stopped = False
+
+    # -- lifecycle ----------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Subscribe, then announce: a caller that sees the card can call at once."""
+        patterns = [self.topics.agent_call(self.agent_id), self.topics.agent_cancel(self.agent_id)]
+        patterns += [
+            self.topics.shared_pool_subscription(p) for p in sorted(set(self.pools.values()))
+        ]
+        for pattern in patterns:
+            sub = await self.bus.subscribe(pattern, qos=1)
+            self._subs.append(sub)
+            self._readers.append(
+                asyncio.create_task(self._read(sub), name=f"weft-agent-{self.agent_id}-{pattern}")
+            )
+        await self.publish_card()
+        self._heartbeat = asyncio.create_task(
+            self._beat(), name=f"weft-agent-{self.agent_id}-heartbeat"
+        )
+        log.info("agent %s serving %s", self.agent_id, ", ".join(self.registry.names()))
+
+    def request_stop(self) -> None:
+        """Ask ``serve_forever`` to drain and return (safe from a signal handler)."""
+        self._stop_requested.set()
+
+    async def serve_forever(self, drain_timeout: float = 30.0) -> None:
+        """Serve until ``request_stop()``, then drain like ``stop()``."""
+        await self._stop_requested.wait()
+        await self.stop(drain_timeout)
+
+    async def stop(self, drain_timeout: float = 30.0) -> None:
+        """Stop taking calls, finish those held (cancelled after ``drain_timeout``), clear the card.
+
+        Messages already delivered to this process are still served; new ones
+        go to the other replicas of each pool.
+        """
+        if self._stopped:
+            return
+        self._stopped = True
+        self.status = AgentStatus.DRAINING
+        for sub in self._subs:
+            await sub.close()  # readers still dispatch what was queued before the close
+        await asyncio.gather(*self._readers, return_exceptions=True)
+        with contextlib.suppress(BusError):
+            await self.publish_card()
+        handlers = [t for t in self._handlers if not t.done()]
+        if handlers:
+            _done, pending = await asyncio.wait(handlers, timeout=drain_timeout)
+            if pending:
+                log.warning("agent %s: cancelling calls at drain timeout", self.agent_id)
+                for entry in self._calls.values():
+                    if entry.task is not None and entry.running():
+                        entry.task.cancel()  # its callers are answered 'cancelled'
+                _done, pending = await asyncio.wait(pending, timeout=5.0)
+                for task in pending:
+                    task.cancel()
+                await asyncio.gather(*pending, return_exceptions=True)
+        if self._heartbeat is not None:
+            self._heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._heartbeat
+        try:
+            await self.bus.publish(self.topics.card(self.agent_id), b"", qos=1, retain=True)
+        except BusError as exc:
+            log.warning("agent %s could not clear its card: %s", self.agent_id, exc)
+        log.info("agent %s stopped", self.agent_id)
+
+    async def __aenter__(self) -> AgentHost:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.stop()
+
+    # -- presence -------------------------------------------------------------------
+
+    def card(self) -> AgentCard:
+        """The card as it would be published now (``seq`` of the latest publication)."""
+        specs = []
+        for name in self.registry.names():
+            spec = self.registry.get(name).spec.model_copy()
+            pool = self.pools.get(name)
+            topic = self.topics.pool_call(pool) if pool else self.topics.agent_call(self.agent_id)
+            if spec.card is None:
+                spec.card = CapabilityCard(
+                    agent_id=pool or self.agent_id, description=spec.description, topic=topic
+                )
+            elif spec.card.topic is None:
+                spec.card = spec.card.model_copy(update={"topic": topic})
+            specs.append(spec if spec.name == name else spec.model_copy(update={"name": name}))
+        return AgentCard(
+            agent_id=self.agent_id,
+            status=self.status,
+            actions=specs,
+            pools=dict(self.pools),
+            topic=self.topics.agent_call(self.agent_id),
+            load=self.load.model_copy(),
+            heartbeat_interval=self.heartbeat_interval,
+            seq=self._seq,
+            started_at=self._started_at,
+            host=socket.gethostname(),
+            pid=os.getpid(),
+            weft_version=__version__,
+        )
+
+    async def publish_card(self) -> None:
+        """Publish the card, retained, with the next ``seq`` and the current load."""
+        self._seq += 1
+        card = self.card()
+        await self.bus.publish(
+            self.topics.card(self.agent_id), card.model_dump_json(), qos=1, retain=True
+        )
+
+    async def _beat(self) -> None:
+        """Re-publish the card every interval, and right after the bus reconnected."""
+        loop = asyncio.get_running_loop()
+        epoch = bus_epoch(self.bus)
+        due = loop.time() + self.heartbeat_interval
+        while True:
+            await asyncio.sleep(min(_EPOCH_POLL, self.heartbeat_interval))
+            now_epoch = bus_epoch(self.bus)
+            if now_epoch == epoch and loop.time() < due:
+                continue
+            try:
+                await self.publish_card()
+            except BusError as exc:
+                log.debug("agent %s heartbeat failed: %s", self.agent_id, exc)
+                continue
+            epoch = now_epoch
+            due = loop.time() + self.heartbeat_interval
+
+    # -- serving --------------------------------------------------------------------
+
+    async def _read(self, sub: Subscription) -> None:
+        cancel_topic = self.topics.agent_cancel(self.agent_id)
+        async for message in sub:
+            handler = self._cancel if message.topic == cancel_topic else self._serve
+            task = asyncio.create_task(self._guarded(handler, message))
+            self._handlers.add(task)
+            task.add_done_callback(self._handlers.discard)
+
+    async def _guarded(self, handler: Any, message: Message) -> None:
+        """Run one message handler; nothing a message contains may escape it."""
+        try:
+            await handler(message)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # a bug here must not stop the agent
+            log.exception("agent %s failed on a message on %s", self.agent_id, message.topic)
+            await self._reject(message, DeadLetterReason.INVALID_MESSAGE, f"internal error: {exc}")
+
+    async def _reject(
+        self,
+        message: Message,
+        reason: DeadLetterReason,
+        detail: str,
+        call_id: str = "",
+        error_type: str = "InvalidCall",
+    ) -> None:
+        self.dead_letters += 1
+        await publish_dead_letter(self.bus, message, reason, detail, self.agent_id)
+        if message.properties.response_topic:
+            result = ActionResult.failure(call_id, error_type, f"agent {self.agent_id}: {detail}")
+            result.agent = self.agent_id
+            await self._answer(message, result)
+
+    async def _serve(self, message: Message) -> None:
+        call, call_id, reason, detail = parse_call(message, self.bus.max_payload)
+        if call is None:
+            await self._reject(message, reason, detail, call_id)
+            return
+        if call.action not in self.registry:
+            await self._reject(
+                message,
+                DeadLetterReason.UNKNOWN_ACTION,
+                f"does not serve action '{call.action}' (it serves "
+                f"{', '.join(self.registry.names())})",
+                call.call_id,
+                "UnknownAction",
+            )
+            return
+        entry = self._calls.entry_for(call, lambda c, e: self._execute(c, message, e))
+        if message.properties.user_properties.get(ACK_PROPERTY) == "1":
+            # The run starts while the ack is on its way; the result goes out after it.
+            ack = CallAccepted(call_id=call.call_id, attempt=call.attempt, agent_id=self.agent_id)
+            await self._answer(message, ack, kind=KIND_ACCEPTED)
+        result = await asyncio.shield(entry.future)
+        await self._answer(message, result)
+
+    async def _execute(self, call: ActionCall, message: Message, entry: Entry) -> None:
+        result: ActionResult | None = None
+        try:
+            result = await self._run_limited(call, message)
+        except asyncio.CancelledError:
+            result = ActionResult.failure(
+                call.call_id,
+                "Cancelled",
+                f"agent {self.agent_id}: the call was cancelled",
+                state=ActionState.CANCELLED,
+            )
+        finally:
+            if result is None:  # pragma: no cover - _run_limited never raises otherwise
+                result = ActionResult.failure(call.call_id, "AgentError", "no result")
+            result.agent = self.agent_id
+            self.load.served += 1
+            if not result.ok:
+                self.load.failed += 1
+            if not entry.future.done():
+                entry.future.set_result(result)
+
+    async def _run_limited(self, call: ActionCall, message: Message) -> ActionResult:
+        self.load.queued += 1
+        try:
+            await self._limit.acquire()
+        finally:
+            self.load.queued -= 1
+        try:
+            if call.deadline is not None and call.deadline <= time.time():
+                late = time.time() - call.deadline
+                return ActionResult.failure(
+                    call.call_id,
+                    "Timeout",
+                    f"agent {self.agent_id}: call to '{call.action}' expired {late:.1f}s "
+                    "before it could start",
+                    state=ActionState.TIMEOUT,
+                    retryable=True,
+                )
+            self.load.in_flight += 1
+            try:
+                action: Action = self.registry.get(call.action)
+                ctx = HostContext(self, call, message.properties)
+                return await run_traced(self, action, call, ctx)
+            finally:
+                self.load.in_flight -= 1
+        finally:
+            self._limit.release()
+
+    async def _cancel(self, message: Message) -> None:
+        try:
+            cancel = CallCancel.model_validate_json(message.payload)
+        except ValidationError as exc:
+            await self._reject(
+                message, DeadLetterReason.INVALID_MESSAGE, f"not a CallCancel: {exc}"
+            )
+            return
+        entry = self._calls.get(cancel.call_id)
+        if entry is not None and entry.task is not None and entry.running():
+            log.info("agent %s cancels call %s: %s", self.agent_id, cancel.call_id, cancel.reason)
+            entry.task.cancel()
+
+    async def _answer(self, request: Message, payload: Any, kind: str = KIND_RESULT) -> None:
+        try:
+            await self.bus.reply(
+                request,
+                payload.model_dump_json(),
+                properties=MessageProperties(user_properties={KIND_PROPERTY: kind}),
+            )
+        except BusError as exc:  # the caller re-sends; the result stays cached
+            log.warning("agent %s could not reply on %s: %s", self.agent_id, request.topic, exc)
+
+
+def hosted(objects: Iterable[Any]) -> ActionRegistry:
+    """A registry from what ``weft agent serve`` imported: actions, functions, lists, dicts."""
+    registry = ActionRegistry()
+    for obj in objects:
+        if isinstance(obj, dict):
+            for name, item in obj.items():
+                registry.register(item, name=name)
+        elif isinstance(obj, list | tuple):
+            for item in obj:
+                registry.register(item)
+        else:
+            registry.register(obj)
+    return registry

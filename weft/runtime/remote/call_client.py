@@ -1,0 +1,229 @@
+"""The caller's half of remote calls: correlation, acks and results, reconnect notices.
+
+``Bus.request`` resolves one reply per request. A remote call needs more: an
+optional ``CallAccepted`` before the result, several sends of one call (each
+with its own Correlation Data, all leading back to the same waiter), and a
+notice when the bus reconnected, because a reply published while this
+client was away is lost and the call must be sent again. ``CallClient`` is
+that dispatcher; ``RemoteAction`` is the policy on top of it.
+
+There is one ``CallClient`` per bus (``CallClient.for_bus``). It listens on
+the bus's own reply topic ``weft/{ns}/replies/{client_id}``, so brokers that
+restrict each client to its reply topic by ACL keep working.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import time
+import weakref
+from typing import Any
+
+from pydantic import ValidationError
+
+from weft.protocols import (
+    ActionResult,
+    CallAccepted,
+    DeadLetterReason,
+    Message,
+    MessageProperties,
+)
+from weft.protocols.remote import KIND_ACCEPTED, KIND_PROPERTY
+from weft.runtime.bus.base import Bus, Subscription
+from weft.runtime.remote.dead_letter import publish_dead_letter
+
+log = logging.getLogger(__name__)
+
+_MONITOR_POLL = 0.25  # MqttBus has no reconnect callback; polling a counter is free
+_clients: weakref.WeakKeyDictionary[Bus, CallClient] = weakref.WeakKeyDictionary()
+
+Event = tuple[str, Any]
+"""What a waiter receives: ``("result", ActionResult)``, ``("accepted", CallAccepted)``,
+``("reconnected", None)`` or ``("agent", (change, agent_id))`` from a registry."""
+
+
+def bus_epoch(bus: Bus) -> int:
+    """How many times the bus has reconnected (0 for buses that never do)."""
+    return int(getattr(bus, "reconnects", 0))
+
+
+class Waiter:
+    """The inbox of one remote call; every send of the call routes its replies here."""
+
+    def __init__(self, client: CallClient) -> None:
+        self._client = client
+        self._queue: asyncio.Queue[Event] = asyncio.Queue()
+        self.correlations: list[bytes] = []
+
+    def push(self, event: Event) -> None:
+        self._queue.put_nowait(event)
+
+    async def next(self, timeout: float) -> Event | None:
+        """The next event, or None after ``timeout`` seconds."""
+        try:
+            async with asyncio.timeout(max(timeout, 0.0)):
+                return await self._queue.get()
+        except TimeoutError:
+            return None
+
+    def close(self) -> None:
+        self._client._close(self)
+
+
+class CallClient:
+    """Routes the replies of remote calls on one bus to their waiters."""
+
+    def __init__(self, bus: Bus) -> None:
+        self.bus = bus
+        self.reply_topic = bus.topics.replies(bus.client_id)
+        self._waiters: dict[bytes, Waiter] = {}
+        self._open: set[Waiter] = set()
+        self._counter = itertools.count()
+        self._sub: Subscription | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._lock = asyncio.Lock()
+        self._pings: dict[bytes, asyncio.Future[None]] = {}
+        self.epoch = bus_epoch(bus)
+        self.troubled_at: float | None = None
+        """Wall time at which a disconnect or reconnect was last noticed."""
+
+    @classmethod
+    def for_bus(cls, bus: Bus) -> CallClient:
+        """The bus's client, created on first use (not yet started)."""
+        client = _clients.get(bus)
+        if client is None:
+            client = _clients[bus] = cls(bus)
+        return client
+
+    @staticmethod
+    def exists(bus: Bus) -> bool:
+        return bus in _clients
+
+    async def start(self) -> None:
+        """Subscribe to the reply topic (before any call is sent); idempotent."""
+        if self._sub is not None:
+            return
+        async with self._lock:
+            if self._sub is not None:
+                return
+            self._sub = await self.bus.subscribe(self.reply_topic, qos=1)
+            name = self.bus.client_id
+            self._tasks = [
+                asyncio.create_task(self._read(self._sub), name=f"weft-calls-{name}"),
+                asyncio.create_task(self._monitor(), name=f"weft-calls-monitor-{name}"),
+            ]
+
+    async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
+        if self._sub is not None:
+            await self._sub.close()
+            self._sub = None
+        if _clients.get(self.bus) is self:
+            del _clients[self.bus]
+
+    def open(self) -> Waiter:
+        waiter = Waiter(self)
+        self._open.add(waiter)
+        return waiter
+
+    def _close(self, waiter: Waiter) -> None:
+        self._open.discard(waiter)
+        for key in waiter.correlations:
+            self._waiters.pop(key, None)
+
+    def correlate(self, waiter: Waiter) -> bytes:
+        """New Correlation Data for one send of ``waiter``'s call."""
+        key = f"{self.bus.client_id}:c{next(self._counter)}".encode()
+        waiter.correlations.append(key)
+        self._waiters[key] = waiter
+        return key
+
+    def troubled_since(self, since: float) -> bool:
+        """True if the bus is down now, or dropped or reconnected at or after ``since``."""
+        if getattr(self.bus, "connected", True) is False:
+            return True
+        if bus_epoch(self.bus) != self.epoch:
+            return True
+        return self.troubled_at is not None and self.troubled_at >= since
+
+    async def ping(self, timeout: float = 10.0) -> None:
+        """Round trip a marker through the broker to this client's reply topic.
+
+        Retained messages of filters subscribed before the ping reach their
+        subscriptions before the marker does, so a registry knows it has seen
+        every retained card once this returns. ``TimeoutError`` after ``timeout``.
+        """
+        key = f"{self.bus.client_id}:ping{next(self._counter)}".encode()
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._pings[key] = future
+        try:
+            await self.bus.publish(
+                self.reply_topic, b"", qos=1, properties=MessageProperties(correlation_data=key)
+            )
+            async with asyncio.timeout(timeout):
+                await future
+        finally:
+            self._pings.pop(key, None)
+
+    async def _read(self, sub: Subscription) -> None:
+        async for message in sub:
+            try:
+                await self._dispatch(message)
+            except Exception:  # one bad reply must not stop the others
+                log.exception("failed to dispatch a reply on %s", message.topic)
+
+    async def _dispatch(self, message: Message) -> None:
+        key = message.properties.correlation_data
+        if key is None:
+            await publish_dead_letter(
+                self.bus,
+                message,
+                DeadLetterReason.INVALID_MESSAGE,
+                "reply without Correlation Data",
+                self.bus.client_id,
+            )
+            return
+        ping = self._pings.get(key)
+        if ping is not None:
+            if not ping.done():
+                ping.set_result(None)
+            return
+        waiter = self._waiters.get(key)
+        if waiter is None:
+            return  # a late reply for a call that already ended
+        accepted = message.properties.user_properties.get(KIND_PROPERTY) == KIND_ACCEPTED
+        try:
+            if accepted:
+                waiter.push(("accepted", CallAccepted.model_validate_json(message.payload)))
+            else:
+                waiter.push(("result", ActionResult.model_validate_json(message.payload)))
+        except ValidationError as exc:
+            await publish_dead_letter(
+                self.bus,
+                message,
+                DeadLetterReason.INVALID_MESSAGE,
+                f"reply is not {'a CallAccepted' if accepted else 'an ActionResult'}: {exc}",
+                self.bus.client_id,
+            )
+
+    async def _monitor(self) -> None:
+        """Notice disconnects and reconnects; tell every open call about a reconnect."""
+        while True:
+            await asyncio.sleep(_MONITOR_POLL)
+            if getattr(self.bus, "connected", True) is False:
+                self.troubled_at = time.time()
+                continue
+            epoch = bus_epoch(self.bus)
+            if epoch != self.epoch:
+                self.epoch = epoch
+                self.troubled_at = time.time()
+                for waiter in list(self._open):
+                    waiter.push(("reconnected", None))

@@ -1,0 +1,76 @@
+"""Running a workflow whose actions live in other processes (``weft run --broker``).
+
+Precedence, for each action a workflow names (nodes and edge critics):
+
+1. an action that a live agent serves is called remotely, even when the
+   workflow file could import it (its ``actions:`` section or the builder's
+   objects): ``--broker`` means "use the agents";
+2. an action no agent serves runs locally when the workflow defines it;
+3. an action that is neither is waited for, up to ``wait`` seconds, then the
+   run is refused with an error listing the missing actions.
+
+Sub-workflows included by file are prepared on their own and run their
+actions locally.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from weft.protocols import WorkflowSpec
+from weft.runtime.engine.compiler import load_definition
+from weft.runtime.engine.registry import ActionRegistry
+from weft.runtime.remote.live_registry import LiveRegistry
+from weft.workflows import Workflow
+
+
+def workflow_actions(definition: WorkflowSpec | Workflow | str | Path) -> tuple[set[str], set[str]]:
+    """``(needed, local)``: action names the workflow calls, and those it defines itself."""
+    loaded = load_definition(definition) if isinstance(definition, str | Path) else definition
+    if isinstance(loaded, Workflow):
+        local = set(loaded.actions)
+        spec = loaded.build()
+    else:
+        spec = loaded
+        local = set()
+    local |= set(spec.actions)
+    needed = {node.action for node in spec.nodes.values()}
+    needed |= {edge.critic for node in spec.nodes.values() for edge in node.after if edge.critic}
+    return needed, local
+
+
+async def actions_for(
+    definition: WorkflowSpec | Workflow | str | Path, registry: LiveRegistry, *, wait: float
+) -> ActionRegistry:
+    """Remote actions for ``definition`` per the precedence above.
+
+    Raises ``WeftError`` when actions the workflow does not define stay
+    unserved for ``wait`` seconds, and ``DefinitionError`` for a bad file.
+    """
+    needed, local = workflow_actions(definition)
+    served = set(registry.action_names())
+    missing = needed - local - served
+    if missing:
+        await registry.wait_for(missing, wait)
+    return registry.actions(sorted((needed & served) | missing))
+
+
+@asynccontextmanager
+async def remote_actions(
+    broker: str,
+    definition: WorkflowSpec | Workflow | str | Path,
+    *,
+    namespace: str = "default",
+    wait: float = 30.0,
+) -> AsyncIterator[ActionRegistry]:
+    """Connect to ``broker``, learn its agents, yield the remote actions of ``definition``.
+
+    The connection stays open inside the ``async with`` block, where the
+    workflow runs; it closes afterwards.
+    """
+    from weft.runtime.bus.mqtt.mqtt_bus import MqttBus
+
+    async with MqttBus(broker, namespace=namespace) as bus, LiveRegistry(bus) as registry:
+        yield await actions_for(definition, registry, wait=wait)

@@ -1,0 +1,326 @@
+"""The live registry: which agents are up, what they serve, how loaded they are.
+
+It subscribes to the retained cards (``weft/{ns}/cards/+``). An agent re-publishes
+its card every heartbeat interval with its load, and its Will clears the card
+when it dies, so the registry needs no polling: a card appears, is refreshed,
+or is cleared. An agent whose card has not been refreshed for three heartbeat
+intervals (plus two seconds of slack) is *stale*: still listed, still
+reachable as a last resort, but not preferred and not counted as alive.
+
+``actions()`` turns what is served into an ``ActionRegistry`` of
+``RemoteAction``s, so the executor and the orchestrator call remote agents
+exactly like local actions. ``load`` and ``alive`` feed routers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from pydantic import ValidationError
+
+from weft.protocols import (
+    ActionSpec,
+    AgentCard,
+    AgentStatus,
+    CapabilityCard,
+    DeadLetterReason,
+    Message,
+    WeftError,
+)
+from weft.runtime.bus.base import Bus, Subscription
+from weft.runtime.engine.registry import ActionRegistry
+from weft.runtime.remote.call_client import CallClient
+from weft.runtime.remote.dead_letter import publish_dead_letter
+from weft.runtime.remote.remote_action import RemoteAction
+
+log = logging.getLogger(__name__)
+
+Listener = Callable[[str, str], None]
+"""Called with ``(change, agent_id)``; change is ``appeared``, ``updated`` or ``gone``."""
+
+
+@dataclass
+class AgentInfo:
+    """One agent as the registry knows it."""
+
+    card: AgentCard
+    first_seen: float
+    last_seen: float
+
+    @property
+    def agent_id(self) -> str:
+        return self.card.agent_id
+
+    @property
+    def stale_after(self) -> float:
+        return 3 * self.card.heartbeat_interval + 2.0
+
+    def fresh(self, now: float | None = None) -> bool:
+        return ((now or time.time()) - self.last_seen) <= self.stale_after
+
+    @property
+    def serving(self) -> bool:
+        return self.card.status is AgentStatus.SERVING
+
+
+class LiveRegistry:
+    """Agents on one bus namespace, kept current from their retained cards.
+
+    Use ``async with LiveRegistry(bus) as registry:``; once entered, every
+    card retained on the broker has been seen. Listeners run synchronously
+    in the registry's reader task and must not block.
+    """
+
+    def __init__(
+        self,
+        bus: Bus,
+        *,
+        default_timeout: float = 300.0,
+        ack_timeout: float = 5.0,
+        gone_grace: float = 1.0,
+    ) -> None:
+        self.bus = bus
+        self._owns_client = not CallClient.exists(bus)
+        self.client = CallClient.for_bus(bus)
+        self.default_timeout = default_timeout
+        self.ack_timeout = ack_timeout
+        self.gone_grace = gone_grace
+        self._agents: dict[str, AgentInfo] = {}
+        self._listeners: list[Listener] = []
+        self._changed = asyncio.Event()
+        self._remote: dict[str, RemoteAction] = {}
+        self._sub: Subscription | None = None
+        self._task: asyncio.Task[None] | None = None
+        self.invalid_cards = 0
+
+    # -- lifecycle ----------------------------------------------------------------
+
+    async def start(self, sync_timeout: float = 10.0) -> None:
+        """Subscribe to the cards and wait until the retained ones have arrived."""
+        if self._sub is not None:
+            return
+        await self.client.start()
+        self._sub = await self.bus.subscribe(self.bus.topics.all_cards(), qos=1)
+        self._task = asyncio.create_task(self._read(self._sub), name="weft-live-registry")
+        await self.client.ping(sync_timeout)
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        if self._sub is not None:
+            await self._sub.close()
+            self._sub = None
+        if self._owns_client:
+            await self.client.close()
+
+    async def __aenter__(self) -> LiveRegistry:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    # -- what is known ---------------------------------------------------------------
+
+    def agents(self) -> list[AgentInfo]:
+        return sorted(self._agents.values(), key=lambda a: a.agent_id)
+
+    def get(self, agent_id: str) -> AgentInfo | None:
+        return self._agents.get(agent_id)
+
+    def serving(self, action: str) -> list[AgentInfo]:
+        """Agents that take calls for ``action`` now (fresh or stale, not draining)."""
+        return [a for a in self.agents() if a.serving and a.card.serves(action)]
+
+    def action_names(self) -> list[str]:
+        return sorted({s.name for a in self._agents.values() if a.serving for s in a.card.actions})
+
+    def spec(self, action: str) -> ActionSpec | None:
+        """The spec of ``action`` as its most recently started agent describes it."""
+        agents = sorted(self.serving(action), key=lambda a: a.card.started_at)
+        return agents[-1].card.spec(action) if agents else None
+
+    def alive(self) -> set[str]:
+        """Ids of agents that take calls and refreshed their card recently."""
+        now = time.time()
+        return {a.agent_id for a in self._agents.values() if a.serving and a.fresh(now)}
+
+    def load(self, agent_id: str) -> float:
+        """Occupied share of an agent's capacity (``inf`` when unknown), for routers."""
+        info = self._agents.get(agent_id)
+        return info.card.load.ratio if info is not None else float("inf")
+
+    def capability_cards(self) -> list[CapabilityCard]:
+        """One capability card per served action (pools count once), for routing indexes."""
+        cards: dict[str, CapabilityCard] = {}
+        for info in self.agents():
+            for spec in info.card.actions:
+                if spec.card is not None and info.serving:
+                    cards.setdefault(spec.card.agent_id, spec.card)
+        return list(cards.values())
+
+    def card_load(self, card_agent_id: str) -> float:
+        """The lowest load among the agents behind a capability card's ``agent_id``."""
+        loads = [
+            info.card.load.ratio
+            for info in self._agents.values()
+            if info.serving
+            and any(
+                s.card is not None and s.card.agent_id == card_agent_id for s in info.card.actions
+            )
+        ]
+        return min(loads, default=float("inf"))
+
+    def router_sources(self) -> tuple[Callable[[str], bool], Callable[[str], float]]:
+        """``(alive, load)`` for ``CapabilityRouter(index, alive=..., load=...)``.
+
+        Both take a capability card's ``agent_id`` (a pool, by default the
+        action's name) and read the registry at call time, so the router
+        always sees current presence; load is clamped to 0..1.
+        """
+
+        def alive(card_agent_id: str) -> bool:
+            return card_agent_id in self.alive_cards()
+
+        def load(card_agent_id: str) -> float:
+            return min(self.card_load(card_agent_id), 1.0)
+
+        return alive, load
+
+    def alive_cards(self) -> set[str]:
+        """``agent_id``s of capability cards that at least one alive agent serves."""
+        alive = self.alive()
+        return {
+            spec.card.agent_id
+            for info in self._agents.values()
+            if info.agent_id in alive
+            for spec in info.card.actions
+            if spec.card is not None
+        }
+
+    # -- waiting and listening -----------------------------------------------------------
+
+    def listen(self, listener: Listener) -> Callable[[], None]:
+        """Call ``listener(change, agent_id)`` on every change; returns the unsubscribe."""
+        self._listeners.append(listener)
+
+        def remove() -> None:
+            with contextlib.suppress(ValueError):
+                self._listeners.remove(listener)
+
+        return remove
+
+    async def wait_until(self, predicate: Callable[[], bool], timeout: float) -> bool:
+        """Wait until ``predicate()`` holds, re-checked on every change; False on timeout."""
+        loop = asyncio.get_running_loop()
+        end = loop.time() + timeout
+        while not predicate():
+            remaining = end - loop.time()
+            if remaining <= 0:
+                return False
+            event = self._changed
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(min(remaining, 1.0)):  # staleness changes silently
+                    await event.wait()
+        return True
+
+    async def wait_for(self, names: Iterable[str], timeout: float) -> None:
+        """Wait until every action in ``names`` has a serving agent.
+
+        Raises ``WeftError`` naming the actions nobody serves after ``timeout`` s.
+        """
+        wanted = sorted(set(names))
+
+        def missing() -> list[str]:
+            return [n for n in wanted if not self.serving(n)]
+
+        if await self.wait_until(lambda: not missing(), timeout):
+            return
+        gone = missing()
+        raise WeftError(
+            f"no agent serves {', '.join(repr(n) for n in gone)} on namespace "
+            f"'{self.bus.topics.namespace}' after waiting {timeout:g}s; start one with "
+            "'weft agent serve MODULE:OBJECT --broker URL' (weft agents lists who is there)"
+        )
+
+    # -- as actions ------------------------------------------------------------------------
+
+    def remote(self, action: str) -> RemoteAction:
+        """The ``RemoteAction`` for ``action`` (one per name, reused)."""
+        existing = self._remote.get(action)
+        if existing is not None:
+            return existing
+        spec = self.spec(action)
+        if spec is None:
+            raise WeftError(f"no agent serves '{action}' (weft agents lists who is there)")
+        remote = RemoteAction(
+            self.client,
+            spec,
+            registry=self,
+            default_timeout=self.default_timeout,
+            ack_timeout=self.ack_timeout,
+            gone_grace=self.gone_grace,
+        )
+        self._remote[action] = remote
+        return remote
+
+    def actions(self, names: Iterable[str] | None = None) -> ActionRegistry:
+        """An ``ActionRegistry`` of remote actions: ``names``, or every served action."""
+        chosen = self.action_names() if names is None else names
+        return ActionRegistry({name: self.remote(name) for name in chosen})
+
+    # -- reading cards ---------------------------------------------------------------------
+
+    async def _read(self, sub: Subscription) -> None:
+        async for message in sub:
+            try:
+                problem = self._on_card(message)
+            except Exception as exc:  # never let one card stop the registry
+                log.exception("registry failed on %s", message.topic)
+                problem = f"internal error: {exc}"
+            if problem is not None:
+                self.invalid_cards += 1
+                await publish_dead_letter(
+                    self.bus, message, DeadLetterReason.INVALID_CARD, problem, self.bus.client_id
+                )
+
+    def _on_card(self, message: Message) -> str | None:
+        """Apply one card message; returns what is wrong with it, if anything."""
+        agent_id = message.topic.rsplit("/", 1)[-1]
+        if not message.payload:
+            if self._agents.pop(agent_id, None) is not None:
+                self._notify("gone", agent_id)
+            return None
+        try:
+            card = AgentCard.model_validate_json(message.payload)
+        except ValidationError as exc:
+            return f"not an AgentCard: {exc.error_count()} problem(s): {exc.errors()[0]['msg']}"
+        if card.agent_id != agent_id:
+            return f"card of '{card.agent_id}' published on the topic of '{agent_id}'"
+        now = time.time()
+        known = self._agents.get(agent_id)
+        if known is not None and (card.started_at, card.seq) < (
+            known.card.started_at,
+            known.card.seq,
+        ):
+            return None  # an older copy (retained re-delivery): keep the newer one
+        self._agents[agent_id] = AgentInfo(card, known.first_seen if known else now, now)
+        self._notify("updated" if known else "appeared", agent_id)
+        return None
+
+    def _notify(self, change: str, agent_id: str) -> None:
+        event, self._changed = self._changed, asyncio.Event()
+        event.set()
+        for listener in list(self._listeners):
+            try:
+                listener(change, agent_id)
+            except Exception:
+                log.exception("registry listener failed")

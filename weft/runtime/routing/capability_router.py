@@ -1,0 +1,596 @@
+"""``CapabilityRouter``: picks the agent for a subtask by meaning, and says why.
+
+A decision has three steps.
+
+1. **Retrieve.** The subtask and the planner's capability phrase, when there
+   is one, are embedded in one pass and summed (``w.capability`` weighs the
+   phrase). The ``fetch`` nearest card documents come from the Chroma HNSW
+   index (``CapabilityIndex``: every card is indexed as its whole text, each
+   skill, each example and each not-skill). Agents are taken in the order of
+   their best document, through the hard filters (alive, required tags,
+   budget), until ``rerank`` have passed. When fewer than ``k`` pass, the
+   search is repeated restricted to the agents that do.
+2. **Rescore** the best ``rerank`` agents exactly, over *all* their documents:
+
+   ``score = w.best * best + w.mean * mean_top + w.lexical * lexical
+   - w.not_skill * max(0, not_sim - best + w.not_margin)
+   - w.cost * cost / (cost + cost_ref) - w.load * load + w.success * (rate - 0.5)``
+
+   ``best`` is the cosine similarity of the subtask to the agent's closest
+   positive document (card, skill or example), ``mean_top`` the mean of its
+   ``top_docs`` closest: one lucky phrase is worth less than a card that
+   matches throughout. ``lexical`` is BM25 over the card's words divided by
+   its upper bound (0..1): exact terms such as "SQL" or "pytest" matter where
+   embeddings blur them. ``not_sim`` is the similarity to the agent's closest
+   not-skill: an agent is penalised when the subtask matches what it says it
+   does *not* do better than what it does. ``cost`` is USD per call from the
+   card, ``load`` 0 (idle) to 1 (saturated) from the ``load`` source, ``rate``
+   the smoothed success rate of the agent on similar past subtasks
+   (``OutcomeMemory``; an agent with no history scores as 0.5, neutral).
+3. **Decide and explain.** The highest score among the agents that passed the
+   filters wins. Every candidate (excluded ones too, with the reason) comes
+   back with its score parts, and a ``route`` span with all of them is
+   recorded when a tracer is set.
+
+The default weights (``ScoringWeights``) were set looking only at the "tune"
+half of the labelled set in ``bench/data`` (34 agents with deliberately close
+pairs, 247 planner-style subtasks) and checked once on the other half: with
+MiniLM, top-1 0.90 on the tune half and 0.94 on the untouched half; 0.66 from
+the subtask text alone, without the capability phrase; the hashing embedder
+0.46. On the tune half, every combination of capability weight 1 or 1.5, mean
+weight 0.5 or 1 and lexical weight 0.2 to 0.8 scored between 0.875 and 0.914,
+so the defaults are not a sharp optimum. See ``bench/routing.py``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import os
+import re
+import time
+from collections import Counter, OrderedDict
+from collections.abc import Callable, Collection, Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from weft.protocols import Candidate, CapabilityCard, RouteRequest, RoutingDecision
+from weft.runtime.routing.capability_index import (
+    DEFAULT_COLLECTION,
+    CapabilityIndex,
+    card_documents,
+)
+from weft.runtime.routing.chroma_store import HnswParams
+from weft.runtime.routing.embeddings.base import Embedder, normalise
+from weft.runtime.routing.outcome_memory import OutcomeMemory, SuccessEstimate
+from weft.runtime.routing.text import STOPWORDS
+from weft.runtime.tracing.spans import SpanRecord, Tracer, new_span_id, trace_id_for
+
+
+@dataclass(frozen=True, slots=True)
+class ScoringWeights:
+    """The weights of the routing score; see the module docstring for the formula.
+
+    The defaults put semantic similarity first, exact words second and the
+    operational factors (cost, load) last, so they break near ties rather
+    than overrule a clearly better match. Past success can overrule a close
+    call, not a clear one: its term is at most ``success / 2``.
+    """
+
+    best: float = 1.0
+    """Similarity of the closest positive document."""
+    mean: float = 1.0
+    """Mean similarity of the ``top_docs`` closest positive documents."""
+    top_docs: int = 3
+    lexical: float = 0.5
+    """BM25 over description, skills and examples, scaled to 0..1."""
+    not_skill: float = 1.0
+    """Penalty per unit by which a not-skill out-matches the best document."""
+    not_margin: float = 0.05
+    """A not-skill within this much below the best document already counts."""
+    capability: float = 1.0
+    """Weight of the planner's capability phrase in the query vector (text = 1)."""
+    cost: float = 0.05
+    cost_ref: float = 0.01
+    """USD per call at which the cost term is half its weight."""
+    load: float = 0.1
+    success: float = 0.3
+
+
+@dataclass(slots=True)
+class _Scored:
+    agent_id: str
+    card: CapabilityCard
+    score: float
+    best: float
+    lexical: float
+    load: float
+    success: SuccessEstimate | None
+    parts: dict[str, float]
+    evidence: str | None
+    excluded: str | None
+
+
+# -- lexical scoring -------------------------------------------------------------------------
+
+_WORD = re.compile(r"[a-z0-9][a-z0-9+#.]*[a-z0-9+#]|[a-z0-9]")
+_STOP = STOPWORDS
+_SUFFIXES = (
+    "ational", "ations", "ation", "ments", "ment", "ings", "ing", "ities", "ity", "ness",
+    "ers", "er", "ies", "ied", "ed", "es", "ly", "al", "s", "e",
+)  # fmt: skip
+
+
+def _stem(word: str) -> str:
+    for suffix in _SUFFIXES:
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            return word[: -len(suffix)]
+    return word
+
+
+def terms(text: str) -> list[str]:
+    """Lower-cased, stemmed content words of ``text`` (the lexical scorer's vocabulary)."""
+    return [_stem(w) for w in _WORD.findall(text.lower()) if w not in _STOP]
+
+
+class _Lexicon:
+    """BM25 statistics over the agents' positive texts, updated as cards come and go."""
+
+    k1 = 1.2
+    b = 0.75
+
+    def __init__(self) -> None:
+        self.tf: dict[str, Counter[str]] = {}
+        self.length: dict[str, int] = {}
+        self.df: Counter[str] = Counter()
+        self.total_length = 0
+
+    @staticmethod
+    def text_of(card: CapabilityCard) -> str:
+        return " ".join([card.agent_id.replace("_", " ").replace("-", " "), card.description,
+                         *card.skills, *card.examples])  # fmt: skip
+
+    def put(self, card: CapabilityCard) -> None:
+        self.drop(card.agent_id)
+        counts = Counter(terms(self.text_of(card)))
+        self.tf[card.agent_id] = counts
+        self.length[card.agent_id] = sum(counts.values())
+        self.total_length += self.length[card.agent_id]
+        self.df.update(counts.keys())
+
+    def drop(self, agent_id: str) -> None:
+        counts = self.tf.pop(agent_id, None)
+        if counts is None:
+            return
+        self.total_length -= self.length.pop(agent_id)
+        self.df.subtract(counts.keys())
+
+    def scores(self, query: Iterable[str], agents: Iterable[str]) -> dict[str, float]:
+        """BM25 of each agent divided by its upper bound for this query, in 0..1."""
+        n = max(1, len(self.tf))
+        average = max(1.0, self.total_length / n)
+        idf = {
+            t: math.log(1.0 + (n - self.df.get(t, 0) + 0.5) / (self.df.get(t, 0) + 0.5))
+            for t in set(query)
+        }
+        bound = sum(idf.values()) or 1.0
+        out: dict[str, float] = {}
+        for agent in agents:
+            counts = self.tf.get(agent)
+            if counts is None:
+                out[agent] = 0.0
+                continue
+            norm = self.k1 * (1 - self.b + self.b * self.length[agent] / average)
+            total = 0.0
+            for t, weight in idf.items():
+                tf = counts.get(t, 0)
+                if tf:
+                    total += weight * tf / (tf + norm)
+            out[agent] = total / bound
+        return out
+
+
+# -- the router ------------------------------------------------------------------------------
+
+LoadSource = Callable[[str], float] | Mapping[str, float]
+AliveSource = Callable[[str], bool] | Collection[str]
+
+
+class CapabilityRouter:
+    """``Router`` over a ``CapabilityIndex``; see the module docstring for how it scores.
+
+    Build it with ``CapabilityRouter.open(embedder, path=...)`` (or ``url=`` for
+    a Chroma server; neither: in memory), or around an existing index.
+
+    - ``alive``: the agents that may be chosen now, as a set or a predicate
+      (the live registry's view); None means every indexed agent.
+    - ``load``: current load per agent, 0..1, as a mapping or a callable;
+      ``set_load`` updates the router's own mapping.
+    - ``outcomes``: where ``record_outcome`` learns; None disables learning.
+    - ``tracer``: receives a ``route`` span per decision. The orchestrator
+      records its own route spans, so give the router a tracer when it is used
+      on its own, not both.
+    - ``fetch``: documents fetched per query; ``rerank``: agents rescored exactly
+      (8 and 12 gave the same accuracy on the labelled set; each agent whose
+      vectors are not in memory costs a little more of a Chroma read).
+
+    ``route`` embeds off the event loop, then queries Chroma and scores in a
+    worker thread. Decisions are safe to run concurrently; card updates are
+    serialised by the index.
+    """
+
+    def __init__(
+        self,
+        index: CapabilityIndex,
+        *,
+        outcomes: OutcomeMemory | None = None,
+        weights: ScoringWeights | None = None,
+        alive: AliveSource | None = None,
+        load: LoadSource | None = None,
+        tracer: Tracer | None = None,
+        fetch: int = 64,
+        rerank: int = 8,
+        query_cache: int = 512,
+    ) -> None:
+        self.index = index
+        self.embedder: Embedder = index.embedder
+        self.outcomes = outcomes
+        self.weights = weights or ScoringWeights()
+        self.alive = alive
+        self._loads: dict[str, float] = {}
+        self.load: LoadSource = load if load is not None else self._loads
+        self.tracer = tracer
+        self.fetch = fetch
+        self.rerank = rerank
+        self._lexicon = _Lexicon()
+        for card in index:
+            self._lexicon.put(card)
+        self._query_cache: OrderedDict[tuple[str, str | None], NDArray[np.float32]] = OrderedDict()
+        self._query_cache_size = query_cache
+
+    @classmethod
+    def open(
+        cls,
+        embedder: Embedder,
+        *,
+        path: str | Path | None = None,
+        url: str | None = None,
+        collection: str = DEFAULT_COLLECTION,
+        hnsw: HnswParams | None = None,
+        learn: bool = True,
+        **options: Any,
+    ) -> CapabilityRouter:
+        """A router with its index (and, when ``learn``, its outcome memory) in one Chroma store."""
+        index = CapabilityIndex(embedder, path=path, url=url, collection=collection, hnsw=hnsw)
+        outcomes = None
+        if learn:
+            outcomes = OutcomeMemory(
+                index.client,
+                model_id=embedder.model_id,
+                dimension=index.dimension,
+                collection=(
+                    f"{index.collection_name}-outcomes"
+                    if index.collection_name != DEFAULT_COLLECTION
+                    else "weft-route-outcomes"
+                ),
+                hnsw=hnsw,
+            )
+        return cls(index, outcomes=outcomes, **options)
+
+    # -- cards ---------------------------------------------------------------------------
+
+    async def upsert(self, card: CapabilityCard) -> None:
+        """Add ``card`` or replace an older version of it; an equal or lower version is ignored."""
+        if self.index.plan_upsert(card) == "ignored":
+            return
+        docs = card_documents(card)
+        vectors = await self.embedder.aembed([d.text for d in docs])
+        if await asyncio.to_thread(self.index.upsert, card, vectors) != "ignored":
+            self._lexicon.put(card)
+
+    async def upsert_many(self, cards: Iterable[CapabilityCard]) -> None:
+        """Index many cards with one batched embedding (much faster than one by one)."""
+        cards = list(cards)
+        results = await asyncio.to_thread(self.index.upsert_many, cards)
+        for card, result in zip(cards, results, strict=True):
+            if result != "ignored":
+                self._lexicon.put(self.index.cards[card.agent_id])
+
+    def add_cards(self, cards: Iterable[CapabilityCard]) -> None:
+        """Synchronous ``upsert_many`` for scripts and the CLI."""
+        cards = list(cards)
+        for card, result in zip(cards, self.index.upsert_many(cards), strict=True):
+            if result != "ignored":
+                self._lexicon.put(self.index.cards[card.agent_id])
+
+    def reload(self) -> None:
+        """Re-read the cards from Chroma, e.g. after another process changed them."""
+        self.index.reload()
+        lexicon = _Lexicon()
+        for card in self.index:
+            lexicon.put(card)
+        self._lexicon = lexicon
+
+    async def remove(self, agent_id: str) -> None:
+        await asyncio.to_thread(self.index.remove, agent_id)
+        self._lexicon.drop(agent_id)
+        self._loads.pop(agent_id, None)
+
+    def set_load(self, agent_id: str, load: float) -> None:
+        """Current load of an agent, 0 (idle) to 1 (saturated); used when ``load`` was not given."""
+        self._loads[agent_id] = min(1.0, max(0.0, load))
+
+    # -- learning ------------------------------------------------------------------------
+
+    async def record_outcome(self, request: RouteRequest, agent_id: str, success: bool) -> None:
+        """Remember how ``agent_id`` did on ``request``; similar subtasks then route better."""
+        if self.outcomes is None:
+            return
+        vector = await self.query_vector(request)
+        await asyncio.to_thread(self.outcomes.record, vector, agent_id, success, request.text)
+
+    # -- deciding ------------------------------------------------------------------------
+
+    async def query_vector(self, request: RouteRequest) -> NDArray[np.float32]:
+        """The unit vector a request is searched with (cached for repeated subtasks)."""
+        key = (request.text, request.capability)
+        cached = self._query_cache.get(key)
+        if cached is not None:
+            self._query_cache.move_to_end(key)
+            return cached
+        texts = [request.text] if not request.capability else [request.text, request.capability]
+        vectors = await self.embedder.aembed(texts)
+        return self._remember_query(key, self.combine_query(vectors))
+
+    async def route_many(self, requests: Iterable[RouteRequest]) -> list[RoutingDecision]:
+        """Route several subtasks (a plan's), embedding all of them in one batch first."""
+        requests = list(requests)
+        vectors: dict[tuple[str, str | None], NDArray[np.float32]] = {}
+        todo: list[RouteRequest] = []
+        for r in requests:
+            key = (r.text, r.capability)
+            cached = self._query_cache.get(key)
+            if cached is not None:
+                vectors[key] = cached
+            elif key not in vectors:
+                vectors[key] = np.empty(0, np.float32)  # placeholder, filled below
+                todo.append(r)
+        if todo:
+            texts: list[str] = []
+            for r in todo:
+                texts.extend([r.text] if not r.capability else [r.text, r.capability])
+            embedded = await self.embedder.aembed(texts)
+            row = 0
+            for r in todo:
+                width = 1 if not r.capability else 2
+                key = (r.text, r.capability)
+                vectors[key] = self._remember_query(
+                    key, self.combine_query(embedded[row : row + width])
+                )
+                row += width
+        decisions = []
+        for r in requests:
+            started, wall = time.perf_counter(), time.time()
+            vector = vectors[(r.text, r.capability)]
+            decision = await asyncio.to_thread(self.decide, r, vector, started)
+            self._trace(decision, wall)
+            decisions.append(decision)
+        return decisions
+
+    def _remember_query(
+        self, key: tuple[str, str | None], vector: NDArray[np.float32]
+    ) -> NDArray[np.float32]:
+        self._query_cache[key] = vector
+        self._query_cache.move_to_end(key)
+        while len(self._query_cache) > self._query_cache_size:
+            self._query_cache.popitem(last=False)
+        return vector
+
+    def combine_query(self, vectors: NDArray[np.float32]) -> NDArray[np.float32]:
+        """Text vector plus ``weights.capability`` times the capability vector, normalised."""
+        combined = (
+            vectors[0] if len(vectors) == 1 else vectors[0] + self.weights.capability * vectors[1]
+        )
+        unit: NDArray[np.float32] = normalise(combined.reshape(1, -1))[0]
+        return unit
+
+    async def route(self, request: RouteRequest) -> RoutingDecision:
+        started = time.perf_counter()
+        wall = time.time()
+        vector = await self.query_vector(request)
+        decision = await asyncio.to_thread(self.decide, request, vector, started)
+        self._trace(decision, wall)
+        return decision
+
+    def decide(
+        self, request: RouteRequest, vector: NDArray[np.float32], started: float | None = None
+    ) -> RoutingDecision:
+        """The decision for ``request`` given its query vector (synchronous; no tracing)."""
+        started = time.perf_counter() if started is None else started
+        passing, failing = self._retrieve(request, vector)
+        shortlist = passing[: max(self.rerank, request.k)] + failing
+        scored = self._score(request, vector, shortlist)
+        eligible = sorted((s for s in scored if s.excluded is None), key=lambda s: -s.score)
+        excluded = sorted((s for s in scored if s.excluded is not None), key=lambda s: -s.score)
+        # The k best that may be chosen, then up to k that were filtered out, for the record.
+        ranked = eligible[: request.k] + excluded[: request.k]
+        return RoutingDecision(
+            request=request,
+            chosen=eligible[0].card if eligible else None,
+            candidates=[
+                Candidate(
+                    agent_id=s.agent_id,
+                    version=s.card.version,
+                    score=round(s.score, 6),
+                    similarity=round(s.best, 6),
+                    lexical=round(s.lexical, 6),
+                    cost=s.card.cost_per_call,
+                    load=s.load,
+                    success_rate=None if s.success is None else round(s.success.rate, 6),
+                    excluded=s.excluded,
+                    parts={k: round(v, 6) for k, v in s.parts.items()},
+                    evidence=s.evidence,
+                )
+                for s in ranked
+            ],
+            embedding_model=self.embedder.model_id,
+            latency_s=time.perf_counter() - started,
+        )
+
+    def _why_excluded(self, request: RouteRequest, card: CapabilityCard) -> str | None:
+        if self.alive is not None:
+            alive = (
+                self.alive(card.agent_id) if callable(self.alive) else card.agent_id in self.alive
+            )
+            if not alive:
+                return "not alive"
+        if request.required_tags:
+            missing = [t for t in request.required_tags if t not in card.tags]
+            if missing:
+                return f"missing tags: {', '.join(missing)}"
+        if request.max_cost is not None and card.cost_per_call > request.max_cost:
+            return f"cost {card.cost_per_call:g} over budget {request.max_cost:g}"
+        return None
+
+    def _retrieve(
+        self, request: RouteRequest, vector: NDArray[np.float32]
+    ) -> tuple[list[str], list[str]]:
+        """Agents in order of their best document: those passing the filters, and the rest."""
+        cards = self.index.cards
+        want = max(self.rerank, request.k)
+        ids, _ = self.index.nearest(vector, max(self.fetch, 8 * request.k))
+        passing: list[str] = []
+        failing: list[str] = []
+        seen: set[str] = set()
+        for doc_id in ids:
+            agent, _, tail = doc_id.rpartition("#")
+            if agent in seen or tail.startswith("not") or agent not in cards:
+                continue
+            seen.add(agent)
+            if self._why_excluded(request, cards[agent]) is None:
+                passing.append(agent)
+                if len(passing) >= want:
+                    break  # enough to rescore; the rest cannot be ranked higher by HNSW
+            elif len(failing) < request.k:
+                failing.append(agent)
+        if len(passing) >= request.k or len(seen) >= len(cards):
+            return passing, failing
+        # Too few of the nearest agents pass the filters: search among those that do.
+        rest = [  # a snapshot: cards may change in another thread meanwhile
+            a
+            for a, c in list(cards.items())
+            if a not in seen and self._why_excluded(request, c) is None
+        ]
+        if rest:
+            more, _ = self.index.nearest(vector, 8 * want, agent_ids=rest[:5000])
+            for doc_id in more:
+                agent, _, tail = doc_id.rpartition("#")
+                if agent not in seen and not tail.startswith("not") and agent in cards:
+                    seen.add(agent)
+                    passing.append(agent)
+        return passing, failing
+
+    def _score(
+        self, request: RouteRequest, vector: NDArray[np.float32], agents: list[str]
+    ) -> list[_Scored]:
+        w = self.weights
+        cards = self.index.cards
+        vectors = self.index.agent_vectors(agents)
+        agents = [a for a in agents if a in vectors and a in cards]
+        if not agents:
+            return []
+        # One product for every document of every shortlisted agent.
+        blocks = [vectors[a] for a in agents]
+        sims_all = np.concatenate([b.vectors for b in blocks]) @ vector
+        query_terms = terms(request.text)
+        if request.capability:
+            query_terms += terms(request.capability) * 2
+        lexical = self._lexicon.scores(query_terms, agents)
+        success = self.outcomes.estimates(vector) if self.outcomes is not None else {}
+        out: list[_Scored] = []
+        start = 0
+        for agent, block in zip(agents, blocks, strict=True):
+            card = cards[agent]
+            sims = sims_all[start : start + len(block.kinds)]
+            start += len(block.kinds)
+            kinds = block.kinds
+            listed = sims.tolist()
+            positive = [(x, i) for i, x in enumerate(listed) if kinds[i] != "not"]
+            negative = [(x, i) for i, x in enumerate(listed) if kinds[i] == "not"]
+            positive.sort(reverse=True)
+            best, best_i = positive[0] if positive else (0.0, 0)
+            top = positive[: w.top_docs]
+            mean_top = sum(s for s, _ in top) / len(top) if top else 0.0
+            not_sim, not_i = max(negative) if negative else (-1.0, -1)
+            load = self._load_of(agent)
+            estimate = success.get(agent)
+            rate = estimate.rate if estimate is not None else 0.5
+            parts = {
+                "best": w.best * best,
+                "mean": w.mean * mean_top,
+                "lexical": w.lexical * lexical.get(agent, 0.0),
+                "not_skill": -w.not_skill * max(0.0, not_sim - best + w.not_margin),
+                "cost": -w.cost * card.cost_per_call / (card.cost_per_call + w.cost_ref),
+                "load": -w.load * load,
+                "success": w.success * (rate - 0.5),
+            }
+            evidence = f"{block.kinds[best_i]}: {block.texts[best_i]}"
+            if parts["not_skill"] < 0:
+                evidence += f" | not: {block.texts[not_i]}"
+            out.append(
+                _Scored(
+                    agent_id=agent,
+                    card=card,
+                    score=sum(parts.values()),
+                    best=best,
+                    lexical=lexical.get(agent, 0.0),
+                    load=load,
+                    success=estimate,
+                    parts=parts,
+                    evidence=evidence,
+                    excluded=self._why_excluded(request, card),
+                )
+            )
+        return out
+
+    def _load_of(self, agent: str) -> float:
+        source = self.load
+        value = source(agent) if callable(source) else source.get(agent, 0.0)
+        return min(1.0, max(0.0, float(value)))
+
+    def _trace(self, decision: RoutingDecision, wall: float) -> None:
+        if self.tracer is None:
+            return
+        request = decision.request
+        chosen = decision.chosen.agent_id if decision.chosen else None
+        self.tracer.record(
+            SpanRecord(
+                trace_id=trace_id_for(request.run_id) if request.run_id else os.urandom(16).hex(),
+                span_id=new_span_id(),
+                parent_id=None,
+                name=f"route {request.subtask_id}" if request.subtask_id else "route",
+                kind="route",
+                start=wall,
+                end=wall + decision.latency_s,
+                status="ok" if chosen else "error",
+                run_id=request.run_id,
+                node=request.subtask_id,
+                agent=chosen,
+                attributes={
+                    "route.text": request.text,
+                    "route.capability": request.capability,
+                    "route.chosen": chosen,
+                    "route.embedding_model": decision.embedding_model,
+                    "route.latency_s": decision.latency_s,
+                    "candidates": [c.model_dump() for c in decision.candidates],
+                },
+            )
+        )
+
+    def close(self) -> None:
+        """Release an in-memory index (persistent stores keep their data)."""
+        self.index.close()

@@ -1,0 +1,187 @@
+"""Reading a run's spans: the tree, the critical path, lanes and totals.
+
+Shared by ``weft trace show``, the HTML view and the Chrome export, so that
+all three agree on what the critical path is and which lane a span sits in.
+Works on stored spans (JSON-native attributes) and on raw in-memory ones.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from weft.runtime.tracing.spans import SpanRecord
+
+#: Clock tolerance when deciding that one span ended before another started (seconds).
+_EPSILON = 1e-4
+#: Span kinds that belong to the lane of the span that made them, unless they name an agent.
+_INHERITS_LANE = frozenset({"llm", "route", "memory"})
+
+
+@dataclass
+class SpanTree:
+    """Spans of one run indexed by id, with children in start order."""
+
+    spans: list[SpanRecord]
+    by_id: dict[str, SpanRecord] = field(default_factory=dict)
+    children: dict[str, list[SpanRecord]] = field(default_factory=dict)
+    roots: list[SpanRecord] = field(default_factory=list)
+
+    @classmethod
+    def build(cls, spans: Iterable[SpanRecord]) -> SpanTree:
+        ordered = sorted(spans, key=lambda s: (s.start, s.end))
+        tree = cls(ordered)
+        tree.by_id = {s.span_id: s for s in ordered}
+        for span in ordered:
+            if span.parent_id is not None and span.parent_id in tree.by_id:
+                tree.children.setdefault(span.parent_id, []).append(span)
+            else:
+                tree.roots.append(span)
+        return tree
+
+    def kids(self, span: SpanRecord) -> list[SpanRecord]:
+        return self.children.get(span.span_id, [])
+
+    def run_span(self) -> SpanRecord | None:
+        """The latest run span (a resumed run has one per attempt)."""
+        runs = [s for s in self.roots if s.kind == "run"]
+        return max(runs, key=lambda s: s.end) if runs else None
+
+
+def graph_of(spans: Iterable[SpanRecord]) -> dict[str, Any] | None:
+    """The workflow outline (nodes, edges, loops) recorded on the run span, if any."""
+    for span in spans:
+        if span.kind == "run":
+            graph = span.attributes.get("weft.graph")
+            if isinstance(graph, dict) and "nodes" in graph:
+                return graph
+            if graph is not None and hasattr(graph, "nodes"):
+                from weft.runtime.tracing.span_codec import graph_outline
+
+                return graph_outline(graph)
+    return None
+
+
+def _predecessors(graph: dict[str, Any] | None) -> dict[str, set[str]] | None:
+    if graph is None:
+        return None
+    preds: dict[str, set[str]] = {n["name"]: set() for n in graph.get("nodes", [])}
+    for source, target in [*graph.get("edges", []), *graph.get("loops", [])]:
+        preds.setdefault(target, set()).add(source)
+    return preds
+
+
+def _local_name(span: SpanRecord) -> str:
+    return span.name.rsplit("/", 1)[-1]
+
+
+def critical_path(spans: Iterable[SpanRecord] | SpanTree) -> list[str]:
+    """Span ids of the chain that decided when the run ended, run span first.
+
+    From the node that finished last, step back to the predecessor (by the
+    workflow's edges when they were recorded, else any earlier node) that
+    finished last before it started; a node's own children (sub-workflow
+    nodes, foreach items, retries) are followed the same way. In a dataflow
+    executor a node starts as soon as its last input arrives, so this chain is
+    exactly what made the run as long as it was.
+    """
+    tree = spans if isinstance(spans, SpanTree) else SpanTree.build(spans)
+    root = tree.run_span() or (max(tree.roots, key=lambda s: s.end) if tree.roots else None)
+    if root is None:
+        return []
+    preds = _predecessors(graph_of(tree.spans))
+    return [root.span_id, *_chain(tree, root, preds)]
+
+
+def _chain(tree: SpanTree, parent: SpanRecord, preds: dict[str, set[str]] | None) -> list[str]:
+    children = tree.kids(parent)
+    if not children:
+        return []
+    nodes = [c for c in children if c.kind == "node"]
+    if not nodes:
+        last = max(children, key=lambda s: s.end)
+        return [last.span_id, *_chain(tree, last, None)]
+    current = max(nodes, key=lambda s: s.end)
+    chain = [current]
+    while True:
+        allowed = preds.get(_local_name(current)) if preds is not None else None
+        earlier = [
+            n
+            for n in nodes
+            if n is not current
+            and n.end <= current.start + _EPSILON
+            and (allowed is None or _local_name(n) in allowed)
+        ]
+        if not earlier:
+            break
+        current = max(earlier, key=lambda s: s.end)
+        chain.append(current)
+    chain.reverse()
+    path: list[str] = []
+    for node in chain:
+        path.append(node.span_id)
+        path.extend(_chain(tree, node, None))
+    return path
+
+
+def lane_of(span: SpanRecord, tree: SpanTree | None = None) -> str | None:
+    """The timeline lane of a span: its agent, else its action; None for the run span.
+
+    LLM requests, routing decisions and memory lookups sit in the lane of the
+    call that made them unless they name an agent themselves.
+    """
+    if span.kind == "run" and span.parent_id is None:
+        return None
+    if span.agent:
+        return span.agent
+    if span.kind in _INHERITS_LANE and tree is not None and span.parent_id in tree.by_id:
+        parent = tree.by_id[span.parent_id]
+        return lane_of(parent, tree) or span.name
+    if span.kind == "node":
+        action = span.attributes.get("weft.action")
+        if isinstance(action, str):
+            return action
+    return span.name
+
+
+def pack_rows(spans: list[SpanRecord]) -> dict[str, int]:
+    """Row index per span id inside one lane, so that overlapping spans never share a row."""
+    ends: list[float] = []
+    rows: dict[str, int] = {}
+    for span in sorted(spans, key=lambda s: (s.start, -s.end)):
+        for index, end in enumerate(ends):
+            if end <= span.start:
+                ends[index] = span.end
+                rows[span.span_id] = index
+                break
+        else:
+            rows[span.span_id] = len(ends)
+            ends.append(span.end)
+    return rows
+
+
+def usage_of(span: SpanRecord) -> dict[str, Any]:
+    """A span's usage as a plain dict (tokens, cost...), whatever form it was stored in."""
+    usage = span.attributes.get("usage")
+    if usage is None:
+        return {}
+    if isinstance(usage, dict):
+        return usage
+    dump = getattr(usage, "model_dump", None)
+    return dump() if dump is not None else {}
+
+
+def tokens_of(span: SpanRecord) -> tuple[int, int]:
+    """``(prompt_tokens, completion_tokens)`` of a span."""
+    usage = usage_of(span)
+    return int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0)
+
+
+def depth_first(tree: SpanTree) -> Iterable[tuple[int, SpanRecord]]:
+    """``(depth, span)`` in display order: roots by start time, children under parents."""
+    stack = [(0, s) for s in reversed(tree.roots)]
+    while stack:
+        depth, span = stack.pop()
+        yield depth, span
+        stack.extend((depth + 1, child) for child in reversed(tree.kids(span)))

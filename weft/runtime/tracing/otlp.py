@@ -1,0 +1,147 @@
+"""Sending spans to an OpenTelemetry collector over OTLP/HTTP.
+
+On when ``OTEL_EXPORTER_OTLP_ENDPOINT`` (or ``..._TRACES_ENDPOINT``) is set,
+never otherwise: no telemetry leaves the machine unless the user asks. The
+standard ``OTEL_*`` variables (headers, timeout, ``OTEL_SERVICE_NAME``,
+``OTEL_RESOURCE_ATTRIBUTES``) apply, as read by the OpenTelemetry SDK.
+
+weft's spans already have OpenTelemetry ids and a parent, so they are not
+re-created through the OpenTelemetry tracer API (which would assign new
+ids): each finished span becomes an SDK ``ReadableSpan`` with the same ids and
+goes through a ``BatchSpanProcessor``, which exports on its own thread.
+Attributes go through the same encoding as the trace store (truncated,
+secrets masked) and the GenAI mapping of ``trace_export.otel_attributes``.
+``opentelemetry-sdk`` and ``opentelemetry-exporter-otlp-proto-http`` are
+imported only when this exporter is made (``pip install 'weft[otlp]'``).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from weft.protocols import WeftError
+from weft.runtime.support.flush_timer import FlushTimer
+from weft.runtime.tracing.export import error_message, otel_attributes, status_code
+from weft.runtime.tracing.span_codec import SpanCodec, decode_document
+from weft.runtime.tracing.spans import SpanRecord, Tracer
+
+_ENDPOINT_VARS = ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT")
+
+
+def otlp_configured(environ: dict[str, str] | None = None) -> bool:
+    """True when an OTLP endpoint is configured and the SDK is not disabled."""
+    env = os.environ if environ is None else environ
+    if env.get("OTEL_SDK_DISABLED", "").lower() == "true":
+        return False
+    return any(env.get(name) for name in _ENDPOINT_VARS)
+
+
+class OtlpTracer(Tracer):
+    """A ``Tracer`` that exports to an OTLP collector in the background.
+
+    ``exporter`` defaults to the OTLP/HTTP span exporter configured from the
+    environment; pass another ``SpanExporter`` (e.g. an in-memory one) in
+    tests. ``close`` exports what is left and stops the worker thread.
+    """
+
+    def __init__(
+        self,
+        exporter: Any = None,
+        *,
+        codec: SpanCodec | None = None,
+        flush_interval: float = 0.2,
+        schedule_delay_millis: float | None = None,
+    ) -> None:
+        try:
+            from opentelemetry.sdk.resources import Resource
+            from opentelemetry.sdk.trace.export import BatchSpanProcessor
+            from opentelemetry.sdk.util.instrumentation import InstrumentationScope
+        except ImportError as exc:  # pragma: no cover - depends on the environment
+            raise WeftError(
+                "OTLP export needs the OpenTelemetry SDK: pip install 'weft[otlp]' "
+                f"(or unset OTEL_EXPORTER_OTLP_ENDPOINT) ({exc})"
+            ) from None
+        if exporter is None:
+            from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+            exporter = OTLPSpanExporter()
+        from weft import __version__
+
+        attributes: dict[str, Any] = {"telemetry.sdk.name": "weft"}
+        if not os.environ.get("OTEL_SERVICE_NAME"):
+            attributes["service.name"] = "weft"
+        self._resource = Resource.create(attributes)
+        self._scope = InstrumentationScope("weft", __version__)
+        self._processor: Any = BatchSpanProcessor(
+            exporter, schedule_delay_millis=schedule_delay_millis
+        )
+        self.codec = codec or SpanCodec()
+        self.flush_interval = flush_interval
+        self._buffer: list[SpanRecord] = []
+        self._timer = FlushTimer(self.flush_interval, self.flush)
+        self._closed = False
+
+    def record(self, span: SpanRecord) -> None:
+        self._buffer.append(span)
+        self._timer.arm()
+
+    def flush(self) -> None:
+        """Hand buffered spans to the batch processor (it exports them on its thread)."""
+        self._timer.cancel()
+        if not self._buffer or self._closed:
+            return
+        spans, self._buffer = self._buffer, []
+        batch = self.codec.encode_batch(spans)
+        for run_id, _trace, _count, text in batch.documents():
+            for span in decode_document(run_id, text):
+                readable = self._readable(span)
+                if readable is not None:
+                    self._processor.on_end(readable)
+
+    def force_flush(self, timeout_millis: int = 30_000) -> bool:
+        """Flush and wait until the collector has everything (or the timeout passes)."""
+        self.flush()
+        return bool(self._processor.force_flush(timeout_millis))
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self.force_flush()
+        self._closed = True
+        self._processor.shutdown()
+
+    def _readable(self, span: SpanRecord) -> Any:
+        from opentelemetry.attributes import BoundedAttributes
+        from opentelemetry.sdk.trace import ReadableSpan
+        from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode, TraceFlags
+
+        try:
+            trace_id = int(span.trace_id, 16)
+            context = SpanContext(trace_id, int(span.span_id, 16), False, TraceFlags(1))
+            parent = (
+                SpanContext(trace_id, int(span.parent_id, 16), False, TraceFlags(1))
+                if span.parent_id
+                else None
+            )
+        except (TypeError, ValueError):
+            return None
+        code = status_code(span)
+        status = (
+            Status(StatusCode.ERROR, error_message(span))
+            if code == 2
+            else Status(StatusCode.OK if code == 1 else StatusCode.UNSET)
+        )
+        return ReadableSpan(
+            name=span.name,
+            context=context,
+            parent=parent,
+            resource=self._resource,
+            # BoundedAttributes, not a dict: SDKs before 1.2x count dropped attributes on it.
+            attributes=BoundedAttributes(attributes=otel_attributes(span), immutable=True),
+            kind=SpanKind.INTERNAL,
+            status=status,
+            start_time=round(span.start * 1e9),
+            end_time=round(span.end * 1e9),
+            instrumentation_scope=self._scope,
+        )
