@@ -1,8 +1,14 @@
-"""Fixtures shared by the whole suite: MQTT brokers for the bus tests.
+"""Fixtures shared by the whole suite (MQTT brokers for the bus tests) and its markers.
 
 Bus tests never skip for want of a broker: a missing broker is a failure with
 instructions, because a bus suite that silently skips its MQTT half proves
 nothing about MQTT.
+
+Markers are given by where a test lives (``MARKS``), so a new test file is
+marked by the folder it is put in: ``python -m pytest -m core`` runs the fast
+in-process core (engine, workflows, agents, protocols, the package's shape) in
+a few seconds; ``-m "not slow"`` leaves out what starts processes and brokers.
+The markers are registered in ``pyproject.toml`` (``--strict-markers``).
 """
 
 from __future__ import annotations
@@ -10,6 +16,7 @@ from __future__ import annotations
 import os
 import socket
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 import pytest_asyncio
@@ -21,6 +28,54 @@ from weft.runtime.bus.mqtt.broker import MosquittoBroker
 pytest_plugins = ["weft.testing.pytest_plugin"]
 
 DEFAULT_TEST_BROKER = ("127.0.0.1", 1883)
+
+#: path under tests/ (a folder ends with "/") -> markers for every test in it
+MARKS: dict[str, tuple[str, ...]] = {
+    # the fast core: in one process, no broker, no Chroma
+    "workflows/": ("core",),
+    "agents/": ("core",),
+    "protocols/": ("core",),
+    "runtime/test_executor.py": ("core",),
+    "runtime/test_resume.py": ("core",),
+    "runtime/test_tracing_spans.py": ("core",),
+    "conformance/test_journal_conformance.py": ("core",),
+    "test_layers.py": ("core",),
+    "test_public_api.py": ("core",),
+    # a broker: the shared Mosquitto on 127.0.0.1:1883 or one the test starts
+    "runtime/test_mqtt_bus.py": ("mqtt",),
+    "runtime/test_broker.py": ("mqtt",),
+    "conformance/test_bus_conformance.py": ("mqtt",),
+    "cli/test_broker_command.py": ("mqtt", "slow"),
+    "orchestrator/test_remote_agents.py": ("mqtt", "slow"),
+    "routing/test_cli_route.py": ("mqtt", "chroma"),
+    "bench/test_bus_bench_smoke.py": ("mqtt",),
+    "security/": ("mqtt", "slow"),
+    "distributed/": ("mqtt", "slow"),
+    "examples/test_distributed_example.py": ("mqtt",),
+    # Chroma (embedded) under the capability index
+    "routing/test_capability_index.py": ("chroma",),
+    "routing/test_router.py": ("chroma",),
+    # a headless browser
+    "traces/test_trace_view_browser.py": ("browser", "slow"),
+    # processes started, examples and benchmarks run end to end
+    "examples/": ("slow",),
+    "bench/": ("slow",),
+    "cli/test_cli.py": ("slow",),
+    "traces/test_trace_writer.py": ("slow",),
+}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    tests = Path(__file__).parent
+    stale = [path for path in MARKS if not (tests / path).exists()]
+    if stale:  # a moved file would silently lose its markers
+        raise pytest.UsageError(f"tests/conftest.py MARKS names missing paths: {stale}")
+    for item in items:
+        where = item.path.relative_to(tests).as_posix()
+        for prefix, names in MARKS.items():
+            if where == prefix or (prefix.endswith("/") and where.startswith(prefix)):
+                for name in names:
+                    item.add_marker(name)
 
 
 @pytest.fixture(autouse=True)

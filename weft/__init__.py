@@ -12,6 +12,11 @@ and small scripts start fast::
     wf = weft.Workflow("hello")
     wf.node("shout", shout, with_={"text": "${inputs.text}"})
     result = weft.run_sync(wf, {"text": "hi"})
+
+``_PUBLIC`` is the one list of public names, grouped by the package that
+defines them; ``__all__`` is derived from it. The ``TYPE_CHECKING`` imports
+repeat it for type checkers only (``name as name`` marks a re-export), and
+``tests/test_public_api.py`` fails when the two disagree.
 """
 
 from __future__ import annotations
@@ -21,124 +26,161 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-_EXPORTS: dict[str, str] = {
-    "tool": "weft.agents",
-    "FunctionAction": "weft.agents",
-    "LLMAgent": "weft.agents",
-    "Orchestrator": "weft.runtime.orchestrator",
-    "Workflow": "weft.workflows",
-    "load_workflow": "weft.workflows",
-    "loads_workflow": "weft.workflows",
-    "dumps_workflow": "weft.workflows",
-    "run_workflow": "weft.runtime.engine.runner",
-    "resume_run": "weft.runtime.engine.runner",
-    "run_sync": "weft.runtime.engine.runner",
-    "RunResult": "weft.runtime.engine.executor",
-    "Executor": "weft.runtime.engine.executor",
-    "Journal": "weft.runtime.engine.journal",
-    "ActionRegistry": "weft.runtime.engine.registry",
-    "compile_workflow": "weft.runtime.engine.compiler",
-    "InProcessBus": "weft.runtime.bus.inprocess",
+_PUBLIC: dict[str, tuple[str, ...]] = {
+    # data that crosses every boundary, and the exceptions a user can catch
+    "weft.protocols": (
+        "ActionCall",
+        "ActionContext",
+        "ActionKind",
+        "ActionResult",
+        "ActionSpec",
+        "ActionState",
+        "CapabilityCard",
+        "EdgeSpec",
+        "ErrorInfo",
+        "JoinSpec",
+        "NodeState",
+        "RetryPolicy",
+        "RunState",
+        "Usage",
+        "WorkflowSpec",
+        "WeftError",
+        "ActionFailed",
+        "BusError",
+        "CallTimeoutError",
+        "DefinitionError",
+        "InputError",
+        "ResumeMismatchError",
+        "RunFailedError",
+        "RunNotFoundError",
+    ),
+    # actions: a typed function, an LLM agent
+    "weft.agents": (
+        "FunctionAction",
+        "LLMAgent",
+        "tool",
+    ),
+    # workflows written in Python or YAML
+    "weft.workflows": (
+        "Workflow",
+        "dumps_workflow",
+        "load_workflow",
+        "loads_workflow",
+    ),
+    # compiling, running, journaling and resuming a workflow
+    "weft.runtime.engine": (
+        "ActionRegistry",
+        "Executor",
+        "Journal",
+        "RunResult",
+        "compile_workflow",
+        "resume_run",
+        "run_sync",
+        "run_workflow",
+    ),
+    # the message bus: in-process or MQTT v5
+    "weft.runtime.bus": (
+        "Bus",
+        "InProcessBus",
+        "MqttBus",
+    ),
+    # agents in other processes
+    "weft.runtime.remote": (
+        "AgentHost",
+        "RemoteAction",
+    ),
+    # choosing an agent by capability
+    "weft.runtime.routing": (
+        "CapabilityRouter",
+        "EmbeddingError",
+        "EmbeddingMismatchError",
+        "make_embedder",
+    ),
+    # where spans are kept
+    "weft.runtime.tracing": ("TraceStore",),
+    # a free-text task becomes a routed workflow
+    "weft.runtime.orchestrator": (
+        "Orchestrator",
+        "PlanInvalid",
+        "PlanningError",
+    ),
 }
-_PROTOCOL_EXPORTS = (
-    "ActionCall",
-    "ActionContext",
-    "ErrorInfo",
-    "ActionFailed",
-    "ActionKind",
-    "ActionResult",
-    "ActionSpec",
-    "ActionState",
-    "CapabilityCard",
-    "DefinitionError",
-    "EdgeSpec",
-    "InputError",
-    "JoinSpec",
-    "NodeState",
-    "ResumeMismatchError",
-    "RetryPolicy",
-    "RunNotFoundError",
-    "RunState",
-    "Usage",
-    "WeftError",
-    "WorkflowSpec",
-)
-_EXPORTS.update(dict.fromkeys(_PROTOCOL_EXPORTS, "weft.protocols"))
 
-__all__ = [
-    "ActionCall",
-    "ActionContext",
-    "ActionFailed",
-    "ActionKind",
-    "ActionRegistry",
-    "ActionResult",
-    "ActionSpec",
-    "ActionState",
-    "CapabilityCard",
-    "DefinitionError",
-    "EdgeSpec",
-    "ErrorInfo",
-    "Executor",
-    "FunctionAction",
-    "InProcessBus",
-    "InputError",
-    "JoinSpec",
-    "Journal",
-    "LLMAgent",
-    "NodeState",
-    "Orchestrator",
-    "ResumeMismatchError",
-    "RetryPolicy",
-    "RunNotFoundError",
-    "RunResult",
-    "RunState",
-    "Usage",
-    "WeftError",
-    "Workflow",
-    "WorkflowSpec",
-    "compile_workflow",
-    "dumps_workflow",
-    "load_workflow",
-    "loads_workflow",
-    "resume_run",
-    "run_sync",
-    "run_workflow",
-    "tool",
-]
+_EXPORTS: dict[str, str] = {name: module for module, names in _PUBLIC.items() for name in names}
+
+__all__ = list(_EXPORTS)
 
 if TYPE_CHECKING:  # pragma: no cover
-    from weft.agents import FunctionAction, LLMAgent, tool
-    from weft.protocols import (
-        ActionCall,
-        ActionContext,
-        ActionFailed,
-        ActionKind,
-        ActionResult,
-        ActionSpec,
-        ActionState,
-        CapabilityCard,
-        DefinitionError,
-        EdgeSpec,
-        ErrorInfo,
-        InputError,
-        JoinSpec,
-        NodeState,
-        ResumeMismatchError,
-        RetryPolicy,
-        RunNotFoundError,
-        RunState,
-        Usage,
-        WeftError,
-        WorkflowSpec,
+    from weft.protocols import (  # noqa: I001 (isort would give each `x as x` its own statement)
+        ActionCall as ActionCall,
+        ActionContext as ActionContext,
+        ActionKind as ActionKind,
+        ActionResult as ActionResult,
+        ActionSpec as ActionSpec,
+        ActionState as ActionState,
+        CapabilityCard as CapabilityCard,
+        EdgeSpec as EdgeSpec,
+        ErrorInfo as ErrorInfo,
+        JoinSpec as JoinSpec,
+        NodeState as NodeState,
+        RetryPolicy as RetryPolicy,
+        RunState as RunState,
+        Usage as Usage,
+        WorkflowSpec as WorkflowSpec,
+        WeftError as WeftError,
+        ActionFailed as ActionFailed,
+        BusError as BusError,
+        CallTimeoutError as CallTimeoutError,
+        DefinitionError as DefinitionError,
+        InputError as InputError,
+        ResumeMismatchError as ResumeMismatchError,
+        RunFailedError as RunFailedError,
+        RunNotFoundError as RunNotFoundError,
     )
-    from weft.runtime.bus.inprocess import InProcessBus
-    from weft.runtime.engine.compiler import compile_workflow
-    from weft.runtime.engine.executor import Executor, RunResult
-    from weft.runtime.engine.journal import Journal
-    from weft.runtime.engine.registry import ActionRegistry
-    from weft.runtime.engine.runner import resume_run, run_sync, run_workflow
-    from weft.runtime.orchestrator import Orchestrator
-    from weft.workflows import Workflow, dumps_workflow, load_workflow, loads_workflow
+    from weft.agents import (
+        FunctionAction as FunctionAction,
+        LLMAgent as LLMAgent,
+        tool as tool,
+    )
+    from weft.workflows import (
+        Workflow as Workflow,
+        dumps_workflow as dumps_workflow,
+        load_workflow as load_workflow,
+        loads_workflow as loads_workflow,
+    )
+    from weft.runtime.engine import (
+        ActionRegistry as ActionRegistry,
+        Executor as Executor,
+        Journal as Journal,
+        RunResult as RunResult,
+        compile_workflow as compile_workflow,
+        resume_run as resume_run,
+        run_sync as run_sync,
+        run_workflow as run_workflow,
+    )
+    from weft.runtime.bus import (
+        Bus as Bus,
+        InProcessBus as InProcessBus,
+        MqttBus as MqttBus,
+    )
+    from weft.runtime.remote import (
+        AgentHost as AgentHost,
+        RemoteAction as RemoteAction,
+    )
+    from weft.runtime.routing import (
+        CapabilityRouter as CapabilityRouter,
+        EmbeddingError as EmbeddingError,
+        EmbeddingMismatchError as EmbeddingMismatchError,
+        make_embedder as make_embedder,
+    )
+    from weft.runtime.tracing import (
+        TraceStore as TraceStore,
+    )
+    from weft.runtime.orchestrator import (
+        Orchestrator as Orchestrator,
+        PlanInvalid as PlanInvalid,
+        PlanningError as PlanningError,
+    )
 
 
 def __getattr__(name: str) -> Any:
@@ -148,3 +190,7 @@ def __getattr__(name: str) -> Any:
     value = getattr(importlib.import_module(module), name)
     globals()[name] = value
     return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

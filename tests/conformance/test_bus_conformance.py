@@ -21,12 +21,14 @@ from typing import Any
 
 import pytest
 
-from weft.protocols import BusError, CallTimeoutError, Message, MessageProperties
+from weft.protocols import BusError, Message, MessageProperties
 from weft.runtime.bus.base import Bus, Subscription
 from weft.runtime.bus.inprocess import InProcessBroker, InProcessBus
+from weft.runtime.bus.mqtt.broker import MosquittoBroker
 from weft.runtime.bus.mqtt.mqtt_bus import MqttBus
 
 Connect = Callable[..., Awaitable[Bus]]
+Restart = Callable[[], Awaitable[None]]
 WAIT = 5.0  # seconds any single expected message may take, even on a slow broker
 
 
@@ -61,6 +63,47 @@ async def connect(transport: tuple[str, str | None]) -> AsyncIterator[Connect]:
         await bus.close()
 
 
+@pytest.fixture
+async def restartable(
+    transport: tuple[str, str | None],
+) -> AsyncIterator[tuple[Connect, Restart]]:
+    """Like ``connect``, on a broker of this test's own, with a way to restart it.
+
+    MQTT: a private Mosquitto (restarting the shared one would disturb other
+    tests), buses that reconnect quickly. In-process: ``InProcessBroker.restart``.
+    """
+    kind, _url = transport
+    buses: list[Bus] = []
+    mosquitto = MosquittoBroker() if kind == "mqtt" else None
+    broker = InProcessBroker()
+    if mosquitto is not None:
+        await mosquitto.start()
+
+    async def make() -> Bus:
+        bus: Bus
+        if mosquitto is not None:
+            bus = MqttBus(mosquitto.url, backoff_initial=0.01, backoff_max=0.2)
+        else:
+            bus = InProcessBus(broker)
+        await bus.start()
+        buses.append(bus)
+        return bus
+
+    async def restart() -> None:
+        if mosquitto is not None:
+            await mosquitto.restart()
+        else:
+            broker.restart()
+
+    try:
+        yield make, restart
+    finally:
+        for bus in reversed(buses):
+            await bus.close()
+        if mosquitto is not None:
+            await mosquitto.stop()
+
+
 def topic(bus: Bus, *levels: str) -> str:
     return "/".join([bus.topics.prefix, "t", *levels])
 
@@ -91,6 +134,19 @@ async def serve_echo(bus: Bus, call_topic: str) -> asyncio.Task[None]:
                 await bus.reply(request, b"echo:" + request.payload)
 
     return asyncio.create_task(loop(), name="echo-server")
+
+
+def asking(bus: Bus, correlation: bytes) -> MessageProperties:
+    """The properties of a request from ``bus``: its reply topic and ``correlation``."""
+    return MessageProperties(
+        response_topic=bus.topics.replies(bus.client_id), correlation_data=correlation
+    )
+
+
+async def until_reconnected(bus: Bus, reconnects: int) -> None:
+    """Return once ``connection_changed`` has shown ``bus`` connected after a reconnect."""
+    while not (bus.connected and bus.reconnects > reconnects):
+        await bus.connection_changed()
 
 
 async def test_exact_topic_receives_only_its_topic(connect: Connect) -> None:
@@ -183,29 +239,91 @@ async def test_shared_subscription_gives_each_message_to_one_member(connect: Con
     assert got[0] and got[1], "a shared subscription must spread messages over its members"
 
 
-async def test_request_gets_the_reply_to_its_own_call(connect: Connect) -> None:
+async def test_reply_goes_to_the_response_topic_with_the_correlation_data(
+    connect: Connect,
+) -> None:
     server, client = await connect(), await connect()
     call = server.topics.agent_call("echo")
     task = await serve_echo(server, call)
-    reply = await client.request(call, b"hello", timeout=WAIT)
-    assert reply.payload == b"echo:hello"
+    replies = await client.subscribe(client.topics.replies(client.client_id))
+    await client.publish(call, b"hello", properties=asking(client, b"c-1"))
+    [reply] = await received(replies)
+    assert (reply.payload, reply.properties.correlation_data) == (b"echo:hello", b"c-1")
     task.cancel()
-
-
-async def test_request_without_a_responder_times_out(connect: Connect) -> None:
-    client = await connect()
-    with pytest.raises(CallTimeoutError, match="no reply"):
-        await client.request(client.topics.agent_call("nobody"), b"?", timeout=0.2)
 
 
 async def test_concurrent_requests_each_get_their_own_reply(connect: Connect) -> None:
     server, client = await connect(), await connect()
     call = server.topics.agent_call("echo")
     task = await serve_echo(server, call)
-    payloads = [f"call-{i}".encode() for i in range(50)]
-    replies = await asyncio.gather(*(client.request(call, p, timeout=WAIT) for p in payloads))
-    assert [r.payload for r in replies] == [b"echo:" + p for p in payloads]
+    replies = await client.subscribe(client.topics.replies(client.client_id))
+    payloads = {f"c-{i}".encode(): f"call-{i}".encode() for i in range(50)}
+    await asyncio.gather(
+        *(client.publish(call, p, properties=asking(client, c)) for c, p in payloads.items())
+    )
+    got = {m.properties.correlation_data: m.payload for m in await received(replies, 50)}
+    assert got == {c: b"echo:" + p for c, p in payloads.items()}
     task.cancel()
+
+
+async def test_reply_to_a_message_without_response_topic_sends_nothing(connect: Connect) -> None:
+    server, client = await connect(), await connect()
+    call = server.topics.agent_call("echo")
+    task = await serve_echo(server, call)
+    replies = await client.subscribe(client.topics.replies(client.client_id))
+    await client.publish(call, b"fire and forget")
+    await client.publish(call, b"answer me", properties=asking(client, b"c-2"))
+    [reply] = await received(replies)
+    assert reply.payload == b"echo:answer me"
+    await nothing_more(client, client, replies)
+    task.cancel()
+
+
+async def test_a_started_bus_is_connected_and_has_not_reconnected(connect: Connect) -> None:
+    bus = await connect()
+    assert (bus.connected, bus.reconnects) == (True, 0)
+    await bus.close()
+    assert bus.connected is False
+
+
+async def test_connection_changed_waits_while_nothing_changes(connect: Connect) -> None:
+    bus = await connect()
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(bus.connection_changed(), 0.1)
+
+
+async def test_a_broker_restart_is_signalled_once_the_bus_is_back(
+    restartable: tuple[Connect, Restart],
+) -> None:
+    make, restart = restartable
+    bus = await make()
+    watching = asyncio.create_task(until_reconnected(bus, 0))
+    await restart()
+    await asyncio.wait_for(watching, WAIT)
+    assert (bus.connected, bus.reconnects) == (True, 1)
+
+
+async def test_subscriptions_deliver_again_after_a_reconnect(
+    restartable: tuple[Connect, Restart],
+) -> None:
+    make, restart = restartable
+    sender, receiver = await make(), await make()
+    target = topic(sender, "after-restart")
+    sub = await receiver.subscribe(target)
+    watching = [asyncio.create_task(until_reconnected(b, 0)) for b in (sender, receiver)]
+    await restart()
+    await asyncio.wait_for(asyncio.gather(*watching), WAIT)
+    await sender.publish(target, b"back")
+    assert [m.payload for m in await received(sub)] == [b"back"]
+
+
+async def test_close_wakes_whoever_waits_for_a_connection_change(connect: Connect) -> None:
+    bus = await connect()
+    waiting = asyncio.create_task(bus.connection_changed())
+    await asyncio.sleep(0)  # let it start waiting
+    await bus.close()
+    await asyncio.wait_for(waiting, WAIT)
+    assert bus.connected is False
 
 
 async def test_message_properties_round_trip(connect: Connect) -> None:

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from weft.agents import LLMRetry
+from weft import RetryPolicy
 from weft.testing import block_network_models
 
 
@@ -20,6 +20,6 @@ def _no_network_models(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 @pytest.fixture
-def no_wait() -> LLMRetry:
+def no_wait() -> RetryPolicy:
     """Retries without delays, so retry tests take no time."""
-    return LLMRetry(max_attempts=3, initial_delay=0.0, jitter=False)
+    return RetryPolicy(max_attempts=3, initial_delay=0.0, jitter=False)

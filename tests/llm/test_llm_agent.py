@@ -9,11 +9,13 @@ from typing import Any
 from pydantic import BaseModel
 
 from weft import Workflow, tool
-from weft.agents import LLMAgent, LLMRetry
-from weft.protocols import ActionState, NodeState
+from weft.agents import LLMAgent, ModelSettings
+from weft.protocols import ActionState, NodeState, RetryPolicy
 from weft.runtime import run_workflow
 from weft.runtime.engine.executor import RunResult
 from weft.testing import (
+    FunctionModel,
+    ModelRequest,
     OpenAIServer,
     ScriptedModel,
     error,
@@ -257,7 +259,7 @@ async def test_structured_output_still_invalid_after_the_repair_fails_the_call()
     model.assert_complete()
 
 
-async def test_a_rate_limit_is_retried_and_the_retry_is_visible(no_wait: LLMRetry) -> None:
+async def test_a_rate_limit_is_retried_and_the_retry_is_visible(no_wait: RetryPolicy) -> None:
     model = ScriptedModel([rate_limited(), text("fine", usage=(7, 2))])
     async with OpenAIServer(model) as server:
         agent = LLMAgent("r", base_url=server.base_url, retry=no_wait)
@@ -274,7 +276,7 @@ async def test_a_rate_limit_is_retried_and_the_retry_is_visible(no_wait: LLMRetr
     assert (result.usage.llm_calls, result.usage.prompt_tokens) == (1, 7)
 
 
-async def test_transient_errors_are_retried_up_to_the_limit(no_wait: LLMRetry) -> None:
+async def test_transient_errors_are_retried_up_to_the_limit(no_wait: RetryPolicy) -> None:
     model = ScriptedModel([server_error(503), rate_limited(), server_error(500)])
     async with OpenAIServer(model) as server:
         agent = LLMAgent("r", base_url=server.base_url, retry=no_wait)
@@ -290,12 +292,37 @@ async def test_transient_errors_are_retried_up_to_the_limit(no_wait: LLMRetry) -
 async def test_a_retry_after_header_sets_the_delay() -> None:
     model = ScriptedModel([rate_limited(retry_after=0.01), text("ok")])
     async with OpenAIServer(model) as server:
-        agent = LLMAgent("r", base_url=server.base_url, retry=LLMRetry(initial_delay=30))
+        agent = LLMAgent(
+            "r", base_url=server.base_url, retry=RetryPolicy(max_attempts=2, initial_delay=30)
+        )
         result = await asyncio.wait_for(run_agent(agent), timeout=5)
     assert result.ok
 
 
-async def test_a_response_that_is_not_a_completion_is_retried(no_wait: LLMRetry) -> None:
+async def test_a_model_timeout_is_not_retried_when_the_policy_says_so() -> None:
+    release = asyncio.Event()
+
+    async def hold(request: ModelRequest) -> str:
+        await release.wait()
+        return "too late"
+
+    model = FunctionModel(hold)
+    no_timeout_retries = RetryPolicy(max_attempts=3, initial_delay=0, retry_on_timeout=False)
+    async with OpenAIServer(model) as server:
+        agent = LLMAgent(
+            "slow",
+            settings=ModelSettings(base_url=server.base_url, timeout=0.2),
+            retry=no_timeout_retries,
+        )
+        result = await run_agent(agent)
+        release.set()
+    error_ = result.nodes["agent"].error
+    assert error_ is not None
+    assert (error_.type, error_.retryable) == ("APITimeoutError", False)
+    assert len(model.requests) == 1
+
+
+async def test_a_response_that_is_not_a_completion_is_retried(no_wait: RetryPolicy) -> None:
     model = ScriptedModel(
         [
             raw('{"choices": ['),
@@ -310,7 +337,7 @@ async def test_a_response_that_is_not_a_completion_is_retried(no_wait: LLMRetry)
     model.assert_complete()
 
 
-async def test_client_errors_are_not_retried(no_wait: LLMRetry) -> None:
+async def test_client_errors_are_not_retried(no_wait: RetryPolicy) -> None:
     model = ScriptedModel([error(400, "bad request: unknown parameter")])
     async with OpenAIServer(model) as server:
         agent = LLMAgent("r", base_url=server.base_url, retry=no_wait)
@@ -323,7 +350,7 @@ async def test_client_errors_are_not_retried(no_wait: LLMRetry) -> None:
 
 
 async def test_a_request_beyond_loopback_is_blocked_with_a_clear_error() -> None:
-    agent = LLMAgent("real", api_key="sk-test-not-a-real-key", retry=LLMRetry(max_attempts=3))
+    agent = LLMAgent("real", api_key="sk-test-not-a-real-key", retry=RetryPolicy(max_attempts=3))
     result = await run_agent(agent)
     outcome = result.nodes["agent"]
     assert outcome.state is NodeState.FAILED
@@ -378,7 +405,10 @@ async def test_an_llm_span_is_recorded_through_the_context_hook() -> None:
     ctx = SpanContext()
     async with OpenAIServer(model) as server:
         agent = LLMAgent(
-            "a", model="gpt-4o-mini", base_url=server.base_url, retry=LLMRetry(initial_delay=0)
+            "a",
+            model="gpt-4o-mini",
+            base_url=server.base_url,
+            retry=RetryPolicy(max_attempts=2, initial_delay=0),
         )
         result = await agent.invoke(ActionCall(action="a", arguments={"task": "t"}), ctx)
     assert result.state is ActionState.OK

@@ -7,6 +7,11 @@ import asyncio
 import openai
 import pytest
 
+from weft import RetryPolicy
+from weft.agents import ChatModel, ModelCallError, ModelSettings
+from weft.agents.model_requests import blocked_cause, model_http_client, sync_model_http_client
+from weft.runtime.routing.embeddings.base import EmbeddingError
+from weft.runtime.routing.embeddings.openai_compat import OpenAIEmbedder
 from weft.testing import (
     FunctionModel,
     ModelRequestBlocked,
@@ -145,12 +150,63 @@ def test_the_server_runs_on_its_own_thread_for_code_that_owns_its_loop() -> None
     model.assert_complete()
 
 
-async def test_the_network_switch_blocks_non_loopback_hosts_only() -> None:
-    assert network_models_blocked()  # the suite's autouse fixture is on
-    c = openai.AsyncOpenAI(base_url="https://models.example.com/v1", api_key="k", max_retries=0)
-    with pytest.raises(ModelRequestBlocked, match=r"models\.example\.com"):
+def guarded(base_url: str) -> openai.AsyncOpenAI:
+    """A client made as weft makes its own: ``http_client`` from the switch."""
+    http_client = model_http_client()
+    assert http_client is not None  # the suite's autouse fixture is on
+    return openai.AsyncOpenAI(
+        base_url=base_url, api_key="k", max_retries=0, http_client=http_client
+    )
+
+
+async def test_the_switch_refuses_a_request_to_a_network_host_before_it_is_sent() -> None:
+    c = guarded("https://models.example.com/v1")
+    with pytest.raises((ModelRequestBlocked, openai.APIConnectionError)) as caught:
         await ask(c)
     await c.close()
+    blocked = blocked_cause(caught.value)
+    assert isinstance(blocked, ModelRequestBlocked)
+    assert "models.example.com" in str(blocked)
+
+
+async def test_the_switch_lets_a_request_to_the_local_server_through() -> None:
+    model = ScriptedModel([text("local")])
+    async with OpenAIServer(model) as server:
+        c = guarded(server.base_url)
+        response = await ask(c)
+        await c.close()
+    assert response.choices[0].message.content == "local"  # type: ignore[attr-defined]
+    model.assert_complete()
+
+
+def test_the_sync_client_is_guarded_too() -> None:
+    http_client = sync_model_http_client()
+    assert http_client is not None
+    c = openai.OpenAI(
+        base_url="http://10.0.0.1/v1", api_key="k", max_retries=0, http_client=http_client
+    )
+    with pytest.raises((ModelRequestBlocked, openai.APIConnectionError)) as caught:
+        c.embeddings.create(model="m", input=["x"])
+    c.close()
+    assert isinstance(blocked_cause(caught.value), ModelRequestBlocked)
+
+
+async def test_a_chat_model_reports_the_block_itself_and_does_not_retry_it() -> None:
+    chat = ChatModel(
+        ModelSettings(base_url="https://models.example.com/v1"),
+        retry=RetryPolicy(max_attempts=3, initial_delay=0),
+    )
+    async with chat.session() as session:
+        with pytest.raises(ModelCallError) as caught:
+            await session.complete([{"role": "user", "content": "hi"}])
+    assert (caught.value.error_type, caught.value.retryable) == ("ModelRequestBlocked", False)
+    assert "models.example.com" in str(caught.value) and "(after" not in str(caught.value)
+
+
+async def test_an_embedder_reports_the_block_in_its_error() -> None:
+    embedder = OpenAIEmbedder(base_url="https://models.example.com/v1", max_retries=0)
+    with pytest.raises(EmbeddingError, match=r"blocked"):
+        await embedder.aembed(["hello"])
 
 
 async def test_the_switch_nests_and_restores() -> None:

@@ -14,8 +14,9 @@ import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import aiomqtt
+import paho.mqtt.client as paho
 import pytest
+from bus_requests import Requester, serve_echo
 
 from weft.protocols import BusError, Message
 from weft.runtime.bus.mqtt._wire import from_paho
@@ -35,14 +36,12 @@ def fast_reconnect(url: str, **kwargs: object) -> MqttBus:
     return MqttBus(url, backoff_initial=0.01, backoff_max=0.2, **kwargs)  # type: ignore[arg-type]
 
 
-async def echo_server(bus: MqttBus, call: str) -> asyncio.Task[None]:
-    sub = await bus.subscribe(call)
-
-    async def serve() -> None:
-        async for request in sub:
-            await bus.reply(request, request.payload)
-
-    return asyncio.create_task(serve(), name="echo")
+def cut_connection(bus: MqttBus) -> None:
+    """Shut the client's TCP connection without an MQTT DISCONNECT, as a crash would."""
+    assert bus._conn is not None
+    sock = bus._conn.client.socket()
+    assert isinstance(sock, socket.socket)
+    sock.shutdown(socket.SHUT_RDWR)
 
 
 async def test_client_socket_has_tcp_nodelay(shared_bus: MqttBus) -> None:
@@ -54,15 +53,19 @@ async def test_round_trip_through_weft_broker_config_is_fast(weft_broker: Mosqui
     # QoS 1 request/reply takes ~44-88 ms; with TCP_NODELAY on both it takes
     # ~0.5 ms. 20 ms is generous for a loaded CI machine and still far from
     # the failure mode.
-    async with MqttBus(weft_broker.url) as server, MqttBus(weft_broker.url) as client:
+    async with (
+        MqttBus(weft_broker.url) as server,
+        MqttBus(weft_broker.url) as client,
+        Requester(client) as requester,
+    ):
         call = server.topics.agent_call("echo")
-        task = await echo_server(server, call)
-        for _ in range(5):  # warm up: reply subscription, first packets
-            await client.request(call, b"warm-up", timeout=WAIT)
+        task = await serve_echo(server, call)
+        for _ in range(5):  # warm up: first packets, code paths
+            await requester.request(call, b"warm-up", timeout=WAIT)
         durations = []
         for _ in range(50):
             start = time.perf_counter()
-            await client.request(call, b"ping", timeout=WAIT)
+            await requester.request(call, b"ping", timeout=WAIT)
             durations.append(time.perf_counter() - start)
         task.cancel()
     median_ms = statistics.median(durations) * 1000
@@ -73,13 +76,14 @@ async def test_resubscribes_after_the_broker_restarts(weft_broker: MosquittoBrok
     async with (
         fast_reconnect(weft_broker.url, namespace="restart") as server,
         fast_reconnect(weft_broker.url, namespace="restart") as client,
+        Requester(client) as requester,
     ):
         call = server.topics.agent_call("echo")
-        task = await echo_server(server, call)
+        task = await serve_echo(server, call)
         # Subscribed after the call filter, so re-subscribed after it too:
         # once the marker arrives, the server serves calls again.
         marker = await server.subscribe(server.topics.card("marker"))
-        assert (await client.request(call, b"before", timeout=WAIT)).payload == b"before"
+        assert (await requester.request(call, b"before", timeout=WAIT)).payload == b"before"
 
         await weft_broker.restart()
 
@@ -88,7 +92,9 @@ async def test_resubscribes_after_the_broker_restarts(weft_broker: MosquittoBrok
             # or after this publish, and exactly once either way.
             await fresh.publish(server.topics.card("marker"), b"back", retain=True)
         assert (await marker.get(timeout=WAIT)).payload == b"back"
-        assert (await client.request(call, b"after", timeout=WAIT)).payload == b"after"
+        # The client re-subscribed its reply topic before it counted as connected.
+        await client.wait_connected(WAIT)
+        assert (await requester.request(call, b"after", timeout=WAIT)).payload == b"after"
         assert server.reconnects == 1 and client.reconnects == 1
         assert client.tcp_nodelay is True
         task.cancel()
@@ -138,14 +144,11 @@ async def test_garbage_payloads_do_not_stop_the_message_loop(
 ) -> None:
     target = f"{shared_bus.topics.prefix}/t/garbage"
     sub = await shared_bus.subscribe(target)
-    address = parse_broker_url(mqtt_broker_url)
     garbage = [b"\xff\xfe\x00\x01", b"{not json", b"\x00" * 10]
-    async with aiomqtt.Client(
-        address.host, address.port, protocol=aiomqtt.ProtocolVersion.V5
-    ) as raw:
+    async with MqttBus(mqtt_broker_url) as sender:
         for payload in garbage:
-            await raw.publish(target, payload, qos=1)
-        await raw.publish(target, b"good", qos=1)
+            await sender.publish(target, payload)
+        await sender.publish(target, b"good")
     got = [(await sub.get(timeout=WAIT)).payload for _ in range(4)]
     assert got == [*garbage, b"good"]
 
@@ -153,7 +156,7 @@ async def test_garbage_payloads_do_not_stop_the_message_loop(
 async def test_a_message_that_cannot_be_converted_is_dropped_not_fatal(
     shared_bus: MqttBus, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def flaky(raw: aiomqtt.Message) -> Message:
+    def flaky(raw: paho.MQTTMessage) -> Message:
         if raw.payload == b"poison":
             raise ValueError("cannot represent this message")
         return from_paho(raw)
@@ -173,11 +176,7 @@ async def test_will_is_published_when_the_client_vanishes(weft_broker: Mosquitto
         sub = await observer.subscribe(card)
         will = Message(topic=card, payload=b"gone", retain=False)
         async with fast_reconnect(weft_broker.url, namespace="will", will=will) as agent:
-            # Cut the TCP connection without an MQTT DISCONNECT, as a crash would.
-            assert agent._conn is not None
-            sock = agent._conn.client._client.socket()
-            assert isinstance(sock, socket.socket)
-            sock.shutdown(socket.SHUT_RDWR)
+            cut_connection(agent)
             assert (await sub.get(timeout=WAIT)).payload == b"gone"
             await agent.wait_connected(timeout=WAIT)
 

@@ -13,6 +13,7 @@ import contextlib
 import socket
 
 import pytest
+from bus_requests import Requester, serve_echo
 
 from weft import tool
 from weft.protocols import ActionCall, ActionState, BusError, Message, Topics
@@ -28,16 +29,6 @@ NS = "sec"
 
 def bus(secured: SecuredBroker, user: str | None, password: str | None = None) -> MqttBus:
     return MqttBus(secured.url(user, password), namespace=NS, client_id=f"{user}-1")
-
-
-async def serve_echo(agent: MqttBus, pattern: str) -> asyncio.Task[None]:
-    sub = await agent.subscribe(pattern)
-
-    async def serve() -> None:
-        async for call in sub:
-            await agent.reply(call, b"echo:" + call.payload)
-
-    return asyncio.create_task(serve(), name=f"echo {pattern}")
 
 
 async def test_anonymous_client_is_refused(secured: SecuredBroker) -> None:
@@ -75,9 +66,9 @@ async def test_an_agent_cannot_publish_another_agents_card(secured: SecuredBroke
 
 
 async def test_an_agent_cannot_call_another_agent(secured: SecuredBroker) -> None:
-    async with bus(secured, "alice") as alice:
+    async with bus(secured, "alice") as alice, Requester(alice) as requester:
         with pytest.raises(BusError, match="refused the publish"):
-            await alice.request(alice.topics.agent_call("bob"), b"{}", timeout=WAIT)
+            await requester.request(alice.topics.agent_call("bob"), b"{}", timeout=WAIT)
 
 
 async def test_an_agent_never_receives_another_agents_calls(secured: SecuredBroker) -> None:
@@ -102,10 +93,14 @@ async def test_an_agent_never_receives_another_agents_calls(secured: SecuredBrok
 
 
 async def test_an_agent_never_receives_other_clients_replies(secured: SecuredBroker) -> None:
-    async with bus(secured, "orchestrator") as orchestrator, bus(secured, "alice") as alice:
+    async with (
+        bus(secured, "orchestrator") as orchestrator,
+        bus(secured, "alice") as alice,
+        Requester(orchestrator) as requester,
+    ):
         spying = await alice.subscribe(alice.topics.replies(orchestrator.client_id))
-        serving = await serve_echo(alice, alice.topics.agent_call("alice"))
-        reply = await orchestrator.request(alice.topics.agent_call("alice"), b"hi", timeout=WAIT)
+        serving = await serve_echo(alice, alice.topics.agent_call("alice"), b"echo:")
+        reply = await requester.request(alice.topics.agent_call("alice"), b"hi", timeout=WAIT)
         assert reply.payload == b"echo:hi"
         with pytest.raises(TimeoutError):
             await spying.get(timeout=0.05)
@@ -113,13 +108,17 @@ async def test_an_agent_never_receives_other_clients_replies(secured: SecuredBro
 
 
 async def test_the_orchestrator_can_call_an_agent_and_its_pool(secured: SecuredBroker) -> None:
-    async with bus(secured, "orchestrator") as orchestrator, bus(secured, "alice") as alice:
-        direct = await serve_echo(alice, alice.topics.agent_call("alice"))
-        pooled = await serve_echo(alice, alice.topics.shared_pool_subscription("alice"))
+    async with (
+        bus(secured, "orchestrator") as orchestrator,
+        bus(secured, "alice") as alice,
+        Requester(orchestrator) as requester,
+    ):
+        direct = await serve_echo(alice, alice.topics.agent_call("alice"), b"echo:")
+        pooled = await serve_echo(alice, alice.topics.shared_pool_subscription("alice"), b"echo:")
         topics = orchestrator.topics
-        reply = await orchestrator.request(topics.agent_call("alice"), b"a", timeout=WAIT)
+        reply = await requester.request(topics.agent_call("alice"), b"a", timeout=WAIT)
         assert reply.payload == b"echo:a"
-        reply = await orchestrator.request(topics.pool_call("alice"), b"p", timeout=WAIT)
+        reply = await requester.request(topics.pool_call("alice"), b"p", timeout=WAIT)
         assert reply.payload == b"echo:p"
         direct.cancel()
         pooled.cancel()
@@ -138,7 +137,7 @@ async def test_an_agent_may_clear_its_own_card_with_its_will(secured: SecuredBro
             assert (await cards.get(timeout=WAIT)).payload == b'{"agent": "alice"}'
             # Cut the TCP connection without an MQTT DISCONNECT, as a crash would.
             assert alice._conn is not None
-            sock = alice._conn.client._client.socket()
+            sock = alice._conn.client.socket()
             assert isinstance(sock, socket.socket)
             sock.shutdown(socket.SHUT_RDWR)
             assert (await cards.get(timeout=WAIT)).payload == b""
@@ -150,14 +149,15 @@ async def test_replicas_granted_a_pool_share_its_calls(secured: SecuredBroker) -
         bus(secured, "orchestrator") as orchestrator,
         bus(secured, "sum-1") as one,
         bus(secured, "sum-2") as two,
+        Requester(orchestrator) as requester,
     ):
         serving = [
-            await serve_echo(replica, replica.topics.shared_pool_subscription("sum"))
+            await serve_echo(replica, replica.topics.shared_pool_subscription("sum"), b"echo:")
             for replica in (one, two)
         ]
         pool = orchestrator.topics.pool_call("sum")
         replies = await asyncio.gather(
-            *(orchestrator.request(pool, b"%d" % i, timeout=WAIT) for i in range(6))
+            *(requester.request(pool, b"%d" % i, timeout=WAIT) for i in range(6))
         )
         assert sorted(r.payload for r in replies) == sorted(b"echo:%d" % i for i in range(6))
         for task in serving:

@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
+from bus_requests import Requester, serve_echo
 
 from weft.protocols import BusError
 from weft.runtime.bus.mqtt.broker import MosquittoBroker, TlsListener
@@ -42,14 +43,16 @@ async def test_a_client_with_a_certificate_from_the_ca_talks_over_tls(
     tls_broker: MosquittoBroker, pki: Pki
 ) -> None:
     address = url(tls_broker, ca=pki.ca, cert=pki.client_cert, key=pki.client_key)
-    async with MqttBus(address, namespace="tls") as server, MqttBus(address) as client:
+    async with (
+        MqttBus(address, namespace="tls") as server,
+        MqttBus(address, namespace="tls") as client,
+        Requester(client) as requester,
+    ):
         call = server.topics.agent_call("echo")
-        sub = await server.subscribe(call)
-        request_task = asyncio.ensure_future(client.request(call, b"over tls", timeout=WAIT))
-        request = await sub.get(timeout=WAIT)
-        await server.reply(request, request.payload)
-        assert (await request_task).payload == b"over tls"
+        serving = await serve_echo(server, call)
+        assert (await requester.request(call, b"over tls", timeout=WAIT)).payload == b"over tls"
         assert client.tcp_nodelay is True
+        serving.cancel()
 
 
 async def test_keyword_arguments_work_like_the_url_query(

@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from weft.agents import tool
+from weft import compile_workflow
+from weft.agents import FunctionAction, tool
 from weft.protocols import (
     ActionCall,
     ActionContext,
@@ -207,3 +208,44 @@ def test_function_that_cannot_be_a_tool_is_a_definition_error() -> None:
 
     with pytest.raises(DefinitionError, match=r"\*args/\*\*kwargs cannot be described"):
         Workflow("w").node("a", varargs)
+
+
+def test_a_function_stays_a_function_until_the_runtime_compiles_it() -> None:
+    wf = Workflow("w")
+    wf.node("list", list_documents, with_={"folder": "docs"})
+    assert wf.actions == {"list_documents": list_documents}
+
+
+def test_a_functions_required_parameters_are_checked_at_build() -> None:
+    wf = Workflow("w")
+    wf.node("list", list_documents, with_={})
+    with pytest.raises(DefinitionError, match="missing required argument"):
+        wf.build()
+
+
+def test_a_bound_method_used_twice_is_one_action() -> None:
+    class Lister:
+        def list_documents(self, folder: str) -> list[str]:
+            return [folder]
+
+    lister = Lister()
+    wf = Workflow("w")
+    wf.node("a", lister.list_documents, with_={"folder": "a"})
+    wf.node("b", lister.list_documents, with_={"folder": "b"})
+    assert list(wf.actions) == ["list_documents"]
+
+
+def test_compiling_wraps_a_function_as_a_tool() -> None:
+    wf = Workflow("w")
+    wf.node("list", list_documents, with_={"folder": "docs"})
+    prepared = compile_workflow(wf)
+    action = prepared.registry.get("list_documents")
+    assert isinstance(action, FunctionAction)
+    assert action.fn is list_documents
+
+
+def test_compiling_checks_a_functions_argument_types() -> None:
+    wf = Workflow("w")
+    wf.node("list", list_documents, with_={"folder": 3})
+    with pytest.raises(DefinitionError, match="argument 'folder' of action 'list_documents'"):
+        compile_workflow(wf)

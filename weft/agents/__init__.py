@@ -7,8 +7,8 @@ importing this package stays cheap.
 from weft.agents.chat_model import (
     DEFAULT_MODEL,
     DEFAULT_PRICES,
+    LLM_RETRY,
     ChatModel,
-    LLMRetry,
     ModelCallError,
     ModelPrice,
     ModelSettings,
@@ -17,6 +17,11 @@ from weft.agents.chat_model import (
     resolve_settings,
 )
 from weft.agents.llm import TASK_INPUT_SCHEMA, LLMAgent, render_task
+from weft.agents.model_requests import (
+    ModelRequestBlocked,
+    model_http_client,
+    sync_model_http_client,
+)
 from weft.agents.openai_tools import ToolSet, sanitize_tool_name
 from weft.agents.structured import StructuredOutputError, parse_structured, response_format_for
 from weft.agents.tool import FunctionAction, describe_validation_error, tool
@@ -24,23 +29,26 @@ from weft.agents.tool import FunctionAction, describe_validation_error, tool
 __all__ = [
     "DEFAULT_MODEL",
     "DEFAULT_PRICES",
+    "LLM_RETRY",
     "TASK_INPUT_SCHEMA",
     "ChatModel",
     "FunctionAction",
     "LLMAgent",
-    "LLMRetry",
     "ModelCallError",
     "ModelPrice",
+    "ModelRequestBlocked",
     "ModelSettings",
     "StructuredOutputError",
     "ToolSet",
     "describe_validation_error",
     "llm_configured",
     "model_defaults",
+    "model_http_client",
     "parse_structured",
     "render_task",
     "resolve_settings",
     "response_format_for",
     "sanitize_tool_name",
+    "sync_model_http_client",
     "tool",
 ]

@@ -7,11 +7,12 @@ synthesis aggregator) goes through ``ChatModel.session()``, so they all
   current context (the CLI sets it from ``--model``/``--base-url``) >
   environment (``WEFT_MODEL``, ``OPENAI_BASE_URL``, ``OPENAI_API_KEY``) >
   built-in default model;
-- retry the same errors: rate limits (429), connection errors, timeouts and
-  5xx, with exponential backoff and full jitter, honouring ``Retry-After`` up
-  to ``max_delay``. The ``openai`` client's own retries are switched off
-  (``max_retries=0``) so every retry is ours, visible as a progress event and
-  in the ``llm`` span;
+- retry the same errors: rate limits (429), connection errors, timeouts
+  (unless ``retry_on_timeout`` is off) and 5xx, by one ``RetryPolicy``
+  (``LLM_RETRY`` by default): exponential backoff and full jitter, honouring
+  ``Retry-After`` up to ``max_delay``. The ``openai`` client's own retries
+  are switched off (``max_retries=0``) so every retry is ours, visible as a
+  progress event and in the ``llm`` span;
 - count usage the same way: ``llm_calls`` counts answered requests (a 429 is
   not billed and not counted; it shows up in the retry notes instead), tokens
   come from the response, cost from a per-model price table.
@@ -34,7 +35,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import random
 import time
 from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
@@ -44,7 +44,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from weft.protocols import ErrorInfo, ProgressEvent, Usage
+from weft.agents.model_requests import blocked_cause, model_http_client
+from weft.protocols import ActionFailed, ErrorInfo, ProgressEvent, RetryPolicy, Usage
 
 #: Model used when nothing else names one.
 DEFAULT_MODEL = "gpt-4o-mini"
@@ -114,23 +115,8 @@ def llm_configured(explicit: ModelSettings | None = None) -> bool:
     return bool(settings.api_key or settings.base_url)
 
 
-class LLMRetry(BaseModel):
-    """Backoff for transient model errors (429, 5xx, connection, timeout)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    max_attempts: int = Field(default=4, ge=1, description="Total tries per request.")
-    initial_delay: float = Field(default=0.5, ge=0, description="Delay before the first retry, s.")
-    max_delay: float = Field(default=20.0, ge=0, description="Upper bound of one delay, s.")
-    multiplier: float = Field(default=2.0, ge=1, description="Growth factor per retry.")
-    jitter: bool = Field(default=True, description="Randomise each delay in [0, delay].")
-
-    def delay(self, attempt: int, retry_after: float | None = None) -> float:
-        """Seconds to wait after failed ``attempt``; a server's Retry-After wins, capped."""
-        if retry_after is not None:
-            return min(max(retry_after, 0.0), self.max_delay)
-        delay = min(self.max_delay, self.initial_delay * self.multiplier ** (attempt - 1))
-        return random.uniform(0.0, delay) if self.jitter else delay
+#: How ``ChatModel`` retries transient model errors unless told otherwise.
+LLM_RETRY = RetryPolicy(max_attempts=4, initial_delay=0.5, max_delay=20.0)
 
 
 class ModelPrice(BaseModel):
@@ -170,15 +156,18 @@ def price_of(model: str, prices: Mapping[str, ModelPrice]) -> ModelPrice | None:
     return prices[max(matches, key=len)] if matches else None
 
 
-class ModelCallError(Exception):
-    """A model request failed for good (not retryable, or retries exhausted)."""
+class ModelCallError(ActionFailed):
+    """A model request failed for good (not retryable, or retries exhausted).
+
+    An ``ActionFailed``: raised out of an action, it fails the call with its
+    ``error_type`` (``RateLimitError``, ``ModelNotConfigured``, ...) and
+    ``retryable`` advice. ``status`` is the HTTP status, when there was one.
+    """
 
     def __init__(
         self, error_type: str, message: str, *, retryable: bool = False, status: int | None = None
     ) -> None:
-        super().__init__(message)
-        self.error_type = error_type
-        self.retryable = retryable
+        super().__init__(message, retryable=retryable, error_type=error_type)
         self.status = status
 
 
@@ -201,10 +190,13 @@ class _Classified:
     retry_after: float | None = None
 
 
-def _classify(exc: Exception) -> _Classified:
+def _classify(exc: Exception, policy: RetryPolicy) -> _Classified:
     import openai
 
     name = type(exc).__name__
+    blocked = blocked_cause(exc)
+    if blocked is not None:
+        return _Classified(type(blocked).__name__, str(blocked), False)
     if isinstance(exc, openai.APIStatusError):
         status = exc.status_code
         retry_after: float | None = None
@@ -217,7 +209,8 @@ def _classify(exc: Exception) -> _Classified:
         retryable = status in (408, 409, 429) or status >= 500
         return _Classified(name, f"HTTP {status}: {exc.message}", retryable, status, retry_after)
     if isinstance(exc, openai.APIConnectionError):  # includes APITimeoutError
-        return _Classified(name, str(exc) or name, True)
+        timed_out = isinstance(exc, openai.APITimeoutError)
+        return _Classified(name, str(exc) or name, policy.retry_on_timeout or not timed_out)
     if isinstance(exc, ValueError | _NotACompletion):
         # a body that is not a chat completion (truncated JSON, an HTML error
         # page from a proxy): usually transient, so worth another attempt
@@ -242,11 +235,11 @@ class ChatModel:
         self,
         settings: ModelSettings | None = None,
         *,
-        retry: LLMRetry | None = None,
+        retry: RetryPolicy | None = None,
         prices: Mapping[str, ModelPrice] | None = None,
     ) -> None:
         self.settings = settings or ModelSettings()
-        self.retry = retry or LLMRetry()
+        self.retry = retry or LLM_RETRY
         self.prices = DEFAULT_PRICES if prices is None else prices
 
     @asynccontextmanager
@@ -271,6 +264,7 @@ class ChatModel:
             base_url=settings.base_url,
             max_retries=0,
             timeout=settings.timeout,
+            http_client=model_http_client(),
         )
         try:
             yield ChatSession(self, settings, client, ctx)
@@ -320,7 +314,7 @@ class ChatSession:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                failure = _classify(exc)
+                failure = _classify(exc, self.model.retry)
                 if not failure.retryable or attempt >= self.model.retry.max_attempts:
                     self._span(started, attempt, error=failure)
                     raise ModelCallError(

@@ -36,7 +36,6 @@ from pydantic import BaseModel
 from weft.agents.chat_model import (
     ChatModel,
     ChatSession,
-    LLMRetry,
     ModelCallError,
     ModelPrice,
     ModelSettings,
@@ -55,6 +54,7 @@ from weft.protocols import (
     ActionResult,
     ActionSpec,
     CapabilityCard,
+    RetryPolicy,
     Usage,
 )
 
@@ -160,7 +160,7 @@ class LLMAgent:
         render_input: Callable[[Mapping[str, Any]], str] | None = None,
         max_turns: int = 8,
         max_repairs: int = 1,
-        retry: LLMRetry | None = None,
+        retry: RetryPolicy | None = None,
         prices: Mapping[str, ModelPrice] | None = None,
         skills: Sequence[str] = (),
         card: CapabilityCard | None = None,
@@ -243,9 +243,7 @@ class LLMAgent:
             async with self.chat.session(ctx) as session:
                 result = await self._loop(call, ctx, session, messages, toolset)
         except ModelCallError as exc:
-            result = ActionResult.failure(
-                call.call_id, exc.error_type, f"{self.name}: {exc}", retryable=exc.retryable
-            )
+            result = ActionResult.from_exception(call.call_id, exc, source=self.name)
         spent = session.usage if session is not None else Usage()
         result.usage = spent.model_copy(update={"latency_s": time.perf_counter() - started})
         result.progress = session.progress if session is not None else []

@@ -20,13 +20,14 @@ from typing import Any, Literal, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from weft.agents.openai_tools import sanitize_tool_name
+from weft.protocols import WeftError
 
 FailureKind = Literal["malformed_json", "schema"]
 M = TypeVar("M", bound=BaseModel)
 _FENCE = re.compile(r"^```[a-zA-Z0-9_-]*\s*\n(.*?)\n?```\s*$", re.DOTALL)
 
 
-class StructuredOutputError(ValueError):
+class StructuredOutputError(WeftError, ValueError):
     """A reply that is not valid JSON (``malformed_json``) or not the model (``schema``)."""
 
     def __init__(self, kind: FailureKind, message: str) -> None:

@@ -24,7 +24,6 @@ from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError, create
 from weft.protocols import (
     ActionCall,
     ActionContext,
-    ActionFailed,
     ActionKind,
     ActionResult,
     ActionSpec,
@@ -32,7 +31,6 @@ from weft.protocols import (
 )
 
 _PASS_THROUGH = {int, float, str, bool, type(None), dict, list, Any}
-_RETRYABLE_EXCEPTIONS = (TimeoutError, ConnectionError)
 
 
 def describe_validation_error(exc: ValidationError) -> tuple[str, str | None]:
@@ -185,20 +183,8 @@ class FunctionAction:
                 value = self._output_adapter.dump_python(value, mode="json")
         except asyncio.CancelledError:
             raise
-        except ActionFailed as exc:
-            return ActionResult.failure(
-                call.call_id,
-                exc.error_type,
-                str(exc),
-                retryable=exc.retryable,
-            )
         except Exception as exc:
-            return ActionResult.failure(
-                call.call_id,
-                type(exc).__name__,
-                f"{self.name}: {exc}" if str(exc) else f"{self.name}: {type(exc).__name__}",
-                retryable=isinstance(exc, _RETRYABLE_EXCEPTIONS),
-            )
+            return ActionResult.from_exception(call.call_id, exc, source=self.name)
         return ActionResult.success(call.call_id, value)
 
 

@@ -16,6 +16,7 @@ current item. References are written ``${...}``:
 
 from __future__ import annotations
 
+import random
 import re
 from enum import StrEnum
 from typing import Any, Literal
@@ -51,7 +52,14 @@ class FailurePolicy(StrEnum):
 
 
 class RetryPolicy(BaseModel):
-    """Retries with exponential backoff and full jitter, for retryable errors only."""
+    """Retries with exponential backoff and full jitter, for retryable errors only.
+
+    The one retry model of weft: a workflow node's ``retry`` and an LLM
+    agent's retries of transient model errors (429, 5xx, connection errors,
+    timeouts) are both a ``RetryPolicy``. Full jitter (a uniform draw in
+    ``[0, delay]``) spreads the retries of many callers that failed together,
+    which is what hurts a recovering service least.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
@@ -61,6 +69,19 @@ class RetryPolicy(BaseModel):
     multiplier: float = Field(default=2.0, ge=1, description="Growth factor per retry.")
     jitter: bool = Field(default=True, description="Randomise each delay in [0, delay].")
     retry_on_timeout: bool = Field(default=True, description="Treat a timeout as retryable.")
+
+    def delay(
+        self, attempt: int, retry_after: float | None = None, rng: random.Random | None = None
+    ) -> float:
+        """Seconds to wait after failed ``attempt`` (1-based) before the next one.
+
+        A server's ``Retry-After`` (seconds) replaces the computed delay, capped
+        at ``max_delay``. ``rng`` makes the jitter reproducible.
+        """
+        if retry_after is not None:
+            return min(max(retry_after, 0.0), self.max_delay)
+        delay = min(self.max_delay, self.initial_delay * self.multiplier ** (attempt - 1))
+        return (rng or random).uniform(0.0, delay) if self.jitter else delay
 
 
 class JoinSpec(BaseModel):

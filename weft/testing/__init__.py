@@ -4,7 +4,8 @@ Tests never call a real model. They serve a ``ScriptedModel`` (a FIFO script
 of replies, tool calls, HTTP errors and malformed output) or a
 ``FunctionModel`` with ``OpenAIServer`` on loopback, point the real ``openai``
 client at ``server.base_url``, and keep ``block_network_models()`` on so that
-a request to any other host fails loudly::
+a request weft makes to any other host fails loudly (the switch lives in
+``weft.agents.model_requests``, which weft's own ``openai`` clients consult)::
 
     from weft.testing import OpenAIServer, ScriptedModel, text, tool_call
 
@@ -14,18 +15,18 @@ a request to any other host fails loudly::
     model.assert_complete()
 """
 
+from weft.agents.model_requests import (
+    ModelRequestBlocked,
+    block_network_models,
+    is_loopback,
+    network_models_blocked,
+)
 from weft.testing.models import (
     FunctionModel,
     Model,
     ModelRequest,
     ScriptedModel,
     estimate_usage,
-)
-from weft.testing.network import (
-    ModelRequestBlocked,
-    block_network_models,
-    is_loopback,
-    network_models_blocked,
 )
 from weft.testing.server import OpenAIServer, hashing_embedder
 from weft.testing.steps import (

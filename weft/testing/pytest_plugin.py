@@ -1,7 +1,8 @@
 """Pytest fixtures for LLM tests: no real model calls, and a local server on demand.
 
 Enable for a whole suite with ``pytest_plugins = ["weft.testing.pytest_plugin"]``
-in the root ``conftest.py``: the autouse fixture then blocks every non-loopback
+in the root ``conftest.py`` (it needs pytest and pytest-asyncio:
+``pip install 'weft[testing]'``): the autouse fixture then blocks every non-loopback
 model request in every test. ``openai_server`` serves a fresh ``ScriptedModel``
 (reachable as ``openai_server.script``) and checks nothing itself, so a test
 decides when to ``assert_complete()``.
@@ -14,8 +15,8 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 import pytest_asyncio
 
+from weft.agents.model_requests import block_network_models
 from weft.testing.models import ScriptedModel
-from weft.testing.network import block_network_models
 from weft.testing.server import OpenAIServer
 
 

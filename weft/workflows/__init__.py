@@ -1,9 +1,11 @@
 """Workflows: the graph model, the Python builder, YAML in and out, topologies, reducers.
 
-This layer imports ``weft.protocols`` and ``weft.agents`` only; running a
-workflow is ``weft.runtime``'s job. Whatever way a workflow is written, it
-ends as one ``WorkflowSpec``; ``validate`` checks it as a whole and returns
-the ``GraphPlan`` the executor runs from.
+This layer imports ``weft.protocols`` only; running a workflow is
+``weft.runtime``'s job, and so is turning a plain function into a tool (the
+engine's registry wraps it with ``weft.agents.tool`` when it compiles).
+Whatever way a workflow is written, it ends as one ``WorkflowSpec``;
+``validate`` checks it as a whole and returns the ``GraphPlan`` the executor
+runs from.
 """
 
 from weft.workflows.builder import NodeHandle, Workflow

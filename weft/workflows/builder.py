@@ -9,10 +9,13 @@
     wf.output("report", "${report}")
     spec = wf.build()
 
-Actions may be given as objects (an ``Action``, a plain function, which is
-wrapped with ``@tool``, or another ``Workflow``, which becomes a sub-workflow)
-or by name. Objects are collected in ``wf.actions`` so the runtime can
-register them; a name is resolved at run time (registry, remote agent).
+Actions may be given as objects (an ``Action``, a plain function, or another
+``Workflow``, which becomes a sub-workflow) or by name. Objects are collected
+in ``wf.actions`` so the runtime can register them; a name is resolved at run
+time (registry, remote agent). A plain function stays a function here: the
+runtime wraps it with ``@tool`` when it compiles the workflow (this layer does
+not import ``weft.agents``), and until then the builder checks arguments
+against the function's signature (``_callables``).
 Mistakes a builder can see at once (a repeated node name, two objects under
 one action name) raise ``DefinitionError`` at the call; everything else is
 reported by ``build``, all together.
@@ -26,7 +29,6 @@ from typing import Any, cast
 
 from pydantic import ValidationError
 
-from weft.agents import FunctionAction, tool
 from weft.protocols import (
     Action,
     ActionKind,
@@ -44,6 +46,7 @@ from weft.protocols import (
     RetryPolicy,
     WorkflowSpec,
 )
+from weft.workflows._callables import preview_spec
 from weft.workflows._model_errors import validation_problems
 from weft.workflows.graph import GraphPlan, Problem
 from weft.workflows.validate import validate
@@ -109,8 +112,8 @@ class Workflow:
         self._refs: dict[str, ActionRef] = {}
         self._nodes: dict[str, _Node] = {}
         self._actions: dict[str, object] = {}
-        # a function used twice must become one action, not two clashing ones
-        self._wrapped: dict[int, FunctionAction] = {}
+        # what each plain function's signature tells, read once per function
+        self._previews: dict[str, ActionSpec] = {}
 
     def __repr__(self) -> str:
         return f"<Workflow {self.name} ({len(self._nodes)} nodes)>"
@@ -221,16 +224,24 @@ class Workflow:
 
     @property
     def actions(self) -> dict[str, object]:
-        """Actions passed as objects, by name: ``Action`` objects and sub-``Workflow`` builders."""
+        """Actions passed as objects, by name: ``Action`` objects, plain functions and
+        sub-``Workflow`` builders (the runtime's registry turns each into an action)."""
         return dict(self._actions)
 
     def action_specs(self) -> dict[str, ActionSpec]:
-        """The ``ActionSpec`` of every action passed as an object (sub-workflows included)."""
+        """The ``ActionSpec`` of every action passed as an object (sub-workflows included).
+
+        A plain function's spec is read from its signature: parameter names and
+        which are required, not their types (see ``_callables``).
+        """
         specs: dict[str, ActionSpec] = {}
         for name, obj in self._actions.items():
-            specs[name] = (
-                obj.as_action_spec() if isinstance(obj, Workflow) else cast(Action, obj).spec
-            )
+            if isinstance(obj, Workflow):
+                specs[name] = obj.as_action_spec()
+            elif name in self._previews:
+                specs[name] = self._previews[name]
+            else:
+                specs[name] = cast(Action, obj).spec
         return specs
 
     def as_action_spec(self) -> ActionSpec:
@@ -263,22 +274,19 @@ class Workflow:
         """Register an action object (if it is one) and return the name nodes use."""
         if isinstance(action, str):
             return action
+        preview: ActionSpec | None = None
         if isinstance(action, Workflow):
-            obj: object = action
             name = action.name
         elif hasattr(action, "spec") and hasattr(action, "invoke"):
-            obj = action
             name = action.spec.name
         elif callable(action):
-            wrapped = self._wrapped.get(id(action))
-            if wrapped is None:
-                try:
-                    wrapped = self._wrapped[id(action)] = tool(action)
-                except TypeError as exc:  # e.g. *args, which no schema can describe
-                    raise DefinitionError.single(
-                        str(exc), Location(node=node, field="action")
-                    ) from None
-            obj, name = wrapped, wrapped.spec.name
+            try:
+                preview = preview_spec(action)
+            except TypeError as exc:  # e.g. *args, which no schema can describe
+                raise DefinitionError.single(
+                    str(exc), Location(node=node, field="action")
+                ) from None
+            name = preview.name
         else:
             raise DefinitionError.single(
                 f"action must be a name, an Action, a function or a Workflow, got "
@@ -286,12 +294,15 @@ class Workflow:
                 Location(node=node, field="action"),
             )
         existing = self._actions.get(name)
-        if existing is not None and existing is not obj:
+        # ``==`` as well as ``is``: ``obj.method`` is a new bound-method object at each access
+        if existing is not None and existing is not action and existing != action:
             raise DefinitionError.single(
                 f"two different objects are registered as action '{name}'",
                 Location(node=node, field="action"),
             )
-        self._actions[name] = obj
+        self._actions[name] = action
+        if preview is not None:
+            self._previews[name] = preview
         return name
 
     def _edge(self, value: EdgeLike, *, node: str, index: int) -> EdgeSpec:

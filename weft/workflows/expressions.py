@@ -21,6 +21,8 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from weft.protocols import WeftError
+
 REFERENCE_RE = re.compile(r"\$\{\s*([^{}]*?)\s*\}")
 _SEGMENT_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$|^\d+$")
 
@@ -31,7 +33,7 @@ Scope = Mapping[str, Any]
 Renderer = Callable[[Scope], Any]
 
 
-class ExpressionError(ValueError):
+class ExpressionError(WeftError, ValueError):
     """A reference or condition is malformed, or cannot be resolved at run time."""
 
 

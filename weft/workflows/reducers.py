@@ -20,12 +20,12 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from weft.protocols import DefinitionError
+from weft.protocols import DefinitionError, WeftError
 
 Reducer = Callable[[list[Any], list[str]], Any]
 
 
-class ReducerError(ValueError):
+class ReducerError(WeftError, ValueError):
     """The inputs of a join cannot be combined by the chosen reducer."""
 
 

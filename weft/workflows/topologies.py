@@ -30,8 +30,8 @@ from typing import TYPE_CHECKING, Any, TypedDict
 
 import networkx as nx
 
-from weft.agents import tool
 from weft.protocols import ActionSpec, JoinSpec
+from weft.workflows._callables import preview_spec
 from weft.workflows.builder import ActionLike, Workflow
 
 if TYPE_CHECKING:  # typing.Unpack arrives in 3.12; annotations are never evaluated here
@@ -72,8 +72,6 @@ def from_edges(
         if (src, dst) not in seen and src != dst:
             seen.add((src, dst))
             preds[dst].append(src)
-    if callable(action) and not isinstance(action, Workflow) and not hasattr(action, "spec"):
-        action = tool(action)  # wrap once: the schema is needed for the entry parameter
     wf = Workflow(name, description=description)
     wf.input("task", description="The task every source node starts from.")
     entry = {_entry_parameter(action): "${inputs.task}"}
@@ -96,10 +94,17 @@ def from_edges(
 
 def _entry_parameter(action: ActionLike) -> str:
     """The parameter a source node fills with the task: the action's only (required) one."""
-    spec: ActionSpec | None = (
-        action.as_action_spec() if isinstance(action, Workflow) else getattr(action, "spec", None)
-    )
-    if spec is None:
+    spec: ActionSpec | None
+    if isinstance(action, Workflow):
+        spec = action.as_action_spec()
+    elif hasattr(action, "spec"):
+        spec = action.spec
+    elif callable(action):
+        try:
+            spec = preview_spec(action)
+        except TypeError:  # ``Workflow.node`` reports it, with the node's name
+            return "task"
+    else:
         return "task"
     schema = spec.input_schema
     required = list(schema.get("required") or [])

@@ -6,30 +6,27 @@ Everything above (executor, registry, agent host) only sees this interface,
 so it is tested on the in-process bus without a broker.
 
 A transport implements four primitives: ``_start``, ``_stop``,
-``_publish`` and ``_subscribe``. Request/reply (Response Topic + Correlation
-Data, reply topic subscribed before the request is published) is built once,
-here, on top of them, and so are the checks both transports must agree on:
-topic and filter syntax (MQTT 4.7) and the payload size limit.
+``_publish`` and ``_subscribe``, and reports its connection through
+``_connection_up`` / ``_connection_down``. Built once, here, on top of them:
+the checks both transports must agree on (topic and filter syntax, MQTT 4.7;
+the payload size limit), ``reply`` (the answering half of MQTT v5
+request/reply: Response Topic + Correlation Data), and the one reconnect
+signal (``connected``, ``reconnects``, ``connection_changed``).
+
+The calling half of request/reply is not here: a remote call needs more than
+one reply per request (an acceptance, then the result; re-sends after a
+reconnect), so it lives in one place, ``weft.runtime.remote.call_client``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import itertools
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Awaitable, Callable
 from types import TracebackType
 from typing import Self
 
-from weft.protocols import (
-    BusError,
-    CallTimeoutError,
-    Message,
-    MessageProperties,
-    Topics,
-    new_id,
-)
+from weft.protocols import BusError, Message, MessageProperties, Topics, new_id
 
 DEFAULT_MAX_PAYLOAD = 1024 * 1024
 """Largest payload a bus accepts by default (1 MiB).
@@ -130,7 +127,7 @@ class Subscription:
 
 
 class Bus(ABC):
-    """Publish/subscribe with MQTT semantics, plus request/reply built on top."""
+    """Publish/subscribe with MQTT semantics, replies, and one reconnect signal."""
 
     def __init__(
         self,
@@ -142,17 +139,16 @@ class Bus(ABC):
         self.topics = Topics(namespace)
         self.client_id = client_id or f"weft-{new_id()[:12]}"
         self.max_payload = max_payload
-        self._pending: dict[bytes, asyncio.Future[Message]] = {}
-        self._reply_sub: Subscription | None = None
-        self._reply_task: asyncio.Task[None] | None = None
-        self._reply_lock = asyncio.Lock()
-        self._correlation = itertools.count()
         self._started = False
+        self._up = asyncio.Event()
+        self._changed = asyncio.Event()
+        self._reconnects = 0
 
     # -- transport primitives -------------------------------------------------
 
     @abstractmethod
-    async def _start(self) -> None: ...
+    async def _start(self) -> None:
+        """Connect; call ``_connection_up()`` once messages can flow."""
 
     @abstractmethod
     async def _stop(self) -> None: ...
@@ -173,16 +169,11 @@ class Bus(ABC):
     async def close(self) -> None:
         if not self._started:
             return
-        if self._reply_task is not None:
-            self._reply_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._reply_task
-        for fut in self._pending.values():
-            if not fut.done():
-                fut.set_exception(BusError("bus closed while waiting for a reply"))
-        self._pending.clear()
         self._started = False
+        self._up.clear()
+        self._signal_change()  # wakes whoever waits for the connection: it is gone for good
         await self._stop()
+        self._up.clear()
 
     async def __aenter__(self) -> Self:
         await self.start()
@@ -241,48 +232,13 @@ class Bus(ABC):
         self._require_started()
         return await self._subscribe(check_filter(pattern), qos)
 
-    async def request(
-        self,
-        topic: str,
-        payload: bytes | str,
-        *,
-        timeout: float,
-        properties: MessageProperties | None = None,
-    ) -> Message:
-        """Publish a request and wait for the reply carrying its correlation data.
-
-        Raises ``CallTimeoutError`` when no reply arrives within ``timeout``.
-        The reply topic is subscribed before the request is published, so a
-        fast responder cannot answer into the void.
-        """
-        self._require_started()
-        await self._ensure_reply_listener()
-        correlation = f"{self.client_id}:{next(self._correlation)}".encode()
-        props = (properties or MessageProperties()).model_copy(
-            update={
-                "response_topic": self.topics.replies(self.client_id),
-                "correlation_data": correlation,
-            }
-        )
-        if props.message_expiry is None:
-            props.message_expiry = max(1, int(timeout + 0.999))
-        future: asyncio.Future[Message] = asyncio.get_running_loop().create_future()
-        self._pending[correlation] = future
-        try:
-            await self.publish(topic, payload, qos=1, properties=props)
-            async with asyncio.timeout(timeout):
-                return await future
-        except TimeoutError:
-            raise CallTimeoutError(
-                f"no reply on {topic!r} within {timeout:g}s (is an agent serving it?)"
-            ) from None
-        finally:
-            self._pending.pop(correlation, None)
-
     async def reply(
         self, request: Message, payload: bytes | str, *, properties: MessageProperties | None = None
     ) -> None:
-        """Answer a request received on a subscription (no-op if it wants no reply)."""
+        """Answer a request: publish to its Response Topic with its Correlation Data.
+
+        A no-op when the request names no Response Topic (it wants no answer).
+        """
         topic = request.properties.response_topic
         if not topic:
             return
@@ -291,26 +247,62 @@ class Bus(ABC):
         )
         await self.publish(topic, payload, qos=1, properties=props)
 
+    # -- the reconnect signal ---------------------------------------------------
+
+    @property
+    def connected(self) -> bool:
+        """True while messages flow: started, and (MQTT) connected with every filter subscribed."""
+        return self._up.is_set()
+
+    @property
+    def reconnects(self) -> int:
+        """How often the connection was re-established after a loss (never, in-process).
+
+        A reply published while this client was away is lost, so a caller
+        that sees this number change re-sends what it still waits for, and an
+        agent re-announces itself (a restarted broker may have forgotten it).
+        """
+        return self._reconnects
+
+    async def connection_changed(self) -> None:
+        """Return at the next change of the connection: a loss, or the reconnect after it.
+
+        This is the bus's one reconnect signal; nothing needs to poll. Read
+        ``connected`` and ``reconnects`` after it returns, not the number of
+        returns: several changes can happen before a waiter runs again.
+        """
+        await self._changed.wait()
+
+    async def wait_connected(self, timeout: float | None = None) -> None:
+        """Wait until the bus is (re)connected; ``BusError`` after ``timeout`` seconds."""
+        try:
+            async with asyncio.timeout(timeout):
+                await self._up.wait()
+        except TimeoutError:
+            raise BusError(f"{type(self).__name__} not connected after {timeout:g}s") from None
+
+    def _connection_up(self) -> None:
+        """For transports: the connection is usable; after a loss this counts as a reconnect."""
+        if self._up.is_set():
+            return
+        if self._started:  # not the first connect of start()
+            self._reconnects += 1
+        self._up.set()
+        self._signal_change()
+
+    def _connection_down(self) -> None:
+        """For transports: the connection was lost (publishes wait for ``_connection_up``)."""
+        if not self._up.is_set():
+            return
+        self._up.clear()
+        self._signal_change()
+
+    def _signal_change(self) -> None:
+        changed, self._changed = self._changed, asyncio.Event()
+        changed.set()
+
     # -- internals ------------------------------------------------------------
 
     def _require_started(self) -> None:
         if not self._started:
             raise BusError(f"{type(self).__name__} is not started (use 'async with bus:')")
-
-    async def _ensure_reply_listener(self) -> None:
-        if self._reply_task is not None:
-            return
-        async with self._reply_lock:
-            if self._reply_task is not None:
-                return
-            self._reply_sub = await self._subscribe(self.topics.replies(self.client_id), 1)
-            self._reply_task = asyncio.create_task(
-                self._dispatch_replies(self._reply_sub), name=f"weft-replies-{self.client_id}"
-            )
-
-    async def _dispatch_replies(self, sub: Subscription) -> None:
-        async for message in sub:
-            key = message.properties.correlation_data
-            future = self._pending.get(key) if key is not None else None
-            if future is not None and not future.done():
-                future.set_result(message)

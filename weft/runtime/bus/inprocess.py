@@ -5,13 +5,15 @@ over a broker: ``+``/``#`` wildcards, ``$share/group/filter`` subscriptions
 that deliver each message to one member of the group (round robin), retained
 messages (an empty retained payload clears the topic), and per-topic order.
 Several ``InProcessBus`` instances may share one ``InProcessBroker`` to mimic
-several clients on one broker.
+several clients on one broker, and ``InProcessBroker.restart()`` mimics a
+broker restart, so what reacts to reconnects is testable without a broker.
 """
 
 from __future__ import annotations
 
 import itertools
 from collections import defaultdict
+from collections.abc import Callable
 
 from weft.protocols import Message, topic_matches
 from weft.runtime.bus.base import DEFAULT_MAX_PAYLOAD, Bus, Subscription
@@ -24,6 +26,29 @@ class InProcessBroker:
         self.subscriptions: list[Subscription] = []
         self.retained: dict[str, Message] = {}
         self._share_cursor: dict[str, itertools.count[int]] = defaultdict(itertools.count)
+        self._clients: list[Callable[[], None]] = []
+
+    def restart(self) -> None:
+        """Behave like a broker restarted without persistence, for tests.
+
+        Retained messages are forgotten, and every connected bus loses its
+        connection and gets it back at once: its ``reconnects`` grows by one
+        and its ``connection_changed`` waiters wake.
+
+        Subscriptions survive, as they do for ``MqttBus``, which re-subscribes
+        before it reports the reconnect.
+        """
+        self.retained.clear()
+        for reconnect in list(self._clients):
+            reconnect()
+
+    def connect(self, on_restart: Callable[[], None]) -> None:
+        """Register a bus's restart handler (``restart`` calls it)."""
+        self._clients.append(on_restart)
+
+    def disconnect(self, on_restart: Callable[[], None]) -> None:
+        if on_restart in self._clients:
+            self._clients.remove(on_restart)
 
     def route(self, message: Message) -> None:
         if message.retain:
@@ -76,11 +101,17 @@ class InProcessBus(Bus):
         self._mine: list[Subscription] = []
 
     async def _start(self) -> None:
-        return None
+        self.broker.connect(self._restarted)
+        self._connection_up()
 
     async def _stop(self) -> None:
+        self.broker.disconnect(self._restarted)
         for sub in list(self._mine):
             await sub.close()
+
+    def _restarted(self) -> None:
+        self._connection_down()
+        self._connection_up()
 
     async def _publish(self, message: Message) -> None:
         self.broker.route(message)

@@ -4,6 +4,12 @@
 the builder's objects, and whatever the caller registers), validates the
 whole graph once with every problem located, and compiles references,
 conditions and reducers, so the executor's hot path does no parsing.
+
+``as_action`` lives here too because turning a workflow into an action *is*
+compiling it, and compiling a workflow turns the objects it names into
+actions: the two recurse into each other, so they share a module rather than
+import each other. The result (``compiled.PreparedWorkflow``) and the table of
+actions it calls (``action_table.ActionTable``) sit below, for the executor.
 """
 
 from __future__ import annotations
@@ -13,85 +19,63 @@ import importlib
 import importlib.util
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from weft.agents import tool
 from weft.protocols import (
     Action,
     DefinitionError,
     EdgeSpec,
     JoinMode,
     Location,
-    NodeSpec,
-    RetryPolicy,
     WorkflowSpec,
     locate,
 )
-from weft.runtime.engine.registry import ActionRegistry, as_action
+from weft.runtime.engine.action_table import ActionTable, is_action
+from weft.runtime.engine.compiled import CompiledEdge, CompiledNode, PreparedWorkflow
+from weft.runtime.engine.workflow_action import WorkflowAction
 from weft.workflows import GraphPlan, Workflow, load_workflow, resolve_reducer, validate
 from weft.workflows.expressions import Condition, ExpressionError, Renderer, compile_template
 
-Reducer = Any
+__all__ = [
+    "CompiledEdge",
+    "CompiledNode",
+    "PreparedWorkflow",
+    "as_action",
+    "compile_workflow",
+    "import_object",
+    "load_definition",
+]
+
+#: What callers may pass as a workflow's extra actions.
+Actions = ActionTable | Mapping[str, Any] | list[Any] | None
 
 
-@dataclass(frozen=True, slots=True)
-class CompiledEdge:
-    """A forward or loop edge with its condition and critic ready to use."""
-
-    source: str
-    target: str
-    condition: Condition | None
-    critic: str | None
-    max_iterations: int | None
-    body: tuple[str, ...] = ()
-    #: No condition and no critic: delivery needs no evaluation.
-    plain: bool = True
-
-
-@dataclass(slots=True)
-class CompiledNode:
-    """Everything the executor needs about one node, precomputed."""
-
-    name: str
-    spec: NodeSpec
-    action_name: str
-    action: Action
-    render_args: Renderer | None
-    default_param: str | None
-    render_foreach: Renderer | None
-    reducer: Reducer
-    join_mode: JoinMode
-    quorum: int
-    timeout: float | None
-    retry: RetryPolicy
-    incoming: tuple[CompiledEdge, ...]
-    outgoing: tuple[CompiledEdge, ...]
-    loops_out: tuple[CompiledEdge, ...]
-    loops_in: tuple[CompiledEdge, ...]
-    predecessors: tuple[str, ...]
-    #: False for actions that declare they never read their context (most tools).
-    uses_context: bool = True
+def as_action(obj: Any, name: str | None = None) -> Action:
+    """Normalise ``obj`` (action, callable, Workflow builder, WorkflowSpec) into an action."""
+    if isinstance(obj, Workflow | WorkflowSpec):
+        return WorkflowAction(compile_workflow(obj), name=name)
+    if is_action(obj):
+        return obj  # type: ignore[no-any-return]
+    if callable(obj):
+        return tool(name=name)(obj) if name else tool(obj)
+    raise DefinitionError.single(
+        f"{obj!r} is not an action: expected a @tool, an action object, a function or a workflow"
+    )
 
 
-@dataclass
-class PreparedWorkflow:
-    """A validated, compiled workflow plus the actions it calls."""
-
-    spec: WorkflowSpec
-    plan: GraphPlan
-    nodes: dict[str, CompiledNode]
-    registry: ActionRegistry
-    graph_hash: str
-    source: str | None
-    outputs: dict[str, Renderer]
-    sub_hashes: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def name(self) -> str:
-        return self.spec.name
+def _table(actions: Actions) -> ActionTable:
+    """A table of the caller's actions that compiling may add to without touching theirs."""
+    if isinstance(actions, ActionTable):
+        return actions.copy()
+    table = ActionTable()
+    items = actions.items() if isinstance(actions, Mapping) else ((None, a) for a in actions or ())
+    for name, obj in items:
+        table.register(as_action(obj, name=name), name=name)
+    return table
 
 
 @contextmanager
@@ -143,12 +127,17 @@ def graph_hash(spec: WorkflowSpec, sub_hashes: dict[str, str] | None = None) -> 
 
 def compile_workflow(
     definition: WorkflowSpec | Workflow | str | Path,
-    actions: ActionRegistry | dict[str, Any] | list[Any] | None = None,
+    actions: Actions = None,
     *,
     _stack: tuple[str, ...] = (),
 ) -> PreparedWorkflow:
-    """Validate and compile a workflow given as a spec, a builder, or a YAML path."""
-    registry = actions if isinstance(actions, ActionRegistry) else ActionRegistry(actions or ())
+    """Validate and compile a workflow given as a spec, a builder, or a YAML path.
+
+    ``actions`` adds actions by name and wins over those the definition names
+    itself; it is copied, never changed. Raises ``DefinitionError`` with every
+    problem located.
+    """
+    registry = _table(actions)
     origin: str | None = None
     if isinstance(definition, str | Path):
         origin = str(Path(definition).resolve())
@@ -156,7 +145,7 @@ def compile_workflow(
     if isinstance(definition, Workflow):
         for name, obj in definition.actions.items():
             if name not in registry:
-                registry.register(obj, name=name)
+                registry.register(as_action(obj, name=name), name=name)
         spec = definition.build()
     else:
         spec = definition
@@ -215,11 +204,9 @@ def load_definition(path: str | Path) -> WorkflowSpec | Workflow:
 
 
 def _resolve_action_refs(
-    spec: WorkflowSpec, registry: ActionRegistry, base: Path, stack: tuple[str, ...]
+    spec: WorkflowSpec, registry: ActionTable, base: Path, stack: tuple[str, ...]
 ) -> None:
     paths = [base, *[(base / p).resolve() for p in spec.python_path]]
-    from weft.runtime.engine.workflow_action import WorkflowAction
-
     with _import_paths(paths):
         for name, ref in spec.actions.items():
             where = locate(spec.source, ("actions", name))
@@ -313,7 +300,7 @@ def _default_param(action: Action) -> str | None:
 
 
 def _compile_nodes(
-    spec: WorkflowSpec, plan: GraphPlan, registry: ActionRegistry
+    spec: WorkflowSpec, plan: GraphPlan, registry: ActionTable
 ) -> dict[str, CompiledNode]:
     edge_index: dict[tuple[str, str], int] = {}
     for target, node in spec.nodes.items():

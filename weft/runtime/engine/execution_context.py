@@ -2,7 +2,9 @@
 
 Through it an action calls other actions by name (Agent-as-Tool), as children
 of its own call: they share the run and trace, their usage is added to the
-caller's, and each is a span whose parent is the caller's span.
+caller's, and each is a span whose parent is the caller's span. A workflow
+called as an action runs through it too (``run_subworkflow``), inside the
+same run, so its nodes are journaled and resumed with the parent's.
 """
 
 from __future__ import annotations
@@ -10,10 +12,9 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from weft.protocols import (
-    Action,
     ActionCall,
     ActionResult,
     ActionSpec,
@@ -22,26 +23,56 @@ from weft.protocols import (
     Usage,
     new_id,
 )
-from weft.runtime.engine.compiler import CompiledNode
+from weft.runtime.engine.action_table import ActionTable
+from weft.runtime.engine.compiled import CompiledNode, PreparedWorkflow
+from weft.runtime.engine.outcomes import RunResult
 from weft.runtime.support import logging as logs
-from weft.runtime.tracing.spans import SpanRecord, new_span_id
+from weft.runtime.tracing.spans import SpanRecord, Tracer, new_span_id
 
-if TYPE_CHECKING:
-    from weft.runtime.engine.node_calls import NodeCalls
+
+class CallSite(Protocol):
+    """What a context needs from the execution whose node it serves (``NodeCalls``)."""
+
+    @property
+    def registry(self) -> ActionTable: ...
+
+    @property
+    def tracer(self) -> Tracer | None: ...
+
+    @property
+    def run_id(self) -> str: ...
+
+    @property
+    def trace_id(self) -> str: ...
+
+    def emit(self, event: RunEvent) -> None: ...
+
+    def trace_call(
+        self,
+        call: ActionCall,
+        result: ActionResult,
+        started: float,
+        *,
+        kind: str,
+        delay: float | None = None,
+    ) -> None: ...
+
+    async def run_subworkflow(
+        self, workflow: PreparedWorkflow, inputs: dict[str, Any], *, prefix: str, parent_id: str
+    ) -> RunResult: ...
 
 
 class ExecutionContext:
     """The ``ActionContext`` given to an action called by a workflow node."""
 
-    __slots__ = ("_call", "child_usage", "execution", "key", "node")
+    __slots__ = ("_call", "child_usage", "key", "node", "site")
 
-    def __init__(
-        self, execution: NodeCalls, node: CompiledNode, key: str, call: ActionCall
-    ) -> None:
-        self.execution = execution
+    def __init__(self, site: CallSite, node: CompiledNode, key: str, call: ActionCall) -> None:
+        self.site = site
         self.node = node
         self.key = key
         self._call = call
+        #: Usage of the calls this action made through ``invoke``, added to its own.
         self.child_usage: Usage | None = None
 
     @property
@@ -50,7 +81,7 @@ class ExecutionContext:
 
     async def invoke(self, action: str, arguments: dict[str, Any]) -> ActionResult:
         """Call another action as a child of this call; never raises for its failure."""
-        registry = self.execution.workflow.registry
+        registry = self.site.registry
         if action not in registry:
             return ActionResult.failure(
                 new_id(), "UnknownAction", f"no action '{action}' is available to '{self.key}'"
@@ -65,7 +96,7 @@ class ExecutionContext:
             node=self.key,
             deadline=self._call.deadline,
         )
-        child = ExecutionContext(self.execution, self.node, f"{self.key}>{action}", call)
+        child = ExecutionContext(self.site, self.node, f"{self.key}>{action}", call)
         started = time.time()
         bound = logs.bind_call(call) if logs.enabled else None
         try:
@@ -73,14 +104,27 @@ class ExecutionContext:
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            result = crashed_result(call, target, exc)
+            result = ActionResult.from_exception(call.call_id, exc, source=action)
         finally:
             if bound is not None:
                 logs.unbind(bound)
-        self.execution.trace_call(call, result, started, kind="call")
+        self.site.trace_call(call, result, started, kind="call")
         spent = result.usage if child.child_usage is None else result.usage.add(child.child_usage)
         self.child_usage = spent if self.child_usage is None else self.child_usage.add(spent)
         return result
+
+    async def run_subworkflow(
+        self, workflow: PreparedWorkflow, inputs: dict[str, Any], call: ActionCall
+    ) -> RunResult:
+        """Run ``workflow`` as this call's work, inside the current run.
+
+        Its nodes are keyed under this node's (``parent/child``), so the run's
+        journal records them and a resume finds them; their spans are children
+        of ``call``'s. Used by ``workflow_action.WorkflowAction``.
+        """
+        return await self.site.run_subworkflow(
+            workflow, inputs, prefix=f"{self.key}/", parent_id=call.call_id
+        )
 
     def record_span(self, span: Mapping[str, Any]) -> None:
         """Record a span an action measured itself (an LLM request), as a child of its call.
@@ -88,12 +132,12 @@ class ExecutionContext:
         The agents layer cannot import the runtime's tracing, so an action
         hands a plain mapping: name, kind, start, end, status, attributes.
         """
-        tracer = self.execution.executor.tracer
+        tracer = self.site.tracer
         if tracer is None:
             return
         tracer.record(
             SpanRecord(
-                trace_id=self._call.trace_id or self.execution.trace_id,
+                trace_id=self._call.trace_id or self.site.trace_id,
                 span_id=new_span_id(),
                 parent_id=self._call.call_id,
                 name=str(span["name"]),
@@ -101,19 +145,19 @@ class ExecutionContext:
                 start=float(span["start"]),
                 end=float(span["end"]),
                 status=str(span.get("status", "ok")),
-                run_id=self.execution.run_id,
+                run_id=self.site.run_id,
                 node=self.key,
                 attributes=dict(span.get("attributes", {})),
             )
         )
 
     def actions(self) -> list[ActionSpec]:
-        return [a for name, a in self.execution.workflow.registry.specs().items()]
+        return list(self.site.registry.specs().values())
 
     def progress(self, message: str, fraction: float | None = None, **data: Any) -> None:
-        self.execution.executor.emit(
+        self.site.emit(
             RunEvent(
-                run_id=self.execution.run_id,
+                run_id=self.site.run_id,
                 kind=EventKind.PROGRESS,
                 at=time.time(),
                 node=self.node.name,
@@ -122,15 +166,6 @@ class ExecutionContext:
                 data={"message": message, "fraction": fraction, **data},
             )
         )
-
-
-def crashed_result(call: ActionCall, action: Action, exc: BaseException) -> ActionResult:
-    return ActionResult.failure(
-        call.call_id,
-        "ActionCrashed",
-        f"action '{action.spec.name}' raised {type(exc).__name__} instead of returning a "
-        f"result: {exc}",
-    )
 
 
 class UnusedContext:

@@ -36,6 +36,7 @@ from weft.protocols import (
 )
 from weft.runtime.support.flush_timer import FlushTimer
 from weft.runtime.support.redaction import redactor
+from weft.runtime.support.sqlite_text import starts_with
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -238,11 +239,15 @@ class Journal:
             (run_id,),
         ).fetchone()
         if row is None:
+            condition, params = starts_with("run_id", run_id)
             matches = self._db.execute(
-                "SELECT run_id FROM runs WHERE run_id LIKE ? LIMIT 2", (run_id + "%",)
+                f"SELECT run_id FROM runs WHERE {condition} LIMIT 6", params
             ).fetchall()
             if len(matches) == 1:
                 return self.get_run(matches[0][0])
+            if matches:
+                ids = ", ".join(m[0] for m in matches[:5])
+                raise RunNotFoundError(f"run id prefix '{run_id}' is ambiguous: {ids}")
             raise RunNotFoundError(f"no run '{run_id}' in journal {self.path}")
         return _record(row)
 

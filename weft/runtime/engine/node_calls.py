@@ -1,15 +1,25 @@
 """Calling a node's action: arguments, foreach, limits, timeout, retries, events, spans.
 
-``NodeCalls`` is the half of ``scheduler.Execution`` that runs one node; the
-other half decides *when* nodes run. It reads the execution's state through
-the attributes declared below and never changes the graph's bookkeeping.
+``NodeCalls`` runs the nodes of one execution; ``scheduler.Execution``
+decides *when*. A node's run reads, top to bottom, one concern per step:
+
+``run`` (the node: a broken edge, a journaled result, its arguments, its
+foreach) → ``call`` (the concurrency limits) → ``_with_retries`` (attempts
+and backoff) → ``_attempt`` (one call: its context, its timeout, an exception
+turned into a result). Every failure an action can cause becomes a result;
+only ``CancelledError`` propagates.
+
+It is also the ``CallSite`` of the contexts it hands to actions: their child
+calls are traced here, and a workflow called as an action runs through
+``run_subworkflow``, which the execution provides.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable
+from typing import Any, NamedTuple
 
 from weft.protocols import (
     ActionCall,
@@ -18,21 +28,23 @@ from weft.protocols import (
     ErrorInfo,
     EventKind,
     NodeState,
+    RunEvent,
     Usage,
 )
-from weft.protocols.actions import NO_USAGE, trusted
-from weft.runtime.engine.compiler import CompiledNode, PreparedWorkflow
-from weft.runtime.engine.execution_context import UNUSED_CONTEXT, ExecutionContext, crashed_result
-from weft.runtime.engine.outcomes import NodeOutcome, UsageTally
-from weft.runtime.engine.retry import backoff_delay, should_retry
+from weft.protocols.actions import NO_USAGE
+from weft.runtime.engine.action_table import ActionTable
+from weft.runtime.engine.arguments import ForeachPlan, item_arguments, node_arguments
+from weft.runtime.engine.compiled import CompiledEdge, CompiledNode, PreparedWorkflow
+from weft.runtime.engine.execution_context import UNUSED_CONTEXT, ExecutionContext
+from weft.runtime.engine.node_spans import call_span, node_row
+from weft.runtime.engine.outcomes import NodeOutcome, RunResult, UsageTally
+from weft.runtime.engine.retry import should_retry
+from weft.runtime.engine.services import ExecutorServices
+from weft.runtime.engine.slots import Slot
 from weft.runtime.support import logging as logs
-from weft.runtime.tracing.spans import NodeGroup, SpanRecord, Tracer, new_span_id
+from weft.runtime.tracing.spans import NodeGroup, new_span_id
 from weft.workflows.expressions import ExpressionError
-from weft.workflows.reducers import ReducerError, reduce_list
-
-if TYPE_CHECKING:
-    from weft.runtime.engine.executor import Executor
-    from weft.runtime.engine.scheduler import Slot
+from weft.workflows.reducers import ReducerError
 
 STATE_OF_RESULT = {
     ActionState.OK: NodeState.SUCCEEDED,
@@ -42,60 +54,69 @@ STATE_OF_RESULT = {
     ActionState.NEEDS_INPUT: NodeState.NEEDS_INPUT,
 }
 
+#: Runs a sub-workflow inside the current run: ``(workflow, inputs, prefix=, parent_id=)``.
+ChildRunner = Callable[..., Awaitable[RunResult]]
 
-class ForeachPlan:
-    """The items a foreach node runs over, and the scope they are rendered in."""
 
-    __slots__ = ("items", "scope")
+class Attempted(NamedTuple):
+    """How a call ended: its last result, how many attempts it took, and when it started."""
 
-    def __init__(self, items: list[Any], scope: dict[str, Any]) -> None:
-        self.items = items
-        self.scope = scope
+    result: ActionResult
+    attempts: int
+    started: float
 
 
 class NodeCalls:
-    """Mixin for ``Execution``: everything about calling one node's action."""
+    """Calls the actions of one execution's nodes (and its critics) under its limits."""
 
-    executor: Executor
-    workflow: PreparedWorkflow
-    inputs: dict[str, Any]
-    run_id: str
-    prefix: str
-    cache: dict[str, Any]
-    trace_id: str
-    parent_id: str | None
-    node_group: NodeGroup | None
-    edge_errors: dict[str, str]
-    limits: dict[str, tuple[asyncio.Semaphore, ...]]
-    tally: UsageTally
-
-    def next_call_id(self) -> str:
-        raise NotImplementedError
-
-    def trace_node(self, tracer: Tracer, node: CompiledNode, outcome: NodeOutcome) -> None:
-        """The span of a node that is not a plain call (``run_node`` makes those rows itself).
-
-        Cached, retried, failed, foreach or cancelled: the row carries every field
-        (tracing.NODE_ROW). A node that never called spans no time.
-        """
-        end = outcome.finished_at or time.time()
-        usage = outcome.usage
-        row = (
-            outcome.span_id,
-            outcome.key,
-            outcome.started_at or end,
-            end,
-            outcome.state,
-            node.action_name,
-            outcome.arguments,
-            outcome.output,
-            outcome.attempts,
-            outcome.cached,
-            node.render_foreach is not None,
-            outcome.error,
-            None if usage is NO_USAGE else usage,
+    def __init__(
+        self,
+        services: ExecutorServices,
+        workflow: PreparedWorkflow,
+        inputs: dict[str, Any],
+        *,
+        run_id: str,
+        trace_id: str,
+        parent_id: str | None,
+        prefix: str,
+        cache: dict[str, Any],
+        tally: UsageTally,
+        run_child: ChildRunner,
+    ) -> None:
+        self.services = services
+        self.tracer = services.tracer
+        #: Read once per execution: a listener added mid-run sees the next run.
+        self.quiet = services.quiet
+        self.workflow = workflow
+        self.inputs = inputs
+        self.run_id = run_id
+        self.trace_id = trace_id
+        self.parent_id = parent_id
+        self.prefix = prefix
+        #: Outputs of calls a resumed run already finished, by execution key.
+        self.cache = cache
+        self.tally = tally
+        self._run_child = run_child
+        self.node_group = (
+            None if self.tracer is None else NodeGroup(run_id, trace_id, parent_id)
         )
-        tracer.record_node(self.node_group, row)  # type: ignore[arg-type]  # set with tracer
+        self.limits = _limits(services, workflow)
+        self._id_prefix = new_span_id()[:8]
+        self._call_counter = 0
+
+    # -- the call site of the contexts handed to actions ---------------------------
+
+    @property
+    def registry(self) -> ActionTable:
+        return self.workflow.registry
+
+    def emit(self, event: RunEvent) -> None:
+        self.services.emit(event)
+
+    async def run_subworkflow(
+        self, workflow: PreparedWorkflow, inputs: dict[str, Any], *, prefix: str, parent_id: str
+    ) -> RunResult:
+        return await self._run_child(workflow, inputs, prefix=prefix, parent_id=parent_id)
 
     def trace_call(
         self,
@@ -106,260 +127,198 @@ class NodeCalls:
         kind: str,
         delay: float | None = None,
     ) -> None:
-        tracer = self.executor.tracer
-        if tracer is None:
-            return
-        tracer.record(
-            SpanRecord(
-                trace_id=call.trace_id or self.trace_id,
-                span_id=call.call_id,
-                parent_id=call.parent_id,
-                name=call.action,
+        if self.tracer is not None:
+            span = call_span(
+                call,
+                result,
+                started,
                 kind=kind,
-                start=started,
-                end=time.time(),
-                status=result.state.value,
                 run_id=self.run_id,
-                node=call.node,
-                agent=result.agent,
-                attributes={
-                    "weft.attempt": call.attempt,
-                    "input": call.arguments,
-                    "output": result.output,
-                    "error": result.error,
-                    "usage": result.usage,
-                    "weft.retry_delay": delay,
-                },
+                trace_id=self.trace_id,
+                delay=delay,
             )
-        )
+            self.tracer.record(span)
 
-    def prepare_node(
-        self, slot: Slot, key: str, outcome: NodeOutcome
-    ) -> dict[str, Any] | ForeachPlan | None:
-        """What running ``slot`` takes: its arguments, a foreach plan, or None when
-        ``outcome`` is already decided (a failed condition, a journaled result, a
-        reference that does not resolve)."""
+    def next_call_id(self) -> str:
+        """A 16-hex call (span) id: a random half per execution, a counter half per call.
+
+        Unique within the trace and unpredictable across runs, at the cost of an
+        integer increment instead of a call to the OS random source per call.
+        """
+        self._call_counter += 1
+        return f"{self._id_prefix}{self._call_counter:08x}"
+
+    # -- one node -------------------------------------------------------------------
+
+    def begin(self, slot: Slot) -> NodeOutcome:
+        """The record of a new run of ``slot``'s node: its key, and its span id when traced."""
+        outcome = NodeOutcome(slot.node.name, slot.next_key(self.prefix), NodeState.RUNNING)
+        if self.tracer is not None:
+            outcome.span_id = self.next_call_id()
+        return outcome
+
+    async def run(self, slot: Slot, outcome: NodeOutcome, edge_error: str | None) -> None:
+        """Run the node and fill in ``outcome``; its events and span are recorded.
+
+        ``edge_error`` (a condition or critic on an edge into the node broke)
+        fails the node without calling it; a call journaled by an earlier run
+        is served from the cache. Only ``CancelledError`` propagates: any other
+        exception here is a bug in weft or a reducer, and fails the node.
+        """
         node = slot.node
-        if self.edge_errors and node.name in self.edge_errors:
-            outcome.state = NodeState.FAILED
-            outcome.error = ErrorInfo(type="ConditionError", message=self.edge_errors[node.name])
-            self.event(EventKind.NODE_FINISHED, node, key, NodeState.FAILED, outcome)
-            return None
-        if self.cache and key in self.cache:
-            outcome.state = NodeState.SUCCEEDED
-            outcome.output = self.cache[key]
-            outcome.cached = True
-            return None
         try:
-            if node.render_args is None and node.render_foreach is None:
-                return self.default_arguments(slot)
-            scope = self.scope(slot)
-            if node.render_foreach is not None:
-                items = node.render_foreach(scope)
-                if not isinstance(items, list | tuple):
-                    raise ExpressionError(
-                        f"foreach {node.spec.foreach} gave {type(items).__name__}, not a list"
-                    )
-                return ForeachPlan(list(items), scope)
-            return self.arguments(node, scope)
+            if edge_error is not None:
+                self._fail(node, outcome, "ConditionError", edge_error)
+            elif self.cache and outcome.key in self.cache:
+                outcome.state = NodeState.SUCCEEDED
+                outcome.output = self.cache[outcome.key]
+                outcome.cached = True
+            else:
+                await self._call_node(slot, outcome)
+        except asyncio.CancelledError:
+            outcome.state = NodeState.CANCELLED
+            outcome.finished_at = time.time()
+            self.event(EventKind.NODE_FINISHED, node, outcome.key, NodeState.CANCELLED, outcome)
+            self._trace_node(node, outcome)
+            raise
+        except Exception as exc:
+            outcome.finished_at = time.time()
+            source = f"node '{self.prefix}{node.name}'"
+            self._fail(node, outcome, error=ErrorInfo.from_exception(exc, source=source))
+        self._trace_node(node, outcome)
+
+    async def _call_node(self, slot: Slot, outcome: NodeOutcome) -> None:
+        node = slot.node
+        try:
+            arguments = node_arguments(slot, self.inputs)
         except (ExpressionError, ReducerError) as exc:
             kind = "ReducerError" if isinstance(exc, ReducerError) else "ReferenceError"
-            outcome.state = NodeState.FAILED
-            outcome.error = ErrorInfo(type=kind, message=f"node '{node.name}': {exc}")
             outcome.started_at = outcome.finished_at = time.time()
-            self.event(EventKind.NODE_FINISHED, node, key, NodeState.FAILED, outcome)
-            return None
+            self._fail(node, outcome, kind, f"node '{node.name}': {exc}")
+            return
+        if isinstance(arguments, ForeachPlan):
+            await self._run_foreach(node, arguments, outcome)
+            return
+        outcome.arguments = arguments
+        result, attempts, started = await self.call(node, outcome.key, arguments, outcome.span_id)
+        outcome.attempts = attempts
+        outcome.started_at = started
+        outcome.state = STATE_OF_RESULT[result.state]
+        outcome.output = result.output
+        outcome.error = result.error
+        outcome.usage = result.usage
+        outcome.finished_at = time.time()
 
-    async def run_foreach(
+    def _fail(
         self,
         node: CompiledNode,
-        key: str,
-        items: list[Any],
-        scope: dict[str, Any],
         outcome: NodeOutcome,
+        error_type: str = "",
+        message: str = "",
+        *,
+        error: ErrorInfo | None = None,
     ) -> None:
+        """Fail the node without a call result (``error``, or one made of type and message)."""
+        outcome.state = NodeState.FAILED
+        outcome.error = error or ErrorInfo(type=error_type, message=message)
+        self.event(EventKind.NODE_FINISHED, node, outcome.key, NodeState.FAILED, outcome)
+
+    def _trace_node(self, node: CompiledNode, outcome: NodeOutcome) -> None:
+        tracer, group = self.tracer, self.node_group
+        if tracer is not None and group is not None:
+            tracer.record_node(group, node_row(node, outcome))
+
+    # -- foreach --------------------------------------------------------------------
+
+    async def _run_foreach(self, node: CompiledNode, plan: ForeachPlan, outcome: NodeOutcome) -> None:
+        """One call per item, at most ``concurrency`` at a time; the node fails if any item did."""
         started = time.time()
-        self.event(EventKind.NODE_STARTED, node, key, NodeState.RUNNING, outcome, items=len(items))
+        count = len(plan.items)
+        self.event(
+            EventKind.NODE_STARTED, node, outcome.key, NodeState.RUNNING, outcome, items=count
+        )
         limit = asyncio.Semaphore(node.spec.concurrency) if node.spec.concurrency else None
-
-        async def one(index: int, item: Any) -> ActionResult:
-            item_key = f"{key}[{index}]"
-            if item_key in self.cache:
-                return ActionResult.success(item_key, self.cache[item_key])
-            try:
-                arguments = self.arguments(node, {**scope, "item": item, "index": index})
-            except ExpressionError as exc:
-                return ActionResult.failure(
-                    item_key, "ReferenceError", f"node '{node.name}' item {index}: {exc}"
-                )
-            if limit is None:
-                return (await self.call(node, item_key, arguments, outcome.span_id))[0]
-            async with limit:
-                return (await self.call(node, item_key, arguments, outcome.span_id))[0]
-
-        results = await asyncio.gather(*(one(i, item) for i, item in enumerate(items)))
-        usage = Usage()
-        for result in results:
-            usage = usage.add(result.usage)
-        failed = [(i, r) for i, r in enumerate(results) if not r.ok]
-        outcome.usage = usage
+        results = await asyncio.gather(
+            *(self._foreach_item(node, plan, i, outcome, limit) for i in range(count))
+        )
         outcome.started_at = started
         outcome.finished_at = time.time()
         outcome.attempts = 1
-        if failed:
-            index, first = failed[0]
-            message = first.error.message if first.error else first.state.value
-            outcome.state = (
-                NodeState.NEEDS_INPUT
-                if all(r.state is ActionState.NEEDS_INPUT for _, r in failed)
-                else NodeState.FAILED
+        _sum_up_items(outcome, results)
+        self.event(EventKind.NODE_FINISHED, node, outcome.key, outcome.state, outcome)
+
+    async def _foreach_item(
+        self,
+        node: CompiledNode,
+        plan: ForeachPlan,
+        index: int,
+        outcome: NodeOutcome,
+        limit: asyncio.Semaphore | None,
+    ) -> ActionResult:
+        item_key = f"{outcome.key}[{index}]"
+        if item_key in self.cache:
+            return ActionResult.success(item_key, self.cache[item_key])
+        try:
+            arguments = item_arguments(node, plan, index)
+        except ExpressionError as exc:
+            return ActionResult.failure(
+                item_key, "ReferenceError", f"node '{node.name}' item {index}: {exc}"
             )
-            outcome.error = ErrorInfo(
-                type=first.error.type if first.error else first.state.value,
-                message=f"{len(failed)} of {len(items)} items failed; item {index}: {message}",
-                retryable=False,
-            )
-        else:
-            outcome.state = NodeState.SUCCEEDED
-            outcome.output = [r.output for r in results]
-        self.event(EventKind.NODE_FINISHED, node, key, outcome.state, outcome)
+        if limit is None:
+            return (await self.call(node, item_key, arguments, outcome.span_id)).result
+        async with limit:
+            return (await self.call(node, item_key, arguments, outcome.span_id)).result
 
-    def scope(self, slot: Slot) -> dict[str, Any]:
-        node = slot.node
-        arrived = slot.arrivals
-        scope: dict[str, Any] = {"inputs": self.inputs, "iteration": slot.runs - 1}
-        if node.predecessors:
-            for source in node.predecessors:
-                scope[source] = arrived.get(source)
-            if node.spec.join is None and len(node.predecessors) == 1:
-                scope["input"] = arrived.get(node.predecessors[0])
-            else:
-                sources = [s for s in node.predecessors if s in arrived]
-                scope["input"] = node.reducer([arrived[s] for s in sources], sources)
-        return scope
-
-    def default_arguments(self, slot: Slot) -> dict[str, Any]:
-        """Arguments of a node without ``with``: its input, without building a scope."""
-        node = slot.node
-        arrived = slot.arrivals
-        if not node.predecessors:
-            return {}
-        if node.spec.join is None and len(node.predecessors) == 1:
-            value = arrived.get(node.predecessors[0])
-        elif len(arrived) == len(node.predecessors):  # everything arrived: no filtering
-            sources = node.predecessors
-            values = list(map(arrived.__getitem__, sources))
-            # The default reducer would only copy the list again.
-            value = values if node.reducer is reduce_list else node.reducer(values, list(sources))
-        else:
-            present = [s for s in node.predecessors if s in arrived]
-            value = node.reducer([arrived[s] for s in present], present)
-        if node.default_param is not None:
-            return {node.default_param: value}
-        return dict(value) if isinstance(value, dict) else {}
-
-    def arguments(self, node: CompiledNode, scope: dict[str, Any]) -> dict[str, Any]:
-        if node.render_args is not None:
-            rendered = node.render_args(scope)
-            return rendered if isinstance(rendered, dict) else {}
-        if node.default_param is not None:
-            return {node.default_param: scope.get("input")}
-        value = scope.get("input")
-        return dict(value) if isinstance(value, dict) else {}
+    # -- one call -------------------------------------------------------------------
 
     async def call(
         self, node: CompiledNode, key: str, arguments: dict[str, Any], span: str | None = None
-    ) -> tuple[ActionResult, int, float]:
-        """Call the node's action under its limits, with timeout and retries.
+    ) -> Attempted:
+        """Call the node's action under the global, workflow and per-action limits.
 
-        Never raises except ``CancelledError``: every failure is a result.
+        ``span`` is the node's span id when traced. Never raises except
+        ``CancelledError``: every failure is a result.
         """
-        started = time.time()
         limits = self.limits[node.action_name]
-        if not limits:
-            return await self._attempts(node, key, arguments, started, span)
         for sem in limits:
             await sem.acquire()
         try:
-            return await self._attempts(node, key, arguments, started, span)
+            return await self._with_retries(node, key, arguments, span)
         finally:
             for sem in limits:
                 sem.release()
 
-    async def _attempts(
-        self,
-        node: CompiledNode,
-        key: str,
-        arguments: dict[str, Any],
-        started: float,
-        span: str | None,
-    ) -> tuple[ActionResult, int, float]:
-        action = node.action
-        policy = node.retry
-        timeout = node.timeout
-        quiet = self.executor._quiet
-        if not quiet:
+    async def _with_retries(
+        self, node: CompiledNode, key: str, arguments: dict[str, Any], span: str | None
+    ) -> Attempted:
+        """Attempt the call until it succeeds or its retry policy gives up.
+
+        A plain node's first attempt *is* the node's span (one span per node in
+        the common case keeps tracing cheap); retries and foreach items get
+        spans of their own, children of the node's.
+        """
+        started = time.time()
+        if not self.quiet:
             self.event(EventKind.NODE_STARTED, node, key, NodeState.RUNNING, None, attempt=1)
+        traced = self.tracer is not None
+        policy = node.retry
         attempt = 1
-        spent: list[Usage] = []
-        traced = self.executor.tracer is not None
-        call_started = 0.0
+        spent = NO_USAGE  # by the attempts that failed, added to the last one's
         while True:
-            # A plain node's first call *is* the node span: one span per node in
-            # the common case keeps tracing cheap. Retries and foreach items get
-            # spans of their own, children of the node span.
-            merged = attempt == 1 and span is not None and not node.render_foreach
-            call = trusted(
-                ActionCall,
-                {
-                    "call_id": span if merged and span is not None else self.next_call_id(),
-                    "action": node.action_name,
-                    "arguments": arguments,
-                    "run_id": self.run_id,
-                    "trace_id": self.trace_id,
-                    "parent_id": self.parent_id if merged else span or self.parent_id,
-                    "node": key,
-                    "attempt": attempt,
-                    "deadline": time.time() + timeout if timeout else None,
-                },
-            )
-            ctx = ExecutionContext(self, node, key, call) if node.uses_context else UNUSED_CONTEXT
-            if logs.enabled:
-                logs.bind_call(call)  # this node's own task: nothing to unbind
-            if traced:
-                # A call that is the node's span starts with the node: no second clock read.
-                call_started = started if merged else time.time()
-            try:
-                if timeout is None:
-                    result = await action.invoke(call, ctx)
-                else:
-                    async with asyncio.timeout(timeout):
-                        result = await action.invoke(call, ctx)
-            except TimeoutError:
-                result = ActionResult.failure(
-                    call.call_id,
-                    "Timeout",
-                    f"node '{node.name}': action '{node.action_name}' "
-                    f"took longer than {timeout:g}s",
-                    state=ActionState.TIMEOUT,
-                    retryable=policy.retry_on_timeout,
-                )
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                result = crashed_result(call, action, exc)
-            if ctx.child_usage is not None:
-                result.usage = result.usage.add(ctx.child_usage)
+            is_node_span = attempt == 1 and span is not None and node.render_foreach is None
+            call = self._make_call(node, key, arguments, attempt, span, is_node_span)
+            call_started = started if is_node_span or not traced else time.time()
+            result = await self._attempt(node, call)
             if result.state is ActionState.OK or not should_retry(policy, result, attempt):
-                if traced and not merged:
+                if traced and not is_node_span:
                     self.trace_call(call, result, call_started, kind="call")
                 break
-            spent.append(result.usage)
-            delay = backoff_delay(policy, attempt)
-            if merged:
+            spent = spent.add(result.usage)
+            delay = policy.delay(attempt)
+            if is_node_span:  # the node's span goes on; this attempt becomes its child
                 call = call.model_copy(update={"call_id": new_span_id(), "parent_id": span})
             self.trace_call(call, result, call_started, kind="call", delay=delay)
-            if not quiet:
+            if not self.quiet:
                 self.event(
                     EventKind.NODE_RETRYING,
                     node,
@@ -372,25 +331,106 @@ class NodeCalls:
                 )
             await asyncio.sleep(delay)
             attempt += 1
-        for earlier in spent:
-            result.usage = result.usage.add(earlier)
+        if spent is not NO_USAGE:
+            result.usage = result.usage.add(spent)
+        self._call_finished(node, key, result, attempt, started)
+        return Attempted(result, attempt, started)
+
+    def _make_call(
+        self,
+        node: CompiledNode,
+        key: str,
+        arguments: dict[str, Any],
+        attempt: int,
+        span: str | None,
+        is_node_span: bool,
+    ) -> ActionCall:
+        timeout = node.timeout
+        return ActionCall(
+            call_id=span if is_node_span and span is not None else self.next_call_id(),
+            action=node.action_name,
+            arguments=arguments,
+            run_id=self.run_id,
+            trace_id=self.trace_id,
+            parent_id=self.parent_id if is_node_span else span or self.parent_id,
+            node=key,
+            attempt=attempt,
+            deadline=time.time() + timeout if timeout else None,
+        )
+
+    async def _attempt(self, node: CompiledNode, call: ActionCall) -> ActionResult:
+        """One call of the action, within the node's timeout; an exception becomes a result."""
+        action = node.action
+        ctx = ExecutionContext(self, node, call.node or "", call) if node.uses_context else UNUSED_CONTEXT
+        if logs.enabled:
+            logs.bind_call(call)  # this node's own task: nothing to unbind
+        deadline: asyncio.Timeout | None = None
+        try:
+            if node.timeout is None:
+                result = await action.invoke(call, ctx)
+            else:
+                async with asyncio.timeout(node.timeout) as deadline:
+                    result = await action.invoke(call, ctx)
+        except TimeoutError as exc:
+            if deadline is not None and deadline.expired():
+                result = _timed_out(node, call)
+            else:  # the action's own TimeoutError (a socket, a client): it failed, retryably
+                result = ActionResult.from_exception(call.call_id, exc, source=action.spec.name)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            result = ActionResult.from_exception(call.call_id, exc, source=action.spec.name)
+        if ctx.child_usage is not None:
+            result.usage = result.usage.add(ctx.child_usage)
+        return result
+
+    def _call_finished(
+        self, node: CompiledNode, key: str, result: ActionResult, attempts: int, started: float
+    ) -> None:
         if result.usage is not NO_USAGE:
             self.tally.add(result.usage)
-        if not quiet:
-            state = STATE_OF_RESULT[result.state]
-            self.executor.record(
-                self.run_id,
-                EventKind.NODE_FINISHED,
-                self.prefix + node.name,
-                key,
-                state,
-                attempt,
-                result.output if state is NodeState.SUCCEEDED else None,
-                result.error,
-                result.usage,
-                {"started_at": started, "action": node.action_name},
-            )
-        return result, attempt, started
+        if self.quiet:
+            return
+        state = STATE_OF_RESULT[result.state]
+        self.services.record(
+            self.run_id,
+            EventKind.NODE_FINISHED,
+            self.prefix + node.name,
+            key,
+            state,
+            attempts,
+            result.output if state is NodeState.SUCCEEDED else None,
+            result.error,
+            result.usage,
+            {"started_at": started, "action": node.action_name},
+        )
+
+    # -- critics --------------------------------------------------------------------
+
+    async def review(self, edge: CompiledEdge, artifact: Any) -> ActionResult:
+        """Call the critic on ``edge`` with the artifact it is about to deliver."""
+        critic = self.registry.get(edge.critic or "")
+        call = ActionCall(
+            action=critic.spec.name,
+            arguments={"artifact": artifact, "source": edge.source, "target": edge.target},
+            run_id=self.run_id,
+            trace_id=self.trace_id,
+            parent_id=self.parent_id,
+            node=f"{self.prefix}{edge.source}->{edge.target}",
+        )
+        ctx = ExecutionContext(self, self.workflow.nodes[edge.target], call.node or "", call)
+        started = time.time()
+        try:
+            result = await critic.invoke(call, ctx)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            result = ActionResult.from_exception(call.call_id, exc, source=critic.spec.name)
+        self.trace_call(call, result, started, kind="critic")
+        self.tally.add(result.usage)
+        return result
+
+    # -- events ---------------------------------------------------------------------
 
     def event(
         self,
@@ -404,9 +444,10 @@ class NodeCalls:
         error: ErrorInfo | None = None,
         **data: Any,
     ) -> None:
-        if self.executor._quiet:
+        """Record a node event; its attempt, output, error and usage default to ``outcome``'s."""
+        if self.quiet:
             return
-        self.executor.record(
+        self.services.record(
             self.run_id,
             kind,
             self.prefix + node.name,
@@ -418,3 +459,59 @@ class NodeCalls:
             outcome.usage if outcome and kind is EventKind.NODE_FINISHED else None,
             data,
         )
+
+
+def _limits(
+    services: ExecutorServices, workflow: PreparedWorkflow
+) -> dict[str, tuple[asyncio.Semaphore, ...]]:
+    """Per action, the semaphores a call must hold: global, workflow, and the action's own.
+
+    An action's own limit is the workflow's ``action_concurrency`` for it, or
+    else its capability card's ``max_concurrency``.
+    """
+    spec = workflow.spec
+    shared = (services.global_limit, asyncio.Semaphore(spec.concurrency) if spec.concurrency else None)
+    limits: dict[str, tuple[asyncio.Semaphore, ...]] = {}
+    for node in workflow.nodes.values():
+        name = node.action_name
+        if name in limits:
+            continue
+        declared = spec.action_concurrency.get(name)
+        card = node.action.spec.card
+        if declared is None and card is not None:
+            declared = card.max_concurrency
+        own = services.action_limit(f"{workflow.name}/{name}", declared)
+        limits[name] = tuple(sem for sem in (*shared, own) if sem is not None)
+    return limits
+
+
+def _timed_out(node: CompiledNode, call: ActionCall) -> ActionResult:
+    return ActionResult.failure(
+        call.call_id,
+        "Timeout",
+        f"node '{node.name}': action '{node.action_name}' took longer than {node.timeout:g}s",
+        state=ActionState.TIMEOUT,
+        retryable=node.retry.retry_on_timeout,
+    )
+
+
+def _sum_up_items(outcome: NodeOutcome, results: list[ActionResult]) -> None:
+    """A foreach node's state, output, error and usage from its items' results."""
+    usage = Usage()
+    for result in results:
+        usage = usage.add(result.usage)
+    outcome.usage = usage
+    failed = [(i, r) for i, r in enumerate(results) if not r.ok]
+    if not failed:
+        outcome.state = NodeState.SUCCEEDED
+        outcome.output = [r.output for r in results]
+        return
+    index, first = failed[0]
+    message = first.error.message if first.error else first.state.value
+    needs_input = all(r.state is ActionState.NEEDS_INPUT for _, r in failed)
+    outcome.state = NodeState.NEEDS_INPUT if needs_input else NodeState.FAILED
+    outcome.error = ErrorInfo(
+        type=first.error.type if first.error else first.state.value,
+        message=f"{len(failed)} of {len(results)} items failed; item {index}: {message}",
+        retryable=False,
+    )

@@ -1,22 +1,8 @@
-"""Backoff for retryable failures: exponential growth with full jitter.
-
-Full jitter (a uniform draw in ``[0, delay]``) spreads the retries of many
-callers that failed together, which is what hurts a recovering service least.
-"""
+"""When the executor tries a failed call again; how long it waits is ``RetryPolicy.delay``."""
 
 from __future__ import annotations
 
-import random
-
 from weft.protocols import ActionResult, ActionState, RetryPolicy
-
-
-def backoff_delay(policy: RetryPolicy, attempt: int, rng: random.Random | None = None) -> float:
-    """Seconds to wait after failed ``attempt`` (1-based) before the next one."""
-    delay = min(policy.max_delay, policy.initial_delay * policy.multiplier ** (attempt - 1))
-    if policy.jitter:
-        delay = (rng or random).uniform(0.0, delay)
-    return delay
 
 
 def should_retry(policy: RetryPolicy, result: ActionResult, attempt: int) -> bool:

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from weft.protocols import (
     ActionCall,
+    ActionResult,
     ErrorInfo,
     EventKind,
     FailurePolicy,
@@ -35,7 +36,7 @@ from weft.protocols import (
 )
 from weft.protocols.actions import NO_USAGE
 from weft.runtime.engine.compiler import CompiledEdge, CompiledNode, PreparedWorkflow
-from weft.runtime.engine.execution_context import ExecutionContext, crashed_result
+from weft.runtime.engine.execution_context import ExecutionContext
 from weft.runtime.engine.node_calls import STATE_OF_RESULT, ForeachPlan, NodeCalls
 from weft.runtime.engine.outcomes import NodeOutcome, UsageTally
 from weft.runtime.tracing.spans import NodeGroup, new_span_id
@@ -318,9 +319,7 @@ class Execution(NodeCalls):
         except Exception as exc:  # a bug in weft or a reducer: fail the node, keep the run sane
             outcome.state = NodeState.FAILED
             outcome.finished_at = time.time()
-            outcome.error = ErrorInfo(
-                type=type(exc).__name__, message=f"node '{self.prefix}{name}': {exc}"
-            )
+            outcome.error = ErrorInfo.from_exception(exc, source=f"node '{self.prefix}{name}'")
             self.event(EventKind.NODE_FINISHED, node, key, NodeState.FAILED, outcome)
         if tracer is not None:
             if row is not None:
@@ -473,7 +472,7 @@ class Execution(NodeCalls):
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                result = crashed_result(call, critic, exc)
+                result = ActionResult.from_exception(call.call_id, exc, source=critic.spec.name)
             self.trace_call(call, result, critic_started, kind="critic")
             self.tally.add(result.usage)
             kind, revised = "active", artifact

@@ -1,14 +1,18 @@
 """A workflow is an action: it can be a node of another workflow, or a tool of an agent.
 
-Inside a run, a sub-workflow executes in the same run: its nodes are journaled
-under the parent node's key (``parent/child``), so resuming the parent also
-resumes the sub-workflow where it stopped. Called from elsewhere it runs on a
-fresh executor without a journal.
+Inside a run, a sub-workflow executes in the same run: the context of the
+calling node runs it (``SubworkflowRunner``), its nodes journaled under the
+parent node's key (``parent/child``), so resuming the parent also resumes the
+sub-workflow where it stopped. Called from elsewhere (an agent host, a test)
+it runs on a fresh executor without a journal.
+
+This module only wraps a compiled workflow; ``compiler.as_action`` compiles a
+definition and wraps it, so compiling never waits on this module's imports.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from weft.protocols import (
     ActionCall,
@@ -19,8 +23,19 @@ from weft.protocols import (
     InputError,
     RunState,
 )
-from weft.runtime.engine.compiler import PreparedWorkflow
+from weft.runtime.engine.compiled import PreparedWorkflow
+from weft.runtime.engine.executor import Executor
 from weft.runtime.engine.inputs import resolve_inputs
+from weft.runtime.engine.outcomes import RunResult
+
+
+@runtime_checkable
+class SubworkflowRunner(Protocol):
+    """A context that runs a sub-workflow inside its own run (``ExecutionContext`` does)."""
+
+    async def run_subworkflow(
+        self, workflow: PreparedWorkflow, inputs: dict[str, Any], call: ActionCall
+    ) -> RunResult: ...
 
 
 def _input_schema(prepared: PreparedWorkflow) -> dict[str, Any]:
@@ -57,12 +72,6 @@ class WorkflowAction:
             output_schema={"type": "object"},
         )
 
-    @classmethod
-    def from_definition(cls, definition: Any, *, name: str | None = None) -> WorkflowAction:
-        from weft.runtime.engine.compiler import compile_workflow
-
-        return cls(compile_workflow(definition), name=name)
-
     @property
     def spec(self) -> ActionSpec:
         return self._spec
@@ -72,35 +81,19 @@ class WorkflowAction:
         return self.prepared.graph_hash
 
     async def invoke(self, call: ActionCall, ctx: ActionContext) -> ActionResult:
-        from weft.runtime.engine.executor import ExecutionContext, Executor
-        from weft.runtime.engine.scheduler import Execution
-
         try:
             inputs = resolve_inputs(self.prepared.spec, call.arguments)
         except InputError as exc:
             return ActionResult.failure(call.call_id, "ValidationError", str(exc))
-        if isinstance(ctx, ExecutionContext):
-            parent = ctx.execution
-            execution = Execution(
-                parent.executor,
-                self.prepared,
-                inputs,
-                parent.run_id,
-                prefix=f"{ctx.key}/",
-                cache=parent.cache,
-                trace_id=parent.trace_id,
-                parent_id=call.call_id,
-            )
-            state, outputs, error = await execution.execute()
-            usage = execution.tally.total()
+        if isinstance(ctx, SubworkflowRunner):
+            result = await ctx.run_subworkflow(self.prepared, inputs, call)
         else:
             result = await Executor().run(self.prepared, inputs)
-            state, outputs, error, usage = result.state, result.outputs, result.error, result.usage
-        if state is RunState.SUCCEEDED:
-            return ActionResult.success(call.call_id, outputs, usage)
+        if result.state is RunState.SUCCEEDED:
+            return ActionResult.success(call.call_id, result.outputs, result.usage)
         return ActionResult.failure(
             call.call_id,
             "WorkflowFailed",
-            f"workflow '{self.prepared.name}' {state.value}: {error or 'no detail'}",
-            usage=usage,
+            f"workflow '{self.prepared.name}' {result.state.value}: {result.error or 'no detail'}",
+            usage=result.usage,
         )

@@ -19,8 +19,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from weft.agents import ChatModel, LLMRetry, ModelCallError, ModelPrice, ModelSettings
+from weft.agents import ChatModel, ModelCallError, ModelPrice, ModelSettings
 from weft.agents.structured import StructuredOutputError, parse_structured, response_format_for
+from weft.protocols import RetryPolicy
 from weft.runtime.orchestrator.plan import FailureKind, Plan, PlanFailure
 from weft.runtime.orchestrator.planners import PlanOutcome, PlanRequest, describe_actions
 from weft.runtime.orchestrator.validator import PlanValidator
@@ -55,7 +56,7 @@ class LLMPlanner:
         base_url: str | None = None,
         api_key: str | None = None,
         temperature: float | None = None,
-        retry: LLMRetry | None = None,
+        retry: RetryPolicy | None = None,
         prices: Mapping[str, ModelPrice] | None = None,
         instructions: str = PLANNER_INSTRUCTIONS,
     ) -> None:

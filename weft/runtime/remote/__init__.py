@@ -3,7 +3,9 @@
 ``AgentHost`` serves actions from one process (cards, heartbeats, bounded
 concurrency, drain on shutdown); ``RemoteAction`` is how a caller sees one of
 them: an ordinary action whose calls go over the bus; ``LiveRegistry`` keeps
-the directory of live agents from their retained cards.
+the directory of live agents from their retained cards (``AgentDirectory`` is
+what a ``RemoteAction`` needs of it); ``CallClient`` is the one request/reply
+path callers use.
 """
 
 from __future__ import annotations
@@ -13,7 +15,9 @@ from typing import TYPE_CHECKING
 from weft.runtime.support.lazy import lazy_exports
 
 _EXPORTS: dict[str, str] = {
+    "AgentDirectory": "weft.runtime.remote.directory",
     "AgentHost": "weft.runtime.remote.agent_host",
+    "AgentInfo": "weft.runtime.remote.directory",
     "CallClient": "weft.runtime.remote.call_client",
     "LiveRegistry": "weft.runtime.remote.live_registry",
     "RemoteAction": "weft.runtime.remote.remote_action",
@@ -24,7 +28,9 @@ _EXPORTS: dict[str, str] = {
 }
 
 __all__ = [
+    "AgentDirectory",
     "AgentHost",
+    "AgentInfo",
     "CallClient",
     "LiveRegistry",
     "RemoteAction",
@@ -38,6 +44,7 @@ __getattr__ = lazy_exports(__name__, _EXPORTS)
 if TYPE_CHECKING:  # pragma: no cover
     from weft.runtime.remote.agent_host import AgentHost, agent_will, hosted, new_agent_id
     from weft.runtime.remote.call_client import CallClient
+    from weft.runtime.remote.directory import AgentDirectory, AgentInfo
     from weft.runtime.remote.distributed import remote_actions
     from weft.runtime.remote.live_registry import LiveRegistry
     from weft.runtime.remote.remote_action import RemoteAction

@@ -3,13 +3,16 @@
 The remote side continues the caller's trace: the span of a served call has
 the trace id and parent span id of the call's ``traceparent`` user property
 (the caller's call span), so the two processes' spans form one tree.
+
+What a context needs from its agent host is the small ``Host`` protocol
+below (``AgentHost`` provides it), so this module does not import the host.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from weft.protocols import (
     Action,
@@ -22,10 +25,28 @@ from weft.protocols import (
     Usage,
 )
 from weft.protocols.remote import TRACEPARENT
-from weft.runtime.tracing.spans import SpanRecord, new_span_id, parse_traceparent
+from weft.runtime.engine.registry import ActionRegistry
+from weft.runtime.tracing.spans import SpanRecord, Tracer, new_span_id, parse_traceparent
 
-if TYPE_CHECKING:
-    from weft.runtime.remote.agent_host import AgentHost
+
+class Host(Protocol):
+    """The part of an ``AgentHost`` that the calls it serves see."""
+
+    @property
+    def agent_id(self) -> str: ...
+
+    @property
+    def registry(self) -> ActionRegistry:
+        """The actions the host serves."""
+        ...
+
+    @property
+    def others(self) -> ActionRegistry | None:
+        """Further actions (remote ones, typically) that served actions may call."""
+        ...
+
+    @property
+    def tracer(self) -> Tracer | None: ...
 
 
 class HostContext:
@@ -36,7 +57,7 @@ class HostContext:
     """
 
     def __init__(
-        self, host: AgentHost, call: ActionCall, properties: MessageProperties | None = None
+        self, host: Host, call: ActionCall, properties: MessageProperties | None = None
     ) -> None:
         self.host = host
         self._call = call
@@ -97,7 +118,7 @@ class HostContext:
 
 
 async def run_traced(
-    host: AgentHost, action: Action, call: ActionCall, ctx: HostContext
+    host: Host, action: Action, call: ActionCall, ctx: HostContext
 ) -> ActionResult:
     """Invoke ``action`` within the call's deadline; never raises but ``CancelledError``."""
     started = time.time()
@@ -119,12 +140,7 @@ async def run_traced(
     except asyncio.CancelledError:
         raise
     except Exception as exc:
-        result = ActionResult.failure(
-            call.call_id,
-            "ActionCrashed",
-            f"action '{call.action}' raised {type(exc).__name__} instead of returning a "
-            f"result: {exc}",
-        )
+        result = ActionResult.from_exception(call.call_id, exc, source=call.action)
     if ctx.child_usage != Usage():
         result.usage = result.usage.add(ctx.child_usage)
     if ctx.progress_events:

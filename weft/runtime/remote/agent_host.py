@@ -65,13 +65,12 @@ from weft.runtime.engine.registry import ActionRegistry
 from weft.runtime.remote._call_table import CallTable, Entry
 from weft.runtime.remote._host_context import HostContext, run_traced
 from weft.runtime.remote._incoming import parse_call
-from weft.runtime.remote.call_client import bus_epoch
 from weft.runtime.remote.dead_letter import publish_dead_letter
 from weft.runtime.tracing.spans import Tracer
 
 log = logging.getLogger(__name__)
 
-_EPOCH_POLL = 0.25  # seconds between checks for a reconnect of the bus
+_RETRY = 1.0  # at most this many seconds between attempts when a heartbeat failed
 
 
 def new_agent_id(base: str) -> str:
@@ -252,21 +251,26 @@ class AgentHost:
 
     async def _beat(self) -> None:
         """Re-publish the card every interval, and right after the bus reconnected."""
-        loop = asyncio.get_running_loop()
-        epoch = bus_epoch(self.bus)
-        due = loop.time() + self.heartbeat_interval
+        seen = self.bus.reconnects
+        wait = self.heartbeat_interval
         while True:
-            await asyncio.sleep(min(_EPOCH_POLL, self.heartbeat_interval))
-            now_epoch = bus_epoch(self.bus)
-            if now_epoch == epoch and loop.time() < due:
-                continue
+            await self._until_due(seen, wait)
+            seen = self.bus.reconnects  # read before publishing: a reconnect meanwhile counts
             try:
                 await self.publish_card()
+                wait = self.heartbeat_interval
             except BusError as exc:
                 log.debug("agent %s heartbeat failed: %s", self.agent_id, exc)
-                continue
-            epoch = now_epoch
-            due = loop.time() + self.heartbeat_interval
+                wait = min(_RETRY, self.heartbeat_interval)
+
+    async def _until_due(self, reconnects: int, wait: float) -> None:
+        """Return after ``wait`` seconds, or once ``bus.reconnects`` moved past ``reconnects``."""
+        loop = asyncio.get_running_loop()
+        due = loop.time() + wait
+        while self.bus.reconnects == reconnects and loop.time() < due:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(due - loop.time()):
+                    await self.bus.connection_changed()
 
     # -- serving --------------------------------------------------------------------
 

@@ -1,11 +1,13 @@
 """The caller's half of remote calls: correlation, acks and results, reconnect notices.
 
-``Bus.request`` resolves one reply per request. A remote call needs more: an
+This is weft's one request/reply path on the bus (``Bus.reply`` is the
+answering half). A remote call needs more than one reply per request: an
 optional ``CallAccepted`` before the result, several sends of one call (each
 with its own Correlation Data, all leading back to the same waiter), and a
-notice when the bus reconnected, because a reply published while this
-client was away is lost and the call must be sent again. ``CallClient`` is
-that dispatcher; ``RemoteAction`` is the policy on top of it.
+notice when the bus reconnected (``Bus.connection_changed``), because a
+reply published while this client was away is lost and the call must be
+sent again. ``CallClient`` is that dispatcher; ``RemoteAction`` is the
+policy on top of it.
 
 There is one ``CallClient`` per bus (``CallClient.for_bus``). It listens on
 the bus's own reply topic ``weft/{ns}/replies/{client_id}``, so brokers that
@@ -37,17 +39,11 @@ from weft.runtime.remote.dead_letter import publish_dead_letter
 
 log = logging.getLogger(__name__)
 
-_MONITOR_POLL = 0.25  # MqttBus has no reconnect callback; polling a counter is free
 _clients: weakref.WeakKeyDictionary[Bus, CallClient] = weakref.WeakKeyDictionary()
 
 Event = tuple[str, Any]
 """What a waiter receives: ``("result", ActionResult)``, ``("accepted", CallAccepted)``,
 ``("reconnected", None)`` or ``("agent", (change, agent_id))`` from a registry."""
-
-
-def bus_epoch(bus: Bus) -> int:
-    """How many times the bus has reconnected (0 for buses that never do)."""
-    return int(getattr(bus, "reconnects", 0))
 
 
 class Waiter:
@@ -86,7 +82,8 @@ class CallClient:
         self._tasks: list[asyncio.Task[None]] = []
         self._lock = asyncio.Lock()
         self._pings: dict[bytes, asyncio.Future[None]] = {}
-        self.epoch = bus_epoch(bus)
+        self.epoch = bus.reconnects
+        """The bus's ``reconnects`` when open calls were last told about a reconnect."""
         self.troubled_at: float | None = None
         """Wall time at which a disconnect or reconnect was last noticed."""
 
@@ -148,9 +145,7 @@ class CallClient:
 
     def troubled_since(self, since: float) -> bool:
         """True if the bus is down now, or dropped or reconnected at or after ``since``."""
-        if getattr(self.bus, "connected", True) is False:
-            return True
-        if bus_epoch(self.bus) != self.epoch:
+        if not self.bus.connected or self.bus.reconnects != self.epoch:
             return True
         return self.troubled_at is not None and self.troubled_at >= since
 
@@ -215,15 +210,12 @@ class CallClient:
             )
 
     async def _monitor(self) -> None:
-        """Notice disconnects and reconnects; tell every open call about a reconnect."""
+        """Note every disconnect and reconnect; tell every open call about a reconnect."""
         while True:
-            await asyncio.sleep(_MONITOR_POLL)
-            if getattr(self.bus, "connected", True) is False:
-                self.troubled_at = time.time()
-                continue
-            epoch = bus_epoch(self.bus)
-            if epoch != self.epoch:
-                self.epoch = epoch
-                self.troubled_at = time.time()
+            await self.bus.connection_changed()
+            self.troubled_at = time.time()
+            reconnects = self.bus.reconnects
+            if self.bus.connected and reconnects != self.epoch:
+                self.epoch = reconnects
                 for waiter in list(self._open):
                     waiter.push(("reconnected", None))

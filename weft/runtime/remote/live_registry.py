@@ -19,14 +19,12 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 
 from pydantic import ValidationError
 
 from weft.protocols import (
     ActionSpec,
     AgentCard,
-    AgentStatus,
     CapabilityCard,
     DeadLetterReason,
     Message,
@@ -36,40 +34,17 @@ from weft.runtime.bus.base import Bus, Subscription
 from weft.runtime.engine.registry import ActionRegistry
 from weft.runtime.remote.call_client import CallClient
 from weft.runtime.remote.dead_letter import publish_dead_letter
+from weft.runtime.remote.directory import AgentInfo, Listener
 from weft.runtime.remote.remote_action import RemoteAction
 
 log = logging.getLogger(__name__)
 
-Listener = Callable[[str, str], None]
-"""Called with ``(change, agent_id)``; change is ``appeared``, ``updated`` or ``gone``."""
-
-
-@dataclass
-class AgentInfo:
-    """One agent as the registry knows it."""
-
-    card: AgentCard
-    first_seen: float
-    last_seen: float
-
-    @property
-    def agent_id(self) -> str:
-        return self.card.agent_id
-
-    @property
-    def stale_after(self) -> float:
-        return 3 * self.card.heartbeat_interval + 2.0
-
-    def fresh(self, now: float | None = None) -> bool:
-        return ((now or time.time()) - self.last_seen) <= self.stale_after
-
-    @property
-    def serving(self) -> bool:
-        return self.card.status is AgentStatus.SERVING
-
 
 class LiveRegistry:
     """Agents on one bus namespace, kept current from their retained cards.
+
+    It is the ``AgentDirectory`` (``weft.runtime.remote.directory``) that the
+    ``RemoteAction``s it makes follow.
 
     Use ``async with LiveRegistry(bus) as registry:``; once entered, every
     card retained on the broker has been seen. Listeners run synchronously

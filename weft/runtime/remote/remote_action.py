@@ -41,7 +41,7 @@ import logging
 import math
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from weft.protocols import (
     ActionCall,
@@ -57,10 +57,8 @@ from weft.protocols import (
 from weft.protocols.remote import ACK_PROPERTY, TRACEPARENT
 from weft.runtime.bus.base import Bus
 from weft.runtime.remote.call_client import CallClient, Waiter
+from weft.runtime.remote.directory import AgentDirectory
 from weft.runtime.tracing.spans import traceparent
-
-if TYPE_CHECKING:
-    from weft.runtime.remote.live_registry import LiveRegistry
 
 log = logging.getLogger(__name__)
 
@@ -88,9 +86,10 @@ class _Call:
 class RemoteAction:
     """Calls ``spec.name`` on remote agents; see the module docstring for the guarantees.
 
-    With a ``registry`` (a started ``LiveRegistry``) it picks a live agent
-    (its pool when it has one) and follows deaths and returns. Without one,
-    it sends to ``pool`` (or ``agent``) and relies on acks and deadlines.
+    With a ``registry`` (an ``AgentDirectory``, such as a started
+    ``LiveRegistry``) it picks a live agent (its pool when it has one) and
+    follows deaths and returns. Without one, it sends to ``pool`` (or
+    ``agent``) and relies on acks and deadlines.
     """
 
     def __init__(
@@ -98,7 +97,7 @@ class RemoteAction:
         bus: Bus | CallClient,
         spec: ActionSpec,
         *,
-        registry: LiveRegistry | None = None,
+        registry: AgentDirectory | None = None,
         pool: str | None = None,
         agent: str | None = None,
         default_timeout: float = 300.0,

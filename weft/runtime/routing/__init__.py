@@ -15,6 +15,8 @@ from weft.runtime.support.lazy import lazy_exports
 _EXPORTS: dict[str, str] = {
     "CapabilityIndex": "weft.runtime.routing.capability_index",
     "CapabilityRouter": "weft.runtime.routing.capability_router",
+    "EmbeddingError": "weft.runtime.routing.embeddings",
+    "EmbeddingMismatchError": "weft.runtime.routing.embeddings",
     "HashingEmbedder": "weft.runtime.routing.embeddings",
     "LexicalRouter": "weft.runtime.routing.lexical_router",
     "MiniLMEmbedder": "weft.runtime.routing.embeddings",
@@ -27,6 +29,8 @@ _EXPORTS: dict[str, str] = {
 __all__ = [
     "CapabilityIndex",
     "CapabilityRouter",
+    "EmbeddingError",
+    "EmbeddingMismatchError",
     "HashingEmbedder",
     "LexicalRouter",
     "MiniLMEmbedder",
@@ -41,6 +45,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from weft.runtime.routing.capability_index import CapabilityIndex
     from weft.runtime.routing.capability_router import CapabilityRouter, ScoringWeights
     from weft.runtime.routing.embeddings import (
+        EmbeddingError,
+        EmbeddingMismatchError,
         HashingEmbedder,
         MiniLMEmbedder,
         OpenAIEmbedder,

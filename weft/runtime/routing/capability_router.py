@@ -67,7 +67,7 @@ from weft.runtime.routing.capability_index import (
 from weft.runtime.routing.chroma_store import HnswParams
 from weft.runtime.routing.embeddings.base import Embedder, normalise
 from weft.runtime.routing.outcome_memory import OutcomeMemory, SuccessEstimate
-from weft.runtime.routing.text import STOPWORDS
+from weft.runtime.routing.text import STOPWORDS, stem
 from weft.runtime.tracing.spans import SpanRecord, Tracer, new_span_id, trace_id_for
 
 
@@ -119,22 +119,11 @@ class _Scored:
 
 _WORD = re.compile(r"[a-z0-9][a-z0-9+#.]*[a-z0-9+#]|[a-z0-9]")
 _STOP = STOPWORDS
-_SUFFIXES = (
-    "ational", "ations", "ation", "ments", "ment", "ings", "ing", "ities", "ity", "ness",
-    "ers", "er", "ies", "ied", "ed", "es", "ly", "al", "s", "e",
-)  # fmt: skip
-
-
-def _stem(word: str) -> str:
-    for suffix in _SUFFIXES:
-        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
-            return word[: -len(suffix)]
-    return word
 
 
 def terms(text: str) -> list[str]:
     """Lower-cased, stemmed content words of ``text`` (the lexical scorer's vocabulary)."""
-    return [_stem(w) for w in _WORD.findall(text.lower()) if w not in _STOP]
+    return [stem(w) for w in _WORD.findall(text.lower()) if w not in _STOP]
 
 
 class _Lexicon:

@@ -21,33 +21,10 @@ import time
 from collections.abc import Iterable
 
 from weft.protocols import Candidate, CapabilityCard, RouteRequest, RoutingDecision
-from weft.runtime.routing.text import STOPWORDS
+from weft.runtime.routing.text import STOPWORDS, stem
 
 _WORD = re.compile(r"[a-z0-9]+")
 _STOP = (STOPWORDS | {"one", "two"}) - {"write", "based", "been", "given", "new"}
-_SUFFIXES = (
-    "ations",
-    "ation",
-    "ings",
-    "ing",
-    "ists",
-    "ist",
-    "ers",
-    "er",
-    "ed",
-    "es",
-    "ly",
-    "s",
-    "e",
-)
-
-
-def stem(word: str) -> str:
-    """Strip one common English suffix, keeping at least three letters."""
-    for suffix in _SUFFIXES:
-        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
-            return word[: -len(suffix)]
-    return word
 
 
 def keywords(text: str) -> list[str]:

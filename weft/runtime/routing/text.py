@@ -1,8 +1,9 @@
-"""Words that carry no meaning for matching tasks to agents, shared by every lexical scorer.
+"""Words as every lexical scorer sees them: stop words to drop, and one stemmer.
 
-The router, the orchestrator's lexical fallback router and the rule planner
-all drop these before comparing words; keeping one list keeps their notion of
-"a content word" the same.
+The capability router's lexical score, the keyword router and the rule
+planner all drop ``STOPWORDS`` and reduce words with ``stem`` before
+comparing them; one list and one stemmer keep their notion of "the same
+word" the same.
 """
 
 from __future__ import annotations
@@ -90,3 +91,23 @@ STOPWORDS: frozenset[str] = frozenset(
         "your",
     ]
 )
+
+#: First match wins: a longer ending comes before its own tail (``-ations`` before ``-s``).
+_SUFFIXES = (
+    "ational", "ations", "ation", "ments", "ment", "ings", "ing", "ities", "ity", "ness",
+    "ists", "ist", "ers", "er", "ies", "ied", "ed", "es", "ly", "al", "s", "e",
+)  # fmt: skip
+
+
+def stem(word: str) -> str:
+    """``word`` without one common English suffix, keeping at least three letters.
+
+    Light on purpose: ``writer``/``writing``/``writes`` meet at ``writ``, and
+    nothing is looked up, so it is deterministic and costs a few string
+    comparisons. It is not a Porter stemmer: ``analysis`` and ``analyst``
+    stay apart (the keyword router adds a shared-prefix rule for that).
+    """
+    for suffix in _SUFFIXES:
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            return word[: -len(suffix)]
+    return word

@@ -17,6 +17,7 @@ _EXPORTS: dict[str, str] = {
     "get_logger": "weft.runtime.support.logging",
     "register_secret": "weft.runtime.support.redaction",
     "register_sensitive": "weft.runtime.support.redaction",
+    "starts_with": "weft.runtime.support.sqlite_text",
     "weft_home": "weft.runtime.support.home",
 }
 
@@ -28,6 +29,7 @@ __all__ = [
     "get_logger",
     "register_secret",
     "register_sensitive",
+    "starts_with",
     "weft_home",
 ]
 __getattr__ = lazy_exports(__name__, _EXPORTS)
@@ -37,3 +39,4 @@ if TYPE_CHECKING:  # pragma: no cover
     from weft.runtime.support.home import default_journal_path, default_trace_path, weft_home
     from weft.runtime.support.logging import configure_logging, get_logger
     from weft.runtime.support.redaction import register_secret, register_sensitive
+    from weft.runtime.support.sqlite_text import starts_with

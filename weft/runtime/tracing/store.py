@@ -34,6 +34,7 @@ from weft.protocols import WeftError
 from weft.runtime.support.flush_timer import FlushTimer
 from weft.runtime.support.home import default_trace_path
 from weft.runtime.support.logging import get_logger
+from weft.runtime.support.sqlite_text import starts_with
 from weft.runtime.tracing import _db as trace_db
 from weft.runtime.tracing.span_codec import (
     DEFAULT_MAX_CHARS,
@@ -274,10 +275,8 @@ class TraceStore(Tracer):
         row = self._db.execute(columns + " WHERE run_id = ?", (ref,)).fetchone()
         if row is not None:
             return _trace_run(row)
-        pattern = ref.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        rows = self._db.execute(
-            columns + " WHERE run_id LIKE ? ESCAPE '\\' LIMIT 6", (pattern,)
-        ).fetchall()
+        condition, params = starts_with("run_id", ref)
+        rows = self._db.execute(f"{columns} WHERE {condition} LIMIT 6", params).fetchall()
         if len(rows) == 1:
             return _trace_run(rows[0])
         if not rows:

@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import weft
+from weft.protocols import WeftError
 from weft.runtime.support.flush_timer import FlushTimer
 from weft.runtime.support.redaction import Redactor
 from weft.runtime.tracing import _db as trace_db
@@ -90,7 +91,7 @@ class TraceWriter(Protocol):
         """Commit what is left, checkpoint, and stop."""
 
 
-class WriterGone(Exception):
+class WriterGone(WeftError):
     """The writer process died or stopped answering; the batch at hand was not taken."""
 
 

@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-import aiomqtt
 import paho.mqtt.client as paho
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
@@ -185,14 +184,14 @@ def to_paho(props: MessageProperties, packet_type: int = PacketTypes.PUBLISH) ->
     return PackedProperties(packet_type, _varint(len(body)) + body, values)
 
 
-def from_paho(raw: paho.MQTTMessage | aiomqtt.Message) -> Message:
-    """A paho (or aiomqtt) message as a weft ``Message``; raises if it cannot be represented.
+def from_paho(raw: paho.MQTTMessage) -> Message:
+    """A paho message as a weft ``Message``; raises if it cannot be represented.
 
     Built with ``model_construct``: paho decoded every field with its MQTT
     type already, so pydantic's validation would only repeat that, on every
     message. A topic that is not valid UTF-8 raises ``UnicodeDecodeError``.
     """
-    topic = raw.topic if isinstance(raw.topic, str) else raw.topic.value
+    topic = raw.topic
     props = raw.properties
     if props is not None:
         attrs = props.__dict__

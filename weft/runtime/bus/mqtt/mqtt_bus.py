@@ -1,4 +1,4 @@
-"""The MQTT v5 bus: weft's ``Bus`` over any MQTT v5 broker, through aiomqtt.
+"""The MQTT v5 bus: weft's ``Bus`` over any MQTT v5 broker, through paho-mqtt.
 
 What a caller can rely on (the same as ``InProcessBus``, see the conformance
 suite in ``tests/conformance``):
@@ -16,29 +16,30 @@ suite in ``tests/conformance``):
   again after a reconnect, so subscribers always converge on the retained
   state.
 - Order per topic is kept: one connection, messages routed in arrival order
-  by one task.
+  in paho's read callback.
 
 Connection handling: the first connect fails fast with a ``BusError`` that
 names the URL. After that, a lost connection is re-established with
 exponential backoff (clean session) and every live subscription is
-re-subscribed before the bus counts as connected again. ``publish`` and
-``subscribe`` wait up to ``reconnect_timeout`` seconds for the connection and
-then raise ``BusError``; a QoS 1 publish interrupted by a disconnect is sent
-again on the new connection (at least once: calls are idempotent by
-``(call_id, attempt)``). Messages published by others while this client was
-offline are not delivered to it (clean sessions; brokers restarted without
-persistence lose them anyway).
+re-subscribed before the bus counts as connected again; the change is
+signalled through ``Bus.connection_changed`` and counted in
+``Bus.reconnects``. ``publish`` and ``subscribe`` wait up to
+``reconnect_timeout`` seconds for the connection and then raise
+``BusError``; a QoS 1 publish interrupted by a disconnect is sent again on
+the new connection (at least once: calls are idempotent by ``(call_id,
+attempt)``). Messages published by others while this client was offline are
+not delivered to it (clean sessions; brokers restarted without persistence
+lose them anyway).
 
-Latency: the client socket gets ``TCP_NODELAY`` (aiomqtt's ``socket_options``,
-applied right after paho opens the socket). Without it, and without
-``set_tcp_nodelay true`` on the broker (see ``weft.runtime.bus.mqtt.broker``), a QoS 1
-round trip takes tens of milliseconds instead of well under one.
+Latency: the client socket gets ``TCP_NODELAY`` as soon as paho opens it
+(see ``_connection``). Without it, and without ``set_tcp_nodelay true`` on
+the broker (see ``weft.runtime.bus.mqtt.broker``), a QoS 1 round trip takes
+tens of milliseconds instead of well under one.
 
-Throughput: aiomqtt keeps the connection, TLS and reconnect plumbing, but the
-two per-message paths bypass it (``bench/bus.py`` measured both): publishes
-go to paho directly and wait on a future per packet id, and incoming
-messages are routed inside paho's read callback. aiomqtt's versions cost a
-task plus an ``asyncio.wait`` per message and drop the PUBACK reason code.
+The transport is paho-mqtt 2.x on the asyncio loop (``_connection`` says
+why not aiomqtt): publishes wait on a future per packet id that the PUBACK
+resolves with its reason code, and incoming messages are routed inside
+paho's read callback, with no task or queue per message in between.
 """
 
 from __future__ import annotations
@@ -48,37 +49,19 @@ import contextlib
 import itertools
 import logging
 import random
-import socket
-from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
 
-import aiomqtt
 import paho.mqtt.client as paho
-from aiomqtt.exceptions import MqttConnectError
-from paho.mqtt.packettypes import PacketTypes
-from paho.mqtt.properties import Properties
-from paho.mqtt.reasoncodes import ReasonCode
 
 from weft.protocols import BusError, Message, topic_matches
 from weft.runtime.bus.base import DEFAULT_MAX_PAYLOAD, Bus, Subscription
-from weft.runtime.bus.mqtt._connection import (
-    CONNECTION_LOST_CODES,
-    Connection,
-    ConnectionLostError,
-    abandon,
-    connect_hint,
-    drop_late,
-    make_client,
-)
+from weft.runtime.bus.mqtt._connection import Connection, ConnectionLostError, open_connection
 from weft.runtime.bus.mqtt._wire import BrokerAddress, parse_broker_url, subscription_ids, to_paho
 from weft.runtime.bus.mqtt._wire import from_paho as _from_paho
 
 __all__ = ["BrokerAddress", "MqttBus", "parse_broker_url"]
 
 log = logging.getLogger(__name__)
-
-_T = TypeVar("_T")
 
 _MAX_SUBSCRIPTION_ID = 268_435_455  # MQTT 5 §3.8.2.1.2
 
@@ -165,31 +148,12 @@ class MqttBus(Bus):
         self.will = will
         self.dropped_messages = 0
         """Incoming messages that could not be converted and were dropped (logged)."""
-        self.reconnects = 0
-        """How many times the connection was re-established after a loss."""
         self._filters: dict[str, _Filter] = {}
         self._by_id: dict[int, _Filter] = {}
         self._next_id = itertools.count(1)
         self._conn: Connection | None = None
-        self._connected = asyncio.Event()
         self._generation = itertools.count()
         self._supervisor: asyncio.Task[None] | None = None
-        self._closing = False
-
-    # -- public extras ----------------------------------------------------------
-
-    @property
-    def connected(self) -> bool:
-        """True while a connection is up and every subscription is in place."""
-        return self._connected.is_set()
-
-    async def wait_connected(self, timeout: float | None = None) -> None:
-        """Wait until the bus is (re)connected and re-subscribed; ``BusError`` on timeout."""
-        try:
-            async with asyncio.timeout(timeout):
-                await self._connected.wait()
-        except TimeoutError:
-            raise BusError(f"not connected to {self.url} after {timeout:g}s") from None
 
     @property
     def tcp_nodelay(self) -> bool | None:
@@ -199,31 +163,19 @@ class MqttBus(Bus):
         uses, not what weft asked for.
         """
         conn = self._conn
-        if conn is None or conn.lost.done():
-            return None
-        # aiomqtt exposes no socket accessor; paho's client is its documented escape hatch.
-        sock = conn.client._client.socket()
-        if not isinstance(sock, socket.socket):
-            return None
-        return bool(sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+        return conn.tcp_nodelay if conn is not None else None
 
     # -- transport primitives ---------------------------------------------------
 
     async def _start(self) -> None:
-        self._closing = False
-        self._connected.clear()
         conn = await self._connect()
         self._conn = conn
-        self._connected.set()
+        self._connection_up()
         self._supervisor = asyncio.create_task(
             self._supervise(conn), name=f"weft-mqtt-{self.client_id}"
         )
 
     async def _stop(self) -> None:
-        self._closing = True
-        # Wake publishers waiting for a reconnect so they fail now, not at their deadline.
-        self._connected.set()
-        self._connected.clear()
         for entry in list(self._filters.values()):
             for sub in list(entry.members):
                 await sub.close()
@@ -235,62 +187,36 @@ class MqttBus(Bus):
                 await self._supervisor
             self._supervisor = None
         conn, self._conn = self._conn, None
-        self._connected.clear()
         if conn is not None:
-            await self._disconnect(conn)
+            await conn.close(self.connect_timeout)
 
     async def _publish(self, message: Message) -> None:
         """Hand the message to paho and wait for the broker's acknowledgement.
 
-        Calls paho directly instead of ``aiomqtt.Client.publish`` for two
-        reasons: aiomqtt drops the PUBACK reason code, so a publish the
-        broker refused (MQTT 5: 0x87 not authorized, by an ACL) would look
-        delivered; and the ack future here is failed by ``mark_lost()`` when
-        the connection drops, where racing each publish against the loss
-        cost a task and an ``asyncio.wait`` per message.
+        The PUBACK's reason code decides: a publish the broker refused (MQTT
+        5: 0x87 not authorized, by an ACL) raises instead of looking
+        delivered. A publish cut off by a lost connection is sent again on
+        the next one, until ``reconnect_timeout``.
         """
         properties = to_paho(message.properties)
         deadline: float | None = None
         conn = self._conn
         while True:
-            if conn is None or conn.lost.done() or not self._connected.is_set():
+            if conn is None or conn.lost.done() or not self.connected:
                 if deadline is None:
                     deadline = asyncio.get_running_loop().time() + self.reconnect_timeout
                 conn = await self._connection(deadline, f"publish to {message.topic!r}")
             try:
-                info = conn.client._client.publish(
-                    message.topic, message.payload, message.qos, message.retain, properties
-                )
-            except ValueError as exc:  # paho's own checks (topic, payload type)
-                raise BusError(f"publish to {message.topic!r} on {self.url} failed: {exc}") from exc
-            if info.rc != paho.MQTT_ERR_SUCCESS:
-                if info.rc in CONNECTION_LOST_CODES:
-                    if deadline is None:
-                        deadline = asyncio.get_running_loop().time() + self.reconnect_timeout
-                    await self._until_lost(conn, deadline)
-                    conn = None
-                    continue
-                reason = paho.error_string(info.rc)
-                raise BusError(f"publish to {message.topic!r} on {self.url} failed: {reason}")
-            if info.is_published():
-                # Only QoS 0 can be done already, and only if paho wrote the
-                # packet inside publish(); with aiomqtt's event-loop
-                # integration it never does (writes wait for the loop), and
-                # a PUBACK is read by the loop, never inside publish().
-                return
-            ack: asyncio.Future[ReasonCode] = asyncio.get_running_loop().create_future()
-            conn.acks[info.mid] = ack
-            try:
-                reason_code = await ack
+                reason = await conn.publish(message, properties)
             except ConnectionLostError:
+                if deadline is None:
+                    deadline = asyncio.get_running_loop().time() + self.reconnect_timeout
+                await self._until_lost(conn, deadline)
                 conn = None
                 continue
-            finally:
-                if conn is not None and conn.acks.get(info.mid) is ack:
-                    del conn.acks[info.mid]
-            if reason_code.value >= 0x80:
+            if reason.is_failure:
                 raise BusError(
-                    f"broker {self.url} refused the publish to {message.topic!r}: {reason_code} "
+                    f"broker {self.url} refused the publish to {message.topic!r}: {reason} "
                     "(is the client allowed to write to this topic?)"
                 )
             return
@@ -338,27 +264,20 @@ class MqttBus(Bus):
         return sub_id
 
     async def _subscribe_on(self, conn: Connection, entry: _Filter, sub_id: int) -> None:
-        """SUBSCRIBE ``entry`` with identifier ``sub_id``; raises on refusal or loss."""
-        props = Properties(PacketTypes.SUBSCRIBE)  # type: ignore[no-untyped-call]
-        props.SubscriptionIdentifier = sub_id
+        """SUBSCRIBE ``entry`` with identifier ``sub_id``.
+
+        Raises ``ConnectionLostError`` on a loss, ``BusError`` on a refusal
+        or when no SUBACK comes within ``connect_timeout``.
+        """
         try:
-            codes = await self._on(
-                conn,
-                conn.client.subscribe(
-                    entry.pattern, qos=entry.qos, properties=props, timeout=self.connect_timeout
-                ),
-            )
-        except aiomqtt.MqttCodeError as exc:
-            if exc.rc in CONNECTION_LOST_CODES:
-                raise ConnectionLostError from exc
-            raise BusError(f"subscribe to {entry.pattern!r} on {self.url} failed: {exc}") from exc
-        except aiomqtt.MqttError as exc:
-            if conn.lost.done():
-                raise ConnectionLostError from exc
-            raise BusError(f"subscribe to {entry.pattern!r} on {self.url} failed: {exc}") from exc
+            codes = await conn.subscribe(entry.pattern, entry.qos, sub_id, self.connect_timeout)
+        except TimeoutError:
+            raise BusError(
+                f"subscribe to {entry.pattern!r} on {self.url} failed: "
+                f"no SUBACK within {self.connect_timeout:g}s"
+            ) from None
         for code in codes:
-            value = code.value if hasattr(code, "value") else int(code)
-            if value >= 0x80:
+            if code.is_failure:
                 raise BusError(f"broker {self.url} refused subscription {entry.pattern!r}: {code}")
         entry.generation = conn.generation
 
@@ -387,85 +306,37 @@ class MqttBus(Bus):
             return
         self._drop_filter(entry)
         conn = self._conn
-        if self._closing or conn is None or not self.connected:
+        if not self._started or conn is None or not self.connected:
             return  # a new connection starts clean, so the filter is gone there anyway
         # Best effort: failing to unsubscribe only costs messages we now ignore.
-        with contextlib.suppress(aiomqtt.MqttError, ConnectionLostError):
-            await self._on(
-                conn, conn.client.unsubscribe(entry.pattern, timeout=self.connect_timeout)
-            )
+        with contextlib.suppress(BusError, TimeoutError):
+            await conn.unsubscribe(entry.pattern, self.connect_timeout)
 
     # -- connection -------------------------------------------------------------
 
-    def _client(self, on_ack: Callable[[int, ReasonCode], None]) -> aiomqtt.Client:
-        return make_client(
+    async def _connect(self) -> Connection:
+        """Open one connection; ``BusError`` naming the URL when that fails."""
+        return await open_connection(
             self.address,
             self.client_id,
+            generation=next(self._generation),
             keepalive=self.keepalive,
             connect_timeout=self.connect_timeout,
             will=self.will,
-            on_ack=on_ack,
             on_message=self._route,
-            logger=logging.getLogger(f"{__name__}.aiomqtt"),
         )
 
-    async def _connect(self) -> Connection:
-        """Open one connection; ``BusError`` naming the URL when that fails."""
-        acks: list[Connection] = []  # filled below, before any publish can be acknowledged
-        client = self._client(lambda mid, reason: acks[0].acknowledged(mid, reason))
-        # aiomqtt connects in a worker thread that a cancellation cannot stop;
-        # if close() cancels us meanwhile, drop the connection once it exists
-        # instead of leaving a live client (and its client id) on the broker.
-        entering = asyncio.ensure_future(client.__aenter__())
-        try:
-            await asyncio.shield(entering)
-        except asyncio.CancelledError:
-            entering.add_done_callback(lambda entered: drop_late(entered, client))
-            raise
-        except MqttConnectError as exc:
-            abandon(client)
-            raise BusError(f"MQTT broker at {self.url} refused the connection: {exc}") from exc
-        except (aiomqtt.MqttError, OSError) as exc:
-            abandon(client)
-            reason = str(exc) or type(exc).__name__
-            hint = connect_hint(reason, tls=self.address.tls, timeout=self.connect_timeout)
-            raise BusError(f"cannot reach MQTT broker at {self.url}: {reason}{hint}") from exc
-        lost: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        conn = Connection(client, next(self._generation), lost)
-        acks.append(conn)
-        return conn
-
-    async def _disconnect(self, conn: Connection) -> None:
-        conn.mark_lost()
-        with contextlib.suppress(aiomqtt.MqttError, OSError, TimeoutError):
-            async with asyncio.timeout(self.connect_timeout):
-                await conn.client.__aexit__(None, None, None)
-
     async def _supervise(self, conn: Connection) -> None:
-        """Read messages until the connection drops, then reconnect; runs until close."""
+        """Wait until the connection drops, then reconnect; runs until close."""
         while True:
-            await self._read(conn)
-            self._connected.clear()
-            await self._disconnect(conn)
+            await asyncio.shield(conn.lost)  # shielded: cancelling us must not mark it lost
+            self._connection_down()
+            await conn.close(self.connect_timeout)
             log.warning("lost connection to MQTT broker %s; reconnecting", self.url)
             conn = await self._reconnect()
             self._conn = conn
-            self.reconnects += 1
-            self._connected.set()
+            self._connection_up()
             log.info("reconnected to MQTT broker %s", self.url)
-
-    async def _read(self, conn: Connection) -> None:
-        """Return when the connection drops.
-
-        Messages never reach aiomqtt's queue (``on_message`` routes them), so
-        its iterator yields nothing; it is used for the one thing it does
-        here: ending with ``MqttError`` when the connection is lost.
-        """
-        try:
-            async for _ in conn.client.messages:
-                pass
-        except aiomqtt.MqttError as exc:
-            log.debug("message loop for %s ended: %s", self.url, exc)
 
     async def _reconnect(self) -> Connection:
         delay = self.backoff_initial
@@ -478,11 +349,11 @@ class MqttBus(Bus):
                 try:
                     await self._resubscribe(conn)
                     return conn
-                except (ConnectionLostError, BusError) as exc:
+                except BusError as exc:  # ConnectionLostError included
                     log.warning("re-subscribing on %s failed: %s", self.url, exc)
-                    await self._disconnect(conn)
+                    await conn.close(self.connect_timeout)
                 except BaseException:  # cancelled by close(): do not leak the socket
-                    await self._disconnect(conn)
+                    conn.release()
                     raise
             await asyncio.sleep(delay * random.uniform(0.5, 1.0))
             delay = min(delay * 2, self.backoff_max)
@@ -509,15 +380,14 @@ class MqttBus(Bus):
         """The live connection, waiting for a reconnect until ``deadline``."""
         loop = asyncio.get_running_loop()
         while True:
-            if self._closing:
+            if not self._started:
                 raise BusError(f"cannot {what}: the bus is closing")
             conn = self._conn
             if self.connected and conn is not None and not conn.lost.done():
                 return conn
-            remaining = deadline - loop.time()
             try:
-                async with asyncio.timeout(max(remaining, 0)):
-                    await self._connected.wait()
+                async with asyncio.timeout(max(deadline - loop.time(), 0)):
+                    await self.connection_changed()
             except TimeoutError:
                 raise BusError(
                     f"cannot {what}: not connected to MQTT broker {self.url} "
@@ -525,31 +395,11 @@ class MqttBus(Bus):
                 ) from None
 
     async def _until_lost(self, conn: Connection, deadline: float) -> None:
-        """Wait until the supervisor notices a loss paho already reported."""
+        """Wait until the connection counts as lost after paho reported it gone."""
         remaining = max(deadline - asyncio.get_running_loop().time(), 0)
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(remaining):
                 await asyncio.shield(conn.lost)
-
-    async def _on(self, conn: Connection, operation: Coroutine[Any, Any, _T]) -> _T:
-        """Run a broker operation, abandoning it if its connection is lost meanwhile.
-
-        aiomqtt keeps waiting for an acknowledgement after the connection
-        died; racing against ``conn.lost`` turns that into a prompt retry.
-        """
-        task = asyncio.ensure_future(operation)
-        waiting: set[asyncio.Future[Any]] = {task, conn.lost}
-        try:
-            await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
-        except asyncio.CancelledError:
-            task.cancel()
-            raise
-        if task.done():
-            return task.result()
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError, aiomqtt.MqttError):
-            await task
-        raise ConnectionLostError
 
     # -- routing ----------------------------------------------------------------
 
@@ -596,4 +446,4 @@ def _topic_of(raw: paho.MQTTMessage) -> str:
     try:
         return raw.topic
     except UnicodeDecodeError:
-        return repr(getattr(raw, "_topic", b"?"))
+        return "a topic that is not valid UTF-8"

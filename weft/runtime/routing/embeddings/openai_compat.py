@@ -4,7 +4,9 @@ OpenAI itself, vLLM, Ollama, llama.cpp's server, LiteLLM and text-embeddings-
 inference all speak this wire format. The ``openai`` package is imported on
 first use. ``base_url`` and ``api_key`` default to ``$OPENAI_BASE_URL`` and
 ``$OPENAI_API_KEY`` (the client's own defaults); a local server that needs no
-key gets a placeholder so the client does not refuse to start.
+key gets a placeholder so the client does not refuse to start. The clients
+take their ``http_client`` from ``weft.agents.model_requests``, so a test's
+``block_network_models()`` keeps them on loopback.
 
 ``model_id`` defaults to the model name. Two servers may serve different
 weights under one name; give an explicit ``model_id`` (for example
@@ -19,6 +21,12 @@ from typing import Any
 
 import numpy as np
 
+from weft.agents.model_requests import (
+    ModelRequestBlocked,
+    blocked_cause,
+    model_http_client,
+    sync_model_http_client,
+)
 from weft.runtime.routing.embeddings.base import EmbeddingError, Vectors, normalise
 
 #: Output sizes of well-known models, so the dimension is known before the first call.
@@ -122,7 +130,10 @@ class OpenAIEmbedder:
 
     def _failed(self, exc: Exception) -> EmbeddingError:
         where = self.base_url or "api.openai.com"
-        return EmbeddingError(f"embedding request to {where} (model '{self.model}') failed: {exc}")
+        reason = blocked_cause(exc) or exc
+        return EmbeddingError(
+            f"embedding request to {where} (model '{self.model}') failed: {reason}"
+        )
 
     def _chunks(self, texts: Sequence[str]) -> list[list[str]]:
         items = [t if t.strip() else " " for t in texts]  # the API rejects empty strings
@@ -131,26 +142,30 @@ class OpenAIEmbedder:
     def embed(self, texts: Sequence[str]) -> Vectors:
         openai = self._import()
         if self._sync_client is None:
-            self._sync_client = openai.OpenAI(**self._client_args())
+            self._sync_client = openai.OpenAI(
+                **self._client_args(), http_client=sync_model_http_client()
+            )
         try:
             responses = [
                 self._sync_client.embeddings.create(**self._request(chunk))
                 for chunk in self._chunks(texts)
             ]
-        except openai.OpenAIError as exc:
+        except (openai.OpenAIError, ModelRequestBlocked) as exc:
             raise self._failed(exc) from exc
         return self._collect(responses, len(texts))
 
     async def aembed(self, texts: Sequence[str]) -> Vectors:
         openai = self._import()
         if self._async_client is None:
-            self._async_client = openai.AsyncOpenAI(**self._client_args())
+            self._async_client = openai.AsyncOpenAI(
+                **self._client_args(), http_client=model_http_client()
+            )
         try:
             responses = [
                 await self._async_client.embeddings.create(**self._request(chunk))
                 for chunk in self._chunks(texts)
             ]
-        except openai.OpenAIError as exc:
+        except (openai.OpenAIError, ModelRequestBlocked) as exc:
             raise self._failed(exc) from exc
         return self._collect(responses, len(texts))
 

@@ -1,0 +1,77 @@
+"""What the compiler hands the executor: nodes and edges with everything precomputed.
+
+These records are the engine's shared vocabulary. They import no other part
+of the engine except the action table, so the scheduler, the node calls and
+the workflow-as-action can all read a compiled workflow without knowing how
+it was compiled (``compiler.py`` knows that).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from weft.protocols import Action, JoinMode, NodeSpec, RetryPolicy, WorkflowSpec
+from weft.runtime.engine.action_table import ActionTable
+from weft.workflows import GraphPlan
+from weft.workflows.expressions import Condition, Renderer
+
+#: A join's reducer: ``(values, sources) -> value`` (``weft.workflows.reducers``).
+Reducer = Any
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledEdge:
+    """A forward or loop edge with its condition and critic ready to use."""
+
+    source: str
+    target: str
+    condition: Condition | None
+    critic: str | None
+    max_iterations: int | None
+    body: tuple[str, ...] = ()
+    #: No condition and no critic: delivery needs no evaluation.
+    plain: bool = True
+
+
+@dataclass(slots=True)
+class CompiledNode:
+    """Everything the executor needs about one node, precomputed."""
+
+    name: str
+    spec: NodeSpec
+    action_name: str
+    action: Action
+    render_args: Renderer | None
+    default_param: str | None
+    render_foreach: Renderer | None
+    reducer: Reducer
+    join_mode: JoinMode
+    quorum: int
+    timeout: float | None
+    retry: RetryPolicy
+    incoming: tuple[CompiledEdge, ...]
+    outgoing: tuple[CompiledEdge, ...]
+    loops_out: tuple[CompiledEdge, ...]
+    loops_in: tuple[CompiledEdge, ...]
+    predecessors: tuple[str, ...]
+    #: False for actions that declare they never read their context (most tools).
+    uses_context: bool = True
+
+
+@dataclass
+class PreparedWorkflow:
+    """A validated, compiled workflow plus the actions it calls."""
+
+    spec: WorkflowSpec
+    plan: GraphPlan
+    nodes: dict[str, CompiledNode]
+    registry: ActionTable
+    graph_hash: str
+    source: str | None
+    outputs: dict[str, Renderer]
+    sub_hashes: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.spec.name

@@ -1,0 +1,71 @@
+"""What the builder can tell about a plain function before the runtime wraps it.
+
+``weft.workflows`` imports only ``weft.protocols`` (DESIGN.md section 2), so
+the builder does not turn a function into a tool itself: it keeps the
+function, and the engine's registry wraps it with ``weft.agents.tool`` when
+the workflow is compiled. To still catch a misspelt or missing argument at
+``Workflow.node``/``build`` time, the builder reads the function's signature
+here: the parameter names, which are required, and the first paragraph of
+the docstring. Argument *types* are checked when the workflow is compiled,
+against the schema ``@tool`` generates from the type hints.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from typing import Any, get_type_hints
+
+from weft.protocols import ActionContext, ActionKind, ActionSpec, WeftError
+
+
+class NotDescribable(WeftError, TypeError):
+    """The function cannot be described as an action (``*args``/``**kwargs``)."""
+
+
+def first_paragraph(doc: str | None) -> str:
+    """A docstring's first paragraph on one line: an action's description."""
+    if not doc:
+        return ""
+    return inspect.cleandoc(doc).split("\n\n", 1)[0].replace("\n", " ").strip()
+
+
+def _is_context(annotation: Any) -> bool:
+    return annotation is ActionContext or (
+        isinstance(annotation, type) and ActionContext in getattr(annotation, "__mro__", ())
+    )
+
+
+def preview_spec(fn: Callable[..., Any]) -> ActionSpec:
+    """The spec ``@tool`` will give ``fn``, as far as its signature tells: names, not types.
+
+    Raises ``NotDescribable`` for ``*args``/``**kwargs``, as ``@tool`` would.
+    """
+    name = getattr(fn, "__name__", type(fn).__name__)
+    try:
+        hints = get_type_hints(fn)
+    except Exception:  # an unresolvable hint: @tool reports it at compile time
+        hints = {}
+    properties: dict[str, Any] = {}
+    required: list[str] = []
+    for pname, param in inspect.signature(fn).parameters.items():
+        if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+            raise NotDescribable(f"@tool {name}: *args/**kwargs cannot be described")
+        if _is_context(hints.get(pname)):
+            continue
+        properties[pname] = {}
+        if param.default is inspect.Parameter.empty:
+            required.append(pname)
+    schema: dict[str, Any] = {
+        "type": "object",
+        "properties": properties,
+        "additionalProperties": False,
+    }
+    if required:
+        schema["required"] = required
+    return ActionSpec(
+        name=name,
+        kind=ActionKind.TOOL,
+        description=first_paragraph(getattr(fn, "__doc__", None)),
+        input_schema=schema,
+    )
