@@ -42,11 +42,11 @@ class InProcessBroker:
         for reconnect in list(self._clients):
             reconnect()
 
-    def connect(self, on_restart: Callable[[], None]) -> None:
+    def attach(self, on_restart: Callable[[], None]) -> None:
         """Register a bus's restart handler (``restart`` calls it)."""
         self._clients.append(on_restart)
 
-    def disconnect(self, on_restart: Callable[[], None]) -> None:
+    def detach(self, on_restart: Callable[[], None]) -> None:
         if on_restart in self._clients:
             self._clients.remove(on_restart)
 
@@ -101,11 +101,11 @@ class InProcessBus(Bus):
         self._mine: list[Subscription] = []
 
     async def _start(self) -> None:
-        self.broker.connect(self._restarted)
+        self.broker.attach(self._restarted)
         self._connection_up()
 
     async def _stop(self) -> None:
-        self.broker.disconnect(self._restarted)
+        self.broker.detach(self._restarted)
         for sub in list(self._mine):
             await sub.close()
 

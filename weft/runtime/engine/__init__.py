@@ -15,17 +15,18 @@ from weft.runtime.support.lazy import lazy_exports
 
 _EXPORTS: dict[str, str] = {
     "ActionRegistry": "weft.runtime.engine.registry",
-    "CompiledNode": "weft.runtime.engine.compiler",
+    "ActionTable": "weft.runtime.engine.action_table",
+    "CompiledNode": "weft.runtime.engine.compiled",
     "ExecutionContext": "weft.runtime.engine.execution_context",
     "Executor": "weft.runtime.engine.executor",
     "Journal": "weft.runtime.engine.journal",
     "Listener": "weft.runtime.engine.executor",
     "NodeOutcome": "weft.runtime.engine.outcomes",
-    "PreparedWorkflow": "weft.runtime.engine.compiler",
+    "PreparedWorkflow": "weft.runtime.engine.compiled",
     "RunRecord": "weft.runtime.engine.journal",
     "RunResult": "weft.runtime.engine.outcomes",
     "UsageTally": "weft.runtime.engine.outcomes",
-    "as_action": "weft.runtime.engine.registry",
+    "as_action": "weft.runtime.engine.compiler",
     "compile_workflow": "weft.runtime.engine.compiler",
     "import_object": "weft.runtime.engine.compiler",
     "load_definition": "weft.runtime.engine.compiler",
@@ -37,6 +38,7 @@ _EXPORTS: dict[str, str] = {
 
 __all__ = [
     "ActionRegistry",
+    "ActionTable",
     "CompiledNode",
     "ExecutionContext",
     "Executor",
@@ -59,9 +61,10 @@ __all__ = [
 __getattr__ = lazy_exports(__name__, _EXPORTS)
 
 if TYPE_CHECKING:  # pragma: no cover
+    from weft.runtime.engine.action_table import ActionTable
+    from weft.runtime.engine.compiled import CompiledNode, PreparedWorkflow
     from weft.runtime.engine.compiler import (
-        CompiledNode,
-        PreparedWorkflow,
+        as_action,
         compile_workflow,
         import_object,
         load_definition,
@@ -71,5 +74,5 @@ if TYPE_CHECKING:  # pragma: no cover
     from weft.runtime.engine.inputs import resolve_inputs
     from weft.runtime.engine.journal import Journal, RunRecord
     from weft.runtime.engine.outcomes import NodeOutcome, RunResult, UsageTally
-    from weft.runtime.engine.registry import ActionRegistry, as_action
+    from weft.runtime.engine.registry import ActionRegistry
     from weft.runtime.engine.runner import resume_run, run_sync, run_workflow

@@ -1,7 +1,8 @@
 """The executor: runs prepared workflows and owns what is shared between runs.
 
 It holds the journal, the listeners, the tracer and the concurrency limits
-that span runs; the scheduling of one run lives in ``scheduler.Execution``.
+that span runs (``services.ExecutorServices``); the scheduling of one run
+lives in ``scheduler.Execution``.
 """
 
 from __future__ import annotations
@@ -12,23 +13,15 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from weft.protocols import ErrorInfo, EventKind, RunEvent, RunState, Usage, new_id
-from weft.runtime.engine.compiler import PreparedWorkflow
-from weft.runtime.engine.execution_context import ExecutionContext
+from weft.runtime.engine.compiled import PreparedWorkflow
 from weft.runtime.engine.journal import Journal
-from weft.runtime.engine.outcomes import NodeOutcome, RunResult, UsageTally
+from weft.runtime.engine.outcomes import NodeOutcome, RunResult
 from weft.runtime.engine.scheduler import Execution
 from weft.runtime.tracing.spans import SpanRecord, Tracer, new_span_id, trace_id_for
 
 Listener = Callable[[RunEvent], None]
 
-__all__ = [
-    "ExecutionContext",
-    "Executor",
-    "Listener",
-    "NodeOutcome",
-    "RunResult",
-    "UsageTally",
-]
+__all__ = ["Executor", "Listener", "NodeOutcome", "RunResult"]
 
 
 class Executor:
@@ -52,15 +45,17 @@ class Executor:
         self.listeners = list(listeners)
         self.global_limit = asyncio.Semaphore(concurrency) if concurrency else None
         self._action_limits: dict[str, asyncio.Semaphore] = {}
-        self._quiet = journal is None and not self.listeners
+
+    @property
+    def quiet(self) -> bool:
+        """True when no journal and no listener reads events, so none need be built."""
+        return self.journal is None and not self.listeners
 
     def add_listener(self, listener: Listener) -> None:
+        """Listen from the next run on (a run in progress keeps the listeners it started with)."""
         self.listeners.append(listener)
-        self._quiet = False
 
     def emit(self, event: RunEvent) -> None:
-        if self._quiet:
-            return
         if self.journal is not None and event.kind is not EventKind.PROGRESS:
             self.journal.append(event)
         for listener in self.listeners:
@@ -121,11 +116,46 @@ class Executor:
     ) -> RunResult:
         """Run ``workflow`` with already-resolved ``inputs`` and return its result.
 
-        Cancelling the task that awaits this cancels every node in flight, records
-        them as cancelled, and re-raises ``CancelledError``.
+        ``cache`` holds the outputs of calls a resumed run already finished, by
+        execution key. Cancelling the task that awaits this cancels every node
+        in flight, records them as cancelled, and re-raises ``CancelledError``.
         """
         run_id = run_id or new_id()
         started = time.time()
+        self._open(workflow, inputs, run_id, started, resumed)
+        run_span = new_span_id()
+        execution = Execution(
+            self,
+            workflow,
+            inputs,
+            run_id,
+            prefix="",
+            cache=cache or {},
+            trace_id=trace_id_for(run_id),
+            parent_id=run_span,
+        )
+        try:
+            result = await execution.execute()
+        except asyncio.CancelledError:
+            self._close(run_id, RunState.CANCELLED, None, "cancelled")
+            self._trace_run(execution, run_span, started, inputs, RunState.CANCELLED, None, None)
+            raise
+        result.started_at = started
+        self._close(run_id, result.state, result.outputs, result.error)
+        self._trace_run(
+            execution, run_span, started, inputs, result.state, result.outputs, result.error
+        )
+        return result
+
+    def _open(
+        self,
+        workflow: PreparedWorkflow,
+        inputs: dict[str, Any],
+        run_id: str,
+        started: float,
+        resumed: bool,
+    ) -> None:
+        """Journal a new run (or mark a resumed one running again) and announce it."""
         if self.journal is not None and not resumed:
             self.journal.start_run(
                 run_id, workflow.name, workflow.source, workflow.graph_hash, inputs
@@ -141,44 +171,28 @@ class Executor:
         )
         if resumed and self.journal is not None:
             self.journal.set_run_state(run_id, RunState.RUNNING)
-        run_span = new_span_id()
-        execution = Execution(
-            self,
-            workflow,
-            inputs,
-            run_id,
-            prefix="",
-            cache=cache or {},
-            trace_id=trace_id_for(run_id),
-            parent_id=run_span,
+
+    def _close(self, run_id: str, state: RunState, outputs: Any, error: str | None) -> None:
+        self.emit(
+            RunEvent(
+                run_id=run_id,
+                kind=EventKind.RUN_FINISHED,
+                at=time.time(),
+                state=state,
+                output=outputs,
+                data={"error": error} if error else {},
+            )
         )
-        try:
-            state, outputs, error = await execution.execute()
-        except asyncio.CancelledError:
-            self._finish(run_id, RunState.CANCELLED, None, "cancelled")
-            self._trace_run(execution, run_span, started, RunState.CANCELLED, inputs, None, None)
-            raise
-        self._finish(run_id, state, outputs, error)
-        self._trace_run(execution, run_span, started, state, inputs, outputs, error)
-        return RunResult(
-            run_id=run_id,
-            workflow=workflow.name,
-            state=state,
-            outputs=outputs,
-            nodes=execution.outcomes,
-            usage=execution.tally.total(),
-            started_at=started,
-            finished_at=time.time(),
-            error=error,
-        )
+        if self.journal is not None:
+            self.journal.set_run_state(run_id, state, outputs)
 
     def _trace_run(
         self,
         execution: Execution,
         span_id: str,
         started: float,
-        state: RunState,
         inputs: dict[str, Any],
+        state: RunState,
         outputs: Any,
         error: str | None,
     ) -> None:
@@ -206,17 +220,3 @@ class Executor:
             )
         )
         self.tracer.flush()
-
-    def _finish(self, run_id: str, state: RunState, outputs: Any, error: str | None) -> None:
-        self.emit(
-            RunEvent(
-                run_id=run_id,
-                kind=EventKind.RUN_FINISHED,
-                at=time.time(),
-                state=state,
-                output=outputs,
-                data={"error": error} if error else {},
-            )
-        )
-        if self.journal is not None:
-            self.journal.set_run_state(run_id, state, outputs)

@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any, NamedTuple
+from typing import Any
 
 from weft.protocols import (
     ActionCall,
@@ -35,7 +35,11 @@ from weft.protocols.actions import NO_USAGE
 from weft.runtime.engine.action_table import ActionTable
 from weft.runtime.engine.arguments import ForeachPlan, item_arguments, node_arguments
 from weft.runtime.engine.compiled import CompiledEdge, CompiledNode, PreparedWorkflow
-from weft.runtime.engine.execution_context import UNUSED_CONTEXT, ExecutionContext
+from weft.runtime.engine.execution_context import (
+    UNUSED_CONTEXT,
+    ExecutionContext,
+    UnusedContext,
+)
 from weft.runtime.engine.node_spans import call_span, node_row
 from weft.runtime.engine.outcomes import NodeOutcome, RunResult, UsageTally
 from weft.runtime.engine.retry import should_retry
@@ -58,12 +62,15 @@ STATE_OF_RESULT = {
 ChildRunner = Callable[..., Awaitable[RunResult]]
 
 
-class Attempted(NamedTuple):
+class Attempted:
     """How a call ended: its last result, how many attempts it took, and when it started."""
 
-    result: ActionResult
-    attempts: int
-    started: float
+    __slots__ = ("attempts", "result", "started")
+
+    def __init__(self, result: ActionResult, attempts: int, started: float) -> None:
+        self.result = result
+        self.attempts = attempts
+        self.started = started
 
 
 class NodeCalls:
@@ -97,9 +104,7 @@ class NodeCalls:
         self.cache = cache
         self.tally = tally
         self._run_child = run_child
-        self.node_group = (
-            None if self.tracer is None else NodeGroup(run_id, trace_id, parent_id)
-        )
+        self.node_group = None if self.tracer is None else NodeGroup(run_id, trace_id, parent_id)
         self.limits = _limits(services, workflow)
         self._id_prefix = new_span_id()[:8]
         self._call_counter = 0
@@ -160,21 +165,18 @@ class NodeCalls:
     async def run(self, slot: Slot, outcome: NodeOutcome, edge_error: str | None) -> None:
         """Run the node and fill in ``outcome``; its events and span are recorded.
 
-        ``edge_error`` (a condition or critic on an edge into the node broke)
-        fails the node without calling it; a call journaled by an earlier run
-        is served from the cache. Only ``CancelledError`` propagates: any other
-        exception here is a bug in weft or a reducer, and fails the node.
+        Only ``CancelledError`` propagates: any other exception here is a bug
+        in weft or a reducer, and fails the node.
         """
         node = slot.node
         try:
-            if edge_error is not None:
-                self._fail(node, outcome, "ConditionError", edge_error)
-            elif self.cache and outcome.key in self.cache:
-                outcome.state = NodeState.SUCCEEDED
-                outcome.output = self.cache[outcome.key]
-                outcome.cached = True
-            else:
-                await self._call_node(slot, outcome)
+            arguments = self._arguments(slot, outcome, edge_error)
+            if isinstance(arguments, ForeachPlan):
+                await self._run_foreach(node, arguments, outcome)
+            elif arguments is not None:
+                outcome.arguments = arguments
+                attempted = await self.call(node, outcome.key, arguments, outcome.span_id)
+                _fill(outcome, attempted)
         except asyncio.CancelledError:
             outcome.state = NodeState.CANCELLED
             outcome.finished_at = time.time()
@@ -187,27 +189,31 @@ class NodeCalls:
             self._fail(node, outcome, error=ErrorInfo.from_exception(exc, source=source))
         self._trace_node(node, outcome)
 
-    async def _call_node(self, slot: Slot, outcome: NodeOutcome) -> None:
+    def _arguments(
+        self, slot: Slot, outcome: NodeOutcome, edge_error: str | None
+    ) -> dict[str, Any] | ForeachPlan | None:
+        """What the node's call takes, or None when ``outcome`` is decided without a call.
+
+        A broken edge into the node (``edge_error``) or a reference that does
+        not resolve fails it; a call journaled by an earlier run is served
+        from the cache.
+        """
         node = slot.node
+        if edge_error is not None:
+            self._fail(node, outcome, "ConditionError", edge_error)
+            return None
+        if self.cache and outcome.key in self.cache:
+            outcome.state = NodeState.SUCCEEDED
+            outcome.output = self.cache[outcome.key]
+            outcome.cached = True
+            return None
         try:
-            arguments = node_arguments(slot, self.inputs)
+            return node_arguments(slot, self.inputs)
         except (ExpressionError, ReducerError) as exc:
             kind = "ReducerError" if isinstance(exc, ReducerError) else "ReferenceError"
             outcome.started_at = outcome.finished_at = time.time()
             self._fail(node, outcome, kind, f"node '{node.name}': {exc}")
-            return
-        if isinstance(arguments, ForeachPlan):
-            await self._run_foreach(node, arguments, outcome)
-            return
-        outcome.arguments = arguments
-        result, attempts, started = await self.call(node, outcome.key, arguments, outcome.span_id)
-        outcome.attempts = attempts
-        outcome.started_at = started
-        outcome.state = STATE_OF_RESULT[result.state]
-        outcome.output = result.output
-        outcome.error = result.error
-        outcome.usage = result.usage
-        outcome.finished_at = time.time()
+            return None
 
     def _fail(
         self,
@@ -230,7 +236,9 @@ class NodeCalls:
 
     # -- foreach --------------------------------------------------------------------
 
-    async def _run_foreach(self, node: CompiledNode, plan: ForeachPlan, outcome: NodeOutcome) -> None:
+    async def _run_foreach(
+        self, node: CompiledNode, plan: ForeachPlan, outcome: NodeOutcome
+    ) -> None:
         """One call per item, at most ``concurrency`` at a time; the node fails if any item did."""
         started = time.time()
         count = len(plan.items)
@@ -271,25 +279,38 @@ class NodeCalls:
 
     # -- one call -------------------------------------------------------------------
 
-    async def call(
+    def call(
         self, node: CompiledNode, key: str, arguments: dict[str, Any], span: str | None = None
-    ) -> Attempted:
-        """Call the node's action under the global, workflow and per-action limits.
+    ) -> Awaitable[Attempted]:
+        """Call the node's action, under the global, workflow and per-action limits if any.
 
-        ``span`` is the node's span id when traced. Never raises except
-        ``CancelledError``: every failure is a result.
+        ``span`` is the node's span id when traced. The awaitable never raises
+        except ``CancelledError``: every failure is a result.
         """
+        if self.limits[node.action_name]:
+            return self._limited(node, key, arguments, span)
+        return self._with_retries(node, key, arguments, span)
+
+    async def _limited(
+        self, node: CompiledNode, key: str, arguments: dict[str, Any], span: str | None
+    ) -> Attempted:
         limits = self.limits[node.action_name]
+        started = time.time()  # waiting for a slot counts in the node's time
         for sem in limits:
             await sem.acquire()
         try:
-            return await self._with_retries(node, key, arguments, span)
+            return await self._with_retries(node, key, arguments, span, started)
         finally:
             for sem in limits:
                 sem.release()
 
     async def _with_retries(
-        self, node: CompiledNode, key: str, arguments: dict[str, Any], span: str | None
+        self,
+        node: CompiledNode,
+        key: str,
+        arguments: dict[str, Any],
+        span: str | None,
+        started: float | None = None,
     ) -> Attempted:
         """Attempt the call until it succeeds or its retry policy gives up.
 
@@ -297,7 +318,8 @@ class NodeCalls:
         the common case keeps tracing cheap); retries and foreach items get
         spans of their own, children of the node's.
         """
-        started = time.time()
+        if started is None:
+            started = time.time()
         if not self.quiet:
             self.event(EventKind.NODE_STARTED, node, key, NodeState.RUNNING, None, attempt=1)
         traced = self.tracer is not None
@@ -361,7 +383,9 @@ class NodeCalls:
     async def _attempt(self, node: CompiledNode, call: ActionCall) -> ActionResult:
         """One call of the action, within the node's timeout; an exception becomes a result."""
         action = node.action
-        ctx = ExecutionContext(self, node, call.node or "", call) if node.uses_context else UNUSED_CONTEXT
+        ctx: ExecutionContext | UnusedContext = UNUSED_CONTEXT
+        if node.uses_context:
+            ctx = ExecutionContext(self, node, call.node or "", call)
         if logs.enabled:
             logs.bind_call(call)  # this node's own task: nothing to unbind
         deadline: asyncio.Timeout | None = None
@@ -470,7 +494,8 @@ def _limits(
     else its capability card's ``max_concurrency``.
     """
     spec = workflow.spec
-    shared = (services.global_limit, asyncio.Semaphore(spec.concurrency) if spec.concurrency else None)
+    own_limit = asyncio.Semaphore(spec.concurrency) if spec.concurrency else None
+    shared = (services.global_limit, own_limit)
     limits: dict[str, tuple[asyncio.Semaphore, ...]] = {}
     for node in workflow.nodes.values():
         name = node.action_name
@@ -483,6 +508,18 @@ def _limits(
         own = services.action_limit(f"{workflow.name}/{name}", declared)
         limits[name] = tuple(sem for sem in (*shared, own) if sem is not None)
     return limits
+
+
+def _fill(outcome: NodeOutcome, attempted: Attempted) -> None:
+    """A node's outcome from its call's."""
+    result = attempted.result
+    outcome.attempts = attempted.attempts
+    outcome.started_at = attempted.started
+    outcome.state = STATE_OF_RESULT[result.state]
+    outcome.output = result.output
+    outcome.error = result.error
+    outcome.usage = result.usage
+    outcome.finished_at = time.time()
 
 
 def _timed_out(node: CompiledNode, call: ActionCall) -> ActionResult:

@@ -151,9 +151,10 @@ class AgentHost:
             self._readers.append(
                 asyncio.create_task(self._read(sub), name=f"weft-agent-{self.agent_id}-{pattern}")
             )
+        reconnects = self.bus.reconnects  # a reconnect from here on re-publishes the card
         await self.publish_card()
         self._heartbeat = asyncio.create_task(
-            self._beat(), name=f"weft-agent-{self.agent_id}-heartbeat"
+            self._beat(reconnects), name=f"weft-agent-{self.agent_id}-heartbeat"
         )
         log.info("agent %s serving %s", self.agent_id, ", ".join(self.registry.names()))
 
@@ -249,9 +250,11 @@ class AgentHost:
             self.topics.card(self.agent_id), card.model_dump_json(), qos=1, retain=True
         )
 
-    async def _beat(self) -> None:
-        """Re-publish the card every interval, and right after the bus reconnected."""
-        seen = self.bus.reconnects
+    async def _beat(self, seen: int) -> None:
+        """Re-publish the card every interval, and right after the bus reconnected.
+
+        ``seen`` is the bus's ``reconnects`` when the card was last published.
+        """
         wait = self.heartbeat_interval
         while True:
             await self._until_due(seen, wait)

@@ -2,7 +2,7 @@
 
 A room's ``__init__`` maps each public name to the module that defines it; the
 module is imported on first access. This keeps ``weft --help`` and small runs
-from loading chromadb, aiomqtt or the executor they do not use, and it keeps
+from loading chromadb, paho-mqtt or the executor they do not use, and it keeps
 the package out of its own modules' import graph (they import each other by
 full module path, never through the package).
 """

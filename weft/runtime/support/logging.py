@@ -1,7 +1,7 @@
 """Structured logs: structlog, rendered as JSON lines or for the console.
 
 ``configure_logging`` routes structlog *and* the standard library's
-``logging`` (aiomqtt, weft's bus) through one handler on stderr, so every line
+``logging`` (paho-mqtt, weft's bus) through one handler on stderr, so every line
 has the same shape. While an action runs, the executor binds ``run_id``,
 ``trace_id``, ``span_id``, ``node`` and ``agent`` in context variables
 (``bind_call``), and every line logged by that action, or by anything it

@@ -54,8 +54,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-CONNECTION_LOST_CODES = {paho.MQTT_ERR_NO_CONN, paho.MQTT_ERR_CONN_LOST}
-CLOSED_BEFORE_CONNACK = "the broker closed the connection before accepting it"
+_CONNECTION_LOST_CODES = {paho.MQTT_ERR_NO_CONN, paho.MQTT_ERR_CONN_LOST}
+_CLOSED_BEFORE_CONNACK = "the broker closed the connection before accepting it"
 _KEEPALIVE_TICK = 1.0  # seconds between loop_misc calls, as paho's own loop does
 
 
@@ -158,8 +158,10 @@ class Connection:
     def release(self) -> None:
         """Stop watching the socket, close it, and fail whatever still waits. Idempotent.
 
-        After this no callback of this client touches the event loop again,
-        so the socket's file descriptor may be reused safely.
+        Without a DISCONNECT (``close`` sends one): the broker treats this
+        like a crash and publishes the Will. After this no callback of this
+        client touches the event loop again, so the socket's file descriptor
+        may be reused safely.
         """
         if self._released:
             return
@@ -201,7 +203,7 @@ class Connection:
     def _check(self, rc: MQTTErrorCode, what: str) -> None:
         if rc == paho.MQTT_ERR_SUCCESS:
             return
-        if rc in CONNECTION_LOST_CODES:
+        if rc in _CONNECTION_LOST_CODES:
             raise ConnectionLostError()
         raise BusError(f"{what} on {self.url} failed: {paho.error_string(rc)}")
 
@@ -345,25 +347,7 @@ async def open_connection(
     ``BusError`` naming the broker URL when the connect fails or is refused;
     cancelled meanwhile, it leaves nothing open.
     """
-    client = paho.Client(
-        CallbackAPIVersion.VERSION2,
-        client_id=client_id,
-        protocol=paho.MQTTv5,
-        reconnect_on_failure=False,
-    )
-    client.suppress_exceptions = True  # an exception in a callback must not tear down the loop
-    client.connect_timeout = connect_timeout
-    client.enable_logger(logging.getLogger(f"{__name__}.paho"))
-    if address.username is not None:
-        client.username_pw_set(address.username, address.password)
-    if will is not None:
-        client.will_set(
-            will.topic,
-            will.payload,
-            will.qos,
-            will.retain,
-            to_paho(will.properties, PacketTypes.WILLMESSAGE),
-        )
+    client = _new_client(address, client_id, connect_timeout, will)
     url = address.redacted()
     conn = Connection(client, url, client_id, generation, on_message)
 
@@ -395,30 +379,56 @@ async def open_connection(
         _raise_unreachable(url, str(exc) or type(exc).__name__, address.tls, connect_timeout, exc)
     if reason is None:
         conn.release()
-        _raise_unreachable(url, CLOSED_BEFORE_CONNACK, address.tls, connect_timeout, None)
+        _raise_unreachable(url, _CLOSED_BEFORE_CONNACK, address.tls, connect_timeout, None)
     if reason.is_failure:
         conn.release()
         raise BusError(f"MQTT broker at {url} refused the connection: {reason}")
     return conn
 
 
+def _new_client(
+    address: BrokerAddress, client_id: str, connect_timeout: float, will: Message | None
+) -> paho.Client:
+    """A paho client for one connection: MQTT v5, credentials and Will set, not connected."""
+    client = paho.Client(
+        CallbackAPIVersion.VERSION2,
+        client_id=client_id,
+        protocol=paho.MQTTv5,
+        reconnect_on_failure=False,
+    )
+    client.suppress_exceptions = True  # an exception in a callback must not tear down the loop
+    client.connect_timeout = connect_timeout
+    client.enable_logger(logging.getLogger(f"{__name__}.paho"))
+    if address.username is not None:
+        client.username_pw_set(address.username, address.password)
+    if will is not None:
+        client.will_set(
+            will.topic,
+            will.payload,
+            will.qos,
+            will.retain,
+            to_paho(will.properties, PacketTypes.WILLMESSAGE),
+        )
+    return client
+
+
 def _raise_unreachable(
     url: str, reason: str, tls: bool, timeout: float, cause: BaseException | None
 ) -> NoReturn:
-    hint = connect_hint(reason, tls=tls, timeout=timeout)
+    hint = _connect_hint(reason, tls=tls, timeout=timeout)
     raise BusError(f"cannot reach MQTT broker at {url}: {reason}{hint}") from cause
 
 
-def connect_hint(reason: str, *, tls: bool, timeout: float) -> str:
+def _connect_hint(reason: str, *, tls: bool, timeout: float) -> str:
     """What to check when a connect failed for ``reason`` (empty if nothing useful)."""
     if "refused" in reason.lower():
         return " (is it running? weft.runtime.bus.mqtt.broker can start a local Mosquitto)"
-    if reason == CLOSED_BEFORE_CONNACK and tls:
+    if reason == _CLOSED_BEFORE_CONNACK and tls:
         return (
             " (does it require a client certificate, and trust this one? paho's log "
             "line 'failed to receive on socket' names the TLS error)"
         )
-    if reason == CLOSED_BEFORE_CONNACK:
+    if reason == _CLOSED_BEFORE_CONNACK:
         return " (is this a TLS listener? then use mqtts://)"
     if "timed out" in reason.lower():
         return (

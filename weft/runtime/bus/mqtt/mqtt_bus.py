@@ -352,8 +352,8 @@ class MqttBus(Bus):
                 except BusError as exc:  # ConnectionLostError included
                     log.warning("re-subscribing on %s failed: %s", self.url, exc)
                     await conn.close(self.connect_timeout)
-                except BaseException:  # cancelled by close(): do not leak the socket
-                    conn.release()
+                except BaseException:  # cancelled by close(): disconnect cleanly, no Will
+                    await conn.close(self.connect_timeout)
                     raise
             await asyncio.sleep(delay * random.uniform(0.5, 1.0))
             delay = min(delay * 2, self.backoff_max)
