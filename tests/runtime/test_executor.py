@@ -8,7 +8,15 @@ from typing import Any
 import pytest
 
 from weft import ActionFailed, JoinSpec, NodeState, RetryPolicy, RunState, Workflow, tool
-from weft.protocols import ActionContext, EventKind, RunEvent
+from weft.protocols import (
+    ActionCall,
+    ActionContext,
+    ActionKind,
+    ActionResult,
+    ActionSpec,
+    EventKind,
+    RunEvent,
+)
 from weft.runtime import run_workflow
 
 
@@ -250,6 +258,28 @@ async def test_timeout_fails_the_node_with_a_timeout_error() -> None:
     assert result.state is RunState.FAILED
     error = result.nodes["hang"].error
     assert error is not None and error.type == "Timeout"
+
+
+class RaisesTimeout:
+    """An action whose own client timed out: it raises ``TimeoutError`` from ``invoke``."""
+
+    spec = ActionSpec(name="flaky_client", kind=ActionKind.TOOL)
+
+    async def invoke(self, call: ActionCall, ctx: ActionContext) -> ActionResult:
+        raise TimeoutError("upstream did not answer")
+
+
+@pytest.mark.parametrize("timeout", [None, 5.0])
+async def test_an_actions_own_timeout_error_fails_the_node_as_that_error(
+    timeout: float | None,
+) -> None:
+    wf = Workflow("own-timeout")
+    wf.node("call", RaisesTimeout(), timeout=timeout)
+    result = await run_workflow(wf)
+    assert result.state is RunState.FAILED
+    error = result.nodes["call"].error
+    assert error is not None and error.type == "TimeoutError"
+    assert "upstream did not answer" in error.message
 
 
 async def test_bad_argument_is_an_error_result_naming_the_field() -> None:

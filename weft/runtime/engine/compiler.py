@@ -41,6 +41,7 @@ from weft.workflows import GraphPlan, Workflow, load_workflow, resolve_reducer, 
 from weft.workflows.expressions import Condition, ExpressionError, Renderer, compile_template
 
 __all__ = [
+    "Actions",
     "CompiledEdge",
     "CompiledNode",
     "PreparedWorkflow",

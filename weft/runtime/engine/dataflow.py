@@ -76,17 +76,20 @@ class Dataflow:
         return sources
 
     def settle(self, slot: Slot, state: NodeState, output: Any) -> None:
-        """Record how a run of ``slot``'s node ended (before ``advance``, or instead of it)."""
+        """Record how a run of ``slot``'s node ended, without delivering its edges (an
+        aborted run)."""
         slot.state = state
         if state is NodeState.SUCCEEDED:
             self.outputs[slot.node.name] = output
 
-    def advance(self, slot: Slot, output: Any) -> Advance:
-        """Deliver the edges out of a settled node; what that sets in motion."""
+    def advance(self, slot: Slot, state: NodeState, output: Any) -> Advance:
+        """Record how a run of ``slot``'s node ended and deliver its edges; what that sets
+        in motion."""
+        self.settle(slot, state, output)
         advance = Advance()
         node = slot.node
-        if slot.state is not NodeState.SUCCEEDED:
-            failed = slot.state is not NodeState.SKIPPED
+        if state is not NodeState.SUCCEEDED:
+            failed = state is not NodeState.SKIPPED
             for edge in node.outgoing:
                 self._resolve(self.slots[edge.target], failed, advance)
             return advance

@@ -52,7 +52,8 @@ class Executor:
         return self.journal is None and not self.listeners
 
     def add_listener(self, listener: Listener) -> None:
-        """Listen from the next run on (a run in progress keeps the listeners it started with)."""
+        """Add a listener; a run that started with no journal and no listener (``quiet``)
+        builds no events, so it reaches only the runs that start after this."""
         self.listeners.append(listener)
 
     def emit(self, event: RunEvent) -> None:

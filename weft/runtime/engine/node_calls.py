@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import Awaitable
+from typing import Any, Protocol
 
 from weft.protocols import (
     ActionCall,
@@ -58,8 +58,13 @@ STATE_OF_RESULT = {
     ActionState.NEEDS_INPUT: NodeState.NEEDS_INPUT,
 }
 
-#: Runs a sub-workflow inside the current run: ``(workflow, inputs, prefix=, parent_id=)``.
-ChildRunner = Callable[..., Awaitable[RunResult]]
+
+class ChildRunner(Protocol):
+    """Runs a sub-workflow inside the current run (``scheduler.Execution.run_child``)."""
+
+    def __call__(
+        self, workflow: PreparedWorkflow, inputs: dict[str, Any], *, prefix: str, parent_id: str
+    ) -> Awaitable[RunResult]: ...
 
 
 class Attempted:
@@ -176,18 +181,26 @@ class NodeCalls:
             elif arguments is not None:
                 outcome.arguments = arguments
                 attempted = await self.call(node, outcome.key, arguments, outcome.span_id)
-                _fill(outcome, attempted)
+                result = attempted.result
+                outcome.attempts = attempted.attempts
+                outcome.started_at = attempted.started
+                outcome.state = STATE_OF_RESULT[result.state]
+                outcome.output = result.output
+                outcome.error = result.error
+                outcome.usage = result.usage
+                outcome.finished_at = time.time()
         except asyncio.CancelledError:
             outcome.state = NodeState.CANCELLED
             outcome.finished_at = time.time()
             self.event(EventKind.NODE_FINISHED, node, outcome.key, NodeState.CANCELLED, outcome)
-            self._trace_node(node, outcome)
             raise
         except Exception as exc:
             outcome.finished_at = time.time()
             source = f"node '{self.prefix}{node.name}'"
             self._fail(node, outcome, error=ErrorInfo.from_exception(exc, source=source))
-        self._trace_node(node, outcome)
+        finally:
+            if self.tracer is not None:
+                self._trace_node(node, outcome)
 
     def _arguments(
         self, slot: Slot, outcome: NodeOutcome, edge_error: str | None
@@ -231,7 +244,7 @@ class NodeCalls:
 
     def _trace_node(self, node: CompiledNode, outcome: NodeOutcome) -> None:
         tracer, group = self.tracer, self.node_group
-        if tracer is not None and group is not None:
+        if tracer is not None and group is not None:  # a group is made with the tracer
             tracer.record_node(group, node_row(node, outcome))
 
     # -- foreach --------------------------------------------------------------------
@@ -508,18 +521,6 @@ def _limits(
         own = services.action_limit(f"{workflow.name}/{name}", declared)
         limits[name] = tuple(sem for sem in (*shared, own) if sem is not None)
     return limits
-
-
-def _fill(outcome: NodeOutcome, attempted: Attempted) -> None:
-    """A node's outcome from its call's."""
-    result = attempted.result
-    outcome.attempts = attempted.attempts
-    outcome.started_at = attempted.started
-    outcome.state = STATE_OF_RESULT[result.state]
-    outcome.output = result.output
-    outcome.error = result.error
-    outcome.usage = result.usage
-    outcome.finished_at = time.time()
 
 
 def _timed_out(node: CompiledNode, call: ActionCall) -> ActionResult:

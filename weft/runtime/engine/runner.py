@@ -12,11 +12,12 @@ from pathlib import Path
 from typing import Any
 
 from weft.protocols import ResumeMismatchError, RunState, WeftError, WorkflowSpec
-from weft.runtime.engine.compiler import PreparedWorkflow, compile_workflow
-from weft.runtime.engine.executor import Executor, Listener, RunResult
+from weft.runtime.engine.compiled import PreparedWorkflow
+from weft.runtime.engine.compiler import Actions, compile_workflow
+from weft.runtime.engine.executor import Executor, Listener
 from weft.runtime.engine.inputs import resolve_inputs
 from weft.runtime.engine.journal import Journal
-from weft.runtime.engine.registry import ActionRegistry
+from weft.runtime.engine.outcomes import RunResult
 from weft.runtime.support.home import default_journal_path
 from weft.runtime.support.redaction import register_sensitive
 from weft.runtime.tracing.spans import Tracer
@@ -35,18 +36,17 @@ def _journal(journal: Journal | str | Path | bool | None) -> Journal | None:
     return Journal(journal)
 
 
-def _prepared(definition: Definition, actions: Any) -> PreparedWorkflow:
+def _prepared(definition: Definition, actions: Actions) -> PreparedWorkflow:
     if isinstance(definition, PreparedWorkflow):
         return definition
-    registry = actions if isinstance(actions, ActionRegistry) else ActionRegistry(actions or ())
-    return compile_workflow(definition, registry)
+    return compile_workflow(definition, actions)
 
 
 async def run_workflow(
     definition: Definition,
     inputs: dict[str, Any] | None = None,
     *,
-    actions: ActionRegistry | dict[str, Any] | list[Any] | None = None,
+    actions: Actions = None,
     journal: Journal | str | Path | bool | None = None,
     run_id: str | None = None,
     listeners: Sequence[Listener] = (),
@@ -75,7 +75,7 @@ async def resume_run(
     *,
     journal: Journal | str | Path | bool = True,
     definition: Definition | None = None,
-    actions: ActionRegistry | dict[str, Any] | list[Any] | None = None,
+    actions: Actions = None,
     listeners: Sequence[Listener] = (),
     concurrency: int | None = None,
     force: bool = False,

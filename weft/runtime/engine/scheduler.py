@@ -212,12 +212,13 @@ class Execution:
 
     def finish(self, slot: Slot, outcome: NodeOutcome) -> list[Slot]:
         """Settle a node that ran and carry out what it set in motion; the nodes now ready."""
-        self.flow.settle(slot, outcome.state, outcome.output)
-        if outcome.state is NodeState.FAILED:
+        state = outcome.state
+        if state is NodeState.FAILED:
             self.fail(slot, outcome)
         if self.aborted:
+            self.flow.settle(slot, state, outcome.output)
             return []
-        return self.carry_out(self.flow.advance(slot, outcome.output))
+        return self.carry_out(self.flow.advance(slot, state, outcome.output))
 
     def fail(self, slot: Slot, outcome: NodeOutcome) -> None:
         """Note the run's first error; under ``fail_fast``, cancel every other node in flight."""
