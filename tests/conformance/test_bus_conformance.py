@@ -211,6 +211,50 @@ async def test_live_messages_are_not_flagged_retained(connect: Connect) -> None:
     await bus.publish(card, b"", retain=True)
 
 
+async def test_a_retained_message_is_replayed_with_the_expiry_it_has_left(connect: Connect) -> None:
+    """MQTT 5 §3.3.2.3.3; a card's age is read from this count (docs/protocol.md)."""
+    bus = await connect()
+    card = topic(bus, "cards", "agent-1")
+    await bus.publish(card, b"card", retain=True, properties=MessageProperties(message_expiry=60))
+
+    async def left() -> int | None:
+        async with await bus.subscribe(card) as sub:
+            [message] = await received(sub)
+        assert message.retain
+        return message.properties.message_expiry
+
+    first = await left()
+    assert first in (59, 60)
+    async with asyncio.timeout(WAIT):
+        while (now := await left()) == first:
+            await asyncio.sleep(0.05)
+    assert now == first - 1
+    await bus.publish(card, b"", retain=True)
+
+
+async def test_a_retained_message_is_dropped_once_it_has_expired(connect: Connect) -> None:
+    bus = await connect()
+    card = topic(bus, "cards", "agent-1")
+    await bus.publish(card, b"brief", retain=True, properties=MessageProperties(message_expiry=1))
+    fence_topic = topic(bus, "fence")
+    fence = await bus.subscribe(fence_topic)
+
+    async def still_retained() -> bool:
+        async with await bus.subscribe(card) as sub:
+            await bus.publish(fence_topic, b"fence")
+            await fence.get(timeout=WAIT)  # a retained message would have come before it
+            try:
+                await sub.get(timeout=0)
+            except TimeoutError:
+                return False
+            return True
+
+    async with asyncio.timeout(WAIT):
+        while await still_retained():
+            await asyncio.sleep(0.05)
+    await fence.close()
+
+
 async def test_shared_subscription_gives_each_message_to_one_member(connect: Connect) -> None:
     members = [await connect(), await connect()]
     publisher = await connect()

@@ -132,6 +132,14 @@ def test_a_bad_card_file_names_the_file_and_the_card(tmp_path: Path) -> None:
     assert f"{path}: card #2" in result.output and "agent_id" in result.output
 
 
+def test_a_card_file_with_an_unknown_field_names_it(tmp_path: Path) -> None:
+    path = tmp_path / "typo.yaml"
+    path.write_text("- agent_id: ok\n  skils: [translate]\n")
+    result = CliRunner().invoke(cli, ["route", "x", "--cards", str(path), "--embedder", "hashing"])
+    assert result.exit_code == 2
+    assert f"{path}: card #1 (ok): unknown field 'skils'" in result.output
+
+
 def test_broker_without_the_live_registry_module_is_explained(
     cards_file: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -1,4 +1,9 @@
-"""End to end: the HTML view of a real run, opened from file:// in headless Chromium.
+"""End to end: the HTML view of real runs, opened from file:// in headless Chromium.
+
+The small research run checks lanes, the DAG and the details panel; fan-outs
+of 200 and 1,000 items check that the view scales: items grouped under their
+node, folded, labelled by index, slowest first, and the graph on the first
+screen.
 
 Needs Debian's ``chromium`` (``apt-get install -y chromium``) and the Python
 ``playwright`` package; never ``playwright install``: the system browser is
@@ -11,6 +16,7 @@ With ``WEFT_UPDATE_SCREENSHOTS=1`` the screenshots go to ``docs/images/``
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 from collections.abc import AsyncIterator
@@ -19,7 +25,12 @@ from typing import Any
 
 import pytest
 
+from weft import Workflow, tool
+from weft.runtime import compile_workflow
+from weft.runtime.engine.executor import Executor
 from weft.runtime.tracing.html import write_html
+from weft.runtime.tracing.spans import SpanRecord
+from weft.runtime.tracing.store import TraceStore
 
 from .conftest import AGENTS, TracedRun
 
@@ -34,6 +45,11 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 DOCS_IMAGES = Path(__file__).resolve().parents[2] / "docs" / "images"
+VIEWPORT = {"width": 1400, "height": 900}
+#: The item of the 200-item fan-out that takes far longer than any other.
+SLOW_ITEM = 137
+#: Items an open group shows before "show more" (``PAGE`` in trace_view.js).
+PAGE = 50
 
 
 def _chromium() -> str:
@@ -82,8 +98,56 @@ def page_file(traced_run: TracedRun, tmp_path: Path) -> Path:
     return write_html(tmp_path / "view.html", run, spans)
 
 
-async def _open(browser: Any, path: Path) -> tuple[Any, list[str]]:
-    page = await browser.new_page(viewport={"width": 1400, "height": 900})
+@tool
+def list_items(count: int) -> list[int]:
+    """The items to fan out over."""
+    return list(range(count))
+
+
+@tool
+async def process_item(item: int, slow: int) -> dict[str, int]:
+    """A few milliseconds per item, and far longer for the one numbered ``slow``."""
+    await asyncio.sleep(0.25 if item == slow else 0.001 * (item % 5))
+    return {"item": item, "square": item * item}
+
+
+@tool
+def count_results(results: list[dict[str, int]]) -> int:
+    """Join the fan-out."""
+    return len(results)
+
+
+async def _fanout_page(folder: Path, count: int) -> Path:
+    """A real run of a ``count``-item foreach, traced to a store, written as a page."""
+    wf = Workflow("fanout")
+    wf.node("list", list_items, with_={"count": count})
+    wf.node(
+        "process",
+        process_item,
+        after=["list"],
+        foreach="${list}",
+        with_={"item": "${item}", "slow": SLOW_ITEM},
+    )
+    wf.node("count", count_results, after=["process"], with_={"results": "${process}"})
+    store = TraceStore(folder / "traces.db")
+    try:
+        result = await Executor(tracer=store).run(compile_workflow(wf), {})
+    finally:
+        store.close()
+    assert result.ok, result.error
+    with TraceStore(folder / "traces.db") as store:
+        run = store.get_run(result.run_id)
+        spans = store.spans(run.run_id)
+    return write_html(folder / f"fanout-{count}.html", run, spans)
+
+
+@pytest.fixture
+async def fanout_200(tmp_path: Path) -> Path:
+    return await _fanout_page(tmp_path, 200)
+
+
+async def _open(browser: Any, path: Path, suffix: str = "") -> tuple[Any, list[str]]:
+    page = await browser.new_page(viewport=VIEWPORT)
     problems: list[str] = []
     page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
     page.on(
@@ -102,7 +166,7 @@ async def _open(browser: Any, path: Path) -> tuple[Any, list[str]]:
             else problems.append(f"network request: {req.url}")
         ),
     )
-    await page.goto(path.as_uri())
+    await page.goto(path.as_uri() + suffix)
     await page.wait_for_selector("body[data-ready=true]", timeout=10_000)
     return page, problems
 
@@ -115,12 +179,14 @@ async def test_the_timeline_has_one_lane_per_agent_and_clicking_a_span_shows_its
         lanes = await page.locator(".lane").evaluate_all("els => els.map(e => e.dataset.lane)")
         assert sorted(lanes) == sorted(AGENTS)
 
-        research_bars = page.locator('.lane[data-lane="research_topic"] .span-bar')
-        assert await research_bars.count() == 4  # the foreach node and its three items
-        rows = await research_bars.evaluate_all("els => els.map(e => e.style.top)")
-        assert len(set(rows)) == 4, "spans that ran at the same time must sit on separate rows"
+        research = page.locator('.lane[data-lane="research_topic"]')
+        assert await research.locator(".span-bar").count() == 4  # the foreach node, three items
+        items = research.locator(".group .item")
+        assert await items.count() == 3, "three items are not folded, each on a row of its own"
+        labels = await items.locator(".lane-label b").all_inner_texts()
+        assert sorted(labels) == ["[0]", "[1]", "[2]"]
 
-        item = page.locator('.lane[data-lane="research_topic"] .span-bar.k-call').last
+        item = research.locator('.item[data-index="2"] .span-bar')
         await item.click()
         details = page.locator("#details")
         assert await details.locator("#detail-title").inner_text() == "research_topic"
@@ -129,6 +195,7 @@ async def test_the_timeline_has_one_lane_per_agent_and_clicking_a_span_shows_its
         assert "beekeeping: future" in shown_input
         assert '"sources": 3' in shown_output
         assert await details.locator('[data-field="status"]').inner_text() == "ok"
+        assert await details.locator('[data-field="item"]').inner_text() == "2 of 3 in research"
         assert await item.evaluate("e => e.classList.contains('selected')")
         shots = _screenshot_dir(tmp_path)
         await details.screenshot(path=str(shots / "trace-view-details.png"))
@@ -151,6 +218,165 @@ async def test_the_dag_shows_every_node_with_its_state_and_selects_its_span(
         assert await page.locator("#detail-title").inner_text() == "summarise"
         output = await page.locator('[data-field="output"]').inner_text()
         assert "notes on beekeeping: history" in output
+        assert problems == []
+    finally:
+        await page.close()
+
+
+async def _item_rows(page: Any) -> list[tuple[int, float]]:
+    """``(index, duration in ms)`` of the item rows shown, top to bottom, from the page's data."""
+    rows: list[list[float]] = await page.evaluate(
+        """() => {
+            const data = JSON.parse(document.getElementById("weft-trace-data").textContent);
+            const items = {};
+            data.groups.forEach(g => g.items.forEach(i => { items[i.index] = i.duration; }));
+            return [...document.querySelectorAll(".group .item")].map(
+                row => [Number(row.dataset.index), items[row.dataset.index]]);
+        }"""
+    )
+    return [(int(index), duration) for index, duration in rows]
+
+
+async def test_a_200_item_foreach_is_one_folded_group_under_its_node_below_the_graph(
+    browser: Any, fanout_200: Path
+) -> None:
+    page, problems = await _open(browser, fanout_200)
+    try:
+        group = page.locator('.lane[data-lane="process_item"] .group')
+        assert await group.count() == 1
+        assert await group.get_attribute("data-node") == "process"
+        assert await group.get_attribute("data-count") == "200"
+        assert await page.locator(".group .item").count() == 0, "folded: no item rows drawn"
+        toggle = group.locator(".group-toggle")
+        assert await toggle.get_attribute("aria-expanded") == "false"
+        assert "200 items" in await toggle.inner_text()
+
+        graph = await page.locator("#dag-section").bounding_box()
+        timeline = await page.locator("#timeline-section").bounding_box()
+        assert graph is not None and timeline is not None
+        assert graph["y"] + graph["height"] <= VIEWPORT["height"], (
+            "the graph is on the first screen"
+        )
+        height = await page.evaluate("document.documentElement.scrollHeight")
+        assert height <= VIEWPORT["height"] * 1.5, f"a folded 200-item run is {height} px tall"
+        dag_node = page.locator('.dag-node[data-node="process"]')
+        assert "200 items" in await dag_node.inner_text()
+        assert problems == []
+    finally:
+        await page.close()
+
+
+async def test_opening_a_group_shows_items_labelled_by_index_slowest_first_a_page_at_a_time(
+    browser: Any, fanout_200: Path, tmp_path: Path
+) -> None:
+    page, problems = await _open(browser, fanout_200)
+    try:
+        group = page.locator(".group")
+        await group.locator(".group-toggle").click()
+        assert await group.locator(".group-toggle").get_attribute("aria-expanded") == "true"
+        rows = await _item_rows(page)
+        assert len(rows) == PAGE
+        assert rows[0][0] == SLOW_ITEM
+        durations = [duration for _, duration in rows]
+        assert durations == sorted(durations, reverse=True)
+        first_label = await page.locator(".group .item").first.locator(".lane-label b").inner_text()
+        assert first_label == f"[{SLOW_ITEM}]"
+
+        await page.locator(".group-more button", has_text="show 50 more").click()
+        assert len(await _item_rows(page)) == 2 * PAGE
+        await page.locator(".group-more button", has_text="show all 200").click()
+        rows = await _item_rows(page)
+        assert sorted(index for index, _ in rows) == list(range(200))
+
+        await page.locator(".group .item").nth(3).locator(".span-bar").click()
+        await page.evaluate("window.scrollTo(0, 0)")
+        shots = _screenshot_dir(tmp_path)
+        await page.screenshot(path=str(shots / "trace-view-foreach.png"))
+
+        await group.locator(".group-toggle").click()
+        assert await page.locator(".group .item").count() == 0, "folded again"
+        assert problems == []
+    finally:
+        await page.close()
+
+
+async def test_the_items_can_be_listed_by_index(browser: Any, fanout_200: Path) -> None:
+    page, problems = await _open(browser, fanout_200)
+    try:
+        await page.locator(".group-toggle").click()
+        await page.locator(".group-order").select_option("index")
+        rows = await _item_rows(page)
+        assert [index for index, _ in rows] == list(range(PAGE))
+        assert problems == []
+    finally:
+        await page.close()
+
+
+async def test_a_link_to_an_item_in_a_folded_group_opens_the_group_at_it(
+    browser: Any, fanout_200: Path
+) -> None:
+    html = fanout_200.read_text(encoding="utf-8")
+    index = 195  # one of the fastest: beyond the first page of an open group
+    marker = f'"node":"process[{index}]"'
+    span_id = html[: html.index(marker)].rsplit('"id":"', 1)[1].split('"', 1)[0]
+    page, problems = await _open(browser, fanout_200, f"#span={span_id}")
+    try:
+        bar = page.locator(f'.item[data-index="{index}"] .span-bar')
+        assert await bar.evaluate("e => e.classList.contains('selected')")
+        assert await bar.is_visible()
+        assert (
+            await page.locator('[data-field="item"]').inner_text() == f"{index} of 200 in process"
+        )
+        assert problems == []
+    finally:
+        await page.close()
+
+
+async def test_a_1000_item_run_is_one_small_page_that_opens_at_once(
+    browser: Any, tmp_path: Path
+) -> None:
+    path = await _fanout_page(tmp_path, 1000)
+    size = path.stat().st_size
+    assert size < 1024 * 1024, f"the page of a 1,000-item run is {size / 1024:.0f} KiB"
+    page, problems = await _open(browser, path)
+    try:
+        ready = await page.evaluate("performance.getEntriesByName('weft-trace-ready')[0].startTime")
+        assert ready < 3000, f"the page took {ready:.0f} ms to draw"
+        elements = await page.evaluate("document.getElementsByTagName('*').length")
+        assert elements < 400, f"{elements} elements for a folded 1,000-item run"
+        height = await page.evaluate("document.documentElement.scrollHeight")
+        assert height <= VIEWPORT["height"] * 1.5
+        assert problems == []
+    finally:
+        await page.close()
+
+
+async def test_a_lane_of_many_parallel_nodes_shows_its_first_rows_then_all_on_demand(
+    browser: Any, tmp_path: Path
+) -> None:
+    run = SpanRecord("a" * 32, "r" * 16, None, "wide", "run", 0.0, 2.0, "succeeded", run_id="r")
+    nodes = [
+        SpanRecord(
+            "a" * 32,
+            f"{i:016x}",
+            run.span_id,
+            f"n{i}",
+            "node",
+            0.01 * i,
+            1.0 + 0.01 * i,
+            "succeeded",
+            run_id="r",
+            node=f"n{i}",
+            attributes={"weft.action": "fetch"},
+        )
+        for i in range(60)  # all at once, and not a foreach: 60 rows of one lane
+    ]
+    page, problems = await _open(browser, write_html(tmp_path / "wide.html", None, [run, *nodes]))
+    try:
+        lane = page.locator('.lane[data-lane="fetch"]')
+        assert await lane.locator(".span-bar").count() == 40
+        await lane.locator("button", has_text="show all 60 rows").click()
+        assert await page.locator('.lane[data-lane="fetch"] .span-bar').count() == 60
         assert problems == []
     finally:
         await page.close()

@@ -98,7 +98,7 @@ def agent_group() -> None:
     type=click.FloatRange(min=0.05),
     default=5.0,
     show_default=True,
-    help="Seconds between card refreshes (the heartbeat).",
+    help="Seconds between card refreshes (the heartbeat); a card 1.5 of them old is stale.",
 )
 @click.option(
     "--drain-timeout",
@@ -211,7 +211,12 @@ async def _serve(
 @namespace_option
 @click.option("--json", "as_json", is_flag=True, help="Print the agents' cards as JSON.")
 def agents_command(broker: str, namespace: str, as_json: bool) -> None:
-    """List the agents serving on the broker: id, actions, load, last seen."""
+    """List the agents serving on the broker: id, actions, load, last seen.
+
+    An agent whose card is older than 1.5 of its heartbeat intervals is
+    listed as ``stale`` (hung, frozen or cut off); the age is the card's
+    own, not the time since this command received it (docs/protocol.md).
+    """
     infos = asyncio.run(_list_agents(broker, namespace))
     now = time.time()
     if as_json:
@@ -221,6 +226,8 @@ def agents_command(broker: str, namespace: str, as_json: bool) -> None:
                     {
                         **info.card.model_dump(mode="json"),
                         "last_seen": info.last_seen,
+                        "age": round(info.age(now), 3),
+                        "stale": not info.fresh(now),
                         "alive": info.fresh(now) and info.serving,
                     }
                     for info in infos
@@ -236,7 +243,6 @@ def agents_command(broker: str, namespace: str, as_json: bool) -> None:
     for info in infos:
         card = info.card
         load = card.load
-        age = now - card.sent_at
         rows.append(
             (
                 card.agent_id,
@@ -244,7 +250,7 @@ def agents_command(broker: str, namespace: str, as_json: bool) -> None:
                 ", ".join(f"{s.name}@{s.version}" for s in card.actions),
                 ", ".join(sorted(set(card.pools.values()))) or "-",
                 f"{load.in_flight}/{load.capacity}" + (f" +{load.queued}" if load.queued else ""),
-                f"{max(age, 0):.1f}s ago",
+                f"{info.age(now):.1f}s ago",
                 f"{card.host}:{card.pid}",
             )
         )

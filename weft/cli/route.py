@@ -50,6 +50,12 @@ def load_cards_file(path: str) -> list[CapabilityCard]:
         )
     cards = []
     for i, entry in enumerate(data):
+        # CapabilityCard ignores unknown fields (the wire may carry newer ones); a file is strict.
+        unknown = set(entry) - set(CapabilityCard.model_fields) if isinstance(entry, dict) else ()
+        if unknown:
+            fields = ", ".join(repr(str(k)) for k in sorted(unknown, key=str))
+            name = entry.get("agent_id", "?")
+            raise DefinitionError.single(f"{path}: card #{i + 1} ({name}): unknown field {fields}")
         try:
             cards.append(CapabilityCard.model_validate(entry))
         except ValidationError as exc:

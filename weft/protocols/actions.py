@@ -53,7 +53,7 @@ def new_call_id() -> str:
 class ActionSpec(BaseModel):
     """How an action presents itself: enough for a caller, a router and an LLM."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="ignore")
 
     name: str = Field(description="Unique name callers use, e.g. 'word_stats'.")
     version: str = Field(default="1", description="Version of the action's behaviour.")
@@ -78,7 +78,7 @@ RETRYABLE_EXCEPTIONS: tuple[type[BaseException], ...] = (TimeoutError, Connectio
 class ErrorInfo(BaseModel):
     """A structured error; ``retryable`` tells the executor whether trying again can help."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="ignore")
 
     type: str = Field(description="Machine-readable kind, e.g. 'ValidationError', 'Timeout'.")
     message: str = Field(description="Human-readable explanation naming what went wrong.")
@@ -118,7 +118,7 @@ class Usage(BaseModel):
     agent); local tools leave it 0, their time is on their span.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="ignore", frozen=True)
 
     llm_calls: int = Field(default=0, description="Number of LLM requests made.")
     prompt_tokens: int = Field(default=0, description="Prompt tokens billed.")
@@ -143,7 +143,7 @@ NO_USAGE = Usage()
 class ProgressEvent(BaseModel):
     """A progress report an action emits while it runs (streamed to listeners)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="ignore")
 
     call_id: str = Field(description="The call this progress belongs to.")
     message: str = Field(default="", description="What is happening now.")
@@ -155,7 +155,7 @@ class ProgressEvent(BaseModel):
 class ActionCall(BaseModel):
     """One invocation of an action. Idempotency key is ``(call_id, attempt)``."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="ignore")
 
     call_id: str = Field(
         default_factory=new_call_id, description="Unique id of the call; also its span id."
@@ -175,7 +175,7 @@ class ActionCall(BaseModel):
 class ActionResult(BaseModel):
     """The answer to a call; its ``state`` is the single source of truth on outcome."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="ignore")
 
     call_id: str = Field(description="Id of the call this answers.")
     state: ActionState = Field(description="Outcome of the call.")

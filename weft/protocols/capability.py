@@ -3,6 +3,10 @@
 A card is what an agent advertises so that a router can pick it by meaning
 rather than by name. Its ``version`` increases whenever the agent's abilities
 change; a newer card replaces an older one wherever cards are indexed.
+
+Cards travel inside agent cards on the bus, so fields this version does not
+know are ignored (a newer agent may add some); a cards file a user writes
+(``weft route --cards``) is checked strictly by its loader instead.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 class CapabilityCard(BaseModel):
     """An agent's advertised abilities, costs and address."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="ignore")
 
     agent_id: str = Field(description="Stable id of the agent (or pool) this card describes.")
     version: int = Field(default=1, ge=1, description="Monotonic version; higher replaces lower.")

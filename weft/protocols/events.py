@@ -58,7 +58,7 @@ class RunEvent(BaseModel):
     the parent node's key and a ``/``. Resume relies on it being deterministic.
     """
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="ignore")
 
     run_id: str = Field(description="The run.")
     kind: EventKind = Field(description="What happened.")

@@ -7,12 +7,19 @@ late, or after a broker restart, learns everything from one retained message.
 The agent's MQTT Will is an empty retained payload on the same topic, so the
 broker clears the card when the process dies.
 
+Freshness is judged from the card itself (``card_age``): a card not refreshed
+within ``STALE_AFTER_HEARTBEATS`` of its own ``heartbeat_interval`` is stale.
+
+Every payload here ignores fields it does not know, so an agent of a newer
+weft can add fields and still be understood by an older caller.
+
 Calls and results are ``ActionCall``/``ActionResult`` (``weft.protocols.actions``);
 this module adds only what remote serving needs on top. See docs/protocol.md.
 """
 
 from __future__ import annotations
 
+import math
 import time
 from enum import StrEnum
 
@@ -29,6 +36,15 @@ KIND_PROPERTY = "weft-kind"
 KIND_ACCEPTED = "accepted"
 KIND_RESULT = "result"
 
+#: A card not refreshed for this many of its heartbeat intervals is stale: one
+#: heartbeat may be late by half an interval, and a frozen agent is stale in
+#: less than two intervals.
+STALE_AFTER_HEARTBEATS = 1.5
+#: How far the age of a retained card may stray from the broker's count of it.
+#: Brokers count Message Expiry in whole seconds (so their count is off by
+#: less than one second); the rest is slack for the broker's own loop.
+BROKER_AGE_TOLERANCE = 1.5
+
 
 class AgentStatus(StrEnum):
     """Whether an agent takes new calls."""
@@ -40,7 +56,7 @@ class AgentStatus(StrEnum):
 class AgentLoad(BaseModel):
     """How busy an agent is, as of its latest card."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="ignore")
 
     in_flight: int = Field(default=0, ge=0, description="Calls running now.")
     queued: int = Field(default=0, ge=0, description="Calls received and waiting for a slot.")
@@ -61,7 +77,7 @@ class AgentCard(BaseModel):
     an empty retained payload on the topic means the agent is gone.
     """
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="ignore")
 
     agent_id: str = Field(description="Unique id of this agent process; names its topics.")
     status: AgentStatus = Field(
@@ -83,12 +99,60 @@ class AgentCard(BaseModel):
     host: str = Field(default="", description="Host name of the agent process.")
     pid: int | None = Field(default=None, description="Process id of the agent process.")
     weft_version: str = Field(default="", description="weft version of the agent.")
+    expiry: int | None = Field(
+        default=None,
+        ge=1,
+        description="Message Expiry Interval (s) the card was published with; the broker "
+        "counts it down, so a receiver can age a retained card without trusting the "
+        "sender's clock.",
+    )
+
+    @property
+    def stale_after(self) -> float:
+        """Seconds without a newer card after which the agent counts as stale."""
+        return STALE_AFTER_HEARTBEATS * self.heartbeat_interval
 
     def serves(self, action: str) -> bool:
         return any(spec.name == action for spec in self.actions)
 
     def spec(self, action: str) -> ActionSpec | None:
         return next((spec for spec in self.actions if spec.name == action), None)
+
+
+def card_expiry(heartbeat_interval: float) -> int:
+    """Message Expiry an agent publishes its card with: 20 heartbeats, at least a minute.
+
+    Long enough never to drop the card of a live agent; short enough that a
+    card nobody clears (its Will lost with a broker that kept the card) goes
+    away by itself.
+    """
+    return max(60, math.ceil(20 * heartbeat_interval))
+
+
+def card_age(
+    card: AgentCard, now: float, *, replayed: bool, remaining_expiry: int | None = None
+) -> float:
+    """Seconds since ``card`` was published, on the receiver's clock ``now``.
+
+    - A card delivered live (``replayed`` false) was published just now: 0,
+      whatever the two machines' clocks say.
+    - A card replayed from the broker's retained store (``replayed`` true:
+      MQTT sets the retain flag only on messages sent because of a
+      subscription) is as old as its own ``sent_at`` says, read against
+      ``now``. Clocks of two machines disagree; when the card names the
+      ``expiry`` it was published with and the broker passed on what is left
+      of it (``remaining_expiry``: MQTT v5 brokers count it down while they
+      hold a message), the broker's count bounds the age to within
+      ``BROKER_AGE_TOLERANCE`` seconds, whatever the skew. Without both, the
+      clocks are trusted (keep them in sync, e.g. with NTP).
+    """
+    if not replayed:
+        return 0.0
+    age = now - card.sent_at
+    if card.expiry is not None and remaining_expiry is not None:
+        held = card.expiry - remaining_expiry  # by the broker's clock
+        age = min(max(age, held - BROKER_AGE_TOLERANCE), held + BROKER_AGE_TOLERANCE)
+    return max(age, 0.0)
 
 
 class CallAccepted(BaseModel):
@@ -98,7 +162,7 @@ class CallAccepted(BaseModel):
     call elsewhere if exactly that agent dies before answering.
     """
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="ignore")
 
     call_id: str = Field(description="The accepted call.")
     attempt: int = Field(ge=1, description="The accepted attempt.")
@@ -109,7 +173,7 @@ class CallAccepted(BaseModel):
 class CallCancel(BaseModel):
     """Published to ``weft/{ns}/agents/{agent}/cancel`` when a caller gives up on a call."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="ignore")
 
     call_id: str = Field(description="The call to cancel (every attempt of it).")
     reason: str = Field(default="cancelled by the caller", description="Why, for the logs.")
@@ -133,7 +197,7 @@ class DeadLetter(BaseModel):
     ``excerpt`` holds at most its first 512 bytes, decoded leniently.
     """
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="ignore")
 
     reason: DeadLetterReason = Field(description="Category of the problem.")
     detail: str = Field(description="What exactly was wrong, for people.")

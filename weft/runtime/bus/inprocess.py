@@ -3,7 +3,9 @@
 It honours the same semantics as MQTT so code tested here behaves the same
 over a broker: ``+``/``#`` wildcards, ``$share/group/filter`` subscriptions
 that deliver each message to one member of the group (round robin), retained
-messages (an empty retained payload clears the topic), and per-topic order.
+messages (an empty retained payload clears the topic; a retained message with
+a Message Expiry is replayed with what is left of it, and dropped once it has
+expired, as MQTT 5 brokers do), and per-topic order.
 Several ``InProcessBus`` instances may share one ``InProcessBroker`` to mimic
 several clients on one broker, and ``InProcessBroker.restart()`` mimics a
 broker restart, so what reacts to reconnects is testable without a broker.
@@ -12,6 +14,7 @@ broker restart, so what reacts to reconnects is testable without a broker.
 from __future__ import annotations
 
 import itertools
+import time
 from collections import defaultdict
 from collections.abc import Callable
 
@@ -25,6 +28,7 @@ class InProcessBroker:
     def __init__(self) -> None:
         self.subscriptions: list[Subscription] = []
         self.retained: dict[str, Message] = {}
+        self._retained_at: dict[str, float] = {}  # monotonic time each was stored
         self._share_cursor: dict[str, itertools.count[int]] = defaultdict(itertools.count)
         self._clients: list[Callable[[], None]] = []
 
@@ -39,6 +43,7 @@ class InProcessBroker:
         before it reports the reconnect.
         """
         self.retained.clear()
+        self._retained_at.clear()
         for reconnect in list(self._clients):
             reconnect()
 
@@ -54,8 +59,10 @@ class InProcessBroker:
         if message.retain:
             if message.payload:
                 self.retained[message.topic] = message
+                self._retained_at[message.topic] = time.monotonic()
             else:
                 self.retained.pop(message.topic, None)
+                self._retained_at.pop(message.topic, None)
         delivered = message.model_copy(update={"retain": False}) if message.retain else message
         groups: dict[str, list[Subscription]] = {}
         for sub in self.subscriptions:
@@ -73,9 +80,26 @@ class InProcessBroker:
     def add(self, sub: Subscription) -> None:
         self.subscriptions.append(sub)
         if not sub.pattern.startswith("$share/"):
-            for topic, message in self.retained.items():
-                if topic_matches(sub.pattern, topic):
-                    sub.deliver(message)
+            for topic in [t for t in self.retained if topic_matches(sub.pattern, t)]:
+                replay = self._replay(topic)
+                if replay is not None:
+                    sub.deliver(replay)
+
+    def _replay(self, topic: str) -> Message | None:
+        """The retained message of ``topic`` with its expiry counted down (MQTT 5 §3.3.2.3.3).
+
+        Counted in whole seconds, as Mosquitto does; an expired message is dropped.
+        """
+        message = self.retained[topic]
+        expiry = message.properties.message_expiry
+        if expiry is None:
+            return message
+        left = expiry - int(time.monotonic() - self._retained_at[topic])
+        if left <= 0:
+            del self.retained[topic], self._retained_at[topic]
+            return None
+        properties = message.properties.model_copy(update={"message_expiry": left})
+        return message.model_copy(update={"properties": properties})
 
     def remove(self, sub: Subscription) -> None:
         if sub in self.subscriptions:

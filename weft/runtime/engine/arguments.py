@@ -88,7 +88,9 @@ def _passed_on(slot: Slot) -> dict[str, Any]:
     else:
         present = [s for s in node.predecessors if s in arrived]
         value = node.reducer([arrived[s] for s in present], present)
-    return _as_arguments(node, value)
+    if node.default_param is not None:  # _as_arguments, without a call on the per-node path
+        return {node.default_param: value}
+    return dict(value) if isinstance(value, dict) else {}
 
 
 def _as_arguments(node: CompiledNode, value: Any) -> dict[str, Any]:

@@ -44,15 +44,39 @@ class LoopPass(NamedTuple):
 
 
 class Advance:
-    """What finishing a node (or a review) set in motion; ``ready`` nodes are marked running."""
+    """What finishing a node (or a review) set in motion; ``ready`` nodes are marked running.
+
+    Most nodes only make others ready, so the other three lists start as a
+    shared empty tuple and become lists on first use: ``only_ready`` tells the
+    scheduler it has nothing else to carry out, at no allocation.
+    """
 
     __slots__ = ("loops", "ready", "reviews", "skipped")
 
     def __init__(self) -> None:
         self.ready: list[Slot] = []
-        self.skipped: list[Skip] = []
-        self.reviews: list[Review] = []
-        self.loops: list[LoopPass] = []
+        self.skipped: list[Skip] | tuple[()] = ()
+        self.reviews: list[Review] | tuple[()] = ()
+        self.loops: list[LoopPass] | tuple[()] = ()
+
+    @property
+    def only_ready(self) -> bool:
+        return not (self.skipped or self.reviews or self.loops)
+
+    def add_skip(self, skip: Skip) -> None:
+        if not self.skipped:
+            self.skipped = []
+        self.skipped.append(skip)
+
+    def add_review(self, review: Review) -> None:
+        if not self.reviews:
+            self.reviews = []
+        self.reviews.append(review)
+
+    def add_loop(self, loop: LoopPass) -> None:
+        if not self.loops:
+            self.loops = []
+        self.loops.append(loop)
 
 
 class Dataflow:
@@ -133,7 +157,7 @@ class Dataflow:
                 self.edge_errors[edge.target] = f"edge {edge.source} -> {edge.target}: {exc}"
                 active = True
         if active and edge.critic is not None and edge.target not in self.edge_errors:
-            advance.reviews.append(Review(edge, output))
+            advance.add_review(Review(edge, output))
             return
         target = self.slots[edge.target]
         verdict = target.receive(edge.source, output) if active else target.receive_inactive()
@@ -164,7 +188,7 @@ class Dataflow:
         while queue:
             slot, why = queue.popleft()
             slot.skip()
-            advance.skipped.append(Skip(slot, why.value))
+            advance.add_skip(Skip(slot, why.value))
             failed = why is Verdict.UPSTREAM_FAILED
             for edge in slot.node.outgoing:
                 target = self.slots[edge.target]
@@ -197,6 +221,6 @@ class Dataflow:
         target = self.slots[loop.target]
         target.arrivals[loop.source] = output
         target.launch()
-        advance.loops.append(LoopPass(loop, count + 1))
+        advance.add_loop(LoopPass(loop, count + 1))
         advance.ready.append(target)
         return True

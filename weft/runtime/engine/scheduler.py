@@ -218,7 +218,8 @@ class Execution:
         if self.aborted:
             self.flow.settle(slot, state, outcome.output)
             return []
-        return self.carry_out(self.flow.advance(slot, state, outcome.output))
+        advance = self.flow.advance(slot, state, outcome.output)
+        return advance.ready if advance.only_ready else self.carry_out(advance)
 
     def fail(self, slot: Slot, outcome: NodeOutcome) -> None:
         """Note the run's first error; under ``fail_fast``, cancel every other node in flight."""

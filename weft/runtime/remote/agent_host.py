@@ -59,7 +59,13 @@ from weft.protocols import (
     MessageProperties,
     Topics,
 )
-from weft.protocols.remote import ACK_PROPERTY, KIND_ACCEPTED, KIND_PROPERTY, KIND_RESULT
+from weft.protocols.remote import (
+    ACK_PROPERTY,
+    KIND_ACCEPTED,
+    KIND_PROPERTY,
+    KIND_RESULT,
+    card_expiry,
+)
 from weft.runtime.bus.base import Bus, Subscription
 from weft.runtime.engine.registry import ActionRegistry
 from weft.runtime.remote._call_table import CallTable, Entry
@@ -240,14 +246,23 @@ class AgentHost:
             host=socket.gethostname(),
             pid=os.getpid(),
             weft_version=__version__,
+            expiry=card_expiry(self.heartbeat_interval),
         )
 
     async def publish_card(self) -> None:
-        """Publish the card, retained, with the next ``seq`` and the current load."""
+        """Publish the card, retained, with the next ``seq`` and the current load.
+
+        With the Message Expiry the card names, which the broker counts down:
+        a receiver learns a retained card's age from it (``card_age``).
+        """
         self._seq += 1
         card = self.card()
         await self.bus.publish(
-            self.topics.card(self.agent_id), card.model_dump_json(), qos=1, retain=True
+            self.topics.card(self.agent_id),
+            card.model_dump_json(),
+            qos=1,
+            retain=True,
+            properties=MessageProperties(message_expiry=card.expiry),
         )
 
     async def _beat(self, seen: int) -> None:

@@ -23,7 +23,13 @@ Listener = Callable[[str, str], None]
 
 @dataclass
 class AgentInfo:
-    """One agent as a directory knows it: its latest card and when it was seen."""
+    """One agent as a directory knows it: its latest card and when that was published.
+
+    ``last_seen`` is the Unix time, on this process's clock, at which the
+    latest card was *published* (``weft.protocols.remote.card_age``), not
+    when it arrived: a retained card handed over by the broker on subscribe
+    may be much older than its arrival.
+    """
 
     card: AgentCard
     first_seen: float
@@ -36,10 +42,15 @@ class AgentInfo:
     @property
     def stale_after(self) -> float:
         """Seconds without a refreshed card after which the agent counts as stale."""
-        return 3 * self.card.heartbeat_interval + 2.0
+        return self.card.stale_after
+
+    def age(self, now: float | None = None) -> float:
+        """Seconds since the latest card was published."""
+        return max((time.time() if now is None else now) - self.last_seen, 0.0)
 
     def fresh(self, now: float | None = None) -> bool:
-        return ((now or time.time()) - self.last_seen) <= self.stale_after
+        """Refreshed within ``stale_after``: not hung, frozen or cut off, as far as we know."""
+        return self.age(now) <= self.stale_after
 
     @property
     def serving(self) -> bool:

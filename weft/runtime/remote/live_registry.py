@@ -3,9 +3,15 @@
 It subscribes to the retained cards (``weft/{ns}/cards/+``). An agent re-publishes
 its card every heartbeat interval with its load, and its Will clears the card
 when it dies, so the registry needs no polling: a card appears, is refreshed,
-or is cleared. An agent whose card has not been refreshed for three heartbeat
-intervals (plus two seconds of slack) is *stale*: still listed, still
-reachable as a last resort, but not preferred and not counted as alive.
+or is cleared. An agent whose card is older than 1.5 of its heartbeat
+intervals is *stale*: still listed, still reachable as a last resort, but not
+preferred and not counted as alive. A card's age comes from the card and the
+broker, not from when it arrived (``weft.protocols.remote.card_age``): the
+broker hands a new subscriber every retained card at once, however old.
+
+A card that is not an ``AgentCard`` is dead-lettered and changes nothing
+else: the reader never waits on the dead letter, so the cards behind it are
+read as if it were not there.
 
 ``actions()`` turns what is served into an ``ActionRegistry`` of
 ``RemoteAction``s, so the executor and the orchestrator call remote agents
@@ -30,6 +36,7 @@ from weft.protocols import (
     Message,
     WeftError,
 )
+from weft.protocols.remote import card_age
 from weft.runtime.bus.base import Bus, Subscription
 from weft.runtime.engine.registry import ActionRegistry
 from weft.runtime.remote.call_client import CallClient
@@ -70,26 +77,46 @@ class LiveRegistry:
         self._changed = asyncio.Event()
         self._remote: dict[str, RemoteAction] = {}
         self._sub: Subscription | None = None
-        self._task: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._dead_letters: asyncio.Queue[tuple[Message, str]] = asyncio.Queue()
         self.invalid_cards = 0
 
     # -- lifecycle ----------------------------------------------------------------
 
     async def start(self, sync_timeout: float = 10.0) -> None:
-        """Subscribe to the cards and wait until the retained ones have arrived."""
+        """Subscribe to the cards and return once every retained one has been read.
+
+        The ping's marker comes back after the retained cards (one connection,
+        in order), so they are all queued by then; whatever the reader has
+        not taken yet is read here, before returning.
+        """
         if self._sub is not None:
             return
         await self.client.start()
-        self._sub = await self.bus.subscribe(self.bus.topics.all_cards(), qos=1)
-        self._task = asyncio.create_task(self._read(self._sub), name="weft-live-registry")
+        self._sub = sub = await self.bus.subscribe(self.bus.topics.all_cards(), qos=1)
+        self._tasks = [
+            asyncio.create_task(self._read(sub), name="weft-live-registry"),
+            asyncio.create_task(self._send_dead_letters(), name="weft-live-registry-dead-letters"),
+        ]
         await self.client.ping(sync_timeout)
+        while True:
+            try:
+                message = await sub.get(timeout=0)
+            except TimeoutError:
+                break
+            self._apply(message)
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
+        if self._tasks:  # let the dead letters already found go out, briefly
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(1.0):
+                    await self._dead_letters.join()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+                await task
+        self._tasks = []
         if self._sub is not None:
             await self._sub.close()
             self._sub = None
@@ -255,17 +282,32 @@ class LiveRegistry:
     # -- reading cards ---------------------------------------------------------------------
 
     async def _read(self, sub: Subscription) -> None:
+        """Apply cards as they come; never waits on anything but the next card."""
         async for message in sub:
+            self._apply(message)
+
+    def _apply(self, message: Message) -> None:
+        try:
+            problem = self._on_card(message)
+        except Exception as exc:  # never let one card stop the registry
+            log.exception("registry failed on %s", message.topic)
+            problem = f"internal error: {exc}"
+        if problem is not None:
+            self.invalid_cards += 1
+            self._dead_letters.put_nowait((message, problem))
+
+    async def _send_dead_letters(self) -> None:
+        """Publish dead letters apart from the reader, which a slow publish must not hold up."""
+        while True:
+            message, problem = await self._dead_letters.get()
             try:
-                problem = self._on_card(message)
-            except Exception as exc:  # never let one card stop the registry
-                log.exception("registry failed on %s", message.topic)
-                problem = f"internal error: {exc}"
-            if problem is not None:
-                self.invalid_cards += 1
                 await publish_dead_letter(
                     self.bus, message, DeadLetterReason.INVALID_CARD, problem, self.bus.client_id
                 )
+            except Exception:  # a dead letter is best effort; the next one may go out
+                log.exception("registry could not send a dead letter for %s", message.topic)
+            finally:
+                self._dead_letters.task_done()
 
     def _on_card(self, message: Message) -> str | None:
         """Apply one card message; returns what is wrong with it, if anything."""
@@ -282,12 +324,17 @@ class LiveRegistry:
             return f"card of '{card.agent_id}' published on the topic of '{agent_id}'"
         now = time.time()
         known = self._agents.get(agent_id)
-        if known is not None and (card.started_at, card.seq) < (
-            known.card.started_at,
-            known.card.seq,
-        ):
-            return None  # an older copy (retained re-delivery): keep the newer one
-        self._agents[agent_id] = AgentInfo(card, known.first_seen if known else now, now)
+        if known is not None:
+            newest = (known.card.started_at, known.card.seq)
+            if (card.started_at, card.seq) <= newest:
+                return None  # a copy of a card already seen (a retained replay): no news
+        age = card_age(
+            card,
+            now,
+            replayed=message.retain,
+            remaining_expiry=message.properties.message_expiry,
+        )
+        self._agents[agent_id] = AgentInfo(card, known.first_seen if known else now, now - age)
         self._notify("updated" if known else "appeared", agent_id)
         return None
 

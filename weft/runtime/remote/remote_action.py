@@ -271,7 +271,12 @@ class RemoteAction:
             return None
         best = min(candidates, key=lambda a: (not a.fresh(), a.card.load.ratio))
         pool = best.card.pools.get(self.name)
-        return topics.pool_call(pool) if pool else topics.agent_call(best.agent_id)
+        # The broker hands a pool call to any replica, a frozen one too: while a fresh
+        # agent serves the action, a pool with a stale replica is gone round.
+        replicas = [a for a in candidates if pool and a.card.pools.get(self.name) == pool]
+        if pool and (not best.fresh() or all(a.fresh() for a in replicas)):
+            return topics.pool_call(pool)
+        return topics.agent_call(best.agent_id)
 
     async def _send(self, state: _Call, waiter: Waiter, *, to_holder: bool = False) -> None:
         now = time.time()

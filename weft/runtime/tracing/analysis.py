@@ -1,4 +1,4 @@
-"""Reading a run's spans: the tree, the critical path, lanes and totals.
+"""Reading a run's spans: the tree, the critical path, lanes, foreach items and totals.
 
 Shared by ``weft trace show``, the HTML view and the Chrome export, so that
 all three agree on what the critical path is and which lane a span sits in.
@@ -7,6 +7,7 @@ Works on stored spans (JSON-native attributes) and on raw in-memory ones.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,6 +18,8 @@ from weft.runtime.tracing.spans import SpanRecord
 _EPSILON = 1e-4
 #: Span kinds that belong to the lane of the span that made them, unless they name an agent.
 _INHERITS_LANE = frozenset({"llm", "route", "memory"})
+#: The end of a foreach item's node key: ``research[17]``.
+_ITEM_KEY = re.compile(r"\[(\d+)\]$")
 
 
 @dataclass
@@ -185,3 +188,31 @@ def depth_first(tree: SpanTree) -> Iterable[tuple[int, SpanRecord]]:
         depth, span = stack.pop()
         yield depth, span
         stack.extend((depth + 1, child) for child in reversed(tree.kids(span)))
+
+
+def item_index(span: SpanRecord) -> int | None:
+    """The index in a foreach item's node key (``research[17]`` -> 17), else None."""
+    match = _ITEM_KEY.search(span.node or "")
+    return int(match.group(1)) if match else None
+
+
+def foreach_items(tree: SpanTree) -> dict[str, tuple[str, int]]:
+    """``span id -> (foreach node's span id, item index)`` for every span inside a foreach item.
+
+    An item is a child of a foreach node's span whose node key ends in
+    ``[index]``: one span per attempt. What an item made (LLM requests, calls
+    through its context, a remote agent's spans) belongs to the same item, so
+    a view can keep an item's work together. With a foreach inside an item,
+    a span belongs to the innermost item.
+    """
+    owner: dict[str, tuple[str, int]] = {}
+    for _, span in depth_first(tree):
+        parent = tree.by_id.get(span.parent_id) if span.parent_id is not None else None
+        if parent is None:
+            continue
+        index = item_index(span)
+        if index is not None and parent.kind == "node" and parent.attributes.get("weft.foreach"):
+            owner[span.span_id] = (parent.span_id, index)
+        elif parent.span_id in owner:
+            owner[span.span_id] = owner[parent.span_id]
+    return owner

@@ -1,12 +1,14 @@
 """The browser view of a run: one self-contained HTML file, and a tiny server for it.
 
-The page (``weft/data/trace_view.html``) has its CSS, JavaScript and the run's
-data inline and loads nothing from anywhere, so it works offline, from
-``file://``, attached to a bug report. It shows a timeline with one lane per
-agent (parallel spans stack inside a lane), the workflow's DAG with each
-node's state, and, for any span clicked, its input, output, error, usage and
-attributes. Layout (lanes, rows, DAG layers) is computed here so that the
-script only draws.
+The page (``weft/data/trace_view.html``, with ``trace_view.css`` and
+``trace_view.js`` put inline) has its CSS, JavaScript and the run's data in
+one file and loads nothing from anywhere, so it works offline, from
+``file://``, attached to a bug report. It shows the workflow's DAG with each
+node's state, a timeline with one lane per agent (parallel spans stack inside
+a lane, a foreach node's items are grouped under it, slowest first, folded
+when there are many), and, for any span clicked, its input, output, error,
+usage and attributes. What it draws is computed by ``layout.view_model``, so
+that the script only draws.
 """
 
 from __future__ import annotations
@@ -14,150 +16,38 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Callable
+from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Any
 
-from weft.runtime.tracing.analysis import (
-    SpanTree,
-    critical_path,
-    graph_of,
-    lane_of,
-    pack_rows,
-    tokens_of,
-    usage_of,
-)
+from weft.runtime.tracing.layout import view_model
 from weft.runtime.tracing.spans import SpanRecord
 from weft.runtime.tracing.store import TraceRun
 
-_PLACEHOLDER = "/*WEFT_TRACE_DATA*/"
+__all__ = ["render_html", "serve", "start_server", "view_model", "write_html"]
+
+_DATA = "/*WEFT_TRACE_DATA*/"
+_CSS = "/*WEFT_TRACE_CSS*/"
+_SCRIPT = "/*WEFT_TRACE_SCRIPT*/"
 
 
-def view_model(run: TraceRun | None, spans: list[SpanRecord]) -> dict[str, Any]:
-    """Everything the page draws, as JSON-ready data (times in ms from the run's start)."""
-    tree = SpanTree.build(spans)
-    critical = critical_path(tree)
-    on_path = set(critical)
-    origin = min((s.start for s in tree.spans), default=0.0)
-    end = max((s.end for s in tree.spans), default=origin)
-    by_lane: dict[str, list[SpanRecord]] = {}
-    lanes_of: dict[str, str | None] = {}
-    for span in tree.spans:
-        lane = lane_of(span, tree)
-        lanes_of[span.span_id] = lane
-        if lane is not None:
-            by_lane.setdefault(lane, []).append(span)
-    rows: dict[str, int] = {}
-    lanes = []
-    for lane, members in sorted(by_lane.items(), key=lambda item: item[1][0].start):
-        packed = pack_rows(members)
-        rows.update(packed)
-        lanes.append({"name": lane, "rows": max(packed.values()) + 1, "spans": len(members)})
-    view_spans = []
-    for span in tree.spans:
-        prompt, completion = tokens_of(span)
-        usage = usage_of(span)
-        view_spans.append(
-            {
-                "id": span.span_id,
-                "parent": span.parent_id,
-                "name": span.name,
-                "kind": span.kind,
-                "status": span.status,
-                "node": span.node,
-                "agent": span.agent,
-                "lane": lanes_of[span.span_id],
-                "row": rows.get(span.span_id, 0),
-                "start": (span.start - origin) * 1000,
-                "duration": max(span.end - span.start, 0.0) * 1000,
-                "critical": span.span_id in on_path,
-                "tokens": [prompt, completion],
-                "cost": float(usage.get("cost") or 0.0),
-                "attributes": {k: v for k, v in span.attributes.items() if k != "weft.graph"},
-            }
-        )
-    return {
-        "run": _run_info(run, tree),
-        "total_ms": (end - origin) * 1000,
-        "lanes": lanes,
-        "spans": view_spans,
-        "critical": critical,
-        "graph": _dag(graph_of(tree.spans), tree),
-    }
-
-
-def _run_info(run: TraceRun | None, tree: SpanTree) -> dict[str, Any]:
-    root = tree.run_span()
-    info: dict[str, Any] = {
-        "run_id": run.run_id if run else (root.run_id if root else None),
-        "workflow": (run.workflow if run else None) or (root.name if root else None),
-        "state": run.state if run else (root.status if root else "unknown"),
-        "started_at": run.started_at if run else (root.start if root else None),
-        "duration_ms": (root.end - root.start) * 1000 if root else None,
-        "spans": len(tree.spans),
-        "usage": (run.usage if run else {}) or (usage_of(root) if root else {}),
-    }
-    return info
-
-
-def _dag(graph: dict[str, Any] | None, tree: SpanTree) -> dict[str, Any] | None:
-    """Nodes placed in layers (longest path from a source), with each node's latest state."""
-    if graph is None:
-        return None
-    names = [n["name"] for n in graph["nodes"]]
-    incoming: dict[str, list[str]] = {name: [] for name in names}
-    for source, target in graph["edges"]:
-        incoming.setdefault(target, []).append(source)
-    layer: dict[str, int] = {}
-
-    def depth(name: str, seen: frozenset[str] = frozenset()) -> int:
-        if name in layer:
-            return layer[name]
-        if name in seen:
-            return 0
-        sources = [s for s in incoming.get(name, []) if s in incoming]
-        value = 1 + max((depth(s, seen | {name}) for s in sources), default=-1)
-        layer[name] = value
-        return value
-
-    for name in names:
-        depth(name)
-    latest: dict[str, SpanRecord] = {}
-    for span in tree.spans:
-        if span.kind == "node" and "/" not in span.name:
-            latest[span.name] = span
-    per_layer: dict[int, int] = {}
-    nodes = []
-    for node in graph["nodes"]:
-        name = node["name"]
-        index = per_layer.get(layer[name], 0)
-        per_layer[layer[name]] = index + 1
-        ran = latest.get(name)
-        nodes.append(
-            {
-                **node,
-                "layer": layer[name],
-                "index": index,
-                "state": ran.status if ran else "not run",
-                "span": ran.span_id if ran else None,
-            }
-        )
-    return {
-        "nodes": nodes,
-        "edges": graph["edges"],
-        "loops": graph.get("loops", []),
-        "layers": max(layer.values(), default=0) + 1,
-        "height": max(per_layer.values(), default=1),
-    }
-
-
+@cache
 def _template() -> str:
-    return resources.files("weft").joinpath("data/trace_view.html").read_text(encoding="utf-8")
+    """The page with its style and script in place and the data's placeholder left."""
+    data = resources.files("weft").joinpath("data")
+
+    def read(name: str) -> str:
+        return data.joinpath(name).read_text(encoding="utf-8")
+
+    page = read("trace_view.html")
+    return page.replace(_CSS, read("trace_view.css"), 1).replace(_SCRIPT, read("trace_view.js"), 1)
 
 
 def render_html(run: TraceRun | None, spans: list[SpanRecord]) -> str:
     """The complete page for a run: no external resources, data inline."""
-    data = json.dumps(view_model(run, spans), ensure_ascii=False, default=str)
+    data = json.dumps(
+        view_model(run, spans), ensure_ascii=False, separators=(",", ":"), default=str
+    )
     # Inside <script>, "</" could close the element and U+2028/9 used to break JS parsers.
     data = (
         data.replace("<", "\\u003c")
@@ -166,7 +56,7 @@ def render_html(run: TraceRun | None, spans: list[SpanRecord]) -> str:
         .replace("\u2028", "\\u2028")
         .replace("\u2029", "\\u2029")
     )
-    return _template().replace(_PLACEHOLDER, data, 1)
+    return _template().replace(_DATA, data, 1)
 
 
 def write_html(path: str | Path, run: TraceRun | None, spans: list[SpanRecord]) -> Path:

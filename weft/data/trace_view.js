@@ -1,0 +1,403 @@
+(function () {
+  "use strict";
+  // Everything below only draws: lanes, rows, foreach groups and the DAG's layers come
+  // computed in the data (weft/runtime/tracing/layout.py).
+  var data = JSON.parse(document.getElementById("weft-trace-data").textContent);
+  var ROW = 22, ITEM_ROW = 18;
+  var PAGE = 50;        // items shown per "show more" in an open foreach group
+  var LANE_ROWS = 40;   // rows of a lane shown before "show all rows"
+  var spans = {}, plainOf = {}, groups = {};
+  data.spans.forEach(function (s) {
+    // The data leaves out fields at their default, to keep a large run's page small.
+    if (s.agent === undefined) { s.agent = null; }
+    if (s.group === undefined) { s.group = null; s.item = null; }
+    s.critical = s.critical === true;
+    s.tokens = s.tokens || [0, 0];
+    s.cost = s.cost || 0;
+    spans[s.id] = s;
+    if (s.lane !== null && s.group === null) { (plainOf[s.lane] = plainOf[s.lane] || []).push(s); }
+  });
+  data.groups.forEach(function (g) {
+    groups[g.id] = g;
+    g.open = !g.collapsed;
+    g.shown = PAGE;
+    g.order = "slowest";
+  });
+  var openLanes = {};
+  var total = Math.max(data.total_ms, 0.001);
+  var zoom = 1;
+  var selected = null;
+
+  function el(tag, cls, text) {
+    var e = document.createElement(tag);
+    if (cls) { e.className = cls; }
+    if (text !== undefined && text !== null) { e.textContent = String(text); }
+    return e;
+  }
+  function ms(v) {
+    if (v === null || v === undefined) { return "–"; }
+    if (v === 0) { return "0"; }
+    if (v >= 60000) { return (v / 60000).toFixed(1) + " min"; }
+    if (v >= 1000) { return (v / 1000).toFixed(2) + " s"; }
+    if (v >= 1) { return v.toFixed(1) + " ms"; }
+    return (v * 1000).toFixed(0) + " µs";
+  }
+  function pct(v) { return (v / total * 100) + "%"; }
+  function stateClass(state) { return "s-" + String(state || "unknown").replace(/\s+/g, "-"); }
+  function failed(state) { return state === "error" || state === "failed" || state === "timeout"; }
+  function pretty(value) {
+    if (value === undefined || value === null) { return null; }
+    if (typeof value === "string") { return value; }
+    try { return JSON.stringify(value, null, 2); } catch (e) { return String(value); }
+  }
+  function button(cls, text, onClick) {
+    var b = el("button", cls, text);
+    b.type = "button";
+    b.addEventListener("click", onClick);
+    return b;
+  }
+
+  function renderSummary() {
+    var run = data.run, h = document.getElementById("facts");
+    document.title = "weft trace · " + (run.workflow || run.run_id || "run");
+    function fact(label, value) {
+      var f = el("span", "fact", label + " ");
+      f.appendChild(el("b", null, value));
+      h.appendChild(f);
+    }
+    h.appendChild(el("span", "badge " + stateClass(run.state), run.state));
+    fact("workflow", run.workflow || "–");
+    fact("run", run.run_id || "–");
+    fact("duration", ms(run.duration_ms !== null ? run.duration_ms : data.total_ms));
+    fact("spans", run.spans);
+    fact("lanes", data.lanes.length);
+    var u = run.usage || {};
+    if (u.prompt_tokens || u.completion_tokens) {
+      fact("tokens", (u.prompt_tokens || 0) + " in / " + (u.completion_tokens || 0) + " out");
+    }
+    if (u.cost) { fact("cost", "$" + Number(u.cost).toFixed(4)); }
+  }
+
+  // -- timeline ---------------------------------------------------------------------
+
+  function bar(s, row, rowHeight) {
+    var b = button("span-bar k-" + s.kind + " " + stateClass(s.status), s.name, function () { select(s.id); });
+    b.dataset.spanId = s.id;
+    b.style.left = pct(s.start);
+    b.style.width = pct(s.duration);
+    b.style.top = (row * rowHeight + 3) + "px";
+    b.title = s.name + (s.item !== null ? " [" + s.item + "]" : "") + " · " + s.kind + " · " +
+      s.status + " · " + ms(s.duration);
+    if (s.critical) { b.classList.add("critical"); }
+    if (s.id === selected) { b.classList.add("selected"); }
+    return b;
+  }
+
+  function track(height) {
+    var t = el("div", "lane-track");
+    t.style.height = height + "px";
+    return t;
+  }
+
+  function renderAxis() {
+    var axis = el("div", "axis");
+    axis.appendChild(el("div", "lane-label", ""));
+    var t = el("div", "lane-track");
+    var steps = [1, 2, 5];
+    var step = 0.001, i = 0;
+    while (total / step > 10 * zoom) { step = steps[i % 3] * Math.pow(10, Math.floor(i / 3) - 3); i++; }
+    for (var x = 0; x <= total; x += step) {
+      var tick = el("div", "tick", ms(x));
+      tick.style.left = pct(x);
+      t.appendChild(tick);
+    }
+    axis.appendChild(t);
+    return axis;
+  }
+
+  function renderRunRow() {
+    var runSpans = data.spans.filter(function (s) { return s.lane === null; });
+    if (!runSpans.length) { return null; }
+    var row = el("div", "run-row");
+    row.appendChild(el("div", "lane-label", "run"));
+    var t = track(ROW * runSpans.length + 6);
+    runSpans.forEach(function (s, k) { t.appendChild(bar(s, k, ROW)); });
+    row.appendChild(t);
+    return row;
+  }
+
+  function renderLane(lane) {
+    var box = el("div", "lane");
+    box.dataset.lane = lane.name;
+    var row = el("div", "lane-row");
+    var label = el("div", "lane-label", lane.name + " ");
+    label.title = lane.name;
+    label.appendChild(el("small", null, lane.spans + (lane.spans === 1 ? " span" : " spans")));
+    var shown = openLanes[lane.name] ? lane.rows : Math.min(lane.rows, LANE_ROWS);
+    if (shown < lane.rows) {
+      label.appendChild(el("br"));
+      label.appendChild(button("plain more-rows", "show all " + lane.rows + " rows", function () {
+        openLanes[lane.name] = true;
+        box.replaceWith(renderLane(lane));
+      }));
+    }
+    row.appendChild(label);
+    var t = track(Math.max(shown, 1) * ROW + 6);
+    (plainOf[lane.name] || []).forEach(function (s) { if (s.row < shown) { t.appendChild(bar(s, s.row, ROW)); } });
+    row.appendChild(t);
+    box.appendChild(row);
+    lane.groups.forEach(function (id) { box.appendChild(renderGroup(groups[id])); });
+    return box;
+  }
+
+  function ordered(g) {
+    var items = g.items.slice();  // slowest first, as the data has them
+    if (g.order === "index") { items.sort(function (a, b) { return a.index - b.index; }); }
+    if (g.order === "failed") {
+      items.sort(function (a, b) { return (failed(b.status) ? 1 : 0) - (failed(a.status) ? 1 : 0); });
+    }
+    return items;
+  }
+
+  function densityChart(g) {
+    var box = el("div", "density" + (g.failed ? " has-failed" : ""));
+    box.style.left = pct(g.start);
+    box.style.width = pct(g.duration);
+    var peak = Math.max.apply(null, g.density.concat([1]));
+    var n = g.density.length, d = "M0 100";
+    g.density.forEach(function (v, k) {
+      var y = (100 - v / peak * 100).toFixed(1);
+      d += " L" + (k / n * 100).toFixed(2) + " " + y + " L" + ((k + 1) / n * 100).toFixed(2) + " " + y;
+    });
+    box.innerHTML = '<svg viewBox="0 0 100 100" preserveAspectRatio="none" aria-hidden="true"><path d="' +
+      d + ' L100 100 Z"/></svg>';
+    box.title = g.count + " items of " + g.name + "; up to " + g.peak + " at once";
+    box.appendChild(el("span", "peak", g.peak + " at once"));
+    return box;
+  }
+
+  function renderGroup(g) {
+    var box = el("div", "group" + (g.open ? " open" : ""));
+    box.dataset.group = g.id;
+    box.dataset.node = g.name;
+    box.dataset.count = g.count;
+    var head = el("div", "lane-row group-head" + (g.critical ? " critical" : ""));
+    var label = el("div", "lane-label");
+    var toggle = button("group-toggle", g.name + " · " + g.count + " items", function () {
+      g.open = !g.open;
+      rerender(g);
+    });
+    toggle.setAttribute("aria-expanded", g.open ? "true" : "false");
+    toggle.title = (g.open ? "Fold" : "Show") + " the items of " + g.name;
+    label.appendChild(toggle);
+    var stats = el("span", "group-stats", "max " + ms(g.max) + " · p50 " + ms(g.p50));
+    if (g.failed) {
+      stats.appendChild(document.createTextNode(" · "));
+      stats.appendChild(el("span", "failed", g.failed + " failed"));
+    }
+    label.appendChild(stats);
+    if (g.open && g.count > data.collapse_above) {  // a few items need no choice of order
+      var order = el("select", "group-order");
+      order.setAttribute("aria-label", "Order of the items");
+      [["slowest", "slowest first"], ["index", "by index"], ["failed", "failed first"]].forEach(function (o) {
+        var option = el("option", null, o[1]);
+        option.value = o[0];
+        option.selected = g.order === o[0];
+        order.appendChild(option);
+      });
+      order.addEventListener("change", function () { g.order = order.value; rerender(g); });
+      label.appendChild(order);
+    }
+    head.appendChild(label);
+    var t = el("div", "lane-track");
+    t.appendChild(densityChart(g));
+    head.appendChild(t);
+    box.appendChild(head);
+    if (!g.open) { return box; }
+    var items = ordered(g), shown = Math.min(g.shown, items.length);
+    var block = el("div", "group-items");
+    for (var k = 0; k < shown; k++) { block.appendChild(renderItem(items[k])); }
+    box.appendChild(block);
+    if (shown < items.length) {
+      var more = el("div", "group-more");
+      more.appendChild(el("div", "lane-label", (items.length - shown) + " more items"));
+      var buttons = el("div", "lane-track");
+      buttons.appendChild(button("plain", "show " + Math.min(PAGE, items.length - shown) + " more", function () {
+        g.shown += PAGE;
+        rerender(g);
+      }));
+      buttons.appendChild(button("plain", "show all " + items.length, function () {
+        g.shown = items.length;
+        rerender(g);
+      }));
+      more.appendChild(buttons);
+      box.appendChild(more);
+    }
+    return box;
+  }
+
+  function renderItem(item) {
+    var row = el("div", "lane-row item" + (failed(item.status) ? " failed" : ""));
+    row.dataset.index = item.index;
+    var label = el("div", "lane-label");
+    label.appendChild(el("b", null, "[" + item.index + "]"));
+    label.appendChild(el("small", null, " " + ms(item.duration) + (failed(item.status) ? " · " + item.status : "")));
+    row.appendChild(label);
+    var t = track(item.rows * ITEM_ROW + 2);
+    item.spans.forEach(function (id) { var s = spans[id]; t.appendChild(bar(s, s.row, ITEM_ROW)); });
+    row.appendChild(t);
+    return row;
+  }
+
+  function rerender(g) {
+    var old = document.querySelector('.group[data-group="' + g.id + '"]');
+    if (old) { old.replaceWith(renderGroup(g)); }
+  }
+
+  function renderTimeline() {
+    var t = document.getElementById("timeline");
+    t.textContent = "";
+    t.style.width = (zoom * 100) + "%";
+    t.appendChild(renderAxis());
+    var run = renderRunRow();
+    if (run) { t.appendChild(run); }
+    data.lanes.forEach(function (lane) { t.appendChild(renderLane(lane)); });
+  }
+
+  // -- graph ------------------------------------------------------------------------
+
+  function renderDag() {
+    var g = data.graph, box = document.getElementById("dag");
+    if (!g || !g.nodes.length) {
+      document.getElementById("dag-section").appendChild(el("p", "empty", "No graph was recorded for this run."));
+      return;
+    }
+    var W = 190, H = 58, PAD = 12, pos = {};
+    var onPath = {};
+    data.critical.forEach(function (id) { onPath[id] = true; });
+    box.style.width = (g.layers * W + PAD * 2) + "px";
+    box.style.height = (g.height * H + PAD * 2) + "px";
+    g.nodes.forEach(function (n) { pos[n.name] = { x: PAD + n.layer * W, y: PAD + n.index * H }; });
+    var paths = [];
+    function curve(a, b, loop) {
+      var x1 = a.x + 150, y1 = a.y + 20, x2 = b.x, y2 = b.y + 20;
+      if (loop) {
+        x1 = a.x + 75; y1 = a.y + 40; x2 = b.x + 75; y2 = b.y + 40;
+        var dip = Math.max(y1, y2) + 16;
+        return '<path d="M' + x1 + ' ' + y1 + ' C' + x1 + ' ' + dip + ' ' + x2 + ' ' + dip + ' ' + x2 + ' ' + y2 +
+          '" fill="none" stroke="#8d929e" stroke-dasharray="4 3" stroke-width="1.4"/>';
+      }
+      var mid = (x1 + x2) / 2;
+      return '<path d="M' + x1 + ' ' + y1 + ' C' + mid + ' ' + y1 + ' ' + mid + ' ' + y2 + ' ' + x2 + ' ' + y2 +
+        '" fill="none" stroke="#9aa0ad" stroke-width="1.4" marker-end="url(#arrow)"/>';
+    }
+    g.edges.forEach(function (e) { if (pos[e[0]] && pos[e[1]]) { paths.push(curve(pos[e[0]], pos[e[1]], false)); } });
+    g.loops.forEach(function (e) { if (pos[e[0]] && pos[e[1]]) { paths.push(curve(pos[e[0]], pos[e[1]], true)); } });
+    box.innerHTML = '<svg width="' + (g.layers * W + PAD * 2) + '" height="' + (g.height * H + PAD * 2 + 20) + '">' +
+      '<defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto">' +
+      '<path d="M0 0 L10 5 L0 10 z" fill="#9aa0ad"/></marker></defs>' + paths.join("") + "</svg>";
+    g.nodes.forEach(function (n) {
+      var b = button("dag-node " + stateClass(n.state), null, function () { if (n.span) { select(n.span); } });
+      b.dataset.node = n.name;
+      if (n.span) { b.dataset.spanId = n.span; }
+      if (n.span && onPath[n.span]) { b.classList.add("critical"); }
+      b.style.left = pos[n.name].x + "px";
+      b.style.top = pos[n.name].y + "px";
+      var what = n.items !== null && n.items !== undefined ? n.items + " items" : (n.foreach ? "foreach" : n.action);
+      b.appendChild(el("b", null, n.name));
+      b.appendChild(el("small", null, what + " · " + n.state));
+      b.title = n.name + " (" + n.action + (n.foreach ? ", foreach" : "") + "): " + n.state;
+      box.appendChild(b);
+    });
+  }
+
+  // -- details ----------------------------------------------------------------------
+
+  function mark(id) {
+    document.querySelectorAll(".selected").forEach(function (e) { e.classList.remove("selected"); });
+    document.querySelectorAll('[data-span-id="' + id + '"]').forEach(function (e) { e.classList.add("selected"); });
+  }
+
+  function setField(name, value) {
+    var target = document.querySelector('#details [data-field="' + name + '"]');
+    var text = pretty(value);
+    target.textContent = text === null ? "–" : text;
+    target.classList.toggle("empty", text === null);
+  }
+
+  // Open the group (and enough of it) or the lane that holds a span, so that its bar exists.
+  function reveal(s) {
+    if (s.lane === null) { return; }
+    if (s.group === null) {
+      if (s.row >= LANE_ROWS && !openLanes[s.lane]) { openLanes[s.lane] = true; renderTimeline(); }
+      return;
+    }
+    var g = groups[s.group];
+    var at = ordered(g).findIndex(function (item) { return item.index === s.item; });
+    if (!g.open || at >= g.shown) {
+      g.open = true;
+      g.shown = Math.max(g.shown, (Math.floor(at / PAGE) + 1) * PAGE);
+      rerender(g);
+    }
+  }
+
+  function select(id, scroll) {
+    var s = spans[id];
+    if (!s) { return; }
+    selected = id;
+    reveal(s);
+    mark(id);
+    if (scroll) {
+      var target = document.querySelector('.span-bar[data-span-id="' + id + '"]');
+      if (target) { target.scrollIntoView({ block: "center" }); }
+    }
+    var g = s.group !== null ? groups[s.group] : null;
+    document.getElementById("detail-title").textContent = s.name;
+    document.getElementById("detail-hint").hidden = true;
+    document.getElementById("detail-body").hidden = false;
+    var a = s.attributes || {};
+    setField("kind", s.kind);
+    setField("status", s.status);
+    setField("lane", s.lane === null ? "run" : s.lane);
+    setField("node", s.node);
+    setField("item", g ? s.item + " of " + g.count + " in " + g.name : null);
+    setField("start", "+" + ms(s.start));
+    setField("duration", ms(s.duration));
+    setField("tokens", (s.tokens[0] || s.tokens[1]) ? s.tokens[0] + " in / " + s.tokens[1] + " out" : null);
+    setField("cost", s.cost ? "$" + s.cost.toFixed(6) : null);
+    setField("critical", s.critical ? "yes: on the critical path" : "no");
+    setField("span_id", s.id);
+    setField("parent_id", s.parent);
+    setField("input", a.input);
+    setField("output", a.output);
+    var hasError = a.error !== undefined && a.error !== null;
+    document.getElementById("detail-error-block").hidden = !hasError;
+    setField("error", hasError ? a.error : null);
+    var rest = {};
+    Object.keys(a).forEach(function (k) {
+      if (k !== "input" && k !== "output" && k !== "error" && a[k] !== null) { rest[k] = a[k]; }
+    });
+    setField("attributes", Object.keys(rest).length ? rest : null);
+    if (history.replaceState) { history.replaceState(null, "", "#span=" + id); }
+  }
+
+  document.getElementById("zoom-in").addEventListener("click", function () { zoom = Math.min(zoom * 2, 256); renderTimeline(); });
+  document.getElementById("zoom-out").addEventListener("click", function () { zoom = Math.max(zoom / 2, 1); renderTimeline(); });
+  document.getElementById("zoom-reset").addEventListener("click", function () { zoom = 1; renderTimeline(); });
+
+  // The sticky header's height, for the details panel and for jumps to an anchor.
+  function fitHeader() {
+    var height = document.getElementById("summary").getBoundingClientRect().height;
+    document.documentElement.style.setProperty("--header", Math.ceil(height) + "px");
+  }
+  window.addEventListener("resize", fitHeader);
+
+  renderSummary();
+  renderDag();
+  renderTimeline();
+  fitHeader();
+  var wanted = /span=([0-9a-f]+)/.exec(location.hash || "");
+  if (wanted) { select(wanted[1], true); }
+  if (window.performance && performance.mark) { performance.mark("weft-trace-ready"); }
+  document.body.dataset.ready = "true";
+})();
