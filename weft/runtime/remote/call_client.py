@@ -17,7 +17,6 @@ restrict each client to its reply topic by ACL keep working.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 import logging
 import time
@@ -36,6 +35,7 @@ from weft.protocols import (
 from weft.protocols.remote import KIND_ACCEPTED, KIND_PROPERTY
 from weft.runtime.bus.base import Bus, Subscription
 from weft.runtime.remote.dead_letter import publish_dead_letter
+from weft.runtime.support.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -114,11 +114,7 @@ class CallClient:
             ]
 
     async def close(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(self._tasks)
         self._tasks = []
         if self._sub is not None:
             await self._sub.close()

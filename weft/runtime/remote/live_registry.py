@@ -43,6 +43,7 @@ from weft.runtime.remote.call_client import CallClient
 from weft.runtime.remote.dead_letter import publish_dead_letter
 from weft.runtime.remote.directory import AgentInfo, Listener
 from weft.runtime.remote.remote_action import RemoteAction
+from weft.runtime.support.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -111,11 +112,7 @@ class LiveRegistry:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(1.0):
                     await self._dead_letters.join()
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(self._tasks)
         self._tasks = []
         if self._sub is not None:
             await self._sub.close()
