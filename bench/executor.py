@@ -17,6 +17,11 @@ Three measurements, each on the SAME graph for every contender:
    beside a slow sibling), where a superstep barrier makes the fast branch wait.
 3. Wall time and peak memory (tracemalloc peak, peak RSS over the baseline) of
    a 10,000-node layered DAG, each contender in a fresh subprocess.
+4. Makespan with plain ``def`` nodes that block (``time.sleep``): a fan-out of
+   50 nodes of 10 ms, and the two makespan graphs, weft (each ``def`` tool in
+   its pool of worker threads) against LangGraph's sync nodes run with
+   ``invoke`` (in its thread pool), both with the same number of threads, and
+   LangGraph with its default pool (``min(32, cores + 4)`` threads).
 
 Contenders:
 
@@ -69,6 +74,7 @@ from pathlib import Path
 from typing import Annotated, Any, TypedDict
 
 from weft import Workflow, tool
+from weft.agents import worker_threads
 from weft.runtime import Executor, Journal, compile_workflow
 from weft.runtime.tracing.store import TraceStore
 from weft.workflows.topologies import from_edges
@@ -95,6 +101,13 @@ async def step(value: Any) -> Any:
 async def sleep_step(value: Any, ms: float) -> Any:
     """Sleep ``ms`` milliseconds, then behave like ``step``."""
     await asyncio.sleep(ms / 1000)
+    return combine(value)
+
+
+@tool
+def blocking_sleep_step(value: Any, ms: float) -> Any:
+    """``sleep_step`` as a plain function that blocks its thread, as most user tools do."""
+    time.sleep(ms / 1000)
     return combine(value)
 
 
@@ -178,6 +191,13 @@ def layered_dag(layers: int, width: int, fan_in: int = 3) -> Dag:
                 base = (layer - 1) * width
                 preds.append(tuple(sorted({base + (b + d) % width for d in offsets})))
     return Dag(f"layered-{layers}x{width}-fanin{fan_in}", tuple(preds))
+
+
+def sleepy_fanout_dag(width: int, ms: float) -> Dag:
+    """``fanout_dag(width)`` whose ``width`` leaves each sleep ``ms`` (hub and join: 0)."""
+    plain = fanout_dag(width)
+    latency = (0.0,) + (ms,) * width + (0.0,)
+    return Dag(f"fan-out {width} x {ms:g} ms + join", plain.preds, latency)
 
 
 def lagging_branch_dag(scale: float = 1.0) -> Dag:
@@ -290,10 +310,13 @@ class Weft(Contender):
     ``weft+trace-inline`` does all of it in the run's process.
     """
 
-    def __init__(self, journal: bool = False, trace: bool = False, inline: bool = False) -> None:
+    def __init__(
+        self, journal: bool = False, trace: bool = False, inline: bool = False, sync: bool = False
+    ) -> None:
         self.journal = journal
         self.trace = trace or inline
         self.inline = inline
+        self.sync = sync  # sleeping nodes are plain ``def`` tools that block a worker thread
         self.label = (
             "weft+journal"
             if journal
@@ -301,6 +324,8 @@ class Weft(Contender):
             if inline
             else "weft+trace"
             if trace
+            else "weft (def)"
+            if sync
             else "weft"
         )
         self._folder: tempfile.TemporaryDirectory[str] | None = None
@@ -317,7 +342,7 @@ class Weft(Contender):
                 value = "${input}" if ps else "${inputs.task}"
                 wf.node(
                     f"n{i}",
-                    sleep_step,
+                    blocking_sleep_step if self.sync else sleep_step,
                     with_={"value": value, "ms": dag.latency_ms[i]},
                     after=[f"n{p}" for p in ps],
                 )
@@ -411,15 +436,30 @@ class LangGraph(Contender):
     dropped without being told) and runs on its own thread id.
     """
 
-    def __init__(self, durable: bool = False) -> None:
+    def __init__(
+        self, durable: bool = False, sync: bool = False, threads: int | None = None
+    ) -> None:
         self.durable = durable
-        self.label = "LangGraph+sqlite" if durable else "LangGraph"
+        # ``sync``: plain ``def`` nodes run with ``invoke``, in LangGraph's thread pool of
+        # ``threads`` (its ``max_concurrency``; None: the pool's default size).
+        self.sync = sync
+        self.threads = threads
+        self.label = (
+            "LangGraph+sqlite"
+            if durable
+            else f"LangGraph (def, {threads} threads)"
+            if sync and threads
+            else "LangGraph (def, default pool)"
+            if sync
+            else "LangGraph"
+        )
         self._folder: tempfile.TemporaryDirectory[str] | None = None
 
     def build(self, dag: Dag) -> Any:
         from langgraph.graph import END, START, StateGraph
 
         act, sleepy, latency = step.fn, sleep_step.fn, dag.latency_ms
+        blocking = blocking_sleep_step.fn
         graph: Any
         if dag.is_chain() and latency is None:
 
@@ -448,7 +488,13 @@ class LangGraph(Contender):
                 value = await (act(x) if delay is None else sleepy(x, delay))
                 return {"out": {name: value}}
 
-            return node
+            def sync_node(state: DagState) -> dict[str, Any]:
+                """``node`` as a plain function (the sync-tool section): it blocks its thread."""
+                values = [state["out"][s] for s in sources]
+                x = state["task"] if not values else values[0] if len(values) == 1 else values
+                return {"out": {name: blocking(x, delay or 0.0)}}
+
+            return sync_node if self.sync else node
 
         graph = StateGraph(DagState)
         succs = dag.succs
@@ -469,6 +515,13 @@ class LangGraph(Contender):
         app, dag, encoding = built
         # one superstep per node of the longest path; the default limit (25) stops a long chain
         config: dict[str, Any] = {"recursion_limit": dag.n + 10}
+        if self.sync:
+            if self.threads:
+                config["max_concurrency"] = self.threads
+            started = time.perf_counter()
+            state = app.invoke({"task": task}, config)  # blocks the loop: nothing else runs
+            elapsed = time.perf_counter() - started
+            return elapsed, {int(k[1:]): v for k, v in state["out"].items()}
         if not self.durable:
             return await self._timed(app, config, dag, encoding, task)
         from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
@@ -511,6 +564,13 @@ def contenders() -> list[Contender]:
         LangGraph(),
         LangGraph(durable=True),
     ]
+
+
+def sync_contenders() -> list[Contender]:
+    """Who runs the sync-tool graphs: weft and LangGraph with as many threads, and
+    LangGraph with its default pool."""
+    threads = worker_threads()
+    return [Weft(sync=True), LangGraph(sync=True, threads=threads), LangGraph(sync=True)]
 
 
 def check(dag: Dag, label: str, values: dict[int, Any]) -> None:
@@ -677,6 +737,9 @@ class Config:
     makespan_reps: int = 5
     big_reps: int = 3
     lg_budget_s: float = 60.0
+    sync_fanout: int = 50
+    sync_sleep_ms: float = 10.0
+    sync_reps: int = 7
 
     @classmethod
     def quick(cls) -> Config:
@@ -693,6 +756,7 @@ class Config:
             makespan_reps=3,
             big_reps=2,
             lg_budget_s=30.0,
+            sync_reps=3,
         )
 
     @classmethod
@@ -712,6 +776,9 @@ class Config:
             makespan_reps=1,
             big_reps=1,
             lg_budget_s=30.0,
+            sync_fanout=8,
+            sync_sleep_ms=1.0,
+            sync_reps=1,
         )
 
 
@@ -745,7 +812,15 @@ async def measure(config: Config, log: Callable[[str], None]) -> dict[str, Any]:
         log(f"makespan: {dag.name}")
         chosen = [rival for rival in rivals if rival.label in MAKESPAN_CONTENDERS]
         makespan.append((dag, await interleaved(dag, chosen, config.makespan_reps, 1)))
-    return {"overhead": overhead, "makespan": makespan}
+    sync = []
+    for dag in (
+        sleepy_fanout_dag(config.sync_fanout, config.sync_sleep_ms),
+        lagging_branch_dag(config.latency_scale),
+        random_latency_dag(config.random_nodes, scale=config.latency_scale),
+    ):
+        log(f"sync tools: {dag.name}")
+        sync.append((dag, await interleaved(dag, sync_contenders(), config.sync_reps, 1)))
+    return {"overhead": overhead, "makespan": makespan, "sync": sync}
 
 
 def measure_big(config: Config, log: Callable[[str], None]) -> list[dict[str, Any]]:
@@ -785,11 +860,12 @@ def render(config: Config, measured: dict[str, Any], big: list[dict[str, Any]]) 
         _overhead_section(config, measured["overhead"], targets),
         _durable_section(measured["overhead"], targets),
         _makespan_section(config, measured["makespan"], targets),
+        _sync_section(config, measured.get("sync", []), targets),
         _big_section(config, big, targets),
         ["### Targets", "", "| target | measured | goal | verdict |", "|---|---:|---:|---|"]
         + ["| " + " | ".join(row) + " |" for row in targets],
     ]
-    return "\n\n".join("\n".join(section) for section in sections)
+    return "\n\n".join("\n".join(section) for section in sections if section)
 
 
 def _overhead_section(
@@ -888,6 +964,48 @@ def _makespan_section(
             if label.startswith("weft"):
                 name = f"{label} makespan / critical path, {dag.name}"
                 targets.append((name, f"{ratio:.3f}", "≤ 1.05", verdict(ratio <= 1.05)))
+    return lines
+
+
+def _sync_section(
+    config: Config, sync: list[tuple[Dag, dict[str, Timing]]], targets: list[Target]
+) -> list[str]:
+    """Plain ``def`` nodes that block: weft's worker threads against LangGraph's pool."""
+    if not sync:  # a report made without it (the smoke tests' made-up results)
+        return []
+    threads = worker_threads()
+    lines = [
+        "### Sync tools (plain `def` nodes that block)",
+        "",
+        f"Every node is a plain function that blocks its thread with `time.sleep`. weft runs "
+        f"each in its shared pool of worker threads ({threads} threads); LangGraph runs the "
+        f"graph with `invoke`, its sync nodes in its thread pool, with as many threads "
+        f"(`max_concurrency={threads}`) and with its default pool (`min(32, cores + 4)` = "
+        f"{min(32, (os.cpu_count() or 1) + 4)} here). A fan-out wider than a pool runs in "
+        f"waves: {config.sync_fanout} sleeps of {config.sync_sleep_ms:g} ms on {threads} "
+        f"threads take at least {-(-config.sync_fanout // threads) * config.sync_sleep_ms:g} "
+        f"ms. Median of {config.sync_reps} interleaved repetitions.",
+        "",
+        "| graph | critical path ms | contender | makespan ms (min-max) | ÷ critical path "
+        "| ÷ LangGraph, same threads |",
+        "|---|---:|---|---:|---:|---:|",
+    ]
+    same = f"LangGraph (def, {threads} threads)"
+    for dag, timings in sync:
+        cp = dag.critical_path_ms()
+        lg = timings[same].median
+        for label, t in timings.items():
+            ratio, vs_lg = t.median * 1e3 / cp, t.median / lg
+            lines.append(
+                f"| {dag.name} ({dag.n} nodes) | {cp:,.1f} | {label} | {t.median * 1e3:,.1f} "
+                f"({min(t.runs_s) * 1e3:,.1f}-{max(t.runs_s) * 1e3:,.1f}) | {ratio:.3f} "
+                f"| {vs_lg:.3f} |"
+            )
+            if label.startswith("weft"):
+                name = f"weft (def) / LangGraph (def) makespan, same threads, {dag.name}"
+                targets.append((name, f"{vs_lg:.3f}", "≤ 1.0", verdict(vs_lg <= 1.0)))
+                name = f"weft (def) makespan / critical path, {dag.name}"
+                targets.append((name, f"{ratio:.3f}", "info", "—"))
     return lines
 
 

@@ -52,12 +52,14 @@ _PUBLIC: dict[str, tuple[str, ...]] = {
         "InputError",
         "ResumeMismatchError",
         "RunFailedError",
+        "RunInProgressError",
         "RunNotFoundError",
     ),
-    # actions: a typed function, an LLM agent
+    # actions: a typed function, an LLM agent; the threads plain functions run in
     "weft.agents": (
         "FunctionAction",
         "LLMAgent",
+        "set_worker_threads",
         "tool",
     ),
     # workflows written in Python or YAML
@@ -135,11 +137,13 @@ if TYPE_CHECKING:  # pragma: no cover
         InputError as InputError,
         ResumeMismatchError as ResumeMismatchError,
         RunFailedError as RunFailedError,
+        RunInProgressError as RunInProgressError,
         RunNotFoundError as RunNotFoundError,
     )
     from weft.agents import (
         FunctionAction as FunctionAction,
         LLMAgent as LLMAgent,
+        set_worker_threads as set_worker_threads,
         tool as tool,
     )
     from weft.workflows import (

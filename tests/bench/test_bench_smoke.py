@@ -140,6 +140,23 @@ def test_the_makespan_table_compares_each_contender_with_the_critical_path(
             assert t.median * 1e3 >= dag.critical_path_ms() * 0.95, label
 
 
+def test_the_sync_tool_table_compares_def_nodes_in_weft_and_langgraph_on_each_graph(
+    tiny: tuple[Any, dict[str, Any], list[dict[str, Any]], str],
+) -> None:
+    _, measured, _, report = tiny
+    rows = table_rows(report, "Sync tools")
+    labels = [c.label for c in bench.sync_contenders()]
+    assert labels[0] == "weft (def)" and all(label.startswith("LangGraph") for label in labels[1:])
+    assert len(rows) == len(measured["sync"]) * len(labels)
+    judged = verdicts(report)
+    for dag, timings in measured["sync"]:
+        assert set(timings) == set(labels)
+        for t in timings.values():  # blocking sleeps: nobody beats the critical path
+            assert t.median * 1e3 >= dag.critical_path_ms() * 0.95, t.label
+        name = f"weft (def) / LangGraph (def) makespan, same threads, {dag.name}"
+        assert judged[name] in ("PASS", "FAIL")
+
+
 def test_the_big_run_reports_time_and_memory_for_each_weft_contender(
     tiny: tuple[Any, dict[str, Any], list[dict[str, Any]], str],
 ) -> None:

@@ -9,12 +9,16 @@ Each test runs against every way a ``Journal`` is kept:
 
 A test writes with ``backend.open()`` and reads with ``backend.reopen(journal)``,
 so the same specification checks the API everywhere and durability where the
-journal is durable. A future journal (another database, a server) joins by
+journal is durable. Besides runs, events and resume, it specifies leases:
+which process holds a running run, its heartbeat, and when another may take
+the run over. A future journal (another database, a server) joins by
 adding a backend here.
 """
 
 from __future__ import annotations
 
+import os
+import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,8 +27,17 @@ from typing import Any
 import pytest
 
 from weft import ResumeMismatchError, RunState, Workflow, compile_workflow, tool
-from weft.protocols import ErrorInfo, EventKind, RunEvent, RunNotFoundError, Usage, WeftError
+from weft.protocols import (
+    ErrorInfo,
+    EventKind,
+    RunEvent,
+    RunInProgressError,
+    RunNotFoundError,
+    Usage,
+    WeftError,
+)
 from weft.runtime import Journal, resume_run, run_workflow
+from weft.runtime.engine import Lease
 
 
 class Backend:
@@ -35,8 +48,8 @@ class Backend:
         self.target = ":memory:" if kind == "memory" else str(folder / "journal.db")
         self.opened: list[Journal] = []
 
-    def open(self) -> Journal:
-        journal = Journal(self.target)
+    def open(self, **options: Any) -> Journal:
+        journal = Journal(self.target, **options)
         self.opened.append(journal)
         return journal
 
@@ -60,8 +73,8 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]
     made.close()
 
 
-def start(journal: Journal, run_id: str, graph_hash: str = "h1", **inputs: Any) -> None:
-    journal.start_run(run_id, "wf", None, graph_hash, inputs)
+def start(journal: Journal, run_id: str, graph_hash: str = "h1", **inputs: Any) -> Lease:
+    return journal.start_run(run_id, "wf", None, graph_hash, inputs)
 
 
 def next_tick() -> None:
@@ -176,6 +189,110 @@ def test_completed_calls_are_the_outputs_of_calls_that_succeeded(backend: Backen
     journal.append(RunEvent(run_id="r1", kind=finished, key="c[0]", state="succeeded", output=None))
     journal.append(RunEvent(run_id="r1", kind=EventKind.NODE_STARTED, key="d"))
     assert backend.reopen(journal).completed_calls("r1") == {"a": 1, "c[0]": None}
+
+
+# -- leases: a run is held by the one process that runs it ----------------------------
+
+
+def silent_past_grace(journal: Journal, run_id: str) -> None:
+    """Return once the lease on ``run_id`` has gone unrefreshed for longer than its
+    period times the grace factor, as when its holder froze or lost its host."""
+    lease = journal.lease(run_id)
+    assert lease is not None
+    while lease.expiry_reason() is None:
+        pass
+
+
+def test_a_started_run_is_held_by_the_process_that_started_it(backend: Backend) -> None:
+    journal = backend.open()
+    before = time.time()
+    taken = journal.start_run("r1", "wf", None, "h1", {})
+    held = backend.reopen(journal).lease("r1")
+    assert held == taken
+    assert (held.run_id, held.pid, held.host) == ("r1", os.getpid(), socket.gethostname())
+    assert held.heartbeat >= before
+    assert held.period == journal.lease_period
+
+
+def test_a_refresh_moves_the_heartbeat_on(backend: Backend) -> None:
+    journal = backend.open()
+    taken = start(journal, "r1")
+    next_tick()
+    assert journal.refresh_lease(taken)
+    held = backend.reopen(journal).lease("r1")
+    assert held is not None and held.heartbeat > taken.heartbeat
+
+
+def test_ending_a_run_records_its_state_and_gives_its_lease_back(backend: Backend) -> None:
+    journal = backend.open()
+    taken = start(journal, "r1")
+    assert journal.end_run(taken, RunState.FAILED, {"partial": 1})
+    journal = backend.reopen(journal)
+    assert journal.lease("r1") is None
+    assert journal.get_run("r1").state is RunState.FAILED
+    assert journal.get_run("r1").outputs == {"partial": 1}
+
+
+def test_a_run_whose_holder_is_alive_is_refused_naming_run_host_and_pid(
+    backend: Backend,
+) -> None:
+    journal = backend.open()
+    start(journal, "r1")
+    with pytest.raises(RunInProgressError) as refused:
+        backend.reopen(journal).acquire_lease("r1")
+    message = str(refused.value)
+    assert "run r1 is still running" in message
+    assert f"pid {os.getpid()} on host {socket.gethostname()}" in message
+    assert "\n" not in message
+
+
+def test_a_lease_silent_past_its_grace_period_is_taken_over(backend: Backend) -> None:
+    journal = backend.open(lease_period=0.001)
+    old = start(journal, "r1")
+    silent_past_grace(journal, "r1")
+    journal = backend.reopen(journal)
+    taken, previous = journal.acquire_lease("r1")
+    assert previous == old
+    assert taken.owner != old.owner
+    assert journal.lease("r1") == taken
+
+
+def test_a_lease_taken_over_is_neither_refreshed_nor_ended_by_its_old_holder(
+    backend: Backend,
+) -> None:
+    journal = backend.open(lease_period=0.001)
+    old = start(journal, "r1")
+    silent_past_grace(journal, "r1")
+    taken, _ = journal.acquire_lease("r1")
+    assert not journal.refresh_lease(old)
+    assert not journal.end_run(old, RunState.CANCELLED)
+    journal = backend.reopen(journal)
+    assert journal.lease("r1") == taken
+    assert journal.get_run("r1").state is RunState.RUNNING
+
+
+def test_a_run_that_ended_is_acquired_without_a_takeover(backend: Backend) -> None:
+    journal = backend.open()
+    journal.end_run(start(journal, "r1"), RunState.FAILED)
+    taken, previous = backend.reopen(journal).acquire_lease("r1")
+    assert previous is None
+    assert taken.pid == os.getpid()
+
+
+def test_an_unknown_run_has_no_lease_to_acquire(backend: Backend) -> None:
+    journal = backend.open()
+    with pytest.raises(RunNotFoundError, match="no run 'x'"):
+        journal.acquire_lease("x")
+
+
+def test_a_journal_names_the_runs_it_started_or_took_and_no_others(backend: Backend) -> None:
+    journal = backend.open()
+    other = backend.open()  # another process on the same journal (memory: its own)
+    journal.end_run(start(journal, "first"), RunState.FAILED)
+    start(other, "theirs")
+    start(journal, "second")
+    journal.acquire_lease("first")
+    assert journal.opened_runs == ["first", "second", "first"]
 
 
 # -- resume --------------------------------------------------------------------------

@@ -84,24 +84,64 @@ def test_the_yaml_quickstart_commands_succeed(
     assert '"total": 9' in run.stdout
 
 
-def test_the_llm_agent_block_runs_its_tool_and_prints_the_reply(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
+@pytest.fixture
+def poem_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The README's LLM block saved as poem.py, with no model configured yet."""
     (llm_block,) = _blocks("python llm")
-    (tmp_path / "poem.py").write_text(llm_block)
-    model = ScriptedModel(
+    path = tmp_path / "poem.py"
+    path.write_text(llm_block)
+    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "WEFT_MODEL"):
+        monkeypatch.delenv(name, raising=False)
+    return path
+
+
+def _poem_model() -> ScriptedModel:
+    return ScriptedModel(
         [tool_call("word_count", {"text": "Water finds its way"}), text("Water finds its way (4)")]
     )
-    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
-    with block_network_models(), OpenAIServer(model) as server:
-        monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
-        monkeypatch.setenv("WEFT_MODEL", "scripted")
-        runpy.run_path(str(tmp_path / "poem.py"), run_name="__main__")
-    assert capsys.readouterr().out == "Water finds its way (4)\n"
+
+
+def _check_the_tool_ran(model: ScriptedModel) -> None:
     model.assert_complete()
     assert model.requests[0].model == "scripted"
     [tool_result] = model.requests[1].tool_results()
     assert tool_result["content"] == "4"
+
+
+def test_the_llm_agent_block_runs_its_tool_and_prints_the_reply(
+    poem_file: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    model = _poem_model()
+    with block_network_models(), OpenAIServer(model) as server:
+        monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
+        monkeypatch.setenv("WEFT_MODEL", "scripted")
+        runpy.run_path(str(poem_file), run_name="__main__")
+    assert capsys.readouterr().out == "Water finds its way (4)\n"
+    _check_the_tool_ran(model)
+
+
+def test_the_llm_agent_block_says_why_when_the_run_fails(
+    poem_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        runpy.run_path(str(poem_file), run_name="__main__")
+    message = str(exited.value.code)
+    assert message.startswith("the poem was not written: node 'poem' failed: poet: ")
+    assert "no model configured: set OPENAI_API_KEY" in message
+    assert capsys.readouterr().out == ""
+
+
+def test_the_llm_agent_block_runs_with_weft_run(
+    poem_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(poem_file.parent)
+    model = _poem_model()
+    with block_network_models(), OpenAIServer(model) as server:
+        env = {"OPENAI_BASE_URL": server.base_url, "WEFT_MODEL": "scripted"}
+        run = CliRunner().invoke(cli, ["run", "poem.py", "--json"], env=env)
+    assert run.exit_code == 0, run.output
+    assert '"poem": "Water finds its way (4)"' in run.stdout
+    _check_the_tool_ran(model)
 
 
 def _command_names(group: click.Group, prefix: str = "weft") -> list[str]:

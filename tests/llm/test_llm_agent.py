@@ -6,6 +6,7 @@ import asyncio
 import json
 from typing import Any
 
+import pytest
 from pydantic import BaseModel
 
 from weft import Workflow, tool
@@ -83,6 +84,64 @@ async def test_a_tool_call_runs_the_weft_action_and_its_result_goes_back() -> No
     [tool_result] = model.requests[1].tool_results()
     assert tool_result["content"] == "3"
     model.assert_complete()
+
+
+async def test_a_tool_given_as_an_object_comes_with_the_agent() -> None:
+    model = ScriptedModel([tool_call("word_count", {"text": "one two three"}), text("3 words")])
+    async with OpenAIServer(model) as server:
+        agent = LLMAgent("writer", base_url=server.base_url, tools=[word_count])
+        result = await run_agent(agent, "How long is it?")  # no actions=[...]
+    assert result.outputs == {"agent": "3 words"}
+    assert model.requests[0].tools[0]["function"]["name"] == "word_count"
+    [tool_result] = model.requests[1].tool_results()
+    assert tool_result["content"] == "3"
+    model.assert_complete()
+
+
+async def test_a_plain_function_in_tools_becomes_a_tool() -> None:
+    def shout(text: str) -> str:
+        """Say it louder."""
+        return text.upper()
+
+    model = ScriptedModel([tool_call("shout", {"text": "hi"}), text("HI")])
+    async with OpenAIServer(model) as server:
+        agent = LLMAgent("writer", base_url=server.base_url, tools=[shout])
+        result = await run_agent(agent)
+    assert result.outputs == {"agent": "HI"}
+    assert model.requests[0].tools[0]["function"]["description"] == "Say it louder."
+    assert model.requests[1].tool_results()[0]["content"] == "HI"
+
+
+async def test_an_action_the_run_already_has_under_that_name_is_the_one_called() -> None:
+    @tool(name="word_count")
+    def counted_by_the_run(text: str) -> int:
+        """Count the words of a text, the run's way."""
+        return 42
+
+    model = ScriptedModel([tool_call("word_count", {"text": "one two"}), text("done")])
+    async with OpenAIServer(model) as server:
+        agent = LLMAgent("writer", base_url=server.base_url, tools=[word_count])
+        result = await run_agent(agent, actions=[counted_by_the_run])
+    assert result.ok, result.error
+    assert model.requests[1].tool_results()[0]["content"] == "42"
+
+
+def test_a_function_registered_beside_the_agent_that_bundles_it_is_no_clash() -> None:
+    from weft.runtime.engine.registry import ActionRegistry
+
+    def shout(text: str) -> str:
+        """Say it louder."""
+        return text.upper()
+
+    agent = LLMAgent("writer", tools=[shout])
+    registry = ActionRegistry([agent, shout])  # as `weft ask --agents` registers a list
+    assert sorted(registry.names()) == ["shout", "writer"]
+    assert registry.get("shout") is not agent.bundled_actions[0]  # the one registered wins
+
+
+def test_tools_must_be_actions_functions_or_names() -> None:
+    with pytest.raises(TypeError, match="tools: 42 is not an action, a function or an action's"):
+        LLMAgent("writer", tools=[42])
 
 
 async def test_parallel_tool_calls_run_concurrently() -> None:
@@ -415,6 +474,6 @@ async def test_an_llm_span_is_recorded_through_the_context_hook() -> None:
     [span] = ctx.spans
     assert span["kind"] == "llm" and span["status"] == "ok"
     assert span["attributes"]["llm.attempts"] == 2
-    assert span["attributes"]["llm.model"] == "gpt-4o-mini"
+    assert span["attributes"]["gen_ai.request.model"] == "gpt-4o-mini"
     assert span["attributes"]["usage"].prompt_tokens == 3
     assert span["end"] >= span["start"]

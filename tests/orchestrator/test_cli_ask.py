@@ -63,7 +63,8 @@ def test_without_a_model_the_rule_planner_runs_and_says_so(
     assert result.exit_code == 0, result.output
     assert "no LLM configured" in result.stderr and "rule planner" in result.stderr
     assert "compared: facts on research solar | facts on research wind" in result.stdout
-    run_id = result.stderr.split("run ", 1)[1].split(":", 1)[0]
+    summary = result.stderr.strip().splitlines()[-1]
+    run_id = summary.removeprefix("run ").split(":", 1)[0]
     journal = Journal(tmp_path / "journal.db")
     assert journal.get_run(run_id).state.value == "succeeded"
     journal.close()
@@ -125,9 +126,13 @@ def test_no_valid_plan_is_a_clean_error(tmp_path: Path, agents_file: Path) -> No
             "llm",
         )
     assert result.exit_code == 2
-    assert result.stderr.startswith(
-        "error: no valid plan after 3 rejected planner answer(s); last (malformed_json): "
-        "the reply is not valid JSON"
+    assert (
+        result.stderr.strip()
+        .splitlines()[-1]
+        .startswith(
+            "error: no valid plan after 3 rejected planner answer(s); last (malformed_json): "
+            "the reply is not valid JSON"
+        )
     )
     assert "Traceback" not in result.output
     model.assert_complete()
@@ -214,3 +219,78 @@ def test_capability_routing_sends_each_subtask_to_the_agent_whose_card_fits(
     answer = json.loads(result.stdout)
     assert answer["routes"] == {"s1": "research"}
     assert answer["answer"] == "facts on research solar"
+
+
+# -- progress: what plans, the plan, its routes and each node, before the answer ------
+
+
+def test_the_plan_and_routes_are_shown_before_the_answer(tmp_path: Path, agents_file: Path) -> None:
+    result = ask(
+        tmp_path,
+        "Research solar. Research wind. Finally compare them.",
+        "--agents",
+        f"{agents_file}:agents",
+    )
+    assert result.exit_code == 0, result.output
+    shown = result.output  # stdout and stderr, in the order they were written
+    answer = shown.index("compared: facts on research solar")
+    plan = shown.index("plan: 3 subtasks")
+    assert plan < shown.index("  s1 → research: Research solar") < answer
+    assert shown.index("  s3 → compare: Compare them (after s1, s2)") < answer
+    assert shown.index("  ✓ s3 succeeded") < answer
+    assert "plan: 3 subtasks" not in result.stdout  # progress goes to stderr
+
+
+def test_the_llm_planner_is_announced_before_its_plan(tmp_path: Path, agents_file: Path) -> None:
+    plan = {
+        "subtasks": [
+            {"id": "tides", "description": "Research tides", "capability": "research",
+             "depends_on": [], "expected_output": ""},
+        ]
+    }  # fmt: skip
+    model = ScriptedModel([json_output(plan), text("Tides, synthesised.")])
+    with OpenAIServer(model) as server:
+        base_url = server.base_url
+        result = ask(
+            tmp_path, "Tell me about tides", "--agents", str(agents_file), "--base-url",
+            base_url, "--model", "scripted",
+        )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    lines = result.stderr.splitlines()
+    assert lines[0] == f"planning with the LLM planner (scripted at {base_url})…"
+    assert lines[1:3] == ["plan: 1 subtask", "  tides → research: Research tides"]
+    assert "  ✓ tides succeeded in " in result.stderr
+    assert result.output.index("  ✓ answer succeeded") < result.output.index("Tides, synth")
+    model.assert_complete()
+
+
+def test_a_workflow_ask_shows_its_nodes(tmp_path: Path, agents_file: Path) -> None:
+    workflow = tmp_path / "wf.yaml"
+    workflow.write_text(
+        textwrap.dedent(
+            f"""
+            name: fixed
+            inputs:
+              task: {{type: string}}
+            actions:
+              research: {{python: "team:research"}}
+            nodes:
+              r:
+                action: research
+                with: {{topic: "${{inputs.task}}"}}
+            python_path: ["{tmp_path}"]
+            """
+        )
+    )
+    result = ask(tmp_path, "Owls", "--workflow", str(workflow))
+    assert result.exit_code == 0, result.output
+    lines = result.stderr.splitlines()
+    assert lines[:2] == ["running workflow fixed", "  … r running"]
+    assert lines[2].startswith("  ✓ r succeeded in ")
+
+
+def test_json_shows_no_progress(tmp_path: Path, agents_file: Path) -> None:
+    result = ask(tmp_path, "Research solar.", "--agents", f"{agents_file}:agents", "--json")
+    assert result.exit_code == 0, result.output
+    assert "plan:" not in result.stderr and "succeeded in" not in result.stderr
+    assert json.loads(result.stdout)["routes"] == {"s1": "research"}

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 from pydantic import ValidationError
 
 from weft.protocols import ActionFailed, ActionResult, ActionState, ErrorInfo, Usage, json_schema
-from weft.protocols.actions import NO_USAGE
+from weft.protocols.actions import NO_USAGE, TRACEBACK_MAX_CHARS
 
 
 def test_a_success_result_equals_a_validated_one_and_shares_the_zero_usage() -> None:
@@ -20,9 +22,73 @@ def test_a_success_result_equals_a_validated_one_and_shares_the_zero_usage() -> 
 def test_an_exception_becomes_an_error_typed_by_its_class_and_named_by_its_source() -> None:
     result = ActionResult.from_exception("c1", KeyError("city"), source="action 'weather'")
     assert result.state is ActionState.ERROR and not result.ok
-    assert result.error == ErrorInfo(
-        type="KeyError", message="action 'weather': 'city'", retryable=False
+    error = result.error
+    assert error is not None
+    assert (error.type, error.message, error.retryable) == (
+        "KeyError",
+        "action 'weather': 'city'",
+        False,
     )
+
+
+def _raise_in_a_helper(depth: int) -> None:
+    if depth:
+        _raise_in_a_helper(depth - 1)
+    raise ValueError("no such city")
+
+
+def test_an_exception_keeps_its_traceback_ending_where_it_was_raised() -> None:
+    try:
+        _raise_in_a_helper(2)
+    except ValueError as exc:
+        error = ErrorInfo.from_exception(exc, source="weather")
+    stack = error.details["traceback"]
+    assert stack.startswith("Traceback (most recent call last):")
+    assert "in _raise_in_a_helper" in stack
+    assert stack.rstrip().endswith("ValueError: no such city")
+
+
+def _raise_chained(layers: int) -> None:
+    """Raises an exception caused by ``layers`` others: a traceback of many blocks."""
+    try:
+        if layers:
+            _raise_chained(layers - 1)
+        raise KeyError("root")
+    except Exception as exc:
+        raise ValueError(f"layer {layers}") from exc
+
+
+def test_a_long_traceback_keeps_its_end_within_the_limit() -> None:
+    try:
+        _raise_chained(60)
+    except ValueError as exc:
+        error = ErrorInfo.from_exception(exc)
+    stack = error.details["traceback"]
+    marker, _, rest = stack.partition("\n")
+    assert marker.startswith("… [") and marker.endswith(" chars cut]")
+    assert len(rest) <= TRACEBACK_MAX_CHARS
+    assert rest.startswith("  File ")  # cut before a whole frame
+    assert rest.rstrip().endswith("ValueError: layer 60")
+    assert len(error.model_dump_json()) < TRACEBACK_MAX_CHARS + 500  # bounded on the bus
+
+
+def test_a_deliberate_action_failure_carries_no_traceback() -> None:
+    error = ErrorInfo.from_exception(ActionFailed("quota reached", error_type="Busy"))
+    assert error.details == {}
+
+
+def test_every_exception_is_logged_at_debug_level_with_its_traceback(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="weft.actions")
+    try:
+        _raise_in_a_helper(0)
+    except ValueError as exc:
+        ErrorInfo.from_exception(exc, source="weather")
+    [record] = caplog.records
+    assert record.levelno == logging.DEBUG
+    assert record.getMessage() == "weather raised ValueError: no such city"
+    assert record.exc_info is not None and record.exc_info[0] is ValueError
 
 
 @pytest.mark.parametrize("exc", [TimeoutError(), ConnectionResetError("peer left")])

@@ -107,7 +107,7 @@ def test_otlp_attributes_follow_the_genai_conventions() -> None:
     assert attributes["gen_ai.usage.input_tokens"] == 12
     assert attributes["gen_ai.usage.output_tokens"] == 5
     assert json.loads(str(attributes["gen_ai.input.messages"])) == [
-        {"role": "user", "content": "hi"}
+        {"role": "user", "parts": [{"type": "text", "content": "hi"}]}
     ]
     tool_span = SpanRecord(
         trace_id="a" * 32,

@@ -380,3 +380,66 @@ async def test_a_lane_of_many_parallel_nodes_shows_its_first_rows_then_all_on_de
         assert problems == []
     finally:
         await page.close()
+
+
+@tool
+def explode(text: str) -> int:
+    """A tool that fails, leaving its traceback."""
+    raise ValueError(f"cannot count {text!r}")
+
+
+async def test_details_show_an_llm_exchange_as_a_transcript_and_an_error_with_its_traceback(
+    browser: Any, tmp_path: Path
+) -> None:
+    from weft.agents import LLMAgent
+    from weft.testing import OpenAIServer, ScriptedModel, text, tool_call
+
+    model = ScriptedModel([tool_call("explode", {"text": "a b"}), text("The tool failed.")])
+    async with OpenAIServer(model) as server:
+        agent = LLMAgent(
+            "counter",
+            instructions="Count words with explode.",
+            model="gpt-test",
+            base_url=server.base_url,
+            tools=[explode],
+        )
+        wf = Workflow("ask-a-model")
+        wf.node("count", agent, with_={"task": "Count 'a b'."})
+        store = TraceStore(tmp_path / "traces.db")
+        try:
+            result = await Executor(tracer=store).run(compile_workflow(wf), {})
+        finally:
+            store.close()
+    assert result.ok, result.error
+    with TraceStore(tmp_path / "traces.db") as store:
+        run = store.get_run(result.run_id)
+        spans = store.spans(run.run_id)
+    page_path = write_html(tmp_path / "llm.html", run, spans)
+    answer = [s for s in spans if s.kind == "llm"][-1]
+    failed = next(s for s in spans if s.kind == "call" and s.name == "explode")
+
+    page, problems = await _open(browser, page_path, f"#span={answer.span_id}")
+    try:
+        details = page.locator("#details")
+        sent = await details.locator('[data-field="input"]').inner_text()
+        assert sent.startswith("[system]\nCount words with explode.\n\n[user]\nCount 'a b'.")
+        assert 'call explode({"text": "a b"})' in sent
+        assert '"type": "ValueError"' in sent  # the tool's error, as the model saw it
+        assert "Traceback" not in sent  # the model is not sent the traceback
+        reply = await details.locator('[data-field="output"]').inner_text()
+        assert reply == "[assistant]\nThe tool failed."
+        await details.screenshot(path=str(_screenshot_dir(tmp_path) / "trace-view-llm.png"))
+        assert problems == []
+    finally:
+        await page.close()
+
+    page, problems = await _open(browser, page_path, f"#span={failed.span_id}")
+    try:
+        error = await page.locator('#details [data-field="error"]').inner_text()
+        assert '"type": "ValueError"' in error
+        assert "Traceback (most recent call last):" in error
+        assert "in explode" in error and '"traceback"' not in error
+        assert error.rstrip().endswith("ValueError: cannot count 'a b'")
+        assert problems == []
+    finally:
+        await page.close()

@@ -25,6 +25,7 @@ from weft.agents.model_requests import (
 from weft.agents.openai_tools import ToolSet, sanitize_tool_name
 from weft.agents.structured import StructuredOutputError, parse_structured, response_format_for
 from weft.agents.tool import FunctionAction, describe_validation_error, tool
+from weft.agents.worker_threads import set_worker_threads, worker_threads
 
 __all__ = [
     "DEFAULT_MODEL",
@@ -49,6 +50,8 @@ __all__ = [
     "resolve_settings",
     "response_format_for",
     "sanitize_tool_name",
+    "set_worker_threads",
     "sync_model_http_client",
     "tool",
+    "worker_threads",
 ]

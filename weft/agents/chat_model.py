@@ -22,13 +22,22 @@ synthesis aggregator) goes through ``ChatModel.session()``, so they all
 **Span hook.** If the context passed to a session has a callable
 ``record_span`` attribute, one span per request is handed to it as a dict::
 
-    {"name": "llm gpt-4o-mini", "kind": "llm", "start": t0, "end": t1,
-     "status": "ok" | "error", "attributes": {"llm.model": ..., "llm.base_url": ...,
-      "llm.attempts": n, "llm.finish_reason": ..., "llm.tool_calls": [...],
+    {"name": "chat gpt-4o-mini", "kind": "llm", "start": t0, "end": t1,
+     "status": "ok" | "error", "attributes": {
+      "gen_ai.request.model": ..., "gen_ai.response.model": ...,
+      "gen_ai.response.finish_reasons": [...], "llm.base_url": ..., "llm.attempts": n,
+      "llm.tool_calls": [names], "input": [messages sent], "output": {reply},
       "usage": Usage, "error": ErrorInfo | None}}
 
-The runtime turns it into a span whose parent is the current call. Agents
-must not import the runtime, hence a duck-typed hook rather than a type.
+``input`` is the list of chat messages as sent (system, user, assistant
+with its tool calls, tool results) and ``output`` the assistant's reply as
+``{"role", "content", "tool_calls": [{"id", "name", "arguments"}]}``. They are
+left out (``None``) when content tracing is off: ``WEFT_TRACE_CONTENT=0`` in
+the environment, or ``trace_content=False`` on the ``ChatModel`` (and
+``LLMAgent``). The trace store redacts and truncates them like any span
+value. The runtime turns the dict into a span whose parent is the current
+call. Agents must not import the runtime, hence a duck-typed hook rather
+than a type.
 """
 
 from __future__ import annotations
@@ -109,6 +118,22 @@ def resolve_settings(explicit: ModelSettings | None = None) -> ModelSettings:
     return settings.fill(ModelSettings(model=DEFAULT_MODEL, timeout=60.0))
 
 
+#: Environment variable that turns content tracing off: ``0``, ``false``, ``no`` or ``off``.
+TRACE_CONTENT_ENV = "WEFT_TRACE_CONTENT"
+
+
+def trace_content_default() -> bool:
+    """Whether LLM spans keep the messages sent and the reply, unless a model says otherwise.
+
+    On unless ``WEFT_TRACE_CONTENT`` is ``0``/``false``/``no``/``off``: prompts
+    and replies are what explains a run, and the trace stays on this machine
+    unless an OTLP exporter is configured. Read at each session, so a test or
+    an application may switch it at any time.
+    """
+    value = os.environ.get(TRACE_CONTENT_ENV, "").strip().lower()
+    return value not in ("0", "false", "no", "off")
+
+
 def llm_configured(explicit: ModelSettings | None = None) -> bool:
     """True when a request could be made: an API key, or a base URL (local servers need none)."""
     settings = resolve_settings(explicit)
@@ -179,6 +204,8 @@ class Completion:
     finish_reason: str | None
     usage: Usage
     attempts: int
+    #: The model the server says answered (may name a snapshot of the one asked for).
+    model: str | None = None
 
 
 @dataclass
@@ -229,7 +256,11 @@ def _record_span(ctx: Any, span: dict[str, Any]) -> None:
 
 
 class ChatModel:
-    """A configured chat model; open a ``session()`` to make requests."""
+    """A configured chat model; open a ``session()`` to make requests.
+
+    ``trace_content`` says whether its ``llm`` spans keep the messages sent
+    and the reply; ``None`` follows ``WEFT_TRACE_CONTENT`` (on by default).
+    """
 
     def __init__(
         self,
@@ -237,10 +268,12 @@ class ChatModel:
         *,
         retry: RetryPolicy | None = None,
         prices: Mapping[str, ModelPrice] | None = None,
+        trace_content: bool | None = None,
     ) -> None:
         self.settings = settings or ModelSettings()
         self.retry = retry or LLM_RETRY
         self.prices = DEFAULT_PRICES if prices is None else prices
+        self.trace_content = trace_content
 
     @asynccontextmanager
     async def session(self, ctx: Any = None) -> AsyncIterator[ChatSession]:
@@ -266,8 +299,9 @@ class ChatModel:
             timeout=settings.timeout,
             http_client=model_http_client(),
         )
+        content = self.trace_content if self.trace_content is not None else trace_content_default()
         try:
-            yield ChatSession(self, settings, client, ctx)
+            yield ChatSession(self, settings, client, ctx, trace_content=content)
         finally:
             await client.close()
 
@@ -282,6 +316,8 @@ class ChatSession:
     ctx: Any = None
     usage: Usage = field(default_factory=Usage)
     progress: list[ProgressEvent] = field(default_factory=list)
+    #: Whether ``llm`` spans keep the messages sent and the reply.
+    trace_content: bool = True
 
     async def complete(
         self,
@@ -316,7 +352,7 @@ class ChatSession:
             except Exception as exc:
                 failure = _classify(exc, self.model.retry)
                 if not failure.retryable or attempt >= self.model.retry.max_attempts:
-                    self._span(started, attempt, error=failure)
+                    self._span(started, attempt, messages, error=failure)
                     raise ModelCallError(
                         failure.error_type,
                         f"{settings.model}: {failure.message}"
@@ -330,8 +366,10 @@ class ChatSession:
         usage = self._usage(response, time.time() - started)
         self.usage = self.usage.add(usage)
         choice = response.choices[0]
-        completion = Completion(choice.message, choice.finish_reason, usage, attempt)
-        self._span(started, attempt, completion=completion)
+        completion = Completion(
+            choice.message, choice.finish_reason, usage, attempt, getattr(response, "model", None)
+        )
+        self._span(started, attempt, messages, completion=completion)
         return completion
 
     def _usage(self, response: Any, latency: float) -> Usage:
@@ -362,6 +400,7 @@ class ChatSession:
         self,
         started: float,
         attempts: int,
+        messages: list[dict[str, Any]],
         *,
         completion: Completion | None = None,
         error: _Classified | None = None,
@@ -369,14 +408,20 @@ class ChatSession:
         if self.ctx is None or not callable(getattr(self.ctx, "record_span", None)):
             return
         tool_calls = getattr(completion.message, "tool_calls", None) if completion else None
+        reason = completion.finish_reason if completion else None
+        answered_by = completion.model if completion else None
         attributes: dict[str, Any] = {
-            "llm.model": self.settings.model,
+            "gen_ai.request.model": self.settings.model,
+            "gen_ai.response.model": answered_by if answered_by != self.settings.model else None,
+            "gen_ai.response.finish_reasons": [reason] if reason else None,
             "llm.base_url": self.settings.base_url,
             "llm.attempts": attempts,
-            "llm.finish_reason": completion.finish_reason if completion else None,
             "llm.tool_calls": [
                 tc.function.name for tc in tool_calls or [] if hasattr(tc, "function")
             ],
+            # A copy: the caller goes on appending to its list of messages.
+            "input": list(messages) if self.trace_content else None,
+            "output": reply_of(completion.message) if completion and self.trace_content else None,
             "usage": completion.usage if completion else Usage(),
             "error": ErrorInfo(
                 type=error.error_type, message=error.message, retryable=error.retryable
@@ -387,7 +432,7 @@ class ChatSession:
         _record_span(
             self.ctx,
             {
-                "name": f"llm {self.settings.model}",
+                "name": f"chat {self.settings.model}",
                 "kind": "llm",
                 "start": started,
                 "end": time.time(),
@@ -395,3 +440,19 @@ class ChatSession:
                 "attributes": attributes,
             },
         )
+
+
+def reply_of(message: Any) -> dict[str, Any]:
+    """An assistant message as a plain dict: role, content, refusal and tool calls when set."""
+    reply: dict[str, Any] = {"role": "assistant", "content": getattr(message, "content", None)}
+    refusal = getattr(message, "refusal", None)
+    if refusal:
+        reply["refusal"] = refusal
+    calls = []
+    for tc in getattr(message, "tool_calls", None) or []:
+        function = getattr(tc, "function", None)
+        if function is not None:
+            calls.append({"id": tc.id, "name": function.name, "arguments": function.arguments})
+    if calls:
+        reply["tool_calls"] = calls
+    return reply

@@ -4,9 +4,10 @@ The agent is an ordinary action (``spec`` + ``invoke``), so it runs as a
 workflow node, is offered to other agents as a tool, or is served over the
 bus like any tool. Per call it runs a bounded tool loop:
 
-1. send the instructions and the task to the model, with the actions named in
-   ``tools`` offered as OpenAI function tools (resolved through the context
-   at call time, so a remote agent or a workflow is a tool like any other);
+1. send the instructions and the task to the model, with the actions in
+   ``tools`` offered as OpenAI function tools (resolved by name through the
+   context at call time, so a remote agent or a workflow is a tool like any
+   other);
 2. when the model asks for tool calls, run them *concurrently* through
    ``ctx.invoke`` and feed each result back as a ``tool`` message; a failed
    tool, unknown tool or malformed arguments become an error message the
@@ -17,6 +18,14 @@ bus like any tool. Per call it runs a bounded tool loop:
 Usage in the result counts this agent's own model requests only: the runtime
 adds the usage of the tools it called (``ActionContext.invoke`` contract), so
 a run's total is the exact sum of every request made in it.
+
+``tools`` takes names and objects alike. An object (an action such as a
+``@tool`` function, another agent, or a plain function, made a tool with
+``@tool``'s defaults) is offered under its action's name and travels with the
+agent: ``bundled_actions`` lists them, and a run's action table registers
+them with the agent (``ActionTable.register``), so a workflow that holds the
+agent needs no ``actions=[...]`` for its tools, and neither does
+``weft run file.py``.
 
 Failures are results, never exceptions: ``ModelNotConfigured``,
 ``RateLimitError`` (after retries, ``retryable``), ``InvalidOutput``,
@@ -47,7 +56,9 @@ from weft.agents.structured import (
     repair_prompt,
     response_format_for,
 )
+from weft.agents.tool import tool as make_tool
 from weft.protocols import (
+    Action,
     ActionCall,
     ActionContext,
     ActionKind,
@@ -114,6 +125,33 @@ def _error_message(tool_call_id: str, kind: str, message: str) -> dict[str, Any]
     return {"role": "tool", "tool_call_id": tool_call_id, "content": content}
 
 
+def split_tools(tools: Sequence[Any]) -> tuple[list[str], list[Action]]:
+    """``(names offered, actions bundled)`` from ``tools``: names, actions or functions.
+
+    A name is looked up at call time; an action is offered under its spec's
+    name and bundled; a plain function becomes a tool (``@tool``'s defaults)
+    first. Anything else is a ``TypeError`` naming the entry.
+    """
+    names: list[str] = []
+    bundled: list[Action] = []
+    for entry in tools:
+        if isinstance(entry, str):
+            names.append(entry)
+            continue
+        if hasattr(entry, "spec") and callable(getattr(entry, "invoke", None)):
+            action: Action = entry
+        elif callable(entry) and not isinstance(entry, type):
+            action = make_tool(entry)
+        else:
+            raise TypeError(
+                f"tools: {entry!r} is not an action, a function or an action's name "
+                "(a workflow is given by name: register it with the run's actions)"
+            )
+        names.append(action.spec.name)
+        bundled.append(action)
+    return names, bundled
+
+
 def _assistant_message(message: Any) -> dict[str, Any]:
     """The assistant turn with its tool calls, as it must be echoed back to the model."""
     calls = []
@@ -137,9 +175,12 @@ class LLMAgent:
     ``model``, ``base_url``, ``api_key``, ``temperature`` and ``max_tokens``
     (or a whole ``settings``) fix the model; left unset they resolve at call
     time (``model_defaults()``, then ``WEFT_MODEL``/``OPENAI_BASE_URL``/
-    ``OPENAI_API_KEY``). ``tools`` names the actions offered to the model.
-    ``input_schema`` + ``render_input`` replace the default ``{task, context}``
-    input. ``skills`` feed the capability card used for routing.
+    ``OPENAI_API_KEY``). ``tools`` are the actions offered to the model, by
+    name or as objects (see the module docstring). ``input_schema`` +
+    ``render_input`` replace the default ``{task, context}`` input. ``skills``
+    feed the capability card used for routing. ``trace_content=False`` keeps
+    the messages and replies out of this agent's ``llm`` spans (``None``:
+    ``WEFT_TRACE_CONTENT``, on by default).
     """
 
     def __init__(
@@ -154,7 +195,7 @@ class LLMAgent:
         temperature: float | None = None,
         max_tokens: int | None = None,
         settings: ModelSettings | None = None,
-        tools: Sequence[str] = (),
+        tools: Sequence[Any] = (),
         output_type: type[BaseModel] | None = None,
         input_schema: dict[str, Any] | None = None,
         render_input: Callable[[Mapping[str, Any]], str] | None = None,
@@ -166,6 +207,7 @@ class LLMAgent:
         card: CapabilityCard | None = None,
         version: str = "1",
         kind: ActionKind = ActionKind.AGENT,
+        trace_content: bool | None = None,
     ) -> None:
         if max_turns < 1:
             raise ValueError("max_turns must be at least 1")
@@ -178,11 +220,14 @@ class LLMAgent:
         )
         self.settings = explicit.fill(settings) if settings is not None else explicit
         self.instructions = instructions
-        self.tools = list(tools)
+        #: Names of the actions offered to the model, and the objects among them.
+        self.tools, self.bundled_actions = split_tools(tools)
         self.output_type = output_type
         self.max_turns = max_turns
         self.max_repairs = max_repairs
-        self.chat = ChatModel(self.settings, retry=retry, prices=prices)
+        self.chat = ChatModel(
+            self.settings, retry=retry, prices=prices, trace_content=trace_content
+        )
         self._custom_input = input_schema is not None
         self._render = render_input or (
             render_task if input_schema is None else lambda a: json.dumps(a, default=str)

@@ -6,14 +6,18 @@ arguments are validated before the function runs, so a bad argument becomes an
 parameter annotated ``ActionContext`` receives the call context (to call other
 actions or report progress) and is not part of the schema.
 
-Sync functions run inline on the event loop: most tools are short CPU work and
-a thread hop would cost more than the work. Mark a function that blocks on I/O
-with ``@tool(blocking=True)`` and it runs in a worker thread instead.
+An ``async def`` runs on the event loop. A plain ``def`` runs in a worker
+thread (``worker_threads``): it may block (sleep, read a socket, wait on a
+process) without stopping the other nodes, the agent's heartbeats or the
+node's timeout. ``@tool(max_threads=n)`` gives an action a pool of its own;
+``@tool(inline=True)`` keeps a trivial pure function on the loop, where a call
+costs no thread hop but blocks everything else while it runs.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import inspect
 import typing
 from collections.abc import Callable
@@ -21,6 +25,7 @@ from typing import Any, get_type_hints, overload
 
 from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError, create_model
 
+from weft.agents.worker_threads import WorkerPool, run_in_thread, shared_pool
 from weft.protocols import (
     ActionCall,
     ActionContext,
@@ -66,6 +71,54 @@ def _is_context(annotation: Any) -> bool:
     )
 
 
+def _where_it_runs(
+    fn: Callable[..., Any], is_async: bool, inline: bool, max_threads: int | None, blocking: bool
+) -> tuple[bool, WorkerPool | None]:
+    """``(inline, own pool)`` from ``@tool``'s options; a contradiction is a TypeError."""
+    where = f"@tool {fn.__name__}"
+    if inline and (blocking or max_threads is not None):
+        raise TypeError(f"{where}: inline=True runs on the event loop, not in a thread")
+    if is_async and (inline or max_threads is not None):
+        raise TypeError(
+            f"{where}: an async function runs on the event loop; inline and "
+            "max_threads are for plain functions"
+        )
+    if max_threads is not None and (
+        isinstance(max_threads, bool) or not isinstance(max_threads, int) or max_threads < 1
+    ):
+        raise TypeError(f"{where}: max_threads must be a whole number of at least 1")
+    pool = WorkerPool(max_threads, name=f"weft-{fn.__name__}") if max_threads else None
+    return inline, pool
+
+
+class ThreadContext:
+    """The call context as a tool in a worker thread sees it.
+
+    ``progress`` is handed to the event loop's thread (the listeners it
+    reaches are not thread-safe); ``call`` and ``actions`` only read.
+    ``invoke`` is a coroutine for the loop: a plain function that must call
+    other actions is better written ``async def``.
+    """
+
+    def __init__(self, ctx: ActionContext, loop: asyncio.AbstractEventLoop) -> None:
+        self._ctx = ctx
+        self._loop = loop
+
+    @property
+    def call(self) -> ActionCall:
+        return self._ctx.call
+
+    async def invoke(self, action: str, arguments: dict[str, Any]) -> ActionResult:
+        return await self._ctx.invoke(action, arguments)
+
+    def actions(self) -> list[ActionSpec]:
+        return self._ctx.actions()
+
+    def progress(self, message: str, fraction: float | None = None, **data: Any) -> None:
+        report = functools.partial(self._ctx.progress, message, fraction, **data)
+        self._loop.call_soon_threadsafe(report)
+
+
 class FunctionAction:
     """An action backed by a Python function; create it with ``@tool``."""
 
@@ -78,11 +131,14 @@ class FunctionAction:
         version: str = "1",
         kind: ActionKind = ActionKind.TOOL,
         card: CapabilityCard | None = None,
+        inline: bool = False,
+        max_threads: int | None = None,
         blocking: bool = False,
     ) -> None:
         self.fn = fn
-        self.blocking = blocking
         self._is_async = inspect.iscoroutinefunction(fn)
+        self.inline, self._pool = _where_it_runs(fn, self._is_async, inline, max_threads, blocking)
+        self._threaded = not (self._is_async or self.inline)
         hints = get_type_hints(fn, include_extras=True)
         signature = inspect.signature(fn)
         fields: dict[str, Any] = {}
@@ -171,12 +227,13 @@ class FunctionAction:
             # A validated model's __dict__ holds exactly its fields, already converted.
             kwargs = parsed.__dict__
         if self._context_param is not None:
-            kwargs = {**kwargs, self._context_param: ctx}
+            given = ThreadContext(ctx, asyncio.get_running_loop()) if self._threaded else ctx
+            kwargs = {**kwargs, self._context_param: given}
         try:
             if self._is_async:
                 value = await self.fn(**kwargs)
-            elif self.blocking:
-                value = await asyncio.to_thread(self.fn, **kwargs)
+            elif self._threaded:
+                value = await run_in_thread(self._pool or shared_pool(), self.fn, kwargs)
             else:
                 value = self.fn(**kwargs)
             if self._output_adapter is not None:
@@ -199,6 +256,8 @@ def tool(
     description: str | None = None,
     version: str = "1",
     card: CapabilityCard | None = None,
+    inline: bool = False,
+    max_threads: int | None = None,
     blocking: bool = False,
 ) -> Callable[[Callable[..., Any]], FunctionAction]: ...
 
@@ -211,13 +270,30 @@ def tool(
     description: str | None = None,
     version: str = "1",
     card: CapabilityCard | None = None,
+    inline: bool = False,
+    max_threads: int | None = None,
     blocking: bool = False,
 ) -> FunctionAction | Callable[[Callable[..., Any]], FunctionAction]:
-    """Turn a typed function into an action: ``@tool`` or ``@tool(name=...)``."""
+    """Turn a typed function into an action: ``@tool`` or ``@tool(name=...)``.
+
+    A plain ``def`` runs in a worker thread of the shared pool;
+    ``max_threads=n`` gives it a pool of ``n`` threads of its own;
+    ``inline=True`` runs it on the event loop instead (only for trivial pure
+    functions: nothing else in the process moves while it runs).
+    ``blocking=True`` is accepted for older code: it asks for a thread,
+    which is the default now.
+    """
 
     def wrap(f: Callable[..., Any]) -> FunctionAction:
         return FunctionAction(
-            f, name=name, description=description, version=version, card=card, blocking=blocking
+            f,
+            name=name,
+            description=description,
+            version=version,
+            card=card,
+            inline=inline,
+            max_threads=max_threads,
+            blocking=blocking,
         )
 
     return wrap(fn) if fn is not None else wrap

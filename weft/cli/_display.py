@@ -16,6 +16,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
+from weft.cli._placement import Placements
 from weft.protocols import EventKind, NodeState, RunEvent, RunState
 
 _STATE_STYLE = {
@@ -38,7 +39,7 @@ _MARK = {
 }
 
 stderr = Console(stderr=True)
-stdout = Console()
+stdout = Console(soft_wrap=True)  # piped summaries keep whole lines for scripts
 
 
 class RunDisplay:
@@ -98,8 +99,10 @@ class RunDisplay:
         return Group(head, *lines)
 
 
-def print_summary(result: Any) -> None:
-    """The end of a run: state, per-node outcomes (compact for big runs), outputs."""
+def print_summary(result: Any, placements: Placements | None = None) -> None:
+    """The end of a run: state, per-node outcomes and where each ran (compact for big
+    runs), outputs. Without ``placements`` every node that ran is shown as local."""
+    placements = placements or Placements()
     style = "green" if result.state is RunState.SUCCEEDED else "red"
     stdout.print(
         Text.assemble(
@@ -117,7 +120,9 @@ def print_summary(result: Any) -> None:
                 if n.started_at and n.finished_at
                 else ""
             )
-            extra = " (from journal)" if n.cached else ""
+            where = placements.where(n)
+            extra = f"  {where}" if where else ""
+            extra += " (from journal)" if n.cached else ""
             if n.reason:
                 extra += f" ({n.reason})"
             if n.attempts > 1:
@@ -133,6 +138,10 @@ def print_summary(result: Any) -> None:
     else:
         counts = Counter(n.state.value for n in nodes)
         stdout.print("  " + ", ".join(f"{v} {k}" for k, v in sorted(counts.items())))
+        places = Counter(where for n in nodes if (where := placements.where(n)))
+        if places:
+            ran = ", ".join(f"{count} {where}" for where, count in places.most_common())
+            stdout.print(f"  ran: {ran}", markup=False, highlight=False)
         for n in nodes:
             if n.state is NodeState.FAILED and n.error:
                 stdout.print(Text(f"  ✗ {n.name}: {n.error.message}", style="red"))

@@ -14,6 +14,11 @@ The run is journaled like ``weft run`` (``--journal``, default
 With ``--broker`` (and ``--namespace``), every action served by a live agent
 on the broker joins the local ones (replacing a local action of the same
 name), so the same ask runs with agents in this process or in others.
+``$WEFT_BROKER`` is used only when needed (see ``weft.cli._broker``): without
+``--agents``, or for a ``--workflow`` naming actions nothing local defines.
+
+Without ``--json`` the ask shows itself on stderr as it goes (``_ask_display``):
+what plans, the plan and its routes, each node's state.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from typing import Any
 
 import click
 
+from weft.cli._broker import broker_for_workflow, broker_if_alone
 from weft.protocols import DefinitionError, WeftError
 
 
@@ -131,6 +137,27 @@ def _notice(message: str) -> None:
     click.secho(f"note: {message}", fg="yellow", err=True)
 
 
+def _broker_needed(
+    broker: str | None, agent_refs: tuple[str, ...], workflow: str | None, registry: Any
+) -> str | None:
+    """The broker this ask uses, per the rule in ``weft.cli._broker``."""
+    if workflow is not None:
+        return broker_for_workflow(broker, workflow, also_local=registry.names())
+    return broker_if_alone(broker, agent_refs)
+
+
+def _planner_name(llm: bool) -> str:
+    """What plans, for the progress line: the rule planner, or the model and its endpoint."""
+    if not llm:
+        return "the rule planner"
+    from weft.agents import resolve_settings
+    from weft.runtime.support.redaction import redactor
+
+    settings = resolve_settings()
+    where = redactor().text(settings.base_url) if settings.base_url else "OpenAI"
+    return f"the LLM planner ({settings.model} at {where})"
+
+
 def _summary(answer: Any) -> str:
     usage = answer.usage
     parts = [f"run {answer.run_id}: {answer.state.value}"]
@@ -192,7 +219,8 @@ def _summary(answer: Any) -> str:
 @click.option(
     "--broker",
     envvar="WEFT_BROKER",
-    help="MQTT v5 broker URL: also use the agents serving there (env WEFT_BROKER).",
+    help="MQTT v5 broker URL: also use the agents serving there. $WEFT_BROKER is used only "
+    "without --agents (or for --workflow actions nothing local defines).",
 )
 @click.option(
     "--namespace",
@@ -228,7 +256,8 @@ def ask_command(
 ) -> None:
     """Answer TASK with a team of agents: plan, route, run in parallel, aggregate."""
     from weft.agents import llm_configured, model_defaults
-    from weft.runtime.engine.journal import Journal
+    from weft.cli._ask_display import AskProgress
+    from weft.cli._storage import open_journal, open_tracer
     from weft.runtime.orchestrator import (
         ConcatAggregator,
         LLMAggregator,
@@ -237,11 +266,11 @@ def ask_command(
         OrchestratorBudget,
         RulePlanner,
     )
-    from weft.runtime.support.home import default_journal_path
 
+    registry = load_agents(agent_refs)
+    broker = _broker_needed(broker, agent_refs, workflow, registry)
     if not agent_refs and workflow is None and broker is None:
         raise WeftError("give the agents to use: --agents module:obj (or --workflow FILE)")
-    registry = load_agents(agent_refs)
     limits: dict[str, Any] = {
         "max_subtasks": max_subtasks,
         "max_tokens": max_tokens,
@@ -264,10 +293,9 @@ def ask_command(
         use_llm_aggregator = aggregator == "llm" or (aggregator == "auto" and configured)
         if aggregator == "llm" and not configured:
             raise WeftError("--aggregator llm needs a model: set OPENAI_API_KEY or --base-url")
-        journal = Journal(journal_path or default_journal_path())
-        from weft.runtime.tracing.store import open_default_tracer
-
-        tracer = open_default_tracer()
+        journal = open_journal(journal_path)
+        tracer = open_tracer()
+        progress = None if as_json else AskProgress(live=sys.stderr.isatty())
 
         async def go() -> Any:
             async with _remote_agents(broker, namespace, registry):
@@ -279,11 +307,16 @@ def ask_command(
                     budget=budget,
                     journal=journal,
                     tracer=tracer,
+                    listeners=[progress.on_event] if progress else (),
+                    on_plan=progress.on_plan if progress else None,
                 )
+                if progress is not None and workflow is None:
+                    progress.planning(_planner_name(use_llm_planner))
                 return await orchestrator.ask(task, workflow=workflow)
 
         try:
-            answer = asyncio.run(go())
+            with progress or contextlib.nullcontext():
+                answer = asyncio.run(go())
         finally:
             journal.close()
             tracer.close()

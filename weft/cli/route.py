@@ -5,8 +5,10 @@ or a mapping with an ``agents`` or ``cards`` list), from ``--agents
 module:obj`` (actions, or lists/registries of them: their capability cards,
 or name + description for actions without one), from an existing index
 (``--store PATH`` or ``--chroma-url URL``), or from the agents alive on an
-MQTT broker (``--broker URL``, through ``weft.runtime.remote.live_registry``). Cards
-given on the command line are added to the store with the usual version rule.
+MQTT broker (``--broker URL``, through ``weft.runtime.remote.live_registry``;
+``$WEFT_BROKER`` only when no other source is given, see ``weft.cli._broker``).
+Cards given on the command line are added to the store with the usual version
+rule.
 
 The output ranks the candidates with every part of their score (see
 ``weft.runtime.routing.capability_router`` for the formula) and names the winner; ``--json``
@@ -24,6 +26,7 @@ from typing import Any
 
 import click
 
+from weft.cli._broker import broker_if_alone
 from weft.protocols import CapabilityCard, DefinitionError, WeftError
 
 LIVE_REGISTRY_MODULE = "weft.runtime.remote.live_registry"
@@ -185,7 +188,8 @@ def print_decision(decision: Any, cards_known: int) -> None:
 @click.option(
     "--broker",
     envvar="WEFT_BROKER",
-    help="MQTT broker URL: route among the agents alive there (env WEFT_BROKER).",
+    help="MQTT broker URL: route among the agents alive there. $WEFT_BROKER is used only "
+    "when no other cards are given (--cards, --agents, --store, --chroma-url).",
 )
 @click.option(
     "--namespace",
@@ -220,6 +224,7 @@ def route_command(
     cards.extend(load_agent_cards(agent_refs))
     alive: Any = None
     loads: Any = None
+    broker = broker_if_alone(broker, cards_files, agent_refs, store, chroma_url)
     if broker:
         live, alive, loads = asyncio.run(_live_snapshot(broker, namespace))
         cards.extend(live)

@@ -12,6 +12,8 @@ from typing import Any
 
 import click
 
+from weft.cli._broker import broker_for_workflow, from_environment
+from weft.cli._placement import Placements
 from weft.protocols import InputError, WeftError
 
 
@@ -50,19 +52,18 @@ def _journal_option(func: Any) -> Any:
 
 def _open_tracer() -> Any:
     """The local trace store (plus OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set)."""
-    from weft.runtime.tracing.store import open_default_tracer
+    from weft.cli._storage import open_tracer
 
-    return open_default_tracer()
+    return open_tracer()
 
 
 def _open_journal(path: str | None) -> Any:
-    from weft.runtime.engine.journal import Journal
-    from weft.runtime.support.home import default_journal_path
+    from weft.cli._storage import open_journal
 
-    return Journal(path or default_journal_path())
+    return open_journal(path)
 
 
-def _result_json(result: Any) -> str:
+def _result_json(result: Any, placements: Placements) -> str:
     return json.dumps(
         {
             "run_id": result.run_id,
@@ -79,6 +80,7 @@ def _result_json(result: Any) -> str:
                     "cached": n.cached,
                     "error": n.error.model_dump() if n.error else None,
                     "reason": n.reason,
+                    "agents": placements.agents_of(name),
                 }
                 for name, n in result.nodes.items()
             },
@@ -108,8 +110,8 @@ def _remote_options(func: Any) -> Any:
         "--broker",
         envvar="WEFT_BROKER",
         default=None,
-        help="MQTT v5 broker URL: actions served by live agents there are called remotely "
-        "(env WEFT_BROKER).",
+        help="MQTT v5 broker URL: actions served by live agents there are called remotely. "
+        "$WEFT_BROKER is used only when the workflow names actions it does not define.",
     )(func)
 
 
@@ -127,13 +129,32 @@ async def _remote_actions(
         yield actions
 
 
-def _print_result(result: Any, as_json: bool) -> None:
+def _placed(listeners: list[Any], placements: Placements, actions: Any) -> list[Any]:
+    """``listeners``, plus the one that learns where nodes ran when agents serve actions."""
+    if actions is None or not len(actions):
+        return listeners
+    placements.remote = set(actions.names())
+    return [*listeners, placements.on_event]
+
+
+def _resume_broker(broker: str | None, source: str | None, run_id: str) -> str | None:
+    """The broker ``weft resume`` uses, per the rule in ``weft.cli._broker``."""
+    if broker is None:
+        return None
+    if source is None:  # a run from Python code: agents need the file to know the actions
+        if from_environment():
+            return None
+        raise WeftError(f"run {run_id} was started from Python code; --broker needs its file")
+    return broker_for_workflow(broker, source)
+
+
+def _print_result(result: Any, as_json: bool, placements: Placements) -> None:
     if as_json:
-        click.echo(_result_json(result))
+        click.echo(_result_json(result, placements))
         return
     from weft.cli._display import print_summary
 
-    print_summary(result)
+    print_summary(result, placements)
 
 
 def _exit_for(result: Any) -> None:
@@ -176,9 +197,11 @@ def run_command(
     from weft.runtime.engine.runner import run_workflow
 
     values = _parse_inputs(inputs, input_file)
+    broker = broker_for_workflow(broker, file)
     journal = _open_journal(journal_path)
     tracer = _open_tracer()
     live = sys.stderr.isatty() and not as_json
+    placements = Placements()
 
     async def go(listeners: list[Any]) -> Any:
         async with _remote_actions(broker, file, namespace, wait_agents) as actions:
@@ -187,7 +210,7 @@ def run_command(
                 values,
                 actions=actions,
                 journal=journal,
-                listeners=listeners,
+                listeners=_placed(listeners, placements, actions),
                 concurrency=concurrency,
                 run_id=run_id,
                 inputs_from_text=True,
@@ -195,19 +218,30 @@ def run_command(
             )
 
     result = _run_cancellable(go, live, journal, tracer)
-    _print_result(result, as_json)
+    _print_result(result, as_json, placements)
     _exit_for(result)
 
 
-def _run_cancellable(go: Any, live: bool, journal: Any, tracer: Any = None) -> Any:
+def _run_cancellable(
+    go: Any, live: bool, journal: Any, tracer: Any = None, asked: str | None = None
+) -> Any:
+    """Run ``go``; on Ctrl-C, name the run this command was running and exit 130.
+
+    That run is the one this process started or took the lease of
+    (``Journal.opened_runs``), never the newest in the journal, which may be
+    another process's; ``asked`` is the run ``weft resume`` was given, in case
+    Ctrl-C came before it was taken.
+    """
     try:
         return asyncio.run(_run_with_display(go, live))
     except KeyboardInterrupt:
-        runs = journal.list_runs(limit=1)
-        if runs:
+        run_id = journal.opened_runs[-1] if journal.opened_runs else asked
+        if run_id is None:
             click.secho(
-                f"interrupted; resume with: weft resume {runs[0].run_id}", fg="yellow", err=True
+                "interrupted before the run started; nothing to resume", fg="yellow", err=True
             )
+        else:
+            click.secho(f"interrupted; resume with: weft resume {run_id}", fg="yellow", err=True)
         sys.exit(130)
     finally:
         journal.close()
@@ -237,10 +271,21 @@ def resume_command(
 
     journal = _open_journal(journal_path)
     live = sys.stderr.isatty() and not as_json
-    source = journal.get_run(run_id).source if broker else None
-    if broker and source is None:
-        raise WeftError(f"run {run_id} was started from Python code; --broker needs its file")
+    record = journal.get_run(run_id)
+    holder = journal.live_lease(record.run_id)
+    if holder is not None:  # say so now, not after waiting for agents
+        raise holder.refusal()
+    source = record.source
+    broker = _resume_broker(broker, source, record.run_id)
     tracer = _open_tracer()
+    placements = Placements()
+
+    def took_over(lease: Any) -> None:
+        click.secho(
+            f"taking over run {lease.run_id}: {lease.expiry_reason() or 'its lease expired'}",
+            fg="yellow",
+            err=True,
+        )
 
     async def go(listeners: list[Any]) -> Any:
         async with _remote_actions(broker, source, namespace, wait_agents) as actions:
@@ -248,14 +293,15 @@ def resume_command(
                 run_id,
                 journal=journal,
                 actions=actions,
-                listeners=listeners,
+                listeners=_placed(listeners, placements, actions),
                 force=force,
                 concurrency=concurrency,
                 tracer=tracer,
+                on_takeover=took_over,
             )
 
-    result = _run_cancellable(go, live, journal, tracer)
-    _print_result(result, as_json)
+    result = _run_cancellable(go, live, journal, tracer, asked=record.run_id)
+    _print_result(result, as_json, placements)
     _exit_for(result)
 
 

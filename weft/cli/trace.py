@@ -29,8 +29,8 @@ def _store_option(func: Any) -> Any:
 
 
 def _open_store(path: str | None) -> Any:
+    from weft.cli._storage import open_trace_store
     from weft.runtime.support.home import default_trace_path
-    from weft.runtime.tracing.store import TraceStore
 
     target = Path(path) if path else default_trace_path()
     if not target.exists():
@@ -38,7 +38,7 @@ def _open_store(path: str | None) -> Any:
             f"no trace store at {target}: run a workflow with `weft run` first "
             "(or point --store / WEFT_HOME at one)"
         )
-    return TraceStore(target)
+    return open_trace_store(target)
 
 
 def _load(store_path: str | None, ref: str) -> tuple[Any, list[Any]]:
@@ -148,13 +148,19 @@ CRITICAL_MARK = "★"
 @click.option(
     "--depth", type=click.IntRange(min=0), default=None, help="Hide spans deeper than this."
 )
+@click.option("--full", is_flag=True, help="Every message an LLM was sent and its whole reply.")
 @_store_option
-def show_command(run_ref: str, depth: int | None, store_path: str | None) -> None:
-    """Print RUN's spans as a tree: duration, state, tokens and cost; ★ marks the critical path."""
+def show_command(run_ref: str, depth: int | None, full: bool, store_path: str | None) -> None:
+    """Print RUN's spans as a tree: duration, state, tokens and cost; ★ marks the critical path.
+
+    Under a failed span: its error and traceback; under an LLM request: the
+    last message sent and the reply (``--full``: all of them, whole).
+    """
     from rich.console import Console
     from rich.text import Text
     from rich.tree import Tree
 
+    from weft.cli._trace_notes import span_notes
     from weft.runtime.tracing.analysis import SpanTree, critical_path, tokens_of, usage_of
 
     run, spans = _load(store_path, run_ref)
@@ -186,8 +192,12 @@ def show_command(run_ref: str, depth: int | None, store_path: str | None) -> Non
     heading.append(f"  {_duration(run.duration)}  {run.span_count} spans")
     root = Tree(heading)
 
+    tracebacks: set[str] = set()
+
     def add(parent: Tree, span: Any, level: int) -> None:
         branch = parent.add(label(span))
+        for note in span_notes(span, full=full, seen=tracebacks):
+            branch.add(note)
         if depth is not None and level >= depth:
             hidden = len(tree.kids(span))
             if hidden:
@@ -198,7 +208,9 @@ def show_command(run_ref: str, depth: int | None, store_path: str | None) -> Non
 
     for span in tree.roots:
         add(root, span, 0)
-    console = Console(highlight=False, soft_wrap=not sys.stdout.isatty())
+    tty = sys.stdout.isatty()
+    # Piped, lines are never cut or wrapped: a long error or message stays whole for grep.
+    console = Console(highlight=False, soft_wrap=not tty, width=None if tty else 10_000)
     console.print(root)
     console.print(
         Text(
@@ -224,13 +236,13 @@ def show_command(run_ref: str, depth: int | None, store_path: str | None) -> Non
 @_store_option
 def export_command(run_ref: str, fmt: str, output: str | None, store_path: str | None) -> None:
     """Export RUN's spans (as stored: truncated, secrets masked)."""
+    from weft.cli._storage import write_text
     from weft.runtime.tracing.export import export
 
     _run, spans = _load(store_path, run_ref)
     text = export(spans, fmt)
     if output:
-        Path(output).parent.mkdir(parents=True, exist_ok=True)
-        Path(output).write_text(text, encoding="utf-8")
+        write_text(output, text, "the export")
         click.echo(f"wrote {len(spans)} spans to {output}", err=True)
     else:
         sys.stdout.write(text)
@@ -253,15 +265,16 @@ def view_command(
     """Write RUN as a self-contained HTML page (timeline per agent, DAG, span details)."""
     import asyncio
 
+    from weft.cli._storage import write_text
     from weft.runtime.support.home import weft_home
     from weft.runtime.tracing.html import render_html
     from weft.runtime.tracing.html import serve as serve_html
 
     run, spans = _load(store_path, run_ref)
     html = render_html(run, spans)
-    target = Path(output) if output else weft_home() / "views" / f"{run.run_id}.html"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(html, encoding="utf-8")
+    target = write_text(
+        output or weft_home() / "views" / f"{run.run_id}.html", html, "the HTML view"
+    )
     click.echo(f"wrote {target}")
     if not serve:
         return

@@ -50,6 +50,32 @@
     if (typeof value === "string") { return value; }
     try { return JSON.stringify(value, null, 2); } catch (e) { return String(value); }
   }
+  // An error with the traceback it kept: the error, then the traceback as Python prints it.
+  function errorText(error) {
+    var details = error && error.details;
+    if (!details || typeof details.traceback !== "string") { return pretty(error); }
+    var rest = Object.assign({}, error, { details: Object.assign({}, details) });
+    delete rest.details.traceback;
+    if (!Object.keys(rest.details).length) { delete rest.details; }
+    return pretty(rest) + "\n\n" + details.traceback;
+  }
+  // An LLM request's messages (or its reply) as a transcript: "[role]" then the text.
+  function transcript(value) {
+    if (value === undefined || value === null) { return null; }
+    var messages = Array.isArray(value) ? value : [value];
+    if (!messages.every(function (m) { return m && typeof m === "object" && m.role; })) { return pretty(value); }
+    return messages.map(function (m) {
+      var who = m.role === "tool" && m.tool_call_id ? "tool " + m.tool_call_id : m.role;
+      var lines = [];
+      if (m.content) { lines.push(typeof m.content === "string" ? m.content : pretty(m.content)); }
+      if (m.refusal) { lines.push("refused: " + m.refusal); }
+      (m.tool_calls || []).forEach(function (c) {
+        var f = c.function || c;
+        lines.push("call " + f.name + "(" + (typeof f.arguments === "string" ? f.arguments : pretty(f.arguments)) + ")");
+      });
+      return "[" + who + "]\n" + lines.join("\n");
+    }).join("\n\n");
+  }
   function button(cls, text, onClick) {
     var b = el("button", cls, text);
     b.type = "button";
@@ -368,11 +394,11 @@
     setField("critical", s.critical ? "yes: on the critical path" : "no");
     setField("span_id", s.id);
     setField("parent_id", s.parent);
-    setField("input", a.input);
-    setField("output", a.output);
+    setField("input", s.kind === "llm" ? transcript(a.input) : a.input);
+    setField("output", s.kind === "llm" ? transcript(a.output) : a.output);
     var hasError = a.error !== undefined && a.error !== null;
     document.getElementById("detail-error-block").hidden = !hasError;
-    setField("error", hasError ? a.error : null);
+    setField("error", hasError ? errorText(a.error) : null);
     var rest = {};
     Object.keys(a).forEach(function (k) {
       if (k !== "input" && k !== "output" && k !== "error" && a[k] !== null) { rest[k] = a[k]; }

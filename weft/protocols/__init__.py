@@ -26,6 +26,7 @@ from weft.protocols.errors import (
     Location,
     ResumeMismatchError,
     RunFailedError,
+    RunInProgressError,
     RunNotFoundError,
     WeftError,
 )
@@ -100,6 +101,7 @@ __all__ = [
     "RoutingDecision",
     "RunEvent",
     "RunFailedError",
+    "RunInProgressError",
     "RunNotFoundError",
     "RunState",
     "SourceMap",

@@ -9,8 +9,10 @@ format of the bus as well as the in-process calling convention.
 
 from __future__ import annotations
 
+import logging
 import os
 import time
+import traceback
 from enum import StrEnum
 from typing import Any
 
@@ -74,6 +76,48 @@ class ActionSpec(BaseModel):
 #: Exceptions that mean "try again later" when an action raises them.
 RETRYABLE_EXCEPTIONS: tuple[type[BaseException], ...] = (TimeoutError, ConnectionError)
 
+#: Longest traceback an ``ErrorInfo`` keeps (``details["traceback"]``), in characters. Its
+#: end is kept, where the exception was raised: the error travels in results over the bus
+#: and sits in the trace and the journal, so it stays this small.
+TRACEBACK_MAX_CHARS = 2000
+
+#: Where ``ErrorInfo.from_exception`` logs each exception it turns into an error, at debug
+#: level with the exception attached (standard ``logging``: silent unless configured).
+_log = logging.getLogger("weft.actions")
+
+
+#: weft's own source folder: the frames that call into an action are left out of tracebacks.
+_WEFT_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+
+
+def format_traceback(exc: BaseException, max_chars: int = TRACEBACK_MAX_CHARS) -> str:
+    """``exc``'s traceback as Python prints it, cut to its last ``max_chars`` characters.
+
+    Its first frames are left out while they are weft's own (the executor and
+    the tool wrapper calling into the action), so it starts where the
+    action's code does; a traceback with no frame outside weft is kept whole.
+    The cut falls before a frame (else on a line boundary) and is marked on
+    the first line (``… [N chars cut]``), so what remains starts with a whole
+    frame and ends with the exception itself, chained exceptions included.
+    """
+    report = traceback.TracebackException.from_exception(exc)
+    frames = report.stack
+    first = next(
+        (i for i, frame in enumerate(frames) if not frame.filename.startswith(_WEFT_DIR)), 0
+    )
+    if first:
+        report.stack = traceback.StackSummary.from_list(frames[first:])
+    text = "".join(report.format())
+    if len(text) <= max_chars:
+        return text
+    start = len(text) - max_chars
+    for boundary in ("\n  File ", "\n"):
+        found = text.find(boundary, start)
+        if 0 <= found < len(text) - len(boundary):
+            start = found + 1
+            break
+    return f"… [{start} chars cut]\n{text[start:]}"
+
 
 class ErrorInfo(BaseModel):
     """A structured error; ``retryable`` tells the executor whether trying again can help."""
@@ -96,17 +140,29 @@ class ErrorInfo(BaseModel):
         only when it is a ``TimeoutError`` or ``ConnectionError``: those are
         the failures another attempt can outlive. ``source`` (an action, node
         or agent) starts the message, so it names what failed.
+
+        Any other exception also keeps its traceback in ``details["traceback"]``
+        (``format_traceback``: the last ``TRACEBACK_MAX_CHARS`` characters), so
+        the trace and a remote caller see where it was raised. An
+        ``ActionFailed`` does not: it is a failure its raiser chose, and its
+        type and message are the report. Every exception is also logged at
+        debug level on the ``weft.actions`` logger with its traceback.
         """
+        details: dict[str, Any] = {}
         if isinstance(exc, ActionFailed):
             error_type, retryable = exc.error_type, exc.retryable
         else:
             error_type = type(exc).__name__
             retryable = isinstance(exc, RETRYABLE_EXCEPTIONS)
+            details["traceback"] = format_traceback(exc)
         text = str(exc) or type(exc).__name__
+        if _log.isEnabledFor(logging.DEBUG):
+            _log.debug("%s raised %s: %s", source or "an action", error_type, text, exc_info=exc)
         return cls(
             type=error_type,
             message=f"{source}: {text}" if source else text,
             retryable=retryable,
+            details=details,
         )
 
 

@@ -73,6 +73,11 @@ class ResumeMismatchError(WeftError):
     """The workflow changed since the run started, so resuming it would mix two graphs."""
 
 
+class RunInProgressError(WeftError):
+    """A run is still executing in another process (its journal lease is alive), so it
+    cannot be resumed now; or this process lost the run to one that took it over."""
+
+
 class RunFailedError(WeftError):
     """Raised by convenience helpers that return only outputs when the run did not succeed."""
 

@@ -20,6 +20,7 @@ _EXPORTS: dict[str, str] = {
     "ExecutionContext": "weft.runtime.engine.execution_context",
     "Executor": "weft.runtime.engine.executor",
     "Journal": "weft.runtime.engine.journal",
+    "Lease": "weft.runtime.engine.lease",
     "Listener": "weft.runtime.engine.executor",
     "NodeOutcome": "weft.runtime.engine.outcomes",
     "PreparedWorkflow": "weft.runtime.engine.compiled",
@@ -43,6 +44,7 @@ __all__ = [
     "ExecutionContext",
     "Executor",
     "Journal",
+    "Lease",
     "Listener",
     "NodeOutcome",
     "PreparedWorkflow",
@@ -73,6 +75,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from weft.runtime.engine.executor import Executor, Listener
     from weft.runtime.engine.inputs import resolve_inputs
     from weft.runtime.engine.journal import Journal, RunRecord
+    from weft.runtime.engine.lease import Lease
     from weft.runtime.engine.outcomes import NodeOutcome, RunResult, UsageTally
     from weft.runtime.engine.registry import ActionRegistry
     from weft.runtime.engine.runner import resume_run, run_sync, run_workflow

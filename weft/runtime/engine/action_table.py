@@ -26,6 +26,8 @@ class ActionTable:
 
     def __init__(self, actions: Iterable[Any] | Mapping[str, Any] = ()) -> None:
         self._actions: dict[str, Action] = {}
+        #: Names whose action came bundled with another; registering one replaces it.
+        self._bundled: set[str] = set()
         items = actions.items() if isinstance(actions, Mapping) else ((None, a) for a in actions)
         for name, obj in items:
             self.register(obj, name=name)
@@ -40,13 +42,25 @@ class ActionTable:
 
     def register(self, obj: Any, name: str | None = None, *, replace: bool = False) -> Action:
         """Add ``obj`` under ``name`` (default: its spec's name); a clash is a ``DefinitionError``
-        unless ``replace`` is set."""
+        unless ``replace`` is set.
+
+        The actions an action brings with it (its ``bundled_actions``, such as
+        the tool objects given to an ``LLMAgent``) are added too, under their
+        own names, unless the table already has an action of that name; one
+        registered later under such a name replaces the bundled one.
+        """
         action = self.adapt(obj, name)
         key = name or action.spec.name
         existing = self._actions.get(key)
-        if existing is not None and existing is not action and not replace:
+        clash = existing is not None and existing is not action and key not in self._bundled
+        if clash and not replace:
             raise DefinitionError.single(f"two different actions are registered as '{key}'")
         self._actions[key] = action
+        self._bundled.discard(key)
+        for bundled in getattr(action, "bundled_actions", ()):
+            if bundled.spec.name not in self._actions:
+                self.register(bundled)
+                self._bundled.add(bundled.spec.name)
         return action
 
     def get(self, name: str) -> Action:
@@ -80,6 +94,7 @@ class ActionTable:
         """A table of the same kind with the same actions, to add to without touching this one."""
         copied = type(self)()
         copied._actions = dict(self._actions)
+        copied._bundled = set(self._bundled)
         return copied
 
     def merged(self, other: ActionTable) -> Self:

@@ -15,6 +15,7 @@ from typing import Any
 from weft.protocols import ErrorInfo, EventKind, RunEvent, RunState, Usage, new_id
 from weft.runtime.engine.compiled import PreparedWorkflow
 from weft.runtime.engine.journal import Journal
+from weft.runtime.engine.lease import Lease, LeaseKeeper
 from weft.runtime.engine.outcomes import NodeOutcome, RunResult
 from weft.runtime.engine.scheduler import Execution
 from weft.runtime.tracing.spans import SpanRecord, Tracer, new_span_id, trace_id_for
@@ -114,16 +115,27 @@ class Executor:
         run_id: str | None = None,
         cache: dict[str, Any] | None = None,
         resumed: bool = False,
+        lease: Lease | None = None,
     ) -> RunResult:
         """Run ``workflow`` with already-resolved ``inputs`` and return its result.
 
         ``cache`` holds the outputs of calls a resumed run already finished, by
         execution key. Cancelling the task that awaits this cancels every node
         in flight, records them as cancelled, and re-raises ``CancelledError``.
+
+        A journaled run holds a lease on its run id while it runs (``lease.py``):
+        taken with the run's start, or for a resumed run from ``lease`` (one the
+        caller took) or ``Journal.acquire_lease``, which raises
+        ``RunInProgressError`` while another process runs it. If another process
+        takes the lease over, this run stops with ``RunInProgressError``.
         """
         run_id = run_id or new_id()
         started = time.time()
-        self._open(workflow, inputs, run_id, started, resumed)
+        lease = self._open(workflow, inputs, run_id, started, resumed, lease)
+        keeper = None
+        if lease is not None and self.journal is not None:
+            keeper = LeaseKeeper(lease, self.journal.refresh_lease)
+            keeper.start()
         run_span = new_span_id()
         execution = Execution(
             self,
@@ -136,13 +148,26 @@ class Executor:
             parent_id=run_span,
         )
         try:
-            result = await execution.execute()
+            try:
+                result = await execution.execute()
+            finally:
+                if keeper is not None:
+                    await keeper.stop()
         except asyncio.CancelledError:
-            self._close(run_id, RunState.CANCELLED, None, "cancelled")
-            self._trace_run(execution, run_span, started, inputs, RunState.CANCELLED, None, None)
+            cancelled = (execution, run_span, started, inputs, RunState.CANCELLED, None, None)
+            if keeper is not None and keeper.lost:
+                self._trace_run(*cancelled)
+                holder = self.journal.lease(run_id) if self.journal is not None else None
+                raise keeper.taken_over(holder) from None  # write nothing over the new holder
+            self._close(run_id, RunState.CANCELLED, None, "cancelled", lease)
+            self._trace_run(*cancelled)
+            raise
+        except BaseException:
+            if lease is not None and self.journal is not None:
+                self.journal.release_lease(lease)  # resumable at once, by anyone
             raise
         result.started_at = started
-        self._close(run_id, result.state, result.outputs, result.error)
+        self._close(run_id, result.state, result.outputs, result.error, lease)
         self._trace_run(
             execution, run_span, started, inputs, result.state, result.outputs, result.error
         )
@@ -155,12 +180,17 @@ class Executor:
         run_id: str,
         started: float,
         resumed: bool,
-    ) -> None:
-        """Journal a new run (or mark a resumed one running again) and announce it."""
-        if self.journal is not None and not resumed:
-            self.journal.start_run(
-                run_id, workflow.name, workflow.source, workflow.graph_hash, inputs
-            )
+        lease: Lease | None,
+    ) -> Lease | None:
+        """Journal a new run (or mark a resumed one running again) and announce it;
+        return the lease the run holds (None without a journal)."""
+        if self.journal is not None and lease is None:
+            if resumed:
+                lease, _ = self.journal.acquire_lease(run_id)
+            else:
+                lease = self.journal.start_run(
+                    run_id, workflow.name, workflow.source, workflow.graph_hash, inputs
+                )
         self.emit(
             RunEvent(
                 run_id=run_id,
@@ -172,8 +202,11 @@ class Executor:
         )
         if resumed and self.journal is not None:
             self.journal.set_run_state(run_id, RunState.RUNNING)
+        return lease
 
-    def _close(self, run_id: str, state: RunState, outputs: Any, error: str | None) -> None:
+    def _close(
+        self, run_id: str, state: RunState, outputs: Any, error: str | None, lease: Lease | None
+    ) -> None:
         self.emit(
             RunEvent(
                 run_id=run_id,
@@ -184,8 +217,8 @@ class Executor:
                 data={"error": error} if error else {},
             )
         )
-        if self.journal is not None:
-            self.journal.set_run_state(run_id, state, outputs)
+        if self.journal is not None and lease is not None:
+            self.journal.end_run(lease, state, outputs)
 
     def _trace_run(
         self,

@@ -13,6 +13,16 @@ survives the process being killed; at most the last flush window (2 ms by
 default) of finished calls is run again after a crash. SQLite is used
 synchronously on the event loop on purpose: a WAL commit without fsync costs
 tens of microseconds, less than a hop to a thread.
+
+A running run holds a lease here (``lease.py``), in its own row: who runs
+it, and since when it last said so. ``start_run`` writes it with the run,
+``acquire_lease`` takes it for a resume (refusing while it is alive, in one
+transaction), ``refresh_lease`` is the heartbeat and ``end_run`` records the
+final state and gives the lease back in one statement, so a run that ends
+costs no more writes than it did before leases.
+
+The tables, and how a journal written by an older weft is brought up to
+date, are ``journal_schema``'s.
 """
 
 from __future__ import annotations
@@ -21,6 +31,7 @@ import json
 import sqlite3
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,35 +45,18 @@ from weft.protocols import (
     Usage,
     WeftError,
 )
+from weft.runtime.engine.journal_schema import open_database
+from weft.runtime.engine.lease import PERIOD, Lease
 from weft.runtime.support.flush_timer import FlushTimer
 from weft.runtime.support.redaction import redactor
 from weft.runtime.support.sqlite_text import starts_with
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS runs (
-    run_id TEXT PRIMARY KEY,
-    workflow TEXT NOT NULL,
-    source TEXT,
-    graph_hash TEXT NOT NULL,
-    inputs TEXT NOT NULL,
-    state TEXT NOT NULL,
-    started_at REAL NOT NULL,
-    finished_at REAL,
-    outputs TEXT
-);
-CREATE TABLE IF NOT EXISTS events (
-    seq INTEGER PRIMARY KEY,
-    run_id TEXT NOT NULL,
-    at REAL NOT NULL,
-    kind TEXT NOT NULL,
-    node TEXT,
-    key TEXT,
-    state TEXT,
-    attempt INTEGER,
-    body TEXT
-);
-CREATE INDEX IF NOT EXISTS events_by_run ON events (run_id, seq);
-"""
+#: A run's lease, as columns of its row in ``runs`` (``journal_schema``).
+_LEASE_FIELDS = "lease_owner, lease_host, lease_pid, lease_scope, lease_heartbeat, lease_period"
+_LEASE_SET = (
+    "lease_owner = ?, lease_host = ?, lease_pid = ?, lease_scope = ?, lease_heartbeat = ?,"
+    " lease_period = ?"
+)
 
 
 _ENCODER = json.JSONEncoder(default=str, separators=(",", ":"))
@@ -117,18 +111,39 @@ class RunRecord:
 
 
 class Journal:
-    """SQLite run journal. One instance per process; not shared across event loops."""
+    """SQLite run journal. One instance per process; not shared across event loops.
 
-    def __init__(self, path: str | Path, *, flush_interval: float = 0.002) -> None:
+    ``lease_period`` is how often a run this journal records renews its lease
+    (``lease.PERIOD`` seconds by default); a lease silent for three periods
+    has expired.
+    """
+
+    def __init__(
+        self, path: str | Path, *, flush_interval: float = 0.002, lease_period: float = PERIOD
+    ) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(str(self.path), isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(_SCHEMA)
+        self._db = open_database(self.path)
         self.flush_interval = flush_interval
+        self.lease_period = lease_period
+        #: Ids of the runs this instance started or took a lease on, oldest first:
+        #: what a Ctrl-C interrupted (never "the newest run", which may be another's).
+        self.opened_runs: list[str] = []
         self._buffer: list[tuple[Any, ...]] = []
         self._timer = FlushTimer(self.flush_interval, self.flush)
+
+    @contextmanager
+    def _immediate(self) -> Iterator[None]:
+        """One write transaction, taking the write lock at once: the reads inside it
+        (is the lease alive?) and the writes they decide cannot interleave with
+        another process's."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
 
     # -- writing ----------------------------------------------------------------
 
@@ -139,20 +154,28 @@ class Journal:
         source: str | None,
         graph_hash: str,
         inputs: dict[str, Any],
-    ) -> None:
-        """Record a new run; raises ``WeftError`` if ``run_id`` is already in this journal."""
+    ) -> Lease:
+        """Record a new run, held by this process; raises ``WeftError`` if ``run_id`` is
+        already in this journal.
+
+        The run and its lease are one row, written at once: no reader ever sees
+        the run running without a holder (and takes it over).
+        """
         self.flush()
+        lease = Lease.for_this_process(run_id, self.lease_period)
         row = (run_id, workflow, source, graph_hash, _dumps(inputs), RunState.RUNNING, time.time())
         try:
             self._db.execute(
-                "INSERT INTO runs (run_id, workflow, source, graph_hash, inputs, state, started_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                row,
+                "INSERT INTO runs (run_id, workflow, source, graph_hash, inputs, state,"
+                f" started_at, {_LEASE_FIELDS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (*row, *_lease_values(lease)),
             )
         except sqlite3.IntegrityError:
             raise WeftError(
                 f"run '{run_id}' already exists in journal {self.path}; choose another run id"
             ) from None
+        self.opened_runs.append(run_id)
+        return lease
 
     def set_run_state(self, run_id: str, state: RunState, outputs: Any = None) -> None:
         self.flush()
@@ -161,6 +184,86 @@ class Journal:
             "UPDATE runs SET state = ?, finished_at = ?, outputs = ? WHERE run_id = ?",
             (state, finished, _dumps(outputs), run_id),
         )
+
+    def end_run(self, lease: Lease, state: RunState, outputs: Any = None) -> bool:
+        """Record the run's final state and give its lease back, in one statement.
+
+        Returns False, writing nothing, when another process took the lease over
+        (this one was silent past the grace period): the run is theirs now.
+        """
+        self.flush()
+        finished = None if state is RunState.RUNNING else time.time()
+        ended = self._db.execute(
+            "UPDATE runs SET state = ?, finished_at = ?, outputs = ?, lease_owner = NULL"
+            " WHERE run_id = ? AND lease_owner = ?",
+            (state, finished, _dumps(outputs), lease.run_id, lease.owner),
+        ).rowcount
+        return bool(ended)
+
+    # -- leases -----------------------------------------------------------------
+
+    def acquire_lease(self, run_id: str) -> tuple[Lease, Lease | None]:
+        """Take the lease of a journaled run for this process, to resume it.
+
+        Returns the new lease and the expired one it replaced, if the run was
+        left running by a process that died (None when the run had ended or
+        had no holder). Raises ``RunInProgressError`` naming the holder while
+        its lease is alive, and ``RunNotFoundError`` for an unknown ``run_id``.
+        """
+        self.flush()
+        lease = Lease.for_this_process(run_id, self.lease_period)
+        with self._immediate():
+            previous = self._running_lease(run_id)
+            if previous is not None and previous.expiry_reason() is None:
+                raise previous.refusal()
+            self._db.execute(
+                f"UPDATE runs SET {_LEASE_SET} WHERE run_id = ?", (*_lease_values(lease), run_id)
+            )
+        self.opened_runs.append(run_id)
+        return lease, previous
+
+    def live_lease(self, run_id: str) -> Lease | None:
+        """The lease of a process running ``run_id`` now, or None: a quick check before
+        slow preparations (``acquire_lease`` decides, atomically)."""
+        held = self._running_lease(run_id)
+        return held if held is not None and held.expiry_reason() is None else None
+
+    def _running_lease(self, run_id: str) -> Lease | None:
+        """The lease on ``run_id`` if the run is in state running. A lease left on a run
+        that ended holds nothing (a test wrote the state, or a holder that ended it
+        outside ``end_run``)."""
+        row = self._db.execute(
+            f"SELECT state, run_id, {_LEASE_FIELDS} FROM runs WHERE run_id = ?", (run_id,)
+        ).fetchone()
+        if row is None:
+            raise RunNotFoundError(f"no run '{run_id}' in journal {self.path}")
+        return _lease(row[1:]) if row[0] == RunState.RUNNING else None
+
+    def refresh_lease(self, lease: Lease) -> bool:
+        """The heartbeat: renew ``lease``; False when another process has taken it over."""
+        return bool(
+            self._db.execute(
+                "UPDATE runs SET lease_heartbeat = ? WHERE run_id = ? AND lease_owner = ?",
+                (time.time(), lease.run_id, lease.owner),
+            ).rowcount
+        )
+
+    def release_lease(self, lease: Lease) -> None:
+        """Give ``lease`` back without ending the run (a run that stopped on an internal
+        error stays resumable at once); a lease taken over is left to its new holder."""
+        self._db.execute(
+            "UPDATE runs SET lease_owner = NULL WHERE run_id = ? AND lease_owner = ?",
+            (lease.run_id, lease.owner),
+        )
+
+    def lease(self, run_id: str) -> Lease | None:
+        """The lease on ``run_id`` (its exact id), alive or not; None if nobody holds it."""
+        row = self._db.execute(
+            f"SELECT run_id, {_LEASE_FIELDS} FROM runs WHERE run_id = ?", (run_id,)
+        ).fetchone()
+        return None if row is None else _lease(row)
+
+    # -- events -----------------------------------------------------------------
 
     def append(self, event: RunEvent) -> None:
         """Buffer an event; it is committed within ``flush_interval`` seconds."""
@@ -294,6 +397,19 @@ class Journal:
         for key, body in cursor:
             done[key] = json.loads(body).get("output") if body else None
         return done
+
+
+def _lease_values(lease: Lease) -> tuple[Any, ...]:
+    """The lease's columns, in ``_LEASE_FIELDS`` order."""
+    return (lease.owner, lease.host, lease.pid, lease.scope, lease.heartbeat, lease.period)
+
+
+def _lease(row: tuple[Any, ...]) -> Lease | None:
+    """A lease from ``run_id`` and the ``_LEASE_FIELDS`` columns; None when nobody holds it."""
+    run_id, owner, host, pid, scope, heartbeat, period = row
+    if owner is None:
+        return None
+    return Lease(run_id, owner, host, pid, scope, heartbeat, period)
 
 
 def _record(row: tuple[Any, ...]) -> RunRecord:

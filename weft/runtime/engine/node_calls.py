@@ -429,6 +429,9 @@ class NodeCalls:
         if self.quiet:
             return
         state = STATE_OF_RESULT[result.state]
+        data: dict[str, Any] = {"started_at": started, "action": node.action_name}
+        if result.agent is not None:  # served by an agent: the summary says which
+            data["agent"] = result.agent
         self.services.record(
             self.run_id,
             EventKind.NODE_FINISHED,
@@ -439,7 +442,7 @@ class NodeCalls:
             result.output if state is NodeState.SUCCEEDED else None,
             result.error,
             result.usage,
-            {"started_at": started, "action": node.action_name},
+            data,
         )
 
     # -- critics --------------------------------------------------------------------

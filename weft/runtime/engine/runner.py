@@ -7,7 +7,7 @@ under ``$WEFT_HOME`` when set.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,7 @@ from weft.runtime.engine.compiler import Actions, compile_workflow
 from weft.runtime.engine.executor import Executor, Listener
 from weft.runtime.engine.inputs import resolve_inputs
 from weft.runtime.engine.journal import Journal
+from weft.runtime.engine.lease import Lease
 from weft.runtime.engine.outcomes import RunResult
 from weft.runtime.support.home import default_journal_path
 from weft.runtime.support.redaction import register_sensitive
@@ -80,6 +81,7 @@ async def resume_run(
     concurrency: int | None = None,
     force: bool = False,
     tracer: Tracer | None = None,
+    on_takeover: Callable[[Lease], None] | None = None,
 ) -> RunResult:
     """Finish a run that stopped (crash, kill, failure, cancel) without repeating finished calls.
 
@@ -87,12 +89,20 @@ async def resume_run(
     ``definition`` is given. If its graph hash differs from the journaled one,
     ``ResumeMismatchError`` is raised unless ``force`` is set. ``tracer`` is as
     for ``run_workflow``; the resumed run's spans join the run's earlier ones.
+
+    A run still running in another process (its lease is alive) is refused
+    with ``RunInProgressError`` naming that process, so no call runs twice. A
+    run left running by a process that died is taken over: ``on_takeover``
+    gets the dead holder's lease (``Lease.expiry_reason()`` says why it expired).
     """
     store = _journal(journal)
     assert store is not None
     record = store.get_run(run_id)
     if record.state is RunState.SUCCEEDED:
         raise WeftError(f"run {record.run_id} already succeeded; nothing to resume")
+    holder = store.live_lease(record.run_id)
+    if holder is not None:  # before loading anything; acquire_lease below decides
+        raise holder.refusal()
     if definition is None:
         if record.source is None:
             raise WeftError(
@@ -107,11 +117,15 @@ async def resume_run(
             f"(graph hash {record.graph_hash} -> {prepared.graph_hash}); "
             "resuming would mix two graphs (use --force to resume anyway)"
         )
+    lease, previous = store.acquire_lease(record.run_id)
+    if previous is not None and on_takeover is not None:
+        on_takeover(previous)
+    # Read what finished only now: no other process can add to it any more.
     cache = store.completed_calls(record.run_id)
     register_sensitive(record.inputs)
     executor = Executor(journal=store, listeners=listeners, concurrency=concurrency, tracer=tracer)
     return await executor.run(
-        prepared, record.inputs, run_id=record.run_id, cache=cache, resumed=True
+        prepared, record.inputs, run_id=record.run_id, cache=cache, resumed=True, lease=lease
     )
 
 

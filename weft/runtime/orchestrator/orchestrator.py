@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -55,7 +55,7 @@ from weft.runtime.orchestrator.plan import OrchestratorBudget, Plan, PlanFailure
 from weft.runtime.orchestrator.planners import Planner, PlanRequest
 from weft.runtime.orchestrator.routing import RouteChoice, SubtaskRouter
 from weft.runtime.orchestrator.rule_planner import RulePlanner
-from weft.runtime.orchestrator.run_support import BudgetWatch, SpanSink
+from weft.runtime.orchestrator.run_support import BudgetWatch, SpanSink, UnstartedRun
 from weft.runtime.orchestrator.validator import PlanValidator
 from weft.runtime.routing.lexical_router import LexicalRouter
 from weft.runtime.tracing.spans import SpanRecord, Tracer, new_span_id, trace_id_for
@@ -68,7 +68,9 @@ class Orchestrator:
     ``journal``/``tracer``/``listeners``/``concurrency`` are passed to the
     executor. With ``sync_cards`` the cards of the available actions are
     upserted into the router before routing (turn it off for a router that is
-    fed from elsewhere, e.g. cards on the bus).
+    fed from elsewhere, e.g. cards on the bus). ``on_plan(plan, routes)`` is
+    called with the accepted plan and its routes (subtask -> action) before the
+    run starts, so a terminal can show them while the subtasks run.
     """
 
     def __init__(
@@ -85,6 +87,7 @@ class Orchestrator:
         listeners: Sequence[Listener] = (),
         concurrency: int | None = None,
         sync_cards: bool = True,
+        on_plan: Callable[[Plan, dict[str, str]], None] | None = None,
     ) -> None:
         self.registry = (
             actions
@@ -101,6 +104,7 @@ class Orchestrator:
         self.listeners = list(listeners)
         self.concurrency = concurrency
         self.sync_cards = sync_cards
+        self.on_plan = on_plan
         self.validator = PlanValidator(self.budget)
 
     def candidates(self) -> dict[str, ActionSpec]:
@@ -124,13 +128,22 @@ class Orchestrator:
         Raises ``PlanningError`` when no plan passes validation (nothing ran),
         ``DefinitionError``/``WeftError`` for configuration mistakes. A run that
         fails or goes over budget is an ``Answer`` with ``ok`` false, not an error.
+        Either way the run's trace ends: an ask that fails before its workflow
+        runs is recorded as a failed ``ask`` run (``run_support.UnstartedRun``).
         """
         started = time.time()
         run_id = run_id or new_id()
         if not task.strip():
             raise WeftError("the task is empty")
-        if workflow is not None:
-            return await self._run_fixed(task, workflow, run_id, started)
+        with UnstartedRun(self.tracer, run_id, task, started) as unstarted:
+            if workflow is not None:
+                return await self._run_fixed(task, workflow, run_id, started, unstarted)
+            return await self._plan_and_run(task, run_id, started, unstarted)
+
+    async def _plan_and_run(
+        self, task: str, run_id: str, started: float, unstarted: UnstartedRun
+    ) -> Answer:
+        """Plan, route, compile, then run: ``ask`` without a given workflow."""
         specs = self.candidates()
         if not specs:
             raise WeftError(
@@ -188,6 +201,8 @@ class Orchestrator:
         choices = accepted[plan.model_dump_json()]
         self._trace_routes(run_id, choices)
         routes = {c.subtask: c.action for c in choices if c.action is not None}
+        if self.on_plan is not None:
+            self.on_plan(plan, routes)
         workflow_def = plan_to_workflow(
             plan,
             routes,
@@ -196,7 +211,9 @@ class Orchestrator:
             description=task[:200],
         )
         run_registry = self.registry.merged(ActionRegistry([self.aggregator]))
+        unstarted.stage = "compile"
         prepared = compile_workflow(workflow_def, run_registry)
+        unstarted.executing = True
         result, stopped, spent = await self._execute(
             prepared, plan_inputs(task, plan), run_id, outcome.usage
         )
@@ -334,8 +351,10 @@ class Orchestrator:
         workflow: Workflow | WorkflowSpec | str | Path,
         run_id: str,
         started: float,
+        unstarted: UnstartedRun,
     ) -> Answer:
         """Run a given workflow on the task: its ``task`` input (or its only input) gets it."""
+        unstarted.stage = "compile"
         # a copy: preparing a builder registers its own actions, which must not
         # leak into the orchestrator's registry for later asks
         prepared = compile_workflow(workflow, self.registry.merged(ActionRegistry()))
@@ -352,6 +371,7 @@ class Orchestrator:
                 "the task as input 'task' (declare it)"
             )
         inputs = resolve_inputs(prepared.spec, given)
+        unstarted.executing = True
         result, stopped, usage = await self._execute(prepared, inputs, run_id, Usage())
         answer: Any = None
         if result is not None and result.ok:

@@ -1,13 +1,14 @@
-"""Helpers of a running ask: spans from outside the executor, and budget enforcement."""
+"""Helpers of a running ask: spans from outside the executor, budgets, a trace that ends."""
 
 from __future__ import annotations
 
 import asyncio
 import time
 from collections.abc import Mapping
+from types import TracebackType
 from typing import Any
 
-from weft.protocols import EventKind, RunEvent, Usage
+from weft.protocols import ErrorInfo, EventKind, RunEvent, RunState, Usage, WeftError
 from weft.runtime.engine.outcomes import RunResult, UsageTally
 from weft.runtime.orchestrator.plan import OrchestratorBudget
 from weft.runtime.tracing.spans import SpanRecord, Tracer, new_span_id, trace_id_for
@@ -73,3 +74,75 @@ class BudgetWatch:
         if self.reason is None and self.task is not None and not self.task.done():
             self.reason = reason
             self.task.cancel()
+
+
+class UnstartedRun:
+    """Ends the trace of an ask that fails before its workflow runs.
+
+    The executor records the run span of every run it starts, however it
+    ends. Before that, while the ask plans, routes and compiles, the
+    planner's LLM requests and the routing decisions are already in the trace
+    under the run's id, and without a run span the trace store would list the
+    run as running forever. Used as a context manager around the whole ask:
+    on an exception, unless ``executing`` was set (the executor has the run
+    from then on), it records a root ``run`` span named ``ask``, ``failed``
+    (``cancelled`` for a cancellation or Ctrl-C), with the task as input, the
+    error, the stage that failed (``weft.stage``), and for a planning error
+    the planner's usage and every rejected plan (``weft.plan_failures``).
+    """
+
+    def __init__(self, tracer: Tracer | None, run_id: str, task: str, started: float) -> None:
+        self.tracer = tracer
+        self.run_id = run_id
+        self.task = task
+        self.started = started
+        #: What the ask is doing: ``plan``, then ``compile``; recorded on failure.
+        self.stage = "plan"
+        #: Set when the executor takes the run over.
+        self.executing = False
+
+    def __enter__(self) -> UnstartedRun:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc is None or self.executing or self.tracer is None:
+            return
+        cancelled = isinstance(exc, asyncio.CancelledError | KeyboardInterrupt)
+        if isinstance(exc, WeftError) or cancelled:
+            error = ErrorInfo(type=type(exc).__name__, message=str(exc) or type(exc).__name__)
+        else:  # a bug somewhere: keep where it was raised
+            error = ErrorInfo.from_exception(exc, source="ask")
+        failures = getattr(exc, "failures", None)
+        usage = getattr(exc, "usage", None)
+        self.tracer.record(
+            SpanRecord(
+                trace_id=trace_id_for(self.run_id),
+                span_id=new_span_id(),
+                parent_id=None,
+                name="ask",
+                kind="run",
+                start=self.started,
+                end=time.time(),
+                status=(RunState.CANCELLED if cancelled else RunState.FAILED).value,
+                run_id=self.run_id,
+                attributes={
+                    "input": {"task": self.task},
+                    "output": None,
+                    "error": error,
+                    "usage": usage if isinstance(usage, Usage) else Usage(),
+                    "weft.stage": self.stage,
+                    "weft.plan_failures": [
+                        f.model_dump(mode="json")
+                        for f in failures or ()
+                        if hasattr(f, "model_dump")
+                    ]
+                    or None,
+                },
+            )
+        )
+        self.tracer.flush()

@@ -11,6 +11,12 @@ Precedence, for each action a workflow names (nodes and edge critics):
 
 Sub-workflows included by file are prepared on their own and run their
 actions locally.
+
+Whether to connect at all is the caller's choice. The CLI's rule: a broker
+given with ``--broker`` is always used (and must be reachable); one that comes
+from ``$WEFT_BROKER`` only when ``unresolved_actions`` is not empty, so a
+workflow that defines all its actions runs without the broker, even when the
+broker is down.
 """
 
 from __future__ import annotations
@@ -39,6 +45,15 @@ def workflow_actions(definition: WorkflowSpec | Workflow | str | Path) -> tuple[
     needed = {node.action for node in spec.nodes.values()}
     needed |= {edge.critic for node in spec.nodes.values() for edge in node.after if edge.critic}
     return needed, local
+
+
+def unresolved_actions(definition: WorkflowSpec | Workflow | str | Path) -> set[str]:
+    """The actions the workflow calls but does not define: only agents can provide them.
+
+    Raises ``DefinitionError`` for a file that does not load.
+    """
+    needed, local = workflow_actions(definition)
+    return needed - local
 
 
 async def actions_for(

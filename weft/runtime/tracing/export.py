@@ -4,8 +4,12 @@ The input is what the trace store returns (already truncated and redacted),
 so no format can leak what the store did not keep. ``otel_attributes`` is
 also what the live OTLP exporter sends: OpenTelemetry GenAI semantic
 conventions where they apply (``gen_ai.operation.name``,
-``gen_ai.request.model``, ``gen_ai.usage.input_tokens``...), ``weft.*``
-for the rest, inputs and outputs as JSON strings.
+``gen_ai.request.model``, ``gen_ai.input.messages`` and
+``gen_ai.output.messages`` in the conventions' message form (``genai``),
+``gen_ai.usage.input_tokens``...), ``weft.*`` for the rest, inputs and
+outputs as JSON strings. An error that kept its traceback is also an
+``exception`` span event (``exception.type``, ``exception.message``,
+``exception.stacktrace``), as OpenTelemetry records exceptions.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from weft.runtime.tracing.analysis import SpanTree, critical_path, lane_of, pack_rows, usage_of
+from weft.runtime.tracing.genai import input_messages, output_messages, server_of
 from weft.runtime.tracing.spans import SpanRecord
 
 FORMATS = ("otlp-json", "jsonl", "chrome")
@@ -76,9 +81,13 @@ def otel_attributes(span: SpanRecord) -> dict[str, AttributeValue]:
     action = attrs.get("weft.action") if span.kind == "node" else span.name
     if llm:
         out["gen_ai.operation.name"] = str(attrs.get("gen_ai.operation.name") or "chat")
-        model = attrs.get("gen_ai.request.model") or attrs.get("model")
+        out["gen_ai.provider.name"] = "openai"  # the API spoken, whoever serves it
+        model = attrs.get("gen_ai.request.model") or attrs.get("llm.model") or attrs.get("model")
         if model:
             out["gen_ai.request.model"] = str(model)
+        server = server_of(attrs.get("llm.base_url"))
+        if server is not None:
+            out["server.address"], out["server.port"] = server
     elif span.kind in ("node", "call", "critic") and isinstance(action, str):
         if usage.get("llm_calls"):
             out["gen_ai.operation.name"] = "invoke_agent"
@@ -98,9 +107,16 @@ def otel_attributes(span: SpanRecord) -> dict[str, AttributeValue]:
         if key in ("usage", "weft.graph") or value is None:
             continue
         if key == "input":
-            out["gen_ai.input.messages" if llm else "weft.input"] = _json(value)
+            if llm:
+                out["gen_ai.input.messages"] = _json(input_messages(value))
+            else:
+                out["weft.input"] = _json(value)
         elif key == "output":
-            out["gen_ai.output.messages" if llm else "weft.output"] = _json(value)
+            if llm:
+                reasons = attrs.get("gen_ai.response.finish_reasons")
+                out["gen_ai.output.messages"] = _json(output_messages(value, reasons))
+            else:
+                out["weft.output"] = _json(value)
         elif key == "error":
             if isinstance(value, dict) and value.get("type"):
                 out["error.type"] = str(value["type"])
@@ -109,6 +125,23 @@ def otel_attributes(span: SpanRecord) -> dict[str, AttributeValue]:
             plain = _plain(value)
             out[key] = plain if plain is not None else _json(value)
     return out
+
+
+def exception_event(span: SpanRecord) -> dict[str, AttributeValue] | None:
+    """The attributes of an ``exception`` event for a span whose error kept its traceback."""
+    error = span.attributes.get("error")
+    if not isinstance(error, dict):
+        dump = getattr(error, "model_dump", None)
+        error = dump(mode="json") if dump is not None else None
+    details = error.get("details") if isinstance(error, dict) else None
+    stack = details.get("traceback") if isinstance(details, dict) else None
+    if not isinstance(error, dict) or not isinstance(stack, str):
+        return None
+    return {
+        "exception.type": str(error.get("type") or "Exception"),
+        "exception.message": str(error.get("message") or ""),
+        "exception.stacktrace": stack,
+    }
 
 
 def _otlp_value(value: AttributeValue) -> dict[str, Any]:
@@ -147,6 +180,17 @@ def to_otlp_json(spans: Iterable[SpanRecord], *, service_name: str = "weft") -> 
         }
         if span.parent_id:
             item["parentSpanId"] = span.parent_id
+        exception = exception_event(span)
+        if exception is not None:
+            item["events"] = [
+                {
+                    "timeUnixNano": _nanos(span.end),
+                    "name": "exception",
+                    "attributes": [
+                        {"key": k, "value": _otlp_value(v)} for k, v in exception.items()
+                    ],
+                }
+            ]
         message = error_message(span)
         if message and item["status"]["code"] == STATUS_ERROR:
             item["status"]["message"] = message

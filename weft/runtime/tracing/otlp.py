@@ -10,7 +10,9 @@ re-created through the OpenTelemetry tracer API (which would assign new
 ids): each finished span becomes an SDK ``ReadableSpan`` with the same ids and
 goes through a ``BatchSpanProcessor``, which exports on its own thread.
 Attributes go through the same encoding as the trace store (truncated,
-secrets masked) and the GenAI mapping of ``trace_export.otel_attributes``.
+secrets masked) and the GenAI mapping of ``export.otel_attributes``; an
+error that kept its traceback becomes an ``exception`` event
+(``export.exception_event``).
 ``opentelemetry-sdk`` and ``opentelemetry-exporter-otlp-proto-http`` are
 imported only when this exporter is made (``pip install 'weft[otlp]'``).
 """
@@ -22,7 +24,12 @@ from typing import Any
 
 from weft.protocols import WeftError
 from weft.runtime.support.flush_timer import FlushTimer
-from weft.runtime.tracing.export import error_message, otel_attributes, status_code
+from weft.runtime.tracing.export import (
+    error_message,
+    exception_event,
+    otel_attributes,
+    status_code,
+)
 from weft.runtime.tracing.span_codec import SpanCodec, decode_document
 from weft.runtime.tracing.spans import SpanRecord, Tracer
 
@@ -113,7 +120,7 @@ class OtlpTracer(Tracer):
 
     def _readable(self, span: SpanRecord) -> Any:
         from opentelemetry.attributes import BoundedAttributes
-        from opentelemetry.sdk.trace import ReadableSpan
+        from opentelemetry.sdk.trace import Event, ReadableSpan
         from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode, TraceFlags
 
         try:
@@ -132,6 +139,9 @@ class OtlpTracer(Tracer):
             if code == 2
             else Status(StatusCode.OK if code == 1 else StatusCode.UNSET)
         )
+        end_time = round(span.end * 1e9)
+        exception = exception_event(span)
+        events = [Event("exception", exception, end_time)] if exception is not None else []
         return ReadableSpan(
             name=span.name,
             context=context,
@@ -142,6 +152,7 @@ class OtlpTracer(Tracer):
             kind=SpanKind.INTERNAL,
             status=status,
             start_time=round(span.start * 1e9),
-            end_time=round(span.end * 1e9),
+            end_time=end_time,
+            events=events,
             instrumentation_scope=self._scope,
         )

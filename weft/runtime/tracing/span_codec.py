@@ -22,6 +22,9 @@ keys, and not repeating them halves the cost of encoding a span. Node spans,
 one per node, are shorter still (``tracing.NODE_ROW``): grouped under their
 parent, with kind, name and the usual attempts/cached/error/usage implied, so
 the bytes encoded, scanned for secrets and written per node are about half.
+An ``llm`` span's ``input`` and ``output`` (the messages sent and the reply)
+get a larger cap, ``max_content_chars``: a prompt is usually longer than a
+tool's arguments, and it is what explains the model's answer.
 ``usage`` is kept only when an LLM was involved (a dict of its non-zero
 fields), and a prepared workflow becomes ``weft.graph``'s outline
 (``graph_outline``), kept apart by graph hash (``EncodedBatch.graphs``) with
@@ -46,6 +49,10 @@ from weft.runtime.tracing.spans import NodeGroup, NodeRow, SpanRecord, span_from
 
 #: Default cap on the JSON size of one attribute value (input, output, error...).
 DEFAULT_MAX_CHARS = 4096
+#: Default cap on the JSON size of an LLM request's messages, and of its reply.
+DEFAULT_MAX_CONTENT_CHARS = 16384
+#: Attributes of ``llm`` spans capped at ``max_content_chars`` instead of ``max_chars``.
+CONTENT_ATTRIBUTES = frozenset({"input", "output"})
 FORMAT_VERSION = 2
 #: Longest list kept when a value is shrunk; the rest is replaced by a marker.
 _MAX_ITEMS = 100
@@ -188,12 +195,19 @@ class SpanCodec:
     ``max_chars`` caps each attribute value's JSON size: a longer value keeps
     its structure with long strings and lists cut (marked ``… [truncated: N
     chars]``), or becomes a cut string of its JSON when that is not enough.
+    ``max_content_chars`` does the same for the messages and the reply of an
+    ``llm`` span (``CONTENT_ATTRIBUTES``).
     """
 
     def __init__(
-        self, *, max_chars: int = DEFAULT_MAX_CHARS, redactor: Redactor | None = None
+        self,
+        *,
+        max_chars: int = DEFAULT_MAX_CHARS,
+        max_content_chars: int = DEFAULT_MAX_CONTENT_CHARS,
+        redactor: Redactor | None = None,
     ) -> None:
         self.max_chars = max(max_chars, 64)
+        self.max_content_chars = max(max_content_chars, 64)
         self.redactor = redactor or redaction.redactor()
         self._sensitive_shapes: dict[tuple[str, ...], bool] = {}
         self._clean_graphs: set[tuple[str, frozenset[str]]] = set()
@@ -350,28 +364,32 @@ class SpanCodec:
         native = json.loads(encode_json([_span_fields(span), attributes]))
         fields, attributes = self.redactor.value(native)
         limit = self._limit
+        content = self.max_content_chars if span.kind == "llm" else self.max_chars
         return fields, {
-            key: value if key == "weft.graph" else limit(value) for key, value in attributes.items()
+            key: value
+            if key == "weft.graph"
+            else limit(value, content if key in CONTENT_ATTRIBUTES else self.max_chars)
+            for key, value in attributes.items()
         }
 
-    def _limit(self, value: Any) -> Any:
+    def _limit(self, value: Any, max_chars: int) -> Any:
         """JSON-native ``value`` made no bigger than ``max_chars`` when encoded.
 
         Tries cutting strings, lists and dicts harder and harder while keeping
         the value's shape; if even that is too big, keeps a prefix of its JSON.
         """
         size = len(encode_json(value))
-        if size <= self.max_chars:
+        if size <= max_chars:
             return value
         for chars, items in (
-            (self.max_chars // 4, _MAX_ITEMS),
-            (self.max_chars // 16, 20),
+            (max_chars // 4, _MAX_ITEMS),
+            (max_chars // 16, 20),
             (32, 5),
         ):
             shrunk = _shrink(value, max(chars, 32), items)
-            if len(encode_json(shrunk)) <= self.max_chars:
+            if len(encode_json(shrunk)) <= max_chars:
                 return shrunk
-        return encode_json(value)[: self.max_chars] + _marker(size)
+        return encode_json(value)[:max_chars] + _marker(size)
 
     # -- one span at a time (exporters) ---------------------------------------------------
 

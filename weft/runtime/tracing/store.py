@@ -38,6 +38,7 @@ from weft.runtime.support.sqlite_text import starts_with
 from weft.runtime.tracing import _db as trace_db
 from weft.runtime.tracing.span_codec import (
     DEFAULT_MAX_CHARS,
+    DEFAULT_MAX_CONTENT_CHARS,
     EncodedBatch,
     NodeRows,
     SpanCodec,
@@ -81,9 +82,10 @@ class TraceStore(Tracer):
     """SQLite trace store: a ``Tracer`` for writing and a small read API for the CLI and views.
 
     One instance per process and event loop. ``max_chars`` caps each
-    attribute value's JSON size; ``flush_interval`` is how long a span may
-    wait in memory; more than ``max_buffer`` waiting spans are handed over at
-    once.
+    attribute value's JSON size, ``max_content_chars`` that of an LLM
+    request's messages and of its reply (``span_codec``); ``flush_interval``
+    is how long a span may wait in memory; more than ``max_buffer`` waiting
+    spans are handed over at once.
 
     ``writer`` says where spans are checked and committed: ``"process"``, a
     writer process, which takes about half of tracing's cost per node off the
@@ -100,13 +102,14 @@ class TraceStore(Tracer):
         flush_interval: float = 0.05,
         max_buffer: int = 4096,
         max_chars: int = DEFAULT_MAX_CHARS,
+        max_content_chars: int = DEFAULT_MAX_CONTENT_CHARS,
         codec: SpanCodec | None = None,
         writer: Literal["auto", "process", "inline"] = "auto",
     ) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._db = trace_db.connect(self.path)
-        self.codec = codec or SpanCodec(max_chars=max_chars)
+        self.codec = codec or SpanCodec(max_chars=max_chars, max_content_chars=max_content_chars)
         self.flush_interval = flush_interval
         self.max_buffer = max_buffer
         self.writer_kind = writer

@@ -1,0 +1,68 @@
+"""The live panel of ``weft ask`` on a terminal: plan, routes and node states in one view.
+
+Rich draws the panel's last state when the ask ends; off a terminal (as
+here) only that final drawing is written, which is what these tests read.
+The line-by-line form is tested through the command in
+``tests/orchestrator/test_cli_ask.py``.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from weft.cli._ask_display import AskProgress
+from weft.protocols import EventKind, RunEvent
+from weft.runtime.orchestrator import Plan
+
+
+def event(
+    kind: EventKind, node: str | None = None, state: str | None = None, **data: object
+) -> RunEvent:
+    return RunEvent(run_id="r", kind=kind, at=0.0, node=node, key=node, state=state, data=data)
+
+
+PLAN = Plan.model_validate(
+    {
+        "subtasks": [
+            {"id": "s1", "description": "Research solar", "capability": "research"},
+            {"id": "s2", "description": "Compare", "capability": "compare", "depends_on": ["s1"]},
+        ]
+    }
+)
+
+
+def test_the_panel_shows_each_subtask_with_its_route_and_state(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with AskProgress(live=True) as progress:
+        progress.planning("the rule planner")
+        progress.on_plan(PLAN, {"s1": "research", "s2": "compare"})
+        progress.on_event(event(EventKind.NODE_STARTED, "s1"))
+        progress.on_event(event(EventKind.NODE_FINISHED, "s1", "succeeded"))
+        progress.on_event(event(EventKind.NODE_STARTED, "s2"))
+        progress.on_event(event(EventKind.PROGRESS, "s2", message="reading sources"))
+    shown = capsys.readouterr().err
+    assert "weft ask  plan: 2 subtasks" in shown
+    assert "✓ s1 → research  Research solar" in shown
+    assert "… s2 → compare  Compare (after s1)" in shown
+    assert "reading sources" in shown
+
+
+def test_the_panel_replaces_the_line_by_line_output(capsys: pytest.CaptureFixture[str]) -> None:
+    with AskProgress(live=True) as progress:
+        progress.planning("the rule planner")
+        progress.on_plan(PLAN, {"s1": "research", "s2": "compare"})
+    shown = capsys.readouterr().err
+    assert "planning with the rule planner…" not in shown
+    assert "  s1 → research: Research solar" not in shown
+
+
+def test_sub_workflow_nodes_and_foreach_items_get_no_rows_of_their_own() -> None:
+    progress = AskProgress(live=False)
+    progress.on_plan(PLAN, {"s1": "research", "s2": "compare"})
+    progress.on_event(event(EventKind.NODE_STARTED, "s1/inner"))
+    progress.on_event(
+        RunEvent(run_id="r", kind=EventKind.NODE_STARTED, at=0.0, node="s1", key="s1[0]")
+    )
+    assert list(progress.rows) == ["s1", "s2"]
+    assert progress.rows["s1"].state == "pending"

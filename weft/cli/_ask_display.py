@@ -1,0 +1,157 @@
+"""``weft ask`` as it happens: planning, the plan and its routes, then each node's state.
+
+With a real model an ask takes minutes, most of them planning; silence until
+the answer would look like a hang. On a terminal a live panel on stderr
+redraws a few times a second and stays on screen at the end; elsewhere (a
+pipe, a log file, a test) each step is one plain line on stderr as it
+happens. stdout is left to the answer, so ``weft ask ... > answer.txt`` and
+``--json`` (which shows no progress, like ``weft run --json``) are unchanged.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import click
+from rich.console import Group
+from rich.live import Live
+from rich.text import Text
+
+from weft.protocols import EventKind, RunEvent
+
+_MARK = {"succeeded": "✓", "failed": "✗", "skipped": "-", "cancelled": "!", "needs_input": "?"}
+_STYLE = {
+    "succeeded": "green",
+    "failed": "red",
+    "skipped": "dim",
+    "cancelled": "yellow",
+    "needs_input": "magenta",
+    "running": "cyan",
+    "pending": "dim",
+}
+
+
+@dataclass
+class _Row:
+    """One node of the ask's run: a subtask (with its route), or the answer node."""
+
+    node: str
+    route: str = ""
+    text: str = ""
+    after: tuple[str, ...] = ()
+    state: str = "pending"
+    started: float | None = None
+    finished: float | None = None
+    note: str = ""
+    """The node's latest progress message, if its action sends any."""
+
+    def took(self, now: float) -> str:
+        if self.started is None:
+            return ""
+        return f"{(self.finished or now) - self.started:.1f}s"
+
+
+class AskProgress:
+    """Shows an ask on stderr: live on a terminal (``live``), else line by line.
+
+    ``planning`` says what plans; ``on_plan`` (the orchestrator's hook) gets
+    the accepted plan and its routes; ``on_event`` (a run listener) the node
+    states. Use it as a context manager around the ask.
+    """
+
+    def __init__(self, *, live: bool) -> None:
+        self.rows: dict[str, _Row] = {}
+        self.phase = ""
+        self.started = time.monotonic()
+        self._live: Live | None = None
+        if live:
+            from weft.cli._display import stderr
+
+            self._live = Live(get_renderable=self._render, console=stderr, refresh_per_second=8)
+
+    def __enter__(self) -> AskProgress:
+        if self._live is not None:
+            self._live.__enter__()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._live is not None:
+            self._live.__exit__(*exc)
+
+    # -- what happens -------------------------------------------------------------------
+
+    def planning(self, how: str) -> None:
+        self.phase = f"planning with {how}"
+        self._line(f"{self.phase}…")
+
+    def on_plan(self, plan: Any, routes: dict[str, str]) -> None:
+        count = len(plan.subtasks)
+        self.phase = f"plan: {count} subtask{'s' if count != 1 else ''}"
+        self._line(self.phase)
+        for subtask in plan.subtasks:
+            row = _Row(
+                subtask.id,
+                routes.get(subtask.id, "?"),
+                subtask.description,
+                tuple(subtask.depends_on),
+            )
+            self.rows[row.node] = row
+            after = f" (after {', '.join(row.after)})" if row.after else ""
+            self._line(f"  {row.node} → {row.route}: {row.text}{after}")
+
+    def on_event(self, event: RunEvent) -> None:
+        kind, node, key = event.kind, event.node, event.key or ""
+        if kind is EventKind.RUN_STARTED and not self.rows:
+            self.phase = f"running workflow {event.data.get('workflow', '')}"
+            self._line(self.phase)
+        elif kind is EventKind.RUN_FINISHED:
+            self.phase = f"{event.state or 'finished'}"  # the summary line follows
+        if not node or "/" in node or "[" in key:
+            return  # sub-workflow nodes and foreach items: their node's row says it
+        row = self.rows.get(node)
+        if row is None:
+            row = self.rows[node] = _Row(node)
+        now = time.monotonic()
+        if kind is EventKind.NODE_STARTED and row.started is None:
+            row.state, row.started = "running", now
+            via = f" ({row.route})" if row.route else ""
+            self._line(f"  … {node}{via} running")
+        elif kind is EventKind.NODE_FINISHED and event.state:
+            row.state, row.finished = str(event.state), now
+            self._line(f"  {_MARK.get(row.state, '?')} {node} {row.state} in {row.took(now)}")
+        elif kind is EventKind.NODE_SKIPPED:
+            row.state = "skipped"
+            self._line(f"  - {node} skipped")
+        elif kind is EventKind.PROGRESS and event.data.get("message"):
+            message = str(event.data["message"])
+            if message != row.note:
+                row.note = message
+                self._line(f"  · {node}: {message}")
+
+    # -- how it is shown ----------------------------------------------------------------
+
+    def _line(self, text: str) -> None:
+        """A plain line on stderr, unless the live panel shows it."""
+        if self._live is None:
+            click.echo(text, err=True)
+
+    def _render(self) -> Group:
+        now = time.monotonic()
+        head = Text.assemble(
+            ("weft ask  ", "bold"), (self.phase, "cyan"), (f"  {now - self.started:.1f}s", "dim")
+        )
+        lines = [head]
+        for row in self.rows.values():
+            mark = _MARK.get(row.state, "…" if row.state == "running" else " ")
+            route = f" → {row.route}" if row.route else ""
+            after = f" (after {', '.join(row.after)})" if row.after else ""
+            text = Text.assemble(
+                (f"  {mark} {row.node}{route}", _STYLE.get(row.state, "")),
+                f"  {row.text[:60]}{after}  ",
+                (row.took(now), "dim"),
+                (f"  {row.note[:60]}" if row.note and row.state == "running" else "", "cyan"),
+            )
+            lines.append(text)
+        return Group(*lines)

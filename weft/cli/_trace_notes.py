@@ -1,0 +1,67 @@
+"""The lines ``weft trace show`` prints under a span: its error and traceback, an LLM exchange.
+
+A failed span shows its error (``✗ Type: message``) and the traceback its
+error kept; a traceback through the same frames as one already printed (the
+same failure seen by a retry, another foreach item) is referred to, not
+repeated. An
+``llm`` span shows the last message it sent and the reply, one line each, or
+with ``--full`` every message and the whole reply.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.text import Text
+
+from weft.runtime.tracing.span_text import (
+    error_line,
+    llm_messages,
+    message_text,
+    one_line,
+    traceback_of,
+)
+
+#: Width of a message or reply shown on one line.
+EXCERPT_CHARS = 160
+
+
+def span_notes(span: Any, *, full: bool, seen: set[str]) -> list[Text]:
+    """The lines to print under ``span``; ``seen`` holds the frames of the tracebacks printed."""
+    notes: list[Text] = []
+    if span.kind == "llm":
+        notes.extend(_exchange(span, full))
+    error = error_line(span)
+    if error is not None and span.status not in ("ok", "succeeded"):
+        notes.append(Text(f"✗ {error}", style="red"))
+        stack = traceback_of(span)
+        if stack is not None:
+            frames = _frames(stack)
+            if frames in seen:
+                notes.append(Text("(traceback: the same frames as above)", style="dim"))
+            else:
+                seen.add(frames)
+                notes.append(Text(stack, style="dim"))
+    return notes
+
+
+def _frames(stack: str) -> str:
+    """What makes two tracebacks the same: their frame lines, not the exceptions' messages."""
+    return "\n".join(line for line in stack.splitlines() if line.startswith(" "))
+
+
+def _exchange(span: Any, full: bool) -> list[Text]:
+    sent, reply = llm_messages(span)
+    lines: list[Text] = []
+    shown = sent if full else sent[-1:]
+    for message in shown:
+        who, text = message_text(message)
+        line = Text(f"→ {who}: " if who else "→ ", style="cyan")
+        line.append(text if full else one_line(text, EXCERPT_CHARS))
+        lines.append(line)
+    if reply is not None:
+        _, text = message_text(reply)
+        line = Text("← ", style="green")
+        line.append(text if full else one_line(text, EXCERPT_CHARS))
+        lines.append(line)
+    return lines
