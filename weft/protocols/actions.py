@@ -237,7 +237,9 @@ class ActionResult(BaseModel):
     state: ActionState = Field(description="Outcome of the call.")
     output: Any = Field(default=None, description="The output, meaningful when state is ok.")
     error: ErrorInfo | None = Field(default=None, description="Set unless state is ok.")
-    usage: Usage = Field(default_factory=Usage, description="Resources consumed.")
+    usage: Usage = Field(
+        default=NO_USAGE, description="Resources consumed (the shared zero, unless some were)."
+    )
     progress: list[ProgressEvent] = Field(
         default_factory=list, description="Progress events emitted during the call."
     )
@@ -255,12 +257,9 @@ class ActionResult(BaseModel):
         costs about 1.7 µs, less than pydantic's unvalidated
         ``model_construct`` (about 3 µs, it walks the fields in Python).
         """
-        return cls(
-            call_id=call_id,
-            state=ActionState.OK,
-            output=output,
-            usage=usage if usage is not None else NO_USAGE,
-        )
+        if usage is None:
+            return cls(call_id=call_id, state=ActionState.OK, output=output)
+        return cls(call_id=call_id, state=ActionState.OK, output=output, usage=usage)
 
     @classmethod
     def failure(

@@ -47,8 +47,8 @@ class Advance:
     """What finishing a node (or a review) set in motion; ``ready`` nodes are marked running.
 
     Most nodes only make others ready, so the other three lists start as a
-    shared empty tuple and become lists on first use: ``only_ready`` tells the
-    scheduler it has nothing else to carry out, at no allocation.
+    shared empty tuple and become lists on first use: an advance that only
+    made nodes ready costs one list.
     """
 
     __slots__ = ("loops", "ready", "reviews", "skipped")
@@ -58,10 +58,6 @@ class Advance:
         self.skipped: list[Skip] | tuple[()] = ()
         self.reviews: list[Review] | tuple[()] = ()
         self.loops: list[LoopPass] | tuple[()] = ()
-
-    @property
-    def only_ready(self) -> bool:
-        return not (self.skipped or self.reviews or self.loops)
 
     def add_skip(self, skip: Skip) -> None:
         if not self.skipped:

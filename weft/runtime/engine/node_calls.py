@@ -368,7 +368,8 @@ class NodeCalls:
             attempt += 1
         if spent is not NO_USAGE:
             result.usage = result.usage.add(spent)
-        self._call_finished(node, key, result, attempt, started)
+        if result.usage is not NO_USAGE or not self.quiet:
+            self._call_finished(node, key, result, attempt, started)
         return Attempted(result, attempt, started)
 
     def _make_call(

@@ -219,7 +219,9 @@ class Execution:
             self.flow.settle(slot, state, outcome.output)
             return []
         advance = self.flow.advance(slot, state, outcome.output)
-        return advance.ready if advance.only_ready else self.carry_out(advance)
+        if advance.skipped or advance.reviews or advance.loops:
+            return self.carry_out(advance)
+        return advance.ready  # what most nodes do: make others ready, nothing else
 
     def fail(self, slot: Slot, outcome: NodeOutcome) -> None:
         """Note the run's first error; under ``fail_fast``, cancel every other node in flight."""
