@@ -7,14 +7,20 @@ summarise, check_facts (called by summarise through its context) and publish.
 from __future__ import annotations
 
 import asyncio
+import io
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import structlog
 
 from weft import ActionContext, Workflow, tool
 from weft.runtime import compile_workflow
 from weft.runtime.engine.executor import Executor, RunResult
+from weft.runtime.support import logging as weft_logging
 from weft.runtime.tracing.spans import SpanRecord
 from weft.runtime.tracing.store import TraceStore
 
@@ -118,3 +124,20 @@ def make_span(
         node=f"span-{span_id}",
         attributes=dict(attributes),
     )
+
+
+@contextmanager
+def captured_logs(level: str) -> Iterator[io.StringIO]:
+    """weft's JSON log lines at ``level`` and above, with logging put back as it was after."""
+    buffer = io.StringIO()
+    weft_logging.configure_logging("json", level, stream=buffer)
+    try:
+        yield buffer
+    finally:
+        root = logging.getLogger()
+        for handler in [h for h in root.handlers if h.get_name() == "weft"]:
+            root.removeHandler(handler)
+        root.setLevel(logging.WARNING)
+        structlog.reset_defaults()
+        structlog.contextvars.clear_contextvars()
+        weft_logging.enabled = False

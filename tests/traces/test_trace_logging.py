@@ -17,6 +17,8 @@ from weft.runtime.engine.executor import Executor
 from weft.runtime.support import logging as weft_logging
 from weft.runtime.tracing.spans import MemoryTracer
 
+from .conftest import captured_logs
+
 log = weft_logging.get_logger("weft.test.actions")
 
 
@@ -36,17 +38,8 @@ async def outer(x: int, ctx: ActionContext) -> int:
 
 @pytest.fixture
 def json_logs() -> Iterator[io.StringIO]:
-    buffer = io.StringIO()
-    weft_logging.configure_logging("json", "info", stream=buffer)
-    try:
+    with captured_logs("info") as buffer:
         yield buffer
-    finally:
-        root = logging.getLogger()
-        for handler in [h for h in root.handlers if h.get_name() == "weft"]:
-            root.removeHandler(handler)
-        structlog.reset_defaults()
-        structlog.contextvars.clear_contextvars()
-        weft_logging.enabled = False
 
 
 async def test_lines_logged_in_a_call_carry_its_run_span_and_agent(json_logs: io.StringIO) -> None:

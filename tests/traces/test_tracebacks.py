@@ -4,22 +4,21 @@ from __future__ import annotations
 
 import io
 import json
-import logging
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import structlog
 from click.testing import CliRunner
 
 from weft import ActionContext, Workflow, tool
 from weft.cli._app import cli
 from weft.runtime import run_workflow
 from weft.runtime.engine.outcomes import RunResult
-from weft.runtime.support import logging as weft_logging
 from weft.runtime.tracing.export import to_otlp_json
 from weft.runtime.tracing.spans import SpanRecord
 from weft.runtime.tracing.store import TraceStore
+
+from .conftest import captured_logs
 
 
 def parse_number(text: str) -> int:
@@ -133,18 +132,8 @@ async def test_otlp_exports_record_the_traceback_as_an_exception_event(tmp_path:
 
 @pytest.fixture
 def debug_logs() -> Iterator[io.StringIO]:
-    buffer = io.StringIO()
-    weft_logging.configure_logging("json", "debug", stream=buffer)
-    try:
+    with captured_logs("debug") as buffer:
         yield buffer
-    finally:
-        root = logging.getLogger()
-        for handler in [h for h in root.handlers if h.get_name() == "weft"]:
-            root.removeHandler(handler)
-        root.setLevel(logging.WARNING)
-        structlog.reset_defaults()
-        structlog.contextvars.clear_contextvars()
-        weft_logging.enabled = False
 
 
 async def test_the_debug_log_has_the_traceback_and_the_calls_ids(
