@@ -40,11 +40,16 @@ MARKS: dict[str, tuple[str, ...]] = {
     "runtime/test_resume_leases.py": ("core",),
     "runtime/test_sync_tools.py": ("core",),
     "runtime/test_tracing_spans.py": ("core",),
+    "runtime/test_recording.py": ("core",),
+    "runtime/test_remote_trace.py": ("core",),
+    "runtime/test_secrets.py": ("core",),
     "conformance/test_journal_conformance.py": ("core",),
     "test_layers.py": ("core",),
     "test_public_api.py": ("core",),
     "cli/test_run_placement.py": ("core",),
     "cli/test_ask_progress.py": ("core",),
+    "cli/test_yaml_limits_cli.py": ("core",),
+    "cli/test_json_output.py": ("core",),
     # a broker: the shared Mosquitto on 127.0.0.1:1883 or one the test starts
     "runtime/test_mqtt_bus.py": ("mqtt",),
     "runtime/test_broker.py": ("mqtt",),
@@ -61,6 +66,8 @@ MARKS: dict[str, tuple[str, ...]] = {
     # Chroma (embedded) under the capability index
     "routing/test_capability_index.py": ("chroma",),
     "routing/test_router.py": ("chroma",),
+    # a real OpenAI-compatible server (llama-cpp-python) the session starts
+    "real_llm/": ("real_llm", "slow"),
     # a headless browser
     "traces/test_trace_view_browser.py": ("browser", "slow"),
     # processes started, examples and benchmarks run end to end
@@ -71,6 +78,8 @@ MARKS: dict[str, tuple[str, ...]] = {
     "cli/test_interrupt.py": ("slow",),
     "cli/test_broker_rule.py": ("slow",),
     "cli/test_storage_errors.py": ("slow",),
+    "runtime/test_recording_cli.py": ("slow",),
+    "cli/test_secrets_cli.py": ("slow",),
     "traces/test_trace_writer.py": ("slow",),
 }
 

@@ -124,3 +124,58 @@ def test_an_extra_entry_module_belongs_to_a_declared_extra() -> None:
     for module, extra in EXTRA_ENTRY_MODULES.items():
         assert extra in extras, f"{module} is for extra '{extra}', which is not declared"
         assert (PACKAGE.parent / (module.replace(".", "/") + ".py")).exists()
+
+
+TESTS = ROOT / "tests"
+
+
+def imports_of_the_tests() -> set[tuple[str, str]]:
+    """``(top-level module, test file)`` for every third-party import under tests/."""
+    local = {path.stem for path in TESTS.rglob("*.py")}  # helper modules beside the tests
+    found: set[tuple[str, str]] = set()
+    for path in sorted(TESTS.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module]
+            else:
+                continue
+            for name in names:
+                top = name.partition(".")[0]
+                if top not in ("weft", "tests") and top not in sys.stdlib_module_names | local:
+                    found.add((top, path.relative_to(ROOT).as_posix()))
+    return found
+
+
+def with_their_requirements(names: set[str]) -> set[str]:
+    """``names`` and every distribution they require (without extras), transitively."""
+    seen: set[str] = set()
+    todo = list(names)
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        try:
+            requires = importlib.metadata.requires(name) or []
+        except importlib.metadata.PackageNotFoundError:
+            continue
+        # A requirement of one of its own extras ("hypothesis; extra == 'test'") is not installed
+        # with it, so it does not count.
+        todo.extend(requirement_name(r) for r in requires if "extra ==" not in r.replace('"', "'"))
+    return seen
+
+
+def test_every_third_party_import_of_the_tests_is_declared() -> None:
+    """A test needs what it imports declared too (``hypothesis`` in the dev extra, say):
+    directly, or as a requirement of something declared."""
+    required, extras = declared()
+    allowed = with_their_requirements(required.union(*extras.values()))
+    problems = {
+        f"'{name}' (imported by {where}): "
+        + (", ".join(sorted(distributions_of(name))) or "no installed distribution provides it")
+        for name, where in imports_of_the_tests()
+        if not distributions_of(name) & allowed
+    }
+    assert not problems, "\n".join(sorted(problems))

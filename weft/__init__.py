@@ -100,6 +100,13 @@ _PUBLIC: dict[str, tuple[str, ...]] = {
     ),
     # where spans are kept
     "weft.runtime.tracing": ("TraceStore",),
+    # values masked wherever they would be recorded; a journal or trace store
+    # (by default under $WEFT_HOME) that cannot be used
+    "weft.runtime.support": (
+        "register_secret",
+        "secret",
+        "StorageError",
+    ),
     # a free-text task becomes a routed workflow
     "weft.runtime.orchestrator": (
         "Orchestrator",
@@ -179,6 +186,11 @@ if TYPE_CHECKING:  # pragma: no cover
     )
     from weft.runtime.tracing import (
         TraceStore as TraceStore,
+    )
+    from weft.runtime.support import (
+        register_secret as register_secret,
+        secret as secret,
+        StorageError as StorageError,
     )
     from weft.runtime.orchestrator import (
         Orchestrator as Orchestrator,

@@ -1,7 +1,7 @@
 """The quickstart workflow written with the Python builder; the same graph as workflow.yaml.
 
-    weft run examples/quickstart/workflow.py            # through the CLI (journaled)
-    python examples/quickstart/workflow.py              # as a plain script
+    weft run examples/quickstart/workflow.py            # through the CLI
+    python examples/quickstart/workflow.py              # as a plain script (journaled too)
     python examples/quickstart/workflow.py --report /tmp/report.md
 
 The CLI imports this file and runs the ``workflow`` variable. Relative paths

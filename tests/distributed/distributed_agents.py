@@ -49,3 +49,15 @@ def events(log: str | Path) -> list[tuple[str, str, int]]:
         event, key, pid = line.split()
         out.append((event, key, int(pid)))
     return out
+
+
+@weft.tool
+async def ledger(key: str, log: str, delay: float = 0.0, gate: str = "") -> dict[str, object]:
+    """``effect`` for many calls: a ``start`` and a ``done`` line per run, after ``delay`` s."""
+    append(log, f"start {key} {os.getpid()}")
+    if delay:
+        await asyncio.sleep(delay)
+    while gate and not Path(gate).exists():
+        await asyncio.sleep(0.02)
+    append(log, f"done {key} {os.getpid()}")
+    return {"key": key, "pid": os.getpid()}

@@ -32,6 +32,7 @@ from weft.protocols import (
 from weft.protocols.remote import KIND_ACCEPTED, KIND_PROPERTY, KIND_RESULT
 from weft.runtime.bus.mqtt.mqtt_bus import MqttBus
 from weft.runtime.remote.agent_host import AgentHost
+from weft.runtime.remote.card_signing import AgentKey, sign_card_data
 from weft.runtime.remote.live_registry import LiveRegistry
 
 HEARTBEAT = 1.0
@@ -147,6 +148,7 @@ async def newer_agent_card(bus: MqttBus, agent_id: str) -> None:
     data = with_extras(card.model_dump(mode="json"))
     data["load"] = with_extras(data["load"])
     data["actions"] = [with_extras({**a, "card": with_extras(a["card"])}) for a in data["actions"]]
+    data = sign_card_data(data, AgentKey.load_or_create())  # the signature covers the extras
     await bus.publish(bus.topics.card(agent_id), json.dumps(data), retain=True)
 
 

@@ -112,12 +112,14 @@ def test_the_llm_planner_is_used_with_a_base_url(tmp_path: Path, agents_file: Pa
     model.assert_complete()
 
 
-def test_no_valid_plan_is_a_clean_error(tmp_path: Path, agents_file: Path) -> None:
-    model = ScriptedModel([malformed_json()] * 3)
+def test_no_valid_plan_falls_back_to_the_rule_planner_with_a_note(
+    tmp_path: Path, agents_file: Path
+) -> None:
+    model = ScriptedModel([malformed_json()] * 3 + [text("Combined.")])
     with OpenAIServer(model) as server:
         result = ask(
             tmp_path,
-            "Anything",
+            "Research the tides",
             "--agents",
             str(agents_file),
             "--base-url",
@@ -125,15 +127,12 @@ def test_no_valid_plan_is_a_clean_error(tmp_path: Path, agents_file: Path) -> No
             "--planner",
             "llm",
         )
-    assert result.exit_code == 2
-    assert (
-        result.stderr.strip()
-        .splitlines()[-1]
-        .startswith(
-            "error: no valid plan after 3 rejected planner answer(s); last (malformed_json): "
-            "the reply is not valid JSON"
-        )
-    )
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip() == "Combined."
+    note = next(line for line in result.stderr.splitlines() if line.startswith("note: "))
+    assert "LLMPlanner gave no acceptable plan after 3 answer(s)" in note
+    assert "malformed_json" in note and "planned with RulePlanner instead" in note
+    assert "3 rejected plan(s)" in result.stderr
     assert "Traceback" not in result.output
     model.assert_complete()
 

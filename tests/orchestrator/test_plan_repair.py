@@ -155,7 +155,9 @@ async def test_when_every_attempt_is_broken_nothing_runs_and_planning_fails(tmp_
     journal = Journal(tmp_path / "journal.db")
     async with OpenAIServer(model) as server:
         with pytest.raises(PlanningError, match="no valid plan after 3 rejected") as caught:
-            await orchestrator(team, server, attempts=3, journal=journal).ask("Research")
+            await orchestrator(
+                team, server, attempts=3, journal=journal, fallback_planner="none"
+            ).ask("Research")
     assert [f.kind for f in caught.value.failures] == ["malformed_json", "malformed_json", "schema"]
     assert caught.value.usage.llm_calls == 3
     assert team.calls == []

@@ -14,7 +14,7 @@ from weft.cli import cli
 from weft.runtime.orchestrator import LLMPlanner, Orchestrator, PlanningError
 from weft.runtime.orchestrator.planners import PlanOutcome, PlanRequest
 from weft.runtime.tracing.store import TraceStore
-from weft.testing import OpenAIServer, ScriptedModel, malformed_json
+from weft.testing import OpenAIServer, ScriptedModel, error, malformed_json
 
 TEAM = '''
 from weft import tool
@@ -60,7 +60,10 @@ async def test_a_planning_error_ends_the_trace_as_failed_with_the_planner_calls(
     store = TraceStore(tmp_path / "traces.db")
     async with OpenAIServer(model) as server:
         orchestrator = Orchestrator(
-            [research], planner=LLMPlanner(base_url=server.base_url), tracer=store
+            [research],
+            planner=LLMPlanner(base_url=server.base_url),
+            tracer=store,
+            fallback_planner="none",
         )
         with pytest.raises(PlanningError):
             await orchestrator.ask("Research otters", run_id="a" * 32)
@@ -124,7 +127,8 @@ def test_weft_ask_with_a_failing_planner_leaves_a_failed_trace(
         monkeypatch.delenv(name, raising=False)
     team = tmp_path / "team.py"
     team.write_text(TEAM)
-    model = ScriptedModel([malformed_json()] * 3)
+    # a model that refuses for good: no fallback planner for a configuration error
+    model = ScriptedModel([error(401, "invalid api key")])
     runner = CliRunner()
     with OpenAIServer(model) as server:
         asked = runner.invoke(
@@ -139,5 +143,5 @@ def test_weft_ask_with_a_failing_planner_leaves_a_failed_trace(
     [run] = json.loads(listed.stdout)
     assert (run["workflow"], run["state"]) == ("ask", "failed")
     shown = runner.invoke(cli, ["trace", "show", "last"])
-    assert "✗ PlanningError: no valid plan after 3 rejected planner answer(s)" in shown.stdout
+    assert "✗ PlanningError: no valid plan after 1 rejected planner answer(s)" in shown.stdout
     assert "→ user: Research otters" in shown.stdout  # the planner's requests are in the trace

@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import time
 from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
@@ -53,6 +54,13 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from weft.agents.endpoint_profiles import (
+    DEFAULT_ENDPOINT,
+    ENDPOINT_PROFILES,
+    StructuredMode,
+    refusal_of,
+    shape_structured,
+)
 from weft.agents.model_requests import blocked_cause, model_http_client
 from weft.protocols import ActionFailed, ErrorInfo, ProgressEvent, RetryPolicy, Usage
 
@@ -100,11 +108,30 @@ def model_defaults(settings: ModelSettings | None = None, **fields: Any) -> Iter
         _defaults.reset(token)
 
 
+#: Seconds per model request, for every model the environment configures.
+TIMEOUT_ENV = "WEFT_MODEL_TIMEOUT"
+
+
 def env_settings() -> ModelSettings:
+    """The model settings the environment gives; a bad ``WEFT_MODEL_TIMEOUT`` says so."""
+    timeout = os.environ.get(TIMEOUT_ENV, "").strip()
+    seconds: float | None = None
+    if timeout:
+        try:
+            seconds = float(timeout)
+        except ValueError:
+            raise ModelCallError(
+                "ModelNotConfigured", f"{TIMEOUT_ENV}={timeout!r} is not a number of seconds"
+            ) from None
+        if seconds <= 0:
+            raise ModelCallError(
+                "ModelNotConfigured", f"{TIMEOUT_ENV}={timeout!r} must be more than 0"
+            )
     return ModelSettings(
         model=os.environ.get("WEFT_MODEL") or None,
         base_url=os.environ.get("OPENAI_BASE_URL") or None,
         api_key=os.environ.get("OPENAI_API_KEY") or None,
+        timeout=seconds,
     )
 
 
@@ -206,6 +233,8 @@ class Completion:
     attempts: int
     #: The model the server says answered (may name a snapshot of the one asked for).
     model: str | None = None
+    #: The structured-output rung the answer was asked on (``None``: none asked for).
+    structured_mode: StructuredMode | None = None
 
 
 @dataclass
@@ -234,6 +263,10 @@ def _classify(exc: Exception, policy: RetryPolicy) -> _Classified:
             except ValueError:
                 retry_after = None
         retryable = status in (408, 409, 429) or status >= 500
+        if status == 500 and _REQUEST_VALIDATION.search(str(exc.message)):
+            # a server that reports its request validation as a 500: asking
+            # the same again gets the same answer
+            retryable = False
         return _Classified(name, f"HTTP {status}: {exc.message}", retryable, status, retry_after)
     if isinstance(exc, openai.APIConnectionError):  # includes APITimeoutError
         timed_out = isinstance(exc, openai.APITimeoutError)
@@ -243,6 +276,10 @@ def _classify(exc: Exception, policy: RetryPolicy) -> _Classified:
         # page from a proxy): usually transient, so worth another attempt
         return _Classified("InvalidResponse", f"the response is not a chat completion: {exc}", True)
     return _Classified(name, str(exc) or name, False)
+
+
+#: How servers built on pydantic (llama-cpp-python, others) word a refused request.
+_REQUEST_VALIDATION = re.compile(r"\bvalidation errors?\b", re.I)
 
 
 class _NotACompletion(Exception):
@@ -325,23 +362,36 @@ class ChatSession:
         *,
         tools: list[dict[str, Any]] | None = None,
         response_format: dict[str, Any] | None = None,
+        parallel_tool_calls: bool | None = None,
+        tool_choice: str | dict[str, Any] | None = None,
     ) -> Completion:
-        """One chat completion, retried on transient errors. Raises ``ModelCallError``."""
+        """One chat completion, retried on transient errors. Raises ``ModelCallError``.
+
+        A ``json_schema`` ``response_format`` is sent on the rung of the
+        structured-output ladder this endpoint is known to accept
+        (``endpoint_profiles``); a refusal of it, or of
+        ``parallel_tool_calls``, steps down and asks again at once, without
+        spending a retry. ``parallel_tool_calls`` is sent only when not
+        ``None`` and the endpoint has not refused it; ``tool_choice`` only
+        with ``tools``.
+        """
         settings = self.settings
         assert settings.model is not None
-        request: dict[str, Any] = {"model": settings.model, "messages": messages}
-        if tools:
-            request["tools"] = tools
-        if response_format is not None:
-            request["response_format"] = response_format
-        if settings.temperature is not None:
-            request["temperature"] = settings.temperature
-        if settings.max_tokens is not None:
-            request["max_tokens"] = settings.max_tokens
+        profile = ENDPOINT_PROFILES.get(settings.base_url, settings.model)
+        mode: StructuredMode | None = (
+            profile.structured
+            if response_format is not None and response_format.get("type") == "json_schema"
+            else None
+        )
+        send_parallel = parallel_tool_calls is not None and profile.parallel_tool_calls
         started = time.time()
         attempt = 0
+        retries = 0
         while True:
             attempt += 1
+            sent, request = self._request(messages, tools, response_format, mode, send_parallel)
+            if tools and tool_choice is not None:
+                request["tool_choice"] = tool_choice
             try:
                 response = await self.client.chat.completions.create(**request)
                 if not getattr(response, "choices", None):
@@ -351,26 +401,77 @@ class ChatSession:
                 raise
             except Exception as exc:
                 failure = _classify(exc, self.model.retry)
-                if not failure.retryable or attempt >= self.model.retry.max_attempts:
-                    self._span(started, attempt, messages, error=failure)
+                refused = refusal_of(failure.status, failure.message)
+                if refused == "format" and mode is not None:
+                    lower = ENDPOINT_PROFILES.step_down(
+                        settings.base_url, settings.model, mode, failure.message
+                    )
+                    if lower is not None:
+                        mode = lower
+                        continue
+                if refused == "parallel" and send_parallel:
+                    ENDPOINT_PROFILES.without_parallel_tool_calls(
+                        settings.base_url, settings.model, failure.message
+                    )
+                    send_parallel = False
+                    continue
+                retries += 1
+                if not failure.retryable or retries >= self.model.retry.max_attempts:
+                    self._span(started, attempt, sent, mode, error=failure)
                     raise ModelCallError(
                         failure.error_type,
-                        f"{settings.model}: {failure.message}"
+                        f"{self.endpoint_name}: {failure.message}"
                         + (f" (after {attempt} attempts)" if attempt > 1 else ""),
                         retryable=failure.retryable,
                         status=failure.status,
                     ) from None
-                delay = self.model.retry.delay(attempt, failure.retry_after)
-                self._note_retry(attempt, failure, delay)
+                delay = self.model.retry.delay(retries, failure.retry_after)
+                self._note_retry(retries, failure, delay)
                 await asyncio.sleep(delay)
         usage = self._usage(response, time.time() - started)
         self.usage = self.usage.add(usage)
         choice = response.choices[0]
         completion = Completion(
-            choice.message, choice.finish_reason, usage, attempt, getattr(response, "model", None)
+            choice.message,
+            choice.finish_reason,
+            usage,
+            attempt,
+            getattr(response, "model", None),
+            structured_mode=mode,
         )
-        self._span(started, attempt, messages, completion=completion)
+        self._span(started, attempt, sent, mode, completion=completion)
         return completion
+
+    @property
+    def endpoint_name(self) -> str:
+        """``model at endpoint``: what an error names so the user knows which server refused."""
+        return f"{self.settings.model} at {self.settings.base_url or DEFAULT_ENDPOINT}"
+
+    def _request(
+        self,
+        messages: list[dict[str, Any]],
+        tools: list[dict[str, Any]] | None,
+        response_format: dict[str, Any] | None,
+        mode: StructuredMode | None,
+        parallel_tool_calls: bool,
+    ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+        """``(messages as sent, request keyword arguments)`` for one attempt."""
+        settings = self.settings
+        sent = messages
+        if response_format is not None and mode is not None:
+            sent, response_format = shape_structured(messages, response_format, mode)
+        request: dict[str, Any] = {"model": settings.model, "messages": sent}
+        if tools:
+            request["tools"] = tools
+            if parallel_tool_calls:
+                request["parallel_tool_calls"] = True
+        if response_format is not None:
+            request["response_format"] = response_format
+        if settings.temperature is not None:
+            request["temperature"] = settings.temperature
+        if settings.max_tokens is not None:
+            request["max_tokens"] = settings.max_tokens
+        return sent, request
 
     def _usage(self, response: Any, latency: float) -> Usage:
         counted = getattr(response, "usage", None)
@@ -401,6 +502,7 @@ class ChatSession:
         started: float,
         attempts: int,
         messages: list[dict[str, Any]],
+        mode: StructuredMode | None,
         *,
         completion: Completion | None = None,
         error: _Classified | None = None,
@@ -416,6 +518,7 @@ class ChatSession:
             "gen_ai.response.finish_reasons": [reason] if reason else None,
             "llm.base_url": self.settings.base_url,
             "llm.attempts": attempts,
+            "llm.structured_output": mode,
             "llm.tool_calls": [
                 tc.function.name for tc in tool_calls or [] if hasattr(tc, "function")
             ],

@@ -166,7 +166,9 @@ def _assistant_message(message: Any) -> dict[str, Any]:
                 "function": {"name": function.name, "arguments": function.arguments},
             }
         )
-    return {"role": "assistant", "content": message.content, "tool_calls": calls}
+    # "" rather than null: OpenAI takes either, but several compatible servers
+    # (llama-cpp-python's among them) refuse a null content
+    return {"role": "assistant", "content": message.content or "", "tool_calls": calls}
 
 
 class LLMAgent:
@@ -180,7 +182,15 @@ class LLMAgent:
     ``render_input`` replace the default ``{task, context}`` input. ``skills``
     feed the capability card used for routing. ``trace_content=False`` keeps
     the messages and replies out of this agent's ``llm`` spans (``None``:
-    ``WEFT_TRACE_CONTENT``, on by default).
+    ``WEFT_TRACE_CONTENT``, on by default). ``parallel_tool_calls`` is sent
+    to the endpoint only when set (many local servers refuse the field; a
+    refusal is remembered and the field dropped); tool calls are run one
+    per reply or several at once, whatever the model returns.
+    ``tool_choice`` is sent with the tools on the first turn: ``"auto"``
+    (the default; some servers call no tool unless it is said),
+    ``"required"``, ``"none"``, a tool's name, or ``None`` to send nothing.
+    Later turns send ``"auto"``, so a forced choice cannot loop, and the last
+    turn allowed by ``max_turns`` sends ``"none"``, so the model must answer.
     """
 
     def __init__(
@@ -208,6 +218,8 @@ class LLMAgent:
         version: str = "1",
         kind: ActionKind = ActionKind.AGENT,
         trace_content: bool | None = None,
+        parallel_tool_calls: bool | None = None,
+        tool_choice: str | None = "auto",
     ) -> None:
         if max_turns < 1:
             raise ValueError("max_turns must be at least 1")
@@ -225,6 +237,8 @@ class LLMAgent:
         self.output_type = output_type
         self.max_turns = max_turns
         self.max_repairs = max_repairs
+        self.parallel_tool_calls = parallel_tool_calls
+        self.tool_choice = tool_choice
         self.chat = ChatModel(
             self.settings, retry=retry, prices=prices, trace_content=trace_content
         )
@@ -304,9 +318,15 @@ class LLMAgent:
         toolset: ToolSet,
     ) -> ActionResult:
         repairs = 0
-        for _ in range(self.max_turns):
+        for turn in range(self.max_turns):
             completion = await session.complete(
-                messages, tools=toolset.tools or None, response_format=self._response_format
+                messages,
+                tools=toolset.tools or None,
+                response_format=self._response_format,
+                parallel_tool_calls=self.parallel_tool_calls if toolset.tools else None,
+                tool_choice=self._tool_choice(
+                    toolset, first=turn == 0, last=turn == self.max_turns - 1
+                ),
             )
             message = completion.message
             if getattr(message, "tool_calls", None):
@@ -341,6 +361,24 @@ class LLMAgent:
             "MaxTurnsExceeded",
             f"{self.name}: no final answer after {self.max_turns} model turns",
         )
+
+    def _tool_choice(
+        self, toolset: ToolSet, *, first: bool, last: bool
+    ) -> str | dict[str, Any] | None:
+        """What to send as ``tool_choice``: the configured one on the first turn, then
+        auto, and ``none`` on the last turn allowed, so the model answers with what it has
+        instead of the call failing with ``MaxTurnsExceeded`` (a small model may call a
+        tool forever)."""
+        choice = self.tool_choice
+        if not toolset.tools or choice is None:
+            return None
+        if last and self.max_turns > 1:
+            return "none"
+        if not first and choice not in ("auto", "none"):
+            return "auto"
+        if choice in ("auto", "required", "none"):
+            return choice
+        return {"type": "function", "function": {"name": toolset.wire_name(choice)}}
 
     async def _run_tool(
         self, tool_call: Any, toolset: ToolSet, ctx: ActionContext

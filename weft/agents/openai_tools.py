@@ -69,5 +69,12 @@ class ToolSet:
         """The action behind a tool name the model used, or None if it made one up."""
         return self._actions.get(tool_name)
 
+    def wire_name(self, action: str) -> str:
+        """The tool name the model sees for ``action`` (names are sanitised for the API)."""
+        for tool_name, name in self._actions.items():
+            if name == action:
+                return tool_name
+        return sanitize_tool_name(action)
+
     def __len__(self) -> int:
         return len(self.tools)

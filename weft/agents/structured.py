@@ -92,17 +92,40 @@ def strip_fences(content: str) -> str:
     return match.group(1).strip() if match else text
 
 
+def embedded_object(text: str, *, tries: int = 8) -> dict[str, Any] | None:
+    """The first JSON object inside prose ("Here is the plan: {...} Hope it helps").
+
+    Models asked for JSON by instructions alone (no ``response_format`` the
+    server enforces) often wrap it in a sentence; the object is still the
+    answer. Only the first ``tries`` opening braces are tried, so a long
+    reply with no JSON costs little.
+    """
+    decoder = json.JSONDecoder()
+    start = text.find("{")
+    while start != -1 and tries > 0:
+        try:
+            value, _ = decoder.raw_decode(text, start)
+        except json.JSONDecodeError:
+            tries -= 1
+            start = text.find("{", start + 1)
+            continue
+        return value if isinstance(value, dict) else None
+    return None
+
+
 def parse_structured(content: str | None, model: type[M]) -> M:
     """Parse and validate a reply; raises ``StructuredOutputError`` saying what is wrong."""
     text = strip_fences(content or "")
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        shown = text if len(text) <= 80 else text[:77] + "..."
-        raise StructuredOutputError(
-            "malformed_json",
-            f"the reply is not valid JSON ({exc.msg} at char {exc.pos}): {shown!r}",
-        ) from None
+        data = embedded_object(text)
+        if data is None:
+            shown = text if len(text) <= 80 else text[:77] + "..."
+            raise StructuredOutputError(
+                "malformed_json",
+                f"the reply is not valid JSON ({exc.msg} at char {exc.pos}): {shown!r}",
+            ) from None
     try:
         return model.model_validate(data)
     except ValidationError as exc:

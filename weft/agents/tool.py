@@ -237,12 +237,25 @@ class FunctionAction:
             else:
                 value = self.fn(**kwargs)
             if self._output_adapter is not None:
-                value = self._output_adapter.dump_python(value, mode="json")
+                value = _dumped(self._output_adapter, value)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
             return ActionResult.from_exception(call.call_id, exc, source=self.name)
         return ActionResult.success(call.call_id, value)
+
+
+def _dumped(adapter: TypeAdapter[Any], value: Any) -> Any:
+    """``value`` dumped to JSON data by its declared return type.
+
+    Left as it is when pydantic cannot dump it: the executor and the agent
+    host then hold it to weft's one rule (``weft.protocols.results``), whose
+    ``OutputNotJSON`` error names where the offending value sits.
+    """
+    try:
+        return adapter.dump_python(value, mode="json")
+    except ValueError:  # pydantic_core's PydanticSerializationError
+        return value
 
 
 @overload

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
-import json
 import logging
 import signal
 import sys
@@ -19,6 +18,7 @@ from typing import Any
 
 import click
 
+from weft.cli._json import json_text
 from weft.protocols import DefinitionError
 
 DEFAULT_BROKER = "mqtt://127.0.0.1:1883"
@@ -114,6 +114,14 @@ def agent_group() -> None:
     type=click.Path(file_okay=False),
     help="Extra import folder (repeat); the current folder is always included.",
 )
+@click.option(
+    "--key",
+    "key_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Private key the card is signed with (created if missing). Default: "
+    "$WEFT_HOME/keys/agent.key, else ~/.weft/keys/agent.key.",
+)
 @click.option("--log-level", default="INFO", show_default=True, help="Python logging level.")
 def serve_command(
     targets: tuple[str, ...],
@@ -127,14 +135,16 @@ def serve_command(
     heartbeat: float,
     drain_timeout: float,
     paths: tuple[str, ...],
+    key_path: str | None,
     log_level: str,
 ) -> None:
     """Serve the actions named by TARGETS (module:object, or file.py:object).
 
     An object may be an action, a @tool or plain function, or a list or dict
     of them. The agent publishes its card (retained, cleared by its Will if
-    the process dies), refreshes it every --heartbeat seconds with its load,
-    and serves calls until SIGTERM or Ctrl-C, which drain it.
+    the process dies, signed with --key), refreshes it every --heartbeat
+    seconds with its load, and serves calls until SIGTERM or Ctrl-C, which
+    drain it.
     """
     logging.basicConfig(
         level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -146,7 +156,9 @@ def serve_command(
     for folder in (*reversed(paths), "."):
         sys.path.insert(0, str(Path(folder).resolve()))
     from weft.runtime.remote.agent_host import hosted
+    from weft.runtime.remote.card_signing import AgentKey
 
+    key = AgentKey.load_or_create(key_path)
     registry = hosted(_load_target(t) for t in targets)
     asyncio.run(
         _serve(
@@ -160,6 +172,7 @@ def serve_command(
             name,
             heartbeat,
             drain_timeout,
+            key,
         )
     )
 
@@ -175,10 +188,12 @@ async def _serve(
     name: str | None,
     heartbeat: float,
     drain_timeout: float,
+    key: Any,
 ) -> None:
     from weft.protocols import Topics
     from weft.runtime.bus.mqtt.mqtt_bus import MqttBus
     from weft.runtime.remote.agent_host import AgentHost, agent_will, new_agent_id
+    from weft.runtime.remote.card_signing import short_key
 
     agent_id = agent_id or new_agent_id(name or registry.names()[0])
     will = agent_will(Topics(namespace), agent_id)  # ValueError for an id with / + #
@@ -191,6 +206,7 @@ async def _serve(
             pooled=not no_pool,
             concurrency=concurrency,
             heartbeat_interval=heartbeat,
+            key=key,
         )
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
@@ -199,7 +215,8 @@ async def _serve(
         pools = sorted(set(host.pools.values()))
         click.echo(
             f"agent {agent_id} serving {', '.join(registry.names())} on {bus.url} "
-            f"(namespace {namespace}, pools: {', '.join(pools) or 'none'}, pid {host.card().pid})",
+            f"(namespace {namespace}, pools: {', '.join(pools) or 'none'}, pid {host.card().pid}, "
+            f"key {short_key(key.public_key)})",
             err=True,
         )
         await host.serve_forever(drain_timeout)
@@ -210,18 +227,30 @@ async def _serve(
 @broker_option
 @namespace_option
 @click.option("--json", "as_json", is_flag=True, help="Print the agents' cards as JSON.")
-def agents_command(broker: str, namespace: str, as_json: bool) -> None:
-    """List the agents serving on the broker: id, actions, load, last seen.
+@click.option(
+    "--trust",
+    "trust_path",
+    envvar="WEFT_TRUST",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Trust list (YAML) that says who may serve what (env WEFT_TRUST). Default: "
+    "trust.yaml beside this user's keys if present, else this user's own keys only.",
+)
+def agents_command(broker: str, namespace: str, as_json: bool, trust_path: str | None) -> None:
+    """List the agents serving on the broker: id, actions, load, last seen, trust.
 
     An agent whose card is older than 1.5 of its heartbeat intervals is
     listed as ``stale`` (hung, frozen or cut off); the age is the card's
     own, not the time since this command received it (docs/protocol.md).
+    An agent whose card is not signed by a key the trust list accepts for
+    an action is listed ``untrusted`` (or ``partly``) and is never called
+    for it (docs/security.md).
     """
-    infos = asyncio.run(_list_agents(broker, namespace))
+    infos = asyncio.run(_list_agents(broker, namespace, trust_path))
     now = time.time()
     if as_json:
         click.echo(
-            json.dumps(
+            json_text(
                 [
                     {
                         **info.card.model_dump(mode="json"),
@@ -229,6 +258,11 @@ def agents_command(broker: str, namespace: str, as_json: bool) -> None:
                         "age": round(info.age(now), 3),
                         "stale": not info.fresh(now),
                         "alive": info.fresh(now) and info.serving,
+                        "trust": info.trust.label([s.name for s in info.card.actions]),
+                        "trusted_actions": [
+                            s.name for s in info.card.actions if info.trust.allows(s.name)
+                        ],
+                        "trust_note": info.trust.note,
                     }
                     for info in infos
                 ],
@@ -239,14 +273,22 @@ def agents_command(broker: str, namespace: str, as_json: bool) -> None:
     if not infos:
         click.echo(f"no agents on {broker} (namespace {namespace})")
         return
-    rows = [("AGENT", "STATUS", "ACTIONS", "POOLS", "LOAD", "LAST SEEN", "HOST")]
+    rows = [("AGENT", "STATUS", "TRUST", "ACTIONS", "POOLS", "LOAD", "LAST SEEN", "HOST")]
+    notes = []
     for info in infos:
         card = info.card
         load = card.load
+        trust = info.trust.label([s.name for s in card.actions])
+        if trust != "trusted":
+            notes.append(
+                f"{card.agent_id}: {trust}, never called for what it is not trusted "
+                f"for: {info.trust.note}"
+            )
         rows.append(
             (
                 card.agent_id,
                 card.status.value if info.fresh(now) else "stale",
+                trust.replace("partly trusted", "partly"),
                 ", ".join(f"{s.name}@{s.version}" for s in card.actions),
                 ", ".join(sorted(set(card.pools.values()))) or "-",
                 f"{load.in_flight}/{load.capacity}" + (f" +{load.queued}" if load.queued else ""),
@@ -257,14 +299,35 @@ def agents_command(broker: str, namespace: str, as_json: bool) -> None:
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for row in rows:
         click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+    if notes:
+        click.echo("")
+        for note in notes:
+            click.echo(note)
 
 
-async def _list_agents(broker: str, namespace: str) -> list[Any]:
+async def _list_agents(broker: str, namespace: str, trust_path: str | None) -> list[Any]:
+    import logging
+
     from weft.runtime.bus.mqtt.mqtt_bus import MqttBus
-    from weft.runtime.remote.live_registry import LiveRegistry
+    from weft.runtime.remote.live_registry import UNTRUSTED_WARNING, LiveRegistry
+    from weft.runtime.remote.trust import TrustPolicy
 
-    async with MqttBus(broker, namespace=namespace) as bus, LiveRegistry(bus) as registry:
-        return registry.agents()
+    trust = TrustPolicy.load(trust_path)  # a bad file: one line, exit 2, before connecting
+    # The table says which agents are untrusted; the registry's warnings would repeat it.
+    registry_log = logging.getLogger("weft.runtime.remote.live_registry")
+
+    def quiet(record: logging.LogRecord) -> bool:
+        return record.msg != UNTRUSTED_WARNING
+
+    registry_log.addFilter(quiet)
+    try:
+        async with (
+            MqttBus(broker, namespace=namespace) as bus,
+            LiveRegistry(bus, trust=trust) as registry,
+        ):
+            return registry.agents()
+    finally:
+        registry_log.removeFilter(quiet)
 
 
 def register(group: click.Group) -> None:

@@ -27,7 +27,6 @@ import asyncio
 import contextlib
 import importlib
 import importlib.util
-import json
 import os
 import sys
 from collections.abc import AsyncIterator
@@ -37,6 +36,7 @@ from typing import Any
 import click
 
 from weft.cli._broker import broker_for_workflow, broker_if_alone
+from weft.cli._json import json_text
 from weft.protocols import DefinitionError, WeftError
 
 
@@ -321,15 +321,15 @@ def ask_command(
             journal.close()
             tracer.close()
     if as_json:
-        click.echo(json.dumps(answer.model_dump(mode="json"), indent=2, default=str))
+        click.echo(json_text(answer.model_dump(mode="json")))
     else:
         if answer.ok:
             value = answer.answer
-            click.echo(
-                value if isinstance(value, str) else json.dumps(value, indent=2, default=str)
-            )
+            click.echo(value if isinstance(value, str) else json_text(value))
         else:
             click.secho(f"error: {answer.error}", fg="red", err=True)
+        for note in answer.notes:
+            click.secho(f"note: {note}", fg="yellow", err=True)
         click.echo(_summary(answer), err=True)
     if not answer.ok:
         sys.exit(1)

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
-import json
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -27,6 +26,7 @@ from typing import Any
 import click
 
 from weft.cli._broker import broker_if_alone
+from weft.cli._json import json_text
 from weft.protocols import CapabilityCard, DefinitionError, WeftError
 
 LIVE_REGISTRY_MODULE = "weft.runtime.remote.live_registry"
@@ -34,16 +34,14 @@ LIVE_REGISTRY_MODULE = "weft.runtime.remote.live_registry"
 
 def load_cards_file(path: str) -> list[CapabilityCard]:
     """Capability cards from a YAML or JSON file; errors name the file and the entry."""
-    import yaml
     from pydantic import ValidationError
 
-    file = Path(path)
-    if not file.is_file():
+    from weft.workflows.yaml_io import loads_yaml, read_yaml_file
+
+    if not Path(path).is_file():
         raise DefinitionError.single(f"{path}: no such file")
-    try:
-        data = yaml.safe_load(file.read_text())
-    except yaml.YAMLError as exc:
-        raise DefinitionError.single(f"{path}: not valid YAML or JSON: {exc}") from None
+    # The workflow loader's reading: bounded (LoadLimits), errors name the line.
+    data = loads_yaml(read_yaml_file(path), file=path)
     if isinstance(data, dict):
         data = data.get("agents", data.get("cards"))
     if not isinstance(data, list):
@@ -252,7 +250,7 @@ def route_command(
         )
         decision = asyncio.run(router.route(request))
         if as_json:
-            click.echo(json.dumps(decision.model_dump(mode="json"), indent=2))
+            click.echo(json_text(decision.model_dump(mode="json")))
         else:
             print_decision(decision, len(router.index))
     finally:

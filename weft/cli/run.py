@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -13,6 +12,7 @@ from typing import Any
 import click
 
 from weft.cli._broker import broker_for_workflow, from_environment
+from weft.cli._json import json_text
 from weft.cli._placement import Placements
 from weft.protocols import InputError, WeftError
 
@@ -23,12 +23,10 @@ def _parse_inputs(pairs: tuple[str, ...], input_file: str | None) -> dict[str, A
         path = Path(input_file)
         if not path.exists():
             raise InputError(f"--input-file {input_file}: no such file")
-        import yaml
+        from weft.workflows.yaml_io import loads_yaml, read_yaml_file
 
-        try:
-            loaded = yaml.safe_load(path.read_text())
-        except yaml.YAMLError as exc:
-            raise InputError(f"--input-file {input_file}: not valid JSON or YAML: {exc}") from None
+        # The workflow loader's reading: bounded (LoadLimits), errors name file and line.
+        loaded = loads_yaml(read_yaml_file(path, what="--input-file"), file=input_file)
         if not isinstance(loaded, dict):
             raise InputError(f"--input-file {input_file}: expected a mapping of input names")
         values.update(loaded)
@@ -64,7 +62,7 @@ def _open_journal(path: str | None) -> Any:
 
 
 def _result_json(result: Any, placements: Placements) -> str:
-    return json.dumps(
+    return json_text(
         {
             "run_id": result.run_id,
             "workflow": result.workflow,
@@ -85,8 +83,6 @@ def _result_json(result: Any, placements: Placements) -> str:
                 for name, n in result.nodes.items()
             },
         },
-        indent=2,
-        default=str,
     )
 
 
@@ -148,7 +144,30 @@ def _resume_broker(broker: str | None, source: str | None, run_id: str) -> str |
     return broker_for_workflow(broker, source)
 
 
+def _masked(result: Any) -> Any:
+    """``result`` as the terminal shows it: outputs and errors masked as in every record
+    (``weft.runtime.support.redaction``). The run's own values are left untouched."""
+    import copy
+
+    from weft.protocols import ErrorInfo
+    from weft.runtime.support.redaction import redactor
+
+    masker = redactor()
+    shown = copy.copy(result)
+    shown.outputs = masker.value(result.outputs)
+    shown.error = masker.text(result.error) if result.error else result.error
+    shown.nodes = dict(result.nodes)
+    for name, node in result.nodes.items():
+        if node.error is not None:
+            shown.nodes[name] = copy.copy(node)
+            shown.nodes[name].error = ErrorInfo.model_validate(
+                masker.value(node.error.model_dump())
+            )
+    return shown
+
+
 def _print_result(result: Any, as_json: bool, placements: Placements) -> None:
+    result = _masked(result)
     if as_json:
         click.echo(_result_json(result, placements))
         return
@@ -336,7 +355,7 @@ def schema_command(model: str) -> None:
         schema = workflow_json_schema() if model == "Workflow" else json_schema(model)
     except KeyError as exc:
         raise WeftError(str(exc.args[0])) from None
-    click.echo(json.dumps(schema, indent=2))
+    click.echo(json_text(schema))
 
 
 @click.command("runs")
@@ -352,7 +371,7 @@ def runs_command(limit: int, as_json: bool, journal_path: str | None) -> None:
         journal.close()
     if as_json:
         click.echo(
-            json.dumps(
+            json_text(
                 [
                     {
                         "run_id": r.run_id,

@@ -7,7 +7,6 @@ the local trace store (``$WEFT_HOME/traces.db``, or ``--store``), which
 
 from __future__ import annotations
 
-import json
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -15,6 +14,7 @@ from typing import Any
 
 import click
 
+from weft.cli._json import json_text
 from weft.protocols import WeftError
 
 
@@ -80,7 +80,7 @@ def ls_command(limit: int, as_json: bool, store_path: str | None) -> None:
         store.close()
     if as_json:
         click.echo(
-            json.dumps(
+            json_text(
                 [
                     {
                         "run_id": r.run_id,

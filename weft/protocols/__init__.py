@@ -39,7 +39,10 @@ from weft.protocols.remote import (
     CallCancel,
     DeadLetter,
     DeadLetterReason,
+    ServedResult,
+    ServedSpan,
 )
+from weft.protocols.results import OutputNotJSON, json_result, json_value
 from weft.protocols.routing import Candidate, Router, RouteRequest, RoutingDecision
 from weft.protocols.schema import json_schema, workflow_json_schema
 from weft.protocols.source import SourceMap, locate
@@ -93,6 +96,7 @@ __all__ = [
     "MessageProperties",
     "NodeSpec",
     "NodeState",
+    "OutputNotJSON",
     "ProgressEvent",
     "ResumeMismatchError",
     "RetryPolicy",
@@ -104,12 +108,16 @@ __all__ = [
     "RunInProgressError",
     "RunNotFoundError",
     "RunState",
+    "ServedResult",
+    "ServedSpan",
     "SourceMap",
     "Topics",
     "Usage",
     "WeftError",
     "WorkflowSpec",
+    "json_result",
     "json_schema",
+    "json_value",
     "locate",
     "new_id",
     "topic_matches",

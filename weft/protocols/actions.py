@@ -244,6 +244,13 @@ class ActionResult(BaseModel):
         default_factory=list, description="Progress events emitted during the call."
     )
     agent: str | None = Field(default=None, description="Which agent instance answered.")
+    attempts: int | None = Field(
+        default=None,
+        ge=1,
+        description="Attempts the action itself made for this result when more than one "
+        "(a remote call re-sent to another agent after the first vanished); the executor "
+        "counts them in the node's attempts. None means one.",
+    )
 
     @property
     def ok(self) -> bool:

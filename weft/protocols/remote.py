@@ -10,6 +10,11 @@ broker clears the card when the process dies.
 Freshness is judged from the card itself (``card_age``): a card not refreshed
 within ``STALE_AFTER_HEARTBEATS`` of its own ``heartbeat_interval`` is stale.
 
+A card is signed by its agent (``public_key``, ``signature`` over
+``card_signing_bytes``), so that a caller can tell the agents it trusts from
+any other client the broker admits; checking is the caller's business
+(``weft.runtime.remote.trust``).
+
 Every payload here ignores fields it does not know, so an agent of a newer
 weft can add fields and still be understood by an older caller.
 
@@ -19,21 +24,31 @@ this module adds only what remote serving needs on top. See docs/protocol.md.
 
 from __future__ import annotations
 
+import json
 import math
 import time
+from collections.abc import Mapping
 from enum import StrEnum
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from weft.protocols.actions import ActionSpec
+from weft.protocols.actions import ActionResult, ActionSpec
 
 #: User property carrying W3C trace context: ``00-{trace_id}-{span_id}-01``.
 TRACEPARENT = "traceparent"
 #: User property a caller sets to ``1`` to be sent a ``CallAccepted`` before the result.
 ACK_PROPERTY = "weft-ack"
-#: User property on replies: ``accepted`` (a ``CallAccepted``) or ``result`` (an ``ActionResult``).
+#: User property a caller sets to ``1`` to be sent the call's ``ProgressEvent``s while it runs.
+PROGRESS_PROPERTY = "weft-progress"
+#: User property a caller sets to ``1`` to get the spans the server recorded for the call in
+#: the result (``ServedResult.spans``), so they can join the caller's own trace store.
+SPANS_PROPERTY = "weft-spans"
+#: User property on replies: ``accepted`` (a ``CallAccepted``), ``progress`` (a
+#: ``ProgressEvent``) or ``result`` (an ``ActionResult``).
 KIND_PROPERTY = "weft-kind"
 KIND_ACCEPTED = "accepted"
+KIND_PROGRESS = "progress"
 KIND_RESULT = "result"
 
 #: A card not refreshed for this many of its heartbeat intervals is stale: one
@@ -106,6 +121,17 @@ class AgentCard(BaseModel):
         "counts it down, so a receiver can age a retained card without trusting the "
         "sender's clock.",
     )
+    public_key: str | None = Field(
+        default=None,
+        description="The agent's Ed25519 public key, base64 of its 32 raw bytes: the key "
+        "``signature`` verifies with, and what a caller's trust list names.",
+    )
+    signature: str | None = Field(
+        default=None,
+        description="Ed25519 signature (base64) of ``card_signing_bytes`` of the card as "
+        "sent; callers send calls only to agents whose card is signed by a key they "
+        "trust for the action (docs/security.md). None: an unsigned card (older weft).",
+    )
 
     @property
     def stale_after(self) -> float:
@@ -117,6 +143,25 @@ class AgentCard(BaseModel):
 
     def spec(self, action: str) -> ActionSpec | None:
         return next((spec for spec in self.actions if spec.name == action), None)
+
+
+def card_signing_bytes(card: Mapping[str, Any]) -> bytes:
+    """The bytes an agent signs: its card's JSON object without ``signature``, canonical.
+
+    ``card`` is the JSON object *as sent* (parsed, not an ``AgentCard``), so
+    the signature also covers fields the receiver does not know. Canonical
+    means: keys sorted at every level, no whitespace (``,`` and ``:``),
+    UTF-8 with non-ASCII characters as themselves, numbers as the shortest
+    text that reads back to the same value (Python's ``json``, as most JSON
+    writers do; an integer stays an integer). A client in another language
+    signs the same bytes by writing its card this way (docs/protocol.md).
+    Raises ``ValueError`` for values JSON cannot carry (NaN, infinities).
+    """
+    body = {key: value for key, value in card.items() if key != "signature"}
+    text = json.dumps(
+        body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    )
+    return text.encode()
 
 
 def card_expiry(heartbeat_interval: float) -> int:
@@ -170,6 +215,45 @@ class CallAccepted(BaseModel):
     at: float = Field(default_factory=time.time, description="Unix time of acceptance.")
 
 
+class ServedSpan(BaseModel):
+    """A span the serving agent recorded for a call, as it travels back in the result.
+
+    Its trace is the call's (the ``traceparent`` user property); ``parent_id``
+    is the caller's call span for the agent's span of the call, and that span
+    or another returned span for everything under it. Attribute values are
+    JSON, already truncated and with secrets masked by the agent.
+    """
+
+    model_config = ConfigDict(extra="ignore")
+
+    span_id: str = Field(description="16 hex characters.")
+    parent_id: str | None = Field(default=None, description="Span id of its parent.")
+    name: str = Field(description="Action, model or step name.")
+    kind: str = Field(default="call", description="call, llm, route, memory... (docs/traces.md).")
+    start: float = Field(description="Unix time it started.")
+    end: float = Field(description="Unix time it ended.")
+    status: str = Field(default="ok", description="ok, error, timeout, cancelled...")
+    node: str | None = Field(default=None, description="Workflow node key of the call.")
+    agent: str | None = Field(default=None, description="Agent that recorded it.")
+    attributes: dict[str, Any] = Field(default_factory=dict, description="Its attributes.")
+
+
+class ServedResult(ActionResult):
+    """An ``ActionResult`` with the spans the server recorded (when asked, ``weft-spans: 1``).
+
+    A caller that reads the reply as a plain ``ActionResult`` ignores them.
+    The spans are bounded: at most as many as fit the agent's budget (the
+    agent's own span first), ``spans_dropped`` counts the rest.
+    """
+
+    spans: list[ServedSpan] = Field(default_factory=list, description="Spans of the call.")
+    spans_dropped: int = Field(default=0, ge=0, description="Spans left out to stay small.")
+
+    def plain(self) -> ActionResult:
+        """The result without its spans, as a plain ``ActionResult``."""
+        return ActionResult(**{name: getattr(self, name) for name in ActionResult.model_fields})
+
+
 class CallCancel(BaseModel):
     """Published to ``weft/{ns}/agents/{agent}/cancel`` when a caller gives up on a call."""
 
@@ -186,6 +270,7 @@ class DeadLetterReason(StrEnum):
     INVALID_CALL = "invalid_call"
     UNKNOWN_ACTION = "unknown_action"
     TOO_LARGE = "too_large"
+    TOO_DEEP = "too_deep"
     INVALID_CARD = "invalid_card"
     INVALID_MESSAGE = "invalid_message"
 

@@ -193,6 +193,10 @@ class InputSpec(BaseModel):
     default: Any = Field(default=None, description="Value used when none is given.")
     required: bool = Field(default=False, description="A run without it is refused.")
     description: str = Field(default="", description="What the input means.")
+    secret: bool = Field(
+        default=False,
+        description="The value is a secret: masked wherever it would be recorded or shown.",
+    )
 
 
 class ActionRef(BaseModel):

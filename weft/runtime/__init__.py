@@ -68,6 +68,7 @@ _ROOMS: dict[str, tuple[str, ...]] = {
         "configure_logging",
         "default_journal_path",
         "register_secret",
+        "secret",
         "weft_home",
     ),
 }

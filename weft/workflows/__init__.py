@@ -33,7 +33,8 @@ from weft.workflows.topologies import (
     tree,
 )
 from weft.workflows.validate import validate
-from weft.workflows.yaml_io import dumps_workflow, load_workflow, loads_workflow
+from weft.workflows.yaml_io import dumps_workflow, load_workflow, loads_workflow, loads_yaml
+from weft.workflows.yaml_limits import LoadLimits
 
 __all__ = [
     "BUILTIN_REDUCERS",
@@ -42,6 +43,7 @@ __all__ = [
     "Condition",
     "ExpressionError",
     "GraphPlan",
+    "LoadLimits",
     "LoopEdge",
     "NodeHandle",
     "Reducer",
@@ -55,6 +57,7 @@ __all__ = [
     "layered",
     "load_workflow",
     "loads_workflow",
+    "loads_yaml",
     "mesh",
     "parse_reference",
     "random_dag",

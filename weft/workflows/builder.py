@@ -128,11 +128,21 @@ class Workflow:
         default: Any = None,
         required: bool = False,
         description: str = "",
+        secret: bool = False,
     ) -> str:
-        """Declare a workflow input; returns its reference ``"${inputs.NAME}"``."""
+        """Declare a workflow input; returns its reference ``"${inputs.NAME}"``.
+
+        ``secret=True``: its value is masked wherever it would be recorded or shown.
+        """
         try:
             self._inputs[name] = InputSpec.model_validate(
-                {"type": type, "default": default, "required": required, "description": description}
+                {
+                    "type": type,
+                    "default": default,
+                    "required": required,
+                    "description": description,
+                    "secret": secret,
+                }
             )
         except ValidationError as exc:
             raise DefinitionError(

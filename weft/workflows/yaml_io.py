@@ -1,8 +1,9 @@
 """Workflow YAML in and out, with line and column on every error.
 
-Loading composes the YAML node tree (``yaml.compose`` with the safe loader) and
-builds the Python values ourselves instead of calling ``safe_load``, for three
-reasons: we record the position of every mapping key and sequence item in a
+Loading composes the YAML node tree (the safe loader's composer, held to
+``LoadLimits`` by ``_yaml_compose``: size, nesting, aliases) and builds the
+Python values ourselves instead of calling ``safe_load``, for three reasons:
+we record the position of every mapping key and sequence item in a
 ``SourceMap`` (so any later check can name a line), we refuse duplicate keys
 (PyYAML silently keeps the last one, which would hide a duplicate node), and
 mapping keys stay the strings the user wrote (a node called ``on`` or ``no``
@@ -15,6 +16,7 @@ run time.
 
 from __future__ import annotations
 
+from os import PathLike
 from pathlib import Path as FilePath
 from typing import Any
 
@@ -26,7 +28,9 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from weft.protocols import DefinitionError, Location, SourceMap, WorkflowSpec
 from weft.protocols.source import Path
 from weft.workflows._model_errors import validation_problems
+from weft.workflows._yaml_compose import compose_yaml, too_big
 from weft.workflows.graph import Problem
+from weft.workflows.yaml_limits import LoadLimits
 
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 
@@ -34,40 +38,26 @@ _MERGE_TAG = "tag:yaml.org,2002:merge"
 _RAW_TEXT_PATHS: frozenset[Path] = frozenset({("version",)})
 
 
-def load_workflow(path: str | FilePath) -> WorkflowSpec:
-    """Read and model-validate a workflow file; raises ``DefinitionError`` naming file and line."""
-    file = FilePath(path)
-    where = Location(file=str(path))
-    if not file.exists():
-        raise DefinitionError.single(f"workflow file not found: {path}", where)
-    if not file.is_file():
-        raise DefinitionError.single(f"not a file: {path}", where)
-    try:
-        text = file.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise DefinitionError.single(f"not UTF-8 text: {exc}", where) from None
-    except OSError as exc:
-        raise DefinitionError.single(f"cannot read: {exc.strerror or exc}", where) from None
-    return loads_workflow(text, file=str(path))
+def load_workflow(path: str | PathLike[str], *, limits: LoadLimits | None = None) -> WorkflowSpec:
+    """Read and model-validate a workflow file; raises ``DefinitionError`` naming file and line.
+
+    ``limits`` bounds the YAML (size, nesting, aliases); by default
+    ``LoadLimits.from_env()``, the defaults as overridden by ``WEFT_YAML_MAX_*``.
+    """
+    text = read_yaml_file(path, limits, what="workflow file")
+    return loads_workflow(text, file=str(path), limits=limits)
 
 
-def loads_workflow(text: str, file: str = "<string>") -> WorkflowSpec:
+def loads_workflow(
+    text: str, file: str = "<string>", *, limits: LoadLimits | None = None
+) -> WorkflowSpec:
     """Parse and model-validate workflow YAML; ``file`` is only used in messages."""
     source = SourceMap(file=file)
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.MarkedYAMLError as exc:
-        raise DefinitionError([_syntax_problem(exc, file)]) from None
-    except yaml.YAMLError as exc:
-        raise DefinitionError.single(f"YAML error: {exc}", Location(file=file)) from None
+    data, root = _values(text, file, limits, source)
     if root is None:
         raise DefinitionError.single(
             "the file is empty; a workflow needs at least 'name' and 'nodes'", Location(file=file)
         )
-    converter = _Converter(source)
-    data = converter.convert(root, ())
-    if converter.problems:
-        raise DefinitionError(converter.problems)
     if not isinstance(data, dict):
         line, column = root.start_mark.line + 1, root.start_mark.column + 1
         raise DefinitionError.single(
@@ -81,8 +71,63 @@ def loads_workflow(text: str, file: str = "<string>") -> WorkflowSpec:
         raise DefinitionError(
             validation_problems(exc, WorkflowSpec, source=source, data=data)
         ) from None
+    except RecursionError:  # pragma: no cover - LoadLimits.max_depth keeps far below it
+        raise DefinitionError.single("YAML nested too deeply", Location(file=file)) from None
     spec._source = source
     return spec
+
+
+def loads_yaml(text: str, file: str = "<string>", *, limits: LoadLimits | None = None) -> Any:
+    """Plain Python values of a YAML document (not a workflow), within ``limits``.
+
+    The same reading as a workflow's: bounded, mapping keys kept as the text
+    written, duplicate keys refused, every error one ``DefinitionError``
+    naming ``file`` and line. For files a person writes beside a workflow
+    (``weft run --input-file``, ``weft route --cards``). An empty document is None.
+    """
+    data, _ = _values(text, file, limits, SourceMap(file=file))
+    return data
+
+
+def read_yaml_file(
+    path: str | PathLike[str], limits: LoadLimits | None = None, *, what: str = "file"
+) -> str:
+    """The text of a YAML file, refusing one over ``limits.max_bytes`` before reading it whole.
+
+    ``what`` names the file in messages ("workflow file not found: ...").
+    """
+    limits = limits or LoadLimits.from_env()
+    file = FilePath(path)
+    where = Location(file=str(path))
+    if not file.exists():
+        raise DefinitionError.single(f"{what} not found: {path}", where)
+    if not file.is_file():
+        raise DefinitionError.single(f"not a file: {path}", where)
+    try:
+        with file.open("rb") as stream:
+            data = stream.read(limits.max_bytes + 1)
+        if len(data) > limits.max_bytes:
+            size = file.stat().st_size
+            raise too_big(size, data[: limits.max_bytes].count(b"\n") + 1, str(path), limits)
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise DefinitionError.single(f"not UTF-8 text: {exc}", where) from None
+    except OSError as exc:
+        raise DefinitionError.single(f"cannot read: {exc.strerror or exc}", where) from None
+
+
+def _values(
+    text: str, file: str, limits: LoadLimits | None, source: SourceMap
+) -> tuple[Any, Node | None]:
+    """Compose ``text`` within ``limits`` and convert it, recording positions in ``source``."""
+    root = compose_yaml(text, file, limits or LoadLimits.from_env())
+    if root is None:
+        return None, None
+    converter = _Converter(source)
+    data = converter.convert(root, ())
+    if converter.problems:
+        raise DefinitionError(converter.problems)
+    return data, root
 
 
 def _node_of(path: Path) -> str | None:
@@ -99,16 +144,6 @@ def _kind(value: Any) -> str:
     return f"a {type(value).__name__} ({value!r})"
 
 
-def _syntax_problem(exc: yaml.MarkedYAMLError, file: str) -> Problem:
-    mark = exc.problem_mark or exc.context_mark
-    message = f"YAML syntax error: {exc.problem or exc.context or 'invalid YAML'}"
-    if exc.context and exc.problem and exc.context_mark is not None:
-        message += f" ({exc.context} at line {exc.context_mark.line + 1})"
-    if mark is None:
-        return message, Location(file=file)
-    return message, Location(file=file, line=mark.line + 1, column=mark.column + 1)
-
-
 class _Converter:
     """YAML nodes → plain Python values, recording positions and collecting problems."""
 
@@ -116,30 +151,24 @@ class _Converter:
         self.source = source
         self.constructor = SafeConstructor()
         self.problems: list[Problem] = []
-        self._active: set[int] = set()
 
     def where(self, node: Node) -> Location:
         mark = node.start_mark
         return Location(file=self.source.file, line=mark.line + 1, column=mark.column + 1)
 
     def convert(self, node: Node, path: Path) -> Any:
-        if id(node) in self._active:
-            self.problems.append(("an alias refers to itself", self.where(node)))
-            return None
-        self._active.add(id(node))
-        try:
-            if isinstance(node, MappingNode):
-                return self.mapping(node, path)
-            if isinstance(node, SequenceNode):
-                items = []
-                for i, item in enumerate(node.value):
-                    mark = item.start_mark
-                    self.source.positions[(*path, i)] = (mark.line + 1, mark.column + 1)
-                    items.append(self.convert(item, (*path, i)))
-                return items
-            return self.scalar(node, path)
-        finally:
-            self._active.discard(id(node))
+        """The value of ``node``; aliases are followed, which the composer keeps bounded
+        (``LoadLimits.max_values``) and free of cycles (an alias inside its own anchor)."""
+        if isinstance(node, MappingNode):
+            return self.mapping(node, path)
+        if isinstance(node, SequenceNode):
+            items = []
+            for i, item in enumerate(node.value):
+                mark = item.start_mark
+                self.source.positions[(*path, i)] = (mark.line + 1, mark.column + 1)
+                items.append(self.convert(item, (*path, i)))
+            return items
+        return self.scalar(node, path)
 
     def scalar(self, node: Node, path: Path) -> Any:
         if path in _RAW_TEXT_PATHS and isinstance(node, ScalarNode):

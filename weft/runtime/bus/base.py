@@ -9,8 +9,9 @@ A transport implements four primitives: ``_start``, ``_stop``,
 ``_publish`` and ``_subscribe``, and reports its connection through
 ``_connection_up`` / ``_connection_down``. Built once, here, on top of them:
 the checks both transports must agree on (topic and filter syntax, MQTT 4.7;
-the payload size limit), ``reply`` (the answering half of MQTT v5
-request/reply: Response Topic + Correlation Data), and the one reconnect
+the payload size limit on publish; size and JSON depth on receipt, ``refuse``),
+``reply`` (the answering half of MQTT v5 request/reply: Response Topic +
+Correlation Data), and the one reconnect
 signal (``connected``, ``reconnects``, ``connection_changed``).
 
 The calling half of request/reply is not here: a remote call needs more than
@@ -27,6 +28,7 @@ from types import TracebackType
 from typing import Self
 
 from weft.protocols import BusError, Message, MessageProperties, Topics, new_id
+from weft.runtime.bus.payload_limits import DEFAULT_MAX_JSON_DEPTH, Refusal, payload_problem
 
 DEFAULT_MAX_PAYLOAD = 1024 * 1024
 """Largest payload a bus accepts by default (1 MiB).
@@ -135,10 +137,12 @@ class Bus(ABC):
         namespace: str = "default",
         client_id: str | None = None,
         max_payload: int = DEFAULT_MAX_PAYLOAD,
+        max_json_depth: int = DEFAULT_MAX_JSON_DEPTH,
     ) -> None:
         self.topics = Topics(namespace)
         self.client_id = client_id or f"weft-{new_id()[:12]}"
         self.max_payload = max_payload
+        self.max_json_depth = max_json_depth
         self._started = False
         self._up = asyncio.Event()
         self._changed = asyncio.Event()
@@ -246,6 +250,15 @@ class Bus(ABC):
             update={"correlation_data": request.properties.correlation_data}
         )
         await self.publish(topic, payload, qos=1, properties=props)
+
+    def refuse(self, payload: bytes) -> Refusal | None:
+        """Why a received ``payload`` must not be decoded, or None when it may be.
+
+        Over ``max_payload`` bytes, or JSON nested deeper than
+        ``max_json_depth`` (measured on the bytes, without decoding). Every
+        receiver asks before it decodes, and dead-letters what is refused.
+        """
+        return payload_problem(payload, max_bytes=self.max_payload, max_depth=self.max_json_depth)
 
     # -- the reconnect signal ---------------------------------------------------
 

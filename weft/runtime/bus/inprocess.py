@@ -20,6 +20,7 @@ from collections.abc import Callable
 
 from weft.protocols import Message, topic_matches
 from weft.runtime.bus.base import DEFAULT_MAX_PAYLOAD, Bus, Subscription
+from weft.runtime.bus.payload_limits import DEFAULT_MAX_JSON_DEPTH
 
 
 class InProcessBroker:
@@ -119,8 +120,14 @@ class InProcessBus(Bus):
         namespace: str = "default",
         client_id: str | None = None,
         max_payload: int = DEFAULT_MAX_PAYLOAD,
+        max_json_depth: int = DEFAULT_MAX_JSON_DEPTH,
     ) -> None:
-        super().__init__(namespace=namespace, client_id=client_id, max_payload=max_payload)
+        super().__init__(
+            namespace=namespace,
+            client_id=client_id,
+            max_payload=max_payload,
+            max_json_depth=max_json_depth,
+        )
         self.broker = broker if broker is not None else InProcessBroker()
         self._mine: list[Subscription] = []
 

@@ -57,6 +57,15 @@ class CompiledNode:
     predecessors: tuple[str, ...]
     #: False for actions that declare they never read their context (most tools).
     uses_context: bool = True
+    #: Parameters the action's schema marks secret: registered before each call.
+    secret_params: frozenset[str] = frozenset()
+    #: Paths into this node's output that feed a secret argument (``secret_flow``).
+    secret_outputs: tuple[tuple[str, ...], ...] = ()
+
+    @property
+    def templated(self) -> bool:
+        """Whether its arguments are rendered (``with`` or ``foreach``), not passed on."""
+        return self.render_args is not None or self.render_foreach is not None
 
 
 @dataclass
@@ -71,6 +80,12 @@ class PreparedWorkflow:
     source: str | None
     outputs: dict[str, Renderer]
     sub_hashes: dict[str, str] = field(default_factory=dict)
+    #: Paths into the run's inputs that are secret, registered before the run is journaled.
+    secret_inputs: tuple[tuple[str, ...], ...] = ()
+    #: Literal strings the workflow passes to secret arguments.
+    secret_literals: tuple[str, ...] = ()
+    #: The inputs that are secret in whole or in part (marked ``writeOnly`` in its schema).
+    secret_input_names: frozenset[str] = frozenset()
 
     @property
     def name(self) -> str:

@@ -36,6 +36,7 @@ from weft.protocols import (
 )
 from weft.runtime.engine.action_table import ActionTable, is_action
 from weft.runtime.engine.compiled import CompiledEdge, CompiledNode, PreparedWorkflow
+from weft.runtime.engine.secret_flow import analyse
 from weft.runtime.engine.workflow_action import WorkflowAction
 from weft.workflows import GraphPlan, Workflow, load_workflow, resolve_reducer, validate
 from weft.workflows.expressions import Condition, ExpressionError, Renderer, compile_template
@@ -156,6 +157,10 @@ def compile_workflow(
     plan = validate(spec, registry.specs())
     _check_loop_exits(spec, plan)
     nodes = _compile_nodes(spec, plan, registry)
+    flow = analyse(spec, {name: node.action.spec.input_schema for name, node in nodes.items()})
+    for name, node in nodes.items():
+        node.secret_params = flow.params.get(name, frozenset())
+        node.secret_outputs = tuple(sorted(flow.outputs.get(name, ())))
     outputs = _compile_outputs(spec, plan)
     sub_hashes = {
         name: getattr(registry.get(name), "graph_hash", "")
@@ -171,6 +176,9 @@ def compile_workflow(
         source=origin or (str(Path(source_file).resolve()) if source_file else None),
         outputs=outputs,
         sub_hashes=sub_hashes,
+        secret_inputs=tuple(sorted(flow.inputs)),
+        secret_literals=tuple(sorted(flow.literals)),
+        secret_input_names=flow.input_names(spec.inputs),
     )
 
 

@@ -23,10 +23,13 @@ from weft.protocols import (
     Usage,
     new_id,
 )
+from weft.protocols.results import json_result
 from weft.runtime.engine.action_table import ActionTable
 from weft.runtime.engine.compiled import CompiledNode, PreparedWorkflow
 from weft.runtime.engine.outcomes import RunResult
 from weft.runtime.support import logging as logs
+from weft.runtime.support.redaction import register_arguments
+from weft.runtime.support.secrets import secret_parameters
 from weft.runtime.tracing.spans import SpanRecord, Tracer, new_span_id
 
 
@@ -87,6 +90,7 @@ class ExecutionContext:
                 new_id(), "UnknownAction", f"no action '{action}' is available to '{self.key}'"
             )
         target = registry.get(action)
+        register_arguments(arguments, secret_parameters(target.spec.input_schema))
         call = ActionCall(
             action=action,
             arguments=arguments,
@@ -108,6 +112,7 @@ class ExecutionContext:
         finally:
             if bound is not None:
                 logs.unbind(bound)
+        result = json_result(result, target.spec.name)  # results are JSON, for children too
         self.site.trace_call(call, result, started, kind="call")
         spent = result.usage if child.child_usage is None else result.usage.add(child.child_usage)
         self.child_usage = spent if self.child_usage is None else self.child_usage.add(spent)
@@ -131,6 +136,8 @@ class ExecutionContext:
 
         The agents layer cannot import the runtime's tracing, so an action
         hands a plain mapping: name, kind, start, end, status, attributes.
+        A remote call passing on the spans its agent recorded also gives
+        ``span_id``, ``parent_id`` and ``agent``, so that they keep their tree.
         """
         tracer = self.site.tracer
         if tracer is None:
@@ -138,8 +145,8 @@ class ExecutionContext:
         tracer.record(
             SpanRecord(
                 trace_id=self._call.trace_id or self.site.trace_id,
-                span_id=new_span_id(),
-                parent_id=self._call.call_id,
+                span_id=span.get("span_id") or new_span_id(),
+                parent_id=span.get("parent_id") or self._call.call_id,
                 name=str(span["name"]),
                 kind=str(span.get("kind", "llm")),
                 start=float(span["start"]),
@@ -147,6 +154,7 @@ class ExecutionContext:
                 status=str(span.get("status", "ok")),
                 run_id=self.site.run_id,
                 node=self.key,
+                agent=span.get("agent"),
                 attributes=dict(span.get("attributes", {})),
             )
         )

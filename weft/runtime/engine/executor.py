@@ -18,6 +18,7 @@ from weft.runtime.engine.journal import Journal
 from weft.runtime.engine.lease import Lease, LeaseKeeper
 from weft.runtime.engine.outcomes import NodeOutcome, RunResult
 from weft.runtime.engine.scheduler import Execution
+from weft.runtime.engine.secret_flow import register_run
 from weft.runtime.tracing.spans import SpanRecord, Tracer, new_span_id, trace_id_for
 
 Listener = Callable[[RunEvent], None]
@@ -128,9 +129,13 @@ class Executor:
         caller took) or ``Journal.acquire_lease``, which raises
         ``RunInProgressError`` while another process runs it. If another process
         takes the lease over, this run stops with ``RunInProgressError``.
+
+        The run's secret inputs (``secret_flow``) are registered before anything
+        is journaled, so they are masked in every record of the run.
         """
         run_id = run_id or new_id()
         started = time.time()
+        register_run(inputs, workflow.secret_inputs, workflow.secret_literals)
         lease = self._open(workflow, inputs, run_id, started, resumed, lease)
         keeper = None
         if lease is not None and self.journal is not None:

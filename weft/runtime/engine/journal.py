@@ -111,7 +111,10 @@ class RunRecord:
 
 
 class Journal:
-    """SQLite run journal. One instance per process; not shared across event loops.
+    """SQLite run journal. One instance per process (or thread: its connection belongs to
+    the thread that opened it), used by one event loop at a time: a loop that is done
+    with it flushes it, so that no flush timer stays armed on a loop that is gone
+    (runs made from Python share one so, ``recording.py``).
 
     ``lease_period`` is how often a run this journal records renews its lease
     (``lease.PERIOD`` seconds by default); a lease silent for three periods

@@ -32,6 +32,7 @@ from weft.protocols import (
     Usage,
 )
 from weft.protocols.actions import NO_USAGE
+from weft.protocols.results import json_result
 from weft.runtime.engine.action_table import ActionTable
 from weft.runtime.engine.arguments import ForeachPlan, item_arguments, node_arguments
 from weft.runtime.engine.compiled import CompiledEdge, CompiledNode, PreparedWorkflow
@@ -43,9 +44,11 @@ from weft.runtime.engine.execution_context import (
 from weft.runtime.engine.node_spans import call_span, node_row
 from weft.runtime.engine.outcomes import NodeOutcome, RunResult, UsageTally
 from weft.runtime.engine.retry import should_retry
+from weft.runtime.engine.secret_flow import register_output
 from weft.runtime.engine.services import ExecutorServices
 from weft.runtime.engine.slots import Slot
 from weft.runtime.support import logging as logs
+from weft.runtime.support.redaction import redactor
 from weft.runtime.tracing.spans import NodeGroup, new_span_id
 from weft.workflows.expressions import ExpressionError
 from weft.workflows.reducers import ReducerError
@@ -113,6 +116,8 @@ class NodeCalls:
         self.limits = _limits(services, workflow)
         self._id_prefix = new_span_id()[:8]
         self._call_counter = 0
+        #: Bound once: it runs before every call (``call``).
+        self._register_arguments = redactor().register_arguments
 
     # -- the call site of the contexts handed to actions ---------------------------
 
@@ -188,6 +193,7 @@ class NodeCalls:
                 outcome.output = result.output
                 outcome.error = result.error
                 outcome.usage = result.usage
+                outcome.agent = result.agent
                 outcome.finished_at = time.time()
         except asyncio.CancelledError:
             outcome.state = NodeState.CANCELLED
@@ -298,8 +304,14 @@ class NodeCalls:
         """Call the node's action, under the global, workflow and per-action limits if any.
 
         ``span`` is the node's span id when traced. The awaitable never raises
-        except ``CancelledError``: every failure is a result.
+        except ``CancelledError``: every failure is a result. The secret
+        arguments are registered first, so that whatever the action echoes of
+        them is masked in every record (the action itself gets them as they are).
+        A node without ``with`` passes on upstream outputs, already registered
+        where they feed a secret (``secret_flow``) and masked where they were
+        recorded: only its top-level keys are looked at.
         """
+        self._register_arguments(arguments, node.secret_params, deep=node.templated)
         if self.limits[node.action_name]:
             return self._limited(node, key, arguments, span)
         return self._with_retries(node, key, arguments, span)
@@ -339,11 +351,14 @@ class NodeCalls:
         policy = node.retry
         attempt = 1
         spent = NO_USAGE  # by the attempts that failed, added to the last one's
+        inner = 0  # attempts the action made itself beyond one per call (a remote fail-over)
         while True:
             is_node_span = attempt == 1 and span is not None and node.render_foreach is None
             call = self._make_call(node, key, arguments, attempt, span, is_node_span)
             call_started = started if is_node_span or not traced else time.time()
             result = await self._attempt(node, call)
+            if result.attempts is not None:
+                inner += result.attempts - 1
             if result.state is ActionState.OK or not should_retry(policy, result, attempt):
                 if traced and not is_node_span:
                     self.trace_call(call, result, call_started, kind="call")
@@ -368,6 +383,7 @@ class NodeCalls:
             attempt += 1
         if spent is not NO_USAGE:
             result.usage = result.usage.add(spent)
+        attempt += inner
         if result.usage is not NO_USAGE or not self.quiet:
             self._call_finished(node, key, result, attempt, started)
         return Attempted(result, attempt, started)
@@ -420,6 +436,12 @@ class NodeCalls:
             result = ActionResult.from_exception(call.call_id, exc, source=action.spec.name)
         if ctx.child_usage is not None:
             result.usage = result.usage.add(ctx.child_usage)
+        # Results are JSON (weft.protocols.results), here as on an agent: same value or error.
+        result = json_result(result, action.spec.name)
+        if node.secret_outputs and result.output is not None:  # before anything records it
+            # A foreach item's output is one element of what downstream paths read: all of it.
+            paths = node.secret_outputs if node.render_foreach is None else ((),)
+            register_output(result.output, paths)
         return result
 
     def _call_finished(

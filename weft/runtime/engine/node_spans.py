@@ -20,7 +20,8 @@ from weft.runtime.tracing.spans import NodeRow, SpanRecord
 def node_row(node: CompiledNode, outcome: NodeOutcome) -> NodeRow:
     """``outcome``'s span as a ``NODE_ROW``: ``(span_id, key, start, end, status, action,
     input, output)``, followed by ``attempts, cached, foreach, error, usage`` unless they
-    all have their defaults (one attempt, not cached, not foreach, no error, no usage).
+    all have their defaults (one attempt, not cached, not foreach, no error, no usage),
+    and by the agent that answered when an agent in another process did.
 
     A node that never called (cached, failed before its call) spans no time.
     """
@@ -37,10 +38,18 @@ def node_row(node: CompiledNode, outcome: NodeOutcome) -> NodeRow:
         outcome.arguments,
         outcome.output,
     )
-    if outcome.attempts == 1 and outcome.error is None and usage is NO_USAGE and not foreach:
+    agent = outcome.agent
+    if (
+        outcome.attempts == 1
+        and outcome.error is None
+        and usage is NO_USAGE
+        and not foreach
+        and agent is None
+    ):
         return head
     usage_or_none = None if usage is NO_USAGE else usage
-    return (*head, outcome.attempts, outcome.cached, foreach, outcome.error, usage_or_none)
+    row = (*head, outcome.attempts, outcome.cached, foreach, outcome.error, usage_or_none)
+    return row if agent is None else (*row, agent)
 
 
 def call_span(

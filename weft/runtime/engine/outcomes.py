@@ -52,6 +52,8 @@ class NodeOutcome:
     reason: str | None = None
     span_id: str | None = None
     arguments: dict[str, Any] | None = None
+    #: The agent that answered its call, when an agent in another process did.
+    agent: str | None = None
 
 
 @dataclass

@@ -1,8 +1,10 @@
-"""The front door of the runtime: run a workflow, resume a run, find the journal.
+"""The front door of the runtime: run a workflow, resume a run.
 
-The Python API journals nothing unless asked (like an in-memory checkpointer);
-the CLI always journals, to ``.weft/journal.db`` under the current folder or
-under ``$WEFT_HOME`` when set.
+A run made here is recorded as ``weft run`` records one: journaled to
+``$WEFT_HOME/journal.db`` and traced to ``$WEFT_HOME/traces.db``, so ``weft
+runs``, ``weft trace show last`` and ``weft resume`` work on it. ``record=False``
+or ``WEFT_RECORD=0`` turns that off; ``recording.py`` says which stores a run
+gets and how they are shared between runs.
 """
 
 from __future__ import annotations
@@ -19,22 +21,10 @@ from weft.runtime.engine.inputs import resolve_inputs
 from weft.runtime.engine.journal import Journal
 from weft.runtime.engine.lease import Lease
 from weft.runtime.engine.outcomes import RunResult
-from weft.runtime.support.home import default_journal_path
-from weft.runtime.support.redaction import register_sensitive
-from weft.runtime.tracing.spans import Tracer
+from weft.runtime.engine.recording import JournalOption, TracerOption, recording
 from weft.workflows import Workflow
 
 Definition = WorkflowSpec | Workflow | PreparedWorkflow | str | Path
-
-
-def _journal(journal: Journal | str | Path | bool | None) -> Journal | None:
-    if journal is None or journal is False:
-        return None
-    if journal is True:
-        return Journal(default_journal_path())
-    if isinstance(journal, Journal):
-        return journal
-    return Journal(journal)
 
 
 def _prepared(definition: Definition, actions: Actions) -> PreparedWorkflow:
@@ -48,27 +38,39 @@ async def run_workflow(
     inputs: dict[str, Any] | None = None,
     *,
     actions: Actions = None,
-    journal: Journal | str | Path | bool | None = None,
+    journal: JournalOption = None,
     run_id: str | None = None,
     listeners: Sequence[Listener] = (),
     concurrency: int | None = None,
     inputs_from_text: bool = False,
-    tracer: Tracer | None = None,
+    tracer: TracerOption = None,
+    record: bool | None = None,
 ) -> RunResult:
     """Validate, compile and run a workflow; return its result (never raises for a failed node).
 
     ``definition`` is a builder ``Workflow``, a ``WorkflowSpec``, or the path of a
     YAML file or of a Python file defining ``workflow``. ``actions`` adds or
-    overrides actions by name. ``journal=True`` uses the default journal.
-    ``tracer`` receives every span (e.g. a ``TraceStore``); the caller closes it.
-    Raises ``DefinitionError`` or ``InputError`` before anything runs.
+    overrides actions by name.
+
+    The run is recorded as ``weft run`` records one: journaled to
+    ``$WEFT_HOME/journal.db`` (resumable, listed by ``weft runs``) and traced
+    to ``$WEFT_HOME/traces.db`` (``weft trace show last``). ``record=False``,
+    or ``WEFT_RECORD=0`` in the environment, records nothing; ``journal=False``
+    or ``tracer=False`` leaves out one. ``journal`` may be another file's path;
+    a ``Journal`` or ``Tracer`` object (e.g. a ``MemoryTracer``) is used
+    whatever ``record`` says, and the caller closes it. The files weft opens
+    itself stay open for the next run (``recording.py``).
+
+    Raises ``DefinitionError`` or ``InputError`` before anything runs, and
+    ``StorageError`` when a file to record in cannot be used.
     """
     prepared = _prepared(definition, actions)
     resolved = resolve_inputs(prepared.spec, inputs, from_text=inputs_from_text)
-    register_sensitive(resolved)
-    store = _journal(journal)
-    executor = Executor(journal=store, listeners=listeners, concurrency=concurrency, tracer=tracer)
-    return await executor.run(prepared, resolved, run_id=run_id)
+    with recording(journal, tracer, record) as (store, spans):
+        executor = Executor(
+            journal=store, listeners=listeners, concurrency=concurrency, tracer=spans
+        )
+        return await executor.run(prepared, resolved, run_id=run_id)
 
 
 async def resume_run(
@@ -80,59 +82,71 @@ async def resume_run(
     listeners: Sequence[Listener] = (),
     concurrency: int | None = None,
     force: bool = False,
-    tracer: Tracer | None = None,
+    tracer: TracerOption = None,
+    record: bool | None = None,
     on_takeover: Callable[[Lease], None] | None = None,
 ) -> RunResult:
     """Finish a run that stopped (crash, kill, failure, cancel) without repeating finished calls.
 
     The workflow is reloaded from the file the run started from unless
     ``definition`` is given. If its graph hash differs from the journaled one,
-    ``ResumeMismatchError`` is raised unless ``force`` is set. ``tracer`` is as
-    for ``run_workflow``; the resumed run's spans join the run's earlier ones.
+    ``ResumeMismatchError`` is raised unless ``force`` is set. ``journal`` is
+    the run's journal (``True``: the default one) and cannot be left out;
+    ``tracer`` and ``record`` are as for ``run_workflow``, and the resumed
+    run's spans join the run's earlier ones.
 
     A run still running in another process (its lease is alive) is refused
     with ``RunInProgressError`` naming that process, so no call runs twice. A
     run left running by a process that died is taken over: ``on_takeover``
     gets the dead holder's lease (``Lease.expiry_reason()`` says why it expired).
     """
-    store = _journal(journal)
-    assert store is not None
-    record = store.get_run(run_id)
-    if record.state is RunState.SUCCEEDED:
-        raise WeftError(f"run {record.run_id} already succeeded; nothing to resume")
-    holder = store.live_lease(record.run_id)
-    if holder is not None:  # before loading anything; acquire_lease below decides
-        raise holder.refusal()
-    if definition is None:
-        if record.source is None:
-            raise WeftError(
-                f"run {record.run_id} was started from Python code; "
-                "pass the workflow to resume_run(definition=...)"
+    if journal is False:
+        raise WeftError("resume_run needs the journal the run is in (journal=True: the default)")
+    with recording(journal, tracer, record) as (store, spans):
+        assert store is not None
+        run = store.get_run(run_id)
+        if run.state is RunState.SUCCEEDED:
+            raise WeftError(f"run {run.run_id} already succeeded; nothing to resume")
+        holder = store.live_lease(run.run_id)
+        if holder is not None:  # before loading anything; acquire_lease below decides
+            raise holder.refusal()
+        if definition is None:
+            if run.source is None:
+                raise WeftError(
+                    f"run {run.run_id} was started from Python code; "
+                    "pass the workflow to resume_run(definition=...)"
+                )
+            definition = run.source
+        prepared = _prepared(definition, actions)
+        if prepared.graph_hash != run.graph_hash and not force:
+            raise ResumeMismatchError(
+                f"workflow '{prepared.name}' changed since run {run.run_id} started "
+                f"(graph hash {run.graph_hash} -> {prepared.graph_hash}); "
+                "resuming would mix two graphs (use --force to resume anyway)"
             )
-        definition = record.source
-    prepared = _prepared(definition, actions)
-    if prepared.graph_hash != record.graph_hash and not force:
-        raise ResumeMismatchError(
-            f"workflow '{prepared.name}' changed since run {record.run_id} started "
-            f"(graph hash {record.graph_hash} -> {prepared.graph_hash}); "
-            "resuming would mix two graphs (use --force to resume anyway)"
+        lease, previous = store.acquire_lease(run.run_id)
+        if previous is not None and on_takeover is not None:
+            on_takeover(previous)
+        # Read what finished only now: no other process can add to it any more.
+        cache = store.completed_calls(run.run_id)
+        executor = Executor(
+            journal=store, listeners=listeners, concurrency=concurrency, tracer=spans
         )
-    lease, previous = store.acquire_lease(record.run_id)
-    if previous is not None and on_takeover is not None:
-        on_takeover(previous)
-    # Read what finished only now: no other process can add to it any more.
-    cache = store.completed_calls(record.run_id)
-    register_sensitive(record.inputs)
-    executor = Executor(journal=store, listeners=listeners, concurrency=concurrency, tracer=tracer)
-    return await executor.run(
-        prepared, record.inputs, run_id=record.run_id, cache=cache, resumed=True, lease=lease
-    )
+        return await executor.run(
+            prepared, run.inputs, run_id=run.run_id, cache=cache, resumed=True, lease=lease
+        )
 
 
 def run_sync(
     definition: Definition, inputs: dict[str, Any] | None = None, **options: Any
 ) -> RunResult:
-    """``run_workflow`` for code that is not async (scripts, notebooks without a loop)."""
+    """``run_workflow`` for code that is not async (scripts, notebooks without a loop).
+
+    Takes ``run_workflow``'s options, and records the run the same way. Ctrl-C
+    (``KeyboardInterrupt``) cancels the run: it is journaled as cancelled, its
+    lease given back, so it can be resumed at once (``weft resume RUN`` for a
+    workflow file, ``resume_run(RUN, definition=...)`` for one built in Python).
+    """
     import asyncio
 
     return asyncio.run(run_workflow(definition, inputs, **options))

@@ -26,6 +26,7 @@ from weft.runtime.engine.compiled import PreparedWorkflow
 from weft.runtime.engine.dataflow import Advance, Dataflow, Review, Skip
 from weft.runtime.engine.node_calls import NodeCalls
 from weft.runtime.engine.outcomes import NodeOutcome, RunResult, UsageTally
+from weft.runtime.engine.secret_flow import register_run
 from weft.runtime.engine.services import ExecutorServices
 from weft.runtime.engine.slots import Slot
 from weft.workflows.expressions import ExpressionError
@@ -143,6 +144,7 @@ class Execution:
         self, workflow: PreparedWorkflow, inputs: dict[str, Any], *, prefix: str, parent_id: str
     ) -> RunResult:
         """A sub-workflow, run as part of this run: same journal, cache and trace."""
+        register_run(inputs, workflow.secret_inputs, workflow.secret_literals)
         child = Execution(
             self.services,
             workflow,

@@ -45,8 +45,10 @@ def _input_schema(prepared: PreparedWorkflow) -> dict[str, Any]:
         prop: dict[str, Any] = {} if decl.type == "any" else {"type": decl.type}
         if decl.description:
             prop["description"] = decl.description
-        if decl.default is not None:
+        if decl.default is not None and name not in prepared.secret_input_names:
             prop["default"] = decl.default
+        if name in prepared.secret_input_names:  # a calling workflow treats it as secret
+            prop["writeOnly"] = True
         properties[name] = prop
         if decl.required:
             required.append(name)

@@ -44,6 +44,10 @@ class Answer(BaseModel):
     plan_failures: list[PlanFailure] = Field(
         default_factory=list, description="Planner answers rejected before one was accepted."
     )
+    notes: list[str] = Field(
+        default_factory=list,
+        description="What the orchestrator did on its own, e.g. a fallback to the rule planner.",
+    )
     duration_s: float = Field(default=0.0, description="Wall time of the whole ask.")
 
     @property

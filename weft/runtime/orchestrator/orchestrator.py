@@ -23,7 +23,7 @@ import asyncio
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from weft.protocols import (
     Action,
@@ -71,6 +71,15 @@ class Orchestrator:
     fed from elsewhere, e.g. cards on the bus). ``on_plan(plan, routes)`` is
     called with the accepted plan and its routes (subtask -> action) before the
     run starts, so a terminal can show them while the subtasks run.
+
+    ``fallback_planner`` plans when ``planner`` gives no acceptable plan (a
+    small local model may write nothing valid even after being re-asked):
+    ``"rules"`` (the default) is the model-free ``RulePlanner``, ``"none"``
+    raises ``PlanningError`` instead. A planner whose model fails for good
+    (``model_error``: auth, quota, an endpoint that is down) gets no fallback:
+    that is a configuration error to report, not a plan to improvise. A
+    fallback leaves a note on the answer
+    (``Answer.notes``) and keeps the rejected plans in ``plan_failures``.
     """
 
     def __init__(
@@ -88,6 +97,7 @@ class Orchestrator:
         concurrency: int | None = None,
         sync_cards: bool = True,
         on_plan: Callable[[Plan, dict[str, str]], None] | None = None,
+        fallback_planner: Planner | Literal["rules", "none"] = "rules",
     ) -> None:
         self.registry = (
             actions
@@ -95,6 +105,13 @@ class Orchestrator:
             else ActionRegistry(dict(actions) if isinstance(actions, Mapping) else list(actions))
         )
         self.planner: Planner = planner or RulePlanner()
+        self.fallback_planner: Planner | None = (
+            None
+            if fallback_planner == "none" or isinstance(self.planner, RulePlanner)
+            else RulePlanner()
+            if fallback_planner == "rules"
+            else fallback_planner
+        )
         self.router: Router = router or LexicalRouter()
         self.aggregator: Action = aggregator or ConcatAggregator()
         self.budget = budget or OrchestratorBudget()
@@ -181,23 +198,24 @@ class Orchestrator:
             hint=await self.experience.lookup(task),
             context=SpanSink(self.tracer, run_id, "plan"),
         )
-        outcome = await self.planner.plan(request)
-        failures = list(outcome.failures)
-        plan = outcome.plan
-        if plan is not None and plan.model_dump_json() not in accepted:
-            problems = await check(plan)  # never trust a planner to have checked
-            if problems:
-                failures.append(
-                    PlanFailure(
-                        attempt=len(failures) + 1,
-                        kind="invalid_plan",
-                        message="; ".join(problems),
-                        raw=plan.model_dump_json()[:2000],
-                    )
+        plan, failures, planner_usage = await self._checked_plan(self.planner, request, accepted)
+        notes: list[str] = []
+        model_failed = bool(failures) and failures[-1].kind == "model_error"
+        if plan is None and self.fallback_planner is not None and not model_failed:
+            primary = failures[-1] if failures else None
+            plan, more, spent = await self._checked_plan(self.fallback_planner, request, accepted)
+            failures += more
+            planner_usage = planner_usage.add(spent)
+            if plan is not None:
+                why = f" (last: {primary.kind}: {primary.message[:300]})" if primary else ""
+                notes.append(
+                    f"{type(self.planner).__name__} gave no acceptable plan after "
+                    f"{len(failures) - len(more)} answer(s){why}; planned with "
+                    f"{type(self.fallback_planner).__name__} instead"
                 )
-                plan = None
+                self._trace_note(run_id, notes[-1])
         if plan is None:
-            raise PlanningError(failures, outcome.usage)
+            raise PlanningError(failures, planner_usage)
         choices = accepted[plan.model_dump_json()]
         self._trace_routes(run_id, choices)
         routes = {c.subtask: c.action for c in choices if c.action is not None}
@@ -215,13 +233,36 @@ class Orchestrator:
         prepared = compile_workflow(workflow_def, run_registry)
         unstarted.executing = True
         result, stopped, spent = await self._execute(
-            prepared, plan_inputs(task, plan), run_id, outcome.usage
+            prepared, plan_inputs(task, plan), run_id, planner_usage
         )
         answer = self._answer(
-            run_id, started, result, stopped, spent, outcome.usage, failures, plan, choices
+            run_id, started, result, stopped, spent, planner_usage, failures, plan, choices
         )
+        answer.notes = notes
         await self._learn(task, plan, choices, answer, result)
         return answer
+
+    @staticmethod
+    async def _checked_plan(
+        planner: Planner, request: PlanRequest, accepted: dict[str, list[RouteChoice]]
+    ) -> tuple[Plan | None, list[PlanFailure], Usage]:
+        """``planner``'s plan if it passes the orchestrator's own check, with its failures."""
+        outcome = await planner.plan(request)
+        failures = list(outcome.failures)
+        plan = outcome.plan
+        if plan is not None and plan.model_dump_json() not in accepted:
+            problems = await request.check(plan)  # never trust a planner to have checked
+            if problems:
+                failures.append(
+                    PlanFailure(
+                        attempt=len(failures) + 1,
+                        kind="invalid_plan",
+                        message="; ".join(problems),
+                        raw=plan.model_dump_json()[:2000],
+                    )
+                )
+                plan = None
+        return plan, failures, outcome.usage
 
     async def _execute(
         self, prepared: PreparedWorkflow, inputs: dict[str, Any], run_id: str, already: Usage
@@ -316,6 +357,26 @@ class Orchestrator:
                 succeeded=answer.ok,
                 usage=answer.usage,
                 run_id=answer.run_id,
+            )
+        )
+
+    def _trace_note(self, run_id: str, note: str) -> None:
+        """A zero-length span saying what the orchestrator did on its own (a planner fallback)."""
+        if self.tracer is None:
+            return
+        now = time.time()
+        self.tracer.record(
+            SpanRecord(
+                trace_id=trace_id_for(run_id),
+                span_id=new_span_id(),
+                parent_id=None,
+                name="planner fallback",
+                kind="note",
+                start=now,
+                end=now,
+                status="ok",
+                run_id=run_id,
+                attributes={"weft.note": note},
             )
         )
 

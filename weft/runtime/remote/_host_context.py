@@ -2,7 +2,12 @@
 
 The remote side continues the caller's trace: the span of a served call has
 the trace id and parent span id of the call's ``traceparent`` user property
-(the caller's call span), so the two processes' spans form one tree.
+(the caller's call span), so the two processes' spans form one tree. Every
+span made for a call (its own, its nested calls', the LLM requests an agent
+reports through ``record_span``) goes to the host's tracer, if it has one,
+and to the call's ``CallTrace``, which sends them back in the result when the
+caller asked; progress reports go to the caller as they happen
+(``_call_trace``).
 
 What a context needs from its agent host is the small ``Host`` protocol
 below (``AgentHost`` provides it), so this module does not import the host.
@@ -12,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Mapping
 from typing import Any, Protocol
 
 from weft.protocols import (
@@ -25,7 +31,11 @@ from weft.protocols import (
     Usage,
 )
 from weft.protocols.remote import TRACEPARENT
+from weft.protocols.results import json_result
 from weft.runtime.engine.registry import ActionRegistry
+from weft.runtime.remote._call_trace import CallTrace
+from weft.runtime.support.redaction import register_arguments
+from weft.runtime.support.secrets import secret_parameters
 from weft.runtime.tracing.spans import SpanRecord, Tracer, new_span_id, parse_traceparent
 
 
@@ -57,10 +67,17 @@ class HostContext:
     """
 
     def __init__(
-        self, host: Host, call: ActionCall, properties: MessageProperties | None = None
+        self,
+        host: Host,
+        call: ActionCall,
+        properties: MessageProperties | None = None,
+        trace: CallTrace | None = None,
     ) -> None:
         self.host = host
         self._call = call
+        #: Where this call's spans and progress go besides the host's tracer (shared
+        #: by the contexts of its nested calls); None when the caller asked for neither.
+        self.trace = trace
         self.span_id = new_span_id()
         # The call's span id is its call id (see weft.runtime.tracing.spans).
         self.trace_id = call.trace_id
@@ -99,9 +116,11 @@ class HostContext:
             return ActionResult.failure(
                 call.call_id, "UnknownAction", f"no action '{action}' is available here"
             )
-        child = HostContext(self.host, call)
+        child = HostContext(self.host, call, trace=self.trace)
         child.trace_id, child.parent_id = self.trace_id, self.span_id
+        register_arguments(arguments, secret_parameters(target.spec.input_schema))
         result = await run_traced(self.host, target, call, child)
+        result = json_result(result, target.spec.name)  # results are JSON, for children too
         self.child_usage = self.child_usage.add(result.usage)
         return result
 
@@ -112,9 +131,48 @@ class HostContext:
         return list(specs.values())
 
     def progress(self, message: str, fraction: float | None = None, **data: Any) -> None:
-        self.progress_events.append(
-            ProgressEvent(call_id=self._call.call_id, message=message, fraction=fraction, data=data)
+        event = ProgressEvent(
+            call_id=self._call.call_id, message=message, fraction=fraction, data=data
         )
+        self.progress_events.append(event)
+        if self.trace is not None:
+            self.trace.progress(event)
+
+    def record_span(self, span: Mapping[str, Any]) -> None:
+        """Record a span the action measured (an LLM request), by default a child of this call.
+
+        The mapping is what ``ExecutionContext.record_span`` takes: name, kind,
+        start, end, status, attributes, and optionally ``span_id``,
+        ``parent_id`` and ``agent`` (a remote call passing on its server's spans).
+        """
+        if self.trace_id is None:
+            return
+        record(
+            self.host,
+            self.trace,
+            SpanRecord(
+                trace_id=self.trace_id,
+                span_id=str(span.get("span_id") or new_span_id()),
+                parent_id=str(span.get("parent_id") or self.span_id),
+                name=str(span["name"]),
+                kind=str(span.get("kind", "llm")),
+                start=float(span["start"]),
+                end=float(span["end"]),
+                status=str(span.get("status", "ok")),
+                run_id=self._call.run_id,
+                node=self._call.node,
+                agent=span.get("agent"),
+                attributes=dict(span.get("attributes", {})),
+            ),
+        )
+
+
+def record(host: Host, trace: CallTrace | None, span: SpanRecord) -> None:
+    """Hand ``span`` to the host's tracer and to the call's trace."""
+    if host.tracer is not None:
+        host.tracer.record(span)
+    if trace is not None:
+        trace.record(span)
 
 
 async def run_traced(
@@ -146,8 +204,24 @@ async def run_traced(
     if ctx.progress_events:
         result.progress = [*result.progress, *ctx.progress_events]
     result.agent = host.agent_id
-    if host.tracer is not None and ctx.trace_id is not None:
-        host.tracer.record(
+    if ctx.trace_id is not None and (host.tracer is not None or ctx.trace is not None):
+        attributes: dict[str, Any] = {
+            "weft.attempt": call.attempt,
+            "weft.call_id": call.call_id,
+            "weft.side": "agent",
+            "input": call.arguments,
+            "output": result.output,
+            "error": result.error,
+            "usage": result.usage,
+        }
+        if ctx.progress_events:
+            attributes["weft.progress"] = [
+                {"at": e.at, "message": e.message, "fraction": e.fraction}
+                for e in ctx.progress_events
+            ]
+        record(
+            host,
+            ctx.trace,
             SpanRecord(
                 trace_id=ctx.trace_id,
                 span_id=ctx.span_id,
@@ -160,15 +234,7 @@ async def run_traced(
                 run_id=call.run_id,
                 node=call.node,
                 agent=host.agent_id,
-                attributes={
-                    "weft.attempt": call.attempt,
-                    "weft.call_id": call.call_id,
-                    "weft.side": "agent",
-                    "input": call.arguments,
-                    "output": result.output,
-                    "error": result.error,
-                    "usage": result.usage,
-                },
-            )
+                attributes=attributes,
+            ),
         )
     return result

@@ -11,21 +11,27 @@ import json
 from pydantic import ValidationError
 
 from weft.protocols import ActionCall, DeadLetterReason, Message
+from weft.runtime.bus.base import Bus
 
 Parsed = tuple[ActionCall | None, str, DeadLetterReason, str]
 """``(call, call_id, reason, detail)``: the call, or None with why (and its id if readable)."""
 
 
-def parse_call(message: Message, max_payload: int) -> Parsed:
-    """The ``ActionCall`` in ``message``; never raises, whatever the payload holds."""
-    size = len(message.payload)
-    if size > max_payload:
-        detail = f"payload of {size:,} bytes exceeds this agent's limit of {max_payload:,} bytes"
-        return None, "", DeadLetterReason.TOO_LARGE, detail
+def parse_call(message: Message, bus: Bus) -> Parsed:
+    """The ``ActionCall`` in ``message``; never raises, whatever the payload holds.
+
+    Size and JSON depth are checked on the bytes first (``Bus.refuse``), so
+    a huge or deeply nested payload is refused before it is decoded.
+    """
+    refused = bus.refuse(message.payload)
+    if refused is not None:
+        return None, "", refused[0], refused[1]
     try:
         data = json.loads(message.payload)
     except (UnicodeDecodeError, ValueError) as exc:
         return None, "", DeadLetterReason.UNDECODABLE, f"payload is not UTF-8 JSON: {exc}"
+    except RecursionError:  # only when max_json_depth was set above what Python can decode
+        return None, "", DeadLetterReason.TOO_DEEP, "JSON nested too deeply to decode"
     call_id = data.get("call_id") if isinstance(data, dict) else None
     call_id = call_id if isinstance(call_id, str) else ""
     try:

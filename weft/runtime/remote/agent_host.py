@@ -19,6 +19,10 @@ clear the card of a crashed process). It
   a caller that re-sends because it wrongly believed this agent dead (a
   broker restart fires every Will) never causes a second run. A later
   attempt after a failed one runs again: that is a genuine retry;
+- continues the caller's trace (``traceparent``) and, when the caller asks,
+  sends the call's progress reports as they happen and returns the spans it
+  recorded for the call in the result (``_call_trace``), so they join the
+  caller's trace store wherever this process runs;
 - sends malformed, oversized or misaddressed messages to the dead-letter
   topic, and answers them with an error when they carry a Response Topic;
 - on ``stop()`` (SIGTERM in the CLI) stops taking calls, marks its card
@@ -66,12 +70,17 @@ from weft.protocols.remote import (
     KIND_RESULT,
     card_expiry,
 )
+from weft.protocols.results import json_result
 from weft.runtime.bus.base import Bus, Subscription
 from weft.runtime.engine.registry import ActionRegistry
 from weft.runtime.remote._call_table import CallTable, Entry
+from weft.runtime.remote._call_trace import CallTrace
 from weft.runtime.remote._host_context import HostContext, run_traced
 from weft.runtime.remote._incoming import parse_call
+from weft.runtime.remote.card_signing import AgentKey, signed_card_json
 from weft.runtime.remote.dead_letter import publish_dead_letter
+from weft.runtime.support.redaction import register_arguments
+from weft.runtime.support.secrets import scrub_result, secret_parameters
 from weft.runtime.tracing.spans import Tracer
 
 log = logging.getLogger(__name__)
@@ -99,6 +108,9 @@ class AgentHost:
     pooled under its own name, and ``pooled=False`` turns pools off.
     ``others`` is a registry of further actions (for example a
     ``LiveRegistry``'s remote actions) that hosted actions may call.
+    ``key`` signs the card (``card_signing``); by default this user's agent
+    key (``$WEFT_HOME/keys/agent.key``), created on first use, which callers
+    of the same user trust without configuration.
     """
 
     def __init__(
@@ -114,6 +126,7 @@ class AgentHost:
         tracer: Tracer | None = None,
         dedup_size: int = 10_000,
         others: ActionRegistry | None = None,
+        key: AgentKey | None = None,
     ) -> None:
         self.bus = bus
         self.registry = actions if isinstance(actions, ActionRegistry) else ActionRegistry(actions)
@@ -129,6 +142,7 @@ class AgentHost:
         self.tracer = tracer
         self.dedup_size = dedup_size
         self.others = others
+        self.key = key
         self.status = AgentStatus.SERVING
         self.load = AgentLoad(capacity=concurrency)
         self.dead_letters = 0
@@ -255,11 +269,13 @@ class AgentHost:
         With the Message Expiry the card names, which the broker counts down:
         a receiver learns a retained card's age from it (``card_age``).
         """
+        if self.key is None:  # file I/O, once: off the loop
+            self.key = await asyncio.to_thread(AgentKey.load_or_create)
         self._seq += 1
         card = self.card()
         await self.bus.publish(
             self.topics.card(self.agent_id),
-            card.model_dump_json(),
+            signed_card_json(card, self.key),
             qos=1,
             retain=True,
             properties=MessageProperties(message_expiry=card.expiry),
@@ -326,7 +342,7 @@ class AgentHost:
             await self._answer(message, result)
 
     async def _serve(self, message: Message) -> None:
-        call, call_id, reason, detail = parse_call(message, self.bus.max_payload)
+        call, call_id, reason, detail = parse_call(message, self.bus)
         if call is None:
             await self._reject(message, reason, detail, call_id)
             return
@@ -350,8 +366,13 @@ class AgentHost:
 
     async def _execute(self, call: ActionCall, message: Message, entry: Entry) -> None:
         result: ActionResult | None = None
+        # Secrets among the arguments are registered before the call runs, and masked
+        # in what goes back (an echo of them, or of the host's own): docs/security.md.
+        spec = self.registry.get(call.action).spec
+        register_arguments(call.arguments, secret_parameters(spec.input_schema))
+        trace = CallTrace.for_message(self.bus, message)
         try:
-            result = await self._run_limited(call, message)
+            result = await self._run_limited(call, message, trace)
         except asyncio.CancelledError:
             result = ActionResult.failure(
                 call.call_id,
@@ -362,6 +383,10 @@ class AgentHost:
         finally:
             if result is None:  # pragma: no cover - _run_limited never raises otherwise
                 result = ActionResult.failure(call.call_id, "AgentError", "no result")
+            # Results are JSON (weft.protocols.results), as in-process: same value or error.
+            result = scrub_result(json_result(result, spec.name))
+            if trace is not None:  # the spans go back with the result that goes back
+                result = trace.attach(result, self.bus.max_payload)
             result.agent = self.agent_id
             self.load.served += 1
             if not result.ok:
@@ -369,7 +394,9 @@ class AgentHost:
             if not entry.future.done():
                 entry.future.set_result(result)
 
-    async def _run_limited(self, call: ActionCall, message: Message) -> ActionResult:
+    async def _run_limited(
+        self, call: ActionCall, message: Message, trace: CallTrace | None
+    ) -> ActionResult:
         self.load.queued += 1
         try:
             await self._limit.acquire()
@@ -389,14 +416,21 @@ class AgentHost:
             self.load.in_flight += 1
             try:
                 action: Action = self.registry.get(call.action)
-                ctx = HostContext(self, call, message.properties)
-                return await run_traced(self, action, call, ctx)
+                ctx = HostContext(self, call, message.properties, trace)
+                result = await run_traced(self, action, call, ctx)
+                if trace is not None:
+                    await trace.flush()  # the caller sees the progress before the result
+                return result
             finally:
                 self.load.in_flight -= 1
         finally:
             self._limit.release()
 
     async def _cancel(self, message: Message) -> None:
+        refused = self.bus.refuse(message.payload)
+        if refused is not None:
+            await self._reject(message, *refused)
+            return
         try:
             cancel = CallCancel.model_validate_json(message.payload)
         except ValidationError as exc:

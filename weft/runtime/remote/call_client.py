@@ -23,16 +23,17 @@ import time
 import weakref
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from weft.protocols import (
-    ActionResult,
     CallAccepted,
     DeadLetterReason,
     Message,
     MessageProperties,
+    ProgressEvent,
+    ServedResult,
 )
-from weft.protocols.remote import KIND_ACCEPTED, KIND_PROPERTY
+from weft.protocols.remote import KIND_ACCEPTED, KIND_PROGRESS, KIND_PROPERTY, KIND_RESULT
 from weft.runtime.bus.base import Bus, Subscription
 from weft.runtime.remote.dead_letter import publish_dead_letter
 from weft.runtime.support.tasks import cancel_and_wait
@@ -42,8 +43,18 @@ log = logging.getLogger(__name__)
 _clients: weakref.WeakKeyDictionary[Bus, CallClient] = weakref.WeakKeyDictionary()
 
 Event = tuple[str, Any]
-"""What a waiter receives: ``("result", ActionResult)``, ``("accepted", CallAccepted)``,
-``("reconnected", None)`` or ``("agent", (change, agent_id))`` from a registry."""
+"""What a waiter receives: ``("result", ServedResult)``, ``("accepted", CallAccepted)``,
+``("progress", ProgressEvent)``, ``("reconnected", None)`` or ``("agent", (change,
+agent_id))`` from a registry."""
+
+#: The payload of each kind of reply (``weft-kind``; a reply without one is a result).
+#: A result is read as a ``ServedResult``: an ``ActionResult`` with the server's spans,
+#: if it sent any.
+_REPLY_MODELS: dict[str, type[BaseModel]] = {
+    KIND_RESULT: ServedResult,
+    KIND_ACCEPTED: CallAccepted,
+    KIND_PROGRESS: ProgressEvent,
+}
 
 
 class Waiter:
@@ -190,18 +201,24 @@ class CallClient:
         waiter = self._waiters.get(key)
         if waiter is None:
             return  # a late reply for a call that already ended
-        accepted = message.properties.user_properties.get(KIND_PROPERTY) == KIND_ACCEPTED
+        kind = message.properties.user_properties.get(KIND_PROPERTY, KIND_RESULT)
+        model = _REPLY_MODELS.get(kind)
+        if model is None:
+            return  # a kind of reply from a newer agent: ignored, like unknown fields
+        refused = self.bus.refuse(message.payload)  # too large or too deep to decode
+        if refused is not None:
+            reason, detail = refused
+            detail = f"{kind} reply refused: {detail}"
+            await publish_dead_letter(self.bus, message, reason, detail, self.bus.client_id)
+            return
         try:
-            if accepted:
-                waiter.push(("accepted", CallAccepted.model_validate_json(message.payload)))
-            else:
-                waiter.push(("result", ActionResult.model_validate_json(message.payload)))
+            waiter.push((kind, model.model_validate_json(message.payload)))
         except ValidationError as exc:
             await publish_dead_letter(
                 self.bus,
                 message,
                 DeadLetterReason.INVALID_MESSAGE,
-                f"reply is not {'a CallAccepted' if accepted else 'an ActionResult'}: {exc}",
+                f"{kind} reply is not a valid {model.__name__}: {exc}",
                 self.bus.client_id,
             )
 

@@ -12,13 +12,39 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from weft.protocols import AgentCard, AgentStatus
 
 Listener = Callable[[str, str], None]
 """Called with ``(change, agent_id)``; change is ``appeared``, ``updated`` or ``gone``."""
+
+
+@dataclass(frozen=True)
+class Trust:
+    """Which of an agent's actions a caller may send calls to, and why (for people).
+
+    ``allowed`` None means every action: what a directory that does not
+    judge cards gives. ``LiveRegistry`` judges every card it reads against
+    its trust list (``weft.runtime.remote.trust``).
+    """
+
+    allowed: frozenset[str] | None = None
+    signer: str | None = None
+    """The base64 public key whose signature on the card verified, if any."""
+    note: str = ""
+    """Why the card is trusted ("local key ..."), or why not ("unsigned card")."""
+
+    def allows(self, action: str) -> bool:
+        return self.allowed is None or action in self.allowed
+
+    def label(self, actions: list[str]) -> str:
+        """``trusted``, ``untrusted`` or ``partly trusted`` for a card serving ``actions``."""
+        allowed = [a for a in actions if self.allows(a)]
+        if len(allowed) == len(actions):
+            return "trusted"
+        return "partly trusted" if allowed else "untrusted"
 
 
 @dataclass
@@ -34,6 +60,8 @@ class AgentInfo:
     card: AgentCard
     first_seen: float
     last_seen: float
+    trust: Trust = field(default_factory=Trust)
+    """Which of its actions this caller may call (an untrusted agent is listed, never called)."""
 
     @property
     def agent_id(self) -> str:
@@ -67,7 +95,8 @@ class AgentDirectory(Protocol):
     def get(self, agent_id: str) -> AgentInfo | None: ...
 
     def serving(self, action: str) -> list[AgentInfo]:
-        """Agents that take calls for ``action`` now (fresh or stale, not draining)."""
+        """Agents that take calls for ``action`` now (fresh or stale, not draining) and are
+        trusted to serve it: the only agents a ``RemoteAction`` sends the call to."""
         ...
 
     def listen(self, listener: Listener) -> Callable[[], None]:

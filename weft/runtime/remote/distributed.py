@@ -29,6 +29,7 @@ from weft.protocols import WorkflowSpec
 from weft.runtime.engine.compiler import load_definition
 from weft.runtime.engine.registry import ActionRegistry
 from weft.runtime.remote.live_registry import LiveRegistry
+from weft.runtime.remote.trust import TrustPolicy
 from weft.workflows import Workflow
 
 
@@ -79,13 +80,19 @@ async def remote_actions(
     *,
     namespace: str = "default",
     wait: float = 30.0,
+    trust: TrustPolicy | str | None = None,
 ) -> AsyncIterator[ActionRegistry]:
     """Connect to ``broker``, learn its agents, yield the remote actions of ``definition``.
 
     The connection stays open inside the ``async with`` block, where the
-    workflow runs; it closes afterwards.
+    workflow runs; it closes afterwards. Only agents trusted for an action
+    are called (``trust``: a ``TrustPolicy`` or a trust list's path; by
+    default ``TrustPolicy.load()``, see ``weft.runtime.remote.trust``).
     """
     from weft.runtime.bus.mqtt.mqtt_bus import MqttBus
 
-    async with MqttBus(broker, namespace=namespace) as bus, LiveRegistry(bus) as registry:
+    async with (
+        MqttBus(broker, namespace=namespace) as bus,
+        LiveRegistry(bus, trust=trust) as registry,
+    ):
         yield await actions_for(definition, registry, wait=wait)

@@ -9,6 +9,14 @@ preferred and not counted as alive. A card's age comes from the card and the
 broker, not from when it arrived (``weft.protocols.remote.card_age``): the
 broker hands a new subscriber every retained card at once, however old.
 
+Every card is judged against the caller's trust list (``trust``, by default
+``TrustPolicy.load()``: this user's own agent keys, plus ``$WEFT_TRUST`` or
+``trust.yaml``): an agent is listed whatever its card says, but calls, action
+names, specs, capability cards and loads come only from agents trusted for
+the action (``weft.runtime.remote.trust``). An untrusted card is never
+called, so an agent the broker admits cannot draw calls meant for another by
+claiming its action.
+
 A card that is not an ``AgentCard`` is dead-lettered and changes nothing
 else: the reader never waits on the dead letter, so the cards behind it are
 read as if it were not there.
@@ -22,9 +30,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
+import os
 import time
 from collections.abc import Callable, Iterable
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -40,12 +51,17 @@ from weft.protocols.remote import card_age
 from weft.runtime.bus.base import Bus, Subscription
 from weft.runtime.engine.registry import ActionRegistry
 from weft.runtime.remote.call_client import CallClient
+from weft.runtime.remote.card_signing import verify_card_data
 from weft.runtime.remote.dead_letter import publish_dead_letter
-from weft.runtime.remote.directory import AgentInfo, Listener
+from weft.runtime.remote.directory import AgentInfo, Listener, Trust
 from weft.runtime.remote.remote_action import RemoteAction
+from weft.runtime.remote.trust import TrustPolicy
 from weft.runtime.support.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
+
+#: Logged once per agent whenever its verdict changes to (partly) untrusted.
+UNTRUSTED_WARNING = "agent %s is not trusted, and is not called: %s"
 
 
 class LiveRegistry:
@@ -57,6 +73,10 @@ class LiveRegistry:
     Use ``async with LiveRegistry(bus) as registry:``; once entered, every
     card retained on the broker has been seen. Listeners run synchronously
     in the registry's reader task and must not block.
+
+    ``trust`` is a ``TrustPolicy``, or the path of a trust list; by default
+    ``TrustPolicy.load()``, read when the registry starts (a bad file raises
+    ``DefinitionError`` there).
     """
 
     def __init__(
@@ -66,8 +86,11 @@ class LiveRegistry:
         default_timeout: float = 300.0,
         ack_timeout: float = 5.0,
         gone_grace: float = 1.0,
+        trust: TrustPolicy | str | os.PathLike[str] | None = None,
     ) -> None:
         self.bus = bus
+        self._trust_source = trust
+        self.trust: TrustPolicy | None = trust if isinstance(trust, TrustPolicy) else None
         self._owns_client = not CallClient.exists(bus)
         self.client = CallClient.for_bus(bus)
         self.default_timeout = default_timeout
@@ -93,6 +116,10 @@ class LiveRegistry:
         """
         if self._sub is not None:
             return
+        if self.trust is None:
+            source = self._trust_source
+            path = None if isinstance(source, TrustPolicy) else source
+            self.trust = await asyncio.to_thread(TrustPolicy.load, path)
         await self.client.start()
         self._sub = sub = await self.bus.subscribe(self.bus.topics.all_cards(), qos=1)
         self._tasks = [
@@ -136,11 +163,29 @@ class LiveRegistry:
         return self._agents.get(agent_id)
 
     def serving(self, action: str) -> list[AgentInfo]:
-        """Agents that take calls for ``action`` now (fresh or stale, not draining)."""
-        return [a for a in self.agents() if a.serving and a.card.serves(action)]
+        """Agents that take calls for ``action`` now (fresh or stale, not draining), trusted
+        to serve it: the only ones its ``RemoteAction`` sends calls to."""
+        return [
+            a
+            for a in self.agents()
+            if a.serving and a.card.serves(action) and a.trust.allows(action)
+        ]
+
+    def untrusted(self, action: str) -> list[AgentInfo]:
+        """Agents whose card claims ``action`` but who are not trusted to serve it."""
+        return [a for a in self.agents() if a.card.serves(action) and not a.trust.allows(action)]
 
     def action_names(self) -> list[str]:
-        return sorted({s.name for a in self._agents.values() if a.serving for s in a.card.actions})
+        """Actions that at least one trusted agent serves."""
+        return sorted(
+            {
+                s.name
+                for a in self._agents.values()
+                if a.serving
+                for s in a.card.actions
+                if a.trust.allows(s.name)
+            }
+        )
 
     def spec(self, action: str) -> ActionSpec | None:
         """The spec of ``action`` as its most recently started agent describes it."""
@@ -162,7 +207,7 @@ class LiveRegistry:
         cards: dict[str, CapabilityCard] = {}
         for info in self.agents():
             for spec in info.card.actions:
-                if spec.card is not None and info.serving:
+                if spec.card is not None and info.serving and info.trust.allows(spec.name):
                     cards.setdefault(spec.card.agent_id, spec.card)
         return list(cards.values())
 
@@ -173,7 +218,10 @@ class LiveRegistry:
             for info in self._agents.values()
             if info.serving
             and any(
-                s.card is not None and s.card.agent_id == card_agent_id for s in info.card.actions
+                s.card is not None
+                and s.card.agent_id == card_agent_id
+                and info.trust.allows(s.name)
+                for s in info.card.actions
             )
         ]
         return min(loads, default=float("inf"))
@@ -202,7 +250,7 @@ class LiveRegistry:
             for info in self._agents.values()
             if info.agent_id in alive
             for spec in info.card.actions
-            if spec.card is not None
+            if spec.card is not None and info.trust.allows(spec.name)
         }
 
     # -- waiting and listening -----------------------------------------------------------
@@ -244,11 +292,17 @@ class LiveRegistry:
         if await self.wait_until(lambda: not missing(), timeout):
             return
         gone = missing()
-        raise WeftError(
+        message = (
             f"no agent serves {', '.join(repr(n) for n in gone)} on namespace "
             f"'{self.bus.topics.namespace}' after waiting {timeout:g}s; start one with "
             "'weft agent serve MODULE:OBJECT --broker URL' (weft agents lists who is there)"
         )
+        untrusted = {a.agent_id: a.trust.note for n in gone for a in self.untrusted(n)}
+        if untrusted:
+            refused = "; ".join(f"'{agent}': {note}" for agent, note in sorted(untrusted.items()))
+            hint = self.trust.hint() if self.trust is not None else ""
+            message += f". Untrusted agents claim it, and are never called ({refused}); {hint}"
+        raise WeftError(message)
 
     # -- as actions ------------------------------------------------------------------------
 
@@ -313,8 +367,15 @@ class LiveRegistry:
             if self._agents.pop(agent_id, None) is not None:
                 self._notify("gone", agent_id)
             return None
+        refused = self.bus.refuse(message.payload)  # too large or too deep to decode
+        if refused is not None:
+            return f"card refused: {refused[1]}"
         try:
-            card = AgentCard.model_validate_json(message.payload)
+            data = json.loads(message.payload)
+        except ValueError as exc:
+            return f"not an AgentCard: not JSON: {exc}"
+        try:
+            card = AgentCard.model_validate(data)
         except ValidationError as exc:
             return f"not an AgentCard: {exc.error_count()} problem(s): {exc.errors()[0]['msg']}"
         if card.agent_id != agent_id:
@@ -331,9 +392,20 @@ class LiveRegistry:
             replayed=message.retain,
             remaining_expiry=message.properties.message_expiry,
         )
-        self._agents[agent_id] = AgentInfo(card, known.first_seen if known else now, now - age)
+        trust = self._judge(card, data)
+        if trust.allowed is not None and (known is None or known.trust != trust):
+            log.warning(UNTRUSTED_WARNING, agent_id, trust.note)
+        self._agents[agent_id] = AgentInfo(
+            card, known.first_seen if known else now, now - age, trust
+        )
         self._notify("updated" if known else "appeared", agent_id)
         return None
+
+    def _judge(self, card: AgentCard, data: dict[str, Any]) -> Trust:
+        """The caller's verdict on a card: which of its actions may be called."""
+        if self.trust is None:  # started without start(): the default list
+            self.trust = TrustPolicy.load()
+        return self.trust.judge(card, verify_card_data(data))
 
     def _notify(self, change: str, agent_id: str) -> None:
         event, self._changed = self._changed, asyncio.Event()

@@ -24,6 +24,13 @@ executor's retry policy:
   whether anything serves the action), slightly before the executor's own
   timeout would cut it off without explanation.
 
+What happens elsewhere shows here (``_remote_trace``): the agent's progress
+reports reach the context as they are made (``weft-progress: 1``), the
+spans the agent recorded come back with the result (``weft-spans: 1``) and
+join the caller's trace under the call's span, every abandoned attempt is a
+span naming the agent that vanished, and the result says which agent
+answered (``agent``) and how many attempts it took (``attempts``).
+
 Why not the executor's retry policy: these are transport failures, invisible
 to the workflow author, and only this layer sees the signals (acks, Wills,
 reconnects) that say whether re-sending is safe. The workflow's retry
@@ -53,9 +60,17 @@ from weft.protocols import (
     BusError,
     CallCancel,
     MessageProperties,
+    ServedResult,
 )
-from weft.protocols.remote import ACK_PROPERTY, TRACEPARENT
+from weft.protocols.remote import ACK_PROPERTY, PROGRESS_PROPERTY, SPANS_PROPERTY, TRACEPARENT
 from weft.runtime.bus.base import Bus
+from weft.runtime.remote._remote_trace import (
+    LostAttempt,
+    forward_progress,
+    record_lost,
+    record_served,
+    wants_spans,
+)
 from weft.runtime.remote.call_client import CallClient, Waiter
 from weft.runtime.remote.directory import AgentDirectory
 from weft.runtime.tracing.spans import traceparent
@@ -81,6 +96,12 @@ class _Call:
     returning: str | None = None
     restart_until: float | None = None
     lost: list[str] = field(default_factory=list)
+    #: Attempts abandoned because their agent vanished, for the trace.
+    abandoned: list[LostAttempt] = field(default_factory=list)
+    #: When the current attempt was first sent.
+    attempt_sent_at: float | None = None
+    #: User properties every send carries besides the ack request and trace context.
+    asks: dict[str, str] = field(default_factory=dict)
 
 
 class RemoteAction:
@@ -139,6 +160,10 @@ class RemoteAction:
             deadline=deadline,
             attempt=call.attempt,
         )
+        if ctx is not None and callable(getattr(ctx, "progress", None)):
+            state.asks[PROGRESS_PROPERTY] = "1"
+        if wants_spans(ctx):
+            state.asks[SPANS_PROPERTY] = "1"
         waiter = self.client.open()
 
         def on_change(change: str, agent: str) -> None:
@@ -152,7 +177,10 @@ class RemoteAction:
             while True:
                 now = time.time()
                 if now >= give_up:
-                    return self._timed_out(state, budget)
+                    record_lost(ctx, state.call, state.abandoned)
+                    timed_out = self._timed_out(state, budget)
+                    timed_out.attempts = _attempts(state)
+                    return timed_out
                 wake = min(
                     t
                     for t in (
@@ -169,9 +197,10 @@ class RemoteAction:
                     continue
                 kind, value = event
                 if kind == "result":
-                    result: ActionResult = value
-                    return result
-                if kind == "accepted":
+                    return self._answered(state, value, ctx)
+                if kind == "progress":
+                    forward_progress(ctx, value)
+                elif kind == "accepted":
                     state.holder, state.ack_check_at, state.waiting = value.agent_id, None, False
                 elif kind == "reconnected" and state.returning is None:
                     await self._send(state, waiter, to_holder=state.holder is not None)
@@ -186,6 +215,19 @@ class RemoteAction:
                 unlisten()
             if not handed_over:
                 waiter.close()
+
+    def _answered(
+        self, state: _Call, result: ServedResult, ctx: ActionContext | None
+    ) -> ActionResult:
+        """The result to return, its server's spans and the abandoned attempts recorded."""
+        record_lost(ctx, state.call, state.abandoned)
+        sent = state.attempt_sent_at or state.sent_at or time.time()
+        record_served(ctx, state.call, result.spans, sent, time.time())
+        if result.spans_dropped:
+            log.debug("%s: the agent left %d spans out", self.name, result.spans_dropped)
+        plain = result.plain()
+        plain.attempts = _attempts(state)
+        return plain
 
     # -- reacting -----------------------------------------------------------------
 
@@ -226,15 +268,37 @@ class RemoteAction:
                     state.restart_until = now + self._restart_grace()
                     log.info("%s: broker restart suspected; waiting for %s", self.name, holder)
                 return
-            await self._fail_over(state, waiter, holder)
+            await self._fail_over(
+                state,
+                waiter,
+                holder,
+                f"agent '{holder}' vanished (its card was cleared) while holding the call",
+            )
         elif state.restart_until is not None and now >= state.restart_until:
             holder, state.returning, state.restart_until = state.returning, None, None
-            await self._fail_over(state, waiter, holder or "?")
+            holder = holder or "?"
+            await self._fail_over(
+                state,
+                waiter,
+                holder,
+                f"agent '{holder}' did not come back after the broker connection was lost",
+            )
         elif state.ack_check_at is not None and now >= state.ack_check_at:
             await self._send(state, waiter, to_holder=state.holder is not None)
 
-    async def _fail_over(self, state: _Call, waiter: Waiter, lost: str) -> None:
+    async def _fail_over(self, state: _Call, waiter: Waiter, lost: str, why: str) -> None:
         state.lost.append(lost)
+        now = time.time()
+        state.abandoned.append(
+            LostAttempt(
+                attempt=state.attempt,
+                agent=lost,
+                start=state.attempt_sent_at or now,
+                end=now,
+                reason=f"{why}; re-sent as attempt {state.attempt + 1}",
+            )
+        )
+        state.attempt_sent_at = None
         log.warning(
             "%s: agent %s vanished during call %s; re-sending as attempt %d",
             self.name,
@@ -257,8 +321,8 @@ class RemoteAction:
     def _serves(self, agent: str) -> bool:
         if self.registry is None:
             return False
-        info = self.registry.get(agent)
-        return info is not None and info.card.serves(self.name)
+        info = self.registry.get(agent)  # an untrusted card serves nothing (trust.py)
+        return info is not None and info.card.serves(self.name) and info.trust.allows(self.name)
 
     def _topic(self, state: _Call, to_holder: bool) -> str | None:
         topics = self.bus.topics
@@ -286,7 +350,7 @@ class RemoteAction:
             state.ack_check_at = None
             return
         call = state.call.model_copy(update={"attempt": state.attempt})
-        user = {ACK_PROPERTY: "1"}
+        user = {ACK_PROPERTY: "1", **state.asks}
         if call.trace_id:
             user[TRACEPARENT] = traceparent(call.trace_id, call.call_id)
         properties = MessageProperties(
@@ -296,6 +360,8 @@ class RemoteAction:
             message_expiry=max(1, math.ceil(state.deadline - now)),
         )
         state.sent_at, state.waiting = now, False
+        if state.attempt_sent_at is None:
+            state.attempt_sent_at = now
         state.sends += 1
         state.ack_check_at = now + self.ack_timeout
         try:
@@ -367,3 +433,9 @@ class RemoteAction:
             state=ActionState.TIMEOUT,
             retryable=True,
         )
+
+
+def _attempts(state: _Call) -> int | None:
+    """Attempts this call made (``ActionResult.attempts``): None for just one."""
+    made = state.attempt - state.call.attempt + 1
+    return made if made > 1 else None

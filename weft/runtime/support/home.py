@@ -19,3 +19,24 @@ def default_journal_path() -> Path:
 def default_trace_path() -> Path:
     """The trace store that every traced run writes to unless told otherwise."""
     return weft_home() / "traces.db"
+
+
+def identity_home() -> Path:
+    """Where this user's agent keys and trust list live: ``$WEFT_HOME``, else ``~/.weft``.
+
+    Unlike the journal (``./.weft``, one per project), an identity belongs to
+    the user: an agent started in one folder and a caller started in another
+    must find the same key, or the caller would not trust its own agents.
+    """
+    configured = os.environ.get("WEFT_HOME")
+    return Path(configured) if configured else Path.home() / ".weft"
+
+
+def default_key_path() -> Path:
+    """The private key ``weft agent serve`` signs its card with unless given ``--key``."""
+    return identity_home() / "keys" / "agent.key"
+
+
+def default_trust_path() -> Path:
+    """The trust list a caller reads unless given ``--trust`` or ``$WEFT_TRUST``."""
+    return identity_home() / "trust.yaml"

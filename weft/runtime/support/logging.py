@@ -52,11 +52,13 @@ def configure_logging(
         structlog.stdlib.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         structlog.processors.StackInfoRenderer(),
+        # The traceback becomes text before masking: its last line is the exception's
+        # message, which may quote a secret (a key the action was refused with).
+        structlog.processors.format_exc_info,
         _redact,
     ]
     renderer: Any
     if chosen == "json":
-        shared.append(structlog.processors.format_exc_info)
         renderer = structlog.processors.JSONRenderer(default=str)
     else:
         renderer = structlog.dev.ConsoleRenderer(colors=out.isatty())
@@ -143,8 +145,10 @@ def _redact(_logger: Any, _method: str, event: MutableMapping[str, Any]) -> Any:
     """Mask secrets and sensitive keys in every log line, as in traces.
 
     Keys starting with ``_`` (structlog's own bookkeeping, such as the log
-    record) and ``exc_info`` are left alone; the rendered traceback is masked
-    by the renderer's input being the same redacted ``event`` text.
+    record) and ``exc_info`` are left alone; the traceback, rendered to text
+    (``exception``) by ``format_exc_info`` before this runs, is masked like any
+    value. A value masked under a sensitive key is registered as a secret when it
+    looks like one (``redaction.looks_secret``).
     """
     from weft.runtime.support.redaction import MASK, is_sensitive_key, redactor
 
@@ -153,6 +157,7 @@ def _redact(_logger: Any, _method: str, event: MutableMapping[str, Any]) -> Any:
         if key.startswith("_") or key == "exc_info":
             continue
         if is_sensitive_key(key) and value is not None:
+            masker.register_leaves(value, only_secret_looking=True)
             event[key] = MASK
         elif isinstance(value, str | dict | list | tuple):
             event[key] = masker.value(value)

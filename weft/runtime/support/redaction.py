@@ -9,11 +9,19 @@ Two rules, applied to values before they are stored:
   password) is replaced wherever it appears, even inside a longer string, as
   are bearer tokens and passwords in URLs (``mqtt://user:pw@host``).
 
-Values of environment variables whose names look secret (``OPENAI_API_KEY``,
-``*_TOKEN``, ``*_PASSWORD``...) are registered the first time the process
-redacts anything, and run inputs under sensitive keys are registered when a run
-starts, so a secret passed on from one node to the next under an innocent key
-is still caught.
+What gets registered: values of environment variables whose names look secret
+(``OPENAI_API_KEY``, ``*_TOKEN``, ``*_PASSWORD``...), the first time the process
+redacts anything; every string under a sensitive key of a call's arguments
+(``register_arguments``, called by the engine before each call and by an agent
+host for each call it serves) or of a run's inputs; and every string masked in
+place under a sensitive key when something is written down, if it looks like a
+key or a password (``looks_secret``). So a secret that a tool echoes into its
+output or an error message, or that is passed on from one node to the next
+under an innocent key, is still caught. Registration is process-wide and lasts
+as long as the process: masking is about what is recorded, never about what
+actions compute with. When nothing is registered, checking a text for secrets
+costs one truth test (no needles), so the records of a run without secrets pay
+nothing for the feature.
 
 ``dumps`` is the hot path: it encodes to JSON first and only walks the value
 when cheap checks on the encoded text (``needs_walk``) say something may need
@@ -27,7 +35,7 @@ import json
 import os
 import re
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import Any
 
 MASK = "[REDACTED]"
@@ -73,13 +81,41 @@ _TEXT_PATTERNS = re.compile(
 )
 #: Fragments that make a string worth running ``_TEXT_PATTERNS`` over.
 _TEXT_HINTS = ("bearer", "://", "sk-", "pass", "secret", "key", "token", "authorization")
-_MIN_SECRET = 4
-_NOT_SECRETS = frozenset({"true", "false", "none", "null", "yes", "no"})
+#: Shortest value registered as a secret: masking shorter ones would garble ordinary text.
+MIN_SECRET = 4
+#: Values never registered, whatever key they are under: placeholders, not secrets.
+_NOT_SECRETS = frozenset(
+    {"true", "false", "none", "null", "yes", "no", "basic", "bearer", MASK.lower()}
+)
+#: Types walked when looking for sensitive keys in arguments; anything else is a leaf.
+_CONTAINERS = (dict, list, tuple)
+_LISTS = (list, tuple)
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+#: Most object keys whose verdict (sensitive or not) is remembered; then the cache restarts.
+_MAX_CACHED_KEYS = 4096
 
 
 def is_sensitive_key(key: str) -> bool:
     """True when values under ``key`` must not be stored."""
     return SENSITIVE_KEY.search(key) is not None
+
+
+def _only_scalars(items: list[Any] | tuple[Any, ...]) -> bool:
+    """Whether a list holds no dict or list (most do not): a loop for a few items, C for many."""
+    if len(items) > 16:
+        return _SCALARS.issuperset(map(type, items))
+    for item in items:  # noqa: SIM110 (a generator in all() is twice as slow here)
+        if item.__class__ not in _SCALARS:
+            return False
+    return True
+
+
+def looks_secret(value: str) -> bool:
+    """Whether a string found under a sensitive key looks like a key or a password: at
+    least 8 characters, no space, not only letters (``sk-...``, ``hunter22``, not
+    ``required``)."""
+    value = value.strip()
+    return len(value) >= 8 and not value.isalpha() and not any(c.isspace() for c in value)
 
 
 def json_default(value: Any) -> Any:
@@ -157,6 +193,8 @@ class Redactor:
         self._pattern: re.Pattern[str] | None = None
         self._key_verdicts: dict[str, bool] = {}
         self._innocent_keys: set[Any] = set()
+        #: Sensitive or not, by object key, for ``register_arguments`` (bounded).
+        self._arg_keys: dict[Any, bool] = {}
         for secret in secrets:
             self.register_secret(secret)
 
@@ -165,10 +203,13 @@ class Redactor:
         return self._secrets
 
     def register_secret(self, value: str) -> None:
-        """Redact ``value`` wherever it appears from now on. Values under 4 characters
-        (or ``true``/``false``...) are ignored: masking them would garble ordinary text."""
+        """Redact ``value`` wherever it appears from now on. Values under ``MIN_SECRET``
+        characters (or ``true``, ``none``, ``[REDACTED]``...) are ignored: masking them
+        would garble ordinary text."""
+        if value in self._secrets:  # already known: the common case, without the lock
+            return
         value = value.strip()
-        if len(value) < _MIN_SECRET or value.lower() in _NOT_SECRETS:
+        if len(value) < MIN_SECRET or value.lower() in _NOT_SECRETS:
             return
         with self._lock:
             if value in self._secrets:
@@ -194,24 +235,55 @@ class Redactor:
     def register_sensitive(self, value: Any) -> None:
         """Register every string found under a sensitive key in ``value`` (e.g. run inputs)."""
         if isinstance(value, dict):
-            for key, item in value.items():
-                if isinstance(key, str) and is_sensitive_key(key):
-                    self._register_leaves(item)
-                else:
-                    self.register_sensitive(item)
-        elif isinstance(value, list | tuple):
+            self.register_arguments(value)
+        elif isinstance(value, _LISTS) and not _only_scalars(value):
             for item in value:
+                if isinstance(item, _CONTAINERS):
+                    self.register_sensitive(item)
+
+    def register_arguments(
+        self, arguments: Mapping[Any, Any], secret_names: Collection[str] = (), *, deep: bool = True
+    ) -> None:
+        """Register the strings under sensitive keys of ``arguments``, at any depth, and
+        the strings of the top-level arguments named in ``secret_names`` (parameters an
+        action's schema marks secret). ``deep=False`` looks at the top-level keys only.
+
+        Called before every call, so it is cheap when there is nothing to find: one
+        cached dictionary lookup per key, and a walk only into dicts and lists.
+        """
+        verdicts = self._arg_keys
+        for key, item in arguments.items():
+            sensitive = verdicts.get(key)
+            if sensitive is None:
+                sensitive = isinstance(key, str) and is_sensitive_key(key)
+                if len(verdicts) >= _MAX_CACHED_KEYS:
+                    verdicts.clear()
+                verdicts[key] = sensitive
+            if sensitive or (secret_names and key in secret_names):
+                self.register_leaves(item)
+            elif not deep or item.__class__ in _SCALARS:
+                continue
+            elif isinstance(item, dict):
+                self.register_arguments(item)
+            elif isinstance(item, _LISTS) and not _only_scalars(item):
                 self.register_sensitive(item)
 
-    def _register_leaves(self, value: Any) -> None:
+    def register_leaves(self, value: Any, *, only_secret_looking: bool = False) -> None:
+        """Register every string in ``value`` (a string, or dicts and lists of them).
+
+        ``only_secret_looking``: only strings that look like keys or passwords
+        (``looks_secret``), for values found under a sensitive key of something
+        recorded, where ``{"auth": "required"}`` should not mask every "required".
+        """
         if isinstance(value, str):
-            self.register_secret(value)
+            if not only_secret_looking or looks_secret(value):
+                self.register_secret(value)
         elif isinstance(value, dict):
             for item in value.values():
-                self._register_leaves(item)
-        elif isinstance(value, list | tuple):
+                self.register_leaves(item, only_secret_looking=only_secret_looking)
+        elif isinstance(value, _LISTS):
             for item in value:
-                self._register_leaves(item)
+                self.register_leaves(item, only_secret_looking=only_secret_looking)
 
     # -- applying ---------------------------------------------------------------------
 
@@ -229,22 +301,47 @@ class Redactor:
         """A copy of ``value`` (JSON-like) with sensitive keys and secrets in strings masked.
 
         Objects that are not dicts, lists or strings (pydantic models...) are
-        converted to their JSON form first, so nothing escapes the walk.
+        converted to their JSON form first, so nothing escapes the walk. What
+        is masked under a sensitive key is registered too when it looks like a
+        secret (``looks_secret``), so that it is masked wherever else it turns
+        up afterwards.
         """
         if isinstance(value, str):
             return self.text(value)
         if isinstance(value, dict):
-            return {
-                key: MASK
-                if isinstance(key, str) and is_sensitive_key(key) and item is not None
-                else self.value(item)
-                for key, item in value.items()
-            }
+            masked: dict[Any, Any] = {}
+            for key, item in value.items():
+                if isinstance(key, str) and is_sensitive_key(key) and item is not None:
+                    self.register_leaves(item, only_secret_looking=True)
+                    masked[key] = MASK
+                else:
+                    masked[key] = self.value(item)
+            return masked
         if isinstance(value, list | tuple):
             return [self.value(item) for item in value]
         if value is None or isinstance(value, bool | int | float):
             return value
         return self.value(json_default(value))
+
+    def replace_secrets(self, value: Any) -> Any:
+        """``value`` with registered secrets masked in its strings, and nothing else changed.
+
+        Unlike ``value``, keys are kept and nothing is masked by shape: this is for
+        data that goes on to someone who needs it (an agent's result on its way back
+        to the caller), not for a record. ``value`` itself when nothing is registered.
+        """
+        pattern = self._pattern
+        if pattern is None:
+            return value
+        if isinstance(value, str):
+            if any(n in value for n in self._needles):
+                return pattern.sub(MASK, value)
+            return value
+        if isinstance(value, dict):
+            return {key: self.replace_secrets(item) for key, item in value.items()}
+        if isinstance(value, list | tuple):
+            return [self.replace_secrets(item) for item in value]
+        return value
 
     def needs_walk(self, encoded: str) -> bool:
         """Whether compact JSON text may hold a sensitive key, a secret or a URL password.
@@ -339,6 +436,11 @@ def register_secret(value: str) -> None:
 def register_sensitive(value: Any) -> None:
     """Register the strings under sensitive keys in ``value`` (for run inputs)."""
     redactor().register_sensitive(value)
+
+
+def register_arguments(arguments: Mapping[Any, Any], secret_names: Collection[str] = ()) -> None:
+    """Register a call's secret arguments: see ``Redactor.register_arguments``."""
+    redactor().register_arguments(arguments, secret_names)
 
 
 def dumps(value: Any) -> str:

@@ -18,6 +18,7 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
+from weft.protocols.results import finite
 from weft.runtime.tracing.analysis import SpanTree, critical_path, lane_of, pack_rows, usage_of
 from weft.runtime.tracing.genai import input_messages, output_messages, server_of
 from weft.runtime.tracing.spans import SpanRecord
@@ -35,7 +36,10 @@ AttributeValue = str | bool | int | float | list[str] | list[bool] | list[int] |
 
 
 def _json(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+    """Strict JSON (NaN as null: docs/cli.md, "JSON output"), as every export writes."""
+    return json.dumps(
+        finite(value), ensure_ascii=False, separators=(",", ":"), allow_nan=False, default=str
+    )
 
 
 def status_code(span: SpanRecord) -> int:
@@ -317,7 +321,10 @@ def export(spans: list[SpanRecord], fmt: str) -> str:
     if fmt == "jsonl":
         return to_jsonl(spans)
     if fmt == "otlp-json":
-        return json.dumps(to_otlp_json(spans), ensure_ascii=False, indent=1, default=str) + "\n"
+        document = finite(to_otlp_json(spans))
+        text = json.dumps(document, ensure_ascii=False, indent=1, allow_nan=False, default=str)
+        return text + "\n"
     if fmt == "chrome":
-        return json.dumps(to_chrome(spans), ensure_ascii=False, default=str) + "\n"
+        document = finite(to_chrome(spans))
+        return json.dumps(document, ensure_ascii=False, allow_nan=False, default=str) + "\n"
     raise ValueError(f"unknown trace format '{fmt}' (use one of: {', '.join(FORMATS)})")

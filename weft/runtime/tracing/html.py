@@ -20,6 +20,7 @@ from functools import cache
 from importlib import resources
 from pathlib import Path
 
+from weft.protocols.results import finite
 from weft.runtime.tracing.layout import view_model
 from weft.runtime.tracing.spans import SpanRecord
 from weft.runtime.tracing.store import TraceRun
@@ -45,8 +46,12 @@ def _template() -> str:
 
 def render_html(run: TraceRun | None, spans: list[SpanRecord]) -> str:
     """The complete page for a run: no external resources, data inline."""
-    data = json.dumps(
-        view_model(run, spans), ensure_ascii=False, separators=(",", ":"), default=str
+    data = json.dumps(  # strict: the page reads it with JSON.parse, which refuses NaN
+        finite(view_model(run, spans)),
+        ensure_ascii=False,
+        separators=(",", ":"),
+        allow_nan=False,
+        default=str,
     )
     # Inside <script>, "</" could close the element and U+2028/9 used to break JS parsers.
     data = (

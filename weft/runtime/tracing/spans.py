@@ -90,8 +90,10 @@ NODE_ATTRIBUTES = (
 )
 #: The fields of a node row: ``(span_id, node, start, end, status, *values)`` where the
 #: values follow ``NODE_ATTRIBUTES``; a row stops after ``output`` when the rest are
-#: their defaults (1 attempt, not cached, not foreach, no error, no usage). Times are
-#: Unix seconds; the name is the node key without its ``#iteration``.
+#: their defaults (1 attempt, not cached, not foreach, no error, no usage, no agent).
+#: One more field, after ``usage``, is the span's ``agent`` when an agent in another
+#: process answered the node's call. Times are Unix seconds; the name is the node key
+#: without its ``#iteration``.
 NODE_ROW = ("span_id", "node", "start", "end", "status")
 NODE_DEFAULTS = (1, False, False, None, None)
 NodeRow = tuple[Any, ...]
@@ -122,7 +124,8 @@ class NodeGroup:
 def span_from_node_row(group: NodeGroup, row: NodeRow) -> SpanRecord:
     """The ``SpanRecord`` a node row stands for."""
     span_id, key, start, end, status = row[:5]
-    values = row[5:] if len(row) > 8 else (*row[5:], *NODE_DEFAULTS)
+    size = len(row)
+    values = row[5:13] if size > 8 else (*row[5:], *NODE_DEFAULTS)
     return SpanRecord(
         trace_id=group.trace_id,
         span_id=span_id,
@@ -134,6 +137,7 @@ def span_from_node_row(group: NodeGroup, row: NodeRow) -> SpanRecord:
         status=str(status),
         run_id=group.run_id,
         node=key,
+        agent=row[13] if size > 13 else None,
         attributes=dict(zip(NODE_ATTRIBUTES, values, strict=True)),
     )
 

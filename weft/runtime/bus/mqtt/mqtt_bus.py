@@ -58,6 +58,7 @@ from weft.runtime.bus.base import DEFAULT_MAX_PAYLOAD, Bus, Subscription
 from weft.runtime.bus.mqtt._connection import Connection, ConnectionLostError, open_connection
 from weft.runtime.bus.mqtt._wire import BrokerAddress, parse_broker_url, subscription_ids, to_paho
 from weft.runtime.bus.mqtt._wire import from_paho as _from_paho
+from weft.runtime.bus.payload_limits import DEFAULT_MAX_JSON_DEPTH
 
 __all__ = ["BrokerAddress", "MqttBus", "parse_broker_url"]
 
@@ -119,6 +120,7 @@ class MqttBus(Bus):
         key_file: str | None = None,
         tls_insecure: bool | None = None,
         max_payload: int = DEFAULT_MAX_PAYLOAD,
+        max_json_depth: int = DEFAULT_MAX_JSON_DEPTH,
         keepalive: int = 30,
         connect_timeout: float = 5.0,
         reconnect_timeout: float = 10.0,
@@ -126,7 +128,12 @@ class MqttBus(Bus):
         backoff_max: float = 5.0,
         will: Message | None = None,
     ) -> None:
-        super().__init__(namespace=namespace, client_id=client_id, max_payload=max_payload)
+        super().__init__(
+            namespace=namespace,
+            client_id=client_id,
+            max_payload=max_payload,
+            max_json_depth=max_json_depth,
+        )
         parsed = parse_broker_url(url)
         self.address = BrokerAddress(
             host=parsed.host,
