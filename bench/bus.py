@@ -33,6 +33,15 @@ Measured:
    report every call id they served, so a lost call, a doubled reply and a
    call served twice all show up.
 4. The full remote action path (``RemoteAction`` -> ``AgentHost``).
+5. Effects: N calls (10,000 by default) of a ``foreach`` over 4 ``weft agent
+   serve`` replicas (concurrency 8 each), run by ``weft run --broker`` itself,
+   in several trials. The served tool appends each call's key, with its pid
+   and attempt, to a file; the benchmark counts keys without an effect (lost)
+   and keys whose effect happened more than once (run twice). The loss check
+   above calls the bus directly and never takes the caller's re-send path;
+   this one does.
+
+    python bench/bus.py --only-effects --effects-calls 2000 --effects-trials 2
 """
 
 from __future__ import annotations
@@ -40,6 +49,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import importlib.metadata
 import itertools
 import json
@@ -50,6 +60,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections import Counter
@@ -74,7 +85,7 @@ PAYLOAD = (
     ActionCall(
         call_id="0123456789abcdef", action="echo", arguments={"text": "to be or not to be", "n": 1}
     )
-    .model_dump_json()
+    .model_dump_json(exclude={"idempotency_key"})  # as RemoteAction sends it when unset
     .encode()
 )
 TIMEOUT = 30.0
@@ -91,10 +102,22 @@ class Config:
     worker_counts: tuple[int, ...] = (1, 4)
     loss_calls: int = 10_000
     loss_workers: int = 4
+    effects_calls: int = 10_000  # per trial, through `weft run --broker`
+    effects_trials: int = 3
+    effects_replicas: int = 4
+    effects_concurrency: int = 8  # per replica (`weft agent serve --concurrency`)
+    effects_delay: float = 0.005  # seconds each call of the served tool takes
 
     @classmethod
     def quick(cls) -> Config:
-        return cls(latency_calls=400, throughput_calls=1500, throughput_reps=1, loss_calls=2000)
+        return cls(
+            latency_calls=400,
+            throughput_calls=1500,
+            throughput_reps=1,
+            loss_calls=2000,
+            effects_calls=2000,
+            effects_trials=2,
+        )
 
     @classmethod
     def tiny(cls) -> Config:
@@ -108,6 +131,9 @@ class Config:
             worker_counts=(1, 2),
             loss_calls=100,
             loss_workers=2,
+            effects_calls=40,
+            effects_trials=1,
+            effects_replicas=2,
         )
 
 
@@ -519,6 +545,183 @@ async def measure_remote_latency(url: str, calls: int) -> list[float]:
         return await round_trips(request, calls)
 
 
+# -- effects through `weft run --broker` -------------------------------------------------
+
+EFFECT_TOOL = '''"""The served tool of the effects check: one line per run of a call."""
+
+import asyncio
+import os
+
+import weft
+
+
+@weft.tool
+async def effect(key: str, log: str, ctx: weft.ActionContext, delay: float = 0.0) -> str:
+    """Append ``key pid attempt idempotency-key`` to ``log`` (one write, O_APPEND)."""
+    if delay:
+        await asyncio.sleep(delay)
+    line = f"{key} {os.getpid()} {ctx.call.attempt} {ctx.idempotency_key}\\n"
+    fd = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, line.encode())
+    finally:
+        os.close(fd)
+    return key
+'''
+
+EFFECT_WORKFLOW = """name: effects
+inputs:
+  keys: {{type: array}}
+  log: {{type: string}}
+nodes:
+  fx:
+    action: effect
+    foreach: ${{inputs.keys}}
+    with: {{key: '${{item}}', log: '${{inputs.log}}', delay: {delay}}}
+    timeout: 3600
+"""
+
+
+@dataclass
+class EffectTrial:
+    calls: int
+    state: str  # the run's state, from `weft run --json`
+    elapsed_s: float  # wall time of the `weft run` process, start-up included
+    lost: int  # keys whose effect never happened
+    run_twice: int  # extra effects: a key done n times counts n - 1
+    moved: int  # runs of a call past its first attempt (a replica died: none here)
+    per_replica: list[int]
+
+
+async def _agents_ready(logs: list[Path], timeout: float) -> None:
+    """Wait until every agent process logged that it serves (its card is out)."""
+    end = time.monotonic() + timeout
+    while not all(" serving " in log.read_text(errors="replace") for log in logs):
+        if time.monotonic() > end:
+            raise RuntimeError(f"agents did not start; see {', '.join(map(str, logs))}")
+        await asyncio.sleep(0.05)
+
+
+async def effects_trial(
+    url: str, calls: int, replicas: int, concurrency: int, delay: float, folder: Path
+) -> EffectTrial:
+    """One ``weft run --broker`` of a ``calls``-item foreach over ``replicas`` agent processes."""
+    ns = f"fx{uuid.uuid4().hex[:8]}"
+    env = {**os.environ, "WEFT_HOME": str(folder / "home")}  # one key: the agents are trusted
+    (folder / "effects_tool.py").write_text(EFFECT_TOOL)
+    workflow = folder / "effects.yaml"
+    workflow.write_text(EFFECT_WORKFLOW.format(delay=delay))
+    log = folder / f"{ns}.log"
+    inputs = folder / f"{ns}-inputs.json"
+    keys = [f"k{i}" for i in range(calls)]
+    inputs.write_text(json.dumps({"keys": keys, "log": str(log)}))
+    logs, agents = [], []
+    for i in range(replicas):
+        logs.append(folder / f"{ns}-agent-{i}.log")
+        with logs[-1].open("wb") as err:
+            agents.append(
+                await asyncio.create_subprocess_exec(
+                    sys.executable, "-m", "weft", "agent", "serve", "effects_tool:effect",
+                    "--path", str(folder), "--broker", url, "--namespace", ns,
+                    "--concurrency", str(concurrency),
+                    env=env, stdin=subprocess.DEVNULL, stdout=err, stderr=err,
+                )
+            )  # fmt: skip
+    try:
+        await _agents_ready(logs, 60)
+        start = time.perf_counter()
+        run = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "weft", "run", str(workflow), "--broker", url,
+            "--namespace", ns, "--input-file", str(inputs), "--json",
+            "--journal", str(folder / f"{ns}-journal.db"),
+            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        )  # fmt: skip
+        out, err = await run.communicate()
+        elapsed = time.perf_counter() - start
+    finally:
+        for agent in agents:
+            with contextlib.suppress(ProcessLookupError):
+                agent.terminate()  # SIGTERM: each drains and clears its card
+        for agent in agents:
+            try:
+                await asyncio.wait_for(agent.wait(), TIMEOUT)
+            except TimeoutError:
+                agent.kill()
+                await agent.wait()
+    try:
+        state = str(json.loads(out)["state"])
+    except (ValueError, KeyError):
+        raise RuntimeError(f"weft run failed: {err.decode(errors='replace')[-2000:]}") from None
+    lines = [line.split() for line in log.read_text().splitlines()] if log.exists() else []
+    done = Counter(fields[0] for fields in lines)
+    return EffectTrial(
+        calls=calls,
+        state=state,
+        elapsed_s=elapsed,
+        lost=sum(1 for key in keys if key not in done),
+        run_twice=sum(n - 1 for n in done.values() if n > 1),
+        moved=sum(1 for fields in lines if int(fields[2]) > 1),
+        per_replica=sorted(Counter(fields[1] for fields in lines).values(), reverse=True),
+    )
+
+
+async def measure_effects(
+    url: str, config: Config, log: Callable[[str], None], folder: Path | None = None
+) -> list[EffectTrial]:
+    """``config.effects_trials`` trials of ``effects_trial``, each with fresh agents."""
+    trials = []
+    with contextlib.ExitStack() as stack:
+        if folder is None:
+            folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="weft-fx-")))
+        for trial in range(config.effects_trials):
+            log(
+                f"effects: trial {trial + 1}, {config.effects_calls} calls over "
+                f"{config.effects_replicas} replicas through weft run --broker"
+            )
+            trials.append(
+                await effects_trial(
+                    url,
+                    config.effects_calls,
+                    config.effects_replicas,
+                    config.effects_concurrency,
+                    config.effects_delay,
+                    folder,
+                )
+            )
+    return trials
+
+
+def render_effects(config: Config, trials: Sequence[EffectTrial]) -> str:
+    lines = [
+        f"Effects: {config.effects_calls:,} calls per trial, a `foreach` over "
+        f"{config.effects_replicas} `weft agent serve` replicas of one pool (concurrency "
+        f"{config.effects_concurrency} each; the tool takes {config.effects_delay * 1000:g} ms "
+        "and appends its call's key to a file), run by `weft run --broker` (`RemoteAction` "
+        "with acks, held-call reports and fail-over). Wall time includes the `weft run` "
+        "process's start-up.",
+        "",
+        "| trial | run | wall time | calls/s | lost | run twice | moved | effects per replica |",
+        "|---:|---|---:|---:|---:|---:|---:|---|",
+    ]
+    for i, t in enumerate(trials, 1):
+        lines.append(
+            f"| {i} | {t.state} | {t.elapsed_s:.2f} s | {t.calls / t.elapsed_s:,.0f} | {t.lost} | "
+            f"{t.run_twice} | {t.moved} | {', '.join(f'{n:,}' for n in t.per_replica)} |"
+        )
+    lost = sum(t.lost for t in trials)
+    twice = sum(t.run_twice for t in trials)
+    total = sum(t.calls for t in trials)
+    lines += [
+        "",
+        "| target | measured | goal | verdict |",
+        "|---|---:|---:|---|",
+        f"| {total:,} calls in {len(trials)} trials: lost | {lost} | 0 | {verdict(lost == 0)} |",
+        f"| {total:,} calls in {len(trials)} trials: run twice | {twice} | 0 | "
+        f"{verdict(twice == 0)} |",
+    ]
+    return "\n".join(lines)
+
+
 # -- report ------------------------------------------------------------------------------
 
 
@@ -537,6 +740,7 @@ class Measured:
     throughput: dict[tuple[str, int], list[float]]
     loss: LossReport
     remote: list[float]
+    effects: list[EffectTrial] = field(default_factory=list)
 
 
 async def measure(config: Config, url: str, log: Callable[[str], None]) -> Measured:
@@ -556,7 +760,8 @@ async def measure(config: Config, url: str, log: Callable[[str], None]) -> Measu
     loss = await measure_loss(url, config.loss_calls, config.loss_workers, config.concurrency)
     log(f"RemoteAction -> AgentHost: {config.latency_calls} calls")
     remote = await measure_remote_latency(url, config.latency_calls)
-    return Measured(latency, throughput, loss, remote)
+    effects = await measure_effects(url, config, log) if config.effects_trials else []
+    return Measured(latency, throughput, loss, remote, effects)
 
 
 def render(config: Config, m: Measured) -> str:
@@ -611,6 +816,8 @@ def render(config: Config, m: Measured) -> str:
         f"| {loss.calls:,}-call run: duplicated | {loss.duplicated + loss.served_twice} | 0 | "
         f"{verdict(loss.duplicated + loss.served_twice == 0)} |",
     ]
+    if m.effects:
+        lines += ["", render_effects(config, m.effects)]
     return "\n".join(lines)
 
 
@@ -664,6 +871,12 @@ async def run(config: Config, log: Callable[[str], None]) -> Measured:
         return await measure(config, broker.url, log)
 
 
+async def run_effects(config: Config, log: Callable[[str], None]) -> list[EffectTrial]:
+    async with MosquittoBroker() as broker:
+        log(f"broker: {broker.url} (weft's config)")
+        return await measure_effects(broker.url, config, log)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     if args_list[:1] == ["--worker"]:
@@ -673,8 +886,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--save", action="store_true", help="append a --quick run to RESULTS.md")
     parser.add_argument("--no-save", action="store_true", help="do not append to RESULTS.md")
     parser.add_argument("--out", type=Path, default=RESULTS, help="results file (markdown)")
+    parser.add_argument("--effects-calls", type=int, help="calls per effects trial (10,000)")
+    parser.add_argument("--effects-trials", type=int, help="effects trials (3; 0: skip them)")
+    parser.add_argument(
+        "--only-effects", action="store_true", help="run only the effects check (5.)"
+    )
     args = parser.parse_args(args_list)
     config = Config.quick() if args.quick else Config()
+    if args.effects_calls is not None:
+        config = dataclasses.replace(config, effects_calls=args.effects_calls)
+    if args.effects_trials is not None:
+        config = dataclasses.replace(config, effects_trials=args.effects_trials)
     save = (args.save or not args.quick) and not args.no_save
     command = "python bench/bus.py" + (" " + " ".join(args_list) if args_list else "")
 
@@ -682,6 +904,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"... {message}", file=sys.stderr, flush=True)
 
     machine_info = machine()  # before the run: its load average is the machine's, not ours
+    if args.only_effects:
+        table = render_effects(config, asyncio.run(run_effects(config, log)))
+        print(f"machine: {machine_info}\ncommand: {command}\n\n{table}")
+        if save:
+            append_results(args.out, command, table, "effects", machine_info)
+            log(f"appended to {args.out}")
+        return 0
     measured = asyncio.run(run(config, log))
     table = render(config, measured)
     print(f"machine: {machine_info}\ncommand: {command}\n\n{table}")

@@ -43,13 +43,18 @@ MARKS: dict[str, tuple[str, ...]] = {
     "runtime/test_recording.py": ("core",),
     "runtime/test_remote_trace.py": ("core",),
     "runtime/test_secrets.py": ("core",),
+    "runtime/test_remote_once.py": ("core",),
+    "runtime/test_idempotency_key.py": ("core",),
+    "runtime/test_card_trust.py": ("core",),
     "conformance/test_journal_conformance.py": ("core",),
     "test_layers.py": ("core",),
     "test_public_api.py": ("core",),
     "cli/test_run_placement.py": ("core",),
     "cli/test_ask_progress.py": ("core",),
+    "cli/test_run_display.py": ("core",),
     "cli/test_yaml_limits_cli.py": ("core",),
     "cli/test_json_output.py": ("core",),
+    "cli/test_keys_cli.py": ("core",),
     # a broker: the shared Mosquitto on 127.0.0.1:1883 or one the test starts
     "runtime/test_mqtt_bus.py": ("mqtt",),
     "runtime/test_broker.py": ("mqtt",),
@@ -66,6 +71,10 @@ MARKS: dict[str, tuple[str, ...]] = {
     # Chroma (embedded) under the capability index
     "routing/test_capability_index.py": ("chroma",),
     "routing/test_router.py": ("chroma",),
+    # experience memory: embedded Chroma; the server tests start a `chroma run`
+    "memory/": ("chroma",),
+    "memory/test_store_conformance.py": ("chroma", "slow"),
+    "memory/test_memory_cli.py": ("chroma", "slow"),
     # a real OpenAI-compatible server (llama-cpp-python) the session starts
     "real_llm/": ("real_llm", "slow"),
     # a headless browser

@@ -39,7 +39,16 @@ ALLOWED: dict[str, frozenset[str]] = {
 }
 
 #: runtime rooms, lowest first: a room imports only itself and rooms to its left
-ROOMS = ("support", "bus", "tracing", "engine", "remote", "routing", "orchestrator")
+ROOMS = (
+    "support",
+    "bus",
+    "tracing",
+    "engine",
+    "remote",
+    "routing",
+    "memory",
+    "orchestrator",
+)
 
 MAX_LINES = 600
 

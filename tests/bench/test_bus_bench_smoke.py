@@ -68,3 +68,24 @@ def test_report_marks_targets_and_appends_without_overwriting(tmp_path: Path) ->
     text = results.read_text()
     assert text.startswith("# Executor benchmark results\n\nearlier section\n")
     assert "## Bus benchmark," in text and "mosquitto" in text
+
+
+async def test_effects_check_counts_every_effect_of_a_weft_run_over_agent_processes(
+    url: str, tmp_path: Path
+) -> None:
+    config = bench.Config.tiny()
+    trials = await bench.measure_effects(url, config, lambda _: None, folder=tmp_path)
+    assert [(t.state, t.lost, t.run_twice, t.moved) for t in trials] == [("succeeded", 0, 0, 0)]
+    assert sum(trials[0].per_replica) == config.effects_calls
+    table = bench.render_effects(config, trials)
+    assert "| 40 calls in 1 trials: run twice | 0 | 0 | PASS |" in table
+
+
+def test_the_effects_table_fails_a_call_run_twice() -> None:
+    config = bench.Config.tiny()
+    twice = bench.EffectTrial(
+        calls=40, state="succeeded", elapsed_s=1.0, lost=0, run_twice=3, moved=0, per_replica=[43]
+    )
+    assert "| 40 calls in 1 trials: run twice | 3 | 0 | FAIL |" in bench.render_effects(
+        config, [twice]
+    )

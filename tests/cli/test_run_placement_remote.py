@@ -17,6 +17,7 @@ from pathlib import Path
 from weft import tool
 from weft.runtime.bus.mqtt.mqtt_bus import MqttBus
 from weft.runtime.remote.agent_host import AgentHost
+from weft.runtime.remote.card_signing import AgentKey
 
 TOOLS = """
 import weft
@@ -85,7 +86,13 @@ async def test_the_summary_names_the_agent_of_each_remote_node(
     common = [str(workflow), "--broker", mqtt_broker_url, "--namespace", namespace]
     async with (
         MqttBus(mqtt_broker_url, namespace=namespace) as bus,
-        AgentHost(bus, [shout], agent_id=agent_id),
+        # Signed with a key of the CLI's home: the run trusts it as a local key.
+        AgentHost(
+            bus,
+            [shout],
+            agent_id=agent_id,
+            key=AgentKey.load_or_create(tmp_path / "keys" / "agent.key"),
+        ),
     ):
         code, out, err = await weft_run(tmp_path, *common, "--wait-agents", "10")
         code_json, out_json, _ = await weft_run(tmp_path, *common, "--json")

@@ -11,7 +11,7 @@ A test writes with ``backend.open()`` and reads with ``backend.reopen(journal)``
 so the same specification checks the API everywhere and durability where the
 journal is durable. Besides runs, events and resume, it specifies leases:
 which process holds a running run, its heartbeat, and when another may take
-the run over. A future journal (another database, a server) joins by
+the run over; and pruning: which runs may be deleted. A future journal (another database, a server) joins by
 adding a backend here.
 """
 
@@ -398,3 +398,66 @@ def test_listing_runs_stops_at_the_limit(backend: Backend) -> None:
         start(journal, f"r{i}")
         next_tick()
     assert [r.run_id for r in backend.reopen(journal).list_runs(limit=2)] == ["r4", "r3"]
+
+
+# -- keeping it in bounds: pruning finished runs ---------------------------------------
+
+
+def ended(journal: Journal, run_id: str, state: RunState = RunState.SUCCEEDED) -> None:
+    """Start ``run_id``, record one finished call, and end it in ``state``."""
+    lease = start(journal, run_id)
+    journal.record(run_id, time.time(), EventKind.NODE_FINISHED, "a", "a", "succeeded", 1, 1)
+    journal.end_run(lease, state)
+
+
+def test_pruning_deletes_runs_that_finished_before_the_time_with_their_events(
+    backend: Backend,
+) -> None:
+    journal = backend.open()
+    ended(journal, "old", RunState.FAILED)
+    next_tick()
+    cut = time.time()
+    next_tick()
+    ended(journal, "new")
+    report = journal.prune(before=cut)
+    assert (report.run_ids, report.rows) == (["old"], 1)
+    journal = backend.reopen(journal)
+    with pytest.raises(RunNotFoundError):
+        journal.get_run("old")
+    assert list(journal.events("old")) == []
+    assert journal.completed_calls("new") == {"a": 1}
+
+
+def test_pruning_never_deletes_a_running_run(backend: Backend) -> None:
+    journal = backend.open()
+    start(journal, "running")
+    next_tick()
+    report = journal.prune(before=time.time())
+    assert report.run_ids == []
+    assert backend.reopen(journal).get_run("running").state is RunState.RUNNING
+
+
+def test_pruning_never_deletes_a_failed_run_a_resume_has_just_taken(backend: Backend) -> None:
+    journal = backend.open()
+    ended(journal, "failed", RunState.FAILED)
+    journal.acquire_lease("failed")  # its state still says failed, but it is held again
+    next_tick()
+    assert journal.prune(before=time.time()).run_ids == []
+    assert backend.reopen(journal).get_run("failed").run_id == "failed"
+
+
+def test_pruning_keeps_the_most_recently_started_runs(backend: Backend) -> None:
+    journal = backend.open()
+    for run_id in ("r0", "r1", "r2", "r3"):
+        ended(journal, run_id)
+        next_tick()
+    assert journal.prune(keep=2).run_ids == ["r0", "r1"]
+    assert [r.run_id for r in backend.reopen(journal).list_runs()] == ["r3", "r2"]
+
+
+def test_a_dry_run_says_what_would_go_and_deletes_nothing(backend: Backend) -> None:
+    journal = backend.open()
+    ended(journal, "r0")
+    report = journal.prune(keep=0, dry_run=True)
+    assert (report.dry_run, report.run_ids, report.rows) == (True, ["r0"], 1)
+    assert backend.reopen(journal).get_run("r0").state is RunState.SUCCEEDED

@@ -52,12 +52,27 @@ def events(log: str | Path) -> list[tuple[str, str, int]]:
 
 
 @weft.tool
-async def ledger(key: str, log: str, delay: float = 0.0, gate: str = "") -> dict[str, object]:
-    """``effect`` for many calls: a ``start`` and a ``done`` line per run, after ``delay`` s."""
-    append(log, f"start {key} {os.getpid()}")
+async def ledger(
+    key: str, log: str, ctx: weft.ActionContext, delay: float = 0.0, gate: str = ""
+) -> dict[str, object]:
+    """``effect`` for many calls: ``start``/``done`` lines with pid, attempt, idempotency key."""
+    who = f"{os.getpid()} {ctx.call.attempt} {ctx.idempotency_key}"
+    append(log, f"start {key} {who}")
     if delay:
         await asyncio.sleep(delay)
     while gate and not Path(gate).exists():
         await asyncio.sleep(0.02)
-    append(log, f"done {key} {os.getpid()}")
+    append(log, f"done {key} {who}")
     return {"key": key, "pid": os.getpid()}
+
+
+def ledger_lines(log: str | Path) -> list[tuple[str, str, int, int, str]]:
+    """``(event, key, pid, attempt, idempotency key)`` per line of a ledger log."""
+    path = Path(log)
+    if not path.exists():
+        return []
+    out = []
+    for line in path.read_text().splitlines():
+        event, key, pid, attempt, idem = line.split()
+        out.append((event, key, int(pid), int(attempt), idem))
+    return out

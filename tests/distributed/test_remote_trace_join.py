@@ -23,8 +23,10 @@ from weft.agents import LLMAgent
 from weft.protocols import ActionCall, ActionContext, ActionSpec, EventKind, RunEvent
 from weft.runtime.bus.mqtt.mqtt_bus import MqttBus
 from weft.runtime.remote.agent_host import AgentHost
+from weft.runtime.remote.card_signing import AgentKey
 from weft.runtime.remote.live_registry import LiveRegistry
 from weft.runtime.remote.remote_action import RemoteAction
+from weft.runtime.support.home import default_key_path
 from weft.runtime.support.redaction import register_secret
 from weft.runtime.tracing.spans import MemoryTracer, SpanRecord
 from weft.runtime.tracing.store import TraceStore
@@ -242,7 +244,10 @@ async def test_weft_trace_show_nests_the_agents_span_under_the_remote_call(
     agent = await agent_of(caller, proc)
     flow = tmp_path / "flow.yaml"
     flow.write_text("name: loud\nnodes:\n  up:\n    action: shout\n    with: {text: hi}\n")
-    env = {**os.environ, "WEFT_HOME": str(tmp_path / "home")}
+    # The CLI has a home of its own, so it trusts the agent's key by its trust list.
+    trust = tmp_path / "trust.yaml"
+    trust.write_text(f'allow:\n  - keys: ["{AgentKey.load(default_key_path()).public_key}"]\n')
+    env = {**os.environ, "WEFT_HOME": str(tmp_path / "home"), "WEFT_TRUST": str(trust)}
 
     async def weft_cli(*args: str) -> str:
         cli = await asyncio.create_subprocess_exec(

@@ -210,3 +210,10 @@ def test_the_request_timeout_comes_from_the_environment(monkeypatch: pytest.Monk
     monkeypatch.setenv("WEFT_MODEL_TIMEOUT", "soon")
     with pytest.raises(ModelCallError, match="WEFT_MODEL_TIMEOUT='soon' is not a number"):
         resolve_settings()
+    monkeypatch.delenv("WEFT_MODEL_TIMEOUT")
+    monkeypatch.setenv("WEFT_MAX_TOKENS", "300")
+    assert resolve_settings().max_tokens == 300
+    assert resolve_settings(ModelSettings(max_tokens=20)).max_tokens == 20
+    monkeypatch.setenv("WEFT_MAX_TOKENS", "-1")
+    with pytest.raises(ModelCallError, match="WEFT_MAX_TOKENS='-1' is not a whole number"):
+        resolve_settings()

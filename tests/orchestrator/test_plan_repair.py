@@ -176,3 +176,17 @@ async def test_a_planner_error_that_retries_cannot_fix_ends_planning_at_once() -
             await orchestrator(team, server, attempts=3).ask("Research")
     assert [f.kind for f in caught.value.failures] == ["model_error"]
     assert team.calls == []
+
+
+def test_the_plan_schema_sent_to_the_model_bounds_what_a_grammar_can_write() -> None:
+    import re
+
+    from weft.runtime.orchestrator.llm_planner import plan_format
+
+    schema = plan_format(3)["json_schema"]["schema"]
+    subtasks = schema["properties"]["subtasks"]
+    assert (subtasks["minItems"], subtasks["maxItems"]) == (1, 3)
+    pattern = schema["$defs"]["Subtask"]["properties"]["id"]["pattern"]
+    assert re.match(pattern, "research_2") and not re.match(pattern, "2&#39;")
+    assert not re.match(pattern, "a b")
+    assert schema["$defs"]["Subtask"]["properties"]["depends_on"]["items"]["pattern"] == pattern

@@ -25,6 +25,8 @@ SCRIPT = ROOT / "scripts" / "real-llm-server"
 START_TIMEOUT_S = float(os.environ.get("WEFT_REAL_LLM_START_TIMEOUT", "1200"))
 MODEL = "smollm2"
 REQUEST_TIMEOUT_S = "300"
+#: Enough for a two-subtask plan; a tiny model left unbounded may ramble to its context's end.
+MAX_TOKENS = "600"
 
 
 def _free_port() -> int:
@@ -47,7 +49,8 @@ def real_llm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
     Model requests get ``REQUEST_TIMEOUT_S`` (``WEFT_MODEL_TIMEOUT``): a 135M
     model on two busy cores can take more than the default 60 s to read a
-    planner's long prompt and write a plan under a grammar.
+    planner's long prompt and write a plan under a grammar; and at most
+    ``MAX_TOKENS`` (``WEFT_MAX_TOKENS``) per reply.
     """
     port = _free_port()
     log = tmp_path_factory.mktemp("real-llm") / "server.log"
@@ -68,15 +71,17 @@ def real_llm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
                     pytrace=False,
                 )
             time.sleep(0.5)
-        previous = os.environ.get("WEFT_MODEL_TIMEOUT")
-        os.environ["WEFT_MODEL_TIMEOUT"] = REQUEST_TIMEOUT_S
+        settings = {"WEFT_MODEL_TIMEOUT": REQUEST_TIMEOUT_S, "WEFT_MAX_TOKENS": MAX_TOKENS}
+        previous = {name: os.environ.get(name) for name in settings}
+        os.environ.update(settings)
         try:
             yield base_url
         finally:
-            if previous is None:
-                os.environ.pop("WEFT_MODEL_TIMEOUT", None)
-            else:
-                os.environ["WEFT_MODEL_TIMEOUT"] = previous
+            for name, value in previous.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
     finally:
         process.terminate()
         try:

@@ -16,7 +16,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import pytest
 from pydantic import BaseModel, Field
 
 from weft import Workflow, tool

@@ -20,6 +20,7 @@ from weft import ActionContext, tool
 from weft.protocols import Topics
 from weft.runtime.bus.mqtt.mqtt_bus import MqttBus
 from weft.runtime.remote.agent_host import AgentHost, agent_will
+from weft.runtime.remote.card_signing import AgentKey
 from weft.runtime.support.redaction import MASK
 from weft.runtime.tracing.export import FORMATS, export
 from weft.runtime.tracing.html import render_html
@@ -112,10 +113,16 @@ async def test_an_echoed_key_leaves_the_agent_host_masked_and_is_recorded_nowher
         will=agent_will(Topics(NS), "alice"),
     )
     store = TraceStore(agent_home / "traces.db", writer="inline")
+    # Two homes, as on two machines: the caller trusts the agent's key by its trust list.
+    key = AgentKey.load_or_create(agent_home / "keys" / "agent.key")
+    caller_home.mkdir(parents=True)
+    (caller_home / "trust.yaml").write_text(f'allow:\n  - keys: ["{key.public_key}"]\n')
     async with (
         MqttBus(secured.url("orchestrator"), namespace=NS, client_id="listener") as listener,
         agent_bus,
-        AgentHost(agent_bus, [connect, refuse], agent_id="alice", pool="alice", tracer=store),
+        AgentHost(
+            agent_bus, [connect, refuse], agent_id="alice", pool="alice", tracer=store, key=key
+        ),
     ):
         sub = await listener.subscribe(f"{Topics(NS).prefix}/replies/#", qos=1)
 

@@ -185,15 +185,20 @@ def test_an_inline_store_starts_no_process(tmp_path: Path) -> None:
         assert [s.span_id for s in store.spans("r1")] == ["1" * 16]
 
 
-async def test_outputs_that_cannot_be_pickled_reach_the_writer_as_json(tmp_path: Path) -> None:
+async def test_an_output_that_is_not_json_is_a_traced_error_and_the_writer_goes_on(
+    tmp_path: Path,
+) -> None:
+    # results are JSON (weft.protocols.results): an unpicklable handle never
+    # reaches the writer process as an output; its node fails, and says why
     wf = Workflow("handles")
     wf.input("value")
     wf.node("open", open_handle, with_={"value": "${inputs.value}"})
     store = TraceStore(tmp_path / "traces.db", writer="process")
     result = await Executor(tracer=store).run(compile_workflow(wf), {"value": "x"})
-    assert result.ok
+    assert not result.ok
     spans = {s.name: s for s in store.spans(result.run_id)}
-    assert spans["open"].attributes["output"] == "<handle>"
+    error = spans["open"].attributes["error"]
+    assert error["type"] == "OutputNotJSON"
     assert isinstance(store._writer, ProcessWriter)
     store.close()
 

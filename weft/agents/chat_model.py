@@ -110,28 +110,34 @@ def model_defaults(settings: ModelSettings | None = None, **fields: Any) -> Iter
 
 #: Seconds per model request, for every model the environment configures.
 TIMEOUT_ENV = "WEFT_MODEL_TIMEOUT"
+#: Most completion tokens per model request, unless an agent sets its own.
+MAX_TOKENS_ENV = "WEFT_MAX_TOKENS"
+
+
+def _env_number(name: str, kind: type[float] | type[int]) -> float | None:
+    """A positive number from the environment, or ``None``; a bad value says so."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return None
+    try:
+        value = kind(raw)
+    except ValueError:
+        value = None
+    if value is None or value <= 0:
+        what = "a whole number" if kind is int else "a number of seconds"
+        raise ModelCallError("ModelNotConfigured", f"{name}={raw!r} is not {what} above 0")
+    return value
 
 
 def env_settings() -> ModelSettings:
-    """The model settings the environment gives; a bad ``WEFT_MODEL_TIMEOUT`` says so."""
-    timeout = os.environ.get(TIMEOUT_ENV, "").strip()
-    seconds: float | None = None
-    if timeout:
-        try:
-            seconds = float(timeout)
-        except ValueError:
-            raise ModelCallError(
-                "ModelNotConfigured", f"{TIMEOUT_ENV}={timeout!r} is not a number of seconds"
-            ) from None
-        if seconds <= 0:
-            raise ModelCallError(
-                "ModelNotConfigured", f"{TIMEOUT_ENV}={timeout!r} must be more than 0"
-            )
+    """The model settings the environment gives; a bad number names its variable."""
+    max_tokens = _env_number(MAX_TOKENS_ENV, int)
     return ModelSettings(
         model=os.environ.get("WEFT_MODEL") or None,
         base_url=os.environ.get("OPENAI_BASE_URL") or None,
         api_key=os.environ.get("OPENAI_API_KEY") or None,
-        timeout=seconds,
+        timeout=_env_number(TIMEOUT_ENV, float),
+        max_tokens=int(max_tokens) if max_tokens is not None else None,
     )
 
 
@@ -487,7 +493,7 @@ class ChatSession:
         )
 
     def _note_retry(self, attempt: int, failure: _Classified, delay: float) -> None:
-        message = f"{self.settings.model}: {failure.message}; retry {attempt} in {delay:.2f}s"
+        message = f"{self.endpoint_name}: {failure.message}; retry {attempt} in {delay:.2f}s"
         data = {"attempt": attempt, "error_type": failure.error_type, "status": failure.status}
         call = getattr(self.ctx, "call", None)
         self.progress.append(

@@ -49,6 +49,7 @@ from weft.agents.chat_model import (
     ModelPrice,
     ModelSettings,
 )
+from weft.agents.examples import ExampleFunction, ExampleSource, example_messages, fetch_examples
 from weft.agents.openai_tools import ToolSet
 from weft.agents.structured import (
     StructuredOutputError,
@@ -191,6 +192,11 @@ class LLMAgent:
     ``"required"``, ``"none"``, a tool's name, or ``None`` to send nothing.
     Later turns send ``"auto"``, so a forced choice cannot loop, and the last
     turn allowed by ``max_turns`` sends ``"none"``, so the model must answer.
+    ``examples`` (an object with ``examples(text, agent=..., k=...)`` such as
+    the runtime's ``ExperienceMemory``, or a function ``(text, agent, k)``)
+    supplies this agent's best past steps on similar inputs; up to
+    ``examples_k`` of them, within ``examples_chars`` characters, go before
+    the task as earlier user/assistant turns (``weft.agents.examples``).
     """
 
     def __init__(
@@ -220,6 +226,9 @@ class LLMAgent:
         trace_content: bool | None = None,
         parallel_tool_calls: bool | None = None,
         tool_choice: str | None = "auto",
+        examples: ExampleSource | ExampleFunction | None = None,
+        examples_k: int = 3,
+        examples_chars: int = 4000,
     ) -> None:
         if max_turns < 1:
             raise ValueError("max_turns must be at least 1")
@@ -239,6 +248,9 @@ class LLMAgent:
         self.max_repairs = max_repairs
         self.parallel_tool_calls = parallel_tool_calls
         self.tool_choice = tool_choice
+        self.examples = examples
+        self.examples_k = examples_k
+        self.examples_chars = examples_chars
         self.chat = ChatModel(
             self.settings, retry=retry, prices=prices, trace_content=trace_content
         )
@@ -296,7 +308,18 @@ class LLMAgent:
         messages: list[dict[str, Any]] = []
         if self.instructions:
             messages.append({"role": "system", "content": self.instructions})
-        messages.append({"role": "user", "content": self._render(call.arguments)})
+        text = self._render(call.arguments)
+        if self.examples is not None:
+            task = call.arguments.get("task")
+            pairs = await fetch_examples(
+                self.examples,
+                task if isinstance(task, str) and not self._custom_input else text,
+                agent=self.name,
+                k=self.examples_k,
+                max_chars=self.examples_chars,
+            )
+            messages.extend(example_messages(pairs))
+        messages.append({"role": "user", "content": text})
         session: ChatSession | None = None
         try:
             async with self.chat.session(ctx) as session:

@@ -108,6 +108,10 @@ class ThreadContext:
     def call(self) -> ActionCall:
         return self._ctx.call
 
+    @property
+    def idempotency_key(self) -> str:
+        return self._ctx.idempotency_key
+
     async def invoke(self, action: str, arguments: dict[str, Any]) -> ActionResult:
         return await self._ctx.invoke(action, arguments)
 

@@ -11,7 +11,7 @@ import click
 from weft.protocols import WeftError
 
 #: Modules under ``weft.cli`` that define commands; each exposes ``register(group)``.
-COMMAND_MODULES = ("run", "ask", "agents", "keys", "broker", "trace", "route")
+COMMAND_MODULES = ("run", "ask", "agents", "keys", "broker", "trace", "route", "memory")
 
 
 class WeftGroup(click.Group):

@@ -43,11 +43,13 @@ stdout = Console(soft_wrap=True)  # piped summaries keep whole lines for scripts
 
 
 class RunDisplay:
-    """A live panel on stderr: counts per state and the nodes running now."""
+    """A live panel on stderr: counts per state, the nodes running now and each one's
+    latest progress message (sent by its action, local or on a remote agent)."""
 
     def __init__(self) -> None:
         self.counts: Counter[str] = Counter()
         self.running: dict[str, float] = {}
+        self.notes: dict[str, str] = {}
         self.total = 0
         self.workflow = ""
         self.run_id = ""
@@ -71,8 +73,12 @@ class RunDisplay:
             self.run_id = event.run_id
         elif kind is EventKind.NODE_STARTED and event.key:
             self.running[event.key] = time.monotonic()
+        elif kind is EventKind.PROGRESS and event.key and event.data.get("message"):
+            if event.key in self.running:
+                self.notes[event.key] = " ".join(str(event.data["message"]).split())[:100]
         elif kind is EventKind.NODE_FINISHED and event.key:
             self.running.pop(event.key, None)
+            self.notes.pop(event.key, None)
             if "[" not in event.key and "/" not in event.key and event.state:
                 self.counts[str(event.state)] += 1
         elif kind is EventKind.NODE_SKIPPED and event.key and "/" not in event.key:
@@ -93,7 +99,13 @@ class RunDisplay:
         )
         now = time.monotonic()
         rows = sorted(self.running.items(), key=lambda kv: kv[1])[:8]
-        lines = [Text(f"  … {key}  {now - t:4.1f}s", style="cyan") for key, t in rows]
+        lines = [
+            Text.assemble(
+                (f"  … {key}  {now - t:4.1f}s", "cyan"),
+                (f"  {self.notes[key]}" if key in self.notes else "", "dim"),
+            )
+            for key, t in rows
+        ]
         if len(self.running) > 8:
             lines.append(Text(f"  … and {len(self.running) - 8} more running", style="dim"))
         return Group(head, *lines)

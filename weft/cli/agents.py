@@ -280,10 +280,7 @@ def agents_command(broker: str, namespace: str, as_json: bool, trust_path: str |
         load = card.load
         trust = info.trust.label([s.name for s in card.actions])
         if trust != "trusted":
-            notes.append(
-                f"{card.agent_id}: {trust}, never called for what it is not trusted "
-                f"for: {info.trust.note}"
-            )
+            notes.append(f"  {card.agent_id}: {info.trust.note}")
         rows.append(
             (
                 card.agent_id,
@@ -300,7 +297,7 @@ def agents_command(broker: str, namespace: str, as_json: bool, trust_path: str |
     for row in rows:
         click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
     if notes:
-        click.echo("")
+        click.echo("\nnot called for the actions they are not trusted for (docs/security.md):")
         for note in notes:
             click.echo(note)
 

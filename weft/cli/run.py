@@ -14,6 +14,7 @@ import click
 from weft.cli._broker import broker_for_workflow, from_environment
 from weft.cli._json import json_text
 from weft.cli._placement import Placements
+from weft.cli._prune import before_of, print_report, prune_options, require_a_rule
 from weft.protocols import InputError, WeftError
 
 
@@ -345,7 +346,7 @@ def validate_command(file: str) -> None:
     show_default=True,
     help="Workflow (the YAML format) or a protocol model: ActionSpec, ActionCall, "
     "ActionResult, ProgressEvent, CapabilityCard, RunEvent, AgentCard, CallAccepted, "
-    "CallCancel, DeadLetter.",
+    "CallsHeld, CallCancel, DeadLetter.",
 )
 def schema_command(model: str) -> None:
     """Print a JSON Schema (by default the one of workflow YAML files, for editors)."""
@@ -358,12 +359,15 @@ def schema_command(model: str) -> None:
     click.echo(json_text(schema))
 
 
-@click.command("runs")
+@click.group("runs", invoke_without_command=True)
 @click.option("--limit", "-n", default=20, show_default=True, type=click.IntRange(min=1))
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
 @_journal_option
-def runs_command(limit: int, as_json: bool, journal_path: str | None) -> None:
-    """List recent runs from the journal."""
+@click.pass_context
+def runs_command(ctx: click.Context, limit: int, as_json: bool, journal_path: str | None) -> None:
+    """List recent runs from the journal; `weft runs prune` deletes old finished ones."""
+    if ctx.invoked_subcommand is not None:
+        return
     journal = _open_journal(journal_path)
     try:
         records = journal.list_runs(limit)
@@ -390,6 +394,29 @@ def runs_command(limit: int, as_json: bool, journal_path: str | None) -> None:
     from weft.cli._display import print_runs
 
     print_runs(records)
+
+
+@runs_command.command("prune")
+@prune_options
+@_journal_option
+def runs_prune_command(
+    older_than: float | None,
+    keep: int | None,
+    dry_run: bool,
+    as_json: bool,
+    journal_path: str | None,
+) -> None:
+    """Delete finished runs from the journal and shrink the file.
+
+    Running runs are never deleted, nor is a run `weft resume` has taken.
+    """
+    require_a_rule(older_than, keep)
+    journal = _open_journal(journal_path)
+    try:
+        report = journal.prune(before=before_of(older_than), keep=keep or 0, dry_run=dry_run)
+    finally:
+        journal.close()
+    print_report(report, "the journal", "events", journal.path, as_json)
 
 
 def register(group: click.Group) -> None:

@@ -1,4 +1,5 @@
-"""``weft trace ls | show | export | view``: a run's spans in the terminal, in files, in a browser.
+"""``weft trace ls | show | export | view | prune``: a run's spans in the terminal, in files, in a
+browser; and deleting old ones.
 
 RUN is a run id, a unique prefix of one, or ``last``. Everything is read from
 the local trace store (``$WEFT_HOME/traces.db``, or ``--store``), which
@@ -15,6 +16,7 @@ from typing import Any
 import click
 
 from weft.cli._json import json_text
+from weft.cli._prune import prune_options
 from weft.protocols import WeftError
 
 
@@ -64,7 +66,7 @@ def _duration(seconds: float | None) -> str:
 
 @click.group("trace")
 def trace_group() -> None:
-    """Inspect the spans of runs: list, tree, export, browser view."""
+    """Inspect the spans of runs: list, tree, export, browser view; prune old ones."""
 
 
 @trace_group.command("ls")
@@ -288,6 +290,32 @@ def view_command(
         pass
     except OSError as exc:
         raise WeftError(f"cannot serve on 127.0.0.1:{port}: {exc}") from None
+
+
+@trace_group.command("prune")
+@prune_options
+@_store_option
+def prune_command(
+    older_than: float | None,
+    keep: int | None,
+    dry_run: bool,
+    as_json: bool,
+    store_path: str | None,
+) -> None:
+    """Delete the traces of finished runs and shrink the store.
+
+    With --older-than, the trace of a run that never finished (killed, not
+    resumed) goes too once nothing has been written to it for that long.
+    """
+    from weft.cli._prune import before_of, print_report, require_a_rule
+
+    require_a_rule(older_than, keep)
+    store = _open_store(store_path)
+    try:
+        report = store.prune(before=before_of(older_than), keep=keep or 0, dry_run=dry_run)
+    finally:
+        store.close()
+    print_report(report, "the trace store", "span batches", store.path, as_json)
 
 
 def register(group: click.Group) -> None:

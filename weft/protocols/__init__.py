@@ -12,6 +12,7 @@ from weft.protocols.actions import (
     ErrorInfo,
     ProgressEvent,
     Usage,
+    idempotency_key_of,
     new_id,
 )
 from weft.protocols.capability import CapabilityCard
@@ -55,6 +56,7 @@ from weft.protocols.workflow import (
     InputSpec,
     JoinMode,
     JoinSpec,
+    JournalMode,
     NodeSpec,
     RetryPolicy,
     WorkflowSpec,
@@ -91,6 +93,7 @@ __all__ = [
     "InputSpec",
     "JoinMode",
     "JoinSpec",
+    "JournalMode",
     "Location",
     "Message",
     "MessageProperties",
@@ -115,6 +118,7 @@ __all__ = [
     "Usage",
     "WeftError",
     "WorkflowSpec",
+    "idempotency_key_of",
     "json_result",
     "json_schema",
     "json_value",

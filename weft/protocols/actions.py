@@ -209,7 +209,12 @@ class ProgressEvent(BaseModel):
 
 
 class ActionCall(BaseModel):
-    """One invocation of an action. Idempotency key is ``(call_id, attempt)``."""
+    """One invocation of an action.
+
+    A server runs each ``(call_id, attempt)`` once (QoS 1 may deliver twice);
+    the action's own side effects are keyed by ``idempotency_key_of(call)``,
+    which stays the same when the call is retried or moved to another agent.
+    """
 
     model_config = ConfigDict(extra="ignore")
 
@@ -226,6 +231,29 @@ class ActionCall(BaseModel):
     deadline: float | None = Field(
         default=None, description="Unix time after which the result is useless."
     )
+    idempotency_key: str | None = Field(
+        default=None,
+        description="Key of the work this call does, the same on every attempt, fail-over and "
+        "resume of it; None means derived from run and node (``idempotency_key_of``).",
+    )
+
+
+def idempotency_key_of(call: ActionCall) -> str:
+    """The stable key of ``call``'s work, for making its external side effects idempotent.
+
+    Its own ``idempotency_key`` if set (a nested call, see
+    ``ActionContext.invoke``); else ``{run_id}:{node}`` for a workflow node
+    (the node's key names a foreach item ``fx[3]``, a loop pass ``n#2``, a
+    sub-workflow's node ``sub/n``); else the call id, which a remote call
+    keeps when it is re-sent to another agent. The same value on every
+    attempt (retries, fail-over to another replica) and after ``weft
+    resume`` of the same node or item.
+    """
+    if call.idempotency_key:
+        return call.idempotency_key
+    if call.run_id and call.node:
+        return f"{call.run_id}:{call.node}"
+    return call.call_id
 
 
 class ActionResult(BaseModel):

@@ -22,6 +22,18 @@ class ActionContext(Protocol):
         """The call being served (ids, attempt, deadline)."""
         ...
 
+    @property
+    def idempotency_key(self) -> str:
+        """A key for this call's work, the same on every attempt of it.
+
+        Retries, a remote call moved to another replica after its agent died,
+        and ``weft resume`` of the same node or foreach item all see the same
+        key (``idempotency_key_of``), so an external side effect keyed by it
+        (a payment, an e-mail, a row) happens once. Nested calls made through
+        ``invoke`` get keys of their own, derived from this one.
+        """
+        ...
+
     async def invoke(self, action: str, arguments: dict[str, Any]) -> ActionResult:
         """Call another action by name as a child of this call.
 

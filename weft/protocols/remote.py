@@ -44,12 +44,19 @@ PROGRESS_PROPERTY = "weft-progress"
 #: User property a caller sets to ``1`` to get the spans the server recorded for the call in
 #: the result (``ServedResult.spans``), so they can join the caller's own trace store.
 SPANS_PROPERTY = "weft-spans"
+#: User property a caller sets to ``1`` to be told, every heartbeat interval, which of its
+#: calls the agent still holds (a ``CallsHeld`` reply): how it tells a busy agent from a
+#: silent one without re-sending anything.
+HELD_PROPERTY = "weft-held"
 #: User property on replies: ``accepted`` (a ``CallAccepted``), ``progress`` (a
-#: ``ProgressEvent``) or ``result`` (an ``ActionResult``).
+#: ``ProgressEvent``), ``held`` (a ``CallsHeld``) or ``result`` (an ``ActionResult``).
 KIND_PROPERTY = "weft-kind"
 KIND_ACCEPTED = "accepted"
 KIND_PROGRESS = "progress"
+KIND_HELD = "held"
 KIND_RESULT = "result"
+#: Most calls one ``CallsHeld`` lists; an agent holding more sends several.
+HELD_CHUNK = 500
 
 #: A card not refreshed for this many of its heartbeat intervals is stale: one
 #: heartbeat may be late by half an interval, and a frozen agent is stale in
@@ -203,8 +210,11 @@ def card_age(
 class CallAccepted(BaseModel):
     """Sent to the caller's Response Topic when a call is taken, if it asked (``weft-ack: 1``).
 
-    Tells the caller which agent holds the call, so that it can re-send the
-    call elsewhere if exactly that agent dies before answering.
+    An agent accepts a call when it receives it: a call waiting in its queue
+    for a free slot is accepted too (``position`` says how far back). It
+    tells the caller which agent holds the call, so that the caller sends it
+    elsewhere only if exactly that agent dies or falls silent, never because
+    it is busy.
     """
 
     model_config = ConfigDict(extra="ignore")
@@ -213,6 +223,48 @@ class CallAccepted(BaseModel):
     attempt: int = Field(ge=1, description="The accepted attempt.")
     agent_id: str = Field(description="The agent that runs (or already ran) it.")
     at: float = Field(default_factory=time.time, description="Unix time of acceptance.")
+    position: int = Field(
+        default=0,
+        ge=0,
+        description="0: the call runs at once (or already ran); n: it is the n-th call "
+        "waiting in the agent's queue for a free slot.",
+    )
+    held_interval: float | None = Field(
+        default=None,
+        gt=0,
+        description="Seconds between the ``CallsHeld`` reports the agent sends while it holds "
+        "the call (when the caller asked, ``weft-held: 1``); None from an agent that sends none.",
+    )
+
+
+class HeldCall(BaseModel):
+    """One call an agent holds (queued or running), in a ``CallsHeld`` report."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    call_id: str = Field(description="The call.")
+    attempt: int = Field(ge=1, description="The attempt the agent holds.")
+    correlation: str = Field(description="Correlation Data of the send it answers, hex-encoded.")
+
+
+class CallsHeld(BaseModel):
+    """The agent's heartbeat for the calls it holds for one caller (``weft-kind: held``).
+
+    Sent every ``held_interval`` seconds to each Response Topic with calls the
+    agent has received and not yet answered, when those calls asked for it
+    (``weft-held: 1``); at most ``HELD_CHUNK`` calls per message. The
+    message's Correlation Data is that of its first call, so a caller that
+    does not know this kind drops it as a reply to a known call. A caller
+    learns from it that the agent is alive and still has the call, however
+    long its queue; silence past a bound is what lets it move a call.
+    """
+
+    model_config = ConfigDict(extra="ignore")
+
+    agent_id: str = Field(description="The agent that holds the calls.")
+    calls: list[HeldCall] = Field(description="Calls held for this caller.")
+    queued: int = Field(default=0, ge=0, description="Calls waiting for a slot on the agent.")
+    at: float = Field(default_factory=time.time, description="Unix time of the report.")
 
 
 class ServedSpan(BaseModel):

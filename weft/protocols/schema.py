@@ -9,7 +9,7 @@ from pydantic import BaseModel
 from weft.protocols.actions import ActionCall, ActionResult, ActionSpec, ProgressEvent
 from weft.protocols.capability import CapabilityCard
 from weft.protocols.events import RunEvent
-from weft.protocols.remote import AgentCard, CallAccepted, CallCancel, DeadLetter
+from weft.protocols.remote import AgentCard, CallAccepted, CallCancel, CallsHeld, DeadLetter
 from weft.protocols.workflow import WorkflowSpec
 
 PUBLIC_MODELS: dict[str, type[BaseModel]] = {
@@ -21,6 +21,7 @@ PUBLIC_MODELS: dict[str, type[BaseModel]] = {
     "RunEvent": RunEvent,
     "AgentCard": AgentCard,
     "CallAccepted": CallAccepted,
+    "CallsHeld": CallsHeld,
     "CallCancel": CallCancel,
     "DeadLetter": DeadLetter,
     "Workflow": WorkflowSpec,

@@ -51,6 +51,20 @@ class FailurePolicy(StrEnum):
     CONTINUE = "continue"
 
 
+class JournalMode(StrEnum):
+    """How a run's finished calls reach the journal.
+
+    ``batched`` (the default) commits them every few milliseconds, in batches:
+    after a crash, the calls that finished in the last batch window run again
+    on resume. ``durable`` commits (and syncs to disk) each finished call
+    before anything that depends on it starts: a resume repeats no finished
+    call, at the cost of a disk sync per call (per wave of a fan-out).
+    """
+
+    BATCHED = "batched"
+    DURABLE = "durable"
+
+
 class RetryPolicy(BaseModel):
     """Retries with exponential backoff and full jitter, for retryable errors only.
 
@@ -258,6 +272,12 @@ class WorkflowSpec(BaseModel):
         default=FailurePolicy.FAIL_FAST, description="fail_fast or continue."
     )
     defaults: Defaults = Field(default_factory=Defaults, description="Per-node defaults.")
+    journal: JournalMode = Field(
+        default=JournalMode.BATCHED,
+        description="batched (fast; a crash may re-run the calls of the last few ms) or durable "
+        "(each finished call is on disk before its dependents start). Not part of the graph "
+        "hash: a run may be resumed in the other mode.",
+    )
 
     _source: Any = PrivateAttr(default=None)
 

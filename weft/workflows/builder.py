@@ -41,6 +41,7 @@ from weft.protocols import (
     InputSpec,
     JoinMode,
     JoinSpec,
+    JournalMode,
     Location,
     NodeSpec,
     RetryPolicy,
@@ -98,6 +99,7 @@ class Workflow:
         action_concurrency: Mapping[str, int] | None = None,
         defaults: Defaults | None = None,
         python_path: Iterable[str] = (),
+        journal: JournalMode | str = JournalMode.BATCHED,
     ) -> None:
         self.name = name
         self.description = description
@@ -107,6 +109,8 @@ class Workflow:
         self.action_concurrency = dict(action_concurrency or {})
         self.defaults = defaults
         self.python_path = list(python_path)
+        #: ``"durable"``: each finished call is on disk before its dependents start.
+        self.journal = journal
         self._inputs: dict[str, InputSpec] = {}
         self._outputs: dict[str, str] = {}
         self._refs: dict[str, ActionRef] = {}
@@ -394,6 +398,7 @@ class Workflow:
             "concurrency": self.concurrency,
             "action_concurrency": self.action_concurrency,
             "on_failure": self.on_failure,
+            "journal": self.journal,
         }
         if self.defaults is not None:
             top["defaults"] = self.defaults

@@ -223,7 +223,7 @@ class _Converter:
 
 _TOP_ORDER = (
     "name", "version", "description", "inputs", "actions", "python_path", "defaults",
-    "concurrency", "action_concurrency", "on_failure", "nodes", "outputs",
+    "concurrency", "action_concurrency", "on_failure", "journal", "nodes", "outputs",
 )  # fmt: skip
 _NODE_ORDER = (
     "action", "description", "after", "foreach", "with", "join", "timeout", "retry", "concurrency",

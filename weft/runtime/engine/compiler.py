@@ -118,9 +118,13 @@ def import_object(ref: str, *, where: Location | None = None) -> Any:
 
 
 def graph_hash(spec: WorkflowSpec, sub_hashes: dict[str, str] | None = None) -> str:
-    """A stable hash of the definition (and of sub-workflows), to refuse a mismatched resume."""
+    """A stable hash of the definition (and of sub-workflows), to refuse a mismatched resume.
+
+    The journal mode is left out: it says how the run is recorded, not what it computes,
+    so a run may be resumed in the other mode (and older runs keep their hash)."""
+    dumped = spec.model_dump(mode="json", by_alias=True, exclude={"journal"})
     canonical = json.dumps(
-        {"spec": spec.model_dump(mode="json", by_alias=True), "subs": sub_hashes or {}},
+        {"spec": dumped, "subs": sub_hashes or {}},
         sort_keys=True,
         default=str,
     )

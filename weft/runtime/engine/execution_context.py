@@ -21,6 +21,7 @@ from weft.protocols import (
     EventKind,
     RunEvent,
     Usage,
+    idempotency_key_of,
     new_id,
 )
 from weft.protocols.results import json_result
@@ -68,7 +69,7 @@ class CallSite(Protocol):
 class ExecutionContext:
     """The ``ActionContext`` given to an action called by a workflow node."""
 
-    __slots__ = ("_call", "child_usage", "key", "node", "site")
+    __slots__ = ("_call", "_invoked", "child_usage", "key", "node", "site")
 
     def __init__(self, site: CallSite, node: CompiledNode, key: str, call: ActionCall) -> None:
         self.site = site
@@ -77,10 +78,17 @@ class ExecutionContext:
         self._call = call
         #: Usage of the calls this action made through ``invoke``, added to its own.
         self.child_usage: Usage | None = None
+        #: How many times ``invoke`` called each action: the n-th call's idempotency key.
+        self._invoked: dict[str, int] | None = None
 
     @property
     def call(self) -> ActionCall:
         return self._call
+
+    @property
+    def idempotency_key(self) -> str:
+        """``{run}:{node key}`` for a node's call (``ActionContext.idempotency_key``)."""
+        return idempotency_key_of(self._call)
 
     async def invoke(self, action: str, arguments: dict[str, Any]) -> ActionResult:
         """Call another action as a child of this call; never raises for its failure."""
@@ -99,6 +107,7 @@ class ExecutionContext:
             parent_id=self._call.call_id,
             node=self.key,
             deadline=self._call.deadline,
+            idempotency_key=self._child_key(action),
         )
         child = ExecutionContext(self.site, self.node, f"{self.key}>{action}", call)
         started = time.time()
@@ -117,6 +126,14 @@ class ExecutionContext:
         spent = result.usage if child.child_usage is None else result.usage.add(child.child_usage)
         self.child_usage = spent if self.child_usage is None else self.child_usage.add(spent)
         return result
+
+    def _child_key(self, action: str) -> str:
+        """``{own key}>{action}``, then ``#2``, ``#3``... for further calls of the same action."""
+        invoked = self._invoked if self._invoked is not None else {}
+        self._invoked = invoked
+        count = invoked[action] = invoked.get(action, 0) + 1
+        key = f"{self.idempotency_key}>{action}"
+        return key if count == 1 else f"{key}#{count}"
 
     async def run_subworkflow(
         self, workflow: PreparedWorkflow, inputs: dict[str, Any], call: ActionCall
@@ -194,6 +211,10 @@ class UnusedContext:
 
     @property
     def call(self) -> ActionCall:
+        return self._refuse()  # type: ignore[no-any-return]
+
+    @property
+    def idempotency_key(self) -> str:
         return self._refuse()  # type: ignore[no-any-return]
 
     async def invoke(self, action: str, arguments: dict[str, Any]) -> ActionResult:

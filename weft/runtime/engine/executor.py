@@ -9,10 +9,18 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from weft.protocols import ErrorInfo, EventKind, RunEvent, RunState, Usage, new_id
+from weft.protocols import (
+    ErrorInfo,
+    EventKind,
+    JournalMode,
+    RunEvent,
+    RunState,
+    Usage,
+    new_id,
+)
 from weft.runtime.engine.compiled import PreparedWorkflow
 from weft.runtime.engine.journal import Journal
 from weft.runtime.engine.lease import Lease, LeaseKeeper
@@ -100,6 +108,14 @@ class Executor:
             for listener in self.listeners:
                 listener(event)
 
+    def durable_commit(self, run_id: str) -> Callable[[], Awaitable[None]] | None:
+        """What each finished call of ``run_id`` awaits in durable mode (its commit to disk,
+        shared with the calls that finish beside it); None for a batched run."""
+        journal = self.journal
+        if journal is None or run_id not in journal.durable_runs:
+            return None
+        return journal.commit_soon
+
     def action_limit(self, name: str, limit: int | None) -> asyncio.Semaphore | None:
         if limit is None:
             return None
@@ -117,6 +133,7 @@ class Executor:
         cache: dict[str, Any] | None = None,
         resumed: bool = False,
         lease: Lease | None = None,
+        journal_mode: JournalMode | str | None = None,
     ) -> RunResult:
         """Run ``workflow`` with already-resolved ``inputs`` and return its result.
 
@@ -132,10 +149,33 @@ class Executor:
 
         The run's secret inputs (``secret_flow``) are registered before anything
         is journaled, so they are masked in every record of the run.
+
+        ``journal_mode`` (default: the workflow's ``journal``) ``"durable"`` commits
+        each finished call to disk before what depends on it starts
+        (``Journal.hold_durable``); it means nothing without a journal.
         """
         run_id = run_id or new_id()
-        started = time.time()
         register_run(inputs, workflow.secret_inputs, workflow.secret_literals)
+        mode = JournalMode(journal_mode or workflow.spec.journal)
+        durable = self.journal if mode is JournalMode.DURABLE else None
+        if durable is not None:
+            durable.hold_durable(run_id)
+        try:
+            return await self._run(workflow, inputs, run_id, cache, resumed, lease)
+        finally:
+            if durable is not None:
+                durable.release_durable(run_id)
+
+    async def _run(
+        self,
+        workflow: PreparedWorkflow,
+        inputs: dict[str, Any],
+        run_id: str,
+        cache: dict[str, Any] | None,
+        resumed: bool,
+        lease: Lease | None,
+    ) -> RunResult:
+        started = time.time()
         lease = self._open(workflow, inputs, run_id, started, resumed, lease)
         keeper = None
         if lease is not None and self.journal is not None:

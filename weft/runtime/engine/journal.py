@@ -14,6 +14,18 @@ default) of finished calls is run again after a crash. SQLite is used
 synchronously on the event loop on purpose: a WAL commit without fsync costs
 tens of microseconds, less than a hop to a thread.
 
+A run in durable mode (``journal: durable``; ``hold_durable``) closes that
+window: each of its finished calls is committed (``commit_soon``) before
+anything that depends on it starts, with ``synchronous=FULL``, so the commit
+is on disk (fsync'd) and survives a power cut too, not only a killed
+process. Calls that finish in the same turn of the event loop share one
+commit, so a fan-out pays one fsync per wave rather than per call. While a
+durable run is open, every commit of this connection is FULL.
+
+The journal is kept in bounds by ``prune`` (``weft runs prune``) and, when
+given ``max_bytes``, by a cap checked when a run starts and ends
+(``journal_prune``): never per call, and only finished runs are deleted.
+
 A running run holds a lease here (``lease.py``), in its own row: who runs
 it, and since when it last said so. ``start_run`` writes it with the run,
 ``acquire_lease`` takes it for a resume (refusing while it is alive, in one
@@ -27,7 +39,9 @@ date, are ``journal_schema``'s.
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -45,11 +59,18 @@ from weft.protocols import (
     Usage,
     WeftError,
 )
+from weft.runtime.engine import journal_prune
 from weft.runtime.engine.journal_schema import open_database
 from weft.runtime.engine.lease import PERIOD, Lease
 from weft.runtime.support.flush_timer import FlushTimer
 from weft.runtime.support.redaction import redactor
+from weft.runtime.support.sqlite_space import PruneReport, note_cap_prune, used_bytes
 from weft.runtime.support.sqlite_text import starts_with
+
+log = logging.getLogger(__name__)
+
+#: The environment variable with the cap of the journals weft opens itself (``recording.py``).
+JOURNAL_CAP_ENV = "WEFT_JOURNAL_MAX_MB"
 
 #: A run's lease, as columns of its row in ``runs`` (``journal_schema``).
 _LEASE_FIELDS = "lease_owner, lease_host, lease_pid, lease_scope, lease_heartbeat, lease_period"
@@ -118,17 +139,29 @@ class Journal:
 
     ``lease_period`` is how often a run this journal records renews its lease
     (``lease.PERIOD`` seconds by default); a lease silent for three periods
-    has expired.
+    has expired. ``max_bytes`` caps the journal's size (None: no cap): when
+    a run starts or ends past it, the oldest finished runs are deleted until
+    it is under ``sqlite_space.CAP_TARGET`` of the cap (the journals weft opens
+    itself take it from ``$WEFT_JOURNAL_MAX_MB``, ``recording.py``).
     """
 
     def __init__(
-        self, path: str | Path, *, flush_interval: float = 0.002, lease_period: float = PERIOD
+        self,
+        path: str | Path,
+        *,
+        flush_interval: float = 0.002,
+        lease_period: float = PERIOD,
+        max_bytes: int | None = None,
     ) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._db = open_database(self.path)
         self.flush_interval = flush_interval
         self.lease_period = lease_period
+        self.max_bytes = max_bytes
+        #: Runs in durable mode now (``hold_durable``): their finished calls are synced.
+        self.durable_runs: set[str] = set()
+        self._commit: asyncio.Future[None] | None = None
         #: Ids of the runs this instance started or took a lease on, oldest first:
         #: what a Ctrl-C interrupted (never "the newest run", which may be another's).
         self.opened_runs: list[str] = []
@@ -165,6 +198,7 @@ class Journal:
         the run running without a holder (and takes it over).
         """
         self.flush()
+        self._keep_in_bounds(spare=run_id)
         lease = Lease.for_this_process(run_id, self.lease_period)
         row = (run_id, workflow, source, graph_hash, _dumps(inputs), RunState.RUNNING, time.time())
         try:
@@ -201,6 +235,7 @@ class Journal:
             " WHERE run_id = ? AND lease_owner = ?",
             (state, finished, _dumps(outputs), lease.run_id, lease.owner),
         ).rowcount
+        self._keep_in_bounds(spare=lease.run_id)
         return bool(ended)
 
     # -- leases -----------------------------------------------------------------
@@ -330,6 +365,70 @@ class Journal:
             self._db.execute("ROLLBACK")
             raise
         self._db.execute("COMMIT")
+
+    # -- durable runs -------------------------------------------------------------
+
+    def hold_durable(self, run_id: str) -> None:
+        """Put ``run_id`` in durable mode until ``release_durable``: its finished calls are
+        committed and synced before what depends on them starts (``commit_soon``)."""
+        if not self.durable_runs:
+            self._db.execute("PRAGMA synchronous=FULL")
+        self.durable_runs.add(run_id)
+
+    def release_durable(self, run_id: str) -> None:
+        self.durable_runs.discard(run_id)
+        if not self.durable_runs:
+            self._db.execute("PRAGMA synchronous=NORMAL")
+
+    def commit_soon(self) -> asyncio.Future[None]:
+        """Commit everything buffered at the end of this turn of the event loop; the future
+        is done when it is. Every call that finishes in this turn shares the one commit."""
+        waiter = self._commit
+        if waiter is None:
+            loop = asyncio.get_running_loop()
+            waiter = self._commit = loop.create_future()
+            loop.call_soon(self._group_commit)
+        return waiter
+
+    def _group_commit(self) -> None:
+        waiter, self._commit = self._commit, None
+        if waiter is None:
+            return
+        try:
+            self.flush()
+        except Exception as exc:
+            if not waiter.cancelled():
+                waiter.set_exception(exc)
+            return
+        if not waiter.cancelled():
+            waiter.set_result(None)
+
+    # -- keeping it in bounds -------------------------------------------------------
+
+    def prune(
+        self, *, before: float | None = None, keep: int = 0, dry_run: bool = False
+    ) -> PruneReport:
+        """Delete finished runs that finished before ``before`` (a ``time.time()``; None:
+        whenever) and are not among the ``keep`` most recently started runs, with their
+        events, then give the space back to the disk. Running runs are never deleted
+        (``journal_prune``). ``dry_run`` only says what would go."""
+        self.flush()
+        chosen = journal_prune.select(self._db, finished_before=before, keep=keep)
+        return journal_prune.prune(self._db, self.path, chosen, dry_run)
+
+    def size(self) -> int:
+        """Bytes of the journal in use (what ``max_bytes`` is compared with)."""
+        self.flush()
+        return used_bytes(self._db)
+
+    def _keep_in_bounds(self, spare: str) -> None:
+        """Past ``max_bytes``, delete the oldest finished runs (never ``spare``, the run
+        starting or ending): once a run, never per call."""
+        if not self.max_bytes:
+            return
+        report = journal_prune.shrink(self._db, self.path, self.max_bytes, spare=(spare,))
+        if report is not None:
+            note_cap_prune(log, "journal", self.path, self.max_bytes, report, JOURNAL_CAP_ENV)
 
     def close(self) -> None:
         self.flush()

@@ -5,6 +5,12 @@ first one (``_SCHEMA``: runs and events), and each entry of ``MIGRATIONS``
 adds to the one before. Opening a journal written by an older weft applies
 what it lacks, once, in one transaction, and keeps every run readable; a
 journal written by a newer weft is refused rather than misread.
+
+A new journal file is made with ``auto_vacuum=INCREMENTAL``, so that
+``weft runs prune`` and the size cap can give freed space back to the disk
+cheaply (``weft.runtime.support.sqlite_space``). That is a property of the
+file, not of the schema: an older file is converted by its first prune, and
+``user_version`` does not change, so an older weft still reads the file.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ import sqlite3
 from pathlib import Path
 
 from weft.protocols import WeftError
+from weft.runtime.support.sqlite_space import AUTO_VACUUM
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -61,6 +68,7 @@ def open_database(path: Path) -> sqlite3.Connection:
     """Connect to the journal at ``path`` (created if missing) in WAL mode, at the
     current schema. Raises ``WeftError`` for a journal from a newer weft."""
     db = sqlite3.connect(str(path), isolation_level=None)
+    db.execute(AUTO_VACUUM)  # takes effect only on a new file, before its first table
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA synchronous=NORMAL")
     try:

@@ -118,6 +118,8 @@ class NodeCalls:
         self._call_counter = 0
         #: Bound once: it runs before every call (``call``).
         self._register_arguments = redactor().register_arguments
+        #: Durable runs: awaited after each finished call, before its dependents may start.
+        self._committed = services.durable_commit(run_id)
 
     # -- the call site of the contexts handed to actions ---------------------------
 
@@ -386,6 +388,8 @@ class NodeCalls:
         attempt += inner
         if result.usage is not NO_USAGE or not self.quiet:
             self._call_finished(node, key, result, attempt, started)
+            if self._committed is not None:
+                await self._committed()
         return Attempted(result, attempt, started)
 
     def _make_call(

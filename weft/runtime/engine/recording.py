@@ -21,12 +21,20 @@ armed on a loop that is gone. A thread's stores are closed when the thread
 ends, the main thread's at interpreter exit; a store for another file (a new
 ``WEFT_HOME``) replaces the idle one of its kind, and a file that was deleted
 or a process that forked gets a store opened afresh.
+
+The stores opened here (for the CLI too) are capped in size: the journal by
+``$WEFT_JOURNAL_MAX_MB``, the trace store by ``$WEFT_TRACES_MAX_MB`` (1024 MB
+each by default, ``0`` for no cap). Past its cap, a store deletes its oldest
+finished runs when a run starts or ends (``Journal.max_bytes``,
+``TraceStore``). A ``Journal`` or ``TraceStore`` made by the caller has the
+cap it was given, none by default.
 """
 
 from __future__ import annotations
 
 import atexit
 import logging
+import math
 import os
 import threading
 import weakref
@@ -37,7 +45,7 @@ from pathlib import Path
 from typing import Any
 
 from weft.protocols import WeftError
-from weft.runtime.engine.journal import Journal
+from weft.runtime.engine.journal import JOURNAL_CAP_ENV, Journal
 from weft.runtime.support.home import default_journal_path, default_trace_path
 from weft.runtime.support.storage import storage_errors
 from weft.runtime.tracing.spans import Tracer
@@ -73,24 +81,45 @@ def recording_default() -> bool:
     )
 
 
+#: The cap of each store when its variable is not set, in MB.
+DEFAULT_CAP_MB = 1024.0
+
+
+def store_cap(variable: str, default_mb: float = DEFAULT_CAP_MB) -> int | None:
+    """The cap in bytes that ``$variable`` gives in MB (``default_mb`` when unset), None for
+    ``0``: no cap. ``WeftError`` for anything but a number of MB >= 0."""
+    raw = os.environ.get(variable, "").strip()
+    try:
+        megabytes = float(raw) if raw else default_mb
+    except ValueError:
+        megabytes = -1.0
+    if not math.isfinite(megabytes) or megabytes < 0:
+        raise WeftError(f"{variable}={raw!r}: expected a size in MB such as 512 (0 for no cap)")
+    return None if megabytes == 0 else max(1, int(megabytes * 2**20))
+
+
 def open_journal(path: str | Path | None = None, *, hint: str = JOURNAL_HINT) -> Journal:
-    """The journal at ``path``, else the default one (``$WEFT_HOME/journal.db``).
+    """The journal at ``path``, else the default one (``$WEFT_HOME/journal.db``), capped by
+    ``$WEFT_JOURNAL_MAX_MB``.
 
     A file that cannot be used is one ``StorageError`` ending in ``use {hint}``.
     """
     target = path or default_journal_path()
+    cap = store_cap(JOURNAL_CAP_ENV)
     with storage_errors("the journal", target, hint):
-        return Journal(target)
+        return Journal(target, max_bytes=cap)
 
 
 def open_tracer(path: str | Path | None = None, *, hint: str = TRACES_HINT) -> Tracer:
     """The trace store at ``path``, else the default one (``$WEFT_HOME/traces.db``), plus
-    OTLP when ``OTEL_EXPORTER_OTLP_ENDPOINT`` is set (``open_default_tracer``)."""
-    from weft.runtime.tracing.store import open_default_tracer
+    OTLP when ``OTEL_EXPORTER_OTLP_ENDPOINT`` is set (``open_default_tracer``); capped by
+    ``$WEFT_TRACES_MAX_MB``."""
+    from weft.runtime.tracing.store import TRACES_CAP_ENV, open_default_tracer
 
     target = path or default_trace_path()
+    cap = store_cap(TRACES_CAP_ENV)
     with storage_errors("the trace store", target, hint):
-        return open_default_tracer(target)
+        return open_default_tracer(target, max_bytes=cap)
 
 
 def _default_on(record: bool | None) -> bool:

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from weft.protocols import ResumeMismatchError, RunState, WeftError, WorkflowSpec
+from weft.protocols import JournalMode, ResumeMismatchError, RunState, WeftError, WorkflowSpec
 from weft.runtime.engine.compiled import PreparedWorkflow
 from weft.runtime.engine.compiler import Actions, compile_workflow
 from weft.runtime.engine.executor import Executor, Listener
@@ -45,6 +45,7 @@ async def run_workflow(
     inputs_from_text: bool = False,
     tracer: TracerOption = None,
     record: bool | None = None,
+    journal_mode: JournalMode | str | None = None,
 ) -> RunResult:
     """Validate, compile and run a workflow; return its result (never raises for a failed node).
 
@@ -61,6 +62,11 @@ async def run_workflow(
     whatever ``record`` says, and the caller closes it. The files weft opens
     itself stay open for the next run (``recording.py``).
 
+    ``journal_mode="durable"`` overrides the workflow's ``journal`` setting: each
+    finished call is committed to disk before what depends on it starts, so a
+    resume after a crash repeats none (``"batched"``, the default, may repeat
+    those of the last few milliseconds, and is faster).
+
     Raises ``DefinitionError`` or ``InputError`` before anything runs, and
     ``StorageError`` when a file to record in cannot be used.
     """
@@ -70,7 +76,7 @@ async def run_workflow(
         executor = Executor(
             journal=store, listeners=listeners, concurrency=concurrency, tracer=spans
         )
-        return await executor.run(prepared, resolved, run_id=run_id)
+        return await executor.run(prepared, resolved, run_id=run_id, journal_mode=journal_mode)
 
 
 async def resume_run(
@@ -85,6 +91,7 @@ async def resume_run(
     tracer: TracerOption = None,
     record: bool | None = None,
     on_takeover: Callable[[Lease], None] | None = None,
+    journal_mode: JournalMode | str | None = None,
 ) -> RunResult:
     """Finish a run that stopped (crash, kill, failure, cancel) without repeating finished calls.
 
@@ -99,6 +106,7 @@ async def resume_run(
     with ``RunInProgressError`` naming that process, so no call runs twice. A
     run left running by a process that died is taken over: ``on_takeover``
     gets the dead holder's lease (``Lease.expiry_reason()`` says why it expired).
+    ``journal_mode`` is as for ``run_workflow`` (default: the workflow's).
     """
     if journal is False:
         raise WeftError("resume_run needs the journal the run is in (journal=True: the default)")
@@ -133,7 +141,13 @@ async def resume_run(
             journal=store, listeners=listeners, concurrency=concurrency, tracer=spans
         )
         return await executor.run(
-            prepared, run.inputs, run_id=run.run_id, cache=cache, resumed=True, lease=lease
+            prepared,
+            run.inputs,
+            run_id=run.run_id,
+            cache=cache,
+            resumed=True,
+            lease=lease,
+            journal_mode=journal_mode,
         )
 
 

@@ -9,6 +9,7 @@ executor imports them and never the other way round.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 from weft.protocols import ErrorInfo, EventKind, RunEvent, Usage
@@ -31,6 +32,11 @@ class ExecutorServices(Protocol):
     @property
     def global_limit(self) -> asyncio.Semaphore | None:
         """Bounds the action calls in flight across all runs, if set."""
+        ...
+
+    def durable_commit(self, run_id: str) -> Callable[[], Awaitable[None]] | None:
+        """For a run in durable mode, what a finished call awaits before anything that depends
+        on it may start (its journal commit, on disk); None otherwise."""
         ...
 
     def action_limit(self, name: str, limit: int | None) -> asyncio.Semaphore | None:

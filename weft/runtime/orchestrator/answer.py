@@ -49,6 +49,11 @@ class Answer(BaseModel):
         description="What the orchestrator did on its own, e.g. a fallback to the rule planner.",
     )
     duration_s: float = Field(default=0.0, description="Wall time of the whole ask.")
+    reuse: dict[str, Any] | None = Field(
+        default=None,
+        description="The memory record whose plan ran instead of planning: record, similarity, "
+        "why, saved_llm_calls, saved_tokens.",
+    )
 
     @property
     def ok(self) -> bool:

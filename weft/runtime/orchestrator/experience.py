@@ -1,9 +1,18 @@
 """The seam for experience memory: remember what worked, offer it for the next similar task.
 
-The orchestrator asks ``lookup(task)`` before planning (a hit is passed to the
-planner as ``PlanRequest.hint``, and still validated like any plan) and calls
-``record(experience)`` after every run. The Chroma-backed store is a later
-piece; until then ``NoExperience`` keeps nothing.
+The orchestrator asks ``lookup(task)`` before planning and calls
+``record(experience)`` after every run. ``lookup`` may answer
+
+- a ``Recall``: a past plan judged to be this task's plan (the reuse rule of
+  ``weft.runtime.memory``), already filled with this task's parameters. The
+  orchestrator checks it like any plan and runs it *instead of* planning
+  (a shortcut); a recall that fails the check falls back to the planner,
+  with the plan as a hint;
+- a bare ``Plan``: only a hint for the planner (``PlanRequest.hint``);
+- ``None``: plan afresh.
+
+``NoExperience`` keeps nothing; ``memory_experience.MemoryExperience`` is
+the Chroma-backed store.
 """
 
 from __future__ import annotations
@@ -27,14 +36,39 @@ class Experience(BaseModel):
     succeeded: bool = Field(description="Whether the run succeeded.")
     usage: Usage = Field(default_factory=Usage, description="Planner + run usage.")
     run_id: str = Field(description="The run, for its journal and traces.")
+    planner_usage: Usage = Field(default_factory=Usage, description="The planner's share.")
+    subtasks: dict[str, bool] = Field(
+        default_factory=dict, description="Subtask id -> whether it succeeded."
+    )
+    outputs: dict[str, str] = Field(
+        default_factory=dict, description="Subtask id -> its output as text (for step examples)."
+    )
+    reused: str | None = Field(default=None, description="The memory record whose plan ran.")
+
+
+class Recall(BaseModel):
+    """A past plan to run instead of planning: what memory found, and why."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    plan: Plan = Field(description="The past plan, filled with this task's parameters.")
+    record: str = Field(description="The memory record it came from.")
+    task: str = Field(description="The past task.")
+    similarity: float = Field(description="Similarity of the two tasks, parameters masked.")
+    why: str = Field(description="What the reuse rule checked.")
+    borderline: bool = Field(default=False, description="Close to the line (and not confirmed).")
+    saved: Usage = Field(
+        default_factory=Usage,
+        description="The planner usage of the original run: what reuse saves.",
+    )
 
 
 @runtime_checkable
 class ExperienceStore(Protocol):
     """Where experience is kept; implementations must tolerate concurrent asks."""
 
-    async def lookup(self, task: str) -> Plan | None:
-        """A plan that worked for a similar task, or None."""
+    async def lookup(self, task: str) -> Recall | Plan | None:
+        """A plan to reuse (``Recall``), a hint for the planner (``Plan``), or None."""
         ...
 
     async def record(self, experience: Experience) -> None:
@@ -45,7 +79,7 @@ class ExperienceStore(Protocol):
 class NoExperience:
     """Remembers nothing: every task is planned afresh."""
 
-    async def lookup(self, task: str) -> Plan | None:
+    async def lookup(self, task: str) -> Recall | Plan | None:
         return None
 
     async def record(self, experience: Experience) -> None:

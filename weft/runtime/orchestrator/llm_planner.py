@@ -26,6 +26,9 @@ from weft.runtime.orchestrator.plan import FailureKind, Plan, PlanFailure
 from weft.runtime.orchestrator.planners import PlanOutcome, PlanRequest, describe_actions
 from weft.runtime.orchestrator.validator import PlanValidator
 
+#: A subtask id's characters, without the length bound of ``validator.ID_PATTERN``.
+ID_START_PATTERN = r"^[A-Za-z][A-Za-z0-9_-]*$"
+
 PLANNER_INSTRUCTIONS = """\
 You are the planner of a team of agents. Break the user's task into subtasks the agents can do.
 
@@ -43,6 +46,28 @@ Rules:
 Reply with the plan as JSON only."""
 
 _RAW_LIMIT = 2000
+
+
+def plan_format(max_subtasks: int) -> dict[str, Any]:
+    """``Plan``'s response format, with the subtask count bounded by this budget.
+
+    ``minItems``/``maxItems`` and the id ``pattern`` make an empty or
+    oversized plan, or a malformed id, impossible to write where the server
+    enforces the schema (OpenAI's strict mode, and the grammar llama.cpp
+    builds from it), so a small model cannot waste its attempts on them;
+    elsewhere the validator still catches all three.
+    """
+    response_format = response_format_for(Plan)
+    schema = response_format["json_schema"]["schema"]
+    subtasks = schema["properties"]["subtasks"]
+    subtasks["minItems"] = 1
+    subtasks["maxItems"] = max_subtasks
+    subtask = schema["$defs"]["Subtask"]["properties"]
+    # the length bound stays with the validator: a {0,63} repeat becomes 63
+    # nested grammar rules, which slows a grammar-constrained server badly
+    subtask["id"]["pattern"] = ID_START_PATTERN
+    subtask["depends_on"].setdefault("items", {})["pattern"] = ID_START_PATTERN
+    return response_format
 
 
 class LLMPlanner:
@@ -84,7 +109,7 @@ class LLMPlanner:
         validator = PlanValidator(request.budget)
         failures: list[PlanFailure] = []
         messages = self.messages(request)
-        response_format = response_format_for(Plan)
+        response_format = plan_format(request.budget.max_subtasks)
         try:
             async with self.chat.session(request.context) as session:
                 for attempt in range(1, request.budget.max_plan_attempts + 1):

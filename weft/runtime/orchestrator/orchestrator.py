@@ -50,9 +50,15 @@ from weft.runtime.orchestrator.compile import (
     plan_inputs,
     plan_to_workflow,
 )
-from weft.runtime.orchestrator.experience import Experience, ExperienceStore, NoExperience
+from weft.runtime.orchestrator.experience import (
+    Experience,
+    ExperienceStore,
+    NoExperience,
+    Recall,
+)
 from weft.runtime.orchestrator.plan import OrchestratorBudget, Plan, PlanFailure
 from weft.runtime.orchestrator.planners import Planner, PlanRequest
+from weft.runtime.orchestrator.reuse import reuse_summary, subtask_states, trace_reuse
 from weft.runtime.orchestrator.routing import RouteChoice, SubtaskRouter
 from weft.runtime.orchestrator.rule_planner import RulePlanner
 from weft.runtime.orchestrator.run_support import BudgetWatch, SpanSink, UnstartedRun
@@ -190,16 +196,23 @@ class Orchestrator:
                 accepted[plan.model_dump_json()] = choices
             return problems
 
+        found = await self.experience.lookup(task)
+        recall = found if isinstance(found, Recall) else None
         request = PlanRequest(
             task=task,
             actions=list(specs.values()),
             budget=self.budget,
             check=check,
-            hint=await self.experience.lookup(task),
+            hint=recall.plan if recall is not None else found if isinstance(found, Plan) else None,
             context=SpanSink(self.tracer, run_id, "plan"),
         )
-        plan, failures, planner_usage = await self._checked_plan(self.planner, request, accepted)
         notes: list[str] = []
+        plan, failures, planner_usage = await self._recalled_plan(recall, check, run_id, notes)
+        if plan is None:
+            recall = None
+            plan, failures, planner_usage = await self._checked_plan(
+                self.planner, request, accepted
+            )
         model_failed = bool(failures) and failures[-1].kind == "model_error"
         if plan is None and self.fallback_planner is not None and not model_failed:
             primary = failures[-1] if failures else None
@@ -239,8 +252,28 @@ class Orchestrator:
             run_id, started, result, stopped, spent, planner_usage, failures, plan, choices
         )
         answer.notes = notes
-        await self._learn(task, plan, choices, answer, result)
+        if recall is not None:
+            answer.reuse = reuse_summary(recall)
+        await self._learn(task, plan, choices, answer, result, recall)
         return answer
+
+    async def _recalled_plan(
+        self, recall: Recall | None, check: Any, run_id: str, notes: list[str]
+    ) -> tuple[Plan | None, list[PlanFailure], Usage]:
+        """The remembered plan when it passes the check (no planner call), else None."""
+        if recall is None:
+            return None, [], Usage()
+        problems = await check(recall.plan)
+        trace_reuse(self.tracer, run_id, recall, problems)
+        if problems:
+            notes.append(f"memory record {recall.record} not reused: {'; '.join(problems)}")
+            return None, [], Usage()
+        notes.append(
+            f"reused the plan of memory record {recall.record} ({recall.why}); saved "
+            f"{recall.saved.llm_calls} LLM call(s), "
+            f"{recall.saved.prompt_tokens + recall.saved.completion_tokens} tokens"
+        )
+        return recall.plan, [], Usage()
 
     @staticmethod
     async def _checked_plan(
@@ -338,6 +371,7 @@ class Orchestrator:
         choices: list[RouteChoice],
         answer: Answer,
         result: RunResult | None,
+        recall: Recall | None = None,
     ) -> None:
         if result is not None:
             for choice in choices:
@@ -357,6 +391,10 @@ class Orchestrator:
                 succeeded=answer.ok,
                 usage=answer.usage,
                 run_id=answer.run_id,
+                planner_usage=answer.planner_usage,
+                subtasks=subtask_states(plan, result),
+                outputs={k: str(v) for k, v in answer.results.items() if v is not None},
+                reused=recall.record if recall is not None else None,
             )
         )
 

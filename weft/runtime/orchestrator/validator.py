@@ -12,7 +12,9 @@ from collections.abc import Mapping
 from weft.protocols import CapabilityCard, WeftError
 from weft.runtime.orchestrator.plan import RESERVED_IDS, OrchestratorBudget, Plan
 
-_ID_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
+#: What a subtask id may be (also given to the model in the planner's schema).
+ID_PATTERN = r"^[A-Za-z][A-Za-z0-9_-]{0,63}$"
+_ID_RE = re.compile(ID_PATTERN)
 
 
 class PlanInvalid(WeftError):

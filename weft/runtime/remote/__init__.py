@@ -5,7 +5,8 @@ concurrency, drain on shutdown); ``RemoteAction`` is how a caller sees one of
 them: an ordinary action whose calls go over the bus; ``LiveRegistry`` keeps
 the directory of live agents from their retained cards (``AgentDirectory`` is
 what a ``RemoteAction`` needs of it); ``CallClient`` is the one request/reply
-path callers use.
+path callers use. ``AgentKey`` signs an agent's card and ``TrustPolicy`` is the
+caller's list of who may serve what (``trust``).
 """
 
 from __future__ import annotations
@@ -18,9 +19,13 @@ _EXPORTS: dict[str, str] = {
     "AgentDirectory": "weft.runtime.remote.directory",
     "AgentHost": "weft.runtime.remote.agent_host",
     "AgentInfo": "weft.runtime.remote.directory",
+    "AgentKey": "weft.runtime.remote.card_signing",
     "CallClient": "weft.runtime.remote.call_client",
     "LiveRegistry": "weft.runtime.remote.live_registry",
     "RemoteAction": "weft.runtime.remote.remote_action",
+    "Trust": "weft.runtime.remote.directory",
+    "TrustPolicy": "weft.runtime.remote.trust",
+    "TrustRule": "weft.runtime.remote.trust",
     "agent_will": "weft.runtime.remote.agent_host",
     "hosted": "weft.runtime.remote.agent_host",
     "new_agent_id": "weft.runtime.remote.agent_host",
@@ -31,9 +36,13 @@ __all__ = [
     "AgentDirectory",
     "AgentHost",
     "AgentInfo",
+    "AgentKey",
     "CallClient",
     "LiveRegistry",
     "RemoteAction",
+    "Trust",
+    "TrustPolicy",
+    "TrustRule",
     "agent_will",
     "hosted",
     "new_agent_id",
@@ -44,7 +53,9 @@ __getattr__ = lazy_exports(__name__, _EXPORTS)
 if TYPE_CHECKING:  # pragma: no cover
     from weft.runtime.remote.agent_host import AgentHost, agent_will, hosted, new_agent_id
     from weft.runtime.remote.call_client import CallClient
-    from weft.runtime.remote.directory import AgentDirectory, AgentInfo
+    from weft.runtime.remote.card_signing import AgentKey
+    from weft.runtime.remote.directory import AgentDirectory, AgentInfo, Trust
     from weft.runtime.remote.distributed import remote_actions
     from weft.runtime.remote.live_registry import LiveRegistry
     from weft.runtime.remote.remote_action import RemoteAction
+    from weft.runtime.remote.trust import TrustPolicy, TrustRule

@@ -45,6 +45,8 @@ class CallTable:
     def __init__(self, size: int) -> None:
         self.size = size
         self._entries: OrderedDict[str, Entry] = OrderedDict()
+        #: Runs started and not finished: running, or waiting for a slot.
+        self.active = 0
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -67,10 +69,15 @@ class CallTable:
             ):
                 return entry
         entry = Entry(attempt=call.attempt, future=asyncio.get_running_loop().create_future())
+        self.active += 1
+        entry.future.add_done_callback(self._finished)
         self._entries[call.call_id] = entry
         entry.task = asyncio.create_task(run(call, entry), name=f"weft-call-{call.call_id}")
         self._forget_old()
         return entry
+
+    def _finished(self, _future: asyncio.Future[ActionResult]) -> None:
+        self.active -= 1
 
     def _forget_old(self) -> None:
         while len(self._entries) > self.size:

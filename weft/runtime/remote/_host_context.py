@@ -29,6 +29,7 @@ from weft.protocols import (
     MessageProperties,
     ProgressEvent,
     Usage,
+    idempotency_key_of,
 )
 from weft.protocols.remote import TRACEPARENT
 from weft.protocols.results import json_result
@@ -88,10 +89,16 @@ class HostContext:
             self.trace_id, self.parent_id = parsed
         self.progress_events: list[ProgressEvent] = []
         self.child_usage = Usage()
+        self._invoked: dict[str, int] = {}
 
     @property
     def call(self) -> ActionCall:
         return self._call
+
+    @property
+    def idempotency_key(self) -> str:
+        """The caller's key for this work: the same on every attempt and on any replica."""
+        return idempotency_key_of(self._call)
 
     def _find(self, name: str) -> Action | None:
         if name in self.host.registry:
@@ -103,6 +110,8 @@ class HostContext:
 
     async def invoke(self, action: str, arguments: dict[str, Any]) -> ActionResult:
         target = self._find(action)
+        count = self._invoked[action] = self._invoked.get(action, 0) + 1
+        key = f"{self.idempotency_key}>{action}"
         call = ActionCall(
             action=action,
             arguments=arguments,
@@ -111,6 +120,7 @@ class HostContext:
             parent_id=self.span_id,
             node=self._call.node,
             deadline=self._call.deadline,
+            idempotency_key=key if count == 1 else f"{key}#{count}",
         )
         if target is None:
             return ActionResult.failure(

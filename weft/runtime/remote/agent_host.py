@@ -11,6 +11,10 @@ clear the card of a crashed process). It
 - re-publishes its card every ``heartbeat_interval`` with its load (the card
   is the heartbeat), and at once after a reconnect, because a restarted
   broker without persistence has forgotten it;
+- accepts each call on receipt, queued or not (``CallAccepted`` with its
+  place in the queue), and tells each caller every heartbeat which of its
+  calls it still holds (``_held_calls``), so a caller never mistakes a long
+  queue for a dead agent and never sends a call elsewhere because it waits;
 - runs at most ``concurrency`` calls at once; calls past their deadline are
   answered ``timeout`` without starting;
 - is idempotent per call: a duplicate of ``(call_id, attempt)`` gets the
@@ -75,6 +79,7 @@ from weft.runtime.bus.base import Bus, Subscription
 from weft.runtime.engine.registry import ActionRegistry
 from weft.runtime.remote._call_table import CallTable, Entry
 from weft.runtime.remote._call_trace import CallTrace
+from weft.runtime.remote._held_calls import HeldCalls
 from weft.runtime.remote._host_context import HostContext, run_traced
 from weft.runtime.remote._incoming import parse_call
 from weft.runtime.remote.card_signing import AgentKey, signed_card_json
@@ -148,6 +153,7 @@ class AgentHost:
         self.dead_letters = 0
         self._limit = asyncio.Semaphore(concurrency)
         self._calls = CallTable(dedup_size)
+        self._held = HeldCalls(bus, self.agent_id, heartbeat_interval, self._queued)
         self._handlers: set[asyncio.Task[None]] = set()
         self._subs: list[Subscription] = []
         self._readers: list[asyncio.Task[None]] = []
@@ -176,6 +182,7 @@ class AgentHost:
         self._heartbeat = asyncio.create_task(
             self._beat(reconnects), name=f"weft-agent-{self.agent_id}-heartbeat"
         )
+        self._held.start()
         log.info("agent %s serving %s", self.agent_id, ", ".join(self.registry.names()))
 
     def request_stop(self) -> None:
@@ -218,6 +225,7 @@ class AgentHost:
             self._heartbeat.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._heartbeat
+        await self._held.stop()
         try:
             await self.bus.publish(self.topics.card(self.agent_id), b"", qos=1, retain=True)
         except BusError as exc:
@@ -357,12 +365,28 @@ class AgentHost:
             )
             return
         entry = self._calls.entry_for(call, lambda c, e: self._execute(c, message, e))
-        if message.properties.user_properties.get(ACK_PROPERTY) == "1":
-            # The run starts while the ack is on its way; the result goes out after it.
-            ack = CallAccepted(call_id=call.call_id, attempt=call.attempt, agent_id=self.agent_id)
-            await self._answer(message, ack, kind=KIND_ACCEPTED)
-        result = await asyncio.shield(entry.future)
-        await self._answer(message, result)
+        # Accepted on receipt, queued or not: from here on the caller waits for this agent
+        # (it is told which calls are still held here every heartbeat, if it asked).
+        reported = self._held.hold(message, call)
+        try:
+            if message.properties.user_properties.get(ACK_PROPERTY) == "1":
+                # The run starts while the ack is on its way; the result goes out after it.
+                ack = CallAccepted(
+                    call_id=call.call_id,
+                    attempt=call.attempt,
+                    agent_id=self.agent_id,
+                    position=0 if entry.future.done() else self._queued(),
+                    held_interval=self.heartbeat_interval if reported else None,
+                )
+                await self._answer(message, ack, kind=KIND_ACCEPTED)
+            result = await asyncio.shield(entry.future)
+            await self._answer(message, result)
+        finally:
+            self._held.release(message)
+
+    def _queued(self) -> int:
+        """Calls received and waiting for a free slot (the newest one's queue position)."""
+        return max(0, self._calls.active - self.concurrency)
 
     async def _execute(self, call: ActionCall, message: Message, entry: Entry) -> None:
         result: ActionResult | None = None

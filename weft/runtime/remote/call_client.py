@@ -12,6 +12,13 @@ policy on top of it.
 There is one ``CallClient`` per bus (``CallClient.for_bus``). It listens on
 the bus's own reply topic ``weft/{ns}/replies/{client_id}``, so brokers that
 restrict each client to its reply topic by ACL keep working.
+
+It also keeps what every call on the bus learns about agents: when each
+agent was last heard from (``heard``: any ack, result or ``CallsHeld``
+report), and how many calls are outstanding at each (``outstanding``), which
+``RemoteAction`` reads to choose an agent and to tell a busy agent from a
+silent one. A ``CallsHeld`` report does not wake the calls it lists; it only
+moves their ``Waiter.heard_at``, read when a call checks on its holder.
 """
 
 from __future__ import annotations
@@ -33,7 +40,14 @@ from weft.protocols import (
     ProgressEvent,
     ServedResult,
 )
-from weft.protocols.remote import KIND_ACCEPTED, KIND_PROGRESS, KIND_PROPERTY, KIND_RESULT
+from weft.protocols.remote import (
+    KIND_ACCEPTED,
+    KIND_HELD,
+    KIND_PROGRESS,
+    KIND_PROPERTY,
+    KIND_RESULT,
+    CallsHeld,
+)
 from weft.runtime.bus.base import Bus, Subscription
 from weft.runtime.remote.dead_letter import publish_dead_letter
 from weft.runtime.support.tasks import cancel_and_wait
@@ -44,8 +58,9 @@ _clients: weakref.WeakKeyDictionary[Bus, CallClient] = weakref.WeakKeyDictionary
 
 Event = tuple[str, Any]
 """What a waiter receives: ``("result", ServedResult)``, ``("accepted", CallAccepted)``,
-``("progress", ProgressEvent)``, ``("reconnected", None)`` or ``("agent", (change,
-agent_id))`` from a registry."""
+``("progress", ProgressEvent)``, ``("held", agent_id)`` (the first ``CallsHeld`` report of
+an agent listing the call), ``("reconnected", None)`` or ``("agent", (change, agent_id))``
+from a registry."""
 
 #: The payload of each kind of reply (``weft-kind``; a reply without one is a result).
 #: A result is read as a ``ServedResult``: an ``ActionResult`` with the server's spans,
@@ -54,6 +69,7 @@ _REPLY_MODELS: dict[str, type[BaseModel]] = {
     KIND_RESULT: ServedResult,
     KIND_ACCEPTED: CallAccepted,
     KIND_PROGRESS: ProgressEvent,
+    KIND_HELD: CallsHeld,
 }
 
 
@@ -64,9 +80,24 @@ class Waiter:
         self._client = client
         self._queue: asyncio.Queue[Event] = asyncio.Queue()
         self.correlations: list[bytes] = []
+        #: Wall time of the latest sign that an agent holds the call (ack, report, progress).
+        self.heard_at = time.time()
+        #: Agents whose ``CallsHeld`` reports listed the call.
+        self.held_by: set[str] = set()
 
     def push(self, event: Event) -> None:
         self._queue.put_nowait(event)
+
+    def pending(self) -> bool:
+        """True if events are waiting to be read."""
+        return not self._queue.empty()
+
+    def forget(self) -> None:
+        """Drop every send so far: their late replies (a moved call's) are ignored."""
+        for key in self.correlations:
+            self._client._waiters.pop(key, None)
+        self.correlations.clear()
+        self.held_by.clear()
 
     async def next(self, timeout: float) -> Event | None:
         """The next event, or None after ``timeout`` seconds."""
@@ -97,6 +128,12 @@ class CallClient:
         """The bus's ``reconnects`` when open calls were last told about a reconnect."""
         self.troubled_at: float | None = None
         """Wall time at which a disconnect or reconnect was last noticed."""
+        self.heard: dict[str, float] = {}
+        """Agent id -> wall time its latest reply (ack, result, held report) arrived."""
+        self.outstanding: dict[str, int] = {}
+        """Agent id -> calls sent to it and not finished or moved (``RemoteAction``)."""
+        self._flush: asyncio.Task[None] | None = None
+        self._flush_started = 0.0
 
     @classmethod
     def for_bus(cls, bus: Bus) -> CallClient:
@@ -175,6 +212,33 @@ class CallClient:
         finally:
             self._pings.pop(key, None)
 
+    async def flush(self, since: float, timeout: float = 10.0) -> None:
+        """Return once every reply that reached this client before ``since`` was dispatched.
+
+        A ping through the broker (``ping``) started at or after ``since``,
+        shared by every call that asks at the same time: a caller whose own
+        loop is behind must read its inbox before it calls an agent silent.
+        Raises ``TimeoutError`` or ``BusError`` when the broker does not answer.
+        """
+        task = self._flush
+        if task is None or self._flush_started < since:
+            self._flush_started = time.time()
+            task = self._flush = asyncio.get_running_loop().create_task(
+                self.ping(timeout), name=f"weft-calls-flush-{self.bus.client_id}"
+            )
+        await asyncio.shield(task)
+
+    def hold(self, agent: str) -> None:
+        """Count a call sent to ``agent`` (for choosing the least busy one)."""
+        self.outstanding[agent] = self.outstanding.get(agent, 0) + 1
+
+    def release(self, agent: str) -> None:
+        left = self.outstanding.get(agent, 0) - 1
+        if left > 0:
+            self.outstanding[agent] = left
+        else:
+            self.outstanding.pop(agent, None)
+
     async def _read(self, sub: Subscription) -> None:
         async for message in sub:
             try:
@@ -198,10 +262,10 @@ class CallClient:
             if not ping.done():
                 ping.set_result(None)
             return
-        waiter = self._waiters.get(key)
-        if waiter is None:
-            return  # a late reply for a call that already ended
         kind = message.properties.user_properties.get(KIND_PROPERTY, KIND_RESULT)
+        waiter = self._waiters.get(key)
+        if waiter is None and kind != KIND_HELD:  # a report lists other calls too
+            return  # a late reply for a call that already ended, or moved on
         model = _REPLY_MODELS.get(kind)
         if model is None:
             return  # a kind of reply from a newer agent: ignored, like unknown fields
@@ -212,7 +276,7 @@ class CallClient:
             await publish_dead_letter(self.bus, message, reason, detail, self.bus.client_id)
             return
         try:
-            waiter.push((kind, model.model_validate_json(message.payload)))
+            payload = model.model_validate_json(message.payload)
         except ValidationError as exc:
             await publish_dead_letter(
                 self.bus,
@@ -221,6 +285,36 @@ class CallClient:
                 f"{kind} reply is not a valid {model.__name__}: {exc}",
                 self.bus.client_id,
             )
+            return
+        now = time.time()
+        if isinstance(payload, CallsHeld):
+            self._held(payload, now)
+            return
+        if waiter is None:
+            return
+        agent = getattr(payload, "agent_id", None) or getattr(payload, "agent", None)
+        if agent:
+            self.heard[agent] = now
+        if kind != KIND_RESULT:
+            waiter.heard_at = now
+        waiter.push((kind, payload))
+
+    def _held(self, report: CallsHeld, now: float) -> None:
+        """Note a ``CallsHeld``: its agent is alive, and so is each listed call there."""
+        agent = report.agent_id
+        self.heard[agent] = now
+        for held in report.calls:
+            try:
+                key = bytes.fromhex(held.correlation)
+            except ValueError:
+                continue
+            waiter = self._waiters.get(key)
+            if waiter is None:
+                continue  # a call that ended or moved on
+            waiter.heard_at = now
+            if agent not in waiter.held_by:
+                waiter.held_by.add(agent)
+                waiter.push((KIND_HELD, agent))
 
     async def _monitor(self) -> None:
         """Note every disconnect and reconnect; tell every open call about a reconnect."""

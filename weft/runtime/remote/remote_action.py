@@ -1,44 +1,55 @@
 """``RemoteAction``: an action served by an agent in another process, called over the bus.
 
-To the executor it is an action like any other. Behind ``invoke``, one call
-survives what a distributed system does to it, without help from the
-executor's retry policy:
+To the executor it is an action like any other. Behind ``invoke``, a call
+runs once when nothing fails, and survives what a distributed system does to
+it without help from the executor's retry policy:
 
-- The call is sent QoS 1 with Response Topic, Correlation Data, a
-  ``traceparent`` user property, Message Expiry from its deadline, and
-  ``weft-ack: 1``, so the agent that takes it says so (``CallAccepted``).
-- **The agent holding it dies** (its card is cleared by its Will): the call
-  is sent again with ``attempt + 1`` to another replica of the pool, or to
-  the next agent serving the action; with none alive, it waits for one until
-  the deadline.
-- **The broker restarts** (every Will fires, every connection drops): this is
-  told apart from a death because this client lost its connection too. The
-  call is re-sent with the *same* ``(call_id, attempt)`` once the holder is
-  back, and the agent answers from its idempotency table or joins the run in
-  progress, so the work is not done twice.
-- **No ack** (the message was lost: nobody subscribed yet, broker restart):
-  re-sent with the same attempt after ``ack_timeout``, or as soon as an
-  agent for the action (re)appears.
+- **One holder.** With a directory (a ``LiveRegistry``) the call goes to one
+  agent serving the action, chosen here (``_placement``: fresh agents first,
+  then the fewest calls outstanding there). That agent holds the call from
+  the first send; every re-send of the attempt goes to it, and an agent runs
+  an attempt once. Without a directory it goes to the ``pool`` (or
+  ``agent``) given, and the holder is whoever acknowledges it.
+- **Busy is not gone.** The agent acknowledges on receipt, queued or not
+  (``CallAccepted`` with its place in the queue, asked by ``weft-ack: 1``),
+  and lists the call in a ``CallsHeld`` report every heartbeat while it holds
+  it (``weft-held: 1``). However long its queue, the call stays there.
+- **The holder dies** (its card cleared by its Will) while this client's
+  connection stayed up: the call is sent as ``attempt + 1`` to another agent.
+  Only calls that agent held can run twice: what it did before dying is done.
+- **The holder falls silent** (no card, report or reply for the liveness
+  bound, 3 of its heartbeats by default: a frozen process, a cut network)
+  while another fresh agent serves the action: once this client has read its
+  own inbox (a ping through the broker), the call moves as ``attempt + 1``,
+  the silent agent is told to cancel it, and anything it sends for the call
+  later is ignored. A frozen agent that thaws may still run what it held:
+  besides death, the one case where a call runs twice.
+- **The broker restarts** (every Will fires, every connection drops): told
+  apart from a death because this client lost its connection too. The call
+  is re-sent with the *same* ``(call_id, attempt)`` to the same agent once it
+  is back, which answers from its idempotency table or joins the run.
+- **No ack** (the message was lost): re-sent, same attempt, to the same
+  agent, after ``ack_timeout`` and then less and less often. Without a
+  directory that is the pool again, where a second replica may take it: the
+  one path on which a busy pool can run a call twice (give it a directory).
+- **Held but no longer listed, and no result** (the result was lost): asked
+  again, same attempt, and answered from the agent's idempotency table.
 - At the deadline (``call.deadline``, else ``default_timeout``) it returns a
-  ``timeout`` result whose message says what happened (which agent vanished,
-  whether anything serves the action), slightly before the executor's own
-  timeout would cut it off without explanation.
+  ``timeout`` result whose message says what happened, slightly before the
+  executor's own timeout would cut it off without explanation.
 
 What happens elsewhere shows here (``_remote_trace``): the agent's progress
-reports reach the context as they are made (``weft-progress: 1``), the
-spans the agent recorded come back with the result (``weft-spans: 1``) and
-join the caller's trace under the call's span, every abandoned attempt is a
-span naming the agent that vanished, and the result says which agent
-answered (``agent``) and how many attempts it took (``attempts``).
+reaches the context as it is made (``weft-progress: 1``), the spans the agent
+recorded come back with the result (``weft-spans: 1``) and join the caller's
+trace under the call's span, every abandoned attempt is a span naming the
+agent that vanished, and the result says which agent answered (``agent``) and
+how many attempts it took (``attempts``).
 
 Why not the executor's retry policy: these are transport failures, invisible
-to the workflow author, and only this layer sees the signals (acks, Wills,
-reconnects) that say whether re-sending is safe. The workflow's retry
-policy stays what its author wrote, for failures of the action itself.
-
-Effects are at-least-once across replicas: an agent that finished a call and
-died before its reply left has done the work, and the re-sent call does it
-again elsewhere. Within one agent, ``(call_id, attempt)`` runs once.
+to the workflow author, and only this layer sees the signals (acks, reports,
+Wills, reconnects) that say whether re-sending is safe. Actions get
+``ctx.idempotency_key``, the same on every attempt, to make their own
+external effects idempotent.
 """
 
 from __future__ import annotations
@@ -62,8 +73,15 @@ from weft.protocols import (
     MessageProperties,
     ServedResult,
 )
-from weft.protocols.remote import ACK_PROPERTY, PROGRESS_PROPERTY, SPANS_PROPERTY, TRACEPARENT
+from weft.protocols.remote import (
+    ACK_PROPERTY,
+    HELD_PROPERTY,
+    PROGRESS_PROPERTY,
+    SPANS_PROPERTY,
+    TRACEPARENT,
+)
 from weft.runtime.bus.base import Bus
+from weft.runtime.remote._placement import choose, liveness_bound
 from weft.runtime.remote._remote_trace import (
     LostAttempt,
     forward_progress,
@@ -78,6 +96,9 @@ from weft.runtime.tracing.spans import traceparent
 log = logging.getLogger(__name__)
 
 _background: set[asyncio.Task[Any]] = set()
+#: Left out of a call on the wire when unset (the agent derives the same key), so the
+#: payload of most calls stays what it was before the field existed.
+_NO_KEY = {"idempotency_key"}
 
 
 @dataclass
@@ -87,11 +108,19 @@ class _Call:
     call: ActionCall
     deadline: float
     attempt: int
+    #: The agent the current attempt was sent to (or, through a pool, that accepted it).
     holder: str | None = None
+    #: When it became the holder: its silence is counted from here at the earliest.
+    holder_since: float = 0.0
+    accepted: bool = False
+    #: The holder sends ``CallsHeld`` reports, so a call it stopped listing lost its result.
+    reports: bool = False
     sent_at: float | None = None
     sends: int = 0
     waiting: bool = False
-    ack_check_at: float | None = None
+    resend_at: float | None = None
+    resend_gap: float = 0.0
+    check_at: float | None = None
     gone_at: float | None = None
     returning: str | None = None
     restart_until: float | None = None
@@ -108,9 +137,10 @@ class RemoteAction:
     """Calls ``spec.name`` on remote agents; see the module docstring for the guarantees.
 
     With a ``registry`` (an ``AgentDirectory``, such as a started
-    ``LiveRegistry``) it picks a live agent (its pool when it has one) and
-    follows deaths and returns. Without one, it sends to ``pool`` (or
-    ``agent``) and relies on acks and deadlines.
+    ``LiveRegistry``) it sends each call to one live agent and follows
+    deaths, silences and returns. Without one, it sends to ``pool`` (or
+    ``agent``) and relies on acks and deadlines. ``liveness`` is the silence
+    bound in seconds (default: 3 heartbeats of the holder, at least 1 s).
     """
 
     def __init__(
@@ -124,6 +154,7 @@ class RemoteAction:
         default_timeout: float = 300.0,
         ack_timeout: float = 5.0,
         gone_grace: float = 1.0,
+        liveness: float | None = None,
     ) -> None:
         self.client = bus if isinstance(bus, CallClient) else CallClient.for_bus(bus)
         self.bus = self.client.bus
@@ -140,6 +171,7 @@ class RemoteAction:
         self.default_timeout = default_timeout
         self.ack_timeout = ack_timeout
         self.gone_grace = gone_grace
+        self.liveness = liveness
 
     @property
     def spec(self) -> ActionSpec:
@@ -159,6 +191,7 @@ class RemoteAction:
             call=call.model_copy(update={"deadline": deadline}),
             deadline=deadline,
             attempt=call.attempt,
+            resend_gap=self.ack_timeout,
         )
         if ctx is not None and callable(getattr(ctx, "progress", None)):
             state.asks[PROGRESS_PROPERTY] = "1"
@@ -181,17 +214,14 @@ class RemoteAction:
                     timed_out = self._timed_out(state, budget)
                     timed_out.attempts = _attempts(state)
                     return timed_out
-                wake = min(
-                    t
-                    for t in (
-                        give_up,
-                        state.ack_check_at,
-                        state.restart_until,
-                        state.gone_at and state.gone_at + self.gone_grace,
-                    )
-                    if t
+                timers = (
+                    give_up,
+                    state.resend_at,
+                    state.check_at,
+                    state.restart_until,
+                    state.gone_at and state.gone_at + self.gone_grace,
                 )
-                event = await waiter.next(wake - now)
+                event = await waiter.next(min(t for t in timers if t) - now)
                 if event is None:
                     await self._on_timer(state, waiter)
                     continue
@@ -201,7 +231,9 @@ class RemoteAction:
                 if kind == "progress":
                     forward_progress(ctx, value)
                 elif kind == "accepted":
-                    state.holder, state.ack_check_at, state.waiting = value.agent_id, None, False
+                    self._accepted(state, value.agent_id, value.held_interval is not None)
+                elif kind == "held":
+                    self._accepted(state, value, True)
                 elif kind == "reconnected" and state.returning is None:
                     await self._send(state, waiter, to_holder=state.holder is not None)
                 elif kind == "agent":
@@ -211,6 +243,7 @@ class RemoteAction:
             self._cancel_remote(state, waiter)  # closes the waiter when done
             raise
         finally:
+            self._set_holder(state, None)
             if unlisten is not None:
                 unlisten()
             if not handed_over:
@@ -229,51 +262,73 @@ class RemoteAction:
         plain.attempts = _attempts(state)
         return plain
 
+    # -- who holds the call -----------------------------------------------------------
+
+    def _set_holder(self, state: _Call, agent: str | None) -> None:
+        """Make ``agent`` the holder of the current attempt (None: nobody), counted per agent."""
+        if state.holder is not None:
+            self.client.release(state.holder)
+        state.holder, state.accepted, state.reports = agent, False, False
+        if agent is not None:
+            self.client.hold(agent)
+            state.holder_since = time.time()
+            state.check_at = state.holder_since + self._liveness(agent) / 2
+        else:
+            state.check_at = None
+
+    def _accepted(self, state: _Call, agent: str, reports: bool) -> None:
+        if state.holder is None and state.returning is None:
+            self._set_holder(state, agent)  # sent to a pool: the holder is who took it
+        elif agent != state.holder:
+            return  # a second replica of a pool took a re-send: the first one keeps it
+        state.accepted, state.resend_at, state.waiting = True, None, False
+        state.reports = state.reports or reports
+
+    def _liveness(self, agent: str) -> float:
+        info = self.registry.get(agent) if self.registry is not None else None
+        return liveness_bound(info, self.liveness)
+
+    def _last_sign(self, state: _Call, agent: str) -> float:
+        """When ``agent`` last showed it is alive: a card, any reply, or taking this call."""
+        last = max(self.client.heard.get(agent, 0.0), state.holder_since)
+        info = self.registry.get(agent) if self.registry is not None else None
+        return max(last, info.last_seen) if info is not None else last
+
+    def _elsewhere(self, state: _Call, agent: str) -> bool:
+        """True if a fresh agent other than ``agent`` could take the call."""
+        if self.registry is None:
+            return False
+        return any(
+            a.agent_id != agent and a.agent_id not in state.lost and a.fresh()
+            for a in self.registry.serving(self.name)
+        )
+
     # -- reacting -----------------------------------------------------------------
 
     async def _on_agent(self, state: _Call, waiter: Waiter, change: str, agent: str) -> None:
-        now = time.time()
         if change == "gone":
             if agent == state.holder:
-                state.gone_at = now  # decided after gone_grace: death or broker restart?
-            elif state.holder is None and state.sent_at is not None:
-                # It may have been the one that got our call: check for an ack soon.
-                state.ack_check_at = min(state.ack_check_at or math.inf, now + self.gone_grace)
+                state.gone_at = time.time()  # decided after gone_grace: death or broker restart?
         elif change == "appeared" and self._serves(agent):
             if agent in (state.holder, state.returning):
                 await self._holder_back(state, waiter, agent)
-            elif state.holder is None and state.returning is None:
-                await self._send(state, waiter)  # not accepted yet, or nobody served it
+            elif state.waiting:
+                await self._send(state, waiter)  # nobody served it until now
 
     async def _holder_back(self, state: _Call, waiter: Waiter, agent: str) -> None:
         """The holder is back after a broker restart: ask it again, same attempt."""
         log.info("%s: asking %s again for call %s", self.name, agent, state.call.call_id)
-        state.holder, state.returning = agent, None
+        state.returning = None
         state.gone_at = state.restart_until = None
+        if state.holder != agent:
+            self._set_holder(state, agent)
+        state.accepted = False  # the restart may have lost the call: wait for its ack again
         await self._send(state, waiter, to_holder=True)
 
     async def _on_timer(self, state: _Call, waiter: Waiter) -> None:
         now = time.time()
         if state.gone_at is not None and now >= state.gone_at + self.gone_grace:
-            gone_at, state.gone_at = state.gone_at, None
-            holder, state.holder = state.holder, None
-            assert holder is not None
-            if self.client.troubled_since(gone_at - self.gone_grace):
-                # Every Will fires when a broker shuts down; only the holder may run
-                # the call now (another replica would run it twice): wait for it.
-                if self._serves(holder):
-                    await self._holder_back(state, waiter, holder)
-                else:
-                    state.returning = holder
-                    state.restart_until = now + self._restart_grace()
-                    log.info("%s: broker restart suspected; waiting for %s", self.name, holder)
-                return
-            await self._fail_over(
-                state,
-                waiter,
-                holder,
-                f"agent '{holder}' vanished (its card was cleared) while holding the call",
-            )
+            await self._holder_gone(state, waiter)
         elif state.restart_until is not None and now >= state.restart_until:
             holder, state.returning, state.restart_until = state.returning, None, None
             holder = holder or "?"
@@ -283,8 +338,68 @@ class RemoteAction:
                 holder,
                 f"agent '{holder}' did not come back after the broker connection was lost",
             )
-        elif state.ack_check_at is not None and now >= state.ack_check_at:
-            await self._send(state, waiter, to_holder=state.holder is not None)
+        else:
+            if state.resend_at is not None and now >= state.resend_at:
+                # Never acknowledged: the same attempt, to the same agent, less and less often.
+                state.resend_gap = min(2 * state.resend_gap, max(self.ack_timeout, 30.0))
+                await self._send(state, waiter, to_holder=state.holder is not None)
+            if state.check_at is not None and now >= state.check_at:
+                await self._check_holder(state, waiter)
+
+    async def _holder_gone(self, state: _Call, waiter: Waiter) -> None:
+        """The holder's card was cleared ``gone_grace`` ago: a death, or a broker restart?"""
+        gone_at, state.gone_at = state.gone_at or time.time(), None
+        holder = state.holder
+        if holder is None:
+            return
+        if self.client.troubled_since(gone_at - self.gone_grace):
+            # Every Will fires when a broker shuts down; only the holder may run
+            # the call now (another replica would run it twice): wait for it.
+            if self._serves(holder):
+                await self._holder_back(state, waiter, holder)
+            else:
+                self._set_holder(state, None)
+                state.returning = holder
+                state.restart_until = time.time() + self._restart_grace()
+                log.info("%s: broker restart suspected; waiting for %s", self.name, holder)
+            return
+        await self._fail_over(
+            state,
+            waiter,
+            holder,
+            f"agent '{holder}' vanished (its card was cleared) while holding the call",
+        )
+
+    async def _check_holder(self, state: _Call, waiter: Waiter) -> None:
+        """Is the holder alive, and does it still have the call? Runs every half bound."""
+        holder = state.holder
+        if holder is None or state.gone_at is not None:
+            state.check_at = None
+            return
+        bound = self._liveness(holder)
+        now = time.time()
+        state.check_at = now + bound / 2
+        if now - self._last_sign(state, holder) > bound and self._elsewhere(state, holder):
+            try:  # replies this client has not read yet may be signs of life
+                await self.client.flush(now)
+            except (TimeoutError, BusError):
+                return  # the broker does not answer us: nothing can be judged now
+            silence = time.time() - self._last_sign(state, holder)
+            if waiter.pending() or holder != state.holder or silence <= bound:
+                return
+            self._publish_cancel(holder, state.call.call_id, "the call moved to another agent")
+            await self._fail_over(
+                state,
+                waiter,
+                holder,
+                f"agent '{holder}' fell silent (no heartbeat, report or reply for "
+                f"{silence:.3g}s) while holding the call",
+            )
+        elif state.accepted and state.reports and now - waiter.heard_at > bound:
+            # Alive, but no longer lists the call and no result came: it was lost on its
+            # way. The same attempt again: the agent answers from its idempotency table.
+            waiter.heard_at = now
+            await self._send(state, waiter, to_holder=True)
 
     async def _fail_over(self, state: _Call, waiter: Waiter, lost: str, why: str) -> None:
         state.lost.append(lost)
@@ -300,13 +415,17 @@ class RemoteAction:
         )
         state.attempt_sent_at = None
         log.warning(
-            "%s: agent %s vanished during call %s; re-sending as attempt %d",
+            "%s: %s during call %s; re-sending as attempt %d",
             self.name,
-            lost,
+            why,
             state.call.call_id,
             state.attempt + 1,
         )
+        waiter.forget()  # whatever the old holder still sends is ignored
+        waiter.heard_at = now
+        self._set_holder(state, None)
         state.attempt += 1
+        state.resend_gap = self.ack_timeout
         await self._send(state, waiter)
 
     def _restart_grace(self) -> float:
@@ -324,33 +443,31 @@ class RemoteAction:
         info = self.registry.get(agent)  # an untrusted card serves nothing (trust.py)
         return info is not None and info.card.serves(self.name) and info.trust.allows(self.name)
 
-    def _topic(self, state: _Call, to_holder: bool) -> str | None:
+    def _target(self, state: _Call, to_holder: bool) -> tuple[str, str | None] | None:
+        """``(topic, agent)`` of the next send (agent None: a pool), or None: nobody serves it."""
         topics = self.bus.topics
         if to_holder and state.holder is not None:
-            return topics.agent_call(state.holder)
+            return topics.agent_call(state.holder), state.holder
         if self.registry is None:
-            return topics.pool_call(self.pool) if self.pool else topics.agent_call(str(self.agent))
+            if self.pool:
+                return topics.pool_call(self.pool), None
+            return topics.agent_call(str(self.agent)), self.agent
         candidates = [a for a in self.registry.serving(self.name) if a.agent_id not in state.lost]
-        if not candidates:
-            return None
-        best = min(candidates, key=lambda a: (not a.fresh(), a.card.load.ratio))
-        pool = best.card.pools.get(self.name)
-        # The broker hands a pool call to any replica, a frozen one too: while a fresh
-        # agent serves the action, a pool with a stale replica is gone round.
-        replicas = [a for a in candidates if pool and a.card.pools.get(self.name) == pool]
-        if pool and (not best.fresh() or all(a.fresh() for a in replicas)):
-            return topics.pool_call(pool)
-        return topics.agent_call(best.agent_id)
+        best = choose(candidates, self.client.outstanding, time.time())
+        return None if best is None else (topics.agent_call(best.agent_id), best.agent_id)
 
     async def _send(self, state: _Call, waiter: Waiter, *, to_holder: bool = False) -> None:
         now = time.time()
-        topic = self._topic(state, to_holder)
-        if topic is None:
+        target = self._target(state, to_holder)
+        if target is None:
             state.waiting = True
-            state.ack_check_at = None
+            state.resend_at = None
             return
+        topic, agent = target
+        if agent is not None and agent != state.holder:
+            self._set_holder(state, agent)
         call = state.call.model_copy(update={"attempt": state.attempt})
-        user = {ACK_PROPERTY: "1", **state.asks}
+        user = {ACK_PROPERTY: "1", HELD_PROPERTY: "1", **state.asks}
         if call.trace_id:
             user[TRACEPARENT] = traceparent(call.trace_id, call.call_id)
         properties = MessageProperties(
@@ -363,27 +480,46 @@ class RemoteAction:
         if state.attempt_sent_at is None:
             state.attempt_sent_at = now
         state.sends += 1
-        state.ack_check_at = now + self.ack_timeout
+        if not state.accepted:
+            state.resend_at = now + state.resend_gap
         try:
-            await self.bus.publish(topic, call.model_dump_json(), qos=1, properties=properties)
+            payload = call.model_dump_json(
+                exclude=_NO_KEY if call.idempotency_key is None else None
+            )
+            await self.bus.publish(topic, payload, qos=1, properties=properties)
         except BusError as exc:
             log.warning("%s: sending call %s failed: %s", self.name, call.call_id, exc)
-            state.ack_check_at = time.time() + min(self.ack_timeout, 1.0)
+            state.resend_at = time.time() + min(self.ack_timeout, 1.0)
+
+    def _publish_cancel(self, agent: str, call_id: str, reason: str) -> None:
+        """Tell ``agent`` to stop ``call_id``, in the background (best effort)."""
+
+        async def cancel() -> None:
+            payload = CallCancel(call_id=call_id, reason=reason).model_dump_json()
+            try:
+                await self.bus.publish(self.bus.topics.agent_cancel(agent), payload, qos=1)
+            except BusError as exc:
+                log.debug("%s: cancelling call %s failed: %s", self.name, call_id, exc)
+
+        task = asyncio.get_running_loop().create_task(cancel())
+        _background.add(task)
+        task.add_done_callback(_background.discard)
 
     def _cancel_remote(self, state: _Call, waiter: Waiter) -> None:
         """Tell the holder to stop, in the background because the caller is cancelled.
 
-        If no agent has acknowledged the call yet, wait up to ``ack_timeout``
-        for the ack that may be on its way, so a call cancelled right after it
-        was sent is still stopped where it runs.
+        Sent through a pool and not acknowledged yet, wait up to
+        ``ack_timeout`` for the ack that may be on its way, so a call
+        cancelled right after it was sent is still stopped where it runs.
         """
         if state.sent_at is None:
             waiter.close()
             return
+        known = state.holder if state.returning is None else state.returning
 
         async def cancel() -> None:
             try:
-                holder = state.holder
+                holder = known
                 async with asyncio.timeout(self.ack_timeout):
                     while holder is None:
                         event = await waiter.next(self.ack_timeout)
@@ -417,8 +553,10 @@ class RemoteAction:
                 f"agent '{state.returning}' lost its broker connection while serving the call "
                 "and did not come back"
             )
-        elif state.holder is not None:
+        elif state.holder is not None and state.accepted:
             why = f"agent '{state.holder}' accepted the call but sent no result in time"
+        elif state.holder is not None:
+            why = f"the call was sent to agent '{state.holder}', which never acknowledged it"
         elif state.sends == 0:
             why = (
                 f"no live agent serves '{name}' in namespace '{self.bus.topics.namespace}'; "

@@ -43,7 +43,14 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from weft.protocols import AgentCard, DefinitionError
 from weft.runtime.remote.card_signing import (
@@ -98,6 +105,12 @@ class TrustRule(BaseModel):
             if problem is not None:
                 raise ValueError(f"keys[{index}] {key!r} is {problem}")
         return keys
+
+    @model_validator(mode="after")
+    def _admits_someone(self) -> TrustRule:
+        if not (self.keys or self.users or self.unsigned):
+            raise ValueError("a rule admits nobody without keys, users or unsigned: true")
+        return self
 
     def covers(self, action: str, pool: str | None) -> bool:
         if self.actions is None and self.pools is None:
@@ -178,7 +191,8 @@ class TrustPolicy:
             parsed = TrustFile.model_validate({} if data is None else data)
         except ValidationError as exc:
             problems = "; ".join(
-                f"{'.'.join(str(p) for p in e['loc']) or 'top level'}: {e['msg']}"
+                f"{'.'.join(str(p) for p in e['loc']) or 'top level'}: "
+                f"{e['msg'].removeprefix('Value error, ')}"
                 for e in exc.errors()
             )
             raise DefinitionError.single(f"trust list {name}: {problems}") from None

@@ -4,10 +4,12 @@ Whole-card similarity is not enough where agents are close (measured near 0.6
 top-1 between code review and test writing, charts and statistics), so a card
 is indexed as several documents, each embedded on its own:
 
-- ``card``: description and skills together (``CapabilityCard.embedding_text``);
+- ``card``: description and skills together, without the description's
+  negated sentences (``card_text.card_positive_text``);
 - ``skill``: each skill;
 - ``example``: each example task;
-- ``not``: each ``not_skills`` entry. These are *negative* evidence: the
+- ``not``: each ``not_skills`` entry, then each clause the description
+  negates in prose ("it does not give medical advice"). These are *negative* evidence: the
   router penalises an agent whose not-skills match a subtask better than its
   skills do; they never count for it.
 
@@ -46,6 +48,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from weft.protocols import CapabilityCard, WeftError
+from weft.runtime.routing.card_text import card_not_skills, card_positive_text
 from weft.runtime.routing.chroma_store import HnswParams, chroma_client, embedding_collection
 from weft.runtime.routing.embeddings.base import Embedder, EmbeddingError, Vectors
 
@@ -86,11 +89,11 @@ class AgentVectors:
 
 def card_documents(card: CapabilityCard) -> list[CardDocument]:
     """The documents a card is indexed as; empty texts are skipped."""
-    docs = [CardDocument(f"{card.agent_id}#card", card.agent_id, "card", card.embedding_text())]
+    docs = [CardDocument(f"{card.agent_id}#card", card.agent_id, "card", card_positive_text(card))]
     groups: list[tuple[DocKind, list[str]]] = [
         ("skill", card.skills),
         ("example", card.examples),
-        ("not", card.not_skills),
+        ("not", card_not_skills(card)),
     ]
     for kind, texts in groups:
         for i, text in enumerate(texts):

@@ -47,9 +47,8 @@ from __future__ import annotations
 import asyncio
 import math
 import os
-import re
 import time
-from collections import Counter, OrderedDict
+from collections import OrderedDict
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,10 +63,11 @@ from weft.runtime.routing.capability_index import (
     CapabilityIndex,
     card_documents,
 )
+from weft.runtime.routing.card_text import operation_terms
 from weft.runtime.routing.chroma_store import HnswParams
 from weft.runtime.routing.embeddings.base import Embedder, normalise
+from weft.runtime.routing.lexicon import Lexicon, terms
 from weft.runtime.routing.outcome_memory import OutcomeMemory, SuccessEstimate
-from weft.runtime.routing.text import STOPWORDS, stem
 from weft.runtime.tracing.spans import SpanRecord, Tracer, new_span_id, trace_id_for
 
 
@@ -98,7 +98,13 @@ class ScoringWeights:
     cost_ref: float = 0.01
     """USD per call at which the cost term is half its weight."""
     load: float = 0.1
-    success: float = 0.3
+    success: float = 0.6
+    """Weight of ``tanh(evidence / success_scale)`` from similar past outcomes (-1..1)."""
+    success_scale: float = 0.5
+    operation: float = 0.25
+    """Bonus for a card that claims the subtask's leading verb, penalty if it disclaims it."""
+    min_score: float = 0.0
+    """Below this score the decision is "no agent fits" (``chosen`` None)."""
 
 
 @dataclass(slots=True)
@@ -113,74 +119,6 @@ class _Scored:
     parts: dict[str, float]
     evidence: str | None
     excluded: str | None
-
-
-# -- lexical scoring -------------------------------------------------------------------------
-
-_WORD = re.compile(r"[a-z0-9][a-z0-9+#.]*[a-z0-9+#]|[a-z0-9]")
-_STOP = STOPWORDS
-
-
-def terms(text: str) -> list[str]:
-    """Lower-cased, stemmed content words of ``text`` (the lexical scorer's vocabulary)."""
-    return [stem(w) for w in _WORD.findall(text.lower()) if w not in _STOP]
-
-
-class _Lexicon:
-    """BM25 statistics over the agents' positive texts, updated as cards come and go."""
-
-    k1 = 1.2
-    b = 0.75
-
-    def __init__(self) -> None:
-        self.tf: dict[str, Counter[str]] = {}
-        self.length: dict[str, int] = {}
-        self.df: Counter[str] = Counter()
-        self.total_length = 0
-
-    @staticmethod
-    def text_of(card: CapabilityCard) -> str:
-        return " ".join([card.agent_id.replace("_", " ").replace("-", " "), card.description,
-                         *card.skills, *card.examples])  # fmt: skip
-
-    def put(self, card: CapabilityCard) -> None:
-        self.drop(card.agent_id)
-        counts = Counter(terms(self.text_of(card)))
-        self.tf[card.agent_id] = counts
-        self.length[card.agent_id] = sum(counts.values())
-        self.total_length += self.length[card.agent_id]
-        self.df.update(counts.keys())
-
-    def drop(self, agent_id: str) -> None:
-        counts = self.tf.pop(agent_id, None)
-        if counts is None:
-            return
-        self.total_length -= self.length.pop(agent_id)
-        self.df.subtract(counts.keys())
-
-    def scores(self, query: Iterable[str], agents: Iterable[str]) -> dict[str, float]:
-        """BM25 of each agent divided by its upper bound for this query, in 0..1."""
-        n = max(1, len(self.tf))
-        average = max(1.0, self.total_length / n)
-        idf = {
-            t: math.log(1.0 + (n - self.df.get(t, 0) + 0.5) / (self.df.get(t, 0) + 0.5))
-            for t in set(query)
-        }
-        bound = sum(idf.values()) or 1.0
-        out: dict[str, float] = {}
-        for agent in agents:
-            counts = self.tf.get(agent)
-            if counts is None:
-                out[agent] = 0.0
-                continue
-            norm = self.k1 * (1 - self.b + self.b * self.length[agent] / average)
-            total = 0.0
-            for t, weight in idf.items():
-                tf = counts.get(t, 0)
-                if tf:
-                    total += weight * tf / (tf + norm)
-            out[agent] = total / bound
-        return out
 
 
 # -- the router ------------------------------------------------------------------------------
@@ -235,7 +173,7 @@ class CapabilityRouter:
         self.tracer = tracer
         self.fetch = fetch
         self.rerank = rerank
-        self._lexicon = _Lexicon()
+        self._lexicon = Lexicon()
         for card in index:
             self._lexicon.put(card)
         self._query_cache: OrderedDict[tuple[str, str | None], NDArray[np.float32]] = OrderedDict()
@@ -299,7 +237,7 @@ class CapabilityRouter:
     def reload(self) -> None:
         """Re-read the cards from Chroma, e.g. after another process changed them."""
         self.index.reload()
-        lexicon = _Lexicon()
+        lexicon = Lexicon()
         for card in self.index:
             lexicon.put(card)
         self._lexicon = lexicon
@@ -315,12 +253,27 @@ class CapabilityRouter:
 
     # -- learning ------------------------------------------------------------------------
 
-    async def record_outcome(self, request: RouteRequest, agent_id: str, success: bool) -> None:
-        """Remember how ``agent_id`` did on ``request``; similar subtasks then route better."""
+    async def record_outcome(
+        self, request: RouteRequest, agent_id: str, success: bool, *, source: str = "call"
+    ) -> None:
+        """Remember how ``agent_id`` did on ``request``; similar subtasks then route better.
+
+        The outcome is filed against the agent's current card version (a new
+        version starts afresh). ``source``: "call", "feedback", "critic"...
+        """
         if self.outcomes is None:
             return
         vector = await self.query_vector(request)
-        await asyncio.to_thread(self.outcomes.record, vector, agent_id, success, request.text)
+        card = self.index.get(agent_id)
+        await asyncio.to_thread(
+            self.outcomes.record,
+            vector,
+            agent_id,
+            success,
+            request.text,
+            version=None if card is None else card.version,
+            source=source,
+        )
 
     # -- deciding ------------------------------------------------------------------------
 
@@ -402,14 +355,21 @@ class CapabilityRouter:
         started = time.perf_counter() if started is None else started
         passing, failing = self._retrieve(request, vector)
         shortlist = passing[: max(self.rerank, request.k)] + failing
-        scored = self._score(request, vector, shortlist)
+        success = self._estimates(vector)
+        # An agent that succeeded on a near-identical subtask is considered even if
+        # its card is not among the nearest: that is how corrections take effect.
+        shortlist += [a for a, e in success.items() if e.evidence > 0 and a not in shortlist]
+        scored = self._score(request, vector, shortlist, success)
         eligible = sorted((s for s in scored if s.excluded is None), key=lambda s: -s.score)
+        chosen = eligible[0].card if eligible else None
+        if eligible and eligible[0].score < self.weights.min_score:
+            chosen = None  # the best of bad choices is no choice: "no agent fits"
         excluded = sorted((s for s in scored if s.excluded is not None), key=lambda s: -s.score)
         # The k best that may be chosen, then up to k that were filtered out, for the record.
         ranked = eligible[: request.k] + excluded[: request.k]
         return RoutingDecision(
             request=request,
-            chosen=eligible[0].card if eligible else None,
+            chosen=chosen,
             candidates=[
                 Candidate(
                     agent_id=s.agent_id,
@@ -483,8 +443,19 @@ class CapabilityRouter:
                     passing.append(agent)
         return passing, failing
 
+    def _estimates(self, vector: NDArray[np.float32]) -> dict[str, SuccessEstimate]:
+        if self.outcomes is None or not len(self.outcomes):
+            return {}
+        cards = self.index.cards
+        versions = {a: c.version for a, c in list(cards.items())}
+        return {a: e for a, e in self.outcomes.estimates(vector, versions).items() if a in cards}
+
     def _score(
-        self, request: RouteRequest, vector: NDArray[np.float32], agents: list[str]
+        self,
+        request: RouteRequest,
+        vector: NDArray[np.float32],
+        agents: list[str],
+        success: Mapping[str, SuccessEstimate],
     ) -> list[_Scored]:
         w = self.weights
         cards = self.index.cards
@@ -499,7 +470,7 @@ class CapabilityRouter:
         if request.capability:
             query_terms += terms(request.capability) * 2
         lexical = self._lexicon.scores(query_terms, agents)
-        success = self.outcomes.estimates(vector) if self.outcomes is not None else {}
+        ops = operation_terms(request.text)
         out: list[_Scored] = []
         start = 0
         for agent, block in zip(agents, blocks, strict=True):
@@ -517,7 +488,7 @@ class CapabilityRouter:
             not_sim, not_i = max(negative) if negative else (-1.0, -1)
             load = self._load_of(agent)
             estimate = success.get(agent)
-            rate = estimate.rate if estimate is not None else 0.5
+            signed = estimate.evidence if estimate is not None else 0.0
             parts = {
                 "best": w.best * best,
                 "mean": w.mean * mean_top,
@@ -525,7 +496,8 @@ class CapabilityRouter:
                 "not_skill": -w.not_skill * max(0.0, not_sim - best + w.not_margin),
                 "cost": -w.cost * card.cost_per_call / (card.cost_per_call + w.cost_ref),
                 "load": -w.load * load,
-                "success": w.success * (rate - 0.5),
+                "operation": w.operation * self._lexicon.operation(ops, agent),
+                "success": w.success * math.tanh(signed / w.success_scale),
             }
             evidence = f"{block.kinds[best_i]}: {block.texts[best_i]}"
             if parts["not_skill"] < 0:

@@ -1,22 +1,33 @@
 """Which agent did well on subtasks like this one: routing outcomes keyed by subtask vector.
 
-``record`` stores one outcome (agent, success) under the embedding of the
-subtask it was for; ``estimates`` looks up the nearest past subtasks and turns
-their outcomes into a success rate per agent. Only neighbours at least
-``min_similarity`` close count, each weighted by how close it is
-(``(sim - min_similarity) / (1 - min_similarity)``), and the rate is
-Laplace-smoothed, ``(weighted successes + 1) / (weighted count + 2)``, so one
-lucky or unlucky call moves it only a little and an agent never tried on
-anything similar has no estimate at all (the router then treats it as neutral).
+``record`` stores one outcome (agent, card version, success, where it came
+from: a call, the user's ``weft feedback``, a critic) under the embedding of
+the subtask it was for; ``estimates`` looks up the nearest past subtasks and
+turns their outcomes into signed *evidence* per agent:
 
-The outcomes live in their own Chroma collection, next to the cards, with the
-same embedding-model check. An empty memory costs no query.
+    evidence(agent) = sum over neighbours of  w * (+1 if success else -1)
+    w = ((sim - min_similarity) / (1 - min_similarity)) ** 2 * 0.5 ** (age / half_life)
+
+Only neighbours at least ``min_similarity`` close count, the closest far more
+than the merely related (the square); an outcome loses half its weight every
+``half_life_s`` (30 days by default), so an agent that was bad last quarter
+and has since been fixed is not punished forever. An outcome recorded against
+another version of the agent's card than the current one is ignored: a new
+card version starts afresh. The router adds ``success * tanh(evidence)`` to
+the score, so one close correction moves a decision a lot and many distant
+ones cannot outweigh a clear semantic match. ``rate`` (Laplace-smoothed
+success rate) is kept for display.
+
+The outcomes live in their own Chroma collection in the same store as the
+cards (and as the experience memory when it shares the store), with the same
+embedding-model check. An empty memory costs no query.
 """
 
 from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,15 +37,18 @@ from numpy.typing import NDArray
 from weft.runtime.routing.chroma_store import HnswParams, embedding_collection
 
 DEFAULT_COLLECTION = "weft-route-outcomes"
+DAY_S = 86_400.0
 
 
 @dataclass(frozen=True, slots=True)
 class SuccessEstimate:
-    """An agent's smoothed success rate on similar past subtasks."""
+    """An agent's record on subtasks similar to the current one."""
 
-    rate: float
-    weight: float  # sum of neighbour weights behind the rate
+    rate: float  # smoothed success rate, (weighted wins + 1) / (weight + 2)
+    weight: float  # sum of neighbour weights behind it
     count: int  # how many neighbours it is based on
+    evidence: float = 0.0  # weighted successes minus weighted failures
+    nearest: float = 0.0  # similarity of the closest counted neighbour
 
 
 class OutcomeMemory:
@@ -48,12 +62,16 @@ class OutcomeMemory:
         dimension: int,
         collection: str = DEFAULT_COLLECTION,
         hnsw: HnswParams | None = None,
-        neighbours: int = 32,
-        min_similarity: float = 0.6,
+        neighbours: int = 24,
+        min_similarity: float = 0.45,
+        half_life_s: float = 30 * DAY_S,
+        clock: Any = time.time,
     ) -> None:
         self.collection_name = collection
         self.neighbours = neighbours
         self.min_similarity = min_similarity
+        self.half_life_s = half_life_s
+        self._clock = clock
         self._collection = embedding_collection(
             client,
             collection,
@@ -67,18 +85,41 @@ class OutcomeMemory:
     def __len__(self) -> int:
         return self._count
 
-    def record(self, vector: NDArray[np.float32], agent_id: str, success: bool, text: str) -> None:
+    def record(
+        self,
+        vector: NDArray[np.float32],
+        agent_id: str,
+        success: bool,
+        text: str,
+        *,
+        version: int | None = None,
+        source: str = "call",
+    ) -> None:
         """Store one outcome. Every call adds a record; nothing is deduplicated."""
+        meta: dict[str, Any] = {
+            "agent_id": agent_id,
+            "success": bool(success),
+            "at": float(self._clock()),
+            "source": source,
+        }
+        if version is not None:
+            meta["version"] = int(version)
         self._collection.add(
             ids=[uuid.uuid4().hex],
             embeddings=np.asarray(vector, dtype=np.float32).reshape(1, -1),
-            metadatas=[{"agent_id": agent_id, "success": bool(success), "at": time.time()}],
+            metadatas=[meta],
             documents=[text],
         )
         self._count += 1
 
-    def estimates(self, vector: NDArray[np.float32]) -> dict[str, SuccessEstimate]:
-        """Success estimates of the agents tried on subtasks near ``vector``."""
+    def estimates(
+        self, vector: NDArray[np.float32], versions: Mapping[str, int] | None = None
+    ) -> dict[str, SuccessEstimate]:
+        """Evidence for the agents tried on subtasks near ``vector``.
+
+        ``versions``: the current card version per agent; outcomes recorded
+        against another version are skipped (outcomes without a version count).
+        """
         n = min(self.neighbours, self._count)
         if n <= 0:
             return {}
@@ -87,22 +128,38 @@ class OutcomeMemory:
             n_results=n,
             include=["metadatas", "distances"],
         )
+        now = float(self._clock())
         wins: dict[str, float] = {}
         totals: dict[str, float] = {}
+        signed: dict[str, float] = {}
         counts: dict[str, int] = {}
+        nearest: dict[str, float] = {}
         floor = self.min_similarity
         for meta, distance in zip(got["metadatas"][0], got["distances"][0], strict=True):
             similarity = 1.0 - float(distance)
             if similarity < floor:
                 continue
-            weight = min(1.0, (similarity - floor) / max(1e-9, 1.0 - floor))
             agent = str(meta["agent_id"])
+            recorded = meta.get("version")
+            current = None if versions is None else versions.get(agent)
+            if recorded is not None and current is not None and int(recorded) != current:
+                continue
+            closeness = min(1.0, (similarity - floor) / max(1e-9, 1.0 - floor))
+            age = max(0.0, now - float(meta.get("at", now)))
+            weight = closeness**2 * 0.5 ** (age / self.half_life_s)
+            ok = bool(meta["success"])
             totals[agent] = totals.get(agent, 0.0) + weight
-            wins[agent] = wins.get(agent, 0.0) + (weight if meta["success"] else 0.0)
+            wins[agent] = wins.get(agent, 0.0) + (weight if ok else 0.0)
+            signed[agent] = signed.get(agent, 0.0) + (weight if ok else -weight)
             counts[agent] = counts.get(agent, 0) + 1
+            nearest[agent] = max(nearest.get(agent, 0.0), similarity)
         return {
             agent: SuccessEstimate(
-                rate=(wins[agent] + 1.0) / (total + 2.0), weight=total, count=counts[agent]
+                rate=(wins[agent] + 1.0) / (total + 2.0),
+                weight=total,
+                count=counts[agent],
+                evidence=signed[agent],
+                nearest=nearest[agent],
             )
             for agent, total in totals.items()
         }

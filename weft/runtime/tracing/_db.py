@@ -17,6 +17,7 @@ import sqlite3
 import time
 from pathlib import Path
 
+from weft.runtime.support.sqlite_space import AUTO_VACUUM
 from weft.runtime.tracing.span_codec import EncodedBatch
 
 _SCHEMA = """
@@ -106,6 +107,8 @@ def connect(path: str | Path) -> sqlite3.Connection:
     # write and to checkpoint (half the cost per batch of the default 4 KiB).
     # Takes effect when the file is created; an existing store keeps its own.
     db.execute("PRAGMA page_size=16384")
+    # Also only on a new file: lets a prune give space back cheaply (``sqlite_space``).
+    db.execute(AUTO_VACUUM)
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA synchronous=NORMAL")
     db.execute("PRAGMA wal_autocheckpoint=0")

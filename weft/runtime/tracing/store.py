@@ -17,6 +17,11 @@ them itself. ``sync`` waits until everything handed over is committed, and
 every read syncs first. Several processes (a ``weft run`` and remote agent
 hosts) may write the same file; a run's spans are gathered by run id
 whoever wrote them.
+
+The store is kept in bounds by ``prune`` (``weft trace prune``) and, given
+``max_bytes``, by a cap checked when the store opens and when a run's span
+(the end of a run) is flushed: the oldest finished traces go first
+(``_prune``).
 """
 
 from __future__ import annotations
@@ -34,8 +39,16 @@ from weft.protocols import WeftError
 from weft.runtime.support.flush_timer import FlushTimer
 from weft.runtime.support.home import default_trace_path
 from weft.runtime.support.logging import get_logger
+from weft.runtime.support.sqlite_space import (
+    PruneReport,
+    compact,
+    file_bytes,
+    note_cap_prune,
+    used_bytes,
+)
 from weft.runtime.support.sqlite_text import starts_with
 from weft.runtime.tracing import _db as trace_db
+from weft.runtime.tracing import _prune
 from weft.runtime.tracing.span_codec import (
     DEFAULT_MAX_CHARS,
     DEFAULT_MAX_CONTENT_CHARS,
@@ -57,6 +70,9 @@ from weft.runtime.tracing.writer import (
 _log = get_logger("weft.traces")
 #: Node spans written in this process before ``writer="auto"`` starts a writer process.
 PROCESS_AFTER_ROWS = 2000
+#: The environment variable with the cap of the trace store weft opens for runs
+#: (``engine.recording``).
+TRACES_CAP_ENV = "WEFT_TRACES_MAX_MB"
 
 
 @dataclass(frozen=True)
@@ -93,6 +109,8 @@ class TraceStore(Tracer):
     until ``PROCESS_AFTER_ROWS`` node spans have been written, then a writer
     process. Starting one costs a Python interpreter (about 0.25 s of CPU,
     waited for at ``close``), more than a small run's spans cost to write.
+
+    ``max_bytes`` caps the store's size (None: no cap; see the module docstring).
     """
 
     def __init__(
@@ -105,6 +123,7 @@ class TraceStore(Tracer):
         max_content_chars: int = DEFAULT_MAX_CONTENT_CHARS,
         codec: SpanCodec | None = None,
         writer: Literal["auto", "process", "inline"] = "auto",
+        max_bytes: int | None = None,
     ) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -124,6 +143,8 @@ class TraceStore(Tracer):
         self._errors_logged: set[str] = set()
         self._timer = FlushTimer(self.flush_interval, self.flush)
         self._closed = False
+        self.max_bytes = max_bytes
+        self._keep_in_bounds()
 
     # -- writing (Tracer) ------------------------------------------------------------
 
@@ -174,6 +195,8 @@ class TraceStore(Tracer):
         self._hand_over(batch)
         self._graphs_sent.update(new_graphs)
         self.batches_flushed += 1
+        if batch.run_spans:  # a run ended: the one time per run the cap is looked at
+            self._keep_in_bounds()
 
     def sync(self) -> WriterStats:
         """Flush, then wait until every batch handed over is committed; what the writer did.
@@ -313,23 +336,62 @@ class TraceStore(Tracer):
 
     def delete(self, run_ids: Iterable[str]) -> int:
         """Forget runs and their spans; returns how many runs were removed."""
+        return len(self._delete(list(run_ids))[0])
+
+    def _delete(self, run_ids: list[str]) -> tuple[list[str], int]:
+        """Delete runs and their spans in one transaction: the runs deleted, and their batches."""
         self.sync()
-        ids = list(run_ids)
-        removed = 0
+        removed: list[str] = []
+        batches = 0
         with self._db:
             self._db.execute("BEGIN")
-            for run_id in ids:
-                self._db.execute("DELETE FROM span_batches WHERE run_id = ?", (run_id,))
-                removed += self._db.execute(
-                    "DELETE FROM trace_runs WHERE run_id = ?", (run_id,)
+            for run_id in run_ids:
+                batches += self._db.execute(
+                    "DELETE FROM span_batches WHERE run_id = ?", (run_id,)
                 ).rowcount
+                if self._db.execute("DELETE FROM trace_runs WHERE run_id = ?", (run_id,)).rowcount:
+                    removed.append(run_id)
             # Outlines no remaining run refers to go too.
             self._db.execute(
                 "DELETE FROM graphs WHERE graph_hash NOT IN"
                 " (SELECT graph_hash FROM trace_runs WHERE graph_hash IS NOT NULL)"
             )
         self._graphs_sent.clear()
-        return removed
+        return removed, batches
+
+    # -- keeping it in bounds ----------------------------------------------------------
+
+    def prune(
+        self, *, before: float | None = None, keep: int = 0, dry_run: bool = False
+    ) -> PruneReport:
+        """Delete the traces of runs that finished before ``before`` (a ``time.time()``; None:
+        whenever), and, given a time, of unfinished runs nothing was written for since, except
+        the ``keep`` most recently started; then give the space back to the disk.
+        ``dry_run`` only says what would go."""
+        self.sync()
+        chosen = _prune.select(self._db, before=before, keep=keep)
+        report = PruneReport(bytes_before=file_bytes(self.path), dry_run=dry_run)
+        if dry_run:
+            report.run_ids, report.rows = chosen, _prune.count_batches(self._db, chosen)
+            report.bytes_after = report.bytes_before
+            return report
+        if chosen:
+            report.run_ids, report.rows = self._delete(chosen)
+            report.compacted = compact(self._db)
+        report.bytes_after = file_bytes(self.path)
+        return report
+
+    def size(self) -> int:
+        """Bytes of the store in use (what ``max_bytes`` is compared with)."""
+        self.sync()
+        return used_bytes(self._db)
+
+    def _keep_in_bounds(self) -> None:
+        if not self.max_bytes or self._closed:
+            return
+        report = _prune.shrink(self._db, self.path, self.max_bytes, self._delete)
+        if report is not None:
+            note_cap_prune(_log, "trace store", self.path, self.max_bytes, report, TRACES_CAP_ENV)
 
 
 def _run_rows(batch: EncodedBatch) -> list[dict[str, Any]]:
@@ -383,15 +445,16 @@ def _trace_run(row: tuple[Any, ...]) -> TraceRun:
     )
 
 
-def open_default_tracer(path: str | Path | None = None) -> Tracer:
+def open_default_tracer(path: str | Path | None = None, *, max_bytes: int | None = None) -> Tracer:
     """The tracer the CLI uses: the local store, plus OTLP when an endpoint is configured.
 
     OTLP is on when ``OTEL_EXPORTER_OTLP_ENDPOINT`` or
     ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`` is set; nothing leaves the machine otherwise.
+    ``max_bytes`` caps the store (``TraceStore``).
     """
     from weft.runtime.tracing.otlp import otlp_configured
 
-    store = TraceStore(path or default_trace_path())
+    store = TraceStore(path or default_trace_path(), max_bytes=max_bytes)
     if not otlp_configured():
         return store
     from weft.runtime.tracing.otlp import OtlpTracer

@@ -1,0 +1,203 @@
+"""Routing accuracy on two labelled sets, before and after outcome feedback, plus latency.
+
+    python bench/routing_sets.py                 # both sets, feedback experiment, 1k-card latency
+    python bench/routing_sets.py --sizes 1000,100000
+
+Sets:
+
+- ``project``: bench/data/agents.yaml + subtasks.yaml (planner-style, with
+  explicit not_skills and examples), routed from the subtask text alone (no
+  capability phrase), as the users' sets are. Weights were tuned on its
+  ``tune`` half only.
+- ``user``: bench/data/user_cards.yaml + user_tasks.jsonl, written before any
+  tuning in the style users write cards (id, name, prose description with
+  negations, skills, tags; no examples, no not_skills); 50% of the subtasks are
+  marked hard (close pairs), plus 8 subtasks no card fits. Never tuned on.
+
+Feedback experiment: route every subtask of one half, record the outcome of
+the chosen agent (success = it was right) and, when it was wrong, a success
+for the right agent (what ``weft feedback`` records), then route the other
+half. Latency: ``route`` (query embedding cached; HNSW + exact rescoring +
+second stage) over synthetic cards, as in bench/routing.py.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+ROOT = Path(__file__).resolve().parent
+sys.path.insert(0, str(ROOT.parent))
+sys.path.insert(0, str(ROOT))
+
+from routing import CachedEmbedder, cap_blas, machine, pct  # noqa: E402
+
+from weft.cli.route import user_card_fields  # noqa: E402
+from weft.protocols import CapabilityCard, RouteRequest  # noqa: E402
+from weft.runtime.routing.capability_router import CapabilityRouter, ScoringWeights  # noqa: E402
+from weft.runtime.routing.embeddings import MiniLMEmbedder  # noqa: E402
+
+DATA = ROOT / "data"
+
+
+def half(task_id: str) -> str:
+    return "tune" if hashlib.sha256(task_id.encode()).digest()[0] % 2 == 0 else "holdout"
+
+
+def project_set() -> tuple[list[CapabilityCard], list[dict[str, Any]]]:
+    agents = yaml.safe_load((DATA / "agents.yaml").read_text())["agents"]
+    tasks = yaml.safe_load((DATA / "subtasks.yaml").read_text())["subtasks"]
+    return [CapabilityCard(**a) for a in agents], [
+        {"id": t["id"], "text": t["text"], "agent": t["agent"], "hard": False} for t in tasks
+    ]
+
+
+def user_set() -> tuple[list[CapabilityCard], list[dict[str, Any]]]:
+    raw = yaml.safe_load((DATA / "user_cards.yaml").read_text())["cards"]
+    cards = [CapabilityCard.model_validate(user_card_fields(c)) for c in raw]
+    lines = (DATA / "user_tasks.jsonl").read_text().splitlines()
+    return cards, [json.loads(x) for x in lines if x.strip()]
+
+
+def score(tasks: list[dict[str, Any]], chosen: list[str | None]) -> dict[str, float]:
+    fit = [(t, c) for t, c in zip(tasks, chosen, strict=True) if t["agent"]]
+    none = [c for t, c in zip(tasks, chosen, strict=True) if not t["agent"]]
+    hard = [(t, c) for t, c in fit if t.get("hard")]
+    out = {"top1": float(np.mean([t["agent"] == c for t, c in fit])), "n": float(len(fit))}
+    if hard:
+        out["hard"] = float(np.mean([t["agent"] == c for t, c in hard]))
+    if none:
+        out["none"] = float(np.mean([c is None for c in none]))
+    out["false_none"] = float(np.mean([c is None for _, c in fit]))
+    return out
+
+
+async def evaluate(
+    embedder: Any, cards: list[CapabilityCard], tasks: list[dict[str, Any]], weights: ScoringWeights
+) -> dict[str, Any]:
+    router = CapabilityRouter.open(embedder, weights=weights)
+    try:
+        router.add_cards(cards)
+        requests = [RouteRequest(text=t["text"]) for t in tasks]
+        decisions = await router.route_many(requests)
+        chosen = [d.chosen.agent_id if d.chosen else None for d in decisions]
+        top5 = [
+            t["agent"] in [c.agent_id for c in d.candidates[:5]]
+            for t, d in zip(tasks, decisions, strict=True)
+            if t["agent"]
+        ]
+        result: dict[str, Any] = {"all": score(tasks, chosen), "top5": float(np.mean(top5))}
+        for part in ("tune", "holdout"):
+            idx = [i for i, t in enumerate(tasks) if half(t["id"]) == part]
+            result[part] = score([tasks[i] for i in idx], [chosen[i] for i in idx])
+        # Feedback on one half, measured on the other (both directions).
+        for train, test in (("tune", "holdout"), ("holdout", "tune")):
+            fb = CapabilityRouter.open(embedder, weights=weights)
+            fb.add_cards(cards)
+            for t, c, r in zip(tasks, chosen, requests, strict=True):
+                if half(t["id"]) != train or not t["agent"]:
+                    continue
+                if c is not None:
+                    await fb.record_outcome(r, c, c == t["agent"], source="feedback")
+                if c != t["agent"]:
+                    await fb.record_outcome(r, t["agent"], True, source="feedback")
+            idx = [i for i, t in enumerate(tasks) if half(t["id"]) == test]
+            again = await fb.route_many(requests[i] for i in idx)
+            result[f"feedback {train}->{test}"] = score(
+                [tasks[i] for i in idx], [d.chosen.agent_id if d.chosen else None for d in again]
+            )
+            result[f"before {test}"] = result[test]
+            fb.close()
+        return result
+    finally:
+        router.close()
+
+
+def fmt_row(name: str, r: dict[str, float]) -> str:
+    def g(k: str) -> str:
+        return f"{r[k]:.3f}" if k in r else "-"
+
+    return (
+        f"| {name} | {g('top1')} (n={int(r['n'])}) | {g('hard')} | {g('none')} | "
+        f"{g('false_none')} |"
+    )
+
+
+async def latency(sizes: list[int], n_queries: int, minilm: Any) -> list[str]:
+    import random
+    import shutil
+    import tempfile
+
+    from routing import ComposedEmbedder, synthetic_card, synthetic_query
+
+    from weft.runtime.routing.capability_index import CapabilityIndex, card_documents
+
+    composed = ComposedEmbedder(minilm)
+    rows = []
+    for n in sizes:
+        rng = random.Random(n)
+        cards = [synthetic_card(i, rng) for i in range(n)]
+        per = len(card_documents(cards[0]))
+        store = tempfile.mkdtemp(prefix="weft-bench-route2-")
+        try:
+            index = CapabilityIndex(composed, path=store)
+            for start in range(0, n, 2000):
+                chunk = cards[start : start + 2000]
+                vecs = composed.embed([d.text for c in chunk for d in card_documents(c)])
+                index.upsert_many(chunk, [vecs[i * per : (i + 1) * per] for i in range(len(chunk))])
+            router = CapabilityRouter(index)
+            queries = [synthetic_query(rng) for _ in range(n_queries)]
+            for q in queries:
+                await router.query_vector(RouteRequest(text=q))
+            times = []
+            for q in queries:
+                t0 = time.perf_counter()
+                await router.route(RouteRequest(text=q))
+                times.append((time.perf_counter() - t0) * 1000)
+            rows.append(
+                f"| {n:,} | {pct(times[5:], 50):.2f} | {pct(times[5:], 99):.2f} | {n_queries} |"
+            )
+            print(rows[-1], flush=True)
+        finally:
+            shutil.rmtree(store, ignore_errors=True)
+    return rows
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default="1000")
+    parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--no-latency", action="store_true")
+    args = parser.parse_args()
+    env = cap_blas()
+    minilm = MiniLMEmbedder().load()
+    cached = CachedEmbedder(minilm)
+    weights = ScoringWeights()
+    lines = [
+        "| set / half | top-1 | hard items | no-fit -> none | fitting -> none |",
+        "|---|---|---|---|---|",
+    ]
+    for name, (cards, tasks) in (("project", project_set()), ("user", user_set())):
+        r = await evaluate(cached, cards, tasks, weights)
+        lines.append(fmt_row(f"{name}, all (top-5 recall {r['top5']:.3f})", r["all"]))
+        for key in ("tune", "holdout", "feedback tune->holdout", "feedback holdout->tune"):
+            lines.append(fmt_row(f"{name}, {key}", r[key]))
+    cached.save()
+    print("\n".join(lines), flush=True)
+    if not args.no_latency:
+        lines += ["", "| cards | route p50 ms | route p99 ms | queries |", "|---|---|---|---|"]
+        lines += await latency([int(s) for s in args.sizes.split(",")], args.queries, minilm)
+    print(f"\n_{machine()} · {env}_")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

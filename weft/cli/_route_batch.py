@@ -1,0 +1,79 @@
+"""``weft route --batch``: the evaluation contract other tools call.
+
+Input: a JSONL file with one ``{"text": ...}`` per line (other keys are
+ignored, so a labelled file can be passed as is); optional feedback JSONL with
+``{"text": ..., "agent": ..., "success": true|false}`` per line, recorded as
+outcomes *before* routing. Output: one JSON object per input line, in order::
+
+    {"text": ..., "chosen": AGENT_ID or null, "candidates": [{"agent_id": ..., "score": ...}]}
+
+``chosen`` is null when no agent fits (best score under the router's minimum).
+Errors name the file and line and exit 2, like every CLI user mistake.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from weft.protocols import DefinitionError
+
+
+def read_jsonl(path: str, required: tuple[str, ...]) -> list[dict[str, Any]]:
+    """Objects of a JSONL file; blank lines are skipped; errors name file and line."""
+    if not Path(path).is_file():
+        raise DefinitionError.single(f"{path}: no such file")
+    rows: list[dict[str, Any]] = []
+    with open(path, encoding="utf-8") as fh:
+        for number, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise DefinitionError.single(f"{path}:{number}: not JSON ({exc.msg})") from None
+            if not isinstance(row, dict):
+                raise DefinitionError.single(f"{path}:{number}: expected a JSON object")
+            for key in required:
+                if key not in row:
+                    raise DefinitionError.single(f"{path}:{number}: missing field '{key}'")
+            if not isinstance(row["text"], str) or not row["text"].strip():
+                raise DefinitionError.single(f"{path}:{number}: 'text' must be a non-empty string")
+            rows.append(row)
+    return rows
+
+
+def read_feedback(path: str) -> list[tuple[str, str, bool]]:
+    """(text, agent, success) triples from a feedback JSONL file."""
+    out: list[tuple[str, str, bool]] = []
+    for number, row in enumerate(read_jsonl(path, ("text", "agent", "success")), 1):
+        if not isinstance(row["success"], bool) or not isinstance(row["agent"], str):
+            raise DefinitionError.single(
+                f"{path}: entry {number}: 'agent' must be a string and 'success' true or false"
+            )
+        out.append((row["text"], row["agent"], row["success"]))
+    return out
+
+
+async def route_batch(
+    router: Any, texts: list[str], feedback: list[tuple[str, str, bool]], k: int
+) -> list[dict[str, Any]]:
+    """Record ``feedback`` then route ``texts``; the contract's output objects, in order."""
+    from weft.protocols import RouteRequest
+
+    for text, agent, success in feedback:
+        await router.record_outcome(RouteRequest(text=text), agent, success, source="feedback")
+    decisions = await router.route_many(RouteRequest(text=t, k=k) for t in texts)
+    return [
+        {
+            "text": text,
+            "chosen": decision.chosen.agent_id if decision.chosen else None,
+            "candidates": [
+                {"agent_id": c.agent_id, "score": c.score}
+                for c in decision.candidates
+                if c.excluded is None
+            ],
+        }
+        for text, decision in zip(texts, decisions, strict=True)
+    ]

@@ -1,0 +1,140 @@
+"""The reuse rule: is a past task's plan the plan for this one? Pure, no model.
+
+Nearest-neighbour similarity alone cannot tell "export the customer list"
+from "clean the customer list": on the issue's hard set the best MiniLM
+threshold reused wrongly 65% of the time. So similarity only *proposes*
+candidates, and each is checked for structure (``signature.py``):
+
+1. the embedding similarity of the two tasks with their parameters masked
+   is at least ``ReusePolicy.candidate_floor`` (a candidate at all);
+2. the operations agree exactly (write = draft = compose, but draft is not
+   review and forecast is not compare);
+3. the deliverables agree exactly (a report is not a chart; a meal plan is
+   not a lesson plan);
+4. when neither task names a deliverable, what the verb acts on does: the
+   words between the operation verb and the next preposition share at least
+   one ("calculate the total interest" is not "calculate the monthly
+   payment"; shared context words alone made those look alike);
+5. the subject agrees: similarity at least ``threshold``, or at least
+   ``candidate_floor`` with half of the subject words shared.
+
+A candidate that passes 2-4 but is close to the line in 5 (within
+``borderline_margin``) is marked ``borderline``: with a model configured the
+orchestrator may confirm it with one short call. The first candidate (most
+similar first) that passes is the reuse; ``why`` says what was checked, and
+the rejections say why each other candidate was not taken.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from weft.runtime.memory.signature import Signature
+
+
+class ReusePolicy(BaseModel):
+    """The thresholds of the reuse rule; see the module docstring."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    threshold: float = Field(
+        default=0.72, ge=0, le=1, description="Masked similarity that alone settles the subject."
+    )
+    candidate_floor: float = Field(
+        default=0.55, ge=0, le=1, description="Least masked similarity for a candidate at all."
+    )
+    subject_overlap: float = Field(
+        default=0.5,
+        ge=0,
+        le=1,
+        description="Share of subject words that must agree below threshold.",
+    )
+    borderline_margin: float = Field(
+        default=0.05, ge=0, le=1, description="Within this of the line, a match is borderline."
+    )
+    candidates: int = Field(default=5, ge=1, le=50, description="Nearest past tasks examined.")
+    require_good: bool = Field(
+        default=True, description="Only reuse records whose outcome is good (or not yet judged)."
+    )
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A past task proposed by similarity."""
+
+    record_id: str
+    signature: Signature
+    similarity: float
+
+
+@dataclass(frozen=True)
+class ReuseDecision:
+    """The rule's verdict for one new task."""
+
+    record_id: str | None
+    similarity: float
+    why: str
+    borderline: bool = False
+    rejected: tuple[str, ...] = ()
+
+    @property
+    def reuse(self) -> bool:
+        return self.record_id is not None
+
+
+def overlap(a: frozenset[str], b: frozenset[str]) -> float:
+    """Shared subject words over the smaller set's size (1.0 when either is empty)."""
+    if not a or not b:
+        return 1.0
+    return len(a & b) / min(len(a), len(b))
+
+
+def check(new: Signature, past: Candidate, policy: ReusePolicy) -> tuple[bool, bool, str]:
+    """``(same plan?, borderline?, why)`` for one candidate."""
+    sim = past.similarity
+    if sim < policy.candidate_floor:
+        return False, False, f"similarity {sim:.2f} < {policy.candidate_floor:.2f}"
+    if new.operations != past.signature.operations:
+        ops = ",".join(sorted(new.operations)) or "-"
+        was = ",".join(sorted(past.signature.operations)) or "-"
+        return False, False, f"operation differs ({ops} vs {was})"
+    if new.deliverables != past.signature.deliverables:
+        out = ",".join(sorted(new.deliverables)) or "-"
+        was = ",".join(sorted(past.signature.deliverables)) or "-"
+        return False, False, f"deliverable differs ({out} vs {was})"
+    # no named deliverable on either side: what the verb acts on stands in for one
+    # ("calculate the total interest" is not "calculate the monthly payment")
+    objects, was_objects = new.objects, past.signature.objects
+    if not new.deliverables and objects and was_objects and not objects & was_objects:
+        was = ",".join(sorted(was_objects))
+        return False, False, f"object differs ({','.join(sorted(objects))} vs {was})"
+    shared = overlap(new.subject, past.signature.subject)
+    if sim >= policy.threshold:
+        borderline = sim < policy.threshold + policy.borderline_margin and shared < 0.5
+        return True, borderline, f"same {new.describe()}; similarity {sim:.2f}"
+    if shared >= policy.subject_overlap:
+        borderline = sim < policy.candidate_floor + policy.borderline_margin
+        return (
+            True,
+            borderline,
+            f"same {new.describe()}; similarity {sim:.2f}, subject overlap {shared:.2f}",
+        )
+    return False, False, f"subject differs (similarity {sim:.2f}, overlap {shared:.2f})"
+
+
+def decide(new: Signature, candidates: Sequence[Candidate], policy: ReusePolicy) -> ReuseDecision:
+    """The most similar candidate that passes ``check``, or no reuse with the reasons."""
+    rejected: list[str] = []
+    for candidate in sorted(candidates, key=lambda c: -c.similarity):
+        ok, borderline, why = check(new, candidate, policy)
+        if ok:
+            return ReuseDecision(
+                candidate.record_id, candidate.similarity, why, borderline, tuple(rejected)
+            )
+        rejected.append(f"{candidate.record_id}: {why}")
+    best = max((c.similarity for c in candidates), default=0.0)
+    why = rejected[0].split(": ", 1)[1] if rejected else "no past task"
+    return ReuseDecision(None, best, why, False, tuple(rejected))

@@ -1,0 +1,297 @@
+"""The experience store on Chroma: records in, a reuse decision out.
+
+``ExperienceMemory.open()`` picks the Chroma the user configured: a ``chroma
+run`` server when ``url`` (or ``$WEFT_CHROMA_URL``) is given, else the
+embedded ``PersistentClient`` under ``path`` (default
+``$WEFT_HOME/memory``). Every record is embedded with the task's parameters
+masked (``signature.py``), so "translate the guide into Spanish" and "...
+into French" sit on the same point; the collection records the embedder's
+model and dimension, and opening it with another embedder raises
+``EmbeddingMismatchError`` (``routing.chroma_store``).
+
+The methods are synchronous (Chroma's client is); async callers run them in
+a worker thread (``orchestrator.experience.MemoryExperience`` does). Records
+are whole JSON documents in Chroma, so one store is the whole truth: two
+processes on one server see each other's records, and export/import is a
+copy of the documents. Concurrent writers may lose a use count (``uses`` is
+read-modify-write); records themselves are never lost.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from weft.protocols import WeftError
+from weft.runtime.memory.decision import Candidate, ReuseDecision, ReusePolicy, decide
+from weft.runtime.memory.prune import prune_order
+from weft.runtime.memory.records import MemoryRecord, Outcome, StepRecord
+from weft.runtime.memory.signature import Signature, signature
+from weft.runtime.routing.chroma_store import chroma_client, embedding_collection
+from weft.runtime.routing.embeddings import Embedder, make_embedder
+from weft.runtime.support.home import weft_home
+
+#: Environment variable with a Chroma server URL (``http://127.0.0.1:8000``).
+CHROMA_URL_ENV = "WEFT_CHROMA_URL"
+TASKS_COLLECTION = "weft_experience"
+STEPS_COLLECTION = "weft_steps"
+
+
+def default_memory_path() -> Path:
+    """Where the embedded store lives unless told: ``$WEFT_HOME/memory``."""
+    return weft_home() / "memory"
+
+
+class ExperienceMemory:
+    """Task records and step examples in two Chroma collections; see the module docstring."""
+
+    def __init__(self, client: Any, embedder: Embedder, policy: ReusePolicy | None = None) -> None:
+        self.client = client
+        self.embedder = embedder
+        self.policy = policy or ReusePolicy()
+        model, dim = embedder.model_id, embedder.dimension
+        self.tasks = embedding_collection(
+            client, TASKS_COLLECTION, model_id=model, dimension=dim, kind="experience"
+        )
+        self.steps = embedding_collection(
+            client, STEPS_COLLECTION, model_id=model, dimension=dim, kind="steps"
+        )
+
+    @classmethod
+    def open(
+        cls,
+        path: str | Path | None = None,
+        *,
+        url: str | None = None,
+        embedder: Embedder | str = "minilm",
+        policy: ReusePolicy | None = None,
+    ) -> ExperienceMemory:
+        """The store at ``url`` (or ``$WEFT_CHROMA_URL``) if set, else embedded at ``path``."""
+        url = url or (None if path is not None else os.environ.get(CHROMA_URL_ENV))
+        where = None if url else Path(path) if path is not None else default_memory_path()
+        model = make_embedder(embedder) if isinstance(embedder, str) else embedder
+        return cls(chroma_client(path=where, url=url), model, policy)
+
+    # -- records ---------------------------------------------------------------
+
+    def add(self, record: MemoryRecord) -> str:
+        """Store (or replace) ``record``; returns its id."""
+        sig = signature(record.task)
+        vector = self.embedder.embed([sig.masked])
+        self.tasks.upsert(
+            ids=[record.id],
+            embeddings=vector.tolist(),
+            documents=[record.model_dump_json()],
+            metadatas=[self._meta(record)],
+        )
+        return record.id
+
+    @staticmethod
+    def _meta(record: MemoryRecord) -> dict[str, Any]:
+        return {
+            "outcome": record.outcome or "",
+            "run_id": record.run_id or "",
+            "uses": record.uses,
+            "created": record.created,
+        }
+
+    def update(self, record: MemoryRecord) -> None:
+        """Rewrite a record's document (counters, outcome), keeping its vector."""
+        found = self.tasks.get(ids=[record.id], include=["embeddings"])
+        if not len(found["ids"]):
+            raise WeftError(f"no memory record '{record.id}'")
+        self.tasks.upsert(
+            ids=[record.id],
+            embeddings=[list(found["embeddings"][0])],
+            documents=[record.model_dump_json()],
+            metadatas=[self._meta(record)],
+        )
+
+    def get(self, record_id: str) -> MemoryRecord:
+        """The record ``record_id``; ``WeftError`` naming it when there is none."""
+        found = self.tasks.get(ids=[record_id], include=["documents"])
+        if not found["ids"]:
+            raise WeftError(f"no memory record '{record_id}'")
+        return _parse(found["documents"][0], record_id)
+
+    def records(self) -> list[MemoryRecord]:
+        """Every record, oldest first."""
+        found = self.tasks.get(include=["documents"])
+        records = [
+            _parse(doc, rid) for rid, doc in zip(found["ids"], found["documents"], strict=True)
+        ]
+        return sorted(records, key=lambda r: (r.created, r.id))
+
+    def __len__(self) -> int:
+        return int(self.tasks.count())
+
+    def delete(self, ids: Sequence[str]) -> None:
+        if ids:
+            self.tasks.delete(ids=list(ids))
+
+    def by_run(self, run_id: str) -> MemoryRecord:
+        """The record of run ``run_id``; ``WeftError`` when that run was not recorded."""
+        found = self.tasks.get(where={"run_id": run_id}, include=["documents"])
+        if not found["ids"]:
+            raise WeftError(f"no memory record for run '{run_id}' (is memory on for that ask?)")
+        return _parse(found["documents"][0], found["ids"][0])
+
+    def feedback(self, run_id: str, outcome: Outcome) -> MemoryRecord:
+        """The user's verdict on a run: ``good`` keeps its plan reusable, ``bad`` stops reuse."""
+        record = self.by_run(run_id)
+        record.outcome = outcome
+        record.quality = 1.0 if outcome == "good" else 0.0
+        self.update(record)
+        return record
+
+    # -- reuse -----------------------------------------------------------------
+
+    def match(self, task: str) -> tuple[ReuseDecision, MemoryRecord | None]:
+        """The reuse decision for ``task`` and the record it reuses, if any."""
+        [(decision, record)] = self.match_many([task])
+        return decision, record
+
+    def match_many(self, tasks: Sequence[str]) -> list[tuple[ReuseDecision, MemoryRecord | None]]:
+        """``match`` for many tasks with one embedding batch and one query."""
+        if not tasks:
+            return []
+        sigs = [signature(t) for t in tasks]
+        count = len(self)
+        if count == 0:
+            return [(ReuseDecision(None, 0.0, "memory is empty"), None) for _ in tasks]
+        vectors = self.embedder.embed([s.masked for s in sigs])
+        found = self.tasks.query(
+            query_embeddings=vectors.tolist(),
+            n_results=min(self.policy.candidates, count),
+            include=["documents", "distances"],
+        )
+        out = []
+        for i, sig in enumerate(sigs):
+            records = {
+                rid: _parse(doc, rid)
+                for rid, doc in zip(found["ids"][i], found["documents"][i], strict=True)
+            }
+            candidates = [
+                Candidate(rid, signature(records[rid].task), 1.0 - float(dist))
+                for rid, dist in zip(found["ids"][i], found["distances"][i], strict=True)
+                if not self.policy.require_good or records[rid].reusable()
+            ]
+            decision = decide(sig, candidates, self.policy)
+            out.append((decision, records.get(decision.record_id or "")))
+        return out
+
+    def note_reuse(self, record: MemoryRecord, saved_calls: int, saved_tokens: int) -> None:
+        """Count one reuse of ``record`` and what it saved (the prune policy scores by use)."""
+        record.uses += 1
+        record.saved_calls += saved_calls
+        record.saved_tokens += saved_tokens
+        self.update(record)
+
+    # -- elimination, export ----------------------------------------------------
+
+    def prune(self, keep: float) -> list[str]:
+        """Keep the best ``keep`` fraction (by quality and use); returns the ids dropped."""
+        if not 0 < keep <= 1:
+            raise WeftError(f"--keep must be in (0, 1], got {keep}")
+        records = self.records()
+        order = prune_order(records)
+        kept = max(1, round(keep * len(records))) if records else 0
+        dropped = [r.id for r in order[kept:]]
+        self.delete(dropped)
+        return dropped
+
+    def export(self, path: str | Path) -> int:
+        """Write every record as one JSON line; returns how many."""
+        records = self.records()
+        text = "".join(r.model_dump_json() + "\n" for r in records)
+        try:
+            Path(path).write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise WeftError(f"cannot write {path}: {exc.strerror or exc}") from None
+        return len(records)
+
+    def import_file(self, path: str | Path) -> int:
+        """Add the records of an export (same ids replace); errors name the file and line."""
+        records = list(read_records(path))
+        for record in records:
+            self.add(record)
+        return len(records)
+
+    # -- step examples ----------------------------------------------------------
+
+    def add_step(self, step: StepRecord) -> str:
+        """Keep one agent call as a possible few-shot example."""
+        vector = self.embedder.embed([step.input])
+        self.steps.upsert(
+            ids=[step.id],
+            embeddings=vector.tolist(),
+            documents=[step.model_dump_json()],
+            metadatas=[{"agent": step.agent, "quality": step.quality}],
+        )
+        return step.id
+
+    def examples(
+        self,
+        text: str,
+        *,
+        agent: str | None = None,
+        k: int = 3,
+        min_quality: float = 0.5,
+        shared: bool = True,
+    ) -> list[StepRecord]:
+        """The ``k`` nearest good past steps on inputs like ``text``, nearest first.
+
+        With ``agent``, that agent's own steps come first (its pool: its own
+        style and tools); when it has fewer than ``k``, the rest come from every
+        agent's steps (the shared pool) unless ``shared=False``. This is the
+        ``examples`` source ``LLMAgent(examples=memory)`` expects.
+        """
+        if k <= 0 or self.steps.count() == 0:
+            return []
+        vector = self.embedder.embed([text]).tolist()
+        good: dict[str, Any] = {"quality": {"$gte": min_quality}}
+        own = self._nearest_steps(vector, k, {"$and": [good, {"agent": agent}]}) if agent else []
+        if agent is not None and (len(own) >= k or not shared):
+            return own[:k]
+        ids = {step.id for step in own}
+        rest = self._nearest_steps(vector, k + len(own), good)
+        return (own + [step for step in rest if step.id not in ids])[:k]
+
+    def _nearest_steps(self, vector: Any, k: int, where: dict[str, Any]) -> list[StepRecord]:
+        found = self.steps.query(
+            query_embeddings=vector, n_results=k, where=where, include=["documents"]
+        )
+        return [StepRecord.model_validate_json(doc) for doc in found["documents"][0]]
+
+    def signature(self, task: str) -> Signature:
+        return signature(task)
+
+
+def _parse(document: str | None, record_id: str) -> MemoryRecord:
+    try:
+        return MemoryRecord.model_validate_json(document or "")
+    except ValidationError as exc:
+        raise WeftError(
+            f"memory record '{record_id}' is damaged: {exc.errors()[0]['msg']}"
+        ) from None
+
+
+def read_records(path: str | Path) -> Iterable[MemoryRecord]:
+    """Records from an export file (JSON lines); ``WeftError`` names the file and line."""
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise WeftError(f"cannot read {path}: {exc.strerror or exc}") from None
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            yield MemoryRecord.model_validate(json.loads(line))
+        except (ValueError, ValidationError) as exc:
+            msg = exc.errors()[0]["msg"] if isinstance(exc, ValidationError) else str(exc)
+            raise WeftError(f"{path}:{number}: not a memory record: {msg}") from None

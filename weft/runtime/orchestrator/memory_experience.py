@@ -1,0 +1,155 @@
+"""The orchestrator's experience seam backed by ``weft.runtime.memory``.
+
+``lookup`` runs the reuse rule (no model) and turns a hit into a ``Recall``:
+the past plan filled with the new task's parameters (``fill_plan``), with the
+planner usage of the original run as what the reuse saves. A borderline hit
+is confirmed with one short model call when ``confirm`` is given (an
+``LLMConfirm``, cheaper than planning); without one a borderline hit is
+reused as the rule decided. ``record`` keeps every finished ask: its plan,
+per-subtask outcomes, usage, agents, and the reuse it made (the reused
+record's counters go up). With ``steps=True`` each succeeded subtask's
+(description, output) also goes to the shared step pool, as few-shot
+examples for agents (``weft.agents`` ``LLMAgent(examples=...)``).
+
+Chroma and the embedder are synchronous: every call runs in a worker thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from weft.protocols import Usage
+from weft.runtime.memory.records import MemoryRecord, RecordUsage, StepRecord, SubtaskOutcome
+from weft.runtime.memory.signature import signature
+from weft.runtime.memory.store import ExperienceMemory
+from weft.runtime.memory.template import fill_plan
+from weft.runtime.orchestrator.experience import Experience, Recall
+from weft.runtime.orchestrator.plan import Plan
+
+#: ``(new task, past task) -> same plan?`` for borderline matches.
+Confirm = Callable[[str, str], Awaitable[bool]]
+
+CONFIRM_PROMPT = (
+    "Two tasks. Would the same plan (the same steps, with names, dates, languages and files "
+    "swapped) do both? Answer yes or no only.\nPast task: {past}\nNew task: {new}"
+)
+
+
+class LLMConfirm:
+    """One short model call that confirms a borderline reuse (answers yes/no)."""
+
+    def __init__(self, chat: Any) -> None:
+        self.chat = chat
+        self.usage = Usage()
+
+    async def __call__(self, new: str, past: str) -> bool:
+        messages = [{"role": "user", "content": CONFIRM_PROMPT.format(past=past, new=new)}]
+        async with self.chat.session() as session:
+            completion = await session.complete(messages)
+            self.usage = self.usage.add(session.usage)
+        return (completion.message.content or "").strip().lower().startswith("y")
+
+
+class MemoryExperience:
+    """``ExperienceStore`` on an ``ExperienceMemory``; see the module docstring."""
+
+    def __init__(
+        self,
+        memory: ExperienceMemory,
+        *,
+        confirm: Confirm | None = None,
+        record: bool = True,
+        reuse: bool = True,
+        steps: bool = False,
+    ) -> None:
+        self.memory = memory
+        self.confirm = confirm
+        self.keep_records = record
+        self.reuse = reuse
+        self.steps = steps
+
+    async def lookup(self, task: str) -> Recall | Plan | None:
+        if not self.reuse:
+            return None
+        decision, record = await asyncio.to_thread(self.memory.match, task)
+        if record is None or decision.record_id is None:
+            return None
+        why = decision.why
+        if decision.borderline and self.confirm is not None:
+            if not await self.confirm(task, record.task):
+                return Plan.model_validate(record.plan)  # not the same plan: a hint only
+            why += "; confirmed by the model"
+        filled = fill_plan(record, signature(record.task), signature(task))
+        return Recall(
+            plan=Plan.model_validate(filled),
+            record=record.id,
+            task=record.task,
+            similarity=decision.similarity,
+            why=why,
+            borderline=decision.borderline and self.confirm is None,
+            saved=Usage(
+                llm_calls=record.usage.planner_calls,
+                prompt_tokens=record.usage.planner_tokens,
+            ),
+        )
+
+    async def record(self, experience: Experience) -> None:
+        if not self.keep_records:
+            return
+        await asyncio.to_thread(self._record, experience)
+
+    def _record(self, experience: Experience) -> None:
+        usage, planner = experience.usage, experience.planner_usage
+        routes = experience.routes
+        record = MemoryRecord(
+            task=experience.task,
+            plan=experience.plan.model_dump(),
+            quality=1.0 if experience.succeeded else 0.0,
+            subtasks=[
+                SubtaskOutcome(
+                    id=s.id,
+                    agent=routes.get(s.id),
+                    succeeded=experience.subtasks.get(s.id, experience.succeeded),
+                    redundant=experience.succeeded and not experience.subtasks.get(s.id, True),
+                )
+                for s in experience.plan.subtasks
+            ],
+            usage=RecordUsage(
+                llm_calls=usage.llm_calls,
+                tokens=usage.prompt_tokens + usage.completion_tokens,
+                cost=usage.cost,
+                latency_s=usage.latency_s,
+                planner_calls=planner.llm_calls,
+                planner_tokens=planner.prompt_tokens + planner.completion_tokens,
+            ),
+            agents=sorted(set(routes.values())),
+            run_id=experience.run_id,
+            source="ask",
+        )
+        if experience.reused is not None:
+            try:
+                past = self.memory.get(experience.reused)
+            except Exception:  # pruned meanwhile: nothing to count
+                past = None
+            if past is not None:
+                # the reuse saved what the original planning cost
+                record.usage.planner_calls = past.usage.planner_calls
+                record.usage.planner_tokens = past.usage.planner_tokens
+                record.reused_from = past.id
+                self.memory.note_reuse(past, past.usage.planner_calls, past.usage.planner_tokens)
+        self.memory.add(record)
+        if self.steps and experience.succeeded:
+            for subtask in experience.plan.subtasks:
+                output = experience.outputs.get(subtask.id)
+                agent = routes.get(subtask.id)
+                if output and agent:
+                    self.memory.add_step(
+                        StepRecord(
+                            agent=agent,
+                            input=subtask.description,
+                            output=output,
+                            run_id=experience.run_id,
+                        )
+                    )

@@ -1,0 +1,65 @@
+"""Helpers of a reused plan: its trace span, its summary on the answer, subtask states."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from weft.protocols import NodeState
+from weft.runtime.engine.outcomes import RunResult
+from weft.runtime.orchestrator.experience import Recall
+from weft.runtime.orchestrator.plan import Plan
+from weft.runtime.tracing.spans import SpanRecord, Tracer, new_span_id, trace_id_for
+
+
+def reuse_summary(recall: Recall) -> dict[str, Any]:
+    """What ``Answer.reuse`` says: which record, how similar, why, and what it saved."""
+    saved = recall.saved
+    return {
+        "record": recall.record,
+        "task": recall.task,
+        "similarity": round(recall.similarity, 4),
+        "why": recall.why,
+        "borderline": recall.borderline,
+        "saved_llm_calls": saved.llm_calls,
+        "saved_tokens": saved.prompt_tokens + saved.completion_tokens,
+    }
+
+
+def trace_reuse(tracer: Tracer | None, run_id: str, recall: Recall, problems: list[str]) -> None:
+    """A ``memory`` span: the record, the similarity, why it was (or was not) reused."""
+    if tracer is None:
+        return
+    now = time.time()
+    tracer.record(
+        SpanRecord(
+            trace_id=trace_id_for(run_id),
+            span_id=new_span_id(),
+            parent_id=None,
+            name="memory reuse",
+            kind="memory",
+            start=now,
+            end=now,
+            status="error" if problems else "ok",
+            run_id=run_id,
+            node="plan",
+            attributes={
+                "weft.memory.record": recall.record,
+                "weft.memory.task": recall.task,
+                "weft.memory.similarity": recall.similarity,
+                "weft.memory.why": recall.why,
+                "weft.memory.reused": not problems,
+                "weft.memory.problems": problems or None,
+                "weft.memory.saved_llm_calls": recall.saved.llm_calls,
+            },
+        )
+    )
+
+
+def subtask_states(plan: Plan, result: RunResult | None) -> dict[str, bool]:
+    """Subtask id -> whether it succeeded (all False when the run never ran)."""
+    nodes = result.nodes if result is not None else {}
+    return {
+        s.id: (nodes[s.id].state is NodeState.SUCCEEDED) if s.id in nodes else False
+        for s in plan.subtasks
+    }
