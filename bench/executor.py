@@ -2,6 +2,7 @@
 
     python bench/executor.py           # full run (a few minutes), appended to bench/RESULTS.md
     python bench/executor.py --quick   # smaller smoke version, printed only (add --save to keep it)
+    python bench/executor.py --only-journal-modes  # batched vs durable journal only, appended
 
 Three measurements, each on the SAME graph for every contender:
 
@@ -22,6 +23,12 @@ Three measurements, each on the SAME graph for every contender:
    its pool of worker threads) against LangGraph's sync nodes run with
    ``invoke`` (in its thread pool), both with the same number of threads, and
    LangGraph with its default pool (``min(32, cores + 4)`` threads).
+5. The journal's two modes (``--only-journal-modes`` runs just this): per-node
+   time of a chain and a fan-out of no-op nodes journaled ``batched`` (the
+   default: commits every 2 ms) and ``durable`` (each finished call committed
+   with ``synchronous=FULL``, an fsync, before its dependents start; calls that
+   finish in the same loop turn share a commit), beside the bare run, on a
+   database in the system's temporary folder (a real disk, not tmpfs, here).
 
 Contenders:
 
@@ -311,14 +318,22 @@ class Weft(Contender):
     """
 
     def __init__(
-        self, journal: bool = False, trace: bool = False, inline: bool = False, sync: bool = False
+        self,
+        journal: bool = False,
+        trace: bool = False,
+        inline: bool = False,
+        sync: bool = False,
+        durable: bool = False,
     ) -> None:
-        self.journal = journal
+        self.journal = journal or durable
+        self.durable = durable  # ``journal_mode="durable"``: an fsync'd commit per finished call
         self.trace = trace or inline
         self.inline = inline
         self.sync = sync  # sleeping nodes are plain ``def`` tools that block a worker thread
         self.label = (
-            "weft+journal"
+            "weft+journal-durable"
+            if durable
+            else "weft+journal"
             if journal
             else "weft+trace-inline"
             if inline
@@ -364,8 +379,9 @@ class Weft(Contender):
     async def run(self, built: Any, task: Any = TASK) -> tuple[float, dict[int, Any]]:
         journal, tracer = self._stores()
         executor = Executor(journal=journal, tracer=tracer)
+        mode = "durable" if self.durable else None
         started = time.perf_counter()
-        result = await executor.run(built, {"task": task})
+        result = await executor.run(built, {"task": task}, journal_mode=mode)
         if journal is not None:
             journal.flush()
         if tracer is not None:
@@ -740,6 +756,9 @@ class Config:
     sync_fanout: int = 50
     sync_sleep_ms: float = 10.0
     sync_reps: int = 7
+    journal_chain: int = 300
+    journal_fanout: int = 300
+    journal_reps: int = 7
 
     @classmethod
     def quick(cls) -> Config:
@@ -757,6 +776,9 @@ class Config:
             big_reps=2,
             lg_budget_s=30.0,
             sync_reps=3,
+            journal_chain=100,
+            journal_fanout=100,
+            journal_reps=3,
         )
 
     @classmethod
@@ -779,6 +801,9 @@ class Config:
             sync_fanout=8,
             sync_sleep_ms=1.0,
             sync_reps=1,
+            journal_chain=10,
+            journal_fanout=10,
+            journal_reps=1,
         )
 
 
@@ -820,7 +845,24 @@ async def measure(config: Config, log: Callable[[str], None]) -> dict[str, Any]:
     ):
         log(f"sync tools: {dag.name}")
         sync.append((dag, await interleaved(dag, sync_contenders(), config.sync_reps, 1)))
-    return {"overhead": overhead, "makespan": makespan, "sync": sync}
+    journal_modes = await measure_journal_modes(config, log)
+    return {"overhead": overhead, "makespan": makespan, "sync": sync, "journal": journal_modes}
+
+
+def journal_mode_contenders() -> list[Contender]:
+    return [Weft(), Weft(journal=True), Weft(durable=True)]
+
+
+async def measure_journal_modes(
+    config: Config, log: Callable[[str], None]
+) -> list[tuple[Dag, dict[str, Timing]]]:
+    """Batched against durable journaling, per node, on a chain and a fan-out."""
+    measured = []
+    for dag in (chain_dag(config.journal_chain), fanout_dag(config.journal_fanout)):
+        log(f"journal modes: {dag.name}")
+        rivals = journal_mode_contenders()
+        measured.append((dag, await interleaved(dag, rivals, config.journal_reps, 1)))
+    return measured
 
 
 def measure_big(config: Config, log: Callable[[str], None]) -> list[dict[str, Any]]:
@@ -861,6 +903,7 @@ def render(config: Config, measured: dict[str, Any], big: list[dict[str, Any]]) 
         _durable_section(measured["overhead"], targets),
         _makespan_section(config, measured["makespan"], targets),
         _sync_section(config, measured.get("sync", []), targets),
+        _journal_modes_section(config, measured.get("journal", []), targets),
         _big_section(config, big, targets),
         ["### Targets", "", "| target | measured | goal | verdict |", "|---|---:|---:|---|"]
         + ["| " + " | ".join(row) + " |" for row in targets],
@@ -1009,6 +1052,39 @@ def _sync_section(
     return lines
 
 
+def _journal_modes_section(
+    config: Config, modes: list[tuple[Dag, dict[str, Timing]]], targets: list[Target]
+) -> list[str]:
+    """What ``journal: durable`` costs against the default batched journal, per node."""
+    if not modes:  # a report made without it (the smoke tests' made-up results)
+        return []
+    lines = [
+        "### Journal modes: batched (default) against durable",
+        "",
+        "No-op nodes; the journal is a SQLite file on disk, kept across runs. `batched` "
+        "commits every 2 ms (a crash may re-run the calls that finished in the last "
+        "window); `durable` commits each finished call with `synchronous=FULL` (an fsync) "
+        "before its dependents start, calls finishing in the same loop turn sharing one "
+        f"commit. Median of {config.journal_reps} interleaved repetitions (min-max).",
+        "",
+        "| graph | bare µs/node | batched µs/node | durable µs/node | durable ÷ batched "
+        "| durable costs µs/node |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for dag, timings in modes:
+        bare, batched = timings["weft"], timings["weft+journal"]
+        durable = timings["weft+journal-durable"]
+        ratio = durable.median / batched.median
+        extra = _us(durable.median - batched.median, dag.n)
+        lines.append(
+            f"| {dag.name} | {_spread(bare, dag.n)} | {_spread(batched, dag.n)} "
+            f"| {_spread(durable, dag.n)} | {ratio:.1f} | {extra:,.1f} |"
+        )
+        name = f"durable / batched journal per-node, {dag.name}"
+        targets.append((name, f"{ratio:.1f}", "info (the price of no re-run window)", "—"))
+    return lines
+
+
 def _big_section(config: Config, big: list[dict[str, Any]], targets: list[Target]) -> list[str]:
     nodes = config.big_layers * config.big_width
     lines = [
@@ -1130,6 +1206,25 @@ def run_all(
     return table
 
 
+def run_journal_modes(config: Config, *, out: Path | None, command: str) -> str:
+    """Only section 5 (batched vs durable journal): print it, append it to ``out`` if given."""
+
+    def log(message: str) -> None:
+        print(f"... {message}", file=sys.stderr, flush=True)
+
+    host = machine()
+    log(f"machine: {host}")
+    targets: list[Target] = []
+    modes = asyncio.run(measure_journal_modes(config, log))
+    section = _journal_modes_section(config, modes, targets)
+    table = "\n".join(section) + f"\n\nLoad average at the end: {os.getloadavg()[0]:.2f}."
+    print(f"machine: {host}\ncommand: {command}\n\n{table}")
+    if out is not None:
+        append_results(out, command, table, "journal modes", host)
+        log(f"appended to {out}")
+    return table
+
+
 def profile_weft(config: Config, top: int = 25) -> None:
     """cProfile weft's per-node path on the layered DAG, journal off then on (printed only).
 
@@ -1179,13 +1274,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--profile", action="store_true", help="only cProfile weft on the layered DAG and print"
     )
+    parser.add_argument(
+        "--only-journal-modes",
+        action="store_true",
+        help="only batched vs durable journal (section 5); appended like a full run",
+    )
     args = parser.parse_args(args_list)
     config = Config.quick() if args.quick else Config()
     if args.profile:
         profile_weft(config)
         return 0
-    save = (args.save or not args.quick) and not args.no_save
     command = "python bench/executor.py" + (" " + " ".join(args_list) if args_list else "")
+    if args.only_journal_modes:
+        save = not args.no_save
+        run_journal_modes(config, out=args.out if save else None, command=command)
+        return 0
+    save = (args.save or not args.quick) and not args.no_save
     run_all(
         config,
         out=args.out if save else None,

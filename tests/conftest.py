@@ -33,6 +33,7 @@ DEFAULT_TEST_BROKER = ("127.0.0.1", 1883)
 MARKS: dict[str, tuple[str, ...]] = {
     # the fast core: in one process, no broker, no Chroma
     "workflows/": ("core",),
+    "interop/": ("core",),
     "agents/": ("core",),
     "protocols/": ("core",),
     "runtime/test_executor.py": ("core",),
@@ -47,6 +48,10 @@ MARKS: dict[str, tuple[str, ...]] = {
     "runtime/test_idempotency_key.py": ("core",),
     "runtime/test_card_trust.py": ("core",),
     "conformance/test_journal_conformance.py": ("core",),
+    "runtime/test_journal_durable.py": ("core",),
+    "runtime/test_store_caps.py": ("core",),
+    "cli/test_prune_cli.py": ("core",),
+    "traces/test_trace_prune.py": ("core",),
     "test_layers.py": ("core",),
     "test_public_api.py": ("core",),
     "cli/test_run_placement.py": ("core",),
@@ -71,6 +76,8 @@ MARKS: dict[str, tuple[str, ...]] = {
     # Chroma (embedded) under the capability index
     "routing/test_capability_index.py": ("chroma",),
     "routing/test_router.py": ("chroma",),
+    "routing/test_route_batch.py": ("chroma",),
+    "routing/test_card_text.py": ("core",),
     # experience memory: embedded Chroma; the server tests start a `chroma run`
     "memory/": ("chroma",),
     "memory/test_store_conformance.py": ("chroma", "slow"),
@@ -88,6 +95,7 @@ MARKS: dict[str, tuple[str, ...]] = {
     "cli/test_broker_rule.py": ("slow",),
     "cli/test_storage_errors.py": ("slow",),
     "runtime/test_recording_cli.py": ("slow",),
+    "runtime/test_journal_crash.py": ("slow",),
     "cli/test_secrets_cli.py": ("slow",),
     "traces/test_trace_writer.py": ("slow",),
 }

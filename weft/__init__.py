@@ -59,6 +59,7 @@ _PUBLIC: dict[str, tuple[str, ...]] = {
     "weft.agents": (
         "FunctionAction",
         "LLMAgent",
+        "from_langgraph",
         "set_worker_threads",
         "tool",
     ),
@@ -150,6 +151,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from weft.agents import (
         FunctionAction as FunctionAction,
         LLMAgent as LLMAgent,
+        from_langgraph as from_langgraph,
         set_worker_threads as set_worker_threads,
         tool as tool,
     )

@@ -259,3 +259,18 @@ def test_a_target_missed_by_a_hair_fails() -> None:
     # 0.101 of LangGraph's time per node against a goal of ≤ 0.1
     report = made_up_report(weft_s=0.0101, makespan_factor=1.0, big_run_s=0.5, big_peak_mb=100)
     assert verdicts(report)["weft / LangGraph per-node, chain-10"] == "FAIL"
+
+
+def test_the_journal_modes_table_gives_batched_and_durable_per_node_and_their_ratio(
+    tiny: tuple[Any, dict[str, Any], list[dict[str, Any]], str],
+) -> None:
+    _, measured, _, report = tiny
+    rows = table_rows(report, "Journal modes")
+    assert [row[0] for row in rows] == [dag.name for dag, _ in measured["journal"]]
+    for (dag, timings), row in zip(measured["journal"], rows, strict=True):
+        batched, durable = timings["weft+journal"], timings["weft+journal-durable"]
+        assert row[4] == f"{durable.median / batched.median:.1f}", dag.name
+    assert all(
+        verdicts(report)[f"durable / batched journal per-node, {dag.name}"] == "—"
+        for dag, _ in measured["journal"]
+    )

@@ -11,8 +11,8 @@ A test writes with ``backend.open()`` and reads with ``backend.reopen(journal)``
 so the same specification checks the API everywhere and durability where the
 journal is durable. Besides runs, events and resume, it specifies leases:
 which process holds a running run, its heartbeat, and when another may take
-the run over; and pruning: which runs may be deleted. A future journal (another database, a server) joins by
-adding a backend here.
+the run over; and pruning: which runs may be deleted. A future journal
+(another database, a server) joins by adding a backend here.
 """
 
 from __future__ import annotations

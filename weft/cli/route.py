@@ -12,7 +12,11 @@ rule.
 
 The output ranks the candidates with every part of their score (see
 ``weft.runtime.routing.capability_router`` for the formula) and names the winner; ``--json``
-prints the ``RoutingDecision``. The exit status is 1 when no agent qualifies.
+prints the ``RoutingDecision``. The exit status is 1 when no agent qualifies,
+or none fits (its best score is under the router's minimum). ``--batch
+TASKS.jsonl [--feedback FEEDBACK.jsonl] --json`` is the evaluation contract
+other tools call; see ``weft.cli._route_batch``. ``--cards`` also takes cards
+as users write them (``id`` for ``agent_id``, a ``name``).
 """
 
 from __future__ import annotations
@@ -160,7 +164,7 @@ def print_decision(decision: Any, cards_known: int) -> None:
     if not decision.candidates:
         click.echo("no candidates")
     else:
-        columns = ["best", "mean", "lexical", "not_skill", "cost", "load", "success"]
+        columns = ["best", "mean", "lexical", "not_skill", "operation", "cost", "load", "success"]
         header = ["#", "AGENT", "SCORE", *(c.upper() for c in columns)]
         rows: list[list[str]] = []
         notes: list[str] = []

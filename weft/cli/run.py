@@ -49,6 +49,16 @@ def _journal_option(func: Any) -> Any:
     )(func)
 
 
+def _journal_mode_option(func: Any) -> Any:
+    return click.option(
+        "--journal-mode",
+        type=click.Choice(["batched", "durable"]),
+        default=None,
+        help="durable: each finished call is on disk before its dependents start (no re-run "
+        "after a crash, slower). Default: the workflow's `journal:` setting, else batched.",
+    )(func)
+
+
 def _open_tracer() -> Any:
     """The local trace store (plus OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set)."""
     from weft.cli._storage import open_tracer
@@ -199,7 +209,16 @@ async def _run_with_display(coro_factory: Any, live: bool) -> Any:
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.option("--concurrency", type=click.IntRange(min=1), help="Max action calls at once.")
 @click.option("--run-id", help="Use this run id instead of a random one.")
+@click.option(
+    "--engine",
+    type=click.Choice(["weft", "langgraph"]),
+    default="weft",
+    show_default=True,
+    help="Run on weft's dataflow executor, or compiled to a LangGraph StateGraph "
+    "(not journaled or traced; docs/interop.md).",
+)
 @_journal_option
+@_journal_mode_option
 @_remote_options
 def run_command(
     file: str,
@@ -208,7 +227,9 @@ def run_command(
     as_json: bool,
     concurrency: int | None,
     run_id: str | None,
+    engine: str,
     journal_path: str | None,
+    journal_mode: str | None,
     broker: str | None,
     namespace: str,
     wait_agents: float,
@@ -225,6 +246,12 @@ def run_command(
 
     async def go(listeners: list[Any]) -> Any:
         async with _remote_actions(broker, file, namespace, wait_agents) as actions:
+            if engine == "langgraph":
+                from weft.runtime.engine.to_langgraph import run_langgraph
+
+                return await run_langgraph(
+                    file, values, actions=actions, run_id=run_id, inputs_from_text=True
+                )
             return await run_workflow(
                 file,
                 values,
@@ -235,6 +262,7 @@ def run_command(
                 run_id=run_id,
                 inputs_from_text=True,
                 tracer=tracer,
+                journal_mode=journal_mode,
             )
 
     result = _run_cancellable(go, live, journal, tracer)
@@ -275,6 +303,7 @@ def _run_cancellable(
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.option("--concurrency", type=click.IntRange(min=1), help="Max action calls at once.")
 @_journal_option
+@_journal_mode_option
 @_remote_options
 def resume_command(
     run_id: str,
@@ -282,6 +311,7 @@ def resume_command(
     as_json: bool,
     concurrency: int | None,
     journal_path: str | None,
+    journal_mode: str | None,
     broker: str | None,
     namespace: str,
     wait_agents: float,
@@ -318,6 +348,7 @@ def resume_command(
                 concurrency=concurrency,
                 tracer=tracer,
                 on_takeover=took_over,
+                journal_mode=journal_mode,
             )
 
     result = _run_cancellable(go, live, journal, tracer, asked=record.run_id)
@@ -416,7 +447,7 @@ def runs_prune_command(
         report = journal.prune(before=before_of(older_than), keep=keep or 0, dry_run=dry_run)
     finally:
         journal.close()
-    print_report(report, "the journal", "events", journal.path, as_json)
+    print_report(report, "the journal", ("event", "events"), journal.path, as_json)
 
 
 def register(group: click.Group) -> None:

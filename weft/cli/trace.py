@@ -315,7 +315,7 @@ def prune_command(
         report = store.prune(before=before_of(older_than), keep=keep or 0, dry_run=dry_run)
     finally:
         store.close()
-    print_report(report, "the trace store", "span batches", store.path, as_json)
+    print_report(report, "the trace store", ("span batch", "span batches"), store.path, as_json)
 
 
 def register(group: click.Group) -> None:

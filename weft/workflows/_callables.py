@@ -69,3 +69,28 @@ def preview_spec(fn: Callable[..., Any]) -> ActionSpec:
         description=first_paragraph(getattr(fn, "__doc__", None)),
         input_schema=schema,
     )
+
+
+def is_langgraph_graph(obj: Any) -> bool:
+    """Whether ``obj`` is a compiled LangGraph graph, told by its public API, not imported.
+
+    The same test as ``weft.agents.langgraph_action``'s, which this layer may not import.
+    """
+    return (
+        type(obj).__module__.startswith("langgraph.")
+        and callable(getattr(obj, "ainvoke", None))
+        and callable(getattr(obj, "get_input_jsonschema", None))
+    )
+
+
+def langgraph_preview(graph: Any) -> ActionSpec:
+    """A lenient spec for a LangGraph graph until the engine wraps it: its name, any input.
+
+    The real schema comes from ``weft.agents.from_langgraph`` when the workflow is
+    compiled; the builder only needs the name the node will call.
+    """
+    return ActionSpec(
+        name=getattr(graph, "name", None) or "langgraph",
+        kind=ActionKind.AGENT,
+        input_schema={"type": "object"},
+    )

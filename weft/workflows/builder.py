@@ -47,7 +47,7 @@ from weft.protocols import (
     RetryPolicy,
     WorkflowSpec,
 )
-from weft.workflows._callables import preview_spec
+from weft.workflows._callables import is_langgraph_graph, langgraph_preview, preview_spec
 from weft.workflows._model_errors import validation_problems
 from weft.workflows.graph import GraphPlan, Problem
 from weft.workflows.validate import validate
@@ -293,6 +293,9 @@ class Workflow:
             name = action.name
         elif hasattr(action, "spec") and hasattr(action, "invoke"):
             name = action.spec.name
+        elif is_langgraph_graph(action):
+            preview = langgraph_preview(action)
+            name = preview.name
         elif callable(action):
             try:
                 preview = preview_spec(action)

@@ -8,6 +8,7 @@ it was compiled (``compiler.py`` knows that).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -90,3 +91,15 @@ class PreparedWorkflow:
     @property
     def name(self) -> str:
         return self.spec.name
+
+
+def single_parameter(schema: Mapping[str, Any]) -> str | None:
+    """The parameter a node without ``with`` passes its predecessor's output to: the one
+    required parameter, else the only one; ``None`` when that is ambiguous."""
+    props = list(schema.get("properties", {}))
+    required = list(schema.get("required", []))
+    if len(required) == 1:
+        return str(required[0])
+    if len(props) == 1:
+        return str(props[0])
+    return None

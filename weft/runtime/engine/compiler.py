@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from weft.agents import tool
+from weft.agents.langgraph_action import from_langgraph, is_langgraph_graph
 from weft.protocols import (
     Action,
     DefinitionError,
@@ -35,7 +36,12 @@ from weft.protocols import (
     locate,
 )
 from weft.runtime.engine.action_table import ActionTable, is_action
-from weft.runtime.engine.compiled import CompiledEdge, CompiledNode, PreparedWorkflow
+from weft.runtime.engine.compiled import (
+    CompiledEdge,
+    CompiledNode,
+    PreparedWorkflow,
+    single_parameter,
+)
 from weft.runtime.engine.secret_flow import analyse
 from weft.runtime.engine.workflow_action import WorkflowAction
 from weft.workflows import GraphPlan, Workflow, load_workflow, resolve_reducer, validate
@@ -57,11 +63,14 @@ Actions = ActionTable | Mapping[str, Any] | list[Any] | None
 
 
 def as_action(obj: Any, name: str | None = None) -> Action:
-    """Normalise ``obj`` (action, callable, Workflow builder, WorkflowSpec) into an action."""
+    """Normalise ``obj`` (action, callable, Workflow builder, WorkflowSpec, compiled
+    LangGraph graph) into an action."""
     if isinstance(obj, Workflow | WorkflowSpec):
         return WorkflowAction(compile_workflow(obj), name=name)
     if is_action(obj):
         return obj  # type: ignore[no-any-return]
+    if is_langgraph_graph(obj):
+        return from_langgraph(obj, name=name)
     if callable(obj):
         return tool(name=name)(obj) if name else tool(obj)
     raise DefinitionError.single(
@@ -301,17 +310,6 @@ def _condition(edge: EdgeSpec, target: str, spec: WorkflowSpec, index: int) -> C
         ) from None
 
 
-def _default_param(action: Action) -> str | None:
-    schema = action.spec.input_schema
-    props = list(schema.get("properties", {}))
-    required = list(schema.get("required", []))
-    if len(required) == 1:
-        return str(required[0])
-    if len(props) == 1:
-        return str(props[0])
-    return None
-
-
 def _compile_nodes(
     spec: WorkflowSpec, plan: GraphPlan, registry: ActionTable
 ) -> dict[str, CompiledNode]:
@@ -345,7 +343,9 @@ def _compile_nodes(
             action_name=node.action,
             action=action,
             render_args=compile_template(node.with_) if node.with_ else None,
-            default_param=_default_param(action) if not node.with_ and predecessors else None,
+            default_param=single_parameter(action.spec.input_schema)
+            if not node.with_ and predecessors
+            else None,
             render_foreach=compile_template(node.foreach) if node.foreach else None,
             reducer=resolve_reducer(join.reducer if join else "list"),
             join_mode=join.mode if join else JoinMode.ALL,

@@ -382,13 +382,14 @@ class Journal:
 
     def commit_soon(self) -> asyncio.Future[None]:
         """Commit everything buffered at the end of this turn of the event loop; the future
-        is done when it is. Every call that finishes in this turn shares the one commit."""
+        is done when it is. Every call that finishes in this turn shares the one commit;
+        each gets a shield of it, so that one caller cancelled cancels nobody else's wait."""
         waiter = self._commit
         if waiter is None:
             loop = asyncio.get_running_loop()
             waiter = self._commit = loop.create_future()
             loop.call_soon(self._group_commit)
-        return waiter
+        return asyncio.shield(waiter)
 
     def _group_commit(self) -> None:
         waiter, self._commit = self._commit, None

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from weft.protocols import WorkflowSpec
+from weft.runtime.engine.compiled import single_parameter
 from weft.runtime.support.redaction import is_sensitive_key, redactor
 from weft.runtime.support.secrets import secret_parameters
 from weft.workflows.expressions import ExpressionError, references_in, resolve_path
@@ -74,7 +75,7 @@ def analyse(spec: WorkflowSpec, schemas: Mapping[str, Mapping[str, Any]]) -> Sec
             for key, value in node.with_.items():
                 secret = key in params or is_sensitive_key(key)
                 _walk(flow, value, secret, sources, foreach)
-        elif sources and _is_secret(_single_parameter(schemas.get(name, {})), params):
+        elif sources and _is_secret(single_parameter(schemas.get(name, {})), params):
             for source in sources:
                 flow.outputs.setdefault(source, set()).add(())
     return flow
@@ -127,17 +128,6 @@ def _foreach_path(reference: str | None) -> Path | None:
 
 def _is_secret(parameter: str | None, params: frozenset[str]) -> bool:
     return parameter is not None and (parameter in params or is_sensitive_key(parameter))
-
-
-def _single_parameter(schema: Mapping[str, Any]) -> str | None:
-    """The parameter a node without ``with`` passes its input to (``compiler._default_param``)."""
-    props = list(schema.get("properties", {}))
-    required = list(schema.get("required", []))
-    if len(required) == 1:
-        return str(required[0])
-    if len(props) == 1:
-        return str(props[0])
-    return None
 
 
 def register_run(

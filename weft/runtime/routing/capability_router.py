@@ -14,7 +14,8 @@ A decision has three steps.
 
    ``score = w.best * best + w.mean * mean_top + w.lexical * lexical
    - w.not_skill * max(0, not_sim - best + w.not_margin)
-   - w.cost * cost / (cost + cost_ref) - w.load * load + w.success * (rate - 0.5)``
+   - w.cost * cost / (cost + cost_ref) - w.load * load + w.operation * op
+   + w.success * tanh(evidence / w.success_scale)``
 
    ``best`` is the cosine similarity of the subtask to the agent's closest
    positive document (card, skill or example), ``mean_top`` the mean of its
@@ -25,11 +26,20 @@ A decision has three steps.
    not-skill: an agent is penalised when the subtask matches what it says it
    does *not* do better than what it does. ``cost`` is USD per call from the
    card, ``load`` 0 (idle) to 1 (saturated) from the ``load`` source, ``rate``
-   the smoothed success rate of the agent on similar past subtasks
-   (``OutcomeMemory``; an agent with no history scores as 0.5, neutral).
+   the smoothed success rate of the agent on similar past subtasks (shown,
+   not scored). ``op`` (-1..1, ``Lexicon.operation``) says whether the card
+   claims the subtask's leading verb ("translate ...") or disclaims it ("it
+   does not translate"): the operation matters more than the topic nouns.
+   Not-skills include the negated sentences of the description
+   (``card_text``). ``evidence`` is the signed, similarity- and age-weighted
+   sum of past outcomes of the agent on near subtasks (``OutcomeMemory``;
+   none: 0, neutral); an agent with positive evidence joins the shortlist even
+   if retrieval missed it.
 3. **Decide and explain.** The highest score among the agents that passed the
-   filters wins. Every candidate (excluded ones too, with the reason) comes
-   back with its score parts, and a ``route`` span with all of them is
+   filters wins, unless it is under ``min_score`` (calibrated per embedder,
+   ``CALIBRATED_MIN_SCORE``): then no agent fits and ``chosen`` is None.
+   Every candidate (excluded ones too, with the reason) comes back with its
+   score parts, and a ``route`` span with all of them is
    recorded when a tracer is set.
 
 The default weights (``ScoringWeights``) were set looking only at the "tune"
@@ -39,7 +49,11 @@ MiniLM, top-1 0.90 on the tune half and 0.94 on the untouched half; 0.66 from
 the subtask text alone, without the capability phrase; the hashing embedder
 0.46. On the tune half, every combination of capability weight 1 or 1.5, mean
 weight 0.5 or 1 and lexical weight 0.2 to 0.8 scored between 0.875 and 0.914,
-so the defaults are not a sharp optimum. See ``bench/routing.py``.
+so the defaults are not a sharp optimum. See ``bench/routing.py``. The
+second stage (operation, prose negations, lexical weight 1.0, outcome
+evidence) was set on the tune half routed from the text alone (0.64 -> 0.70)
+and checked on the holdout half and on a second set written in users' style
+(``bench/routing_sets.py``, ``bench/RESULTS.md``).
 """
 
 from __future__ import annotations
@@ -86,7 +100,7 @@ class ScoringWeights:
     mean: float = 1.0
     """Mean similarity of the ``top_docs`` closest positive documents."""
     top_docs: int = 3
-    lexical: float = 0.5
+    lexical: float = 1.0
     """BM25 over description, skills and examples, scaled to 0..1."""
     not_skill: float = 1.0
     """Penalty per unit by which a not-skill out-matches the best document."""
@@ -98,13 +112,21 @@ class ScoringWeights:
     cost_ref: float = 0.01
     """USD per call at which the cost term is half its weight."""
     load: float = 0.1
-    success: float = 0.6
+    success: float = 1.0
     """Weight of ``tanh(evidence / success_scale)`` from similar past outcomes (-1..1)."""
-    success_scale: float = 0.5
+    success_scale: float = 0.1
     operation: float = 0.25
     """Bonus for a card that claims the subtask's leading verb, penalty if it disclaims it."""
-    min_score: float = 0.0
-    """Below this score the decision is "no agent fits" (``chosen`` None)."""
+    min_score: float | None = None
+    """Below this score the decision is "no agent fits" (``chosen`` None); None: the
+    embedder's calibrated minimum (``CALIBRATED_MIN_SCORE``), or no minimum if it has none."""
+
+
+#: Minimum scores calibrated per embedding model. MiniLM: on the tune half of the
+#: project set (text only), 1% of correct decisions scored under 0.568 and none
+#: under 0.5; 0.43 is three quarters of that 1st percentile, leaving room for
+#: cards sparser than the project's (no examples), whose scores run lower.
+CALIBRATED_MIN_SCORE: dict[str, float] = {"sentence-transformers/all-MiniLM-L6-v2": 0.43}
 
 
 @dataclass(slots=True)
@@ -362,7 +384,7 @@ class CapabilityRouter:
         scored = self._score(request, vector, shortlist, success)
         eligible = sorted((s for s in scored if s.excluded is None), key=lambda s: -s.score)
         chosen = eligible[0].card if eligible else None
-        if eligible and eligible[0].score < self.weights.min_score:
+        if eligible and eligible[0].score < self.min_score:
             chosen = None  # the best of bad choices is no choice: "no agent fits"
         excluded = sorted((s for s in scored if s.excluded is not None), key=lambda s: -s.score)
         # The k best that may be chosen, then up to k that were filtered out, for the record.
@@ -442,6 +464,13 @@ class CapabilityRouter:
                     seen.add(agent)
                     passing.append(agent)
         return passing, failing
+
+    @property
+    def min_score(self) -> float:
+        """The score under which no agent fits (see ``ScoringWeights.min_score``)."""
+        if self.weights.min_score is not None:
+            return self.weights.min_score
+        return CALIBRATED_MIN_SCORE.get(self.embedder.model_id, -math.inf)
 
     def _estimates(self, vector: NDArray[np.float32]) -> dict[str, SuccessEstimate]:
         if self.outcomes is None or not len(self.outcomes):

@@ -63,7 +63,7 @@ class OutcomeMemory:
         collection: str = DEFAULT_COLLECTION,
         hnsw: HnswParams | None = None,
         neighbours: int = 24,
-        min_similarity: float = 0.45,
+        min_similarity: float = 0.5,
         half_life_s: float = 30 * DAY_S,
         clock: Any = time.time,
     ) -> None:
@@ -163,3 +163,11 @@ class OutcomeMemory:
             )
             for agent, total in totals.items()
         }
+
+
+def open_outcomes(client: Any, embedder: Any) -> OutcomeMemory:
+    """The routing outcomes in ``client``'s store (shared with experience memory when it is
+    the same store), for vectors of ``embedder``."""
+    from weft.runtime.routing.capability_index import embedder_dimension
+
+    return OutcomeMemory(client, model_id=embedder.model_id, dimension=embedder_dimension(embedder))

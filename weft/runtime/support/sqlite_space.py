@@ -163,9 +163,11 @@ def note_cap_prune(
     """Log that ``what`` at ``path`` passed its cap and was pruned: once per file as a
     warning, then at debug level. ``logger`` is a stdlib or structlog logger."""
     kept = "" if report.compacted else "; the file shrinks at the next prune (it was busy)"
+    runs = (
+        "the oldest finished run" if report.runs == 1 else f"the {report.runs} oldest finished runs"
+    )
     done = (
-        f"deleted the {report.runs} oldest finished runs, "
-        f"{megabytes(report.freed_bytes)} freed{kept}"
+        f"deleted {runs}, {megabytes(report.freed_bytes)} freed{kept}"
         if report.runs
         else "no finished run left to delete"
     )

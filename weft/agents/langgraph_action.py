@@ -1,0 +1,207 @@
+"""A compiled LangGraph graph as a weft action (``from_langgraph``).
+
+A user who already has a LangGraph graph should not write glue to put it in a
+workflow, offer it to an ``LLMAgent`` or serve it with ``weft agent serve``:
+``as_action`` (and the builder, and ``LLMAgent(tools=...)``) recognise a
+compiled graph by its public API and wrap it here.
+
+What maps to what:
+
+- the graph's input state schema (``get_input_jsonschema()``) is the action's
+  input schema, its output state schema the output schema. No input key is
+  required, as LangGraph requires none (a ``TypedDict`` state lists every key,
+  most of them written by the graph's nodes). A schema pydantic cannot build (a
+  ``typing.TypedDict`` on Python 3.11) falls back to the state's key names;
+- the call's arguments are the graph's input state; the result's output is the
+  final state as JSON data: LangChain messages become OpenAI-style message
+  dicts (``convert_to_openai_messages``), pydantic models their dumps;
+- the call runs through ``ainvoke`` on the event loop (LangGraph runs sync nodes
+  in its own threads); weft's timeout and cancellation cancel it, and the
+  call's deadline bounds it (``timeout`` result when it passes);
+- an exception the graph raises (a node's error, ``GraphRecursionError``) is an
+  ``error`` result naming the graph; usage is not known, so it is zero;
+- a graph compiled with a checkpointer gets ``thread_id`` = the call's
+  idempotency key, so a retry of the same call resumes the same thread.
+
+``langgraph`` is an optional dependency (the ``langgraph`` extra); this module
+imports it only to convert messages, and says how to install it when missing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import time
+import typing
+from typing import Any
+
+from weft.protocols import (
+    ActionCall,
+    ActionContext,
+    ActionKind,
+    ActionResult,
+    ActionSpec,
+    ActionState,
+    CapabilityCard,
+)
+
+__all__ = ["LangGraphAction", "from_langgraph", "is_langgraph_graph"]
+
+
+def is_langgraph_graph(obj: Any) -> bool:
+    """Whether ``obj`` is a compiled LangGraph graph (a ``Pregel``), without importing it."""
+    return (
+        type(obj).__module__.startswith("langgraph.")
+        and callable(getattr(obj, "ainvoke", None))
+        and callable(getattr(obj, "get_input_jsonschema", None))
+    )
+
+
+def _require_langgraph() -> None:
+    try:
+        import langgraph  # noqa: F401
+    except ImportError:  # pragma: no cover - exercised only without the extra
+        raise ImportError(
+            "a LangGraph graph needs the 'langgraph' package: pip install 'weft[langgraph]'"
+        ) from None
+
+
+def _state_keys(schema_type: Any) -> list[str]:
+    try:
+        return list(typing.get_type_hints(schema_type))
+    except Exception:
+        return []
+
+
+def _schema(graph: Any, which: str) -> dict[str, Any]:
+    """The JSON Schema of the graph's input or output state, or one from its key names."""
+    try:
+        schema: dict[str, Any] = dict(getattr(graph, f"get_{which}_jsonschema")())
+    except Exception:
+        keys = _state_keys(getattr(graph, f"{which}_schema", None))
+        schema = {"type": "object", "properties": {k: {} for k in keys}}
+    schema.pop("title", None)
+    if which == "input":
+        # LangGraph never requires a key of the input state (a TypedDict's keys all look
+        # required, yet most are written by the graph's own nodes), so neither does weft.
+        schema.pop("required", None)
+    return schema
+
+
+def to_json_data(value: Any) -> Any:
+    """``value`` as plain JSON data: messages as OpenAI-style dicts, models dumped."""
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    if isinstance(value, dict):
+        return {str(k): to_json_data(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [to_json_data(v) for v in value]
+    if type(value).__module__.startswith("langchain_core.messages"):
+        from langchain_core.messages import convert_to_openai_messages
+
+        return convert_to_openai_messages(value)
+    dump = getattr(value, "model_dump", None)
+    if callable(dump):
+        return to_json_data(dump(mode="json"))
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return to_json_data(dataclasses.asdict(value))
+    return str(value)
+
+
+class LangGraphAction:
+    """A compiled LangGraph graph served as an action: arguments in, final state out."""
+
+    def __init__(
+        self,
+        graph: Any,
+        *,
+        name: str | None = None,
+        description: str | None = None,
+        kind: ActionKind = ActionKind.AGENT,
+        card: CapabilityCard | None = None,
+        recursion_limit: int | None = None,
+    ) -> None:
+        _require_langgraph()
+        if not is_langgraph_graph(graph):
+            raise TypeError(f"{graph!r} is not a compiled LangGraph graph (call .compile())")
+        self.graph = graph
+        self.recursion_limit = recursion_limit
+        graph_name = getattr(graph, "name", None) or "langgraph"
+        self._spec = ActionSpec(
+            name=name or graph_name,
+            kind=kind,
+            description=description
+            if description is not None
+            else f"LangGraph graph '{graph_name}'",
+            input_schema=_schema(graph, "input"),
+            output_schema=_schema(graph, "output"),
+            card=card,
+        )
+
+    @property
+    def spec(self) -> ActionSpec:
+        return self._spec
+
+    @property
+    def name(self) -> str:
+        return self._spec.name
+
+    def __repr__(self) -> str:
+        return f"<langgraph {self._spec.name}>"
+
+    def _config(self, ctx: ActionContext) -> dict[str, Any]:
+        config: dict[str, Any] = {"run_name": self._spec.name}
+        if self.recursion_limit is not None:
+            config["recursion_limit"] = self.recursion_limit
+        if getattr(self.graph, "checkpointer", None) is not None:
+            config["configurable"] = {"thread_id": ctx.idempotency_key}
+        return config
+
+    async def invoke(self, call: ActionCall, ctx: ActionContext) -> ActionResult:
+        """Run the graph once; never raises for the graph's failures (cancellation passes)."""
+        remaining = None if call.deadline is None else call.deadline - time.time()
+        if remaining is not None and remaining <= 0:
+            return ActionResult.failure(
+                call.call_id,
+                "Timeout",
+                f"{self.name}: the call's deadline passed before it started",
+                state=ActionState.TIMEOUT,
+                retryable=True,
+            )
+        deadline = asyncio.timeout(remaining)
+        try:
+            async with deadline:
+                state = await self.graph.ainvoke(dict(call.arguments), self._config(ctx))
+        except TimeoutError as exc:
+            if not deadline.expired():  # raised by the graph itself, not our deadline
+                return ActionResult.from_exception(call.call_id, exc, source=self.name)
+            return ActionResult.failure(
+                call.call_id,
+                "Timeout",
+                f"{self.name}: the call's deadline passed",
+                state=ActionState.TIMEOUT,
+                retryable=True,
+            )
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            return ActionResult.from_exception(call.call_id, exc, source=self.name)
+        return ActionResult.success(call.call_id, to_json_data(state))
+
+
+def from_langgraph(
+    graph: Any,
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    card: CapabilityCard | None = None,
+    recursion_limit: int | None = None,
+) -> LangGraphAction:
+    """Wrap a compiled LangGraph graph as an action (name defaults to ``graph.name``).
+
+    Raises ``TypeError`` for anything that is not a compiled graph, and
+    ``ImportError`` naming the extra when ``langgraph`` is not installed.
+    """
+    return LangGraphAction(
+        graph, name=name, description=description, card=card, recursion_limit=recursion_limit
+    )
