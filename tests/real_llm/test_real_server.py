@@ -176,4 +176,4 @@ def test_weft_ask_with_the_llm_planner_finishes_and_its_trace_shows_prompts_and_
     assert planner_span.attributes["input"][0]["role"] == "system"
     assert planner_span.attributes["output"]["content"]
     assert planner_span.attributes["llm.structured_output"] == "json_object_schema"
-    assert "You are the planner" in shown.stdout
+    assert "→ user: Write a two-sentence note on why tides happen" in shown.stdout

@@ -80,7 +80,7 @@ class WeftState(TypedDict, total=False):
     usage: Annotated[list[dict[str, Any]], operator.add]
 
 
-class NodeFailed(Exception):
+class NodeFailed(WeftError):
     """A node failed under ``on_failure: fail_fast``: the graph stops here."""
 
     def __init__(self, node: str, error: ErrorInfo) -> None:
