@@ -183,20 +183,30 @@ def _other(value: Any) -> Any:
     )
 
 
+def _converted_at(item: Any, depth: int, part: int | str) -> Any:
+    """``item`` converted one level down; a refusal learns where it happened (``part``).
+
+    Called only for values that are not plain already, so the common case
+    (strings and numbers) costs no extra call.
+    """
+    try:
+        return _convert(item, depth - 1)
+    except _Refused as refused:
+        refused.parts.append(part)
+        raise
+
+
 def _list(items: list[Any], depth: int) -> list[Any]:
     if depth <= 0:
         raise _Refused(f"nests deeper than {MAX_OUTPUT_DEPTH} levels")
     out: list[Any] | None = None
     for index, item in enumerate(items):
         kind = type(item)
-        if kind in _SCALARS or (kind is str and item.isascii()):
-            new = item
-        else:
-            try:
-                new = _convert(item, depth - 1)
-            except _Refused as refused:
-                refused.parts.append(index)
-                raise
+        new = (
+            item
+            if kind in _SCALARS or (kind is str and item.isascii())
+            else _converted_at(item, depth, index)
+        )
         if out is None and new is not item:
             out = items[:index]
         if out is not None:
@@ -219,14 +229,11 @@ def _mapping(value: Mapping[Any, Any], depth: int) -> dict[str, Any]:
             if name in out or name in value:
                 raise _Refused(f"has two keys that are both '{name}' in JSON")
         kind = type(item)
-        if kind in _SCALARS or (kind is str and item.isascii()):
-            new = item
-        else:
-            try:
-                new = _convert(item, depth - 1)
-            except _Refused as refused:
-                refused.parts.append(name)
-                raise
+        new = (
+            item
+            if kind in _SCALARS or (kind is str and item.isascii())
+            else _converted_at(item, depth, name)
+        )
         if out is None and new is not item:
             out = _copy_until(value, key)
         if out is not None:
