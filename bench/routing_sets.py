@@ -56,9 +56,10 @@ def half(task_id: str) -> str:
 def project_set() -> tuple[list[CapabilityCard], list[dict[str, Any]]]:
     agents = yaml.safe_load((DATA / "agents.yaml").read_text())["agents"]
     tasks = yaml.safe_load((DATA / "subtasks.yaml").read_text())["subtasks"]
+    nofit = [json.loads(x) for x in (DATA / "project_nofit.jsonl").read_text().splitlines() if x]
     return [CapabilityCard(**a) for a in agents], [
         {"id": t["id"], "text": t["text"], "agent": t["agent"], "hard": False} for t in tasks
-    ]
+    ] + nofit
 
 
 def user_set() -> tuple[list[CapabilityCard], list[dict[str, Any]]]:
@@ -81,8 +82,42 @@ def score(tasks: list[dict[str, Any]], chosen: list[str | None]) -> dict[str, fl
     return out
 
 
+async def after_feedback(
+    embedder: Any,
+    cards: list[CapabilityCard],
+    weights: ScoringWeights,
+    taught: list[tuple[dict[str, Any], str | None]],
+    tests: list[dict[str, Any]],
+) -> dict[str, float]:
+    """Scores on ``tests`` after recording what ``weft feedback`` would for ``taught``.
+
+    ``taught``: (task, agent chosen without feedback) pairs; the chosen agent's
+    outcome is recorded (success = it was right) and, when it was wrong, a
+    success for the right agent.
+    """
+    fb = CapabilityRouter.open(embedder, weights=weights)
+    try:
+        fb.add_cards(cards)
+        for t, c in taught:
+            if not t["agent"]:
+                continue
+            request = RouteRequest(text=t["text"])
+            if c is not None:
+                await fb.record_outcome(request, c, c == t["agent"], source="feedback")
+            if c != t["agent"]:
+                await fb.record_outcome(request, t["agent"], True, source="feedback")
+        again = await fb.route_many(RouteRequest(text=t["text"]) for t in tests)
+        return score(tests, [d.chosen.agent_id if d.chosen else None for d in again])
+    finally:
+        fb.close()
+
+
 async def evaluate(
-    embedder: Any, cards: list[CapabilityCard], tasks: list[dict[str, Any]], weights: ScoringWeights
+    embedder: Any,
+    cards: list[CapabilityCard],
+    tasks: list[dict[str, Any]],
+    weights: ScoringWeights,
+    again: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     router = CapabilityRouter.open(embedder, weights=weights)
     try:
@@ -101,22 +136,24 @@ async def evaluate(
             result[part] = score([tasks[i] for i in idx], [chosen[i] for i in idx])
         # Feedback on one half, measured on the other (both directions).
         for train, test in (("tune", "holdout"), ("holdout", "tune")):
-            fb = CapabilityRouter.open(embedder, weights=weights)
-            fb.add_cards(cards)
-            for t, c, r in zip(tasks, chosen, requests, strict=True):
-                if half(t["id"]) != train or not t["agent"]:
-                    continue
-                if c is not None:
-                    await fb.record_outcome(r, c, c == t["agent"], source="feedback")
-                if c != t["agent"]:
-                    await fb.record_outcome(r, t["agent"], True, source="feedback")
             idx = [i for i, t in enumerate(tasks) if half(t["id"]) == test]
-            again = await fb.route_many(requests[i] for i in idx)
-            result[f"feedback {train}->{test}"] = score(
-                [tasks[i] for i in idx], [d.chosen.agent_id if d.chosen else None for d in again]
+            taught = [i for i, t in enumerate(tasks) if half(t["id"]) == train]
+            result[f"feedback {train}->{test}"] = await after_feedback(
+                embedder,
+                cards,
+                weights,
+                [(tasks[i], chosen[i]) for i in taught],
+                [tasks[i] for i in idx],
             )
-            result[f"before {test}"] = result[test]
-            fb.close()
+        if again:
+            taught_all = list(zip(tasks, chosen, strict=True))
+            before = await router.route_many(RouteRequest(text=t["text"]) for t in again)
+            result["again before"] = score(
+                again, [d.chosen.agent_id if d.chosen else None for d in before]
+            )
+            result["again after"] = await after_feedback(
+                embedder, cards, weights, taught_all, again
+            )
         return result
     finally:
         router.close()
@@ -186,11 +223,16 @@ async def main() -> None:
         "| set / half | top-1 | hard items | no-fit -> none | fitting -> none |",
         "|---|---|---|---|---|",
     ]
+    again_lines = (DATA / "user_tasks_again.jsonl").read_text().splitlines()
+    user_again = [json.loads(x) for x in again_lines if x.strip()]
     for name, (cards, tasks) in (("project", project_set()), ("user", user_set())):
-        r = await evaluate(cached, cards, tasks, weights)
+        r = await evaluate(cached, cards, tasks, weights, user_again if name == "user" else None)
         lines.append(fmt_row(f"{name}, all (top-5 recall {r['top5']:.3f})", r["all"]))
         for key in ("tune", "holdout", "feedback tune->holdout", "feedback holdout->tune"):
             lines.append(fmt_row(f"{name}, {key}", r[key]))
+        for key in ("again before", "again after"):
+            if key in r:
+                lines.append(fmt_row(f"{name}, recurring subtasks, {key[6:]} feedback", r[key]))
     cached.save()
     print("\n".join(lines), flush=True)
     if not args.no_latency:

@@ -24,7 +24,13 @@ ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "weft"
 
 #: Modules that exist for an extra and are loaded only by its users.
-EXTRA_ENTRY_MODULES = {"weft.testing.pytest_plugin": "testing"}
+EXTRA_ENTRY_MODULES = {
+    "weft.testing.pytest_plugin": "testing",
+    # loaded only through weft.runtime.interop's lazy names and `weft a2a serve`
+    "weft.runtime.interop.a2a_server": "a2a",
+    # a pytest module: run by pytest, never imported by weft
+    "weft.testing.a2a_mqtt_conformance": "testing",
+}
 #: Extras for developing weft, not for using it.
 DEVELOPMENT_EXTRAS = {"dev"}
 

@@ -45,8 +45,10 @@ ROOMS = (
     "tracing",
     "engine",
     "remote",
+    "interop",
     "routing",
     "memory",
+    "teams",
     "orchestrator",
 )
 
@@ -340,8 +342,8 @@ def test_a_room_importing_a_room_to_its_right_is_reported(tmp_path: Path) -> Non
 
 
 def test_a_room_missing_from_the_order_is_reported(tmp_path: Path) -> None:
-    graph = ImportGraph.read(write_tree(tmp_path, {**CLEAN_TREE, "weft/runtime/teams/team.py": ""}))
-    assert room_violations(graph) == ["room 'teams' is not in ROOMS"]
+    graph = ImportGraph.read(write_tree(tmp_path, {**CLEAN_TREE, "weft/runtime/nowhere/x.py": ""}))
+    assert room_violations(graph) == ["room 'nowhere' is not in ROOMS"]
 
 
 def test_a_module_directly_in_runtime_is_reported(tmp_path: Path) -> None:

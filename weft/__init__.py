@@ -60,6 +60,8 @@ _PUBLIC: dict[str, tuple[str, ...]] = {
         "FunctionAction",
         "LLMAgent",
         "from_langgraph",
+        "from_mcp",
+        "McpServerError",
         "set_worker_threads",
         "tool",
     ),
@@ -152,6 +154,8 @@ if TYPE_CHECKING:  # pragma: no cover
         FunctionAction as FunctionAction,
         LLMAgent as LLMAgent,
         from_langgraph as from_langgraph,
+        from_mcp as from_mcp,
+        McpServerError as McpServerError,
         set_worker_threads as set_worker_threads,
         tool as tool,
     )

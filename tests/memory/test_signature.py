@@ -75,3 +75,63 @@ def test_without_a_deliverable_what_the_verb_acts_on_must_agree() -> None:
     refused = decide(signature(other), cand, ReusePolicy())
     assert refused.record_id is None and refused.why.startswith("object differs")
     assert decide(signature(same), cand, ReusePolicy()).record_id == "past"
+
+
+def test_an_extra_step_is_another_plan() -> None:
+    one = signature("Clean the customer list from the CRM")
+    two = signature("Deduplicate the customer list from the CRM and normalize the phone numbers")
+    extra = signature("Translate the guide into Spanish and record a voice-over of it")
+    assert (one.steps, two.steps) == (1, 2)
+    assert extra.steps == 2 and "record" in extra.operations
+    cand = [Candidate("one", one, 0.9)]
+    assert decide(two, cand, ReusePolicy()).why.startswith("step count differs")
+
+
+def test_a_deliverable_word_in_the_topic_is_not_the_deliverable() -> None:
+    sig = signature("Write a blog post about our new API release")
+    assert sig.deliverables == {"blog post"}
+    assert signature("Convert the budget spreadsheet budget_q3.xlsx to CSV").heads == {"table"}
+    assert signature("Schedule a meeting with the sales team").deliverables == set()
+
+
+@pytest.mark.parametrize(
+    ("past", "new"),
+    [
+        ("Export the customer list from the CRM to CSV", "Export the vendor list from the ERP"),
+        (
+            "Translate the onboarding guide into Spanish",
+            "Translate the employee handbook into Dutch",
+        ),
+    ],
+)
+def test_a_specific_operation_ignores_what_kind_of_list_or_guide(past: str, new: str) -> None:
+    decision = decide(signature(new), [Candidate("p", signature(past), 0.7)], ReusePolicy())
+    assert decision.record_id == "p"
+
+
+def test_a_named_deliverable_about_another_subject_is_a_borderline_reuse() -> None:
+    past = signature("Prepare an agenda for the board meeting on Friday")
+    new = signature("Prepare an agenda for the team offsite on Monday")
+    decision = decide(new, [Candidate("p", past, 0.69)], ReusePolicy())
+    assert decision.record_id == "p" and decision.borderline
+    unnamed = decide(
+        signature("Find and fix the plot holes in chapter 3"),
+        [Candidate("p", signature("Find and fix the spelling mistakes in chapter 3"), 0.64)],
+        ReusePolicy(),
+    )
+    assert unnamed.record_id is None and unnamed.why.startswith("object differs")
+
+
+def test_below_the_floor_only_the_very_same_shape_is_reused_and_it_is_borderline() -> None:
+    past = signature("bump lodash to 4.17.21 in package.json")
+    new = signature("upgrade axios to 1.7.2 in package.json")
+    assert new.skeleton == past.skeleton == "<upgrade> * to {NUM} in {FILE}"
+    same = decide(new, [Candidate("p", past, 0.5)], ReusePolicy())
+    assert same.record_id == "p" and same.borderline and "same shape" in same.why
+    other = signature("Translate the voicemail from Dr. Patel about the results into English")
+    shaped = decide(
+        other,
+        [Candidate("p", signature("Translate the intake form into Vietnamese"), 0.5)],
+        ReusePolicy(),
+    )
+    assert shaped.record_id is None and shaped.why.startswith("similarity")

@@ -110,3 +110,39 @@ def test_memory_survives_a_restart(tmp_path: Path) -> None:
     )
     reopened = ExperienceMemory.open(tmp_path / "m", embedder=_MINILM)
     assert reopened.get(rid).id == rid
+
+
+def test_prune_merges_duplicates_into_the_record_kept(memory: ExperienceMemory) -> None:
+    root = record("Translate the onboarding guide into Spanish", outcome="good")
+    memory.add(root)
+    for text in ("Please translate the travel policy into Italian", "Translate the FAQ into Thai"):
+        memory.add(record(text, reused_from=root.id, uses=1))
+        memory.note_reuse(memory.get(root.id), 1, 10)
+    memory.add(record("Write a poem about rain"))
+    memory.prune(0.25)
+    [kept] = memory.records()
+    assert kept.id == root.id and kept.uses == 4  # its own two reuses and theirs
+    assert sorted(kept.variants) == [
+        "Please translate the travel policy into Italian",
+        "Translate the FAQ into Thai",
+    ]
+    _, found = memory.match("Could you translate the travel policy into Korean?")
+    assert found is not None and found.id == root.id
+    memory.delete([root.id])
+    assert memory.match("Please translate the travel policy into Korean")[1] is None
+
+
+def test_a_reuse_that_went_bad_is_not_repeated_for_tasks_like_it(
+    memory: ExperienceMemory,
+) -> None:
+    guide = record("Translate the onboarding guide into Spanish", outcome="good")
+    memory.add(guide)
+    failed = record(
+        "Translate the onboarding video subtitles into French",
+        reused_from=guide.id,
+        outcome="bad",
+    )
+    memory.add(failed)
+    refused, found = memory.match("Translate the onboarding video subtitles into German")
+    assert found is None and any("went bad" in r for r in refused.rejected)
+    assert memory.match("Translate the onboarding guide into Korean")[1] is not None

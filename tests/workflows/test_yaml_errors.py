@@ -69,8 +69,8 @@ def test_unknown_field_suggests_the_close_one() -> None:
 
 def test_missing_field_points_at_the_node() -> None:
     message, where = only(load_error("name: x\nnodes:\n  a:\n    with: {}\n"))
-    assert message == "missing required field 'action'"
-    assert (where.line, where.node, where.field) == (3, "a", "action")
+    assert message == "missing required field 'action' (or 'capability')"
+    assert (where.line, where.node) == (3, "a")
 
 
 def test_bad_node_name_points_at_that_node() -> None:

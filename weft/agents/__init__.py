@@ -4,6 +4,7 @@
 importing this package stays cheap.
 """
 
+from weft.agents.a2a_action import A2aAction, from_a2a
 from weft.agents.chat_model import (
     DEFAULT_MODEL,
     DEFAULT_PRICES,
@@ -18,6 +19,7 @@ from weft.agents.chat_model import (
 )
 from weft.agents.langgraph_action import LangGraphAction, from_langgraph
 from weft.agents.llm import TASK_INPUT_SCHEMA, LLMAgent, render_task
+from weft.agents.mcp_action import McpServerError, McpToolAction, McpTools, from_mcp
 from weft.agents.model_requests import (
     ModelRequestBlocked,
     model_http_client,
@@ -33,10 +35,14 @@ __all__ = [
     "DEFAULT_PRICES",
     "LLM_RETRY",
     "TASK_INPUT_SCHEMA",
+    "A2aAction",
     "ChatModel",
     "FunctionAction",
     "LLMAgent",
     "LangGraphAction",
+    "McpServerError",
+    "McpToolAction",
+    "McpTools",
     "ModelCallError",
     "ModelPrice",
     "ModelRequestBlocked",
@@ -44,7 +50,9 @@ __all__ = [
     "StructuredOutputError",
     "ToolSet",
     "describe_validation_error",
+    "from_a2a",
     "from_langgraph",
+    "from_mcp",
     "llm_configured",
     "model_defaults",
     "model_http_client",

@@ -11,7 +11,19 @@ import click
 from weft.protocols import WeftError
 
 #: Modules under ``weft.cli`` that define commands; each exposes ``register(group)``.
-COMMAND_MODULES = ("run", "ask", "agents", "keys", "broker", "trace", "route", "memory")
+COMMAND_MODULES = (
+    "run",
+    "ask",
+    "agents",
+    "keys",
+    "broker",
+    "trace",
+    "route",
+    "memory",
+    "topology",
+    "mcp",
+    "a2a",
+)
 
 
 class WeftGroup(click.Group):

@@ -3,7 +3,8 @@
 A failed span shows its error (``✗ Type: message``) and the traceback its
 error kept; a traceback through the same frames as one already printed (the
 same failure seen by a retry, another foreach item) is referred to, not
-repeated. An
+repeated. A ``team`` span (a message on a team's topic) shows the
+flow-control step it made and who chose its speaker. An
 ``llm`` span shows the last message it sent and the reply, one line each, or
 with ``--full`` every message and the whole reply.
 """
@@ -31,6 +32,8 @@ def span_notes(span: Any, *, full: bool, seen: set[str]) -> list[Text]:
     notes: list[Text] = []
     if span.kind == "llm":
         notes.extend(_exchange(span, full))
+    if span.kind == "team":
+        notes.extend(_team_move(span))
     error = error_line(span)
     if error is not None and span.status not in ("ok", "succeeded"):
         notes.append(Text(f"✗ {error}", style="red"))
@@ -43,6 +46,23 @@ def span_notes(span: Any, *, full: bool, seen: set[str]) -> list[Text]:
                 seen.add(frames)
                 notes.append(Text(stack, style="dim"))
     return notes
+
+
+def _team_move(span: Any) -> list[Text]:
+    """A team message's flow-control step: ``⇢ DISCUSSION → VOTE  chosen by round_robin``."""
+    attributes = span.attributes
+    after = attributes.get("weft.team.state")
+    if not after:
+        return []
+    before = attributes.get("weft.team.from_state") or after
+    line = Text(f"⇢ {before} → {after}" if before != after else f"⇢ {after}", style="blue")
+    how = attributes.get("weft.team.selected_by")
+    if how:
+        line.append(f"  chosen by {how}", style="dim")
+    waits = attributes.get("weft.team.wait_for")
+    if waits:
+        line.append(f"  waits for {', '.join(map(str, waits))}", style="dim")
+    return [line]
 
 
 def _frames(stack: str) -> str:

@@ -164,7 +164,17 @@ def print_decision(decision: Any, cards_known: int) -> None:
     if not decision.candidates:
         click.echo("no candidates")
     else:
-        columns = ["best", "mean", "lexical", "not_skill", "operation", "cost", "load", "success"]
+        columns = [
+            "best",
+            "mean",
+            "instruction",
+            "lexical",
+            "not_skill",
+            "operation",
+            "cost",
+            "load",
+            "success",
+        ]
         header = ["#", "AGENT", "SCORE", *(c.upper() for c in columns)]
         rows: list[list[str]] = []
         notes: list[str] = []
@@ -183,7 +193,9 @@ def print_decision(decision: Any, cards_known: int) -> None:
         click.echo("")
     if decision.chosen is None:
         eligible = [c for c in decision.candidates if c.excluded is None]
-        if eligible:
+        if eligible and eligible[0].parts.get("llm") == 0.0:
+            click.secho("no agent fits: the model picked none of the top candidates", fg="yellow")
+        elif eligible:
             click.secho(
                 f"no agent fits: best score {eligible[0].score:.3f} is under the minimum",
                 fg="yellow",
@@ -211,6 +223,23 @@ def print_decision(decision: Any, cards_known: int) -> None:
     "--min-score",
     type=float,
     help="Below this score no agent fits (default: the router's calibrated minimum).",
+)
+@click.option(
+    "--llm",
+    "use_llm",
+    is_flag=True,
+    help="Let a chat model pick among the top candidates, cards in the prompt (one short "
+    "call per subtask, cached; the model from --model/--base-url or $WEFT_MODEL, "
+    "$OPENAI_BASE_URL, $OPENAI_API_KEY).",
+)
+@click.option("--model", help="Chat model for --llm (else $WEFT_MODEL).")
+@click.option("--base-url", help="OpenAI-compatible endpoint for --llm (else $OPENAI_BASE_URL).")
+@click.option(
+    "--llm-budget",
+    type=click.IntRange(min=0),
+    default=200,
+    show_default=True,
+    help="Most model calls for --llm; past it the embedding decision stands.",
 )
 @click.option("--capability", "-c", help="The planner's capability phrase for the subtask.")
 @click.option(
@@ -251,6 +280,10 @@ def route_command(
     batch: str | None,
     feedback: str | None,
     min_score: float | None,
+    use_llm: bool,
+    model: str | None,
+    base_url: str | None,
+    llm_budget: int,
     capability: str | None,
     cards_files: tuple[str, ...],
     agent_refs: tuple[str, ...],
@@ -303,6 +336,7 @@ def route_command(
         alive=alive,
         load=loads,
         weights=weights,
+        chooser=_chooser(model, base_url, llm_budget) if use_llm else None,
     )
     try:
         router.add_cards(cards)
@@ -334,6 +368,20 @@ def route_command(
         router.close()
     if decision.chosen is None:
         raise SystemExit(1)
+
+
+def _chooser(model: str | None, base_url: str | None, budget: int) -> Any:
+    """The LLM stage for ``--llm``; a clear error when no model is configured."""
+    from weft.agents.chat_model import ChatModel, ModelSettings, llm_configured
+    from weft.runtime.routing.llm_choice import LLMChooser
+
+    settings = ModelSettings(model=model, base_url=base_url)
+    if not llm_configured(settings):
+        raise WeftError(
+            "--llm needs a chat model: set OPENAI_API_KEY (and WEFT_MODEL), or give "
+            "--base-url / $OPENAI_BASE_URL for an OpenAI-compatible server"
+        )
+    return LLMChooser(ChatModel(settings), budget=budget)
 
 
 def register(group: click.Group) -> None:

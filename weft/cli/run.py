@@ -136,6 +136,31 @@ async def _remote_actions(
         yield actions
 
 
+def _node_router(definition: Any) -> Any:
+    """A router for the workflow's capability nodes, or None when it has none.
+
+    The capability router (MiniLM) when its model is installed, else the
+    keyword router, with the same one-line note as ``weft ask``.
+    """
+    if definition is None:
+        return None
+    from weft.runtime.engine.compiler import load_definition
+    from weft.workflows import Workflow
+
+    loaded = load_definition(definition)
+    spec = loaded.build() if isinstance(loaded, Workflow) else loaded
+    if all(node.capability is None for node in spec.nodes.values()):
+        return None
+    from weft.cli.ask import _capability_router
+
+    router = _capability_router("auto")
+    if router is None:
+        from weft.runtime.routing.lexical_router import LexicalRouter
+
+        return LexicalRouter()
+    return router
+
+
 def _placed(listeners: list[Any], placements: Placements, actions: Any) -> list[Any]:
     """``listeners``, plus the one that learns where nodes ran when agents serve actions."""
     if actions is None or not len(actions):
@@ -243,6 +268,7 @@ def run_command(
     tracer = _open_tracer()
     live = sys.stderr.isatty() and not as_json
     placements = Placements()
+    router = _node_router(file)
 
     async def go(listeners: list[Any]) -> Any:
         async with _remote_actions(broker, file, namespace, wait_agents) as actions:
@@ -263,6 +289,7 @@ def run_command(
                 inputs_from_text=True,
                 tracer=tracer,
                 journal_mode=journal_mode,
+                router=router,
             )
 
     result = _run_cancellable(go, live, journal, tracer)
@@ -349,6 +376,7 @@ def resume_command(
                 tracer=tracer,
                 on_takeover=took_over,
                 journal_mode=journal_mode,
+                router=_node_router(source),
             )
 
     result = _run_cancellable(go, live, journal, tracer, asked=record.run_id)

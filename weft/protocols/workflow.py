@@ -19,7 +19,7 @@ from __future__ import annotations
 import random
 import re
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
@@ -147,19 +147,50 @@ class EdgeSpec(BaseModel):
     max_iterations: int | None = Field(
         default=None, ge=1, description="Bound of a loop edge (one that closes a cycle)."
     )
+    max_rounds: int = Field(
+        default=0,
+        ge=0,
+        le=100,
+        description=(
+            "How many times the critic may send the artifact back to its source with its "
+            "feedback for a revision (MacNet's bounded review). When the rounds run out the "
+            "last revision is passed on. 0: a rejected artifact is not passed on at all."
+        ),
+    )
 
     @field_validator("node")
     @classmethod
     def _node_name(cls, v: str) -> str:
         return check_name(v, "node")
 
+    @model_validator(mode="after")
+    def _rounds_need_a_critic(self) -> EdgeSpec:
+        if self.max_rounds and self.critic is None:
+            raise ValueError("'max_rounds' needs a 'critic' on the edge")
+        return self
+
 
 class NodeSpec(BaseModel):
-    """One step: it calls an action with arguments built from its inputs."""
+    """One step: it calls an action with arguments built from its inputs.
+
+    The action is named (``action``) or described (``capability``): a
+    capability node's agent is chosen by the run's router when the node
+    starts, among the actions the run can call, and the decision is traced.
+    """
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
-    action: str = Field(description="Name of the action to call (tool, agent, workflow...).")
+    action: str = Field(
+        default="", description="Name of the action to call (tool, agent, workflow...)."
+    )
+    capability: str | None = Field(
+        default=None,
+        min_length=1,
+        description=(
+            "Instead of 'action': what the node needs done, in prose; a router picks the "
+            "agent at run time (e.g. 'translate Spanish to English')."
+        ),
+    )
     description: str = Field(default="", description="What this step is for.")
     with_: dict[str, Any] = Field(
         default_factory=dict,
@@ -180,6 +211,14 @@ class NodeSpec(BaseModel):
     concurrency: int | None = Field(
         default=None, ge=1, description="Max parallel calls of a foreach node."
     )
+
+    @model_validator(mode="after")
+    def _action_or_capability(self) -> NodeSpec:
+        if not self.action and self.capability is None:
+            raise ValueError("missing required field 'action' (or 'capability')")
+        if self.action and self.capability is not None:
+            raise ValueError("give 'action' or 'capability', not both")
+        return self
 
     @field_validator("join", mode="before")
     @classmethod
@@ -224,12 +263,34 @@ class ActionRef(BaseModel):
     workflow: str | None = Field(
         default=None, description="Path of a workflow file, relative to this one."
     )
+    mcp: str | None = Field(
+        default=None,
+        description="An MCP server: a command line speaking MCP on stdio, or an http(s):// URL "
+        "of a streamable-HTTP server. Each of its tools is an action named '<this name>.<tool>'.",
+    )
+    a2a: str | None = Field(
+        default=None,
+        description="An A2A agent: the http(s):// URL it serves its agent card under "
+        "(/.well-known/agent-card.json); the agent is one action of this name.",
+    )
+    skill: str | None = Field(
+        default=None, description="With 'a2a': the skill to call, for an agent with several."
+    )
     description: str | None = Field(default=None, description="Overrides the action's own.")
+
+    #: The fields that say where an action comes from; a reference gives exactly one.
+    _SOURCES: ClassVar[tuple[str, ...]] = ("python", "workflow", "mcp", "a2a")
 
     @model_validator(mode="after")
     def _exactly_one(self) -> ActionRef:
-        if (self.python is None) == (self.workflow is None):
-            raise ValueError("an action reference needs exactly one of 'python' or 'workflow'")
+        given = [name for name in self._SOURCES if getattr(self, name) is not None]
+        if len(given) != 1:
+            names = ", ".join(f"'{n}'" for n in self._SOURCES)
+            raise ValueError(f"an action reference needs exactly one of {names}")
+        if self.skill is not None and self.a2a is None:
+            raise ValueError("'skill' names a skill of an A2A agent: it needs 'a2a'")
+        if self.a2a is not None and not self.a2a.startswith(("http://", "https://")):
+            raise ValueError(f"'a2a' must be an http:// or https:// URL, not {self.a2a!r}")
         return self
 
 

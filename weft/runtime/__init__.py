@@ -6,6 +6,7 @@
 - ``routing``: capability routing, its index and embedders;
 - ``orchestrator``: task → plan → routed workflow → answer;
 - ``tracing``: spans, the trace store, exports and the HTML view;
+- ``teams``: IoA teams that converse, FoA clusters that refine each other;
 - ``support``: redaction, logging and paths that every room shares.
 
 Rooms import one way (support ← bus ← tracing ← engine ← remote ← routing ←
@@ -64,6 +65,7 @@ _ROOMS: dict[str, tuple[str, ...]] = {
         "Tracer",
         "open_default_tracer",
     ),
+    "weft.runtime.teams": ("Cluster", "Formation", "Team", "TeamMember"),
     "weft.runtime.support": (
         "configure_logging",
         "default_journal_path",

@@ -9,6 +9,7 @@ runs from.
 """
 
 from weft.workflows.builder import NodeHandle, Workflow
+from weft.workflows.casting import Capability, per_node
 from weft.workflows.expressions import (
     REFERENCE_RE,
     SCOPE_NAMES,
@@ -24,6 +25,7 @@ from weft.workflows.reducers import BUILTIN_REDUCERS, Reducer, ReducerError, res
 from weft.workflows.topologies import (
     chain,
     from_edges,
+    generate,
     layered,
     mesh,
     random_dag,
@@ -40,6 +42,7 @@ __all__ = [
     "BUILTIN_REDUCERS",
     "REFERENCE_RE",
     "SCOPE_NAMES",
+    "Capability",
     "Condition",
     "ExpressionError",
     "GraphPlan",
@@ -54,12 +57,14 @@ __all__ = [
     "compile_template",
     "dumps_workflow",
     "from_edges",
+    "generate",
     "layered",
     "load_workflow",
     "loads_workflow",
     "loads_yaml",
     "mesh",
     "parse_reference",
+    "per_node",
     "random_dag",
     "references_in",
     "resolve_path",

@@ -75,6 +75,7 @@ EdgeLike = NodeHandle | str | EdgeSpec
 @dataclass
 class _Node:
     action: str
+    capability: str | None
     description: str
     with_: dict[str, Any]
     after: list[EdgeSpec]
@@ -177,8 +178,9 @@ class Workflow:
     def node(
         self,
         name: str,
-        action: ActionLike,
+        action: ActionLike | None = None,
         *,
+        capability: str | None = None,
         with_: Mapping[str, Any] | None = None,
         after: EdgeLike | Iterable[EdgeLike] = (),
         foreach: str | None = None,
@@ -188,15 +190,25 @@ class Workflow:
         concurrency: int | None = None,
         description: str = "",
     ) -> NodeHandle:
-        """Add a node; ``join`` may be a ``JoinSpec`` or just a mode (``"any"``)."""
+        """Add a node; ``join`` may be a ``JoinSpec`` or just a mode (``"any"``).
+
+        Give the node an ``action``, or a ``capability`` in prose: the run's
+        router then picks the agent when the node starts (``run_workflow(router=...)``).
+        """
         if name in self._nodes:
             raise DefinitionError.single(
                 f"node '{name}' is already defined in workflow '{self.name}'", Location(node=name)
             )
         if isinstance(after, NodeHandle | str | EdgeSpec):
             after = [after]
+        if (action is None) == (capability is None):
+            raise DefinitionError.single(
+                f"node '{name}' needs exactly one of an action or a capability",
+                Location(node=name, field="action"),
+            )
         self._nodes[name] = _Node(
-            action=self._bind(action, node=name),
+            action="" if action is None else self._bind(action, node=name),
+            capability=capability,
             description=description,
             with_=dict(with_ or {}),
             after=[self._edge(e, node=name, index=i) for i, e in enumerate(after)],
@@ -216,8 +228,13 @@ class Workflow:
         when: str | None = None,
         critic: ActionLike | None = None,
         max_iterations: int | None = None,
+        max_rounds: int = 0,
     ) -> None:
-        """Add an edge ``source → target`` (to ``target``'s ``after``); a loop edge with a bound."""
+        """Add an edge ``source → target`` (to ``target``'s ``after``); a loop edge with a bound.
+
+        ``critic`` reviews the artifact first; with ``max_rounds`` it may send it
+        back to ``source`` with its feedback that many times (``EdgeSpec``).
+        """
         target_name = str(target)
         if target_name not in self._nodes:
             raise DefinitionError.single(
@@ -229,6 +246,7 @@ class Workflow:
             when=when,
             critic=None if critic is None else self._bind(critic, node=target_name),
             max_iterations=max_iterations,
+            max_rounds=max_rounds,
             target=target_name,
             index=len(self._nodes[target_name].after),
         )
@@ -362,7 +380,7 @@ class Workflow:
             # a name is a promise the runtime keeps: accept it with an open schema
             for node in spec.nodes.values():
                 for name in (node.action, *(e.critic for e in node.after if e.critic)):
-                    if name not in known:
+                    if name and name not in known:
                         known[name] = ActionSpec(name=name)
         return spec, validate(spec, known)
 
@@ -373,6 +391,7 @@ class Workflow:
         for name, node in self._nodes.items():
             fields: dict[str, Any] = {
                 "action": node.action,
+                "capability": node.capability,
                 "description": node.description,
                 "with": node.with_,
                 "after": node.after,

@@ -4,20 +4,22 @@ small-world and scale-free.
 Each generator returns a ``Workflow`` builder, so callers can add nodes,
 outputs or critics before ``build()``. Conventions shared by all of them:
 
-- nodes are named ``n0 .. n{N-1}``; every node calls the same ``action``
-  (an ``Action`` object, a function, or a name);
+- nodes are named ``n0 .. n{N-1}``; ``action`` is the cast that plays them
+  (``weft.workflows.casting``): one action for every node, a list cycled
+  over the nodes, ``per_node(factory)`` for one agent per node, or a
+  ``Capability`` the run's router resolves;
 - edges go from the lower to the higher index, which makes every generated
   graph acyclic (networkx generators give undirected graphs; this orients
   them); ``reverse=True`` flips every edge, turning fan-out into fan-in;
 - the workflow declares one input, ``task``. When ``with_`` is not given, a
-  node without predecessors gets ``{PARAM: "${inputs.task}"}``, where PARAM is
-  the action's single required (else single) parameter, or ``task`` when the
-  action is given by name; a node with predecessors gets ``{}`` and so
-  receives ``${input}``, the join of its predecessors (MacNet: a node sees
-  only its direct predecessors' artifacts). A ``with_`` given is used for
-  every node as is;
+  node gets the task and its direct predecessors' artifacts only (MacNet's
+  memory control), shaped for its actor (``casting.node_arguments``). A
+  ``with_`` given is used for every node as is;
+- ``critic`` (one action, or a list cycled over the edges) reviews every
+  artifact before its edge delivers it; with ``max_rounds`` it may send it
+  back to its source with feedback that many times (``EdgeSpec.max_rounds``);
 - ``join`` (default: all inputs, reducer ``list``) is set on nodes with more
-  than one predecessor.
+  than one predecessor; ``reducer`` names the reducer of those merge nodes.
 
 Generation is linear in nodes plus edges; a mesh has n(n-1)/2 edges, so a
 1,000-node mesh is half a million edges, by definition.
@@ -30,9 +32,9 @@ from typing import TYPE_CHECKING, Any, TypedDict
 
 import networkx as nx
 
-from weft.protocols import ActionSpec, JoinSpec
-from weft.workflows._callables import preview_spec
-from weft.workflows.builder import ActionLike, Workflow
+from weft.protocols import JoinMode, JoinSpec
+from weft.workflows.builder import Workflow
+from weft.workflows.casting import Cast, cast_of, node_arguments, place
 
 if TYPE_CHECKING:  # typing.Unpack arrives in 3.12; annotations are never evaluated here
     from typing_extensions import Unpack
@@ -43,6 +45,9 @@ class TopologyOptions(TypedDict, total=False):
 
     with_: Mapping[str, Any] | None
     join: JoinSpec | str | None
+    reducer: str | None
+    critic: Cast | None
+    max_rounds: int
     reverse: bool
     description: str
 
@@ -50,11 +55,14 @@ class TopologyOptions(TypedDict, total=False):
 def from_edges(
     n: int,
     edges: Iterable[tuple[int, int]],
-    action: ActionLike,
+    action: Cast,
     *,
     name: str = "topology",
     with_: Mapping[str, Any] | None = None,
     join: JoinSpec | str | None = None,
+    reducer: str | None = None,
+    critic: Cast | None = None,
+    max_rounds: int = 0,
     reverse: bool = False,
     description: str = "",
 ) -> Workflow:
@@ -74,57 +82,57 @@ def from_edges(
             preds[dst].append(src)
     wf = Workflow(name, description=description)
     wf.input("task", description="The task every source node starts from.")
-    entry = {_entry_parameter(action): "${inputs.task}"}
+    actor_of = cast_of(action)
+    critic_of = None if critic is None else cast_of(critic, "critics")
+    merge = _merge_join(join, reducer)
     names = [f"n{i}" for i in range(n)]
+    reviewed = 0
+    # arguments per actor, worked out once; the actor is held so that its id stays its own
+    shaped: dict[tuple[int, bool], tuple[Any, Mapping[str, Any]]] = {}
     for i in range(n):
         incoming = sorted(preds[i])
-        if with_ is not None:
-            args: Mapping[str, Any] = with_
-        else:
-            args = {} if incoming else entry
-        wf.node(
+        actor = actor_of(names[i], i)
+        args = with_
+        if args is None:
+            key = (id(actor), bool(incoming))
+            if key not in shaped:
+                shaped[key] = (actor, node_arguments(actor, has_inputs=bool(incoming)))
+            args = shaped[key][1]
+        sources = [] if critic_of is not None else [names[p] for p in incoming]
+        place(
+            wf,
             names[i],
-            action,
+            actor,
             with_=args,
-            after=[names[p] for p in incoming],
-            join=join if len(incoming) > 1 else None,
+            after=sources,
+            join=merge if len(incoming) > 1 else None,
         )
+        if critic_of is not None:
+            for p in incoming:
+                reviewer = critic_of(f"{names[p]}->{names[i]}", reviewed)
+                wf.edge(names[p], names[i], critic=reviewer, max_rounds=max_rounds)
+                reviewed += 1
     return wf
 
 
-def _entry_parameter(action: ActionLike) -> str:
-    """The parameter a source node fills with the task: the action's only (required) one."""
-    spec: ActionSpec | None
-    if isinstance(action, Workflow):
-        spec = action.as_action_spec()
-    elif hasattr(action, "spec"):
-        spec = action.spec
-    elif callable(action):
-        try:
-            spec = preview_spec(action)
-        except TypeError:  # ``Workflow.node`` reports it, with the node's name
-            return "task"
-    else:
-        return "task"
-    schema = spec.input_schema
-    required = list(schema.get("required") or [])
-    if len(required) == 1:
-        return str(required[0])
-    properties = list(schema.get("properties") or {})
-    if len(properties) == 1:
-        return str(properties[0])
-    return "task"
+def _merge_join(join: JoinSpec | str | None, reducer: str | None) -> JoinSpec | str | None:
+    """The join of merge nodes: ``join`` as given, with ``reducer`` when one is named."""
+    if reducer is None:
+        return join
+    if isinstance(join, JoinSpec):
+        return join.model_copy(update={"reducer": reducer})
+    return JoinSpec(mode=JoinMode(join or "all"), reducer=reducer)
 
 
 def chain(
-    n: int, action: ActionLike, *, name: str = "chain", **options: Unpack[TopologyOptions]
+    n: int, action: Cast, *, name: str = "chain", **options: Unpack[TopologyOptions]
 ) -> Workflow:
     """``n0 → n1 → … → n{n-1}``: each node refines its predecessor's artifact."""
     return from_edges(n, ((i, i + 1) for i in range(n - 1)), action, name=name, **options)
 
 
 def star(
-    n: int, action: ActionLike, *, name: str = "star", **options: Unpack[TopologyOptions]
+    n: int, action: Cast, *, name: str = "star", **options: Unpack[TopologyOptions]
 ) -> Workflow:
     """Hub ``n0`` fans out to the leaves ``n1..n{n-1}``, which are the sinks (the outputs).
 
@@ -137,7 +145,7 @@ def star(
 def tree(
     branching: int,
     depth: int,
-    action: ActionLike,
+    action: Cast,
     *,
     name: str = "tree",
     **options: Unpack[TopologyOptions],
@@ -150,12 +158,17 @@ def tree(
     if branching < 1 or depth < 0:
         raise ValueError("a tree needs branching >= 1 and depth >= 0")
     n = depth + 1 if branching == 1 else (branching ** (depth + 1) - 1) // (branching - 1)
+    return from_edges(n, _tree_edges(n, branching), action, name=name, **options)
+
+
+def _tree_edges(n: int, branching: int) -> Iterable[tuple[int, int]]:
+    """The edges of the first ``n`` nodes of a ``branching``-ary tree numbered breadth first."""
     edges = ((i, branching * i + k) for i in range(n) for k in range(1, branching + 1))
-    return from_edges(n, ((i, j) for i, j in edges if j < n), action, name=name, **options)
+    return ((i, j) for i, j in edges if j < n)
 
 
 def mesh(
-    n: int, action: ActionLike, *, name: str = "mesh", **options: Unpack[TopologyOptions]
+    n: int, action: Cast, *, name: str = "mesh", **options: Unpack[TopologyOptions]
 ) -> Workflow:
     """The complete DAG: ``n_i → n_j`` for every ``i < j``."""
     return from_edges(
@@ -166,7 +179,7 @@ def mesh(
 def layered(
     layers: int,
     width: int,
-    action: ActionLike,
+    action: Cast,
     *,
     name: str = "layered",
     **options: Unpack[TopologyOptions],
@@ -177,19 +190,24 @@ def layered(
     """
     if layers < 1 or width < 1:
         raise ValueError("layered needs layers >= 1 and width >= 1")
-    edges = (
-        (layer * width + a, (layer + 1) * width + b)
-        for layer in range(layers - 1)
-        for a in range(width)
-        for b in range(width)
+    n = layers * width
+    return from_edges(n, _layered_edges(n, width), action, name=name, **options)
+
+
+def _layered_edges(n: int, width: int) -> Iterable[tuple[int, int]]:
+    """Nodes ``0..n-1`` in layers of ``width`` (the last may be narrower), each node feeding
+    every node of the next layer."""
+    return (
+        (a, b)
+        for a in range(n)
+        for b in range((a // width + 1) * width, min((a // width + 2) * width, n))
     )
-    return from_edges(layers * width, edges, action, name=name, **options)
 
 
 def random_dag(
     n: int,
     p: float,
-    action: ActionLike,
+    action: Cast,
     *,
     seed: int | None = None,
     name: str = "random",
@@ -206,7 +224,7 @@ def small_world(
     n: int,
     k: int,
     p: float,
-    action: ActionLike,
+    action: Cast,
     *,
     seed: int | None = None,
     name: str = "small_world",
@@ -220,7 +238,7 @@ def small_world(
 def scale_free(
     n: int,
     m: int,
-    action: ActionLike,
+    action: Cast,
     *,
     seed: int | None = None,
     name: str = "scale_free",
@@ -232,15 +250,74 @@ def scale_free(
 
 
 def _from_graph(
-    graph: nx.Graph, n: int, action: ActionLike, *, name: str, **options: Unpack[TopologyOptions]
+    graph: nx.Graph, n: int, action: Cast, *, name: str, **options: Unpack[TopologyOptions]
 ) -> Workflow:
     edges = ((min(u, v), max(u, v)) for u, v in graph.edges())
     return from_edges(n, edges, action, name=name, **options)
 
 
+#: The kinds ``generate`` (and ``weft topology``) knows.
+KINDS = ("chain", "star", "tree", "mesh", "layered", "random", "small_world", "scale_free")
+
+
+def generate(
+    kind: str,
+    n: int,
+    action: Cast,
+    *,
+    seed: int | None = None,
+    p: float | None = None,
+    k: int | None = None,
+    m: int | None = None,
+    branching: int = 2,
+    width: int | None = None,
+    name: str | None = None,
+    **options: Unpack[TopologyOptions],
+) -> Workflow:
+    """A topology of ``kind`` with exactly ``n`` nodes (``weft topology KIND --nodes N``).
+
+    Shape parameters default to small, MacNet-like values: ``p`` 0.3 for
+    random and 0.1 (rewiring) for small-world, ``k`` 4 neighbours, ``m`` 2
+    attachments, a binary tree (the first ``n`` nodes of it, breadth first),
+    layers ``width`` wide (default: about the square root of ``n``; the last
+    layer takes what is left). ``k`` and ``m`` shrink to fit a small ``n``.
+    """
+    if kind.replace("-", "_") not in KINDS:
+        raise ValueError(f"unknown topology '{kind}'; choose one of: {', '.join(KINDS)}")
+    kind = kind.replace("-", "_")
+    if n < 1:
+        raise ValueError(f"a topology needs at least one node, got n={n}")
+    label = name or kind
+    if kind == "chain":
+        return chain(n, action, name=label, **options)
+    if kind == "star":
+        return star(n, action, name=label, **options)
+    if kind == "mesh":
+        return mesh(n, action, name=label, **options)
+    if kind == "tree":
+        if branching < 1:
+            raise ValueError("a tree needs branching >= 1")
+        return from_edges(n, _tree_edges(n, branching), action, name=label, **options)
+    if kind == "layered":
+        size = width or max(1, round(n**0.5))
+        return from_edges(n, _layered_edges(n, size), action, name=label, **options)
+    if kind == "random":
+        return random_dag(n, 0.3 if p is None else p, action, seed=seed, name=label, **options)
+    if kind == "small_world":
+        near = min(4 if k is None else k, n - 1)
+        rewire = 0.1 if p is None else p
+        return small_world(n, near, rewire, action, seed=seed, name=label, **options)
+    links = min(2 if m is None else m, n - 1)
+    if links < 1:  # one node: nothing to attach to
+        return from_edges(n, (), action, name=label, **options)
+    return scale_free(n, links, action, seed=seed, name=label, **options)
+
+
 __all__ = [
+    "KINDS",
     "chain",
     "from_edges",
+    "generate",
     "layered",
     "mesh",
     "random_dag",

@@ -226,7 +226,8 @@ _TOP_ORDER = (
     "concurrency", "action_concurrency", "on_failure", "journal", "nodes", "outputs",
 )  # fmt: skip
 _NODE_ORDER = (
-    "action", "description", "after", "foreach", "with", "join", "timeout", "retry", "concurrency",
+    "action", "capability", "description", "after", "foreach", "with", "join", "timeout", "retry",
+    "concurrency",
 )  # fmt: skip
 
 

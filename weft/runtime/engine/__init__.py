@@ -16,6 +16,7 @@ from weft.runtime.support.lazy import lazy_exports
 _EXPORTS: dict[str, str] = {
     "ActionRegistry": "weft.runtime.engine.registry",
     "ActionTable": "weft.runtime.engine.action_table",
+    "CapabilityResolver": "weft.runtime.engine.capability",
     "CompiledNode": "weft.runtime.engine.compiled",
     "ExecutionContext": "weft.runtime.engine.execution_context",
     "Executor": "weft.runtime.engine.executor",
@@ -24,6 +25,8 @@ _EXPORTS: dict[str, str] = {
     "Listener": "weft.runtime.engine.executor",
     "NodeOutcome": "weft.runtime.engine.outcomes",
     "PreparedWorkflow": "weft.runtime.engine.compiled",
+    "Resolution": "weft.runtime.engine.capability",
+    "RouterResolver": "weft.runtime.engine.capability",
     "RunRecord": "weft.runtime.engine.journal",
     "RunResult": "weft.runtime.engine.outcomes",
     "UsageTally": "weft.runtime.engine.outcomes",
@@ -40,6 +43,7 @@ _EXPORTS: dict[str, str] = {
 __all__ = [
     "ActionRegistry",
     "ActionTable",
+    "CapabilityResolver",
     "CompiledNode",
     "ExecutionContext",
     "Executor",
@@ -48,6 +52,8 @@ __all__ = [
     "Listener",
     "NodeOutcome",
     "PreparedWorkflow",
+    "Resolution",
+    "RouterResolver",
     "RunRecord",
     "RunResult",
     "UsageTally",
@@ -64,6 +70,7 @@ __getattr__ = lazy_exports(__name__, _EXPORTS)
 
 if TYPE_CHECKING:  # pragma: no cover
     from weft.runtime.engine.action_table import ActionTable
+    from weft.runtime.engine.capability import CapabilityResolver, Resolution, RouterResolver
     from weft.runtime.engine.compiled import CompiledNode, PreparedWorkflow
     from weft.runtime.engine.compiler import (
         as_action,

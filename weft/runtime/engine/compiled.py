@@ -31,6 +31,8 @@ class CompiledEdge:
     critic: str | None
     max_iterations: int | None
     body: tuple[str, ...] = ()
+    #: How many times the critic may send the artifact back for revision (``critics``).
+    max_rounds: int = 0
     #: No condition and no critic: delivery needs no evaluation.
     plain: bool = True
 

@@ -25,17 +25,21 @@ from pathlib import Path
 from typing import Any
 
 from weft.agents import tool
+from weft.agents.a2a_action import A2aAction
 from weft.agents.langgraph_action import from_langgraph, is_langgraph_graph
 from weft.protocols import (
     Action,
+    ActionRef,
     DefinitionError,
     EdgeSpec,
     JoinMode,
     Location,
+    NodeSpec,
     WorkflowSpec,
     locate,
 )
 from weft.runtime.engine.action_table import ActionTable, is_action
+from weft.runtime.engine.capability import CapabilityAction
 from weft.runtime.engine.compiled import (
     CompiledEdge,
     CompiledNode,
@@ -177,7 +181,7 @@ def compile_workflow(
     outputs = _compile_outputs(spec, plan)
     sub_hashes = {
         name: getattr(registry.get(name), "graph_hash", "")
-        for name in {n.action for n in spec.nodes.values()}
+        for name in {n.action for n in spec.nodes.values() if n.action}
         if hasattr(registry.get(name), "graph_hash")
     }
     return PreparedWorkflow(
@@ -232,7 +236,13 @@ def _resolve_action_refs(
     with _import_paths(paths):
         for name, ref in spec.actions.items():
             where = locate(spec.source, ("actions", name))
-            if ref.python is not None:
+            if ref.mcp is not None:
+                _register_mcp_tools(name, ref, registry, base, spec)
+                continue
+            action: Action
+            if ref.a2a is not None:
+                action = A2aAction(ref.a2a, name=name, skill=ref.skill)
+            elif ref.python is not None:
                 obj = import_object(ref.python, where=where)
                 try:
                     action = as_action(obj, name=name)
@@ -253,6 +263,35 @@ def _resolve_action_refs(
             if name in registry and registry.get(name) is not action:
                 continue  # an action registered by the caller wins over the file's
             registry.register(action, name=name)
+
+
+def _register_mcp_tools(
+    name: str, ref: ActionRef, registry: ActionTable, base: Path, spec: WorkflowSpec
+) -> None:
+    """Every tool of the MCP server ``ref.mcp`` names, as the action ``{name}.{tool}``.
+
+    A command runs in the workflow file's folder. A server that cannot be
+    started, reached or listed is a ``DefinitionError`` at the ``mcp:`` line;
+    a node naming a tool the server lacks fails validation like any unknown
+    action (with the server's tool names as hints).
+    """
+    from weft.agents.mcp_action import McpServerError, from_mcp
+
+    where = locate(spec.source, ("actions", name, "mcp"))
+    if ref.description is not None:
+        raise DefinitionError.single(
+            f"action '{name}': 'description' overrides one action's, and an MCP server "
+            "brings one per tool (each keeps its own)",
+            locate(spec.source, ("actions", name, "description")),
+        )
+    assert ref.mcp is not None
+    try:
+        tools = from_mcp(ref.mcp, prefix=name, cwd=base)
+    except McpServerError as exc:
+        raise DefinitionError.single(f"action '{name}': {exc}", where) from None
+    for action in tools:
+        if action.name not in registry:  # an action registered by the caller wins
+            registry.register(action, name=action.name)
 
 
 class _Described:
@@ -328,19 +367,20 @@ def _compile_nodes(
                 critic=edge.critic,
                 max_iterations=edge.max_iterations,
                 body=loop_bodies.get((edge.node, target), ()),
+                max_rounds=edge.max_rounds,
                 plain=edge.when is None and edge.critic is None,
             )
     nodes: dict[str, CompiledNode] = {}
     for name in plan.order:
         node = spec.nodes[name]
-        action = registry.get(node.action)
+        action = _node_action(name, node, registry)
         join = node.join
         incoming = tuple(compiled_edges[(e.node, name)] for e in plan.incoming[name])
         predecessors = tuple(e.node for e in node.after)
         nodes[name] = CompiledNode(
             name=name,
             spec=node,
-            action_name=node.action,
+            action_name=node.action or action.spec.name,
             action=action,
             render_args=compile_template(node.with_) if node.with_ else None,
             default_param=single_parameter(action.spec.input_schema)
@@ -360,6 +400,13 @@ def _compile_nodes(
             uses_context=bool(getattr(action, "uses_context", True)),
         )
     return nodes
+
+
+def _node_action(name: str, node: NodeSpec, registry: ActionTable) -> Action:
+    """The node's action; a capability node's is resolved when it runs (``capability``)."""
+    if node.capability is not None:
+        return CapabilityAction(name, node.capability)
+    return registry.get(node.action)
 
 
 def _compile_outputs(spec: WorkflowSpec, plan: GraphPlan) -> dict[str, Renderer]:

@@ -35,7 +35,7 @@ from weft.protocols.actions import NO_USAGE
 from weft.protocols.results import json_result
 from weft.runtime.engine.action_table import ActionTable
 from weft.runtime.engine.arguments import ForeachPlan, item_arguments, node_arguments
-from weft.runtime.engine.compiled import CompiledEdge, CompiledNode, PreparedWorkflow
+from weft.runtime.engine.compiled import CompiledNode, PreparedWorkflow
 from weft.runtime.engine.execution_context import (
     UNUSED_CONTEXT,
     ExecutionContext,
@@ -471,31 +471,6 @@ class NodeCalls:
             result.usage,
             data,
         )
-
-    # -- critics --------------------------------------------------------------------
-
-    async def review(self, edge: CompiledEdge, artifact: Any) -> ActionResult:
-        """Call the critic on ``edge`` with the artifact it is about to deliver."""
-        critic = self.registry.get(edge.critic or "")
-        call = ActionCall(
-            action=critic.spec.name,
-            arguments={"artifact": artifact, "source": edge.source, "target": edge.target},
-            run_id=self.run_id,
-            trace_id=self.trace_id,
-            parent_id=self.parent_id,
-            node=f"{self.prefix}{edge.source}->{edge.target}",
-        )
-        ctx = ExecutionContext(self, self.workflow.nodes[edge.target], call.node or "", call)
-        started = time.time()
-        try:
-            result = await critic.invoke(call, ctx)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            result = ActionResult.from_exception(call.call_id, exc, source=critic.spec.name)
-        self.trace_call(call, result, started, kind="critic")
-        self.tally.add(result.usage)
-        return result
 
     # -- events ---------------------------------------------------------------------
 

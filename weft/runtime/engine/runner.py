@@ -13,7 +13,15 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from weft.protocols import JournalMode, ResumeMismatchError, RunState, WeftError, WorkflowSpec
+from weft.protocols import (
+    JournalMode,
+    ResumeMismatchError,
+    Router,
+    RunState,
+    WeftError,
+    WorkflowSpec,
+)
+from weft.runtime.engine.capability import CapabilityResolver, bind_resolver
 from weft.runtime.engine.compiled import PreparedWorkflow
 from weft.runtime.engine.compiler import Actions, compile_workflow
 from weft.runtime.engine.executor import Executor, Listener
@@ -46,6 +54,8 @@ async def run_workflow(
     tracer: TracerOption = None,
     record: bool | None = None,
     journal_mode: JournalMode | str | None = None,
+    router: Router | None = None,
+    resolver: CapabilityResolver | None = None,
 ) -> RunResult:
     """Validate, compile and run a workflow; return its result (never raises for a failed node).
 
@@ -67,10 +77,16 @@ async def run_workflow(
     resume after a crash repeats none (``"batched"``, the default, may repeat
     those of the last few milliseconds, and is faster).
 
-    Raises ``DefinitionError`` or ``InputError`` before anything runs, and
-    ``StorageError`` when a file to record in cannot be used.
+    Capability nodes (``capability:`` instead of ``action:``) are resolved when
+    they start by ``router`` (any ``weft.protocols.Router``, e.g. a
+    ``CapabilityRouter``; it chooses among the run's actions, critics left
+    out) or by a ``resolver`` of your own (``engine.capability``).
+
+    Raises ``DefinitionError`` or ``InputError`` before anything runs (a
+    capability node without a router is one), and ``StorageError`` when a
+    file to record in cannot be used.
     """
-    prepared = _prepared(definition, actions)
+    prepared = bind_resolver(_prepared(definition, actions), resolver, router=router)
     resolved = resolve_inputs(prepared.spec, inputs, from_text=inputs_from_text)
     with recording(journal, tracer, record) as (store, spans):
         executor = Executor(
@@ -92,6 +108,8 @@ async def resume_run(
     record: bool | None = None,
     on_takeover: Callable[[Lease], None] | None = None,
     journal_mode: JournalMode | str | None = None,
+    router: Router | None = None,
+    resolver: CapabilityResolver | None = None,
 ) -> RunResult:
     """Finish a run that stopped (crash, kill, failure, cancel) without repeating finished calls.
 
@@ -106,7 +124,7 @@ async def resume_run(
     with ``RunInProgressError`` naming that process, so no call runs twice. A
     run left running by a process that died is taken over: ``on_takeover``
     gets the dead holder's lease (``Lease.expiry_reason()`` says why it expired).
-    ``journal_mode`` is as for ``run_workflow`` (default: the workflow's).
+    ``journal_mode``, ``router`` and ``resolver`` are as for ``run_workflow``.
     """
     if journal is False:
         raise WeftError("resume_run needs the journal the run is in (journal=True: the default)")
@@ -125,7 +143,7 @@ async def resume_run(
                     "pass the workflow to resume_run(definition=...)"
                 )
             definition = run.source
-        prepared = _prepared(definition, actions)
+        prepared = bind_resolver(_prepared(definition, actions), resolver, router=router)
         if prepared.graph_hash != run.graph_hash and not force:
             raise ResumeMismatchError(
                 f"workflow '{prepared.name}' changed since run {run.run_id} started "

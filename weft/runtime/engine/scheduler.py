@@ -21,8 +21,9 @@ import time
 from collections.abc import Coroutine
 from typing import Any
 
-from weft.protocols import EventKind, FailurePolicy, NodeState, RunEvent, RunState
-from weft.runtime.engine.compiled import PreparedWorkflow
+from weft.protocols import ActionResult, EventKind, FailurePolicy, NodeState, RunEvent, RunState
+from weft.runtime.engine.compiled import CompiledEdge, PreparedWorkflow
+from weft.runtime.engine.critics import settle
 from weft.runtime.engine.dataflow import Advance, Dataflow, Review, Skip
 from weft.runtime.engine.node_calls import NodeCalls
 from weft.runtime.engine.outcomes import NodeOutcome, RunResult, UsageTally
@@ -267,35 +268,35 @@ class Execution:
         )
 
     async def review(self, review: Review) -> None:
-        """Run an edge's critic, then deliver the artifact it approved (or revised).
+        """Run an edge's critic (and the revisions it asks for), then deliver what it passed.
 
-        A critic that fails fails the edge's target (``edge_errors``); one that
-        answers ``approved: false`` makes the edge inactive.
+        A critic or revision that fails fails the edge's target (``edge_errors``);
+        a rejection with no rounds left on an edge without rounds makes the edge
+        inactive (``critics.settle``).
         """
         edge, artifact = review
-        result = await self.calls.review(edge, artifact)
-        active, revised = True, artifact
-        if not result.ok:
-            message = result.error.message if result.error else result.state.value
-            self.flow.edge_errors[edge.target] = (
-                f"critic on {edge.source} -> {edge.target}: {message}"
-            )
-        elif isinstance(result.output, dict):
-            active = result.output.get("approved") is not False
-            revised = result.output.get("artifact", artifact)
-        if not self.quiet:
-            self.services.emit(
-                RunEvent(
-                    run_id=self.run_id,
-                    kind=EventKind.PROGRESS,
-                    at=time.time(),
-                    node=self.prefix + edge.target,
-                    key=f"{self.prefix}{edge.source}->{edge.target}",
-                    error=result.error,
-                    usage=result.usage,
-                    data={"critic": edge.critic, "review": result.output},
-                )
-            )
+        source = self.flow.slots[edge.source]
+        verdict = await settle(self.calls, edge, artifact, source, self.inputs, self.reviewed)
+        if verdict.error is not None:
+            self.flow.edge_errors[edge.target] = verdict.error
         if not self.aborted:
-            for slot in self.carry_out(self.flow.deliver(edge, revised, active=active)):
+            advance = self.flow.deliver(edge, verdict.artifact, active=verdict.deliver)
+            for slot in self.carry_out(advance):
                 self.spawn(self.node_task(slot))
+
+    def reviewed(self, edge: CompiledEdge, result: ActionResult, rounds: int) -> None:
+        """One review's event: the critic, its answer and the round it was in."""
+        if self.quiet:
+            return
+        self.services.emit(
+            RunEvent(
+                run_id=self.run_id,
+                kind=EventKind.PROGRESS,
+                at=time.time(),
+                node=self.prefix + edge.target,
+                key=f"{self.prefix}{edge.source}->{edge.target}",
+                error=result.error,
+                usage=result.usage,
+                data={"critic": edge.critic, "review": result.output, "round": rounds},
+            )
+        )

@@ -6,7 +6,10 @@ threshold reused wrongly 65% of the time. So similarity only *proposes*
 candidates, and each is checked for structure (``signature.py``):
 
 1. the embedding similarity of the two tasks with their parameters masked
-   is at least ``ReusePolicy.candidate_floor`` (a candidate at all);
+   is at least ``ReusePolicy.candidate_floor`` (a candidate at all), or at
+   least ``shape_floor`` when both have the very same shape (operation verb,
+   slots and prepositions: "translate * into {LANG}"; such a match is
+   borderline);
 2. the operations agree exactly (write = draft = compose, but draft is not
    review and forecast is not compare);
 3. the deliverables agree exactly (a report is not a chart; a meal plan is
@@ -22,12 +25,15 @@ A candidate that passes 2-4 but is close to the line in 5 (within
 ``borderline_margin``) is marked ``borderline``: with a model configured the
 orchestrator may confirm it with one short call. The first candidate (most
 similar first) that passes is the reuse; ``why`` says what was checked, and
-the rejections say why each other candidate was not taken.
+the rejections say why each other candidate was not taken. Bad outcomes are
+learnt from: a record judged bad is never a candidate, and when a reuse of a
+record went bad, a new task closer to that failed one than to the record is
+refused the record (``decide``'s ``failures``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -55,7 +61,13 @@ class ReusePolicy(BaseModel):
     borderline_margin: float = Field(
         default=0.05, ge=0, le=1, description="Within this of the line, a match is borderline."
     )
-    candidates: int = Field(default=5, ge=1, le=50, description="Nearest past tasks examined.")
+    shape_floor: float = Field(
+        default=0.4,
+        ge=0,
+        le=1,
+        description="Least similarity for a candidate of the very same shape (skeleton).",
+    )
+    candidates: int = Field(default=15, ge=1, le=50, description="Nearest past tasks examined.")
     require_good: bool = Field(
         default=True, description="Only reuse records whose outcome is good (or not yet judged)."
     )
@@ -94,27 +106,54 @@ def overlap(a: frozenset[str], b: frozenset[str]) -> float:
 
 def check(new: Signature, past: Candidate, policy: ReusePolicy) -> tuple[bool, bool, str]:
     """``(same plan?, borderline?, why)`` for one candidate."""
-    sim = past.similarity
-    if sim < policy.candidate_floor:
+    sim, was = past.similarity, past.signature
+    # below the floor only a task of the very same shape is a candidate: the same
+    # operation, slots and prepositions, other words ("translate * into {LANG}")
+    same_shape = bool(new.skeleton) and new.skeleton == was.skeleton
+    if sim < policy.candidate_floor and not (same_shape and sim >= policy.shape_floor):
         return False, False, f"similarity {sim:.2f} < {policy.candidate_floor:.2f}"
-    if new.operations != past.signature.operations:
+    low = sim < policy.candidate_floor
+    if new.operations != was.operations:
         ops = ",".join(sorted(new.operations)) or "-"
-        was = ",".join(sorted(past.signature.operations)) or "-"
-        return False, False, f"operation differs ({ops} vs {was})"
-    if new.deliverables != past.signature.deliverables:
-        out = ",".join(sorted(new.deliverables)) or "-"
-        was = ",".join(sorted(past.signature.deliverables)) or "-"
-        return False, False, f"deliverable differs ({out} vs {was})"
+        before = ",".join(sorted(was.operations)) or "-"
+        return False, False, f"operation differs ({ops} vs {before})"
+    if new.steps != was.steps:
+        return False, False, f"step count differs ({new.steps} vs {was.steps})"
+    if new.specific:
+        # the deliverable is what the operation acts on: its kind, not its modifier,
+        # changes the plan ("translate the handbook" = "translate the guide")
+        differs = bool(new.heads and was.heads and new.heads != was.heads)
+        ours, theirs = new.heads, was.heads
+    else:
+        differs = new.deliverables != was.deliverables
+        ours, theirs = new.deliverables, was.deliverables
+    if differs:
+        out = ",".join(sorted(ours)) or "-"
+        before = ",".join(sorted(theirs)) or "-"
+        return False, False, f"deliverable differs ({out} vs {before})"
     # no named deliverable on either side: what the verb acts on stands in for one
     # ("calculate the total interest" is not "calculate the monthly payment")
-    objects, was_objects = new.objects, past.signature.objects
-    if not new.deliverables and objects and was_objects and not objects & was_objects:
-        was = ",".join(sorted(was_objects))
-        return False, False, f"object differs ({','.join(sorted(objects))} vs {was})"
-    shared = overlap(new.subject, past.signature.subject)
+    objects, was_objects = new.objects, was.objects
+    if (
+        not new.deliverables
+        and not was.deliverables
+        and objects
+        and was_objects
+        and not objects & was_objects
+        and not new.operations <= OBJECT_BLIND
+    ):
+        before = ",".join(sorted(was_objects))
+        return False, False, f"object differs ({','.join(sorted(objects))} vs {before})"
+    shared = overlap(new.subject, was.subject)
     if sim >= policy.threshold:
         borderline = sim < policy.threshold + policy.borderline_margin and shared < 0.5
         return True, borderline, f"same {new.describe()}; similarity {sim:.2f}"
+    if low:
+        return (
+            True,
+            True,
+            f"same {new.describe()}; similarity {sim:.2f}, same shape ({new.skeleton})",
+        )
     if shared >= policy.subject_overlap:
         borderline = sim < policy.candidate_floor + policy.borderline_margin
         return (
@@ -122,13 +161,51 @@ def check(new: Signature, past: Candidate, policy: ReusePolicy) -> tuple[bool, b
             borderline,
             f"same {new.describe()}; similarity {sim:.2f}, subject overlap {shared:.2f}",
         )
+    if new.specific or new.deliverables:
+        # operation and deliverable named and equal: the subject is what changes
+        # between repeats ("an agenda for the board meeting" / "... for the offsite")
+        return (
+            True,
+            True,
+            f"same {new.describe()}; similarity {sim:.2f}, another subject (overlap {shared:.2f})",
+        )
     return False, False, f"subject differs (similarity {sim:.2f}, overlap {shared:.2f})"
 
 
-def decide(new: Signature, candidates: Sequence[Candidate], policy: ReusePolicy) -> ReuseDecision:
-    """The most similar candidate that passes ``check``, or no reuse with the reasons."""
+#: Operations done the same way whatever they act on (translating a guide or a policy).
+OBJECT_BLIND = frozenset(
+    {
+        "translate",
+        "summarize",
+        "translate_speech",
+        "export",
+        "convert",
+        "backup",
+        "review",
+        "upgrade",
+    }
+)
+
+
+def decide(
+    new: Signature,
+    candidates: Sequence[Candidate],
+    policy: ReusePolicy,
+    failures: Mapping[str, tuple[str, float]] | None = None,
+) -> ReuseDecision:
+    """The most similar candidate that passes ``check``, or no reuse with the reasons.
+
+    ``failures`` maps a record id to (a record whose reuse of it went bad, that
+    record's similarity to the new task): a task more like the failed reuse
+    than like the record itself does not get the record's plan again.
+    """
     rejected: list[str] = []
     for candidate in sorted(candidates, key=lambda c: -c.similarity):
+        failed = (failures or {}).get(candidate.record_id)
+        if failed is not None and failed[1] > candidate.similarity:
+            why = f"its reuse for a task more like this one went bad ({failed[0]})"
+            rejected.append(f"{candidate.record_id}: {why}")
+            continue
         ok, borderline, why = check(new, candidate, policy)
         if ok:
             return ReuseDecision(

@@ -48,7 +48,8 @@ OPERATIONS: dict[str, str] = _classes(
         "analyze": "analyse study investigate explore interpret break",
         "research": "look search find discover gather collect compile survey scout",
         "translate_speech": "transcribe",
-        "schedule": "book arrange reschedule organize organise set",
+        "schedule": "book arrange organize organise set",
+        "reschedule": "postpone move_meeting",
         "cancel": "delete remove drop abort call_off",
         "send": "email mail forward notify remind",
         "answer": "reply respond",
@@ -68,6 +69,7 @@ OPERATIONS: dict[str, str] = _classes(
         "backup": "back archive snapshot",
         "restore": "recover",
         "migrate": "move port transfer",
+        "upgrade": "bump",
         "plan": "plot map",
         "outline": "sketch",
         "negotiate": "haggle",
@@ -117,7 +119,7 @@ NOMINAL_OPERATIONS: dict[str, str] = {
 DELIVERABLES: dict[str, str] = _classes(
     {
         "report": "writeup write-up whitepaper paper",
-        "chart": "graph plot visualization visualisation diagram histogram",
+        "chart": "graph visualization visualisation diagram histogram",
         "table": "spreadsheet sheet matrix",
         "email": "message mail e-mail",
         "letter": "",
@@ -142,7 +144,10 @@ DELIVERABLES: dict[str, str] = _classes(
         "tests": "test",
         "code": "script function program module snippet",
         "quiz": "exam questionnaire",
-        "poem": "haiku sonnet limerick verse",
+        "poem": "verse",
+        "haiku": "",
+        "sonnet": "",
+        "limerick": "",
         "story": "tale",
         "speech": "talk",
         "faq": "",
@@ -182,6 +187,7 @@ COMPOUND_HEADS = frozenset(
         "post",
         "report",
         "guide",
+        "tests",
     }
 )
 
@@ -238,6 +244,11 @@ WEEKDAYS = frozenset(
     )
 )
 
+#: How often something recurs: a parameter of a schedule ("purge temp files nightly").
+FREQUENCIES = frozenset(
+    _words("hourly nightly daily weekly biweekly fortnightly monthly quarterly yearly annually")
+)
+
 NUMBER_WORDS = frozenset(
     _words(
         """
@@ -252,7 +263,7 @@ NUMBER_WORDS = frozenset(
 PREFIX_WORDS = frozenset(
     _words(
         """
-        please kindly can could would will you u i we me us let lets let's i'd we'd i'm
+        please pls plz kindly can could would will you u i we me us let lets let's i'd we'd i'm
             we're to just help want need like love should must might may be able go ahead now
             quickly also and then so hi hey ok okay our team my i'll we'll is are there what how
         """

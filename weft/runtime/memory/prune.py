@@ -14,11 +14,14 @@ redundancy-aware:
    then newest -- and groups are ranked by their value (quality x (1 + the
    uses of the whole group), with a bonus for the planner calls a reuse
    saves): one good representative per plan is what reuse needs;
-3. the fraction left over is filled with the remaining records by value.
+3. the fraction left over is filled with the remaining records by value;
+4. a dropped record whose group keeps a record is *merged* into it
+   (``absorb``): its use counts add up, and its task joins the kept record's
+   ``variants`` -- phrasings matched like the task itself -- so the group
+   still answers every wording it answered before, with one plan.
 
-Dropping a duplicate whose group keeps its root costs no reuse: the root is
-the record the duplicates were matched to in the first place. Bad records
-(never reused) score 0 and go first.
+Bad records (judged bad, or failed) score 0, go first and are never merged:
+a phrasing whose reuse went wrong must not point at the plan again.
 """
 
 from __future__ import annotations
@@ -53,6 +56,37 @@ def group_key(record: MemoryRecord, by_id: dict[str, MemoryRecord]) -> str:
 def _best_first(record: MemoryRecord) -> tuple[float, int, float]:
     quality = 0.0 if not record.reusable() else (record.quality or 1.0)
     return (-quality, -record.uses, -record.created)
+
+
+#: Most phrasings one record keeps from the duplicates merged into it.
+MAX_VARIANTS = 32
+
+
+def absorb(order: list[MemoryRecord], kept: int) -> tuple[list[MemoryRecord], list[str]]:
+    """Keep ``order[:kept]``; merge each dropped good record into its group's kept record.
+
+    Returns (the kept records that changed, the ids dropped).
+    """
+    by_id = {r.id: r for r in order}
+    keepers: dict[str, MemoryRecord] = {}
+    for record in order[:kept]:
+        keepers.setdefault(group_key(record, by_id), record)
+    changed: dict[str, MemoryRecord] = {}
+    for record in order[kept:]:
+        head = keepers.get(group_key(record, by_id))
+        if head is None or not record.reusable() or not head.reusable():
+            continue
+        head.uses += record.uses
+        head.saved_calls += record.saved_calls
+        head.saved_tokens += record.saved_tokens
+        seen = {signature(t).masked.lower() for t in [head.task, *head.variants]}
+        for text in [record.task, *record.variants]:
+            masked = signature(text).masked.lower()
+            if masked not in seen and len(head.variants) < MAX_VARIANTS:
+                head.variants.append(text)
+                seen.add(masked)
+        changed[head.id] = head
+    return list(changed.values()), [r.id for r in order[kept:]]
 
 
 def prune_order(records: list[MemoryRecord]) -> list[MemoryRecord]:

@@ -93,6 +93,11 @@ class MemoryRecord(BaseModel):
     )
     saved_calls: int = Field(default=0, ge=0, description="LLM calls its reuses saved.")
     saved_tokens: int = Field(default=0, ge=0, description="Tokens its reuses saved.")
+    variants: list[str] = Field(
+        default_factory=list,
+        description="Tasks of the near-duplicate records pruning merged into this one: "
+        "matched like the task itself, so one record keeps every phrasing it covered.",
+    )
 
     def reusable(self) -> bool:
         """A plan may be reused unless the run was judged bad or failed."""

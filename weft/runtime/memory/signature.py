@@ -56,6 +56,7 @@ _PHRASAL = {
     ("follow", "up"): "send",
     ("sign", "up"): "register",
 }
+_TLDR = re.compile(r"\btl;\s?dr\b", re.IGNORECASE)
 _CLAUSE_BREAK = frozenset({"and", "then", "to", ",", ";", ":", "also", "&", "plus", "or"})
 _SUFFIXES = ("ing", "ed", "es", "s", "e")
 
@@ -74,6 +75,18 @@ class Signature:
     """(kind, value) of each parameter, in order of appearance."""
     objects: frozenset[str] = field(default=frozenset())
     """Words of the noun phrase right after the first operation verb ("the total interest")."""
+    steps: int = 1
+    """How many clauses name an operation ("deduplicate ... and normalize ..." is two)."""
+    heads: frozenset[str] = field(default=frozenset())
+    """The deliverables without their modifiers ("list" for "customer list")."""
+    skeleton: str = ""
+    """The task's shape from its first operation on: operations, slots and prepositions,
+    each run of other words one ``*`` ("translate * into {LANG}")."""
+
+    @property
+    def specific(self) -> bool:
+        """Whether an operation other than the generic "make it" is asked for."""
+        return bool(self.operations - {"produce"})
 
     def describe(self) -> str:
         ops = ",".join(sorted(self.operations)) or "-"
@@ -147,7 +160,7 @@ def _word_slot(word: str, lower: str, first: bool) -> str | None:
         lower == "march" and word[0].isupper()
     ):
         return "DATE"
-    if lower in lx.WEEKDAYS:
+    if lower in lx.WEEKDAYS or lower in lx.FREQUENCIES:
         return "DATE"
     if lower in lx.NUMBER_WORDS or re.fullmatch(r"[a-z]+-(?:day|week|month|year|hour)s?", lower):
         return "NUM" if lower.split("-")[0] in lx.NUMBER_WORDS or "-" not in lower else None
@@ -160,7 +173,7 @@ def _word_slot(word: str, lower: str, first: bool) -> str | None:
 
 def signature(task: str) -> Signature:
     """Read ``task``; see the module docstring. Never fails; an empty task has empty parts."""
-    masked_text, slots = _mask(task.strip())
+    masked_text, slots = _mask(_TLDR.sub("tldr", task.strip()))
     raw_words = _WORD.findall(masked_text)
     tokens: list[str] = []  # lower-case words and slot markers
     masked_words: list[str] = []
@@ -186,8 +199,8 @@ def signature(task: str) -> Signature:
         masked_words.append(lower)
     # slots from words come after regex slots in the list; order them by position
     ordered = _order_slots(task, slots)
-    operations = _operations(tokens, masked_text)
-    deliverables, nominal = _deliverables(tokens)
+    operations, steps, verbs = _operations(tokens, masked_text)
+    deliverables, nominal = _deliverables(tokens, verbs)
     if nominal:
         operations = (operations - {"produce"}) | nominal
     if len(operations) > 1:  # "I need it summarized": the generic verb gives way
@@ -212,7 +225,41 @@ def signature(task: str) -> Signature:
         subject=subject,
         slots=tuple(ordered),
         objects=_objects(tokens, operations),
+        steps=max(steps, 1),
+        heads=frozenset(d.rsplit(" ", 1)[-1] for d in deliverables),
+        skeleton=_skeleton(tokens, verbs),
     )
+
+
+_SKELETON_WORDS = frozenset(
+    {"of", "on", "about", "for", "from", "in", "into", "with", "at", "by", "to", "and", "as"}
+)
+
+
+def _skeleton(tokens: list[str], verbs: set[int]) -> str:
+    """See ``Signature.skeleton``; empty when no operation verb was read."""
+    if not verbs:
+        return ""
+    out: list[str] = []
+    skip = -1
+    for i in range(min(verbs), len(tokens)):
+        tok = tokens[i]
+        if i == skip:
+            continue
+        if i in verbs:
+            phrasal = _PHRASAL.get((tok, tokens[i + 1] if i + 1 < len(tokens) else ""))
+            base = _base(tok, lx.OPERATIONS)
+            word = f"<{phrasal or (lx.OPERATIONS[base] if base else tok)}>"
+            skip = i + 1 if phrasal else -1
+        elif tok.startswith("{") or tok in _SKELETON_WORDS:
+            word = tok
+        elif tok in lx.FILLER:
+            continue
+        else:
+            word = "*"
+        if not (word == "*" and out and out[-1] == "*"):
+            out.append(word)
+    return " ".join(out)
 
 
 _OBJECT_END = _CLAUSE_BREAK | frozenset(
@@ -221,8 +268,8 @@ _OBJECT_END = _CLAUSE_BREAK | frozenset(
 
 
 def _objects(tokens: list[str], operations: set[str]) -> frozenset[str]:
-    """The content words between the first verb of one of ``operations`` and the next
-    preposition or clause (none when the operation is named by a noun: "give me a summary")."""
+    """The content words between the first verb of one of ``operations`` that has any and
+    the next preposition or clause (none when a noun names the operation: "a summary")."""
     for i, tok in enumerate(tokens):
         if tok.startswith("{") or tok in lx.PREFIX_WORDS:
             continue
@@ -235,7 +282,8 @@ def _objects(tokens: list[str], operations: set[str]) -> frozenset[str]:
                 break
             if not word.startswith("{") and word not in lx.FILLER and len(word) > 2:
                 words.add(_noun(word))
-        return frozenset(words)
+        if words:  # "find and fix the typos": the object is the last verb's
+            return frozenset(words)
     return frozenset()
 
 
@@ -250,10 +298,13 @@ def _order_slots(task: str, slots: list[tuple[str, str]]) -> list[tuple[str, str
     return [(kind, value) for _, kind, value in positioned]
 
 
-def _operations(tokens: list[str], masked_text: str) -> set[str]:
+def _operations(tokens: list[str], masked_text: str) -> tuple[set[str], int, set[int]]:
+    """(operations, how many clauses name a specific one, positions of the verbs read)."""
     found: set[str] = set()
     clause_start = True
     unknown_first: str | None = None
+    verbs: set[int] = set()
+    steps = 0
     for i, tok in enumerate(tokens):
         if tok in _CLAUSE_BREAK:
             clause_start = True
@@ -268,11 +319,17 @@ def _operations(tokens: list[str], masked_text: str) -> set[str]:
                 found.add("produce")
             continue
         base = _base(tok, lx.OPERATIONS)
+        if clause_start and _noun(tok) in lx.DELIVERABLES and _noun(nxt) in lx.DELIVERABLES:
+            clause_start = False  # "(need) release notes": a noun phrase, not a verb
+            continue
         if clause_start:
-            if phrasal is not None:
-                found.add(phrasal)
-            elif base is not None:
-                found.add(lx.OPERATIONS[base])
+            op = phrasal or (lx.OPERATIONS[base] if base is not None else None)
+            if op is None and found and _verb_shaped(tok, nxt):
+                op = tok  # "... and record a voice-over": a verb the tables do not know
+            if op is not None:
+                found.add(op)
+                verbs.add(i)
+                steps += op != "produce"
             elif (
                 unknown_first is None
                 and not found
@@ -281,31 +338,68 @@ def _operations(tokens: list[str], masked_text: str) -> set[str]:
                 and tok not in lx.SOFT_MODIFIERS
             ):
                 unknown_first = tok
+                verbs.add(i)
             clause_start = False
             continue
         if tok in ("needs", "need", "wants"):
             found.add("produce")
         elif tok.endswith("ed") and base is not None and lx.OPERATIONS[base] != "produce":
             found.add(lx.OPERATIONS[base])  # "the form translated into Portuguese"
+            verbs.add(i)
     if not found and unknown_first is not None:
         found.add(unknown_first)
-    return found
+        steps = 1
+    return found, steps, verbs
 
 
-def _deliverables(tokens: list[str]) -> tuple[set[str], set[str]]:
-    """(deliverables, operations named by nouns)."""
+_OBJECT_START = frozenset({"a", "an", "the", "it", "them", "this", "these", "those", "all"}) | {
+    "our",
+    "my",
+    "your",
+    "their",
+}
+
+
+def _verb_shaped(tok: str, nxt: str) -> bool:
+    """An unknown word opening a later clause reads as a verb when an object follows it."""
+    return (
+        tok not in lx.FILLER
+        and _base(tok, lx.DELIVERABLES) is None
+        and (nxt in _OBJECT_START or nxt == "{NUM}")
+    )
+
+
+def _deliverables(tokens: list[str], verbs: set[int]) -> tuple[set[str], set[str]]:
+    """(deliverables, operations named by nouns).
+
+    Only the noun phrases the operation acts on count: a deliverable word after a
+    preposition is the topic ("a blog post about our app release" delivers a post, not a
+    release), one right before another deliverable word modifies it ("budget
+    spreadsheet"), and the clause's own verb is not one ("Schedule a meeting", "Plan a trip").
+    """
     out: set[str] = set()
     nominal: set[str] = set()
+    in_topic = False
     for i, tok in enumerate(tokens):
-        if tok.startswith("{"):
+        if tok in _CLAUSE_BREAK - {"to"}:
+            in_topic = False
+            continue
+        if tok in _TOPIC_START:
+            in_topic = True
+            continue
+        if tok.startswith("{") or i in verbs:
             continue
         noun = _noun(tok)
         if noun in lx.NOMINAL_OPERATIONS and (i == 0 or tokens[i - 1] in _DETERMINERS_OR_ADJ):
-            nominal.add(lx.NOMINAL_OPERATIONS[noun])
+            if not in_topic:
+                nominal.add(lx.NOMINAL_OPERATIONS[noun])
             continue
         head = lx.DELIVERABLES.get(noun)
-        if head is None:
+        if head is None or in_topic:
             continue
+        nxt = tokens[i + 1] if i + 1 < len(tokens) else ""
+        if _noun(nxt) in lx.DELIVERABLES and nxt not in lx.NOMINAL_OPERATIONS:
+            continue  # a modifier of the next word: "budget spreadsheet", "blog post"
         if head in lx.COMPOUND_HEADS and i > 0:
             mod = tokens[i - 1]
             plain = not mod.startswith("{") and mod not in lx.SOFT_MODIFIERS
@@ -319,6 +413,11 @@ def _deliverables(tokens: list[str]) -> tuple[set[str], set[str]]:
         out.add(head)
     return out, nominal
 
+
+#: Prepositions that open the topic of a deliverable rather than the deliverable itself.
+_TOPIC_START = frozenset(
+    {"of", "on", "about", "for", "from", "in", "into", "with", "at", "by", "over", "regarding"}
+)
 
 _DETERMINERS_OR_ADJ = lx.SOFT_MODIFIERS | frozenset(
     {"a", "an", "the", "my", "our", "your", "short", "quick", "brief", "full", "detailed", "cost"}

@@ -29,7 +29,7 @@ from pydantic import ValidationError
 
 from weft.protocols import WeftError
 from weft.runtime.memory.decision import Candidate, ReuseDecision, ReusePolicy, decide
-from weft.runtime.memory.prune import prune_order
+from weft.runtime.memory.prune import absorb, prune_order
 from weft.runtime.memory.records import MemoryRecord, Outcome, StepRecord
 from weft.runtime.memory.signature import Signature, signature
 from weft.runtime.routing.chroma_store import chroma_client, embedding_collection
@@ -40,6 +40,7 @@ from weft.runtime.support.home import weft_home
 CHROMA_URL_ENV = "WEFT_CHROMA_URL"
 TASKS_COLLECTION = "weft_experience"
 STEPS_COLLECTION = "weft_steps"
+KEYS_COLLECTION = "weft_experience_keys"
 
 
 def default_memory_path() -> Path:
@@ -60,6 +61,10 @@ class ExperienceMemory:
         )
         self.steps = embedding_collection(
             client, STEPS_COLLECTION, model_id=model, dimension=dim, kind="steps"
+        )
+        # the phrasings of merged duplicates (``MemoryRecord.variants``), one vector each
+        self.keys = embedding_collection(
+            client, KEYS_COLLECTION, model_id=model, dimension=dim, kind="experience-keys"
         )
 
     @classmethod
@@ -89,7 +94,21 @@ class ExperienceMemory:
             documents=[record.model_dump_json()],
             metadatas=[self._meta(record)],
         )
+        self._index_variants(record)
         return record.id
+
+    def _index_variants(self, record: MemoryRecord) -> None:
+        """Give each of ``record``'s variants its own vector pointing at the record."""
+        self.keys.delete(where={"record": record.id})
+        if not record.variants:
+            return
+        masked = [signature(v).masked for v in record.variants]
+        self.keys.upsert(
+            ids=[f"{record.id}~{i}" for i in range(len(masked))],
+            embeddings=self.embedder.embed(masked).tolist(),
+            documents=list(record.variants),
+            metadatas=[{"record": record.id} for _ in masked],
+        )
 
     @staticmethod
     def _meta(record: MemoryRecord) -> dict[str, Any]:
@@ -133,6 +152,7 @@ class ExperienceMemory:
     def delete(self, ids: Sequence[str]) -> None:
         if ids:
             self.tasks.delete(ids=list(ids))
+            self.keys.delete(where={"record": {"$in": list(ids)}})
 
     def by_run(self, run_id: str) -> MemoryRecord:
         """The record of run ``run_id``; ``WeftError`` when that run was not recorded."""
@@ -164,11 +184,20 @@ class ExperienceMemory:
         count = len(self)
         if count == 0:
             return [(ReuseDecision(None, 0.0, "memory is empty"), None) for _ in tasks]
-        vectors = self.embedder.embed([s.masked for s in sigs])
+        vectors = self.embedder.embed([s.masked for s in sigs]).tolist()
+        n = min(self.policy.candidates, count)
         found = self.tasks.query(
-            query_embeddings=vectors.tolist(),
-            n_results=min(self.policy.candidates, count),
-            include=["documents", "distances"],
+            query_embeddings=vectors, n_results=n, include=["documents", "distances"]
+        )
+        keys = int(self.keys.count())
+        aliases = (
+            self.keys.query(
+                query_embeddings=vectors,
+                n_results=min(self.policy.candidates, keys),
+                include=["documents", "metadatas", "distances"],
+            )
+            if keys
+            else None
         )
         out = []
         for i, sig in enumerate(sigs):
@@ -176,14 +205,40 @@ class ExperienceMemory:
                 rid: _parse(doc, rid)
                 for rid, doc in zip(found["ids"][i], found["documents"][i], strict=True)
             }
-            candidates = [
-                Candidate(rid, signature(records[rid].task), 1.0 - float(dist))
+            hits = [
+                (rid, records[rid].task, 1.0 - float(dist))
                 for rid, dist in zip(found["ids"][i], found["distances"][i], strict=True)
-                if not self.policy.require_good or records[rid].reusable()
             ]
-            decision = decide(sig, candidates, self.policy)
+            if aliases is not None:
+                hits += self._alias_hits(aliases, i, records)
+            candidates = [
+                Candidate(rid, signature(text), sim)
+                for rid, text, sim in hits
+                if rid in records and (not self.policy.require_good or records[rid].reusable())
+            ]
+            decision = decide(sig, candidates, self.policy, _failures(hits, records))
             out.append((decision, records.get(decision.record_id or "")))
         return out
+
+    def _alias_hits(
+        self, aliases: Any, i: int, records: dict[str, MemoryRecord]
+    ) -> list[tuple[str, str, float]]:
+        """(record id, variant text, similarity) of query ``i``; fills ``records``."""
+        hits = [
+            (str(meta["record"]), str(doc), 1.0 - float(dist))
+            for doc, meta, dist in zip(
+                aliases["documents"][i],
+                aliases["metadatas"][i],
+                aliases["distances"][i],
+                strict=True,
+            )
+        ]
+        missing = sorted({rid for rid, _, _ in hits} - set(records))
+        if missing:
+            got = self.tasks.get(ids=missing, include=["documents"])
+            for rid, doc in zip(got["ids"], got["documents"], strict=True):
+                records[rid] = _parse(doc, rid)
+        return hits
 
     def note_reuse(self, record: MemoryRecord, saved_calls: int, saved_tokens: int) -> None:
         """Count one reuse of ``record`` and what it saved (the prune policy scores by use)."""
@@ -195,14 +250,20 @@ class ExperienceMemory:
     # -- elimination, export ----------------------------------------------------
 
     def prune(self, keep: float) -> list[str]:
-        """Keep the best ``keep`` fraction (by quality and use); returns the ids dropped."""
+        """Keep the best ``keep`` fraction (by quality and use); returns the ids dropped.
+
+        Dropped near-duplicates are merged into the record their group keeps
+        (``prune.absorb``): their use counts and phrasings stay, their copies go.
+        """
         if not 0 < keep <= 1:
             raise WeftError(f"--keep must be in (0, 1], got {keep}")
         records = self.records()
-        order = prune_order(records)
         kept = max(1, round(keep * len(records))) if records else 0
-        dropped = [r.id for r in order[kept:]]
+        merged, dropped = absorb(prune_order(records), kept)
         self.delete(dropped)
+        for record in merged:  # the duplicates' phrasings and use counts, now theirs
+            self.update(record)
+            self._index_variants(record)
         return dropped
 
     def export(self, path: str | Path) -> int:
@@ -270,6 +331,20 @@ class ExperienceMemory:
 
     def signature(self, task: str) -> Signature:
         return signature(task)
+
+
+def _failures(
+    hits: list[tuple[str, str, float]], records: dict[str, MemoryRecord]
+) -> dict[str, tuple[str, float]]:
+    """Record id -> (the nearest of its reuses that went bad, its similarity)."""
+    out: dict[str, tuple[str, float]] = {}
+    for rid, _, sim in hits:
+        bad = records.get(rid)
+        if bad is None or bad.reusable() or bad.reused_from is None:
+            continue
+        if sim > out.get(bad.reused_from, ("", -1.0))[1]:
+            out[bad.reused_from] = (rid, sim)
+    return out
 
 
 def _parse(document: str | None, record_id: str) -> MemoryRecord:

@@ -23,10 +23,10 @@ How a subtask becomes arguments depends on the action's input schema:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from weft.protocols import ActionSpec
+from weft.protocols import Action, ActionSpec
 from weft.runtime.orchestrator.plan import Plan, Subtask
 from weft.workflows import Workflow
 
@@ -62,16 +62,23 @@ def subtask_text(subtask: Subtask) -> str:
     return subtask.description
 
 
-def subtask_arguments(subtask: Subtask, spec: ActionSpec) -> dict[str, Any]:
-    """The node's ``with`` for ``subtask`` on action ``spec`` (see the module docstring)."""
+def subtask_arguments(
+    subtask: Subtask, spec: ActionSpec, refs: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """The node's ``with`` for ``subtask`` on action ``spec`` (see the module docstring).
+
+    ``refs`` maps a dependency's id to where its result is read (a channel's synthesis).
+    """
     description = "${inputs.subtasks." + subtask.id + "}"
-    deps = list(subtask.depends_on)
+    deps = [(refs or {}).get(dep, dep) for dep in subtask.depends_on]
     if _takes_task(spec):
         arguments: dict[str, Any] = {"task": description}
         properties = spec.input_schema.get("properties") or {}
         open_schema = spec.input_schema.get("additionalProperties") is not False
         if deps and ("context" in properties or open_schema):
-            arguments["context"] = {dep: "${" + dep + "}" for dep in deps}
+            arguments["context"] = {
+                dep: "${" + ref + "}" for dep, ref in zip(subtask.depends_on, deps, strict=True)
+            }
         return arguments
     parameter = _parameter(spec)
     if parameter is None:
@@ -96,18 +103,40 @@ def plan_to_workflow(
     aggregator: str,
     name: str = "ask",
     description: str = "",
+    channels: Sequence[tuple[Sequence[str], Action]] = (),
 ) -> Workflow:
-    """The workflow for a validated, routed plan; run it with ``plan_inputs(task, plan)``."""
+    """The workflow for a validated, routed plan; run it with ``plan_inputs(task, plan)``.
+
+    ``channels`` (FoA clusters: subtask ids and the cluster action that runs
+    them together) replace their subtasks' nodes with one node each, named
+    after the action; what depended on a member reads the channel's synthesis.
+    """
     wf = Workflow(name, description=description)
     wf.input("task", type="string", required=True, description="The task as asked.")
     wf.input("subtasks", type="object", required=True, description="Subtask id -> text.")
+    by_id = {s.id: s for s in plan.subtasks}
+    refs = {i: f"{action.spec.name}.synthesis" for ids, action in channels for i in ids}
+    node_of = {i: ref.split(".")[0] for i, ref in refs.items()}
+    for ids, action in channels:
+        wf.node(
+            action.spec.name,
+            action,
+            with_={
+                "task": "${inputs.task}",
+                "subtasks": ["${inputs.subtasks." + i + "}" for i in ids],
+            },
+            after=sorted({node_of.get(d, d) for d in by_id[ids[0]].depends_on}),
+            description="; ".join(by_id[i].description for i in ids),
+        )
     for subtask in plan.subtasks:
-        action = routes[subtask.id]
+        if subtask.id in refs:
+            continue
+        action_name = routes[subtask.id]
         wf.node(
             subtask.id,
-            action,
-            with_=subtask_arguments(subtask, specs[action]),
-            after=list(subtask.depends_on),
+            action_name,
+            with_=subtask_arguments(subtask, specs[action_name], refs),
+            after=list(dict.fromkeys(node_of.get(d, d) for d in subtask.depends_on)),
             description=subtask.description,
         )
     wf.node(
@@ -115,10 +144,10 @@ def plan_to_workflow(
         aggregator,
         with_={
             "task": "${inputs.task}",
-            "results": {s.id: "${" + s.id + "}" for s in plan.subtasks},
+            "results": {s.id: "${" + refs.get(s.id, s.id) + "}" for s in plan.subtasks},
             "subtasks": "${inputs.subtasks}",
         },
-        after=[s.id for s in plan.subtasks],
+        after=list(dict.fromkeys(node_of.get(s.id, s.id) for s in plan.subtasks)),
         description="Combine the subtask results into the answer.",
     )
     wf.output(ANSWER_NODE, "${" + ANSWER_NODE + "}")

@@ -59,7 +59,12 @@ class Recall(BaseModel):
     borderline: bool = Field(default=False, description="Close to the line (and not confirmed).")
     saved: Usage = Field(
         default_factory=Usage,
-        description="The planner usage of the original run: what reuse saves.",
+        description="The planner usage of the original run, less ``spent``: what reuse saves.",
+    )
+    spent: Usage = Field(
+        default_factory=Usage,
+        description="What finding it cost (a model call confirming a borderline match); "
+        "counted as this run's planner usage.",
     )
 
 

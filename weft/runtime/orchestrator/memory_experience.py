@@ -5,11 +5,14 @@ the past plan filled with the new task's parameters (``fill_plan``), with the
 planner usage of the original run as what the reuse saves. A borderline hit
 is confirmed with one short model call when ``confirm`` is given (an
 ``LLMConfirm``, cheaper than planning); without one a borderline hit is
-reused as the rule decided. ``record`` keeps every finished ask: its plan,
-per-subtask outcomes, usage, agents, and the reuse it made (the reused
-record's counters go up). With ``steps=True`` each succeeded subtask's
-(description, output) also goes to the shared step pool, as few-shot
-examples for agents (``weft.agents`` ``LLMAgent(examples=...)``).
+reused as the rule decided. A confirming call is the run's planner usage
+(``Recall.spent``) and comes off what the reuse saved; a refusing one is
+only in ``LLMConfirm.usage`` (the planner runs, with the past plan as a
+hint). ``record`` keeps every finished ask: its plan, per-subtask outcomes,
+usage, agents, and the reuse it made (the reused record's counters go up).
+With ``steps=True`` each succeeded subtask's (description, output) also goes
+to the shared step pool, as few-shot examples for agents
+(``weft.agents`` ``LLMAgent(examples=...)``).
 
 Chroma and the embedder are synchronous: every call runs in a worker thread.
 """
@@ -52,6 +55,16 @@ class LLMConfirm:
         return (completion.message.content or "").strip().lower().startswith("y")
 
 
+def _minus(after: Usage, before: Usage) -> Usage:
+    """What one call added to a running ``Usage`` total."""
+    return Usage(
+        llm_calls=after.llm_calls - before.llm_calls,
+        prompt_tokens=after.prompt_tokens - before.prompt_tokens,
+        completion_tokens=after.completion_tokens - before.completion_tokens,
+        cost=after.cost - before.cost,
+    )
+
+
 class MemoryExperience:
     """``ExperienceStore`` on an ``ExperienceMemory``; see the module docstring."""
 
@@ -76,11 +89,13 @@ class MemoryExperience:
         decision, record = await asyncio.to_thread(self.memory.match, task)
         if record is None or decision.record_id is None:
             return None
-        why = decision.why
+        why, spent = decision.why, Usage()
         if decision.borderline and self.confirm is not None:
+            before = getattr(self.confirm, "usage", Usage())
             if not await self.confirm(task, record.task):
                 return Plan.model_validate(record.plan)  # not the same plan: a hint only
             why += "; confirmed by the model"
+            spent = _minus(getattr(self.confirm, "usage", Usage()), before)
         filled = fill_plan(record, signature(record.task), signature(task))
         return Recall(
             plan=Plan.model_validate(filled),
@@ -90,9 +105,13 @@ class MemoryExperience:
             why=why,
             borderline=decision.borderline and self.confirm is None,
             saved=Usage(
-                llm_calls=record.usage.planner_calls,
-                prompt_tokens=record.usage.planner_tokens,
+                llm_calls=max(record.usage.planner_calls - spent.llm_calls, 0),
+                prompt_tokens=max(
+                    record.usage.planner_tokens - spent.prompt_tokens - spent.completion_tokens,
+                    0,
+                ),
             ),
+            spent=spent,
         )
 
     async def record(self, experience: Experience) -> None:

@@ -36,6 +36,7 @@ from weft.protocols import (
     WorkflowSpec,
     new_id,
 )
+from weft.runtime.engine.capability import bind_resolver
 from weft.runtime.engine.compiler import PreparedWorkflow, compile_workflow
 from weft.runtime.engine.executor import Executor, Listener
 from weft.runtime.engine.inputs import resolve_inputs
@@ -63,7 +64,10 @@ from weft.runtime.orchestrator.routing import RouteChoice, SubtaskRouter
 from weft.runtime.orchestrator.rule_planner import RulePlanner
 from weft.runtime.orchestrator.run_support import BudgetWatch, SpanSink, UnstartedRun
 from weft.runtime.orchestrator.validator import PlanValidator
+from weft.runtime.routing.embeddings.base import Embedder
 from weft.runtime.routing.lexical_router import LexicalRouter
+from weft.runtime.teams.cluster import Cluster
+from weft.runtime.teams.grouping import plan_channels
 from weft.runtime.tracing.spans import SpanRecord, Tracer, new_span_id, trace_id_for
 from weft.workflows import Workflow
 
@@ -77,6 +81,10 @@ class Orchestrator:
     fed from elsewhere, e.g. cards on the bus). ``on_plan(plan, routes)`` is
     called with the accepted plan and its routes (subtask -> action) before the
     run starts, so a terminal can show them while the subtasks run.
+    ``cluster_rounds`` (FoA): independent subtasks with the same inputs routed
+    to the same agent (or, with ``cluster_embedder``, to agents whose cards are
+    similar) run as one cluster that refines for that many rounds and answers
+    with its synthesis (``weft.runtime.teams``).
 
     ``fallback_planner`` plans when ``planner`` gives no acceptable plan (a
     small local model may write nothing valid even after being re-asked):
@@ -104,6 +112,8 @@ class Orchestrator:
         sync_cards: bool = True,
         on_plan: Callable[[Plan, dict[str, str]], None] | None = None,
         fallback_planner: Planner | Literal["rules", "none"] = "rules",
+        cluster_rounds: int | None = None,
+        cluster_embedder: Embedder | None = None,
     ) -> None:
         self.registry = (
             actions
@@ -129,6 +139,10 @@ class Orchestrator:
         self.sync_cards = sync_cards
         self.on_plan = on_plan
         self.validator = PlanValidator(self.budget)
+        #: Set: independent subtasks routed to similar agents refine each other in a cluster
+        #: for this many rounds (``weft.runtime.teams.plan_channels``), then synthesise.
+        self.cluster_rounds = cluster_rounds
+        self.cluster_embedder = cluster_embedder
 
     def candidates(self) -> dict[str, ActionSpec]:
         """The actions a subtask may be routed to (those that can take a subtask)."""
@@ -240,6 +254,7 @@ class Orchestrator:
             specs,
             aggregator=self.aggregator.spec.name,
             description=task[:200],
+            channels=self._channels(plan, routes, router),
         )
         run_registry = self.registry.merged(ActionRegistry([self.aggregator]))
         unstarted.stage = "compile"
@@ -257,6 +272,24 @@ class Orchestrator:
         await self._learn(task, plan, choices, answer, result, recall)
         return answer
 
+    def _channels(
+        self, plan: Plan, routes: dict[str, str], router: SubtaskRouter
+    ) -> list[tuple[list[str], Action]]:
+        """FoA channels of the plan as cluster actions, when ``cluster_rounds`` is set."""
+        if self.cluster_rounds is None:
+            return []
+        found = plan_channels(
+            [(s.id, frozenset(s.depends_on), router.card_of(routes[s.id])) for s in plan.subtasks],
+            embedder=self.cluster_embedder,
+        )
+        return [
+            (
+                ids,
+                Cluster(f"channel_{ids[0]}", [routes[i] for i in ids], rounds=self.cluster_rounds),
+            )
+            for ids in found
+        ]
+
     async def _recalled_plan(
         self, recall: Recall | None, check: Any, run_id: str, notes: list[str]
     ) -> tuple[Plan | None, list[PlanFailure], Usage]:
@@ -273,7 +306,7 @@ class Orchestrator:
             f"{recall.saved.llm_calls} LLM call(s), "
             f"{recall.saved.prompt_tokens + recall.saved.completion_tokens} tokens"
         )
-        return recall.plan, [], Usage()
+        return recall.plan, [], recall.spent  # a confirming call is part of planning
 
     @staticmethod
     async def _checked_plan(
@@ -457,6 +490,8 @@ class Orchestrator:
         # a copy: preparing a builder registers its own actions, which must not
         # leak into the orchestrator's registry for later asks
         prepared = compile_workflow(workflow, self.registry.merged(ActionRegistry()))
+        # capability nodes are resolved by this orchestrator's router, among its agents
+        prepared = bind_resolver(prepared, router=self.router)
         declared = list(prepared.spec.inputs)
         if "task" in declared:
             given = {"task": task}

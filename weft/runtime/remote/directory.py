@@ -60,8 +60,27 @@ class AgentInfo:
     card: AgentCard
     first_seen: float
     last_seen: float
-    trust: Trust = field(default_factory=Trust)
-    """Which of its actions this caller may call (an untrusted agent is listed, never called)."""
+    verdict: Trust | Callable[[], Trust] = field(default_factory=Trust)
+    """The ``Trust``, or how to reach it: a directory may judge a card only when asked.
+
+    Checking a card's signature costs an Ed25519 verification (about 0.1 ms),
+    which for ten thousand retained cards would dominate taking them in,
+    while a caller usually asks about a few of them. ``trust`` runs the
+    judgement on first use and keeps its answer.
+    """
+
+    @property
+    def trust(self) -> Trust:
+        """Which of its actions this caller may call (an untrusted one is listed, never called)."""
+        verdict = self.verdict
+        if not isinstance(verdict, Trust):
+            verdict = self.verdict = verdict()
+        return verdict
+
+    @property
+    def judged(self) -> bool:
+        """Whether ``trust`` is known without judging the card now."""
+        return isinstance(self.verdict, Trust)
 
     @property
     def agent_id(self) -> str:

@@ -43,7 +43,7 @@ def workflow_actions(definition: WorkflowSpec | Workflow | str | Path) -> tuple[
         spec = loaded
         local = set()
     local |= set(spec.actions)
-    needed = {node.action for node in spec.nodes.values()}
+    needed = {node.action for node in spec.nodes.values() if node.action}
     needed |= {edge.critic for node in spec.nodes.values() for edge in node.after if edge.critic}
     return needed, local
 
@@ -70,7 +70,15 @@ async def actions_for(
     missing = needed - local - served
     if missing:
         await registry.wait_for(missing, wait)
+    if _has_capability_nodes(definition):  # a router chooses among every agent served
+        return registry.actions(sorted(served | missing))
     return registry.actions(sorted((needed & served) | missing))
+
+
+def _has_capability_nodes(definition: WorkflowSpec | Workflow | str | Path) -> bool:
+    loaded = load_definition(definition) if isinstance(definition, str | Path) else definition
+    spec = loaded.build() if isinstance(loaded, Workflow) else loaded
+    return any(node.capability is not None for node in spec.nodes.values())
 
 
 @asynccontextmanager

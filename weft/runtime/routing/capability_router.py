@@ -1,6 +1,6 @@
 """``CapabilityRouter``: picks the agent for a subtask by meaning, and says why.
 
-A decision has three steps.
+A decision has three steps, and an optional fourth.
 
 1. **Retrieve.** The subtask and the planner's capability phrase, when there
    is one, are embedded in one pass and summed (``w.capability`` weighs the
@@ -12,9 +12,11 @@ A decision has three steps.
    search is repeated restricted to the agents that do.
 2. **Rescore** the best ``rerank`` agents exactly, over *all* their documents:
 
-   ``score = w.best * best + w.mean * mean_top + w.lexical * lexical
+   ``score = (1 - s) * (w.best * best + w.mean * mean_top)
+   + s * (w.best * best_i + w.mean * mean_top_i) + w.lexical * lexical
    - w.not_skill * max(0, not_sim - best + w.not_margin)
-   - w.cost * cost / (cost + cost_ref) - w.load * load + w.operation * op
+   - w.cost * cost / (cost + cost_ref) - w.load * load
+   + w.operation * claimed - w.disclaimed * disclaimed
    + w.success * tanh(evidence / w.success_scale)``
 
    ``best`` is the cosine similarity of the subtask to the agent's closest
@@ -27,9 +29,15 @@ A decision has three steps.
    does *not* do better than what it does. ``cost`` is USD per call from the
    card, ``load`` 0 (idle) to 1 (saturated) from the ``load`` source, ``rate``
    the smoothed success rate of the agent on similar past subtasks (shown,
-   not scored). ``op`` (-1..1, ``Lexicon.operation``) says whether the card
-   claims the subtask's leading verb ("translate ...") or disclaims it ("it
-   does not translate"): the operation matters more than the topic nouns.
+   not scored). ``claimed`` and ``disclaimed`` (0..1,
+   ``Lexicon.operation_parts``) say whether the card claims the subtask's
+   operation, the verbs of its imperative clauses ("translate ..."), or
+   disclaims it ("it does not translate"): the operation matters more than
+   the topic nouns. ``best_i`` and ``mean_top_i`` are the same similarities
+   for the subtask's instruction alone when context surrounds it
+   (``instruction.instruction_text``: "Someone patched the crash; go over
+   their patch" is a review), with share ``s = w.instruction``, else 0; the
+   not-skill gap is the larger of the two views'.
    Not-skills include the negated sentences of the description
    (``card_text``). ``evidence`` is the signed, similarity- and age-weighted
    sum of past outcomes of the agent on near subtasks (``OutcomeMemory``;
@@ -41,6 +49,9 @@ A decision has three steps.
    Every candidate (excluded ones too, with the reason) comes back with its
    score parts, and a ``route`` span with all of them is
    recorded when a tracer is set.
+4. **Ask a model (optional).** With a ``chooser`` (``llm_choice.LLMChooser``),
+   one short chat call picks among the top candidates with their cards in
+   the prompt, or says none fits; cached, within a call budget, traced.
 
 The default weights (``ScoringWeights``) were set looking only at the "tune"
 half of the labelled set in ``bench/data`` (34 agents with deliberately close
@@ -53,7 +64,10 @@ so the defaults are not a sharp optimum. See ``bench/routing.py``. The
 second stage (operation, prose negations, lexical weight 1.0, outcome
 evidence) was set on the tune half routed from the text alone (0.64 -> 0.70)
 and checked on the holdout half and on a second set written in users' style
-(``bench/routing_sets.py``, ``bench/RESULTS.md``).
+(``bench/routing_sets.py``, ``bench/RESULTS.md``). The instruction view
+(share 0.5, the best of 0.5/0.75/1.0 on that tune half) took the project set
+from 0.733 to 0.745 and the users' set from 0.768 to 0.812 (hard items 0.571
+to 0.661), both at the old minimum score.
 """
 
 from __future__ import annotations
@@ -64,7 +78,6 @@ import os
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Collection, Iterable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -77,70 +90,22 @@ from weft.runtime.routing.capability_index import (
     CapabilityIndex,
     card_documents,
 )
-from weft.runtime.routing.card_text import operation_terms
 from weft.runtime.routing.chroma_store import HnswParams
 from weft.runtime.routing.embeddings.base import Embedder, normalise
+from weft.runtime.routing.instruction import instruction_text, operation_terms
 from weft.runtime.routing.lexicon import Lexicon, terms
+from weft.runtime.routing.llm_choice import LLMChooser
 from weft.runtime.routing.outcome_memory import OutcomeMemory, SuccessEstimate
+from weft.runtime.routing.scoring import (
+    CALIBRATED_MIN_SCORE,
+    Scored,
+    ScoringWeights,
+    Views,
+    similarity,
+)
 from weft.runtime.tracing.spans import SpanRecord, Tracer, new_span_id, trace_id_for
 
-
-@dataclass(frozen=True, slots=True)
-class ScoringWeights:
-    """The weights of the routing score; see the module docstring for the formula.
-
-    The defaults put semantic similarity first, exact words second and the
-    operational factors (cost, load) last, so they break near ties rather
-    than overrule a clearly better match. Past success can overrule a close
-    call, not a clear one: its term is at most ``success / 2``.
-    """
-
-    best: float = 1.0
-    """Similarity of the closest positive document."""
-    mean: float = 1.0
-    """Mean similarity of the ``top_docs`` closest positive documents."""
-    top_docs: int = 3
-    lexical: float = 1.0
-    """BM25 over description, skills and examples, scaled to 0..1."""
-    not_skill: float = 1.0
-    """Penalty per unit by which a not-skill out-matches the best document."""
-    not_margin: float = 0.05
-    """A not-skill within this much below the best document already counts."""
-    capability: float = 1.0
-    """Weight of the planner's capability phrase in the query vector (text = 1)."""
-    cost: float = 0.05
-    cost_ref: float = 0.01
-    """USD per call at which the cost term is half its weight."""
-    load: float = 0.1
-    success: float = 1.0
-    """Weight of ``tanh(evidence / success_scale)`` from similar past outcomes (-1..1)."""
-    success_scale: float = 0.1
-    operation: float = 0.25
-    """Bonus for a card that claims the subtask's leading verb, penalty if it disclaims it."""
-    min_score: float | None = None
-    """Below this score the decision is "no agent fits" (``chosen`` None); None: the
-    embedder's calibrated minimum (``CALIBRATED_MIN_SCORE``), or no minimum if it has none."""
-
-
-#: Minimum scores calibrated per embedding model. MiniLM: on the tune half of the
-#: project set (text only), 1% of correct decisions scored under 0.568 and none
-#: under 0.5; 0.43 is three quarters of that 1st percentile, leaving room for
-#: cards sparser than the project's (no examples), whose scores run lower.
-CALIBRATED_MIN_SCORE: dict[str, float] = {"sentence-transformers/all-MiniLM-L6-v2": 0.43}
-
-
-@dataclass(slots=True)
-class _Scored:
-    agent_id: str
-    card: CapabilityCard
-    score: float
-    best: float
-    lexical: float
-    load: float
-    success: SuccessEstimate | None
-    parts: dict[str, float]
-    evidence: str | None
-    excluded: str | None
+__all__ = ["CALIBRATED_MIN_SCORE", "CapabilityRouter", "ScoringWeights"]
 
 
 # -- the router ------------------------------------------------------------------------------
@@ -163,6 +128,8 @@ class CapabilityRouter:
     - ``tracer``: receives a ``route`` span per decision. The orchestrator
       records its own route spans, so give the router a tracer when it is used
       on its own, not both.
+    - ``chooser``: the optional LLM stage (``LLMChooser``) that picks among the
+      top candidates with their cards in the prompt; None: embeddings decide.
     - ``fetch``: documents fetched per query; ``rerank``: agents rescored exactly
       (8 and 12 gave the same accuracy on the labelled set; each agent whose
       vectors are not in memory costs a little more of a Chroma read).
@@ -184,6 +151,7 @@ class CapabilityRouter:
         fetch: int = 64,
         rerank: int = 8,
         query_cache: int = 512,
+        chooser: LLMChooser | None = None,
     ) -> None:
         self.index = index
         self.embedder: Embedder = index.embedder
@@ -195,10 +163,13 @@ class CapabilityRouter:
         self.tracer = tracer
         self.fetch = fetch
         self.rerank = rerank
+        self.chooser = chooser
+        if chooser is not None and chooser.tracer is None:
+            chooser.tracer = tracer
         self._lexicon = Lexicon()
         for card in index:
             self._lexicon.put(card)
-        self._query_cache: OrderedDict[tuple[str, str | None], NDArray[np.float32]] = OrderedDict()
+        self._query_cache: OrderedDict[tuple[str, str | None], Views] = OrderedDict()
         self._query_cache_size = query_cache
 
     @classmethod
@@ -301,58 +272,58 @@ class CapabilityRouter:
 
     async def query_vector(self, request: RouteRequest) -> NDArray[np.float32]:
         """The unit vector a request is searched with (cached for repeated subtasks)."""
-        key = (request.text, request.capability)
-        cached = self._query_cache.get(key)
-        if cached is not None:
-            self._query_cache.move_to_end(key)
-            return cached
-        texts = [request.text] if not request.capability else [request.text, request.capability]
-        vectors = await self.embedder.aembed(texts)
-        return self._remember_query(key, self.combine_query(vectors))
+        return (await self._views([request]))[0].vector
 
-    async def route_many(self, requests: Iterable[RouteRequest]) -> list[RoutingDecision]:
-        """Route several subtasks (a plan's), embedding all of them in one batch first."""
-        requests = list(requests)
-        vectors: dict[tuple[str, str | None], NDArray[np.float32]] = {}
-        todo: list[RouteRequest] = []
+    async def _views(self, requests: list[RouteRequest]) -> list[Views]:
+        """Each request's vectors (whole text + capability; instruction), one embedding batch."""
+        found: dict[tuple[str, str | None], Views | None] = {}
+        todo: list[tuple[RouteRequest, str | None]] = []
         for r in requests:
             key = (r.text, r.capability)
             cached = self._query_cache.get(key)
             if cached is not None:
-                vectors[key] = cached
-            elif key not in vectors:
-                vectors[key] = np.empty(0, np.float32)  # placeholder, filled below
-                todo.append(r)
+                self._query_cache.move_to_end(key)
+                found[key] = cached
+            elif key not in found:
+                found[key] = None
+                todo.append((r, instruction_text(r.text) if self.weights.instruction else None))
         if todo:
             texts: list[str] = []
-            for r in todo:
-                texts.extend([r.text] if not r.capability else [r.text, r.capability])
+            for r, instruction in todo:
+                texts.extend(t for t in (r.text, r.capability, instruction) if t)
             embedded = await self.embedder.aembed(texts)
             row = 0
-            for r in todo:
+            for r, instruction in todo:
                 width = 1 if not r.capability else 2
-                key = (r.text, r.capability)
-                vectors[key] = self._remember_query(
-                    key, self.combine_query(embedded[row : row + width])
-                )
+                views = Views(self.combine_query(embedded[row : row + width]))
                 row += width
+                if instruction:
+                    views.instruction = embedded[row]
+                    row += 1
+                found[(r.text, r.capability)] = self._remember_query((r.text, r.capability), views)
+        return [found[(r.text, r.capability)] for r in requests]  # type: ignore[misc]
+
+    async def route_many(self, requests: Iterable[RouteRequest]) -> list[RoutingDecision]:
+        """Route several subtasks (a plan's), embedding all of them in one batch first."""
+        requests = list(requests)
+        views = await self._views(requests)
         decisions = []
-        for r in requests:
+        for r, v in zip(requests, views, strict=True):
             started, wall = time.perf_counter(), time.time()
-            vector = vectors[(r.text, r.capability)]
-            decision = await asyncio.to_thread(self.decide, r, vector, started)
+            decision = await asyncio.to_thread(
+                self.decide, r, v.vector, started, instruction=v.instruction
+            )
+            decision = await self._refine(decision, started)
             self._trace(decision, wall)
             decisions.append(decision)
         return decisions
 
-    def _remember_query(
-        self, key: tuple[str, str | None], vector: NDArray[np.float32]
-    ) -> NDArray[np.float32]:
-        self._query_cache[key] = vector
+    def _remember_query(self, key: tuple[str, str | None], views: Views) -> Views:
+        self._query_cache[key] = views
         self._query_cache.move_to_end(key)
         while len(self._query_cache) > self._query_cache_size:
             self._query_cache.popitem(last=False)
-        return vector
+        return views
 
     def combine_query(self, vectors: NDArray[np.float32]) -> NDArray[np.float32]:
         """Text vector plus ``weights.capability`` times the capability vector, normalised."""
@@ -365,15 +336,34 @@ class CapabilityRouter:
     async def route(self, request: RouteRequest) -> RoutingDecision:
         started = time.perf_counter()
         wall = time.time()
-        vector = await self.query_vector(request)
-        decision = await asyncio.to_thread(self.decide, request, vector, started)
+        views = (await self._views([request]))[0]
+        decision = await asyncio.to_thread(
+            self.decide, request, views.vector, started, instruction=views.instruction
+        )
+        decision = await self._refine(decision, started)
         self._trace(decision, wall)
         return decision
 
+    async def _refine(self, decision: RoutingDecision, started: float) -> RoutingDecision:
+        """The LLM stage, when a chooser is configured (see ``llm_choice``)."""
+        if self.chooser is None:
+            return decision
+        refined = await self.chooser.refine(decision, self.index.cards)
+        return refined.model_copy(update={"latency_s": time.perf_counter() - started})
+
     def decide(
-        self, request: RouteRequest, vector: NDArray[np.float32], started: float | None = None
+        self,
+        request: RouteRequest,
+        vector: NDArray[np.float32],
+        started: float | None = None,
+        *,
+        instruction: NDArray[np.float32] | None = None,
     ) -> RoutingDecision:
-        """The decision for ``request`` given its query vector (synchronous; no tracing)."""
+        """The decision for ``request`` given its query vector (synchronous; no tracing).
+
+        ``instruction``: the vector of the request's imperative clauses when they
+        are not the whole text (see ``instruction``); None scores the whole text only.
+        """
         started = time.perf_counter() if started is None else started
         passing, failing = self._retrieve(request, vector)
         shortlist = passing[: max(self.rerank, request.k)] + failing
@@ -381,7 +371,7 @@ class CapabilityRouter:
         # An agent that succeeded on a near-identical subtask is considered even if
         # its card is not among the nearest: that is how corrections take effect.
         shortlist += [a for a, e in success.items() if e.evidence > 0 and a not in shortlist]
-        scored = self._score(request, vector, shortlist, success)
+        scored = self._score(request, vector, shortlist, success, instruction)
         eligible = sorted((s for s in scored if s.excluded is None), key=lambda s: -s.score)
         chosen = eligible[0].card if eligible else None
         if eligible and eligible[0].score < self.min_score:
@@ -485,54 +475,59 @@ class CapabilityRouter:
         vector: NDArray[np.float32],
         agents: list[str],
         success: Mapping[str, SuccessEstimate],
-    ) -> list[_Scored]:
+        instruction: NDArray[np.float32] | None = None,
+    ) -> list[Scored]:
         w = self.weights
         cards = self.index.cards
         vectors = self.index.agent_vectors(agents)
         agents = [a for a in agents if a in vectors and a in cards]
         if not agents:
             return []
-        # One product for every document of every shortlisted agent.
+        # One product for every document of every shortlisted agent (and view).
         blocks = [vectors[a] for a in agents]
-        sims_all = np.concatenate([b.vectors for b in blocks]) @ vector
+        stacked = np.concatenate([b.vectors for b in blocks])
+        sims_all = stacked @ vector
+        share = w.instruction if instruction is not None else 0.0
+        instr_all = stacked @ instruction if instruction is not None else sims_all
         query_terms = terms(request.text)
         if request.capability:
             query_terms += terms(request.capability) * 2
         lexical = self._lexicon.scores(query_terms, agents)
         ops = operation_terms(request.text)
-        out: list[_Scored] = []
+        out: list[Scored] = []
         start = 0
         for agent, block in zip(agents, blocks, strict=True):
             card = cards[agent]
-            sims = sims_all[start : start + len(block.kinds)]
-            start += len(block.kinds)
-            kinds = block.kinds
-            listed = sims.tolist()
-            positive = [(x, i) for i, x in enumerate(listed) if kinds[i] != "not"]
-            negative = [(x, i) for i, x in enumerate(listed) if kinds[i] == "not"]
-            positive.sort(reverse=True)
-            best, best_i = positive[0] if positive else (0.0, 0)
-            top = positive[: w.top_docs]
-            mean_top = sum(s for s, _ in top) / len(top) if top else 0.0
-            not_sim, not_i = max(negative) if negative else (-1.0, -1)
+            end = start + len(block.kinds)
+            best, best_i, mean_top, not_gap, not_i = similarity(sims_all[start:end], block.kinds, w)
+            if share:
+                i_best, _, i_mean, i_gap, i_not = similarity(instr_all[start:end], block.kinds, w)
+                instruction_part = share * ((i_best + i_mean) - (best + mean_top))
+                if i_gap > not_gap:
+                    not_gap, not_i = i_gap, i_not
+            else:
+                instruction_part = 0.0
+            start = end
             load = self._load_of(agent)
+            claimed, disclaimed = self._lexicon.operation_parts(ops, agent)
             estimate = success.get(agent)
             signed = estimate.evidence if estimate is not None else 0.0
             parts = {
                 "best": w.best * best,
                 "mean": w.mean * mean_top,
                 "lexical": w.lexical * lexical.get(agent, 0.0),
-                "not_skill": -w.not_skill * max(0.0, not_sim - best + w.not_margin),
+                "instruction": instruction_part,
+                "not_skill": -w.not_skill * not_gap,
                 "cost": -w.cost * card.cost_per_call / (card.cost_per_call + w.cost_ref),
                 "load": -w.load * load,
-                "operation": w.operation * self._lexicon.operation(ops, agent),
+                "operation": w.operation * claimed - w.disclaimed * disclaimed,
                 "success": w.success * math.tanh(signed / w.success_scale),
             }
             evidence = f"{block.kinds[best_i]}: {block.texts[best_i]}"
             if parts["not_skill"] < 0:
                 evidence += f" | not: {block.texts[not_i]}"
             out.append(
-                _Scored(
+                Scored(
                     agent_id=agent,
                     card=card,
                     score=sum(parts.values()),

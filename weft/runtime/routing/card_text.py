@@ -14,11 +14,12 @@ matching its words counts it *for* the agent (it mentions "translate"). So:
 Subtasks name an operation and a topic: "translate this support ticket" is a
 translation (the operation) about a ticket (the topic). Embeddings weigh the
 topic nouns at least as much as the verb, which sends such requests to the
-agent that owns the topic. ``operation_terms`` returns the stemmed leading
-verb of each clause of an imperative subtask; the router gives an agent a
-bonus when its positive text contains that operation and a penalty when its
-negations do. Questions ("how many km is 26 miles?") have no leading verb and
-get no operation term: the embedding decides alone.
+agent that owns the topic. ``operation_terms`` (from ``instruction``, which
+also finds the imperative clauses the router scores separately) returns the
+stemmed verb of each imperative clause; the router gives an agent a bonus when
+its positive text contains that operation and a penalty when its negations
+do. Questions ("how many km is 26 miles?") have no leading verb and get no
+operation term: the embedding decides alone.
 """
 
 from __future__ import annotations
@@ -26,7 +27,15 @@ from __future__ import annotations
 import re
 
 from weft.protocols import CapabilityCard
-from weft.runtime.routing.text import STOPWORDS, stem
+from weft.runtime.routing.instruction import operation_terms
+
+__all__ = [
+    "card_not_skills",
+    "card_positive_text",
+    "operation_terms",
+    "positive_text",
+    "prose_negations",
+]
 
 _SENTENCE = re.compile(r"(?<=[.!?;])\s+")
 # A negation cue followed by the clause it negates.
@@ -41,16 +50,6 @@ _SUBJECT_NEG = re.compile(
     re.IGNORECASE,
 )
 _LEAD = re.compile(r"^(?:it|this\s+agent|the\s+agent|they|and|but|or|,)\s+", re.IGNORECASE)
-_WORD = re.compile(r"[a-z][a-z'-]*")
-
-#: Leading words that are not operations: questions, pronouns, fillers.
-_NOT_VERBS_TEXT = (
-    "what which who whom whose when where why how is are was were will would can could "
-    "should do does did i we you my our your the a an this that these those it its there "
-    "here please any some if then now also just ok okay hi hello hey so after before once "
-    "since because while given today tomorrow yesterday someone somebody everyone"
-)
-_NOT_VERBS: frozenset[str] = frozenset(_NOT_VERBS_TEXT.split())
 
 
 def _clean(clause: str) -> str:
@@ -104,21 +103,3 @@ def card_not_skills(card: CapabilityCard) -> list[str]:
 def card_positive_text(card: CapabilityCard) -> str:
     """Description (negations removed) and skills: the card document's text."""
     return "\n".join([positive_text(card.description), *card.skills])
-
-
-def operation_terms(text: str) -> list[str]:
-    """Stemmed leading verbs of the clauses of an imperative subtask ("translate", "convert").
-
-    A clause starts the text, or follows ``;``, ``:``, ``.``, ", then" or "and
-    then". Question and filler words are not operations.
-    """
-    out: list[str] = []
-    for clause in re.split(r"[;:.!?]\s+|,\s*then\s+|\band\s+then\s+", text.strip()):
-        words = _WORD.findall(clause.lower())
-        if not words:
-            continue
-        first = words[0]
-        if first in _NOT_VERBS or first in STOPWORDS or len(first) < 3:
-            continue
-        out.append(stem(first))
-    return out

@@ -70,24 +70,32 @@ class Lexicon:
     def operation(self, ops: Iterable[str], agent: str) -> float:
         """-1..1: how strongly the agent's card claims (or disclaims) the subtask's operations.
 
+        ``claimed - disclaimed`` of ``operation_parts``.
+        """
+        claimed, disclaimed = self.operation_parts(ops, agent)
+        return max(-1.0, min(1.0, claimed - disclaimed))
+
+    def operation_parts(self, ops: Iterable[str], agent: str) -> tuple[float, float]:
+        """(claimed, disclaimed), each 0..1: the share of the subtask's operations the card
+        says it does, and the share it says it does *not* do ("does not translate").
+
         Each operation counts by its rarity among the cards (a verb every card
         uses, like "write", says little), relative to the rarest possible term.
-        A disclaimed operation ("does not translate") counts against.
         """
         ops = list(dict.fromkeys(ops))
         if not ops:
-            return 0.0
+            return 0.0, 0.0
         top = self.idf("\0never-seen")
         counts = self.tf.get(agent, Counter())
         negative = self.negative.get(agent, frozenset())
-        total = 0.0
+        claimed = disclaimed = 0.0
         for op in ops:
             weight = self.idf(op) / top
             if op in negative:
-                total -= weight
+                disclaimed += weight
             elif counts.get(op, 0):
-                total += weight
-        return max(-1.0, min(1.0, total / len(ops)))
+                claimed += weight
+        return min(1.0, claimed / len(ops)), min(1.0, disclaimed / len(ops))
 
     def scores(self, query: Iterable[str], agents: Iterable[str]) -> dict[str, float]:
         """BM25 of each agent divided by its upper bound for this query, in 0..1."""

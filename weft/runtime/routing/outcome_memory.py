@@ -8,8 +8,11 @@ turns their outcomes into signed *evidence* per agent:
     evidence(agent) = sum over neighbours of  w * (+1 if success else -1)
     w = ((sim - min_similarity) / (1 - min_similarity)) ** 2 * 0.5 ** (age / half_life)
 
-Only neighbours at least ``min_similarity`` close count, the closest far more
-than the merely related (the square); an outcome loses half its weight every
+Only neighbours at least ``min_similarity`` close count (0.55 for MiniLM: on
+the labelled sets, a past subtask less similar than that had the same right
+agent no more often than chance among close agents, and letting those count
+lowered top-1 on new subtasks by 2 points; see bench/routing_sets.py), the
+closest far more than the merely related (the square); an outcome loses half its weight every
 ``half_life_s`` (30 days by default), so an agent that was bad last quarter
 and has since been fixed is not punished forever. An outcome recorded against
 another version of the agent's card than the current one is ignored: a new
@@ -63,7 +66,7 @@ class OutcomeMemory:
         collection: str = DEFAULT_COLLECTION,
         hnsw: HnswParams | None = None,
         neighbours: int = 24,
-        min_similarity: float = 0.5,
+        min_similarity: float = 0.55,
         half_life_s: float = 30 * DAY_S,
         clock: Any = time.time,
     ) -> None:

@@ -132,7 +132,8 @@ def lane_of(span: SpanRecord, tree: SpanTree | None = None) -> str | None:
     """The timeline lane of a span: its agent, else its action; None for the run span.
 
     LLM requests, routing decisions and memory lookups sit in the lane of the
-    call that made them unless they name an agent themselves.
+    call that made them unless they name an agent themselves; the messages of
+    a team (``team`` spans) share one lane per team.
     """
     if span.kind == "run" and span.parent_id is None:
         return None
@@ -145,6 +146,8 @@ def lane_of(span: SpanRecord, tree: SpanTree | None = None) -> str | None:
         action = span.attributes.get("weft.action")
         if isinstance(action, str):
             return action
+    if span.kind == "team" and isinstance(span.attributes.get("weft.team"), str):
+        return f"team {span.attributes['weft.team']}"  # a conversation reads as one lane
     return span.name
 
 

@@ -1,0 +1,52 @@
+"""examples/team runs offline: an IoA team with sync and async assignment and a pause-and-trigger.
+
+The members are real ``LLMAgent``s on the real ``openai`` client against
+``weft.testing.OpenAIServer`` serving the example's scripted answers.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from weft.protocols.teams import MessageType, TeamState
+from weft.runtime.teams import is_legal
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "team"
+
+
+@pytest.fixture(scope="module")
+def example() -> Iterator[ModuleType]:
+    """``run.py``, imported from its file (it imports its two neighbours by name)."""
+    spec = importlib.util.spec_from_file_location("team_example_run", EXAMPLE / "run.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    yield module
+    sys.path.remove(str(EXAMPLE))
+    del sys.modules[spec.name]
+
+
+async def test_the_launch_team_assigns_pauses_votes_and_concludes(example: ModuleType) -> None:
+    lines: list[str] = []
+    outcome, transcript = await example.run_offline("teams", show=lines.append)
+    assert outcome.reason == "vote"
+    assert outcome.conclusion.startswith("weft now has teams:")
+    kinds = [m.type for m in transcript]
+    assert MessageType.ASSIGN_SYNC in kinds
+    assign = transcript[kinds.index(MessageType.ASSIGN_SYNC)]
+    assert {(t.id, t.mode) for t in assign.tasks} == {("facts", "async"), ("outline", "sync")}
+    pause, trigger = kinds.index(MessageType.PAUSE), kinds.index(MessageType.TRIGGER)
+    facts = next(i for i, m in enumerate(transcript) if m.task_id == "facts")
+    outline = next(i for i, m in enumerate(transcript) if m.task_id == "outline")
+    assert outline < kinds.index(MessageType.SPEAK)  # the sync task reported before turn 2
+    assert pause < facts < trigger  # the pause waited for the async task
+    assert is_legal([TeamState.TEAMUP, *(m.state for m in transcript)])
+    assert outcome.task_results["facts"].count("\n") == 2
+    assert len(lines) == len(transcript) == outcome.messages

@@ -1,0 +1,63 @@
+"""Finding what a subtask asks to do, apart from the context around it."""
+
+from __future__ import annotations
+
+import pytest
+
+from weft.runtime.routing.instruction import imperative_clauses, instruction_text, operation_terms
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "Someone patched the crash in the uploader; go over their patch and say if it is safe.",
+            "go over their patch and say if it is safe.",
+        ),
+        (
+            "After the crash fix lands, add a test that reproduces the bug.",
+            "add a test that reproduces the bug.",
+        ),
+        ("Our invoice module has zero tests, add some.", "add some."),
+        (
+            "The ticket is already categorised as billing; now draft the reply to the customer.",
+            "draft the reply to the customer.",
+        ),
+        (
+            "Memory keeps growing in the worker until it is killed; find the cause.",
+            "find the cause.",
+        ),
+        (
+            "Reviewers keep missing regressions in the cart code, so write pytest cases for them.",
+            "write pytest cases for them.",
+        ),
+    ],
+)
+def test_context_is_dropped_and_the_instruction_kept(text: str, expected: str) -> None:
+    assert instruction_text(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Translate this support ticket from a Spanish customer into English.",  # all instruction
+        "How many kilometres is 26.2 miles?",  # a question: no imperative clause
+        "I'm training for a marathon; how many carbs should I eat per day?",
+        "Is the difference in conversion between variant A and B significant?",
+    ],
+)
+def test_no_separate_instruction_when_the_text_is_one_or_has_none(text: str) -> None:
+    assert instruction_text(text) is None
+
+
+def test_names_after_a_comma_and_gerunds_are_not_verbs() -> None:
+    clauses = imperative_clauses("Find a 30-minute slot next week for me, Ana and Raj.")
+    assert [c.verb for c in clauses] == ["find"]
+    assert imperative_clauses("Training the model on more data helps.") == []
+    assert [c.verb for c in imperative_clauses("Bring coverage up to 80 percent.")] == ["bring"]
+
+
+def test_operation_terms_are_stemmed_verbs_with_particles_dropped() -> None:
+    assert operation_terms("Pull the numbers; chart them") == ["pull", "chart"]
+    assert operation_terms("Boil it down, then translate it.") == ["boil", "translat"]
+    assert [c.verb for c in imperative_clauses("Go over the patch.")] == ["go over"]

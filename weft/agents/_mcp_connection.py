@@ -1,0 +1,399 @@
+"""One connection to an MCP server, held open by weft's MCP thread and shared by the process.
+
+Why a thread of its own: the SDK's ``mcp.Client`` is an anyio context manager
+whose task group must be entered and left by one task, on one event loop. A
+weft action, though, is listed when a workflow is *compiled* (synchronously,
+maybe inside a running loop) and called later from whatever loop runs the
+workflow, possibly a different one for each ``run_sync``. So every connection
+lives on one daemon thread's loop (``_McpThread``), which opens it, keeps it
+for the life of the process and closes it; callers on any loop reach it
+through ``asyncio.wrap_future``. Cancelling a caller cancels the request on
+the MCP loop, and the SDK stops the call there.
+
+Connections are shared by target (command line or URL, with its environment
+and folder): compiling the same workflow twice, or two workflows that name the
+same server, start the server once. A connection that broke (the server
+process died, the HTTP endpoint closed) is opened again on the next call.
+``close_all`` runs at interpreter exit, so a stdio server is shut down the
+way the SDK does it (stdin closed, then terminated) and never outlives weft.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import concurrent.futures
+import logging
+import os
+import shlex
+import shutil
+import threading
+from collections.abc import Callable, Coroutine, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from weft.protocols import WeftError
+
+__all__ = ["McpConnection", "McpServerError", "McpTarget", "close_all", "connection_for"]
+
+log = logging.getLogger("weft.mcp")
+
+T = TypeVar("T")
+
+#: ``(done, total, message)`` of a progress notification about a call.
+Progress = Callable[[float, float | None, str | None], None]
+
+#: Seconds to start a server and list its tools before giving up.
+DEFAULT_CONNECT_TIMEOUT = 30.0
+#: Variables a stdio server gets from weft's environment beyond the SDK's safe few.
+_PASSED_ENV = ("VIRTUAL_ENV", "PYTHONPATH", "WEFT_HOME")
+#: Seconds ``close_all`` waits at exit for the servers to shut down.
+_CLOSE_TIMEOUT = 10.0
+
+
+class McpServerError(WeftError):
+    """An MCP server could not be started, reached or listed; the message names it."""
+
+
+def _require_mcp() -> None:
+    try:
+        import mcp  # noqa: F401
+    except ImportError:  # pragma: no cover - exercised only without the extra
+        raise ImportError("MCP servers need the 'mcp' package: pip install 'weft[mcp]'") from None
+
+
+@dataclass(frozen=True)
+class McpTarget:
+    """Where an MCP server is: a streamable-HTTP URL, or a command speaking MCP on stdio."""
+
+    url: str | None = None
+    command: tuple[str, ...] = ()
+    env: tuple[tuple[str, str], ...] = ()
+    cwd: str | None = None
+
+    @classmethod
+    def parse(
+        cls,
+        server: str | Sequence[str],
+        *,
+        env: Mapping[str, str] | None = None,
+        cwd: str | os.PathLike[str] | None = None,
+    ) -> McpTarget:
+        """``http(s)://...`` is a URL; any other string is a command line (shell quoting);
+        a list is the command's argv as it is."""
+        if isinstance(server, str):
+            text = server.strip()
+            if text.startswith(("http://", "https://")):
+                return cls(url=text)
+            try:
+                argv = shlex.split(text)
+            except ValueError as exc:
+                raise McpServerError(f"MCP server command {server!r}: {exc}") from None
+        else:
+            argv = list(server)
+        if not argv:
+            raise McpServerError("an MCP server needs a command or an http(s):// URL")
+        return cls(
+            command=tuple(argv),
+            env=tuple(sorted((env or {}).items())),
+            cwd=None if cwd is None else os.fspath(cwd),
+        )
+
+    @property
+    def label(self) -> str:
+        """How messages name the server: its URL or its command line."""
+        return self.url or shlex.join(self.command)
+
+    def check(self) -> None:
+        """Refuse a command that is not there before the SDK tries to spawn it."""
+        if self.url is not None:
+            return
+        program = self.command[0]
+        path_var = dict(self.env).get("PATH", os.environ.get("PATH"))
+        if os.sep in program:
+            base = os.path.join(self.cwd or "", program)
+            if not os.path.exists(base):
+                raise McpServerError(f"MCP server command not found: {program} (no such file)")
+        elif shutil.which(program, path=path_var) is None:
+            raise McpServerError(f"MCP server command not found: {program!r} is not on PATH")
+
+    def sdk_server(self) -> Any:
+        """What ``mcp.Client`` takes: the URL, or ``StdioServerParameters``."""
+        if self.url is not None:
+            return self.url
+        from mcp import StdioServerParameters
+
+        # The SDK passes only a few safe variables to the server (HOME, PATH...): a
+        # Python server started from a virtualenv needs to find it too, and a weft
+        # one (`weft mcp serve`) its $WEFT_HOME (keys, trust list). No secrets pass.
+        env = {k: os.environ[k] for k in _PASSED_ENV if k in os.environ}
+        return StdioServerParameters(
+            command=self.command[0],
+            args=list(self.command[1:]),
+            env=env | dict(self.env),
+            cwd=self.cwd,
+        )
+
+
+def _cause(exc: BaseException) -> BaseException:
+    """The first leaf of an exception group (anyio task groups wrap what went wrong)."""
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        exc = exc.exceptions[0]
+    return exc
+
+
+def describe(exc: BaseException) -> str:
+    """``Type: message`` of what really went wrong, for a user-facing error."""
+    leaf = _cause(exc)
+    text = str(leaf)
+    return f"{type(leaf).__name__}: {text}" if text else type(leaf).__name__
+
+
+class _McpThread:
+    """The daemon thread whose event loop owns every MCP connection of this process."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        with self._lock:
+            if self._loop is None or self._thread is None or not self._thread.is_alive():
+                loop = asyncio.new_event_loop()
+                started = threading.Event()
+
+                def run() -> None:
+                    asyncio.set_event_loop(loop)
+                    loop.call_soon(started.set)
+                    loop.run_forever()
+
+                self._thread = threading.Thread(target=run, name="weft-mcp", daemon=True)
+                self._thread.start()
+                started.wait()
+                self._loop = loop
+            return self._loop
+
+    def in_thread(self) -> bool:
+        return self._thread is not None and threading.current_thread() is self._thread
+
+    def submit(self, coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop)
+
+    async def run(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Run ``coro`` on the MCP loop and await it from the caller's loop."""
+        return await asyncio.wrap_future(self.submit(coro))
+
+    def run_sync(self, coro: Coroutine[Any, Any, T], timeout: float | None) -> T:
+        """Run ``coro`` on the MCP loop and block for it (never from the MCP loop itself)."""
+        if self.in_thread():
+            coro.close()
+            raise RuntimeError("a blocking MCP call was made from the MCP thread")
+        future = self.submit(coro)
+        try:
+            return future.result(timeout)
+        except concurrent.futures.TimeoutError:
+            future.cancel()
+            raise
+
+
+_THREAD = _McpThread()
+
+
+class McpConnection:
+    """A live ``mcp.Client`` to one server, opened on first use and reopened after a break.
+
+    Every coroutine here runs on the MCP loop (``_THREAD``); the ``*_sync``
+    and ``call`` methods are the doors from other threads and loops.
+    """
+
+    def __init__(self, target: McpTarget, *, connect_timeout: float = DEFAULT_CONNECT_TIMEOUT):
+        self.target = target
+        self.connect_timeout = connect_timeout
+        self._client: Any = None
+        self._holder: asyncio.Task[None] | None = None
+        self._closing: asyncio.Event | None = None
+        self._opening: asyncio.Future[Any] | None = None
+
+    # -- on the MCP loop ----------------------------------------------------------
+
+    async def _client_now(self) -> Any:
+        """The open client, opening it (once, for every concurrent caller) if needed."""
+        if self._client is not None and self._holder is not None and not self._holder.done():
+            return self._client
+        if self._opening is None or self._opening.done():
+            self._opening = asyncio.get_running_loop().create_future()
+            self._closing = asyncio.Event()
+            self._holder = asyncio.create_task(
+                self._hold(self._opening, self._closing), name=f"weft-mcp {self.target.label}"
+            )
+        opening = self._opening
+        try:
+            async with asyncio.timeout(self.connect_timeout):
+                return await asyncio.shield(opening)
+        except TimeoutError:
+            await self._drop()
+            raise McpServerError(
+                f"MCP server {self.target.label} did not answer within {self.connect_timeout:g} s"
+            ) from None
+
+    async def _hold(self, opened: asyncio.Future[Any], closing: asyncio.Event) -> None:
+        """Own the client's context for as long as the connection lives (one task)."""
+        from mcp import Client
+
+        try:
+            self.target.check()
+            async with Client(self.target.sdk_server()) as client:
+                self._client = client
+                if not opened.done():
+                    opened.set_result(client)
+                await closing.wait()
+        except asyncio.CancelledError:
+            if not opened.done():
+                opened.cancel()
+            raise
+        except McpServerError as exc:
+            if not opened.done():
+                opened.set_exception(exc)
+        except BaseException as exc:  # the SDK's task groups raise groups of anything
+            if not opened.done():
+                opened.set_exception(
+                    McpServerError(
+                        f"MCP server {self.target.label} could not be "
+                        f"{'reached' if self.target.url else 'started'}: {describe(exc)}"
+                    )
+                )
+            else:
+                log.warning("MCP server %s connection ended: %s", self.target.label, describe(exc))
+        finally:
+            self._client = None
+
+    async def _drop(self) -> None:
+        """Close the connection (the next call opens a new one)."""
+        holder, closing = self._holder, self._closing
+        self._holder = self._closing = self._opening = None
+        self._client = None
+        if holder is None:
+            return
+        if closing is not None:
+            closing.set()
+        try:
+            async with asyncio.timeout(_CLOSE_TIMEOUT):
+                await asyncio.shield(holder)
+        except TimeoutError:
+            holder.cancel()
+        except BaseException as exc:  # closing must not fail the caller
+            log.debug("closing MCP server %s: %s", self.target.label, describe(exc))
+
+    async def _list_tools(self) -> list[Any]:
+        client = await self._client_now()
+        tools: list[Any] = []
+        cursor: str | None = None
+        for _ in range(1000):  # a server whose pages never end cannot hang weft
+            page = await client.list_tools(cursor=cursor)
+            tools.extend(page.tools)
+            cursor = page.next_cursor
+            if cursor is None:
+                break
+        return tools
+
+    async def _call(
+        self, tool: str, arguments: dict[str, Any], progress: Progress | None = None
+    ) -> Any:
+        from mcp import MCPError
+        from mcp.types import CONNECTION_CLOSED
+
+        client = await self._client_now()
+        on_progress = None
+        if progress is not None:
+
+            async def on_progress(done: float, total: float | None, message: str | None) -> None:
+                progress(done, total, message)
+
+        try:
+            return await client.call_tool(tool, arguments, progress_callback=on_progress)
+        except MCPError as exc:
+            if exc.code == CONNECTION_CLOSED:
+                await self._drop()
+            raise
+        except (OSError, EOFError) as exc:
+            await self._drop()
+            raise ConnectionError(f"MCP server {self.target.label}: {describe(exc)}") from exc
+        except BaseExceptionGroup as exc:
+            await self._drop()
+            raise ConnectionError(f"MCP server {self.target.label}: {describe(exc)}") from exc
+
+    # -- from any thread or loop ------------------------------------------------------
+
+    def list_tools_sync(self) -> list[Any]:
+        """The server's tools (every page), starting the server if needed; blocks."""
+        _require_mcp()
+        try:
+            return _THREAD.run_sync(self._list_tools(), self.connect_timeout + 5)
+        except McpServerError:
+            raise
+        except concurrent.futures.TimeoutError:
+            raise McpServerError(
+                f"MCP server {self.target.label}: listing its tools took over "
+                f"{self.connect_timeout:g} s"
+            ) from None
+        except Exception as exc:
+            raise McpServerError(
+                f"MCP server {self.target.label}: listing its tools failed: {describe(exc)}"
+            ) from None
+
+    async def list_tools(self) -> list[Any]:
+        """The server's tools, awaited from any loop."""
+        _require_mcp()
+        return await _THREAD.run(self._list_tools())
+
+    async def call(
+        self, tool: str, arguments: dict[str, Any], progress: Progress | None = None
+    ) -> Any:
+        """``tools/call`` on the server, awaited from any loop; returns the SDK's result.
+
+        ``progress(done, total, message)`` is called for each progress notification
+        the server sends about the call, on the MCP thread: it must not block.
+        """
+        return await _THREAD.run(self._call(tool, arguments, progress))
+
+    async def aclose(self) -> None:
+        """Close the connection (a stdio server process ends); the next call reopens it."""
+        if self._holder is not None:
+            await _THREAD.run(self._drop())
+
+    def close(self) -> None:
+        """``aclose`` for code outside any event loop."""
+        if self._holder is not None and not _THREAD.in_thread():
+            _THREAD.run_sync(self._drop(), _CLOSE_TIMEOUT + 5)
+
+
+_CONNECTIONS: dict[McpTarget, McpConnection] = {}
+_CONNECTIONS_LOCK = threading.Lock()
+
+
+def connection_for(target: McpTarget, *, connect_timeout: float | None = None) -> McpConnection:
+    """The process's connection to ``target`` (one per target, created on first request)."""
+    with _CONNECTIONS_LOCK:
+        found = _CONNECTIONS.get(target)
+        if found is None:
+            found = McpConnection(
+                target, connect_timeout=connect_timeout or DEFAULT_CONNECT_TIMEOUT
+            )
+            _CONNECTIONS[target] = found
+        return found
+
+
+def close_all() -> None:
+    """Close every MCP connection of this process (registered to run at exit)."""
+    with _CONNECTIONS_LOCK:
+        connections = list(_CONNECTIONS.values())
+    for connection in connections:
+        try:
+            connection.close()
+        except Exception as exc:  # pragma: no cover - best effort at exit
+            log.debug("closing MCP server %s: %s", connection.target.label, describe(exc))
+
+
+atexit.register(close_all)

@@ -1,0 +1,238 @@
+"""An A2A agent reachable over HTTP as a weft action (``A2aAction``, ``from_a2a``).
+
+A user with an A2A agent should be able to put it in a workflow, give it to
+an ``LLMAgent`` or serve it with ``weft agent serve`` without glue: in YAML
+``actions: {convert: {a2a: "http://host:port"}}``, in Python
+``A2aAction(url, name="convert")`` or ``await from_a2a(url)`` (which reads
+the agent card first and takes its name, description and skills).
+
+What maps to what (docs/interop.md has the table):
+
+- the call's arguments become the message's parts: ``text`` a text part,
+  the other keys one data part (``weft.protocols.a2a.value_to_parts``);
+  ``skill`` (if set) goes in the message's ``metadata.skill``;
+- the call is one blocking ``SendMessage`` through ``a2a-sdk``'s client
+  (JSON-RPC, or whatever binding the card offers that the SDK speaks); the
+  answer (a message, or the task's artifacts) is the output
+  (``parts_to_value``); failed, canceled and input-required tasks are
+  error, cancelled and needs_input results (``response_result``);
+- the call's deadline is the request's timeout; cancelling the call closes
+  the request (the remote task is not sent ``CancelTask``: a blocking send
+  has no task id until it returns);
+- the card is read once (``/.well-known/agent-card.json``), when first
+  needed, and its capability card (``capability_from_a2a``) is the spec's.
+
+``a2a-sdk`` is the optional ``a2a`` extra, imported on first use.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+import uuid
+import weakref
+from collections.abc import Mapping
+from typing import Any
+
+from weft.protocols import (
+    ActionCall,
+    ActionContext,
+    ActionKind,
+    ActionResult,
+    ActionSpec,
+    ActionState,
+)
+from weft.protocols.a2a import (
+    SKILL_METADATA,
+    a2a_name,
+    capability_from_a2a,
+    response_result,
+    specs_from_a2a,
+    value_to_parts,
+)
+
+__all__ = ["A2aAction", "from_a2a"]
+
+INSTALL_HINT = "calling A2A agents needs the 'a2a' extra: pip install 'weft[a2a]'"
+
+#: The arguments an A2A agent takes: ``text`` for a text part, any other key as data.
+A2A_INPUT_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {"text": {"type": "string", "description": "The message text."}},
+    "additionalProperties": True,
+}
+
+
+def _sdk() -> Any:
+    try:
+        import a2a.client
+    except ImportError as exc:
+        raise ImportError(INSTALL_HINT) from exc
+    return a2a.client
+
+
+class A2aAction:
+    """The A2A agent at ``url`` as an action (module docstring)."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        name: str | None = None,
+        skill: str | None = None,
+        description: str | None = None,
+        card: Mapping[str, Any] | None = None,
+        timeout: float | None = None,
+    ) -> None:
+        self.url = url
+        self.skill = skill
+        self.timeout = timeout
+        found = name or (a2a_name(str(card.get("name", ""))) if card else None)
+        if not found:
+            raise ValueError(f"A2aAction({url!r}) needs a name (or use 'await from_a2a(url)')")
+        self._name: str = found
+        self._description = description
+        self._card: dict[str, Any] | None = None
+        self._spec = ActionSpec(
+            name=self._name,
+            kind=ActionKind.AGENT,
+            description=description or f"A2A agent at {url}",
+            input_schema=A2A_INPUT_SCHEMA,
+        )
+        if card is not None:
+            self._use_card(dict(card))
+        self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, tuple[Any, Any]] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    @property
+    def spec(self) -> ActionSpec:
+        return self._spec
+
+    @property
+    def card(self) -> dict[str, Any] | None:
+        """The agent's A2A card (JSON) once read."""
+        return self._card
+
+    def __repr__(self) -> str:
+        return f"A2aAction({self.url!r}, name={self._name!r})"
+
+    def _use_card(self, card: dict[str, Any]) -> None:
+        self._card = card
+        chosen = next((s for s in specs_from_a2a(card) if s.name == self.skill), None)
+        capability = chosen.card if chosen and chosen.card else capability_from_a2a(card)
+        described = (chosen.description if chosen else "") or capability.description
+        self._spec = self._spec.model_copy(
+            update={
+                "description": self._description or described or self._spec.description,
+                "card": capability,
+            }
+        )
+
+    async def resolve(self) -> dict[str, Any]:
+        """Read the agent card (once) and fill the spec's description and capability card."""
+        await self._client()
+        assert self._card is not None
+        return self._card
+
+    async def _client(self) -> Any:
+        """The SDK client for this event loop (httpx clients do not cross loops)."""
+        loop = asyncio.get_running_loop()
+        found = self._clients.get(loop)
+        if found is not None:
+            return found[1]
+        sdk = _sdk()
+        import httpx
+        from a2a.types import AgentCard
+        from google.protobuf.json_format import MessageToDict, ParseDict
+
+        # Nagle off: a request's headers and body must not wait for the server's delayed ACK.
+        nodelay = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
+        http = httpx.AsyncClient(
+            timeout=None, transport=httpx.AsyncHTTPTransport(socket_options=nodelay)
+        )
+        try:
+            if self._card is None:
+                proto = await sdk.A2ACardResolver(http, self.url).get_agent_card()
+                self._use_card(MessageToDict(proto))
+            else:
+                proto = ParseDict(self._card, AgentCard(), ignore_unknown_fields=True)
+            factory = sdk.ClientFactory(sdk.ClientConfig(httpx_client=http, streaming=False))
+            client = factory.create(proto)
+        except BaseException:
+            await http.aclose()
+            raise
+        self._clients[loop] = (http, client)
+        return client
+
+    def _request(self, call: ActionCall) -> Any:
+        from a2a.types import Message, Part, Role, SendMessageRequest
+        from google.protobuf.json_format import ParseDict
+
+        message = Message(
+            message_id=uuid.uuid4().hex,
+            role=Role.ROLE_USER,
+            parts=[ParseDict(p, Part()) for p in value_to_parts(call.arguments)],
+        )
+        if self.skill:
+            message.metadata.update({SKILL_METADATA: self.skill})
+        return SendMessageRequest(message=message)
+
+    async def invoke(self, call: ActionCall, ctx: ActionContext) -> ActionResult:
+        started = time.monotonic()
+        timeout = self.timeout
+        if call.deadline is not None:
+            left = max(call.deadline - time.time(), 0.001)
+            timeout = left if timeout is None else min(timeout, left)
+        try:
+            client = await self._client()
+            from a2a.client import ClientCallContext
+            from google.protobuf.json_format import MessageToDict
+
+            last: Any = None
+            async with asyncio.timeout(timeout):
+                async for event in client.send_message(
+                    self._request(call), context=ClientCallContext(timeout=timeout)
+                ):
+                    last = event
+        except TimeoutError:
+            return ActionResult.failure(
+                call.call_id,
+                "Timeout",
+                f"{self._name}: no answer from {self.url} within {timeout:g}s",
+                state=ActionState.TIMEOUT,
+                retryable=True,
+            )
+        except ImportError:
+            raise
+        except Exception as exc:
+            return ActionResult.from_exception(call.call_id, exc, source=self._name)
+        if last is None:
+            return ActionResult.failure(
+                call.call_id, "A2AProtocolError", f"{self._name}: {self.url} sent no response"
+            )
+        result = response_result(call.call_id, MessageToDict(last), source=self._name)
+        return result.model_copy(
+            update={
+                "usage": result.usage.model_copy(update={"latency_s": time.monotonic() - started})
+            }
+        )
+
+    async def aclose(self) -> None:
+        """Close this event loop's HTTP client (others close with their loops)."""
+        found = self._clients.pop(asyncio.get_running_loop(), None)
+        if found is not None:
+            await found[1].close()
+            await found[0].aclose()
+
+
+async def from_a2a(
+    url: str, *, name: str | None = None, skill: str | None = None, timeout: float | None = None
+) -> A2aAction:
+    """The A2A agent at ``url`` as an action named after its card (or ``name``)."""
+    probe = A2aAction(url, name=name or "a2a_agent", skill=skill, timeout=timeout)
+    card = await probe.resolve()
+    action = A2aAction(url, name=name, skill=skill, card=card, timeout=timeout)
+    action._clients = probe._clients
+    return action

@@ -1,0 +1,177 @@
+"""``weft a2a serve``: weft actions as an A2A agent, over HTTP and over A2A's MQTT binding.
+
+The actions are the TARGETS (``module:object`` or ``file.py:object``, as
+``weft agent serve`` takes them) or, with none, every action of the agents
+alive on ``--broker`` (each call then goes to an agent over weft's protocol).
+``--http HOST:PORT`` serves A2A's JSON-RPC binding (card at
+``/.well-known/agent-card.json``); ``--mqtt ORG/UNIT/AGENT`` serves A2A over
+MQTT on ``--broker`` (docs/a2a-mqtt.md). SIGTERM or Ctrl-C stops both.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from weft.cli.agents import _load_target, broker_option, namespace_option
+from weft.protocols import WeftError
+
+
+def _host_port(text: str) -> tuple[str, int]:
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit():
+        raise click.BadParameter(f"{text!r} is not HOST:PORT", param_hint="--http")
+    return host or "127.0.0.1", int(port)
+
+
+@click.group("a2a")
+def a2a_group() -> None:
+    """A2A (Agent2Agent): weft actions for A2A clients (docs/interop.md)."""
+
+
+@a2a_group.command("serve")
+@click.argument("targets", nargs=-1)
+@click.option("--http", "http_address", metavar="HOST:PORT", help="Serve A2A over HTTP here.")
+@click.option(
+    "--mqtt",
+    "mqtt_address",
+    metavar="ORG/UNIT/AGENT",
+    help="Serve A2A over MQTT on --broker as this agent (docs/a2a-mqtt.md).",
+)
+@click.option("--pool", help="With --mqtt: also take the requests of this pool (shared).")
+@broker_option
+@namespace_option
+@click.option("--name", help="The agent's name on its card (default: the first action's).")
+@click.option(
+    "--wait",
+    type=click.FloatRange(min=0),
+    default=5.0,
+    show_default=True,
+    help="With no TARGETS: seconds to wait for at least one agent on the broker.",
+)
+@click.option(
+    "--trust",
+    "trust_path",
+    envvar="WEFT_TRUST",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="With no TARGETS: trust list of the broker's agents (env WEFT_TRUST; default as "
+    "'weft agents').",
+)
+@click.option(
+    "--path",
+    "paths",
+    multiple=True,
+    type=click.Path(file_okay=False),
+    help="Extra import folder (repeat); the current folder is always included.",
+)
+def serve_command(
+    targets: tuple[str, ...],
+    http_address: str | None,
+    mqtt_address: str | None,
+    pool: str | None,
+    broker: str,
+    namespace: str,
+    name: str | None,
+    wait: float,
+    trust_path: str | None,
+    paths: tuple[str, ...],
+) -> None:
+    """Serve TARGETS (or the agents on --broker) to A2A clients until SIGTERM or Ctrl-C."""
+    if not http_address and not mqtt_address:
+        raise click.UsageError("give --http HOST:PORT, --mqtt ORG/UNIT/AGENT, or both")
+    http = _host_port(http_address) if http_address else None
+    address = None
+    if mqtt_address:
+        from weft.protocols.a2a_mqtt import A2aMqttAddress, check_identifier
+
+        try:
+            address = A2aMqttAddress.parse(mqtt_address)
+            if pool:
+                check_identifier(pool, "pool id")
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--mqtt/--pool") from None
+    for folder in (*reversed(paths), "."):
+        sys.path.insert(0, str(Path(folder).resolve()))
+    local = None
+    if targets:
+        from weft.runtime.remote.agent_host import hosted
+
+        local = hosted(_load_target(t) for t in targets)
+    asyncio.run(_serve(local, http, address, pool, broker, namespace, name, wait, trust_path))
+
+
+async def _serve(
+    local: Any,
+    http: tuple[str, int] | None,
+    address: Any,
+    pool: str | None,
+    broker: str,
+    namespace: str,
+    name: str | None,
+    wait: float,
+    trust_path: str | None,
+) -> None:
+    async with contextlib.AsyncExitStack() as stack:
+        actions = local
+        if actions is None:
+            actions = await stack.enter_async_context(
+                _broker_actions(broker, namespace, wait, trust_path)
+            )
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        names = ", ".join(actions.names())
+        if http is not None:
+            from weft.runtime.interop.a2a_server import A2aHttpServer
+
+            server = await stack.enter_async_context(
+                A2aHttpServer(actions, host=http[0], port=http[1], name=name)
+            )
+            click.echo(f"A2A agent serving {names} at {server.url} (JSON-RPC)", err=True)
+        if address is not None:
+            from weft.runtime.interop.a2a_mqtt import serve_a2a_mqtt
+
+            agent = await stack.enter_async_context(
+                serve_a2a_mqtt(actions, broker, address, pool=pool, name=name)
+            )
+            click.echo(
+                f"A2A agent serving {names} over MQTT on {broker} as {address} "
+                f"(requests: {agent.address.request_topic}"
+                + (f", pool {pool}" if pool else "")
+                + ")",
+                err=True,
+            )
+        await stop.wait()
+    click.echo("A2A agent stopped", err=True)
+
+
+@contextlib.asynccontextmanager
+async def _broker_actions(broker: str, namespace: str, wait: float, trust_path: str | None) -> Any:
+    """Every action of the trusted agents alive on ``broker``, called over weft's protocol."""
+    from weft.runtime.bus.mqtt.mqtt_bus import MqttBus
+    from weft.runtime.remote.live_registry import LiveRegistry
+
+    async with (
+        MqttBus(broker, namespace=namespace) as bus,
+        LiveRegistry(bus, trust=trust_path) as registry,
+    ):
+        if not registry.action_names():
+            await registry.wait_until(lambda: bool(registry.action_names()), wait)
+        if not registry.action_names():
+            raise WeftError(
+                f"no agents on {broker} (namespace {namespace}) after {wait:g}s: "
+                "name the actions to serve, or start agents first"
+            )
+        yield registry.actions()
+
+
+def register(group: click.Group) -> None:
+    group.add_command(a2a_group)

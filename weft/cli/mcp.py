@@ -1,0 +1,135 @@
+"""``weft mcp serve``: weft actions as an MCP server, for IDEs and other agent frameworks.
+
+Its actions are the ones named on the command line (``module:object`` or
+``file.py:object``, as ``weft agent serve`` takes them), and with
+``--broker`` every action a trusted agent on that broker serves now (read
+again at each request, so agents that start later are listed too). It
+speaks MCP on stdin/stdout by default, as an MCP client that starts it
+expects, or streamable HTTP with ``--http HOST:PORT`` (at ``/mcp``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from typing import Any
+
+import click
+
+from weft.cli.agents import (
+    _load_target,
+    add_import_folders,
+    namespace_option,
+    paths_option,
+    trust_option,
+)
+
+
+@click.group("mcp")
+def mcp_group() -> None:
+    """MCP interop: serve weft actions to MCP clients."""
+
+
+def _address(value: str) -> tuple[str, int]:
+    host, sep, port = value.rpartition(":")
+    if not sep or not port.isdigit() or not host:
+        raise click.BadParameter("expected HOST:PORT, e.g. 127.0.0.1:8765", param_hint="--http")
+    return host.strip("[]"), int(port)
+
+
+@mcp_group.command("serve")
+@click.argument("targets", nargs=-1)
+@click.option(
+    "--broker",
+    default=None,
+    help="Also serve every action a trusted agent on this MQTT v5 broker serves.",
+)
+@namespace_option
+@click.option(
+    "--http",
+    "http_address",
+    metavar="HOST:PORT",
+    default=None,
+    help="Serve streamable HTTP at http://HOST:PORT/mcp instead of stdio (port 0: any).",
+)
+@click.option("--name", default="weft", show_default=True, help="The server's name for clients.")
+@trust_option
+@paths_option
+def serve_command(
+    targets: tuple[str, ...],
+    broker: str | None,
+    namespace: str,
+    http_address: str | None,
+    name: str,
+    trust_path: str | None,
+    paths: tuple[str, ...],
+) -> None:
+    """Serve the actions named by TARGETS (and --broker's agents) as MCP tools.
+
+    Each action is a tool with its name, description and input schema; a
+    failed call is a tool result with isError. Without --http it speaks MCP
+    on stdin/stdout: configure an MCP client to start
+    `weft mcp serve mymodule:tools`. Status lines go to stderr.
+    """
+    if not targets and broker is None:
+        raise click.UsageError("nothing to serve: give TARGETS (module:object), or --broker URL")
+    address = _address(http_address) if http_address is not None else None
+    # stdout carries MCP's messages on stdio: logs go to stderr only.
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    add_import_folders(paths)
+    from weft.runtime.remote.agent_host import hosted
+
+    local = hosted(_load_target(t) for t in targets)
+    asyncio.run(_serve(local, broker, namespace, address, name, trust_path))
+
+
+async def _serve(
+    local: Any,
+    broker: str | None,
+    namespace: str,
+    address: tuple[str, int] | None,
+    name: str,
+    trust_path: str | None,
+) -> None:
+    from weft.runtime.interop.mcp_server import McpActionServer
+
+    if broker is None:
+        await _run(McpActionServer(local, name=name), address)
+        return
+    from weft.runtime.bus.mqtt.mqtt_bus import MqttBus
+    from weft.runtime.engine.action_table import ActionTable
+    from weft.runtime.remote.live_registry import LiveRegistry
+    from weft.runtime.remote.trust import TrustPolicy
+
+    trust = TrustPolicy.load(trust_path)
+    async with MqttBus(broker, namespace=namespace) as bus, LiveRegistry(bus, trust=trust) as live:
+
+        def actions() -> ActionTable:
+            table = live.actions()
+            for action_name, action in local.items():
+                table.register(action, name=action_name, replace=True)  # local ones win
+            return table
+
+        await _run(McpActionServer(actions, name=name), address)
+
+
+async def _run(server: Any, address: tuple[str, int] | None) -> None:
+    if address is None:
+        click.echo(f"weft mcp: serving {_names(server)} on stdio", err=True)
+        await server.run_stdio()
+        return
+
+    def ready(url: str) -> None:
+        click.echo(f"weft mcp: serving {_names(server)} at {url}", err=True)
+
+    await server.run_http(*address, ready=ready)
+
+
+def _names(server: Any) -> str:
+    names = server.actions().names()
+    return ", ".join(names) if names else "no actions yet"
+
+
+def register(cli: click.Group) -> None:
+    cli.add_command(mcp_group)

@@ -1,0 +1,215 @@
+"""``weft topology KIND --nodes N``: write a MacNet topology as a runnable workflow file.
+
+Actors and critics are given as ``module:attr`` (importable from the current
+folder), ``path/to/file.py:attr``, or a bare name. The first two are imported
+now, so each node's arguments fit its actor, and written to the file's
+``actions:`` section (with ``python_path`` relative to the output file), so
+``weft run FILE`` finds them; a bare name is an action the file does not
+define: an agent served on a broker (``weft run FILE --broker URL``).
+Without ``--actor`` or ``--capability`` every node is ``relay``, a no-op
+that shows the shape and the engine's overhead.
+
+The file is checked before it is written: it must load back to the same
+definition, and, when it defines all its actions, compile.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import click
+
+from weft.protocols import WeftError
+
+RELAY = "weft.workflows.casting:relay"
+
+
+@dataclass
+class _Actor:
+    """One ``--actor``/``--critic`` value: the object to build with, and how the file names it."""
+
+    obj: Any
+    name: str
+    python: str | None = None
+    folder: Path | None = None
+
+
+def _resolve(ref: str, option: str) -> _Actor:
+    """``module:attr``, ``file.py:attr`` or a bare action name."""
+    from weft.runtime.engine.compiler import import_object
+
+    if ":" not in ref:
+        return _Actor(ref, ref)
+    target, _, attr = ref.rpartition(":")
+    is_file = target.endswith(".py") or "/" in target or os.sep in target
+    if is_file:
+        path = Path(target)
+        if not path.is_file():
+            raise WeftError(f"{option} {ref}: no such file {target}")
+        folder, module = path.parent.resolve(), path.stem
+    else:
+        folder, module = Path.cwd().resolve(), target
+    sys.path.insert(0, str(folder))
+    try:
+        obj = import_object(f"{module}:{attr}")
+    except WeftError as exc:
+        raise WeftError(f"{option} {ref}: {exc}") from None
+    finally:
+        sys.path.remove(str(folder))
+    spec = getattr(obj, "spec", None)
+    name = spec.name if spec is not None else getattr(obj, "__name__", attr.rsplit(".", 1)[-1])
+    if not is_file and not _is_under(sys.modules.get(module), folder):
+        return _Actor(obj, name, ref)  # an installed module: no import folder to record
+    return _Actor(obj, name, f"{module}:{attr}", folder)
+
+
+def _is_under(module: Any, folder: Path) -> bool:
+    origin = getattr(module, "__file__", None)
+    return origin is not None and Path(origin).resolve().is_relative_to(folder)
+
+
+def build_file(
+    kind: str,
+    nodes: int,
+    actors: list[_Actor | Any],
+    critics: list[_Actor],
+    *,
+    output: Path,
+    **options: Any,
+) -> Any:
+    """The topology's ``WorkflowSpec``, with ``actions:`` and ``python_path`` for ``output``."""
+    from weft.workflows.topologies import generate
+
+    cast = [a.obj if isinstance(a, _Actor) else a for a in actors]
+    critic = [c.obj for c in critics] or None
+    wf = generate(kind, nodes, cast, critic=critic, **options)
+    folders: list[str] = []
+    for entry in [*actors, *critics]:
+        if not isinstance(entry, _Actor) or entry.python is None:
+            continue
+        wf.action_ref(entry.name, python=entry.python)
+        if entry.folder is not None:
+            rel = os.path.relpath(entry.folder, output.parent.resolve())
+            if rel != "." and rel not in folders:
+                folders.append(rel)
+    wf.python_path = folders
+    return wf.build()
+
+
+@click.command("topology")
+@click.argument("kind", metavar="KIND")
+@click.option("--nodes", "-n", type=click.IntRange(min=1), required=True, help="How many nodes.")
+@click.option(
+    "--actor",
+    "actors",
+    multiple=True,
+    help="An actor: module:attr, file.py:attr or an agent's name; repeat to cycle several "
+    "over the nodes.",
+)
+@click.option(
+    "--capability",
+    "capabilities",
+    multiple=True,
+    help="A node capability in prose (the router picks its agent at run time); cycled "
+    "with the actors.",
+)
+@click.option("--critic", "critics", multiple=True, help="A critic on every edge (repeat: cycled).")
+@click.option(
+    "--rounds",
+    type=click.IntRange(min=0, max=100),
+    default=1,
+    show_default=True,
+    help="With --critic: how often a critic may send an artifact back for revision.",
+)
+@click.option("--reducer", help="Reducer of the merge nodes (list, concat, vote, ...).")
+@click.option("--reverse", is_flag=True, help="Flip every edge (fan-out becomes fan-in).")
+@click.option("--seed", type=int, help="Seed of random, small-world and scale-free graphs.")
+@click.option(
+    "--p", "p", type=click.FloatRange(0, 1), help="Edge (random) or rewiring probability."
+)
+@click.option("--k", "k", type=click.IntRange(min=1), help="Small-world: neighbours in the ring.")
+@click.option("--m", "m", type=click.IntRange(min=1), help="Scale-free: edges per new node.")
+@click.option(
+    "--branching", type=click.IntRange(min=1), default=2, show_default=True, help="Tree: children."
+)
+@click.option("--width", type=click.IntRange(min=1), help="Layered: nodes per layer.")
+@click.option("--name", help="Workflow name (default: the kind).")
+@click.option("--output", "-o", type=click.Path(dir_okay=False), required=True, help="YAML file.")
+def topology_command(
+    kind: str,
+    nodes: int,
+    actors: tuple[str, ...],
+    capabilities: tuple[str, ...],
+    critics: tuple[str, ...],
+    rounds: int,
+    reducer: str | None,
+    reverse: bool,
+    seed: int | None,
+    p: float | None,
+    k: int | None,
+    m: int | None,
+    branching: int,
+    width: int | None,
+    name: str | None,
+    output: str,
+) -> None:
+    """Write a MacNet topology of KIND with N nodes as a workflow file `weft run` runs.
+
+    KIND: chain, star, tree, mesh, layered, random, small-world or scale-free.
+    """
+    from weft.workflows import dumps_workflow, loads_workflow
+    from weft.workflows.casting import Capability
+
+    out = Path(output)
+    cast: list[Any] = [_resolve(a, "--actor") for a in actors]
+    cast += [Capability(text) for text in capabilities]
+    if not cast:
+        cast = [_resolve(RELAY, "--actor")]
+    reviewers = [_resolve(c, "--critic") for c in critics]
+    try:
+        spec = build_file(
+            kind,
+            nodes,
+            cast,
+            reviewers,
+            output=out,
+            seed=seed,
+            p=p,
+            k=k,
+            m=m,
+            branching=branching,
+            width=width,
+            name=name,
+            reverse=reverse,
+            reducer=reducer,
+            max_rounds=rounds if reviewers else 0,
+        )
+    except ValueError as exc:
+        raise WeftError(f"topology {kind}: {exc}") from None
+    text = dumps_workflow(spec)
+    if loads_workflow(text) != spec:
+        raise WeftError("internal error: the topology does not load back as written")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text)
+    edges = sum(len(n.after) for n in spec.nodes.values())
+    click.echo(f"wrote {out}: {kind}, {len(spec.nodes)} nodes, {edges} edges")
+    bare = sorted({a.name for a in [*cast, *reviewers] if isinstance(a, _Actor) and not a.python})
+    if bare:
+        click.echo(f"run it with agents serving {', '.join(bare)}: weft run {out} --broker URL")
+    else:
+        _check_compiles(out)
+
+
+def _check_compiles(path: Path) -> None:
+    """Compile the written file, so a mistake shows now rather than at ``weft run``."""
+    from weft.runtime.engine.compiler import compile_workflow
+
+    compile_workflow(path)
+
+
+def register(group: click.Group) -> None:
+    group.add_command(topology_command)

@@ -1,0 +1,390 @@
+"""weft's actions and capability cards as A2A (Agent2Agent 1.0) agent cards, and back.
+
+A2A describes an agent with one ``AgentCard`` listing its *skills* (id,
+name, description, tags, examples); weft describes each action with an
+``ActionSpec`` and a ``CapabilityCard``. Here one weft action is one A2A
+skill, and a set of actions (an agent process, a served registry) is one
+A2A agent card. Everything is plain JSON in A2A's proto-JSON shape
+(camelCase keys, as ``a2a-sdk``'s ``MessageToDict`` writes them), so this
+module needs no SDK: ``weft.runtime.interop.a2a_validate`` checks the result
+against the SDK's own ``AgentCard`` type.
+
+What maps to what (docs/interop.md has the table):
+
+- action name -> skill ``id`` and ``name``; the card's description (else the
+  action's) -> skill ``description``;
+- capability ``tags`` then ``skills`` -> skill ``tags`` (A2A requires at least
+  one: the action's kind when both are empty); ``examples`` -> ``examples``;
+- what A2A has no field for (``not_skills``, cost, latency, concurrency, the
+  card version, the split between tags and skills, input and output JSON
+  Schemas) rides in one agent extension, ``WEFT_ACTIONS_EXTENSION``, which A2A
+  lets clients ignore and which a weft reader uses to restore every field.
+
+Reading a foreign card (no weft extension): each skill becomes an action spec
+whose capability card has the skill's description, its tags as ``skills``
+(they describe what it can do; weft's ``tags`` are policy labels a router
+filters on, which a foreign card cannot know) and its examples.
+
+The message mapping is here too (``value_to_parts``, ``parts_to_value``):
+a ``text`` string is a text part, the other keys of an object one data part.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from weft.protocols.actions import ActionKind, ActionResult, ActionSpec, ActionState, ErrorInfo
+from weft.protocols.capability import CapabilityCard
+from weft.protocols.remote import AgentCard
+
+#: The A2A protocol version weft's cards and servers speak.
+A2A_PROTOCOL_VERSION = "1.0"
+#: A2A's own binding names (``AgentInterface.protocolBinding``).
+JSONRPC_BINDING = "JSONRPC"
+#: The binding label EMQX's A2A-over-MQTT reference SDK puts in ``supportedInterfaces``.
+MQTT_JSONRPC_BINDING = "MQTTv5+JSONRPCv2"
+#: weft's own MQTT protocol (docs/protocol.md), for cards of native weft agents.
+WEFT_MQTT_BINDING = "urn:weft:protocol:mqtt:1"
+#: Agent extension carrying what A2A has no field for: ``params.actions`` by skill id.
+WEFT_ACTIONS_EXTENSION = "urn:weft:a2a:actions:1"
+#: Media types weft actions read and write: a ``text`` string, and JSON data.
+DEFAULT_MODES = ("text/plain", "application/json")
+
+
+def _unique(items: Iterable[str]) -> list[str]:
+    return list(dict.fromkeys(item for item in items if item))
+
+
+def a2a_skill(spec: ActionSpec) -> dict[str, Any]:
+    """The A2A ``AgentSkill`` (JSON) for one weft action."""
+    card = spec.card
+    description = (card.description if card is not None else "") or spec.description or spec.name
+    tags = _unique([*(card.tags if card else []), *(card.skills if card else [])])
+    skill: dict[str, Any] = {
+        "id": spec.name,
+        "name": spec.name,
+        "description": description,
+        "tags": tags or [spec.kind.value],
+    }
+    if card is not None and card.examples:
+        skill["examples"] = list(card.examples)
+    return skill
+
+
+def _extension_entry(spec: ActionSpec) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "version": spec.version,
+        "kind": spec.kind.value,
+        "description": spec.description,
+        "input_schema": spec.input_schema,
+    }
+    if spec.output_schema:
+        entry["output_schema"] = spec.output_schema
+    if spec.card is not None:
+        entry["card"] = spec.card.model_dump(mode="json", exclude_none=True)
+    return entry
+
+
+def a2a_interface(
+    url: str, binding: str = JSONRPC_BINDING, *, version: str = A2A_PROTOCOL_VERSION
+) -> dict[str, Any]:
+    """One ``AgentInterface``: where and how the agent is reached."""
+    return {"url": url, "protocolBinding": binding, "protocolVersion": version}
+
+
+def a2a_agent_card(
+    name: str,
+    specs: Sequence[ActionSpec],
+    *,
+    interfaces: Sequence[Mapping[str, Any]],
+    description: str | None = None,
+    version: str = "1",
+    extensions: Sequence[Mapping[str, Any]] = (),
+    streaming: bool = False,
+) -> dict[str, Any]:
+    """The A2A ``AgentCard`` (JSON) of an agent serving ``specs``, one skill each.
+
+    ``description`` defaults to the only action's description, else a list
+    of the actions. ``interfaces`` come from ``a2a_interface``; A2A requires
+    at least one, and ``ValueError`` says so when there is none.
+    """
+    if not interfaces:
+        raise ValueError(f"the A2A card of {name!r} needs at least one interface (a URL)")
+    if description is None:
+        only = specs[0] if len(specs) == 1 else None
+        description = (only and (only.description or (only.card and only.card.description))) or (
+            f"weft agent serving {', '.join(s.name for s in specs)}" if specs else name
+        )
+    ours = {
+        "uri": WEFT_ACTIONS_EXTENSION,
+        "description": "weft action specs and capability cards, by skill id",
+        "required": False,
+        "params": {"actions": {spec.name: _extension_entry(spec) for spec in specs}},
+    }
+    return {
+        "name": name,
+        "description": description,
+        "version": version,
+        "supportedInterfaces": [dict(i) for i in interfaces],
+        "capabilities": {
+            "streaming": streaming,
+            "pushNotifications": False,
+            "extensions": [ours, *(dict(e) for e in extensions)],
+        },
+        "defaultInputModes": list(DEFAULT_MODES),
+        "defaultOutputModes": list(DEFAULT_MODES),
+        "skills": [a2a_skill(spec) for spec in specs],
+    }
+
+
+def capability_to_a2a(
+    card: CapabilityCard, *, interfaces: Sequence[Mapping[str, Any]]
+) -> dict[str, Any]:
+    """A capability card alone as an A2A agent card with one skill, ``card.agent_id``."""
+    spec = ActionSpec(
+        name=card.agent_id, kind=ActionKind.AGENT, description=card.description, card=card
+    )
+    return a2a_agent_card(card.agent_id, [spec], interfaces=interfaces, version=str(card.version))
+
+
+def weft_agent_to_a2a(card: AgentCard, *, broker_url: str, namespace: str) -> dict[str, Any]:
+    """The A2A card of an agent process serving on weft's own MQTT protocol.
+
+    Its interface is the broker with ``WEFT_MQTT_BINDING``; the topics, pools
+    and status a weft caller needs ride in an extension of that URI.
+    """
+    native = {
+        "uri": WEFT_MQTT_BINDING,
+        "description": "weft's MQTT protocol: where calls reach this agent (docs/protocol.md)",
+        "required": False,
+        "params": {
+            "namespace": namespace,
+            "topic": card.topic,
+            "pools": dict(card.pools),
+            "status": card.status.value,
+        },
+    }
+    return a2a_agent_card(
+        card.agent_id,
+        card.actions,
+        interfaces=[a2a_interface(broker_url, WEFT_MQTT_BINDING)],
+        version=card.weft_version or "1",
+        extensions=[native],
+    )
+
+
+def _weft_actions(card: Mapping[str, Any]) -> dict[str, Any]:
+    for extension in (card.get("capabilities") or {}).get("extensions") or []:
+        if extension.get("uri") == WEFT_ACTIONS_EXTENSION:
+            actions = (extension.get("params") or {}).get("actions")
+            if isinstance(actions, dict):
+                return actions
+    return {}
+
+
+def _int_version(version: Any) -> int:
+    text = str(version or "").strip()
+    return int(text) if text.isdigit() and int(text) >= 1 else 1
+
+
+def specs_from_a2a(card: Mapping[str, Any]) -> list[ActionSpec]:
+    """The action specs an A2A agent card describes, one per skill.
+
+    A card weft wrote gives back the same specs (``WEFT_ACTIONS_EXTENSION``);
+    a foreign card gives specs of kind ``agent`` with capability cards built
+    from its skills (module docstring). ``ValueError`` for a skill without id.
+    """
+    ours = _weft_actions(card)
+    agent = str(card.get("name") or "a2a-agent")
+    specs = []
+    for skill in card.get("skills") or []:
+        skill_id = skill.get("id")
+        if not skill_id:
+            raise ValueError(f"A2A card {agent!r}: a skill without an 'id'")
+        entry = ours.get(skill_id)
+        if isinstance(entry, dict):
+            specs.append(ActionSpec.model_validate({"name": skill_id, **entry}))
+            continue
+        description = str(skill.get("description") or skill.get("name") or skill_id)
+        specs.append(
+            ActionSpec(
+                name=skill_id,
+                kind=ActionKind.AGENT,
+                description=description,
+                card=CapabilityCard(
+                    agent_id=agent,
+                    version=_int_version(card.get("version")),
+                    description=description,
+                    skills=_unique(str(t) for t in skill.get("tags") or []),
+                    examples=[str(e) for e in skill.get("examples") or []],
+                ),
+            )
+        )
+    return specs
+
+
+def capability_from_a2a(card: Mapping[str, Any]) -> CapabilityCard:
+    """One capability card for a whole A2A agent (how weft routes to it as one action).
+
+    The card of a single weft action comes back as it was written; any other
+    card gives the agent's description, and as skills each skill's
+    description followed by the skills' tags; examples from every skill.
+    """
+    specs = specs_from_a2a(card)
+    if len(specs) == 1 and specs[0].card is not None and _weft_actions(card):
+        return specs[0].card
+    skills = card.get("skills") or []
+    return CapabilityCard(
+        agent_id=str(card.get("name") or "a2a-agent"),
+        version=_int_version(card.get("version")),
+        description=str(card.get("description") or ""),
+        skills=_unique(
+            [
+                *(str(s.get("description") or s.get("name") or "") for s in skills),
+                *(str(t) for s in skills for t in s.get("tags") or []),
+            ]
+        ),
+        examples=_unique(str(e) for s in skills for e in s.get("examples") or []),
+    )
+
+
+# -- messages --------------------------------------------------------------------
+
+
+def value_to_parts(value: Any) -> list[dict[str, Any]]:
+    """A2A ``Part``s (JSON) carrying ``value``: arguments of a call, or an output.
+
+    A string is one text part. An object's ``text`` string is a text part and
+    its other keys one data part. Anything else is one data part.
+    """
+    if isinstance(value, str):
+        return [{"text": value}]
+    if isinstance(value, dict):
+        parts: list[dict[str, Any]] = []
+        rest = dict(value)
+        text = rest.pop("text", None)
+        if isinstance(text, str):
+            parts.append({"text": text})
+        elif text is not None:
+            rest["text"] = text
+        if rest or not parts:
+            parts.append({"data": rest, "mediaType": "application/json"})
+        return parts
+    return [{"data": value, "mediaType": "application/json"}]
+
+
+def _narrow(value: Any) -> Any:
+    """Whole floats back to ints: A2A data parts are protobuf ``Value``s, all doubles."""
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _narrow(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_narrow(v) for v in value]
+    return value
+
+
+def parts_to_value(parts: Iterable[Mapping[str, Any]]) -> Any:
+    """The value ``value_to_parts`` made, from A2A parts (JSON) of any sender.
+
+    Text parts join (with newlines) into ``text``; object data parts merge
+    into the same object; one lone non-object data part is the value itself.
+    URL parts are listed under ``urls``; raw bytes (base64) under ``files``.
+    Whole numbers in data come back as integers (A2A stores them as doubles).
+    """
+    texts: list[str] = []
+    data: list[Any] = []
+    urls: list[str] = []
+    files: list[dict[str, Any]] = []
+    for part in parts:
+        if "text" in part:
+            texts.append(str(part["text"]))
+        elif "data" in part:
+            data.append(_narrow(part["data"]))
+        elif "url" in part:
+            urls.append(str(part["url"]))
+        elif "raw" in part:
+            files.append({k: part[k] for k in ("raw", "filename", "mediaType") if k in part})
+    if len(data) == 1 and not isinstance(data[0], dict) and not (texts or urls or files):
+        return data[0]
+    value: dict[str, Any] = {}
+    for item in data:
+        value.update(item if isinstance(item, dict) else {"data": item})
+    if texts:
+        value.setdefault("text", "\n".join(texts))
+    if urls:
+        value["urls"] = urls
+    if files:
+        value["files"] = files
+    return value
+
+
+_SLUG = re.compile(r"[^A-Za-z0-9_.-]+")
+
+
+def a2a_name(text: str) -> str:
+    """An action name from an A2A agent's name: letters, digits, ``_ . -`` only."""
+    return _SLUG.sub("_", text.strip()).strip("_") or "a2a_agent"
+
+
+# -- results ---------------------------------------------------------------------
+
+#: Metadata key of a failed task's status message: weft's ``ErrorInfo`` as JSON.
+ERROR_METADATA = "weftError"
+#: Metadata key of a request message that names the skill (action) to run.
+SKILL_METADATA = "skill"
+
+
+def task_output(task: Mapping[str, Any]) -> Any:
+    """The output a task's artifacts carry (``parts_to_value`` of all their parts)."""
+    parts = [p for artifact in task.get("artifacts") or [] for p in artifact.get("parts") or []]
+    return parts_to_value(parts)
+
+
+def _status_text(status: Mapping[str, Any]) -> str:
+    message = status.get("message") or {}
+    return "\n".join(str(p["text"]) for p in message.get("parts") or [] if "text" in p)
+
+
+def response_result(call_id: str, response: Mapping[str, Any], *, source: str) -> ActionResult:
+    """A weft result from an A2A ``SendMessage`` response (JSON: ``{"task"}`` or ``{"message"}``).
+
+    A message, or a completed task, is ``ok`` with its parts as the output;
+    a failed or rejected task an ``error`` (weft's own error when the agent
+    is weft, from ``ERROR_METADATA``); canceled is ``cancelled``; a task that
+    wants input or authorisation ``needs_input``; a task still running (an
+    agent that ignored a blocking request) an ``error`` saying so.
+    """
+    if "message" in response:
+        return ActionResult.success(call_id, parts_to_value(response["message"].get("parts") or []))
+    task = response.get("task") or {}
+    status = task.get("status") or {}
+    state = str(status.get("state") or "TASK_STATE_UNSPECIFIED")
+    if state == "TASK_STATE_COMPLETED":
+        return ActionResult.success(call_id, task_output(task))
+    text = _status_text(status) or state
+    if state in ("TASK_STATE_FAILED", "TASK_STATE_REJECTED"):
+        weft_error = ((status.get("message") or {}).get("metadata") or {}).get(ERROR_METADATA)
+        if isinstance(weft_error, dict):
+            error = ErrorInfo.model_validate(weft_error)
+            return ActionResult(call_id=call_id, state=ActionState.ERROR, error=error)
+        return ActionResult.failure(call_id, "A2ATaskFailed", f"{source}: {text}")
+    if state == "TASK_STATE_CANCELED":
+        return ActionResult.failure(
+            call_id, "Cancelled", f"{source}: task canceled", state=ActionState.CANCELLED
+        )
+    if state in ("TASK_STATE_INPUT_REQUIRED", "TASK_STATE_AUTH_REQUIRED"):
+        return ActionResult.failure(
+            call_id, "NeedsInput", f"{source}: {text}", state=ActionState.NEEDS_INPUT
+        )
+    return ActionResult.failure(
+        call_id, "A2ATaskNotFinished", f"{source}: task {task.get('id', '?')} is {state}"
+    )
+
+
+def error_metadata(result: ActionResult) -> dict[str, Any]:
+    """The metadata of a failed task's status message: ``{ERROR_METADATA: error}``."""
+    error = result.error or ErrorInfo(type="Error", message=str(result.state))
+    return {ERROR_METADATA: error.model_dump(mode="json", exclude_defaults=True)}

@@ -1,0 +1,200 @@
+"""Critics on edges: review an artifact, send it back for revision, pass on what holds.
+
+An edge's critic gets ``{artifact, source, target}`` and answers
+``{approved, artifact?, feedback?}`` (``issues`` and ``summary``, as a
+structured review gives them, count as feedback). Approved, the artifact
+(or the critic's own revision of it) is delivered. Rejected, on an edge with
+``max_rounds`` left, the source's action is called again with the critic's
+feedback and its previous draft, and the critic reviews the revision: the
+actor-critic exchange of MacNet, bounded. When the rounds run out the last
+revision is delivered; on an edge without rounds a rejection delivers nothing.
+
+How the feedback reaches the actor depends on what it accepts: an action
+with a ``feedback`` parameter gets ``feedback`` (and ``draft`` if it takes
+one) beside its arguments; otherwise the draft and the instructions are
+appended to its text parameter (``task`` when it has one, else its single
+parameter). An action with neither cannot be sent anything back, and the
+edge fails with a message that says so.
+
+A revision is a call of the source node's action under the key
+``{source}->{target}~{round}``: journaled like a node's call, so a resumed
+run serves it from the journal instead of calling again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from weft.protocols import ActionCall, ActionResult, ActionSpec
+from weft.runtime.engine.arguments import ForeachPlan, node_arguments
+from weft.runtime.engine.compiled import CompiledEdge, single_parameter
+from weft.runtime.engine.execution_context import ExecutionContext
+from weft.runtime.engine.node_calls import NodeCalls
+from weft.runtime.engine.slots import Slot
+from weft.workflows.expressions import ExpressionError
+
+
+@dataclass
+class Verdict:
+    """What an edge's review decided: deliver ``artifact`` or not; ``error`` when the edge
+    broke (the artifact is delivered then, so that its target runs into the error and fails)."""
+
+    deliver: bool
+    artifact: Any
+    rounds: int = 0
+    error: str | None = None
+
+
+#: Called after each review: ``(edge, critic result, round)``, for events.
+ReviewListener = Callable[[CompiledEdge, ActionResult, int], None]
+
+
+async def settle(
+    calls: NodeCalls,
+    edge: CompiledEdge,
+    artifact: Any,
+    source: Slot,
+    inputs: dict[str, Any],
+    on_review: ReviewListener,
+) -> Verdict:
+    """Review ``artifact`` on ``edge``, with up to ``edge.max_rounds`` revisions by ``source``."""
+    rounds = 0
+    while True:
+        result = await call_critic(calls, edge, artifact, rounds)
+        on_review(edge, result, rounds)
+        if not result.ok:
+            message = result.error.message if result.error else result.state.value
+            return Verdict(True, artifact, rounds, f"critic on {_named(edge)}: {message}")
+        approved, artifact, feedback = read_review(result.output, artifact)
+        if approved:
+            return Verdict(True, artifact, rounds)
+        if rounds >= edge.max_rounds:
+            return Verdict(edge.max_rounds > 0, artifact, rounds)
+        rounds += 1
+        revised = await revise(calls, edge, source, inputs, artifact, feedback, rounds)
+        if isinstance(revised, _Broken):
+            return Verdict(True, artifact, rounds, revised.message)
+        artifact = revised
+
+
+def read_review(output: Any, artifact: Any) -> tuple[bool, Any, str]:
+    """``(approved, artifact, feedback)`` from a critic's answer; anything but a mapping
+    with ``approved: false`` approves."""
+    if not isinstance(output, dict):
+        return True, artifact, ""
+    approved = output.get("approved") is not False
+    feedback = output.get("feedback")
+    if not feedback:
+        parts = [*(output.get("issues") or []), output.get("summary") or ""]
+        feedback = "\n".join(f"- {p}" if len(parts) > 1 else str(p) for p in parts if p)
+    return approved, output.get("artifact", artifact), _text(feedback)
+
+
+async def call_critic(
+    calls: NodeCalls, edge: CompiledEdge, artifact: Any, rounds: int = 0
+) -> ActionResult:
+    """Call the critic on ``edge`` with the artifact it is about to deliver."""
+    critic = calls.registry.get(edge.critic or "")
+    call = ActionCall(
+        action=critic.spec.name,
+        arguments={"artifact": artifact, "source": edge.source, "target": edge.target},
+        run_id=calls.run_id,
+        trace_id=calls.trace_id,
+        parent_id=calls.parent_id,
+        node=f"{calls.prefix}{_label(edge)}" + (f"~{rounds}" if rounds else ""),
+    )
+    ctx = ExecutionContext(calls, calls.workflow.nodes[edge.target], call.node or "", call)
+    started = time.time()
+    try:
+        result = await critic.invoke(call, ctx)
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:
+        result = ActionResult.from_exception(call.call_id, exc, source=critic.spec.name)
+    calls.trace_call(call, result, started, kind="critic")
+    calls.tally.add(result.usage)
+    return result
+
+
+class _Broken:
+    """A revision that could not be had; ``message`` says why."""
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+
+
+async def revise(
+    calls: NodeCalls,
+    edge: CompiledEdge,
+    source: Slot,
+    inputs: dict[str, Any],
+    draft: Any,
+    feedback: str,
+    rounds: int,
+) -> Any:
+    """The source's revision of ``draft`` after ``feedback`` (round ``rounds``), or ``_Broken``."""
+    node = source.node
+    where = f"revision {rounds} of {_named(edge)}"
+    key = f"{calls.prefix}{_label(edge)}~{rounds}"
+    if key in calls.cache:
+        return calls.cache[key]
+    try:
+        arguments = node_arguments(source, inputs)
+    except ExpressionError as exc:
+        return _Broken(f"{where}: {exc}")
+    if isinstance(arguments, ForeachPlan):
+        return _Broken(f"{where}: a foreach node's artifact cannot be sent back for revision")
+    revised = revision_arguments(node.action.spec, arguments, draft, feedback)
+    if revised is None:
+        return _Broken(
+            f"{where}: action '{node.action_name}' takes no 'feedback' parameter and no "
+            "single text parameter, so the critic's instructions cannot be given to it"
+        )
+    attempted = await calls.call(node, key, revised)
+    result = attempted.result
+    if not result.ok:
+        message = result.error.message if result.error else result.state.value
+        return _Broken(f"{where} failed: {message}")
+    return result.output
+
+
+def revision_arguments(
+    spec: ActionSpec, arguments: dict[str, Any], draft: Any, feedback: str
+) -> dict[str, Any] | None:
+    """The arguments that ask ``spec``'s action to revise ``draft`` (module docstring)."""
+    schema = spec.input_schema
+    properties = schema.get("properties") or {}
+    if "feedback" in properties or (not properties and schema.get("additionalProperties", True)):
+        revised = {**arguments, "feedback": feedback}
+        if "draft" in properties or not properties:
+            revised["draft"] = draft
+        return revised
+    param = "task" if "task" in properties else single_parameter(schema)
+    if param is None:
+        return None
+    given = _text(arguments.get(param, ""))
+    request = (
+        f"{given}\n\nYour previous draft:\n{_text(draft)}\n\n"
+        f"A reviewer sent it back with these instructions:\n{feedback or '(none given)'}\n\n"
+        "Revise the draft accordingly and answer with the whole revised version."
+    )
+    return {**arguments, param: request}
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value, default=str)
+
+
+def _label(edge: CompiledEdge) -> str:
+    """The edge in keys: ``source->target``."""
+    return f"{edge.source}->{edge.target}"
+
+
+def _named(edge: CompiledEdge) -> str:
+    """The edge in messages: ``source -> target``."""
+    return f"{edge.source} -> {edge.target}"

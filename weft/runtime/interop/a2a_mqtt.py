@@ -1,0 +1,397 @@
+"""weft actions as an A2A agent over MQTT (docs/a2a-mqtt.md): the responder side.
+
+``A2aMqttAgent`` publishes the agent's A2A card, retained, on its discovery
+topic (``a2a-status: online``), answers JSON-RPC requests on its request
+topic (and, with ``pool``, on the pool's shared subscription), and on
+``stop`` re-publishes the card ``offline``. Its Will (``will()``) is the
+same card ``offline`` with ``a2a-status-source: lwt``, so a crash is
+announced by the broker; the bus that carries the agent must be connected
+with it and with ``client_id`` (``{org}/{unit}/{agent}``, as the profile
+asks). ``serve_a2a_mqtt`` does both.
+
+Requests, per the profile:
+
+- ``SendMessage`` runs the action the message names (``A2aCalls``) under the
+  requester's task id, and replies with the finished task; a task id the
+  agent holds already is not run again: the reply is that task, once it has
+  finished (a retry after a lost reply). ``SendStreamingMessage`` replies
+  with the task ``working``, then an ``artifactUpdate``, then the final
+  ``statusUpdate``, all on the request's correlation;
+- ``GetTask`` and ``CancelTask`` (``{"id": task_id}``) read or cancel a task;
+- a missing or non-UUID task id, or a request without Correlation Data, is
+  ``-32005 transport_protocol_error``; a context id other than the task's is
+  ``-32602``; a request arriving while the agent stops is ``-32004
+  responder_unavailable``. A request without a Response Topic is dropped:
+  there is nowhere to answer.
+
+Every reply carries ``a2a-responder-agent-id``, so a pooled request's
+requester learns which replica holds its task. At most ``concurrency``
+actions run at once; the other requests wait their turn.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import uuid
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+from weft.protocols import ActionResult, Message, MessageProperties
+from weft.protocols import a2a_mqtt as wire
+from weft.protocols.a2a import (
+    MQTT_JSONRPC_BINDING,
+    a2a_agent_card,
+    a2a_interface,
+    error_metadata,
+    value_to_parts,
+)
+from weft.runtime.bus.base import Bus, Subscription
+from weft.runtime.engine.registry import ActionRegistry
+from weft.runtime.interop.a2a_calls import A2aCalls, A2aRequestError
+from weft.runtime.interop.a2a_tasks import HeldTask, TaskBook
+
+_log = logging.getLogger(__name__)
+
+
+def _text_message(text: str, metadata: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    message: dict[str, Any] = {
+        "messageId": uuid.uuid4().hex,
+        "role": "ROLE_AGENT",
+        "parts": [{"text": text}],
+    }
+    if metadata:
+        message["metadata"] = dict(metadata)
+    return message
+
+
+class _Refused(Exception):
+    """A request answered with a JSON-RPC error."""
+
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class A2aMqttAgent:
+    """``actions`` served at ``address`` over A2A's MQTT binding (module docstring)."""
+
+    def __init__(
+        self,
+        actions: Any,
+        address: wire.A2aMqttAddress,
+        *,
+        broker_url: str,
+        pool: str | None = None,
+        name: str | None = None,
+        concurrency: int = 8,
+        task_limit: int = 10_000,
+    ) -> None:
+        registry = actions if isinstance(actions, ActionRegistry) else ActionRegistry(actions)
+        self.calls = A2aCalls(registry)
+        self.address = address
+        self.pool = wire.check_identifier(pool, "pool id") if pool else None
+        self.tasks = TaskBook(task_limit)
+        self._slots = asyncio.Semaphore(concurrency)
+        self._bus: Bus | None = None
+        self._subs: list[Subscription] = []
+        self._readers: list[asyncio.Task[None]] = []
+        self._handlers: set[asyncio.Task[None]] = set()
+        self._stopping = False
+        binding = {
+            "uri": wire.A2A_MQTT_BINDING_URI,
+            "description": "A2A over MQTT (EMQX profile 0.1) as weft serves it: docs/a2a-mqtt.md",
+            "required": False,
+            "params": {
+                "orgId": address.org,
+                "unitId": address.unit,
+                "agentId": address.agent,
+                "requestTopic": address.request_topic,
+                **(
+                    {"poolId": self.pool, "poolTopic": address.pool_topic(self.pool)}
+                    if self.pool
+                    else {}
+                ),
+            },
+        }
+        self.card = a2a_agent_card(
+            name or address.agent,
+            self.calls.specs(),
+            interfaces=[a2a_interface(broker_url, MQTT_JSONRPC_BINDING)],
+            extensions=[binding],
+            streaming=True,
+        )
+
+    @property
+    def client_id(self) -> str:
+        return self.address.client_id
+
+    def _card_message(self, status: str, source: str) -> Message:
+        return Message(
+            topic=self.address.discovery_topic,
+            payload=json.dumps(self.card).encode(),
+            qos=1,
+            retain=True,
+            properties=MessageProperties(
+                user_properties={wire.STATUS: status, wire.STATUS_SOURCE: source}
+            ),
+        )
+
+    def will(self) -> Message:
+        """The Will the agent's connection must carry: its card, ``offline``, from ``lwt``."""
+        return self._card_message(wire.OFFLINE, "lwt")
+
+    async def start(self, bus: Bus) -> None:
+        """Subscribe, then announce the card ``online`` (so no request finds no one)."""
+        self._bus = bus
+        self._stopping = False
+        filters = [self.address.request_topic]
+        if self.pool:
+            filters.append(wire.shared_pool_filter(self.address.org, self.address.unit, self.pool))
+        for pattern in filters:
+            sub = await bus.subscribe(pattern)
+            self._subs.append(sub)
+            self._readers.append(asyncio.create_task(self._read(sub), name=f"a2a-mqtt {pattern}"))
+        await self._publish_card(wire.ONLINE)
+
+    async def _publish_card(self, status: str) -> None:
+        assert self._bus is not None
+        card = self._card_message(status, "agent")
+        await self._bus.publish(
+            card.topic, card.payload, qos=1, retain=True, properties=card.properties
+        )
+
+    def request_stop(self) -> None:
+        """Refuse new requests from now on (``-32004``); ``stop`` then drains and leaves."""
+        self._stopping = True
+
+    async def stop(self, drain_timeout: float = 10.0) -> None:
+        """Refuse new requests, let running ones finish (up to ``drain_timeout`` s), go offline."""
+        if self._bus is None:
+            return
+        self.request_stop()
+        if self._handlers:
+            _, pending = await asyncio.wait(set(self._handlers), timeout=drain_timeout)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+        for sub in self._subs:
+            await sub.close()
+        for reader in self._readers:
+            reader.cancel()
+        await asyncio.gather(*self._readers, return_exceptions=True)
+        with contextlib.suppress(Exception):
+            await self._publish_card(wire.OFFLINE)
+        self._subs.clear()
+        self._readers.clear()
+        self._bus = None
+
+    async def _read(self, sub: Subscription) -> None:
+        async for message in sub:
+            handler = asyncio.create_task(self._handle(message), name="a2a-mqtt request")
+            self._handlers.add(handler)
+            handler.add_done_callback(self._handlers.discard)
+
+    # -- one request ------------------------------------------------------------------
+
+    async def _reply(self, request: Message, body: dict[str, Any]) -> None:
+        assert self._bus is not None
+        props = MessageProperties(user_properties={wire.RESPONDER: self.address.agent})
+        await self._bus.reply(request, json.dumps(body).encode(), properties=props)
+
+    async def _handle(self, request: Message) -> None:
+        props = request.properties
+        if not props.response_topic:
+            _log.warning("A2A request on %s without a Response Topic dropped", request.topic)
+            return
+        if props.correlation_data is None:
+            assert self._bus is not None
+            refusal = wire.jsonrpc_error(
+                None, wire.TRANSPORT_PROTOCOL_ERROR, "the request has no MQTT Correlation Data"
+            )
+            await self._bus.publish(props.response_topic, json.dumps(refusal).encode())
+            return
+        request_id: Any = None
+        try:
+            body = self._parse(request)
+            request_id = body.get("id")
+            if self._stopping:
+                raise _Refused(wire.RESPONDER_UNAVAILABLE, "the agent is stopping")
+            await self._dispatch(request, body)
+        except _Refused as exc:
+            await self._reply(request, wire.jsonrpc_error(request_id, exc.code, str(exc)))
+        except Exception as exc:  # a bug here must not kill the agent: tell the requester
+            _log.exception("A2A request on %s failed", request.topic)
+            error = wire.jsonrpc_error(
+                request_id, wire.INTERNAL_ERROR, f"{type(exc).__name__}: {exc}"
+            )
+            with contextlib.suppress(Exception):
+                await self._reply(request, error)
+
+    def _parse(self, request: Message) -> dict[str, Any]:
+        assert self._bus is not None
+        refusal = self._bus.refuse(request.payload)
+        if refusal is not None:
+            raise _Refused(wire.INVALID_REQUEST, f"request refused: {refusal}")
+        try:
+            body = json.loads(request.payload)
+        except ValueError as exc:
+            raise _Refused(wire.PARSE_ERROR, f"the request is not JSON: {exc}") from None
+        if (
+            not isinstance(body, dict)
+            or body.get("jsonrpc") != "2.0"
+            or not isinstance(body.get("method"), str)
+        ):
+            raise _Refused(wire.INVALID_REQUEST, "not a JSON-RPC 2.0 request")
+        if not isinstance(body.get("params", {}), dict):
+            raise _Refused(wire.INVALID_PARAMS, "'params' must be an object")
+        return body
+
+    async def _dispatch(self, request: Message, body: dict[str, Any]) -> None:
+        method, params, request_id = body["method"], body.get("params") or {}, body.get("id")
+        if method in (wire.SEND_MESSAGE, wire.SEND_STREAMING_MESSAGE):
+            streaming = method == wire.SEND_STREAMING_MESSAGE
+            await self._send_message(request, request_id, params, streaming=streaming)
+        elif method == wire.GET_TASK:
+            task = self._task(params)
+            await self._reply(request, wire.jsonrpc_result(request_id, task.as_json()))
+        elif method == wire.CANCEL_TASK:
+            task = self._task(params)
+            if task.terminal:
+                raise _Refused(wire.TASK_NOT_CANCELABLE, f"task {task.id} is {task.state}")
+            if task.runner is not None:
+                task.runner.cancel()
+            task.set_state("TASK_STATE_CANCELED")
+            await self._reply(request, wire.jsonrpc_result(request_id, task.as_json()))
+        else:
+            raise _Refused(wire.METHOD_NOT_FOUND, f"no method {method!r} (A2A 1.0 names)")
+
+    def _task(self, params: Mapping[str, Any]) -> HeldTask:
+        task = self.tasks.get(str(params.get("id", "")))
+        if task is None:
+            raise _Refused(wire.TASK_NOT_FOUND, f"no task {params.get('id')!r} here")
+        return task
+
+    def _held_task(self, request: Message, message: Mapping[str, Any]) -> HeldTask:
+        task_id = message.get("taskId")
+        if not task_id or not wire.is_uuid(task_id):
+            raise _Refused(
+                wire.TRANSPORT_PROTOCOL_ERROR,
+                "the message needs a requester-made UUID in 'taskId' (A2A over MQTT)",
+            )
+        context_id = str(message.get("contextId") or "")
+        on_wire = request.properties.user_properties.get(wire.CONTEXT)
+        if on_wire is not None and context_id and on_wire != context_id:
+            raise _Refused(wire.INVALID_PARAMS, f"{wire.CONTEXT} {on_wire!r} != contextId")
+        held = self.tasks.get(str(task_id))
+        if held is not None:
+            if context_id and context_id != held.context_id:
+                raise _Refused(
+                    wire.INVALID_PARAMS,
+                    f"task {task_id} belongs to context {held.context_id!r}, not {context_id!r}",
+                )
+            return held
+        return self.tasks.add(HeldTask(str(task_id), context_id or str(uuid.uuid4())))
+
+    async def _send_message(
+        self, request: Message, request_id: Any, params: Mapping[str, Any], *, streaming: bool
+    ) -> None:
+        message = params.get("message")
+        if not isinstance(message, dict):
+            raise _Refused(wire.INVALID_PARAMS, "SendMessage needs params.message")
+        parts = message.get("parts")
+        if not isinstance(parts, list) or not all(isinstance(p, dict) for p in parts):
+            raise _Refused(wire.INVALID_PARAMS, "message.parts must be a list of Part objects")
+        task = self._held_task(request, message)
+        if task.runner is None and not task.terminal:
+            task.runner = asyncio.create_task(
+                self._run(task, message, params), name=f"a2a {task.id}"
+            )
+        if streaming:
+            task_json = {
+                **task.as_json(),
+                "status": {**task.status(), "state": "TASK_STATE_WORKING"},
+            }
+            if not task.terminal:
+                await self._reply(request, wire.jsonrpc_result(request_id, {"task": task_json}))
+        await task.finished.wait()
+        if not streaming:
+            await self._reply(request, wire.jsonrpc_result(request_id, {"task": task.as_json()}))
+            return
+        for artifact in task.artifacts:
+            update = {
+                "taskId": task.id,
+                "contextId": task.context_id,
+                "artifact": artifact,
+                "lastChunk": True,
+            }
+            await self._reply(request, wire.jsonrpc_result(request_id, {"artifactUpdate": update}))
+        final = {"taskId": task.id, "contextId": task.context_id, "status": task.status()}
+        await self._reply(request, wire.jsonrpc_result(request_id, {"statusUpdate": final}))
+
+    async def _run(
+        self, task: HeldTask, message: Mapping[str, Any], params: Mapping[str, Any]
+    ) -> None:
+        try:
+            async with self._slots:
+                task.set_state("TASK_STATE_WORKING")
+                result = await self.calls.run(
+                    message.get("parts") or [],
+                    message.get("metadata"),
+                    params.get("metadata"),
+                    task_id=task.id,
+                )
+        except A2aRequestError as exc:
+            task.set_state("TASK_STATE_REJECTED", _text_message(str(exc)))
+            return
+        except asyncio.CancelledError:
+            if not task.terminal:
+                task.set_state("TASK_STATE_CANCELED")
+            raise
+        except Exception as exc:  # a fault of the mapping, not of the action: still an answer
+            _log.exception("A2A task %s failed", task.id)
+            result = ActionResult.from_exception(task.id, exc, source=self.address.agent)
+        self._finish(task, result)
+
+    @staticmethod
+    def _finish(task: HeldTask, result: ActionResult) -> None:
+        if task.terminal:  # canceled while the call finished
+            return
+        if result.ok:
+            task.artifacts = [
+                {
+                    "artifactId": uuid.uuid4().hex,
+                    "name": "result",
+                    "parts": value_to_parts(result.output),
+                }
+            ]
+            task.set_state("TASK_STATE_COMPLETED")
+            return
+        text = result.error.message if result.error else str(result.state)
+        task.set_state("TASK_STATE_FAILED", _text_message(text, error_metadata(result)))
+
+
+@contextlib.asynccontextmanager
+async def serve_a2a_mqtt(
+    actions: Any,
+    broker_url: str,
+    address: wire.A2aMqttAddress,
+    *,
+    pool: str | None = None,
+    name: str | None = None,
+    concurrency: int = 8,
+) -> AsyncIterator[A2aMqttAgent]:
+    """``actions`` served over A2A's MQTT binding on its own connection while the block runs."""
+    from weft.runtime.bus.mqtt.mqtt_bus import MqttBus
+
+    agent = A2aMqttAgent(
+        actions, address, broker_url=broker_url, pool=pool, name=name, concurrency=concurrency
+    )
+    async with MqttBus(broker_url, client_id=agent.client_id, will=agent.will()) as bus:
+        await agent.start(bus)
+        try:
+            yield agent
+        finally:
+            await agent.stop()

@@ -1,0 +1,88 @@
+"""The tasks an A2A-over-MQTT agent holds: state by requester-made task id, deduplicated.
+
+Over MQTT the requester makes the task id (a UUID), so a request that is
+retried after a lost reply names a task the agent may already have: the
+agent answers with that task as it is (waiting for it to finish when a
+blocking request finds it running) rather than running it twice. Finished
+tasks are kept for ``GetTask`` up to ``limit``, oldest dropped first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+from collections import OrderedDict
+from typing import Any
+
+from weft.protocols.a2a_mqtt import TERMINAL_STATES
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.UTC).isoformat().replace("+00:00", "Z")
+
+
+class HeldTask:
+    """One task: its A2A JSON (``as_json``), the asyncio task running it, and its end."""
+
+    def __init__(self, task_id: str, context_id: str) -> None:
+        self.id = task_id
+        self.context_id = context_id
+        self.state = "TASK_STATE_SUBMITTED"
+        self.status_message: dict[str, Any] | None = None
+        self.artifacts: list[dict[str, Any]] = []
+        self.runner: asyncio.Task[None] | None = None
+        self.finished = asyncio.Event()
+        self.timestamp = _now()
+
+    @property
+    def terminal(self) -> bool:
+        return self.state in TERMINAL_STATES
+
+    def set_state(self, state: str, message: dict[str, Any] | None = None) -> None:
+        self.state = state
+        self.status_message = message
+        self.timestamp = _now()
+        if self.terminal:
+            self.finished.set()
+
+    def status(self) -> dict[str, Any]:
+        status: dict[str, Any] = {"state": self.state, "timestamp": self.timestamp}
+        if self.status_message is not None:
+            status["message"] = self.status_message
+        return status
+
+    def as_json(self) -> dict[str, Any]:
+        task: dict[str, Any] = {
+            "id": self.id,
+            "contextId": self.context_id,
+            "status": self.status(),
+        }
+        if self.artifacts:
+            task["artifacts"] = self.artifacts
+        return task
+
+
+class TaskBook:
+    """Tasks by id; at most ``limit`` finished ones are kept (running ones always are)."""
+
+    def __init__(self, limit: int = 10_000) -> None:
+        self.limit = limit
+        self._tasks: OrderedDict[str, HeldTask] = OrderedDict()
+
+    def get(self, task_id: str) -> HeldTask | None:
+        return self._tasks.get(task_id)
+
+    def add(self, task: HeldTask) -> HeldTask:
+        self._tasks[task.id] = task
+        self._trim()
+        return task
+
+    def running(self) -> list[HeldTask]:
+        return [t for t in self._tasks.values() if not t.terminal]
+
+    def _trim(self) -> None:
+        excess = len(self._tasks) - self.limit
+        if excess <= 0:
+            return
+        for task_id in [k for k, t in self._tasks.items() if t.terminal][:excess]:
+            del self._tasks[task_id]

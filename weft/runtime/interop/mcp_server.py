@@ -1,0 +1,236 @@
+"""weft actions as an MCP server (``weft mcp serve``), on the ``mcp`` SDK's low-level ``Server``.
+
+Any MCP client (an IDE, another agent framework, the SDK's own ``Client``)
+can then list and call weft actions as tools: local ones, or every agent
+alive on a broker (the actions come from a function called on every
+request, so agents that appear or vanish show up in the next ``tools/list``).
+
+What maps to what (the reverse of ``weft.agents.mcp_action``):
+
+- the action's name is the tool's name, its characters outside MCP's
+  ``[A-Za-z0-9._-]`` replaced by ``_`` (a reverse map finds the action);
+  its description (else its card's) the tool's description; its input
+  schema the tool's ``inputSchema`` (always an object schema);
+- an object output schema is the tool's ``outputSchema`` and an object
+  output its ``structuredContent``; any other declared output schema is
+  wrapped as ``{"result": ...}`` (the SDK's own convention), and so is the
+  output. A string output is the text content as it is; any other output is
+  also given as JSON text, for clients that read only text;
+- a call that does not end ``ok`` is a result with ``isError``: the text is
+  ``Type: message``, and weft's ``ErrorInfo`` and state ride in ``_meta``
+  under ``weft/error`` and ``weft/state``, which weft's MCP client turns back
+  into the same error; a name that is no tool is the JSON-RPC error -32602 the spec
+  asks for;
+- each call runs through ``invoke_action`` (the context weft gives a call
+  made outside a workflow run: nested calls by name, no journal).
+
+``McpActionServer.run_stdio()`` serves on stdin/stdout (nothing else may
+write to stdout meanwhile); ``run_http(host, port)`` serves streamable HTTP
+at ``/mcp`` with uvicorn. Both speak every protocol revision the SDK does,
+the stateless 2026-07-28 one included.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from typing import Any
+
+from weft.agents.mcp_action import ERROR_META, STATE_META
+from weft.protocols import ActionCall, ActionResult, ActionSpec, ErrorInfo, WeftError
+from weft.runtime.engine.action_table import ActionTable
+from weft.runtime.engine.langgraph_calls import invoke_action
+from weft.runtime.interop.http_listen import listening_socket
+
+__all__ = [
+    "McpActionServer",
+    "McpServeError",
+    "to_call_tool_result",
+    "tool_name",
+]
+
+
+class McpServeError(WeftError):
+    """An MCP server for weft actions cannot be served (the address is taken...)."""
+
+
+_INVALID = re.compile(r"[^A-Za-z0-9._-]")
+
+#: Where a server's actions come from: a fixed table, or one read at each request.
+ActionSource = ActionTable | Callable[[], ActionTable]
+
+
+def tool_name(action: str) -> str:
+    """``action`` as a valid MCP tool name (SEP-986: ``[A-Za-z0-9._-]{1,128}``)."""
+    return _INVALID.sub("_", action)[:128] or "tool"
+
+
+def _object_schema(schema: dict[str, Any]) -> dict[str, Any]:
+    params = dict(schema) if schema else {}
+    params.pop("$schema", None)
+    if params.get("type") != "object":
+        params["type"] = "object"
+    params.setdefault("properties", {})
+    return params
+
+
+def _output_schema(spec: ActionSpec) -> tuple[dict[str, Any] | None, bool]:
+    """``(outputSchema, wrapped)``: the tool's output schema, and whether outputs are wrapped."""
+    schema = spec.output_schema
+    if not schema:
+        return None, False
+    if schema.get("type") == "object":
+        return schema, False
+    return {"type": "object", "properties": {"result": schema}, "required": ["result"]}, True
+
+
+def _text(output: Any) -> str:
+    return output if isinstance(output, str) else json.dumps(output, default=str)
+
+
+class McpActionServer:
+    """An MCP server whose tools are weft actions; see the module docstring."""
+
+    def __init__(
+        self,
+        actions: ActionSource,
+        *,
+        name: str = "weft",
+        instructions: str | None = None,
+    ) -> None:
+        from weft import __version__
+
+        self._source = actions
+        self.name = name
+        self.instructions = instructions
+        self.version = __version__
+        self._server: Any = None
+
+    def actions(self) -> ActionTable:
+        """The actions served now."""
+        return self._source() if callable(self._source) else self._source
+
+    def _tools_by_name(self) -> dict[str, tuple[str, ActionSpec]]:
+        """Tool name -> (action name, spec); names that sanitise alike get a suffix."""
+        tools: dict[str, tuple[str, ActionSpec]] = {}
+        for action, spec in self.actions().specs().items():
+            base = name = tool_name(action)
+            n = 1
+            while name in tools:
+                n += 1
+                name = f"{base[: 128 - len(str(n)) - 1]}_{n}"
+            tools[name] = (action, spec)
+        return tools
+
+    def tools(self) -> list[Any]:
+        """The MCP ``Tool`` of every action served now."""
+        from mcp.types import Tool
+
+        listed = []
+        for name, (_, spec) in self._tools_by_name().items():
+            output_schema, _wrapped = _output_schema(spec)
+            description = spec.description or (spec.card.description if spec.card else "")
+            listed.append(
+                Tool(
+                    name=name,
+                    description=description or None,
+                    input_schema=_object_schema(spec.input_schema),
+                    output_schema=output_schema,
+                )
+            )
+        return listed
+
+    async def call(self, name: str, arguments: dict[str, Any] | None) -> Any:
+        """Run the action behind tool ``name``; its result as an MCP ``CallToolResult``."""
+        from mcp import MCPError
+        from mcp.types import INVALID_PARAMS
+
+        found = self._tools_by_name().get(name)
+        if found is None:
+            raise MCPError(INVALID_PARAMS, f"Unknown tool: {name}")
+        action_name, spec = found
+        table = self.actions()
+        call = ActionCall(action=action_name, arguments=arguments or {})
+        result = await invoke_action(table.get(action_name), call, table)
+        return to_call_tool_result(result, spec)
+
+    def server(self) -> Any:
+        """The SDK's low-level ``Server`` with this server's handlers (made once)."""
+        if self._server is not None:
+            return self._server
+        from mcp.server.lowlevel import Server
+        from mcp.types import ListToolsResult
+
+        async def list_tools(_ctx: Any, _params: Any) -> Any:
+            return ListToolsResult(tools=self.tools())
+
+        async def call_tool(_ctx: Any, params: Any) -> Any:
+            return await self.call(params.name, params.arguments)
+
+        def input_schema(name: str) -> dict[str, Any] | None:
+            found = self._tools_by_name().get(name)
+            return None if found is None else _object_schema(found[1].input_schema)
+
+        self._server = Server(
+            self.name,
+            version=self.version,
+            instructions=self.instructions,
+            get_tool_input_schema=input_schema,
+            on_list_tools=list_tools,
+            on_call_tool=call_tool,
+        )
+        return self._server
+
+    async def run_stdio(self) -> None:
+        """Serve one client on stdin/stdout until it closes stdin."""
+        from mcp.server.stdio import stdio_server
+
+        server = self.server()
+        async with stdio_server() as (read_stream, write_stream):
+            await server.run(read_stream, write_stream, server.create_initialization_options())
+
+    def http_app(self, host: str = "127.0.0.1") -> Any:
+        """The Starlette app serving streamable HTTP at ``/mcp`` (for an ASGI server)."""
+        return self.server().streamable_http_app(host=host)
+
+    async def run_http(
+        self, host: str, port: int, *, ready: Callable[[str], None] | None = None
+    ) -> None:
+        """Serve streamable HTTP at ``http://host:port/mcp`` until cancelled.
+
+        The socket is bound before serving starts, so ``ready`` (given the URL,
+        with the real port when ``port`` is 0) is called when clients can connect.
+        """
+        import uvicorn
+
+        try:
+            sock = listening_socket(host, port)
+        except OSError as exc:
+            raise McpServeError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+        config = uvicorn.Config(self.http_app(host), log_level="warning", lifespan="on")
+        if ready is not None:
+            shown = f"[{host}]" if ":" in host else host
+            ready(f"http://{shown}:{sock.getsockname()[1]}/mcp")
+        try:
+            await uvicorn.Server(config).serve(sockets=[sock])
+        finally:
+            sock.close()
+
+
+def to_call_tool_result(result: ActionResult, spec: ActionSpec) -> Any:
+    """An ``ActionResult`` as an MCP ``CallToolResult`` (see the module docstring)."""
+    from mcp.types import CallToolResult, TextContent
+
+    if not result.ok:
+        error = result.error or ErrorInfo(type="Failed", message=f"the call ended {result.state}")
+        text = f"{error.type}: {error.message}"
+        meta = {ERROR_META: error.model_dump(mode="json"), STATE_META: result.state.value}
+        return CallToolResult(
+            content=[TextContent(type="text", text=text)], is_error=True, _meta=meta
+        )
+    output = result.output
+    _, wrapped = _output_schema(spec)
+    structured = {"result": output} if wrapped else output if isinstance(output, dict) else None
+    content: list[Any] = [] if output is None else [TextContent(type="text", text=_text(output))]
+    return CallToolResult(content=content, structured_content=structured)

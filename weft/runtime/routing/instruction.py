@@ -1,0 +1,145 @@
+"""What a subtask asks to *do*: its imperative clauses, apart from the context around them.
+
+Users write a request as context plus an instruction: "Someone patched the
+crash in the uploader; go over their patch and say if it is safe to merge",
+"The ticket is already categorised as billing; now draft the reply". The
+context names a topic (a crash, a ticket) that some other agent owns, and an
+embedding of the whole text is pulled towards that agent. The operation is in
+the instruction. So the router scores every candidate card against the whole
+text *and* against the instruction alone (``imperative_clauses``), and the
+operation's leading verb feeds the lexical operation bonus
+(``operation_terms``).
+
+Without a part-of-speech tagger, a clause is taken as imperative when its first
+word (after "please", "now", "then" and -ly adverbs) looks like a verb in its
+base form: not a question, pronoun or determiner word, not a past form
+("patched"), a gerund ("training") or an -s form ("keeps", "reviewers"), and
+not followed within two words by an auxiliary ("Memory keeps growing", "screen
+readers can"). Clauses are split at sentence ends, ``;`` and ``:``, at commas
+(a later part must start in lower case, so "me, Ana and Raj" is no clause),
+at "so"/"then", and a leading subordinate clause ("After the fix lands, add a
+test") is dropped. Questions have no imperative clause; for them the whole text
+is the instruction and the embedding decides alone.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from weft.runtime.routing.text import stem
+
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+_NOT_VERBS = _words(
+    """what which who whom whose when where why how is are was were will would can could should
+    do does did i we you my our your the a an this that these those it its there here if any some
+    ok okay hi hello hey so after before once since because while given today tomorrow yesterday
+    someone somebody everyone they he she his her their all each every no not only as for with
+    from into about on in at by of to us me them one two three"""
+)
+#: Words that may come before the verb of an imperative clause.
+_SKIP = _words("please now then also just first next finally kindly quickly briefly simply")
+_AUXILIARIES = _words(
+    "is are was were has have had will would can could should may might must does did do "
+    "keeps keep seems seem"
+)
+#: Verbs that end like a past form or an -s form.
+_EXCEPTIONS = _words("embed shed shred need feed seed speed proceed succeed exceed bleed breed")
+_PARTICLES = _words("up down out over off back through")
+_SENTENCE = re.compile(r"(?<=[.!?;:])\s+")
+_SUBORDINATE = re.compile(
+    r"^(?:after|before|once|when|whenever|if|since|because|as\s+soon\s+as|now\s+that|while|"
+    r"although|though|given\s+that)\b",
+    re.IGNORECASE,
+)
+_CLAUSE_BREAK = re.compile(
+    r",\s*(?:so\s+|then\s+|and\s+then\s+)?|\s+so\s+(?=[a-z]+\s)|\band\s+then\s+"
+)
+_WORD = re.compile(r"[A-Za-z][A-Za-z'\u2019-]*")
+
+
+@dataclass(frozen=True, slots=True)
+class Clause:
+    """One imperative clause: its verb (with a particle: "go over") and its text from the verb."""
+
+    verb: str
+    text: str
+
+
+def _verb_like(word: str, *, may_be_capital: bool) -> bool:
+    if "'" in word or "\u2019" in word:
+        return False  # I'm, it's, let's
+    if not may_be_capital and word[:1].isupper():
+        return False  # "..., Ana and Raj": a name, not a verb
+    w = word.lower()
+    if w in _NOT_VERBS or len(w) < 2 or w in _AUXILIARIES:
+        return False
+    if w in _EXCEPTIONS:
+        return True
+    if w.endswith("ing") and len(w) > 5:
+        return False  # gerund or participle ("training"); "bring" and "sing" are verbs
+    if w.endswith("ed"):
+        return False  # past form: "Someone patched ..." is context
+    return not (w.endswith("s") and not w.endswith(("ss", "us", "is")))
+
+
+def _clauses(text: str) -> list[tuple[str, bool]]:
+    """(clause, starts a sentence) pairs, subordinate lead-ins dropped."""
+    out: list[tuple[str, bool]] = []
+    for sentence in _SENTENCE.split(text.strip()):
+        if _SUBORDINATE.match(sentence) and "," in sentence:
+            sentence = sentence.split(",", 1)[1]
+        for i, part in enumerate(_CLAUSE_BREAK.split(sentence)):
+            if part.strip():
+                out.append((part.strip(), i == 0))
+    return out
+
+
+def imperative_clauses(text: str) -> list[Clause]:
+    """The clauses of ``text`` that tell the agent to do something, in order."""
+    out: list[Clause] = []
+    for clause, sentence_start in _clauses(text):
+        words = _WORD.findall(clause)
+        i = 0
+        while i < len(words) and (
+            words[i].lower() in _SKIP or (words[i].lower().endswith("ly") and len(words[i]) > 4)
+        ):
+            i += 1
+        if i >= len(words) or not _verb_like(words[i], may_be_capital=sentence_start or i > 0):
+            continue
+        if any(w.lower() in _AUXILIARIES for w in words[i + 1 : i + 3]):
+            continue  # "Memory keeps growing", "screen readers can describe"
+        verb = words[i].lower()
+        if i + 1 < len(words) and words[i + 1].lower() in _PARTICLES:
+            verb += " " + words[i + 1].lower()
+        start = clause.find(words[i])
+        out.append(Clause(verb=verb, text=clause[start:].strip()))
+    return out
+
+
+def instruction_text(text: str) -> str | None:
+    """The imperative part of ``text`` when it differs from the whole text, else None.
+
+    None for questions and for texts that are one instruction from the first
+    word: then the whole-text score already is the instruction's score.
+    """
+    clauses = imperative_clauses(text)
+    if not clauses:
+        return None
+    joined = " ".join(c.text for c in clauses)
+    if _norm(joined) == _norm(text):
+        return None
+    return joined
+
+
+def operation_terms(text: str) -> list[str]:
+    """Stemmed verbs of the imperative clauses ("translate", "convert"); particles dropped."""
+    return [stem(c.verb.split()[0]) for c in imperative_clauses(text)]
+
+
+def _norm(text: str) -> str:
+    return " ".join(_WORD.findall(text.lower()))

@@ -1,0 +1,109 @@
+"""The routing score's weights, its calibrated minimum, and per-agent similarity terms.
+
+Split from ``capability_router`` so that the router module stays small; the
+router re-exports ``ScoringWeights`` and ``CALIBRATED_MIN_SCORE``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from weft.protocols import CapabilityCard
+from weft.runtime.routing.outcome_memory import SuccessEstimate
+
+
+@dataclass(frozen=True, slots=True)
+class ScoringWeights:
+    """The weights of the routing score; see the module docstring for the formula.
+
+    The defaults put semantic similarity first, exact words second and the
+    operational factors (cost, load) last, so they break near ties rather
+    than overrule a clearly better match. Past success can overrule a close
+    call, not a clear one: its term is at most ``success / 2``.
+    """
+
+    best: float = 1.0
+    """Similarity of the closest positive document."""
+    mean: float = 1.0
+    """Mean similarity of the ``top_docs`` closest positive documents."""
+    top_docs: int = 3
+    lexical: float = 1.0
+    """BM25 over description, skills and examples, scaled to 0..1."""
+    not_skill: float = 1.0
+    """Penalty per unit by which a not-skill out-matches the best document."""
+    not_margin: float = 0.05
+    """A not-skill within this much below the best document already counts."""
+    capability: float = 1.0
+    """Weight of the planner's capability phrase in the query vector (text = 1)."""
+    cost: float = 0.05
+    cost_ref: float = 0.01
+    """USD per call at which the cost term is half its weight."""
+    load: float = 0.1
+    success: float = 1.0
+    """Weight of ``tanh(evidence / success_scale)`` from similar past outcomes (-1..1)."""
+    success_scale: float = 0.1
+    operation: float = 0.25
+    """Bonus for a card that claims the subtask's operation (its imperative verbs)."""
+    disclaimed: float = 0.25
+    """Penalty for a card that says it does not do the subtask's operation ("does not
+    translate"): the card's own word against it."""
+    instruction: float = 0.5
+    """Share of the similarity terms taken from the subtask's imperative clauses alone
+    (``instruction.instruction_text``) when it has context around them; 0: whole text only."""
+    min_score: float | None = None
+    """Below this score the decision is "no agent fits" (``chosen`` None); None: the
+    embedder's calibrated minimum (``CALIBRATED_MIN_SCORE``), or no minimum if it has none."""
+
+
+#: Minimum scores calibrated per embedding model. MiniLM, on both labelled sets
+#: routed from the text alone (359 subtasks some card fits, 20 that none does;
+#: bench/routing_sets.py): the best score of a fitting subtask is under 0.46 for
+#: 2.2% of them, and half of the no-fit subtasks score under it (0.43: 0.8% and
+#: 35%; 0.52: 2.8% and 65%). No threshold separates them cleanly: "walk the dog"
+#: scores like a vague fitting request. 0.46 gives up 0.8 points of top-1 on the
+#: project set and 1.7 on the users' set for half the no-fit subtasks.
+CALIBRATED_MIN_SCORE: dict[str, float] = {"sentence-transformers/all-MiniLM-L6-v2": 0.46}
+
+
+@dataclass(slots=True)
+class Scored:
+    agent_id: str
+    card: CapabilityCard
+    score: float
+    best: float
+    lexical: float
+    load: float
+    success: SuccessEstimate | None
+    parts: dict[str, float]
+    evidence: str | None
+    excluded: str | None
+
+
+@dataclass(slots=True)
+class Views:
+    """A request's query vectors: whole text (+ capability phrase), and its instruction."""
+
+    vector: NDArray[np.float32]
+    instruction: NDArray[np.float32] | None = None
+
+
+def similarity(
+    sims: NDArray[np.float32], kinds: tuple[str, ...], w: ScoringWeights
+) -> tuple[float, int, float, float, int]:
+    """(best, its index, mean of the top docs, not-skill gap, its index) for one agent.
+
+    The gap is how far the closest not-skill comes within ``w.not_margin`` of,
+    or above, the best positive document (0 when it does not).
+    """
+    listed = sims.tolist()
+    positive = [(x, i) for i, x in enumerate(listed) if kinds[i] != "not"]
+    negative = [(x, i) for i, x in enumerate(listed) if kinds[i] == "not"]
+    positive.sort(reverse=True)
+    best, best_i = positive[0] if positive else (0.0, 0)
+    top = positive[: w.top_docs]
+    mean_top = sum(s for s, _ in top) / len(top) if top else 0.0
+    not_sim, not_i = max(negative) if negative else (-1.0, -1)
+    return best, best_i, mean_top, max(0.0, not_sim - best + w.not_margin), not_i

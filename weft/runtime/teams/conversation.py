@@ -1,0 +1,461 @@
+"""One team conversation: turns, votes, assignments, pauses, conclusion, on the team topic.
+
+The loop is the IoA flow control in code. Each turn exactly one member is
+called (the addressed member, the next voter, or whoever the selector
+picks); its ``MemberReply`` becomes one message on the topic, and the state
+machine (``FlowControl``) moves before the message is published, so an
+illegal move is an error, never a message. What else can happen:
+
+- **propose** opens a vote: every other member votes, one per turn; the
+  tally (proposer counts as yes, a tie rejects) either runs the proposal's
+  tasks, concludes with its text (no tasks), or returns to discussion;
+- **assign** starts tasks: ``sync`` ones are awaited before the next turn
+  (state EXECUTION), ``async`` ones run on and report later as
+  ``task_result`` messages; ``wait_for`` in the same reply pauses at once;
+- **pause** stops the turns until every named async task has reported, then
+  a ``trigger`` message resumes the discussion;
+- a member whose call fails (error, timeout, an agent lost) is replaced by
+  the next member of its pool, who takes the same turn; with an empty pool
+  the team concludes with what it has (reason ``member_lost``);
+- ``max_turns`` speaker turns without a conclusion end the team too.
+
+Task results and progress are published by the tasks themselves, whenever
+they finish, and reach the log through the bus like every other message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from weft.protocols import ActionResult
+from weft.protocols.teams import (
+    Assignment,
+    MemberReply,
+    MessageType,
+    TeamMessage,
+    TeamOutcome,
+    TeamState,
+)
+from weft.runtime.teams.channel import TeamChannel
+from weft.runtime.teams.member import MemberCaller, TeamMember, compact, reply_of, task_output
+from weft.runtime.teams.speakers import RoundRobin, Selection, SpeakerSelector
+from weft.runtime.teams.state_machine import FlowControl, message_type_for
+from weft.runtime.teams.team_spans import post_moving
+from weft.runtime.tracing.spans import new_span_id
+
+#: Characters of a task's output quoted in its result message's text.
+RESULT_TEXT_CHARS = 200
+
+
+@dataclass
+class TeamSettings:
+    """How a team converses; see ``Team`` for what each setting means."""
+
+    name: str
+    max_turns: int = 20
+    window: int = 20
+    team_up_depth: int = 2
+    pause_timeout: float | None = 600.0
+    selector: SpeakerSelector = field(default_factory=RoundRobin)
+
+
+class Conversation:
+    """Runs one conversation to its conclusion; ``run`` returns the ``TeamOutcome``."""
+
+    def __init__(
+        self,
+        settings: TeamSettings,
+        seats: list[TeamMember],
+        goal: str,
+        *,
+        depth: int,
+        channel: TeamChannel,
+        caller: MemberCaller,
+    ) -> None:
+        self.settings = settings
+        self.seats = seats
+        self.goal = goal
+        self.depth = depth
+        self.channel = channel
+        self.caller = caller
+        self.spans = caller.spans
+        self.flow = FlowControl()
+        self.turns = 0
+        self.last_speaker: str | None = None
+        self.addressed: str | None = None
+        self.proposal: TeamMessage | None = None
+        self.voters: list[str] = []
+        self.votes: dict[str, str] = {}
+        self.tasks: dict[str, Assignment] = {}
+        self.results: dict[str, Any] = {}
+        self.reported: set[str] = set()
+        self.running: dict[str, asyncio.Task[None]] = {}
+        self.conclusion = ""
+        self.reason = "concluded"
+        self._background: set[asyncio.Task[Any]] = set()
+        self._reports: dict[str, list[asyncio.Task[Any]]] = {}
+        channel.listen(self._observe)
+
+    # -- the loop --------------------------------------------------------------------
+
+    async def run(self) -> TeamOutcome:
+        team = self.settings.name
+        try:
+            if not self.seats:
+                self.reason = "no_members"
+                await self._post(
+                    MessageType.CONCLUSION,
+                    team,
+                    TeamState.CONCLUSION,
+                    text="no members",
+                    data={"reason": self.reason},
+                )
+            else:
+                await self._post(
+                    MessageType.TEAM_UP,
+                    team,
+                    TeamState.DISCUSSION,
+                    text=self.goal,
+                    data={"members": self.names},
+                )
+            while not self.flow.concluded:
+                await self.channel.drain()
+                if self.turns >= self.settings.max_turns:
+                    await self._conclude(team, self._what_it_has(), "max_turns")
+                    break
+                await self._turn()
+        finally:
+            await self._stop_tasks()
+        return TeamOutcome(
+            team=team,
+            conversation=self.channel.conversation,
+            conclusion=self.conclusion,
+            reason=self.reason,
+            turns=self.turns,
+            messages=len(self.channel.log),
+            members=self.names,
+            task_results=self.results,
+            states=self.flow.history,
+        )
+
+    @property
+    def names(self) -> list[str]:
+        return [seat.name for seat in self.seats]
+
+    def seat(self, name: str) -> TeamMember | None:
+        return next((s for s in self.seats if s.name == name), None)
+
+    async def _turn(self) -> None:
+        state = self.flow.state
+        if state is TeamState.VOTE:
+            speaker, how, mode = self.voters[len(self.votes)], "vote", "vote"
+        elif self.addressed is not None and self.addressed in self.names:
+            speaker, how, mode = self.addressed, "addressed", "turn"
+        else:
+            selection = Selection(
+                self.names, self.last_speaker, self._context("moderator", "select")
+            )
+            speaker, how = await self.settings.selector.choose(selection, self.caller)
+            mode = "turn"
+        self.addressed = None
+        member = self.seat(speaker)
+        assert member is not None
+        span_id, started = new_span_id(), time.time()
+        context = self._context(speaker, mode, turn=self.turns + 1)
+        result = await self.caller.call(member, context, parent_id=span_id)
+        if not result.ok:
+            await self._replace(member, result, {"span_id": span_id, "started": started})
+            return
+        self.turns += 1
+        self.last_speaker = speaker
+        await self._take(speaker, reply_of(result.output), how, span_id, started)
+
+    async def _take(
+        self, speaker: str, reply: MemberReply, how: str, span_id: str, started: float
+    ) -> None:
+        to = reply.to if reply.to in self.names and reply.to != speaker else None
+        turn: dict[str, Any] = {
+            "turn": self.turns,
+            "text": reply.text,
+            "to": to,
+            "data": {"selected_by": how},
+            "span_id": span_id,
+            "started": started,
+        }
+        if self.flow.state is TeamState.VOTE:
+            vote = reply.vote if reply.act == "vote" and reply.vote else "abstain"
+            await self._post(MessageType.VOTE, speaker, TeamState.VOTE, vote=vote, **turn)
+            self.votes[speaker] = vote
+            if len(self.votes) >= len(self.voters):
+                await self._tally()
+            return
+        kind = message_type_for(reply)
+        if kind is MessageType.PROPOSAL:
+            tasks = self._numbered(reply.tasks)
+            self.proposal = await self._post(kind, speaker, TeamState.VOTE, tasks=tasks, **turn)
+            self.voters, self.votes = [n for n in self.names if n != speaker], {}
+            if not self.voters:
+                await self._tally()
+        elif kind in (MessageType.ASSIGN_SYNC, MessageType.ASSIGN_ASYNC):
+            tasks = self._numbered(reply.tasks)
+            state = TeamState.EXECUTION if kind is MessageType.ASSIGN_SYNC else TeamState.DISCUSSION
+            await self._post(kind, speaker, state, tasks=tasks, wait_for=reply.wait_for, **turn)
+            await self._assign(speaker, tasks)
+            if reply.wait_for:
+                await self._pause(speaker, reply.wait_for, None)
+        elif kind is MessageType.PAUSE:
+            await self._pause(speaker, reply.wait_for, turn)
+        elif kind is MessageType.CONCLUSION:
+            await self._conclude(speaker, reply.text, "concluded", turn)
+        else:
+            await self._post(MessageType.SPEAK, speaker, TeamState.DISCUSSION, **turn)
+            self.addressed = to
+
+    # -- votes, tasks, pauses ---------------------------------------------------------
+
+    async def _tally(self) -> None:
+        assert self.proposal is not None
+        proposal, team = self.proposal, self.settings.name
+        yes = 1 + sum(v == "yes" for v in self.votes.values())
+        no = sum(v == "no" for v in self.votes.values())
+        accepted = yes > no
+        tally = {"accepted": accepted, "yes": yes, "no": no, "proposal": proposal.id}
+        self.proposal, self.voters, self.votes = None, [], {}
+        if accepted and proposal.tasks:
+            await self._post(
+                MessageType.DECISION, team, TeamState.EXECUTION, text=proposal.text, data=tally
+            )
+            await self._assign(proposal.sender, proposal.tasks)
+        elif accepted:
+            await self._post(
+                MessageType.DECISION, team, TeamState.VOTE, text=proposal.text, data=tally
+            )
+            await self._conclude(team, proposal.text, "vote")
+        else:
+            await self._post(
+                MessageType.DECISION, team, TeamState.DISCUSSION, text=proposal.text, data=tally
+            )
+
+    def _numbered(self, tasks: list[Assignment]) -> list[Assignment]:
+        """Tasks with unique ids: an empty or already used id gets the next ``tN``."""
+        out = []
+        for task in tasks:
+            if not task.id or task.id in self.tasks:
+                task = task.model_copy(update={"id": f"t{len(self.tasks) + 1}"})
+            self.tasks[task.id] = task
+            out.append(task)
+        return out
+
+    async def _assign(self, assigner: str, tasks: list[Assignment]) -> None:
+        """Start every task; wait for the sync ones to report (their messages taken in)."""
+        waits: list[asyncio.Task[None]] = []
+        for task in tasks:
+            job = asyncio.create_task(self._run_task(assigner, task), name=f"team task {task.id}")
+            if task.mode == "sync":
+                waits.append(job)
+            else:
+                self.running[task.id] = job
+        if waits:
+            await asyncio.gather(*waits)
+            sync_ids = {t.id for t in tasks if t.mode == "sync"}
+            if not sync_ids <= self.reported:
+                await self.channel.until(lambda _: sync_ids <= self.reported)
+
+    async def _run_task(self, assigner: str, task: Assignment) -> None:
+        seat = self.seat(task.to)
+        span_id, started = new_span_id(), time.time()
+        if seat is None:
+            result = ActionResult.failure("", "UnknownMember", f"no member named '{task.to}'")
+        else:
+            context = self._context(
+                task.to, "task", task={"id": task.id, "from": assigner, "task": task.task}
+            )
+            result = await self.caller.call(
+                seat,
+                context,
+                parent_id=span_id,
+                on_progress=lambda text, fraction, data: self._progress(task, text, fraction),
+            )
+        reports = self._reports.pop(task.id, [])
+        if reports:  # its progress goes out before its result
+            await asyncio.gather(*reports, return_exceptions=True)
+        output = task_output(result.output) if result.ok else None
+        shown = str(output) if result.ok else (result.error.message if result.error else "failed")
+        data: dict[str, Any] = {"ok": result.ok}
+        if result.error is not None:
+            data["error"] = result.error.model_dump(mode="json", exclude={"details"})
+        await self._send(
+            MessageType.TASK_RESULT,
+            task.to,
+            task_id=task.id,
+            output=output,
+            text=shown[:RESULT_TEXT_CHARS],
+            data=data,
+            span_id=span_id,
+            started=started,
+        )
+
+    def _progress(self, task: Assignment, text: str, fraction: float | None) -> None:
+        job = asyncio.create_task(
+            self._send(
+                MessageType.PROGRESS,
+                task.to,
+                task_id=task.id,
+                text=text,
+                data={"fraction": fraction},
+            )
+        )
+        self._background.add(job)
+        job.add_done_callback(self._background.discard)
+        self._reports.setdefault(task.id, []).append(job)
+
+    async def _pause(self, speaker: str, wait_for: list[str], turn: dict[str, Any] | None) -> None:
+        known = [i for i in wait_for if i in self.tasks]
+        extra = dict(turn or {})
+        extra["data"] = {
+            **extra.get("data", {}),
+            "unknown": [i for i in wait_for if i not in known],
+        }
+        await self._post(
+            MessageType.PAUSE, speaker, TeamState.EXECUTION, wait_for=known, **{"text": "", **extra}
+        )
+        waiting = set(known)
+        if not waiting <= self.reported:
+            try:
+                await self.channel.until(
+                    lambda _: waiting <= self.reported, timeout=self.settings.pause_timeout
+                )
+            except TimeoutError:
+                await self._conclude(self.settings.name, self._what_it_has(), "pause_timeout")
+                return
+        await self._post(
+            MessageType.TRIGGER,
+            self.settings.name,
+            TeamState.DISCUSSION,
+            wait_for=known,
+            text=f"{', '.join(known) or 'nothing'} reported; the conversation resumes",
+            data={"results": {i: self.results.get(i) for i in known}},
+        )
+
+    async def _replace(
+        self, member: TeamMember, result: ActionResult, span: dict[str, Any]
+    ) -> None:
+        """``member`` failed its turn: its successor takes the seat, or the team concludes.
+
+        ``span`` (the failed turn's span id and start) becomes the message's span,
+        so the failed call hangs under the message that reports it.
+        """
+        error = result.error.model_dump(mode="json", exclude={"details"}) if result.error else None
+        replacement = member.replaced()
+        if replacement is None:
+            self.reason = "member_lost"
+            await self._conclude(
+                self.settings.name,
+                self._what_it_has(),
+                "member_lost",
+                turn=span,
+                data={"lost": member.name, "error": error},
+            )
+            return
+        index = self.seats.index(member)
+        self.seats[index] = replacement
+        self.voters = [replacement.name if v == member.name else v for v in self.voters]
+        if self.flow.state is not TeamState.VOTE:
+            self.addressed = replacement.name
+        await self._post(
+            MessageType.MEMBER_REPLACED,
+            self.settings.name,
+            self.flow.state,
+            text=f"{member.name} lost; {replacement.name} takes its seat",
+            data={"lost": member.name, "replacement": replacement.name, "error": error},
+            **span,
+        )
+
+    async def _conclude(
+        self,
+        sender: str,
+        text: str,
+        reason: str,
+        turn: dict[str, Any] | None = None,
+        data: dict[str, Any] | None = None,
+    ) -> None:
+        self.conclusion, self.reason = text, reason
+        extra = dict(turn or {})
+        extra["text"] = text
+        extra["data"] = {**extra.get("data", {}), **(data or {}), "reason": reason}
+        await self._post(MessageType.CONCLUSION, sender, TeamState.CONCLUSION, **extra)
+
+    def _what_it_has(self) -> str:
+        """The team's answer when it must stop early: the last thing a member said."""
+        for message in reversed(self.channel.log):
+            if message.sender in self.names and message.text and message.turn is not None:
+                return message.text
+        return ""
+
+    async def _stop_tasks(self) -> None:
+        pending = [t for t in (*self.running.values(), *self._background) if not t.done()]
+        for job in pending:
+            job.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+
+    # -- messages ------------------------------------------------------------------------
+
+    def _observe(self, message: TeamMessage) -> None:
+        if message.type is MessageType.TASK_RESULT and message.task_id is not None:
+            self.reported.add(message.task_id)
+            if message.data.get("ok", True):
+                self.results[message.task_id] = message.output
+
+    async def _post(
+        self, kind: MessageType, sender: str, state: TeamState, **fields: Any
+    ) -> TeamMessage:
+        """Move the state machine to ``state`` and publish; returns once it came back."""
+        return await post_moving(self.channel, self.flow, self.spans, kind, sender, state, **fields)
+
+    async def _send(
+        self,
+        kind: MessageType,
+        sender: str,
+        *,
+        span_id: str | None = None,
+        started: float | None = None,
+        **fields: Any,
+    ) -> None:
+        """Publish without moving the state (a task's report), without waiting for the echo."""
+        started = started or time.time()
+
+        def build() -> TeamMessage:
+            return TeamMessage(
+                team=self.channel.conversation,
+                type=kind,
+                sender=sender,
+                state=self.flow.state,
+                **fields,
+            )
+
+        message = await self.channel.send(build)
+        self.spans.message(message, message.state, started, span_id)
+
+    def _context(
+        self, you: str, mode: str, turn: int | None = None, **extra: Any
+    ) -> dict[str, Any]:
+        """The ``context`` argument of a member call (the member protocol, ``member.py``)."""
+        return {
+            "mode": mode,
+            "team": self.settings.name,
+            "conversation": self.channel.conversation,
+            "goal": self.goal,
+            "you": you,
+            "state": self.flow.state.value,
+            "turn": turn if turn is not None else self.turns,
+            "max_turns": self.settings.max_turns,
+            "members": self.names,
+            "history": [compact(m) for m in self.channel.log[-self.settings.window :]],
+            "proposal": compact(self.proposal) if self.proposal is not None else None,
+            "running": [i for i in self.running if i not in self.reported],
+            "team_depth": self.depth + 1,
+            **extra,
+        }

@@ -1,0 +1,301 @@
+"""The member protocol: how a team calls a member, and how it reads the answer.
+
+A member is any action. On its turn it is called with the arguments every
+LLM agent takes, ``{"task": str, "context": dict}``:
+
+- ``task`` says in prose what is asked now (your turn, your vote, a task),
+  with the reply format, so an ``LLMAgent(output_type=MemberReply)`` needs no
+  instructions of its own about the team;
+- ``context`` holds the same facts as data, for a Python function: ``mode``
+  (``turn`` | ``vote`` | ``task``), ``team``, ``goal``, ``you``, ``state``,
+  ``turn``, ``max_turns``, ``members``, ``history`` (the last ``window``
+  messages, oldest first), ``proposal`` (when voting), ``task`` (an
+  assignment: ``id``, ``from``, ``task``), ``running`` (async task ids not yet
+  reported), ``team_depth`` (how many teams enclose the callee).
+
+It answers a turn with a ``MemberReply`` (a dict with ``act``, ``text``,
+``to``, ``vote``, ``tasks``, ``wait_for``; a bare string is ``speak``). A task
+is answered with anything: its output is the task's result (a ``MemberReply``
+dict gives its ``text``). A member that fails (error, timeout, an agent lost)
+is dead for the team: see ``Conversation``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+
+from weft.protocols import Action, ActionCall, ActionResult, ActionSpec, Usage
+from weft.protocols.teams import MemberReply, TeamMessage
+from weft.runtime.teams.team_spans import TeamSpans
+
+#: Seconds past ``turn_timeout`` before a member call is abandoned: the call's deadline says
+#: ``turn_timeout`` first, so a remote agent's own timeout (which says why) comes back first.
+TIMEOUT_GRACE = 1.0
+
+REPLY_FORMAT = (
+    'Answer with one JSON object: {"act": "speak|propose|vote|assign|pause|conclude", '
+    '"text": "...", "to": "member name or null", "vote": "yes|no|abstain or null", '
+    '"tasks": [{"id": "t1", "to": "member", "task": "...", "mode": "sync|async"}], '
+    '"wait_for": ["task ids"]}. speak: say something (address a member with "to" to '
+    'let them speak next); propose: put "text" to a vote (with "tasks", they run when '
+    "accepted; without, an accepted proposal is the team's answer); assign: hand out tasks "
+    "(sync: wait for the results; async: they report later); pause: wait until the async "
+    'tasks in "wait_for" report; conclude: "text" is the team\'s final answer.'
+)
+
+
+@dataclass
+class TeamMember:
+    """A seat in the team: the action in it, and the pool that replaces it when it dies.
+
+    ``action`` None means the member is called by ``name`` through the
+    context's ``invoke`` (a workflow's action, a remote agent named in the
+    run's registry); the pool may mix actions and names.
+    """
+
+    name: str
+    action: Action | None = None
+    pool: list[Action | str] = field(default_factory=list)
+
+    @classmethod
+    def of(
+        cls, item: Action | str | TeamMember, pool: list[Action | str] | None = None
+    ) -> TeamMember:
+        if isinstance(item, TeamMember):
+            return item
+        if isinstance(item, str):
+            return cls(name=item, pool=list(pool or []))
+        return cls(name=item.spec.name, action=item, pool=list(pool or []))
+
+    def replaced(self) -> TeamMember | None:
+        """The next member from the pool (which it inherits), or None when the pool is empty."""
+        if not self.pool:
+            return None
+        nxt = TeamMember.of(self.pool[0])
+        return TeamMember(name=nxt.name, action=nxt.action, pool=self.pool[1:])
+
+
+def compact(message: TeamMessage) -> dict[str, Any]:
+    """A message as a member sees it in ``context.history``: only the fields that are set."""
+    out: dict[str, Any] = {"sender": message.sender, "type": message.type.value}
+    if message.turn is not None:
+        out["turn"] = message.turn
+    if message.text:
+        out["text"] = message.text
+    for key in ("to", "vote", "task_id"):
+        value = getattr(message, key)
+        if value:
+            out[key] = value
+    if message.tasks:
+        out["tasks"] = [t.model_dump() for t in message.tasks]
+    if message.wait_for:
+        out["wait_for"] = message.wait_for
+    if message.output is not None:
+        out["output"] = message.output
+    return out
+
+
+def prompt_for(context: dict[str, Any]) -> str:
+    """The ``task`` text of a member call: what is asked, for a reader who sees only prose."""
+    mode = context["mode"]
+    head = (
+        f"You are {context['you']}, a member of team '{context['team']}' "
+        f"(members: {', '.join(context['members'])}). Team goal: {context['goal']}"
+    )
+    history = "\n".join(
+        f"- {m['sender']} ({m['type']}): {m.get('text') or _json(m.get('output'))}"
+        for m in context["history"]
+    )
+    shown = f"\n\nConversation so far:\n{history}" if history else ""
+    if mode == "task":
+        task = context["task"]
+        return (
+            f"{head}{shown}\n\n{task['from']} assigned you task {task['id']}: {task['task']}\n"
+            "Do it and answer with the result (a structured reply: the result as its text)."
+        )
+    if mode == "vote":
+        proposal = context["proposal"]
+        return (
+            f"{head}{shown}\n\n{proposal['sender']} proposes: {proposal['text']}\n"
+            'Vote: answer {"act": "vote", "vote": "yes" or "no", "text": "why"}.'
+        )
+    return (
+        f"{head}{shown}\n\nState {context['state']}, turn {context['turn']} of at most "
+        f"{context['max_turns']}. It is your turn.\n{REPLY_FORMAT}"
+    )
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, default=str)
+
+
+def reply_of(output: Any) -> MemberReply:
+    """A member's turn output as a ``MemberReply``; text and other shapes become ``speak``.
+
+    A team's own outcome (a nested team) speaks its conclusion.
+    """
+    if isinstance(output, MemberReply):
+        return output
+    if isinstance(output, dict):
+        if "act" in output:
+            try:
+                return MemberReply.model_validate(output)
+            except ValidationError as exc:
+                return MemberReply(text=f"(malformed reply: {exc.errors()[0]['msg']}) {output}")
+        if "conclusion" in output:
+            return MemberReply(text=str(output["conclusion"]))
+    if isinstance(output, str):
+        return MemberReply(text=output)
+    return MemberReply(text=json.dumps(output, default=str))
+
+
+def task_output(output: Any) -> Any:
+    """A task's result from what the assignee returned: a ``MemberReply``'s text, else as is."""
+    if isinstance(output, dict) and "act" in output and "text" in output:
+        return output["text"]
+    if isinstance(output, dict) and "conclusion" in output and "conversation" in output:
+        return output["conclusion"]
+    return output
+
+
+class MemberContext:
+    """The ``ActionContext`` a directly-called member gets: the team's, with its own call.
+
+    Nested calls and progress go through the team's context; spans the member
+    records itself (an LLM request) become children of its own call.
+    """
+
+    __slots__ = ("_call", "_on_progress", "_outer", "_spans")
+
+    def __init__(
+        self,
+        outer: Any,
+        call: ActionCall,
+        spans: TeamSpans,
+        on_progress: Callable[[str, float | None, dict[str, Any]], None] | None = None,
+    ) -> None:
+        self._outer = outer
+        self._call = call
+        self._spans = spans
+        self._on_progress = on_progress
+
+    @property
+    def call(self) -> ActionCall:
+        return self._call
+
+    @property
+    def idempotency_key(self) -> str:
+        return self._call.idempotency_key or self._call.call_id
+
+    async def invoke(self, action: str, arguments: dict[str, Any]) -> ActionResult:
+        result: ActionResult = await self._outer.invoke(action, arguments)
+        return result
+
+    def actions(self) -> list[ActionSpec]:
+        specs: list[ActionSpec] = self._outer.actions()
+        return specs
+
+    def progress(self, message: str, fraction: float | None = None, **data: Any) -> None:
+        if self._on_progress is not None:
+            self._on_progress(message, fraction, data)
+        self._outer.progress(message, fraction, **data)
+
+    def record_span(self, span: dict[str, Any]) -> None:
+        self._spans.record(
+            str(span["name"]),
+            kind=str(span.get("kind", "llm")),
+            start=float(span["start"]),
+            status=str(span.get("status", "ok")),
+            attributes=dict(span.get("attributes", {})),
+            span_id=span.get("span_id"),
+            parent_id=span.get("parent_id") or self._call.call_id,
+            agent=span.get("agent"),
+        )
+
+
+class MemberCaller:
+    """Calls members for one conversation, counts their usage, bounds each call in time.
+
+    ``timeout`` is the deadline of a member call (a remote member gives up at
+    it with its reason); a call still running ``TIMEOUT_GRACE`` later is
+    abandoned as a ``Timeout`` failure. Either way the member is dead.
+    """
+
+    def __init__(
+        self, ctx: Any, team_call: ActionCall, spans: TeamSpans, timeout: float | None
+    ) -> None:
+        self.ctx = ctx
+        self.team_call = team_call
+        self.spans = spans
+        self.timeout = timeout
+        self.usage = Usage()
+        self._calls = 0
+
+    async def call(
+        self,
+        member: TeamMember,
+        context: dict[str, Any],
+        *,
+        parent_id: str,
+        prompt: str | None = None,
+        on_progress: Callable[[str, float | None, dict[str, Any]], None] | None = None,
+    ) -> ActionResult:
+        """Call ``member`` with ``{task, context}``; never raises for the member's failure.
+
+        ``task`` is ``prompt`` when given, else the member-protocol prompt (``prompt_for``).
+        """
+        arguments = {"task": prompt or prompt_for(context), "context": context}
+        backstop = None if self.timeout is None else self.timeout + TIMEOUT_GRACE
+        try:
+            async with asyncio.timeout(backstop):
+                if member.action is None:
+                    result: ActionResult = await self.ctx.invoke(member.name, arguments)
+                    return result
+                return await self._direct(member.action, arguments, parent_id, on_progress)
+        except TimeoutError:
+            return ActionResult.failure(
+                "", "Timeout", f"member '{member.name}' did not answer in {self.timeout:g}s"
+            )
+
+    async def _direct(
+        self,
+        action: Action,
+        arguments: dict[str, Any],
+        parent_id: str,
+        on_progress: Callable[[str, float | None, dict[str, Any]], None] | None,
+    ) -> ActionResult:
+        self._calls += 1
+        outer = self.team_call
+        base = outer.idempotency_key or outer.call_id
+        call = ActionCall(
+            action=action.spec.name,
+            arguments=arguments,
+            run_id=outer.run_id,
+            trace_id=self.spans.trace_id,
+            parent_id=parent_id,
+            node=outer.node,
+            deadline=outer.deadline,
+            idempotency_key=f"{base}>{action.spec.name}#{self._calls}",
+        )
+        started = time.time()
+        if self.timeout is not None:
+            own = started + self.timeout
+            call.deadline = own if call.deadline is None else min(call.deadline, own)
+        try:
+            result = await action.invoke(
+                call, MemberContext(self.ctx, call, self.spans, on_progress)
+            )
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            result = ActionResult.from_exception(call.call_id, exc, source=action.spec.name)
+        self.usage = self.usage.add(result.usage)
+        self.spans.call(call, result, started)
+        return result

@@ -1,0 +1,206 @@
+"""``Team``: an IoA team as an action. Call it like any action; its members converse.
+
+A team is formed (an explicit list of members, or ``formation=`` picks them
+through a router by capability), converses on its topic
+``weft/{ns}/teams/{team}-{id}`` (one topic per conversation, so two calls of
+one team never mix) and answers with a ``TeamOutcome``. It runs on the
+``bus`` it is given (MQTT or in-process, already started) or on a private
+in-process bus of its own.
+
+A team is a member like any other, so teams nest. A call's ``context``
+says how many teams enclose it (``team_depth``); at ``team_up_depth`` a team
+no longer forms: its lead (first member) answers alone, so nesting stops at
+the limit whatever the members are. A nested team votes through its lead
+too; on a turn or a task it converses on what it is asked and speaks its
+conclusion.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from weft.protocols import (
+    Action,
+    ActionCall,
+    ActionFailed,
+    ActionKind,
+    ActionResult,
+    ActionSpec,
+    CapabilityCard,
+)
+from weft.protocols.teams import TeamOutcome
+from weft.runtime.bus.base import Bus
+from weft.runtime.teams.channel import conversation_channel
+from weft.runtime.teams.conversation import Conversation, TeamSettings
+from weft.runtime.teams.formation import Formation
+from weft.runtime.teams.local_context import SpecHolder, missing_task, run_locally
+from weft.runtime.teams.member import MemberCaller, TeamMember
+from weft.runtime.teams.speakers import LLMSelector, RoundRobin, SpeakerSelector
+from weft.runtime.teams.team_spans import TeamSpans
+from weft.runtime.tracing.spans import Tracer
+
+TEAM_INPUT_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "task": {"type": "string", "description": "What the team is to achieve."},
+        "context": {
+            "type": "object",
+            "description": "Set when the team is itself a member (the member protocol).",
+        },
+    },
+    "required": ["task"],
+}
+
+MemberLike = Action | str | TeamMember
+
+
+class Team(SpecHolder):
+    """An IoA team: members converse under flow control until they conclude.
+
+    ``members`` are actions, names of actions (called through the run's
+    registry, e.g. a YAML file's actions or remote agents), or ``TeamMember``
+    seats with a replacement ``pool``; ``formation`` picks them by capability
+    instead. ``max_turns`` bounds speaker turns; ``window`` is how many recent
+    messages a member is shown; ``team_up_depth`` bounds nesting; ``selector``
+    is ``"round_robin"``, an action that picks names (``LLMSelector``) or any
+    ``SpeakerSelector``; ``turn_timeout`` (seconds) bounds one member call, a
+    member that exceeds it is dead; ``pause_timeout`` bounds a pause.
+    ``bus`` carries the conversation (default: a private in-process bus);
+    ``tracer`` receives spans when the team is not run by a workflow.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        members: Sequence[MemberLike] = (),
+        *,
+        description: str = "",
+        formation: Formation | None = None,
+        max_turns: int = 20,
+        window: int = 20,
+        team_up_depth: int = 2,
+        selector: SpeakerSelector | Action | str = "round_robin",
+        turn_timeout: float | None = None,
+        pause_timeout: float | None = 600.0,
+        bus: Bus | None = None,
+        tracer: Tracer | None = None,
+        skills: Sequence[str] = (),
+    ) -> None:
+        if max_turns < 1:
+            raise ValueError("max_turns must be at least 1")
+        if team_up_depth < 1:
+            raise ValueError("team_up_depth must be at least 1 (the team itself)")
+        if not members and formation is None:
+            raise ValueError(f"team '{name}' needs members or a formation")
+        self.members = [TeamMember.of(m) for m in members]
+        self.formation = formation
+        self.settings = TeamSettings(
+            name=name,
+            max_turns=max_turns,
+            window=window,
+            team_up_depth=team_up_depth,
+            pause_timeout=pause_timeout,
+            selector=_selector(selector),
+        )
+        self.turn_timeout = turn_timeout
+        self.bus = bus
+        self.tracer = tracer
+        summary = description or f"A team of {len(self.members) or 'routed'} members"
+        self._spec = ActionSpec(
+            name=name,
+            kind=ActionKind.TEAM,
+            description=summary,
+            input_schema=TEAM_INPUT_SCHEMA,
+            output_schema=TeamOutcome.model_json_schema(),
+            card=CapabilityCard(agent_id=name, description=summary, skills=list(skills)),
+        )
+
+    def __repr__(self) -> str:
+        return f"<Team {self.name} ({len(self.members)} members)>"
+
+    async def invoke(self, call: ActionCall, ctx: Any) -> ActionResult:
+        """Form the team and hold the conversation; never raises for the team's own failure."""
+        try:
+            return await self._invoke(call, ctx)
+        except ActionFailed as exc:
+            return ActionResult.from_exception(call.call_id, exc, source=self.name)
+
+    async def run(self, task: str) -> TeamOutcome:
+        """Run the team from Python, outside a workflow; raises ``ActionFailed`` if it fails."""
+        return TeamOutcome.model_validate(await run_locally(self, {"task": task}))
+
+    async def _invoke(self, call: ActionCall, ctx: Any) -> ActionResult:
+        problem = missing_task(call)
+        if problem is not None:
+            return problem
+        task = str(call.arguments["task"])
+        context = call.arguments.get("context")
+        context = context if isinstance(context, dict) else {}
+        depth = int(context.get("team_depth", 0)) if "mode" in context else 0
+        spans = TeamSpans(self.name, call, ctx, self.tracer)
+        caller = MemberCaller(ctx, call, spans, self.turn_timeout)
+        members = list(self.members)
+        if self.formation is not None:
+            members = [*members, *await self.formation.form()]
+        if members and (depth >= self.settings.team_up_depth or context.get("mode") == "vote"):
+            return await self._lead_alone(call, members[0], caller, depth)
+        goal = _goal(task, context)
+        async with conversation_channel(self.bus, self.name, call.call_id) as channel:
+            conversation = Conversation(
+                self.settings, members, goal, depth=depth, channel=channel, caller=caller
+            )
+            outcome = await conversation.run()
+        return ActionResult.success(call.call_id, outcome.model_dump(mode="json"), caller.usage)
+
+    async def _lead_alone(
+        self, call: ActionCall, lead: TeamMember, caller: MemberCaller, depth: int
+    ) -> ActionResult:
+        """At the depth limit (or asked to vote) the team's lead answers for it, alone."""
+        started = time.time()
+        context = dict(call.arguments.get("context") or {})
+        result = await caller.call(
+            lead, context, parent_id=call.call_id, prompt=call.arguments["task"]
+        )
+        caller.spans.record(
+            f"{self.name}: {lead.name} answers alone",
+            kind="team",
+            start=started,
+            attributes={
+                "weft.team": self.name,
+                "weft.team.depth": depth,
+                "weft.team.depth_limit": self.settings.team_up_depth,
+                "weft.team.lead": lead.name,
+                "weft.team.message": "lead_alone",
+            },
+        )
+        if not result.ok:
+            return result.model_copy(update={"call_id": call.call_id})
+        return ActionResult.success(call.call_id, result.output, caller.usage)
+
+
+def _selector(selector: SpeakerSelector | Action | str) -> SpeakerSelector:
+    if isinstance(selector, str):
+        if selector.startswith("llm:") and selector[4:]:
+            return LLMSelector(selector[4:])
+        if selector != "round_robin":
+            raise ValueError(
+                f"unknown speaker rule {selector!r}: use 'round_robin', 'llm:<action>' or an action"
+            )
+        return RoundRobin()
+    if hasattr(selector, "choose"):
+        return selector  # type: ignore[return-value]
+    return LLMSelector(selector)
+
+
+def _goal(task: str, context: dict[str, Any]) -> str:
+    """What a team converses about: its task, or (as a member) what it was asked."""
+    mode = context.get("mode")
+    if mode == "task" and isinstance(context.get("task"), dict):
+        return str(context["task"].get("task", task))
+    if mode == "turn":
+        said = [m.get("text", "") for m in context.get("history", []) if m.get("text")]
+        latest = f" Latest in the outer team: {said[-1]}" if said else ""
+        return f"{context.get('goal', task)} (for team {context.get('team')}).{latest}"
+    return task

@@ -1,0 +1,163 @@
+"""A team and a cluster configured by their arguments, so a YAML workflow can use them.
+
+Register them as actions (``{python: "weft.runtime.teams:team_action"}``) and
+give the members by name in a node's ``with:``; members are the workflow's
+own actions (or remote agents under ``weft run --broker``), called through
+the run's registry::
+
+    actions:
+      team: {python: "weft.runtime.teams:team_action"}
+      planner: {python: "agents:planner"}
+    nodes:
+      discuss:
+        action: team
+        with: {task: "${inputs.task}", members: [planner, coder, tester], max_turns: 12}
+
+``team_action`` takes ``task``, ``members``, and optionally ``name``,
+``pools`` (member -> replacement names), ``max_turns``, ``window``,
+``team_up_depth``, ``selector`` (``round_robin`` or ``llm:<action>``),
+``turn_timeout``. ``cluster_action`` takes ``task``, ``members``, and
+optionally ``subtasks``, ``rounds``, ``synthesizer``, ``name``. Both take
+``broker`` (an MQTT URL) and ``namespace``: the conversation's topic is then
+on that broker, where anyone may watch it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from weft.protocols import ActionCall, ActionKind, ActionResult, ActionSpec
+from weft.runtime.teams.cluster import Cluster
+from weft.runtime.teams.member import TeamMember
+from weft.runtime.teams.team import Team
+
+_NAMES = {"type": "array", "items": {"type": "string"}, "minItems": 1}
+_BROKER = {
+    "broker": {"type": "string", "description": "MQTT URL: the conversation's topic is there."},
+    "namespace": {"type": "string", "description": "Topic namespace on that broker."},
+}
+
+
+async def _on_bus(
+    action: Team | Cluster, args: dict[str, Any], call: ActionCall, ctx: Any
+) -> ActionResult:
+    """Run ``action`` with ``call`` on an MQTT bus when ``args`` name a ``broker``.
+
+    Without one the conversation runs on a private in-process bus. A broker
+    that cannot be reached fails the call with ``BusError``, as any bus does.
+    """
+    url = args.get("broker")
+    if not url:
+        return await action.invoke(call, ctx)
+    from weft.runtime.bus.mqtt.mqtt_bus import MqttBus  # paho only when a broker is named
+
+    async with MqttBus(str(url), namespace=str(args.get("namespace") or "default")) as bus:
+        action.bus = bus
+        return await action.invoke(call, ctx)
+
+
+def _member_names(call: ActionCall) -> list[str] | ActionResult:
+    """The ``members`` argument as names, or the failure that says it is missing."""
+    members = call.arguments.get("members")
+    if isinstance(members, list) and members:
+        return [str(m) for m in members]
+    return ActionResult.failure(
+        call.call_id,
+        "ValidationError",
+        "argument 'members' must list member names",
+        field="members",
+    )
+
+
+class TeamFromArguments:
+    """The ``team_action``: a ``Team`` built per call from its arguments."""
+
+    spec = ActionSpec(
+        name="team",
+        kind=ActionKind.TEAM,
+        description="An IoA team of the named members that converses until it concludes.",
+        input_schema={
+            "type": "object",
+            "properties": {
+                "task": {"type": "string"},
+                "members": _NAMES,
+                "name": {"type": "string"},
+                "pools": {"type": "object", "additionalProperties": _NAMES},
+                "max_turns": {"type": "integer", "minimum": 1},
+                "window": {"type": "integer", "minimum": 1},
+                "team_up_depth": {"type": "integer", "minimum": 1},
+                "selector": {"type": "string"},
+                "turn_timeout": {"type": "number"},
+                **_BROKER,
+                "context": {"type": "object"},
+            },
+            "required": ["task", "members"],
+        },
+    )
+
+    async def invoke(self, call: ActionCall, ctx: Any) -> ActionResult:
+        args = call.arguments
+        members = _member_names(call)
+        if isinstance(members, ActionResult):
+            return members
+        pools = args.get("pools") or {}
+        seats = [TeamMember(name=n, pool=list(pools.get(n, []))) for n in members]
+        try:
+            team = Team(
+                str(args.get("name") or call.node or "team").replace("/", "."),
+                seats,
+                max_turns=int(args.get("max_turns", 20)),
+                window=int(args.get("window", 20)),
+                team_up_depth=int(args.get("team_up_depth", 2)),
+                selector=str(args.get("selector", "round_robin")),
+                turn_timeout=args.get("turn_timeout"),
+            )
+        except ValueError as exc:
+            return ActionResult.failure(call.call_id, "ValidationError", str(exc))
+        inner = {"task": args.get("task"), "context": args.get("context")}
+        return await _on_bus(team, args, call.model_copy(update={"arguments": inner}), ctx)
+
+
+class ClusterFromArguments:
+    """The ``cluster_action``: a ``Cluster`` built per call from its arguments."""
+
+    spec = ActionSpec(
+        name="cluster",
+        kind=ActionKind.TEAM,
+        description="Named members refine each other's answers for k rounds, then synthesise.",
+        input_schema={
+            "type": "object",
+            "properties": {
+                "task": {"type": "string"},
+                "members": _NAMES,
+                "subtasks": {"type": "array", "items": {"type": "string"}},
+                "rounds": {"type": "integer", "minimum": 0},
+                "synthesizer": {"type": "string"},
+                "name": {"type": "string"},
+                **_BROKER,
+                "context": {},
+            },
+            "required": ["task", "members"],
+        },
+    )
+
+    async def invoke(self, call: ActionCall, ctx: Any) -> ActionResult:
+        args = call.arguments
+        members = _member_names(call)
+        if isinstance(members, ActionResult):
+            return members
+        try:
+            cluster = Cluster(
+                str(args.get("name") or call.node or "cluster").replace("/", "."),
+                list(members),
+                rounds=int(args.get("rounds", 2)),
+                synthesizer=args.get("synthesizer"),
+            )
+        except ValueError as exc:
+            return ActionResult.failure(call.call_id, "ValidationError", str(exc))
+        inner = {k: args[k] for k in ("task", "subtasks", "context") if k in args}
+        return await _on_bus(cluster, args, call.model_copy(update={"arguments": inner}), ctx)
+
+
+team_action = TeamFromArguments()
+cluster_action = ClusterFromArguments()
