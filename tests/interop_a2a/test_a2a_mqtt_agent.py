@@ -217,3 +217,13 @@ async def test_parts_that_are_not_part_objects_are_invalid_params(
         body, _, _ = await caller.reply()
         await agent.stop()
     assert body["error"]["code"] == wire.INVALID_PARAMS
+
+
+async def test_unregistering_clears_the_retained_card(broker: InProcessBroker) -> None:
+    address = wire.A2aMqttAddress("acme", "ops", "leaving")
+    async with InProcessBus(broker) as bus:
+        agent = A2aMqttAgent([echo], address, broker_url="mqtt://x")
+        await agent.start(bus)
+        assert address.discovery_topic in broker.retained
+        await agent.stop(unregister=True)
+    assert address.discovery_topic not in broker.retained

@@ -29,5 +29,5 @@ def a2a_skill() -> str:
 @pytest_asyncio.fixture
 async def a2a_agent(a2a_broker: str) -> AsyncIterator[A2aMqttAddress]:
     address = A2aMqttAddress("weft-conformance", f"u{uuid.uuid4().hex[:10]}", "echo-agent")
-    async with serve_a2a_mqtt([echo, word_stats], a2a_broker, address):
+    async with serve_a2a_mqtt([echo, word_stats], a2a_broker, address, unregister=True):
         yield address

@@ -77,6 +77,7 @@ async def test_an_a2a_client_over_mqtt_calls_an_agent_served_by_weft_agent_serve
         will = await client.card(address, timeout=WAIT)
         assert will.user_properties == {wire.STATUS: wire.OFFLINE, wire.STATUS_SOURCE: "lwt"}
         assert will.body["name"] == "echo-1"
+        await client.clear(address)
 
 
 async def test_weft_a2a_serve_over_http_answers_the_sdk_client() -> None:

@@ -71,7 +71,7 @@ async def test_the_models_pick_among_the_top_cards_wins_and_is_explained(
             minilm, CARDS, chooser=chooser_for(server, k=3), tracer=tracer, learn=False
         )
         decision = await router.route(
-            RouteRequest(text="Translate this urgent support ticket into English.")
+            RouteRequest(text="Translate this urgent support ticket into English.", run_id="r1")
         )
     assert decision.chosen is not None and decision.chosen.agent_id == "translator"
     first = decision.candidates[0]
@@ -81,6 +81,8 @@ async def test_the_models_pick_among_the_top_cards_wins_and_is_explained(
     assert "- id: ticket_triage" in prompt and "does not: translate tickets" in prompt
     kinds = [s.kind for s in tracer.spans]
     assert kinds == ["llm", "route"]
+    assert tracer.spans[0].trace_id == tracer.spans[1].trace_id  # one trace per run
+    assert tracer.spans[0].attributes["route.stage"] == "llm"
     assert tracer.spans[1].attributes["route.chosen"] == "translator"
 
 

@@ -267,7 +267,8 @@ class McpConnection:
             else:
                 log.warning("MCP server %s connection ended: %s", self.target.label, describe(exc))
         finally:
-            self._client = None
+            if self._holder is asyncio.current_task():  # not a newer connection's client
+                self._client = None
 
     async def _drop(self) -> None:
         """Close the connection (the next call opens a new one)."""

@@ -151,9 +151,9 @@ def _node_router(definition: Any) -> Any:
     spec = loaded.build() if isinstance(loaded, Workflow) else loaded
     if all(node.capability is None for node in spec.nodes.values()):
         return None
-    from weft.cli.ask import _capability_router
+    from weft.cli._routers import capability_router
 
-    router = _capability_router("auto")
+    router = capability_router("auto")
     if router is None:
         from weft.runtime.routing.lexical_router import LexicalRouter
 

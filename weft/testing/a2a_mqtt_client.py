@@ -235,6 +235,11 @@ class A2aMqttClient:
 
     # -- discovery --------------------------------------------------------------------
 
+    async def clear(self, address: wire.A2aMqttAddress) -> None:
+        """Delete the agent's retained card (an empty retained message), as it would to
+        unregister: for tests that leave a dead agent's card behind."""
+        await self._client.publish(address.discovery_topic, b"", qos=1, retain=True)
+
     async def watch(self, topic: str) -> asyncio.Queue[A2aMqttReply]:
         """Subscribe to ``topic`` (a discovery topic); its messages arrive in the queue."""
         queue = self._topics.setdefault(topic, asyncio.Queue())

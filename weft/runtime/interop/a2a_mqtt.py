@@ -167,8 +167,12 @@ class A2aMqttAgent:
         """Refuse new requests from now on (``-32004``); ``stop`` then drains and leaves."""
         self._stopping = True
 
-    async def stop(self, drain_timeout: float = 10.0) -> None:
-        """Refuse new requests, let running ones finish (up to ``drain_timeout`` s), go offline."""
+    async def stop(self, drain_timeout: float = 10.0, *, unregister: bool = False) -> None:
+        """Refuse new requests, let running ones finish (up to ``drain_timeout`` s), go offline.
+
+        ``unregister`` then clears the retained card (the profile's way to
+        leave for good); by default the card stays, marked ``offline``.
+        """
         if self._bus is None:
             return
         self.request_stop()
@@ -184,6 +188,8 @@ class A2aMqttAgent:
         await asyncio.gather(*self._readers, return_exceptions=True)
         with contextlib.suppress(Exception):
             await self._publish_card(wire.OFFLINE)
+            if unregister:
+                await self._bus.publish(self.address.discovery_topic, b"", qos=1, retain=True)
         self._subs.clear()
         self._readers.clear()
         self._bus = None
@@ -382,8 +388,10 @@ async def serve_a2a_mqtt(
     pool: str | None = None,
     name: str | None = None,
     concurrency: int = 8,
+    unregister: bool = False,
 ) -> AsyncIterator[A2aMqttAgent]:
-    """``actions`` served over A2A's MQTT binding on its own connection while the block runs."""
+    """``actions`` served over A2A's MQTT binding on its own connection while the block runs
+    (``unregister``: clear the card at the end, see ``A2aMqttAgent.stop``)."""
     from weft.runtime.bus.mqtt.mqtt_bus import MqttBus
 
     agent = A2aMqttAgent(
@@ -394,4 +402,4 @@ async def serve_a2a_mqtt(
         try:
             yield agent
         finally:
-            await agent.stop()
+            await agent.stop(unregister=unregister)

