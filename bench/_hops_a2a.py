@@ -15,13 +15,16 @@ echo target, scratch folder) or, called with none, starts its own Mosquitto
   called by ``weft.testing.A2aMqttClient`` (aiomqtt, MQTT v5, QoS 1,
   TCP_NODELAY) with a fresh task id per call.
 
-Each call returns the echoed arguments; a wrong answer raises.
+Each call returns the echoed arguments; a wrong answer raises. a2a-sdk's
+OpenTelemetry spans are off on both sides (``weft a2a serve`` turns them off;
+this module does for the clients, before a2a is imported), as weft runs it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import re
 import sys
 import uuid
@@ -29,6 +32,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import Any
+
+os.environ.setdefault("OTEL_INSTRUMENTATION_A2A_SDK_ENABLED", "false")
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent

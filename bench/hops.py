@@ -395,7 +395,7 @@ def render(config: Config, results: list[LegResult]) -> str:
     ]
     for r in results:
         p50 = r.percentile(0.5)
-        ratios = " | ".join(f"{p50 / by_name[b].percentile(0.5):.2f}" for b in bases)
+        ratios = " | ".join(f"{p50 / by_name[b].percentile(0.5):.3g}" for b in bases)
         lines.append(
             f"| {r.name} | {p50 * 1e6:,.0f} | {r.percentile(0.99) * 1e6:,.0f} | "
             f"{r.rate:,.0f} | {ratios} |"

@@ -17,8 +17,9 @@ rate (new tasks that should reuse), false reuse (tasks that should not, or reuse
 plan), checker pass rate; then pruning: the held-out ``later`` tasks (never asked in the workload,
 all of them should reuse) matched on the full memory after the run and on copies pruned to
 12%, 20%, 30%, 40% (match only, no run).
-Last, the CLI contract as an outside tool would use it (``memory_tasks_cli.jsonl``, a third
-style: terse tickets and chat messages; its first result is kept in bench/RESULTS.md): each
+Last, the CLI contract as an outside tool would use it (``memory_tasks_cli.jsonl``: terse
+tickets and chat messages; ``memory_tasks_holdout.jsonl``: long requests with context
+first; their first results are kept in bench/RESULTS.md): each
 past task recorded by ``weft memory add``, then every new task matched at once by ``weft
 memory match --file --json`` (offline, no model), against the past tasks only.
 ``--write`` appends the table to bench/RESULTS.md.
@@ -48,7 +49,7 @@ from weft.testing import FunctionModel, ModelRequest, OpenAIServer, json_output
 
 DATA = Path(__file__).parent / "data"
 SETS = ("memory_tasks.jsonl", "memory_tasks_other.jsonl")
-CLI_SET = "memory_tasks_cli.jsonl"
+CLI_SETS = ("memory_tasks_cli.jsonl", "memory_tasks_holdout.jsonl")
 PRUNE_FRACTIONS = (0.12, 0.2, 0.3, 0.4)
 
 
@@ -219,7 +220,7 @@ def cli_set(name: str) -> dict[str, Any]:
     }
 
 
-def table(results: list[dict[str, Any]], cli: dict[str, Any]) -> str:
+def table(results: list[dict[str, Any]], cli: list[dict[str, Any]]) -> str:
     lines = [
         "Workload: every task of the set asked once, past tasks first, then the new ones; "
         "with memory on, each finished ask is recorded (as `weft ask` does) and a reuse bumps "
@@ -266,7 +267,6 @@ def table(results: list[dict[str, Any]], cli: dict[str, Any]) -> str:
             f"| {r['set']} | {r['later']} | {p['records']} | {p['groups']} | {p['full']:.0%} "
             f"| {cells} |"
         )
-    c = cli
     lines += [
         "",
         "CLI contract (`weft memory add` per past task, then `weft memory match --file --json`;"
@@ -274,8 +274,11 @@ def table(results: list[dict[str, Any]], cli: dict[str, Any]) -> str:
         "",
         "| set | past | should reuse | should not | hit rate | false reuse |",
         "|---|---|---|---|---|---|",
+    ]
+    lines += [
         f"| {c['set']} | {c['past']} | {c['should']} | {c['shouldnot']} | {c['hit_rate']:.0%} "
-        f"| {c['false_reuse']:.1%} ({c['false_count']}) |",
+        f"| {c['false_reuse']:.1%} ({c['false_count']}) |"
+        for c in cli
     ]
     return "\n".join(lines)
 
@@ -283,7 +286,7 @@ def table(results: list[dict[str, Any]], cli: dict[str, Any]) -> str:
 async def main() -> None:
     async with OpenAIServer(FunctionModel(plan_for)) as server:
         results = [await run_set(name, server) for name in SETS]
-    text = table(results, cli_set(CLI_SET))
+    text = table(results, [cli_set(name) for name in CLI_SETS])
     print(text)
     if "--write" in sys.argv:
         head = (

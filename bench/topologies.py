@@ -12,7 +12,8 @@ Four measurements:
    with no-op async actions: build time, run time, orchestration overhead per
    node (the run's wall time over its nodes: the actions do nothing) and the
    peak of Python allocations (tracemalloc, a second run). Random uses p = 8/n
-   (mean degree about 8); layered is ``round(sqrt(n))`` wide.
+   (mean degree about 8); layered is ``round(sqrt(n))`` wide up to 1,000 nodes
+   and 32 wide beyond (a 10,000-node graph 100 wide has a million edges).
 2. ``tokens``: characters (and tokens, at 4 characters each) that nodes
    receive as input when each passes on only its artifact (MacNet: a node
    sees the task and its direct predecessors' artifacts) against passing the
@@ -70,12 +71,15 @@ async def noop(task: str, context: Any = None) -> str:
 
 
 def shape(kind: str, n: int) -> dict[str, Any]:
-    return {"p": min(0.3, 8 / n), "seed": 7} if kind == "random" else {"seed": 7}
+    if kind == "random":
+        return {"p": min(0.3, 8 / n), "seed": 7}
+    if kind == "layered":  # sqrt(n) wide up to 1,000 nodes, then 32: 10,000 nodes, 310k edges
+        return {"width": round(min(n, 1_000) ** 0.5)}
+    return {"seed": 7}
 
 
-def edges_of(workflow: Any) -> int:
-    spec = workflow.build()
-    return sum(len(node.after) for node in spec.nodes.values())
+def edges_of(built: Any) -> int:
+    return sum(len(node.after) for node in built.spec.nodes.values())
 
 
 @dataclass
@@ -103,7 +107,7 @@ async def run_once(kind: str, n: int) -> tuple[float, float, int]:
     run_s = time.perf_counter() - started
     if not result.ok or len(result.nodes) != n:
         raise RuntimeError(f"{kind} {n}: {result.state} {result.error}")
-    return build_s, run_s, edges_of(workflow)
+    return build_s, run_s, edges_of(built)
 
 
 async def inproc_section(sizes: Sizes, log: Callable[[str], None]) -> list[InprocRow]:
@@ -182,11 +186,10 @@ async def tokens_section(sizes: Sizes, log: Callable[[str], None]) -> list[Token
                     continue
                 counter = Counter()
                 factory = getattr(counter, mode)
-                workflow = generate(
-                    kind, n, per_node(lambda _n, i, f=factory: f(i)), **shape(kind, n)
-                )
-                edges = edges_of(workflow)
-                result = await Executor().run(compile_workflow(workflow), {"task": TASK})
+                actors = per_node(lambda _n, i, f=factory: f(i))
+                built = compile_workflow(generate(kind, n, actors, **shape(kind, n)))
+                edges = edges_of(built)
+                result = await Executor().run(built, {"task": TASK})
                 if not result.ok:
                     raise RuntimeError(f"tokens {kind} {n} {mode}: {result.error}")
                 counts[mode] = counter.chars

@@ -101,6 +101,19 @@ def test_an_unknown_tool_is_a_definition_error_naming_the_line(
     assert "unknown action 'fx.echoo'" in message and "fx.echo" in message
 
 
+def test_the_servers_own_name_is_no_action(stdio_command: str, tmp_path: Path) -> None:
+    nodes = """\
+        greet:
+          action: fx
+          with: {text: hi}
+    """
+    path = workflow_file(tmp_path, stdio_command, nodes)
+    with pytest.raises(DefinitionError) as caught:
+        weft.compile_workflow(path)
+    assert f"{path}:6" in str(caught.value)
+    assert "unknown action 'fx'; known actions: fx.add, fx.count, fx.echo" in str(caught.value)
+
+
 def test_a_server_command_not_found_is_a_definition_error_at_the_mcp_line(
     tmp_path: Path,
 ) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
 import sys
 from pathlib import Path
@@ -84,6 +85,10 @@ def serve_command(
     paths: tuple[str, ...],
 ) -> None:
     """Serve TARGETS (or the agents on --broker) to A2A clients until SIGTERM or Ctrl-C."""
+    # a2a-sdk wraps its every method in an OpenTelemetry span when opentelemetry is
+    # installed: measured here, 16 concurrent callers got 46 calls/s with it, 116 without.
+    # weft traces calls itself; set the variable to "true" to have the SDK's spans too.
+    os.environ.setdefault("OTEL_INSTRUMENTATION_A2A_SDK_ENABLED", "false")
     if not http_address and not mqtt_address:
         raise click.UsageError("give --http HOST:PORT, --mqtt ORG/UNIT/AGENT, or both")
     http = _host_port(http_address) if http_address else None

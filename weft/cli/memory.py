@@ -199,7 +199,11 @@ def show_command(record_id: str, memory_dir: str | None, chroma_url: str | None)
 @_memory_option
 @_url_option
 def prune_command(keep: float, memory_dir: str | None, chroma_url: str | None) -> None:
-    """Keep the most valuable KEEP fraction of the records (quality x use), drop the rest."""
+    """Keep the most valuable KEEP fraction of the records (quality x use), drop the rest.
+
+    A dropped near-duplicate is merged into the kept record of its plan: its use
+    counts add up and its wording keeps matching that record.
+    """
     memory = _open(memory_dir, chroma_url)
     dropped = memory.prune(keep)
     click.echo(f"dropped {len(dropped)}, kept {len(memory)}")

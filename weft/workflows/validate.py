@@ -258,13 +258,18 @@ class _Checker:
 
     # -- actions ---------------------------------------------------------------
 
+    def declared_actions(self) -> set[str]:
+        """Names the ``actions:`` section makes actions of. An MCP server's name is not
+        one: its tools are (``<name>.<tool>``, among ``self.actions`` once listed)."""
+        return {name for name, ref in self.spec.actions.items() if ref.mcp is None}
+
     def known_actions(self) -> list[str]:
         assert self.actions is not None
-        return sorted(set(self.actions) | set(self.spec.actions))
+        return sorted(set(self.actions) | self.declared_actions())
 
     def unknown_action(self, action: str) -> str | None:
         assert self.actions is not None
-        if action in self.actions or action in self.spec.actions:
+        if action in self.actions or action in self.declared_actions():
             return None
         known = self.known_actions()
         hint = suggest(action, known)

@@ -127,7 +127,7 @@ DELIVERABLES: dict[str, str] = _classes(
         "post": "article blog blogpost",
         "tweet": "toot thread",
         "slides": "deck presentation slideshow slide",
-        "list": "checklist inventory",
+        "list": "checklist",
         "plan": "itinerary roadmap strategy",
         "schedule": "calendar rota timetable",
         "timeline": "gantt",

@@ -36,7 +36,14 @@ _NUMBER = re.compile(
     r"(?<!\w)(?:[#$€£]\s?)?\d[\d,.:]*(?:st|nd|rd|th|am|pm|k|m|%|s)?(?!\w)|\bq[1-4]\b|\bh[12]\b",
     re.IGNORECASE,
 )
-_WORD = re.compile("[A-Za-z][A-Za-z'\u2019-]*|\\{[A-Z]+\\}")
+_WORD = re.compile("[A-Za-z][A-Za-z'\u2019-]*|\\{[A-Z]+\\}|[.!?;:,]")
+#: Punctuation kept as tokens: it ends a clause ("...; please write a reply").
+_PUNCT = frozenset(".!?;:,")
+_SENTENCE_END = frozenset(".!?")
+#: Words a full stop follows without ending the sentence ("Dr. Patel").
+_ABBREVIATIONS = frozenset(
+    {"dr", "mr", "ms", "mrs", "st", "vs", "etc", "jr", "sr", "prof", "e", "g"}
+)
 _PHRASAL = {
     ("back", "up"): "backup",
     ("set", "up"): "install",
@@ -55,9 +62,14 @@ _PHRASAL = {
     ("clean", "up"): "clean",
     ("follow", "up"): "send",
     ("sign", "up"): "register",
+    ("pull", "out"): "extract",
 }
 _TLDR = re.compile(r"\btl;\s?dr\b", re.IGNORECASE)
-_CLAUSE_BREAK = frozenset({"and", "then", "to", ",", ";", ":", "also", "&", "plus", "or"})
+_CLAUSE_BREAK = frozenset(
+    {"and", "then", "to", ",", ";", ":", ".", "!", "?", "also", "&", "plus", "or"}
+)
+#: Breaks after which an unknown word with an object is another step ("... and record it").
+_STEP_BREAK = frozenset({"and", "then", ";", ".", "!", "?", "also", "plus", "&"})
 _SUFFIXES = ("ing", "ed", "es", "s", "e")
 
 
@@ -178,7 +190,15 @@ def signature(task: str) -> Signature:
     tokens: list[str] = []  # lower-case words and slot markers
     masked_words: list[str] = []
     sentence_start = True
+    previous = ""
     for word in raw_words:
+        after, previous = previous, word.lower()
+        if word in _PUNCT:
+            if word == "." and after in _ABBREVIATIONS:
+                continue  # "Dr. Patel": not the end of a sentence
+            sentence_start = sentence_start or word in _SENTENCE_END
+            tokens.append(word)
+            continue
         if word.startswith("{"):
             tokens.append(word)
             masked_words.append(word)
@@ -253,7 +273,7 @@ def _skeleton(tokens: list[str], verbs: set[int]) -> str:
             skip = i + 1 if phrasal else -1
         elif tok.startswith("{") or tok in _SKELETON_WORDS:
             word = tok
-        elif tok in lx.FILLER:
+        elif tok in lx.FILLER or tok in _PUNCT:
             continue
         else:
             word = "*"
@@ -305,9 +325,10 @@ def _operations(tokens: list[str], masked_text: str) -> tuple[set[str], int, set
     unknown_first: str | None = None
     verbs: set[int] = set()
     steps = 0
+    brk = ""
     for i, tok in enumerate(tokens):
         if tok in _CLAUSE_BREAK:
-            clause_start = True
+            clause_start, brk = True, tok
             continue
         if tok.startswith("{"):
             clause_start = False
@@ -324,7 +345,7 @@ def _operations(tokens: list[str], masked_text: str) -> tuple[set[str], int, set
             continue
         if clause_start:
             op = phrasal or (lx.OPERATIONS[base] if base is not None else None)
-            if op is None and found and _verb_shaped(tok, nxt):
+            if op is None and found and brk in _STEP_BREAK and _verb_shaped(tok, nxt):
                 op = tok  # "... and record a voice-over": a verb the tables do not know
             if op is not None:
                 found.add(op)
@@ -372,17 +393,18 @@ def _verb_shaped(tok: str, nxt: str) -> bool:
 def _deliverables(tokens: list[str], verbs: set[int]) -> tuple[set[str], set[str]]:
     """(deliverables, operations named by nouns).
 
-    Only the noun phrases the operation acts on count: a deliverable word after a
-    preposition is the topic ("a blog post about our app release" delivers a post, not a
-    release), one right before another deliverable word modifies it ("budget
-    spreadsheet"), and the clause's own verb is not one ("Schedule a meeting", "Plan a trip").
+    Only the noun phrases the operation acts on count: once a clause has a deliverable,
+    one after a preposition is its topic ("a blog post about our app release" delivers a
+    post, not a release; "put the numbers on a slide" delivers the slide), one right
+    before another deliverable word modifies it ("budget spreadsheet"), and the clause's
+    own verb is not one ("Schedule a meeting", "Plan a trip").
     """
     out: set[str] = set()
     nominal: set[str] = set()
-    in_topic = False
+    in_topic = have = False
     for i, tok in enumerate(tokens):
         if tok in _CLAUSE_BREAK - {"to"}:
-            in_topic = False
+            in_topic = have = False
             continue
         if tok in _TOPIC_START:
             in_topic = True
@@ -395,8 +417,9 @@ def _deliverables(tokens: list[str], verbs: set[int]) -> tuple[set[str], set[str
                 nominal.add(lx.NOMINAL_OPERATIONS[noun])
             continue
         head = lx.DELIVERABLES.get(noun)
-        if head is None or in_topic:
-            continue
+        if head is None or (in_topic and have):
+            continue  # "notes for the slide deck": the deck is what the notes are about
+        have = True
         nxt = tokens[i + 1] if i + 1 < len(tokens) else ""
         if _noun(nxt) in lx.DELIVERABLES and nxt not in lx.NOMINAL_OPERATIONS:
             continue  # a modifier of the next word: "budget spreadsheet", "blog post"

@@ -74,6 +74,9 @@ log = logging.getLogger(__name__)
 #: Cards a sync must take in for what it read to be frozen (``collector_paused``).
 FREEZE_AFTER = 1_000
 
+#: Seconds at least between two checks of a ``wait_until`` predicate.
+RECHECK = 0.02
+
 #: Logged once per agent whenever its verdict changes to (partly) untrusted.
 UNTRUSTED_WARNING = "agent %s is not trusted, and is not called: %s"
 
@@ -297,17 +300,24 @@ class LiveRegistry:
         return remove
 
     async def wait_until(self, predicate: Callable[[], bool], timeout: float) -> bool:
-        """Wait until ``predicate()`` holds, re-checked on every change; False on timeout."""
+        """Wait until ``predicate()`` holds, re-checked after changes; False on timeout.
+
+        Re-checked at most every ``RECHECK`` seconds: while thousands of agents
+        come up, a card arrives every few microseconds, and a predicate that
+        looks at every agent, re-run per card, would make the wait quadratic.
+        """
         loop = asyncio.get_running_loop()
         end = loop.time() + timeout
         while not predicate():
-            remaining = end - loop.time()
+            checked = loop.time()
+            remaining = end - checked
             if remaining <= 0:
                 return False
             event = self._changed
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(min(remaining, 1.0)):  # staleness changes silently
                     await event.wait()
+                    await asyncio.sleep(max(0.0, checked + RECHECK - loop.time()))
         return True
 
     async def wait_for(self, names: Iterable[str], timeout: float) -> None:

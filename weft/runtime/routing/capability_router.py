@@ -297,8 +297,9 @@ class CapabilityRouter:
                 width = 1 if not r.capability else 2
                 views = Views(self.combine_query(embedded[row : row + width]))
                 row += width
-                if instruction:
-                    views.instruction = embedded[row]
+                if instruction:  # with the capability phrase too, weighed as for the text
+                    parts = [embedded[row]] + ([embedded[row - 1]] if r.capability else [])
+                    views.instruction = self.combine_query(np.stack(parts))
                     row += 1
                 found[(r.text, r.capability)] = self._remember_query((r.text, r.capability), views)
         return [found[(r.text, r.capability)] for r in requests]  # type: ignore[misc]
