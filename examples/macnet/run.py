@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -57,11 +59,22 @@ async def run_team(task: str, *, nodes: int = 5, seed: int = 1, record: bool = F
     return result, reviews
 
 
-async def run_offline(task: str, **options: Any) -> Any:
-    """``run_team`` against the scripted answers, on a loopback server."""
+@asynccontextmanager
+async def offline() -> AsyncIterator[None]:
+    """Inside it, the agents call the scripted answers, served on loopback.
+
+    The answers depend on each request's content only, so the team writes the
+    same text whatever order its calls come in (e.g. on another engine).
+    """
     async with OpenAIServer(scripted_model()) as server:
         with model_defaults(base_url=server.base_url, model="macnet-offline", api_key="offline"):
-            return await run_team(task, **options)
+            yield
+
+
+async def run_offline(task: str, **options: Any) -> Any:
+    """``run_team`` against the scripted answers (``offline``)."""
+    async with offline():
+        return await run_team(task, **options)
 
 
 def report(result: Any, reviews: Reviews) -> None:

@@ -16,6 +16,7 @@ from weft.protocols.teams import MemberReply
 from weft.runtime.bus.base import Bus
 from weft.runtime.teams import Team
 from weft.runtime.tracing.spans import Tracer
+from weft.workflows import Workflow
 
 LEAD = """You are the lead of a three-person team (lead, researcher, writer) that writes a
 short launch note. On your first turn assign two tasks in one reply: task "facts" to
@@ -49,3 +50,20 @@ def build_team(
         tracer=tracer,
         description="Writes a launch note with research, an outline and a vote.",
     )
+
+
+def build_workflow(*, bus: Bus | None = None) -> Workflow:
+    """The team as the one node of a workflow, as ``weft run`` (on either engine) runs it.
+
+    Its outputs are what the conversation reached, not its id or timings.
+    """
+    wf = Workflow("launch_note", description="A launch note written by the launch team.")
+    wf.input("topic", type="string", default="weft's new team mode")
+    team = wf.node(
+        "team",
+        build_team(bus=bus),
+        with_={"task": "Write a short launch note about ${inputs.topic}."},
+    )
+    for name in ("conclusion", "reason", "turns", "messages", "task_results", "states"):
+        wf.output(name, f"${{{team.name}.{name}}}")
+    return wf

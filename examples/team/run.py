@@ -13,7 +13,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -93,17 +94,54 @@ async def run_team(
     return outcome, transcript
 
 
-async def run_offline(topic: str, **options: Any) -> tuple[TeamOutcome, list[TeamMessage]]:
-    """``run_team`` with the scripted answers served on loopback."""
-    paused = asyncio.Event()
+@asynccontextmanager
+async def scripted(paused: asyncio.Event) -> AsyncIterator[None]:
+    """Inside it, the members call the scripted answers on loopback; the research
+    answers once ``paused`` is set."""
+    async with OpenAIServer(scripted_model(paused)) as server:
+        with model_defaults(base_url=server.base_url, model="team-offline", api_key="offline"):
+            yield
+
+
+def releaser(paused: asyncio.Event) -> Callable[[TeamMessage], None]:
+    """What sets ``paused`` when the lead's pause appears on the team topic."""
 
     def release(message: TeamMessage) -> None:
         if message.type is MessageType.PAUSE:
             paused.set()
 
-    async with OpenAIServer(scripted_model(paused)) as server:
-        with model_defaults(base_url=server.base_url, model="team-offline", api_key="offline"):
-            return await run_team(topic, seen=release, **options)
+    return release
+
+
+async def run_offline(topic: str, **options: Any) -> tuple[TeamOutcome, list[TeamMessage]]:
+    """``run_team`` with the scripted answers served on loopback."""
+    paused = asyncio.Event()
+    async with scripted(paused):
+        return await run_team(topic, seen=releaser(paused), **options)
+
+
+@asynccontextmanager
+async def offline() -> AsyncIterator[Bus]:
+    """The scripted answers, and a bus for the team whose topic is watched for the pause.
+
+    Run ``launch_team.build_workflow(bus=...)`` inside it, on either engine.
+    """
+    paused = asyncio.Event()
+    bus, watcher = await _buses(None)
+    async with scripted(paused), bus, watcher:
+        sub = await watcher.subscribe(f"{watcher.topics.prefix}/teams/+")
+        release = releaser(paused)
+
+        async def watch() -> None:
+            async for raw in sub:
+                release(TeamMessage.model_validate_json(raw.payload))
+
+        watching = asyncio.create_task(watch())
+        try:
+            yield bus
+        finally:
+            await sub.close()
+            await watching
 
 
 def main() -> int:

@@ -135,3 +135,13 @@ def test_below_the_floor_only_the_very_same_shape_is_reused_and_it_is_borderline
         ReusePolicy(),
     )
     assert shaped.record_id is None and shaped.why.startswith("similarity")
+
+
+def test_without_a_known_operation_only_a_close_match_is_reused() -> None:
+    past = signature("reconcile the March bank statement with the ledger")
+    assert not past.understood and signature("Export the list").understood
+    near = signature("reconcile the Q2 credit card statement with the ledger")
+    refused = decide(near, [Candidate("p", past, 0.68)], ReusePolicy())
+    assert refused.record_id is None and refused.why.startswith("no known operation")
+    same = signature("reconcile the April bank statement with the ledger")
+    assert decide(same, [Candidate("p", past, 0.9)], ReusePolicy()).record_id == "p"

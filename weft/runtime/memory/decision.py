@@ -11,24 +11,33 @@ candidates, and each is checked for structure (``signature.py``):
    slots and prepositions: "translate * into {LANG}"; such a match is
    borderline);
 2. the operations agree exactly (write = draft = compose, but draft is not
-   review and forecast is not compare);
-3. the deliverables agree exactly (a report is not a chart; a meal plan is
-   not a lesson plan);
+   review and forecast is not compare), and so does the number of steps
+   ("deduplicate ... and normalize ..." is two);
+3. the deliverables agree: exactly for the generic "make it" operation (a
+   report is not a chart; a meal plan is not a lesson plan); for a specific
+   operation only their heads, when both name one ("export the supplier
+   list" = "export the customer list");
 4. when neither task names a deliverable, what the verb acts on does: the
    words between the operation verb and the next preposition share at least
    one ("calculate the total interest" is not "calculate the monthly
-   payment"; shared context words alone made those look alike);
-5. the subject agrees: similarity at least ``threshold``, or at least
-   ``candidate_floor`` with half of the subject words shared.
+   payment"; shared context words alone made those look alike), except for
+   ``OBJECT_BLIND`` operations (translating a guide or a policy is one plan);
+5. when no operation the lexicon knows was read (an unknown verb, or a
+   sentence shape the reader missed), the structure above says little: the
+   similarity must reach ``unread_threshold``;
+6. the subject agrees: similarity at least ``threshold``, or half of the
+   subject words shared; or, with a specific operation or a named
+   deliverable, another subject is what changes between repeats (an agenda
+   for the board meeting / for the offsite) and the match is borderline.
 
-A candidate that passes 2-4 but is close to the line in 5 (within
-``borderline_margin``) is marked ``borderline``: with a model configured the
-orchestrator may confirm it with one short call. The first candidate (most
-similar first) that passes is the reuse; ``why`` says what was checked, and
-the rejections say why each other candidate was not taken. Bad outcomes are
-learnt from: a record judged bad is never a candidate, and when a reuse of a
-record went bad, a new task closer to that failed one than to the record is
-refused the record (``decide``'s ``failures``).
+A match close to the line (within ``borderline_margin``), below the floor
+by shape, or on another subject is marked ``borderline``: with a model
+configured the orchestrator confirms it with one short call. The first
+candidate (most similar first) that passes is the reuse; ``why`` says what
+was checked, and the rejections say why each other candidate was not taken.
+Bad outcomes are learnt from: a record judged bad is never a candidate, and
+when a reuse of a record went bad, a new task closer to that failed one than
+to the record is refused the record (``decide``'s ``failures``).
 """
 
 from __future__ import annotations
@@ -66,6 +75,12 @@ class ReusePolicy(BaseModel):
         ge=0,
         le=1,
         description="Least similarity for a candidate of the very same shape (skeleton).",
+    )
+    unread_threshold: float = Field(
+        default=0.8,
+        ge=0,
+        le=1,
+        description="Least similarity when no known operation was read from the task.",
     )
     candidates: int = Field(default=15, ge=1, le=50, description="Nearest past tasks examined.")
     require_good: bool = Field(
@@ -145,6 +160,10 @@ def check(new: Signature, past: Candidate, policy: ReusePolicy) -> tuple[bool, b
         before = ",".join(sorted(was_objects))
         return False, False, f"object differs ({','.join(sorted(objects))} vs {before})"
     shared = overlap(new.subject, was.subject)
+    if not new.understood and sim < policy.unread_threshold:
+        # no known operation read: the structure checks above said little
+        floor = policy.unread_threshold
+        return False, False, f"no known operation read; similarity {sim:.2f} < {floor:.2f}"
     if sim >= policy.threshold:
         borderline = sim < policy.threshold + policy.borderline_margin and shared < 0.5
         return True, borderline, f"same {new.describe()}; similarity {sim:.2f}"

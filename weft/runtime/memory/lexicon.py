@@ -211,7 +211,11 @@ LANGUAGES = frozenset(
             finnish polish czech russian ukrainian greek turkish arabic hebrew persian hindi
             bengali urdu chinese mandarin cantonese japanese korean vietnamese thai indonesian
             malay tagalog swahili romanian hungarian bulgarian serbian croatian catalan basque
-            latin
+            latin haitian creole farsi pashto dari kurdish armenian georgian azerbaijani kazakh
+            uzbek mongolian nepali sinhala tamil telugu marathi punjabi gujarati kannada
+            malayalam amharic somali yoruba igbo hausa zulu xhosa khmer lao burmese estonian
+            latvian lithuanian slovak slovenian icelandic irish welsh albanian macedonian
+            bosnian filipino brazilian
         """
     )
 )

@@ -6,18 +6,22 @@
    names and URLs, formats, languages, capitalised names -- and masks each as
    a slot (``{NAME}``, ``{NUM}``...), keeping their values in order so that a
    past plan can be refilled with the new task's values (``template.py``);
-2. finds the *operations*: the verbs at clause starts ("export", "draft and
-   send"), verbs as participles ("the form translated into"), phrasal verbs
-   ("back up", "set up") and nouns that name one ("a comparison of"), each
-   reduced to a canonical class by ``lexicon.OPERATIONS`` (write = draft =
-   compose);
-3. finds the *deliverables* (report, chart, email...), with the modifier when
-   the head alone is vague ("meal plan" against "lesson plan");
-4. keeps the rest as the *subject* words.
+2. finds the *operations*: the verbs at clause starts (after "and", "to",
+   commas and sentence ends: "export", "draft and send", "...; please write"),
+   verbs as participles ("the form translated into"), phrasal verbs ("back
+   up", "set up") and nouns that name one ("a comparison of"), each reduced
+   to a canonical class by ``lexicon.OPERATIONS`` (write = draft = compose),
+   and counts the *steps* (clauses naming a specific operation);
+3. finds the *deliverables* (report, chart, email...) in the noun phrase the
+   operation acts on, with the modifier when the head alone is vague ("meal
+   plan" against "lesson plan"), and their bare *heads*;
+4. keeps the rest as the *subject* words, the words the first verb acts on
+   as its *objects*, and the task's *skeleton* (operation, slots and
+   prepositions: "<translate> * into {LANG}").
 
-``same_plan(a, b)`` compares two signatures: operations and deliverables must
-agree exactly; the subject is left to the embedding similarity and a word
-overlap (``decision.py``).
+``decision.check`` compares two signatures: operations, steps and
+deliverables must agree; the subject is left to the embedding similarity
+and a word overlap.
 """
 
 from __future__ import annotations
@@ -94,6 +98,11 @@ class Signature:
     skeleton: str = ""
     """The task's shape from its first operation on: operations, slots and prepositions,
     each run of other words one ``*`` ("translate * into {LANG}")."""
+
+    @property
+    def understood(self) -> bool:
+        """Whether an operation the lexicon knows was read (not just an unknown first word)."""
+        return bool(self.operations) and self.operations <= _KNOWN_OPERATIONS
 
     @property
     def specific(self) -> bool:
@@ -436,6 +445,10 @@ def _deliverables(tokens: list[str], verbs: set[int]) -> tuple[set[str], set[str
         out.add(head)
     return out, nominal
 
+
+_KNOWN_OPERATIONS = frozenset(
+    set(lx.OPERATIONS.values()) | set(_PHRASAL.values()) | set(lx.NOMINAL_OPERATIONS.values())
+)
 
 #: Prepositions that open the topic of a deliverable rather than the deliverable itself.
 _TOPIC_START = frozenset(

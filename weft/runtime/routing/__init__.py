@@ -2,7 +2,8 @@
 
 ``CapabilityRouter`` scores agents' capability cards against a subtask (dense
 similarity per skill, lexical match, negations, cost, load, learned outcomes)
-over a Chroma ``CapabilityIndex``; ``LexicalRouter`` is the model-free
+over a Chroma ``CapabilityIndex``, optionally with ``LLMChooser``, a last
+stage that asks a chat model among the top cards; ``LexicalRouter`` is the model-free
 fallback. Embedders live in ``weft.runtime.routing.embeddings``.
 """
 
@@ -19,6 +20,7 @@ _EXPORTS: dict[str, str] = {
     "EmbeddingMismatchError": "weft.runtime.routing.embeddings",
     "HashingEmbedder": "weft.runtime.routing.embeddings",
     "LexicalRouter": "weft.runtime.routing.lexical_router",
+    "LLMChooser": "weft.runtime.routing.llm_choice",
     "MiniLMEmbedder": "weft.runtime.routing.embeddings",
     "OpenAIEmbedder": "weft.runtime.routing.embeddings",
     "OutcomeMemory": "weft.runtime.routing.outcome_memory",
@@ -32,6 +34,7 @@ __all__ = [
     "EmbeddingError",
     "EmbeddingMismatchError",
     "HashingEmbedder",
+    "LLMChooser",
     "LexicalRouter",
     "MiniLMEmbedder",
     "OpenAIEmbedder",
@@ -53,4 +56,5 @@ if TYPE_CHECKING:  # pragma: no cover
         make_embedder,
     )
     from weft.runtime.routing.lexical_router import LexicalRouter
+    from weft.runtime.routing.llm_choice import LLMChooser
     from weft.runtime.routing.outcome_memory import OutcomeMemory

@@ -156,7 +156,8 @@ class LLMChooser:
             and decision.chosen is not None
         ):
             return decision
-        key = (decision.request.text, tuple((c.agent_id, c.version) for c in top))
+        request = decision.request
+        key = (request.text, request.capability, tuple((c.agent_id, c.version) for c in top))
         answer = self._cache.get(key)
         if answer is None:
             if self.budget is not None and self.calls >= self.budget:
@@ -180,11 +181,9 @@ class LLMChooser:
         self, decision: RoutingDecision, cards: list[CapabilityCard]
     ) -> tuple[bool, str | None]:
         request = decision.request
-        subtask = (
-            request.text
-            if not request.capability
-            else (f"{request.text}\n(capability asked for: {request.capability})")
-        )
+        subtask = request.text
+        if request.capability:
+            subtask += f"\n(capability asked for: {request.capability})"
         user = (
             f"Subtask: {subtask}\n\nAgents:\n"
             + "\n".join(card_prompt(c) for c in cards)

@@ -1,0 +1,68 @@
+"""A run on LangGraph's engine, read off its final state as weft's engine reports it.
+
+``to_langgraph.run_on_langgraph`` turns the last state of the graph into the
+``RunResult`` weft's engine gives: every node's outcome and the declared (or
+sink) outputs, rendered as ``scheduler.Execution.conclude`` renders them. The
+graph's step bound is here too: it is read off the compiled workflow.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from weft.protocols import ErrorInfo, NodeState
+from weft.runtime.engine.compiled import PreparedWorkflow
+from weft.runtime.engine.langgraph_flow import FAILED, SKIPPED, SUCCEEDED, UPSTREAM_FAILED
+from weft.runtime.engine.outcomes import NodeOutcome
+from weft.workflows.expressions import ExpressionError
+
+
+def step_limit(prepared: PreparedWorkflow) -> int:
+    """LangGraph's ``recursion_limit`` for ``prepared``: more supersteps than any run takes.
+
+    A pass over the graph takes at most two supersteps per node and edge
+    (a poke that finds a join waiting costs one); every loop pass repeats it.
+    """
+    edges = sum(len(node.outgoing) for node in prepared.nodes.values())
+    passes = 1
+    for node in prepared.nodes.values():
+        for loop in node.loops_out:
+            passes *= 1 + (loop.max_iterations or 0)
+    return min(2 * (3 * len(prepared.nodes) + edges) * passes + 10, 1_000_000)
+
+
+SKIPS = (SKIPPED, UPSTREAM_FAILED)
+
+
+def outcomes(prepared: PreparedWorkflow, state: dict[str, Any]) -> dict[str, NodeOutcome]:
+    """Every node's ``NodeOutcome`` from the final state (``PENDING`` for what never ran)."""
+    kinds = {SUCCEEDED: NodeState.SUCCEEDED, FAILED: NodeState.FAILED}
+    outcomes: dict[str, NodeOutcome] = {}
+    for name in prepared.nodes:
+        done = state.get("states", {}).get(name)
+        error = state.get("errors", {}).get(name) or {}
+        outcomes[name] = NodeOutcome(
+            name=name,
+            key=name,
+            state=kinds.get(done or "", NodeState.SKIPPED if done in SKIPS else NodeState.PENDING),
+            output=state.get("outputs", {}).get(name),
+            error=ErrorInfo.model_validate(error) if done == FAILED else None,
+            reason=error.get("reason"),
+        )
+    return outcomes
+
+
+def declared_outputs(prepared: PreparedWorkflow, state: dict[str, Any]) -> dict[str, Any]:
+    """The run's outputs as weft's ``Execution.conclude`` renders them."""
+    node_outputs = state.get("outputs", {})
+    scope = {**node_outputs, "inputs": state["inputs"]}
+    declared = bool(prepared.spec.outputs)
+    outputs: dict[str, Any] = {}
+    for name, render in prepared.outputs.items():
+        if not declared and state.get("states", {}).get(name) != SUCCEEDED:
+            continue
+        try:
+            outputs[name] = render(scope)
+        except ExpressionError:
+            outputs[name] = None
+    return outputs
