@@ -23,10 +23,7 @@ this module does for the clients, before a2a is imported), as weft runs it.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
-import re
-import sys
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -63,31 +60,12 @@ async def _context(ctx: Any) -> AsyncIterator[tuple[str, str]]:
 @asynccontextmanager
 async def _serve(*args: str, ready: str) -> AsyncIterator[str]:
     """``weft a2a serve ARGS`` in its own process; the first match of ``ready`` on stderr."""
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "weft", "a2a", "serve", *args,
-        stdin=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE, cwd=ROOT,
-    )  # fmt: skip
-    assert proc.stderr is not None
-    try:
-        seen = ""
-        async with asyncio.timeout(STARTUP):
-            while not (found := re.search(ready, seen)):
-                line = await proc.stderr.readline()
-                if not line:
-                    raise RuntimeError(f"weft a2a serve exited: {seen}")
-                seen += line.decode()
-        drain = asyncio.ensure_future(proc.stderr.read())  # never let the pipe fill up
-        yield found.group(1)
-        drain.cancel()
-    finally:
-        if proc.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                proc.terminate()
-            try:
-                await asyncio.wait_for(proc.wait(), 15)
-            except TimeoutError:
-                proc.kill()
-                await proc.wait()
+    from weft.testing.processes import weft_process
+
+    async with weft_process(
+        "a2a", "serve", *args, ready=ready, timeout=STARTUP, cwd=ROOT
+    ) as served:
+        yield served.ready.group(1)
 
 
 def _checked(args: dict[str, Any], output: Any) -> dict[str, Any]:

@@ -45,7 +45,6 @@ import importlib.util
 import inspect
 import os
 import platform
-import re
 import sys
 import time
 import uuid
@@ -249,6 +248,8 @@ def _weft_env() -> dict[str, str]:
 @asynccontextmanager
 async def _process(command: list[str], log: Path) -> AsyncIterator[asyncio.subprocess.Process]:
     """A child process for the leg's lifetime; terminated (then killed) on exit."""
+    from weft.testing.processes import stop_process
+
     with log.open("wb") as out:
         proc = await asyncio.create_subprocess_exec(
             *command, stdin=asyncio.subprocess.DEVNULL, stdout=out, stderr=out, cwd=ROOT
@@ -256,41 +257,19 @@ async def _process(command: list[str], log: Path) -> AsyncIterator[asyncio.subpr
     try:
         yield proc
     finally:
-        await _stop(proc)
-
-
-async def _stop(proc: asyncio.subprocess.Process) -> None:
-    if proc.returncode is None:
-        with contextlib.suppress(ProcessLookupError):
-            proc.terminate()
-        try:
-            await asyncio.wait_for(proc.wait(), 15)
-        except TimeoutError:
-            proc.kill()
-            await proc.wait()
+        await stop_process(proc)
 
 
 @asynccontextmanager
 async def _mcp_http_server(ctx: HopContext) -> AsyncIterator[str]:
     """``weft mcp serve --http 127.0.0.1:0``; its URL, from the line it prints."""
-    command = weft_command("mcp", "serve", ctx.echo_target, "--http", "127.0.0.1:0")
-    proc = await asyncio.create_subprocess_exec(
-        *command, stdin=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE, cwd=ROOT
-    )
-    assert proc.stderr is not None
-    try:
-        seen = ""
-        async with asyncio.timeout(STARTUP):
-            while not (found := re.search(r"at (http://\S+/mcp)", seen)):
-                line = await proc.stderr.readline()
-                if not line:
-                    raise RuntimeError(f"weft mcp serve exited: {seen}")
-                seen += line.decode()
-        drain = asyncio.ensure_future(proc.stderr.read())  # never let its pipe fill up
-        yield found.group(1)
-        drain.cancel()
-    finally:
-        await _stop(proc)
+    from weft.testing.processes import weft_process
+
+    args = ("mcp", "serve", ctx.echo_target, "--http", "127.0.0.1:0")
+    async with weft_process(
+        *args, ready=r"at (http://\S+/mcp)", timeout=STARTUP, cwd=ROOT
+    ) as served:
+        yield served.ready.group(1)
 
 
 def _open(factory: LegFactory, ctx: HopContext) -> AbstractAsyncContextManager[Call]:

@@ -8,17 +8,21 @@ Sets:
 - ``project``: bench/data/agents.yaml + subtasks.yaml (planner-style, with
   explicit not_skills and examples), routed from the subtask text alone (no
   capability phrase), as the users' sets are. Weights were tuned on its
-  ``tune`` half only.
+  ``tune`` half only. Plus 12 subtasks no card fits (project_nofit.jsonl).
 - ``user``: bench/data/user_cards.yaml + user_tasks.jsonl, written before any
   tuning in the style users write cards (id, name, prose description with
   negations, skills, tags; no examples, no not_skills); 50% of the subtasks are
   marked hard (close pairs), plus 8 subtasks no card fits. Never tuned on.
 
-Feedback experiment: route every subtask of one half, record the outcome of
+Feedback experiments: route every subtask of one half, record the outcome of
 the chosen agent (success = it was right) and, when it was wrong, a success
 for the right agent (what ``weft feedback`` records), then route the other
-half. Latency: ``route`` (query embedding cached; HNSW + exact rescoring +
-second stage) over synthetic cards, as in bench/routing.py.
+half; and record that for every user subtask, then route
+``user_tasks_again.jsonl``: one recurring subtask per hard one, the same kind
+of request with other specifics, as users repeat them.
+
+Latency: ``route`` (query embedding cached; HNSW + exact rescoring + second
+stage) over synthetic cards, as in bench/routing.py.
 """
 
 from __future__ import annotations

@@ -6,7 +6,9 @@ is the measured client's own):
     python bench/topology_mqtt.py --worker raw URL NAMESPACE N       # bare aiomqtt
     python bench/topology_mqtt.py --worker registry URL NAMESPACE N  # LiveRegistry.start()
 
-Each prints one JSON line: ``seconds`` (connect to last card), ``cards``, ``rss_mb``.
+Each prints one JSON line: ``seconds`` (connect to last card), ``cards``, ``rss_mb``
+(``VmHWM``: ``ru_maxrss`` of a child keeps its parent's peak across exec).
+``weft agents --json`` runs as the CLI does (``AGENTS_COMMAND``), timed whole.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import orjson
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -74,17 +78,19 @@ def rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def agents_worker(url: str, ns: str) -> dict[str, Any]:
-    """``weft agents --json`` run in this process, its output kept to count the cards."""
-    import contextlib
-    import io
-
-    from weft.cli._app import cli
-
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        cli.main(["agents", "--json", "--broker", url, "--namespace", ns], standalone_mode=False)
-    return {"cards": len(json.loads(out.getvalue())), "rss_mb": rss_mb()}
+#: ``weft agents --json`` as the CLI runs it, in a fresh interpreter that reports its
+#: peak RSS on stderr when it exits (the cards go to stdout, counted untimed afterwards).
+AGENTS_COMMAND = """
+import atexit, json, sys
+from weft.cli._app import main
+def report():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            print(json.dumps({"rss_mb": int(line.split()[1]) / 1024}), file=sys.stderr)
+atexit.register(report)
+sys.argv = ["weft", "agents", "--json", "--broker", sys.argv[1], "--namespace", sys.argv[2]]
+main()
+"""
 
 
 async def raw_worker(url: str, ns: str, n: int) -> dict[str, Any]:
@@ -121,9 +127,6 @@ async def registry_worker(url: str, ns: str, n: int) -> dict[str, Any]:
 
 
 def worker_main(kind: str, url: str, ns: str, n: str) -> int:
-    if kind == "agents":
-        print(json.dumps(agents_worker(url, ns)))
-        return 0
     work = raw_worker if kind == "raw" else registry_worker
     print(json.dumps(asyncio.run(work(url, ns, int(n)))))
     return 0
@@ -133,7 +136,8 @@ def worker_main(kind: str, url: str, ns: str, n: str) -> int:
 
 
 def measure(argv: list[str], env: dict[str, str]) -> dict[str, Any]:
-    """Run ``argv``: its wall time and the JSON line it printed."""
+    """Run ``argv``: its wall time, and the JSON line it printed last (on stdout or stderr);
+    ``cards`` counts the items of a JSON list it printed, read after the clock stopped."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         started = time.perf_counter()
         proc = subprocess.Popen(argv, stdout=out, stderr=err, env=env)
@@ -145,8 +149,13 @@ def measure(argv: list[str], env: dict[str, str]) -> dict[str, Any]:
         text, problem = out.read(), err.read()
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(argv[:5])} failed: {problem.decode()[-2000:]}")
-    lines = text.decode().strip().splitlines()
-    reported = json.loads(lines[-1]) if lines and lines[-1].startswith("{") else {}
+    reported: dict[str, Any] = {}
+    for stream in (problem, text):
+        lines = stream.decode().strip().splitlines()
+        if lines and lines[-1].startswith("{"):
+            reported.update(json.loads(lines[-1]))
+    if text.startswith(b"["):
+        reported["cards"] = len(orjson.loads(text))
     return {"wall": wall, **reported}
 
 
@@ -156,7 +165,7 @@ def sync_rows(url: str, ns: str, n: int, repeats: int, env: dict[str, str]) -> l
     argvs = {
         "bare aiomqtt (receive only)": [*me, "raw", url, ns, str(n)],
         "LiveRegistry.start()": [*me, "registry", url, ns, str(n)],
-        "weft agents --json (whole command)": [*me, "agents", url, ns, str(n)],
+        "weft agents --json (whole command)": [sys.executable, "-c", AGENTS_COMMAND, url, ns],
     }
     results: dict[str, list[dict[str, Any]]] = {name: [] for name in argvs}
     for _ in range(repeats):  # interleaved: load changes hit all three alike

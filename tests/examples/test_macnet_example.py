@@ -6,9 +6,7 @@ serving the example's scripted answers; no network beyond loopback.
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
@@ -16,6 +14,7 @@ from types import ModuleType
 import pytest
 from click.testing import CliRunner
 
+from tests.examples.example_modules import example_run
 from weft.cli import cli
 from weft.protocols import NodeState
 from weft.testing import OpenAIServer
@@ -25,16 +24,8 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "macnet"
 
 @pytest.fixture(scope="module")
 def example() -> Iterator[ModuleType]:
-    """``run.py``, imported from its file (it imports its two neighbours by name)."""
-    spec = importlib.util.spec_from_file_location("macnet_example_run", EXAMPLE / "run.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclass looks its module up
-    spec.loader.exec_module(module)
-    yield module
-    sys.path.remove(str(EXAMPLE))
-    for name in (spec.name, "writing_team", "writing_answers"):  # its neighbours, by name
-        sys.modules.pop(name, None)
+    with example_run("macnet") as module:
+        yield module
 
 
 async def test_the_team_writes_with_every_first_draft_sent_back_once(example: ModuleType) -> None:

@@ -6,31 +6,20 @@ The members are real ``LLMAgent``s on the real ``openai`` client against
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 from types import ModuleType
 
 import pytest
 
+from tests.examples.example_modules import example_run
 from weft.protocols.teams import MessageType, TeamState
 from weft.runtime.teams import is_legal
-
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "team"
 
 
 @pytest.fixture(scope="module")
 def example() -> Iterator[ModuleType]:
-    """``run.py``, imported from its file (it imports its two neighbours by name)."""
-    spec = importlib.util.spec_from_file_location("team_example_run", EXAMPLE / "run.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    yield module
-    sys.path.remove(str(EXAMPLE))
-    del sys.modules[spec.name]
+    with example_run("team") as module:
+        yield module
 
 
 async def test_the_launch_team_assigns_pauses_votes_and_concludes(example: ModuleType) -> None:

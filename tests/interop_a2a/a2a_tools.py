@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from weft import tool
-from weft.protocols import ActionFailed, CapabilityCard
+from weft.agents.a2a_action import A2aAction
+from weft.protocols import ActionCall, ActionFailed, ActionResult, CapabilityCard
+from weft.runtime.engine.execution_context import UNUSED_CONTEXT
 
 
 @tool(
@@ -26,3 +30,12 @@ def word_stats(document: str) -> dict[str, int]:
 def refuse(text: str) -> dict[str, str]:
     """Always fails, as a tool that refuses its input does."""
     raise ActionFailed(f"will not process {text!r}", error_type="Refused", retryable=True)
+
+
+async def call_once(action: A2aAction, arguments: dict[str, Any]) -> ActionResult:
+    """One call of the A2A agent ``action`` reaches; its HTTP client closed after, pass or fail."""
+    try:
+        call = ActionCall(action=action.spec.name, arguments=arguments)
+        return await action.invoke(call, UNUSED_CONTEXT)
+    finally:
+        await action.aclose()

@@ -22,7 +22,7 @@ from weft.runtime.interop import validate_agent_card
 from weft.runtime.interop.a2a_server import A2aHttpServer
 from weft.testing import OpenAIServer, ScriptedModel, text, tool_call
 
-from .a2a_tools import echo, refuse, word_stats
+from .a2a_tools import call_once, echo, refuse, word_stats
 
 
 @pytest.fixture
@@ -61,12 +61,7 @@ async def test_a_weft_action_calls_an_a2a_agent_and_gets_its_output(
     server: A2aHttpServer,
 ) -> None:
     action = A2aAction(server.url, name="remote_echo", skill="echo")
-    try:
-        result = await action.invoke(
-            ActionCall(action="remote_echo", arguments={"text": "hello"}), UNUSED_CONTEXT
-        )
-    finally:
-        await action.aclose()
+    result = await call_once(action, {"text": "hello"})
     assert result.ok, result.error
     assert result.output == {"text": "hello"}
 
@@ -81,12 +76,7 @@ async def test_from_a2a_names_the_action_and_reads_the_skill_card(server: A2aHtt
 
 async def test_a_failed_weft_action_comes_back_with_its_own_error(server: A2aHttpServer) -> None:
     action = A2aAction(server.url, name="r", skill="refuse")
-    try:
-        result = await action.invoke(
-            ActionCall(action="r", arguments={"text": "x"}), UNUSED_CONTEXT
-        )
-    finally:
-        await action.aclose()
+    result = await call_once(action, {"text": "x"})
     assert result.state is ActionState.ERROR
     assert result.error is not None
     assert (result.error.type, result.error.retryable) == ("Refused", True)
@@ -97,12 +87,7 @@ async def test_a_request_naming_no_skill_of_a_several_skill_agent_is_rejected(
     server: A2aHttpServer,
 ) -> None:
     action = A2aAction(server.url, name="which")
-    try:
-        result = await action.invoke(
-            ActionCall(action="which", arguments={"text": "x"}), UNUSED_CONTEXT
-        )
-    finally:
-        await action.aclose()
+    result = await call_once(action, {"text": "x"})
     assert result.state is ActionState.ERROR and result.error is not None
     assert "serves several skills (echo, word_stats, refuse)" in result.error.message
 

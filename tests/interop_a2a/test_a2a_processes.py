@@ -4,53 +4,23 @@
 from __future__ import annotations
 
 import asyncio
-import re
 import signal
-import sys
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 
 from weft.agents.a2a_action import from_a2a
-from weft.protocols import ActionCall
 from weft.protocols import a2a_mqtt as wire
 from weft.protocols.a2a import task_output
 from weft.runtime.bus.mqtt.mqtt_bus import MqttBus
-from weft.runtime.engine.execution_context import UNUSED_CONTEXT
 from weft.runtime.remote.agent_host import AgentHost
 from weft.testing.a2a_mqtt_client import A2aMqttClient
+from weft.testing.processes import weft_process
 
-from .a2a_tools import echo
+from .a2a_tools import call_once, echo
 
 ROOT = Path(__file__).resolve().parents[2]
 TOOLS = "tests/interop_a2a/a2a_tools.py"
 WAIT = 20.0
-
-
-@asynccontextmanager
-async def weft(*args: str, ready: str) -> AsyncIterator[asyncio.subprocess.Process]:
-    """``weft ARGS`` running until the block ends; entered once stderr shows ``ready``
-    (the line that did is ``proc.ready_line``)."""
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "weft", *args, cwd=ROOT, stderr=asyncio.subprocess.PIPE
-    )
-    assert proc.stderr is not None
-    try:
-        seen = []
-        async with asyncio.timeout(WAIT):
-            while True:
-                line = (await proc.stderr.readline()).decode()
-                seen.append(line)
-                assert line, f"weft {' '.join(args)} exited: {''.join(seen)}"
-                if ready in line:
-                    break
-        proc.ready_line = line  # type: ignore[attr-defined]
-        yield proc
-    finally:
-        if proc.returncode is None:
-            proc.kill()
-        await proc.wait()
 
 
 async def test_an_a2a_client_over_mqtt_calls_an_agent_served_by_weft_agent_serve(
@@ -61,7 +31,7 @@ async def test_an_a2a_client_over_mqtt_calls_an_agent_served_by_weft_agent_serve
     args = ["agent", "serve", f"{TOOLS}:echo", "--agent-id", "echo-1", "--a2a", f"acme/{unit}"]
     namespace = ["--namespace", unit, "--broker", mqtt_broker_url]
     async with (
-        weft(*args, *namespace, ready="also serves A2A over MQTT") as proc,
+        weft_process(*args, *namespace, ready="also serves A2A over MQTT", cwd=ROOT) as served,
         A2aMqttClient(mqtt_broker_url) as client,
     ):
         card = await client.card(address)
@@ -73,7 +43,7 @@ async def test_an_a2a_client_over_mqtt_calls_an_agent_served_by_weft_agent_serve
         assert task_output(task) == {"text": "over mqtt"}
         assert reply.user_properties[wire.RESPONDER] == "echo-1"
         # killed: the broker publishes the agent's Will, its card marked offline
-        proc.send_signal(signal.SIGKILL)
+        served.process.send_signal(signal.SIGKILL)
         will = await client.card(address, timeout=WAIT)
         assert will.user_properties == {wire.STATUS: wire.OFFLINE, wire.STATUS_SOURCE: "lwt"}
         assert will.body["name"] == "echo-1"
@@ -82,18 +52,13 @@ async def test_an_a2a_client_over_mqtt_calls_an_agent_served_by_weft_agent_serve
 
 async def test_weft_a2a_serve_over_http_answers_the_sdk_client() -> None:
     args = ["a2a", "serve", f"{TOOLS}:word_stats", "--http", "127.0.0.1:0"]
-    async with weft(*args, ready="A2A agent serving word_stats") as proc:
-        url = re.search(r"at (http://\S+/)", proc.ready_line).group(1)  # type: ignore[attr-defined]
+    ready = r"A2A agent serving word_stats at (http://\S+/)"
+    async with weft_process(*args, ready=ready, cwd=ROOT) as served:
+        url = served.ready.group(1)
         action = await from_a2a(url)
-        try:
-            result = await action.invoke(
-                ActionCall(action="word_stats", arguments={"text": "three small words"}),
-                UNUSED_CONTEXT,
-            )
-        finally:
-            await action.aclose()
-        proc.send_signal(signal.SIGTERM)
-        assert await asyncio.wait_for(proc.wait(), WAIT) == 0
+        result = await call_once(action, {"text": "three small words"})
+        served.process.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(served.process.wait(), WAIT) == 0
     assert result.ok, result.error
     assert result.output == {"words": 3, "chars": 17}
     assert action.spec.name == "word_stats"
@@ -102,18 +67,14 @@ async def test_weft_a2a_serve_over_http_answers_the_sdk_client() -> None:
 async def test_weft_a2a_serve_exposes_the_agents_alive_on_a_broker(mqtt_broker_url: str) -> None:
     namespace = f"a2a-{uuid.uuid4().hex[:8]}"
     args = ["a2a", "serve", "--http", "127.0.0.1:0", "--broker", mqtt_broker_url]
+    ready = r"A2A agent serving echo at (http://\S+/)"
     async with (
         MqttBus(mqtt_broker_url, namespace=namespace) as bus,
         AgentHost(bus, [echo], agent_id="echo-on-bus"),
-        weft(*args, "--namespace", namespace, ready="A2A agent serving echo at") as proc,
+        weft_process(*args, "--namespace", namespace, ready=ready, cwd=ROOT) as served,
     ):
-        url = re.search(r"at (http://\S+/)", proc.ready_line).group(1)  # type: ignore[attr-defined]
+        url = served.ready.group(1)
         action = await from_a2a(url)
-        try:
-            result = await action.invoke(
-                ActionCall(action="echo", arguments={"text": "via the bus"}), UNUSED_CONTEXT
-            )
-        finally:
-            await action.aclose()
+        result = await call_once(action, {"text": "via the bus"})
     assert result.ok, result.error
     assert result.output == {"text": "via the bus"}

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
-import signal
 import sys
 import uuid
 from collections.abc import AsyncIterator
@@ -18,6 +16,7 @@ from mcp import Client, StdioServerParameters
 from weft import Workflow, run_workflow
 from weft.runtime.bus.mqtt.mqtt_bus import MqttBus
 from weft.runtime.remote.live_registry import LiveRegistry
+from weft.testing.processes import stop_process
 
 from .conftest import STDIO_COMMAND
 
@@ -50,14 +49,7 @@ async def served(mqtt_broker_url: str, tmp_path: Path) -> AsyncIterator[Served]:
             await registry.wait_for(["echo", "add"], 60)
             yield Served(registry, mqtt_broker_url, namespace)
     finally:
-        if proc.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                proc.send_signal(signal.SIGTERM)
-            try:
-                await asyncio.wait_for(proc.wait(), 30)
-            except TimeoutError:
-                proc.kill()
-                await proc.wait()
+        await stop_process(proc, grace=30)
 
 
 async def test_the_tools_cards_carry_their_descriptions(

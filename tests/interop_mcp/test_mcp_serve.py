@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import re
 import socket
 import sys
 from collections.abc import AsyncIterator
@@ -20,6 +17,7 @@ from weft.agents.mcp_action import from_mcp
 from weft.cli._app import cli
 from weft.protocols import ActionCall, ActionState
 from weft.runtime.interop.http_listen import listening_socket
+from weft.testing.processes import weft_process
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
@@ -33,29 +31,9 @@ def stdio_server() -> StdioServerParameters:
 @pytest_asyncio.fixture
 async def http_server() -> AsyncIterator[str]:
     """``weft mcp serve --http 127.0.0.1:0``; its URL, read from the line it prints."""
-    proc = await asyncio.create_subprocess_exec(
-        *SERVE, "--http", "127.0.0.1:0",
-        stdin=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE, cwd=ROOT,
-    )  # fmt: skip
-    assert proc.stderr is not None
-    try:
-        seen = ""
-        async with asyncio.timeout(60):
-            while not (found := re.search(r"at (http://\S+/mcp)", seen)):
-                line = await proc.stderr.readline()
-                if not line:
-                    raise AssertionError(f"weft mcp serve exited: {seen}")
-                seen += line.decode()
-        yield found.group(1)
-    finally:
-        if proc.returncode is None:
-            proc.terminate()
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(20):
-                await proc.wait()
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
+    args = (*SERVE[3:], "--http", "127.0.0.1:0")
+    async with weft_process(*args, ready=r"at (http://\S+/mcp)", cwd=ROOT) as served:
+        yield served.ready.group(1)
 
 
 @pytest.fixture(params=["stdio", "http"])

@@ -29,19 +29,17 @@ imports it only to convert messages, and says how to install it when missing.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
-import time
 import typing
 from typing import Any
 
+from weft.agents._deadline import within_deadline
 from weft.protocols import (
     ActionCall,
     ActionContext,
     ActionKind,
     ActionResult,
     ActionSpec,
-    ActionState,
     CapabilityCard,
 )
 
@@ -66,7 +64,17 @@ def _require_langgraph() -> None:
         ) from None
 
 
-def _state_keys(schema_type: Any) -> list[str]:
+def _state_keys(graph: Any, which: str) -> list[str]:
+    """The key names of the graph's input or output state, read from its type hints.
+
+    The type comes from the ``StateGraph`` the graph was compiled from: the
+    graph's own ``input_schema`` property builds a pydantic model, which fails
+    for exactly the states this fallback is for (``typing.TypedDict`` on 3.11).
+    """
+    builder = getattr(graph, "builder", None)
+    schema_type = getattr(builder, f"{which}_schema", None) or getattr(
+        builder, "state_schema", None
+    )
     try:
         return list(typing.get_type_hints(schema_type))
     except Exception:
@@ -78,7 +86,7 @@ def _schema(graph: Any, which: str) -> dict[str, Any]:
     try:
         schema: dict[str, Any] = dict(getattr(graph, f"get_{which}_jsonschema")())
     except Exception:
-        keys = _state_keys(getattr(graph, f"{which}_schema", None))
+        keys = _state_keys(graph, which)
         schema = {"type": "object", "properties": {k: {} for k in keys}}
     schema.pop("title", None)
     if which == "input":
@@ -159,33 +167,14 @@ class LangGraphAction:
 
     async def invoke(self, call: ActionCall, ctx: ActionContext) -> ActionResult:
         """Run the graph once; never raises for the graph's failures (cancellation passes)."""
-        remaining = None if call.deadline is None else call.deadline - time.time()
-        if remaining is not None and remaining <= 0:
-            return ActionResult.failure(
-                call.call_id,
-                "Timeout",
-                f"{self.name}: the call's deadline passed before it started",
-                state=ActionState.TIMEOUT,
-                retryable=True,
-            )
-        deadline = asyncio.timeout(remaining)
         try:
-            async with deadline:
-                state = await self.graph.ainvoke(dict(call.arguments), self._config(ctx))
-        except TimeoutError as exc:
-            if not deadline.expired():  # raised by the graph itself, not our deadline
-                return ActionResult.from_exception(call.call_id, exc, source=self.name)
-            return ActionResult.failure(
-                call.call_id,
-                "Timeout",
-                f"{self.name}: the call's deadline passed",
-                state=ActionState.TIMEOUT,
-                retryable=True,
+            state = await within_deadline(
+                call, self.name, lambda: self.graph.ainvoke(dict(call.arguments), self._config(ctx))
             )
-        except asyncio.CancelledError:
-            raise
         except Exception as exc:
             return ActionResult.from_exception(call.call_id, exc, source=self.name)
+        if isinstance(state, ActionResult):
+            return state
         return ActionResult.success(call.call_id, to_json_data(state))
 
 

@@ -43,10 +43,10 @@ from __future__ import annotations
 
 import asyncio
 import os
-import time
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, overload
 
+from weft.agents._deadline import within_deadline
 from weft.agents._mcp_connection import (
     McpConnection,
     McpServerError,
@@ -186,18 +186,13 @@ class McpToolAction:
         """
         from mcp import MCPError
 
-        remaining = None if call.deadline is None else call.deadline - time.time()
-        if remaining is not None and remaining <= 0:
-            return _timeout(call.call_id, self._label(), "before it started")
-        deadline = asyncio.timeout(remaining)
         progress = None if ctx is None else _progress_to(ctx)
         try:
-            async with deadline:
-                result = await self.connection.call(self.tool_name, dict(call.arguments), progress)
-        except TimeoutError as exc:
-            if deadline.expired():
-                return _timeout(call.call_id, self._label(), "")
-            return ActionResult.from_exception(call.call_id, exc, source=self._label())
+            result = await within_deadline(
+                call,
+                self._label(),
+                lambda: self.connection.call(self.tool_name, dict(call.arguments), progress),
+            )
         except MCPError as exc:
             failed = ActionResult.failure(call.call_id, "McpError", f"{self._label()}: {exc}")
             assert failed.error is not None
@@ -211,6 +206,8 @@ class McpToolAction:
             return ActionResult.failure(
                 call.call_id, "McpError", f"{self._label()}: {describe(exc)}"
             )
+        if isinstance(result, ActionResult):
+            return result
         return to_action_result(call.call_id, self._label(), result)
 
 
@@ -223,16 +220,6 @@ def _progress_to(ctx: ActionContext) -> Progress:
         loop.call_soon_threadsafe(ctx.progress, message or "", fraction)
 
     return report
-
-
-def _timeout(call_id: str, label: str, when: str) -> ActionResult:
-    return ActionResult.failure(
-        call_id,
-        "Timeout",
-        f"{label}: the call's deadline passed {when}".rstrip(),
-        state=ActionState.TIMEOUT,
-        retryable=True,
-    )
 
 
 class McpTools(Sequence[McpToolAction]):

@@ -20,15 +20,9 @@ from typing import Any
 
 import click
 
+from weft.cli._http import host_port
 from weft.cli.agents import _load_target, broker_option, namespace_option
 from weft.protocols import WeftError
-
-
-def _host_port(text: str) -> tuple[str, int]:
-    host, sep, port = text.rpartition(":")
-    if not sep or not port.isdigit():
-        raise click.BadParameter(f"{text!r} is not HOST:PORT", param_hint="--http")
-    return host or "127.0.0.1", int(port)
 
 
 @click.group("a2a")
@@ -91,7 +85,9 @@ def serve_command(
     os.environ.setdefault("OTEL_INSTRUMENTATION_A2A_SDK_ENABLED", "false")
     if not http_address and not mqtt_address:
         raise click.UsageError("give --http HOST:PORT, --mqtt ORG/UNIT/AGENT, or both")
-    http = _host_port(http_address) if http_address else None
+    if pool and not mqtt_address:
+        raise click.UsageError("--pool is a pool of A2A over MQTT: give --mqtt ORG/UNIT/AGENT too")
+    http = host_port(http_address) if http_address else None
     address = None
     if mqtt_address:
         from weft.protocols.a2a_mqtt import A2aMqttAddress, check_identifier
@@ -137,9 +133,14 @@ async def _serve(
         if http is not None:
             from weft.runtime.interop.a2a_server import A2aHttpServer
 
-            server = await stack.enter_async_context(
-                A2aHttpServer(actions, host=http[0], port=http[1], name=name)
-            )
+            try:
+                server = await stack.enter_async_context(
+                    A2aHttpServer(actions, host=http[0], port=http[1], name=name)
+                )
+            except OSError as exc:  # taken, or not an address of this machine
+                raise WeftError(
+                    f"cannot listen on {http[0]}:{http[1]}: {exc.strerror or exc}"
+                ) from None
             click.echo(f"A2A agent serving {names} at {server.url} (JSON-RPC)", err=True)
         if address is not None:
             from weft.runtime.interop.a2a_mqtt import serve_a2a_mqtt

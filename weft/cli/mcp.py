@@ -17,6 +17,7 @@ from typing import Any
 
 import click
 
+from weft.cli._http import host_port
 from weft.cli.agents import (
     _load_target,
     add_import_folders,
@@ -29,13 +30,6 @@ from weft.cli.agents import (
 @click.group("mcp")
 def mcp_group() -> None:
     """MCP interop: serve weft actions to MCP clients."""
-
-
-def _address(value: str) -> tuple[str, int]:
-    host, sep, port = value.rpartition(":")
-    if not sep or not port.isdigit() or not host:
-        raise click.BadParameter("expected HOST:PORT, e.g. 127.0.0.1:8765", param_hint="--http")
-    return host.strip("[]"), int(port)
 
 
 @mcp_group.command("serve")
@@ -74,7 +68,7 @@ def serve_command(
     """
     if not targets and broker is None:
         raise click.UsageError("nothing to serve: give TARGETS (module:object), or --broker URL")
-    address = _address(http_address) if http_address is not None else None
+    address = host_port(http_address) if http_address is not None else None
     # stdout carries MCP's messages on stdio: logs go to stderr only.
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     add_import_folders(paths)

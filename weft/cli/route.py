@@ -37,6 +37,19 @@ from weft.protocols import CapabilityCard, DefinitionError, WeftError
 LIVE_REGISTRY_MODULE = "weft.runtime.remote.live_registry"
 
 
+def _check_embedder_configured(embedder: str) -> None:
+    """``openai:MODEL`` needs a key or a server; say so before the client raises its own error."""
+    import os
+
+    if embedder.strip().lower().startswith("openai") and not (
+        os.environ.get("OPENAI_API_KEY") or os.environ.get("OPENAI_BASE_URL")
+    ):
+        raise WeftError(
+            f"--embedder {embedder}: set OPENAI_API_KEY, or OPENAI_BASE_URL for an "
+            "OpenAI-compatible server"
+        )
+
+
 def load_cards_file(path: str) -> list[CapabilityCard]:
     """Capability cards from a YAML or JSON file; errors name the file and the entry."""
     from pydantic import ValidationError
@@ -326,6 +339,7 @@ def route_command(
     from weft.runtime.routing.capability_router import CapabilityRouter, ScoringWeights
     from weft.runtime.routing.embeddings import make_embedder
 
+    _check_embedder_configured(embedder)
     weights = ScoringWeights()
     if min_score is not None:
         weights = dataclasses.replace(weights, min_score=min_score)

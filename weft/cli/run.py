@@ -202,14 +202,16 @@ def _masked(result: Any) -> Any:
     return shown
 
 
-def _print_result(result: Any, as_json: bool, placements: Placements) -> None:
+def _print_result(
+    result: Any, as_json: bool, placements: Placements, *, resumable: bool = True
+) -> None:
     result = _masked(result)
     if as_json:
         click.echo(_result_json(result, placements))
         return
     from weft.cli._display import print_summary
 
-    print_summary(result, placements)
+    print_summary(result, placements, resumable=resumable)
 
 
 def _exit_for(result: Any) -> None:
@@ -276,7 +278,12 @@ def run_command(
                 from weft.runtime.engine.to_langgraph import run_langgraph
 
                 return await run_langgraph(
-                    file, values, actions=actions, run_id=run_id, inputs_from_text=True
+                    file,
+                    values,
+                    actions=actions,
+                    run_id=run_id,
+                    inputs_from_text=True,
+                    listeners=listeners,
                 )
             return await run_workflow(
                 file,
@@ -293,7 +300,7 @@ def run_command(
             )
 
     result = _run_cancellable(go, live, journal, tracer)
-    _print_result(result, as_json, placements)
+    _print_result(result, as_json, placements, resumable=engine != "langgraph")
     _exit_for(result)
 
 

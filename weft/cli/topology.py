@@ -26,6 +26,9 @@ import click
 from weft.protocols import WeftError
 
 RELAY = "weft.workflows.casting:relay"
+#: YAML values (keys included) a node takes in the written file, besides its edges:
+#: measured on chains and meshes, where a 1,000-node chain needs 13,012.
+VALUES_PER_NODE = 12
 
 
 @dataclass
@@ -165,8 +168,12 @@ def topology_command(
     from weft.workflows.casting import Capability
 
     out = Path(output)
+    _check_size(kind, nodes, p=p, k=k, m=m, width=width)
     cast: list[Any] = [_resolve(a, "--actor") for a in actors]
-    cast += [Capability(text) for text in capabilities]
+    for text in capabilities:
+        if not text.strip():
+            raise WeftError("--capability: give what the node needs in prose, not an empty text")
+        cast.append(Capability(text))
     if not cast:
         cast = [_resolve(RELAY, "--actor")]
     reviewers = [_resolve(c, "--critic") for c in critics]
@@ -193,8 +200,11 @@ def topology_command(
     text = dumps_workflow(spec)
     if loads_workflow(text) != spec:
         raise WeftError("internal error: the topology does not load back as written")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(text)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text)
+    except OSError as exc:
+        raise WeftError(f"--output {out}: cannot write: {exc.strerror or exc}") from None
     edges = sum(len(n.after) for n in spec.nodes.values())
     click.echo(f"wrote {out}: {kind}, {len(spec.nodes)} nodes, {edges} edges")
     bare = sorted({a.name for a in [*cast, *reviewers] if isinstance(a, _Actor) and not a.python})
@@ -202,6 +212,41 @@ def topology_command(
         click.echo(f"run it with agents serving {', '.join(bare)}: weft run {out} --broker URL")
     else:
         _check_compiles(out)
+
+
+def _edge_bound(
+    kind: str, nodes: int, *, p: float | None, k: int | None, m: int | None, width: int | None
+) -> int:
+    """How many edges KIND may have with these options (random: the expected number)."""
+    pairs = nodes * (nodes - 1) // 2
+    bounds = {
+        "mesh": pairs,
+        "random": round(pairs * (0.3 if p is None else p)),
+        "layered": nodes * (width or max(1, round(nodes**0.5))),
+        "small_world": nodes * (4 if k is None else k),
+        "scale_free": nodes * (2 if m is None else m),
+    }
+    return min(pairs, bounds.get(kind.replace("-", "_"), nodes - 1))
+
+
+def _check_size(kind: str, nodes: int, **shape: Any) -> None:
+    """Refuse, before building anything, a graph too large for a workflow file.
+
+    A file ``weft run`` cannot load (``$WEFT_YAML_MAX_VALUES``, 200,000 values
+    by default: each edge is one, each node about twelve) is refused here, in one
+    line, rather than after minutes of building or an out-of-memory kill.
+    """
+    from weft.workflows.yaml_limits import LoadLimits
+
+    limit = LoadLimits.from_env().max_values
+    edges = _edge_bound(kind, nodes, **shape)
+    values = edges + VALUES_PER_NODE * nodes
+    if values > limit:
+        raise WeftError(
+            f"topology {kind} --nodes {nodes}: about {edges:,} edges and {nodes:,} nodes, "
+            f"more than a workflow file holds ({limit:,} values, $WEFT_YAML_MAX_VALUES); "
+            "use fewer nodes or a sparser shape"
+        )
 
 
 def _check_compiles(path: Path) -> None:

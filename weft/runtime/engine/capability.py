@@ -69,6 +69,13 @@ class CapabilityResolver(Protocol):
     ) -> Resolution: ...
 
 
+#: Why a capability node fails when the run can call no action at all.
+NOTHING_TO_CHOOSE = (
+    "no action to choose from: the run can call none (declare some under 'actions:' "
+    "in the file, pass actions= to run_workflow, or serve agents on --broker)"
+)
+
+
 def card_of(name: str, spec: ActionSpec) -> CapabilityCard:
     """The action's own card, or one made from its name and description."""
     if spec.card is not None:
@@ -97,6 +104,8 @@ class RouterResolver:
         self, capability: str, *, node: str, run_id: str, actions: ActionTable
     ) -> Resolution:
         by_agent = await self._candidates(actions)
+        if not by_agent:  # not "no agent fits": there is nothing to fit
+            return Resolution(None, reason=NOTHING_TO_CHOOSE)
         request = RouteRequest(
             text=capability, capability=capability, run_id=run_id, subtask_id=node
         )

@@ -19,6 +19,10 @@ edge fails with a message that says so.
 A revision is a call of the source node's action under the key
 ``{source}->{target}~{round}``: journaled like a node's call, so a resumed
 run serves it from the journal instead of calling again.
+
+``settle`` is the exchange itself, given a way to ask the critic and a way to
+have the source revise; ``review_edge`` gives it weft's engine's calls and
+``langgraph_critics`` LangGraph's, so both engines hold one rule.
 """
 
 from __future__ import annotations
@@ -26,11 +30,11 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from weft.protocols import ActionCall, ActionResult, ActionSpec
+from weft.protocols import ActionCall, ActionResult, ActionSpec, EventKind, RunEvent
 from weft.runtime.engine.arguments import ForeachPlan, node_arguments
 from weft.runtime.engine.compiled import CompiledEdge, single_parameter
 from weft.runtime.engine.execution_context import ExecutionContext
@@ -50,11 +54,49 @@ class Verdict:
     error: str | None = None
 
 
+class Broken:
+    """A revision that could not be had; ``message`` says why."""
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+
+
 #: Called after each review: ``(edge, critic result, round)``, for events.
 ReviewListener = Callable[[CompiledEdge, ActionResult, int], None]
+#: Asks the edge's critic about ``(artifact, round)``; never raises for the critic's failure.
+AskCritic = Callable[[Any, int], Awaitable[ActionResult]]
+#: The source's revision of ``(draft, feedback, round)``, or ``Broken``.
+Revise = Callable[[Any, str, int], Awaitable[Any]]
 
 
 async def settle(
+    edge: CompiledEdge,
+    artifact: Any,
+    ask: AskCritic,
+    revise: Revise,
+    on_review: ReviewListener | None = None,
+) -> Verdict:
+    """Review ``artifact`` on ``edge``, with up to ``edge.max_rounds`` revisions."""
+    rounds = 0
+    while True:
+        result = await ask(artifact, rounds)
+        if on_review is not None:
+            on_review(edge, result, rounds)
+        if not result.ok:
+            return Verdict(True, artifact, rounds, f"critic on {_named(edge)}: {_failure(result)}")
+        approved, artifact, feedback = read_review(result.output, artifact)
+        if approved:
+            return Verdict(True, artifact, rounds)
+        if rounds >= edge.max_rounds:
+            return Verdict(edge.max_rounds > 0, artifact, rounds)
+        rounds += 1
+        revised = await revise(artifact, feedback, rounds)
+        if isinstance(revised, Broken):
+            return Verdict(True, artifact, rounds, revised.message)
+        artifact = revised
+
+
+async def review_edge(
     calls: NodeCalls,
     edge: CompiledEdge,
     artifact: Any,
@@ -62,24 +104,15 @@ async def settle(
     inputs: dict[str, Any],
     on_review: ReviewListener,
 ) -> Verdict:
-    """Review ``artifact`` on ``edge``, with up to ``edge.max_rounds`` revisions by ``source``."""
-    rounds = 0
-    while True:
-        result = await call_critic(calls, edge, artifact, rounds)
-        on_review(edge, result, rounds)
-        if not result.ok:
-            message = result.error.message if result.error else result.state.value
-            return Verdict(True, artifact, rounds, f"critic on {_named(edge)}: {message}")
-        approved, artifact, feedback = read_review(result.output, artifact)
-        if approved:
-            return Verdict(True, artifact, rounds)
-        if rounds >= edge.max_rounds:
-            return Verdict(edge.max_rounds > 0, artifact, rounds)
-        rounds += 1
-        revised = await revise(calls, edge, source, inputs, artifact, feedback, rounds)
-        if isinstance(revised, _Broken):
-            return Verdict(True, artifact, rounds, revised.message)
-        artifact = revised
+    """``settle`` on weft's engine: critic calls traced, revisions journaled."""
+
+    async def ask(artifact: Any, rounds: int) -> ActionResult:
+        return await call_critic(calls, edge, artifact, rounds)
+
+    async def again(draft: Any, feedback: str, rounds: int) -> Any:
+        return await revise(calls, edge, source, inputs, draft, feedback, rounds)
+
+    return await settle(edge, artifact, ask, again, on_review)
 
 
 def read_review(output: Any, artifact: Any) -> tuple[bool, Any, str]:
@@ -95,18 +128,41 @@ def read_review(output: Any, artifact: Any) -> tuple[bool, Any, str]:
     return approved, output.get("artifact", artifact), _text(feedback)
 
 
+def critic_call(
+    edge: CompiledEdge,
+    critic: str,
+    artifact: Any,
+    rounds: int,
+    run_id: str,
+    prefix: str = "",
+    trace_id: str | None = None,
+    parent_id: str | None = None,
+) -> ActionCall:
+    """The call of ``critic`` on ``edge`` about ``artifact``, keyed ``source->target[~round]``."""
+    return ActionCall(
+        action=critic,
+        arguments={"artifact": artifact, "source": edge.source, "target": edge.target},
+        run_id=run_id,
+        trace_id=trace_id,
+        parent_id=parent_id,
+        node=f"{prefix}{_label(edge)}" + (f"~{rounds}" if rounds else ""),
+    )
+
+
 async def call_critic(
     calls: NodeCalls, edge: CompiledEdge, artifact: Any, rounds: int = 0
 ) -> ActionResult:
     """Call the critic on ``edge`` with the artifact it is about to deliver."""
     critic = calls.registry.get(edge.critic or "")
-    call = ActionCall(
-        action=critic.spec.name,
-        arguments={"artifact": artifact, "source": edge.source, "target": edge.target},
-        run_id=calls.run_id,
-        trace_id=calls.trace_id,
-        parent_id=calls.parent_id,
-        node=f"{calls.prefix}{_label(edge)}" + (f"~{rounds}" if rounds else ""),
+    call = critic_call(
+        edge,
+        critic.spec.name,
+        artifact,
+        rounds,
+        calls.run_id,
+        calls.prefix,
+        calls.trace_id,
+        calls.parent_id,
     )
     ctx = ExecutionContext(calls, calls.workflow.nodes[edge.target], call.node or "", call)
     started = time.time()
@@ -121,11 +177,20 @@ async def call_critic(
     return result
 
 
-class _Broken:
-    """A revision that could not be had; ``message`` says why."""
-
-    def __init__(self, message: str) -> None:
-        self.message = message
+def review_event(
+    run_id: str, prefix: str, edge: CompiledEdge, result: ActionResult, rounds: int
+) -> RunEvent:
+    """One review's event, the same on both engines: the critic, its answer, its round."""
+    return RunEvent(
+        run_id=run_id,
+        kind=EventKind.PROGRESS,
+        at=time.time(),
+        node=prefix + edge.target,
+        key=prefix + _label(edge),
+        error=result.error,
+        usage=result.usage,
+        data={"critic": edge.critic, "review": result.output, "round": rounds},
+    )
 
 
 async def revise(
@@ -137,29 +202,48 @@ async def revise(
     feedback: str,
     rounds: int,
 ) -> Any:
-    """The source's revision of ``draft`` after ``feedback`` (round ``rounds``), or ``_Broken``."""
-    node = source.node
-    where = f"revision {rounds} of {_named(edge)}"
+    """The source's revision of ``draft`` after ``feedback`` (round ``rounds``), or ``Broken``;
+    one already journaled is served from the journal."""
     key = f"{calls.prefix}{_label(edge)}~{rounds}"
     if key in calls.cache:
         return calls.cache[key]
+    request = revision_request(edge, source, inputs, draft, feedback, rounds)
+    if isinstance(request, Broken):
+        return request
+    attempted = await calls.call(source.node, key, request)
+    return revision_of(edge, rounds, attempted.result)
+
+
+def revision_request(
+    edge: CompiledEdge,
+    source: Slot,
+    inputs: dict[str, Any],
+    draft: Any,
+    feedback: str,
+    rounds: int,
+) -> dict[str, Any] | Broken:
+    """The arguments of the source's revision call, or ``Broken`` saying why there are none."""
+    node = source.node
+    where = f"revision {rounds} of {_named(edge)}"
     try:
         arguments = node_arguments(source, inputs)
     except ExpressionError as exc:
-        return _Broken(f"{where}: {exc}")
+        return Broken(f"{where}: {exc}")
     if isinstance(arguments, ForeachPlan):
-        return _Broken(f"{where}: a foreach node's artifact cannot be sent back for revision")
+        return Broken(f"{where}: a foreach node's artifact cannot be sent back for revision")
     revised = revision_arguments(node.action.spec, arguments, draft, feedback)
     if revised is None:
-        return _Broken(
+        return Broken(
             f"{where}: action '{node.action_name}' takes no 'feedback' parameter and no "
             "single text parameter, so the critic's instructions cannot be given to it"
         )
-    attempted = await calls.call(node, key, revised)
-    result = attempted.result
+    return revised
+
+
+def revision_of(edge: CompiledEdge, rounds: int, result: ActionResult) -> Any:
+    """The revision a source's call gave, or ``Broken`` when the call failed."""
     if not result.ok:
-        message = result.error.message if result.error else result.state.value
-        return _Broken(f"{where} failed: {message}")
+        return Broken(f"revision {rounds} of {_named(edge)} failed: {_failure(result)}")
     return result.output
 
 
@@ -184,6 +268,10 @@ def revision_arguments(
         "Revise the draft accordingly and answer with the whole revised version."
     )
     return {**arguments, param: request}
+
+
+def _failure(result: ActionResult) -> str:
+    return result.error.message if result.error else result.state.value
 
 
 def _text(value: Any) -> str:

@@ -23,7 +23,7 @@ from typing import Any
 
 from weft.protocols import ActionResult, EventKind, FailurePolicy, NodeState, RunEvent, RunState
 from weft.runtime.engine.compiled import CompiledEdge, PreparedWorkflow
-from weft.runtime.engine.critics import settle
+from weft.runtime.engine.critics import review_edge, review_event
 from weft.runtime.engine.dataflow import Advance, Dataflow, Review, Skip
 from weft.runtime.engine.node_calls import NodeCalls
 from weft.runtime.engine.outcomes import NodeOutcome, RunResult, UsageTally
@@ -276,7 +276,7 @@ class Execution:
         """
         edge, artifact = review
         source = self.flow.slots[edge.source]
-        verdict = await settle(self.calls, edge, artifact, source, self.inputs, self.reviewed)
+        verdict = await review_edge(self.calls, edge, artifact, source, self.inputs, self.reviewed)
         if verdict.error is not None:
             self.flow.edge_errors[edge.target] = verdict.error
         if not self.aborted:
@@ -288,15 +288,4 @@ class Execution:
         """One review's event: the critic, its answer and the round it was in."""
         if self.quiet:
             return
-        self.services.emit(
-            RunEvent(
-                run_id=self.run_id,
-                kind=EventKind.PROGRESS,
-                at=time.time(),
-                node=self.prefix + edge.target,
-                key=f"{self.prefix}{edge.source}->{edge.target}",
-                error=result.error,
-                usage=result.usage,
-                data={"critic": edge.critic, "review": result.output, "round": rounds},
-            )
-        )
+        self.services.emit(review_event(self.run_id, self.prefix, edge, result, rounds))

@@ -66,6 +66,7 @@ from weft.protocols.workflow import FailurePolicy
 from weft.runtime.engine.arguments import ForeachPlan, item_arguments, node_arguments
 from weft.runtime.engine.compiled import CompiledEdge, CompiledNode, PreparedWorkflow
 from weft.runtime.engine.compiler import Actions, compile_workflow
+from weft.runtime.engine.critics import review_event
 from weft.runtime.engine.inputs import resolve_inputs
 from weft.runtime.engine.langgraph_calls import RunScope, call_limits
 from weft.runtime.engine.langgraph_critics import EdgeReview
@@ -409,18 +410,7 @@ class _Nodes:
 
     def _emit_review(self, edge: CompiledEdge, result: ActionResult, rounds: int) -> None:
         """One review's event, as weft's engine emits it (``Execution.reviewed``)."""
-        self._emit(
-            RunEvent(
-                run_id=self.scope.run_id,
-                kind=EventKind.PROGRESS,
-                at=time.time(),
-                node=self.prefix + edge.target,
-                key=self.prefix + label(edge),
-                error=result.error,
-                usage=result.usage,
-                data={"critic": edge.critic, "review": result.output, "round": rounds},
-            )
-        )
+        self._emit(review_event(self.scope.run_id, self.prefix, edge, result, rounds))
 
     def _emit_loop(self, node: CompiledNode, target: str, passes: dict[str, int]) -> None:
         for iteration in passes.values():

@@ -71,9 +71,6 @@ from weft.runtime.support.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
-#: Cards a sync must take in for what it read to be frozen (``collector_paused``).
-FREEZE_AFTER = 1_000
-
 #: Seconds at least between two checks of a ``wait_until`` predicate.
 RECHECK = 0.02
 
@@ -148,7 +145,7 @@ class LiveRegistry:
             asyncio.create_task(self._read(sub), name="weft-live-registry"),
             asyncio.create_task(self._send_dead_letters(), name="weft-live-registry-dead-letters"),
         ]
-        with collector_paused(lambda: len(self._agents) >= FREEZE_AFTER):
+        with collector_paused():
             try:
                 await self.client.ping(sync_timeout)
             except TimeoutError:
@@ -513,7 +510,7 @@ def _card_problem(exc: ValidationError) -> str:
 
 
 @contextlib.contextmanager
-def collector_paused(freeze: Callable[[], bool]) -> Iterator[None]:
+def collector_paused() -> Iterator[None]:
     """Hold off CPython's cyclic garbage collector while a registry takes in its cards.
 
     Why: the cards are long-lived, acyclic data, about fifty containers each,
@@ -521,20 +518,14 @@ def collector_paused(freeze: Callable[[], bool]) -> Iterator[None]:
     its old generation grew by a quarter: several times while ten thousand
     cards arrive, which cost more than reading them (2.9 s of 6.4 s measured
     with 10,000 cards, bench/topologies.py). Reference counting still frees
-    whatever dies meanwhile.
-
-    When ``freeze()`` says the sync was large, what is alive at its end is
-    moved to the collector's permanent generation (``gc.freeze``), so the
-    cards are not walked again by every later full collection either. Cards
-    hold no reference cycles, so none of them is kept alive by this; only an
-    object that was alive then and later dies in a reference cycle is kept.
+    whatever dies meanwhile. The collector's state is restored afterwards;
+    the cards are not moved to its permanent generation (``gc.freeze``): that
+    would be a process-wide choice a library should not make for its user.
     """
     enabled = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
-        if freeze():
-            gc.freeze()
         if enabled:
             gc.enable()

@@ -24,6 +24,7 @@ on that broker, where anyone may watch it.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from typing import Any
 
 from weft.protocols import ActionCall, ActionKind, ActionResult, ActionSpec
@@ -69,94 +70,114 @@ def _member_names(call: ActionCall) -> list[str] | ActionResult:
     )
 
 
-class TeamFromArguments:
+def _spec(name: str, description: str, properties: dict[str, Any]) -> ActionSpec:
+    """A team-kind spec taking ``task`` and ``members``, ``properties``, ``name`` and the broker."""
+    return ActionSpec(
+        name=name,
+        kind=ActionKind.TEAM,
+        description=description,
+        input_schema={
+            "type": "object",
+            "properties": {
+                "task": {"type": "string"},
+                "members": _NAMES,
+                **properties,
+                "name": {"type": "string"},
+                **_BROKER,
+            },
+            "required": ["task", "members"],
+        },
+    )
+
+
+class _FromArguments(ABC):
+    """An action that builds a ``Team`` or a ``Cluster`` per call and runs it there.
+
+    A bad argument (no members, a value the constructor refuses) is a
+    ``ValidationError`` result; the built action gets only the arguments its
+    own call takes (``build``'s second value).
+    """
+
+    spec: ActionSpec
+
+    @abstractmethod
+    def build(
+        self, call: ActionCall, name: str, members: list[str]
+    ) -> tuple[Team | Cluster, dict[str, Any]]:
+        """The action to run, named ``name``, and the arguments of its call."""
+
+    async def invoke(self, call: ActionCall, ctx: Any) -> ActionResult:
+        members = _member_names(call)
+        if isinstance(members, ActionResult):
+            return members
+        name = str(call.arguments.get("name") or call.node or self.spec.name).replace("/", ".")
+        try:
+            action, inner = self.build(call, name, members)
+        except ValueError as exc:
+            return ActionResult.failure(call.call_id, "ValidationError", str(exc))
+        return await _on_bus(
+            action, call.arguments, call.model_copy(update={"arguments": inner}), ctx
+        )
+
+
+class TeamFromArguments(_FromArguments):
     """The ``team_action``: a ``Team`` built per call from its arguments."""
 
-    spec = ActionSpec(
-        name="team",
-        kind=ActionKind.TEAM,
-        description="An IoA team of the named members that converses until it concludes.",
-        input_schema={
-            "type": "object",
-            "properties": {
-                "task": {"type": "string"},
-                "members": _NAMES,
-                "name": {"type": "string"},
-                "pools": {"type": "object", "additionalProperties": _NAMES},
-                "max_turns": {"type": "integer", "minimum": 1},
-                "window": {"type": "integer", "minimum": 1},
-                "team_up_depth": {"type": "integer", "minimum": 1},
-                "selector": {"type": "string"},
-                "turn_timeout": {"type": "number"},
-                **_BROKER,
-                "context": {"type": "object"},
-            },
-            "required": ["task", "members"],
+    spec = _spec(
+        "team",
+        "An IoA team of the named members that converses until it concludes.",
+        {
+            "pools": {"type": "object", "additionalProperties": _NAMES},
+            "max_turns": {"type": "integer", "minimum": 1},
+            "window": {"type": "integer", "minimum": 1},
+            "team_up_depth": {"type": "integer", "minimum": 1},
+            "selector": {"type": "string"},
+            "turn_timeout": {"type": "number"},
+            "context": {"type": "object"},
         },
     )
 
-    async def invoke(self, call: ActionCall, ctx: Any) -> ActionResult:
+    def build(self, call: ActionCall, name: str, members: list[str]) -> tuple[Team, dict[str, Any]]:
         args = call.arguments
-        members = _member_names(call)
-        if isinstance(members, ActionResult):
-            return members
         pools = args.get("pools") or {}
         seats = [TeamMember(name=n, pool=list(pools.get(n, []))) for n in members]
-        try:
-            team = Team(
-                str(args.get("name") or call.node or "team").replace("/", "."),
-                seats,
-                max_turns=int(args.get("max_turns", 20)),
-                window=int(args.get("window", 20)),
-                team_up_depth=int(args.get("team_up_depth", 2)),
-                selector=str(args.get("selector", "round_robin")),
-                turn_timeout=args.get("turn_timeout"),
-            )
-        except ValueError as exc:
-            return ActionResult.failure(call.call_id, "ValidationError", str(exc))
-        inner = {"task": args.get("task"), "context": args.get("context")}
-        return await _on_bus(team, args, call.model_copy(update={"arguments": inner}), ctx)
+        team = Team(
+            name,
+            seats,
+            max_turns=int(args.get("max_turns", 20)),
+            window=int(args.get("window", 20)),
+            team_up_depth=int(args.get("team_up_depth", 2)),
+            selector=str(args.get("selector", "round_robin")),
+            turn_timeout=args.get("turn_timeout"),
+        )
+        return team, {"task": args.get("task"), "context": args.get("context")}
 
 
-class ClusterFromArguments:
+class ClusterFromArguments(_FromArguments):
     """The ``cluster_action``: a ``Cluster`` built per call from its arguments."""
 
-    spec = ActionSpec(
-        name="cluster",
-        kind=ActionKind.TEAM,
-        description="Named members refine each other's answers for k rounds, then synthesise.",
-        input_schema={
-            "type": "object",
-            "properties": {
-                "task": {"type": "string"},
-                "members": _NAMES,
-                "subtasks": {"type": "array", "items": {"type": "string"}},
-                "rounds": {"type": "integer", "minimum": 0},
-                "synthesizer": {"type": "string"},
-                "name": {"type": "string"},
-                **_BROKER,
-                "context": {},
-            },
-            "required": ["task", "members"],
+    spec = _spec(
+        "cluster",
+        "Named members refine each other's answers for k rounds, then synthesise.",
+        {
+            "subtasks": {"type": "array", "items": {"type": "string"}},
+            "rounds": {"type": "integer", "minimum": 0},
+            "synthesizer": {"type": "string"},
+            "context": {},
         },
     )
 
-    async def invoke(self, call: ActionCall, ctx: Any) -> ActionResult:
+    def build(
+        self, call: ActionCall, name: str, members: list[str]
+    ) -> tuple[Cluster, dict[str, Any]]:
         args = call.arguments
-        members = _member_names(call)
-        if isinstance(members, ActionResult):
-            return members
-        try:
-            cluster = Cluster(
-                str(args.get("name") or call.node or "cluster").replace("/", "."),
-                list(members),
-                rounds=int(args.get("rounds", 2)),
-                synthesizer=args.get("synthesizer"),
-            )
-        except ValueError as exc:
-            return ActionResult.failure(call.call_id, "ValidationError", str(exc))
-        inner = {k: args[k] for k in ("task", "subtasks", "context") if k in args}
-        return await _on_bus(cluster, args, call.model_copy(update={"arguments": inner}), ctx)
+        cluster = Cluster(
+            name,
+            list(members),
+            rounds=int(args.get("rounds", 2)),
+            synthesizer=args.get("synthesizer"),
+        )
+        return cluster, {k: args[k] for k in ("task", "subtasks", "context") if k in args}
 
 
 team_action = TeamFromArguments()

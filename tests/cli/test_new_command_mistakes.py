@@ -1,0 +1,154 @@
+"""User mistakes on the newer commands give one weft line and exit 2, never a traceback.
+
+Found by trying ``weft topology``, ``weft a2a serve``, ``weft mcp serve`` and
+``weft route`` from the docs as a new user would; each case here was a
+traceback, an out-of-memory kill or a silently ignored option before.
+"""
+
+from __future__ import annotations
+
+import socket
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from weft.cli import cli
+from weft.protocols import NodeState
+from weft.runtime.engine.runner import run_workflow
+from weft.runtime.routing.lexical_router import LexicalRouter
+from weft.workflows.casting import Capability
+from weft.workflows.topologies import generate
+
+ROOT = Path(__file__).resolve().parents[2]
+CARDS = ROOT / "bench" / "data" / "agents.yaml"
+
+
+def weft(*args: str) -> Result:
+    return CliRunner().invoke(cli, list(args))
+
+
+def assert_user_mistake(result: Result, *words: str) -> None:
+    """Exit 2, no exception escaped to click, and the message names every word."""
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    assert result.exit_code == 2, result.output
+    for word in words:
+        assert word in result.output
+
+
+@pytest.fixture
+def word_count(tmp_path: Path) -> str:
+    (tmp_path / "tools.py").write_text(
+        textwrap.dedent(
+            '''
+            from weft import tool
+
+            @tool
+            def word_count(text: str) -> dict[str, int]:
+                """Count the words of a text."""
+                return {"words": len(text.split())}
+            '''
+        )
+    )
+    return f"{tmp_path / 'tools.py'}:word_count"
+
+
+@pytest.fixture
+def taken_port() -> Iterator[int]:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        yield sock.getsockname()[1]
+
+
+def test_a_topology_too_large_for_a_workflow_file_is_refused_before_it_is_built(
+    tmp_path: Path,
+) -> None:
+    out = tmp_path / "mesh.yaml"
+    result = weft("topology", "mesh", "--nodes", "5000", "-o", str(out))
+    assert_user_mistake(result, "topology mesh --nodes 5000", "12,497,500 edges")
+    assert not out.exists()
+
+
+def test_a_chain_of_a_hundred_million_nodes_is_refused_too(tmp_path: Path) -> None:
+    result = weft("topology", "chain", "--nodes", "100000000", "-o", str(tmp_path / "c.yaml"))
+    assert_user_mistake(result, "WEFT_YAML_MAX_VALUES")
+
+
+def test_a_raised_yaml_limit_lets_a_larger_topology_through(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("WEFT_YAML_MAX_VALUES", "10")
+    refused = weft("topology", "chain", "--nodes", "3", "-o", str(tmp_path / "c.yaml"))
+    assert_user_mistake(refused, "10 values")
+    monkeypatch.setenv("WEFT_YAML_MAX_VALUES", "100")
+    assert weft("topology", "chain", "--nodes", "3", "-o", str(tmp_path / "c.yaml")).exit_code == 0
+
+
+def test_a_topology_output_that_cannot_be_written_names_the_path(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("")
+    out = tmp_path / "file" / "net.yaml"  # a folder that is a file
+    result = weft("topology", "chain", "--nodes", "3", "-o", str(out))
+    assert_user_mistake(result, f"--output {out}", "cannot write")
+
+
+def test_an_empty_capability_is_a_usage_mistake(tmp_path: Path) -> None:
+    result = weft(
+        "topology", "chain", "--nodes", "2", "--capability", " ", "-o", str(tmp_path / "x")
+    )
+    assert_user_mistake(result, "--capability")
+
+
+@pytest.mark.parametrize("command", [("a2a", "serve"), ("mcp", "serve")])
+def test_a_port_out_of_range_is_a_usage_error_of_http(command: tuple[str, str]) -> None:
+    result = weft(*command, "nomodule:x", "--http", "127.0.0.1:99999")
+    assert_user_mistake(result, "--http", "port 99999 is outside 0..65535")
+
+
+def test_a2a_serve_on_a_taken_port_says_it_cannot_listen(word_count: str, taken_port: int) -> None:
+    result = weft("a2a", "serve", word_count, "--http", f"127.0.0.1:{taken_port}")
+    assert_user_mistake(result, f"cannot listen on 127.0.0.1:{taken_port}")
+
+
+def test_a2a_serve_refuses_a_pool_without_mqtt(word_count: str) -> None:
+    result = weft("a2a", "serve", word_count, "--pool", "p", "--http", "127.0.0.1:0")
+    assert_user_mistake(result, "--pool", "--mqtt")
+
+
+def test_route_with_an_openai_embedder_and_no_endpoint_says_what_to_set(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    result = weft("route", "fix a bug", "--cards", str(CARDS), "--embedder", "openai:m")
+    assert_user_mistake(result, "--embedder openai:m", "OPENAI_API_KEY", "OPENAI_BASE_URL")
+
+
+async def test_a_capability_node_with_no_action_to_choose_from_says_so() -> None:
+    wf = generate("chain", 1, Capability("translate the ticket into English"))
+    result = await run_workflow(wf, {"task": "hola"}, router=LexicalRouter(), record=False)
+    outcome = result.nodes["n0"]
+    assert outcome.state is NodeState.FAILED and outcome.error is not None
+    assert "no action to choose from" in outcome.error.message
+    assert "no agent fits" not in outcome.error.message
+
+
+def test_a_failed_run_on_langgraphs_engine_does_not_offer_a_resume(tmp_path: Path) -> None:
+    (tmp_path / "broken.py").write_text(
+        "from weft import tool\n\n@tool\ndef broken(x: int) -> int:\n"
+        "    raise RuntimeError('service unavailable')\n"
+    )
+    flow = tmp_path / "flow.yaml"
+    flow.write_text(
+        "name: flow\nactions:\n  broken: {python: 'broken:broken'}\n"
+        "nodes:\n  only: {action: broken, with: {x: 1}}\n"
+    )
+    result = CliRunner().invoke(
+        cli, ["run", "--engine", "langgraph", str(flow)], env={"WEFT_HOME": str(tmp_path)}
+    )
+    assert result.exit_code == 1, result.output
+    assert "service unavailable" in result.stdout
+    assert "weft resume" not in result.stdout
+    assert "not journaled (--engine langgraph)" in result.stdout
