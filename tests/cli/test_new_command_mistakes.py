@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import socket
 import textwrap
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -152,3 +153,40 @@ def test_a_failed_run_on_langgraphs_engine_does_not_offer_a_resume(tmp_path: Pat
     assert "service unavailable" in result.stdout
     assert "weft resume" not in result.stdout
     assert "not journaled (--engine langgraph)" in result.stdout
+
+
+def test_a_module_saved_after_its_folder_was_looked_at_is_still_imported(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Python caches a folder's listing by its mtime; a file saved within the same tick
+    (the mtime put back here, deterministically) was "No module named" in one process."""
+    import os
+
+    from weft.protocols import DefinitionError
+    from weft.runtime.engine.compiler import import_object
+
+    monkeypatch.syspath_prepend(str(tmp_path))
+    module = f"saved_late_{uuid.uuid4().hex[:10]}"
+    with pytest.raises(DefinitionError, match="cannot import module"):
+        import_object(f"{module}:value")  # the folder's listing is cached now
+    before = os.stat(tmp_path)
+    (tmp_path / f"{module}.py").write_text("value = 42\n")
+    os.utime(tmp_path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert import_object(f"{module}:value") == 42
+
+
+def test_a_topology_of_capabilities_alone_says_where_it_can_run(tmp_path: Path) -> None:
+    out = tmp_path / "net.yaml"
+    result = weft("topology", "chain", "--nodes", "2", "--capability", "translate", "-o", str(out))
+    assert result.exit_code == 0, result.output
+    assert f"weft run {out} --broker URL" in result.output
+
+
+def test_an_unreachable_broker_points_at_the_weft_broker_command() -> None:
+    result = weft("agents", "--broker", "mqtt://127.0.0.1:1")
+    assert_user_mistake(result, "cannot reach MQTT broker at mqtt://127.0.0.1:1", "`weft broker`")
+
+
+def test_agents_refuses_json_and_the_a2a_format_together() -> None:
+    result = weft("agents", "--json", "--format", "a2a", "--broker", "mqtt://127.0.0.1:1")
+    assert_user_mistake(result, "--json", "--format a2a")

@@ -49,3 +49,43 @@ def test_progress_for_a_node_that_is_not_running_is_ignored() -> None:
         )
     )
     assert "hi" not in rendered(display)
+
+
+def test_critic_reviews_and_loop_passes_are_counted_and_the_latest_shown() -> None:
+    display = RunDisplay()
+    display.on_event(
+        RunEvent(run_id="r", kind=EventKind.RUN_STARTED, data={"workflow": "wf", "nodes": 3})
+    )
+    assert "reviews" not in rendered(display)
+    display.on_event(
+        RunEvent(
+            run_id="r",
+            kind=EventKind.PROGRESS,
+            node="edit",
+            key="draft->edit",
+            data={"critic": "judge", "review": {"approved": False, "feedback": "cut it"}},
+        )
+    )
+    text = rendered(display)
+    assert "reviews 1 (1 sent back)" in text
+    assert "judge on draft->edit (round 0): sent back: cut it" in text
+    display.on_event(
+        RunEvent(
+            run_id="r",
+            kind=EventKind.PROGRESS,
+            node="edit",
+            key="draft->edit",
+            data={"critic": "judge", "review": {"approved": True}, "round": 1},
+        )
+    )
+    display.on_event(
+        RunEvent(
+            run_id="r",
+            kind=EventKind.LOOP_ITERATION,
+            node="draft",
+            data={"source": "check", "iteration": 2},
+        )
+    )
+    text = rendered(display)
+    assert "reviews 2 (1 sent back)" in text and "loop passes 1" in text
+    assert "loop check -> draft: pass 2" in text

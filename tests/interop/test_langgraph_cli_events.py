@@ -11,7 +11,7 @@ import pytest
 from tests.interop.engine_events import Events
 from weft.cli.run import run_command
 
-WORKFLOW = '''
+WORKFLOW = """
 from typing import Any
 
 from weft import Workflow, tool
@@ -49,7 +49,7 @@ workflow.edge("writer", "shout", critic=shorter_please, max_rounds=2)
 workflow.node("attempt", attempt, with_={"iteration": "${iteration}"})
 workflow.node("check", echo, after=["attempt"], with_={"value": "${attempt}"})
 workflow.edge("check", "attempt", when="not output.approved", max_iterations=4)
-'''
+"""
 
 
 def _shown(engine: str, file: Path, monkeypatch: pytest.MonkeyPatch) -> list[tuple[Any, ...]]:

@@ -23,11 +23,14 @@ from weft.protocols.a2a import task_output
 from weft.runtime.bus.base import Subscription
 from weft.runtime.bus.inprocess import InProcessBroker, InProcessBus
 from weft.runtime.interop.a2a_mqtt import A2aMqttAgent
+from weft.testing.a2a_mqtt_client import A2aMqttClient
 
 from .a2a_tools import echo
 
 WAIT = 5.0
 REPLIES = "$a2a/v1/reply/acme/clients/tester/r1"
+#: ``SendMessage`` params carrying a text, with a fresh (or the given) task id.
+send_params = A2aMqttClient.message
 
 
 class Caller:
@@ -47,17 +50,6 @@ class Caller:
         message = await self.sub.get(timeout=WAIT)
         props = message.properties
         return json.loads(message.payload), props.user_properties, props.correlation_data
-
-
-def send_params(text: str, task_id: str | None = None) -> dict[str, Any]:
-    return {
-        "message": {
-            "messageId": uuid.uuid4().hex,
-            "role": "ROLE_USER",
-            "parts": [{"text": text}],
-            "taskId": task_id or str(uuid.uuid4()),
-        }
-    }
 
 
 @pytest.fixture
@@ -87,7 +79,7 @@ async def test_pooled_requests_are_shared_and_each_reply_names_its_replica(
         pool = wire.pool_topic("acme", "ops", "echoes")
         tasks = [str(uuid.uuid4()) for _ in range(4)]
         for task_id in tasks:
-            await caller.send(pool, wire.SEND_MESSAGE, send_params("hi", task_id))
+            await caller.send(pool, wire.SEND_MESSAGE, send_params("hi", task_id=task_id))
         replies = [await caller.reply() for _ in tasks]
         responders = Counter(props[wire.RESPONDER] for _, props, _ in replies)
         assert responders == {"echo-1": 2, "echo-2": 2}
@@ -121,7 +113,7 @@ async def test_cancel_task_stops_the_running_call(broker: InProcessBroker, calle
         await agent.start(bus)
         task_id = str(uuid.uuid4())
         sent = await caller.send(
-            address.request_topic, wire.SEND_MESSAGE, send_params("x", task_id)
+            address.request_topic, wire.SEND_MESSAGE, send_params("x", task_id=task_id)
         )
         await asyncio.wait_for(started.wait(), WAIT)
         await caller.send(address.request_topic, wire.CANCEL_TASK, {"id": task_id})

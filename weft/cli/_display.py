@@ -44,7 +44,9 @@ stdout = Console(soft_wrap=True)  # piped summaries keep whole lines for scripts
 
 class RunDisplay:
     """A live panel on stderr: counts per state, the nodes running now and each one's
-    latest progress message (sent by its action, local or on a remote agent)."""
+    latest progress message (sent by its action, local or on a remote agent), and
+    what critics and loops did (reviews, work sent back, loop passes), the latest
+    of them on a line of its own: the same events come from either engine."""
 
     def __init__(self) -> None:
         self.counts: Counter[str] = Counter()
@@ -53,6 +55,10 @@ class RunDisplay:
         self.total = 0
         self.workflow = ""
         self.run_id = ""
+        self.reviews = 0
+        self.sent_back = 0
+        self.loop_passes = 0
+        self.last_flow = ""
         self.started = time.monotonic()
         self._live = Live(
             get_renderable=self._render, console=stderr, refresh_per_second=8, transient=True
@@ -73,6 +79,14 @@ class RunDisplay:
             self.run_id = event.run_id
         elif kind is EventKind.NODE_STARTED and event.key:
             self.running[event.key] = time.monotonic()
+        elif kind is EventKind.PROGRESS and event.key and "critic" in event.data:
+            self._review(event)
+        elif kind is EventKind.LOOP_ITERATION:
+            self.loop_passes += 1
+            self.last_flow = (
+                f"loop {event.data.get('source', '?')} -> {event.node}: "
+                f"pass {event.data.get('iteration', '?')}"
+            )
         elif kind is EventKind.PROGRESS and event.key and event.data.get("message"):
             if event.key in self.running:
                 self.notes[event.key] = " ".join(str(event.data["message"]).split())[:100]
@@ -83,6 +97,21 @@ class RunDisplay:
                 self.counts[str(event.state)] += 1
         elif kind is EventKind.NODE_SKIPPED and event.key and "/" not in event.key:
             self.counts["skipped"] += 1
+
+    def _review(self, event: RunEvent) -> None:
+        """Count one critic's review of an edge's artifact and say what it decided."""
+        from weft.runtime.engine.critics import read_review  # the engine's own reading
+
+        approved, _, feedback = read_review(event.data.get("review"), None)
+        self.reviews += 1
+        verdict = "accepted"
+        if event.error is not None:
+            verdict = f"failed: {event.error.message}"
+        elif not approved:
+            self.sent_back += 1
+            verdict = "sent back" + (f": {feedback}" if feedback else "")
+        line = f"{event.data.get('critic')} on {event.key} (round {event.data.get('round', 0)}): "
+        self.last_flow = " ".join((line + verdict).split())[:120]
 
     def _render(self) -> Group:
         elapsed = time.monotonic() - self.started
@@ -96,6 +125,12 @@ class RunDisplay:
                 if self.counts[s]
             ],
             (f"of {self.total} nodes", "dim"),
+            *(
+                [(f"  reviews {self.reviews} ({self.sent_back} sent back)", "magenta")]
+                if self.reviews
+                else []
+            ),
+            *([(f"  loop passes {self.loop_passes}", "magenta")] if self.loop_passes else []),
         )
         now = time.monotonic()
         rows = sorted(self.running.items(), key=lambda kv: kv[1])[:8]
@@ -108,6 +143,8 @@ class RunDisplay:
         ]
         if len(self.running) > 8:
             lines.append(Text(f"  … and {len(self.running) - 8} more running", style="dim"))
+        if self.last_flow:
+            lines.append(Text(f"  ⟲ {self.last_flow}", style="magenta"))
         return Group(head, *lines)
 
 

@@ -379,6 +379,8 @@ def agents_command(
     # reference cycle: the cyclic collector would only walk them again and again
     # (0.57 s against 0.24 s for the JSON of 10,000 cards, bench/topologies.py). It is
     # back on when the command's context closes (a CliRunner in tests keeps the process).
+    if as_json and output_format == "a2a":
+        raise click.UsageError("--json is --format json: give it or --format a2a, not both")
     if gc.isenabled():
         gc.disable()
         click.get_current_context().call_on_close(gc.enable)
@@ -460,6 +462,7 @@ async def _list_agents(broker: str, namespace: str, trust_path: str | None) -> l
     import logging
 
     from weft.runtime.bus.mqtt.mqtt_bus import MqttBus
+    from weft.runtime.remote.card_verifier import SignatureCache
     from weft.runtime.remote.live_registry import UNTRUSTED_WARNING, LiveRegistry
     from weft.runtime.remote.trust import TrustPolicy
 
@@ -474,7 +477,8 @@ async def _list_agents(broker: str, namespace: str, trust_path: str | None) -> l
     try:
         async with (
             MqttBus(broker, namespace=namespace) as bus,
-            LiveRegistry(bus, trust=trust) as registry,
+            # The cache makes a second listing check only the cards that changed.
+            LiveRegistry(bus, trust=trust, signature_cache=SignatureCache()) as registry,
         ):
             registry.judge_all()  # the trust column, with the registry's warnings quiet
             return registry.agents()

@@ -212,6 +212,11 @@ def topology_command(
         click.echo(f"run it with agents serving {', '.join(bare)}: weft run {out} --broker URL")
     else:
         _check_compiles(out)
+        if capabilities and not any(isinstance(a, _Actor) for a in cast):
+            click.echo(
+                "its nodes name capabilities and the file no actions: run it where agents "
+                f"serve them, weft run {out} --broker URL, or add actions: to the file"
+            )
 
 
 def _edge_bound(

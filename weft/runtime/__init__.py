@@ -3,16 +3,18 @@
 - ``engine``: compile a workflow, run it as a dataflow, journal and resume it;
 - ``bus``: the ``Bus`` interface, the in-process bus and MQTT v5 (``bus.mqtt``);
 - ``remote``: agents in other processes (``AgentHost``, ``RemoteAction``);
+- ``interop``: weft's actions offered as MCP and A2A servers, A2A over MQTT;
 - ``routing``: capability routing, its index and embedders;
+- ``memory``: experience memory (past tasks, plans, outcomes) on Chroma;
 - ``orchestrator``: task → plan → routed workflow → answer;
 - ``tracing``: spans, the trace store, exports and the HTML view;
 - ``teams``: IoA teams that converse, FoA clusters that refine each other;
 - ``support``: redaction, logging and paths that every room shares.
 
-Rooms import one way (support ← bus ← tracing ← engine ← remote ← routing ←
-orchestrator); ``tests/test_layers.py`` keeps them so. The names below are the
-runtime's public API, each loaded on first use, so a process that only needs
-the bus does not import the executor.
+Rooms import one way (support ← bus ← tracing ← engine ← remote ← interop ←
+routing ← memory ← teams ← orchestrator); ``tests/test_layers.py`` keeps
+them so. The names below are the runtime's public API, each loaded on first
+use, so a process that only needs the bus does not import the executor.
 """
 
 from __future__ import annotations

@@ -105,13 +105,27 @@ def _import_paths(paths: list[Path]) -> Iterator[None]:
                 sys.path.remove(p)
 
 
+def _import_module(name: str) -> Any:
+    """``importlib.import_module``, looking again at the folders when the module is missing.
+
+    Python caches each import folder's listing; a module written after the
+    cache was filled (a file saved between two runs in one process: a notebook,
+    a test) is not found until the caches are invalidated.
+    """
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError:
+        importlib.invalidate_caches()
+        return importlib.import_module(name)
+
+
 def import_object(ref: str, *, where: Location | None = None) -> Any:
     """Import ``module:attribute`` (attribute may be dotted) with a located error."""
     module_name, sep, attr = ref.partition(":")
     if not sep or not module_name or not attr:
         raise DefinitionError.single(f"'{ref}' is not of the form 'module:attribute'", where)
     try:
-        obj: Any = importlib.import_module(module_name)
+        obj: Any = _import_module(module_name)
     except ImportError as exc:
         raise DefinitionError.single(
             f"cannot import module '{module_name}': {exc}", where

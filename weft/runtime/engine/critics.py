@@ -34,7 +34,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from weft.protocols import ActionCall, ActionResult, ActionSpec, EventKind, RunEvent
+from weft.protocols import ActionCall, ActionResult, ActionSpec
 from weft.runtime.engine.arguments import ForeachPlan, node_arguments
 from weft.runtime.engine.compiled import CompiledEdge, single_parameter
 from weft.runtime.engine.execution_context import ExecutionContext
@@ -175,22 +175,6 @@ async def call_critic(
     calls.trace_call(call, result, started, kind="critic")
     calls.tally.add(result.usage)
     return result
-
-
-def review_event(
-    run_id: str, prefix: str, edge: CompiledEdge, result: ActionResult, rounds: int
-) -> RunEvent:
-    """One review's event, the same on both engines: the critic, its answer, its round."""
-    return RunEvent(
-        run_id=run_id,
-        kind=EventKind.PROGRESS,
-        at=time.time(),
-        node=prefix + edge.target,
-        key=prefix + _label(edge),
-        error=result.error,
-        usage=result.usage,
-        data={"critic": edge.critic, "review": result.output, "round": rounds},
-    )
 
 
 async def revise(

@@ -21,12 +21,13 @@ import time
 from collections.abc import Coroutine
 from typing import Any
 
-from weft.protocols import ActionResult, EventKind, FailurePolicy, NodeState, RunEvent, RunState
+from weft.protocols import ActionResult, EventKind, FailurePolicy, NodeState, RunState
 from weft.runtime.engine.compiled import CompiledEdge, PreparedWorkflow
-from weft.runtime.engine.critics import review_edge, review_event
+from weft.runtime.engine.critics import review_edge
 from weft.runtime.engine.dataflow import Advance, Dataflow, Review, Skip
 from weft.runtime.engine.node_calls import NodeCalls
 from weft.runtime.engine.outcomes import NodeOutcome, RunResult, UsageTally
+from weft.runtime.engine.run_events import loop_event, review_event
 from weft.runtime.engine.secret_flow import register_run
 from weft.runtime.engine.services import ExecutorServices
 from weft.runtime.engine.slots import Slot
@@ -246,15 +247,11 @@ class Execution:
             self.spawn(self.review(review))
         if not self.quiet:
             for loop in advance.loops:
-                self.services.emit(
-                    RunEvent(
-                        run_id=self.run_id,
-                        kind=EventKind.LOOP_ITERATION,
-                        at=time.time(),
-                        node=self.prefix + loop.edge.target,
-                        data={"source": loop.edge.source, "iteration": loop.iteration},
-                    )
+                edge = loop.edge
+                event = loop_event(
+                    self.run_id, self.prefix, edge.source, edge.target, loop.iteration
                 )
+                self.services.emit(event)
         return advance.ready
 
     def record_skip(self, skip: Skip) -> None:

@@ -55,7 +55,6 @@ from weft.protocols import (
     ActionResult,
     DefinitionError,
     ErrorInfo,
-    EventKind,
     Location,
     NodeState,
     RunEvent,
@@ -66,7 +65,6 @@ from weft.protocols.workflow import FailurePolicy
 from weft.runtime.engine.arguments import ForeachPlan, item_arguments, node_arguments
 from weft.runtime.engine.compiled import CompiledEdge, CompiledNode, PreparedWorkflow
 from weft.runtime.engine.compiler import Actions, compile_workflow
-from weft.runtime.engine.critics import review_event
 from weft.runtime.engine.inputs import resolve_inputs
 from weft.runtime.engine.langgraph_calls import RunScope, call_limits
 from weft.runtime.engine.langgraph_critics import EdgeReview
@@ -85,6 +83,7 @@ from weft.runtime.engine.langgraph_flow import (
 )
 from weft.runtime.engine.langgraph_results import declared_outputs, outcomes, step_limit
 from weft.runtime.engine.outcomes import RunResult, UsageTally
+from weft.runtime.engine.run_events import loop_event, review_event
 from weft.runtime.engine.slots import Slot, Verdict
 from weft.workflows.expressions import ExpressionError
 
@@ -414,15 +413,7 @@ class _Nodes:
 
     def _emit_loop(self, node: CompiledNode, target: str, passes: dict[str, int]) -> None:
         for iteration in passes.values():
-            self._emit(
-                RunEvent(
-                    run_id=self.scope.run_id,
-                    kind=EventKind.LOOP_ITERATION,
-                    at=time.time(),
-                    node=self.prefix + target,
-                    data={"source": node.name, "iteration": iteration},
-                )
-            )
+            self._emit(loop_event(self.scope.run_id, self.prefix, node.name, target, iteration))
 
 
 def to_langgraph(

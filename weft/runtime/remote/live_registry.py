@@ -62,7 +62,8 @@ from weft.protocols.remote import card_age
 from weft.runtime.bus.base import Bus, Subscription
 from weft.runtime.engine.registry import ActionRegistry
 from weft.runtime.remote.call_client import CallClient
-from weft.runtime.remote.card_signing import verify_card_data
+from weft.runtime.remote.card_signing import CardSignature, verify_card_data
+from weft.runtime.remote.card_verifier import SignatureCache, verify_payloads
 from weft.runtime.remote.dead_letter import publish_dead_letter
 from weft.runtime.remote.directory import AgentInfo, Listener, Trust
 from weft.runtime.remote.remote_action import RemoteAction
@@ -90,7 +91,8 @@ class LiveRegistry:
 
     ``trust`` is a ``TrustPolicy``, or the path of a trust list; by default
     ``TrustPolicy.load()``, read when the registry starts (a bad file raises
-    ``DefinitionError`` there).
+    ``DefinitionError`` there). ``signature_cache`` (``weft agents`` passes
+    one) remembers which card payloads verified, across processes.
     """
 
     def __init__(
@@ -101,10 +103,12 @@ class LiveRegistry:
         ack_timeout: float = 5.0,
         gone_grace: float = 1.0,
         trust: TrustPolicy | str | os.PathLike[str] | None = None,
+        signature_cache: SignatureCache | None = None,
     ) -> None:
         self.bus = bus
         self._trust_source = trust
         self.trust: TrustPolicy | None = trust if isinstance(trust, TrustPolicy) else None
+        self.signature_cache = signature_cache
         self._owns_client = not CallClient.exists(bus)
         self.client = CallClient.for_bus(bus)
         self.default_timeout = default_timeout
@@ -464,32 +468,60 @@ class LiveRegistry:
 
     def _judge_later(
         self, card: AgentCard, payload: bytes, before: Trust | Callable[[], Trust] | None
-    ) -> Callable[[], Trust]:
+    ) -> _Judgement:
         """The judgement of ``card`` (sent as ``payload``), run when first asked for.
 
         It keeps the payload (a few kB), not the parsed object, which takes
         several times the memory. ``before`` is the agent's previous verdict,
         if it was reached: the warning is logged when the verdict changes.
         """
+        return _Judgement(self, card, payload, before)
 
-        def judge() -> Trust:
-            trust = self._judge(card, orjson.loads(payload))
-            if trust.allowed is not None and trust != before:
-                log.warning(UNTRUSTED_WARNING, card.agent_id, trust.note)
-            return trust
-
-        return judge
-
-    def _judge(self, card: AgentCard, data: dict[str, Any]) -> Trust:
-        """The caller's verdict on a card: which of its actions may be called."""
+    def _verdict(
+        self, card: AgentCard, signature: CardSignature, before: object | None
+    ) -> Trust:
+        """The caller's verdict on a card with its checked signature; warns when it changed."""
         if self.trust is None:  # started without start(): the default list
             self.trust = TrustPolicy.load()
-        return self.trust.judge(card, verify_card_data(data))
+        trust = self.trust.judge(card, signature)
+        if trust.allowed is not None and trust != before:
+            log.warning(UNTRUSTED_WARNING, card.agent_id, trust.note)
+        return trust
+
+    def _signature(self, card: AgentCard, payload: bytes) -> CardSignature:
+        """``payload``'s checked signature: from the cache if it verified before."""
+        cache = self.signature_cache
+        if cache is not None and cache.verified(payload):
+            return CardSignature(card.public_key)
+        signature = verify_card_data(orjson.loads(payload))
+        if cache is not None and signature.signer is not None:
+            cache.add(payload)
+        return signature
 
     def judge_all(self) -> None:
-        """Reach every agent's trust verdict now (``weft agents`` shows them all)."""
+        """Reach every agent's trust verdict now (``weft agents`` shows them all).
+
+        The signatures not in the cache are checked together, on every core
+        when there are many (``verify_payloads``); the cache is saved after.
+        """
+        cache = self.signature_cache
+        pending: list[tuple[AgentInfo, _Judgement]] = []
         for info in self._agents.values():
-            _ = info.trust
+            verdict = info.verdict
+            if isinstance(verdict, _Judgement):
+                if cache is not None and cache.verified(verdict.payload):
+                    info.verdict = verdict.finish(CardSignature(verdict.card.public_key))
+                else:
+                    pending.append((info, verdict))
+        signatures = verify_payloads([judgement.payload for _, judgement in pending])
+        for (info, judgement), signature in zip(pending, signatures, strict=True):
+            if cache is not None and signature.signer is not None:
+                cache.add(judgement.payload)
+            info.verdict = judgement.finish(signature)
+        for info in self._agents.values():
+            _ = info.trust  # any other kind of pending verdict
+        if cache is not None:
+            cache.save()
 
     def _notify(self, change: str, agent_id: str) -> None:
         event, self._changed = self._changed, asyncio.Event()
@@ -499,6 +531,27 @@ class LiveRegistry:
                 listener(change, agent_id)
             except Exception:
                 log.exception("registry listener failed")
+
+
+class _Judgement:
+    """A card's trust verdict not reached yet: its payload, and how to reach the verdict."""
+
+    __slots__ = ("before", "card", "payload", "registry")
+
+    def __init__(
+        self, registry: LiveRegistry, card: AgentCard, payload: bytes, before: object | None
+    ) -> None:
+        self.registry = registry
+        self.card = card
+        self.payload = payload
+        self.before = before
+
+    def __call__(self) -> Trust:
+        return self.finish(self.registry._signature(self.card, self.payload))
+
+    def finish(self, signature: CardSignature) -> Trust:
+        """The verdict, given the payload's checked ``signature``."""
+        return self.registry._verdict(self.card, signature, self.before)
 
 
 def _card_problem(exc: ValidationError) -> str:

@@ -422,7 +422,7 @@ def _raise_unreachable(
 def _connect_hint(reason: str, *, tls: bool, timeout: float) -> str:
     """What to check when a connect failed for ``reason`` (empty if nothing useful)."""
     if "refused" in reason.lower():
-        return " (is it running? weft.runtime.bus.mqtt.broker can start a local Mosquitto)"
+        return " (is it running? `weft broker` starts a local Mosquitto)"
     if reason == _CLOSED_BEFORE_CONNACK and tls:
         return (
             " (does it require a client certificate, and trust this one? paho's log "
