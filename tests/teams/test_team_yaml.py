@@ -91,6 +91,18 @@ async def test_a_yaml_workflow_runs_a_team_and_a_cluster(tmp_path: Path) -> None
     assert len(refinements) == 2 * 2
 
 
+async def test_a_misspelled_member_fails_the_team_naming_it(tmp_path: Path) -> None:
+    (tmp_path / "yaml_members.py").write_text(textwrap.dedent(MEMBERS))
+    (tmp_path / "wf.yaml").write_text(
+        WORKFLOW.replace("members: [alice, bob]", "members: [alice, bbo]")
+    )
+    result = await run_workflow(tmp_path / "wf.yaml", journal=False)
+    assert not result.ok
+    error = result.nodes["discuss"].error
+    assert error is not None and error.type == "UnknownAction"
+    assert "member 'bbo'" in error.message, error.message
+
+
 async def test_trace_show_prints_the_team_state_machine(tmp_path: Path) -> None:
     (tmp_path / "yaml_members.py").write_text(textwrap.dedent(MEMBERS))
     (tmp_path / "wf.yaml").write_text(WORKFLOW)

@@ -45,7 +45,7 @@ import logging
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from pydantic import ValidationError
@@ -60,7 +60,6 @@ from weft.protocols import (
 )
 from weft.protocols.remote import card_age
 from weft.runtime.bus.base import Bus, Subscription
-from weft.runtime.engine.registry import ActionRegistry
 from weft.runtime.remote.call_client import CallClient
 from weft.runtime.remote.card_signing import CardSignature, verify_card_data
 from weft.runtime.remote.card_verifier import SignatureCache, verify_payloads
@@ -69,6 +68,9 @@ from weft.runtime.remote.directory import AgentInfo, Listener, Trust
 from weft.runtime.remote.remote_action import RemoteAction
 from weft.runtime.remote.trust import TrustPolicy
 from weft.runtime.support.tasks import cancel_and_wait
+
+if TYPE_CHECKING:  # imported when used: the engine costs `weft agents` 0.1-0.2 s of start-up
+    from weft.runtime.engine.registry import ActionRegistry
 
 log = logging.getLogger(__name__)
 
@@ -369,6 +371,8 @@ class LiveRegistry:
 
     def actions(self, names: Iterable[str] | None = None) -> ActionRegistry:
         """An ``ActionRegistry`` of remote actions: ``names``, or every served action."""
+        from weft.runtime.engine.registry import ActionRegistry
+
         chosen = self.action_names() if names is None else names
         return ActionRegistry({name: self.remote(name) for name in chosen})
 

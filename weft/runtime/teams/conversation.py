@@ -95,6 +95,8 @@ class Conversation:
         self.running: dict[str, asyncio.Task[None]] = {}
         self.conclusion = ""
         self.reason = "concluded"
+        #: Set when a member's name is no action of the run: the team fails, naming it.
+        self.misnamed: str | None = None
         self._background: set[asyncio.Task[Any]] = set()
         self._reports: dict[str, list[asyncio.Task[Any]]] = {}
         channel.listen(self._observe)
@@ -349,7 +351,11 @@ class Conversation:
         so the failed call hangs under the message that reports it.
         """
         error = result.error.model_dump(mode="json", exclude={"details"}) if result.error else None
-        replacement = member.replaced()
+        if result.error is not None and result.error.type == "UnknownAction":
+            # a name the run has no action for is a mistake in the team's definition,
+            # not a member that died: replacing it would hide the typo
+            self.misnamed = f"member '{member.name}': {result.error.message}"
+        replacement = None if self.misnamed else member.replaced()
         if replacement is None:
             self.reason = "member_lost"
             await self._conclude(

@@ -152,6 +152,10 @@ class Team(SpecHolder):
                 self.settings, members, goal, depth=depth, channel=channel, caller=caller
             )
             outcome = await conversation.run()
+        if conversation.misnamed:
+            return ActionResult.failure(
+                call.call_id, "UnknownAction", f"team '{self.name}': {conversation.misnamed}"
+            )
         return ActionResult.success(call.call_id, outcome.model_dump(mode="json"), caller.usage)
 
     async def _lead_alone(
