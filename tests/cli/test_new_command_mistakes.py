@@ -95,6 +95,17 @@ def test_a_topology_output_that_cannot_be_written_names_the_path(tmp_path: Path)
     assert_user_mistake(result, f"--output {out}", "cannot write")
 
 
+def test_a_reducer_that_cannot_be_imported_is_refused_before_the_file_is_written(
+    tmp_path: Path,
+) -> None:
+    out = tmp_path / "t.yaml"
+    result = weft("topology", "layered", "--nodes", "6", "--reducer", "nosuch:fn", "-o", str(out))
+    assert_user_mistake(result, "--reducer nosuch:fn", "cannot import module 'nosuch'")
+    assert not out.exists()
+    typo = weft("topology", "layered", "--nodes", "6", "--reducer", "concatt", "-o", str(out))
+    assert_user_mistake(typo, "did you mean 'concat'")
+
+
 def test_an_empty_capability_is_a_usage_mistake(tmp_path: Path) -> None:
     result = weft(
         "topology", "chain", "--nodes", "2", "--capability", " ", "-o", str(tmp_path / "x")

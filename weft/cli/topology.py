@@ -177,6 +177,8 @@ def topology_command(
     if not cast:
         cast = [_resolve(RELAY, "--actor")]
     reviewers = [_resolve(c, "--critic") for c in critics]
+    if reducer is not None:
+        _check_reducer(reducer)
     try:
         spec = build_file(
             kind,
@@ -252,6 +254,21 @@ def _check_size(kind: str, nodes: int, **shape: Any) -> None:
             f"more than a workflow file holds ({limit:,} values, $WEFT_YAML_MAX_VALUES); "
             "use fewer nodes or a sparser shape"
         )
+
+
+def _check_reducer(name: str) -> None:
+    """Import ``--reducer`` now, so a name that cannot work is refused before a file is written."""
+    from weft.protocols import DefinitionError
+    from weft.workflows.reducers import resolve_reducer
+
+    folder = str(Path.cwd().resolve())  # where --actor modules are found too
+    sys.path.insert(0, folder)
+    try:
+        resolve_reducer(name)
+    except DefinitionError as exc:
+        raise WeftError(f"--reducer {name}: {exc}") from None
+    finally:
+        sys.path.remove(folder)
 
 
 def _check_compiles(path: Path) -> None:
