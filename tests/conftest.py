@@ -53,6 +53,7 @@ MARKS: dict[str, tuple[str, ...]] = {
     "runtime/test_remote_once.py": ("core",),
     "runtime/test_idempotency_key.py": ("core",),
     "runtime/test_card_trust.py": ("core",),
+    "runtime/test_card_verifier.py": ("core",),
     "conformance/test_journal_conformance.py": ("core",),
     "runtime/test_journal_durable.py": ("core",),
     "runtime/test_store_caps.py": ("core",),

@@ -23,6 +23,7 @@ from weft.runtime.bus.mqtt.mqtt_bus import MqttBus
 from weft.runtime.remote.agent_group import AgentGroup, plan_agents
 from weft.runtime.remote.agent_host import hosted
 from weft.runtime.remote.card_signing import AgentKey, sign_card_data
+from weft.runtime.remote.card_verifier import FILE_TAG, SignatureCache
 from weft.runtime.remote.live_registry import LiveRegistry
 from weft.runtime.remote.trust import TrustPolicy, TrustRule
 
@@ -150,3 +151,54 @@ async def test_a_group_serves_an_agent_per_action_and_replicas(broker_url: str, 
         finally:
             await group.stop(drain_timeout=5.0)
         assert await registry.wait_until(lambda: not registry.agents(), WAIT)
+
+
+async def test_a_signature_cache_changes_no_verdict_and_a_changed_card_is_checked_again(
+    broker_url: str, ns: str, tmp_path: Path
+) -> None:
+    """``weft agents``' cache: the second listing reads verdicts from it, never wrong ones."""
+    trusted, stranger = AgentKey.generate(), AgentKey.generate()
+    policy = TrustPolicy([TrustRule(keys=[trusted.public_key])], local_keys=False)
+    cards = population(ns, trusted, stranger)
+    path = tmp_path / "verified-cards"
+
+    def verdicts(registry: LiveRegistry) -> dict[str, tuple[str, str | None]]:
+        return {a.agent_id: (a.trust.label(["act"]), a.trust.signer) for a in registry.agents()}
+
+    async with fast_bus(broker_url, ns) as publisher:
+        await publish_cards(publisher, cards)
+        async with fast_bus(broker_url, ns) as bus, LiveRegistry(bus, trust=policy) as plain:
+            expected = verdicts(plain)  # judged one by one, no cache
+        cache = SignatureCache(path)
+        async with (
+            fast_bus(broker_url, ns) as bus,
+            LiveRegistry(bus, trust=policy, signature_cache=cache) as first,
+        ):
+            first.judge_all()
+            assert verdicts(first) == expected
+        # Only signatures that verified are kept: the trusted key's and the stranger's.
+        assert len(path.read_bytes()) == len(FILE_TAG) + 32 * (TRUSTED + OTHERS)
+
+        cards["a0001"] = json.loads(tampered_copy(cards["a0001"]))
+        await publish_cards(publisher, {"a0001": cards["a0001"]})
+        warm = SignatureCache(path)
+        assert warm.verified(json.dumps(cards["a0002"]).encode())
+        async with (
+            fast_bus(broker_url, ns) as bus,
+            LiveRegistry(bus, trust=policy, signature_cache=warm) as second,
+        ):
+            second.judge_all()
+            now = verdicts(second)
+            assert now.pop("a0001") == ("untrusted", None)
+            assert now == {k: v for k, v in expected.items() if k != "a0001"}
+            assert {a.agent_id for a in second.serving("act-1")} == set()
+            assert [a.agent_id for a in second.serving("act-2")] == ["a0002"]
+            assert second.get("o0003") is not None
+            assert second.get("o0003").trust.label(["act-3"]) == "untrusted"  # type: ignore[union-attr]
+
+
+def tampered_copy(data: dict[str, Any]) -> str:
+    """``data`` with its first action's description changed, its signature kept."""
+    copy = json.loads(json.dumps(data))
+    copy["actions"][0]["description"] = "altered after signing"
+    return json.dumps(copy)

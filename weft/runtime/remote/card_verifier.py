@@ -40,7 +40,7 @@ from weft.runtime.support.home import identity_home
 log = logging.getLogger(__name__)
 
 #: Starts the file and every digest's input: a new version forgets what older code verified.
-_TAG = b"weft verified card signatures v1\n"
+FILE_TAG = b"weft verified card signatures v1\n"
 _DIGEST = 32
 #: Digests kept at most (the newest): 6.4 MB of cache for ten retained sets of 20,000 cards.
 MAX_ENTRIES = 200_000
@@ -50,7 +50,7 @@ PARALLEL_ABOVE = 1_000
 
 def payload_digest(payload: bytes) -> bytes:
     """What the cache knows a payload by."""
-    return hashlib.sha256(_TAG + payload).digest()
+    return hashlib.sha256(FILE_TAG + payload).digest()
 
 
 def default_cache_path() -> Path:
@@ -94,8 +94,8 @@ class SignatureCache:
                 data = file.read()
         except OSError:
             return []
-        body = data[len(_TAG) :]
-        if not data.startswith(_TAG) or len(body) % _DIGEST:
+        body = data[len(FILE_TAG) :]
+        if not data.startswith(FILE_TAG) or len(body) % _DIGEST:
             return []
         return [body[i : i + _DIGEST] for i in range(0, len(body), _DIGEST)]
 
@@ -113,7 +113,7 @@ class SignatureCache:
             fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.")
             try:
                 with os.fdopen(fd, "wb") as file:
-                    file.write(_TAG + b"".join(digests))
+                    file.write(FILE_TAG + b"".join(digests))
                 os.replace(tmp, self.path)  # mkstemp made it 0600
             finally:
                 Path(tmp).unlink(missing_ok=True)

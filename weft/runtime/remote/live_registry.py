@@ -45,7 +45,7 @@ import logging
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import orjson
 from pydantic import ValidationError
@@ -481,9 +481,7 @@ class LiveRegistry:
         """
         return _Judgement(self, card, payload, before)
 
-    def _verdict(
-        self, card: AgentCard, signature: CardSignature, before: object | None
-    ) -> Trust:
+    def _verdict(self, card: AgentCard, signature: CardSignature, before: object | None) -> Trust:
         """The caller's verdict on a card with its checked signature; warns when it changed."""
         if self.trust is None:  # started without start(): the default list
             self.trust = TrustPolicy.load()
