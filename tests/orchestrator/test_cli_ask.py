@@ -11,7 +11,14 @@ from click.testing import CliRunner, Result
 
 from weft.cli import cli
 from weft.runtime.engine.journal import Journal
-from weft.testing import OpenAIServer, ScriptedModel, json_output, malformed_json, text
+from weft.testing import (
+    FunctionModel,
+    OpenAIServer,
+    ScriptedModel,
+    json_output,
+    malformed_json,
+    text,
+)
 
 AGENTS = '''
 from weft import tool
@@ -218,6 +225,43 @@ def test_capability_routing_sends_each_subtask_to_the_agent_whose_card_fits(
     answer = json.loads(result.stdout)
     assert answer["routes"] == {"s1": "research"}
     assert answer["answer"] == "facts on research solar"
+
+
+def test_router_llm_lets_the_model_pick_among_the_top_cards(
+    tmp_path: Path, agents_file: Path
+) -> None:
+    # the embedding stage prefers `research` for "Research solar."; the model's pick wins
+    model = FunctionModel(lambda request: json.dumps({"agent": "compare"}))
+    with OpenAIServer(model) as server:
+        result = ask(
+            tmp_path,
+            "Research solar.",
+            "--agents",
+            f"{agents_file}:agents",
+            "--planner",
+            "rules",
+            "--aggregator",
+            "concat",
+            "--router",
+            "llm",
+            "--base-url",
+            server.base_url,
+            "--json",
+        )
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["routes"] == {"s1": "compare"}
+    assert len(model.requests) == 1
+    assert "research" in model.requests[0].last_user_text
+
+
+def test_router_llm_needs_a_model(
+    tmp_path: Path, agents_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    result = ask(tmp_path, "Research solar.", "--agents", str(agents_file), "--router", "llm")
+    assert result.exit_code == 2
+    assert "--router llm needs a model" in result.output
 
 
 # -- progress: what plans, the plan, its routes and each node, before the answer ------

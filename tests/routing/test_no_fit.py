@@ -55,5 +55,5 @@ def test_weft_ask_does_not_run_a_subtask_no_agent_fits(tools: str, tmp_path: Pat
     args = ["ask", "Walk my dog at 6pm.", "--agents", tools, "--router", "capability"]
     result = CliRunner().invoke(cli, [*args, "--journal", journal])
     assert result.exit_code == 2, result.output
-    assert "no agent can do subtask" in result.output
+    assert "no agent fits subtask" in result.output
     assert "facts on" not in result.output and "Traceback" not in result.output

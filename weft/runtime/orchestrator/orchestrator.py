@@ -197,7 +197,7 @@ class Orchestrator:
                 return problems
             choices = list(await asyncio.gather(*(router.route(s) for s in plan.subtasks)))
             unrouted = [
-                f"no agent can do subtask {c.subtask!r} "
+                f"no agent fits subtask {c.subtask!r} "
                 f"(capability {s.capability!r}); agents: {', '.join(sorted(specs))}"
                 for s, c in zip(plan.subtasks, choices, strict=True)
                 if c.action is None

@@ -21,7 +21,6 @@ one that is not well formed, is ignored.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import logging
 import multiprocessing
@@ -29,7 +28,7 @@ import os
 import tempfile
 import warnings
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
 
 import orjson
@@ -141,23 +140,78 @@ def verify_payloads(
     further core); with fewer than ``PARALLEL_ABOVE`` payloads, or where
     ``fork`` is not available, everything is checked here.
     """
-    extra = max((os.cpu_count() or 1) - 1, 0) if workers is None else workers
-    if len(payloads) < PARALLEL_ABOVE or "fork" not in multiprocessing.get_all_start_methods():
-        extra = 0
-    if extra == 0:
-        return [CardSignature(*pair) for pair in _verify_chunk(list(payloads))]
-    size = -(-len(payloads) // (extra + 1))
-    chunks = [list(payloads[i : i + size]) for i in range(0, len(payloads), size)]
-    with contextlib.ExitStack() as stack:
-        # Forked, not spawned: a spawned worker would spend longer importing weft than
-        # checking its share. Its children touch no lock but the pool's own; Python 3.12
-        # warns about forking a threaded process, which this is (the MQTT client's threads).
-        stack.enter_context(warnings.catch_warnings())
-        warnings.simplefilter("ignore", DeprecationWarning)
-        context = multiprocessing.get_context("fork")
-        pool = stack.enter_context(ProcessPoolExecutor(len(chunks) - 1, mp_context=context))
-        futures = [pool.submit(_verify_chunk, chunk) for chunk in chunks[1:]]
-        checked = _verify_chunk(chunks[0])
-        for future in futures:
-            checked += future.result()
-    return [CardSignature(*pair) for pair in checked]
+    with AheadVerifier(workers=workers) as verifier:
+        return verifier.finish(payloads)
+
+
+class AheadVerifier:
+    """Checks card signatures in forked workers while the cards are still arriving.
+
+    Why: the process that reads ten thousand cards is busy until the last
+    one is in, and checking them after that adds their whole cost; a worker
+    on another core checks each ``batch`` as soon as it is ``add``-ed.
+    ``finish`` takes back the batches no worker has started, splits what is
+    left between this process and the workers, and returns every
+    signature. Forked, not spawned: a spawned worker would spend longer
+    importing weft than checking its share. The workers run nothing but the
+    checks and their pool's queues; Python 3.12 warns about forking a
+    threaded process, which a process with an MQTT client is.
+    """
+
+    def __init__(self, *, workers: int | None = None, batch: int = 500) -> None:
+        extra = max((os.cpu_count() or 1) - 1, 0) if workers is None else workers
+        self.workers = extra if "fork" in multiprocessing.get_all_start_methods() else 0
+        self.batch = batch
+        self._waiting: list[bytes] = []
+        self._sent: list[tuple[list[bytes], Future[list[tuple[str | None, str | None]]]]] = []
+        self._pool: ProcessPoolExecutor | None = None
+
+    def __enter__(self) -> AheadVerifier:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def add(self, payload: bytes) -> None:
+        """Have ``payload``'s signature checked, soon, by a worker (``finish`` returns it)."""
+        if self.workers:
+            self._waiting.append(payload)
+            if len(self._waiting) >= self.batch:
+                self._send(self._waiting)
+                self._waiting = []
+
+    def _send(self, payloads: list[bytes]) -> None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            if self._pool is None:
+                context = multiprocessing.get_context("fork")
+                self._pool = ProcessPoolExecutor(self.workers, mp_context=context)
+            self._sent.append((payloads, self._pool.submit(_verify_chunk, payloads)))
+
+    def finish(self, payloads: Sequence[bytes]) -> list[CardSignature]:
+        """The checked signature of each of ``payloads``, in order."""
+        under_way: set[bytes] = set()
+        for batch, future in self._sent:
+            if not future.cancel():  # a worker has it: its answer is awaited below
+                under_way.update(batch)
+        self._sent = [(batch, future) for batch, future in self._sent if not future.cancelled()]
+        todo = list(dict.fromkeys(p for p in payloads if p not in under_way))
+        here = todo
+        if self.workers and len(todo) >= PARALLEL_ABOVE:
+            size = -(-len(todo) // (self.workers + 1))
+            here = todo[:size]
+            for start in range(size, len(todo), size):
+                self._send(todo[start : start + size])
+        checked = dict(zip(here, _verify_chunk(here), strict=True))
+        for batch, future in self._sent:
+            checked.update(zip(batch, future.result(), strict=True))
+        self._sent = []
+        return [CardSignature(*checked[payload]) for payload in payloads]
+
+    def close(self) -> None:
+        """Stop the workers (any check still under way is dropped)."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+        self._sent = []
+        self._waiting = []

@@ -62,7 +62,7 @@ from weft.protocols.remote import card_age
 from weft.runtime.bus.base import Bus, Subscription
 from weft.runtime.remote.call_client import CallClient
 from weft.runtime.remote.card_signing import CardSignature, verify_card_data
-from weft.runtime.remote.card_verifier import SignatureCache, verify_payloads
+from weft.runtime.remote.card_verifier import AheadVerifier, SignatureCache, verify_payloads
 from weft.runtime.remote.dead_letter import publish_dead_letter
 from weft.runtime.remote.directory import AgentInfo, Listener, Trust
 from weft.runtime.remote.remote_action import RemoteAction
@@ -94,7 +94,9 @@ class LiveRegistry:
     ``trust`` is a ``TrustPolicy``, or the path of a trust list; by default
     ``TrustPolicy.load()``, read when the registry starts (a bad file raises
     ``DefinitionError`` there). ``signature_cache`` (``weft agents`` passes
-    one) remembers which card payloads verified, across processes.
+    one) remembers which card payloads verified, across processes;
+    ``verify_ahead`` checks signatures on another core as cards arrive, for
+    a caller that will ask every agent's trust (``judge_all``).
     """
 
     def __init__(
@@ -106,11 +108,13 @@ class LiveRegistry:
         gone_grace: float = 1.0,
         trust: TrustPolicy | str | os.PathLike[str] | None = None,
         signature_cache: SignatureCache | None = None,
+        verify_ahead: bool = False,
     ) -> None:
         self.bus = bus
         self._trust_source = trust
         self.trust: TrustPolicy | None = trust if isinstance(trust, TrustPolicy) else None
         self.signature_cache = signature_cache
+        self._ahead = AheadVerifier() if verify_ahead else None
         self._owns_client = not CallClient.exists(bus)
         self.client = CallClient.for_bus(bus)
         self.default_timeout = default_timeout
@@ -179,6 +183,8 @@ class LiveRegistry:
             self._sub = None
         if self._owns_client:
             await self.client.close()
+        if self._ahead is not None:
+            self._ahead.close()
 
     async def __aenter__(self) -> LiveRegistry:
         await self.start()
@@ -448,6 +454,9 @@ class LiveRegistry:
             card.actions = known.card.actions
         self._index(agent_id, known.card if known is not None else None, card)
         before = known.verdict if known is not None and known.judged else None
+        cache = self.signature_cache
+        if self._ahead is not None and not (cache is not None and cache.verified(payload)):
+            self._ahead.add(payload)
         self._agents[agent_id] = AgentInfo(
             card,
             known.first_seen if known else now,
@@ -473,12 +482,9 @@ class LiveRegistry:
     def _judge_later(
         self, card: AgentCard, payload: bytes, before: Trust | Callable[[], Trust] | None
     ) -> _Judgement:
-        """The judgement of ``card`` (sent as ``payload``), run when first asked for.
-
-        It keeps the payload (a few kB), not the parsed object, which takes
-        several times the memory. ``before`` is the agent's previous verdict,
-        if it was reached: the warning is logged when the verdict changes.
-        """
+        """The judgement of ``card`` (sent as ``payload``, a few kB, smaller than the parsed
+        object), run when first asked for. ``before`` is the agent's previous verdict, if
+        reached: the warning is logged when the verdict changes."""
         return _Judgement(self, card, payload, before)
 
     def _verdict(self, card: AgentCard, signature: CardSignature, before: object | None) -> Trust:
@@ -515,7 +521,9 @@ class LiveRegistry:
                     info.verdict = verdict.finish(CardSignature(verdict.card.public_key))
                 else:
                     pending.append((info, verdict))
-        signatures = verify_payloads([judgement.payload for _, judgement in pending])
+        payloads = [judgement.payload for _, judgement in pending]
+        ahead = self._ahead
+        signatures = ahead.finish(payloads) if ahead is not None else verify_payloads(payloads)
         for (info, judgement), signature in zip(pending, signatures, strict=True):
             if cache is not None and signature.signer is not None:
                 cache.add(judgement.payload)
