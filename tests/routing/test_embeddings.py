@@ -117,3 +117,12 @@ async def test_openai_embedder_failures_name_the_endpoint() -> None:
     )
     with pytest.raises(EmbeddingError, match=r"127\.0\.0\.1:9"):
         await embedder.aembed(["x"])
+
+
+def test_openai_embedder_without_key_or_url_is_a_clear_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    with pytest.raises(EmbeddingError, match="needs an endpoint: set OPENAI_API_KEY"):
+        OpenAIEmbedder("text-embedding-3-small", dimensions=8).embed(["hello"])

@@ -85,6 +85,11 @@ class OpenAIEmbedder:
         key = self._api_key or os.environ.get("OPENAI_API_KEY")
         if key is None and self.base_url:
             key = "not-needed"  # local servers ignore it; the client insists on one
+        if key is None:
+            raise EmbeddingError(
+                f"OpenAIEmbedder({self.model!r}) needs an endpoint: set OPENAI_API_KEY for "
+                "api.openai.com, or OPENAI_BASE_URL (base_url=) for an OpenAI-compatible server"
+            )
         return {
             "base_url": self.base_url,
             "api_key": key,
