@@ -66,6 +66,7 @@ MARKS: dict[str, tuple[str, ...]] = {
     "cli/test_run_display.py": ("core",),
     "cli/test_yaml_limits_cli.py": ("core",),
     "cli/test_json_output.py": ("core",),
+    "cli/test_agents_json.py": ("core",),
     "cli/test_keys_cli.py": ("core",),
     "cli/test_new_command_mistakes.py": ("core",),
     # a broker: the shared Mosquitto on 127.0.0.1:1883 or one the test starts

@@ -53,7 +53,13 @@ async def test_artifact_only_input_is_linear_and_full_history_grows_faster() -> 
 async def test_sync_rows_receive_every_card_in_every_client() -> None:
     text = await mqtt.registry_section(TINY, quiet)
     rows = [line for line in text.splitlines() if line.startswith("| 30 |")]
-    assert len(rows) == 3
+    clients = [line.split("|")[2].strip() for line in rows]
+    assert clients == [
+        "bare aiomqtt (receive only)",
+        "LiveRegistry.start()",
+        "weft agents --json, first listing (whole command)",
+        "weft agents --json, listed before (whole command)",
+    ]
     assert all(line.rstrip(" |").endswith("| 30") for line in rows)
 
 

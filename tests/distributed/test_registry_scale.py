@@ -172,7 +172,7 @@ async def test_a_signature_cache_changes_no_verdict_and_a_changed_card_is_checke
         cache = SignatureCache(path)
         async with (
             fast_bus(broker_url, ns) as bus,
-            LiveRegistry(bus, trust=policy, signature_cache=cache) as first,
+            LiveRegistry(bus, trust=policy, signature_cache=cache, verify_ahead=True) as first,
         ):
             first.judge_all()
             assert verdicts(first) == expected

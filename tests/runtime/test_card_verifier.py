@@ -17,7 +17,7 @@ import pytest
 from weft.protocols import ActionSpec, AgentCard, Topics
 from weft.runtime.remote import card_verifier
 from weft.runtime.remote.card_signing import AgentKey, sign_card_data, verify_card_data
-from weft.runtime.remote.card_verifier import SignatureCache, verify_payloads
+from weft.runtime.remote.card_verifier import AheadVerifier, SignatureCache, verify_payloads
 
 
 def signed(agent_id: str, key: AgentKey, description: str = "d") -> bytes:
@@ -111,3 +111,43 @@ def test_forked_workers_give_the_same_verdicts_in_the_same_order(
     signers = [s.signer for s in expected]
     assert signers.count(None) == 5 + 1  # the tampered ones and the unsigned one
     assert {s for s in signers if s} == {key.public_key, stranger.public_key}
+
+
+def test_checking_ahead_as_cards_arrive_gives_the_verdicts_of_checking_after(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Batches sent while cards arrive, batches taken back, and cards never added all agree."""
+    monkeypatch.setattr(card_verifier, "PARALLEL_ABOVE", 5)
+    key, stranger = AgentKey.generate(), AgentKey.generate()
+    payloads = [signed(f"a{i}", key if i % 4 else stranger) for i in range(40)]
+    payloads[5] = tampered(payloads[5])
+    payloads[22] = tampered(payloads[22])
+    expected = [verify_card_data(json.loads(p)) for p in payloads]
+    with AheadVerifier(workers=1, batch=4) as verifier:
+        for payload in payloads[:30]:  # seven batches sent, two cards waiting
+            verifier.add(payload)
+        assert verifier.finish(payloads) == expected
+        assert verifier.finish(payloads[::-1]) == expected[::-1]  # again, nothing under way
+    assert [s.signer for s in expected].count(None) == 2
+
+
+def test_a_worker_that_fails_leaves_its_cards_to_be_checked_here(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Whatever goes wrong in a worker, no card is taken as verified without a check."""
+    original = card_verifier._verify_chunk
+
+    def not_sendable(payloads: list[bytes]) -> list[tuple[str | None, str | None]]:
+        return original(payloads)  # in this process; a worker cannot be sent it (pickling)
+
+    monkeypatch.setattr(card_verifier, "_verify_chunk", not_sendable)
+    key = AgentKey.generate()
+    payloads = [signed(f"a{i}", key) for i in range(12)]
+    payloads[3] = tampered(payloads[3])
+    expected = [verify_card_data(json.loads(p)) for p in payloads]
+    with AheadVerifier(workers=1, batch=4) as verifier:
+        for payload in payloads:
+            verifier.add(payload)
+        assert verifier.finish(payloads) == expected
+    assert "a card signature worker failed" in caplog.text
+    assert expected[3].signer is None and all(s.signer for i, s in enumerate(expected) if i != 3)

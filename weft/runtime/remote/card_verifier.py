@@ -4,9 +4,11 @@ Why: ``weft agents`` shows every agent's trust, so it checks every card's
 Ed25519 signature, about 0.1 to 0.25 ms each on one core, with the GIL held
 (threads do not help): 10,000 cards cost more than receiving them.
 ``verify_payloads`` spreads a large batch over the machine's cores (forked
-workers, the calling process taking a share), and a ``SignatureCache``
-remembers which payloads verified, so the next listing checks only the
-cards that changed.
+workers, the calling process taking a share), ``AheadVerifier`` starts
+checking on another core while the cards still arrive, and a
+``SignatureCache`` remembers which payloads verified, so the next listing
+checks only the cards that changed (an agent's heartbeat changes its card's
+load: the cache serves listings closer together than that, and idle cards).
 
 The cache holds SHA-256 digests of whole card payloads (tagged with a
 version) whose signature verified: a signature check is a pure function of
@@ -87,7 +89,8 @@ class SignatureCache:
         try:
             with self.path.open("rb") as file:
                 stat = os.fstat(file.fileno())
-                if stat.st_mode & 0o022 or stat.st_uid != os.getuid():
+                getuid = getattr(os, "getuid", None)  # not on Windows
+                if stat.st_mode & 0o022 or (getuid is not None and stat.st_uid != getuid()):
                     log.warning("ignoring %s: other users may write it", self.path)
                     return []
                 data = file.read()
@@ -180,13 +183,20 @@ class AheadVerifier:
                 self._send(self._waiting)
                 self._waiting = []
 
-    def _send(self, payloads: list[bytes]) -> None:
+    def _send(self, payloads: list[bytes]) -> bool:
+        """Give ``payloads`` to a worker; one that cannot be started leaves them to ``finish``."""
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)
-            if self._pool is None:
-                context = multiprocessing.get_context("fork")
-                self._pool = ProcessPoolExecutor(self.workers, mp_context=context)
-            self._sent.append((payloads, self._pool.submit(_verify_chunk, payloads)))
+            try:
+                if self._pool is None:
+                    context = multiprocessing.get_context("fork")
+                    self._pool = ProcessPoolExecutor(self.workers, mp_context=context)
+                self._sent.append((payloads, self._pool.submit(_verify_chunk, payloads)))
+            except (OSError, RuntimeError) as exc:  # no fork (limits), or a broken pool
+                log.warning("checking card signatures in this process only: %s", exc)
+                self.workers = 0
+                return False
+        return True
 
     def finish(self, payloads: Sequence[bytes]) -> list[CardSignature]:
         """The checked signature of each of ``payloads``, in order."""
@@ -201,10 +211,17 @@ class AheadVerifier:
             size = -(-len(todo) // (self.workers + 1))
             here = todo[:size]
             for start in range(size, len(todo), size):
-                self._send(todo[start : start + size])
+                if not self._send(todo[start : start + size]):
+                    here = todo  # no worker: all of it here (a batch sent is checked twice)
+                    break
         checked = dict(zip(here, _verify_chunk(here), strict=True))
         for batch, future in self._sent:
-            checked.update(zip(batch, future.result(), strict=True))
+            try:
+                result = future.result()
+            except Exception as exc:  # the worker died (BrokenProcessPool): check them here
+                log.warning("a card signature worker failed (%s): checking here", exc)
+                result = _verify_chunk(batch)
+            checked.update(zip(batch, result, strict=True))
         self._sent = []
         return [CardSignature(*checked[payload]) for payload in payloads]
 

@@ -522,8 +522,12 @@ class LiveRegistry:
                 else:
                     pending.append((info, verdict))
         payloads = [judgement.payload for _, judgement in pending]
-        ahead = self._ahead
-        signatures = ahead.finish(payloads) if ahead is not None else verify_payloads(payloads)
+        ahead, self._ahead = self._ahead, None  # cards after this are judged when asked
+        if ahead is None:
+            signatures = verify_payloads(payloads)
+        else:
+            with ahead:
+                signatures = ahead.finish(payloads)
         for (info, judgement), signature in zip(pending, signatures, strict=True):
             if cache is not None and signature.signer is not None:
                 cache.add(judgement.payload)
