@@ -92,6 +92,7 @@ MARKS: dict[str, tuple[str, ...]] = {
     "routing/test_capability_index.py": ("chroma",),
     "routing/test_router.py": ("chroma",),
     "routing/test_route_batch.py": ("chroma",),
+    "routing/test_learned.py": ("chroma",),
     "routing/test_card_text.py": ("core",),
     "routing/test_llm_choice.py": ("chroma",),
     "routing/test_instruction.py": ("core",),

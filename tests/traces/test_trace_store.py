@@ -240,14 +240,16 @@ def writer(request: pytest.FixtureRequest) -> str:
 async def test_the_log_is_checkpointed_when_the_store_is_idle_not_during_a_run(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, writer: Literal["process", "inline"]
 ) -> None:
-    monkeypatch.setattr(trace_db, "IDLE_CHECKPOINT_S", 0.2)
+    # idle long enough that a loaded machine's pause between two runs is not idleness
+    monkeypatch.setattr(trace_db, "IDLE_CHECKPOINT_S", 0.4)
     store = TraceStore(tmp_path / "traces.db", writer=writer)
     prepared = compile_workflow(research_workflow(), [check_facts])
     for subject in ("a", "b", "c"):
         await Executor(tracer=store).run(prepared, {"subject": subject})
     stats = store.sync()
-    assert (stats.batches, stats.checkpoints) == (3, 0)  # back to back: no checkpoint between
-    await asyncio.sleep(0.8)
+    # back to back: no checkpoint between (a flush timer may split a run into two batches)
+    assert stats.batches >= 3 and stats.checkpoints == 0
+    await asyncio.sleep(1.5)  # then idle (asking for stats is activity: ask once, after)
     assert store.sync().checkpoints == 1
     store.close()
     assert not (tmp_path / "traces.db-wal").exists() or (

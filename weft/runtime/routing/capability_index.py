@@ -52,7 +52,7 @@ from weft.runtime.routing.card_text import card_not_skills, card_positive_text
 from weft.runtime.routing.chroma_store import HnswParams, chroma_client, embedding_collection
 from weft.runtime.routing.embeddings.base import Embedder, EmbeddingError, Vectors
 
-DocKind = Literal["card", "skill", "example", "not"]
+DocKind = Literal["card", "skill", "example", "not", "learned"]
 UpsertResult = Literal["added", "replaced", "ignored"]
 
 DEFAULT_COLLECTION = "weft-capabilities"

@@ -102,6 +102,7 @@ from weft.runtime.routing.scoring import (
     ScoringWeights,
     Views,
     similarity,
+    with_learned,
 )
 from weft.runtime.tracing.spans import SpanRecord, Tracer, new_span_id, trace_id_for
 
@@ -481,6 +482,9 @@ class CapabilityRouter:
         w = self.weights
         cards = self.index.cards
         vectors = self.index.agent_vectors(agents)
+        if self.outcomes is not None and w.learned and len(self.outcomes):
+            versions = {a: cards[a].version for a in agents if a in cards}
+            vectors = with_learned(vectors, self.outcomes.learned(agents, versions), w.learned)
         agents = [a for a in agents if a in vectors and a in cards]
         if not agents:
             return []

@@ -30,13 +30,14 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
+from weft.runtime.routing.capability_index import AgentVectors
 from weft.runtime.routing.chroma_store import HnswParams, embedding_collection
 
 DEFAULT_COLLECTION = "weft-route-outcomes"
@@ -52,6 +53,30 @@ class SuccessEstimate:
     count: int  # how many neighbours it is based on
     evidence: float = 0.0  # weighted successes minus weighted failures
     nearest: float = 0.0  # similarity of the closest counted neighbour
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """One recorded outcome, as kept in memory for the learned examples."""
+
+    agent_id: str
+    version: int | None
+    success: bool
+    at: float
+    text: str
+    vector: NDArray[np.float32]
+
+    @classmethod
+    def of(cls, meta: Mapping[str, Any], text: str, vector: Any) -> Outcome:
+        version = meta.get("version")
+        return cls(
+            agent_id=str(meta["agent_id"]),
+            version=None if version is None else int(version),
+            success=bool(meta["success"]),
+            at=float(meta.get("at", 0.0)),
+            text=text,
+            vector=np.asarray(vector, dtype=np.float32).reshape(-1),
+        )
 
 
 class OutcomeMemory:
@@ -84,6 +109,9 @@ class OutcomeMemory:
             kind="route-outcomes",
         )
         self._count = int(self._collection.count())
+        # Every outcome, read once and kept up to date by ``record``: the learned
+        # examples of the agents' cards.
+        self._rows: dict[str, list[Outcome]] | None = None  # by agent
 
     def __len__(self) -> int:
         return self._count
@@ -114,6 +142,8 @@ class OutcomeMemory:
             documents=[text],
         )
         self._count += 1
+        if self._rows is not None:
+            self._rows.setdefault(agent_id, []).append(Outcome.of(meta, text, vector))
 
     def estimates(
         self, vector: NDArray[np.float32], versions: Mapping[str, int] | None = None
@@ -166,6 +196,55 @@ class OutcomeMemory:
             )
             for agent, total in totals.items()
         }
+
+    def reload(self) -> None:
+        """Forget the learned examples read so far, e.g. after another process recorded."""
+        self._rows = None
+        self._count = int(self._collection.count())
+
+    def learned(
+        self, agent_ids: Iterable[str], versions: Mapping[str, int] | None = None
+    ) -> dict[str, AgentVectors]:
+        """Each agent's outcomes as documents of its card: successes as learned examples
+        (kind "learned"), failures as things it does not do (kind "not").
+
+        A correction then counts the way the card's own examples and not-skills do
+        (the closest one per agent), so it carries to other requests of the same kind,
+        not only to a near-identical one. Each vector is scaled by its age decay, so a
+        stale example matches less; outcomes of another card version are skipped.
+        """
+        grouped: dict[str, list[tuple[Outcome, float]]] = {}
+        for row, decay in self._current(agent_ids, versions):
+            grouped.setdefault(row.agent_id, []).append((row, decay))
+        return {
+            agent: AgentVectors(
+                kinds=tuple("learned" if r.success else "not" for r, _ in rows),
+                texts=tuple(r.text for r, _ in rows),
+                vectors=np.stack([r.vector * np.float32(d) for r, d in rows]),
+            )
+            for agent, rows in grouped.items()
+        }
+
+    def _current(
+        self, agent_ids: Iterable[str], versions: Mapping[str, int] | None
+    ) -> Iterator[tuple[Outcome, float]]:
+        """The agents' outcomes on their current card versions, each with its age decay."""
+        if not self._count:
+            return
+        if self._rows is None:
+            got = self._collection.get(include=["embeddings", "metadatas", "documents"])
+            vectors = got["embeddings"] if got["embeddings"] is not None else []
+            rows: dict[str, list[Outcome]] = {}
+            for m, t, v in zip(got["metadatas"], got["documents"], vectors, strict=True):
+                rows.setdefault(str(m["agent_id"]), []).append(Outcome.of(m, str(t), v))
+            self._rows = rows
+        now = float(self._clock())
+        for agent in set(agent_ids):
+            current = None if versions is None else versions.get(agent)
+            for row in list(self._rows.get(agent, ())):
+                if row.version is not None and current is not None and row.version != current:
+                    continue
+                yield row, 0.5 ** (max(0.0, now - row.at) / self.half_life_s)
 
 
 def open_outcomes(client: Any, embedder: Any) -> OutcomeMemory:

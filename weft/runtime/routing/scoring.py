@@ -12,6 +12,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from weft.protocols import CapabilityCard
+from weft.runtime.routing.capability_index import AgentVectors
 from weft.runtime.routing.outcome_memory import SuccessEstimate
 
 
@@ -53,6 +54,9 @@ class ScoringWeights:
     instruction: float = 0.5
     """Share of the similarity terms taken from the subtask's imperative clauses alone
     (``instruction.instruction_text``) when it has context around them; 0: whole text only."""
+    learned: float = 0.7
+    """Scale of the learned documents (outcomes as examples and not-skills of the
+    agent's card, ``OutcomeMemory.learned``) against the card's own; 0: not used."""
     min_score: float | None = None
     """Below this score the decision is "no agent fits" (``chosen`` None); None: the
     embedder's calibrated minimum (``CALIBRATED_MIN_SCORE``), or no minimum if it has none."""
@@ -107,3 +111,20 @@ def similarity(
     mean_top = sum(s for s, _ in top) / len(top) if top else 0.0
     not_sim, not_i = max(negative) if negative else (-1.0, -1)
     return best, best_i, mean_top, max(0.0, not_sim - best + w.not_margin), not_i
+
+
+def with_learned(
+    blocks: dict[str, AgentVectors], learned: dict[str, AgentVectors], scale: float
+) -> dict[str, AgentVectors]:
+    """Each agent's card documents followed by its learned ones (vectors times ``scale``)."""
+    out = dict(blocks)
+    for agent, extra in learned.items():
+        own = blocks.get(agent)
+        if own is None:
+            continue
+        out[agent] = AgentVectors(
+            kinds=own.kinds + extra.kinds,
+            texts=own.texts + extra.texts,
+            vectors=np.concatenate([own.vectors, extra.vectors * np.float32(scale)]),
+        )
+    return out
