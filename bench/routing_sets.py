@@ -22,7 +22,8 @@ half; and record that for every user subtask, then route
 of request with other specifics, as users repeat them.
 
 Latency: ``route`` (query embedding cached; HNSW + exact rescoring + second
-stage) over synthetic cards, as in bench/routing.py.
+stage) over synthetic cards, as in bench/routing.py; then again after
+``--outcomes`` outcomes were recorded (nearest-outcome lookup + learned documents).
 """
 
 from __future__ import annotations
@@ -173,7 +174,17 @@ def fmt_row(name: str, r: dict[str, float]) -> str:
     )
 
 
-async def latency(sizes: list[int], n_queries: int, minilm: Any) -> list[str]:
+async def timed(router: CapabilityRouter, queries: list[str]) -> str:
+    """Route ``queries`` (vectors cached): "p50 | p99" in ms, the first 5 as warm-up."""
+    times = []
+    for q in queries:
+        t0 = time.perf_counter()
+        await router.route(RouteRequest(text=q))
+        times.append((time.perf_counter() - t0) * 1000)
+    return f"{pct(times[5:], 50):.2f} | {pct(times[5:], 99):.2f}"
+
+
+async def latency(sizes: list[int], n_queries: int, minilm: Any, outcomes: int) -> list[str]:
     import random
     import shutil
     import tempfile
@@ -181,6 +192,7 @@ async def latency(sizes: list[int], n_queries: int, minilm: Any) -> list[str]:
     from routing import ComposedEmbedder, synthetic_card, synthetic_query
 
     from weft.runtime.routing.capability_index import CapabilityIndex, card_documents
+    from weft.runtime.routing.outcome_memory import OutcomeMemory
 
     composed = ComposedEmbedder(minilm)
     rows = []
@@ -199,14 +211,18 @@ async def latency(sizes: list[int], n_queries: int, minilm: Any) -> list[str]:
             queries = [synthetic_query(rng) for _ in range(n_queries)]
             for q in queries:
                 await router.query_vector(RouteRequest(text=q))
-            times = []
-            for q in queries:
-                t0 = time.perf_counter()
-                await router.route(RouteRequest(text=q))
-                times.append((time.perf_counter() - t0) * 1000)
-            rows.append(
-                f"| {n:,} | {pct(times[5:], 50):.2f} | {pct(times[5:], 99):.2f} | {n_queries} |"
+            rows.append(f"| {n:,} | 0 | {await timed(router, queries)} | {n_queries} |")
+            print(rows[-1], flush=True)
+            # Again with outcomes remembered: the nearest-outcome lookup and the learned
+            # documents of the shortlisted agents (their rows read once, then in memory).
+            router.outcomes = OutcomeMemory(
+                index.client, model_id=composed.model_id, dimension=index.dimension
             )
+            for j in range(outcomes):
+                request = RouteRequest(text=synthetic_query(rng))
+                agent = (await router.route(request)).candidates[j % 3].agent_id
+                await router.record_outcome(request, agent, j % 2 == 0)
+            rows.append(f"| {n:,} | {outcomes:,} | {await timed(router, queries)} | {n_queries} |")
             print(rows[-1], flush=True)
         finally:
             shutil.rmtree(store, ignore_errors=True)
@@ -218,6 +234,7 @@ async def main() -> None:
     parser.add_argument("--sizes", default="1000")
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--no-latency", action="store_true")
+    parser.add_argument("--outcomes", type=int, default=1000, help="outcomes for the 2nd row")
     args = parser.parse_args()
     env = cap_blas()
     minilm = MiniLMEmbedder().load()
@@ -240,8 +257,13 @@ async def main() -> None:
     cached.save()
     print("\n".join(lines), flush=True)
     if not args.no_latency:
-        lines += ["", "| cards | route p50 ms | route p99 ms | queries |", "|---|---|---|---|"]
-        lines += await latency([int(s) for s in args.sizes.split(",")], args.queries, minilm)
+        lines += [
+            "",
+            "| cards | outcomes | route p50 ms | route p99 ms | queries |",
+            "|---|---|---|---|---|",
+        ]
+        sizes = [int(s) for s in args.sizes.split(",")]
+        lines += await latency(sizes, args.queries, minilm, args.outcomes)
     print(f"\n_{machine()} · {env}_")
 
 

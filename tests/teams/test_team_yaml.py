@@ -103,6 +103,16 @@ async def test_a_misspelled_member_fails_the_team_naming_it(tmp_path: Path) -> N
     assert "member 'bbo'" in error.message, error.message
 
 
+async def test_a_pool_for_someone_who_is_not_a_member_is_a_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "yaml_members.py").write_text(textwrap.dedent(MEMBERS))
+    workflow = WORKFLOW.replace("max_turns: 6}", "max_turns: 6, pools: {carol: [bob]}}")
+    (tmp_path / "wf.yaml").write_text(workflow)
+    result = await run_workflow(tmp_path / "wf.yaml", journal=False)
+    error = result.nodes["discuss"].error
+    assert error is not None and error.type == "ValidationError"
+    assert "'carol', not a member" in error.message, error.message
+
+
 async def test_trace_show_prints_the_team_state_machine(tmp_path: Path) -> None:
     (tmp_path / "yaml_members.py").write_text(textwrap.dedent(MEMBERS))
     (tmp_path / "wf.yaml").write_text(WORKFLOW)

@@ -140,6 +140,12 @@ class TeamFromArguments(_FromArguments):
     def build(self, call: ActionCall, name: str, members: list[str]) -> tuple[Team, dict[str, Any]]:
         args = call.arguments
         pools = args.get("pools") or {}
+        strays = sorted(set(pools) - set(members))
+        if strays:
+            raise ValueError(
+                f"argument 'pools' names {', '.join(map(repr, strays))}, not a member of "
+                f"{members}: a pool replaces a member, so its key must be one"
+            )
         seats = [TeamMember(name=n, pool=list(pools.get(n, []))) for n in members]
         team = Team(
             name,
