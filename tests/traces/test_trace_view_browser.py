@@ -107,7 +107,8 @@ def list_items(count: int) -> list[int]:
 @tool
 async def process_item(item: int, slow: int) -> dict[str, int]:
     """A few milliseconds per item, and far longer for the one numbered ``slow``."""
-    await asyncio.sleep(0.25 if item == slow else 0.001 * (item % 5))
+    # far longer than a loaded machine's stall of the loop, which lengthens the short ones
+    await asyncio.sleep(1.5 if item == slow else 0.001 * (item % 5))
     return {"item": item, "square": item * item}
 
 

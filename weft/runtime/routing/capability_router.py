@@ -42,7 +42,9 @@ A decision has three steps, and an optional fourth.
    (``card_text``). ``evidence`` is the signed, similarity- and age-weighted
    sum of past outcomes of the agent on near subtasks (``OutcomeMemory``;
    none: 0, neutral); an agent with positive evidence joins the shortlist even
-   if retrieval missed it.
+   if retrieval missed it. The agent's documents include its learned ones
+   (``OutcomeMemory.learned``: successes as examples, failures as not-skills,
+   similarity times ``w.learned`` and the age decay).
 3. **Decide and explain.** The highest score among the agents that passed the
    filters wins, unless it is under ``min_score`` (calibrated per embedder,
    ``CALIBRATED_MIN_SCORE``): then no agent fits and ``chosen`` is None.
@@ -95,7 +97,7 @@ from weft.runtime.routing.embeddings.base import Embedder, normalise
 from weft.runtime.routing.instruction import instruction_text, operation_terms
 from weft.runtime.routing.lexicon import Lexicon, terms
 from weft.runtime.routing.llm_choice import LLMChooser
-from weft.runtime.routing.outcome_memory import OutcomeMemory, SuccessEstimate
+from weft.runtime.routing.outcome_memory import CardVersions, OutcomeMemory, SuccessEstimate
 from weft.runtime.routing.scoring import (
     CALIBRATED_MIN_SCORE,
     Scored,
@@ -468,8 +470,8 @@ class CapabilityRouter:
         if self.outcomes is None or not len(self.outcomes):
             return {}
         cards = self.index.cards
-        versions = {a: c.version for a, c in list(cards.items())}
-        return {a: e for a, e in self.outcomes.estimates(vector, versions).items() if a in cards}
+        found = self.outcomes.estimates(vector, CardVersions(cards))
+        return {a: e for a, e in found.items() if a in cards}
 
     def _score(
         self,
@@ -483,8 +485,8 @@ class CapabilityRouter:
         cards = self.index.cards
         vectors = self.index.agent_vectors(agents)
         if self.outcomes is not None and w.learned and len(self.outcomes):
-            versions = {a: cards[a].version for a in agents if a in cards}
-            vectors = with_learned(vectors, self.outcomes.learned(agents, versions), w.learned)
+            learned = self.outcomes.learned(agents, CardVersions(cards))
+            vectors = with_learned(vectors, learned, w.learned)
         agents = [a for a in agents if a in vectors and a in cards]
         if not agents:
             return []

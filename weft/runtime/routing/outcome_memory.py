@@ -21,6 +21,17 @@ the score, so one close correction moves a decision a lot and many distant
 ones cannot outweigh a clear semantic match. ``rate`` (Laplace-smoothed
 success rate) is kept for display.
 
+Nearest past subtasks rarely carry a correction to a *different* request (on
+the labelled sets, the nearest subtask of the other half has the same right
+agent 24-37% of the time), so ``learned`` also hands the outcomes to the
+router as documents of the agents' cards: a success is a learned example of
+the agent, a failure a learned not-skill, decayed with age and filed per card
+version, scored like the card's own examples and not-skills (closest document
+and mean of the closest few). A correction then counts for requests of the
+same kind, as an example written into the card would. These rows are read
+from Chroma once and kept up to date by ``record``; ``reload`` re-reads them
+after another process recorded outcomes.
+
 The outcomes live in their own Chroma collection in the same store as the
 cards (and as the experience memory when it shares the store), with the same
 embedding-model check. An empty memory costs no query.
@@ -77,6 +88,23 @@ class Outcome:
             text=text,
             vector=np.asarray(vector, dtype=np.float32).reshape(-1),
         )
+
+
+class CardVersions(Mapping[str, int]):
+    """The current card version per agent, read from ``cards`` only for the agents asked
+    about: building a dict of every version would cost more than a route at 100k cards."""
+
+    def __init__(self, cards: Mapping[str, Any]) -> None:
+        self._cards = cards
+
+    def __getitem__(self, agent_id: str) -> int:
+        return int(self._cards[agent_id].version)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._cards)
+
+    def __len__(self) -> int:
+        return len(self._cards)
 
 
 class OutcomeMemory:
