@@ -224,3 +224,42 @@ async def test_the_orchestrator_resolves_capability_nodes_with_its_router(
     answer = await orchestrator.ask("hola", workflow=pipeline())
     assert answer.ok, answer.error
     assert answer.answer == "summary(english(hola))"
+
+
+def _outer_with_a_capability_inside() -> Workflow:
+    inner = Workflow("inner")
+    inner.input("task")
+    inner.node("translate", capability="Spanish to English", with_={"task": "${inputs.task}"})
+    outer = Workflow("outer")
+    outer.input("task")
+    outer.node("sub", inner, with_={"task": "${inputs.task}"})
+    return outer
+
+
+async def test_capability_nodes_inside_a_sub_workflow_are_resolved_too() -> None:
+    seen: list[str] = []
+
+    class ByKeyword:
+        async def resolve(
+            self, capability: str, *, node: str, run_id: str, actions: Any
+        ) -> Resolution:
+            seen.append(node)
+            return Resolution("translator" if "Spanish" in capability else None)
+
+    result = await run_workflow(
+        _outer_with_a_capability_inside(),
+        {"task": "hola"},
+        actions=AGENTS,
+        resolver=ByKeyword(),
+        record=False,
+    )
+    assert result.ok, result.error
+    assert result.nodes["sub"].output == {"translate": "english(hola)"}
+    assert len(seen) == 1 and seen[0].endswith("translate")
+
+
+async def test_without_a_router_a_capability_inside_a_sub_workflow_is_refused() -> None:
+    with pytest.raises(DefinitionError, match="node 'translate' names a capability"):
+        await run_workflow(
+            _outer_with_a_capability_inside(), {"task": "hola"}, actions=AGENTS, record=False
+        )

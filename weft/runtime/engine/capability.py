@@ -254,8 +254,33 @@ def unresolved_message(node: str) -> str:
     )
 
 
+@runtime_checkable
+class HoldsWorkflow(Protocol):
+    """An action that runs a prepared workflow (a sub-workflow node's ``WorkflowAction``).
+
+    A protocol, so this module needs not import the executor behind that action.
+    """
+
+    prepared: PreparedWorkflow
+
+    def with_prepared(self, prepared: PreparedWorkflow) -> Action: ...
+
+
 def capability_nodes(workflow: PreparedWorkflow) -> list[str]:
     return [n.name for n in workflow.nodes.values() if isinstance(n.action, CapabilityAction)]
+
+
+def _subworkflows(workflow: PreparedWorkflow) -> dict[str, HoldsWorkflow]:
+    """The nodes that run a sub-workflow with capability nodes somewhere inside."""
+    return {
+        n.name: n.action
+        for n in workflow.nodes.values()
+        if isinstance(n.action, HoldsWorkflow) and _needs_resolver(n.action.prepared)
+    }
+
+
+def _needs_resolver(workflow: PreparedWorkflow) -> bool:
+    return bool(capability_nodes(workflow)) or bool(_subworkflows(workflow))
 
 
 def bind_resolver(
@@ -263,19 +288,27 @@ def bind_resolver(
     resolver: CapabilityResolver | None = None,
     *,
     router: Router | None = None,
+    candidates: ActionTable | None = None,
 ) -> PreparedWorkflow:
     """``workflow`` whose capability nodes resolve with ``resolver`` (or ``router``, as a
     ``RouterResolver`` that leaves the workflow's critics out of the choice).
 
-    Raises ``DefinitionError`` naming each capability node (with its YAML line)
-    when neither is given. A workflow without capability nodes is returned as is.
+    Sub-workflow nodes get the same resolver, at any depth, so a capability
+    node inside a sub-workflow is routed like one at the top, among the
+    outermost run's actions (``candidates``; by default this workflow's). Raises
+    ``DefinitionError`` naming each capability node (with its YAML line) when
+    neither is given. A workflow without capability nodes is returned as is.
     """
     names = capability_nodes(workflow)
-    if not names:
+    subs = _subworkflows(workflow)
+    if not names and not subs:
         return workflow
     if resolver is None and router is not None:
         critics = {e.critic for n in workflow.nodes.values() for e in n.incoming if e.critic}
         resolver = RouterResolver(router, exclude=frozenset(c for c in critics if c))
+    if resolver is None and not names:  # only deeper down: the sub-workflow names its nodes
+        for sub in subs.values():
+            bind_resolver(sub.prepared)
     if resolver is None:
         spec = workflow.spec
         raise DefinitionError(
@@ -285,9 +318,13 @@ def bind_resolver(
             ]
         )
     nodes = dict(workflow.nodes)
+    table = candidates or workflow.registry
+    for name, sub in subs.items():
+        inner = bind_resolver(sub.prepared, resolver, candidates=table)
+        nodes[name] = replace(nodes[name], action=sub.with_prepared(inner))
     for name in names:
         node = nodes[name]
         assert isinstance(node.action, CapabilityAction)
-        rebound: Action = node.action.bound(resolver, workflow.registry)
+        rebound: Action = node.action.bound(resolver, table)
         nodes[name] = replace(node, action=rebound)
     return replace(workflow, nodes=nodes)

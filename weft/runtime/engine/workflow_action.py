@@ -82,6 +82,10 @@ class WorkflowAction:
     def graph_hash(self) -> str:
         return self.prepared.graph_hash
 
+    def with_prepared(self, prepared: PreparedWorkflow) -> WorkflowAction:
+        """The same action over another preparation of its workflow (capability nodes bound)."""
+        return WorkflowAction(prepared, name=self._spec.name)
+
     async def invoke(self, call: ActionCall, ctx: ActionContext) -> ActionResult:
         try:
             inputs = resolve_inputs(self.prepared.spec, call.arguments)
