@@ -103,3 +103,23 @@ async def test_without_learned_documents_the_same_correction_changes_nothing(
     before, after = got["before"], got["after"]
     for agent in ("translator", "triage"):
         assert after[agent].score == pytest.approx(before[agent])  # type: ignore[index]
+
+
+def test_neighbours_come_from_memory_and_follow_other_processes_within_a_second(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    ticks = [100.0]
+    monkeypatch.setattr("weft.runtime.routing.outcome_memory.time.monotonic", lambda: ticks[0])
+    client = chroma_client(path=None, url=None)
+    here = OutcomeMemory(client, model_id="test", dimension=4, collection="follow-test")
+    there = OutcomeMemory(client, model_id="test", dimension=4, collection="follow-test")
+    near = np.asarray([1, 0, 0, 0], dtype=np.float32)
+    far = np.asarray([0, 1, 0, 0], dtype=np.float32)
+    here.record(near, "a", True, "near")
+    here.record(far, "b", True, "far")
+    # only the similar past subtask counts, with its similarity
+    estimates = here.estimates(np.asarray([0.9, 0.1, 0, 0], dtype=np.float32))
+    assert set(estimates) == {"a"} and estimates["a"].nearest == pytest.approx(0.994, abs=1e-3)
+    assert there.estimates(near) == {}  # another process: not yet asked again
+    ticks[0] += 1.5
+    assert set(there.estimates(near)) == {"a"}
