@@ -81,6 +81,7 @@ MARKS: dict[str, tuple[str, ...]] = {
     "bench/test_bus_bench_smoke.py": ("mqtt",),
     "bench/test_topologies_bench_smoke.py": ("mqtt",),
     "bench/test_hops_smoke.py": ("mqtt",),
+    "bench/test_teams_bench_smoke.py": ("mqtt",),
     # MCP servers started as processes (stdio and streamable HTTP), and agents serving them
     "interop_mcp/": ("slow",),
     "interop_mcp/test_mcp_agent_serve.py": ("mqtt", "slow"),
