@@ -139,7 +139,7 @@ nodes:
 @pytest.mark.parametrize(
     ("source", "complaint"),
     [
-        ('{a2a: "ftp://host/"}', "'a2a' must be an http:// or https:// URL"),
+        ('{a2a: "ftp://host/"}', r"'a2a' must be an http\(s\):// URL or mqtt\(s\)://"),
         ('{python: "m:f", skill: echo}', "'skill' names a skill of an A2A agent"),
         ('{a2a: "http://h/", python: "m:f"}', "exactly one of"),
     ],

@@ -1,5 +1,6 @@
 """The CLI in its own processes: ``weft agent serve --a2a`` called by an A2A client over MQTT
-(and its Will when it dies), ``weft a2a serve --http`` called through a2a-sdk's client."""
+(and its Will when it dies) and by a YAML workflow's ``a2a: mqtt://`` action, ``weft a2a
+serve --http`` called through a2a-sdk's client."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import signal
 import uuid
 from pathlib import Path
 
+from weft import run_workflow
 from weft.agents.a2a_action import from_a2a
 from weft.protocols import a2a_mqtt as wire
 from weft.protocols.a2a import task_output
@@ -48,6 +50,48 @@ async def test_an_a2a_client_over_mqtt_calls_an_agent_served_by_weft_agent_serve
         assert will.user_properties == {wire.STATUS: wire.OFFLINE, wire.STATUS_SOURCE: "lwt"}
         assert will.body["name"] == "echo-1"
         await client.clear(address)
+
+
+async def test_a_yaml_workflow_calls_an_agent_served_by_weft_agent_serve_over_a2a_mqtt(
+    mqtt_broker_url: str, tmp_path: Path
+) -> None:
+    unit = f"u{uuid.uuid4().hex[:10]}"
+    address = wire.A2aMqttAddress("acme", unit, "stats-1")
+    workflow = tmp_path / "wf.yaml"
+    workflow.write_text(
+        "name: count-over-mqtt\n"
+        "inputs:\n  text: {type: string}\n"
+        f'actions:\n  stats: {{a2a: "{mqtt_broker_url}/{address}"}}\n'
+        'nodes:\n  count: {action: stats, with: {document: "${inputs.text}"}}\n'
+    )
+    args = [
+        "agent",
+        "serve",
+        f"{TOOLS}:word_stats",
+        "--agent-id",
+        "stats-1",
+        "--a2a",
+        f"acme/{unit}",
+    ]
+    namespace = ["--namespace", unit, "--broker", mqtt_broker_url]
+    async with weft_process(
+        *args, *namespace, ready="also serves A2A over MQTT", cwd=ROOT
+    ) as served:
+        result = await run_workflow(str(workflow), {"text": "four words right here"}, record=False)
+        assert result.ok, result.error
+        assert result.outputs["count"] == {"words": 4, "chars": 21}
+        # killed: its Will marks the card offline, and the next run fails, retryably
+        async with A2aMqttClient(mqtt_broker_url) as client:
+            await client.card(address)  # the retained card, online
+            served.process.send_signal(signal.SIGKILL)
+            will = await client.card(address, timeout=WAIT)
+            assert will.user_properties[wire.STATUS] == wire.OFFLINE
+            after = await run_workflow(str(workflow), {"text": "x"}, record=False)
+            await client.clear(address)
+    assert not after.ok
+    failed = after.nodes["count"]
+    assert failed.error is not None and failed.error.retryable
+    assert "offline (the broker's Will: its connection died)" in failed.error.message
 
 
 async def test_weft_a2a_serve_over_http_answers_the_sdk_client() -> None:

@@ -97,3 +97,33 @@ def test_similar_agents_share_a_channel_and_different_ones_do_not() -> None:
     groups = group_similar(cards, embedder=HashingEmbedder(), threshold=0.6)
     assert groups == [[0, 2], [1]]
     assert group_similar(cards, embedder=HashingEmbedder(), threshold=0.999) == [[0], [1], [2]]
+
+
+async def test_an_unknown_synthesizer_fails_before_any_member_is_called() -> None:
+    calls: list[tuple[str, str, int]] = []
+    cluster = Cluster("fed", [_writer("a", calls), _writer("b", calls)], synthesizer="synthesiser")
+    with pytest.raises(Exception, match="synthesizer 'synthesiser'") as failed:
+        await cluster.run("x", ["p", "q"])
+    assert calls == []  # not one draft or refinement was paid for
+    assert "cluster 'fed'" in str(failed.value) and "known actions" in str(failed.value)
+
+
+async def test_a_cluster_in_a_workflow_names_the_unknown_synthesizer_and_the_closest_action() -> (
+    None
+):
+    from weft.runtime.engine.runner import run_workflow
+    from weft.workflows import Workflow
+
+    calls: list[tuple[str, str, int]] = []
+    writer, editor = _writer("writer", calls), _writer("editor", calls)
+    cluster = Cluster("fed", ["writer", "writer"], rounds=3, synthesizer="edtor")
+    flow = Workflow("w")
+    flow.node("refine", cluster, with_={"task": "post"})
+    result = await run_workflow(flow, actions={"writer": writer, "editor": editor}, journal=False)
+    error = result.nodes["refine"].error
+    assert error is not None and error.type == "UnknownAction", result
+    assert "node 'refine'" in error.message
+    assert "synthesizer 'edtor' is no action of this run" in error.message
+    assert "(did you mean 'editor'?)" in error.message
+    assert "known actions: editor, " in error.message  # the closest known name first
+    assert calls == []

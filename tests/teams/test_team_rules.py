@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
+
+import pytest
 
 from tests.teams.scenarios import check_legal_states, check_one_speaker_per_turn, run_in_process
 from tests.teams.scripted import Script, echo, members
 from weft.agents import LLMAgent, tool
-from weft.protocols import ActionContext
+from weft.protocols import ActionContext, ActionFailed
 from weft.protocols.teams import MemberReply, SpeakerChoice, TeamState
 from weft.runtime.teams import Team
 from weft.runtime.tracing.spans import MemoryTracer
@@ -161,3 +164,41 @@ async def test_a_task_reports_progress_on_the_team_topic_before_its_result() -> 
     assert kinds == [("progress", "b"), ("task_result", "b")]
     progress = next(m for m in log if m.type.value == "progress")
     assert (progress.text, progress.data["fraction"]) == ("half way", 0.5)
+
+
+@pytest.mark.parametrize(
+    "settings,message",
+    [
+        ({"max_turns": 0}, "team 'bad': max_turns must be an integer >= 1, not 0"),
+        ({"window": -2}, "team 'bad': window must be an integer >= 1, not -2"),
+        ({"team_up_depth": 0}, "team 'bad': team_up_depth must be an integer >= 1, not 0"),
+        ({"turn_timeout": 0}, "team 'bad': turn_timeout must be a number of seconds > 0"),
+        ({"selector": "roundrobin"}, "(did you mean 'round_robin'?)"),
+        ({"selector": "llm:"}, "speaker rule 'llm:' names no action"),
+    ],
+)
+def test_a_bad_setting_is_refused_when_the_team_is_made(
+    settings: dict[str, Any], message: str
+) -> None:
+    script = Script({})
+    with pytest.raises(ValueError, match=re.escape(message)):
+        Team("bad", members(script, "a"), **settings)
+
+
+async def test_an_unknown_llm_selector_fails_before_anyone_speaks() -> None:
+    script = Script({})
+    team = Team("t", members(script, "a", "b"), selector="llm:moderatr")
+    with pytest.raises(ActionFailed, match="speaker chooser 'moderatr'"):
+        await team.run("chat")
+    assert script.speakers == []
+
+
+async def test_a_selector_that_picks_a_stranger_fails_the_team_naming_it() -> None:
+    class Stranger:
+        async def choose(self, selection: Any, caller: Any) -> tuple[str, str]:
+            return "zed", "mine"
+
+    script = Script({})
+    team = Team("t", members(script, "a", "b"), selector=Stranger())
+    with pytest.raises(ActionFailed, match=r"chose 'zed', which is not a member \(a, b\)"):
+        await team.run("chat")

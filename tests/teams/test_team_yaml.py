@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import sys
 import textwrap
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from weft.cli._app import cli
@@ -150,3 +152,146 @@ async def test_the_html_view_puts_a_conversation_in_one_lane_with_its_states(
         "DISCUSSION",
         "CONCLUSION",
     ]
+
+
+COUNTED = """
+from pathlib import Path
+from typing import Any
+
+CALLS = Path(__file__).with_name("calls.txt")
+
+
+def writer(task: str, context: dict[str, Any]) -> Any:
+    with CALLS.open("a") as calls:
+        calls.write(context["mode"] + "\\n")
+    return context.get("subtask") or "done"
+
+
+def speaker(task: str, context: dict[str, Any]) -> Any:
+    with CALLS.open("a") as calls:
+        calls.write(context["mode"] + "\\n")
+    return {"act": "conclude", "text": "done"}
+"""
+
+UNKNOWN_SYNTHESIZER = """
+name: bad-synthesizer
+actions:
+  fed: {python: "weft.runtime.teams:cluster_action"}
+  writer: {python: "counted_members:writer"}
+  editor: {python: "counted_members:writer"}
+nodes:
+  refine:
+    action: fed
+    with:
+      task: "write the post"
+      members: [writer, writer]
+      rounds: 3
+      synthesizer: edtor
+"""
+
+
+def _counted(tmp_path: Path, workflow: str) -> tuple[Path, Path]:
+    """The workflow file, and the file each member call appends its mode to."""
+    sys.modules.pop("counted_members", None)  # each test imports its own copy
+    (tmp_path / "counted_members.py").write_text(textwrap.dedent(COUNTED))
+    (tmp_path / "wf.yaml").write_text(workflow)
+    return tmp_path / "wf.yaml", tmp_path / "calls.txt"
+
+
+async def test_an_unknown_synthesizer_in_yaml_fails_at_its_line_before_any_draft(
+    tmp_path: Path,
+) -> None:
+    flow, calls = _counted(tmp_path, UNKNOWN_SYNTHESIZER)
+    result = await run_workflow(flow, journal=False)
+    sys.modules.pop("counted_members", None)
+    error = result.nodes["refine"].error
+    assert error is not None and error.type == "UnknownAction", result
+    line = UNKNOWN_SYNTHESIZER.splitlines().index("      synthesizer: edtor") + 1
+    assert error.message.startswith(f"{flow}:{line}:"), error.message
+    assert "node 'refine', field 'with.synthesizer'" in error.message
+    assert "cluster 'refine': synthesizer 'edtor'" in error.message
+    assert "(did you mean 'editor'?)" in error.message
+    assert "known actions: editor, " in error.message
+    assert not calls.exists()  # no member was called
+
+
+def test_the_cli_prints_the_unknown_synthesizer_without_a_traceback(tmp_path: Path) -> None:
+    flow, calls = _counted(tmp_path, UNKNOWN_SYNTHESIZER)
+    shown = CliRunner().invoke(cli, ["run", str(flow)], env={"WEFT_HOME": str(tmp_path)})
+    sys.modules.pop("counted_members", None)
+    assert shown.exit_code != 0
+    assert "synthesizer 'edtor'" in shown.output and "Traceback" not in shown.output
+    assert not calls.exists()
+
+
+async def test_an_unknown_pool_replacement_fails_the_team_before_anyone_speaks(
+    tmp_path: Path,
+) -> None:
+    workflow = """
+name: bad-pool
+actions:
+  team: {python: "weft.runtime.teams:team_action"}
+  speaker: {python: "counted_members:speaker"}
+nodes:
+  discuss:
+    action: team
+    with: {task: "decide", members: [speaker], pools: {speaker: [spaeker]}}
+"""
+    flow, calls = _counted(tmp_path, workflow)
+    result = await run_workflow(flow, journal=False)
+    sys.modules.pop("counted_members", None)
+    error = result.nodes["discuss"].error
+    assert error is not None and error.type == "UnknownAction", result
+    assert "pool replacement 'spaeker' (pools.speaker[0])" in error.message, error.message
+    assert "(did you mean 'speaker'?)" in error.message
+    assert not calls.exists()
+
+
+@pytest.mark.parametrize(
+    "setting,field,message",
+    [
+        ("max_turns: 0", "max_turns", "team 'discuss': max_turns must be an integer >= 1, not 0"),
+        ("turn_timeout: -1", "turn_timeout", "turn_timeout must be a number of seconds > 0"),
+        ("selector: roundrobin", "selector", "unknown speaker rule 'roundrobin'"),
+        ("pools: {speaker: spare}", "pools.speaker", "pools.speaker must list the names"),
+    ],
+)
+async def test_a_bad_team_setting_in_yaml_names_its_line_before_anyone_speaks(
+    tmp_path: Path, setting: str, field: str, message: str
+) -> None:
+    workflow = f"""
+name: bad-setting
+actions:
+  team: {{python: "weft.runtime.teams:team_action"}}
+  speaker: {{python: "counted_members:speaker"}}
+nodes:
+  discuss:
+    action: team
+    with:
+      task: decide
+      members: [speaker]
+      {setting}
+"""
+    flow, calls = _counted(tmp_path, workflow)
+    result = await run_workflow(flow, journal=False)
+    sys.modules.pop("counted_members", None)
+    error = result.nodes["discuss"].error
+    assert error is not None and error.type == "ValidationError", result
+    line = workflow.splitlines().index(f"      {setting}") + 1
+    assert error.message.startswith(f"{flow}:{line}:"), error.message
+    assert f"node 'discuss', field 'with.{field}'" in error.message
+    assert message in error.message
+    assert not calls.exists()
+
+
+async def test_a_cluster_with_too_few_subtasks_names_the_line(tmp_path: Path) -> None:
+    workflow = UNKNOWN_SYNTHESIZER.replace("synthesizer: edtor", "subtasks: [intro]")
+    flow, calls = _counted(tmp_path, workflow)
+    result = await run_workflow(flow, journal=False)
+    sys.modules.pop("counted_members", None)
+    error = result.nodes["refine"].error
+    assert error is not None and error.type == "ValidationError", result
+    line = workflow.splitlines().index("      subtasks: [intro]") + 1
+    assert error.message.startswith(f"{flow}:{line}:"), error.message
+    assert "2 members but got 1 subtasks" in error.message
+    assert not calls.exists()

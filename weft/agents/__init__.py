@@ -5,6 +5,7 @@ importing this package stays cheap.
 """
 
 from weft.agents.a2a_action import A2aAction, from_a2a
+from weft.agents.a2a_mqtt_action import A2aAgentNotFound, A2aMqttAction, from_a2a_mqtt
 from weft.agents.chat_model import (
     DEFAULT_MODEL,
     DEFAULT_PRICES,
@@ -36,6 +37,8 @@ __all__ = [
     "LLM_RETRY",
     "TASK_INPUT_SCHEMA",
     "A2aAction",
+    "A2aAgentNotFound",
+    "A2aMqttAction",
     "ChatModel",
     "FunctionAction",
     "LLMAgent",
@@ -51,6 +54,7 @@ __all__ = [
     "ToolSet",
     "describe_validation_error",
     "from_a2a",
+    "from_a2a_mqtt",
     "from_langgraph",
     "from_mcp",
     "llm_configured",

@@ -22,6 +22,10 @@ What maps to what (docs/interop.md has the table):
 - the card is read once (``/.well-known/agent-card.json``), when first
   needed, and its capability card (``capability_from_a2a``) is the spec's.
 
+An ``mqtt://`` or ``mqtts://`` URL (``mqtt://HOST:PORT/ORG/UNIT/AGENT_ID``)
+names an agent on A2A's MQTT binding instead: ``from_a2a`` then gives an
+``A2aMqttAction`` (``weft.agents.a2a_mqtt_action``, docs/a2a-mqtt.md).
+
 ``a2a-sdk`` is the optional ``a2a`` extra, imported on first use.
 """
 
@@ -35,20 +39,17 @@ import weakref
 from collections.abc import Mapping
 from typing import Any
 
+from weft.agents._a2a_base import A2aCardAction
+from weft.agents.a2a_mqtt_action import A2aMqttAction, from_a2a_mqtt
 from weft.protocols import (
     ActionCall,
     ActionContext,
-    ActionKind,
     ActionResult,
-    ActionSpec,
-    ActionState,
 )
 from weft.protocols.a2a import (
     SKILL_METADATA,
     a2a_name,
-    capability_from_a2a,
     response_result,
-    specs_from_a2a,
     value_to_parts,
 )
 
@@ -72,7 +73,7 @@ def _sdk() -> Any:
     return a2a.client
 
 
-class A2aAction:
+class A2aAction(A2aCardAction):
     """The A2A agent at ``url`` as an action (module docstring)."""
 
     def __init__(
@@ -85,50 +86,30 @@ class A2aAction:
         card: Mapping[str, Any] | None = None,
         timeout: float | None = None,
     ) -> None:
+        if url.startswith(("mqtt://", "mqtts://")):
+            raise ValueError(
+                f"A2aAction({url!r}) calls A2A over HTTP: use A2aMqttAction or "
+                "'await from_a2a(url)' for an agent on an MQTT broker"
+            )
         self.url = url
-        self.skill = skill
-        self.timeout = timeout
         found = name or (a2a_name(str(card.get("name", ""))) if card else None)
         if not found:
             raise ValueError(f"A2aAction({url!r}) needs a name (or use 'await from_a2a(url)')")
-        self._name: str = found
-        self._description = description
-        self._card: dict[str, Any] | None = None
-        self._spec = ActionSpec(
-            name=self._name,
-            kind=ActionKind.AGENT,
-            description=description or f"A2A agent at {url}",
+        super().__init__(
+            name=found,
+            skill=skill,
+            description=description,
+            default_description=f"A2A agent at {url}",
             input_schema=A2A_INPUT_SCHEMA,
+            card=card,
+            timeout=timeout,
         )
-        if card is not None:
-            self._use_card(dict(card))
         self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, tuple[Any, Any]] = (
             weakref.WeakKeyDictionary()
         )
 
-    @property
-    def spec(self) -> ActionSpec:
-        return self._spec
-
-    @property
-    def card(self) -> dict[str, Any] | None:
-        """The agent's A2A card (JSON) once read."""
-        return self._card
-
     def __repr__(self) -> str:
         return f"A2aAction({self.url!r}, name={self._name!r})"
-
-    def _use_card(self, card: dict[str, Any]) -> None:
-        self._card = card
-        chosen = next((s for s in specs_from_a2a(card) if s.name == self.skill), None)
-        capability = chosen.card if chosen and chosen.card else capability_from_a2a(card)
-        described = (chosen.description if chosen else "") or capability.description
-        self._spec = self._spec.model_copy(
-            update={
-                "description": self._description or described or self._spec.description,
-                "card": capability,
-            }
-        )
 
     async def resolve(self) -> dict[str, Any]:
         """Read the agent card (once) and fill the spec's description and capability card."""
@@ -181,10 +162,7 @@ class A2aAction:
 
     async def invoke(self, call: ActionCall, ctx: ActionContext) -> ActionResult:
         started = time.monotonic()
-        timeout = self.timeout
-        if call.deadline is not None:
-            left = max(call.deadline - time.time(), 0.001)
-            timeout = left if timeout is None else min(timeout, left)
+        timeout = self._call_timeout(call)
         try:
             client = await self._client()
             from a2a.client import ClientCallContext
@@ -197,13 +175,7 @@ class A2aAction:
                 ):
                     last = event
         except TimeoutError:
-            return ActionResult.failure(
-                call.call_id,
-                "Timeout",
-                f"{self._name}: no answer from {self.url} within {timeout:g}s",
-                state=ActionState.TIMEOUT,
-                retryable=True,
-            )
+            return self._timed_out(call, self.url, timeout)
         except ImportError:
             raise
         except Exception as exc:
@@ -212,11 +184,8 @@ class A2aAction:
             return ActionResult.failure(
                 call.call_id, "A2AProtocolError", f"{self._name}: {self.url} sent no response"
             )
-        result = response_result(call.call_id, MessageToDict(last), source=self._name)
-        return result.model_copy(
-            update={
-                "usage": result.usage.model_copy(update={"latency_s": time.monotonic() - started})
-            }
+        return self._timed(
+            response_result(call.call_id, MessageToDict(last), source=self._name), started
         )
 
     async def aclose(self) -> None:
@@ -229,8 +198,15 @@ class A2aAction:
 
 async def from_a2a(
     url: str, *, name: str | None = None, skill: str | None = None, timeout: float | None = None
-) -> A2aAction:
-    """The A2A agent at ``url`` as an action named after its card (or ``name``)."""
+) -> A2aAction | A2aMqttAction:
+    """The A2A agent at ``url`` as an action named after its card (or ``name``).
+
+    ``http(s)://`` reads the card from ``/.well-known/agent-card.json``;
+    ``mqtt(s)://HOST:PORT/ORG/UNIT/AGENT_ID`` reads the agent's retained card
+    on the broker (``from_a2a_mqtt``; ``A2aAgentNotFound`` when there is none).
+    """
+    if url.startswith(("mqtt://", "mqtts://")):
+        return await from_a2a_mqtt(url, name=name, skill=skill, timeout=timeout)
     probe = A2aAction(url, name=name or "a2a_agent", skill=skill, timeout=timeout)
     card = await probe.resolve()
     action = A2aAction(url, name=name, skill=skill, card=card, timeout=timeout)

@@ -61,8 +61,10 @@ class AskProgress:
     states. Use it as a context manager around the ask.
     """
 
-    def __init__(self, *, live: bool) -> None:
+    def __init__(self, *, live: bool, cluster_rounds: int | None = None) -> None:
         self.rows: dict[str, _Row] = {}
+        #: ``--cluster-rounds``: a ``channel_<id>`` node is a cluster of subtasks, so said.
+        self.cluster_rounds = cluster_rounds
         self.phase = ""
         self.started = time.monotonic()
         self._live: Live | None = None
@@ -112,7 +114,7 @@ class AskProgress:
             return  # sub-workflow nodes and foreach items: their node's row says it
         row = self.rows.get(node)
         if row is None:
-            row = self.rows[node] = _Row(node)
+            row = self.rows[node] = _Row(node, self._route_of(node))
         now = time.monotonic()
         if kind is EventKind.NODE_STARTED and row.started is None:
             row.state, row.started = "running", now
@@ -129,6 +131,12 @@ class AskProgress:
             if message != row.note:
                 row.note = message
                 self._line(f"  · {node}: {message}")
+
+    def _route_of(self, node: str) -> str:
+        """What runs a node that is not a subtask of the plan: a cluster's channel, or nothing."""
+        if self.cluster_rounds is None or not node.startswith("channel_"):
+            return ""
+        return f"cluster, {self.cluster_rounds} round{'s' if self.cluster_rounds != 1 else ''}"
 
     # -- how it is shown ----------------------------------------------------------------
 

@@ -227,6 +227,13 @@ def _summary(answer: Any) -> str:
     type=click.IntRange(min=1),
     help="Most planner answers before the rule planner takes over (default 3).",
 )
+@click.option(
+    "--cluster-rounds",
+    type=click.IntRange(min=1),
+    metavar="K",
+    help="Independent subtasks routed to the same agent refine each other's answers for K "
+    "rounds, then one synthesis answers for them (an FoA cluster).",
+)
 @click.option("--max-tokens", type=click.IntRange(min=1), help="Token budget for the whole ask.")
 @click.option("--max-cost", type=click.FloatRange(min=0), help="Cost budget in USD.")
 @click.option("--max-time", type=click.FloatRange(min=0, min_open=True), help="Time budget, s.")
@@ -268,6 +275,7 @@ def ask_command(
     router_kind: str,
     max_subtasks: int | None,
     plan_attempts: int | None,
+    cluster_rounds: int | None,
     max_tokens: int | None,
     max_cost: float | None,
     max_time: float | None,
@@ -295,6 +303,11 @@ def ask_command(
     broker = _broker_needed(broker, agent_refs, workflow, registry)
     if not agent_refs and workflow is None and broker is None:
         raise WeftError("give the agents to use: --agents module:obj (or --workflow FILE)")
+    if cluster_rounds is not None and workflow is not None:
+        raise WeftError(
+            "--cluster-rounds clusters the subtasks of a plan; --workflow runs the file as it "
+            "is written (use cluster_action in the workflow for a cluster)"
+        )
     limits: dict[str, Any] = {
         "max_subtasks": max_subtasks,
         "max_plan_attempts": plan_attempts,
@@ -322,7 +335,11 @@ def ask_command(
             raise WeftError("--aggregator llm needs a model: set OPENAI_API_KEY or --base-url")
         journal = open_journal(journal_path)
         tracer = open_tracer()
-        progress = None if as_json else AskProgress(live=sys.stderr.isatty())
+        progress = (
+            None
+            if as_json
+            else AskProgress(live=sys.stderr.isatty(), cluster_rounds=cluster_rounds)
+        )
 
         async def go() -> Any:
             async with _remote_agents(broker, namespace, registry):
@@ -337,6 +354,7 @@ def ask_command(
                     listeners=[progress.on_event] if progress else (),
                     on_plan=progress.on_plan if progress else None,
                     experience=None if no_memory else _experience(memory_dir, configured),
+                    cluster_rounds=cluster_rounds,
                 )
                 if progress is not None and workflow is None:
                     progress.planning(_planner_name(use_llm_planner))

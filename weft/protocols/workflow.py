@@ -20,8 +20,11 @@ import random
 import re
 from enum import StrEnum
 from typing import Any, ClassVar, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
+
+from weft.protocols.a2a_mqtt import A2aMqttAddress
 
 NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_-]*$"
 _NAME_RE = re.compile(NAME_PATTERN)
@@ -252,6 +255,29 @@ class InputSpec(BaseModel):
     )
 
 
+def _check_a2a_url(url: str) -> None:
+    """``ValueError`` unless ``url`` is an http(s) URL or ``mqtt(s)://HOST[:PORT]/ORG/UNIT/AGENT``."""
+    if url.startswith(("http://", "https://")):
+        return
+    if not url.startswith(("mqtt://", "mqtts://")):
+        raise ValueError(
+            f"'a2a' must be an http(s):// URL or mqtt(s)://HOST:PORT/ORG/UNIT/AGENT_ID, not {url!r}"
+        )
+    split = urlsplit(url)
+    try:
+        split.port  # noqa: B018 - raises for a port that is not a number
+    except ValueError:
+        raise ValueError(f"'a2a' {url!r} has a bad port") from None
+    if not split.hostname:
+        raise ValueError(f"'a2a' {url!r} names no broker host")
+    try:
+        A2aMqttAddress.parse(split.path.strip("/"))
+    except ValueError as exc:
+        raise ValueError(
+            f"'a2a' {url!r} must name the agent as mqtt://HOST:PORT/ORG/UNIT/AGENT_ID: {exc}"
+        ) from None
+
+
 class ActionRef(BaseModel):
     """Where an action used by the workflow comes from (YAML ``actions:`` section)."""
 
@@ -271,10 +297,18 @@ class ActionRef(BaseModel):
     a2a: str | None = Field(
         default=None,
         description="An A2A agent: the http(s):// URL it serves its agent card under "
-        "(/.well-known/agent-card.json); the agent is one action of this name.",
+        "(/.well-known/agent-card.json), or mqtt(s)://HOST:PORT/ORG/UNIT/AGENT_ID for one on "
+        "an MQTT broker (A2A over MQTT, its card read when the workflow is loaded); the agent "
+        "is one action of this name.",
     )
     skill: str | None = Field(
         default=None, description="With 'a2a': the skill to call, for an agent with several."
+    )
+    timeout: float | None = Field(
+        default=None,
+        gt=0,
+        description="With 'a2a': seconds a call may wait for its answer at most; for an "
+        "mqtt:// agent also how long loading the workflow waits for its card (default 5).",
     )
     description: str | None = Field(default=None, description="Overrides the action's own.")
 
@@ -289,8 +323,10 @@ class ActionRef(BaseModel):
             raise ValueError(f"an action reference needs exactly one of {names}")
         if self.skill is not None and self.a2a is None:
             raise ValueError("'skill' names a skill of an A2A agent: it needs 'a2a'")
-        if self.a2a is not None and not self.a2a.startswith(("http://", "https://")):
-            raise ValueError(f"'a2a' must be an http:// or https:// URL, not {self.a2a!r}")
+        if self.timeout is not None and self.a2a is None:
+            raise ValueError("'timeout' bounds the calls of an A2A agent: it needs 'a2a'")
+        if self.a2a is not None:
+            _check_a2a_url(self.a2a)
         return self
 
 

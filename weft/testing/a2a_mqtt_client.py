@@ -13,49 +13,33 @@ The client's own id is ``{org}/{unit}/{agent}`` (default ``weft-test/clients/<ra
 its replies come to ``$a2a/v1/reply/{org}/{unit}/{agent}/{random}``,
 subscribed before anything is sent; replies are matched by Correlation Data
 and a reply with an unknown one is kept apart (``stray``). ``aiomqtt`` is in
-the ``a2a`` and ``dev`` extras.
+the ``a2a`` and ``dev`` extras. The wire pieces it shares with weft's own
+requester (``weft.agents.A2aMqttAction``): the broker URL, the client's
+options, the request and reply shapes, come from ``weft.agents.a2a_mqtt_link``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import os
-import socket
 import uuid
-from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Self
-from urllib.parse import urlsplit
 
+from weft.agents.a2a_mqtt_link import (
+    A2aMqttReply,
+    A2aMqttTarget,
+    jsonrpc_request,
+    publish_properties,
+    send_message_params,
+)
 from weft.protocols import a2a_mqtt as wire
-from weft.protocols.a2a import SKILL_METADATA, value_to_parts
+
+__all__ = ["REPLY_TIMEOUT", "A2aMqttClient", "A2aMqttReply"]
 
 #: Seconds to wait for a first reply, the profile's ``reply_first_timeout_ms``.
 REPLY_TIMEOUT = 15.0
-_NODELAY = (socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-#: aiomqtt's own log (it warns of "pending publish calls" under load); silent unless configured.
-_log = logging.getLogger(__name__)
-_log.addHandler(logging.NullHandler())
-
-
-@dataclass
-class A2aMqttReply:
-    """One message received: its JSON body (``None`` if not JSON) and MQTT properties."""
-
-    topic: str
-    payload: bytes
-    correlation: bytes | None
-    user_properties: dict[str, str] = field(default_factory=dict)
-    retain: bool = False
-
-    @property
-    def body(self) -> Any:
-        try:
-            return json.loads(self.payload) if self.payload else None
-        except ValueError:
-            return None
 
 
 class A2aMqttClient:
@@ -68,8 +52,7 @@ class A2aMqttClient:
         address: wire.A2aMqttAddress | None = None,
         timeout: float = REPLY_TIMEOUT,
     ) -> None:
-        parts = urlsplit(broker_url if "://" in broker_url else f"mqtt://{broker_url}")
-        self.host, self.port = parts.hostname or "127.0.0.1", parts.port or 1883
+        self.target = A2aMqttTarget.parse(broker_url, agent_required=False)
         self.address = address or wire.A2aMqttAddress(
             "weft-test", "clients", f"c{os.urandom(6).hex()}"
         )
@@ -83,16 +66,7 @@ class A2aMqttClient:
         self.stray: asyncio.Queue[A2aMqttReply] = asyncio.Queue()
 
     async def __aenter__(self) -> Self:
-        import aiomqtt
-
-        self._client = aiomqtt.Client(
-            self.host,
-            self.port,
-            logger=_log,
-            identifier=self.address.client_id,
-            protocol=aiomqtt.ProtocolVersion.V5,
-            socket_options=[_NODELAY],
-        )
+        self._client = self.target.client(self.address.client_id)
         await self._client.__aenter__()
         await self._client.subscribe(self.reply_topic, qos=1)
         self._reader = asyncio.create_task(self._read(), name="a2a-mqtt client")
@@ -111,14 +85,7 @@ class A2aMqttClient:
 
     async def _read(self) -> None:
         async for message in self._client.messages:
-            props = message.properties
-            reply = A2aMqttReply(
-                topic=message.topic.value,
-                payload=bytes(message.payload or b""),
-                correlation=getattr(props, "CorrelationData", None),
-                user_properties=dict(getattr(props, "UserProperty", []) or []),
-                retain=bool(message.retain),
-            )
+            reply = A2aMqttReply.of(message)
             if reply.topic == self.reply_topic:
                 queue = self._replies.get(reply.correlation) if reply.correlation else None
                 (queue or self.stray).put_nowait(reply)
@@ -144,22 +111,17 @@ class A2aMqttClient:
         ``with_correlation`` / ``with_response_topic`` false leave those
         properties out, to see how a responder treats a malformed request.
         """
-        from paho.mqtt.packettypes import PacketTypes
-        from paho.mqtt.properties import Properties
-
-        props = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
-        if with_response_topic:
-            props.ResponseTopic = response_topic or self.reply_topic
         if with_correlation:
             correlation = correlation or os.urandom(16)
-            props.CorrelationData = correlation
             self._replies.setdefault(correlation, asyncio.Queue())
         else:
             correlation = None
-        if user_properties:
-            props.UserProperty = list(user_properties.items())
-        if expiry is not None:
-            props.MessageExpiryInterval = expiry
+        props = publish_properties(
+            correlation,
+            (response_topic or self.reply_topic) if with_response_topic else None,
+            user_properties=user_properties,
+            expiry=expiry,
+        )
         payload = body if isinstance(body, bytes) else json.dumps(body).encode()
         await self._client.publish(topic, payload, qos=1, properties=props)
         return correlation
@@ -185,8 +147,7 @@ class A2aMqttClient:
         self, topic: str, method: str, params: dict[str, Any], **publish: Any
     ) -> A2aMqttReply:
         """One JSON-RPC request, not streamed; its reply."""
-        body = {"jsonrpc": "2.0", "id": uuid.uuid4().hex, "method": method, "params": params}
-        correlation = await self.publish(topic, body, **publish)
+        correlation = await self.publish(topic, jsonrpc_request(method, params), **publish)
         assert correlation is not None
         return (await self.replies(correlation, first=True))[0]
 
@@ -194,31 +155,12 @@ class A2aMqttClient:
         self, topic: str, method: str, params: dict[str, Any], **publish: Any
     ) -> list[A2aMqttReply]:
         """One JSON-RPC request; all its replies, the last one ending the stream."""
-        body = {"jsonrpc": "2.0", "id": uuid.uuid4().hex, "method": method, "params": params}
-        correlation = await self.publish(topic, body, **publish)
+        correlation = await self.publish(topic, jsonrpc_request(method, params), **publish)
         assert correlation is not None
         return await self.replies(correlation)
 
-    @staticmethod
-    def message(
-        value: Any,
-        *,
-        task_id: str | None = None,
-        context_id: str | None = None,
-        skill: str | None = None,
-    ) -> dict[str, Any]:
-        """A ``SendMessage`` params object for ``value`` with a fresh UUIDv4 task id."""
-        message: dict[str, Any] = {
-            "messageId": uuid.uuid4().hex,
-            "role": "ROLE_USER",
-            "parts": value_to_parts(value),
-            "taskId": task_id or str(uuid.uuid4()),
-        }
-        if context_id:
-            message["contextId"] = context_id
-        if skill:
-            message["metadata"] = {SKILL_METADATA: skill}
-        return {"message": message}
+    #: ``SendMessage`` params for a value with a fresh UUIDv4 task id (``send_message_params``).
+    message = staticmethod(send_message_params)
 
     async def send_message(
         self,

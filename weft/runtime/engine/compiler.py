@@ -26,6 +26,12 @@ from typing import Any
 
 from weft.agents import tool
 from weft.agents.a2a_action import A2aAction
+from weft.agents.a2a_mqtt_action import (
+    DISCOVERY_TIMEOUT,
+    A2aAgentNotFound,
+    A2aMqttAction,
+    discover_a2a_mqtt_sync,
+)
 from weft.agents.langgraph_action import from_langgraph, is_langgraph_graph
 from weft.protocols import (
     Action,
@@ -255,7 +261,7 @@ def _resolve_action_refs(
                 continue
             action: Action
             if ref.a2a is not None:
-                action = A2aAction(ref.a2a, name=name, skill=ref.skill)
+                action = _a2a_action(name, ref, spec)
             elif ref.python is not None:
                 obj = import_object(ref.python, where=where)
                 try:
@@ -277,6 +283,24 @@ def _resolve_action_refs(
             if name in registry and registry.get(name) is not action:
                 continue  # an action registered by the caller wins over the file's
             registry.register(action, name=name)
+
+
+def _a2a_action(name: str, ref: ActionRef, spec: WorkflowSpec) -> Action:
+    """The A2A agent ``ref.a2a`` names; one on an MQTT broker must be there now: its
+    retained card is read (up to ``ref.timeout`` or 5 s), else a ``DefinitionError`` at
+    the ``a2a:`` line naming the discovery topic it waited on."""
+    assert ref.a2a is not None
+    if not ref.a2a.startswith(("mqtt://", "mqtts://")):
+        return A2aAction(ref.a2a, name=name, skill=ref.skill, timeout=ref.timeout)
+    wait = ref.timeout or DISCOVERY_TIMEOUT
+    try:
+        card = discover_a2a_mqtt_sync(ref.a2a, timeout=wait)
+    except (A2aAgentNotFound, ValueError, ImportError) as exc:
+        where = locate(spec.source, ("actions", name, "a2a"))
+        raise DefinitionError.single(f"action '{name}': {exc}", where) from None
+    return A2aMqttAction(
+        ref.a2a, name=name, skill=ref.skill, card=card, timeout=ref.timeout, discovery_timeout=wait
+    )
 
 
 def _register_mcp_tools(

@@ -3,7 +3,9 @@
 A2A: ``a2a_validate`` checks agent cards with ``a2a-sdk``'s own types;
 ``a2a_server`` serves weft actions as an A2A agent over HTTP (JSON-RPC);
 ``a2a_mqtt`` serves them over A2A's MQTT binding (docs/a2a-mqtt.md). The
-other direction, an A2A agent as a weft action, is ``weft.agents.A2aAction``.
+other direction, an A2A agent as a weft action, is ``weft.agents.A2aAction``
+(HTTP) and ``weft.agents.A2aMqttAction`` (MQTT): taking a foreign agent in
+needs no bus, so it lives in ``agents``, below the runtime.
 The SDKs are optional extras, imported only when used.
 
 MCP: ``mcp_server`` serves weft actions (local ones, or every agent alive on

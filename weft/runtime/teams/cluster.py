@@ -29,9 +29,11 @@ from weft.protocols import Action, ActionCall, ActionKind, ActionResult, ActionS
 from weft.protocols.errors import ActionFailed
 from weft.protocols.teams import MessageType, TeamMessage, TeamState
 from weft.runtime.bus.base import Bus
+from weft.runtime.teams.arguments import ArgumentError, at_least, located, positive_seconds
 from weft.runtime.teams.channel import TeamChannel, conversation_channel
 from weft.runtime.teams.local_context import SpecHolder, missing_task, run_locally
 from weft.runtime.teams.member import MemberCaller, TeamMember, task_output
+from weft.runtime.teams.names import Named, seat_names, unknown_name_failure
 from weft.runtime.teams.state_machine import FlowControl
 from weft.runtime.teams.team_spans import TeamSpans, post_moving
 from weft.runtime.tracing.spans import Tracer, new_span_id
@@ -66,10 +68,11 @@ class Cluster(SpecHolder):
         bus: Bus | None = None,
         tracer: Tracer | None = None,
     ) -> None:
-        if rounds < 0:
-            raise ValueError("rounds must be 0 or more")
+        owner = f"cluster '{name}'"
+        at_least(owner, "rounds", rounds, 0)
+        positive_seconds(owner, "member_timeout", member_timeout)
         if not members:
-            raise ValueError(f"cluster '{name}' needs members")
+            raise ArgumentError("members", f"{owner} needs members")
         self.members = [TeamMember.of(m) for m in members]
         self.rounds = rounds
         self.synthesizer = TeamMember.of(synthesizer) if synthesizer is not None else None
@@ -92,6 +95,15 @@ class Cluster(SpecHolder):
         output: dict[str, Any] = await run_locally(self, arguments)
         return output
 
+    def named(self) -> list[Named]:
+        """The members and synthesizer given by name: the run must have actions of those names."""
+        named = seat_names(self.members)
+        if self.synthesizer is not None and self.synthesizer.action is None:
+            named.append(
+                Named(self.synthesizer.name, "synthesizer", "synthesizer", ("synthesizer",))
+            )
+        return named
+
     async def invoke(self, call: ActionCall, ctx: Any) -> ActionResult:
         problem = missing_task(call)
         if problem is not None:
@@ -99,13 +111,19 @@ class Cluster(SpecHolder):
         task = str(call.arguments["task"])
         subtasks = call.arguments.get("subtasks") or [task] * len(self.members)
         if len(subtasks) != len(self.members):
+            message = (
+                f"cluster '{self.name}' has {len(self.members)} members but got "
+                f"{len(subtasks)} subtasks; give one per member"
+            )
             return ActionResult.failure(
                 call.call_id,
                 "ValidationError",
-                f"cluster '{self.name}' has {len(self.members)} members but got "
-                f"{len(subtasks)} subtasks; give one per member",
+                located(ctx, ("subtasks",), "subtasks", message),
                 field="subtasks",
             )
+        unknown = unknown_name_failure(call, ctx, f"cluster '{self.name}'", self.named())
+        if unknown is not None:  # before the first draft: a typo must not cost every round
+            return unknown
         spans = TeamSpans(self.name, call, ctx, self.tracer)
         caller = MemberCaller(ctx, call, spans, self.member_timeout)
         material = call.arguments.get("context")

@@ -30,7 +30,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from weft.protocols import ActionResult
+from weft.protocols import ActionFailed, ActionResult
 from weft.protocols.teams import (
     Assignment,
     MemberReply,
@@ -164,7 +164,13 @@ class Conversation:
             mode = "turn"
         self.addressed = None
         member = self.seat(speaker)
-        assert member is not None
+        if member is None:  # only a selector of the user's own can name someone else
+            raise ActionFailed(
+                f"team '{self.settings.name}': the speaker selector "
+                f"{type(self.settings.selector).__name__} chose {speaker!r}, which is not a "
+                f"member ({', '.join(self.names)})",
+                error_type="ValidationError",
+            )
         span_id, started = new_span_id(), time.time()
         context = self._context(speaker, mode, turn=self.turns + 1)
         result = await self.caller.call(member, context, parent_id=span_id)

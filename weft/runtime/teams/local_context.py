@@ -51,6 +51,10 @@ class LocalContext:
     def actions(self) -> list[ActionSpec]:
         return [a.spec for a in self._actions.values()]
 
+    def names(self) -> set[str]:
+        """The names ``invoke`` resolves (none for ``run_locally``: members are objects there)."""
+        return set(self._actions)
+
     def progress(self, message: str, fraction: float | None = None, **data: Any) -> None:
         return None
 

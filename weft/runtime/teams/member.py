@@ -191,6 +191,11 @@ class MemberContext:
         return self._call
 
     @property
+    def outer(self) -> Any:
+        """The team's context, which resolves the names this member calls."""
+        return self._outer
+
+    @property
     def idempotency_key(self) -> str:
         return self._call.idempotency_key or self._call.call_id
 

@@ -17,6 +17,7 @@ conclusion.
 
 from __future__ import annotations
 
+import difflib
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -32,11 +33,13 @@ from weft.protocols import (
 )
 from weft.protocols.teams import TeamOutcome
 from weft.runtime.bus.base import Bus
+from weft.runtime.teams.arguments import ArgumentError, at_least, positive_seconds
 from weft.runtime.teams.channel import conversation_channel
 from weft.runtime.teams.conversation import Conversation, TeamSettings
 from weft.runtime.teams.formation import Formation
 from weft.runtime.teams.local_context import SpecHolder, missing_task, run_locally
 from weft.runtime.teams.member import MemberCaller, TeamMember
+from weft.runtime.teams.names import Named, seat_names, unknown_name_failure
 from weft.runtime.teams.speakers import LLMSelector, RoundRobin, SpeakerSelector
 from weft.runtime.teams.team_spans import TeamSpans
 from weft.runtime.tracing.spans import Tracer
@@ -88,12 +91,14 @@ class Team(SpecHolder):
         tracer: Tracer | None = None,
         skills: Sequence[str] = (),
     ) -> None:
-        if max_turns < 1:
-            raise ValueError("max_turns must be at least 1")
-        if team_up_depth < 1:
-            raise ValueError("team_up_depth must be at least 1 (the team itself)")
+        owner = f"team '{name}'"
+        at_least(owner, "max_turns", max_turns, 1)
+        at_least(owner, "window", window, 1)
+        at_least(owner, "team_up_depth", team_up_depth, 1)  # 1: the team itself
+        positive_seconds(owner, "turn_timeout", turn_timeout)
+        positive_seconds(owner, "pause_timeout", pause_timeout)
         if not members and formation is None:
-            raise ValueError(f"team '{name}' needs members or a formation")
+            raise ArgumentError("members", f"{owner} needs members or a formation")
         self.members = [TeamMember.of(m) for m in members]
         self.formation = formation
         self.settings = TeamSettings(
@@ -102,7 +107,7 @@ class Team(SpecHolder):
             window=window,
             team_up_depth=team_up_depth,
             pause_timeout=pause_timeout,
-            selector=_selector(selector),
+            selector=_selector(owner, selector),
         )
         self.turn_timeout = turn_timeout
         self.bus = bus
@@ -127,6 +132,14 @@ class Team(SpecHolder):
         except ActionFailed as exc:
             return ActionResult.from_exception(call.call_id, exc, source=self.name)
 
+    def named(self) -> list[Named]:
+        """The members, pool replacements and speaker chooser given by name."""
+        named = seat_names(self.members)
+        selector = self.settings.selector
+        if isinstance(selector, LLMSelector) and selector.member.action is None:
+            named.append(Named(selector.member.name, "speaker chooser", "selector", ("selector",)))
+        return named
+
     async def run(self, task: str) -> TeamOutcome:
         """Run the team from Python, outside a workflow; raises ``ActionFailed`` if it fails."""
         return TeamOutcome.model_validate(await run_locally(self, {"task": task}))
@@ -135,6 +148,9 @@ class Team(SpecHolder):
         problem = missing_task(call)
         if problem is not None:
             return problem
+        unknown = unknown_name_failure(call, ctx, f"team '{self.name}'", self.named())
+        if unknown is not None:  # before anyone speaks, and before a pool is ever needed
+            return unknown
         task = str(call.arguments["task"])
         context = call.arguments.get("context")
         context = context if isinstance(context, dict) else {}
@@ -184,13 +200,21 @@ class Team(SpecHolder):
         return ActionResult.success(call.call_id, result.output, caller.usage)
 
 
-def _selector(selector: SpeakerSelector | Action | str) -> SpeakerSelector:
+def _selector(owner: str, selector: SpeakerSelector | Action | str) -> SpeakerSelector:
     if isinstance(selector, str):
-        if selector.startswith("llm:") and selector[4:]:
-            return LLMSelector(selector[4:])
+        if selector.startswith("llm:"):
+            if not selector[4:].strip():
+                raise ArgumentError(
+                    "selector", f"{owner}: speaker rule 'llm:' names no action: use llm:<action>"
+                )
+            return LLMSelector(selector[4:].strip())
         if selector != "round_robin":
-            raise ValueError(
-                f"unknown speaker rule {selector!r}: use 'round_robin', 'llm:<action>' or an action"
+            close = difflib.get_close_matches(selector, ["round_robin"], n=1, cutoff=0.5)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            raise ArgumentError(
+                "selector",
+                f"{owner}: unknown speaker rule {selector!r}{hint}: use 'round_robin', "
+                "'llm:<action>' (an action that picks the next speaker) or an action",
             )
         return RoundRobin()
     if hasattr(selector, "choose"):

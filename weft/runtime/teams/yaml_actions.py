@@ -20,6 +20,11 @@ the run's registry::
 optionally ``subtasks``, ``rounds``, ``synthesizer``, ``name``. Both take
 ``broker`` (an MQTT URL) and ``namespace``: the conversation's topic is then
 on that broker, where anyone may watch it.
+
+A bad argument fails the node before any member is called, as a
+``ValidationError`` (or ``UnknownAction`` for a name the run has no action
+for) whose message starts with the file, line and node of the ``with:``
+entry (``arguments.located``).
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from abc import ABC, abstractmethod
 from typing import Any
 
 from weft.protocols import ActionCall, ActionKind, ActionResult, ActionSpec
+from weft.runtime.teams.arguments import ArgumentError, located
 from weft.runtime.teams.cluster import Cluster
 from weft.runtime.teams.member import TeamMember
 from weft.runtime.teams.team import Team
@@ -57,16 +63,13 @@ async def _on_bus(
         return await action.invoke(call, ctx)
 
 
-def _member_names(call: ActionCall) -> list[str] | ActionResult:
-    """The ``members`` argument as names, or the failure that says it is missing."""
+def _member_names(call: ActionCall, owner: str) -> list[str]:
+    """The ``members`` argument as names; ``ArgumentError`` when it lists none."""
     members = call.arguments.get("members")
     if isinstance(members, list) and members:
         return [str(m) for m in members]
-    return ActionResult.failure(
-        call.call_id,
-        "ValidationError",
-        "argument 'members' must list member names",
-        field="members",
+    raise ArgumentError(
+        "members", f"{owner}: argument 'members' must list member names, not {members!r}"
     )
 
 
@@ -100,6 +103,9 @@ class _FromArguments(ABC):
 
     spec: ActionSpec
 
+    #: What the built action is called in messages: ``team`` or ``cluster``.
+    kind: str
+
     @abstractmethod
     def build(
         self, call: ActionCall, name: str, members: list[str]
@@ -107,12 +113,13 @@ class _FromArguments(ABC):
         """The action to run, named ``name``, and the arguments of its call."""
 
     async def invoke(self, call: ActionCall, ctx: Any) -> ActionResult:
-        members = _member_names(call)
-        if isinstance(members, ActionResult):
-            return members
         name = str(call.arguments.get("name") or call.node or self.spec.name).replace("/", ".")
         try:
+            members = _member_names(call, f"{self.kind} '{name}'")
             action, inner = self.build(call, name, members)
+        except ArgumentError as exc:
+            message = located(ctx, exc.path, exc.field, str(exc))
+            return ActionResult.failure(call.call_id, "ValidationError", message, field=exc.field)
         except ValueError as exc:
             return ActionResult.failure(call.call_id, "ValidationError", str(exc))
         return await _on_bus(
@@ -123,6 +130,7 @@ class _FromArguments(ABC):
 class TeamFromArguments(_FromArguments):
     """The ``team_action``: a ``Team`` built per call from its arguments."""
 
+    kind = "team"
     spec = _spec(
         "team",
         "An IoA team of the named members that converses until it concludes.",
@@ -142,17 +150,27 @@ class TeamFromArguments(_FromArguments):
         pools = args.get("pools") or {}
         strays = sorted(set(pools) - set(members))
         if strays:
-            raise ValueError(
-                f"argument 'pools' names {', '.join(map(repr, strays))}, not a member of "
-                f"{members}: a pool replaces a member, so its key must be one"
+            raise ArgumentError(
+                "pools",
+                f"team '{name}': argument 'pools' names {', '.join(map(repr, strays))}, not a "
+                f"member of {members}: a pool replaces a member, so its key must be one",
+                ("pools", strays[0]),
             )
-        seats = [TeamMember(name=n, pool=list(pools.get(n, []))) for n in members]
+        for member, spares in pools.items():
+            if not isinstance(spares, list):
+                raise ArgumentError(
+                    f"pools.{member}",
+                    f"team '{name}': pools.{member} must list the names that replace "
+                    f"{member} ([{spares}]), not {spares!r}",
+                    ("pools", member),
+                )
+        seats = [TeamMember(name=n, pool=[str(p) for p in pools.get(n, [])]) for n in members]
         team = Team(
             name,
             seats,
-            max_turns=int(args.get("max_turns", 20)),
-            window=int(args.get("window", 20)),
-            team_up_depth=int(args.get("team_up_depth", 2)),
+            max_turns=args.get("max_turns", 20),
+            window=args.get("window", 20),
+            team_up_depth=args.get("team_up_depth", 2),
             selector=str(args.get("selector", "round_robin")),
             turn_timeout=args.get("turn_timeout"),
         )
@@ -162,6 +180,7 @@ class TeamFromArguments(_FromArguments):
 class ClusterFromArguments(_FromArguments):
     """The ``cluster_action``: a ``Cluster`` built per call from its arguments."""
 
+    kind = "cluster"
     spec = _spec(
         "cluster",
         "Named members refine each other's answers for k rounds, then synthesise.",
@@ -180,7 +199,7 @@ class ClusterFromArguments(_FromArguments):
         cluster = Cluster(
             name,
             list(members),
-            rounds=int(args.get("rounds", 2)),
+            rounds=args.get("rounds", 2),
             synthesizer=args.get("synthesizer"),
         )
         return cluster, {k: args[k] for k in ("task", "subtasks", "context") if k in args}

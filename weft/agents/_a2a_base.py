@@ -1,0 +1,93 @@
+"""What every A2A-backed action shares, whatever carries it (HTTP or MQTT).
+
+An A2A agent's card decides the action's description and capability card,
+and a call is bounded by the smaller of the action's own ``timeout`` and the
+weft call's deadline. Both transports do exactly this, so it lives here once.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from weft.protocols import ActionCall, ActionKind, ActionResult, ActionSpec, ActionState
+from weft.protocols.a2a import capability_from_a2a, specs_from_a2a
+
+
+class A2aCardAction:
+    """Base of ``A2aAction`` and ``A2aMqttAction``: the spec that follows the agent's card."""
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        skill: str | None,
+        description: str | None,
+        default_description: str,
+        input_schema: dict[str, Any],
+        card: Mapping[str, Any] | None,
+        timeout: float | None,
+    ) -> None:
+        self.skill = skill
+        self.timeout = timeout
+        self._name = name
+        self._description = description
+        self._card: dict[str, Any] | None = None
+        self._spec = ActionSpec(
+            name=name,
+            kind=ActionKind.AGENT,
+            description=description or default_description,
+            input_schema=input_schema,
+        )
+        if card is not None:
+            self._use_card(dict(card))
+
+    @property
+    def spec(self) -> ActionSpec:
+        return self._spec
+
+    @property
+    def card(self) -> dict[str, Any] | None:
+        """The agent's A2A card (JSON) once read."""
+        return self._card
+
+    def _use_card(self, card: dict[str, Any]) -> None:
+        """Take the description and capability card from the agent's card (its ``skill``'s
+        when one is named), unless the user gave a description."""
+        self._card = card
+        chosen = next((s for s in specs_from_a2a(card) if s.name == self.skill), None)
+        capability = chosen.card if chosen and chosen.card else capability_from_a2a(card)
+        described = (chosen.description if chosen else "") or capability.description
+        self._spec = self._spec.model_copy(
+            update={
+                "description": self._description or described or self._spec.description,
+                "card": capability,
+            }
+        )
+
+    def _rename(self, name: str) -> None:
+        self._name = name
+        self._spec = self._spec.model_copy(update={"name": name})
+
+    def _call_timeout(self, call: ActionCall) -> float | None:
+        """Seconds this call may take: the action's ``timeout`` within the call's deadline."""
+        if call.deadline is None:
+            return self.timeout
+        left = max(call.deadline - time.time(), 0.001)
+        return left if self.timeout is None else min(self.timeout, left)
+
+    def _timed_out(self, call: ActionCall, where: str, timeout: float | None) -> ActionResult:
+        return ActionResult.failure(
+            call.call_id,
+            "Timeout",
+            f"{self._name}: no answer from {where} within {timeout:g}s",
+            state=ActionState.TIMEOUT,
+            retryable=True,
+        )
+
+    @staticmethod
+    def _timed(result: ActionResult, started: float) -> ActionResult:
+        """``result`` with its latency measured from ``started`` (``time.monotonic``)."""
+        usage = result.usage.model_copy(update={"latency_s": time.monotonic() - started})
+        return result.model_copy(update={"usage": usage})
