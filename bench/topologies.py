@@ -3,6 +3,8 @@
     python bench/topologies.py            # full run (~10 min), appended to bench/RESULTS.md
     python bench/topologies.py --quick    # tiny sizes, printed only (add --save to keep it)
     python bench/topologies.py --only registry   # one section: inproc, tokens, registry, agents
+    python bench/topologies.py --build-only      # graph build time only (generate + compile)
+    python bench/topologies.py --build-only --nodes 1000,10000 --kinds chain,layered
 
 Four measurements:
 
@@ -33,6 +35,13 @@ Four measurements:
    1,000 nodes where node ``n{i}`` is played by agent ``node-{i}``: run time
    and time per node, over MQTT.
 
+``--build-only`` measures building alone: ``generate(kind, n)`` with its
+default shape (layered about ``sqrt(n)`` wide: 990,000 edges at 10,000 nodes;
+random with ``p = 8/n``; mesh up to 1,000 nodes, n(n-1)/2 edges) and
+``compile_workflow`` (model and graph validation, compiling): the median of
+``--repeats`` builds after a garbage collection, and microseconds per node
+plus edge, which stays flat when building is linear.
+
 The script starts its own Mosquitto with weft's config (``MosquittoBroker``).
 """
 
@@ -41,6 +50,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime
+import gc
 import statistics
 import sys
 import time
@@ -234,6 +244,75 @@ def render_tokens(rows: Sequence[TokenRow]) -> str:
     return "\n".join(lines)
 
 
+@dataclass
+class BuildRow:
+    kind: str
+    nodes: int
+    edges: int
+    generate_s: float
+    compile_s: float
+
+    @property
+    def total_s(self) -> float:
+        return self.generate_s + self.compile_s
+
+    @property
+    def us_per_item(self) -> float:
+        return self.total_s / (self.nodes + self.edges) * 1e6
+
+
+BUILD_KINDS = ("chain", "layered", "random", "mesh")
+MESH_MAX = 1_000
+
+
+def build_shape(kind: str, n: int) -> dict[str, Any]:
+    """``generate``'s own defaults (what ``weft topology`` builds), but a sparse random."""
+    return {"p": 8 / n, "seed": 7} if kind == "random" else {}
+
+
+def build_once(kind: str, n: int) -> tuple[float, float, int]:
+    """``(generate seconds, compile seconds, edges)`` of one build from a collected heap."""
+    gc.collect()
+    started = time.perf_counter()
+    workflow = generate(kind, n, noop, **build_shape(kind, n))
+    generated = time.perf_counter()
+    built = compile_workflow(workflow)
+    done = time.perf_counter()
+    return generated - started, done - generated, edges_of(built)
+
+
+def build_section(
+    nodes: Sequence[int], kinds: Sequence[str], repeats: int, log: Callable[[str], None]
+) -> list[BuildRow]:
+    rows = []
+    build_once("chain", 50)  # warm the code paths up
+    for n in nodes:
+        for kind in kinds:
+            if kind == "mesh" and n > MESH_MAX:
+                log(f"build {kind} {n}: skipped ({n * (n - 1) // 2:,} edges)")
+                continue
+            runs = [build_once(kind, n) for _ in range(repeats)]
+            gen = statistics.median(r[0] for r in runs)
+            comp = statistics.median(r[1] for r in runs)
+            row = BuildRow(kind, n, runs[0][2], gen, comp)
+            log(f"build {kind} {n}: {row.edges:,} edges, {row.total_s:.3f}s")
+            rows.append(row)
+    return rows
+
+
+def render_build(rows: Sequence[BuildRow]) -> str:
+    lines = [
+        "| topology | nodes | edges | generate (s) | compile (s) | total (s) | µs per node+edge |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r.kind} | {r.nodes:,} | {r.edges:,} | {r.generate_s:.3f} | {r.compile_s:.3f} | "
+            f"{r.total_s:.3f} | {r.us_per_item:.1f} |"
+        )
+    return "\n".join(lines)
+
+
 def machine() -> str:
     from bus import machine as bus_machine
 
@@ -266,7 +345,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--no-save", action="store_true", help="do not append to RESULTS.md")
     parser.add_argument("--only", choices=["inproc", "tokens", "registry", "agents"])
     parser.add_argument("--out", type=Path, default=RESULTS, help="results file (markdown)")
+    parser.add_argument(
+        "--build-only", action="store_true", help="time building graphs only (printed only)"
+    )
+    parser.add_argument("--nodes", default="1000,5000,10000", help="--build-only: node counts")
+    parser.add_argument("--kinds", default=",".join(BUILD_KINDS), help="--build-only: kinds")
+    parser.add_argument("--repeats", type=int, default=3, help="--build-only: builds per row")
     args = parser.parse_args(args_list)
+    if args.build_only:
+        return build_main(args, args_list)
     sizes = Sizes.quick() if args.quick else Sizes()
     save = (args.save or not args.quick) and not args.no_save
     command = "python bench/topologies.py" + (" " + " ".join(args_list) if args_list else "")
@@ -282,6 +369,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         with args.out.open("a") as f:
             f.write(
                 f"\n## Topologies and scale, {stamp}\n\n- command: `{command}`\n"
+                f"- machine: {machine_info}\n\n{body}\n"
+            )
+        log(f"appended to {args.out}")
+    return 0
+
+
+def build_main(args: argparse.Namespace, args_list: Sequence[str]) -> int:
+    """``--build-only``: print the build table (``--save`` appends it to RESULTS.md)."""
+    nodes = [int(v) for v in args.nodes.split(",") if v]
+    kinds = [k for k in args.kinds.split(",") if k]
+    command = "python bench/topologies.py " + " ".join(args_list)
+
+    def log(message: str) -> None:
+        print(f"... {message}", file=sys.stderr, flush=True)
+
+    machine_info = machine()
+    body = render_build(build_section(nodes, kinds, args.repeats, log))
+    print(f"machine: {machine_info}\ncommand: {command}\n\n{body}")
+    if args.save:
+        stamp = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
+        with args.out.open("a") as f:
+            f.write(
+                f"\n## Topology build time, {stamp}\n\n- command: `{command}`\n"
                 f"- machine: {machine_info}\n\n{body}\n"
             )
         log(f"appended to {args.out}")
