@@ -66,3 +66,61 @@ def test_sub_workflow_nodes_and_foreach_items_get_no_rows_of_their_own() -> None
     )
     assert list(progress.rows) == ["s1", "s2"]
     assert progress.rows["s1"].state == "pending"
+
+
+CLUSTERED = Plan.model_validate(
+    {
+        "subtasks": [
+            {"id": "s1", "description": "Research solar", "capability": "research"},
+            {"id": "s2", "description": "Research wind", "capability": "research"},
+            {"id": "s3", "description": "Chart prices", "capability": "chart"},
+            {"id": "s4", "description": "Compare", "capability": "compare", "depends_on": ["s1"]},
+        ]
+    }
+)
+ROUTES = {"s1": "research", "s2": "research", "s3": "chart", "s4": "compare"}
+
+
+def test_subtasks_folded_into_a_cluster_run_and_finish_with_it(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with AskProgress(live=True, cluster_rounds=2) as progress:
+        progress.on_plan(CLUSTERED, ROUTES)
+        progress.on_event(event(EventKind.NODE_STARTED, "channel_s1"))
+        progress.on_event(event(EventKind.NODE_STARTED, "s3"))  # same inputs, runs alone
+        assert [progress.rows[s].state for s in ("s1", "s2", "s3", "s4")] == [
+            "running",
+            "running",
+            "running",
+            "pending",
+        ]
+        progress.on_event(event(EventKind.NODE_FINISHED, "channel_s1", "succeeded"))
+    assert progress.rows["s1"].channels == progress.rows["s2"].channels == ("channel_s1",)
+    assert progress.rows["s3"].channels == ()
+    assert [progress.rows[s].state for s in ("s1", "s2", "s3", "s4")] == [
+        "succeeded",
+        "succeeded",
+        "running",
+        "pending",
+    ]
+    shown = capsys.readouterr().err
+    assert "✓ channel_s1 → cluster, 2 rounds" in shown
+    assert "✓ s1 → research  Research solar · in channel_s1" in shown
+    assert "✓ s2 → research  Research wind · in channel_s1" in shown
+    assert "… s3 → chart  Chart prices  " in shown
+
+
+def test_a_failed_cluster_fails_its_subtasks() -> None:
+    progress = AskProgress(live=False, cluster_rounds=1)
+    progress.on_plan(CLUSTERED, ROUTES)
+    progress.on_event(event(EventKind.NODE_STARTED, "channel_s1"))
+    progress.on_event(event(EventKind.NODE_FINISHED, "channel_s1", "failed"))
+    assert progress.rows["s2"].state == "failed"
+    assert progress.rows["s4"].state == "pending"  # other inputs: never in that cluster
+
+
+def test_without_clusters_a_channel_named_node_folds_nothing() -> None:
+    progress = AskProgress(live=False)
+    progress.on_plan(CLUSTERED, ROUTES)
+    progress.on_event(event(EventKind.NODE_STARTED, "channel_s1"))
+    assert progress.rows["s2"].state == "pending" and progress.rows["s2"].channels == ()

@@ -201,3 +201,37 @@ def test_an_unreachable_broker_points_at_the_weft_broker_command() -> None:
 def test_agents_refuses_json_and_the_a2a_format_together() -> None:
     result = weft("agents", "--json", "--format", "a2a", "--broker", "mqtt://127.0.0.1:1")
     assert_user_mistake(result, "--json", "--format a2a")
+
+
+NAMESPACED = [
+    ["agents", "--namespace", "{ns}"],
+    ["agent", "serve", "examples/quickstart/tools.py", "--namespace", "{ns}"],
+    ["route", "add numbers", "--namespace", "{ns}"],
+    ["run", "examples/quickstart/workflow.yaml", "--namespace", "{ns}"],
+    ["ask", "add numbers", "--namespace", "{ns}"],
+    ["mcp", "serve", "--namespace", "{ns}"],
+    ["a2a", "serve", "--namespace", "{ns}"],
+]
+
+
+@pytest.mark.parametrize("argv", NAMESPACED, ids=lambda a: " ".join(a[:2]))
+@pytest.mark.parametrize("namespace", ["", "team/a", "+", "a#"])
+def test_a_namespace_that_is_no_topic_level_is_a_usage_error(
+    argv: list[str], namespace: str
+) -> None:
+    """Found by calling every command with odd option values: a bad --namespace was a
+    ValueError traceback from deep in the bus, after the command had started."""
+    result = weft(*(a.replace("{ns}", namespace) for a in argv))
+    assert_user_mistake(result, "--namespace", repr(namespace))
+
+
+def test_a_batch_file_that_is_not_text_names_the_file(tmp_path: Path) -> None:
+    batch = tmp_path / "tasks.jsonl"
+    batch.write_bytes(b"\xc5\xff\x00binary")
+    result = weft("route", "--cards", str(CARDS), "--batch", str(batch))
+    assert_user_mistake(result, str(batch), "not UTF-8")
+
+
+def test_agent_serve_refuses_an_unknown_log_level() -> None:
+    result = weft("agent", "serve", "examples/quickstart/tools.py", "--log-level", "loud")
+    assert_user_mistake(result, "--log-level", "loud")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import sys
 from collections.abc import AsyncIterator
@@ -93,6 +94,47 @@ async def test_weft_reads_a_weft_servers_error_back_as_it_was(http_server: str) 
     assert result.state is ActionState.ERROR and result.error is not None
     assert (result.error.type, result.error.retryable) == ("Refused", True)
     assert result.error.message == "refuse: refused: x"
+
+
+async def test_each_tools_spec_and_card_is_a_json_resource(server: Any) -> None:
+    async with Client(server) as client:
+        listed = (await client.list_resources()).resources
+        assert [str(r.uri) for r in listed] == [
+            "weft://cards/shout", "weft://cards/stats", "weft://cards/halves",
+            "weft://cards/team_review", "weft://cards/refuse",
+        ]  # fmt: skip
+        assert {r.mime_type for r in listed} == {"application/json"}
+        [template] = (await client.list_resource_templates()).resource_templates
+        assert template.uri_template == "weft://cards/{tool}"
+        read = await client.read_resource("weft://cards/team_review")
+        spec = json.loads(read.contents[0].text)  # type: ignore[union-attr]
+        assert spec["name"] == "team/review" and spec["input_schema"]["required"] == ["draft"]
+        assert spec["card"]["agent_id"] == "team/review"
+        assert spec["card"]["description"].startswith("Review a draft")
+
+
+async def test_a_card_of_no_tool_is_a_protocol_error(server: Any) -> None:
+    async with Client(server) as client:
+        with pytest.raises(MCPError, match="Unknown resource: weft://cards/nope") as caught:
+            await client.read_resource("weft://cards/nope")
+        assert caught.value.code == -32602
+
+
+async def test_weft_reads_a_weft_servers_cards_as_resources(http_server: str) -> None:
+    reader = from_mcp(http_server, resources=True)["read_resource"]
+    assert "- weft://cards/shout (application/json)" in reader.spec.description
+    result = await reader.invoke(
+        ActionCall(action="read_resource", arguments={"uri": "weft://cards/stats"})
+    )
+    assert result.ok and json.loads(result.output)["output_schema"]["required"] == [
+        "words",
+        "chars",
+    ]
+
+
+async def test_no_prompts_are_offered(server: Any) -> None:
+    async with Client(server) as client:
+        assert client.server_capabilities.prompts is None
 
 
 def test_serving_nothing_is_a_usage_error() -> None:

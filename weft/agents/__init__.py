@@ -20,7 +20,15 @@ from weft.agents.chat_model import (
 )
 from weft.agents.langgraph_action import LangGraphAction, from_langgraph
 from weft.agents.llm import TASK_INPUT_SCHEMA, LLMAgent, render_task
-from weft.agents.mcp_action import McpServerError, McpToolAction, McpTools, from_mcp
+from weft.agents.mcp_action import (
+    McpPromptAction,
+    McpResourceReader,
+    McpServerError,
+    McpToolAction,
+    McpTools,
+    from_mcp,
+    from_mcp_async,
+)
 from weft.agents.model_requests import (
     ModelRequestBlocked,
     model_http_client,
@@ -43,6 +51,8 @@ __all__ = [
     "FunctionAction",
     "LLMAgent",
     "LangGraphAction",
+    "McpPromptAction",
+    "McpResourceReader",
     "McpServerError",
     "McpToolAction",
     "McpTools",
@@ -57,6 +67,7 @@ __all__ = [
     "from_a2a_mqtt",
     "from_langgraph",
     "from_mcp",
+    "from_mcp_async",
     "llm_configured",
     "model_defaults",
     "model_http_client",

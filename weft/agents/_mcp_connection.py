@@ -8,7 +8,10 @@ workflow, possibly a different one for each ``run_sync``. So every connection
 lives on one daemon thread's loop (``_McpThread``), which opens it, keeps it
 for the life of the process and closes it; callers on any loop reach it
 through ``asyncio.wrap_future``. Cancelling a caller cancels the request on
-the MCP loop, and the SDK stops the call there.
+the MCP loop, and the SDK stops the call there. Starting and listing a
+server has both doors: ``catalog_sync`` blocks the calling thread (for
+``from_mcp`` and the compiler), ``catalog`` awaits it (``from_mcp_async``),
+so async code never stalls its own loop while a server starts.
 
 Connections are shared by target (command line or URL, with its environment
 and folder): compiling the same workflow twice, or two workflows that name the
@@ -28,13 +31,20 @@ import os
 import shlex
 import shutil
 import threading
-from collections.abc import Callable, Coroutine, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from weft.protocols import WeftError
 
-__all__ = ["McpConnection", "McpServerError", "McpTarget", "close_all", "connection_for"]
+__all__ = [
+    "McpCatalog",
+    "McpConnection",
+    "McpServerError",
+    "McpTarget",
+    "close_all",
+    "connection_for",
+]
 
 log = logging.getLogger("weft.mcp")
 
@@ -133,6 +143,18 @@ class McpTarget:
             env=env | dict(self.env),
             cwd=self.cwd,
         )
+
+
+@dataclass(frozen=True)
+class McpCatalog:
+    """What a server offers, as the SDK's models, each list in the server's order."""
+
+    tools: list[Any]
+    resources: list[Any]
+    resource_templates: list[Any]
+    prompts: list[Any]
+    #: The name the server gave itself (``None`` when it gave none).
+    server_name: str | None = None
 
 
 def _cause(exc: BaseException) -> BaseException:
@@ -272,12 +294,14 @@ class McpConnection:
 
     async def _drop(self) -> None:
         """Close the connection (the next call opens a new one)."""
-        holder, closing = self._holder, self._closing
+        holder, closing, opening = self._holder, self._closing, self._opening
         self._holder = self._closing = self._opening = None
         self._client = None
         if holder is None:
             return
-        if closing is not None:
+        if opening is not None and not opening.done():
+            holder.cancel()  # still starting (a server slow to answer): nothing to close politely
+        elif closing is not None:
             closing.set()
         try:
             async with asyncio.timeout(_CLOSE_TIMEOUT):
@@ -287,33 +311,51 @@ class McpConnection:
         except BaseException as exc:  # closing must not fail the caller
             log.debug("closing MCP server %s: %s", self.target.label, describe(exc))
 
-    async def _list_tools(self) -> list[Any]:
-        client = await self._client_now()
-        tools: list[Any] = []
+    async def _pages(self, fetch: Callable[[str | None], Awaitable[Any]], field: str) -> list[Any]:
+        """Every item of a paginated list (``tools``, ``resources``...), page after page."""
+        items: list[Any] = []
         cursor: str | None = None
         for _ in range(1000):  # a server whose pages never end cannot hang weft
-            page = await client.list_tools(cursor=cursor)
-            tools.extend(page.tools)
+            page = await fetch(cursor)
+            items.extend(getattr(page, field))
             cursor = page.next_cursor
             if cursor is None:
                 break
-        return tools
+        return items
 
-    async def _call(
-        self, tool: str, arguments: dict[str, Any], progress: Progress | None = None
-    ) -> Any:
+    async def _catalog(self) -> McpCatalog:
+        """Connect if needed, then list what the server offers (bounded by the connect timeout).
+
+        Resources, templates and prompts are listed only when the server
+        declares the capability, so a tools-only server is asked nothing more.
+        """
+        async with asyncio.timeout(self.connect_timeout + 5):
+            client = await self._client_now()
+            caps = client.server_capabilities
+            tools = await self._pages(lambda c: client.list_tools(cursor=c), "tools")
+            resources: list[Any] = []
+            templates: list[Any] = []
+            prompts: list[Any] = []
+            if caps.resources is not None:
+                resources = await self._pages(
+                    lambda c: client.list_resources(cursor=c), "resources"
+                )
+                templates = await self._pages(
+                    lambda c: client.list_resource_templates(cursor=c), "resource_templates"
+                )
+            if caps.prompts is not None:
+                prompts = await self._pages(lambda c: client.list_prompts(cursor=c), "prompts")
+        info = client.server_info
+        return McpCatalog(tools, resources, templates, prompts, info.name if info else None)
+
+    async def _request(self, send: Callable[[Any], Awaitable[T]]) -> T:
+        """``send(client)`` on the open client; a broken connection is dropped and reported."""
         from mcp import MCPError
         from mcp.types import CONNECTION_CLOSED
 
         client = await self._client_now()
-        on_progress = None
-        if progress is not None:
-
-            async def on_progress(done: float, total: float | None, message: str | None) -> None:
-                progress(done, total, message)
-
         try:
-            return await client.call_tool(tool, arguments, progress_callback=on_progress)
+            return await send(client)
         except MCPError as exc:
             if exc.code == CONNECTION_CLOSED:
                 await self._drop()
@@ -327,27 +369,44 @@ class McpConnection:
 
     # -- from any thread or loop ------------------------------------------------------
 
-    def list_tools_sync(self) -> list[Any]:
-        """The server's tools (every page), starting the server if needed; blocks."""
-        _require_mcp()
-        try:
-            return _THREAD.run_sync(self._list_tools(), self.connect_timeout + 5)
-        except McpServerError:
-            raise
-        except concurrent.futures.TimeoutError:
-            raise McpServerError(
+    def _listing_failed(self, exc: BaseException) -> McpServerError:
+        if isinstance(exc, McpServerError):
+            return exc
+        if isinstance(exc, TimeoutError | concurrent.futures.TimeoutError):
+            return McpServerError(
                 f"MCP server {self.target.label}: listing its tools took over "
                 f"{self.connect_timeout:g} s"
-            ) from None
+            )
+        return McpServerError(
+            f"MCP server {self.target.label}: listing its tools failed: {describe(exc)}"
+        )
+
+    def catalog_sync(self) -> McpCatalog:
+        """What the server offers, starting the server if needed; blocks the calling thread.
+
+        For scripts and for compiling a YAML workflow; async code awaits ``catalog``.
+        """
+        _require_mcp()
+        try:
+            return _THREAD.run_sync(self._catalog(), self.connect_timeout + 10)
         except Exception as exc:
-            raise McpServerError(
-                f"MCP server {self.target.label}: listing its tools failed: {describe(exc)}"
-            ) from None
+            raise self._listing_failed(exc) from None
+
+    async def catalog(self) -> McpCatalog:
+        """What the server offers, awaited: the caller's loop runs on while the server starts."""
+        _require_mcp()
+        try:
+            return await _THREAD.run(self._catalog())
+        except Exception as exc:
+            raise self._listing_failed(exc) from None
+
+    def list_tools_sync(self) -> list[Any]:
+        """The server's tools (every page), starting the server if needed; blocks."""
+        return self.catalog_sync().tools
 
     async def list_tools(self) -> list[Any]:
         """The server's tools, awaited from any loop."""
-        _require_mcp()
-        return await _THREAD.run(self._list_tools())
+        return (await self.catalog()).tools
 
     async def call(
         self, tool: str, arguments: dict[str, Any], progress: Progress | None = None
@@ -357,7 +416,23 @@ class McpConnection:
         ``progress(done, total, message)`` is called for each progress notification
         the server sends about the call, on the MCP thread: it must not block.
         """
-        return await _THREAD.run(self._call(tool, arguments, progress))
+        on_progress = None
+        if progress is not None:
+
+            async def on_progress(done: float, total: float | None, message: str | None) -> None:
+                progress(done, total, message)
+
+        return await _THREAD.run(
+            self._request(lambda c: c.call_tool(tool, arguments, progress_callback=on_progress))
+        )
+
+    async def read_resource(self, uri: str) -> Any:
+        """``resources/read`` (never served from the SDK's cache: a resource may change)."""
+        return await _THREAD.run(self._request(lambda c: c.read_resource(uri, cache_mode="bypass")))
+
+    async def get_prompt(self, name: str, arguments: dict[str, str]) -> Any:
+        """``prompts/get``: the prompt rendered with ``arguments``."""
+        return await _THREAD.run(self._request(lambda c: c.get_prompt(name, arguments)))
 
     async def aclose(self) -> None:
         """Close the connection (a stdio server process ends); the next call reopens it."""

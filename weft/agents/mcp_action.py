@@ -1,4 +1,4 @@
-"""The tools of an MCP server as weft actions (``from_mcp``).
+"""The tools of an MCP server as weft actions (``from_mcp``, ``from_mcp_async``).
 
 A user with an MCP server (a command that speaks MCP on stdio, or a
 streamable-HTTP URL) should not write glue to use its tools in a workflow,
@@ -33,6 +33,16 @@ What maps to what:
   code; a broken connection is a retryable ``ConnectionError`` and the next
   call reconnects; the call's deadline bounds the call (``timeout`` result).
 
+Resources and prompts come too when asked for (``resources=True``,
+``prompts=True``; YAML's ``mcp:`` always asks): one ``read_resource`` action
+(``weft.agents.mcp_resources``) and a ``prompt.<name>`` action per prompt
+(``weft.agents.mcp_prompts``).
+
+``from_mcp`` blocks while the server starts and answers (scripts, compiling
+a YAML workflow); ``await from_mcp_async(...)`` is the same for async code, whose
+event loop runs on meanwhile (as ``await from_a2a(...)`` for an A2A agent).
+Both list the server on weft's MCP thread; only the wait differs.
+
 Connections are opened once per server and process and reused by every call
 (see ``_mcp_connection``); ``close()`` or ``async with`` ends one early, and
 every one is closed at exit. The ``mcp`` SDK is an optional dependency (the
@@ -42,19 +52,22 @@ every one is closed at exit. The ``mcp`` SDK is an optional dependency (the
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, overload
 
-from weft.agents._deadline import within_deadline
+from weft.agents._mcp_call import McpAction
 from weft.agents._mcp_connection import (
+    McpCatalog,
     McpConnection,
     McpServerError,
     McpTarget,
     Progress,
     connection_for,
-    describe,
 )
+from weft.agents.mcp_prompts import McpPromptAction, prompt_key
+from weft.agents.mcp_resources import READ_RESOURCE, McpResourceReader
 from weft.protocols import (
     ActionCall,
     ActionContext,
@@ -69,13 +82,19 @@ from weft.protocols import (
 __all__ = [
     "ERROR_META",
     "STATE_META",
+    "McpAction",
+    "McpPromptAction",
+    "McpResourceReader",
     "McpServerError",
     "McpToolAction",
     "McpTools",
     "from_mcp",
+    "from_mcp_async",
     "to_action_result",
     "tool_spec",
 ]
+
+log = logging.getLogger("weft.mcp")
 
 #: ``_meta`` key under which weft's own MCP server sends a failed call's ``ErrorInfo``,
 #: so an error crosses weft -> MCP -> weft with its type and retry advice intact.
@@ -157,58 +176,22 @@ def to_action_result(call_id: str, label: str, result: Any) -> ActionResult:
     return ActionResult.success(call_id, _content_output(result.content))
 
 
-class McpToolAction:
+class McpToolAction(McpAction):
     """One tool of an MCP server as an action; calls go over the server's shared connection."""
 
+    what = "MCP tool"
+
     def __init__(self, connection: McpConnection, tool: Any, *, name: str | None = None) -> None:
-        self.connection = connection
+        super().__init__(connection, tool.name, tool_spec(tool, name))
         self.tool_name: str = tool.name
-        self._spec = tool_spec(tool, name)
 
-    @property
-    def spec(self) -> ActionSpec:
-        return self._spec
-
-    @property
-    def name(self) -> str:
-        return self._spec.name
-
-    def __repr__(self) -> str:
-        return f"<mcp tool {self.tool_name} of {self.connection.target.label}>"
-
-    def _label(self) -> str:
-        return f"MCP tool '{self.tool_name}' of {self.connection.target.label}"
-
-    async def invoke(self, call: ActionCall, ctx: ActionContext | None = None) -> ActionResult:
-        """Call the tool once; failures become error results (cancellation passes).
-
-        The server's progress notifications about the call reach ``ctx.progress``.
-        """
-        from mcp import MCPError
-
+    async def _send(self, call: ActionCall, ctx: ActionContext | None) -> Any:
+        """``tools/call``; the server's progress notifications reach ``ctx.progress``."""
         progress = None if ctx is None else _progress_to(ctx)
-        try:
-            result = await within_deadline(
-                call,
-                self._label(),
-                lambda: self.connection.call(self.tool_name, dict(call.arguments), progress),
-            )
-        except MCPError as exc:
-            failed = ActionResult.failure(call.call_id, "McpError", f"{self._label()}: {exc}")
-            assert failed.error is not None
-            failed.error.details["code"] = exc.code
-            return failed
-        except McpServerError as exc:
-            return ActionResult.failure(call.call_id, "McpServerError", str(exc), retryable=True)
-        except ConnectionError as exc:
-            return ActionResult.from_exception(call.call_id, exc, source=self._label())
-        except Exception as exc:
-            return ActionResult.failure(
-                call.call_id, "McpError", f"{self._label()}: {describe(exc)}"
-            )
-        if isinstance(result, ActionResult):
-            return result
-        return to_action_result(call.call_id, self._label(), result)
+        return await self.connection.call(self.tool_name, dict(call.arguments), progress)
+
+    def _result(self, call_id: str, answer: Any) -> ActionResult:
+        return to_action_result(call_id, self._label(), answer)
 
 
 def _progress_to(ctx: ActionContext) -> Progress:
@@ -222,40 +205,43 @@ def _progress_to(ctx: ActionContext) -> Progress:
     return report
 
 
-class McpTools(Sequence[McpToolAction]):
-    """The tools of one MCP server as actions, in the server's order; indexable by name too.
+class McpTools(Sequence[McpAction]):
+    """The actions of one MCP server, in the server's order; indexable by name too.
 
-    ``tools["echo"]`` is the action of the tool ``echo`` (without the prefix);
-    an unknown name is a ``KeyError`` that lists the tools there are.
+    Its tools come first, then (when asked for) the resource reader and the
+    prompts. ``tools["echo"]`` is the action of the tool ``echo``,
+    ``tools["read_resource"]`` the reader, ``tools["prompt.review"]`` the
+    prompt ``review`` (always without the prefix); an unknown name is a
+    ``KeyError`` that lists the names there are.
     """
 
-    def __init__(self, connection: McpConnection, actions: Sequence[McpToolAction]) -> None:
+    def __init__(self, connection: McpConnection, actions: Sequence[McpAction]) -> None:
         self.connection = connection
         self._actions = list(actions)
-        self._by_tool = {a.tool_name: a for a in self._actions}
+        self._by_key = {a.key: a for a in self._actions}
 
     @overload
-    def __getitem__(self, key: int) -> McpToolAction: ...
+    def __getitem__(self, key: int) -> McpAction: ...
     @overload
-    def __getitem__(self, key: slice) -> Sequence[McpToolAction]: ...
+    def __getitem__(self, key: slice) -> Sequence[McpAction]: ...
     @overload
-    def __getitem__(self, key: str) -> McpToolAction: ...
+    def __getitem__(self, key: str) -> McpAction: ...
 
     def __getitem__(self, key: int | slice | str) -> Any:
         if isinstance(key, str):
             try:
-                return self._by_tool[key]
+                return self._by_key[key]
             except KeyError:
                 raise KeyError(
                     f"MCP server {self.connection.target.label} has no tool '{key}' "
-                    f"(it has: {', '.join(self._by_tool) or 'none'})"
+                    f"(it has: {', '.join(self._by_key) or 'none'})"
                 ) from None
         return self._actions[key]
 
     def __len__(self) -> int:
         return len(self._actions)
 
-    def __iter__(self) -> Iterator[McpToolAction]:
+    def __iter__(self) -> Iterator[McpAction]:
         return iter(self._actions)
 
     def names(self) -> list[str]:
@@ -280,11 +266,73 @@ class McpTools(Sequence[McpToolAction]):
         await self.aclose()
 
 
+def _actions_of(
+    connection: McpConnection,
+    catalog: McpCatalog,
+    *,
+    prefix: str | None,
+    tools: Sequence[str] | None,
+    resources: bool,
+    prompts: bool,
+) -> McpTools:
+    """The actions ``from_mcp`` gives for what the server listed (see ``from_mcp``)."""
+    target = connection.target
+
+    def named(key: str) -> str | None:
+        return f"{prefix}.{key}" if prefix else None
+
+    listed = catalog.tools
+    if tools is not None:
+        known = {t.name for t in listed}
+        unknown = [name for name in tools if name not in known]
+        if unknown:
+            raise McpServerError(
+                f"MCP server {target.label} has no tool {', '.join(map(repr, unknown))} "
+                f"(it has: {', '.join(sorted(known)) or 'none'})"
+            )
+        listed = [t for t in listed if t.name in set(tools)]
+    actions: list[McpAction] = [McpToolAction(connection, t, name=named(t.name)) for t in listed]
+    extras: list[McpAction] = []
+    if resources and (catalog.resources or catalog.resource_templates):
+        server = repr(catalog.server_name) if catalog.server_name else target.label
+        extras.append(
+            McpResourceReader(
+                connection,
+                server,
+                catalog.resources,
+                catalog.resource_templates,
+                name=named(READ_RESOURCE),
+            )
+        )
+    if prompts:
+        extras += [
+            McpPromptAction(connection, p, name=named(prompt_key(p.name)))
+            for p in listed_prompts(catalog)
+        ]
+    keys = {a.key for a in actions}
+    for extra in extras:
+        if extra.key in keys:  # a tool of that very name wins: it is what the server called so
+            log.warning("MCP server %s: tool '%s' hides its %r", target.label, extra.key, extra)
+            continue
+        actions.append(extra)
+    return McpTools(connection, actions)
+
+
+def listed_prompts(catalog: McpCatalog) -> list[Any]:
+    """The server's prompts, each name once (the first one listed wins)."""
+    seen: dict[str, Any] = {}
+    for prompt in catalog.prompts:
+        seen.setdefault(prompt.name, prompt)
+    return list(seen.values())
+
+
 def from_mcp(
     server: str | Sequence[str],
     *,
     prefix: str | None = None,
     tools: Sequence[str] | None = None,
+    resources: bool = False,
+    prompts: bool = False,
     env: Mapping[str, str] | None = None,
     cwd: str | os.PathLike[str] | None = None,
     connect_timeout: float | None = None,
@@ -295,24 +343,51 @@ def from_mcp(
     line (``"npx -y @modelcontextprotocol/server-filesystem /data"``) or a
     command's argv as a list. ``prefix`` names the actions ``prefix.tool``;
     ``tools`` keeps only the tools named (an unknown one is an error);
-    ``env`` and ``cwd`` are given to a command. Blocks while the server starts.
+    ``resources=True`` adds the action ``read_resource`` when the server has
+    resources (``weft.agents.mcp_resources``), ``prompts=True`` an action
+    ``prompt.<name>`` per prompt (``weft.agents.mcp_prompts``): off by
+    default, because MCP meant tools for a model and resources and prompts
+    for the application, and a list of actions often goes to a model whole;
+    ``env`` and ``cwd`` are given to a command.
+
+    Blocks the calling thread while the server starts and answers, so a
+    running event loop stalls meanwhile: async code awaits ``from_mcp_async``.
 
     Raises ``McpServerError`` when the command is not found, the server does
     not start or answer, or a tool in ``tools`` does not exist.
     """
-    target = McpTarget.parse(server, env=env, cwd=cwd)
-    connection = connection_for(target, connect_timeout=connect_timeout)
-    listed = connection.list_tools_sync()
-    if tools is not None:
-        known = {t.name for t in listed}
-        unknown = [name for name in tools if name not in known]
-        if unknown:
-            raise McpServerError(
-                f"MCP server {target.label} has no tool {', '.join(map(repr, unknown))} "
-                f"(it has: {', '.join(sorted(known)) or 'none'})"
-            )
-        listed = [t for t in listed if t.name in set(tools)]
-    actions = [
-        McpToolAction(connection, t, name=f"{prefix}.{t.name}" if prefix else None) for t in listed
-    ]
-    return McpTools(connection, actions)
+    connection = connection_for(
+        McpTarget.parse(server, env=env, cwd=cwd), connect_timeout=connect_timeout
+    )
+    catalog = connection.catalog_sync()
+    return _actions_of(
+        connection, catalog, prefix=prefix, tools=tools, resources=resources, prompts=prompts
+    )
+
+
+async def from_mcp_async(
+    server: str | Sequence[str],
+    *,
+    prefix: str | None = None,
+    tools: Sequence[str] | None = None,
+    resources: bool = False,
+    prompts: bool = False,
+    env: Mapping[str, str] | None = None,
+    cwd: str | os.PathLike[str] | None = None,
+    connect_timeout: float | None = None,
+) -> McpTools:
+    """``from_mcp`` for async code: ``await`` it, and the caller's loop runs on meanwhile.
+
+    The server is started and listed on weft's MCP thread (as ``from_mcp``
+    does); only the wait differs: this one awaits, that one blocks. The same
+    arguments, the same actions and the same ``McpServerError``s; cancelling
+    the await cancels the listing (a server being started is left to start,
+    shared by the next request to it).
+    """
+    connection = connection_for(
+        McpTarget.parse(server, env=env, cwd=cwd), connect_timeout=connect_timeout
+    )
+    catalog = await connection.catalog()
+    return _actions_of(
+        connection, catalog, prefix=prefix, tools=tools, resources=resources, prompts=prompts
+    )

@@ -22,6 +22,8 @@ from rich.text import Text
 from weft.protocols import EventKind, RunEvent
 
 _MARK = {"succeeded": "✓", "failed": "✗", "skipped": "-", "cancelled": "!", "needs_input": "?"}
+#: Of the states of several clusters a folded subtask may be in, the one it shows: the worst.
+_WORST = ("failed", "cancelled", "needs_input", "skipped", "succeeded")
 _STYLE = {
     "succeeded": "green",
     "failed": "red",
@@ -46,6 +48,10 @@ class _Row:
     finished: float | None = None
     note: str = ""
     """The node's latest progress message, if its action sends any."""
+    own: bool = False
+    """The node has had events of its own: it runs as itself, in no cluster."""
+    channels: tuple[str, ...] = ()
+    """The cluster nodes (``channel_<id>``) this subtask runs in; two or more when unsure."""
 
     def took(self, now: float) -> str:
         if self.started is None:
@@ -63,6 +69,8 @@ class AskProgress:
 
     def __init__(self, *, live: bool, cluster_rounds: int | None = None) -> None:
         self.rows: dict[str, _Row] = {}
+        #: The plan's subtask ids in plan order (a cluster is named after its first member).
+        self.subtasks: list[str] = []
         #: ``--cluster-rounds``: a ``channel_<id>`` node is a cluster of subtasks, so said.
         self.cluster_rounds = cluster_rounds
         self.phase = ""
@@ -100,6 +108,7 @@ class AskProgress:
                 tuple(subtask.depends_on),
             )
             self.rows[row.node] = row
+            self.subtasks.append(row.node)
             after = f" (after {', '.join(row.after)})" if row.after else ""
             self._line(f"  {row.node} → {row.route}: {row.text}{after}")
 
@@ -115,6 +124,18 @@ class AskProgress:
         row = self.rows.get(node)
         if row is None:
             row = self.rows[node] = _Row(node, self._route_of(node))
+        if node in self.subtasks and not row.own:  # it runs as itself after all
+            if row.channels:
+                row.channels, row.state, row.started, row.finished = (), "pending", None, None
+            row.own = True
+        self._show_state(node, row, event)
+        if self._is_channel(node):
+            if kind is EventKind.NODE_STARTED:
+                self._fold(node)
+            self._follow(node)
+
+    def _show_state(self, node: str, row: _Row, event: RunEvent) -> None:
+        kind = event.kind
         now = time.monotonic()
         if kind is EventKind.NODE_STARTED and row.started is None:
             row.state, row.started = "running", now
@@ -132,9 +153,51 @@ class AskProgress:
                 row.note = message
                 self._line(f"  · {node}: {message}")
 
+    def _is_channel(self, node: str) -> bool:
+        """Whether ``node`` is a cluster of subtasks (``--cluster-rounds``), not a subtask."""
+        return self.cluster_rounds is not None and node.startswith("channel_")
+
+    def _fold(self, channel: str) -> None:
+        """Mark the subtasks ``channel`` runs: they get no events of their own.
+
+        The orchestrator names a cluster after its first subtask and puts in
+        it only subtasks with that one's dependencies, later in the plan
+        (``weft.runtime.teams.plan_channels``). Which of those are in it,
+        rather than running alone, shows by what happens: one that starts on
+        its own leaves the cluster (``on_event``). Two clusters over the same
+        dependencies cannot be told apart from here, so a subtask after both
+        leaders is shown in both, and as running until both are done.
+        """
+        leader = channel.removeprefix("channel_")
+        if leader not in self.subtasks:
+            return
+        self.rows[leader].channels = (channel,)
+        inputs = self.rows[leader].after
+        for node in self.subtasks[self.subtasks.index(leader) + 1 :]:
+            row = self.rows[node]
+            if row.own or row.after != inputs or f"channel_{node}" in self.rows:
+                continue  # runs alone, needs other inputs, or is the first of another cluster
+            if channel not in row.channels:
+                row.channels = (*row.channels, channel)
+
+    def _follow(self, channel: str) -> None:
+        """Subtasks in ``channel`` show its state and time, with other clusters they may be in."""
+        for row in self.rows.values():
+            if channel not in row.channels:
+                continue
+            holders = [self.rows[c] for c in row.channels if c in self.rows]
+            states = {h.state for h in holders}
+            starts = [h.started for h in holders if h.started is not None]
+            row.started = min(starts) if starts else None
+            if states & {"running", "pending"}:
+                row.state, row.finished = ("running" if starts else "pending"), None
+            else:
+                row.state = next((s for s in _WORST if s in states), holders[0].state)
+                row.finished = max(h.finished or 0.0 for h in holders) or None
+
     def _route_of(self, node: str) -> str:
         """What runs a node that is not a subtask of the plan: a cluster's channel, or nothing."""
-        if self.cluster_rounds is None or not node.startswith("channel_"):
+        if not self._is_channel(node):
             return ""
         return f"cluster, {self.cluster_rounds} round{'s' if self.cluster_rounds != 1 else ''}"
 
@@ -155,9 +218,10 @@ class AskProgress:
             mark = _MARK.get(row.state, "…" if row.state == "running" else " ")
             route = f" → {row.route}" if row.route else ""
             after = f" (after {', '.join(row.after)})" if row.after else ""
+            folded = f" · in {' or '.join(row.channels)}" if row.channels else ""
             text = Text.assemble(
                 (f"  {mark} {row.node}{route}", _STYLE.get(row.state, "")),
-                f"  {row.text[:60]}{after}  ",
+                f"  {row.text[:60]}{after}{folded}  ",
                 (row.took(now), "dim"),
                 (f"  {row.note[:60]}" if row.note and row.state == "running" else "", "cyan"),
             )

@@ -24,6 +24,8 @@ from typing import Any
 import click
 from click.core import ParameterSource
 
+from weft.protocols.topics import check_namespace
+
 
 def from_environment(param: str = "broker") -> bool:
     """Whether the current command's ``param`` came from its environment variable."""
@@ -70,3 +72,14 @@ def broker_if_alone(broker: str | None, *sources: object) -> str | None:
     if broker is None or not from_environment() or not any(sources):
         return broker
     return None
+
+
+def namespace_value(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """The ``--namespace`` callback: a usage error (exit 2), not a traceback, for a value
+    that cannot be one topic level (empty, or with ``/``, ``+``, ``#``)."""
+    if value is None:
+        return None
+    try:
+        return check_namespace(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), ctx=ctx, param=param) from None

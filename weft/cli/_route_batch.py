@@ -24,23 +24,28 @@ def read_jsonl(path: str, required: tuple[str, ...]) -> list[dict[str, Any]]:
     """Objects of a JSONL file; blank lines are skipped; errors name file and line."""
     if not Path(path).is_file():
         raise DefinitionError.single(f"{path}: no such file")
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError as exc:
+        raise DefinitionError.single(
+            f"{path}: not UTF-8 text (byte {exc.start}): expected one JSON object per line"
+        ) from None
     rows: list[dict[str, Any]] = []
-    with open(path, encoding="utf-8") as fh:
-        for number, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise DefinitionError.single(f"{path}:{number}: not JSON ({exc.msg})") from None
-            if not isinstance(row, dict):
-                raise DefinitionError.single(f"{path}:{number}: expected a JSON object")
-            for key in required:
-                if key not in row:
-                    raise DefinitionError.single(f"{path}:{number}: missing field '{key}'")
-            if not isinstance(row["text"], str) or not row["text"].strip():
-                raise DefinitionError.single(f"{path}:{number}: 'text' must be a non-empty string")
-            rows.append(row)
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise DefinitionError.single(f"{path}:{number}: not JSON ({exc.msg})") from None
+        if not isinstance(row, dict):
+            raise DefinitionError.single(f"{path}:{number}: expected a JSON object")
+        for key in required:
+            if key not in row:
+                raise DefinitionError.single(f"{path}:{number}: missing field '{key}'")
+        if not isinstance(row["text"], str) or not row["text"].strip():
+            raise DefinitionError.single(f"{path}:{number}: 'text' must be a non-empty string")
+        rows.append(row)
     return rows
 
 

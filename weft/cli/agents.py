@@ -19,6 +19,7 @@ from typing import Any
 
 import click
 
+from weft.cli._broker import namespace_value
 from weft.cli._json import json_text
 from weft.protocols import DefinitionError
 
@@ -39,6 +40,7 @@ def namespace_option(func: Any) -> Any:
     return click.option(
         "--namespace",
         envvar="WEFT_NAMESPACE",
+        callback=namespace_value,
         default="default",
         show_default=True,
         help="Topic namespace shared by the agents and their callers (env WEFT_NAMESPACE).",
@@ -176,7 +178,13 @@ def agent_group() -> None:
     show_default=True,
     help="Agents per action set, in this process, pooled (each its own id, card, connection).",
 )
-@click.option("--log-level", default="INFO", show_default=True, help="Python logging level.")
+@click.option(
+    "--log-level",
+    type=click.Choice(["debug", "info", "warning", "error", "critical"], case_sensitive=False),
+    default="info",
+    show_default=True,
+    help="Python logging level.",
+)
 def serve_command(
     targets: tuple[str, ...],
     mcp_servers: tuple[str, ...],

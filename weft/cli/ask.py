@@ -35,7 +35,7 @@ from typing import Any
 
 import click
 
-from weft.cli._broker import broker_for_workflow, broker_if_alone
+from weft.cli._broker import broker_for_workflow, broker_if_alone, namespace_value
 from weft.cli._json import json_text
 from weft.cli._routers import capability_router
 from weft.protocols import DefinitionError, WeftError
@@ -246,6 +246,7 @@ def _summary(answer: Any) -> str:
 @click.option(
     "--namespace",
     envvar="WEFT_NAMESPACE",
+    callback=namespace_value,
     default="default",
     show_default=True,
     help="With --broker: the agents' topic namespace (env WEFT_NAMESPACE).",

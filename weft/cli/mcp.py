@@ -6,6 +6,8 @@ Its actions are the ones named on the command line (``module:object`` or
 again at each request, so agents that start later are listed too). It
 speaks MCP on stdin/stdout by default, as an MCP client that starts it
 expects, or streamable HTTP with ``--http HOST:PORT`` (at ``/mcp``).
+Each action's spec and capability card is a resource, ``weft://cards/{tool}``;
+no prompts are offered (``weft.runtime.interop.mcp_server`` says why).
 """
 
 from __future__ import annotations
@@ -62,7 +64,8 @@ def serve_command(
     """Serve the actions named by TARGETS (and --broker's agents) as MCP tools.
 
     Each action is a tool with its name, description and input schema; a
-    failed call is a tool result with isError. Without --http it speaks MCP
+    failed call is a tool result with isError; its spec and capability card
+    is the JSON resource weft://cards/TOOL. Without --http it speaks MCP
     on stdin/stdout: configure an MCP client to start
     `weft mcp serve mymodule:tools`. Status lines go to stderr.
     """

@@ -30,7 +30,7 @@ from typing import Any
 
 import click
 
-from weft.cli._broker import broker_if_alone
+from weft.cli._broker import broker_if_alone, namespace_value
 from weft.cli._json import json_text
 from weft.protocols import CapabilityCard, DefinitionError, WeftError
 
@@ -280,6 +280,7 @@ def print_decision(decision: Any, cards_known: int) -> None:
 @click.option(
     "--namespace",
     envvar="WEFT_NAMESPACE",
+    callback=namespace_value,
     default="default",
     show_default=True,
     help="Bus namespace (env WEFT_NAMESPACE).",

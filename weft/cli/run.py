@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from weft.cli._broker import broker_for_workflow, from_environment
+from weft.cli._broker import broker_for_workflow, from_environment, namespace_value
 from weft.cli._json import json_text
 from weft.cli._placement import Placements
 from weft.cli._prune import before_of, print_report, prune_options, require_a_rule
@@ -109,6 +109,7 @@ def _remote_options(func: Any) -> Any:
     func = click.option(
         "--namespace",
         envvar="WEFT_NAMESPACE",
+        callback=namespace_value,
         default="default",
         show_default=True,
         help="With --broker: the agents' topic namespace (env WEFT_NAMESPACE).",

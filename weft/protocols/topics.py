@@ -21,6 +21,11 @@ def _check_segment(value: str, what: str) -> str:
     return value
 
 
+def check_namespace(value: str) -> str:
+    """``value`` if it can be a topic namespace (one topic level), else ``ValueError``."""
+    return _check_segment(value, "namespace")
+
+
 class Topics:
     """Builds topics for one namespace; every segment is checked for wildcards."""
 

@@ -22,7 +22,19 @@ What maps to what (the reverse of ``weft.agents.mcp_action``):
   into the same error; a name that is no tool is the JSON-RPC error -32602 the spec
   asks for;
 - each call runs through ``invoke_action`` (the context weft gives a call
-  made outside a workflow run: nested calls by name, no journal).
+  made outside a workflow run: nested calls by name, no journal);
+- each tool's whole ``ActionSpec`` (its capability card with skills, tags,
+  cost, expected latency; its schemas) is a resource,
+  ``weft://cards/{tool}``, JSON: what MCP's ``Tool`` has no field for, for a
+  client that chooses between tools or a person browsing them. Reading a
+  URI that names no tool is the JSON-RPC error -32602, as the SDK's servers
+  answer it.
+
+Prompts are not offered: an MCP prompt is a template the *client's* model
+fills in, and a weft action is something that runs. The nearest thing, an
+``LLMAgent``'s instructions, would hand a client the agent's system prompt
+without its tools, model settings or output checks, so a client would get a
+weaker copy of the agent than the tool that calls it.
 
 ``McpActionServer.run_stdio()`` serves on stdin/stdout (nothing else may
 write to stdout meanwhile); ``run_http(host, port)`` serves streamable HTTP
@@ -40,10 +52,12 @@ from typing import Any
 from weft.agents.mcp_action import ERROR_META, STATE_META
 from weft.protocols import ActionCall, ActionResult, ActionSpec, ErrorInfo, WeftError
 from weft.runtime.engine.action_table import ActionTable
+from weft.runtime.engine.capability import card_of
 from weft.runtime.engine.langgraph_calls import invoke_action
 from weft.runtime.interop.http_listen import listening_socket
 
 __all__ = [
+    "CARD_URI",
     "McpActionServer",
     "McpServeError",
     "to_call_tool_result",
@@ -83,6 +97,10 @@ def _output_schema(spec: ActionSpec) -> tuple[dict[str, Any] | None, bool]:
     if schema.get("type") == "object":
         return schema, False
     return {"type": "object", "properties": {"result": schema}, "required": ["result"]}, True
+
+
+#: URI prefix of the capability-card resources: ``weft://cards/{tool}``.
+CARD_URI = "weft://cards/"
 
 
 def _text(output: Any) -> str:
@@ -141,6 +159,37 @@ class McpActionServer:
             )
         return listed
 
+    def resources(self) -> list[Any]:
+        """The MCP ``Resource`` of every served action's card (``weft://cards/{tool}``)."""
+        from mcp.types import Resource
+
+        return [
+            Resource(
+                uri=f"{CARD_URI}{name}",
+                name=f"{name} card",
+                description=f"The spec and capability card of the action '{action}'.",
+                mime_type="application/json",
+            )
+            for name, (action, _) in self._tools_by_name().items()
+        ]
+
+    def read_card(self, uri: str) -> Any:
+        """``resources/read`` of ``weft://cards/{tool}``: the action's spec as JSON."""
+        from mcp import MCPError
+        from mcp.types import INVALID_PARAMS, ReadResourceResult, TextResourceContents
+
+        found = (
+            self._tools_by_name().get(uri[len(CARD_URI) :]) if uri.startswith(CARD_URI) else None
+        )
+        if found is None:
+            raise MCPError(INVALID_PARAMS, f"Unknown resource: {uri}", {"uri": uri})
+        action, spec = found
+        spec = spec.model_copy(update={"card": card_of(action, spec)})  # the one routing uses
+        text = json.dumps(spec.model_dump(mode="json", exclude_none=True), indent=2)
+        return ReadResourceResult(
+            contents=[TextResourceContents(uri=uri, mime_type="application/json", text=text)]
+        )
+
     async def call(self, name: str, arguments: dict[str, Any] | None) -> Any:
         """Run the action behind tool ``name``; its result as an MCP ``CallToolResult``."""
         from mcp import MCPError
@@ -160,13 +209,33 @@ class McpActionServer:
         if self._server is not None:
             return self._server
         from mcp.server.lowlevel import Server
-        from mcp.types import ListToolsResult
+        from mcp.types import (
+            ListResourcesResult,
+            ListResourceTemplatesResult,
+            ListToolsResult,
+            ResourceTemplate,
+        )
 
         async def list_tools(_ctx: Any, _params: Any) -> Any:
             return ListToolsResult(tools=self.tools())
 
         async def call_tool(_ctx: Any, params: Any) -> Any:
             return await self.call(params.name, params.arguments)
+
+        async def list_resources(_ctx: Any, _params: Any) -> Any:
+            return ListResourcesResult(resources=self.resources())
+
+        async def list_templates(_ctx: Any, _params: Any) -> Any:
+            card = ResourceTemplate(
+                uri_template=CARD_URI + "{tool}",
+                name="card",
+                description="The spec and capability card of the action served as TOOL.",
+                mime_type="application/json",
+            )
+            return ListResourceTemplatesResult(resource_templates=[card])
+
+        async def read_resource(_ctx: Any, params: Any) -> Any:
+            return self.read_card(str(params.uri))
 
         def input_schema(name: str) -> dict[str, Any] | None:
             found = self._tools_by_name().get(name)
@@ -179,6 +248,9 @@ class McpActionServer:
             get_tool_input_schema=input_schema,
             on_list_tools=list_tools,
             on_call_tool=call_tool,
+            on_list_resources=list_resources,
+            on_list_resource_templates=list_templates,
+            on_read_resource=read_resource,
         )
         return self._server
 

@@ -1,6 +1,8 @@
 """Running a workflow whose actions live in other processes (``weft run --broker``).
 
-Precedence, for each action a workflow names (nodes and edge critics):
+Precedence, for each action a workflow names (nodes, edge critics, and the
+names a node's own action says its ``with:`` refers to, such as a team's
+members: ``weft.protocols.references``):
 
 1. an action that a live agent serves is called remotely, even when the
    workflow file could import it (its ``actions:`` section or the builder's
@@ -21,34 +23,111 @@ broker is down.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+import sys
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from weft.protocols import WorkflowSpec
-from weft.runtime.engine.compiler import load_definition
+from weft.protocols import Location, WeftError, WorkflowSpec
+from weft.protocols.references import referenced_actions_of
+from weft.protocols.source import locate
+from weft.runtime.engine.compiler import import_object, load_definition
 from weft.runtime.engine.registry import ActionRegistry
 from weft.runtime.remote.live_registry import LiveRegistry
 from weft.runtime.remote.trust import TrustPolicy
 from weft.workflows import Workflow
 
+Definition = WorkflowSpec | Workflow | str | Path
 
-def workflow_actions(definition: WorkflowSpec | Workflow | str | Path) -> tuple[set[str], set[str]]:
-    """``(needed, local)``: action names the workflow calls, and those it defines itself."""
+
+@dataclass
+class WorkflowActions:
+    """The action names a workflow may call, and which of them it defines itself.
+
+    ``referenced`` are the names given inside a node's arguments (a team's
+    ``members``), with where: they come from the node's own action
+    (``weft.protocols.references``), and are needed like any node's action.
+    """
+
+    needed: set[str]
+    local: set[str]
+    referenced: dict[str, list[Location]] = field(default_factory=dict)
+    capability_nodes: bool = False
+
+
+def survey(definition: Definition) -> WorkflowActions:
+    """Every action name ``definition`` calls: nodes, edge critics and names in nodes' arguments.
+
+    A node whose action the workflow defines (an ``actions:`` entry given by
+    ``python:``, or a builder's object) is asked which names its ``with:``
+    refers to; a remote node action is not: its agent resolves its own
+    names. Raises ``DefinitionError`` for a file that does not load or an
+    action that does not import.
+    """
     loaded = load_definition(definition) if isinstance(definition, str | Path) else definition
+    objects: dict[str, Any] = {}
     if isinstance(loaded, Workflow):
-        local = set(loaded.actions)
+        objects = dict(loaded.actions)
         spec = loaded.build()
     else:
         spec = loaded
-        local = set()
-    local |= set(spec.actions)
+    local = set(objects) | set(spec.actions)
     needed = {node.action for node in spec.nodes.values() if node.action}
     needed |= {edge.critic for node in spec.nodes.values() for edge in node.after if edge.critic}
-    return needed, local
+    found = WorkflowActions(
+        needed,
+        local,
+        capability_nodes=any(node.capability is not None for node in spec.nodes.values()),
+    )
+    actions = {node.action for node in spec.nodes.values() if node.action}
+    objects.update(_imported(spec, actions & local - set(objects)))
+    for name, node in spec.nodes.items():
+        if node.action not in objects:
+            continue
+        where = locate(spec.source, ("nodes", name, "with"), node=name, field_name="with")
+        for referenced in referenced_actions_of(objects[node.action], node.with_):
+            found.referenced.setdefault(referenced, []).append(where)
+    found.needed |= set(found.referenced)
+    return found
 
 
-def unresolved_actions(definition: WorkflowSpec | Workflow | str | Path) -> set[str]:
+def _imported(spec: WorkflowSpec, names: set[str]) -> dict[str, Any]:
+    """The objects of the ``python:`` actions in ``names``, imported as compiling will."""
+    refs = {n: spec.actions[n] for n in sorted(names) if n in spec.actions}
+    refs = {n: ref for n, ref in refs.items() if ref.python is not None}
+    if not refs:
+        return {}
+    source_file = spec.source.file if spec.source is not None else None
+    base = Path(source_file).parent if source_file else Path.cwd()
+    with _on_path([base, *[(base / p).resolve() for p in spec.python_path]]):
+        return {
+            name: import_object(str(ref.python), where=locate(spec.source, ("actions", name)))
+            for name, ref in refs.items()
+        }
+
+
+@contextmanager
+def _on_path(paths: list[Path]) -> Iterator[None]:
+    """``paths`` on ``sys.path`` for the block: a workflow's modules sit beside it."""
+    added = [str(p) for p in paths if str(p) not in sys.path]
+    sys.path[:0] = added
+    try:
+        yield
+    finally:
+        for p in added:
+            if p in sys.path:
+                sys.path.remove(p)
+
+
+def workflow_actions(definition: Definition) -> tuple[set[str], set[str]]:
+    """``(needed, local)``: action names the workflow calls, and those it defines itself."""
+    found = survey(definition)
+    return found.needed, found.local
+
+
+def unresolved_actions(definition: Definition) -> set[str]:
     """The actions the workflow calls but does not define: only agents can provide them.
 
     Raises ``DefinitionError`` for a file that does not load.
@@ -58,33 +137,41 @@ def unresolved_actions(definition: WorkflowSpec | Workflow | str | Path) -> set[
 
 
 async def actions_for(
-    definition: WorkflowSpec | Workflow | str | Path, registry: LiveRegistry, *, wait: float
+    definition: Definition, registry: LiveRegistry, *, wait: float
 ) -> ActionRegistry:
     """Remote actions for ``definition`` per the precedence above.
 
     Raises ``WeftError`` when actions the workflow does not define stay
-    unserved for ``wait`` seconds, and ``DefinitionError`` for a bad file.
+    unserved for ``wait`` seconds (naming, for a name given in a node's
+    arguments, the node and line it comes from), and ``DefinitionError`` for
+    a bad file.
     """
-    needed, local = workflow_actions(definition)
+    found = survey(definition)
     served = set(registry.action_names())
-    missing = needed - local - served
+    missing = found.needed - found.local - served
     if missing:
-        await registry.wait_for(missing, wait)
-    if _has_capability_nodes(definition):  # a router chooses among every agent served
+        try:
+            await registry.wait_for(missing, wait)
+        except WeftError as exc:
+            gone = sorted(n for n in missing if not registry.serving(n))
+            raise WeftError(str(exc) + _named_where(gone, found.referenced)) from None
+    if found.capability_nodes:  # a router chooses among every agent served
         return registry.actions(sorted(served | missing))
-    return registry.actions(sorted((needed & served) | missing))
+    return registry.actions(sorted((found.needed & served) | missing))
 
 
-def _has_capability_nodes(definition: WorkflowSpec | Workflow | str | Path) -> bool:
-    loaded = load_definition(definition) if isinstance(definition, str | Path) else definition
-    spec = loaded.build() if isinstance(loaded, Workflow) else loaded
-    return any(node.capability is not None for node in spec.nodes.values())
+def _named_where(names: list[str], referenced: dict[str, list[Location]]) -> str:
+    """``; 'x' is named in FILE:LINE, node 'n', field 'with'`` for names given as arguments."""
+    told = [
+        f"'{n}' is named in {'; '.join(map(str, referenced[n]))}" for n in names if n in referenced
+    ]
+    return "".join(f"; {line}" for line in told)
 
 
 @asynccontextmanager
 async def remote_actions(
     broker: str,
-    definition: WorkflowSpec | Workflow | str | Path,
+    definition: Definition,
     *,
     namespace: str = "default",
     wait: float = 30.0,

@@ -4,20 +4,20 @@ A bad setting (``max_turns: 0``, a negative ``turn_timeout``, a speaker rule
 that does not exist) must stop the team before anyone is called, with a
 message naming the team, the setting and the value; in a YAML workflow the
 message starts with the file, line and node of the ``with:`` entry
-(``argument_location``). ``ArgumentError`` is a ``ValueError`` so that code
-catching the constructors' old errors keeps working.
+(``argument_location``). ``ArgumentError`` is a ``WeftError`` like every weft error, and a
+``ValueError`` so that code catching the constructors' old errors keeps working.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from weft.protocols.errors import Location
+from weft.protocols.errors import Location, WeftError
 from weft.protocols.source import locate
 from weft.runtime.engine.execution_context import ExecutionContext
 
 
-class ArgumentError(ValueError):
+class ArgumentError(WeftError, ValueError):
     """A team or cluster setting a user gave wrong; ``field`` names it (``max_turns``)."""
 
     def __init__(self, field: str, message: str, path: tuple[str | int, ...] = ()) -> None:

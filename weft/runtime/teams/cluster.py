@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from weft.protocols import Action, ActionCall, ActionKind, ActionResult, ActionSpec
@@ -103,6 +103,10 @@ class Cluster(SpecHolder):
                 Named(self.synthesizer.name, "synthesizer", "synthesizer", ("synthesizer",))
             )
         return named
+
+    def referenced_actions(self, arguments: Mapping[str, Any]) -> list[str]:
+        """The names of ``named``, whatever the call's arguments (``ReferencesActions``)."""
+        return [named.name for named in self.named()]
 
     async def invoke(self, call: ActionCall, ctx: Any) -> ActionResult:
         problem = missing_task(call)

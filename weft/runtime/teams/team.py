@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import difflib
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from weft.protocols import (
@@ -139,6 +139,10 @@ class Team(SpecHolder):
         if isinstance(selector, LLMSelector) and selector.member.action is None:
             named.append(Named(selector.member.name, "speaker chooser", "selector", ("selector",)))
         return named
+
+    def referenced_actions(self, arguments: Mapping[str, Any]) -> list[str]:
+        """The names of ``named``, whatever the call's arguments (``ReferencesActions``)."""
+        return [named.name for named in self.named()]
 
     async def run(self, task: str) -> TeamOutcome:
         """Run the team from Python, outside a workflow; raises ``ActionFailed`` if it fails."""

@@ -30,6 +30,7 @@ entry (``arguments.located``).
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from typing import Any
 
 from weft.protocols import ActionCall, ActionKind, ActionResult, ActionSpec
@@ -37,6 +38,9 @@ from weft.runtime.teams.arguments import ArgumentError, located
 from weft.runtime.teams.cluster import Cluster
 from weft.runtime.teams.member import TeamMember
 from weft.runtime.teams.team import Team
+
+#: The arguments that name actions the built team or cluster calls (``referenced_actions``).
+_NAMING_FIELDS = ("members", "pools", "selector", "synthesizer")
 
 _NAMES = {"type": "array", "items": {"type": "string"}, "minItems": 1}
 _BROKER = {
@@ -125,6 +129,25 @@ class _FromArguments(ABC):
         return await _on_bus(
             action, call.arguments, call.model_copy(update={"arguments": inner}), ctx
         )
+
+    def referenced_actions(self, arguments: Mapping[str, Any]) -> list[str]:
+        """The names the team or cluster built from ``arguments`` calls (``ReferencesActions``).
+
+        Read before the run (``weft run --broker`` fetches them from the
+        broker), so only the naming fields are used, through the same
+        ``build`` as a call; arguments that do not build yet (a template, a
+        mistake) fall back to the members alone, then to nothing: the call
+        reports them when it runs.
+        """
+        naming = {k: arguments[k] for k in _NAMING_FIELDS if k in arguments}
+        for given in (naming, {"members": arguments.get("members")}):
+            call = ActionCall(action=self.spec.name, arguments=given)
+            try:
+                action, _inner = self.build(call, self.spec.name, _member_names(call, self.kind))
+            except (ArgumentError, ValueError):
+                continue
+            return [named.name for named in action.named()]
+        return []
 
 
 class TeamFromArguments(_FromArguments):
