@@ -8,7 +8,6 @@ The broker URL comes from ``--broker``, else ``$WEFT_BROKER``, else
 from __future__ import annotations
 
 import asyncio
-import gc
 import importlib.util
 import logging
 import signal
@@ -22,6 +21,7 @@ import click
 from weft.cli._broker import namespace_value
 from weft.cli._json import json_text
 from weft.protocols import DefinitionError
+from weft.workflows.gc_pause import gc_paused
 
 DEFAULT_BROKER = "mqtt://127.0.0.1:1883"
 
@@ -389,9 +389,7 @@ def agents_command(
     # back on when the command's context closes (a CliRunner in tests keeps the process).
     if as_json and output_format == "a2a":
         raise click.UsageError("--json is --format json: give it or --format a2a, not both")
-    if gc.isenabled():
-        gc.disable()
-        click.get_current_context().call_on_close(gc.enable)
+    click.get_current_context().with_resource(gc_paused())
     infos = asyncio.run(_list_agents(broker, namespace, trust_path))
     now = time.time()
     if output_format == "a2a":

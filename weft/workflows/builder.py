@@ -23,6 +23,7 @@ reported by ``build``, all together.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, cast
@@ -49,6 +50,7 @@ from weft.protocols import (
 )
 from weft.workflows._callables import is_langgraph_graph, langgraph_preview, preview_spec
 from weft.workflows._model_errors import validation_problems
+from weft.workflows.gc_pause import gc_paused
 from weft.workflows.graph import GraphPlan, Problem
 from weft.workflows.validate import validate
 
@@ -119,6 +121,8 @@ class Workflow:
         self._actions: dict[str, object] = {}
         # what each plain function's signature tells, read once per function
         self._previews: dict[str, ActionSpec] = {}
+        # the name each action object was bound under (``_bound_name``)
+        self._bound: dict[Any, str] = {}
 
     def __repr__(self) -> str:
         return f"<Workflow {self.name} ({len(self._nodes)} nodes)>"
@@ -211,7 +215,7 @@ class Workflow:
             capability=capability,
             description=description,
             with_=dict(with_ or {}),
-            after=[self._edge(e, node=name, index=i) for i, e in enumerate(after)],
+            after=self._edges(after, node=name),
             foreach=foreach,
             join={"mode": join} if isinstance(join, str) else join,
             timeout=timeout,
@@ -306,6 +310,10 @@ class Workflow:
         """Register an action object (if it is one) and return the name nodes use."""
         if isinstance(action, str):
             return action
+        bound = self._bound_name(action)
+        if bound is not None:
+            self._actions[bound] = action
+            return bound
         preview: ActionSpec | None = None
         if isinstance(action, Workflow):
             name = action.name
@@ -338,12 +346,41 @@ class Workflow:
         self._actions[name] = action
         if preview is not None:
             self._previews[name] = preview
+            if preview.kind is ActionKind.TOOL:  # a plain function: ``_bound_name``
+                with contextlib.suppress(TypeError):  # unhashable: read each time
+                    self._bound[action] = name
         return name
 
-    def _edge(self, value: EdgeLike, *, node: str, index: int) -> EdgeSpec:
-        if isinstance(value, EdgeSpec):
-            return value
-        return self._make_edge(node=str(value), target=node, index=index)
+    def _bound_name(self, action: ActionLike) -> str | None:
+        """The name the plain function ``action`` (or an equal one) was bound under, when
+        that binding still stands and the function still has that name.
+
+        A topology binds one function to thousands of nodes: reading its signature
+        (``preview_spec``) each time was most of the cost of adding a node, and it
+        gives the same spec each time.
+        """
+        try:
+            name = self._bound.get(action)
+        except TypeError:
+            return None
+        if name is None or getattr(action, "__name__", type(action).__name__) != name:
+            return None
+        existing = self._actions.get(name)
+        return name if existing is action or existing == action else None
+
+    def _edges(self, values: Iterable[EdgeLike], *, node: str) -> list[EdgeSpec]:
+        """The edges of ``after=``; called once per node, so the common case (a name
+        that validates) costs one model construction and no extra calls."""
+        edges: list[EdgeSpec] = []
+        for index, value in enumerate(values):
+            if isinstance(value, EdgeSpec):
+                edges.append(value)
+                continue
+            try:
+                edges.append(EdgeSpec(node=str(value)))
+            except ValidationError:  # again, to raise it located at this node and entry
+                edges.append(self._make_edge(node=str(value), target=node, index=index))
+        return edges
 
     def _make_edge(self, *, target: str, index: int, **fields: Any) -> EdgeSpec:
         try:
@@ -369,9 +406,19 @@ class Workflow:
         """Like ``build``, but returns the ``GraphPlan`` (handy to inspect a topology)."""
         return self._validated(actions)[1]
 
+    def build_with_plan(
+        self, actions: Mapping[str, ActionSpec] | None = None
+    ) -> tuple[WorkflowSpec, GraphPlan]:
+        """``build`` and ``plan`` from one validation: a 10,000-node graph is validated once."""
+        return self._validated(actions)
+
     def _validated(
         self, actions: Mapping[str, ActionSpec] | None
     ) -> tuple[WorkflowSpec, GraphPlan]:
+        with gc_paused():  # a large graph: see ``gc_pause``
+            return self._validate(actions)
+
+    def _validate(self, actions: Mapping[str, ActionSpec] | None) -> tuple[WorkflowSpec, GraphPlan]:
         spec = self.spec()
         known = self.action_specs()
         if actions is not None:

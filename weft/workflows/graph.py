@@ -116,16 +116,16 @@ def plan_graph(spec: WorkflowSpec) -> tuple[GraphPlan | None, list[Problem]]:
         problems.extend(_cycle_problems(spec, names, position, incoming, set(order)))
         return None, problems
 
-    graph = nx.DiGraph()
-    graph.add_nodes_from(names)
-    graph.add_edges_from((src, tgt) for src, targets in outgoing.items() for tgt, _ in targets)
     rank = {name: i for i, name in enumerate(order)}
     loops: list[LoopEdge] = []
+    # adjacency of the forward graph, for loop bodies only: most graphs have no loop edge
+    successors = {n: [t for t, _ in outgoing[n]] for n in names} if loop_edges else {}
+    predecessors = {n: [e.node for e in incoming[n]] for n in names} if loop_edges else {}
     for src, tgt, edge, i in loop_edges:
         if src == tgt:
             body: tuple[str, ...] = (src,)
         else:
-            descendants = nx.descendants(graph, tgt)
+            descendants = _reachable(tgt, successors)
             if src not in descendants:
                 where = locate(
                     source_map,
@@ -142,7 +142,7 @@ def plan_graph(spec: WorkflowSpec) -> tuple[GraphPlan | None, list[Problem]]:
                     )
                 )
                 continue
-            members = (descendants & nx.ancestors(graph, src)) | {src, tgt}
+            members = (descendants & _reachable(src, predecessors)) | {src, tgt}
             body = tuple(sorted(members, key=rank.__getitem__))
         loops.append(LoopEdge(source=src, target=tgt, edge=edge, body=body))
 
@@ -161,6 +161,20 @@ def plan_graph(spec: WorkflowSpec) -> tuple[GraphPlan | None, list[Problem]]:
         sinks=tuple(n for n in names if not outgoing[n]),
     )
     return plan, problems
+
+
+def _reachable(start: str, step: dict[str, list[str]]) -> set[str]:
+    """The nodes ``step`` leads to from ``start``, ``start`` left out (``nx.descendants``
+    over successors, ``nx.ancestors`` over predecessors), without building a graph."""
+    seen: set[str] = set()
+    stack = list(step[start])
+    while stack:
+        name = stack.pop()
+        if name not in seen:
+            seen.add(name)
+            stack.extend(step[name])
+    seen.discard(start)
+    return seen
 
 
 def _topological_order(

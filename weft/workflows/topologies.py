@@ -35,6 +35,7 @@ import networkx as nx
 from weft.protocols import JoinMode, JoinSpec
 from weft.workflows.builder import Workflow
 from weft.workflows.casting import Cast, cast_of, node_arguments, place
+from weft.workflows.gc_pause import gc_paused
 
 if TYPE_CHECKING:  # typing.Unpack arrives in 3.12; annotations are never evaluated here
     from typing_extensions import Unpack
@@ -73,6 +74,36 @@ def from_edges(
     """
     if n < 1:
         raise ValueError(f"a topology needs at least one node, got n={n}")
+    with gc_paused():  # an object per edge, none in a cycle: see ``gc_pause``
+        return _from_edges(
+            n,
+            edges,
+            action,
+            name=name,
+            with_=with_,
+            join=join,
+            reducer=reducer,
+            critic=critic,
+            max_rounds=max_rounds,
+            reverse=reverse,
+            description=description,
+        )
+
+
+def _from_edges(
+    n: int,
+    edges: Iterable[tuple[int, int]],
+    action: Cast,
+    *,
+    name: str,
+    with_: Mapping[str, Any] | None,
+    join: JoinSpec | str | None,
+    reducer: str | None,
+    critic: Cast | None,
+    max_rounds: int,
+    reverse: bool,
+    description: str,
+) -> Workflow:
     preds: list[list[int]] = [[] for _ in range(n)]
     seen: set[tuple[int, int]] = set()
     for i, j in edges:

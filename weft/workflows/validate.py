@@ -73,6 +73,23 @@ def validate(spec: WorkflowSpec, actions: Mapping[str, ActionSpec] | None = None
     return plan
 
 
+def check_actions(spec: WorkflowSpec, actions: Mapping[str, ActionSpec]) -> None:
+    """The checks of ``validate`` that depend on ``actions``, and only those.
+
+    For a spec that has already passed ``validate`` with other action specs
+    (the builder's own, before the runtime resolves the real actions): the
+    graph, references, conditions, joins and outputs do not depend on
+    ``actions``, so they cannot fail now, and checking them again would cost
+    as much as the first time on a large graph. Reports exactly what
+    ``validate(spec, actions)`` would, in the same order. Raises
+    ``DefinitionError`` with all problems found.
+    """
+    checker = _Checker(spec, actions)
+    checker.run_actions()
+    if checker.problems:
+        raise DefinitionError(checker.problems)
+
+
 def _walk(value: Any, path: Path) -> Iterator[tuple[str, Path]]:
     """Every string inside ``value`` (dicts and lists, recursively) with its YAML path."""
     if isinstance(value, str):
@@ -117,6 +134,7 @@ class _Checker:
         self.source = spec.source
         self.node_names = set(spec.nodes)
         self.problems: list[Problem] = []
+        self._parsed: dict[str, tuple[bool, list[tuple[str, ...] | ExpressionError]]] = {}
 
     def add(self, message: str, path: Path, node: str | None, field: str | None) -> None:
         self.problems.append((message, locate(self.source, path, node=node, field_name=field)))
@@ -135,6 +153,14 @@ class _Checker:
         self.check_outputs()
         if self.actions is not None:
             self.check_action_concurrency()
+
+    def run_actions(self) -> None:
+        """What ``run`` checks against ``self.actions``, in the same order (``check_actions``)."""
+        if self.actions is None:
+            return
+        for name, node in self.spec.nodes.items():
+            self.check_action(name, node)
+        self.check_action_concurrency()
 
     # -- per node --------------------------------------------------------------
 
@@ -175,20 +201,33 @@ class _Checker:
         in_foreach: bool | None,
     ) -> None:
         """``in_foreach`` is None for the ``foreach`` expression itself."""
-        field = ".".join(str(p) for p in path[2:])
         if "${" not in text:
             return
-        if "${" in REFERENCE_RE.sub("", text):
+        field = ".".join(str(p) for p in path[2:])
+        unclosed, refs = self.parsed(text)
+        if unclosed:
             self.add(f"unclosed or nested '${{' in {text!r}", path, node, field)
-        for match in REFERENCE_RE.finditer(text):
-            try:
-                ref = parse_reference(match.group(1))
-            except ExpressionError as exc:
-                self.add(str(exc), path, node, field)
+        for ref in refs:
+            if isinstance(ref, ExpressionError):
+                self.add(str(ref), path, node, field)
                 continue
             message = self.reference_problem(ref, node, predecessors, in_foreach=in_foreach)
             if message is not None:
                 self.add(message, path, node, field)
+
+    def parsed(self, text: str) -> tuple[bool, list[tuple[str, ...] | ExpressionError]]:
+        """Whether ``text`` has an unclosed ``${``, and its references parsed (or the error),
+        once per distinct text: generated graphs repeat the same few templates on every node."""
+        found = self._parsed.get(text)
+        if found is None:
+            refs: list[tuple[str, ...] | ExpressionError] = []
+            for match in REFERENCE_RE.finditer(text):
+                try:
+                    refs.append(parse_reference(match.group(1)))
+                except ExpressionError as exc:
+                    refs.append(exc)
+            found = self._parsed[text] = ("${" in REFERENCE_RE.sub("", text), refs)
+        return found
 
     def reference_problem(
         self, ref: tuple[str, ...], node: str, predecessors: set[str], *, in_foreach: bool | None

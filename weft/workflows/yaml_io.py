@@ -29,6 +29,7 @@ from weft.protocols import DefinitionError, Location, SourceMap, WorkflowSpec
 from weft.protocols.source import Path
 from weft.workflows._model_errors import validation_problems
 from weft.workflows._yaml_compose import compose_yaml, too_big
+from weft.workflows.gc_pause import gc_paused
 from weft.workflows.graph import Problem
 from weft.workflows.yaml_limits import LoadLimits
 
@@ -52,6 +53,11 @@ def loads_workflow(
     text: str, file: str = "<string>", *, limits: LoadLimits | None = None
 ) -> WorkflowSpec:
     """Parse and model-validate workflow YAML; ``file`` is only used in messages."""
+    with gc_paused():  # a node tree and values per line, none in a cycle: see ``gc_pause``
+        return _loads_workflow(text, file, limits)
+
+
+def _loads_workflow(text: str, file: str, limits: LoadLimits | None) -> WorkflowSpec:
     source = SourceMap(file=file)
     data, root = _values(text, file, limits, source)
     if root is None:

@@ -56,6 +56,8 @@ from weft.runtime.engine.secret_flow import analyse
 from weft.runtime.engine.workflow_action import WorkflowAction
 from weft.workflows import GraphPlan, Workflow, load_workflow, resolve_reducer, validate
 from weft.workflows.expressions import Condition, ExpressionError, Renderer, compile_template
+from weft.workflows.gc_pause import gc_paused
+from weft.workflows.validate import check_actions
 
 __all__ = [
     "Actions",
@@ -176,6 +178,13 @@ def compile_workflow(
     itself; it is copied, never changed. Raises ``DefinitionError`` with every
     problem located.
     """
+    with gc_paused():  # an object per edge, none in a cycle: see ``weft.workflows.gc_pause``
+        return _compile(definition, actions, _stack)
+
+
+def _compile(
+    definition: WorkflowSpec | Workflow | str | Path, actions: Actions, _stack: tuple[str, ...]
+) -> PreparedWorkflow:
     registry = _table(actions)
     origin: str | None = None
     if isinstance(definition, str | Path):
@@ -185,13 +194,18 @@ def compile_workflow(
         for name, obj in definition.actions.items():
             if name not in registry:
                 registry.register(as_action(obj, name=name), name=name)
-        spec = definition.build()
+        # the builder validates the whole graph against the actions it holds ...
+        spec, built_plan = definition.build_with_plan()
     else:
-        spec = definition
+        spec, built_plan = definition, None
     source_file = spec.source.file if spec.source is not None else None
     base = Path(source_file).parent if source_file else Path.cwd()
     _resolve_action_refs(spec, registry, base, _stack)
-    plan = validate(spec, registry.specs())
+    if built_plan is None:
+        plan = validate(spec, registry.specs())
+    else:  # ... so only what depends on the resolved actions is left to check
+        check_actions(spec, registry.specs())
+        plan = built_plan
     _check_loop_exits(spec, plan)
     nodes = _compile_nodes(spec, plan, registry)
     flow = analyse(spec, {name: node.action.spec.input_schema for name, node in nodes.items()})
@@ -306,7 +320,8 @@ def _a2a_action(name: str, ref: ActionRef, spec: WorkflowSpec) -> Action:
 def _register_mcp_tools(
     name: str, ref: ActionRef, registry: ActionTable, base: Path, spec: WorkflowSpec
 ) -> None:
-    """Every tool of the MCP server ``ref.mcp`` names, as the action ``{name}.{tool}``.
+    """Every tool of the MCP server ``ref.mcp`` names, as the action ``{name}.{tool}``;
+    its resources as ``{name}.read_resource`` and prompts as ``{name}.prompt.<prompt>``.
 
     A command runs in the workflow file's folder. A server that cannot be
     started, reached or listed is a ``DefinitionError`` at the ``mcp:`` line;
@@ -324,7 +339,7 @@ def _register_mcp_tools(
         )
     assert ref.mcp is not None
     try:
-        tools = from_mcp(ref.mcp, prefix=name, cwd=base)
+        tools = from_mcp(ref.mcp, prefix=name, cwd=base, resources=True, prompts=True)
     except McpServerError as exc:
         raise DefinitionError.single(f"action '{name}': {exc}", where) from None
     for action in tools:
@@ -390,21 +405,19 @@ def _condition(edge: EdgeSpec, target: str, spec: WorkflowSpec, index: int) -> C
 def _compile_nodes(
     spec: WorkflowSpec, plan: GraphPlan, registry: ActionTable
 ) -> dict[str, CompiledNode]:
-    edge_index: dict[tuple[str, str], int] = {}
-    for target, node in spec.nodes.items():
-        for i, edge in enumerate(node.after):
-            edge_index[(edge.node, target)] = i
-    compiled_edges: dict[tuple[str, str], CompiledEdge] = {}
+    # compiled edges by target, then source: no (source, target) tuple per edge and lookup
+    compiled_edges: dict[str, dict[str, CompiledEdge]] = {}
     loop_bodies = {(lp.source, lp.target): lp.body for lp in plan.loops}
     for target, node in spec.nodes.items():
+        into = compiled_edges[target] = {}
         for i, edge in enumerate(node.after):
-            compiled_edges[(edge.node, target)] = CompiledEdge(
+            into[edge.node] = CompiledEdge(
                 source=edge.node,
                 target=target,
                 condition=_condition(edge, target, spec, i),
                 critic=edge.critic,
                 max_iterations=edge.max_iterations,
-                body=loop_bodies.get((edge.node, target), ()),
+                body=loop_bodies.get((edge.node, target), ()) if loop_bodies else (),
                 max_rounds=edge.max_rounds,
                 plain=edge.when is None and edge.critic is None,
             )
@@ -413,7 +426,8 @@ def _compile_nodes(
         node = spec.nodes[name]
         action = _node_action(name, node, registry)
         join = node.join
-        incoming = tuple(compiled_edges[(e.node, name)] for e in plan.incoming[name])
+        into = compiled_edges[name]
+        incoming = tuple(into[e.node] for e in plan.incoming[name])
         predecessors = tuple(e.node for e in node.after)
         nodes[name] = CompiledNode(
             name=name,
@@ -431,9 +445,9 @@ def _compile_nodes(
             timeout=node.timeout if node.timeout is not None else spec.defaults.timeout,
             retry=node.retry or spec.defaults.retry,
             incoming=incoming,
-            outgoing=tuple(compiled_edges[(name, t)] for t, _e in plan.outgoing[name]),
-            loops_out=tuple(compiled_edges[(lp.source, lp.target)] for lp in plan.loops_from[name]),
-            loops_in=tuple(compiled_edges[(lp.source, lp.target)] for lp in plan.loops_into[name]),
+            outgoing=tuple(compiled_edges[t][name] for t, _e in plan.outgoing[name]),
+            loops_out=tuple(compiled_edges[lp.target][lp.source] for lp in plan.loops_from[name]),
+            loops_in=tuple(into[lp.source] for lp in plan.loops_into[name]),
             predecessors=predecessors,
             uses_context=bool(getattr(action, "uses_context", True)),
         )

@@ -25,7 +25,7 @@ retained cards past its queue of unacknowledged messages at QoS 1), an
 index by action keeps ``serving`` independent of how many agents there
 are, a heartbeat keeps the objects of the actions it did not change, and
 the cyclic garbage collector waits while the retained cards pour in
-(``collector_paused``).
+(``weft.workflows.gc_pause``).
 
 A card that is not an ``AgentCard`` is dead-lettered and changes nothing
 else: the reader never waits on the dead letter, so the cards behind it are
@@ -40,11 +40,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import logging
 import os
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 import orjson
@@ -68,6 +67,7 @@ from weft.runtime.remote.directory import AgentInfo, Listener, Trust
 from weft.runtime.remote.remote_action import RemoteAction
 from weft.runtime.remote.trust import TrustPolicy
 from weft.runtime.support.tasks import cancel_and_wait
+from weft.workflows.gc_pause import gc_paused
 
 if TYPE_CHECKING:  # imported when used: the engine costs `weft agents` 0.1-0.2 s of start-up
     from weft.runtime.engine.registry import ActionRegistry
@@ -155,7 +155,9 @@ class LiveRegistry:
             asyncio.create_task(self._read(sub), name="weft-live-registry"),
             asyncio.create_task(self._send_dead_letters(), name="weft-live-registry-dead-letters"),
         ]
-        with collector_paused():
+        # Cards are long-lived acyclic data: full collections while ten thousand arrive cost
+        # more than reading them (2.9 s of 6.4 s measured, bench/topologies.py).
+        with gc_paused():
             try:
                 await self.client.ping(sync_timeout)
             except TimeoutError:
@@ -574,25 +576,3 @@ def _card_problem(exc: ValidationError) -> str:
     if first["type"] == "json_invalid":
         return f"not an AgentCard: not JSON: {first['msg']}"
     return f"not an AgentCard: {exc.error_count()} problem(s): {first['msg']}"
-
-
-@contextlib.contextmanager
-def collector_paused() -> Iterator[None]:
-    """Hold off CPython's cyclic garbage collector while a registry takes in its cards.
-
-    Why: the cards are long-lived, acyclic data, about fifty containers each,
-    and CPython runs a full collection, which walks the whole heap, each time
-    its old generation grew by a quarter: several times while ten thousand
-    cards arrive, which cost more than reading them (2.9 s of 6.4 s measured
-    with 10,000 cards, bench/topologies.py). Reference counting still frees
-    whatever dies meanwhile. The collector's state is restored afterwards;
-    the cards are not moved to its permanent generation (``gc.freeze``): that
-    would be a process-wide choice a library should not make for its user.
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()

@@ -27,7 +27,6 @@ The store is kept in bounds by ``prune`` (``weft trace prune``) and, given
 from __future__ import annotations
 
 import contextlib
-import gc
 import json
 import os
 from collections.abc import Iterable
@@ -66,6 +65,7 @@ from weft.runtime.tracing.writer import (
     WriterSettings,
     WriterStats,
 )
+from weft.workflows.gc_pause import gc_paused
 
 _log = get_logger("weft.traces")
 #: Node spans written in this process before ``writer="auto"`` starts a writer process.
@@ -179,16 +179,10 @@ class TraceStore(Tracer):
         spans, self._buffer = self._buffer, []
         rows, self._rows = self._rows, {}
         self.rows_flushed += sum(map(len, rows.values()))
-        collecting = gc.isenabled()
-        if collecting:
-            # Encoding makes only acyclic garbage (lists, strings); a collection
-            # triggered by it would scan the whole heap for nothing.
-            gc.disable()
-        try:
+        # Encoding makes only acyclic garbage (lists, strings); a collection
+        # triggered by it would scan the whole heap for nothing.
+        with gc_paused():
             batch = self.codec.encode_batch(spans, rows)
-        finally:
-            if collecting:
-                gc.enable()
         batch.runs = _run_rows(batch)
         new_graphs = batch.graphs.keys() - self._graphs_sent
         batch.graphs = {h: batch.graphs[h] for h in new_graphs}
