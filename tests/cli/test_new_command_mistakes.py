@@ -235,3 +235,35 @@ def test_a_batch_file_that_is_not_text_names_the_file(tmp_path: Path) -> None:
 def test_agent_serve_refuses_an_unknown_log_level() -> None:
     result = weft("agent", "serve", "examples/quickstart/tools.py", "--log-level", "loud")
     assert_user_mistake(result, "--log-level", "loud")
+
+
+VARIADIC = '''
+def loose(*args, **kwargs):
+    return len(args)
+'''
+
+
+def test_a_function_weft_cannot_describe_is_named_at_its_actions_line(tmp_path: Path) -> None:
+    """Found by writing a team member as ``def alice(message="", **_)``: ``weft validate``
+    and ``weft run`` printed a TypeError traceback from deep in the tool adapter."""
+    (tmp_path / "loose_tools.py").write_text(VARIADIC)
+    flow = tmp_path / "wf.yaml"
+    flow.write_text(
+        textwrap.dedent(
+            """\
+            name: loose
+            actions:
+              loose: {python: "loose_tools:loose"}
+            nodes:
+              a: {action: loose}
+            """
+        )
+    )
+    result = weft("validate", str(flow))
+    assert_user_mistake(result, f"{flow}:3:", "action 'loose'", "*args/**kwargs")
+
+
+def test_agent_serve_names_a_function_it_cannot_describe(tmp_path: Path) -> None:
+    (tmp_path / "loose_tools.py").write_text(VARIADIC)
+    result = weft("agent", "serve", f"{tmp_path / 'loose_tools.py'}:loose")
+    assert_user_mistake(result, "loose", "*args/**kwargs")

@@ -10,6 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from weft.cli._app import cli
+from weft.protocols import DefinitionError
 from weft.runtime.engine.runner import run_workflow
 from weft.runtime.tracing.spans import MemoryTracer
 from weft.runtime.tracing.store import TraceStore
@@ -93,16 +94,21 @@ async def test_a_yaml_workflow_runs_a_team_and_a_cluster(tmp_path: Path) -> None
     assert len(refinements) == 2 * 2
 
 
-async def test_a_misspelled_member_fails_the_team_naming_it(tmp_path: Path) -> None:
+async def test_a_misspelled_member_is_refused_when_the_workflow_compiles(tmp_path: Path) -> None:
+    """The team action declares the names in its ``with:``; ``weft validate`` and the run's
+    compile step refuse an unknown one at its line, before anything runs."""
     (tmp_path / "yaml_members.py").write_text(textwrap.dedent(MEMBERS))
-    (tmp_path / "wf.yaml").write_text(
-        WORKFLOW.replace("members: [alice, bob]", "members: [alice, bbo]")
-    )
-    result = await run_workflow(tmp_path / "wf.yaml", journal=False)
-    assert not result.ok
-    error = result.nodes["discuss"].error
-    assert error is not None and error.type == "UnknownAction"
-    assert "member 'bbo'" in error.message, error.message
+    flow = tmp_path / "wf.yaml"
+    flow.write_text(WORKFLOW.replace("members: [alice, bob]", "members: [alice, bbo]"))
+    with pytest.raises(DefinitionError) as caught:
+        await run_workflow(flow, journal=False)
+    message = str(caught.value)
+    line = next(i for i, text in enumerate(flow.read_text().splitlines(), 1) if "bbo" in text)
+    assert message.startswith(f"{flow}:{line}:"), message
+    assert "field 'with.members[1]': 'bbo' is no action of this workflow" in message
+    assert "(did you mean bob?)" in message
+    shown = CliRunner().invoke(cli, ["validate", str(flow)])
+    assert shown.exit_code == 2 and "'bbo' is no action" in shown.output
 
 
 async def test_a_pool_for_someone_who_is_not_a_member_is_a_clear_error(tmp_path: Path) -> None:
@@ -202,16 +208,14 @@ async def test_an_unknown_synthesizer_in_yaml_fails_at_its_line_before_any_draft
     tmp_path: Path,
 ) -> None:
     flow, calls = _counted(tmp_path, UNKNOWN_SYNTHESIZER)
-    result = await run_workflow(flow, journal=False)
+    with pytest.raises(DefinitionError) as caught:
+        await run_workflow(flow, journal=False)
     sys.modules.pop("counted_members", None)
-    error = result.nodes["refine"].error
-    assert error is not None and error.type == "UnknownAction", result
+    message = str(caught.value)
     line = UNKNOWN_SYNTHESIZER.splitlines().index("      synthesizer: edtor") + 1
-    assert error.message.startswith(f"{flow}:{line}:"), error.message
-    assert "node 'refine', field 'with.synthesizer'" in error.message
-    assert "cluster 'refine': synthesizer 'edtor'" in error.message
-    assert "(did you mean 'editor'?)" in error.message
-    assert "known actions: editor, " in error.message
+    assert message.startswith(f"{flow}:{line}:"), message
+    assert "node 'refine', field 'with.synthesizer'" in message
+    assert "'edtor' is no action of this workflow (did you mean editor?)" in message
     assert not calls.exists()  # no member was called
 
 
@@ -219,8 +223,8 @@ def test_the_cli_prints_the_unknown_synthesizer_without_a_traceback(tmp_path: Pa
     flow, calls = _counted(tmp_path, UNKNOWN_SYNTHESIZER)
     shown = CliRunner().invoke(cli, ["run", str(flow)], env={"WEFT_HOME": str(tmp_path)})
     sys.modules.pop("counted_members", None)
-    assert shown.exit_code != 0
-    assert "synthesizer 'edtor'" in shown.output and "Traceback" not in shown.output
+    assert shown.exit_code == 2
+    assert "'edtor' is no action" in shown.output and "Traceback" not in shown.output
     assert not calls.exists()
 
 
@@ -238,12 +242,12 @@ nodes:
     with: {task: "decide", members: [speaker], pools: {speaker: [spaeker]}}
 """
     flow, calls = _counted(tmp_path, workflow)
-    result = await run_workflow(flow, journal=False)
+    with pytest.raises(DefinitionError) as caught:
+        await run_workflow(flow, journal=False)
     sys.modules.pop("counted_members", None)
-    error = result.nodes["discuss"].error
-    assert error is not None and error.type == "UnknownAction", result
-    assert "pool replacement 'spaeker' (pools.speaker[0])" in error.message, error.message
-    assert "(did you mean 'speaker'?)" in error.message
+    message = str(caught.value)
+    assert "field 'with.pools.speaker[0]': 'spaeker' is no action" in message, message
+    assert "(did you mean speaker?)" in message
     assert not calls.exists()
 
 

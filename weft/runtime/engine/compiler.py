@@ -14,6 +14,7 @@ actions it calls (``action_table.ActionTable``) sit below, for the executor.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import importlib
 import importlib.util
@@ -44,6 +45,7 @@ from weft.protocols import (
     WorkflowSpec,
     locate,
 )
+from weft.protocols.references import referenced_actions_of
 from weft.runtime.engine.action_table import ActionTable, is_action
 from weft.runtime.engine.capability import CapabilityAction
 from weft.runtime.engine.compiled import (
@@ -84,7 +86,11 @@ def as_action(obj: Any, name: str | None = None) -> Action:
     if is_langgraph_graph(obj):
         return from_langgraph(obj, name=name)
     if callable(obj):
-        return tool(name=name)(obj) if name else tool(obj)
+        try:
+            return tool(name=name)(obj) if name else tool(obj)
+        except (TypeError, ValueError) as exc:  # a signature weft cannot describe
+            label = getattr(obj, "__qualname__", None) or repr(obj)
+            raise DefinitionError.single(f"{label} cannot be a weft action: {exc}") from None
     raise DefinitionError.single(
         f"{obj!r} is not an action: expected a @tool, an action object, a function or a workflow"
     )
@@ -208,6 +214,8 @@ def _compile(
         plan = built_plan
     _check_loop_exits(spec, plan)
     nodes = _compile_nodes(spec, plan, registry)
+    if not _stack:  # a sub-workflow's teams may name its caller's actions: checked at run time
+        _check_referenced_actions(spec, nodes, registry)
     flow = analyse(spec, {name: node.action.spec.input_schema for name, node in nodes.items()})
     for name, node in nodes.items():
         node.secret_params = flow.params.get(name, frozenset())
@@ -281,7 +289,7 @@ def _resolve_action_refs(
                 try:
                     action = as_action(obj, name=name)
                 except DefinitionError as exc:
-                    raise DefinitionError.single(str(exc), where) from None
+                    raise DefinitionError.single(f"action '{name}': {exc}", where) from None
             else:
                 assert ref.workflow is not None
                 path = (base / ref.workflow).resolve()
@@ -363,6 +371,50 @@ class _Described:
 
     async def invoke(self, call: Any, ctx: Any) -> Any:
         return await self._inner.invoke(call, ctx)
+
+
+def _check_referenced_actions(
+    spec: WorkflowSpec, nodes: dict[str, CompiledNode], registry: ActionTable
+) -> None:
+    """Every action a node's arguments name (a team's members, a cluster's synthesizer)
+    exists, so ``weft validate`` and the start of a run catch a misspelt member at its
+    line instead of the team failing when it forms.
+
+    Names still templated (``${inputs.members}``) are known only at run time and
+    skipped (``referenced_actions_of``); a distributed run adds the agents' actions
+    to ``registry`` before compiling, so remote members count.
+    """
+    known = set(registry.names())
+    problems: list[tuple[str, Location]] = []
+    for name, node in nodes.items():
+        for referenced in referenced_actions_of(node.action, node.spec.with_):
+            if referenced in known:
+                continue
+            close = difflib.get_close_matches(referenced, sorted(known), n=3)
+            hint = f" (did you mean {', '.join(close)}?)" if close else ""
+            path = _path_of(node.spec.with_, referenced) or ()
+            field = "with" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path)
+            where = locate(spec.source, ("nodes", name, "with", *path), node=name, field_name=field)
+            problems.append((f"'{referenced}' is no action of this workflow{hint}", where))
+    if problems:
+        raise DefinitionError(problems)
+
+
+def _path_of(value: Any, wanted: str) -> tuple[str | int, ...] | None:
+    """Where in ``value`` (a node's ``with:``) the string ``wanted`` (or ``llm:wanted``)
+    is first written, as keys and indexes; None when it is not written as such."""
+    if isinstance(value, str):
+        return () if value in (wanted, f"llm:{wanted}") else None
+    items: list[tuple[str | int, Any]] = []
+    if isinstance(value, Mapping):
+        items = [(str(k), v) for k, v in value.items()]
+    elif isinstance(value, list):
+        items = list(enumerate(value))
+    for key, item in items:
+        found = _path_of(item, wanted)
+        if found is not None:
+            return (key, *found)
+    return None
 
 
 def _check_loop_exits(spec: WorkflowSpec, plan: GraphPlan) -> None:
