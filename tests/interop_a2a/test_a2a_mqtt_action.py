@@ -55,21 +55,22 @@ async def call(action: A2aMqttAction, arguments: dict[str, Any], **fields: Any) 
 async def foreign_agent(
     broker_url: str,
     address: wire.A2aMqttAddress,
-    answer: Callable[[dict[str, Any]], dict[str, Any] | None],
+    answer: Callable[[dict[str, Any]], dict[str, Any] | list[dict[str, Any]] | None],
+    card: dict[str, Any] = FOREIGN_CARD,
 ) -> AsyncIterator[MqttBus]:
-    """A hand-made A2A agent on the broker: its card retained ``online``; each request's
-    reply is ``answer(request)`` (``None``: no reply)."""
+    """A hand-made A2A agent on the broker: its ``card`` retained ``online``; each request's
+    reply is ``answer(request)`` (a list: a stream of replies; ``None``: no reply)."""
     async with MqttBus(broker_url, client_id=str(address)) as bus:
         sub = await bus.subscribe(address.request_topic)
         props = MessageProperties(user_properties={wire.STATUS: wire.ONLINE})
-        payload = json.dumps(FOREIGN_CARD)
+        payload = json.dumps(card)
         await bus.publish(address.discovery_topic, payload, retain=True, properties=props)
 
         async def serve() -> None:
             async for request in sub:
                 reply = answer(json.loads(request.payload))
-                if reply is not None:
-                    await bus.reply(request, json.dumps(reply))
+                for item in reply if isinstance(reply, list) else [reply] if reply else []:
+                    await bus.reply(request, json.dumps(item))
 
         server = asyncio.create_task(serve())
         try:

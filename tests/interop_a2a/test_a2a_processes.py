@@ -11,6 +11,7 @@ from pathlib import Path
 
 from weft import run_workflow
 from weft.agents.a2a_action import from_a2a
+from weft.protocols import ActionCall
 from weft.protocols import a2a_mqtt as wire
 from weft.protocols.a2a import task_output
 from weft.runtime.bus.mqtt.mqtt_bus import MqttBus
@@ -18,7 +19,7 @@ from weft.runtime.remote.agent_host import AgentHost
 from weft.testing.a2a_mqtt_client import A2aMqttClient
 from weft.testing.processes import weft_process
 
-from .a2a_tools import call_once, echo
+from .a2a_tools import Recorder, call_once, echo, stepping_tool
 
 ROOT = Path(__file__).resolve().parents[2]
 TOOLS = "tests/interop_a2a/a2a_tools.py"
@@ -122,3 +123,30 @@ async def test_weft_a2a_serve_exposes_the_agents_alive_on_a_broker(mqtt_broker_u
         result = await call_once(action, {"text": "via the bus"})
     assert result.ok, result.error
     assert result.output == {"text": "via the bus"}
+
+
+async def test_progress_of_an_agent_on_the_broker_reaches_an_a2a_caller_through_weft_a2a_serve(
+    mqtt_broker_url: str,
+) -> None:
+    """Two hops: the agent's progress goes over weft's protocol to `weft a2a serve`, which
+    streams it to the A2A caller as working status updates."""
+    steps, release = stepping_tool()
+    release.set()
+    namespace = f"a2a-{uuid.uuid4().hex[:8]}"
+    args = ["a2a", "serve", "--http", "127.0.0.1:0", "--broker", mqtt_broker_url]
+    ready = r"A2A agent serving steps at (http://\S+/)"
+    async with (
+        MqttBus(mqtt_broker_url, namespace=namespace) as bus,
+        AgentHost(bus, [steps], agent_id="steps-on-bus"),
+        weft_process(*args, "--namespace", namespace, ready=ready, cwd=ROOT) as served,
+    ):
+        action = await from_a2a(served.ready.group(1))
+        call = ActionCall(action=action.spec.name, arguments={"text": "far"})
+        recorder = Recorder(call)
+        try:
+            result = await action.invoke(call, recorder)
+        finally:
+            await action.aclose()
+    assert result.ok, result.error
+    assert result.output == {"text": "FAR"}
+    assert [r[0] for r in recorder.reports] == ["step 1 of 3", "step 2 of 3", "step 3 of 3"]

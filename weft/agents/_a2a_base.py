@@ -2,17 +2,77 @@
 
 An A2A agent's card decides the action's description and capability card,
 and a call is bounded by the smaller of the action's own ``timeout`` and the
-weft call's deadline. Both transports do exactly this, so it lives here once.
+weft call's deadline. Both transports do exactly this, so it lives here once,
+with the two things a call may carry besides its message: progress the agent
+streams (passed on to ``ctx.progress``, as MCP progress is) and a second turn
+of a task that wanted input (``a2a_task`` in the arguments, ``TurnOf``).
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
-from weft.protocols import ActionCall, ActionKind, ActionResult, ActionSpec, ActionState
-from weft.protocols.a2a import capability_from_a2a, specs_from_a2a
+from weft.protocols import (
+    ActionCall,
+    ActionContext,
+    ActionKind,
+    ActionResult,
+    ActionSpec,
+    ActionState,
+)
+from weft.protocols.a2a import TASK_DETAILS, capability_from_a2a, specs_from_a2a
+
+_log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TurnOf:
+    """The message's arguments, and the task it continues (``None``: a new task).
+
+    A ``needs_input`` result of an A2A action carries ``{"taskId", "contextId"}``
+    in ``error.details.a2a_task``; calling the action again with that object
+    as the argument ``a2a_task`` (beside the answer, e.g. ``text``) sends the
+    answer to the same task, in the same context, as A2A's multi-turn wants.
+    """
+
+    arguments: dict[str, Any]
+    task_id: str | None = None
+    context_id: str | None = None
+
+    @classmethod
+    def of(cls, arguments: Mapping[str, Any]) -> TurnOf:
+        """``ValueError`` naming the argument when ``a2a_task`` is not such an object."""
+        rest = dict(arguments)
+        turn = rest.pop(TASK_DETAILS, None)
+        if turn is None:
+            return cls(rest)
+        task_id = turn.get("taskId") if isinstance(turn, Mapping) else None
+        if not isinstance(task_id, str) or not task_id:
+            raise ValueError(
+                f"argument '{TASK_DETAILS}' must be the object a needs_input result holds in "
+                f'error.details.{TASK_DETAILS}: {{"taskId": ..., "contextId": ...}}'
+            )
+        context_id = turn.get("contextId") if isinstance(turn, Mapping) else None
+        return cls(rest, task_id, str(context_id) if context_id else None)
+
+
+def report_progress(
+    ctx: ActionContext, report: tuple[str, float | None, dict[str, Any]] | None
+) -> None:
+    """Pass an agent's progress report on to ``ctx`` (a display's fault never fails the call;
+    a context that takes no reports, such as ``UNUSED_CONTEXT``, gets none)."""
+    if report is None:
+        return
+    message, fraction, data = report
+    data = {k: v for k, v in data.items() if k not in ("message", "fraction")}
+    try:
+        ctx.progress(message, fraction, **data)
+    except Exception:
+        _log.debug("progress report not taken by the caller's context", exc_info=True)
 
 
 class A2aCardAction:

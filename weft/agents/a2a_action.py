@@ -11,14 +11,20 @@ What maps to what (docs/interop.md has the table):
 - the call's arguments become the message's parts: ``text`` a text part,
   the other keys one data part (``weft.protocols.a2a.value_to_parts``);
   ``skill`` (if set) goes in the message's ``metadata.skill``;
-- the call is one blocking ``SendMessage`` through ``a2a-sdk``'s client
-  (JSON-RPC, or whatever binding the card offers that the SDK speaks); the
-  answer (a message, or the task's artifacts) is the output
+- the call goes through ``a2a-sdk``'s client (JSON-RPC, or whatever binding
+  the card offers that the SDK speaks): a ``SendStreamingMessage`` when the
+  card says ``capabilities.streaming``, else one blocking ``SendMessage``
+  (the SDK chooses). Each ``working`` status update with a message that the
+  stream brings is passed on to ``ctx.progress`` as it arrives (its text the
+  message; a weft agent's fraction and data too, ``progress_of``); the
+  stream's end (``TaskStream``) is the answer;
+- the answer (a message, or the task's artifacts) is the output
   (``parts_to_value``); failed, canceled and input-required tasks are
-  error, cancelled and needs_input results (``response_result``);
+  error, cancelled and needs_input results (``response_result``); a
+  needs_input result's ``error.details.a2a_task`` is what the argument
+  ``a2a_task`` takes to send the answer to the same task (``TurnOf``);
 - the call's deadline is the request's timeout; cancelling the call closes
-  the request (the remote task is not sent ``CancelTask``: a blocking send
-  has no task id until it returns);
+  the request (the remote task is not sent ``CancelTask``);
 - the card is read once (``/.well-known/agent-card.json``), when first
   needed, and its capability card (``capability_from_a2a``) is the spec's.
 
@@ -39,7 +45,7 @@ import weakref
 from collections.abc import Mapping
 from typing import Any
 
-from weft.agents._a2a_base import A2aCardAction
+from weft.agents._a2a_base import A2aCardAction, TurnOf, report_progress
 from weft.agents.a2a_mqtt_action import A2aMqttAction, from_a2a_mqtt
 from weft.protocols import (
     ActionCall,
@@ -48,6 +54,8 @@ from weft.protocols import (
 )
 from weft.protocols.a2a import (
     SKILL_METADATA,
+    TASK_DETAILS,
+    TaskStream,
     a2a_name,
     response_result,
     value_to_parts,
@@ -139,7 +147,8 @@ class A2aAction(A2aCardAction):
                 self._use_card(MessageToDict(proto))
             else:
                 proto = ParseDict(self._card, AgentCard(), ignore_unknown_fields=True)
-            factory = sdk.ClientFactory(sdk.ClientConfig(httpx_client=http, streaming=False))
+            # streaming=True: the SDK streams when the card says the agent can, else blocks.
+            factory = sdk.ClientFactory(sdk.ClientConfig(httpx_client=http, streaming=True))
             client = factory.create(proto)
         except BaseException:
             await http.aclose()
@@ -147,15 +156,19 @@ class A2aAction(A2aCardAction):
         self._clients[loop] = (http, client)
         return client
 
-    def _request(self, call: ActionCall) -> Any:
+    def _request(self, turn: TurnOf) -> Any:
         from a2a.types import Message, Part, Role, SendMessageRequest
         from google.protobuf.json_format import ParseDict
 
         message = Message(
             message_id=uuid.uuid4().hex,
             role=Role.ROLE_USER,
-            parts=[ParseDict(p, Part()) for p in value_to_parts(call.arguments)],
+            parts=[ParseDict(p, Part()) for p in value_to_parts(turn.arguments)],
         )
+        if turn.task_id:
+            message.task_id = turn.task_id
+        if turn.context_id:
+            message.context_id = turn.context_id
         if self.skill:
             message.metadata.update({SKILL_METADATA: self.skill})
         return SendMessageRequest(message=message)
@@ -164,29 +177,34 @@ class A2aAction(A2aCardAction):
         started = time.monotonic()
         timeout = self._call_timeout(call)
         try:
+            turn = TurnOf.of(call.arguments)
+        except ValueError as exc:
+            return ActionResult.failure(
+                call.call_id, "ValidationError", f"{self._name}: {exc}", field=TASK_DETAILS
+            )
+        stream = TaskStream()
+        try:
             client = await self._client()
             from a2a.client import ClientCallContext
             from google.protobuf.json_format import MessageToDict
 
-            last: Any = None
             async with asyncio.timeout(timeout):
                 async for event in client.send_message(
-                    self._request(call), context=ClientCallContext(timeout=timeout)
+                    self._request(turn), context=ClientCallContext(timeout=timeout)
                 ):
-                    last = event
+                    report_progress(ctx, stream.add(MessageToDict(event)))
         except TimeoutError:
             return self._timed_out(call, self.url, timeout)
         except ImportError:
             raise
         except Exception as exc:
             return ActionResult.from_exception(call.call_id, exc, source=self._name)
-        if last is None:
+        response = stream.response()
+        if response is None:
             return ActionResult.failure(
                 call.call_id, "A2AProtocolError", f"{self._name}: {self.url} sent no response"
             )
-        return self._timed(
-            response_result(call.call_id, MessageToDict(last), source=self._name), started
-        )
+        return self._timed(response_result(call.call_id, response, source=self._name), started)
 
     async def aclose(self) -> None:
         """Close this event loop's HTTP client (others close with their loops)."""

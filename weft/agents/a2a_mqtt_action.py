@@ -13,15 +13,23 @@ One call:
 - the agent's retained card is read from ``$a2a/v1/discovery/ORG/UNIT/AGENT``
   (once for the spec; the link keeps following it, so the agent's
   ``a2a-status`` is known at every call);
-- a ``SendMessage`` (JSON-RPC 2.0) goes to its request topic at QoS 1, with
-  the link's Response Topic, fresh Correlation Data, a Message Expiry of the
-  time left to the call's deadline, and a task id made from the call id and
-  attempt (a UUID, as the profile wants: the same attempt sent again names
-  the same task, which the agent does not run twice);
-- the reply maps as for HTTP (``weft.protocols.a2a.response_result``):
+- a ``SendStreamingMessage`` when the agent's card says
+  ``capabilities.streaming`` (else a ``SendMessage``; JSON-RPC 2.0) goes to
+  its request topic at QoS 1, with the link's Response Topic, fresh
+  Correlation Data, a Message Expiry of the time left to the call's
+  deadline, and a task id made from the call id and attempt (a UUID, as the
+  profile wants: the same attempt sent again names the same task, which the
+  agent does not run twice);
+- a stream's replies are folded as they arrive (``TaskStream``): each
+  ``working`` status with a message is passed on to ``ctx.progress`` (text,
+  and a weft agent's fraction and data), and the reply that ends the stream
+  (``ends_stream``: a terminal or interrupted status, or an error) ends the call;
+- the answer maps as for HTTP (``weft.protocols.a2a.response_result``):
   completed → ``ok``, failed/rejected → ``error`` (weft's own error when the
   agent is weft), canceled → ``cancelled``, input/auth-required →
-  ``needs_input``; a JSON-RPC error is an ``error`` (``-32004``, the agent
+  ``needs_input`` (its ``error.details.a2a_task`` continues the task when
+  passed back as the argument ``a2a_task``: the same task id and context,
+  ``TurnOf``); a JSON-RPC error is an ``error`` (``-32004``, the agent
   stopping, is retryable);
 - retryable errors: no card, or a card ``offline`` (stopped, or its Will),
   when the call starts or while it waits; the broker unreachable or lost;
@@ -46,7 +54,7 @@ import weakref
 from collections.abc import Mapping
 from typing import Any
 
-from weft.agents._a2a_base import A2aCardAction
+from weft.agents._a2a_base import A2aCardAction, TurnOf, report_progress
 from weft.agents.a2a_mqtt_link import (
     A2aMqttLink,
     A2aMqttReply,
@@ -62,7 +70,7 @@ from weft.protocols import (
     WeftError,
 )
 from weft.protocols import a2a_mqtt as wire
-from weft.protocols.a2a import a2a_name, response_result
+from weft.protocols.a2a import TASK_DETAILS, TaskStream, a2a_name, response_result
 
 __all__ = [
     "DISCOVERY_TIMEOUT",
@@ -245,15 +253,21 @@ class A2aMqttAction(A2aCardAction):
         started = time.monotonic()
         timeout = self._call_timeout(call)
         try:
+            turn = TurnOf.of(call.arguments)
+        except ValueError as exc:
+            return ActionResult.failure(
+                call.call_id, "ValidationError", f"{self._name}: {exc}", field=TASK_DETAILS
+            )
+        try:
             async with asyncio.timeout(timeout):
-                result = await self._call(call)
+                result = await self._call(call, turn, ctx)
         except TimeoutError:
             return self._timed_out(call, self.url, timeout)
         except A2aAgentNotFound as exc:
             return self._fail(call, "BrokerUnavailable", str(exc), retryable=True)
         return self._timed(result, started)
 
-    async def _call(self, call: ActionCall) -> ActionResult:
+    async def _call(self, call: ActionCall, turn: TurnOf, ctx: ActionContext) -> ActionResult:
         link = await self._link(self.discovery_timeout)
         presence = await link.watch(self.address)
         await _wait_seen(presence, self.discovery_timeout)
@@ -262,16 +276,31 @@ class A2aMqttAction(A2aCardAction):
             return self._fail(call, "A2aAgentUnavailable", why, retryable=True)
         if self._card is None and presence.card is not None:
             self._use_card(presence.card)
-        task_id = _task_id(call)
-        params = send_message_params(call.arguments, task_id=task_id, skill=self.skill)
+        task_id = turn.task_id or _task_id(call)
+        params = send_message_params(
+            turn.arguments, task_id=task_id, context_id=turn.context_id, skill=self.skill
+        )
         expiry = None
         if call.deadline is not None:
             expiry = max(1, math.ceil(call.deadline - time.time()))
+        card = presence.card or self._card or {}
+        streaming = bool((card.get("capabilities") or {}).get("streaming"))
+        method = wire.SEND_STREAMING_MESSAGE if streaming else wire.SEND_MESSAGE
         correlation, replies = await link.request(
-            self.address.request_topic, jsonrpc_request(wire.SEND_MESSAGE, params), expiry=expiry
+            self.address.request_topic, jsonrpc_request(method, params), expiry=expiry
         )
         try:
-            return await self._await_reply(call, link, presence, replies)
+            stream = TaskStream()
+            while True:
+                reply = await self._await_reply(call, link, presence, replies)
+                if isinstance(reply, ActionResult):
+                    return reply
+                body = reply.body
+                if not streaming or not isinstance(body, dict) or wire.ends_stream(body):
+                    return self._result(call, reply, stream)
+                result = body.get("result")
+                if isinstance(result, dict):
+                    report_progress(ctx, stream.add(result))
         except BaseException:  # timed out or cancelled: the agent need not finish the task
             await asyncio.shield(self._cancel_task(link, task_id))
             raise
@@ -284,9 +313,9 @@ class A2aMqttAction(A2aCardAction):
         link: A2aMqttLink,
         presence: AgentPresence,
         replies: asyncio.Queue[A2aMqttReply],
-    ) -> ActionResult:
-        """The reply, or a retryable error as soon as the agent goes offline or the broker
-        is lost (whichever comes first)."""
+    ) -> A2aMqttReply | ActionResult:
+        """The next reply, or a retryable error as soon as the agent goes offline or the
+        broker is lost (whichever comes first)."""
         while True:
             got = asyncio.ensure_future(replies.get())
             changed = asyncio.ensure_future(presence.changed.wait())
@@ -298,7 +327,7 @@ class A2aMqttAction(A2aCardAction):
                 for waiter in waits:
                     waiter.cancel()
             if got.done() and not got.cancelled():
-                return self._result(call, got.result())
+                return got.result()
             if link.lost.is_set():
                 return self._fail(
                     call, "BrokerLost", link.error or "lost the broker", retryable=True
@@ -307,7 +336,8 @@ class A2aMqttAction(A2aCardAction):
                 why = f"{presence.describe()} while the call was waiting for its answer"
                 return self._fail(call, "A2aAgentUnavailable", why, retryable=True)
 
-    def _result(self, call: ActionCall, reply: A2aMqttReply) -> ActionResult:
+    def _result(self, call: ActionCall, reply: A2aMqttReply, stream: TaskStream) -> ActionResult:
+        """The answer a (last) reply gives, the stream's earlier replies folded in."""
         body = reply.body
         if not isinstance(body, dict):
             return self._fail(call, "A2AProtocolError", "the reply is not JSON", retryable=False)
@@ -322,7 +352,9 @@ class A2aMqttAction(A2aCardAction):
             return self._fail(
                 call, "A2AProtocolError", "the reply has no 'result' or 'error'", retryable=False
             )
-        return response_result(call.call_id, result, source=self._name)
+        stream.add(result)
+        response = stream.response() or result
+        return response_result(call.call_id, response, source=self._name)
 
     async def _cancel_task(self, link: A2aMqttLink, task_id: str) -> None:
         """Ask the agent to cancel ``task_id`` (best effort: its reply is not awaited)."""

@@ -148,13 +148,9 @@ class RunDisplay:
         return Group(head, *lines)
 
 
-def print_summary(
-    result: Any, placements: Placements | None = None, *, resumable: bool = True
-) -> None:
+def print_summary(result: Any, placements: Placements | None = None) -> None:
     """The end of a run: state, per-node outcomes and where each ran (compact for big
-    runs), outputs. Without ``placements`` every node that ran is shown as local.
-    ``resumable`` is false for a run nothing journaled (``--engine langgraph``): a
-    failure then says to run again rather than name a ``weft resume`` that cannot work."""
+    runs), outputs. Without ``placements`` every node that ran is shown as local."""
     placements = placements or Placements()
     style = "green" if result.state is RunState.SUCCEEDED else "red"
     stdout.print(
@@ -200,12 +196,7 @@ def print_summary(
                 stdout.print(Text(f"  ✗ {n.name}: {n.error.message}", style="red"))
     if result.error and result.state is not RunState.SUCCEEDED:
         stdout.print(Text(f"error: {result.error}", style="red"))
-        hint = (
-            f"resume with: weft resume {result.run_id}"
-            if resumable
-            else "not journaled (--engine langgraph): run it again to retry"
-        )
-        stdout.print(Text(hint, style="yellow"))
+        stdout.print(Text(f"resume with: weft resume {result.run_id}", style="yellow"))
     if result.outputs:
         stdout.print(Text("outputs:", style="bold"))
         for name, value in result.outputs.items():

@@ -203,16 +203,14 @@ def _masked(result: Any) -> Any:
     return shown
 
 
-def _print_result(
-    result: Any, as_json: bool, placements: Placements, *, resumable: bool = True
-) -> None:
+def _print_result(result: Any, as_json: bool, placements: Placements) -> None:
     result = _masked(result)
     if as_json:
         click.echo(_result_json(result, placements))
         return
     from weft.cli._display import print_summary
 
-    print_summary(result, placements, resumable=resumable)
+    print_summary(result, placements)
 
 
 def _exit_for(result: Any) -> None:
@@ -243,7 +241,7 @@ async def _run_with_display(coro_factory: Any, live: bool) -> Any:
     default="weft",
     show_default=True,
     help="Run on weft's dataflow executor, or compiled to a LangGraph StateGraph "
-    "(not journaled or traced; docs/interop.md).",
+    "(journaled and traced alike; `weft resume` finishes it on weft's; docs/interop.md).",
 )
 @_journal_option
 @_journal_mode_option
@@ -284,7 +282,11 @@ def run_command(
                     actions=actions,
                     run_id=run_id,
                     inputs_from_text=True,
-                    listeners=listeners,
+                    listeners=_placed(listeners, placements, actions),
+                    journal=journal,
+                    tracer=tracer,
+                    concurrency=concurrency,
+                    journal_mode=journal_mode,
                 )
             return await run_workflow(
                 file,
@@ -301,7 +303,7 @@ def run_command(
             )
 
     result = _run_cancellable(go, live, journal, tracer)
-    _print_result(result, as_json, placements, resumable=engine != "langgraph")
+    _print_result(result, as_json, placements)
     _exit_for(result)
 
 

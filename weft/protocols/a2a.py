@@ -27,11 +27,16 @@ filters on, which a foreign card cannot know) and its examples.
 
 The message mapping is here too (``value_to_parts``, ``parts_to_value``):
 a ``text`` string is a text part, the other keys of an object one data part.
+So is what a stream of task events adds up to (``TaskStream``), and how a
+weft progress report rides in a ``working`` status message (``progress_message``,
+``progress_of``): its text a text part, its fraction and data in the
+message's ``metadata.weftProgress``, which foreign clients may ignore.
 """
 
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -335,6 +340,10 @@ def a2a_name(text: str) -> str:
 ERROR_METADATA = "weftError"
 #: Metadata key of a request message that names the skill (action) to run.
 SKILL_METADATA = "skill"
+#: Metadata key of a ``working`` status message carrying a weft progress report.
+PROGRESS_METADATA = "weftProgress"
+#: ``ErrorInfo.details`` key of a ``needs_input`` result: the task to continue.
+TASK_DETAILS = "a2a_task"
 
 
 def task_output(task: Mapping[str, Any]) -> Any:
@@ -354,7 +363,8 @@ def response_result(call_id: str, response: Mapping[str, Any], *, source: str) -
     A message, or a completed task, is ``ok`` with its parts as the output;
     a failed or rejected task an ``error`` (weft's own error when the agent
     is weft, from ``ERROR_METADATA``); canceled is ``cancelled``; a task that
-    wants input or authorisation ``needs_input``; a task still running (an
+    wants input or authorisation ``needs_input`` (its ``error.details.a2a_task``
+    the ``taskId`` and ``contextId`` a second turn continues); a task still running (an
     agent that ignored a blocking request) an ``error`` saying so.
     """
     if "message" in response:
@@ -376,9 +386,11 @@ def response_result(call_id: str, response: Mapping[str, Any], *, source: str) -
             call_id, "Cancelled", f"{source}: task canceled", state=ActionState.CANCELLED
         )
     if state in ("TASK_STATE_INPUT_REQUIRED", "TASK_STATE_AUTH_REQUIRED"):
-        return ActionResult.failure(
-            call_id, "NeedsInput", f"{source}: {text}", state=ActionState.NEEDS_INPUT
+        resume = {"taskId": task.get("id", ""), "contextId": task.get("contextId", "")}
+        error = ErrorInfo(
+            type="NeedsInput", message=f"{source}: {text}", details={TASK_DETAILS: resume}
         )
+        return ActionResult(call_id=call_id, state=ActionState.NEEDS_INPUT, error=error)
     return ActionResult.failure(
         call_id, "A2ATaskNotFinished", f"{source}: task {task.get('id', '?')} is {state}"
     )
@@ -388,3 +400,106 @@ def error_metadata(result: ActionResult) -> dict[str, Any]:
     """The metadata of a failed task's status message: ``{ERROR_METADATA: error}``."""
     error = result.error or ErrorInfo(type="Error", message=str(result.state))
     return {ERROR_METADATA: error.model_dump(mode="json", exclude_defaults=True)}
+
+
+# -- progress and streams ------------------------------------------------------
+
+
+def progress_message(
+    message: str, fraction: float | None = None, data: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """The A2A agent ``Message`` (JSON) of a ``working`` status carrying one progress report.
+
+    Any A2A client shows its text; a weft caller also reads ``fraction`` and
+    ``data`` back from ``metadata.weftProgress`` (``progress_of``).
+    """
+    report: dict[str, Any] = {}
+    if fraction is not None:
+        report["fraction"] = fraction
+    if data:
+        report["data"] = dict(data)
+    return {
+        "messageId": uuid.uuid4().hex,
+        "role": "ROLE_AGENT",
+        "parts": [{"text": message}],
+        "metadata": {PROGRESS_METADATA: report},
+    }
+
+
+def progress_of(status: Mapping[str, Any]) -> tuple[str, float | None, dict[str, Any]] | None:
+    """The progress report a task status carries: ``(message, fraction, data)``.
+
+    Only a ``working`` status with a message is one (an agent saying what it
+    is doing); its text parts are the message, and ``metadata.weftProgress``
+    (when a weft agent sent it) the fraction and data.
+    """
+    if status.get("state") != "TASK_STATE_WORKING" or not status.get("message"):
+        return None
+    message = status["message"]
+    report = (message.get("metadata") or {}).get(PROGRESS_METADATA)
+    report = report if isinstance(report, dict) else {}
+    fraction = report.get("fraction")
+    data = report.get("data")
+    return (
+        _status_text(status),
+        float(fraction) if isinstance(fraction, int | float) else None,
+        _narrow(data) if isinstance(data, dict) else {},
+    )
+
+
+class TaskStream:
+    """What a stream of A2A events (JSON: ``task``, ``statusUpdate``, ``artifactUpdate``,
+    ``message``) adds up to: the last task state with its artifacts, or a message.
+
+    ``add`` folds one event in and returns the progress report it carries (a
+    ``working`` status with a message), so a caller can pass it on as it
+    arrives; ``response`` is then what a blocking ``SendMessage`` would have
+    answered, for ``response_result``.
+    """
+
+    def __init__(self) -> None:
+        self.task: dict[str, Any] | None = None
+        self.message: dict[str, Any] | None = None
+
+    def add(self, event: Mapping[str, Any]) -> tuple[str, float | None, dict[str, Any]] | None:
+        if "message" in event:
+            self.message = dict(event["message"])
+            return None
+        if "task" in event:
+            self.task = dict(event["task"])
+            return progress_of(self.task.get("status") or {})
+        update = event.get("statusUpdate") or event.get("artifactUpdate")
+        if not isinstance(update, Mapping):
+            return None
+        task = self.task if self.task is not None else {}
+        task.setdefault("id", update.get("taskId", ""))
+        task.setdefault("contextId", update.get("contextId", ""))
+        self.task = task
+        if "statusUpdate" in event:
+            task["status"] = dict(update.get("status") or {})
+            return progress_of(task["status"])
+        self._add_artifact(task, dict(update.get("artifact") or {}), bool(update.get("append")))
+        return None
+
+    @staticmethod
+    def _add_artifact(task: dict[str, Any], artifact: dict[str, Any], append: bool) -> None:
+        artifacts: list[dict[str, Any]] = task.setdefault("artifacts", [])
+        key = artifact.get("artifactId")
+        for i, held in enumerate(artifacts):
+            if key and held.get("artifactId") == key:
+                if append:
+                    parts = [*(held.get("parts") or []), *(artifact.get("parts") or [])]
+                    artifacts[i] = {**held, "parts": parts}
+                else:
+                    artifacts[i] = artifact
+                return
+        artifacts.append(artifact)
+
+    def response(self) -> dict[str, Any] | None:
+        """``{"message": ...}`` or ``{"task": ...}``, as a blocking send answers; ``None``
+        when the stream carried neither."""
+        if self.message is not None:
+            return {"message": self.message}
+        if self.task is not None:
+            return {"task": self.task}
+        return None

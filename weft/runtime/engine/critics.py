@@ -21,8 +21,8 @@ A revision is a call of the source node's action under the key
 run serves it from the journal instead of calling again.
 
 ``settle`` is the exchange itself, given a way to ask the critic and a way to
-have the source revise; ``review_edge`` gives it weft's engine's calls and
-``langgraph_critics`` LangGraph's, so both engines hold one rule.
+have the source revise; ``review_edge`` gives it weft's engine's calls, which
+LangGraph's engine uses too (``langgraph_nodes``), so both engines hold one rule.
 """
 
 from __future__ import annotations

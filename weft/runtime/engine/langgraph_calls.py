@@ -1,41 +1,33 @@
-"""Calling a weft node's action from inside a LangGraph node (``to_langgraph``).
+"""Calling a weft action outside any run: the MCP and A2A servers, the hop benchmark.
 
-On LangGraph's engine there is no ``Executor``, so the node's call gets what
-the executor would have given it, and no more: a context through which an
-agent can call other actions of the workflow by name (Agent-as-Tool), the
-node's timeout, and its retry policy with weft's backoff (``RetryPolicy.delay``)
-and weft's rule for what is worth retrying (``retry.should_retry``), the
-concurrency limits weft's engine holds around a call (``call_limits``). The
-result is held to the same JSON rule as on weft's engine (``json_result``).
-Nothing is journaled or traced: that is what weft's own engine is for. A
-sub-workflow node runs its workflow through ``children`` (on LangGraph's
-engine too, from ``to_langgraph``).
+An action called from outside a workflow gets what a call needs and no more:
+a context through which an agent can call other actions of the table by name
+(Agent-as-Tool), with nothing journaled or traced; its result is held to the
+JSON rule of weft's engine (``json_result``). A sub-workflow runs through
+``children`` when given, else on weft's own executor.
+
+(The LangGraph engine once called its nodes' actions through here; it now uses
+weft's own ``NodeCalls``, so its runs are journaled and traced: ``langgraph_nodes``.)
 """
 
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Awaitable, Callable, Mapping
-from contextlib import AsyncExitStack
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from weft.protocols import (
     ActionCall,
     ActionResult,
     ActionSpec,
-    ActionState,
     idempotency_key_of,
     new_id,
 )
-from weft.protocols.actions import new_call_id
 from weft.protocols.results import json_result
 from weft.runtime.engine.action_table import ActionTable
-from weft.runtime.engine.compiled import CompiledNode, PreparedWorkflow
+from weft.runtime.engine.compiled import PreparedWorkflow
 from weft.runtime.engine.executor import Executor
 from weft.runtime.engine.outcomes import RunResult
-from weft.runtime.engine.retry import should_retry
 
 #: Runs a sub-workflow node's workflow: ``(workflow, inputs, the node's call) -> result``.
 ChildRunner = Callable[[PreparedWorkflow, dict[str, Any], ActionCall], Awaitable[RunResult]]
@@ -108,94 +100,3 @@ async def invoke_action(
     except Exception as exc:
         result = ActionResult.from_exception(call.call_id, exc, source=call.action)
     return json_result(result, action.spec.name)
-
-
-async def call_node(
-    node: CompiledNode,
-    key: str,
-    arguments: dict[str, Any],
-    run_id: str,
-    registry: ActionTable,
-    children: ChildRunner | None = None,
-) -> ActionResult:
-    """The node's call with its timeout and retries, as weft's ``NodeCalls`` makes it."""
-    attempt = 1
-    while True:
-        deadline = None if node.timeout is None else time.time() + node.timeout
-        call = ActionCall(
-            call_id=new_call_id(),
-            action=node.action_name,
-            arguments=arguments,
-            run_id=run_id,
-            node=key,
-            attempt=attempt,
-            deadline=deadline,
-        )
-        try:
-            async with asyncio.timeout(node.timeout):
-                result = await invoke_action(node.action, call, registry, children)
-        except TimeoutError:
-            result = ActionResult.failure(
-                call.call_id,
-                "Timeout",
-                f"node '{node.name}': action '{node.action_name}' took longer than "
-                f"{node.timeout:g}s",
-                state=ActionState.TIMEOUT,
-                retryable=node.retry.retry_on_timeout,
-            )
-        if result.ok or not should_retry(node.retry, result, attempt):
-            return result
-        await asyncio.sleep(node.retry.delay(attempt))
-        attempt += 1
-
-
-def call_limits(workflow: PreparedWorkflow) -> dict[str, tuple[asyncio.Semaphore, ...]]:
-    """Per action, the semaphores its node calls hold, as on weft's engine: the workflow's
-    ``concurrency``, and the action's own (``action_concurrency``, else its card's
-    ``max_concurrency``)."""
-    spec = workflow.spec
-    shared = (asyncio.Semaphore(spec.concurrency),) if spec.concurrency else ()
-    limits: dict[str, tuple[asyncio.Semaphore, ...]] = {}
-    for node in workflow.nodes.values():
-        name = node.action_name
-        card = node.action.spec.card
-        own = spec.action_concurrency.get(name) or (card.max_concurrency if card else None)
-        if name not in limits:
-            limits[name] = (*shared, asyncio.Semaphore(own)) if own else shared
-    return limits
-
-
-@dataclass(frozen=True)
-class RunScope:
-    """What the calls of one (sub-)workflow run on LangGraph's engine share.
-
-    ``prefix`` names a sub-workflow's calls inside its parent's run
-    (``{parent node key}/``), as execution keys do on weft's engine; ``limits``
-    are ``call_limits``.
-    """
-
-    run_id: str
-    registry: ActionTable
-    prefix: str = ""
-    children: ChildRunner | None = None
-    limits: Mapping[str, tuple[asyncio.Semaphore, ...]] = field(default_factory=dict)
-
-    async def call(
-        self,
-        node: CompiledNode,
-        key: str,
-        arguments: dict[str, Any],
-        limit: asyncio.Semaphore | None = None,
-    ) -> ActionResult:
-        """``call_node`` under this run's key prefix, holding ``limit`` (a foreach's) and
-        the action's limits."""
-        async with AsyncExitStack() as held:
-            for semaphore in (*((limit,) if limit else ()), *self.limits.get(node.action_name, ())):
-                await held.enter_async_context(semaphore)
-            return await call_node(
-                node, self.prefix + key, arguments, self.run_id, self.registry, self.children
-            )
-
-    async def invoke(self, action: Any, call: ActionCall) -> ActionResult:
-        """``invoke_action`` in this run."""
-        return await invoke_action(action, call, self.registry, self.children)

@@ -15,9 +15,7 @@ from typing import Any
 
 from weft.protocols import (
     JournalMode,
-    ResumeMismatchError,
     Router,
-    RunState,
     WeftError,
     WorkflowSpec,
 )
@@ -30,6 +28,7 @@ from weft.runtime.engine.journal import Journal
 from weft.runtime.engine.lease import Lease
 from weft.runtime.engine.outcomes import RunResult
 from weft.runtime.engine.recording import JournalOption, TracerOption, recording
+from weft.runtime.engine.resume_checks import check_same_graph, run_to_resume
 from weft.workflows import Workflow
 
 Definition = WorkflowSpec | Workflow | PreparedWorkflow | str | Path
@@ -130,26 +129,9 @@ async def resume_run(
         raise WeftError("resume_run needs the journal the run is in (journal=True: the default)")
     with recording(journal, tracer, record) as (store, spans):
         assert store is not None
-        run = store.get_run(run_id)
-        if run.state is RunState.SUCCEEDED:
-            raise WeftError(f"run {run.run_id} already succeeded; nothing to resume")
-        holder = store.live_lease(run.run_id)
-        if holder is not None:  # before loading anything; acquire_lease below decides
-            raise holder.refusal()
-        if definition is None:
-            if run.source is None:
-                raise WeftError(
-                    f"run {run.run_id} was started from Python code; "
-                    "pass the workflow to resume_run(definition=...)"
-                )
-            definition = run.source
+        run, definition = run_to_resume(store, run_id, definition, resumer="resume_run")
         prepared = bind_resolver(_prepared(definition, actions), resolver, router=router)
-        if prepared.graph_hash != run.graph_hash and not force:
-            raise ResumeMismatchError(
-                f"workflow '{prepared.name}' changed since run {run.run_id} started "
-                f"(graph hash {run.graph_hash} -> {prepared.graph_hash}); "
-                "resuming would mix two graphs (use --force to resume anyway)"
-            )
+        check_same_graph(prepared, run, force=force)
         lease, previous = store.acquire_lease(run.run_id)
         if previous is not None and on_takeover is not None:
             on_takeover(previous)

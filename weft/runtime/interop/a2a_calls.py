@@ -9,20 +9,27 @@ Shared by both ways weft serves A2A (HTTP in ``a2a_server``, MQTT in
   text parts, keys from object data parts). A lone ``text`` sent to an action
   whose input has exactly one string property and no ``text`` goes to that
   property, so a plain-text A2A client can call ``word_stats(document)``.
-- The call runs with ``invoke_action`` (a context for nested calls, no
-  journal), its idempotency key the A2A task id: a retried request for the
-  same task keys the same work.
+- The call runs with a context for nested calls and no journal (as
+  ``invoke_action`` gives a LangGraph node), its idempotency key the A2A
+  task id: a retried request for the same task keys the same work. Its
+  ``ctx.progress`` reports go to ``on_progress``, which each server turns
+  into ``working`` status updates of the task (``progress_message``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import asyncio
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from weft.protocols import Action, ActionCall, ActionResult, ActionSpec, WeftError
 from weft.protocols.a2a import SKILL_METADATA, parts_to_value
+from weft.protocols.results import json_result
 from weft.runtime.engine.action_table import ActionTable
-from weft.runtime.engine.langgraph_calls import invoke_action
+from weft.runtime.engine.langgraph_calls import LangGraphContext
+
+#: Where a served call's progress goes: ``(message, fraction, data)``, on the event loop.
+ProgressSink = Callable[[str, float | None, dict[str, Any]], None]
 
 #: JSON-RPC's "invalid params", which A2A uses for a request it cannot serve as sent.
 INVALID_PARAMS = -32602
@@ -42,6 +49,19 @@ def _lone_string_property(spec: ActionSpec) -> str | None:
         return None
     (name, schema), *_ = properties.items()
     return name if isinstance(schema, dict) and schema.get("type") == "string" else None
+
+
+class A2aCallContext(LangGraphContext):
+    """The context of a call an A2A request makes: nested calls as on LangGraph's engine,
+    and progress reports to the request's ``ProgressSink`` (none: dropped)."""
+
+    def __init__(self, registry: ActionTable, call: ActionCall, sink: ProgressSink | None) -> None:
+        super().__init__(registry, call)
+        self._sink = sink
+
+    def progress(self, message: str, fraction: float | None = None, **data: Any) -> None:
+        if self._sink is not None:
+            self._sink(message, fraction, data)
 
 
 class A2aCalls:
@@ -87,8 +107,10 @@ class A2aCalls:
         *metadata: Mapping[str, Any] | None,
         task_id: str,
         deadline: float | None = None,
+        on_progress: ProgressSink | None = None,
     ) -> ActionResult:
-        """Serve one request; ``A2aRequestError`` when it names no skill this agent has."""
+        """Serve one request; ``A2aRequestError`` when it names no skill this agent has.
+        An exception the action raises is an error result, as on weft's engine."""
         action = self.select(*metadata)
         call = ActionCall(
             action=action.spec.name,
@@ -96,4 +118,10 @@ class A2aCalls:
             idempotency_key=f"a2a:{task_id}",
             deadline=deadline,
         )
-        return await invoke_action(action, call, self.actions)
+        try:
+            result = await action.invoke(call, A2aCallContext(self.actions, call, on_progress))
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            result = ActionResult.from_exception(call.call_id, exc, source=call.action)
+        return json_result(result, action.spec.name)

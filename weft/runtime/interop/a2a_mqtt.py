@@ -15,8 +15,11 @@ Requests, per the profile:
   requester's task id, and replies with the finished task; a task id the
   agent holds already is not run again: the reply is that task, once it has
   finished (a retry after a lost reply). ``SendStreamingMessage`` replies
-  with the task ``working``, then an ``artifactUpdate``, then the final
-  ``statusUpdate``, all on the request's correlation;
+  with the task ``working``, then a ``statusUpdate`` ``working`` per
+  ``ctx.progress`` report of the call (its text the status message's text,
+  fraction and data in ``metadata.weftProgress``: ``progress_message``),
+  then an ``artifactUpdate``, then the final ``statusUpdate``, all on the
+  request's correlation;
 - ``GetTask`` and ``CancelTask`` (``{"id": task_id}``) read or cancel a task;
 - a missing or non-UUID task id, or a request without Correlation Data, is
   ``-32005 transport_protocol_error``; a context id other than the task's is
@@ -46,6 +49,7 @@ from weft.protocols.a2a import (
     a2a_agent_card,
     a2a_interface,
     error_metadata,
+    progress_message,
     value_to_parts,
 )
 from weft.runtime.bus.base import Bus, Subscription
@@ -315,17 +319,21 @@ class A2aMqttAgent:
             task.runner = asyncio.create_task(
                 self._run(task, message, params), name=f"a2a {task.id}"
             )
-        if streaming:
-            task_json = {
-                **task.as_json(),
-                "status": {**task.status(), "state": "TASK_STATE_WORKING"},
-            }
-            if not task.terminal:
-                await self._reply(request, wire.jsonrpc_result(request_id, {"task": task_json}))
-        await task.finished.wait()
         if not streaming:
+            await task.finished.wait()
             await self._reply(request, wire.jsonrpc_result(request_id, {"task": task.as_json()}))
             return
+        updates = task.listen()
+        try:
+            if not task.terminal:
+                task_json = {
+                    **task.as_json(),
+                    "status": {**task.status(), "state": "TASK_STATE_WORKING"},
+                }
+                await self._reply(request, wire.jsonrpc_result(request_id, {"task": task_json}))
+            await self._stream_progress(request, request_id, task, updates)
+        finally:
+            task.unlisten(updates)
         for artifact in task.artifacts:
             update = {
                 "taskId": task.id,
@@ -336,6 +344,32 @@ class A2aMqttAgent:
             await self._reply(request, wire.jsonrpc_result(request_id, {"artifactUpdate": update}))
         final = {"taskId": task.id, "contextId": task.context_id, "status": task.status()}
         await self._reply(request, wire.jsonrpc_result(request_id, {"statusUpdate": final}))
+
+    async def _stream_progress(
+        self,
+        request: Message,
+        request_id: Any,
+        task: HeldTask,
+        updates: asyncio.Queue[dict[str, Any]],
+    ) -> None:
+        """Reply with each progress ``statusUpdate`` of ``task`` until it has finished,
+        then with those still queued (all are made before it finishes)."""
+        while not task.terminal:
+            got = asyncio.ensure_future(updates.get())
+            done = asyncio.ensure_future(task.finished.wait())
+            try:
+                await asyncio.wait({got, done}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                got.cancel()
+                done.cancel()
+            if got.done() and not got.cancelled():
+                update = got.result()
+                await self._reply(
+                    request, wire.jsonrpc_result(request_id, {"statusUpdate": update})
+                )
+        while not updates.empty():
+            update = updates.get_nowait()
+            await self._reply(request, wire.jsonrpc_result(request_id, {"statusUpdate": update}))
 
     async def _run(
         self, task: HeldTask, message: Mapping[str, Any], params: Mapping[str, Any]
@@ -348,6 +382,9 @@ class A2aMqttAgent:
                     message.get("metadata"),
                     params.get("metadata"),
                     task_id=task.id,
+                    on_progress=lambda text, fraction, data: task.report(
+                        progress_message(text, fraction, data)
+                    ),
                 )
         except A2aRequestError as exc:
             task.set_state("TASK_STATE_REJECTED", _text_message(str(exc)))

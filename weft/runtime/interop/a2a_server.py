@@ -10,6 +10,13 @@ task's one artifact and the task ``completed``; a failed call leaves it
 it was. A request naming no skill this agent has is ``rejected``.
 Cancelling a task (``CancelTask``) cancels the call.
 
+The card says ``capabilities.streaming``: on a ``SendStreamingMessage``
+(``message/stream``) each ``ctx.progress`` report of the call is a
+``working`` status update of the task whose message is the report's text
+(its fraction and data in ``metadata.weftProgress``), sent in order and
+before the artifact and the final status (``ProgressRelay``). A blocking
+``SendMessage`` records the same updates in the task's history.
+
 The SDK keeps tasks in memory (``InMemoryTaskStore``) for ``GetTask``; the
 agent serves in uvicorn on the running event loop, so one process can host
 it beside other weft services. ``a2a-sdk`` and ``uvicorn`` are the ``a2a``
@@ -19,7 +26,9 @@ extra.
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
+from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import Any, Self
 
@@ -38,12 +47,52 @@ from weft.protocols.a2a import (
     a2a_agent_card,
     a2a_interface,
     error_metadata,
+    progress_message,
     value_to_parts,
 )
 from weft.runtime.engine.registry import ActionRegistry
 from weft.runtime.interop.a2a_calls import A2aCalls, A2aRequestError
 from weft.runtime.interop.a2a_validate import agent_card_proto
 from weft.runtime.interop.http_listen import listening_socket
+
+_log = logging.getLogger(__name__)
+
+
+class ProgressRelay:
+    """A call's progress reports (made synchronously, on the loop) sent one after another.
+
+    ``report`` queues; one task sends, in order; ``flush`` waits until all
+    are sent, so none comes after the task's final status. A report that
+    cannot be sent is logged and dropped: progress never fails the call.
+    """
+
+    def __init__(self, send: Callable[[dict[str, Any]], Awaitable[None]]) -> None:
+        self._send = send
+        self._queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self._sender: asyncio.Task[None] | None = None
+
+    def report(self, message: str, fraction: float | None, data: dict[str, Any]) -> None:
+        self._queue.put_nowait(progress_message(message, fraction, data))
+        if self._sender is None:
+            self._sender = asyncio.create_task(self._drain(), name="a2a progress")
+
+    async def _drain(self) -> None:
+        while True:
+            message = await self._queue.get()
+            try:
+                await self._send(message)
+            except Exception:
+                _log.debug("A2A progress not sent", exc_info=True)
+            finally:
+                self._queue.task_done()
+
+    async def flush(self) -> None:
+        await self._queue.join()
+
+    async def close(self) -> None:
+        if self._sender is not None:
+            self._sender.cancel()
+            await asyncio.gather(self._sender, return_exceptions=True)
 
 
 def _agent_message(text: str, metadata: dict[str, Any] | None = None) -> Message:
@@ -74,11 +123,23 @@ class WeftAgentExecutor(AgentExecutor):
         updater = TaskUpdater(event_queue, task_id, context_id)
         parts = [MessageToDict(p) for p in message.parts] if message is not None else []
         meta = MessageToDict(message.metadata) if message is not None else {}
+
+        async def working(report: dict[str, Any]) -> None:
+            await updater.update_status(
+                TaskState.TASK_STATE_WORKING, message=ParseDict(report, Message())
+            )
+
+        relay = ProgressRelay(working)
         try:
-            result = await self.calls.run(parts, meta, context.metadata, task_id=task_id)
+            result = await self.calls.run(
+                parts, meta, context.metadata, task_id=task_id, on_progress=relay.report
+            )
+            await relay.flush()
         except A2aRequestError as exc:
             await updater.reject(_agent_message(str(exc)))
             return
+        finally:
+            await relay.close()
         await self._finish(updater, result)
 
     async def _finish(self, updater: TaskUpdater, result: ActionResult) -> None:
@@ -109,6 +170,7 @@ def a2a_http_app(actions: Any, *, url: str, name: str | None = None) -> Any:
             name or specs[0].name,
             specs,
             interfaces=[a2a_interface(url, JSONRPC_BINDING, version=A2A_PROTOCOL_VERSION)],
+            streaming=True,
         )
     )
     handler = DefaultRequestHandler(
@@ -141,14 +203,17 @@ class A2aHttpServer:
         handlers: whoever runs the server decides what a signal does)."""
         import uvicorn
 
-        app = a2a_http_app(self._actions, url=self.url, name=self._name)
-        config = uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False)
+        config = uvicorn.Config(self.app(), log_level="warning", lifespan="off", access_log=False)
         config.load()
         server = uvicorn.Server(config)
         server.lifespan = config.lifespan_class(config)
         await server.startup(sockets=[self._sock])
         self._server = server
         self._task = asyncio.create_task(server.main_loop(), name=f"a2a-http {self.url}")
+
+    def app(self) -> Any:
+        """The ASGI app served (``a2a_http_app``; a test may serve another A2A app)."""
+        return a2a_http_app(self._actions, url=self.url, name=self._name)
 
     async def serve_forever(self) -> None:
         """Serve until ``stop`` (or uvicorn ends by itself)."""

@@ -5,6 +5,10 @@ retried after a lost reply names a task the agent may already have: the
 agent answers with that task as it is (waiting for it to finish when a
 blocking request finds it running) rather than running it twice. Finished
 tasks are kept for ``GetTask`` up to ``limit``, oldest dropped first.
+
+A running task's progress (``report``) makes its status ``working`` with
+the report as its message, and goes as a ``statusUpdate`` to every streaming
+request following the task (``listen``), in the order it was made.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ class HeldTask:
         self.runner: asyncio.Task[None] | None = None
         self.finished = asyncio.Event()
         self.timestamp = _now()
+        self._listeners: list[asyncio.Queue[dict[str, Any]]] = []
 
     @property
     def terminal(self) -> bool:
@@ -44,6 +49,25 @@ class HeldTask:
         self.timestamp = _now()
         if self.terminal:
             self.finished.set()
+
+    def report(self, message: dict[str, Any]) -> None:
+        """A progress report (an agent ``Message``, ``progress_message``) of the running task."""
+        if self.terminal:
+            return
+        self.set_state("TASK_STATE_WORKING", message)
+        update = {"taskId": self.id, "contextId": self.context_id, "status": self.status()}
+        for queue in self._listeners:
+            queue.put_nowait(update)
+
+    def listen(self) -> asyncio.Queue[dict[str, Any]]:
+        """The queue the task's ``statusUpdate``s arrive in from now on, until ``unlisten``."""
+        queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self._listeners.append(queue)
+        return queue
+
+    def unlisten(self, queue: asyncio.Queue[dict[str, Any]]) -> None:
+        if queue in self._listeners:
+            self._listeners.remove(queue)
 
     def status(self) -> dict[str, Any]:
         status: dict[str, Any] = {"state": self.state, "timestamp": self.timestamp}

@@ -1,0 +1,48 @@
+"""What every resume checks before it runs anything, whichever engine finishes the run.
+
+``resume_run`` (weft's engine) and ``resume_langgraph`` (LangGraph's) must
+refuse the same things with the same words: a run that already succeeded, a
+run another process still holds, a run started from Python with no workflow
+given, and a graph that changed since the run started.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from weft.protocols import ResumeMismatchError, RunState, WeftError
+from weft.runtime.engine.compiled import PreparedWorkflow
+from weft.runtime.engine.journal import Journal, RunRecord
+
+
+def run_to_resume(
+    store: Journal, run_id: str, definition: Any, *, resumer: str
+) -> tuple[RunRecord, Any]:
+    """The run and the definition to finish it with (its recorded source when
+    ``definition`` is None); ``WeftError`` or the live holder's refusal otherwise.
+    ``resumer`` names the function, for the hint to pass ``definition=``."""
+    run = store.get_run(run_id)
+    if run.state is RunState.SUCCEEDED:
+        raise WeftError(f"run {run.run_id} already succeeded; nothing to resume")
+    holder = store.live_lease(run.run_id)
+    if holder is not None:  # before loading anything; acquiring the lease decides
+        raise holder.refusal()
+    if definition is None:
+        if run.source is None:
+            raise WeftError(
+                f"run {run.run_id} was started from Python code; "
+                f"pass the workflow to {resumer}(definition=...)"
+            )
+        definition = run.source
+    return run, definition
+
+
+def check_same_graph(prepared: PreparedWorkflow, run: RunRecord, *, force: bool) -> None:
+    """``ResumeMismatchError`` when the workflow's graph changed since ``run`` started,
+    unless ``force``: resuming would mix two graphs."""
+    if prepared.graph_hash != run.graph_hash and not force:
+        raise ResumeMismatchError(
+            f"workflow '{prepared.name}' changed since run {run.run_id} started "
+            f"(graph hash {run.graph_hash} -> {prepared.graph_hash}); "
+            "resuming would mix two graphs (use --force to resume anyway)"
+        )
