@@ -268,3 +268,27 @@ def test_agent_serve_names_a_function_it_cannot_describe(tmp_path: Path) -> None
     (tmp_path / "loose_tools.py").write_text(VARIADIC)
     result = weft("agent", "serve", f"{tmp_path / 'loose_tools.py'}:loose")
     assert_user_mistake(result, "loose", "*args/**kwargs")
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["route", "add up", "--cards", str(CARDS), "--max-cost", "{v}"],
+        ["route", "add up", "--cards", str(CARDS), "--min-score", "{v}"],
+        ["memory", "match", "write a report", "--threshold", "{v}"],
+        ["ask", "add numbers", "--max-cost", "{v}"],
+        ["run", "examples/quickstart/workflow.yaml", "--wait-agents", "{v}"],
+    ],
+    ids=lambda a: f"{a[0]} {a[-2]}",
+)
+@pytest.mark.parametrize("value", ["nan", "inf"])
+def test_numbers_that_are_not_finite_are_usage_errors(argv: list[str], value: str) -> None:
+    """Found by calling commands with odd values: click's FloatRange lets nan through,
+    and ``route --max-cost nan`` (or -1) was a pydantic traceback."""
+    result = weft(*(a.replace("{v}", value) for a in argv))
+    assert_user_mistake(result, argv[-2], "not a finite number")
+
+
+def test_a_negative_budget_for_route_is_a_usage_error() -> None:
+    result = weft("route", "add up", "--cards", str(CARDS), "--max-cost", "-1")
+    assert_user_mistake(result, "--max-cost", "x>=0")

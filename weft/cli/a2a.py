@@ -21,6 +21,7 @@ from typing import Any
 import click
 
 from weft.cli._http import host_port
+from weft.cli._types import Finite
 from weft.cli.agents import _load_target, broker_option, namespace_option
 from weft.protocols import WeftError
 
@@ -45,7 +46,7 @@ def a2a_group() -> None:
 @click.option("--name", help="The agent's name on its card (default: the first action's).")
 @click.option(
     "--wait",
-    type=click.FloatRange(min=0),
+    type=Finite(min=0),
     default=5.0,
     show_default=True,
     help="With no TARGETS: seconds to wait for at least one agent on the broker.",

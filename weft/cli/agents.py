@@ -20,6 +20,7 @@ import click
 
 from weft.cli._broker import namespace_value
 from weft.cli._json import json_text
+from weft.cli._types import Finite
 from weft.protocols import DefinitionError
 from weft.workflows.gc_pause import gc_paused
 
@@ -136,14 +137,14 @@ def agent_group() -> None:
 )
 @click.option(
     "--heartbeat",
-    type=click.FloatRange(min=0.05),
+    type=Finite(min=0.05),
     default=5.0,
     show_default=True,
     help="Seconds between card refreshes (the heartbeat); a card 1.5 of them old is stale.",
 )
 @click.option(
     "--drain-timeout",
-    type=click.FloatRange(min=0),
+    type=Finite(min=0),
     default=30.0,
     show_default=True,
     help="On SIGTERM, seconds to let calls in flight finish.",

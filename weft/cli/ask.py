@@ -38,6 +38,7 @@ import click
 from weft.cli._broker import broker_for_workflow, broker_if_alone, namespace_value
 from weft.cli._json import json_text
 from weft.cli._routers import capability_router
+from weft.cli._types import Finite
 from weft.protocols import DefinitionError, WeftError
 
 
@@ -235,8 +236,8 @@ def _summary(answer: Any) -> str:
     "rounds, then one synthesis answers for them (an FoA cluster).",
 )
 @click.option("--max-tokens", type=click.IntRange(min=1), help="Token budget for the whole ask.")
-@click.option("--max-cost", type=click.FloatRange(min=0), help="Cost budget in USD.")
-@click.option("--max-time", type=click.FloatRange(min=0, min_open=True), help="Time budget, s.")
+@click.option("--max-cost", type=Finite(min=0), help="Cost budget in USD.")
+@click.option("--max-time", type=Finite(min=0, min_open=True), help="Time budget, s.")
 @click.option(
     "--broker",
     envvar="WEFT_BROKER",

@@ -22,6 +22,7 @@ from typing import Any
 import click
 
 from weft.cli._json import json_text
+from weft.cli._types import Finite
 from weft.protocols import WeftError
 
 _memory_option = click.option(
@@ -142,7 +143,7 @@ def _read_tasks(path: str) -> list[str]:
 @click.option("--file", "tasks_file", type=click.Path(dir_okay=False), help="JSONL of tasks.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (the fixed contract).")
 @click.option("--why", is_flag=True, help="Also say why (adds 'why' to the JSON).")
-@click.option("--threshold", type=click.FloatRange(0, 1), help="Similarity that settles a match.")
+@click.option("--threshold", type=Finite(0, 1), help="Similarity that settles a match.")
 @_memory_option
 @_url_option
 def match_command(
@@ -195,7 +196,7 @@ def show_command(record_id: str, memory_dir: str | None, chroma_url: str | None)
 
 
 @memory_group.command("prune")
-@click.option("--keep", type=click.FloatRange(0, 1, min_open=True), default=0.12, show_default=True)
+@click.option("--keep", type=Finite(0, 1, min_open=True), default=0.12, show_default=True)
 @_memory_option
 @_url_option
 def prune_command(keep: float, memory_dir: str | None, chroma_url: str | None) -> None:

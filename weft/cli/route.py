@@ -32,6 +32,7 @@ import click
 
 from weft.cli._broker import broker_if_alone, namespace_value
 from weft.cli._json import json_text
+from weft.cli._types import Finite
 from weft.protocols import CapabilityCard, DefinitionError, WeftError
 
 LIVE_REGISTRY_MODULE = "weft.runtime.remote.live_registry"
@@ -234,7 +235,7 @@ def print_decision(decision: Any, cards_known: int) -> None:
 )
 @click.option(
     "--min-score",
-    type=float,
+    type=Finite(),
     help="Below this score no agent fits (default: the router's calibrated minimum).",
 )
 @click.option(
@@ -286,7 +287,7 @@ def print_decision(decision: Any, cards_known: int) -> None:
     help="Bus namespace (env WEFT_NAMESPACE).",
 )
 @click.option("--require-tag", "tags", multiple=True, help="Tag the agent must carry (repeat).")
-@click.option("--max-cost", type=float, help="Budget per call, USD.")
+@click.option("--max-cost", type=Finite(min=0), help="Budget per call, USD.")
 @click.option("-k", "k", type=click.IntRange(1, 100), default=5, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the RoutingDecision as JSON.")
 def route_command(

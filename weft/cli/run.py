@@ -15,6 +15,7 @@ from weft.cli._broker import broker_for_workflow, from_environment, namespace_va
 from weft.cli._json import json_text
 from weft.cli._placement import Placements
 from weft.cli._prune import before_of, print_report, prune_options, require_a_rule
+from weft.cli._types import Finite
 from weft.protocols import InputError, WeftError
 
 
@@ -101,7 +102,7 @@ def _remote_options(func: Any) -> Any:
     """``--broker``, ``--namespace``, ``--wait-agents``: call actions served by agents."""
     func = click.option(
         "--wait-agents",
-        type=click.FloatRange(min=0),
+        type=Finite(min=0),
         default=30.0,
         show_default=True,
         help="With --broker: seconds to wait for agents serving actions the file lacks.",

@@ -23,6 +23,7 @@ from typing import Any
 
 import click
 
+from weft.cli._types import Finite
 from weft.protocols import WeftError
 
 RELAY = "weft.workflows.casting:relay"
@@ -131,9 +132,7 @@ def build_file(
 @click.option("--reducer", help="Reducer of the merge nodes (list, concat, vote, ...).")
 @click.option("--reverse", is_flag=True, help="Flip every edge (fan-out becomes fan-in).")
 @click.option("--seed", type=int, help="Seed of random, small-world and scale-free graphs.")
-@click.option(
-    "--p", "p", type=click.FloatRange(0, 1), help="Edge (random) or rewiring probability."
-)
+@click.option("--p", "p", type=Finite(0, 1), help="Edge (random) or rewiring probability.")
 @click.option("--k", "k", type=click.IntRange(min=1), help="Small-world: neighbours in the ring.")
 @click.option("--m", "m", type=click.IntRange(min=1), help="Scale-free: edges per new node.")
 @click.option(
