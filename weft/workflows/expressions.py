@@ -71,9 +71,12 @@ def resolve_path(scope: Scope, path: tuple[str, ...]) -> Any:
         elif hasattr(value, part) and not part.startswith("_"):
             value = getattr(value, part)
         else:
+            # ``${node.output}`` is a common guess: a node's reference is its output itself.
+            guess = depth == 1 and part in ("output", "outputs", "result")
+            hint = f"; the value of '${{{where}}}' is the output itself" if guess else ""
             raise ExpressionError(
                 f"'${{{'.'.join(path)}}}': cannot read '{part}' of "
-                f"{type(value).__name__} at '{where}'"
+                f"{type(value).__name__} at '{where}'{hint}"
             )
     return value
 
