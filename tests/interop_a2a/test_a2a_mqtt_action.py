@@ -354,3 +354,61 @@ async def test_an_agent_missing_from_the_broker_is_an_error_at_its_line(
     assert "wf.yaml:5" in message and "action 'stats'" in message
     assert f"no A2A agent card on {address.discovery_topic}" in message
     assert "within 0.3s" in message
+
+
+# -- discovery while compiling inside a running loop ------------------------------------
+
+
+async def test_the_loop_ticks_while_run_workflow_waits_for_a_late_card(
+    mqtt_broker_url: str, tmp_path: Path
+) -> None:
+    """The agent is served only after a task on the caller's loop has ticked: had compiling
+    blocked the loop, its card would never come and loading would fail at the a2a: line."""
+    address = unique_address()
+    url = url_of(mqtt_broker_url, address)
+    path = write_workflow(tmp_path, f'{{a2a: "{url}", skill: word_stats, timeout: 4}}')
+    ticks = 0
+    done = asyncio.Event()
+
+    async def tick_then_serve() -> None:
+        nonlocal ticks
+        while ticks < 5:
+            await asyncio.sleep(0.01)
+            ticks += 1
+        async with serve_a2a_mqtt([echo, word_stats, refuse], mqtt_broker_url, address):
+            await done.wait()
+
+    agent = asyncio.create_task(tick_then_serve())
+    try:
+        result = await run_workflow(str(path), {"text": "one two"}, record=False)
+    finally:
+        done.set()
+        await asyncio.wait_for(agent, WAIT)
+    assert ticks == 5
+    assert result.ok, result.error
+    assert result.outputs["count"] == {"words": 2, "chars": 7}
+
+
+async def test_missing_agents_are_the_same_error_on_both_paths(
+    mqtt_broker_url: str, tmp_path: Path
+) -> None:
+    """Three agents absent: the async compile (all three awaited together) reports the
+    first at its line, as the synchronous one (which stops at the first) does."""
+    from weft.runtime.engine.compiler import compile_workflow, compile_workflow_async
+
+    urls = [url_of(mqtt_broker_url, unique_address(f"ghost{i}")) for i in range(3)]
+    path = tmp_path / "wf.yaml"
+    path.write_text(
+        "name: ghosts\nactions:\n"
+        + "".join(f'  g{i}: {{a2a: "{u}", timeout: 0.6}}\n' for i, u in enumerate(urls))
+        + "nodes:\n  a: {action: g0}\n  b: {action: g1}\n  c: {action: g2}\n"
+    )
+    with pytest.raises(DefinitionError) as awaited:
+        await compile_workflow_async(path)
+    with pytest.raises(DefinitionError) as blocking:
+        await asyncio.to_thread(compile_workflow, path)
+    message = str(blocking.value)
+    assert "wf.yaml:3" in message and "action 'g0'" in message and "ghost0" in message
+    assert "within 0.6s" in message
+    assert str(awaited.value) == message
+    assert awaited.value.problems == blocking.value.problems

@@ -4,6 +4,9 @@
 the builder's objects, and whatever the caller registers), validates the
 whole graph once with every problem located, and compiles references,
 conditions and reducers, so the executor's hot path does no parsing.
+``compile_workflow_async`` is the same for a running event loop: the
+network look-ups (``mcp:`` servers listed, ``a2a: mqtt://`` cards awaited)
+are awaited beforehand, all at once (``discovery``), instead of blocking.
 
 ``as_action`` lives here too because turning a workflow into an action *is*
 compiling it, and compiling a workflow turns the objects it names into
@@ -54,6 +57,7 @@ from weft.runtime.engine.compiled import (
     PreparedWorkflow,
     single_parameter,
 )
+from weft.runtime.engine.discovery import Discoveries, is_mqtt_url
 from weft.runtime.engine.secret_flow import analyse
 from weft.runtime.engine.workflow_action import WorkflowAction
 from weft.workflows import GraphPlan, Workflow, load_workflow, resolve_reducer, validate
@@ -68,6 +72,7 @@ __all__ = [
     "PreparedWorkflow",
     "as_action",
     "compile_workflow",
+    "compile_workflow_async",
     "import_object",
     "load_definition",
 ]
@@ -177,39 +182,95 @@ def compile_workflow(
     actions: Actions = None,
     *,
     _stack: tuple[str, ...] = (),
+    _found: Discoveries | None = None,
 ) -> PreparedWorkflow:
     """Validate and compile a workflow given as a spec, a builder, or a YAML path.
 
     ``actions`` adds actions by name and wins over those the definition names
     itself; it is copied, never changed. Raises ``DefinitionError`` with every
     problem located.
+
+    The ``mcp:`` and ``a2a: mqtt://`` entries are discovered here, blocking the
+    calling thread (up to their timeouts): inside a running event loop, await
+    ``compile_workflow_async`` instead.
     """
     with gc_paused():  # an object per edge, none in a cycle: see ``weft.workflows.gc_pause``
-        return _compile(definition, actions, _stack)
+        registry = _table(actions)
+        loaded = _load(definition, registry, _found)
+        return _finish(loaded, registry, _stack, _found)
 
 
-def _compile(
-    definition: WorkflowSpec | Workflow | str | Path, actions: Actions, _stack: tuple[str, ...]
+async def compile_workflow_async(
+    definition: WorkflowSpec | Workflow | str | Path, actions: Actions = None
 ) -> PreparedWorkflow:
-    registry = _table(actions)
+    """``compile_workflow`` for async code: the caller's event loop runs on while the
+    workflow's MCP servers are listed and its A2A agents' cards awaited.
+
+    Every discovery of the workflow and of the workflow files it includes runs
+    at once (``discovery.Discoveries``); the rest is the synchronous compile,
+    so the result and the errors (located at the ``mcp:``/``a2a:`` line) are
+    ``compile_workflow``'s. Loading the file and Python code it names still run
+    on the loop: they are quick, or the user's own.
+    """
+    found = Discoveries()
+    with gc_paused():
+        registry = _table(actions)
+        loaded = _load(definition, registry, found)
+    await found.gather(loaded.spec, loaded.base, load_definition)
+    with gc_paused():
+        return _finish(loaded, registry, (), found)
+
+
+class _Loaded:
+    """A definition read and built, not yet resolved: what discovery needs to look at."""
+
+    __slots__ = ("base", "built_plan", "origin", "source_file", "spec")
+
+    def __init__(
+        self, spec: WorkflowSpec, built_plan: GraphPlan | None, origin: str | None
+    ) -> None:
+        self.spec = spec
+        self.built_plan = built_plan
+        self.origin = origin
+        self.source_file = spec.source.file if spec.source is not None else None
+        #: The folder relative paths (and MCP commands) start from.
+        self.base = Path(self.source_file).parent if self.source_file else Path.cwd()
+
+
+def _load(
+    definition: WorkflowSpec | Workflow | str | Path,
+    registry: ActionTable,
+    found: Discoveries | None,
+) -> _Loaded:
+    """Read a file (once: ``found`` keeps the files discovery read), register a builder's
+    objects and build it (the builder validates its graph against them)."""
     origin: str | None = None
     if isinstance(definition, str | Path):
         origin = str(Path(definition).resolve())
-        definition = load_definition(definition)
+        cached = found.definitions.get(origin) if found is not None else None
+        definition = cached if cached is not None else load_definition(definition)
     if isinstance(definition, Workflow):
         for name, obj in definition.actions.items():
             if name not in registry:
                 registry.register(as_action(obj, name=name), name=name)
-        # the builder validates the whole graph against the actions it holds ...
         spec, built_plan = definition.build_with_plan()
-    else:
-        spec, built_plan = definition, None
-    source_file = spec.source.file if spec.source is not None else None
-    base = Path(source_file).parent if source_file else Path.cwd()
-    _resolve_action_refs(spec, registry, base, _stack)
+        return _Loaded(spec, built_plan, origin)
+    return _Loaded(definition, None, origin)
+
+
+def _finish(
+    loaded: _Loaded,
+    registry: ActionTable,
+    _stack: tuple[str, ...],
+    found: Discoveries | None,
+) -> PreparedWorkflow:
+    """Resolve, validate and compile a loaded definition; ``found`` answers the look-ups
+    discovered beforehand (the rest are made here, blocking)."""
+    spec, built_plan, source_file = loaded.spec, loaded.built_plan, loaded.source_file
+    _resolve_action_refs(spec, registry, loaded.base, _stack, found)
     if built_plan is None:
         plan = validate(spec, registry.specs())
-    else:  # ... so only what depends on the resolved actions is left to check
+    else:  # the builder validated the graph: only what depends on the resolved actions is left
         check_actions(spec, registry.specs())
         plan = built_plan
     _check_loop_exits(spec, plan)
@@ -232,7 +293,7 @@ def _compile(
         nodes=nodes,
         registry=registry,
         graph_hash=graph_hash(spec, sub_hashes),
-        source=origin or (str(Path(source_file).resolve()) if source_file else None),
+        source=loaded.origin or (str(Path(source_file).resolve()) if source_file else None),
         outputs=outputs,
         sub_hashes=sub_hashes,
         secret_inputs=tuple(sorted(flow.inputs)),
@@ -272,18 +333,22 @@ def load_definition(path: str | Path) -> WorkflowSpec | Workflow:
 
 
 def _resolve_action_refs(
-    spec: WorkflowSpec, registry: ActionTable, base: Path, stack: tuple[str, ...]
+    spec: WorkflowSpec,
+    registry: ActionTable,
+    base: Path,
+    stack: tuple[str, ...],
+    found: Discoveries | None,
 ) -> None:
     paths = [base, *[(base / p).resolve() for p in spec.python_path]]
     with _import_paths(paths):
         for name, ref in spec.actions.items():
             where = locate(spec.source, ("actions", name))
             if ref.mcp is not None:
-                _register_mcp_tools(name, ref, registry, base, spec)
+                _register_mcp_tools(name, ref, registry, base, spec, found)
                 continue
             action: Action
             if ref.a2a is not None:
-                action = _a2a_action(name, ref, spec)
+                action = _a2a_action(name, ref, spec, found)
             elif ref.python is not None:
                 obj = import_object(ref.python, where=where)
                 try:
@@ -298,7 +363,7 @@ def _resolve_action_refs(
                     raise DefinitionError.single(f"workflow includes itself: {chain}", where)
                 if not path.exists():
                     raise DefinitionError.single(f"workflow file not found: {path}", where)
-                sub = compile_workflow(path, _stack=(*stack, str(path)))
+                sub = compile_workflow(path, _stack=(*stack, str(path)), _found=found)
                 action = WorkflowAction(sub, name=name)
             if ref.description is not None:
                 action = _Described(action, ref.description)
@@ -307,16 +372,19 @@ def _resolve_action_refs(
             registry.register(action, name=name)
 
 
-def _a2a_action(name: str, ref: ActionRef, spec: WorkflowSpec) -> Action:
+def _a2a_action(name: str, ref: ActionRef, spec: WorkflowSpec, found: Discoveries | None) -> Action:
     """The A2A agent ``ref.a2a`` names; one on an MQTT broker must be there now: its
-    retained card is read (up to ``ref.timeout`` or 5 s), else a ``DefinitionError`` at
-    the ``a2a:`` line naming the discovery topic it waited on."""
+    retained card is read (up to ``ref.timeout`` or 5 s; by ``found`` when discovered
+    beforehand), else a ``DefinitionError`` at the ``a2a:`` line naming the discovery
+    topic it waited on."""
     assert ref.a2a is not None
-    if not ref.a2a.startswith(("mqtt://", "mqtts://")):
+    if not is_mqtt_url(ref.a2a):
         return A2aAction(ref.a2a, name=name, skill=ref.skill, timeout=ref.timeout)
     wait = ref.timeout or DISCOVERY_TIMEOUT
     try:
-        card = discover_a2a_mqtt_sync(ref.a2a, timeout=wait)
+        card = found.a2a_card(ref.a2a, ref.timeout) if found is not None else None
+        if card is None:
+            card = discover_a2a_mqtt_sync(ref.a2a, timeout=wait)
     except (A2aAgentNotFound, ValueError, ImportError) as exc:
         where = locate(spec.source, ("actions", name, "a2a"))
         raise DefinitionError.single(f"action '{name}': {exc}", where) from None
@@ -326,7 +394,12 @@ def _a2a_action(name: str, ref: ActionRef, spec: WorkflowSpec) -> Action:
 
 
 def _register_mcp_tools(
-    name: str, ref: ActionRef, registry: ActionTable, base: Path, spec: WorkflowSpec
+    name: str,
+    ref: ActionRef,
+    registry: ActionTable,
+    base: Path,
+    spec: WorkflowSpec,
+    found: Discoveries | None,
 ) -> None:
     """Every tool of the MCP server ``ref.mcp`` names, as the action ``{name}.{tool}``;
     its resources as ``{name}.read_resource`` and prompts as ``{name}.prompt.<prompt>``.
@@ -347,7 +420,9 @@ def _register_mcp_tools(
         )
     assert ref.mcp is not None
     try:
-        tools = from_mcp(ref.mcp, prefix=name, cwd=base, resources=True, prompts=True)
+        tools = found.mcp_tools(name, ref.mcp, base) if found is not None else None
+        if tools is None:
+            tools = from_mcp(ref.mcp, prefix=name, cwd=base, resources=True, prompts=True)
     except McpServerError as exc:
         raise DefinitionError.single(f"action '{name}': {exc}", where) from None
     for action in tools:

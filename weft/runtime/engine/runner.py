@@ -21,7 +21,7 @@ from weft.protocols import (
 )
 from weft.runtime.engine.capability import CapabilityResolver, bind_resolver
 from weft.runtime.engine.compiled import PreparedWorkflow
-from weft.runtime.engine.compiler import Actions, compile_workflow
+from weft.runtime.engine.compiler import Actions, compile_workflow_async
 from weft.runtime.engine.executor import Executor, Listener
 from weft.runtime.engine.inputs import resolve_inputs
 from weft.runtime.engine.journal import Journal
@@ -34,10 +34,12 @@ from weft.workflows import Workflow
 Definition = WorkflowSpec | Workflow | PreparedWorkflow | str | Path
 
 
-def _prepared(definition: Definition, actions: Actions) -> PreparedWorkflow:
+async def _prepared(definition: Definition, actions: Actions) -> PreparedWorkflow:
+    """The compiled workflow; its MCP servers and A2A agents are discovered without
+    blocking the caller's loop (``compile_workflow_async``)."""
     if isinstance(definition, PreparedWorkflow):
         return definition
-    return compile_workflow(definition, actions)
+    return await compile_workflow_async(definition, actions)
 
 
 async def run_workflow(
@@ -81,11 +83,15 @@ async def run_workflow(
     ``CapabilityRouter``; it chooses among the run's actions, critics left
     out) or by a ``resolver`` of your own (``engine.capability``).
 
+    Compiling a definition lists its ``mcp:`` servers and reads its ``a2a:
+    mqtt://`` agents' cards concurrently, awaiting them: the event loop (other
+    runs, a server) runs on meanwhile.
+
     Raises ``DefinitionError`` or ``InputError`` before anything runs (a
     capability node without a router is one), and ``StorageError`` when a
     file to record in cannot be used.
     """
-    prepared = bind_resolver(_prepared(definition, actions), resolver, router=router)
+    prepared = bind_resolver(await _prepared(definition, actions), resolver, router=router)
     resolved = resolve_inputs(prepared.spec, inputs, from_text=inputs_from_text)
     with recording(journal, tracer, record) as (store, spans):
         executor = Executor(
@@ -130,7 +136,7 @@ async def resume_run(
     with recording(journal, tracer, record) as (store, spans):
         assert store is not None
         run, definition = run_to_resume(store, run_id, definition, resumer="resume_run")
-        prepared = bind_resolver(_prepared(definition, actions), resolver, router=router)
+        prepared = bind_resolver(await _prepared(definition, actions), resolver, router=router)
         check_same_graph(prepared, run, force=force)
         lease, previous = store.acquire_lease(run.run_id)
         if previous is not None and on_takeover is not None:
