@@ -57,7 +57,7 @@ from typing import Any
 
 from weft.protocols import JournalMode, RunState, Usage, WeftError, new_id
 from weft.runtime.engine.compiled import PreparedWorkflow
-from weft.runtime.engine.compiler import Actions, compile_workflow
+from weft.runtime.engine.compiler import Actions, compile_workflow_async
 from weft.runtime.engine.executor import Executor
 from weft.runtime.engine.inputs import resolve_inputs
 from weft.runtime.engine.journal import Journal
@@ -197,7 +197,7 @@ async def run_langgraph(
     for a store that cannot be used, and ``WeftError`` when ``langgraph`` is not
     installed.
     """
-    prepared = compile_workflow(definition, actions)
+    prepared = await compile_workflow_async(definition, actions)
     resolved = resolve_inputs(prepared.spec, inputs, from_text=inputs_from_text)
     _usable(prepared)
     with recording(journal, tracer, record) as (store, spans):
@@ -239,7 +239,7 @@ async def resume_langgraph(
     with recording(journal, tracer, record) as (store, spans):
         assert store is not None
         run, definition = run_to_resume(store, run_id, definition, resumer="resume_langgraph")
-        prepared = compile_workflow(definition, actions)
+        prepared = await compile_workflow_async(definition, actions)
         check_same_graph(prepared, run, force=force)
         _usable(prepared)
         lease, _ = store.acquire_lease(run.run_id)
