@@ -124,3 +124,52 @@ def test_without_clusters_a_channel_named_node_folds_nothing() -> None:
     progress.on_plan(CLUSTERED, ROUTES)
     progress.on_event(event(EventKind.NODE_STARTED, "channel_s1"))
     assert progress.rows["s2"].state == "pending" and progress.rows["s2"].channels == ()
+
+
+INTERLEAVED = Plan.model_validate(
+    {
+        "subtasks": [
+            {"id": "s1", "description": "Research solar", "capability": "research"},
+            {"id": "s2", "description": "Chart solar", "capability": "chart"},
+            {"id": "s3", "description": "Research wind", "capability": "research"},
+            {"id": "s4", "description": "Chart wind", "capability": "chart"},
+        ]
+    }
+)
+INTERLEAVED_ROUTES = {"s1": "research", "s2": "chart", "s3": "research", "s4": "chart"}
+
+
+def test_the_clusters_the_orchestrator_names_are_shown_exactly(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    clusters = {"channel_s1": ["s1", "s3"], "channel_s2": ["s2", "s4"]}
+    with AskProgress(live=True, cluster_rounds=1) as progress:
+        progress.on_plan(INTERLEAVED, INTERLEAVED_ROUTES, clusters)
+        progress.on_event(event(EventKind.NODE_STARTED, "channel_s1"))
+        progress.on_event(event(EventKind.NODE_STARTED, "channel_s2"))
+        progress.on_event(event(EventKind.NODE_FINISHED, "channel_s1", "succeeded"))
+    assert [progress.rows[s].state for s in ("s1", "s2", "s3", "s4")] == [
+        "succeeded",
+        "running",
+        "succeeded",
+        "running",
+    ]
+    shown = capsys.readouterr().err
+    assert "✓ s3 → research  Research wind · in channel_s1  " in shown
+    assert "… s4 → chart  Chart wind · in channel_s2  " in shown
+    assert " or " not in shown
+
+
+def test_the_plan_lines_name_each_subtasks_cluster(capsys: pytest.CaptureFixture[str]) -> None:
+    progress = AskProgress(live=False, cluster_rounds=1)
+    progress.on_plan(INTERLEAVED, INTERLEAVED_ROUTES, {"channel_s1": ["s1", "s3"]})
+    shown = capsys.readouterr().err
+    assert "  s3 → research: Research wind · in channel_s1\n" in shown
+    assert "  s2 → chart: Chart solar\n" in shown
+
+
+def test_a_subtask_the_orchestrator_left_out_of_clusters_is_not_folded() -> None:
+    progress = AskProgress(live=False, cluster_rounds=1)
+    progress.on_plan(CLUSTERED, ROUTES, {"channel_s1": ["s1"]})
+    progress.on_event(event(EventKind.NODE_STARTED, "channel_s1"))
+    assert progress.rows["s2"].channels == () and progress.rows["s2"].state == "pending"

@@ -76,7 +76,16 @@ def report_progress(
 
 
 class A2aCardAction:
-    """Base of ``A2aAction`` and ``A2aMqttAction``: the spec that follows the agent's card."""
+    """Base of ``A2aAction`` and ``A2aMqttAction``: the spec that follows the agent's card.
+
+    Every result of a call names where it went in ``ActionResult.agent``
+    (``where``): the work ran in the A2A agent, not in this process, and a
+    run's summary and spans say so. A weft agent that serves this action puts
+    its own id there instead.
+    """
+
+    #: The agent's URL (``http(s)://...`` or ``mqtt(s)://HOST:PORT/ORG/UNIT/AGENT_ID``).
+    url: str
 
     def __init__(
         self,
@@ -106,6 +115,22 @@ class A2aCardAction:
     @property
     def spec(self) -> ActionSpec:
         return self._spec
+
+    @property
+    def where(self) -> str:
+        """Where this action's calls run, as summaries show it: ``a2a URL``."""
+        return f"a2a {self.url}"
+
+    async def invoke(self, call: ActionCall, ctx: ActionContext) -> ActionResult:
+        """Call the agent (``_invoke``); the result, whatever its state, names ``where``."""
+        result = await self._invoke(call, ctx)
+        if result.agent is None:
+            result.agent = self.where
+        return result
+
+    async def _invoke(self, call: ActionCall, ctx: ActionContext) -> ActionResult:
+        """One call over the transport: never raises for a failed call."""
+        raise NotImplementedError
 
     @property
     def card(self) -> dict[str, Any] | None:

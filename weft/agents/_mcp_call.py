@@ -46,6 +46,12 @@ class McpAction:
     def __repr__(self) -> str:
         return f"<{self.what} {self.key} of {self.connection.target.label}>"
 
+    @property
+    def where(self) -> str:
+        """Where this action's calls run, as summaries show it: ``mcp SERVER`` (its URL or
+        command line). Every result names it in ``ActionResult.agent``."""
+        return f"mcp {self.connection.target.label}"
+
     def _label(self) -> str:
         return f"{self.what} '{self.key}' of {self.connection.target.label}"
 
@@ -58,7 +64,14 @@ class McpAction:
         raise NotImplementedError
 
     async def invoke(self, call: ActionCall, ctx: ActionContext | None = None) -> ActionResult:
-        """Send the request once; failures become error results (cancellation passes)."""
+        """Send the request once; failures become error results (cancellation passes).
+        The result names the server (``where``): the work ran there, not here."""
+        result = await self._invoke(call, ctx)
+        if result.agent is None:
+            result.agent = self.where
+        return result
+
+    async def _invoke(self, call: ActionCall, ctx: ActionContext | None) -> ActionResult:
         from mcp import MCPError
 
         try:

@@ -173,7 +173,7 @@ class A2aAction(A2aCardAction):
             message.metadata.update({SKILL_METADATA: self.skill})
         return SendMessageRequest(message=message)
 
-    async def invoke(self, call: ActionCall, ctx: ActionContext) -> ActionResult:
+    async def _invoke(self, call: ActionCall, ctx: ActionContext) -> ActionResult:
         started = time.monotonic()
         timeout = self._call_timeout(call)
         try:

@@ -249,7 +249,7 @@ class A2aMqttAction(A2aCardAction):
             call.call_id, error_type, f"{self._name}: {message}", retryable=retryable
         )
 
-    async def invoke(self, call: ActionCall, ctx: ActionContext) -> ActionResult:
+    async def _invoke(self, call: ActionCall, ctx: ActionContext) -> ActionResult:
         started = time.monotonic()
         timeout = self._call_timeout(call)
         try:

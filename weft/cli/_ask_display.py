@@ -11,6 +11,7 @@ happens. stdout is left to the answer, so ``weft ask ... > answer.txt`` and
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,7 +52,8 @@ class _Row:
     own: bool = False
     """The node has had events of its own: it runs as itself, in no cluster."""
     channels: tuple[str, ...] = ()
-    """The cluster nodes (``channel_<id>``) this subtask runs in; two or more when unsure."""
+    """The cluster nodes (``channel_<id>``) this subtask runs in; two or more only when
+    the membership was not given and is guessed (``AskProgress._fold``)."""
 
     def took(self, now: float) -> str:
         if self.started is None:
@@ -63,8 +65,8 @@ class AskProgress:
     """Shows an ask on stderr: live on a terminal (``live``), else line by line.
 
     ``planning`` says what plans; ``on_plan`` (the orchestrator's hook) gets
-    the accepted plan and its routes; ``on_event`` (a run listener) the node
-    states. Use it as a context manager around the ask.
+    the accepted plan, its routes and its clusters; ``on_event`` (a run
+    listener) the node states. Use it as a context manager around the ask.
     """
 
     def __init__(self, *, live: bool, cluster_rounds: int | None = None) -> None:
@@ -73,6 +75,10 @@ class AskProgress:
         self.subtasks: list[str] = []
         #: ``--cluster-rounds``: a ``channel_<id>`` node is a cluster of subtasks, so said.
         self.cluster_rounds = cluster_rounds
+        #: The orchestrator said which subtasks each cluster runs: nothing to guess.
+        self.exact = False
+        #: The cluster nodes it said the run has (when ``exact``).
+        self.clusters: set[str] = set()
         self.phase = ""
         self.started = time.monotonic()
         self._live: Live | None = None
@@ -96,10 +102,21 @@ class AskProgress:
         self.phase = f"planning with {how}"
         self._line(f"{self.phase}…")
 
-    def on_plan(self, plan: Any, routes: dict[str, str]) -> None:
+    def on_plan(
+        self,
+        plan: Any,
+        routes: dict[str, str],
+        clusters: Mapping[str, Sequence[str]] | None = None,
+    ) -> None:
+        """The plan, its routes and, from the orchestrator, its clusters (``channel_<id>``
+        -> subtask ids). Without ``clusters`` (another caller) the membership is guessed
+        from the grouping rule as the clusters start (``_fold``)."""
         count = len(plan.subtasks)
         self.phase = f"plan: {count} subtask{'s' if count != 1 else ''}"
         self._line(self.phase)
+        member_of = {i: c for c, ids in (clusters or {}).items() for i in ids}
+        self.exact = clusters is not None
+        self.clusters = set(clusters or {})
         for subtask in plan.subtasks:
             row = _Row(
                 subtask.id,
@@ -107,10 +124,13 @@ class AskProgress:
                 subtask.description,
                 tuple(subtask.depends_on),
             )
+            if subtask.id in member_of:
+                row.channels = (member_of[subtask.id],)
             self.rows[row.node] = row
             self.subtasks.append(row.node)
             after = f" (after {', '.join(row.after)})" if row.after else ""
-            self._line(f"  {row.node} → {row.route}: {row.text}{after}")
+            folded = f" · in {row.channels[0]}" if row.channels else ""
+            self._line(f"  {row.node} → {row.route}: {row.text}{after}{folded}")
 
     def on_event(self, event: RunEvent) -> None:
         kind, node, key = event.kind, event.node, event.key or ""
@@ -130,7 +150,7 @@ class AskProgress:
             row.own = True
         self._show_state(node, row, event)
         if self._is_channel(node):
-            if kind is EventKind.NODE_STARTED:
+            if kind is EventKind.NODE_STARTED and not self.exact:
                 self._fold(node)
             self._follow(node)
 
@@ -155,10 +175,13 @@ class AskProgress:
 
     def _is_channel(self, node: str) -> bool:
         """Whether ``node`` is a cluster of subtasks (``--cluster-rounds``), not a subtask."""
+        if self.exact:
+            return node in self.clusters
         return self.cluster_rounds is not None and node.startswith("channel_")
 
     def _fold(self, channel: str) -> None:
-        """Mark the subtasks ``channel`` runs: they get no events of their own.
+        """Guess the subtasks ``channel`` runs, for a caller that did not say (``on_plan``
+        without ``clusters``): they get no events of their own.
 
         The orchestrator names a cluster after its first subtask and puts in
         it only subtasks with that one's dependencies, later in the plan
@@ -199,6 +222,8 @@ class AskProgress:
         """What runs a node that is not a subtask of the plan: a cluster's channel, or nothing."""
         if not self._is_channel(node):
             return ""
+        if self.cluster_rounds is None:
+            return "cluster"
         return f"cluster, {self.cluster_rounds} round{'s' if self.cluster_rounds != 1 else ''}"
 
     # -- how it is shown ----------------------------------------------------------------

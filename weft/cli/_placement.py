@@ -1,9 +1,11 @@
-"""Where each node of a run ran: in this process, or on which agents.
+"""Where each node of a run ran: in this process, on which agents, or elsewhere.
 
-The engine's finished-call events carry the action and, for a call an agent
-answered, the agent's id (``ActionResult.agent``). A run with remote actions
-listens to them; a run without any needs no events at all, since every node
-it ran ran here.
+The engine's finished-call events carry the action and, for a call answered
+outside this process, who answered (``ActionResult.agent``): a weft agent's
+id, or where an action that calls out sent the work, as the action's
+``where`` says it: ``a2a URL`` for an A2A agent (HTTP or MQTT), ``mcp
+SERVER`` for an MCP tool. Those are shown as they are; this module needs no
+knowledge of the actions themselves (the CLI does not import agent internals).
 """
 
 from __future__ import annotations
@@ -18,12 +20,20 @@ from weft.protocols import EventKind, NodeState, RunEvent
 #: no agent serving it): it ran nowhere, and its error line says why.
 UNANSWERED = "remote, no agent answered"
 
+#: How an action that calls out names where its calls ran (its ``where``): shown as is.
+ELSEWHERE = ("a2a ", "mcp ")
+
+
+def _place(answerer: str) -> str:
+    """``agent ID`` for a weft agent, the action's own words (``a2a URL``) otherwise."""
+    return answerer if answerer.startswith(ELSEWHERE) else f"agent {answerer}"
+
 
 class Placements:
     """Collects, per top-level node, its action and the agents that answered its calls.
 
     ``remote`` names the actions that agents serve in this run. Attach
-    ``on_event`` as a run listener only when ``remote`` is not empty.
+    ``on_event`` as a run listener: without it every node that ran is local.
     """
 
     def __init__(self, remote: Iterable[str] = ()) -> None:
@@ -48,16 +58,23 @@ class Placements:
         return [agent for agent, _ in self.agents.get(name, Counter()).most_common()]
 
     def where(self, outcome: Any) -> str:
-        """``local``, ``agent ID``, ``agents A (3 calls), B (2 calls)``, ``remote, no agent
-        answered``, or empty for a node that made no call (skipped, from the journal)."""
+        """``local``, ``agent ID``, ``agents A (3 calls), B (2 calls)``, ``a2a URL``,
+        ``mcp SERVER``, ``remote, no agent answered``, or empty for a node that made no
+        call (skipped, from the journal)."""
         if outcome.cached or outcome.state is NodeState.SKIPPED or not outcome.attempts:
             return ""
         counts = self.agents.get(outcome.name)
         if counts:
             if len(counts) == 1:
-                return f"agent {next(iter(counts))}"
-            calls = (f"{a} ({n} call{'s' if n > 1 else ''})" for a, n in counts.most_common())
-            return "agents " + ", ".join(calls)
+                return _place(next(iter(counts)))
+            ranked = counts.most_common()
+            if any(a.startswith(ELSEWHERE) for a, _ in ranked):
+                return ", ".join(f"{_place(a)} ({_calls(n)})" for a, n in ranked)
+            return "agents " + ", ".join(f"{a} ({_calls(n)})" for a, n in ranked)
         if self.actions.get(outcome.name) in self.remote:
             return UNANSWERED
         return "local"
+
+
+def _calls(n: int) -> str:
+    return f"{n} call{'s' if n > 1 else ''}"

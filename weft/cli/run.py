@@ -164,10 +164,10 @@ def _node_router(definition: Any) -> Any:
 
 
 def _placed(listeners: list[Any], placements: Placements, actions: Any) -> list[Any]:
-    """``listeners``, plus the one that learns where nodes ran when agents serve actions."""
-    if actions is None or not len(actions):
-        return listeners
-    placements.remote = set(actions.names())
+    """``listeners``, plus the one that learns where nodes ran: on agents serving actions,
+    or where an action sent its calls (an A2A agent, an MCP server)."""
+    if actions is not None and len(actions):
+        placements.remote = set(actions.names())
     return [*listeners, placements.on_event]
 
 
@@ -242,7 +242,8 @@ async def _run_with_display(coro_factory: Any, live: bool) -> Any:
     default="weft",
     show_default=True,
     help="Run on weft's dataflow executor, or compiled to a LangGraph StateGraph "
-    "(journaled and traced alike; `weft resume` finishes it on weft's; docs/interop.md).",
+    "(journaled and traced alike; `weft resume --engine` picks the engine that finishes "
+    "it; docs/interop.md).",
 )
 @_journal_option
 @_journal_mode_option
@@ -335,11 +336,35 @@ def _run_cancellable(
             tracer.close()
 
 
+async def _resume_on_langgraph(journal: Any, run_id: str, took_over: Any, **options: Any) -> Any:
+    """``resume_langgraph``, saying first when it takes over a run whose process died.
+
+    ``resume_langgraph`` has no ``on_takeover`` hook: a run still journaled as
+    running whose lease is not alive (the command has refused a live one
+    already) is the one it will take over, so the notice is given from that.
+    """
+    from weft.protocols import RunState
+    from weft.runtime.engine.to_langgraph import resume_langgraph
+
+    lease = journal.lease(run_id)
+    if lease is not None and journal.get_run(run_id).state is RunState.RUNNING:
+        took_over(lease)
+    return await resume_langgraph(run_id, journal=journal, **options)
+
+
 @click.command("resume")
 @click.argument("run_id")
 @click.option("--force", is_flag=True, help="Resume even if the workflow file changed.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.option("--concurrency", type=click.IntRange(min=1), help="Max action calls at once.")
+@click.option(
+    "--engine",
+    type=click.Choice(["weft", "langgraph"]),
+    default="weft",
+    show_default=True,
+    help="Finish the run on weft's dataflow executor or on LangGraph's engine, whichever "
+    "engine started it.",
+)
 @_journal_option
 @_journal_mode_option
 @_remote_options
@@ -348,6 +373,7 @@ def resume_command(
     force: bool,
     as_json: bool,
     concurrency: int | None,
+    engine: str,
     journal_path: str | None,
     journal_mode: str | None,
     broker: str | None,
@@ -377,6 +403,18 @@ def resume_command(
 
     async def go(listeners: list[Any]) -> Any:
         async with _remote_actions(broker, source, namespace, wait_agents) as actions:
+            if engine == "langgraph":
+                return await _resume_on_langgraph(
+                    journal,
+                    record.run_id,
+                    took_over,
+                    actions=actions,
+                    listeners=_placed(listeners, placements, actions),
+                    force=force,
+                    concurrency=concurrency,
+                    tracer=tracer,
+                    journal_mode=journal_mode,
+                )
             return await resume_run(
                 run_id,
                 journal=journal,

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -58,6 +58,7 @@ from weft.runtime.orchestrator.experience import (
     Recall,
 )
 from weft.runtime.orchestrator.plan import OrchestratorBudget, Plan, PlanFailure
+from weft.runtime.orchestrator.plan_hook import PlanHook, notify_plan
 from weft.runtime.orchestrator.planners import Planner, PlanRequest
 from weft.runtime.orchestrator.reuse import reuse_summary, subtask_states, trace_reuse
 from weft.runtime.orchestrator.routing import RouteChoice, SubtaskRouter
@@ -78,9 +79,12 @@ class Orchestrator:
     ``journal``/``tracer``/``listeners``/``concurrency`` are passed to the
     executor. With ``sync_cards`` the cards of the available actions are
     upserted into the router before routing (turn it off for a router that is
-    fed from elsewhere, e.g. cards on the bus). ``on_plan(plan, routes)`` is
-    called with the accepted plan and its routes (subtask -> action) before the
-    run starts, so a terminal can show them while the subtasks run.
+    fed from elsewhere, e.g. cards on the bus). ``on_plan(plan, routes,
+    clusters)`` is called with the accepted plan, its routes (subtask ->
+    action) and its clusters (``channel_<id>`` -> subtask ids; empty without
+    ``cluster_rounds``) before the run starts, so a terminal can show them
+    while the subtasks run; a hook that takes two arguments gets the first two
+    (``plan_hook``).
     ``cluster_rounds`` (FoA): independent subtasks with the same inputs routed
     to the same agent (or, with ``cluster_embedder``, to agents whose cards are
     similar) run as one cluster that refines for that many rounds and answers
@@ -110,7 +114,7 @@ class Orchestrator:
         listeners: Sequence[Listener] = (),
         concurrency: int | None = None,
         sync_cards: bool = True,
-        on_plan: Callable[[Plan, dict[str, str]], None] | None = None,
+        on_plan: PlanHook | None = None,
         fallback_planner: Planner | Literal["rules", "none"] = "rules",
         cluster_rounds: int | None = None,
         cluster_embedder: Embedder | None = None,
@@ -246,15 +250,17 @@ class Orchestrator:
         choices = accepted[plan.model_dump_json()]
         self._trace_routes(run_id, choices)
         routes = {c.subtask: c.action for c in choices if c.action is not None}
+        channels = self._channels(plan, routes, router)
         if self.on_plan is not None:
-            self.on_plan(plan, routes)
+            clusters = {action.spec.name: list(ids) for ids, action in channels}
+            notify_plan(self.on_plan, plan, routes, clusters)
         workflow_def = plan_to_workflow(
             plan,
             routes,
             specs,
             aggregator=self.aggregator.spec.name,
             description=task[:200],
-            channels=self._channels(plan, routes, router),
+            channels=channels,
         )
         run_registry = self.registry.merged(ActionRegistry([self.aggregator]))
         unstarted.stage = "compile"
