@@ -113,7 +113,8 @@ def _table(actions: Actions) -> ActionTable:
 
 
 @contextmanager
-def _import_paths(paths: list[Path]) -> Iterator[None]:
+def import_paths(paths: list[Path]) -> Iterator[None]:
+    """``paths`` first on ``sys.path`` for the block: a workflow's modules sit beside it."""
     added = [str(p) for p in paths if str(p) not in sys.path]
     sys.path[:0] = added
     try:
@@ -314,7 +315,7 @@ def load_definition(path: str | Path) -> WorkflowSpec | Workflow:
     if spec is None or spec.loader is None:
         raise DefinitionError.single(f"cannot import {path}")
     module = importlib.util.module_from_spec(spec)
-    with _import_paths([path.parent.resolve()]):
+    with import_paths([path.parent.resolve()]):
         try:
             spec.loader.exec_module(module)
         except DefinitionError:
@@ -340,7 +341,7 @@ def _resolve_action_refs(
     found: Discoveries | None,
 ) -> None:
     paths = [base, *[(base / p).resolve() for p in spec.python_path]]
-    with _import_paths(paths):
+    with import_paths(paths):
         for name, ref in spec.actions.items():
             where = locate(spec.source, ("actions", name))
             if ref.mcp is not None:

@@ -23,9 +23,8 @@ broker is down.
 
 from __future__ import annotations
 
-import sys
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,7 +32,7 @@ from typing import Any
 from weft.protocols import Location, WeftError, WorkflowSpec
 from weft.protocols.references import referenced_actions_of
 from weft.protocols.source import locate
-from weft.runtime.engine.compiler import import_object, load_definition
+from weft.runtime.engine.compiler import import_object, import_paths, load_definition
 from weft.runtime.engine.registry import ActionRegistry
 from weft.runtime.remote.live_registry import LiveRegistry
 from weft.runtime.remote.trust import TrustPolicy
@@ -101,24 +100,11 @@ def _imported(spec: WorkflowSpec, names: set[str]) -> dict[str, Any]:
         return {}
     source_file = spec.source.file if spec.source is not None else None
     base = Path(source_file).parent if source_file else Path.cwd()
-    with _on_path([base, *[(base / p).resolve() for p in spec.python_path]]):
+    with import_paths([base, *[(base / p).resolve() for p in spec.python_path]]):
         return {
             name: import_object(str(ref.python), where=locate(spec.source, ("actions", name)))
             for name, ref in refs.items()
         }
-
-
-@contextmanager
-def _on_path(paths: list[Path]) -> Iterator[None]:
-    """``paths`` on ``sys.path`` for the block: a workflow's modules sit beside it."""
-    added = [str(p) for p in paths if str(p) not in sys.path]
-    sys.path[:0] = added
-    try:
-        yield
-    finally:
-        for p in added:
-            if p in sys.path:
-                sys.path.remove(p)
 
 
 def workflow_actions(definition: Definition) -> tuple[set[str], set[str]]:

@@ -9,6 +9,12 @@ a lane, a foreach node's items are grouped under it, slowest first, folded
 when there are many), and, for any span clicked, its input, output, error,
 usage and attributes. What it draws is computed by ``layout.view_model``, so
 that the script only draws.
+
+The script draws only what is in view: graph nodes inside the graph's box
+(its edges painted on a canvas the size of that view) and lanes near the
+window, 40 at a time, the rest as they are scrolled to. A 10,000-node run
+with a lane per agent thus opens about as fast as a small one
+(``bench/trace_view.py``); what still grows with the run is the page's size.
 """
 
 from __future__ import annotations
@@ -46,13 +52,11 @@ def _template() -> str:
 
 def render_html(run: TraceRun | None, spans: list[SpanRecord]) -> str:
     """The complete page for a run: no external resources, data inline."""
-    data = json.dumps(  # strict: the page reads it with JSON.parse, which refuses NaN
-        finite(view_model(run, spans)),
-        ensure_ascii=False,
-        separators=(",", ":"),
-        allow_nan=False,
-        default=str,
-    )
+    model = view_model(run, spans)
+    try:  # strict: the page reads it with JSON.parse, which refuses NaN
+        data = _dumps(model)
+    except ValueError:  # a NaN or an infinity somewhere: copy with None there (rare, and slow)
+        data = _dumps(finite(model))
     # Inside <script>, "</" could close the element and U+2028/9 used to break JS parsers.
     data = (
         data.replace("<", "\\u003c")
@@ -62,6 +66,12 @@ def render_html(run: TraceRun | None, spans: list[SpanRecord]) -> str:
         .replace("\u2029", "\\u2029")
     )
     return _template().replace(_DATA, data, 1)
+
+
+def _dumps(model: dict[str, object]) -> str:
+    return json.dumps(
+        model, ensure_ascii=False, separators=(",", ":"), allow_nan=False, default=str
+    )
 
 
 def write_html(path: str | Path, run: TraceRun | None, spans: list[SpanRecord]) -> Path:
