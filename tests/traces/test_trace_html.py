@@ -197,3 +197,15 @@ def test_the_dag_counts_the_items_of_a_foreach_node() -> None:
     spans[0].attributes["weft.graph"] = graph
     [node] = view_model(None, spans)["graph"]["nodes"]
     assert (node["items"], node["state"]) == (3, "succeeded")
+
+
+def test_the_dag_edges_are_pairs_of_node_positions() -> None:
+    graph = {
+        "nodes": [{"name": name, "action": "noop"} for name in ("a", "b", "c")],
+        "edges": [["a", "b"], ["a", "c"], ["b", "c"], ["c", "gone"]],
+        "loops": [["c", "a"]],
+    }
+    run = _span(RUN, None, "run", 0.0, 1.0, name="dag", **{"weft.graph": graph})
+    dag = view_model(None, [run])["graph"]
+    assert dag["edges"] == [0, 1, 0, 2, 1, 2], "flat (source, target) positions; unknown dropped"
+    assert dag["loops"] == [2, 0]

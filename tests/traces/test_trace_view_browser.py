@@ -444,3 +444,135 @@ async def test_details_show_an_llm_exchange_as_a_transcript_and_an_error_with_it
         assert problems == []
     finally:
         await page.close()
+
+
+# -- a big graph: the view draws what is in view, and draws the rest when scrolled to ------
+
+#: Nodes of the big layered MacNet (32 wide: 94 layers, 92,000 edges), one agent per node.
+BIG = 3000
+
+
+def _agent(index: int) -> Any:
+    """A no-op action of its own, so that every node has its own lane."""
+
+    async def play(task: str, context: Any = None) -> str:
+        return "ok"
+
+    play.__name__ = f"agent_{index}"
+    return play
+
+
+@pytest.fixture(scope="module")
+def big_page(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
+    """The page of a real traced 3,000-node layered run, and its node spans by node name."""
+    from weft.workflows.casting import per_node
+    from weft.workflows.topologies import generate
+
+    folder = tmp_path_factory.mktemp("big")
+    workflow = generate("layered", BIG, per_node(lambda _node, i: _agent(i)), width=32)
+
+    async def run() -> str:
+        store = TraceStore(folder / "traces.db")
+        try:
+            result = await Executor(tracer=store).run(compile_workflow(workflow), {"task": "t"})
+        finally:
+            store.close()
+        assert result.ok, result.error
+        return result.run_id
+
+    run_id = asyncio.run(run())
+    with TraceStore(folder / "traces.db") as store:
+        run_record = store.get_run(run_id)
+        spans = store.spans(run_id)
+    nodes = {s.name: s.span_id for s in spans if s.kind == "node"}
+    return write_html(folder / "big.html", run_record, spans), nodes
+
+
+async def test_a_3000_node_run_opens_with_only_what_is_in_view_drawn(
+    browser: Any, big_page: tuple[Path, dict[str, str]]
+) -> None:
+    path, _ = big_page
+    page, problems = await _open(browser, path)
+    try:
+        lanes = await page.locator(".lane").count()
+        assert 0 < lanes < 200, f"{lanes} of {BIG} lanes drawn at once"
+        dag_nodes = await page.locator(".dag-node").count()
+        assert 0 < dag_nodes < 100, f"{dag_nodes} of {BIG} graph nodes drawn at once"
+        elements = await page.evaluate("document.getElementsByTagName('*').length")
+        assert elements < 3000, f"{elements} elements for a {BIG}-node run"
+
+        await page.evaluate("window.scrollTo(0, document.documentElement.scrollHeight)")
+        last = page.locator(f'.lane[data-lane="agent_{BIG - 1}"]')
+        await last.wait_for(timeout=5_000)
+        assert await page.locator('.lane[data-lane="agent_0"]').count() == 0, "dropped, far away"
+
+        await page.evaluate("document.getElementById('dag-scroll').scrollLeft = 1e9")
+        first_of_last_layer = BIG // 32 * 32
+        await page.locator(f'.dag-node[data-node="n{first_of_last_layer}"]').wait_for(timeout=5_000)
+        assert await page.locator('.dag-node[data-node="n0"]').count() == 0
+        assert problems == []
+    finally:
+        await page.close()
+
+
+async def test_clicking_a_node_of_a_3000_node_graph_selects_its_span(
+    browser: Any, big_page: tuple[Path, dict[str, str]]
+) -> None:
+    path, nodes = big_page
+    page, problems = await _open(browser, path)
+    try:
+        node = page.locator('.dag-node[data-node="n33"]')
+        await node.click()
+        assert await page.locator("#detail-title").inner_text() == "n33"
+        assert await page.locator('[data-field="lane"]').inner_text() == "agent_33"
+        assert await node.evaluate("e => e.classList.contains('selected')")
+        bar = page.locator(f'.span-bar[data-span-id="{nodes["n33"]}"]')
+        assert await bar.evaluate("e => e.classList.contains('selected')")
+        assert problems == []
+    finally:
+        await page.close()
+
+
+async def test_a_link_to_a_span_far_down_a_3000_lane_timeline_draws_and_shows_it(
+    browser: Any, big_page: tuple[Path, dict[str, str]]
+) -> None:
+    path, nodes = big_page
+    name = f"n{BIG - 7}"
+    page, problems = await _open(browser, path, f"#span={nodes[name]}")
+    try:
+        bar = page.locator(f'.span-bar[data-span-id="{nodes[name]}"]')
+        assert await bar.is_visible()
+        assert await bar.evaluate("e => e.classList.contains('selected')")
+        assert await page.locator("#detail-title").inner_text() == name
+        assert problems == []
+    finally:
+        await page.close()
+
+
+async def test_a_graph_with_too_many_edges_in_view_draws_only_the_highlighted_ones(
+    browser: Any, tmp_path: Path
+) -> None:
+    count = 400  # a mesh: 79,800 edges, some 40,000 of them over the middle of the graph
+    names = [f"m{i}" for i in range(count)]
+    graph = {
+        "nodes": [{"name": name, "action": "noop"} for name in names],
+        "edges": [[a, b] for i, a in enumerate(names) for b in names[i + 1 :]],
+    }
+    run = SpanRecord(
+        "a" * 32, "r" * 16, None, "mesh", "run", 0.0, 1.0, "succeeded", run_id="r",
+        attributes={"weft.graph": graph},
+    )  # fmt: skip
+    page, problems = await _open(browser, write_html(tmp_path / "mesh.html", None, [run]))
+    try:
+        note = page.locator(".dag-note")
+        assert await note.is_hidden(), "the start of the graph has few edges: all drawn"
+        await page.evaluate(
+            "() => { const s = document.getElementById('dag-scroll');"
+            " s.scrollLeft = (s.scrollWidth - s.clientWidth) / 2; }"
+        )
+        await note.wait_for(state="visible", timeout=5_000)
+        assert "79,800 edges" in await note.inner_text()
+        assert await page.locator(f'.dag-node[data-node="m{count // 2}"]').count() == 1
+        assert problems == []
+    finally:
+        await page.close()

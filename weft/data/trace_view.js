@@ -24,6 +24,9 @@
     g.order = "slowest";
   });
   var openLanes = {};
+  var CHUNK = 40;       // lanes drawn (and dropped) together
+  var NEAR = 800;       // px beyond the window in which lanes are drawn
+  var chunks = [], chunkOf = {}, laneObserver = null;
   var total = Math.max(data.total_ms, 0.001);
   var zoom = 1;
   var selected = null;
@@ -280,61 +283,227 @@
     if (old) { old.replaceWith(renderGroup(g)); }
   }
 
+  // The lanes are drawn a chunk at a time, and only the chunks near the window exist: a run
+  // with a lane per agent of 10,000 agents costs what one screen of lanes costs. A chunk out
+  // of reach is an empty box of its height (estimated until it was drawn, measured after).
+  function laneEstimate(lane) {
+    var shown = openLanes[lane.name] ? lane.rows : Math.min(lane.rows, LANE_ROWS);
+    var height = Math.max(shown, 1) * ROW + 7 + (shown < lane.rows ? 22 : 0);
+    lane.groups.forEach(function (id) {
+      var g = groups[id];
+      height += 46;
+      if (!g.open) { return; }
+      var items = g.items.slice(0, Math.min(g.shown, g.items.length));
+      items.forEach(function (item) { height += item.rows * ITEM_ROW + 3; });
+      if (items.length < g.items.length) { height += 30; }
+    });
+    return height;
+  }
+
+  function drawChunk(c) {
+    if (c.drawn) { return; }
+    c.el.style.height = "";
+    c.lanes.forEach(function (lane) { c.el.appendChild(renderLane(lane)); });
+    c.drawn = true;
+  }
+
+  function dropChunk(c, height) {
+    if (!c.drawn) { return; }
+    c.el.textContent = "";
+    c.el.style.height = height + "px";
+    c.drawn = false;
+  }
+
   function renderTimeline() {
     var t = document.getElementById("timeline");
+    if (laneObserver) { laneObserver.disconnect(); }
     t.textContent = "";
     t.style.width = (zoom * 100) + "%";
     t.appendChild(renderAxis());
     var run = renderRunRow();
     if (run) { t.appendChild(run); }
-    data.lanes.forEach(function (lane) { t.appendChild(renderLane(lane)); });
+    chunks = [];
+    chunkOf = {};
+    for (var k = 0; k < data.lanes.length; k += CHUNK) {
+      var c = { lanes: data.lanes.slice(k, k + CHUNK), el: el("div", "lane-chunk"), drawn: false, height: 0 };
+      c.el.dataset.chunk = chunks.length;
+      c.lanes.forEach(function (lane) { c.height += laneEstimate(lane); chunkOf[lane.name] = c; });
+      c.el.style.height = c.height + "px";
+      chunks.push(c);
+      t.appendChild(c.el);
+    }
+    // What is on screen now is drawn now; the rest as it comes near (the observer).
+    var top = chunks.length ? chunks[0].el.getBoundingClientRect().top : 0;
+    chunks.forEach(function (c) {
+      if (top < window.innerHeight + NEAR && top + c.height > -NEAR) { drawChunk(c); }
+      top += c.height;
+    });
+    if (window.IntersectionObserver) {
+      laneObserver = new IntersectionObserver(function (entries) {
+        entries.forEach(function (e) {
+          var c = chunks[Number(e.target.dataset.chunk)];
+          if (!c || c.el !== e.target) { return; }
+          if (e.isIntersecting) { drawChunk(c); } else { dropChunk(c, e.boundingClientRect.height); }
+        });
+      }, { rootMargin: NEAR + "px 0px" });
+      chunks.forEach(function (c) { laneObserver.observe(c.el); });
+    } else {
+      chunks.forEach(drawChunk);
+    }
   }
 
   // -- graph ------------------------------------------------------------------------
 
-  function renderDag() {
-    var g = data.graph, box = document.getElementById("dag");
+  // Node boxes are made only for the part of the graph in its box's view, and edges are
+  // drawn on a canvas the size of that view, only those that cross it: the graph costs
+  // what one view of it holds. Edges of the critical path are drawn in its colour, those
+  // of the selected node darker. When more edges than EDGES_IN_VIEW cross the view (a
+  // dense graph at size), only those highlighted edges are drawn, and a note says so.
+  var DAG_W = 190, DAG_H = 58, DAG_PAD = 12, NODE_W = 150, NODE_H = 40;
+  var EDGES_IN_VIEW = 20000;
+  var dag = null;
+
+  function setupDag() {
+    var g = data.graph;
     if (!g || !g.nodes.length) {
       document.getElementById("dag-section").appendChild(el("p", "empty", "No graph was recorded for this run."));
       return;
     }
-    var W = 190, H = 58, PAD = 12, pos = {};
-    var onPath = {};
-    data.critical.forEach(function (id) { onPath[id] = true; });
-    box.style.width = (g.layers * W + PAD * 2) + "px";
-    box.style.height = (g.height * H + PAD * 2) + "px";
-    g.nodes.forEach(function (n) { pos[n.name] = { x: PAD + n.layer * W, y: PAD + n.index * H }; });
-    var paths = [];
-    function curve(a, b, loop) {
-      var x1 = a.x + 150, y1 = a.y + 20, x2 = b.x, y2 = b.y + 20;
-      if (loop) {
-        x1 = a.x + 75; y1 = a.y + 40; x2 = b.x + 75; y2 = b.y + 40;
-        var dip = Math.max(y1, y2) + 16;
-        return '<path d="M' + x1 + ' ' + y1 + ' C' + x1 + ' ' + dip + ' ' + x2 + ' ' + dip + ' ' + x2 + ' ' + y2 +
-          '" fill="none" stroke="#8d929e" stroke-dasharray="4 3" stroke-width="1.4"/>';
-      }
-      var mid = (x1 + x2) / 2;
-      return '<path d="M' + x1 + ' ' + y1 + ' C' + mid + ' ' + y1 + ' ' + mid + ' ' + y2 + ' ' + x2 + ' ' + y2 +
-        '" fill="none" stroke="#9aa0ad" stroke-width="1.4" marker-end="url(#arrow)"/>';
-    }
-    g.edges.forEach(function (e) { if (pos[e[0]] && pos[e[1]]) { paths.push(curve(pos[e[0]], pos[e[1]], false)); } });
-    g.loops.forEach(function (e) { if (pos[e[0]] && pos[e[1]]) { paths.push(curve(pos[e[0]], pos[e[1]], true)); } });
-    box.innerHTML = '<svg width="' + (g.layers * W + PAD * 2) + '" height="' + (g.height * H + PAD * 2 + 20) + '">' +
-      '<defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto">' +
-      '<path d="M0 0 L10 5 L0 10 z" fill="#9aa0ad"/></marker></defs>' + paths.join("") + "</svg>";
-    g.nodes.forEach(function (n) {
-      var b = button("dag-node " + stateClass(n.state), null, function () { if (n.span) { select(n.span); } });
-      b.dataset.node = n.name;
-      if (n.span) { b.dataset.spanId = n.span; }
-      if (n.span && onPath[n.span]) { b.classList.add("critical"); }
-      b.style.left = pos[n.name].x + "px";
-      b.style.top = pos[n.name].y + "px";
-      var what = n.items !== null && n.items !== undefined ? n.items + " items" : (n.foreach ? "foreach" : n.action);
-      b.appendChild(el("b", null, n.name));
-      b.appendChild(el("small", null, what + " · " + n.state));
-      b.title = n.name + " (" + n.action + (n.foreach ? ", foreach" : "") + "): " + n.state;
-      box.appendChild(b);
+    var count = g.nodes.length, xs = new Float64Array(count), ys = new Float64Array(count);
+    var bySpan = {}, into = [], outOf = [], edges = g.edges, loops = g.loops || [];
+    g.nodes.forEach(function (n, i) {
+      xs[i] = DAG_PAD + n.layer * DAG_W;
+      ys[i] = DAG_PAD + n.index * DAG_H;
+      if (n.span) { bySpan[n.span] = i; }
+      into.push([]);
+      outOf.push([]);
     });
+    for (var k = 0; k < edges.length; k += 2) { outOf[edges[k]].push(edges[k + 1]); into[edges[k + 1]].push(edges[k]); }
+    var path = [];  // consecutive nodes of the critical path, as flat index pairs
+    var onPath = data.critical.map(function (id) { return bySpan[id]; }).filter(function (i) { return i !== undefined; });
+    for (k = 1; k < onPath.length; k++) { path.push(onPath[k - 1], onPath[k]); }
+    var critical = {};
+    data.critical.forEach(function (id) { critical[id] = true; });
+    var box = document.getElementById("dag");
+    // Loops dip below their nodes: room for them under the last row.
+    var width = g.layers * DAG_W + DAG_PAD * 2, height = g.height * DAG_H + DAG_PAD * 2 + (loops.length ? 20 : 0);
+    box.style.width = width + "px";
+    box.style.height = height + "px";
+    var canvas = el("canvas");
+    canvas.setAttribute("aria-hidden", "true");
+    box.appendChild(canvas);
+    var note = el("p", "dag-note");
+    note.hidden = true;
+    document.getElementById("dag-section").appendChild(note);
+    dag = {
+      g: g, xs: xs, ys: ys, bySpan: bySpan, into: into, outOf: outOf, edges: edges, loops: loops,
+      path: path, critical: critical, box: box, canvas: canvas, note: note, shown: {},
+      scroller: document.getElementById("dag-scroll"), width: width, height: height, pending: false
+    };
+    dag.scroller.addEventListener("scroll", redrawDag, { passive: true });
+    window.addEventListener("resize", redrawDag);
+  }
+
+  function redrawDag() {
+    if (!dag || dag.pending) { return; }
+    dag.pending = true;
+    requestAnimationFrame(function () { dag.pending = false; drawDag(); });
+  }
+
+  function dagNode(i) {
+    var n = dag.g.nodes[i];
+    var b = button("dag-node " + stateClass(n.state), null, function () { if (n.span) { select(n.span); } });
+    b.dataset.node = n.name;
+    if (n.span) { b.dataset.spanId = n.span; }
+    if (n.span && dag.critical[n.span]) { b.classList.add("critical"); }
+    if (n.span && n.span === selected) { b.classList.add("selected"); }
+    b.style.left = dag.xs[i] + "px";
+    b.style.top = dag.ys[i] + "px";
+    var what = n.items !== null && n.items !== undefined ? n.items + " items" : (n.foreach ? "foreach" : n.action);
+    b.appendChild(el("b", null, n.name));
+    b.appendChild(el("small", null, what + " · " + n.state));
+    b.title = n.name + " (" + n.action + (n.foreach ? ", foreach" : "") + "): " + n.state;
+    return b;
+  }
+
+  function drawDag() {
+    if (!dag) { return; }
+    var s = dag.scroller, vx = s.scrollLeft, vy = s.scrollTop;
+    var vw = Math.min(s.clientWidth || dag.width, dag.width), vh = Math.min(s.clientHeight || dag.height, dag.height);
+    var xs = dag.xs, ys = dag.ys, i, k;
+    for (i = 0; i < xs.length; i++) {  // the node boxes in view, in the data's order
+      var inView = xs[i] + NODE_W >= vx && xs[i] <= vx + vw && ys[i] + NODE_H >= vy && ys[i] <= vy + vh;
+      if (inView && !dag.shown[i]) { dag.shown[i] = dag.box.appendChild(dagNode(i)); }
+      if (!inView && dag.shown[i]) { dag.shown[i].remove(); delete dag.shown[i]; }
+    }
+    var ratio = window.devicePixelRatio || 1, canvas = dag.canvas;
+    canvas.style.left = vx + "px";
+    canvas.style.top = vy + "px";
+    canvas.style.width = vw + "px";
+    canvas.style.height = vh + "px";
+    canvas.width = Math.ceil(vw * ratio);
+    canvas.height = Math.ceil(vh * ratio);
+    var ctx = canvas.getContext("2d");
+    ctx.setTransform(ratio, 0, 0, ratio, -vx * ratio, -vy * ratio);
+    function crosses(a, b) {
+      var x1 = xs[a] + NODE_W, x2 = xs[b], y1 = ys[a] + NODE_H / 2, y2 = ys[b] + NODE_H / 2;
+      return Math.max(x1, x2) >= vx && Math.min(x1, x2) <= vx + vw &&
+        Math.max(y1, y2) >= vy && Math.min(y1, y2) <= vy + vh;
+    }
+    function stroke(list, colour, lineWidth) {  // list: flat index pairs
+      var heads = [];
+      ctx.beginPath();
+      for (var j = 0; j < list.length; j += 2) {
+        var a = list[j], b = list[j + 1];
+        if (!crosses(a, b)) { continue; }
+        var x1 = xs[a] + NODE_W, y1 = ys[a] + NODE_H / 2, x2 = xs[b], y2 = ys[b] + NODE_H / 2, mid = (x1 + x2) / 2;
+        ctx.moveTo(x1, y1);
+        ctx.bezierCurveTo(mid, y1, mid, y2, x2, y2);
+        heads.push(x2, y2);
+      }
+      ctx.strokeStyle = colour;
+      ctx.lineWidth = lineWidth;
+      ctx.stroke();
+      ctx.beginPath();
+      for (j = 0; j < heads.length; j += 2) {
+        ctx.moveTo(heads[j], heads[j + 1]);
+        ctx.lineTo(heads[j] - 7, heads[j + 1] - 3.5);
+        ctx.lineTo(heads[j] - 7, heads[j + 1] + 3.5);
+        ctx.closePath();
+      }
+      ctx.fillStyle = colour;
+      ctx.fill();
+    }
+    var visible = [], edges = dag.edges;
+    for (k = 0; k < edges.length && visible.length <= 2 * EDGES_IN_VIEW; k += 2) {
+      if (crosses(edges[k], edges[k + 1])) { visible.push(edges[k], edges[k + 1]); }
+    }
+    var dense = visible.length > 2 * EDGES_IN_VIEW;
+    if (!dense) { stroke(visible, "#9aa0ad", 1.4); }
+    dag.note.hidden = !dense;
+    dag.note.textContent = dense ? (edges.length / 2).toLocaleString("en") + " edges, too many in view to draw: " +
+      "shown are those of the critical path and of the selected node." : "";
+    ctx.beginPath();  // loops: dashed, below the two nodes
+    for (k = 0; k < dag.loops.length; k += 2) {
+      var a = dag.loops[k], b = dag.loops[k + 1];
+      var x1 = xs[a] + NODE_W / 2, y1 = ys[a] + NODE_H, x2 = xs[b] + NODE_W / 2, y2 = ys[b] + NODE_H;
+      var dip = Math.max(y1, y2) + 16;
+      ctx.moveTo(x1, y1);
+      ctx.bezierCurveTo(x1, dip, x2, dip, x2, y2);
+    }
+    ctx.setLineDash([4, 3]);
+    ctx.strokeStyle = "#8d929e";
+    ctx.lineWidth = 1.4;
+    ctx.stroke();
+    ctx.setLineDash([]);
+    stroke(dag.path, "#f2b400", 2);
+    var at = selected !== null ? dag.bySpan[selected] : undefined;
+    if (at !== undefined) {
+      var around = [];
+      dag.into[at].forEach(function (p) { around.push(p, at); });
+      dag.outOf[at].forEach(function (q) { around.push(at, q); });
+      stroke(around, "#1d1f24", 1.8);
+    }
   }
 
   // -- details ----------------------------------------------------------------------
@@ -351,13 +520,13 @@
     target.classList.toggle("empty", text === null);
   }
 
-  // Open the group (and enough of it) or the lane that holds a span, so that its bar exists.
+  // Draw the lanes, and open the group (and enough of it) or the lane, that hold a span, so
+  // that its bar exists (until it is scrolled far from: then it is drawn again when near).
   function reveal(s) {
     if (s.lane === null) { return; }
-    if (s.group === null) {
-      if (s.row >= LANE_ROWS && !openLanes[s.lane]) { openLanes[s.lane] = true; renderTimeline(); }
-      return;
-    }
+    if (s.group === null && s.row >= LANE_ROWS && !openLanes[s.lane]) { openLanes[s.lane] = true; renderTimeline(); }
+    if (chunkOf[s.lane]) { drawChunk(chunkOf[s.lane]); }
+    if (s.group === null) { return; }
     var g = groups[s.group];
     var at = ordered(g).findIndex(function (item) { return item.index === s.item; });
     if (!g.open || at >= g.shown) {
@@ -373,6 +542,7 @@
     selected = id;
     reveal(s);
     mark(id);
+    drawDag();
     if (scroll) {
       var target = document.querySelector('.span-bar[data-span-id="' + id + '"]');
       if (target) { target.scrollIntoView({ block: "center" }); }
@@ -419,7 +589,8 @@
   window.addEventListener("resize", fitHeader);
 
   renderSummary();
-  renderDag();
+  setupDag();
+  drawDag();
   renderTimeline();
   fitHeader();
   var wanted = /span=([0-9a-f]+)/.exec(location.hash || "");
