@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import signal
 import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
 from distributed_agents import events
 from distributed_support import ROOT, STARTUP, AgentProcesses, agent_of, fast_bus, wait_until
 
@@ -45,8 +47,12 @@ def done(log: Path) -> list[tuple[str, int]]:
 
 
 async def test_killing_a_worker_mid_call_lets_its_replica_finish_each_call_once(
-    agent_procs: AgentProcesses, caller: LiveRegistry, tmp_path: Path
+    agent_procs: AgentProcesses,
+    caller: LiveRegistry,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.DEBUG, logger="weft.runtime.remote.remote_action")
     log, gate = tmp_path / "effects.log", tmp_path / "gate"
     victim = await agent_procs.start("distributed_agents:effect")
     survivor = await agent_procs.start("distributed_agents:effect")
@@ -73,6 +79,11 @@ async def test_killing_a_worker_mid_call_lets_its_replica_finish_each_call_once(
     assert sorted(key for key, _ in done(log)) == sorted(keys)  # each effect exactly once
     assert {pid for _, pid in done(log)} == {survivor.pid}
     assert sorted(o["key"] for o in result.outputs["fx"]) == sorted(keys)
+    # One warning for the lost agent, not one per call it held (a foreach of
+    # thousands wrote thousands of lines); each re-send is still logged, at debug.
+    resent = [r for r in caplog.records if "re-sending as attempt" in r.getMessage()]
+    assert [r.levelno for r in resent].count(logging.WARNING) == 1
+    assert len(resent) == len(held_by_victim)
 
 
 async def test_a_broker_restart_mid_run_does_not_stop_the_run(

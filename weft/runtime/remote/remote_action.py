@@ -172,6 +172,9 @@ class RemoteAction:
         self.ack_timeout = ack_timeout
         self.gone_grace = gone_grace
         self.liveness = liveness
+        #: Calls re-sent per lost agent: one warning per agent, not one per call (an
+        #: agent killed while holding a foreach's thousands of calls wrote a line each).
+        self._resent_from: dict[str, int] = {}
 
     @property
     def spec(self) -> ActionSpec:
@@ -414,12 +417,16 @@ class RemoteAction:
             )
         )
         state.attempt_sent_at = None
-        log.warning(
-            "%s: %s during call %s; re-sending as attempt %d",
+        count = self._resent_from.get(lost, 0) + 1
+        self._resent_from[lost] = count
+        log.log(
+            logging.WARNING if count == 1 else logging.DEBUG,
+            "%s: %s during call %s; re-sending as attempt %d%s",
             self.name,
             why,
             state.call.call_id,
             state.attempt + 1,
+            " (its other calls are re-sent too, logged at debug level)" if count == 1 else "",
         )
         waiter.forget()  # whatever the old holder still sends is ignored
         waiter.heard_at = now
