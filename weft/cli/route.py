@@ -166,7 +166,23 @@ def _short(text: str, limit: int = 90) -> str:
     return flat if len(flat) <= limit else flat[: limit - 3] + "..."
 
 
-def print_decision(decision: Any, cards_known: int) -> None:
+def _no_fit_reason(scores: list[float], rule: tuple[float, float, float] | None) -> str:
+    """Why the best of ``scores`` was no choice under ``rule`` (minimum, weak score,
+    weak margin), as ``weft route`` prints it."""
+    best = scores[0]
+    if rule is None or best < rule[0]:
+        minimum = f" {rule[0]:.2f}" if rule is not None else ""
+        return f"best score {best:.3f} is under the minimum{minimum}"
+    lead = best - scores[1] if len(scores) > 1 else float("inf")
+    return (
+        f"best score {best:.3f} is a weak match (under {rule[1]:.2f}) only {lead:.3f} ahead "
+        f"of the runner-up (a weak match must lead by {rule[2]:.2f})"
+    )
+
+
+def print_decision(
+    decision: Any, cards_known: int, rule: tuple[float, float, float] | None = None
+) -> None:
     """The ranked candidates with their score parts, then the winner."""
     request = decision.request
     cap = f" (capability: {request.capability})" if request.capability else ""
@@ -210,10 +226,8 @@ def print_decision(decision: Any, cards_known: int) -> None:
         if eligible and eligible[0].parts.get("llm") == 0.0:
             click.secho("no agent fits: the model picked none of the top candidates", fg="yellow")
         elif eligible:
-            click.secho(
-                f"no agent fits: best score {eligible[0].score:.3f} is under the minimum",
-                fg="yellow",
-            )
+            scores = [c.score for c in eligible]
+            click.secho(f"no agent fits: {_no_fit_reason(scores, rule)}", fg="yellow")
         else:
             click.secho("no agent qualifies", fg="yellow")
     else:
@@ -379,7 +393,7 @@ def route_command(
         if as_json:
             click.echo(json_text(decision.model_dump(mode="json")))
         else:
-            print_decision(decision, len(router.index))
+            print_decision(decision, len(router.index), (router.min_score, *router.weak_match))
     finally:
         router.close()
     if decision.chosen is None:

@@ -145,8 +145,11 @@ def _no_fit(decision: RoutingDecision, router: Router) -> str:
     best = [c for c in decision.candidates if c.excluded is None][:3]
     floor = getattr(router, "min_score", None)
     shown = ", ".join(f"{c.agent_id} {c.score:.2f}" for c in best) or "no candidates"
-    under = f" under the minimum score {floor:.2f}" if isinstance(floor, float) else ""
-    return f"no agent fits (best: {shown}{under})"
+    if not isinstance(floor, float) or not best:
+        return f"no agent fits (best: {shown})"
+    if best[0].score < floor:
+        return f"no agent fits (best: {shown} under the minimum score {floor:.2f})"
+    return f"no agent fits (best: {shown}: a weak match level with the runner-up)"
 
 
 class CapabilityAction:

@@ -46,8 +46,10 @@ A decision has three steps, and an optional fourth.
    (``OutcomeMemory.learned``: successes as examples, failures as not-skills,
    similarity times ``w.learned`` and the age decay).
 3. **Decide and explain.** The highest score among the agents that passed the
-   filters wins, unless it is under ``min_score`` (calibrated per embedder,
-   ``CALIBRATED_MIN_SCORE``): then no agent fits and ``chosen`` is None.
+   filters wins, unless it is under ``min_score``, or under the weak-match
+   score without leading the runner-up by the weak margin (both calibrated per
+   embedder, ``CALIBRATED_MIN_SCORE``, ``CALIBRATED_WEAK_MATCH``): then no agent
+   fits and ``chosen`` is None.
    Every candidate (excluded ones too, with the reason) comes back with its
    score parts, and a ``route`` span with all of them is
    recorded when a tracer is set.
@@ -100,6 +102,7 @@ from weft.runtime.routing.llm_choice import LLMChooser
 from weft.runtime.routing.outcome_memory import CardVersions, OutcomeMemory, SuccessEstimate
 from weft.runtime.routing.scoring import (
     CALIBRATED_MIN_SCORE,
+    CALIBRATED_WEAK_MATCH,
     Scored,
     ScoringWeights,
     Views,
@@ -378,7 +381,7 @@ class CapabilityRouter:
         scored = self._score(request, vector, shortlist, success, instruction)
         eligible = sorted((s for s in scored if s.excluded is None), key=lambda s: -s.score)
         chosen = eligible[0].card if eligible else None
-        if eligible and eligible[0].score < self.min_score:
+        if eligible and not self.fits(eligible[0].score, [s.score for s in eligible[1:2]]):
             chosen = None  # the best of bad choices is no choice: "no agent fits"
         excluded = sorted((s for s in scored if s.excluded is not None), key=lambda s: -s.score)
         # The k best that may be chosen, then up to k that were filtered out, for the record.
@@ -465,6 +468,25 @@ class CapabilityRouter:
         if self.weights.min_score is not None:
             return self.weights.min_score
         return CALIBRATED_MIN_SCORE.get(self.embedder.model_id, -math.inf)
+
+    @property
+    def weak_match(self) -> tuple[float, float]:
+        """``(weak_score, weak_margin)``: under ``weak_score`` the best must lead the
+        runner-up by ``weak_margin`` (``ScoringWeights.weak_score``)."""
+        w = self.weights
+        if w.weak_score is not None:
+            return w.weak_score, w.weak_margin
+        if w.min_score is None:
+            return CALIBRATED_WEAK_MATCH.get(self.embedder.model_id, (-math.inf, 0.0))
+        return -math.inf, 0.0
+
+    def fits(self, best: float, runners_up: list[float]) -> bool:
+        """Whether a best score of ``best`` is a choice: at least ``min_score``, and, under
+        the weak-match score, ahead of the runner-up (if any) by the weak margin."""
+        if best < self.min_score:
+            return False
+        weak, margin = self.weak_match
+        return not (best < weak and runners_up and best - runners_up[0] < margin)
 
     def _estimates(self, vector: NDArray[np.float32]) -> dict[str, SuccessEstimate]:
         if self.outcomes is None or not len(self.outcomes):
