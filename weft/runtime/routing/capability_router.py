@@ -102,10 +102,10 @@ from weft.runtime.routing.llm_choice import LLMChooser
 from weft.runtime.routing.outcome_memory import CardVersions, OutcomeMemory, SuccessEstimate
 from weft.runtime.routing.scoring import (
     CALIBRATED_MIN_SCORE,
-    CALIBRATED_WEAK_MATCH,
     Scored,
     ScoringWeights,
     Views,
+    no_fit_rule,
     similarity,
     with_learned,
 )
@@ -465,28 +465,17 @@ class CapabilityRouter:
     @property
     def min_score(self) -> float:
         """The score under which no agent fits (see ``ScoringWeights.min_score``)."""
-        if self.weights.min_score is not None:
-            return self.weights.min_score
-        return CALIBRATED_MIN_SCORE.get(self.embedder.model_id, -math.inf)
+        return no_fit_rule(self.weights, self.embedder.model_id)[0]
 
     @property
     def weak_match(self) -> tuple[float, float]:
-        """``(weak_score, weak_margin)``: under ``weak_score`` the best must lead the
-        runner-up by ``weak_margin`` (``ScoringWeights.weak_score``)."""
-        w = self.weights
-        if w.weak_score is not None:
-            return w.weak_score, w.weak_margin
-        if w.min_score is None:
-            return CALIBRATED_WEAK_MATCH.get(self.embedder.model_id, (-math.inf, 0.0))
-        return -math.inf, 0.0
+        """``(weak_score, weak_margin)`` (see ``ScoringWeights.weak_score``)."""
+        return no_fit_rule(self.weights, self.embedder.model_id)[1:]
 
     def fits(self, best: float, runners_up: list[float]) -> bool:
-        """Whether a best score of ``best`` is a choice: at least ``min_score``, and, under
-        the weak-match score, ahead of the runner-up (if any) by the weak margin."""
-        if best < self.min_score:
-            return False
-        weak, margin = self.weak_match
-        return not (best < weak and runners_up and best - runners_up[0] < margin)
+        """Whether ``best`` is a choice: over the minimum and, if weak, ahead of the runner-up."""
+        floor, weak, margin = no_fit_rule(self.weights, self.embedder.model_id)
+        return best >= floor and not (best < weak and runners_up and best - runners_up[0] < margin)
 
     def _estimates(self, vector: NDArray[np.float32]) -> dict[str, SuccessEstimate]:
         if self.outcomes is None or not len(self.outcomes):

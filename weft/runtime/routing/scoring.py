@@ -6,6 +6,7 @@ router re-exports ``ScoringWeights`` and ``CALIBRATED_MIN_SCORE``.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -88,6 +89,19 @@ CALIBRATED_MIN_SCORE: dict[str, float] = {"sentence-transformers/all-MiniLM-L6-v
 CALIBRATED_WEAK_MATCH: dict[str, tuple[float, float]] = {
     "sentence-transformers/all-MiniLM-L6-v2": (0.50, 0.05)
 }
+
+
+def no_fit_rule(weights: ScoringWeights, model_id: str) -> tuple[float, float, float]:
+    """``(min_score, weak_score, weak_margin)`` for an embedder: the weights' own, else
+    the calibration; an explicit ``min_score`` alone turns the weak-match band off."""
+    floor = weights.min_score
+    if floor is None:
+        floor = CALIBRATED_MIN_SCORE.get(model_id, -math.inf)
+    if weights.weak_score is not None:
+        return floor, weights.weak_score, weights.weak_margin
+    if weights.min_score is None:
+        return (floor, *CALIBRATED_WEAK_MATCH.get(model_id, (-math.inf, 0.0)))
+    return floor, -math.inf, 0.0
 
 
 @dataclass(slots=True)
