@@ -19,6 +19,7 @@ import sqlite3
 from pathlib import Path
 
 from weft.protocols import WeftError
+from weft.runtime.support.sqlite_open import open_patiently
 from weft.runtime.support.sqlite_space import AUTO_VACUUM
 
 _SCHEMA = """
@@ -66,12 +67,17 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
 
 def open_database(path: Path) -> sqlite3.Connection:
     """Connect to the journal at ``path`` (created if missing) in WAL mode, at the
-    current schema. Raises ``WeftError`` for a journal from a newer weft."""
+    current schema, waiting out others who open it at the same moment
+    (``open_patiently``). Raises ``WeftError`` for a journal from a newer weft."""
+    return open_patiently(lambda: _open_once(path))
+
+
+def _open_once(path: Path) -> sqlite3.Connection:
     db = sqlite3.connect(str(path), isolation_level=None)
-    db.execute(AUTO_VACUUM)  # takes effect only on a new file, before its first table
-    db.execute("PRAGMA journal_mode=WAL")
-    db.execute("PRAGMA synchronous=NORMAL")
     try:
+        db.execute(AUTO_VACUUM)  # takes effect only on a new file, before its first table
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
         db.executescript(_SCHEMA)
         _migrate(db, path)
     except BaseException:

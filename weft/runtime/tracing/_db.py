@@ -17,6 +17,7 @@ import sqlite3
 import time
 from pathlib import Path
 
+from weft.runtime.support.sqlite_open import open_patiently
 from weft.runtime.support.sqlite_space import AUTO_VACUUM
 from weft.runtime.tracing.span_codec import EncodedBatch
 
@@ -100,23 +101,32 @@ ON CONFLICT (run_id) DO UPDATE SET
 
 
 def connect(path: str | Path) -> sqlite3.Connection:
-    """The trace database at ``path``, created or migrated to the current schema."""
+    """The trace database at ``path``, created or migrated to the current schema,
+    waiting out others who open it at the same moment (``open_patiently``)."""
+    return open_patiently(lambda: _connect_once(path))
+
+
+def _connect_once(path: str | Path) -> sqlite3.Connection:
     db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
-    db.execute("PRAGMA busy_timeout=5000")
-    # Batches are tens of kilobytes: bigger pages mean fewer overflow pages to
-    # write and to checkpoint (half the cost per batch of the default 4 KiB).
-    # Takes effect when the file is created; an existing store keeps its own.
-    db.execute("PRAGMA page_size=16384")
-    # Also only on a new file: lets a prune give space back cheaply (``sqlite_space``).
-    db.execute(AUTO_VACUUM)
-    db.execute("PRAGMA journal_mode=WAL")
-    db.execute("PRAGMA synchronous=NORMAL")
-    db.execute("PRAGMA wal_autocheckpoint=0")
-    version = db.execute("PRAGMA user_version").fetchone()[0]
-    if version < _SCHEMA_VERSION:
-        # Version 2 added node rows to the ``spans`` view; the tables are unchanged.
-        db.executescript("DROP VIEW IF EXISTS spans;" + _SCHEMA)
-        db.execute(f"PRAGMA user_version={_SCHEMA_VERSION}")
+    try:
+        db.execute("PRAGMA busy_timeout=5000")
+        # Batches are tens of kilobytes: bigger pages mean fewer overflow pages to
+        # write and to checkpoint (half the cost per batch of the default 4 KiB).
+        # Takes effect when the file is created; an existing store keeps its own.
+        db.execute("PRAGMA page_size=16384")
+        # Also only on a new file: lets a prune give space back cheaply (``sqlite_space``).
+        db.execute(AUTO_VACUUM)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        db.execute("PRAGMA wal_autocheckpoint=0")
+        version = db.execute("PRAGMA user_version").fetchone()[0]
+        if version < _SCHEMA_VERSION:
+            # Version 2 added node rows to the ``spans`` view; the tables are unchanged.
+            db.executescript("DROP VIEW IF EXISTS spans;" + _SCHEMA)
+            db.execute(f"PRAGMA user_version={_SCHEMA_VERSION}")
+    except BaseException:
+        db.close()
+        raise
     return db
 
 
