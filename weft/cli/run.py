@@ -275,34 +275,21 @@ def run_command(
 
     async def go(listeners: list[Any]) -> Any:
         async with _remote_actions(broker, file, namespace, wait_agents) as actions:
+            common: dict[str, Any] = {
+                "actions": actions,
+                "run_id": run_id,
+                "inputs_from_text": True,
+                "listeners": _placed(listeners, placements, actions),
+                "journal": journal,
+                "tracer": tracer,
+                "concurrency": concurrency,
+                "journal_mode": journal_mode,
+            }
             if engine == "langgraph":
                 from weft.runtime.engine.to_langgraph import run_langgraph
 
-                return await run_langgraph(
-                    file,
-                    values,
-                    actions=actions,
-                    run_id=run_id,
-                    inputs_from_text=True,
-                    listeners=_placed(listeners, placements, actions),
-                    journal=journal,
-                    tracer=tracer,
-                    concurrency=concurrency,
-                    journal_mode=journal_mode,
-                )
-            return await run_workflow(
-                file,
-                values,
-                actions=actions,
-                journal=journal,
-                listeners=_placed(listeners, placements, actions),
-                concurrency=concurrency,
-                run_id=run_id,
-                inputs_from_text=True,
-                tracer=tracer,
-                journal_mode=journal_mode,
-                router=router,
-            )
+                return await run_langgraph(file, values, **common)
+            return await run_workflow(file, values, router=router, **common)
 
     result = _run_cancellable(go, live, journal, tracer)
     _print_result(result, as_json, placements)
@@ -334,22 +321,6 @@ def _run_cancellable(
         journal.close()
         if tracer is not None:
             tracer.close()
-
-
-async def _resume_on_langgraph(journal: Any, run_id: str, took_over: Any, **options: Any) -> Any:
-    """``resume_langgraph``, saying first when it takes over a run whose process died.
-
-    ``resume_langgraph`` has no ``on_takeover`` hook: a run still journaled as
-    running whose lease is not alive (the command has refused a live one
-    already) is the one it will take over, so the notice is given from that.
-    """
-    from weft.protocols import RunState
-    from weft.runtime.engine.to_langgraph import resume_langgraph
-
-    lease = journal.lease(run_id)
-    if lease is not None and journal.get_run(run_id).state is RunState.RUNNING:
-        took_over(lease)
-    return await resume_langgraph(run_id, journal=journal, **options)
 
 
 @click.command("resume")
@@ -403,30 +374,21 @@ def resume_command(
 
     async def go(listeners: list[Any]) -> Any:
         async with _remote_actions(broker, source, namespace, wait_agents) as actions:
+            common: dict[str, Any] = {
+                "journal": journal,
+                "actions": actions,
+                "listeners": _placed(listeners, placements, actions),
+                "force": force,
+                "concurrency": concurrency,
+                "tracer": tracer,
+                "on_takeover": took_over,
+                "journal_mode": journal_mode,
+            }
             if engine == "langgraph":
-                return await _resume_on_langgraph(
-                    journal,
-                    record.run_id,
-                    took_over,
-                    actions=actions,
-                    listeners=_placed(listeners, placements, actions),
-                    force=force,
-                    concurrency=concurrency,
-                    tracer=tracer,
-                    journal_mode=journal_mode,
-                )
-            return await resume_run(
-                run_id,
-                journal=journal,
-                actions=actions,
-                listeners=_placed(listeners, placements, actions),
-                force=force,
-                concurrency=concurrency,
-                tracer=tracer,
-                on_takeover=took_over,
-                journal_mode=journal_mode,
-                router=_node_router(source),
-            )
+                from weft.runtime.engine.to_langgraph import resume_langgraph
+
+                return await resume_langgraph(run_id, **common)
+            return await resume_run(run_id, router=_node_router(source), **common)
 
     result = _run_cancellable(go, live, journal, tracer, asked=record.run_id)
     _print_result(result, as_json, placements)

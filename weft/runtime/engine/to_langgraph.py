@@ -51,7 +51,7 @@ with a run span, a node span per node execution, critic and revision spans
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -225,6 +225,7 @@ async def resume_langgraph(
     tracer: TracerOption = None,
     record: bool | None = None,
     journal_mode: JournalMode | str | None = None,
+    on_takeover: Callable[[Lease], None] | None = None,
 ) -> RunResult:
     """``resume_run`` on LangGraph's engine: finish a stopped run (started on either
     engine) without repeating the calls its journal says finished.
@@ -232,7 +233,7 @@ async def resume_langgraph(
     The checks are ``resume_run``'s: ``WeftError`` for a run that succeeded or
     was started from Python without ``definition``, ``ResumeMismatchError`` for
     a changed graph unless ``force``, ``RunInProgressError`` while another
-    process holds the run.
+    process holds the run; ``on_takeover`` gets the lease of a dead holder, as there.
     """
     if journal is False:
         raise WeftError("resume_langgraph needs the journal the run is in (journal=True)")
@@ -242,7 +243,9 @@ async def resume_langgraph(
         prepared = await compile_workflow_async(definition, actions)
         check_same_graph(prepared, run, force=force)
         _usable(prepared)
-        lease, _ = store.acquire_lease(run.run_id)
+        lease, previous = store.acquire_lease(run.run_id)
+        if previous is not None and on_takeover is not None:
+            on_takeover(previous)
         return await run_on_langgraph(
             prepared,
             run.inputs,
