@@ -33,10 +33,10 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import unquote, urlsplit
 
 from weft.protocols import a2a_mqtt as wire
 from weft.protocols.a2a import SKILL_METADATA, value_to_parts
+from weft.protocols.mqtt_url import split_mqtt_url
 
 __all__ = [
     "A2aMqttLink",
@@ -68,32 +68,22 @@ class A2aMqttTarget:
     @classmethod
     def parse(cls, url: str, *, agent_required: bool = True) -> A2aMqttTarget:
         """``ValueError`` naming what is wrong with ``url`` (scheme, port, agent path)."""
-        parts = urlsplit(url if "://" in url else f"mqtt://{url}")
-        if parts.scheme not in ("mqtt", "mqtts"):
-            raise ValueError(f"A2A over MQTT URL {url!r} must start with mqtt:// or mqtts://")
-        if not parts.hostname:
-            raise ValueError(f"A2A over MQTT URL {url!r} has no broker host")
-        try:
-            port = parts.port
-        except ValueError:
-            raise ValueError(f"A2A over MQTT URL {url!r} has a bad port") from None
-        tls = parts.scheme == "mqtts"
-        path = parts.path.strip("/")
+        parts = split_mqtt_url(url if "://" in url else f"mqtt://{url}", "A2A over MQTT URL")
         agent = None
-        if path or agent_required:
+        if parts.path or agent_required:
             try:
-                agent = wire.A2aMqttAddress.parse(path)
+                agent = wire.A2aMqttAddress.parse(parts.path)
             except ValueError as exc:
                 raise ValueError(
                     f"A2A over MQTT URL {url!r} must name the agent as "
                     f"mqtt://HOST:PORT/ORG/UNIT/AGENT_ID: {exc}"
                 ) from None
         return cls(
-            host=parts.hostname,
-            port=port or (8883 if tls else 1883),
-            tls=tls,
-            username=unquote(parts.username) if parts.username else None,
-            password=unquote(parts.password) if parts.password else None,
+            host=parts.host,
+            port=parts.port,
+            tls=parts.tls,
+            username=parts.username,
+            password=parts.password,
             agent=agent,
         )
 

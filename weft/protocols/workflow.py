@@ -20,11 +20,11 @@ import random
 import re
 from enum import StrEnum
 from typing import Any, ClassVar, Literal
-from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from weft.protocols.a2a_mqtt import A2aMqttAddress
+from weft.protocols.mqtt_url import split_mqtt_url
 
 NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_-]*$"
 _NAME_RE = re.compile(NAME_PATTERN)
@@ -263,15 +263,9 @@ def _check_a2a_url(url: str) -> None:
         raise ValueError(
             f"'a2a' must be an http(s):// URL or mqtt(s)://HOST:PORT/ORG/UNIT/AGENT_ID, not {url!r}"
         )
-    split = urlsplit(url)
+    path = split_mqtt_url(url, "'a2a'").path  # ValueError naming 'a2a' and what is wrong
     try:
-        split.port  # noqa: B018 - raises for a port that is not a number
-    except ValueError:
-        raise ValueError(f"'a2a' {url!r} has a bad port") from None
-    if not split.hostname:
-        raise ValueError(f"'a2a' {url!r} names no broker host")
-    try:
-        A2aMqttAddress.parse(split.path.strip("/"))
+        A2aMqttAddress.parse(path)
     except ValueError as exc:
         raise ValueError(
             f"'a2a' {url!r} must name the agent as mqtt://HOST:PORT/ORG/UNIT/AGENT_ID: {exc}"

@@ -16,13 +16,13 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
 
 import paho.mqtt.client as paho
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from weft.protocols import BusError, Message, MessageProperties
+from weft.protocols.mqtt_url import split_mqtt_url
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,16 +61,11 @@ _QUERY_KEYS = {"ca", "cert", "key", "insecure"}
 
 def parse_broker_url(url: str) -> BrokerAddress:
     """Parse ``mqtt://`` / ``mqtts://`` URLs; ``BusError`` names what is wrong."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("mqtt", "mqtts"):
-        raise BusError(f"broker URL {url!r} must start with mqtt:// or mqtts://")
-    if not parts.hostname:
-        raise BusError(f"broker URL {url!r} has no host")
     try:
-        port = parts.port
-    except ValueError:
-        raise BusError(f"broker URL {url!r} has an invalid port") from None
-    query = parse_qs(parts.query, keep_blank_values=True)
+        parts = split_mqtt_url(url)
+    except ValueError as exc:
+        raise BusError(str(exc)) from None
+    query = parts.query
     unknown = set(query) - _QUERY_KEYS
     if unknown:
         raise BusError(
@@ -82,13 +77,12 @@ def parse_broker_url(url: str) -> BrokerAddress:
         values = query.get(key)
         return values[-1] if values else None
 
-    tls = parts.scheme == "mqtts"
     return BrokerAddress(
-        host=parts.hostname,
-        port=port or (8883 if tls else 1883),
-        tls=tls,
-        username=unquote(parts.username) if parts.username else None,
-        password=unquote(parts.password) if parts.password else None,
+        host=parts.host,
+        port=parts.port,
+        tls=parts.tls,
+        username=parts.username,
+        password=parts.password,
         ca_file=opt("ca"),
         cert_file=opt("cert"),
         key_file=opt("key"),
