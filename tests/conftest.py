@@ -45,6 +45,7 @@ MARKS: dict[str, tuple[str, ...]] = {
     "protocols/": ("core",),
     "runtime/test_executor.py": ("core",),
     "runtime/test_resume.py": ("core",),
+    "runtime/test_human_input.py": ("core",),
     "runtime/test_resume_leases.py": ("core",),
     "runtime/test_sync_tools.py": ("core",),
     "runtime/test_tracing_spans.py": ("core",),

@@ -20,7 +20,7 @@ import asyncio
 import functools
 import inspect
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, get_type_hints, overload
 
 from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError, create_model
@@ -34,6 +34,7 @@ from weft.protocols import (
     ActionSpec,
     CapabilityCard,
 )
+from weft.protocols.human_input import ask_person
 
 _PASS_THROUGH = {int, float, str, bool, type(None), dict, list, Any}
 
@@ -117,6 +118,9 @@ class ThreadContext:
 
     def actions(self) -> list[ActionSpec]:
         return self._ctx.actions()
+
+    def ask(self, question: str, *, choices: Sequence[Any] | None = None) -> Any:
+        return ask_person(self.call, question, choices)
 
     def progress(self, message: str, fraction: float | None = None, **data: Any) -> None:
         report = functools.partial(self._ctx.progress, message, fraction, **data)

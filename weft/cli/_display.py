@@ -6,6 +6,8 @@ listeners update, so watching a 10,000-node run costs almost nothing.
 
 from __future__ import annotations
 
+import json
+import shlex
 import time
 from collections import Counter
 from datetime import datetime
@@ -18,6 +20,7 @@ from rich.text import Text
 
 from weft.cli._placement import Placements
 from weft.protocols import EventKind, NodeState, RunEvent, RunState
+from weft.protocols.human_input import question_of
 
 _STATE_STYLE = {
     "succeeded": "green",
@@ -194,7 +197,9 @@ def print_summary(result: Any, placements: Placements | None = None) -> None:
         for n in nodes:
             if n.state is NodeState.FAILED and n.error:
                 stdout.print(Text(f"  ✗ {n.name}: {n.error.message}", style="red"))
-    if result.error and result.state is not RunState.SUCCEEDED:
+    if result.state is RunState.NEEDS_INPUT:
+        _print_questions(result, nodes)
+    elif result.error and result.state is not RunState.SUCCEEDED:
         stdout.print(Text(f"error: {result.error}", style="red"))
         stdout.print(Text(f"resume with: weft resume {result.run_id}", style="yellow"))
     if result.outputs:
@@ -204,6 +209,40 @@ def print_summary(result: Any, placements: Placements | None = None) -> None:
             if len(shown) > 400:
                 shown = shown[:397] + "..."
             stdout.print(f"  {name}: {shown}", markup=False, highlight=False)
+
+
+def _print_questions(result: Any, nodes: list[Any]) -> None:
+    """What a run that stopped for a person asks, and the command that answers it."""
+    example = None
+    for n in nodes:
+        if n.state is not NodeState.NEEDS_INPUT or n.error is None:
+            continue
+        asked = question_of(n.error)
+        if asked is None:  # an item of a foreach, or an A2A agent's own words
+            stdout.print(Text(f"  ? {n.name}: {n.error.message}", style="magenta"))
+            continue
+        choices = asked["choices"]
+        listed = f"  (one of: {', '.join(map(answer_text, choices))})" if choices else ""
+        stdout.print(Text(f"  ? {n.key}: {asked['question']}{listed}", style="magenta"))
+        example = example or (n.key, answer_text(choices[0]) if choices else "ANSWER")
+    key, value = example or ("NODE", "ANSWER")
+    stdout.print(
+        Text(
+            f"answer with: weft resume {result.run_id} --answer {shlex.quote(f'{key}={value}')}",
+            style="yellow",
+        )
+    )
+
+
+def answer_text(value: Any) -> str:
+    """``value`` as ``--answer`` reads it back: text as it is unless it reads as JSON
+    (``yes`` stays ``yes``, the text ``42`` becomes ``"42"``), anything else as JSON."""
+    if isinstance(value, str):
+        try:
+            json.loads(value)
+        except ValueError:
+            return value
+    return json.dumps(value)
 
 
 def print_runs(records: list[Any]) -> None:

@@ -15,7 +15,7 @@ from weft.cli._broker import broker_for_workflow, from_environment, namespace_va
 from weft.cli._json import json_text
 from weft.cli._placement import Placements
 from weft.cli._prune import before_of, print_report, prune_options, require_a_rule
-from weft.cli._types import Finite
+from weft.cli._types import Answer, Finite, answers_of
 from weft.protocols import InputError, WeftError
 
 
@@ -325,6 +325,14 @@ def _run_cancellable(
 
 @click.command("resume")
 @click.argument("run_id")
+@click.option(
+    "--answer",
+    "answer_pairs",
+    multiple=True,
+    type=Answer(),
+    help="Answer the question node NODE asked (repeat): VALUE is read as JSON when it is "
+    "JSON, else as text. The run ended needs_input; its summary shows the questions.",
+)
 @click.option("--force", is_flag=True, help="Resume even if the workflow file changed.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.option("--concurrency", type=click.IntRange(min=1), help="Max action calls at once.")
@@ -341,6 +349,7 @@ def _run_cancellable(
 @_remote_options
 def resume_command(
     run_id: str,
+    answer_pairs: tuple[tuple[str, Any], ...],
     force: bool,
     as_json: bool,
     concurrency: int | None,
@@ -352,14 +361,17 @@ def resume_command(
     wait_agents: float,
 ) -> None:
     """Finish RUN_ID without repeating the calls that already finished."""
+    from weft.runtime.engine.answers import checked_answers
     from weft.runtime.engine.runner import resume_run
 
+    answers = answers_of(answer_pairs)
     journal = _open_journal(journal_path)
     live = sys.stderr.isatty() and not as_json
     record = journal.get_run(run_id)
     holder = journal.live_lease(record.run_id)
     if holder is not None:  # say so now, not after waiting for agents
         raise holder.refusal()
+    checked_answers(journal, record.run_id, answers)  # the same: refused before any wait
     source = record.source
     broker = _resume_broker(broker, source, record.run_id)
     tracer = _open_tracer()
@@ -383,6 +395,7 @@ def resume_command(
                 "tracer": tracer,
                 "on_takeover": took_over,
                 "journal_mode": journal_mode,
+                "answers": answers,
             }
             if engine == "langgraph":
                 from weft.runtime.engine.to_langgraph import resume_langgraph

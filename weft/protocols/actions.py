@@ -16,10 +16,10 @@ import traceback
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from weft.protocols.capability import CapabilityCard
-from weft.protocols.errors import ActionFailed
+from weft.protocols.errors import ActionFailed, NeedsInput
 
 
 class ActionKind(StrEnum):
@@ -72,6 +72,9 @@ class ActionSpec(BaseModel):
         default=None, description="Capability card used for routing by capability."
     )
 
+
+#: ``ErrorInfo.type`` of a call that stopped for a person's answer (``NeedsInput``).
+NEEDS_INPUT_TYPE = "NeedsInput"
 
 #: Exceptions that mean "try again later" when an action raises them.
 RETRYABLE_EXCEPTIONS: tuple[type[BaseException], ...] = (TimeoutError, ConnectionError)
@@ -149,7 +152,11 @@ class ErrorInfo(BaseModel):
         debug level on the ``weft.actions`` logger with its traceback.
         """
         details: dict[str, Any] = {}
-        if isinstance(exc, ActionFailed):
+        if isinstance(exc, NeedsInput):
+            # A question, not a failure: kept whole for whoever answers it.
+            details = {"question": exc.question, "choices": exc.choices, "index": exc.index}
+            error_type, retryable = NEEDS_INPUT_TYPE, False
+        elif isinstance(exc, ActionFailed):
             error_type, retryable = exc.error_type, exc.retryable
         else:
             error_type = type(exc).__name__
@@ -236,6 +243,19 @@ class ActionCall(BaseModel):
         description="Key of the work this call does, the same on every attempt, fail-over and "
         "resume of it; None means derived from run and node (``idempotency_key_of``).",
     )
+    answers: list[Any] = Field(
+        default_factory=list,
+        description="A person's answers to the questions this call asked before, in the order "
+        "it asked them (``ActionContext.ask``; ``weft resume --answer``).",
+    )
+    #: How many questions this call object has asked (``human_input.ask_person``).
+    _asked: int = PrivateAttr(default=0)
+
+    def count_question(self) -> int:
+        """The index of the question being asked now (0 for the first), counting it."""
+        index = self._asked
+        self._asked += 1
+        return index
 
 
 def idempotency_key_of(call: ActionCall) -> str:
@@ -326,12 +346,15 @@ class ActionResult(BaseModel):
     ) -> ActionResult:
         """The error result of a call that raised ``exc``: see ``ErrorInfo.from_exception``.
 
+        ``NeedsInput`` (``ActionContext.ask``) is no error: the result's state is
+        ``needs_input`` and its error carries the question.
+
         Every layer that catches an action's exception (a tool, the executor,
         the agent host, an LLM agent) answers through this one rule.
         """
         return cls(
             call_id=call_id,
-            state=ActionState.ERROR,
+            state=ActionState.NEEDS_INPUT if isinstance(exc, NeedsInput) else ActionState.ERROR,
             error=ErrorInfo.from_exception(exc, source=source),
             usage=usage if usage is not None else NO_USAGE,
         )

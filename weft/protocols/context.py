@@ -8,6 +8,7 @@ an implementation, tests may supply their own.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Protocol, runtime_checkable
 
 from weft.protocols.actions import ActionCall, ActionResult, ActionSpec
@@ -48,6 +49,19 @@ class ActionContext(Protocol):
 
     def progress(self, message: str, fraction: float | None = None, **data: Any) -> None:
         """Report progress; listeners (terminal display, traces) see it immediately."""
+        ...
+
+    def ask(self, question: str, *, choices: Sequence[Any] | None = None) -> Any:
+        """A person's answer to ``question``, asked in the middle of this call.
+
+        The first time, this stops the call: it raises ``NeedsInput``, the call
+        ends ``needs_input`` with the question, and so does the run. ``weft
+        resume RUN --answer NODE=VALUE`` calls the node again from its start,
+        and this ``ask`` then returns VALUE (``choices``, if given, are the only
+        answers accepted). Work done before the question is done again on
+        resume, so ask before side effects, or key them by ``idempotency_key``.
+        Implementations answer with ``weft.protocols.human_input.ask_person``.
+        """
         ...
 
 

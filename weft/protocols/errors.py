@@ -9,7 +9,9 @@ configuration and the run as a whole.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +90,25 @@ class BusError(WeftError):
 
 class CallTimeoutError(BusError):
     """A request on the bus got no reply before its deadline."""
+
+
+class NeedsInput(WeftError):
+    """Raise inside an action (or let ``ctx.ask`` raise it) to stop for a person's answer.
+
+    The call ends ``needs_input`` rather than ``error``: it is not retried,
+    and the run waits, journaled, until it is resumed with an answer
+    (``weft.protocols.human_input``). ``choices``, when given, are the only
+    answers ``weft resume`` accepts.
+    """
+
+    def __init__(
+        self, question: str, *, choices: Sequence[Any] | None = None, index: int = 0
+    ) -> None:
+        super().__init__(question)
+        self.question = question
+        self.choices = list(choices) if choices is not None else None
+        #: Which of the call's questions this is (0 for its first ``ask``).
+        self.index = index
 
 
 class ActionFailed(WeftError):

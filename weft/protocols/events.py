@@ -48,6 +48,8 @@ class EventKind(StrEnum):
     NODE_SKIPPED = "node_skipped"
     LOOP_ITERATION = "loop_iteration"
     PROGRESS = "progress"
+    #: A person's answer to a node's question, given to ``weft resume --answer``.
+    ANSWER = "answer"
 
 
 class RunEvent(BaseModel):

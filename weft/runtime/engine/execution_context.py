@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 from weft.protocols import (
@@ -24,6 +24,7 @@ from weft.protocols import (
     idempotency_key_of,
     new_id,
 )
+from weft.protocols.human_input import ask_person
 from weft.protocols.results import json_result
 from weft.runtime.engine.action_table import ActionTable
 from weft.runtime.engine.compiled import CompiledNode, PreparedWorkflow
@@ -179,6 +180,9 @@ class ExecutionContext:
     def actions(self) -> list[ActionSpec]:
         return list(self.site.registry.specs().values())
 
+    def ask(self, question: str, *, choices: Sequence[Any] | None = None) -> Any:
+        return ask_person(self.call, question, choices)
+
     def progress(self, message: str, fraction: float | None = None, **data: Any) -> None:
         self.site.emit(
             RunEvent(
@@ -222,6 +226,9 @@ class UnusedContext:
 
     def actions(self) -> list[ActionSpec]:
         return self._refuse()  # type: ignore[no-any-return]
+
+    def ask(self, question: str, *, choices: Sequence[Any] | None = None) -> Any:
+        self._refuse()
 
     def progress(self, message: str, fraction: float | None = None, **data: Any) -> None:
         self._refuse()

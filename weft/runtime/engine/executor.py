@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from weft.protocols import (
@@ -134,12 +134,15 @@ class Executor:
         resumed: bool = False,
         lease: Lease | None = None,
         journal_mode: JournalMode | str | None = None,
+        answers: Mapping[str, list[Any]] | None = None,
     ) -> RunResult:
         """Run ``workflow`` with already-resolved ``inputs`` and return its result.
 
         ``cache`` holds the outputs of calls a resumed run already finished, by
-        execution key. Cancelling the task that awaits this cancels every node
-        in flight, records them as cancelled, and re-raises ``CancelledError``.
+        execution key, and ``answers`` a person's answers to the questions its
+        calls asked (``engine.answers``), by execution key. Cancelling the task
+        that awaits this cancels every node in flight, records them as
+        cancelled, and re-raises ``CancelledError``.
 
         A journaled run holds a lease on its run id while it runs (``lease.py``):
         taken with the run's start, or for a resumed run from ``lease`` (one the
@@ -161,7 +164,7 @@ class Executor:
         if durable is not None:
             durable.hold_durable(run_id)
         try:
-            return await self._run(workflow, inputs, run_id, cache, resumed, lease)
+            return await self._run(workflow, inputs, run_id, cache, resumed, lease, answers)
         finally:
             if durable is not None:
                 durable.release_durable(run_id)
@@ -174,6 +177,7 @@ class Executor:
         cache: dict[str, Any] | None,
         resumed: bool,
         lease: Lease | None,
+        answers: Mapping[str, list[Any]] | None = None,
     ) -> RunResult:
         started = time.time()
         lease = self._open(workflow, inputs, run_id, started, resumed, lease)
@@ -189,6 +193,7 @@ class Executor:
             run_id,
             prefix="",
             cache=cache or {},
+            answers=answers or {},
             trace_id=trace_id_for(run_id),
             parent_id=run_span,
         )

@@ -501,6 +501,41 @@ class Journal:
             done[key] = json.loads(body).get("output") if body else None
         return done
 
+    def answers(self, run_id: str) -> dict[str, list[Any]]:
+        """The answers given to the run's questions, by execution key, in the order given."""
+        self.flush()
+        given: dict[str, list[Any]] = {}
+        cursor = self._db.execute(
+            "SELECT key, body FROM events WHERE run_id = ? AND kind = ? ORDER BY seq",
+            (run_id, EventKind.ANSWER),
+        )
+        for key, body in cursor:
+            given.setdefault(key, []).append(json.loads(body).get("data", {}).get("answer"))
+        return given
+
+    def last_finished(self, run_id: str) -> dict[str, RunEvent]:
+        """Each execution key's latest ``node_finished`` event: what state it was left in."""
+        self.flush()
+        latest: dict[str, RunEvent] = {}
+        cursor = self._db.execute(
+            "SELECT at, node, key, state, attempt, body FROM events"
+            " WHERE run_id = ? AND kind = ? ORDER BY seq",
+            (run_id, EventKind.NODE_FINISHED),
+        )
+        for at, node, key, state, attempt, body in cursor:
+            extra = json.loads(body) if body else {}
+            latest[key] = RunEvent(
+                run_id=run_id,
+                kind=EventKind.NODE_FINISHED,
+                at=at,
+                node=node,
+                key=key,
+                state=state,
+                attempt=attempt,
+                error=extra.get("error"),
+            )
+        return latest
+
 
 def _lease_values(lease: Lease) -> tuple[Any, ...]:
     """The lease's columns, in ``_LEASE_FIELDS`` order."""

@@ -13,7 +13,7 @@ weft's own ``NodeCalls``, so its runs are journaled and traced: ``langgraph_node
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from weft.protocols import (
@@ -23,6 +23,7 @@ from weft.protocols import (
     idempotency_key_of,
     new_id,
 )
+from weft.protocols.human_input import ask_person
 from weft.protocols.results import json_result
 from weft.runtime.engine.action_table import ActionTable
 from weft.runtime.engine.compiled import PreparedWorkflow
@@ -74,6 +75,9 @@ class LangGraphContext:
 
     def actions(self) -> list[ActionSpec]:
         return list(self._registry.specs().values())
+
+    def ask(self, question: str, *, choices: Sequence[Any] | None = None) -> Any:
+        return ask_person(self.call, question, choices)
 
     def progress(self, message: str, fraction: float | None = None, **data: Any) -> None:
         """Progress has no listener on LangGraph's engine; it is dropped."""

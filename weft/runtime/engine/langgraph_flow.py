@@ -22,6 +22,9 @@ from weft.runtime.engine.slots import Slot
 from weft.workflows.expressions import ExpressionError
 
 SUCCEEDED, FAILED, SKIPPED, UPSTREAM_FAILED = "succeeded", "failed", "skipped", "upstream_failed"
+#: Marks a node's error record in the state when it stopped for a person's answer: the flow
+#: treats it as failed (nothing downstream runs), its outcome is ``needs_input``.
+WAITING = "waiting_for_answer"
 #: A foreach node between its fan-out and its gather.
 RUNNING = "running"
 #: What a critic edge did: delivered an artifact, resolved without one, or its source failed.

@@ -47,6 +47,7 @@ from weft.runtime.engine.langgraph_flow import (
     SKIPPED,
     SUCCEEDED,
     UPSTREAM_FAILED,
+    WAITING,
     condition_holds,
     label,
     next_pass,
@@ -136,11 +137,13 @@ def _combine(update: dict[str, Any], more: dict[str, Any]) -> dict[str, Any]:
 class GraphRun:
     """What every (sub-)workflow of one run on LangGraph's engine shares: the executor
     whose journal, tracer, listeners and limits its calls use, and the outputs of the
-    calls a resumed run already finished, by execution key."""
+    calls a resumed run already finished and a person's answers to the questions its
+    calls asked, both by execution key."""
 
     executor: Executor
     run_id: str
     cache: dict[str, Any] = field(default_factory=dict)
+    answers: dict[str, list[Any]] = field(default_factory=dict)
 
     @property
     def trace_id(self) -> str:
@@ -189,6 +192,7 @@ class GraphNodes:
                 cache=self.run.cache,
                 tally=self.tally,
                 run_child=self.run_child,
+                answers=self.run.answers,
             )
         return self._calls
 
@@ -246,6 +250,11 @@ class GraphNodes:
         if outcome.state is NodeState.SUCCEEDED:
             return {"outputs": {name: outcome.output}, "states": {name: SUCCEEDED}, **runs}
         error = outcome.error or ErrorInfo(type=outcome.state.value, message=outcome.state.value)
+        if outcome.state is NodeState.NEEDS_INPUT:
+            # Waiting for a person is no failure: nothing is aborted, as on weft's engine;
+            # what depends on the node waits too (the flow treats it as not delivered).
+            record = {**error.model_dump(), WAITING: True}
+            return {"states": {name: FAILED}, "errors": {name: record}, **runs}
         if self.fail_fast:
             raise NodeFailed(name, error)
         return {"states": {name: FAILED}, "errors": {name: error.model_dump()}, **runs}
@@ -490,10 +499,15 @@ async def execute(
         first = failed[0]
         message = first.error.message if first.error else ""
         error = f"node '{prefix}{first.name}' failed: {message}"
+    waiting = any(n.state is NodeState.NEEDS_INPUT for n in outcomes.values())
     return RunResult(
         run_id=run.run_id,
         workflow=prepared.name,
-        state=RunState.FAILED if failed else RunState.SUCCEEDED,
+        state=RunState.FAILED
+        if failed or error
+        else RunState.NEEDS_INPUT
+        if waiting
+        else RunState.SUCCEEDED,
         outputs=declared_outputs(prepared, final),
         nodes=outcomes,
         usage=nodes.tally.total(),

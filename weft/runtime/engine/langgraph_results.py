@@ -12,7 +12,7 @@ from typing import Any
 
 from weft.protocols import ErrorInfo, NodeState
 from weft.runtime.engine.compiled import PreparedWorkflow
-from weft.runtime.engine.langgraph_flow import FAILED, SKIPPED, SUCCEEDED, UPSTREAM_FAILED
+from weft.runtime.engine.langgraph_flow import FAILED, SKIPPED, SUCCEEDED, UPSTREAM_FAILED, WAITING
 from weft.runtime.engine.outcomes import NodeOutcome
 from weft.workflows.expressions import ExpressionError
 
@@ -41,10 +41,13 @@ def outcomes(prepared: PreparedWorkflow, state: dict[str, Any]) -> dict[str, Nod
     for name in prepared.nodes:
         done = state.get("states", {}).get(name)
         error = state.get("errors", {}).get(name) or {}
+        settled = kinds.get(done or "", NodeState.SKIPPED if done in SKIPS else NodeState.PENDING)
+        if done == FAILED and error.get(WAITING):
+            settled = NodeState.NEEDS_INPUT
         outcomes[name] = NodeOutcome(
             name=name,
             key=name,
-            state=kinds.get(done or "", NodeState.SKIPPED if done in SKIPS else NodeState.PENDING),
+            state=settled,
             output=state.get("outputs", {}).get(name),
             error=ErrorInfo.model_validate(error) if done == FAILED else None,
             reason=error.get("reason"),

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Mapping
 from typing import Any, Protocol
 
 from weft.protocols import (
@@ -97,6 +97,7 @@ class NodeCalls:
         cache: dict[str, Any],
         tally: UsageTally,
         run_child: ChildRunner,
+        answers: Mapping[str, list[Any]] | None = None,
     ) -> None:
         self.services = services
         self.tracer = services.tracer
@@ -110,6 +111,8 @@ class NodeCalls:
         self.prefix = prefix
         #: Outputs of calls a resumed run already finished, by execution key.
         self.cache = cache
+        #: A person's answers to the questions calls asked before, by execution key.
+        self.answers = answers or {}
         self.tally = tally
         self._run_child = run_child
         self.node_group = None if self.tracer is None else NodeGroup(run_id, trace_id, parent_id)
@@ -412,6 +415,7 @@ class NodeCalls:
             node=key,
             attempt=attempt,
             deadline=time.time() + timeout if timeout else None,
+            answers=list(self.answers.get(key, ())),
         )
 
     async def _attempt(self, node: CompiledNode, call: ActionCall) -> ActionResult:

@@ -3,16 +3,20 @@
 ``resume_run`` (weft's engine) and ``resume_langgraph`` (LangGraph's) must
 refuse the same things with the same words: a run that already succeeded, a
 run another process still holds, a run started from Python with no workflow
-given, and a graph that changed since the run started.
+given, a graph that changed since the run started, and an answer to a
+question the run did not ask.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from weft.protocols import ResumeMismatchError, RunState, WeftError
+from weft.runtime.engine.answers import checked_answers, record_answers
 from weft.runtime.engine.compiled import PreparedWorkflow
 from weft.runtime.engine.journal import Journal, RunRecord
+from weft.runtime.engine.lease import Lease
 
 
 def run_to_resume(
@@ -46,3 +50,20 @@ def check_same_graph(prepared: PreparedWorkflow, run: RunRecord, *, force: bool)
             f"(graph hash {run.graph_hash} -> {prepared.graph_hash}); "
             "resuming would mix two graphs (use --force to resume anyway)"
         )
+
+
+def take_run(
+    store: Journal,
+    run: RunRecord,
+    answers: Mapping[str, Any] | None,
+    on_takeover: Callable[[Lease], None] | None,
+) -> tuple[Lease, dict[str, list[Any]]]:
+    """Take ``run``'s lease and journal ``answers``; the lease, and every answer the run
+    was given so far by execution key. The answers are checked before the lease is taken
+    (``engine.answers``), so an answer that cannot be taken changes nothing."""
+    matched = checked_answers(store, run.run_id, answers or {})
+    lease, previous = store.acquire_lease(run.run_id)
+    if previous is not None and on_takeover is not None:
+        on_takeover(previous)
+    record_answers(store, run.run_id, matched)
+    return lease, store.answers(run.run_id)

@@ -9,7 +9,7 @@ gets and how they are shared between runs.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +28,7 @@ from weft.runtime.engine.journal import Journal
 from weft.runtime.engine.lease import Lease
 from weft.runtime.engine.outcomes import RunResult
 from weft.runtime.engine.recording import JournalOption, TracerOption, recording
-from weft.runtime.engine.resume_checks import check_same_graph, run_to_resume
+from weft.runtime.engine.resume_checks import check_same_graph, run_to_resume, take_run
 from weft.workflows import Workflow
 
 Definition = WorkflowSpec | Workflow | PreparedWorkflow | str | Path
@@ -115,6 +115,7 @@ async def resume_run(
     journal_mode: JournalMode | str | None = None,
     router: Router | None = None,
     resolver: CapabilityResolver | None = None,
+    answers: Mapping[str, Any] | None = None,
 ) -> RunResult:
     """Finish a run that stopped (crash, kill, failure, cancel) without repeating finished calls.
 
@@ -130,6 +131,12 @@ async def resume_run(
     run left running by a process that died is taken over: ``on_takeover``
     gets the dead holder's lease (``Lease.expiry_reason()`` says why it expired).
     ``journal_mode``, ``router`` and ``resolver`` are as for ``run_workflow``.
+
+    ``answers`` answer the questions a run that ended ``needs_input`` asked
+    (``ActionContext.ask``), by node name or execution key (``fx[2]``,
+    ``sub/approve``): each is checked against its question (``WeftError``
+    before anything runs when one cannot be taken), journaled, and given to
+    the node when it is called again.
     """
     if journal is False:
         raise WeftError("resume_run needs the journal the run is in (journal=True: the default)")
@@ -138,9 +145,7 @@ async def resume_run(
         run, definition = run_to_resume(store, run_id, definition, resumer="resume_run")
         prepared = bind_resolver(await _prepared(definition, actions), resolver, router=router)
         check_same_graph(prepared, run, force=force)
-        lease, previous = store.acquire_lease(run.run_id)
-        if previous is not None and on_takeover is not None:
-            on_takeover(previous)
+        lease, given = take_run(store, run, answers, on_takeover)
         # Read what finished only now: no other process can add to it any more.
         cache = store.completed_calls(run.run_id)
         executor = Executor(
@@ -151,6 +156,7 @@ async def resume_run(
             run.inputs,
             run_id=run.run_id,
             cache=cache,
+            answers=given,
             resumed=True,
             lease=lease,
             journal_mode=journal_mode,

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Mapping
 from typing import Any
 
 from weft.protocols import ActionResult, EventKind, FailurePolicy, NodeState, RunState
@@ -49,6 +49,7 @@ class Execution:
         *,
         prefix: str,
         cache: dict[str, Any],
+        answers: Mapping[str, list[Any]] | None = None,
         trace_id: str | None = None,
         parent_id: str | None = None,
     ) -> None:
@@ -58,6 +59,7 @@ class Execution:
         self.run_id = run_id
         self.prefix = prefix
         self.cache = cache
+        self.answers = answers or {}
         self.trace_id = trace_id or run_id
         self.quiet = services.quiet
         self.fail_fast = workflow.spec.on_failure is FailurePolicy.FAIL_FAST
@@ -72,6 +74,7 @@ class Execution:
             parent_id=parent_id,
             prefix=prefix,
             cache=cache,
+            answers=self.answers,
             tally=self.tally,
             run_child=self.run_child,
         )
@@ -154,6 +157,7 @@ class Execution:
             self.run_id,
             prefix=prefix,
             cache=self.cache,
+            answers=self.answers,
             trace_id=self.trace_id,
             parent_id=parent_id,
         )

@@ -51,7 +51,7 @@ with a run span, a node span per node execution, critic and revision spans
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -74,7 +74,7 @@ from weft.runtime.engine.langgraph_recording import RunRecording
 from weft.runtime.engine.lease import Lease
 from weft.runtime.engine.outcomes import RunResult
 from weft.runtime.engine.recording import JournalOption, TracerOption, recording
-from weft.runtime.engine.resume_checks import check_same_graph, run_to_resume
+from weft.runtime.engine.resume_checks import check_same_graph, run_to_resume, take_run
 from weft.runtime.engine.secret_flow import register_run
 from weft.runtime.tracing.spans import Tracer
 
@@ -120,14 +120,15 @@ async def run_on_langgraph(
     cache: dict[str, Any] | None = None,
     resumed: bool = False,
     lease: Lease | None = None,
+    answers: dict[str, list[Any]] | None = None,
 ) -> RunResult:
     """Run ``prepared`` with resolved ``inputs`` on LangGraph; the result weft's engine gives.
 
     Never raises for a failed node (the result says so). With a ``journal`` the
     run and each call are journaled as weft's engine journals them (so ``weft
     runs`` lists it and ``weft resume`` finishes it); with a ``tracer`` it leaves
-    the spans weft's engine leaves. ``cache``, ``resumed`` and ``lease`` are
-    ``resume_langgraph``'s; ``concurrency`` and ``journal_mode`` are as for
+    the spans weft's engine leaves. ``cache``, ``resumed``, ``lease`` and
+    ``answers`` are ``resume_langgraph``'s; ``concurrency`` and ``journal_mode`` are as for
     ``Executor`` and ``run_workflow``.
     """
     run_id = run_id or new_id()
@@ -141,7 +142,7 @@ async def run_on_langgraph(
         durable.hold_durable(run_id)
     try:
         recording = RunRecording(executor, prepared, inputs, run_id, resumed, lease)
-        return await _recorded(recording, GraphRun(executor, run_id, cache or {}))
+        return await _recorded(recording, GraphRun(executor, run_id, cache or {}, answers or {}))
     finally:
         if durable is not None:
             durable.release_durable(run_id)
@@ -226,6 +227,7 @@ async def resume_langgraph(
     record: bool | None = None,
     journal_mode: JournalMode | str | None = None,
     on_takeover: Callable[[Lease], None] | None = None,
+    answers: Mapping[str, Any] | None = None,
 ) -> RunResult:
     """``resume_run`` on LangGraph's engine: finish a stopped run (started on either
     engine) without repeating the calls its journal says finished.
@@ -243,9 +245,7 @@ async def resume_langgraph(
         prepared = await compile_workflow_async(definition, actions)
         check_same_graph(prepared, run, force=force)
         _usable(prepared)
-        lease, previous = store.acquire_lease(run.run_id)
-        if previous is not None and on_takeover is not None:
-            on_takeover(previous)
+        lease, given = take_run(store, run, answers, on_takeover)
         return await run_on_langgraph(
             prepared,
             run.inputs,
@@ -256,6 +256,7 @@ async def resume_langgraph(
             concurrency=concurrency,
             journal_mode=journal_mode,
             cache=store.completed_calls(run.run_id),
+            answers=given,
             resumed=True,
             lease=lease,
         )

@@ -20,9 +20,11 @@ from weft.protocols import (
     ActionKind,
     ActionResult,
     ActionSpec,
+    ActionState,
     InputError,
     RunState,
 )
+from weft.protocols.human_input import question_of
 from weft.runtime.engine.compiled import PreparedWorkflow
 from weft.runtime.engine.executor import Executor
 from weft.runtime.engine.inputs import resolve_inputs
@@ -97,9 +99,29 @@ class WorkflowAction:
             result = await Executor().run(self.prepared, inputs)
         if result.state is RunState.SUCCEEDED:
             return ActionResult.success(call.call_id, result.outputs, result.usage)
+        if result.state is RunState.NEEDS_INPUT:
+            return self._waiting(call, result)
         return ActionResult.failure(
             call.call_id,
             "WorkflowFailed",
             f"workflow '{self.prepared.name}' {result.state.value}: {result.error or 'no detail'}",
+            usage=result.usage,
+        )
+
+    def _waiting(self, call: ActionCall, result: RunResult) -> ActionResult:
+        """The sub-workflow stopped for a person: so does this call. Its error names the
+        inner keys that asked (``sub/approve``), which ``weft resume --answer`` takes;
+        it is no question itself, so the answers go to the nodes that asked."""
+        asked = [
+            f"'{node.key}' asks {question['question']!r}"
+            for node in result.nodes.values()
+            if (question := question_of(node.error)) is not None
+        ]
+        return ActionResult.failure(
+            call.call_id,
+            "WorkflowNeedsInput",
+            f"workflow '{self.prepared.name}' waits for answers: "
+            + ("; ".join(asked) or result.error or "no detail"),
+            state=ActionState.NEEDS_INPUT,
             usage=result.usage,
         )

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 from weft.protocols import (
@@ -31,6 +31,7 @@ from weft.protocols import (
     Usage,
     idempotency_key_of,
 )
+from weft.protocols.human_input import ask_person
 from weft.protocols.remote import TRACEPARENT
 from weft.protocols.results import json_result
 from weft.runtime.engine.registry import ActionRegistry
@@ -139,6 +140,9 @@ class HostContext:
         if self.host.others is not None:
             specs.update({k: v for k, v in self.host.others.specs().items() if k not in specs})
         return list(specs.values())
+
+    def ask(self, question: str, *, choices: Sequence[Any] | None = None) -> Any:
+        return ask_person(self.call, question, choices)
 
     def progress(self, message: str, fraction: float | None = None, **data: Any) -> None:
         event = ProgressEvent(

@@ -10,11 +10,12 @@ argument check and the ``spec``/``name`` both actions share.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from weft.protocols import Action, ActionCall, ActionFailed, ActionResult, ActionSpec, new_id
 from weft.protocols.actions import new_call_id
+from weft.protocols.human_input import ask_person
 
 
 class LocalContext:
@@ -54,6 +55,9 @@ class LocalContext:
     def names(self) -> set[str]:
         """The names ``invoke`` resolves (none for ``run_locally``: members are objects there)."""
         return set(self._actions)
+
+    def ask(self, question: str, *, choices: Sequence[Any] | None = None) -> Any:
+        return ask_person(self.call, question, choices)
 
     def progress(self, message: str, fraction: float | None = None, **data: Any) -> None:
         return None

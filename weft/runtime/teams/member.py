@@ -25,13 +25,14 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import ValidationError
 
 from weft.protocols import Action, ActionCall, ActionResult, ActionSpec, Usage
+from weft.protocols.human_input import ask_person
 from weft.protocols.teams import MemberReply, TeamMessage
 from weft.runtime.teams.team_spans import TeamSpans
 
@@ -206,6 +207,9 @@ class MemberContext:
     def actions(self) -> list[ActionSpec]:
         specs: list[ActionSpec] = self._outer.actions()
         return specs
+
+    def ask(self, question: str, *, choices: Sequence[Any] | None = None) -> Any:
+        return ask_person(self.call, question, choices)
 
     def progress(self, message: str, fraction: float | None = None, **data: Any) -> None:
         if self._on_progress is not None:
