@@ -201,3 +201,41 @@ async def test_an_agent_process_asks_and_is_answered_over_mqtt(
         )
     assert code == 0, err
     assert json.loads(out)["outputs"] == {"signed": "lease 12 signed by Ada Lovelace"}
+
+
+GATED = """
+name: publish
+actions:
+  ask: {python: "weft.agents.human:ask"}
+  publish: {python: "gate_tools:publish"}
+nodes:
+  approve:
+    action: ask
+    with: {question: "Publish the spring newsletter?", choices: ["yes", "no"]}
+  publish:
+    action: publish
+    after: [{node: approve, when: "output == 'yes'"}]
+    with: {title: spring newsletter}
+"""
+
+GATE_TOOLS = """
+def publish(title: str) -> str:
+    return f"published {title}"
+"""
+
+
+@pytest.mark.parametrize(("answer", "published"), [("yes", "succeeded"), ("no", "skipped")])
+def test_a_yaml_workflow_gates_a_step_on_a_person(
+    tmp_path: Path, answer: str, published: str
+) -> None:
+    (tmp_path / "gate_tools.py").write_text(GATE_TOOLS)
+    (tmp_path / "gate.yaml").write_text(GATED)
+    ran = weft(tmp_path, "run", "gate.yaml")
+    assert ran.exit_code == 1, ran.output
+    assert "? approve: Publish the spring newsletter?  (one of: yes, no)" in ran.stdout
+    run_id = next(line.split()[1] for line in ran.stdout.splitlines() if line.startswith("run "))
+    done = weft(tmp_path, "resume", run_id, "--answer", f"approve={answer}", "--json")
+    assert done.exit_code == 0, done.output
+    nodes = json.loads(done.stdout)["nodes"]
+    assert nodes["approve"]["state"] == "succeeded"
+    assert nodes["publish"]["state"] == published
