@@ -40,6 +40,7 @@ MARKS: dict[str, tuple[str, ...]] = {
     "interop_a2a/test_a2a_agents_cli.py": ("mqtt",),
     "interop_a2a/test_a2a_mqtt_conformance.py": ("mqtt",),
     "interop_a2a/test_a2a_mqtt_action.py": ("mqtt",),
+    "interop_a2a/test_a2a_ask.py": ("mqtt",),
     "interop_a2a/test_a2a_processes.py": ("mqtt", "slow"),
     "agents/": ("core",),
     "protocols/": ("core",),

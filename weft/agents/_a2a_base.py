@@ -24,7 +24,12 @@ from weft.protocols import (
     ActionSpec,
     ActionState,
 )
-from weft.protocols.a2a import TASK_DETAILS, capability_from_a2a, specs_from_a2a
+from weft.protocols.a2a import (
+    TASK_DETAILS,
+    answer_arguments,
+    capability_from_a2a,
+    specs_from_a2a,
+)
 
 _log = logging.getLogger(__name__)
 
@@ -122,8 +127,25 @@ class A2aCardAction:
         return f"a2a {self.url}"
 
     async def invoke(self, call: ActionCall, ctx: ActionContext) -> ActionResult:
-        """Call the agent (``_invoke``); the result, whatever its state, names ``where``."""
+        """Call the agent (``_invoke``); the result, whatever its state, names ``where``.
+
+        A task that wants input is answered from ``call.answers`` (``weft resume
+        --answer``), one turn of the same task per answer, in order: a resumed
+        node starts a new task and replays them, as a local action replays its
+        ``ctx.ask``s. When the answers run out the result is ``needs_input``
+        with the agent's question, numbered by how many were answered.
+        """
         result = await self._invoke(call, ctx)
+        answered = 0
+        while result.state is ActionState.NEEDS_INPUT and answered < len(call.answers):
+            task = result.error.details.get(TASK_DETAILS) if result.error else None
+            if not isinstance(task, dict):
+                break
+            arguments = {**answer_arguments(call.answers[answered]), TASK_DETAILS: task}
+            result = await self._invoke(call.model_copy(update={"arguments": arguments}), ctx)
+            answered += 1
+        if result.state is ActionState.NEEDS_INPUT and result.error is not None:
+            result.error.details["index"] = answered
         if result.agent is None:
             result.agent = self.where
         return result

@@ -35,13 +35,22 @@ message's ``metadata.weftProgress``, which foreign clients may ignore.
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from weft.protocols.actions import ActionKind, ActionResult, ActionSpec, ActionState, ErrorInfo
+from weft.protocols.actions import (
+    NEEDS_INPUT_TYPE,
+    ActionKind,
+    ActionResult,
+    ActionSpec,
+    ActionState,
+    ErrorInfo,
+)
 from weft.protocols.capability import CapabilityCard
+from weft.protocols.human_input import question_of
 from weft.protocols.remote import AgentCard
 
 #: The A2A protocol version weft's cards and servers speak.
@@ -387,13 +396,54 @@ def response_result(call_id: str, response: Mapping[str, Any], *, source: str) -
         )
     if state in ("TASK_STATE_INPUT_REQUIRED", "TASK_STATE_AUTH_REQUIRED"):
         resume = {"taskId": task.get("id", ""), "contextId": task.get("contextId", "")}
+        asked = _weft_question(status) or {"question": text, "choices": None, "index": 0}
         error = ErrorInfo(
-            type="NeedsInput", message=f"{source}: {text}", details={TASK_DETAILS: resume}
+            type=NEEDS_INPUT_TYPE,
+            message=f"{source}: {asked['question']}",
+            details={**asked, TASK_DETAILS: resume},
         )
         return ActionResult(call_id=call_id, state=ActionState.NEEDS_INPUT, error=error)
     return ActionResult.failure(
         call_id, "A2ATaskNotFinished", f"{source}: task {task.get('id', '?')} is {state}"
     )
+
+
+def _weft_question(status: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The question a weft agent asked, as its action asked it (with its choices), from the
+    ``ERROR_METADATA`` of an ``input-required`` status; None from any other agent."""
+    weft_error = ((status.get("message") or {}).get("metadata") or {}).get(ERROR_METADATA)
+    if not isinstance(weft_error, dict):
+        return None
+    try:
+        return question_of(ErrorInfo.model_validate(weft_error))
+    except ValueError:
+        return None
+
+
+def answer_arguments(answer: Any) -> dict[str, Any]:
+    """The arguments of the turn that sends a person's ``answer`` to an A2A task: text as a
+    text part, an object as its keys, anything else as its JSON text (``answer_of``)."""
+    if isinstance(answer, str):
+        return {"text": answer}
+    if isinstance(answer, dict):
+        return dict(answer)
+    return {"text": json.dumps(answer)}
+
+
+def answer_of(parts: Iterable[Mapping[str, Any]], choices: Sequence[Any] | None) -> Any:
+    """The answer a turn's ``parts`` carry (``answer_arguments``): a lone text is the text,
+    or the JSON value it spells when that, not the text, is one of ``choices``."""
+    value = parts_to_value(parts)
+    if not (isinstance(value, dict) and set(value) == {"text"}):
+        return value
+    text = value["text"]
+    if choices and text not in choices:
+        try:
+            decoded = json.loads(text)
+        except ValueError:
+            return text
+        return decoded if decoded in choices else text
+    return text
 
 
 def error_metadata(result: ActionResult) -> dict[str, Any]:

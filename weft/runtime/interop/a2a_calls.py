@@ -19,11 +19,14 @@ Shared by both ways weft serves A2A (HTTP in ``a2a_server``, MQTT in
 from __future__ import annotations
 
 import asyncio
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
-from weft.protocols import Action, ActionCall, ActionResult, ActionSpec, WeftError
-from weft.protocols.a2a import SKILL_METADATA, parts_to_value
+from weft.protocols import Action, ActionCall, ActionResult, ActionSpec, ActionState, WeftError
+from weft.protocols.a2a import SKILL_METADATA, answer_of, parts_to_value
+from weft.protocols.human_input import question_of
 from weft.protocols.results import json_result
 from weft.runtime.engine.action_table import ActionTable
 from weft.runtime.engine.langgraph_calls import LangGraphContext
@@ -64,13 +67,33 @@ class A2aCallContext(LangGraphContext):
             self._sink(message, fraction, data)
 
 
-class A2aCalls:
-    """The actions an A2A agent serves, and how one request becomes one call of them."""
+@dataclass
+class Asking:
+    """A task whose call stopped for a person's answer: what to call again, and the
+    answers it got so far (``ActionCall.answers``), with the choices of its question."""
 
-    def __init__(self, actions: ActionTable) -> None:
+    action: Action
+    arguments: dict[str, Any]
+    answers: list[Any]
+    choices: list[Any] | None
+
+
+class A2aCalls:
+    """The actions an A2A agent serves, and how one request becomes one call of them.
+
+    A call that asks a person (``ctx.ask``) leaves its task ``input-required``
+    with the question; the next message to that task is the answer: the same
+    action is called again with the same arguments and the answers so far, as
+    ``weft resume --answer`` calls a node again. At most ``max_asking`` such
+    tasks are held, the oldest forgotten first.
+    """
+
+    def __init__(self, actions: ActionTable, *, max_asking: int = 1000) -> None:
         if not len(actions):
             raise ValueError("an A2A agent needs at least one action to serve")
         self.actions = actions
+        self.max_asking = max_asking
+        self._asking: OrderedDict[str, Asking] = OrderedDict()
 
     def specs(self) -> list[ActionSpec]:
         return list(self.actions.specs().values())
@@ -110,13 +133,21 @@ class A2aCalls:
         on_progress: ProgressSink | None = None,
     ) -> ActionResult:
         """Serve one request; ``A2aRequestError`` when it names no skill this agent has.
-        An exception the action raises is an error result, as on weft's engine."""
-        action = self.select(*metadata)
+        An exception the action raises is an error result, as on weft's engine. A
+        message to a task that asked a person is the answer (class docstring)."""
+        asking = self._asking.pop(task_id, None)
+        if asking is None:
+            action = self.select(*metadata)
+            asking = Asking(action, self.arguments(action, parts), [], None)
+        else:
+            asking.answers.append(answer_of(parts, asking.choices))
+        action = asking.action
         call = ActionCall(
             action=action.spec.name,
-            arguments=self.arguments(action, parts),
+            arguments=asking.arguments,
             idempotency_key=f"a2a:{task_id}",
             deadline=deadline,
+            answers=list(asking.answers),
         )
         try:
             result = await action.invoke(call, A2aCallContext(self.actions, call, on_progress))
@@ -124,4 +155,14 @@ class A2aCalls:
             raise
         except Exception as exc:
             result = ActionResult.from_exception(call.call_id, exc, source=call.action)
+        question = question_of(result.error) if result.state is ActionState.NEEDS_INPUT else None
+        if question is not None:
+            asking.choices = question["choices"]
+            self._asking[task_id] = asking
+            while len(self._asking) > self.max_asking:
+                self._asking.popitem(last=False)
         return json_result(result, action.spec.name)
+
+    def asks(self, task_id: str) -> bool:
+        """True while ``task_id``'s call waits for a person's answer (its next message)."""
+        return task_id in self._asking

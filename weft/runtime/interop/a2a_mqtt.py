@@ -42,7 +42,7 @@ import uuid
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
-from weft.protocols import ActionResult, Message, MessageProperties
+from weft.protocols import ActionResult, ActionState, Message, MessageProperties
 from weft.protocols import a2a_mqtt as wire
 from weft.protocols.a2a import (
     MQTT_JSONRPC_BINDING,
@@ -52,6 +52,7 @@ from weft.protocols.a2a import (
     progress_message,
     value_to_parts,
 )
+from weft.protocols.human_input import question_of
 from weft.runtime.bus.base import Bus, Subscription
 from weft.runtime.engine.registry import ActionRegistry
 from weft.runtime.interop.a2a_calls import A2aCalls, A2aRequestError
@@ -315,6 +316,8 @@ class A2aMqttAgent:
         if not isinstance(parts, list) or not all(isinstance(p, dict) for p in parts):
             raise _Refused(wire.INVALID_PARAMS, "message.parts must be a list of Part objects")
         task = self._held_task(request, message)
+        if task.waiting and task.runner is not None and task.runner.done():
+            task.go_on()  # this message answers the question the task asked
         if task.runner is None and not task.terminal:
             task.runner = asyncio.create_task(
                 self._run(task, message, params), name=f"a2a {task.id}"
@@ -325,7 +328,7 @@ class A2aMqttAgent:
             return
         updates = task.listen()
         try:
-            if not task.terminal:
+            if not task.settled:
                 task_json = {
                     **task.as_json(),
                     "status": {**task.status(), "state": "TASK_STATE_WORKING"},
@@ -354,7 +357,7 @@ class A2aMqttAgent:
     ) -> None:
         """Reply with each progress ``statusUpdate`` of ``task`` until it has finished,
         then with those still queued (all are made before it finishes)."""
-        while not task.terminal:
+        while not task.settled:
             got = asyncio.ensure_future(updates.get())
             done = asyncio.ensure_future(task.finished.wait())
             try:
@@ -411,6 +414,11 @@ class A2aMqttAgent:
                 }
             ]
             task.set_state("TASK_STATE_COMPLETED")
+            return
+        if result.state is ActionState.NEEDS_INPUT:
+            asked = question_of(result.error)
+            text = asked["question"] if asked else result.error.message if result.error else ""
+            task.set_state("TASK_STATE_INPUT_REQUIRED", _text_message(text, error_metadata(result)))
             return
         text = result.error.message if result.error else str(result.state)
         task.set_state("TASK_STATE_FAILED", _text_message(text, error_metadata(result)))

@@ -40,7 +40,7 @@ from a2a.server.tasks import InMemoryTaskStore, TaskUpdater
 from a2a.types import Message, Part, Role, Task, TaskState, TaskStatus
 from google.protobuf.json_format import MessageToDict, ParseDict
 
-from weft.protocols import ActionResult
+from weft.protocols import ActionResult, ActionState
 from weft.protocols.a2a import (
     A2A_PROTOCOL_VERSION,
     JSONRPC_BINDING,
@@ -50,6 +50,7 @@ from weft.protocols.a2a import (
     progress_message,
     value_to_parts,
 )
+from weft.protocols.human_input import question_of
 from weft.runtime.engine.registry import ActionRegistry
 from weft.runtime.interop.a2a_calls import A2aCalls, A2aRequestError
 from weft.runtime.interop.a2a_validate import agent_card_proto
@@ -147,6 +148,11 @@ class WeftAgentExecutor(AgentExecutor):
             parts = [ParseDict(p, Part()) for p in value_to_parts(result.output)]
             await updater.add_artifact(parts, name="result", last_chunk=True)
             await updater.complete()
+            return
+        if result.state is ActionState.NEEDS_INPUT:
+            asked = question_of(result.error)
+            text = asked["question"] if asked else result.error.message if result.error else ""
+            await updater.requires_input(_agent_message(text, error_metadata(result)))
             return
         text = result.error.message if result.error else str(result.state)
         await updater.failed(_agent_message(text, error_metadata(result)))

@@ -18,7 +18,7 @@ import datetime
 from collections import OrderedDict
 from typing import Any
 
-from weft.protocols.a2a_mqtt import TERMINAL_STATES
+from weft.protocols.a2a_mqtt import INTERRUPTED_STATES, TERMINAL_STATES
 
 
 def _now() -> str:
@@ -43,12 +43,29 @@ class HeldTask:
     def terminal(self) -> bool:
         return self.state in TERMINAL_STATES
 
+    @property
+    def waiting(self) -> bool:
+        """Interrupted (``input-required``): the next message to the task continues it."""
+        return self.state in INTERRUPTED_STATES
+
+    @property
+    def settled(self) -> bool:
+        """Ended or interrupted: what a blocking request waits for (``finished``)."""
+        return self.terminal or self.waiting
+
     def set_state(self, state: str, message: dict[str, Any] | None = None) -> None:
         self.state = state
         self.status_message = message
         self.timestamp = _now()
-        if self.terminal:
+        if self.settled:
             self.finished.set()
+
+    def go_on(self) -> None:
+        """A waiting task got its answer: it runs again (a new ``runner``), and blocking
+        requests wait for its next end or interruption."""
+        self.runner = None
+        self.finished = asyncio.Event()
+        self.set_state("TASK_STATE_WORKING")
 
     def report(self, message: dict[str, Any]) -> None:
         """A progress report (an agent ``Message``, ``progress_message``) of the running task."""
