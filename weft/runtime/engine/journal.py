@@ -469,25 +469,10 @@ class Journal:
     def events(self, run_id: str) -> Iterator[RunEvent]:
         self.flush()
         cursor = self._db.execute(
-            "SELECT at, kind, node, key, state, attempt, body FROM events"
-            " WHERE run_id = ? ORDER BY seq",
-            (run_id,),
+            f"SELECT {_EVENT_FIELDS} FROM events WHERE run_id = ? ORDER BY seq", (run_id,)
         )
-        for at, kind, node, key, state, attempt, body in cursor:
-            extra = json.loads(body) if body else {}
-            yield RunEvent(
-                run_id=run_id,
-                kind=EventKind(kind),
-                at=at,
-                node=node,
-                key=key,
-                state=state,
-                attempt=attempt,
-                output=extra.get("output"),
-                error=extra.get("error"),
-                usage=extra.get("usage"),
-                data=extra.get("data", {}),
-            )
+        for row in cursor:
+            yield _event(run_id, row)
 
     def completed_calls(self, run_id: str) -> dict[str, Any]:
         """Outputs of every call that finished successfully, by execution key."""
@@ -516,25 +501,38 @@ class Journal:
     def last_finished(self, run_id: str) -> dict[str, RunEvent]:
         """Each execution key's latest ``node_finished`` event: what state it was left in."""
         self.flush()
-        latest: dict[str, RunEvent] = {}
         cursor = self._db.execute(
-            "SELECT at, node, key, state, attempt, body FROM events"
-            " WHERE run_id = ? AND kind = ? ORDER BY seq",
+            f"SELECT {_EVENT_FIELDS} FROM events WHERE run_id = ? AND kind = ? ORDER BY seq",
             (run_id, EventKind.NODE_FINISHED),
         )
-        for at, node, key, state, attempt, body in cursor:
-            extra = json.loads(body) if body else {}
-            latest[key] = RunEvent(
-                run_id=run_id,
-                kind=EventKind.NODE_FINISHED,
-                at=at,
-                node=node,
-                key=key,
-                state=state,
-                attempt=attempt,
-                error=extra.get("error"),
-            )
+        latest: dict[str, RunEvent] = {}
+        for row in cursor:
+            event = _event(run_id, row)
+            latest[event.key or ""] = event
         return latest
+
+
+#: The columns ``_event`` reads, in its order.
+_EVENT_FIELDS = "at, kind, node, key, state, attempt, body"
+
+
+def _event(run_id: str, row: tuple[Any, ...]) -> RunEvent:
+    """The ``RunEvent`` an ``events`` row of ``_EVENT_FIELDS`` holds."""
+    at, kind, node, key, state, attempt, body = row
+    extra = json.loads(body) if body else {}
+    return RunEvent(
+        run_id=run_id,
+        kind=EventKind(kind),
+        at=at,
+        node=node,
+        key=key,
+        state=state,
+        attempt=attempt,
+        output=extra.get("output"),
+        error=extra.get("error"),
+        usage=extra.get("usage"),
+        data=extra.get("data", {}),
+    )
 
 
 def _lease_values(lease: Lease) -> tuple[Any, ...]:
