@@ -34,7 +34,7 @@ from weft.protocols import (
     ActionSpec,
     CapabilityCard,
 )
-from weft.protocols.human_input import ask_person
+from weft.protocols.human_input import Questions
 
 _PASS_THROUGH = {int, float, str, bool, type(None), dict, list, Any}
 
@@ -104,6 +104,7 @@ class ThreadContext:
     def __init__(self, ctx: ActionContext, loop: asyncio.AbstractEventLoop) -> None:
         self._ctx = ctx
         self._loop = loop
+        self._questions: Questions | None = None
 
     @property
     def call(self) -> ActionCall:
@@ -120,7 +121,9 @@ class ThreadContext:
         return self._ctx.actions()
 
     def ask(self, question: str, *, choices: Sequence[Any] | None = None) -> Any:
-        return ask_person(self.call, question, choices)
+        if self._questions is None:
+            self._questions = Questions(self.call)
+        return self._questions.ask(question, choices)
 
     def progress(self, message: str, fraction: float | None = None, **data: Any) -> None:
         report = functools.partial(self._ctx.progress, message, fraction, **data)

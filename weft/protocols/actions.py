@@ -16,7 +16,7 @@ import traceback
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+from pydantic import BaseModel, ConfigDict, Field
 
 from weft.protocols.capability import CapabilityCard
 from weft.protocols.errors import ActionFailed, NeedsInput
@@ -243,19 +243,11 @@ class ActionCall(BaseModel):
         description="Key of the work this call does, the same on every attempt, fail-over and "
         "resume of it; None means derived from run and node (``idempotency_key_of``).",
     )
-    answers: list[Any] = Field(
-        default_factory=list,
+    answers: tuple[Any, ...] = Field(
+        default=(),
         description="A person's answers to the questions this call asked before, in the order "
         "it asked them (``ActionContext.ask``; ``weft resume --answer``).",
     )
-    #: How many questions this call object has asked (``human_input.ask_person``).
-    _asked: int = PrivateAttr(default=0)
-
-    def count_question(self) -> int:
-        """The index of the question being asked now (0 for the first), counting it."""
-        index = self._asked
-        self._asked += 1
-        return index
 
 
 def idempotency_key_of(call: ActionCall) -> str:

@@ -60,7 +60,7 @@ class ActionContext(Protocol):
         and this ``ask`` then returns VALUE (``choices``, if given, are the only
         answers accepted). Work done before the question is done again on
         resume, so ask before side effects, or key them by ``idempotency_key``.
-        Implementations answer with ``weft.protocols.human_input.ask_person``.
+        Implementations answer with a ``weft.protocols.human_input.Questions`` of the call.
         """
         ...
 

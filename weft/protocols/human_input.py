@@ -24,20 +24,31 @@ from weft.protocols.actions import NEEDS_INPUT_TYPE, ActionCall, ErrorInfo
 from weft.protocols.errors import NeedsInput
 
 
-def ask_person(call: ActionCall, question: str, choices: Sequence[Any] | None = None) -> Any:
-    """The answer to ``call``'s next question, or ``NeedsInput`` when it has none yet.
+class Questions:
+    """The questions one call asks, in order, each answered from ``ActionCall.answers``.
 
-    Every ``ActionContext.ask`` is this. The count of questions asked lives on
-    the call object, which the engine makes anew for every attempt, so a
-    resumed node that runs again from its start asks its questions again in
-    the same order and gets the answers given so far.
+    A context makes one when its action first asks (``ActionContext.ask``);
+    contexts are made anew for every attempt, so a resumed node that runs
+    again from its start asks its questions again in the same order and gets
+    the answers given so far. The count lives here, not on the call: an
+    ``ActionCall`` is built for every node call, and stays as cheap as it was.
     """
-    if not isinstance(question, str) or not question.strip():
-        raise ValueError("ask() needs a question: a non-empty string")
-    index = call.count_question()
-    if index < len(call.answers):
-        return call.answers[index]
-    raise NeedsInput(question, choices=choices, index=index)
+
+    __slots__ = ("_asked", "_call")
+
+    def __init__(self, call: ActionCall) -> None:
+        self._call = call
+        self._asked = 0
+
+    def ask(self, question: str, choices: Sequence[Any] | None = None) -> Any:
+        """The answer to the call's next question, or ``NeedsInput`` when it has none yet."""
+        if not isinstance(question, str) or not question.strip():
+            raise ValueError("ask() needs a question: a non-empty string")
+        index = self._asked
+        self._asked += 1
+        if index < len(self._call.answers):
+            return self._call.answers[index]
+        raise NeedsInput(question, choices=choices, index=index)
 
 
 def question_of(error: ErrorInfo | None) -> dict[str, Any] | None:

@@ -24,7 +24,7 @@ from weft.protocols import (
     idempotency_key_of,
     new_id,
 )
-from weft.protocols.human_input import ask_person
+from weft.protocols.human_input import Questions
 from weft.protocols.results import json_result
 from weft.runtime.engine.action_table import ActionTable
 from weft.runtime.engine.compiled import CompiledNode, PreparedWorkflow
@@ -70,7 +70,7 @@ class CallSite(Protocol):
 class ExecutionContext:
     """The ``ActionContext`` given to an action called by a workflow node."""
 
-    __slots__ = ("_call", "_invoked", "child_usage", "key", "node", "site")
+    __slots__ = ("_call", "_invoked", "_questions", "child_usage", "key", "node", "site")
 
     def __init__(self, site: CallSite, node: CompiledNode, key: str, call: ActionCall) -> None:
         self.site = site
@@ -81,6 +81,8 @@ class ExecutionContext:
         self.child_usage: Usage | None = None
         #: How many times ``invoke`` called each action: the n-th call's idempotency key.
         self._invoked: dict[str, int] | None = None
+        #: The questions the action asked (``ask``), made when it first asks.
+        self._questions: Questions | None = None
 
     @property
     def call(self) -> ActionCall:
@@ -181,7 +183,9 @@ class ExecutionContext:
         return list(self.site.registry.specs().values())
 
     def ask(self, question: str, *, choices: Sequence[Any] | None = None) -> Any:
-        return ask_person(self.call, question, choices)
+        if self._questions is None:
+            self._questions = Questions(self.call)
+        return self._questions.ask(question, choices)
 
     def progress(self, message: str, fraction: float | None = None, **data: Any) -> None:
         self.site.emit(

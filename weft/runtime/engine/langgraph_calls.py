@@ -23,7 +23,7 @@ from weft.protocols import (
     idempotency_key_of,
     new_id,
 )
-from weft.protocols.human_input import ask_person
+from weft.protocols.human_input import Questions
 from weft.protocols.results import json_result
 from weft.runtime.engine.action_table import ActionTable
 from weft.runtime.engine.compiled import PreparedWorkflow
@@ -44,6 +44,7 @@ class LangGraphContext:
         self._call = call
         self._children = children
         self._invoked: dict[str, int] = {}
+        self._questions: Questions | None = None
 
     @property
     def call(self) -> ActionCall:
@@ -77,7 +78,9 @@ class LangGraphContext:
         return list(self._registry.specs().values())
 
     def ask(self, question: str, *, choices: Sequence[Any] | None = None) -> Any:
-        return ask_person(self.call, question, choices)
+        if self._questions is None:
+            self._questions = Questions(self.call)
+        return self._questions.ask(question, choices)
 
     def progress(self, message: str, fraction: float | None = None, **data: Any) -> None:
         """Progress has no listener on LangGraph's engine; it is dropped."""

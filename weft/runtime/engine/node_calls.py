@@ -415,7 +415,7 @@ class NodeCalls:
             node=key,
             attempt=attempt,
             deadline=time.time() + timeout if timeout else None,
-            answers=list(self.answers.get(key, ())),
+            answers=tuple(self.answers.get(key, ())),
         )
 
     async def _attempt(self, node: CompiledNode, call: ActionCall) -> ActionResult:

@@ -147,7 +147,7 @@ class A2aCalls:
             arguments=asking.arguments,
             idempotency_key=f"a2a:{task_id}",
             deadline=deadline,
-            answers=list(asking.answers),
+            answers=tuple(asking.answers),
         )
         try:
             result = await action.invoke(call, A2aCallContext(self.actions, call, on_progress))

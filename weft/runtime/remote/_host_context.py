@@ -31,7 +31,7 @@ from weft.protocols import (
     Usage,
     idempotency_key_of,
 )
-from weft.protocols.human_input import ask_person
+from weft.protocols.human_input import Questions
 from weft.protocols.remote import TRACEPARENT
 from weft.protocols.results import json_result
 from weft.runtime.engine.registry import ActionRegistry
@@ -91,6 +91,7 @@ class HostContext:
         self.progress_events: list[ProgressEvent] = []
         self.child_usage = Usage()
         self._invoked: dict[str, int] = {}
+        self._questions: Questions | None = None
 
     @property
     def call(self) -> ActionCall:
@@ -142,7 +143,9 @@ class HostContext:
         return list(specs.values())
 
     def ask(self, question: str, *, choices: Sequence[Any] | None = None) -> Any:
-        return ask_person(self.call, question, choices)
+        if self._questions is None:
+            self._questions = Questions(self.call)
+        return self._questions.ask(question, choices)
 
     def progress(self, message: str, fraction: float | None = None, **data: Any) -> None:
         event = ProgressEvent(

@@ -15,7 +15,7 @@ from typing import Any
 
 from weft.protocols import Action, ActionCall, ActionFailed, ActionResult, ActionSpec, new_id
 from weft.protocols.actions import new_call_id
-from weft.protocols.human_input import ask_person
+from weft.protocols.human_input import Questions
 
 
 class LocalContext:
@@ -24,6 +24,7 @@ class LocalContext:
     def __init__(self, call: ActionCall, actions: Mapping[str, Action] | None = None) -> None:
         self._call = call
         self._actions = dict(actions or {})
+        self._questions: Questions | None = None
 
     @property
     def call(self) -> ActionCall:
@@ -57,7 +58,9 @@ class LocalContext:
         return set(self._actions)
 
     def ask(self, question: str, *, choices: Sequence[Any] | None = None) -> Any:
-        return ask_person(self.call, question, choices)
+        if self._questions is None:
+            self._questions = Questions(self.call)
+        return self._questions.ask(question, choices)
 
     def progress(self, message: str, fraction: float | None = None, **data: Any) -> None:
         return None

@@ -32,7 +32,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from weft.protocols import Action, ActionCall, ActionResult, ActionSpec, Usage
-from weft.protocols.human_input import ask_person
+from weft.protocols.human_input import Questions
 from weft.protocols.teams import MemberReply, TeamMessage
 from weft.runtime.teams.team_spans import TeamSpans
 
@@ -173,7 +173,7 @@ class MemberContext:
     records itself (an LLM request) become children of its own call.
     """
 
-    __slots__ = ("_call", "_on_progress", "_outer", "_spans")
+    __slots__ = ("_call", "_on_progress", "_outer", "_questions", "_spans")
 
     def __init__(
         self,
@@ -186,6 +186,7 @@ class MemberContext:
         self._call = call
         self._spans = spans
         self._on_progress = on_progress
+        self._questions: Questions | None = None
 
     @property
     def call(self) -> ActionCall:
@@ -209,7 +210,9 @@ class MemberContext:
         return specs
 
     def ask(self, question: str, *, choices: Sequence[Any] | None = None) -> Any:
-        return ask_person(self.call, question, choices)
+        if self._questions is None:
+            self._questions = Questions(self.call)
+        return self._questions.ask(question, choices)
 
     def progress(self, message: str, fraction: float | None = None, **data: Any) -> None:
         if self._on_progress is not None:
