@@ -13,7 +13,12 @@ from __future__ import annotations
 from typing import Any
 
 from weft.agents._deadline import within_deadline
-from weft.agents._mcp_connection import McpConnection, McpServerError, describe
+from weft.agents._mcp_connection import (
+    McpConnection,
+    McpServerError,
+    McpUnauthorized,
+    describe,
+)
 from weft.protocols import ActionCall, ActionContext, ActionResult, ActionSpec
 
 __all__ = ["McpAction"]
@@ -81,6 +86,8 @@ class McpAction:
             assert failed.error is not None
             failed.error.details["code"] = exc.code
             return failed
+        except McpUnauthorized as exc:  # another attempt sends the same token: not retryable
+            return ActionResult.failure(call.call_id, "Unauthorized", str(exc))
         except McpServerError as exc:
             return ActionResult.failure(call.call_id, "McpServerError", str(exc), retryable=True)
         except ConnectionError as exc:

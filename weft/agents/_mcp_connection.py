@@ -19,6 +19,11 @@ same server, start the server once. A connection that broke (the server
 process died, the HTTP endpoint closed) is opened again on the next call.
 ``close_all`` runs at interpreter exit, so a stdio server is shut down the
 way the SDK does it (stdin closed, then terminated) and never outlives weft.
+
+An HTTP server is reached through an HTTP client made here (the SDK's own
+defaults), which sends the target's bearer token on every request and
+notices a 401 answer, so "the server wants a token" is said as such
+(``refusal``) instead of as the SDK's generic "error response".
 """
 
 from __future__ import annotations
@@ -26,22 +31,25 @@ from __future__ import annotations
 import asyncio
 import atexit
 import concurrent.futures
+import contextlib
 import logging
 import os
 import shlex
 import shutil
 import threading
-from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from weft.protocols import WeftError
+from weft.protocols.bearer import authorization, check_token, refusal
 
 __all__ = [
     "McpCatalog",
     "McpConnection",
     "McpServerError",
     "McpTarget",
+    "McpUnauthorized",
     "close_all",
     "connection_for",
 ]
@@ -65,6 +73,10 @@ class McpServerError(WeftError):
     """An MCP server could not be started, reached or listed; the message names it."""
 
 
+class McpUnauthorized(McpServerError):
+    """An HTTP MCP server answered 401: it wants a bearer token, or another one."""
+
+
 def _require_mcp() -> None:
     try:
         import mcp  # noqa: F401
@@ -80,6 +92,8 @@ class McpTarget:
     command: tuple[str, ...] = ()
     env: tuple[tuple[str, str], ...] = ()
     cwd: str | None = None
+    #: The bearer token sent to a URL (never shown: not in ``repr`` nor ``label``).
+    token: str | None = field(default=None, repr=False)
 
     @classmethod
     def parse(
@@ -88,13 +102,21 @@ class McpTarget:
         *,
         env: Mapping[str, str] | None = None,
         cwd: str | os.PathLike[str] | None = None,
+        token: str | None = None,
     ) -> McpTarget:
         """``http(s)://...`` is a URL; any other string is a command line (shell quoting);
-        a list is the command's argv as it is."""
+        a list is the command's argv as it is. ``token`` goes to a URL only (a command
+        gets its secrets in ``env``): ``McpServerError`` otherwise, or when it cannot be
+        a bearer token."""
         if isinstance(server, str):
             text = server.strip()
             if text.startswith(("http://", "https://")):
-                return cls(url=text)
+                if token is not None:
+                    try:
+                        check_token(token, f"the token for MCP server {text}")
+                    except ValueError as exc:
+                        raise McpServerError(str(exc)) from None
+                return cls(url=text, token=token)
             try:
                 argv = shlex.split(text)
             except ValueError as exc:
@@ -103,6 +125,11 @@ class McpTarget:
             argv = list(server)
         if not argv:
             raise McpServerError("an MCP server needs a command or an http(s):// URL")
+        if token is not None:
+            raise McpServerError(
+                f"MCP server {shlex.join(argv)}: a bearer token is sent to an http(s):// "
+                "server; a stdio command gets its secrets in its environment (env=)"
+            )
         return cls(
             command=tuple(argv),
             env=tuple(sorted((env or {}).items())),
@@ -127,10 +154,14 @@ class McpTarget:
         elif shutil.which(program, path=path_var) is None:
             raise McpServerError(f"MCP server command not found: {program!r} is not on PATH")
 
-    def sdk_server(self) -> Any:
-        """What ``mcp.Client`` takes: the URL, or ``StdioServerParameters``."""
+    def sdk_server(self, on_401: Callable[[], None] | None = None) -> Any:
+        """What ``mcp.Client`` takes: a streamable-HTTP transport, or ``StdioServerParameters``.
+
+        The transport's HTTP client (the SDK's defaults) sends ``token`` and calls
+        ``on_401`` when the server answers 401; it is closed with the transport.
+        """
         if self.url is not None:
-            return self.url
+            return _http_transport(self.url, self.token, on_401)
         from mcp import StdioServerParameters
 
         # The SDK passes only a few safe variables to the server (HOME, PATH...): a
@@ -143,6 +174,24 @@ class McpTarget:
             env=env | dict(self.env),
             cwd=self.cwd,
         )
+
+
+@contextlib.asynccontextmanager
+async def _http_transport(
+    url: str, token: str | None, on_401: Callable[[], None] | None
+) -> AsyncIterator[Any]:
+    """The SDK's streamable-HTTP transport over an HTTP client of ours (see ``sdk_server``)."""
+    from mcp.client.streamable_http import streamable_http_client
+    from mcp.shared._httpx_utils import create_mcp_http_client
+
+    async def seen(response: Any) -> None:
+        if response.status_code == 401 and on_401 is not None:
+            on_401()
+
+    http = create_mcp_http_client(headers=authorization(token) if token else None)
+    http.event_hooks = {"response": [seen]}
+    async with http, streamable_http_client(url, http_client=http) as streams:
+        yield streams
 
 
 @dataclass(frozen=True)
@@ -237,6 +286,15 @@ class McpConnection:
         self._holder: asyncio.Task[None] | None = None
         self._closing: asyncio.Event | None = None
         self._opening: asyncio.Future[Any] | None = None
+        #: How many 401 answers the server gave (counted by the HTTP client's hook).
+        self._refusals = 0
+
+    def _refused(self) -> None:
+        self._refusals += 1
+
+    def _unauthorized(self) -> McpUnauthorized:
+        sent = self.target.token is not None
+        return McpUnauthorized(f"MCP server {refusal(self.target.label, sent_token=sent)}")
 
     # -- on the MCP loop ----------------------------------------------------------
 
@@ -264,9 +322,10 @@ class McpConnection:
         """Own the client's context for as long as the connection lives (one task)."""
         from mcp import Client
 
+        refusals = self._refusals
         try:
             self.target.check()
-            async with Client(self.target.sdk_server()) as client:
+            async with Client(self.target.sdk_server(self._refused)) as client:
                 self._client = client
                 if not opened.done():
                     opened.set_result(client)
@@ -279,7 +338,9 @@ class McpConnection:
             if not opened.done():
                 opened.set_exception(exc)
         except BaseException as exc:  # the SDK's task groups raise groups of anything
-            if not opened.done():
+            if not opened.done() and self._refusals > refusals:
+                opened.set_exception(self._unauthorized())
+            elif not opened.done():
                 opened.set_exception(
                     McpServerError(
                         f"MCP server {self.target.label} could not be "
@@ -354,9 +415,12 @@ class McpConnection:
         from mcp.types import CONNECTION_CLOSED
 
         client = await self._client_now()
+        refusals = self._refusals
         try:
             return await send(client)
         except MCPError as exc:
+            if self._refusals > refusals:
+                raise self._unauthorized() from None
             if exc.code == CONNECTION_CLOSED:
                 await self._drop()
             raise

@@ -26,7 +26,11 @@ What maps to what (docs/interop.md has the table):
 - the call's deadline is the request's timeout; cancelling the call closes
   the request (the remote task is not sent ``CancelTask``);
 - the card is read once (``/.well-known/agent-card.json``), when first
-  needed, and its capability card (``capability_from_a2a``) is the spec's.
+  needed, and its capability card (``capability_from_a2a``) is the spec's;
+- ``token`` is sent as ``Authorization: Bearer <token>`` with every request
+  (an agent served with ``weft a2a serve --http ... --token-env VAR``); an
+  agent that answers 401 gives a non-retryable ``Unauthorized`` result naming
+  its URL, never the token (``weft.protocols.bearer.refusal``).
 
 An ``mqtt://`` or ``mqtts://`` URL (``mqtt://HOST:PORT/ORG/UNIT/AGENT_ID``)
 names an agent on A2A's MQTT binding instead: ``from_a2a`` then gives an
@@ -60,6 +64,7 @@ from weft.protocols.a2a import (
     response_result,
     value_to_parts,
 )
+from weft.protocols.bearer import authorization, check_token, refusal
 
 __all__ = ["A2aAction", "from_a2a"]
 
@@ -71,6 +76,20 @@ A2A_INPUT_SCHEMA: dict[str, Any] = {
     "properties": {"text": {"type": "string", "description": "The message text."}},
     "additionalProperties": True,
 }
+
+
+def _unauthorized(exc: BaseException) -> bool:
+    """Whether ``exc`` (or what it was raised from) is an HTTP 401 answer."""
+    seen: set[int] = set()
+    found: BaseException | None = exc
+    while found is not None and id(found) not in seen:
+        seen.add(id(found))
+        response = getattr(found, "response", None)
+        status = getattr(response, "status_code", None) or getattr(found, "status_code", None)
+        if status == 401:
+            return True
+        found = found.__cause__ or found.__context__
+    return False
 
 
 def _sdk() -> Any:
@@ -93,6 +112,7 @@ class A2aAction(A2aCardAction):
         description: str | None = None,
         card: Mapping[str, Any] | None = None,
         timeout: float | None = None,
+        token: str | None = None,
     ) -> None:
         if url.startswith(("mqtt://", "mqtts://")):
             raise ValueError(
@@ -100,6 +120,8 @@ class A2aAction(A2aCardAction):
                 "'await from_a2a(url)' for an agent on an MQTT broker"
             )
         self.url = url
+        #: The bearer token sent with every request (``None``: none is sent). Not in repr.
+        self._token = None if token is None else check_token(token, f"A2aAction({url!r}) token")
         found = name or (a2a_name(str(card.get("name", ""))) if card else None)
         if not found:
             raise ValueError(f"A2aAction({url!r}) needs a name (or use 'await from_a2a(url)')")
@@ -139,7 +161,9 @@ class A2aAction(A2aCardAction):
         # Nagle off: a request's headers and body must not wait for the server's delayed ACK.
         nodelay = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
         http = httpx.AsyncClient(
-            timeout=None, transport=httpx.AsyncHTTPTransport(socket_options=nodelay)
+            timeout=None,
+            transport=httpx.AsyncHTTPTransport(socket_options=nodelay),
+            headers=authorization(self._token) if self._token else None,
         )
         try:
             if self._card is None:
@@ -198,6 +222,12 @@ class A2aAction(A2aCardAction):
         except ImportError:
             raise
         except Exception as exc:
+            if _unauthorized(exc):
+                return ActionResult.failure(
+                    call.call_id,
+                    "Unauthorized",
+                    f"{self._name}: {refusal(self.url, sent_token=self._token is not None)}",
+                )
             return ActionResult.from_exception(call.call_id, exc, source=self._name)
         response = stream.response()
         if response is None:
@@ -215,18 +245,30 @@ class A2aAction(A2aCardAction):
 
 
 async def from_a2a(
-    url: str, *, name: str | None = None, skill: str | None = None, timeout: float | None = None
+    url: str,
+    *,
+    name: str | None = None,
+    skill: str | None = None,
+    timeout: float | None = None,
+    token: str | None = None,
 ) -> A2aAction | A2aMqttAction:
     """The A2A agent at ``url`` as an action named after its card (or ``name``).
 
     ``http(s)://`` reads the card from ``/.well-known/agent-card.json``;
     ``mqtt(s)://HOST:PORT/ORG/UNIT/AGENT_ID`` reads the agent's retained card
     on the broker (``from_a2a_mqtt``; ``A2aAgentNotFound`` when there is none).
+    ``token`` is the bearer token an HTTP agent wants (``ValueError`` with an
+    ``mqtt://`` URL: the broker's own credentials guard those).
     """
     if url.startswith(("mqtt://", "mqtts://")):
+        if token is not None:
+            raise ValueError(
+                f"from_a2a({url!r}, token=...): a bearer token is for an http(s):// agent; "
+                "an agent on a broker is guarded by the broker's credentials"
+            )
         return await from_a2a_mqtt(url, name=name, skill=skill, timeout=timeout)
-    probe = A2aAction(url, name=name or "a2a_agent", skill=skill, timeout=timeout)
+    probe = A2aAction(url, name=name or "a2a_agent", skill=skill, timeout=timeout, token=token)
     card = await probe.resolve()
-    action = A2aAction(url, name=name, skill=skill, card=card, timeout=timeout)
+    action = A2aAction(url, name=name, skill=skill, card=card, timeout=timeout, token=token)
     action._clients = probe._clients
     return action

@@ -31,7 +31,11 @@ What maps to what:
 - an error the protocol itself reports (``MCPError``: unknown tool, invalid
   parameters) is an ``error`` result of type ``McpError`` with its JSON-RPC
   code; a broken connection is a retryable ``ConnectionError`` and the next
-  call reconnects; the call's deadline bounds the call (``timeout`` result).
+  call reconnects; the call's deadline bounds the call (``timeout`` result);
+- ``token`` (an HTTP server's bearer token, ``weft mcp serve --http ...
+  --token-env VAR``) is sent as ``Authorization: Bearer`` with every request;
+  a server that answers 401 is an ``McpUnauthorized`` error when listing, and a
+  non-retryable ``Unauthorized`` result when calling, naming the URL only.
 
 Resources and prompts come too when asked for (``resources=True``,
 ``prompts=True``; YAML's ``mcp:`` always asks): one ``read_resource`` action
@@ -63,6 +67,7 @@ from weft.agents._mcp_connection import (
     McpConnection,
     McpServerError,
     McpTarget,
+    McpUnauthorized,
     Progress,
     connection_for,
 )
@@ -88,6 +93,7 @@ __all__ = [
     "McpServerError",
     "McpToolAction",
     "McpTools",
+    "McpUnauthorized",
     "from_mcp",
     "from_mcp_async",
     "to_action_result",
@@ -336,6 +342,7 @@ def from_mcp(
     env: Mapping[str, str] | None = None,
     cwd: str | os.PathLike[str] | None = None,
     connect_timeout: float | None = None,
+    token: str | None = None,
 ) -> McpTools:
     """The tools of an MCP server as actions; starts (or reaches) the server and lists them.
 
@@ -348,16 +355,19 @@ def from_mcp(
     ``prompt.<name>`` per prompt (``weft.agents.mcp_prompts``): off by
     default, because MCP meant tools for a model and resources and prompts
     for the application, and a list of actions often goes to a model whole;
-    ``env`` and ``cwd`` are given to a command.
+    ``env`` and ``cwd`` are given to a command; ``token`` is sent to a URL as
+    ``Authorization: Bearer <token>`` (a server that refuses it, or wants one
+    and got none, is an ``McpUnauthorized``, which is an ``McpServerError``).
 
     Blocks the calling thread while the server starts and answers, so a
     running event loop stalls meanwhile: async code awaits ``from_mcp_async``.
 
     Raises ``McpServerError`` when the command is not found, the server does
-    not start or answer, or a tool in ``tools`` does not exist.
+    not start or answer, or a tool in ``tools`` does not exist; also when a
+    ``token`` is given with a command.
     """
     connection = connection_for(
-        McpTarget.parse(server, env=env, cwd=cwd), connect_timeout=connect_timeout
+        McpTarget.parse(server, env=env, cwd=cwd, token=token), connect_timeout=connect_timeout
     )
     catalog = connection.catalog_sync()
     return _actions_of(
@@ -375,6 +385,7 @@ async def from_mcp_async(
     env: Mapping[str, str] | None = None,
     cwd: str | os.PathLike[str] | None = None,
     connect_timeout: float | None = None,
+    token: str | None = None,
 ) -> McpTools:
     """``from_mcp`` for async code: ``await`` it, and the caller's loop runs on meanwhile.
 
@@ -385,7 +396,7 @@ async def from_mcp_async(
     shared by the next request to it).
     """
     connection = connection_for(
-        McpTarget.parse(server, env=env, cwd=cwd), connect_timeout=connect_timeout
+        McpTarget.parse(server, env=env, cwd=cwd, token=token), connect_timeout=connect_timeout
     )
     catalog = await connection.catalog()
     return _actions_of(

@@ -1,12 +1,50 @@
-"""``--http HOST:PORT``: the listening address of ``weft mcp serve`` and ``weft a2a serve``.
+"""``--http HOST:PORT`` and ``--token-env VAR`` of ``weft mcp serve`` and ``weft a2a serve``.
 
 Parsed and range-checked here, so a typo is a usage error naming the option
-rather than a traceback from ``socket.bind`` once the server starts.
+rather than a traceback from ``socket.bind`` once the server starts. The
+bearer token is named by an environment variable, never given itself on the
+command line, where ``ps`` shows it to every user of the machine.
 """
 
 from __future__ import annotations
 
+import os
+from typing import Any
+
 import click
+
+from weft.protocols.bearer import check_token
+
+
+def token_env_option(func: Any) -> Any:
+    """``--token-env VAR``: the variable holding the bearer token an HTTP server requires."""
+    return click.option(
+        "--token-env",
+        "token_env",
+        metavar="VAR",
+        default=None,
+        help="With --http: require 'Authorization: Bearer <token>' on every request, the "
+        "token read from the environment variable VAR (never given on the command line).",
+    )(func)
+
+
+def token_from_env(var: str | None, http: bool) -> str | None:
+    """The token in ``$var`` (``None`` without ``--token-env``); ``click.UsageError`` naming
+    VAR when it is unset or empty, or when there is no ``--http`` server for it to guard."""
+    if var is None:
+        return None
+    if not http:
+        raise click.UsageError("--token-env guards an HTTP server: give --http HOST:PORT too")
+    value = os.environ.get(var)
+    if value is None:
+        raise click.UsageError(
+            f"--token-env {var}: the environment variable {var} is not set "
+            "(it must hold the bearer token clients send)"
+        )
+    try:
+        return check_token(value, f"--token-env {var}: the environment variable {var}")
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
 
 
 def host_port(value: str, option: str = "--http") -> tuple[str, int]:

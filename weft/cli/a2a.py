@@ -6,6 +6,8 @@ alive on ``--broker`` (each call then goes to an agent over weft's protocol).
 ``--http HOST:PORT`` serves A2A's JSON-RPC binding (card at
 ``/.well-known/agent-card.json``); ``--mqtt ORG/UNIT/AGENT`` serves A2A over
 MQTT on ``--broker`` (docs/a2a-mqtt.md). SIGTERM or Ctrl-C stops both.
+``--token-env VAR`` makes the HTTP agent require the bearer token held in
+``$VAR`` (the card stays public); the MQTT side is guarded by the broker.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from typing import Any
 
 import click
 
-from weft.cli._http import host_port
+from weft.cli._http import host_port, token_env_option, token_from_env
 from weft.cli._types import Finite
 from weft.cli.agents import _load_target, broker_option, namespace_option
 from weft.protocols import WeftError
@@ -34,6 +36,7 @@ def a2a_group() -> None:
 @a2a_group.command("serve")
 @click.argument("targets", nargs=-1)
 @click.option("--http", "http_address", metavar="HOST:PORT", help="Serve A2A over HTTP here.")
+@token_env_option
 @click.option(
     "--mqtt",
     "mqtt_address",
@@ -70,6 +73,7 @@ def a2a_group() -> None:
 def serve_command(
     targets: tuple[str, ...],
     http_address: str | None,
+    token_env: str | None,
     mqtt_address: str | None,
     pool: str | None,
     broker: str,
@@ -89,6 +93,7 @@ def serve_command(
     if pool and not mqtt_address:
         raise click.UsageError("--pool is a pool of A2A over MQTT: give --mqtt ORG/UNIT/AGENT too")
     http = host_port(http_address) if http_address else None
+    token = token_from_env(token_env, http is not None)
     address = None
     if mqtt_address:
         from weft.protocols.a2a_mqtt import A2aMqttAddress, check_identifier
@@ -106,12 +111,15 @@ def serve_command(
         from weft.runtime.remote.agent_host import hosted
 
         local = hosted(_load_target(t) for t in targets)
-    asyncio.run(_serve(local, http, address, pool, broker, namespace, name, wait, trust_path))
+    asyncio.run(
+        _serve(local, http, token, address, pool, broker, namespace, name, wait, trust_path)
+    )
 
 
 async def _serve(
     local: Any,
     http: tuple[str, int] | None,
+    token: str | None,
     address: Any,
     pool: str | None,
     broker: str,
@@ -136,13 +144,14 @@ async def _serve(
 
             try:
                 server = await stack.enter_async_context(
-                    A2aHttpServer(actions, host=http[0], port=http[1], name=name)
+                    A2aHttpServer(actions, host=http[0], port=http[1], name=name, token=token)
                 )
             except OSError as exc:  # taken, or not an address of this machine
                 raise WeftError(
                     f"cannot listen on {http[0]}:{http[1]}: {exc.strerror or exc}"
                 ) from None
-            click.echo(f"A2A agent serving {names} at {server.url} (JSON-RPC)", err=True)
+            guard = ", bearer token required" if token else ""
+            click.echo(f"A2A agent serving {names} at {server.url} (JSON-RPC{guard})", err=True)
         if address is not None:
             from weft.runtime.interop.a2a_mqtt import serve_a2a_mqtt
 

@@ -5,7 +5,8 @@ Its actions are the ones named on the command line (``module:object`` or
 ``--broker`` every action a trusted agent on that broker serves now (read
 again at each request, so agents that start later are listed too). It
 speaks MCP on stdin/stdout by default, as an MCP client that starts it
-expects, or streamable HTTP with ``--http HOST:PORT`` (at ``/mcp``).
+expects, or streamable HTTP with ``--http HOST:PORT`` (at ``/mcp``), which
+``--token-env VAR`` guards with the bearer token held in ``$VAR``.
 Each action's spec and capability card is a resource, ``weft://cards/{tool}``;
 no prompts are offered (``weft.runtime.interop.mcp_server`` says why).
 """
@@ -19,7 +20,7 @@ from typing import Any
 
 import click
 
-from weft.cli._http import host_port
+from weft.cli._http import host_port, token_env_option, token_from_env
 from weft.cli.agents import (
     _load_target,
     add_import_folders,
@@ -49,6 +50,7 @@ def mcp_group() -> None:
     default=None,
     help="Serve streamable HTTP at http://HOST:PORT/mcp instead of stdio (port 0: any).",
 )
+@token_env_option
 @click.option("--name", default="weft", show_default=True, help="The server's name for clients.")
 @trust_option
 @paths_option
@@ -57,6 +59,7 @@ def serve_command(
     broker: str | None,
     namespace: str,
     http_address: str | None,
+    token_env: str | None,
     name: str,
     trust_path: str | None,
     paths: tuple[str, ...],
@@ -72,13 +75,14 @@ def serve_command(
     if not targets and broker is None:
         raise click.UsageError("nothing to serve: give TARGETS (module:object), or --broker URL")
     address = host_port(http_address) if http_address is not None else None
+    token = token_from_env(token_env, address is not None)
     # stdout carries MCP's messages on stdio: logs go to stderr only.
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     add_import_folders(paths)
     from weft.runtime.remote.agent_host import hosted
 
     local = hosted(_load_target(t) for t in targets)
-    asyncio.run(_serve(local, broker, namespace, address, name, trust_path))
+    asyncio.run(_serve(local, broker, namespace, address, token, name, trust_path))
 
 
 async def _serve(
@@ -86,13 +90,14 @@ async def _serve(
     broker: str | None,
     namespace: str,
     address: tuple[str, int] | None,
+    token: str | None,
     name: str,
     trust_path: str | None,
 ) -> None:
     from weft.runtime.interop.mcp_server import McpActionServer
 
     if broker is None:
-        await _run(McpActionServer(local, name=name), address)
+        await _run(McpActionServer(local, name=name, token=token), address)
         return
     from weft.runtime.bus.mqtt.mqtt_bus import MqttBus
     from weft.runtime.engine.action_table import ActionTable
@@ -108,7 +113,7 @@ async def _serve(
                 table.register(action, name=action_name, replace=True)  # local ones win
             return table
 
-        await _run(McpActionServer(actions, name=name), address)
+        await _run(McpActionServer(actions, name=name, token=token), address)
 
 
 async def _run(server: Any, address: tuple[str, int] | None) -> None:
@@ -118,7 +123,8 @@ async def _run(server: Any, address: tuple[str, int] | None) -> None:
         return
 
     def ready(url: str) -> None:
-        click.echo(f"weft mcp: serving {_names(server)} at {url}", err=True)
+        guard = " (bearer token required)" if server.token_required else ""
+        click.echo(f"weft mcp: serving {_names(server)} at {url}{guard}", err=True)
 
     await server.run_http(*address, ready=ready)
 

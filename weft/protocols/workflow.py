@@ -304,10 +304,27 @@ class ActionRef(BaseModel):
         description="With 'a2a': seconds a call may wait for its answer at most; for an "
         "mqtt:// agent also how long loading the workflow waits for its card (default 5).",
     )
+    token_env: str | None = Field(
+        default=None,
+        description="With an http(s):// 'a2a' or 'mcp' URL: the environment variable holding "
+        "the bearer token the server wants (sent as 'Authorization: Bearer <token>'); read "
+        "when the workflow is loaded. Name the variable here, never the token itself.",
+    )
     description: str | None = Field(default=None, description="Overrides the action's own.")
 
     #: The fields that say where an action comes from; a reference gives exactly one.
     _SOURCES: ClassVar[tuple[str, ...]] = ("python", "workflow", "mcp", "a2a")
+
+    @field_validator("token_env")
+    @classmethod
+    def _variable_name(cls, value: str | None) -> str | None:
+        # The value is not echoed: a token pasted here by mistake stays out of the message.
+        if value is not None and not _ENV_NAME.fullmatch(value):
+            raise ValueError(
+                "'token_env' must name an environment variable (letters, digits and _, "
+                "not starting with a digit) that holds the token, not the token itself"
+            )
+        return value
 
     @model_validator(mode="after")
     def _exactly_one(self) -> ActionRef:
@@ -321,7 +338,33 @@ class ActionRef(BaseModel):
             raise ValueError("'timeout' bounds the calls of an A2A agent: it needs 'a2a'")
         if self.a2a is not None:
             _check_a2a_url(self.a2a)
+        if self.token_env is not None:
+            _check_token_source(self)
         return self
+
+
+#: What an environment variable's name may be (``token_env``).
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _check_token_source(ref: ActionRef) -> None:
+    """``ValueError`` unless ``token_env`` goes with a server reached over HTTP."""
+    url = ref.a2a or ref.mcp
+    if url is None:
+        raise ValueError(
+            "'token_env' names the bearer token of an HTTP 'a2a' or 'mcp' server: it needs one"
+        )
+    if url.strip().startswith(("http://", "https://")):
+        return
+    if ref.a2a is not None:
+        raise ValueError(
+            "'token_env' sends a bearer token over HTTP: an mqtt(s):// A2A agent is "
+            "guarded by its broker's credentials (in the broker URL)"
+        )
+    raise ValueError(
+        "'token_env' sends a bearer token to an http(s):// MCP server: a stdio command "
+        "gets its secrets in its own environment"
+    )
 
 
 class Defaults(BaseModel):

@@ -59,6 +59,7 @@ from weft.runtime.engine.compiled import (
 )
 from weft.runtime.engine.discovery import Discoveries, is_mqtt_url
 from weft.runtime.engine.secret_flow import analyse
+from weft.runtime.engine.source_tokens import token_of
 from weft.runtime.engine.workflow_action import WorkflowAction
 from weft.workflows import GraphPlan, Workflow, load_workflow, resolve_reducer, validate
 from weft.workflows.expressions import Condition, ExpressionError, Renderer, compile_template
@@ -380,7 +381,8 @@ def _a2a_action(name: str, ref: ActionRef, spec: WorkflowSpec, found: Discoverie
     topic it waited on."""
     assert ref.a2a is not None
     if not is_mqtt_url(ref.a2a):
-        return A2aAction(ref.a2a, name=name, skill=ref.skill, timeout=ref.timeout)
+        token = token_of(name, ref, spec)
+        return A2aAction(ref.a2a, name=name, skill=ref.skill, timeout=ref.timeout, token=token)
     wait = ref.timeout or DISCOVERY_TIMEOUT
     try:
         card = found.a2a_card(ref.a2a, ref.timeout) if found is not None else None
@@ -420,10 +422,13 @@ def _register_mcp_tools(
             locate(spec.source, ("actions", name, "description")),
         )
     assert ref.mcp is not None
+    token = token_of(name, ref, spec)
     try:
-        tools = found.mcp_tools(name, ref.mcp, base) if found is not None else None
+        tools = found.mcp_tools(name, ref.mcp, base, ref.token_env) if found is not None else None
         if tools is None:
-            tools = from_mcp(ref.mcp, prefix=name, cwd=base, resources=True, prompts=True)
+            tools = from_mcp(
+                ref.mcp, prefix=name, cwd=base, resources=True, prompts=True, token=token
+            )
     except McpServerError as exc:
         raise DefinitionError.single(f"action '{name}': {exc}", where) from None
     for action in tools:

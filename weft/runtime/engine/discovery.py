@@ -20,6 +20,7 @@ for it) is looked up synchronously, as before.
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -38,7 +39,7 @@ __all__ = ["Discoveries", "Loader", "is_mqtt_url"]
 Loader = Callable[[Path], WorkflowSpec | Workflow]
 
 T = TypeVar("T")
-_McpKey = tuple[str, str, str]
+_McpKey = tuple[str, str, str, str | None]
 _A2aKey = tuple[str, float]
 #: The discoveries to run, by what they look up ("mcp" or "a2a", and that one's key).
 _Jobs = dict[tuple[str, _McpKey | _A2aKey], Coroutine[Any, Any, Any]]
@@ -49,10 +50,10 @@ def is_mqtt_url(url: str) -> bool:
     return url.startswith(("mqtt://", "mqtts://"))
 
 
-def mcp_key(name: str, server: str, cwd: Path) -> _McpKey:
+def mcp_key(name: str, server: str, cwd: Path, token_env: str | None) -> _McpKey:
     """An ``mcp:`` entry's identity: its actions are named after ``name``, a command runs in
-    ``cwd``."""
-    return (name, server, str(cwd))
+    ``cwd``, a URL is sent the token in ``$token_env``."""
+    return (name, server, str(cwd), token_env)
 
 
 def a2a_key(url: str, timeout: float | None) -> _A2aKey:
@@ -72,10 +73,12 @@ class Discoveries:
         #: Workflow files already loaded, by resolved path: each is read (or run) once.
         self.definitions: dict[str, WorkflowSpec | Workflow] = {}
 
-    def mcp_tools(self, name: str, server: str, cwd: Path) -> McpTools | None:
+    def mcp_tools(
+        self, name: str, server: str, cwd: Path, token_env: str | None = None
+    ) -> McpTools | None:
         """The tools listed for this entry; its exception when listing failed; None when it
         was not looked up beforehand."""
-        return _answer(self._mcp.get(mcp_key(name, server, cwd)))
+        return _answer(self._mcp.get(mcp_key(name, server, cwd, token_env)))
 
     def a2a_card(self, url: str, timeout: float | None) -> dict[str, Any] | None:
         """The card read for this agent, as ``mcp_tools`` does for a server."""
@@ -111,10 +114,12 @@ class Discoveries:
 
         for name, ref in spec.actions.items():
             if ref.mcp is not None and ref.description is None:  # with one: refused unlisted
-                key = ("mcp", mcp_key(name, ref.mcp, base))
-                if key not in jobs:
+                # an unset token_env is left unlisted, for the compile to report at its line
+                token = os.environ.get(ref.token_env) if ref.token_env else None
+                key = ("mcp", mcp_key(name, ref.mcp, base, ref.token_env))
+                if key not in jobs and (token or not ref.token_env):
                     jobs[key] = from_mcp_async(
-                        ref.mcp, prefix=name, cwd=base, resources=True, prompts=True
+                        ref.mcp, prefix=name, cwd=base, resources=True, prompts=True, token=token
                     )
             elif ref.a2a is not None and is_mqtt_url(ref.a2a):
                 found = a2a_key(ref.a2a, ref.timeout)

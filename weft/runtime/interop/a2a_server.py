@@ -17,6 +17,12 @@ The card says ``capabilities.streaming``: on a ``SendStreamingMessage``
 before the artifact and the final status (``ProgressRelay``). A blocking
 ``SendMessage`` records the same updates in the task's history.
 
+Given a ``token``, every request but the agent card's must carry
+``Authorization: Bearer <token>`` (``http_auth.BearerAuth``; others get 401),
+and the card declares the scheme (``securitySchemes``/``securityRequirements``),
+so a client reads it, without a token, to learn that one is wanted. The
+token is registered as a secret of the process (never written down).
+
 The SDK keeps tasks in memory (``InMemoryTaskStore``) for ``GetTask``; the
 agent serves in uvicorn on the running event loop, so one process can host
 it beside other weft services. ``a2a-sdk`` and ``uvicorn`` are the ``a2a``
@@ -38,6 +44,7 @@ from a2a.server.request_handlers import DefaultRequestHandler
 from a2a.server.routes import create_agent_card_routes, create_jsonrpc_routes
 from a2a.server.tasks import InMemoryTaskStore, TaskUpdater
 from a2a.types import Message, Part, Role, Task, TaskState, TaskStatus
+from a2a.utils.constants import AGENT_CARD_WELL_KNOWN_PATH
 from google.protobuf.json_format import MessageToDict, ParseDict
 
 from weft.protocols import ActionResult, ActionState
@@ -50,11 +57,14 @@ from weft.protocols.a2a import (
     progress_message,
     value_to_parts,
 )
+from weft.protocols.bearer import check_token, declare_bearer
 from weft.protocols.human_input import question_of
 from weft.runtime.engine.registry import ActionRegistry
 from weft.runtime.interop.a2a_calls import A2aCalls, A2aRequestError
 from weft.runtime.interop.a2a_validate import agent_card_proto
+from weft.runtime.interop.http_auth import BearerAuth
 from weft.runtime.interop.http_listen import listening_socket
+from weft.runtime.support.secrets import secret
 
 _log = logging.getLogger(__name__)
 
@@ -163,41 +173,57 @@ class WeftAgentExecutor(AgentExecutor):
         await updater.cancel()
 
 
-def a2a_http_app(actions: Any, *, url: str, name: str | None = None) -> Any:
-    """The Starlette app of an A2A agent serving ``actions`` (anything ``ActionRegistry``
-    takes), its card naming ``url``; ``name`` defaults to the first action's."""
+def a2a_http_app(
+    actions: Any, *, url: str, name: str | None = None, token: str | None = None
+) -> Any:
+    """The ASGI app of an A2A agent serving ``actions`` (anything ``ActionRegistry``
+    takes), its card naming ``url``; ``name`` defaults to the first action's. With
+    ``token``, every request but the card's needs it as a bearer token (module docstring)."""
     from starlette.applications import Starlette
 
     registry = actions if isinstance(actions, ActionRegistry) else ActionRegistry(actions)
     calls = A2aCalls(registry)
     specs = calls.specs()
-    card = agent_card_proto(
-        a2a_agent_card(
-            name or specs[0].name,
-            specs,
-            interfaces=[a2a_interface(url, JSONRPC_BINDING, version=A2A_PROTOCOL_VERSION)],
-            streaming=True,
-        )
+    card_json = a2a_agent_card(
+        name or specs[0].name,
+        specs,
+        interfaces=[a2a_interface(url, JSONRPC_BINDING, version=A2A_PROTOCOL_VERSION)],
+        streaming=True,
     )
+    card = agent_card_proto(declare_bearer(card_json) if token else card_json)
     handler = DefaultRequestHandler(
         agent_executor=WeftAgentExecutor(calls), task_store=InMemoryTaskStore(), agent_card=card
     )
     routes = [*create_agent_card_routes(card), *create_jsonrpc_routes(handler, rpc_url="/")]
-    return Starlette(routes=routes)
+    app = Starlette(routes=routes)
+    if not token:
+        return app
+    return BearerAuth(app, secret(token), public=[AGENT_CARD_WELL_KNOWN_PATH])
 
 
 class A2aHttpServer:
     """``actions`` served as an A2A agent at ``http://host:port/`` while the block runs.
 
     ``port=0`` takes a free port (``url`` says which). The socket is bound
-    before the card is written, so the card names the real address.
+    before the card is written, so the card names the real address. With
+    ``token``, requests must carry ``Authorization: Bearer <token>`` (the card
+    excepted); ``ValueError`` when it cannot be a bearer token.
     """
 
     def __init__(
-        self, actions: Any, *, host: str = "127.0.0.1", port: int = 0, name: str | None = None
+        self,
+        actions: Any,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        name: str | None = None,
+        token: str | None = None,
     ) -> None:
+        if token is not None:
+            check_token(token, "A2aHttpServer(token=...)")
         self._actions = actions
         self._name = name
+        self._token = token
         self._sock = listening_socket(host, port)
         bound_host, bound_port = self._sock.getsockname()[:2]
         self.url = f"http://{bound_host}:{bound_port}/"
@@ -219,7 +245,7 @@ class A2aHttpServer:
 
     def app(self) -> Any:
         """The ASGI app served (``a2a_http_app``; a test may serve another A2A app)."""
-        return a2a_http_app(self._actions, url=self.url, name=self._name)
+        return a2a_http_app(self._actions, url=self.url, name=self._name, token=self._token)
 
     async def serve_forever(self) -> None:
         """Serve until ``stop`` (or uvicorn ends by itself)."""

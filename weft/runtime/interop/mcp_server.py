@@ -39,7 +39,10 @@ weaker copy of the agent than the tool that calls it.
 ``McpActionServer.run_stdio()`` serves on stdin/stdout (nothing else may
 write to stdout meanwhile); ``run_http(host, port)`` serves streamable HTTP
 at ``/mcp`` with uvicorn. Both speak every protocol revision the SDK does,
-the stateless 2026-07-28 one included.
+the stateless 2026-07-28 one included. Given a ``token``, the HTTP server
+answers only requests carrying ``Authorization: Bearer <token>``; any other
+gets 401 (``http_auth.BearerAuth``). A stdio server has no token: whoever
+starts the process is its only client.
 """
 
 from __future__ import annotations
@@ -51,10 +54,13 @@ from typing import Any
 
 from weft.agents.mcp_action import ERROR_META, STATE_META
 from weft.protocols import ActionCall, ActionResult, ActionSpec, ErrorInfo, WeftError
+from weft.protocols.bearer import check_token
 from weft.runtime.engine.action_table import ActionTable
 from weft.runtime.engine.capability import card_of
 from weft.runtime.engine.langgraph_calls import invoke_action
+from weft.runtime.interop.http_auth import BearerAuth
 from weft.runtime.interop.http_listen import listening_socket
+from weft.runtime.support.secrets import secret
 
 __all__ = [
     "CARD_URI",
@@ -108,7 +114,11 @@ def _text(output: Any) -> str:
 
 
 class McpActionServer:
-    """An MCP server whose tools are weft actions; see the module docstring."""
+    """An MCP server whose tools are weft actions; see the module docstring.
+
+    ``token``: the bearer token HTTP requests must carry (``ValueError`` when it
+    cannot be one); registered as a secret of the process, never written down.
+    """
 
     def __init__(
         self,
@@ -116,14 +126,21 @@ class McpActionServer:
         *,
         name: str = "weft",
         instructions: str | None = None,
+        token: str | None = None,
     ) -> None:
         from weft import __version__
 
+        self._token = None if token is None else secret(check_token(token, "the MCP token"))
         self._source = actions
         self.name = name
         self.instructions = instructions
         self.version = __version__
         self._server: Any = None
+
+    @property
+    def token_required(self) -> bool:
+        """Whether HTTP requests must carry the bearer token."""
+        return self._token is not None
 
     def actions(self) -> ActionTable:
         """The actions served now."""
@@ -263,8 +280,9 @@ class McpActionServer:
             await server.run(read_stream, write_stream, server.create_initialization_options())
 
     def http_app(self, host: str = "127.0.0.1") -> Any:
-        """The Starlette app serving streamable HTTP at ``/mcp`` (for an ASGI server)."""
-        return self.server().streamable_http_app(host=host)
+        """The ASGI app serving streamable HTTP at ``/mcp`` (behind the token, if any)."""
+        app = self.server().streamable_http_app(host=host)
+        return app if self._token is None else BearerAuth(app, self._token)
 
     async def run_http(
         self, host: str, port: int, *, ready: Callable[[str], None] | None = None
