@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
 from rich.console import Console
 
-from weft.cli._display import RunDisplay
-from weft.protocols import EventKind, RunEvent
+from weft.cli._display import RunDisplay, print_summary
+from weft.protocols import ErrorInfo, EventKind, NodeState, RunEvent, RunState
+from weft.protocols.actions import NO_USAGE
+from weft.runtime.engine.outcomes import NodeOutcome, RunResult
 
 
 def rendered(display: RunDisplay) -> str:
@@ -89,3 +92,25 @@ def test_critic_reviews_and_loop_passes_are_counted_and_the_latest_shown() -> No
     text = rendered(display)
     assert "reviews 2 (1 sent back)" in text and "loop passes 1" in text
     assert "loop check -> draft: pass 2" in text
+
+
+def test_a_run_cancelled_without_a_run_error_still_says_why_and_how_to_resume(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """An agent that drains cancels the call it holds: the node is cancelled with the
+    agent's reason, the run is cancelled with no run error, and the summary used to end
+    at the node's line, with neither the reason nor the resume command."""
+    cancelled = NodeOutcome(
+        "a",
+        "a",
+        NodeState.CANCELLED,
+        error=ErrorInfo(type="Cancelled", message="agent d-1: the call was cancelled"),
+        attempts=1,
+        started_at=1.0,
+        finished_at=2.0,
+    )
+    result = RunResult("r1", "wf", RunState.CANCELLED, {}, {"a": cancelled}, NO_USAGE, 1.0, 2.0)
+    print_summary(result)
+    out = capsys.readouterr().out
+    assert "Cancelled: agent d-1: the call was cancelled" in out
+    assert "resume with: weft resume r1" in out

@@ -329,6 +329,7 @@ async def test_a_yaml_workflow_calls_an_agent_on_the_broker(served: str, tmp_pat
         ("mqtt://127.0.0.1:1883/acme/ops", "must name the agent as mqtt://HOST:PORT/ORG/UNIT"),
         ("mqtt://127.0.0.1:1883/acme/ops/a b", r"agent id 'a b' must match"),
         ("mqtt://127.0.0.1:port/acme/ops/x", "has a bad port"),
+        ("mqtts://127.0.0.1/acme/ops/x?ca=/nonexistent/ca.pem", r"option ca='/nonexistent/ca.pem'"),
     ],
 )
 async def test_a_bad_mqtt_url_is_an_error_at_its_line(

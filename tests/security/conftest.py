@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from weft.protocols import BusError
-from weft.runtime.bus.mqtt.broker import MosquittoBroker
+from weft.runtime.bus.mqtt.broker import MosquittoBroker, TlsListener
 from weft.runtime.bus.mqtt.broker_auth import write_acl_file, write_password_file
 
 PASSWORDS = {
@@ -179,3 +179,17 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
         rogue_cert=base / "rogue.pem",
         rogue_key=base / "rogue.key",
     )
+
+
+@pytest.fixture
+async def tls_broker(pki: Pki) -> AsyncIterator[MosquittoBroker]:
+    """Mosquitto with a TLS listener that requires a client certificate signed by the CA."""
+    broker = MosquittoBroker(tls=TlsListener(pki.ca, pki.server_cert, pki.server_key))
+    try:
+        await broker.start()
+    except BusError as exc:
+        pytest.fail(f"cannot start a TLS Mosquitto for this test: {exc}", pytrace=False)
+    try:
+        yield broker
+    finally:
+        await broker.stop()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
+import time
 
 import pytest
 from bus_requests import Requester, serve_echo
@@ -69,6 +70,27 @@ async def test_an_agent_cannot_call_another_agent(secured: SecuredBroker) -> Non
     async with bus(secured, "alice") as alice, Requester(alice) as requester:
         with pytest.raises(BusError, match="refused the publish"):
             await requester.request(alice.topics.agent_call("bob"), b"{}", timeout=WAIT)
+
+
+async def test_a_remote_call_the_acl_refuses_fails_at_once_naming_the_topic(
+    secured: SecuredBroker,
+) -> None:
+    @tool
+    def shout(text: str) -> str:
+        return text.upper()
+
+    deadline = time.time() + 30.0  # a refusal that waited for it would end as a timeout
+    async with bus(secured, "alice") as alice:
+        action = RemoteAction(alice, shout.spec, agent="bob", default_timeout=30.0)
+        result = await action.invoke(
+            ActionCall(action="shout", arguments={"text": "hi"}, deadline=deadline)
+        )
+    assert result.state == ActionState.ERROR, result
+    assert result.error is not None
+    assert (result.error.type, result.error.retryable) == ("PublishRefused", False)
+    topic = alice.topics.agent_call("bob")
+    assert f"refused the publish to '{topic}': Not authorized" in result.error.message
+    assert result.error.message.startswith("remote action 'shout': broker ")
 
 
 async def test_an_agent_never_receives_another_agents_calls(secured: SecuredBroker) -> None:

@@ -3,32 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import pytest
 from bus_requests import Requester, serve_echo
 
 from weft.protocols import BusError
-from weft.runtime.bus.mqtt.broker import MosquittoBroker, TlsListener
+from weft.runtime.bus.mqtt.broker import MosquittoBroker
 from weft.runtime.bus.mqtt.mqtt_bus import MqttBus
 
 from .conftest import Pki
 
 WAIT = 10.0
-
-
-@pytest.fixture
-async def tls_broker(pki: Pki) -> AsyncIterator[MosquittoBroker]:
-    """Mosquitto with a TLS listener that requires a client certificate signed by the CA."""
-    broker = MosquittoBroker(tls=TlsListener(pki.ca, pki.server_cert, pki.server_key))
-    try:
-        await broker.start()
-    except BusError as exc:
-        pytest.fail(f"cannot start a TLS Mosquitto for this test: {exc}", pytrace=False)
-    try:
-        yield broker
-    finally:
-        await broker.stop()
 
 
 def url(broker: MosquittoBroker, **query: object) -> str:

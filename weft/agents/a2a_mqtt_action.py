@@ -4,7 +4,8 @@ The requester's side of weft's A2A-over-MQTT binding (docs/a2a-mqtt.md,
 EMQX's profile 0.1): any agent that serves the profile on a broker (weft's
 own ``weft agent serve --a2a``, or another vendor's) becomes an action. The
 agent is named by a URL, ``mqtt://HOST:PORT/ORG/UNIT/AGENT_ID`` (``mqtts://``
-for TLS, ``user:password@`` for the broker's login); in Python
+for TLS, with the bus's options ``?ca=&cert=&key=&insecure=1``;
+``user:password@`` for the broker's login); in Python
 ``await weft.agents.from_a2a(url)`` (or ``from_a2a_mqtt``), in YAML
 ``actions: {x: {a2a: "mqtt://..."}}``.
 
@@ -31,6 +32,9 @@ One call:
   passed back as the argument ``a2a_task``: the same task id and context,
   ``TurnOf``); a JSON-RPC error is an ``error`` (``-32004``, the agent
   stopping, is retryable);
+- the broker refusing the request (MQTT v5 PUBACK reason code 0x87, not
+  authorized by its ACL) is a ``PublishRefused`` error at once, naming the
+  request topic, not retryable;
 - retryable errors: no card, or a card ``offline`` (stopped, or its Will),
   when the call starts or while it waits; the broker unreachable or lost;
 - the call's deadline (and ``timeout``) bound the wait: a ``timeout`` result,
@@ -67,6 +71,7 @@ from weft.protocols import (
     ActionCall,
     ActionContext,
     ActionResult,
+    PublishRefusedError,
     WeftError,
 )
 from weft.protocols import a2a_mqtt as wire
@@ -286,9 +291,14 @@ class A2aMqttAction(A2aCardAction):
         card = presence.card or self._card or {}
         streaming = bool((card.get("capabilities") or {}).get("streaming"))
         method = wire.SEND_STREAMING_MESSAGE if streaming else wire.SEND_MESSAGE
-        correlation, replies = await link.request(
-            self.address.request_topic, jsonrpc_request(method, params), expiry=expiry
-        )
+        try:
+            correlation, replies = await link.request(
+                self.address.request_topic, jsonrpc_request(method, params), expiry=expiry
+            )
+        except PublishRefusedError as exc:  # the broker's ACL: sending again changes nothing
+            return self._fail(call, "PublishRefused", str(exc), retryable=False)
+        except ConnectionError as exc:
+            return self._fail(call, "BrokerLost", str(exc), retryable=True)
         try:
             stream = TaskStream()
             while True:

@@ -18,7 +18,10 @@ The client is ``aiomqtt`` (the ``a2a`` extra, imported on first use), not
 weft's bus: this module sits in ``weft.agents``, which may not import the
 runtime (docs/architecture.md), and a requester needs none of the bus's
 fail-over. The sockets run with TCP_NODELAY (DESIGN.md §5: ~88 ms per round
-trip without it).
+trip without it). The URL's TLS options and login are the bus's, read and
+turned into TLS by the same code (``weft.protocols.mqtt_url``); a publish the
+broker refuses (PUBACK reason code, e.g. 0x87 from its ACL) raises
+``PublishRefusedError`` instead of looking delivered (``_a2a_mqtt_client``).
 """
 
 from __future__ import annotations
@@ -36,7 +39,8 @@ from typing import Any
 
 from weft.protocols import a2a_mqtt as wire
 from weft.protocols.a2a import SKILL_METADATA, value_to_parts
-from weft.protocols.mqtt_url import split_mqtt_url
+from weft.protocols.errors import PublishRefusedError
+from weft.protocols.mqtt_url import MqttTls, split_mqtt_url, tls_context, tls_options
 
 __all__ = [
     "A2aMqttLink",
@@ -49,6 +53,7 @@ __all__ = [
 
 INSTALL_HINT = "A2A over MQTT needs the 'a2a' extra: pip install 'weft[a2a]'"
 NODELAY = (socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+_WHAT = "A2A over MQTT URL"
 #: aiomqtt's own log (it warns of "pending publish calls" under load); silent unless configured.
 _log = logging.getLogger(__name__)
 _log.addHandler(logging.NullHandler())
@@ -64,11 +69,19 @@ class A2aMqttTarget:
     username: str | None = None
     password: str | None = None
     agent: wire.A2aMqttAddress | None = None
+    #: ``?ca=&cert=&key=&insecure=1``, as the bus reads them (``weft.protocols.mqtt_url``).
+    options: MqttTls = field(default_factory=MqttTls)
+    #: Built by ``parse`` from ``options`` (certificates read once); None without TLS.
+    ssl_context: ssl.SSLContext | None = field(default=None, compare=False, repr=False)
 
     @classmethod
     def parse(cls, url: str, *, agent_required: bool = True) -> A2aMqttTarget:
-        """``ValueError`` naming what is wrong with ``url`` (scheme, port, agent path)."""
-        parts = split_mqtt_url(url if "://" in url else f"mqtt://{url}", "A2A over MQTT URL")
+        """``ValueError`` naming what is wrong with ``url`` (scheme, port, agent path, a TLS
+        option or the file it names: ``MqttTlsError``, in the bus's words)."""
+        full = url if "://" in url else f"mqtt://{url}"
+        parts = split_mqtt_url(full, _WHAT)
+        tls = tls_options(parts, url, _WHAT)
+        context = tls_context(tls, _WHAT) if parts.tls else None
         agent = None
         if parts.path or agent_required:
             try:
@@ -85,6 +98,8 @@ class A2aMqttTarget:
             username=parts.username,
             password=parts.password,
             agent=agent,
+            options=tls,
+            ssl_context=context,
         )
 
     @property
@@ -96,12 +111,15 @@ class A2aMqttTarget:
         return f"{self.broker}/{self.agent}" if self.agent else self.broker
 
     def client(self, identifier: str, *, timeout: float | None = None) -> Any:
-        """An ``aiomqtt.Client`` (MQTT v5, TCP_NODELAY) for this broker, not yet connected."""
+        """An ``aiomqtt.Client`` (MQTT v5, TCP_NODELAY) for this broker, not yet connected;
+        its ``send`` reports PUBACK reason codes (``_a2a_mqtt_client``)."""
         try:
             import aiomqtt
+
+            from weft.agents._a2a_mqtt_client import AckingClient
         except ImportError as exc:
             raise ImportError(INSTALL_HINT) from exc
-        return aiomqtt.Client(
+        return AckingClient(
             self.host,
             self.port,
             username=self.username,
@@ -110,7 +128,7 @@ class A2aMqttTarget:
             identifier=identifier,
             protocol=aiomqtt.ProtocolVersion.V5,
             socket_options=[NODELAY],
-            tls_context=ssl.create_default_context() if self.tls else None,
+            tls_context=self.ssl_context,
             timeout=timeout,
         )
 
@@ -344,12 +362,28 @@ class A2aMqttLink:
         expiry: int | None = None,
         retain: bool = False,
     ) -> None:
-        """Publish at QoS 1 (waits for the broker's PUBACK)."""
+        """Publish at QoS 1 and wait for the broker's PUBACK.
+
+        Raises ``PublishRefusedError`` when the PUBACK's reason code says the
+        broker refused it (0x87 not authorized, by its ACL): not retryable.
+        A link lost before or meanwhile raises ``ConnectionError``.
+        """
         props = publish_properties(
             correlation, response_topic, user_properties=user_properties, expiry=expiry
         )
         payload = body if isinstance(body, bytes) else json.dumps(body).encode()
-        await self._client.publish(topic, payload, qos=1, retain=retain, properties=props)
+        acked = self._client.send(topic, payload, retain=retain, properties=props)
+        lost = asyncio.ensure_future(self.lost.wait())
+        try:
+            await asyncio.wait({acked, lost}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            lost.cancel()
+            acked.cancel()  # nothing if done; else forgotten by the client
+        if not acked.done() or acked.cancelled():
+            raise ConnectionError(self.error or f"lost the broker {self.target.broker}")
+        reason = acked.result()
+        if reason.is_failure:
+            raise PublishRefusedError(self.target.broker, topic, str(reason))
 
     async def request(
         self, topic: str, body: Mapping[str, Any], *, expiry: int | None = None

@@ -92,6 +92,27 @@ class CallTimeoutError(BusError):
     """A request on the bus got no reply before its deadline."""
 
 
+class PublishRefusedError(BusError):
+    """The broker refused a publish (MQTT v5 PUBACK reason code >= 0x80).
+
+    Typically 0x87 "Not authorized": the broker's ACL does not let this
+    client write to ``topic``. Sending it again changes nothing, so callers
+    fail at once (not retryable) instead of waiting for a reply until their
+    deadline. ``broker`` is the broker's URL without its password; the
+    message says all three, in the same words for the bus and the A2A client.
+    """
+
+    def __init__(self, broker: str, topic: str, reason: str) -> None:
+        super().__init__(
+            f"broker {broker} refused the publish to {topic!r}: {reason} "
+            "(not retryable: is this client allowed to write to this topic? "
+            "see the broker's ACL)"
+        )
+        self.broker = broker
+        self.topic = topic
+        self.reason = reason
+
+
 class NeedsInput(WeftError):
     """Raise inside an action (or let ``ctx.ask`` raise it) to stop for a person's answer.
 

@@ -34,6 +34,8 @@ it without help from the executor's retry policy:
   one path on which a busy pool can run a call twice (give it a directory).
 - **Held but no longer listed, and no result** (the result was lost): asked
   again, same attempt, and answered from the agent's idempotency table.
+- **The broker refuses the call** (PUBACK 0x87, its ACL): a ``PublishRefused``
+  error at once, not retryable, naming the topic, not a timeout at the deadline.
 - At the deadline (``call.deadline``, else ``default_timeout``) it returns a
   ``timeout`` result whose message says what happened, slightly before the
   executor's own timeout would cut it off without explanation.
@@ -71,6 +73,7 @@ from weft.protocols import (
     BusError,
     CallCancel,
     MessageProperties,
+    PublishRefusedError,
     ServedResult,
 )
 from weft.protocols.remote import (
@@ -241,6 +244,10 @@ class RemoteAction:
                     await self._send(state, waiter, to_holder=state.holder is not None)
                 elif kind == "agent":
                     await self._on_agent(state, waiter, *value)
+        except PublishRefusedError as exc:  # not retryable: the same send is refused again
+            record_lost(ctx, state.call, state.abandoned)
+            why = f"remote action '{self.name}': {exc}"
+            return ActionResult.failure(call.call_id, "PublishRefused", why)
         except asyncio.CancelledError:
             handed_over = True
             self._cancel_remote(state, waiter)  # closes the waiter when done
@@ -494,6 +501,8 @@ class RemoteAction:
                 exclude=_NO_KEY if call.idempotency_key is None else None
             )
             await self.bus.publish(topic, payload, qos=1, properties=properties)
+        except PublishRefusedError:
+            raise  # invoke fails the call: sending again changes nothing
         except BusError as exc:
             log.warning("%s: sending call %s failed: %s", self.name, call.call_id, exc)
             state.resend_at = time.time() + min(self.ack_timeout, 1.0)

@@ -47,6 +47,7 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from weft.protocols import BusError, Message
+from weft.protocols.mqtt_url import MqttTlsError, tls_context
 from weft.runtime.bus.mqtt._wire import BrokerAddress, to_paho
 
 if TYPE_CHECKING:
@@ -352,14 +353,8 @@ async def open_connection(
     conn = Connection(client, url, client_id, generation, on_message)
 
     def connect() -> None:  # in a worker thread: loads certificates, resolves, handshakes
-        if address.tls:
-            client.tls_set(
-                ca_certs=address.ca_file,
-                certfile=address.cert_file,
-                keyfile=address.key_file,
-                cert_reqs=ssl.CERT_REQUIRED,
-            )
-            client.tls_insecure_set(address.tls_insecure)
+        if address.tls:  # the same context as the A2A client's (weft.protocols.mqtt_url)
+            client.tls_set_context(tls_context(address.tls_options))
         client.connect(address.host, address.port, keepalive, clean_start=True)
 
     connecting = asyncio.get_running_loop().run_in_executor(None, connect)
@@ -371,6 +366,9 @@ async def open_connection(
     except asyncio.CancelledError:
         connecting.add_done_callback(conn.release_after)
         raise
+    except MqttTlsError as exc:  # a TLS option names a file that cannot be used
+        conn.release()
+        raise BusError(str(exc)) from None
     except TimeoutError as exc:  # before OSError, its base class: no CONNACK, or no TCP connect
         conn.release()
         _raise_unreachable(url, "timed out", address.tls, connect_timeout, exc)

@@ -22,17 +22,17 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from weft.protocols import BusError, Message, MessageProperties
-from weft.protocols.mqtt_url import split_mqtt_url
+from weft.protocols.mqtt_url import MqttTls, split_mqtt_url, tls_options
 
 
 @dataclass(frozen=True, slots=True)
 class BrokerAddress:
     """A parsed broker URL: ``mqtt://[user:pass@]host[:port][?ca=&cert=&key=&insecure=1]``.
 
-    ``mqtts://`` turns TLS on (default port 8883, 1883 for ``mqtt://``).
-    ``ca`` is the CA bundle used to verify the broker (system CAs when absent),
-    ``cert``/``key`` a client certificate, ``insecure=1`` skips the host name
-    check (self-signed test setups only).
+    ``mqtts://`` turns TLS on (default port 8883, 1883 for ``mqtt://``); the
+    options mean what ``weft.protocols.mqtt_url.MqttTls`` says (``ca`` the CA
+    bundle that verifies the broker, ``cert``/``key`` a client certificate,
+    ``insecure=1`` no host name check).
     """
 
     host: str
@@ -55,38 +55,33 @@ class BrokerAddress:
         )
         return f"{scheme}://{user}{self.host}:{self.port}"
 
-
-_QUERY_KEYS = {"ca", "cert", "key", "insecure"}
+    @property
+    def tls_options(self) -> MqttTls:
+        """The TLS options, for ``weft.protocols.mqtt_url.tls_context``."""
+        return MqttTls(self.ca_file, self.cert_file, self.key_file, self.tls_insecure)
 
 
 def parse_broker_url(url: str) -> BrokerAddress:
-    """Parse ``mqtt://`` / ``mqtts://`` URLs; ``BusError`` names what is wrong."""
+    """Parse ``mqtt://`` / ``mqtts://`` URLs; ``BusError`` names what is wrong.
+
+    The options are read by ``weft.protocols.mqtt_url`` (shared with the
+    A2A client), so both refuse a bad URL with the same words.
+    """
     try:
         parts = split_mqtt_url(url)
+        tls = tls_options(parts, url)
     except ValueError as exc:
         raise BusError(str(exc)) from None
-    query = parts.query
-    unknown = set(query) - _QUERY_KEYS
-    if unknown:
-        raise BusError(
-            f"broker URL {url!r}: unknown option(s) {', '.join(sorted(unknown))} "
-            f"(known: {', '.join(sorted(_QUERY_KEYS))})"
-        )
-
-    def opt(key: str) -> str | None:
-        values = query.get(key)
-        return values[-1] if values else None
-
     return BrokerAddress(
         host=parts.host,
         port=parts.port,
         tls=parts.tls,
         username=parts.username,
         password=parts.password,
-        ca_file=opt("ca"),
-        cert_file=opt("cert"),
-        key_file=opt("key"),
-        tls_insecure=(opt("insecure") or "").lower() in ("1", "true", "yes"),
+        ca_file=tls.ca_file,
+        cert_file=tls.cert_file,
+        key_file=tls.key_file,
+        tls_insecure=tls.insecure,
     )
 
 

@@ -53,7 +53,7 @@ from dataclasses import dataclass, field
 
 import paho.mqtt.client as paho
 
-from weft.protocols import BusError, Message, topic_matches
+from weft.protocols import BusError, Message, PublishRefusedError, topic_matches
 from weft.runtime.bus.base import DEFAULT_MAX_PAYLOAD, Bus, Subscription
 from weft.runtime.bus.mqtt._connection import Connection, ConnectionLostError, open_connection
 from weft.runtime.bus.mqtt._wire import BrokerAddress, parse_broker_url, subscription_ids, to_paho
@@ -102,9 +102,9 @@ class MqttBus(Bus):
     Raises ``BusError`` from ``start()`` when the broker cannot be reached or
     refuses the connection (credentials, TLS certificate), from
     ``publish``/``subscribe`` when the connection stays down longer than
-    ``reconnect_timeout`` seconds, and when the broker refuses a publish
-    (PUBACK reason code >= 0x80, e.g. 0x87 not authorized by an ACL) or a
-    subscription (SUBACK failure).
+    ``reconnect_timeout`` seconds, and when the broker refuses a subscription
+    (SUBACK failure); ``PublishRefusedError`` (a ``BusError``) when it refuses
+    a publish (PUBACK reason code >= 0x80, e.g. 0x87 not authorized by an ACL).
     """
 
     def __init__(
@@ -222,10 +222,7 @@ class MqttBus(Bus):
                 conn = None
                 continue
             if reason.is_failure:
-                raise BusError(
-                    f"broker {self.url} refused the publish to {message.topic!r}: {reason} "
-                    "(is the client allowed to write to this topic?)"
-                )
+                raise PublishRefusedError(self.url, message.topic, str(reason))
             return
 
     async def _subscribe(self, pattern: str, qos: int) -> Subscription:
