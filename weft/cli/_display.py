@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import shlex
+import sys
 import time
 from collections import Counter
 from datetime import datetime
@@ -185,7 +186,7 @@ def print_summary(result: Any, placements: Placements | None = None) -> None:
                     f"{n.name:<24} {took:>8}{extra}",
                 )
             )
-            if n.error and n.state is NodeState.FAILED:
+            if n.error and n.state in (NodeState.FAILED, NodeState.CANCELLED):
                 stdout.print(Text(f"      {n.error.type}: {n.error.message}", style="red"))
     else:
         counts = Counter(n.state.value for n in nodes)
@@ -199,8 +200,11 @@ def print_summary(result: Any, placements: Placements | None = None) -> None:
                 stdout.print(Text(f"  ✗ {n.name}: {n.error.message}", style="red"))
     if result.state is RunState.NEEDS_INPUT:
         _print_questions(result, nodes)
-    elif result.error and result.state is not RunState.SUCCEEDED:
-        stdout.print(Text(f"error: {result.error}", style="red"))
+    elif result.state is not RunState.SUCCEEDED:
+        # A run cancelled from elsewhere (an agent that drained and cancelled its call) has
+        # no run error, but is just as resumable as a failed one.
+        if result.error:
+            stdout.print(Text(f"error: {result.error}", style="red"))
         stdout.print(Text(f"resume with: weft resume {result.run_id}", style="yellow"))
     if result.outputs:
         stdout.print(Text("outputs:", style="bold"))
@@ -246,22 +250,25 @@ def answer_text(value: Any) -> str:
 
 
 def print_runs(records: list[Any]) -> None:
+    """The runs as a table: whole rows when piped (``weft runs | grep failed``); on a
+    narrow terminal only the workflow name is cropped."""
     if not records:
         stdout.print("no runs yet")
         return
-    table = Table(box=None, header_style="bold")
-    # the run id is what a user copies into `weft resume`: never crop it
-    table.add_column("run", no_wrap=True, min_width=max(len(r.run_id) for r in records))
-    for col in ("workflow", "state", "started", "duration"):
-        table.add_column(col, no_wrap=True)
+    rows = []
     for r in records:
         duration = f"{r.finished_at - r.started_at:.2f}s" if r.finished_at else "-"
         started = datetime.fromtimestamp(r.started_at).strftime("%Y-%m-%d %H:%M:%S")
+        rows.append((r.run_id, r.workflow, r.state.value, started, duration))
+    table = Table(box=None, header_style="bold")
+    for index, col in enumerate(("run", "workflow", "state", "started", "duration")):
+        # the run id is what a user copies into `weft resume`, the state what a script
+        # greps for: never crop them
+        widest = max(len(col), *(len(row[index]) for row in rows))
+        table.add_column(col, no_wrap=True, min_width=None if col == "workflow" else widest)
+    for run_id, workflow, state, started, duration in rows:
         table.add_row(
-            r.run_id,
-            r.workflow,
-            Text(r.state.value, style=_STATE_STYLE.get(r.state.value, "")),
-            started,
-            duration,
+            run_id, workflow, Text(state, style=_STATE_STYLE.get(state, "")), started, duration
         )
-    stdout.print(table)
+    console = stdout if sys.stdout.isatty() else Console(width=10_000, soft_wrap=True)
+    console.print(table)

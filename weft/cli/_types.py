@@ -1,4 +1,4 @@
-"""Option types the CLI shares: numbers that must be finite, a person's answers.
+"""Option types the CLI shares: numbers that must be finite, a person's answers, run ids.
 
 ``click.FloatRange`` lets ``nan`` through (every comparison with it is false),
 so ``--threshold nan`` or ``--max-cost nan`` reached pydantic, or a loop, as a
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from typing import Any
 
 import click
@@ -56,3 +57,28 @@ def answers_of(pairs: tuple[tuple[str, Any], ...]) -> dict[str, Any]:
             raise click.BadParameter(f"'{key}' is answered twice", param_hint="'--answer'")
         answers[key] = answer
     return answers
+
+
+#: What ``--run-id`` accepts: a run id names files (``weft trace view`` writes
+#: ``views/RUN.html``) and is typed back on command lines (``weft resume RUN``).
+_RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+
+
+class RunId(click.ParamType):  # type: ignore[type-arg]  # generic only from click 8.2 on
+    """A run id chosen by the user: letters, digits, ``.``, ``_`` and ``-``, at most 128.
+
+    ``--run-id 'q3 report/final'`` used to be taken as it was, and its HTML view
+    went to a folder ``views/q3 report/`` (``../`` would have left ``views``).
+    """
+
+    name = "ID"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if not _RUN_ID.fullmatch(str(value)):
+            self.fail(
+                f"{value!r} is not a run id: use 1 to 128 letters, digits, '.', '_' or '-', "
+                "starting with a letter or digit.",
+                param,
+                ctx,
+            )
+        return str(value)

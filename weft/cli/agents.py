@@ -19,6 +19,7 @@ from typing import Any
 import click
 
 from weft.cli._broker import namespace_value
+from weft.cli._imports import import_failed
 from weft.cli._json import json_text
 from weft.cli._types import Finite
 from weft.protocols import DefinitionError
@@ -93,7 +94,11 @@ def _load_target(ref: str) -> Any:
             raise DefinitionError.single(f"{ref}: cannot import {path}")
         loaded = importlib.util.module_from_spec(spec)
         sys.modules[path.stem] = loaded
-        spec.loader.exec_module(loaded)
+        try:
+            spec.loader.exec_module(loaded)
+        except Exception as exc:  # the user's module raised: one line, with its own line
+            del sys.modules[path.stem]
+            raise DefinitionError.single(f"{ref}: {import_failed(str(path), exc)}") from None
         obj: Any = loaded
         for part in attr.split("."):
             if not hasattr(obj, part):
@@ -218,6 +223,8 @@ def serve_command(
     logging.basicConfig(
         level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    for source in ("weft.runtime.remote.agent_host", "weft.runtime.remote.agent_group"):
+        logging.getLogger(source).addFilter(_said_by_the_cli)
     if agent_id is not None and (not agent_id or any(c in agent_id for c in "/+#\x00")):
         raise click.BadParameter(
             "must be a non-empty topic level: no / + #", param_hint="--agent-id"
@@ -276,6 +283,19 @@ def serve_command(
             a2a_pool,
         )
     )
+
+
+#: The agent host's and agent group's log records of what ``weft agent serve`` prints
+#: itself, with more detail (broker, pools, pid, key): on the terminal they would say each
+#: thing twice (once per agent, for ``--replicas`` and ``--agent-per-action``).
+_HOST_RECORDS_THE_CLI_PRINTS = frozenset(
+    {"agent %s serving %s", "agent %s stopped", "serving %d agents"}
+)
+
+
+def _said_by_the_cli(record: logging.LogRecord) -> bool:
+    """Drop the start and stop records; ``serve_command`` prints its own lines."""
+    return record.msg not in _HOST_RECORDS_THE_CLI_PRINTS
 
 
 def _check_a2a_unit(unit: str, pool: str | None) -> None:

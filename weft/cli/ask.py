@@ -36,6 +36,7 @@ from typing import Any
 import click
 
 from weft.cli._broker import broker_for_workflow, broker_if_alone, namespace_value
+from weft.cli._imports import import_failed
 from weft.cli._json import json_text
 from weft.cli._routers import capability_router
 from weft.cli._types import Finite
@@ -59,7 +60,7 @@ def _import_target(ref: str) -> Any:
         try:
             spec.loader.exec_module(module)
         except Exception as exc:
-            raise WeftError(f"--agents {ref}: importing {target} failed: {exc}") from None
+            raise WeftError(f"--agents {ref}: {import_failed(target, exc)}") from None
         finally:
             sys.path.remove(str(path.parent.resolve()))
     else:
@@ -67,8 +68,10 @@ def _import_target(ref: str) -> Any:
             sys.path.insert(0, str(Path.cwd()))
         try:
             module = importlib.import_module(target)
-        except Exception as exc:
+        except ImportError as exc:
             raise WeftError(f"--agents {ref}: cannot import module '{target}': {exc}") from None
+        except Exception as exc:  # the module is there, and raised
+            raise WeftError(f"--agents {ref}: {import_failed(repr(target), exc)}") from None
     obj: Any = module
     for part in attr.split("."):
         if not hasattr(obj, part):
@@ -301,6 +304,8 @@ def ask_command(
         RulePlanner,
     )
 
+    if not task.strip():  # before the notes about planners and the loading of agents
+        raise WeftError('the task is empty: say what to do, e.g. weft ask "Summarise notes.md"')
     registry = load_agents(agent_refs)
     broker = _broker_needed(broker, agent_refs, workflow, registry)
     if not agent_refs and workflow is None and broker is None:

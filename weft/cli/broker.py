@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
 import sys
 from pathlib import Path
@@ -186,6 +187,12 @@ def register(group: click.Group) -> None:
             render_config,
         )
 
+        if binary is not None and not (Path(binary).is_file() and os.access(binary, os.X_OK)):
+            # find_mosquitto would go on to $WEFT_MOSQUITTO, PATH and /usr/sbin: a broker of
+            # another build than the one asked for, started without a word
+            raise click.BadParameter(
+                f"{binary!r} is not an executable file", param_hint="'--mosquitto'"
+            )
         if print_acl:
             _print_acl(namespace, orchestrators or ("orchestrator",), callers, pool_grants)
             return

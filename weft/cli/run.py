@@ -15,7 +15,7 @@ from weft.cli._broker import broker_for_workflow, from_environment, namespace_va
 from weft.cli._json import json_text
 from weft.cli._placement import Placements
 from weft.cli._prune import before_of, print_report, prune_options, require_a_rule
-from weft.cli._types import Answer, Finite, answers_of
+from weft.cli._types import Answer, Finite, RunId, answers_of
 from weft.protocols import InputError, WeftError
 
 
@@ -235,7 +235,7 @@ async def _run_with_display(coro_factory: Any, live: bool) -> Any:
 @click.option("--input-file", type=click.Path(dir_okay=False), help="JSON or YAML inputs file.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.option("--concurrency", type=click.IntRange(min=1), help="Max action calls at once.")
-@click.option("--run-id", help="Use this run id instead of a random one.")
+@click.option("--run-id", type=RunId(), help="Use this run id instead of a random one.")
 @click.option(
     "--engine",
     type=click.Choice(["weft", "langgraph"]),
@@ -442,15 +442,36 @@ def schema_command(model: str) -> None:
     click.echo(json_text(schema))
 
 
+def _runs_options(func: Any) -> Any:
+    """``-n/--limit``, ``--json`` and ``--journal``: ``weft runs`` and ``weft runs ls``."""
+    func = _journal_option(func)
+    func = click.option("--json", "as_json", is_flag=True, help="Print as JSON.")(func)
+    limit = click.option("--limit", "-n", default=20, show_default=True, type=click.IntRange(min=1))
+    return limit(func)
+
+
 @click.group("runs", invoke_without_command=True)
-@click.option("--limit", "-n", default=20, show_default=True, type=click.IntRange(min=1))
-@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
-@_journal_option
+@_runs_options
 @click.pass_context
 def runs_command(ctx: click.Context, limit: int, as_json: bool, journal_path: str | None) -> None:
-    """List recent runs from the journal; `weft runs prune` deletes old finished ones."""
+    """List recent runs from the journal (also `weft runs ls`); `weft runs prune` deletes
+    old finished ones."""
     if ctx.invoked_subcommand is not None:
         return
+    _list_runs(limit, as_json, journal_path)
+
+
+@runs_command.command("ls")
+@_runs_options
+def runs_ls_command(limit: int, as_json: bool, journal_path: str | None) -> None:
+    """List recent runs from the journal, newest first (as `weft runs`).
+
+    Spelt like `weft trace ls` and `weft memory ls`, which a user types by habit.
+    """
+    _list_runs(limit, as_json, journal_path)
+
+
+def _list_runs(limit: int, as_json: bool, journal_path: str | None) -> None:
     journal = _open_journal(journal_path)
     try:
         records = journal.list_runs(limit)

@@ -275,7 +275,7 @@ def view_command(
     run, spans = _load(store_path, run_ref)
     html = render_html(run, spans)
     target = write_text(
-        output or weft_home() / "views" / f"{run.run_id}.html", html, "the HTML view"
+        output or weft_home() / "views" / f"{_file_name(run.run_id)}.html", html, "the HTML view"
     )
     click.echo(f"wrote {target}")
     if not serve:
@@ -320,3 +320,12 @@ def prune_command(
 
 def register(group: click.Group) -> None:
     group.add_command(trace_group)
+
+
+def _file_name(run_id: str) -> str:
+    """``run_id`` as one file name: a run made from Python may have any id, and
+    ``views/`` must hold its page, not a folder its ``/`` or ``..`` make."""
+    import re
+
+    name = re.sub(r"[^A-Za-z0-9._-]", "_", run_id).lstrip(".")
+    return name or "run"
