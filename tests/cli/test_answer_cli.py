@@ -195,6 +195,12 @@ async def test_an_agent_process_asks_and_is_answered_over_mqtt(
         code, out, err = await weft_process(tmp_path, "run", str(workflow), *remote)
         assert code == 1, err
         assert "? sign: Who signs lease 12?" in out
+        # the hint carries what a later resume needs: the journal, broker and namespace
+        hint = (
+            f"--journal {tmp_path / 'journal.db'} --broker {mqtt_broker_url} "
+            f"--namespace {namespace} --answer sign=ANSWER"
+        )
+        assert hint in out
         run_id = next(line.split()[1] for line in out.splitlines() if line.startswith("run "))
         code, out, err = await weft_process(
             tmp_path, "resume", run_id, "--answer", "sign=Ada Lovelace", "--json", *remote
@@ -239,3 +245,10 @@ def test_a_yaml_workflow_gates_a_step_on_a_person(
     nodes = json.loads(done.stdout)["nodes"]
     assert nodes["approve"]["state"] == "succeeded"
     assert nodes["publish"]["state"] == published
+
+
+def test_a_password_in_the_broker_url_is_not_repeated_in_the_hint() -> None:
+    from weft.cli.run import _without_password
+
+    assert _without_password("mqtt://ops:s3cret@host:1883") == "mqtt://ops:***@host:1883"
+    assert _without_password("mqtts://host:8883?ca=ca.pem") == "mqtts://host:8883?ca=ca.pem"

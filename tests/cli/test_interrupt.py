@@ -95,7 +95,10 @@ def test_ctrl_c_names_the_run_it_interrupted_not_the_newest(tmp_path: Path) -> N
                 proc.kill()
                 proc.wait(timeout=10)
     assert first.returncode == 130, out + err
-    assert err.splitlines() == [f"interrupted; resume with: weft resume {first_id}"]
+    # the journal was named on the command line: the resume command names it too
+    assert err.splitlines() == [
+        f"interrupted; resume with: weft resume {first_id} --journal {journal}"
+    ]
     assert newest_id != first_id
     reader = Journal(journal)
     assert reader.get_run(first_id).state is RunState.CANCELLED

@@ -152,9 +152,10 @@ class RunDisplay:
         return Group(head, *lines)
 
 
-def print_summary(result: Any, placements: Placements | None = None) -> None:
+def print_summary(result: Any, placements: Placements | None = None, again: str = "") -> None:
     """The end of a run: state, per-node outcomes and where each ran (compact for big
-    runs), outputs. Without ``placements`` every node that ran is shown as local."""
+    runs), outputs. Without ``placements`` every node that ran is shown as local.
+    ``again`` are the options the ``weft resume`` hint needs (``--journal``, ``--broker``)."""
     placements = placements or Placements()
     style = "green" if result.state is RunState.SUCCEEDED else "red"
     stdout.print(
@@ -199,13 +200,13 @@ def print_summary(result: Any, placements: Placements | None = None) -> None:
             if n.state is NodeState.FAILED and n.error:
                 stdout.print(Text(f"  ✗ {n.name}: {n.error.message}", style="red"))
     if result.state is RunState.NEEDS_INPUT:
-        _print_questions(result, nodes)
+        _print_questions(result, nodes, again)
     elif result.state is not RunState.SUCCEEDED:
         # A run cancelled from elsewhere (an agent that drained and cancelled its call) has
         # no run error, but is just as resumable as a failed one.
         if result.error:
             stdout.print(Text(f"error: {result.error}", style="red"))
-        stdout.print(Text(f"resume with: weft resume {result.run_id}", style="yellow"))
+        stdout.print(Text(f"resume with: weft resume {result.run_id}{again}", style="yellow"))
     if result.outputs:
         stdout.print(Text("outputs:", style="bold"))
         for name, value in result.outputs.items():
@@ -215,7 +216,7 @@ def print_summary(result: Any, placements: Placements | None = None) -> None:
             stdout.print(f"  {name}: {shown}", markup=False, highlight=False)
 
 
-def _print_questions(result: Any, nodes: list[Any]) -> None:
+def _print_questions(result: Any, nodes: list[Any], again: str) -> None:
     """What a run that stopped for a person asks, and the command that answers it."""
     example = None
     for n in nodes:
@@ -232,7 +233,8 @@ def _print_questions(result: Any, nodes: list[Any]) -> None:
     key, value = example or ("NODE", "ANSWER")
     stdout.print(
         Text(
-            f"answer with: weft resume {result.run_id} --answer {shlex.quote(f'{key}={value}')}",
+            f"answer with: weft resume {result.run_id}{again} "
+            f"--answer {shlex.quote(f'{key}={value}')}",
             style="yellow",
         )
     )

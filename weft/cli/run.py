@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import shlex
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import click
 
@@ -204,14 +206,36 @@ def _masked(result: Any) -> Any:
     return shown
 
 
-def _print_result(result: Any, as_json: bool, placements: Placements) -> None:
+def _print_result(result: Any, as_json: bool, placements: Placements, again: str = "") -> None:
     result = _masked(result)
     if as_json:
         click.echo(_result_json(result, placements))
         return
     from weft.cli._display import print_summary
 
-    print_summary(result, placements)
+    print_summary(result, placements, again=again)
+
+
+def _again(journal_path: str | None, broker: str | None, namespace: str | None) -> str:
+    """The options a later ``weft resume`` of this run needs, for the hint lines: the
+    journal, and the broker and namespace given on the command line (not from the
+    environment, which the next command has too). A password in the URL shows as ``***``."""
+    flags: list[str] = []
+    if journal_path:
+        flags += ["--journal", journal_path]
+    if broker is not None and not from_environment():
+        flags += ["--broker", _without_password(broker)]
+        if namespace and namespace != "default" and not from_environment("namespace"):
+            flags += ["--namespace", namespace]
+    return "".join(f" {shlex.quote(flag)}" for flag in flags)
+
+
+def _without_password(url: str) -> str:
+    parts = urlsplit(url)
+    if not parts.password:
+        return url
+    login = f"{parts.username}:***@" if parts.username else ":***@"
+    return urlunsplit(parts._replace(netloc=login + parts.netloc.rpartition("@")[2]))
 
 
 def _exit_for(result: Any) -> None:
@@ -291,13 +315,19 @@ def run_command(
                 return await run_langgraph(file, values, **common)
             return await run_workflow(file, values, router=router, **common)
 
-    result = _run_cancellable(go, live, journal, tracer)
-    _print_result(result, as_json, placements)
+    again = _again(journal_path, broker, namespace)
+    result = _run_cancellable(go, live, journal, tracer, again=again)
+    _print_result(result, as_json, placements, again)
     _exit_for(result)
 
 
 def _run_cancellable(
-    go: Any, live: bool, journal: Any, tracer: Any = None, asked: str | None = None
+    go: Any,
+    live: bool,
+    journal: Any,
+    tracer: Any = None,
+    asked: str | None = None,
+    again: str = "",
 ) -> Any:
     """Run ``go``; on Ctrl-C, name the run this command was running and exit 130.
 
@@ -315,7 +345,9 @@ def _run_cancellable(
                 "interrupted before the run started; nothing to resume", fg="yellow", err=True
             )
         else:
-            click.secho(f"interrupted; resume with: weft resume {run_id}", fg="yellow", err=True)
+            click.secho(
+                f"interrupted; resume with: weft resume {run_id}{again}", fg="yellow", err=True
+            )
         sys.exit(130)
     finally:
         journal.close()
@@ -403,8 +435,9 @@ def resume_command(
                 return await resume_langgraph(run_id, **common)
             return await resume_run(run_id, router=_node_router(source), **common)
 
-    result = _run_cancellable(go, live, journal, tracer, asked=record.run_id)
-    _print_result(result, as_json, placements)
+    again = _again(journal_path, broker, namespace)
+    result = _run_cancellable(go, live, journal, tracer, asked=record.run_id, again=again)
+    _print_result(result, as_json, placements, again)
     _exit_for(result)
 
 
