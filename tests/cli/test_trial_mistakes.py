@@ -161,3 +161,35 @@ def test_a_tool_file_that_raises_on_import_is_one_line_naming_its_line(tmp_path:
         assert result.exit_code == 2, (args, result.output)
         assert "Traceback" not in result.output, result.output
         assert f"KeyError: 'TRIAL_SURELY_UNSET_VARIABLE' ({tools}, line 4)" in result.output
+
+
+BROKEN_TOOLS = """
+import os
+
+from weft import tool
+
+LIMIT = int(os.environ["REFUND_LIMIT"])
+
+
+@tool
+def refund(amount: int) -> int:
+    return min(amount, LIMIT)
+"""
+
+
+def test_a_tool_module_that_raises_on_import_names_the_user_s_line(tmp_path: Path) -> None:
+    """``os.environ[...]`` raises inside ``os``: the error names the tool file's line 6,
+    and the workflow's line that brings the module in."""
+    (tmp_path / "refund_tools_broken.py").write_text(BROKEN_TOOLS)
+    flow = tmp_path / "refund.yaml"
+    flow.write_text(
+        'name: refund\nactions:\n  refund: {python: "refund_tools_broken:refund"}\n'
+        "nodes:\n  pay: {action: refund, with: {amount: 5}}\n"
+    )
+    for command in ("run", "validate"):
+        failed = CliRunner().invoke(cli, [command, str(flow)], env={"REFUND_LIMIT": None})
+        assert failed.exit_code == 2, failed.output
+        assert "Traceback" not in failed.output
+        assert f"{flow}:3" in failed.output
+        assert "importing 'refund_tools_broken' failed: KeyError: 'REFUND_LIMIT'" in failed.output
+        assert f"({tmp_path / 'refund_tools_broken.py'}, line 6)" in failed.output

@@ -19,10 +19,10 @@ from typing import Any
 import click
 
 from weft.cli._broker import namespace_value
-from weft.cli._imports import import_failed
 from weft.cli._json import json_text
 from weft.cli._types import Finite
 from weft.protocols import DefinitionError
+from weft.runtime.support.user_code import import_failed
 from weft.workflows.gc_pause import gc_paused
 
 DEFAULT_BROKER = "mqtt://127.0.0.1:1883"

@@ -36,11 +36,11 @@ from typing import Any
 import click
 
 from weft.cli._broker import broker_for_workflow, broker_if_alone, namespace_value
-from weft.cli._imports import import_failed
 from weft.cli._json import json_text
 from weft.cli._routers import capability_router
 from weft.cli._types import Finite
 from weft.protocols import DefinitionError, WeftError
+from weft.runtime.support.user_code import import_failed
 
 
 def _import_target(ref: str) -> Any:

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import difflib
 import hashlib
-import importlib
 import importlib.util
 import json
 import sys
@@ -58,9 +57,11 @@ from weft.runtime.engine.compiled import (
     single_parameter,
 )
 from weft.runtime.engine.discovery import Discoveries, is_mqtt_url
+from weft.runtime.engine.importing import import_object
 from weft.runtime.engine.secret_flow import analyse
 from weft.runtime.engine.source_tokens import token_of
 from weft.runtime.engine.workflow_action import WorkflowAction
+from weft.runtime.support.user_code import raised_at
 from weft.workflows import GraphPlan, Workflow, load_workflow, resolve_reducer, validate
 from weft.workflows.expressions import Condition, ExpressionError, Renderer, compile_template
 from weft.workflows.gc_pause import gc_paused
@@ -124,45 +125,6 @@ def import_paths(paths: list[Path]) -> Iterator[None]:
         for p in added:
             if p in sys.path:
                 sys.path.remove(p)
-
-
-def _import_module(name: str) -> Any:
-    """``importlib.import_module``, looking again at the folders when the module is missing.
-
-    Python caches each import folder's listing; a module written after the
-    cache was filled (a file saved between two runs in one process: a notebook,
-    a test) is not found until the caches are invalidated.
-    """
-    try:
-        return importlib.import_module(name)
-    except ModuleNotFoundError:
-        importlib.invalidate_caches()
-        return importlib.import_module(name)
-
-
-def import_object(ref: str, *, where: Location | None = None) -> Any:
-    """Import ``module:attribute`` (attribute may be dotted) with a located error."""
-    module_name, sep, attr = ref.partition(":")
-    if not sep or not module_name or not attr:
-        raise DefinitionError.single(f"'{ref}' is not of the form 'module:attribute'", where)
-    try:
-        obj: Any = _import_module(module_name)
-    except ImportError as exc:
-        raise DefinitionError.single(
-            f"cannot import module '{module_name}': {exc}", where
-        ) from None
-    except Exception as exc:
-        raise DefinitionError.single(
-            f"importing '{module_name}' failed: {type(exc).__name__}: {exc}", where
-        ) from None
-    for part in attr.split("."):
-        try:
-            obj = getattr(obj, part)
-        except AttributeError:
-            raise DefinitionError.single(
-                f"module '{module_name}' has no attribute '{attr}'", where
-            ) from None
-    return obj
 
 
 def graph_hash(spec: WorkflowSpec, sub_hashes: dict[str, str] | None = None) -> str:
@@ -323,7 +285,8 @@ def load_definition(path: str | Path) -> WorkflowSpec | Workflow:
             raise
         except Exception as exc:
             raise DefinitionError.single(
-                f"running {path} failed: {type(exc).__name__}: {exc}", Location(file=str(path))
+                f"running {path} failed: {type(exc).__name__}: {exc}{raised_at(exc)}",
+                Location(file=str(path)),
             ) from None
     found = getattr(module, "workflow", None)
     if not isinstance(found, Workflow | WorkflowSpec):

@@ -1,0 +1,41 @@
+"""One wording for a user's module that fails while weft imports it.
+
+``weft run`` (a workflow's ``python:`` actions), ``weft agent serve
+file.py:obj``, ``weft mcp serve``, ``weft a2a serve`` and ``weft ask --agents``
+run the user's module. When it raises, the user needs the exception and the
+line of their own code that raised it, in one line, not weft's frames, nor
+those of the standard library (``os.environ["X"]`` raises inside ``os``).
+"""
+
+from __future__ import annotations
+
+import os
+import sysconfig
+import traceback
+from pathlib import Path
+
+#: Folders whose frames are not the user's: the standard library, installed packages, weft.
+_NOT_THE_USERS = tuple(
+    {
+        *(sysconfig.get_paths()[key] for key in ("stdlib", "platstdlib", "purelib", "platlib")),
+        str(Path(__file__).resolve().parents[2]),
+    }
+)
+
+
+def raised_at(exc: BaseException) -> str:
+    """`` (file.py, line N)``: the last frame of ``exc``'s traceback in the user's code,
+    or ``""`` when none is (a ``SyntaxError`` names its own line in its message)."""
+    if isinstance(exc, SyntaxError):
+        return ""
+    for frame in reversed(traceback.extract_tb(exc.__traceback__)):
+        name = frame.filename
+        if name.startswith("<") or any(name.startswith(d + os.sep) for d in _NOT_THE_USERS):
+            continue
+        return f" ({name}, line {frame.lineno})"
+    return ""
+
+
+def import_failed(target: str, exc: BaseException) -> str:
+    """``importing T failed: Type: message (file.py, line N)`` (``raised_at``)."""
+    return f"importing {target} failed: {type(exc).__name__}: {exc}{raised_at(exc)}"
