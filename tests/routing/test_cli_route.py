@@ -187,3 +187,15 @@ async def test_route_with_a_broker_routes_among_the_live_agents(mqtt_broker_url:
         )  # fmt: skip
     assert result.exit_code == 0, result.output
     assert "chosen: charts" in result.output
+
+
+def test_two_cards_with_one_id_are_refused_not_merged(tmp_path: Path) -> None:
+    """An index by agent id kept one of them silently: the other agent was never routed to."""
+    path = tmp_path / "twice.yaml"
+    path.write_text(
+        "cards:\n  - {id: desk, name: Translator, description: Translates text.}\n"
+        "  - {id: desk, name: Weather, description: Forecasts the weather.}\n"
+    )
+    result = CliRunner().invoke(cli, ["route", "x", "--cards", str(path), "--embedder", "hashing"])
+    assert result.exit_code == 2
+    assert f"{path}: card #2: agent id 'desk' is used by card #1 too" in result.output

@@ -68,7 +68,8 @@ def load_cards_file(path: str) -> list[CapabilityCard]:
             f"{path}: expected a list of capability cards, or a mapping with an 'agents' or "
             "'cards' list"
         )
-    cards = []
+    cards: list[CapabilityCard] = []
+    first: dict[str, int] = {}
     for i, entry in enumerate(data):
         entry = user_card_fields(entry)
         # CapabilityCard ignores unknown fields (the wire may carry newer ones); a file is strict.
@@ -85,6 +86,13 @@ def load_cards_file(path: str) -> list[CapabilityCard]:
                 f"{'.'.join(str(p) for p in e['loc']) or 'card'}: {e['msg']}" for e in exc.errors()
             )
             raise DefinitionError.single(f"{path}: card #{i + 1} ({name}): {problems}") from None
+        agent = cards[-1].agent_id
+        if agent in first:  # an index by agent id would keep one of them, silently
+            raise DefinitionError.single(
+                f"{path}: card #{i + 1}: agent id '{agent}' is used by card #{first[agent]} "
+                "too; each card needs its own id"
+            )
+        first[agent] = i + 1
     return cards
 
 
