@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime
 import ipaddress
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,14 +59,8 @@ async def secured(tmp_path: Path) -> AsyncIterator[SecuredBroker]:
         pools={"sum-1": ["sum"], "sum-2": ["sum"]},
     )
     broker = MosquittoBroker(allow_anonymous=False, password_file=passwords, acl_file=acl)
-    try:
-        await broker.start()
-    except BusError as exc:
-        pytest.fail(f"cannot start a Mosquitto for this test: {exc}", pytrace=False)
-    try:
+    async with running(broker):
         yield SecuredBroker(broker)
-    finally:
-        await broker.stop()
 
 
 # -- certificates -----------------------------------------------------------------------
@@ -185,11 +180,18 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
 async def tls_broker(pki: Pki) -> AsyncIterator[MosquittoBroker]:
     """Mosquitto with a TLS listener that requires a client certificate signed by the CA."""
     broker = MosquittoBroker(tls=TlsListener(pki.ca, pki.server_cert, pki.server_key))
+    async with running(broker, "TLS Mosquitto"):
+        yield broker
+
+
+@asynccontextmanager
+async def running(broker: MosquittoBroker, what: str = "Mosquitto") -> AsyncIterator[None]:
+    """``broker`` started for a test (a clear failure when it cannot start), then stopped."""
     try:
         await broker.start()
     except BusError as exc:
-        pytest.fail(f"cannot start a TLS Mosquitto for this test: {exc}", pytrace=False)
+        pytest.fail(f"cannot start a {what} for this test: {exc}", pytrace=False)
     try:
-        yield broker
+        yield
     finally:
         await broker.stop()

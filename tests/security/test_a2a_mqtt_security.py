@@ -26,7 +26,7 @@ from weft.runtime.bus.mqtt.mqtt_bus import MqttBus
 from weft.runtime.engine.execution_context import UNUSED_CONTEXT
 from weft.runtime.interop.a2a_mqtt import serve_a2a_mqtt
 
-from .conftest import Pki
+from .conftest import Pki, running
 
 WAIT = 5.0
 #: The call's deadline in the refusal tests: a refusal that waited for it would fail
@@ -62,6 +62,19 @@ async def call(action: A2aMqttAction, text: str) -> ActionResult:
     )
 
 
+async def shout_through(
+    agent_url: str, caller_url: str, address: wire.A2aMqttAddress, text: str
+) -> ActionResult:
+    """``shout`` served at ``address`` over ``agent_url``, called once through ``caller_url``."""
+    async with serve_a2a_mqtt([shout], agent_url, address, unregister=True):
+        action = await from_a2a(caller_url, timeout=DEADLINE)
+        try:
+            assert isinstance(action, A2aMqttAction)
+            return await call(action, text)
+        finally:
+            await action.aclose()
+
+
 # -- TLS ------------------------------------------------------------------------------------
 
 
@@ -70,13 +83,9 @@ async def test_an_agent_behind_a_private_ca_is_called_with_the_bus_s_tls_options
 ) -> None:
     address = unique_address()
     query = tls_query(pki)
-    async with serve_a2a_mqtt([shout], tls_broker.url + query, address, unregister=True):
-        action = await from_a2a(f"{tls_broker.url}/{address}{query}", timeout=DEADLINE)
-        try:
-            assert isinstance(action, A2aMqttAction)
-            result = await call(action, "over tls")
-        finally:
-            await action.aclose()
+    result = await shout_through(
+        tls_broker.url + query, f"{tls_broker.url}/{address}{query}", address, "over tls"
+    )
     assert result.ok, result.error
     assert result.output == {"text": "OVER TLS"}
 
@@ -159,14 +168,8 @@ async def a2a_acl_broker(tmp_path: Path) -> AsyncIterator[tuple[MosquittoBroker,
         f"user stranger\n{requester}"
     )
     broker = MosquittoBroker(allow_anonymous=False, password_file=passwords, acl_file=acl)
-    try:
-        await broker.start()
-    except BusError as exc:
-        pytest.fail(f"cannot start a Mosquitto for this test: {exc}", pytrace=False)
-    try:
+    async with running(broker):
         yield broker, unit
-    finally:
-        await broker.stop()
 
 
 async def test_the_url_s_login_is_used_and_an_allowed_request_is_answered(
@@ -175,14 +178,8 @@ async def test_the_url_s_login_is_used_and_an_allowed_request_is_answered(
     broker, unit = a2a_acl_broker
     address = wire.A2aMqttAddress("acme", unit, "shouter")
     agent_url = with_login(broker.url, "agent", "agent-secret")
-    async with serve_a2a_mqtt([shout], agent_url, address, unregister=True):
-        url = with_login(broker.url, "caller", "caller-secret") + f"/{address}"
-        action = await from_a2a(url, timeout=DEADLINE)
-        try:
-            assert isinstance(action, A2aMqttAction)
-            result = await call(action, "allowed")
-        finally:
-            await action.aclose()
+    caller_url = with_login(broker.url, "caller", "caller-secret") + f"/{address}"
+    result = await shout_through(agent_url, caller_url, address, "allowed")
     assert result.ok, result.error
     assert result.output == {"text": "ALLOWED"}
 
