@@ -24,6 +24,15 @@ of request with other specifics, as users repeat them.
 Latency: ``route`` (query embedding cached; HNSW + exact rescoring + second
 stage) over synthetic cards, as in bench/routing.py; then again after
 ``--outcomes`` outcomes were recorded (nearest-outcome lookup + learned documents).
+
+LLM stage (``--llm BASE_URL``): the router's own ``LLMChooser``, built as
+``weft route --llm --base-url BASE_URL`` builds it, on the same subtasks as a
+router without it (at most ``--llm-limit`` per set: the first by SHA-256 of
+their id, so a fixed sample that mixes hard and no-fit items). Prints, per set,
+top-1 without and with the LLM stage, hard items, no-fit items, seconds per
+decision, and every subtask whose decision the model changed.
+
+    python bench/routing_sets.py --no-latency --llm http://127.0.0.1:8790/v1 --llm-limit 60
 """
 
 from __future__ import annotations
@@ -229,13 +238,123 @@ async def latency(sizes: list[int], n_queries: int, minilm: Any, outcomes: int) 
     return rows
 
 
+def llm_sample(tasks: list[dict[str, Any]], limit: int | None) -> list[dict[str, Any]]:
+    """At most ``limit`` subtasks: the first by SHA-256 of their id (fixed, mixes the kinds)."""
+    if limit is None or limit >= len(tasks):
+        return list(tasks)
+    ranked = sorted(tasks, key=lambda t: hashlib.sha256(t["id"].encode()).digest())
+    return ranked[:limit]
+
+
+async def route_timed(
+    router: CapabilityRouter, requests: list[RouteRequest]
+) -> tuple[list[str | None], list[Any], list[float]]:
+    """Chosen ids, decisions and seconds per decision, routing one request at a time."""
+    chosen: list[str | None] = []
+    decisions: list[Any] = []
+    seconds: list[float] = []
+    for request in requests:
+        t0 = time.perf_counter()
+        d = await router.route(request)
+        seconds.append(time.perf_counter() - t0)
+        decisions.append(d)
+        chosen.append(d.chosen.agent_id if d.chosen else None)
+    return chosen, decisions, seconds
+
+
+async def llm_stage(
+    embedder: Any,
+    cards: list[CapabilityCard],
+    tasks: list[dict[str, Any]],
+    weights: ScoringWeights,
+    chooser: Any,
+) -> tuple[dict[str, Any], list[str]]:
+    """The same subtasks routed without and with ``chooser``: scores, timings, changes.
+
+    Two routers over the same cards, so the embedding decision is exactly what
+    the LLM stage started from (a chooser never changes the ranking before it).
+    The query vectors are cached by then (``evaluate`` embedded every text), as
+    in steady use, so "s per decision" is routing plus the model call.
+    """
+    requests = [RouteRequest(text=t["text"], k=max(5, chooser.k)) for t in tasks]
+    result: dict[str, Any] = {}
+    calls_before = chooser.calls
+    runs: dict[str, tuple[list[str | None], list[Any], list[float]]] = {}
+    for name, stage in (("embedding", None), ("llm", chooser)):
+        router = CapabilityRouter.open(embedder, weights=weights, chooser=stage)
+        try:
+            router.add_cards(cards)
+            runs[name] = await route_timed(router, requests)
+        finally:
+            router.close()
+        chosen, _, seconds = runs[name]
+        result[name] = score(tasks, chosen)
+        result[f"{name} s"] = float(np.mean(seconds))
+        result[f"{name} s max"] = float(np.max(seconds))
+    skipped = [
+        d.candidates[0].parts.get("llm_skipped")
+        for d in runs["llm"][1]
+        if d.candidates and "llm_skipped" in d.candidates[0].parts
+    ]
+    result["skipped"] = len(skipped)
+    result["calls"] = chooser.calls - calls_before
+    changes = []
+    for t, before, after in zip(tasks, runs["embedding"][0], runs["llm"][0], strict=True):
+        if before != after:
+            mark = "+" if after == t["agent"] else ("-" if before == t["agent"] else "~")
+            changes.append(
+                f"{mark} {t['id']}{' (hard)' if t.get('hard') else ''}: right {t['agent']}, "
+                f"embedding {before}, llm {after} | {t['text'][:90]}"
+            )
+    return result, changes
+
+
+def llm_rows(name: str, tasks: list[dict[str, Any]], r: dict[str, Any]) -> list[str]:
+    def g(part: str, key: str) -> str:
+        return f"{r[part][key]:.3f}" if key in r[part] else "-"
+
+    hard = sum(1 for t in tasks if t.get("hard") and t["agent"])
+    nofit = sum(1 for t in tasks if not t["agent"])
+    return [
+        f"| {name} | {len(tasks)} ({hard} hard, {nofit} no-fit) | "
+        f"{g('embedding', 'top1')} -> {g('llm', 'top1')} | "
+        f"{g('embedding', 'hard')} -> {g('llm', 'hard')} | "
+        f"{g('embedding', 'none')} -> {g('llm', 'none')} | "
+        f"{g('embedding', 'false_none')} -> {g('llm', 'false_none')} | "
+        f"{r['embedding s']:.3f} -> {r['llm s']:.2f} (max {r['llm s max']:.1f}) | "
+        f"{r['calls']} ({r['skipped']} skipped) |"
+    ]
+
+
+def make_chooser(base_url: str, model: str | None, top: int | None) -> Any:
+    """The LLM stage exactly as ``weft route --llm --base-url ... --model ...`` builds it."""
+    from weft.cli.route import _chooser
+
+    chooser = _chooser(model, base_url, 1_000_000)
+    if top is not None:
+        chooser.k = top
+    return chooser
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="1000")
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--no-latency", action="store_true")
     parser.add_argument("--outcomes", type=int, default=1000, help="outcomes for the 2nd row")
+    parser.add_argument("--llm", metavar="BASE_URL", help="OpenAI-compatible server: LLM stage")
+    parser.add_argument("--llm-model", metavar="NAME", help="model name for --llm")
+    parser.add_argument(
+        "--llm-top", metavar="K", type=int, help="cards shown to the model (router's default)"
+    )
+    parser.add_argument(
+        "--llm-limit", metavar="N", type=int, help="route at most N subtasks per set with --llm"
+    )
     args = parser.parse_args()
+    if args.llm_top is not None and not 1 <= args.llm_top <= 100:
+        parser.error(f"--llm-top {args.llm_top}: give 1 to 100")
+    if args.llm_limit is not None and args.llm_limit < 1:
+        parser.error(f"--llm-limit {args.llm_limit}: give 1 or more")
     env = cap_blas()
     minilm = MiniLMEmbedder().load()
     cached = CachedEmbedder(minilm)
@@ -256,6 +375,28 @@ async def main() -> None:
                 lines.append(fmt_row(f"{name}, recurring subtasks, {key[6:]} feedback", r[key]))
     cached.save()
     print("\n".join(lines), flush=True)
+    if args.llm:
+        chooser = make_chooser(args.llm, args.llm_model, args.llm_top)
+        model = args.llm_model or "(server default)"
+        rows = [
+            "",
+            f"LLM stage: {args.llm}, model {model}, top {chooser.k} cards shown",
+            "",
+            "| set | subtasks | top-1 without -> with LLM | hard items | no-fit -> none | "
+            "fitting -> none | s per decision | model calls |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        changes: list[str] = []
+        for name, (cards, tasks) in (("project", project_set()), ("user", user_set())):
+            sample = llm_sample(tasks, args.llm_limit)
+            r, changed = await llm_stage(cached, cards, sample, weights, chooser)
+            rows += llm_rows(name, sample, r)
+            changes += [f"{name}: {c}" for c in changed]
+            print(rows[-1], flush=True)
+        cached.save()
+        print("\n".join(rows), flush=True)
+        print("\nChanged by the LLM (+ now right, - now wrong, ~ still wrong):")
+        print("\n".join(changes) or "(none)", flush=True)
     if not args.no_latency:
         lines += [
             "",

@@ -61,6 +61,18 @@ def test_parse_choice_accepts_json_bare_ids_and_none_only_for_shown_agents() -> 
     assert parse_choice("I think the translator", allowed) == (False, None)
 
 
+def test_parse_choice_reads_an_answer_a_server_html_escaped() -> None:
+    """llama-cpp-python's chatml-function-calling escapes the prompt; the model echoes it."""
+    allowed = {"translator", "summarizer"}
+    assert parse_choice("{&#34;agent&#34;: &#34;translator&#34;}", allowed) == (True, "translator")
+    assert parse_choice("{&#34;agent&#34;: null}", allowed) == (True, None)
+    assert parse_choice("{&quot;agent&quot;: &quot;summarizer&quot;}", allowed) == (
+        True,
+        "summarizer",
+    )
+    assert parse_choice("{&#34;agent&#34;: &#34;&lt;id&gt;&#34;}", allowed) == (False, None)
+
+
 async def test_the_models_pick_among_the_top_cards_wins_and_is_explained(
     minilm: Any, router_for: Any
 ) -> None:

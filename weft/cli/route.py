@@ -413,7 +413,9 @@ def _chooser(model: str | None, base_url: str | None, budget: int) -> Any:
     from weft.agents.chat_model import ChatModel, ModelSettings, llm_configured
     from weft.runtime.routing.llm_choice import LLMChooser
 
-    settings = ModelSettings(model=model, base_url=base_url)
+    # Temperature 0: a routing decision is cached per subtask and candidates, so it must be
+    # the model's best answer, not a sample (the server's default varies it run to run).
+    settings = ModelSettings(model=model, base_url=base_url, temperature=0.0, max_tokens=128)
     if not llm_configured(settings):
         raise WeftError(
             "--llm needs a chat model: set OPENAI_API_KEY (and WEFT_MODEL), or give "
