@@ -337,3 +337,27 @@ def test_json_shows_no_progress(tmp_path: Path, agents_file: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "plan:" not in result.stderr and "succeeded in" not in result.stderr
     assert json.loads(result.stdout)["routes"] == {"s1": "research"}
+
+
+def test_an_agent_that_asks_a_person_ends_the_ask_with_its_question(tmp_path: Path) -> None:
+    """weft ask has no --answer: it says what was asked and where answers can be given."""
+    path = tmp_path / "desk.py"
+    path.write_text(
+        textwrap.dedent(
+            '''
+            from weft import ActionContext, tool
+
+            @tool
+            def approve_refund(task: str, ctx: ActionContext) -> str:
+                """Approves refunds once a person confirms."""
+                return str(ctx.ask("Approve the refund?", choices=["yes", "no"]))
+
+            agents = [approve_refund]
+            '''
+        )
+    )
+    result = ask(tmp_path, "Approve the refund for order 7", "--agents", f"{path}:agents")
+    assert result.exit_code == 1, result.output
+    assert "error: subtask 's1' asks 'Approve the refund?' (one of: yes, no)" in result.stderr
+    assert "answer with weft resume --answer" in result.stderr
+    assert "error: None" not in result.stderr

@@ -380,7 +380,7 @@ def ask_command(
             value = answer.answer
             click.echo(value if isinstance(value, str) else json_text(value))
         else:
-            click.secho(f"error: {answer.error}", fg="red", err=True)
+            click.secho(f"error: {answer.error or answer.state.value}", fg="red", err=True)
         for note in answer.notes:
             click.secho(f"note: {note}", fg="yellow", err=True)
         click.echo(_summary(answer), err=True)

@@ -7,6 +7,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from weft.protocols import RoutingDecision, RunState, Usage, WeftError
+from weft.protocols.human_input import question_of
+from weft.runtime.engine.outcomes import RunResult
 from weft.runtime.orchestrator.plan import Plan, PlanFailure
 
 
@@ -58,3 +60,20 @@ class Answer(BaseModel):
     @property
     def ok(self) -> bool:
         return self.state is RunState.SUCCEEDED
+
+
+def waiting_for_answers(result: RunResult) -> str:
+    """Why an ask whose run stopped ``needs_input`` has no answer: the questions its subtasks'
+    agents asked (``ctx.ask``). ``weft ask`` has no ``--answer``: its plan is made for one
+    ask and kept in no file that ``weft resume`` could run again."""
+    asked = [
+        f"subtask '{name}' asks {question['question']!r}"
+        + (f" (one of: {', '.join(map(str, question['choices']))})" if question["choices"] else "")
+        for name, outcome in result.nodes.items()
+        if (question := question_of(outcome.error)) is not None
+    ]
+    return (
+        "; ".join(asked or ["a subtask's agent wants input"])
+        + ". weft ask cannot pass answers on: run the agent in a workflow (weft run) and "
+        "answer with weft resume --answer"
+    )

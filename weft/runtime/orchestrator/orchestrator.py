@@ -44,7 +44,7 @@ from weft.runtime.engine.journal import Journal
 from weft.runtime.engine.outcomes import RunResult
 from weft.runtime.engine.registry import ActionRegistry
 from weft.runtime.orchestrator.aggregate import ConcatAggregator
-from weft.runtime.orchestrator.answer import Answer, PlanningError
+from weft.runtime.orchestrator.answer import Answer, PlanningError, waiting_for_answers
 from weft.runtime.orchestrator.compile import (
     ANSWER_NODE,
     accepts_subtask,
@@ -392,7 +392,11 @@ class Orchestrator:
             answer=result.outputs.get(ANSWER_NODE) if result is not None and result.ok else None,
             run_id=run_id,
             state=result.state if result is not None else RunState.CANCELLED,
-            error=stopped if result is None else result.error,
+            error=stopped
+            if result is None
+            else waiting_for_answers(result)
+            if result.state is RunState.NEEDS_INPUT
+            else result.error,
             plan=plan,
             routes={c.subtask: c.action for c in choices if c.action is not None},
             decisions={c.subtask: c.decision for c in choices},
