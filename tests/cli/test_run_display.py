@@ -97,9 +97,9 @@ def test_critic_reviews_and_loop_passes_are_counted_and_the_latest_shown() -> No
 def test_a_run_cancelled_without_a_run_error_still_says_why_and_how_to_resume(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    """An agent that drains cancels the call it holds: the node is cancelled with the
-    agent's reason, the run is cancelled with no run error, and the summary used to end
-    at the node's line, with neither the reason nor the resume command."""
+    """A call an agent cancelled: the node is cancelled with the agent's reason, the run
+    is cancelled with no run error, and the summary used to end at the node's line, with
+    neither the reason nor the resume command."""
     cancelled = NodeOutcome(
         "a",
         "a",

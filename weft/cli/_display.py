@@ -202,8 +202,8 @@ def print_summary(result: Any, placements: Placements | None = None, again: str 
     if result.state is RunState.NEEDS_INPUT:
         _print_questions(result, nodes, again)
     elif result.state is not RunState.SUCCEEDED:
-        # A run cancelled from elsewhere (an agent that drained and cancelled its call) has
-        # no run error, but is just as resumable as a failed one.
+        # A run cancelled from elsewhere (a call an agent cancelled) has no run error, but
+        # is just as resumable as a failed one.
         if result.error:
             stdout.print(Text(f"error: {result.error}", style="red"))
         stdout.print(Text(f"resume with: weft resume {result.run_id}{again}", style="yellow"))

@@ -30,7 +30,10 @@ clear the card of a crashed process). It
 - sends malformed, oversized or misaddressed messages to the dead-letter
   topic, and answers them with an error when they carry a Response Topic;
 - on ``stop()`` (SIGTERM in the CLI) stops taking calls, marks its card
-  ``draining``, finishes what it holds, then clears its card.
+  ``draining``, finishes what it holds, then clears its card. Calls still
+  held at the drain timeout are given up and answered ``AgentDraining``
+  (``_drain``), a retryable error on which the caller moves them to another
+  agent, as if this one had died: a rolling restart loses no run.
 
 The Will must be configured when the bus is created (``agent_will``), because
 MQTT fixes it at connect time.
@@ -79,6 +82,7 @@ from weft.runtime.bus.base import Bus, Subscription
 from weft.runtime.engine.registry import ActionRegistry
 from weft.runtime.remote._call_table import CallTable, Entry
 from weft.runtime.remote._call_trace import CallTrace
+from weft.runtime.remote._drain import drained_result
 from weft.runtime.remote._held_calls import HeldCalls
 from weft.runtime.remote._host_context import HostContext, run_traced
 from weft.runtime.remote._incoming import parse_call
@@ -162,6 +166,9 @@ class AgentHost:
         self._started_at = time.time()
         self._stop_requested = asyncio.Event()
         self._stopped = False
+        #: Set at the drain timeout: the calls cancelled from then on are given up, not
+        #: cancelled by their caller, and answered so that the caller moves them.
+        self._gave_up_after: float | None = None
 
     # -- lifecycle ----------------------------------------------------------------
 
@@ -195,10 +202,14 @@ class AgentHost:
         await self.stop(drain_timeout)
 
     async def stop(self, drain_timeout: float = 30.0) -> None:
-        """Stop taking calls, finish those held (cancelled after ``drain_timeout``), clear the card.
+        """Stop taking calls, finish those held for ``drain_timeout`` s, clear the card.
 
         Messages already delivered to this process are still served; new ones
-        go to the other replicas of each pool.
+        go to the other replicas of each pool. Calls still held (running or
+        queued) at ``drain_timeout`` are stopped and answered with a retryable
+        ``AgentDraining`` error, on which their callers re-send them to
+        another agent serving the action (``_drain``), never ``cancelled``:
+        the caller did not cancel them, and a restart must not end its run.
         """
         if self._stopped:
             return
@@ -213,10 +224,16 @@ class AgentHost:
         if handlers:
             _done, pending = await asyncio.wait(handlers, timeout=drain_timeout)
             if pending:
-                log.warning("agent %s: cancelling calls at drain timeout", self.agent_id)
+                log.warning(
+                    "agent %s: giving up the calls still held at the drain timeout (%gs); "
+                    "their callers re-send them to other agents",
+                    self.agent_id,
+                    drain_timeout,
+                )
+                self._gave_up_after = drain_timeout
                 for entry in self._calls.values():
                     if entry.task is not None and entry.running():
-                        entry.task.cancel()  # its callers are answered 'cancelled'
+                        entry.task.cancel()  # its callers are answered 'AgentDraining'
                 _done, pending = await asyncio.wait(pending, timeout=5.0)
                 for task in pending:
                     task.cancel()
@@ -398,12 +415,15 @@ class AgentHost:
         try:
             result = await self._run_limited(call, message, trace)
         except asyncio.CancelledError:
-            result = ActionResult.failure(
-                call.call_id,
-                "Cancelled",
-                f"agent {self.agent_id}: the call was cancelled",
-                state=ActionState.CANCELLED,
-            )
+            if self._gave_up_after is not None:  # stopped by the drain, not by its caller
+                result = drained_result(call.call_id, self.agent_id, self._gave_up_after)
+            else:
+                result = ActionResult.failure(
+                    call.call_id,
+                    "Cancelled",
+                    f"agent {self.agent_id}: the call was cancelled",
+                    state=ActionState.CANCELLED,
+                )
         finally:
             if result is None:  # pragma: no cover - _run_limited never raises otherwise
                 result = ActionResult.failure(call.call_id, "AgentError", "no result")

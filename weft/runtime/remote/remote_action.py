@@ -17,6 +17,10 @@ it without help from the executor's retry policy:
 - **The holder dies** (its card cleared by its Will) while this client's
   connection stayed up: the call is sent as ``attempt + 1`` to another agent.
   Only calls that agent held can run twice: what it did before dying is done.
+- **The holder is stopped** (SIGTERM) and gives the call up at its drain
+  timeout: it answers ``AgentDraining`` (``_drain``), and the call is sent
+  as ``attempt + 1`` to another agent, as for a death. A rolling restart of
+  a pool's replicas moves their calls instead of ending the runs.
 - **The holder falls silent** (no card, report or reply for the liveness
   bound, 3 of its heartbeats by default: a frozen process, a cut network)
   while another fresh agent serves the action: once this client has read its
@@ -60,7 +64,6 @@ import asyncio
 import logging
 import math
 import time
-from dataclasses import dataclass, field
 from typing import Any
 
 from weft.protocols import (
@@ -84,6 +87,8 @@ from weft.protocols.remote import (
     TRACEPARENT,
 )
 from weft.runtime.bus.base import Bus
+from weft.runtime.remote._call_state import CallState, attempts, why_no_result
+from weft.runtime.remote._drain import is_drained
 from weft.runtime.remote._placement import choose, liveness_bound
 from weft.runtime.remote._remote_trace import (
     LostAttempt,
@@ -102,38 +107,6 @@ _background: set[asyncio.Task[Any]] = set()
 #: Left out of a call on the wire when unset (the agent derives the same key), so the
 #: payload of most calls stays what it was before the field existed.
 _NO_KEY = {"idempotency_key"}
-
-
-@dataclass
-class _Call:
-    """Where one remote call stands."""
-
-    call: ActionCall
-    deadline: float
-    attempt: int
-    #: The agent the current attempt was sent to (or, through a pool, that accepted it).
-    holder: str | None = None
-    #: When it became the holder: its silence is counted from here at the earliest.
-    holder_since: float = 0.0
-    accepted: bool = False
-    #: The holder sends ``CallsHeld`` reports, so a call it stopped listing lost its result.
-    reports: bool = False
-    sent_at: float | None = None
-    sends: int = 0
-    waiting: bool = False
-    resend_at: float | None = None
-    resend_gap: float = 0.0
-    check_at: float | None = None
-    gone_at: float | None = None
-    returning: str | None = None
-    restart_until: float | None = None
-    lost: list[str] = field(default_factory=list)
-    #: Attempts abandoned because their agent vanished, for the trace.
-    abandoned: list[LostAttempt] = field(default_factory=list)
-    #: When the current attempt was first sent.
-    attempt_sent_at: float | None = None
-    #: User properties every send carries besides the ack request and trace context.
-    asks: dict[str, str] = field(default_factory=dict)
 
 
 class RemoteAction:
@@ -193,7 +166,7 @@ class RemoteAction:
         )
         budget = max(deadline - time.time(), 0.0)
         give_up = deadline - min(0.5, budget * 0.1)
-        state = _Call(
+        state = CallState(
             call=call.model_copy(update={"deadline": deadline}),
             deadline=deadline,
             attempt=call.attempt,
@@ -218,7 +191,7 @@ class RemoteAction:
                 if now >= give_up:
                     record_lost(ctx, state.call, state.abandoned)
                     timed_out = self._timed_out(state, budget)
-                    timed_out.attempts = _attempts(state)
+                    timed_out.attempts = attempts(state)
                     return timed_out
                 timers = (
                     give_up,
@@ -233,6 +206,9 @@ class RemoteAction:
                     continue
                 kind, value = event
                 if kind == "result":
+                    if is_drained(value):  # its agent was stopped: the call moves on
+                        await self._given_up(state, waiter, value.agent or state.holder)
+                        continue
                     return self._answered(state, value, ctx)
                 if kind == "progress":
                     forward_progress(ctx, value)
@@ -260,7 +236,7 @@ class RemoteAction:
                 waiter.close()
 
     def _answered(
-        self, state: _Call, result: ServedResult, ctx: ActionContext | None
+        self, state: CallState, result: ServedResult, ctx: ActionContext | None
     ) -> ActionResult:
         """The result to return, its server's spans and the abandoned attempts recorded."""
         record_lost(ctx, state.call, state.abandoned)
@@ -269,12 +245,12 @@ class RemoteAction:
         if result.spans_dropped:
             log.debug("%s: the agent left %d spans out", self.name, result.spans_dropped)
         plain = result.plain()
-        plain.attempts = _attempts(state)
+        plain.attempts = attempts(state)
         return plain
 
     # -- who holds the call -----------------------------------------------------------
 
-    def _set_holder(self, state: _Call, agent: str | None) -> None:
+    def _set_holder(self, state: CallState, agent: str | None) -> None:
         """Make ``agent`` the holder of the current attempt (None: nobody), counted per agent."""
         if state.holder is not None:
             self.client.release(state.holder)
@@ -286,7 +262,7 @@ class RemoteAction:
         else:
             state.check_at = None
 
-    def _accepted(self, state: _Call, agent: str, reports: bool) -> None:
+    def _accepted(self, state: CallState, agent: str, reports: bool) -> None:
         if state.holder is None and state.returning is None:
             self._set_holder(state, agent)  # sent to a pool: the holder is who took it
         elif agent != state.holder:
@@ -298,13 +274,13 @@ class RemoteAction:
         info = self.registry.get(agent) if self.registry is not None else None
         return liveness_bound(info, self.liveness)
 
-    def _last_sign(self, state: _Call, agent: str) -> float:
+    def _last_sign(self, state: CallState, agent: str) -> float:
         """When ``agent`` last showed it is alive: a card, any reply, or taking this call."""
         last = max(self.client.heard.get(agent, 0.0), state.holder_since)
         info = self.registry.get(agent) if self.registry is not None else None
         return max(last, info.last_seen) if info is not None else last
 
-    def _elsewhere(self, state: _Call, agent: str) -> bool:
+    def _elsewhere(self, state: CallState, agent: str) -> bool:
         """True if a fresh agent other than ``agent`` could take the call."""
         if self.registry is None:
             return False
@@ -315,7 +291,7 @@ class RemoteAction:
 
     # -- reacting -----------------------------------------------------------------
 
-    async def _on_agent(self, state: _Call, waiter: Waiter, change: str, agent: str) -> None:
+    async def _on_agent(self, state: CallState, waiter: Waiter, change: str, agent: str) -> None:
         if change == "gone":
             if agent == state.holder:
                 state.gone_at = time.time()  # decided after gone_grace: death or broker restart?
@@ -325,7 +301,7 @@ class RemoteAction:
             elif state.waiting:
                 await self._send(state, waiter)  # nobody served it until now
 
-    async def _holder_back(self, state: _Call, waiter: Waiter, agent: str) -> None:
+    async def _holder_back(self, state: CallState, waiter: Waiter, agent: str) -> None:
         """The holder is back after a broker restart: ask it again, same attempt."""
         log.info("%s: asking %s again for call %s", self.name, agent, state.call.call_id)
         state.returning = None
@@ -335,7 +311,7 @@ class RemoteAction:
         state.accepted = False  # the restart may have lost the call: wait for its ack again
         await self._send(state, waiter, to_holder=True)
 
-    async def _on_timer(self, state: _Call, waiter: Waiter) -> None:
+    async def _on_timer(self, state: CallState, waiter: Waiter) -> None:
         now = time.time()
         if state.gone_at is not None and now >= state.gone_at + self.gone_grace:
             await self._holder_gone(state, waiter)
@@ -356,7 +332,7 @@ class RemoteAction:
             if state.check_at is not None and now >= state.check_at:
                 await self._check_holder(state, waiter)
 
-    async def _holder_gone(self, state: _Call, waiter: Waiter) -> None:
+    async def _holder_gone(self, state: CallState, waiter: Waiter) -> None:
         """The holder's card was cleared ``gone_grace`` ago: a death, or a broker restart?"""
         gone_at, state.gone_at = state.gone_at or time.time(), None
         holder = state.holder
@@ -380,7 +356,7 @@ class RemoteAction:
             f"agent '{holder}' vanished (its card was cleared) while holding the call",
         )
 
-    async def _check_holder(self, state: _Call, waiter: Waiter) -> None:
+    async def _check_holder(self, state: CallState, waiter: Waiter) -> None:
         """Is the holder alive, and does it still have the call? Runs every half bound."""
         holder = state.holder
         if holder is None or state.gone_at is not None:
@@ -411,7 +387,7 @@ class RemoteAction:
             waiter.heard_at = now
             await self._send(state, waiter, to_holder=True)
 
-    async def _fail_over(self, state: _Call, waiter: Waiter, lost: str, why: str) -> None:
+    async def _fail_over(self, state: CallState, waiter: Waiter, lost: str, why: str) -> None:
         state.lost.append(lost)
         now = time.time()
         state.abandoned.append(
@@ -442,6 +418,22 @@ class RemoteAction:
         state.resend_gap = self.ack_timeout
         await self._send(state, waiter)
 
+    async def _given_up(self, state: CallState, waiter: Waiter, agent: str | None) -> None:
+        """The agent holding the call was stopped and gave it up: move it, as for a death.
+
+        Whatever else was pending about that agent (its card cleared a moment
+        earlier, a suspected broker restart) is settled by its own answer.
+        """
+        agent = agent or state.returning or "?"
+        state.gone_at = state.restart_until = state.returning = None
+        state.drained.append(agent)
+        await self._fail_over(
+            state,
+            waiter,
+            agent,
+            f"agent '{agent}' was stopped and gave the call up at its drain timeout",
+        )
+
     def _restart_grace(self) -> float:
         interval = 5.0
         if self.registry is not None:
@@ -457,7 +449,7 @@ class RemoteAction:
         info = self.registry.get(agent)  # an untrusted card serves nothing (trust.py)
         return info is not None and info.card.serves(self.name) and info.trust.allows(self.name)
 
-    def _target(self, state: _Call, to_holder: bool) -> tuple[str, str | None] | None:
+    def _target(self, state: CallState, to_holder: bool) -> tuple[str, str | None] | None:
         """``(topic, agent)`` of the next send (agent None: a pool), or None: nobody serves it."""
         topics = self.bus.topics
         if to_holder and state.holder is not None:
@@ -470,7 +462,7 @@ class RemoteAction:
         best = choose(candidates, self.client.outstanding, time.time())
         return None if best is None else (topics.agent_call(best.agent_id), best.agent_id)
 
-    async def _send(self, state: _Call, waiter: Waiter, *, to_holder: bool = False) -> None:
+    async def _send(self, state: CallState, waiter: Waiter, *, to_holder: bool = False) -> None:
         now = time.time()
         target = self._target(state, to_holder)
         if target is None:
@@ -521,7 +513,7 @@ class RemoteAction:
         _background.add(task)
         task.add_done_callback(_background.discard)
 
-    def _cancel_remote(self, state: _Call, waiter: Waiter) -> None:
+    def _cancel_remote(self, state: CallState, waiter: Waiter) -> None:
         """Tell the holder to stop, in the background because the caller is cancelled.
 
         Sent through a pool and not acknowledged yet, wait up to
@@ -556,40 +548,13 @@ class RemoteAction:
 
     # -- giving up --------------------------------------------------------------------
 
-    def _timed_out(self, state: _Call, budget: float) -> ActionResult:
-        name = self.name
-        if state.lost and state.holder is None:
-            vanished = ", ".join(f"'{a}'" for a in dict.fromkeys(state.lost))
-            why = (
-                f"agent {vanished} vanished while serving the call and no other live agent "
-                f"serves '{name}'; start one (weft agent serve ...) and resume the run"
-            )
-        elif state.returning is not None:
-            why = (
-                f"agent '{state.returning}' lost its broker connection while serving the call "
-                "and did not come back"
-            )
-        elif state.holder is not None and state.accepted:
-            why = f"agent '{state.holder}' accepted the call but sent no result in time"
-        elif state.holder is not None:
-            why = f"the call was sent to agent '{state.holder}', which never acknowledged it"
-        elif state.sends == 0:
-            why = (
-                f"no live agent serves '{name}' in namespace '{self.bus.topics.namespace}'; "
-                "start one with: weft agent serve MODULE:OBJECT --broker URL"
-            )
-        else:
-            why = "no agent accepted the call"
+    def _timed_out(self, state: CallState, budget: float) -> ActionResult:
+        why = why_no_result(state, self.name, self.bus.topics.namespace)
         return ActionResult.failure(
             state.call.call_id,
             "RemoteTimeout",
-            f"remote action '{name}': no result before the call deadline ({budget:.3g}s): {why}",
+            f"remote action '{self.name}': no result before the call deadline "
+            f"({budget:.3g}s): {why}",
             state=ActionState.TIMEOUT,
             retryable=True,
         )
-
-
-def _attempts(state: _Call) -> int | None:
-    """Attempts this call made (``ActionResult.attempts``): None for just one."""
-    made = state.attempt - state.call.attempt + 1
-    return made if made > 1 else None

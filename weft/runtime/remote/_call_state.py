@@ -1,0 +1,91 @@
+"""Where one remote call stands (``RemoteAction``), and what a timeout says about it.
+
+Kept apart from ``remote_action`` so that module stays about the policy
+(when to send, re-send and move a call) and this one about its record.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from weft.protocols import ActionCall
+from weft.runtime.remote._remote_trace import LostAttempt
+
+
+@dataclass
+class CallState:
+    """Where one remote call stands."""
+
+    call: ActionCall
+    deadline: float
+    attempt: int
+    #: The agent the current attempt was sent to (or, through a pool, that accepted it).
+    holder: str | None = None
+    #: When it became the holder: its silence is counted from here at the earliest.
+    holder_since: float = 0.0
+    accepted: bool = False
+    #: The holder sends ``CallsHeld`` reports, so a call it stopped listing lost its result.
+    reports: bool = False
+    sent_at: float | None = None
+    sends: int = 0
+    waiting: bool = False
+    resend_at: float | None = None
+    resend_gap: float = 0.0
+    check_at: float | None = None
+    gone_at: float | None = None
+    returning: str | None = None
+    restart_until: float | None = None
+    lost: list[str] = field(default_factory=list)
+    #: Agents among ``lost`` that were stopped and gave the call up (not dead).
+    drained: list[str] = field(default_factory=list)
+    #: Attempts abandoned because their agent vanished or gave them up, for the trace.
+    abandoned: list[LostAttempt] = field(default_factory=list)
+    #: When the current attempt was first sent.
+    attempt_sent_at: float | None = None
+    #: User properties every send carries besides the ack request and trace context.
+    asks: dict[str, str] = field(default_factory=dict)
+
+
+def why_no_result(state: CallState, name: str, namespace: str) -> str:
+    """Why a call to action ``name`` got no result before its deadline, for the user."""
+    if state.lost and state.holder is None:
+        return (
+            f"{_lost_agents(state)} and no other live agent serves '{name}'; "
+            "start one (weft agent serve ...) and resume the run"
+        )
+    if state.returning is not None:
+        return (
+            f"agent '{state.returning}' lost its broker connection while serving the call "
+            "and did not come back"
+        )
+    if state.holder is not None and state.accepted:
+        return f"agent '{state.holder}' accepted the call but sent no result in time"
+    if state.holder is not None:
+        return f"the call was sent to agent '{state.holder}', which never acknowledged it"
+    if state.sends == 0:
+        return (
+            f"no live agent serves '{name}' in namespace '{namespace}'; "
+            "start one with: weft agent serve MODULE:OBJECT --broker URL"
+        )
+    return "no agent accepted the call"
+
+
+def _lost_agents(state: CallState) -> str:
+    """What became of the agents the call left: vanished (died) or stopped (drained)."""
+    lost = list(dict.fromkeys(state.lost))
+    vanished = [a for a in lost if a not in state.drained]
+    stopped = [a for a in lost if a in state.drained]
+    parts = []
+    if vanished:
+        names = ", ".join(f"'{a}'" for a in vanished)
+        parts.append(f"agent {names} vanished while serving the call")
+    if stopped:
+        names = ", ".join(f"'{a}'" for a in stopped)
+        parts.append(f"agent {names} was stopped and gave the call up at its drain timeout")
+    return " and ".join(parts)
+
+
+def attempts(state: CallState) -> int | None:
+    """Attempts this call made (``ActionResult.attempts``): None for just one."""
+    made = state.attempt - state.call.attempt + 1
+    return made if made > 1 else None
