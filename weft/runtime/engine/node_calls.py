@@ -405,7 +405,7 @@ class NodeCalls:
         is_node_span: bool,
     ) -> ActionCall:
         timeout = node.timeout
-        return ActionCall(
+        call = ActionCall(
             call_id=span if is_node_span and span is not None else self.next_call_id(),
             action=node.action_name,
             arguments=arguments,
@@ -415,8 +415,10 @@ class NodeCalls:
             node=key,
             attempt=attempt,
             deadline=time.time() + timeout if timeout else None,
-            answers=tuple(self.answers.get(key, ())),
         )
+        if self.answers and key in self.answers:  # only a resumed run with answers pays
+            call.answers = tuple(self.answers[key])
+        return call
 
     async def _attempt(self, node: CompiledNode, call: ActionCall) -> ActionResult:
         """One call of the action, within the node's timeout; an exception becomes a result."""
