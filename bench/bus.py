@@ -42,6 +42,19 @@ Measured:
    this one does.
 
     python bench/bus.py --only-effects --effects-calls 2000 --effects-trials 2
+
+   With ``--effects-chaos`` the replicas are disturbed mid-run, as a pool in
+   production is: at 30% of the calls done (read from the effects file) one
+   replica gets SIGKILL and a fresh one is started; at 60% another gets
+   SIGTERM with a drain timeout (20 ms) shorter than its held calls need (the
+   tool takes 50 ms in this mode), so it hands calls back. The run must
+   still succeed and lose nothing; a call may run twice only in the
+   documented way (first on the killed replica, then as a later attempt
+   elsewhere). Each trial reports the run's state and exit code, doubles by
+   kind, the calls moved off each replica and why (from the run's trace),
+   and the effects per replica by role.
+
+    python bench/bus.py --only-effects --effects-calls 1000 --effects-trials 1 --effects-chaos
 """
 
 from __future__ import annotations
@@ -78,6 +91,7 @@ from weft import tool
 from weft.protocols import ActionCall, ActionResult, ActionState, MessageProperties
 from weft.runtime.bus.mqtt.broker import MosquittoBroker, find_mosquitto
 from weft.runtime.bus.mqtt.mqtt_bus import MqttBus, parse_broker_url
+from weft.runtime.tracing.store import TraceStore
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "RESULTS.md"
@@ -107,6 +121,8 @@ class Config:
     effects_replicas: int = 4
     effects_concurrency: int = 8  # per replica (`weft agent serve --concurrency`)
     effects_delay: float = 0.005  # seconds each call of the served tool takes
+    effects_chaos: bool = False  # SIGKILL one replica and SIGTERM another mid-run
+    effects_drain_timeout: float = 0.02  # with chaos (all replicas'): < CHAOS_DELAY
 
     @classmethod
     def quick(cls) -> Config:
@@ -551,16 +567,17 @@ EFFECT_TOOL = '''"""The served tool of the effects check: one line per run of a 
 
 import asyncio
 import os
+import time
 
 import weft
 
 
 @weft.tool
 async def effect(key: str, log: str, ctx: weft.ActionContext, delay: float = 0.0) -> str:
-    """Append ``key pid attempt idempotency-key`` to ``log`` (one write, O_APPEND)."""
+    """Append ``key pid attempt idempotency-key time`` to ``log`` (one write, O_APPEND)."""
     if delay:
         await asyncio.sleep(delay)
-    line = f"{key} {os.getpid()} {ctx.call.attempt} {ctx.idempotency_key}\\n"
+    line = f"{key} {os.getpid()} {ctx.call.attempt} {ctx.idempotency_key} {time.time():.6f}\\n"
     fd = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     try:
         os.write(fd, line.encode())
@@ -581,16 +598,102 @@ nodes:
     timeout: 3600
 """
 
+#: Seconds without a new effect after which a trial's run counts as hung and is killed
+#: (the node's own deadline is an hour: a lost call would otherwise hold the benchmark).
+STALL_S = 90.0
+#: With ``--effects-chaos``: the share of calls done at the SIGKILL, and at the SIGTERM.
+KILL_AT, TERM_AT = 0.3, 0.6
+#: With ``--effects-chaos``, seconds each call of the served tool takes. At 5 ms the
+#: stopped replica's running calls end while it closes its subscriptions, before its
+#: drain timeout even starts, and it seldom has a call left to hand back; at 50 ms
+#: (against a 20 ms drain timeout) it holds running and queued calls it must give up.
+CHAOS_DELAY = 0.05
+
+
+@dataclass
+class Chaos:
+    """What ``--effects-chaos`` did in one trial, and what came of it.
+
+    Replica 0 is killed (SIGKILL) at ``KILL_AT`` of the calls and a fresh one
+    started in its place; replica 1 is stopped (SIGTERM) at ``TERM_AT`` with a
+    drain timeout shorter than its held calls need, so it must hand calls back.
+    A field is None when the run ended before that step.
+    """
+
+    killed_at: int | None = None  # effects in the file when the SIGKILL was sent
+    drained_at: int | None = None  # ... when the SIGTERM was sent
+    drain_timeout: float = 0.0
+    drained_exit: int | None = None  # exit code of the stopped replica (0 expected)
+    twice_after_kill: int = 0  # doubles first run on the killed replica, later attempt elsewhere
+    twice_after_stop: int = 0  # doubles first run on the stopped replica: it gave up a done call
+    twice_other: int = 0  # any other double (same attempt twice, or first on a steady replica)
+    #: Call attempts that moved to another agent, from the run's trace: (the role of the
+    #: agent that held it, why: "card cleared" or "handed back") -> count.
+    moved: dict[tuple[str, str], int] = field(default_factory=dict)
+    served: dict[str, int] = field(default_factory=dict)  # effects per replica, by role
+
 
 @dataclass
 class EffectTrial:
     calls: int
-    state: str  # the run's state, from `weft run --json`
+    state: str  # the run's state, from `weft run --json` ("no result" if it printed none)
     elapsed_s: float  # wall time of the `weft run` process, start-up included
     lost: int  # keys whose effect never happened
     run_twice: int  # extra effects: a key done n times counts n - 1
-    moved: int  # runs of a call past its first attempt (a replica died: none here)
+    moved: int  # runs of a call past its first attempt (a replica died or gave calls back)
     per_replica: list[int]
+    exit_code: int = 0  # of `weft run`
+    error: str = ""  # the end of its stderr when it failed
+    chaos: Chaos | None = None
+
+
+class EffectsFile:
+    """Counts the lines of the effects file as it grows (read incrementally)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path, self.offset, self.lines = path, 0, 0
+
+    def count(self) -> int:
+        with contextlib.suppress(FileNotFoundError), self.path.open("rb") as f:
+            f.seek(self.offset)
+            chunk = f.read()
+            self.offset += len(chunk)
+            self.lines += chunk.count(b"\n")
+        return self.lines
+
+
+def _moved(home: Path, run_id: str, roles: dict[str, str]) -> dict[tuple[str, str], int]:
+    """Who gave up which calls, and why, by the caller's failed attempt spans in the trace.
+
+    The effects file shows where calls ran, not why a call moved; the caller's
+    span of an attempt that moved (error type ``AgentLost``) names the agent and
+    says whether its card was cleared (it died, or stopped before it had the
+    call) or it was stopped and handed the call back (``AgentDraining``).
+    """
+    store = TraceStore(home / "traces.db")
+    try:
+        spans = store.spans(run_id)
+    finally:
+        store.close()
+    moved: Counter[tuple[str, str]] = Counter()
+    for span in spans:
+        error = span.attributes.get("error")
+        if span.kind == "call" and span.status == "error" and isinstance(error, dict):
+            text = str(error.get("message", ""))
+            why = (
+                "handed back"
+                if "gave the call up" in text
+                else "card cleared"
+                if "card was cleared" in text
+                else f"{error.get('type')}: {text[:80]}"
+            )
+            moved[roles.get(span.agent or "", span.agent or "?"), why] += 1
+    return dict(moved)
+
+
+def _agent_id(log: Path) -> str:
+    found = re.search(r"agent (\S+) serving ", log.read_text(errors="replace"))
+    return found.group(1) if found else "?"
 
 
 async def _agents_ready(logs: list[Path], timeout: float) -> None:
@@ -602,10 +705,103 @@ async def _agents_ready(logs: list[Path], timeout: float) -> None:
         await asyncio.sleep(0.05)
 
 
+def _doubles(lines: list[list[str]], killed: str, stopped: str, chaos: Chaos) -> None:
+    """Sort the calls run twice into the documented kind and the rest (``chaos``, in place).
+
+    Documented (docs/distributed.md, How often a call runs): a call the killed
+    replica had run but not yet answered runs again elsewhere as a later
+    attempt. The tool writes after its only await, so a call a draining
+    replica stops part way has written nothing, so a double first run there
+    means it gave up a call it had done. Any other double is a defect.
+    """
+    by_key: dict[str, list[list[str]]] = {}
+    for fields in lines:
+        by_key.setdefault(fields[0], []).append(fields)
+    for runs in by_key.values():
+        if len(runs) < 2:
+            continue
+        attempts = [int(r[2]) for r in runs]
+        if len(set(attempts)) < len(attempts):  # an agent runs an attempt once
+            chaos.twice_other += len(runs) - 1
+        elif runs[0][1] == killed:
+            chaos.twice_after_kill += len(runs) - 1
+        elif runs[0][1] == stopped:
+            chaos.twice_after_stop += len(runs) - 1
+        else:
+            chaos.twice_other += len(runs) - 1
+
+
+async def _watch(
+    run: asyncio.subprocess.Process,
+    talk: asyncio.Future[tuple[bytes, bytes]],
+    progress: EffectsFile,
+    calls: int,
+    agents: list[asyncio.subprocess.Process],
+    spawn: Callable[[str], Awaitable[asyncio.subprocess.Process]],
+    chaos: Chaos | None,
+) -> bool:
+    """Follow the run by its effects until it ends; with ``chaos``, disturb the replicas.
+
+    Returns True if the run stalled (no new effect for ``STALL_S``) and was killed.
+    """
+    seen, seen_at = 0, time.monotonic()
+    while not talk.done():
+        done = progress.count()
+        if done != seen:
+            seen, seen_at = done, time.monotonic()
+        elif time.monotonic() - seen_at > STALL_S:
+            run.kill()  # a hung run is reported, not waited out
+            return True
+        if chaos is not None and chaos.killed_at is None and done >= KILL_AT * calls:
+            agents[0].kill()
+            chaos.killed_at = done
+            await spawn("fresh")  # the pool stays at its size until the SIGTERM
+        if chaos is not None and chaos.drained_at is None and done >= TERM_AT * calls:
+            agents[1].terminate()
+            chaos.drained_at = done
+        await asyncio.wait({talk}, timeout=0.02)
+    return False
+
+
+def _account(
+    chaos: Chaos,
+    lines: list[list[str]],
+    agents: list[asyncio.subprocess.Process],
+    logs: list[Path],
+    replicas: int,
+    home: Path,
+    run_id: str,
+) -> None:
+    """Fill in ``chaos`` after the run: effects by replica role, doubles, moved calls."""
+    roles = {str(a.pid): role for a, role in zip(agents[:2], ("killed", "stopped"), strict=True)}
+    roles |= {str(a.pid): f"steady {i}" for i, a in enumerate(agents[2:replicas], 2)}
+    roles |= {str(a.pid): "fresh" for a in agents[replicas:]}
+    served = Counter(roles.get(fields[1], fields[1]) for fields in lines)
+    chaos.served = {role: served[role] for role in roles.values()}
+    chaos.drained_exit = agents[1].returncode if chaos.drained_at is not None else None
+    _doubles(lines, str(agents[0].pid), str(agents[1].pid), chaos)
+    if run_id:
+        ids = {_agent_id(path): roles[str(a.pid)] for path, a in zip(logs, agents, strict=True)}
+        chaos.moved = _moved(home, run_id, ids)
+
+
 async def effects_trial(
-    url: str, calls: int, replicas: int, concurrency: int, delay: float, folder: Path
+    url: str,
+    calls: int,
+    replicas: int,
+    concurrency: int,
+    delay: float,
+    folder: Path,
+    chaos: bool = False,
+    drain_timeout: float = 30.0,
 ) -> EffectTrial:
-    """One ``weft run --broker`` of a ``calls``-item foreach over ``replicas`` agent processes."""
+    """One ``weft run --broker`` of a ``calls``-item foreach over ``replicas`` agent processes.
+
+    With ``chaos``, replicas are killed and stopped mid-run (``Chaos``); the
+    effects file is the progress gauge, so the faults land on calls in flight.
+    """
+    if chaos and replicas < 3:
+        raise ValueError("--effects-chaos needs 3 or more replicas (one killed, one stopped)")
     ns = f"fx{uuid.uuid4().hex[:8]}"
     env = {**os.environ, "WEFT_HOME": str(folder / "home")}  # one key: the agents are trusted
     (folder / "effects_tool.py").write_text(EFFECT_TOOL)
@@ -615,18 +811,25 @@ async def effects_trial(
     inputs = folder / f"{ns}-inputs.json"
     keys = [f"k{i}" for i in range(calls)]
     inputs.write_text(json.dumps({"keys": keys, "log": str(log)}))
-    logs, agents = [], []
-    for i in range(replicas):
-        logs.append(folder / f"{ns}-agent-{i}.log")
+    logs: list[Path] = []
+    agents: list[asyncio.subprocess.Process] = []
+
+    async def spawn(name: str) -> asyncio.subprocess.Process:
+        logs.append(folder / f"{ns}-agent-{name}.log")
         with logs[-1].open("wb") as err:
             agents.append(
                 await asyncio.create_subprocess_exec(
                     sys.executable, "-m", "weft", "agent", "serve", "effects_tool:effect",
                     "--path", str(folder), "--broker", url, "--namespace", ns,
-                    "--concurrency", str(concurrency),
+                    "--concurrency", str(concurrency), "--drain-timeout", str(drain_timeout),
                     env=env, stdin=subprocess.DEVNULL, stdout=err, stderr=err,
                 )
             )  # fmt: skip
+        return agents[-1]
+
+    report = Chaos(drain_timeout=drain_timeout) if chaos else None
+    for i in range(replicas):
+        await spawn(str(i))
     try:
         await _agents_ready(logs, 60)
         start = time.perf_counter()
@@ -636,7 +839,9 @@ async def effects_trial(
             "--journal", str(folder / f"{ns}-journal.db"),
             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         )  # fmt: skip
-        out, err = await run.communicate()
+        talk = asyncio.ensure_future(run.communicate())
+        stalled = await _watch(run, talk, EffectsFile(log), calls, agents, spawn, report)
+        out, err = await talk
         elapsed = time.perf_counter() - start
     finally:
         for agent in agents:
@@ -649,19 +854,25 @@ async def effects_trial(
                 agent.kill()
                 await agent.wait()
     try:
-        state = str(json.loads(out)["state"])
-    except (ValueError, KeyError):
-        raise RuntimeError(f"weft run failed: {err.decode(errors='replace')[-2000:]}") from None
+        result = json.loads(out)
+        state, run_id = str(result["state"]), str(result["run_id"])
+    except (ValueError, KeyError, TypeError):
+        state, run_id = ("hung (killed)" if stalled else "no result"), ""
     lines = [line.split() for line in log.read_text().splitlines()] if log.exists() else []
-    done = Counter(fields[0] for fields in lines)
+    done_keys = Counter(fields[0] for fields in lines)
+    if report is not None:
+        _account(report, lines, agents, logs, replicas, folder / "home", run_id)
     return EffectTrial(
         calls=calls,
         state=state,
         elapsed_s=elapsed,
-        lost=sum(1 for key in keys if key not in done),
-        run_twice=sum(n - 1 for n in done.values() if n > 1),
+        lost=sum(1 for key in keys if key not in done_keys),
+        run_twice=sum(n - 1 for n in done_keys.values() if n > 1),
         moved=sum(1 for fields in lines if int(fields[2]) > 1),
         per_replica=sorted(Counter(fields[1] for fields in lines).values(), reverse=True),
+        exit_code=run.returncode if run.returncode is not None else -1,
+        error="" if state == "succeeded" else err.decode(errors="replace")[-2000:],
+        chaos=report,
     )
 
 
@@ -677,6 +888,7 @@ async def measure_effects(
             log(
                 f"effects: trial {trial + 1}, {config.effects_calls} calls over "
                 f"{config.effects_replicas} replicas through weft run --broker"
+                + (" (chaos: SIGKILL one, SIGTERM another)" if config.effects_chaos else "")
             )
             trials.append(
                 await effects_trial(
@@ -686,8 +898,12 @@ async def measure_effects(
                     config.effects_concurrency,
                     config.effects_delay,
                     folder,
+                    chaos=config.effects_chaos,
+                    drain_timeout=config.effects_drain_timeout if config.effects_chaos else 30.0,
                 )
             )
+            if trials[-1].error:
+                log(f"effects: trial {trial + 1}: weft run said:\n{trials[-1].error}")
     return trials
 
 
@@ -704,21 +920,81 @@ def render_effects(config: Config, trials: Sequence[EffectTrial]) -> str:
         "|---:|---|---:|---:|---:|---:|---:|---|",
     ]
     for i, t in enumerate(trials, 1):
+        run = t.state if t.exit_code == 0 else f"{t.state}, exit {t.exit_code}"
         lines.append(
-            f"| {i} | {t.state} | {t.elapsed_s:.2f} s | {t.calls / t.elapsed_s:,.0f} | {t.lost} | "
+            f"| {i} | {run} | {t.elapsed_s:.2f} s | {t.calls / t.elapsed_s:,.0f} | {t.lost} | "
             f"{t.run_twice} | {t.moved} | {', '.join(f'{n:,}' for n in t.per_replica)} |"
         )
     lost = sum(t.lost for t in trials)
     twice = sum(t.run_twice for t in trials)
     total = sum(t.calls for t in trials)
+    what = f"{total:,} calls in {len(trials)} trials"
+    failed = sum(1 for t in trials if t.state != "succeeded" or t.exit_code != 0)
+    chaos = [t.chaos for t in trials if t.chaos is not None]
+    if chaos:
+        lines += ["", render_chaos(config, trials)]
     lines += [
         "",
         "| target | measured | goal | verdict |",
         "|---|---:|---:|---|",
-        f"| {total:,} calls in {len(trials)} trials: lost | {lost} | 0 | {verdict(lost == 0)} |",
-        f"| {total:,} calls in {len(trials)} trials: run twice | {twice} | 0 | "
-        f"{verdict(twice == 0)} |",
+        f"| {what}: lost | {lost} | 0 | {verdict(lost == 0)} |",
+        f"| {what}: runs not succeeded or exit ≠ 0 | {failed} | 0 | {verdict(failed == 0)} |",
     ]
+    if chaos:
+        other = sum(c.twice_other for c in chaos)
+        after_kill = sum(c.twice_after_kill for c in chaos)
+        after_stop = sum(c.twice_after_stop for c in chaos)
+        unstopped = sum(1 for c in chaos if c.drained_at is not None and c.drained_exit != 0)
+        handed = [sum(n for (_, why), n in c.moved.items() if why == "handed back") for c in chaos]
+        lines += [
+            f"| {what}: run twice, after the kill (documented at-least-once) | {after_kill} | "
+            "— | — |",
+            f"| {what}: run twice, first on the stopped replica | {after_stop} | 0 | "
+            f"{verdict(after_stop == 0)} |",
+            f"| {what}: run twice, any other kind | {other} | 0 | {verdict(other == 0)} |",
+            f"| stopped replicas not exiting 0 | {unstopped} | 0 | {verdict(unstopped == 0)} |",
+            f"| calls the stopped replica handed back, per trial | "
+            f"{', '.join(map(str, handed))} | > 0 (else the drain path went untested) | "
+            f"{verdict(min(handed) > 0)} |",
+        ]
+    else:
+        lines.append(f"| {what}: run twice | {twice} | 0 | {verdict(twice == 0)} |")
+    return "\n".join(lines)
+
+
+def render_chaos(config: Config, trials: Sequence[EffectTrial]) -> str:
+    """The faults of ``--effects-chaos`` per trial, and where the calls ran."""
+    lines = [
+        f"Chaos: at {KILL_AT:.0%} of the calls done (by the effects file) replica 0 gets "
+        "SIGKILL and a fresh replica is started; at "
+        f"{TERM_AT:.0%} replica 1 gets SIGTERM with `--drain-timeout "
+        f"{config.effects_drain_timeout:g}` (shorter than the tool's "
+        f"{config.effects_delay * 1000:g} ms, so it must hand calls back). "
+        "Doubles 'after kill' are a key first run on the killed replica and "
+        "then as a later attempt elsewhere (docs/distributed.md, How often a call runs); "
+        "'after stop', first run on the stopped replica (the tool writes after its only "
+        "await, so a call stopped part way wrote nothing: such a double is a done call "
+        "given back); 'other', anything else, e.g. one attempt run twice. 'Moved' counts "
+        "the caller's attempts that went to another agent, from the run's trace, by the "
+        "agent that held them and why: its card was cleared (killed, or stopped before the "
+        "call reached it) or it handed the call back at its drain timeout.",
+        "",
+        "| trial | kill at | SIGTERM at | stopped replica's exit | "
+        "run twice: after kill / after stop / other | moved | effects by replica |",
+        "|---:|---:|---:|---:|---:|---|---|",
+    ]
+    for i, t in enumerate(trials, 1):
+        c = t.chaos
+        if c is None:
+            continue
+        served = ", ".join(f"{role} {n:,}" for role, n in c.served.items())
+        moved = ", ".join(f"{n:,} off {role} ({why})" for (role, why), n in c.moved.items())
+        lines.append(
+            f"| {i} | {c.killed_at if c.killed_at is not None else 'not reached'} | "
+            f"{c.drained_at if c.drained_at is not None else 'not reached'} | "
+            f"{c.drained_exit} | {c.twice_after_kill} / {c.twice_after_stop} / {c.twice_other} | "
+            f"{moved or 'none'} | {served} |"
+        )
     return "\n".join(lines)
 
 
@@ -891,12 +1167,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--only-effects", action="store_true", help="run only the effects check (5.)"
     )
+    parser.add_argument(
+        "--effects-chaos",
+        action="store_true",
+        help="in each effects trial, SIGKILL one replica at 30%% of the calls (and start a "
+        "fresh one), SIGTERM another at 60%% with a drain timeout too short for its calls",
+    )
     args = parser.parse_args(args_list)
     config = Config.quick() if args.quick else Config()
     if args.effects_calls is not None:
         config = dataclasses.replace(config, effects_calls=args.effects_calls)
     if args.effects_trials is not None:
         config = dataclasses.replace(config, effects_trials=args.effects_trials)
+    if args.effects_chaos:
+        config = dataclasses.replace(config, effects_chaos=True, effects_delay=CHAOS_DELAY)
     save = (args.save or not args.quick) and not args.no_save
     command = "python bench/bus.py" + (" " + " ".join(args_list) if args_list else "")
 
@@ -908,7 +1192,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         table = render_effects(config, asyncio.run(run_effects(config, log)))
         print(f"machine: {machine_info}\ncommand: {command}\n\n{table}")
         if save:
-            append_results(args.out, command, table, "effects", machine_info)
+            mode = "effects, chaos" if config.effects_chaos else "effects"
+            append_results(args.out, command, table, mode, machine_info)
             log(f"appended to {args.out}")
         return 0
     measured = asyncio.run(run(config, log))
