@@ -74,6 +74,7 @@ MARKS: dict[str, tuple[str, ...]] = {
     "cli/test_keys_cli.py": ("core",),
     "cli/test_new_command_mistakes.py": ("core",),
     "cli/test_trial_mistakes.py": ("core",),
+    "orchestrator/test_ask_resume.py": ("core",),
     # a broker: the shared Mosquitto on 127.0.0.1:1883 or one the test starts
     "runtime/test_mqtt_bus.py": ("mqtt",),
     "runtime/test_broker.py": ("mqtt",),
@@ -100,6 +101,7 @@ MARKS: dict[str, tuple[str, ...]] = {
     "routing/test_router.py": ("chroma",),
     "routing/test_route_batch.py": ("chroma",),
     "routing/test_learned.py": ("chroma",),
+    "routing/test_similarity_scale.py": ("chroma",),
     "routing/test_card_text.py": ("core",),
     "routing/test_llm_choice.py": ("chroma",),
     "routing/test_instruction.py": ("core",),

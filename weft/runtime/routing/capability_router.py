@@ -78,7 +78,6 @@ from __future__ import annotations
 
 import asyncio
 import math
-import os
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Collection, Iterable, Mapping
@@ -95,6 +94,7 @@ from weft.runtime.routing.capability_index import (
     card_documents,
 )
 from weft.runtime.routing.chroma_store import HnswParams
+from weft.runtime.routing.decision_trace import trace_decision
 from weft.runtime.routing.embeddings.base import Embedder, normalise
 from weft.runtime.routing.instruction import instruction_text, operation_terms
 from weft.runtime.routing.lexicon import Lexicon, terms
@@ -109,7 +109,8 @@ from weft.runtime.routing.scoring import (
     similarity,
     with_learned,
 )
-from weft.runtime.tracing.spans import SpanRecord, Tracer, new_span_id, trace_id_for
+from weft.runtime.routing.similarity_scale import ScaleKeeper
+from weft.runtime.tracing.spans import Tracer
 
 __all__ = ["CALIBRATED_MIN_SCORE", "CapabilityRouter", "ScoringWeights"]
 
@@ -177,6 +178,7 @@ class CapabilityRouter:
             self._lexicon.put(card)
         self._query_cache: OrderedDict[tuple[str, str | None], Views] = OrderedDict()
         self._query_cache_size = query_cache
+        self._scale = ScaleKeeper(self.embedder.model_id)
 
     @classmethod
     def open(
@@ -321,7 +323,7 @@ class CapabilityRouter:
                 self.decide, r, v.vector, started, instruction=v.instruction
             )
             decision = await self._refine(decision, started)
-            self._trace(decision, wall)
+            trace_decision(self.tracer, decision, wall)
             decisions.append(decision)
         return decisions
 
@@ -348,7 +350,7 @@ class CapabilityRouter:
             self.decide, request, views.vector, started, instruction=views.instruction
         )
         decision = await self._refine(decision, started)
-        self._trace(decision, wall)
+        trace_decision(self.tracer, decision, wall)
         return decision
 
     async def _refine(self, decision: RoutingDecision, started: float) -> RoutingDecision:
@@ -465,23 +467,28 @@ class CapabilityRouter:
     @property
     def min_score(self) -> float:
         """The score under which no agent fits (see ``ScoringWeights.min_score``)."""
-        return no_fit_rule(self.weights, self.embedder.model_id)[0]
+        return self._no_fit_rule()[0]
 
     @property
     def weak_match(self) -> tuple[float, float]:
         """``(weak_score, weak_margin)`` (see ``ScoringWeights.weak_score``)."""
-        return no_fit_rule(self.weights, self.embedder.model_id)[1:]
+        return self._no_fit_rule()[1:]
+
+    def _no_fit_rule(self) -> tuple[float, float, float]:
+        self._scale.current(self.index)  # a model other than MiniLM: measured by now
+        return no_fit_rule(self.weights, self.embedder.model_id, rescaled=self._scale.measured)
 
     def fits(self, best: float, runners_up: list[float]) -> bool:
         """Whether ``best`` is a choice: over the minimum and, if weak, ahead of the runner-up."""
-        floor, weak, margin = no_fit_rule(self.weights, self.embedder.model_id)
+        floor, weak, margin = self._no_fit_rule()
         return best >= floor and not (best < weak and runners_up and best - runners_up[0] < margin)
 
     def _estimates(self, vector: NDArray[np.float32]) -> dict[str, SuccessEstimate]:
         if self.outcomes is None or not len(self.outcomes):
             return {}
         cards = self.index.cards
-        found = self.outcomes.estimates(vector, CardVersions(cards))
+        floor = self._scale.current(self.index).to_raw(self.outcomes.min_similarity)
+        found = self.outcomes.estimates(vector, CardVersions(cards), floor=floor)
         return {a: e for a, e in found.items() if a in cards}
 
     def _score(
@@ -504,9 +511,10 @@ class CapabilityRouter:
         # One product for every document of every shortlisted agent (and view).
         blocks = [vectors[a] for a in agents]
         stacked = np.concatenate([b.vectors for b in blocks])
-        sims_all = stacked @ vector
+        scale = self._scale.current(self.index)
+        sims_all = scale.apply(stacked @ vector)
         share = w.instruction if instruction is not None else 0.0
-        instr_all = stacked @ instruction if instruction is not None else sims_all
+        instr_all = scale.apply(stacked @ instruction) if instruction is not None else sims_all
         query_terms = terms(request.text)
         if request.capability:
             query_terms += terms(request.capability) * 2
@@ -564,35 +572,6 @@ class CapabilityRouter:
         source = self.load
         value = source(agent) if callable(source) else source.get(agent, 0.0)
         return min(1.0, max(0.0, float(value)))
-
-    def _trace(self, decision: RoutingDecision, wall: float) -> None:
-        if self.tracer is None:
-            return
-        request = decision.request
-        chosen = decision.chosen.agent_id if decision.chosen else None
-        self.tracer.record(
-            SpanRecord(
-                trace_id=trace_id_for(request.run_id) if request.run_id else os.urandom(16).hex(),
-                span_id=new_span_id(),
-                parent_id=None,
-                name=f"route {request.subtask_id}" if request.subtask_id else "route",
-                kind="route",
-                start=wall,
-                end=wall + decision.latency_s,
-                status="ok" if chosen else "error",
-                run_id=request.run_id,
-                node=request.subtask_id,
-                agent=chosen,
-                attributes={
-                    "route.text": request.text,
-                    "route.capability": request.capability,
-                    "route.chosen": chosen,
-                    "route.embedding_model": decision.embedding_model,
-                    "route.latency_s": decision.latency_s,
-                    "candidates": [c.model_dump() for c in decision.candidates],
-                },
-            )
-        )
 
     def close(self) -> None:
         """Release an in-memory index (persistent stores keep their data)."""

@@ -180,12 +180,18 @@ class OutcomeMemory:
             self._rows.setdefault(agent_id, []).append(Outcome.of(meta, text, vector))
 
     def estimates(
-        self, vector: NDArray[np.float32], versions: Mapping[str, int] | None = None
+        self,
+        vector: NDArray[np.float32],
+        versions: Mapping[str, int] | None = None,
+        *,
+        floor: float | None = None,
     ) -> dict[str, SuccessEstimate]:
         """Evidence for the agents tried on subtasks near ``vector``.
 
         ``versions``: the current card version per agent; outcomes recorded
         against another version are skipped (outcomes without a version count).
+        ``floor``: ``min_similarity`` on this embedder's own scale, when it is not
+        MiniLM's (``similarity_scale``).
         """
         self._follow_other_processes()
         if not self._count:
@@ -196,7 +202,7 @@ class OutcomeMemory:
         signed: dict[str, float] = {}
         counts: dict[str, int] = {}
         nearest: dict[str, float] = {}
-        floor = self.min_similarity
+        floor = self.min_similarity if floor is None else floor
         for row, similarity in self._nearest(vector):
             if similarity < floor:
                 continue

@@ -15,6 +15,7 @@ from numpy.typing import NDArray
 from weft.protocols import CapabilityCard
 from weft.runtime.routing.capability_index import AgentVectors
 from weft.runtime.routing.outcome_memory import SuccessEstimate
+from weft.runtime.routing.similarity_scale import REFERENCE_MODEL
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,9 +92,15 @@ CALIBRATED_WEAK_MATCH: dict[str, tuple[float, float]] = {
 }
 
 
-def no_fit_rule(weights: ScoringWeights, model_id: str) -> tuple[float, float, float]:
+def no_fit_rule(
+    weights: ScoringWeights, model_id: str, *, rescaled: bool = False
+) -> tuple[float, float, float]:
     """``(min_score, weak_score, weak_margin)`` for an embedder: the weights' own, else
-    the calibration; an explicit ``min_score`` alone turns the weak-match band off."""
+    the calibration; an explicit ``min_score`` alone turns the weak-match band off.
+    ``rescaled``: the model's similarities are mapped onto MiniLM's scale
+    (``similarity_scale``), so MiniLM's calibration holds for it."""
+    if rescaled and model_id not in CALIBRATED_MIN_SCORE:
+        model_id = REFERENCE_MODEL
     floor = weights.min_score
     if floor is None:
         floor = CALIBRATED_MIN_SCORE.get(model_id, -math.inf)
