@@ -2,6 +2,13 @@
 
 Kept apart from ``remote_action`` so that module stays about the policy
 (when to send, re-send and move a call) and this one about its record.
+
+An agent the call left is remembered by *incarnation*: its id and the
+``started_at`` of its card, which a process sets once when it starts. An
+agent restarted under the same fixed id (``--agent-id``, a service manager
+restarting it) is a new process that never held the call, alive and
+serving: the call may go to it. Only the process that lost the call is
+avoided, as is an agent that fell silent and may thaw.
 """
 
 from __future__ import annotations
@@ -10,6 +17,7 @@ from dataclasses import dataclass, field
 
 from weft.protocols import ActionCall
 from weft.runtime.remote._remote_trace import LostAttempt
+from weft.runtime.remote.directory import AgentInfo
 
 
 @dataclass
@@ -23,6 +31,9 @@ class CallState:
     holder: str | None = None
     #: When it became the holder: its silence is counted from here at the earliest.
     holder_since: float = 0.0
+    #: ``(agent, started_at of its card)`` of the last holder of the current attempt,
+    #: kept while it is ``returning``; None if unknown.
+    incarnation: tuple[str, float] | None = None
     accepted: bool = False
     #: The holder sends ``CallsHeld`` reports, so a call it stopped listing lost its result.
     reports: bool = False
@@ -38,6 +49,8 @@ class CallState:
     lost: list[str] = field(default_factory=list)
     #: Agents among ``lost`` that were stopped and gave the call up (not dead).
     drained: list[str] = field(default_factory=list)
+    #: ``(agent, started_at)`` of each incarnation the call left; None: every one of it.
+    left: set[tuple[str, float | None]] = field(default_factory=set)
     #: Attempts abandoned because their agent vanished or gave them up, for the trace.
     abandoned: list[LostAttempt] = field(default_factory=list)
     #: When the current attempt was first sent.
@@ -45,13 +58,26 @@ class CallState:
     #: User properties every send carries besides the ack request and trace context.
     asks: dict[str, str] = field(default_factory=dict)
 
+    def leave(self, agent: str) -> tuple[str, float | None]:
+        """Note that the call left ``agent``: the incarnation that held it, else all of them."""
+        held = self.incarnation
+        left = held if held is not None and held[0] == agent else (agent, None)
+        self.left.add(left)
+        self.lost.append(agent)
+        return left
+
+    def avoids(self, info: AgentInfo) -> bool:
+        """True if the call left this incarnation of the agent: not to be sent there again."""
+        agent = info.agent_id
+        return (agent, info.card.started_at) in self.left or (agent, None) in self.left
+
 
 def why_no_result(state: CallState, name: str, namespace: str) -> str:
     """Why a call to action ``name`` got no result before its deadline, for the user."""
     if state.lost and state.holder is None:
         return (
-            f"{_lost_agents(state)} and no other live agent serves '{name}'; "
-            "start one (weft agent serve ...) and resume the run"
+            f"{_lost_agents(state)}, and no replica was available to take it: no other live "
+            f"agent serves '{name}'; start one (weft agent serve ...) and resume the run"
         )
     if state.returning is not None:
         return (
@@ -68,6 +94,18 @@ def why_no_result(state: CallState, name: str, namespace: str) -> str:
             "start one with: weft agent serve MODULE:OBJECT --broker URL"
         )
     return "no agent accepted the call"
+
+
+def waiting_note(state: CallState, name: str, namespace: str) -> str:
+    """The log line of a call to ``name`` that waits because no agent can take it."""
+    if state.lost:
+        why = _lost_agents(state)
+    else:
+        why = f"no live agent serves it in namespace '{namespace}'"
+    return (
+        f"waiting for a replica of '{name}' ({why}): its calls wait for an agent serving "
+        "it until their deadline (start one with: weft agent serve ...)"
+    )
 
 
 def _lost_agents(state: CallState) -> str:

@@ -34,6 +34,8 @@ class Entry:
     attempt: int
     future: asyncio.Future[ActionResult]
     task: asyncio.Task[None] | None = None
+    #: The host stopped this attempt at its drain timeout: its result is a hand-back.
+    handed_back: bool = False
 
     def running(self) -> bool:
         return self.task is not None and not self.task.done()

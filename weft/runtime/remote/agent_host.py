@@ -32,8 +32,10 @@ clear the card of a crashed process). It
 - on ``stop()`` (SIGTERM in the CLI) stops taking calls, marks its card
   ``draining``, finishes what it holds, then clears its card. Calls still
   held at the drain timeout are given up and answered ``AgentDraining``
-  (``_drain``), a retryable error on which the caller moves them to another
-  agent, as if this one had died: a rolling restart loses no run.
+  (``_drain``), a retryable error marked as this host's hand-back on the
+  reply (``weft-handed-back: 1``), on which the caller moves them to another
+  agent, as if this one had died: a rolling restart loses no run. An
+  action's own ``AgentDraining`` error carries no mark and is not moved.
 
 The Will must be configured when the bus is created (``agent_will``), because
 MQTT fixes it at connect time.
@@ -82,7 +84,7 @@ from weft.runtime.bus.base import Bus, Subscription
 from weft.runtime.engine.registry import ActionRegistry
 from weft.runtime.remote._call_table import CallTable, Entry
 from weft.runtime.remote._call_trace import CallTrace
-from weft.runtime.remote._drain import drained_result
+from weft.runtime.remote._drain import HANDED_BACK_PROPERTY, drained_result
 from weft.runtime.remote._held_calls import HeldCalls
 from weft.runtime.remote._host_context import HostContext, run_traced
 from weft.runtime.remote._incoming import parse_call
@@ -397,7 +399,7 @@ class AgentHost:
                 )
                 await self._answer(message, ack, kind=KIND_ACCEPTED)
             result = await asyncio.shield(entry.future)
-            await self._answer(message, result)
+            await self._answer(message, result, handed_back=entry.handed_back)
         finally:
             self._held.release(message)
 
@@ -417,6 +419,7 @@ class AgentHost:
         except asyncio.CancelledError:
             if self._gave_up_after is not None:  # stopped by the drain, not by its caller
                 result = drained_result(call.call_id, self.agent_id, self._gave_up_after)
+                entry.handed_back = True  # only this answer carries weft-handed-back
             else:
                 result = ActionResult.failure(
                     call.call_id,
@@ -487,12 +490,18 @@ class AgentHost:
             log.info("agent %s cancels call %s: %s", self.agent_id, cancel.call_id, cancel.reason)
             entry.task.cancel()
 
-    async def _answer(self, request: Message, payload: Any, kind: str = KIND_RESULT) -> None:
+    async def _answer(
+        self, request: Message, payload: Any, kind: str = KIND_RESULT, handed_back: bool = False
+    ) -> None:
+        """Reply to ``request``; ``handed_back`` marks this host's own hand-back (``_drain``)."""
+        user = {KIND_PROPERTY: kind}
+        if handed_back:
+            user[HANDED_BACK_PROPERTY] = "1"
         try:
             await self.bus.reply(
                 request,
                 payload.model_dump_json(),
-                properties=MessageProperties(user_properties={KIND_PROPERTY: kind}),
+                properties=MessageProperties(user_properties=user),
             )
         except BusError as exc:  # the caller re-sends; the result stays cached
             log.warning("agent %s could not reply on %s: %s", self.agent_id, request.topic, exc)

@@ -49,6 +49,7 @@ from weft.protocols.remote import (
     CallsHeld,
 )
 from weft.runtime.bus.base import Bus, Subscription
+from weft.runtime.remote._drain import handed_back
 from weft.runtime.remote.dead_letter import publish_dead_letter
 from weft.runtime.support.tasks import cancel_and_wait
 
@@ -57,10 +58,14 @@ log = logging.getLogger(__name__)
 _clients: weakref.WeakKeyDictionary[Bus, CallClient] = weakref.WeakKeyDictionary()
 
 Event = tuple[str, Any]
-"""What a waiter receives: ``("result", ServedResult)``, ``("accepted", CallAccepted)``,
+"""What a waiter receives: ``("result", ServedResult)``, ``("handed_back", ServedResult)``
+(the holder's own drain hand-back, ``_drain``), ``("accepted", CallAccepted)``,
 ``("progress", ProgressEvent)``, ``("held", agent_id)`` (the first ``CallsHeld`` report of
 an agent listing the call), ``("reconnected", None)`` or ``("agent", (change, agent_id))``
 from a registry."""
+
+#: The event of a result its agent handed back when it was stopped (``_drain``).
+HANDED_BACK = "handed_back"
 
 #: The payload of each kind of reply (``weft-kind``; a reply without one is a result).
 #: A result is read as a ``ServedResult``: an ``ActionResult`` with the server's spans,
@@ -297,6 +302,8 @@ class CallClient:
             self.heard[agent] = now
         if kind != KIND_RESULT:
             waiter.heard_at = now
+        elif handed_back(message.properties):
+            kind = HANDED_BACK  # marked on the envelope by the host, never by an action
         waiter.push((kind, payload))
 
     def _held(self, report: CallsHeld, now: float) -> None:

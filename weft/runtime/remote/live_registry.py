@@ -465,7 +465,11 @@ class LiveRegistry:
             now - age,
             self._judge_later(card, payload, before),
         )
-        self._notify("updated" if known else "appeared", agent_id)
+        if known is None:
+            self._notify("appeared", agent_id)
+        else:  # the same id from another process (a fixed --agent-id) is a restart
+            restart = card.started_at != known.card.started_at
+            self._notify("restarted" if restart else "updated", agent_id)
         return None
 
     def _index(self, agent_id: str, old: AgentCard | None, new: AgentCard | None) -> None:

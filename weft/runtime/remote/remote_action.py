@@ -18,9 +18,19 @@ it without help from the executor's retry policy:
   connection stayed up: the call is sent as ``attempt + 1`` to another agent.
   Only calls that agent held can run twice: what it did before dying is done.
 - **The holder is stopped** (SIGTERM) and gives the call up at its drain
-  timeout: it answers ``AgentDraining`` (``_drain``), and the call is sent
-  as ``attempt + 1`` to another agent, as for a death. A rolling restart of
-  a pool's replicas moves their calls instead of ending the runs.
+  timeout: it answers ``AgentDraining``, marked on the reply as its own
+  hand-back (``_drain``), and the call is sent as ``attempt + 1`` to another
+  agent, as for a death. A rolling restart of a pool's replicas moves their
+  calls instead of ending the runs. An action's own ``AgentDraining`` error
+  is its answer, returned like any other.
+- **The holder restarts under the same id** (a fixed ``--agent-id``): the
+  new process, told apart by its card's ``started_at`` (``_call_state``),
+  never had the call, so it is sent as ``attempt + 1`` to a live agent,
+  which may be that new process. Only the incarnations that lost the call
+  are avoided.
+- **No agent serves the action** (the last replica was stopped): the call
+  waits for one until its deadline, and says so in the log, once per
+  action per outage (``waiting for a replica of 'X'``).
 - **The holder falls silent** (no card, report or reply for the liveness
   bound, 3 of its heartbeats by default: a frozen process, a cut network)
   while another fresh agent serves the action: once this client has read its
@@ -64,7 +74,6 @@ import asyncio
 import logging
 import math
 import time
-from typing import Any
 
 from weft.protocols import (
     ActionCall,
@@ -74,7 +83,6 @@ from weft.protocols import (
     ActionSpec,
     ActionState,
     BusError,
-    CallCancel,
     MessageProperties,
     PublishRefusedError,
     ServedResult,
@@ -87,9 +95,9 @@ from weft.protocols.remote import (
     TRACEPARENT,
 )
 from weft.runtime.bus.base import Bus
-from weft.runtime.remote._call_state import CallState, attempts, why_no_result
-from weft.runtime.remote._drain import is_drained
+from weft.runtime.remote._call_state import CallState, attempts, waiting_note, why_no_result
 from weft.runtime.remote._placement import choose, liveness_bound
+from weft.runtime.remote._remote_cancel import cancel_held, publish_cancel
 from weft.runtime.remote._remote_trace import (
     LostAttempt,
     forward_progress,
@@ -97,13 +105,12 @@ from weft.runtime.remote._remote_trace import (
     record_served,
     wants_spans,
 )
-from weft.runtime.remote.call_client import CallClient, Waiter
+from weft.runtime.remote.call_client import HANDED_BACK, CallClient, Waiter
 from weft.runtime.remote.directory import AgentDirectory
 from weft.runtime.tracing.spans import traceparent
 
 log = logging.getLogger(__name__)
 
-_background: set[asyncio.Task[Any]] = set()
 #: Left out of a call on the wire when unset (the agent derives the same key), so the
 #: payload of most calls stays what it was before the field existed.
 _NO_KEY = {"idempotency_key"}
@@ -150,7 +157,9 @@ class RemoteAction:
         self.liveness = liveness
         #: Calls re-sent per lost agent: one warning per agent, not one per call (an
         #: agent killed while holding a foreach's thousands of calls wrote a line each).
-        self._resent_from: dict[str, int] = {}
+        self._resent_from: dict[tuple[str, float | None], int] = {}
+        #: A call waits for an agent and the log said so: not again until one is sent.
+        self._waiting_noted = False
 
     @property
     def spec(self) -> ActionSpec:
@@ -205,10 +214,9 @@ class RemoteAction:
                     await self._on_timer(state, waiter)
                     continue
                 kind, value = event
-                if kind == "result":
-                    if is_drained(value):  # its agent was stopped: the call moves on
-                        await self._given_up(state, waiter, value.agent or state.holder)
-                        continue
+                if kind == HANDED_BACK:  # its agent was stopped: the call moves on
+                    await self._given_up(state, waiter, value.agent or state.holder)
+                elif kind == "result":
                     return self._answered(state, value, ctx)
                 if kind == "progress":
                     forward_progress(ctx, value)
@@ -226,7 +234,7 @@ class RemoteAction:
             return ActionResult.failure(call.call_id, "PublishRefused", why)
         except asyncio.CancelledError:
             handed_over = True
-            self._cancel_remote(state, waiter)  # closes the waiter when done
+            cancel_held(self.bus, self.name, state, waiter, self.ack_timeout)  # closes it
             raise
         finally:
             self._set_holder(state, None)
@@ -256,6 +264,8 @@ class RemoteAction:
             self.client.release(state.holder)
         state.holder, state.accepted, state.reports = agent, False, False
         if agent is not None:
+            info = self.registry.get(agent) if self.registry is not None else None
+            state.incarnation = (agent, info.card.started_at) if info is not None else None
             self.client.hold(agent)
             state.holder_since = time.time()
             state.check_at = state.holder_since + self._liveness(agent) / 2
@@ -285,7 +295,7 @@ class RemoteAction:
         if self.registry is None:
             return False
         return any(
-            a.agent_id != agent and a.agent_id not in state.lost and a.fresh()
+            a.agent_id != agent and not state.avoids(a) and a.fresh()
             for a in self.registry.serving(self.name)
         )
 
@@ -295,11 +305,27 @@ class RemoteAction:
         if change == "gone":
             if agent == state.holder:
                 state.gone_at = time.time()  # decided after gone_grace: death or broker restart?
-        elif change == "appeared" and self._serves(agent):
+        elif agent in (state.holder, state.returning) and self._restarted(state, agent):
+            state.gone_at = state.restart_until = state.returning = None
+            # No cancel: it would reach the new process, which may take the new attempt.
+            why = f"agent '{agent}' restarted (a new process under its id) while holding the call"
+            await self._fail_over(state, waiter, agent, why)
+        elif self._serves(agent):  # appeared, or restarted
             if agent in (state.holder, state.returning):
                 await self._holder_back(state, waiter, agent)
             elif state.waiting:
                 await self._send(state, waiter)  # nobody served it until now
+
+    def _restarted(self, state: CallState, agent: str) -> bool:
+        """True if ``agent``'s card is from another process than the one that held the call."""
+        info = self.registry.get(agent) if self.registry is not None else None
+        held = state.incarnation
+        return (
+            info is not None
+            and held is not None
+            and held[0] == agent
+            and info.card.started_at != held[1]
+        )
 
     async def _holder_back(self, state: CallState, waiter: Waiter, agent: str) -> None:
         """The holder is back after a broker restart: ask it again, same attempt."""
@@ -373,7 +399,8 @@ class RemoteAction:
             silence = time.time() - self._last_sign(state, holder)
             if waiter.pending() or holder != state.holder or silence <= bound:
                 return
-            self._publish_cancel(holder, state.call.call_id, "the call moved to another agent")
+            moved = "the call moved to another agent"
+            publish_cancel(self.bus, self.name, holder, state.call.call_id, moved)
             await self._fail_over(
                 state,
                 waiter,
@@ -388,7 +415,7 @@ class RemoteAction:
             await self._send(state, waiter, to_holder=True)
 
     async def _fail_over(self, state: CallState, waiter: Waiter, lost: str, why: str) -> None:
-        state.lost.append(lost)
+        left = state.leave(lost)
         now = time.time()
         state.abandoned.append(
             LostAttempt(
@@ -400,8 +427,8 @@ class RemoteAction:
             )
         )
         state.attempt_sent_at = None
-        count = self._resent_from.get(lost, 0) + 1
-        self._resent_from[lost] = count
+        count = self._resent_from.get(left, 0) + 1
+        self._resent_from[left] = count
         log.log(
             logging.WARNING if count == 1 else logging.DEBUG,
             "%s: %s during call %s; re-sending as attempt %d%s",
@@ -458,7 +485,7 @@ class RemoteAction:
             if self.pool:
                 return topics.pool_call(self.pool), None
             return topics.agent_call(str(self.agent)), self.agent
-        candidates = [a for a in self.registry.serving(self.name) if a.agent_id not in state.lost]
+        candidates = [a for a in self.registry.serving(self.name) if not state.avoids(a)]
         best = choose(candidates, self.client.outstanding, time.time())
         return None if best is None else (topics.agent_call(best.agent_id), best.agent_id)
 
@@ -466,9 +493,14 @@ class RemoteAction:
         now = time.time()
         target = self._target(state, to_holder)
         if target is None:
+            if not state.waiting and not self._waiting_noted:
+                self._waiting_noted = True
+                log.warning(waiting_note(state, self.name, self.bus.topics.namespace))
             state.waiting = True
             state.resend_at = None
             return
+        if state.waiting:
+            self._waiting_noted = False  # an agent is back: the next wait is news again
         topic, agent = target
         if agent is not None and agent != state.holder:
             self._set_holder(state, agent)
@@ -498,53 +530,6 @@ class RemoteAction:
         except BusError as exc:
             log.warning("%s: sending call %s failed: %s", self.name, call.call_id, exc)
             state.resend_at = time.time() + min(self.ack_timeout, 1.0)
-
-    def _publish_cancel(self, agent: str, call_id: str, reason: str) -> None:
-        """Tell ``agent`` to stop ``call_id``, in the background (best effort)."""
-
-        async def cancel() -> None:
-            payload = CallCancel(call_id=call_id, reason=reason).model_dump_json()
-            try:
-                await self.bus.publish(self.bus.topics.agent_cancel(agent), payload, qos=1)
-            except BusError as exc:
-                log.debug("%s: cancelling call %s failed: %s", self.name, call_id, exc)
-
-        task = asyncio.get_running_loop().create_task(cancel())
-        _background.add(task)
-        task.add_done_callback(_background.discard)
-
-    def _cancel_remote(self, state: CallState, waiter: Waiter) -> None:
-        """Tell the holder to stop, in the background because the caller is cancelled.
-
-        Sent through a pool and not acknowledged yet, wait up to
-        ``ack_timeout`` for the ack that may be on its way, so a call
-        cancelled right after it was sent is still stopped where it runs.
-        """
-        if state.sent_at is None:
-            waiter.close()
-            return
-        known = state.holder if state.returning is None else state.returning
-
-        async def cancel() -> None:
-            try:
-                holder = known
-                async with asyncio.timeout(self.ack_timeout):
-                    while holder is None:
-                        event = await waiter.next(self.ack_timeout)
-                        if event is None or event[0] == "result":
-                            return  # never taken, or already done
-                        if event[0] == "accepted":
-                            holder = event[1].agent_id
-                    payload = CallCancel(call_id=state.call.call_id).model_dump_json()
-                    await self.bus.publish(self.bus.topics.agent_cancel(holder), payload, qos=1)
-            except (BusError, TimeoutError) as exc:
-                log.debug("%s: cancelling call %s failed: %s", self.name, state.call.call_id, exc)
-            finally:
-                waiter.close()
-
-        task = asyncio.get_running_loop().create_task(cancel())
-        _background.add(task)
-        task.add_done_callback(_background.discard)
 
     # -- giving up --------------------------------------------------------------------
 
