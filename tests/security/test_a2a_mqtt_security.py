@@ -3,7 +3,10 @@
 The requester (``from_a2a("mqtts://...?ca=&cert=&key=")``) reads the broker URL
 the way the bus does (``weft.protocols.mqtt_url``): same options, same meaning,
 same error words. A request the broker's ACL refuses (MQTT v5 PUBACK 0x87) is a
-``PublishRefused`` error at once, not a wait until the call's deadline.
+``PublishRefused`` error at once, not a wait until the call's deadline. A login
+the broker refuses (CONNACK 0x87) or a broker certificate not trusted is
+``A2aBrokerRefused`` / a ``BrokerRefused`` result, not retryable, naming the
+broker and the cause. The conformance kit's client reports both the same way.
 """
 
 from __future__ import annotations
@@ -16,8 +19,14 @@ from pathlib import Path
 import pytest
 
 from weft import tool
-from weft.agents import A2aAgentNotFound, A2aMqttAction, from_a2a, from_a2a_mqtt
-from weft.protocols import ActionCall, ActionResult, ActionState, BusError
+from weft.agents import (
+    A2aAgentNotFound,
+    A2aBrokerRefused,
+    A2aMqttAction,
+    from_a2a,
+    from_a2a_mqtt,
+)
+from weft.protocols import ActionCall, ActionResult, ActionState, BusError, PublishRefusedError
 from weft.protocols import a2a_mqtt as wire
 from weft.protocols.mqtt_url import MqttTlsError
 from weft.runtime.bus.mqtt.broker import MosquittoBroker
@@ -25,6 +34,7 @@ from weft.runtime.bus.mqtt.broker_auth import write_password_file
 from weft.runtime.bus.mqtt.mqtt_bus import MqttBus
 from weft.runtime.engine.execution_context import UNUSED_CONTEXT
 from weft.runtime.interop.a2a_mqtt import serve_a2a_mqtt
+from weft.testing.a2a_mqtt_client import A2aMqttClient
 
 from .conftest import Pki, running
 
@@ -95,8 +105,48 @@ async def test_without_the_private_ca_the_broker_is_not_trusted(
 ) -> None:
     # Proves ?ca= is what made the call above work: the system CAs do not know this one.
     url = f"{tls_broker.url}/{unique_address()}?cert={pki.client_cert}&key={pki.client_key}"
-    with pytest.raises(A2aAgentNotFound, match="certificate verify failed"):
+    with pytest.raises(A2aBrokerRefused, match="certificate verify failed") as info:
         await from_a2a_mqtt(url, discovery_timeout=WAIT)
+    message = str(info.value)
+    assert message.startswith(f"cannot connect to the broker {tls_broker.url}: TLS: ")
+    assert "(use ?ca=FILE with the CA that signed the broker's certificate)" in message
+
+
+async def test_a_call_to_an_untrusted_broker_fails_at_once_and_is_not_retried(
+    tls_broker: MosquittoBroker, pki: Pki
+) -> None:
+    # A node whose card is known (discovered earlier): the call itself meets the refusal.
+    url = f"{tls_broker.url}/{unique_address()}?cert={pki.client_cert}&key={pki.client_key}"
+    result = await call(A2aMqttAction(url, card={"name": "shouter"}), "untrusted")
+    assert result.error is not None
+    assert (result.error.type, result.error.retryable) == ("BrokerRefused", False)
+    assert "TLS: certificate verify failed" in result.error.message
+    assert "?ca=FILE" in result.error.message
+
+
+@pytest.mark.parametrize(
+    ("plain", "what_to_check"),
+    [
+        (False, "(does it require a client certificate, and trust this one?)"),  # none given
+        (True, "(is this a TLS listener? then use mqtts://)"),  # plain MQTT to its TLS port
+    ],
+)
+async def test_a_broker_that_drops_the_connection_says_what_to_check_without_waiting(
+    tls_broker: MosquittoBroker, pki: Pki, plain: bool, what_to_check: str
+) -> None:
+    # Before its CONNACK, as TLS 1.3 refuses a client certificate: not the connect
+    # timeout's "did not accept a connection within", and retryable (a broker at its
+    # connection limit drops the socket the same way).
+    if plain:
+        url = f"{tls_broker.url.replace('mqtts://', 'mqtt://')}/{unique_address()}"
+    else:
+        url = f"{tls_broker.url}/{unique_address()}{tls_query(pki, client_cert=False)}"
+    with pytest.raises(A2aAgentNotFound) as info:
+        await from_a2a_mqtt(url, discovery_timeout=WAIT)
+    message = str(info.value)
+    assert "the broker closed the connection before accepting it" in message
+    assert what_to_check in message
+    assert not isinstance(info.value, A2aBrokerRefused)
 
 
 @pytest.mark.parametrize("option", ["ca", "cert", "key"])
@@ -189,9 +239,39 @@ async def test_a_wrong_password_is_refused_without_showing_it(
 ) -> None:
     broker, unit = a2a_acl_broker
     url = with_login(broker.url, "caller", "guessed-wrong") + f"/acme/{unit}/shouter"
-    with pytest.raises(A2aAgentNotFound, match=r"cannot reach the broker .*[Nn]ot authori") as info:
+    with pytest.raises(A2aBrokerRefused) as info:
         await from_a2a_mqtt(url, discovery_timeout=WAIT)
-    assert "guessed-wrong" not in str(info.value)
+    message = str(info.value)
+    assert message.startswith(f"cannot connect to the broker {broker.url}: not authorized: ")
+    assert "the login of user 'caller' was refused" in message
+    assert "MQTT reason code 0x87" in message
+    assert "guessed-wrong" not in message
+    # Still what a workflow's a2a: line catches.
+    assert isinstance(info.value, A2aAgentNotFound)
+
+
+async def test_a_call_with_a_wrong_password_fails_at_once_and_is_not_retried(
+    a2a_acl_broker: tuple[MosquittoBroker, str],
+) -> None:
+    broker, unit = a2a_acl_broker
+    url = with_login(broker.url, "caller", "guessed-wrong") + f"/acme/{unit}/shouter"
+    result = await call(A2aMqttAction(url, card={"name": "shouter"}), "refused")
+    assert result.state == ActionState.ERROR, result
+    assert result.error is not None
+    assert (result.error.type, result.error.retryable) == ("BrokerRefused", False)
+    assert f"cannot connect to the broker {broker.url}" in result.error.message
+    assert "the login of user 'caller' was refused" in result.error.message
+    assert "guessed-wrong" not in result.error.message
+
+
+async def test_a_call_without_a_login_says_the_broker_wants_one(
+    a2a_acl_broker: tuple[MosquittoBroker, str],
+) -> None:
+    broker, unit = a2a_acl_broker
+    result = await call(A2aMqttAction(f"{broker.url}/acme/{unit}/shouter", card={}), "anon")
+    assert result.error is not None
+    assert (result.error.type, result.error.retryable) == ("BrokerRefused", False)
+    assert "not authorized: the broker admits no client without a login" in result.error.message
 
 
 async def test_a_request_the_acl_refuses_fails_at_once_naming_the_topic(
@@ -203,6 +283,7 @@ async def test_a_request_the_acl_refuses_fails_at_once_naming_the_topic(
     async with serve_a2a_mqtt([shout], agent_url, address, unregister=True):
         url = with_login(broker.url, "stranger", "stranger-secret") + f"/{address}"
         action = await from_a2a(url, timeout=DEADLINE)
+        assert isinstance(action, A2aMqttAction)
         try:
             result = await call(action, "refused")
         finally:
@@ -213,3 +294,52 @@ async def test_a_request_the_acl_refuses_fails_at_once_naming_the_topic(
     assert result.error.retryable is False
     assert f"refused the publish to '{address.request_topic}'" in result.error.message
     assert "Not authorized" in result.error.message
+
+
+# -- the conformance kit's client ------------------------------------------------------------
+
+
+async def test_the_kit_client_reports_a_refused_login(
+    a2a_acl_broker: tuple[MosquittoBroker, str],
+) -> None:
+    broker, _ = a2a_acl_broker
+    with pytest.raises(A2aBrokerRefused, match="the login of user 'caller' was refused"):
+        async with A2aMqttClient(with_login(broker.url, "caller", "guessed-wrong")):
+            pass
+
+
+async def test_the_kit_client_reports_a_request_the_acl_refuses(
+    a2a_acl_broker: tuple[MosquittoBroker, str],
+) -> None:
+    broker, unit = a2a_acl_broker
+    address = wire.A2aMqttAddress("acme", unit, "shouter")
+    async with A2aMqttClient(with_login(broker.url, "stranger", "stranger-secret")) as kit:
+        with pytest.raises(PublishRefusedError) as info:
+            await kit.send_message(address.request_topic, {"text": "refused"})
+    assert info.value.topic == address.request_topic
+    assert info.value.broker == broker.url
+    assert "Not authorized" in str(info.value)
+
+
+async def test_the_kit_client_reports_a_card_it_may_not_clear(
+    a2a_acl_broker: tuple[MosquittoBroker, str],
+) -> None:
+    broker, unit = a2a_acl_broker
+    address = wire.A2aMqttAddress("acme", unit, "shouter")
+    async with A2aMqttClient(with_login(broker.url, "caller", "caller-secret")) as kit:
+        with pytest.raises(PublishRefusedError, match=r"refused the publish to '.*/discovery/"):
+            await kit.clear(address)
+
+
+async def test_the_kit_client_sends_what_the_acl_allows(
+    a2a_acl_broker: tuple[MosquittoBroker, str],
+) -> None:
+    broker, unit = a2a_acl_broker
+    address = wire.A2aMqttAddress("acme", unit, "shouter")
+    agent_url = with_login(broker.url, "agent", "agent-secret")
+    async with (
+        serve_a2a_mqtt([shout], agent_url, address, unregister=True),
+        A2aMqttClient(with_login(broker.url, "caller", "caller-secret")) as kit,
+    ):
+        reply = await kit.send_message(address.request_topic, {"text": "allowed"})
+    assert reply.body["result"]["task"]["status"]["state"] == "TASK_STATE_COMPLETED"

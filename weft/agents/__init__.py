@@ -5,7 +5,12 @@ importing this package stays cheap.
 """
 
 from weft.agents.a2a_action import A2aAction, from_a2a
-from weft.agents.a2a_mqtt_action import A2aAgentNotFound, A2aMqttAction, from_a2a_mqtt
+from weft.agents.a2a_mqtt_action import (
+    A2aAgentNotFound,
+    A2aBrokerRefused,
+    A2aMqttAction,
+    from_a2a_mqtt,
+)
 from weft.agents.chat_model import (
     DEFAULT_MODEL,
     DEFAULT_PRICES,
@@ -46,6 +51,7 @@ __all__ = [
     "TASK_INPUT_SCHEMA",
     "A2aAction",
     "A2aAgentNotFound",
+    "A2aBrokerRefused",
     "A2aMqttAction",
     "ChatModel",
     "FunctionAction",

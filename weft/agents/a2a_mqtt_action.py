@@ -35,6 +35,11 @@ One call:
 - the broker refusing the request (MQTT v5 PUBACK reason code 0x87, not
   authorized by its ACL) is a ``PublishRefused`` error at once, naming the
   request topic, not retryable;
+- the broker refusing the connection (a wrong login: CONNACK 0x86 bad
+  username or password, 0x87 not authorized; TLS: its certificate not
+  trusted, ``?ca=FILE`` missing) is a ``BrokerRefused`` error at once,
+  naming the broker (host and port, never the password) and the cause,
+  not retryable (``A2aBrokerRefused`` from ``from_a2a`` and discovery);
 - retryable errors: no card, or a card ``offline`` (stopped, or its Will),
   when the call starts or while it waits; the broker unreachable or lost;
 - the call's deadline (and ``timeout``) bound the wait: a ``timeout`` result,
@@ -60,6 +65,8 @@ from typing import Any
 
 from weft.agents._a2a_base import A2aCardAction, TurnOf, report_progress
 from weft.agents.a2a_mqtt_link import (
+    A2aAgentNotFound,
+    A2aBrokerRefused,
     A2aMqttLink,
     A2aMqttReply,
     A2aMqttTarget,
@@ -72,7 +79,6 @@ from weft.protocols import (
     ActionContext,
     ActionResult,
     PublishRefusedError,
-    WeftError,
 )
 from weft.protocols import a2a_mqtt as wire
 from weft.protocols.a2a import TASK_DETAILS, TaskStream, a2a_name, response_result
@@ -80,6 +86,7 @@ from weft.protocols.a2a import TASK_DETAILS, TaskStream, a2a_name, response_resu
 __all__ = [
     "DISCOVERY_TIMEOUT",
     "A2aAgentNotFound",
+    "A2aBrokerRefused",
     "A2aMqttAction",
     "discover_a2a_mqtt",
     "discover_a2a_mqtt_sync",
@@ -99,10 +106,6 @@ A2A_MQTT_INPUT_SCHEMA: dict[str, Any] = {
 }
 
 
-class A2aAgentNotFound(WeftError):
-    """No A2A agent card on the broker where the URL says (or the broker not reachable)."""
-
-
 def _task_id(call: ActionCall) -> str:
     """The requester-made task id: the same for the same call and attempt (UUID, v5)."""
     return str(uuid.uuid5(_TASK_IDS, f"{call.call_id}:{call.attempt}"))
@@ -117,7 +120,7 @@ async def _open_link(target: A2aMqttTarget, timeout: float) -> A2aMqttLink:
         raise A2aAgentNotFound(
             f"the broker {target.broker} did not accept a connection within {timeout:g}s"
         ) from None
-    except ImportError:
+    except (ImportError, A2aBrokerRefused):
         raise
     except Exception as exc:
         raise A2aAgentNotFound(f"cannot reach the broker {target.broker}: {exc}") from None
@@ -134,7 +137,9 @@ async def discover_a2a_mqtt(url: str, *, timeout: float = DISCOVERY_TIMEOUT) -> 
 
     ``ValueError`` for a malformed URL; ``A2aAgentNotFound`` when the broker
     cannot be reached or no card arrives on the agent's discovery topic
-    within ``timeout`` seconds (the message names the topic). A card marked
+    within ``timeout`` seconds (the message names the topic); its subclass
+    ``A2aBrokerRefused`` when the broker refused the login or TLS failed
+    (the message names the broker and the cause). A card marked
     ``offline`` is returned: the agent is known, and may come back.
     """
     target = A2aMqttTarget.parse(url)
@@ -268,6 +273,8 @@ class A2aMqttAction(A2aCardAction):
                 result = await self._call(call, turn, ctx)
         except TimeoutError:
             return self._timed_out(call, self.url, timeout)
+        except A2aBrokerRefused as exc:  # the URL's login or TLS: again changes nothing
+            return self._fail(call, "BrokerRefused", str(exc), retryable=False)
         except A2aAgentNotFound as exc:
             return self._fail(call, "BrokerUnavailable", str(exc), retryable=True)
         return self._timed(result, started)

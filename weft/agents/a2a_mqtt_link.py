@@ -22,6 +22,9 @@ trip without it). The URL's TLS options and login are the bus's, read and
 turned into TLS by the same code (``weft.protocols.mqtt_url``); a publish the
 broker refuses (PUBACK reason code, e.g. 0x87 from its ACL) raises
 ``PublishRefusedError`` instead of looking delivered (``_a2a_mqtt_client``).
+A connect the broker refuses (a wrong login: CONNACK 0x86/0x87; a broker
+certificate not trusted) raises ``A2aBrokerRefused``, in the bus's words
+(``weft.protocols.mqtt_refusal``): a caller stops there instead of retrying.
 """
 
 from __future__ import annotations
@@ -39,10 +42,12 @@ from typing import Any
 
 from weft.protocols import a2a_mqtt as wire
 from weft.protocols.a2a import SKILL_METADATA, value_to_parts
-from weft.protocols.errors import PublishRefusedError
+from weft.protocols.errors import WeftError
 from weft.protocols.mqtt_url import MqttTls, split_mqtt_url, tls_context, tls_options
 
 __all__ = [
+    "A2aAgentNotFound",
+    "A2aBrokerRefused",
     "A2aMqttLink",
     "A2aMqttReply",
     "A2aMqttTarget",
@@ -57,6 +62,28 @@ _WHAT = "A2A over MQTT URL"
 #: aiomqtt's own log (it warns of "pending publish calls" under load); silent unless configured.
 _log = logging.getLogger(__name__)
 _log.addHandler(logging.NullHandler())
+
+
+class A2aAgentNotFound(WeftError):
+    """No A2A agent card on the broker where the URL says, or the broker not reachable:
+    either may change, so a call that meets it is retryable."""
+
+
+class A2aBrokerRefused(A2aAgentNotFound):
+    """The broker refused this client: its login (MQTT v5 CONNACK 0x86 bad username or
+    password, 0x87 not authorized) or TLS (the broker's certificate not trusted).
+
+    Connecting again gets the same answer until the URL (login, ``?ca=``) or
+    the broker's users change, so a call that meets it is not retryable. The
+    message names the broker (host and port, never the password) and the
+    cause. A subclass of ``A2aAgentNotFound``, so that code catching that
+    (a workflow's ``a2a:`` line) reports this too.
+    """
+
+    def __init__(self, broker: str, why: str) -> None:
+        super().__init__(f"cannot connect to the broker {broker}: {why} (not retryable)")
+        self.broker = broker
+        self.why = why
 
 
 @dataclass(frozen=True)
@@ -130,7 +157,27 @@ class A2aMqttTarget:
             socket_options=[NODELAY],
             tls_context=self.ssl_context,
             timeout=timeout,
+            tls=self.tls,
         )
+
+    async def connect(self, identifier: str, *, timeout: float | None = None) -> Any:
+        """A connected ``client`` (``__aexit__`` it to disconnect).
+
+        ``A2aBrokerRefused`` when the broker refused the login or TLS failed
+        (``_a2a_mqtt_client.refusal``); aiomqtt's ``MqttError`` (or ``OSError``)
+        for anything else, e.g. a broker not running.
+        """
+        from weft.agents._a2a_mqtt_client import refusal
+
+        client = self.client(identifier, timeout=timeout)
+        try:
+            await client.__aenter__()
+        except Exception as exc:
+            why = refusal(exc, self.username)
+            if why is None:
+                raise
+            raise A2aBrokerRefused(self.broker, why) from None
+        return client
 
 
 @dataclass
@@ -275,9 +322,11 @@ class A2aMqttLink:
         self._topics: dict[str, asyncio.Queue[A2aMqttReply]] = {}
 
     async def open(self) -> A2aMqttLink:
-        """Connect and subscribe to the reply topic; ``OSError``/``aiomqtt.MqttError`` if not."""
-        self._client = self.target.client(self.requester.client_id, timeout=self.connect_timeout)
-        await self._client.__aenter__()
+        """Connect and subscribe to the reply topic; ``A2aBrokerRefused`` when the broker
+        refused this client, ``OSError``/``aiomqtt.MqttError`` when it cannot be reached."""
+        self._client = await self.target.connect(
+            self.requester.client_id, timeout=self.connect_timeout
+        )
         try:
             await self._client.subscribe(self.reply_topic, qos=1)
         except BaseException:
@@ -372,18 +421,17 @@ class A2aMqttLink:
             correlation, response_topic, user_properties=user_properties, expiry=expiry
         )
         payload = body if isinstance(body, bytes) else json.dumps(body).encode()
-        acked = self._client.send(topic, payload, retain=retain, properties=props)
-        lost = asyncio.ensure_future(self.lost.wait())
         try:
-            await asyncio.wait({acked, lost}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            lost.cancel()
-            acked.cancel()  # nothing if done; else forgotten by the client
-        if not acked.done() or acked.cancelled():
-            raise ConnectionError(self.error or f"lost the broker {self.target.broker}")
-        reason = acked.result()
-        if reason.is_failure:
-            raise PublishRefusedError(self.target.broker, topic, str(reason))
+            await self._client.publish_acked(
+                topic,
+                payload,
+                properties=props,
+                broker=self.target.broker,
+                lost=self.lost,
+                retain=retain,
+            )
+        except ConnectionError as exc:  # say why the link was lost, when the reader knows
+            raise ConnectionError(self.error or str(exc)) from None
 
     async def request(
         self, topic: str, body: Mapping[str, Any], *, expiry: int | None = None

@@ -16,6 +16,12 @@ and a reply with an unknown one is kept apart (``stray``). ``aiomqtt`` is in
 the ``a2a`` and ``dev`` extras. The wire pieces it shares with weft's own
 requester (``weft.agents.A2aMqttAction``): the broker URL, the client's
 options, the request and reply shapes, come from ``weft.agents.a2a_mqtt_link``.
+
+It reports what the broker refuses as weft's requester does, through the
+same code: a connect refused for its login or TLS raises ``A2aBrokerRefused``
+naming the broker and the cause, and a publish the broker's ACL refuses
+(MQTT v5 PUBACK 0x87) raises ``PublishRefusedError`` naming the topic, at
+once, instead of a test waiting for a reply until its timeout.
 """
 
 from __future__ import annotations
@@ -64,10 +70,12 @@ class A2aMqttClient:
         self._topics: dict[str, asyncio.Queue[A2aMqttReply]] = {}
         #: Replies whose Correlation Data is missing or unknown (the profile says: ignore them).
         self.stray: asyncio.Queue[A2aMqttReply] = asyncio.Queue()
+        #: Set when the connection ended: a publish waiting for its PUBACK stops then.
+        self.lost = asyncio.Event()
 
     async def __aenter__(self) -> Self:
-        self._client = self.target.client(self.address.client_id)
-        await self._client.__aenter__()
+        """Connect; ``A2aBrokerRefused`` when the broker refuses the URL's login or TLS."""
+        self._client = await self.target.connect(self.address.client_id)
         await self._client.subscribe(self.reply_topic, qos=1)
         self._reader = asyncio.create_task(self._read(), name="a2a-mqtt client")
         return self
@@ -84,13 +92,16 @@ class A2aMqttClient:
         await self._client.__aexit__(exc_type, exc, tb)
 
     async def _read(self) -> None:
-        async for message in self._client.messages:
-            reply = A2aMqttReply.of(message)
-            if reply.topic == self.reply_topic:
-                queue = self._replies.get(reply.correlation) if reply.correlation else None
-                (queue or self.stray).put_nowait(reply)
-            elif reply.topic in self._topics:
-                self._topics[reply.topic].put_nowait(reply)
+        try:
+            async for message in self._client.messages:
+                reply = A2aMqttReply.of(message)
+                if reply.topic == self.reply_topic:
+                    queue = self._replies.get(reply.correlation) if reply.correlation else None
+                    (queue or self.stray).put_nowait(reply)
+                elif reply.topic in self._topics:
+                    self._topics[reply.topic].put_nowait(reply)
+        finally:
+            self.lost.set()
 
     # -- sending ----------------------------------------------------------------------
 
@@ -106,10 +117,13 @@ class A2aMqttClient:
         with_correlation: bool = True,
         with_response_topic: bool = True,
     ) -> bytes | None:
-        """Publish a request (QoS 1) and return its Correlation Data (made unless given).
+        """Publish a request (QoS 1), wait for its PUBACK, and return its Correlation Data
+        (made unless given).
 
         ``with_correlation`` / ``with_response_topic`` false leave those
         properties out, to see how a responder treats a malformed request.
+        ``PublishRefusedError`` when the broker refused it (its ACL: PUBACK 0x87);
+        ``ConnectionError`` when the connection ended first.
         """
         if with_correlation:
             correlation = correlation or os.urandom(16)
@@ -123,8 +137,21 @@ class A2aMqttClient:
             expiry=expiry,
         )
         payload = body if isinstance(body, bytes) else json.dumps(body).encode()
-        await self._client.publish(topic, payload, qos=1, properties=props)
+        await self._publish(topic, payload, props)
         return correlation
+
+    async def _publish(
+        self, topic: str, payload: bytes, props: Any, *, retain: bool = False
+    ) -> None:
+        """QoS 1, the broker's PUBACK read as weft's requester reads it (``publish_acked``)."""
+        await self._client.publish_acked(
+            topic,
+            payload,
+            properties=props,
+            broker=self.target.broker,
+            lost=self.lost,
+            retain=retain,
+        )
 
     async def replies(
         self, correlation: bytes, *, timeout: float | None = None, first: bool = False
@@ -179,8 +206,10 @@ class A2aMqttClient:
 
     async def clear(self, address: wire.A2aMqttAddress) -> None:
         """Delete the agent's retained card (an empty retained message), as it would to
-        unregister: for tests that leave a dead agent's card behind."""
-        await self._client.publish(address.discovery_topic, b"", qos=1, retain=True)
+        unregister: for tests that leave a dead agent's card behind. ``PublishRefusedError``
+        when the broker's ACL does not let this client write there."""
+        props = publish_properties(None, None)
+        await self._publish(address.discovery_topic, b"", props, retain=True)
 
     async def watch(self, topic: str) -> asyncio.Queue[A2aMqttReply]:
         """Subscribe to ``topic`` (a discovery topic); its messages arrive in the queue."""

@@ -15,6 +15,11 @@ import *``) and overriding the fixtures ``a2a_broker``, ``a2a_agent`` and
 ``a2a_skill``. The kit's requester is ``A2aMqttClient`` (aiomqtt, not weft's
 bus). Each test names the profile's rule it checks (EMQX A2A over MQTT 0.1);
 card validity is checked with ``a2a-sdk``'s own types.
+
+``WEFT_A2A_BROKER`` may carry a login and TLS options, as any weft broker
+URL. A broker that refuses them, or an ACL that refuses the kit's requests,
+fails a test at once with that refusal (``A2aBrokerRefused``,
+``PublishRefusedError`` naming the topic) rather than with a reply timeout.
 """
 
 from __future__ import annotations

@@ -47,6 +47,12 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from weft.protocols import BusError, Message
+from weft.protocols.mqtt_refusal import (
+    CLOSED_BEFORE_CONNACK,
+    closed_before_connack,
+    connack_refusal,
+    tls_refusal,
+)
 from weft.protocols.mqtt_url import MqttTlsError, tls_context
 from weft.runtime.bus.mqtt._wire import BrokerAddress, to_paho
 
@@ -56,7 +62,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 _CONNECTION_LOST_CODES = {paho.MQTT_ERR_NO_CONN, paho.MQTT_ERR_CONN_LOST}
-_CLOSED_BEFORE_CONNACK = "the broker closed the connection before accepting it"
 _KEEPALIVE_TICK = 1.0  # seconds between loop_misc calls, as paho's own loop does
 
 
@@ -345,8 +350,10 @@ async def open_connection(
 
     ``on_message(raw)`` gets every incoming message, called in paho's read
     callback on the event loop (it must not block or raise). Raises
-    ``BusError`` naming the broker URL when the connect fails or is refused;
-    cancelled meanwhile, it leaves nothing open.
+    ``BusError`` naming the broker URL when the connect fails or is refused:
+    a refused login (CONNACK reason code) or an untrusted broker certificate
+    in the words of ``weft.protocols.mqtt_refusal``, which name the cause and
+    the fix; cancelled meanwhile, it leaves nothing open.
     """
     client = _new_client(address, client_id, connect_timeout, will)
     url = address.redacted()
@@ -374,13 +381,17 @@ async def open_connection(
         _raise_unreachable(url, "timed out", address.tls, connect_timeout, exc)
     except (OSError, ValueError) as exc:  # OSError covers DNS, refusals and TLS errors
         conn.release()
+        tls = tls_refusal(exc)  # the broker's certificate not trusted: the URL's to fix
+        if tls is not None:
+            raise BusError(f"cannot connect to MQTT broker at {url}: {tls}") from None
         _raise_unreachable(url, str(exc) or type(exc).__name__, address.tls, connect_timeout, exc)
     if reason is None:
         conn.release()
-        _raise_unreachable(url, _CLOSED_BEFORE_CONNACK, address.tls, connect_timeout, None)
+        _raise_unreachable(url, CLOSED_BEFORE_CONNACK, address.tls, connect_timeout, None)
     if reason.is_failure:
         conn.release()
-        raise BusError(f"MQTT broker at {url} refused the connection: {reason}")
+        why = connack_refusal(reason.value, address.username) or str(reason)
+        raise BusError(f"MQTT broker at {url} refused the connection: {why}")
     return conn
 
 
@@ -421,13 +432,9 @@ def _connect_hint(reason: str, *, tls: bool, timeout: float) -> str:
     """What to check when a connect failed for ``reason`` (empty if nothing useful)."""
     if "refused" in reason.lower():
         return " (is it running? `weft broker` starts a local Mosquitto)"
-    if reason == _CLOSED_BEFORE_CONNACK and tls:
-        return (
-            " (does it require a client certificate, and trust this one? paho's log "
-            "line 'failed to receive on socket' names the TLS error)"
-        )
-    if reason == _CLOSED_BEFORE_CONNACK:
-        return " (is this a TLS listener? then use mqtts://)"
+    if reason == CLOSED_BEFORE_CONNACK:  # the shared words, and where paho logs the TLS error
+        where = " paho's log line 'failed to receive on socket' names the TLS error" if tls else ""
+        return f" ({closed_before_connack(tls)}{where})"
     if "timed out" in reason.lower():
         return (
             f" (no CONNACK within {timeout:g}s: is it an MQTT broker, "
