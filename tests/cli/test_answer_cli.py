@@ -248,7 +248,7 @@ def test_a_yaml_workflow_gates_a_step_on_a_person(
 
 
 def test_a_password_in_the_broker_url_is_not_repeated_in_the_hint() -> None:
-    from weft.cli.run import _without_password
+    from weft.cli._resume_hint import without_password as _without_password
 
     assert _without_password("mqtt://ops:s3cret@host:1883") == "mqtt://ops:***@host:1883"
     assert _without_password("mqtts://host:8883?ca=ca.pem") == "mqtts://host:8883?ca=ca.pem"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import textwrap
 from pathlib import Path
 
@@ -340,7 +341,7 @@ def test_json_shows_no_progress(tmp_path: Path, agents_file: Path) -> None:
 
 
 def test_an_agent_that_asks_a_person_ends_the_ask_with_its_question(tmp_path: Path) -> None:
-    """weft ask has no --answer: it says what was asked and where answers can be given."""
+    """It says what was asked, and the weft resume command that answers it."""
     path = tmp_path / "desk.py"
     path.write_text(
         textwrap.dedent(
@@ -359,5 +360,39 @@ def test_an_agent_that_asks_a_person_ends_the_ask_with_its_question(tmp_path: Pa
     result = ask(tmp_path, "Approve the refund for order 7", "--agents", f"{path}:agents")
     assert result.exit_code == 1, result.output
     assert "error: subtask 's1' asks 'Approve the refund?' (one of: yes, no)" in result.stderr
-    assert "answer with weft resume --answer" in result.stderr
+    journal = Journal(tmp_path / "journal.db")
+    run_id = journal.list_runs(1)[0].run_id
+    journal.close()
+    hint = f"answer with: weft resume {run_id} --journal {journal.path} --answer s1=yes"
+    assert hint in result.stderr
     assert "error: None" not in result.stderr
+
+
+@pytest.mark.parametrize(("listening", "cause"), [(True, "timed out"), (False, "Connection")])
+def test_a_planner_model_that_cannot_be_reached_exits_1_naming_the_endpoint(
+    tmp_path: Path,
+    agents_file: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    listening: bool,
+    cause: str,
+) -> None:
+    """A timeout or a refused connection is no mistake in the ask (exit 2): the ask did not
+    succeed (exit 1), and one line says which model at which endpoint, and why."""
+    endpoint = socket.socket()
+    endpoint.bind(("127.0.0.1", 0))
+    if listening:
+        endpoint.listen(8)  # the kernel accepts connections; nobody ever reads or answers
+    base_url = f"http://127.0.0.1:{endpoint.getsockname()[1]}/v1"
+    monkeypatch.setenv("WEFT_MODEL_TIMEOUT", "0.2")
+    try:
+        result = ask(
+            tmp_path, "Research owls.", "--agents", str(agents_file), "--base-url", base_url,
+            "--no-memory",
+        )  # fmt: skip
+    finally:
+        endpoint.close()
+    assert result.exit_code == 1, result.output
+    [line] = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert line.startswith("error: planning stopped, the planner's model failed: gpt-4o-mini at ")
+    assert base_url in line and cause in line
+    assert "Traceback" not in result.output

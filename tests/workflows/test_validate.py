@@ -248,3 +248,33 @@ def test_empty_with_without_predecessors_reports_missing_arguments() -> None:
 def test_unknown_action_in_action_concurrency_is_reported() -> None:
     spec = workflow({"a": {"action": "t"}}, action_concurrency={"summarize": 2})
     assert problems(spec, ACTIONS) == ["unknown action 'summarize' (did you mean 'summarise'?)"]
+
+
+def test_a_short_unknown_name_suggests_names_one_edit_away() -> None:
+    """``${aa}`` is too short for difflib's ratio to find ``ab`` (0.5 < 0.6): short names
+    are matched by edit distance, closest first."""
+    spec = workflow(
+        {
+            "a": {"action": "t"},
+            "ab": {"action": "t"},
+            "c": {"action": "t", "after": ["a", "ab"], "with": {"x": "${aa}"}},
+        }
+    )
+    [message] = problems(spec)
+    assert "unknown name 'aa' (did you mean 'a' or 'ab'?)" in message
+
+
+def test_a_short_unknown_name_far_from_every_name_gets_no_suggestion() -> None:
+    spec = workflow(
+        {"ab": {"action": "t"}, "c": {"action": "t", "after": ["ab"], "with": {"x": "${zz}"}}}
+    )
+    [message] = problems(spec)
+    assert "unknown name 'zz'; visible here" in message
+
+
+def test_a_misspelt_name_in_a_condition_is_suggested() -> None:
+    spec = workflow(
+        {"a": {"action": "t"}, "b": {"action": "t", "after": [{"node": "a", "when": "outptu"}]}}
+    )
+    [message] = problems(spec)
+    assert "unknown name 'outptu' (did you mean 'output'?" in message

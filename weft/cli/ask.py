@@ -10,6 +10,11 @@ Planning uses an LLM when one is configured (``OPENAI_API_KEY``,
 ``OPENAI_BASE_URL`` or ``--base-url``), else the rule planner, and says so.
 The run is journaled like ``weft run`` (``--journal``, default
 ``$WEFT_HOME/journal.db``), so ``weft runs`` lists it by the printed run id.
+With its plan, its routes and the options that load its agents again
+(``resume_options``): an ask that fails or stops for a person's answer ends
+with the ``weft resume`` command that finishes it (``weft.cli._ask_resume``).
+A planner whose model cannot be reached exits 1 in one line, not 2: the ask
+was no mistake.
 
 With ``--broker`` (and ``--namespace``), every action served by a live agent
 on the broker joins the local ones (replacing a local action of the same
@@ -28,6 +33,7 @@ import contextlib
 import importlib
 import importlib.util
 import os
+import shlex
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -43,8 +49,9 @@ from weft.protocols import DefinitionError, WeftError
 from weft.runtime.support.user_code import import_failed
 
 
-def _import_target(ref: str) -> Any:
-    """The object named by ``module:obj`` or ``file.py:obj`` (``agents`` by default)."""
+def _import_target(ref: str, base: str | None = None) -> Any:
+    """The object named by ``module:obj`` or ``file.py:obj`` (``agents`` by default); a
+    module is looked for in ``base`` (default: the current folder) too."""
     target, sep, attr = ref.rpartition(":") if ":" in ref else (ref, "", "")
     attr = attr if sep else "agents"
     if target.endswith(".py") or os.sep in target or "/" in target:
@@ -64,8 +71,9 @@ def _import_target(ref: str) -> Any:
         finally:
             sys.path.remove(str(path.parent.resolve()))
     else:
-        if str(Path.cwd()) not in sys.path:
-            sys.path.insert(0, str(Path.cwd()))
+        folder = base or str(Path.cwd())
+        if folder not in sys.path:
+            sys.path.insert(0, folder)
         try:
             module = importlib.import_module(target)
         except ImportError as exc:
@@ -99,13 +107,14 @@ def _add(registry: Any, obj: Any, ref: str) -> None:
         raise WeftError(f"--agents {ref}: {exc}") from None
 
 
-def load_agents(refs: tuple[str, ...]) -> Any:
-    """An ``ActionRegistry`` with every action named by the ``--agents`` references."""
+def load_agents(refs: tuple[str, ...], base: str | None = None) -> Any:
+    """An ``ActionRegistry`` with every action named by the ``--agents`` references
+    (modules looked for in ``base`` too: the folder a resumed ask was asked in)."""
     from weft.runtime.engine.registry import ActionRegistry
 
     registry = ActionRegistry()
     for ref in refs:
-        _add(registry, _import_target(ref), ref)
+        _add(registry, _import_target(ref, base), ref)
     return registry
 
 
@@ -161,6 +170,47 @@ def _planner_name(llm: bool) -> str:
     settings = resolve_settings()
     where = redactor().text(settings.base_url) if settings.base_url else "OpenAI"
     return f"the LLM planner ({settings.model} at {where})"
+
+
+def _planner_model_failed(exc: Any) -> None:
+    """Exit 1 with one line when the planner's model could not be used (a timeout, a refused
+    connection, a 5xx): no mistake in the ask (exit 2), and the same ask may work later.
+    The line names the model and its endpoint (``ChatModel`` puts both in the message)."""
+    cause = exc.model_unavailable
+    if cause is None:
+        return
+    click.secho(f"error: planning stopped, the planner's model failed: {cause}", fg="red", err=True)
+    sys.exit(1)
+
+
+def _again(journal_path: str | None, broker: str | None, namespace: str) -> str:
+    """The options ``weft resume`` needs for this ask, as ``weft run`` prints them."""
+    from weft.cli._resume_hint import again_options
+
+    return again_options(journal_path, broker, namespace)
+
+
+def resume_options(
+    agent_refs: tuple[str, ...], model: str | None, base_url: str | None, aggregator: str
+) -> dict[str, Any]:
+    """What ``weft resume`` needs to build this ask's orchestrator again, journaled with the
+    plan (``ask_record``): the ``--agents`` (files made absolute, modules found from
+    ``cwd``), the model flags and the aggregator. Routes and clusters are in the record."""
+    return {
+        "agents": [_absolute(ref) for ref in agent_refs],
+        "cwd": str(Path.cwd()),
+        "model": model,
+        "base_url": base_url,
+        "aggregator": aggregator,
+    }
+
+
+def _absolute(ref: str) -> str:
+    """``ref`` with a file path made absolute, so it loads from any folder."""
+    target, sep, attr = ref.rpartition(":") if ":" in ref else (ref, "", "")
+    if target.endswith(".py") or os.sep in target or "/" in target:
+        return str(Path(target).resolve()) + (sep + attr if sep else "")
+    return ref
 
 
 def _summary(answer: Any) -> str:
@@ -301,6 +351,7 @@ def ask_command(
         LLMPlanner,
         Orchestrator,
         OrchestratorBudget,
+        PlanningError,
         RulePlanner,
     )
 
@@ -362,6 +413,9 @@ def ask_command(
                     on_plan=progress.on_plan if progress else None,
                     experience=None if no_memory else _experience(memory_dir, configured),
                     cluster_rounds=cluster_rounds,
+                    resume_options=resume_options(
+                        agent_refs, model, base_url, "llm" if use_llm_aggregator else "concat"
+                    ),
                 )
                 if progress is not None and workflow is None:
                     progress.planning(_planner_name(use_llm_planner))
@@ -370,9 +424,21 @@ def ask_command(
         try:
             with progress or contextlib.nullcontext():
                 answer = asyncio.run(go())
+        except PlanningError as exc:
+            _planner_model_failed(exc)
+            raise
         finally:
             journal.close()
             tracer.close()
+    # a --workflow ask is resumed as a run of its file: only when the file has every action
+    resumable = workflow is None or (not agent_refs and broker is None)
+    print_answer(answer, as_json, _again(journal_path, broker, namespace) if resumable else None)
+
+
+def print_answer(answer: Any, as_json: bool, again: str | None) -> None:
+    """The answer on stdout (or the whole of it as JSON), notes and a summary on stderr, and
+    for an ask that did not succeed the ``weft resume`` command that finishes it (``again``:
+    the options it needs, as ``weft run`` prints them; None: it cannot); exits 1 unless ok."""
     if as_json:
         click.echo(json_text(answer.model_dump(mode="json")))
     else:
@@ -384,8 +450,27 @@ def ask_command(
         for note in answer.notes:
             click.secho(f"note: {note}", fg="yellow", err=True)
         click.echo(_summary(answer), err=True)
+        if not answer.ok and again is not None:
+            _resume_hint(answer, again)
     if not answer.ok:
         sys.exit(1)
+
+
+def _resume_hint(answer: Any, again: str) -> None:
+    """``answer with: weft resume RUN --answer KEY=VALUE`` for an ask that stopped for a
+    person, else ``resume with: weft resume RUN``: the lines ``weft run`` ends with."""
+    from weft.cli._display import answer_text
+    from weft.protocols import RunState
+
+    command = f"weft resume {answer.run_id}{again}"
+    if answer.state is not RunState.NEEDS_INPUT:
+        click.secho(f"resume with: {command}", fg="yellow", err=True)
+        return
+    key, question = next(iter(answer.questions.items()), ("NODE", {"choices": None}))
+    choices = question.get("choices")
+    value = answer_text(choices[0]) if choices else "ANSWER"
+    example = shlex.quote(f"{key}={value}")
+    click.secho(f"answer with: {command} --answer {example}", fg="yellow", err=True)
 
 
 def register(group: click.Group) -> None:

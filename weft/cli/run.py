@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import shlex
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import click
 
@@ -17,6 +15,7 @@ from weft.cli._broker import broker_for_workflow, from_environment, namespace_va
 from weft.cli._json import json_text
 from weft.cli._placement import Placements
 from weft.cli._prune import before_of, print_report, prune_options, require_a_rule
+from weft.cli._resume_hint import again_options as _again
 from weft.cli._types import Answer, Finite, RunId, answers_of
 from weft.protocols import InputError, WeftError
 
@@ -216,28 +215,6 @@ def _print_result(result: Any, as_json: bool, placements: Placements, again: str
     print_summary(result, placements, again=again)
 
 
-def _again(journal_path: str | None, broker: str | None, namespace: str | None) -> str:
-    """The options a later ``weft resume`` of this run needs, for the hint lines: the
-    journal, and the broker and namespace given on the command line (not from the
-    environment, which the next command has too). A password in the URL shows as ``***``."""
-    flags: list[str] = []
-    if journal_path:
-        flags += ["--journal", journal_path]
-    if broker is not None and not from_environment():
-        flags += ["--broker", _without_password(broker)]
-        if namespace and namespace != "default" and not from_environment("namespace"):
-            flags += ["--namespace", namespace]
-    return "".join(f" {shlex.quote(flag)}" for flag in flags)
-
-
-def _without_password(url: str) -> str:
-    parts = urlsplit(url)
-    if not parts.password:
-        return url
-    login = f"{parts.username}:***@" if parts.username else ":***@"
-    return urlunsplit(parts._replace(netloc=login + parts.netloc.rpartition("@")[2]))
-
-
 def _exit_for(result: Any) -> None:
     if not result.ok:
         sys.exit(1)
@@ -355,6 +332,18 @@ def _run_cancellable(
             tracer.close()
 
 
+def _ask_of(journal: Any, run_id: str, engine: str) -> Any:
+    """The journaled record of ``run_id`` when it is a planned ``weft ask`` (no file to load:
+    ``weft.cli._ask_resume`` finishes it, on weft's engine), else None."""
+    from weft.runtime.orchestrator.ask_record import load_ask
+
+    ask = load_ask(journal, run_id)
+    if ask is not None and engine != "weft":
+        journal.close()
+        raise WeftError(f"run {run_id} is a weft ask: it finishes on weft's engine, not {engine}")
+    return ask
+
+
 @click.command("resume")
 @click.argument("run_id")
 @click.option(
@@ -404,6 +393,16 @@ def resume_command(
     if holder is not None:  # say so now, not after waiting for agents
         raise holder.refusal()
     checked_answers(journal, record.run_id, answers)  # the same: refused before any wait
+    ask = _ask_of(journal, record.run_id, engine)
+    if ask is not None:
+        from weft.cli._ask_resume import resume_ask_run
+
+        resume_ask_run(
+            journal, record.run_id, ask, answers=answers,
+            force=force, as_json=as_json, concurrency=concurrency, journal_mode=journal_mode,
+            broker=broker, namespace=namespace, again=_again(journal_path, broker, namespace),
+        )  # fmt: skip
+        return
     source = record.source
     broker = _resume_broker(broker, source, record.run_id)
     tracer = _open_tracer()

@@ -12,13 +12,13 @@ else that is wrong in a definition.
 
 from __future__ import annotations
 
-import difflib
 import heapq
 from dataclasses import dataclass
 
 import networkx as nx
 
 from weft.protocols import DefinitionError, EdgeSpec, Location, WorkflowSpec, locate
+from weft.workflows.expressions import close_names
 
 Problem = tuple[str, Location]
 
@@ -72,7 +72,7 @@ def analyse(spec: WorkflowSpec) -> GraphPlan:
 
 def suggest(name: str, candidates: list[str]) -> str:
     """`` (did you mean 'x'?)`` for a close match among ``candidates``, else ``""``."""
-    close = difflib.get_close_matches(name, candidates, n=3, cutoff=0.6)
+    close = close_names(name, candidates)  # short names by edit distance too
     if not close:
         return ""
     return " (did you mean " + " or ".join(f"'{c}'" for c in close) + "?)"

@@ -12,11 +12,15 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from weft.protocols import ResumeMismatchError, RunState, WeftError
+from weft.protocols import EventKind, ResumeMismatchError, RunState, WeftError
 from weft.runtime.engine.answers import checked_answers, record_answers
 from weft.runtime.engine.compiled import PreparedWorkflow
 from weft.runtime.engine.journal import Journal, RunRecord
 from weft.runtime.engine.lease import Lease
+
+#: The key of the journal event in which the orchestrator keeps an ask's plan and routes
+#: (``weft.runtime.orchestrator.ask_record``): such a run has no file, but is resumable.
+ASK_EVENT_KEY = "ask"
 
 
 def run_to_resume(
@@ -32,6 +36,11 @@ def run_to_resume(
     if holder is not None:  # before loading anything; acquiring the lease decides
         raise holder.refusal()
     if definition is None:
+        if run.source is None and is_ask(store, run.run_id):
+            raise WeftError(
+                f"run {run.run_id} is an ask, made from a plan: resume it with "
+                f"weft resume {run.run_id}, or Orchestrator.resume in Python"
+            )
         if run.source is None:
             raise WeftError(
                 f"run {run.run_id} was started from Python code; "
@@ -39,6 +48,14 @@ def run_to_resume(
             )
         definition = run.source
     return run, definition
+
+
+def is_ask(store: Journal, run_id: str) -> bool:
+    """Whether ``run_id`` is an orchestrator's ask, its plan journaled (``ASK_EVENT_KEY``)."""
+    return any(
+        event.kind is EventKind.PROGRESS and event.key == ASK_EVENT_KEY
+        for event in store.events(run_id)
+    )
 
 
 def check_same_graph(prepared: PreparedWorkflow, run: RunRecord, *, force: bool) -> None:

@@ -6,10 +6,13 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from weft.protocols import RoutingDecision, RunState, Usage, WeftError
+from weft.protocols import NodeState, RoutingDecision, RunState, Usage, WeftError
 from weft.protocols.human_input import question_of
 from weft.runtime.engine.outcomes import RunResult
 from weft.runtime.orchestrator.plan import Plan, PlanFailure
+
+#: Model errors that say the endpoint did not answer in time, or could not be reached.
+UNREACHABLE = frozenset({"APITimeoutError", "APIConnectionError"})
 
 
 class PlanningError(WeftError):
@@ -24,6 +27,20 @@ class PlanningError(WeftError):
         else:
             detail = ""
         super().__init__(f"no valid plan after {len(failures)} rejected planner answer(s){detail}")
+
+    @property
+    def model_unavailable(self) -> str | None:
+        """Why the planner's model could not be used, when planning ended on that: it
+        timed out, the connection failed, or it kept answering with errors that may pass
+        (a 5xx, a rate limit). The message names the model, its endpoint and the cause.
+        None otherwise, a wrong key or model name included: those are mistakes to fix.
+        """
+        last = self.failures[-1] if self.failures else None
+        if last is None or last.kind != "model_error":
+            return None
+        if last.retryable or last.error_type in UNREACHABLE:
+            return last.message
+        return None
 
 
 class Answer(BaseModel):
@@ -50,6 +67,11 @@ class Answer(BaseModel):
         default_factory=list,
         description="What the orchestrator did on its own, e.g. a fallback to the rule planner.",
     )
+    questions: dict[str, Any] = Field(
+        default_factory=dict,
+        description="A run that stopped needs_input: execution key -> what its agent asked "
+        "(question, choices). Answer with Orchestrator.resume(run_id, answers=...).",
+    )
     duration_s: float = Field(default=0.0, description="Wall time of the whole ask.")
     reuse: dict[str, Any] | None = Field(
         default=None,
@@ -62,18 +84,30 @@ class Answer(BaseModel):
         return self.state is RunState.SUCCEEDED
 
 
+def questions_of(result: RunResult | None) -> dict[str, Any]:
+    """What the subtasks of a run that stopped ``needs_input`` asked, by execution key
+    (``question``, ``choices``; an A2A agent's free text as ``question``)."""
+    if result is None:
+        return {}
+    asked: dict[str, Any] = {}
+    for outcome in result.nodes.values():
+        if outcome.state is not NodeState.NEEDS_INPUT:
+            continue
+        question = question_of(outcome.error)
+        if question is None:
+            text = outcome.error.message if outcome.error is not None else "input wanted"
+            question = {"question": text, "choices": None}
+        asked[outcome.key] = {"question": question["question"], "choices": question["choices"]}
+    return asked
+
+
 def waiting_for_answers(result: RunResult) -> str:
-    """Why an ask whose run stopped ``needs_input`` has no answer: the questions its subtasks'
-    agents asked (``ctx.ask``). ``weft ask`` has no ``--answer``: its plan is made for one
-    ask and kept in no file that ``weft resume`` could run again."""
+    """Why an ask whose run stopped ``needs_input`` has no answer yet: the questions its
+    subtasks' agents asked (``ctx.ask``, an A2A agent's input-required). The ask is
+    resumable: ``Orchestrator.resume`` (``weft resume RUN --answer NODE=VALUE``)."""
     asked = [
-        f"subtask '{name}' asks {question['question']!r}"
+        f"subtask '{key}' asks {question['question']!r}"
         + (f" (one of: {', '.join(map(str, question['choices']))})" if question["choices"] else "")
-        for name, outcome in result.nodes.items()
-        if (question := question_of(outcome.error)) is not None
+        for key, question in questions_of(result).items()
     ]
-    return (
-        "; ".join(asked or ["a subtask's agent wants input"])
-        + ". weft ask cannot pass answers on: run the agent in a workflow (weft run) and "
-        "answer with weft resume --answer"
-    )
+    return "; ".join(asked or ["a subtask's agent wants input"])

@@ -95,6 +95,19 @@ def plan_inputs(task: str, plan: Plan) -> dict[str, Any]:
     return {"task": task, "subtasks": {s.id: subtask_text(s) for s in plan.subtasks}}
 
 
+def cluster_actions(
+    channels: Sequence[Sequence[str]], routes: Mapping[str, str], rounds: int
+) -> list[tuple[list[str], Action]]:
+    """The cluster action of each FoA channel (its subtask ids, first id names it), as
+    ``plan_to_workflow`` takes them: built one way for an ask and for its resume."""
+    from weft.runtime.teams.cluster import Cluster
+
+    return [
+        (list(ids), Cluster(f"channel_{ids[0]}", [routes[i] for i in ids], rounds=rounds))
+        for ids in channels
+    ]
+
+
 def plan_to_workflow(
     plan: Plan,
     routes: Mapping[str, str],

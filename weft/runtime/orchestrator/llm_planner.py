@@ -70,6 +70,17 @@ def plan_format(max_subtasks: int) -> dict[str, Any]:
     return response_format
 
 
+def model_failure(attempt: int, exc: ModelCallError) -> PlanFailure:
+    """The ``model_error`` failure of ``exc``, with its type and whether it may pass."""
+    return PlanFailure(
+        attempt=attempt,
+        kind="model_error",
+        message=str(exc),
+        error_type=exc.error_type,
+        retryable=exc.retryable,
+    )
+
+
 class LLMPlanner:
     """A ``Planner`` on an OpenAI-compatible model; settings resolve like ``LLMAgent``'s."""
 
@@ -118,9 +129,7 @@ class LLMPlanner:
                             messages, response_format=response_format
                         )
                     except ModelCallError as exc:
-                        failures.append(
-                            PlanFailure(attempt=attempt, kind="model_error", message=str(exc))
-                        )
+                        failures.append(model_failure(attempt, exc))
                         return PlanOutcome(None, failures, session.usage)
                     content = completion.message.content or ""
                     kind: FailureKind
@@ -149,5 +158,5 @@ class LLMPlanner:
                     )
                 return PlanOutcome(None, failures, session.usage)
         except ModelCallError as exc:  # not configured: no session was opened
-            failures.append(PlanFailure(attempt=1, kind="model_error", message=str(exc)))
+            failures.append(model_failure(1, exc))
             return PlanOutcome(None, failures)

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -41,13 +41,21 @@ from weft.runtime.engine.compiler import PreparedWorkflow, compile_workflow
 from weft.runtime.engine.executor import Executor, Listener
 from weft.runtime.engine.inputs import resolve_inputs
 from weft.runtime.engine.journal import Journal
+from weft.runtime.engine.lease import Lease
 from weft.runtime.engine.outcomes import RunResult
 from weft.runtime.engine.registry import ActionRegistry
 from weft.runtime.orchestrator.aggregate import ConcatAggregator
-from weft.runtime.orchestrator.answer import Answer, PlanningError, waiting_for_answers
+from weft.runtime.orchestrator.answer import (
+    Answer,
+    PlanningError,
+    questions_of,
+    waiting_for_answers,
+)
+from weft.runtime.orchestrator.ask_record import AskRecord, saving
 from weft.runtime.orchestrator.compile import (
     ANSWER_NODE,
     accepts_subtask,
+    cluster_actions,
     plan_inputs,
     plan_to_workflow,
 )
@@ -60,16 +68,22 @@ from weft.runtime.orchestrator.experience import (
 from weft.runtime.orchestrator.plan import OrchestratorBudget, Plan, PlanFailure
 from weft.runtime.orchestrator.plan_hook import PlanHook, notify_plan
 from weft.runtime.orchestrator.planners import Planner, PlanRequest
+from weft.runtime.orchestrator.resume import take_ask
 from weft.runtime.orchestrator.reuse import reuse_summary, subtask_states, trace_reuse
 from weft.runtime.orchestrator.routing import RouteChoice, SubtaskRouter
 from weft.runtime.orchestrator.rule_planner import RulePlanner
-from weft.runtime.orchestrator.run_support import BudgetWatch, SpanSink, UnstartedRun
+from weft.runtime.orchestrator.run_support import (
+    BudgetWatch,
+    SpanSink,
+    UnstartedRun,
+    trace_note,
+    trace_routes,
+)
 from weft.runtime.orchestrator.validator import PlanValidator
 from weft.runtime.routing.embeddings.base import Embedder
 from weft.runtime.routing.lexical_router import LexicalRouter
-from weft.runtime.teams.cluster import Cluster
 from weft.runtime.teams.grouping import plan_channels
-from weft.runtime.tracing.spans import SpanRecord, Tracer, new_span_id, trace_id_for
+from weft.runtime.tracing.spans import Tracer
 from weft.workflows import Workflow
 
 
@@ -98,6 +112,10 @@ class Orchestrator:
     that is a configuration error to report, not a plan to improvise. A
     fallback leaves a note on the answer
     (``Answer.notes``) and keeps the rejected plans in ``plan_failures``.
+
+    With a ``journal``, a planned ask journals its plan and routes with its run
+    (``ask_record``), plus ``resume_options`` (whatever the caller needs to
+    build this orchestrator again), so that ``resume`` can finish it.
     """
 
     def __init__(
@@ -118,6 +136,7 @@ class Orchestrator:
         fallback_planner: Planner | Literal["rules", "none"] = "rules",
         cluster_rounds: int | None = None,
         cluster_embedder: Embedder | None = None,
+        resume_options: Mapping[str, Any] | None = None,
     ) -> None:
         self.registry = (
             actions
@@ -147,6 +166,7 @@ class Orchestrator:
         #: for this many rounds (``weft.runtime.teams.plan_channels``), then synthesise.
         self.cluster_rounds = cluster_rounds
         self.cluster_embedder = cluster_embedder
+        self.resume_options = dict(resume_options or {})
 
     def candidates(self) -> dict[str, ActionSpec]:
         """The actions a subtask may be routed to (those that can take a subtask)."""
@@ -180,6 +200,58 @@ class Orchestrator:
             if workflow is not None:
                 return await self._run_fixed(task, workflow, run_id, started, unstarted)
             return await self._plan_and_run(task, run_id, started, unstarted)
+
+    async def resume(
+        self,
+        run_id: str,
+        *,
+        answers: Mapping[str, Any] | None = None,
+        force: bool = False,
+        on_takeover: Callable[[Lease], None] | None = None,
+        journal_mode: str | None = None,
+    ) -> Answer:
+        """Finish the planned ask ``run_id`` (a prefix will do) of this orchestrator's journal:
+        failed, cancelled, killed, or ``needs_input`` and now given ``answers`` (node name
+        or execution key -> answer, as ``resume_run`` takes them).
+
+        Its journaled plan and routes run again on this orchestrator's actions, which
+        must include every routed one and the same aggregator (``WeftError``
+        otherwise); finished calls are not repeated, and the aggregator makes the answer.
+        Refusals are ``resume_run``'s: a run that succeeded, one another process holds
+        (``RunInProgressError``), a changed graph unless ``force``
+        (``ResumeMismatchError``), an answer no node is waiting for.
+        """
+        started = time.time()
+        ready = take_ask(
+            self.journal,
+            run_id,
+            self.registry,
+            self.aggregator,
+            answers=answers,
+            force=force,
+            on_takeover=on_takeover,
+            on_plan=self.on_plan,
+        )
+        usage = ready.record.planner_usage
+        result, stopped, spent = await self._execute(
+            ready.prepared,
+            ready.inputs,
+            ready.run_id,
+            usage,
+            journal_mode=journal_mode,
+            **ready.options,
+        )
+        return self._answer(
+            ready.run_id,
+            started,
+            result,
+            stopped,
+            spent,
+            usage,
+            [],
+            ready.record.plan,
+            ready.choices(),
+        )
 
     async def _plan_and_run(
         self, task: str, run_id: str, started: float, unstarted: UnstartedRun
@@ -244,11 +316,11 @@ class Orchestrator:
                     f"{len(failures) - len(more)} answer(s){why}; planned with "
                     f"{type(self.fallback_planner).__name__} instead"
                 )
-                self._trace_note(run_id, notes[-1])
+                trace_note(self.tracer, run_id, notes[-1])
         if plan is None:
             raise PlanningError(failures, planner_usage)
         choices = accepted[plan.model_dump_json()]
-        self._trace_routes(run_id, choices)
+        trace_routes(self.tracer, run_id, choices)
         routes = {c.subtask: c.action for c in choices if c.action is not None}
         channels = self._channels(plan, routes, router)
         if self.on_plan is not None:
@@ -266,8 +338,23 @@ class Orchestrator:
         unstarted.stage = "compile"
         prepared = compile_workflow(workflow_def, run_registry)
         unstarted.executing = True
+        record = AskRecord(
+            task=task,
+            plan=plan,
+            routes=routes,
+            decisions={c.subtask: c.decision for c in choices},
+            aggregator=self.aggregator.spec.name,
+            cluster_rounds=self.cluster_rounds,
+            channels=[list(ids) for ids, _ in channels],
+            planner_usage=planner_usage,
+            options=self.resume_options,
+        )
         result, stopped, spent = await self._execute(
-            prepared, plan_inputs(task, plan), run_id, planner_usage
+            prepared,
+            plan_inputs(task, plan),
+            run_id,
+            planner_usage,
+            also=[saving(self.journal, run_id, record)] if self.journal is not None else [],
         )
         answer = self._answer(
             run_id, started, result, stopped, spent, planner_usage, failures, plan, choices
@@ -288,13 +375,7 @@ class Orchestrator:
             [(s.id, frozenset(s.depends_on), router.card_of(routes[s.id])) for s in plan.subtasks],
             embedder=self.cluster_embedder,
         )
-        return [
-            (
-                ids,
-                Cluster(f"channel_{ids[0]}", [routes[i] for i in ids], rounds=self.cluster_rounds),
-            )
-            for ids in found
-        ]
+        return cluster_actions(found, routes, self.cluster_rounds)
 
     async def _recalled_plan(
         self, recall: Recall | None, check: Any, run_id: str, notes: list[str]
@@ -337,18 +418,25 @@ class Orchestrator:
         return plan, failures, outcome.usage
 
     async def _execute(
-        self, prepared: PreparedWorkflow, inputs: dict[str, Any], run_id: str, already: Usage
+        self,
+        prepared: PreparedWorkflow,
+        inputs: dict[str, Any],
+        run_id: str,
+        already: Usage,
+        also: Sequence[Listener] = (),
+        **resume: Any,
     ) -> tuple[RunResult | None, str | None, Usage]:
-        """Run with budget enforcement: ``(result, why it was stopped, usage so far)``."""
+        """Run with budget enforcement: ``(result, why it was stopped, usage so far)``.
+        ``also`` are more listeners; ``resume`` the executor's options for a resumed run."""
         watch = BudgetWatch(self.budget, already)
         executor = Executor(
             journal=self.journal,
-            listeners=[*self.listeners, watch],
+            listeners=[*also, *self.listeners, watch],
             concurrency=self.concurrency,
             tracer=self.tracer,
         )
         task = asyncio.get_running_loop().create_task(
-            executor.run(prepared, inputs, run_id=run_id), name=f"weft-ask-{run_id[:8]}"
+            executor.run(prepared, inputs, run_id=run_id, **resume), name=f"weft-ask-{run_id[:8]}"
         )
         watch.task = task
         timer = None
@@ -404,6 +492,7 @@ class Orchestrator:
             usage=usage,
             planner_usage=planner_usage,
             plan_failures=failures,
+            questions=questions_of(result),
             duration_s=time.time() - started,
         )
 
@@ -440,52 +529,6 @@ class Orchestrator:
                 reused=recall.record if recall is not None else None,
             )
         )
-
-    def _trace_note(self, run_id: str, note: str) -> None:
-        """A zero-length span saying what the orchestrator did on its own (a planner fallback)."""
-        if self.tracer is None:
-            return
-        now = time.time()
-        self.tracer.record(
-            SpanRecord(
-                trace_id=trace_id_for(run_id),
-                span_id=new_span_id(),
-                parent_id=None,
-                name="planner fallback",
-                kind="note",
-                start=now,
-                end=now,
-                status="ok",
-                run_id=run_id,
-                attributes={"weft.note": note},
-            )
-        )
-
-    def _trace_routes(self, run_id: str, choices: list[RouteChoice]) -> None:
-        if self.tracer is None:
-            return
-        now = time.time()
-        for choice in choices:
-            decision = choice.decision
-            self.tracer.record(
-                SpanRecord(
-                    trace_id=trace_id_for(run_id),
-                    span_id=new_span_id(),
-                    parent_id=None,
-                    name=f"route {choice.subtask}",
-                    kind="route",
-                    start=now - decision.latency_s,
-                    end=now,
-                    status="ok" if choice.action else "error",
-                    run_id=run_id,
-                    node=choice.subtask,
-                    attributes={
-                        "weft.capability": decision.request.capability,
-                        "weft.action": choice.action,
-                        "candidates": [c.model_dump() for c in decision.candidates],
-                    },
-                )
-            )
 
     async def _run_fixed(
         self,
@@ -525,7 +568,12 @@ class Orchestrator:
             answer=answer,
             run_id=run_id,
             state=result.state if result is not None else RunState.CANCELLED,
-            error=stopped if result is None else result.error,
+            error=stopped
+            if result is None
+            else waiting_for_answers(result)
+            if result.state is RunState.NEEDS_INPUT
+            else result.error,
+            questions=questions_of(result),
             results={
                 n: o.output
                 for n, o in (result.nodes.items() if result else [])

@@ -83,3 +83,12 @@ class PlanFailure(BaseModel):
     kind: FailureKind = Field(description="What was wrong with it.")
     message: str = Field(description="The problem(s), as fed back to the planner.")
     raw: str | None = Field(default=None, description="The rejected answer (truncated).")
+    error_type: str | None = Field(
+        default=None,
+        description="For a model_error: the error's type (APITimeoutError, APIConnectionError, "
+        "AuthenticationError, ...).",
+    )
+    retryable: bool = Field(
+        default=False,
+        description="For a model_error: the same request may work later (a 5xx, a rate limit).",
+    )

@@ -1,4 +1,5 @@
-"""Helpers of a running ask: spans from outside the executor, budgets, a trace that ends."""
+"""Helpers of a running ask: spans from outside the executor (planner calls, route
+decisions, notes), budgets, a trace that ends."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Any
 from weft.protocols import ErrorInfo, EventKind, RunEvent, RunState, Usage, WeftError
 from weft.runtime.engine.outcomes import RunResult, UsageTally
 from weft.runtime.orchestrator.plan import OrchestratorBudget
+from weft.runtime.orchestrator.routing import RouteChoice
 from weft.runtime.tracing.spans import SpanRecord, Tracer, new_span_id, trace_id_for
 
 
@@ -146,3 +148,52 @@ class UnstartedRun:
             )
         )
         self.tracer.flush()
+
+
+def trace_note(tracer: Tracer | None, run_id: str, note: str) -> None:
+    """A zero-length span saying what the orchestrator did on its own (a planner fallback)."""
+    if tracer is None:
+        return
+    now = time.time()
+    tracer.record(
+        SpanRecord(
+            trace_id=trace_id_for(run_id),
+            span_id=new_span_id(),
+            parent_id=None,
+            name="planner fallback",
+            kind="note",
+            start=now,
+            end=now,
+            status="ok",
+            run_id=run_id,
+            attributes={"weft.note": note},
+        )
+    )
+
+
+def trace_routes(tracer: Tracer | None, run_id: str, choices: list[RouteChoice]) -> None:
+    """A ``route`` span per subtask: the router's candidates and the action chosen."""
+    if tracer is None:
+        return
+    now = time.time()
+    for choice in choices:
+        decision = choice.decision
+        tracer.record(
+            SpanRecord(
+                trace_id=trace_id_for(run_id),
+                span_id=new_span_id(),
+                parent_id=None,
+                name=f"route {choice.subtask}",
+                kind="route",
+                start=now - decision.latency_s,
+                end=now,
+                status="ok" if choice.action else "error",
+                run_id=run_id,
+                node=choice.subtask,
+                attributes={
+                    "weft.capability": decision.request.capability,
+                    "weft.action": choice.action,
+                    "candidates": [c.model_dump() for c in decision.candidates],
+                },
+            )
+        )

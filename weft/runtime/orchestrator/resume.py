@@ -1,0 +1,136 @@
+"""Finishing an ask that stopped: failed, cancelled, killed, or waiting for a person's answer.
+
+The journaled ``AskRecord`` (``ask_record``) gives the plan, the routes and
+the FoA channels; they become the same workflow again (``plan_to_workflow``),
+which must have the graph hash the run started with: the same agents run the
+same subtasks, no new plan is made and no route is chosen again. Then the run
+is resumed as ``weft resume`` resumes a workflow run (``engine.resume_checks``:
+the same refusals, the lease, the answers): calls that finished are served
+from the journal, the others run, and the aggregator makes the answer.
+
+A resume records no new experience and teaches the router nothing: the ask
+did that when it ran, and would count the same plan twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from weft.protocols import Action, WeftError
+from weft.runtime.engine.compiled import PreparedWorkflow
+from weft.runtime.engine.compiler import compile_workflow
+from weft.runtime.engine.journal import Journal
+from weft.runtime.engine.lease import Lease
+from weft.runtime.engine.registry import ActionRegistry
+from weft.runtime.engine.resume_checks import check_same_graph, run_to_resume, take_run
+from weft.runtime.orchestrator.ask_record import AskRecord, load_ask
+from weft.runtime.orchestrator.compile import cluster_actions, plan_to_workflow
+from weft.runtime.orchestrator.plan_hook import PlanHook, notify_plan
+from weft.runtime.orchestrator.routing import RouteChoice
+from weft.workflows import Workflow
+
+
+def ask_of(journal: Journal | None, run_id: str) -> tuple[str, AskRecord]:
+    """The full run id and the ask record of ``run_id`` (a prefix will do) in ``journal``;
+    ``WeftError`` when there is no journal or the run is no planned ask."""
+    if journal is None:
+        raise WeftError("resuming an ask needs the journal it ran in (Orchestrator(journal=...))")
+    run = journal.get_run(run_id)
+    record = load_ask(journal, run.run_id)
+    if record is None:
+        raise WeftError(
+            f"run {run.run_id} is no planned ask (workflow '{run.workflow}'); "
+            "resume it with resume_run or weft resume"
+        )
+    return run.run_id, record
+
+
+def rebuild(registry: ActionRegistry, aggregator: str, record: AskRecord) -> Workflow:
+    """The workflow the ask ran, from its record, the actions in ``registry`` and the
+    name of the ``aggregator`` action.
+
+    ``WeftError`` naming what is missing when a routed action or the
+    aggregator is not among them: resuming with other agents would run
+    another plan.
+    """
+    names = set(registry.names())
+    missing = sorted({a for a in record.routes.values() if a not in names})
+    if missing:
+        raise WeftError(
+            f"the ask routed subtasks to {', '.join(missing)}, which the agents given now "
+            f"lack; agents: {', '.join(sorted(names)) or 'none'}"
+        )
+    if aggregator != record.aggregator:
+        raise WeftError(
+            f"the ask's answer is made by '{record.aggregator}', this orchestrator's "
+            f"aggregator is '{aggregator}'"
+        )
+    specs = registry.specs()
+    channels = cluster_actions(record.channels, record.routes, record.cluster_rounds or 1)
+    return plan_to_workflow(
+        record.plan,
+        record.routes,
+        specs,
+        aggregator=aggregator,
+        description=record.task[:200],
+        channels=channels,
+    )
+
+
+@dataclass
+class Resuming:
+    """An ask ready to run again: the run taken (its lease held), its answers journaled."""
+
+    run_id: str
+    record: AskRecord
+    prepared: PreparedWorkflow
+    inputs: dict[str, Any]
+    #: What the executor gets for a resumed run: cached calls, answers, the lease.
+    options: dict[str, Any]
+
+    def choices(self) -> list[RouteChoice]:
+        """The route of each subtask with the router's decision, as the ask chose them."""
+        record = self.record
+        return [
+            RouteChoice(
+                subtask=s.id, action=record.routes.get(s.id), decision=record.decisions[s.id]
+            )
+            for s in record.plan.subtasks
+            if s.id in record.decisions
+        ]
+
+
+def take_ask(
+    journal: Journal | None,
+    run_id: str,
+    registry: ActionRegistry,
+    aggregator: Action,
+    *,
+    answers: Mapping[str, Any] | None,
+    force: bool,
+    on_takeover: Callable[[Lease], None] | None,
+    on_plan: PlanHook | None,
+) -> Resuming:
+    """Check that the ask ``run_id`` can be resumed with these actions, show its plan to
+    ``on_plan``, and take it (``Orchestrator.resume``; see the module docstring)."""
+    full_id, record = ask_of(journal, run_id)
+    assert journal is not None
+    run, _ = run_to_resume(journal, full_id, record, resumer="Orchestrator.resume")
+    workflow = rebuild(registry, aggregator.spec.name, record)
+    prepared = compile_workflow(workflow, registry.merged(ActionRegistry([aggregator])))
+    check_same_graph(prepared, run, force=force)
+    lease, given = take_run(journal, run, answers, on_takeover)
+    if on_plan is not None:  # shown once the run is ours: a refusal shows nothing
+        clusters = {f"channel_{ids[0]}": list(ids) for ids in record.channels}
+        notify_plan(on_plan, record.plan, record.routes, clusters)
+    # read what finished only now: no other process can add to it any more
+    cache = journal.completed_calls(run.run_id)
+    return Resuming(
+        run.run_id,
+        record,
+        prepared,
+        run.inputs,
+        {"cache": cache, "answers": given, "resumed": True, "lease": lease},
+    )
