@@ -75,6 +75,7 @@ MARKS: dict[str, tuple[str, ...]] = {
     "cli/test_new_command_mistakes.py": ("core",),
     "cli/test_trial_mistakes.py": ("core",),
     "orchestrator/test_ask_resume.py": ("core",),
+    "orchestrator/test_instant_spans.py": ("core",),
     # a broker: the shared Mosquitto on 127.0.0.1:1883 or one the test starts
     "runtime/test_mqtt_bus.py": ("mqtt",),
     "runtime/test_broker.py": ("mqtt",),

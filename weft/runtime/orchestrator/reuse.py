@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from weft.protocols import NodeState
 from weft.runtime.engine.outcomes import RunResult
 from weft.runtime.orchestrator.experience import Recall
 from weft.runtime.orchestrator.plan import Plan
-from weft.runtime.tracing.spans import SpanRecord, Tracer, new_span_id, trace_id_for
+from weft.runtime.orchestrator.run_support import trace_instant
+from weft.runtime.tracing.spans import Tracer
 
 
 def reuse_summary(recall: Recall) -> dict[str, Any]:
@@ -28,31 +28,22 @@ def reuse_summary(recall: Recall) -> dict[str, Any]:
 
 def trace_reuse(tracer: Tracer | None, run_id: str, recall: Recall, problems: list[str]) -> None:
     """A ``memory`` span: the record, the similarity, why it was (or was not) reused."""
-    if tracer is None:
-        return
-    now = time.time()
-    tracer.record(
-        SpanRecord(
-            trace_id=trace_id_for(run_id),
-            span_id=new_span_id(),
-            parent_id=None,
-            name="memory reuse",
-            kind="memory",
-            start=now,
-            end=now,
-            status="error" if problems else "ok",
-            run_id=run_id,
-            node="plan",
-            attributes={
-                "weft.memory.record": recall.record,
-                "weft.memory.task": recall.task,
-                "weft.memory.similarity": recall.similarity,
-                "weft.memory.why": recall.why,
-                "weft.memory.reused": not problems,
-                "weft.memory.problems": problems or None,
-                "weft.memory.saved_llm_calls": recall.saved.llm_calls,
-            },
-        )
+    trace_instant(
+        tracer,
+        run_id,
+        "memory reuse",
+        "memory",
+        {
+            "weft.memory.record": recall.record,
+            "weft.memory.task": recall.task,
+            "weft.memory.similarity": recall.similarity,
+            "weft.memory.why": recall.why,
+            "weft.memory.reused": not problems,
+            "weft.memory.problems": problems or None,
+            "weft.memory.saved_llm_calls": recall.saved.llm_calls,
+        },
+        status="error" if problems else "ok",
+        node="plan",
     )
 
 

@@ -150,8 +150,17 @@ class UnstartedRun:
         self.tracer.flush()
 
 
-def trace_note(tracer: Tracer | None, run_id: str, note: str) -> None:
-    """A zero-length span saying what the orchestrator did on its own (a planner fallback)."""
+def trace_instant(
+    tracer: Tracer | None,
+    run_id: str,
+    name: str,
+    kind: str,
+    attributes: dict[str, Any],
+    *,
+    status: str = "ok",
+    node: str | None = None,
+) -> None:
+    """A zero-length span: something the orchestrator decided on its own, at one moment."""
     if tracer is None:
         return
     now = time.time()
@@ -160,15 +169,21 @@ def trace_note(tracer: Tracer | None, run_id: str, note: str) -> None:
             trace_id=trace_id_for(run_id),
             span_id=new_span_id(),
             parent_id=None,
-            name="planner fallback",
-            kind="note",
+            name=name,
+            kind=kind,
             start=now,
             end=now,
-            status="ok",
+            status=status,
             run_id=run_id,
-            attributes={"weft.note": note},
+            node=node,
+            attributes=attributes,
         )
     )
+
+
+def trace_note(tracer: Tracer | None, run_id: str, note: str) -> None:
+    """A ``note`` span saying what the orchestrator did on its own (a planner fallback)."""
+    trace_instant(tracer, run_id, "planner fallback", "note", {"weft.note": note})
 
 
 def trace_routes(tracer: Tracer | None, run_id: str, choices: list[RouteChoice]) -> None:
