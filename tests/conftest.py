@@ -103,6 +103,7 @@ MARKS: dict[str, tuple[str, ...]] = {
     "routing/test_route_batch.py": ("chroma",),
     "routing/test_learned.py": ("chroma",),
     "routing/test_similarity_scale.py": ("chroma",),
+    "routing/test_embedder_setting.py": ("chroma",),
     "routing/test_card_text.py": ("core",),
     "routing/test_llm_choice.py": ("chroma",),
     "routing/test_instruction.py": ("core",),

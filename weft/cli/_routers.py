@@ -7,6 +7,32 @@ from typing import Any
 
 import click
 
+from weft.protocols import WeftError
+
+
+def embedder_name(flag: str | None = None) -> str:
+    """The embedding model routing uses: ``flag`` (``--embedder``), else ``$WEFT_EMBEDDER``,
+    else ``minilm``: one setting for ``weft route``, ``weft ask`` and capability nodes."""
+    return (flag or os.environ.get("WEFT_EMBEDDER") or "minilm").strip()
+
+
+def cli_embedder(name: str, flag: str | None = None) -> Any:
+    """The embedder called ``name``; a user mistake (unknown name, ``openai:`` without an
+    endpoint) is a ``WeftError`` naming where the name came from, before anything is built."""
+    from weft.runtime.routing.embeddings import EmbeddingError, make_embedder
+
+    where = f"--embedder {name}" if flag else f"WEFT_EMBEDDER={name}"
+    if name.lower().startswith("openai") and not (
+        os.environ.get("OPENAI_API_KEY") or os.environ.get("OPENAI_BASE_URL")
+    ):
+        raise WeftError(
+            f"{where}: set OPENAI_API_KEY, or OPENAI_BASE_URL for an OpenAI-compatible server"
+        )
+    try:
+        return make_embedder(name)
+    except EmbeddingError as exc:
+        raise WeftError(f"{where}: {exc}") from None
+
 
 def capability_router(kind: str, memory_dir: str | None = None, *, persist: bool = False) -> Any:
     """A capability router over the agents' cards (the orchestrator indexes them, in memory).
@@ -22,10 +48,11 @@ def capability_router(kind: str, memory_dir: str | None = None, *, persist: bool
     if kind == "lexical":
         return None
     from weft.runtime.routing.capability_router import CapabilityRouter
-    from weft.runtime.routing.embeddings import EmbeddingError, make_embedder
+    from weft.runtime.routing.embeddings import EmbeddingError
     from weft.runtime.routing.embeddings.minilm import minilm_model_dir
 
-    if kind == "auto":
+    name = embedder_name()
+    if kind == "auto" and name.lower() == "minilm":
         try:
             minilm_model_dir()
         except EmbeddingError:
@@ -40,7 +67,7 @@ def capability_router(kind: str, memory_dir: str | None = None, *, persist: bool
         from weft.runtime.routing.llm_choice import LLMChooser
 
         chooser = LLMChooser()
-    router = CapabilityRouter.open(make_embedder("minilm"), chooser=chooser)
+    router = CapabilityRouter.open(cli_embedder(name), chooser=chooser)
     if persist:
         from weft.runtime.memory.store import default_memory_path
         from weft.runtime.routing.chroma_store import chroma_client

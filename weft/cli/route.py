@@ -38,19 +38,6 @@ from weft.protocols import CapabilityCard, DefinitionError, WeftError
 LIVE_REGISTRY_MODULE = "weft.runtime.remote.live_registry"
 
 
-def _check_embedder_configured(embedder: str) -> None:
-    """``openai:MODEL`` needs a key or a server; say so before the client raises its own error."""
-    import os
-
-    if embedder.strip().lower().startswith("openai") and not (
-        os.environ.get("OPENAI_API_KEY") or os.environ.get("OPENAI_BASE_URL")
-    ):
-        raise WeftError(
-            f"--embedder {embedder}: set OPENAI_API_KEY, or OPENAI_BASE_URL for an "
-            "OpenAI-compatible server"
-        )
-
-
 def load_cards_file(path: str) -> list[CapabilityCard]:
     """Capability cards from a YAML or JSON file; errors name the file and the entry."""
     from pydantic import ValidationError
@@ -288,9 +275,8 @@ def print_decision(
 @click.option("--agents", "agent_refs", multiple=True, help="module:obj with actions (repeat).")
 @click.option(
     "--embedder",
-    default="minilm",
-    show_default=True,
-    help="minilm (offline default), hashing (tests), or openai:MODEL ($OPENAI_BASE_URL).",
+    help="minilm (offline default), hashing (tests), or openai:MODEL ($OPENAI_BASE_URL); "
+    "default $WEFT_EMBEDDER, else minilm.",
 )
 @click.option("--store", type=click.Path(file_okay=False), help="Embedded Chroma store to use.")
 @click.option("--chroma-url", help="Chroma server URL (http://host:port) instead of --store.")
@@ -324,7 +310,7 @@ def route_command(
     capability: str | None,
     cards_files: tuple[str, ...],
     agent_refs: tuple[str, ...],
-    embedder: str,
+    embedder: str | None,
     store: str | None,
     chroma_url: str | None,
     broker: str | None,
@@ -359,16 +345,16 @@ def route_command(
 
     import dataclasses
 
+    from weft.cli._routers import cli_embedder, embedder_name
     from weft.protocols import RouteRequest
     from weft.runtime.routing.capability_router import CapabilityRouter, ScoringWeights
-    from weft.runtime.routing.embeddings import make_embedder
 
-    _check_embedder_configured(embedder)
+    chosen_embedder = cli_embedder(embedder_name(embedder), embedder)
     weights = ScoringWeights()
     if min_score is not None:
         weights = dataclasses.replace(weights, min_score=min_score)
     router = CapabilityRouter.open(
-        make_embedder(embedder),
+        chosen_embedder,
         path=store,
         url=chroma_url,
         alive=alive,

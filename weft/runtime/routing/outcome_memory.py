@@ -317,7 +317,21 @@ class OutcomeMemory:
 
 def open_outcomes(client: Any, embedder: Any) -> OutcomeMemory:
     """The routing outcomes in ``client``'s store (shared with experience memory when it is
-    the same store), for vectors of ``embedder``."""
-    from weft.runtime.routing.capability_index import embedder_dimension
+    the same store), for vectors of ``embedder``.
 
-    return OutcomeMemory(client, model_id=embedder.model_id, dimension=embedder_dimension(embedder))
+    Each embedding model has its own collection (MiniLM keeps the original name):
+    a past subtask's vector from one model says nothing to another, and one store
+    serves whichever ``$WEFT_EMBEDDER`` a command runs with.
+    """
+    import hashlib
+
+    from weft.runtime.routing.capability_index import embedder_dimension
+    from weft.runtime.routing.similarity_scale import REFERENCE_MODEL
+
+    model_id = embedder.model_id
+    collection = DEFAULT_COLLECTION
+    if model_id != REFERENCE_MODEL:
+        collection += "-" + hashlib.sha256(model_id.encode()).hexdigest()[:12]
+    return OutcomeMemory(
+        client, model_id=model_id, dimension=embedder_dimension(embedder), collection=collection
+    )
