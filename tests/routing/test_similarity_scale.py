@@ -64,6 +64,17 @@ def test_the_map_fixes_identity_and_moves_the_baseline_to_minilm_s() -> None:
     assert SimilarityScale().apply(sims) is sims  # MiniLM's own scale: untouched
 
 
+def test_a_document_weighed_down_by_age_is_mapped_then_weighed() -> None:
+    scale = SimilarityScale(0.6)
+    query = np.asarray([1.0, 0.0], dtype=np.float32)
+    fresh = np.asarray([0.8, 0.6], dtype=np.float32)  # cosine 0.8 with the query
+    rows = np.stack([fresh, 0.5 * fresh])  # the same document, half-decayed
+    got = scale.scores(rows, query)
+    mapped = float(scale.apply(np.asarray([0.8], dtype=np.float32))[0])
+    assert got[0] == pytest.approx(mapped) and got[1] == pytest.approx(0.5 * mapped)
+    assert SimilarityScale().scores(rows, query) == pytest.approx(rows @ query)
+
+
 def test_the_baseline_is_measured_on_the_index_s_own_cards(
     minilm: MiniLMEmbedder, labelled_cards: list[CapabilityCard]
 ) -> None:

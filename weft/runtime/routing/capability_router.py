@@ -512,9 +512,9 @@ class CapabilityRouter:
         blocks = [vectors[a] for a in agents]
         stacked = np.concatenate([b.vectors for b in blocks])
         scale = self._scale.current(self.index)
-        sims_all = scale.apply(stacked @ vector)
+        sims_all = scale.scores(stacked, vector)
         share = w.instruction if instruction is not None else 0.0
-        instr_all = scale.apply(stacked @ instruction) if instruction is not None else sims_all
+        instr_all = scale.scores(stacked, instruction) if instruction is not None else sims_all
         query_terms = terms(request.text)
         if request.capability:
             query_terms += terms(request.capability) * 2

@@ -66,6 +66,17 @@ class SimilarityScale:
         ).astype(np.float32, copy=False)
         return mapped
 
+    def scores(self, rows: NDArray[np.float32], query: NDArray[np.float32]) -> NDArray[np.float32]:
+        """``rows @ query`` on the reference scale. A row shorter than 1 is a document
+        weighed down (a learned one, by its age): its cosine is mapped, then weighed, as
+        MiniLM's would be; mapping the weighed product would punish age far more."""
+        raw: NDArray[np.float32] = rows @ query
+        if self.identity:
+            return raw
+        norms = np.maximum(np.linalg.norm(rows, axis=1), 1e-12).astype(np.float32)
+        weighed: NDArray[np.float32] = self.apply(raw / norms) * norms
+        return weighed
+
     def to_raw(self, value: float) -> float:
         """The model's own similarity that ``apply`` maps to ``value``."""
         if self.identity:
