@@ -93,8 +93,14 @@ class ExecutionContext:
         """``{run}:{node key}`` for a node's call (``ActionContext.idempotency_key``)."""
         return idempotency_key_of(self._call)
 
-    async def invoke(self, action: str, arguments: dict[str, Any]) -> ActionResult:
-        """Call another action as a child of this call; never raises for its failure."""
+    async def invoke(
+        self, action: str, arguments: dict[str, Any], *, answers: tuple[Any, ...] = ()
+    ) -> ActionResult:
+        """Call another action as a child of this call; never raises for its failure.
+
+        ``answers`` answer the questions the child asks (``ActionCall.answers``): a
+        team hands its member the answers the team's own call was resumed with.
+        """
         registry = self.site.registry
         if action not in registry:
             return ActionResult.failure(
@@ -111,6 +117,7 @@ class ExecutionContext:
             node=self.key,
             deadline=self._call.deadline,
             idempotency_key=self._child_key(action),
+            answers=answers,
         )
         child = ExecutionContext(self.site, self.node, f"{self.key}>{action}", call)
         started = time.time()

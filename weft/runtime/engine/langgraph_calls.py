@@ -54,8 +54,11 @@ class LangGraphContext:
     def idempotency_key(self) -> str:
         return idempotency_key_of(self._call)
 
-    async def invoke(self, action: str, arguments: dict[str, Any]) -> ActionResult:
-        """Call another action of the workflow; never raises for its failure."""
+    async def invoke(
+        self, action: str, arguments: dict[str, Any], *, answers: tuple[Any, ...] = ()
+    ) -> ActionResult:
+        """Call another action of the workflow; never raises for its failure. ``answers``
+        answer the questions it asks (a team's member: ``ExecutionContext.invoke``)."""
         if action not in self._registry:
             return ActionResult.failure(
                 new_id(), "UnknownAction", f"no action '{action}' is available"
@@ -71,6 +74,7 @@ class LangGraphContext:
             node=self._call.node,
             deadline=self._call.deadline,
             idempotency_key=f"{self.idempotency_key}>{action}#{count}",
+            answers=answers,
         )
         return await invoke_action(target, call, self._registry, self._children)
 

@@ -17,7 +17,11 @@ illegal move is an error, never a message. What else can happen:
 - a member whose call fails (error, timeout, an agent lost) is replaced by
   the next member of its pool, who takes the same turn; with an empty pool
   the team concludes with what it has (reason ``member_lost``);
-- ``max_turns`` speaker turns without a conclusion end the team too.
+- ``max_turns`` speaker turns without a conclusion end the team too;
+- a member that asks a person (``ctx.ask``) stops the conversation where it
+  is, with no further turns: the team's call ends ``needs_input`` with the
+  question, and resuming it holds the conversation again with the answers
+  (``answering.py``).
 
 Task results and progress are published by the tasks themselves, whenever
 they finish, and reach the log through the bus like every other message.
@@ -123,8 +127,10 @@ class Conversation:
                     text=self.goal,
                     data={"members": self.names},
                 )
-            while not self.flow.concluded:
+            while not self.flow.concluded and self.caller.asked is None:
                 await self.channel.drain()
+                if self.caller.asked is not None:  # a task asked: the conversation stops
+                    break
                 if self.turns >= self.settings.max_turns:
                     await self._conclude(team, self._what_it_has(), "max_turns")
                     break
@@ -174,6 +180,8 @@ class Conversation:
         span_id, started = new_span_id(), time.time()
         context = self._context(speaker, mode, turn=self.turns + 1)
         result = await self.caller.call(member, context, parent_id=span_id)
+        if self.caller.asked is not None:  # a person must answer first: no more turns
+            return
         if not result.ok:
             await self._replace(member, result, {"span_id": span_id, "started": started})
             return

@@ -34,7 +34,10 @@ class LocalContext:
     def idempotency_key(self) -> str:
         return self._call.idempotency_key or self._call.call_id
 
-    async def invoke(self, action: str, arguments: dict[str, Any]) -> ActionResult:
+    async def invoke(
+        self, action: str, arguments: dict[str, Any], *, answers: tuple[Any, ...] = ()
+    ) -> ActionResult:
+        """Call ``action`` with ``answers`` to the questions it asks (a team's member)."""
         target = self._actions.get(action)
         if target is None:
             return ActionResult.failure(new_call_id(), "UnknownAction", f"no action '{action}'")
@@ -44,6 +47,7 @@ class LocalContext:
             run_id=self._call.run_id,
             trace_id=self._call.trace_id,
             parent_id=self._call.call_id,
+            answers=answers,
         )
         try:
             return await target.invoke(call, LocalContext(call, self._actions))

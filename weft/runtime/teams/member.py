@@ -34,6 +34,7 @@ from pydantic import ValidationError
 from weft.protocols import Action, ActionCall, ActionResult, ActionSpec, Usage
 from weft.protocols.human_input import Questions
 from weft.protocols.teams import MemberReply, TeamMessage
+from weft.runtime.teams.answering import Answering, Asked, asks
 from weft.runtime.teams.team_spans import TeamSpans
 
 #: Seconds past ``turn_timeout`` before a member call is abandoned: the call's deadline says
@@ -201,7 +202,14 @@ class MemberContext:
     def idempotency_key(self) -> str:
         return self._call.idempotency_key or self._call.call_id
 
-    async def invoke(self, action: str, arguments: dict[str, Any]) -> ActionResult:
+    async def invoke(
+        self, action: str, arguments: dict[str, Any], *, answers: tuple[Any, ...] = ()
+    ) -> ActionResult:
+        """Call ``action`` through the team's context; ``answers`` (a nested team's member
+        that asked) are passed on only when there are some."""
+        if answers:
+            answered: ActionResult = await self._outer.invoke(action, arguments, answers=answers)
+            return answered
         result: ActionResult = await self._outer.invoke(action, arguments)
         return result
 
@@ -238,6 +246,10 @@ class MemberCaller:
     ``timeout`` is the deadline of a member call (a remote member gives up at
     it with its reason); a call still running ``TIMEOUT_GRACE`` later is
     abandoned as a ``Timeout`` failure. Either way the member is dead.
+
+    A member that asks a person is no failure: ``answering`` hands it the
+    answers the team's call carries (``answering.py``), and ``asked`` is the
+    question the team stops on when they run out.
     """
 
     def __init__(
@@ -248,7 +260,13 @@ class MemberCaller:
         self.spans = spans
         self.timeout = timeout
         self.usage = Usage()
+        self.answering = Answering(team_call.answers)
         self._calls = 0
+
+    @property
+    def asked(self) -> Asked | None:
+        """The question a member asked that has no answer yet: the team stops on it."""
+        return self.answering.asked
 
     async def call(
         self,
@@ -262,19 +280,72 @@ class MemberCaller:
         """Call ``member`` with ``{task, context}``; never raises for the member's failure.
 
         ``task`` is ``prompt`` when given, else the member-protocol prompt (``prompt_for``).
+        A member that asks is called again with the answers it has (``Answering``);
+        the result is its last call's.
         """
         arguments = {"task": prompt or prompt_for(context), "context": context}
+        number = 0
+        if member.action is not None:
+            self._calls += 1
+            number = self._calls  # the calls made again for answers keep its key
+
+        async def once(answers: tuple[Any, ...]) -> ActionResult:
+            return await self._once(member, arguments, parent_id, on_progress, number, answers)
+
+        turn = self.answering.start()
+        try:
+            result = await once(())
+            if asks(result):
+                result = await self.answering.answer(turn, member.name, result, once)
+        finally:
+            self.answering.settle(turn)
+        return result
+
+    async def _once(
+        self,
+        member: TeamMember,
+        arguments: dict[str, Any],
+        parent_id: str,
+        on_progress: Callable[[str, float | None, dict[str, Any]], None] | None,
+        number: int,
+        answers: tuple[Any, ...],
+    ) -> ActionResult:
+        """One call of ``member`` with ``answers``, abandoned at the backstop."""
         backstop = None if self.timeout is None else self.timeout + TIMEOUT_GRACE
         try:
             async with asyncio.timeout(backstop):
                 if member.action is None:
-                    result: ActionResult = await self.ctx.invoke(member.name, arguments)
-                    return result
-                return await self._direct(member.action, arguments, parent_id, on_progress)
+                    return await self._named(member.name, arguments, answers)
+                return await self._direct(
+                    member.action, arguments, parent_id, on_progress, number, answers
+                )
         except TimeoutError:
             return ActionResult.failure(
                 "", "Timeout", f"member '{member.name}' did not answer in {self.timeout:g}s"
             )
+
+    async def _named(
+        self, name: str, arguments: dict[str, Any], answers: tuple[Any, ...]
+    ) -> ActionResult:
+        """Call the action named ``name`` through the team's context, with ``answers``.
+
+        A context that cannot pass answers on (its ``invoke`` takes no
+        ``answers``) fails the call: the member's question could never be answered.
+        """
+        if not answers:
+            result: ActionResult = await self.ctx.invoke(name, arguments)
+            return result
+        try:
+            pending = self.ctx.invoke(name, arguments, answers=answers)
+        except TypeError:
+            return ActionResult.failure(
+                "",
+                "UnansweredQuestion",
+                f"member '{name}' asks a person, but the team's context "
+                f"({type(self.ctx).__name__}) cannot pass answers to a member called by name",
+            )
+        result = await pending
+        return result
 
     async def _direct(
         self,
@@ -282,8 +353,9 @@ class MemberCaller:
         arguments: dict[str, Any],
         parent_id: str,
         on_progress: Callable[[str, float | None, dict[str, Any]], None] | None,
+        number: int,
+        answers: tuple[Any, ...],
     ) -> ActionResult:
-        self._calls += 1
         outer = self.team_call
         base = outer.idempotency_key or outer.call_id
         call = ActionCall(
@@ -294,7 +366,8 @@ class MemberCaller:
             parent_id=parent_id,
             node=outer.node,
             deadline=outer.deadline,
-            idempotency_key=f"{base}>{action.spec.name}#{self._calls}",
+            idempotency_key=f"{base}>{action.spec.name}#{number}",
+            answers=answers,
         )
         started = time.time()
         if self.timeout is not None:

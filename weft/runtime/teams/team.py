@@ -7,6 +7,11 @@ one team never mix) and answers with a ``TeamOutcome``. It runs on the
 ``bus`` it is given (MQTT or in-process, already started) or on a private
 in-process bus of its own.
 
+A member that asks a person (``ctx.ask``) stops the team: its call ends
+``needs_input`` with the member's question, and ``weft resume --answer
+TEAM_NODE=VALUE`` holds the conversation again from its start with the
+answers, each going to the member call that asked (``answering.py``).
+
 A team is a member like any other, so teams nest. A call's ``context``
 says how many teams enclose it (``team_depth``); at ``team_up_depth`` a team
 no longer forms: its lead (first member) answers alone, so nesting stops at
@@ -172,6 +177,8 @@ class Team(SpecHolder):
                 self.settings, members, goal, depth=depth, channel=channel, caller=caller
             )
             outcome = await conversation.run()
+        if caller.asked is not None:
+            return caller.asked.result(call.call_id, self.name, caller.usage)
         if conversation.misnamed:
             return ActionResult.failure(
                 call.call_id, "UnknownAction", f"team '{self.name}': {conversation.misnamed}"
@@ -199,6 +206,8 @@ class Team(SpecHolder):
                 "weft.team.message": "lead_alone",
             },
         )
+        if caller.asked is not None:
+            return caller.asked.result(call.call_id, self.name, caller.usage)
         if not result.ok:
             return result.model_copy(update={"call_id": call.call_id})
         return ActionResult.success(call.call_id, result.output, caller.usage)

@@ -1,0 +1,127 @@
+"""A person's answers to a team's questions, handed to the members that asked them.
+
+A member that asks (``ctx.ask``, ``NeedsInput``, a remote agent that asks)
+stops the whole team: the team's call ends ``needs_input`` with the member's
+question, and ``weft resume --answer TEAM_NODE=VALUE`` calls the team again
+from its start with the answers in its ``ActionCall.answers``. They are the
+answers to every question asked in one conversation, in the order they were
+asked, whoever asked them; the conversation runs again, and each member
+call that asks gets the next ones.
+
+A member call is first made without answers: one that asks nothing (most
+turns) runs once, as it always does. One that asks gets, one more at a time,
+the answers not yet taken, and is called again from its start each time (as
+a resumed node is), until it stops asking or the answers run out. So the
+team learns how many answers a call took without seeing its asks, which
+happen wherever the member runs: in a worker thread, in an agent process on
+another machine, in a nested team.
+
+Calls that run at the same time (a team's tasks) take answers in the order
+they started, not the order they happen to ask in, so a resumed conversation
+hands each answer to the call that asked its question: a call that asks
+waits until every call started before it has finished or taken its answers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from weft.protocols import ActionResult, ActionState
+from weft.protocols.actions import NEEDS_INPUT_TYPE, ErrorInfo
+from weft.protocols.human_input import question_of
+
+
+@dataclass(frozen=True, slots=True)
+class Asked:
+    """The question a team stops on: ``member`` asked it, the team's ``index``-th question."""
+
+    member: str
+    question: str
+    choices: list[Any] | None
+    index: int
+
+    def result(self, call_id: str, team: str, usage: Any) -> ActionResult:
+        """The team call's ``needs_input`` result, carrying this question for ``weft resume``.
+
+        ``question`` names the member, so a person answering sees who asks;
+        ``details.member`` and ``details.member_question`` keep both apart.
+        """
+        error = ErrorInfo(
+            type=NEEDS_INPUT_TYPE,
+            message=f"team '{team}': member '{self.member}' asks: {self.question}",
+            details={
+                "question": f"{self.member} asks: {self.question}",
+                "choices": self.choices,
+                "index": self.index,
+                "member": self.member,
+                "member_question": self.question,
+            },
+        )
+        return ActionResult(
+            call_id=call_id, state=ActionState.NEEDS_INPUT, error=error, usage=usage
+        )
+
+
+def asks(result: ActionResult) -> bool:
+    """True when ``result`` stopped for a question a person can answer."""
+    return result.state is ActionState.NEEDS_INPUT and question_of(result.error) is not None
+
+
+class Answering:
+    """One team call's answers, taken by its member calls in the order the calls started."""
+
+    def __init__(self, answers: Sequence[Any]) -> None:
+        self.answers = tuple(answers)
+        #: How many answers member calls have taken so far.
+        self.taken = 0
+        #: The question the team stops on (the first one without an answer), once asked.
+        self.asked: Asked | None = None
+        self._started = 0
+        self._open: dict[int, asyncio.Event] = {}
+
+    def start(self) -> int:
+        """Number a member call as it starts; ``settle`` it when it is done."""
+        self._started += 1
+        self._open[self._started] = asyncio.Event()
+        return self._started
+
+    def settle(self, number: int) -> None:
+        """Call ``number`` is done: calls started after it may take answers now."""
+        done = self._open.pop(number, None)
+        if done is not None:
+            done.set()
+
+    async def answer(
+        self,
+        number: int,
+        member: str,
+        result: ActionResult,
+        again: Callable[[tuple[Any, ...]], Awaitable[ActionResult]],
+    ) -> ActionResult:
+        """The result of call ``number`` of ``member``, which asked (``result``), once answered.
+
+        ``again(answers)`` makes the call anew with ``answers``. A result that
+        still asks once the answers run out is the team's question (``asked``),
+        unless an earlier call asked first: the team stops on that one.
+        """
+        for earlier in [event for n, event in self._open.items() if n < number]:
+            await earlier.wait()
+        if self.asked is not None:
+            return result
+        start, given = self.taken, 0
+        while asks(result) and start + given < len(self.answers):
+            given += 1
+            result = await again(self.answers[start : start + given])
+        self.taken = start + given
+        question = question_of(result.error) if asks(result) else None
+        if question is not None:
+            self.asked = Asked(
+                member=member,
+                question=question["question"],
+                choices=question["choices"],
+                index=start + question["index"],
+            )
+        return result
