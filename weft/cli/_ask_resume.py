@@ -45,6 +45,7 @@ def resume_ask_run(
     does, and exit 1 unless it succeeded. The journal is closed on the way out."""
     from weft.agents import llm_configured, model_defaults
     from weft.cli._ask_display import AskProgress
+    from weft.cli._routers import capability_router
     from weft.cli._storage import open_tracer
     from weft.cli.ask import _remote_agents, load_agents, print_answer
     from weft.runtime.orchestrator import ConcatAggregator, LLMAggregator, Orchestrator
@@ -71,6 +72,16 @@ def resume_ask_run(
                 f"run {run_id} is an ask whose answer an LLM makes: set OPENAI_API_KEY or "
                 "OPENAI_BASE_URL as for the ask"
             )
+        # the ask's router with its outcome memory, to learn how the subtasks that run
+        # again go (the routes are the record's: it routes nothing); none with --no-memory
+        kind = options.get("router") or "lexical"
+        router = (
+            capability_router(
+                "capability" if kind == "llm" else kind, options.get("memory"), persist=True
+            )
+            if options.get("learn")
+            else None
+        )
         tracer = open_tracer()
         progress = (
             None
@@ -86,6 +97,7 @@ def resume_ask_run(
             async with _remote_agents(broker, namespace, registry):
                 orchestrator = Orchestrator(
                     registry,
+                    router=router,
                     aggregator=LLMAggregator() if use_llm else ConcatAggregator(),
                     journal=journal,
                     tracer=tracer,

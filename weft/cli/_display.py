@@ -11,6 +11,7 @@ import shlex
 import sys
 import time
 from collections import Counter
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -22,6 +23,7 @@ from rich.text import Text
 from weft.cli._placement import Placements
 from weft.protocols import EventKind, NodeState, RunEvent, RunState
 from weft.protocols.human_input import question_of
+from weft.runtime.engine.slots import Verdict
 
 _STATE_STYLE = {
     "succeeded": "green",
@@ -152,10 +154,17 @@ class RunDisplay:
         return Group(head, *lines)
 
 
-def print_summary(result: Any, placements: Placements | None = None, again: str = "") -> None:
+def print_summary(
+    result: Any,
+    placements: Placements | None = None,
+    again: str = "",
+    questions: Mapping[str, Any] | None = None,
+) -> None:
     """The end of a run: state, per-node outcomes and where each ran (compact for big
     runs), outputs. Without ``placements`` every node that ran is shown as local.
-    ``again`` are the options the ``weft resume`` hint needs (``--journal``, ``--broker``)."""
+    ``again`` are the options the ``weft resume`` hint needs (``--journal``, ``--broker``);
+    ``questions`` what a stopped run waits on by execution key
+    (``engine.answers.waiting_questions``), for the items of a ``foreach``."""
     placements = placements or Placements()
     style = "green" if result.state is RunState.SUCCEEDED else "red"
     stdout.print(
@@ -166,6 +175,12 @@ def print_summary(result: Any, placements: Placements | None = None, again: str 
         )
     )
     nodes = list(result.nodes.values())
+    # A node stopped for a person's answer counts as a failed input below it (nothing
+    # arrived); when no node failed, "upstream failed" would send the reader looking
+    # for a failure that is not there.
+    waiting = result.state is RunState.NEEDS_INPUT and not any(
+        n.state in (NodeState.FAILED, NodeState.CANCELLED) for n in nodes
+    )
     if len(nodes) <= 40:
         for n in nodes:
             state = n.state.value
@@ -178,7 +193,10 @@ def print_summary(result: Any, placements: Placements | None = None, again: str 
             extra = f"  {where}" if where else ""
             extra += " (from journal)" if n.cached else ""
             if n.reason:
-                extra += f" ({n.reason})"
+                reason = n.reason
+                if waiting and reason == Verdict.UPSTREAM_FAILED.value:
+                    reason = "waiting for an answer upstream"
+                extra += f" ({reason})"
             if n.attempts > 1:
                 extra += f" ({n.attempts} attempts)"
             stdout.print(
@@ -200,36 +218,49 @@ def print_summary(result: Any, placements: Placements | None = None, again: str 
             if n.state is NodeState.FAILED and n.error:
                 stdout.print(Text(f"  ✗ {n.name}: {n.error.message}", style="red"))
     if result.state is RunState.NEEDS_INPUT:
-        _print_questions(result, nodes, again)
+        _print_questions(result, nodes, again, questions or {})
     elif result.state is not RunState.SUCCEEDED:
         # A run cancelled from elsewhere (a call an agent cancelled) has no run error, but
         # is just as resumable as a failed one.
         if result.error:
             stdout.print(Text(f"error: {result.error}", style="red"))
         stdout.print(Text(f"resume with: weft resume {result.run_id}{again}", style="yellow"))
-    if result.outputs:
+    # an unfinished run's outputs are mostly None: show only what it made
+    outputs = {
+        name: value
+        for name, value in result.outputs.items()
+        if value is not None or result.state is RunState.SUCCEEDED
+    }
+    if outputs:
         stdout.print(Text("outputs:", style="bold"))
-        for name, value in result.outputs.items():
+        for name, value in outputs.items():
             shown = value if isinstance(value, str) else repr(value)
             if len(shown) > 400:
                 shown = shown[:397] + "..."
             stdout.print(f"  {name}: {shown}", markup=False, highlight=False)
 
 
-def _print_questions(result: Any, nodes: list[Any], again: str) -> None:
+def _print_questions(
+    result: Any, nodes: list[Any], again: str, questions: Mapping[str, Any]
+) -> None:
     """What a run that stopped for a person asks, and the command that answers it."""
     example = None
     for n in nodes:
         if n.state is not NodeState.NEEDS_INPUT or n.error is None:
             continue
         asked = question_of(n.error)
-        if asked is None:  # an item of a foreach, or an A2A agent's own words
+        items = [q for q in questions.values() if q.node == n.name and q.key != n.key]
+        if asked is None and items:  # the items of a foreach, each answered by its key
+            asked_by = [(q.key, q.question, q.choices) for q in items]
+        elif asked is None:  # an A2A agent's own words
             stdout.print(Text(f"  ? {n.name}: {n.error.message}", style="magenta"))
             continue
-        choices = asked["choices"]
-        listed = f"  (one of: {', '.join(map(answer_text, choices))})" if choices else ""
-        stdout.print(Text(f"  ? {n.key}: {asked['question']}{listed}", style="magenta"))
-        example = example or (n.key, answer_text(choices[0]) if choices else "ANSWER")
+        else:
+            asked_by = [(n.key, asked["question"], asked["choices"])]
+        for key, question, choices in asked_by:
+            listed = f"  (one of: {', '.join(map(answer_text, choices))})" if choices else ""
+            stdout.print(Text(f"  ? {key}: {question}{listed}", style="magenta"))
+            example = example or (key, answer_text(choices[0]) if choices else "ANSWER")
     key, value = example or ("NODE", "ANSWER")
     stdout.print(
         Text(

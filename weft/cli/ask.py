@@ -49,7 +49,7 @@ from weft.protocols import DefinitionError, WeftError
 from weft.runtime.support.user_code import import_failed
 
 
-def _import_target(ref: str, base: str | None = None) -> Any:
+def import_target(ref: str, base: str | None = None) -> Any:
     """The object named by ``module:obj`` or ``file.py:obj`` (``agents`` by default); a
     module is looked for in ``base`` (default: the current folder) too."""
     target, sep, attr = ref.rpartition(":") if ":" in ref else (ref, "", "")
@@ -114,7 +114,7 @@ def load_agents(refs: tuple[str, ...], base: str | None = None) -> Any:
 
     registry = ActionRegistry()
     for ref in refs:
-        _add(registry, _import_target(ref, base), ref)
+        _add(registry, import_target(ref, base), ref)
     return registry
 
 
@@ -191,17 +191,29 @@ def _again(journal_path: str | None, broker: str | None, namespace: str) -> str:
 
 
 def resume_options(
-    agent_refs: tuple[str, ...], model: str | None, base_url: str | None, aggregator: str
+    agent_refs: tuple[str, ...],
+    model: str | None,
+    base_url: str | None,
+    aggregator: str,
+    *,
+    router: str = "lexical",
+    memory_dir: str | None = None,
+    learn: bool = False,
 ) -> dict[str, Any]:
     """What ``weft resume`` needs to build this ask's orchestrator again, journaled with the
     plan (``ask_record``): the ``--agents`` (files made absolute, modules found from
-    ``cwd``), the model flags and the aggregator. Routes and clusters are in the record."""
+    ``cwd``), the model flags and the aggregator. Routes and clusters are in the record;
+    ``router``, ``memory`` and ``learn`` say where the router's outcome memory is, so
+    that a resume teaches it how the subtasks that ran again went."""
     return {
         "agents": [_absolute(ref) for ref in agent_refs],
         "cwd": str(Path.cwd()),
         "model": model,
         "base_url": base_url,
         "aggregator": aggregator,
+        "router": router,
+        "memory": str(Path(memory_dir).resolve()) if memory_dir else None,
+        "learn": learn,
     }
 
 
@@ -387,10 +399,14 @@ def ask_command(
                 "planning with the rule planner"
             )
         if router_kind == "llm" and not configured:
-            raise WeftError("--router llm needs a model: set OPENAI_API_KEY or --base-url")
+            raise WeftError(
+                "--router llm needs a model: set OPENAI_API_KEY, OPENAI_BASE_URL or --base-url"
+            )
         use_llm_aggregator = aggregator == "llm" or (aggregator == "auto" and configured)
         if aggregator == "llm" and not configured:
-            raise WeftError("--aggregator llm needs a model: set OPENAI_API_KEY or --base-url")
+            raise WeftError(
+                "--aggregator llm needs a model: set OPENAI_API_KEY, OPENAI_BASE_URL or --base-url"
+            )
         journal = open_journal(journal_path)
         tracer = open_tracer()
         progress = (
@@ -414,7 +430,13 @@ def ask_command(
                     experience=None if no_memory else _experience(memory_dir, configured),
                     cluster_rounds=cluster_rounds,
                     resume_options=resume_options(
-                        agent_refs, model, base_url, "llm" if use_llm_aggregator else "concat"
+                        agent_refs,
+                        model,
+                        base_url,
+                        "llm" if use_llm_aggregator else "concat",
+                        router=router_kind,
+                        memory_dir=memory_dir,
+                        learn=not no_memory,
                     ),
                 )
                 if progress is not None and workflow is None:

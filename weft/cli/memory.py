@@ -253,7 +253,10 @@ def _route_feedback(client: Any, record: Any, good: bool) -> None:
     """Tell the router's outcome memory (same store) how each routed subtask went.
 
     A good run counts for the agents of its subtasks that succeeded, a bad one
-    against all of them. Skipped without the MiniLM model (nothing to embed with).
+    against all of them. A subtask that failed in a run judged good is left out:
+    its call's failure was counted when it ran, and the run may have been
+    finished by ``weft resume`` since (which the record does not show).
+    Skipped without the MiniLM model (nothing to embed with).
     """
     import asyncio
 
@@ -268,6 +271,7 @@ def _route_feedback(client: Any, record: Any, good: bool) -> None:
         (plan[s.id], s.agent, good and s.succeeded)
         for s in record.subtasks
         if s.agent and s.id in plan and plan[s.id].get("description")
+        if s.succeeded or not good
     ]
     if not todo:
         return

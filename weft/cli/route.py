@@ -125,12 +125,14 @@ def _cards_of(obj: Any, ref: str) -> Iterable[CapabilityCard]:
 
 
 def load_agent_cards(refs: Iterable[str]) -> list[CapabilityCard]:
-    """The capability cards of the actions named by ``module:obj`` references."""
-    from weft.runtime.engine.compiler import import_object
+    """The capability cards of the actions named by ``--agents`` references, read as
+    ``weft ask --agents`` reads them (``module:obj`` from the current folder too,
+    ``file.py:obj``, ``agents`` when ``:obj`` is left out)."""
+    from weft.cli.ask import import_target
 
     cards: list[CapabilityCard] = []
     for ref in refs:
-        cards.extend(_cards_of(import_object(ref), ref))
+        cards.extend(_cards_of(import_target(ref), ref))
     return cards
 
 
@@ -272,7 +274,12 @@ def print_decision(
     type=click.Path(dir_okay=False),
     help="YAML or JSON file of capability cards (repeat).",
 )
-@click.option("--agents", "agent_refs", multiple=True, help="module:obj with actions (repeat).")
+@click.option(
+    "--agents",
+    "agent_refs",
+    multiple=True,
+    help="module:obj or file.py[:obj] with actions, as for weft ask (repeat).",
+)
 @click.option(
     "--embedder",
     help="minilm (offline default), hashing (tests), or openai:MODEL ($OPENAI_BASE_URL); "

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -17,7 +17,7 @@ from weft.cli._placement import Placements
 from weft.cli._prune import before_of, print_report, prune_options, require_a_rule
 from weft.cli._resume_hint import again_options as _again
 from weft.cli._types import Answer, Finite, RunId, answers_of
-from weft.protocols import InputError, WeftError
+from weft.protocols import InputError, RunState, WeftError
 
 
 def _parse_inputs(pairs: tuple[str, ...], input_file: str | None) -> dict[str, Any]:
@@ -205,14 +205,20 @@ def _masked(result: Any) -> Any:
     return shown
 
 
-def _print_result(result: Any, as_json: bool, placements: Placements, again: str = "") -> None:
+def _print_result(
+    result: Any,
+    as_json: bool,
+    placements: Placements,
+    again: str = "",
+    questions: Mapping[str, Any] | None = None,
+) -> None:
     result = _masked(result)
     if as_json:
         click.echo(_result_json(result, placements))
         return
     from weft.cli._display import print_summary
 
-    print_summary(result, placements, again=again)
+    print_summary(result, placements, again=again, questions=questions)
 
 
 def _exit_for(result: Any) -> None:
@@ -293,8 +299,8 @@ def run_command(
             return await run_workflow(file, values, router=router, **common)
 
     again = _again(journal_path, broker, namespace)
-    result = _run_cancellable(go, live, journal, tracer, again=again)
-    _print_result(result, as_json, placements, again)
+    result, questions = _run_cancellable(go, live, journal, tracer, again=again)
+    _print_result(result, as_json, placements, again, questions)
     _exit_for(result)
 
 
@@ -311,10 +317,18 @@ def _run_cancellable(
     That run is the one this process started or took the lease of
     (``Journal.opened_runs``), never the newest in the journal, which may be
     another process's; ``asked`` is the run ``weft resume`` was given, in case
-    Ctrl-C came before it was taken.
+    Ctrl-C came before it was taken. Returns the result and, for a run that stopped
+    ``needs_input``, the questions it waits on by execution key (read from the
+    journal before it is closed: a ``foreach`` node's result holds only its first).
     """
     try:
-        return asyncio.run(_run_with_display(go, live))
+        result = asyncio.run(_run_with_display(go, live))
+        questions: dict[str, Any] = {}
+        if result.state is RunState.NEEDS_INPUT:
+            from weft.runtime.engine.answers import waiting_questions
+
+            questions = dict(waiting_questions(journal, result.run_id))
+        return result, questions
     except KeyboardInterrupt:
         run_id = journal.opened_runs[-1] if journal.opened_runs else asked
         if run_id is None:
@@ -435,8 +449,10 @@ def resume_command(
             return await resume_run(run_id, router=_node_router(source), **common)
 
     again = _again(journal_path, broker, namespace)
-    result = _run_cancellable(go, live, journal, tracer, asked=record.run_id, again=again)
-    _print_result(result, as_json, placements, again)
+    result, questions = _run_cancellable(
+        go, live, journal, tracer, asked=record.run_id, again=again
+    )
+    _print_result(result, as_json, placements, again, questions)
     _exit_for(result)
 
 

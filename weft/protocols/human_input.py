@@ -17,6 +17,7 @@ Nothing here does I/O: the engine keeps the answers in its journal.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -72,5 +73,8 @@ def check_answer(answer: Any, choices: Sequence[Any] | None) -> str | None:
     """Why ``answer`` cannot answer a question with ``choices`` (None: it can)."""
     if choices is None or answer in choices:
         return None
-    listed = ", ".join(repr(choice) for choice in choices)
+    # as the person types them: text quoted, anything else as JSON (true, not True)
+    listed = ", ".join(
+        repr(choice) if isinstance(choice, str) else json.dumps(choice) for choice in choices
+    )
     return f"{answer!r} is not one of the choices: {listed}"

@@ -361,7 +361,7 @@ class _Checker:
                 and not _has_reference(value)
                 and not _matches_type(value, prop)
             ):
-                expected = prop.get("type") or "the parameter's schema"
+                expected = _expected_type(prop)
                 self.add(
                     f"argument '{key}' of action '{action.name}' should be {expected}, "
                     f"got {type(value).__name__} {value!r}",
@@ -413,3 +413,20 @@ class _Checker:
                     )
                 if message is not None:
                     self.add(message, path, None, field)
+
+
+def _expected_type(prop: dict[str, Any]) -> str:
+    """What a parameter's schema accepts, in words: ``array or null`` for an optional
+    list (``anyOf``, as pydantic writes ``list | None``), else the schema's type."""
+    if "enum" in prop:
+        return "one of " + ", ".join(repr(v) for v in prop["enum"])
+    kind = prop.get("type")
+    if isinstance(kind, str):
+        return kind
+    if isinstance(kind, list):
+        return " or ".join(str(k) for k in kind)
+    branches = prop.get("anyOf") or prop.get("oneOf") or []
+    names = [_expected_type(b) for b in branches if isinstance(b, dict)]
+    if names and all(n != "the parameter's schema" for n in names):
+        return " or ".join(dict.fromkeys(names))
+    return "the parameter's schema"

@@ -561,6 +561,7 @@ def _sum_up_items(outcome: NodeOutcome, results: list[ActionResult]) -> None:
     outcome.state = NodeState.NEEDS_INPUT if needs_input else NodeState.FAILED
     outcome.error = ErrorInfo(
         type=first.error.type if first.error else first.state.value,
-        message=f"{len(failed)} of {len(results)} items failed; item {index}: {message}",
+        message=f"{len(failed)} of {len(results)} items "
+        f"{'wait for an answer' if needs_input else 'failed'}; item {index}: {message}",
         retryable=False,
     )

@@ -70,7 +70,7 @@ from weft.runtime.orchestrator.plan_hook import PlanHook, notify_plan
 from weft.runtime.orchestrator.planners import Planner, PlanRequest
 from weft.runtime.orchestrator.resume import take_ask
 from weft.runtime.orchestrator.reuse import reuse_summary, subtask_states, trace_reuse
-from weft.runtime.orchestrator.routing import RouteChoice, SubtaskRouter
+from weft.runtime.orchestrator.routing import RouteChoice, SubtaskRouter, teach_router
 from weft.runtime.orchestrator.rule_planner import RulePlanner
 from weft.runtime.orchestrator.run_support import (
     BudgetWatch,
@@ -241,6 +241,8 @@ class Orchestrator:
             journal_mode=journal_mode,
             **ready.options,
         )
+        if result is not None:
+            await teach_router(self.router, ready.choices(), result, resumed=True)
         return self._answer(
             ready.run_id,
             started,
@@ -506,15 +508,7 @@ class Orchestrator:
         recall: Recall | None = None,
     ) -> None:
         if result is not None:
-            for choice in choices:
-                outcome = result.nodes.get(choice.subtask)
-                chosen = choice.decision.chosen
-                if outcome is not None and chosen is not None:
-                    await self.router.record_outcome(
-                        choice.decision.request,
-                        chosen.agent_id,
-                        outcome.state is NodeState.SUCCEEDED,
-                    )
+            await teach_router(self.router, choices, result)
         await self.experience.record(
             Experience(
                 task=task,

@@ -8,8 +8,11 @@ is resumed as ``weft resume`` resumes a workflow run (``engine.resume_checks``:
 the same refusals, the lease, the answers): calls that finished are served
 from the journal, the others run, and the aggregator makes the answer.
 
-A resume records no new experience and teaches the router nothing: the ask
-did that when it ran, and would count the same plan twice.
+A resume records no new experience: the ask did that when it ran, and would
+count the same plan twice. It teaches the router how the subtasks that ran
+again went (``routing.teach_router``): those served from the journal were
+counted when they ran, and one that failed and then succeeded once its cause
+was fixed has shown that its agent does the job.
 """
 
 from __future__ import annotations

@@ -10,11 +10,19 @@ the decision still shows the whole ranking.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from weft.protocols import ActionSpec, CapabilityCard, Router, RouteRequest, RoutingDecision
+from weft.protocols import (
+    ActionSpec,
+    CapabilityCard,
+    NodeState,
+    Router,
+    RouteRequest,
+    RoutingDecision,
+)
 from weft.runtime.engine.capability import card_of
+from weft.runtime.engine.outcomes import RunResult
 from weft.runtime.orchestrator.plan import Subtask
 
 
@@ -79,3 +87,30 @@ class SubtaskRouter:
 
     def card_of(self, action: str) -> CapabilityCard:
         return card_for(self.specs[action])
+
+
+#: Node states that say how an agent did: a question to a person (``needs_input``),
+#: a cancelled or skipped node say nothing about the agent, so they teach nothing.
+TAUGHT_STATES = frozenset({NodeState.SUCCEEDED, NodeState.FAILED})
+
+
+async def teach_router(
+    router: Router, choices: Iterable[RouteChoice], result: RunResult, *, resumed: bool = False
+) -> None:
+    """Tell ``router`` how each routed subtask of ``result`` went (its learning from outcomes).
+
+    Only subtasks that succeeded or failed count. For a ``resumed`` run, only
+    the subtasks that ran in it: those served from the journal were counted
+    when they ran, and a subtask that failed and now succeeded (its cause
+    fixed, or its question answered) has shown that its agent does the job.
+    """
+    for choice in choices:
+        outcome = result.nodes.get(choice.subtask)
+        chosen = choice.decision.chosen
+        if outcome is None or chosen is None or outcome.state not in TAUGHT_STATES:
+            continue
+        if resumed and outcome.cached:
+            continue
+        await router.record_outcome(
+            choice.decision.request, chosen.agent_id, outcome.state is NodeState.SUCCEEDED
+        )
