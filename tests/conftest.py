@@ -74,10 +74,13 @@ MARKS: dict[str, tuple[str, ...]] = {
     "cli/test_keys_cli.py": ("core",),
     "cli/test_new_command_mistakes.py": ("core",),
     "cli/test_trial_mistakes.py": ("core",),
+    "cli/test_trial_gates.py": ("core",),
     "orchestrator/test_ask_resume.py": ("core",),
+    "orchestrator/test_ask_resume_learning.py": ("core",),
     "orchestrator/test_instant_spans.py": ("core",),
     # a broker: the shared Mosquitto on 127.0.0.1:1883 or one the test starts
     "runtime/test_mqtt_bus.py": ("mqtt",),
+    "runtime/test_mqtt_reconnect_log.py": ("mqtt",),
     "runtime/test_broker.py": ("mqtt",),
     "conformance/test_bus_conformance.py": ("mqtt",),
     "cli/test_broker_command.py": ("mqtt", "slow"),
@@ -108,6 +111,7 @@ MARKS: dict[str, tuple[str, ...]] = {
     "routing/test_llm_choice.py": ("chroma",),
     "routing/test_instruction.py": ("core",),
     "routing/test_no_fit.py": ("chroma",),
+    "routing/test_route_agents_refs.py": ("chroma",),
     # IoA teams and FoA clusters, in process (test_team_buses.py also runs over MQTT)
     "teams/test_flow_control.py": ("core",),
     "teams/test_team_rules.py": ("core",),
@@ -118,6 +122,7 @@ MARKS: dict[str, tuple[str, ...]] = {
     "teams/test_team_yaml.py": ("core",),
     "teams/test_plan_clusters.py": ("core",),
     "teams/test_team_formation.py": ("core",),
+    "teams/test_team_questions.py": ("core",),
     # MacNet networks of agents; capability nodes route with MiniLM over embedded Chroma
     "macnet/test_agent_network.py": ("core",),
     "macnet/test_topology_cli.py": ("core",),
@@ -125,6 +130,7 @@ MARKS: dict[str, tuple[str, ...]] = {
     "macnet/test_topology_broker.py": ("mqtt", "chroma"),
     # experience memory: embedded Chroma; the server tests start a `chroma run`
     "memory/": ("chroma",),
+    "memory/test_ask_resume_outcomes.py": ("chroma",),
     "memory/test_store_conformance.py": ("chroma", "slow"),
     "memory/test_memory_cli.py": ("chroma", "slow"),
     # a real OpenAI-compatible server (llama-cpp-python) the session starts

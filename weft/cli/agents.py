@@ -138,7 +138,14 @@ def agent_group() -> None:
 @click.option(
     "--agent-id",
     help="Exact agent id, also the MQTT client id (brokers with weft's ACLs expect the "
-    "user name); default: --name plus 8 random hex digits.",
+    "user name); refused while a live process serves it; default: --name plus 8 random "
+    "hex digits.",
+)
+@click.option(
+    "--no-id-check",
+    is_flag=True,
+    help="With --agent-id: skip the check that no live process serves the id (for a broker "
+    "with use_username_as_clientid, where the check's own connection would take the id).",
 )
 @click.option(
     "--heartbeat",
@@ -201,6 +208,7 @@ def serve_command(
     concurrency: int,
     name: str | None,
     agent_id: str | None,
+    no_id_check: bool,
     heartbeat: float,
     drain_timeout: float,
     paths: tuple[str, ...],
@@ -281,6 +289,7 @@ def serve_command(
             key,
             a2a_unit,
             a2a_pool,
+            id_check=not no_id_check,
         )
     )
 
@@ -327,6 +336,8 @@ async def _serve(
     key: Any,
     a2a_unit: str | None = None,
     a2a_pool: str | None = None,
+    *,
+    id_check: bool = True,
 ) -> None:
     import contextlib
 
@@ -335,6 +346,8 @@ async def _serve(
     from weft.runtime.remote.agent_host import AgentHost, agent_will, new_agent_id
     from weft.runtime.remote.card_signing import short_key
 
+    if agent_id is not None and id_check:  # a generated id is unique: nobody else has it
+        await _check_free(broker, namespace, agent_id)
     agent_id = agent_id or new_agent_id(name or registry.names()[0])
     will = agent_will(Topics(namespace), agent_id)  # ValueError for an id with / + #
     async with MqttBus(broker, namespace=namespace, client_id=agent_id, will=will) as bus:
@@ -347,6 +360,7 @@ async def _serve(
             concurrency=concurrency,
             heartbeat_interval=heartbeat,
             key=key,
+            check_id=False,  # checked above, before this connection took the id
         )
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
@@ -376,6 +390,20 @@ async def _serve(
         async with a2a:
             await host.serve_forever(drain_timeout)
         click.echo(f"agent {agent_id} drained and stopped", err=True)
+
+
+async def _check_free(broker: str, namespace: str, agent_id: str) -> None:
+    """``AgentIdInUse`` if a live process serves ``agent_id`` (``agent_id_check``).
+
+    Looked at over a connection of its own, with a random client id: the
+    agent's own connection takes the MQTT client id, which would cut the
+    live holder off before anything could be read.
+    """
+    from weft.runtime.bus.mqtt.mqtt_bus import MqttBus
+    from weft.runtime.remote.agent_id_check import check_agent_id
+
+    async with MqttBus(broker, namespace=namespace) as probe:
+        await check_agent_id(probe, agent_id)
 
 
 @click.command("agents")

@@ -118,6 +118,12 @@ class AgentCard(BaseModel):
     seq: int = Field(default=0, ge=0, description="Increases with every publication.")
     sent_at: float = Field(default_factory=time.time, description="Unix time of publication.")
     started_at: float = Field(default_factory=time.time, description="Unix time of agent start.")
+    incarnation: str | None = Field(
+        default=None,
+        description="Random id the process draws once when it starts: tells a process "
+        "restarted under the same ``agent_id`` from the one before by inequality, whatever "
+        "their clocks say. None in cards of weft before it (``started_at`` stands in).",
+    )
     host: str = Field(default="", description="Host name of the agent process.")
     pid: int | None = Field(default=None, description="Process id of the agent process.")
     weft_version: str = Field(default="", description="weft version of the agent.")
@@ -139,6 +145,13 @@ class AgentCard(BaseModel):
         "sent; callers send calls only to agents whose card is signed by a key they "
         "trust for the action (docs/security.md). None: an unsigned card (older weft).",
     )
+
+    @property
+    def incarnation_key(self) -> str:
+        """Which process of ``agent_id`` sent this card: ``incarnation``, else (a card of
+        weft before it) ``started_at``. Compare two keys for equality only: a restarted
+        process's clock may be behind its predecessor's."""
+        return self.incarnation or f"started_at:{self.started_at!r}"
 
     @property
     def stale_after(self) -> float:

@@ -18,6 +18,7 @@ from weft.runtime.support.lazy import lazy_exports
 _EXPORTS: dict[str, str] = {
     "AgentDirectory": "weft.runtime.remote.directory",
     "AgentHost": "weft.runtime.remote.agent_host",
+    "AgentIdInUse": "weft.runtime.remote.agent_id_check",
     "AgentInfo": "weft.runtime.remote.directory",
     "AgentKey": "weft.runtime.remote.card_signing",
     "CallClient": "weft.runtime.remote.call_client",
@@ -27,6 +28,7 @@ _EXPORTS: dict[str, str] = {
     "TrustPolicy": "weft.runtime.remote.trust",
     "TrustRule": "weft.runtime.remote.trust",
     "agent_will": "weft.runtime.remote.agent_host",
+    "check_agent_id": "weft.runtime.remote.agent_id_check",
     "hosted": "weft.runtime.remote.agent_host",
     "new_agent_id": "weft.runtime.remote.agent_host",
     "remote_actions": "weft.runtime.remote.distributed",
@@ -35,6 +37,7 @@ _EXPORTS: dict[str, str] = {
 __all__ = [
     "AgentDirectory",
     "AgentHost",
+    "AgentIdInUse",
     "AgentInfo",
     "AgentKey",
     "CallClient",
@@ -44,6 +47,7 @@ __all__ = [
     "TrustPolicy",
     "TrustRule",
     "agent_will",
+    "check_agent_id",
     "hosted",
     "new_agent_id",
     "remote_actions",
@@ -52,6 +56,7 @@ __getattr__ = lazy_exports(__name__, _EXPORTS)
 
 if TYPE_CHECKING:  # pragma: no cover
     from weft.runtime.remote.agent_host import AgentHost, agent_will, hosted, new_agent_id
+    from weft.runtime.remote.agent_id_check import AgentIdInUse, check_agent_id
     from weft.runtime.remote.call_client import CallClient
     from weft.runtime.remote.card_signing import AgentKey
     from weft.runtime.remote.directory import AgentDirectory, AgentInfo, Trust

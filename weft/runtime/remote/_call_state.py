@@ -4,7 +4,9 @@ Kept apart from ``remote_action`` so that module stays about the policy
 (when to send, re-send and move a call) and this one about its record.
 
 An agent the call left is remembered by *incarnation*: its id and the
-``started_at`` of its card, which a process sets once when it starts. An
+``incarnation_key`` of its card, a random id a process draws once when it
+starts (``started_at`` in cards of weft before it), compared for equality
+only, so that no clock needs to agree with another. An
 agent restarted under the same fixed id (``--agent-id``, a service manager
 restarting it) is a new process that never held the call, alive and
 serving: the call may go to it. Only the process that lost the call is
@@ -31,9 +33,9 @@ class CallState:
     holder: str | None = None
     #: When it became the holder: its silence is counted from here at the earliest.
     holder_since: float = 0.0
-    #: ``(agent, started_at of its card)`` of the last holder of the current attempt,
+    #: ``(agent, incarnation_key of its card)`` of the last holder of the current attempt,
     #: kept while it is ``returning``; None if unknown.
-    incarnation: tuple[str, float] | None = None
+    incarnation: tuple[str, str] | None = None
     accepted: bool = False
     #: The holder sends ``CallsHeld`` reports, so a call it stopped listing lost its result.
     reports: bool = False
@@ -49,8 +51,8 @@ class CallState:
     lost: list[str] = field(default_factory=list)
     #: Agents among ``lost`` that were stopped and gave the call up (not dead).
     drained: list[str] = field(default_factory=list)
-    #: ``(agent, started_at)`` of each incarnation the call left; None: every one of it.
-    left: set[tuple[str, float | None]] = field(default_factory=set)
+    #: ``(agent, incarnation_key)`` of each incarnation the call left; None: every one of it.
+    left: set[tuple[str, str | None]] = field(default_factory=set)
     #: Attempts abandoned because their agent vanished or gave them up, for the trace.
     abandoned: list[LostAttempt] = field(default_factory=list)
     #: When the current attempt was first sent.
@@ -58,7 +60,7 @@ class CallState:
     #: User properties every send carries besides the ack request and trace context.
     asks: dict[str, str] = field(default_factory=dict)
 
-    def leave(self, agent: str) -> tuple[str, float | None]:
+    def leave(self, agent: str) -> tuple[str, str | None]:
         """Note that the call left ``agent``: the incarnation that held it, else all of them."""
         held = self.incarnation
         left = held if held is not None and held[0] == agent else (agent, None)
@@ -69,7 +71,7 @@ class CallState:
     def avoids(self, info: AgentInfo) -> bool:
         """True if the call left this incarnation of the agent: not to be sent there again."""
         agent = info.agent_id
-        return (agent, info.card.started_at) in self.left or (agent, None) in self.left
+        return (agent, info.card.incarnation_key) in self.left or (agent, None) in self.left
 
 
 def why_no_result(state: CallState, name: str, namespace: str) -> str:

@@ -102,7 +102,9 @@ class AgentGroup:
         self.topics = topics
         self.connect_limit = connect_limit
         self.attempts = attempts
-        self.host_options = host_options
+        # Planned ids are generated (``new_agent_id``), unique: checking each of thousands
+        # of agents for another live holder would cost a round trip apiece for nothing.
+        self.host_options = {"check_id": False, **host_options}
         self.hosts: list[AgentHost] = []
         self._buses: list[Bus] = []
         self._stop_requested = asyncio.Event()

@@ -88,6 +88,7 @@ from weft.runtime.remote._drain import HANDED_BACK_PROPERTY, drained_result
 from weft.runtime.remote._held_calls import HeldCalls
 from weft.runtime.remote._host_context import HostContext, run_traced
 from weft.runtime.remote._incoming import parse_call
+from weft.runtime.remote.agent_id_check import check_agent_id
 from weft.runtime.remote.card_signing import AgentKey, signed_card_json
 from weft.runtime.remote.dead_letter import publish_dead_letter
 from weft.runtime.support.redaction import register_arguments
@@ -122,6 +123,12 @@ class AgentHost:
     ``key`` signs the card (``card_signing``); by default this user's agent
     key (``$WEFT_HOME/keys/agent.key``), created on first use, which callers
     of the same user trust without configuration.
+    ``check_id`` refuses to start (``AgentIdInUse``) while another live
+    process serves ``agent_id``; by default on when ``agent_id`` is given (a
+    generated id is unique). A bus whose client id *is* ``agent_id`` has
+    taken the MQTT id at connect already (the broker disconnected the other
+    holder, whose Will cleared its card), so the check there may come too
+    late: check with another connection first, as ``weft agent serve`` does.
     """
 
     def __init__(
@@ -138,6 +145,7 @@ class AgentHost:
         dedup_size: int = 10_000,
         others: ActionRegistry | None = None,
         key: AgentKey | None = None,
+        check_id: bool | None = None,
     ) -> None:
         self.bus = bus
         self.registry = actions if isinstance(actions, ActionRegistry) else ActionRegistry(actions)
@@ -166,6 +174,10 @@ class AgentHost:
         self._heartbeat: asyncio.Task[None] | None = None
         self._seq = 0
         self._started_at = time.time()
+        #: Drawn once per host: a caller tells this process from an earlier or later one
+        #: under the same agent id by it, never by comparing clocks (``AgentCard``).
+        self.incarnation = os.urandom(8).hex()
+        self.check_id = agent_id is not None if check_id is None else check_id
         self._stop_requested = asyncio.Event()
         self._stopped = False
         #: Set at the drain timeout: the calls cancelled from then on are given up, not
@@ -175,7 +187,14 @@ class AgentHost:
     # -- lifecycle ----------------------------------------------------------------
 
     async def start(self) -> None:
-        """Subscribe, then announce: a caller that sees the card can call at once."""
+        """Subscribe, then announce: a caller that sees the card can call at once.
+
+        With ``check_id`` (by default when ``agent_id`` was given) it first
+        makes sure no live process serves the id (``agent_id_check``):
+        ``AgentIdInUse`` if one does, before anything is subscribed.
+        """
+        if self.check_id:
+            await check_agent_id(self.bus, self.agent_id)
         patterns = [self.topics.agent_call(self.agent_id), self.topics.agent_cancel(self.agent_id)]
         patterns += [
             self.topics.shared_pool_subscription(p) for p in sorted(set(self.pools.values()))
@@ -284,6 +303,7 @@ class AgentHost:
             heartbeat_interval=self.heartbeat_interval,
             seq=self._seq,
             started_at=self._started_at,
+            incarnation=self.incarnation,
             host=socket.gethostname(),
             pid=os.getpid(),
             weft_version=__version__,

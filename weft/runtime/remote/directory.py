@@ -19,7 +19,7 @@ from weft.protocols import AgentCard, AgentStatus
 
 Listener = Callable[[str, str], None]
 """Called with ``(change, agent_id)``; change is ``appeared``, ``updated``, ``restarted``
-(a card of the same id from a new process, its ``started_at`` changed, with no ``gone``
+(a card of the same id from a new process, its ``incarnation_key`` changed, with no ``gone``
 between: the old process's calls are lost) or ``gone``."""
 
 

@@ -59,6 +59,7 @@ from weft.protocols import (
 )
 from weft.protocols.remote import card_age
 from weft.runtime.bus.base import Bus, Subscription
+from weft.runtime.remote._incarnations import Incarnations
 from weft.runtime.remote.call_client import CallClient
 from weft.runtime.remote.card_signing import CardSignature, verify_card_data
 from weft.runtime.remote.card_verifier import AheadVerifier, SignatureCache, verify_payloads
@@ -128,6 +129,7 @@ class LiveRegistry:
         self._sub: Subscription | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._dead_letters: asyncio.Queue[tuple[Message, str]] = asyncio.Queue()
+        self._incarnations = Incarnations()
         self.invalid_cards = 0
 
     # -- lifecycle ----------------------------------------------------------------
@@ -427,6 +429,7 @@ class LiveRegistry:
             gone = self._agents.pop(agent_id, None)
             if gone is not None:
                 self._index(agent_id, gone.card, None)
+                self._incarnations.cleared(agent_id, gone.card)
                 self._notify("gone", agent_id)
             return None
         refused = self.bus.refuse(payload)  # too large or too deep to decode
@@ -440,10 +443,8 @@ class LiveRegistry:
             return f"card of '{card.agent_id}' published on the topic of '{agent_id}'"
         now = time.time()
         known = self._agents.get(agent_id)
-        if known is not None:
-            newest = (known.card.started_at, known.card.seq)
-            if (card.started_at, card.seq) <= newest:
-                return None  # a copy of a card already seen (a retained replay): no news
+        if self._incarnations.outdated(agent_id, known.card if known else None, card):
+            return None
         age = card_age(
             card,
             now,
@@ -468,7 +469,7 @@ class LiveRegistry:
         if known is None:
             self._notify("appeared", agent_id)
         else:  # the same id from another process (a fixed --agent-id) is a restart
-            restart = card.started_at != known.card.started_at
+            restart = card.incarnation_key != known.card.incarnation_key
             self._notify("restarted" if restart else "updated", agent_id)
         return None
 

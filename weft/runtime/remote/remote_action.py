@@ -24,7 +24,7 @@ it without help from the executor's retry policy:
   calls instead of ending the runs. An action's own ``AgentDraining`` error
   is its answer, returned like any other.
 - **The holder restarts under the same id** (a fixed ``--agent-id``): the
-  new process, told apart by its card's ``started_at`` (``_call_state``),
+  new process, told apart by its card's incarnation (``_call_state``),
   never had the call, so it is sent as ``attempt + 1`` to a live agent,
   which may be that new process. Only the incarnations that lost the call
   are avoided.
@@ -157,7 +157,7 @@ class RemoteAction:
         self.liveness = liveness
         #: Calls re-sent per lost agent: one warning per agent, not one per call (an
         #: agent killed while holding a foreach's thousands of calls wrote a line each).
-        self._resent_from: dict[tuple[str, float | None], int] = {}
+        self._resent_from: dict[tuple[str, str | None], int] = {}
         #: A call waits for an agent and the log said so: not again until one is sent.
         self._waiting_noted = False
 
@@ -265,7 +265,7 @@ class RemoteAction:
         state.holder, state.accepted, state.reports = agent, False, False
         if agent is not None:
             info = self.registry.get(agent) if self.registry is not None else None
-            state.incarnation = (agent, info.card.started_at) if info is not None else None
+            state.incarnation = (agent, info.card.incarnation_key) if info is not None else None
             self.client.hold(agent)
             state.holder_since = time.time()
             state.check_at = state.holder_since + self._liveness(agent) / 2
@@ -324,7 +324,7 @@ class RemoteAction:
             info is not None
             and held is not None
             and held[0] == agent
-            and info.card.started_at != held[1]
+            and info.card.incarnation_key != held[1]
         )
 
     async def _holder_back(self, state: CallState, waiter: Waiter, agent: str) -> None:

@@ -74,6 +74,16 @@ class ConnectionLostError(BusError):
     """
 
 
+class BrokerRefusedError(BusError):
+    """The broker refused this client (its login, its TLS certificate): ``why`` says how,
+    in ``weft.protocols.mqtt_refusal``'s words. Private to the MQTT bus, which logs it
+    once per change while it retries a lost connection; a ``BusError`` to callers."""
+
+    def __init__(self, message: str, why: str) -> None:
+        super().__init__(message)
+        self.why = why
+
+
 class Connection:
     """One MQTT connection and the acknowledgements waiting on it.
 
@@ -383,15 +393,20 @@ async def open_connection(
         conn.release()
         tls = tls_refusal(exc)  # the broker's certificate not trusted: the URL's to fix
         if tls is not None:
-            raise BusError(f"cannot connect to MQTT broker at {url}: {tls}") from None
+            raise BrokerRefusedError(
+                f"cannot connect to MQTT broker at {url}: {tls}", tls
+            ) from None
         _raise_unreachable(url, str(exc) or type(exc).__name__, address.tls, connect_timeout, exc)
     if reason is None:
         conn.release()
         _raise_unreachable(url, CLOSED_BEFORE_CONNACK, address.tls, connect_timeout, None)
     if reason.is_failure:
         conn.release()
-        why = connack_refusal(reason.value, address.username) or str(reason)
-        raise BusError(f"MQTT broker at {url} refused the connection: {why}")
+        refusal = connack_refusal(reason.value, address.username)
+        message = f"MQTT broker at {url} refused the connection: {refusal or reason}"
+        if refusal is not None:
+            raise BrokerRefusedError(message, refusal)
+        raise BusError(message)
     return conn
 
 

@@ -55,7 +55,12 @@ import paho.mqtt.client as paho
 
 from weft.protocols import BusError, Message, PublishRefusedError, topic_matches
 from weft.runtime.bus.base import DEFAULT_MAX_PAYLOAD, Bus, Subscription
-from weft.runtime.bus.mqtt._connection import Connection, ConnectionLostError, open_connection
+from weft.runtime.bus.mqtt._connection import (
+    BrokerRefusedError,
+    Connection,
+    ConnectionLostError,
+    open_connection,
+)
 from weft.runtime.bus.mqtt._wire import BrokerAddress, parse_broker_url, subscription_ids, to_paho
 from weft.runtime.bus.mqtt._wire import from_paho as _from_paho
 from weft.runtime.bus.payload_limits import DEFAULT_MAX_JSON_DEPTH
@@ -161,6 +166,9 @@ class MqttBus(Bus):
         self._conn: Connection | None = None
         self._generation = itertools.count()
         self._supervisor: asyncio.Task[None] | None = None
+        #: The refusal the log last said keeps the connection down: said again only
+        #: when it changes, or after the connection came back and was lost (``_supervise``).
+        self._trouble: str | None = None
 
     @property
     def tcp_nodelay(self) -> bool | None:
@@ -331,11 +339,20 @@ class MqttBus(Bus):
         )
 
     async def _supervise(self, conn: Connection) -> None:
-        """Wait until the connection drops, then reconnect; runs until close."""
+        """Wait until the connection drops, then reconnect; runs until close.
+
+        What keeps repeating is said once per change, not once per retry: a
+        broker that refuses the login (a revoked password, a banned client)
+        is retried for ever, since the login may be restored, with its
+        refusal logged when it starts or changes (each lost connection is
+        one line already); the other failures of an attempt (the broker
+        still down) are debug lines.
+        """
         while True:
             await asyncio.shield(conn.lost)  # shielded: cancelling us must not mark it lost
             self._connection_down()
             await conn.close(self.connect_timeout)
+            self._trouble = None  # a refusal from here on is news, and said again
             log.warning("lost connection to MQTT broker %s; reconnecting", self.url)
             conn = await self._reconnect()
             self._conn = conn
@@ -347,6 +364,16 @@ class MqttBus(Bus):
         while True:
             try:
                 conn = await self._connect()
+            except BrokerRefusedError as exc:  # the login or certificate: may be restored
+                if exc.why != self._trouble:
+                    self._trouble = exc.why
+                    log.warning(
+                        "%s; retrying every %gs or less until it accepts it again",
+                        exc,
+                        self.backoff_max,
+                    )
+                else:
+                    log.debug("reconnect to %s refused again: %s", self.url, exc.why)
             except BusError as exc:
                 log.debug("reconnect to %s failed: %s", self.url, exc)
             else:

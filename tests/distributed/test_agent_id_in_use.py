@@ -1,0 +1,140 @@
+"""A fixed ``--agent-id`` that a live process serves is refused at start; a restart is not.
+
+Two live processes with one id would take the MQTT client id from each other
+for ever (the broker disconnects one whenever the other connects). The second
+is refused with one line, exit status 2, before it connects as the id; the
+first never notices. A process that died, hung, or is draining does not block
+a restart: that is a restart, and must keep working (``agent_id_check``;
+the hung case is ``test_agent_restart``'s frozen agent).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import time
+from pathlib import Path
+
+import pytest
+from distributed_agents import ledger_lines
+from distributed_support import STARTUP, WAIT, AgentProcesses, agent_of, fast_bus, wait_until
+
+from weft.protocols import ActionCall, Topics
+from weft.runtime.remote.agent_host import AgentHost, agent_will
+from weft.runtime.remote.agent_id_check import AgentIdInUse
+from weft.runtime.remote.live_registry import LiveRegistry
+
+FIXED = "ledger-fixed"
+
+
+def ledger_call(key: str, log: Path, gate: Path) -> ActionCall:
+    return ActionCall(
+        action="ledger",
+        arguments={"key": key, "log": str(log), "gate": str(gate)},
+        deadline=time.time() + 60,
+    )
+
+
+async def test_a_second_process_serving_a_live_agents_id_is_refused_with_one_line(
+    agent_procs: AgentProcesses, caller: LiveRegistry, tmp_path: Path
+) -> None:
+    first = await agent_procs.start("distributed_agents:ledger", args=("--agent-id", FIXED))
+    assert await agent_of(caller, first) == FIXED
+    started = caller.get(FIXED).card.started_at  # type: ignore[union-attr]
+
+    second = await agent_procs.start("distributed_agents:ledger", args=("--agent-id", FIXED))
+    assert await asyncio.wait_for(second.wait(), STARTUP) == 2
+
+    output = agent_procs.output(second)
+    stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(started))
+    host = caller.get(FIXED).card.host  # type: ignore[union-attr]
+    assert (
+        f"error: agent id '{FIXED}' is already served by a live process (host {host}, pid "
+        f"{first.pid}, started {stamp} UTC); stop it first or pick another --agent-id\n"
+    ) in output
+    assert "Traceback" not in output and "serving" not in output
+    # The first process was never cut off, and still serves.
+    log, gate = tmp_path / "ledger.log", tmp_path / "gate"
+    gate.touch()
+    result = await asyncio.wait_for(
+        caller.remote("ledger").invoke(ledger_call("k", log, gate)), WAIT
+    )
+    assert result.ok and result.output == {"key": "k", "pid": first.pid}, result
+    assert first.returncode is None
+    assert "lost connection" not in agent_procs.output(first)
+
+
+async def test_no_id_check_skips_the_check(
+    agent_procs: AgentProcesses, caller: LiveRegistry
+) -> None:
+    first = await agent_procs.start("distributed_agents:ledger", args=("--agent-id", FIXED))
+    assert await agent_of(caller, first) == FIXED
+    args = ("--agent-id", FIXED, "--no-id-check")
+    second = await agent_procs.start("distributed_agents:ledger", args=args)
+    await wait_until(
+        lambda: f"agent {FIXED} serving" in agent_procs.output(second) or bool(second.returncode),
+        what="the second process to serve",
+    )
+    assert "already served" not in agent_procs.output(second)
+
+
+async def test_a_restart_while_the_old_process_drains_waits_for_it_to_finish(
+    agent_procs: AgentProcesses, caller: LiveRegistry, tmp_path: Path
+) -> None:
+    args = ("--agent-id", FIXED, "--drain-timeout", "60")
+    old = await agent_procs.start("distributed_agents:ledger", args=args)
+    assert await agent_of(caller, old) == FIXED
+    log, gate = tmp_path / "ledger.log", tmp_path / "gate"
+    pending = asyncio.create_task(caller.remote("ledger").invoke(ledger_call("k", log, gate)))
+    await wait_until(lambda: bool(ledger_lines(log)), what="the call to start")
+
+    old.send_signal(signal.SIGTERM)  # draining: it finishes the call it holds first
+    new = await agent_procs.start("distributed_agents:ledger", args=args)
+    await wait_until(
+        lambda: "held by a draining process" in agent_procs.output(new),
+        what="the new process to wait for the draining one",
+    )
+    assert new.returncode is None
+    gate.touch()
+
+    result = await asyncio.wait_for(pending, WAIT)
+    assert result.ok and result.output == {"key": "k", "pid": old.pid}, result
+    assert await asyncio.wait_for(old.wait(), WAIT) == 0
+    assert "lost connection" not in agent_procs.output(old)  # its drain was not cut off
+    assert await agent_of(caller, new) == FIXED
+    later = await asyncio.wait_for(
+        caller.remote("ledger").invoke(ledger_call("k2", log, gate)), WAIT
+    )
+    assert later.ok and later.output == {"key": "k2", "pid": new.pid}, later
+
+
+async def test_a_killed_agents_id_is_served_again_at_once(
+    agent_procs: AgentProcesses, caller: LiveRegistry
+) -> None:
+    old = await agent_procs.start("distributed_agents:ledger", args=("--agent-id", FIXED))
+    assert await agent_of(caller, old) == FIXED
+    old.send_signal(signal.SIGKILL)
+    await old.wait()
+    await caller.wait_until(lambda: caller.get(FIXED) is None, WAIT)  # its Will cleared it
+
+    new = await agent_procs.start("distributed_agents:ledger", args=("--agent-id", FIXED))
+    assert await agent_of(caller, new) == FIXED
+    assert "taking the id over" not in agent_procs.output(new)
+
+
+async def test_agent_host_start_refuses_an_id_another_live_host_serves(
+    broker_url: str, ns: str
+) -> None:
+    async def ledger_action(key: str) -> str:
+        return key
+
+    will = agent_will(Topics(ns), FIXED)
+    async with (
+        fast_bus(broker_url, ns, client_id=FIXED, will=will) as held,
+        AgentHost(held, [ledger_action], agent_id=FIXED, heartbeat_interval=0.2),
+        fast_bus(broker_url, ns) as other,  # looks with its own client id
+    ):
+        second = AgentHost(other, [ledger_action], agent_id=FIXED)
+        with pytest.raises(AgentIdInUse, match=f"agent id '{FIXED}' is already served"):
+            await second.start()
+        assert held.reconnects == 0
