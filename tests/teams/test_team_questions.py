@@ -293,3 +293,42 @@ async def test_a_remote_member_asks_and_gets_its_answer_in_the_call(tmp_path: Pa
         )
     assert done.state is RunState.SUCCEEDED, done.error
     assert done.nodes["judge"].output["conclusion"] == "judged: False"
+
+
+async def test_a_team_served_by_an_agent_answers_a_member_named_by_string(
+    tmp_path: Path,
+) -> None:
+    from weft.runtime.teams import team_action
+
+    broker = InProcessBroker()
+
+    @tool
+    def alice(task: str, context: dict[str, Any], ctx: ActionContext) -> Any:
+        return {
+            "act": "conclude",
+            "text": f"the plan: {ctx.ask('Ship?', choices=['ship', 'hold'])}",
+        }
+
+    async with (
+        InProcessBus(broker) as host_bus,
+        AgentHost(host_bus, [team_action, alice], heartbeat_interval=0.1),
+        InProcessBus(broker) as caller_bus,
+        LiveRegistry(caller_bus) as registry,
+    ):
+        await registry.wait_for([team_action.spec.name], 5)
+        wf = Workflow("served")
+        wf.node(
+            "discuss",
+            registry.remote(team_action.spec.name),
+            with_={"task": "decide", "members": ["alice"], "max_turns": 3},
+        )
+        journal = Journal(tmp_path / "journal.db")
+        first = await run_workflow(wf, journal=journal, tracer=False)
+        assert first.state is RunState.NEEDS_INPUT, first.nodes["discuss"].error
+        asked = question_of(first.nodes["discuss"].error)
+        assert asked is not None and asked["question"] == "alice asks: Ship?"
+        done = await resume_run(
+            first.run_id, journal=journal, definition=wf, answers={"discuss": "hold"}, tracer=False
+        )
+    assert done.state is RunState.SUCCEEDED, done.nodes["discuss"].error
+    assert done.nodes["discuss"].output["conclusion"] == "the plan: hold"

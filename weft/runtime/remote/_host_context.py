@@ -110,7 +110,14 @@ class HostContext:
             return others.get(name)
         return None
 
-    async def invoke(self, action: str, arguments: dict[str, Any]) -> ActionResult:
+    async def invoke(
+        self, action: str, arguments: dict[str, Any], *, answers: tuple[Any, ...] = ()
+    ) -> ActionResult:
+        """Call another action of this host (or a peer) as a child of this call.
+
+        ``answers`` answer the questions the child asks: a team served here hands
+        its member, named by string, the answers its own call was resumed with.
+        """
         target = self._find(action)
         count = self._invoked[action] = self._invoked.get(action, 0) + 1
         key = f"{self.idempotency_key}>{action}"
@@ -123,6 +130,7 @@ class HostContext:
             node=self._call.node,
             deadline=self._call.deadline,
             idempotency_key=key if count == 1 else f"{key}#{count}",
+            answers=answers,
         )
         if target is None:
             return ActionResult.failure(
