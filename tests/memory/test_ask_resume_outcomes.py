@@ -72,7 +72,9 @@ def test_an_agent_fixed_and_resumed_is_routed_the_same_task_again(
 def test_feedback_good_on_a_resumed_ask_counts_no_failure(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The memory keeps the ask as it ended (s1 failed); "good" must not teach that again."""
+    """The ask's failed call was counted when it ran; "good" must not teach it again. The
+    resume made the memory record a success (s1 succeeded), so "good" counts s1 for its
+    agent as after any ask that went well."""
     from weft.runtime.routing.chroma_store import chroma_client
     from weft.runtime.routing.embeddings import make_embedder
     from weft.runtime.routing.outcome_memory import open_outcomes
@@ -91,5 +93,9 @@ def test_feedback_good_on_a_resumed_ask_counts_no_failure(
     assert judged.exit_code == 0, judged.output
 
     outcomes = open_outcomes(chroma_client(path=tmp_path / "memory"), make_embedder("minilm"))
-    # the ask's failed call and the resume's successful one; nothing from "good"
-    assert len(outcomes) == 2
+    # the ask's failed call, the resume's successful one, and the verdict: a success
+    assert sorted(outcomes.learned(["summarise"])["summarise"].kinds) == [
+        "learned",
+        "learned",
+        "not",
+    ]

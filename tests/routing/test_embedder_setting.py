@@ -66,7 +66,7 @@ def test_weft_route_embeds_with_the_model_weft_embedder_names(
     ("value", "said"),
     [
         ("bogus", "WEFT_EMBEDDER=bogus: unknown embedder 'bogus'"),
-        ("openai:m", "WEFT_EMBEDDER=openai:m: set OPENAI_API_KEY, or OPENAI_BASE_URL"),
+        ("openai:m", "WEFT_EMBEDDER=openai:m: set WEFT_EMBEDDER_URL (or OPENAI_BASE_URL)"),
     ],
 )
 def test_a_wrong_weft_embedder_is_one_line_naming_it(
@@ -84,6 +84,35 @@ def test_a_wrong_weft_embedder_is_one_line_naming_it(
     result = CliRunner().invoke(cli, [*ask, "--journal", str(tmp_path / "j.db")])
     assert result.exit_code == 2, result.output
     assert said in result.output and "Traceback" not in result.output
+
+
+def test_weft_embedder_url_serves_embeddings_apart_from_the_chat_model_s_server(
+    cards_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """OPENAI_BASE_URL names the chat model's server (here: nothing listens); the
+    embeddings come from WEFT_EMBEDDER_URL's."""
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
+    with OpenAIServer(ScriptedModel()) as server:
+        monkeypatch.setenv("WEFT_EMBEDDER_URL", server.base_url)
+        monkeypatch.setenv("WEFT_EMBEDDER", "openai:local-embed")
+        args = ["route", "Draw a bar chart of sales", "--cards", str(cards_file), "--json"]
+        result = CliRunner().invoke(cli, args)
+    assert result.exit_code in (0, 1), result.output
+    assert json.loads(result.stdout)["embedding_model"] == "local-embed"
+
+
+def test_embedder_openai_with_no_model_is_refused_not_defaulted(
+    cards_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``--embedder openai:`` names no model: before, it silently embedded with
+    text-embedding-3-small."""
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
+    monkeypatch.delenv("WEFT_EMBEDDER", raising=False)
+    args = ["route", "Draw a chart", "--cards", str(cards_file), "--embedder", "openai:"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 2, result.output
+    assert "--embedder openai:: embedder 'openai:' names no model" in result.output
+    assert "give the model: openai:MODEL" in result.output and "Traceback" not in result.output
 
 
 def test_weft_ask_routes_with_weft_embedder_and_keeps_each_model_s_outcomes_apart(

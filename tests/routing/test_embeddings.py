@@ -95,6 +95,18 @@ def test_make_embedder_rejects_unknown_names() -> None:
         make_embedder("bert")
 
 
+@pytest.mark.parametrize("name", ["openai:", "openai: ", "OpenAI:"])
+def test_make_embedder_refuses_openai_with_an_empty_model(name: str) -> None:
+    """``openai:`` promised a model and gave none: not silently text-embedding-3-small."""
+    with pytest.raises(EmbeddingError, match="give the model: openai:MODEL"):
+        make_embedder(name, base_url="http://127.0.0.1:9/v1")
+
+
+def test_make_embedder_bare_openai_keeps_the_default_model() -> None:
+    embedder = make_embedder("openai", base_url="http://127.0.0.1:9/v1")
+    assert embedder.model_id.endswith("text-embedding-3-small")
+
+
 async def test_openai_embedder_uses_a_compatible_endpoint() -> None:
     async with OpenAIServer(ScriptedModel()) as server:
         embedder = OpenAIEmbedder("local-embed", base_url=server.base_url)

@@ -103,7 +103,8 @@ def test_item_inside_foreach_is_allowed() -> None:
 def test_foreach_must_be_one_whole_reference() -> None:
     spec = workflow({"a": {"action": "t", "foreach": "files: ${inputs.files}"}})
     assert problems(spec) == [
-        "foreach must be a single ${...} reference to a list, got 'files: ${inputs.files}'"
+        "foreach must be a single ${...} reference to a list or a literal list "
+        "(foreach: [a, b] or foreach: ${inputs.files}), got 'files: ${inputs.files}'"
     ]
 
 

@@ -12,6 +12,9 @@ resume`` command) on stderr.
 The broker follows ``weft ask``'s rule (``weft.cli._broker``): ``--broker``
 given to ``weft resume``, or ``$WEFT_BROKER`` when the ask had no ``--agents``.
 Budgets (``--max-*``) are not applied again: they bounded the ask as it was asked.
+The ask's experience memory (its ``--memory``, unless ``--no-memory``) gets
+how the ask ended after all: its record is replaced, so a plan that succeeded
+once resumed is reused for similar tasks.
 """
 
 from __future__ import annotations
@@ -47,7 +50,7 @@ def resume_ask_run(
     from weft.cli._ask_display import AskProgress
     from weft.cli._routers import capability_router
     from weft.cli._storage import open_tracer
-    from weft.cli.ask import _remote_agents, load_agents, print_answer
+    from weft.cli.ask import _experience, _remote_agents, load_agents, print_answer
     from weft.runtime.orchestrator import ConcatAggregator, LLMAggregator, Orchestrator
 
     options = record.options
@@ -82,6 +85,8 @@ def resume_ask_run(
             if options.get("learn")
             else None
         )
+        # the ask's experience memory: how the ask ends now replaces what it recorded
+        experience = _experience(options.get("memory"), False) if options.get("learn") else None
         tracer = open_tracer()
         progress = (
             None
@@ -98,6 +103,7 @@ def resume_ask_run(
                 orchestrator = Orchestrator(
                     registry,
                     router=router,
+                    experience=experience,
                     aggregator=LLMAggregator() if use_llm else ConcatAggregator(),
                     journal=journal,
                     tracer=tracer,

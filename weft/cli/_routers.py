@@ -22,14 +22,19 @@ def cli_embedder(name: str, flag: str | None = None) -> Any:
     from weft.runtime.routing.embeddings import EmbeddingError, make_embedder
 
     where = f"--embedder {name}" if flag else f"WEFT_EMBEDDER={name}"
-    if name.lower().startswith("openai") and not (
-        os.environ.get("OPENAI_API_KEY") or os.environ.get("OPENAI_BASE_URL")
-    ):
-        raise WeftError(
-            f"{where}: set OPENAI_API_KEY, or OPENAI_BASE_URL for an OpenAI-compatible server"
-        )
+    options: dict[str, Any] = {}
+    if name.lower().startswith("openai"):
+        # Embeddings often come from another server than the chat model's.
+        url = os.environ.get("WEFT_EMBEDDER_URL")
+        if url:
+            options["base_url"] = url
+        elif not (os.environ.get("OPENAI_API_KEY") or os.environ.get("OPENAI_BASE_URL")):
+            raise WeftError(
+                f"{where}: set WEFT_EMBEDDER_URL (or OPENAI_BASE_URL) for an OpenAI-compatible "
+                "server, or OPENAI_API_KEY"
+            )
     try:
-        return make_embedder(name)
+        return make_embedder(name, **options)
     except EmbeddingError as exc:
         raise WeftError(f"{where}: {exc}") from None
 

@@ -254,8 +254,8 @@ def _route_feedback(client: Any, record: Any, good: bool) -> None:
 
     A good run counts for the agents of its subtasks that succeeded, a bad one
     against all of them. A subtask that failed in a run judged good is left out:
-    its call's failure was counted when it ran, and the run may have been
-    finished by ``weft resume`` since (which the record does not show).
+    its call's failure was counted when it ran. (A run finished by ``weft
+    resume`` shows as it finally went: the resume rewrites its record.)
     Skipped without the MiniLM model (nothing to embed with).
     """
     import asyncio

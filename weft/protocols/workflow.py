@@ -204,9 +204,10 @@ class NodeSpec(BaseModel):
         default_factory=list,
         description="Incoming edges: a node name, or {node, when, critic, max_iterations}.",
     )
-    foreach: str | None = Field(
+    foreach: str | list[Any] | None = Field(
         default=None,
-        description="A ${...} reference to a list: the action runs once per element, in parallel.",
+        description="What the action runs over, once per element, in parallel: one ${...} "
+        "reference to a list, or a literal list (its elements may hold ${...} references).",
     )
     join: JoinSpec | None = Field(default=None, description="How several inputs are awaited.")
     timeout: float | None = Field(default=None, gt=0, description="Seconds per attempt.")
@@ -222,6 +223,18 @@ class NodeSpec(BaseModel):
         if self.action and self.capability is not None:
             raise ValueError("give 'action' or 'capability', not both")
         return self
+
+    @field_validator("foreach", mode="before")
+    @classmethod
+    def _foreach_shape(cls, v: Any) -> Any:
+        # one message for both forms, not one per member of the union
+        if v is None or isinstance(v, str | list | tuple):
+            return v
+        got = "a mapping" if isinstance(v, dict) else f"{type(v).__name__} {v!r}"
+        raise ValueError(
+            f"foreach must be a ${{...}} reference to a list or a literal list "
+            f"(foreach: [a, b]), got {got}"
+        )
 
     @field_validator("join", mode="before")
     @classmethod

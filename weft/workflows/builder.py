@@ -24,7 +24,7 @@ reported by ``build``, all together.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -81,7 +81,7 @@ class _Node:
     description: str
     with_: dict[str, Any]
     after: list[EdgeSpec]
-    foreach: str | None
+    foreach: str | Sequence[Any] | None
     join: JoinSpec | dict[str, Any] | None
     timeout: float | None
     retry: RetryPolicy | None
@@ -187,7 +187,7 @@ class Workflow:
         capability: str | None = None,
         with_: Mapping[str, Any] | None = None,
         after: EdgeLike | Iterable[EdgeLike] = (),
-        foreach: str | None = None,
+        foreach: str | Sequence[Any] | None = None,
         join: JoinSpec | JoinMode | str | None = None,
         timeout: float | None = None,
         retry: RetryPolicy | None = None,
@@ -198,6 +198,8 @@ class Workflow:
 
         Give the node an ``action``, or a ``capability`` in prose: the run's
         router then picks the agent when the node starts (``run_workflow(router=...)``).
+        ``foreach`` is a ``${...}`` reference to a list (``handle.ref``) or the list
+        itself (a list or tuple; elements may hold ``${...}`` references).
         """
         if name in self._nodes:
             raise DefinitionError.single(

@@ -167,11 +167,15 @@ class _Checker:
     def check_node(self, name: str, node: NodeSpec) -> None:
         predecessors = {edge.node for edge in node.after}
         base: Path = ("nodes", name)
-        if node.foreach is not None:
+        if isinstance(node.foreach, list):  # a literal list: references inside, per element
+            for text, path in _walk(node.foreach, (*base, "foreach")):
+                self.check_text(text, path, name, predecessors, in_foreach=None)
+        elif node.foreach is not None:
             path = (*base, "foreach")
             if REFERENCE_RE.fullmatch(node.foreach) is None:
                 self.add(
-                    f"foreach must be a single ${{...}} reference to a list, got {node.foreach!r}",
+                    f"foreach must be a single ${{...}} reference to a list or a literal list "
+                    f"(foreach: [a, b] or foreach: ${{inputs.files}}), got {node.foreach!r}",
                     path,
                     name,
                     "foreach",

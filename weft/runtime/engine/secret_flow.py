@@ -15,7 +15,8 @@ come from:
   the inputs secret, as does ``secret: true`` on the input's declaration;
 - a ``${NODE...}``, ``${input}`` or ``${item}`` reference makes that part of
   the upstream node's output secret (for ``${item}``, what the ``foreach``
-  reads), and so does a node without ``with`` whose single parameter is secret;
+  reads: its reference, or each reference and literal string of a literal
+  list), and so does a node without ``with`` whose single parameter is secret;
 - a literal string in a secret argument is a secret itself.
 
 At run time, ``register_run`` registers the secret inputs and literals before
@@ -37,6 +38,9 @@ from weft.workflows.expressions import ExpressionError, references_in, resolve_p
 
 #: A path into a value: ``()`` is the whole value, ``("db", "password")`` a part of it.
 Path = tuple[str, ...]
+#: What a node's ``${item}`` is read from: reference paths, and literal strings of a
+#: literal ``foreach`` list.
+ItemSources = tuple[Path | str, ...]
 
 
 @dataclass
@@ -70,7 +74,7 @@ def analyse(spec: WorkflowSpec, schemas: Mapping[str, Mapping[str, Any]]) -> Sec
         if params:
             flow.params[name] = params
         sources = tuple(edge.node for edge in node.after)
-        foreach = _foreach_path(node.foreach)
+        foreach = _item_sources(node.foreach)
         if node.with_:
             for key, value in node.with_.items():
                 secret = key in params or is_sensitive_key(key)
@@ -82,7 +86,7 @@ def analyse(spec: WorkflowSpec, schemas: Mapping[str, Mapping[str, Any]]) -> Sec
 
 
 def _walk(
-    flow: SecretFlow, value: Any, secret: bool, sources: tuple[str, ...], foreach: Path | None
+    flow: SecretFlow, value: Any, secret: bool, sources: tuple[str, ...], foreach: ItemSources
 ) -> None:
     """Record what feeds the secret positions of ``value`` (a ``with`` template)."""
     if isinstance(value, dict):
@@ -102,7 +106,7 @@ def _walk(
             _mark(flow, path, sources, foreach)
 
 
-def _mark(flow: SecretFlow, path: Path, sources: tuple[str, ...], foreach: Path | None) -> None:
+def _mark(flow: SecretFlow, path: Path, sources: tuple[str, ...], foreach: ItemSources) -> None:
     root = path[0]
     if root == "inputs":
         flow.inputs.add(path[1:])
@@ -110,20 +114,42 @@ def _mark(flow: SecretFlow, path: Path, sources: tuple[str, ...], foreach: Path 
         for source in sources:
             flow.outputs.setdefault(source, set()).add(())
     elif root == "item":
-        if foreach is not None and foreach[0] != "item":
-            _mark(flow, foreach, sources, None)
+        for origin in foreach:
+            if isinstance(origin, str):
+                flow.literals.add(origin)
+            elif origin and origin[0] != "item":
+                _mark(flow, origin, sources, ())
     elif root in sources:
         flow.outputs.setdefault(root, set()).add(path[1:])
 
 
-def _foreach_path(reference: str | None) -> Path | None:
-    if not reference:
-        return None
-    try:
-        paths = references_in(reference)
-    except ExpressionError:
-        return None
-    return paths[0] if paths else None
+def _item_sources(foreach: str | list[Any] | None) -> ItemSources:
+    """What ``${item}`` reads: the path of a ``foreach`` reference, or every reference
+    and literal string in a literal list (any element may be the item)."""
+    if not foreach:
+        return ()
+    found: list[Path | str] = []
+    for text in [foreach] if isinstance(foreach, str) else _strings(foreach):
+        try:
+            paths = references_in(text)
+        except ExpressionError:  # reported by validation, with its location
+            continue
+        if isinstance(foreach, str):
+            return (paths[0],) if paths else ()
+        found.extend(paths or [text])
+    return tuple(found)
+
+
+def _strings(value: Any) -> Iterable[str]:
+    """Every string in ``value`` (lists and dicts, recursively)."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
 
 
 def _is_secret(parameter: str | None, params: frozenset[str]) -> bool:

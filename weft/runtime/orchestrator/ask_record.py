@@ -52,6 +52,11 @@ class AskRecord(BaseModel):
         default_factory=list, description="The subtask ids of each FoA channel, in order."
     )
     planner_usage: Usage = Field(default_factory=Usage, description="What planning spent.")
+    reused: str | None = Field(
+        default=None,
+        description="The memory record whose plan this is (a reuse), for the experience "
+        "the resumed ask records.",
+    )
     options: dict[str, Any] = Field(
         default_factory=dict,
         description="What the caller needs to build the orchestrator again (weft ask's flags).",

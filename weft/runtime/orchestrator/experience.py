@@ -11,6 +11,10 @@ The orchestrator asks ``lookup(task)`` before planning and calls
 - a bare ``Plan``: only a hint for the planner (``PlanRequest.hint``);
 - ``None``: plan afresh.
 
+``record`` is called again when a stopped ask is resumed (``resumed``): the
+ask's outcome is how it finally ended, so a plan that succeeded once its
+question was answered, or its failure fixed, is reused like any other.
+
 ``NoExperience`` keeps nothing; ``memory_experience.MemoryExperience`` is
 the Chroma-backed store.
 """
@@ -44,6 +48,11 @@ class Experience(BaseModel):
         default_factory=dict, description="Subtask id -> its output as text (for step examples)."
     )
     reused: str | None = Field(default=None, description="The memory record whose plan ran.")
+    resumed: bool = Field(
+        default=False,
+        description="The run was resumed (``Orchestrator.resume``): this is how the ask of "
+        "``run_id`` ended after all, to replace what was recorded when it stopped.",
+    )
 
 
 class Recall(BaseModel):
@@ -77,7 +86,13 @@ class ExperienceStore(Protocol):
         ...
 
     async def record(self, experience: Experience) -> None:
-        """Remember one finished ask."""
+        """Remember one finished ask.
+
+        An ask that stopped (failed, cancelled, waiting for a person) and was
+        resumed comes again with ``resumed=True`` and the same ``run_id``: one
+        ask, so a store replaces that run's record (keeping its reuse counts)
+        instead of adding a second one.
+        """
         ...
 
 

@@ -10,6 +10,10 @@ reused as the rule decided. A confirming call is the run's planner usage
 only in ``LLMConfirm.usage`` (the planner runs, with the past plan as a
 hint). ``record`` keeps every finished ask: its plan, per-subtask outcomes,
 usage, agents, and the reuse it made (the reused record's counters go up).
+A resumed ask (``Experience.resumed``) replaces the record its run left when
+it stopped (``_carry_over``): a needs_input or failed ask that was resumed to
+success becomes a reusable success of its plan, one that fails again stays
+failed, and the reuse it made is not counted twice.
 With ``steps=True`` each succeeded subtask's (description, output) also goes
 to the shared step pool, as few-shot examples for agents
 (``weft.agents`` ``LLMAgent(examples=...)``).
@@ -23,7 +27,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from weft.protocols import Usage
+from weft.protocols import Usage, WeftError
 from weft.runtime.memory.records import MemoryRecord, RecordUsage, StepRecord, SubtaskOutcome
 from weft.runtime.memory.signature import signature
 from weft.runtime.memory.store import ExperienceMemory
@@ -120,34 +124,12 @@ class MemoryExperience:
         await asyncio.to_thread(self._record, experience)
 
     def _record(self, experience: Experience) -> None:
-        usage, planner = experience.usage, experience.planner_usage
+        record = _memory_record(experience)
         routes = experience.routes
-        record = MemoryRecord(
-            task=experience.task,
-            plan=experience.plan.model_dump(),
-            quality=1.0 if experience.succeeded else 0.0,
-            subtasks=[
-                SubtaskOutcome(
-                    id=s.id,
-                    agent=routes.get(s.id),
-                    succeeded=experience.subtasks.get(s.id, experience.succeeded),
-                    redundant=experience.succeeded and not experience.subtasks.get(s.id, True),
-                )
-                for s in experience.plan.subtasks
-            ],
-            usage=RecordUsage(
-                llm_calls=usage.llm_calls,
-                tokens=usage.prompt_tokens + usage.completion_tokens,
-                cost=usage.cost,
-                latency_s=usage.latency_s,
-                planner_calls=planner.llm_calls,
-                planner_tokens=planner.prompt_tokens + planner.completion_tokens,
-            ),
-            agents=sorted(set(routes.values())),
-            run_id=experience.run_id,
-            source="ask",
-        )
-        if experience.reused is not None:
+        earlier = self._earlier(experience) if experience.resumed else None
+        if earlier is not None:  # one ask, one record: its reuse is counted already
+            _carry_over(earlier, record, experience.usage, experience.planner_usage)
+        elif experience.reused is not None:
             try:
                 past = self.memory.get(experience.reused)
             except Exception:  # pruned meanwhile: nothing to count
@@ -172,3 +154,76 @@ class MemoryExperience:
                             run_id=experience.run_id,
                         )
                     )
+
+    def _earlier(self, experience: Experience) -> MemoryRecord | None:
+        """What the ask of a resumed run recorded when it stopped; None if nothing (it was
+        killed before it could, its memory was off, or pruning dropped the record)."""
+        try:
+            return self.memory.by_run(experience.run_id)
+        except WeftError:
+            return None
+
+
+def _memory_record(experience: Experience) -> MemoryRecord:
+    """The record of one ended ask, before any reuse is accounted for."""
+    usage, planner = experience.usage, experience.planner_usage
+    routes = experience.routes
+    return MemoryRecord(
+        task=experience.task,
+        plan=experience.plan.model_dump(),
+        quality=1.0 if experience.succeeded else 0.0,
+        subtasks=[
+            SubtaskOutcome(
+                id=s.id,
+                agent=routes.get(s.id),
+                succeeded=experience.subtasks.get(s.id, experience.succeeded),
+                redundant=experience.succeeded and not experience.subtasks.get(s.id, True),
+            )
+            for s in experience.plan.subtasks
+        ],
+        usage=RecordUsage(
+            llm_calls=usage.llm_calls,
+            tokens=usage.prompt_tokens + usage.completion_tokens,
+            cost=usage.cost,
+            latency_s=usage.latency_s,
+            planner_calls=planner.llm_calls,
+            planner_tokens=planner.prompt_tokens + planner.completion_tokens,
+        ),
+        agents=sorted(set(routes.values())),
+        run_id=experience.run_id,
+        source="ask",
+    )
+
+
+def _carry_over(earlier: MemoryRecord, record: MemoryRecord, usage: Usage, planner: Usage) -> None:
+    """Make ``record`` (a resumed run's) the continuation of ``earlier`` (its ask's record).
+
+    It takes the earlier record's place (id, creation time) and what belongs to
+    the record rather than to one run: its use counts and savings, the record
+    it reused, merged phrasings and the user's verdict (``weft feedback``: a
+    run judged bad stays unreusable). Its outcome, per-subtask states and
+    quality are the resumed run's. Usage adds up: the resume ran only what had
+    not finished and planned nothing, so its ``usage`` less the ask's
+    ``planner`` share (counted in both) comes on top of the ask's.
+    """
+    record.usage = earlier.usage.model_copy(
+        update={
+            "llm_calls": earlier.usage.llm_calls + max(usage.llm_calls - planner.llm_calls, 0),
+            "tokens": earlier.usage.tokens
+            + max(
+                usage.prompt_tokens
+                + usage.completion_tokens
+                - planner.prompt_tokens
+                - planner.completion_tokens,
+                0,
+            ),
+            "cost": earlier.usage.cost + max(usage.cost - planner.cost, 0.0),
+            "latency_s": earlier.usage.latency_s + max(usage.latency_s - planner.latency_s, 0.0),
+        }
+    )
+    record.id, record.created = earlier.id, earlier.created
+    record.uses, record.reused_from = earlier.uses, earlier.reused_from
+    record.saved_calls, record.saved_tokens = earlier.saved_calls, earlier.saved_tokens
+    record.variants, record.outcome = earlier.variants, earlier.outcome
+    if earlier.outcome is not None:  # the user's verdict outranks the run's
+        record.quality = 1.0 if earlier.outcome == "good" else 0.0

@@ -59,17 +59,12 @@ from weft.runtime.orchestrator.compile import (
     plan_inputs,
     plan_to_workflow,
 )
-from weft.runtime.orchestrator.experience import (
-    Experience,
-    ExperienceStore,
-    NoExperience,
-    Recall,
-)
+from weft.runtime.orchestrator.experience import ExperienceStore, NoExperience, Recall
 from weft.runtime.orchestrator.plan import OrchestratorBudget, Plan, PlanFailure
 from weft.runtime.orchestrator.plan_hook import PlanHook, notify_plan
 from weft.runtime.orchestrator.planners import Planner, PlanRequest
 from weft.runtime.orchestrator.resume import take_ask
-from weft.runtime.orchestrator.reuse import reuse_summary, subtask_states, trace_reuse
+from weft.runtime.orchestrator.reuse import experience_of, reuse_summary, trace_reuse
 from weft.runtime.orchestrator.routing import RouteChoice, SubtaskRouter, teach_router
 from weft.runtime.orchestrator.rule_planner import RulePlanner
 from weft.runtime.orchestrator.run_support import (
@@ -217,6 +212,7 @@ class Orchestrator:
         Its journaled plan and routes run again on this orchestrator's actions, which
         must include every routed one and the same aggregator (``WeftError``
         otherwise); finished calls are not repeated, and the aggregator makes the answer.
+        How it ends replaces the ask's experience record (``resume`` module docstring).
         Refusals are ``resume_run``'s: a run that succeeded, one another process holds
         (``RunInProgressError``), a changed graph unless ``force``
         (``ResumeMismatchError``), an answer no node is waiting for.
@@ -243,17 +239,17 @@ class Orchestrator:
         )
         if result is not None:
             await teach_router(self.router, ready.choices(), result, resumed=True)
-        return self._answer(
-            ready.run_id,
-            started,
-            result,
-            stopped,
-            spent,
-            usage,
-            [],
-            ready.record.plan,
-            ready.choices(),
+        record = ready.record
+        answer = self._answer(
+            ready.run_id, started, result, stopped, spent, usage, [], record.plan, ready.choices()
         )
+        # how the ask ended after all: replaces what it recorded when it stopped
+        await self.experience.record(
+            experience_of(
+                record.task, record.plan, answer, result, reused=record.reused, resumed=True
+            )
+        )
+        return answer
 
     async def _plan_and_run(
         self, task: str, run_id: str, started: float, unstarted: UnstartedRun
@@ -349,6 +345,7 @@ class Orchestrator:
             cluster_rounds=self.cluster_rounds,
             channels=[list(ids) for ids, _ in channels],
             planner_usage=planner_usage,
+            reused=recall.record if recall is not None else None,
             options=self.resume_options,
         )
         result, stopped, spent = await self._execute(
@@ -509,20 +506,8 @@ class Orchestrator:
     ) -> None:
         if result is not None:
             await teach_router(self.router, choices, result)
-        await self.experience.record(
-            Experience(
-                task=task,
-                plan=plan,
-                routes=answer.routes,
-                succeeded=answer.ok,
-                usage=answer.usage,
-                run_id=answer.run_id,
-                planner_usage=answer.planner_usage,
-                subtasks=subtask_states(plan, result),
-                outputs={k: str(v) for k, v in answer.results.items() if v is not None},
-                reused=recall.record if recall is not None else None,
-            )
-        )
+        reused = recall.record if recall is not None else None
+        await self.experience.record(experience_of(task, plan, answer, result, reused=reused))
 
     async def _run_fixed(
         self,

@@ -8,11 +8,16 @@ is resumed as ``weft resume`` resumes a workflow run (``engine.resume_checks``:
 the same refusals, the lease, the answers): calls that finished are served
 from the journal, the others run, and the aggregator makes the answer.
 
-A resume records no new experience: the ask did that when it ran, and would
-count the same plan twice. It teaches the router how the subtasks that ran
-again went (``routing.teach_router``): those served from the journal were
-counted when they ran, and one that failed and then succeeded once its cause
-was fixed has shown that its agent does the job.
+A resume records the ask's experience again, as the ask finally ended: the
+ask recorded it as failed (or not at all, when its process died), and a plan
+that succeeded once a person answered its question or its failure was fixed
+is a plan worth reusing. The experience is marked ``resumed``, so the store
+replaces the run's record instead of adding a second one
+(``memory_experience``: one record per ask, its reuse counted once), and a
+resume that fails again leaves it failed. It also teaches the router how the
+subtasks that ran again went (``routing.teach_router``): those served from
+the journal were counted when they ran, and one that failed and then
+succeeded once its cause was fixed has shown that its agent does the job.
 """
 
 from __future__ import annotations

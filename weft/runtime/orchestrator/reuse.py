@@ -1,4 +1,5 @@
-"""Helpers of a reused plan: its trace span, its summary on the answer, subtask states."""
+"""Helpers of a reused plan: its trace span, its summary on the answer, subtask states,
+and the ``Experience`` an ask (or its resume) leaves for the next reuse."""
 
 from __future__ import annotations
 
@@ -6,7 +7,8 @@ from typing import Any
 
 from weft.protocols import NodeState
 from weft.runtime.engine.outcomes import RunResult
-from weft.runtime.orchestrator.experience import Recall
+from weft.runtime.orchestrator.answer import Answer
+from weft.runtime.orchestrator.experience import Experience, Recall
 from weft.runtime.orchestrator.plan import Plan
 from weft.runtime.orchestrator.run_support import trace_instant
 from weft.runtime.tracing.spans import Tracer
@@ -54,3 +56,29 @@ def subtask_states(plan: Plan, result: RunResult | None) -> dict[str, bool]:
         s.id: (nodes[s.id].state is NodeState.SUCCEEDED) if s.id in nodes else False
         for s in plan.subtasks
     }
+
+
+def experience_of(
+    task: str,
+    plan: Plan,
+    answer: Answer,
+    result: RunResult | None,
+    *,
+    reused: str | None = None,
+    resumed: bool = False,
+) -> Experience:
+    """What the experience store keeps of the ask ``answer`` ended: its plan, how each
+    subtask went, what it spent, the record it ``reused``; ``resumed`` for a resume's."""
+    return Experience(
+        task=task,
+        plan=plan,
+        routes=answer.routes,
+        succeeded=answer.ok,
+        usage=answer.usage,
+        run_id=answer.run_id,
+        planner_usage=answer.planner_usage,
+        subtasks=subtask_states(plan, result),
+        outputs={k: str(v) for k, v in answer.results.items() if v is not None},
+        reused=reused,
+        resumed=resumed,
+    )

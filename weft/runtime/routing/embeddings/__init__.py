@@ -48,12 +48,14 @@ EMBEDDER_NAMES = ("minilm", "hashing", "openai:MODEL")
 
 
 def make_embedder(name: str = "minilm", **options: Any) -> Embedder:
-    """An embedder by name: ``minilm`` (default), ``hashing``, or ``openai:MODEL``.
+    """An embedder by name: ``minilm`` (default), ``hashing``, or ``openai:MODEL``
+    (bare ``openai`` is ``openai:text-embedding-3-small``; ``openai:`` with no model
+    after the colon is refused, not read as the default).
 
     ``options`` go to the constructor (``base_url=`` for ``openai:``,
     ``dimension=`` for ``hashing``). Unknown names raise ``EmbeddingError``.
     """
-    kind, _, model = name.partition(":")
+    kind, sep, model = name.partition(":")
     kind = kind.strip().lower()
     if kind == "minilm":
         from weft.runtime.routing.embeddings.minilm import MiniLMEmbedder
@@ -66,7 +68,9 @@ def make_embedder(name: str = "minilm", **options: Any) -> Embedder:
     if kind == "openai":
         from weft.runtime.routing.embeddings.openai_compat import OpenAIEmbedder
 
-        return OpenAIEmbedder(model or "text-embedding-3-small", **options)
+        if sep and not model.strip():  # "openai:" says a model is coming, then gives none
+            raise EmbeddingError(f"embedder '{name}' names no model: give the model: openai:MODEL")
+        return OpenAIEmbedder(model.strip() or "text-embedding-3-small", **options)
     raise EmbeddingError(f"unknown embedder '{name}': expected one of {', '.join(EMBEDDER_NAMES)}")
 
 
