@@ -33,10 +33,13 @@ DEFAULT_TEST_BROKER = ("127.0.0.1", 1883)
 MARKS: dict[str, tuple[str, ...]] = {
     # the fast core: in one process, no broker, no Chroma
     "workflows/": ("core",),
+    "workflows/test_foreach_literal.py": ("core",),
     "interop/": ("core",),
     "interop_a2a/test_a2a_cards.py": ("core",),
     "interop_a2a/test_a2a_http.py": ("core",),
     "interop_a2a/test_a2a_http_auth.py": ("core",),
+    "interop_a2a/test_a2a_push.py": ("core",),
+    "interop_a2a/test_a2a_push_policy.py": ("core",),
     "interop_a2a/test_a2a_mqtt_agent.py": ("core",),
     "interop_a2a/test_a2a_agents_cli.py": ("mqtt",),
     "interop_a2a/test_a2a_mqtt_conformance.py": ("mqtt",),
@@ -131,6 +134,7 @@ MARKS: dict[str, tuple[str, ...]] = {
     # experience memory: embedded Chroma; the server tests start a `chroma run`
     "memory/": ("chroma",),
     "memory/test_ask_resume_outcomes.py": ("chroma",),
+    "memory/test_resumed_ask_experience.py": ("chroma",),
     "memory/test_store_conformance.py": ("chroma", "slow"),
     "memory/test_memory_cli.py": ("chroma", "slow"),
     # a real OpenAI-compatible server (llama-cpp-python) the session starts

@@ -28,6 +28,8 @@ EXTRA_ENTRY_MODULES = {
     "weft.testing.pytest_plugin": "testing",
     # loaded only through weft.runtime.interop's lazy names and `weft a2a serve`
     "weft.runtime.interop.a2a_server": "a2a",
+    # imported only by a2a_server: the push notifications of its HTTP agent
+    "weft.runtime.interop.a2a_push": "a2a",
     # imported only inside A2aMqttLink's connect, when an A2A-over-MQTT call is made
     "weft.agents._a2a_mqtt_client": "a2a",
     # a pytest module: run by pytest, never imported by weft

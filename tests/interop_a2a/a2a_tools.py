@@ -8,6 +8,7 @@ from typing import Any
 
 from weft import tool
 from weft.agents.a2a_action import A2aAction
+from weft.agents.a2a_mqtt_action import A2aMqttAction
 from weft.protocols import (
     ActionCall,
     ActionContext,
@@ -41,7 +42,7 @@ def refuse(text: str) -> dict[str, str]:
     raise ActionFailed(f"will not process {text!r}", error_type="Refused", retryable=True)
 
 
-async def call_once(action: A2aAction, arguments: dict[str, Any]) -> ActionResult:
+async def call_once(action: A2aAction | A2aMqttAction, arguments: dict[str, Any]) -> ActionResult:
     """One call of the A2A agent ``action`` reaches; its HTTP client closed after, pass or fail."""
     try:
         call = ActionCall(action=action.spec.name, arguments=arguments)
@@ -73,6 +74,9 @@ class Recorder:
 
     def actions(self) -> list[ActionSpec]:
         return []
+
+    def ask(self, question: str, *, choices: Any = None) -> Any:
+        raise AssertionError("an A2A action asks no person through its caller's context")
 
     def progress(self, message: str, fraction: float | None = None, **data: Any) -> None:
         self.reports.append((message, fraction, data))

@@ -9,6 +9,8 @@ import signal
 import uuid
 from pathlib import Path
 
+import httpx
+
 from weft import run_workflow
 from weft.agents.a2a_action import from_a2a
 from weft.protocols import ActionCall
@@ -20,6 +22,8 @@ from weft.testing.a2a_mqtt_client import A2aMqttClient
 from weft.testing.processes import weft_process
 
 from .a2a_tools import Recorder, call_once, echo, stepping_tool
+from .test_a2a_push import sdk_client, send, user_message, with_push
+from .webhook import WebhookReceiver, status_is
 
 ROOT = Path(__file__).resolve().parents[2]
 TOOLS = "tests/interop_a2a/a2a_tools.py"
@@ -107,6 +111,26 @@ async def test_weft_a2a_serve_over_http_answers_the_sdk_client() -> None:
     assert result.ok, result.error
     assert result.output == {"words": 3, "chars": 17}
     assert action.spec.name == "word_stats"
+
+
+async def test_weft_a2a_serve_push_allow_lets_a_loopback_webhook_get_the_task() -> None:
+    async with WebhookReceiver() as hook:
+        args = ["a2a", "serve", f"{TOOLS}:echo", "--http", "127.0.0.1:0"]
+        allow = ["--push-allow", f"127.0.0.1:{hook.port}"]
+        ready = (
+            r"A2A agent serving echo at (http://\S+/) \(JSON-RPC, "
+            rf"push notifications to webhooks on 127\.0\.0\.1:{hook.port}\)"
+        )
+        async with (
+            weft_process(*args, *allow, ready=ready, cwd=ROOT) as served,
+            httpx.AsyncClient() as http,
+        ):
+            client = await sdk_client(http, served.ready.group(1))
+            task = await send(client, with_push(user_message("pushed"), hook.url))
+            _, done = await hook.wait_for(status_is("TASK_STATE_COMPLETED"), WAIT)
+    assert done["statusUpdate"]["taskId"] == task.id
+    (artifact,) = [b["artifactUpdate"]["artifact"] for _, b in hook.posts if "artifactUpdate" in b]
+    assert artifact["parts"] == [{"text": "pushed"}]
 
 
 async def test_weft_a2a_serve_exposes_the_agents_alive_on_a_broker(mqtt_broker_url: str) -> None:

@@ -8,6 +8,10 @@ alive on ``--broker`` (each call then goes to an agent over weft's protocol).
 MQTT on ``--broker`` (docs/a2a-mqtt.md). SIGTERM or Ctrl-C stops both.
 ``--token-env VAR`` makes the HTTP agent require the bearer token held in
 ``$VAR`` (the card stays public); the MQTT side is guarded by the broker.
+The HTTP agent sends A2A push notifications to webhooks on public addresses;
+``--push-allow HOST[:PORT]`` (repeatable) allows exactly the hosts named
+instead (the way to a webhook on loopback or a private network), and
+``--no-push`` turns push notifications off.
 """
 
 from __future__ import annotations
@@ -37,6 +41,20 @@ def a2a_group() -> None:
 @click.argument("targets", nargs=-1)
 @click.option("--http", "http_address", metavar="HOST:PORT", help="Serve A2A over HTTP here.")
 @token_env_option
+@click.option(
+    "--push-allow",
+    "push_allow",
+    metavar="HOST[:PORT]",
+    multiple=True,
+    help="With --http: send push notifications only to webhooks on this host (any port "
+    "without :PORT); repeat for more. Default: webhooks on public addresses only.",
+)
+@click.option(
+    "--no-push",
+    is_flag=True,
+    default=False,
+    help="With --http: no push notifications (the card says pushNotifications: false).",
+)
 @click.option(
     "--mqtt",
     "mqtt_address",
@@ -74,6 +92,8 @@ def serve_command(
     targets: tuple[str, ...],
     http_address: str | None,
     token_env: str | None,
+    push_allow: tuple[str, ...],
+    no_push: bool,
     mqtt_address: str | None,
     pool: str | None,
     broker: str,
@@ -94,6 +114,7 @@ def serve_command(
         raise click.UsageError("--pool is a pool of A2A over MQTT: give --mqtt ORG/UNIT/AGENT too")
     http = host_port(http_address) if http_address else None
     token = token_from_env(token_env, http is not None)
+    push = _push_policy(push_allow, no_push, http is not None)
     address = None
     if mqtt_address:
         from weft.protocols.a2a_mqtt import A2aMqttAddress, check_identifier
@@ -112,14 +133,35 @@ def serve_command(
 
         local = hosted(_load_target(t) for t in targets)
     asyncio.run(
-        _serve(local, http, token, address, pool, broker, namespace, name, wait, trust_path)
+        _serve(local, http, token, push, address, pool, broker, namespace, name, wait, trust_path)
     )
+
+
+def _push_policy(allow: tuple[str, ...], off: bool, http: bool) -> Any:
+    """The ``PushPolicy`` of ``--push-allow`` (``None`` with ``--no-push``); usage errors
+    name the option and the entry at fault."""
+    if (allow or off) and not http:
+        option = "--no-push" if off else "--push-allow"
+        raise click.UsageError(
+            f"{option} is about the HTTP server's push notifications: give --http HOST:PORT too"
+        )
+    if off:
+        if allow:
+            raise click.UsageError("--no-push turns push notifications off: drop --push-allow")
+        return None
+    from weft.runtime.interop.a2a_push_policy import PushPolicy
+
+    try:
+        return PushPolicy(allow)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--push-allow") from None
 
 
 async def _serve(
     local: Any,
     http: tuple[str, int] | None,
     token: str | None,
+    push: Any,
     address: Any,
     pool: str | None,
     broker: str,
@@ -144,13 +186,22 @@ async def _serve(
 
             try:
                 server = await stack.enter_async_context(
-                    A2aHttpServer(actions, host=http[0], port=http[1], name=name, token=token)
+                    A2aHttpServer(
+                        actions,
+                        host=http[0],
+                        port=http[1],
+                        name=name,
+                        token=token,
+                        push=push is not None,
+                        push_allow=push.allow if push is not None else None,
+                    )
                 )
             except OSError as exc:  # taken, or not an address of this machine
                 raise WeftError(
                     f"cannot listen on {http[0]}:{http[1]}: {exc.strerror or exc}"
                 ) from None
             guard = ", bearer token required" if token else ""
+            guard += f", push notifications to {push.describe()}" if push is not None else ""
             click.echo(f"A2A agent serving {names} at {server.url} (JSON-RPC{guard})", err=True)
         if address is not None:
             from weft.runtime.interop.a2a_mqtt import serve_a2a_mqtt

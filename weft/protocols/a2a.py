@@ -117,8 +117,12 @@ def a2a_agent_card(
     version: str = "1",
     extensions: Sequence[Mapping[str, Any]] = (),
     streaming: bool = False,
+    push_notifications: bool = False,
 ) -> dict[str, Any]:
     """The A2A ``AgentCard`` (JSON) of an agent serving ``specs``, one skill each.
+
+    ``streaming`` and ``push_notifications`` are the card's ``capabilities``:
+    say them only of a server that serves them.
 
     ``description`` defaults to the only action's description, else a list
     of the actions. ``interfaces`` come from ``a2a_interface``; A2A requires
@@ -144,7 +148,7 @@ def a2a_agent_card(
         "supportedInterfaces": [dict(i) for i in interfaces],
         "capabilities": {
             "streaming": streaming,
-            "pushNotifications": False,
+            "pushNotifications": push_notifications,
             "extensions": [ours, *(dict(e) for e in extensions)],
         },
         "defaultInputModes": list(DEFAULT_MODES),

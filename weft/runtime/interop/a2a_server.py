@@ -23,6 +23,13 @@ and the card declares the scheme (``securitySchemes``/``securityRequirements``),
 so a client reads it, without a token, to learn that one is wanted. The
 token is registered as a secret of the process (never written down).
 
+The card says ``capabilities.pushNotifications`` unless push is off: a
+client may register webhooks for a task (the four push config methods, or
+the config in ``SendMessage``), and each update of the task is POSTed to
+them (``a2a_push``), to public addresses only unless ``push_allow`` lists
+the hosts allowed (``a2a_push_policy``). With a token the push config
+methods want it like every other method.
+
 The SDK keeps tasks in memory (``InMemoryTaskStore``) for ``GetTask``; the
 agent serves in uvicorn on the running event loop, so one process can host
 it beside other weft services. ``a2a-sdk`` and ``uvicorn`` are the ``a2a``
@@ -34,7 +41,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from types import TracebackType
 from typing import Any, Self
 
@@ -61,6 +68,8 @@ from weft.protocols.bearer import check_token, declare_bearer
 from weft.protocols.human_input import question_of
 from weft.runtime.engine.registry import ActionRegistry
 from weft.runtime.interop.a2a_calls import A2aCalls, A2aRequestError
+from weft.runtime.interop.a2a_push import A2aPush
+from weft.runtime.interop.a2a_push_policy import PushPolicy, PushTarget
 from weft.runtime.interop.a2a_validate import agent_card_proto
 from weft.runtime.interop.http_auth import BearerAuth
 from weft.runtime.interop.http_listen import listening_socket
@@ -174,11 +183,17 @@ class WeftAgentExecutor(AgentExecutor):
 
 
 def a2a_http_app(
-    actions: Any, *, url: str, name: str | None = None, token: str | None = None
+    actions: Any,
+    *,
+    url: str,
+    name: str | None = None,
+    token: str | None = None,
+    push: A2aPush | None = None,
 ) -> Any:
     """The ASGI app of an A2A agent serving ``actions`` (anything ``ActionRegistry``
     takes), its card naming ``url``; ``name`` defaults to the first action's. With
-    ``token``, every request but the card's needs it as a bearer token (module docstring)."""
+    ``token``, every request but the card's needs it as a bearer token (module docstring).
+    With ``push`` it sends push notifications (the caller closes ``push`` after)."""
     from starlette.applications import Starlette
 
     registry = actions if isinstance(actions, ActionRegistry) else ActionRegistry(actions)
@@ -189,10 +204,16 @@ def a2a_http_app(
         specs,
         interfaces=[a2a_interface(url, JSONRPC_BINDING, version=A2A_PROTOCOL_VERSION)],
         streaming=True,
+        push_notifications=push is not None,
     )
     card = agent_card_proto(declare_bearer(card_json) if token else card_json)
     handler = DefaultRequestHandler(
-        agent_executor=WeftAgentExecutor(calls), task_store=InMemoryTaskStore(), agent_card=card
+        agent_executor=WeftAgentExecutor(calls),
+        task_store=InMemoryTaskStore(),
+        agent_card=card,
+        push_config_store=push.store if push else None,
+        push_sender=push.relay if push else None,
+        push_url_validator=push.policy.check if push else None,
     )
     routes = [*create_agent_card_routes(card), *create_jsonrpc_routes(handler, rpc_url="/")]
     app = Starlette(routes=routes)
@@ -208,6 +229,14 @@ class A2aHttpServer:
     before the card is written, so the card names the real address. With
     ``token``, requests must carry ``Authorization: Bearer <token>`` (the card
     excepted); ``ValueError`` when it cannot be a bearer token.
+
+    Push notifications are on unless ``push=False``; their webhooks must be
+    on public addresses, or, given ``push_allow`` (``HOST[:PORT]`` entries),
+    on exactly those hosts (``ValueError`` for an entry of another form).
+    ``push`` may also be an ``A2aPush`` of your own (its policy, timeout and
+    retries; the server closes it when it stops). ``self.push`` is the one in
+    use (``await server.push.idle()`` waits for the notifications queued so
+    far); stopping gives queued ones ``push_grace`` seconds.
     """
 
     def __init__(
@@ -218,9 +247,19 @@ class A2aHttpServer:
         port: int = 0,
         name: str | None = None,
         token: str | None = None,
+        push: bool | A2aPush = True,
+        push_allow: Iterable[str | PushTarget] | None = None,
+        push_grace: float = 5.0,
     ) -> None:
         if token is not None:
             check_token(token, "A2aHttpServer(token=...)")
+        if isinstance(push, A2aPush):
+            if push_allow is not None:
+                raise ValueError("give push_allow to the A2aPush you pass as push, not beside it")
+            self.push: A2aPush | None = push
+        else:
+            self.push = A2aPush(PushPolicy(push_allow)) if push else None
+        self._push_grace = push_grace
         self._actions = actions
         self._name = name
         self._token = token
@@ -245,7 +284,9 @@ class A2aHttpServer:
 
     def app(self) -> Any:
         """The ASGI app served (``a2a_http_app``; a test may serve another A2A app)."""
-        return a2a_http_app(self._actions, url=self.url, name=self._name, token=self._token)
+        return a2a_http_app(
+            self._actions, url=self.url, name=self._name, token=self._token, push=self.push
+        )
 
     async def serve_forever(self) -> None:
         """Serve until ``stop`` (or uvicorn ends by itself)."""
@@ -267,6 +308,8 @@ class A2aHttpServer:
             self._task = None
             self._server = None
         self._sock.close()
+        if self.push is not None:
+            await self.push.aclose(self._push_grace)
 
     async def __aenter__(self) -> Self:
         await self.start()
