@@ -150,3 +150,31 @@ async def test_a_correction_moves_only_similar_subtasks_with_a_compressed_model(
         assert similar.chosen is not None and similar.chosen.agent_id == "translator"
     finally:
         router.close()
+
+
+async def test_with_two_agents_the_scale_comes_from_the_probe_texts(
+    minilm: MiniLMEmbedder,
+) -> None:
+    """Too few cards to measure on (a quickstart's two tools): the probe texts give the
+    baseline, so a request no agent fits is still refused with a compressed model."""
+    cards = [
+        CapabilityCard(agent_id="research", description="Research facts about a topic."),
+        CapabilityCard(agent_id="total", description="Add the counts up."),
+    ]
+    for embedder in (minilm, Compressed(minilm)):
+        router = _router(embedder, cards)
+        try:
+            walk = await router.route(RouteRequest(text="Walk my dog at 6pm."))
+            add = await router.route(RouteRequest(text="Add up 3, 4 and 5"))
+        finally:
+            router.close()
+        assert walk.chosen is None, (embedder.model_id, walk.candidates)
+        assert add.chosen is not None and add.chosen.agent_id == "total"
+
+
+def test_the_probe_baseline_of_minilm_is_the_cards_one(minilm: MiniLMEmbedder) -> None:
+    from weft.runtime.routing.similarity_scale import PROBES, probe_baseline
+
+    assert probe_baseline(minilm.embed(list(PROBES))) == pytest.approx(REFERENCE_BASELINE, abs=0.01)
+    squeezed = probe_baseline(Compressed(minilm).embed(list(PROBES)))
+    assert squeezed > 0.5

@@ -23,6 +23,7 @@ unchanged. Calibrated models (MiniLM) are left exactly as they are.
 from __future__ import annotations
 
 import itertools
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -30,12 +31,15 @@ import numpy as np
 from numpy.typing import NDArray
 
 from weft.runtime.routing.capability_index import AgentVectors, CapabilityIndex
+from weft.runtime.routing.embeddings.base import EmbeddingError
 
 #: The model the routing constants were calibrated with, and its median
 #: similarity between documents of different agents (0.071 on the project set's
 #: 34 cards, 0.092 on the users' 28; bench/routing_sets.py).
 REFERENCE_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 REFERENCE_BASELINE = 0.08
+
+log = logging.getLogger(__name__)
 
 #: Models whose similarities are left as they are: MiniLM (the reference) and
 #: the hashing embedder, whose cosines measure shared words, not meaning, so no
@@ -111,13 +115,48 @@ def measure_baseline(
     return float(np.median(sims))
 
 
+#: Sixteen unrelated capability descriptions: with fewer than ``MIN_AGENTS``
+#: agents indexed, the baseline is read off them instead of the cards. MiniLM's
+#: median similarity among them is 0.112 (above the cards' 0.08: they share one
+#: sentence form), so a model's median over them maps onto the cards' scale
+#: through the same affine relation (nomic-embed: 0.616 -> baseline 0.602,
+#: against 0.578 / 0.595 measured on two card sets).
+PROBES = (
+    "Translates documents between languages.",
+    "Reviews code changes and suggests improvements.",
+    "Books flights and hotel rooms for business trips.",
+    "Answers questions about the weather forecast.",
+    "Fixes bugs in Python programs.",
+    "Writes marketing copy for product launches.",
+    "Calculates taxes owed on a salary.",
+    "Schedules meetings on a shared calendar.",
+    "Draws bar charts and line plots from tables.",
+    "Checks whether claims in an article are true.",
+    "Recommends recipes from the ingredients at hand.",
+    "Monitors servers and alerts when they go down.",
+    "Summarises long legal contracts.",
+    "Tracks packages and delivery times.",
+    "Plans workouts and counts calories.",
+    "Sorts customer support tickets by urgency.",
+)
+PROBE_REFERENCE = 0.112
+
+
+def probe_baseline(vectors: NDArray[np.float32]) -> float:
+    """The card-scale baseline of a model, from its unit vectors of ``PROBES``."""
+    sims = vectors @ vectors.T
+    median = float(np.median(sims[np.triu_indices(len(vectors), 1)]))
+    return median - (PROBE_REFERENCE - REFERENCE_BASELINE) * (1 - median) / (1 - PROBE_REFERENCE)
+
+
 class ScaleKeeper:
     """The current ``SimilarityScale`` of a router's index, measured once and kept.
 
     A model's baseline is a property of the model far more than of the cards
     (0.071 and 0.092 for MiniLM on two unrelated sets; 0.578 and 0.595 for
     nomic-embed), so it is measured once enough agents are indexed and again
-    only when the number of cards has grown fourfold since.
+    only when the number of cards has grown fourfold since. Before that (two
+    or three agents: a quickstart), it is read off ``PROBES``, embedded once.
     """
 
     def __init__(self, model_id: str, *, sample_agents: int = 64) -> None:
@@ -125,11 +164,12 @@ class ScaleKeeper:
         self.sample_agents = sample_agents
         self._scale = IDENTITY
         self._measured_at = 0  # cards indexed when the baseline was measured; 0: not yet
+        self._probed = False  # PROBES tried (once: a failing endpoint is not asked again)
 
     @property
     def measured(self) -> bool:
         """Whether similarities are mapped from a measured baseline."""
-        return self._measured_at > 0
+        return self._measured_at > 0 or not self._scale.identity
 
     def current(self, index: CapabilityIndex) -> SimilarityScale:
         """The scale for ``index`` as it is now (cheap: measures at most a few times)."""
@@ -139,7 +179,7 @@ class ScaleKeeper:
         if self._measured_at and count < 4 * self._measured_at:
             return self._scale
         if count < MIN_AGENTS:
-            return self._scale
+            return self._from_probes(index) if count else self._scale
         step = max(1, count // self.sample_agents)
         sample = itertools.islice(list(index.cards), 0, None, step)
         baseline = measure_baseline(
@@ -148,4 +188,18 @@ class ScaleKeeper:
         if baseline is not None and baseline < 0.95:
             self._scale = SimilarityScale(baseline)
             self._measured_at = count
+        return self._scale
+
+    def _from_probes(self, index: CapabilityIndex) -> SimilarityScale:
+        if self._probed:
+            return self._scale
+        self._probed = True
+        try:
+            vectors = index.embedder.embed(list(PROBES))
+        except EmbeddingError as exc:  # a scale is an aid: routing goes on without it
+            log.warning("similarity scale: could not embed the probe texts: %s", exc)
+            return self._scale
+        baseline = probe_baseline(vectors)
+        if baseline < 0.95:
+            self._scale = SimilarityScale(baseline)
         return self._scale
