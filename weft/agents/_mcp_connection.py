@@ -20,8 +20,13 @@ process died, the HTTP endpoint closed) is opened again on the next call.
 ``close_all`` runs at interpreter exit, so a stdio server is shut down the
 way the SDK does it (stdin closed, then terminated) and never outlives weft.
 
-An HTTP server is reached through an HTTP client made here (the SDK's own
-defaults), which sends the target's bearer token on every request and
+A connection follows its server: when the server says its tools, resources
+or prompts changed, it is listed again (``_mcp_changes``), and ``listed``
+and ``generation`` are always the latest listing; ``follow_resource``
+follows one resource's updates.
+
+An HTTP server is reached through an HTTP client made by ``_mcp_target`` (the
+SDK's own defaults), which sends the target's bearer token on every request and
 notices a 401 answer, so "the server wants a token" is said as such
 (``refusal``) instead of as the SDK's generic "error response".
 """
@@ -33,16 +38,19 @@ import atexit
 import concurrent.futures
 import contextlib
 import logging
-import os
-import shlex
-import shutil
 import threading
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from weft.protocols import WeftError
-from weft.protocols.bearer import authorization, check_token, refusal
+from weft.agents._mcp_changes import (
+    ResourceWatchers,
+    follow_resource,
+    listen_for_changes,
+    message_handler,
+)
+from weft.agents._mcp_target import McpServerError, McpTarget, McpUnauthorized
+from weft.protocols.bearer import refusal
 
 __all__ = [
     "McpCatalog",
@@ -63,18 +71,8 @@ Progress = Callable[[float, float | None, str | None], None]
 
 #: Seconds to start a server and list its tools before giving up.
 DEFAULT_CONNECT_TIMEOUT = 30.0
-#: Variables a stdio server gets from weft's environment beyond the SDK's safe few.
-_PASSED_ENV = ("VIRTUAL_ENV", "PYTHONPATH", "WEFT_HOME")
 #: Seconds ``close_all`` waits at exit for the servers to shut down.
 _CLOSE_TIMEOUT = 10.0
-
-
-class McpServerError(WeftError):
-    """An MCP server could not be started, reached or listed; the message names it."""
-
-
-class McpUnauthorized(McpServerError):
-    """An HTTP MCP server answered 401: it wants a bearer token, or another one."""
 
 
 def _require_mcp() -> None:
@@ -82,116 +80,6 @@ def _require_mcp() -> None:
         import mcp  # noqa: F401
     except ImportError:  # pragma: no cover - exercised only without the extra
         raise ImportError("MCP servers need the 'mcp' package: pip install 'weft[mcp]'") from None
-
-
-@dataclass(frozen=True)
-class McpTarget:
-    """Where an MCP server is: a streamable-HTTP URL, or a command speaking MCP on stdio."""
-
-    url: str | None = None
-    command: tuple[str, ...] = ()
-    env: tuple[tuple[str, str], ...] = ()
-    cwd: str | None = None
-    #: The bearer token sent to a URL (never shown: not in ``repr`` nor ``label``).
-    token: str | None = field(default=None, repr=False)
-
-    @classmethod
-    def parse(
-        cls,
-        server: str | Sequence[str],
-        *,
-        env: Mapping[str, str] | None = None,
-        cwd: str | os.PathLike[str] | None = None,
-        token: str | None = None,
-    ) -> McpTarget:
-        """``http(s)://...`` is a URL; any other string is a command line (shell quoting);
-        a list is the command's argv as it is. ``token`` goes to a URL only (a command
-        gets its secrets in ``env``): ``McpServerError`` otherwise, or when it cannot be
-        a bearer token."""
-        if isinstance(server, str):
-            text = server.strip()
-            if text.startswith(("http://", "https://")):
-                if token is not None:
-                    try:
-                        check_token(token, f"the token for MCP server {text}")
-                    except ValueError as exc:
-                        raise McpServerError(str(exc)) from None
-                return cls(url=text, token=token)
-            try:
-                argv = shlex.split(text)
-            except ValueError as exc:
-                raise McpServerError(f"MCP server command {server!r}: {exc}") from None
-        else:
-            argv = list(server)
-        if not argv:
-            raise McpServerError("an MCP server needs a command or an http(s):// URL")
-        if token is not None:
-            raise McpServerError(
-                f"MCP server {shlex.join(argv)}: a bearer token is sent to an http(s):// "
-                "server; a stdio command gets its secrets in its environment (env=)"
-            )
-        return cls(
-            command=tuple(argv),
-            env=tuple(sorted((env or {}).items())),
-            cwd=None if cwd is None else os.fspath(cwd),
-        )
-
-    @property
-    def label(self) -> str:
-        """How messages name the server: its URL or its command line."""
-        return self.url or shlex.join(self.command)
-
-    def check(self) -> None:
-        """Refuse a command that is not there before the SDK tries to spawn it."""
-        if self.url is not None:
-            return
-        program = self.command[0]
-        path_var = dict(self.env).get("PATH", os.environ.get("PATH"))
-        if os.sep in program:
-            base = os.path.join(self.cwd or "", program)
-            if not os.path.exists(base):
-                raise McpServerError(f"MCP server command not found: {program} (no such file)")
-        elif shutil.which(program, path=path_var) is None:
-            raise McpServerError(f"MCP server command not found: {program!r} is not on PATH")
-
-    def sdk_server(self, on_401: Callable[[], None] | None = None) -> Any:
-        """What ``mcp.Client`` takes: a streamable-HTTP transport, or ``StdioServerParameters``.
-
-        The transport's HTTP client (the SDK's defaults) sends ``token`` and calls
-        ``on_401`` when the server answers 401; it is closed with the transport.
-        """
-        if self.url is not None:
-            return _http_transport(self.url, self.token, on_401)
-        from mcp import StdioServerParameters
-
-        # The SDK passes only a few safe variables to the server (HOME, PATH...): a
-        # Python server started from a virtualenv needs to find it too, and a weft
-        # one (`weft mcp serve`) its $WEFT_HOME (keys, trust list). No secrets pass.
-        env = {k: os.environ[k] for k in _PASSED_ENV if k in os.environ}
-        return StdioServerParameters(
-            command=self.command[0],
-            args=list(self.command[1:]),
-            env=env | dict(self.env),
-            cwd=self.cwd,
-        )
-
-
-@contextlib.asynccontextmanager
-async def _http_transport(
-    url: str, token: str | None, on_401: Callable[[], None] | None
-) -> AsyncIterator[Any]:
-    """The SDK's streamable-HTTP transport over an HTTP client of ours (see ``sdk_server``)."""
-    from mcp.client.streamable_http import streamable_http_client
-    from mcp.shared._httpx_utils import create_mcp_http_client
-
-    async def seen(response: Any) -> None:
-        if response.status_code == 401 and on_401 is not None:
-            on_401()
-
-    http = create_mcp_http_client(headers=authorization(token) if token else None)
-    http.event_hooks = {"response": [seen]}
-    async with http, streamable_http_client(url, http_client=http) as streams:
-        yield streams
 
 
 @dataclass(frozen=True)
@@ -288,6 +176,15 @@ class McpConnection:
         self._opening: asyncio.Future[Any] | None = None
         #: How many 401 answers the server gave (counted by the HTTP client's hook).
         self._refusals = 0
+        #: What the server offered when last listed, and how many listings there were:
+        #: a list-changed notification lists it again (``_mcp_changes``).
+        self.listed: McpCatalog | None = None
+        self._offered: frozenset[str] | None = None  # the names of ``listed.tools``
+        self.generation = 0
+        self._next_listing: concurrent.futures.Future[int] = concurrent.futures.Future()
+        self._relisting: asyncio.Task[None] | None = None
+        self._stale = False
+        self._watchers = ResourceWatchers()
 
     def _refused(self) -> None:
         self._refusals += 1
@@ -325,11 +222,22 @@ class McpConnection:
         refusals = self._refusals
         try:
             self.target.check()
-            async with Client(self.target.sdk_server(self._refused)) as client:
+            handler = message_handler(self._changed, self._watchers)
+            async with Client(
+                self.target.sdk_server(self._refused), message_handler=handler
+            ) as client:
                 self._client = client
-                if not opened.done():
-                    opened.set_result(client)
-                await closing.wait()
+                label = self.target.label
+                follow = listen_for_changes(client, label, self._changed)
+                watcher = asyncio.create_task(follow, name=f"weft-mcp changes {label}")
+                try:
+                    if not opened.done():
+                        opened.set_result(client)
+                    await closing.wait()
+                finally:
+                    watcher.cancel()
+                    with contextlib.suppress(BaseException):
+                        await watcher
         except asyncio.CancelledError:
             if not opened.done():
                 opened.cancel()
@@ -356,6 +264,8 @@ class McpConnection:
     async def _drop(self) -> None:
         """Close the connection (the next call opens a new one)."""
         holder, closing, opening = self._holder, self._closing, self._opening
+        if self._relisting is not None:  # a listing in flight would open it again
+            self._relisting.cancel()
         self._holder = self._closing = self._opening = None
         self._client = None
         if holder is None:
@@ -384,30 +294,70 @@ class McpConnection:
                 break
         return items
 
-    async def _catalog(self) -> McpCatalog:
+    async def _catalog(self, fresh: bool = False) -> McpCatalog:
         """Connect if needed, then list what the server offers (bounded by the connect timeout).
 
         Resources, templates and prompts are listed only when the server
         declares the capability, so a tools-only server is asked nothing more.
+        ``fresh`` skips the SDK's response cache (after a change notification).
+        The listing becomes ``listed``, the next ``generation``.
         """
+        mode = "refresh" if fresh else "use"
         async with asyncio.timeout(self.connect_timeout + 5):
             client = await self._client_now()
             caps = client.server_capabilities
-            tools = await self._pages(lambda c: client.list_tools(cursor=c), "tools")
-            resources: list[Any] = []
-            templates: list[Any] = []
-            prompts: list[Any] = []
-            if caps.resources is not None:
-                resources = await self._pages(
-                    lambda c: client.list_resources(cursor=c), "resources"
-                )
-                templates = await self._pages(
-                    lambda c: client.list_resource_templates(cursor=c), "resource_templates"
-                )
-            if caps.prompts is not None:
-                prompts = await self._pages(lambda c: client.list_prompts(cursor=c), "prompts")
+
+            async def every(method: str, field: str, offered: object = True) -> list[Any]:
+                if offered is None:
+                    return []
+                fetch = getattr(client, method)
+                return await self._pages(lambda c: fetch(cursor=c, cache_mode=mode), field)
+
+            tools = await every("list_tools", "tools")
+            resources = await every("list_resources", "resources", caps.resources)
+            templates = await every("list_resource_templates", "resource_templates", caps.resources)
+            prompts = await every("list_prompts", "prompts", caps.prompts)
         info = client.server_info
-        return McpCatalog(tools, resources, templates, prompts, info.name if info else None)
+        catalog = McpCatalog(tools, resources, templates, prompts, info.name if info else None)
+        self.listed, self._offered = catalog, frozenset(t.name for t in tools)
+        self.generation += 1
+        listing, self._next_listing = self._next_listing, concurrent.futures.Future()
+        listing.set_result(self.generation)
+        return catalog
+
+    def _changed(self, kind: str) -> None:
+        """A list changed on the server: list everything again, once per burst of changes."""
+        self._stale = True
+        if self._relisting is None or self._relisting.done():
+            self._relisting = asyncio.create_task(
+                self._relist(), name=f"weft-mcp relist {self.target.label}"
+            )
+
+    async def _relist(self) -> None:
+        while self._stale:
+            self._stale = False
+            try:
+                await self._catalog(fresh=True)
+            except Exception as exc:  # the next call or listing reports a broken server
+                log.warning(
+                    "MCP server %s: listing again failed: %s", self.target.label, describe(exc)
+                )
+                return
+
+    def offers(self, tool: str) -> bool:
+        """Whether the server's latest listing has ``tool`` (true before any listing)."""
+        offered = self._offered
+        return offered is None or tool in offered
+
+    async def wait_listed(self, after: int, timeout: float) -> int:
+        """Wait, from any loop, for a listing newer than ``after``; ``TimeoutError`` after
+        ``timeout`` seconds."""
+        async with asyncio.timeout(timeout):
+            while (listing := self._next_listing) and self.generation <= after:
+                # taken before the check, so a listing in between is never missed; shared
+                # by other waiters, so shielded: never cancelled
+                await asyncio.shield(asyncio.wrap_future(listing))
+        return self.generation
 
     async def _request(self, send: Callable[[Any], Awaitable[T]]) -> T:
         """``send(client)`` on the open client; a broken connection is dropped and reported."""
@@ -493,6 +443,32 @@ class McpConnection:
     async def read_resource(self, uri: str) -> Any:
         """``resources/read`` (never served from the SDK's cache: a resource may change)."""
         return await _THREAD.run(self._request(lambda c: c.read_resource(uri, cache_mode="bypass")))
+
+    def follow_resource(
+        self, uri: str, updated: Callable[[], None]
+    ) -> tuple[concurrent.futures.Future[None], concurrent.futures.Future[None]]:
+        """Follow ``uri``'s updates on the MCP thread: ``(running, ready)``.
+
+        ``updated()`` is called on the MCP thread at each update (it must not
+        block); ``ready`` is done once the server knows (or holds the error);
+        cancelling ``running`` stops following.
+        """
+        ready: concurrent.futures.Future[None] = concurrent.futures.Future()
+
+        async def run() -> None:
+            try:
+                client = await self._client_now()
+                label = self.target.label
+                await follow_resource(client, label, self._watchers, uri, updated, ready)
+            except Exception as exc:
+                if not ready.done():
+                    ready.set_exception(exc)
+                raise
+            finally:
+                if not ready.done():
+                    ready.cancel()
+
+        return _THREAD.submit(run()), ready
 
     async def get_prompt(self, name: str, arguments: dict[str, str]) -> Any:
         """``prompts/get``: the prompt rendered with ``arguments``."""

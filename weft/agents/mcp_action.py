@@ -32,6 +32,10 @@ What maps to what:
   parameters) is an ``error`` result of type ``McpError`` with its JSON-RPC
   code; a broken connection is a retryable ``ConnectionError`` and the next
   call reconnects; the call's deadline bounds the call (``timeout`` result);
+- when the server says its tools changed (``notifications/tools/list_changed``,
+  ``_mcp_changes``), it is listed again: ``McpTools`` then has the new tools
+  and not the removed ones, and an action of a removed tool fails at once
+  with an ``McpToolRemoved`` result naming the tool and the server;
 - ``token`` (an HTTP server's bearer token, ``weft mcp serve --http ...
   --token-env VAR``) is sent as ``Authorization: Bearer`` with every request;
   a server that answers 401 is an ``McpUnauthorized`` error when listing, and a
@@ -58,7 +62,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, overload
 
 from weft.agents._mcp_call import McpAction
@@ -192,7 +196,19 @@ class McpToolAction(McpAction):
         self.tool_name: str = tool.name
 
     async def _send(self, call: ActionCall, ctx: ActionContext | None) -> Any:
-        """``tools/call``; the server's progress notifications reach ``ctx.progress``."""
+        """``tools/call``; the server's progress notifications reach ``ctx.progress``.
+
+        A tool the server's latest listing no longer has (it said its tools
+        changed) is not sent: the result is an ``McpToolRemoved`` error naming it.
+        """
+        if not self.connection.offers(self.tool_name):
+            listed = self.connection.listed
+            now = ", ".join(t.name for t in listed.tools) if listed else ""
+            return ActionResult.failure(
+                call.call_id,
+                "McpToolRemoved",
+                f"{self._label()} was removed by the server (its tools now: {now or 'none'})",
+            )
         progress = None if ctx is None else _progress_to(ctx)
         return await self.connection.call(self.tool_name, dict(call.arguments), progress)
 
@@ -211,6 +227,10 @@ def _progress_to(ctx: ActionContext) -> Progress:
     return report
 
 
+#: Builds the actions for a listing, reusing the tool actions already made (by key).
+_Build = Callable[[McpCatalog, Mapping[str, McpAction]], list[McpAction]]
+
+
 class McpTools(Sequence[McpAction]):
     """The actions of one MCP server, in the server's order; indexable by name too.
 
@@ -219,12 +239,46 @@ class McpTools(Sequence[McpAction]):
     ``tools["read_resource"]`` the reader, ``tools["prompt.review"]`` the
     prompt ``review`` (always without the prefix); an unknown name is a
     ``KeyError`` that lists the names there are.
+
+    It follows the server: when the server says its tools changed (a
+    list-changed notification), weft lists them again, and this sequence has
+    the new ones and no longer the removed ones (``tools=`` still filters).
+    An action of a removed tool, held elsewhere, fails with ``McpToolRemoved``.
+    ``await updated(since)`` waits for such a listing; ``generation`` is the
+    one seen now.
     """
 
-    def __init__(self, connection: McpConnection, actions: Sequence[McpAction]) -> None:
+    def __init__(self, connection: McpConnection, catalog: McpCatalog, build: _Build) -> None:
         self.connection = connection
-        self._actions = list(actions)
+        self._build = build
+        self._generation = -1
+        self._by_key: dict[str, McpAction] = {}
+        self._apply(catalog, connection.generation)
+
+    def _apply(self, catalog: McpCatalog, generation: int) -> None:
+        self._actions = self._build(catalog, self._by_key)
         self._by_key = {a.key: a for a in self._actions}
+        self._generation = generation
+
+    def _current(self) -> list[McpAction]:
+        """The actions of the server's latest listing (rebuilt when there is a newer one)."""
+        listed, generation = self.connection.listed, self.connection.generation
+        if listed is not None and generation > self._generation:
+            self._apply(listed, generation)
+        return self._actions
+
+    @property
+    def generation(self) -> int:
+        """How many times the server was listed: ``updated`` waits for it to pass a value."""
+        return self.connection.generation
+
+    async def updated(self, since: int, timeout: float = 30.0) -> None:
+        """Wait until the server is listed again after ``generation`` was ``since``.
+
+        ``TimeoutError`` when it was not within ``timeout`` seconds (the server sent
+        no list-changed notification).
+        """
+        await self.connection.wait_listed(since, timeout)
 
     @overload
     def __getitem__(self, key: int) -> McpAction: ...
@@ -234,6 +288,7 @@ class McpTools(Sequence[McpAction]):
     def __getitem__(self, key: str) -> McpAction: ...
 
     def __getitem__(self, key: int | slice | str) -> Any:
+        actions = self._current()
         if isinstance(key, str):
             try:
                 return self._by_key[key]
@@ -242,17 +297,17 @@ class McpTools(Sequence[McpAction]):
                     f"MCP server {self.connection.target.label} has no tool '{key}' "
                     f"(it has: {', '.join(self._by_key) or 'none'})"
                 ) from None
-        return self._actions[key]
+        return actions[key]
 
     def __len__(self) -> int:
-        return len(self._actions)
+        return len(self._current())
 
     def __iter__(self) -> Iterator[McpAction]:
-        return iter(self._actions)
+        return iter(self._current())
 
     def names(self) -> list[str]:
         """The action names (prefixed when a prefix was given)."""
-        return [a.name for a in self._actions]
+        return [a.name for a in self._current()]
 
     def __repr__(self) -> str:
         return f"<mcp server {self.connection.target.label}: {', '.join(self.names())}>"
@@ -283,21 +338,44 @@ def _actions_of(
 ) -> McpTools:
     """The actions ``from_mcp`` gives for what the server listed (see ``from_mcp``)."""
     target = connection.target
-
-    def named(key: str) -> str | None:
-        return f"{prefix}.{key}" if prefix else None
-
-    listed = catalog.tools
     if tools is not None:
-        known = {t.name for t in listed}
+        known = {t.name for t in catalog.tools}
         unknown = [name for name in tools if name not in known]
         if unknown:
             raise McpServerError(
                 f"MCP server {target.label} has no tool {', '.join(map(repr, unknown))} "
                 f"(it has: {', '.join(sorted(known)) or 'none'})"
             )
-        listed = [t for t in listed if t.name in set(tools)]
-    actions: list[McpAction] = [McpToolAction(connection, t, name=named(t.name)) for t in listed]
+
+    def build(catalog: McpCatalog, made: Mapping[str, McpAction]) -> list[McpAction]:
+        return _build(connection, catalog, made, prefix, tools, resources, prompts)
+
+    return McpTools(connection, catalog, build)
+
+
+def _build(
+    connection: McpConnection,
+    catalog: McpCatalog,
+    made: Mapping[str, McpAction],
+    prefix: str | None,
+    tools: Sequence[str] | None,
+    resources: bool,
+    prompts: bool,
+) -> list[McpAction]:
+    """The actions for one listing; a tool action already made is kept when its tool is."""
+    target = connection.target
+
+    def named(key: str) -> str | None:
+        return f"{prefix}.{key}" if prefix else None
+
+    def tool_action(tool: Any) -> McpAction:
+        old = made.get(tool.name)
+        if isinstance(old, McpToolAction) and old.spec == tool_spec(tool, named(tool.name)):
+            return old
+        return McpToolAction(connection, tool, name=named(tool.name))
+
+    listed = [t for t in catalog.tools if tools is None or t.name in set(tools)]
+    actions: list[McpAction] = [tool_action(t) for t in listed]
     extras: list[McpAction] = []
     if resources and (catalog.resources or catalog.resource_templates):
         server = repr(catalog.server_name) if catalog.server_name else target.label
@@ -321,7 +399,7 @@ def _actions_of(
             log.warning("MCP server %s: tool '%s' hides its %r", target.label, extra.key, extra)
             continue
         actions.append(extra)
-    return McpTools(connection, actions)
+    return actions
 
 
 def listed_prompts(catalog: McpCatalog) -> list[Any]:

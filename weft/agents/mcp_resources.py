@@ -18,17 +18,32 @@ server's resources are one action taking a ``uri``:
   ``McpError`` result with its code; reads always reach the server (the
   SDK's response cache is bypassed: a resource may have changed).
 
-The list is read once, when ``from_mcp`` connects: a resource added later
-can still be read by its URI.
+The list is read when ``from_mcp`` connects, and again when the server says
+it changed (``notifications/resources/list_changed``): the reader of
+``McpTools["read_resource"]`` then describes the new list; a resource added
+later can always be read by its URI.
+
+A server that declares ``resources.subscribe`` tells a client when a
+resource changes (``notifications/resources/updated``); ``subscribe(uri)``
+follows one::
+
+    async with notes["read_resource"].subscribe("notes://today") as updates:
+        async for text in updates:   # the resource read again after each update
+            ...
+
+Updates that come while the last one is read are taken as one (the
+notification says "changed", not what changed). A server without
+subscriptions is an ``McpServerError`` on entering.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from typing import Any
 
 from weft.agents._mcp_call import McpAction
-from weft.agents._mcp_connection import McpConnection
+from weft.agents._mcp_connection import McpConnection, McpServerError, describe
 from weft.protocols import (
     ActionCall,
     ActionContext,
@@ -38,7 +53,13 @@ from weft.protocols import (
     CapabilityCard,
 )
 
-__all__ = ["LISTED_RESOURCES", "READ_RESOURCE", "McpResourceReader", "resource_output"]
+__all__ = [
+    "LISTED_RESOURCES",
+    "READ_RESOURCE",
+    "McpResourceReader",
+    "ResourceUpdates",
+    "resource_output",
+]
 
 #: The reader's key (``prefix.read_resource`` under a prefix).
 READ_RESOURCE = "read_resource"
@@ -127,3 +148,74 @@ class McpResourceReader(McpAction):
 
     def _result(self, call_id: str, answer: Any) -> ActionResult:
         return ActionResult.success(call_id, resource_output(answer.contents))
+
+    def subscribe(self, uri: str) -> ResourceUpdates:
+        """Follow the resource ``uri``: ``async with reader.subscribe(uri) as updates``
+        gives the resource read again after each update the server sends."""
+        return ResourceUpdates(self.connection, uri)
+
+
+class ResourceUpdates:
+    """The updates of one resource: an async context manager, then an async iterator.
+
+    Entering subscribes (on weft's MCP thread) and returns once the server
+    has acknowledged, so an update made after that is never missed; each
+    ``anext`` waits for the next update and reads the resource (the output
+    ``read_resource`` gives). Leaving unsubscribes; the iteration ends when the
+    server ends the subscription. Entering raises ``McpServerError`` when the
+    server offers no subscriptions or cannot be reached; a failed read raises.
+    """
+
+    def __init__(self, connection: McpConnection, uri: str) -> None:
+        self.connection = connection
+        self.uri = uri
+        self._queue: asyncio.Queue[bool] = asyncio.Queue()
+        self._running: Any = None
+        self._ended = False
+
+    async def __aenter__(self) -> ResourceUpdates:
+        loop = asyncio.get_running_loop()
+
+        def updated() -> None:
+            loop.call_soon_threadsafe(self._queue.put_nowait, True)
+
+        running, ready = self.connection.follow_resource(self.uri, updated)
+        running.add_done_callback(
+            lambda _: loop.call_soon_threadsafe(self._queue.put_nowait, False)
+        )
+        self._running = running
+        try:
+            await asyncio.wrap_future(ready)
+        except McpServerError:
+            running.cancel()
+            raise
+        except Exception as exc:
+            running.cancel()
+            raise McpServerError(
+                f"MCP server {self.connection.target.label}: subscribing to {self.uri} "
+                f"failed: {describe(exc)}"
+            ) from None
+        except BaseException:
+            running.cancel()
+            raise
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        if self._running is not None:
+            self._running.cancel()
+
+    def __aiter__(self) -> ResourceUpdates:
+        return self
+
+    async def __anext__(self) -> Any:
+        if self._ended:
+            raise StopAsyncIteration
+        update = await self._queue.get()  # True: an update; False: the subscription ended
+        while not self._queue.empty():  # what came meanwhile: updates are read once
+            more = self._queue.get_nowait()
+            update, self._ended = update or more, self._ended or not more
+        if not update:
+            self._ended = True
+            raise StopAsyncIteration
+        answer = await self.connection.read_resource(self.uri)
+        return resource_output(answer.contents)

@@ -7,6 +7,8 @@ again at each request, so agents that start later are listed too). It
 speaks MCP on stdin/stdout by default, as an MCP client that starts it
 expects, or streamable HTTP with ``--http HOST:PORT`` (at ``/mcp``), which
 ``--token-env VAR`` guards with the bearer token held in ``$VAR``.
+With ``--broker`` the tools change as agents come and go, and clients
+listening for changes hear ``notifications/tools/list_changed``.
 Each action's spec and capability card is a resource, ``weft://cards/{tool}``;
 no prompts are offered (``weft.runtime.interop.mcp_server`` says why).
 """
@@ -14,8 +16,10 @@ no prompts are offered (``weft.runtime.interop.mcp_server`` says why).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import sys
+from collections.abc import Callable
 from typing import Any
 
 import click
@@ -68,8 +72,9 @@ def serve_command(
 
     Each action is a tool with its name, description and input schema; a
     failed call is a tool result with isError; its spec and capability card
-    is the JSON resource weft://cards/TOOL. Without --http it speaks MCP
-    on stdin/stdout: configure an MCP client to start
+    is the JSON resource weft://cards/TOOL. With --broker, clients that
+    listen are told when the tools change (agents start or stop). Without
+    --http it speaks MCP on stdin/stdout: configure an MCP client to start
     `weft mcp serve mymodule:tools`. Status lines go to stderr.
     """
     if not targets and broker is None:
@@ -113,7 +118,19 @@ async def _serve(
                 table.register(action, name=action_name, replace=True)  # local ones win
             return table
 
-        await _run(McpActionServer(actions, name=name, token=token), address)
+        server = McpActionServer(actions, name=name, token=token)
+
+        def changes(changed: Callable[[], None]) -> Callable[[], None]:
+            return live.listen(lambda _change, _agent: changed())
+
+        # agents that start, stop or change their cards change the tools: clients hear it
+        follow = asyncio.create_task(server.follow(changes), name="weft-mcp follow")
+        try:
+            await _run(server, address)
+        finally:
+            follow.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await follow
 
 
 async def _run(server: Any, address: tuple[str, int] | None) -> None:

@@ -30,6 +30,18 @@ What maps to what (the reverse of ``weft.agents.mcp_action``):
   URI that names no tool is the JSON-RPC error -32602, as the SDK's servers
   answer it.
 
+When the actions can change (a function gives them: the agents on a
+broker), the server says so: it serves ``subscriptions/listen``, so it
+declares ``listChanged`` for tools and resources, and ``announce()`` sends
+``notifications/tools/list_changed`` (and ``resources/list_changed``: the
+cards follow the tools) on every open listen stream when the tools differ
+from the ones last listed; ``follow`` calls it at each change a source
+reports, and every ``recheck`` seconds for changes no one reports (an agent
+gone silent). A fixed table never changes, and declares nothing. A client
+of an earlier revision (the ``initialize`` handshake) is told the same
+without asking: the server declares ``listChanged`` to it too, and sends the
+notifications on its connection once it has listed the tools.
+
 Prompts are not offered: an MCP prompt is a template the *client's* model
 fills in, and a weft action is something that runs. The nearest thing, an
 ``LLMAgent``'s instructions, would hand a client the agent's system prompt
@@ -47,8 +59,11 @@ starts the process is its only client.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import re
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -79,6 +94,12 @@ _INVALID = re.compile(r"[^A-Za-z0-9._-]")
 
 #: Where a server's actions come from: a fixed table, or one read at each request.
 ActionSource = ActionTable | Callable[[], ActionTable]
+
+#: ``subscribe(changed) -> unsubscribe``: how ``follow`` hears that the actions may have changed.
+ChangeSource = Callable[[Callable[[], None]], Callable[[], None]]
+
+#: Seconds between two checks of the served tools when no change is reported.
+RECHECK = 5.0
 
 
 def tool_name(action: str) -> str:
@@ -136,6 +157,9 @@ class McpActionServer:
         self.instructions = instructions
         self.version = __version__
         self._server: Any = None
+        self._events: Any = None  # the SDK's subscription bus, when the actions can change
+        self._shown: str | None = None  # the tools as last listed to a client (JSON)
+        self._legacy: weakref.WeakSet[Any] = weakref.WeakSet()  # handshake-era connections
 
     @property
     def token_required(self) -> bool:
@@ -145,6 +169,59 @@ class McpActionServer:
     def actions(self) -> ActionTable:
         """The actions served now."""
         return self._source() if callable(self._source) else self._source
+
+    @property
+    def changes(self) -> bool:
+        """Whether the served actions can change (a function gives them), so it is declared."""
+        return callable(self._source)
+
+    @staticmethod
+    def _fingerprint(tools: list[Any]) -> str:
+        dumped = [t.model_dump(mode="json", by_alias=True, exclude_none=True) for t in tools]
+        return json.dumps(sorted(dumped, key=lambda t: t["name"]), sort_keys=True)
+
+    async def announce(self) -> bool:
+        """Tell listening clients the tools changed, if they differ from the ones last listed.
+
+        True when it told them. Nothing is sent before a client listed the tools,
+        nor twice for one change (the next ``tools/list`` is the new baseline).
+        """
+        if self._events is None or self._shown is None:
+            return False
+        now = self._fingerprint(self.tools())
+        if now == self._shown:
+            return False
+        from mcp.server.subscriptions import ResourcesListChanged, ToolsListChanged
+
+        self._shown = now
+        await self._events.publish(ToolsListChanged())
+        await self._events.publish(ResourcesListChanged())
+        for connection in list(self._legacy):
+            try:
+                await connection.send_tool_list_changed()
+                await connection.send_resource_list_changed()
+            except Exception:  # that client is gone
+                self._legacy.discard(connection)
+        return True
+
+    async def follow(self, subscribe: ChangeSource, recheck: float = RECHECK) -> None:
+        """``announce`` at each change ``subscribe`` reports, and every ``recheck`` seconds.
+
+        Runs until cancelled. ``subscribe(changed)`` registers a callback (run on
+        this loop: the ``LiveRegistry.listen`` of the agents served, say) and
+        returns its unsubscribe.
+        """
+        changed = asyncio.Event()
+        unsubscribe = subscribe(changed.set)
+        try:
+            while True:
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(recheck):
+                        await changed.wait()
+                changed.clear()
+                await self.announce()
+        finally:
+            unsubscribe()
 
     def _tools_by_name(self) -> dict[str, tuple[str, ActionSpec]]:
         """Tool name -> (action name, spec); names that sanitise alike get a suffix."""
@@ -225,16 +302,25 @@ class McpActionServer:
         """The SDK's low-level ``Server`` with this server's handlers (made once)."""
         if self._server is not None:
             return self._server
-        from mcp.server.lowlevel import Server
+        from mcp.server.lowlevel import NotificationOptions, Server
         from mcp.types import (
             ListResourcesResult,
             ListResourceTemplatesResult,
             ListToolsResult,
             ResourceTemplate,
         )
+        from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
-        async def list_tools(_ctx: Any, _params: Any) -> Any:
-            return ListToolsResult(tools=self.tools())
+        async def list_tools(ctx: Any, _params: Any) -> Any:
+            tools = self.tools()
+            if self._events is not None:
+                self._shown = self._fingerprint(tools)
+                # the SDK's Connection: a request's session is per request, its connection
+                # lasts (no public accessor on the low-level context yet)
+                connection = getattr(ctx.session, "_connection", None)
+                if connection is not None and ctx.protocol_version not in MODERN_PROTOCOL_VERSIONS:
+                    self._legacy.add(connection)
+            return ListToolsResult(tools=tools)
 
         async def call_tool(_ctx: Any, params: Any) -> Any:
             return await self.call(params.name, params.arguments)
@@ -258,7 +344,25 @@ class McpActionServer:
             found = self._tools_by_name().get(name)
             return None if found is None else _object_schema(found[1].input_schema)
 
-        self._server = Server(
+        listen = None
+        if self.changes:  # serving subscriptions/listen is what declares listChanged
+            from mcp.server.subscriptions import InMemorySubscriptionBus, ListenHandler
+
+            self._events = InMemorySubscriptionBus()
+            listen = ListenHandler(self._events)
+        changes = self.changes
+
+        class _Server(Server[Any]):
+            """Declares ``listChanged`` to handshake-era clients when the actions can change
+            (every transport builds its options with this method)."""
+
+            def create_initialization_options(self, options: Any = None, *more: Any) -> Any:
+                declared = NotificationOptions(tools_changed=True, resources_changed=True)
+                return super().create_initialization_options(
+                    options or (declared if changes else None), *more
+                )
+
+        self._server = _Server(
             self.name,
             version=self.version,
             instructions=self.instructions,
@@ -268,6 +372,7 @@ class McpActionServer:
             on_list_resources=list_resources,
             on_list_resource_templates=list_templates,
             on_read_resource=read_resource,
+            on_subscriptions_listen=listen,
         )
         return self._server
 
