@@ -32,8 +32,11 @@ from weft.protocols import (
     ActionResult,
     ActionSpec,
     ActionState,
+    Message,
 )
+from weft.runtime.remote._drain import handed_back
 from weft.runtime.remote.agent_host import AgentHost
+from weft.runtime.remote.call_client import CallClient
 from weft.runtime.remote.live_registry import LiveRegistry
 
 
@@ -168,3 +171,76 @@ async def test_handed_back_calls_with_no_replica_wait_visibly_and_fail_saying_so
         assert message.startswith("remote action 'held': no result before the call deadline")
         assert "no replica was available to take it" in message
         assert f"agent '{host.agent_id}' was stopped" in message
+
+
+class Counted:
+    """``held`` that counts its runs; each run waits until ``release`` is set."""
+
+    def __init__(self) -> None:
+        self.release = asyncio.Event()
+        self.runs = 0
+
+        @weft.tool(name="held")
+        async def held() -> str:
+            self.runs += 1
+            await self.release.wait()
+            return "done"
+
+        self.action = held
+
+
+async def test_a_call_sent_twice_to_a_stopped_agent_moves_once_and_runs_once(
+    broker_url: str, ns: str, caller: LiveRegistry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The chaos benchmark's doubles: an agent too busy to acknowledge a call in time
+    gets it again (the same attempt, re-sent after the ack timeout), and when it is
+    stopped it hands back every copy. The second hand-back must not move the call a
+    second time, away from the replica already running it."""
+    slow, survivor = Held(), Counted()
+    caller.ack_timeout = 0.1  # re-send an unacknowledged attempt quickly
+    async with replicas(broker_url, ns, [slow.action]) as (stopped,):
+        await caller.wait_until(lambda: len(caller.serving("held")) == 1, WAIT)
+        answer = stopped._answer
+
+        async def late_ack(message: Any, payload: Any, kind: str = "result", **kw: Any) -> None:
+            if kind != "result":
+                await asyncio.sleep(0.5)  # a loaded agent: its ack comes after the re-send
+            await answer(message, payload, kind, **kw)
+
+        monkeypatch.setattr(stopped, "_answer", late_ack)
+        serve, copies = stopped._serve, []
+
+        async def counted(message: Message) -> None:
+            copies.append(message)
+            await serve(message)
+
+        monkeypatch.setattr(stopped, "_serve", counted)
+        # A busy caller reads both hand-backs before its call's loop runs again.
+        dispatch, held_back = CallClient._dispatch, []
+
+        async def batched(self: CallClient, message: Message) -> None:
+            if not handed_back(message.properties):
+                return await dispatch(self, message)
+            held_back.append(message)
+            if len(held_back) == 2:
+                for each in held_back:
+                    await dispatch(self, each)
+            elif len(held_back) > 2:
+                await dispatch(self, message)
+
+        monkeypatch.setattr(CallClient, "_dispatch", batched)
+        pending = asyncio.create_task(caller.remote("held").invoke(call("held", 60)))
+        await asyncio.wait_for(slow.started.wait(), WAIT)
+        await caller.wait_until(lambda: len(copies) >= 2, WAIT)  # the same attempt, again
+        async with replicas(broker_url, ns, [survivor.action]) as (kept,):
+            await caller.wait_until(lambda: len(caller.serving("held")) == 2, WAIT)
+            await stopped.stop(drain_timeout=0.05)
+            await caller.wait_until(lambda: survivor.runs >= 1, WAIT)
+            await asyncio.sleep(1.0)  # time for a second move, had there been one
+            survivor.release.set()
+            result = await asyncio.wait_for(pending, WAIT)
+
+    assert len(held_back) >= 2  # the agent handed back every copy it got
+    assert result.ok, result.error
+    assert survivor.runs == 1
+    assert result.agent == kept.agent_id and result.attempts == 2

@@ -215,6 +215,8 @@ class RemoteAction:
                     continue
                 kind, value = event
                 if kind == HANDED_BACK:  # its agent was stopped: the call moves on
+                    if self._stale_hand_back(state, value.agent or state.holder):
+                        continue
                     await self._given_up(state, waiter, value.agent or state.holder)
                 elif kind == "result":
                     return self._answered(state, value, ctx)
@@ -444,6 +446,21 @@ class RemoteAction:
         state.attempt += 1
         state.resend_gap = self.ack_timeout
         await self._send(state, waiter)
+
+    @staticmethod
+    def _stale_hand_back(state: CallState, agent: str | None) -> bool:
+        """True if a hand-back is about an attempt the call already moved away from.
+
+        An agent that held a call unacknowledged got it more than once (the
+        same attempt re-sent after the ack timeout) and, when stopped, answers
+        every copy. The first hand-back moves the call; the others may already
+        be queued here, past ``Waiter.forget``. Only the current holder's
+        hand-back moves the current attempt: the others would move it again,
+        and the agent that now holds it would run it a second time.
+        """
+        if agent is None:
+            return False
+        return agent in state.drained or (state.holder is not None and agent != state.holder)
 
     async def _given_up(self, state: CallState, waiter: Waiter, agent: str | None) -> None:
         """The agent holding the call was stopped and gave it up: move it, as for a death.
