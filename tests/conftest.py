@@ -99,6 +99,8 @@ MARKS: dict[str, tuple[str, ...]] = {
     # MCP servers started as processes (stdio and streamable HTTP), and agents serving them
     "interop_mcp/": ("slow",),
     "interop_mcp/test_mcp_agent_serve.py": ("mqtt", "slow"),
+    "interop_mcp/test_mcp_list_changed.py": ("slow",),
+    "interop_mcp/test_mcp_serve_changes.py": ("mqtt", "slow"),
     "security/": ("mqtt", "slow"),
     "distributed/": ("mqtt", "slow"),
     "examples/test_distributed_example.py": ("mqtt",),

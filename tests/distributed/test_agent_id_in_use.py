@@ -138,3 +138,45 @@ async def test_agent_host_start_refuses_an_id_another_live_host_serves(
         with pytest.raises(AgentIdInUse, match=f"agent id '{FIXED}' is already served"):
             await second.start()
         assert held.reconnects == 0
+
+
+async def test_two_processes_past_the_check_leave_the_id_to_one_of_them(
+    agent_procs: AgentProcesses, caller: LiveRegistry, tmp_path: Path
+) -> None:
+    # Two restarts wait for one draining holder: its cleared card frees the id for both
+    # at once, and both serve. Without more, they would take the id from each other for
+    # ever; the older one yields instead, with one line.
+    args = ("--agent-id", FIXED, "--drain-timeout", "60")
+    old = await agent_procs.start("distributed_agents:ledger", args=args)
+    assert await agent_of(caller, old) == FIXED
+    log, gate = tmp_path / "ledger.log", tmp_path / "gate"
+    pending = asyncio.create_task(caller.remote("ledger").invoke(ledger_call("k", log, gate)))
+    await wait_until(lambda: bool(ledger_lines(log)), what="the call to start")
+    old.send_signal(signal.SIGTERM)
+    twins = [await agent_procs.start("distributed_agents:ledger", args=args) for _ in range(2)]
+    await wait_until(
+        lambda: all("held by a draining process" in agent_procs.output(t) for t in twins),
+        what="both new processes to wait for the draining one",
+    )
+    gate.touch()
+    assert (await asyncio.wait_for(pending, WAIT)).ok
+    assert await asyncio.wait_for(old.wait(), WAIT) == 0
+
+    done, _ = await asyncio.wait([asyncio.ensure_future(t.wait()) for t in twins], timeout=WAIT)
+    assert len(done) == 1  # exactly one stopped
+    loser = next(t for t in twins if t.returncode is not None)
+    winner = next(t for t in twins if t is not loser)
+    assert loser.returncode == 2
+    output = agent_procs.output(loser)
+    assert f"error: agent id '{FIXED}' is now served by another process (host " in output
+    assert f"pid {winner.pid}, started " in output
+    assert f"this process (pid {loser.pid}) stopped rather than take the id" in output
+    assert "Traceback" not in output
+    await caller.wait_until(
+        lambda: (info := caller.get(FIXED)) is not None and info.card.pid == winner.pid, WAIT
+    )
+    result = await asyncio.wait_for(
+        caller.remote("ledger").invoke(ledger_call("k2", log, gate)), WAIT
+    )
+    assert result.ok and result.output == {"key": "k2", "pid": winner.pid}, result
+    assert winner.returncode is None

@@ -56,7 +56,7 @@ async def test_killing_a_worker_mid_call_lets_its_replica_finish_each_call_once(
     log, gate = tmp_path / "effects.log", tmp_path / "gate"
     victim = await agent_procs.start("distributed_agents:effect")
     survivor = await agent_procs.start("distributed_agents:effect")
-    await agent_of(caller, victim)
+    victim_id = await agent_of(caller, victim)
     await agent_of(caller, survivor)
     keys = [f"k{i}" for i in range(6)]
     run = asyncio.create_task(
@@ -84,6 +84,8 @@ async def test_killing_a_worker_mid_call_lets_its_replica_finish_each_call_once(
     resent = [r for r in caplog.records if "re-sending as attempt" in r.getMessage()]
     assert [r.levelno for r in resent].count(logging.WARNING) == 1
     assert len(resent) == len(held_by_victim)
+    said = next(r.getMessage() for r in resent if r.levelno == logging.WARNING)
+    assert f"agent '{victim_id}' vanished (its card was cleared) while holding the call; " in said
 
 
 async def test_a_broker_restart_mid_run_does_not_stop_the_run(

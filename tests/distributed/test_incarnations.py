@@ -79,16 +79,36 @@ async def test_a_process_replaced_after_its_card_was_cleared_is_not_taken_back(
     watched: Watched,
 ) -> None:
     now = time.time()
-    await watched.publish(card(7, now, "old-process"))
+    await watched.publish(card(7, now - 60, "old-process"))  # it started first
     await watched.publish_empty()  # its Will: the new process took the client id
     await watched.publish(card(1, now, "new-process"))
-    await watched.publish(card(8, now + 1, "old-process"))  # it thawed
+    await watched.publish(card(8, now - 60, "old-process"))  # it thawed
     await watched.publish(card(2, now, "new-process"))
 
     current = watched.registry.get(AGENT)
     assert current is not None and current.card.incarnation == "new-process"
     assert current.card.seq == 2
     assert watched.changes == ["appeared", "gone", "appeared", "updated"]
+
+
+async def test_of_two_twins_taking_the_id_from_each_other_the_newer_is_taken_back(
+    watched: Watched,
+) -> None:
+    # Two processes passed the id check together: each connect fires the other's Will.
+    # The older yields (_twin_watch); the registry must then follow the newer one, even
+    # though it saw the newer one cleared and replaced by the older in between.
+    now = time.time()
+    await watched.publish(card(1, now + 1, "newer-twin"))
+    await watched.publish_empty()
+    await watched.publish(card(1, now, "older-twin"))
+    await watched.publish_empty()
+    await watched.publish(card(2, now + 1, "newer-twin"))
+    await watched.publish(card(2, now, "older-twin"))  # a last card before it yielded
+
+    current = watched.registry.get(AGENT)
+    assert current is not None and current.card.incarnation == "newer-twin"
+    assert current.card.seq == 2
+    assert watched.changes == ["appeared", "gone", "appeared", "gone", "appeared"]
 
 
 async def test_a_process_returning_after_a_broker_restart_is_the_same_agent(

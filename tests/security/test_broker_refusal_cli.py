@@ -17,7 +17,7 @@ from pathlib import Path
 
 from weft.runtime.bus.mqtt.broker import MosquittoBroker
 
-from .conftest import SecuredBroker
+from .conftest import Pki, SecuredBroker
 
 WRONG = "wrong-guess"
 TOOLS = """\
@@ -104,6 +104,27 @@ def test_weft_run_against_a_broker_it_does_not_trust_says_to_give_its_ca(
     assert f"MQTT broker at {tls_broker.url}" in line
     assert "TLS: certificate verify failed" in line
     assert "?ca=FILE" in line
+
+
+def test_a_client_certificate_the_broker_refuses_is_one_line_naming_the_tls_alert(
+    tmp_path: Path, tls_broker: MosquittoBroker, pki: Pki
+) -> None:
+    # The TLS alert reaches paho's read after the handshake: said in the error line
+    # itself, not in a log line of its own before it.
+    without = f"{tls_broker.url}?ca={pki.ca}"
+    line = one_error_line(weft(tmp_path, "run", "wf.yaml", "--broker", without))
+    assert "the broker closed the connection before accepting it (TLS: " in line
+    assert "alert certificate required; does it require a client certificate" in line
+    rogue = f"{without}&cert={pki.rogue_cert}&key={pki.rogue_key}"
+    line = one_error_line(weft(tmp_path, "agents", "--broker", rogue))
+    assert "alert unknown ca; does it require a client certificate" in line
+
+
+def test_plain_mqtt_to_a_tls_port_is_one_line(tmp_path: Path, tls_broker: MosquittoBroker) -> None:
+    plain = tls_broker.url.replace("mqtts://", "mqtt://")
+    line = one_error_line(weft(tmp_path, "run", "wf.yaml", "--broker", plain))
+    assert "closed the connection before accepting it (" in line
+    assert "is this a TLS listener? then use mqtts://)" in line
 
 
 def test_a_workflow_s_a2a_agent_behind_a_wrong_password_is_an_error_at_its_line(

@@ -344,13 +344,25 @@ async def _serve(
     from weft.protocols import Topics
     from weft.runtime.bus.mqtt.mqtt_bus import MqttBus
     from weft.runtime.remote.agent_host import AgentHost, agent_will, new_agent_id
+    from weft.runtime.remote.agent_id_check import check_agent_id
     from weft.runtime.remote.card_signing import short_key
 
+    watch = contextlib.AsyncExitStack()
+    probe = None
     if agent_id is not None and id_check:  # a generated id is unique: nobody else has it
-        await _check_free(broker, namespace, agent_id)
+        # Kept open: it sees a twin that passed the check at the same moment (_twin_watch).
+        try:
+            probe = await watch.enter_async_context(MqttBus(broker, namespace=namespace))
+            await check_agent_id(probe, agent_id)
+        except BaseException:
+            await watch.aclose()
+            raise
     agent_id = agent_id or new_agent_id(name or registry.names()[0])
     will = agent_will(Topics(namespace), agent_id)  # ValueError for an id with / + #
-    async with MqttBus(broker, namespace=namespace, client_id=agent_id, will=will) as bus:
+    async with (
+        watch,
+        MqttBus(broker, namespace=namespace, client_id=agent_id, will=will) as bus,
+    ):
         host = AgentHost(
             bus,
             registry,
@@ -361,6 +373,7 @@ async def _serve(
             heartbeat_interval=heartbeat,
             key=key,
             check_id=False,  # checked above, before this connection took the id
+            twin_watch=probe,
         )
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
@@ -390,20 +403,6 @@ async def _serve(
         async with a2a:
             await host.serve_forever(drain_timeout)
         click.echo(f"agent {agent_id} drained and stopped", err=True)
-
-
-async def _check_free(broker: str, namespace: str, agent_id: str) -> None:
-    """``AgentIdInUse`` if a live process serves ``agent_id`` (``agent_id_check``).
-
-    Looked at over a connection of its own, with a random client id: the
-    agent's own connection takes the MQTT client id, which would cut the
-    live holder off before anything could be read.
-    """
-    from weft.runtime.bus.mqtt.mqtt_bus import MqttBus
-    from weft.runtime.remote.agent_id_check import check_agent_id
-
-    async with MqttBus(broker, namespace=namespace) as probe:
-        await check_agent_id(probe, agent_id)
 
 
 @click.command("agents")

@@ -19,6 +19,7 @@ _EXPORTS: dict[str, str] = {
     "AgentDirectory": "weft.runtime.remote.directory",
     "AgentHost": "weft.runtime.remote.agent_host",
     "AgentIdInUse": "weft.runtime.remote.agent_id_check",
+    "AgentIdTaken": "weft.runtime.remote._twin_watch",
     "AgentInfo": "weft.runtime.remote.directory",
     "AgentKey": "weft.runtime.remote.card_signing",
     "CallClient": "weft.runtime.remote.call_client",
@@ -38,6 +39,7 @@ __all__ = [
     "AgentDirectory",
     "AgentHost",
     "AgentIdInUse",
+    "AgentIdTaken",
     "AgentInfo",
     "AgentKey",
     "CallClient",
@@ -55,6 +57,7 @@ __all__ = [
 __getattr__ = lazy_exports(__name__, _EXPORTS)
 
 if TYPE_CHECKING:  # pragma: no cover
+    from weft.runtime.remote._twin_watch import AgentIdTaken
     from weft.runtime.remote.agent_host import AgentHost, agent_will, hosted, new_agent_id
     from weft.runtime.remote.agent_id_check import AgentIdInUse, check_agent_id
     from weft.runtime.remote.call_client import CallClient

@@ -18,6 +18,13 @@ calls. The incarnation whose card was cleared is remembered per id (the same
 one may come back: a broker restart fires every Will), and the last
 ``REPLACED_KEPT`` incarnations replaced after a clear.
 
+One exception: a replaced process that started *after* the process that
+replaced it (``started_at``, ties broken by the incarnation: the order
+``_twin_watch`` uses) is taken back. That is not a thawed process but one
+of two twins that passed the id check together and took the id from each
+other: the older twin yields, and the newer one, which may have been seen
+cleared and replaced by it meanwhile, is the one that stays.
+
 A card of another process that replaces the current one *without* a clear
 between is taken as a restart, but does not retire the current process:
 without an ACL anyone may replay an old signed card on the topic, and
@@ -43,7 +50,9 @@ class Incarnations:
     """The incarnations of each agent id seen replaced, and those whose card was cleared."""
 
     def __init__(self) -> None:
-        self._replaced: dict[str, deque[str]] = {}
+        #: Per agent id: replaced incarnation -> the (start, incarnation) of its replacer.
+        self._replaced: dict[str, dict[str, tuple[float, str]]] = {}
+        self._order: dict[str, deque[str]] = {}
         self._cleared: dict[str, str] = {}
 
     def outdated(self, agent_id: str, known: AgentCard | None, card: AgentCard) -> bool:
@@ -53,11 +62,14 @@ class Incarnations:
         key = card.incarnation_key
         replaced = self._replaced.get(agent_id)
         if replaced is not None and key in replaced:
-            return True
+            if (card.started_at, card.incarnation or "") <= replaced[key]:
+                return True
+            del replaced[key]  # the newer of two twins: it stays, the older yields
+            self._order[agent_id].remove(key)
         if known is None:
             cleared = self._cleared.pop(agent_id, None)
             if cleared is not None and cleared != key:
-                self._retire(agent_id, cleared)
+                self._retire(agent_id, cleared, (card.started_at, card.incarnation or ""))
             return False
         if key == known.incarnation_key:
             return card.seq <= known.seq  # a retained replay of a card already seen
@@ -71,7 +83,11 @@ class Incarnations:
         if len(cleared) > CLEARED_KEPT:
             del cleared[next(iter(cleared))]
 
-    def _retire(self, agent_id: str, key: str) -> None:
-        replaced = self._replaced.setdefault(agent_id, deque(maxlen=REPLACED_KEPT))
+    def _retire(self, agent_id: str, key: str, replacer: tuple[float, str]) -> None:
+        replaced = self._replaced.setdefault(agent_id, {})
+        order = self._order.setdefault(agent_id, deque())
         if key not in replaced:
-            replaced.append(key)
+            order.append(key)
+        replaced[key] = replacer
+        while len(order) > REPLACED_KEPT:
+            replaced.pop(order.popleft(), None)

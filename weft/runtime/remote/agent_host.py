@@ -88,6 +88,7 @@ from weft.runtime.remote._drain import HANDED_BACK_PROPERTY, drained_result
 from weft.runtime.remote._held_calls import HeldCalls
 from weft.runtime.remote._host_context import HostContext, run_traced
 from weft.runtime.remote._incoming import parse_call
+from weft.runtime.remote._twin_watch import AgentIdTaken, watch_for_twins
 from weft.runtime.remote.agent_id_check import check_agent_id
 from weft.runtime.remote.card_signing import AgentKey, signed_card_json
 from weft.runtime.remote.dead_letter import publish_dead_letter
@@ -129,6 +130,10 @@ class AgentHost:
     taken the MQTT id at connect already (the broker disconnected the other
     holder, whose Will cleared its card), so the check there may come too
     late: check with another connection first, as ``weft agent serve`` does.
+    ``twin_watch``, such a connection kept open, catches what the check
+    cannot: a second process that passed it at the same moment. On a newer
+    process's card for ``agent_id`` this host stops without a word on the
+    bus and ``serve_forever`` raises ``AgentIdTaken`` (``_twin_watch``).
     """
 
     def __init__(
@@ -146,6 +151,7 @@ class AgentHost:
         others: ActionRegistry | None = None,
         key: AgentKey | None = None,
         check_id: bool | None = None,
+        twin_watch: Bus | None = None,
     ) -> None:
         self.bus = bus
         self.registry = actions if isinstance(actions, ActionRegistry) else ActionRegistry(actions)
@@ -178,6 +184,11 @@ class AgentHost:
         #: under the same agent id by it, never by comparing clocks (``AgentCard``).
         self.incarnation = os.urandom(8).hex()
         self.check_id = agent_id is not None if check_id is None else check_id
+        #: A fixed id may be started twice by mistake: watch its card topic, over a bus
+        #: with another client id (this one's is taken in turns), for a newer process.
+        self._twin_bus = twin_watch
+        self.replaced_by: AgentCard | None = None
+        """The card of the newer process this host yielded its id to (then it stopped)."""
         self._stop_requested = asyncio.Event()
         self._stopped = False
         #: Set at the drain timeout: the calls cancelled from then on are given up, not
@@ -205,6 +216,15 @@ class AgentHost:
             self._readers.append(
                 asyncio.create_task(self._read(sub), name=f"weft-agent-{self.agent_id}-{pattern}")
             )
+        if self._twin_bus is not None:
+            twins = await self._twin_bus.subscribe(self.topics.card(self.agent_id), qos=1)
+            self._subs.append(twins)
+            self._readers.append(  # ends when ``stop`` closes the subscription
+                asyncio.create_task(
+                    watch_for_twins(twins, self._started_at, self.incarnation, self._yield_id),
+                    name=f"weft-agent-{self.agent_id}-twins",
+                )
+            )
         reconnects = self.bus.reconnects  # a reconnect from here on re-publishes the card
         await self.publish_card()
         self._heartbeat = asyncio.create_task(
@@ -218,9 +238,19 @@ class AgentHost:
         self._stop_requested.set()
 
     async def serve_forever(self, drain_timeout: float = 30.0) -> None:
-        """Serve until ``request_stop()``, then drain like ``stop()``."""
+        """Serve until ``request_stop()``, then drain like ``stop()``.
+
+        Raises ``AgentIdTaken`` when it stopped because a newer process took its id.
+        """
         await self._stop_requested.wait()
         await self.stop(drain_timeout)
+        if self.replaced_by is not None:
+            raise AgentIdTaken(self.agent_id, self.replaced_by, os.getpid())
+
+    def _yield_id(self, card: AgentCard) -> None:
+        """A newer process serves this id: stop at once, publishing nothing more."""
+        self.replaced_by = card
+        self._stop_requested.set()
 
     async def stop(self, drain_timeout: float = 30.0) -> None:
         """Stop taking calls, finish those held for ``drain_timeout`` s, clear the card.
@@ -235,6 +265,9 @@ class AgentHost:
         if self._stopped:
             return
         self._stopped = True
+        if self.replaced_by is not None:
+            await self._abandon()
+            return
         self.status = AgentStatus.DRAINING
         for sub in self._subs:
             await sub.close()  # readers still dispatch what was queued before the close
@@ -269,6 +302,23 @@ class AgentHost:
         except BusError as exc:
             log.warning("agent %s could not clear its card: %s", self.agent_id, exc)
         log.info("agent %s stopped", self.agent_id)
+
+    async def _abandon(self) -> None:
+        """Stop without a word on the bus: the id, and its card topic, are another's now.
+
+        No drain: every publish would take the connection back from the newer
+        process. The callers of the calls held here move them on seeing the
+        newer process's card (a new incarnation), as for a restart.
+        """
+        tasks = [*self._readers, *self._handlers, self._heartbeat]
+        for task in tasks:
+            if task is not None:
+                task.cancel()
+        for sub in self._subs:
+            await sub.close()
+        await asyncio.gather(*(t for t in tasks if t is not None), return_exceptions=True)
+        await self._held.stop()
+        log.info("agent %s stopped (its id is served by a newer process)", self.agent_id)
 
     async def __aenter__(self) -> AgentHost:
         await self.start()

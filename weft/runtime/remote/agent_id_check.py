@@ -32,8 +32,9 @@ The check must run on a connection that does not hold the id itself
 connected *as* the agent id has already taken it from the live process,
 whose Will then cleared the card this check reads. Two processes checking at
 the same moment may both find the id free; the broker then disconnects one
-of them each time the other connects, which the bus logs as a takeover
-(``weft.runtime.bus.mqtt``).
+of them each time the other connects. Kept open and given to ``AgentHost``
+as ``twin_watch``, that connection settles it: the older process yields
+(``_twin_watch``).
 """
 
 from __future__ import annotations

@@ -433,10 +433,10 @@ class RemoteAction:
         self._resent_from[left] = count
         log.log(
             logging.WARNING if count == 1 else logging.DEBUG,
-            "%s: %s during call %s; re-sending as attempt %d%s",
+            "%s: call %s: %s; re-sending as attempt %d%s",
             self.name,
-            why,
             state.call.call_id,
+            why,
             state.attempt + 1,
             " (its other calls are re-sent too, logged at debug level)" if count == 1 else "",
         )

@@ -34,6 +34,7 @@ import asyncio
 import contextlib
 import functools
 import logging
+import re
 import socket
 import ssl
 import threading
@@ -63,6 +64,10 @@ log = logging.getLogger(__name__)
 
 _CONNECTION_LOST_CODES = {paho.MQTT_ERR_NO_CONN, paho.MQTT_ERR_CONN_LOST}
 _KEEPALIVE_TICK = 1.0  # seconds between loop_misc calls, as paho's own loop does
+_PAHO_LOG = logging.getLogger(f"{__name__}.paho")
+_SSL_ERROR = re.compile(r"\[SSL: \w+\] (.+?)(?: \(_ssl\.c:\d+\))?")
+_PAHO_LEVELS = {int(level): std for level, std in paho.LOGGING_LEVEL.items()}
+_READ_ERRORS = {"failed to receive on socket", "timeout on socket"}
 
 
 class ConnectionLostError(BusError):
@@ -115,6 +120,9 @@ class Connection:
         self._fd: int | None = None
         self._released = False
         self._keepalive: asyncio.Task[None] | None = None
+        self.socket_error: str | None = None
+        """What paho's read said when the socket failed before the CONNACK (a TLS alert)."""
+        client.on_log = self._on_log
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_publish = self._on_publish
@@ -245,6 +253,21 @@ class Connection:
             waiter.set_result(value)
 
     # -- paho callbacks (event loop thread, except where noted) ------------------
+
+    def _on_log(self, _c: paho.Client, _u: Any, level: int, buf: str) -> None:
+        """Forward paho's log to ``_PAHO_LOG``, except a read error before the CONNACK.
+
+        That error (a TLS alert: no client certificate, one from another CA)
+        is why the connect fails, so it goes into the connect's one error
+        instead of a second, separate log line.
+        """
+        if level == paho.MQTT_LOG_ERR and not self.connack.done():
+            prefix, _, why = buf.partition(": ")
+            if prefix in _READ_ERRORS:
+                ssl_said = _SSL_ERROR.fullmatch(why)  # "[SSL: X] words (_ssl.c:N)"
+                self.socket_error = f"TLS: {ssl_said[1]}" if ssl_said else why
+                return
+        _PAHO_LOG.log(_PAHO_LEVELS.get(int(level), logging.DEBUG), "%s", buf)
 
     def _on_connect(
         self, _c: paho.Client, _u: Any, _flags: Any, reason: ReasonCode, _props: Any
@@ -399,7 +422,9 @@ async def open_connection(
         _raise_unreachable(url, str(exc) or type(exc).__name__, address.tls, connect_timeout, exc)
     if reason is None:
         conn.release()
-        _raise_unreachable(url, CLOSED_BEFORE_CONNACK, address.tls, connect_timeout, None)
+        _raise_unreachable(
+            url, CLOSED_BEFORE_CONNACK, address.tls, connect_timeout, None, conn.socket_error
+        )
     if reason.is_failure:
         conn.release()
         refusal = connack_refusal(reason.value, address.username)
@@ -422,7 +447,6 @@ def _new_client(
     )
     client.suppress_exceptions = True  # an exception in a callback must not tear down the loop
     client.connect_timeout = connect_timeout
-    client.enable_logger(logging.getLogger(f"{__name__}.paho"))
     if address.username is not None:
         client.username_pw_set(address.username, address.password)
     if will is not None:
@@ -437,19 +461,31 @@ def _new_client(
 
 
 def _raise_unreachable(
-    url: str, reason: str, tls: bool, timeout: float, cause: BaseException | None
+    url: str,
+    reason: str,
+    tls: bool,
+    timeout: float,
+    cause: BaseException | None,
+    socket_error: str | None = None,
 ) -> NoReturn:
-    hint = _connect_hint(reason, tls=tls, timeout=timeout)
+    hint = _connect_hint(reason, tls=tls, timeout=timeout, socket_error=socket_error)
     raise BusError(f"cannot reach MQTT broker at {url}: {reason}{hint}") from cause
 
 
-def _connect_hint(reason: str, *, tls: bool, timeout: float) -> str:
-    """What to check when a connect failed for ``reason`` (empty if nothing useful)."""
+def _connect_hint(
+    reason: str, *, tls: bool, timeout: float, socket_error: str | None = None
+) -> str:
+    """What to check when a connect failed for ``reason`` (empty if nothing useful).
+
+    ``socket_error`` is what the read that found the socket closed said (a TLS
+    alert such as ``tlsv13 alert certificate required``): said here, in the
+    one error line, rather than in a log line of its own.
+    """
     if "refused" in reason.lower():
         return " (is it running? `weft broker` starts a local Mosquitto)"
-    if reason == CLOSED_BEFORE_CONNACK:  # the shared words, and where paho logs the TLS error
-        where = " paho's log line 'failed to receive on socket' names the TLS error" if tls else ""
-        return f" ({closed_before_connack(tls)}{where})"
+    if reason == CLOSED_BEFORE_CONNACK:  # the shared words, with the read's own error
+        said = f"{socket_error}; " if socket_error else ""
+        return f" ({said}{closed_before_connack(tls)})"
     if "timed out" in reason.lower():
         return (
             f" (no CONNACK within {timeout:g}s: is it an MQTT broker, "

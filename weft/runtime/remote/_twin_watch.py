@@ -1,0 +1,85 @@
+"""Noticing a second live process under this agent's id, and yielding the id to the newer one.
+
+``check_agent_id`` refuses a second process at start while the first one
+serves, but it cannot be atomic: two processes that look at the same moment
+both find the id free. That happens whenever two are started together, and
+also when two wait for the same draining holder: its cleared card frees the
+id for both at once. The id is also the MQTT client id, so the broker then
+disconnects one whenever the other connects, for ever.
+
+So a host also listens on its own card topic. A card there from another
+incarnation of the id, with a later start (ties broken by the incarnation,
+so both processes agree on who that is), means a newer process serves the
+id: this one yields, as a hung process that a supervisor replaced must when
+it thaws. A card from an older incarnation is ignored: its process yields
+when it reads ours, or is long gone (the retained card of a stale holder).
+Exactly one of any number of twins keeps the id.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import os
+from collections.abc import Callable
+
+from pydantic import ValidationError
+
+from weft.protocols import AgentCard, WeftError
+from weft.runtime.bus.base import Subscription
+
+__all__ = ["AgentIdTaken", "watch_for_twins"]
+
+log = logging.getLogger(__name__)
+
+
+class AgentIdTaken(WeftError):
+    """A newer process serves this agent id: this one stopped rather than fight over it."""
+
+    def __init__(self, agent_id: str, card: AgentCard, pid: int) -> None:
+        started = datetime.datetime.fromtimestamp(card.started_at, datetime.UTC)
+        super().__init__(
+            f"agent id '{agent_id}' is now served by another process (host "
+            f"{card.host or '?'}, pid {card.pid if card.pid is not None else '?'}, started "
+            f"{started:%Y-%m-%d %H:%M:%S} UTC): this process (pid {pid}) stopped rather than "
+            "take the id from it; two processes were started with one --agent-id"
+        )
+        self.agent_id = agent_id
+        self.card = card
+
+
+def newer(card: AgentCard, started_at: float, incarnation: str) -> bool:
+    """True if ``card``'s process started after ours (the incarnation breaks a tie)."""
+    return (card.started_at, card.incarnation or "") > (started_at, incarnation)
+
+
+async def watch_for_twins(
+    sub: Subscription,
+    started_at: float,
+    incarnation: str,
+    on_newer: Callable[[AgentCard], None],
+) -> None:
+    """Read the id's card topic; call ``on_newer`` once with the first newer twin's card."""
+    async for message in sub:
+        if not message.payload:
+            continue  # cleared: by our own Will or stop, or a twin's
+        try:
+            card = AgentCard.model_validate_json(message.payload)
+        except ValidationError:
+            continue
+        if card.incarnation in (None, incarnation):
+            continue  # our own card, or one from a weft without incarnations
+        if newer(card, started_at, incarnation):
+            log.error(
+                "agent %s: a newer process serves this id (host %s, pid %s); stopping this "
+                "one (pid %s) rather than fight over it",
+                card.agent_id,
+                card.host or "?",
+                card.pid,
+                os.getpid(),
+            )
+            on_newer(card)
+            return
+        log.debug(
+            "agent %s: ignoring the card of an older process (pid %s)", card.agent_id, card.pid
+        )
