@@ -40,6 +40,8 @@ def test_keys_show_prints_the_public_key_and_how_to_trust_it(tmp_path: Path) -> 
     assert result.exit_code == 0
     assert result.stdout.strip() == key.public_key
     assert f'keys: ["{key.public_key}"]' in result.stderr
+    # The entry goes in the caller's machine's trust list, not in this machine's.
+    assert "in the trust list of that machine" in result.stderr
 
 
 def test_keys_show_without_a_key_is_one_line_exit_2(tmp_path: Path) -> None:

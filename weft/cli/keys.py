@@ -76,8 +76,10 @@ def show_command(key_path: str | None) -> None:
     key = AgentKey.load(path)
     click.echo(key.public_key)
     click.echo(
-        f"\nCallers of this user on this machine trust it already. Elsewhere, add it to the "
-        f"caller's trust list ({default_trust_path()} there, or $WEFT_TRUST):\n\n"
+        f"\nCallers of this user on this machine trust it already. A caller on another "
+        f"machine trusts it once this entry is in the trust list of that machine "
+        f"(trust.yaml in the caller's key folder, ~/.weft by default, or the file "
+        f"$WEFT_TRUST names there; here that is {default_trust_path()}):\n\n"
         f'allow:\n  - actions: "*"\n    keys: ["{key.public_key}"]',
         err=True,
     )
