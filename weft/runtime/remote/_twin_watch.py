@@ -18,15 +18,13 @@ Exactly one of any number of twins keeps the id.
 
 from __future__ import annotations
 
-import datetime
 import logging
 import os
 from collections.abc import Callable
 
-from pydantic import ValidationError
-
 from weft.protocols import AgentCard, WeftError
 from weft.runtime.bus.base import Subscription
+from weft.runtime.remote.agent_id_check import card_in, process_of
 
 __all__ = ["AgentIdTaken", "watch_for_twins"]
 
@@ -37,12 +35,10 @@ class AgentIdTaken(WeftError):
     """A newer process serves this agent id: this one stopped rather than fight over it."""
 
     def __init__(self, agent_id: str, card: AgentCard, pid: int) -> None:
-        started = datetime.datetime.fromtimestamp(card.started_at, datetime.UTC)
         super().__init__(
-            f"agent id '{agent_id}' is now served by another process (host "
-            f"{card.host or '?'}, pid {card.pid if card.pid is not None else '?'}, started "
-            f"{started:%Y-%m-%d %H:%M:%S} UTC): this process (pid {pid}) stopped rather than "
-            "take the id from it; two processes were started with one --agent-id"
+            f"agent id '{agent_id}' is now served by another process ({process_of(card)}): "
+            f"this process (pid {pid}) stopped rather than take the id from it; two "
+            "processes were started with one --agent-id"
         )
         self.agent_id = agent_id
         self.card = card
@@ -61,12 +57,9 @@ async def watch_for_twins(
 ) -> None:
     """Read the id's card topic; call ``on_newer`` once with the first newer twin's card."""
     async for message in sub:
-        if not message.payload:
-            continue  # cleared: by our own Will or stop, or a twin's
-        try:
-            card = AgentCard.model_validate_json(message.payload)
-        except ValidationError:
-            continue
+        card = card_in(message)
+        if card is None:
+            continue  # cleared (by our own Will or stop, or a twin's), or not a card
         if card.incarnation in (None, incarnation):
             continue  # our own card, or one from a weft without incarnations
         if newer(card, started_at, incarnation):

@@ -51,7 +51,7 @@ from weft.protocols.remote import card_age
 from weft.runtime.bus.base import Bus
 from weft.runtime.remote.call_client import CallClient
 
-__all__ = ["AgentIdInUse", "check_agent_id"]
+__all__ = ["AgentIdInUse", "card_in", "check_agent_id", "process_of"]
 
 log = logging.getLogger(__name__)
 
@@ -60,11 +60,9 @@ class AgentIdInUse(WeftError):
     """Another live process serves this agent id on this namespace: stop it or pick another."""
 
     def __init__(self, agent_id: str, card: AgentCard) -> None:
-        started = datetime.datetime.fromtimestamp(card.started_at, datetime.UTC)
         super().__init__(
-            f"agent id '{agent_id}' is already served by a live process (host "
-            f"{card.host or '?'}, pid {card.pid if card.pid is not None else '?'}, started "
-            f"{started:%Y-%m-%d %H:%M:%S} UTC); stop it first or pick another --agent-id"
+            f"agent id '{agent_id}' is already served by a live process "
+            f"({process_of(card)}); stop it first or pick another --agent-id"
         )
         self.agent_id = agent_id
         self.card = card
@@ -111,7 +109,7 @@ async def _until_free(
     """Follow the card on the id's topic until the id is free, or raise ``AgentIdInUse``."""
     said_draining = False
     while True:
-        card = _card(message)
+        card = card_in(message)
         if card is None:
             return  # cleared (stopped, died) or no weft card
         age = card_age(
@@ -157,7 +155,15 @@ async def _until_free(
             return
 
 
-def _card(message: Message) -> AgentCard | None:
+def process_of(card: AgentCard) -> str:
+    """The process a card speaks for, as the user can find it: host, pid and start."""
+    started = datetime.datetime.fromtimestamp(card.started_at, datetime.UTC)
+    pid = card.pid if card.pid is not None else "?"
+    return f"host {card.host or '?'}, pid {pid}, started {started:%Y-%m-%d %H:%M:%S} UTC"
+
+
+def card_in(message: Message) -> AgentCard | None:
+    """The card a message of a card topic holds; None when cleared or not a card."""
     if not message.payload:
         return None
     try:
