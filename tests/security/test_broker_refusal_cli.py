@@ -117,7 +117,10 @@ def test_a_client_certificate_the_broker_refuses_is_one_line_naming_the_tls_aler
     assert "alert certificate required; does it require a client certificate" in line
     rogue = f"{without}&cert={pki.rogue_cert}&key={pki.rogue_key}"
     line = one_error_line(weft(tmp_path, "agents", "--broker", rogue))
-    assert "alert unknown ca; does it require a client certificate" in line
+    # Under load the broker's close can overtake its alert (seen once in CI: paho then
+    # reads a bare EOF). The line must still name the likely cause either way.
+    assert "does it require a client certificate, and trust this one?" in line
+    assert "alert unknown ca;" in line or "(EOF occurred in violation of protocol" in line
 
 
 def test_plain_mqtt_to_a_tls_port_is_one_line(tmp_path: Path, tls_broker: MosquittoBroker) -> None:
