@@ -26,7 +26,7 @@ from weft.runtime import Journal, resume_run, run_workflow
 from weft.runtime.bus.inprocess import InProcessBroker, InProcessBus
 from weft.runtime.remote.agent_host import AgentHost
 from weft.runtime.remote.live_registry import LiveRegistry
-from weft.runtime.teams import Team
+from weft.runtime.teams import Cluster, Team
 
 MEMBERS = """
 from typing import Any
@@ -332,3 +332,51 @@ async def test_a_team_served_by_an_agent_answers_a_member_named_by_string(
         )
     assert done.state is RunState.SUCCEEDED, done.nodes["discuss"].error
     assert done.nodes["discuss"].output["conclusion"] == "the plan: hold"
+
+
+async def test_a_cluster_member_that_asks_stops_the_cluster_and_the_answer_reaches_it(
+    tmp_path: Path,
+) -> None:
+    """A FoA cluster stops after the round in which a member asked, then the synthesizer's
+    question; both answers reach the member calls that asked, in order."""
+    drafted: list[str] = []
+
+    @tool
+    def ada(task: str, context: dict[str, Any], ctx: ActionContext) -> Any:
+        drafted.append(f"ada {context['mode']}")
+        if context["mode"] == "refine":
+            return f"ada's estimate in {ctx.ask('Which currency?', choices=['EUR', 'USD'])}"
+        return "ada's draft"
+
+    @tool
+    async def ben(task: str, context: dict[str, Any], ctx: ActionContext) -> Any:
+        drafted.append(f"ben {context['mode']}")
+        if context["mode"] == "synthesize":
+            tone = ctx.ask("Formal or casual?")
+            return f"{tone}: " + " + ".join(str(o["output"]) for o in context["outputs"])
+        return "ben's draft"
+
+    wf = Workflow("estimate")
+    cluster = Cluster("pricing", [ada, ben], rounds=1, synthesizer=ben)
+    wf.node("price", cluster, with_={"task": "price the job"})
+    journal = Journal(tmp_path / "journal.db")
+
+    first = await run_workflow(wf, journal=journal, tracer=False)
+    assert first.state is RunState.NEEDS_INPUT
+    assert question_of(first.nodes["price"].error) == {
+        "question": "ada asks: Which currency?",
+        "choices": ["EUR", "USD"],
+        "index": 0,
+    }
+    assert "synthesize" not in " ".join(drafted)  # no synthesis before the answer
+
+    second = await resume_run(
+        first.run_id, journal=journal, definition=wf, answers={"price": "EUR"}, tracer=False
+    )
+    assert question_of(second.nodes["price"].error)["question"] == "ben asks: Formal or casual?"  # type: ignore[index]
+
+    done = await resume_run(
+        first.run_id, journal=journal, definition=wf, answers={"price": "formal"}, tracer=False
+    )
+    assert done.state is RunState.SUCCEEDED, done.nodes["price"].error
+    assert done.nodes["price"].output["synthesis"] == "formal: ada's estimate in EUR + ben's draft"

@@ -14,7 +14,10 @@ Members follow the team member protocol (``{task, context}``; see
 ``synthesize`` (``outputs``: every member's final answer). A member answers
 with anything; a ``MemberReply``-shaped dict gives its ``text``. A member
 that fails keeps its previous answer (and the failure is on its message), so
-one bad round does not lose the channel's work.
+one bad round does not lose the channel's work. A member that asks a person
+(``ctx.ask``) is no failure: the cluster stops after that round and its call
+ends ``needs_input`` with the question, as a team's does (``answering.py``);
+``weft resume --answer NODE=VALUE`` runs the cluster again with the answers.
 """
 
 from __future__ import annotations
@@ -134,6 +137,8 @@ class Cluster(SpecHolder):
         async with conversation_channel(self.bus, self.name, call.call_id) as channel:
             run = _ClusterRun(self, task, [str(s) for s in subtasks], channel, caller, material)
             output = await run.run()
+        if caller.asked is not None:  # answered by `weft resume --answer NODE=...`
+            return caller.asked.result(call.call_id, self.name, caller.usage)
         return ActionResult.success(call.call_id, output, caller.usage)
 
 
@@ -169,7 +174,11 @@ class _ClusterRun:
         )
         await self._round(MessageType.DRAFT, 0)
         for number in range(1, self.cluster.rounds + 1):
+            if self.caller.asked is not None:  # a person must answer first: no more rounds
+                return {}
             await self._round(MessageType.REFINEMENT, number)
+        if self.caller.asked is not None:
+            return {}
         synthesizer = self.cluster.synthesizer or self.cluster.members[0]
         outputs = [
             {"member": n, "subtask": s, "output": o}
@@ -180,6 +189,8 @@ class _ClusterRun:
         result = await self.caller.call(
             synthesizer, context, parent_id=span_id, prompt=_synthesis_prompt(self.task, outputs)
         )
+        if self.caller.asked is not None:  # the synthesizer asked: the cluster stops on it
+            return {}
         synthesis = task_output(result.output) if result.ok else None
         await self._post(
             MessageType.SYNTHESIS,
