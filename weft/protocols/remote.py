@@ -85,6 +85,12 @@ class AgentLoad(BaseModel):
     capacity: int = Field(default=1, ge=1, description="Calls the agent runs at once.")
     served: int = Field(default=0, ge=0, description="Calls answered since the agent started.")
     failed: int = Field(default=0, ge=0, description="Of those, answered with a non-ok state.")
+    unsent: int = Field(
+        default=0,
+        ge=0,
+        description="Replies the broker could not take (broker unreachable past the reconnect "
+        "timeout); their callers re-send and get the kept result.",
+    )
 
     @property
     def ratio(self) -> float:

@@ -89,6 +89,7 @@ from weft.runtime.remote._held_calls import HeldCalls
 from weft.runtime.remote._host_context import HostContext, run_traced
 from weft.runtime.remote._incoming import parse_call
 from weft.runtime.remote._twin_watch import AgentIdTaken, watch_for_twins
+from weft.runtime.remote._unsent_replies import UnsentReplies
 from weft.runtime.remote.agent_id_check import check_agent_id
 from weft.runtime.remote.card_signing import AgentKey, signed_card_json
 from weft.runtime.remote.dead_letter import publish_dead_letter
@@ -170,6 +171,7 @@ class AgentHost:
         self.key = key
         self.status = AgentStatus.SERVING
         self.load = AgentLoad(capacity=concurrency)
+        self._unsent = UnsentReplies(self.agent_id, self.load)
         self.dead_letters = 0
         self._limit = asyncio.Semaphore(concurrency)
         self._calls = CallTable(dedup_size)
@@ -574,7 +576,10 @@ class AgentHost:
                 properties=MessageProperties(user_properties=user),
             )
         except BusError as exc:  # the caller re-sends; the result stays cached
-            log.warning("agent %s could not reply on %s: %s", self.agent_id, request.topic, exc)
+            self._unsent.failed(request.topic, exc)
+            return
+        if self._unsent.streak:
+            self._unsent.replied()
 
 
 def hosted(objects: Iterable[Any]) -> ActionRegistry:
