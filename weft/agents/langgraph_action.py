@@ -21,7 +21,10 @@ What maps to what:
 - an exception the graph raises (a node's error, ``GraphRecursionError``) is an
   ``error`` result naming the graph; usage is not known, so it is zero;
 - a graph compiled with a checkpointer gets ``thread_id`` = the call's
-  idempotency key, so a retry of the same call resumes the same thread.
+  idempotency key, so a retry of the same call resumes the same thread;
+- a graph that stops on ``interrupt()`` ends the call ``needs_input`` with the
+  interrupt's question, and the answers of ``weft resume --answer`` resume it
+  (``_langgraph_interrupts``).
 
 ``langgraph`` is an optional dependency (the ``langgraph`` extra); this module
 imports it only to convert messages, and says how to install it when missing.
@@ -33,6 +36,7 @@ import dataclasses
 import typing
 from typing import Any
 
+from weft.agents import _langgraph_interrupts as interrupts
 from weft.agents._deadline import within_deadline
 from weft.protocols import (
     ActionCall,
@@ -42,6 +46,7 @@ from weft.protocols import (
     ActionSpec,
     CapabilityCard,
 )
+from weft.protocols.actions import idempotency_key_of
 
 __all__ = ["LangGraphAction", "from_langgraph", "is_langgraph_graph"]
 
@@ -134,6 +139,7 @@ class LangGraphAction:
             raise TypeError(f"{graph!r} is not a compiled LangGraph graph (call .compile())")
         self.graph = graph
         self.recursion_limit = recursion_limit
+        self._with_memory: Any = None
         graph_name = getattr(graph, "name", None) or "langgraph"
         self._spec = ActionSpec(
             name=name or graph_name,
@@ -157,25 +163,67 @@ class LangGraphAction:
     def __repr__(self) -> str:
         return f"<langgraph {self._spec.name}>"
 
-    def _config(self, ctx: ActionContext) -> dict[str, Any]:
+    def _config(self, graph: Any, thread: str) -> dict[str, Any]:
         config: dict[str, Any] = {"run_name": self._spec.name}
         if self.recursion_limit is not None:
             config["recursion_limit"] = self.recursion_limit
-        if getattr(self.graph, "checkpointer", None) is not None:
-            config["configurable"] = {"thread_id": ctx.idempotency_key}
+        if getattr(graph, "checkpointer", None) is not None:
+            config["configurable"] = {"thread_id": thread}
         return config
 
+    def _resumable(self) -> Any:
+        """The graph, or a copy with an in-memory checkpointer: resuming an interrupt needs one."""
+        if getattr(self.graph, "checkpointer", None) is not None:
+            return self.graph
+        if self._with_memory is None:
+            from langgraph.checkpoint.memory import InMemorySaver
+
+            self._with_memory = self.graph.copy(update={"checkpointer": InMemorySaver()})
+        return self._with_memory
+
     async def invoke(self, call: ActionCall, ctx: ActionContext) -> ActionResult:
-        """Run the graph once; never raises for the graph's failures (cancellation passes)."""
+        """Run the graph once; never raises for the graph's failures (cancellation passes).
+
+        A graph that stops on ``interrupt()`` asks a person (``_langgraph_interrupts``).
+        """
         try:
             state = await within_deadline(
-                call, self.name, lambda: self.graph.ainvoke(dict(call.arguments), self._config(ctx))
+                call, self.name, lambda: interrupts.detached(self._run(call))
             )
         except Exception as exc:
             return ActionResult.from_exception(call.call_id, exc, source=self.name)
-        if isinstance(state, ActionResult):
+        return state if isinstance(state, ActionResult) else self._result(call, state)
+
+    async def _run(self, call: ActionCall) -> Any:
+        """The graph's final state, its answers given: one ``Command(resume=...)`` each."""
+        if not call.answers:
+            graph = self.graph
+            config = self._config(graph, idempotency_key_of(call))
+            return await graph.ainvoke(dict(call.arguments), config)
+        graph = self._resumable()
+        config = self._config(
+            graph, interrupts.answers_thread(idempotency_key_of(call), call.answers)
+        )
+        try:
+            state = await graph.ainvoke(dict(call.arguments), config)
+            for answer in call.answers:
+                waiting = interrupts.pending(state)
+                if not waiting:
+                    break
+                state = await graph.ainvoke(interrupts.resume_command(waiting[0], answer), config)
             return state
-        return ActionResult.success(call.call_id, to_json_data(state))
+        finally:
+            if graph is self._with_memory:  # weft's own checkpoints: kept for this call only
+                await graph.checkpointer.adelete_thread(config["configurable"]["thread_id"])
+
+    def _result(self, call: ActionCall, state: Any) -> ActionResult:
+        waiting = interrupts.pending(state)
+        if not waiting:
+            return ActionResult.success(call.call_id, to_json_data(state))
+        first = waiting[0]
+        shown = to_json_data(getattr(first, "value", None))
+        # the answers given so far were each taken by one interrupt, in order
+        return interrupts.asked(call.call_id, self.name, first, len(call.answers), shown)
 
 
 def from_langgraph(
