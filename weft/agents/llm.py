@@ -42,6 +42,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from weft.agents.answering import Answering, asks, invoke_answered
 from weft.agents.chat_model import (
     ChatModel,
     ChatSession,
@@ -344,6 +345,7 @@ class LLMAgent:
         toolset: ToolSet,
     ) -> ActionResult:
         repairs = 0
+        answering = Answering(call.answers)
         for turn in range(self.max_turns):
             completion = await session.complete(
                 messages,
@@ -358,8 +360,11 @@ class LLMAgent:
             if getattr(message, "tool_calls", None):
                 messages.append(_assistant_message(message))
                 replies = await asyncio.gather(
-                    *(self._run_tool(tc, toolset, ctx) for tc in message.tool_calls)
+                    *(self._run_tool(tc, toolset, ctx, answering) for tc in message.tool_calls)
                 )
+                asked = answering.asked
+                if asked is not None:  # a tool asks a person: the agent stops too
+                    return asked.result(call.call_id, self.name, Usage(), role="tool", of="")
                 messages.extend(replies)
                 continue
             refusal = getattr(message, "refusal", None)
@@ -407,9 +412,15 @@ class LLMAgent:
         return {"type": "function", "function": {"name": toolset.wire_name(choice)}}
 
     async def _run_tool(
-        self, tool_call: Any, toolset: ToolSet, ctx: ActionContext
+        self, tool_call: Any, toolset: ToolSet, ctx: ActionContext, answering: Answering
     ) -> dict[str, Any]:
-        """Run one tool call; every failure becomes a tool message, never an exception."""
+        """Run one tool call; every failure becomes a tool message, never an exception.
+
+        A tool that asks a person is not a failure to show the model (it would
+        carry on without the answer, past an approval say): it is called again
+        with the answers this agent's call was resumed with, and when they run
+        out ``answering.asked`` holds its question, on which the agent stops.
+        """
         function = getattr(tool_call, "function", None)
         if function is None:
             return _error_message(tool_call.id, "UnsupportedToolCall", "only function tools exist")
@@ -428,5 +439,16 @@ class LLMAgent:
             return _error_message(
                 tool_call.id, "MalformedArguments", "arguments must be a JSON object"
             )
-        result = await ctx.invoke(action, arguments)
+        asker = f"tool '{action}'"
+
+        async def once(answers: tuple[Any, ...]) -> ActionResult:
+            return await invoke_answered(ctx, action, arguments, answers, asker)
+
+        turn = answering.start()
+        try:
+            result = await once(())
+            if asks(result):
+                result = await answering.answer(turn, action, result, once)
+        finally:
+            answering.settle(turn)
         return tool_message(tool_call.id, result)

@@ -21,7 +21,7 @@ illegal move is an error, never a message. What else can happen:
 - a member that asks a person (``ctx.ask``) stops the conversation where it
   is, with no further turns: the team's call ends ``needs_input`` with the
   question, and resuming it holds the conversation again with the answers
-  (``answering.py``).
+  (``weft.agents.answering``).
 
 Task results and progress are published by the tasks themselves, whenever
 they finish, and reach the log through the bus like every other message.

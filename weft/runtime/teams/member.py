@@ -31,10 +31,10 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from weft.agents.answering import Answering, Asked, asks, invoke_answered
 from weft.protocols import Action, ActionCall, ActionResult, ActionSpec, Usage
 from weft.protocols.human_input import Questions
 from weft.protocols.teams import MemberReply, TeamMessage
-from weft.runtime.teams.answering import Answering, Asked, asks
 from weft.runtime.teams.team_spans import TeamSpans
 
 #: Seconds past ``turn_timeout`` before a member call is abandoned: the call's deadline says
@@ -248,7 +248,7 @@ class MemberCaller:
     abandoned as a ``Timeout`` failure. Either way the member is dead.
 
     A member that asks a person is no failure: ``answering`` hands it the
-    answers the team's call carries (``answering.py``), and ``asked`` is the
+    answers the team's call carries (``weft.agents.answering``), and ``asked`` is the
     question the team stops on when they run out.
     """
 
@@ -327,25 +327,9 @@ class MemberCaller:
     async def _named(
         self, name: str, arguments: dict[str, Any], answers: tuple[Any, ...]
     ) -> ActionResult:
-        """Call the action named ``name`` through the team's context, with ``answers``.
-
-        A context that cannot pass answers on (its ``invoke`` takes no
-        ``answers``) fails the call: the member's question could never be answered.
-        """
-        if not answers:
-            result: ActionResult = await self.ctx.invoke(name, arguments)
-            return result
-        try:
-            pending = self.ctx.invoke(name, arguments, answers=answers)
-        except TypeError:
-            return ActionResult.failure(
-                "",
-                "UnansweredQuestion",
-                f"member '{name}' asks a person, but the team's context "
-                f"({type(self.ctx).__name__}) cannot pass answers to a member called by name",
-            )
-        result = await pending
-        return result
+        """Call the action named ``name`` through the team's context, with ``answers``
+        (``invoke_answered``: a context that cannot pass them on fails the call)."""
+        return await invoke_answered(self.ctx, name, arguments, answers, f"member '{name}'")
 
     async def _direct(
         self,

@@ -10,7 +10,7 @@ in-process bus of its own.
 A member that asks a person (``ctx.ask``) stops the team: its call ends
 ``needs_input`` with the member's question, and ``weft resume --answer
 TEAM_NODE=VALUE`` holds the conversation again from its start with the
-answers, each going to the member call that asked (``answering.py``).
+answers, each going to the member call that asked (``weft.agents.answering``).
 
 A team is a member like any other, so teams nest. A call's ``context``
 says how many teams enclose it (``team_depth``); at ``team_up_depth`` a team

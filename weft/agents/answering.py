@@ -1,25 +1,27 @@
-"""A person's answers to a team's questions, handed to the members that asked them.
+"""A person's answers to the questions of calls made inside one call (a team's, an agent's).
 
-A member that asks (``ctx.ask``, ``NeedsInput``, a remote agent that asks)
-stops the whole team: the team's call ends ``needs_input`` with the member's
-question, and ``weft resume --answer TEAM_NODE=VALUE`` calls the team again
-from its start with the answers in its ``ActionCall.answers``. They are the
-answers to every question asked in one conversation, in the order they were
-asked, whoever asked them; the conversation runs again, and each member
-call that asks gets the next ones.
+A team's member, or a tool an ``LLMAgent`` calls, may ask a person
+(``ctx.ask``, ``NeedsInput``, a remote agent that asks). That stops the call
+that made it: the team's (or agent's) call ends ``needs_input`` with the
+question, and ``weft resume --answer NODE=VALUE`` calls it again from its
+start with the answers in its ``ActionCall.answers``. They are the answers
+to every question asked inside it, in the order they were asked, whoever
+asked them; the conversation (or the agent's loop) runs again, and each
+inner call that asks gets the next ones.
 
-A member call is first made without answers: one that asks nothing (most
+An inner call is first made without answers: one that asks nothing (most
 turns) runs once, as it always does. One that asks gets, one more at a time,
 the answers not yet taken, and is called again from its start each time (as
 a resumed node is), until it stops asking or the answers run out. So the
-team learns how many answers a call took without seeing its asks, which
-happen wherever the member runs: in a worker thread, in an agent process on
+caller learns how many answers a call took without seeing its asks, which
+happen wherever the callee runs: in a worker thread, in an agent process on
 another machine, in a nested team.
 
-Calls that run at the same time (a team's tasks) take answers in the order
-they started, not the order they happen to ask in, so a resumed conversation
-hands each answer to the call that asked its question: a call that asks
-waits until every call started before it has finished or taken its answers.
+Calls that run at the same time (a team's tasks, an agent's parallel tool
+calls) take answers in the order they started, not the order they happen
+to ask in, so a resumed run hands each answer to the call that asked its
+question: a call that asks waits until every call started before it has
+finished or taken its answers.
 """
 
 from __future__ import annotations
@@ -43,15 +45,21 @@ class Asked:
     choices: list[Any] | None
     index: int
 
-    def result(self, call_id: str, team: str, usage: Any) -> ActionResult:
-        """The team call's ``needs_input`` result, carrying this question for ``weft resume``.
+    def result(
+        self, call_id: str, owner: str, usage: Any, *, role: str = "member", of: str = "team"
+    ) -> ActionResult:
+        """The outer call's ``needs_input`` result, carrying this question for ``weft resume``.
 
-        ``question`` names the member, so a person answering sees who asks;
-        ``details.member`` and ``details.member_question`` keep both apart.
+        The message says whose call stopped and who asked (``team 'launch': member
+        'alice' asks: ...``; for an agent's tool, ``of=""`` and ``role="tool"``:
+        ``support: tool 'refund' asks: ...``). ``question`` names the asker, so a
+        person answering sees who asks; ``details.member`` and
+        ``details.member_question`` keep both apart.
         """
+        prefix = f"{of} '{owner}'" if of else owner
         error = ErrorInfo(
             type=NEEDS_INPUT_TYPE,
-            message=f"team '{team}': member '{self.member}' asks: {self.question}",
+            message=f"{prefix}: {role} '{self.member}' asks: {self.question}",
             details={
                 "question": f"{self.member} asks: {self.question}",
                 "choices": self.choices,
@@ -63,6 +71,31 @@ class Asked:
         return ActionResult(
             call_id=call_id, state=ActionState.NEEDS_INPUT, error=error, usage=usage
         )
+
+
+async def invoke_answered(
+    ctx: Any, name: str, arguments: dict[str, Any], answers: tuple[Any, ...], asker: str
+) -> ActionResult:
+    """Call the action ``name`` through ``ctx`` with ``answers`` (none: a plain call).
+
+    A context that cannot pass answers on (its ``invoke`` takes no ``answers``)
+    fails the call: the question could never be answered. ``asker`` says who
+    asked, for that error (``member 'alice'``, ``tool 'refund'``).
+    """
+    if not answers:
+        result: ActionResult = await ctx.invoke(name, arguments)
+        return result
+    try:
+        pending = ctx.invoke(name, arguments, answers=answers)
+    except TypeError:
+        return ActionResult.failure(
+            "",
+            "UnansweredQuestion",
+            f"{asker} asks a person, but the context it is called through "
+            f"({type(ctx).__name__}) cannot pass answers to an action called by name",
+        )
+    result = await pending
+    return result
 
 
 def asks(result: ActionResult) -> bool:
