@@ -51,6 +51,7 @@ MARKS: dict[str, tuple[str, ...]] = {
     "runtime/test_executor.py": ("core",),
     "runtime/test_resume.py": ("core",),
     "runtime/test_human_input.py": ("core",),
+    "runtime/test_critic_asks.py": ("core",),
     "runtime/test_resume_leases.py": ("core",),
     "runtime/test_sync_tools.py": ("core",),
     "runtime/test_tracing_spans.py": ("core",),

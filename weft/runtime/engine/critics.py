@@ -20,6 +20,13 @@ A revision is a call of the source node's action under the key
 ``{source}->{target}~{round}``: journaled like a node's call, so a resumed
 run serves it from the journal instead of calling again.
 
+A critic may ask a person (``ctx.ask``: a human review on the edge). The
+edge then delivers nothing yet: its target ends ``needs_input``, the
+question is journaled under the review's own key (``critic_key``:
+``{source}->{target}:critic``, ``~{round}`` before ``:critic`` for a later
+round), and ``weft resume --answer KEY=VALUE`` (or ``--answer TARGET=...``)
+asks the critic again with the answers.
+
 ``settle`` is the exchange itself, given a way to ask the critic and a way to
 have the source revise; ``review_edge`` gives it weft's engine's calls, which
 LangGraph's engine uses too (``langgraph_nodes``), so both engines hold one rule.
@@ -34,7 +41,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from weft.protocols import ActionCall, ActionResult, ActionSpec
+from weft.protocols import ActionCall, ActionResult, ActionSpec, ActionState, EventKind, NodeState
+from weft.protocols.actions import NEEDS_INPUT_TYPE, ErrorInfo
+from weft.protocols.human_input import question_of
 from weft.runtime.engine.arguments import ForeachPlan, node_arguments
 from weft.runtime.engine.compiled import CompiledEdge, single_parameter
 from weft.runtime.engine.execution_context import ExecutionContext
@@ -52,6 +61,8 @@ class Verdict:
     artifact: Any
     rounds: int = 0
     error: str | None = None
+    #: The critic asked a person: the target waits (``needs_input``) with this error.
+    asked: ErrorInfo | None = None
 
 
 class Broken:
@@ -82,6 +93,8 @@ async def settle(
         result = await ask(artifact, rounds)
         if on_review is not None:
             on_review(edge, result, rounds)
+        if asks(result):
+            return Verdict(True, artifact, rounds, asked=waiting(edge, result))
         if not result.ok:
             return Verdict(True, artifact, rounds, f"critic on {_named(edge)}: {_failure(result)}")
         approved, artifact, feedback = read_review(result.output, artifact)
@@ -113,6 +126,26 @@ async def review_edge(
         return await revise(calls, edge, source, inputs, draft, feedback, rounds)
 
     return await settle(edge, artifact, ask, again, on_review)
+
+
+def asks(result: ActionResult) -> bool:
+    """Whether a critic's ``result`` stopped for a person's answer."""
+    return result.state is ActionState.NEEDS_INPUT and question_of(result.error) is not None
+
+
+def waiting(edge: CompiledEdge, result: ActionResult) -> ErrorInfo:
+    """The target's error while the edge's critic waits for an answer. It holds no question
+    itself: the question is the critic's, journaled under its key (``critic_key``)."""
+    message = result.error.message if result.error is not None else "asks"
+    return ErrorInfo(
+        type=NEEDS_INPUT_TYPE,
+        message=f"critic on {_named(edge)} waits for an answer: {message}",
+    )
+
+
+def critic_key(call: ActionCall) -> str:
+    """The execution key a critic call's question is journaled and answered under."""
+    return f"{call.node}:critic"
 
 
 def read_review(output: Any, artifact: Any) -> tuple[bool, Any, str]:
@@ -164,7 +197,12 @@ async def call_critic(
         calls.trace_id,
         calls.parent_id,
     )
-    ctx = ExecutionContext(calls, calls.workflow.nodes[edge.target], call.node or "", call)
+    key = critic_key(call)
+    answered = calls.answers.get(key) if calls.answers else None
+    if answered:
+        call.answers = tuple(answered)
+    target = calls.workflow.nodes[edge.target]
+    ctx = ExecutionContext(calls, target, call.node or "", call)
     started = time.time()
     try:
         result = await critic.invoke(call, ctx)
@@ -174,6 +212,9 @@ async def call_critic(
         result = ActionResult.from_exception(call.call_id, exc, source=critic.spec.name)
     calls.trace_call(call, result, started, kind="critic")
     calls.tally.add(result.usage)
+    if asks(result) or answered:  # journaled: the question, or that it was answered
+        state = NodeState.NEEDS_INPUT if asks(result) else NodeState.SUCCEEDED
+        calls.event(EventKind.NODE_FINISHED, target, key, state, None, error=result.error)
     return result
 
 

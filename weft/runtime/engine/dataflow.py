@@ -17,6 +17,7 @@ from collections import deque
 from typing import Any, NamedTuple
 
 from weft.protocols import NodeState
+from weft.protocols.actions import ErrorInfo
 from weft.runtime.engine.compiled import CompiledEdge, PreparedWorkflow
 from weft.runtime.engine.slots import Slot, Verdict
 from weft.workflows.expressions import ExpressionError
@@ -84,8 +85,9 @@ class Dataflow:
         #: The latest output of every node that succeeded.
         self.outputs: dict[str, Any] = {}
         #: Nodes that must fail instead of running: a condition or critic on an edge
-        #: into them broke (the message says which).
-        self.edge_errors: dict[str, str] = {}
+        #: into them broke (the message says which); or wait (``needs_input``) because
+        #: an edge's critic asked a person (an ``ErrorInfo``).
+        self.edge_errors: dict[str, str | ErrorInfo] = {}
         self.loop_counts: dict[tuple[str, str], int] = {}
 
     def start(self) -> list[Slot]:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
+from weft.protocols.actions import ErrorInfo
 from weft.runtime.engine.compiled import CompiledEdge, CompiledNode
 from weft.runtime.engine.slots import Slot
 from weft.workflows.expressions import ExpressionError
@@ -48,8 +49,9 @@ def condition_holds(edge: CompiledEdge, state: dict[str, Any]) -> bool | str:
         return f"edge {edge.source} -> {edge.target}: {exc}"
 
 
-def slot_of(node: CompiledNode, state: dict[str, Any]) -> tuple[Slot, str | None]:
-    """``node``'s join over the edges resolved so far; and a broken edge's message.
+def slot_of(node: CompiledNode, state: dict[str, Any]) -> tuple[Slot, str | ErrorInfo | None]:
+    """``node``'s join over the edges resolved so far; and a broken edge's message (or,
+    when an edge's critic asked a person, the error the node waits with).
 
     An edge is resolved once its source has a state (or, with a critic, once
     the critic's node recorded what it delivered). A loop edge that has
@@ -59,7 +61,7 @@ def slot_of(node: CompiledNode, state: dict[str, Any]) -> tuple[Slot, str | None
     slot.runs = state.get("runs", {}).get(node.name, 0)
     states, outputs = state.get("states", {}), state.get("outputs", {})
     edges = state.get("edges", {})
-    broken: str | None = state.get("loop_errors", {}).get(node.name)
+    broken: str | ErrorInfo | None = state.get("loop_errors", {}).get(node.name)
     for edge in node.incoming:
         if edge.critic is not None:
             record = edges.get(label(edge))
@@ -67,6 +69,8 @@ def slot_of(node: CompiledNode, state: dict[str, Any]) -> tuple[Slot, str | None
                 continue
             kind, artifact = record["state"], record.get("artifact")
             broken = broken or record.get("error")
+            if broken is None and record.get("asked"):
+                broken = ErrorInfo.model_validate(record["asked"])
         else:
             done = states.get(edge.source)
             if done is None or done == RUNNING:

@@ -220,7 +220,7 @@ class GraphNodes:
 
     def _ready(
         self, node: CompiledNode, state: dict[str, Any]
-    ) -> tuple[Slot, str | None] | dict[str, Any] | None:
+    ) -> tuple[Slot, str | ErrorInfo | None] | dict[str, Any] | None:
         """The node's slot and a broken edge's message when it launches, the update that
         skips it (journaled as weft's engine does), or None while it waits (or was decided
         by an earlier poke)."""
@@ -411,6 +411,7 @@ class GraphNodes:
                         "state": DELIVERED if verdict.deliver else INACTIVE,
                         "artifact": verdict.artifact,
                         "error": verdict.error,
+                        "asked": verdict.asked.model_dump() if verdict.asked else None,
                         "rounds": verdict.rounds,
                     }
             return Command(update={"edges": {key: record}}, goto=self.entry(edge.target))

@@ -177,7 +177,9 @@ class NodeCalls:
             outcome.span_id = self.next_call_id()
         return outcome
 
-    async def run(self, slot: Slot, outcome: NodeOutcome, edge_error: str | None) -> None:
+    async def run(
+        self, slot: Slot, outcome: NodeOutcome, edge_error: str | ErrorInfo | None
+    ) -> None:
         """Run the node and fill in ``outcome``; its events and span are recorded.
 
         Only ``CancelledError`` propagates: any other exception here is a bug
@@ -214,7 +216,7 @@ class NodeCalls:
                 self._trace_node(node, outcome)
 
     def _arguments(
-        self, slot: Slot, outcome: NodeOutcome, edge_error: str | None
+        self, slot: Slot, outcome: NodeOutcome, edge_error: str | ErrorInfo | None
     ) -> dict[str, Any] | ForeachPlan | None:
         """What the node's call takes, or None when ``outcome`` is decided without a call.
 
@@ -223,6 +225,11 @@ class NodeCalls:
         from the cache.
         """
         node = slot.node
+        if isinstance(edge_error, ErrorInfo):  # an edge's critic asked a person: wait too
+            outcome.state = NodeState.NEEDS_INPUT
+            outcome.error = edge_error
+            self.event(EventKind.NODE_FINISHED, node, outcome.key, outcome.state, outcome)
+            return None
         if edge_error is not None:
             self._fail(node, outcome, "ConditionError", edge_error)
             return None

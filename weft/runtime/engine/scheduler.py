@@ -280,6 +280,8 @@ class Execution:
         verdict = await review_edge(self.calls, edge, artifact, source, self.inputs, self.reviewed)
         if verdict.error is not None:
             self.flow.edge_errors[edge.target] = verdict.error
+        elif verdict.asked is not None:  # the target waits for the critic's answer
+            self.flow.edge_errors.setdefault(edge.target, verdict.asked)
         if not self.aborted:
             advance = self.flow.deliver(edge, verdict.artifact, active=verdict.deliver)
             for slot in self.carry_out(advance):
