@@ -249,3 +249,34 @@ def test_compiling_checks_a_functions_argument_types() -> None:
     wf.node("list", list_documents, with_={"folder": 3})
     with pytest.raises(DefinitionError, match="argument 'folder' of action 'list_documents'"):
         compile_workflow(wf)
+
+
+def test_after_takes_edges_written_as_yaml_writes_them() -> None:
+    """Users copy ``after: [{node: draft, critic: editor}]`` from the YAML docs; before,
+    the dict was taken for a node name ("node \\"{'node': ...}\\" must start with a letter")."""
+
+    @tool
+    def editor(artifact: Any, source: str, target: str) -> dict[str, Any]:
+        """Approve everything."""
+        return {"approved": True}
+
+    wf = Workflow("reviewed")
+    draft = wf.node("draft", list_documents, with_={"folder": "docs"})
+    wf.node("notes", list_documents, with_={"folder": "notes"})
+    wf.node(
+        "publish",
+        "publisher",
+        after=[{"node": draft, "critic": editor, "max_rounds": 2}, {"node": "notes"}],
+    )
+    wf.node("archive", "archiver", after={"node": "publish", "when": "output != None"})
+    spec = wf.build()
+    assert spec.nodes["publish"].after == [
+        EdgeSpec(node="draft", critic="editor", max_rounds=2),
+        EdgeSpec(node="notes"),
+    ]
+    assert spec.nodes["archive"].after == [EdgeSpec(node="publish", when="output != None")]
+    assert "editor" in wf.actions  # the critic object is registered, as by wf.edge
+
+    typo = r"field 'after.0.max_round'.*did you mean 'max_rounds'"
+    with pytest.raises(DefinitionError, match=typo):
+        wf.node("bad", "publisher", after=[{"node": "draft", "max_round": 2}])

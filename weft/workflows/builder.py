@@ -71,7 +71,10 @@ class NodeHandle:
 
 
 ActionLike = Any  # an Action, a plain callable, a Workflow, or a name
-EdgeLike = NodeHandle | str | EdgeSpec
+#: An entry of ``after=``: a node (handle or name), an ``EdgeSpec``, or the mapping YAML
+#: writes (``{"node": "draft", "critic": editor, "max_rounds": 2}``; ``critic`` may be an
+#: action object, as in ``Workflow.edge``).
+EdgeLike = NodeHandle | str | EdgeSpec | Mapping[str, Any]
 
 
 @dataclass
@@ -205,7 +208,7 @@ class Workflow:
             raise DefinitionError.single(
                 f"node '{name}' is already defined in workflow '{self.name}'", Location(node=name)
             )
-        if isinstance(after, NodeHandle | str | EdgeSpec):
+        if isinstance(after, NodeHandle | str | EdgeSpec | Mapping):
             after = [after]
         if (action is None) == (capability is None):
             raise DefinitionError.single(
@@ -377,6 +380,12 @@ class Workflow:
         for index, value in enumerate(values):
             if isinstance(value, EdgeSpec):
                 edges.append(value)
+                continue
+            if isinstance(value, Mapping):  # as YAML writes it
+                fields = {**value, "node": str(value.get("node", ""))}
+                if fields.get("critic") is not None and not isinstance(fields["critic"], str):
+                    fields["critic"] = self._bind(fields["critic"], node=node)
+                edges.append(self._make_edge(target=node, index=index, **fields))
                 continue
             try:
                 edges.append(EdgeSpec(node=str(value)))
