@@ -44,6 +44,10 @@ def line(message: TeamMessage) -> str:
         extra += f" waits for {', '.join(message.wait_for)}"
     if message.vote:
         extra += f" {message.vote}"
+    lost, error = message.data.get("lost"), message.data.get("error")
+    if lost:  # a member failed: say why, or a team that stops early looks like it had nothing
+        why = f"{error.get('type')}: {error.get('message')}" if isinstance(error, dict) else "?"
+        extra += f" {lost} lost ({why[:200]})"
     text = message.text.replace("\n", "; ")
     return f"[{message.state.value:<10}] {who}: {message.type.value}{extra}  {text[:110]}"
 

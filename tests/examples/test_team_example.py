@@ -39,3 +39,23 @@ async def test_the_launch_team_assigns_pauses_votes_and_concludes(example: Modul
     assert is_legal([TeamState.TEAMUP, *(m.state for m in transcript)])
     assert outcome.task_results["facts"].count("\n") == 2
     assert len(lines) == len(transcript) == outcome.messages
+
+
+def test_a_lost_member_is_shown_with_its_error(example: ModuleType) -> None:
+    """Against a real tiny model the lead failed its first turn: the transcript showed an
+    empty conclusion, and nothing said which member was lost or why."""
+    from weft.protocols.teams import TeamMessage
+
+    message = TeamMessage(
+        team="launch-1",
+        type=MessageType.CONCLUSION,
+        sender="launch",
+        state=TeamState.CONCLUSION,
+        data={
+            "lost": "lead",
+            "error": {"type": "Timeout", "message": "lead: no answer within 60 s"},
+            "reason": "member_lost",
+        },
+    )
+    shown = example.line(message)
+    assert "lead lost (Timeout: lead: no answer within 60 s)" in shown

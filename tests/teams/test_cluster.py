@@ -72,6 +72,19 @@ async def test_cluster_messages_are_spans() -> None:
     assert team_spans[-1].attributes["weft.team.message"] == "synthesis"
 
 
+async def test_a_member_in_several_seats_keeps_every_seats_answer() -> None:
+    """A plan's channel often routes all its subtasks to one agent: ``outputs`` was keyed
+    by name alone, so only the last seat's answer was left."""
+    calls: list[tuple[str, str, int]] = []
+    writer = _writer("writer", calls)
+    cluster = Cluster("fed", [writer, writer, _writer("editor", calls)], rounds=1)
+    output = await cluster.run("x", ["intro", "body", "end"])
+    assert list(output["outputs"]) == ["writer", "writer#2", "editor"]
+    assert output["outputs"]["writer"].startswith("writer:intro|r1")
+    assert output["outputs"]["writer#2"].startswith("writer:body|r1")
+    assert output["outputs"]["editor"].startswith("editor:end|r1")
+
+
 async def test_a_cluster_needs_one_subtask_per_member() -> None:
     calls: list[tuple[str, str, int]] = []
     cluster = Cluster("fed", [_writer("a", calls), _writer("b", calls)])

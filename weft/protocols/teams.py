@@ -83,7 +83,8 @@ class MessageType(StrEnum):
     PAUSE = "pause"
     """The conversation waits until every task in ``wait_for`` has reported."""
     TRIGGER = "trigger"
-    """Every task a pause waited for has reported; the conversation resumes."""
+    """The conversation resumes: every task a pause waited for has reported, or (with
+    ``data.reason: "proposal"``) a member proposes once a sync task's results are in."""
     MEMBER_REPLACED = "member_replaced"
     """A member died (error, agent lost) and ``data.replacement`` took its place."""
     CONCLUSION = "conclusion"

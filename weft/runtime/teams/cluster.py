@@ -16,7 +16,7 @@ with anything; a ``MemberReply``-shaped dict gives its ``text``. A member
 that fails keeps its previous answer (and the failure is on its message), so
 one bad round does not lose the channel's work. A member that asks a person
 (``ctx.ask``) is no failure: the cluster stops after that round and its call
-ends ``needs_input`` with the question, as a team's does (``answering.py``);
+ends ``needs_input`` with the question, as a team's does (``weft.agents.answering``);
 ``weft resume --answer NODE=VALUE`` runs the cluster again with the answers.
 """
 
@@ -207,7 +207,7 @@ class _ClusterRun:
             raise ActionFailed(f"cluster '{self.cluster.name}': synthesis failed: {message}")
         return {
             "synthesis": synthesis,
-            "outputs": dict(zip(names, self.outputs, strict=True)),
+            "outputs": dict(zip(_output_keys(names), self.outputs, strict=True)),
             "rounds": self.cluster.rounds,
             "messages": len(self.channel.log),
             "conversation": self.channel.conversation,
@@ -288,6 +288,18 @@ def _refine_prompt(task: str, subtask: str, own: Any, peers: list[dict[str, Any]
         f"Your peers on similar parts answered:\n{shown}\n\n"
         "Improve your answer using what is useful in theirs; answer with the improved version."
     )
+
+
+def _output_keys(names: list[str]) -> list[str]:
+    """The keys of a cluster's ``outputs``: each member's name, and ``NAME#2``, ``NAME#3``...
+    for a member that holds several seats (a plan's channel often routes every subtask to
+    one agent), so that no seat's answer overwrites another's."""
+    seen: dict[str, int] = {}
+    keys = []
+    for name in names:
+        seen[name] = seen.get(name, 0) + 1
+        keys.append(name if seen[name] == 1 else f"{name}#{seen[name]}")
+    return keys
 
 
 def _synthesis_prompt(task: str, outputs: list[dict[str, Any]]) -> str:

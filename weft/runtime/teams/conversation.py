@@ -8,10 +8,19 @@ illegal move is an error, never a message. What else can happen:
 
 - **propose** opens a vote: every other member votes, one per turn; the
   tally (proposer counts as yes, a tie rejects) either runs the proposal's
-  tasks, concludes with its text (no tasks), or returns to discussion;
+  tasks, concludes with its text (no tasks), or returns to discussion. A
+  proposal made while the team is still in EXECUTION (the turn after a sync
+  assignment's results, or after an accepted proposal's tasks started) first
+  ends the execution with a ``trigger`` back to DISCUSSION: votes are held
+  from a discussion (``TRANSITIONS``), and the execution is over once its
+  sync results are in;
 - **assign** starts tasks: ``sync`` ones are awaited before the next turn
   (state EXECUTION), ``async`` ones run on and report later as
-  ``task_result`` messages; ``wait_for`` in the same reply pauses at once;
+  ``task_result`` messages; ``wait_for`` in the same reply pauses at once.
+  A task for a name that is no member is refused at once, by the team, with
+  a failed ``task_result`` naming it and the members; the valid tasks of the
+  assignment go ahead. A proposal whose tasks name no member is not put to
+  the vote: the team's ``decision`` refuses it (``task_checks``);
 - **pause** stops the turns until every named async task has reported, then
   a ``trigger`` message resumes the discussion;
 - a member whose call fails (error, timeout, an agent lost) is replaced by
@@ -21,7 +30,10 @@ illegal move is an error, never a message. What else can happen:
 - a member that asks a person (``ctx.ask``) stops the conversation where it
   is, with no further turns: the team's call ends ``needs_input`` with the
   question, and resuming it holds the conversation again with the answers
-  (``weft.agents.answering``).
+  (``weft.agents.answering``);
+- a member's move that the flow rules still refuse (``IllegalTransition``)
+  fails the team with an ``ActionFailed`` of type ``IllegalTransition`` that
+  names the member, its move and the state, never a bare traceback.
 
 Task results and progress are published by the tasks themselves, whenever
 they finish, and reach the log through the bus like every other message.
@@ -37,6 +49,7 @@ from typing import Any
 from weft.protocols import ActionFailed, ActionResult
 from weft.protocols.teams import (
     Assignment,
+    IllegalTransition,
     MemberReply,
     MessageType,
     TeamMessage,
@@ -46,7 +59,12 @@ from weft.protocols.teams import (
 from weft.runtime.teams.channel import TeamChannel
 from weft.runtime.teams.member import MemberCaller, TeamMember, compact, reply_of, task_output
 from weft.runtime.teams.speakers import RoundRobin, Selection, SpeakerSelector
-from weft.runtime.teams.state_machine import FlowControl, message_type_for
+from weft.runtime.teams.state_machine import (
+    FlowControl,
+    ends_execution_first,
+    message_type_for,
+)
+from weft.runtime.teams.task_checks import proposal_refusal, refusals, task_refusal
 from weft.runtime.teams.team_spans import post_moving
 from weft.runtime.tracing.spans import new_span_id
 
@@ -97,6 +115,8 @@ class Conversation:
         self.results: dict[str, Any] = {}
         self.reported: set[str] = set()
         self.running: dict[str, asyncio.Task[None]] = {}
+        #: The sync tasks of the latest assignment: what an execution waited for.
+        self.awaited: list[str] = []
         self.conclusion = ""
         self.reason = "concluded"
         #: Set when a member's name is no action of the run: the team fails, naming it.
@@ -172,9 +192,8 @@ class Conversation:
         member = self.seat(speaker)
         if member is None:  # only a selector of the user's own can name someone else
             raise ActionFailed(
-                f"team '{self.settings.name}': the speaker selector "
-                f"{type(self.settings.selector).__name__} chose {speaker!r}, which is not a "
-                f"member ({', '.join(self.names)})",
+                f"the speaker selector {type(self.settings.selector).__name__} chose "
+                f"{speaker!r}, which is not a member ({', '.join(self.names)})",
                 error_type="ValidationError",
             )
         span_id, started = new_span_id(), time.time()
@@ -190,6 +209,20 @@ class Conversation:
         await self._take(speaker, reply_of(result.output), how, span_id, started)
 
     async def _take(
+        self, speaker: str, reply: MemberReply, how: str, span_id: str, started: float
+    ) -> None:
+        """Carry out ``speaker``'s move; a move the flow rules refuse fails the team, named."""
+        state = self.flow.state
+        try:
+            await self._move(speaker, reply, how, span_id, started)
+        except IllegalTransition as exc:
+            raise ActionFailed(  # the team's call prefixes its own name
+                f"member '{speaker}' made the move '{reply.act}' in state {state.value}, "
+                f"which the team's flow rules do not allow ({exc})",
+                error_type="IllegalTransition",
+            ) from exc
+
+    async def _move(
         self, speaker: str, reply: MemberReply, how: str, span_id: str, started: float
     ) -> None:
         to = reply.to if reply.to in self.names and reply.to != speaker else None
@@ -210,8 +243,14 @@ class Conversation:
             return
         kind = message_type_for(reply)
         if kind is MessageType.PROPOSAL:
+            if ends_execution_first(kind, self.flow.state):
+                await self._end_execution(speaker)
             tasks = self._numbered(reply.tasks)
             self.proposal = await self._post(kind, speaker, TeamState.VOTE, tasks=tasks, **turn)
+            refused = refusals(tasks, self.names, self.settings.name)
+            if refused:
+                await self._refuse_proposal(refused)
+                return
             self.voters, self.votes = [n for n in self.names if n != speaker], {}
             if not self.voters:
                 await self._tally()
@@ -265,9 +304,56 @@ class Conversation:
             out.append(task)
         return out
 
+    async def _refuse_proposal(self, refused: dict[str, str]) -> None:
+        """The open proposal names members that do not exist: back to discussion, no vote."""
+        assert self.proposal is not None
+        proposal, self.proposal = self.proposal, None
+        await self._post(
+            MessageType.DECISION,
+            self.settings.name,
+            TeamState.DISCUSSION,
+            text=proposal_refusal(refused, self.names),
+            data={
+                "accepted": False,
+                "yes": 0,
+                "no": 0,
+                "proposal": proposal.id,
+                "refused": refused,
+            },
+        )
+
+    async def _refuse(self, refused: dict[str, str], tasks: list[Assignment]) -> None:
+        """Refuse the tasks in ``refused`` (they name no member) before any task starts.
+
+        Each gets a failed ``task_result`` from the team, so a pause that waits for
+        it ends and the assigner reads why on its next turn; they are taken into
+        the log before this returns.
+        """
+        for task in tasks:
+            if task.id not in refused:
+                continue
+            text = task_refusal(task.id, refused[task.id], self.names)
+            error = {"type": "UnknownMember", "message": text, "retryable": False}
+            await self._send(
+                MessageType.TASK_RESULT,
+                self.settings.name,
+                task_id=task.id,
+                text=text,
+                data={"ok": False, "refused": True, "to": task.to, "error": error},
+            )
+        ids = set(refused)
+        if not ids <= self.reported:
+            await self.channel.until(lambda _: ids <= self.reported)
+
     async def _assign(self, assigner: str, tasks: list[Assignment]) -> None:
-        """Start every task; wait for the sync ones to report (their messages taken in)."""
+        """Start every task for a member (refuse the others at once, ``_refuse``);
+        wait for the sync ones to report (their messages taken in)."""
+        refused = refusals(tasks, self.names, self.settings.name)
+        if refused:
+            await self._refuse(refused, tasks)
+            tasks = [t for t in tasks if t.id not in refused]
         waits: list[asyncio.Task[None]] = []
+        self.awaited = [t.id for t in tasks if t.mode == "sync"]
         for task in tasks:
             job = asyncio.create_task(self._run_task(assigner, task), name=f"team task {task.id}")
             if task.mode == "sync":
@@ -354,6 +440,24 @@ class Conversation:
             wait_for=known,
             text=f"{', '.join(known) or 'nothing'} reported; the conversation resumes",
             data={"results": {i: self.results.get(i) for i in known}},
+        )
+
+    async def _end_execution(self, proposer: str) -> None:
+        """Back from EXECUTION to DISCUSSION before ``proposer``'s proposal is voted on.
+
+        A turn is only taken once the execution's sync tasks have reported, so
+        the execution is over; the ``trigger`` says so on the topic (with the
+        results it waited for), as the end of a pause does.
+        """
+        done = [i for i in self.awaited if i in self.reported]
+        what = f"{', '.join(done)} reported" if done else "the execution is over"
+        await self._post(
+            MessageType.TRIGGER,
+            self.settings.name,
+            TeamState.DISCUSSION,
+            wait_for=done,
+            text=f"{what}; the conversation resumes for {proposer}'s proposal",
+            data={"results": {i: self.results.get(i) for i in done}, "reason": "proposal"},
         )
 
     async def _replace(

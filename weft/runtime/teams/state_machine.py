@@ -4,7 +4,10 @@
 ``TRANSITIONS`` does not list (``IllegalTransition``), so a bug in the
 conversation loop shows up as an error, never as a team silently voting after
 it concluded. ``state_for`` maps a member's move to the state it leads to; the
-loop asks it, then moves the machine, then publishes.
+loop asks it, then moves the machine, then publishes. ``ends_execution_first``
+says when a move must first take the team out of EXECUTION: a proposal is
+put to a vote from a discussion, and a turn in EXECUTION only happens once
+the execution's sync results are in, so the execution is over by then.
 """
 
 from __future__ import annotations
@@ -80,3 +83,16 @@ def state_for(kind: MessageType, current: TeamState) -> TeamState:
     if kind is MessageType.ASSIGN_ASYNC:
         return TeamState.DISCUSSION
     return current
+
+
+def ends_execution_first(kind: MessageType, current: TeamState) -> bool:
+    """True when a turn's message of ``kind`` must first return the team to DISCUSSION.
+
+    A member's turn in EXECUTION comes after every sync result is in (the team
+    waits for them before the next turn), so the execution is over. Speech,
+    assignments, pauses and conclusions are legal moves from EXECUTION; a
+    proposal is not (``TRANSITIONS`` has no EXECUTION -> VOTE: a vote is held in
+    discussion), so the team posts a ``trigger`` back to DISCUSSION and then
+    opens the vote, and every observer sees a legal sequence of states.
+    """
+    return current is TeamState.EXECUTION and kind is MessageType.PROPOSAL

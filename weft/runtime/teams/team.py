@@ -36,7 +36,7 @@ from weft.protocols import (
     ActionSpec,
     CapabilityCard,
 )
-from weft.protocols.teams import TeamOutcome
+from weft.protocols.teams import IllegalTransition, TeamOutcome
 from weft.runtime.bus.base import Bus
 from weft.runtime.teams.arguments import ArgumentError, at_least, positive_seconds
 from weft.runtime.teams.channel import conversation_channel
@@ -131,10 +131,17 @@ class Team(SpecHolder):
         return f"<Team {self.name} ({len(self.members)} members)>"
 
     async def invoke(self, call: ActionCall, ctx: Any) -> ActionResult:
-        """Form the team and hold the conversation; never raises for the team's own failure."""
+        """Form the team and hold the conversation; never raises for the team's own failure.
+
+        A member's illegal move arrives as an ``ActionFailed`` naming the member;
+        any other ``IllegalTransition`` (a flow-control bug) still fails the call
+        with the team's name, not a traceback.
+        """
         try:
             return await self._invoke(call, ctx)
         except ActionFailed as exc:
+            return ActionResult.from_exception(call.call_id, exc, source=self.name)
+        except IllegalTransition as exc:
             return ActionResult.from_exception(call.call_id, exc, source=self.name)
 
     def named(self) -> list[Named]:

@@ -1,0 +1,68 @@
+"""Checking an assignment when it is made: every task must name a member of the team.
+
+A member hands out tasks by name (``{"to": "bob", ...}``), and small LLMs
+often write something else: a number (``"to": "1"``), an empty string, a
+member that was replaced, a name in other case. Such a task cannot run, and
+the team should say so at once, where the assigner reads it, rather than
+when (or whether) a result comes back. The conversation refuses the task
+with a message naming the unknown member and the members that exist, so an
+LLM lead can assign it again; the valid tasks of the same assignment go
+ahead. A proposal whose plan names an unknown member is not put to the vote:
+its voters would accept a plan that cannot run as written, and dropping the
+bad tasks would change it (a proposal without tasks is the team's answer).
+
+A member may assign a task to itself (``Assignment`` says so): it is called
+again, in ``task`` mode, like any assignee.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Sequence
+
+from weft.protocols.teams import Assignment
+
+#: Member names listed in a refusal at most; the rest are counted.
+SHOWN_MEMBERS = 12
+
+
+def why_refused(task: Assignment, names: Sequence[str], team: str) -> str | None:
+    """Why ``task`` cannot be assigned in team ``team`` of members ``names``, or None."""
+    if task.to in names:
+        return None
+    if not task.to.strip():
+        return "it names no member ('to' is empty)"
+    close = difflib.get_close_matches(task.to.lower(), [n.lower() for n in names], n=1)
+    hint = next((f" (did you mean '{n}'?)" for n in names if close and n.lower() == close[0]), "")
+    return f"'{task.to}' is no member of team '{team}'{hint}"
+
+
+def refusals(tasks: Sequence[Assignment], names: Sequence[str], team: str) -> dict[str, str]:
+    """The tasks of ``tasks`` that name no member, by id, with why (``why_refused``)."""
+    out: dict[str, str] = {}
+    for task in tasks:
+        why = why_refused(task, names, team)
+        if why is not None:
+            out[task.id] = why
+    return out
+
+
+def members_line(names: Sequence[str]) -> str:
+    """``the members are a, b, c`` (cut at ``SHOWN_MEMBERS``, the rest counted)."""
+    shown = ", ".join(names[:SHOWN_MEMBERS]) or "none"
+    more = len(names) - SHOWN_MEMBERS
+    return "the members are " + shown + (f" and {more} more" if more > 0 else "")
+
+
+def task_refusal(task_id: str, why: str, names: Sequence[str]) -> str:
+    """The text of the ``task_result`` that refuses one task of an assignment."""
+    return f"task {task_id} refused, not started: {why}; {members_line(names)}"
+
+
+def proposal_refusal(refused: dict[str, str], names: Sequence[str]) -> str:
+    """The text of the ``decision`` that refuses a proposal before its vote."""
+    reasons = "; ".join(f"task {i}: {why}" for i, why in refused.items())
+    return (
+        f"proposal not put to the vote: {reasons}; {members_line(names)}; "
+        "propose again with tasks for members"
+    )
