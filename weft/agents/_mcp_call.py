@@ -19,7 +19,14 @@ from weft.agents._mcp_connection import (
     McpUnauthorized,
     describe,
 )
-from weft.protocols import ActionCall, ActionContext, ActionResult, ActionSpec
+from weft.protocols import (
+    ActionCall,
+    ActionContext,
+    ActionFailed,
+    ActionResult,
+    ActionSpec,
+    NeedsInput,
+)
 
 __all__ = ["McpAction"]
 
@@ -86,6 +93,8 @@ class McpAction:
             assert failed.error is not None
             failed.error.details["code"] = exc.code
             return failed
+        except (NeedsInput, ActionFailed) as exc:  # the server asked a question (_mcp_elicit)
+            return ActionResult.from_exception(call.call_id, exc, source=self._label())
         except McpUnauthorized as exc:  # another attempt sends the same token: not retryable
             return ActionResult.failure(call.call_id, "Unauthorized", str(exc))
         except McpServerError as exc:

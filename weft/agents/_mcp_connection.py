@@ -25,6 +25,9 @@ or prompts changed, it is listed again (``_mcp_changes``), and ``listed``
 and ``generation`` are always the latest listing; ``follow_resource``
 follows one resource's updates.
 
+A server's questions during a tool call (elicitation) reach the call that
+made it, whose answers reply (``_mcp_elicit``): the client declares elicitation.
+
 An HTTP server is reached through an HTTP client made by ``_mcp_target`` (the
 SDK's own defaults), which sends the target's bearer token on every request and
 notices a 401 answer, so "the server wants a token" is said as such
@@ -39,7 +42,7 @@ import concurrent.futures
 import contextlib
 import logging
 import threading
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -49,6 +52,7 @@ from weft.agents._mcp_changes import (
     listen_for_changes,
     message_handler,
 )
+from weft.agents._mcp_elicit import Asker, Askers
 from weft.agents._mcp_target import McpServerError, McpTarget, McpUnauthorized
 from weft.protocols.bearer import refusal
 
@@ -185,6 +189,8 @@ class McpConnection:
         self._relisting: asyncio.Task[None] | None = None
         self._stale = False
         self._watchers = ResourceWatchers()
+        #: The calls of this connection that may be asked a question now (``_mcp_elicit``).
+        self._askers = Askers()
 
     def _refused(self) -> None:
         self._refusals += 1
@@ -224,7 +230,9 @@ class McpConnection:
             self.target.check()
             handler = message_handler(self._changed, self._watchers)
             async with Client(
-                self.target.sdk_server(self._refused), message_handler=handler
+                self.target.sdk_server(self._refused),
+                message_handler=handler,
+                elicitation_callback=self._askers.elicited,
             ) as client:
                 self._client = client
                 label = self.target.label
@@ -423,12 +431,18 @@ class McpConnection:
         return (await self.catalog()).tools
 
     async def call(
-        self, tool: str, arguments: dict[str, Any], progress: Progress | None = None
+        self,
+        tool: str,
+        arguments: dict[str, Any],
+        progress: Progress | None = None,
+        answers: Sequence[Any] = (),
     ) -> Any:
         """``tools/call`` on the server, awaited from any loop; returns the SDK's result.
 
         ``progress(done, total, message)`` is called for each progress notification
         the server sends about the call, on the MCP thread: it must not block.
+        The server's questions (elicitation) get ``answers`` in order; one without
+        an answer raises ``NeedsInput`` with it (``_mcp_elicit``).
         """
         on_progress = None
         if progress is not None:
@@ -436,9 +450,10 @@ class McpConnection:
             async def on_progress(done: float, total: float | None, message: str | None) -> None:
                 progress(done, total, message)
 
-        return await _THREAD.run(
-            self._request(lambda c: c.call_tool(tool, arguments, progress_callback=on_progress))
-        )
+        async def send(client: Any) -> Any:
+            return await client.call_tool(tool, arguments, progress_callback=on_progress)
+
+        return await _THREAD.run(self._askers.run(Asker(answers), self._request(send)))
 
     async def read_resource(self, uri: str) -> Any:
         """``resources/read`` (never served from the SDK's cache: a resource may change)."""

@@ -28,6 +28,9 @@ What maps to what:
   JSON (images, resources);
 - the server's progress notifications about a call are ``ctx.progress``
   reports (``fraction`` = progress / total when the total is known);
+- the server's questions during a call (elicitation) are weft's ``ask``
+  (``_mcp_elicit``): answered from ``ActionCall.answers`` by order, and
+  without an answer the call ends ``needs_input`` with the question;
 - an error the protocol itself reports (``MCPError``: unknown tool, invalid
   parameters) is an ``error`` result of type ``McpError`` with its JSON-RPC
   code; a broken connection is a retryable ``ConnectionError`` and the next
@@ -210,7 +213,9 @@ class McpToolAction(McpAction):
                 f"{self._label()} was removed by the server (its tools now: {now or 'none'})",
             )
         progress = None if ctx is None else _progress_to(ctx)
-        return await self.connection.call(self.tool_name, dict(call.arguments), progress)
+        return await self.connection.call(
+            self.tool_name, dict(call.arguments), progress, call.answers
+        )
 
     def _result(self, call_id: str, answer: Any) -> ActionResult:
         return to_action_result(call_id, self._label(), answer)

@@ -23,6 +23,10 @@ What maps to what (the reverse of ``weft.agents.mcp_action``):
   asks for;
 - each call runs through ``invoke_action`` (the context weft gives a call
   made outside a workflow run: nested calls by name, no journal);
+- an action that asks a person (``ctx.ask``) asks the client's user by
+  elicitation, and is called again with the answers until it stops asking
+  (``mcp_asking``); a client without elicitation, or a declined question,
+  gets the ``needs_input`` error result;
 - each tool's whole ``ActionSpec`` (its capability card with skills, tags,
   cost, expected latency; its schemas) is a resource,
   ``weft://cards/{tool}``, JSON: what MCP's ``Tool`` has no field for, for a
@@ -64,7 +68,7 @@ import contextlib
 import json
 import re
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from weft.agents.mcp_action import ERROR_META, STATE_META
@@ -75,6 +79,7 @@ from weft.runtime.engine.capability import card_of
 from weft.runtime.engine.langgraph_calls import invoke_action
 from weft.runtime.interop.http_auth import BearerAuth
 from weft.runtime.interop.http_listen import listening_socket
+from weft.runtime.interop.mcp_asking import ask_through
 from weft.runtime.support.secrets import secret
 
 __all__ = [
@@ -284,8 +289,16 @@ class McpActionServer:
             contents=[TextResourceContents(uri=uri, mime_type="application/json", text=text)]
         )
 
-    async def call(self, name: str, arguments: dict[str, Any] | None) -> Any:
-        """Run the action behind tool ``name``; its result as an MCP ``CallToolResult``."""
+    async def call(
+        self, name: str, arguments: dict[str, Any] | None, ctx: Any = None, params: Any = None
+    ) -> Any:
+        """Run the action behind tool ``name``; its result as an MCP ``CallToolResult``.
+
+        Given the request's ``ctx`` and ``params``, the action's questions are
+        elicited from the client (``mcp_asking``), and the result may be an
+        ``InputRequiredResult`` asking the next one; without them, a question
+        ends the call as an error result.
+        """
         from mcp import MCPError
         from mcp.types import INVALID_PARAMS
 
@@ -294,9 +307,16 @@ class McpActionServer:
             raise MCPError(INVALID_PARAMS, f"Unknown tool: {name}")
         action_name, spec = found
         table = self.actions()
-        call = ActionCall(action=action_name, arguments=arguments or {})
-        result = await invoke_action(table.get(action_name), call, table)
-        return to_call_tool_result(result, spec)
+        action = table.get(action_name)
+
+        async def run(answers: Sequence[Any]) -> ActionResult:
+            call = ActionCall(action=action_name, arguments=arguments or {}, answers=tuple(answers))
+            return await invoke_action(action, call, table)
+
+        if ctx is None:
+            return to_call_tool_result(await run(()), spec)
+        result = await ask_through(ctx, params, action_name, run)
+        return to_call_tool_result(result, spec) if isinstance(result, ActionResult) else result
 
     def server(self) -> Any:
         """The SDK's low-level ``Server`` with this server's handlers (made once)."""
@@ -322,8 +342,8 @@ class McpActionServer:
                     self._legacy.add(connection)
             return ListToolsResult(tools=tools)
 
-        async def call_tool(_ctx: Any, params: Any) -> Any:
-            return await self.call(params.name, params.arguments)
+        async def call_tool(ctx: Any, params: Any) -> Any:
+            return await self.call(params.name, params.arguments, ctx, params)
 
         async def list_resources(_ctx: Any, _params: Any) -> Any:
             return ListResourcesResult(resources=self.resources())
