@@ -1,4 +1,4 @@
-"""Ctrl-C during `weft run` names the run it interrupted, or says none had started.
+"""Ctrl-C during `weft run` or `weft ask` names the run it stopped, or says none had started.
 
 Never "the newest run in the journal": another `weft run` sharing the journal
 may have started after this one and still be running. The processes get
@@ -130,4 +130,40 @@ def test_ctrl_c_before_the_run_started_says_there_is_nothing_to_resume(tmp_path:
     assert err.splitlines() == ["interrupted before the run started; nothing to resume"]
     reader = Journal(journal)
     assert reader.list_runs() == []
+    reader.close()
+
+
+def test_ctrl_c_during_an_ask_names_its_run_and_the_resume_that_finishes_it(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "waiting_agents.py").write_text(
+        textwrap.dedent(
+            """
+            import asyncio
+
+            async def wait(task: str) -> None:
+                await asyncio.Event().wait()
+            """
+        )
+    )
+    journal = str(tmp_path / "journal.db")
+    proc = weft(
+        tmp_path, "ask", "Wait forever.", "--agents", "waiting_agents:wait",
+        "--no-memory", "--router", "lexical", "--journal", journal,
+    )  # fmt: skip
+    try:
+        [run_id] = wait_for_runs(journal, 1, [proc])
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
+    assert proc.returncode == 130, out + err
+    assert err.splitlines()[-1] == (
+        f"interrupted; resume with: weft resume {run_id} --journal {journal}"
+    )
+    reader = Journal(journal)
+    assert reader.get_run(run_id).state is RunState.CANCELLED
+    assert reader.lease(run_id) is None  # resumable at once
     reader.close()

@@ -19,6 +19,7 @@ from click.testing import CliRunner, Result
 from weft import ActionContext, RunState, WeftError, tool
 from weft.agents.a2a_action import A2aAction
 from weft.cli import cli
+from weft.protocols import EventKind
 from weft.runtime import resume_run
 from weft.runtime.engine.journal import Journal
 from weft.runtime.interop.a2a_server import A2aHttpServer
@@ -132,12 +133,39 @@ def test_resume_refuses_an_ask_whose_routed_agent_is_gone(tmp_path: Path) -> Non
     assert "Traceback" not in refused.output
 
 
-def test_a_resumed_ask_cannot_run_on_langgraph(tmp_path: Path) -> None:
-    (tmp_path / "desk.py").write_text(DESK)
-    run_id, _ = asked(tmp_path, "Approve the refund for order 7", tmp_path / "desk.py")
-    refused = weft(tmp_path, "resume", run_id, "--answer", "s1=yes", "--engine", "langgraph")
-    assert refused.exit_code == 2, refused.output
-    assert f"run {run_id} is a weft ask: it finishes on weft's engine" in refused.stderr
+def test_an_ask_is_answered_and_finished_on_langgraph_as_a_workflow_run_is(
+    tmp_path: Path,
+) -> None:
+    pytest.importorskip("langgraph")
+    (tmp_path / "press.py").write_text(PRESS)
+    task = "Research solar power. Then publish the findings in the newsletter."
+    run_id, _ = asked(tmp_path, task, tmp_path / "press.py")
+    (tmp_path / "press.ok").touch()
+    done = weft(tmp_path, "resume", run_id, "--engine", "langgraph", "--json")
+    assert done.exit_code == 0, done.output
+    answer = json.loads(done.stdout)
+    assert answer["state"] == "succeeded"
+    assert "published: facts on research solar power" in answer["answer"]
+    assert (tmp_path / "calls.log").read_text() == "research\n"  # served from the journal
+    journal = Journal(tmp_path / "journal.db")
+    try:
+        (resumed,) = [e for e in journal.events(run_id) if e.kind is EventKind.RUN_RESUMED]
+    finally:
+        journal.close()
+    assert resumed.data["engine"] == "langgraph"
+
+
+async def test_orchestrator_resume_answers_a_question_on_langgraph(tmp_path: Path) -> None:
+    pytest.importorskip("langgraph")
+    journal = Journal(tmp_path / "journal.db")
+    try:
+        stopped = await Orchestrator([approve], journal=journal).ask("Approve order 7")
+        again = Orchestrator([approve], journal=journal)
+        done = await again.resume(stopped.run_id, answers={"s1": "yes"}, engine="langgraph")
+    finally:
+        journal.close()
+    assert done.ok, done.error
+    assert done.answer == "approved: yes"
 
 
 @tool

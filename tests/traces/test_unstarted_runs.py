@@ -89,8 +89,9 @@ async def test_a_planner_that_raises_ends_the_trace_as_failed_with_its_traceback
         with pytest.raises(RuntimeError):
             await orchestrator.ask("Research otters", run_id="b" * 32)
         run = store.get_run("b" * 32)
-        [root] = store.spans(run.run_id)
+        root, plan = sorted(store.spans(run.run_id), key=lambda s: s.kind != "run")
     assert run.state == "failed"
+    assert plan.kind == "plan" and plan.parent_id == root.span_id and plan.status == "error"
     error = root.attributes["error"]
     assert error["type"] == "RuntimeError" and "the planner fell over" in error["message"]
     assert "in plan" in error["details"]["traceback"]

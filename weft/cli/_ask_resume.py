@@ -11,10 +11,15 @@ resume`` command) on stderr.
 
 The broker follows ``weft ask``'s rule (``weft.cli._broker``): ``--broker``
 given to ``weft resume``, or ``$WEFT_BROKER`` when the ask had no ``--agents``.
-Budgets (``--max-*``) are not applied again: they bounded the ask as it was asked.
-The ask's experience memory (its ``--memory``, unless ``--no-memory``) gets
-how the ask ended after all: its record is replaced, so a plan that succeeded
-once resumed is reused for similar tasks.
+The ask's budgets (its ``--max-tokens``, ``--max-cost``, ``--max-time``) hold,
+counting what it spent before it stopped
+(``weft.runtime.orchestrator.resume_budget``); the same flags given to ``weft
+resume`` replace them, which is how an ask its budget stopped is finished.
+``--engine langgraph`` finishes the ask on LangGraph's engine, as it does a
+workflow run. The ask's experience memory (its ``--memory``, unless
+``--no-memory``) gets how the ask ended after all: its record is replaced, so
+a plan that succeeded once resumed is reused for similar tasks. Ctrl-C ends
+as in ``weft ask``, naming the command that resumes the run again.
 """
 
 from __future__ import annotations
@@ -22,12 +27,56 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sys
+from collections.abc import Callable
 from typing import Any
 
 import click
 
 from weft.cli._broker import broker_if_alone
+from weft.cli._types import Finite
 from weft.protocols import WeftError
+
+#: ``weft resume``'s budget flags, by the ``OrchestratorBudget`` field each sets.
+BUDGET_FLAGS = {"max_tokens": "--max-tokens", "max_cost": "--max-cost", "max_time": "--max-time"}
+
+
+def budget_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """``--max-tokens``, ``--max-cost`` and ``--max-time`` of ``weft resume``: for an ask,
+    they replace the budget it was asked with (what it spent still counts)."""
+    for option in reversed(
+        [
+            click.option(
+                "--max-tokens",
+                type=click.IntRange(min=1),
+                help="For an ask: its token budget, replacing the one it was asked with "
+                "(what it spent counts).",
+            ),
+            click.option(
+                "--max-cost",
+                type=Finite(min=0),
+                help="For an ask: its cost budget in USD, replacing the one it was asked with.",
+            ),
+            click.option(
+                "--max-time",
+                type=Finite(min=0, min_open=True),
+                help="For an ask: its time budget in seconds, replacing the one it was asked "
+                "with (its earlier runs' time counts).",
+            ),
+        ]
+    ):
+        func = option(func)
+    return func
+
+
+def refuse_budget_flags(run_id: str, limits: dict[str, Any]) -> None:
+    """``WeftError`` when a budget flag was given to resume ``run_id``, a workflow run:
+    only an ask has a budget."""
+    given = [BUDGET_FLAGS[name] for name, value in limits.items() if value is not None]
+    if given:
+        raise WeftError(
+            f"run {run_id} is a workflow run: {given[0]} bounds a resumed weft ask "
+            "(a workflow run has no budget)"
+        )
 
 
 def resume_ask_run(
@@ -43,17 +92,29 @@ def resume_ask_run(
     broker: str | None,
     namespace: str,
     again: str,
+    engine: str = "weft",
+    limits: dict[str, Any] | None = None,
 ) -> None:
-    """Finish the ask ``run_id`` whose ``record`` is in ``journal``, print as ``weft ask``
-    does, and exit 1 unless it succeeded. The journal is closed on the way out."""
+    """Finish the ask ``run_id`` whose ``record`` is in ``journal`` on ``engine``, within its
+    budget or the ``limits`` given (``OrchestratorBudget`` field -> value, None: the ask's),
+    print as ``weft ask`` does, and exit 1 unless it succeeded. The journal is closed on
+    the way out."""
     from weft.agents import llm_configured, model_defaults
     from weft.cli._ask_display import AskProgress
     from weft.cli._routers import capability_router
     from weft.cli._storage import open_tracer
-    from weft.cli.ask import _experience, _remote_agents, load_agents, print_answer
+    from weft.cli.ask import (
+        _experience,
+        _remote_agents,
+        interrupted,
+        load_agents,
+        print_answer,
+    )
     from weft.runtime.orchestrator import ConcatAggregator, LLMAggregator, Orchestrator
+    from weft.runtime.orchestrator.resume_budget import BudgetUsedUp
 
     options = record.options
+    budget = _budget(record, limits or {})
     refs = tuple(options.get("agents") or ())
     try:
         registry = load_agents(refs, base=options.get("cwd"))
@@ -119,12 +180,33 @@ def resume_ask_run(
                     force=force,
                     on_takeover=took_over,
                     journal_mode=journal_mode,
+                    budget=budget,
+                    engine="langgraph" if engine == "langgraph" else "weft",
                 )
 
         try:
             with progress or contextlib.nullcontext():
                 answer = asyncio.run(go())
+        except KeyboardInterrupt:
+            interrupted(journal, again, asked=run_id)
+        except BudgetUsedUp as exc:
+            raise WeftError(
+                f"run {exc.run_id} {exc.why} ({exc.field}): give weft resume a larger "
+                f"{BUDGET_FLAGS[exc.field]}"
+            ) from None
         finally:
             journal.close()
             tracer.close()
     print_answer(answer, as_json, again)
+
+
+def _budget(record: Any, limits: dict[str, Any]) -> Any:
+    """The ask's budget with the ``limits`` given to ``weft resume`` in place of its own;
+    None when none was given (the orchestrator holds the ask to the one it journaled)."""
+    from weft.runtime.orchestrator import OrchestratorBudget
+
+    given = {name: value for name, value in limits.items() if value is not None}
+    if not given:
+        return None
+    base = record.budget or OrchestratorBudget()
+    return OrchestratorBudget.model_validate({**base.model_dump(), **given})

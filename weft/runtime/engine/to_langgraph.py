@@ -81,6 +81,7 @@ from weft.runtime.tracing.spans import Tracer
 __all__ = [
     "NodeFailed",
     "check_langgraph",
+    "langgraph_usable",
     "resume_langgraph",
     "run_langgraph",
     "run_on_langgraph",
@@ -200,7 +201,7 @@ async def run_langgraph(
     """
     prepared = await compile_workflow_async(definition, actions)
     resolved = resolve_inputs(prepared.spec, inputs, from_text=inputs_from_text)
-    _usable(prepared)
+    langgraph_usable(prepared)
     with recording(journal, tracer, record) as (store, spans):
         return await run_on_langgraph(
             prepared,
@@ -244,7 +245,7 @@ async def resume_langgraph(
         run, definition = run_to_resume(store, run_id, definition, resumer="resume_langgraph")
         prepared = await compile_workflow_async(definition, actions)
         check_same_graph(prepared, run, force=force)
-        _usable(prepared)
+        langgraph_usable(prepared)
         lease, given = take_run(store, run, answers, on_takeover)
         return await run_on_langgraph(
             prepared,
@@ -262,9 +263,9 @@ async def resume_langgraph(
         )
 
 
-def _usable(prepared: PreparedWorkflow) -> None:
+def langgraph_usable(prepared: PreparedWorkflow) -> None:
     """``check_langgraph``, and ``WeftError`` when ``langgraph`` is not installed: both
-    before anything is journaled."""
+    before anything is journaled (``Orchestrator.resume`` checks a resumed ask so too)."""
     check_langgraph(prepared)
     try:
         import langgraph.graph  # noqa: F401

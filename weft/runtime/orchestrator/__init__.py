@@ -18,6 +18,7 @@ _EXPORTS: dict[str, str] = {
     "AGGREGATE_SCHEMA": "weft.runtime.orchestrator.aggregate",
     "ANSWER_NODE": "weft.runtime.orchestrator.compile",
     "Answer": "weft.runtime.orchestrator.answer",
+    "BudgetUsedUp": "weft.runtime.orchestrator.resume_budget",
     "ConcatAggregator": "weft.runtime.orchestrator.aggregate",
     "Experience": "weft.runtime.orchestrator.experience",
     "ExperienceStore": "weft.runtime.orchestrator.experience",
@@ -53,6 +54,7 @@ __all__ = [
     "AGGREGATE_SCHEMA",
     "ANSWER_NODE",
     "Answer",
+    "BudgetUsedUp",
     "ConcatAggregator",
     "Experience",
     "ExperienceStore",
@@ -104,6 +106,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from weft.runtime.orchestrator.orchestrator import Orchestrator
     from weft.runtime.orchestrator.plan import OrchestratorBudget, Plan, PlanFailure, Subtask
     from weft.runtime.orchestrator.planners import PlanCheck, Planner, PlanOutcome, PlanRequest
+    from weft.runtime.orchestrator.resume_budget import BudgetUsedUp
     from weft.runtime.orchestrator.routing import RouteChoice, SubtaskRouter, card_for
     from weft.runtime.orchestrator.rule_planner import RulePlanner, split_task
     from weft.runtime.orchestrator.validator import PlanInvalid, PlanValidator

@@ -5,8 +5,9 @@ A ``weft run`` run is resumed from the workflow file the journal names
 plan the planner wrote and routes the router chose, both for this one run. So
 the orchestrator journals them, as an ``AskRecord``, before the run starts:
 the task, the accepted plan, each subtask's route and the router's decision,
-the aggregator and the FoA channels, plus ``options``, whatever the caller that
-built the orchestrator needs to build it again (``weft ask`` keeps its
+the aggregator and the FoA channels, the budget the ask was given (it holds
+across a resume, ``resume_budget``), plus ``options``, whatever the caller
+that built the orchestrator needs to build it again (``weft ask`` keeps its
 ``--agents``, model and aggregator there). ``Orchestrator.resume`` rebuilds the
 same workflow from it, so the same agents run and the graph hash matches.
 
@@ -27,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from weft.protocols import EventKind, RoutingDecision, RunEvent, Usage
 from weft.runtime.engine.journal import Journal
 from weft.runtime.engine.resume_checks import ASK_EVENT_KEY
-from weft.runtime.orchestrator.plan import Plan
+from weft.runtime.orchestrator.plan import OrchestratorBudget, Plan
 
 #: The key of the journal event that holds an ask's record (the engine's resume knows it).
 ASK_KEY = ASK_EVENT_KEY
@@ -52,6 +53,11 @@ class AskRecord(BaseModel):
         default_factory=list, description="The subtask ids of each FoA channel, in order."
     )
     planner_usage: Usage = Field(default_factory=Usage, description="What planning spent.")
+    budget: OrchestratorBudget | None = Field(
+        default=None,
+        description="The budget the ask was given; a resume is held to it, counting what the "
+        "ask spent (None: a record journaled before budgets were kept).",
+    )
     reused: str | None = Field(
         default=None,
         description="The memory record whose plan this is (a reuse), for the experience "

@@ -14,7 +14,9 @@ replaceable; the defaults need no model (``RulePlanner``, ``LexicalRouter``,
 Budgets (``OrchestratorBudget``) are checked on the plan, estimated from the
 routed agents' cards before running, and enforced while running: tokens and
 cost as node results arrive, time with a timer. A run over budget is
-cancelled (journaled as cancelled) and the answer says why.
+cancelled (journaled as cancelled) and the answer says why. The budget is
+journaled with the ask, and a resumed ask is held to it, counting what it
+spent before it stopped (``resume_budget``).
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ from weft.protocols import (
 )
 from weft.runtime.engine.capability import bind_resolver
 from weft.runtime.engine.compiler import PreparedWorkflow, compile_workflow
-from weft.runtime.engine.executor import Executor, Listener
+from weft.runtime.engine.executor import Listener
 from weft.runtime.engine.inputs import resolve_inputs
 from weft.runtime.engine.journal import Journal
 from weft.runtime.engine.lease import Lease
@@ -62,15 +64,21 @@ from weft.runtime.orchestrator.compile import (
 from weft.runtime.orchestrator.experience import ExperienceStore, NoExperience, Recall
 from weft.runtime.orchestrator.plan import OrchestratorBudget, Plan, PlanFailure
 from weft.runtime.orchestrator.plan_hook import PlanHook, notify_plan
-from weft.runtime.orchestrator.planners import Planner, PlanRequest
-from weft.runtime.orchestrator.resume import take_ask
+from weft.runtime.orchestrator.planners import Planner, PlanRequest, checked_plan
+from weft.runtime.orchestrator.resume import Engine, take_ask
 from weft.runtime.orchestrator.reuse import experience_of, reuse_summary, trace_reuse
-from weft.runtime.orchestrator.routing import RouteChoice, SubtaskRouter, teach_router
+from weft.runtime.orchestrator.routing import (
+    RouteChoice,
+    SubtaskRouter,
+    teach_router,
+    unrouted_problem,
+)
 from weft.runtime.orchestrator.rule_planner import RulePlanner
 from weft.runtime.orchestrator.run_support import (
     BudgetWatch,
     SpanSink,
     UnstartedRun,
+    on_engine,
     trace_note,
     trace_routes,
 )
@@ -204,6 +212,8 @@ class Orchestrator:
         force: bool = False,
         on_takeover: Callable[[Lease], None] | None = None,
         journal_mode: str | None = None,
+        budget: OrchestratorBudget | None = None,
+        engine: Engine = "weft",
     ) -> Answer:
         """Finish the planned ask ``run_id`` (a prefix will do) of this orchestrator's journal:
         failed, cancelled, killed, or ``needs_input`` and now given ``answers`` (node name
@@ -216,6 +226,14 @@ class Orchestrator:
         Refusals are ``resume_run``'s: a run that succeeded, one another process holds
         (``RunInProgressError``), a changed graph unless ``force``
         (``ResumeMismatchError``), an answer no node is waiting for.
+
+        The ask's own budget holds, counting what it spent before (``resume_budget``;
+        the answer's ``usage`` is the whole ask's): ``budget`` replaces it (to finish
+        an ask its budget stopped, give a larger one); this orchestrator's ``budget``
+        bounds only asks journaled before budgets were. A resume that would start
+        over budget raises ``BudgetUsedUp`` before anything runs. ``engine="langgraph"``
+        finishes the run on LangGraph's engine, as ``resume_langgraph`` does a
+        workflow run (``WeftError`` when ``langgraph`` is not installed).
         """
         started = time.time()
         ready = take_ask(
@@ -227,14 +245,20 @@ class Orchestrator:
             force=force,
             on_takeover=on_takeover,
             on_plan=self.on_plan,
+            budget=budget,
+            fallback_budget=self.budget,
+            engine=engine,
         )
         usage = ready.record.planner_usage
         result, stopped, spent = await self._execute(
             ready.prepared,
             ready.inputs,
             ready.run_id,
-            usage,
+            ready.spent.usage,
             journal_mode=journal_mode,
+            budget=ready.budget,
+            ran_s=ready.spent.seconds,
+            engine=engine,
             **ready.options,
         )
         if result is not None:
@@ -271,13 +295,12 @@ class Orchestrator:
                 return problems
             choices = list(await asyncio.gather(*(router.route(s) for s in plan.subtasks)))
             unrouted = [
-                f"no agent fits subtask {c.subtask!r} "
-                f"(capability {s.capability!r}); agents: {', '.join(sorted(specs))}"
+                unrouted_problem(s, c, self.router)
                 for s, c in zip(plan.subtasks, choices, strict=True)
                 if c.action is None
             ]
             if unrouted:
-                return unrouted
+                return [*unrouted, f"the agents are {', '.join(sorted(specs))}"]
             cards = {c.subtask: router.card_of(c.action) for c in choices if c.action}
             problems = self.validator.estimate_problems(plan, cards)
             if not problems:
@@ -292,19 +315,19 @@ class Orchestrator:
             budget=self.budget,
             check=check,
             hint=recall.plan if recall is not None else found if isinstance(found, Plan) else None,
-            context=SpanSink(self.tracer, run_id, "plan"),
+            context=SpanSink(self.tracer, run_id, "plan", unstarted.plan_span),
         )
         notes: list[str] = []
-        plan, failures, planner_usage = await self._recalled_plan(recall, check, run_id, notes)
+        plan, failures, planner_usage = await self._recalled_plan(
+            recall, check, run_id, notes, unstarted.plan_span
+        )
         if plan is None:
             recall = None
-            plan, failures, planner_usage = await self._checked_plan(
-                self.planner, request, accepted
-            )
+            plan, failures, planner_usage = await checked_plan(self.planner, request, accepted)
         model_failed = bool(failures) and failures[-1].kind == "model_error"
         if plan is None and self.fallback_planner is not None and not model_failed:
             primary = failures[-1] if failures else None
-            plan, more, spent = await self._checked_plan(self.fallback_planner, request, accepted)
+            plan, more, spent = await checked_plan(self.fallback_planner, request, accepted)
             failures += more
             planner_usage = planner_usage.add(spent)
             if plan is not None:
@@ -314,12 +337,22 @@ class Orchestrator:
                     f"{len(failures) - len(more)} answer(s){why}; planned with "
                     f"{type(self.fallback_planner).__name__} instead"
                 )
-                trace_note(self.tracer, run_id, notes[-1])
+                trace_note(self.tracer, run_id, notes[-1], parent_id=unstarted.plan_span)
         if plan is None:
             raise PlanningError(failures, planner_usage)
         choices = accepted[plan.model_dump_json()]
-        trace_routes(self.tracer, run_id, choices)
+        trace_routes(self.tracer, run_id, choices, parent_id=unstarted.plan_span)
         routes = {c.subtask: c.action for c in choices if c.action is not None}
+        unstarted.planned(
+            {
+                "output": [
+                    {**s.model_dump(mode="json", exclude_defaults=True), "action": routes.get(s.id)}
+                    for s in plan.subtasks
+                ],
+                "weft.subtasks": len(plan.subtasks),
+                "weft.reused": recall.record if recall is not None else None,
+            }
+        )
         channels = self._channels(plan, routes, router)
         if self.on_plan is not None:
             clusters = {action.spec.name: list(ids) for ids, action in channels}
@@ -345,6 +378,7 @@ class Orchestrator:
             cluster_rounds=self.cluster_rounds,
             channels=[list(ids) for ids, _ in channels],
             planner_usage=planner_usage,
+            budget=self.budget,
             reused=recall.record if recall is not None else None,
             options=self.resume_options,
         )
@@ -377,13 +411,14 @@ class Orchestrator:
         return cluster_actions(found, routes, self.cluster_rounds)
 
     async def _recalled_plan(
-        self, recall: Recall | None, check: Any, run_id: str, notes: list[str]
+        self, recall: Recall | None, check: Any, run_id: str, notes: list[str], plan_span: str
     ) -> tuple[Plan | None, list[PlanFailure], Usage]:
-        """The remembered plan when it passes the check (no planner call), else None."""
+        """The remembered plan when it passes the check (no planner call), else None;
+        its ``memory`` span goes under ``plan_span``."""
         if recall is None:
             return None, [], Usage()
         problems = await check(recall.plan)
-        trace_reuse(self.tracer, run_id, recall, problems)
+        trace_reuse(self.tracer, run_id, recall, problems, parent_id=plan_span)
         if problems:
             notes.append(f"memory record {recall.record} not reused: {'; '.join(problems)}")
             return None, [], Usage()
@@ -394,28 +429,6 @@ class Orchestrator:
         )
         return recall.plan, [], recall.spent  # a confirming call is part of planning
 
-    @staticmethod
-    async def _checked_plan(
-        planner: Planner, request: PlanRequest, accepted: dict[str, list[RouteChoice]]
-    ) -> tuple[Plan | None, list[PlanFailure], Usage]:
-        """``planner``'s plan if it passes the orchestrator's own check, with its failures."""
-        outcome = await planner.plan(request)
-        failures = list(outcome.failures)
-        plan = outcome.plan
-        if plan is not None and plan.model_dump_json() not in accepted:
-            problems = await request.check(plan)  # never trust a planner to have checked
-            if problems:
-                failures.append(
-                    PlanFailure(
-                        attempt=len(failures) + 1,
-                        kind="invalid_plan",
-                        message="; ".join(problems),
-                        raw=plan.model_dump_json()[:2000],
-                    )
-                )
-                plan = None
-        return plan, failures, outcome.usage
-
     async def _execute(
         self,
         prepared: PreparedWorkflow,
@@ -423,27 +436,34 @@ class Orchestrator:
         run_id: str,
         already: Usage,
         also: Sequence[Listener] = (),
+        *,
+        budget: OrchestratorBudget | None = None,
+        ran_s: float = 0.0,
+        engine: Engine = "weft",
         **resume: Any,
     ) -> tuple[RunResult | None, str | None, Usage]:
         """Run with budget enforcement: ``(result, why it was stopped, usage so far)``.
-        ``also`` are more listeners; ``resume`` the executor's options for a resumed run."""
-        watch = BudgetWatch(self.budget, already)
-        executor = Executor(
+
+        ``already`` is what the ask spent before (planning; for a resume, its earlier
+        runs too) and ``ran_s`` the seconds its earlier runs ran: both count against
+        ``budget`` (default: this orchestrator's). ``also`` are more listeners;
+        ``resume`` the engine's options for a resumed run, which ``engine`` finishes.
+        """
+        budget = budget or self.budget
+        watch = BudgetWatch(budget, already, ran_s)
+        running = on_engine(
+            engine,
+            prepared,
+            inputs,
+            run_id,
             journal=self.journal,
+            tracer=self.tracer,
             listeners=[*also, *self.listeners, watch],
             concurrency=self.concurrency,
-            tracer=self.tracer,
+            resume=resume,
         )
-        task = asyncio.get_running_loop().create_task(
-            executor.run(prepared, inputs, run_id=run_id, **resume), name=f"weft-ask-{run_id[:8]}"
-        )
+        task = asyncio.get_running_loop().create_task(running, name=f"weft-ask-{run_id[:8]}")
         watch.task = task
-        timer = None
-        if self.budget.max_time is not None:
-            limit = self.budget.max_time
-            timer = asyncio.get_running_loop().call_later(
-                limit, watch.stop, f"time budget exceeded: {limit:g}s"
-            )
         try:
             result = await task
         except asyncio.CancelledError:
@@ -452,8 +472,7 @@ class Orchestrator:
                 return None, watch.reason, watch.tally.total()
             raise
         finally:
-            if timer is not None:
-                timer.cancel()
+            watch.close()
         return result, None, already.add(result.usage)
 
     def _answer(

@@ -63,3 +63,29 @@ def describe_actions(actions: Sequence[ActionSpec]) -> str:
         skills = f" Skills: {', '.join(card.skills)}." if card and card.skills else ""
         lines.append(f"- {spec.name} ({spec.kind.value}): {text}{skills}".rstrip())
     return "\n".join(lines) or "- (no agents are registered)"
+
+
+async def checked_plan(
+    planner: Planner, request: PlanRequest, accepted: dict[str, list[Any]]
+) -> tuple[Plan | None, list[PlanFailure], Usage]:
+    """``planner``'s plan if it passes the orchestrator's own check, with its failures.
+
+    A planner is never trusted to have checked its plan; one already accepted
+    (``accepted``, by its JSON: the route choices of checked plans) is not checked twice.
+    """
+    outcome = await planner.plan(request)
+    failures = list(outcome.failures)
+    plan = outcome.plan
+    if plan is not None and plan.model_dump_json() not in accepted:
+        problems = await request.check(plan)  # never trust a planner to have checked
+        if problems:
+            failures.append(
+                PlanFailure(
+                    attempt=len(failures) + 1,
+                    kind="invalid_plan",
+                    message="; ".join(problems),
+                    raw=plan.model_dump_json()[:2000],
+                )
+            )
+            plan = None
+    return plan, failures, outcome.usage

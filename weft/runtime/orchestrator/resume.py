@@ -8,6 +8,12 @@ is resumed as ``weft resume`` resumes a workflow run (``engine.resume_checks``:
 the same refusals, the lease, the answers): calls that finished are served
 from the journal, the others run, and the aggregator makes the answer.
 
+The ask's budget holds across the resume (``resume_budget``): the resumed run
+gets what the ask has left of it, and a resume that would start over it is
+refused before anything runs. The run may finish on LangGraph's engine
+(``engine="langgraph"``), as a workflow run may: the workflow and the
+resume's inputs (cached calls, answers, lease) are the same for both engines.
+
 A resume records the ask's experience again, as the ask finally ended: the
 ask recorded it as failed (or not at all, when its process died), and a plan
 that succeeded once a person answered its question or its failure was fixed
@@ -24,7 +30,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from weft.protocols import Action, WeftError
 from weft.runtime.engine.compiled import PreparedWorkflow
@@ -35,7 +41,14 @@ from weft.runtime.engine.registry import ActionRegistry
 from weft.runtime.engine.resume_checks import check_same_graph, run_to_resume, take_run
 from weft.runtime.orchestrator.ask_record import AskRecord, load_ask
 from weft.runtime.orchestrator.compile import cluster_actions, plan_to_workflow
+from weft.runtime.orchestrator.plan import OrchestratorBudget
 from weft.runtime.orchestrator.plan_hook import PlanHook, notify_plan
+from weft.runtime.orchestrator.resume_budget import (
+    BudgetUsedUp,
+    Spent,
+    over_budget,
+    spent_before,
+)
 from weft.runtime.orchestrator.routing import RouteChoice
 from weft.workflows import Workflow
 
@@ -87,6 +100,9 @@ def rebuild(registry: ActionRegistry, aggregator: str, record: AskRecord) -> Wor
     )
 
 
+Engine = Literal["weft", "langgraph"]
+
+
 @dataclass
 class Resuming:
     """An ask ready to run again: the run taken (its lease held), its answers journaled."""
@@ -97,6 +113,9 @@ class Resuming:
     inputs: dict[str, Any]
     #: What the executor gets for a resumed run: cached calls, answers, the lease.
     options: dict[str, Any]
+    #: The budget the resumed run is held to, and what the ask spent of it before.
+    budget: OrchestratorBudget
+    spent: Spent
 
     def choices(self) -> list[RouteChoice]:
         """The route of each subtask with the router's decision, as the ask chose them."""
@@ -120,15 +139,35 @@ def take_ask(
     force: bool,
     on_takeover: Callable[[Lease], None] | None,
     on_plan: PlanHook | None,
+    budget: OrchestratorBudget | None = None,
+    fallback_budget: OrchestratorBudget | None = None,
+    engine: Engine = "weft",
 ) -> Resuming:
-    """Check that the ask ``run_id`` can be resumed with these actions, show its plan to
-    ``on_plan``, and take it (``Orchestrator.resume``; see the module docstring)."""
+    """Check that the ask ``run_id`` can be resumed with these actions, within its budget
+    and on ``engine``, show its plan to ``on_plan``, and take it (``Orchestrator.resume``;
+    see the module docstring).
+
+    The budget is ``budget`` when given, else the one the ask journaled, else (a record
+    from before budgets were journaled) ``fallback_budget``. ``WeftError`` naming the
+    limit when what the ask spent leaves nothing of it, before the run is taken.
+    """
     full_id, record = ask_of(journal, run_id)
     assert journal is not None
     run, _ = run_to_resume(journal, full_id, record, resumer="Orchestrator.resume")
     workflow = rebuild(registry, aggregator.spec.name, record)
     prepared = compile_workflow(workflow, registry.merged(ActionRegistry([aggregator])))
     check_same_graph(prepared, run, force=force)
+    if engine == "langgraph":
+        from weft.runtime.engine.to_langgraph import langgraph_usable
+
+        langgraph_usable(prepared)
+    elif engine != "weft":
+        raise WeftError(f"unknown engine {engine!r}: weft or langgraph")
+    limits = budget or record.budget or fallback_budget or OrchestratorBudget()
+    spent = spent_before(journal, run.run_id, record.planner_usage)
+    used_up = over_budget(limits, spent)
+    if used_up is not None:
+        raise BudgetUsedUp(run.run_id, *used_up)
     lease, given = take_run(journal, run, answers, on_takeover)
     if on_plan is not None:  # shown once the run is ours: a refusal shows nothing
         clusters = {f"channel_{ids[0]}": list(ids) for ids in record.channels}
@@ -141,4 +180,6 @@ def take_ask(
         prepared,
         run.inputs,
         {"cache": cache, "answers": given, "resumed": True, "lease": lease},
+        limits,
+        spent,
     )

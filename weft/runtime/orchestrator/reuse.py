@@ -28,8 +28,16 @@ def reuse_summary(recall: Recall) -> dict[str, Any]:
     }
 
 
-def trace_reuse(tracer: Tracer | None, run_id: str, recall: Recall, problems: list[str]) -> None:
-    """A ``memory`` span: the record, the similarity, why it was (or was not) reused."""
+def trace_reuse(
+    tracer: Tracer | None,
+    run_id: str,
+    recall: Recall,
+    problems: list[str],
+    *,
+    parent_id: str | None = None,
+) -> None:
+    """A ``memory`` span under ``parent_id`` (the ask's ``plan`` span): the record, the
+    similarity, why it was (or was not) reused."""
     trace_instant(
         tracer,
         run_id,
@@ -46,6 +54,7 @@ def trace_reuse(tracer: Tracer | None, run_id: str, recall: Recall, problems: li
         },
         status="error" if problems else "ok",
         node="plan",
+        parent_id=parent_id,
     )
 
 

@@ -10,6 +10,7 @@ the decision still shows the whole ranking.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -33,11 +34,18 @@ def card_for(spec: ActionSpec) -> CapabilityCard:
 
 @dataclass
 class RouteChoice:
-    """The action chosen for one subtask (None: nobody qualifies) and the router's decision."""
+    """The action chosen for one subtask (None: nobody qualifies) and the router's decision.
+
+    ``started`` and ``ended`` are the wall-clock times the routing took place
+    (0.0 when unknown: a choice read back from the journal): subtasks are
+    routed concurrently, so the trace needs each one's own times.
+    """
 
     subtask: str
     action: str | None
     decision: RoutingDecision
+    started: float = 0.0
+    ended: float = 0.0
 
 
 class SubtaskRouter:
@@ -74,19 +82,55 @@ class SubtaskRouter:
         )
 
     async def route(self, subtask: Subtask) -> RouteChoice:
+        started = time.time()
         decision = await self.router.route(self.request_for(subtask))
-        if decision.chosen is None:
-            return RouteChoice(subtask=subtask.id, action=None, decision=decision)
-        action = self._by_agent.get(decision.chosen.agent_id)
-        if action is None:
-            for candidate in decision.candidates:
-                if candidate.excluded is None and candidate.agent_id in self._by_agent:
-                    action = self._by_agent[candidate.agent_id]
-                    break
-        return RouteChoice(subtask=subtask.id, action=action, decision=decision)
+        ended = time.time()
+        action = None
+        if decision.chosen is not None:
+            action = self._by_agent.get(decision.chosen.agent_id)
+            if action is None:
+                for candidate in decision.candidates:
+                    if candidate.excluded is None and candidate.agent_id in self._by_agent:
+                        action = self._by_agent[candidate.agent_id]
+                        break
+        return RouteChoice(subtask.id, action, decision, started=started, ended=ended)
 
     def card_of(self, action: str) -> CapabilityCard:
         return card_for(self.specs[action])
+
+
+def unrouted_problem(subtask: Subtask, choice: RouteChoice, router: Router | None = None) -> str:
+    """Why ``subtask`` found no agent, in one line a planner (and a user) can act on.
+
+    Names the subtask by id and text, the capability asked for, and the router's
+    reason: no agents, all excluded (with each one's reason), the best matches
+    too weak (with their scores, and ``router.min_score`` when it has one), or a
+    choice outside the actions at hand.
+    """
+    text = subtask.description
+    if len(text) > 80:
+        text = text[:77] + "..."
+    head = f"no agent fits subtask {subtask.id} {text!r} (capability {subtask.capability!r})"
+    decision = choice.decision
+    eligible = [c for c in decision.candidates if c.excluded is None]
+    if not decision.candidates:
+        why = "the router knows no agent"
+    elif not eligible:
+        why = "every agent was excluded: " + ", ".join(
+            f"{c.agent_id} ({c.excluded})" for c in decision.candidates
+        )
+    elif decision.chosen is not None:
+        why = f"the router chose {decision.chosen.agent_id!r}, which is not among them"
+    else:
+        best = ", ".join(f"{c.agent_id} {c.score:.2f}" for c in eligible[:3])
+        floor = getattr(router, "min_score", None)
+        if not isinstance(floor, float):
+            why = f"no agent matches it (best: {best})"
+        elif eligible[0].score < floor:
+            why = f"best: {best}, under the minimum score {floor:.2f}"
+        else:
+            why = f"best: {best}, a weak match level with the runner-up"
+    return f"{head}: {why}"
 
 
 #: Node states that say how an agent did: a question to a person (``needs_input``),

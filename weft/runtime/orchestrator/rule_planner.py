@@ -2,19 +2,36 @@
 
 Deterministic rules, in order:
 
-1. **Bullets.** If the task has list lines (``-``, ``*``, ``•``, ``1.``,
-   ``1)``), each item is a subtask and the text before the list is dropped
-   (it is the framing, and the final answer sees the task anyway).
+1. **Lists.** If the task has list lines, each item is a subtask and the text
+   before the list is dropped (it is the framing, and the final answer sees
+   the task anyway). Items of a numbered list (``1.``, ``1)``, ``Step 1:``)
+   are steps: each waits for the one before. Bullet items (``-``, ``*``,
+   ``•``) are independent.
 2. **Sentences.** Otherwise the task is split into sentences (``.``, ``!``,
-   ``?``, ``;``) and each sentence again at ``and then`` / ``then`` /
-   ``after that`` / ``afterwards`` / ``finally``.
-3. **Order.** A piece that starts with one of those words depends on the
-   piece before it; one that starts with ``finally`` (or ``in the end``)
-   depends on every piece before it. Other pieces are independent, so they run
-   in parallel.
-4. **Capability.** The first four content words of the piece (the router
+   ``?``, ``;``; not after an abbreviation such as ``e.g.``, ``etc.`` or
+   ``Dr.``) and each sentence again at ``and then`` / ``then`` / ``after
+   that`` / ``afterwards`` / ``finally``.
+3. **Continuations.** A sentence that only goes on with the one before is no
+   subtask of its own: it stays with the previous piece. That is a sentence
+   that starts with a pronoun, a determiner or a preposition (``It traces
+   them.``, ``The text is: ...``, ``In French.``; a leading phrase before a
+   comma does not count: ``For each file, count the lines.`` is a step), and
+   a short follow-up question (``Which is faster?``, ``Why?``). A list item
+   that starts with a pronoun (``it``, ``they``...) stays with the item before.
+   So ``"Weft runs agents. It traces them."`` is one subtask, not a second one
+   about "it" that no agent could make sense of.
+4. **Order.** A piece that starts with ``then`` / ``after that`` /
+   ``afterwards`` / ``next`` depends on the piece before it; one that starts
+   with ``finally`` / ``lastly`` / ``in the end`` depends on every piece
+   before it. A piece that refers back to an earlier result with a pronoun
+   (``it``, ``them``, ``its``, ``their``...) or ``the results`` depends on the
+   piece before it, whose output it then gets: a subtask only sees its own
+   text and its dependencies' results, never the rest of the task. Other
+   pieces are independent, so they run in parallel. Leading ``first``,
+   ``also``, ``please`` are dropped.
+5. **Capability.** The first four content words of the piece (the router
    reads the whole description too).
-5. **Budget.** Pieces beyond ``max_subtasks`` are merged into the last one.
+6. **Budget.** Pieces beyond ``max_subtasks`` are merged into the last one.
 
 So ``"Research solar power. Research wind power. Finally compare them."`` is
 two parallel research subtasks and a comparison that waits for both, while
@@ -24,18 +41,36 @@ two parallel research subtasks and a comparison that waits for both, while
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from weft.runtime.orchestrator.plan import Plan, PlanFailure, Subtask
 from weft.runtime.orchestrator.planners import PlanOutcome, PlanRequest
 from weft.runtime.orchestrator.validator import PlanValidator
 
-_BULLET = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+(.*\S)\s*$")
+
+def _wordset(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+_BULLET = re.compile(r"^\s*[-*•]\s+(.*\S)\s*$")
+_NUMBERED = re.compile(r"^\s*(?:step\s+\d+\s*[.):]|\d+[.)])\s+(.*\S)\s*$", re.IGNORECASE)
 _SENTENCE_END = re.compile(r"(?<=[.!?;])\s+")
+#: Words that end in a dot without ending a sentence (compared lower case, dot removed).
+_ABBREVIATIONS = _wordset("e.g i.e etc vs cf approx incl dr mr mrs ms prof st jr sr no fig ca resp")
 _THEN = re.compile(
     r"\s*,?\s*(?:\band\s+)?\b(?=(?:then|after that|afterwards|finally)\b)", re.IGNORECASE
 )
-_SEQUENTIAL = re.compile(r"^(?:and\s+)?(?:then|after that|afterwards)\b[\s,:]*", re.IGNORECASE)
-_FINAL = re.compile(r"^(?:and\s+)?(?:finally|in the end)\b[\s,:]*", re.IGNORECASE)
+_SEQUENTIAL = re.compile(
+    r"^(?:and\s+)?(?:then|after that|afterwards|next|subsequently)\b[\s,:]*", re.IGNORECASE
+)
+_FINAL = re.compile(
+    r"^(?:and\s+)?(?:finally|lastly|last of all|in the end)\b[\s,:]*", re.IGNORECASE
+)
+_LEAD = re.compile(
+    r"^(?:(?:first(?:ly)?(?: of all)?|to (?:start|begin)(?: with)?|also|additionally|please|and)"
+    r"\b[\s,:]*)+",
+    re.IGNORECASE,
+)
 _WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9'-]*")
 _STOP = frozenset(
     {
@@ -60,30 +95,134 @@ _STOP = frozenset(
         "that",
     }
 )
+#: Pronouns that stand for something said before: a list item starting with one continues.
+_PRONOUNS = _wordset("it its they them their theirs he she his her there")
+#: First words of a sentence that goes on with the one before instead of asking for a step.
+_CONTINUES = _PRONOUNS | _wordset(
+    """this that these those such the a an both each either neither
+    in into on onto for with without by from at as to about via per within under over
+    like unlike than except including using"""
+)
+#: Follow-up questions this short (``Which is faster?``) are about the sentence before.
+_FOLLOW_UP = frozenset({"which", "why", "how", "what"})
+#: Words of a piece that refer back to an earlier result.
+_BACK_REFERENCE = re.compile(
+    r"\b(?:it|its|them|they|their|theirs|the (?:results?|outputs?|findings|above))\b",
+    re.IGNORECASE,
+)
+
+
+@dataclass
+class _Piece:
+    """A candidate subtask: its text, its order, and how it began."""
+
+    text: str
+    order: str  # "free", "after_previous" or "after_all"
+    marked: bool  # began with an ordering word ("then", "finally", "next"...)
+    sentence: bool  # a sentence of running text (not a list item)
+
+
+def _sentences(text: str) -> list[str]:
+    """``text`` cut at sentence ends, except after an abbreviation (``e.g.``, ``Dr.``)."""
+    out: list[str] = []
+    for part in _SENTENCE_END.split(text.strip()):
+        if out and _ends_in_abbreviation(out[-1], part):
+            out[-1] = f"{out[-1]} {part}"
+        else:
+            out.append(part)
+    return out
+
+
+def _ends_in_abbreviation(sentence: str, following: str) -> bool:
+    """Whether the dot ending ``sentence`` is an abbreviation's, given the text that follows
+    (``etc.`` ends a sentence when a capital follows it; ``e.g.`` and ``Dr.`` never do)."""
+    if not sentence.endswith("."):
+        return False
+    last = sentence.rsplit(None, 1)[-1].lstrip("([\"'").rstrip(".").lower()
+    if last == "etc":
+        return following[:1].islower()
+    return last in _ABBREVIATIONS
+
+
+def _words(text: str) -> list[str]:
+    return [w.lower() for w in _WORD.findall(text)]
+
+
+def _continues(piece: _Piece) -> bool:
+    """Whether ``piece`` only goes on with the piece before (rule 3)."""
+    if piece.marked:
+        return False  # "Then it ...": an ordering word makes it a step
+    words = _words(piece.text)
+    if not words:
+        return True
+    if not piece.sentence:
+        return words[0] in _PRONOUNS
+    if piece.text.endswith("?") and len(words) <= 3 and words[0] in _FOLLOW_UP:
+        return True
+    if words[0] not in _CONTINUES:
+        return False
+    # "For each file, count the lines": a leading phrase, then a step of its own
+    _, comma, rest = piece.text.partition(",")
+    after = _words(rest)
+    own = after and after[0] not in _CONTINUES and after[0] != "please"
+    return not (comma and own and rest.strip()[:1].islower())
+
+
+def _join(first: str, second: str) -> str:
+    end = "" if first.endswith((".", "!", "?", ":", ";")) else "."
+    return f"{first}{end} {second[:1].upper()}{second[1:]}"
+
+
+def _raw_pieces(task: str) -> list[_Piece]:
+    """The task cut into list items, or into sentences and their ``then`` parts."""
+    items: list[_Piece] = []
+    for line in task.splitlines():
+        numbered = _NUMBERED.match(line)
+        bullet = None if numbered else _BULLET.match(line)
+        if numbered:
+            order = "after_previous" if items else "free"
+            items.append(_Piece(numbered.group(1), order, marked=False, sentence=False))
+        elif bullet:
+            items.append(_Piece(bullet.group(1), "free", marked=False, sentence=False))
+    if items:
+        return items
+    pieces: list[_Piece] = []
+    for sentence in _sentences(task):
+        for i, part in enumerate(p for p in _THEN.split(sentence) if p.strip()):
+            pieces.append(_Piece(part, "free", marked=i > 0, sentence=True))
+    return pieces
+
+
+def _pieces(task: str) -> list[_Piece]:
+    """Rules 1-4: pieces with their order, continuations joined to the piece before."""
+    pieces: list[_Piece] = []
+    for piece in _raw_pieces(task):
+        text = piece.text.strip()
+        if _FINAL.match(text):
+            piece.order, piece.marked, text = "after_all", True, _FINAL.sub("", text, count=1)
+        elif _SEQUENTIAL.match(text):
+            piece.order, piece.marked = "after_previous", True
+            text = _SEQUENTIAL.sub("", text, count=1)
+        text = _LEAD.sub("", text.strip(), count=1).strip()
+        piece.text = text
+        if not text.rstrip(".;").strip():
+            continue
+        if pieces and _continues(piece):
+            pieces[-1].text = _join(pieces[-1].text, text)
+            continue
+        if pieces and piece.order == "free" and _BACK_REFERENCE.search(text):
+            piece.order = "after_previous"
+        pieces.append(piece)
+    return pieces
 
 
 def split_task(task: str) -> list[tuple[str, str]]:
     """``(order, text)`` pieces; order is ``"free"``, ``"after_previous"`` or ``"after_all"``."""
-    lines = task.splitlines()
-    bullets = [m.group(1) for m in (_BULLET.match(line) for line in lines) if m]
-    raw: list[str] = []
-    if bullets:
-        raw = bullets
-    else:
-        for sentence in _SENTENCE_END.split(task.strip()):
-            raw.extend(p for p in _THEN.split(sentence) if p.strip())
-    pieces: list[tuple[str, str]] = []
-    for text in raw:
-        text = text.strip().rstrip(".;").strip()
-        order = "free"
-        if _FINAL.match(text):
-            order, text = "after_all", _FINAL.sub("", text, count=1)
-        elif _SEQUENTIAL.match(text):
-            order, text = "after_previous", _SEQUENTIAL.sub("", text, count=1)
-        text = text.strip()
-        if text:
-            pieces.append((order, text[0].upper() + text[1:]))
-    return pieces
+    out: list[tuple[str, str]] = []
+    for piece in _pieces(task):
+        text = piece.text.strip().rstrip(".;").strip()
+        out.append((piece.order, text[0].upper() + text[1:]))
+    return out
 
 
 def capability_phrase(text: str, words: int = 4) -> str:

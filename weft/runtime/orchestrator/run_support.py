@@ -1,15 +1,18 @@
 """Helpers of a running ask: spans from outside the executor (planner calls, route
-decisions, notes), budgets, a trace that ends."""
+decisions, notes), budgets, a trace that ends, the engine that runs it."""
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Mapping
+from collections.abc import Coroutine, Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
 from weft.protocols import ErrorInfo, EventKind, RunEvent, RunState, Usage, WeftError
+from weft.runtime.engine.compiled import PreparedWorkflow
+from weft.runtime.engine.executor import Executor, Listener
+from weft.runtime.engine.journal import Journal
 from weft.runtime.engine.outcomes import RunResult, UsageTally
 from weft.runtime.orchestrator.plan import OrchestratorBudget
 from weft.runtime.orchestrator.routing import RouteChoice
@@ -17,12 +20,16 @@ from weft.runtime.tracing.spans import SpanRecord, Tracer, new_span_id, trace_id
 
 
 class SpanSink:
-    """Lets model calls outside the executor (the planner) record spans into the run's trace."""
+    """Lets model calls outside the executor (the planner) record spans into the run's trace,
+    as children of ``parent_id`` (the ask's ``plan`` span)."""
 
-    def __init__(self, tracer: Tracer | None, run_id: str, node: str) -> None:
+    def __init__(
+        self, tracer: Tracer | None, run_id: str, node: str, parent_id: str | None = None
+    ) -> None:
         self.tracer = tracer
         self.run_id = run_id
         self.node = node
+        self.parent_id = parent_id
 
     def record_span(self, span: Mapping[str, Any]) -> None:
         if self.tracer is None:
@@ -30,8 +37,8 @@ class SpanSink:
         self.tracer.record(
             SpanRecord(
                 trace_id=trace_id_for(self.run_id),
-                span_id=new_span_id(),
-                parent_id=None,
+                span_id=span.get("span_id") or new_span_id(),
+                parent_id=span.get("parent_id") or self.parent_id,
                 name=str(span.get("name", "llm")),
                 kind=str(span.get("kind", "llm")),
                 start=float(span.get("start", time.time())),
@@ -47,17 +54,63 @@ class SpanSink:
         return None
 
 
-class BudgetWatch:
-    """Sums node usage as results arrive and stops the run when a limit is passed."""
+def on_engine(
+    engine: str,
+    prepared: PreparedWorkflow,
+    inputs: dict[str, Any],
+    run_id: str,
+    *,
+    journal: Journal | None,
+    tracer: Tracer | None,
+    listeners: Sequence[Listener],
+    concurrency: int | None,
+    resume: Mapping[str, Any],
+) -> Coroutine[Any, Any, RunResult]:
+    """The run of ``prepared`` on weft's executor, or on LangGraph's engine
+    (``engine="langgraph"``: a resumed ask, whose ``resume`` options
+    ``run_on_langgraph`` takes as ``Executor.run`` does); not yet started."""
+    if engine != "langgraph":
+        executor = Executor(
+            journal=journal, listeners=listeners, concurrency=concurrency, tracer=tracer
+        )
+        return executor.run(prepared, inputs, run_id=run_id, **resume)
+    from weft.runtime.engine.to_langgraph import run_on_langgraph
 
-    def __init__(self, budget: OrchestratorBudget, already: Usage) -> None:
+    return run_on_langgraph(
+        prepared,
+        inputs,
+        run_id=run_id,
+        listeners=listeners,
+        journal=journal,
+        tracer=tracer,
+        concurrency=concurrency,
+        **resume,
+    )
+
+
+class BudgetWatch:
+    """Sums node usage as results arrive and stops the run when a limit is passed.
+
+    The time budget's timer starts with the run (its ``run_started`` or
+    ``run_resumed`` event), for what ``ran_s`` (earlier runs of a resumed ask)
+    left of it: so a run the timer stopped has journaled at least that much
+    running time, and a resume of it finds the budget used up (``resume_budget``).
+    ``close`` when the run is over.
+    """
+
+    def __init__(self, budget: OrchestratorBudget, already: Usage, ran_s: float = 0.0) -> None:
         self.budget = budget
         self.tally = UsageTally()
         self.tally.add(already)
+        self.ran_s = ran_s
         self.reason: str | None = None
         self.task: asyncio.Task[RunResult] | None = None
+        self._timer: asyncio.TimerHandle | None = None
 
     def __call__(self, event: RunEvent) -> None:
+        if event.kind in (EventKind.RUN_STARTED, EventKind.RUN_RESUMED):
+            self._start_timer()
+            return
         # top-level node results only: foreach items ("[i]") and sub-workflow
         # nodes ("/") are already inside their parent's usage
         if event.kind is not EventKind.NODE_FINISHED or event.usage is None:
@@ -72,25 +125,46 @@ class BudgetWatch:
         elif self.budget.max_cost is not None and spent.cost > self.budget.max_cost:
             self.stop(f"cost budget exceeded: ${spent.cost:.4f} > ${self.budget.max_cost:.4f}")
 
+    def _start_timer(self) -> None:
+        limit = self.budget.max_time
+        if limit is None or self._timer is not None:
+            return
+        self._timer = asyncio.get_running_loop().call_later(
+            max(limit - self.ran_s, 0.0), self.stop, f"time budget exceeded: {limit:g}s"
+        )
+
     def stop(self, reason: str) -> None:
         if self.reason is None and self.task is not None and not self.task.done():
             self.reason = reason
             self.task.cancel()
 
+    def close(self) -> None:
+        """Stop the timer: the run is over."""
+        if self._timer is not None:
+            self._timer.cancel()
+
 
 class UnstartedRun:
-    """Ends the trace of an ask that fails before its workflow runs.
+    """The trace of an ask before its workflow runs: its ``plan`` span, and its end
+    when it fails there.
+
+    Planning and routing happen before the executor starts the run (and makes
+    its run span), so the ask records them under a span of its own: ``plan``
+    (kind ``plan``), from the ask's start to the accepted plan, parent of the
+    planner's LLM requests, a memory reuse, a planner fallback note and one
+    ``route`` span per subtask. Its id (``plan_span``) is known from the
+    start; the span itself is recorded by ``planned`` once a plan is accepted.
 
     The executor records the run span of every run it starts, however it
-    ends. Before that, while the ask plans, routes and compiles, the
-    planner's LLM requests and the routing decisions are already in the trace
-    under the run's id, and without a run span the trace store would list the
-    run as running forever. Used as a context manager around the whole ask:
-    on an exception, unless ``executing`` was set (the executor has the run
-    from then on), it records a root ``run`` span named ``ask``, ``failed``
+    ends. Before that, without a run span the trace store would list the run
+    as running forever. Used as a context manager around the whole ask: on an
+    exception, unless ``executing`` was set (the executor has the run from
+    then on), it records a root ``run`` span named ``ask``, ``failed``
     (``cancelled`` for a cancellation or Ctrl-C), with the task as input, the
     error, the stage that failed (``weft.stage``), and for a planning error
-    the planner's usage and every rejected plan (``weft.plan_failures``).
+    the planner's usage and every rejected plan (``weft.plan_failures``); the
+    ``plan`` span, when planning did not end, is recorded under it (``error``
+    or ``cancelled``; the error itself is said once, on the run span).
     """
 
     def __init__(self, tracer: Tracer | None, run_id: str, task: str, started: float) -> None:
@@ -102,9 +176,37 @@ class UnstartedRun:
         self.stage = "plan"
         #: Set when the executor takes the run over.
         self.executing = False
+        #: The id of the ask's ``plan`` span: the parent of what planning and routing record.
+        self.plan_span = new_span_id()
+        self._planned = False
 
     def __enter__(self) -> UnstartedRun:
         return self
+
+    def planned(self, attributes: dict[str, Any]) -> None:
+        """Planning and routing are over: record the ``plan`` span with ``attributes``
+        (the accepted subtasks and their routes)."""
+        self._planned = True
+        self._record_plan(None, "ok", {"input": {"task": self.task}, **attributes})
+
+    def _record_plan(self, parent_id: str | None, status: str, attributes: dict[str, Any]) -> None:
+        if self.tracer is None:
+            return
+        self.tracer.record(
+            SpanRecord(
+                trace_id=trace_id_for(self.run_id),
+                span_id=self.plan_span,
+                parent_id=parent_id,
+                name="plan",
+                kind="plan",
+                start=self.started,
+                end=time.time(),
+                status=status,
+                run_id=self.run_id,
+                node="plan",
+                attributes=attributes,
+            )
+        )
 
     def __exit__(
         self,
@@ -121,10 +223,14 @@ class UnstartedRun:
             error = ErrorInfo.from_exception(exc, source="ask")
         failures = getattr(exc, "failures", None)
         usage = getattr(exc, "usage", None)
+        run_span = new_span_id()
+        if self.stage == "plan" and not self._planned:  # its error is said once, on the run span
+            state = RunState.CANCELLED.value if cancelled else "error"
+            self._record_plan(run_span, state, {"input": {"task": self.task}})
         self.tracer.record(
             SpanRecord(
                 trace_id=trace_id_for(self.run_id),
-                span_id=new_span_id(),
+                span_id=run_span,
                 parent_id=None,
                 name="ask",
                 kind="run",
@@ -159,6 +265,7 @@ def trace_instant(
     *,
     status: str = "ok",
     node: str | None = None,
+    parent_id: str | None = None,
 ) -> None:
     """A zero-length span: something the orchestrator decided on its own, at one moment."""
     if tracer is None:
@@ -168,7 +275,7 @@ def trace_instant(
         SpanRecord(
             trace_id=trace_id_for(run_id),
             span_id=new_span_id(),
-            parent_id=None,
+            parent_id=parent_id,
             name=name,
             kind=kind,
             start=now,
@@ -181,27 +288,42 @@ def trace_instant(
     )
 
 
-def trace_note(tracer: Tracer | None, run_id: str, note: str) -> None:
+def trace_note(
+    tracer: Tracer | None, run_id: str, note: str, *, parent_id: str | None = None
+) -> None:
     """A ``note`` span saying what the orchestrator did on its own (a planner fallback)."""
-    trace_instant(tracer, run_id, "planner fallback", "note", {"weft.note": note})
+    trace_instant(
+        tracer, run_id, "planner fallback", "note", {"weft.note": note}, parent_id=parent_id
+    )
 
 
-def trace_routes(tracer: Tracer | None, run_id: str, choices: list[RouteChoice]) -> None:
-    """A ``route`` span per subtask: the router's candidates and the action chosen."""
+def trace_routes(
+    tracer: Tracer | None,
+    run_id: str,
+    choices: Sequence[RouteChoice],
+    *,
+    parent_id: str | None = None,
+) -> None:
+    """A ``route`` span per subtask, under ``parent_id`` (the ask's ``plan`` span): the
+    router's candidates and the action chosen, from the moment the routing of that
+    subtask started to the moment it ended (subtasks are routed concurrently, so
+    these overlap). A choice without times (``started`` 0) ends now."""
     if tracer is None:
         return
     now = time.time()
     for choice in choices:
         decision = choice.decision
+        end = choice.ended or now
+        start = choice.started or end - decision.latency_s
         tracer.record(
             SpanRecord(
                 trace_id=trace_id_for(run_id),
                 span_id=new_span_id(),
-                parent_id=None,
+                parent_id=parent_id,
                 name=f"route {choice.subtask}",
                 kind="route",
-                start=now - decision.latency_s,
-                end=now,
+                start=start,
+                end=end,
                 status="ok" if choice.action else "error",
                 run_id=run_id,
                 node=choice.subtask,

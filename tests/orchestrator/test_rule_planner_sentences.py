@@ -1,0 +1,145 @@
+"""The rule planner reads a task as a person wrote it: a sentence that only goes on with the
+one before stays with it, a step that refers back waits for the step it refers to,
+numbered steps run in order, and abbreviations do not end sentences."""
+
+from __future__ import annotations
+
+import pytest
+
+from weft import tool
+from weft.runtime.orchestrator import Orchestrator
+from weft.runtime.orchestrator.rule_planner import RulePlanner, split_task
+from weft.runtime.routing.lexical_router import LexicalRouter
+
+
+@pytest.mark.parametrize(
+    "task",
+    [
+        "Weft runs agents. It traces them.",
+        "Research heat pumps. They should be cheap.",
+        "Research heat pumps. This is for a client.",
+        "Research heat pumps. That includes the running costs.",
+        "Count the words in this text. The text is: Weft runs agents.",
+        "Translate the summary. In French.",
+        "Compare Python and Rust. Which is faster?",
+    ],
+)
+def test_a_sentence_that_only_goes_on_with_the_one_before_stays_with_it(task: str) -> None:
+    (only,) = split_task(task)
+    assert only == ("free", task.rstrip("."))
+
+
+def test_a_step_of_its_own_after_a_leading_phrase_is_not_a_continuation() -> None:
+    assert split_task("Research solar. For each source, note the year.") == [
+        ("free", "Research solar"),
+        ("free", "For each source, note the year"),
+    ]
+
+
+def test_an_ordering_word_makes_even_a_pronoun_sentence_a_step() -> None:
+    assert split_task("Weft runs agents. Then it traces them.") == [
+        ("free", "Weft runs agents"),
+        ("after_previous", "It traces them"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("task", "second"),
+    [
+        ("Research heat pumps; compare them with gas boilers.", "Compare them with gas boilers"),
+        ("What is a heat pump? How does it work?", "How does it work?"),
+        ("Collect the sales figures. Chart the results.", "Chart the results"),
+    ],
+)
+def test_a_step_that_refers_back_waits_for_the_step_before(task: str, second: str) -> None:
+    assert split_task(task)[1] == ("after_previous", second)
+
+
+def test_independent_sentences_still_run_in_parallel() -> None:
+    assert [order for order, _ in split_task("Research tides. Research wind.")] == [
+        "free",
+        "free",
+    ]
+
+
+def test_numbered_steps_run_in_order_and_bullets_side_by_side() -> None:
+    steps = "Brief me on heat pumps:\n1. Research heat pumps\n2. Write a briefing\n3. Review it"
+    assert split_task(steps) == [
+        ("free", "Research heat pumps"),
+        ("after_previous", "Write a briefing"),
+        ("after_previous", "Review it"),
+    ]
+    assert split_task("Step 1: fetch the data\nStep 2: plot the data") == [
+        ("free", "Fetch the data"),
+        ("after_previous", "Plot the data"),
+    ]
+    assert split_task("Plan a trip:\n- book flights\n- book a hotel") == [
+        ("free", "Book flights"),
+        ("free", "Book a hotel"),
+    ]
+
+
+def test_a_list_item_that_starts_with_a_pronoun_stays_with_the_item_before() -> None:
+    assert split_task("- research solar power\n- it must be recent\n- research wind") == [
+        ("free", "Research solar power. It must be recent"),
+        ("free", "Research wind"),
+    ]
+
+
+def test_abbreviations_do_not_end_a_sentence() -> None:
+    assert split_task("Write a poem about e.g. cats. Then translate it.") == [
+        ("free", "Write a poem about e.g. cats"),
+        ("after_previous", "Translate it"),
+    ]
+    assert split_task("Ask Dr. Smith for the paper. Research wind, solar, etc. Compare them.") == [
+        ("free", "Ask Dr. Smith for the paper"),
+        ("free", "Research wind, solar, etc"),
+        ("after_previous", "Compare them"),
+    ]
+
+
+def test_first_next_and_lastly_order_the_steps_and_are_dropped() -> None:
+    assert split_task(
+        "First, research solar. Next, research wind. Also research tides. Lastly, compare them."
+    ) == [
+        ("free", "Research solar"),
+        ("after_previous", "Research wind"),
+        ("free", "Research tides"),
+        ("after_all", "Compare them"),
+    ]
+
+
+def test_a_one_sentence_task_and_a_question_are_one_subtask() -> None:
+    plan = RulePlanner().build("Write a short briefing on heat pumps and their costs.", 8)
+    assert [s.description for s in plan.subtasks] == [
+        "Write a short briefing on heat pumps and their costs"
+    ]
+    assert split_task("What is the capital of France?") == [
+        ("free", "What is the capital of France?")
+    ]
+
+
+@tool
+def research(topic: str) -> str:
+    """Research facts about a topic."""
+    return "facts on " + topic.lower()
+
+
+@tool
+def compare(text: str) -> str:
+    """Compare findings side by side."""
+    return "compared: " + text
+
+
+async def test_an_ask_whose_second_sentence_says_more_about_the_first_runs() -> None:
+    # "They rise twice a day" on its own fits no agent: the ask used to fail with
+    # "no agent fits", although the task is one piece of research
+    answer = await Orchestrator([research, compare], router=LexicalRouter()).ask(
+        "Research tides. They rise twice a day."
+    )
+    assert answer.ok, answer.error
+    assert answer.plan is not None
+    assert [s.description for s in answer.plan.subtasks] == [
+        "Research tides. They rise twice a day"
+    ]
+    assert answer.routes == {"s1": "research"}
