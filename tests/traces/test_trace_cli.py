@@ -81,8 +81,9 @@ def test_trace_show_prints_the_tree_with_the_critical_path_marked(
     marked = [line for line in lines if f"{CRITICAL_MARK} " in line]
     for name in ("pages", "list", "fetch", "total"):
         assert any(f"{CRITICAL_MARK} {name}" in line for line in marked), name
-    assert sum("fetch  call" in line for line in lines) == 3
-    assert sum(f"{CRITICAL_MARK} fetch  call" in line for line in lines) == 1
+    items = sorted(i for i in range(3) for line in lines if f"fetch [{i}]  call" in line)
+    assert items == [0, 1, 2], "each foreach item's call is labelled by its index"
+    assert sum(f"{CRITICAL_MARK} fetch [" in line for line in lines) == 1
     assert "critical path" in lines[-1]
 
 

@@ -160,3 +160,38 @@ def test_the_exporter_accepts_any_span_exporter(tmp_path: Path) -> None:
     assert span.name == "wf" and span.status.status_code.name == "ERROR"
     assert span.status.description == "node 'x' failed: boom"
     assert (span.end_time - span.start_time) == 1_500_000_000
+
+
+def test_a_missing_otlp_exporter_is_one_line_naming_the_extra(tmp_path: Path) -> None:
+    """chromadb installs the OpenTelemetry SDK but not the OTLP/HTTP exporter: with an
+    endpoint set and no ``weft[otlp]``, ``weft run`` said so in a traceback."""
+    import subprocess
+    import sys
+
+    (tmp_path / "wf.yaml").write_text(
+        "name: wf\nactions:\n  j: {python: 'json:dumps'}\n"
+        "nodes:\n  a: {action: j, with: {obj: 1}}\n"
+    )
+    script = (
+        "import sys\n"
+        "sys.modules['opentelemetry.exporter.otlp.proto.http.trace_exporter'] = None\n"
+        "from weft.cli import main\n"
+        "sys.argv = ['weft', 'run', 'wf.yaml']\n"
+        "main()\n"
+    )
+    env = {
+        **__import__("os").environ,
+        "OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:9",
+        "WEFT_HOME": str(tmp_path / "home"),
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr
+    assert done.stderr.strip().splitlines() == [
+        "error: OTLP export needs the OpenTelemetry SDK and its OTLP/HTTP exporter: "
+        "pip install 'weft[otlp]' (or unset OTEL_EXPORTER_OTLP_ENDPOINT) "
+        "(import of opentelemetry.exporter.otlp.proto.http.trace_exporter halted; "
+        "None in sys.modules)"
+    ]

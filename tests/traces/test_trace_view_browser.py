@@ -576,3 +576,46 @@ async def test_a_graph_with_too_many_edges_in_view_draws_only_the_highlighted_on
         assert problems == []
     finally:
         await page.close()
+
+
+async def test_a_remote_call_is_striped_and_its_details_say_how_long_it_ran_and_waited(
+    browser: Any, tmp_path: Path
+) -> None:
+    def span(
+        span_id: str,
+        parent: str | None,
+        name: str,
+        kind: str,
+        start: float,
+        end: float,
+        **attributes: Any,
+    ) -> SpanRecord:
+        return SpanRecord(
+            "a" * 32, span_id.ljust(16, "0"), parent and parent.ljust(16, "0"), name, kind,
+            start, end, "ok", run_id="r", node=attributes.pop("node", None),
+            agent=attributes.pop("agent", None), attributes=attributes,
+        )  # fmt: skip
+
+    spans = [
+        span("run", None, "flow", "run", 0.0, 1.0),
+        span("node", "run", "fx", "node", 0.0, 0.9, node="fx", agent="effect-1",
+             **{"weft.action": "effect", "weft.attempt": 1}),
+        span("served", "node", "effect", "call", 0.6, 0.8, node="fx", agent="effect-1",
+             **{"weft.side": "agent", "weft.attempt": 1}),
+    ]  # fmt: skip
+    page, problems = await _open(browser, write_html(tmp_path / "remote.html", None, spans))
+    try:
+        caller = page.locator(f'.span-bar[data-span-id="{"node".ljust(16, "0")}"]')
+        own = page.locator(f'.span-bar[data-span-id="{"served".ljust(16, "0")}"]')
+        assert await caller.evaluate("e => e.classList.contains('waited')")
+        assert not await own.evaluate("e => e.classList.contains('waited')")
+        await caller.click()
+        served = await page.locator('#details [data-field="served"]').inner_text()
+        assert served == "ran 200.0 ms on the agent · waited 700.0 ms (broker, queue)"
+        assert await page.locator('#details [data-field="attempt"]').inner_text() == "1"
+        await own.click()
+        served = await page.locator('#details [data-field="served"]').inner_text()
+        assert served == "the agent's own span of the call"
+        assert problems == []
+    finally:
+        await page.close()

@@ -161,7 +161,8 @@ def print_summary(
     questions: Mapping[str, Any] | None = None,
 ) -> None:
     """The end of a run: state, per-node outcomes and where each ran (compact for big
-    runs), outputs. Without ``placements`` every node that ran is shown as local.
+    runs), outputs. Without ``placements`` every node that ran is shown as local; with
+    them a capability node also names the action it was routed to.
     ``again`` are the options the ``weft resume`` hint needs (``--journal``, ``--broker``);
     ``questions`` what a stopped run waits on by execution key
     (``engine.answers.waiting_questions``), for the items of a ``foreach``."""
@@ -190,6 +191,8 @@ def print_summary(
                 else ""
             )
             where = placements.where(n)
+            if where and (routed := placements.routed_to(n.name)):
+                where = f"{where}, {routed}"  # a capability node: the action it was given
             extra = f"  {where}" if where else ""
             extra += " (from journal)" if n.cached else ""
             if n.reason:

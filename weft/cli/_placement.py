@@ -6,6 +6,11 @@ id, or where an action that calls out sent the work, as the action's
 ``where`` says it: ``a2a URL`` for an A2A agent (HTTP or MQTT), ``mcp
 SERVER`` for an MCP tool. Those are shown as they are; this module needs no
 knowledge of the actions themselves (the CLI does not import agent internals).
+
+A capability node names no action: the action its router chose is read from
+the progress event its call sends when it is routed (``capability`` and
+``chosen`` in its data, ``weft.runtime.engine.capability``), per call, so a
+retry that was routed again counts once, as the action that served it last.
 """
 
 from __future__ import annotations
@@ -40,9 +45,13 @@ class Placements:
         self.remote = set(remote)
         self.actions: dict[str, str] = {}
         self.agents: dict[str, Counter[str]] = {}
+        #: Per capability node, the action its router chose for each call (by call key).
+        self.chosen: dict[str, dict[str, str]] = {}
 
     def on_event(self, event: RunEvent) -> None:
         node = event.node
+        if event.kind is EventKind.PROGRESS:
+            self._routed(event)
         if event.kind is not EventKind.NODE_FINISHED or not node or "/" in node:
             return  # nodes of sub-workflows run their actions locally
         data = event.data
@@ -52,6 +61,25 @@ class Placements:
         agent = data.get("agent")
         if agent:
             self.agents.setdefault(node, Counter())[str(agent)] += 1
+
+    def _routed(self, event: RunEvent) -> None:
+        """Note the action a capability node's call was routed to (none when no agent fit)."""
+        node, key, data = event.node, event.key, event.data
+        if not node or not key or "/" in key or "/" in node:
+            return  # a sub-workflow's events name its nodes without the parent's prefix
+        chosen = data.get("chosen")
+        if "capability" in data and chosen:
+            self.chosen.setdefault(node, {})[key] = str(chosen)
+
+    def routed_to(self, name: str) -> str:
+        """``routed to ACTION`` for a capability node (``routed to A (2 calls), B (1 call)``
+        for a ``foreach`` whose items went to several), empty for any other node."""
+        counts = Counter(self.chosen.get(name, {}).values())
+        if not counts:
+            return ""
+        if len(counts) == 1:
+            return f"routed to {next(iter(counts))}"
+        return "routed to " + ", ".join(f"{a} ({_calls(n)})" for a, n in counts.most_common())
 
     def agents_of(self, name: str) -> list[str]:
         """The agents that answered the node's calls, most calls first."""

@@ -3,8 +3,11 @@
 A failed span shows its error (``✗ Type: message``) and the traceback its
 error kept; a traceback through the same frames as one already printed (the
 same failure seen by a retry, another foreach item) is referred to, not
-repeated. A ``team`` span (a message on a team's topic) shows the
-flow-control step it made and who chose its speaker. An
+repeated. A routing decision (``route``) shows the action it chose, its
+score and the runners-up; a memory lookup, the past plan it reused or not
+and why; a ``note`` (a planner fallback), what it says. A ``team`` span (a
+message on a team's topic) shows the flow-control step it made and who
+chose its speaker. An
 ``llm`` span shows the last message it sent and the reply, one line each, or
 with ``--full`` every message and the whole reply.
 """
@@ -27,14 +30,31 @@ from weft.runtime.tracing.span_text import (
 EXCERPT_CHARS = 160
 
 
-def span_notes(span: Any, *, full: bool, seen: set[str]) -> list[Text]:
-    """The lines to print under ``span``; ``seen`` holds the frames of the tracebacks printed."""
+def span_notes(span: Any, *, full: bool, seen: set[str], parent: Any = None) -> list[Text]:
+    """The lines to print under ``span``; ``seen`` holds the frames of the tracebacks printed.
+
+    An agent's own span of a call that failed with the error its caller's
+    span already shows (``parent``) says nothing more: it is the same failure.
+    """
     notes: list[Text] = []
     if span.kind == "llm":
         notes.extend(_exchange(span, full))
     if span.kind == "team":
         notes.extend(_team_move(span))
+    if span.kind == "route":
+        notes.extend(_route(span))
+    if span.kind == "memory":
+        notes.extend(_memory(span))
+    if span.kind == "note" and span.attributes.get("weft.note"):
+        notes.append(Text(f"note: {span.attributes['weft.note']}", style="blue"))
     error = error_line(span)
+    if (
+        error is not None
+        and span.attributes.get("weft.side") == "agent"
+        and parent is not None
+        and error_line(parent) == error
+    ):
+        return notes
     if error is not None and span.status not in ("ok", "succeeded"):
         notes.append(Text(f"✗ {error}", style="red"))
         stack = traceback_of(span)
@@ -46,6 +66,59 @@ def span_notes(span: Any, *, full: bool, seen: set[str]) -> list[Text]:
                 seen.add(frames)
                 notes.append(Text(stack, style="dim"))
     return notes
+
+
+#: Runners-up a routing decision names after its choice.
+RUNNERS_UP = 2
+
+
+def _route(span: Any) -> list[Text]:
+    """What a routing decision chose and over whom: ``→ summarize_text  score 2.44 · next ...``."""
+    attributes = span.attributes
+    chosen = attributes.get("weft.action")
+    candidates = [c for c in attributes.get("candidates") or [] if isinstance(c, dict)]
+    line = Text("→ ", style="blue")
+    if chosen:
+        line.append(str(chosen), style="bold")
+        mine = next((c for c in candidates if c.get("agent_id") == chosen), None)
+        if mine is not None and isinstance(mine.get("score"), int | float):
+            line.append(f"  score {mine['score']:.2f}")
+    else:
+        line.append("no agent fits", style="red")
+    others = [c for c in candidates if c.get("agent_id") != chosen][:RUNNERS_UP]
+    if others:
+        line.append(
+            " · next "
+            + ", ".join(
+                f"{c.get('agent_id')} {c['score']:.2f}"
+                if isinstance(c.get("score"), int | float)
+                else str(c.get("agent_id"))
+                for c in others
+            ),
+            style="dim",
+        )
+    capability = attributes.get("weft.capability")
+    if capability:
+        line.append(f"  (for {capability!r})", style="dim")
+    return [line]
+
+
+def _memory(span: Any) -> list[Text]:
+    """What a memory lookup found: a past plan reused, and why, or why not."""
+    attributes = span.attributes
+    record = attributes.get("weft.memory.record")
+    if not record:
+        return []
+    if attributes.get("weft.memory.reused"):
+        line = Text(f"↺ reused the plan of {record}", style="blue")
+        why = attributes.get("weft.memory.why")
+    else:
+        line = Text(f"↺ did not reuse the plan of {record}", style="dim")
+        problems = attributes.get("weft.memory.problems")
+        why = "; ".join(map(str, problems)) if isinstance(problems, list) else problems
+    if why:
+        line.append(f": {why}", style="dim")
+    return [line]
 
 
 def _team_move(span: Any) -> list[Text]:

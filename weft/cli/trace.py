@@ -17,6 +17,7 @@ import click
 
 from weft.cli._json import json_text
 from weft.cli._prune import prune_options
+from weft.cli._trace_show import CRITICAL_MARK, DEFAULT_ITEMS, STYLE, duration_text
 from weft.protocols import WeftError
 
 
@@ -50,18 +51,6 @@ def _load(store_path: str | None, ref: str) -> tuple[Any, list[Any]]:
         return run, store.spans(run.run_id)
     finally:
         store.close()
-
-
-def _duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    if seconds >= 60:
-        return f"{seconds / 60:.1f} min"
-    if seconds >= 1:
-        return f"{seconds:.2f} s"
-    if seconds >= 0.001:
-        return f"{seconds * 1000:.1f} ms"
-    return f"{seconds * 1e6:.0f} µs"
 
 
 @click.group("trace")
@@ -116,9 +105,9 @@ def ls_command(limit: int, as_json: bool, store_path: str | None) -> None:
         table.add_row(
             r.run_id[:12],  # a prefix is enough for show/export/view
             r.workflow or "-",
-            f"[{_STYLE.get(r.state, 'white')}]{r.state}[/]",
+            f"[{STYLE.get(r.state, 'white')}]{r.state}[/]",
             datetime.fromtimestamp(r.started_at).strftime("%m-%d %H:%M:%S"),
-            _duration(r.duration),
+            duration_text(r.duration),
             str(r.span_count),
             str(tokens) if tokens else "-",
             f"${cost:.4f}" if cost else "-",
@@ -130,29 +119,23 @@ def ls_command(limit: int, as_json: bool, store_path: str | None) -> None:
     Console(width=None if sys.stdout.isatty() else 200).print(table)
 
 
-_STYLE = {
-    "succeeded": "green",
-    "ok": "green",
-    "failed": "red",
-    "error": "red",
-    "timeout": "red",
-    "cancelled": "yellow",
-    "needs_input": "magenta",
-    "running": "cyan",
-}
-
-#: Marks the spans on the critical path in ``weft trace show``.
-CRITICAL_MARK = "★"
-
-
 @trace_group.command("show")
 @click.argument("run_ref", metavar="RUN")
 @click.option(
     "--depth", type=click.IntRange(min=0), default=None, help="Hide spans deeper than this."
 )
+@click.option(
+    "--items",
+    type=click.IntRange(min=0),
+    default=DEFAULT_ITEMS,
+    show_default=True,
+    help="Foreach items listed per node (critical, failed, then slowest); 0 lists every item.",
+)
 @click.option("--full", is_flag=True, help="Every message an LLM was sent and its whole reply.")
 @_store_option
-def show_command(run_ref: str, depth: int | None, full: bool, store_path: str | None) -> None:
+def show_command(
+    run_ref: str, depth: int | None, items: int, full: bool, store_path: str | None
+) -> None:
     """Print RUN's spans as a tree: duration, state, tokens and cost; ★ marks the critical path.
 
     Under a failed span: its error and traceback; under an LLM request: the
@@ -160,56 +143,15 @@ def show_command(run_ref: str, depth: int | None, full: bool, store_path: str | 
     """
     from rich.console import Console
     from rich.text import Text
-    from rich.tree import Tree
 
-    from weft.cli._trace_notes import span_notes
-    from weft.runtime.tracing.analysis import SpanTree, critical_path, tokens_of, usage_of
+    from weft.cli._trace_show import ShowTree
 
     run, spans = _load(store_path, run_ref)
-    tree = SpanTree.build(spans)
-    critical = set(critical_path(tree))
-
-    def label(span: Any) -> Text:
-        text = Text()
-        text.append(f"{CRITICAL_MARK} " if span.span_id in critical else "  ", style="bold yellow")
-        text.append(span.name, style="bold" if span.kind in ("run", "node") else "")
-        text.append(f"  {span.kind}", style="dim")
-        text.append(f"  {_duration(span.end - span.start)}")
-        text.append(f"  {span.status}", style=_STYLE.get(span.status, "white"))
-        prompt, completion = tokens_of(span)
-        if prompt or completion:
-            text.append(f"  tokens {prompt}/{completion}", style="cyan")
-        cost = float(usage_of(span).get("cost") or 0.0)
-        if cost:
-            text.append(f"  ${cost:.4f}", style="cyan")
-        if span.agent:
-            text.append(f"  @{span.agent}", style="magenta")
-        if span.attributes.get("weft.cached"):
-            text.append("  cached", style="dim")
-        return text
-
     heading = Text(f"run {run.run_id}", style="bold")
     heading.append(f"  {run.workflow or ''}  ")
-    heading.append(run.state, style=_STYLE.get(run.state, "white"))
-    heading.append(f"  {_duration(run.duration)}  {run.span_count} spans")
-    root = Tree(heading)
-
-    tracebacks: set[str] = set()
-
-    def add(parent: Tree, span: Any, level: int) -> None:
-        branch = parent.add(label(span))
-        for note in span_notes(span, full=full, seen=tracebacks):
-            branch.add(note)
-        if depth is not None and level >= depth:
-            hidden = len(tree.kids(span))
-            if hidden:
-                branch.add(Text(f"… {hidden} more", style="dim"))
-            return
-        for child in tree.kids(span):
-            add(branch, child, level + 1)
-
-    for span in tree.roots:
-        add(root, span, 0)
+    heading.append(run.state, style=STYLE.get(run.state, "white"))
+    heading.append(f"  {duration_text(run.duration)}  {run.span_count} spans")
+    root = ShowTree(spans, depth=depth, full=full, items=items).render(heading)
     tty = sys.stdout.isatty()
     # Piped, lines are never cut or wrapped: a long error or message stays whole for grep.
     console = Console(highlight=False, soft_wrap=not tty, width=None if tty else 10_000)

@@ -117,6 +117,10 @@
     b.style.top = (row * rowHeight + 3) + "px";
     b.title = s.name + (s.item !== null ? " [" + s.item + "]" : "") + " · " + s.kind + " · " +
       s.status + " · " + ms(s.duration);
+    if (s.served !== undefined) {  // answered by an agent elsewhere: striped, its own span solid
+      b.classList.add("waited");
+      b.title += " · ran " + ms(s.served) + " on the agent, waited " + ms(Math.max(s.duration - s.served, 0));
+    }
     if (s.critical) { b.classList.add("critical"); }
     if (s.id === selected) { b.classList.add("selected"); }
     return b;
@@ -200,8 +204,9 @@
     });
     box.innerHTML = '<svg viewBox="0 0 100 100" preserveAspectRatio="none" aria-hidden="true"><path d="' +
       d + ' L100 100 Z"/></svg>';
-    box.title = g.count + " items of " + g.name + "; up to " + g.peak + " at once";
-    box.appendChild(el("span", "peak", g.peak + " at once"));
+    var served = g.served_peak ? "; at most " + g.served_peak + " running on agents at once" : "";
+    box.title = g.count + " items of " + g.name + "; up to " + g.peak + " in flight at once" + served;
+    box.appendChild(el("span", "peak", g.peak + " in flight" + (g.served_peak ? " · " + g.served_peak + " running on agents" : "")));
     return box;
   }
 
@@ -557,6 +562,13 @@
     setField("lane", s.lane === null ? "run" : s.lane);
     setField("node", s.node);
     setField("item", g ? s.item + " of " + g.count + " in " + g.name : null);
+    var side = a["weft.side"];
+    setField("served", s.served !== undefined
+      ? "ran " + ms(s.served) + " on the agent · waited " + ms(Math.max(s.duration - s.served, 0)) + " (broker, queue)"
+      : side === "agent" ? "the agent's own span of the call" : null);
+    var delay = a["weft.retry_delay"];
+    setField("attempt", a["weft.attempt"] === undefined ? null
+      : a["weft.attempt"] + (typeof delay === "number" ? " · failed, retried after " + ms(delay * 1000) : ""));
     setField("start", "+" + ms(s.start));
     setField("duration", ms(s.duration));
     setField("tokens", (s.tokens[0] || s.tokens[1]) ? s.tokens[0] + " in / " + s.tokens[1] + " out" : null);

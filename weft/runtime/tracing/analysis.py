@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from weft.runtime.tracing.spans import SpanRecord
@@ -18,6 +18,9 @@ from weft.runtime.tracing.spans import SpanRecord
 _EPSILON = 1e-4
 #: Span kinds that belong to the lane of the span that made them, unless they name an agent.
 _INHERITS_LANE = frozenset({"llm", "route", "memory"})
+#: Lanes shared by the spans of a kind that no call made (an ask routes each subtask
+#: before its run starts): one lane for all of them, not one per subtask.
+_SHARED_LANES = {"route": "routing", "memory": "memory"}
 #: The end of a foreach item's node key: ``research[17]``.
 _ITEM_KEY = re.compile(r"\[(\d+)\]$")
 
@@ -33,7 +36,7 @@ class SpanTree:
 
     @classmethod
     def build(cls, spans: Iterable[SpanRecord]) -> SpanTree:
-        ordered = sorted(spans, key=lambda s: (s.start, s.end))
+        ordered = nest_first_attempts(sorted(spans, key=lambda s: (s.start, s.end)))
         tree = cls(ordered)
         tree.by_id = {s.span_id: s for s in ordered}
         for span in ordered:
@@ -50,6 +53,66 @@ class SpanTree:
         """The latest run span (a resumed run has one per attempt)."""
         runs = [s for s in self.roots if s.kind == "run"]
         return max(runs, key=lambda s: s.end) if runs else None
+
+
+def is_attempt(span: SpanRecord, node: SpanRecord) -> bool:
+    """Whether ``span`` is the engine's span of one attempt of plain ``node``'s own call.
+
+    Calls the action made through its context share the node's key, so the
+    action's name tells them apart.
+    """
+    return (
+        span.kind == "call"
+        and "weft.retry_delay" in span.attributes
+        and span.node == node.node
+        and span.name == node.attributes.get("weft.action")
+        and "weft.side" not in span.attributes
+    )
+
+
+def nest_first_attempts(spans: list[SpanRecord]) -> list[SpanRecord]:
+    """``spans`` with what a node's first attempt made moved under that attempt's span.
+
+    A plain node's first call *is* the node's span (one span per node keeps
+    tracing cheap), so what the call made — an agent's span of it, calls
+    through its context, LLM requests — names the node as parent. When the
+    attempt fails and is retried, it becomes a span of its own beside the
+    later attempts, and without this its work would hang beside it, under the
+    node, as if it were another attempt. Children of later attempts already
+    name their attempt. Records that move are copies; the others are the
+    same objects, in the same order.
+    """
+    by_id = {s.span_id: s for s in spans}
+    first: dict[str, SpanRecord] = {}  # node span id -> its first attempt's own span
+    for span in spans:
+        if span.kind != "call" or span.attributes.get("weft.attempt") != 1:
+            continue
+        parent = by_id.get(span.parent_id) if span.parent_id is not None else None
+        if (
+            parent is not None
+            and parent.kind == "node"
+            and not parent.attributes.get("weft.foreach")
+            and is_attempt(span, parent)
+        ):
+            first[parent.span_id] = span
+    if not first:
+        return spans
+    moved: list[SpanRecord] = []
+    for span in spans:
+        attempt = first.get(span.parent_id) if span.parent_id is not None else None
+        # Later attempts start once the first has ended (and its retry delay passed).
+        if (
+            attempt is not None
+            and span is not attempt
+            and span.start < attempt.end
+            and not (
+                is_attempt(span, by_id[attempt.parent_id or ""])
+                and span.attributes.get("weft.attempt") != 1
+            )
+        ):
+            span = replace(span, parent_id=attempt.span_id)
+        moved.append(span)
+    return moved
 
 
 def graph_of(spans: Iterable[SpanRecord]) -> dict[str, Any] | None:
@@ -134,8 +197,10 @@ def lane_of(span: SpanRecord, tree: SpanTree | None = None) -> str | None:
     """The timeline lane of a span: its agent, else its action; None for the run span.
 
     LLM requests, routing decisions and memory lookups sit in the lane of the
-    call that made them unless they name an agent themselves; the messages of
-    a team (``team`` spans) share one lane per team.
+    call that made them unless they name an agent themselves; routing
+    decisions and memory lookups no call made (an ask's, before its run)
+    share the lanes ``routing`` and ``memory``; the messages of a team
+    (``team`` spans) share one lane per team.
     """
     if span.kind == "run" and span.parent_id is None:
         return None
@@ -144,6 +209,8 @@ def lane_of(span: SpanRecord, tree: SpanTree | None = None) -> str | None:
     if span.kind in _INHERITS_LANE and tree is not None and span.parent_id in tree.by_id:
         parent = tree.by_id[span.parent_id]
         return lane_of(parent, tree) or span.name
+    if span.kind in _SHARED_LANES:  # an ask's routing and memory, before its run span exists
+        return _SHARED_LANES[span.kind]
     if span.kind == "node":
         action = span.attributes.get("weft.action")
         if isinstance(action, str):

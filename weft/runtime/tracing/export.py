@@ -19,7 +19,14 @@ from collections.abc import Iterable
 from typing import Any
 
 from weft.protocols.results import finite
-from weft.runtime.tracing.analysis import SpanTree, critical_path, lane_of, pack_rows, usage_of
+from weft.runtime.tracing.analysis import (
+    SpanTree,
+    critical_path,
+    lane_of,
+    nest_first_attempts,
+    pack_rows,
+    usage_of,
+)
 from weft.runtime.tracing.genai import input_messages, output_messages, server_of
 from weft.runtime.tracing.spans import SpanRecord
 
@@ -317,7 +324,12 @@ def to_chrome(spans: Iterable[SpanRecord]) -> dict[str, Any]:
 
 
 def export(spans: list[SpanRecord], fmt: str) -> str:
-    """A run's spans as text in ``fmt`` (one of ``FORMATS``)."""
+    """A run's spans as text in ``fmt`` (one of ``FORMATS``).
+
+    What a retried node's first attempt made is parented to that attempt's
+    span (``analysis.nest_first_attempts``), as ``weft trace show`` nests it.
+    """
+    spans = nest_first_attempts(spans)
     if fmt == "jsonl":
         return to_jsonl(spans)
     if fmt == "otlp-json":

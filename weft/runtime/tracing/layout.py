@@ -87,8 +87,12 @@ def view_model(run: TraceRun | None, spans: list[SpanRecord]) -> dict[str, Any]:
                 "groups": [g["id"] for g in sorted(members, key=lambda g: g["start"])],
             }
         )
+    served: dict[str, float] = {}  # caller span id -> time its agents ran the call
+    for span in tree.spans:
+        if span.attributes.get("weft.side") == "agent" and span.parent_id is not None:
+            served[span.parent_id] = served.get(span.parent_id, 0.0) + span.end - span.start
     view_spans = [
-        _view_span(span, lanes_of[span.span_id], rows, item_of, on_path, origin)
+        _view_span(span, lanes_of[span.span_id], rows, item_of, on_path, origin, served)
         for span in tree.spans
     ]
     return {
@@ -110,8 +114,12 @@ def _view_span(
     item_of: dict[str, tuple[str, int]],
     on_path: set[str],
     origin: float,
+    served: dict[str, float],
 ) -> dict[str, Any]:
     """One span as the page needs it; fields at their default are left out (the page fills them).
+
+    ``served`` is, for a call an agent in another process answered, how long
+    the agent ran it: the page shows it beside the time the caller waited.
 
     A 1,000-item run is a thousand of these, so what they leave out is most
     of the page's size: no agent, no usage, not critical, not in a group,
@@ -138,6 +146,8 @@ def _view_span(
         view["group"], view["item"] = item_of[span.span_id]
     if span.span_id in on_path:
         view["critical"] = True
+    if span.span_id in served:
+        view["served"] = _ms(served[span.span_id])
     prompt, completion = tokens_of(span)
     if prompt or completion:
         view["tokens"] = [prompt, completion]
@@ -201,6 +211,16 @@ def _group(
         "p50": durations[(len(durations) - 1) // 2],
         "max": durations[-1],
         "peak": _peak(extents),
+        # Calls agents in other processes ran: how many of the items in flight actually ran
+        # at once there (the rest waited in the broker or an agent's queue).
+        "served_peak": _peak(
+            [
+                (s.start, s.end)
+                for members in items.values()
+                for s in members
+                if s.attributes.get("weft.side") == "agent"
+            ]
+        ),
         "start": _ms(start - origin),
         "duration": _ms(stop - start),
         "density": _density(extents, start, stop),
@@ -245,7 +265,12 @@ def _run_info(run: TraceRun | None, tree: SpanTree) -> dict[str, Any]:
         "workflow": (run.workflow if run else None) or (root.name if root else None),
         "state": run.state if run else (root.status if root else "unknown"),
         "started_at": run.started_at if run else (root.start if root else None),
-        "duration_ms": (root.end - root.start) * 1000 if root else None,
+        # As `weft trace ls` counts it: an ask's planning and routing before its run span too.
+        "duration_ms": (
+            run.duration * 1000
+            if run is not None and run.duration is not None
+            else ((root.end - root.start) * 1000 if root else None)
+        ),
         "spans": len(tree.spans),
         "usage": (run.usage if run else {}) or (usage_of(root) if root else {}),
     }

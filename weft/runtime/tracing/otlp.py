@@ -64,15 +64,21 @@ class OtlpTracer(Tracer):
             from opentelemetry.sdk.resources import Resource
             from opentelemetry.sdk.trace.export import BatchSpanProcessor
             from opentelemetry.sdk.util.instrumentation import InstrumentationScope
-        except ImportError as exc:  # pragma: no cover - depends on the environment
-            raise WeftError(
-                "OTLP export needs the OpenTelemetry SDK: pip install 'weft[otlp]' "
-                f"(or unset OTEL_EXPORTER_OTLP_ENDPOINT) ({exc})"
-            ) from None
-        if exporter is None:
-            from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
-            exporter = OTLPSpanExporter()
+            if exporter is None:
+                # chromadb brings the SDK (and the gRPC exporter) but not this one, so the
+                # SDK alone being importable says nothing: check the exporter too
+                from opentelemetry.exporter.otlp.proto.http.trace_exporter import (
+                    OTLPSpanExporter,
+                )
+
+                exporter = OTLPSpanExporter()
+        except ImportError as exc:
+            raise WeftError(
+                "OTLP export needs the OpenTelemetry SDK and its OTLP/HTTP exporter: "
+                "pip install 'weft[otlp]' (or unset OTEL_EXPORTER_OTLP_ENDPOINT) "
+                f"({exc})"
+            ) from None
         from weft import __version__
 
         attributes: dict[str, Any] = {"telemetry.sdk.name": "weft"}

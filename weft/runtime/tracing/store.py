@@ -454,4 +454,9 @@ def open_default_tracer(path: str | Path | None = None, *, max_bytes: int | None
     from weft.runtime.tracing.otlp import OtlpTracer
     from weft.runtime.tracing.spans import FanOutTracer
 
-    return FanOutTracer(store, OtlpTracer())
+    try:
+        exporter = OtlpTracer()
+    except BaseException:
+        store.close()  # the exporter is missing: no writer may be left behind
+        raise
+    return FanOutTracer(store, exporter)
