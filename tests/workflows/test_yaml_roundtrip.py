@@ -90,3 +90,18 @@ def test_yaml_anchors_and_merge_keys_work() -> None:
     )
     spec = loads_workflow(text)
     assert (spec.nodes["b"].action, spec.nodes["b"].timeout) == ("u", 3)
+
+
+def test_the_published_schema_accepts_the_documented_example(rich_yaml: str) -> None:
+    """docs/yaml.md's complete example says ``version: 2``, which the loader reads as
+    "2"; the schema editors check files with flagged it (``2 is not of type 'string'``)."""
+    import jsonschema  # a dev dependency
+
+    from weft.protocols import workflow_json_schema
+
+    schema = workflow_json_schema()
+    validator = jsonschema.validators.validator_for(schema)(schema)
+    document = yaml.safe_load(rich_yaml)
+    assert document["version"] == 2
+    assert [e.message for e in validator.iter_errors(document)] == []
+    assert loads_workflow(rich_yaml).version == "2"

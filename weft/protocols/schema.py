@@ -66,6 +66,9 @@ def workflow_json_schema() -> dict[str, Any]:
                 {"type": "null"},
             ],
         }
+    version = schema.get("properties", {}).get("version")
+    if version is not None:  # the loader reads `version: 2` as the text "2"
+        version["type"] = ["string", "number"]
     inputs = schema.get("properties", {}).get("inputs")
     if inputs is not None:
         inputs["additionalProperties"] = {

@@ -119,6 +119,13 @@ def overlap(a: frozenset[str], b: frozenset[str]) -> float:
     return len(a & b) / min(len(a), len(b))
 
 
+def _under(sim: float, floor: float) -> str:
+    """``"0.54 < 0.55"``; with four decimals when two would print ``0.55 < 0.55``."""
+    if f"{sim:.2f}" == f"{floor:.2f}":
+        return f"{sim:.4f} < {floor:.2f}"
+    return f"{sim:.2f} < {floor:.2f}"
+
+
 def check(new: Signature, past: Candidate, policy: ReusePolicy) -> tuple[bool, bool, str]:
     """``(same plan?, borderline?, why)`` for one candidate."""
     sim, was = past.similarity, past.signature
@@ -126,7 +133,7 @@ def check(new: Signature, past: Candidate, policy: ReusePolicy) -> tuple[bool, b
     # operation, slots and prepositions, other words ("translate * into {LANG}")
     same_shape = bool(new.skeleton) and new.skeleton == was.skeleton
     if sim < policy.candidate_floor and not (same_shape and sim >= policy.shape_floor):
-        return False, False, f"similarity {sim:.2f} < {policy.candidate_floor:.2f}"
+        return False, False, f"similarity {_under(sim, policy.candidate_floor)}"
     low = sim < policy.candidate_floor
     if new.operations != was.operations:
         ops = ",".join(sorted(new.operations)) or "-"
@@ -163,7 +170,7 @@ def check(new: Signature, past: Candidate, policy: ReusePolicy) -> tuple[bool, b
     if not new.understood and sim < policy.unread_threshold:
         # no known operation read: the structure checks above said little
         floor = policy.unread_threshold
-        return False, False, f"no known operation read; similarity {sim:.2f} < {floor:.2f}"
+        return False, False, f"no known operation read; similarity {_under(sim, floor)}"
     if sim >= policy.threshold:
         borderline = sim < policy.threshold + policy.borderline_margin and shared < 0.5
         return True, borderline, f"same {new.describe()}; similarity {sim:.2f}"
