@@ -433,14 +433,7 @@ class Conversation:
             except TimeoutError:
                 await self._conclude(self.settings.name, self._what_it_has(), "pause_timeout")
                 return
-        await self._post(
-            MessageType.TRIGGER,
-            self.settings.name,
-            TeamState.DISCUSSION,
-            wait_for=known,
-            text=f"{', '.join(known) or 'nothing'} reported; the conversation resumes",
-            data={"results": {i: self.results.get(i) for i in known}},
-        )
+        await self._trigger(known, f"{', '.join(known) or 'nothing'} reported")
 
     async def _end_execution(self, proposer: str) -> None:
         """Back from EXECUTION to DISCUSSION before ``proposer``'s proposal is voted on.
@@ -451,13 +444,17 @@ class Conversation:
         """
         done = [i for i in self.awaited if i in self.reported]
         what = f"{', '.join(done)} reported" if done else "the execution is over"
+        await self._trigger(done, what, f" for {proposer}'s proposal", reason="proposal")
+
+    async def _trigger(self, ids: list[str], what: str, why: str = "", **data: Any) -> None:
+        """The team's ``trigger``: the tasks ``ids`` reported, back to DISCUSSION."""
         await self._post(
             MessageType.TRIGGER,
             self.settings.name,
             TeamState.DISCUSSION,
-            wait_for=done,
-            text=f"{what}; the conversation resumes for {proposer}'s proposal",
-            data={"results": {i: self.results.get(i) for i in done}, "reason": "proposal"},
+            wait_for=ids,
+            text=f"{what}; the conversation resumes{why}",
+            data={"results": {i: self.results.get(i) for i in ids}, **data},
         )
 
     async def _replace(
