@@ -14,6 +14,11 @@ Sets:
   negations, skills, tags; no examples, no not_skills); 50% of the subtasks are
   marked hard (close pairs), plus 8 subtasks no card fits. Never tuned on.
 
+Nearest labelled subtask alone: each subtask of one half gets the right agent of its
+nearest subtask (MiniLM cosine) in the other half, with no card at all: an upper bound
+of what outcomes on one half can teach about the other, when only similar past
+subtasks carry them.
+
 Feedback experiments: route every subtask of one half, record the outcome of
 the chosen agent (success = it was right) and, when it was wrong, a success
 for the right agent (what ``weft feedback`` records), then route the other
@@ -126,6 +131,22 @@ async def after_feedback(
         fb.close()
 
 
+def nearest_labelled(
+    embedder: Any, taught: list[dict[str, Any]], tests: list[dict[str, Any]]
+) -> dict[str, float]:
+    """Scores on ``tests`` of the right agent of the nearest ``taught`` subtask alone (cosine,
+    fitting subtasks only): how far outcomes on one half can carry to the other at best."""
+    known = [t for t in taught if t["agent"]]
+    if not known or not tests:
+        return score(tests, [None] * len(tests))
+    a = np.asarray(embedder.embed([t["text"] for t in known]), dtype=np.float32)
+    b = np.asarray(embedder.embed([t["text"] for t in tests]), dtype=np.float32)
+    a /= np.linalg.norm(a, axis=1, keepdims=True)
+    b /= np.linalg.norm(b, axis=1, keepdims=True)
+    nearest = (b @ a.T).argmax(axis=1)
+    return score(tests, [known[int(i)]["agent"] for i in nearest])
+
+
 async def evaluate(
     embedder: Any,
     cards: list[CapabilityCard],
@@ -152,6 +173,9 @@ async def evaluate(
         for train, test in (("tune", "holdout"), ("holdout", "tune")):
             idx = [i for i, t in enumerate(tasks) if half(t["id"]) == test]
             taught = [i for i, t in enumerate(tasks) if half(t["id"]) == train]
+            result[f"nearest {train}->{test}"] = nearest_labelled(
+                embedder, [tasks[i] for i in taught], [tasks[i] for i in idx]
+            )
             result[f"feedback {train}->{test}"] = await after_feedback(
                 embedder,
                 cards,
@@ -370,6 +394,9 @@ async def main() -> None:
         lines.append(fmt_row(f"{name}, all (top-5 recall {r['top5']:.3f})", r["all"]))
         for key in ("tune", "holdout", "feedback tune->holdout", "feedback holdout->tune"):
             lines.append(fmt_row(f"{name}, {key}", r[key]))
+        for key in ("nearest tune->holdout", "nearest holdout->tune"):
+            label = f"{name}, nearest labelled subtask alone, {key[8:]}"
+            lines.append(fmt_row(label, r[key]))
         for key in ("again before", "again after"):
             if key in r:
                 lines.append(fmt_row(f"{name}, recurring subtasks, {key[6:]} feedback", r[key]))
