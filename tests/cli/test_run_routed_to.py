@@ -8,6 +8,7 @@ keyword router), among two local actions whose descriptions are far apart.
 
 from __future__ import annotations
 
+import json
 import textwrap
 import uuid
 from pathlib import Path
@@ -99,3 +100,57 @@ def test_nodes_without_a_routing_choice_name_no_action() -> None:
     assert placements.chosen == {}
     outcome = NodeOutcome(name="work", key="work", state=NodeState.SUCCEEDED, attempts=1)
     assert placements.where(outcome) == "local" and placements.routed_to("work") == ""
+
+
+def test_run_json_names_the_actions_a_capability_node_was_routed_to(tmp_path: Path) -> None:
+    """``--json`` gives each node ``routed_to``: the chosen action with its calls (a
+    ``foreach`` counts one per item), ``{}`` for a node that names its action."""
+    module = f"routed_tools_{uuid.uuid4().hex[:12]}"
+    (tmp_path / f"{module}.py").write_text(TOOLS)
+    path = tmp_path / "wf.yaml"
+    path.write_text(
+        textwrap.dedent(
+            f"""
+            name: support
+            actions:
+              translator: {{python: "{module}:translator"}}
+              summariser: {{python: "{module}:summariser"}}
+            nodes:
+              translate:
+                capability: translate the Spanish ticket into English
+                with: {{task: "hola"}}
+              tickets:
+                capability: translate the Spanish ticket into English
+                foreach: [uno, dos, tres]
+                with: {{task: "${{item}}"}}
+              shorten:
+                capability: summarise the report in two sentences
+                after: [translate]
+              plain:
+                action: translator
+                with: {{text: "adios"}}
+            """
+        )
+    )
+    argv = ["run", str(path), "--json", "--journal", str(tmp_path / "journal.db")]
+    result = CliRunner().invoke(cli, argv, env={"WEFT_HOME": str(tmp_path)})
+    assert result.exit_code == 0, result.output
+    nodes = json.loads(result.stdout)["nodes"]
+    routes = {name: node["routed_to"] for name, node in nodes.items()}
+    assert routes == {
+        "translate": {"translator": 1},
+        "tickets": {"translator": 3},
+        "shorten": {"summariser": 1},
+        "plain": {},
+    }
+    assert all(node["agents"] == [] for node in nodes.values())  # all ran in this process
+
+
+def test_routes_of_lists_each_action_with_its_calls_most_first() -> None:
+    """What ``routed_to`` holds for a ``foreach`` whose items went to several actions
+    (a fixed capability text routes every item alike through the CLI's router)."""
+    placements = Placements()
+    for i, chosen in enumerate(["translator", "summariser", "summariser"]):
+        placements.on_event(routed("work", f"work[{i}]", chosen))
+    assert list(placements.routes_of("work").items()) == [("summariser", 2), ("translator", 1)]
+    assert placements.routes_of("other") == {}

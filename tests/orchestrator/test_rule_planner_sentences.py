@@ -1,6 +1,7 @@
 """The rule planner reads a task as a person wrote it: a sentence that only goes on with the
 one before stays with it, a step that refers back waits for the step it refers to,
-numbered steps run in order, and abbreviations do not end sentences."""
+numbered steps run in order, abbreviations do not end sentences, and a verbless piece after
+"then" borrows the verb of the piece before."""
 
 from __future__ import annotations
 
@@ -59,6 +60,58 @@ def test_independent_sentences_still_run_in_parallel() -> None:
     assert [order for order, _ in split_task("Research tides. Research wind.")] == [
         "free",
         "free",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("task", "pieces"),
+    [
+        ("Research solar then wind power", ["Research solar", "Research wind power"]),
+        ("Research solar and then wind power.", ["Research solar", "Research wind power"]),
+        ("Research solar. Then wind power.", ["Research solar", "Research wind power"]),
+        (
+            "Research solar, then wind power, then tides.",
+            ["Research solar", "Research wind power", "Research tides"],
+        ),
+        # a verb the lexicon lacks, known by the object right after it
+        (
+            "Profile the solar market, then the wind market.",
+            ["Profile the solar market", "Profile the wind market"],
+        ),
+        ("Look up solar then wind power", ["Look up solar", "Look up wind power"]),
+        ("- research solar\n- then wind", ["Research solar", "Research wind"]),
+    ],
+)
+def test_a_verbless_piece_after_then_borrows_the_verb_before(task: str, pieces: list[str]) -> None:
+    assert [text for _, text in split_task(task)] == pieces
+
+
+@pytest.mark.parametrize(
+    ("task", "second"),
+    [
+        ("Research solar, then compare it with wind", "Compare it with wind"),
+        ("Research solar then summarise", "Summarise"),  # a known verb
+        ("Research solar then graph their costs", "Graph their costs"),  # its object follows
+        ("Weft runs agents. Then it traces them.", "It traces them"),  # a clause
+        ("Collect the figures, then the results are charted.", "The results are charted"),
+        ("The report covers solar, then wind power.", "Wind power"),  # no verb to borrow
+    ],
+)
+def test_a_piece_with_a_verb_of_its_own_or_none_to_borrow_stays_as_it_is(
+    task: str, second: str
+) -> None:
+    assert split_task(task)[1] == ("after_previous", second)
+
+
+def test_a_piece_that_borrows_a_verb_keeps_its_order() -> None:
+    assert split_task("Research solar panels, and finally wind turbines.") == [
+        ("free", "Research solar panels"),
+        ("after_all", "Research wind turbines"),
+    ]
+    plan = RulePlanner().build("Research solar then wind power", 8)
+    assert [(s.description, s.depends_on) for s in plan.subtasks] == [
+        ("Research solar", []),
+        ("Research wind power", ["s1"]),
     ]
 
 

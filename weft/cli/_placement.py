@@ -71,15 +71,20 @@ class Placements:
         if "capability" in data and chosen:
             self.chosen.setdefault(node, {})[key] = str(chosen)
 
+    def routes_of(self, name: str) -> dict[str, int]:
+        """The actions a capability node's calls were routed to, with their calls, most
+        first (``--json``'s ``routed_to``); empty for any other node."""
+        return dict(Counter(self.chosen.get(name, {}).values()).most_common())
+
     def routed_to(self, name: str) -> str:
         """``routed to ACTION`` for a capability node (``routed to A (2 calls), B (1 call)``
         for a ``foreach`` whose items went to several), empty for any other node."""
-        counts = Counter(self.chosen.get(name, {}).values())
+        counts = self.routes_of(name)
         if not counts:
             return ""
         if len(counts) == 1:
             return f"routed to {next(iter(counts))}"
-        return "routed to " + ", ".join(f"{a} ({_calls(n)})" for a, n in counts.most_common())
+        return "routed to " + ", ".join(f"{a} ({_calls(n)})" for a, n in counts.items())
 
     def agents_of(self, name: str) -> list[str]:
         """The agents that answered the node's calls, most calls first."""

@@ -93,6 +93,7 @@ def _result_json(result: Any, placements: Placements) -> str:
                     "error": n.error.model_dump() if n.error else None,
                     "reason": n.reason,
                     "agents": placements.agents_of(name),
+                    "routed_to": placements.routes_of(name),
                 }
                 for name, n in result.nodes.items()
             },

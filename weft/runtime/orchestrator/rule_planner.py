@@ -29,9 +29,24 @@ Deterministic rules, in order:
    text and its dependencies' results, never the rest of the task. Other
    pieces are independent, so they run in parallel. Leading ``first``,
    ``also``, ``please`` are dropped.
-5. **Capability.** The first four content words of the piece (the router
+5. **Shared verb.** A piece that begins with an ordering word and has no
+   verb of its own borrows the verb of the piece before, the way a person
+   reads ``"Research solar then wind power"``: ``Research solar`` and
+   ``Research wind power``. Without a part-of-speech tagger, a piece *starts
+   with a verb* when its first word is a verb of the reuse lexicon
+   (``weft.runtime.memory.lexicon.OPERATIONS``: research, compare,
+   summarise...) or is directly followed by its object, a determiner or a
+   pronoun (``profile the market``, ``graph their costs``). The piece borrows
+   when the piece before starts with a verb and the piece itself does not,
+   starts with a noun phrase (not with a pronoun, a preposition, a question
+   word or an auxiliary: ``then it traces them`` is a clause of its own) and
+   has no auxiliary (``then the results are charted``). The borrowed verb is
+   the first word of the piece before, with a particle or preposition right
+   after it (``look up``, ``report on``). Pieces with their own verb stay as
+   they are: ``"Research solar, then compare it with wind"``.
+6. **Capability.** The first four content words of the piece (the router
    reads the whole description too).
-6. **Budget.** Pieces beyond ``max_subtasks`` are merged into the last one.
+7. **Budget.** Pieces beyond ``max_subtasks`` are merged into the last one.
 
 So ``"Research solar power. Research wind power. Finally compare them."`` is
 two parallel research subtasks and a comparison that waits for both, while
@@ -43,6 +58,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from weft.runtime.memory.lexicon import OPERATIONS
 from weft.runtime.orchestrator.plan import Plan, PlanFailure, Subtask
 from weft.runtime.orchestrator.planners import PlanOutcome, PlanRequest
 from weft.runtime.orchestrator.validator import PlanValidator
@@ -105,6 +121,27 @@ _CONTINUES = _PRONOUNS | _wordset(
 )
 #: Follow-up questions this short (``Which is faster?``) are about the sentence before.
 _FOLLOW_UP = frozenset({"which", "why", "how", "what"})
+#: Words that start a noun phrase, or follow a verb as (the start of) its object.
+_DETERMINERS = _wordset(
+    """the a an this that these those its their his her our my your some any all each
+    every both several many few more most other another no"""
+)
+_OBJECTS = _DETERMINERS | _PRONOUNS | _wordset("me us")
+#: Words that give a piece a verb of its own (``then the results are charted``).
+_AUXILIARIES = _wordset(
+    "is are was were be been being has have had will would can could should may might must "
+    "do does did"
+)
+#: First words of a piece that is not a noun phrase: a clause, a question, a phrase.
+_NOT_NOUN_PHRASE = (
+    (_CONTINUES - _DETERMINERS)
+    | _FOLLOW_UP
+    | _AUXILIARIES
+    | _wordset("if when while because so not please who whom whose where")
+)
+#: Words that belong to the verb before them when it is borrowed (``look up``, ``report on``).
+_VERB_TAIL = _wordset("up down out over off back through on into about for at to with from of")
+_LEADING_WORDS = re.compile(r"\s*([A-Za-z][A-Za-z'-]*)(?:\s+([A-Za-z][A-Za-z'-]*))?")
 #: Words of a piece that refer back to an earlier result.
 _BACK_REFERENCE = re.compile(
     r"\b(?:it|its|them|they|their|theirs|the (?:results?|outputs?|findings|above))\b",
@@ -168,6 +205,30 @@ def _continues(piece: _Piece) -> bool:
     return not (comma and own and rest.strip()[:1].islower())
 
 
+def _starts_with_verb(words: list[str]) -> bool:
+    """Whether a piece's first word is its verb (rule 5): a known verb, or one that its
+    object follows at once (``profile the market``)."""
+    if not words or words[0] in _NOT_NOUN_PHRASE or words[0] in _DETERMINERS:
+        return False
+    return words[0] in OPERATIONS or (len(words) > 1 and words[1] in _OBJECTS)
+
+
+def _borrowed_verb(previous: str, piece: _Piece) -> str:
+    """The verb ``piece`` borrows from the piece before (rule 5), or ``""``."""
+    if not piece.marked:
+        return ""
+    before, words = _words(previous), _words(piece.text)
+    if len(before) < 2 or not _starts_with_verb(before) or _starts_with_verb(words):
+        return ""
+    if words[0] in _NOT_NOUN_PHRASE or any(w in _AUXILIARIES for w in words):
+        return ""
+    lead = _LEADING_WORDS.match(previous)
+    if lead is None or lead.group(1).lower() != before[0]:
+        return ""  # the piece before starts with punctuation or a number: leave it be
+    verb, tail = lead.group(1), lead.group(2)
+    return f"{verb} {tail}" if tail and tail.lower() in _VERB_TAIL else verb
+
+
 def _join(first: str, second: str) -> str:
     end = "" if first.endswith((".", "!", "?", ":", ";")) else "."
     return f"{first}{end} {second[:1].upper()}{second[1:]}"
@@ -194,7 +255,8 @@ def _raw_pieces(task: str) -> list[_Piece]:
 
 
 def _pieces(task: str) -> list[_Piece]:
-    """Rules 1-4: pieces with their order, continuations joined to the piece before."""
+    """Rules 1-5: pieces with their order, continuations joined to the piece before, and a
+    verbless piece given the verb of the piece before."""
     pieces: list[_Piece] = []
     for piece in _raw_pieces(task):
         text = piece.text.strip()
@@ -210,6 +272,8 @@ def _pieces(task: str) -> list[_Piece]:
         if pieces and _continues(piece):
             pieces[-1].text = _join(pieces[-1].text, text)
             continue
+        if pieces and (verb := _borrowed_verb(pieces[-1].text, piece)):
+            piece.text = f"{verb} {text}"
         if pieces and piece.order == "free" and _BACK_REFERENCE.search(text):
             piece.order = "after_previous"
         pieces.append(piece)
