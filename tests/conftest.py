@@ -137,6 +137,7 @@ MARKS: dict[str, tuple[str, ...]] = {
     "teams/test_team_questions.py": ("core",),
     "teams/test_team_transitions.py": ("core",),
     "teams/test_team_assign_checks.py": ("core",),
+    "teams/test_team_pause_checks.py": ("core",),
     # MacNet networks of agents; capability nodes route with MiniLM over embedded Chroma
     "macnet/test_agent_network.py": ("core",),
     "macnet/test_topology_cli.py": ("core",),

@@ -21,8 +21,13 @@ illegal move is an error, never a message. What else can happen:
   a failed ``task_result`` naming it and the members; the valid tasks of the
   assignment go ahead. A proposal whose tasks name no member is not put to
   the vote: the team's ``decision`` refuses it (``task_checks``);
-- **pause** stops the turns until every named async task has reported, then
-  a ``trigger`` message resumes the discussion;
+- **pause** stops the turns until every named task that is running has
+  reported, then a ``trigger`` message resumes the discussion; ids that will
+  never report (no such task, a task of a rejected or refused proposal) are
+  named in the pause message at once and not waited for (``pause_checks``);
+- a reply whose ``to`` names no member still counts, but addresses no one:
+  the selector picks the next speaker, and the message says why
+  (``data.to_unknown``, ``data.note``, which members read in their history);
 - a member whose call fails (error, timeout, an agent lost) is replaced by
   the next member of its pool, who takes the same turn; with an empty pool
   the team concludes with what it has (reason ``member_lost``);
@@ -43,7 +48,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass, field
 from typing import Any
 
 from weft.protocols import ActionFailed, ActionResult
@@ -58,30 +62,20 @@ from weft.protocols.teams import (
 )
 from weft.runtime.teams.channel import TeamChannel
 from weft.runtime.teams.member import MemberCaller, TeamMember, compact, reply_of, task_output
-from weft.runtime.teams.speakers import RoundRobin, Selection, SpeakerSelector
+from weft.runtime.teams.pause_checks import check_pause, pause_note
+from weft.runtime.teams.settings import TeamSettings
+from weft.runtime.teams.speakers import Selection
 from weft.runtime.teams.state_machine import (
     FlowControl,
     ends_execution_first,
     message_type_for,
 )
-from weft.runtime.teams.task_checks import proposal_refusal, refusals, task_refusal
+from weft.runtime.teams.task_checks import proposal_refusal, refusals, task_refusal, to_refusal
 from weft.runtime.teams.team_spans import post_moving
 from weft.runtime.tracing.spans import new_span_id
 
 #: Characters of a task's output quoted in its result message's text.
 RESULT_TEXT_CHARS = 200
-
-
-@dataclass
-class TeamSettings:
-    """How a team converses; see ``Team`` for what each setting means."""
-
-    name: str
-    max_turns: int = 20
-    window: int = 20
-    team_up_depth: int = 2
-    pause_timeout: float | None = 600.0
-    selector: SpeakerSelector = field(default_factory=RoundRobin)
 
 
 class Conversation:
@@ -115,6 +109,8 @@ class Conversation:
         self.results: dict[str, Any] = {}
         self.reported: set[str] = set()
         self.running: dict[str, asyncio.Task[None]] = {}
+        #: Tasks of a proposal that was rejected or refused: they never start, and why.
+        self.dropped: dict[str, str] = {}
         #: The sync tasks of the latest assignment: what an execution waited for.
         self.awaited: list[str] = []
         self.conclusion = ""
@@ -226,11 +222,15 @@ class Conversation:
         self, speaker: str, reply: MemberReply, how: str, span_id: str, started: float
     ) -> None:
         to = reply.to if reply.to in self.names and reply.to != speaker else None
+        data: dict[str, Any] = {"selected_by": how}
+        note = to_refusal(reply.to, self.names, self.settings.name) if reply.to else None
+        if note is not None:  # said where the member reads it; the selector picks as before
+            data.update(to_unknown=reply.to, note=note)
         turn: dict[str, Any] = {
             "turn": self.turns,
             "text": reply.text,
             "to": to,
-            "data": {"selected_by": how},
+            "data": data,
             "span_id": span_id,
             "started": started,
         }
@@ -290,6 +290,8 @@ class Conversation:
             )
             await self._conclude(team, proposal.text, "vote")
         else:
+            for task in proposal.tasks:
+                self.dropped[task.id] = f"its proposal by {proposal.sender} was rejected"
             await self._post(
                 MessageType.DECISION, team, TeamState.DISCUSSION, text=proposal.text, data=tally
             )
@@ -308,6 +310,8 @@ class Conversation:
         """The open proposal names members that do not exist: back to discussion, no vote."""
         assert self.proposal is not None
         proposal, self.proposal = self.proposal, None
+        for task in proposal.tasks:
+            self.dropped[task.id] = f"its proposal by {proposal.sender} was not put to the vote"
         await self._post(
             MessageType.DECISION,
             self.settings.name,
@@ -415,12 +419,22 @@ class Conversation:
         self._reports.setdefault(task.id, []).append(job)
 
     async def _pause(self, speaker: str, wait_for: list[str], turn: dict[str, Any] | None) -> None:
-        known = [i for i in wait_for if i in self.tasks]
+        """Wait for the tasks of ``wait_for`` that will report (``pause_checks``), then resume.
+
+        Ids that will never report (no such task, a task never started) are
+        named in the pause message at once and not waited for.
+        """
+        check = check_pause(wait_for, self.tasks, {*self.reported, *self.running}, self.dropped)
+        known = check.waits
         extra = dict(turn or {})
-        extra["data"] = {
+        data = {
             **extra.get("data", {}),
-            "unknown": [i for i in wait_for if i not in known],
+            "unknown": check.unknown,
+            "never_started": check.never_started,
         }
+        if check.skipped:
+            data["note"] = "; ".join(n for n in (data.get("note"), pause_note(check)) if n)
+        extra["data"] = data
         await self._post(
             MessageType.PAUSE, speaker, TeamState.EXECUTION, wait_for=known, **{"text": "", **extra}
         )

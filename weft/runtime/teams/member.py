@@ -9,7 +9,8 @@ LLM agent takes, ``{"task": str, "context": dict}``:
 - ``context`` holds the same facts as data, for a Python function: ``mode``
   (``turn`` | ``vote`` | ``task``), ``team``, ``goal``, ``you``, ``state``,
   ``turn``, ``max_turns``, ``members``, ``history`` (the last ``window``
-  messages, oldest first), ``proposal`` (when voting), ``task`` (an
+  messages, oldest first; ``note`` is the team's remark on one, e.g. a
+  ``to`` that named no member), ``proposal`` (when voting), ``task`` (an
   assignment: ``id``, ``from``, ``task``), ``running`` (async task ids not yet
   reported), ``team_depth`` (how many teams enclose the callee).
 
@@ -101,6 +102,8 @@ def compact(message: TeamMessage) -> dict[str, Any]:
         out["wait_for"] = message.wait_for
     if message.output is not None:
         out["output"] = message.output
+    if message.data.get("note"):  # the team's remark on the message (``task_checks``)
+        out["note"] = message.data["note"]
     return out
 
 
@@ -113,6 +116,7 @@ def prompt_for(context: dict[str, Any]) -> str:
     )
     history = "\n".join(
         f"- {m['sender']} ({m['type']}): {m.get('text') or _json(m.get('output'))}"
+        + (f" [team note: {m['note']}]" if m.get("note") else "")
         for m in context["history"]
     )
     shown = f"\n\nConversation so far:\n{history}" if history else ""

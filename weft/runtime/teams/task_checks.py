@@ -11,6 +11,10 @@ ahead. A proposal whose plan names an unknown member is not put to the vote:
 its voters would accept a plan that cannot run as written, and dropping the
 bad tasks would change it (a proposal without tasks is the team's answer).
 
+The same holds for the top-level ``to`` of a reply (who should speak next):
+a name that is no member is not followed, and the message carries a note
+that says so (``to_refusal``), in the same words.
+
 A member may assign a task to itself (``Assignment`` says so): it is called
 again, in ``task`` mode, like any assignee.
 """
@@ -26,15 +30,20 @@ from weft.protocols.teams import Assignment
 SHOWN_MEMBERS = 12
 
 
+def why_no_member(name: str, names: Sequence[str], team: str) -> str | None:
+    """Why ``name`` is no member of team ``team`` of members ``names``, or None if it is one."""
+    if name in names:
+        return None
+    if not name.strip():
+        return "it names no member ('to' is empty)"
+    close = difflib.get_close_matches(name.lower(), [n.lower() for n in names], n=1)
+    hint = next((f" (did you mean '{n}'?)" for n in names if close and n.lower() == close[0]), "")
+    return f"'{name}' is no member of team '{team}'{hint}"
+
+
 def why_refused(task: Assignment, names: Sequence[str], team: str) -> str | None:
     """Why ``task`` cannot be assigned in team ``team`` of members ``names``, or None."""
-    if task.to in names:
-        return None
-    if not task.to.strip():
-        return "it names no member ('to' is empty)"
-    close = difflib.get_close_matches(task.to.lower(), [n.lower() for n in names], n=1)
-    hint = next((f" (did you mean '{n}'?)" for n in names if close and n.lower() == close[0]), "")
-    return f"'{task.to}' is no member of team '{team}'{hint}"
+    return why_no_member(task.to, names, team)
 
 
 def refusals(tasks: Sequence[Assignment], names: Sequence[str], team: str) -> dict[str, str]:
@@ -66,3 +75,18 @@ def proposal_refusal(refused: dict[str, str], names: Sequence[str]) -> str:
         f"proposal not put to the vote: {reasons}; {members_line(names)}; "
         "propose again with tasks for members"
     )
+
+
+def to_refusal(to: str, names: Sequence[str], team: str) -> str | None:
+    """The note on a reply whose top-level ``to`` names no member, or None when it names one.
+
+    The reply still counts; only its ``to`` is dropped, so the next speaker is
+    chosen as if no one were addressed. An empty ``to`` addresses no one and
+    is no mistake.
+    """
+    if not to.strip():
+        return None
+    why = why_no_member(to, names, team)
+    if why is None:
+        return None
+    return f"'to' ignored, no one addressed: {why}; {members_line(names)}"

@@ -40,11 +40,12 @@ from weft.protocols.teams import IllegalTransition, TeamOutcome
 from weft.runtime.bus.base import Bus
 from weft.runtime.teams.arguments import ArgumentError, at_least, positive_seconds
 from weft.runtime.teams.channel import conversation_channel
-from weft.runtime.teams.conversation import Conversation, TeamSettings
+from weft.runtime.teams.conversation import Conversation
 from weft.runtime.teams.formation import Formation
 from weft.runtime.teams.local_context import SpecHolder, missing_task, run_locally
 from weft.runtime.teams.member import MemberCaller, TeamMember
 from weft.runtime.teams.names import Named, seat_names, unknown_name_failure
+from weft.runtime.teams.settings import TeamSettings
 from weft.runtime.teams.speakers import LLMSelector, RoundRobin, SpeakerSelector
 from weft.runtime.teams.team_spans import TeamSpans
 from weft.runtime.tracing.spans import Tracer
