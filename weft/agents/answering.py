@@ -127,6 +127,20 @@ class Answering:
         if done is not None:
             done.set()
 
+    async def call(
+        self, asker: str, once: Callable[[tuple[Any, ...]], Awaitable[ActionResult]]
+    ) -> ActionResult:
+        """One inner call by ``asker``: ``once(())``, then, while it asks, again with the
+        answers it may take (``answer``), numbered as it starts (``start``, ``settle``)."""
+        turn = self.start()
+        try:
+            result = await once(())
+            if asks(result):
+                result = await self.answer(turn, asker, result, once)
+        finally:
+            self.settle(turn)
+        return result
+
     async def answer(
         self,
         number: int,

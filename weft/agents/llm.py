@@ -42,7 +42,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from weft.agents.answering import Answering, asks, invoke_answered
+from weft.agents.answering import Answering, invoke_answered
 from weft.agents.chat_model import (
     ChatModel,
     ChatSession,
@@ -444,11 +444,4 @@ class LLMAgent:
         async def once(answers: tuple[Any, ...]) -> ActionResult:
             return await invoke_answered(ctx, action, arguments, answers, asker)
 
-        turn = answering.start()
-        try:
-            result = await once(())
-            if asks(result):
-                result = await answering.answer(turn, action, result, once)
-        finally:
-            answering.settle(turn)
-        return tool_message(tool_call.id, result)
+        return tool_message(tool_call.id, await answering.call(action, once))

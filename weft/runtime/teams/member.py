@@ -32,7 +32,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from weft.agents.answering import Answering, Asked, asks, invoke_answered
+from weft.agents.answering import Answering, Asked, invoke_answered
 from weft.protocols import Action, ActionCall, ActionResult, ActionSpec, Usage
 from weft.protocols.human_input import Questions
 from weft.protocols.teams import MemberReply, TeamMessage
@@ -296,14 +296,7 @@ class MemberCaller:
         async def once(answers: tuple[Any, ...]) -> ActionResult:
             return await self._once(member, arguments, parent_id, on_progress, number, answers)
 
-        turn = self.answering.start()
-        try:
-            result = await once(())
-            if asks(result):
-                result = await self.answering.answer(turn, member.name, result, once)
-        finally:
-            self.answering.settle(turn)
-        return result
+        return await self.answering.call(member.name, once)
 
     async def _once(
         self,
