@@ -11,21 +11,29 @@ Its tools: ``refund`` asks one question with choices (an enum) and answers
 what was chosen; ``signup`` asks for a name, then (a second question, asked
 after the first is answered) whether to subscribe; ``contact`` asks one form
 of two fields; ``polite`` reports a decline or cancel instead of failing.
+
+A prompt and a resource ask too (the SDK has no ``Resolve`` for them, so they
+ask by hand, as its docs say: an ``InputRequiredResult`` at 2026-07-28,
+``ctx.elicit`` before): the prompt ``greeting`` asks whose greeting it is, the
+resource template ``vault://{box}`` asks for the code of the box.
 """
 
 from __future__ import annotations
 
 import sys
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import anyio
 from mcp.server.mcpserver import (
     AcceptedElicitation,
+    Context,
     Elicit,
     ElicitationResult,
     MCPServer,
     Resolve,
 )
+from mcp.types import ElicitRequest, ElicitRequestFormParams, ElicitResult, InputRequiredResult
+from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import BaseModel
 
 server = MCPServer("weft-asking", log_level="WARNING")
@@ -86,6 +94,38 @@ def polite(outcome: Annotated[ElicitationResult[Name], Resolve(ask_name)]) -> st
     if isinstance(outcome, AcceptedElicitation):
         return f"hello {outcome.data.name}"
     return f"no name: {outcome.action}"
+
+
+class Code(BaseModel):
+    code: str
+
+
+async def ask_by_hand(ctx: Context, key: str, message: str, form: type[BaseModel]) -> Any:
+    """The reply to ``message`` (a dict), or the ``InputRequiredResult`` that asks it."""
+    if ctx.protocol_version in MODERN_PROTOCOL_VERSIONS:
+        reply = (ctx.input_responses or {}).get(key)
+        if isinstance(reply, ElicitResult):
+            return reply.content if reply.action == "accept" else {}
+        params = ElicitRequestFormParams(message=message, requested_schema=form.model_json_schema())
+        return InputRequiredResult(input_requests={key: ElicitRequest(params=params)})
+    outcome = await ctx.elicit(message, form)
+    return outcome.data.model_dump() if isinstance(outcome, AcceptedElicitation) else {}
+
+
+@server.prompt(description="Greet a person whose name is asked.")
+async def greeting(ctx: Context) -> Any:
+    reply = await ask_by_hand(ctx, "name", "Whose greeting?", Name)
+    if isinstance(reply, InputRequiredResult):
+        return reply
+    return f"Write a greeting for {reply.get('name', 'nobody')}."
+
+
+@server.resource("vault://{box}", description="A box that opens with a code that is asked.")
+async def vault(box: str, ctx: Context) -> Any:
+    reply = await ask_by_hand(ctx, "code", f"The code of box {box}?", Code)
+    if isinstance(reply, InputRequiredResult):
+        return reply
+    return f"box {box} opened with {reply.get('code')}"
 
 
 async def serve_legacy() -> None:

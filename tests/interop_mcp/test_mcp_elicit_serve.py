@@ -19,9 +19,11 @@ import pytest
 from mcp import Client, StdioServerParameters
 from mcp.types import ElicitResult
 
+from weft import RunState, Workflow
 from weft.agents.mcp_action import from_mcp_async
 from weft.protocols import ActionCall, ActionState
 from weft.protocols.human_input import question_of
+from weft.runtime import Journal, resume_run, run_workflow
 from weft.testing.processes import weft_process
 
 HERE = Path(__file__).resolve().parent
@@ -81,13 +83,26 @@ async def test_over_http_the_questions_are_elicited_too(mode: str) -> None:
     assert len(asked) == 2
 
 
-async def test_an_async_actions_chosen_label_comes_back_as_its_choice(mode: str) -> None:
+async def test_choices_that_are_numbers_are_an_enum_of_numbers(mode: str) -> None:
+    asked: list[tuple[str, dict[str, Any]]] = []
+    async with Client(
+        served(), mode=mode, elicitation_callback=person([{"answer": 10}], asked)
+    ) as client:
+        result = await client.call_tool("scale", {"n": 3})
+    assert asked[0][1]["properties"]["answer"] == {
+        "type": "integer",
+        "title": "Answer",
+        "enum": [2, 10],
+    }
+    assert result.structured_content == {"result": 30}
+
+
+async def test_a_number_choice_replied_as_text_comes_back_as_its_number(mode: str) -> None:
     asked: list[tuple[str, dict[str, Any]]] = []
     async with Client(
         served(), mode=mode, elicitation_callback=person([{"answer": "10"}], asked)
     ) as client:
         result = await client.call_tool("scale", {"n": 3})
-    assert asked[0][1]["properties"]["answer"]["enum"] == ["2", "10"]
     assert result.structured_content == {"result": 30}  # the number 10, not the text "10"
 
 
@@ -149,14 +164,31 @@ async def test_weft_calling_weft_answers_the_question_from_the_calls_answers() -
         await tools.aclose()
 
 
-async def test_weft_calling_weft_answers_choices_that_are_numbers_by_their_text() -> None:
+async def test_weft_calling_weft_sees_choices_that_are_numbers_as_numbers() -> None:
     tools = await from_mcp_async([sys.executable, *SERVE])
     try:
-        asked = await tools["scale"].invoke(ActionCall(action="scale", arguments={"n": 3}))
-        assert question_of(asked.error)["choices"] == ["2", "10"]  # type: ignore[index]
-        done = await tools["scale"].invoke(
-            ActionCall(action="scale", arguments={"n": 3}, answers=(10,))
+        asked = await tools["pick"].invoke(ActionCall(action="pick"))
+        assert question_of(asked.error)["choices"] == [1, 2, 3]  # type: ignore[index]
+        for answer in (2, "2"):  # as `weft resume --answer` reads it, or as text
+            done = await tools["pick"].invoke(ActionCall(action="pick", answers=(answer,)))
+            assert done.output == {"result": "int 2"}, answer  # the number, not the text
+    finally:
+        await tools.aclose()
+
+
+async def test_weft_resume_answers_a_number_choice_of_a_weft_mcp_server(tmp_path: Path) -> None:
+    tools = await from_mcp_async([sys.executable, *SERVE])
+    try:
+        wf = Workflow("picks")
+        wf.node("pick", tools["pick"])
+        wf.output("picked", "${pick}")
+        journal = Journal(tmp_path / "journal.db")
+        stopped = await run_workflow(wf, {}, journal=journal, tracer=False)
+        assert question_of(stopped.nodes["pick"].error)["choices"] == [1, 2, 3]  # type: ignore[index]
+        done = await resume_run(
+            stopped.run_id, journal=journal, definition=wf, answers={"pick": 3}, tracer=False
         )
-        assert done.output == {"result": 30}  # 10 was sent as "10", and became 10 again
+        assert done.state is RunState.SUCCEEDED
+        assert done.outputs == {"picked": {"result": "int 3"}}
     finally:
         await tools.aclose()

@@ -7,16 +7,22 @@ whose ``grow`` and ``shrink`` tools add and remove tools and notify.
 from __future__ import annotations
 
 import asyncio
+import json
 import shlex
 import subprocess
 import sys
+import textwrap
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from weft import ActionContext, RunState, Workflow, tool
 from weft.agents.mcp_action import McpResourceReader, McpTools, from_mcp_async
 from weft.protocols import ActionCall, ActionState
+from weft.runtime import run_workflow
+from weft.runtime.engine.compiler import compile_workflow_async
 
 from .conftest import free_port, stop, wait_for_port
 
@@ -103,3 +109,75 @@ async def test_a_subscribed_resource_is_read_again_at_each_update(where: str) ->
             await call(tools, "write", text="second")
             async with asyncio.timeout(30):
                 assert await anext(updates) == "second"
+
+
+async def by_name(ctx: ActionContext, name: str) -> Any:
+    """Call the action ``name`` (no arguments) by its name, as a team or an agent does."""
+    result = await ctx.invoke(name, {})
+    if result.state is not ActionState.OK:
+        raise RuntimeError(f"{result.state.value}: {result.error}")
+    return result.output
+
+
+@tool
+async def call_by_name(name: str, ctx: ActionContext) -> Any:
+    """Call the action ``name`` by its name."""
+    return await by_name(ctx, name)
+
+
+async def test_a_tool_added_while_a_workflow_runs_is_callable_by_name_in_it(where: str) -> None:
+    async with await changing_server(where, "runs") as tools:
+        entered, go_on = asyncio.Event(), asyncio.Event()
+
+        @tool
+        async def held(ctx: ActionContext) -> Any:
+            """Wait until the test has grown the server, then call the new tool by name."""
+            entered.set()
+            await go_on.wait()
+            return await by_name(ctx, "ch.later")
+
+        wf = Workflow("grows")
+        wf.node("use", held)
+        wf.output("used", "${use}")
+        running = asyncio.create_task(run_workflow(wf, {}, actions=tools, tracer=False))
+        async with asyncio.timeout(30):
+            await entered.wait()
+        since = tools.generation
+        assert await call(tools, "grow", name="later") == "added later"
+        await tools.updated(since)
+        go_on.set()
+        async with asyncio.timeout(30):
+            done = await running
+        assert done.state is RunState.SUCCEEDED, done.nodes["use"].error
+        assert done.outputs == {"used": "later is here"}
+
+
+async def test_a_tool_added_after_a_yaml_workflow_compiled_is_callable_by_name_in_its_run(
+    where: str, tmp_path: Path
+) -> None:
+    (tmp_path / "grows.yaml").write_text(
+        textwrap.dedent(
+            f"""
+            name: grows
+            actions:
+              ch: {{mcp: {json.dumps(where)}}}
+            nodes:
+              use:
+                action: call_by_name
+                with: {{name: ch.newer}}
+            outputs:
+              used: "${{use}}"
+            """
+        )
+    )
+    compiled = await compile_workflow_async(tmp_path / "grows.yaml", actions=[call_by_name])
+    tools = await from_mcp_async(where, cwd=tmp_path)  # the workflow's connection: same server
+    try:
+        since = tools.generation
+        assert await call(tools, "grow", name="newer") == "added newer"
+        await tools.updated(since)
+        done = await run_workflow(compiled, {}, tracer=False)
+    finally:
+        await tools.aclose()
+    assert done.state is RunState.SUCCEEDED, done.nodes["use"].error
+    assert done.outputs == {"used": "newer is here"}

@@ -25,4 +25,11 @@ def confirm(ctx: ActionContext) -> bool:
     return bool(ctx.ask("Sure?", choices=[True, False]))
 
 
-tools = [approve, scale, confirm]
+@tool
+def pick(ctx: ActionContext) -> str:
+    """A pick among numbers; says what it got, type and value, to show it got a number."""
+    chosen = ctx.ask("Which one?", choices=[1, 2, 3])
+    return f"{type(chosen).__name__} {chosen!r}"
+
+
+tools = [approve, scale, confirm, pick]

@@ -25,8 +25,9 @@ or prompts changed, it is listed again (``_mcp_changes``), and ``listed``
 and ``generation`` are always the latest listing; ``follow_resource``
 follows one resource's updates.
 
-A server's questions during a tool call (elicitation) reach the call that
-made it, whose answers reply (``_mcp_elicit``): the client declares elicitation.
+A server's questions during a request (elicitation, in ``tools/call``,
+``prompts/get`` or ``resources/read``) reach the call that made it, whose
+answers reply (``_mcp_elicit``): the client declares elicitation.
 
 An HTTP server is reached through an HTTP client made by ``_mcp_target`` (the
 SDK's own defaults), which sends the target's bearer token on every request and
@@ -455,9 +456,16 @@ class McpConnection:
 
         return await _THREAD.run(self._askers.run(Asker(answers), self._request(send)))
 
-    async def read_resource(self, uri: str) -> Any:
-        """``resources/read`` (never served from the SDK's cache: a resource may change)."""
-        return await _THREAD.run(self._request(lambda c: c.read_resource(uri, cache_mode="bypass")))
+    async def read_resource(self, uri: str, answers: Sequence[Any] = ()) -> Any:
+        """``resources/read`` (never served from the SDK's cache: a resource may change).
+
+        The server's questions get ``answers`` as a tool call's do (``call``).
+        """
+
+        async def send(client: Any) -> Any:
+            return await client.read_resource(uri, cache_mode="bypass")
+
+        return await _THREAD.run(self._askers.run(Asker(answers), self._request(send)))
 
     def follow_resource(
         self, uri: str, updated: Callable[[], None]
@@ -485,9 +493,16 @@ class McpConnection:
 
         return _THREAD.submit(run()), ready
 
-    async def get_prompt(self, name: str, arguments: dict[str, str]) -> Any:
-        """``prompts/get``: the prompt rendered with ``arguments``."""
-        return await _THREAD.run(self._request(lambda c: c.get_prompt(name, arguments)))
+    async def get_prompt(
+        self, name: str, arguments: dict[str, str], answers: Sequence[Any] = ()
+    ) -> Any:
+        """``prompts/get``: the prompt rendered with ``arguments``; the server's questions
+        get ``answers`` as a tool call's do (``call``)."""
+
+        async def send(client: Any) -> Any:
+            return await client.get_prompt(name, arguments)
+
+        return await _THREAD.run(self._askers.run(Asker(answers), self._request(send)))
 
     async def aclose(self) -> None:
         """Close the connection (a stdio server process ends); the next call reopens it."""

@@ -1,6 +1,6 @@
-"""An MCP server's questions (elicitation) in the middle of a tool call, as weft's ``ask``.
+"""An MCP server's questions (elicitation) in the middle of a request, as weft's ``ask``.
 
-A server's tool may ask the client's user for input while it runs
+A server's tool, prompt or resource may ask the client's user for input while it runs
 (``elicitation/create``: a message and a requested schema, answered
 ``accept`` with content, ``decline`` or ``cancel``). weft asks a person the
 way it does everywhere (``weft.protocols.human_input``): a call that needs
@@ -16,9 +16,10 @@ answered it now), the request is cancelled, and the call ends
 How an elicitation reaches its call depends on the revision the server
 speaks, and the SDK (``mcp`` 2.x) gives both to one ``elicitation_callback``:
 
-- 2026-07-28 (stateless): the server answers ``tools/call`` with an
-  ``input_required`` result carrying the questions; the SDK's ``call_tool``
-  calls the callback for each, in the calling task, and sends the call again
+- 2026-07-28 (stateless): the server answers ``tools/call`` (or
+  ``prompts/get``, ``resources/read``) with an ``input_required`` result
+  carrying the questions; the SDK's ``call_tool`` (``get_prompt``,
+  ``read_resource``) calls the callback for each, in the calling task, and sends the call again
   with the answers. A context variable set around the call finds its asker.
 - earlier revisions: the question is an ``elicitation/create`` request the
   server sends in the middle of the call; the SDK calls the callback from its
@@ -29,10 +30,12 @@ speaks, and the SDK (``mcp`` 2.x) gives both to one ``elicitation_callback``:
 
 Answers are shaped to the requested schema: a schema of one field gets the
 answer as that field (``{"decision": "approve"}``), an object answer whose
-keys are fields is sent as it is; one field with an ``enum`` (or ``oneOf``
-consts, or a boolean) gives the question its choices, which ``weft resume``
-checks. URL-mode elicitations (a page the user opens) are declined: there is
-no page weft can show.
+keys are fields is sent as it is; each value is sent as the type its field
+asks for (``"2"`` for an integer field is ``2``). One field with an ``enum``
+(or ``oneOf`` consts, or a boolean) gives the question its choices, with
+their JSON types (a weft server sends number choices as an ``enum`` of
+numbers), which ``weft resume`` checks. URL-mode elicitations (a page the
+user opens) are declined: there is no page weft can show.
 """
 
 from __future__ import annotations
@@ -93,23 +96,49 @@ def question_text(message: str, schema: dict[str, Any] | None) -> str:
     return f"{message} (answer with an object of: {', '.join(fields)})"
 
 
+def _typed(answer: Any, field: Any) -> Any:
+    """``answer`` as the type ``field`` asks for, when it is that value in another form.
+
+    A person (``weft resume --answer``) or a model may give ``"2"`` for a number
+    field, ``"true"`` for a boolean, or ``2`` for the text choice ``"2"``: the
+    server validates the content against its schema, so it gets the value typed.
+    Anything that is not such a value is sent as it is (the server says why not).
+    """
+    if not isinstance(field, dict):
+        return answer
+    kind = field.get("type")
+    labels = field.get("enum")
+    if isinstance(labels, list) and answer not in labels and not isinstance(answer, str):
+        label = json.dumps(answer)  # a number chosen among text choices: its text
+        return label if label in labels else answer
+    if not isinstance(answer, str) or kind not in ("integer", "number", "boolean"):
+        return answer
+    try:
+        value = json.loads(answer.strip())
+    except ValueError:
+        return answer
+    if kind == "boolean":
+        return value if isinstance(value, bool) else answer
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return answer
+    if kind == "integer" and isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return value
+
+
 def content_for(answer: Any, schema: dict[str, Any] | None, question: str) -> dict[str, Any]:
-    """``answer`` as the content of an accepted elicitation of ``schema``.
+    """``answer`` as the content of an accepted elicitation of ``schema``, each value of
+    the type its field asks for (``_typed``).
 
     Raises ``ActionFailed`` (``McpElicitation``) when it cannot be: several fields and an
     answer that is not an object of them.
     """
     fields = _fields(schema)
     if isinstance(answer, dict) and set(answer) <= set(fields):
-        return dict(answer)
+        return {key: _typed(value, fields[key]) for key, value in answer.items()}
     if len(fields) == 1:
         name, field = next(iter(fields.items()))
-        labels = field.get("enum") if isinstance(field, dict) else None
-        if isinstance(labels, list) and not isinstance(answer, str):
-            label = json.dumps(answer)  # a number chosen among text choices: its text
-            if label in labels:
-                return {name: label}
-        return {name: answer}
+        return {name: _typed(answer, field)}
     if not fields:
         return {}
     raise ActionFailed(
@@ -158,7 +187,7 @@ class Asker:
         self.stopped.set()
 
 
-#: The asker of the call running in this task (set around ``tools/call`` on the MCP loop).
+#: The asker of the call running in this task (set around each request on the MCP loop).
 ASKING: contextvars.ContextVar[Asker | None] = contextvars.ContextVar(
     "weft_mcp_asking", default=None
 )

@@ -15,7 +15,11 @@ the next node (an ``LLMAgent``'s task, a reducer, a file):
   the shape of a chat message: the content is the text of a text block, and
   any other block (image, audio, embedded resource) as JSON;
 - an unknown prompt or a missing argument is the server's JSON-RPC error, an
-  ``McpError`` result with its code.
+  ``McpError`` result with its code;
+- a question the server asks while it renders the prompt (elicitation) is
+  weft's ``ask``, as for a tool (``_mcp_elicit``): answered from
+  ``ActionCall.answers`` by order; without an answer the call ends
+  ``needs_input`` with the question, and ``weft resume --answer`` replies.
 """
 
 from __future__ import annotations
@@ -124,7 +128,7 @@ class McpPromptAction(McpAction):
             key: value if isinstance(value, str) else json.dumps(value, default=str)
             for key, value in call.arguments.items()
         }
-        return await self.connection.get_prompt(self.prompt_name, arguments)
+        return await self.connection.get_prompt(self.prompt_name, arguments, call.answers)
 
     def _result(self, call_id: str, answer: Any) -> ActionResult:
         return ActionResult.success(call_id, prompt_messages(answer.messages))

@@ -16,7 +16,11 @@ server's resources are one action taking a ``uri``:
   ``blob``), as a tool's unstructured content is mapped;
 - a URI the server does not know is the server's JSON-RPC error, an
   ``McpError`` result with its code; reads always reach the server (the
-  SDK's response cache is bypassed: a resource may have changed).
+  SDK's response cache is bypassed: a resource may have changed);
+- a question the server asks before it gives the resource (elicitation:
+  a code, a consent) is weft's ``ask``, as for a tool (``_mcp_elicit``):
+  answered from ``ActionCall.answers`` by order; without an answer the call
+  ends ``needs_input`` with the question, and ``weft resume --answer`` replies.
 
 The list is read when ``from_mcp`` connects, and again when the server says
 it changed (``notifications/resources/list_changed``): the reader of
@@ -144,7 +148,7 @@ class McpResourceReader(McpAction):
                 f"{self._label()}: 'uri' must be a non-empty string",
                 field="uri",
             )
-        return await self.connection.read_resource(uri)
+        return await self.connection.read_resource(uri, call.answers)
 
     def _result(self, call_id: str, answer: Any) -> ActionResult:
         return ActionResult.success(call_id, resource_output(answer.contents))

@@ -5,13 +5,22 @@ function or a whole workflow into one is ``compiler.as_action``'s job, and
 ``registry.ActionRegistry`` is this table with that conversion on
 ``register``: the table stays below the compiler, so compiling a workflow and
 running it never import each other in a circle.
+
+A table may also *follow* a group of actions that changes while it is used
+(``LiveActions``: an MCP server's tools, ``McpTools``, which weft lists again
+when the server says its tools changed). An action the group gains is added
+by name the next time the table is read, so a later call by name finds it
+(``ctx.invoke``, an ``LLMAgent``'s tools at its next call, ``ctx.actions()``);
+what a call already took from the table does not change under it. One the
+group loses stays: its calls fail on their own (``McpToolRemoved``).
 """
 
 from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable, Iterator, Mapping
-from typing import Any, Self
+from dataclasses import dataclass
+from typing import Any, Protocol, Self, TypeGuard, runtime_checkable
 
 from weft.protocols import Action, ActionSpec, DefinitionError
 
@@ -21,6 +30,28 @@ def is_action(obj: Any) -> bool:
     return hasattr(obj, "spec") and callable(getattr(obj, "invoke", None))
 
 
+@runtime_checkable
+class LiveActions(Protocol):
+    """Actions that change while they are used: iterating gives the current ones, and
+    ``generation`` grows at each change (``McpTools``)."""
+
+    @property
+    def generation(self) -> int: ...
+
+    def __iter__(self) -> Iterator[Any]: ...
+
+
+def is_live(obj: Any) -> TypeGuard[LiveActions]:
+    """Whether ``obj`` is a group of actions to follow (``ActionTable.follow``)."""
+    return isinstance(obj, LiveActions) and not is_action(obj)
+
+
+@dataclass
+class _Followed:
+    source: LiveActions
+    seen: int
+
+
 class ActionTable:
     """Actions available to a run, by name. Later registrations may not silently clash."""
 
@@ -28,9 +59,37 @@ class ActionTable:
         self._actions: dict[str, Action] = {}
         #: Names whose action came bundled with another; registering one replaces it.
         self._bundled: set[str] = set()
+        #: Groups of actions that change, followed (``follow``).
+        self._following: list[_Followed] = []
         items = actions.items() if isinstance(actions, Mapping) else ((None, a) for a in actions)
         for name, obj in items:
-            self.register(obj, name=name)
+            if name is None and is_live(obj):
+                self.follow(obj)
+            else:
+                self.register(obj, name=name)
+
+    def follow(self, source: LiveActions) -> None:
+        """Add ``source``'s actions by their names, now and whenever it gains one.
+
+        A name the table has already keeps its action (one registered by the
+        caller wins), now and later. Checked each time the table is read, on
+        the reader's thread: cheap (one ``generation`` read per source).
+        """
+        self._following.append(_Followed(source, source.generation))
+        self._add_from(source)
+
+    def _add_from(self, source: LiveActions) -> None:
+        for obj in source:
+            action = self.adapt(obj, None)
+            # setdefault, not register: two readers syncing at once never clash
+            self._actions.setdefault(action.spec.name, action)
+
+    def _sync(self) -> None:
+        for followed in self._following:
+            generation = followed.source.generation
+            if generation != followed.seen:
+                followed.seen = generation
+                self._add_from(followed.source)
 
     def adapt(self, obj: Any, name: str | None) -> Action:
         """The action ``obj`` stands for; this table takes only objects that are actions."""
@@ -65,6 +124,7 @@ class ActionTable:
 
     def get(self, name: str) -> Action:
         """The action called ``name``; an unknown name is a ``DefinitionError`` with hints."""
+        self._sync()
         try:
             return self._actions[name]
         except KeyError:
@@ -73,21 +133,27 @@ class ActionTable:
             raise DefinitionError.single(f"unknown action '{name}'{hint}") from None
 
     def specs(self) -> dict[str, ActionSpec]:
+        self._sync()
         return {name: action.spec for name, action in self._actions.items()}
 
     def names(self) -> list[str]:
+        self._sync()
         return list(self._actions)
 
     def items(self) -> list[tuple[str, Action]]:
+        self._sync()
         return list(self._actions.items())
 
     def __contains__(self, name: object) -> bool:
+        self._sync()
         return name in self._actions
 
     def __iter__(self) -> Iterator[str]:
+        self._sync()
         return iter(self._actions)
 
     def __len__(self) -> int:
+        self._sync()
         return len(self._actions)
 
     def copy(self) -> Self:
@@ -95,6 +161,7 @@ class ActionTable:
         copied = type(self)()
         copied._actions = dict(self._actions)
         copied._bundled = set(self._bundled)
+        copied._following = [_Followed(f.source, f.seen) for f in self._following]
         return copied
 
     def merged(self, other: ActionTable) -> Self:
@@ -102,4 +169,6 @@ class ActionTable:
         merged = self.copy()
         for name, action in other.items():
             merged.register(action, name=name)
+        for followed in other._following:
+            merged._following.append(_Followed(followed.source, followed.seen))
         return merged

@@ -48,7 +48,7 @@ from weft.protocols import (
     locate,
 )
 from weft.protocols.references import referenced_actions_of
-from weft.runtime.engine.action_table import ActionTable, is_action
+from weft.runtime.engine.action_table import ActionTable, is_action, is_live
 from weft.runtime.engine.capability import CapabilityAction
 from weft.runtime.engine.compiled import (
     CompiledEdge,
@@ -108,9 +108,15 @@ def _table(actions: Actions) -> ActionTable:
     if isinstance(actions, ActionTable):
         return actions.copy()
     table = ActionTable()
+    if is_live(actions):  # an MCP server's tools: new ones join the table as they come
+        table.follow(actions)
+        return table
     items = actions.items() if isinstance(actions, Mapping) else ((None, a) for a in actions or ())
     for name, obj in items:
-        table.register(as_action(obj, name=name), name=name)
+        if name is None and is_live(obj):
+            table.follow(obj)
+        else:
+            table.register(as_action(obj, name=name), name=name)
     return table
 
 
@@ -394,9 +400,8 @@ def _register_mcp_tools(
             )
     except McpServerError as exc:
         raise DefinitionError.single(f"action '{name}': {exc}", where) from None
-    for action in tools:
-        if action.name not in registry:  # an action registered by the caller wins
-            registry.register(action, name=action.name)
+    # the server's tools now, and those it adds later (an action registered by the caller wins)
+    registry.follow(tools)
 
 
 class _Described:

@@ -5,8 +5,10 @@ the question, and is called again from its start with the answers so far
 (``weft.protocols.human_input``). Served over MCP (``weft mcp serve``), the
 person is the client's user, and MCP's elicitation asks them: the question
 becomes an elicitation of one field, ``answer`` (a string; with choices, an
-``enum`` of them, or a boolean for ``[True, False]``), and the action is
-called again with the answers until it stops asking.
+``enum`` of them: numbers as numbers, anything else as its text; a boolean
+for ``[True, False]``), and the action is called again with the answers
+until it stops asking. A reply that is a choice's text (``"2"`` for the
+choice ``2``) is that choice.
 
 How the question travels depends on the revision the client speaks:
 
@@ -55,12 +57,26 @@ def _label(choice: Any) -> str:
     return choice if isinstance(choice, str) else json.dumps(choice)
 
 
+def _number(choice: Any) -> bool:
+    return isinstance(choice, int | float) and not isinstance(choice, bool)
+
+
 def elicitation_schema(question: dict[str, Any]) -> dict[str, Any]:
-    """The requested schema of a question (``question_of``): one field, ``answer``."""
+    """The requested schema of a question (``question_of``): one field, ``answer``.
+
+    Choices that are all numbers are an ``integer`` (or ``number``) field with an
+    ``enum`` of the numbers, so any client (a weft one too: the 2026-07-28 revision
+    carries no ``_meta`` beside the question) reads them back as numbers, and a
+    client that shows only the type still asks for a number; ``[True, False]`` is a
+    boolean; other choices are an ``enum`` of their text.
+    """
     choices = question.get("choices")
     field: dict[str, Any] = {"type": "string", "title": "Answer"}
     if choices and all(isinstance(c, bool) for c in choices):
         field["type"] = "boolean"
+    elif choices and all(_number(c) for c in choices):
+        field["type"] = "integer" if all(isinstance(c, int) for c in choices) else "number"
+        field["enum"] = list(choices)
     elif choices:
         field["enum"] = [_label(c) for c in choices]
     return {"type": "object", "properties": {ANSWER_FIELD: field}, "required": [ANSWER_FIELD]}
