@@ -221,3 +221,79 @@ async def test_an_ask_given_a_workflow_plans_nothing_and_has_no_plan_span(
     assert tracer.by_kind("plan") == []
     (ask,) = tracer.by_kind("run")
     assert ask.attributes["weft.stage"] == "compile"
+
+
+async def test_a_rejected_plan_is_traced_with_its_routes_under_the_plan_span() -> None:
+    """The planner's first plan has a subtask no agent fits, so it is dropped and the planner
+    asked again: the trace says so, with the routing that rejected it."""
+    bad = Plan(
+        subtasks=[
+            Subtask(id="a", description="Research facts", capability="research"),
+            Subtask(id="b", description="Bake a cake", capability="bake cake"),
+        ]
+    )
+    good = Plan(subtasks=[Subtask(id="r", description="Research facts", capability="research")])
+    answers = iter([bad, good])
+    tracer = MemoryTracer()
+    async with OpenAIServer(FunctionModel(lambda r: json_output(next(answers)))) as server:
+        answer = await Orchestrator(
+            [research, compare], planner=LLMPlanner(base_url=server.base_url), tracer=tracer
+        ).ask("Research facts")
+    assert answer.ok and len(answer.plan_failures) == 1
+    (plan,) = tracer.by_kind("plan")
+    (rejected,) = tracer.by_kind("note")
+    assert rejected.name == "rejected plan 1" and rejected.parent_id == plan.span_id
+    assert rejected.attributes["weft.note"].startswith(
+        "plan rejected: no agent fits subtask b 'Bake a cake'"
+    )
+    assert [s["id"] for s in rejected.attributes["weft.plan"]] == ["a", "b"]
+    routes = {s.name: s for s in tracer.by_kind("route")}
+    assert {n: (s.parent_id, s.status) for n, s in routes.items()} == {
+        "route a": (rejected.span_id, "ok"),
+        "route b": (rejected.span_id, "error"),
+        "route r": (plan.span_id, "ok"),  # the accepted plan's, as before
+    }
+    assert routes["route b"].attributes["weft.action"] is None
+    assert routes["route a"].attributes["weft.action"] == "research"
+
+
+def test_weft_trace_show_tells_why_a_plan_was_dropped(tmp_path: Path) -> None:
+    agents = tmp_path / "team.py"
+    agents.write_text(
+        "from weft import tool\n\n"
+        "@tool\ndef research(topic: str) -> str:\n"
+        '    """Research facts about a topic."""\n'
+        "    return topic\n\n"
+        "@tool\ndef compare(text: str) -> str:\n"
+        '    """Compare findings side by side."""\n'
+        "    return text\n\n"
+        "agents = [research, compare]\n"
+    )
+    runner = CliRunner()
+    asked = runner.invoke(
+        cli,
+        [
+            "ask",
+            "Research solar. Paint the fence.",
+            "--agents",
+            str(agents),
+            "--planner",
+            "rules",
+            "--router",
+            "lexical",
+            "--no-memory",
+            "--journal",
+            str(tmp_path / "journal.db"),
+        ],
+    )
+    assert asked.exit_code == 2, asked.output
+    assert "no agent fits subtask s2" in asked.output
+    shown = runner.invoke(cli, ["trace", "show", "last"], catch_exceptions=False)
+    text = shown.stdout
+    assert "rejected plan 1" in text, text
+    assert "note: plan rejected: no agent fits subtask s2 'Paint the fence'" in text
+    lines = text.splitlines()
+    (note,) = [i for i, line in enumerate(lines) if "rejected plan 1" in line]
+    routes = [i for i, line in enumerate(lines) if "route s" in line]
+    assert len(routes) == 2 and all(i > note for i in routes)
+    assert any("→ no agent fits" in line for line in lines[routes[1] :])

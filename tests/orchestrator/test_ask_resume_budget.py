@@ -310,6 +310,9 @@ def test_weft_resume_holds_an_ask_to_its_budget_and_takes_a_larger_one(tmp_path:
     assert over.exit_code == 1, over.output
     assert "error: token budget exceeded: 120 > 100" in over.stderr
     assert f"run {run_id}: cancelled · 2 subtask(s) · 2 LLM call(s), 120 tokens" in over.stderr
+    # resumed as it is it would be refused: the hint names the flag that raises the budget
+    assert f"resume with: weft resume {run_id} --journal " in over.stderr
+    assert " --max-tokens N  (N: a larger budget for the whole ask)" in over.stderr
 
     refused = weft(tmp_path, "resume", run_id)
     assert refused.exit_code == 2, refused.output

@@ -87,8 +87,53 @@ def test_a_verbless_piece_after_then_borrows_the_verb_before(task: str, pieces: 
 
 
 @pytest.mark.parametrize(
+    ("task", "pieces"),
+    [
+        ("Report on solar then wind", ["Report on solar", "Report on wind"]),
+        ("Reflect on solar, then wind power.", ["Reflect on solar", "Reflect on wind power"]),
+        ("Blog about solar and then wind", ["Blog about solar", "Blog about wind"]),
+        ("Sum up solar then wind", ["Sum up solar", "Sum up wind"]),
+        (
+            "Quantify solar output then wind output",
+            ["Quantify solar output", "Quantify wind output"],
+        ),
+        (
+            "Tokenise the English text, then the French text",
+            [
+                "Tokenise the English text",
+                "Tokenise the French text",
+            ],
+        ),
+        ("Dramatise solar. Then wind.", ["Dramatise solar", "Dramatise wind"]),
+        # a noun and a preposition after "then" still borrow: no verb of their own
+        ("Research solar then wind on the coast", ["Research solar", "Research wind on the coast"]),
+        (
+            "Research wages, then facts about tariffs",
+            [
+                "Research wages",
+                "Research facts about tariffs",
+            ],
+        ),
+    ],
+)
+def test_a_verb_the_lexicon_lacks_is_lent_too(task: str, pieces: list[str]) -> None:
+    """Verbs absent from the reuse lexicon, known by a particle after them or their ending."""
+    from weft.runtime.memory.lexicon import OPERATIONS
+
+    assert not {"report", "reflect", "blog", "sum", "quantify", "tokenise", "dramatise"} & set(
+        OPERATIONS
+    )
+    assert [text for _, text in split_task(task)] == pieces
+
+
+@pytest.mark.parametrize(
     ("task", "second"),
     [
+        ("Research solar then back up the data", "Back up the data"),  # a particle
+        ("Report on solar then sum up wind", "Sum up wind"),
+        ("Research solar then quantify wind", "Quantify wind"),  # a verb's ending
+        ("Enterprise software, then wind power.", "Wind power"),  # a noun, not a verb
+        ("Costs for solar, then wind power.", "Wind power"),  # "for" follows nouns too
         ("Research solar, then compare it with wind", "Compare it with wind"),
         ("Research solar then summarise", "Summarise"),  # a known verb
         ("Research solar then graph their costs", "Graph their costs"),  # its object follows

@@ -3,7 +3,8 @@
 Why: a server may add or remove tools, resources or prompts while weft runs
 (a plugin loaded, an agent started elsewhere); weft lists them again so a
 new tool can be called and a removed one fails clearly, without restarting
-the workflow. The two eras of the protocol say "changed" differently:
+the workflow (a run's action table follows the listing, ``McpTools``). The
+two eras of the protocol say "changed" differently:
 
 - 2026-07-28: change notifications ride only a ``subscriptions/listen``
   stream the client opens, and a server that serves one declares

@@ -38,7 +38,10 @@ What maps to what:
 - when the server says its tools changed (``notifications/tools/list_changed``,
   ``_mcp_changes``), it is listed again: ``McpTools`` then has the new tools
   and not the removed ones, and an action of a removed tool fails at once
-  with an ``McpToolRemoved`` result naming the tool and the server;
+  with an ``McpToolRemoved`` result naming the tool and the server; a run's
+  action table follows it (``ActionTable.follow``: a YAML ``mcp:`` entry,
+  ``run_workflow(actions=tools)``), so a new tool is an action by name for
+  the run's later calls;
 - ``token`` (an HTTP server's bearer token, ``weft mcp serve --http ...
   --token-env VAR``) is sent as ``Authorization: Bearer`` with every request;
   a server that answers 401 is an ``McpUnauthorized`` error when listing, and a
@@ -249,6 +252,8 @@ class McpTools(Sequence[McpAction]):
     list-changed notification), weft lists them again, and this sequence has
     the new ones and no longer the removed ones (``tools=`` still filters).
     An action of a removed tool, held elsewhere, fails with ``McpToolRemoved``.
+    It is a ``LiveActions`` (``generation`` and iteration): an action table
+    given it follows it, adding the new tools by name.
     ``await updated(since)`` waits for such a listing; ``generation`` is the
     one seen now.
     """

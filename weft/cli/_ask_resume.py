@@ -16,7 +16,9 @@ counting what it spent before it stopped
 (``weft.runtime.orchestrator.resume_budget``); the same flags given to ``weft
 resume`` replace them, which is how an ask its budget stopped is finished.
 ``--engine langgraph`` finishes the ask on LangGraph's engine, as it does a
-workflow run. The ask's experience memory (its ``--memory``, unless
+workflow run. An ask given a workflow (``weft ask --workflow FILE``) is resumed
+as a run of its file, but its budgets hold the same way (``workflow_ask_budget``).
+The ask's experience memory (its ``--memory``, unless
 ``--no-memory``) gets how the ask ended after all: its record is replaced, so
 a plan that succeeded once resumed is reused for similar tasks. Ctrl-C ends
 as in ``weft ask``, naming the command that resumes the run again.
@@ -68,15 +70,35 @@ def budget_options(func: Callable[..., Any]) -> Callable[..., Any]:
     return func
 
 
-def refuse_budget_flags(run_id: str, limits: dict[str, Any]) -> None:
+def refuse_budget_flags(run_id: str, limits: dict[str, Any], journal: Any = None) -> None:
     """``WeftError`` when a budget flag was given to resume ``run_id``, a workflow run:
-    only an ask has a budget."""
+    only an ask has a budget (a ``weft ask --workflow`` run in ``journal`` has one)."""
+    from weft.runtime.orchestrator.workflow_ask import load_budget
+
     given = [BUDGET_FLAGS[name] for name, value in limits.items() if value is not None]
-    if given:
+    if given and (journal is None or load_budget(journal, run_id) is None):
         raise WeftError(
             f"run {run_id} is a workflow run: {given[0]} bounds a resumed weft ask "
             "(a workflow run has no budget)"
         )
+
+
+def workflow_ask_budget(journal: Any, run_id: str, limits: dict[str, Any]) -> Any:
+    """The budget a resume of ``run_id`` is held to when it is a ``weft ask --workflow``
+    run (``weft.runtime.orchestrator.workflow_ask.ResumeBudget``; the ``limits`` given in
+    place of the ask's), else None. A budget the ask already used up is a ``WeftError``
+    naming the flag that raises it, before anything runs (the journal is closed)."""
+    from weft.runtime.orchestrator.resume_budget import BudgetUsedUp
+    from weft.runtime.orchestrator.workflow_ask import ResumeBudget
+
+    try:
+        return ResumeBudget.of(journal, run_id, limits)
+    except BudgetUsedUp as exc:
+        journal.close()
+        raise WeftError(
+            f"run {exc.run_id} {exc.why} ({exc.field}): give weft resume a larger "
+            f"{BUDGET_FLAGS[exc.field]}"
+        ) from None
 
 
 def resume_ask_run(

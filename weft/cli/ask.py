@@ -504,6 +504,14 @@ def _resume_hint(answer: Any, again: str) -> None:
     from weft.protocols import RunState
 
     command = f"weft resume {answer.run_id}{again}"
+    flag = _budget_flag(answer.error) if answer.state is RunState.CANCELLED else None
+    if flag is not None:  # resumed as it is, it would be refused: nothing is left of it
+        click.secho(
+            f"resume with: {command} {flag} N  (N: a larger budget for the whole ask)",
+            fg="yellow",
+            err=True,
+        )
+        return
     if answer.state is not RunState.NEEDS_INPUT:
         click.secho(f"resume with: {command}", fg="yellow", err=True)
         return
@@ -512,6 +520,19 @@ def _resume_hint(answer: Any, again: str) -> None:
     value = answer_text(choices[0]) if choices else "ANSWER"
     example = shlex.quote(f"{key}={value}")
     click.secho(f"answer with: {command} --answer {example}", fg="yellow", err=True)
+
+
+#: How ``BudgetWatch`` says a run went over a budget, by the ``weft resume`` flag that raises it.
+_BUDGET_STOPS = {
+    "token budget exceeded": "--max-tokens",
+    "cost budget exceeded": "--max-cost",
+    "time budget exceeded": "--max-time",
+}
+
+
+def _budget_flag(error: str | None) -> str | None:
+    """The flag that raises the budget an ask was cancelled for going over, or None."""
+    return next((f for why, f in _BUDGET_STOPS.items() if (error or "").startswith(why)), None)
 
 
 def register(group: click.Group) -> None:

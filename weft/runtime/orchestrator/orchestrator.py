@@ -46,6 +46,7 @@ from weft.runtime.engine.journal import Journal
 from weft.runtime.engine.lease import Lease
 from weft.runtime.engine.outcomes import RunResult
 from weft.runtime.engine.registry import ActionRegistry
+from weft.runtime.orchestrator import workflow_ask
 from weft.runtime.orchestrator.aggregate import ConcatAggregator
 from weft.runtime.orchestrator.answer import (
     Answer,
@@ -63,6 +64,7 @@ from weft.runtime.orchestrator.compile import (
 )
 from weft.runtime.orchestrator.experience import ExperienceStore, NoExperience, Recall
 from weft.runtime.orchestrator.plan import OrchestratorBudget, Plan, PlanFailure
+from weft.runtime.orchestrator.plan_check import RejectedPlans, check_plan
 from weft.runtime.orchestrator.plan_hook import PlanHook, notify_plan
 from weft.runtime.orchestrator.planners import Planner, PlanRequest, checked_plan
 from weft.runtime.orchestrator.resume import Engine, take_ask
@@ -71,7 +73,6 @@ from weft.runtime.orchestrator.routing import (
     RouteChoice,
     SubtaskRouter,
     teach_router,
-    unrouted_problem,
 )
 from weft.runtime.orchestrator.rule_planner import RulePlanner
 from weft.runtime.orchestrator.run_support import (
@@ -289,21 +290,13 @@ class Orchestrator:
             await router.sync()
         accepted: dict[str, list[RouteChoice]] = {}
 
+        rejected = RejectedPlans(self.tracer, run_id, unstarted.plan_span)
+
         async def check(plan: Plan) -> list[str]:
-            problems = self.validator.problems(plan)
-            if problems:
-                return problems
-            choices = list(await asyncio.gather(*(router.route(s) for s in plan.subtasks)))
-            unrouted = [
-                unrouted_problem(s, c, self.router)
-                for s, c in zip(plan.subtasks, choices, strict=True)
-                if c.action is None
-            ]
-            if unrouted:
-                return [*unrouted, f"the agents are {', '.join(sorted(specs))}"]
-            cards = {c.subtask: router.card_of(c.action) for c in choices if c.action}
-            problems = self.validator.estimate_problems(plan, cards)
-            if not problems:
+            problems, choices = await check_plan(plan, self.validator, router, specs, self.router)
+            if problems:  # traced with its routes: why it was dropped
+                rejected.trace(plan, problems, choices)
+            else:
                 accepted[plan.model_dump_json()] = choices
             return problems
 
@@ -557,7 +550,11 @@ class Orchestrator:
             )
         inputs = resolve_inputs(prepared.spec, given)
         unstarted.executing = True
-        result, stopped, usage = await self._execute(prepared, inputs, run_id, Usage())
+        # its budget, journaled, holds across a resume of the run too (``workflow_ask``)
+        keep = (
+            [workflow_ask.saving(self.journal, run_id, task, self.budget)] if self.journal else []
+        )
+        result, stopped, usage = await self._execute(prepared, inputs, run_id, Usage(), keep)
         answer: Any = None
         if result is not None and result.ok:
             outputs = result.outputs

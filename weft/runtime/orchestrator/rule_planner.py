@@ -35,8 +35,12 @@ Deterministic rules, in order:
    ``Research wind power``. Without a part-of-speech tagger, a piece *starts
    with a verb* when its first word is a verb of the reuse lexicon
    (``weft.runtime.memory.lexicon.OPERATIONS``: research, compare,
-   summarise...) or is directly followed by its object, a determiner or a
-   pronoun (``profile the market``, ``graph their costs``). The piece borrows
+   summarise...), has a verb's ending (``quantify``, ``tokenise``:
+   ``verb_shapes``), or is directly followed by its object, a determiner or a
+   pronoun (``profile the market``, ``graph their costs``) or by a verb's
+   particle (``report on solar``, ``sum up``, ``blog about``; for the piece
+   that would borrow, only a particle that seldom follows a noun, ``sum up``,
+   ``back up``: ``then wind on the coast`` borrows). The piece borrows
    when the piece before starts with a verb and the piece itself does not,
    starts with a noun phrase (not with a pronoun, a preposition, a question
    word or an auxiliary: ``then it traces them`` is a clause of its own) and
@@ -62,6 +66,9 @@ from weft.runtime.memory.lexicon import OPERATIONS
 from weft.runtime.orchestrator.plan import Plan, PlanFailure, Subtask
 from weft.runtime.orchestrator.planners import PlanOutcome, PlanRequest
 from weft.runtime.orchestrator.validator import PlanValidator
+from weft.runtime.orchestrator.verb_shapes import PARTICLES as _PARTICLES
+from weft.runtime.orchestrator.verb_shapes import PHRASAL as _PHRASAL
+from weft.runtime.orchestrator.verb_shapes import looks_like_verb
 
 
 def _wordset(text: str) -> frozenset[str]:
@@ -205,12 +212,16 @@ def _continues(piece: _Piece) -> bool:
     return not (comma and own and rest.strip()[:1].islower())
 
 
-def _starts_with_verb(words: list[str]) -> bool:
-    """Whether a piece's first word is its verb (rule 5): a known verb, or one that its
-    object follows at once (``profile the market``)."""
+def _starts_with_verb(words: list[str], particles: frozenset[str] = _PARTICLES) -> bool:
+    """Whether a piece's first word is its verb (rule 5): a known verb, one that its
+    object follows at once (``profile the market``) or one of ``particles`` (``report
+    on``, ``sum up``), or one shaped like a verb (``quantify``, ``tokenise``)."""
     if not words or words[0] in _NOT_NOUN_PHRASE or words[0] in _DETERMINERS:
         return False
-    return words[0] in OPERATIONS or (len(words) > 1 and words[1] in _OBJECTS)
+    first = words[0]
+    if first in OPERATIONS or looks_like_verb(first):
+        return True
+    return len(words) > 1 and (words[1] in _OBJECTS or words[1] in particles)
 
 
 def _borrowed_verb(previous: str, piece: _Piece) -> str:
@@ -218,7 +229,8 @@ def _borrowed_verb(previous: str, piece: _Piece) -> str:
     if not piece.marked:
         return ""
     before, words = _words(previous), _words(piece.text)
-    if len(before) < 2 or not _starts_with_verb(before) or _starts_with_verb(words):
+    # the piece keeps its own verb only when sure: "then wind on the coast" borrows
+    if len(before) < 2 or not _starts_with_verb(before) or _starts_with_verb(words, _PHRASAL):
         return ""
     if words[0] in _NOT_NOUN_PHRASE or any(w in _AUXILIARIES for w in words):
         return ""

@@ -25,9 +25,10 @@ illegal move is an error, never a message. What else can happen:
   reported, then a ``trigger`` message resumes the discussion; ids that will
   never report (no such task, a task of a rejected or refused proposal) are
   named in the pause message at once and not waited for (``pause_checks``);
-- a reply whose ``to`` names no member still counts, but addresses no one:
-  the selector picks the next speaker, and the message says why
-  (``data.to_unknown``, ``data.note``, which members read in their history);
+- a reply whose ``to`` names no member, or its speaker, still counts, but
+  addresses no one: the selector picks the next speaker, and the message says
+  why (``data.to_unknown`` or ``to_self``, and ``note``, read in the history);
+  task ids are unique (``task_ids``: a repeated id is renamed, with a note);
 - a member whose call fails (error, timeout, an agent lost) is replaced by
   the next member of its pool, who takes the same turn; with an empty pool
   the team concludes with what it has (reason ``member_lost``);
@@ -70,7 +71,8 @@ from weft.runtime.teams.state_machine import (
     ends_execution_first,
     message_type_for,
 )
-from weft.runtime.teams.task_checks import proposal_refusal, refusals, task_refusal, to_refusal
+from weft.runtime.teams.task_checks import proposal_refusal, refusals, task_refusal, to_remark
+from weft.runtime.teams.task_ids import take_ids
 from weft.runtime.teams.team_spans import post_moving
 from weft.runtime.tracing.spans import new_span_id
 
@@ -223,9 +225,8 @@ class Conversation:
     ) -> None:
         to = reply.to if reply.to in self.names and reply.to != speaker else None
         data: dict[str, Any] = {"selected_by": how}
-        note = to_refusal(reply.to, self.names, self.settings.name) if reply.to else None
-        if note is not None:  # said where the member reads it; the selector picks as before
-            data.update(to_unknown=reply.to, note=note)
+        # a 'to' not followed is said where the member reads it; the selector picks
+        data.update(to_remark(reply.to, speaker, self.names, self.settings.name))
         turn: dict[str, Any] = {
             "turn": self.turns,
             "text": reply.text,
@@ -245,7 +246,7 @@ class Conversation:
         if kind is MessageType.PROPOSAL:
             if ends_execution_first(kind, self.flow.state):
                 await self._end_execution(speaker)
-            tasks = self._numbered(reply.tasks)
+            tasks, _ = take_ids(reply.tasks, [], self.tasks, data)
             self.proposal = await self._post(kind, speaker, TeamState.VOTE, tasks=tasks, **turn)
             refused = refusals(tasks, self.names, self.settings.name)
             if refused:
@@ -255,12 +256,12 @@ class Conversation:
             if not self.voters:
                 await self._tally()
         elif kind in (MessageType.ASSIGN_SYNC, MessageType.ASSIGN_ASYNC):
-            tasks = self._numbered(reply.tasks)
+            tasks, wait_for = take_ids(reply.tasks, reply.wait_for, self.tasks, data)
             state = TeamState.EXECUTION if kind is MessageType.ASSIGN_SYNC else TeamState.DISCUSSION
-            await self._post(kind, speaker, state, tasks=tasks, wait_for=reply.wait_for, **turn)
+            await self._post(kind, speaker, state, tasks=tasks, wait_for=wait_for, **turn)
             await self._assign(speaker, tasks)
-            if reply.wait_for:
-                await self._pause(speaker, reply.wait_for, None)
+            if wait_for:
+                await self._pause(speaker, wait_for, None)
         elif kind is MessageType.PAUSE:
             await self._pause(speaker, reply.wait_for, turn)
         elif kind is MessageType.CONCLUSION:
@@ -295,16 +296,6 @@ class Conversation:
             await self._post(
                 MessageType.DECISION, team, TeamState.DISCUSSION, text=proposal.text, data=tally
             )
-
-    def _numbered(self, tasks: list[Assignment]) -> list[Assignment]:
-        """Tasks with unique ids: an empty or already used id gets the next ``tN``."""
-        out = []
-        for task in tasks:
-            if not task.id or task.id in self.tasks:
-                task = task.model_copy(update={"id": f"t{len(self.tasks) + 1}"})
-            self.tasks[task.id] = task
-            out.append(task)
-        return out
 
     async def _refuse_proposal(self, refused: dict[str, str]) -> None:
         """The open proposal names members that do not exist: back to discussion, no vote."""

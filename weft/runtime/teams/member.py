@@ -35,6 +35,7 @@ from pydantic import ValidationError
 from weft.agents.answering import Answering, Asked, invoke_answered
 from weft.protocols import Action, ActionCall, ActionResult, ActionSpec, Usage
 from weft.protocols.human_input import Questions
+from weft.protocols.streaming import is_text_delta
 from weft.protocols.teams import MemberReply, TeamMessage
 from weft.runtime.teams.team_spans import TeamSpans
 
@@ -227,7 +228,8 @@ class MemberContext:
         return self._questions.ask(question, choices)
 
     def progress(self, message: str, fraction: float | None = None, **data: Any) -> None:
-        if self._on_progress is not None:
+        # streamed text goes to the run's listeners only, not as team messages
+        if self._on_progress is not None and not is_text_delta(data):
             self._on_progress(message, fraction, data)
         self._outer.progress(message, fraction, **data)
 

@@ -13,7 +13,10 @@ bad tasks would change it (a proposal without tasks is the team's answer).
 
 The same holds for the top-level ``to`` of a reply (who should speak next):
 a name that is no member is not followed, and the message carries a note
-that says so (``to_refusal``), in the same words.
+that says so (``to_refusal``), in the same words. Nor is a ``to`` that names
+the speaker itself (a member would only hand the turn to itself): it is
+noted the same way (``to_remark``), so a model that keeps doing it reads why
+someone else speaks next.
 
 A member may assign a task to itself (``Assignment`` says so): it is called
 again, in ``task`` mode, like any assignee.
@@ -90,3 +93,19 @@ def to_refusal(to: str, names: Sequence[str], team: str) -> str | None:
     if why is None:
         return None
     return f"'to' ignored, no one addressed: {why}; {members_line(names)}"
+
+
+def to_remark(to: str | None, speaker: str, names: Sequence[str], team: str) -> dict[str, str]:
+    """What the message of ``speaker``'s reply says about its top-level ``to`` when it is
+    not followed: ``{"to_unknown": to, "note": ...}`` for a name that is no member
+    (``to_refusal``), ``{"to_self": to, "note": ...}`` for the speaker itself; else ``{}``."""
+    if not to:
+        return {}
+    if to == speaker:
+        note = (
+            f"'to' ignored, no one addressed: '{to}' is the speaker itself, and a member "
+            f"cannot address itself; {members_line(names)}"
+        )
+        return {"to_self": to, "note": note}
+    refused = to_refusal(to, names, team)
+    return {} if refused is None else {"to_unknown": to, "note": refused}
