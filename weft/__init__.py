@@ -56,6 +56,7 @@ _PUBLIC: dict[str, tuple[str, ...]] = {
         "RunFailedError",
         "RunInProgressError",
         "RunNotFoundError",
+        "text_delta",
     ),
     # actions: a typed function, an LLM agent; the threads plain functions run in
     "weft.agents": (
@@ -85,6 +86,7 @@ _PUBLIC: dict[str, tuple[str, ...]] = {
         "resume_run",
         "run_sync",
         "run_workflow",
+        "stream_workflow",
     ),
     # the message bus: in-process or MQTT v5
     "weft.runtime.bus": (
@@ -154,6 +156,7 @@ if TYPE_CHECKING:  # pragma: no cover
         RunFailedError as RunFailedError,
         RunInProgressError as RunInProgressError,
         RunNotFoundError as RunNotFoundError,
+        text_delta as text_delta,
     )
     from weft.agents import (
         FunctionAction as FunctionAction,
@@ -180,6 +183,7 @@ if TYPE_CHECKING:  # pragma: no cover
         resume_run as resume_run,
         run_sync as run_sync,
         run_workflow as run_workflow,
+        stream_workflow as stream_workflow,
     )
     from weft.runtime.bus import (
         Bus as Bus,

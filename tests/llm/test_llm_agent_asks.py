@@ -4,8 +4,9 @@ Before, the tool's question went back to the model as a tool error, and the
 model carried on without it: an approval gate on a refund tool was passed
 and the run "succeeded". Now the agent's call ends ``needs_input`` with the
 tool's question, nothing more is asked of the model, and ``weft resume
---answer NODE=VALUE`` runs the agent again from its start, the tool getting
-the answer when it asks again. Real ``openai`` client, scripted local server.
+--answer NODE=VALUE`` goes on from the tool call that asked (the saved
+conversation, ``test_llm_agent_resume``), the tool getting the answer when it
+asks again. Real ``openai`` client, scripted local server.
 """
 
 from __future__ import annotations
@@ -45,8 +46,7 @@ async def test_a_tool_that_asks_stops_the_agent_and_the_answer_reaches_the_tool(
     model = ScriptedModel(
         [
             tool_call("refund", {"order": "A1"}),  # first run: stops at the question
-            tool_call("refund", {"order": "A1"}),  # resumed: the same move again
-            text("Order A1 is refunded."),
+            text("Order A1 is refunded."),  # resumed: the turn after the answered call
         ]
     )
     journal = Journal(tmp_path / "journal.db")
@@ -79,6 +79,7 @@ async def test_a_tool_that_asks_stops_the_agent_and_the_answer_reaches_the_tool(
     assert done.state is RunState.SUCCEEDED, done.nodes["agent"].error
     assert done.outputs == {"agent": "Order A1 is refunded."}
     assert refunded == ["A1"]
+    assert len(model.requests) == 2
     told = model.requests[-1].messages[-1]
     assert told["role"] == "tool" and "refunded A1" in told["content"]
 
@@ -99,7 +100,7 @@ async def test_parallel_tools_that_ask_are_answered_in_the_order_the_model_calle
         return f"size {ctx.ask('Which size?', choices=['S', 'M', 'L'])}"
 
     both = tool_calls(("pick_colour", {}), ("pick_size", {}))
-    model = ScriptedModel([both, both, both, text("A red shirt in L.")])
+    model = ScriptedModel([both, text("A red shirt in L.")])
     journal = Journal(tmp_path / "journal.db")
     async with OpenAIServer(model) as server:
         agent = LLMAgent(
@@ -124,3 +125,4 @@ async def test_parallel_tools_that_ask_are_answered_in_the_order_the_model_calle
     assert done.state is RunState.SUCCEEDED, done.nodes["agent"].error
     replies: list[Any] = [m["content"] for m in model.requests[-1].messages if m["role"] == "tool"]
     assert replies == ["colour red", "size L"]
+    assert len(model.requests) == 2  # one turn made the calls, one answered

@@ -22,6 +22,11 @@ calls) take answers in the order they started, not the order they happen
 to ask in, so a resumed run hands each answer to the call that asked its
 question: a call that asks waits until every call started before it has
 finished or taken its answers.
+
+An ``LLMAgent`` resumed from the state it saved (``ActionCall.resume_state``)
+does not run its finished tool calls again: its ``Answering`` starts at the
+answers the conversation had taken before them (``taken``), and each saved
+call that asked is called straight with its answers (``call(asked=...)``).
 """
 
 from __future__ import annotations
@@ -104,14 +109,19 @@ def asks(result: ActionResult) -> bool:
 
 
 class Answering:
-    """One team call's answers, taken by its member calls in the order the calls started."""
+    """One team call's answers, taken by its member calls in the order the calls started.
 
-    def __init__(self, answers: Sequence[Any]) -> None:
+    ``taken`` answers are already spoken for (a resumed agent's finished calls took them).
+    """
+
+    def __init__(self, answers: Sequence[Any], *, taken: int = 0) -> None:
         self.answers = tuple(answers)
         #: How many answers member calls have taken so far.
-        self.taken = 0
+        self.taken = taken
         #: The question the team stops on (the first one without an answer), once asked.
         self.asked: Asked | None = None
+        #: How many answers had been taken when the call that asked ``asked`` took its first.
+        self.asked_from: int | None = None
         self._started = 0
         self._open: dict[int, asyncio.Event] = {}
 
@@ -128,15 +138,25 @@ class Answering:
             done.set()
 
     async def call(
-        self, asker: str, once: Callable[[tuple[Any, ...]], Awaitable[ActionResult]]
+        self,
+        asker: str,
+        once: Callable[[tuple[Any, ...]], Awaitable[ActionResult]],
+        *,
+        asked: ActionResult | None = None,
+        given: int = 0,
     ) -> ActionResult:
         """One inner call by ``asker``: ``once(())``, then, while it asks, again with the
-        answers it may take (``answer``), numbered as it starts (``start``, ``settle``)."""
+        answers it may take (``answer``), numbered as it starts (``start``, ``settle``).
+
+        ``asked`` is the result of a call known to ask (it did, ``given`` answers in,
+        before a resume): it is not made again without its answers, but straight
+        with ``given`` plus one (or stops on ``asked`` if there are none yet).
+        """
         turn = self.start()
         try:
-            result = await once(())
+            result = asked if asked is not None else await once(())
             if asks(result):
-                result = await self.answer(turn, asker, result, once)
+                result = await self.answer(turn, asker, result, once, given=given)
         finally:
             self.settle(turn)
         return result
@@ -147,24 +167,28 @@ class Answering:
         member: str,
         result: ActionResult,
         again: Callable[[tuple[Any, ...]], Awaitable[ActionResult]],
+        *,
+        given: int = 0,
     ) -> ActionResult:
         """The result of call ``number`` of ``member``, which asked (``result``), once answered.
 
         ``again(answers)`` makes the call anew with ``answers``. A result that
         still asks once the answers run out is the team's question (``asked``),
-        unless an earlier call asked first: the team stops on that one.
+        unless an earlier call asked first: the team stops on that one. ``given``:
+        how many answers ``result`` was already given (a resumed call, see ``call``).
         """
         for earlier in [event for n, event in self._open.items() if n < number]:
             await earlier.wait()
         if self.asked is not None:
             return result
-        start, given = self.taken, 0
+        start = self.taken
         while asks(result) and start + given < len(self.answers):
             given += 1
             result = await again(self.answers[start : start + given])
         self.taken = start + given
         question = question_of(result.error) if asks(result) else None
         if question is not None:
+            self.asked_from = start
             self.asked = Asked(
                 member=member,
                 question=question["question"],

@@ -26,7 +26,8 @@ synthesis aggregator) goes through ``ChatModel.session()``, so they all
      "status": "ok" | "error", "attributes": {
       "gen_ai.request.model": ..., "gen_ai.response.model": ...,
       "gen_ai.response.finish_reasons": [...], "llm.base_url": ..., "llm.attempts": n,
-      "llm.tool_calls": [names], "input": [messages sent], "output": {reply},
+      "llm.tool_calls": [names], "llm.streamed": True | None, "llm.usage_estimated": ...,
+      "input": [messages sent], "output": {reply},
       "usage": Usage, "error": ErrorInfo | None}}
 
 ``input`` is the list of chat messages as sent (system, user, assistant
@@ -54,6 +55,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from weft.agents.chat_stream import deltas_for, streamed_completion
 from weft.agents.endpoint_profiles import (
     DEFAULT_ENDPOINT,
     ENDPOINT_PROFILES,
@@ -241,6 +243,10 @@ class Completion:
     model: str | None = None
     #: The structured-output rung the answer was asked on (``None``: none asked for).
     structured_mode: StructuredMode | None = None
+    #: Whether the answer was streamed (``chat_stream``); the message is the same either way.
+    streamed: bool = False
+    #: The server sent no usage with its stream: the token counts are ``chat_stream``'s estimate.
+    usage_estimated: bool = False
 
 
 @dataclass
@@ -370,6 +376,7 @@ class ChatSession:
         response_format: dict[str, Any] | None = None,
         parallel_tool_calls: bool | None = None,
         tool_choice: str | dict[str, Any] | None = None,
+        stream: bool = False,
     ) -> Completion:
         """One chat completion, retried on transient errors. Raises ``ModelCallError``.
 
@@ -379,7 +386,9 @@ class ChatSession:
         ``parallel_tool_calls``, steps down and asks again at once, without
         spending a retry. ``parallel_tool_calls`` is sent only when not
         ``None`` and the endpoint has not refused it; ``tool_choice`` only
-        with ``tools``.
+        with ``tools``. ``stream=True`` streams the answer, its text reported as
+        it comes through ``ctx.progress`` (``chat_stream``, ``streaming``); a refused
+        ``stream_options`` is dropped the same way as ``parallel_tool_calls``.
         """
         settings = self.settings
         assert settings.model is not None
@@ -390,6 +399,7 @@ class ChatSession:
             else None
         )
         send_parallel = parallel_tool_calls is not None and profile.parallel_tool_calls
+        deltas = deltas_for(self.ctx) if stream else None
         started = time.time()
         attempt = 0
         retries = 0
@@ -399,7 +409,12 @@ class ChatSession:
             if tools and tool_choice is not None:
                 request["tool_choice"] = tool_choice
             try:
-                response = await self.client.chat.completions.create(**request)
+                if stream:
+                    response = await streamed_completion(
+                        self.client, request, deltas, include_usage=profile.stream_options
+                    )
+                else:
+                    response = await self.client.chat.completions.create(**request)
                 if not getattr(response, "choices", None):
                     raise _NotACompletion(f"{type(response).__name__} without choices")
                 break
@@ -420,6 +435,11 @@ class ChatSession:
                         settings.base_url, settings.model, failure.message
                     )
                     send_parallel = False
+                    continue
+                if refused == "stream_options" and stream and profile.stream_options:
+                    ENDPOINT_PROFILES.without_stream_options(
+                        settings.base_url, settings.model, failure.message
+                    )
                     continue
                 retries += 1
                 if not failure.retryable or retries >= self.model.retry.max_attempts:
@@ -444,6 +464,8 @@ class ChatSession:
             attempt,
             getattr(response, "model", None),
             structured_mode=mode,
+            streamed=stream,
+            usage_estimated=bool(getattr(response, "usage_estimated", False)),
         )
         self._span(started, attempt, sent, mode, completion=completion)
         return completion
@@ -525,6 +547,8 @@ class ChatSession:
             "llm.base_url": self.settings.base_url,
             "llm.attempts": attempts,
             "llm.structured_output": mode,
+            "llm.streamed": True if completion and completion.streamed else None,
+            "llm.usage_estimated": True if completion and completion.usage_estimated else None,
             "llm.tool_calls": [
                 tc.function.name for tc in tool_calls or [] if hasattr(tc, "function")
             ],

@@ -5,11 +5,12 @@ OpenAI and vLLM take ``response_format: {"type": "json_schema"}``;
 llama-cpp-python's server refuses it (HTTP 500 ``Input should be 'text' or
 'json_object'``) but takes ``json_object`` with a ``schema`` beside it;
 others take plain ``json_object`` or ignore ``response_format`` entirely;
-some refuse ``parallel_tool_calls``. Rather than keep a table of servers
-(which goes stale with every release), weft starts with the best mode and
-steps down one rung when the endpoint refuses the request *because of* that
-mode, then remembers the rung for that endpoint and model so the refusal is
-paid once per process. The ladder for structured output:
+some refuse ``parallel_tool_calls``, and some refuse the ``stream_options``
+a streamed request sends to be told its usage (older vLLM and proxies).
+Rather than keep a table of servers (which goes stale with every release),
+weft starts with the best mode and steps down one rung when the endpoint
+refuses the request *because of* that mode, then remembers the rung for that
+endpoint and model so the refusal is paid once per process. The ladder for structured output:
 
 1. ``json_schema`` — the schema as ``response_format`` (strict when possible);
 2. ``json_object_schema`` — ``{"type": "json_object", "schema": ...}``, the
@@ -53,6 +54,7 @@ log = logging.getLogger("weft.models")
 _REFUSAL_STATUSES = frozenset({400, 415, 422, 500, 501})
 _FORMAT_WORDS = re.compile(r"response_format|json_schema|json_object|structured output", re.I)
 _PARALLEL_WORDS = re.compile(r"parallel_tool_calls", re.I)
+_STREAM_OPTIONS_WORDS = re.compile(r"stream_options|include_usage", re.I)
 
 
 @dataclass
@@ -62,6 +64,8 @@ class EndpointProfile:
     structured: StructuredMode = "json_schema"
     #: Whether ``parallel_tool_calls`` may be sent (it is sent only when asked for).
     parallel_tool_calls: bool = True
+    #: Whether a streamed request may send ``stream_options: {"include_usage": true}``.
+    stream_options: bool = True
     #: Why each step down was taken, oldest first (shown in logs and spans).
     notes: list[str] = field(default_factory=list)
 
@@ -110,6 +114,17 @@ class EndpointProfiles:
                 profile.notes.append(note)
                 log.warning("%s (%s): %s", endpoint or DEFAULT_ENDPOINT, model, note)
 
+    def without_stream_options(self, endpoint: str | None, model: str, reason: str) -> None:
+        """Stop sending ``stream_options``: streamed answers then count the usage the
+        server sends on its own, or none (``chat_stream``)."""
+        profile = self.get(endpoint, model)
+        with self._lock:
+            if profile.stream_options:
+                profile.stream_options = False
+                note = f"stream_options refused, no longer sent: {one_line(reason)}"
+                profile.notes.append(note)
+                log.warning("%s (%s): %s", endpoint or DEFAULT_ENDPOINT, model, note)
+
     def forget(self) -> None:
         """Forget everything learned (tests; or after an endpoint was upgraded)."""
         with self._lock:
@@ -127,12 +142,16 @@ def one_line(reason: str, limit: int = 300) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def refusal_of(status: int | None, message: str) -> Literal["format", "parallel"] | None:
+def refusal_of(
+    status: int | None, message: str
+) -> Literal["format", "parallel", "stream_options"] | None:
     """Which optional request field an HTTP error refuses, if it names one."""
     if status not in _REFUSAL_STATUSES:
         return None
     if _PARALLEL_WORDS.search(message):
         return "parallel"
+    if _STREAM_OPTIONS_WORDS.search(message):
+        return "stream_options"
     if _FORMAT_WORDS.search(message):
         return "format"
     return None

@@ -34,7 +34,6 @@ Failures are results, never exceptions: ``ModelNotConfigured``,
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -42,7 +41,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from weft.agents.answering import Answering, invoke_answered
+from weft.agents.answering import Answering
 from weft.agents.chat_model import (
     ChatModel,
     ChatSession,
@@ -52,7 +51,10 @@ from weft.agents.chat_model import (
 )
 from weft.agents.examples import ExampleFunction, ExampleSource, example_messages, fetch_examples
 from weft.agents.langgraph_action import from_langgraph, is_langgraph_graph
+from weft.agents.llm_resume import SavedConversation, saved_conversation
+from weft.agents.llm_tool_calls import calls_of, run_turn, tool_message  # noqa: F401 (public)
 from weft.agents.openai_tools import ToolSet
+from weft.agents.streaming import wants_stream
 from weft.agents.structured import (
     StructuredOutputError,
     parse_structured,
@@ -103,29 +105,6 @@ def _check_task_arguments(arguments: Mapping[str, Any]) -> str | None:
     if extra:
         return f"argument '{extra[0]}' is not a parameter (parameters: task, context)"
     return None
-
-
-def tool_message(tool_call_id: str, result: ActionResult) -> dict[str, Any]:
-    """A ``tool`` message reporting ``result`` to the model."""
-    if result.ok:
-        output = result.output
-        content = output if isinstance(output, str) else json.dumps(output, default=str)
-    else:
-        error = result.error
-        content = json.dumps(
-            {
-                "error": {
-                    "type": error.type if error else result.state.value,
-                    "message": error.message if error else result.state.value,
-                }
-            }
-        )
-    return {"role": "tool", "tool_call_id": tool_call_id, "content": content}
-
-
-def _error_message(tool_call_id: str, kind: str, message: str) -> dict[str, Any]:
-    content = json.dumps({"error": {"type": kind, "message": message}})
-    return {"role": "tool", "tool_call_id": tool_call_id, "content": content}
 
 
 def split_tools(tools: Sequence[Any]) -> tuple[list[str], list[Action]]:
@@ -201,6 +180,9 @@ class LLMAgent:
     supplies this agent's best past steps on similar inputs; up to
     ``examples_k`` of them, within ``examples_chars`` characters, go before
     the task as earlier user/assistant turns (``weft.agents.examples``).
+    ``stream=True`` streams every answer (its text reaches run listeners as it
+    comes), ``False`` never; ``None`` streams when someone reads it
+    (``weft.agents.streaming.stream_text``: ``weft run`` on a terminal).
     """
 
     def __init__(
@@ -233,6 +215,7 @@ class LLMAgent:
         examples: ExampleSource | ExampleFunction | None = None,
         examples_k: int = 3,
         examples_chars: int = 4000,
+        stream: bool | None = None,
     ) -> None:
         if max_turns < 1:
             raise ValueError("max_turns must be at least 1")
@@ -255,6 +238,7 @@ class LLMAgent:
         self.examples = examples
         self.examples_k = examples_k
         self.examples_chars = examples_chars
+        self.stream = stream
         self.chat = ChatModel(
             self.settings, retry=retry, prices=prices, trace_content=trace_content
         )
@@ -309,6 +293,36 @@ class LLMAgent:
         toolset = self._toolset(ctx)
         if isinstance(toolset, str):
             return ActionResult.failure(call.call_id, "ToolNotAvailable", toolset)
+        saved = saved_conversation(
+            call.resume_state,
+            agent=self.name,
+            tools=self.tools,
+            toolset=toolset,
+            max_turns=self.max_turns,
+            answers=len(call.answers),
+        )
+        if saved is None:
+            saved = SavedConversation(
+                agent=self.name,
+                tools=self.tools,
+                messages=await self._first_messages(call),
+                turn=0,
+                calls=[],
+            )
+        session: ChatSession | None = None
+        try:
+            async with self.chat.session(ctx) as session:
+                result = await self._loop(call, ctx, session, saved, toolset)
+        except ModelCallError as exc:
+            result = ActionResult.from_exception(call.call_id, exc, source=self.name)
+        spent = session.usage if session is not None else Usage()
+        result.usage = spent.model_copy(update={"latency_s": time.perf_counter() - started})
+        result.progress = session.progress if session is not None else []
+        result.agent = self.name
+        return result
+
+    async def _first_messages(self, call: ActionCall) -> list[dict[str, Any]]:
+        """The instructions, the examples (``examples``) and the task: what turn 1 sends."""
         messages: list[dict[str, Any]] = []
         if self.instructions:
             messages.append({"role": "system", "content": self.instructions})
@@ -324,29 +338,37 @@ class LLMAgent:
             )
             messages.extend(example_messages(pairs))
         messages.append({"role": "user", "content": text})
-        session: ChatSession | None = None
-        try:
-            async with self.chat.session(ctx) as session:
-                result = await self._loop(call, ctx, session, messages, toolset)
-        except ModelCallError as exc:
-            result = ActionResult.from_exception(call.call_id, exc, source=self.name)
-        spent = session.usage if session is not None else Usage()
-        result.usage = spent.model_copy(update={"latency_s": time.perf_counter() - started})
-        result.progress = session.progress if session is not None else []
-        result.agent = self.name
-        return result
+        return messages
 
     async def _loop(
         self,
         call: ActionCall,
         ctx: ActionContext,
         session: ChatSession,
-        messages: list[dict[str, Any]],
+        saved: SavedConversation,
         toolset: ToolSet,
     ) -> ActionResult:
-        repairs = 0
-        answering = Answering(call.answers)
-        for turn in range(self.max_turns):
+        """The tool loop, from turn 1, or from the tool calls of the turn ``saved`` stopped in.
+
+        Usage counts only the model requests made in this call: those made before
+        a stop were counted in the result that stopped.
+        """
+        messages = saved.messages
+        repairs = saved.repairs
+        answering = Answering(call.answers, taken=saved.taken)
+        pending, turn = saved.calls, saved.turn
+        if not pending:
+            turn = -1
+        while True:
+            if pending:  # the model's tool calls: made now, or left by the stop resumed
+                done = await run_turn(pending, toolset, ctx, answering, turn)
+                if answering.asked is not None:  # a tool asks a person: the agent stops too
+                    return self._stop(call, answering, messages, turn, repairs, done)
+                messages.extend(c.reply for c in done if c.reply is not None)
+                pending = []
+            turn += 1
+            if turn >= self.max_turns:
+                break
             completion = await session.complete(
                 messages,
                 tools=toolset.tools or None,
@@ -355,17 +377,12 @@ class LLMAgent:
                 tool_choice=self._tool_choice(
                     toolset, first=turn == 0, last=turn == self.max_turns - 1
                 ),
+                stream=wants_stream(self.stream),
             )
             message = completion.message
             if getattr(message, "tool_calls", None):
                 messages.append(_assistant_message(message))
-                replies = await asyncio.gather(
-                    *(self._run_tool(tc, toolset, ctx, answering) for tc in message.tool_calls)
-                )
-                asked = answering.asked
-                if asked is not None:  # a tool asks a person: the agent stops too
-                    return asked.result(call.call_id, self.name, Usage(), role="tool", of="")
-                messages.extend(replies)
+                pending = calls_of(message)
                 continue
             refusal = getattr(message, "refusal", None)
             if refusal:
@@ -393,6 +410,31 @@ class LLMAgent:
             f"{self.name}: no final answer after {self.max_turns} model turns",
         )
 
+    def _stop(
+        self,
+        call: ActionCall,
+        answering: Answering,
+        messages: list[dict[str, Any]],
+        turn: int,
+        repairs: int,
+        calls: list[Any],
+    ) -> ActionResult:
+        """The ``needs_input`` result of a turn whose tool asked, with the conversation
+        saved (``resume_state``), so that a resume goes on from these tool calls."""
+        asked = answering.asked
+        assert asked is not None and answering.asked_from is not None
+        result = asked.result(call.call_id, self.name, Usage(), role="tool", of="")
+        result.resume_state = SavedConversation(
+            agent=self.name,
+            tools=self.tools,
+            messages=messages,
+            turn=turn,
+            repairs=repairs,
+            taken=answering.asked_from,
+            calls=calls,
+        ).model_dump(mode="json")
+        return result
+
     def _tool_choice(
         self, toolset: ToolSet, *, first: bool, last: bool
     ) -> str | dict[str, Any] | None:
@@ -410,38 +452,3 @@ class LLMAgent:
         if choice in ("auto", "required", "none"):
             return choice
         return {"type": "function", "function": {"name": toolset.wire_name(choice)}}
-
-    async def _run_tool(
-        self, tool_call: Any, toolset: ToolSet, ctx: ActionContext, answering: Answering
-    ) -> dict[str, Any]:
-        """Run one tool call; every failure becomes a tool message, never an exception.
-
-        A tool that asks a person is not a failure to show the model (it would
-        carry on without the answer, past an approval say): it is called again
-        with the answers this agent's call was resumed with, and when they run
-        out ``answering.asked`` holds its question, on which the agent stops.
-        """
-        function = getattr(tool_call, "function", None)
-        if function is None:
-            return _error_message(tool_call.id, "UnsupportedToolCall", "only function tools exist")
-        action = toolset.action_for(function.name)
-        if action is None:
-            return _error_message(
-                tool_call.id, "UnknownTool", f"there is no tool named '{function.name}'"
-            )
-        try:
-            arguments = json.loads(function.arguments or "{}")
-        except json.JSONDecodeError as exc:
-            return _error_message(
-                tool_call.id, "MalformedArguments", f"arguments are not valid JSON: {exc.msg}"
-            )
-        if not isinstance(arguments, dict):
-            return _error_message(
-                tool_call.id, "MalformedArguments", "arguments must be a JSON object"
-            )
-        asker = f"tool '{action}'"
-
-        async def once(answers: tuple[Any, ...]) -> ActionResult:
-            return await invoke_answered(ctx, action, arguments, answers, asker)
-
-        return tool_message(tool_call.id, await answering.call(action, once))

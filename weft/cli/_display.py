@@ -21,8 +21,10 @@ from rich.table import Table
 from rich.text import Text
 
 from weft.cli._placement import Placements
+from weft.cli._stream_display import PARTIAL_CHARS, PARTIAL_LINES, LineText, RawText
 from weft.protocols import EventKind, NodeState, RunEvent, RunState
 from weft.protocols.human_input import question_of
+from weft.protocols.streaming import text_delta
 from weft.runtime.engine.slots import Verdict
 
 _STATE_STYLE = {
@@ -52,9 +54,12 @@ class RunDisplay:
     """A live panel on stderr: counts per state, the nodes running now and each one's
     latest progress message (sent by its action, local or on a remote agent), and
     what critics and loops did (reviews, work sent back, loop passes), the latest
-    of them on a line of its own: the same events come from either engine."""
+    of them on a line of its own: the same events come from either engine.
 
-    def __init__(self) -> None:
+    With ``text`` the LLM agents' streamed text is shown too (``_stream_display``):
+    whole lines above the panel, the line being written in it."""
+
+    def __init__(self, *, text: bool = False) -> None:
         self.counts: Counter[str] = Counter()
         self.running: dict[str, float] = {}
         self.notes: dict[str, str] = {}
@@ -66,9 +71,14 @@ class RunDisplay:
         self.loop_passes = 0
         self.last_flow = ""
         self.started = time.monotonic()
+        self.text: LineText | None = LineText(self._print_line) if text else None
         self._live = Live(
             get_renderable=self._render, console=stderr, refresh_per_second=8, transient=True
         )
+
+    def _print_line(self, line: str, header: bool) -> None:
+        """A whole line of streamed text, above the panel (the panel redraws below it)."""
+        self._live.console.print(Text(line, style="dim" if header else ""), soft_wrap=True)
 
     def __enter__(self) -> RunDisplay:
         self._live.__enter__()
@@ -79,6 +89,11 @@ class RunDisplay:
 
     def on_event(self, event: RunEvent) -> None:
         kind = event.kind
+        piece = text_delta(event)
+        if piece is not None:
+            if self.text is not None:
+                self.text.add(event.key or event.node or "?", piece)
+            return
         if kind in (EventKind.RUN_STARTED, EventKind.RUN_RESUMED) and not self.workflow:
             self.workflow = str(event.data.get("workflow", ""))
             self.total = int(event.data.get("nodes", 0))
@@ -99,6 +114,8 @@ class RunDisplay:
         elif kind is EventKind.NODE_FINISHED and event.key:
             self.running.pop(event.key, None)
             self.notes.pop(event.key, None)
+            if self.text is not None:
+                self.text.end(event.key)
             if "[" not in event.key and "/" not in event.key and event.state:
                 self.counts[str(event.state)] += 1
         elif kind is EventKind.NODE_SKIPPED and event.key and "/" not in event.key:
@@ -151,7 +168,24 @@ class RunDisplay:
             lines.append(Text(f"  … and {len(self.running) - 8} more running", style="dim"))
         if self.last_flow:
             lines.append(Text(f"  ⟲ {self.last_flow}", style="magenta"))
+        writing = [(k, t) for k, t in (self.text.partial if self.text else {}).items() if t]
+        for key, partial in writing[-PARTIAL_LINES:]:
+            lines.append(Text.assemble((f"  ✎ {key}: ", "cyan"), partial[-PARTIAL_CHARS:]))
         return Group(head, *lines)
+
+
+async def run_with_display(coro_factory: Any, live: bool, stream: bool = False) -> Any:
+    """Await ``coro_factory(listeners)`` with the live panel (``live``) and, with
+    ``stream``, the LLM agents' text as it comes (``_stream_display``): in the panel's
+    place when stdout is the terminal, else written to stdout as it is."""
+    if not live:
+        return await coro_factory([RawText().on_event] if stream else [])
+    display = RunDisplay(text=stream and sys.stdout.isatty())
+    listeners = [display.on_event]
+    if stream and not sys.stdout.isatty():
+        listeners.append(RawText().on_event)
+    with display:
+        return await coro_factory(listeners)
 
 
 def print_summary(

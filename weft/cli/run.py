@@ -11,12 +11,13 @@ from typing import Any
 
 import click
 
-from weft.cli._ask_resume import budget_options, refuse_budget_flags
+from weft.cli._ask_resume import budget_options, refuse_budget_flags, workflow_ask_budget
 from weft.cli._broker import broker_for_workflow, from_environment, namespace_value
 from weft.cli._json import json_text
 from weft.cli._placement import Placements
 from weft.cli._prune import before_of, print_report, prune_options, require_a_rule
 from weft.cli._resume_hint import again_options as _again
+from weft.cli._stream_display import stream_option, streaming
 from weft.cli._types import Answer, Finite, RunId, answers_of
 from weft.protocols import InputError, RunState, WeftError
 
@@ -228,16 +229,6 @@ def _exit_for(result: Any) -> None:
         sys.exit(1)
 
 
-async def _run_with_display(coro_factory: Any, live: bool) -> Any:
-    from weft.cli._display import RunDisplay
-
-    if not live:
-        return await coro_factory([])
-    display = RunDisplay()
-    with display:
-        return await coro_factory([display.on_event])
-
-
 @click.command("run")
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("--input", "-i", "inputs", multiple=True, help="Workflow input KEY=VALUE (repeat).")
@@ -254,6 +245,7 @@ async def _run_with_display(coro_factory: Any, live: bool) -> Any:
     "(journaled and traced alike; `weft resume --engine` picks the engine that finishes "
     "it; docs/interop.md).",
 )
+@stream_option
 @_journal_option
 @_journal_mode_option
 @_remote_options
@@ -265,6 +257,7 @@ def run_command(
     concurrency: int | None,
     run_id: str | None,
     engine: str,
+    stream: bool | None,
     journal_path: str | None,
     journal_mode: str | None,
     broker: str | None,
@@ -275,6 +268,7 @@ def run_command(
     from weft.runtime.engine.runner import run_workflow
 
     values = _parse_inputs(inputs, input_file)
+    streamed = streaming(stream, as_json)
     broker = broker_for_workflow(broker, file)
     journal = _open_journal(journal_path)
     tracer = _open_tracer()
@@ -301,7 +295,7 @@ def run_command(
             return await run_workflow(file, values, router=router, **common)
 
     again = _again(journal_path, broker, namespace)
-    result, questions = _run_cancellable(go, live, journal, tracer, again=again)
+    result, questions = _run_cancellable(go, live, journal, tracer, again=again, stream=streamed)
     _print_result(result, as_json, placements, again, questions)
     _exit_for(result)
 
@@ -313,6 +307,7 @@ def _run_cancellable(
     tracer: Any = None,
     asked: str | None = None,
     again: str = "",
+    stream: bool = False,
 ) -> Any:
     """Run ``go``; on Ctrl-C, name the run this command was running and exit 130.
 
@@ -322,9 +317,14 @@ def _run_cancellable(
     Ctrl-C came before it was taken. Returns the result and, for a run that stopped
     ``needs_input``, the questions it waits on by execution key (read from the
     journal before it is closed: a ``foreach`` node's result holds only its first).
+    ``stream``: LLM agents stream their text and it is printed (``_stream_display``).
     """
+    from weft.agents.streaming import stream_text
+    from weft.cli._display import run_with_display
+
     try:
-        result = asyncio.run(_run_with_display(go, live))
+        with stream_text(stream):
+            result = asyncio.run(run_with_display(go, live, stream))
         questions: dict[str, Any] = {}
         if result.state is RunState.NEEDS_INPUT:
             from weft.runtime.engine.answers import waiting_questions
@@ -357,7 +357,7 @@ def _ask_of(journal: Any, run_id: str, limits: dict[str, Any]) -> Any:
     ask = load_ask(journal, run_id)
     if ask is None:
         try:
-            refuse_budget_flags(run_id, limits)
+            refuse_budget_flags(run_id, limits, journal)
         except WeftError:
             journal.close()
             raise
@@ -385,6 +385,7 @@ def _ask_of(journal: Any, run_id: str, limits: dict[str, Any]) -> Any:
     help="Finish the run on weft's dataflow executor or on LangGraph's engine, whichever "
     "engine started it.",
 )
+@stream_option
 @_journal_option
 @_journal_mode_option
 @_remote_options
@@ -396,6 +397,7 @@ def resume_command(
     as_json: bool,
     concurrency: int | None,
     engine: str,
+    stream: bool | None,
     journal_path: str | None,
     journal_mode: str | None,
     broker: str | None,
@@ -410,6 +412,7 @@ def resume_command(
     from weft.runtime.engine.runner import resume_run
 
     answers = answers_of(answer_pairs)
+    streamed = streaming(stream, as_json)
     journal = _open_journal(journal_path)
     live = sys.stderr.isatty() and not as_json
     record = journal.get_run(run_id)
@@ -429,6 +432,7 @@ def resume_command(
             engine=engine, limits=limits,
         )  # fmt: skip
         return
+    budget = workflow_ask_budget(journal, record.run_id, limits)  # a weft ask --workflow run's
     source = record.source
     broker = _resume_broker(broker, source, record.run_id)
     tracer = _open_tracer()
@@ -461,8 +465,9 @@ def resume_command(
             return await resume_run(run_id, router=_node_router(source), **common)
 
     again = _again(journal_path, broker, namespace)
+    start = go if budget is None else budget.around(go, record.workflow)
     result, questions = _run_cancellable(
-        go, live, journal, tracer, asked=record.run_id, again=again
+        start, live, journal, tracer, asked=record.run_id, again=again, stream=streamed
     )
     _print_result(result, as_json, placements, again, questions)
     _exit_for(result)

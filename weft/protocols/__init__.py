@@ -49,6 +49,7 @@ from weft.protocols.results import OutputNotJSON, json_result, json_value
 from weft.protocols.routing import Candidate, Router, RouteRequest, RoutingDecision
 from weft.protocols.schema import json_schema, workflow_json_schema
 from weft.protocols.source import SourceMap, locate
+from weft.protocols.streaming import text_delta
 from weft.protocols.topics import Topics, topic_matches
 from weft.protocols.workflow import (
     ActionRef,
@@ -128,6 +129,7 @@ __all__ = [
     "json_value",
     "locate",
     "new_id",
+    "text_delta",
     "topic_matches",
     "workflow_json_schema",
 ]

@@ -248,6 +248,12 @@ class ActionCall(BaseModel):
         description="A person's answers to the questions this call asked before, in the order "
         "it asked them (``ActionContext.ask``; ``weft resume --answer``).",
     )
+    resume_state: dict[str, Any] | None = Field(
+        default=None,
+        description="The state this action saved when it last stopped ``needs_input`` "
+        "(``ActionResult.resume_state``), handed back when it is resumed with the answers, "
+        "so it goes on where it stopped; None: start from the beginning. Opaque to weft.",
+    )
 
 
 def idempotency_key_of(call: ActionCall) -> str:
@@ -290,6 +296,13 @@ class ActionResult(BaseModel):
         description="Attempts the action itself made for this result when more than one "
         "(a remote call re-sent to another agent after the first vanished); the executor "
         "counts them in the node's attempts. None means one.",
+    )
+    resume_state: dict[str, Any] | None = Field(
+        default=None,
+        description="With state ``needs_input``: what the action chose to save to go on "
+        "where it stopped (JSON, opaque to weft). The engine journals it with the question "
+        "and hands it back on the resumed call (``ActionCall.resume_state``); an action must "
+        "validate it and may ignore it (then it starts again from its beginning).",
     )
 
     @property

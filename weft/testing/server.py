@@ -8,7 +8,8 @@ It is a few dozen lines of HTTP/1.1 on ``asyncio.start_server`` rather than a
 web framework: weft must not depend on one for its tests, and the client only
 needs keep-alive, ``Content-Length`` bodies and JSON. Endpoints::
 
-    POST /v1/chat/completions   (non-streaming; the model picks the answer)
+    POST /v1/chat/completions   (the model picks the answer; ``"stream": true``
+                                 gets it as Server-Sent Events, see ``sse``)
     POST /v1/embeddings         (deterministic hashing vectors, float or base64)
     GET  /v1/models
 
@@ -29,12 +30,27 @@ import json
 import math
 import struct
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any, Literal
 
 from weft.testing.models import Model, ModelRequest, parse_request, reply_json
+from weft.testing.sse import stream_events
 from weft.testing.steps import Failure, RawResponse, Reply, error
 
 Embedder = Callable[[Sequence[str]], list[list[float]]]
+#: Called before each chunk of a streamed answer is sent: ``(position, chunk)``.
+ChunkHook = Callable[[int, dict[str, Any]], Awaitable[None]]
+#: What the server does with ``stream_options``: honour it, ignore it (no usage), or refuse it.
+StreamOptions = Literal["honour", "ignore", "refuse"]
+
+
+class _Events(list[bytes]):
+    """A streamed body: the Server-Sent Events, written one by one."""
+
+
+#: A response body: bytes, or the events of a streamed answer.
+Body = bytes | _Events
+
 
 _REASONS = {
     200: "OK",
@@ -75,6 +91,10 @@ class OpenAIServer:
     answers any other name, and an unknown name gets a 404 like OpenAI's.
     ``api_key``, when set, is required as a bearer token (401 otherwise).
     Every chat request is recorded in ``requests``, whichever model served it.
+    ``on_chunk`` is awaited before each chunk of a streamed answer (a test holds
+    the stream there to see what arrived first); ``stream_options`` says how the
+    server treats that field: ``"honour"`` (a usage chunk when asked), ``"ignore"``
+    (never a usage chunk) or ``"refuse"`` (HTTP 400 naming it, as some servers do).
     """
 
     def __init__(
@@ -85,12 +105,16 @@ class OpenAIServer:
         port: int = 0,
         embedder: Embedder | None = None,
         api_key: str | None = None,
+        on_chunk: ChunkHook | None = None,
+        stream_options: StreamOptions = "honour",
     ) -> None:
         self.models: Mapping[str, Model] = model if isinstance(model, Mapping) else {"*": model}
         self.host = host
         self.port = port
         self.embedder = embedder or hashing_embedder()
         self.api_key = api_key
+        self.on_chunk = on_chunk
+        self.stream_options = stream_options
         self.requests: list[ModelRequest] = []
         self._server: asyncio.Server | None = None
         self._connections: set[asyncio.Task[None]] = set()
@@ -186,6 +210,9 @@ class OpenAIServer:
                 status, content_type, payload, extra = await self._dispatch(
                     method, target.split("?", 1)[0], headers, body
                 )
+                if isinstance(payload, _Events):
+                    await self._write_events(writer, payload)
+                    continue
                 head = [
                     f"HTTP/1.1 {status} {_REASONS.get(status, 'Status')}",
                     f"Content-Type: {content_type}",
@@ -206,6 +233,19 @@ class OpenAIServer:
             self._connections.discard(task)
             writer.close()
 
+    async def _write_events(self, writer: asyncio.StreamWriter, events: _Events) -> None:
+        """A streamed answer: chunked transfer, one SSE event per chunk, then ``[DONE]``."""
+        head = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+        writer.write((head + "Transfer-Encoding: chunked\r\n\r\n").encode("latin-1"))
+        for position, event in enumerate([*events, b"[DONE]"]):
+            if self.on_chunk is not None and event != b"[DONE]":
+                await self.on_chunk(position, json.loads(event))
+            data = b"data: " + event + b"\n\n"
+            writer.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+            await writer.drain()
+        writer.write(b"0\r\n\r\n")
+        await writer.drain()
+
     async def _read_body(self, reader: asyncio.StreamReader, headers: dict[str, str]) -> bytes:
         if "content-length" in headers:
             return await reader.readexactly(int(headers["content-length"]))
@@ -222,7 +262,8 @@ class OpenAIServer:
 
     async def _dispatch(
         self, method: str, path: str, headers: dict[str, str], body: bytes
-    ) -> tuple[int, str, bytes, dict[str, str]]:
+    ) -> tuple[int, str, Body, dict[str, str]]:
+        """``(status, content type, body, headers)``; a streamed body is an ``_Events``."""
         if self.api_key is not None and headers.get("authorization") != f"Bearer {self.api_key}":
             return self._failure(error(401, "invalid API key", type="invalid_request_error"))
         if path.endswith("/chat/completions"):
@@ -246,12 +287,17 @@ class OpenAIServer:
 
     async def _chat(
         self, headers: dict[str, str], body: bytes
-    ) -> tuple[int, str, bytes, dict[str, str]]:
+    ) -> tuple[int, str, Body, dict[str, str]]:
         try:
             request = parse_request(body, headers)
         except ValueError as exc:
             return self._failure(error(400, str(exc), type="invalid_request_error"))
         self.requests.append(request)
+        streamed = request.body.get("stream") is True
+        if streamed and "stream_options" in request.body and self.stream_options == "refuse":
+            return self._failure(
+                error(400, "Unrecognized request argument supplied: stream_options")
+            )
         model = self.models.get(request.model) or self.models.get("*")
         if model is None:
             return self._failure(
@@ -267,10 +313,19 @@ class OpenAIServer:
             return step.status, step.content_type, step.body, {}
         assert isinstance(step, Reply)
         self._counter += 1
+        if streamed:
+            asked = bool((request.body.get("stream_options") or {}).get("include_usage"))
+            chunks = stream_events(
+                step,
+                request,
+                self._counter,
+                include_usage=asked and self.stream_options == "honour",
+            )
+            return 200, "text/event-stream", _Events(json.dumps(c).encode() for c in chunks), {}
         payload = json.dumps(reply_json(step, request, self._counter)).encode()
         return 200, "application/json", payload, {}
 
-    def _embeddings(self, body: bytes) -> tuple[int, str, bytes, dict[str, str]]:
+    def _embeddings(self, body: bytes) -> tuple[int, str, Body, dict[str, str]]:
         try:
             data = json.loads(body or b"{}")
         except json.JSONDecodeError as exc:
@@ -301,7 +356,7 @@ class OpenAIServer:
         return 200, "application/json", json.dumps(answer).encode(), {}
 
     @staticmethod
-    def _failure(failure: Failure) -> tuple[int, str, bytes, dict[str, str]]:
+    def _failure(failure: Failure) -> tuple[int, str, Body, dict[str, str]]:
         return (
             failure.status,
             "application/json",

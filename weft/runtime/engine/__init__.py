@@ -4,7 +4,8 @@
 graph; ``Executor`` runs the compiled graph as a dataflow (a node starts the
 moment its inputs are ready), recording each node's state in a ``Journal`` so
 ``resume_run`` can finish a run without repeating finished nodes.
-``run_workflow`` and ``run_sync`` are the one-call front door.
+``run_workflow`` and ``run_sync`` are the one-call front door; ``stream_workflow``
+reads a run's events (LLM text included) as they happen.
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ _EXPORTS: dict[str, str] = {
     "resume_run": "weft.runtime.engine.runner",
     "run_sync": "weft.runtime.engine.runner",
     "run_workflow": "weft.runtime.engine.runner",
+    "RunStream": "weft.runtime.engine.run_stream",
+    "stream_workflow": "weft.runtime.engine.run_stream",
 }
 
 __all__ = [
@@ -56,6 +59,7 @@ __all__ = [
     "RouterResolver",
     "RunRecord",
     "RunResult",
+    "RunStream",
     "UsageTally",
     "as_action",
     "compile_workflow",
@@ -65,6 +69,7 @@ __all__ = [
     "resume_run",
     "run_sync",
     "run_workflow",
+    "stream_workflow",
 ]
 __getattr__ = lazy_exports(__name__, _EXPORTS)
 
@@ -85,4 +90,5 @@ if TYPE_CHECKING:  # pragma: no cover
     from weft.runtime.engine.lease import Lease
     from weft.runtime.engine.outcomes import NodeOutcome, RunResult, UsageTally
     from weft.runtime.engine.registry import ActionRegistry
+    from weft.runtime.engine.run_stream import RunStream, stream_workflow
     from weft.runtime.engine.runner import resume_run, run_sync, run_workflow

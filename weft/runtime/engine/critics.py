@@ -201,6 +201,8 @@ async def call_critic(
     answered = calls.answers.get(key) if calls.answers else None
     if answered:
         call.answers = tuple(answered)
+    if calls.resume_states:  # what the critic saved when it asked (an LLM agent's turn)
+        call.resume_state = calls.resume_states.get(key)
     target = calls.workflow.nodes[edge.target]
     ctx = ExecutionContext(calls, target, call.node or "", call)
     started = time.time()
@@ -214,7 +216,18 @@ async def call_critic(
     calls.tally.add(result.usage)
     if asks(result) or answered:  # journaled: the question, or that it was answered
         state = NodeState.NEEDS_INPUT if asks(result) else NodeState.SUCCEEDED
-        calls.event(EventKind.NODE_FINISHED, target, key, state, None, error=result.error)
+        if asks(result) and result.resume_state is not None:  # handed back on resume
+            calls.event(
+                EventKind.NODE_FINISHED,
+                target,
+                key,
+                state,
+                None,
+                error=result.error,
+                resume_state=result.resume_state,
+            )
+        else:
+            calls.event(EventKind.NODE_FINISHED, target, key, state, None, error=result.error)
     return result
 
 

@@ -94,12 +94,22 @@ class ExecutionContext:
         return idempotency_key_of(self._call)
 
     async def invoke(
-        self, action: str, arguments: dict[str, Any], *, answers: tuple[Any, ...] = ()
+        self,
+        action: str,
+        arguments: dict[str, Any],
+        *,
+        answers: tuple[Any, ...] = (),
+        resume_state: dict[str, Any] | None = None,
+        idempotency_key: str | None = None,
     ) -> ActionResult:
         """Call another action as a child of this call; never raises for its failure.
 
         ``answers`` answer the questions the child asks (``ActionCall.answers``): a
         team hands its member the answers the team's own call was resumed with.
+        ``resume_state`` is the state the child saved when it last asked
+        (``ActionResult.resume_state``), so it goes on where it stopped.
+        ``idempotency_key`` names the child's work when the caller can say what it
+        is (an agent's tool call: the same on every resume); else it is counted.
         """
         registry = self.site.registry
         if action not in registry:
@@ -116,8 +126,9 @@ class ExecutionContext:
             parent_id=self._call.call_id,
             node=self.key,
             deadline=self._call.deadline,
-            idempotency_key=self._child_key(action),
+            idempotency_key=idempotency_key or self._child_key(action),
             answers=answers,
+            resume_state=resume_state,
         )
         child = ExecutionContext(self.site, self.node, f"{self.key}>{action}", call)
         started = time.time()

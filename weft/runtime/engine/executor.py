@@ -135,12 +135,14 @@ class Executor:
         lease: Lease | None = None,
         journal_mode: JournalMode | str | None = None,
         answers: Mapping[str, list[Any]] | None = None,
+        resume_states: Mapping[str, dict[str, Any]] | None = None,
     ) -> RunResult:
         """Run ``workflow`` with already-resolved ``inputs`` and return its result.
 
         ``cache`` holds the outputs of calls a resumed run already finished, by
         execution key, and ``answers`` a person's answers to the questions its
-        calls asked (``engine.answers``), by execution key. Cancelling the task
+        calls asked (``engine.answers``), by execution key, and ``resume_states`` what
+        the calls that asked saved to go on from (``Journal.resume_states``). Cancelling the task
         that awaits this cancels every node in flight, records them as
         cancelled, and re-raises ``CancelledError``.
 
@@ -164,7 +166,9 @@ class Executor:
         if durable is not None:
             durable.hold_durable(run_id)
         try:
-            return await self._run(workflow, inputs, run_id, cache, resumed, lease, answers)
+            return await self._run(
+                workflow, inputs, run_id, cache, resumed, lease, answers, resume_states
+            )
         finally:
             if durable is not None:
                 durable.release_durable(run_id)
@@ -178,6 +182,7 @@ class Executor:
         resumed: bool,
         lease: Lease | None,
         answers: Mapping[str, list[Any]] | None = None,
+        resume_states: Mapping[str, dict[str, Any]] | None = None,
     ) -> RunResult:
         started = time.time()
         lease = self._open(workflow, inputs, run_id, started, resumed, lease)
@@ -194,6 +199,7 @@ class Executor:
             prefix="",
             cache=cache or {},
             answers=answers or {},
+            resume_states=resume_states or {},
             trace_id=trace_id_for(run_id),
             parent_id=run_span,
         )

@@ -498,6 +498,18 @@ class Journal:
             given.setdefault(key, []).append(json.loads(body).get("data", {}).get("answer"))
         return given
 
+    def resume_states(self, run_id: str) -> dict[str, dict[str, Any]]:
+        """The state each call left waiting for an answer saved to go on from
+        (``ActionResult.resume_state``), by execution key: only keys whose latest
+        ``node_finished`` is ``needs_input`` with a saved state (a journal written
+        before states were saved has none, and its calls start again)."""
+        states: dict[str, dict[str, Any]] = {}
+        for key, event in self.last_finished(run_id).items():
+            saved = event.data.get("resume_state") if event.state == "needs_input" else None
+            if isinstance(saved, dict):
+                states[key] = saved
+        return states
+
     def last_finished(self, run_id: str) -> dict[str, RunEvent]:
         """Each execution key's latest ``node_finished`` event: what state it was left in."""
         self.flush()

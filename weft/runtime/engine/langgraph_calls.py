@@ -55,10 +55,18 @@ class LangGraphContext:
         return idempotency_key_of(self._call)
 
     async def invoke(
-        self, action: str, arguments: dict[str, Any], *, answers: tuple[Any, ...] = ()
+        self,
+        action: str,
+        arguments: dict[str, Any],
+        *,
+        answers: tuple[Any, ...] = (),
+        resume_state: dict[str, Any] | None = None,
+        idempotency_key: str | None = None,
     ) -> ActionResult:
         """Call another action of the workflow; never raises for its failure. ``answers``
-        answer the questions it asks (a team's member: ``ExecutionContext.invoke``)."""
+        answer the questions it asks (a team's member: ``ExecutionContext.invoke``), and
+        ``resume_state`` is what it saved when it last asked; ``idempotency_key``
+        its key when the caller names its work."""
         if action not in self._registry:
             return ActionResult.failure(
                 new_id(), "UnknownAction", f"no action '{action}' is available"
@@ -73,8 +81,9 @@ class LangGraphContext:
             parent_id=self._call.call_id,
             node=self._call.node,
             deadline=self._call.deadline,
-            idempotency_key=f"{self.idempotency_key}>{action}#{count}",
+            idempotency_key=idempotency_key or f"{self.idempotency_key}>{action}#{count}",
             answers=answers,
+            resume_state=resume_state,
         )
         return await invoke_action(target, call, self._registry, self._children)
 

@@ -138,12 +138,13 @@ class GraphRun:
     """What every (sub-)workflow of one run on LangGraph's engine shares: the executor
     whose journal, tracer, listeners and limits its calls use, and the outputs of the
     calls a resumed run already finished and a person's answers to the questions its
-    calls asked, both by execution key."""
+    calls asked and the states those calls saved to go on from, all by execution key."""
 
     executor: Executor
     run_id: str
     cache: dict[str, Any] = field(default_factory=dict)
     answers: dict[str, list[Any]] = field(default_factory=dict)
+    resume_states: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def trace_id(self) -> str:
@@ -193,6 +194,7 @@ class GraphNodes:
                 tally=self.tally,
                 run_child=self.run_child,
                 answers=self.run.answers,
+                resume_states=self.run.resume_states,
             )
         return self._calls
 

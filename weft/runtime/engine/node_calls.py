@@ -98,6 +98,7 @@ class NodeCalls:
         tally: UsageTally,
         run_child: ChildRunner,
         answers: Mapping[str, list[Any]] | None = None,
+        resume_states: Mapping[str, dict[str, Any]] | None = None,
     ) -> None:
         self.services = services
         self.tracer = services.tracer
@@ -113,6 +114,8 @@ class NodeCalls:
         self.cache = cache
         #: A person's answers to the questions calls asked before, by execution key.
         self.answers = answers or {}
+        #: What the calls that stopped for a question saved to go on from, by execution key.
+        self.resume_states = resume_states or {}
         self.tally = tally
         self._run_child = run_child
         self.node_group = None if self.tracer is None else NodeGroup(run_id, trace_id, parent_id)
@@ -425,6 +428,8 @@ class NodeCalls:
         )
         if self.answers and key in self.answers:  # only a resumed run with answers pays
             call.answers = tuple(self.answers[key])
+        if self.resume_states:
+            call.resume_state = self.resume_states.get(key)
         return call
 
     async def _attempt(self, node: CompiledNode, call: ActionCall) -> ActionResult:
@@ -472,6 +477,8 @@ class NodeCalls:
         data: dict[str, Any] = {"started_at": started, "action": node.action_name}
         if result.agent is not None:  # served by an agent: the summary says which
             data["agent"] = result.agent
+        if result.resume_state is not None and state is NodeState.NEEDS_INPUT:
+            data["resume_state"] = result.resume_state  # handed back on resume
         self.services.record(
             self.run_id,
             EventKind.NODE_FINISHED,

@@ -136,7 +136,8 @@ async def resume_run(
     (``ActionContext.ask``), by node name or execution key (``fx[2]``,
     ``sub/approve``): each is checked against its question (``WeftError``
     before anything runs when one cannot be taken), journaled, and given to
-    the node when it is called again.
+    the node when it is called again, with the state it saved when it asked
+    (``ActionResult.resume_state``), so it goes on where it stopped.
     """
     if journal is False:
         raise WeftError("resume_run needs the journal the run is in (journal=True: the default)")
@@ -157,6 +158,7 @@ async def resume_run(
             run_id=run.run_id,
             cache=cache,
             answers=given,
+            resume_states=store.resume_states(run.run_id),
             resumed=True,
             lease=lease,
             journal_mode=journal_mode,

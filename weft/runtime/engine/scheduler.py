@@ -50,6 +50,7 @@ class Execution:
         prefix: str,
         cache: dict[str, Any],
         answers: Mapping[str, list[Any]] | None = None,
+        resume_states: Mapping[str, dict[str, Any]] | None = None,
         trace_id: str | None = None,
         parent_id: str | None = None,
     ) -> None:
@@ -60,6 +61,7 @@ class Execution:
         self.prefix = prefix
         self.cache = cache
         self.answers = answers or {}
+        self.resume_states = resume_states or {}
         self.trace_id = trace_id or run_id
         self.quiet = services.quiet
         self.fail_fast = workflow.spec.on_failure is FailurePolicy.FAIL_FAST
@@ -75,6 +77,7 @@ class Execution:
             prefix=prefix,
             cache=cache,
             answers=self.answers,
+            resume_states=self.resume_states,
             tally=self.tally,
             run_child=self.run_child,
         )
@@ -158,6 +161,7 @@ class Execution:
             prefix=prefix,
             cache=self.cache,
             answers=self.answers,
+            resume_states=self.resume_states,
             trace_id=self.trace_id,
             parent_id=parent_id,
         )

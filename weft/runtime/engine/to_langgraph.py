@@ -122,15 +122,16 @@ async def run_on_langgraph(
     resumed: bool = False,
     lease: Lease | None = None,
     answers: dict[str, list[Any]] | None = None,
+    resume_states: dict[str, dict[str, Any]] | None = None,
 ) -> RunResult:
     """Run ``prepared`` with resolved ``inputs`` on LangGraph; the result weft's engine gives.
 
     Never raises for a failed node (the result says so). With a ``journal`` the
     run and each call are journaled as weft's engine journals them (so ``weft
     runs`` lists it and ``weft resume`` finishes it); with a ``tracer`` it leaves
-    the spans weft's engine leaves. ``cache``, ``resumed``, ``lease`` and
-    ``answers`` are ``resume_langgraph``'s; ``concurrency`` and ``journal_mode`` are as for
-    ``Executor`` and ``run_workflow``.
+    the spans weft's engine leaves. ``cache``, ``resumed``, ``lease``,
+    ``answers`` and ``resume_states`` are ``resume_langgraph``'s; ``concurrency``
+    and ``journal_mode`` are as for ``Executor`` and ``run_workflow``.
     """
     run_id = run_id or new_id()
     register_run(inputs, prepared.secret_inputs, prepared.secret_literals)
@@ -143,7 +144,8 @@ async def run_on_langgraph(
         durable.hold_durable(run_id)
     try:
         recording = RunRecording(executor, prepared, inputs, run_id, resumed, lease)
-        return await _recorded(recording, GraphRun(executor, run_id, cache or {}, answers or {}))
+        run = GraphRun(executor, run_id, cache or {}, answers or {}, resume_states or {})
+        return await _recorded(recording, run)
     finally:
         if durable is not None:
             durable.release_durable(run_id)
@@ -258,6 +260,7 @@ async def resume_langgraph(
             journal_mode=journal_mode,
             cache=store.completed_calls(run.run_id),
             answers=given,
+            resume_states=store.resume_states(run.run_id),
             resumed=True,
             lease=lease,
         )

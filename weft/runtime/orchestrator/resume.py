@@ -111,7 +111,8 @@ class Resuming:
     record: AskRecord
     prepared: PreparedWorkflow
     inputs: dict[str, Any]
-    #: What the executor gets for a resumed run: cached calls, answers, the lease.
+    #: What the executor gets for a resumed run: cached calls, answers, the states the
+    #: calls that asked saved (``Journal.resume_states``), the lease.
     options: dict[str, Any]
     #: The budget the resumed run is held to, and what the ask spent of it before.
     budget: OrchestratorBudget
@@ -179,7 +180,13 @@ def take_ask(
         record,
         prepared,
         run.inputs,
-        {"cache": cache, "answers": given, "resumed": True, "lease": lease},
+        {
+            "cache": cache,
+            "answers": given,
+            "resume_states": journal.resume_states(run.run_id),
+            "resumed": True,
+            "lease": lease,
+        },
         limits,
         spent,
     )

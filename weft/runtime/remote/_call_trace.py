@@ -18,6 +18,11 @@ Both go to the caller, who asks for them with user properties on the call:
   out (at most ``FLUSH_TIMEOUT``), so a caller sees them before it. Past
   ``MAX_LIVE_PROGRESS`` reports a call's progress is no longer sent live (it
   is still in ``ActionResult.progress``).
+- ``weft-stream: 1`` (with ``weft-progress``): the call's LLM agents stream
+  their text (``weft.agents.streaming``), sent as progress too. Streamed text
+  is not kept in the result and does not count towards ``MAX_LIVE_PROGRESS``;
+  pieces waiting behind a slow send are merged into one reply, so the number
+  of messages stays bounded by how fast the bus takes them.
 """
 
 from __future__ import annotations
@@ -42,6 +47,7 @@ from weft.protocols.remote import (
     PROGRESS_PROPERTY,
     SPANS_PROPERTY,
 )
+from weft.protocols.streaming import DELTA_FIELD, STREAM_PROPERTY, is_text_delta
 from weft.runtime.bus.base import Bus
 from weft.runtime.support.secrets import scrub
 from weft.runtime.tracing.span_codec import SpanCodec, encode_json
@@ -76,8 +82,12 @@ def _span_codec() -> SpanCodec:
 class CallTrace:
     """The spans and progress of one served call (shared by the contexts of its nested calls)."""
 
-    def __init__(self, *, keep_spans: bool = False, send: Sender | None = None) -> None:
+    def __init__(
+        self, *, keep_spans: bool = False, send: Sender | None = None, stream: bool = False
+    ) -> None:
         self.keep_spans = keep_spans
+        #: Whether the caller asked for the text of the call's LLM agents as it comes.
+        self.stream = stream and send is not None
         self.spans: list[SpanRecord] = []
         self.dropped = 0
         self._send = send
@@ -99,7 +109,8 @@ class CallTrace:
         async def send(event: ProgressEvent) -> None:  # secrets masked, as in the result
             await bus.reply(message, scrub(event).model_dump_json(), properties=properties)
 
-        return cls(keep_spans=keep_spans, send=send if live else None)
+        stream = user.get(STREAM_PROPERTY) == "1"
+        return cls(keep_spans=keep_spans, send=send if live else None, stream=stream)
 
     # -- spans ------------------------------------------------------------------------
 
@@ -127,7 +138,8 @@ class CallTrace:
 
     def progress(self, event: ProgressEvent) -> None:
         """Send ``event`` to the caller soon, after those before it; safe from any thread."""
-        if self._send is None or self._sent >= MAX_LIVE_PROGRESS:
+        delta = is_text_delta(event.data)
+        if self._send is None or (self._sent >= MAX_LIVE_PROGRESS and not delta):
             return
         try:
             running = asyncio.get_running_loop()
@@ -136,7 +148,17 @@ class CallTrace:
         if running is not self._loop:
             self._loop.call_soon_threadsafe(self.progress, event)
             return
-        self._sent += 1
+        last = self._queue[-1] if self._queue else None
+        if (
+            delta
+            and last is not None
+            and is_text_delta(last.data)
+            and last.call_id == event.call_id
+        ):
+            joined = str(last.data.get(DELTA_FIELD, "")) + str(event.data.get(DELTA_FIELD, ""))
+            last.data = {**last.data, DELTA_FIELD: joined}  # merged: behind a slow send
+            return
+        self._sent += 0 if delta else 1
         self._queue.append(event)
         if self._sender is None or self._sender.done():
             self._sender = self._loop.create_task(self._drain(), name="weft-call-progress")

@@ -20,6 +20,7 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
+from weft.agents.streaming import stream_text
 from weft.protocols import (
     Action,
     ActionCall,
@@ -34,6 +35,7 @@ from weft.protocols import (
 from weft.protocols.human_input import Questions
 from weft.protocols.remote import TRACEPARENT
 from weft.protocols.results import json_result
+from weft.protocols.streaming import is_text_delta
 from weft.runtime.engine.registry import ActionRegistry
 from weft.runtime.remote._call_trace import CallTrace
 from weft.runtime.support.redaction import register_arguments
@@ -111,12 +113,20 @@ class HostContext:
         return None
 
     async def invoke(
-        self, action: str, arguments: dict[str, Any], *, answers: tuple[Any, ...] = ()
+        self,
+        action: str,
+        arguments: dict[str, Any],
+        *,
+        answers: tuple[Any, ...] = (),
+        resume_state: dict[str, Any] | None = None,
+        idempotency_key: str | None = None,
     ) -> ActionResult:
         """Call another action of this host (or a peer) as a child of this call.
 
         ``answers`` answer the questions the child asks: a team served here hands
-        its member, named by string, the answers its own call was resumed with.
+        its member, named by string, the answers its own call was resumed with;
+        ``resume_state`` is what the child saved when it last asked, and
+        ``idempotency_key`` the child's key when the caller names its work.
         """
         target = self._find(action)
         count = self._invoked[action] = self._invoked.get(action, 0) + 1
@@ -129,8 +139,9 @@ class HostContext:
             parent_id=self.span_id,
             node=self._call.node,
             deadline=self._call.deadline,
-            idempotency_key=key if count == 1 else f"{key}#{count}",
+            idempotency_key=idempotency_key or (key if count == 1 else f"{key}#{count}"),
             answers=answers,
+            resume_state=resume_state,
         )
         if target is None:
             return ActionResult.failure(
@@ -159,7 +170,8 @@ class HostContext:
         event = ProgressEvent(
             call_id=self._call.call_id, message=message, fraction=fraction, data=data
         )
-        self.progress_events.append(event)
+        if not is_text_delta(data):  # streamed text goes live only (weft.protocols.streaming)
+            self.progress_events.append(event)
         if self.trace is not None:
             self.trace.progress(event)
 
@@ -206,11 +218,12 @@ async def run_traced(
     """Invoke ``action`` within the call's deadline; never raises but ``CancelledError``."""
     started = time.time()
     try:
-        if call.deadline is None:
-            result = await action.invoke(call, ctx)
-        else:
-            async with asyncio.timeout(max(call.deadline - time.time(), 0.0)):
+        with stream_text(ctx.trace is not None and ctx.trace.stream):  # as the caller asked
+            if call.deadline is None:
                 result = await action.invoke(call, ctx)
+            else:
+                async with asyncio.timeout(max(call.deadline - time.time(), 0.0)):
+                    result = await action.invoke(call, ctx)
     except TimeoutError:
         result = ActionResult.failure(
             call.call_id,

@@ -75,6 +75,7 @@ import logging
 import math
 import time
 
+from weft.agents.streaming import text_stream_wanted
 from weft.protocols import (
     ActionCall,
     ActionContext,
@@ -94,6 +95,7 @@ from weft.protocols.remote import (
     SPANS_PROPERTY,
     TRACEPARENT,
 )
+from weft.protocols.streaming import STREAM_PROPERTY
 from weft.runtime.bus.base import Bus
 from weft.runtime.remote._call_state import CallState, attempts, waiting_note, why_no_result
 from weft.runtime.remote._placement import choose, liveness_bound
@@ -183,6 +185,8 @@ class RemoteAction:
         )
         if ctx is not None and callable(getattr(ctx, "progress", None)):
             state.asks[PROGRESS_PROPERTY] = "1"
+            if text_stream_wanted():  # its LLM agents stream their text to us
+                state.asks[STREAM_PROPERTY] = "1"
         if wants_spans(ctx):
             state.asks[SPANS_PROPERTY] = "1"
         waiter = self.client.open()
