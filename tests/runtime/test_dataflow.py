@@ -134,7 +134,7 @@ def test_a_false_condition_skips_the_target_for_lack_of_input() -> None:
     (a,) = flow.start()
     advance = flow.advance(a, NodeState.SUCCEEDED, 1)
     assert [(s.slot.node.name, s.reason) for s in advance.skipped] == [
-        ("b", "no input (conditions false)")
+        ("b", "no input (conditions false or critics rejected)")
     ]
 
 

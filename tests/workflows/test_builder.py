@@ -280,3 +280,32 @@ def test_after_takes_edges_written_as_yaml_writes_them() -> None:
     typo = r"field 'after.0.max_round'.*did you mean 'max_rounds'"
     with pytest.raises(DefinitionError, match=typo):
         wf.node("bad", "publisher", after=[{"node": "draft", "max_round": 2}])
+
+
+def test_a_reducer_given_as_a_function_is_refused_with_its_name() -> None:
+    from weft.workflows.reducers import reduce_dict
+
+    wf = Workflow("w")
+    wf.node("a", "t")
+    with pytest.raises(DefinitionError) as info:
+        wf.node("b", "t", after="a", join={"reducer": reduce_dict})
+    [(message, where)] = info.value.problems
+    assert message.startswith(
+        "a reducer is named, not passed as a function: "
+        "write {'reducer': 'weft.workflows.reducers:reduce_dict'}"
+    )
+    assert (where.node, where.field) == ("b", "join.reducer")
+
+
+def test_a_reducer_given_as_the_join_shorthand_says_where_it_goes() -> None:
+    wf = Workflow("w")
+    wf.node("a", "t")
+    with pytest.raises(DefinitionError, match=r"write join=\{'reducer': 'concat'\}"):
+        wf.node("b", "t", after="a", join="concat")
+
+
+def test_a_join_mode_shorthand_still_works() -> None:
+    wf = Workflow("w")
+    wf.node("a", "t")
+    wf.node("b", "t", after="a", join="any")
+    assert wf.build().nodes["b"].join is not None

@@ -62,7 +62,9 @@ def test_merge_refuses_non_dicts() -> None:
 
 
 def test_module_function_reducer_is_imported() -> None:
-    assert resolve_reducer("builtins:sorted") is sorted
+    import operator
+
+    assert resolve_reducer("operator:concat") is operator.concat
 
 
 def test_missing_module_is_a_definition_error() -> None:
@@ -78,3 +80,18 @@ def test_missing_function_is_a_definition_error() -> None:
 def test_unknown_builtin_suggests_a_name() -> None:
     with pytest.raises(DefinitionError, match="did you mean 'vote'"):
         resolve_reducer("vot")
+
+
+def test_a_reducer_that_cannot_take_values_and_sources_is_refused_when_resolved() -> None:
+    with pytest.raises(DefinitionError, match=r"cannot be called as len\(values, sources\)"):
+        resolve_reducer("builtins:len")
+
+
+def test_a_reducer_written_as_a_python_path_suggests_the_colon() -> None:
+    with pytest.raises(DefinitionError, match="did you mean 'my_tools:pick'"):
+        resolve_reducer("my_tools.pick")
+
+
+def test_langgraphs_operator_add_points_at_concat() -> None:
+    with pytest.raises(DefinitionError, match=r"LangGraph's operator\.add is weft's 'concat'"):
+        resolve_reducer("operator.add")

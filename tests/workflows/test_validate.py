@@ -279,3 +279,55 @@ def test_a_misspelt_name_in_a_condition_is_suggested() -> None:
     )
     [message] = problems(spec)
     assert "unknown name 'outptu' (did you mean 'output'?" in message
+
+
+def test_a_node_fed_only_by_a_loop_edge_would_start_with_no_input() -> None:
+    # write -> review -> revise -> review, with the bound on the wrong edge:
+    # revise's only edge is then the loop edge, so it runs first, on nothing
+    spec = workflow(
+        {
+            "write": {"action": "t"},
+            "review": {"action": "summarise", "after": ["write", "revise"]},
+            "revise": {"action": "summarise", "after": [{"node": "review", "max_iterations": 3}]},
+        }
+    )
+    [message] = problems(spec, ACTIONS)
+    assert message.startswith(
+        "node 'revise' has only loop edges in 'after' (from 'review'), so it runs first"
+    )
+    assert "needs argument(s) text" in message
+
+
+def test_a_loop_target_with_a_forward_edge_too_is_fine() -> None:
+    spec = workflow(
+        {
+            "write": {"action": "t"},
+            "review": {
+                "action": "summarise",
+                "after": [{"node": "revise", "max_iterations": 3}, "write"],
+                "join": {"reducer": "first"},
+            },
+            "revise": {"action": "summarise", "after": ["review"]},
+        }
+    )
+    validate(spec, ACTIONS)
+
+
+def test_a_loop_target_without_a_join_would_get_a_list() -> None:
+    # as in LangGraph, the user expects the newest draft; weft's default join gives a list
+    spec = workflow(
+        {
+            "write": {"action": "t"},
+            "review": {
+                "action": "summarise",
+                "after": ["write", {"node": "revise", "max_iterations": 3}],
+            },
+            "revise": {"action": "summarise", "after": ["review"]},
+        }
+    )
+    [message] = problems(spec, ACTIONS)
+    assert message.startswith(
+        "node 'review' has 2 incoming edges ('write', 'revise', a loop edge among them) and "
+        "no join, so its input is the list of what arrived, but action 'summarise' takes text"
+    )
+    assert "join: {reducer: first}" in message

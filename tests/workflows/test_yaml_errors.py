@@ -161,3 +161,21 @@ def test_file_errors_carry_the_path_given(tmp_path: Path) -> None:
     with pytest.raises(DefinitionError) as info:
         load_workflow(path)
     assert str(info.value).startswith(f"{path}:5:5")
+
+
+def test_a_node_field_indented_too_little_is_named_as_such() -> None:
+    text = "name: x\nnodes:\n  a:\n    action: t\n  with: {task: x, context: y}\n"
+    message, where = only(load_error(text))
+    assert message == (
+        "'with' is a field of a node, not a node: indent it under the node it belongs to"
+    )
+    assert where.line == 5
+
+
+def test_a_node_whose_fields_are_not_indented_is_empty() -> None:
+    error = load_error("name: x\nnodes:\n  a:\n  action: t\n")
+    messages = {where.node: message for message, where in error.problems}
+    assert (
+        messages["a"] == "the node is empty: indent its fields (action, with, after, ...) under it"
+    )
+    assert messages["action"].startswith("'action' is a field of a node, not a node")

@@ -10,7 +10,9 @@ What maps to what:
 - the graph's input state schema (``get_input_jsonschema()``) is the action's
   input schema, its output state schema the output schema. No input key is
   required, as LangGraph requires none (a ``TypedDict`` state lists every key,
-  most of them written by the graph's nodes). A schema pydantic cannot build (a
+  most of them written by the graph's nodes); keys outside the state are
+  refused (``additionalProperties: false``), as LangGraph would drop them
+  silently. A schema pydantic cannot build (a
   ``typing.TypedDict`` on Python 3.11) falls back to the state's key names;
 - the call's arguments are the graph's input state; the result's output is the
   final state as JSON data: LangChain messages become OpenAI-style message
@@ -98,6 +100,11 @@ def _schema(graph: Any, which: str) -> dict[str, Any]:
         # LangGraph never requires a key of the input state (a TypedDict's keys all look
         # required, yet most are written by the graph's own nodes), so neither does weft.
         schema.pop("required", None)
+        # ...but it drops a key its state does not have without a word, so a misspelt
+        # argument would run the graph without it: a closed schema lets `weft validate`
+        # name it (with the close key) before anything runs.
+        if schema.get("properties") and "additionalProperties" not in schema:
+            schema["additionalProperties"] = False
     return schema
 
 

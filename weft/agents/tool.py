@@ -23,7 +23,14 @@ import typing
 from collections.abc import Callable, Sequence
 from typing import Any, get_type_hints, overload
 
-from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError, create_model
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    PydanticSchemaGenerationError,
+    TypeAdapter,
+    ValidationError,
+    create_model,
+)
 
 from weft.agents.worker_threads import WorkerPool, run_in_thread, shared_pool
 from weft.protocols import (
@@ -130,6 +137,65 @@ class ThreadContext:
         self._loop.call_soon_threadsafe(report)
 
 
+_JSON_TYPES_HINT = (
+    "use str, int, float, bool, list, dict, a pydantic model, a dataclass or a TypedDict"
+)
+
+
+def _type_hints(fn: Callable[..., Any]) -> dict[str, Any]:
+    """The function's resolved type hints; a name that cannot be resolved is a ``TypeError``.
+
+    ``from __future__ import annotations`` with a type imported only under
+    ``TYPE_CHECKING`` leaves a string that cannot be resolved at run time.
+    """
+    try:
+        return get_type_hints(fn, include_extras=True)
+    except Exception as exc:
+        raise TypeError(
+            f"@tool {fn.__name__}: cannot resolve its type hints ({type(exc).__name__}: {exc}); "
+            "the types a tool's parameters use must be importable where it is defined"
+        ) from None
+
+
+def _arguments_model(fn: Callable[..., Any], fields: dict[str, Any]) -> type[BaseModel]:
+    """The pydantic model of the tool's arguments, or a ``TypeError`` naming the parameter.
+
+    pydantic's own error for a type it cannot describe (an arbitrary class) is
+    several paragraphs about ``arbitrary_types_allowed``; a tool's author needs
+    to know which parameter, and what to use instead.
+    """
+    config = ConfigDict(extra="forbid")
+    try:
+        return create_model(f"{fn.__name__}_arguments", __config__=config, **fields)
+    except PydanticSchemaGenerationError:
+        pass
+    for pname, (annotation, _default) in fields.items():
+        try:
+            TypeAdapter(annotation)
+        except PydanticSchemaGenerationError:
+            raise TypeError(
+                f"@tool {fn.__name__}: parameter '{pname}' has type {_type_name(annotation)}, "
+                f"which has no JSON Schema; {_JSON_TYPES_HINT}"
+            ) from None
+    raise TypeError(f"@tool {fn.__name__}: its parameters have no JSON Schema; {_JSON_TYPES_HINT}")
+
+
+def _output_adapter(fn: Callable[..., Any], return_type: Any) -> TypeAdapter[Any]:
+    try:
+        return TypeAdapter(return_type)
+    except PydanticSchemaGenerationError:
+        raise TypeError(
+            f"@tool {fn.__name__}: its return type {_type_name(return_type)} has no JSON "
+            f"Schema; {_JSON_TYPES_HINT} (or no annotation)"
+        ) from None
+
+
+def _type_name(annotation: Any) -> str:
+    if isinstance(annotation, type) and typing.get_origin(annotation) is None:
+        return annotation.__qualname__
+    return repr(annotation)  # list[Thing] as written, not 'list'
+
+
 class FunctionAction:
     """An action backed by a Python function; create it with ``@tool``."""
 
@@ -150,7 +216,7 @@ class FunctionAction:
         self._is_async = inspect.iscoroutinefunction(fn)
         self.inline, self._pool = _where_it_runs(fn, self._is_async, inline, max_threads, blocking)
         self._threaded = not (self._is_async or self.inline)
-        hints = get_type_hints(fn, include_extras=True)
+        hints = _type_hints(fn)
         signature = inspect.signature(fn)
         fields: dict[str, Any] = {}
         self._context_param: str | None = None
@@ -163,10 +229,7 @@ class FunctionAction:
                 continue
             default = ... if param.default is inspect.Parameter.empty else param.default
             fields[pname] = (annotation, default)
-        model_name = f"{fn.__name__}_arguments"
-        self.arguments_model: type[BaseModel] = create_model(
-            model_name, __config__=ConfigDict(extra="forbid"), **fields
-        )
+        self.arguments_model: type[BaseModel] = _arguments_model(fn, fields)
         self._param_names = tuple(fields)
         # Parameters all typed ``Any`` with immutable defaults need no validation
         # beyond their names; checking names in Python skips building a model.
@@ -182,7 +245,7 @@ class FunctionAction:
         self._output_adapter: TypeAdapter[Any] | None = None
         output_schema: dict[str, Any] = {}
         if return_type not in _PASS_THROUGH and typing.get_origin(return_type) not in (dict, list):
-            self._output_adapter = TypeAdapter(return_type)
+            self._output_adapter = _output_adapter(fn, return_type)
         if return_type is not Any:
             try:
                 output_schema = TypeAdapter(return_type).json_schema()

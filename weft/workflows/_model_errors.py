@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from weft.protocols import SourceMap, locate
+from weft.protocols import NodeSpec, SourceMap, locate
 from weft.protocols.source import Path
 from weft.workflows.graph import Problem, suggest
 
@@ -28,6 +28,7 @@ def validation_problems(
 ) -> list[Problem]:
     """One problem per pydantic error; ``prefix`` is the path of ``model`` inside the file."""
     problems: list[Problem] = []
+    seen: set[tuple[str, str]] = set()
     for err in exc.errors():
         loc: Path = tuple(err["loc"])
         message = _message(err, model, loc)
@@ -38,8 +39,32 @@ def validation_problems(
         if len(path) >= 2 and path[0] == "nodes" and isinstance(path[1], str):
             node, rest = path[1], path[2:]
         field = ".".join(str(p) for p in rest) or None
+        if node is not None:
+            message = _indentation_hint(message, node, rest, err)
+            if (message, node) in seen:
+                continue  # one misplaced field is one mistake, whatever pydantic found in it
+            seen.add((message, node))
         problems.append((message, locate(source, path, node=node, field_name=field)))
     return problems
+
+
+def _node_fields() -> frozenset[str]:
+    return frozenset(info.alias or name for name, info in NodeSpec.model_fields.items())
+
+
+def _indentation_hint(message: str, node: str, rest: Path, err: Any) -> str:
+    """Say what a mis-indented node usually is, since pydantic's words do not.
+
+    A node's fields written one level too far left become nodes of their own
+    (``with`` next to ``agent`` instead of under it), and the node above them
+    is left empty (``None``). Both are indentation mistakes far more often
+    than anything else, so the message says so instead of pydantic's.
+    """
+    if node in _node_fields():
+        return f"'{node}' is a field of a node, not a node: indent it under the node it belongs to"
+    if not rest and "input" in err and err["input"] is None:
+        return "the node is empty: indent its fields (action, with, after, ...) under it"
+    return message
 
 
 def _message(err: Any, model: type[BaseModel], loc: Path) -> str:

@@ -48,10 +48,16 @@ from weft.protocols import (
     RetryPolicy,
     WorkflowSpec,
 )
-from weft.workflows._callables import is_langgraph_graph, langgraph_preview, preview_spec
+from weft.workflows._callables import (
+    is_langgraph_builder,
+    is_langgraph_graph,
+    langgraph_preview,
+    preview_spec,
+)
 from weft.workflows._model_errors import validation_problems
 from weft.workflows.gc_pause import gc_paused
 from weft.workflows.graph import GraphPlan, Problem
+from weft.workflows.reducers import is_reducer_name
 from weft.workflows.validate import validate
 
 
@@ -222,7 +228,7 @@ class Workflow:
             with_=dict(with_ or {}),
             after=self._edges(after, node=name),
             foreach=foreach,
-            join={"mode": join} if isinstance(join, str) else join,
+            join=_join(join, node=name),
             timeout=timeout,
             retry=retry,
             concurrency=concurrency,
@@ -335,6 +341,12 @@ class Workflow:
                     str(exc), Location(node=node, field="action")
                 ) from None
             name = preview.name
+        elif is_langgraph_builder(action):
+            raise DefinitionError.single(
+                f"a LangGraph {type(action).__name__} must be compiled to be an action: "
+                "pass its .compile()",
+                Location(node=node, field="action"),
+            )
         else:
             raise DefinitionError.single(
                 f"action must be a name, an Action, a function or a Workflow, got "
@@ -492,3 +504,38 @@ class Workflow:
         if problems:
             raise DefinitionError(problems)
         return spec
+
+
+def _join(join: JoinSpec | JoinMode | str | Mapping[str, Any] | None, *, node: str) -> Any:
+    """``join`` as the model takes it, refusing the two shapes a LangGraph user tries.
+
+    A reducer is a name in the definition (it is journaled and hashed, and a
+    resumed run imports it again), so a function object is refused with the
+    ``'module:function'`` to write; and ``join="concat"`` (a reducer where the
+    shorthand takes a mode) says where the reducer goes.
+    """
+    modes = {mode.value for mode in JoinMode}
+    if isinstance(join, str) and join not in modes and is_reducer_name(join):
+        raise DefinitionError.single(
+            f"join={join!r} is a reducer, and join= alone takes a mode (all, any, quorum): "
+            f"write join={{'reducer': {join!r}}}",
+            Location(node=node, field="join"),
+        )
+    if isinstance(join, str):
+        return {"mode": join}
+    if isinstance(join, Mapping) and callable(join.get("reducer")):
+        fn = join["reducer"]
+        qualname = getattr(fn, "__qualname__", repr(fn))
+        module = getattr(fn, "__module__", None)
+        named = f"'{module}:{qualname}'"
+        hint = (
+            f": write {{'reducer': {named}}}"
+            if module and module != "__main__" and "<" not in qualname
+            else ": put it at the top of a module and write {'reducer': 'module:function'}"
+        )
+        raise DefinitionError.single(
+            f"a reducer is named, not passed as a function{hint}; it is called as "
+            "reducer(values, sources)",
+            Location(node=node, field="join.reducer"),
+        )
+    return join

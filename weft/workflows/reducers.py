@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import difflib
 import importlib
+import inspect
 import json
 from collections.abc import Callable
 from typing import Any
@@ -128,6 +129,13 @@ def unknown_reducer_message(name: str) -> str:
     """The message for a reducer name that is neither builtin nor 'module:function'."""
     close = difflib.get_close_matches(name, list(BUILTIN_REDUCERS), n=1)
     hint = f" (did you mean '{close[0]}'?)" if close else ""
+    module, dot, attr = name.rpartition(".")
+    if not close and dot and _is_dotted(module) and attr.isidentifier():
+        # ``operator.add`` / ``my_tools.pick``: a Python path written as a LangGraph
+        # user writes a reducer, where weft needs the colon of 'module:function'
+        hint = f" (did you mean '{module}:{attr}'? a reducer takes (values, sources))"
+        if name == "operator.add":  # LangGraph's list reducer: two states, not a join's inputs
+            hint = " (LangGraph's operator.add is weft's 'concat')"
     known = ", ".join(BUILTIN_REDUCERS)
     return f"unknown reducer '{name}'{hint}; use one of {known}, or 'module:function'"
 
@@ -136,7 +144,8 @@ def resolve_reducer(name: str) -> Reducer:
     """The reducer called ``name``: a builtin, or a function imported from ``'module:function'``.
 
     Raises ``DefinitionError`` when the name is unknown, the module cannot be
-    imported, or the attribute is missing or not callable.
+    imported, or the attribute is missing, not callable, or cannot take
+    ``(values, sources)``.
     """
     builtin = BUILTIN_REDUCERS.get(name)
     if builtin is not None:
@@ -158,5 +167,28 @@ def resolve_reducer(name: str) -> Reducer:
         obj = getattr(obj, part)
     if not callable(obj):
         raise DefinitionError.single(f"reducer '{name}' is not callable")
+    _check_signature(name, obj)
     reducer: Reducer = obj
     return reducer
+
+
+def _check_signature(name: str, obj: Any) -> None:
+    """Refuse a reducer that cannot be called as ``reducer(values, sources)``.
+
+    Checked when the workflow is compiled, so that ``def pick(values)`` fails
+    before any node runs, naming the join, rather than at the join after its
+    inputs' work is done. Only the arity can be checked: a two-argument
+    function written for something else (``operator.add``) passes. A callable
+    whose signature Python cannot read (some builtins) passes too.
+    """
+    try:
+        signature = inspect.signature(obj)
+    except (TypeError, ValueError):
+        return
+    try:
+        signature.bind([], [])
+    except TypeError as exc:
+        raise DefinitionError.single(
+            f"reducer '{name}' cannot be called as {name.rpartition(':')[2]}(values, sources): "
+            f"{exc}; a reducer takes the list of values and the list of their source nodes"
+        ) from None

@@ -374,6 +374,15 @@ class _Checker:
                     f"with.{key}",
                 )
         if not node.with_ and node.after:
+            if required and all(edge.max_iterations is not None for edge in node.after):
+                self.add(
+                    _first_pass_message(name, node, action, required),
+                    ("nodes", name, "after"),
+                    name,
+                    "after",
+                )
+            elif message := _list_input_message(name, node, action):
+                self.add(message, ("nodes", name, "after"), name, "after")
             return  # the executor builds the arguments from ${input}; see the module docstring
         missing = [r for r in required if r not in node.with_]
         if missing:
@@ -417,6 +426,58 @@ class _Checker:
                     )
                 if message is not None:
                     self.add(message, path, None, field)
+
+
+def _first_pass_message(name: str, node: NodeSpec, action: ActionSpec, required: list[str]) -> str:
+    """A node fed by loop edges alone starts the run with no input at all.
+
+    A loop edge delivers only from the loop's second pass on, so such a node
+    is a start node: LangGraph users who put ``max_iterations`` on the
+    conditional edge of a write → review → revise loop (instead of on the
+    edge that goes back) meet this, and the run would fail on ``None``.
+    """
+    sources = ", ".join(f"'{edge.node}'" for edge in node.after)
+    return (
+        f"node '{name}' has only loop edges in 'after' (from {sources}), so it runs first, "
+        f"before them, with no input, and action '{action.name}' needs argument(s) "
+        f"{', '.join(required)}; "
+        "set max_iterations on the edge that goes back to the start of the loop instead, "
+        "or give the node 'with'"
+    )
+
+
+def _list_input_message(name: str, node: NodeSpec, action: ActionSpec) -> str | None:
+    """A loop's target with no ``join`` and no ``with`` hands its action a list.
+
+    The loop edge is an edge like any other to the join, so the default
+    reducer makes ``${input}`` the list of what arrived, which the executor
+    passes to the action's one parameter; when that parameter cannot take a
+    list, every pass fails at run time. A LangGraph user expects a node with
+    one edge in and a loop edge back to get "the latest" value, as a state
+    key would, so this is said before the run. (Plain fan-in without a loop
+    is left alone: generated topologies are validated before their actors
+    are chosen for good.)
+    """
+    if node.join is not None or len(node.after) < 2:
+        return None
+    if not any(edge.max_iterations is not None for edge in node.after):
+        return None
+    schema = action.input_schema
+    properties: dict[str, Any] = schema.get("properties") or {}
+    required = list(schema.get("required") or [])
+    param = required[0] if len(required) == 1 else next(iter(properties), None)
+    if len(required) != 1 and len(properties) != 1:
+        return None
+    prop = properties.get(param) if param is not None else None
+    if not isinstance(prop, dict) or _matches_type([], prop):
+        return None
+    sources = ", ".join(f"'{edge.node}'" for edge in node.after)
+    return (
+        f"node '{name}' has {len(node.after)} incoming edges ({sources}, a loop edge among "
+        f"them) and no join, so its input is the list of what arrived, but action "
+        f"'{action.name}' takes {param} as {_expected_type(prop)}; to take the newest, list "
+        "the loop edge first in 'after' and set join: {reducer: first} (or set 'with')"
+    )
 
 
 def _expected_type(prop: dict[str, Any]) -> str:

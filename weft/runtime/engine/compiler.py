@@ -65,6 +65,7 @@ from weft.runtime.support.user_code import raised_at
 from weft.workflows import GraphPlan, Workflow, load_workflow, resolve_reducer, validate
 from weft.workflows.expressions import Condition, ExpressionError, Renderer, compile_template
 from weft.workflows.gc_pause import gc_paused
+from weft.workflows.reducers import Reducer, reduce_list
 from weft.workflows.validate import check_actions
 
 __all__ = [
@@ -296,8 +297,14 @@ def load_definition(path: str | Path) -> WorkflowSpec | Workflow:
             ) from None
     found = getattr(module, "workflow", None)
     if not isinstance(found, Workflow | WorkflowSpec):
+        others = [
+            name
+            for name, value in vars(module).items()
+            if isinstance(value, Workflow | WorkflowSpec) and not name.startswith("_")
+        ]
+        hint = f" (it defines {', '.join(others)}: add 'workflow = {others[0]}')" if others else ""
         raise DefinitionError.single(
-            f"{path} must define a variable 'workflow' holding a weft Workflow",
+            f"{path} must define a variable 'workflow' holding a weft Workflow{hint}",
             Location(file=str(path)),
         )
     return found
@@ -540,7 +547,7 @@ def _compile_nodes(
             if not node.with_ and predecessors
             else None,
             render_foreach=compile_template(node.foreach) if node.foreach else None,
-            reducer=resolve_reducer(join.reducer if join else "list"),
+            reducer=_node_reducer(spec, name, join.reducer) if join else reduce_list,
             join_mode=join.mode if join else JoinMode.ALL,
             quorum=(join.count or 1) if join else 1,
             timeout=node.timeout if node.timeout is not None else spec.defaults.timeout,
@@ -553,6 +560,17 @@ def _compile_nodes(
             uses_context=bool(getattr(action, "uses_context", True)),
         )
     return nodes
+
+
+def _node_reducer(spec: WorkflowSpec, name: str, reducer: str) -> Reducer:
+    """The join's reducer, imported now; a failure names the file, line and node."""
+    try:
+        return resolve_reducer(reducer)
+    except DefinitionError as exc:
+        where = locate(
+            spec.source, ("nodes", name, "join", "reducer"), node=name, field_name="join.reducer"
+        )
+        raise DefinitionError([(message, where) for message, _ in exc.problems]) from None
 
 
 def _node_action(name: str, node: NodeSpec, registry: ActionTable) -> Action:

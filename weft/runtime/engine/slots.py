@@ -23,7 +23,8 @@ class Verdict(Enum):
 
     LAUNCH = "launch"
     UPSTREAM_FAILED = "upstream failed"
-    NO_INPUT = "no input (conditions false)"
+    #: Every edge resolved empty: a false `when`, a critic that rejected, a skipped source.
+    NO_INPUT = "no input (conditions false or critics rejected)"
     QUORUM_NOT_REACHED = "quorum not reached"
 
 
