@@ -56,6 +56,15 @@ def test_stream_prints_the_text_before_the_summary(tmp_path: Path) -> None:
     assert model.requests[0].body["stream"] is True
 
 
+def test_stream_on_langgraph_s_engine_prints_the_text_too(tmp_path: Path) -> None:
+    model = ScriptedModel([text(ANSWER)])
+    with OpenAIServer(model) as server:
+        code, out = run(tmp_path, server, "--stream", "--engine", "langgraph")
+    assert code == 0, out
+    assert out.startswith(f"[write]\n{ANSWER}\n")
+    assert model.requests[0].body["stream"] is True
+
+
 def test_json_output_is_unchanged_and_nothing_streams(tmp_path: Path) -> None:
     model = ScriptedModel([text(ANSWER)])
     with OpenAIServer(model) as server:

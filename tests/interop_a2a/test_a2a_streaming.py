@@ -407,7 +407,8 @@ async def test_a_foreign_streaming_agent_s_status_texts_and_artifact_chunks(
     mqtt_broker_url: str,
 ) -> None:
     """Another vendor's stream: working statuses with text only (no weft metadata) are
-    progress without a fraction; artifact chunks with ``append`` are joined."""
+    progress without a fraction; artifact chunks are streamed text, in order with the
+    statuses, and are joined (``append``) into the output."""
     address = unique_address("desk")
     methods: list[str] = []
 
@@ -449,6 +450,11 @@ async def test_a_foreign_streaming_agent_s_status_texts_and_artifact_chunks(
         finally:
             await action.aclose()
     assert methods == [wire.SEND_STREAMING_MESSAGE]
-    assert recorder.reports == [("searching flights", None, {}), ("holding a seat", None, {})]
+    assert recorder.reports == [
+        ("searching flights", None, {}),
+        ("", None, {"stream": "text", "delta": "Oslo"}),
+        ("holding a seat", None, {}),
+        ("", None, {"stream": "text", "delta": "Friday"}),
+    ]
     assert result.ok, result.error
     assert result.output == {"text": "Oslo\nFriday"}

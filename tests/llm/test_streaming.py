@@ -125,6 +125,42 @@ async def test_stream_workflow_yields_the_text_and_ends_with_the_result() -> Non
     assert result.usage.completion_tokens == 10
 
 
+async def test_stream_workflow_on_langgraph_s_engine_yields_the_text_too() -> None:
+    async with OpenAIServer(ScriptedModel([text(ANSWER)])) as server:
+        agent = LLMAgent("writer", base_url=server.base_url, model="m")  # stream=None
+        wf = Workflow("w")
+        wf.node("writer", agent, with_={"task": "write"})
+        stream = weft.stream_workflow(wf, engine="langgraph", record=False)
+        pieces = [(e.key, p) async for e in stream if (p := weft.text_delta(e)) is not None]
+    assert "".join(p for _, p in pieces) == ANSWER and {k for k, _ in pieces} == {"writer"}
+    assert stream.result.outputs == {"writer": ANSWER}
+
+
+async def test_an_orchestrator_ask_streams_its_answer_to_its_listeners() -> None:
+    from weft.runtime.orchestrator import LLMAggregator, Orchestrator, RulePlanner
+
+    @tool
+    def research(topic: str) -> str:
+        """Research facts about a topic."""
+        return "facts on " + topic
+
+    pieces: list[tuple[str | None, str]] = []
+
+    def listen(event: RunEvent) -> None:
+        if (piece := weft.text_delta(event)) is not None:
+            pieces.append((event.key, piece))
+
+    async with OpenAIServer(ScriptedModel([text(ANSWER)])) as server:
+        aggregator = LLMAggregator(base_url=server.base_url, model="m")
+        orchestrator = Orchestrator(
+            [research], planner=RulePlanner(), aggregator=aggregator, listeners=[listen]
+        )
+        with stream_text():
+            answer = await orchestrator.ask("Research solar power.")
+    assert answer.ok and answer.answer == ANSWER
+    assert "".join(p for _, p in pieces) == ANSWER and {k for k, _ in pieces} == {"answer"}
+
+
 async def test_an_agent_left_at_none_streams_only_when_someone_reads_the_text() -> None:
     model = ScriptedModel([text("a"), text("b")])
     async with OpenAIServer(model) as server:
@@ -199,6 +235,33 @@ async def test_a_refused_stream_options_is_dropped_and_remembered() -> None:
     assert not profile.stream_options and "stream_options refused" in profile.notes[0]
 
 
+async def test_an_endpoint_that_sends_an_empty_stream_for_tools_is_asked_whole_from_then_on() -> (
+    None
+):
+    """llama-cpp-python's server answers a streamed request with tools by an empty stream;
+    weft asks again unstreamed at once (no retry spent) and remembers it for the endpoint,
+    while answers without tools still stream."""
+
+    @tool
+    def lookup(name: str) -> str:
+        """Look a name up."""
+        return f"{name} is fine"
+
+    model = ScriptedModel([tool_calls(ToolCall("lookup", {"name": "x"}, id="c1")), text(ANSWER)])
+    async with OpenAIServer(model, stream_tools="empty") as server:
+        agent = LLMAgent("writer", base_url=server.base_url, model="m", tools=[lookup], stream=True)
+        wf = Workflow("w")
+        wf.node("writer", agent, with_={"task": "t"})
+        stream = weft.stream_workflow(wf, record=False)
+        pieces = [p async for e in stream if (p := weft.text_delta(e))]
+        profile = ENDPOINT_PROFILES.get(server.base_url, "m")
+    assert stream.result.outputs == {"writer": ANSWER}
+    assert "".join(pieces) == ""  # every request carried tools: none was streamed
+    assert model.requests[1].tool_results()[0]["content"] == "x is fine"
+    assert [r.body.get("stream") for r in server.requests] == [True, None, None]
+    assert not profile.stream_with_tools and "empty stream" in profile.notes[0]
+
+
 class Verdict(BaseModel):
     ok: bool
     reason: str
@@ -242,6 +305,50 @@ def test_pieces_within_the_interval_are_sent_together() -> None:
     deltas.add("e")
     deltas.flush()
     assert sent == ["a", "bcd", "e"]
+
+
+async def test_text_held_back_is_sent_when_the_interval_is_up_without_a_further_piece() -> None:
+    sent: list[str] = []
+    arrived = asyncio.Event()
+
+    def report(text: str) -> None:
+        sent.append(text)
+        if len(sent) == 2:
+            arrived.set()
+
+    deltas = TextDeltas(report, interval=0.02)
+    deltas.add("a")  # at once
+    deltas.add("b")  # held: no piece comes after it
+    await asyncio.wait_for(arrived.wait(), 5)
+    assert sent == ["a", "b"]
+    deltas.add("c")
+    deltas.flush()  # the end: the pending timer is cancelled with it
+    assert sent == ["a", "b", "c"] and deltas._timer is None
+
+
+async def test_a_model_that_pauses_mid_answer_does_not_hold_back_what_it_wrote() -> None:
+    """The stream stops after two words until the listener has both: the second came
+    within the interval of the first, so only the timer can send it."""
+    pieces: list[str] = []
+    both = asyncio.Event()
+
+    async def pause(position: int, chunk: dict[str, Any]) -> None:
+        if position == 3:
+            await asyncio.wait_for(both.wait(), 5)
+
+    def listen(event: RunEvent) -> None:
+        if (piece := weft.text_delta(event)) is not None:
+            pieces.append(piece)
+            if "".join(pieces) == "The quick ":
+                both.set()
+
+    async with OpenAIServer(ScriptedModel([text(ANSWER)]), on_chunk=pause) as server:
+        agent = LLMAgent("writer", base_url=server.base_url, model="m", stream=True)
+        wf = Workflow("w")
+        wf.node("writer", agent, with_={"task": "write"})
+        result = await run_workflow(wf, listeners=[listen], record=False)
+    assert result.ok and result.outputs == {"writer": ANSWER}
+    assert "".join(pieces) == ANSWER and pieces[:2] == ["The ", "quick "]
 
 
 def test_tool_calls_without_an_index_and_names_sent_again_are_assembled_once() -> None:

@@ -137,3 +137,27 @@ async def test_a_call_that_saved_nothing_is_resumed_without_a_state(tmp_path: Pa
     )
     assert done.state is RunState.SUCCEEDED, done.error
     assert [c[2] for c in stepper.calls] == [None, None]
+
+
+def test_a_state_that_a_secret_registered_before_the_flush_would_mask_is_not_journaled(
+    tmp_path: Path,
+) -> None:
+    """The journal encodes at flush time: a secret registered after the call finished (by
+    another call) is caught then too, and the state is dropped rather than kept masked."""
+    from uuid import uuid4
+
+    from weft.runtime.support.redaction import register_secret
+
+    secret = f"late-{uuid4().hex}"
+    journal = Journal(tmp_path / "journal.db")
+    journal.record(
+        "run1", 1.0, "node_finished", "n", "n", "needs_input", 1,
+        data={"resume_state": {"kept": "fine"}},
+    )  # fmt: skip
+    journal.record(
+        "run1", 2.0, "node_finished", "m", "m", "needs_input", 1,
+        data={"resume_state": {"password_said": secret}},
+    )  # fmt: skip
+    register_secret(secret)
+    journal.flush()
+    assert journal.resume_states("run1") == {"n": {"kept": "fine"}}

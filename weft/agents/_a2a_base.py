@@ -4,7 +4,8 @@ An A2A agent's card decides the action's description and capability card,
 and a call is bounded by the smaller of the action's own ``timeout`` and the
 weft call's deadline. Both transports do exactly this, so it lives here once,
 with the two things a call may carry besides its message: progress the agent
-streams (passed on to ``ctx.progress``, as MCP progress is) and a second turn
+streams (passed on to ``ctx.progress``, as MCP progress is; the text of its
+answer's artifact chunks as streamed text, ``relay_event``) and a second turn
 of a task that wanted input (``a2a_task`` in the arguments, ``TurnOf``).
 """
 
@@ -16,6 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from weft.agents.streaming import text_stream_wanted
 from weft.protocols import (
     ActionCall,
     ActionContext,
@@ -26,10 +28,13 @@ from weft.protocols import (
 )
 from weft.protocols.a2a import (
     TASK_DETAILS,
+    TaskStream,
     answer_arguments,
     capability_from_a2a,
     specs_from_a2a,
 )
+from weft.protocols.a2a_stream import STREAM_TEXT_METADATA, chunk_text
+from weft.protocols.streaming import delta_data
 
 _log = logging.getLogger(__name__)
 
@@ -78,6 +83,32 @@ def report_progress(
         ctx.progress(message, fraction, **data)
     except Exception:
         _log.debug("progress report not taken by the caller's context", exc_info=True)
+
+
+def report_text(ctx: ActionContext, text: str) -> None:
+    """Pass a piece of the agent's streamed answer on to ``ctx`` as streamed text."""
+    try:
+        ctx.progress("", None, **delta_data(text))
+    except Exception:
+        _log.debug("streamed text not taken by the caller's context", exc_info=True)
+
+
+def relay_event(ctx: ActionContext, stream: TaskStream, event: Mapping[str, Any]) -> None:
+    """Fold one streamed A2A event (JSON) into ``stream``, passing on what it carries as it
+    comes: an artifact chunk's text as streamed text (``chunk_text``: every chunk but a
+    whole artifact), a ``working`` status message as a progress report."""
+    update = event.get("artifactUpdate")
+    if isinstance(update, Mapping):
+        text = chunk_text(update)
+        if text:
+            report_text(ctx, text)
+    report_progress(ctx, stream.add(event))
+
+
+def stream_metadata() -> dict[str, bool]:
+    """Request metadata telling a weft agent whether anyone reads its streamed text
+    (``weft.protocols.a2a_stream``): someone does inside ``stream_text()``."""
+    return {STREAM_TEXT_METADATA: text_stream_wanted()}
 
 
 class A2aCardAction:

@@ -16,8 +16,12 @@ What maps to what (docs/interop.md has the table):
   card says ``capabilities.streaming``, else one blocking ``SendMessage``
   (the SDK chooses). Each ``working`` status update with a message that the
   stream brings is passed on to ``ctx.progress`` as it arrives (its text the
-  message; a weft agent's fraction and data too, ``progress_of``); the
-  stream's end (``TaskStream``) is the answer;
+  message; a weft agent's fraction and data too, ``progress_of``), and the
+  text of each chunk of an artifact as streamed text (``text_delta``: a
+  remote LLM's answer shows in ``weft run --stream`` as it comes); the
+  request's metadata says whether anyone reads that text
+  (``weftStreamText``, ``weft.protocols.a2a_stream``); the stream's end
+  (``TaskStream``) is the answer;
 - the answer (a message, or the task's artifacts) is the output
   (``parts_to_value``); failed, canceled and input-required tasks are
   error, cancelled and needs_input results (``response_result``); a
@@ -49,7 +53,7 @@ import weakref
 from collections.abc import Mapping
 from typing import Any
 
-from weft.agents._a2a_base import A2aCardAction, TurnOf, report_progress
+from weft.agents._a2a_base import A2aCardAction, TurnOf, relay_event, stream_metadata
 from weft.agents.a2a_mqtt_action import A2aMqttAction, from_a2a_mqtt
 from weft.protocols import (
     ActionCall,
@@ -195,7 +199,9 @@ class A2aAction(A2aCardAction):
             message.context_id = turn.context_id
         if self.skill:
             message.metadata.update({SKILL_METADATA: self.skill})
-        return SendMessageRequest(message=message)
+        request = SendMessageRequest(message=message)
+        request.metadata.update(stream_metadata())
+        return request
 
     async def _invoke(self, call: ActionCall, ctx: ActionContext) -> ActionResult:
         started = time.monotonic()
@@ -216,7 +222,7 @@ class A2aAction(A2aCardAction):
                 async for event in client.send_message(
                     self._request(turn), context=ClientCallContext(timeout=timeout)
                 ):
-                    report_progress(ctx, stream.add(MessageToDict(event)))
+                    relay_event(ctx, stream, MessageToDict(event))
         except TimeoutError:
             return self._timed_out(call, self.url, timeout)
         except ImportError:

@@ -23,7 +23,9 @@ One call:
   agent does not run twice);
 - a stream's replies are folded as they arrive (``TaskStream``): each
   ``working`` status with a message is passed on to ``ctx.progress`` (text,
-  and a weft agent's fraction and data), and the reply that ends the stream
+  and a weft agent's fraction and data), the text of each artifact chunk as
+  streamed text (``relay_event``; the request's ``metadata.weftStreamText``
+  says whether anyone reads it), and the reply that ends the stream
   (``ends_stream``: a terminal or interrupted status, or an error) ends the call;
 - the answer maps as for HTTP (``weft.protocols.a2a.response_result``):
   completed → ``ok``, failed/rejected → ``error`` (weft's own error when the
@@ -63,7 +65,7 @@ import weakref
 from collections.abc import Mapping
 from typing import Any
 
-from weft.agents._a2a_base import A2aCardAction, TurnOf, report_progress
+from weft.agents._a2a_base import A2aCardAction, TurnOf, relay_event, stream_metadata
 from weft.agents.a2a_mqtt_link import (
     A2aAgentNotFound,
     A2aBrokerRefused,
@@ -298,6 +300,8 @@ class A2aMqttAction(A2aCardAction):
         card = presence.card or self._card or {}
         streaming = bool((card.get("capabilities") or {}).get("streaming"))
         method = wire.SEND_STREAMING_MESSAGE if streaming else wire.SEND_MESSAGE
+        if streaming:
+            params["metadata"] = stream_metadata()
         try:
             correlation, replies = await link.request(
                 self.address.request_topic, jsonrpc_request(method, params), expiry=expiry
@@ -317,7 +321,7 @@ class A2aMqttAction(A2aCardAction):
                     return self._result(call, reply, stream)
                 result = body.get("result")
                 if isinstance(result, dict):
-                    report_progress(ctx, stream.add(result))
+                    relay_event(ctx, stream, result)
         except BaseException:  # timed out or cancelled: the agent need not finish the task
             await asyncio.shield(self._cancel_task(link, task_id))
             raise

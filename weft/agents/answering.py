@@ -122,8 +122,16 @@ class Answering:
         self.asked: Asked | None = None
         #: How many answers had been taken when the call that asked ``asked`` took its first.
         self.asked_from: int | None = None
+        #: The call that asked ``asked``: its number (``start``), how many answers it was
+        #: given, and its last result (with the state it saved, ``resume_state``).
+        self.asked_call: tuple[int, int, ActionResult] | None = None
         self._started = 0
         self._open: dict[int, asyncio.Event] = {}
+
+    @property
+    def next_number(self) -> int:
+        """The number ``start`` gives the next call (a team matches a saved call by it)."""
+        return self._started + 1
 
     def start(self) -> int:
         """Number a member call as it starts; ``settle`` it when it is done."""
@@ -189,6 +197,7 @@ class Answering:
         question = question_of(result.error) if asks(result) else None
         if question is not None:
             self.asked_from = start
+            self.asked_call = (number, given, result)
             self.asked = Asked(
                 member=member,
                 question=question["question"],

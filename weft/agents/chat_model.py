@@ -409,13 +409,16 @@ class ChatSession:
             if tools and tool_choice is not None:
                 request["tool_choice"] = tool_choice
             try:
-                if stream:
+                if streamed := stream and (not tools or profile.stream_with_tools):
                     response = await streamed_completion(
                         self.client, request, deltas, include_usage=profile.stream_options
                     )
                 else:
                     response = await self.client.chat.completions.create(**request)
                 if not getattr(response, "choices", None):
+                    if streamed and tools:  # a stream refused for tools: ask again, whole
+                        ENDPOINT_PROFILES.without_streaming_tools(settings.base_url, settings.model)
+                        continue
                     raise _NotACompletion(f"{type(response).__name__} without choices")
                 break
             except asyncio.CancelledError:
@@ -464,7 +467,7 @@ class ChatSession:
             attempt,
             getattr(response, "model", None),
             structured_mode=mode,
-            streamed=stream,
+            streamed=streamed,
             usage_estimated=bool(getattr(response, "usage_estimated", False)),
         )
         self._span(started, attempt, sent, mode, completion=completion)

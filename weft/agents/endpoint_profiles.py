@@ -66,6 +66,10 @@ class EndpointProfile:
     parallel_tool_calls: bool = True
     #: Whether a streamed request may send ``stream_options: {"include_usage": true}``.
     stream_options: bool = True
+    #: Whether a request with tools may be streamed: llama-cpp-python's server answers a
+    #: streamed request with tools and ``tool_choice: auto`` by an empty stream (its log:
+    #: "Automatic streaming tool choice is not supported").
+    stream_with_tools: bool = True
     #: Why each step down was taken, oldest first (shown in logs and spans).
     notes: list[str] = field(default_factory=list)
 
@@ -122,6 +126,17 @@ class EndpointProfiles:
             if profile.stream_options:
                 profile.stream_options = False
                 note = f"stream_options refused, no longer sent: {one_line(reason)}"
+                profile.notes.append(note)
+                log.warning("%s (%s): %s", endpoint or DEFAULT_ENDPOINT, model, note)
+
+    def without_streaming_tools(self, endpoint: str | None, model: str) -> None:
+        """Stop streaming requests that carry tools: the endpoint sent an empty stream
+        for one. Their answers then come whole; requests without tools still stream."""
+        profile = self.get(endpoint, model)
+        with self._lock:
+            if profile.stream_with_tools:
+                profile.stream_with_tools = False
+                note = "a streamed request with tools got an empty stream: not streamed again"
                 profile.notes.append(note)
                 log.warning("%s (%s): %s", endpoint or DEFAULT_ENDPOINT, model, note)
 

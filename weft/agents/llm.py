@@ -48,10 +48,11 @@ from weft.agents.chat_model import (
     ModelCallError,
     ModelPrice,
     ModelSettings,
+    resolve_settings,
 )
 from weft.agents.examples import ExampleFunction, ExampleSource, example_messages, fetch_examples
 from weft.agents.langgraph_action import from_langgraph, is_langgraph_graph
-from weft.agents.llm_resume import SavedConversation, saved_conversation
+from weft.agents.llm_resume import SavedConversation, agent_setup, saved_conversation
 from weft.agents.llm_tool_calls import calls_of, run_turn, tool_message  # noqa: F401 (public)
 from weft.agents.openai_tools import ToolSet
 from weft.agents.streaming import wants_stream
@@ -293,10 +294,17 @@ class LLMAgent:
         toolset = self._toolset(ctx)
         if isinstance(toolset, str):
             return ActionResult.failure(call.call_id, "ToolNotAvailable", toolset)
+        setup = agent_setup(
+            resolve_settings(self.settings).model,
+            self.instructions,
+            toolset,
+            self.output_type.model_json_schema() if self.output_type else None,
+        )
         saved = saved_conversation(
             call.resume_state,
             agent=self.name,
             tools=self.tools,
+            setup=setup,
             toolset=toolset,
             max_turns=self.max_turns,
             answers=len(call.answers),
@@ -305,6 +313,7 @@ class LLMAgent:
             saved = SavedConversation(
                 agent=self.name,
                 tools=self.tools,
+                setup=setup,
                 messages=await self._first_messages(call),
                 turn=0,
                 calls=[],
@@ -363,7 +372,7 @@ class LLMAgent:
             if pending:  # the model's tool calls: made now, or left by the stop resumed
                 done = await run_turn(pending, toolset, ctx, answering, turn)
                 if answering.asked is not None:  # a tool asks a person: the agent stops too
-                    return self._stop(call, answering, messages, turn, repairs, done)
+                    return self._stop(call, answering, saved, messages, turn, repairs, done)
                 messages.extend(c.reply for c in done if c.reply is not None)
                 pending = []
             turn += 1
@@ -414,6 +423,7 @@ class LLMAgent:
         self,
         call: ActionCall,
         answering: Answering,
+        saved: SavedConversation,
         messages: list[dict[str, Any]],
         turn: int,
         repairs: int,
@@ -427,6 +437,7 @@ class LLMAgent:
         result.resume_state = SavedConversation(
             agent=self.name,
             tools=self.tools,
+            setup=saved.setup,
             messages=messages,
             turn=turn,
             repairs=repairs,

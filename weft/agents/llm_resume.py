@@ -12,7 +12,8 @@ finished, and asks the model for its next turn.
 
 A saved state is checked before it is used (``saved_conversation``): one
 that does not fit this agent (another agent's, a newer format, tools
-changed since it was saved, answers that do not reach its calls) is
+changed since it was saved, or its instructions, model, tool parameters or
+output schema (``agent_setup``), answers that do not reach its calls) is
 dropped with a warning on the ``weft.agents.llm`` logger and the agent
 starts again from its beginning, as it did before states were saved. A
 journal written before then has no state, and resumes that way too.
@@ -20,6 +21,8 @@ journal written before then has no state, and resumes that way too.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 from typing import Any, Final, Literal
 
@@ -82,6 +85,11 @@ class SavedConversation(BaseModel):
     version: Literal[1] = Field(default=1, description="Format of this state.")
     agent: str = Field(description="The agent's name.")
     tools: list[str] = Field(description="The tools the agent offered, by action name.")
+    setup: dict[str, str] = Field(
+        description="What the conversation was made with (``agent_setup``): its model, "
+        "digests of its instructions, tool parameters and output schema. A resume with "
+        "another setup starts again from the beginning."
+    )
     messages: list[dict[str, Any]] = Field(
         description="The messages so far, up to the assistant turn with the tool calls."
     )
@@ -96,11 +104,46 @@ class SavedConversation(BaseModel):
     calls: list[SavedToolCall] = Field(description="The turn's tool calls, in the model's order.")
 
 
+#: What ``agent_setup`` names, in the words a warning uses.
+_SETUP_WORDS: Final = {
+    "model": "model",
+    "instructions": "instructions",
+    "tools": "tool parameters",
+    "output": "output schema",
+}
+
+
+def _digest(value: Any) -> str:
+    text = json.dumps(value, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def agent_setup(
+    model: str | None, instructions: str, toolset: ToolSet, output: dict[str, Any] | None
+) -> dict[str, str]:
+    """The setup a conversation is saved with and checked against on resume: the model's
+    name, and digests of the instructions, of each tool's name and parameters as the
+    model saw them, and of the output schema. A conversation made with other
+    instructions, another model or tools that take other arguments is not carried on
+    (a saved tool call may no longer fit its tool)."""
+    tools = [
+        {"name": t["function"]["name"], "parameters": t["function"].get("parameters")}
+        for t in toolset.tools
+    ]
+    return {
+        "model": model or "",
+        "instructions": _digest(instructions),
+        "tools": _digest(tools),
+        "output": _digest(output),
+    }
+
+
 def saved_conversation(
     raw: dict[str, Any] | None,
     *,
     agent: str,
     tools: list[str],
+    setup: dict[str, str],
     toolset: ToolSet,
     max_turns: int,
     answers: int,
@@ -113,7 +156,7 @@ def saved_conversation(
     """
     if raw is None:
         return None
-    why = _misfit(raw, agent, tools, toolset, max_turns, answers)
+    why = _misfit(raw, agent, tools, setup, toolset, max_turns, answers)
     if isinstance(why, str):
         log.warning(
             "%s: the saved conversation cannot be resumed (%s); starting again from the "
@@ -129,6 +172,7 @@ def _misfit(
     raw: dict[str, Any],
     agent: str,
     tools: list[str],
+    setup: dict[str, str],
     toolset: ToolSet,
     max_turns: int,
     answers: int,
@@ -146,6 +190,9 @@ def _misfit(
         return f"it was saved by agent '{saved.agent}'"
     if saved.tools != tools:
         return f"the agent's tools changed (saved: {', '.join(saved.tools) or 'none'})"
+    changed = [words for key, words in _SETUP_WORDS.items() if saved.setup.get(key) != setup[key]]
+    if changed:
+        return f"the agent's {', '.join(changed)} changed since it was saved"
     if saved.turn >= max_turns:
         return f"it stopped in turn {saved.turn + 1}, past max_turns={max_turns}"
     if saved.taken > answers:

@@ -14,13 +14,16 @@ Streaming is asked for in two ways:
 A streamed request reports its text as progress (``weft.protocols.streaming``:
 ``ctx.progress("", None, stream="text", delta=...)``), coalesced by
 ``TextDeltas`` to at most one report per ``STREAM_INTERVAL`` so the rate on
-the bus and at the listeners does not follow the model's token rate. The
+the bus and at the listeners does not follow the model's token rate (text
+held back goes when the interval is up, even if the model pauses). The
 assembled reply is the same message a request without streaming returns
 (``chat_stream``).
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -28,6 +31,8 @@ from contextvars import ContextVar
 from typing import Any
 
 from weft.protocols.streaming import delta_data
+
+_log = logging.getLogger(__name__)
 
 #: Shortest time between two text reports of one request (seconds): ~20 a second.
 STREAM_INTERVAL = 0.05
@@ -71,10 +76,16 @@ class TextDeltas:
     """Pieces of text gathered and passed on at most once per ``interval``.
 
     The first piece goes at once (the reader sees the answer start); later
-    ones wait until ``interval`` has passed since the last report, and
-    ``flush()`` sends what is left when the request ends. There is no timer:
-    a model that pauses mid-answer holds back at most the text since the last
-    report, until its next piece or its end.
+    ones wait until ``interval`` has passed since the last report. Text held
+    back is sent by a timer when the interval is up, even if no further piece
+    comes (a model that pauses mid-answer, or thinks before its next token,
+    does not keep the reader waiting for text it already wrote), and
+    ``flush()`` sends what is left when the request ends.
+
+    The timer is a ``loop.call_later`` handle, not a task: at most one is
+    pending, ``flush()`` cancels it, so a request that ends (or is
+    cancelled: its ``finally`` flushes) leaves nothing behind. Used without a
+    running event loop (a plain function), there is no timer.
     """
 
     def __init__(
@@ -88,6 +99,7 @@ class TextDeltas:
         self._clock = clock
         self._pending: list[str] = []
         self._last = float("-inf")
+        self._timer: asyncio.TimerHandle | None = None
         #: How many reports were made (tests, spans).
         self.reports = 0
 
@@ -95,10 +107,24 @@ class TextDeltas:
         if not text:
             return
         self._pending.append(text)
-        if self._clock() - self._last >= self._interval:
+        wait = self._interval - (self._clock() - self._last)
+        if wait <= 0:
             self.flush()
+        elif self._timer is None:
+            self._timer = _call_later(wait, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        try:
+            self.flush()
+        except Exception:  # a listener's fault must not surface in the event loop's handler
+            _log.debug("held-back streamed text not reported", exc_info=True)
 
     def flush(self) -> None:
+        """Report the text held back now (and cancel the pending timer)."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         if not self._pending:
             return
         text = "".join(self._pending)
@@ -106,3 +132,12 @@ class TextDeltas:
         self._last = self._clock()
         self.reports += 1
         self._report(text)
+
+
+def _call_later(delay: float, callback: Callable[[], None]) -> asyncio.TimerHandle | None:
+    """``callback`` after ``delay`` seconds on the running loop; None without one."""
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+    return loop.call_later(delay, callback)

@@ -6,6 +6,15 @@ redraws a few times a second and stays on screen at the end; elsewhere (a
 pipe, a log file, a test) each step is one plain line on stderr as it
 happens. stdout is left to the answer, so ``weft ask ... > answer.txt`` and
 ``--json`` (which shows no progress, like ``weft run --json``) are unchanged.
+
+With ``--stream`` (the default when stdout is a terminal) the LLM agents'
+text shows as it is generated, as ``weft run --stream`` shows it
+(``_stream_display``): the subtasks' agents and the aggregator (the
+``answer`` node). On a terminal with the live panel, whole lines are printed
+above the panel under a ``── node ──`` header and the line being written
+shows in it (``AskProgress(text=True)``); otherwise the pieces go to stdout
+as they come, each node's under a ``[node]`` line (``RawText``), before the
+answer.
 """
 
 from __future__ import annotations
@@ -20,7 +29,9 @@ from rich.console import Group
 from rich.live import Live
 from rich.text import Text
 
+from weft.cli._stream_display import PARTIAL_CHARS, PARTIAL_LINES, LineText
 from weft.protocols import EventKind, RunEvent
+from weft.protocols.streaming import text_delta
 
 _MARK = {"succeeded": "✓", "failed": "✗", "skipped": "-", "cancelled": "!", "needs_input": "?"}
 #: Of the states of several clusters a folded subtask may be in, the one it shows: the worst.
@@ -67,9 +78,13 @@ class AskProgress:
     ``planning`` says what plans; ``on_plan`` (the orchestrator's hook) gets
     the accepted plan, its routes and its clusters; ``on_event`` (a run
     listener) the node states. Use it as a context manager around the ask.
+    With ``text`` (and ``live``) the LLM agents' streamed text is printed above
+    the panel line by line, the line being written shown in it (``self.text``).
     """
 
-    def __init__(self, *, live: bool, cluster_rounds: int | None = None) -> None:
+    def __init__(
+        self, *, live: bool, cluster_rounds: int | None = None, text: bool = False
+    ) -> None:
         self.rows: dict[str, _Row] = {}
         #: The plan's subtask ids in plan order (a cluster is named after its first member).
         self.subtasks: list[str] = []
@@ -82,10 +97,17 @@ class AskProgress:
         self.phase = ""
         self.started = time.monotonic()
         self._live: Live | None = None
+        #: The streamed text being shown (``None``: not shown here).
+        self.text: LineText | None = LineText(self._print_line) if text and live else None
         if live:
             from weft.cli._display import stderr
 
             self._live = Live(get_renderable=self._render, console=stderr, refresh_per_second=8)
+
+    def _print_line(self, line: str, header: bool) -> None:
+        """A whole line of streamed text, above the live panel (which redraws below it)."""
+        if self._live is not None:
+            self._live.console.print(Text(line, style="dim" if header else ""), soft_wrap=True)
 
     def __enter__(self) -> AskProgress:
         if self._live is not None:
@@ -134,6 +156,13 @@ class AskProgress:
 
     def on_event(self, event: RunEvent) -> None:
         kind, node, key = event.kind, event.node, event.key or ""
+        piece = text_delta(event)
+        if piece is not None:
+            if self.text is not None:
+                self.text.add(key or node or "?", piece)
+            return
+        if kind is EventKind.NODE_FINISHED and key and self.text is not None:
+            self.text.end(key)
         if kind is EventKind.RUN_STARTED and not self.rows:
             self.phase = f"running workflow {event.data.get('workflow', '')}"
             self._line(self.phase)
@@ -251,4 +280,7 @@ class AskProgress:
                 (f"  {row.note[:60]}" if row.note and row.state == "running" else "", "cyan"),
             )
             lines.append(text)
+        writing = [(k, t) for k, t in (self.text.partial if self.text else {}).items() if t]
+        for key, partial in writing[-PARTIAL_LINES:]:
+            lines.append(Text.assemble((f"  ✎ {key}: ", "cyan"), partial[-PARTIAL_CHARS:]))
         return Group(*lines)

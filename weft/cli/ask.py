@@ -23,7 +23,10 @@ name), so the same ask runs with agents in this process or in others.
 ``--agents``, or for a ``--workflow`` naming actions nothing local defines.
 
 Without ``--json`` the ask shows itself on stderr as it goes (``_ask_display``):
-what plans, the plan and its routes, each node's state.
+what plans, the plan and its routes, each node's state; with ``--stream``
+(the default when stdout is a terminal; refused with ``--json``) the LLM
+agents' text too, as it is generated, the final answer's included
+(``weft.agents.streaming.stream_text``, as ``weft run --stream``).
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ import click
 from weft.cli._broker import broker_for_workflow, broker_if_alone, namespace_value
 from weft.cli._json import json_text
 from weft.cli._routers import capability_router
+from weft.cli._stream_display import RawText, stream_option, streaming
 from weft.cli._types import Finite
 from weft.protocols import DefinitionError, WeftError
 from weft.runtime.support.user_code import import_failed
@@ -331,6 +335,7 @@ def _summary(answer: Any) -> str:
     help="Experience memory folder (default $WEFT_HOME/memory; $WEFT_CHROMA_URL for a server).",
 )
 @click.option("--no-memory", is_flag=True, help="Neither reuse past plans nor record this ask.")
+@stream_option
 def ask_command(
     task: str,
     agent_refs: tuple[str, ...],
@@ -352,9 +357,11 @@ def ask_command(
     journal_path: str | None,
     memory_dir: str | None,
     no_memory: bool,
+    stream: bool | None,
 ) -> None:
     """Answer TASK with a team of agents: plan, route, run in parallel, aggregate."""
     from weft.agents import llm_configured, model_defaults
+    from weft.agents.streaming import stream_text
     from weft.cli._ask_display import AskProgress
     from weft.cli._storage import open_journal, open_tracer
     from weft.runtime.orchestrator import (
@@ -367,6 +374,7 @@ def ask_command(
         RulePlanner,
     )
 
+    streamed = streaming(stream, as_json)
     if not task.strip():  # before the notes about planners and the loading of agents
         raise WeftError('the task is empty: say what to do, e.g. weft ask "Summarise notes.md"')
     registry = load_agents(agent_refs)
@@ -409,11 +417,19 @@ def ask_command(
             )
         journal = open_journal(journal_path)
         tracer = open_tracer()
+        live = sys.stderr.isatty()
         progress = (
             None
             if as_json
-            else AskProgress(live=sys.stderr.isatty(), cluster_rounds=cluster_rounds)
+            else AskProgress(
+                live=live,
+                cluster_rounds=cluster_rounds,
+                text=streamed and live and sys.stdout.isatty(),
+            )
         )
+        listeners = [progress.on_event] if progress else []
+        if streamed and (progress is None or progress.text is None):
+            listeners.append(RawText().on_event)  # the text to stdout, before the answer
 
         async def go() -> Any:
             async with _remote_agents(broker, namespace, registry):
@@ -425,7 +441,7 @@ def ask_command(
                     budget=budget,
                     journal=journal,
                     tracer=tracer,
-                    listeners=[progress.on_event] if progress else (),
+                    listeners=listeners,
                     on_plan=progress.on_plan if progress else None,
                     experience=None if no_memory else _experience(memory_dir, configured),
                     cluster_rounds=cluster_rounds,
@@ -447,7 +463,7 @@ def ask_command(
         resumable = workflow is None or (not agent_refs and broker is None)
         again = _again(journal_path, broker, namespace) if resumable else None
         try:
-            with progress or contextlib.nullcontext():
+            with progress or contextlib.nullcontext(), stream_text(streamed):
                 answer = asyncio.run(go())
         except PlanningError as exc:
             _planner_model_failed(exc)

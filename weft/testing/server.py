@@ -42,6 +42,9 @@ Embedder = Callable[[Sequence[str]], list[list[float]]]
 ChunkHook = Callable[[int, dict[str, Any]], Awaitable[None]]
 #: What the server does with ``stream_options``: honour it, ignore it (no usage), or refuse it.
 StreamOptions = Literal["honour", "ignore", "refuse"]
+#: What the server does with a streamed request that carries tools: stream the answer, or
+#: send an empty stream, as llama-cpp-python's server does for ``tool_choice`` ``auto``.
+StreamTools = Literal["stream", "empty"]
 
 
 class _Events(list[bytes]):
@@ -94,7 +97,9 @@ class OpenAIServer:
     ``on_chunk`` is awaited before each chunk of a streamed answer (a test holds
     the stream there to see what arrived first); ``stream_options`` says how the
     server treats that field: ``"honour"`` (a usage chunk when asked), ``"ignore"``
-    (never a usage chunk) or ``"refuse"`` (HTTP 400 naming it, as some servers do).
+    (never a usage chunk) or ``"refuse"`` (HTTP 400 naming it, as some servers do);
+    ``stream_tools="empty"`` answers a streamed request with tools by a stream without
+    a chunk (llama-cpp-python: "Automatic streaming tool choice is not supported").
     """
 
     def __init__(
@@ -107,6 +112,7 @@ class OpenAIServer:
         api_key: str | None = None,
         on_chunk: ChunkHook | None = None,
         stream_options: StreamOptions = "honour",
+        stream_tools: StreamTools = "stream",
     ) -> None:
         self.models: Mapping[str, Model] = model if isinstance(model, Mapping) else {"*": model}
         self.host = host
@@ -115,6 +121,7 @@ class OpenAIServer:
         self.api_key = api_key
         self.on_chunk = on_chunk
         self.stream_options = stream_options
+        self.stream_tools = stream_tools
         self.requests: list[ModelRequest] = []
         self._server: asyncio.Server | None = None
         self._connections: set[asyncio.Task[None]] = set()
@@ -298,6 +305,8 @@ class OpenAIServer:
             return self._failure(
                 error(400, "Unrecognized request argument supplied: stream_options")
             )
+        if streamed and request.body.get("tools") and self.stream_tools == "empty":
+            return 200, "text/event-stream", _Events(), {}
         model = self.models.get(request.model) or self.models.get("*")
         if model is None:
             return self._failure(

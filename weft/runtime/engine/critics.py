@@ -48,6 +48,7 @@ from weft.runtime.engine.arguments import ForeachPlan, node_arguments
 from weft.runtime.engine.compiled import CompiledEdge, single_parameter
 from weft.runtime.engine.execution_context import ExecutionContext
 from weft.runtime.engine.node_calls import NodeCalls
+from weft.runtime.engine.resume_states import journaled_state
 from weft.runtime.engine.slots import Slot
 from weft.workflows.expressions import ExpressionError
 
@@ -216,7 +217,8 @@ async def call_critic(
     calls.tally.add(result.usage)
     if asks(result) or answered:  # journaled: the question, or that it was answered
         state = NodeState.NEEDS_INPUT if asks(result) else NodeState.SUCCEEDED
-        if asks(result) and result.resume_state is not None:  # handed back on resume
+        saved = journaled_state(result.resume_state, key) if asks(result) else None
+        if saved is not None:  # handed back on resume (none that holds a secret)
             calls.event(
                 EventKind.NODE_FINISHED,
                 target,
@@ -224,7 +226,7 @@ async def call_critic(
                 state,
                 None,
                 error=result.error,
-                resume_state=result.resume_state,
+                resume_state=saved,
             )
         else:
             calls.event(EventKind.NODE_FINISHED, target, key, state, None, error=result.error)

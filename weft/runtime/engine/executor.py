@@ -25,6 +25,7 @@ from weft.runtime.engine.compiled import PreparedWorkflow
 from weft.runtime.engine.journal import Journal
 from weft.runtime.engine.lease import Lease, LeaseKeeper
 from weft.runtime.engine.outcomes import NodeOutcome, RunResult
+from weft.runtime.engine.resume_states import for_listeners
 from weft.runtime.engine.scheduler import Execution
 from weft.runtime.engine.secret_flow import register_run
 from weft.runtime.tracing.spans import SpanRecord, Tracer, new_span_id, trace_id_for
@@ -103,7 +104,7 @@ class Executor:
                 output=output,
                 error=error,
                 usage=usage,
-                data=data or {},
+                data=for_listeners(data),  # a call's saved state is the journal's alone
             )
             for listener in self.listeners:
                 listener(event)

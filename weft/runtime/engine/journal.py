@@ -62,6 +62,7 @@ from weft.protocols import (
 from weft.runtime.engine import journal_prune
 from weft.runtime.engine.journal_schema import open_database
 from weft.runtime.engine.lease import PERIOD, Lease
+from weft.runtime.engine.resume_states import RESUME_STATE, journaled_data
 from weft.runtime.support.flush_timer import FlushTimer
 from weft.runtime.support.redaction import redactor
 from weft.runtime.support.sqlite_space import PruneReport, note_cap_prune, used_bytes
@@ -100,9 +101,15 @@ def _usage_dict(usage: Usage) -> dict[str, Any]:
 
 
 def _body(
-    output: Any, error: ErrorInfo | None, usage: Usage | None, data: dict[str, Any] | None
+    output: Any,
+    error: ErrorInfo | None,
+    usage: Usage | None,
+    data: dict[str, Any] | None,
+    key: str | None = None,
 ) -> str | None:
     body: dict[str, Any] = {}
+    if data and RESUME_STATE in data:  # never journaled masked: see ``resume_states``
+        data = journaled_data(data, key)
     if output is not None:
         body["output"] = output
     if error is not None:
@@ -349,7 +356,7 @@ class Journal:
             return
         pending, self._buffer = self._buffer, []
         rows = [
-            (run_id, at, kind, node, key, state, attempt, _body(output, error, usage, data))
+            (run_id, at, kind, node, key, state, attempt, _body(output, error, usage, data, key))
             for run_id, at, kind, node, key, state, attempt, output, error, usage, data in pending
         ]
         # The connection is in autocommit mode, so the batch needs an explicit

@@ -43,6 +43,7 @@ from weft.runtime.engine.execution_context import (
 )
 from weft.runtime.engine.node_spans import call_span, node_row
 from weft.runtime.engine.outcomes import NodeOutcome, RunResult, UsageTally
+from weft.runtime.engine.resume_states import RESUME_STATE, journaled_state
 from weft.runtime.engine.retry import should_retry
 from weft.runtime.engine.secret_flow import register_output
 from weft.runtime.engine.services import ExecutorServices
@@ -478,7 +479,9 @@ class NodeCalls:
         if result.agent is not None:  # served by an agent: the summary says which
             data["agent"] = result.agent
         if result.resume_state is not None and state is NodeState.NEEDS_INPUT:
-            data["resume_state"] = result.resume_state  # handed back on resume
+            saved = journaled_state(result.resume_state, key)  # none that holds a secret
+            if saved is not None:
+                data[RESUME_STATE] = saved  # handed back on resume; not shown to listeners
         self.services.record(
             self.run_id,
             EventKind.NODE_FINISHED,

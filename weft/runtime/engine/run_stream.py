@@ -17,6 +17,11 @@ agent). Every event of the run is yielded in order (node starts and ends,
 progress, critics' reviews, text pieces); the text pieces are never
 journaled (``weft.protocols.streaming``).
 
+``engine="langgraph"`` runs it on LangGraph's engine instead
+(``run_langgraph``, as ``weft run --engine langgraph``): its nodes' calls are
+weft's own ``NodeCalls``, so their progress, text pieces included, reaches
+the same listeners and the stream is the same.
+
 Leaving the loop early (``break``) leaves the run going; ``await
 stream.aclose()``, or ``async with stream:``, cancels it (the journal
 records it cancelled, so ``resume_run`` finishes it). An error that stops
@@ -28,7 +33,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import Any
+from typing import Any, Literal
 
 from weft.agents.streaming import stream_text
 from weft.protocols import RunEvent
@@ -37,13 +42,23 @@ from weft.runtime.engine.runner import Definition, run_workflow
 
 _END = object()
 
+#: The engines a stream can run on: weft's own, or LangGraph's (``to_langgraph``).
+Engine = Literal["weft", "langgraph"]
+
 
 class RunStream:
     """The events of one run, as they happen; ``result`` when it has ended."""
 
     def __init__(
-        self, definition: Definition, inputs: dict[str, Any] | None, options: dict[str, Any]
+        self,
+        definition: Definition,
+        inputs: dict[str, Any] | None,
+        options: dict[str, Any],
+        engine: Engine = "weft",
     ) -> None:
+        if engine not in ("weft", "langgraph"):
+            raise ValueError(f"engine must be 'weft' or 'langgraph', not {engine!r}")
+        self._engine = engine
         self._definition = definition
         self._inputs = inputs
         self._options = options
@@ -60,9 +75,14 @@ class RunStream:
 
     def _start(self) -> asyncio.Task[RunResult]:
         listeners = [*self._options.pop("listeners", ()), self._queue.put_nowait]
+        run: Any = run_workflow
+        if self._engine == "langgraph":
+            from weft.runtime.engine.to_langgraph import run_langgraph
+
+            run = run_langgraph
         with stream_text():  # the task copies the context: its agents stream
             task = asyncio.create_task(
-                run_workflow(self._definition, self._inputs, listeners=listeners, **self._options),
+                run(self._definition, self._inputs, listeners=listeners, **self._options),
                 name="weft-stream-workflow",
             )
         task.add_done_callback(lambda _: self._queue.put_nowait(_END))
@@ -99,11 +119,16 @@ class RunStream:
 
 
 def stream_workflow(
-    definition: Definition, inputs: dict[str, Any] | None = None, **options: Any
+    definition: Definition,
+    inputs: dict[str, Any] | None = None,
+    *,
+    engine: Engine = "weft",
+    **options: Any,
 ) -> RunStream:
     """Run a workflow and read its events as they happen (see the module docstring).
 
-    Takes ``run_workflow``'s options (``listeners`` given here get the events too).
-    Nothing runs until the stream is first read.
+    Takes ``run_workflow``'s options (``run_langgraph``'s with ``engine="langgraph"``;
+    ``listeners`` given here get the events too). Nothing runs until the stream is
+    first read.
     """
-    return RunStream(definition, inputs, dict(options))
+    return RunStream(definition, inputs, dict(options), engine)

@@ -70,12 +70,14 @@ class A2aCallContext(LangGraphContext):
 @dataclass
 class Asking:
     """A task whose call stopped for a person's answer: what to call again, and the
-    answers it got so far (``ActionCall.answers``), with the choices of its question."""
+    answers it got so far (``ActionCall.answers``), with the choices of its question
+    and the state the call saved when it asked (``ActionResult.resume_state``)."""
 
     action: Action
     arguments: dict[str, Any]
     answers: list[Any]
     choices: list[Any] | None
+    state: dict[str, Any] | None = None
 
 
 class A2aCalls:
@@ -84,8 +86,11 @@ class A2aCalls:
     A call that asks a person (``ctx.ask``) leaves its task ``input-required``
     with the question; the next message to that task is the answer: the same
     action is called again with the same arguments and the answers so far, as
-    ``weft resume --answer`` calls a node again. At most ``max_asking`` such
-    tasks are held, the oldest forgotten first.
+    ``weft resume --answer`` calls a node again, with the state the call saved when
+    it asked (an ``LLMAgent``'s conversation: it goes on where it stopped instead
+    of asking its model again from the start and making its finished tool calls
+    again). The state stays here, never sent to the client. At most
+    ``max_asking`` such tasks are held, the oldest forgotten first.
     """
 
     def __init__(self, actions: ActionTable, *, max_asking: int = 1000) -> None:
@@ -148,6 +153,7 @@ class A2aCalls:
             idempotency_key=f"a2a:{task_id}",
             deadline=deadline,
             answers=tuple(asking.answers),
+            resume_state=asking.state if asking.answers else None,
         )
         try:
             result = await action.invoke(call, A2aCallContext(self.actions, call, on_progress))
@@ -158,6 +164,7 @@ class A2aCalls:
         question = question_of(result.error) if result.state is ActionState.NEEDS_INPUT else None
         if question is not None:
             asking.choices = question["choices"]
+            asking.state = result.resume_state
             self._asking[task_id] = asking
             while len(self._asking) > self.max_asking:
                 self._asking.popitem(last=False)

@@ -18,8 +18,12 @@ Requests, per the profile:
   with the task ``working``, then a ``statusUpdate`` ``working`` per
   ``ctx.progress`` report of the call (its text the status message's text,
   fraction and data in ``metadata.weftProgress``: ``progress_message``),
-  then an ``artifactUpdate``, then the final ``statusUpdate``, all on the
-  request's correlation;
+  each piece of LLM text as a chunk of the answer artifact (an
+  ``artifactUpdate`` with ``append``: ``weft.protocols.a2a_stream``; the
+  call's agents are asked to stream unless the request's metadata says
+  ``weftStreamText: false``), then the whole answer artifact (``lastChunk``,
+  replacing the chunks), then the final ``statusUpdate``, all on the
+  request's correlation. A blocking ``SendMessage`` gets no pieces;
 - ``GetTask`` and ``CancelTask`` (``{"id": task_id}``) read or cancel a task;
 - a missing or non-UUID task id, or a request without Correlation Data, is
   ``-32005 transport_protocol_error``; a context id other than the task's is
@@ -42,6 +46,7 @@ import uuid
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
+from weft.agents.streaming import stream_text
 from weft.protocols import ActionResult, ActionState, Message, MessageProperties
 from weft.protocols import a2a_mqtt as wire
 from weft.protocols.a2a import (
@@ -52,7 +57,9 @@ from weft.protocols.a2a import (
     progress_message,
     value_to_parts,
 )
+from weft.protocols.a2a_stream import RESULT_ARTIFACT, text_wanted
 from weft.protocols.human_input import question_of
+from weft.protocols.streaming import DELTA_FIELD, is_text_delta
 from weft.runtime.bus.base import Bus, Subscription
 from weft.runtime.engine.registry import ActionRegistry
 from weft.runtime.interop.a2a_calls import A2aCalls, A2aRequestError
@@ -70,6 +77,16 @@ def _text_message(text: str, metadata: Mapping[str, Any] | None = None) -> dict[
     if metadata:
         message["metadata"] = dict(metadata)
     return message
+
+
+def _report(task: HeldTask, message: str, fraction: float | None, data: dict[str, Any]) -> None:
+    """A call's progress report: a piece of text is a chunk, anything else a status."""
+    if is_text_delta(data):
+        delta = data.get(DELTA_FIELD)
+        if isinstance(delta, str):
+            task.report_text(delta)
+        return
+    task.report(progress_message(message, fraction, data))
 
 
 class _Refused(Exception):
@@ -319,9 +336,12 @@ class A2aMqttAgent:
         if task.waiting and task.runner is not None and task.runner.done():
             task.go_on()  # this message answers the question the task asked
         if task.runner is None and not task.terminal:
-            task.runner = asyncio.create_task(
-                self._run(task, message, params), name=f"a2a {task.id}"
-            )
+            # Its agents stream text only for a streaming request whose sender reads it.
+            wanted = streaming and text_wanted(message.get("metadata"), params.get("metadata"))
+            with stream_text(wanted):  # the task copies the context
+                task.runner = asyncio.create_task(
+                    self._run(task, message, params), name=f"a2a {task.id}"
+                )
         if not streaming:
             await task.finished.wait()
             await self._reply(request, wire.jsonrpc_result(request_id, {"task": task.as_json()}))
@@ -337,11 +357,12 @@ class A2aMqttAgent:
             await self._stream_progress(request, request_id, task, updates)
         finally:
             task.unlisten(updates)
-        for artifact in task.artifacts:
+        for artifact in task.artifacts:  # whole: it replaces the chunks streamed
             update = {
                 "taskId": task.id,
                 "contextId": task.context_id,
                 "artifact": artifact,
+                "append": False,
                 "lastChunk": True,
             }
             await self._reply(request, wire.jsonrpc_result(request_id, {"artifactUpdate": update}))
@@ -355,8 +376,8 @@ class A2aMqttAgent:
         task: HeldTask,
         updates: asyncio.Queue[dict[str, Any]],
     ) -> None:
-        """Reply with each progress ``statusUpdate`` of ``task`` until it has finished,
-        then with those still queued (all are made before it finishes)."""
+        """Reply with each progress ``statusUpdate`` and text chunk of ``task`` until it
+        has finished, then with those still queued (all are made before it finishes)."""
         while not task.settled:
             got = asyncio.ensure_future(updates.get())
             done = asyncio.ensure_future(task.finished.wait())
@@ -366,13 +387,9 @@ class A2aMqttAgent:
                 got.cancel()
                 done.cancel()
             if got.done() and not got.cancelled():
-                update = got.result()
-                await self._reply(
-                    request, wire.jsonrpc_result(request_id, {"statusUpdate": update})
-                )
+                await self._reply(request, wire.jsonrpc_result(request_id, got.result()))
         while not updates.empty():
-            update = updates.get_nowait()
-            await self._reply(request, wire.jsonrpc_result(request_id, {"statusUpdate": update}))
+            await self._reply(request, wire.jsonrpc_result(request_id, updates.get_nowait()))
 
     async def _run(
         self, task: HeldTask, message: Mapping[str, Any], params: Mapping[str, Any]
@@ -385,9 +402,7 @@ class A2aMqttAgent:
                     message.get("metadata"),
                     params.get("metadata"),
                     task_id=task.id,
-                    on_progress=lambda text, fraction, data: task.report(
-                        progress_message(text, fraction, data)
-                    ),
+                    on_progress=lambda text, fraction, data: _report(task, text, fraction, data),
                 )
         except A2aRequestError as exc:
             task.set_state("TASK_STATE_REJECTED", _text_message(str(exc)))
@@ -408,8 +423,8 @@ class A2aMqttAgent:
         if result.ok:
             task.artifacts = [
                 {
-                    "artifactId": uuid.uuid4().hex,
-                    "name": "result",
+                    "artifactId": task.answer_id,
+                    "name": RESULT_ARTIFACT,
                     "parts": value_to_parts(result.output),
                 }
             ]

@@ -15,7 +15,12 @@ The card says ``capabilities.streaming``: on a ``SendStreamingMessage``
 ``working`` status update of the task whose message is the report's text
 (its fraction and data in ``metadata.weftProgress``), sent in order and
 before the artifact and the final status (``ProgressRelay``). A blocking
-``SendMessage`` records the same updates in the task's history.
+``SendMessage`` records the same updates in the task's history. LLM text
+streams only to a ``SendStreamingMessage`` (its agents left at
+``stream=None`` are asked to stream for it alone, ``stream_text``), as
+chunks of the task's ``result`` artifact, then the artifact whole
+(``AnswerChunks``, ``weft.protocols.a2a_stream``); a blocking request gets
+no pieces.
 
 Given a ``token``, every request but the agent card's must carry
 ``Authorization: Bearer <token>`` (``http_auth.BearerAuth``; others get 401),
@@ -54,6 +59,7 @@ from a2a.types import Message, Part, Role, Task, TaskState, TaskStatus
 from a2a.utils.constants import AGENT_CARD_WELL_KNOWN_PATH
 from google.protobuf.json_format import MessageToDict, ParseDict
 
+from weft.agents.streaming import stream_text
 from weft.protocols import ActionResult, ActionState
 from weft.protocols.a2a import (
     A2A_PROTOCOL_VERSION,
@@ -64,8 +70,10 @@ from weft.protocols.a2a import (
     progress_message,
     value_to_parts,
 )
+from weft.protocols.a2a_stream import RESULT_ARTIFACT, text_wanted
 from weft.protocols.bearer import check_token, declare_bearer
 from weft.protocols.human_input import question_of
+from weft.protocols.streaming import DELTA_FIELD, is_text_delta
 from weft.runtime.engine.registry import ActionRegistry
 from weft.runtime.interop.a2a_calls import A2aCalls, A2aRequestError
 from weft.runtime.interop.a2a_push import A2aPush
@@ -77,6 +85,9 @@ from weft.runtime.support.secrets import secret
 
 _log = logging.getLogger(__name__)
 
+#: The JSON-RPC method (a2a-sdk puts it in ``ServerCallContext.state``) that streams.
+STREAMING_METHOD = "SendStreamingMessage"
+
 
 class ProgressRelay:
     """A call's progress reports (made synchronously, on the loop) sent one after another.
@@ -84,23 +95,40 @@ class ProgressRelay:
     ``report`` queues; one task sends, in order; ``flush`` waits until all
     are sent, so none comes after the task's final status. A report that
     cannot be sent is logged and dropped: progress never fails the call.
+    A piece of streamed text goes to ``send_text`` (in the same order), and
+    is dropped when there is none (nobody streams: a blocking request).
     """
 
-    def __init__(self, send: Callable[[dict[str, Any]], Awaitable[None]]) -> None:
+    def __init__(
+        self,
+        send: Callable[[dict[str, Any]], Awaitable[None]],
+        send_text: Callable[[str], Awaitable[None]] | None = None,
+    ) -> None:
         self._send = send
-        self._queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self._send_text = send_text
+        self._queue: asyncio.Queue[Callable[[], Awaitable[None]]] = asyncio.Queue()
         self._sender: asyncio.Task[None] | None = None
 
     def report(self, message: str, fraction: float | None, data: dict[str, Any]) -> None:
-        self._queue.put_nowait(progress_message(message, fraction, data))
+        if is_text_delta(data):
+            delta, send_text = data.get(DELTA_FIELD), self._send_text
+            if send_text is None or not isinstance(delta, str) or not delta:
+                return
+            self._put(lambda: send_text(delta))
+            return
+        report = progress_message(message, fraction, data)
+        self._put(lambda: self._send(report))
+
+    def _put(self, send: Callable[[], Awaitable[None]]) -> None:
+        self._queue.put_nowait(send)
         if self._sender is None:
             self._sender = asyncio.create_task(self._drain(), name="a2a progress")
 
     async def _drain(self) -> None:
         while True:
-            message = await self._queue.get()
+            send = await self._queue.get()
             try:
-                await self._send(message)
+                await send()
             except Exception:
                 _log.debug("A2A progress not sent", exc_info=True)
             finally:
@@ -113,6 +141,33 @@ class ProgressRelay:
         if self._sender is not None:
             self._sender.cancel()
             await asyncio.gather(self._sender, return_exceptions=True)
+
+
+class AnswerChunks:
+    """Streamed text as chunks of the task's answer artifact (``weft.protocols.a2a_stream``).
+
+    The first chunk opens the artifact (``append`` false), the others are
+    appended; ``whole`` then sends the output as the same artifact, replacing
+    the chunks, with ``lastChunk``: the task holds the answer once. The id is
+    the task's own, the same at every turn, so a turn after a question
+    replaces the text streamed before it rather than adding to it.
+    """
+
+    def __init__(self, updater: TaskUpdater) -> None:
+        self._updater = updater
+        self.artifact_id = f"{RESULT_ARTIFACT}-{updater.task_id}"
+        self._opened = False
+
+    async def add(self, text: str) -> None:
+        append, self._opened = self._opened, True
+        await self._updater.add_artifact(
+            [Part(text=text)], artifact_id=self.artifact_id, name=RESULT_ARTIFACT, append=append
+        )
+
+    async def whole(self, parts: list[Part]) -> None:
+        await self._updater.add_artifact(
+            parts, artifact_id=self.artifact_id, name=RESULT_ARTIFACT, last_chunk=True
+        )
 
 
 def _agent_message(text: str, metadata: dict[str, Any] | None = None) -> Message:
@@ -143,29 +198,36 @@ class WeftAgentExecutor(AgentExecutor):
         updater = TaskUpdater(event_queue, task_id, context_id)
         parts = [MessageToDict(p) for p in message.parts] if message is not None else []
         meta = MessageToDict(message.metadata) if message is not None else {}
+        # Text streams only to a SendStreamingMessage whose sender reads it.
+        streams = context.call_context.state.get("method") == STREAMING_METHOD
+        streams = streams and text_wanted(meta, context.metadata)
+        answer = AnswerChunks(updater)
 
         async def working(report: dict[str, Any]) -> None:
             await updater.update_status(
                 TaskState.TASK_STATE_WORKING, message=ParseDict(report, Message())
             )
 
-        relay = ProgressRelay(working)
+        relay = ProgressRelay(working, answer.add if streams else None)
         try:
-            result = await self.calls.run(
-                parts, meta, context.metadata, task_id=task_id, on_progress=relay.report
-            )
+            with stream_text(streams):
+                result = await self.calls.run(
+                    parts, meta, context.metadata, task_id=task_id, on_progress=relay.report
+                )
             await relay.flush()
         except A2aRequestError as exc:
             await updater.reject(_agent_message(str(exc)))
             return
         finally:
             await relay.close()
-        await self._finish(updater, result)
+        await self._finish(updater, result, answer)
 
-    async def _finish(self, updater: TaskUpdater, result: ActionResult) -> None:
+    async def _finish(
+        self, updater: TaskUpdater, result: ActionResult, answer: AnswerChunks
+    ) -> None:
         if result.ok:
             parts = [ParseDict(p, Part()) for p in value_to_parts(result.output)]
-            await updater.add_artifact(parts, name="result", last_chunk=True)
+            await answer.whole(parts)
             await updater.complete()
             return
         if result.state is ActionState.NEEDS_INPUT:

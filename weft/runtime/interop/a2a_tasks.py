@@ -8,17 +8,22 @@ tasks are kept for ``GetTask`` up to ``limit``, oldest dropped first.
 
 A running task's progress (``report``) makes its status ``working`` with
 the report as its message, and goes as a ``statusUpdate`` to every streaming
-request following the task (``listen``), in the order it was made.
+request following the task (``listen``), in the order it was made. A piece
+of streamed text (``report_text``) goes to them as a chunk of the task's
+answer artifact (``artifactUpdate``, ``weft.protocols.a2a_stream``) and is
+not kept: the finished task holds the whole output once, in that artifact.
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime
+import uuid
 from collections import OrderedDict
 from typing import Any
 
 from weft.protocols.a2a_mqtt import INTERRUPTED_STATES, TERMINAL_STATES
+from weft.protocols.a2a_stream import text_chunk
 
 
 def _now() -> str:
@@ -37,6 +42,10 @@ class HeldTask:
         self.runner: asyncio.Task[None] | None = None
         self.finished = asyncio.Event()
         self.timestamp = _now()
+        #: The id of the artifact that holds the output (and its streamed chunks).
+        self.answer_id = uuid.uuid4().hex
+        #: Whether a chunk of this turn's answer was streamed (the next ones append).
+        self._chunked = False
         self._listeners: list[asyncio.Queue[dict[str, Any]]] = []
 
     @property
@@ -65,6 +74,7 @@ class HeldTask:
         requests wait for its next end or interruption."""
         self.runner = None
         self.finished = asyncio.Event()
+        self._chunked = False
         self.set_state("TASK_STATE_WORKING")
 
     def report(self, message: dict[str, Any]) -> None:
@@ -73,11 +83,29 @@ class HeldTask:
             return
         self.set_state("TASK_STATE_WORKING", message)
         update = {"taskId": self.id, "contextId": self.context_id, "status": self.status()}
+        self._tell({"statusUpdate": update})
+
+    def report_text(self, text: str) -> None:
+        """A piece of the running task's streamed text: a chunk to the streaming requests
+        following it (none: dropped), never kept in the task."""
+        if self.terminal or not text or not self._listeners:
+            return
+        append, self._chunked = self._chunked, True
+        self._tell(
+            {
+                "artifactUpdate": text_chunk(
+                    self.id, self.context_id, self.answer_id, text, append=append
+                )
+            }
+        )
+
+    def _tell(self, item: dict[str, Any]) -> None:
         for queue in self._listeners:
-            queue.put_nowait(update)
+            queue.put_nowait(item)
 
     def listen(self) -> asyncio.Queue[dict[str, Any]]:
-        """The queue the task's ``statusUpdate``s arrive in from now on, until ``unlisten``."""
+        """The queue the task's stream items (``{"statusUpdate": ...}`` or
+        ``{"artifactUpdate": ...}``) arrive in from now on, until ``unlisten``."""
         queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self._listeners.append(queue)
         return queue

@@ -23,6 +23,17 @@ How the question travels depends on the revision the client speaks:
 - earlier revisions: the server sends ``elicitation/create`` in the middle of
   the call and waits for the reply, then calls the action again, in a loop.
 
+An action that saves a state when it asks (``ActionResult.resume_state``: an
+``LLMAgent``'s conversation) gets it back on the call made with the reply
+(``ActionCall.resume_state``), so it goes on where it stopped instead of
+running again from its start (its model asked again, its finished tool calls
+made again). In a handshake-era loop the state stays in the loop. Across
+2026-07-28 rounds it stays on this server (``SavedStates``, bounded, the
+oldest forgotten first) under an unguessable id the ``requestState`` carries:
+never sent to the client, which could alter it, and a round served by
+another process, or after the state was forgotten, runs the action from its
+start, as before states were saved.
+
 A client that did not declare elicitation (or a transport with no way back
 to it), a reply ``decline`` or ``cancel``, and more than ``MAX_QUESTIONS``
 questions give the result weft gave before elicitation: an ``isError``
@@ -33,14 +44,17 @@ result ``NeedsInput: <question>``, with ``weft/state`` ``needs_input`` in its
 from __future__ import annotations
 
 import json
+import secrets
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from weft.protocols import ActionResult, ActionState, ErrorInfo, NeedsInput
 from weft.protocols.actions import new_id
 from weft.protocols.human_input import question_of
 
-__all__ = ["ANSWER_FIELD", "MAX_QUESTIONS", "ask_through", "elicitation_schema"]
+__all__ = ["ANSWER_FIELD", "MAX_QUESTIONS", "SavedStates", "ask_through", "elicitation_schema"]
 
 #: The one field of the form a question becomes.
 ANSWER_FIELD = "answer"
@@ -49,8 +63,46 @@ MAX_QUESTIONS = 50
 #: ``input_requests`` key of the question ``index`` (2026-07-28).
 _KEY = "weft/ask/{index}"
 
-#: Runs the action once with the answers given so far.
-Run = Callable[[Sequence[Any]], Awaitable[ActionResult]]
+#: Runs the action once with the answers given so far, and the state it saved when it
+#: last asked (None: from its start).
+Run = Callable[[Sequence[Any], dict[str, Any] | None], Awaitable[ActionResult]]
+
+
+@dataclass(frozen=True, slots=True)
+class _Saved:
+    action: str
+    answers: int
+    state: dict[str, Any]
+
+
+class SavedStates:
+    """The states actions saved when they asked over 2026-07-28 rounds, kept on the server.
+
+    ``keep`` returns the id a ``requestState`` carries; ``take`` hands the state
+    back once, only for the same action called with one more answer than it had
+    when it asked. At most ``limit`` states are held, the oldest forgotten first
+    (that round then runs its action from the start).
+    """
+
+    def __init__(self, limit: int = 256) -> None:
+        self.limit = limit
+        self._held: OrderedDict[str, _Saved] = OrderedDict()
+
+    def keep(self, action: str, answers: int, state: dict[str, Any]) -> str:
+        token = secrets.token_urlsafe(18)
+        self._held[token] = _Saved(action, answers, state)
+        while len(self._held) > self.limit:
+            self._held.popitem(last=False)
+        return token
+
+    def take(self, token: Any, action: str, answers: int) -> dict[str, Any] | None:
+        saved = self._held.pop(token, None) if isinstance(token, str) else None
+        if saved is None or saved.action != action or saved.answers + 1 != answers:
+            return None
+        return saved.state
+
+    def __len__(self) -> int:
+        return len(self._held)
 
 
 def _label(choice: Any) -> str:
@@ -113,17 +165,21 @@ def _asked(result: ActionResult) -> dict[str, Any] | None:
     return question_of(result.error)
 
 
-async def ask_through(ctx: Any, params: Any, action: str, run: Run) -> Any:
+async def ask_through(
+    ctx: Any, params: Any, action: str, run: Run, saved: SavedStates | None = None
+) -> Any:
     """``run`` the action, its questions elicited from the client; an ``ActionResult``, or
-    (2026-07-28) the SDK's ``InputRequiredResult`` that asks the next question."""
+    (2026-07-28) the SDK's ``InputRequiredResult`` that asks the next question. The
+    state the action saves when it asks goes back to it with the reply (``saved``
+    holds it between 2026-07-28 rounds; None: those rounds start it over)."""
     from mcp.shared.message import ServerMessageMetadata
     from mcp.types import ElicitRequest, ElicitResult
     from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
     if ctx.protocol_version in MODERN_PROTOCOL_VERSIONS:
-        return await _round(ctx, params, action, run)
+        return await _round(ctx, params, action, run, saved)
     answers: list[Any] = []
-    result = await run(answers)
+    result = await run(answers, None)
     while (question := _asked(result)) is not None and len(answers) < MAX_QUESTIONS:
         if not (_can_elicit(ctx) and ctx.session.can_send_request):
             break
@@ -135,11 +191,11 @@ async def ask_through(ctx: Any, params: Any, action: str, run: Run) -> Any:
         if reply.action != "accept":
             break
         answers.append(_answer(reply.content, question))
-        result = await run(answers)
+        result = await run(answers, result.resume_state)
     return result
 
 
-async def _round(ctx: Any, params: Any, action: str, run: Run) -> Any:
+async def _round(ctx: Any, params: Any, action: str, run: Run, saved: SavedStates | None) -> Any:
     """One round of a 2026-07-28 call: the answers so far, plus the reply to the last question."""
     from mcp import MCPError
     from mcp.types import (
@@ -149,7 +205,7 @@ async def _round(ctx: Any, params: Any, action: str, run: Run) -> Any:
         InputRequiredResult,
     )
 
-    answers, asking = _state(params.request_state)
+    answers, asking, token = _state(params.request_state)
     if asking is not None:
         reply = (params.input_responses or {}).get(_KEY.format(index=len(answers)))
         if not isinstance(reply, ElicitResult):
@@ -159,24 +215,29 @@ async def _round(ctx: Any, params: Any, action: str, run: Run) -> Any:
             error = ErrorInfo.from_exception(stop, source=action)
             return ActionResult(call_id=new_id(), state=ActionState.NEEDS_INPUT, error=error)
         answers.append(_answer(reply.content, asking))
-    result = await run(answers)
+    kept = saved.take(token, action, len(answers)) if saved is not None and token else None
+    result = await run(answers, kept)
     question = _asked(result)
     if question is None or not _can_elicit(ctx) or len(answers) >= MAX_QUESTIONS:
         return result
     request = ElicitRequest(params=_form(question))
-    state = json.dumps({"answers": answers, "asking": question})
+    round_state: dict[str, Any] = {"answers": answers, "asking": question}
+    if saved is not None and result.resume_state is not None:
+        round_state["saved"] = saved.keep(action, len(answers), result.resume_state)
+    state = json.dumps(round_state)
     return InputRequiredResult(
         input_requests={_KEY.format(index=len(answers)): request}, request_state=state
     )
 
 
-def _state(text: str | None) -> tuple[list[Any], dict[str, Any] | None]:
-    """``(answers, question asked)`` of a ``requestState`` this module wrote."""
+def _state(text: str | None) -> tuple[list[Any], dict[str, Any] | None, str | None]:
+    """``(answers, question asked, id of the saved state)`` of a ``requestState`` this
+    module wrote."""
     from mcp import MCPError
     from mcp.types import INVALID_PARAMS
 
     if text is None:
-        return [], None
+        return [], None, None
     try:
         state = json.loads(text)
         answers, asking = state["answers"], state["asking"]
@@ -184,6 +245,9 @@ def _state(text: str | None) -> tuple[list[Any], dict[str, Any] | None]:
             raise TypeError
         asking.setdefault("choices", None)
         asking.setdefault("index", len(answers))
-    except (ValueError, KeyError, TypeError):
+        token = state.get("saved")
+        if token is not None and not isinstance(token, str):
+            raise TypeError
+    except (ValueError, KeyError, TypeError, AttributeError):
         raise MCPError(INVALID_PARAMS, "Invalid or expired requestState") from None
-    return answers, asking
+    return answers, asking, token

@@ -79,7 +79,7 @@ from weft.runtime.engine.capability import card_of
 from weft.runtime.engine.langgraph_calls import invoke_action
 from weft.runtime.interop.http_auth import BearerAuth
 from weft.runtime.interop.http_listen import listening_socket
-from weft.runtime.interop.mcp_asking import ask_through
+from weft.runtime.interop.mcp_asking import SavedStates, ask_through
 from weft.runtime.support.secrets import secret
 
 __all__ = [
@@ -165,6 +165,8 @@ class McpActionServer:
         self._events: Any = None  # the SDK's subscription bus, when the actions can change
         self._shown: str | None = None  # the tools as last listed to a client (JSON)
         self._legacy: weakref.WeakSet[Any] = weakref.WeakSet()  # handshake-era connections
+        #: What actions saved when they asked, between two 2026-07-28 rounds (``mcp_asking``).
+        self._saved = SavedStates()
 
     @property
     def token_required(self) -> bool:
@@ -309,13 +311,18 @@ class McpActionServer:
         table = self.actions()
         action = table.get(action_name)
 
-        async def run(answers: Sequence[Any]) -> ActionResult:
-            call = ActionCall(action=action_name, arguments=arguments or {}, answers=tuple(answers))
+        async def run(answers: Sequence[Any], state: dict[str, Any] | None) -> ActionResult:
+            call = ActionCall(
+                action=action_name,
+                arguments=arguments or {},
+                answers=tuple(answers),
+                resume_state=state if answers else None,
+            )
             return await invoke_action(action, call, table)
 
         if ctx is None:
-            return to_call_tool_result(await run(()), spec)
-        result = await ask_through(ctx, params, action_name, run)
+            return to_call_tool_result(await run((), None), spec)
+        result = await ask_through(ctx, params, action_name, run, self._saved)
         return to_call_tool_result(result, spec) if isinstance(result, ActionResult) else result
 
     def server(self) -> Any:

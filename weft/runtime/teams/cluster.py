@@ -35,7 +35,7 @@ from weft.runtime.bus.base import Bus
 from weft.runtime.teams.arguments import ArgumentError, at_least, located, positive_seconds
 from weft.runtime.teams.channel import TeamChannel, conversation_channel
 from weft.runtime.teams.local_context import SpecHolder, missing_task, run_locally
-from weft.runtime.teams.member import MemberCaller, TeamMember, task_output
+from weft.runtime.teams.member import MemberCaller, TeamMember, bundled_of, task_output
 from weft.runtime.teams.names import Named, seat_names, unknown_name_failure
 from weft.runtime.teams.state_machine import FlowControl
 from weft.runtime.teams.team_spans import TeamSpans, post_moving
@@ -98,6 +98,11 @@ class Cluster(SpecHolder):
         output: dict[str, Any] = await run_locally(self, arguments)
         return output
 
+    @property
+    def bundled_actions(self) -> list[Action]:
+        """The tools its members given as objects bring (``bundled_of``)."""
+        return bundled_of(self.members)
+
     def named(self) -> list[Named]:
         """The members and synthesizer given by name: the run must have actions of those names."""
         named = seat_names(self.members)
@@ -132,13 +137,13 @@ class Cluster(SpecHolder):
         if unknown is not None:  # before the first draft: a typo must not cost every round
             return unknown
         spans = TeamSpans(self.name, call, ctx, self.tracer)
-        caller = MemberCaller(ctx, call, spans, self.member_timeout)
+        caller = MemberCaller(ctx, call, spans, self.member_timeout, owner=self.name)
         material = call.arguments.get("context")
         async with conversation_channel(self.bus, self.name, call.call_id) as channel:
             run = _ClusterRun(self, task, [str(s) for s in subtasks], channel, caller, material)
             output = await run.run()
         if caller.asked is not None:  # answered by `weft resume --answer NODE=...`
-            return caller.asked.result(call.call_id, self.name, caller.usage)
+            return caller.stopped(call.call_id, self.name)
         return ActionResult.success(call.call_id, output, caller.usage)
 
 

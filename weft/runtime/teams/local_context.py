@@ -35,9 +35,16 @@ class LocalContext:
         return self._call.idempotency_key or self._call.call_id
 
     async def invoke(
-        self, action: str, arguments: dict[str, Any], *, answers: tuple[Any, ...] = ()
+        self,
+        action: str,
+        arguments: dict[str, Any],
+        *,
+        answers: tuple[Any, ...] = (),
+        resume_state: dict[str, Any] | None = None,
+        idempotency_key: str | None = None,
     ) -> ActionResult:
-        """Call ``action`` with ``answers`` to the questions it asks (a team's member)."""
+        """Call ``action`` with ``answers`` to the questions it asks (a team's member), the
+        state it saved when it asked (``resume_state``) and the key of its work."""
         target = self._actions.get(action)
         if target is None:
             return ActionResult.failure(new_call_id(), "UnknownAction", f"no action '{action}'")
@@ -48,6 +55,8 @@ class LocalContext:
             trace_id=self._call.trace_id,
             parent_id=self._call.call_id,
             answers=answers,
+            resume_state=resume_state,
+            idempotency_key=idempotency_key,
         )
         try:
             return await target.invoke(call, LocalContext(call, self._actions))

@@ -32,11 +32,13 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from weft.agents.answering import Answering, Asked, invoke_answered
+from weft.agents.answering import Answering, Asked, asks
+from weft.agents.llm_tool_calls import invoke_resumable
 from weft.protocols import Action, ActionCall, ActionResult, ActionSpec, Usage
 from weft.protocols.human_input import Questions
 from weft.protocols.streaming import is_text_delta
 from weft.protocols.teams import MemberReply, TeamMessage
+from weft.runtime.teams.member_resume import MemberState, digest, member_state
 from weft.runtime.teams.team_spans import TeamSpans
 
 #: Seconds past ``turn_timeout`` before a member call is abandoned: the call's deadline says
@@ -84,6 +86,19 @@ class TeamMember:
             return None
         nxt = TeamMember.of(self.pool[0])
         return TeamMember(name=nxt.name, action=nxt.action, pool=self.pool[1:])
+
+
+def bundled_of(members: Sequence[TeamMember]) -> list[Action]:
+    """The actions the members given as objects bring with them (an ``LLMAgent``'s tool
+    objects, a nested team's members' tools), seats and pools alike: a run's action
+    table registers them with the team (``ActionTable.register``), so a member's
+    tools are found by name when the member calls them."""
+    found: list[Action] = []
+    for member in members:
+        for item in [member.action, *member.pool]:
+            if item is not None and not isinstance(item, str):
+                found.extend(getattr(item, "bundled_actions", ()))
+    return found
 
 
 def compact(message: TeamMessage) -> dict[str, Any]:
@@ -208,15 +223,29 @@ class MemberContext:
         return self._call.idempotency_key or self._call.call_id
 
     async def invoke(
-        self, action: str, arguments: dict[str, Any], *, answers: tuple[Any, ...] = ()
+        self,
+        action: str,
+        arguments: dict[str, Any],
+        *,
+        answers: tuple[Any, ...] = (),
+        resume_state: dict[str, Any] | None = None,
+        idempotency_key: str | None = None,
     ) -> ActionResult:
         """Call ``action`` through the team's context; ``answers`` (a nested team's member
-        that asked) are passed on only when there are some."""
-        if answers:
-            answered: ActionResult = await self._outer.invoke(action, arguments, answers=answers)
-            return answered
-        result: ActionResult = await self._outer.invoke(action, arguments)
-        return result
+        that asked), the state it saved and the key of its work (an agent's tool call) are
+        passed on only when there are some (``invoke_resumable``: a team's context that
+        takes no state or key calls it from its start)."""
+        if resume_state is None and idempotency_key is None:
+            if answers:
+                answered: ActionResult = await self._outer.invoke(
+                    action, arguments, answers=answers
+                )
+                return answered
+            result: ActionResult = await self._outer.invoke(action, arguments)
+            return result
+        return await invoke_resumable(
+            self._outer, action, arguments, answers, f"'{action}'", resume_state, idempotency_key
+        )
 
     def actions(self) -> list[ActionSpec]:
         specs: list[ActionSpec] = self._outer.actions()
@@ -255,24 +284,62 @@ class MemberCaller:
 
     A member that asks a person is no failure: ``answering`` hands it the
     answers the team's call carries (``weft.agents.answering``), and ``asked`` is the
-    question the team stops on when they run out.
+    question the team stops on when they run out. ``stopped`` is then the team's
+    ``needs_input`` result, with the asking member's saved state nested in its
+    ``resume_state`` (``member_resume``); a team call resumed with it hands that
+    state back to the same member call, so an LLM member goes on where it stopped.
     """
 
     def __init__(
-        self, ctx: Any, team_call: ActionCall, spans: TeamSpans, timeout: float | None
+        self,
+        ctx: Any,
+        team_call: ActionCall,
+        spans: TeamSpans,
+        timeout: float | None,
+        *,
+        owner: str = "",
     ) -> None:
         self.ctx = ctx
         self.team_call = team_call
         self.spans = spans
         self.timeout = timeout
+        self.owner = owner or team_call.action
         self.usage = Usage()
         self.answering = Answering(team_call.answers)
         self._calls = 0
+        #: The member state the team's call was resumed with, until its call starts.
+        self._saved = member_state(team_call.resume_state, self.owner)
+        #: Each member call by number: the member's name and the digest of its arguments.
+        self._started: dict[int, tuple[str, str]] = {}
 
     @property
     def asked(self) -> Asked | None:
         """The question a member asked that has no answer yet: the team stops on it."""
         return self.answering.asked
+
+    def stopped(self, call_id: str, owner: str) -> ActionResult:
+        """The team's ``needs_input`` result for ``asked``, carrying the asking member's
+        saved state (``MemberState``) when it saved one."""
+        asked = self.asked
+        assert asked is not None
+        result = asked.result(call_id, owner, self.usage)
+        found = self.answering.asked_call
+        if found is None:
+            return result
+        number, given, last = found
+        if last.resume_state is None or last.error is None or number not in self._started:
+            return result
+        member, arguments = self._started[number]
+        result.resume_state = MemberState(
+            team=self.owner,
+            member=member,
+            number=number,
+            arguments=arguments,
+            given=given,
+            question=last.error,
+            state=last.resume_state,
+        ).model_dump(mode="json")
+        return result
 
     async def call(
         self,
@@ -294,11 +361,27 @@ class MemberCaller:
         if member.action is not None:
             self._calls += 1
             number = self._calls  # the calls made again for answers keep its key
+        started = self.answering.next_number  # ``answering.call`` starts it before awaiting
+        self._started[started] = (member.name, digest(arguments))
+        saved = self._saved
+        if saved is not None and saved.matches(started, member.name, arguments):
+            self._saved = None
+        else:
+            saved = None
+        # A saved state goes with the answers it was saved with: dropped when the call finishes.
+        latest: dict[str, Any] = {"state": saved.state if saved is not None else None}
 
         async def once(answers: tuple[Any, ...]) -> ActionResult:
-            return await self._once(member, arguments, parent_id, on_progress, number, answers)
+            state = latest["state"] if answers else None
+            result = await self._once(
+                member, arguments, parent_id, on_progress, number, answers, state
+            )
+            latest["state"] = result.resume_state if asks(result) else None
+            return result
 
-        return await self.answering.call(member.name, once)
+        if saved is None:
+            return await self.answering.call(member.name, once)
+        return await self.answering.call(member.name, once, asked=saved.asked(), given=saved.given)
 
     async def _once(
         self,
@@ -308,15 +391,17 @@ class MemberCaller:
         on_progress: Callable[[str, float | None, dict[str, Any]], None] | None,
         number: int,
         answers: tuple[Any, ...],
+        state: dict[str, Any] | None = None,
     ) -> ActionResult:
-        """One call of ``member`` with ``answers``, abandoned at the backstop."""
+        """One call of ``member`` with ``answers`` (and the ``state`` it saved when it
+        asked, if any), abandoned at the backstop."""
         backstop = None if self.timeout is None else self.timeout + TIMEOUT_GRACE
         try:
             async with asyncio.timeout(backstop):
                 if member.action is None:
-                    return await self._named(member.name, arguments, answers)
+                    return await self._named(member.name, arguments, answers, state)
                 return await self._direct(
-                    member.action, arguments, parent_id, on_progress, number, answers
+                    member.action, arguments, parent_id, on_progress, number, answers, state
                 )
         except TimeoutError:
             return ActionResult.failure(
@@ -324,11 +409,16 @@ class MemberCaller:
             )
 
     async def _named(
-        self, name: str, arguments: dict[str, Any], answers: tuple[Any, ...]
+        self,
+        name: str,
+        arguments: dict[str, Any],
+        answers: tuple[Any, ...],
+        state: dict[str, Any] | None,
     ) -> ActionResult:
         """Call the action named ``name`` through the team's context, with ``answers``
-        (``invoke_answered``: a context that cannot pass them on fails the call)."""
-        return await invoke_answered(self.ctx, name, arguments, answers, f"member '{name}'")
+        and ``state`` (``invoke_resumable``: a context that cannot pass answers on fails
+        the call; one that cannot pass the state calls it from its start)."""
+        return await invoke_resumable(self.ctx, name, arguments, answers, f"member '{name}'", state)
 
     async def _direct(
         self,
@@ -338,6 +428,7 @@ class MemberCaller:
         on_progress: Callable[[str, float | None, dict[str, Any]], None] | None,
         number: int,
         answers: tuple[Any, ...],
+        state: dict[str, Any] | None,
     ) -> ActionResult:
         outer = self.team_call
         base = outer.idempotency_key or outer.call_id
@@ -351,6 +442,7 @@ class MemberCaller:
             deadline=outer.deadline,
             idempotency_key=f"{base}>{action.spec.name}#{number}",
             answers=answers,
+            resume_state=state,
         )
         started = time.time()
         if self.timeout is not None:

@@ -43,7 +43,7 @@ from weft.runtime.teams.channel import conversation_channel
 from weft.runtime.teams.conversation import Conversation
 from weft.runtime.teams.formation import Formation
 from weft.runtime.teams.local_context import SpecHolder, missing_task, run_locally
-from weft.runtime.teams.member import MemberCaller, TeamMember
+from weft.runtime.teams.member import MemberCaller, TeamMember, bundled_of
 from weft.runtime.teams.names import Named, seat_names, unknown_name_failure
 from weft.runtime.teams.settings import TeamSettings
 from weft.runtime.teams.speakers import LLMSelector, RoundRobin, SpeakerSelector
@@ -145,6 +145,11 @@ class Team(SpecHolder):
         except IllegalTransition as exc:
             return ActionResult.from_exception(call.call_id, exc, source=self.name)
 
+    @property
+    def bundled_actions(self) -> list[Action]:
+        """The tools its members given as objects bring (``bundled_of``)."""
+        return bundled_of(self.members)
+
     def named(self) -> list[Named]:
         """The members, pool replacements and speaker chooser given by name."""
         named = seat_names(self.members)
@@ -173,7 +178,7 @@ class Team(SpecHolder):
         context = context if isinstance(context, dict) else {}
         depth = int(context.get("team_depth", 0)) if "mode" in context else 0
         spans = TeamSpans(self.name, call, ctx, self.tracer)
-        caller = MemberCaller(ctx, call, spans, self.turn_timeout)
+        caller = MemberCaller(ctx, call, spans, self.turn_timeout, owner=self.name)
         members = list(self.members)
         if self.formation is not None:
             members = [*members, *await self.formation.form()]
@@ -186,7 +191,7 @@ class Team(SpecHolder):
             )
             outcome = await conversation.run()
         if caller.asked is not None:
-            return caller.asked.result(call.call_id, self.name, caller.usage)
+            return caller.stopped(call.call_id, self.name)
         if conversation.misnamed:
             return ActionResult.failure(
                 call.call_id, "UnknownAction", f"team '{self.name}': {conversation.misnamed}"
@@ -215,7 +220,7 @@ class Team(SpecHolder):
             },
         )
         if caller.asked is not None:
-            return caller.asked.result(call.call_id, self.name, caller.usage)
+            return caller.stopped(call.call_id, self.name)
         if not result.ok:
             return result.model_copy(update={"call_id": call.call_id})
         return ActionResult.success(call.call_id, result.output, caller.usage)
