@@ -171,6 +171,7 @@ MARKS: dict[str, tuple[str, ...]] = {
     "runtime/test_recording_cli.py": ("slow",),
     "runtime/test_journal_crash.py": ("slow",),
     "cli/test_secrets_cli.py": ("slow",),
+    "llm/test_llm_yaml_actions.py": ("slow",),
     "traces/test_trace_writer.py": ("slow",),
 }
 

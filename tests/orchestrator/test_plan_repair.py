@@ -190,3 +190,31 @@ def test_the_plan_schema_sent_to_the_model_bounds_what_a_grammar_can_write() -> 
     assert re.match(pattern, "research_2") and not re.match(pattern, "2&#39;")
     assert not re.match(pattern, "a b")
     assert schema["$defs"]["Subtask"]["properties"]["depends_on"]["items"]["pattern"] == pattern
+
+
+async def test_a_planner_that_never_answers_is_stopped_by_the_time_budget() -> None:
+    """--max-time bounds the whole ask: a model server that accepts the request and never
+    answers must not hold the ask for the model's own timeout and retries."""
+    import asyncio
+
+    from weft.testing import FunctionModel
+
+    never = asyncio.Event()
+
+    async def hang(request: Any) -> str:
+        await never.wait()
+        return "unreachable"
+
+    team = Team()
+    async with OpenAIServer(FunctionModel(hang)) as server:
+        ask = Orchestrator(
+            team.actions,
+            planner=LLMPlanner(base_url=server.base_url),
+            budget=OrchestratorBudget(max_time=0.5),
+        )
+        with pytest.raises(PlanningError, match=r"time budget exceeded: 0\.5s while pl") as caught:
+            await ask.ask("Research")
+        never.set()
+    assert caught.value.over_budget is not None
+    assert [f.kind for f in caught.value.failures] == ["budget"]
+    assert team.calls == []

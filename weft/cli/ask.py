@@ -180,6 +180,9 @@ def _planner_model_failed(exc: Any) -> None:
     """Exit 1 with one line when the planner's model could not be used (a timeout, a refused
     connection, a 5xx): no mistake in the ask (exit 2), and the same ask may work later.
     The line names the model and its endpoint (``ChatModel`` puts both in the message)."""
+    if exc.over_budget is not None:
+        click.secho(f"error: planning stopped: {exc.over_budget}", fg="red", err=True)
+        sys.exit(1)
     cause = exc.model_unavailable
     if cause is None:
         return

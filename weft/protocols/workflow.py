@@ -285,6 +285,60 @@ def _check_a2a_url(url: str) -> None:
         ) from None
 
 
+class LlmActionSpec(BaseModel):
+    """An LLM agent defined in the YAML alone (``actions: {writer: {llm: {...}}}``).
+
+    It becomes a ``weft.agents.LLMAgent`` named after its entry: input
+    ``{task, context?}``, output the model's text. Settings left out resolve
+    when the agent calls its model, as for any ``LLMAgent``: ``WEFT_MODEL``,
+    ``OPENAI_BASE_URL``, ``OPENAI_API_KEY``. Structured output is not offered
+    here: ``LLMAgent`` takes a pydantic class, not a JSON schema.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    instructions: str = Field(default="", description="The system prompt.")
+    model: str | None = Field(default=None, description="Model name (default: $WEFT_MODEL).")
+    base_url: str | None = Field(
+        default=None,
+        description="http(s):// URL of an OpenAI-compatible endpoint, ending in /v1 "
+        "(default: $OPENAI_BASE_URL, else OpenAI).",
+    )
+    api_key_env: str | None = Field(
+        default=None,
+        description="The environment variable holding the API key (default: OPENAI_API_KEY); "
+        "read when the workflow is loaded. Name the variable here, never the key itself.",
+    )
+    tools: list[str] = Field(
+        default_factory=list,
+        description="Names of actions offered to the model as tools: python tools, MCP tools "
+        "('<server>.<tool>'), workflows, A2A agents, other llm actions.",
+    )
+    temperature: float | None = Field(default=None, ge=0, le=2, description="Sampling temperature.")
+    max_tokens: int | None = Field(default=None, ge=1, description="Most tokens per answer.")
+    max_turns: int = Field(
+        default=8, ge=1, description="Model requests per call at most (tool rounds + answer)."
+    )
+
+    @field_validator("api_key_env")
+    @classmethod
+    def _variable_name(cls, value: str | None) -> str | None:
+        # The value is not echoed: a key pasted here by mistake stays out of the message.
+        if value is not None and not _ENV_NAME.fullmatch(value):
+            raise ValueError(
+                "'api_key_env' must name an environment variable (letters, digits and _, "
+                "not starting with a digit) that holds the key, not the key itself"
+            )
+        return value
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip().startswith(("http://", "https://")):
+            raise ValueError(f"'base_url' must be an http(s):// URL, got {value!r}")
+        return value
+
+
 class ActionRef(BaseModel):
     """Where an action used by the workflow comes from (YAML ``actions:`` section)."""
 
@@ -323,10 +377,15 @@ class ActionRef(BaseModel):
         "the bearer token the server wants (sent as 'Authorization: Bearer <token>'); read "
         "when the workflow is loaded. Name the variable here, never the token itself.",
     )
+    llm: LlmActionSpec | None = Field(
+        default=None,
+        description="An LLM agent defined here: instructions, model, tools (other actions by "
+        "name) and settings; it is one action of this name.",
+    )
     description: str | None = Field(default=None, description="Overrides the action's own.")
 
     #: The fields that say where an action comes from; a reference gives exactly one.
-    _SOURCES: ClassVar[tuple[str, ...]] = ("python", "workflow", "mcp", "a2a")
+    _SOURCES: ClassVar[tuple[str, ...]] = ("python", "workflow", "mcp", "a2a", "llm")
 
     @field_validator("token_env")
     @classmethod

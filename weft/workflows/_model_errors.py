@@ -39,6 +39,8 @@ def validation_problems(
         if len(path) >= 2 and path[0] == "nodes" and isinstance(path[1], str):
             node, rest = path[1], path[2:]
         field = ".".join(str(p) for p in rest) or None
+        if len(path) >= 3 and path[0] == "actions" and isinstance(path[1], str):
+            message = f"action '{path[1]}': {message}"  # the action, not only its field's path
         if node is not None:
             message = _indentation_hint(message, node, rest, err)
             if (message, node) in seen:

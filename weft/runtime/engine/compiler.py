@@ -58,6 +58,7 @@ from weft.runtime.engine.compiled import (
 )
 from weft.runtime.engine.discovery import Discoveries, is_mqtt_url
 from weft.runtime.engine.importing import import_object
+from weft.runtime.engine.llm_actions import check_llm_tools, llm_action
 from weft.runtime.engine.secret_flow import analyse
 from weft.runtime.engine.source_tokens import token_of
 from weft.runtime.engine.workflow_action import WorkflowAction
@@ -239,6 +240,7 @@ def _finish(
     discovered beforehand (the rest are made here, blocking)."""
     spec, built_plan, source_file = loaded.spec, loaded.built_plan, loaded.source_file
     _resolve_action_refs(spec, registry, loaded.base, _stack, found)
+    check_llm_tools(spec, registry)
     if built_plan is None:
         plan = validate(spec, registry.specs())
     else:  # the builder validated the graph: only what depends on the resolved actions is left
@@ -327,6 +329,8 @@ def _resolve_action_refs(
             action: Action
             if ref.a2a is not None:
                 action = _a2a_action(name, ref, spec, found)
+            elif ref.llm is not None:
+                action = llm_action(name, ref, spec)  # its description is its own
             elif ref.python is not None:
                 obj = import_object(ref.python, where=where)
                 try:
@@ -343,7 +347,7 @@ def _resolve_action_refs(
                     raise DefinitionError.single(f"workflow file not found: {path}", where)
                 sub = compile_workflow(path, _stack=(*stack, str(path)), _found=found)
                 action = WorkflowAction(sub, name=name)
-            if ref.description is not None:
+            if ref.description is not None and ref.llm is None:
                 action = _Described(action, ref.description)
             if name in registry and registry.get(name) is not action:
                 continue  # an action registered by the caller wins over the file's

@@ -29,6 +29,13 @@ class PlanningError(WeftError):
         super().__init__(f"no valid plan after {len(failures)} rejected planner answer(s){detail}")
 
     @property
+    def over_budget(self) -> str | None:
+        """Why planning was stopped by the ask's budget (its time ran out while the
+        planner worked); None when it was not."""
+        last = self.failures[-1] if self.failures else None
+        return last.message if last is not None and last.kind == "budget" else None
+
+    @property
     def model_unavailable(self) -> str | None:
         """Why the planner's model could not be used, when planning ended on that: it
         timed out, the connection failed, or it kept answering with errors that may pass

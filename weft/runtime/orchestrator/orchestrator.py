@@ -67,6 +67,7 @@ from weft.runtime.orchestrator.plan import OrchestratorBudget, Plan, PlanFailure
 from weft.runtime.orchestrator.plan_check import RejectedPlans, check_plan
 from weft.runtime.orchestrator.plan_hook import PlanHook, notify_plan
 from weft.runtime.orchestrator.planners import Planner, PlanRequest, checked_plan
+from weft.runtime.orchestrator.planning_time import within_time
 from weft.runtime.orchestrator.resume import Engine, take_ask
 from weft.runtime.orchestrator.reuse import experience_of, reuse_summary, trace_reuse
 from weft.runtime.orchestrator.routing import (
@@ -311,26 +312,10 @@ class Orchestrator:
             context=SpanSink(self.tracer, run_id, "plan", unstarted.plan_span),
         )
         notes: list[str] = []
-        plan, failures, planner_usage = await self._recalled_plan(
-            recall, check, run_id, notes, unstarted.plan_span
+        plan, failures, planner_usage, recall = await within_time(
+            self.budget.max_time,
+            self._choose_plan(recall, check, request, accepted, run_id, notes, unstarted),
         )
-        if plan is None:
-            recall = None
-            plan, failures, planner_usage = await checked_plan(self.planner, request, accepted)
-        model_failed = bool(failures) and failures[-1].kind == "model_error"
-        if plan is None and self.fallback_planner is not None and not model_failed:
-            primary = failures[-1] if failures else None
-            plan, more, spent = await checked_plan(self.fallback_planner, request, accepted)
-            failures += more
-            planner_usage = planner_usage.add(spent)
-            if plan is not None:
-                why = f" (last: {primary.kind}: {primary.message[:300]})" if primary else ""
-                notes.append(
-                    f"{type(self.planner).__name__} gave no acceptable plan after "
-                    f"{len(failures) - len(more)} answer(s){why}; planned with "
-                    f"{type(self.fallback_planner).__name__} instead"
-                )
-                trace_note(self.tracer, run_id, notes[-1], parent_id=unstarted.plan_span)
         if plan is None:
             raise PlanningError(failures, planner_usage)
         choices = accepted[plan.model_dump_json()]
@@ -381,6 +366,7 @@ class Orchestrator:
             run_id,
             planner_usage,
             also=[saving(self.journal, run_id, record)] if self.journal is not None else [],
+            ran_s=time.time() - started,  # planning spent this much of the time budget
         )
         answer = self._answer(
             run_id, started, result, stopped, spent, planner_usage, failures, plan, choices
@@ -390,6 +376,40 @@ class Orchestrator:
             answer.reuse = reuse_summary(recall)
         await self._learn(task, plan, choices, answer, result, recall)
         return answer
+
+    async def _choose_plan(
+        self,
+        recall: Recall | None,
+        check: Any,
+        request: PlanRequest,
+        accepted: dict[str, list[RouteChoice]],
+        run_id: str,
+        notes: list[str],
+        unstarted: UnstartedRun,
+    ) -> tuple[Plan | None, list[PlanFailure], Usage, Recall | None]:
+        """The remembered plan, else the planner's, else the fallback planner's:
+        ``(plan or None, rejected answers, planning usage, the recall reused)``."""
+        plan, failures, planner_usage = await self._recalled_plan(
+            recall, check, run_id, notes, unstarted.plan_span
+        )
+        if plan is None:
+            recall = None
+            plan, failures, planner_usage = await checked_plan(self.planner, request, accepted)
+        model_failed = bool(failures) and failures[-1].kind == "model_error"
+        if plan is None and self.fallback_planner is not None and not model_failed:
+            primary = failures[-1] if failures else None
+            plan, more, spent = await checked_plan(self.fallback_planner, request, accepted)
+            failures += more
+            planner_usage = planner_usage.add(spent)
+            if plan is not None:
+                why = f" (last: {primary.kind}: {primary.message[:300]})" if primary else ""
+                notes.append(
+                    f"{type(self.planner).__name__} gave no acceptable plan after "
+                    f"{len(failures) - len(more)} answer(s){why}; planned with "
+                    f"{type(self.fallback_planner).__name__} instead"
+                )
+                trace_note(self.tracer, run_id, notes[-1], parent_id=unstarted.plan_span)
+        return plan, failures, planner_usage, recall
 
     def _channels(
         self, plan: Plan, routes: dict[str, str], router: SubtaskRouter

@@ -64,14 +64,16 @@ class OrchestratorBudget(BaseModel):
     )
     max_cost: float | None = Field(default=None, ge=0, description="Most USD for the whole ask.")
     max_time: float | None = Field(
-        default=None, gt=0, description="Most seconds for running the plan."
+        default=None,
+        gt=0,
+        description="Most seconds for the whole ask: planning, then running the plan.",
     )
     max_plan_attempts: int = Field(
         default=3, ge=1, description="Planner tries (first answer + re-asks) before giving up."
     )
 
 
-FailureKind = Literal["malformed_json", "schema", "invalid_plan", "model_error"]
+FailureKind = Literal["malformed_json", "schema", "invalid_plan", "model_error", "budget"]
 
 
 class PlanFailure(BaseModel):

@@ -88,8 +88,25 @@ def survey(definition: Definition) -> WorkflowActions:
         where = locate(spec.source, ("nodes", name, "with"), node=name, field_name="with")
         for referenced in referenced_actions_of(objects[node.action], node.with_):
             found.referenced.setdefault(referenced, []).append(where)
+    _llm_tools(spec, found.referenced)
     found.needed |= set(found.referenced)
     return found
+
+
+def _llm_tools(spec: WorkflowSpec, referenced: dict[str, list[Location]]) -> None:
+    """Add the tools of the file's ``llm:`` agents to ``referenced``: a tool the file
+    does not define is an agent's action. An MCP server's tools (``<server>.<tool>``)
+    are the file's own, though only the server knows their names."""
+    servers = {name for name, ref in spec.actions.items() if ref.mcp is not None}
+    for name, ref in spec.actions.items():
+        for index, tool in enumerate(ref.llm.tools if ref.llm is not None else ()):
+            if tool.split(".", 1)[0] in servers and "." in tool:
+                continue
+            field_name = f"actions.{name}.llm.tools[{index}]"
+            where = locate(
+                spec.source, ("actions", name, "llm", "tools", index), field_name=field_name
+            )
+            referenced.setdefault(tool, []).append(where)
 
 
 def _imported(spec: WorkflowSpec, names: set[str]) -> dict[str, Any]:

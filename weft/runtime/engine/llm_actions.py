@@ -1,0 +1,90 @@
+"""The ``llm:`` entries of a workflow file's ``actions:``: LLM agents defined in YAML alone.
+
+Each entry becomes a ``weft.agents.LLMAgent`` named after it, so a file needs
+no Python module to hold an agent. Two things are checked when the file is
+loaded rather than when the agent first runs, so ``weft validate`` catches
+them at their line:
+
+- ``api_key_env`` names a variable that is set (its value is registered as
+  a secret at once, so no journal entry, trace or log line holds it);
+- every name in ``tools`` is an action of the workflow (once all of the
+  file's actions, the caller's and those of MCP servers are known), with
+  close names suggested and the known ones listed.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+
+from weft.agents import LLMAgent
+from weft.protocols import ActionRef, DefinitionError, Location, WorkflowSpec, locate
+from weft.runtime.engine.action_table import ActionTable
+from weft.runtime.support.secrets import secret
+
+__all__ = ["check_llm_tools", "llm_action"]
+
+#: How many known action names an unknown tool's error lists at most.
+_LISTED = 20
+
+
+def llm_action(name: str, ref: ActionRef, spec: WorkflowSpec) -> LLMAgent:
+    """The agent the ``llm:`` entry ``name`` defines; ``DefinitionError`` at the
+    ``api_key_env`` line when the variable it names is not set."""
+    llm = ref.llm
+    assert llm is not None
+    return LLMAgent(
+        name,
+        instructions=llm.instructions,
+        description=ref.description or "",
+        model=llm.model,
+        base_url=llm.base_url,
+        api_key=_api_key(name, llm.api_key_env, spec),
+        temperature=llm.temperature,
+        max_tokens=llm.max_tokens,
+        tools=list(llm.tools),
+        max_turns=llm.max_turns,
+    )
+
+
+def _api_key(name: str, var: str | None, spec: WorkflowSpec) -> str | None:
+    if var is None:
+        return None  # OPENAI_API_KEY, read when the agent calls its model
+    value = os.environ.get(var)
+    if not value:
+        raise DefinitionError.single(
+            f"action '{name}': api_key_env: the environment variable {var} is not set "
+            "(it must hold the API key of the model's endpoint)",
+            locate(spec.source, ("actions", name, "llm", "api_key_env")),
+        )
+    return secret(value)
+
+
+def check_llm_tools(spec: WorkflowSpec, registry: ActionTable) -> None:
+    """Every tool an ``llm:`` entry names is an action here; else one problem per
+    unknown name, at its line in ``tools``."""
+    known = sorted(registry.names())
+    problems: list[tuple[str, Location]] = []
+    for name, ref in spec.actions.items():
+        if ref.llm is None:
+            continue
+        for index, tool in enumerate(ref.llm.tools):
+            if tool in known:
+                continue
+            close = difflib.get_close_matches(tool, known, n=3)
+            hint = f"did you mean {', '.join(close)}? " if close else ""
+            shown = ", ".join(known[:_LISTED]) + (", ..." if len(known) > _LISTED else "")
+            where = locate(
+                spec.source,
+                ("actions", name, "llm", "tools", index),
+                field_name=f"actions.{name}.llm.tools[{index}]",
+            )
+            problems.append(
+                (
+                    f"action '{name}': tool '{tool}' is no action of this workflow "
+                    f"({hint}known: {shown or 'none'})",
+                    where,
+                )
+            )
+    if problems:
+        raise DefinitionError(problems)
