@@ -54,3 +54,35 @@ async def test_an_exception_becomes_an_error_result_and_action_failed_sets_retry
         "Busy",
         True,
     )
+
+
+async def test_a_bare_ctx_parameter_is_the_context_not_an_argument() -> None:
+    """``def refund(order: str, ctx)``: the model was offered a ``ctx`` field and every
+    call failed with "argument 'ctx' is required" (seen with a real model)."""
+    from weft import Workflow
+    from weft.runtime import run_workflow
+
+    def refund(order: str, ctx) -> str:  # type: ignore[no-untyped-def]
+        """Refund an order."""
+        return f"refunded {order} as {ctx.idempotency_key}"
+
+    action = tool(refund)
+    assert list(action.spec.input_schema["properties"]) == ["order"]
+    assert action.spec.input_schema["required"] == ["order"]
+    wf = Workflow("w")
+    wf.node("pay", action, with_={"order": "A17"})
+    result = await run_workflow(wf, record=False)
+    assert result.outputs == {"pay": f"refunded A17 as {result.run_id}:pay"}
+
+
+def test_a_ctx_with_a_default_or_a_type_stays_an_argument() -> None:
+    @tool
+    def with_default(text: str, ctx=None) -> str:  # type: ignore[no-untyped-def]
+        return text
+
+    @tool
+    def typed_ctx(text: str, ctx: str) -> str:
+        return text + ctx
+
+    assert "ctx" in with_default.spec.input_schema["properties"]
+    assert typed_ctx.spec.input_schema["required"] == ["text", "ctx"]

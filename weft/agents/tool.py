@@ -4,7 +4,10 @@ The input JSON Schema is generated from the type hints by pydantic, and the
 arguments are validated before the function runs, so a bad argument becomes an
 ``ActionResult`` naming the field, never an exception in the executor. A
 parameter annotated ``ActionContext`` receives the call context (to call other
-actions or report progress) and is not part of the schema.
+actions or report progress) and is not part of the schema; so does a parameter
+named ``ctx`` with no annotation and no default (``def refund(order: str,
+ctx)``, as users write it): taking it for an argument of any type would offer
+the model a ``ctx`` field to fill and fail every call.
 
 An ``async def`` runs on the event loop. A plain ``def`` runs in a worker
 thread (``worker_threads``): it may block (sleep, read a socket, wait on a
@@ -224,7 +227,8 @@ class FunctionAction:
             if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
                 raise TypeError(f"@tool {fn.__name__}: *args/**kwargs cannot be described")
             annotation = hints.get(pname, Any)
-            if _is_context(annotation):
+            bare_ctx = pname == "ctx" and pname not in hints and param.default is param.empty
+            if bare_ctx or _is_context(annotation):
                 self._context_param = pname
                 continue
             default = ... if param.default is inspect.Parameter.empty else param.default
