@@ -110,33 +110,40 @@ class EndpointProfiles:
             return profile.structured
 
     def without_parallel_tool_calls(self, endpoint: str | None, model: str, reason: str) -> None:
-        profile = self.get(endpoint, model)
-        with self._lock:
-            if profile.parallel_tool_calls:
-                profile.parallel_tool_calls = False
-                note = f"parallel_tool_calls refused, no longer sent: {one_line(reason)}"
-                profile.notes.append(note)
-                log.warning("%s (%s): %s", endpoint or DEFAULT_ENDPOINT, model, note)
+        self._turn_off(
+            endpoint,
+            model,
+            "parallel_tool_calls",
+            f"parallel_tool_calls refused, no longer sent: {one_line(reason)}",
+        )
 
     def without_stream_options(self, endpoint: str | None, model: str, reason: str) -> None:
         """Stop sending ``stream_options``: streamed answers then count the usage the
         server sends on its own, or none (``chat_stream``)."""
-        profile = self.get(endpoint, model)
-        with self._lock:
-            if profile.stream_options:
-                profile.stream_options = False
-                note = f"stream_options refused, no longer sent: {one_line(reason)}"
-                profile.notes.append(note)
-                log.warning("%s (%s): %s", endpoint or DEFAULT_ENDPOINT, model, note)
+        self._turn_off(
+            endpoint,
+            model,
+            "stream_options",
+            f"stream_options refused, no longer sent: {one_line(reason)}",
+        )
 
     def without_streaming_tools(self, endpoint: str | None, model: str) -> None:
         """Stop streaming requests that carry tools: the endpoint sent an empty stream
         for one. Their answers then come whole; requests without tools still stream."""
+        self._turn_off(
+            endpoint,
+            model,
+            "stream_with_tools",
+            "a streamed request with tools got an empty stream: not streamed again",
+        )
+
+    def _turn_off(self, endpoint: str | None, model: str, flag: str, note: str) -> None:
+        """Set the profile's ``flag`` false, noting and logging it once (the first
+        request to learn it; others that were in flight find it done)."""
         profile = self.get(endpoint, model)
         with self._lock:
-            if profile.stream_with_tools:
-                profile.stream_with_tools = False
-                note = "a streamed request with tools got an empty stream: not streamed again"
+            if getattr(profile, flag):
+                setattr(profile, flag, False)
                 profile.notes.append(note)
                 log.warning("%s (%s): %s", endpoint or DEFAULT_ENDPOINT, model, note)
 
