@@ -117,3 +117,51 @@ def test_the_live_panel_prints_whole_lines_above_it_and_shows_the_line_being_wri
     shown = capsys.readouterr().err
     assert "── s1 ──" in shown and "Rivers run" in shown and "to the sea." in shown
     assert progress.rows["s1"].note == ""  # text pieces are not progress messages
+
+
+ASKING_AGENTS = """
+from weft.agents import LLMAgent
+
+
+def approve(topic: str, ctx) -> str:
+    \"\"\"Ask a person whether the topic is fine.\"\"\"
+    return "approved" if ctx.ask(f"Write about {topic}?") == "yes" else "refused"
+
+
+agents = [
+    LLMAgent("writer", instructions="You write.", skills=["writing poems"], tools=[approve])
+]
+"""
+
+
+def test_a_resumed_ask_streams_as_the_ask_did(tmp_path: Path) -> None:
+    """``weft resume --stream`` of an ask shows the agents' text and the answer as they
+    come, as ``weft ask --stream`` does (it printed only the answer)."""
+    from weft.testing import tool_calls
+    from weft.testing.steps import ToolCall
+
+    (tmp_path / "team.py").write_text(ASKING_AGENTS)
+    scripted = ScriptedModel(
+        [
+            json_output(PLAN),
+            tool_calls(ToolCall("approve", {"topic": "rivers"}, id="c1")),
+            text(DRAFT),
+            text(FINAL),
+        ]
+    )
+    journal = str(tmp_path / "journal.db")
+    env = {"WEFT_HOME": str(tmp_path)}
+    with OpenAIServer(scripted) as server:
+        argv = ["ask", "A poem about rivers", "--agents", str(tmp_path / "team.py")]
+        argv += ["--no-memory", "--base-url", server.base_url, "--journal", journal, "--json"]
+        asked = CliRunner().invoke(cli, argv, env=env)
+        assert asked.exit_code == 1, asked.output
+        run_id = json.loads(asked.stdout)["run_id"]
+        resumed = CliRunner().invoke(
+            cli,
+            ["resume", run_id, "--answer", "s1=yes", "--journal", journal, "--stream"],
+            env={**env, "OPENAI_BASE_URL": server.base_url},
+        )
+    assert resumed.exit_code == 0, resumed.output
+    assert f"[s1]\n{DRAFT}\n[answer]\n{FINAL}" in resumed.stdout
+    assert resumed.stdout.rstrip().endswith(FINAL)

@@ -116,15 +116,18 @@ def resume_ask_run(
     again: str,
     engine: str = "weft",
     limits: dict[str, Any] | None = None,
+    stream: bool = False,
 ) -> None:
     """Finish the ask ``run_id`` whose ``record`` is in ``journal`` on ``engine``, within its
     budget or the ``limits`` given (``OrchestratorBudget`` field -> value, None: the ask's),
     print as ``weft ask`` does, and exit 1 unless it succeeded. The journal is closed on
-    the way out."""
+    the way out. ``stream``: the agents' text is shown as it comes, as ``weft ask`` shows it."""
     from weft.agents import llm_configured, model_defaults
+    from weft.agents.streaming import stream_text
     from weft.cli._ask_display import AskProgress
     from weft.cli._routers import capability_router
     from weft.cli._storage import open_tracer
+    from weft.cli._stream_display import RawText
     from weft.cli.ask import (
         _experience,
         _remote_agents,
@@ -171,11 +174,19 @@ def resume_ask_run(
         # the ask's experience memory: how the ask ends now replaces what it recorded
         experience = _experience(options.get("memory"), False) if options.get("learn") else None
         tracer = open_tracer()
+        live = sys.stderr.isatty()
         progress = (
             None
             if as_json
-            else AskProgress(live=sys.stderr.isatty(), cluster_rounds=record.cluster_rounds)
+            else AskProgress(
+                live=live,
+                cluster_rounds=record.cluster_rounds,
+                text=stream and live and sys.stdout.isatty(),
+            )
         )
+        listeners = [progress.on_event] if progress else []
+        if stream and (progress is None or progress.text is None):
+            listeners.append(RawText().on_event)  # the text to stdout, before the answer
 
         def took_over(lease: Any) -> None:
             why = lease.expiry_reason() or "its lease expired"
@@ -190,7 +201,7 @@ def resume_ask_run(
                     aggregator=LLMAggregator() if use_llm else ConcatAggregator(),
                     journal=journal,
                     tracer=tracer,
-                    listeners=[progress.on_event] if progress else (),
+                    listeners=listeners,
                     on_plan=progress.on_plan if progress else None,
                     concurrency=concurrency,
                     sync_cards=False,
@@ -207,7 +218,7 @@ def resume_ask_run(
                 )
 
         try:
-            with progress or contextlib.nullcontext():
+            with progress or contextlib.nullcontext(), stream_text(stream):
                 answer = asyncio.run(go())
         except KeyboardInterrupt:
             interrupted(journal, again, asked=run_id)

@@ -429,7 +429,7 @@ def resume_command(
             journal, record.run_id, ask, answers=answers,
             force=force, as_json=as_json, concurrency=concurrency, journal_mode=journal_mode,
             broker=broker, namespace=namespace, again=_again(journal_path, broker, namespace),
-            engine=engine, limits=limits,
+            engine=engine, limits=limits, stream=streamed,
         )  # fmt: skip
         return
     budget = workflow_ask_budget(journal, record.run_id, limits)  # a weft ask --workflow run's
