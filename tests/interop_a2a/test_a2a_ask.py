@@ -5,8 +5,9 @@ task ``input-required`` with the question, its choices in weft's metadata; the
 next message to the task is the answer. A workflow node calling an A2A agent
 (weft's or another vendor's) ends ``needs_input`` with the agent's question,
 and ``resume_run(answers=...)`` (``weft resume --answer``) finishes it: the
-node starts a new task and replays the answers, one turn each, as a local
-action replays its ``ctx.ask``s. Real Mosquitto for the MQTT leg.
+node sends the answer to the task it left waiting (saved in its
+``resume_state``); an agent that no longer has the task gets a new one and the
+answers replayed, one turn each. Real Mosquitto for the MQTT leg.
 """
 
 from __future__ import annotations
@@ -71,8 +72,9 @@ async def ask_and_answer(action: Any, tmp_path: Path) -> None:
     )
     assert done.state is RunState.SUCCEEDED, done.error
     assert done.outputs == {"done": {"text": "#12 refunded: Sorry!"}}
-    # the agent's action ran from its start each turn, with the answers so far
-    assert turns == [[], [], ["yes"], [], ["yes"], ["yes", "Sorry!"]]
+    # each resume sent its answer to the task left waiting: the agent's action was
+    # called once per turn, with the answers so far (no new task replaying them)
+    assert turns == [[], ["yes"], ["yes", "Sorry!"]]
 
 
 async def test_a_served_action_asks_over_http_and_is_answered_on_resume(tmp_path: Path) -> None:
@@ -130,6 +132,60 @@ async def test_a_foreign_agent_s_question_is_answered_on_resume(tmp_path: Path) 
             await action.aclose()
     assert done.state is RunState.SUCCEEDED, done.error
     assert done.nodes["book"].output == {"text": "booked for Friday"}
-    # the resumed node opened a new task and answered it: two turns of that task
-    (first_task, _, _), (task, _, text), (again, _, answer) = desk.turns
-    assert task == again != first_task and (text, answer) == ("a trip to Oslo", "Friday")
+    # the resumed node sent the answer to the task it had left waiting: two turns of one task
+    (task, _, text), (again, _, answer) = desk.turns
+    assert task == again and (text, answer) == ("a trip to Oslo", "Friday")
+
+
+class ForgetfulDeskServer(DeskServer):
+    """The desk, with a task store the test can empty (an agent restarted in between)."""
+
+    def app(self) -> Any:
+        from a2a.server.request_handlers import DefaultRequestHandler
+        from a2a.server.routes import create_agent_card_routes, create_jsonrpc_routes
+        from a2a.server.tasks import InMemoryTaskStore
+        from starlette.applications import Starlette
+
+        from weft.protocols.a2a import a2a_agent_card, a2a_interface
+        from weft.runtime.interop.a2a_validate import agent_card_proto
+
+        from .a2a_tools import echo
+
+        card = a2a_agent_card(
+            "desk", [echo.spec], interfaces=[a2a_interface(self.url)], streaming=True
+        )
+        card["skills"][0]["id"] = card["skills"][0]["name"] = "book"
+        proto = agent_card_proto(card)
+        self.store = InMemoryTaskStore()
+        handler = DefaultRequestHandler(
+            agent_executor=self.desk, task_store=self.store, agent_card=proto
+        )
+        routes = [*create_agent_card_routes(proto), *create_jsonrpc_routes(handler, rpc_url="/")]
+        return Starlette(routes=routes)
+
+
+async def test_an_agent_that_lost_the_waiting_task_gets_a_new_one_with_the_answers(
+    tmp_path: Path,
+) -> None:
+    from a2a.server.context import ServerCallContext
+
+    desk = TravelDesk()
+    async with ForgetfulDeskServer(desk) as server:
+        action = A2aAction(server.url, name="desk")
+        try:
+            wf = Workflow("trip")
+            wf.node("book", action, with_={"text": "a trip to Oslo"})
+            journal = Journal(tmp_path / "journal.db")
+            stopped = await run_workflow(wf, journal=journal, tracer=False)
+            assert stopped.state is RunState.NEEDS_INPUT
+            ((lost, _, _),) = desk.turns
+            await server.store.delete(lost, ServerCallContext())
+            done = await resume_run(
+                stopped.run_id, journal=journal, definition=wf, answers={"book": "Friday"}
+            )
+        finally:
+            await action.aclose()
+    assert done.state is RunState.SUCCEEDED, done.error
+    assert done.nodes["book"].output == {"text": "booked for Friday"}
+    (_, _, _), (task, _, text), (again, _, answer) = desk.turns
+    assert task == again != lost and (text, answer) == ("a trip to Oslo", "Friday")

@@ -38,6 +38,23 @@ from weft.protocols.streaming import delta_data
 
 _log = logging.getLogger(__name__)
 
+#: ``resume_state`` of a ``needs_input`` result: the task left waiting, and how many of
+#: the call's answers it was given.
+WAITING_TASK = "a2a_task"
+ANSWERED = "answered"
+
+
+def _task_gone(result: ActionResult) -> bool:
+    """Whether a failed answer turn failed because the agent no longer has the task
+    (A2A's TaskNotFound, or a task already ended): only then may it start anew."""
+    error = result.error
+    text = f"{error.type} {error.message}" if error else ""
+    lowered = text.lower()
+    return any(
+        mark in lowered
+        for mark in ("tasknotfound", "task not found", "-32001", "terminal state", "-32002")
+    )
+
 
 @dataclass(frozen=True)
 class TurnOf:
@@ -161,13 +178,18 @@ class A2aCardAction:
         """Call the agent (``_invoke``); the result, whatever its state, names ``where``.
 
         A task that wants input is answered from ``call.answers`` (``weft resume
-        --answer``), one turn of the same task per answer, in order: a resumed
-        node starts a new task and replays them, as a local action replays its
-        ``ctx.ask``s. When the answers run out the result is ``needs_input``
-        with the agent's question, numbered by how many were answered.
+        --answer``), one turn of the same task per answer, in order. The
+        ``needs_input`` result saves the task it left waiting (``resume_state``),
+        so a resumed node sends the new answer to that task: the agent goes on
+        where it stopped. When the agent no longer has the task (restarted, or
+        it expired), the node starts a new task and replays the answers, as a
+        local action replays its ``ctx.ask``s. When the answers run out the
+        result is ``needs_input`` with the agent's question, numbered by how
+        many were answered.
         """
-        result = await self._invoke(call, ctx)
-        answered = 0
+        result, answered = await self._continued(call, ctx)
+        if result is None:
+            result, answered = await self._invoke(call, ctx), 0
         while result.state is ActionState.NEEDS_INPUT and answered < len(call.answers):
             task = result.error.details.get(TASK_DETAILS) if result.error else None
             if not isinstance(task, dict):
@@ -177,9 +199,37 @@ class A2aCardAction:
             answered += 1
         if result.state is ActionState.NEEDS_INPUT and result.error is not None:
             result.error.details["index"] = answered
+            task = result.error.details.get(TASK_DETAILS)
+            if isinstance(task, dict):
+                result.resume_state = {WAITING_TASK: task, ANSWERED: answered}
         if result.agent is None:
             result.agent = self.where
         return result
+
+    async def _continued(
+        self, call: ActionCall, ctx: ActionContext
+    ) -> tuple[ActionResult | None, int]:
+        """The next answer sent to the task a resumed call left waiting, and how many
+        answers that makes; ``(None, 0)`` when there is no such task or the agent no
+        longer has it (the call then starts a new task)."""
+        state = call.resume_state or {}
+        task, answered = state.get(WAITING_TASK), state.get(ANSWERED)
+        if not isinstance(task, dict) or not isinstance(answered, int):
+            return None, 0
+        if not 0 <= answered < len(call.answers):
+            return None, 0
+        arguments = {**answer_arguments(call.answers[answered]), TASK_DETAILS: task}
+        result = await self._invoke(call.model_copy(update={"arguments": arguments}), ctx)
+        if result.state in (ActionState.OK, ActionState.NEEDS_INPUT) or not _task_gone(result):
+            return result, answered + 1
+        _log.warning(
+            "%s: task %s is no longer waiting at the agent (%s); starting a new task and "
+            "replaying the answers",
+            self._name,
+            task.get("taskId"),
+            result.error.message if result.error else result.state.value,
+        )
+        return None, 0
 
     async def _invoke(self, call: ActionCall, ctx: ActionContext) -> ActionResult:
         """One call over the transport: never raises for a failed call."""
