@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from weft.runtime.tracing.analysis import SpanTree, critical_path, lane_of, pack_rows
@@ -99,3 +100,42 @@ def test_overlapping_spans_get_separate_rows_and_later_ones_reuse_free_rows() ->
         "z".ljust(16, "0"): 0,
         "w".ljust(16, "0"): 1,
     }
+
+
+def test_an_agents_sequential_model_and_tool_calls_are_all_on_the_path() -> None:
+    agent = node("agent", 0, 10)
+    spans = [
+        run_span(10),
+        agent,
+        node("chat-1", 0.1, 3, parent=agent.span_id, kind="llm"),
+        node("lookup", 3.1, 6, parent=agent.span_id, kind="call"),
+        node("chat-2", 6.1, 9.9, parent=agent.span_id, kind="llm"),
+    ]
+    assert names(critical_path(spans), spans) == ["wf", "agent", "chat-1", "lookup", "chat-2"]
+
+
+def test_only_the_slowest_of_an_agents_parallel_tool_calls_is_on_the_path() -> None:
+    agent = node("agent", 0, 10)
+    spans = [
+        run_span(10),
+        agent,
+        node("chat-1", 0.1, 3, parent=agent.span_id, kind="llm"),
+        node("quick", 3.1, 4, parent=agent.span_id, kind="call"),
+        node("slow", 3.1, 6, parent=agent.span_id, kind="call"),
+        node("chat-2", 6.1, 9.9, parent=agent.span_id, kind="llm"),
+    ]
+    assert names(critical_path(spans), spans) == ["wf", "agent", "chat-1", "slow", "chat-2"]
+
+
+def test_a_loop_whose_passes_were_read_back_from_the_journal_ends() -> None:
+    """Zero-length passes within the clock tolerance of each other end "before" each other."""
+    graph = {
+        "nodes": [{"name": n, "action": n, "foreach": False} for n in ("write", "review")],
+        "edges": [["write", "review"]],
+        "loops": [["review", "write"]],
+    }
+    passes = [("write", 0.10000), ("review", 0.10002), ("write#1", 0.10004), ("review#1", 0.10006)]
+    spans = [run_span(1, graph)] + [
+        replace(node(key, at, at), name=key.split("#")[0], node=key) for key, at in passes
+    ]
+    assert names(critical_path(spans), spans) == ["wf", "write", "review", "write", "review"]

@@ -14,10 +14,12 @@ with ``--full`` every message and the whole reply.
 
 from __future__ import annotations
 
+import shlex
 from typing import Any
 
 from rich.text import Text
 
+from weft.cli._display import answer_text
 from weft.runtime.tracing.span_text import (
     error_line,
     llm_messages,
@@ -30,13 +32,20 @@ from weft.runtime.tracing.span_text import (
 EXCERPT_CHARS = 160
 
 
-def span_notes(span: Any, *, full: bool, seen: set[str], parent: Any = None) -> list[Text]:
+def span_notes(
+    span: Any, *, full: bool, seen: set[str], parent: Any = None, waiting: str | None = None
+) -> list[Text]:
     """The lines to print under ``span``; ``seen`` holds the frames of the tracebacks printed.
 
     An agent's own span of a call that failed with the error its caller's
     span already shows (``parent``) says nothing more: it is the same failure.
+    A span that stopped to ask a person shows the question, not an error;
+    ``waiting`` is the id of the run when it still waits for this answer, to
+    print the command that gives it.
     """
     notes: list[Text] = []
+    if span.status == "needs_input":
+        return _question(span, waiting)
     if span.kind == "llm":
         notes.extend(_exchange(span, full))
     if span.kind == "team":
@@ -136,6 +145,35 @@ def _team_move(span: Any) -> list[Text]:
     if waits:
         line.append(f"  waits for {', '.join(map(str, waits))}", style="dim")
     return [line]
+
+
+def _question(span: Any, waiting: str | None) -> list[Text]:
+    """``? Publish the draft?  (one of: yes, no)`` and, while the run waits, how to answer."""
+    error = span.attributes.get("error")
+    if hasattr(error, "model_dump"):  # an in-memory span's ErrorInfo
+        error = error.model_dump()
+    if not isinstance(error, dict):  # a run span: its nodes say what they ask
+        return []
+    found = error.get("details")
+    details: dict[str, Any] = found if isinstance(found, dict) else {}
+    question = details.get("question")
+    choices = details.get("choices") if isinstance(details.get("choices"), list) else None
+    if not isinstance(question, str):  # an A2A agent's own words, or a node whose items ask
+        question = str(error.get("message") or "waiting for an answer")
+    line = Text(f"? {question}", style="magenta")
+    if choices:
+        line.append(f"  (one of: {', '.join(map(answer_text, choices))})", style="magenta")
+    notes = [line]
+    if waiting is not None and span.kind == "node":
+        key = span.node or span.name
+        value = answer_text(choices[0]) if choices else "ANSWER"
+        notes.append(
+            Text(
+                f"answer with: weft resume {waiting} --answer {shlex.quote(f'{key}={value}')}",
+                style="yellow",
+            )
+        )
+    return notes
 
 
 def _frames(stack: str) -> str:

@@ -14,6 +14,7 @@ skipped branch is not mistaken for a missing one.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from rich.text import Text
@@ -32,6 +33,10 @@ from weft.runtime.tracing.analysis import (
 
 #: Marks the spans on the critical path.
 CRITICAL_MARK = "★"
+#: Marks a span that stopped to ask a person: waiting, not failed.
+ASK_MARK = "?"
+#: The end of a loop pass's node key: ``review#1`` is review's second pass.
+_PASS_KEY = re.compile(r"#(\d+)$")
 #: Foreach items listed per node unless ``--items`` says otherwise.
 DEFAULT_ITEMS = 10
 
@@ -91,7 +96,13 @@ class ShowTree:
     """Builds the rich tree of one run; ``items`` foreach items per node (0: all)."""
 
     def __init__(
-        self, spans: list[Any], *, depth: int | None, full: bool, items: int = DEFAULT_ITEMS
+        self,
+        spans: list[Any],
+        *,
+        depth: int | None,
+        full: bool,
+        items: int = DEFAULT_ITEMS,
+        run_id: str | None = None,
     ) -> None:
         self.tree = SpanTree.build(spans)
         self.critical = set(critical_path(self.tree))
@@ -99,6 +110,28 @@ class ShowTree:
         self.full = full
         self.items = items
         self.tracebacks: set[str] = set()
+        latest = self.tree.run_span()
+        #: The run whose questions still wait for answers (its latest attempt stopped on them).
+        self.waiting = latest if latest is not None and latest.status == "needs_input" else None
+        self.run_id = run_id
+        self.looped = {
+            _PASS_KEY.sub("", s.node) for s in spans if s.node and _PASS_KEY.search(s.node)
+        }
+
+    def _in_waiting_run(self, span: Any) -> bool:
+        """Whether ``span`` is part of the run attempt that still waits for answers."""
+        if self.waiting is None:
+            return False
+        root: Any | None = span
+        while root is not None and root.parent_id is not None:
+            root = self.parent_of(root)
+        return root is self.waiting
+
+    def _waits(self, span: Any) -> str | None:
+        """The run id to answer ``span``'s question with, if the run still waits for it."""
+        if self.run_id is None or span.status != "needs_input":
+            return None
+        return self.run_id if self._in_waiting_run(span) else None
 
     def parent_of(self, span: Any) -> Any | None:
         return self.tree.by_id.get(span.parent_id) if span.parent_id is not None else None
@@ -112,9 +145,20 @@ class ShowTree:
         text.append(span.name, style="bold" if span.kind in ("run", "node") else "")
         if _is_item(span, parent):
             text.append(f" [{item_index(span)}]", style="bold")
+        passes = _pass_of(span)
+        looped = passes > 1 or _PASS_KEY.sub("", span.node or "") in self.looped
+        if span.kind == "node" and passes > 1:
+            text.append(f"#{passes - 1}", style="bold")  # as the journal keys the pass
         text.append(f"  {span.kind}", style="dim")
+        if span.kind == "node" and looped:
+            text.append(f"  pass {passes}", style="cyan")
         text.append(f"  {duration_text(span.end - span.start)}")
-        text.append(f"  {span.status}", style=STYLE.get(span.status, "white"))
+        if span.status == "needs_input":
+            # A resumed run's earlier attempt was answered: it asked, it no longer waits.
+            state = "waiting for an answer" if self._in_waiting_run(span) else "asked a person"
+            text.append(f"  {ASK_MARK} {state}", style=STYLE["needs_input"])
+        else:
+            text.append(f"  {span.status}", style=STYLE.get(span.status, "white"))
         prompt, completion = tokens_of(span)
         if prompt or completion:
             text.append(f"  tokens {prompt}/{completion}", style="cyan")
@@ -157,7 +201,11 @@ class ShowTree:
     def _add(self, parent: Tree, span: Any, level: int, *, not_run: bool = False) -> None:
         branch = parent.add(self.label(span))
         for note in span_notes(
-            span, full=self.full, seen=self.tracebacks, parent=self.parent_of(span)
+            span,
+            full=self.full,
+            seen=self.tracebacks,
+            parent=self.parent_of(span),
+            waiting=self._waits(span),
         ):
             branch.add(note)
         kids = self.tree.kids(span)
@@ -229,6 +277,12 @@ class ShowTree:
             style="dim",
         )
         return shown, summary
+
+
+def _pass_of(span: Any) -> int:
+    """Which pass of its loop a node span is, counting from 1 (key ``review#1`` is pass 2)."""
+    match = _PASS_KEY.search(span.node or "")
+    return int(match.group(1)) + 1 if match else 1
 
 
 def _index_list(indexes: list[int], most: int = 12) -> str:

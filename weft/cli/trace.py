@@ -151,7 +151,7 @@ def show_command(
     heading.append(f"  {run.workflow or ''}  ")
     heading.append(run.state, style=STYLE.get(run.state, "white"))
     heading.append(f"  {duration_text(run.duration)}  {run.span_count} spans")
-    root = ShowTree(spans, depth=depth, full=full, items=items).render(heading)
+    root = ShowTree(spans, depth=depth, full=full, items=items, run_id=run.run_id).render(heading)
     tty = sys.stdout.isatty()
     # Piped, lines are never cut or wrapped: a long error or message stays whole for grep.
     console = Console(highlight=False, soft_wrap=not tty, width=None if tty else 10_000)

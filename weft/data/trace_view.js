@@ -558,7 +558,9 @@
     document.getElementById("detail-body").hidden = false;
     var a = s.attributes || {};
     setField("kind", s.kind);
-    setField("status", s.status);
+    // A question to a person is no failure: say what it asks instead of showing an error.
+    var asked = s.status === "needs_input" && a.error && a.error.details ? a.error.details.question : null;
+    setField("status", asked ? "needs_input · asks: " + asked : s.status);
     setField("lane", s.lane === null ? "run" : s.lane);
     setField("node", s.node);
     setField("item", g ? s.item + " of " + g.count + " in " + g.name : null);
@@ -578,7 +580,7 @@
     setField("parent_id", s.parent);
     setField("input", s.kind === "llm" ? transcript(a.input) : a.input);
     setField("output", s.kind === "llm" ? transcript(a.output) : a.output);
-    var hasError = a.error !== undefined && a.error !== null;
+    var hasError = a.error !== undefined && a.error !== null && s.status !== "needs_input";
     document.getElementById("detail-error-block").hidden = !hasError;
     setField("error", hasError ? errorText(a.error) : null);
     var rest = {};

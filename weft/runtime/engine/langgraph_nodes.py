@@ -168,6 +168,8 @@ class GraphNodes:
         self.prefix = prefix
         self.parent_id = parent_id
         self.tally = UsageTally()
+        #: Each node's latest outcome as its call made it: timing, attempts, usage, cache.
+        self.settled: dict[str, NodeOutcome] = {}
         self._calls: NodeCalls | None = None
         #: A foreach node's ``concurrency``: how many of its items run at once.
         self.item_limits = {
@@ -248,6 +250,7 @@ class GraphNodes:
     def _settled(self, slot: Slot, outcome: NodeOutcome) -> dict[str, Any]:
         """The state update of a node that ran (or was decided without a call)."""
         name = slot.node.name
+        self.settled[name] = outcome
         runs = {"runs": {name: slot.runs}}
         if outcome.state is NodeState.SUCCEEDED:
             return {"outputs": {name: outcome.output}, "states": {name: SUCCEEDED}, **runs}
@@ -496,7 +499,7 @@ async def execute(
         final, error = dict(final), f"node '{prefix}{exc.node}' failed: {exc.error.message}"
         final["states"] = {**final.get("states", {}), exc.node: FAILED}
         final["errors"] = {**final.get("errors", {}), exc.node: exc.error.model_dump()}
-    outcomes = node_outcomes(prepared, final)
+    outcomes = node_outcomes(prepared, final, nodes.settled)
     failed = [n for n in outcomes.values() if n.state is NodeState.FAILED]
     if failed and error is None:
         first = failed[0]

@@ -8,6 +8,7 @@ graph's step bound is here too: it is read off the compiled workflow.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from weft.protocols import ErrorInfo, NodeState
@@ -34,8 +35,19 @@ def step_limit(prepared: PreparedWorkflow) -> int:
 SKIPS = (SKIPPED, UPSTREAM_FAILED)
 
 
-def outcomes(prepared: PreparedWorkflow, state: dict[str, Any]) -> dict[str, NodeOutcome]:
-    """Every node's ``NodeOutcome`` from the final state (``PENDING`` for what never ran)."""
+def outcomes(
+    prepared: PreparedWorkflow,
+    state: dict[str, Any],
+    calls: Mapping[str, NodeOutcome] | None = None,
+) -> dict[str, NodeOutcome]:
+    """Every node's ``NodeOutcome`` from the final state (``PENDING`` for what never ran).
+
+    The state says what each node came to; ``calls`` (the outcomes the
+    node calls made, latest pass) adds what it does not keep — when the node
+    ran, its attempts, usage, span and agent, and whether its result was read
+    back from the journal — so a run's summary reads as on weft's engine.
+    """
+    calls = calls or {}
     kinds = {SUCCEEDED: NodeState.SUCCEEDED, FAILED: NodeState.FAILED}
     outcomes: dict[str, NodeOutcome] = {}
     for name in prepared.nodes:
@@ -52,7 +64,28 @@ def outcomes(prepared: PreparedWorkflow, state: dict[str, Any]) -> dict[str, Nod
             error=ErrorInfo.model_validate(error) if done == FAILED else None,
             reason=error.get("reason"),
         )
+        made = calls.get(name)
+        if made is not None and settled_state(made) == settled_kind(done):
+            outcome = outcomes[name]
+            outcome.key = made.key
+            outcome.attempts = made.attempts
+            outcome.usage = made.usage
+            outcome.started_at = made.started_at
+            outcome.finished_at = made.finished_at
+            outcome.cached = made.cached
+            outcome.span_id = made.span_id
+            outcome.agent = made.agent
     return outcomes
+
+
+def settled_state(outcome: NodeOutcome) -> str:
+    """Whether a call's outcome ``succeeded`` or not, as the graph's state records it."""
+    return SUCCEEDED if outcome.state is NodeState.SUCCEEDED else FAILED
+
+
+def settled_kind(done: str | None) -> str | None:
+    """The graph state's word for a node that ran, else None (skipped, never reached)."""
+    return done if done in (SUCCEEDED, FAILED) else None
 
 
 def declared_outputs(prepared: PreparedWorkflow, state: dict[str, Any]) -> dict[str, Any]:

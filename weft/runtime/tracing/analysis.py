@@ -161,15 +161,27 @@ def critical_path(spans: Iterable[SpanRecord] | SpanTree) -> list[str]:
 
 
 def _chain(tree: SpanTree, parent: SpanRecord, preds: dict[str, set[str]] | None) -> list[str]:
+    """The critical chain among ``parent``'s children, each followed into its own children.
+
+    Children that are nodes step back along the workflow's edges (``preds``);
+    other children (an agent's model requests and tool calls, a node's
+    attempts, foreach items) step back by time alone, so an agent's
+    sequential model call → tool call → model call is one chain, not just the
+    last request. A span is taken once and only if it started no later than
+    the one before it: a loop's passes name each other as predecessors, and
+    spans of zero length (results read back from the journal after a resume)
+    end "before" each other within the clock tolerance both ways, which made
+    this walk go round forever.
+    """
     children = tree.kids(parent)
     if not children:
         return []
     nodes = [c for c in children if c.kind == "node"]
     if not nodes:
-        last = max(children, key=lambda s: s.end)
-        return [last.span_id, *_chain(tree, last, None)]
+        nodes, preds = children, None
     current = max(nodes, key=lambda s: s.end)
     chain = [current]
+    taken = {current.span_id}
     # By name, so that a step looks only at the node's predecessors: scanning every node
     # at every step made a 10,000-node run's path take a second. Ties go to the earlier
     # child, as a scan in child order would.
@@ -180,11 +192,18 @@ def _chain(tree: SpanTree, parent: SpanRecord, preds: dict[str, set[str]] | None
     while True:
         allowed = preds.get(_local_name(current)) if preds is not None else None
         pool = nodes if allowed is None else [n for a in allowed for n in named.get(a, ())]
-        earlier = [n for n in pool if n is not current and n.end <= current.start + _EPSILON]
+        earlier = [
+            n
+            for n in pool
+            if n.span_id not in taken
+            and n.end <= current.start + _EPSILON
+            and n.start <= current.start
+        ]
         if not earlier:
             break
         current = max(earlier, key=lambda s: (s.end, -position[id(s)]))
         chain.append(current)
+        taken.add(current.span_id)
     chain.reverse()
     path: list[str] = []
     for node in chain:
