@@ -408,7 +408,7 @@ async def test_a_foreign_streaming_agent_s_status_texts_and_artifact_chunks(
 ) -> None:
     """Another vendor's stream: working statuses with text only (no weft metadata) are
     progress without a fraction; artifact chunks are streamed text, in order with the
-    statuses, and are joined (``append``) into the output."""
+    statuses, and their text continues (``append``) into the output, as it was streamed."""
     address = unique_address("desk")
     methods: list[str] = []
 
@@ -434,9 +434,10 @@ async def test_a_foreign_streaming_agent_s_status_texts_and_artifact_chunks(
         return [
             status("TASK_STATE_WORKING"),
             status("TASK_STATE_WORKING", "searching flights"),
-            chunk("Oslo", False),
+            chunk("Oslo, ", False),
             status("TASK_STATE_WORKING", "holding a seat"),
-            chunk("Friday", True),
+            chunk("Fri", True),
+            chunk("day", True),
             status("TASK_STATE_COMPLETED"),
         ]
 
@@ -452,9 +453,10 @@ async def test_a_foreign_streaming_agent_s_status_texts_and_artifact_chunks(
     assert methods == [wire.SEND_STREAMING_MESSAGE]
     assert recorder.reports == [
         ("searching flights", None, {}),
-        ("", None, {"stream": "text", "delta": "Oslo"}),
+        ("", None, {"stream": "text", "delta": "Oslo, "}),
         ("holding a seat", None, {}),
-        ("", None, {"stream": "text", "delta": "Friday"}),
+        ("", None, {"stream": "text", "delta": "Fri"}),
+        ("", None, {"stream": "text", "delta": "day"}),
     ]
     assert result.ok, result.error
-    assert result.output == {"text": "Oslo\nFriday"}
+    assert result.output == {"text": "Oslo, Friday"}  # the pieces of one text, as streamed

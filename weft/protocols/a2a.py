@@ -537,12 +537,24 @@ class TaskStream:
 
     @staticmethod
     def _add_artifact(task: dict[str, Any], artifact: dict[str, Any], append: bool) -> None:
+        """Keep ``artifact``, or add its parts to the one with its id (``append``).
+
+        An appended text part continues the text part before it: a streamed answer
+        comes as pieces of one text (tokens, words), so the output reads as the
+        stream did (``"Oslo, " + "Friday"``), not as lines joined by
+        ``parts_to_value``.
+        """
         artifacts: list[dict[str, Any]] = task.setdefault("artifacts", [])
         key = artifact.get("artifactId")
         for i, held in enumerate(artifacts):
             if key and held.get("artifactId") == key:
                 if append:
-                    parts = [*(held.get("parts") or []), *(artifact.get("parts") or [])]
+                    parts = [dict(p) for p in held.get("parts") or []]
+                    for part in artifact.get("parts") or []:
+                        if parts and "text" in parts[-1] and set(part) == {"text"}:
+                            parts[-1]["text"] = f"{parts[-1]['text']}{part['text']}"
+                        else:
+                            parts.append(dict(part))
                     artifacts[i] = {**held, "parts": parts}
                 else:
                     artifacts[i] = artifact
