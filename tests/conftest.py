@@ -174,6 +174,7 @@ MARKS: dict[str, tuple[str, ...]] = {
     "runtime/test_journal_crash.py": ("slow",),
     "cli/test_secrets_cli.py": ("slow",),
     "llm/test_llm_yaml_actions.py": ("slow",),
+    "llm/test_llm_yaml_routing.py": ("slow", "chroma"),
     "traces/test_trace_writer.py": ("slow",),
 }
 

@@ -159,3 +159,98 @@ def test_a_tool_the_file_does_not_define_is_asked_of_the_broker_s_agents(tmp_pat
     text_ = path.read_text().replace("actions:\n", 'actions:\n  notes: {mcp: "notes-server"}\n')
     path.write_text(text_)
     assert unresolved_actions(path) == {"translate"}
+
+
+NOTE_SCHEMA = """\
+      output_schema:
+        title: Note
+        type: object
+        properties:
+          title: {type: string}
+          words: {type: integer, minimum: 1}
+        required: [title, words]
+        additionalProperties: false
+"""
+
+
+def test_output_schema_answers_json_that_fits_and_a_misfit_is_re_asked_with_the_error(
+    tmp_path: Path,
+) -> None:
+    path = write_workflow(tmp_path, tools="", extra=NOTE_SCHEMA + "      max_repairs: 1\n")
+    model = ScriptedModel(
+        [
+            text('{"title": "Heat pumps", "words": "four"}'),
+            text('{"title": "Heat pumps", "words": 4}'),
+        ]
+    )
+    with OpenAIServer(model) as server:
+        done = weft(
+            "run", str(path), "--json", env={"OPENAI_BASE_URL": server.base_url, "WEFT_MODEL": "m"}
+        )
+    assert done.returncode == 0, done.stderr
+    assert {"title": "Heat pumps", "words": 4} in json.loads(done.stdout)["outputs"].values()
+    model.assert_complete()
+    first, second = model.requests
+    assert first.response_format is not None
+    sent = first.response_format["json_schema"]
+    assert sent["name"] == "Note"
+    assert sent["schema"]["properties"]["words"]["type"] == "integer"
+    repair = second.last_user_text
+    assert "rejected" in repair and "words" in repair and "integer" in repair
+
+
+def test_a_reply_that_never_fits_the_schema_fails_after_max_repairs(tmp_path: Path) -> None:
+    path = write_workflow(tmp_path, tools="", extra=NOTE_SCHEMA + "      max_repairs: 0\n")
+    model = ScriptedModel([text('{"title": "Heat pumps"}')])
+    with OpenAIServer(model) as server:
+        done = weft(
+            "run", str(path), "--json", env={"OPENAI_BASE_URL": server.base_url, "WEFT_MODEL": "m"}
+        )
+    assert done.returncode != 0
+    assert "Traceback" not in done.stderr
+    assert "InvalidOutput" in done.stdout + done.stderr
+    assert "'words' is a required property" in done.stdout + done.stderr
+    assert len(model.requests) == 1
+
+
+def test_an_output_schema_that_is_no_json_schema_is_an_error_at_its_line(tmp_path: Path) -> None:
+    bad = NOTE_SCHEMA.replace("{type: integer, minimum: 1}", "{type: integr}")
+    path = write_workflow(tmp_path, tools="", extra=bad)
+    with pytest.raises(DefinitionError) as caught:
+        compile_workflow(path)
+    message = str(caught.value)
+    assert f"{path}:{line_of(path, 'words: {type: integr}')}:" in message
+    assert "action 'writer'" in message
+    assert "output_schema" in message and "'integr'" in message
+
+
+def test_skills_and_description_make_the_agent_s_capability_card(tmp_path: Path) -> None:
+    path = write_workflow(tmp_path, extra='      skills: ["write notes", "summarise"]\n')
+    card = compile_workflow(path).registry.get("writer").spec.card
+    assert card is not None
+    assert card.skills == ["write notes", "summarise"]
+    assert card.description == "Writes notes."
+
+
+def test_tool_choice_naming_no_tool_of_the_agent_is_an_error_at_its_line(tmp_path: Path) -> None:
+    path = write_workflow(tmp_path, extra="      tool_choice: cuont\n")
+    with pytest.raises(DefinitionError) as caught:
+        compile_workflow(path)
+    message = str(caught.value)
+    assert f"{path}:{line_of(path, 'tool_choice')}:" in message
+    assert "action 'writer'" in message
+    assert "'cuont'" in message and "did you mean count" in message
+
+
+def test_tool_choice_naming_a_tool_is_sent_on_the_first_turn(tmp_path: Path) -> None:
+    path = write_workflow(tmp_path, extra="      tool_choice: count\n      stream: false\n")
+    model = ScriptedModel([tool_call("count", {"text": "a b"}), text("2 words.")])
+    with OpenAIServer(model) as server:
+        done = weft(
+            "run", str(path), "--json", env={"OPENAI_BASE_URL": server.base_url, "WEFT_MODEL": "m"}
+        )
+    assert done.returncode == 0, done.stderr
+    first, second = model.requests
+    assert first.body["tool_choice"] == {"type": "function", "function": {"name": "count"}}
+    assert second.body["tool_choice"] == "auto"
+    assert not first.body.get("stream")

@@ -12,7 +12,8 @@ bus like any tool. Per call it runs a bounded tool loop:
    ``ctx.invoke`` and feed each result back as a ``tool`` message; a failed
    tool, unknown tool or malformed arguments become an error message the
    model can react to, never an exception;
-3. stop at a reply without tool calls; with ``output_type`` the reply must be
+3. stop at a reply without tool calls; with ``output_type`` (a pydantic class
+   or a JSON Schema dict, ``weft.agents.output_contract``) the reply must be
    JSON that validates against it (one bounded repair re-ask by default).
 
 Usage in the result counts this agent's own model requests only: the runtime
@@ -39,8 +40,6 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from pydantic import BaseModel
-
 from weft.agents.answering import Answering
 from weft.agents.chat_model import (
     ChatModel,
@@ -55,13 +54,9 @@ from weft.agents.langgraph_action import from_langgraph, is_langgraph_graph
 from weft.agents.llm_resume import SavedConversation, agent_setup, saved_conversation
 from weft.agents.llm_tool_calls import calls_of, run_turn, tool_message  # noqa: F401 (public)
 from weft.agents.openai_tools import ToolSet
+from weft.agents.output_contract import OutputType, output_contract
 from weft.agents.streaming import wants_stream
-from weft.agents.structured import (
-    StructuredOutputError,
-    parse_structured,
-    repair_prompt,
-    response_format_for,
-)
+from weft.agents.structured import StructuredOutputError, repair_prompt
 from weft.agents.tool import tool as make_tool
 from weft.protocols import (
     Action,
@@ -163,7 +158,8 @@ class LLMAgent:
     (or a whole ``settings``) fix the model; left unset they resolve at call
     time (``model_defaults()``, then ``WEFT_MODEL``/``OPENAI_BASE_URL``/
     ``OPENAI_API_KEY``). ``tools`` are the actions offered to the model, by
-    name or as objects (see the module docstring). ``input_schema`` +
+    name or as objects (see the module docstring). ``output_type`` (a pydantic
+    class or a JSON Schema dict) makes the answer validated JSON. ``input_schema`` +
     ``render_input`` replace the default ``{task, context}`` input. ``skills``
     feed the capability card used for routing. ``trace_content=False`` keeps
     the messages and replies out of this agent's ``llm`` spans (``None``:
@@ -199,7 +195,7 @@ class LLMAgent:
         max_tokens: int | None = None,
         settings: ModelSettings | None = None,
         tools: Sequence[Any] = (),
-        output_type: type[BaseModel] | None = None,
+        output_type: OutputType | None = None,
         input_schema: dict[str, Any] | None = None,
         render_input: Callable[[Mapping[str, Any]], str] | None = None,
         max_turns: int = 8,
@@ -247,7 +243,8 @@ class LLMAgent:
         self._render = render_input or (
             render_task if input_schema is None else lambda a: json.dumps(a, default=str)
         )
-        self._response_format = response_format_for(output_type) if output_type else None
+        self._output = output_contract(output_type) if output_type is not None else None
+        self._response_format = self._output.response_format if self._output else None
         summary = description or instructions.strip().split("\n\n")[0]
         self._spec = ActionSpec(
             name=name,
@@ -255,7 +252,7 @@ class LLMAgent:
             kind=kind,
             description=summary,
             input_schema=input_schema if input_schema is not None else TASK_INPUT_SCHEMA,
-            output_schema=output_type.model_json_schema() if output_type else {"type": "string"},
+            output_schema=self._output.schema if self._output else {"type": "string"},
             card=card or CapabilityCard(agent_id=name, description=summary, skills=list(skills)),
         )
 
@@ -298,7 +295,7 @@ class LLMAgent:
             resolve_settings(self.settings).model,
             self.instructions,
             toolset,
-            self.output_type.model_json_schema() if self.output_type else None,
+            self._output.schema if self._output else None,
         )
         saved = saved_conversation(
             call.resume_state,
@@ -397,10 +394,10 @@ class LLMAgent:
             if refusal:
                 return ActionResult.failure(call.call_id, "Refused", f"{self.name}: {refusal}")
             content = message.content or ""
-            if self.output_type is None:
+            if self._output is None:
                 return ActionResult.success(call.call_id, content)
             try:
-                value = parse_structured(content, self.output_type)
+                value = self._output.parse(content)
             except StructuredOutputError as exc:
                 if repairs >= self.max_repairs:
                     return ActionResult.failure(
@@ -412,7 +409,7 @@ class LLMAgent:
                 messages.append({"role": "assistant", "content": content})
                 messages.append({"role": "user", "content": repair_prompt(exc)})
                 continue
-            return ActionResult.success(call.call_id, value.model_dump(mode="json"))
+            return ActionResult.success(call.call_id, value)
         return ActionResult.failure(
             call.call_id,
             "MaxTurnsExceeded",

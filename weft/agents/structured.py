@@ -113,11 +113,12 @@ def embedded_object(text: str, *, tries: int = 8) -> dict[str, Any] | None:
     return None
 
 
-def parse_structured(content: str | None, model: type[M]) -> M:
-    """Parse and validate a reply; raises ``StructuredOutputError`` saying what is wrong."""
+def parse_json(content: str | None) -> Any:
+    """The JSON value of a reply (fences stripped, else the first object in its prose);
+    ``StructuredOutputError`` (``malformed_json``) when there is none."""
     text = strip_fences(content or "")
     try:
-        data = json.loads(text)
+        return json.loads(text)
     except json.JSONDecodeError as exc:
         data = embedded_object(text)
         if data is None:
@@ -126,6 +127,12 @@ def parse_structured(content: str | None, model: type[M]) -> M:
                 "malformed_json",
                 f"the reply is not valid JSON ({exc.msg} at char {exc.pos}): {shown!r}",
             ) from None
+        return data
+
+
+def parse_structured(content: str | None, model: type[M]) -> M:
+    """Parse and validate a reply; raises ``StructuredOutputError`` saying what is wrong."""
+    data = parse_json(content)
     try:
         return model.model_validate(data)
     except ValidationError as exc:

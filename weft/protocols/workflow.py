@@ -291,8 +291,10 @@ class LlmActionSpec(BaseModel):
     It becomes a ``weft.agents.LLMAgent`` named after its entry: input
     ``{task, context?}``, output the model's text. Settings left out resolve
     when the agent calls its model, as for any ``LLMAgent``: ``WEFT_MODEL``,
-    ``OPENAI_BASE_URL``, ``OPENAI_API_KEY``. Structured output is not offered
-    here: ``LLMAgent`` takes a pydantic class, not a JSON schema.
+    ``OPENAI_BASE_URL``, ``OPENAI_API_KEY``. With ``output_schema`` the output
+    is a JSON value that fits that JSON Schema instead of text. The schema and
+    ``tool_choice`` are checked when the workflow is loaded
+    (``weft.runtime.engine.llm_actions``), where their lines are known.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -318,6 +320,30 @@ class LlmActionSpec(BaseModel):
     max_tokens: int | None = Field(default=None, ge=1, description="Most tokens per answer.")
     max_turns: int = Field(
         default=8, ge=1, description="Model requests per call at most (tool rounds + answer)."
+    )
+    output_schema: dict[str, Any] | None = Field(
+        default=None,
+        description="A JSON Schema the answer must fit: the agent answers with that JSON value "
+        "(asked for with response_format where the endpoint takes it, re-asked with the error "
+        "when a reply does not fit).",
+    )
+    max_repairs: int = Field(
+        default=1, ge=0, description="Re-asks of a reply that does not fit 'output_schema'."
+    )
+    tool_choice: str | None = Field(
+        default=None,
+        description="Sent with the tools on the first turn: auto (default), required, none, "
+        "or the name of one of 'tools' to call first.",
+    )
+    stream: bool | None = Field(
+        default=None,
+        description="true streams every answer, false never (default: when someone reads it, "
+        "as 'weft run' on a terminal).",
+    )
+    skills: list[str] = Field(
+        default_factory=list,
+        description="What the agent can do, for its capability card (with the action's "
+        "'description'), so capability routing ('weft ask') can pick it.",
     )
 
     @field_validator("api_key_env")

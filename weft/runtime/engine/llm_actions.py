@@ -9,15 +9,22 @@ them at their line:
   a secret at once, so no journal entry, trace or log line holds it);
 - every name in ``tools`` is an action of the workflow (once all of the
   file's actions, the caller's and those of MCP servers are known), with
-  close names suggested and the known ones listed.
+  close names suggested and the known ones listed;
+- ``output_schema`` is a valid JSON Schema (the error is placed at the line
+  of the part that is wrong), and ``tool_choice`` is auto, required, none or
+  one of the entry's ``tools``.
 """
 
 from __future__ import annotations
 
 import difflib
 import os
+from typing import Any
+
+from jsonschema import SchemaError
 
 from weft.agents import LLMAgent
+from weft.agents.output_contract import check_json_schema
 from weft.protocols import ActionRef, DefinitionError, Location, WorkflowSpec, locate
 from weft.runtime.engine.action_table import ActionTable
 from weft.runtime.support.secrets import secret
@@ -26,13 +33,20 @@ __all__ = ["check_llm_tools", "llm_action"]
 
 #: How many known action names an unknown tool's error lists at most.
 _LISTED = 20
+#: The types a JSON Schema's ``type`` may name, listed when it names another.
+_TYPES = ("array", "boolean", "integer", "null", "number", "object", "string")
 
 
 def llm_action(name: str, ref: ActionRef, spec: WorkflowSpec) -> LLMAgent:
-    """The agent the ``llm:`` entry ``name`` defines; ``DefinitionError`` at the
-    ``api_key_env`` line when the variable it names is not set."""
+    """The agent the ``llm:`` entry ``name`` defines; ``DefinitionError`` at the line
+    of ``api_key_env`` when the variable it names is not set, of the wrong part of
+    ``output_schema``, or of a ``tool_choice`` that is none of the entry's tools."""
     llm = ref.llm
     assert llm is not None
+    if llm.output_schema is not None:
+        _check_schema(name, llm.output_schema, spec)
+    if llm.tool_choice is not None:
+        _check_tool_choice(name, llm.tool_choice, llm.tools, spec)
     return LLMAgent(
         name,
         instructions=llm.instructions,
@@ -44,6 +58,47 @@ def llm_action(name: str, ref: ActionRef, spec: WorkflowSpec) -> LLMAgent:
         max_tokens=llm.max_tokens,
         tools=list(llm.tools),
         max_turns=llm.max_turns,
+        output_type=llm.output_schema,
+        max_repairs=llm.max_repairs,
+        tool_choice=llm.tool_choice or "auto",
+        stream=llm.stream,
+        skills=list(llm.skills),
+    )
+
+
+def _check_schema(name: str, schema: dict[str, Any], spec: WorkflowSpec) -> None:
+    try:
+        check_json_schema(schema)
+    except SchemaError as exc:
+        inner = list(exc.path)
+        shown = ".".join(str(p) for p in inner)
+        hint = f" (types: {', '.join(_TYPES)})" if inner and inner[-1] == "type" else ""
+        raise DefinitionError.single(
+            f"action '{name}': output_schema{': ' + shown if shown else ''}: "
+            f"not a valid JSON Schema: {exc.message}{hint}",
+            locate(spec.source, ("actions", name, "llm", "output_schema", *inner)),
+        ) from None
+
+
+def _check_tool_choice(name: str, choice: str, tools: list[str], spec: WorkflowSpec) -> None:
+    if choice in ("auto", "none"):
+        return
+    if choice == "required":
+        if tools:
+            return
+        problem = "'required' makes the model call a tool, but the agent has no 'tools'"
+    elif choice in tools:
+        return
+    else:
+        close = difflib.get_close_matches(choice, tools, n=3)
+        hint = f"did you mean {', '.join(close)}? " if close else ""
+        problem = (
+            f"'{choice}' is neither auto, required, none nor one of the agent's tools "
+            f"({hint}tools: {', '.join(tools) or 'none'})"
+        )
+    raise DefinitionError.single(
+        f"action '{name}': tool_choice: {problem}",
+        locate(spec.source, ("actions", name, "llm", "tool_choice")),
     )
 
 
