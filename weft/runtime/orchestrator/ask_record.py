@@ -53,6 +53,9 @@ class AskRecord(BaseModel):
         default_factory=list, description="The subtask ids of each FoA channel, in order."
     )
     planner_usage: Usage = Field(default_factory=Usage, description="What planning spent.")
+    planning_s: float = Field(
+        default=0.0, ge=0, description="Seconds the ask planned: they count against max_time."
+    )
     budget: OrchestratorBudget | None = Field(
         default=None,
         description="The budget the ask was given; a resume is held to it, counting what the "

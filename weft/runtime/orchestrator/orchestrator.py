@@ -66,10 +66,10 @@ from weft.runtime.orchestrator.experience import ExperienceStore, NoExperience, 
 from weft.runtime.orchestrator.plan import OrchestratorBudget, Plan, PlanFailure
 from weft.runtime.orchestrator.plan_check import RejectedPlans, check_plan
 from weft.runtime.orchestrator.plan_hook import PlanHook, notify_plan
-from weft.runtime.orchestrator.planners import Planner, PlanRequest, checked_plan
-from weft.runtime.orchestrator.planning_time import within_time
+from weft.runtime.orchestrator.planners import Planner, PlanRequest
+from weft.runtime.orchestrator.planning_time import PlanChoice, within_time
 from weft.runtime.orchestrator.resume import Engine, take_ask
-from weft.runtime.orchestrator.reuse import experience_of, reuse_summary, trace_reuse
+from weft.runtime.orchestrator.reuse import experience_of, reuse_summary
 from weft.runtime.orchestrator.routing import (
     RouteChoice,
     SubtaskRouter,
@@ -81,7 +81,6 @@ from weft.runtime.orchestrator.run_support import (
     SpanSink,
     UnstartedRun,
     on_engine,
-    trace_note,
     trace_routes,
 )
 from weft.runtime.orchestrator.validator import PlanValidator
@@ -312,9 +311,10 @@ class Orchestrator:
             context=SpanSink(self.tracer, run_id, "plan", unstarted.plan_span),
         )
         notes: list[str] = []
+        choosing = PlanChoice(self.planner, self.fallback_planner, self.tracer, run_id, notes)
         plan, failures, planner_usage, recall = await within_time(
             self.budget.max_time,
-            self._choose_plan(recall, check, request, accepted, run_id, notes, unstarted),
+            choosing.choose(recall, check, request, accepted, unstarted.plan_span),
         )
         if plan is None:
             raise PlanningError(failures, planner_usage)
@@ -356,6 +356,7 @@ class Orchestrator:
             cluster_rounds=self.cluster_rounds,
             channels=[list(ids) for ids, _ in channels],
             planner_usage=planner_usage,
+            planning_s=time.time() - started,
             budget=self.budget,
             reused=recall.record if recall is not None else None,
             options=self.resume_options,
@@ -366,7 +367,7 @@ class Orchestrator:
             run_id,
             planner_usage,
             also=[saving(self.journal, run_id, record)] if self.journal is not None else [],
-            ran_s=time.time() - started,  # planning spent this much of the time budget
+            ran_s=record.planning_s,  # planning spent this much of the time budget
         )
         answer = self._answer(
             run_id, started, result, stopped, spent, planner_usage, failures, plan, choices
@@ -376,40 +377,6 @@ class Orchestrator:
             answer.reuse = reuse_summary(recall)
         await self._learn(task, plan, choices, answer, result, recall)
         return answer
-
-    async def _choose_plan(
-        self,
-        recall: Recall | None,
-        check: Any,
-        request: PlanRequest,
-        accepted: dict[str, list[RouteChoice]],
-        run_id: str,
-        notes: list[str],
-        unstarted: UnstartedRun,
-    ) -> tuple[Plan | None, list[PlanFailure], Usage, Recall | None]:
-        """The remembered plan, else the planner's, else the fallback planner's:
-        ``(plan or None, rejected answers, planning usage, the recall reused)``."""
-        plan, failures, planner_usage = await self._recalled_plan(
-            recall, check, run_id, notes, unstarted.plan_span
-        )
-        if plan is None:
-            recall = None
-            plan, failures, planner_usage = await checked_plan(self.planner, request, accepted)
-        model_failed = bool(failures) and failures[-1].kind == "model_error"
-        if plan is None and self.fallback_planner is not None and not model_failed:
-            primary = failures[-1] if failures else None
-            plan, more, spent = await checked_plan(self.fallback_planner, request, accepted)
-            failures += more
-            planner_usage = planner_usage.add(spent)
-            if plan is not None:
-                why = f" (last: {primary.kind}: {primary.message[:300]})" if primary else ""
-                notes.append(
-                    f"{type(self.planner).__name__} gave no acceptable plan after "
-                    f"{len(failures) - len(more)} answer(s){why}; planned with "
-                    f"{type(self.fallback_planner).__name__} instead"
-                )
-                trace_note(self.tracer, run_id, notes[-1], parent_id=unstarted.plan_span)
-        return plan, failures, planner_usage, recall
 
     def _channels(
         self, plan: Plan, routes: dict[str, str], router: SubtaskRouter
@@ -422,25 +389,6 @@ class Orchestrator:
             embedder=self.cluster_embedder,
         )
         return cluster_actions(found, routes, self.cluster_rounds)
-
-    async def _recalled_plan(
-        self, recall: Recall | None, check: Any, run_id: str, notes: list[str], plan_span: str
-    ) -> tuple[Plan | None, list[PlanFailure], Usage]:
-        """The remembered plan when it passes the check (no planner call), else None;
-        its ``memory`` span goes under ``plan_span``."""
-        if recall is None:
-            return None, [], Usage()
-        problems = await check(recall.plan)
-        trace_reuse(self.tracer, run_id, recall, problems, parent_id=plan_span)
-        if problems:
-            notes.append(f"memory record {recall.record} not reused: {'; '.join(problems)}")
-            return None, [], Usage()
-        notes.append(
-            f"reused the plan of memory record {recall.record} ({recall.why}); saved "
-            f"{recall.saved.llm_calls} LLM call(s), "
-            f"{recall.saved.prompt_tokens + recall.saved.completion_tokens} tokens"
-        )
-        return recall.plan, [], recall.spent  # a confirming call is part of planning
 
     async def _execute(
         self,

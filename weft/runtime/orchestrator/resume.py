@@ -165,7 +165,7 @@ def take_ask(
     elif engine != "weft":
         raise WeftError(f"unknown engine {engine!r}: weft or langgraph")
     limits = budget or record.budget or fallback_budget or OrchestratorBudget()
-    spent = spent_before(journal, run.run_id, record.planner_usage)
+    spent = spent_before(journal, run.run_id, record.planner_usage, record.planning_s)
     used_up = over_budget(limits, spent)
     if used_up is not None:
         raise BudgetUsedUp(run.run_id, *used_up)

@@ -50,12 +50,14 @@ class Spent:
     seconds: float
 
 
-def spent_before(journal: Journal, run_id: str, planner_usage: Usage) -> Spent:
-    """What the ask ``run_id`` spent so far, planning (``planner_usage``) included
-    (see the module docstring for what counts)."""
+def spent_before(
+    journal: Journal, run_id: str, planner_usage: Usage, planning_s: float = 0.0
+) -> Spent:
+    """What the ask ``run_id`` spent so far, planning (``planner_usage``, ``planning_s``
+    seconds) included (see the module docstring for what counts)."""
     tally = UsageTally()
     tally.add(planner_usage)
-    seconds = 0.0
+    seconds = planning_s
     started: float | None = None
     last = 0.0
     for event in journal.events(run_id):
