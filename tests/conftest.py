@@ -147,6 +147,8 @@ MARKS: dict[str, tuple[str, ...]] = {
     "teams/test_team_assign_checks.py": ("core",),
     "teams/test_team_pause_checks.py": ("core",),
     "teams/test_team_task_ids.py": ("core",),
+    "teams/test_team_text_replies.py": ("core",),
+    "teams/test_crewai_docs.py": ("core",),
     # MacNet networks of agents; capability nodes route with MiniLM over embedded Chroma
     "macnet/test_agent_network.py": ("core",),
     "macnet/test_topology_cli.py": ("core",),

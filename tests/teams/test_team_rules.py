@@ -175,6 +175,8 @@ async def test_a_task_reports_progress_on_the_team_topic_before_its_result() -> 
         ({"turn_timeout": 0}, "team 'bad': turn_timeout must be a number of seconds > 0"),
         ({"selector": "roundrobin"}, "(did you mean 'round_robin'?)"),
         ({"selector": "llm:"}, "speaker rule 'llm:' names no action"),
+        ({"selector": "manager"}, "unknown speaker rule 'manager' (did you mean 'llm:manager'?)"),
+        ({"selector": "llm"}, "(did you mean 'llm:<action>', naming the action that picks?)"),
     ],
 )
 def test_a_bad_setting_is_refused_when_the_team_is_made(

@@ -288,6 +288,42 @@ nodes:
     assert not calls.exists()
 
 
+@pytest.mark.parametrize(
+    "action,setting",
+    [
+        ("weft.runtime.teams:team_action", "process: hierarchical"),  # CrewAI's words
+        ("weft.runtime.teams:team_action", "manager_llm: speaker"),
+        ("weft.runtime.teams:cluster_action", "subtask: [intro]"),
+    ],
+)
+async def test_a_with_key_the_team_does_not_take_is_refused_at_its_line_before_the_run(
+    tmp_path: Path, action: str, setting: str
+) -> None:
+    workflow = f"""
+name: foreign-key
+actions:
+  team: {{python: "{action}"}}
+  speaker: {{python: "counted_members:speaker"}}
+nodes:
+  discuss:
+    action: team
+    with:
+      task: decide
+      members: [speaker]
+      {setting}
+"""
+    flow, calls = _counted(tmp_path, workflow)
+    with pytest.raises(DefinitionError) as caught:
+        await run_workflow(flow, journal=False)
+    sys.modules.pop("counted_members", None)
+    key = setting.split(":")[0]
+    line = workflow.splitlines().index(f"      {setting}") + 1
+    message = str(caught.value)
+    assert message.startswith(f"{flow}:{line}:"), message
+    assert f"has no parameter '{key}'" in message and "parameters: task, members" in message
+    assert not calls.exists()
+
+
 async def test_a_cluster_with_too_few_subtasks_names_the_line(tmp_path: Path) -> None:
     workflow = UNKNOWN_SYNTHESIZER.replace("synthesizer: edtor", "subtasks: [intro]")
     flow, calls = _counted(tmp_path, workflow)

@@ -80,7 +80,7 @@ def _message(err: Any, model: type[BaseModel], loc: Path) -> str:
         known = fields_at(model, loc[:-1])
         hint = suggest(str(last), known) if known else ""
         listing = f"; allowed: {', '.join(known)}" if known and not hint else ""
-        return f"unknown field '{last}'{hint}{listing}"
+        return f"unknown field '{last}'{hint or _foreign_hint(str(last), known)}{listing}"
     if kind in ("model_type", "dict_type", "model_attributes_type"):
         return f"expected a mapping, got {type(got).__name__} {shown}"
     if kind == "list_type":
@@ -89,6 +89,39 @@ def _message(err: Any, model: type[BaseModel], loc: Path) -> str:
     if kind == "value_error":
         return msg.removeprefix("Value error, ")
     return f"{msg[:1].lower()}{msg[1:]} (got {shown})"
+
+
+_PERSONA = "CrewAI's role, goal and backstory are written in 'instructions', the system prompt"
+_AGENT_PERSONA = "an agent's CrewAI role, goal and backstory go in llm: {instructions: ...}"
+
+#: Fields of another framework's files (CrewAI's agents.yaml and tasks.yaml) and where each
+#: goes in weft, keyed by (a field of the model the foreign field was written in, that field):
+#: a user porting a crew writes them first, and 'unknown field' alone does not say what to do.
+_FOREIGN_FIELDS: dict[tuple[str, str], str] = {
+    ("instructions", "role"): _PERSONA,
+    ("instructions", "goal"): _PERSONA,
+    ("instructions", "backstory"): _PERSONA,
+    ("llm", "role"): _AGENT_PERSONA,
+    ("llm", "goal"): _AGENT_PERSONA,
+    ("llm", "backstory"): _AGENT_PERSONA,
+    ("action", "agent"): "a node names the agent (or tool) it calls in 'action'",
+    ("action", "expected_output"): (
+        "say what the answer must hold in the agent's task text (with: {task: ...})"
+    ),
+    ("action", "context"): (
+        "a node reads earlier nodes through 'after' and ${NODE} in 'with' "
+        '(after: [research], with: {task: ..., context: "${research}"})'
+    ),
+    ("action", "tools"): "tools belong to the agent: list them under its llm: 'tools'",
+}
+
+
+def _foreign_hint(field: str, known: list[str]) -> str:
+    """Where a field of another framework goes in weft, as ``: ...``; ``""`` for other fields."""
+    for marker, name in _FOREIGN_FIELDS:
+        if name == field and marker in known:
+            return f": {_FOREIGN_FIELDS[(marker, name)]}"
+    return ""
 
 
 def _refine(loc: Path, err: Any, data: Any) -> Path:

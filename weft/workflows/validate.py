@@ -102,6 +102,12 @@ def _walk(value: Any, path: Path) -> Iterator[tuple[str, Path]]:
             yield from _walk(item, (*path, i))
 
 
+def _short(text: str, limit: int = 40) -> str:
+    """``text`` on one line, cut to ``limit`` characters, for a hint that quotes it."""
+    line = " ".join(text.split())
+    return line if len(line) <= limit else line[: limit - 3] + "..."
+
+
 def _has_reference(value: Any) -> bool:
     return any("${" in text for text, _ in _walk(value, ()))
 
@@ -386,8 +392,16 @@ class _Checker:
             return  # the executor builds the arguments from ${input}; see the module docstring
         missing = [r for r in required if r not in node.with_]
         if missing:
+            # a CrewAI task's description is what its agent is asked; a node's is not sent
+            told = (
+                "; the node's 'description' documents it and is not sent: "
+                f"give the task in 'with' (with: {{task: \"{_short(node.description)}\"}})"
+                if "task" in missing and node.description
+                else ""
+            )
             self.add(
-                f"action '{action.name}' is missing required argument(s): {', '.join(missing)}",
+                f"action '{action.name}' is missing required argument(s): "
+                f"{', '.join(missing)}{told}",
                 base,
                 name,
                 "with",

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -158,11 +159,54 @@ def _json(value: Any) -> str:
     return json.dumps(value, default=str)
 
 
+#: A Markdown code fence around a whole reply (```json ... ```), as chat models write JSON.
+_FENCE = re.compile(r"```(?:json|JSON)?\s*\n?(.*?)\n?```", re.DOTALL)
+
+
+def json_object_in(text: str) -> dict[str, Any] | None:
+    """The JSON object that is the whole of ``text`` (in a ```` ``` ```` fence or not), else None.
+
+    An LLM agent without structured output (a YAML ``llm:`` agent, an ``LLMAgent``
+    with no ``output_type``) answers in text; told to "answer with one JSON object"
+    it writes the object as its reply, often fenced. Read as prose, such a reply
+    would be a ``speak`` whose text is JSON, so the team could never conclude.
+    Prose that merely contains braces is not an object and stays prose.
+    """
+    stripped = text.strip()
+    fenced = _FENCE.fullmatch(stripped)
+    if fenced:
+        stripped = fenced.group(1).strip()
+    if not (stripped.startswith("{") and stripped.endswith("}")):
+        return None
+    try:
+        value = json.loads(stripped)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+#: The fields each move reads (``Conversation._move``); a value in any other field is ignored.
+_USED_BY: dict[str, frozenset[str]] = {
+    "speak": frozenset({"text", "to"}),
+    "propose": frozenset({"text", "to", "tasks"}),
+    "vote": frozenset({"text", "to", "vote"}),
+    "assign": frozenset({"text", "to", "tasks", "wait_for"}),
+    "pause": frozenset({"text", "to", "wait_for"}),
+    "conclude": frozenset({"text", "to"}),
+}
+
+
 def reply_of(output: Any) -> MemberReply:
     """A member's turn output as a ``MemberReply``; text and other shapes become ``speak``.
 
+    Text that is one JSON object with an ``act`` (what an LLM member without
+    structured output writes when it follows the reply format) is that move.
     A team's own outcome (a nested team) speaks its conclusion.
     """
+    if isinstance(output, str):
+        parsed = json_object_in(output)
+        if parsed is not None and "act" in parsed:
+            output = parsed
     if isinstance(output, MemberReply):
         return output
     if isinstance(output, dict):
@@ -170,6 +214,14 @@ def reply_of(output: Any) -> MemberReply:
             try:
                 return MemberReply.model_validate(output)
             except ValidationError as exc:
+                used = _USED_BY.get(str(output.get("act")))
+                if used is not None:  # a bad field the move does not use is ignored, as
+                    try:  # MemberReply says: a model copied the format's "yes|no|abstain"
+                        return MemberReply.model_validate(
+                            {k: v for k, v in output.items() if k == "act" or k in used}
+                        )
+                    except ValidationError:
+                        pass
                 return MemberReply(text=f"(malformed reply: {exc.errors()[0]['msg']}) {output}")
         if "conclusion" in output:
             return MemberReply(text=str(output["conclusion"]))
@@ -179,7 +231,15 @@ def reply_of(output: Any) -> MemberReply:
 
 
 def task_output(output: Any) -> Any:
-    """A task's result from what the assignee returned: a ``MemberReply``'s text, else as is."""
+    """A task's result from what the assignee returned: a ``MemberReply``'s text, else as is.
+
+    A ``MemberReply`` written as JSON text (an LLM member without structured output)
+    counts as one too.
+    """
+    if isinstance(output, str):
+        parsed = json_object_in(output)
+        if parsed is not None and "act" in parsed and "text" in parsed:
+            return parsed["text"]
     if isinstance(output, dict) and "act" in output and "text" in output:
         return output["text"]
     if isinstance(output, dict) and "conclusion" in output and "conversation" in output:

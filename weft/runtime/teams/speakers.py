@@ -3,9 +3,10 @@
 Exactly one member speaks per turn. The conversation asks its selector for a
 name; the member a turn's reply addressed (``to``) always comes first, and
 during a vote the next voter does. ``LLMSelector`` asks any action (usually
-an ``LLMAgent(output_type=SpeakerChoice)``) to pick a name; a name that is not
-a member falls back to round robin, and the choice, its reason and the
-fallback are on the ``select speaker`` span.
+an ``LLMAgent(output_type=SpeakerChoice)``, or one that writes that JSON as
+its text, like a YAML ``llm:`` agent) to pick a name; a name that is not a
+member falls back to round robin, and the choice, its reason and the fallback
+are on the ``select speaker`` span.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from weft.protocols import Action
-from weft.runtime.teams.member import MemberCaller, TeamMember
+from weft.runtime.teams.member import MemberCaller, TeamMember, json_object_in
 from weft.runtime.tracing.spans import new_span_id
 
 
@@ -63,6 +64,8 @@ class LLMSelector:
             self.member, context, parent_id=span_id, prompt=_prompt(selection)
         )
         output = result.output if result.ok else None
+        if isinstance(output, str):  # a chooser without structured output writes the JSON as text
+            output = json_object_in(output) or output
         name = output.get("name") if isinstance(output, dict) else output
         reason = output.get("reason") if isinstance(output, dict) else None
         how = "llm"

@@ -235,8 +235,7 @@ def _selector(owner: str, selector: SpeakerSelector | Action | str) -> SpeakerSe
                 )
             return LLMSelector(selector[4:].strip())
         if selector != "round_robin":
-            close = difflib.get_close_matches(selector, ["round_robin"], n=1, cutoff=0.5)
-            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            hint = _selector_hint(selector)
             raise ArgumentError(
                 "selector",
                 f"{owner}: unknown speaker rule {selector!r}{hint}: use 'round_robin', "
@@ -246,6 +245,20 @@ def _selector(owner: str, selector: SpeakerSelector | Action | str) -> SpeakerSe
     if hasattr(selector, "choose"):
         return selector  # type: ignore[return-value]
     return LLMSelector(selector)
+
+
+def _selector_hint(selector: str) -> str:
+    """What a wrong speaker rule most likely meant: ``round_robin`` misspelt, or an action
+    (a CrewAI-style manager, ``selector: manager``) named without its ``llm:`` prefix."""
+    close = difflib.get_close_matches(selector, ["round_robin"], n=1, cutoff=0.5)
+    if close:
+        return f" (did you mean '{close[0]}'?)"
+    name = selector.strip()
+    if name.lower() == "llm":
+        return " (did you mean 'llm:<action>', naming the action that picks?)"
+    if name and all(c.isalnum() or c in "_.-" for c in name):
+        return f" (did you mean 'llm:{name}'?)"
+    return ""
 
 
 def _goal(task: str, context: dict[str, Any]) -> str:

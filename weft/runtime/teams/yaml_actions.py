@@ -93,6 +93,9 @@ def _spec(name: str, description: str, properties: dict[str, Any]) -> ActionSpec
                 **_BROKER,
             },
             "required": ["task", "members"],
+            # a key of another framework's (CrewAI's ``process``, ``manager_llm``) or a typo
+            # would be ignored silently: refused instead, by ``weft validate`` at its line
+            "additionalProperties": False,
         },
     )
 
