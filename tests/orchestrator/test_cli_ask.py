@@ -413,3 +413,15 @@ def test_a_planner_model_that_cannot_be_reached_exits_1_naming_the_endpoint(
     assert line.startswith("error: planning stopped, the planner's model failed: gpt-4o-mini at ")
     assert base_url in line and cause in line
     assert "Traceback" not in result.output
+
+
+def test_a_workflow_file_given_as_agents_is_named_with_what_to_run_instead(
+    tmp_path: Path,
+) -> None:
+    """A CrewAI user's crew.yaml given to --agents gave "No module named 'crew'"."""
+    crew = tmp_path / "crew.yaml"
+    crew.write_text("name: crew\nnodes: {}\n")
+    result = ask(tmp_path, "Research solar", "--agents", str(crew))
+    assert result.exit_code == 2, result.output
+    assert "not a workflow file" in result.stderr
+    assert f"--workflow {crew}" in result.stderr and "Traceback" not in result.output

@@ -58,6 +58,12 @@ def import_target(ref: str, base: str | None = None) -> Any:
     module is looked for in ``base`` (default: the current folder) too."""
     target, sep, attr = ref.rpartition(":") if ":" in ref else (ref, "", "")
     attr = attr if sep else "agents"
+    if target.lower().endswith((".yaml", ".yml", ".json")):
+        raise WeftError(
+            f"--agents {ref}: --agents takes a Python module or .py file that defines "
+            "'agents' (a list of actions), not a workflow file; run the workflow with "
+            f"'weft ask TASK --workflow {target}' or 'weft run {target}'"
+        )
     if target.endswith(".py") or os.sep in target or "/" in target:
         path = Path(target)
         if not path.is_file():

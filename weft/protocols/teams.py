@@ -185,7 +185,7 @@ class TeamOutcome(BaseModel):
     conversation: str = Field(description="Id of this conversation (its topic segment).")
     conclusion: str = Field(description="The team's answer.")
     reason: str = Field(
-        description="concluded | vote | max_turns | member_lost | no_members | depth_limit"
+        description="concluded | vote | max_turns | pause_timeout | member_lost | no_members"
     )
     turns: int = Field(description="Speaker turns taken.")
     messages: int = Field(description="Messages on the team topic.")
