@@ -254,10 +254,45 @@ nodes:
 @pytest.mark.parametrize(
     "setting,field,message",
     [
-        ("max_turns: 0", "max_turns", "team 'discuss': max_turns must be an integer >= 1, not 0"),
+        ("max_turns: 0", "max_turns", "0 is less than the minimum of 1"),
+        ("pools: {speaker: spare}", "pools", "speaker: 'spare' is not of type 'array'"),
+    ],
+)
+async def test_a_setting_out_of_its_schema_s_bounds_is_refused_before_the_run(
+    tmp_path: Path, setting: str, field: str, message: str
+) -> None:
+    """``max_turns: 0`` passed ``weft validate`` and failed only when the node started
+    (after the nodes before it had run): the team's schema says at least 1."""
+    workflow = f"""
+name: bad-setting
+actions:
+  team: {{python: "weft.runtime.teams:team_action"}}
+  speaker: {{python: "counted_members:speaker"}}
+nodes:
+  discuss:
+    action: team
+    with:
+      task: decide
+      members: [speaker]
+      {setting}
+"""
+    flow, calls = _counted(tmp_path, workflow)
+    with pytest.raises(DefinitionError) as caught:
+        await run_workflow(flow, journal=False)
+    sys.modules.pop("counted_members", None)
+    found = str(caught.value)
+    line = workflow.splitlines().index(f"      {setting}") + 1
+    assert f"{flow}:{line}:" in found, found
+    assert f"node 'discuss', field 'with.{field}'" in found
+    assert message in found
+    assert not calls.exists()
+
+
+@pytest.mark.parametrize(
+    "setting,field,message",
+    [
         ("turn_timeout: -1", "turn_timeout", "turn_timeout must be a number of seconds > 0"),
         ("selector: roundrobin", "selector", "unknown speaker rule 'roundrobin'"),
-        ("pools: {speaker: spare}", "pools.speaker", "pools.speaker must list the names"),
     ],
 )
 async def test_a_bad_team_setting_in_yaml_names_its_line_before_anyone_speaks(

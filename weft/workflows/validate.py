@@ -34,6 +34,7 @@ from typing import Any
 from weft.protocols import ActionSpec, JoinMode, NodeSpec, WorkflowSpec, locate
 from weft.protocols.errors import DefinitionError
 from weft.protocols.source import Path
+from weft.workflows._literal_arguments import literal_problem
 from weft.workflows.expressions import (
     REFERENCE_RE,
     SCOPE_NAMES,
@@ -379,6 +380,15 @@ class _Checker:
                     name,
                     f"with.{key}",
                 )
+            elif isinstance(prop, dict) and not _has_reference(value):
+                broken = literal_problem(value, prop, schema)
+                if broken is not None:
+                    self.add(
+                        f"argument '{key}' of action '{action.name}': {broken}",
+                        (*base, key),
+                        name,
+                        f"with.{key}",
+                    )
         if not node.with_ and node.after:
             if required and all(edge.max_iterations is not None for edge in node.after):
                 self.add(

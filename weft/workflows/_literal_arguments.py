@@ -1,0 +1,40 @@
+"""A literal argument checked against its parameter's whole schema, before the run.
+
+``validate`` checks a literal's JSON type itself (with a message in its own
+words); this adds what the type does not say: bounds (``minimum``,
+``minItems``), ``enum``, patterns, the fields of an object. A team's
+``max_turns: 0`` or ``members: []`` used to pass ``weft validate`` and fail
+only when the node started, after the nodes before it had run. Values with
+``${...}`` references are not known before the run and are not checked here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import jsonschema
+
+#: Keywords whose failure may be the schema's fault, not the value's: generated schemas
+#: list overlapping ``oneOf`` variants (LangGraph's messages) that pydantic tells apart.
+_UNSURE = frozenset({"oneOf", "anyOf", "allOf", "not", "if", "then", "else"})
+
+
+def literal_problem(value: Any, prop: Mapping[str, Any], schema: Mapping[str, Any]) -> str | None:
+    """Why ``value`` does not fit the property schema ``prop`` (of the action's input
+    ``schema``, whose ``$defs`` it may refer to), in one line; None when it fits, or
+    when the schema itself cannot be used (the action checks its arguments anyway)."""
+    root: dict[str, Any] = dict(prop)
+    for defs in ("$defs", "definitions"):
+        if defs in schema and defs not in root:
+            root[defs] = schema[defs]
+    try:
+        validator_class = jsonschema.validators.validator_for(root)
+        errors = [e for e in validator_class(root).iter_errors(value) if e.validator not in _UNSURE]
+        error = jsonschema.exceptions.best_match(errors)
+    except Exception:  # a broken or exotic schema (a remote $ref): the action checks anyway
+        return None
+    if error is None:
+        return None
+    where = "".join(f"[{p!r}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path)
+    return f"{where.lstrip('.') + ': ' if where else ''}{error.message}"
