@@ -512,7 +512,7 @@ class Journal:
         before states were saved has none, and its calls start again)."""
         states: dict[str, dict[str, Any]] = {}
         for key, event in self.last_finished(run_id).items():
-            saved = event.data.get("resume_state") if event.state == "needs_input" else None
+            saved = event.data.get(RESUME_STATE) if event.state == "needs_input" else None
             if isinstance(saved, dict):
                 states[key] = saved
         return states

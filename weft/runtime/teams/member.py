@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -35,6 +34,7 @@ from pydantic import ValidationError
 
 from weft.agents.answering import Answering, Asked, asks
 from weft.agents.llm_tool_calls import invoke_resumable
+from weft.agents.structured import strip_fences
 from weft.protocols import Action, ActionCall, ActionResult, ActionSpec, Usage
 from weft.protocols.human_input import Questions
 from weft.protocols.streaming import is_text_delta
@@ -159,10 +159,6 @@ def _json(value: Any) -> str:
     return json.dumps(value, default=str)
 
 
-#: A Markdown code fence around a whole reply (```json ... ```), as chat models write JSON.
-_FENCE = re.compile(r"```(?:json|JSON)?\s*\n?(.*?)\n?```", re.DOTALL)
-
-
 def json_object_in(text: str) -> dict[str, Any] | None:
     """The JSON object that is the whole of ``text`` (in a ```` ``` ```` fence or not), else None.
 
@@ -172,10 +168,7 @@ def json_object_in(text: str) -> dict[str, Any] | None:
     would be a ``speak`` whose text is JSON, so the team could never conclude.
     Prose that merely contains braces is not an object and stays prose.
     """
-    stripped = text.strip()
-    fenced = _FENCE.fullmatch(stripped)
-    if fenced:
-        stripped = fenced.group(1).strip()
+    stripped = strip_fences(text)  # the fence chat models put around JSON, as structured output
     if not (stripped.startswith("{") and stripped.endswith("}")):
         return None
     try:
