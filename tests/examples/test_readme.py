@@ -170,3 +170,21 @@ def test_every_command_is_in_the_readme_command_table() -> None:
 def test_every_doc_is_linked_from_the_readme() -> None:
     docs = sorted(p.name for p in (ROOT / "docs").glob("*.md"))
     assert [d for d in docs if f"(docs/{d})" not in README] == []
+
+
+def test_the_yaml_llm_agent_block_runs_with_weft_run(
+    poem_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The README's YAML poet (an ``llm:`` action borrowing poem.py's tool) runs as shown."""
+    (yaml_block,) = _blocks("yaml llm")
+    (poem_file.parent / "poem.yaml").write_text(yaml_block)
+    monkeypatch.chdir(poem_file.parent)
+    model = _poem_model()
+    with block_network_models(), OpenAIServer(model) as server:
+        env = {"OPENAI_BASE_URL": server.base_url, "WEFT_MODEL": "scripted"}
+        assert CliRunner().invoke(cli, ["validate", "poem.yaml"], env=env).exit_code == 0
+        run = CliRunner().invoke(cli, ["run", "poem.yaml", "--json"], env=env)
+    sys.modules.pop("poem", None)
+    assert run.exit_code == 0, run.output
+    assert '"poem": "Water finds its way (4)"' in run.stdout
+    _check_the_tool_ran(model)
