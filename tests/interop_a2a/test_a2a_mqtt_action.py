@@ -249,6 +249,37 @@ async def test_a_cancelled_call_cancels_the_agent_s_task(mqtt_broker_url: str) -
             await action.aclose()
 
 
+async def test_a_call_cancelled_before_its_request_is_acknowledged_cancels_the_task(
+    mqtt_broker_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The agent may start before the request's PUBACK is back: a call cancelled in that
+    window must still cancel the agent's task (seen once in a loaded CI run)."""
+    slow, started, cancelled = slow_tool()
+    address = unique_address("slow")
+    publish = A2aMqttLink.publish
+    delayed: list[str] = []
+
+    async def slow_ack(self: A2aMqttLink, topic: str, body: Any, **kwargs: Any) -> None:
+        await publish(self, topic, body, **kwargs)
+        if not delayed:  # the call's own request: its acknowledgement is late
+            delayed.append(topic)
+            await asyncio.sleep(60)
+
+    monkeypatch.setattr(A2aMqttLink, "publish", slow_ack)
+    async with serve_a2a_mqtt([slow], mqtt_broker_url, address, unregister=True):
+        action = A2aMqttAction(url_of(mqtt_broker_url, address), name="slow")
+        try:
+            pending = asyncio.create_task(call(action, {"text": "x"}))
+            await asyncio.wait_for(started.wait(), WAIT)
+            assert delayed == [address.request_topic]
+            pending.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await pending
+            await asyncio.wait_for(cancelled.wait(), WAIT)
+        finally:
+            await action.aclose()
+
+
 async def publish_card(link: A2aMqttLink, address: wire.A2aMqttAddress, status: str) -> None:
     props = {wire.STATUS: status, wire.STATUS_SOURCE: "lwt" if status == wire.OFFLINE else "agent"}
     topic = address.discovery_topic

@@ -302,15 +302,16 @@ class A2aMqttAction(A2aCardAction):
         method = wire.SEND_STREAMING_MESSAGE if streaming else wire.SEND_MESSAGE
         if streaming:
             params["metadata"] = stream_metadata()
+        correlation: bytes | None = None
         try:
-            correlation, replies = await link.request(
-                self.address.request_topic, jsonrpc_request(method, params), expiry=expiry
-            )
-        except PublishRefusedError as exc:  # the broker's ACL: sending again changes nothing
-            return self._fail(call, "PublishRefused", str(exc), retryable=False)
-        except ConnectionError as exc:
-            return self._fail(call, "BrokerLost", str(exc), retryable=True)
-        try:
+            try:
+                correlation, replies = await link.request(
+                    self.address.request_topic, jsonrpc_request(method, params), expiry=expiry
+                )
+            except PublishRefusedError as exc:  # the broker's ACL: sending again changes nothing
+                return self._fail(call, "PublishRefused", str(exc), retryable=False)
+            except ConnectionError as exc:
+                return self._fail(call, "BrokerLost", str(exc), retryable=True)
             stream = TaskStream()
             while True:
                 reply = await self._await_reply(call, link, presence, replies)
@@ -322,11 +323,14 @@ class A2aMqttAction(A2aCardAction):
                 result = body.get("result")
                 if isinstance(result, dict):
                     relay_event(ctx, stream, result)
-        except BaseException:  # timed out or cancelled: the agent need not finish the task
+        except BaseException:
+            # Timed out or cancelled, even while the request's PUBACK was still on its way
+            # (the agent may have started by then): the agent need not finish the task.
             await asyncio.shield(self._cancel_task(link, task_id))
             raise
         finally:
-            link.forget(correlation)
+            if correlation is not None:
+                link.forget(correlation)
 
     async def _await_reply(
         self,
