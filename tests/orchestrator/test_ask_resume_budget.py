@@ -312,7 +312,14 @@ def test_weft_resume_holds_an_ask_to_its_budget_and_takes_a_larger_one(tmp_path:
     assert f"run {run_id}: cancelled · 2 subtask(s) · 2 LLM call(s), 120 tokens" in over.stderr
     # resumed as it is it would be refused: the hint names the flag that raises the budget
     assert f"resume with: weft resume {run_id} --journal " in over.stderr
-    assert " --max-tokens N  (N: a larger budget for the whole ask)" in over.stderr
+    assert (
+        " --max-tokens N  (N: a larger budget for the whole ask; what finished is not run again)"
+    ) in over.stderr
+    # both subtasks finished before the budget stopped the ask: their results are shown
+    assert over.stdout == (
+        "## Draft the report\n\ndraft done\n\n## Review the draft report\n\nreview done\n"
+    )
+    assert "note: the budget stopped the ask after all 2 subtask(s) finished" in over.stderr
 
     refused = weft(tmp_path, "resume", run_id)
     assert refused.exit_code == 2, refused.output

@@ -415,13 +415,14 @@ def test_a_planner_model_that_cannot_be_reached_exits_1_naming_the_endpoint(
     assert "Traceback" not in result.output
 
 
-def test_a_workflow_file_given_as_agents_is_named_with_what_to_run_instead(
-    tmp_path: Path,
-) -> None:
-    """A CrewAI user's crew.yaml given to --agents gave "No module named 'crew'"."""
+def test_a_yaml_file_given_as_agents_without_actions_is_named(tmp_path: Path) -> None:
+    """A CrewAI user's crew.yaml given to --agents gave "No module named 'crew'"; now its
+    actions are the agents (``test_ask_yaml_agents``), and a file with none says so."""
     crew = tmp_path / "crew.yaml"
-    crew.write_text("name: crew\nnodes: {}\n")
+    crew.write_text("actions: {}\n")
     result = ask(tmp_path, "Research solar", "--agents", str(crew))
     assert result.exit_code == 2, result.output
-    assert "not a workflow file" in result.stderr
-    assert f"--workflow {crew}" in result.stderr and "Traceback" not in result.output
+    assert result.stderr.strip() == (
+        f"error: --agents {crew}: the file defines no actions (give them in its 'actions:' "
+        "section, e.g. llm: agents with skills)"
+    )

@@ -131,11 +131,12 @@ def resume_ask_run(
     from weft.cli.ask import (
         _experience,
         _remote_agents,
+        aggregator_for,
         interrupted,
         load_agents,
         print_answer,
     )
-    from weft.runtime.orchestrator import ConcatAggregator, LLMAggregator, Orchestrator
+    from weft.runtime.orchestrator import Orchestrator
     from weft.runtime.orchestrator.resume_budget import BudgetUsedUp
 
     options = record.options
@@ -198,7 +199,7 @@ def resume_ask_run(
                     registry,
                     router=router,
                     experience=experience,
-                    aggregator=LLMAggregator() if use_llm else ConcatAggregator(),
+                    aggregator=aggregator_for(options.get("aggregator") or "concat"),
                     journal=journal,
                     tracer=tracer,
                     listeners=listeners,

@@ -2,7 +2,8 @@
 
 The actions come from ``--agents`` (``module:obj`` or ``path/to/file.py:obj``;
 ``obj`` may be an action, a function, a list or dict of them, or an
-``ActionRegistry``; without ``:obj`` the module's ``agents`` is used) and,
+``ActionRegistry``; without ``:obj`` the module's ``agents`` is used; or a
+workflow file ``FILE.yaml``, whose ``actions:`` all join: ``_ask_agents``) and,
 with ``--broker``, from remote agents on the bus. ``--workflow FILE`` skips
 planning and runs that workflow with the task as its ``task`` input.
 
@@ -33,8 +34,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
-import importlib.util
 import os
 import shlex
 import sys
@@ -44,88 +43,15 @@ from typing import Any, NoReturn
 
 import click
 
+from weft.cli._ask_agents import absolute_ref, import_target, load_agents
 from weft.cli._broker import broker_for_workflow, broker_if_alone, namespace_value
 from weft.cli._json import json_text
 from weft.cli._routers import capability_router
 from weft.cli._stream_display import RawText, stream_option, streaming
 from weft.cli._types import Finite
-from weft.protocols import DefinitionError, WeftError
-from weft.runtime.support.user_code import import_failed
+from weft.protocols import WeftError
 
-
-def import_target(ref: str, base: str | None = None) -> Any:
-    """The object named by ``module:obj`` or ``file.py:obj`` (``agents`` by default); a
-    module is looked for in ``base`` (default: the current folder) too."""
-    target, sep, attr = ref.rpartition(":") if ":" in ref else (ref, "", "")
-    attr = attr if sep else "agents"
-    if target.lower().endswith((".yaml", ".yml", ".json")):
-        raise WeftError(
-            f"--agents {ref}: --agents takes a Python module or .py file that defines "
-            "'agents' (a list of actions), not a workflow file; run the workflow with "
-            f"'weft ask TASK --workflow {target}' or 'weft run {target}'"
-        )
-    if target.endswith(".py") or os.sep in target or "/" in target:
-        path = Path(target)
-        if not path.is_file():
-            raise WeftError(f"--agents {ref}: no such file {target}")
-        name = f"_weft_agents_{abs(hash(path.resolve()))}"
-        spec = importlib.util.spec_from_file_location(name, path)
-        if spec is None or spec.loader is None:
-            raise WeftError(f"--agents {ref}: cannot import {target}")
-        module = importlib.util.module_from_spec(spec)
-        sys.path.insert(0, str(path.parent.resolve()))
-        try:
-            spec.loader.exec_module(module)
-        except Exception as exc:
-            raise WeftError(f"--agents {ref}: {import_failed(target, exc)}") from None
-        finally:
-            sys.path.remove(str(path.parent.resolve()))
-    else:
-        folder = base or str(Path.cwd())
-        if folder not in sys.path:
-            sys.path.insert(0, folder)
-        try:
-            module = importlib.import_module(target)
-        except ImportError as exc:
-            raise WeftError(f"--agents {ref}: cannot import module '{target}': {exc}") from None
-        except Exception as exc:  # the module is there, and raised
-            raise WeftError(f"--agents {ref}: {import_failed(repr(target), exc)}") from None
-    obj: Any = module
-    for part in attr.split("."):
-        if not hasattr(obj, part):
-            raise WeftError(f"--agents {ref}: '{target}' has no attribute '{attr}'")
-        obj = getattr(obj, part)
-    return obj
-
-
-def _add(registry: Any, obj: Any, ref: str) -> None:
-    from weft.runtime.engine.registry import ActionRegistry
-
-    try:
-        if isinstance(obj, ActionRegistry):
-            for name in obj.names():
-                registry.register(obj.get(name), name=name)
-        elif isinstance(obj, dict):
-            for name, action in obj.items():
-                registry.register(action, name=name)
-        elif isinstance(obj, list | tuple | set | frozenset):
-            for action in obj:
-                registry.register(action)
-        else:
-            registry.register(obj)
-    except DefinitionError as exc:
-        raise WeftError(f"--agents {ref}: {exc}") from None
-
-
-def load_agents(refs: tuple[str, ...], base: str | None = None) -> Any:
-    """An ``ActionRegistry`` with every action named by the ``--agents`` references
-    (modules looked for in ``base`` too: the folder a resumed ask was asked in)."""
-    from weft.runtime.engine.registry import ActionRegistry
-
-    registry = ActionRegistry()
-    for ref in refs:
-        _add(registry, import_target(ref, base), ref)
-    return registry
+__all__ = ["ask_command", "import_target", "load_agents", "print_answer", "register"]
 
 
 @contextlib.asynccontextmanager
@@ -196,6 +122,16 @@ def _planner_model_failed(exc: Any) -> None:
     sys.exit(1)
 
 
+def aggregator_for(kind: str) -> Any:
+    """The aggregator ``--aggregator`` names (``llm``, ``last``, else ``concat``): one
+    choice for an ask and for its resume, which must make the answer the same way."""
+    from weft.runtime.orchestrator import ConcatAggregator, LastAggregator, LLMAggregator
+
+    if kind == "llm":
+        return LLMAggregator()
+    return LastAggregator() if kind == "last" else ConcatAggregator()
+
+
 def _again(journal_path: str | None, broker: str | None, namespace: str) -> str:
     """The options ``weft resume`` needs for this ask, as ``weft run`` prints them."""
     from weft.cli._resume_hint import again_options
@@ -219,7 +155,7 @@ def resume_options(
     ``router``, ``memory`` and ``learn`` say where the router's outcome memory is, so
     that a resume teaches it how the subtasks that ran again went."""
     return {
-        "agents": [_absolute(ref) for ref in agent_refs],
+        "agents": [absolute_ref(ref) for ref in agent_refs],
         "cwd": str(Path.cwd()),
         "model": model,
         "base_url": base_url,
@@ -228,14 +164,6 @@ def resume_options(
         "memory": str(Path(memory_dir).resolve()) if memory_dir else None,
         "learn": learn,
     }
-
-
-def _absolute(ref: str) -> str:
-    """``ref`` with a file path made absolute, so it loads from any folder."""
-    target, sep, attr = ref.rpartition(":") if ":" in ref else (ref, "", "")
-    if target.endswith(".py") or os.sep in target or "/" in target:
-        return str(Path(target).resolve()) + (sep + attr if sep else "")
-    return ref
 
 
 def _summary(answer: Any) -> str:
@@ -265,8 +193,9 @@ def _summary(answer: Any) -> str:
     "--agents",
     "agent_refs",
     multiple=True,
-    metavar="MODULE:OBJ",
-    help="Actions to plan with: module:obj or file.py:obj (repeat).",
+    metavar="MODULE:OBJ|FILE.yaml",
+    help="Actions to plan with: module:obj, file.py:obj, or a workflow file whose actions: "
+    "all join (repeat; they mix).",
 )
 @click.option(
     "--workflow",
@@ -284,10 +213,12 @@ def _summary(answer: Any) -> str:
 )
 @click.option(
     "--aggregator",
-    type=click.Choice(["auto", "llm", "concat"]),
+    type=click.Choice(["auto", "llm", "concat", "last"]),
     default="auto",
     show_default=True,
-    help="How results become the answer; auto: llm when a model is configured.",
+    help="How results become the answer: llm synthesises, concat joins them under headings, "
+    "last is the output of the plan's last subtask (the one nothing depends on; of several, "
+    "the last in plan order); auto: llm when a model is configured, else concat.",
 )
 @click.option(
     "--router",
@@ -374,8 +305,6 @@ def ask_command(
     from weft.cli._ask_display import AskProgress
     from weft.cli._storage import open_journal, open_tracer
     from weft.runtime.orchestrator import (
-        ConcatAggregator,
-        LLMAggregator,
         LLMPlanner,
         Orchestrator,
         OrchestratorBudget,
@@ -420,6 +349,7 @@ def ask_command(
                 "--router llm needs a model: set OPENAI_API_KEY, OPENAI_BASE_URL or --base-url"
             )
         use_llm_aggregator = aggregator == "llm" or (aggregator == "auto" and configured)
+        combine = "llm" if use_llm_aggregator else "last" if aggregator == "last" else "concat"
         if aggregator == "llm" and not configured:
             raise WeftError(
                 "--aggregator llm needs a model: set OPENAI_API_KEY, OPENAI_BASE_URL or --base-url"
@@ -446,7 +376,7 @@ def ask_command(
                     registry,
                     router=capability_router(router_kind, memory_dir, persist=not no_memory),
                     planner=LLMPlanner() if use_llm_planner else RulePlanner(),
-                    aggregator=LLMAggregator() if use_llm_aggregator else ConcatAggregator(),
+                    aggregator=aggregator_for(combine),
                     budget=budget,
                     journal=journal,
                     tracer=tracer,
@@ -458,7 +388,7 @@ def ask_command(
                         agent_refs,
                         model,
                         base_url,
-                        "llm" if use_llm_aggregator else "concat",
+                        combine,
                         router=router_kind,
                         memory_dir=memory_dir,
                         learn=not no_memory,
@@ -504,7 +434,11 @@ def interrupted(journal: Any, again: str | None, asked: str | None = None) -> No
 def print_answer(answer: Any, as_json: bool, again: str | None) -> None:
     """The answer on stdout (or the whole of it as JSON), notes and a summary on stderr, and
     for an ask that did not succeed the ``weft resume`` command that finishes it (``again``:
-    the options it needs, as ``weft run`` prints them; None: it cannot); exits 1 unless ok."""
+    the options it needs, as ``weft run`` prints them; None: it cannot); exits 1 unless ok.
+
+    An ask its budget stopped before its answer was made prints the results of the
+    subtasks that finished instead, under their descriptions (what it paid for), and the
+    error and its note say that they are no answer."""
     if as_json:
         click.echo(json_text(answer.model_dump(mode="json")))
     else:
@@ -512,6 +446,9 @@ def print_answer(answer: Any, as_json: bool, again: str | None) -> None:
             value = answer.answer
             click.echo(value if isinstance(value, str) else json_text(value))
         else:
+            partial = _partial_results(answer)
+            if partial:
+                click.echo(partial)
             click.secho(f"error: {answer.error or answer.state.value}", fg="red", err=True)
         for note in answer.notes:
             click.secho(f"note: {note}", fg="yellow", err=True)
@@ -531,8 +468,9 @@ def _resume_hint(answer: Any, again: str) -> None:
     command = f"weft resume {answer.run_id}{again}"
     flag = _budget_flag(answer.error) if answer.state is RunState.CANCELLED else None
     if flag is not None:  # resumed as it is, it would be refused: nothing is left of it
+        done = "; what finished is not run again" if answer.results else ""
         click.secho(
-            f"resume with: {command} {flag} N  (N: a larger budget for the whole ask)",
+            f"resume with: {command} {flag} N  (N: a larger budget for the whole ask{done})",
             fg="yellow",
             err=True,
         )
@@ -553,6 +491,24 @@ _BUDGET_STOPS = {
     "cost budget exceeded": "--max-cost",
     "time budget exceeded": "--max-time",
 }
+
+
+def _partial_results(answer: Any) -> str:
+    """The results of the subtasks that finished before the budget stopped ``answer``'s ask,
+    under their descriptions, in plan order (a cluster's under its node); "" when its
+    budget did not stop it or nothing finished."""
+    if _budget_flag(answer.error) is None or not answer.results or answer.plan is None:
+        return ""
+    titles = {s.id: s.description for s in answer.plan.subtasks}
+    order = [s.id for s in answer.plan.subtasks]
+    ids = [i for i in order if i in answer.results]
+    ids += [i for i in answer.results if i not in titles]  # channel_<id> nodes
+    sections = []
+    for sid in ids:
+        value = answer.results[sid]
+        shown = value if isinstance(value, str) else json_text(value)
+        sections.append(f"## {titles.get(sid, sid)}\n\n{shown}")
+    return "\n\n".join(sections)
 
 
 def _budget_flag(error: str | None) -> str | None:

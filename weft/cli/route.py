@@ -127,7 +127,7 @@ def _cards_of(obj: Any, ref: str) -> Iterable[CapabilityCard]:
 def load_agent_cards(refs: Iterable[str]) -> list[CapabilityCard]:
     """The capability cards of the actions named by ``--agents`` references, read as
     ``weft ask --agents`` reads them (``module:obj`` from the current folder too,
-    ``file.py:obj``, ``agents`` when ``:obj`` is left out)."""
+    ``file.py:obj``, ``agents`` when ``:obj`` is left out, a workflow file's actions)."""
     from weft.cli.ask import import_target
 
     cards: list[CapabilityCard] = []
@@ -278,7 +278,7 @@ def print_decision(
     "--agents",
     "agent_refs",
     multiple=True,
-    help="module:obj or file.py[:obj] with actions, as for weft ask (repeat).",
+    help="module:obj, file.py[:obj] or a workflow FILE.yaml, as for weft ask (repeat).",
 )
 @click.option(
     "--embedder",

@@ -3,8 +3,9 @@
 Every part is replaceable: the planner (``LLMPlanner``, ``RulePlanner``, any
 ``Planner``), the router (any ``weft.protocols.Router``; ``LexicalRouter`` is
 the model-free fallback), the aggregator (any action taking ``{task,
-results}``) and the experience store (``ExperienceStore``; ``NoExperience``
-until the Chroma memory lands).
+results}``: ``ConcatAggregator``, ``LLMAggregator``, ``LastAggregator``) and
+the experience store (``ExperienceStore``; ``NoExperience`` until the Chroma
+memory lands).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ _EXPORTS: dict[str, str] = {
     "Experience": "weft.runtime.orchestrator.experience",
     "ExperienceStore": "weft.runtime.orchestrator.experience",
     "LLMAggregator": "weft.runtime.orchestrator.aggregate",
+    "LastAggregator": "weft.runtime.orchestrator.aggregate",
     "LLMPlanner": "weft.runtime.orchestrator.llm_planner",
     "LexicalRouter": "weft.runtime.routing.lexical_router",
     "NoExperience": "weft.runtime.orchestrator.experience",
@@ -60,6 +62,7 @@ __all__ = [
     "ExperienceStore",
     "LLMAggregator",
     "LLMPlanner",
+    "LastAggregator",
     "LexicalRouter",
     "NoExperience",
     "Orchestrator",
@@ -91,6 +94,7 @@ if TYPE_CHECKING:  # pragma: no cover
         AGGREGATE_NAME,
         AGGREGATE_SCHEMA,
         ConcatAggregator,
+        LastAggregator,
         LLMAggregator,
     )
     from weft.runtime.orchestrator.answer import Answer, PlanningError

@@ -8,6 +8,11 @@ id -> description), so any action with that schema can replace these two:
   result as it is. Deterministic; the default.
 - ``LLMAggregator`` — an ``LLMAgent`` that writes one synthesised answer
   from the results (usage counted like any node's).
+- ``LastAggregator`` — no model: the answer is the output of the plan's
+  sink, the subtask no other depends on (a CrewAI crew's answer is its last
+  task's output). Its schema adds ``sinks`` (the plan's sinks in plan order),
+  which ``plan_to_workflow`` fills for an aggregator that declares it; with
+  several sinks the last one in plan order answers.
 """
 
 from __future__ import annotations
@@ -94,3 +99,56 @@ class LLMAggregator(LLMAgent):
         super().__init__(
             name, input_schema=AGGREGATE_SCHEMA, render_input=render_results, **options
         )
+
+
+#: ``AGGREGATE_SCHEMA`` with ``sinks``: an aggregator that declares it is told the plan's sinks.
+SINKS_SCHEMA: dict[str, Any] = {
+    **AGGREGATE_SCHEMA,
+    "properties": {
+        **AGGREGATE_SCHEMA["properties"],
+        "sinks": {
+            "type": "array",
+            "items": {"type": "string"},
+            "description": "The subtasks no other depends on, in plan order.",
+        },
+    },
+}
+
+
+def takes_sinks(spec: ActionSpec) -> bool:
+    """True when the aggregator ``spec`` wants the plan's sinks (``LastAggregator``)."""
+    return "sinks" in (spec.input_schema.get("properties") or {})
+
+
+class LastAggregator:
+    """The answer is the sink subtask's output, as it is: no synthesis, no headings.
+
+    The sink is the subtask no other depends on; a plan with several (independent
+    branches) answers with the last of them in plan order, the others' results
+    staying in ``Answer.results``. Without ``sinks`` (a workflow calling it
+    directly) the last result answers.
+    """
+
+    def __init__(self, name: str = AGGREGATE_NAME) -> None:
+        self._spec = ActionSpec(
+            name=name,
+            kind=ActionKind.TOOL,
+            description="Answer with the output of the last subtask (the plan's sink).",
+            input_schema=SINKS_SCHEMA,
+        )
+
+    @property
+    def spec(self) -> ActionSpec:
+        return self._spec
+
+    async def invoke(self, call: ActionCall, ctx: ActionContext) -> ActionResult:
+        results = call.arguments.get("results")
+        if not isinstance(results, dict) or not results:
+            return ActionResult.failure(
+                call.call_id,
+                "ValidationError",
+                f"{self._spec.name}: 'results' must be an object with at least one result",
+            )
+        sinks = [s for s in call.arguments.get("sinks") or [] if s in results]
+        last = sinks[-1] if sinks else list(results)[-1]
+        return ActionResult.success(call.call_id, results[last])

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -118,3 +119,44 @@ def waiting_for_answers(result: RunResult) -> str:
         for key, question in questions_of(result).items()
     ]
     return "; ".join(asked or ["a subtask's agent wants input"])
+
+
+class _Watched(Protocol):
+    """What ``budget_notes`` reads of a run's ``BudgetWatch``."""
+
+    outputs: dict[str, Any]
+    overran: str | None
+
+
+def budget_notes(plan: Plan | None, stopped: str | None, watch: _Watched) -> list[str]:
+    """What the answer's notes say about the ask's budget (see ``BudgetWatch``).
+
+    Stopped (``stopped``: why) with subtasks finished: the answer was not made, and
+    the results those subtasks paid for are in ``Answer.results``, as they are. Not
+    stopped but over a limit (``watch.overran``): the answer was made as the limit
+    was passed, so it stands, and the note says by how much.
+    """
+    if stopped is None:
+        if watch.overran is None:
+            return []
+        return [
+            f"{watch.overran}: passed as the answer was made, with nothing left to stop; "
+            "the answer stands"
+        ]
+    if plan is None:
+        return []
+    done = _finished(plan, watch.outputs)
+    if not done:
+        return []
+    total = len(plan.subtasks)
+    which = f"all {total}" if len(done) == total else f"{len(done)} of {total}"
+    return [
+        f"the budget stopped the ask after {which} subtask(s) finished, before the answer "
+        "was made: their results are kept as they are, not combined"
+    ]
+
+
+def _finished(plan: Plan, outputs: Mapping[str, Any]) -> list[str]:
+    """The subtasks of ``plan`` whose result is in ``outputs``, in plan order (a cluster's
+    result is its ``channel_<id>`` node's, counted for its first member only)."""
+    return [s.id for s in plan.subtasks if s.id in outputs or f"channel_{s.id}" in outputs]

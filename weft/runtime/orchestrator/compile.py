@@ -27,6 +27,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from weft.protocols import Action, ActionSpec
+from weft.runtime.orchestrator.aggregate import takes_sinks
 from weft.runtime.orchestrator.plan import Plan, Subtask
 from weft.workflows import Workflow
 
@@ -90,6 +91,12 @@ def subtask_arguments(
     return {parameter: "\n\n".join("${" + dep + "}" for dep in deps)}
 
 
+def sinks_of(plan: Plan) -> list[str]:
+    """The subtasks no other depends on, in plan order: where the plan ends."""
+    needed = {dep for s in plan.subtasks for dep in s.depends_on}
+    return [s.id for s in plan.subtasks if s.id not in needed]
+
+
 def plan_inputs(task: str, plan: Plan) -> dict[str, Any]:
     """The workflow inputs of a plan run: the task and every subtask's text."""
     return {"task": task, "subtasks": {s.id: subtask_text(s) for s in plan.subtasks}}
@@ -113,12 +120,16 @@ def plan_to_workflow(
     routes: Mapping[str, str],
     specs: Mapping[str, ActionSpec],
     *,
-    aggregator: str,
+    aggregator: str | ActionSpec,
     name: str = "ask",
     description: str = "",
     channels: Sequence[tuple[Sequence[str], Action]] = (),
 ) -> Workflow:
     """The workflow for a validated, routed plan; run it with ``plan_inputs(task, plan)``.
+
+    ``aggregator`` is the answer node's action, by name or spec: an aggregator whose
+    schema declares ``sinks`` (``LastAggregator``) is given the plan's sinks too
+    (only then, so the graph of an ask with another aggregator is what it was).
 
     ``channels`` (FoA clusters: subtask ids and the cluster action that runs
     them together) replace their subtasks' nodes with one node each, named
@@ -152,14 +163,17 @@ def plan_to_workflow(
             after=list(dict.fromkeys(node_of.get(d, d) for d in subtask.depends_on)),
             description=subtask.description,
         )
+    answer_with: dict[str, Any] = {
+        "task": "${inputs.task}",
+        "results": {s.id: "${" + refs.get(s.id, s.id) + "}" for s in plan.subtasks},
+        "subtasks": "${inputs.subtasks}",
+    }
+    if isinstance(aggregator, ActionSpec) and takes_sinks(aggregator):
+        answer_with["sinks"] = sinks_of(plan)  # ids are node names: no ``${`` in them
     wf.node(
         ANSWER_NODE,
-        aggregator,
-        with_={
-            "task": "${inputs.task}",
-            "results": {s.id: "${" + refs.get(s.id, s.id) + "}" for s in plan.subtasks},
-            "subtasks": "${inputs.subtasks}",
-        },
+        aggregator.name if isinstance(aggregator, ActionSpec) else aggregator,
+        with_=answer_with,
         after=list(dict.fromkeys(node_of.get(s.id, s.id) for s in plan.subtasks)),
         description="Combine the subtask results into the answer.",
     )

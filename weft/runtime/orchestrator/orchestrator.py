@@ -14,7 +14,10 @@ replaceable; the defaults need no model (``RulePlanner``, ``LexicalRouter``,
 Budgets (``OrchestratorBudget``) are checked on the plan, estimated from the
 routed agents' cards before running, and enforced while running: tokens and
 cost as node results arrive, time with a timer. A run over budget is
-cancelled (journaled as cancelled) and the answer says why. The budget is
+cancelled (journaled as cancelled) and the answer says why, keeping the
+results of the subtasks that finished; a limit passed once the answer is
+made cancels nothing, and the answer stands with a note (``BudgetWatch``,
+``answer.budget_notes``). The budget is
 journaled with the ask, and a resumed ask is held to it, counting what it
 spent before it stopped (``resume_budget``).
 """
@@ -51,6 +54,7 @@ from weft.runtime.orchestrator.aggregate import ConcatAggregator
 from weft.runtime.orchestrator.answer import (
     Answer,
     PlanningError,
+    budget_notes,
     questions_of,
     waiting_for_answers,
 )
@@ -251,7 +255,7 @@ class Orchestrator:
             engine=engine,
         )
         usage = ready.record.planner_usage
-        result, stopped, spent = await self._execute(
+        result, stopped, spent, watch = await self._execute(
             ready.prepared,
             ready.inputs,
             ready.run_id,
@@ -260,14 +264,25 @@ class Orchestrator:
             budget=ready.budget,
             ran_s=ready.spent.seconds,
             engine=engine,
+            final=ANSWER_NODE,
             **ready.options,
         )
         if result is not None:
             await teach_router(self.router, ready.choices(), result, resumed=True)
         record = ready.record
         answer = self._answer(
-            ready.run_id, started, result, stopped, spent, usage, [], record.plan, ready.choices()
+            ready.run_id,
+            started,
+            result,
+            stopped,
+            spent,
+            usage,
+            [],
+            record.plan,
+            ready.choices(),
+            watch,
         )
+        answer.notes = budget_notes(record.plan, stopped, watch)
         # how the ask ended after all: replaces what it recorded when it stopped
         await self.experience.record(
             experience_of(
@@ -339,7 +354,7 @@ class Orchestrator:
             plan,
             routes,
             specs,
-            aggregator=self.aggregator.spec.name,
+            aggregator=self.aggregator.spec,
             description=task[:200],
             channels=channels,
         )
@@ -361,18 +376,19 @@ class Orchestrator:
             reused=recall.record if recall is not None else None,
             options=self.resume_options,
         )
-        result, stopped, spent = await self._execute(
+        result, stopped, spent, watch = await self._execute(
             prepared,
             plan_inputs(task, plan),
             run_id,
             planner_usage,
             also=[saving(self.journal, run_id, record)] if self.journal is not None else [],
             ran_s=record.planning_s,  # planning spent this much of the time budget
+            final=ANSWER_NODE,
         )
         answer = self._answer(
-            run_id, started, result, stopped, spent, planner_usage, failures, plan, choices
+            run_id, started, result, stopped, spent, planner_usage, failures, plan, choices, watch
         )
-        answer.notes = notes
+        answer.notes = [*notes, *budget_notes(plan, stopped, watch)]
         if recall is not None:
             answer.reuse = reuse_summary(recall)
         await self._learn(task, plan, choices, answer, result, recall)
@@ -401,9 +417,13 @@ class Orchestrator:
         budget: OrchestratorBudget | None = None,
         ran_s: float = 0.0,
         engine: Engine = "weft",
+        final: str | None = None,
         **resume: Any,
-    ) -> tuple[RunResult | None, str | None, Usage]:
-        """Run with budget enforcement: ``(result, why it was stopped, usage so far)``.
+    ) -> tuple[RunResult | None, str | None, Usage, BudgetWatch]:
+        """Run with budget enforcement: ``(result, why it was stopped, usage so far, the
+        watch)``; the watch has the outputs of the nodes that finished, for a run it
+        stopped, and the limit passed once the ``final`` node had succeeded, for one it
+        did not (``BudgetWatch``).
 
         ``already`` is what the ask spent before (planning; for a resume, its earlier
         runs too) and ``ran_s`` the seconds its earlier runs ran: both count against
@@ -411,7 +431,7 @@ class Orchestrator:
         ``resume`` the engine's options for a resumed run, which ``engine`` finishes.
         """
         budget = budget or self.budget
-        watch = BudgetWatch(budget, already, ran_s)
+        watch = BudgetWatch(budget, already, ran_s, final=final, cached=resume.get("cache"))
         running = on_engine(
             engine,
             prepared,
@@ -430,11 +450,11 @@ class Orchestrator:
         except asyncio.CancelledError:
             current = asyncio.current_task()
             if watch.reason is not None and (current is None or not current.cancelling()):
-                return None, watch.reason, watch.tally.total()
+                return None, watch.reason, watch.tally.total(), watch
             raise
         finally:
             watch.close()
-        return result, None, already.add(result.usage)
+        return result, None, already.add(result.usage), watch
 
     def _answer(
         self,
@@ -447,8 +467,11 @@ class Orchestrator:
         failures: list[PlanFailure],
         plan: Plan | None,
         choices: list[RouteChoice],
+        watch: BudgetWatch | None = None,
     ) -> Answer:
         results: dict[str, Any] = {}
+        if result is None and watch is not None:  # stopped by its budget: what it paid for
+            results = {k: v for k, v in watch.outputs.items() if k != ANSWER_NODE}
         if result is not None:
             results = {
                 name: outcome.output
@@ -522,7 +545,7 @@ class Orchestrator:
         keep = (
             [workflow_ask.saving(self.journal, run_id, task, self.budget)] if self.journal else []
         )
-        result, stopped, usage = await self._execute(prepared, inputs, run_id, Usage(), keep)
+        result, stopped, usage, _ = await self._execute(prepared, inputs, run_id, Usage(), keep)
         answer: Any = None
         if result is not None and result.ok:
             outputs = result.outputs

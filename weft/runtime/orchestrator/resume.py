@@ -32,7 +32,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from weft.protocols import Action, WeftError
+from weft.protocols import Action, ActionSpec, WeftError
 from weft.runtime.engine.compiled import PreparedWorkflow
 from weft.runtime.engine.compiler import compile_workflow
 from weft.runtime.engine.journal import Journal
@@ -68,9 +68,9 @@ def ask_of(journal: Journal | None, run_id: str) -> tuple[str, AskRecord]:
     return run.run_id, record
 
 
-def rebuild(registry: ActionRegistry, aggregator: str, record: AskRecord) -> Workflow:
+def rebuild(registry: ActionRegistry, aggregator: str | ActionSpec, record: AskRecord) -> Workflow:
     """The workflow the ask ran, from its record, the actions in ``registry`` and the
-    name of the ``aggregator`` action.
+    ``aggregator`` action (its spec, or its name).
 
     ``WeftError`` naming what is missing when a routed action or the
     aggregator is not among them: resuming with other agents would run
@@ -83,10 +83,11 @@ def rebuild(registry: ActionRegistry, aggregator: str, record: AskRecord) -> Wor
             f"the ask routed subtasks to {', '.join(missing)}, which the agents given now "
             f"lack; agents: {', '.join(sorted(names)) or 'none'}"
         )
-    if aggregator != record.aggregator:
+    name = aggregator.name if isinstance(aggregator, ActionSpec) else aggregator
+    if name != record.aggregator:
         raise WeftError(
             f"the ask's answer is made by '{record.aggregator}', this orchestrator's "
-            f"aggregator is '{aggregator}'"
+            f"aggregator is '{name}'"
         )
     specs = registry.specs()
     channels = cluster_actions(record.channels, record.routes, record.cluster_rounds or 1)
@@ -155,7 +156,7 @@ def take_ask(
     full_id, record = ask_of(journal, run_id)
     assert journal is not None
     run, _ = run_to_resume(journal, full_id, record, resumer="Orchestrator.resume")
-    workflow = rebuild(registry, aggregator.spec.name, record)
+    workflow = rebuild(registry, aggregator.spec, record)
     prepared = compile_workflow(workflow, registry.merged(ActionRegistry([aggregator])))
     check_same_graph(prepared, run, force=force)
     if engine == "langgraph":

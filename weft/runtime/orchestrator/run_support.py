@@ -96,14 +96,33 @@ class BudgetWatch:
     left of it: so a run the timer stopped has journaled at least that much
     running time, and a resume of it finds the budget used up (``resume_budget``).
     ``close`` when the run is over.
+
+    It keeps the output of every top-level node that succeeded (``outputs``;
+    ``cached``: those a resumed run serves from the journal), so an ask its
+    budget stopped still has the results it paid for. Once the ``final`` node
+    (the ask's answer node) has succeeded nothing is left to stop: a limit
+    passed then (the synthesis itself went over, or the timer fired as the run
+    ended) does not cancel the run, whose answer exists, and is kept in
+    ``overran`` for the answer's notes.
     """
 
-    def __init__(self, budget: OrchestratorBudget, already: Usage, ran_s: float = 0.0) -> None:
+    def __init__(
+        self,
+        budget: OrchestratorBudget,
+        already: Usage,
+        ran_s: float = 0.0,
+        *,
+        final: str | None = None,
+        cached: Mapping[str, Any] | None = None,
+    ) -> None:
         self.budget = budget
         self.tally = UsageTally()
         self.tally.add(already)
         self.ran_s = ran_s
+        self.final = final
+        self.outputs: dict[str, Any] = {k: v for k, v in (cached or {}).items() if _top(k)}
         self.reason: str | None = None
+        self.overran: str | None = None
         self.task: asyncio.Task[RunResult] | None = None
         self._timer: asyncio.TimerHandle | None = None
 
@@ -113,9 +132,11 @@ class BudgetWatch:
             return
         # top-level node results only: foreach items ("[i]") and sub-workflow
         # nodes ("/") are already inside their parent's usage
-        if event.kind is not EventKind.NODE_FINISHED or event.usage is None:
+        if event.kind is not EventKind.NODE_FINISHED or not _top(event.key or ""):
             return
-        if event.key and ("[" in event.key or "/" in event.key):
+        if event.key and event.state == "succeeded":
+            self.outputs[event.key] = event.output
+        if event.usage is None:
             return
         self.tally.add(event.usage)
         spent = self.tally.total()
@@ -134,6 +155,9 @@ class BudgetWatch:
         )
 
     def stop(self, reason: str) -> None:
+        if self.final is not None and self.final in self.outputs:
+            self.overran = self.overran or reason  # the answer is made: nothing to save
+            return
         if self.reason is None and self.task is not None and not self.task.done():
             self.reason = reason
             self.task.cancel()
@@ -142,6 +166,11 @@ class BudgetWatch:
         """Stop the timer: the run is over."""
         if self._timer is not None:
             self._timer.cancel()
+
+
+def _top(key: str) -> bool:
+    """A top-level node's execution key: not a ``foreach`` item's, nor inside a sub-workflow."""
+    return "[" not in key and "/" not in key
 
 
 class UnstartedRun:
