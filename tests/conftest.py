@@ -93,6 +93,8 @@ MARKS: dict[str, tuple[str, ...]] = {
     "orchestrator/test_instant_spans.py": ("core",),
     "orchestrator/test_ask_plan_span.py": ("core",),
     "orchestrator/test_rule_planner_sentences.py": ("core",),
+    "orchestrator/test_ask_yaml_agents.py": ("core",),
+    "orchestrator/test_ask_budget_answer.py": ("core",),
     # a broker: the shared Mosquitto on 127.0.0.1:1883 or one the test starts
     "runtime/test_mqtt_bus.py": ("mqtt",),
     "runtime/test_mqtt_reconnect_log.py": ("mqtt",),
@@ -140,6 +142,9 @@ MARKS: dict[str, tuple[str, ...]] = {
     "teams/test_team_scale.py": ("core",),
     "teams/test_cluster.py": ("core",),
     "teams/test_team_yaml.py": ("core",),
+    "teams/test_team_validate.py": ("core",),
+    "teams/test_team_addressing.py": ("core",),
+    "teams/test_team_replay.py": ("core",),
     "teams/test_plan_clusters.py": ("core",),
     "teams/test_team_formation.py": ("core",),
     "teams/test_team_questions.py": ("core",),

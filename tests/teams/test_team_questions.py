@@ -105,6 +105,12 @@ def test_a_yaml_team_member_asks_and_the_resumed_team_concludes_with_the_answer(
     )
     assert done.exit_code == 0, done.output
     assert json.loads(done.stdout)["outputs"] == {"decision": "the plan: hold"}
+    # bob's turn, which asked nothing, was replayed from the saved state: only alice was called
+    assert (yaml_team / "turns.log").read_text().split("\n")[:-1] == [
+        "bob 1",
+        "alice 2",
+        "alice 2",
+    ]
 
 
 def test_an_answer_that_is_not_one_of_the_choices_is_refused_before_the_team_runs(

@@ -115,10 +115,11 @@ async def test_a_pool_for_someone_who_is_not_a_member_is_a_clear_error(tmp_path:
     (tmp_path / "yaml_members.py").write_text(textwrap.dedent(MEMBERS))
     workflow = WORKFLOW.replace("max_turns: 6}", "max_turns: 6, pools: {carol: [bob]}}")
     (tmp_path / "wf.yaml").write_text(workflow)
-    result = await run_workflow(tmp_path / "wf.yaml", journal=False)
-    error = result.nodes["discuss"].error
-    assert error is not None and error.type == "ValidationError"
-    assert "'carol', not a member" in error.message, error.message
+    with pytest.raises(DefinitionError) as caught:  # before the run, not when the team forms
+        await run_workflow(tmp_path / "wf.yaml", journal=False)
+    message = str(caught.value)
+    assert "node 'discuss', field 'with.pools'" in message, message
+    assert "'carol', not a member" in message, message
 
 
 async def test_trace_show_prints_the_team_state_machine(tmp_path: Path) -> None:
@@ -295,11 +296,17 @@ nodes:
         ("selector: roundrobin", "selector", "unknown speaker rule 'roundrobin'"),
     ],
 )
-async def test_a_bad_team_setting_in_yaml_names_its_line_before_anyone_speaks(
+async def test_a_bad_team_setting_from_an_input_names_its_line_before_anyone_speaks(
     tmp_path: Path, setting: str, field: str, message: str
 ) -> None:
+    """A value a template gives is known only when the node starts: checked then, at the
+    line of the ``with:`` entry (a literal one is refused before the run:
+    test_team_validate.py)."""
+    key, value = setting.split(": ")
     workflow = f"""
 name: bad-setting
+inputs:
+  value: {{type: {"number" if key == "turn_timeout" else "string"}, default: {value}}}
 actions:
   team: {{python: "weft.runtime.teams:team_action"}}
   speaker: {{python: "counted_members:speaker"}}
@@ -309,8 +316,9 @@ nodes:
     with:
       task: decide
       members: [speaker]
-      {setting}
+      {key}: ${{inputs.value}}
 """
+    setting = f"{key}: ${{inputs.value}}"
     flow, calls = _counted(tmp_path, workflow)
     result = await run_workflow(flow, journal=False)
     sys.modules.pop("counted_members", None)
@@ -362,11 +370,29 @@ nodes:
 async def test_a_cluster_with_too_few_subtasks_names_the_line(tmp_path: Path) -> None:
     workflow = UNKNOWN_SYNTHESIZER.replace("synthesizer: edtor", "subtasks: [intro]")
     flow, calls = _counted(tmp_path, workflow)
+    with pytest.raises(DefinitionError) as caught:
+        await run_workflow(flow, journal=False)
+    sys.modules.pop("counted_members", None)
+    message = str(caught.value)
+    line = workflow.splitlines().index("      subtasks: [intro]") + 1
+    assert message.startswith(f"{flow}:{line}:"), message
+    assert "node 'refine', field 'with.subtasks'" in message
+    assert "2 members but 1 subtasks" in message
+    assert not calls.exists()
+
+
+async def test_a_cluster_with_too_few_subtasks_from_an_input_names_the_line(
+    tmp_path: Path,
+) -> None:
+    workflow = UNKNOWN_SYNTHESIZER.replace(
+        "synthesizer: edtor", "subtasks: ${inputs.parts}"
+    ).replace("actions:", "inputs:\n  parts: {type: array, default: [intro]}\nactions:", 1)
+    flow, calls = _counted(tmp_path, workflow)
     result = await run_workflow(flow, journal=False)
     sys.modules.pop("counted_members", None)
     error = result.nodes["refine"].error
     assert error is not None and error.type == "ValidationError", result
-    line = workflow.splitlines().index("      subtasks: [intro]") + 1
+    line = workflow.splitlines().index("      subtasks: ${inputs.parts}") + 1
     assert error.message.startswith(f"{flow}:{line}:"), error.message
     assert "2 members but got 1 subtasks" in error.message
     assert not calls.exists()

@@ -481,9 +481,11 @@ def validate_command(file: str) -> None:
 
     prepared = compile_workflow(file)
     edges = sum(len(n.incoming) + len(n.loops_in) for n in prepared.nodes.values())
+    count = len(prepared.warnings)  # each was logged (stderr) as it was found
+    warned = f", {count} warning{'s' if count != 1 else ''} (above)" if count else ""
     click.echo(
         f"ok: workflow '{prepared.name}' with {len(prepared.nodes)} nodes, {edges} edges, "
-        f"{len(prepared.plan.loops)} loops"
+        f"{len(prepared.plan.loops)} loops{warned}"
     )
 
 

@@ -89,6 +89,9 @@ class PreparedWorkflow:
     secret_literals: tuple[str, ...] = ()
     #: The inputs that are secret in whole or in part (marked ``writeOnly`` in its schema).
     secret_input_names: frozenset[str] = frozenset()
+    #: Mistakes that may be meant (``{topic}`` for ``${inputs.topic}``), one located line each:
+    #: ``weft validate`` prints them, a run logs them (``node_argument_checks``).
+    warnings: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:

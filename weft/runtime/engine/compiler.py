@@ -59,6 +59,7 @@ from weft.runtime.engine.compiled import (
 from weft.runtime.engine.discovery import Discoveries, is_mqtt_url
 from weft.runtime.engine.importing import import_object
 from weft.runtime.engine.llm_actions import check_llm_tools, llm_action
+from weft.runtime.engine.node_argument_checks import check_node_arguments
 from weft.runtime.engine.secret_flow import analyse
 from weft.runtime.engine.source_tokens import token_of
 from weft.runtime.engine.workflow_action import WorkflowAction
@@ -250,6 +251,7 @@ def _finish(
     nodes = _compile_nodes(spec, plan, registry)
     if not _stack:  # a sub-workflow's teams may name its caller's actions: checked at run time
         _check_referenced_actions(spec, nodes, registry)
+    warnings = check_node_arguments(spec, nodes)
     flow = analyse(spec, {name: node.action.spec.input_schema for name, node in nodes.items()})
     for name, node in nodes.items():
         node.secret_params = flow.params.get(name, frozenset())
@@ -272,6 +274,7 @@ def _finish(
         secret_inputs=tuple(sorted(flow.inputs)),
         secret_literals=tuple(sorted(flow.literals)),
         secret_input_names=flow.input_names(spec.inputs),
+        warnings=warnings,
     )
 
 

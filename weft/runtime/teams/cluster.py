@@ -29,11 +29,13 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from weft.protocols import Action, ActionCall, ActionKind, ActionResult, ActionSpec
+from weft.protocols.argument_checks import ArgumentProblem
 from weft.protocols.errors import ActionFailed
 from weft.protocols.teams import MessageType, TeamMessage, TeamState
 from weft.runtime.bus.base import Bus
 from weft.runtime.teams.arguments import ArgumentError, at_least, located, positive_seconds
 from weft.runtime.teams.channel import TeamChannel, conversation_channel
+from weft.runtime.teams.literal_checks import placeholder_problems
 from weft.runtime.teams.local_context import SpecHolder, missing_task, run_locally
 from weft.runtime.teams.member import MemberCaller, TeamMember, bundled_of, task_output
 from weft.runtime.teams.names import Named, seat_names, unknown_name_failure
@@ -115,6 +117,11 @@ class Cluster(SpecHolder):
     def referenced_actions(self, arguments: Mapping[str, Any]) -> list[str]:
         """The names of ``named``, whatever the call's arguments (``ReferencesActions``)."""
         return [named.name for named in self.named()]
+
+    def argument_problems(self, arguments: Mapping[str, Any]) -> list[ArgumentProblem]:
+        """``{name}`` in the text a node's ``with:`` sends (``ChecksArguments``): warnings
+        only, the settings were checked when this object was made."""
+        return placeholder_problems(arguments)
 
     async def invoke(self, call: ActionCall, ctx: Any) -> ActionResult:
         problem = missing_task(call)

@@ -39,7 +39,13 @@ from weft.protocols import Action, ActionCall, ActionResult, ActionSpec, Usage
 from weft.protocols.human_input import Questions
 from weft.protocols.streaming import is_text_delta
 from weft.protocols.teams import MemberReply, TeamMessage
-from weft.runtime.teams.member_resume import MemberState, digest, member_state
+from weft.runtime.teams.member_resume import (
+    MemberState,
+    SavedReply,
+    digest,
+    member_state,
+    saved_reply,
+)
 from weft.runtime.teams.team_spans import TeamSpans
 
 #: Seconds past ``turn_timeout`` before a member call is abandoned: the call's deadline says
@@ -50,11 +56,12 @@ REPLY_FORMAT = (
     'Answer with one JSON object: {"act": "speak|propose|vote|assign|pause|conclude", '
     '"text": "...", "to": "member name or null", "vote": "yes|no|abstain or null", '
     '"tasks": [{"id": "t1", "to": "member", "task": "...", "mode": "sync|async"}], '
-    '"wait_for": ["task ids"]}. speak: say something (address a member with "to" to '
-    'let them speak next); propose: put "text" to a vote (with "tasks", they run when '
-    "accepted; without, an accepted proposal is the team's answer); assign: hand out tasks "
-    "(sync: wait for the results; async: they report later); pause: wait until the async "
-    'tasks in "wait_for" report; conclude: "text" is the team\'s final answer.'
+    '"wait_for": ["task ids"]}. speak: say something; propose: put "text" to a vote (with '
+    '"tasks", they run when accepted; without, an accepted proposal is the team\'s answer); '
+    "assign: hand out tasks (sync: wait for the results; async: they report later); pause: "
+    'wait until the async tasks in "wait_for" report; conclude: "text" is the team\'s final '
+    'answer. "to" names the member who speaks next, on speak, assign (after the sync '
+    'results) and pause (after the tasks report); propose, vote and conclude take no "to".'
 )
 
 
@@ -340,7 +347,9 @@ class MemberCaller:
     question the team stops on when they run out. ``stopped`` is then the team's
     ``needs_input`` result, with the asking member's saved state nested in its
     ``resume_state`` (``member_resume``); a team call resumed with it hands that
-    state back to the same member call, so an LLM member goes on where it stopped.
+    state back to the same member call, so an LLM member goes on where it stopped,
+    and gives every member call that had finished, asking nothing, its saved result
+    instead of calling the member again (``MemberState.replies``).
     """
 
     def __init__(
@@ -364,6 +373,10 @@ class MemberCaller:
         self._saved = member_state(team_call.resume_state, self.owner)
         #: Each member call by number: the member's name and the digest of its arguments.
         self._started: dict[int, tuple[str, str]] = {}
+        #: Results saved by the stopped call, replayed instead of calling (``replayed``).
+        self._replay = self._saved
+        #: The calls that finished asking nothing, saved in ``stopped``'s state.
+        self._replies: list[SavedReply] = []
 
     @property
     def asked(self) -> Asked | None:
@@ -380,7 +393,7 @@ class MemberCaller:
         if found is None:
             return result
         number, given, last = found
-        if last.resume_state is None or last.error is None or number not in self._started:
+        if last.error is None or number not in self._started:
             return result
         member, arguments = self._started[number]
         result.resume_state = MemberState(
@@ -391,6 +404,7 @@ class MemberCaller:
             given=given,
             question=last.error,
             state=last.resume_state,
+            replies=sorted(self._replies, key=lambda reply: reply.number),
         ).model_dump(mode="json")
         return result
 
@@ -423,18 +437,37 @@ class MemberCaller:
             saved = None
         # A saved state goes with the answers it was saved with: dropped when the call finishes.
         latest: dict[str, Any] = {"state": saved.state if saved is not None else None}
+        replay = self._replay.replayed(started, member.name, arguments) if self._replay else None
 
         async def once(answers: tuple[Any, ...]) -> ActionResult:
+            done = replay.outcome(answers) if replay is not None else None
             state = latest["state"] if answers else None
-            result = await self._once(
+            result = done or await self._once(
                 member, arguments, parent_id, on_progress, number, answers, state
             )
+            latest["answers"] = answers
+            if asks(result):
+                latest["question"] = result.error
             latest["state"] = result.resume_state if asks(result) else None
             return result
 
-        if saved is None:
-            return await self.answering.call(member.name, once)
-        return await self.answering.call(member.name, once, asked=saved.asked(), given=saved.given)
+        asked, given = (saved.asked(), saved.given) if saved is not None else (None, 0)
+        if asked is None and replay is not None and replay.asked() is not None:
+            asked, given = replay.asked(), replay.answers - 1  # it takes its answers again
+        result = await self.answering.call(member.name, once, asked=asked, given=given)
+        if not asks(result):  # kept for a later stop: replayed, not made again
+            question = latest.get("question") or (asked.error if asked is not None else None)
+            kept = saved_reply(
+                started,
+                member.name,
+                self._started[started][1],
+                result,
+                latest.get("answers", ()),
+                question,
+            )
+            if kept is not None:
+                self._replies.append(kept)
+        return result
 
     async def _once(
         self,

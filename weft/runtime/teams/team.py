@@ -36,12 +36,14 @@ from weft.protocols import (
     ActionSpec,
     CapabilityCard,
 )
+from weft.protocols.argument_checks import ArgumentProblem
 from weft.protocols.teams import IllegalTransition, TeamOutcome
 from weft.runtime.bus.base import Bus
 from weft.runtime.teams.arguments import ArgumentError, at_least, positive_seconds
 from weft.runtime.teams.channel import conversation_channel
 from weft.runtime.teams.conversation import Conversation
 from weft.runtime.teams.formation import Formation
+from weft.runtime.teams.literal_checks import placeholder_problems
 from weft.runtime.teams.local_context import SpecHolder, missing_task, run_locally
 from weft.runtime.teams.member import MemberCaller, TeamMember, bundled_of
 from weft.runtime.teams.names import Named, seat_names, unknown_name_failure
@@ -161,6 +163,11 @@ class Team(SpecHolder):
     def referenced_actions(self, arguments: Mapping[str, Any]) -> list[str]:
         """The names of ``named``, whatever the call's arguments (``ReferencesActions``)."""
         return [named.name for named in self.named()]
+
+    def argument_problems(self, arguments: Mapping[str, Any]) -> list[ArgumentProblem]:
+        """``{name}`` in the text a node's ``with:`` sends (``ChecksArguments``): warnings
+        only, the settings were checked when this object was made."""
+        return placeholder_problems(arguments)
 
     async def run(self, task: str) -> TeamOutcome:
         """Run the team from Python, outside a workflow; raises ``ActionFailed`` if it fails."""

@@ -24,7 +24,10 @@ on that broker, where anyone may watch it.
 A bad argument fails the node before any member is called, as a
 ``ValidationError`` (or ``UnknownAction`` for a name the run has no action
 for) whose message starts with the file, line and node of the ``with:``
-entry (``arguments.located``).
+entry (``arguments.located``). A bad literal argument is found earlier still,
+by ``weft validate`` and before the run starts (``argument_problems``, by the
+same checks: ``literal_checks``); the call's own check is for the values a
+template gives.
 """
 
 from __future__ import annotations
@@ -34,8 +37,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from weft.protocols import ActionCall, ActionKind, ActionResult, ActionSpec
+from weft.protocols.argument_checks import ArgumentProblem
 from weft.runtime.teams.arguments import ArgumentError, located
 from weft.runtime.teams.cluster import Cluster
+from weft.runtime.teams.literal_checks import (
+    placeholder_problems,
+    setting_problems,
+    subtask_problems,
+)
 from weft.runtime.teams.member import TeamMember
 from weft.runtime.teams.team import Team
 
@@ -133,6 +142,19 @@ class _FromArguments(ABC):
             action, call.arguments, call.model_copy(update={"arguments": inner}), ctx
         )
 
+    #: Arguments checked against the members: unchecked before the run while those are a template.
+    needs_members: tuple[str, ...] = ()
+
+    def argument_problems(self, arguments: Mapping[str, Any]) -> list[ArgumentProblem]:
+        """What ``weft validate`` reports about a node's literal ``with:`` (``ChecksArguments``):
+        every setting the call would refuse, and ``{name}`` placeholders (warnings)."""
+        found = setting_problems(self.build, self.kind, arguments, needs_members=self.needs_members)
+        return [*found, *self.more_problems(arguments), *placeholder_problems(arguments)]
+
+    def more_problems(self, arguments: Mapping[str, Any]) -> list[ArgumentProblem]:
+        """Checks the call makes outside ``build`` (a cluster's subtasks per member)."""
+        return []
+
     def referenced_actions(self, arguments: Mapping[str, Any]) -> list[str]:
         """The names the team or cluster built from ``arguments`` calls (``ReferencesActions``).
 
@@ -157,6 +179,7 @@ class TeamFromArguments(_FromArguments):
     """The ``team_action``: a ``Team`` built per call from its arguments."""
 
     kind = "team"
+    needs_members = ("pools",)
     spec = _spec(
         "team",
         "An IoA team of the named members that converses until it concludes.",
@@ -229,6 +252,9 @@ class ClusterFromArguments(_FromArguments):
             synthesizer=args.get("synthesizer"),
         )
         return cluster, {k: args[k] for k in ("task", "subtasks", "context") if k in args}
+
+    def more_problems(self, arguments: Mapping[str, Any]) -> list[ArgumentProblem]:
+        return subtask_problems(arguments)
 
 
 team_action = TeamFromArguments()
