@@ -41,7 +41,7 @@ def exceptions_defined_in_weft() -> dict[str, type[BaseException]]:
 def test_the_walk_finds_the_exceptions_it_must_judge() -> None:
     found = exceptions_defined_in_weft()
     assert "weft.protocols.errors.WeftError" in found
-    assert "weft.agents.chat_model.ModelCallError" in found
+    assert "weft.agents.chat_errors.ModelCallError" in found
     assert "weft.workflows.expressions.ExpressionError" in found
     assert "weft.agents.chat_model._NotACompletion" in found
 

@@ -56,6 +56,7 @@ def test_a_capability_node_routes_to_the_llm_action_whose_skills_fit(tmp_path: P
         )
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
-    assert report["nodes"]["work"]["agents"] == ["clerk_b"]
+    # routed_to names the action chosen (agents lists remote answerers only)
+    assert report["nodes"]["work"]["routed_to"] == {"clerk_b": 1}
     assert report["outputs"]["work"] == "Sales rose. Costs fell."
     assert [r.system for r in model.requests] == ["You are clerk B."]

@@ -8,6 +8,7 @@ stream until the test has seen what must have arrived first.
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
 import pytest
@@ -18,7 +19,7 @@ from tests.teams.scenarios import run_in_process
 from weft import Workflow, tool
 from weft.agents import LLMAgent
 from weft.agents.chat_model import ChatModel, Completion, ModelSettings
-from weft.agents.chat_stream import StreamAssembler
+from weft.agents.chat_stream import StreamAssembler, estimate_prompt_tokens
 from weft.agents.endpoint_profiles import ENDPOINT_PROFILES
 from weft.agents.streaming import TextDeltas, stream_text
 from weft.protocols import ActionCall, ActionContext, EventKind, RunEvent
@@ -212,9 +213,27 @@ async def test_a_server_that_sends_no_usage_gets_an_estimate_that_says_so() -> N
     assert result.output == ANSWER
     words = len(ANSWER.split())  # the server sends a chunk per word: one token each
     usage = result.usage
-    assert (usage.llm_calls, usage.prompt_tokens, usage.completion_tokens) == (1, 0, words)
+    # the prompt by rule of thumb: 1 character of task, one message, the reply opener
+    assert estimate_prompt_tokens(model.requests[0].body) == 1 + 4 + 3
+    assert (usage.llm_calls, usage.prompt_tokens, usage.completion_tokens) == (1, 8, words)
     (span,) = ctx.spans
     assert span["attributes"]["llm.usage_estimated"] is True
+
+
+def test_the_prompt_estimate_counts_messages_tool_calls_and_tool_definitions() -> None:
+    tools = [{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}]
+    calls = [{"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}}]
+    messages: list[dict[str, Any]] = [
+        {"role": "system", "content": "s" * 40},
+        {"role": "user", "content": [{"type": "text", "text": "hi"}]},
+        {"role": "assistant", "content": "", "tool_calls": calls},
+        {"role": "tool", "tool_call_id": "c1", "content": "12"},
+    ]
+    chars = 40 + len(json.dumps(messages[1]["content"])) + len(json.dumps(calls)) + 2
+    chars += len(json.dumps(tools))
+    expected = -(-chars // 4) + 4 * len(messages) + 3
+    assert estimate_prompt_tokens({"messages": messages, "tools": tools}) == expected
+    assert estimate_prompt_tokens({"messages": []}) == 3
 
 
 async def test_a_refused_stream_options_is_dropped_and_remembered() -> None:

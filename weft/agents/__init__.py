@@ -23,6 +23,7 @@ from weft.agents.chat_model import (
     model_defaults,
     resolve_settings,
 )
+from weft.agents.examples import InvalidExample
 from weft.agents.langgraph_action import LangGraphAction, from_langgraph
 from weft.agents.llm import TASK_INPUT_SCHEMA, LLMAgent, render_task
 from weft.agents.mcp_action import (
@@ -55,6 +56,7 @@ __all__ = [
     "A2aMqttAction",
     "ChatModel",
     "FunctionAction",
+    "InvalidExample",
     "LLMAgent",
     "LangGraphAction",
     "McpPromptAction",

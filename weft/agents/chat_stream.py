@@ -14,9 +14,16 @@ field before (``endpoint_profiles``); a server that ignores the option, or
 sends usage on another chunk, is read the same way (the last ``usage`` seen
 wins). One that sends none (llama-cpp-python's server, seen here) gets an
 estimate: the chunks that carried generated text or tool-call pieces, one
-token each, as completion tokens (these servers send a chunk per token),
-and no prompt tokens; the completion says so (``usage_estimated``, and the
-``llm`` span's ``llm.usage_estimated``).
+token each, as completion tokens (these servers send a chunk per token), and
+``estimate_prompt_tokens`` of the request as prompt tokens; the completion
+says so (``usage_estimated``, and the ``llm`` span's ``llm.usage_estimated``).
+Measured against llama-cpp-python's server with SmolLM2 (its non-streamed
+usage for the same requests): the completion count was exact; the prompt
+estimate was within about a third, low for markdown and code (577 real / 514
+estimated, 953 / 764, 681 / 512), high for plain repetitive prose (284 / 384),
+close for short prompts (12 / 10, 36 / 41, 35 / 35). Close enough for a token
+budget, where counting no prompt tokens (as before) missed three quarters of
+a long prompt's request.
 
 Servers differ in how they cut tool calls: OpenAI, vLLM and llama.cpp give
 each call an ``index`` and send its id and name once, then argument pieces;
@@ -28,10 +35,42 @@ content and kept on the message, as a server without streaming would send it.
 
 from __future__ import annotations
 
+import json
+import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from weft.agents.streaming import TextDeltas, progress_reporter
+
+#: Characters per token of English text, the usual rule of thumb for BPE tokenizers.
+CHARS_PER_TOKEN = 4
+#: Tokens a chat template adds around each message (role markers), and to open the reply.
+_PER_MESSAGE, _REPLY_OPENER = 4, 3
+
+
+def estimate_prompt_tokens(request: Mapping[str, Any]) -> int:
+    """Prompt tokens of a chat ``request`` by rule of thumb, for a server that reports none.
+
+    The characters of the messages' content and tool calls, and of the tool
+    definitions, at ``CHARS_PER_TOKEN`` each, plus what a chat template adds
+    per message. Within about a third of a real tokenizer on English text;
+    weft has no tokenizer of its own for every model an endpoint may serve.
+    """
+    messages = request.get("messages") or []
+    chars = 0
+    for message in messages:
+        content = message.get("content")
+        if isinstance(content, str):
+            chars += len(content)
+        elif content is not None:  # content parts
+            chars += len(json.dumps(content, default=str))
+        if message.get("tool_calls"):
+            chars += len(json.dumps(message["tool_calls"], default=str))
+    if request.get("tools"):
+        chars += len(json.dumps(request["tools"], default=str))
+    return math.ceil(chars / CHARS_PER_TOKEN) + _PER_MESSAGE * len(messages) + _REPLY_OPENER
+
 
 #: Delta fields assembled on their own; any other string field is joined as it comes.
 _KNOWN = frozenset({"role", "content", "refusal", "tool_calls", "function_call"})
@@ -138,8 +177,11 @@ class StreamAssembler:
         if function is not None:
             _function_piece(call, function)
 
-    def completion(self) -> Any:
-        """The ``ChatCompletion`` the chunks make; without any chunk, one without choices."""
+    def completion(self, prompt_estimate: int = 0) -> Any:
+        """The ``ChatCompletion`` the chunks make; without any chunk, one without choices.
+
+        ``prompt_estimate`` is the prompt tokens to report when the server sent no usage.
+        """
         from openai.types.chat import ChatCompletion
 
         choices = []
@@ -171,8 +213,8 @@ class StreamAssembler:
             )
         usage = self.usage.model_dump() if hasattr(self.usage, "model_dump") else self.usage
         if usage is None:
-            usage = {"prompt_tokens": 0, "completion_tokens": self.generated}
-            usage["total_tokens"] = self.generated
+            usage = {"prompt_tokens": prompt_estimate, "completion_tokens": self.generated}
+            usage["total_tokens"] = prompt_estimate + self.generated
         data: dict[str, Any] = {
             "id": self.id,
             "object": "chat.completion",
@@ -227,4 +269,4 @@ async def streamed_completion(
         if deltas is not None:
             deltas.flush()
         await stream.close()
-    return assembler.completion()
+    return assembler.completion(estimate_prompt_tokens(request))

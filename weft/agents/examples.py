@@ -1,7 +1,17 @@
-"""Few-shot examples for an ``LLMAgent``: its own best past steps on similar inputs.
+"""Few-shot examples for an ``LLMAgent``: fixed ones, or its own best past steps on similar inputs.
 
-An agent cannot import the runtime (``weft.agents`` sits below it), so the
-source of examples is duck-typed: any object with a method
+**Fixed examples** (``LLMAgent(examples=[...])``, the YAML ``llm: examples:``)
+are input/output pairs written by the user: ``(input, output)`` tuples or
+``{"input": ..., "output": ...}`` mappings. Every one is shown, in order,
+before the task, as a user turn and the assistant's answer to it (the
+few-shot prompting most frameworks offer). An input is a string, or the
+agent's arguments as a mapping (rendered as the real task will be); an
+output is a string, or any JSON value (sent as JSON: what an agent with an
+``output_type`` is to answer). ``fixed_examples`` checks them when the agent
+is made, so a wrong one is an ``InvalidExample`` naming ``examples[i]``.
+
+**A source of past steps** is the other kind. An agent cannot import the
+runtime (``weft.agents`` sits below it), so the source is duck-typed: any object with a method
 ``examples(text, *, agent, k)`` (the runtime's ``ExperienceMemory`` is one),
 or a plain callable ``(text, agent, k)``. Either returns past steps, each an
 object with ``input`` and ``output`` attributes (``StepRecord``), a mapping
@@ -19,11 +29,98 @@ example text (a pair that does not fit is skipped, the next smaller one may).
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
 
+from weft.protocols import WeftError
+
 log = logging.getLogger(__name__)
+
+
+class InvalidExample(WeftError, ValueError):
+    """A fixed example that is no input/output pair; ``index`` and ``field`` say where."""
+
+    def __init__(self, index: int, field: str | None, problem: str) -> None:
+        self.index = index
+        self.field = field
+        self.problem = problem
+        where = f"examples[{index}]" + (f".{field}" if field else "")
+        super().__init__(f"{where}: {problem}")
+
+
+def _fixed_pair(index: int, entry: Any) -> tuple[Any, Any]:
+    """``(input, output)`` of a fixed example as given: a pair or an input/output mapping."""
+    if isinstance(entry, Mapping):
+        unknown = sorted(str(key) for key in entry if key not in ("input", "output"))
+        if unknown:
+            raise InvalidExample(
+                index, None, f"unknown key '{unknown[0]}' (an example has input and output)"
+            )
+        missing = [key for key in ("input", "output") if key not in entry]
+        if missing:
+            raise InvalidExample(index, missing[0], "missing (an example has input and output)")
+        return entry["input"], entry["output"]
+    if isinstance(entry, tuple | list) and len(entry) == 2:
+        return entry[0], entry[1]
+    raise InvalidExample(
+        index, None, f"{entry!r} is not an example: give {{input: ..., output: ...}}"
+    )
+
+
+def fixed_examples(
+    entries: object,
+    render: Callable[[Mapping[str, Any]], str],
+    check_output: Callable[[str], object] | None = None,
+) -> list[tuple[str, str]]:
+    """Fixed examples as ``(user text, assistant text)`` pairs; see the module docstring.
+
+    ``render`` turns an input given as a mapping into the user text (the
+    agent's own renderer); ``check_output``, when given, parses an output as the
+    agent's answer would be (its ``output_type``) and raises when it does not fit.
+    Raises ``InvalidExample`` at the first wrong entry.
+    """
+    if isinstance(entries, str | bytes) or not isinstance(entries, Sequence):
+        raise InvalidExample(0, None, "examples must be a list of {input, output} pairs")
+    pairs: list[tuple[str, str]] = []
+    for index, entry in enumerate(entries):
+        given, answered = _fixed_pair(index, entry)
+        if isinstance(given, Mapping):
+            text = render(given)
+        elif isinstance(given, str):
+            text = given
+        else:
+            raise InvalidExample(
+                index, "input", f"{given!r} is neither text nor the agent's arguments (a mapping)"
+            )
+        if not text.strip():
+            raise InvalidExample(index, "input", "empty")
+        if answered is None or answered == "":
+            raise InvalidExample(index, "output", "empty: give the answer the model is to learn")
+        reply = answered if isinstance(answered, str) else json.dumps(answered, default=str)
+        if check_output is not None:
+            try:
+                check_output(reply)
+            except ValueError as exc:
+                raise InvalidExample(
+                    index, "output", f"not an answer the agent may give: {exc}"
+                ) from None
+        pairs.append((text, reply))
+    return pairs
+
+
+def example_tasks(entries: Sequence[Any]) -> list[str]:
+    """The tasks of fixed examples (their text inputs, or the ``task`` of their arguments),
+    for the agent's capability card: example tasks it handles well."""
+    tasks: list[str] = []
+    for index, entry in enumerate(entries):
+        given = _fixed_pair(index, entry)[0]
+        if isinstance(given, Mapping):
+            given = given.get("task")
+        if isinstance(given, str) and given.strip():
+            tasks.append(given.strip())
+    return tasks
 
 
 @runtime_checkable

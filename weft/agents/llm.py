@@ -49,7 +49,14 @@ from weft.agents.chat_model import (
     ModelSettings,
     resolve_settings,
 )
-from weft.agents.examples import ExampleFunction, ExampleSource, example_messages, fetch_examples
+from weft.agents.examples import (
+    ExampleFunction,
+    ExampleSource,
+    example_messages,
+    example_tasks,
+    fetch_examples,
+    fixed_examples,
+)
 from weft.agents.langgraph_action import from_langgraph, is_langgraph_graph
 from weft.agents.llm_resume import SavedConversation, agent_setup, saved_conversation
 from weft.agents.llm_tool_calls import calls_of, run_turn, tool_message  # noqa: F401 (public)
@@ -132,6 +139,11 @@ def split_tools(tools: Sequence[Any]) -> tuple[list[str], list[Action]]:
     return names, bundled
 
 
+def _is_source(examples: object) -> bool:
+    """Whether ``examples`` is a source of past steps rather than a list of fixed ones."""
+    return isinstance(examples, ExampleSource) or callable(examples)
+
+
 def _assistant_message(message: Any) -> dict[str, Any]:
     """The assistant turn with its tool calls, as it must be echoed back to the model."""
     calls = []
@@ -172,11 +184,16 @@ class LLMAgent:
     ``"required"``, ``"none"``, a tool's name, or ``None`` to send nothing.
     Later turns send ``"auto"``, so a forced choice cannot loop, and the last
     turn allowed by ``max_turns`` sends ``"none"``, so the model must answer.
-    ``examples`` (an object with ``examples(text, agent=..., k=...)`` such as
-    the runtime's ``ExperienceMemory``, or a function ``(text, agent, k)``)
-    supplies this agent's best past steps on similar inputs; up to
-    ``examples_k`` of them, within ``examples_chars`` characters, go before
-    the task as earlier user/assistant turns (``weft.agents.examples``).
+    ``examples`` are few-shot examples shown before the task as earlier
+    user/assistant turns (``weft.agents.examples``): either fixed ones, a
+    list of ``(input, output)`` pairs or ``{"input", "output"}`` mappings,
+    all shown in order, checked here (``InvalidExample`` naming
+    ``examples[i]``; an output must fit ``output_type``) and their tasks added
+    to the capability card's ``examples`` (unless ``card`` is given); or a
+    source of past steps (an object with ``examples(text, agent=..., k=...)``
+    such as the runtime's ``ExperienceMemory``, or a function
+    ``(text, agent, k)``), of which up to ``examples_k`` similar to the task,
+    within ``examples_chars`` characters, are shown.
     ``stream=True`` streams every answer (its text reaches run listeners as it
     comes), ``False`` never; ``None`` streams when someone reads it
     (``weft.agents.streaming.stream_text``: ``weft run`` on a terminal).
@@ -209,7 +226,7 @@ class LLMAgent:
         trace_content: bool | None = None,
         parallel_tool_calls: bool | None = None,
         tool_choice: str | None = "auto",
-        examples: ExampleSource | ExampleFunction | None = None,
+        examples: ExampleSource | ExampleFunction | Sequence[Any] | None = None,
         examples_k: int = 3,
         examples_chars: int = 4000,
         stream: bool | None = None,
@@ -245,6 +262,13 @@ class LLMAgent:
         )
         self._output = output_contract(output_type) if output_type is not None else None
         self._response_format = self._output.response_format if self._output else None
+        #: Fixed examples as (user text, assistant text), or None for a source (or none).
+        self._fixed: list[tuple[str, str]] | None = None
+        tasks: list[str] = []
+        if examples is not None and not _is_source(examples):
+            parse = self._output.parse if self._output else None
+            self._fixed = fixed_examples(examples, self._render, parse)
+            tasks = example_tasks(examples)  # type: ignore[arg-type]  # checked just above
         summary = description or instructions.strip().split("\n\n")[0]
         self._spec = ActionSpec(
             name=name,
@@ -253,7 +277,13 @@ class LLMAgent:
             description=summary,
             input_schema=input_schema if input_schema is not None else TASK_INPUT_SCHEMA,
             output_schema=self._output.schema if self._output else {"type": "string"},
-            card=card or CapabilityCard(agent_id=name, description=summary, skills=list(skills)),
+            card=card
+            or CapabilityCard(
+                agent_id=name,
+                description=summary,
+                skills=list(skills),
+                examples=tasks,
+            ),
         )
 
     @property
@@ -333,10 +363,12 @@ class LLMAgent:
         if self.instructions:
             messages.append({"role": "system", "content": self.instructions})
         text = self._render(call.arguments)
-        if self.examples is not None:
+        if self._fixed is not None:
+            messages.extend(example_messages(self._fixed))
+        elif self.examples is not None:
             task = call.arguments.get("task")
             pairs = await fetch_examples(
-                self.examples,
+                self.examples,  # type: ignore[arg-type]  # a source: not fixed
                 task if isinstance(task, str) and not self._custom_input else text,
                 agent=self.name,
                 k=self.examples_k,

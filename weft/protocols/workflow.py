@@ -285,6 +285,28 @@ def _check_a2a_url(url: str) -> None:
         ) from None
 
 
+class LlmExample(BaseModel):
+    """A few-shot example of an ``llm:`` action: a task, and the answer the model learns from."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    input: Any = Field(description="The task as text, or the agent's arguments ({task, context}).")
+    output: Any = Field(
+        description="The answer: text, or the JSON value when the action has 'output_schema'."
+    )
+
+    @field_validator("input")
+    @classmethod
+    def _text_or_arguments(cls, value: Any) -> Any:
+        # One message for both shapes (a union would report a line per member).
+        if not isinstance(value, str | dict):
+            raise ValueError(
+                f"'input' must be the task as text or the agent's arguments (a mapping), "
+                f"got {type(value).__name__} {value!r}"
+            )
+        return value
+
+
 class LlmActionSpec(BaseModel):
     """An LLM agent defined in the YAML alone (``actions: {writer: {llm: {...}}}``).
 
@@ -292,8 +314,9 @@ class LlmActionSpec(BaseModel):
     ``{task, context?}``, output the model's text. Settings left out resolve
     when the agent calls its model, as for any ``LLMAgent``: ``WEFT_MODEL``,
     ``OPENAI_BASE_URL``, ``OPENAI_API_KEY``. With ``output_schema`` the output
-    is a JSON value that fits that JSON Schema instead of text. The schema and
-    ``tool_choice`` are checked when the workflow is loaded
+    is a JSON value that fits that JSON Schema instead of text. The schema,
+    ``tool_choice``, ``parallel_tool_calls`` (needs ``tools``) and whether each
+    example's output fits the schema are checked when the workflow is loaded
     (``weft.runtime.engine.llm_actions``), where their lines are known.
     """
 
@@ -344,6 +367,16 @@ class LlmActionSpec(BaseModel):
         default_factory=list,
         description="What the agent can do, for its capability card (with the action's "
         "'description'), so capability routing ('weft ask') can pick it.",
+    )
+    parallel_tool_calls: bool | None = Field(
+        default=None,
+        description="Whether the model may ask for several tool calls in one reply (sent only "
+        "when set, with 'tools'; an endpoint that refuses the field has it dropped).",
+    )
+    examples: list[LlmExample] = Field(
+        default_factory=list,
+        description="Few-shot examples, shown in order before the task as earlier turns; their "
+        "tasks also join the capability card's examples.",
     )
 
     @field_validator("api_key_env")

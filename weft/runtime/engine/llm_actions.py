@@ -12,7 +12,10 @@ them at their line:
   close names suggested and the known ones listed;
 - ``output_schema`` is a valid JSON Schema (the error is placed at the line
   of the part that is wrong), and ``tool_choice`` is auto, required, none or
-  one of the entry's ``tools``.
+  one of the entry's ``tools``;
+- ``parallel_tool_calls`` comes with ``tools`` (it is sent with them only);
+- every one of ``examples`` is an input/output pair whose output fits
+  ``output_schema`` when there is one (the error at that example's line).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from typing import Any
 from jsonschema import SchemaError
 
 from weft.agents import LLMAgent
+from weft.agents.examples import InvalidExample
 from weft.agents.output_contract import check_json_schema
 from weft.protocols import ActionRef, DefinitionError, Location, WorkflowSpec, locate
 from weft.runtime.engine.action_table import ActionTable
@@ -47,6 +51,25 @@ def llm_action(name: str, ref: ActionRef, spec: WorkflowSpec) -> LLMAgent:
         _check_schema(name, llm.output_schema, spec)
     if llm.tool_choice is not None:
         _check_tool_choice(name, llm.tool_choice, llm.tools, spec)
+    if llm.parallel_tool_calls is not None and not llm.tools:
+        raise DefinitionError.single(
+            f"action '{name}': parallel_tool_calls: the agent has no 'tools' "
+            "(it says whether the model may call several at once)",
+            locate(spec.source, ("actions", name, "llm", "parallel_tool_calls")),
+        )
+    try:
+        return _agent(name, ref, spec)
+    except InvalidExample as exc:
+        inner: tuple[str | int, ...] = (exc.index,) + ((exc.field,) if exc.field else ())
+        raise DefinitionError.single(
+            f"action '{name}': {exc}",
+            locate(spec.source, ("actions", name, "llm", "examples", *inner)),
+        ) from None
+
+
+def _agent(name: str, ref: ActionRef, spec: WorkflowSpec) -> LLMAgent:
+    llm = ref.llm
+    assert llm is not None
     return LLMAgent(
         name,
         instructions=llm.instructions,
@@ -63,6 +86,8 @@ def llm_action(name: str, ref: ActionRef, spec: WorkflowSpec) -> LLMAgent:
         tool_choice=llm.tool_choice or "auto",
         stream=llm.stream,
         skills=list(llm.skills),
+        parallel_tool_calls=llm.parallel_tool_calls,
+        examples=[example.model_dump() for example in llm.examples] or None,
     )
 
 
