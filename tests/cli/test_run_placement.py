@@ -19,6 +19,7 @@ from weft.cli import cli
 from weft.cli._placement import UNANSWERED, Placements
 from weft.protocols import EventKind, NodeState, RunEvent
 from weft.runtime.engine.outcomes import NodeOutcome
+from weft.testing import OpenAIServer, ScriptedModel, text
 
 TOOLS = """
 import weft
@@ -70,6 +71,20 @@ def test_a_node_with_a_local_action_is_local() -> None:
     placements.on_event(finished("e", "echo"))
     assert placements.where(ran("e")) == "local"
     assert Placements().where(ran("e")) == "local"
+
+
+def test_an_llm_agent_that_ran_here_is_local_though_it_names_itself() -> None:
+    # An LLMAgent's result names the agent (its own name): it ran in this process.
+    placements = Placements(remote={"summarise"})
+    placements.on_event(finished("w", "writer", "writer"))
+    assert placements.where(ran("w")) == "local"
+    assert placements.agents_of("w") == []
+
+
+def test_an_agent_whose_id_is_the_name_of_a_remote_action_is_named() -> None:
+    placements = Placements(remote={"writer"})
+    placements.on_event(finished("w", "writer", "writer"))  # weft agent serve --agent-id writer
+    assert placements.where(ran("w")) == "agent writer"
 
 
 def test_nodes_that_made_no_call_say_nothing() -> None:
@@ -132,3 +147,33 @@ def test_the_json_summary_lists_no_agents_for_local_nodes(tmp_path: Path, workfl
     assert result.exit_code == 0, result.output
     nodes = json.loads(result.stdout)["nodes"]
     assert nodes["a"]["agents"] == [] and nodes["b"]["agents"] == []
+
+
+LLM_WORKFLOW = """
+name: llm-here
+actions:
+  writer:
+    llm:
+      instructions: "Write."
+      model: m
+nodes:
+  w:
+    action: writer
+    with: {task: "Say hi."}
+outputs:
+  text: ${w}
+"""
+
+
+def test_a_yaml_llm_agent_run_here_is_local_in_the_summary_and_json(tmp_path: Path) -> None:
+    path = tmp_path / "llm.yaml"
+    path.write_text(LLM_WORKFLOW)
+    with OpenAIServer(ScriptedModel([text("hi"), text("hi")])) as server:
+        env = {"WEFT_HOME": str(tmp_path), "OPENAI_BASE_URL": server.base_url, "WEFT_BROKER": None}
+        shown = CliRunner().invoke(cli, ["run", str(path), "--no-stream"], env=env)
+        as_json = CliRunner().invoke(cli, ["run", str(path), "--json"], env=env)
+    assert shown.exit_code == 0, shown.output
+    line = next(line for line in shown.stdout.splitlines() if line.startswith("  ✓ w"))
+    assert line.endswith("  local"), line
+    assert as_json.exit_code == 0, as_json.output
+    assert json.loads(as_json.stdout)["nodes"]["w"]["agents"] == []

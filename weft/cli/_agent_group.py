@@ -13,6 +13,20 @@ from typing import Any
 import click
 
 
+def ignore_further_stops(loop: asyncio.AbstractEventLoop) -> None:
+    """After the drain: a second SIGTERM or Ctrl-C is ignored while the process closes.
+
+    The first one drained the agent; without this, one more arriving after the
+    event loop closed (a user pressing Ctrl-C twice, a supervisor repeating
+    SIGTERM) met Python's default handlers and the process that had drained
+    cleanly ended 143 or 130 instead of 0, which a service manager reads as a
+    failed stop. What is left is closing connections, which is bounded.
+    """
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.remove_signal_handler(signum)
+        signal.signal(signum, signal.SIG_IGN)
+
+
 async def serve_group(
     registry: Any,
     *,
@@ -64,4 +78,5 @@ async def serve_group(
         err=True,
     )
     await group.serve_forever(drain_timeout)
+    ignore_further_stops(loop)
     click.echo(f"{len(planned)} agents drained and stopped", err=True)

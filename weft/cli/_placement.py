@@ -59,8 +59,16 @@ class Placements:
         if action:
             self.actions[node] = str(action)
         agent = data.get("agent")
-        if agent:
+        if agent and not self._names_itself(node, str(agent)):
             self.agents.setdefault(node, Counter())[str(agent)] += 1
+
+    def _names_itself(self, node: str, answerer: str) -> bool:
+        """Whether ``answerer`` is the name of an action that ran here: an ``LLMAgent``
+        names itself as its result's agent, and the summary would call it ``agent NAME``
+        as if an agent process had served it."""
+        if answerer in self.remote:
+            return False
+        return answerer == self.actions.get(node) or answerer in self.chosen.get(node, {}).values()
 
     def _routed(self, event: RunEvent) -> None:
         """Note the action a capability node's call was routed to (none when no agent fit)."""

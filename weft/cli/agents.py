@@ -8,7 +8,6 @@ The broker URL comes from ``--broker``, else ``$WEFT_BROKER``, else
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import logging
 import signal
 import sys
@@ -20,12 +19,15 @@ import click
 
 from weft.cli._broker import namespace_value
 from weft.cli._json import json_text
+from weft.cli._serve_targets import load_target
 from weft.cli._types import Finite
 from weft.protocols import DefinitionError
-from weft.runtime.support.user_code import import_failed
 from weft.workflows.gc_pause import gc_paused
 
 DEFAULT_BROKER = "mqtt://127.0.0.1:1883"
+
+#: ``weft mcp serve`` and ``weft a2a serve`` take the same targets (``_serve_targets``).
+_load_target = load_target
 
 
 def broker_option(func: Any) -> Any:
@@ -77,35 +79,6 @@ def trust_option(func: Any) -> Any:
         help="Trust list (YAML) that says who may serve what (env WEFT_TRUST). Default: "
         "trust.yaml beside this user's keys if present, else this user's own keys only.",
     )(func)
-
-
-def _load_target(ref: str) -> Any:
-    """``module:object`` or ``path/to/file.py:object`` (object may be dotted)."""
-    from weft.runtime.engine.compiler import import_object
-
-    module, sep, attr = ref.rpartition(":")
-    if sep and module.endswith(".py"):
-        path = Path(module)
-        if not path.exists():
-            raise DefinitionError.single(f"{ref}: no such file {path}")
-        sys.path.insert(0, str(path.parent.resolve()))
-        spec = importlib.util.spec_from_file_location(path.stem, path)
-        if spec is None or spec.loader is None:
-            raise DefinitionError.single(f"{ref}: cannot import {path}")
-        loaded = importlib.util.module_from_spec(spec)
-        sys.modules[path.stem] = loaded
-        try:
-            spec.loader.exec_module(loaded)
-        except Exception as exc:  # the user's module raised: one line, with its own line
-            del sys.modules[path.stem]
-            raise DefinitionError.single(f"{ref}: {import_failed(str(path), exc)}") from None
-        obj: Any = loaded
-        for part in attr.split("."):
-            if not hasattr(obj, part):
-                raise DefinitionError.single(f"{path} has no attribute '{attr}'")
-            obj = getattr(obj, part)
-        return obj
-    return import_object(ref)
 
 
 @click.group("agent")
@@ -219,20 +192,25 @@ def serve_command(
     replicas: int,
     log_level: str,
 ) -> None:
-    """Serve the actions named by TARGETS (module:object, or file.py:object).
+    """Serve the actions named by TARGETS (module:object, file.py:object, or a workflow
+    file: flow.yaml for all of its actions, flow.yaml:NAME for one with its tools).
 
     An object may be an action, a @tool or plain function, or a list or dict
-    of them. The agent publishes its card (retained, cleared by its Will if
-    the process dies, signed with --key), refreshes it every --heartbeat
-    seconds with its load, and serves calls until SIGTERM or Ctrl-C, which
-    drain it. With --mcp, the tools of an MCP server are served too, as
-    actions under their own names (docs/interop.md).
+    of them; a workflow file's llm: agents are served as they are. The agent
+    publishes its card (retained, cleared by its Will if the process dies,
+    signed with --key), refreshes it every --heartbeat seconds with its load,
+    and serves calls until SIGTERM or Ctrl-C, which drain it. With --mcp, the
+    tools of an MCP server are served too, as actions under their own names
+    (docs/interop.md).
     """
     logging.basicConfig(
         level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     for source in ("weft.runtime.remote.agent_host", "weft.runtime.remote.agent_group"):
         logging.getLogger(source).addFilter(_said_by_the_cli)
+    if log_level.lower() == "info":  # one line per model request would drown the agent's own
+        for chatty in _HTTP_CLIENT_LOGGERS:
+            logging.getLogger(chatty).setLevel(logging.WARNING)
     if agent_id is not None and (not agent_id or any(c in agent_id for c in "/+#\x00")):
         raise click.BadParameter(
             "must be a non-empty topic level: no / + #", param_hint="--agent-id"
@@ -244,7 +222,7 @@ def serve_command(
     from weft.runtime.remote.card_signing import AgentKey
 
     key = AgentKey.load_or_create(key_path)
-    objects = [_load_target(t) for t in targets]
+    objects = [load_target(t) for t in targets]
     if mcp_servers:
         from weft.agents.mcp_action import from_mcp
 
@@ -302,6 +280,11 @@ _HOST_RECORDS_THE_CLI_PRINTS = frozenset(
 )
 
 
+#: HTTP clients that log every request at INFO (the model's, an MCP server's): shown at
+#: ``--log-level debug`` only, so that a served LLM agent's log says what weft did.
+_HTTP_CLIENT_LOGGERS = ("httpx", "httpx2", "httpcore")
+
+
 def _said_by_the_cli(record: logging.LogRecord) -> bool:
     """Drop the start and stop records; ``serve_command`` prints its own lines."""
     return record.msg not in _HOST_RECORDS_THE_CLI_PRINTS
@@ -341,6 +324,7 @@ async def _serve(
 ) -> None:
     import contextlib
 
+    from weft.cli._agent_group import ignore_further_stops
     from weft.protocols import Topics
     from weft.runtime.bus.mqtt.mqtt_bus import MqttBus
     from weft.runtime.remote.agent_host import AgentHost, agent_will, new_agent_id
@@ -402,6 +386,7 @@ async def _serve(
         )
         async with a2a:
             await host.serve_forever(drain_timeout)
+        ignore_further_stops(loop)
         click.echo(f"agent {agent_id} drained and stopped", err=True)
 
 

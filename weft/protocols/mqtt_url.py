@@ -34,14 +34,15 @@ class MqttUrl:
 def split_mqtt_url(url: str, what: str = "broker URL") -> MqttUrl:
     """``url``'s parts; ``ValueError`` naming ``what`` and what is wrong with it."""
     parts = urlsplit(url)
+    shown = _without_password(url, parts.password)
     if parts.scheme not in ("mqtt", "mqtts"):
-        raise ValueError(f"{what} {url!r} must start with mqtt:// or mqtts://")
+        raise ValueError(f"{what} {shown!r} must start with mqtt:// or mqtts://")
     if not parts.hostname:
-        raise ValueError(f"{what} {url!r} has no host")
+        raise ValueError(f"{what} {shown!r} has no host")
     try:
         port = parts.port
     except ValueError:
-        raise ValueError(f"{what} {url!r} has a bad port") from None
+        raise ValueError(f"{what} {shown!r} has a bad port") from None
     tls = parts.scheme == "mqtts"
     return MqttUrl(
         host=parts.hostname,
@@ -52,6 +53,16 @@ def split_mqtt_url(url: str, what: str = "broker URL") -> MqttUrl:
         path=parts.path.strip("/"),
         query=parse_qs(parts.query, keep_blank_values=True),
     )
+
+
+def _without_password(url: str, password: str | None) -> str:
+    """``url`` with its password as ``***``: a refused URL is echoed in an error, which
+    must not show the password given in it (the bus's ``redacted`` does the same)."""
+    netloc = urlsplit(url).netloc
+    if not password or "@" not in netloc:
+        return url
+    login, _, host = netloc.rpartition("@")
+    return url.replace(netloc, f"{login.partition(':')[0]}:***@{host}", 1)
 
 
 #: The query options of a broker URL, the same for the bus and the A2A client.
