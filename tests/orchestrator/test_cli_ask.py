@@ -325,6 +325,33 @@ def test_the_llm_planner_is_announced_before_its_plan(tmp_path: Path, agents_fil
     model.assert_complete()
 
 
+def test_planning_says_when_an_answer_is_rejected_and_who_takes_over(
+    tmp_path: Path, agents_file: Path
+) -> None:
+    """A slow local model takes minutes per answer: between answers the terminal says what
+    planning does, instead of nothing after 'planning with the LLM planner'."""
+    bad = {"subtasks": [{"id": "x", "description": "Bake", "capability": "baking",
+                         "depends_on": ["nowhere"], "expected_output": ""}]}  # fmt: skip
+    model = ScriptedModel([json_output(bad), text("not a plan at all")])
+    with OpenAIServer(model) as server:
+        result = ask(
+            tmp_path, "Research tides.", "--agents", str(agents_file), "--base-url",
+            server.base_url, "--model", "scripted", "--plan-attempts", "2",
+            "--aggregator", "concat",
+        )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    lines = result.stderr.splitlines()
+    rejected = [line for line in lines if "planner answer" in line]
+    assert len(rejected) == 1  # the last answer is not followed by "asking again"
+    assert rejected[0].startswith("  planner answer 1 of 2 rejected (invalid_plan): ")
+    assert rejected[0].endswith("; asking again")
+    assert "nowhere" in rejected[0]
+    takeover = "  no acceptable plan from LLMPlanner after 2 answer(s); planning with RulePlanner"
+    assert takeover in lines
+    assert lines.index(takeover) < lines.index("plan: 1 subtask")
+    model.assert_complete()
+
+
 def test_a_workflow_ask_shows_its_nodes(tmp_path: Path, agents_file: Path) -> None:
     workflow = tmp_path / "wf.yaml"
     workflow.write_text(

@@ -124,6 +124,12 @@ class AskProgress:
         self.phase = f"planning with {how}"
         self._line(f"{self.phase}…")
 
+    def planning_note(self, line: str) -> None:
+        """What planning does meanwhile (an answer rejected, another planner taking over):
+        a line of its own, or the live panel's heading."""
+        self.phase = line
+        self._line(f"  {line}")
+
     def on_plan(
         self,
         plan: Any,

@@ -382,6 +382,7 @@ def ask_command(
                     tracer=tracer,
                     listeners=listeners,
                     on_plan=progress.on_plan if progress else None,
+                    on_planning=progress.planning_note if progress else None,
                     experience=None if no_memory else _experience(memory_dir, configured),
                     cluster_rounds=cluster_rounds,
                     resume_options=resume_options(

@@ -148,6 +148,11 @@ class LLMPlanner:
                             attempt=attempt, kind=kind, message=message, raw=content[:_RAW_LIMIT]
                         )
                     )
+                    if attempt < request.budget.max_plan_attempts:
+                        request.say(
+                            f"planner answer {attempt} of {request.budget.max_plan_attempts} "
+                            f"rejected ({kind}): {_short(message)}; asking again"
+                        )
                     messages.append({"role": "assistant", "content": content})
                     messages.append(
                         {
@@ -160,3 +165,9 @@ class LLMPlanner:
         except ModelCallError as exc:  # not configured: no session was opened
             failures.append(model_failure(1, exc))
             return PlanOutcome(None, failures)
+
+
+def _short(message: str, limit: int = 160) -> str:
+    """``message`` on one line, cut to ``limit`` characters for a progress line."""
+    line = " ".join(message.split())
+    return line if len(line) <= limit else line[: limit - 1] + "…"

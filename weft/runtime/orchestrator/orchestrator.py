@@ -106,7 +106,9 @@ class Orchestrator:
     action) and its clusters (``channel_<id>`` -> subtask ids; empty without
     ``cluster_rounds``) before the run starts, so a terminal can show them
     while the subtasks run; a hook that takes two arguments gets the first two
-    (``plan_hook``).
+    (``plan_hook``). ``on_planning(line)`` is told what planning does before a plan
+    is accepted (an answer rejected and the model asked again, the fallback planner
+    taking over, a remembered plan reused), one line each.
     ``cluster_rounds`` (FoA): independent subtasks with the same inputs routed
     to the same agent (or, with ``cluster_embedder``, to agents whose cards are
     similar) run as one cluster that refines for that many rounds and answers
@@ -141,6 +143,7 @@ class Orchestrator:
         concurrency: int | None = None,
         sync_cards: bool = True,
         on_plan: PlanHook | None = None,
+        on_planning: Callable[[str], None] | None = None,
         fallback_planner: Planner | Literal["rules", "none"] = "rules",
         cluster_rounds: int | None = None,
         cluster_embedder: Embedder | None = None,
@@ -169,6 +172,7 @@ class Orchestrator:
         self.concurrency = concurrency
         self.sync_cards = sync_cards
         self.on_plan = on_plan
+        self.on_planning = on_planning
         self.validator = PlanValidator(self.budget)
         #: Set: independent subtasks routed to similar agents refine each other in a cluster
         #: for this many rounds (``weft.runtime.teams.plan_channels``), then synthesise.
@@ -324,6 +328,7 @@ class Orchestrator:
             check=check,
             hint=recall.plan if recall is not None else found if isinstance(found, Plan) else None,
             context=SpanSink(self.tracer, run_id, "plan", unstarted.plan_span),
+            report=self.on_planning,
         )
         notes: list[str] = []
         choosing = PlanChoice(self.planner, self.fallback_planner, self.tracer, run_id, notes)

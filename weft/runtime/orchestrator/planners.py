@@ -36,6 +36,15 @@ class PlanRequest:
     """A plan that worked for a similar task (experience memory), if any."""
     context: Any = None
     """Where model calls report spans and progress (``record_span``/``progress``), if anywhere."""
+    report: Callable[[str], None] | None = None
+    """Told, one line each, what planning does between answers (an answer rejected, the
+    model asked again, the fallback planner taking over): a slow local model may take
+    minutes per answer, and a terminal that shows nothing meanwhile looks hung."""
+
+    def say(self, line: str) -> None:
+        """Tell ``report`` (if any) ``line``."""
+        if self.report is not None:
+            self.report(line)
 
 
 @dataclass

@@ -75,12 +75,18 @@ class PlanChoice:
     ) -> tuple[Plan | None, list[PlanFailure], Usage, Recall | None]:
         """``(plan or None, rejected answers, planning usage, the recall reused)``."""
         plan, failures, planner_usage = await self._recalled(recall, check, plan_span)
+        if plan is not None and recall is not None:
+            request.say(f"reusing the plan of memory record {recall.record} ({recall.why})")
         if plan is None:
             recall = None
             plan, failures, planner_usage = await checked_plan(self.planner, request, accepted)
         model_failed = bool(failures) and failures[-1].kind == "model_error"
         if plan is None and self.fallback is not None and not model_failed:
             primary = failures[-1] if failures else None
+            request.say(
+                f"no acceptable plan from {type(self.planner).__name__} after "
+                f"{len(failures)} answer(s); planning with {type(self.fallback).__name__}"
+            )
             plan, more, spent = await checked_plan(self.fallback, request, accepted)
             failures += more
             planner_usage = planner_usage.add(spent)
