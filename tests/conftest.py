@@ -53,6 +53,7 @@ MARKS: dict[str, tuple[str, ...]] = {
     "llm/test_model_errors.py": ("core",),
     "llm/test_llm_examples.py": ("core",),
     "runtime/test_executor.py": ("core",),
+    "runtime/test_run_outputs.py": ("core",),
     "runtime/test_resume.py": ("core",),
     "runtime/test_human_input.py": ("core",),
     "runtime/test_critic_asks.py": ("core",),

@@ -347,3 +347,26 @@ def test_resume_of_a_succeeded_run_is_refused(
     )
     assert invoke(tmp_path, "run", path, "--run-id", "done-1").exit_code == 0
     assert_user_error(invoke(tmp_path, "resume", "done-1"), "already succeeded")
+
+
+def test_a_multi_line_output_keeps_to_its_indent(
+    write_workflow: WriteWorkflow, tmp_path: Path
+) -> None:
+    """An LLM agent's answer has several lines: they stay under the output's name, not at
+    column 0 where they read as the summary's own lines."""
+    path = write_workflow(
+        """
+        name: poem
+        actions:
+          echo: {python: "{tools}:echo"}
+        nodes:
+          verse: {action: echo, with: {value: "Tides rise\\nand fall\\nagain"}}
+        outputs:
+          summary: ${verse}
+        """
+    )
+    result = invoke(tmp_path, "run", path, "--no-stream")
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    first = lines.index("  summary: Tides rise")
+    assert lines[first + 1 : first + 3] == ["           and fall", "           again"]

@@ -274,6 +274,8 @@ def print_summary(
             shown = value if isinstance(value, str) else repr(value)
             if len(shown) > 400:
                 shown = shown[:397] + "..."
+            # a multi-line text (an LLM agent's answer) keeps to its output's indent
+            shown = shown.replace("\n", "\n" + " " * (len(name) + 4))
             stdout.print(f"  {name}: {shown}", markup=False, highlight=False)
 
 

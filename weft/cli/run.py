@@ -84,6 +84,7 @@ def _result_json(result: Any, placements: Placements) -> str:
             "state": result.state.value,
             "outputs": result.outputs,
             "error": result.error,
+            "warnings": result.warnings,
             "duration_s": round(result.duration, 6),
             "usage": result.usage.model_dump(),
             "nodes": {

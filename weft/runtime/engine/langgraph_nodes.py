@@ -506,6 +506,7 @@ async def execute(
         message = first.error.message if first.error else ""
         error = f"node '{prefix}{first.name}' failed: {message}"
     waiting = any(n.state is NodeState.NEEDS_INPUT for n in outcomes.values())
+    outputs, warnings = declared_outputs(prepared, final)
     return RunResult(
         run_id=run.run_id,
         workflow=prepared.name,
@@ -514,10 +515,11 @@ async def execute(
         else RunState.NEEDS_INPUT
         if waiting
         else RunState.SUCCEEDED,
-        outputs=declared_outputs(prepared, final),
+        outputs=outputs,
         nodes=outcomes,
         usage=nodes.tally.total(),
         started_at=started,
         finished_at=time.time(),
         error=error,
+        warnings=warnings,
     )

@@ -15,7 +15,7 @@ from weft.protocols import ErrorInfo, NodeState
 from weft.runtime.engine.compiled import PreparedWorkflow
 from weft.runtime.engine.langgraph_flow import FAILED, SKIPPED, SUCCEEDED, UPSTREAM_FAILED, WAITING
 from weft.runtime.engine.outcomes import NodeOutcome
-from weft.workflows.expressions import ExpressionError
+from weft.runtime.engine.run_outputs import render_outputs
 
 
 def step_limit(prepared: PreparedWorkflow) -> int:
@@ -88,17 +88,10 @@ def settled_kind(done: str | None) -> str | None:
     return done if done in (SUCCEEDED, FAILED) else None
 
 
-def declared_outputs(prepared: PreparedWorkflow, state: dict[str, Any]) -> dict[str, Any]:
-    """The run's outputs as weft's ``Execution.conclude`` renders them."""
-    node_outputs = state.get("outputs", {})
-    scope = {**node_outputs, "inputs": state["inputs"]}
-    declared = bool(prepared.spec.outputs)
-    outputs: dict[str, Any] = {}
-    for name, render in prepared.outputs.items():
-        if not declared and state.get("states", {}).get(name) != SUCCEEDED:
-            continue
-        try:
-            outputs[name] = render(scope)
-        except ExpressionError:
-            outputs[name] = None
-    return outputs
+def declared_outputs(
+    prepared: PreparedWorkflow, state: dict[str, Any]
+) -> tuple[dict[str, Any], list[str]]:
+    """The run's outputs and warnings as weft's ``Execution.conclude`` renders them."""
+    scope = {**state.get("outputs", {}), "inputs": state["inputs"]}
+    states = state.get("states", {})
+    return render_outputs(prepared, scope, lambda name: states.get(name) == SUCCEEDED)

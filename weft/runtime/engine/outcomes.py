@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from weft.protocols import ErrorInfo, NodeState, RunState, Usage
@@ -69,6 +69,9 @@ class RunResult:
     started_at: float
     finished_at: float
     error: str | None = None
+    #: Mistakes the run met that did not stop it, one line each (an output whose
+    #: reference could not be read once its node had succeeded: ``run_outputs``).
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:

@@ -28,10 +28,10 @@ from weft.runtime.engine.dataflow import Advance, Dataflow, Review, Skip
 from weft.runtime.engine.node_calls import NodeCalls
 from weft.runtime.engine.outcomes import NodeOutcome, RunResult, UsageTally
 from weft.runtime.engine.run_events import loop_event, review_event
+from weft.runtime.engine.run_outputs import render_outputs
 from weft.runtime.engine.secret_flow import register_run
 from weft.runtime.engine.services import ExecutorServices
 from weft.runtime.engine.slots import Slot
-from weft.workflows.expressions import ExpressionError
 
 #: A task that runs successors inline yields to the event loop after this many.
 INLINE_YIELD = 16
@@ -102,7 +102,7 @@ class Execution:
         except asyncio.CancelledError:
             await self.abort()
             raise
-        state, outputs = self.conclude()
+        state, outputs, warnings = self.conclude()
         return RunResult(
             run_id=self.run_id,
             workflow=self.workflow.name,
@@ -113,9 +113,10 @@ class Execution:
             started_at=started,
             finished_at=time.time(),
             error=self.first_error,
+            warnings=warnings,
         )
 
-    def conclude(self) -> tuple[RunState, dict[str, Any]]:
+    def conclude(self) -> tuple[RunState, dict[str, Any], list[str]]:
         """The execution's state, from its nodes', and its declared (or sink) outputs."""
         states = {slot.state for slot in self.flow.slots.values()}
         if NodeState.FAILED in states or (self.aborted and self.first_error):
@@ -126,18 +127,14 @@ class Execution:
             state = RunState.NEEDS_INPUT
         else:
             state = RunState.SUCCEEDED
-        outputs: dict[str, Any] = {}
         scope = {**self.flow.outputs, "inputs": self.inputs}
-        declared = bool(self.workflow.spec.outputs)
-        for name, render in self.workflow.outputs.items():
+
+        def succeeded(name: str) -> bool:
             slot = self.flow.slots.get(name)
-            if not declared and (slot is None or slot.state is not NodeState.SUCCEEDED):
-                continue  # a sink that did not run has no output to report
-            try:
-                outputs[name] = render(scope)
-            except ExpressionError:
-                outputs[name] = None
-        return state, outputs
+            return slot is not None and slot.state is NodeState.SUCCEEDED
+
+        outputs, warnings = render_outputs(self.workflow, scope, succeeded)
+        return state, outputs, warnings
 
     async def abort(self) -> None:
         """Cancel everything in flight and wait until it has stopped."""
