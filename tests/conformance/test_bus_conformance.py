@@ -228,7 +228,9 @@ async def test_a_retained_message_is_replayed_with_the_expiry_it_has_left(connec
     async with asyncio.timeout(WAIT):
         while (now := await left()) == first:
             await asyncio.sleep(0.05)
-    assert now == first - 1
+    # Counted down, not reset nor frozen. Usually by exactly one, but a loaded machine
+    # may stall this loop past a second boundary and see two.
+    assert now is not None and 0 < now < first
     await bus.publish(card, b"", retain=True)
 
 

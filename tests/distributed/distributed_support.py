@@ -84,6 +84,14 @@ async def agent_of(registry: LiveRegistry, proc: asyncio.subprocess.Process) -> 
     def found() -> bool:
         return any(a.card.pid == proc.pid for a in registry.agents())
 
-    if not await registry.wait_until(found, STARTUP):
+    def ended() -> bool:  # e.g. it could not import weft: no card will ever come
+        return proc.returncode is not None
+
+    if not await registry.wait_until(lambda: found() or ended(), STARTUP) or not found():
+        if ended():
+            raise AssertionError(
+                f"agent process {proc.pid} exited with {proc.returncode} before publishing "
+                "its card (its output: agent-N.log in the test's tmp_path)"
+            )
         raise AssertionError(f"agent process {proc.pid} never published its card")
     return next(a.agent_id for a in registry.agents() if a.card.pid == proc.pid)

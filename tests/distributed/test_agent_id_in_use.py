@@ -14,12 +14,15 @@ import asyncio
 import signal
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from distributed_agents import ledger_lines
 from distributed_support import STARTUP, WAIT, AgentProcesses, agent_of, fast_bus, wait_until
 
 from weft.protocols import ActionCall, Topics
+from weft.runtime.bus.mqtt.mqtt_bus import MqttBus
+from weft.runtime.remote._twin_watch import AgentIdTaken
 from weft.runtime.remote.agent_host import AgentHost, agent_will
 from weft.runtime.remote.agent_id_check import AgentIdInUse
 from weft.runtime.remote.live_registry import LiveRegistry
@@ -138,6 +141,77 @@ async def test_agent_host_start_refuses_an_id_another_live_host_serves(
         with pytest.raises(AgentIdInUse, match=f"agent id '{FIXED}' is already served"):
             await second.start()
         assert held.reconnects == 0
+
+
+async def ledger_action(key: str) -> str:
+    return key
+
+
+def hold_up_subscribe(bus: MqttBus, monkeypatch: pytest.MonkeyPatch) -> asyncio.Event:
+    """Make ``bus``'s subscribe to the agent's call topic wait for ever, as when a twin
+    keeps taking the MQTT client id: the event is set once the subscribe waits."""
+    subscribe, waiting = bus.subscribe, asyncio.Event()
+
+    async def held_up(pattern: str, **kwargs: Any) -> Any:
+        if pattern == bus.topics.agent_call(FIXED):
+            waiting.set()
+            await asyncio.Event().wait()
+        return await subscribe(pattern, **kwargs)
+
+    monkeypatch.setattr(bus, "subscribe", held_up)
+    return waiting
+
+
+async def test_a_start_held_up_by_a_twin_yields_the_id_to_the_newer_one(
+    broker_url: str, ns: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Twins past the check take the MQTT client id from each other: the older one's
+    subscribe may not go through before the newer one serves (seen under load). It must
+    still yield with ``AgentIdTaken``, not fail on that subscribe after 10 s."""
+    will = agent_will(Topics(ns), FIXED)
+    async with (
+        fast_bus(broker_url, ns, client_id=FIXED, will=will) as fought_over,
+        fast_bus(broker_url, ns) as probe,
+        fast_bus(broker_url, ns) as newer_bus,
+    ):
+        older = AgentHost(
+            fought_over, [ledger_action], agent_id=FIXED, check_id=False, twin_watch=probe
+        )
+        hold_up_subscribe(fought_over, monkeypatch)
+        starting = asyncio.create_task(older.start())
+        newer = AgentHost(newer_bus, [ledger_action], agent_id=FIXED, check_id=False)
+        async with newer:
+            with pytest.raises(AgentIdTaken, match=f"agent id '{FIXED}' is now served by"):
+                await asyncio.wait_for(starting, WAIT)
+        assert older.replaced_by is not None
+        assert older.replaced_by.incarnation == newer.incarnation
+
+
+async def test_a_start_held_up_while_an_older_twin_serves_yields_to_it(
+    broker_url: str, ns: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The other way round (seen under load too): the newer one cannot subscribe while
+    the older one serves. It has sent no card the older one could yield to, so it
+    yields itself on the older one's next heartbeat, instead of fighting for 10 s."""
+    will = agent_will(Topics(ns), FIXED)
+    async with (
+        fast_bus(broker_url, ns) as older_bus,
+        fast_bus(broker_url, ns, client_id=FIXED, will=will) as fought_over,
+        fast_bus(broker_url, ns) as probe,
+    ):
+        older = AgentHost(older_bus, [ledger_action], agent_id=FIXED, check_id=False)
+        async with older:
+            newer = AgentHost(
+                fought_over, [ledger_action], agent_id=FIXED, check_id=False, twin_watch=probe
+            )
+            waiting = hold_up_subscribe(fought_over, monkeypatch)
+            starting = asyncio.create_task(newer.start())
+            await asyncio.wait_for(waiting.wait(), WAIT)  # its twin watch reads the card topic
+            await older.publish_card()  # a heartbeat
+            with pytest.raises(AgentIdTaken, match=f"agent id '{FIXED}' is now served by"):
+                await asyncio.wait_for(starting, WAIT)
+        assert newer.replaced_by is not None
+        assert newer.replaced_by.incarnation == older.incarnation
 
 
 async def test_two_processes_past_the_check_leave_the_id_to_one_of_them(

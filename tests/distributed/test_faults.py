@@ -11,6 +11,7 @@ import json
 import logging
 import signal
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +20,11 @@ from distributed_agents import events
 from distributed_support import ROOT, STARTUP, AgentProcesses, agent_of, fast_bus, wait_until
 
 import weft
+from weft.protocols import ActionCall, ActionSpec
 from weft.runtime.bus.mqtt.broker import MosquittoBroker
+from weft.runtime.remote.call_client import CallClient
 from weft.runtime.remote.live_registry import LiveRegistry
+from weft.runtime.remote.remote_action import RemoteAction
 
 
 def effect_workflow(timeout: float) -> weft.Workflow:
@@ -167,7 +171,7 @@ async def test_an_agent_without_replica_fails_its_node_at_the_deadline_then_resu
     error = failed["nodes"]["fx"]["error"]
     assert error["type"] == "RemoteTimeout"
     assert f"agent '{agent}' vanished while serving the call" in error["message"]
-    assert "8s" in error["message"]
+    assert "deadline (8s)" in error["message"]
 
     back = await agent_procs.start("distributed_agents:effect")
     await agent_of(caller, back)
@@ -176,3 +180,22 @@ async def test_an_agent_without_replica_fails_its_node_at_the_deadline_then_resu
     assert code == 0 and resumed["state"] == "succeeded", resumed
     assert resumed["outputs"]["fx"]["pid"] == back.pid
     assert done(log) == [("k0", back.pid)]
+
+
+async def test_the_deadline_error_names_the_budget_the_call_was_given(
+    caller: LiveRegistry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Not what was left of it once the first call had subscribed to its replies: on a
+    loaded machine that round trip made a node's 8 s read "7.99s" (a CI failure)."""
+    start = CallClient.start
+
+    async def slow_start(self: CallClient) -> None:
+        await asyncio.sleep(0.2)  # a slow SUBACK
+        await start(self)
+
+    monkeypatch.setattr(CallClient, "start", slow_start)
+    action = RemoteAction(caller.bus, ActionSpec(name="nobody"), registry=caller)
+    call = ActionCall(action="nobody", arguments={}, deadline=time.time() + 1)
+    result = await action.invoke(call)
+    assert result.error is not None and result.error.type == "RemoteTimeout"
+    assert "no result before the call deadline (1s)" in result.error.message

@@ -260,9 +260,12 @@ async def test_a_call_cancelled_before_its_request_is_acknowledged_cancels_the_t
     delayed: list[str] = []
 
     async def slow_ack(self: A2aMqttLink, topic: str, body: Any, **kwargs: Any) -> None:
-        await publish(self, topic, body, **kwargs)
-        if not delayed:  # the call's own request: its acknowledgement is late
+        # Noted before the real PUBACK is awaited: the agent may start before it is back.
+        first = not delayed
+        if first:  # the call's own request: its acknowledgement is late
             delayed.append(topic)
+        await publish(self, topic, body, **kwargs)
+        if first:
             await asyncio.sleep(60)
 
     monkeypatch.setattr(A2aMqttLink, "publish", slow_ack)
@@ -309,6 +312,41 @@ async def test_an_agent_that_goes_offline_fails_the_waiting_call_retryably(
         assert failed.state is ActionState.ERROR and failed.error is not None
         assert failed.error.type == "A2aAgentUnavailable" and failed.error.retryable
         assert "offline (the broker's Will" in failed.error.message
+
+
+async def test_an_agent_gone_offline_before_the_request_is_acknowledged_fails_the_call(
+    mqtt_broker_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The agent's offline card may arrive while the request's PUBACK is still on its way:
+    the call must fail then, not wait for an answer that never comes (the offline card
+    would have woken only a call already waiting)."""
+    address = unique_address("mute")
+    target = A2aMqttTarget.parse(mqtt_broker_url, agent_required=False)
+    async with A2aMqttLink(target, requester=address) as agent_side:
+        requests = await agent_side.listen(address.request_topic)
+        await publish_card(agent_side, address, wire.ONLINE)
+        action = await from_a2a(url_of(mqtt_broker_url, address))
+        assert isinstance(action, A2aMqttAction)
+        publish = A2aMqttLink.publish
+
+        async def offline_before_ack(self: A2aMqttLink, topic: str, body: Any, **kw: Any) -> None:
+            await publish(self, topic, body, **kw)
+            if self is not agent_side and topic == address.request_topic:
+                await requests.get()  # the agent has the request, then goes offline
+                await publish_card(agent_side, address, wire.OFFLINE)
+                presence = await self.watch(address)
+                while presence.online:  # the caller has seen it before its PUBACK returns
+                    await presence.changed.wait()
+
+        monkeypatch.setattr(A2aMqttLink, "publish", offline_before_ack)
+        try:
+            result = await asyncio.wait_for(call(action, {"text": "x"}), WAIT)
+        finally:
+            await action.aclose()
+            await agent_side.publish(address.discovery_topic, b"", retain=True)
+    assert result.state is ActionState.ERROR and result.error is not None
+    assert result.error.type == "A2aAgentUnavailable" and result.error.retryable
+    assert "offline (the broker's Will" in result.error.message
 
 
 async def test_a_lost_broker_fails_the_waiting_call_retryably(

@@ -111,6 +111,28 @@ async def test_publish_waits_for_the_broker_to_come_back(weft_broker: MosquittoB
         assert (await sub.get(timeout=WAIT)).payload == b"while down"
 
 
+async def test_a_subscribe_cancelled_while_it_waits_leaves_no_member_behind(
+    weft_broker: MosquittoBroker,
+) -> None:
+    """A caller cancelled while its subscribe waits (for the broker, or its SUBACK) owns
+    no subscription: none may stay registered, re-subscribed and fed after each reconnect."""
+    async with fast_reconnect(weft_broker.url, reconnect_timeout=WAIT) as bus:
+        target = f"{bus.topics.prefix}/t/cancelled"
+        await weft_broker.stop()
+        subscribing = asyncio.create_task(bus.subscribe(target))
+        await asyncio.sleep(0)  # it registered the filter, and waits for the broker
+        subscribing.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await subscribing
+        assert target not in bus._filters
+        await weft_broker.start()
+        await bus.wait_connected(WAIT)
+        async with await bus.subscribe(target) as sub:
+            await bus.publish(target, b"once")
+            assert (await sub.get(timeout=WAIT)).payload == b"once"
+        assert target not in bus._filters
+
+
 async def test_publish_gives_up_after_the_reconnect_timeout(weft_broker: MosquittoBroker) -> None:
     async with fast_reconnect(weft_broker.url, reconnect_timeout=0.3) as bus:
         await weft_broker.stop()

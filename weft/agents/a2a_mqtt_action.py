@@ -340,8 +340,22 @@ class A2aMqttAction(A2aCardAction):
         replies: asyncio.Queue[A2aMqttReply],
     ) -> A2aMqttReply | ActionResult:
         """The next reply, or a retryable error as soon as the agent goes offline or the
-        broker is lost (whichever comes first)."""
+        broker is lost (whichever comes first).
+
+        Both are checked before each wait, not only on a wake-up: the agent's offline
+        card may have come while the request's PUBACK was on its way, and
+        ``presence.changed`` wakes only those already waiting then.
+        """
         while True:
+            if not replies.empty():
+                return replies.get_nowait()
+            if link.lost.is_set():
+                return self._fail(
+                    call, "BrokerLost", link.error or "lost the broker", retryable=True
+                )
+            if not presence.online:
+                why = f"{presence.describe()} while the call was waiting for its answer"
+                return self._fail(call, "A2aAgentUnavailable", why, retryable=True)
             got = asyncio.ensure_future(replies.get())
             changed = asyncio.ensure_future(presence.changed.wait())
             lost = asyncio.ensure_future(link.lost.wait())
@@ -353,13 +367,6 @@ class A2aMqttAction(A2aCardAction):
                     waiter.cancel()
             if got.done() and not got.cancelled():
                 return got.result()
-            if link.lost.is_set():
-                return self._fail(
-                    call, "BrokerLost", link.error or "lost the broker", retryable=True
-                )
-            if not presence.online:
-                why = f"{presence.describe()} while the call was waiting for its answer"
-                return self._fail(call, "A2aAgentUnavailable", why, retryable=True)
 
     def _result(self, call: ActionCall, reply: A2aMqttReply, stream: TaskStream) -> ActionResult:
         """The answer a (last) reply gives, the stream's earlier replies folded in."""

@@ -13,20 +13,25 @@ so both processes agree on who that is), means a newer process serves the
 id: this one yields, as a hung process that a supervisor replaced must when
 it thaws. A card from an older incarnation is ignored: its process yields
 when it reads ours, or is long gone (the retained card of a stale holder).
-Exactly one of any number of twins keeps the id.
+The fight can keep a process from subscribing, so from announcing itself,
+while a twin serves: the watch starts before the host subscribes, and a
+process that has not sent its card yet yields to any twin whose card is
+published meanwhile (the twin cannot know of it). Exactly one of any number
+of twins keeps the id.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 from collections.abc import Callable
 
 from weft.protocols import AgentCard, WeftError
-from weft.runtime.bus.base import Subscription
+from weft.runtime.bus.base import Bus, Subscription
 from weft.runtime.remote.agent_id_check import card_in, process_of
 
-__all__ = ["AgentIdTaken", "watch_for_twins"]
+__all__ = ["AgentIdTaken", "start_twin_watch", "watch_for_twins"]
 
 log = logging.getLogger(__name__)
 
@@ -54,17 +59,26 @@ async def watch_for_twins(
     started_at: float,
     incarnation: str,
     on_newer: Callable[[AgentCard], None],
+    announced: Callable[[], bool] = lambda: True,
 ) -> None:
-    """Read the id's card topic; call ``on_newer`` once with the first newer twin's card."""
+    """Read the id's card topic; call ``on_newer`` once with the first newer twin's card,
+    or with any twin's card published while this process has not sent its own yet.
+
+    The second case: the fight over the MQTT client id can keep this process from
+    subscribing, hence from announcing itself, while a twin serves. That twin never
+    learns of it, so this one must yield (retained cards are not proof of a live
+    process: ``agent_id_check`` judged those).
+    """
     async for message in sub:
         card = card_in(message)
         if card is None:
             continue  # cleared (by our own Will or stop, or a twin's), or not a card
         if card.incarnation in (None, incarnation):
             continue  # our own card, or one from a weft without incarnations
-        if newer(card, started_at, incarnation):
+        first = not message.retain and not announced()
+        if first or newer(card, started_at, incarnation):
             log.error(
-                "agent %s: a newer process serves this id (host %s, pid %s); stopping this "
+                "agent %s: another process serves this id (host %s, pid %s); stopping this "
                 "one (pid %s) rather than fight over it",
                 card.agent_id,
                 card.host or "?",
@@ -76,3 +90,21 @@ async def watch_for_twins(
         log.debug(
             "agent %s: ignoring the card of an older process (pid %s)", card.agent_id, card.pid
         )
+
+
+async def start_twin_watch(
+    bus: Bus,
+    agent_id: str,
+    started_at: float,
+    incarnation: str,
+    on_newer: Callable[[AgentCard], None],
+    announced: Callable[[], bool],
+) -> tuple[Subscription, asyncio.Task[None]]:
+    """Watch ``agent_id``'s card topic on ``bus`` (not the agent's own connection): the
+    subscription and the task reading it (it ends when the subscription is closed)."""
+    sub = await bus.subscribe(bus.topics.card(agent_id), qos=1)
+    task = asyncio.create_task(
+        watch_for_twins(sub, started_at, incarnation, on_newer, announced),
+        name=f"weft-agent-{agent_id}-twins",
+    )
+    return sub, task

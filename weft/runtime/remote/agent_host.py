@@ -66,7 +66,6 @@ from weft.protocols import (
     BusError,
     CallAccepted,
     CallCancel,
-    CapabilityCard,
     DeadLetterReason,
     Message,
     MessageProperties,
@@ -86,9 +85,10 @@ from weft.runtime.remote._call_table import CallTable, Entry
 from weft.runtime.remote._call_trace import CallTrace
 from weft.runtime.remote._drain import HANDED_BACK_PROPERTY, drained_result
 from weft.runtime.remote._held_calls import HeldCalls
+from weft.runtime.remote._host_card import served_specs
 from weft.runtime.remote._host_context import HostContext, run_traced
-from weft.runtime.remote._incoming import parse_call
-from weft.runtime.remote._twin_watch import AgentIdTaken, watch_for_twins
+from weft.runtime.remote._incoming import parse_call, validation_problems
+from weft.runtime.remote._twin_watch import AgentIdTaken, start_twin_watch
 from weft.runtime.remote._unsent_replies import UnsentReplies
 from weft.runtime.remote.agent_id_check import check_agent_id
 from weft.runtime.remote.card_signing import AgentKey, signed_card_json
@@ -133,8 +133,8 @@ class AgentHost:
     late: check with another connection first, as ``weft agent serve`` does.
     ``twin_watch``, such a connection kept open, catches what the check
     cannot: a second process that passed it at the same moment. On a newer
-    process's card for ``agent_id`` this host stops without a word on the
-    bus and ``serve_forever`` raises ``AgentIdTaken`` (``_twin_watch``).
+    process's card for ``agent_id`` this host stops without a word on the bus
+    and ``serve_forever`` (or a ``start`` still subscribing) raises ``AgentIdTaken``.
     """
 
     def __init__(
@@ -192,6 +192,7 @@ class AgentHost:
         self.replaced_by: AgentCard | None = None
         """The card of the newer process this host yielded its id to (then it stopped)."""
         self._stop_requested = asyncio.Event()
+        self._starting: asyncio.Task[Any] | None = None  # the task in ``start``, meanwhile
         self._stopped = False
         #: Set at the drain timeout: the calls cancelled from then on are given up, not
         #: cancelled by their caller, and answered so that the caller moves them.
@@ -208,6 +209,26 @@ class AgentHost:
         """
         if self.check_id:
             await check_agent_id(self.bus, self.agent_id)
+        if self._twin_bus is not None:  # first: a twin fighting over the id may hold us up below
+            twins, watch = await start_twin_watch(
+                self._twin_bus, self.agent_id, self._started_at, self.incarnation, self._yield_id,
+                announced=lambda: self._seq > 0,  # set as the first card is handed to the bus
+            )  # fmt: skip
+            self._subs.append(twins)
+            self._readers.append(watch)
+        self._starting = asyncio.current_task()
+        try:
+            await self._subscribe_and_announce()
+        except asyncio.CancelledError:  # by ``_yield_id``, unless someone else cancelled too
+            if self.replaced_by is None or not self._starting or self._starting.uncancel():
+                raise
+            await self._abandon()
+            raise AgentIdTaken(self.agent_id, self.replaced_by, os.getpid()) from None
+        finally:
+            self._starting = None
+        log.info("agent %s serving %s", self.agent_id, ", ".join(self.registry.names()))
+
+    async def _subscribe_and_announce(self) -> None:
         patterns = [self.topics.agent_call(self.agent_id), self.topics.agent_cancel(self.agent_id)]
         patterns += [
             self.topics.shared_pool_subscription(p) for p in sorted(set(self.pools.values()))
@@ -218,22 +239,12 @@ class AgentHost:
             self._readers.append(
                 asyncio.create_task(self._read(sub), name=f"weft-agent-{self.agent_id}-{pattern}")
             )
-        if self._twin_bus is not None:
-            twins = await self._twin_bus.subscribe(self.topics.card(self.agent_id), qos=1)
-            self._subs.append(twins)
-            self._readers.append(  # ends when ``stop`` closes the subscription
-                asyncio.create_task(
-                    watch_for_twins(twins, self._started_at, self.incarnation, self._yield_id),
-                    name=f"weft-agent-{self.agent_id}-twins",
-                )
-            )
         reconnects = self.bus.reconnects  # a reconnect from here on re-publishes the card
         await self.publish_card()
         self._heartbeat = asyncio.create_task(
             self._beat(reconnects), name=f"weft-agent-{self.agent_id}-heartbeat"
         )
         self._held.start()
-        log.info("agent %s serving %s", self.agent_id, ", ".join(self.registry.names()))
 
     def request_stop(self) -> None:
         """Ask ``serve_forever`` to drain and return (safe from a signal handler)."""
@@ -250,9 +261,12 @@ class AgentHost:
             raise AgentIdTaken(self.agent_id, self.replaced_by, os.getpid())
 
     def _yield_id(self, card: AgentCard) -> None:
-        """A newer process serves this id: stop at once, publishing nothing more."""
+        """A newer process serves this id: stop at once, publishing nothing more (a start
+        still subscribing, held up by the fight over the id, ends with ``AgentIdTaken``)."""
         self.replaced_by = card
         self._stop_requested.set()
+        if self._starting is not None:
+            self._starting.cancel()
 
     async def stop(self, drain_timeout: float = 30.0) -> None:
         """Stop taking calls, finish those held for ``drain_timeout`` s, clear the card.
@@ -333,22 +347,10 @@ class AgentHost:
 
     def card(self) -> AgentCard:
         """The card as it would be published now (``seq`` of the latest publication)."""
-        specs = []
-        for name in self.registry.names():
-            spec = self.registry.get(name).spec.model_copy()
-            pool = self.pools.get(name)
-            topic = self.topics.pool_call(pool) if pool else self.topics.agent_call(self.agent_id)
-            if spec.card is None:
-                spec.card = CapabilityCard(
-                    agent_id=pool or self.agent_id, description=spec.description, topic=topic
-                )
-            elif spec.card.topic is None:
-                spec.card = spec.card.model_copy(update={"topic": topic})
-            specs.append(spec if spec.name == name else spec.model_copy(update={"name": name}))
         return AgentCard(
             agent_id=self.agent_id,
             status=self.status,
-            actions=specs,
+            actions=served_specs(self.registry, self.pools, self.topics, self.agent_id),
             pools=dict(self.pools),
             topic=self.topics.agent_call(self.agent_id),
             load=self.load.model_copy(),
@@ -553,9 +555,8 @@ class AgentHost:
         try:
             cancel = CallCancel.model_validate_json(message.payload)
         except ValidationError as exc:
-            await self._reject(
-                message, DeadLetterReason.INVALID_MESSAGE, f"not a CallCancel: {exc}"
-            )
+            why = f"not a CallCancel: {validation_problems(exc)}"
+            await self._reject(message, DeadLetterReason.INVALID_MESSAGE, why)
             return
         entry = self._calls.get(cancel.call_id)
         if entry is not None and entry.task is not None and entry.running():

@@ -88,6 +88,7 @@ from weft.protocols import (
     PublishRefusedError,
     ServedResult,
 )
+from weft.protocols.human_input import question_of
 from weft.protocols.remote import (
     ACK_PROPERTY,
     HELD_PROPERTY,
@@ -107,7 +108,7 @@ from weft.runtime.remote._remote_trace import (
     record_served,
     wants_spans,
 )
-from weft.runtime.remote.call_client import HANDED_BACK, CallClient, Waiter
+from weft.runtime.remote.call_client import HANDED_BACK, UNREADABLE, CallClient, Waiter
 from weft.runtime.remote.directory import AgentDirectory
 from weft.runtime.tracing.spans import traceparent
 
@@ -171,11 +172,13 @@ class RemoteAction:
         return f"<RemoteAction {self.name}>"
 
     async def invoke(self, call: ActionCall, ctx: ActionContext | None = None) -> ActionResult:
-        await self.client.start()
         deadline = (
             call.deadline if call.deadline is not None else time.time() + self.default_timeout
         )
+        # Taken before the first call subscribes to its replies (a broker round trip):
+        # the budget the deadline gave, not what a loaded machine left of it.
         budget = max(deadline - time.time(), 0.0)
+        await self.client.start()
         give_up = deadline - min(0.5, budget * 0.1)
         state = CallState(
             call=call.model_copy(update={"deadline": deadline}),
@@ -224,6 +227,14 @@ class RemoteAction:
                     await self._given_up(state, waiter, value.agent or state.holder)
                 elif kind == "result":
                     return self._answered(state, value, ctx)
+                elif kind == UNREADABLE:  # the agent answered, but not with an ActionResult
+                    record_lost(ctx, state.call, state.abandoned)
+                    who = f"agent '{state.holder}'" if state.holder else "the agent"
+                    why = f"{who} sent a result weft cannot read: {value}"
+                    why = f"remote action '{self.name}': {why}"
+                    failed = ActionResult.failure(call.call_id, "AgentError", why)
+                    failed.agent = state.holder
+                    return failed
                 if kind == "progress":
                     forward_progress(ctx, value)
                 elif kind == "accepted":
@@ -260,7 +271,20 @@ class RemoteAction:
             log.debug("%s: the agent left %d spans out", self.name, result.spans_dropped)
         plain = result.plain()
         plain.attempts = attempts(state)
-        return plain
+        if plain.agent is None:  # a server that does not name itself: the one holding the call
+            plain.agent = state.holder
+        who = f"agent '{plain.agent}'" if plain.agent else "the agent"
+        if plain.state is not ActionState.OK and plain.error is None:
+            why = f"{who} answered '{plain.state.value}' without an error"
+        elif plain.state is ActionState.NEEDS_INPUT and question_of(plain.error) is None:
+            why = f"{who} answered 'needs_input' without error.details.question (docs/protocol.md)"
+        else:
+            return plain
+        failed = ActionResult.failure(
+            plain.call_id, "AgentError", f"remote action '{self.name}': {why}", usage=plain.usage
+        )
+        failed.agent, failed.attempts = plain.agent, plain.attempts
+        return failed
 
     # -- who holds the call -----------------------------------------------------------
 
@@ -560,7 +584,7 @@ class RemoteAction:
             state.call.call_id,
             "RemoteTimeout",
             f"remote action '{self.name}': no result before the call deadline "
-            f"({budget:.3g}s): {why}",
+            f"({round(budget, 1):g}s): {why}",  # 8s for a node's 8 s, not 7.99s
             state=ActionState.TIMEOUT,
             retryable=True,
         )

@@ -259,7 +259,7 @@ class MqttBus(Bus):
                 # too, before it reports connected.
                 await self._until_lost(conn, deadline)
                 await self._connection(deadline, what)
-        except BusError:
+        except BaseException:  # refused, timed out, or cancelled while waiting: no member
             await self._forget(sub)
             raise
         return sub
