@@ -37,8 +37,13 @@ def parse_call(message: Message, bus: Bus) -> Parsed:
     try:
         return ActionCall.model_validate(data), call_id, DeadLetterReason.INVALID_CALL, ""
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'payload'}: {e['msg']}"
-            for e in exc.errors()[:5]
-        )
+        problems = validation_problems(exc)
         return None, call_id, DeadLetterReason.INVALID_CALL, f"not an ActionCall: {problems}"
+
+
+def validation_problems(exc: ValidationError) -> str:
+    """``field: problem; ...`` for the first five, on one line (no pydantic URL)."""
+    return "; ".join(
+        f"{'.'.join(str(p) for p in e['loc']) or 'payload'}: {e['msg']}"
+        for e in exc.errors(include_url=False)[:5]
+    )

@@ -50,6 +50,7 @@ from weft.protocols.remote import (
 )
 from weft.runtime.bus.base import Bus, Subscription
 from weft.runtime.remote._drain import handed_back
+from weft.runtime.remote._incoming import validation_problems
 from weft.runtime.remote.dead_letter import publish_dead_letter
 from weft.runtime.support.tasks import cancel_and_wait
 
@@ -66,6 +67,8 @@ from a registry."""
 
 #: The event of a result its agent handed back when it was stopped (``_drain``).
 HANDED_BACK = "handed_back"
+UNREADABLE = "unreadable"
+"""The event of a result the agent holding the call sent but that is no ``ActionResult``."""
 
 #: The payload of each kind of reply (``weft-kind``; a reply without one is a result).
 #: A result is read as a ``ServedResult``: an ``ActionResult`` with the server's spans,
@@ -283,13 +286,12 @@ class CallClient:
         try:
             payload = model.model_validate_json(message.payload)
         except ValidationError as exc:
+            detail = f"{kind} reply is not a valid {model.__name__}: {validation_problems(exc)}"
             await publish_dead_letter(
-                self.bus,
-                message,
-                DeadLetterReason.INVALID_MESSAGE,
-                f"{kind} reply is not a valid {model.__name__}: {exc}",
-                self.bus.client_id,
+                self.bus, message, DeadLetterReason.INVALID_MESSAGE, detail, self.bus.client_id
             )
+            if waiter is not None and kind == KIND_RESULT:
+                waiter.push((UNREADABLE, detail))  # fails the call now, not at its deadline
             return
         now = time.time()
         if isinstance(payload, CallsHeld):

@@ -257,7 +257,9 @@ class TrustPolicy:
         return (
             f"to trust an agent, add its public key ('weft keys show' where it runs) to "
             f"{self.source_file()}; unsigned cards come from weft versions before card "
-            "signing (docs/security.md, 'Who may serve what')"
+            "signing or from clients that do not sign (sign them: docs/protocol.md, "
+            "'Signed cards'; or, on a development broker, admit them with 'unsigned: true' "
+            "for their actions: docs/security.md, 'Who may serve what')"
         )
 
     def source_file(self) -> str:
