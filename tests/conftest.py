@@ -108,6 +108,7 @@ MARKS: dict[str, tuple[str, ...]] = {
     "cli/test_run_placement_remote.py": ("mqtt", "slow"),
     "llm/test_streaming_remote.py": ("mqtt",),
     "cli/test_agent_serve_lines.py": ("mqtt",),
+    "cli/test_agents_host_column.py": ("mqtt",),
     "cli/test_agent_serve_workflow_file.py": ("mqtt",),
     "orchestrator/test_remote_agents.py": ("mqtt", "slow"),
     "routing/test_cli_route.py": ("mqtt", "chroma"),

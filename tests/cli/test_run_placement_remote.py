@@ -29,6 +29,13 @@ def echo(value: object = None) -> object:
 
 
 @tool
+async def dawdle(text: str) -> str:
+    """Takes far longer than any node gives it (cancelled when the caller gives up)."""
+    await asyncio.sleep(120)
+    return text
+
+
+@tool
 def shout(text: str) -> str:
     """Upper-cases the text."""
     return text.upper()
@@ -104,3 +111,47 @@ async def test_the_summary_names_the_agent_of_each_remote_node(
     nodes = json.loads(out_json)["nodes"]
     assert nodes["there"]["agents"] == [agent_id]
     assert nodes["here"]["agents"] == []
+
+
+async def test_a_call_an_agent_kept_past_its_timeout_names_the_agent_and_the_fix(
+    mqtt_broker_url: str, tmp_path: Path
+) -> None:
+    """The node failed on the agent that accepted its call, not "nowhere", and the error
+    says how to give the call more time."""
+    workflow = tmp_path / "slow.yaml"
+    workflow.write_text(
+        textwrap.dedent(
+            """
+            name: slow
+            nodes:
+              late:
+                action: dawdle
+                timeout: 1
+                with: {text: "hello"}
+            """
+        )
+    )
+    namespace = f"placement-{uuid.uuid4().hex[:10]}"
+    agent_id = f"dawdler-{uuid.uuid4().hex[:6]}"
+    async with (
+        MqttBus(mqtt_broker_url, namespace=namespace) as bus,
+        AgentHost(
+            bus,
+            [dawdle],
+            agent_id=agent_id,
+            key=AgentKey.load_or_create(tmp_path / "keys" / "agent.key"),
+        ),
+    ):
+        code, out, err = await weft_run(
+            tmp_path, str(workflow), "--broker", mqtt_broker_url, "--namespace", namespace
+        )
+    assert code != 0, out
+    line = next(line for line in out.splitlines() if line.startswith("  ✗"))
+    assert line.split()[1] == "late"
+    assert line.endswith(f"  agent {agent_id}")
+    assert "remote, no agent answered" not in out
+    assert (
+        f"agent '{agent_id}' accepted the call but sent no result in time; give it more "
+        "time with the node's 'timeout:' (seconds per attempt) or the workflow's "
+        "'defaults: {timeout: ...}'"
+    ) in out + err

@@ -327,3 +327,48 @@ async def test_a_message_on_a_card_topic_must_be_a_card(caller: LiveRegistry) ->
     await caller.bus.publish(caller.bus.topics.card("x"), b'{"agent_id": "y", "actions": []}')
     assert await caller.wait_until(lambda: caller.invalid_cards == 1, WAIT)
     assert caller.agents() == []
+
+
+@weft.tool(name="approve")
+def approve(ctx: weft.ActionContext) -> str:
+    """Asks a person to pick one of two answers."""
+    return f"answered {ctx.ask('Refund 40 EUR?', choices=['yes', 'no'])}"
+
+
+async def test_an_answer_not_among_the_choices_fails_the_call_on_the_agent(
+    host_bus: MqttBus, caller: LiveRegistry
+) -> None:
+    """Any client may re-send a call with answers: the host takes only offered ones."""
+    async with AgentHost(host_bus, [approve], heartbeat_interval=0.5):
+        await caller.wait_for(["approve"], WAIT)
+        remote = caller.remote("approve")
+        asked = await remote.invoke(ActionCall(action="approve"))
+        offered = await remote.invoke(ActionCall(action="approve", answers=["no"]))
+        other = await remote.invoke(ActionCall(action="approve", answers=["maybe"]))
+    assert asked.state is ActionState.NEEDS_INPUT
+    assert asked.error is not None and asked.error.details["choices"] == ["yes", "no"]
+    assert offered.state is ActionState.OK and offered.output == "answered no"
+    assert other.state is ActionState.ERROR
+    assert other.error is not None and other.error.type == "InvalidAnswer"
+    assert not other.error.retryable
+    assert other.error.message.endswith(
+        "the answer to 'Refund 40 EUR?' cannot be taken: 'maybe' is not one of the choices: "
+        "'yes', 'no'"
+    )
+
+
+def test_a_call_without_a_timeout_says_it_had_the_default_and_how_to_give_more() -> None:
+    """The deadline of a node without ``timeout:`` is the remote default (300 s): the
+    message says so, and that the node's ``timeout:`` or ``defaults:`` changes it."""
+    from weft.runtime.remote._call_state import CallState, timed_out
+
+    state = CallState(ActionCall(action="think"), deadline=0.0, attempt=1)
+    state.holder, state.accepted = "thinker-1", True
+    result = timed_out(state, "think", "default", 300.0, 300.0)
+    assert result.state is ActionState.TIMEOUT and result.agent == "thinker-1"
+    assert result.error is not None and result.error.message == (
+        "remote action 'think': no result before the call deadline (300s): agent "
+        "'thinker-1' accepted the call but sent no result in time; a remote call without "
+        "a 'timeout:' has 300s: set the node's 'timeout:' or the workflow's "
+        "'defaults: {timeout: ...}' to give it more"
+    )

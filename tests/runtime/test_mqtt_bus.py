@@ -146,6 +146,19 @@ async def test_unreachable_broker_is_a_bus_error_naming_the_url() -> None:
         await MqttBus(url).start()
 
 
+async def test_tls_to_a_plain_listener_says_to_use_mqtt(mqtt_broker_url: str) -> None:
+    """The mirror of plain MQTT to a TLS port: mqtts:// to a plain listener is reset in the
+    TLS handshake, and the error says so instead of a bare "connection reset by peer"."""
+    url = mqtt_broker_url.replace("mqtt://", "mqtts://", 1)
+    with pytest.raises(BusError) as info:
+        await MqttBus(url).start()
+    message = str(info.value)
+    assert message.startswith(f"cannot reach MQTT broker at {url}: ")
+    assert message.endswith(
+        "(the broker reset the TLS handshake: is this a plain MQTT listener? then use mqtt://)"
+    )
+
+
 async def test_wrong_password_is_refused_with_a_bus_error(tmp_path: Path) -> None:
     passwd = Path(find_mosquitto()).with_name("mosquitto_passwd")
     if not passwd.exists():

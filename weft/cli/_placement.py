@@ -21,8 +21,9 @@ from typing import Any
 
 from weft.protocols import EventKind, NodeState, RunEvent
 
-#: Shown for a node whose action is remote but no agent answered (a timeout,
-#: no agent serving it): it ran nowhere, and its error line says why.
+#: Shown for a node whose action is remote but no agent took its call (none served it,
+#: none acknowledged it): it ran nowhere, and its error line says why. A call an agent
+#: accepted and kept past its deadline names that agent (``ActionResult.agent``).
 UNANSWERED = "remote, no agent answered"
 
 #: How an action that calls out names where its calls ran (its ``where``): shown as is.

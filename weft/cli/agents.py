@@ -456,7 +456,7 @@ def agents_command(
                 ", ".join(sorted(set(card.pools.values()))) or "-",
                 f"{load.in_flight}/{load.capacity}" + (f" +{load.queued}" if load.queued else ""),
                 f"{info.age(now):.1f}s ago",
-                f"{card.host}:{card.pid}",
+                _host_cell(card.host, card.pid),
             )
         )
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
@@ -466,6 +466,16 @@ def agents_command(
         click.echo("\nnot called for the actions they are not trusted for (docs/security.md):")
         for note in notes:
             click.echo(note)
+
+
+def _host_cell(host: str, pid: int | None) -> str:
+    """``HOST:PID``, or what of it the card gives (an agent in another language may give
+    neither): ``HOST``, ``pid PID``, or ``-``."""
+    if host and pid is not None:
+        return f"{host}:{pid}"
+    if host:
+        return host
+    return f"pid {pid}" if pid is not None else "-"
 
 
 def _card_document(info: Any, now: float) -> dict[str, Any]:

@@ -22,7 +22,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from weft.protocols.actions import NEEDS_INPUT_TYPE, ActionCall, ErrorInfo
-from weft.protocols.errors import NeedsInput
+from weft.protocols.errors import ActionFailed, NeedsInput
+
+#: ``error.type`` of a call given an answer that is not among its question's choices.
+INVALID_ANSWER_TYPE = "InvalidAnswer"
 
 
 class Questions:
@@ -42,13 +45,26 @@ class Questions:
         self._asked = 0
 
     def ask(self, question: str, choices: Sequence[Any] | None = None) -> Any:
-        """The answer to the call's next question, or ``NeedsInput`` when it has none yet."""
+        """The answer to the call's next question, or ``NeedsInput`` when it has none yet.
+
+        An answer not among ``choices`` fails the call (``ActionFailed``, error type
+        ``InvalidAnswer``, not retryable): ``weft resume`` refuses such an answer
+        before anything runs, but a call re-sent to an agent by another client may
+        carry anything, and the action must never see an answer it did not offer.
+        """
         if not isinstance(question, str) or not question.strip():
             raise ValueError("ask() needs a question: a non-empty string")
         index = self._asked
         self._asked += 1
         if index < len(self._call.answers):
-            return self._call.answers[index]
+            answer = self._call.answers[index]
+            why = check_answer(answer, choices)
+            if why is not None:  # a resume checks first; a call from any client may not
+                raise ActionFailed(
+                    f"the answer to {question!r} cannot be taken: {why}",
+                    error_type=INVALID_ANSWER_TYPE,
+                )
+            return answer
         raise NeedsInput(question, choices=choices, index=index)
 
 

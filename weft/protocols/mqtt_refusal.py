@@ -24,6 +24,7 @@ __all__ = [
     "BAD_USER_NAME_OR_PASSWORD",
     "CLOSED_BEFORE_CONNACK",
     "NOT_AUTHORIZED",
+    "RESET_IN_TLS_HANDSHAKE",
     "closed_before_connack",
     "connack_refusal",
     "tls_refusal",
@@ -48,6 +49,10 @@ _V311 = {4: BAD_USER_NAME_OR_PASSWORD, 5: NOT_AUTHORIZED}
 _LOGIN_HINT = "give one in the URL: mqtt://USER:PASSWORD@HOST:PORT"
 _UNTRUSTED = "use ?ca=FILE with the CA that signed the broker's certificate"
 _PLAIN_PORT = " (is this a TLS listener? for a plain one use mqtt://)"
+#: What a plain MQTT listener does with a TLS ClientHello: it drops the socket mid-handshake.
+RESET_IN_TLS_HANDSHAKE = (
+    "the broker reset the TLS handshake: is this a plain MQTT listener? then use mqtt://"
+)
 _HOSTNAME_MISMATCH = 62  # X509_V_ERR_HOSTNAME_MISMATCH
 #: ssl errors of a connection cut short (the peer went away), not of a refusal.
 _CUT_SHORT = (ssl.SSLEOFError, ssl.SSLSyscallError, ssl.SSLZeroReturnError)

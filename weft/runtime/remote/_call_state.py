@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from weft.protocols import ActionCall
+from weft.protocols import ActionCall, ActionResult, ActionState
 from weft.runtime.remote._remote_trace import LostAttempt
 from weft.runtime.remote.directory import AgentInfo
 
@@ -74,8 +74,14 @@ class CallState:
         return (agent, info.card.incarnation_key) in self.left or (agent, None) in self.left
 
 
-def why_no_result(state: CallState, name: str, namespace: str) -> str:
-    """Why a call to action ``name`` got no result before its deadline, for the user."""
+def why_no_result(
+    state: CallState, name: str, namespace: str, default_timeout: float = 300.0
+) -> str:
+    """Why a call to action ``name`` got no result before its deadline, for the user.
+
+    A call an agent accepted and kept too long says how to give it more time:
+    the deadline is the node's ``timeout:``, else ``default_timeout``.
+    """
     if state.lost and state.holder is None:
         return (
             f"{_lost_agents(state)}, and no replica was available to take it: no other live "
@@ -87,7 +93,13 @@ def why_no_result(state: CallState, name: str, namespace: str) -> str:
             "and did not come back"
         )
     if state.holder is not None and state.accepted:
-        return f"agent '{state.holder}' accepted the call but sent no result in time"
+        return f"agent '{state.holder}' accepted the call but sent no result in time; " + (
+            "give it more time with the node's 'timeout:' (seconds per attempt) or the "
+            "workflow's 'defaults: {timeout: ...}'"
+            if state.call.deadline is not None
+            else f"a remote call without a 'timeout:' has {default_timeout:g}s: set the node's "
+            "'timeout:' or the workflow's 'defaults: {timeout: ...}' to give it more"
+        )
     if state.holder is not None:
         return f"the call was sent to agent '{state.holder}', which never acknowledged it"
     if state.sends == 0:
@@ -96,6 +108,28 @@ def why_no_result(state: CallState, name: str, namespace: str) -> str:
             "start one with: weft agent serve MODULE:OBJECT --broker URL"
         )
     return "no agent accepted the call"
+
+
+def timed_out(
+    state: CallState, name: str, namespace: str, budget: float, default_timeout: float
+) -> ActionResult:
+    """The ``RemoteTimeout`` result of a call to ``name`` that had ``budget`` seconds.
+
+    It names the agent that accepted the call, if one did (``ActionResult.agent``):
+    the call ran there, and the run's summary says so instead of "no agent answered".
+    """
+    why = why_no_result(state, name, namespace, default_timeout)
+    result = ActionResult.failure(
+        state.call.call_id,
+        "RemoteTimeout",
+        f"remote action '{name}': no result before the call deadline "
+        f"({round(budget, 1):g}s): {why}",  # 8s for a node's 8 s, not 7.99s
+        state=ActionState.TIMEOUT,
+        retryable=True,
+    )
+    if state.accepted and state.holder is not None and state.returning is None:
+        result.agent = state.holder
+    return result
 
 
 def waiting_note(state: CallState, name: str, namespace: str) -> str:

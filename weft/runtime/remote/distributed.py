@@ -23,6 +23,7 @@ broker is down.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -39,6 +40,8 @@ from weft.runtime.remote.trust import TrustPolicy
 from weft.workflows import Workflow
 
 Definition = WorkflowSpec | Workflow | str | Path
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -150,7 +153,11 @@ async def actions_for(
     a bad file.
     """
     found = survey(definition)
-    served = set(registry.action_names())
+    if found.capability_nodes:  # a router may choose any served action: all are needed
+        served = set(registry.action_names())
+    else:  # only the agents claiming a needed action are judged, and warned about
+        served = {name for name in found.needed if registry.serving(name)}
+        _note_ignored(registry, found.needed)
     missing = found.needed - found.local - served
     if missing:
         try:
@@ -161,6 +168,23 @@ async def actions_for(
     if found.capability_nodes:  # a router chooses among every agent served
         return registry.actions(sorted(served | missing))
     return registry.actions(sorted((found.needed & served) | missing))
+
+
+def _note_ignored(registry: LiveRegistry, needed: set[str]) -> None:
+    """Say, at info level and once, how many agents serve only actions this run does not
+    use: they are not judged (no signature checked), so an untrusted one among them is
+    not warned about; an untrusted agent claiming a needed action still is."""
+    ignored = [
+        info
+        for info in registry.agents()
+        if info.card.actions and not any(s.name in needed for s in info.card.actions)
+    ]
+    if ignored:
+        log.info(
+            "%d agent(s) serving only actions this run does not use were ignored "
+            "(their trust is not checked; weft agents lists them)",
+            len(ignored),
+        )
 
 
 def _named_where(names: list[str], referenced: dict[str, list[Location]]) -> str:

@@ -98,7 +98,7 @@ from weft.protocols.remote import (
 )
 from weft.protocols.streaming import STREAM_PROPERTY
 from weft.runtime.bus.base import Bus
-from weft.runtime.remote._call_state import CallState, attempts, waiting_note, why_no_result
+from weft.runtime.remote._call_state import CallState, attempts, timed_out, waiting_note
 from weft.runtime.remote._placement import choose, liveness_bound
 from weft.runtime.remote._remote_cancel import cancel_held, publish_cancel
 from weft.runtime.remote._remote_trace import (
@@ -579,12 +579,5 @@ class RemoteAction:
     # -- giving up --------------------------------------------------------------------
 
     def _timed_out(self, state: CallState, budget: float) -> ActionResult:
-        why = why_no_result(state, self.name, self.bus.topics.namespace)
-        return ActionResult.failure(
-            state.call.call_id,
-            "RemoteTimeout",
-            f"remote action '{self.name}': no result before the call deadline "
-            f"({round(budget, 1):g}s): {why}",  # 8s for a node's 8 s, not 7.99s
-            state=ActionState.TIMEOUT,
-            retryable=True,
-        )
+        namespace = self.bus.topics.namespace
+        return timed_out(state, self.name, namespace, budget, self.default_timeout)

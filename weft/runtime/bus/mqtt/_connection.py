@@ -50,6 +50,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 from weft.protocols import BusError, Message
 from weft.protocols.mqtt_refusal import (
     CLOSED_BEFORE_CONNACK,
+    RESET_IN_TLS_HANDSHAKE,
     closed_before_connack,
     connack_refusal,
     tls_refusal,
@@ -67,6 +68,9 @@ _KEEPALIVE_TICK = 1.0  # seconds between loop_misc calls, as paho's own loop doe
 _PAHO_LOG = logging.getLogger(f"{__name__}.paho")
 _SSL_ERROR = re.compile(r"\[SSL: \w+\] (.+?)(?: \(_ssl\.c:\d+\))?")
 _PAHO_LEVELS = {int(level): std for level, std in paho.LOGGING_LEVEL.items()}
+#: How a TLS connect fails when the listener does not speak TLS: a plain MQTT broker
+#: reads the ClientHello as a malformed packet and drops the socket (a reset, or an EOF).
+_RESET_IN_HANDSHAKE = (ConnectionResetError, ssl.SSLEOFError, ssl.SSLZeroReturnError)
 _READ_ERRORS = {"failed to receive on socket", "timeout on socket"}
 
 
@@ -419,7 +423,12 @@ async def open_connection(
             raise BrokerRefusedError(
                 f"cannot connect to MQTT broker at {url}: {tls}", tls
             ) from None
-        _raise_unreachable(url, str(exc) or type(exc).__name__, address.tls, connect_timeout, exc)
+        reason_text = str(exc) or type(exc).__name__
+        if address.tls and isinstance(exc, _RESET_IN_HANDSHAKE):  # mqtts:// to a plain port
+            raise BusError(
+                f"cannot reach MQTT broker at {url}: {reason_text} ({RESET_IN_TLS_HANDSHAKE})"
+            ) from exc
+        _raise_unreachable(url, reason_text, address.tls, connect_timeout, exc)
     if reason is None:
         conn.release()
         _raise_unreachable(
