@@ -178,6 +178,18 @@ async def test_an_agent_stopping_answers_a_retryable_error(mqtt_broker_url: str)
     assert result.error.retryable and "-32004" in result.error.message
 
 
+async def test_mqtts_to_a_plain_listener_says_to_use_mqtt(mqtt_broker_url: str) -> None:
+    """As on weft's own bus: the TLS handshake a plain listener resets is named, with the
+    URL to use, instead of a bare "connection reset by peer"."""
+    address = unique_address("tls")
+    url = url_of(mqtt_broker_url, address).replace("mqtt://", "mqtts://", 1)
+    with pytest.raises(A2aAgentNotFound) as info:
+        await from_a2a_mqtt(url, discovery_timeout=2.0)
+    assert str(info.value).endswith(
+        "(the broker reset the TLS handshake: is this a plain MQTT listener? then use mqtt://)"
+    )
+
+
 async def test_an_agent_not_on_the_broker_is_not_found_naming_its_topic(
     mqtt_broker_url: str,
 ) -> None:

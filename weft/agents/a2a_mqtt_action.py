@@ -84,6 +84,7 @@ from weft.protocols import (
 )
 from weft.protocols import a2a_mqtt as wire
 from weft.protocols.a2a import TASK_DETAILS, TaskStream, a2a_name, response_result
+from weft.protocols.mqtt_refusal import RESET_IN_TLS_HANDSHAKE, reset_in_tls_handshake
 
 __all__ = [
     "DISCOVERY_TIMEOUT",
@@ -125,7 +126,8 @@ async def _open_link(target: A2aMqttTarget, timeout: float) -> A2aMqttLink:
     except (ImportError, A2aBrokerRefused):
         raise
     except Exception as exc:
-        raise A2aAgentNotFound(f"cannot reach the broker {target.broker}: {exc}") from None
+        hint = f" ({RESET_IN_TLS_HANDSHAKE})" if target.tls and reset_in_tls_handshake(exc) else ""
+        raise A2aAgentNotFound(f"cannot reach the broker {target.broker}: {exc}{hint}") from None
 
 
 async def _wait_seen(presence: AgentPresence, timeout: float) -> None:

@@ -53,6 +53,8 @@ _PLAIN_PORT = " (is this a TLS listener? for a plain one use mqtt://)"
 RESET_IN_TLS_HANDSHAKE = (
     "the broker reset the TLS handshake: is this a plain MQTT listener? then use mqtt://"
 )
+#: How that drop surfaces in the TLS client.
+_RESET_IN_HANDSHAKE = (ConnectionResetError, ssl.SSLEOFError, ssl.SSLZeroReturnError)
 _HOSTNAME_MISMATCH = 62  # X509_V_ERR_HOSTNAME_MISMATCH
 #: ssl errors of a connection cut short (the peer went away), not of a refusal.
 _CUT_SHORT = (ssl.SSLEOFError, ssl.SSLSyscallError, ssl.SSLZeroReturnError)
@@ -121,3 +123,17 @@ def closed_before_connack(tls: bool) -> str:
     if tls:
         return "does it require a client certificate, and trust this one?"
     return "is this a TLS listener? then use mqtts://"
+
+
+def reset_in_tls_handshake(error: BaseException) -> bool:
+    """Whether ``error`` (or one in its chain: MQTT clients wrap the socket's error) is
+    the drop a plain listener answers a TLS ClientHello with (``RESET_IN_TLS_HANDSHAKE``
+    says what to check); only meaningful for an ``mqtts://`` connection."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, _RESET_IN_HANDSHAKE):
+            return True
+        current = current.__cause__ or current.__context__
+    return False

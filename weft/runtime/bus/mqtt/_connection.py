@@ -53,6 +53,7 @@ from weft.protocols.mqtt_refusal import (
     RESET_IN_TLS_HANDSHAKE,
     closed_before_connack,
     connack_refusal,
+    reset_in_tls_handshake,
     tls_refusal,
 )
 from weft.protocols.mqtt_url import MqttTlsError, tls_context
@@ -70,7 +71,6 @@ _SSL_ERROR = re.compile(r"\[SSL: \w+\] (.+?)(?: \(_ssl\.c:\d+\))?")
 _PAHO_LEVELS = {int(level): std for level, std in paho.LOGGING_LEVEL.items()}
 #: How a TLS connect fails when the listener does not speak TLS: a plain MQTT broker
 #: reads the ClientHello as a malformed packet and drops the socket (a reset, or an EOF).
-_RESET_IN_HANDSHAKE = (ConnectionResetError, ssl.SSLEOFError, ssl.SSLZeroReturnError)
 _READ_ERRORS = {"failed to receive on socket", "timeout on socket"}
 
 
@@ -424,7 +424,7 @@ async def open_connection(
                 f"cannot connect to MQTT broker at {url}: {tls}", tls
             ) from None
         reason_text = str(exc) or type(exc).__name__
-        if address.tls and isinstance(exc, _RESET_IN_HANDSHAKE):  # mqtts:// to a plain port
+        if address.tls and reset_in_tls_handshake(exc):  # mqtts:// to a plain port
             raise BusError(
                 f"cannot reach MQTT broker at {url}: {reason_text} ({RESET_IN_TLS_HANDSHAKE})"
             ) from exc
