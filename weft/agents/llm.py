@@ -30,7 +30,8 @@ agent needs no ``actions=[...]`` for its tools, and neither does
 
 Failures are results, never exceptions: ``ModelNotConfigured``,
 ``RateLimitError`` (after retries, ``retryable``), ``InvalidOutput``,
-``MaxTurnsExceeded``, ``ToolNotAvailable``, ``ValidationError``...
+``MaxTurnsExceeded``, ``ToolNotAvailable``, ``ValidationError``, and from the
+checks (``llm_checks``) ``InputRejected``, ``OutputRejected``, ``CheckFailed``...
 """
 
 from __future__ import annotations
@@ -58,6 +59,13 @@ from weft.agents.examples import (
     fixed_examples,
 )
 from weft.agents.langgraph_action import from_langgraph, is_langgraph_graph
+from weft.agents.llm_checks import (
+    Check,
+    CheckError,
+    answer_checks,
+    first_rejection,
+    rejection_prompt,
+)
 from weft.agents.llm_resume import SavedConversation, agent_setup, saved_conversation
 from weft.agents.llm_tool_calls import calls_of, run_turn, tool_message  # noqa: F401 (public)
 from weft.agents.openai_tools import ToolSet
@@ -197,6 +205,10 @@ class LLMAgent:
     ``stream=True`` streams every answer (its text reaches run listeners as it
     comes), ``False`` never; ``None`` streams when someone reads it
     (``weft.agents.streaming.stream_text``: ``weft run`` on a terminal).
+    ``input_checks`` and ``output_checks`` are guardrails (``weft.agents.llm_checks``):
+    functions that pass the call's arguments, or the final answer, or say what is
+    wrong; a rejected input ends the call ``InputRejected`` before any model request,
+    a rejected answer is re-asked within ``max_repairs``, then ``OutputRejected``.
     """
 
     def __init__(
@@ -230,6 +242,8 @@ class LLMAgent:
         examples_k: int = 3,
         examples_chars: int = 4000,
         stream: bool | None = None,
+        input_checks: Sequence[Check] = (),
+        output_checks: Sequence[Check] = (),
     ) -> None:
         if max_turns < 1:
             raise ValueError("max_turns must be at least 1")
@@ -253,6 +267,8 @@ class LLMAgent:
         self.examples_k = examples_k
         self.examples_chars = examples_chars
         self.stream = stream
+        self._input_checks = answer_checks(input_checks, "input_checks")
+        self._output_checks = answer_checks(output_checks, "output_checks")
         self.chat = ChatModel(
             self.settings, retry=retry, prices=prices, trace_content=trace_content
         )
@@ -337,6 +353,10 @@ class LLMAgent:
             answers=len(call.answers),
         )
         if saved is None:
+            refused = await self._check_input(call, ctx)
+            if refused is not None:
+                refused.agent = self.name
+                return refused
             saved = SavedConversation(
                 agent=self.name,
                 tools=self.tools,
@@ -356,6 +376,26 @@ class LLMAgent:
         result.progress = session.progress if session is not None else []
         result.agent = self.name
         return result
+
+    async def _check_input(self, call: ActionCall, ctx: ActionContext) -> ActionResult | None:
+        """The failed result when an input check rejects the call's arguments, else None.
+
+        Run once per conversation: a call resumed from a saved conversation was
+        checked when it started."""
+        if not self._input_checks:
+            return None
+        try:
+            rejected = await first_rejection(self._input_checks, dict(call.arguments), ctx)
+        except CheckError as exc:
+            return ActionResult.failure(call.call_id, "CheckFailed", f"{self.name}: {exc}")
+        if rejected is None:
+            return None
+        check, reason = rejected
+        return ActionResult.failure(
+            call.call_id,
+            "InputRejected",
+            f"{self.name}: input check {check} rejected the input: {reason}",
+        )
 
     async def _first_messages(self, call: ActionCall) -> list[dict[str, Any]]:
         """The instructions, the examples (``examples``) and the task: what turn 1 sends."""
@@ -426,21 +466,39 @@ class LLMAgent:
             if refusal:
                 return ActionResult.failure(call.call_id, "Refused", f"{self.name}: {refusal}")
             content = message.content or ""
-            if self._output is None:
-                return ActionResult.success(call.call_id, content)
-            try:
-                value = self._output.parse(content)
-            except StructuredOutputError as exc:
-                if repairs >= self.max_repairs:
-                    return ActionResult.failure(
-                        call.call_id,
-                        "InvalidOutput",
-                        f"{self.name}: {exc} (after {repairs} repair attempt(s))",
-                    )
-                repairs += 1
-                messages.append({"role": "assistant", "content": content})
-                messages.append({"role": "user", "content": repair_prompt(exc)})
-                continue
+            value: Any = content
+            if self._output is not None:
+                try:
+                    value = self._output.parse(content)
+                except StructuredOutputError as exc:
+                    if repairs >= self.max_repairs:
+                        return ActionResult.failure(
+                            call.call_id,
+                            "InvalidOutput",
+                            f"{self.name}: {exc} (after {repairs} repair attempt(s))",
+                        )
+                    repairs += 1
+                    messages.append({"role": "assistant", "content": content})
+                    messages.append({"role": "user", "content": repair_prompt(exc)})
+                    continue
+            if self._output_checks:
+                try:
+                    rejected = await first_rejection(self._output_checks, value, ctx)
+                except CheckError as exc:
+                    return ActionResult.failure(call.call_id, "CheckFailed", f"{self.name}: {exc}")
+                if rejected is not None:
+                    check, reason = rejected
+                    if repairs >= self.max_repairs:
+                        return ActionResult.failure(
+                            call.call_id,
+                            "OutputRejected",
+                            f"{self.name}: output check {check} rejected the answer: {reason} "
+                            f"(after {repairs} repair attempt(s))",
+                        )
+                    repairs += 1
+                    messages.append({"role": "assistant", "content": content})
+                    messages.append({"role": "user", "content": rejection_prompt(reason)})
+                    continue
             return ActionResult.success(call.call_id, value)
         return ActionResult.failure(
             call.call_id,

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from weft.protocols import (
+    Action,
     JournalMode,
     Router,
     WeftError,
@@ -31,10 +32,40 @@ from weft.runtime.engine.recording import JournalOption, TracerOption, recording
 from weft.runtime.engine.resume_checks import check_same_graph, run_to_resume, take_run
 from weft.workflows import Workflow
 
-Definition = WorkflowSpec | Workflow | PreparedWorkflow | str | Path
+#: What a run is made from: a workflow (built, a spec, compiled, or a file), or one
+#: action (an agent, a ``@tool``, a plain function) run as a one-node workflow.
+WorkflowDefinition = WorkflowSpec | Workflow | PreparedWorkflow | str | Path
+Definition = WorkflowDefinition | Action | Callable[..., Any]
 
 
-async def _prepared(definition: Definition, actions: Actions) -> PreparedWorkflow:
+def _one_action(definition: Definition, inputs: Mapping[str, Any] | None) -> WorkflowDefinition:
+    """A workflow of one node calling ``definition`` when it is an action or a function,
+    with the inputs given as its arguments (so ``run_sync(agent, {"task": ...})`` reads
+    like the OpenAI Agents SDK's ``Runner.run_sync(agent, ...)``); anything else as it is.
+
+    The node and the workflow take the action's name, and each input becomes a required
+    workflow input passed on as the argument of that name: a resume rebuilds the same
+    graph from the run's journaled inputs (``resume_run(run_id, definition=agent)``).
+    """
+    if isinstance(definition, WorkflowSpec | Workflow | PreparedWorkflow | str | Path):
+        return definition
+    is_action = hasattr(definition, "spec") and callable(getattr(definition, "invoke", None))
+    if not is_action and not callable(definition):
+        return cast(WorkflowDefinition, definition)  # compiling it reports what it is
+    name = (
+        cast(Action, definition).spec.name
+        if is_action
+        else str(getattr(definition, "__name__", "action"))
+    )
+    workflow = Workflow(name)
+    given = dict(inputs or {})
+    for key in given:
+        workflow.input(key, required=True)
+    workflow.node(name, definition, with_={key: "${inputs." + key + "}" for key in given})
+    return workflow
+
+
+async def _prepared(definition: WorkflowDefinition, actions: Actions) -> PreparedWorkflow:
     """The compiled workflow; its MCP servers and A2A agents are discovered without
     blocking the caller's loop (``compile_workflow_async``)."""
     if isinstance(definition, PreparedWorkflow):
@@ -61,8 +92,10 @@ async def run_workflow(
     """Validate, compile and run a workflow; return its result (never raises for a failed node).
 
     ``definition`` is a builder ``Workflow``, a ``WorkflowSpec``, or the path of a
-    YAML file or of a Python file defining ``workflow``. ``actions`` adds or
-    overrides actions by name.
+    YAML file or of a Python file defining ``workflow``; or one action (an
+    ``LLMAgent``, a ``@tool``, a plain function), run as a workflow of one node
+    named after it, with ``inputs`` as its arguments: ``result.outputs[name]`` is
+    its output. ``actions`` adds or overrides actions by name.
 
     The run is recorded as ``weft run`` records one: journaled to
     ``$WEFT_HOME/journal.db`` (resumable, listed by ``weft runs``) and traced
@@ -91,6 +124,7 @@ async def run_workflow(
     capability node without a router is one), and ``StorageError`` when a
     file to record in cannot be used.
     """
+    definition = _one_action(definition, inputs)
     prepared = bind_resolver(await _prepared(definition, actions), resolver, router=router)
     resolved = resolve_inputs(prepared.spec, inputs, from_text=inputs_from_text)
     with recording(journal, tracer, record) as (store, spans):
@@ -144,6 +178,7 @@ async def resume_run(
     with recording(journal, tracer, record) as (store, spans):
         assert store is not None
         run, definition = run_to_resume(store, run_id, definition, resumer="resume_run")
+        definition = _one_action(definition, run.inputs)
         prepared = bind_resolver(await _prepared(definition, actions), resolver, router=router)
         check_same_graph(prepared, run, force=force)
         lease, given = take_run(store, run, answers, on_takeover)
