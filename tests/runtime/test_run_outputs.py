@@ -92,3 +92,54 @@ async def test_an_output_of_a_node_that_did_not_run_is_null_without_a_warning(
     assert result.ok
     assert result.outputs == {"skipped": None, "first_line": "Tides rise\nand fall\nagain"}
     assert result.warnings == []
+
+
+@ENGINES
+async def test_a_run_whose_every_end_node_was_skipped_says_so(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """A router whose model answered none of the expected labels: both branches skipped, a
+    run that "succeeded" with nothing to show used to say nothing about it."""
+    path = tmp_path / "route.yaml"
+    path.write_text(
+        textwrap.dedent(
+            """
+            name: support
+            nodes:
+              triage: {action: verse, with: {text: "2022-17T19:56:34Z"}}
+              billing: {action: verse, after: [{node: triage, when: "output == 'billing'"}]}
+              refunds: {action: verse, after: [{node: triage, when: "output == 'refunds'"}]}
+            """
+        )
+    )
+    result = await engine(path, actions=ACTIONS)
+    assert result.ok and result.outputs == {}
+    assert result.warnings == [
+        "no end node ran ('billing', 'refunds'): every branch to them was skipped, so the "
+        "run has no outputs (a 'when' that no answer matched?)"
+    ]
+
+
+@ENGINES
+async def test_a_failed_run_gets_no_warning_about_its_missing_outputs(
+    engine: Engine, tmp_path: Path
+) -> None:
+    @tool
+    def broken(text: str) -> str:
+        """Always fails."""
+        raise RuntimeError("down")
+
+    path = tmp_path / "fail.yaml"
+    path.write_text(
+        textwrap.dedent(
+            """
+            name: failing
+            nodes:
+              first: {action: broken, with: {text: x}, retry: {max_attempts: 1}}
+              last: {action: verse, after: first}
+            """
+        )
+    )
+    result = await engine(path, actions={**ACTIONS, "broken": broken})
+    assert not result.ok
+    assert result.warnings == []

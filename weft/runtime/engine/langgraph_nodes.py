@@ -506,15 +506,18 @@ async def execute(
         message = first.error.message if first.error else ""
         error = f"node '{prefix}{first.name}' failed: {message}"
     waiting = any(n.state is NodeState.NEEDS_INPUT for n in outcomes.values())
-    outputs, warnings = declared_outputs(prepared, final)
-    return RunResult(
-        run_id=run.run_id,
-        workflow=prepared.name,
-        state=RunState.FAILED
+    state = (
+        RunState.FAILED
         if failed or error
         else RunState.NEEDS_INPUT
         if waiting
-        else RunState.SUCCEEDED,
+        else RunState.SUCCEEDED
+    )
+    outputs, warnings = declared_outputs(prepared, final, run_succeeded=state is RunState.SUCCEEDED)
+    return RunResult(
+        run_id=run.run_id,
+        workflow=prepared.name,
+        state=state,
         outputs=outputs,
         nodes=outcomes,
         usage=nodes.tally.total(),

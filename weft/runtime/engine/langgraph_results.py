@@ -89,9 +89,14 @@ def settled_kind(done: str | None) -> str | None:
 
 
 def declared_outputs(
-    prepared: PreparedWorkflow, state: dict[str, Any]
+    prepared: PreparedWorkflow, state: dict[str, Any], *, run_succeeded: bool
 ) -> tuple[dict[str, Any], list[str]]:
     """The run's outputs and warnings as weft's ``Execution.conclude`` renders them."""
     scope = {**state.get("outputs", {}), "inputs": state["inputs"]}
     states = state.get("states", {})
-    return render_outputs(prepared, scope, lambda name: states.get(name) == SUCCEEDED)
+    return render_outputs(
+        prepared,
+        scope,
+        lambda name: states.get(name) == SUCCEEDED,
+        run_succeeded=run_succeeded,
+    )

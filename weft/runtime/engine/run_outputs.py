@@ -24,10 +24,18 @@ log = logging.getLogger("weft.run")
 
 
 def render_outputs(
-    prepared: PreparedWorkflow, scope: Mapping[str, Any], succeeded: Callable[[str], bool]
+    prepared: PreparedWorkflow,
+    scope: Mapping[str, Any],
+    succeeded: Callable[[str], bool],
+    *,
+    run_succeeded: bool,
 ) -> tuple[dict[str, Any], list[str]]:
     """``(outputs, warnings)`` of a run whose node outputs and inputs are in ``scope``;
-    ``succeeded(node)`` says whether a sink ran (an undeclared output is a sink's)."""
+    ``succeeded(node)`` says whether a sink ran (an undeclared output is a sink's).
+
+    A run that succeeded with no end node run (each was skipped: no ``when`` on the
+    way held) is warned about too: it succeeded with nothing to show, which a
+    router whose model answered none of the expected labels makes silently."""
     declared = prepared.spec.outputs
     outputs: dict[str, Any] = {}
     warnings: list[str] = []
@@ -40,6 +48,13 @@ def render_outputs(
             outputs[name] = None
             if name in declared and _all_there(declared[name], scope):
                 warnings.append(f"output '{name}' is null: {exc}")
+    if run_succeeded and not declared and not outputs and prepared.plan.sinks:
+        # every end node was skipped (no condition held): "succeeded" with nothing to show
+        ends = ", ".join(f"'{sink}'" for sink in prepared.plan.sinks)
+        warnings.append(
+            f"no end node ran ({ends}): every branch to them was skipped, so the run has no "
+            "outputs (a 'when' that no answer matched?)"
+        )
     for line in warnings:
         log.warning("workflow %s: %s", prepared.name, line)
     return outputs, warnings

@@ -133,7 +133,9 @@ class Execution:
             slot = self.flow.slots.get(name)
             return slot is not None and slot.state is NodeState.SUCCEEDED
 
-        outputs, warnings = render_outputs(self.workflow, scope, succeeded)
+        outputs, warnings = render_outputs(
+            self.workflow, scope, succeeded, run_succeeded=state is RunState.SUCCEEDED
+        )
         return state, outputs, warnings
 
     async def abort(self) -> None:
