@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from weft.agents.worker_threads import run_in_thread, shared_pool
-from weft.protocols import ActionContext
+from weft.protocols import ActionContext, WeftError
 
 __all__ = ["Check", "CheckError", "answer_checks", "first_rejection", "rejection_prompt"]
 
@@ -46,7 +46,7 @@ __all__ = ["Check", "CheckError", "answer_checks", "first_rejection", "rejection
 Check = Callable[..., "bool | str | Awaitable[bool | str | None] | None"]
 
 
-class CheckError(Exception):
+class CheckError(WeftError):
     """A check that raised (a bug in it), or answered something that is no verdict."""
 
 
