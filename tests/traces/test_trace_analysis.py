@@ -139,3 +139,120 @@ def test_a_loop_whose_passes_were_read_back_from_the_journal_ends() -> None:
         replace(node(key, at, at), name=key.split("#")[0], node=key) for key, at in passes
     ]
     assert names(critical_path(spans), spans) == ["wf", "write", "review", "write", "review"]
+
+
+def test_a_critics_reviews_and_the_revision_they_asked_for_are_on_the_path() -> None:
+    """``publish`` waited for the critic on its edge (review, revision, review), not for
+    ``draft`` alone: the reviews, under the run beside the nodes, were left off."""
+    graph = {
+        "nodes": [{"name": n, "action": n, "foreach": False} for n in ("draft", "publish")],
+        "edges": [["draft", "publish"]],
+        "loops": [],
+    }
+    spans = [
+        run_span(10, graph),
+        node("draft", 0, 1),
+        node("review-1", 1, 3, kind="critic", node="draft->publish"),
+        node("revise", 3, 5, kind="call", node="draft->publish~1"),
+        node("review-2", 5, 7, kind="critic", node="draft->publish~1"),
+        node("other-review", 2, 2.5, kind="critic", node="draft->elsewhere"),
+        node("publish", 7, 9),
+    ]
+    spans = [replace(s, node=s.attributes.pop("node", s.name)) for s in spans]
+    assert names(critical_path(spans), spans) == [
+        "wf",
+        "draft",
+        "review-1",
+        "revise",
+        "review-2",
+        "publish",
+    ]
+
+
+def test_a_running_runs_open_spans_get_stand_ins_so_items_sit_under_their_node() -> None:
+    """While a run goes on, its run span and a foreach node with items left are not
+    recorded yet: ``weft trace show`` printed every finished item as a root."""
+    from weft.runtime.tracing.open_spans import OPEN_RUN_ID, with_open_spans
+
+    def item(index: int, parent: str) -> SpanRecord:
+        return replace(
+            node(f"work{index}", index, index + 1, kind="call", parent=parent),
+            name="work",
+            node=f"b[{index}]",
+        )
+
+    finished = [replace(node("list", 0, 1), node="list"), item(0, "bnode"), item(1, "bnode")]
+    spans = with_open_spans(finished, now=5.0, workflow="wf")
+    tree = SpanTree.build(spans)
+    (root,) = tree.roots
+    assert (root.span_id, root.name, root.kind, root.status) == (RUN, "wf", "run", "running")
+    list_span, b = tree.kids(root)
+    assert (list_span.name, b.name, b.kind, b.status) == ("list", "b", "node", "running")
+    assert b.attributes["weft.foreach"] is True and b.attributes["weft.action"] == "work"
+    assert (b.start, b.end) == (0, 5.0)
+    assert [k.node for k in tree.kids(b)] == ["b[0]", "b[1]"]
+
+    # Before any node ended, the run span's id is not known: a stand-in holds the node.
+    (root,) = SpanTree.build(with_open_spans([item(0, "bnode")], now=2.0)).roots
+    assert (root.span_id, root.name) == (OPEN_RUN_ID, "run")
+    # Nothing missing: the spans as they are.
+    whole = [run_span(3), *finished[:1]]
+    assert with_open_spans(whole, now=2.0) == whole
+
+
+def _foreach_run(limited: bool) -> list[SpanRecord]:
+    """A foreach node ``f`` whose items [0] to [2] did not await: each ran to its end
+    before the next started; item [1] failed once and its retry ended last."""
+    outline: dict[str, Any] = {"name": "f", "action": "work", "foreach": True}
+    if limited:
+        outline["limited"] = True
+    graph = {"nodes": [outline], "edges": [], "loops": []}
+    parent = "f".ljust(16, "0")
+
+    def item(name: str, index: int, start: float, end: float) -> SpanRecord:
+        return replace(node(name, start, end, parent=parent, kind="call"), node=f"f[{index}]")
+
+    return [
+        run_span(10, graph),
+        replace(node("f", 0, 9, **{"weft.foreach": True}), node="f"),
+        item("item0", 0, 0.0, 1.0),
+        item("item1-attempt1", 1, 1.0, 2.0),
+        item("item2", 2, 2.0, 3.0),
+        item("item1-attempt2", 1, 5.0, 8.0),
+    ]
+
+
+def test_unlimited_foreach_items_are_not_a_chain_however_the_event_loop_ran_them() -> None:
+    """A 200-item foreach of tools that never awaited starred 217 spans of 218."""
+    spans = _foreach_run(limited=False)
+    assert names(critical_path(spans), spans) == ["wf", "f", "item1-attempt1", "item1-attempt2"]
+
+
+def test_items_waiting_for_a_concurrency_slot_chain_through_each_other() -> None:
+    spans = _foreach_run(limited=True)
+    assert names(critical_path(spans), spans) == [
+        "wf",
+        "f",
+        "item0",
+        "item1-attempt1",
+        "item2",
+        "item1-attempt2",
+    ]
+
+
+def test_the_outline_says_which_foreach_nodes_have_a_concurrency_limit() -> None:
+    from weft import Workflow, tool
+    from weft.runtime import compile_workflow
+    from weft.runtime.tracing.span_codec import graph_outline
+
+    @tool
+    async def work(x: int) -> int:
+        return x
+
+    wf = Workflow("limits")
+    wf.node("list", lambda: [1, 2])
+    wf.node("free", work, after=["list"], foreach="${list}", with_={"x": "${item}"})
+    wf.node("slots", work, after=["list"], foreach="${list}", with_={"x": "${item}"}, concurrency=2)
+    outline = graph_outline(compile_workflow(wf))
+    limited = {n["name"]: n.get("limited", False) for n in outline["nodes"]}
+    assert limited == {"list": False, "free": False, "slots": True}

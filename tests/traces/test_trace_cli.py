@@ -135,6 +135,92 @@ def test_without_a_store_the_error_says_how_to_get_one(home: Path) -> None:
     assert "no trace store" in result.output and "weft run" in result.output
 
 
+def test_the_journal_given_as_the_trace_store_is_refused_and_left_as_it_was(
+    home: Path, tmp_path: Path
+) -> None:
+    """``--store .weft/journal.db`` added the trace tables to the journal and set its
+    schema version to the trace store's: every later ``weft runs`` refused the journal
+    as "newer than this weft reads"."""
+    import sqlite3
+
+    run_id = _run_pages(tmp_path)
+    journal = home / "journal.db"
+    before = sqlite3.connect(journal).execute("PRAGMA user_version").fetchone()[0]
+    result = CliRunner().invoke(cli, ["trace", "show", "last", "--store", str(journal)])
+    assert result.exit_code == 2
+    assert result.output.strip() == (
+        f"error: cannot use the trace store {journal}: it is a weft run journal (the trace "
+        "store is traces.db beside it), not a trace store (it has tables events, runs); "
+        "use another with --store FILE or WEFT_HOME"
+    )
+    db = sqlite3.connect(journal)
+    tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master")}
+    assert "trace_runs" not in tables
+    assert db.execute("PRAGMA user_version").fetchone()[0] == before
+    runs = weft("runs")
+    assert runs.exit_code == 0 and run_id in runs.output
+
+
+def test_another_database_given_as_the_trace_store_is_refused(home: Path, tmp_path: Path) -> None:
+    import sqlite3
+
+    other = tmp_path / "other.db"
+    sqlite3.connect(other).execute("CREATE TABLE notes (text)")
+    result = CliRunner().invoke(cli, ["trace", "ls", "--store", str(other)])
+    assert result.exit_code == 2
+    assert "it is another database, not a trace store (it has tables notes)" in result.output
+    assert "Traceback" not in result.output
+
+
+CRITIC_TOOLS = """
+def draft(topic: str, feedback: str = "") -> str:
+    return f"draft about {topic}" + (" revised" if feedback else "")
+
+
+def critic(artifact: str, source: str, target: str) -> dict:
+    ok = "revised" in artifact
+    return {"approved": ok, "feedback": "" if ok else "add more detail"}
+
+
+def publish(text: str) -> str:
+    return "published: " + text
+"""
+
+CRITIC_WORKFLOW = """
+name: reviewed
+actions:
+  draft: {python: "critic_tools:draft"}
+  critic: {python: "critic_tools:critic"}
+  publish: {python: "critic_tools:publish"}
+nodes:
+  d: {action: draft, with: {topic: cats}}
+  p:
+    action: publish
+    after: [{node: d, critic: critic, max_rounds: 2}]
+    with: {text: "${d}"}
+"""
+
+
+def test_trace_show_names_the_edge_and_round_of_critic_reviews_on_the_path(
+    home: Path, tmp_path: Path
+) -> None:
+    """A review read ``critic  critic  145 µs`` (which edge? which round?), and the
+    reviews the target waited for were left off the critical path."""
+    (tmp_path / "critic_tools.py").write_text(CRITIC_TOOLS)
+    (tmp_path / "reviewed.yaml").write_text(CRITIC_WORKFLOW)
+    assert weft("run", str(tmp_path / "reviewed.yaml")).exit_code == 0
+    shown = weft("trace", "show", "last").output.splitlines()
+    rows = [line.split()[1:5] for line in shown[2:7]]  # past the tree's glyph
+    assert [row[:3] for row in rows] == [
+        [CRITICAL_MARK, "d", "node"],
+        [CRITICAL_MARK, "critic", "critic"],
+        [CRITICAL_MARK, "draft", "call"],
+        [CRITICAL_MARK, "critic", "critic"],
+        [CRITICAL_MARK, "p", "node"],
+    ]
+    assert [row[3] for row in rows[1:4]] == ["d->p", "d->p~1", "d->p~1"]
+
+
 def test_after_the_quickstart_example_trace_show_prints_its_tree(
     home: Path, tmp_path: Path
 ) -> None:

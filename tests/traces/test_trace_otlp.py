@@ -195,3 +195,122 @@ def test_a_missing_otlp_exporter_is_one_line_naming_the_extra(tmp_path: Path) ->
         "(import of opentelemetry.exporter.otlp.proto.http.trace_exporter halted; "
         "None in sys.modules)"
     ]
+
+
+def _run_cli(tmp_path: Path, endpoint: str, close_wait: float | None = None) -> Any:
+    """``weft run`` of a one-node workflow in a process of its own, spans sent to ``endpoint``."""
+    import os
+    import subprocess
+    import sys
+
+    (tmp_path / "tools_otlp.py").write_text("def one(x: int) -> int:\n    return x\n")
+    (tmp_path / "wf.yaml").write_text(
+        "name: wf\nactions:\n  one: {python: 'tools_otlp:one'}\n"
+        "nodes:\n  a: {action: one, with: {x: 1}}\n"
+    )
+    script = (
+        "import sys\n"
+        "import weft.runtime.tracing.otlp as otlp\n"
+        + (f"otlp.CLOSE_WAIT_S = {close_wait}\n" if close_wait is not None else "")
+        + "from weft.cli import main\n"
+        "sys.argv = ['weft', 'run', 'wf.yaml']\n"
+        "main()\n"
+    )
+    env = {
+        **os.environ,
+        "OTEL_EXPORTER_OTLP_ENDPOINT": endpoint,
+        "WEFT_HOME": str(tmp_path / "home"),
+    }
+    return subprocess.run(
+        [sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+
+
+def test_a_collector_that_is_down_leaves_the_run_finished_and_one_line_saying_so(
+    tmp_path: Path,
+) -> None:
+    """A refused connection was four lines of urllib3 retries naming neither the run nor
+    where its trace still is, and the process waited out the exporter's retries."""
+    import socket
+
+    with socket.socket() as closed:  # bound, never listening: connections are refused
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+        done = _run_cli(tmp_path, f"http://127.0.0.1:{port}")
+    assert done.returncode == 0, done.stderr
+    assert "succeeded" in done.stdout
+    run_id = done.stdout.split()[1]
+    assert done.stderr.strip().splitlines() == [
+        f"OTLP export to http://127.0.0.1:{port}/v1/traces failed: 2 span(s) not sent "
+        f"(connection refused). The local trace store has run {run_id}: send it later "
+        f"with `weft trace export {run_id} --format otlp-json`"
+    ]
+
+
+def test_a_collector_that_never_answers_is_given_up_on_at_close(tmp_path: Path) -> None:
+    """A collector that accepts and never replies held the process for the exporter's
+    whole timeout after the run had finished; now ``close`` waits ``CLOSE_WAIT_S``."""
+    import socket
+
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)  # the kernel accepts; nobody reads or answers
+        port = silent.getsockname()[1]
+        done = _run_cli(tmp_path, f"http://127.0.0.1:{port}", close_wait=0.3)
+    assert done.returncode == 0, done.stderr
+    run_id = done.stdout.split()[1]
+    assert done.stderr.strip().splitlines() == [
+        f"OTLP export to http://127.0.0.1:{port}/v1/traces failed: 2 span(s) not sent "
+        f"(no answer within 0.3 s). The local trace store has run {run_id}: send it later "
+        f"with `weft trace export {run_id} --format otlp-json`"
+    ]
+
+
+def test_a_small_otlp_queue_setting_is_no_traceback(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``OTEL_BSP_MAX_QUEUE_SIZE=100`` was a ValueError out of ``weft run`` (the SDK's
+    export batch of 512 must fit in the queue); unset, the queue holds a big run's spans
+    (the SDK's 2,048 dropped 908 spans of a 5,000-item foreach)."""
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from weft.runtime.tracing import otlp
+    from weft.runtime.tracing.spans import SpanRecord
+
+    monkeypatch.delenv("OTEL_BSP_MAX_QUEUE_SIZE", raising=False)
+    monkeypatch.delenv("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", raising=False)
+    assert otlp._sizes() == (otlp.QUEUE_SIZE, 512)
+    monkeypatch.setenv("OTEL_BSP_MAX_QUEUE_SIZE", "100")
+    assert otlp._sizes() == (100, 100)
+    memory = InMemorySpanExporter()
+    tracer = OtlpTracer(memory)
+    for n in range(3):
+        tracer.record(
+            SpanRecord("a" * 32, f"{n + 1:016x}", None, "wf", "run", 1.0, 2.0, "succeeded")
+        )
+    tracer.close()
+    assert len(memory.get_finished_spans()) == 3
+
+
+def test_a_collector_that_refuses_the_spans_is_named_with_its_http_status(
+    tmp_path: Path,
+) -> None:
+    class Refuse(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("content-length", 0)))
+            self.send_response(400)
+            self.send_header("content-length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Refuse)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        done = _run_cli(tmp_path, f"http://127.0.0.1:{server.server_address[1]}")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert done.returncode == 0, done.stderr
+    (line,) = done.stderr.strip().splitlines()
+    assert "2 span(s) not sent (HTTP 400: Bad Request)" in line

@@ -150,6 +150,9 @@ class ShowTree:
         if span.kind == "node" and passes > 1:
             text.append(f"#{passes - 1}", style="bold")  # as the journal keys the pass
         text.append(f"  {span.kind}", style="dim")
+        if span.kind in ("critic", "call") and "->" in (span.node or ""):
+            # A critic's review, or the revision it sent back for: which edge, which round.
+            text.append(f"  {span.node}", style="cyan")
         if span.kind == "node" and looped:
             text.append(f"  pass {passes}", style="cyan")
         text.append(f"  {duration_text(span.end - span.start)}")

@@ -44,13 +44,22 @@ def _open_store(path: str | None) -> Any:
     return open_trace_store(target)
 
 
-def _load(store_path: str | None, ref: str) -> tuple[Any, list[Any]]:
+def _load(store_path: str | None, ref: str, *, open_spans: bool = False) -> tuple[Any, list[Any]]:
+    """The run and its spans; ``open_spans``: with stand-ins for those a running run
+    has not ended yet (its run span, the nodes holding finished items)."""
     store = _open_store(store_path)
     try:
         run = store.get_run(ref)
-        return run, store.spans(run.run_id)
+        spans = store.spans(run.run_id)
     finally:
         store.close()
+    if open_spans and run.state == "running":
+        import time
+
+        from weft.runtime.tracing.open_spans import with_open_spans
+
+        spans = with_open_spans(spans, now=time.time(), workflow=run.workflow)
+    return run, spans
 
 
 @click.group("trace")
@@ -146,7 +155,7 @@ def show_command(
 
     from weft.cli._trace_show import ShowTree
 
-    run, spans = _load(store_path, run_ref)
+    run, spans = _load(store_path, run_ref, open_spans=True)
     heading = Text(f"run {run.run_id}", style="bold")
     heading.append(f"  {run.workflow or ''}  ")
     heading.append(run.state, style=STYLE.get(run.state, "white"))
@@ -214,7 +223,7 @@ def view_command(
     from weft.runtime.tracing.html import render_html
     from weft.runtime.tracing.html import serve as serve_html
 
-    run, spans = _load(store_path, run_ref)
+    run, spans = _load(store_path, run_ref, open_spans=True)
     html = render_html(run, spans)
     target = write_text(
         output or weft_home() / "views" / f"{_file_name(run.run_id)}.html", html, "the HTML view"

@@ -110,6 +110,7 @@ def _connect_once(path: str | Path) -> sqlite3.Connection:
     db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
     try:
         db.execute("PRAGMA busy_timeout=5000")
+        _refuse_foreign(db)
         # Batches are tens of kilobytes: bigger pages mean fewer overflow pages to
         # write and to checkpoint (half the cost per batch of the default 4 KiB).
         # Takes effect when the file is created; an existing store keeps its own.
@@ -128,6 +129,29 @@ def _connect_once(path: str | Path) -> sqlite3.Connection:
         db.close()
         raise
     return db
+
+
+#: Tables of a trace store (``sqlite_sequence`` is SQLite's own, made for AUTOINCREMENT).
+_OWN_TABLES = frozenset({"trace_runs", "span_batches", "graphs", "sqlite_sequence"})
+
+
+def _refuse_foreign(db: sqlite3.Connection) -> None:
+    """Raise unless the file is empty or already a trace store, before anything is written.
+
+    ``--store .weft/journal.db`` is an easy slip: adding the trace tables to the
+    run journal and setting its ``user_version`` to the trace store's made every
+    later ``weft runs`` and ``weft resume`` refuse the journal as "newer than
+    this weft reads". A file with tables of its own is left as it is.
+    """
+    tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    if not tables or "trace_runs" in tables:
+        return
+    if {"runs", "events"} <= tables:
+        what = "a weft run journal (the trace store is traces.db beside it)"
+    else:
+        what = "another database"
+    shown = ", ".join(sorted(tables - _OWN_TABLES)[:5])
+    raise sqlite3.DatabaseError(f"it is {what}, not a trace store (it has tables {shown})")
 
 
 class BatchCommitter:

@@ -69,10 +69,20 @@ def graph_outline(workflow: Any) -> dict[str, Any]:
     nodes: list[dict[str, Any]] = []
     edges: list[list[str]] = []
     loops: list[list[str]] = []
+    spec = getattr(workflow, "spec", None)
+    shared_limit = getattr(spec, "concurrency", None)
+    action_limits = getattr(spec, "action_concurrency", None) or {}
     for name, node in workflow.nodes.items():
-        nodes.append(
-            {"name": name, "action": node.action_name, "foreach": node.render_foreach is not None}
-        )
+        outline: dict[str, Any] = {
+            "name": name,
+            "action": node.action_name,
+            "foreach": node.render_foreach is not None,
+        }
+        own = getattr(getattr(node, "spec", None), "concurrency", None)
+        if outline["foreach"] and (own or shared_limit or action_limits.get(node.action_name)):
+            # Its items may wait for each other's slots: the critical path may go through several.
+            outline["limited"] = True
+        nodes.append(outline)
         edges.extend([edge.source, name] for edge in node.incoming)
         loops.extend([edge.source, name] for edge in node.loops_in)
     return {"name": workflow.name, "nodes": nodes, "edges": edges, "loops": loops}
