@@ -174,6 +174,7 @@ MARKS: dict[str, tuple[str, ...]] = {
     "memory/test_resumed_ask_experience.py": ("chroma",),
     "memory/test_store_conformance.py": ("chroma", "slow"),
     "memory/test_memory_cli.py": ("chroma", "slow"),
+    "memory/test_shared_memory.py": ("chroma", "slow"),
     # a real OpenAI-compatible server (llama-cpp-python) the session starts
     "real_llm/": ("real_llm", "slow"),
     # a headless browser

@@ -90,6 +90,11 @@ def test_user_mistakes_exit_2_without_a_traceback(tmp_path: Path) -> None:
     out = weft("memory", "match", "--file", str(bad), "--memory", str(tmp_path / "m"))
     assert out.returncode == 2 and f"{bad}:2" in out.stderr and "Traceback" not in out.stderr
     out = weft("memory", "show", "mem-nope", "--memory", str(tmp_path / "m"))
+    # a folder with no store is named, and not created as an empty one
+    assert out.returncode == 2 and f"no experience memory at {tmp_path / 'm'}" in out.stderr
+    assert not (tmp_path / "m").exists()
+    weft("memory", "add", "Export the customer list to CSV", "--memory", str(tmp_path / "m"))
+    out = weft("memory", "show", "mem-nope", "--memory", str(tmp_path / "m"))
     assert out.returncode == 2 and "no memory record 'mem-nope'" in out.stderr
 
 
@@ -104,3 +109,16 @@ def test_two_processes_share_one_server_memory(chroma_server: str) -> None:
         env_url=chroma_server,
     )
     assert json.loads(other.stdout)["reuse"]["record"] == rid
+
+
+def test_rm_deletes_records_and_an_unknown_id_deletes_nothing(tmp_path: Path) -> None:
+    mem = str(tmp_path / "m")
+    keep = weft("memory", "add", "Export the customer list to CSV", "--memory", mem).stdout.strip()
+    drop = weft("memory", "add", "Translate the guide into Spanish", "--memory", mem).stdout.strip()
+    out = weft("memory", "rm", drop, "mem-nope", "--memory", mem)
+    assert out.returncode == 2 and "no memory record 'mem-nope'" in out.stderr
+    assert weft("memory", "show", drop, "--memory", mem).returncode == 0
+    out = weft("memory", "rm", drop, "--memory", mem)
+    assert out.returncode == 0 and "deleted 1 record(s), kept 1" in out.stdout
+    listed = json.loads(weft("memory", "ls", "--json", "--memory", mem).stdout)
+    assert [r["id"] for r in listed] == [keep]

@@ -129,3 +129,17 @@ async def test_an_ask_with_step_memory_fills_the_acting_agents_pool(tmp_path: Pa
     [step] = memory.examples("Translate the manual into French", agent="translate", k=3)
     assert (step.agent, step.input) == ("translate", "Translate the guide into Spanish")
     assert step.output == "translated: Translate the guide into Spanish"
+
+
+def test_a_step_recorded_again_is_one_example_not_several(tmp_path: Path) -> None:
+    """An ask repeated (or its plan reused) records the same step each time: the pool keeps
+    it once, and an agent's k examples are k different pairs."""
+    memory = ExperienceMemory.open(tmp_path / "m")
+    for _ in range(3):
+        memory.add_step(StepRecord(agent="poet", input="Write a haiku about rain", output="R"))
+    memory.add_step(StepRecord(agent="critic", input="Write a haiku about rain", output="R"))
+    memory.add_step(StepRecord(agent="poet", input="Write a haiku about fog", output="F"))
+    memory.add_step(StepRecord(agent="poet", input="Write a limerick about ice", output="I"))
+    got = memory.examples(TASK, agent="poet", k=3)
+    assert sorted(s.output for s in got) == ["F", "I", "R"]
+    assert memory.steps.count() == 4  # the poet's rain step once, the critic's copy apart

@@ -54,6 +54,25 @@ def test_a_record_judged_bad_is_never_reused(memory: ExperienceMemory) -> None:
     assert memory.match("Write a poem about winter in Oslo")[1] is None
 
 
+def test_copies_of_a_plan_judged_bad_are_not_reused_either(memory: ExperienceMemory) -> None:
+    """An ask that reused a plan stores it again; a bad verdict on the original covers it."""
+    first = record("Translate the employee handbook into Spanish", run_id="run-a")
+    memory.add(first)
+    copy = record(
+        "Translate the employee handbook into French", run_id="run-b", reused_from=first.id
+    )
+    memory.add(copy)
+    again = record("Translate the staff handbook into German", run_id="run-c", reused_from=copy.id)
+    memory.add(again)
+    task = "Translate the employee handbook into Italian"
+    assert memory.match(task)[1] is not None
+    memory.feedback("run-a", "bad")
+    assert memory.match(task)[1] is None
+    memory.feedback("run-c", "good")  # the user vouches for this copy: it serves again
+    found = memory.match(task)[1]
+    assert found is not None and found.id == again.id
+
+
 def test_feedback_for_an_unknown_run_is_a_clear_error(memory: ExperienceMemory) -> None:
     with pytest.raises(WeftError, match="no memory record for run 'nope'"):
         memory.feedback("nope", "good")
@@ -100,8 +119,10 @@ def test_step_examples_come_from_the_agents_own_pool_or_the_shared_one(
 
 def test_opening_with_another_embedder_is_a_clear_error(tmp_path: Path) -> None:
     ExperienceMemory.open(tmp_path / "m", embedder=_MINILM).add(record("Write a poem"))
-    with pytest.raises(EmbeddingMismatchError, match="all-MiniLM-L6-v2"):
+    with pytest.raises(EmbeddingMismatchError, match="all-MiniLM-L6-v2") as caught:
         ExperienceMemory.open(tmp_path / "m", embedder="hashing")
+    assert f"experience memory {tmp_path / 'm'}" in str(caught.value)
+    assert "--memory" in str(caught.value)
 
 
 def test_memory_survives_a_restart(tmp_path: Path) -> None:

@@ -130,6 +130,7 @@ def resume_ask_run(
     from weft.cli._stream_display import RawText
     from weft.cli.ask import (
         _experience,
+        _memory_free,
         _remote_agents,
         aggregator_for,
         interrupted,
@@ -165,15 +166,16 @@ def resume_ask_run(
         # the ask's router with its outcome memory, to learn how the subtasks that run
         # again go (the routes are the record's: it routes nothing); none with --no-memory
         kind = options.get("router") or "lexical"
+        learn = bool(options.get("learn")) and _memory_free(options.get("memory"))
         router = (
             capability_router(
                 "capability" if kind == "llm" else kind, options.get("memory"), persist=True
             )
-            if options.get("learn")
+            if learn
             else None
         )
         # the ask's experience memory: how the ask ends now replaces what it recorded
-        experience = _experience(options.get("memory"), False) if options.get("learn") else None
+        experience = _experience(options.get("memory"), False) if learn else None
         tracer = open_tracer()
         live = sys.stderr.isatty()
         progress = (

@@ -370,11 +370,13 @@ def ask_command(
         if streamed and (progress is None or progress.text is None):
             listeners.append(RawText().on_event)  # the text to stdout, before the answer
 
+        memory_off = no_memory or not _memory_free(memory_dir)
+
         async def go() -> Any:
             async with _remote_agents(broker, namespace, registry):
                 orchestrator = Orchestrator(
                     registry,
-                    router=capability_router(router_kind, memory_dir, persist=not no_memory),
+                    router=capability_router(router_kind, memory_dir, persist=not memory_off),
                     planner=LLMPlanner() if use_llm_planner else RulePlanner(),
                     aggregator=aggregator_for(combine),
                     budget=budget,
@@ -383,7 +385,7 @@ def ask_command(
                     listeners=listeners,
                     on_plan=progress.on_plan if progress else None,
                     on_planning=progress.planning_note if progress else None,
-                    experience=None if no_memory else _experience(memory_dir, configured),
+                    experience=None if memory_off else _experience(memory_dir, configured),
                     cluster_rounds=cluster_rounds,
                     resume_options=resume_options(
                         agent_refs,
@@ -519,6 +521,23 @@ def _budget_flag(error: str | None) -> str | None:
 
 def register(group: click.Group) -> None:
     group.add_command(ask_command)
+
+
+def _memory_free(memory_dir: str | None) -> bool:
+    """Hold the embedded memory folder for this ask; False, with a note, when another
+    process holds it (the embedded store serves one process at a time): the ask runs
+    without memory rather than failing or waiting for the other ask to end."""
+    if memory_dir is None and os.environ.get("WEFT_CHROMA_URL"):
+        return True  # a server: shared safely
+    from weft.runtime.memory.folder_lock import MemoryInUseError, claim
+    from weft.runtime.memory.store import default_memory_path
+
+    try:
+        claim(memory_dir or default_memory_path())
+    except MemoryInUseError as exc:
+        _notice(f"this ask neither reuses nor is remembered: {exc}")
+        return False
+    return True
 
 
 def _experience(memory_dir: str | None, confirm: bool) -> Any:

@@ -1,4 +1,4 @@
-"""``weft memory add|match|ls|show|prune|export|import`` and ``weft feedback RUN good|bad``.
+"""``weft memory add|match|ls|show|rm|prune|export|import`` and ``weft feedback RUN good|bad``.
 
 The output of ``add`` (the record id) and ``match --json`` is a fixed
 contract that other tools call (docs/cli.md):
@@ -36,13 +36,31 @@ _url_option = click.option(
 )
 
 
-def _open(memory_dir: str | None, chroma_url: str | None, threshold: float | None = None) -> Any:
+#: How long a command waits for another process to let go of an embedded memory folder.
+LOCK_WAIT_S = 10.0
+
+
+def _open(
+    memory_dir: str | None,
+    chroma_url: str | None,
+    threshold: float | None = None,
+    *,
+    create: bool = False,
+) -> Any:
+    """The memory a command works on; only ``add`` and ``import`` may create one."""
     from weft.runtime.memory import ExperienceMemory, ReusePolicy
 
     policy = ReusePolicy() if threshold is None else ReusePolicy(threshold=threshold)
     if memory_dir is not None and chroma_url:
         chroma_url = None  # an explicit folder wins over the environment
-    return ExperienceMemory.open(memory_dir, url=chroma_url, policy=policy)
+    return ExperienceMemory.open(
+        memory_dir,
+        url=chroma_url,
+        policy=policy,
+        create=create,
+        wait=LOCK_WAIT_S,
+        on_wait=lambda message: click.echo(f"note: {message}", err=True),
+    )
 
 
 def _read_plan(path: str) -> dict[str, Any]:
@@ -99,7 +117,7 @@ def add_command(
         quality=None if outcome is None else 1.0 if outcome == "good" else 0.0,
         source="manual",
     )
-    click.echo(_open(memory_dir, chroma_url).add(record))
+    click.echo(_open(memory_dir, chroma_url, create=True).add(record))
 
 
 def _match_object(decision: Any, record: Any, verbose: bool) -> dict[str, Any]:
@@ -195,6 +213,22 @@ def show_command(record_id: str, memory_dir: str | None, chroma_url: str | None)
     click.echo(json_text(_open(memory_dir, chroma_url).get(record_id).model_dump(mode="json")))
 
 
+@memory_group.command("rm")
+@click.argument("record_ids", nargs=-1, required=True, metavar="ID...")
+@_memory_option
+@_url_option
+def rm_command(record_ids: tuple[str, ...], memory_dir: str | None, chroma_url: str | None) -> None:
+    """Delete records by id (a record added by hand has no run for ``weft feedback``).
+
+    Every id is checked first: one unknown id deletes nothing.
+    """
+    memory = _open(memory_dir, chroma_url)
+    for record_id in record_ids:
+        memory.get(record_id)  # names an unknown id before anything goes
+    memory.delete(list(dict.fromkeys(record_ids)))
+    click.echo(f"deleted {len(set(record_ids))} record(s), kept {len(memory)}")
+
+
 @memory_group.command("prune")
 @click.option("--keep", type=Finite(0, 1, min_open=True), default=0.12, show_default=True)
 @_memory_option
@@ -228,7 +262,7 @@ def import_command(file: str, memory_dir: str | None, chroma_url: str | None) ->
     from weft.runtime.memory.store import read_records
 
     records = list(read_records(file))  # check the whole file before opening the store
-    memory = _open(memory_dir, chroma_url)
+    memory = _open(memory_dir, chroma_url, create=True)
     for record in records:
         memory.add(record)
     click.echo(f"imported {len(records)} record(s)")

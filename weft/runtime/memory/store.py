@@ -19,9 +19,10 @@ read-modify-write); records themselves are never lost.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -29,11 +30,13 @@ from pydantic import ValidationError
 
 from weft.protocols import WeftError
 from weft.runtime.memory.decision import Candidate, ReuseDecision, ReusePolicy, decide
+from weft.runtime.memory.folder_lock import claim
 from weft.runtime.memory.prune import absorb, prune_order
 from weft.runtime.memory.records import MemoryRecord, Outcome, StepRecord
 from weft.runtime.memory.signature import Signature, signature
 from weft.runtime.routing.chroma_store import chroma_client, embedding_collection
 from weft.runtime.routing.embeddings import Embedder, make_embedder
+from weft.runtime.routing.embeddings.base import EmbeddingMismatchError
 from weft.runtime.support.home import weft_home
 
 #: Environment variable with a Chroma server URL (``http://127.0.0.1:8000``).
@@ -41,6 +44,8 @@ CHROMA_URL_ENV = "WEFT_CHROMA_URL"
 TASKS_COLLECTION = "weft_experience"
 STEPS_COLLECTION = "weft_steps"
 KEYS_COLLECTION = "weft_experience_keys"
+#: How far up ``reused_from`` a bad verdict is looked for.
+_MAX_LINEAGE = 64
 
 
 def default_memory_path() -> Path:
@@ -75,12 +80,51 @@ class ExperienceMemory:
         url: str | None = None,
         embedder: Embedder | str = "minilm",
         policy: ReusePolicy | None = None,
+        create: bool = True,
+        wait: float = 0.0,
+        on_wait: Callable[[str], None] | None = None,
     ) -> ExperienceMemory:
-        """The store at ``url`` (or ``$WEFT_CHROMA_URL``) if set, else embedded at ``path``."""
+        """The store at ``url`` (or ``$WEFT_CHROMA_URL``) if set, else embedded at ``path``.
+
+        An embedded folder is held by this process until it ends (``folder_lock``:
+        Chroma's embedded store is not safe for two processes), waiting up to
+        ``wait`` seconds for another holder. ``create=False`` (the commands that
+        only read) refuses a folder with no store instead of making an empty one,
+        so a mistyped ``--memory`` is an error, not "0 records". Errors name the
+        folder or URL and what to do.
+        """
         url = url or (None if path is not None else os.environ.get(CHROMA_URL_ENV))
         where = None if url else Path(path) if path is not None else default_memory_path()
+        if where is not None:
+            if where.exists() and not where.is_dir():
+                raise WeftError(
+                    f"experience memory {where} is a file, not a folder: pass another --memory"
+                )
+            if not create and not (where / "chroma.sqlite3").is_file():
+                raise WeftError(
+                    f"no experience memory at {where}: nothing was recorded there "
+                    f"(weft ask records into --memory DIR, default {default_memory_path()})"
+                )
+            claim(where, wait=wait, on_wait=on_wait)
         model = make_embedder(embedder) if isinstance(embedder, str) else embedder
-        return cls(chroma_client(path=where, url=url), model, policy)
+        try:
+            client = chroma_client(path=where, url=url)
+        except WeftError as exc:
+            if where is None:
+                raise
+            raise WeftError(
+                f"{exc}. Is {where} a weft memory folder? Move it aside or pass another "
+                "--memory (weft ask: or --no-memory)"
+            ) from None
+        try:
+            return cls(client, model, policy)
+        except EmbeddingMismatchError as exc:
+            said = str(exc).split(";")[0]
+            raise EmbeddingMismatchError(
+                f"experience memory {where or url}: {said}; its records cannot be matched. "
+                "Move the folder aside or pass another --memory (weft ask: or --no-memory) "
+                "to start a new memory"
+            ) from None
 
     # -- records ---------------------------------------------------------------
 
@@ -211,13 +255,56 @@ class ExperienceMemory:
             ]
             if aliases is not None:
                 hits += self._alias_hits(aliases, i, records)
+            judged_bad = self._judged_bad_origin(records) if self.policy.require_good else set()
             candidates = [
                 Candidate(rid, signature(text), sim)
                 for rid, text, sim in hits
-                if rid in records and (not self.policy.require_good or records[rid].reusable())
+                if rid in records
+                and rid not in judged_bad
+                and (not self.policy.require_good or records[rid].reusable())
             ]
             decision = decide(sig, candidates, self.policy, _failures(hits, records))
             out.append((decision, records.get(decision.record_id or "")))
+        return out
+
+    def _judged_bad_origin(self, records: dict[str, MemoryRecord]) -> set[str]:
+        """Ids of ``records`` that carry a plan the user judged bad where it came from.
+
+        An ask that reused record R stores R's plan again (``reused_from``), and
+        later asks may reuse that copy. When ``weft feedback`` calls R's run bad,
+        the copies must not keep serving the plan: a record is left out when a
+        record up its ``reused_from`` chain was judged bad and no verdict was
+        given on the way (a ``good`` one vouches for that copy). Runs that merely
+        failed are not followed: a failure is the run's, a verdict the user's.
+        The chains are walked a level at a time, one store read per level.
+        """
+        known = dict(records)
+        # record id -> the ancestor it is at, while no verdict has been met
+        walking: dict[str, str] = {
+            rid: r.reused_from
+            for rid, r in records.items()
+            if r.outcome is None and r.reused_from is not None
+        }
+        out: set[str] = set()
+        for _ in range(_MAX_LINEAGE):
+            if not walking:
+                break
+            missing = sorted(set(walking.values()) - set(known))
+            if missing:
+                got = self.tasks.get(ids=missing, include=["documents"])
+                for rid, doc in zip(got["ids"], got["documents"], strict=True):
+                    known[rid] = _parse(doc, rid)
+            step: dict[str, str] = {}
+            for rid, at in walking.items():
+                ancestor = known.get(at)
+                if ancestor is None:  # pruned: its verdict went with it
+                    continue
+                parent = ancestor.reused_from
+                if ancestor.outcome == "bad":
+                    out.add(rid)
+                elif ancestor.outcome is None and parent is not None and parent != rid:
+                    step[rid] = parent
+            walking = step
         return out
 
     def _alias_hits(
@@ -286,7 +373,15 @@ class ExperienceMemory:
     # -- step examples ----------------------------------------------------------
 
     def add_step(self, step: StepRecord) -> str:
-        """Keep one agent call as a possible few-shot example."""
+        """Keep one agent call as a possible few-shot example; returns its id.
+
+        The id comes from the agent, input and output: the same answer to the
+        same subtask (a task asked again, a reused plan) replaces its earlier
+        copy instead of filling the pool, and ``examples(k=3)`` with three
+        copies of one pair.
+        """
+        digest = hashlib.sha256(f"{step.agent}\0{step.input}\0{step.output}".encode()).hexdigest()
+        step = step.model_copy(update={"id": f"step-{digest[:16]}"})
         vector = self.embedder.embed([step.input])
         self.steps.upsert(
             ids=[step.id],
@@ -316,12 +411,13 @@ class ExperienceMemory:
             return []
         vector = self.embedder.embed([text]).tolist()
         good: dict[str, Any] = {"quality": {"$gte": min_quality}}
-        own = self._nearest_steps(vector, k, {"$and": [good, {"agent": agent}]}) if agent else []
+        mine = {"$and": [good, {"agent": agent}]}
+        wide = 3 * k  # room for the copies ``_unique`` drops
+        own = _unique(self._nearest_steps(vector, wide, mine)) if agent else []
         if agent is not None and (len(own) >= k or not shared):
             return own[:k]
-        ids = {step.id for step in own}
-        rest = self._nearest_steps(vector, k + len(own), good)
-        return (own + [step for step in rest if step.id not in ids])[:k]
+        rest = self._nearest_steps(vector, wide + len(own), good)
+        return _unique(own + rest)[:k]
 
     def _nearest_steps(self, vector: Any, k: int, where: dict[str, Any]) -> list[StepRecord]:
         found = self.steps.query(
@@ -331,6 +427,18 @@ class ExperienceMemory:
 
     def signature(self, task: str) -> Signature:
         return signature(task)
+
+
+def _unique(steps: list[StepRecord]) -> list[StepRecord]:
+    """One (input, output) pair once, in order: whichever agent made it, however often
+    (stores written before ``add_step`` ids came from the content hold copies)."""
+    seen: set[tuple[str, str]] = set()
+    out = []
+    for step in steps:
+        if (step.input, step.output) not in seen:
+            seen.add((step.input, step.output))
+            out.append(step)
+    return out
 
 
 def _failures(

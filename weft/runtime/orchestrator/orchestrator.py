@@ -73,7 +73,7 @@ from weft.runtime.orchestrator.plan_hook import PlanHook, notify_plan
 from weft.runtime.orchestrator.planners import Planner, PlanRequest
 from weft.runtime.orchestrator.planning_time import PlanChoice, within_time
 from weft.runtime.orchestrator.resume import Engine, take_ask
-from weft.runtime.orchestrator.reuse import experience_of, reuse_summary
+from weft.runtime.orchestrator.reuse import experience_of, remember, reuse_summary
 from weft.runtime.orchestrator.routing import (
     RouteChoice,
     SubtaskRouter,
@@ -271,8 +271,12 @@ class Orchestrator:
             final=ANSWER_NODE,
             **ready.options,
         )
+        learnt = []
         if result is not None:
-            await teach_router(self.router, ready.choices(), result, resumed=True)
+            learnt = await remember(
+                "recording routing outcomes",
+                teach_router(self.router, ready.choices(), result, resumed=True),
+            )
         record = ready.record
         answer = self._answer(
             ready.run_id,
@@ -286,13 +290,12 @@ class Orchestrator:
             ready.choices(),
             watch,
         )
-        answer.notes = budget_notes(record.plan, stopped, watch)
+        answer.notes = [*budget_notes(record.plan, stopped, watch), *learnt]
         # how the ask ended after all: replaces what it recorded when it stopped
-        await self.experience.record(
-            experience_of(
-                record.task, record.plan, answer, result, reused=record.reused, resumed=True
-            )
+        experience = experience_of(
+            record.task, record.plan, answer, result, reused=record.reused, resumed=True
         )
+        answer.notes += await remember("recording in memory", self.experience.record(experience))
         return answer
 
     async def _plan_and_run(
@@ -513,9 +516,11 @@ class Orchestrator:
         recall: Recall | None = None,
     ) -> None:
         if result is not None:
-            await teach_router(self.router, choices, result)
+            learnt = teach_router(self.router, choices, result)
+            answer.notes += await remember("recording routing outcomes", learnt)
         reused = recall.record if recall is not None else None
-        await self.experience.record(experience_of(task, plan, answer, result, reused=reused))
+        experience = experience_of(task, plan, answer, result, reused=reused)
+        answer.notes += await remember("recording in memory", self.experience.record(experience))
 
     async def _run_fixed(
         self,

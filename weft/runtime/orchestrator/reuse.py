@@ -3,6 +3,7 @@ and the ``Experience`` an ask (or its resume) leaves for the next reuse."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from typing import Any
 
 from weft.protocols import NodeState
@@ -12,6 +13,22 @@ from weft.runtime.orchestrator.experience import Experience, Recall
 from weft.runtime.orchestrator.plan import Plan
 from weft.runtime.orchestrator.run_support import trace_instant
 from weft.runtime.tracing.spans import Tracer
+
+
+async def remember(what: str, step: Awaitable[None]) -> list[str]:
+    """Await one learning step of an ended ask (router outcomes, its experience record);
+    the notes to add to its answer: none, or one saying the step failed.
+
+    Memory is a side effect: when its store fails by then (a Chroma server
+    stopped, a locked or full disk) the answer the run produced must not be
+    lost. The failure becomes a note on the answer, which ``weft ask`` prints.
+    """
+    try:
+        await step
+    except Exception as exc:
+        text = " ".join(str(exc).split())[:200] or type(exc).__name__
+        return [f"{what} failed (the answer stands): {text}"]
+    return []
 
 
 def reuse_summary(recall: Recall) -> dict[str, Any]:
