@@ -15,10 +15,12 @@ Python frames per level), so without the check a few hundred ``[`` end in a
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import yaml
 import yaml.reader
+from yaml.composer import Composer
 from yaml.error import Mark
 from yaml.events import AliasEvent, MappingStartEvent, SequenceStartEvent
 from yaml.nodes import MappingNode, Node, ScalarNode
@@ -26,6 +28,9 @@ from yaml.nodes import MappingNode, Node, ScalarNode
 from weft.protocols import DefinitionError, Location
 from weft.workflows.graph import Problem
 from weft.workflows.yaml_limits import LoadLimits
+
+#: PyYAML built with libyaml (its wheels are): its C scanner and parser feed the composer.
+_LIBYAML: bool = bool(getattr(yaml, "__with_libyaml__", False))
 
 
 def compose_yaml(text: str, file: str, limits: LoadLimits) -> Node | None:
@@ -35,12 +40,34 @@ def compose_yaml(text: str, file: str, limits: LoadLimits) -> Node | None:
     for a syntax error, more than one document, or a breach of ``limits``.
     """
     check_size(text, file, limits)
-    loader: _BoundedLoader | None = None
+    if _LIBYAML:
+        try:
+            return _compose(text, file, limits, _BoundedCLoader)
+        except _LibyamlGaveUp:
+            pass  # e.g. far past our depth: the Python scanner finds where ours is crossed
+    return _compose(text, file, limits, _BoundedLoader)
+
+
+class _LibyamlGaveUp(Exception):
+    """libyaml met its own nesting bound (1,000 levels) while scanning ahead, or text it
+    cannot take (a lone surrogate): the Python scanner says where and what."""
+
+
+def _compose(
+    text: str, file: str, limits: LoadLimits, kind: type[_BoundedLoader | _BoundedCLoader]
+) -> Node | None:
+    loader: _BoundedLoader | _BoundedCLoader | None = None
     try:
-        loader = _BoundedLoader(text, file, limits)  # reads the text: may raise ReaderError
+        loader = kind(text, file, limits)  # reads the text: may raise ReaderError
         return loader.get_single_node()
     except yaml.MarkedYAMLError as exc:
-        raise DefinitionError([syntax_problem(exc, file)]) from None
+        if kind is _BoundedCLoader and "maximum nesting depth" in (exc.problem or ""):
+            raise _LibyamlGaveUp from None
+        raise DefinitionError([syntax_problem(exc, file, text)]) from None
+    except UnicodeEncodeError:
+        if kind is _BoundedCLoader:
+            raise _LibyamlGaveUp from None
+        raise
     except yaml.reader.ReaderError as exc:  # a character YAML does not allow
         line = text[: exc.position].count("\n") + 1
         raise DefinitionError.single(
@@ -58,7 +85,7 @@ def compose_yaml(text: str, file: str, limits: LoadLimits) -> Node | None:
             Location(file=file),
         ) from None
     except (ValueError, OverflowError) as exc:  # PyYAML bugs: '"\\U00110000"' fails in chr()
-        at = loader.get_mark().line + 1 if loader is not None else None
+        at = loader.line_now() if loader is not None else None
         raise DefinitionError.single(f"YAML error: {exc}", Location(file=file, line=at)) from None
     finally:
         if loader is not None:
@@ -83,22 +110,34 @@ def too_big(size: int, line: int, file: str, limits: LoadLimits) -> DefinitionEr
     )
 
 
-def syntax_problem(exc: yaml.MarkedYAMLError, file: str) -> Problem:
-    """A PyYAML error as one problem at its line and column."""
+def syntax_problem(exc: yaml.MarkedYAMLError, file: str, text: str | None = None) -> Problem:
+    """A PyYAML error as one problem at its line and column (with ``text``, a tab there
+    is named: an editor's tab indent is the usual cause, and neither parser says so)."""
     mark = exc.problem_mark or exc.context_mark
     message = f"YAML syntax error: {exc.problem or exc.context or 'invalid YAML'}"
     if exc.context and exc.problem and exc.context_mark is not None:
         message += f" ({exc.context} at line {exc.context_mark.line + 1})"
+    if text is not None and exc.problem_mark is not None and _tab_at(text, exc.problem_mark):
+        message += " (a tab: YAML indents with spaces only)"
     if mark is None:
         return message, Location(file=file)
     return message, Location(file=file, line=mark.line + 1, column=mark.column + 1)
 
 
-class _BoundedLoader(yaml.SafeLoader):
-    """``SafeLoader`` whose composer keeps to ``LoadLimits`` (it constructs nothing)."""
+class _Limits(Composer):
+    """A composer that keeps to ``LoadLimits`` (it constructs nothing), on either parser.
 
-    def __init__(self, text: str, file: str, limits: LoadLimits) -> None:
-        super().__init__(text)
+    Mixed in before the parser: its ``compose_node`` is PyYAML's Python composer's,
+    measuring each collection, whichever parser (Python or libyaml's) gives it events.
+    """
+
+    _file: str
+    _limits: LoadLimits
+    # the parser's, Python or libyaml (annotations only: the parser's methods stay found)
+    check_event: Callable[..., bool]
+    peek_event: Callable[[], Any]
+
+    def _start(self, file: str, limits: LoadLimits) -> None:
         self._file = file
         self._limits = limits
         self._depth = 0  # collections open around the node being composed
@@ -106,23 +145,13 @@ class _BoundedLoader(yaml.SafeLoader):
         #: id of each finished collection -> (values it stands for expanded, levels it nests)
         self._measures: dict[int, tuple[int, int]] = {}
 
-    def fetch_flow_collection_start(self, TokenClass: Any) -> None:
-        """Refuse a ``[`` or ``{`` past ``max_depth`` as the scanner meets it.
-
-        The composer would refuse it too, but later: the scanner holds back
-        tokens while a ``[`` may still start a mapping key (up to 1,024
-        characters), and with every open level its bookkeeping costs more,
-        so a long line of ``[`` takes quadratic time before the composer
-        sees any. Open block collections (``indents``) plus flow levels never
-        exceed the composer's depth, so this never refuses what it accepts.
-        """
-        if len(self.indents) + self.flow_level >= self._limits.max_depth:
-            raise self._breach(
-                f"YAML nested more than {self._limits.max_depth} levels deep",
-                "max_depth",
-                self.get_mark(),
-            )
-        super().fetch_flow_collection_start(TokenClass)
+    def line_now(self) -> int | None:
+        """The line (1-based) the parser has reached, when it can tell."""
+        try:
+            event = self._next() if self.check_event() else None
+        except Exception:  # the parser broke at this point: no line to give
+            return None
+        return event.start_mark.line + 1 if event is not None else None
 
     def compose_node(self, parent: Node | None, index: int) -> Node | None:
         if self.check_event(AliasEvent):
@@ -147,7 +176,7 @@ class _BoundedLoader(yaml.SafeLoader):
 
     def _next(self) -> Any:
         """The event about to be composed (PyYAML's ``peek_event`` is untyped)."""
-        return self.peek_event()  # type: ignore[no-untyped-call]
+        return self.peek_event()
 
     def _alias(self) -> Node | None:
         event = self._next()
@@ -202,3 +231,55 @@ class _BoundedLoader(yaml.SafeLoader):
             message += f" ({self._limits.hint(field)})"
         where = Location(file=self._file, line=mark.line + 1, column=mark.column + 1)
         return DefinitionError.single(message, where)
+
+
+class _BoundedLoader(_Limits, yaml.SafeLoader):
+    """The pure-Python loader: where PyYAML was built without libyaml."""
+
+    def __init__(self, text: str, file: str, limits: LoadLimits) -> None:
+        yaml.SafeLoader.__init__(self, text)
+        self._start(file, limits)
+
+    def fetch_flow_collection_start(self, TokenClass: Any) -> None:
+        """Refuse a ``[`` or ``{`` past ``max_depth`` as the scanner meets it.
+
+        The composer would refuse it too, but later: the scanner holds back
+        tokens while a ``[`` may still start a mapping key (up to 1,024
+        characters), and with every open level its bookkeeping costs more,
+        so a long line of ``[`` takes quadratic time before the composer
+        sees any. Open block collections (``indents``) plus flow levels never
+        exceed the composer's depth, so this never refuses what it accepts.
+        """
+        if len(self.indents) + self.flow_level >= self._limits.max_depth:
+            raise self._breach(
+                f"YAML nested more than {self._limits.max_depth} levels deep",
+                "max_depth",
+                self.get_mark(),
+            )
+        super().fetch_flow_collection_start(TokenClass)
+
+
+class _BoundedCLoader(_Limits, yaml.CSafeLoader):
+    """libyaml's scanner and parser under the same composer: ten times faster on a big
+    file (a 1,000-node MacNet topology). libyaml's parser keeps no recursion, so the
+    scanner needs no depth check of its own: the composer refuses the depth."""
+
+    def __init__(self, text: str, file: str, limits: LoadLimits) -> None:
+        yaml.CSafeLoader.__init__(self, text)
+        Composer.__init__(self)  # the Python composer's state: libyaml's is not used
+        self._start(file, limits)
+
+    def get_single_node(self) -> Node | None:
+        return Composer.get_single_node(self)
+
+    def dispose(self) -> None:
+        yaml.CSafeLoader.dispose(self)
+
+
+def _tab_at(text: str, mark: Mark) -> bool:
+    """Whether the character at ``mark`` (0-based line and column) in ``text`` is a tab."""
+    lines = text.split("\n", mark.line + 1)
+    if mark.line >= len(lines):
+        return False
+    line = lines[mark.line]
+    return mark.column < len(line) and line[mark.column] == "\t"

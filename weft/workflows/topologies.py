@@ -112,7 +112,7 @@ def _from_edges(
             seen.add((src, dst))
             preds[dst].append(src)
     wf = Workflow(name, description=description)
-    wf.input("task", description="The task every source node starts from.")
+    wf.input("task", required=True, description="The task every source node starts from.")
     actor_of = cast_of(action)
     critic_of = None if critic is None else cast_of(critic, "critics")
     merge = _merge_join(join, reducer)
