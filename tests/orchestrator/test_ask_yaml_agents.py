@@ -26,7 +26,7 @@ name: research-crew
 inputs:
   topic: {type: string, default: "AI agents"}
 actions:
-  web_search: {python: "tools:web_search", description: "Search the web for articles."}
+  web_search: {python: "crew_search_tools:web_search", description: "Search the web for articles."}
   researcher:
     llm:
       instructions: "You are the researcher."
@@ -106,7 +106,7 @@ def crew(tmp_path: Path) -> Path:
     folder = tmp_path / "crew"
     folder.mkdir()
     (folder / "crew.yaml").write_text(CREW)
-    (folder / "tools.py").write_text(textwrap.dedent(TOOLS))
+    (folder / "crew_search_tools.py").write_text(textwrap.dedent(TOOLS))
     return folder / "crew.yaml"
 
 
@@ -253,7 +253,7 @@ def test_an_ask_its_budget_stopped_is_resumed_with_the_same_yaml_agents_from_els
 AGENTS_ONLY = """\
 # the agents alone: no name, no nodes
 actions:
-  web_search: {python: "tools:web_search", description: "Search the web for articles."}
+  web_search: {python: "crew_search_tools:web_search", description: "Search the web for articles."}
   writer:
     llm:
       instructions: "You are the writer."

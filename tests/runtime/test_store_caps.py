@@ -18,6 +18,7 @@ import pytest
 from weft import Workflow, run_sync, tool
 from weft.protocols import RunNotFoundError, RunState, WeftError
 from weft.runtime import Journal, run_workflow
+from weft.runtime.engine import journal_schema
 from weft.runtime.engine.recording import open_journal, store_cap
 from weft.runtime.support.home import default_journal_path
 from weft.runtime.tracing.store import TraceStore
@@ -124,8 +125,11 @@ def test_a_journal_made_without_incremental_vacuum_is_converted_by_its_first_pru
     tmp_path: Path,
 ) -> None:
     path = tmp_path / "journal.db"
-    with closing(sqlite3.connect(path)) as old:  # as an older weft made it
-        old.execute("CREATE TABLE older_weft (x)")
+    with closing(sqlite3.connect(path)) as old:  # as an older weft made it: no auto_vacuum
+        old.executescript(journal_schema._SCHEMA)
+        for statement in (s for step in journal_schema.MIGRATIONS for s in step):
+            old.execute(statement)
+        old.execute(f"PRAGMA user_version = {len(journal_schema.MIGRATIONS)}")
         old.commit()
     with closing(Journal(path)) as journal:
         assert journal._db.execute("PRAGMA auto_vacuum").fetchone()[0] == 0

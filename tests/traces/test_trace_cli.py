@@ -172,6 +172,29 @@ def test_another_database_given_as_the_trace_store_is_refused(home: Path, tmp_pa
     assert "Traceback" not in result.output
 
 
+def test_the_trace_store_given_as_the_journal_is_refused_and_left_as_it_was(
+    home: Path, tmp_path: Path
+) -> None:
+    """The mirror slip, ``--journal .weft/traces.db``: the journal's tables were added to
+    the trace store and the error sent the user to upgrade weft ("newer than this weft
+    reads")."""
+    import sqlite3
+
+    run_id = _run_pages(tmp_path)
+    traces = home / "traces.db"
+    result = CliRunner().invoke(cli, ["runs", "--journal", str(traces)])
+    assert result.exit_code == 2
+    assert result.output.strip() == (
+        f"error: journal {traces}: it is a weft trace store (the journal is journal.db "
+        "beside it), not a run journal (it has tables graphs, span_batches, trace_runs); "
+        "give another --journal"
+    )
+    tables = {row[0] for row in sqlite3.connect(traces).execute("SELECT name FROM sqlite_master")}
+    assert "runs" not in tables and "events" not in tables
+    shown = weft("trace", "show", run_id)
+    assert shown.exit_code == 0, shown.output
+
+
 CRITIC_TOOLS = """
 def draft(topic: str, feedback: str = "") -> str:
     return f"draft about {topic}" + (" revised" if feedback else "")

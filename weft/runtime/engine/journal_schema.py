@@ -78,12 +78,34 @@ def _open_once(path: Path) -> sqlite3.Connection:
         db.execute(AUTO_VACUUM)  # takes effect only on a new file, before its first table
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=NORMAL")
+        _refuse_foreign(db, path)
         db.executescript(_SCHEMA)
         _migrate(db, path)
     except BaseException:
         db.close()
         raise
     return db
+
+
+def _refuse_foreign(db: sqlite3.Connection, path: Path) -> None:
+    """Raise unless the file is empty or already a journal, before anything is written.
+
+    ``--journal .weft/traces.db`` is an easy slip: the journal's tables were added to
+    the trace store, and the error said the file was "newer than this weft reads"
+    (the trace store's own schema version), which sent users to upgrade weft.
+    """
+    tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    if not tables or {"runs", "events"} <= tables:
+        return
+    if "trace_runs" in tables:
+        what = "a weft trace store (the journal is journal.db beside it)"
+    else:
+        what = "another database"
+    shown = ", ".join(sorted(tables - {"sqlite_sequence"})[:5])
+    raise WeftError(
+        f"journal {path}: it is {what}, not a run journal (it has tables {shown}); "
+        "give another --journal"
+    )
 
 
 def _migrate(db: sqlite3.Connection, path: Path) -> None:
