@@ -95,8 +95,8 @@ def _refuse_foreign(db: sqlite3.Connection, path: Path) -> None:
     (the trace store's own schema version), which sent users to upgrade weft.
     """
     tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    if not tables or {"runs", "events"} <= tables:
-        return
+    if not tables or tables & {"runs", "events"}:
+        return  # empty, or a journal (perhaps one another process is creating right now)
     if "trace_runs" in tables:
         what = "a weft trace store (the journal is journal.db beside it)"
     else:
