@@ -205,6 +205,36 @@ def _counted(tmp_path: Path, workflow: str) -> tuple[Path, Path]:
     return tmp_path / "wf.yaml", tmp_path / "calls.txt"
 
 
+def _one_setting(name: str, setting: str, action: str = "weft.runtime.teams:team_action") -> str:
+    """A workflow whose team node ``discuss`` (``action``) has ``setting`` as one more line of
+    its ``with:`` (members: the counted ``speaker``)."""
+    return f"""
+name: {name}
+actions:
+  team: {{python: "{action}"}}
+  speaker: {{python: "counted_members:speaker"}}
+nodes:
+  discuss:
+    action: team
+    with:
+      task: decide
+      members: [speaker]
+      {setting}
+"""
+
+
+async def _refused_before_the_run(tmp_path: Path, workflow: str, setting: str) -> tuple[str, str]:
+    """The error a run of ``workflow`` raises before any member is called, and the
+    ``FILE:LINE:`` of the ``with:`` line ``setting``."""
+    flow, calls = _counted(tmp_path, workflow)
+    with pytest.raises(DefinitionError) as caught:
+        await run_workflow(flow, journal=False)
+    sys.modules.pop("counted_members", None)
+    assert not calls.exists()
+    line = workflow.splitlines().index(f"      {setting}") + 1
+    return str(caught.value), f"{flow}:{line}:"
+
+
 async def test_an_unknown_synthesizer_in_yaml_fails_at_its_line_before_any_draft(
     tmp_path: Path,
 ) -> None:
@@ -264,29 +294,12 @@ async def test_a_setting_out_of_its_schema_s_bounds_is_refused_before_the_run(
 ) -> None:
     """``max_turns: 0`` passed ``weft validate`` and failed only when the node started
     (after the nodes before it had run): the team's schema says at least 1."""
-    workflow = f"""
-name: bad-setting
-actions:
-  team: {{python: "weft.runtime.teams:team_action"}}
-  speaker: {{python: "counted_members:speaker"}}
-nodes:
-  discuss:
-    action: team
-    with:
-      task: decide
-      members: [speaker]
-      {setting}
-"""
-    flow, calls = _counted(tmp_path, workflow)
-    with pytest.raises(DefinitionError) as caught:
-        await run_workflow(flow, journal=False)
-    sys.modules.pop("counted_members", None)
-    found = str(caught.value)
-    line = workflow.splitlines().index(f"      {setting}") + 1
-    assert f"{flow}:{line}:" in found, found
+    found, where = await _refused_before_the_run(
+        tmp_path, _one_setting("bad-setting", setting), setting
+    )
+    assert where in found, found
     assert f"node 'discuss', field 'with.{field}'" in found
     assert message in found
-    assert not calls.exists()
 
 
 @pytest.mark.parametrize(
@@ -342,29 +355,12 @@ nodes:
 async def test_a_with_key_the_team_does_not_take_is_refused_at_its_line_before_the_run(
     tmp_path: Path, action: str, setting: str
 ) -> None:
-    workflow = f"""
-name: foreign-key
-actions:
-  team: {{python: "{action}"}}
-  speaker: {{python: "counted_members:speaker"}}
-nodes:
-  discuss:
-    action: team
-    with:
-      task: decide
-      members: [speaker]
-      {setting}
-"""
-    flow, calls = _counted(tmp_path, workflow)
-    with pytest.raises(DefinitionError) as caught:
-        await run_workflow(flow, journal=False)
-    sys.modules.pop("counted_members", None)
+    message, where = await _refused_before_the_run(
+        tmp_path, _one_setting("foreign-key", setting, action), setting
+    )
     key = setting.split(":")[0]
-    line = workflow.splitlines().index(f"      {setting}") + 1
-    message = str(caught.value)
-    assert message.startswith(f"{flow}:{line}:"), message
+    assert message.startswith(where), message
     assert f"has no parameter '{key}'" in message and "parameters: task, members" in message
-    assert not calls.exists()
 
 
 async def test_a_cluster_with_too_few_subtasks_names_the_line(tmp_path: Path) -> None:
