@@ -8,30 +8,14 @@ new command or flag fails here until it is documented.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import click
+from cli_tree import command_at, commands
 
 from weft.cli import cli
 
 DOC = (Path(__file__).resolve().parents[2] / "docs" / "cli.md").read_text(encoding="utf-8")
-
-
-def commands(group: click.Command, path: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]:
-    yield path
-    if isinstance(group, click.Group):
-        for name, command in group.commands.items():
-            if not command.hidden:
-                yield from commands(command, (*path, name))
-
-
-def command_at(path: tuple[str, ...]) -> click.Command:
-    command: click.Command = cli
-    for name in path:
-        assert isinstance(command, click.Group)
-        command = command.commands[name]
-    return command
 
 
 def documented_command(path: tuple[str, ...]) -> bool:

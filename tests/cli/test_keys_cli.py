@@ -51,6 +51,15 @@ def test_keys_show_without_a_key_is_one_line_exit_2(tmp_path: Path) -> None:
     assert "Traceback" not in result.output
 
 
+def test_keys_show_of_a_missing_key_file_says_how_to_create_that_file(tmp_path: Path) -> None:
+    """docs/security.md shows `weft keys show --key other.key`: the hint must make other.key,
+    not the default key (which a bare `weft keys init` would create, leaving the error)."""
+    result = weft(tmp_path, "keys", "show", "--key", "other.key")
+    assert result.exit_code == 2
+    assert "create it with 'weft keys init --key other.key'" in result.stderr
+    assert "'weft agent serve --key other.key' creates it" in result.stderr
+
+
 def test_agent_serve_with_a_file_that_is_not_a_key_exits_2_naming_it(tmp_path: Path) -> None:
     bad = tmp_path / "bad.key"
     bad.write_text("not a key")

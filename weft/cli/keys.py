@@ -69,9 +69,12 @@ def show_command(key_path: str | None) -> None:
 
     path = _path(key_path)
     if not path.exists():
+        # The command that creates this very file: with --key, a bare `weft keys init`
+        # would create the default key and leave this one missing.
+        init = "weft keys init" if key_path is None else f"weft keys init --key {key_path}"
+        serve = "weft agent serve" if key_path is None else f"weft agent serve --key {key_path}"
         raise WeftError(
-            f"no key at {path}: create it with 'weft keys init' "
-            "('weft agent serve' creates it when it first starts)"
+            f"no key at {path}: create it with '{init}' ('{serve}' creates it when it first starts)"
         )
     key = AgentKey.load(path)
     click.echo(key.public_key)
