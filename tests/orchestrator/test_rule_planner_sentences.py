@@ -40,20 +40,49 @@ def test_a_step_of_its_own_after_a_leading_phrase_is_not_a_continuation() -> Non
 def test_an_ordering_word_makes_even_a_pronoun_sentence_a_step() -> None:
     assert split_task("Weft runs agents. Then it traces them.") == [
         ("free", "Weft runs agents"),
-        ("after_previous", "It traces them"),
+        ("after_group", "It traces them"),
     ]
 
 
 @pytest.mark.parametrize(
     ("task", "second"),
     [
-        ("Research heat pumps; compare them with gas boilers.", "Compare them with gas boilers"),
-        ("What is a heat pump? How does it work?", "How does it work?"),
-        ("Collect the sales figures. Chart the results.", "Chart the results"),
+        (
+            "Research heat pumps; compare them with gas boilers.",
+            ("after_group", "Compare them with gas boilers"),
+        ),
+        ("What is a heat pump? How does it work?", ("after_previous", "How does it work?")),
+        ("Collect the sales figures. Chart the results.", ("after_group", "Chart the results")),
     ],
 )
-def test_a_step_that_refers_back_waits_for_the_step_before(task: str, second: str) -> None:
-    assert split_task(task)[1] == ("after_previous", second)
+def test_a_step_that_refers_back_waits_for_the_step_before(
+    task: str, second: tuple[str, str]
+) -> None:
+    assert split_task(task)[1] == second
+    plan = RulePlanner().build(task, 8)
+    assert plan.subtasks[1].depends_on == ["s1"]
+
+
+@pytest.mark.parametrize(
+    ("task", "depends_on"),
+    [
+        ("Research solar. Research wind. Compare them.", ["s1", "s2"]),
+        ("Research solar. Research wind. Then compare them.", ["s1", "s2"]),
+        ("Research solar. Research wind. Then summarise it.", ["s2"]),
+        ("Research solar. Research wind. Chart the results.", ["s1", "s2"]),
+    ],
+)
+def test_them_means_every_result_before_it_is_one_only(task: str, depends_on: list[str]) -> None:
+    """A person asking to compare "them" after two researches means both."""
+    assert RulePlanner().build(task, 8).subtasks[2].depends_on == depends_on
+
+
+def test_them_after_a_finally_step_starts_from_that_step() -> None:
+    task = (
+        "Research solar. Research wind. Finally compare them. Research hydro. Compare them with it."
+    )
+    plan = RulePlanner().build(task, 8)
+    assert plan.subtasks[4].depends_on == ["s3", "s4"]
 
 
 def test_independent_sentences_still_run_in_parallel() -> None:
@@ -145,7 +174,13 @@ def test_a_verb_the_lexicon_lacks_is_lent_too(task: str, pieces: list[str]) -> N
 def test_a_piece_with_a_verb_of_its_own_or_none_to_borrow_stays_as_it_is(
     task: str, second: str
 ) -> None:
-    assert split_task(task)[1] == ("after_previous", second)
+    # "their costs", "them", "the results" refer back to every result before
+    order = (
+        "after_group"
+        if any(w in second for w in ("their", "them", "results"))
+        else "after_previous"
+    )
+    assert split_task(task)[1] == (order, second)
 
 
 def test_a_piece_that_borrows_a_verb_keeps_its_order() -> None:
@@ -192,7 +227,7 @@ def test_abbreviations_do_not_end_a_sentence() -> None:
     assert split_task("Ask Dr. Smith for the paper. Research wind, solar, etc. Compare them.") == [
         ("free", "Ask Dr. Smith for the paper"),
         ("free", "Research wind, solar, etc"),
-        ("after_previous", "Compare them"),
+        ("after_group", "Compare them"),
     ]
 
 

@@ -41,6 +41,7 @@ from weft.agents.model_requests import (
     sync_model_http_client,
 )
 from weft.agents.openai_tools import ToolSet, sanitize_tool_name
+from weft.agents.sessions import MemorySession, SessionStore, SQLiteSession
 from weft.agents.structured import StructuredOutputError, parse_structured, response_format_for
 from weft.agents.tool import FunctionAction, describe_validation_error, tool
 from weft.agents.worker_threads import set_worker_threads, worker_threads
@@ -64,10 +65,13 @@ __all__ = [
     "McpServerError",
     "McpToolAction",
     "McpTools",
+    "MemorySession",
     "ModelCallError",
     "ModelPrice",
     "ModelRequestBlocked",
     "ModelSettings",
+    "SQLiteSession",
+    "SessionStore",
     "StructuredOutputError",
     "ToolSet",
     "describe_validation_error",

@@ -28,10 +28,15 @@ them with the agent (``ActionTable.register``), so a workflow that holds the
 agent needs no ``actions=[...]`` for its tools, and neither does
 ``weft run file.py``.
 
+``handoffs`` hand the conversation to another agent (``weft.agents.handoffs``,
+run by ``weft.agents.llm_chain``); a ``session`` keeps conversations between
+calls (``weft.agents.sessions``).
+
 Failures are results, never exceptions: ``ModelNotConfigured``,
 ``RateLimitError`` (after retries, ``retryable``), ``InvalidOutput``,
-``MaxTurnsExceeded``, ``ToolNotAvailable``, ``ValidationError``, and from the
-checks (``llm_checks``) ``InputRejected``, ``OutputRejected``, ``CheckFailed``...
+``MaxTurnsExceeded``, ``ToolNotAvailable``, ``ValidationError``,
+``MaxHandoffsExceeded``, and from the checks (``llm_checks``)
+``InputRejected``, ``OutputRejected``, ``CheckFailed``...
 """
 
 from __future__ import annotations
@@ -58,21 +63,25 @@ from weft.agents.examples import (
     fetch_examples,
     fixed_examples,
 )
-from weft.agents.langgraph_action import from_langgraph, is_langgraph_graph
-from weft.agents.llm_checks import (
-    Check,
-    CheckError,
-    answer_checks,
-    first_rejection,
-    rejection_prompt,
+from weft.agents.handoffs import Handoff, Transfer, bind, handoffs_of, transfer_of
+from weft.agents.llm_answer import check_answer
+from weft.agents.llm_chain import Part, Start, run_call
+from weft.agents.llm_checks import Check, CheckError, answer_checks, first_rejection
+from weft.agents.llm_inputs import (
+    TASK_INPUT_SCHEMA,
+    assistant_message,
+    check_task_arguments,
+    input_schema_with_session,
+    is_source,
+    render_task,
+    split_tools,
 )
 from weft.agents.llm_resume import SavedConversation, agent_setup, saved_conversation
-from weft.agents.llm_tool_calls import calls_of, run_turn, tool_message  # noqa: F401 (public)
+from weft.agents.llm_tool_calls import calls_of, run_turn, tool_message
 from weft.agents.openai_tools import ToolSet
 from weft.agents.output_contract import OutputType, output_contract
+from weft.agents.sessions import SessionStore
 from weft.agents.streaming import wants_stream
-from weft.agents.structured import StructuredOutputError, repair_prompt
-from weft.agents.tool import tool as make_tool
 from weft.protocols import (
     Action,
     ActionCall,
@@ -85,90 +94,15 @@ from weft.protocols import (
     Usage,
 )
 
-#: Input schema of an agent unless it declares its own: a task and optional context.
-TASK_INPUT_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "properties": {
-        "task": {"type": "string", "description": "What to do, in plain language."},
-        "context": {
-            "description": "Material to work from: earlier results, documents, data.",
-        },
-    },
-    "required": ["task"],
-    "additionalProperties": False,
-}
-
-
-def render_task(arguments: Mapping[str, Any]) -> str:
-    """The user message for ``{task, context?}`` arguments."""
-    task = str(arguments.get("task", ""))
-    context = arguments.get("context")
-    if context in (None, "", {}, []):
-        return task
-    shown = context if isinstance(context, str) else json.dumps(context, indent=2, default=str)
-    return f"{task}\n\nContext:\n{shown}"
-
-
-def _check_task_arguments(arguments: Mapping[str, Any]) -> str | None:
-    if not isinstance(arguments.get("task"), str) or not arguments["task"].strip():
-        return "argument 'task' is required and must be a non-empty string"
-    extra = sorted(set(arguments) - {"task", "context"})
-    if extra:
-        return f"argument '{extra[0]}' is not a parameter (parameters: task, context)"
-    return None
-
-
-def split_tools(tools: Sequence[Any]) -> tuple[list[str], list[Action]]:
-    """``(names offered, actions bundled)`` from ``tools``: names, actions or functions.
-
-    A name is looked up at call time; an action is offered under its spec's
-    name and bundled; a plain function becomes a tool (``@tool``'s defaults)
-    first. Anything else is a ``TypeError`` naming the entry.
-    """
-    names: list[str] = []
-    bundled: list[Action] = []
-    for entry in tools:
-        if isinstance(entry, str):
-            names.append(entry)
-            continue
-        if hasattr(entry, "spec") and callable(getattr(entry, "invoke", None)):
-            action: Action = entry
-        elif is_langgraph_graph(entry):
-            action = from_langgraph(entry)
-        elif callable(entry) and not isinstance(entry, type):
-            action = make_tool(entry)
-        else:
-            raise TypeError(
-                f"tools: {entry!r} is not an action, a function or an action's name "
-                "(a workflow is given by name: register it with the run's actions)"
-            )
-        names.append(action.spec.name)
-        bundled.append(action)
-    return names, bundled
-
-
-def _is_source(examples: object) -> bool:
-    """Whether ``examples`` is a source of past steps rather than a list of fixed ones."""
-    return isinstance(examples, ExampleSource) or callable(examples)
-
-
-def _assistant_message(message: Any) -> dict[str, Any]:
-    """The assistant turn with its tool calls, as it must be echoed back to the model."""
-    calls = []
-    for tc in message.tool_calls or []:
-        function = getattr(tc, "function", None)
-        if function is None:
-            continue
-        calls.append(
-            {
-                "id": tc.id,
-                "type": "function",
-                "function": {"name": function.name, "arguments": function.arguments},
-            }
-        )
-    # "" rather than null: OpenAI takes either, but several compatible servers
-    # (llama-cpp-python's among them) refuse a null content
-    return {"role": "assistant", "content": message.content or "", "tool_calls": calls}
+__all__ = [
+    "TASK_INPUT_SCHEMA",
+    "LLMAgent",
+    "calls_of",
+    "render_task",
+    "run_turn",
+    "split_tools",
+    "tool_message",
+]
 
 
 class LLMAgent:
@@ -209,6 +143,10 @@ class LLMAgent:
     functions that pass the call's arguments, or the final answer, or say what is
     wrong; a rejected input ends the call ``InputRejected`` before any model request,
     a rejected answer is re-asked within ``max_repairs``, then ``OutputRejected``.
+    ``handoffs`` are agents (or other actions, or names) the model may hand the
+    conversation to, at most ``max_handoffs`` times per call (``weft.agents.handoffs``).
+    ``session`` (a ``SQLiteSession`` or ``MemorySession``) keeps each conversation
+    between calls; the call's ``conversation_id`` argument names it (``weft.agents.sessions``).
     """
 
     def __init__(
@@ -244,9 +182,14 @@ class LLMAgent:
         stream: bool | None = None,
         input_checks: Sequence[Check] = (),
         output_checks: Sequence[Check] = (),
+        handoffs: Sequence[Any] = (),
+        max_handoffs: int = 5,
+        session: SessionStore | None = None,
     ) -> None:
         if max_turns < 1:
             raise ValueError("max_turns must be at least 1")
+        if max_handoffs < 0:
+            raise ValueError("max_handoffs must be at least 0")
         explicit = ModelSettings(
             model=model,
             base_url=base_url,
@@ -258,6 +201,13 @@ class LLMAgent:
         self.instructions = instructions
         #: Names of the actions offered to the model, and the objects among them.
         self.tools, self.bundled_actions = split_tools(tools)
+        #: Whom the model may hand the conversation to (``weft.agents.handoffs``).
+        self.handoffs: list[Handoff] = handoffs_of(handoffs)
+        self.bundled_actions += [
+            h.target for h in self.handoffs if not isinstance(h.target, str)
+        ]  # registered with the agent: their own tools and handoffs come along
+        self.max_handoffs = max_handoffs
+        self.session = session
         self.output_type = output_type
         self.max_turns = max_turns
         self.max_repairs = max_repairs
@@ -281,17 +231,20 @@ class LLMAgent:
         #: Fixed examples as (user text, assistant text), or None for a source (or none).
         self._fixed: list[tuple[str, str]] | None = None
         tasks: list[str] = []
-        if examples is not None and not _is_source(examples):
+        if examples is not None and not is_source(examples):
             parse = self._output.parse if self._output else None
             self._fixed = fixed_examples(examples, self._render, parse)
             tasks = example_tasks(examples)  # type: ignore[arg-type]  # checked just above
         summary = description or instructions.strip().split("\n\n")[0]
+        schema = input_schema if input_schema is not None else TASK_INPUT_SCHEMA
+        if session is not None:
+            schema = input_schema_with_session(schema, required=session.conversation_id is None)
         self._spec = ActionSpec(
             name=name,
             version=version,
             kind=kind,
             description=summary,
-            input_schema=input_schema if input_schema is not None else TASK_INPUT_SCHEMA,
+            input_schema=schema,
             output_schema=self._output.schema if self._output else {"type": "string"},
             card=card
             or CapabilityCard(
@@ -313,30 +266,91 @@ class LLMAgent:
     def __repr__(self) -> str:
         return f"<LLMAgent {self.name}>"
 
-    def _toolset(self, ctx: ActionContext) -> ToolSet | str:
-        """The tools to offer, or a message naming the ones the context cannot provide."""
-        if not self.tools:
-            return ToolSet([])
-        available = {spec.name: spec for spec in ctx.actions()}
+    def bind_handoffs(self, lookup: Callable[[str], Action | None]) -> None:
+        """Bind the handoffs given by name to the actions ``lookup`` finds (a workflow
+        file's ``handoffs:``, bound once all of its actions exist); they then travel with the
+        agent as its tool objects do (``bundled_actions``)."""
+        bind(self.handoffs, lookup)
+        for handoff in self.handoffs:
+            target = handoff.target
+            if not isinstance(target, str) and all(a is not target for a in self.bundled_actions):
+                self.bundled_actions.append(target)
+
+    def conversation_id_of(self, arguments: Mapping[str, Any]) -> str | None:
+        """The conversation a call with ``arguments`` goes on (None: no session)."""
+        if self.session is None:
+            return None
+        given = arguments.get("conversation_id")
+        return given if isinstance(given, str) and given else self.session.conversation_id
+
+    def task_arguments(self, arguments: Mapping[str, Any]) -> dict[str, Any]:
+        """The ``{task, context}`` an action handed to gets from this agent's call."""
+        if self._custom_input:
+            return {"task": self._render(self._without_session(arguments))}
+        return {k: v for k, v in arguments.items() if k in ("task", "context")}
+
+    def _without_session(self, arguments: Mapping[str, Any]) -> Mapping[str, Any]:
+        if self.session is None or "conversation_id" not in arguments:
+            return arguments
+        return {k: v for k, v in arguments.items() if k != "conversation_id"}
+
+    def _toolset(self, ctx: ActionContext) -> tuple[ToolSet, dict[str, Handoff]] | str:
+        """The tools to offer (with a ``transfer_to_...`` tool per handoff) and the handoffs
+        by tool name, or a message naming the tools the context cannot provide."""
+        available = (
+            {spec.name: spec for spec in ctx.actions()} if self.tools or self.handoffs else {}
+        )
         missing = [t for t in self.tools if t not in available]
         if missing:
             return (
                 f"{self.name}: tool(s) not available here: {', '.join(missing)} "
                 f"(available: {', '.join(sorted(available)) or 'none'})"
             )
-        return ToolSet([available[t] for t in self.tools])
+        toolset = ToolSet([available[t] for t in self.tools])
+        wire: dict[str, Handoff] = {}
+        for handoff in self.handoffs:
+            target = handoff.target
+            spec = target.spec if not isinstance(target, str) else available.get(target)
+            if spec is None:
+                return (
+                    f"{self.name}: handoff '{handoff.name}' is not available here "
+                    f"(available: {', '.join(sorted(available)) or 'none'})"
+                )
+            tool = handoff.tool(spec)
+            name = tool["function"]["name"]
+            while name in wire or toolset.action_for(name) is not None:
+                name = f"{name[:60]}_{len(wire) + 2}"
+            tool["function"]["name"] = name
+            wire[name] = handoff
+            toolset.tools.append(tool)
+        return toolset, wire
 
     async def invoke(self, call: ActionCall, ctx: ActionContext) -> ActionResult:
-        started = time.perf_counter()
+        """Answer ``call``: its arguments checked, then its chain of agents (``llm_chain``)."""
         if not self._custom_input:
-            problem = _check_task_arguments(call.arguments)
+            problem = check_task_arguments(call.arguments, session=self.session is not None)
             if problem is not None:
                 return ActionResult.failure(
                     call.call_id, "ValidationError", f"{self.name}: {problem}", field="task"
                 )
-        toolset = self._toolset(ctx)
-        if isinstance(toolset, str):
-            return ActionResult.failure(call.call_id, "ToolNotAvailable", toolset)
+        if self.session is not None and self.conversation_id_of(call.arguments) is None:
+            return ActionResult.failure(
+                call.call_id,
+                "ValidationError",
+                f"{self.name}: argument 'conversation_id' is required (the agent keeps "
+                "conversations, and its session store names no default one)",
+                field="conversation_id",
+            )
+        return await run_call(self, call, ctx)
+
+    async def run_part(self, call: ActionCall, ctx: ActionContext, start: Start) -> Part:
+        """This agent's share of the call (``weft.agents.llm_chain``): from the task (the
+        first agent), from the conversation handed to it, or from its saved state."""
+        started = time.perf_counter()
+        tools = self._toolset(ctx)
+        if isinstance(tools, str):
+            return Part(ActionResult.failure(call.call_id, "ToolNotAvailable", tools))
+        toolset, wire = tools
         setup = agent_setup(
             resolve_settings(self.settings).model,
             self.instructions,
@@ -344,7 +358,7 @@ class LLMAgent:
             self._output.schema if self._output else None,
         )
         saved = saved_conversation(
-            call.resume_state,
+            start.raw,
             agent=self.name,
             tools=self.tools,
             setup=setup,
@@ -352,30 +366,53 @@ class LLMAgent:
             max_turns=self.max_turns,
             answers=len(call.answers),
         )
+        if saved is None and start.raw is not None:  # a state that does not fit (warned)
+            return Part(None, restart=True)  # the chain starts again from its first agent
         if saved is None:
-            refused = await self._check_input(call, ctx)
-            if refused is not None:
-                refused.agent = self.name
-                return refused
+            if start.conversation is None:
+                refused = await self._check_input(call, ctx)
+                if refused is not None:
+                    refused.agent = self.name
+                    return Part(refused)
+            preamble = await self._preamble(call)
+            if start.conversation is not None:
+                conversation = list(start.conversation)
+            else:
+                text = self._render(self._without_session(call.arguments))
+                conversation = [*start.history, {"role": "user", "content": text}]
             saved = SavedConversation(
                 agent=self.name,
                 tools=self.tools,
                 setup=setup,
-                messages=await self._first_messages(call),
+                messages=preamble + conversation,
                 turn=0,
+                taken=start.taken,
                 calls=[],
+                chain=start.chain,
+                preamble=len(preamble),
+                history=start.history_len,
             )
         session: ChatSession | None = None
         try:
             async with self.chat.session(ctx) as session:
-                result = await self._loop(call, ctx, session, saved, toolset)
+                outcome = await self._loop(call, ctx, session, saved, toolset, wire)
         except ModelCallError as exc:
-            result = ActionResult.from_exception(call.call_id, exc, source=self.name)
+            outcome = ActionResult.from_exception(call.call_id, exc, source=self.name)
         spent = session.usage if session is not None else Usage()
-        result.usage = spent.model_copy(update={"latency_s": time.perf_counter() - started})
-        result.progress = session.progress if session is not None else []
-        result.agent = self.name
-        return result
+        part = Part(
+            None,
+            messages=saved.messages,
+            preamble=saved.preamble,
+            history_len=saved.history,
+            usage=spent.model_copy(update={"latency_s": time.perf_counter() - started}),
+            progress=session.progress if session is not None else [],
+        )
+        if isinstance(outcome, Transfer):
+            part.transfer = outcome
+        else:
+            outcome.agent = self.name
+            part.result = outcome
+        return part
 
     async def _check_input(self, call: ActionCall, ctx: ActionContext) -> ActionResult | None:
         """The failed result when an input check rejects the call's arguments, else None.
@@ -397,16 +434,16 @@ class LLMAgent:
             f"{self.name}: input check {check} rejected the input: {reason}",
         )
 
-    async def _first_messages(self, call: ActionCall) -> list[dict[str, Any]]:
-        """The instructions, the examples (``examples``) and the task: what turn 1 sends."""
+    async def _preamble(self, call: ActionCall) -> list[dict[str, Any]]:
+        """The instructions and the examples (``examples``): what precedes the conversation."""
         messages: list[dict[str, Any]] = []
         if self.instructions:
             messages.append({"role": "system", "content": self.instructions})
-        text = self._render(call.arguments)
         if self._fixed is not None:
             messages.extend(example_messages(self._fixed))
         elif self.examples is not None:
             task = call.arguments.get("task")
+            text = self._render(self._without_session(call.arguments))
             pairs = await fetch_examples(
                 self.examples,  # type: ignore[arg-type]  # a source: not fixed
                 task if isinstance(task, str) and not self._custom_input else text,
@@ -415,7 +452,6 @@ class LLMAgent:
                 max_chars=self.examples_chars,
             )
             messages.extend(example_messages(pairs))
-        messages.append({"role": "user", "content": text})
         return messages
 
     async def _loop(
@@ -425,8 +461,10 @@ class LLMAgent:
         session: ChatSession,
         saved: SavedConversation,
         toolset: ToolSet,
-    ) -> ActionResult:
-        """The tool loop, from turn 1, or from the tool calls of the turn ``saved`` stopped in.
+        wire: dict[str, Handoff],
+    ) -> ActionResult | Transfer:
+        """The tool loop, from turn 1, or from the tool calls of the turn ``saved`` stopped in;
+        a ``Transfer`` when the model hands the conversation over (``wire``: the handoffs).
 
         Usage counts only the model requests made in this call: those made before
         a stop were counted in the result that stopped.
@@ -459,46 +497,37 @@ class LLMAgent:
             )
             message = completion.message
             if getattr(message, "tool_calls", None):
-                messages.append(_assistant_message(message))
+                messages.append(assistant_message(message))
                 pending = calls_of(message)
+                found = transfer_of(pending, wire) if wire else None
+                if found is not None:
+                    transfer, replies = found
+                    messages.extend(replies)
+                    transfer.conversation = messages[saved.preamble :]
+                    transfer.taken = answering.taken
+                    return transfer
                 continue
             refusal = getattr(message, "refusal", None)
             if refusal:
                 return ActionResult.failure(call.call_id, "Refused", f"{self.name}: {refusal}")
             content = message.content or ""
-            value: Any = content
-            if self._output is not None:
-                try:
-                    value = self._output.parse(content)
-                except StructuredOutputError as exc:
-                    if repairs >= self.max_repairs:
-                        return ActionResult.failure(
-                            call.call_id,
-                            "InvalidOutput",
-                            f"{self.name}: {exc} (after {repairs} repair attempt(s))",
-                        )
-                    repairs += 1
-                    messages.append({"role": "assistant", "content": content})
-                    messages.append({"role": "user", "content": repair_prompt(exc)})
-                    continue
-            if self._output_checks:
-                try:
-                    rejected = await first_rejection(self._output_checks, value, ctx)
-                except CheckError as exc:
-                    return ActionResult.failure(call.call_id, "CheckFailed", f"{self.name}: {exc}")
-                if rejected is not None:
-                    check, reason = rejected
-                    if repairs >= self.max_repairs:
-                        return ActionResult.failure(
-                            call.call_id,
-                            "OutputRejected",
-                            f"{self.name}: output check {check} rejected the answer: {reason} "
-                            f"(after {repairs} repair attempt(s))",
-                        )
-                    repairs += 1
-                    messages.append({"role": "assistant", "content": content})
-                    messages.append({"role": "user", "content": rejection_prompt(reason)})
-                    continue
+            checked = await check_answer(
+                self.name,
+                content,
+                self._output,
+                self._output_checks,
+                ctx,
+                (repairs, self.max_repairs),
+            )
+            messages.append({"role": "assistant", "content": content})
+            if isinstance(checked, ActionResult):
+                checked.call_id = call.call_id
+                return checked
+            value, problem = checked
+            if problem is not None:
+                repairs += 1
+                messages.append({"role": "user", "content": problem})
+                continue
             return ActionResult.success(call.call_id, value)
         return ActionResult.failure(
             call.call_id,
@@ -521,15 +550,14 @@ class LLMAgent:
         asked = answering.asked
         assert asked is not None and answering.asked_from is not None
         result = asked.result(call.call_id, self.name, Usage(), role="tool", of="")
-        result.resume_state = SavedConversation(
-            agent=self.name,
-            tools=self.tools,
-            setup=saved.setup,
-            messages=messages,
-            turn=turn,
-            repairs=repairs,
-            taken=answering.asked_from,
-            calls=calls,
+        result.resume_state = saved.model_copy(
+            update={
+                "messages": messages,
+                "turn": turn,
+                "repairs": repairs,
+                "taken": answering.asked_from,
+                "calls": calls,
+            }
         ).model_dump(mode="json")
         return result
 

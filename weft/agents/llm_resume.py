@@ -102,6 +102,23 @@ class SavedConversation(BaseModel):
         "and the calls before it): that call's answers start there.",
     )
     calls: list[SavedToolCall] = Field(description="The turn's tool calls, in the model's order.")
+    chain: list[str] = Field(
+        default_factory=list,
+        description="The agents the call went through, from the first to this one, when it "
+        "was handed over (``weft.agents.handoffs``); a resume goes on in this one.",
+    )
+    preamble: int = Field(
+        default=0,
+        ge=0,
+        description="How many of ``messages`` are the agent's own (instructions, examples): "
+        "the conversation after them is what a handoff carries on.",
+    )
+    history: int = Field(
+        default=0,
+        ge=0,
+        description="How many messages after the preamble came from the session "
+        "(``weft.agents.sessions``): the call's own turn follows them.",
+    )
 
 
 #: What ``agent_setup`` names, in the words a warning uses.

@@ -16,6 +16,7 @@ COMMAND_MODULES = (
     "ask",
     "agents",
     "keys",
+    "session",
     "broker",
     "trace",
     "route",

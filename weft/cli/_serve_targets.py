@@ -175,7 +175,7 @@ def workflow_file_actions(ref: str, path: Path, name: str | None) -> dict[str, A
         wanted[current] = built[current]
         entry = spec.actions.get(current)
         if entry is not None and entry.llm is not None:
-            todo.extend(entry.llm.tools)
+            todo.extend([*entry.llm.tools, *entry.llm.handoffs])
     return wanted
 
 

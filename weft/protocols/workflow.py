@@ -24,6 +24,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from weft.protocols.a2a_mqtt import A2aMqttAddress
+from weft.protocols.llm_action import LlmActionSpec, LlmExample  # noqa: F401 (re-exported)
 from weft.protocols.mqtt_url import split_mqtt_url
 
 NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_-]*$"
@@ -283,119 +284,6 @@ def _check_a2a_url(url: str) -> None:
         raise ValueError(
             f"'a2a' {url!r} must name the agent as mqtt://HOST:PORT/ORG/UNIT/AGENT_ID: {exc}"
         ) from None
-
-
-class LlmExample(BaseModel):
-    """A few-shot example of an ``llm:`` action: a task, and the answer the model learns from."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    input: Any = Field(description="The task as text, or the agent's arguments ({task, context}).")
-    output: Any = Field(
-        description="The answer: text, or the JSON value when the action has 'output_schema'."
-    )
-
-    @field_validator("input")
-    @classmethod
-    def _text_or_arguments(cls, value: Any) -> Any:
-        # One message for both shapes (a union would report a line per member).
-        if not isinstance(value, str | dict):
-            raise ValueError(
-                f"'input' must be the task as text or the agent's arguments (a mapping), "
-                f"got {type(value).__name__} {value!r}"
-            )
-        return value
-
-
-class LlmActionSpec(BaseModel):
-    """An LLM agent defined in the YAML alone (``actions: {writer: {llm: {...}}}``).
-
-    It becomes a ``weft.agents.LLMAgent`` named after its entry: input
-    ``{task, context?}``, output the model's text. Settings left out resolve
-    when the agent calls its model, as for any ``LLMAgent``: ``WEFT_MODEL``,
-    ``OPENAI_BASE_URL``, ``OPENAI_API_KEY``. With ``output_schema`` the output
-    is a JSON value that fits that JSON Schema instead of text. The schema,
-    ``tool_choice``, ``parallel_tool_calls`` (needs ``tools``) and whether each
-    example's output fits the schema are checked when the workflow is loaded
-    (``weft.runtime.engine.llm_actions``), where their lines are known.
-    """
-
-    model_config = ConfigDict(extra="forbid")
-
-    instructions: str = Field(default="", description="The system prompt.")
-    model: str | None = Field(default=None, description="Model name (default: $WEFT_MODEL).")
-    base_url: str | None = Field(
-        default=None,
-        description="http(s):// URL of an OpenAI-compatible endpoint, ending in /v1 "
-        "(default: $OPENAI_BASE_URL, else OpenAI).",
-    )
-    api_key_env: str | None = Field(
-        default=None,
-        description="The environment variable holding the API key (default: OPENAI_API_KEY); "
-        "read when the workflow is loaded. Name the variable here, never the key itself.",
-    )
-    tools: list[str] = Field(
-        default_factory=list,
-        description="Names of actions offered to the model as tools: python tools, MCP tools "
-        "('<server>.<tool>'), workflows, A2A agents, other llm actions.",
-    )
-    temperature: float | None = Field(default=None, ge=0, le=2, description="Sampling temperature.")
-    max_tokens: int | None = Field(default=None, ge=1, description="Most tokens per answer.")
-    max_turns: int = Field(
-        default=8, ge=1, description="Model requests per call at most (tool rounds + answer)."
-    )
-    output_schema: dict[str, Any] | None = Field(
-        default=None,
-        description="A JSON Schema the answer must fit: the agent answers with that JSON value "
-        "(asked for with response_format where the endpoint takes it, re-asked with the error "
-        "when a reply does not fit).",
-    )
-    max_repairs: int = Field(
-        default=1, ge=0, description="Re-asks of a reply that does not fit 'output_schema'."
-    )
-    tool_choice: str | None = Field(
-        default=None,
-        description="Sent with the tools on the first turn: auto (default), required, none, "
-        "or the name of one of 'tools' to call first.",
-    )
-    stream: bool | None = Field(
-        default=None,
-        description="true streams every answer, false never (default: when someone reads it, "
-        "as 'weft run' on a terminal).",
-    )
-    skills: list[str] = Field(
-        default_factory=list,
-        description="What the agent can do, for its capability card (with the action's "
-        "'description'), so capability routing ('weft ask') can pick it.",
-    )
-    parallel_tool_calls: bool | None = Field(
-        default=None,
-        description="Whether the model may ask for several tool calls in one reply (sent only "
-        "when set, with 'tools'; an endpoint that refuses the field has it dropped).",
-    )
-    examples: list[LlmExample] = Field(
-        default_factory=list,
-        description="Few-shot examples, shown in order before the task as earlier turns; their "
-        "tasks also join the capability card's examples.",
-    )
-
-    @field_validator("api_key_env")
-    @classmethod
-    def _variable_name(cls, value: str | None) -> str | None:
-        # The value is not echoed: a key pasted here by mistake stays out of the message.
-        if value is not None and not _ENV_NAME.fullmatch(value):
-            raise ValueError(
-                "'api_key_env' must name an environment variable (letters, digits and _, "
-                "not starting with a digit) that holds the key, not the key itself"
-            )
-        return value
-
-    @field_validator("base_url")
-    @classmethod
-    def _http_url(cls, value: str | None) -> str | None:
-        if value is not None and not value.strip().startswith(("http://", "https://")):
-            raise ValueError(f"'base_url' must be an http(s):// URL, got {value!r}")
-        return value
 
 
 class ActionRef(BaseModel):

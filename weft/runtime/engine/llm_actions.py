@@ -15,25 +15,36 @@ them at their line:
   one of the entry's ``tools``;
 - ``parallel_tool_calls`` comes with ``tools`` (it is sent with them only);
 - every one of ``examples`` is an input/output pair whose output fits
-  ``output_schema`` when there is one (the error at that example's line).
+  ``output_schema`` when there is one (the error at that example's line);
+- every name in ``handoffs`` is an action of the workflow (as ``tools``),
+  and each is bound to that action once all are known, so an ``llm:`` target
+  takes over the conversation;
+- every ``input_checks``/``output_checks`` entry imports (``module:function``)
+  and can be called as a check;
+- ``session.path`` is relative to the workflow file.
 """
 
 from __future__ import annotations
 
 import difflib
 import os
+from pathlib import Path
 from typing import Any
 
 from jsonschema import SchemaError
 
 from weft.agents import LLMAgent
 from weft.agents.examples import InvalidExample
+from weft.agents.llm_checks import Check, answer_checks
 from weft.agents.output_contract import check_json_schema
+from weft.agents.sessions import MemorySession, SessionStore, SQLiteSession
 from weft.protocols import ActionRef, DefinitionError, Location, WorkflowSpec, locate
+from weft.protocols.llm_action import LlmSessionSpec
 from weft.runtime.engine.action_table import ActionTable
+from weft.runtime.engine.importing import import_object, workflow_folders
 from weft.runtime.support.secrets import secret
 
-__all__ = ["check_llm_tools", "llm_action"]
+__all__ = ["check_llm_handoffs", "check_llm_tools", "llm_action"]
 
 #: How many known action names an unknown tool's error lists at most.
 _LISTED = 20
@@ -88,7 +99,45 @@ def _agent(name: str, ref: ActionRef, spec: WorkflowSpec) -> LLMAgent:
         skills=list(llm.skills),
         parallel_tool_calls=llm.parallel_tool_calls,
         examples=[example.model_dump() for example in llm.examples] or None,
+        handoffs=list(llm.handoffs),
+        max_handoffs=llm.max_handoffs,
+        session=_session(llm.session, spec),
+        input_checks=_checks(name, "input_checks", llm.input_checks, spec),
+        output_checks=_checks(name, "output_checks", llm.output_checks, spec),
     )
+
+
+def _session(session: LlmSessionSpec | None, spec: WorkflowSpec) -> SessionStore | None:
+    """The store ``session:`` describes; its ``path`` is relative to the workflow file."""
+    if session is None:
+        return None
+    if session.path is None:
+        return MemorySession(max_turns=session.max_turns, conversation_id=session.conversation_id)
+    source = spec.source.file if spec.source is not None else None
+    base = Path(source).parent if source else Path.cwd()
+    return SQLiteSession(
+        base / session.path, max_turns=session.max_turns, conversation_id=session.conversation_id
+    )
+
+
+def _checks(name: str, option: str, refs: list[str], spec: WorkflowSpec) -> list[Check]:
+    """The functions ``refs`` name, imported now (the caller holds the file's import paths);
+    ``DefinitionError`` at the entry's line for one that is missing or no check."""
+    found: list[Check] = []
+    for index, ref in enumerate(refs):
+        where = locate(
+            spec.source,
+            ("actions", name, "llm", option, index),
+            field_name=f"actions.{name}.llm.{option}[{index}]",
+        )
+        obj = import_object(ref, where=where, folders=workflow_folders(spec))
+        try:
+            answer_checks([obj], option)
+        except TypeError as exc:
+            shown = str(exc).replace(f"{option}[0]", f"{option}[{index}]", 1)
+            raise DefinitionError.single(f"action '{name}': {shown}", where) from None
+        found.append(obj)
+    return found
 
 
 def _check_schema(name: str, schema: dict[str, Any], spec: WorkflowSpec) -> None:
@@ -143,12 +192,28 @@ def _api_key(name: str, var: str | None, spec: WorkflowSpec) -> str | None:
 def check_llm_tools(spec: WorkflowSpec, registry: ActionTable) -> None:
     """Every tool an ``llm:`` entry names is an action here; else one problem per
     unknown name, at its line in ``tools``."""
+    _check_names(spec, registry, "tools", "tool")
+
+
+def check_llm_handoffs(spec: WorkflowSpec, registry: ActionTable) -> None:
+    """Every handoff an ``llm:`` entry names is an action here (else one problem per
+    unknown name, at its line in ``handoffs``), and every agent's handoffs given by name
+    (a file's, or a Python ``LLMAgent(handoffs=["billing"])``) are bound to those
+    actions, so that an LLM agent target takes over the conversation."""
+    _check_names(spec, registry, "handoffs", "handoff")
+    for name in registry.names():  # a Python agent's handoffs by name are bound too
+        agent = registry.get(name)
+        if isinstance(agent, LLMAgent) and any(isinstance(h.target, str) for h in agent.handoffs):
+            agent.bind_handoffs(lambda target: registry.get(target) if target in registry else None)
+
+
+def _check_names(spec: WorkflowSpec, registry: ActionTable, option: str, word: str) -> None:
     known = sorted(registry.names())
     problems: list[tuple[str, Location]] = []
     for name, ref in spec.actions.items():
         if ref.llm is None:
             continue
-        for index, tool in enumerate(ref.llm.tools):
+        for index, tool in enumerate(getattr(ref.llm, option)):
             if tool in known:
                 continue
             close = difflib.get_close_matches(tool, known, n=3)
@@ -156,12 +221,12 @@ def check_llm_tools(spec: WorkflowSpec, registry: ActionTable) -> None:
             shown = ", ".join(known[:_LISTED]) + (", ..." if len(known) > _LISTED else "")
             where = locate(
                 spec.source,
-                ("actions", name, "llm", "tools", index),
-                field_name=f"actions.{name}.llm.tools[{index}]",
+                ("actions", name, "llm", option, index),
+                field_name=f"actions.{name}.llm.{option}[{index}]",
             )
             problems.append(
                 (
-                    f"action '{name}': tool '{tool}' is no action of this workflow "
+                    f"action '{name}': {word} '{tool}' is no action of this workflow "
                     f"({hint}known: {shown or 'none'})",
                     where,
                 )

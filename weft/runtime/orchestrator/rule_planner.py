@@ -23,10 +23,13 @@ Deterministic rules, in order:
 4. **Order.** A piece that starts with ``then`` / ``after that`` /
    ``afterwards`` / ``next`` depends on the piece before it; one that starts
    with ``finally`` / ``lastly`` / ``in the end`` depends on every piece
-   before it. A piece that refers back to an earlier result with a pronoun
-   (``it``, ``them``, ``its``, ``their``...) or ``the results`` depends on the
-   piece before it, whose output it then gets: a subtask only sees its own
-   text and its dependencies' results, never the rest of the task. Other
+   before it. A piece that refers back to one earlier result (``it``,
+   ``its``, ``the result``) depends on the piece before it, whose output it
+   then gets: a subtask only sees its own text and its dependencies' results,
+   never the rest of the task. One that refers back to several (``them``,
+   ``their``, ``both``, ``these``, ``the results``), with or without
+   ``then``, depends on every piece since the last ``finally`` piece (that
+   one included). Other
    pieces are independent, so they run in parallel. Leading ``first``,
    ``also``, ``please`` are dropped.
 5. **Shared verb.** A piece that begins with an ordering word and has no
@@ -53,8 +56,9 @@ Deterministic rules, in order:
 7. **Budget.** Pieces beyond ``max_subtasks`` are merged into the last one.
 
 So ``"Research solar power. Research wind power. Finally compare them."`` is
-two parallel research subtasks and a comparison that waits for both, while
-``"... Then compare them."`` would wait for the second research only.
+two parallel research subtasks and a comparison that waits for both, and so
+are ``"... Compare them."`` and ``"... Then compare them."``, while
+``"... Then summarise it."`` would wait for the second research only.
 """
 
 from __future__ import annotations
@@ -154,6 +158,11 @@ _BACK_REFERENCE = re.compile(
     r"\b(?:it|its|them|they|their|theirs|the (?:results?|outputs?|findings|above))\b",
     re.IGNORECASE,
 )
+#: a back-reference to several earlier results: "compare them", "merge both"
+_PLURAL_BACK_REFERENCE = re.compile(
+    r"\b(?:them|they|their|theirs|both|these|those|the (?:results|outputs|findings|above))\b",
+    re.IGNORECASE,
+)
 
 
 @dataclass
@@ -161,7 +170,7 @@ class _Piece:
     """A candidate subtask: its text, its order, and how it began."""
 
     text: str
-    order: str  # "free", "after_previous" or "after_all"
+    order: str  # "free", "after_previous", "after_group" or "after_all"
     marked: bool  # began with an ordering word ("then", "finally", "next"...)
     sentence: bool  # a sentence of running text (not a list item)
 
@@ -286,19 +295,33 @@ def _pieces(task: str) -> list[_Piece]:
             continue
         if pieces and (verb := _borrowed_verb(pieces[-1].text, piece)):
             piece.text = f"{verb} {text}"
-        if pieces and piece.order == "free" and _BACK_REFERENCE.search(text):
+        if pieces and piece.order != "after_all" and _PLURAL_BACK_REFERENCE.search(text):
+            piece.order = "after_group"
+        elif pieces and piece.order == "free" and _BACK_REFERENCE.search(text):
             piece.order = "after_previous"
         pieces.append(piece)
     return pieces
 
 
 def split_task(task: str) -> list[tuple[str, str]]:
-    """``(order, text)`` pieces; order is ``"free"``, ``"after_previous"`` or ``"after_all"``."""
+    """``(order, text)`` pieces; order is ``"free"``, ``"after_previous"``,
+    ``"after_group"`` or ``"after_all"``."""
     out: list[tuple[str, str]] = []
     for piece in _pieces(task):
         text = piece.text.strip().rstrip(".;").strip()
         out.append((piece.order, text[0].upper() + text[1:]))
     return out
+
+
+def _group_start(pieces: list[tuple[str, str]], index: int) -> int:
+    """Where the results ``them`` in piece ``index`` refers to begin: the piece
+    before it and every earlier one back to the last ``finally`` (which already
+    gathered what came before it), so ``"Research solar. Research wind. Compare
+    them."`` compares both and not only the wind."""
+    start = index - 1
+    while start > 0 and pieces[start][0] != "after_all":
+        start -= 1
+    return max(start, 0)
 
 
 def capability_phrase(text: str, words: int = 4) -> str:
@@ -320,6 +343,8 @@ class RulePlanner:
                 deps = [subtasks[-1].id]
             elif order == "after_all":
                 deps = [s.id for s in subtasks]
+            elif order == "after_group":
+                deps = [s.id for s in subtasks[_group_start(pieces, index) : index]]
             else:
                 deps = []
             subtasks.append(

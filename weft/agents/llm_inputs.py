@@ -1,0 +1,122 @@
+"""What an ``LLMAgent`` is given: its input (the task, the conversation id), its tools.
+
+Kept apart from ``weft.agents.llm`` so that the agent's module holds its loop.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from weft.agents.examples import ExampleSource
+from weft.agents.langgraph_action import from_langgraph, is_langgraph_graph
+from weft.agents.tool import tool as make_tool
+from weft.protocols import Action
+
+#: Input schema of an agent unless it declares its own: a task and optional context.
+TASK_INPUT_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "task": {"type": "string", "description": "What to do, in plain language."},
+        "context": {
+            "description": "Material to work from: earlier results, documents, data.",
+        },
+    },
+    "required": ["task"],
+    "additionalProperties": False,
+}
+
+
+def render_task(arguments: Mapping[str, Any]) -> str:
+    """The user message for ``{task, context?}`` arguments."""
+    task = str(arguments.get("task", ""))
+    context = arguments.get("context")
+    if context in (None, "", {}, []):
+        return task
+    shown = context if isinstance(context, str) else json.dumps(context, indent=2, default=str)
+    return f"{task}\n\nContext:\n{shown}"
+
+
+#: The argument naming the conversation of an agent with a session (``weft.agents.sessions``).
+SESSION_ID_PROPERTY: dict[str, Any] = {
+    "type": "string",
+    "description": "Which conversation this call goes on: its earlier turns are sent first.",
+}
+
+
+def input_schema_with_session(schema: dict[str, Any], *, required: bool) -> dict[str, Any]:
+    """``schema`` taking a ``conversation_id`` too (required when the store names none)."""
+    properties = {**schema.get("properties", {}), "conversation_id": SESSION_ID_PROPERTY}
+    needed = list(schema.get("required", [])) + (["conversation_id"] if required else [])
+    return {**schema, "properties": properties, "required": needed}
+
+
+def check_task_arguments(arguments: Mapping[str, Any], *, session: bool = False) -> str | None:
+    """What is wrong with ``{task, context?}`` arguments (and ``conversation_id``), or None."""
+    if not isinstance(arguments.get("task"), str) or not arguments["task"].strip():
+        return "argument 'task' is required and must be a non-empty string"
+    allowed = {"task", "context", "conversation_id"} if session else {"task", "context"}
+    extra = sorted(set(arguments) - allowed)
+    if extra:
+        shown = ", ".join(sorted(allowed, key=["task", "context", "conversation_id"].index))
+        return f"argument '{extra[0]}' is not a parameter (parameters: {shown})"
+    conversation_id = arguments.get("conversation_id")
+    if conversation_id is not None and (
+        not isinstance(conversation_id, str) or not conversation_id
+    ):
+        return "argument 'conversation_id' must be a non-empty string"
+    return None
+
+
+def split_tools(tools: Sequence[Any]) -> tuple[list[str], list[Action]]:
+    """``(names offered, actions bundled)`` from ``tools``: names, actions or functions.
+
+    A name is looked up at call time; an action is offered under its spec's
+    name and bundled; a plain function becomes a tool (``@tool``'s defaults)
+    first. Anything else is a ``TypeError`` naming the entry.
+    """
+    names: list[str] = []
+    bundled: list[Action] = []
+    for entry in tools:
+        if isinstance(entry, str):
+            names.append(entry)
+            continue
+        if hasattr(entry, "spec") and callable(getattr(entry, "invoke", None)):
+            action: Action = entry
+        elif is_langgraph_graph(entry):
+            action = from_langgraph(entry)
+        elif callable(entry) and not isinstance(entry, type):
+            action = make_tool(entry)
+        else:
+            raise TypeError(
+                f"tools: {entry!r} is not an action, a function or an action's name "
+                "(a workflow is given by name: register it with the run's actions)"
+            )
+        names.append(action.spec.name)
+        bundled.append(action)
+    return names, bundled
+
+
+def is_source(examples: object) -> bool:
+    """Whether ``examples`` is a source of past steps rather than a list of fixed ones."""
+    return isinstance(examples, ExampleSource) or callable(examples)
+
+
+def assistant_message(message: Any) -> dict[str, Any]:
+    """The assistant turn with its tool calls, as it must be echoed back to the model."""
+    calls = []
+    for tc in message.tool_calls or []:
+        function = getattr(tc, "function", None)
+        if function is None:
+            continue
+        calls.append(
+            {
+                "id": tc.id,
+                "type": "function",
+                "function": {"name": function.name, "arguments": function.arguments},
+            }
+        )
+    # "" rather than null: OpenAI takes either, but several compatible servers
+    # (llama-cpp-python's among them) refuse a null content
+    return {"role": "assistant", "content": message.content or "", "tool_calls": calls}
