@@ -119,6 +119,12 @@ class Waiter:
         self._client._close(self)
 
 
+#: Seconds after which an agent not heard from leaves ``CallClient.heard``.
+HEARD_KEPT_S = 3600.0
+#: ``heard`` is swept for silent agents once it holds this many (and then twice as many).
+_HEARD_SWEEP_MIN = 64
+
+
 class CallClient:
     """Routes the replies of remote calls on one bus to their waiters."""
 
@@ -137,7 +143,9 @@ class CallClient:
         self.troubled_at: float | None = None
         """Wall time at which a disconnect or reconnect was last noticed."""
         self.heard: dict[str, float] = {}
-        """Agent id -> wall time its latest reply (ack, result, held report) arrived."""
+        """Agent id -> wall time its latest reply (ack, result, held report) arrived;
+        agents silent for ``HEARD_KEPT_S`` are forgotten (``_note_heard``)."""
+        self._heard_sweep_at = _HEARD_SWEEP_MIN
         self.outstanding: dict[str, int] = {}
         """Agent id -> calls sent to it and not finished or moved (``RemoteAction``)."""
         self._flush: asyncio.Task[None] | None = None
@@ -301,17 +309,34 @@ class CallClient:
             return
         agent = getattr(payload, "agent_id", None) or getattr(payload, "agent", None)
         if agent:
-            self.heard[agent] = now
+            self._note_heard(agent, now)
         if kind != KIND_RESULT:
             waiter.heard_at = now
         elif handed_back(message.properties):
             kind = HANDED_BACK  # marked on the envelope by the host, never by an action
         waiter.push((kind, payload))
 
+    def _note_heard(self, agent: str, now: float) -> None:
+        """``heard[agent] = now``, forgetting agents long silent when a new one appears.
+
+        Agent ids are new with each process (``weft agent serve`` without
+        ``--agent-id``), so a caller that lives through many restarts and
+        scale-ups would keep one entry per process it ever heard. A silent
+        holder is judged gone within seconds, so an hour-old entry decides
+        nothing. The sweep runs when the table has doubled since the last one.
+        """
+        heard = self.heard
+        if agent not in heard and len(heard) >= self._heard_sweep_at:
+            cutoff = now - HEARD_KEPT_S
+            for old in [name for name, at in heard.items() if at < cutoff]:
+                del heard[old]
+            self._heard_sweep_at = max(_HEARD_SWEEP_MIN, 2 * len(heard))
+        heard[agent] = now
+
     def _held(self, report: CallsHeld, now: float) -> None:
         """Note a ``CallsHeld``: its agent is alive, and so is each listed call there."""
         agent = report.agent_id
-        self.heard[agent] = now
+        self._note_heard(agent, now)
         for held in report.calls:
             try:
                 key = bytes.fromhex(held.correlation)

@@ -70,6 +70,8 @@ __all__ = ["BrokerAddress", "MqttBus", "parse_broker_url"]
 log = logging.getLogger(__name__)
 
 _MAX_SUBSCRIPTION_ID = 268_435_455  # MQTT 5 §3.8.2.1.2
+#: Subscription identifiers remembered after ``MqttBus._prune_ids`` forgot them.
+_RETIRED_IDS_KEPT = 64
 
 
 class _MqttSubscription(Subscription):
@@ -162,6 +164,8 @@ class MqttBus(Bus):
         """Incoming messages that could not be converted and were dropped (logged)."""
         self._filters: dict[str, _Filter] = {}
         self._by_id: dict[int, _Filter] = {}
+        #: Identifiers ``_prune_ids`` forgot, oldest first, for messages already on the way.
+        self._retired_ids: dict[int, _Filter] = {}
         self._next_id = itertools.count(1)
         self._conn: Connection | None = None
         self._generation = itertools.count()
@@ -196,6 +200,7 @@ class MqttBus(Bus):
                 await sub.close()
         self._filters.clear()
         self._by_id.clear()
+        self._retired_ids.clear()
         if self._supervisor is not None:
             self._supervisor.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -262,6 +267,7 @@ class MqttBus(Bus):
         except BaseException:  # refused, timed out, or cancelled while waiting: no member
             await self._forget(sub)
             raise
+        self._prune_ids(entry)
         return sub
 
     # -- subscriptions ----------------------------------------------------------
@@ -300,7 +306,31 @@ class MqttBus(Bus):
             entry.members.remove(sub)
             if not entry.members:
                 self._drop_filter(entry)
+            else:
+                self._prune_ids(entry)
         sub.closed = True
+
+    def _prune_ids(self, entry: _Filter) -> None:
+        """Forget the identifiers of ``entry`` that no member holds, all but the newest.
+
+        Each SUBSCRIBE of a live filter gets a new identifier, so that its
+        retained messages go to the member that asked; the broker tags later
+        messages with the newest one. An older identifier is needed only for
+        its member's retained messages, so it goes with that member. The last
+        ``_RETIRED_IDS_KEPT`` forgotten ones still route a late live message
+        to the filter (``_route``); a retained one has no target left. Without
+        this, a process that keeps a subscription to a filter and subscribes
+        to it again and again kept one identifier per subscribe.
+        """
+        newest = max(entry.ids, default=0)
+        held = {member.retained_id for member in entry.members}
+        for sub_id in [i for i in entry.ids if i != newest and i not in held]:
+            entry.ids.discard(sub_id)
+            if self._by_id.get(sub_id) is entry:
+                del self._by_id[sub_id]
+                self._retired_ids[sub_id] = entry
+        while len(self._retired_ids) > _RETIRED_IDS_KEPT:
+            del self._retired_ids[next(iter(self._retired_ids))]
 
     def _drop_filter(self, entry: _Filter) -> None:
         if self._filters.get(entry.pattern) is entry:
@@ -315,6 +345,7 @@ class MqttBus(Bus):
             return
         entry.members.remove(sub)
         if entry.members:
+            self._prune_ids(entry)
             return
         self._drop_filter(entry)
         conn = self._conn
@@ -402,6 +433,11 @@ class MqttBus(Bus):
             if not pending:
                 return
             for entry in pending:
+                # A fresh connection starts clean: the old identifiers tag nothing more.
+                for old_id in entry.ids:
+                    if self._by_id.get(old_id) is entry:
+                        del self._by_id[old_id]
+                entry.ids.clear()
                 sub_id = self._register_id(entry)
                 for sub in entry.members:
                     sub.retained_id = sub_id
@@ -451,7 +487,7 @@ class MqttBus(Bus):
         if ids:
             entries: list[_Filter] = []
             for sub_id in ids:
-                entry = self._by_id.get(sub_id)
+                entry = self._by_id.get(sub_id) or self._retired_ids.get(sub_id)
                 if entry is not None and entry not in entries:
                     entries.append(entry)
         else:
