@@ -66,17 +66,17 @@ def docs_gate_example() -> str:
 
 
 def gate_workflow(tmp_path: Path) -> Path:
-    """The docs' example completed with the draft node and the tools it names."""
+    """The docs' example completed with the tools it names (the writer drafts on rivers)."""
     (tmp_path / "gate_post.py").write_text(TOOLS)
     example = docs_gate_example()
     example = example.replace(
         'ask: {python: "weft.agents.human:ask"}',
         'ask: {python: "weft.agents.human:ask"}\n'
-        '  draft: {python: "gate_post:draft"}\n'
+        '  writer: {python: "gate_post:draft"}\n'
         '  publish: {python: "gate_post:publish"}',
-    ).replace("nodes:\n", "nodes:\n  draft: {action: draft, with: {topic: rivers}}\n")
+    ).replace("    action: writer\n", "    action: writer\n    with: {topic: rivers}\n")
     path = tmp_path / "gate.yaml"
-    path.write_text("name: gate\n" + example)
+    path.write_text(example)
     return path
 
 

@@ -94,7 +94,9 @@ def _route(span: Any) -> list[Text]:
             line.append(f"  score {mine['score']:.2f}")
     else:
         line.append("no agent fits", style="red")
-    others = [c for c in candidates if c.get("agent_id") != chosen][:RUNNERS_UP]
+    raw_skipped = attributes.get("weft.skipped")
+    skipped: dict[str, Any] = raw_skipped if isinstance(raw_skipped, dict) else {}
+    others = [c for c in candidates if c.get("agent_id") not in (chosen, *skipped)][:RUNNERS_UP]
     if others:
         line.append(
             " · next "
@@ -109,7 +111,9 @@ def _route(span: Any) -> list[Text]:
     capability = attributes.get("weft.capability")
     if capability:
         line.append(f"  (for {capability!r})", style="dim")
-    return [line]
+    # the router's favourite passed over when chosen: an agent this caller does not trust
+    passed = [Text(f"  skipped {agent}: {why}", style="yellow") for agent, why in skipped.items()]
+    return [line, *passed]
 
 
 def _memory(span: Any) -> list[Text]:

@@ -4,9 +4,10 @@ What each line says beyond name, kind, time and state answers the questions
 a trace is opened for: which foreach item a call was (``square [16]``),
 which attempt of a retried call it was and how long the retry waited
 (``attempt 1 · retry in 36.4 ms``), which process served a remote call
-(``@agent``) and, of the time the caller spent on it, how much the agent
-spent running it (``waited`` is the rest: the broker both ways and the
-agent's queue). A foreach with more items than ``--items`` lists the ones
+(``@agent``; an LLM agent of the run's own process is a ``local agent``)
+and, of the time the caller spent on it, how much the agent spent running
+it (``waited`` is the rest: the broker both ways and the agent's queue).
+A foreach with more items than ``--items`` lists the ones
 worth reading (on the critical path, failed, slowest) and sums up the rest
 in one line; nodes of the workflow that never ran are listed too, so a
 skipped branch is not mistaken for a missing one.
@@ -82,6 +83,35 @@ def _is_attempt(span: Any, parent: Any | None) -> bool:
     if _is_item(span, parent):
         return "weft.retry_delay" in span.attributes
     return is_attempt(span, parent)
+
+
+#: How an action that calls out names where its calls ran (``_placement.ELSEWHERE``).
+_ELSEWHERE = ("a2a ", "mcp ")
+
+
+def served_remotely(tree: SpanTree, span: Any) -> bool:
+    """Whether the agent that answered ``span``'s call (``span.agent``) is another process
+    (``@agent``), not an LLM agent of the run's own process, which names itself too.
+
+    Another process: an A2A agent or MCP server (``a2a URL``, ``mcp SERVER``), or a
+    span served on a weft agent (the agent's own spans joined under it carry
+    ``weft.side``). An LLM agent here records its model requests (``llm``) and
+    handoffs under the call itself; one that made none (its input refused) names
+    the action it is. A node is served where its calls were.
+    """
+    agent = str(span.agent)
+    if agent.startswith(_ELSEWHERE) or span.attributes.get("weft.side"):
+        return True
+    kids = tree.kids(span)
+    if any(k.attributes.get("weft.side") for k in kids):
+        return True
+    calls = [k for k in kids if k.kind in ("call", "critic") and k.agent]
+    if span.kind == "node" and calls:
+        return any(served_remotely(tree, k) for k in calls)
+    if any(k.kind in ("llm", "handoff") for k in kids):
+        return False
+    own = span.attributes.get("weft.action") if span.kind == "node" else span.name
+    return bool(agent != own)
 
 
 def _served_time(tree: SpanTree, span: Any) -> float | None:
@@ -168,8 +198,11 @@ class ShowTree:
         cost = float(usage_of(span).get("cost") or 0.0)
         if cost:
             text.append(f"  ${cost:.4f}", style="cyan")
-        if span.agent:
+        if span.agent and served_remotely(self.tree, span):
             text.append(f"  @{span.agent}", style="magenta")
+        elif span.agent:  # an LLM agent of the run's own process; its name unless the span's
+            named = "" if span.agent == span.name else f" {span.agent}"
+            text.append(f"  local agent{named}", style="dim")
         side = span.attributes.get("weft.side")
         if side == "agent":
             text.append("  agent side", style="dim")

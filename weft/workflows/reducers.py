@@ -140,8 +140,14 @@ def unknown_reducer_message(name: str) -> str:
     return f"unknown reducer '{name}'{hint}; use one of {known}, or 'module:function'"
 
 
-def resolve_reducer(name: str) -> Reducer:
+def resolve_reducer(
+    name: str, import_module: Callable[[str], Any] = importlib.import_module
+) -> Reducer:
     """The reducer called ``name``: a builtin, or a function imported from ``'module:function'``.
+
+    ``import_module`` imports the module: the runtime passes one that looks
+    in the workflow file's folder first (a ``tools.py`` beside it is that
+    file's, whatever another workflow in the process has imported).
 
     Raises ``DefinitionError`` when the name is unknown, the module cannot be
     imported, or the attribute is missing, not callable, or cannot take
@@ -154,7 +160,7 @@ def resolve_reducer(name: str) -> Reducer:
         raise DefinitionError.single(unknown_reducer_message(name))
     module_name, _, attr = name.partition(":")
     try:
-        obj: Any = importlib.import_module(module_name)
+        obj: Any = import_module(module_name)
     except ImportError as exc:
         raise DefinitionError.single(
             f"reducer '{name}': cannot import module '{module_name}': {exc}"

@@ -19,7 +19,7 @@ fits") fails the node with the best candidates in the message.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol, runtime_checkable
 
 from weft.protocols import (
@@ -58,6 +58,20 @@ class Resolution:
     decision: RoutingDecision | None = None
     #: Why there is no action, when there is none.
     reason: str = ""
+    #: Candidates passed over when chosen, by agent id: why each cannot be called
+    #: (no trusted agent serves it: ``refusal_of``).
+    skipped: dict[str, str] = field(default_factory=dict)
+
+
+def refusal_of(action: Action) -> str | None:
+    """Why ``action`` cannot be called now, when it says (``refusal()``), else None.
+
+    A remote candidate of a capability node (``remote.candidates``) judges
+    its agents' trust here, once the router has chosen it; other actions
+    have no such method and are always callable.
+    """
+    refusal = getattr(action, "refusal", None)
+    return refusal() if callable(refusal) else None
 
 
 @runtime_checkable
@@ -90,7 +104,10 @@ class RouterResolver:
     once per table (a router that already knows them, such as one fed by the
     live registry, keeps its versions); the chosen card's ``agent_id`` leads
     back to the action of that name, or whose card has that id. A router
-    favourite the run cannot call gives way to the best candidate it can.
+    favourite the run cannot call gives way to the best candidate it can, and
+    so does one that refuses when chosen (``refusal_of``: an agent on the
+    broker that is not trusted); the skipped candidates are marked
+    ``excluded`` in the decision and listed in ``Resolution.skipped``.
     ``exclude`` keeps actions out of the choice (the workflow's critics, say).
     """
 
@@ -112,18 +129,21 @@ class RouterResolver:
         decision = await self.router.route(request)
         if decision.chosen is None:
             return Resolution(None, decision, _no_fit(decision, self.router))
-        chosen = by_agent.get(decision.chosen.agent_id)
-        if chosen is None:
-            usable = (c for c in decision.candidates if c.excluded is None)
-            chosen = next((by_agent[c.agent_id] for c in usable if c.agent_id in by_agent), None)
-        if chosen is None:
-            return Resolution(
-                None,
-                decision,
-                f"the router chose '{decision.chosen.agent_id}', which this run "
-                "cannot call, and no other candidate it can",
+        favourite = decision.chosen.agent_id
+        chosen, skipped = _first_callable(decision, by_agent, actions, self.router)
+        if skipped:
+            decision = _marked(decision, skipped, chosen, actions)
+        if chosen is not None:
+            return Resolution(chosen, decision, skipped=skipped)
+        if skipped:
+            refused = "; ".join(f"'{agent}' is {why}" for agent, why in skipped.items())
+            reason = f"no agent fits that this run may call ({refused})"
+        else:
+            reason = (
+                f"the router chose '{favourite}', which this run cannot call, "
+                "and no other candidate it can"
             )
-        return Resolution(chosen, decision)
+        return Resolution(None, decision, reason, skipped)
 
     async def _candidates(self, actions: ActionTable) -> dict[str, str]:
         """Agent id to action name, for every action that may be chosen."""
@@ -139,6 +159,46 @@ class RouterResolver:
                 await self.router.upsert(card)
         self._synced = actions
         return by_agent
+
+
+def _first_callable(
+    decision: RoutingDecision, by_agent: dict[str, str], actions: ActionTable, router: Router
+) -> tuple[str | None, dict[str, str]]:
+    """The action of the router's choice, else of its best candidate the run can call
+    that does not refuse (and scores the router's minimum, if it has one); and the
+    candidates that refused, by agent id, with why."""
+    assert decision.chosen is not None
+    floor = getattr(router, "min_score", None)
+    usable = [
+        c.agent_id
+        for c in decision.candidates
+        if c.excluded is None and (not isinstance(floor, float) or c.score >= floor)
+    ]
+    skipped: dict[str, str] = {}
+    for agent_id in dict.fromkeys([decision.chosen.agent_id, *usable]):
+        name = by_agent.get(agent_id)
+        if name is None:
+            continue
+        why = refusal_of(actions.get(name))
+        if why is None:
+            return name, skipped
+        skipped[agent_id] = why
+    return None, skipped
+
+
+def _marked(
+    decision: RoutingDecision, skipped: dict[str, str], chosen: str | None, actions: ActionTable
+) -> RoutingDecision:
+    """``decision`` as it went: the refusing candidates ``excluded`` with why, and the
+    action chosen instead (or none) as ``chosen``."""
+    candidates = [
+        c.model_copy(update={"excluded": f"refused when chosen: {skipped[c.agent_id]}"})
+        if c.agent_id in skipped
+        else c
+        for c in decision.candidates
+    ]
+    card = card_of(chosen, actions.get(chosen).spec) if chosen is not None else None
+    return decision.model_copy(update={"candidates": candidates, "chosen": card})
 
 
 def _no_fit(decision: RoutingDecision, router: Router) -> str:
@@ -237,12 +297,15 @@ def _trace(
                     "weft.capability": action.capability,
                     "weft.action": resolution.action,
                     "weft.reason": resolution.reason or None,
+                    "weft.skipped": dict(resolution.skipped) or None,
                     "candidates": candidates,
                 },
             }
         )
+    passed = "; ".join(f"skipped '{a}': {why}" for a, why in resolution.skipped.items())
+    routed = f"routed to {resolution.action}" + (f" ({passed})" if passed else "")
     ctx.progress(
-        f"routed to {resolution.action}" if resolution.action else resolution.reason,
+        routed if resolution.action else resolution.reason,
         capability=action.capability,
         chosen=resolution.action,
         candidates=[{"agent_id": c["agent_id"], "score": c["score"]} for c in candidates[:5]],

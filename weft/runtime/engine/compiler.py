@@ -21,9 +21,8 @@ import difflib
 import hashlib
 import importlib.util
 import json
-import sys
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -57,8 +56,13 @@ from weft.runtime.engine.compiled import (
     single_parameter,
 )
 from weft.runtime.engine.discovery import Discoveries, is_mqtt_url
-from weft.runtime.engine.importing import import_object
-from weft.runtime.engine.llm_actions import check_llm_tools, llm_action
+from weft.runtime.engine.importing import (
+    import_module,
+    import_object,
+    import_paths,
+    workflow_folders,
+)
+from weft.runtime.engine.llm_actions import check_llm_handoffs, check_llm_tools, llm_action
 from weft.runtime.engine.node_argument_checks import check_node_arguments
 from weft.runtime.engine.secret_flow import analyse
 from weft.runtime.engine.source_tokens import token_of
@@ -121,19 +125,6 @@ def _table(actions: Actions) -> ActionTable:
         else:
             table.register(as_action(obj, name=name), name=name)
     return table
-
-
-@contextmanager
-def import_paths(paths: list[Path]) -> Iterator[None]:
-    """``paths`` first on ``sys.path`` for the block: a workflow's modules sit beside it."""
-    added = [str(p) for p in paths if str(p) not in sys.path]
-    sys.path[:0] = added
-    try:
-        yield
-    finally:
-        for p in added:
-            if p in sys.path:
-                sys.path.remove(p)
 
 
 def graph_hash(spec: WorkflowSpec, sub_hashes: dict[str, str] | None = None) -> str:
@@ -242,6 +233,7 @@ def _finish(
     spec, built_plan, source_file = loaded.spec, loaded.built_plan, loaded.source_file
     _resolve_action_refs(spec, registry, loaded.base, _stack, found)
     check_llm_tools(spec, registry)
+    check_llm_handoffs(spec, registry)
     if built_plan is None:
         plan = validate(spec, registry.specs())
     else:  # the builder validated the graph: only what depends on the resolved actions is left
@@ -323,6 +315,7 @@ def _resolve_action_refs(
     found: Discoveries | None,
 ) -> None:
     paths = [base, *[(base / p).resolve() for p in spec.python_path]]
+    folders = workflow_folders(spec)  # a file's own modules are loaded by path (``beside``)
     with import_paths(paths):
         for name, ref in spec.actions.items():
             where = locate(spec.source, ("actions", name))
@@ -335,7 +328,7 @@ def _resolve_action_refs(
             elif ref.llm is not None:
                 action = llm_action(name, ref, spec)  # its description is its own
             elif ref.python is not None:
-                obj = import_object(ref.python, where=where)
+                obj = import_object(ref.python, where=where, folders=folders)
                 try:
                     action = as_action(obj, name=name)
                 except DefinitionError as exc:
@@ -572,7 +565,7 @@ def _compile_nodes(
 def _node_reducer(spec: WorkflowSpec, name: str, reducer: str) -> Reducer:
     """The join's reducer, imported now; a failure names the file, line and node."""
     try:
-        return resolve_reducer(reducer)
+        return resolve_reducer(reducer, partial(import_module, folders=workflow_folders(spec)))
     except DefinitionError as exc:
         where = locate(
             spec.source, ("nodes", name, "join", "reducer"), node=name, field_name="join.reducer"

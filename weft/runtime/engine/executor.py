@@ -259,6 +259,9 @@ class Executor:
         )
         if resumed and self.journal is not None:
             self.journal.set_run_state(run_id, RunState.RUNNING)
+        begin = getattr(self.tracer, "begin_run", None)  # a tracer of the user's may lack it
+        if begin is not None:  # named in trace listings while it runs
+            begin(run_id, workflow.name)
         return lease
 
     def _close(

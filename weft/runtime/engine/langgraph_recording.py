@@ -74,6 +74,9 @@ class RunRecording:
                 },
             )
         )
+        begin = getattr(executor.tracer, "begin_run", None)  # a tracer of the user's may lack it
+        if begin is not None:  # named in trace listings while it runs
+            begin(self.run_id, prepared.name)
         if journal is not None:
             if self.resumed:
                 journal.set_run_state(self.run_id, RunState.RUNNING)

@@ -7,11 +7,14 @@ ask`` on the same folder failed at random, with a bare
 locked``, and lost its answer. A ``chroma run`` server is the way to share a
 memory between processes (``$WEFT_CHROMA_URL``).
 
-``claim(folder)`` takes an exclusive ``flock`` on ``FOLDER/weft.lock`` for the
-rest of the process (the lock goes when the process ends, however it ends),
-and writes the holder's pid in the file for the error message. It is
-re-entrant within a process: the experience memory and the router's outcome
-memory open the same folder in one ``weft ask``.
+``claim(folder)`` takes an exclusive ``flock`` on ``FOLDER/weft.lock`` and
+writes the holder's pid in the file for the error message. The lock goes when
+the process ends, however it ends, or when every claim of the process was
+given back with ``release(folder)`` (``ExperienceMemory.close()`` does): claims
+are counted within a process, because several parts of it may hold the same
+folder (``weft ask`` holds it for the whole ask, the experience memory it
+opens holds it again), and the first to let go must not free it under the
+others.
 """
 
 from __future__ import annotations
@@ -26,8 +29,8 @@ from weft.protocols import WeftError
 
 LOCK_NAME = "weft.lock"
 
-#: folder (resolved) -> the open lock file's descriptor, held until the process ends
-_held: dict[str, int] = {}
+#: folder (resolved) -> [the open lock file's descriptor, how many claims hold it]
+_held: dict[str, list[int]] = {}
 
 
 class MemoryInUseError(WeftError):
@@ -40,6 +43,8 @@ def claim(
     """Hold ``folder`` for this process, waiting up to ``wait`` seconds for another holder.
 
     ``on_wait`` is told once, when the wait starts (a command should not hang silently).
+    A folder this process holds already is claimed once more at once: give each
+    claim back with ``release``.
 
     Raises ``MemoryInUseError`` naming the folder, the holder's pid and what to
     do. A no-op where ``fcntl`` is missing (Windows): nothing is checked there.
@@ -47,6 +52,7 @@ def claim(
     path = Path(folder).resolve()
     key = str(path)
     if key in _held:
+        _held[key][1] += 1
         return
     try:
         import fcntl
@@ -77,15 +83,29 @@ def claim(
             time.sleep(0.1)
     os.ftruncate(fd, 0)
     os.write(fd, f"{os.getpid()}\n".encode())
-    _held[key] = fd
+    _held[key] = [fd, 1]
 
 
 def release(folder: str | Path) -> None:
-    """Give ``folder`` back before the process ends (tests, long-lived processes)."""
-    fd = _held.pop(str(Path(folder).resolve()), None)
-    if fd is not None:
-        with contextlib.suppress(OSError):
-            os.close(fd)  # closing the descriptor drops the flock
+    """Give back one claim of ``folder``; the last one frees it for other processes.
+
+    A folder this process does not hold is ignored (a second ``close()``).
+    """
+    key = str(Path(folder).resolve())
+    hold = _held.get(key)
+    if hold is None:
+        return
+    hold[1] -= 1
+    if hold[1] > 0:
+        return
+    del _held[key]
+    with contextlib.suppress(OSError):
+        os.close(hold[0])  # closing the descriptor drops the flock
+
+
+def holds(folder: str | Path) -> bool:
+    """Whether this process holds ``folder`` now (any number of claims)."""
+    return str(Path(folder).resolve()) in _held
 
 
 def _holder(fd: int) -> str:

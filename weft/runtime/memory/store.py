@@ -10,7 +10,11 @@ model and dimension, and opening it with another embedder raises
 ``EmbeddingMismatchError`` (``routing.chroma_store``).
 
 The methods are synchronous (Chroma's client is); async callers run them in
-a worker thread (``orchestrator.experience.MemoryExperience`` does). Records
+a worker thread (``orchestrator.experience.MemoryExperience`` does). A memory
+that ``open`` made holds its embedded folder (``folder_lock``) until
+``close()`` (or the end of a ``with`` block, or of the process): a
+long-lived process closes it so that other processes' ``weft ask`` can use
+the folder meanwhile. Records
 are whole JSON documents in Chroma, so one store is the whole truth: two
 processes on one server see each other's records, and export/import is a
 copy of the documents. Concurrent writers may lose a use count (``uses`` is
@@ -30,7 +34,7 @@ from pydantic import ValidationError
 
 from weft.protocols import WeftError
 from weft.runtime.memory.decision import Candidate, ReuseDecision, ReusePolicy, decide
-from weft.runtime.memory.folder_lock import claim
+from weft.runtime.memory.folder_lock import claim, release
 from weft.runtime.memory.prune import absorb, prune_order
 from weft.runtime.memory.records import MemoryRecord, Outcome, StepRecord
 from weft.runtime.memory.signature import Signature, signature
@@ -53,13 +57,42 @@ def default_memory_path() -> Path:
     return weft_home() / "memory"
 
 
+def _client(where: Path | None, url: str | None) -> Any:
+    """``open``'s Chroma client, its error naming the folder and what to do."""
+    try:
+        return chroma_client(path=where, url=url)
+    except WeftError as exc:
+        if where is None:
+            raise
+        raise WeftError(
+            f"{exc}. Is {where} a weft memory folder? Move it aside or pass another "
+            "--memory (weft ask: or --no-memory)"
+        ) from None
+
+
+def _close_client(client: Any) -> None:
+    """Close a Chroma client (the embedded one's files and threads are let go when its
+    last client in the process closes); a client without ``close`` is left as is."""
+    close = getattr(client, "close", None)
+    if callable(close):
+        close()
+
+
 class ExperienceMemory:
-    """Task records and step examples in two Chroma collections; see the module docstring."""
+    """Task records and step examples in two Chroma collections; see the module docstring.
+
+    Built on a ``client`` of the caller's, it leaves that client to them;
+    ``open`` makes one of its own, which ``close()`` closes.
+    """
 
     def __init__(self, client: Any, embedder: Embedder, policy: ReusePolicy | None = None) -> None:
         self.client = client
         self.embedder = embedder
         self.policy = policy or ReusePolicy()
+        #: The embedded folder ``open`` claimed (``close`` gives it back), and whether
+        #: the client is this memory's own to close.
+        self._folder: Path | None = None
+        self._owns_client = False
         model, dim = embedder.model_id, embedder.dimension
         self.tasks = embedding_collection(
             client, TASKS_COLLECTION, model_id=model, dimension=dim, kind="experience"
@@ -86,9 +119,10 @@ class ExperienceMemory:
     ) -> ExperienceMemory:
         """The store at ``url`` (or ``$WEFT_CHROMA_URL``) if set, else embedded at ``path``.
 
-        An embedded folder is held by this process until it ends (``folder_lock``:
-        Chroma's embedded store is not safe for two processes), waiting up to
-        ``wait`` seconds for another holder. ``create=False`` (the commands that
+        An embedded folder is held by this process until ``close()`` (or the
+        end of a ``with`` block, or of the process: ``folder_lock``; Chroma's
+        embedded store is not safe for two processes), waiting up to ``wait``
+        seconds for another holder. ``create=False`` (the commands that
         only read) refuses a folder with no store instead of making an empty one,
         so a mistyped ``--memory`` is an error, not "0 records". Errors name the
         folder or URL and what to do.
@@ -106,25 +140,44 @@ class ExperienceMemory:
                     f"(weft ask records into --memory DIR, default {default_memory_path()})"
                 )
             claim(where, wait=wait, on_wait=on_wait)
-        model = make_embedder(embedder) if isinstance(embedder, str) else embedder
+        client = None
         try:
-            client = chroma_client(path=where, url=url)
-        except WeftError as exc:
-            if where is None:
-                raise
-            raise WeftError(
-                f"{exc}. Is {where} a weft memory folder? Move it aside or pass another "
-                "--memory (weft ask: or --no-memory)"
-            ) from None
-        try:
-            return cls(client, model, policy)
-        except EmbeddingMismatchError as exc:
-            said = str(exc).split(";")[0]
-            raise EmbeddingMismatchError(
-                f"experience memory {where or url}: {said}; its records cannot be matched. "
-                "Move the folder aside or pass another --memory (weft ask: or --no-memory) "
-                "to start a new memory"
-            ) from None
+            model = make_embedder(embedder) if isinstance(embedder, str) else embedder
+            client = _client(where, url)
+            try:
+                memory = cls(client, model, policy)
+            except EmbeddingMismatchError as exc:
+                said = str(exc).split(";")[0]
+                raise EmbeddingMismatchError(
+                    f"experience memory {where or url}: {said}; its records cannot be matched. "
+                    "Move the folder aside or pass another --memory (weft ask: or --no-memory) "
+                    "to start a new memory"
+                ) from None
+        except BaseException:  # nothing holds the folder or the client now
+            _close_client(client)
+            if where is not None:
+                release(where)
+            raise
+        memory._folder, memory._owns_client = where, True
+        return memory
+
+    def close(self) -> None:
+        """Close the client ``open`` made and give its embedded folder back, so that
+        another process (a ``weft ask``) can use it. Idempotent; the memory is not
+        used afterwards (open it again to). A client passed to the constructor is
+        left open: it is the caller's."""
+        if self._owns_client:
+            self._owns_client = False
+            _close_client(self.client)
+        folder, self._folder = self._folder, None
+        if folder is not None:
+            release(folder)
+
+    def __enter__(self) -> ExperienceMemory:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
     # -- records ---------------------------------------------------------------
 

@@ -19,6 +19,8 @@ to the shared step pool, as few-shot examples for agents
 (``weft.agents`` ``LLMAgent(examples=...)``).
 
 Chroma and the embedder are synchronous: every call runs in a worker thread.
+``aclose()`` (or the end of ``async with MemoryExperience(...)``) closes the
+memory, giving its embedded folder back to other processes.
 """
 
 from __future__ import annotations
@@ -86,6 +88,17 @@ class MemoryExperience:
         self.keep_records = record
         self.reuse = reuse
         self.steps = steps
+
+    async def aclose(self) -> None:
+        """Close the memory (``ExperienceMemory.close``): its embedded folder is free
+        for other processes' ``weft ask`` again. Idempotent."""
+        await asyncio.to_thread(self.memory.close)
+
+    async def __aenter__(self) -> MemoryExperience:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
 
     async def lookup(self, task: str) -> Recall | Plan | None:
         if not self.reuse:

@@ -44,7 +44,6 @@ from weft.protocols import (
 from weft.runtime.engine.capability import bind_resolver
 from weft.runtime.engine.compiler import PreparedWorkflow, compile_workflow
 from weft.runtime.engine.executor import Listener
-from weft.runtime.engine.inputs import resolve_inputs
 from weft.runtime.engine.journal import Journal
 from weft.runtime.engine.lease import Lease
 from weft.runtime.engine.outcomes import RunResult
@@ -67,6 +66,7 @@ from weft.runtime.orchestrator.compile import (
     plan_to_workflow,
 )
 from weft.runtime.orchestrator.experience import ExperienceStore, NoExperience, Recall
+from weft.runtime.orchestrator.fixed_ask import fixed_answer, task_inputs
 from weft.runtime.orchestrator.plan import OrchestratorBudget, Plan, PlanFailure
 from weft.runtime.orchestrator.plan_check import RejectedPlans, check_plan
 from weft.runtime.orchestrator.plan_hook import PlanHook, notify_plan
@@ -530,51 +530,18 @@ class Orchestrator:
         started: float,
         unstarted: UnstartedRun,
     ) -> Answer:
-        """Run a given workflow on the task: its ``task`` input (or its only input) gets it."""
+        """Run a given workflow on the task (``fixed_ask``)."""
         unstarted.stage = "compile"
         # a copy: preparing a builder registers its own actions, which must not
         # leak into the orchestrator's registry for later asks
         prepared = compile_workflow(workflow, self.registry.merged(ActionRegistry()))
         # capability nodes are resolved by this orchestrator's router, among its agents
         prepared = bind_resolver(prepared, router=self.router)
-        declared = list(prepared.spec.inputs)
-        if "task" in declared:
-            given = {"task": task}
-        elif len(declared) == 1:
-            given = {declared[0]: task}
-        elif not declared:
-            given = {}
-        else:
-            raise WeftError(
-                f"workflow '{prepared.name}' has inputs {', '.join(declared)}; weft ask passes "
-                "the task as input 'task' (declare it)"
-            )
-        inputs = resolve_inputs(prepared.spec, given)
+        inputs = task_inputs(prepared, task)
         unstarted.executing = True
         # its budget, journaled, holds across a resume of the run too (``workflow_ask``)
         keep = (
             [workflow_ask.saving(self.journal, run_id, task, self.budget)] if self.journal else []
         )
-        result, stopped, usage, _ = await self._execute(prepared, inputs, run_id, Usage(), keep)
-        answer: Any = None
-        if result is not None and result.ok:
-            outputs = result.outputs
-            answer = next(iter(outputs.values())) if len(outputs) == 1 else outputs
-        return Answer(
-            answer=answer,
-            run_id=run_id,
-            state=result.state if result is not None else RunState.CANCELLED,
-            error=stopped
-            if result is None
-            else waiting_for_answers(result)
-            if result.state is RunState.NEEDS_INPUT
-            else result.error,
-            questions=questions_of(result),
-            results={
-                n: o.output
-                for n, o in (result.nodes.items() if result else [])
-                if o.output is not None
-            },
-            usage=usage,
-            duration_s=time.time() - started,
-        )
+        result, stopped, usage, watch = await self._execute(prepared, inputs, run_id, Usage(), keep)
+        return fixed_answer(prepared, run_id, started, result, stopped, usage, watch)

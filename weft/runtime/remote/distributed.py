@@ -33,8 +33,10 @@ from typing import Any
 from weft.protocols import Location, WeftError, WorkflowSpec
 from weft.protocols.references import referenced_actions_of
 from weft.protocols.source import locate
-from weft.runtime.engine.compiler import import_object, import_paths, load_definition
+from weft.runtime.engine.compiler import load_definition
+from weft.runtime.engine.importing import import_object, import_paths, workflow_folders
 from weft.runtime.engine.registry import ActionRegistry
+from weft.runtime.remote.candidates import candidate_actions
 from weft.runtime.remote.live_registry import LiveRegistry
 from weft.runtime.remote.trust import TrustPolicy
 from weft.workflows import Workflow
@@ -102,14 +104,15 @@ def _llm_tools(spec: WorkflowSpec, referenced: dict[str, list[Location]]) -> Non
     are the file's own, though only the server knows their names."""
     servers = {name for name, ref in spec.actions.items() if ref.mcp is not None}
     for name, ref in spec.actions.items():
-        for index, tool in enumerate(ref.llm.tools if ref.llm is not None else ()):
-            if tool.split(".", 1)[0] in servers and "." in tool:
-                continue
-            field_name = f"actions.{name}.llm.tools[{index}]"
-            where = locate(
-                spec.source, ("actions", name, "llm", "tools", index), field_name=field_name
-            )
-            referenced.setdefault(tool, []).append(where)
+        for option in ("tools", "handoffs"):
+            for index, tool in enumerate(getattr(ref.llm, option) if ref.llm is not None else ()):
+                if tool.split(".", 1)[0] in servers and "." in tool:
+                    continue
+                field_name = f"actions.{name}.llm.{option}[{index}]"
+                where = locate(
+                    spec.source, ("actions", name, "llm", option, index), field_name=field_name
+                )
+                referenced.setdefault(tool, []).append(where)
 
 
 def _imported(spec: WorkflowSpec, names: set[str]) -> dict[str, Any]:
@@ -120,9 +123,12 @@ def _imported(spec: WorkflowSpec, names: set[str]) -> dict[str, Any]:
         return {}
     source_file = spec.source.file if spec.source is not None else None
     base = Path(source_file).parent if source_file else Path.cwd()
+    folders = workflow_folders(spec)
     with import_paths([base, *[(base / p).resolve() for p in spec.python_path]]):
         return {
-            name: import_object(str(ref.python), where=locate(spec.source, ("actions", name)))
+            name: import_object(
+                str(ref.python), where=locate(spec.source, ("actions", name)), folders=folders
+            )
             for name, ref in refs.items()
         }
 
@@ -153,10 +159,9 @@ async def actions_for(
     a bad file.
     """
     found = survey(definition)
-    if found.capability_nodes:  # a router may choose any served action: all are needed
-        served = set(registry.action_names())
-    else:  # only the agents claiming a needed action are judged, and warned about
-        served = {name for name in found.needed if registry.serving(name)}
+    # only the agents claiming a needed action are judged now, and warned about
+    served = {name for name in found.needed if registry.serving(name)}
+    if not found.capability_nodes:
         _note_ignored(registry, found.needed)
     missing = found.needed - found.local - served
     if missing:
@@ -165,9 +170,17 @@ async def actions_for(
         except WeftError as exc:
             gone = sorted(n for n in missing if not registry.serving(n))
             raise WeftError(str(exc) + _named_where(gone, found.referenced)) from None
-    if found.capability_nodes:  # a router chooses among every agent served
-        return registry.actions(sorted(served | missing))
-    return registry.actions(sorted((found.needed & served) | missing))
+    if not found.capability_nodes:
+        return registry.actions(sorted((found.needed & served) | missing))
+    # A router may choose any served action. The workflow's own actions are judged now
+    # (a trusted agent's wins over the file's, an untrusted one leaves the file's); every
+    # other one's agents when the router chooses it (``candidates``), not each agent now.
+    own = {name for name in found.local if registry.serving(name)}
+    actions = registry.actions(sorted(served | missing | own))
+    candidates = candidate_actions(registry, exclude={*found.local, *actions.names()})
+    for name, action in candidates.items():
+        actions.register(action, name=name)
+    return actions
 
 
 def _note_ignored(registry: LiveRegistry, needed: set[str]) -> None:

@@ -155,6 +155,11 @@ class Tracer:
         """
         self.record(span_from_node_row(group, row))
 
+    def begin_run(self, run_id: str, workflow: str) -> None:
+        """A run started: the name of its workflow, known before its run span (which is
+        recorded when it ends), so that a store can list a running run by name."""
+        return None
+
     def flush(self) -> None:
         return None
 
@@ -188,6 +193,10 @@ class FanOutTracer(Tracer):
     def record_node(self, group: NodeGroup, row: NodeRow) -> None:
         for tracer in self.tracers:
             tracer.record_node(group, row)
+
+    def begin_run(self, run_id: str, workflow: str) -> None:
+        for tracer in self.tracers:
+            tracer.begin_run(run_id, workflow)
 
     def flush(self) -> None:
         for tracer in self.tracers:

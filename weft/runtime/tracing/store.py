@@ -140,6 +140,8 @@ class TraceStore(Tracer):
         self._buffer: list[SpanRecord] = []
         self._rows: NodeRows = {}
         self._graphs_sent: set[str] = set()
+        #: The workflow of each run begun here and not ended yet (``begin_run``), by id.
+        self._names: dict[str, str] = {}
         self._errors_logged: set[str] = set()
         self._timer = FlushTimer(self.flush_interval, self.flush)
         self._closed = False
@@ -171,6 +173,12 @@ class TraceStore(Tracer):
         if len(rows) >= self.max_buffer:
             self.flush()
 
+    def begin_run(self, run_id: str, workflow: str) -> None:
+        """Remember the run's workflow: its rows name it while it runs (``weft trace ls``).
+
+        Nothing is written now: a run is listed once its first spans are."""
+        self._names[run_id] = workflow
+
     def flush(self) -> None:
         """Encode everything buffered and hand it to the writer (``sync`` waits for the commit)."""
         self._timer.cancel()
@@ -183,7 +191,9 @@ class TraceStore(Tracer):
         # triggered by it would scan the whole heap for nothing.
         with gc_paused():
             batch = self.codec.encode_batch(spans, rows)
-        batch.runs = _run_rows(batch)
+        batch.runs = _run_rows(batch, self._names)
+        for span in batch.run_spans:  # ended: its run span names it from now on
+            self._names.pop(span.run_id or span.trace_id, None)
         new_graphs = batch.graphs.keys() - self._graphs_sent
         batch.graphs = {h: batch.graphs[h] for h in new_graphs}
         self._hand_over(batch)
@@ -388,8 +398,9 @@ class TraceStore(Tracer):
             note_cap_prune(_log, "trace store", self.path, self.max_bytes, report, TRACES_CAP_ENV)
 
 
-def _run_rows(batch: EncodedBatch) -> list[dict[str, Any]]:
-    """``trace_runs`` upserts for a batch: span counts, and a run's outcome from its run span."""
+def _run_rows(batch: EncodedBatch, names: dict[str, str]) -> list[dict[str, Any]]:
+    """``trace_runs`` upserts for a batch: span counts, the workflow of a run still going
+    (``names``, from ``begin_run``), and a run's outcome from its run span."""
     rows: dict[str, dict[str, Any]] = {}
     for key, count in batch.counts.items():
         run_id, trace_id = key
@@ -399,7 +410,7 @@ def _run_rows(batch: EncodedBatch) -> list[dict[str, Any]]:
             rows[run_id] = {
                 "run_id": run_id,
                 "trace_id": trace_id,
-                "workflow": None,
+                "workflow": names.get(run_id),
                 "state": "running",
                 "started_at": started,
                 "finished_at": None,
