@@ -186,3 +186,28 @@ def test_a_sensitive_argument_name_is_masked_even_in_an_otherwise_clean_group(wh
     spans = {s.node: s for s in decode_document(run_id, text)}
     assert spans["n30"].attributes["input"] == {"password": MASK}
     assert spans["n0"].attributes["input"] == {"user": "ann"}
+
+
+async def test_a_node_cancelled_in_its_call_keeps_the_time_it_ran() -> None:
+    """A run interrupted after minutes showed its node as ``0 µs cancelled``."""
+    import asyncio
+
+    started = asyncio.Event()
+
+    @tool
+    async def slow() -> None:
+        started.set()
+        await asyncio.sleep(30)
+
+    wf = Workflow("interrupted")
+    wf.node("wait", slow)
+    memory = MemoryTracer()
+    run = asyncio.create_task(Executor(tracer=memory).run(compile_workflow(wf), {}))
+    await asyncio.wait_for(started.wait(), 5)
+    await asyncio.sleep(0.2)
+    run.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await run
+    (node,) = [span for span in memory.by_kind("node") if span.name == "wait"]
+    assert node.status == "cancelled"
+    assert node.end - node.start >= 0.2

@@ -196,6 +196,8 @@ class NodeCalls:
                 await self._run_foreach(node, arguments, outcome)
             elif arguments is not None:
                 outcome.arguments = arguments
+                # kept if the call is cancelled: a node cancelled after minutes shows minutes
+                outcome.started_at = time.time()
                 attempted = await self.call(node, outcome.key, arguments, outcome.span_id)
                 result = attempted.result
                 outcome.attempts = attempted.attempts
