@@ -175,3 +175,24 @@ def test_a_file_named_like_a_standard_module_is_named_when_the_ref_fails(tmp_pat
     message = str(info.value)
     assert "module 'json' has no attribute 'summarise'" in message
     assert f"{tmp_path / 'json.py'} is not used" in message and "rename the file" in message
+
+
+async def test_the_user_s_own_import_of_the_module_shares_its_state(tmp_path: Path) -> None:
+    """One workflow: its module is the one ``import`` gives the user's other code, not
+    a second copy with its own module-level state (a cache, a connection, a counter)."""
+    folder = tmp_path / "solo"
+    _flow(
+        folder,
+        "sharedstate_p4v:fn",
+        "sharedstate_p4v.py",
+        "CALLS: list[str] = []\n\ndef fn() -> int:\n    CALLS.append('x')\n    return len(CALLS)\n",
+    )
+    assert await _output(folder / "flow.yaml") == 1
+    sys.path.insert(0, str(folder))  # the user's code beside it imports it by name
+    try:
+        import sharedstate_p4v  # type: ignore[import-not-found]
+
+        assert sharedstate_p4v.CALLS == ["x"]
+    finally:
+        sys.path.remove(str(folder))
+        sys.modules.pop("sharedstate_p4v", None)

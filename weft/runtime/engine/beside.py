@@ -4,9 +4,11 @@ Python caches modules by name: once ``tools`` is imported, every later
 ``import tools`` gets that module, whichever folder the importer meant. A
 process that serves two workflow files, each with a ``tools.py`` beside it,
 would hand the second workflow the first one's functions (or an
-``AttributeError``). ``load_beside`` loads a module file found in a workflow's
-folders from its path instead, under a name made from that path
-(``tools__weft_<hash>``), and registers it in ``sys.modules`` under that name:
+``AttributeError``). The first workflow to use a name imports its file by
+that name, as plain Python would (so the user's own ``import tools`` shares
+it); ``load_beside`` loads a file whose name another file already holds from
+its path instead, under a name made from that path (``tools__weft_<hash>``),
+and registers it in ``sys.modules`` under that name:
 pickling its objects, pydantic's and dataclasses' look-ups of their module, and
 a package's relative imports of its own submodules all work in the process.
 
@@ -59,6 +61,11 @@ def load_beside(name: str, folders: Sequence[Path]) -> ModuleType | None:
     top, _, rest = name.partition(".")
     location = _find(top, folders)
     if location is None or _installed(top):
+        return None
+    if top not in sys.modules and path_module_name(top, location) not in sys.modules:
+        # The name is free: the caller imports it by name (``folders`` first on the
+        # path, so it is this file), and the user's own ``import tools`` elsewhere
+        # then shares it rather than running a second copy with its own state.
         return None
     with _loading:  # two threads compiling one workflow run its module once
         module = _load_top(top, location)
