@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import importlib
 import threading
 from concurrent.futures import Future
 from typing import Any
@@ -9,7 +11,7 @@ from typing import Any
 import pytest
 
 from weft import ActionCall, tool
-from weft.agents.worker_threads import WorkerPool
+from weft.agents.worker_threads import WorkerPool, run_in_thread
 from weft.runtime.engine.execution_context import UNUSED_CONTEXT
 
 WAIT = 5.0
@@ -85,6 +87,81 @@ def test_a_pool_that_was_shut_down_takes_no_more_calls() -> None:
     pool.shutdown()
     with pytest.raises(RuntimeError, match="shut down"):
         pool.submit(lambda: None)
+
+
+def test_a_call_given_up_on_gives_its_place_in_a_replacing_pool_back() -> None:
+    pool = WorkerPool(1, replace_abandoned=True)
+    release, started = threading.Event(), threading.Event()
+    stuck = pool.submit(blocker, release, started)
+    assert started.wait(WAIT)
+    waiting = pool.submit(lambda: "next")  # queued behind the stuck call
+    assert pool.abandon(stuck)
+    assert waiting.result(WAIT) == "next"  # a new thread took it, not the stuck one
+    assert (pool.started, pool.abandoned) == (1, 1)
+    release.set()
+    stuck.result(WAIT)
+    pool.shutdown()  # joins the abandoned thread too: it ended when its call returned
+    assert pool.abandoned == 0
+
+
+def test_a_pool_of_an_actions_own_keeps_the_place_of_a_call_given_up_on() -> None:
+    pool = WorkerPool(1)  # max_threads=1: one call at a time, even a stuck one
+    release, started = threading.Event(), threading.Event()
+    stuck = pool.submit(blocker, release, started)
+    assert started.wait(WAIT)
+    assert not pool.abandon(stuck)
+    assert (pool.started, pool.abandoned) == (1, 0)
+    release.set()
+    stuck.result(WAIT)
+    pool.shutdown()
+
+
+def test_only_a_running_call_can_be_abandoned() -> None:
+    pool = WorkerPool(1, replace_abandoned=True)
+    done = pool.submit(lambda: 1)
+    assert done.result(WAIT) == 1
+    assert not pool.abandon(done)
+    assert not pool.abandon(Future())  # not one of this pool's calls
+    pool.shutdown()
+
+
+def test_past_max_abandoned_a_call_keeps_its_place_with_a_warning(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    module = importlib.import_module("weft.agents.worker_threads")  # the package exports a
+    monkeypatch.setattr(module, "MAX_ABANDONED", 1)  # function of the same name
+    pool = WorkerPool(2, name="capped", replace_abandoned=True)
+    release = threading.Event()
+    started = [threading.Event(), threading.Event()]
+    calls = [pool.submit(blocker, release, event) for event in started]
+    assert all(event.wait(WAIT) for event in started)
+    try:
+        assert pool.abandon(calls[0])
+        with caplog.at_level("WARNING", logger="weft.agents.worker_threads"):
+            assert not pool.abandon(calls[1])
+        assert "given up on" in caplog.text and "'capped'" in caplog.text
+        assert (pool.started, pool.abandoned) == (1, 1)
+    finally:
+        release.set()
+    for call in calls:
+        call.result(WAIT)
+    pool.shutdown()
+
+
+async def test_cancelling_run_in_thread_abandons_the_running_call() -> None:
+    pool = WorkerPool(1, replace_abandoned=True)
+    release, started = threading.Event(), threading.Event()
+    task = asyncio.create_task(
+        run_in_thread(pool, blocker, {"release": release, "started": started})
+    )
+    assert await asyncio.to_thread(started.wait, WAIT)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert pool.abandoned == 1
+    assert await run_in_thread(pool, lambda: "free", {}) == "free"
+    release.set()
+    pool.shutdown()
 
 
 @pytest.mark.parametrize("size", [0, -1, 1.5, True])

@@ -9,6 +9,7 @@ time, with wide margins. A tool that would block for long waits on a
 from __future__ import annotations
 
 import asyncio
+import importlib
 import subprocess
 import sys
 import threading
@@ -31,6 +32,11 @@ from weft.runtime.remote.agent_host import AgentHost
 from weft.runtime.remote.remote_action import RemoteAction
 
 WAIT = 5.0  # seconds: the longest any wait below may take before the test fails
+
+
+def worker_threads_module() -> Any:
+    """``weft.agents.worker_threads`` the module (the package exports a function of that name)."""
+    return importlib.import_module("weft.agents.worker_threads")
 
 
 @pytest.fixture
@@ -295,6 +301,41 @@ async def test_an_agent_keeps_heartbeating_while_a_def_tool_runs() -> None:
             release.set()
         result = await asyncio.wait_for(call, WAIT)
     assert result.output == "done"
+
+
+@pytest.mark.usefixtures("pool_size")
+async def test_def_tools_stuck_past_their_timeouts_never_starve_the_calls_after_them() -> None:
+    weft.set_worker_threads(2)
+    release = threading.Event()
+
+    @tool
+    def stuck() -> str:
+        release.wait(WAIT)
+        return "late"
+
+    @tool
+    def quick() -> str:
+        return "ok"
+
+    hang = loads_workflow("name: hang\nnodes:\n  hang:\n    action: stuck\n    timeout: 0.05\n")
+    try:
+        for _ in range(10):  # in a row: five times the pool
+            result = await run_workflow(hang, actions=[stuck])
+            assert result.nodes["hang"].error is not None
+            assert result.nodes["hang"].error.type == "Timeout"
+        wf = Workflow("many")  # and at once
+        wf.node("items", items, with_={"value": list(range(10))})
+        wf.node("hang", stuck, after=["items"], foreach="${items}", timeout=0.1)
+        assert not (await run_workflow(wf)).ok
+        after = Workflow("after")
+        after.node("quick", quick, timeout=WAIT)
+        started = time.perf_counter()
+        result = await run_workflow(after)
+        assert result.ok and result.outputs == {"quick": "ok"}
+        assert time.perf_counter() - started < 1.0  # a thread at once, not after the stuck ones
+        assert worker_threads_module().shared_pool().started <= 2  # the bound still holds
+    finally:
+        release.set()
 
 
 SCRIPT_WITH_A_STUCK_TOOL = """

@@ -9,6 +9,12 @@ named ``ctx`` with no annotation and no default (``def refund(order: str,
 ctx)``, as users write it): taking it for an argument of any type would offer
 the model a ``ctx`` field to fill and fail every call.
 
+Any callable will do (bound methods, objects with ``__call__``,
+``functools.partial``, decorated functions); what cannot be a tool (a class,
+a generator, a method taken from its class) is refused when the tool is made.
+How each is read is ``_tool_signature``'s job; the docstring's parameter
+descriptions reach the schema through ``_docstrings``.
+
 An ``async def`` runs on the event loop. A plain ``def`` runs in a worker
 thread (``worker_threads``): it may block (sleep, read a socket, wait on a
 process) without stopping the other nodes, the agent's heartbeats or the
@@ -22,19 +28,25 @@ from __future__ import annotations
 import asyncio
 import functools
 import inspect
+import sys
 import typing
-from collections.abc import Callable, Sequence
-from typing import Any, get_type_hints, overload
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, overload
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    PydanticSchemaGenerationError,
-    TypeAdapter,
-    ValidationError,
-    create_model,
+from pydantic import BaseModel, TypeAdapter, ValidationError
+
+from weft.agents._docstrings import parameter_docs
+from weft.agents._tool_signature import (
+    arguments_model,
+    callable_doc,
+    callable_name,
+    is_async_callable,
+    output_adapter,
+    positional_only,
+    refuse_unsupported,
+    resolved_hints,
+    with_parameter_docs,
 )
-
 from weft.agents.worker_threads import WorkerPool, run_in_thread, shared_pool
 from weft.protocols import (
     ActionCall,
@@ -86,7 +98,7 @@ def _where_it_runs(
     fn: Callable[..., Any], is_async: bool, inline: bool, max_threads: int | None, blocking: bool
 ) -> tuple[bool, WorkerPool | None]:
     """``(inline, own pool)`` from ``@tool``'s options; a contradiction is a TypeError."""
-    where = f"@tool {fn.__name__}"
+    where = f"@tool {callable_name(fn)}"
     if inline and (blocking or max_threads is not None):
         raise TypeError(f"{where}: inline=True runs on the event loop, not in a thread")
     if is_async and (inline or max_threads is not None):
@@ -98,7 +110,7 @@ def _where_it_runs(
         isinstance(max_threads, bool) or not isinstance(max_threads, int) or max_threads < 1
     ):
         raise TypeError(f"{where}: max_threads must be a whole number of at least 1")
-    pool = WorkerPool(max_threads, name=f"weft-{fn.__name__}") if max_threads else None
+    pool = WorkerPool(max_threads, name=f"weft-{callable_name(fn)}") if max_threads else None
     return inline, pool
 
 
@@ -140,65 +152,6 @@ class ThreadContext:
         self._loop.call_soon_threadsafe(report)
 
 
-_JSON_TYPES_HINT = (
-    "use str, int, float, bool, list, dict, a pydantic model, a dataclass or a TypedDict"
-)
-
-
-def _type_hints(fn: Callable[..., Any]) -> dict[str, Any]:
-    """The function's resolved type hints; a name that cannot be resolved is a ``TypeError``.
-
-    ``from __future__ import annotations`` with a type imported only under
-    ``TYPE_CHECKING`` leaves a string that cannot be resolved at run time.
-    """
-    try:
-        return get_type_hints(fn, include_extras=True)
-    except Exception as exc:
-        raise TypeError(
-            f"@tool {fn.__name__}: cannot resolve its type hints ({type(exc).__name__}: {exc}); "
-            "the types a tool's parameters use must be importable where it is defined"
-        ) from None
-
-
-def _arguments_model(fn: Callable[..., Any], fields: dict[str, Any]) -> type[BaseModel]:
-    """The pydantic model of the tool's arguments, or a ``TypeError`` naming the parameter.
-
-    pydantic's own error for a type it cannot describe (an arbitrary class) is
-    several paragraphs about ``arbitrary_types_allowed``; a tool's author needs
-    to know which parameter, and what to use instead.
-    """
-    config = ConfigDict(extra="forbid")
-    try:
-        return create_model(f"{fn.__name__}_arguments", __config__=config, **fields)
-    except PydanticSchemaGenerationError:
-        pass
-    for pname, (annotation, _default) in fields.items():
-        try:
-            TypeAdapter(annotation)
-        except PydanticSchemaGenerationError:
-            raise TypeError(
-                f"@tool {fn.__name__}: parameter '{pname}' has type {_type_name(annotation)}, "
-                f"which has no JSON Schema; {_JSON_TYPES_HINT}"
-            ) from None
-    raise TypeError(f"@tool {fn.__name__}: its parameters have no JSON Schema; {_JSON_TYPES_HINT}")
-
-
-def _output_adapter(fn: Callable[..., Any], return_type: Any) -> TypeAdapter[Any]:
-    try:
-        return TypeAdapter(return_type)
-    except PydanticSchemaGenerationError:
-        raise TypeError(
-            f"@tool {fn.__name__}: its return type {_type_name(return_type)} has no JSON "
-            f"Schema; {_JSON_TYPES_HINT} (or no annotation)"
-        ) from None
-
-
-def _type_name(annotation: Any) -> str:
-    if isinstance(annotation, type) and typing.get_origin(annotation) is None:
-        return annotation.__qualname__
-    return repr(annotation)  # list[Thing] as written, not 'list'
-
-
 class FunctionAction:
     """An action backed by a Python function; create it with ``@tool``."""
 
@@ -214,18 +167,27 @@ class FunctionAction:
         inline: bool = False,
         max_threads: int | None = None,
         blocking: bool = False,
+        namespace: Mapping[str, Any] | None = None,
     ) -> None:
+        """``namespace``: the names where ``@tool`` was applied, for hints that name local types."""
+        if not callable(fn):
+            raise TypeError(f"@tool: {fn!r} is not callable")
+        refuse_unsupported(fn)
         self.fn = fn
-        self._is_async = inspect.iscoroutinefunction(fn)
+        label = callable_name(fn)
+        self._is_async = is_async_callable(fn)
         self.inline, self._pool = _where_it_runs(fn, self._is_async, inline, max_threads, blocking)
         self._threaded = not (self._is_async or self.inline)
-        hints = _type_hints(fn)
-        signature = inspect.signature(fn)
+        hints = resolved_hints(fn, namespace)
         fields: dict[str, Any] = {}
         self._context_param: str | None = None
-        for pname, param in signature.parameters.items():
+        for pname, param in inspect.signature(fn).parameters.items():
             if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
-                raise TypeError(f"@tool {fn.__name__}: *args/**kwargs cannot be described")
+                star = "*" if param.kind is param.VAR_POSITIONAL else "**"
+                raise TypeError(
+                    f"@tool {label}: parameter '{star}{pname}' cannot be described to a model; "
+                    "name each argument the tool takes (*args/**kwargs cannot be described)"
+                )
             annotation = hints.get(pname, Any)
             bare_ctx = pname == "ctx" and pname not in hints and param.default is param.empty
             if bare_ctx or _is_context(annotation):
@@ -233,7 +195,8 @@ class FunctionAction:
                 continue
             default = ... if param.default is inspect.Parameter.empty else param.default
             fields[pname] = (annotation, default)
-        self.arguments_model: type[BaseModel] = _arguments_model(fn, fields)
+        self._positional = positional_only(fn)
+        self.arguments_model: type[BaseModel] = arguments_model(label, fields)
         self._param_names = tuple(fields)
         # Parameters all typed ``Any`` with immutable defaults need no validation
         # beyond their names; checking names in Python skips building a model.
@@ -249,7 +212,7 @@ class FunctionAction:
         self._output_adapter: TypeAdapter[Any] | None = None
         output_schema: dict[str, Any] = {}
         if return_type not in _PASS_THROUGH and typing.get_origin(return_type) not in (dict, list):
-            self._output_adapter = _output_adapter(fn, return_type)
+            self._output_adapter = output_adapter(label, return_type)
         if return_type is not Any:
             try:
                 output_schema = TypeAdapter(return_type).json_schema()
@@ -257,12 +220,13 @@ class FunctionAction:
                 output_schema = {}
         input_schema = self.arguments_model.model_json_schema()
         input_schema.pop("title", None)
+        doc = callable_doc(fn)
         self._spec = ActionSpec(
-            name=name or fn.__name__,
+            name=name or label,
             version=version,
             kind=kind,
-            description=description if description is not None else _first_paragraph(fn.__doc__),
-            input_schema=input_schema,
+            description=description if description is not None else _first_paragraph(doc),
+            input_schema=with_parameter_docs(input_schema, parameter_docs(doc)),
             output_schema=output_schema,
             card=card,
         )
@@ -307,13 +271,19 @@ class FunctionAction:
         if self._context_param is not None:
             given = ThreadContext(ctx, asyncio.get_running_loop()) if self._threaded else ctx
             kwargs = {**kwargs, self._context_param: given}
+        fn = self.fn
+        if self._positional:  # ``def f(a, /)`` and builtins take these by position only
+            kwargs = dict(kwargs)
+            fn = functools.partial(fn, *[kwargs.pop(n) for n in self._positional])
         try:
             if self._is_async:
-                value = await self.fn(**kwargs)
+                value = await fn(**kwargs)
             elif self._threaded:
-                value = await run_in_thread(self._pool or shared_pool(), self.fn, kwargs)
+                value = await run_in_thread(self._pool or shared_pool(), fn, kwargs)
             else:
-                value = self.fn(**kwargs)
+                value = fn(**kwargs)
+            if inspect.isawaitable(value):  # a plain def that returns a coroutine (a decorator)
+                value = await value
             if self._output_adapter is not None:
                 value = _dumped(self._output_adapter, value)
         except asyncio.CancelledError:
@@ -375,9 +345,16 @@ def tool(
     which is the default now.
     """
 
-    def wrap(f: Callable[..., Any]) -> FunctionAction:
+    def wrap(f: Callable[..., Any], caller: Any = None) -> FunctionAction:
+        if isinstance(f, FunctionAction):  # a tool made again: from its function, anew
+            f = f.fn
+        # The caller's names resolve the hints of a function defined inside another
+        # one under ``from __future__ import annotations`` (used only when the
+        # function's own globals do not resolve them; not kept).
+        namespace = (caller or sys._getframe(1)).f_locals
         return FunctionAction(
             f,
+            namespace=namespace,
             name=name,
             description=description,
             version=version,
@@ -387,4 +364,4 @@ def tool(
             blocking=blocking,
         )
 
-    return wrap(fn) if fn is not None else wrap
+    return wrap(fn, sys._getframe(1)) if fn is not None else wrap

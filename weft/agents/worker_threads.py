@@ -16,18 +16,32 @@ a bounded pool, as LangGraph and the OpenAI Agents SDK run sync functions.
 
 A thread cannot be stopped from outside in Python. When the call that
 started it times out or is cancelled, the caller gets its answer at once and
-the thread runs on until the function returns; its result is discarded and
-its slot in the pool stays busy until then. The threads are daemon threads,
-so a process whose run is over exits without waiting for them
-(``concurrent.futures.ThreadPoolExecutor`` joins its threads at exit, and
-``weft run`` would hang on a tool it already gave up on).
+the thread runs on until the function returns; its result is discarded. What
+happens to the thread's place in the pool depends on what the bound is for:
+
+- the **shared pool** bounds resources, so a call given up on gives its place
+  back at once: the thread it runs in is *abandoned* (it ends when the
+  function returns, instead of waiting for more work) and the next call gets
+  a new thread. Fifty tools stuck past their timeouts therefore never starve
+  the calls after them. At most ``MAX_ABANDONED`` (256) abandoned threads
+  are tolerated at once; beyond that a call given up on keeps its place,
+  with a warning, so a tool that hangs on every call cannot make threads
+  without end;
+- a pool of an action's own (``max_threads=n``) bounds *concurrency* (one
+  call at a time for a library that is not thread-safe), so a call given up
+  on keeps its place until its function returns: starting another call
+  beside it would break the promise.
+
+The threads are daemon threads, so a process whose run is over exits without
+waiting for them (``concurrent.futures.ThreadPoolExecutor`` joins its
+threads at exit, and ``weft run`` would hang on a tool it already gave up on).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextvars
-import functools
+import logging
 import os
 import queue
 import threading
@@ -39,6 +53,7 @@ from weft.protocols import WeftError
 
 __all__ = [
     "DEFAULT_THREADS",
+    "MAX_ABANDONED",
     "THREADS_ENV",
     "WorkerPool",
     "run_in_thread",
@@ -51,30 +66,47 @@ __all__ = [
 DEFAULT_THREADS = 32
 #: The environment variable read for the shared pool's size.
 THREADS_ENV = "WEFT_THREADS"
+#: Most threads a pool lets run on, outside its bound, with calls it gave up on.
+MAX_ABANDONED = 256
 
 T = TypeVar("T")
 
+_log = logging.getLogger(__name__)
 
-class _Job:
-    """One submitted call and the future that gets its outcome."""
 
-    __slots__ = ("args", "fn", "future", "kwargs")
+class _Job(Future[Any]):
+    """One submitted call: the future that gets its outcome, and what to run."""
 
-    def __init__(self, future: Future[Any], fn: Callable[..., Any], args: Any, kwargs: Any) -> None:
-        self.future = future
-        self.fn = fn
+    def __init__(self, fn: Callable[..., Any], args: Any, kwargs: Any) -> None:
+        super().__init__()
+        self.fn: Callable[..., Any] | None = fn
         self.args = args
         self.kwargs = kwargs
+        #: Given up on while running: its thread has left the pool's bound.
+        self.abandoned = False
+        #: Its function has returned: too late to abandon it.
+        self.finishing = False
 
-    def run(self) -> None:
-        if not self.future.set_running_or_notify_cancel():
-            return  # cancelled while it waited for a thread: never started
+    def run(self, settle: Callable[[_Job], None]) -> bool:
+        """Run the call, if it was not cancelled first; False when it never started.
+
+        ``settle`` is called once the function has returned, before the
+        outcome is set: whoever waits on the future then finds the thread
+        already back in the pool (or gone, if the call was abandoned).
+        """
+        fn, args, kwargs = self.fn, self.args, self.kwargs
+        self.fn = self.args = self.kwargs = None  # the future outlives the call: drop arguments
+        if fn is None or not self.set_running_or_notify_cancel():
+            return False  # cancelled while it waited for a thread: never started
         try:
-            result = self.fn(*self.args, **self.kwargs)
+            result = fn(*args, **kwargs)
         except BaseException as exc:  # the caller's await re-raises it, as ThreadPoolExecutor
-            self.future.set_exception(exc)
+            settle(self)
+            self.set_exception(exc)
         else:
-            self.future.set_result(result)
+            settle(self)
+            self.set_result(result)
+        return True
 
 
 class WorkerPool(Executor):
@@ -83,48 +115,119 @@ class WorkerPool(Executor):
     A ``concurrent.futures.Executor``: ``submit`` returns a ``Future``, and a
     future cancelled before a thread took it never runs. Safe to submit to
     from any thread and any event loop.
+
+    ``replace_abandoned=True`` (the shared pool) lets ``abandon`` take a
+    running call out of the bound, so that a call given up on does not hold
+    a place until its function returns (see the module's docstring).
     """
 
-    def __init__(self, size: int, name: str = "weft-tool") -> None:
+    def __init__(
+        self, size: int, name: str = "weft-tool", *, replace_abandoned: bool = False
+    ) -> None:
         if isinstance(size, bool) or not isinstance(size, int) or size < 1:
             raise ValueError(f"a worker pool needs at least one thread, got {size!r}")
         self.size = size
+        self.replace_abandoned = replace_abandoned
         self._name = name
         self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._idle = threading.Semaphore(0)  # threads waiting for a job
         self._lock = threading.Lock()
-        self._threads: list[threading.Thread] = []
+        self._threads: set[threading.Thread] = set()  # alive, abandoned ones included
+        self._live = 0  # threads holding a place in the bound
+        self._abandoned = 0  # threads running a call given up on, outside the bound
+        self._serial = 0
+        self._warned = False
         self._closed = False
 
     @property
     def started(self) -> int:
-        """Threads started so far (they are kept): at most ``size``."""
-        return len(self._threads)
+        """Threads holding a place in the pool (they are kept): at most ``size``."""
+        return self._live
+
+    @property
+    def abandoned(self) -> int:
+        """Threads still running a call that was given up on, outside the bound."""
+        return self._abandoned
 
     def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
-        future: Future[T] = Future()
+        job = _Job(fn, args, kwargs)
         with self._lock:
             if self._closed:
                 raise RuntimeError("cannot run a call in a worker pool that was shut down")
-            self._jobs.put(_Job(future, fn, args, kwargs))
+            self._jobs.put(job)
             # An idle thread takes the job; else start one while the bound allows.
-            if not self._idle.acquire(blocking=False) and len(self._threads) < self.size:
-                thread = threading.Thread(
-                    target=self._work, name=f"{self._name}-{len(self._threads)}", daemon=True
-                )
-                thread.start()
-                self._threads.append(thread)
-        return future
+            if not self._idle.acquire(blocking=False) and self._live < self.size:
+                self._start_thread()
+        return job
+
+    def _start_thread(self) -> None:
+        """Start one more thread in the bound; the caller holds ``_lock``."""
+        thread = threading.Thread(
+            target=self._work, name=f"{self._name}-{self._serial}", daemon=True
+        )
+        self._serial += 1
+        self._live += 1
+        self._threads.add(thread)
+        thread.start()
 
     def _work(self) -> None:
         while True:
             job = self._jobs.get()
             if job is None:
                 self._jobs.put(None)  # the next thread stops too
+                with self._lock:
+                    self._live -= 1
+                    self._threads.discard(threading.current_thread())
                 return
-            job.run()
-            del job  # do not keep the finished call's arguments alive while idle
-            self._idle.release()
+            ran = job.run(self._settle)
+            if not ran:
+                self._idle.release()
+            elif job.abandoned:  # ``_settle`` gave its place to another thread: end here
+                return
+            del job  # do not keep the finished call alive while idle
+
+    def _settle(self, job: _Job) -> None:
+        """A call's function returned: its thread waits for the next call, or ends."""
+        with self._lock:
+            job.finishing = True
+            if job.abandoned:
+                self._abandoned -= 1
+                self._threads.discard(threading.current_thread())
+                return
+        self._idle.release()
+
+    def abandon(self, future: Future[Any]) -> bool:
+        """Give up on a running call: its thread leaves the bound and ends when it returns.
+
+        Returns True when the call's place in the pool went back (a waiting
+        call gets a thread at once). False, and nothing changes, for a pool
+        without ``replace_abandoned``, a call that is not running (queued
+        calls are cancelled instead), or when ``MAX_ABANDONED`` threads
+        already run on: then the call keeps its place until it returns.
+        """
+        if not self.replace_abandoned or not isinstance(future, _Job):
+            return False
+        with self._lock:
+            if future.abandoned or future.finishing or not future.running():
+                return False
+            if self._abandoned >= MAX_ABANDONED:
+                if not self._warned:
+                    self._warned = True
+                    _log.warning(
+                        "%d tool calls that were given up on (timed out or cancelled) still "
+                        "run in threads of pool %r; later ones keep their place in the pool "
+                        "until they return. Bound the tool's own waits (socket timeouts, "
+                        "subprocess timeouts).",
+                        self._abandoned,
+                        self._name,
+                    )
+                return False
+            future.abandoned = True
+            self._abandoned += 1
+            self._live -= 1
+            if not self._closed and not self._jobs.empty() and self._live < self.size:
+                self._start_thread()  # a call waits and no thread may be free for it
+            return True
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         """Take no more calls; threads finish what was submitted (unless cancelled), then end."""
@@ -138,7 +241,7 @@ class WorkerPool(Executor):
                         except queue.Empty:
                             break
                         if job is not None:
-                            job.future.cancel()
+                            job.cancel()
                 self._jobs.put(None)
             threads = list(self._threads)
         if wait:
@@ -197,7 +300,7 @@ def shared_pool() -> WorkerPool:
     with _shared_lock:
         if _shared is None:
             size = _shared_size if _shared_size is not None else _size_from_environment()
-            _shared = WorkerPool(size)
+            _shared = WorkerPool(size, replace_abandoned=True)
         return _shared
 
 
@@ -205,9 +308,14 @@ async def run_in_thread(pool: WorkerPool, fn: Callable[..., T], kwargs: dict[str
     """``fn(**kwargs)`` in one of ``pool``'s threads, with the caller's context variables.
 
     Cancelling the await (a node's timeout, a cancelled run) returns at once;
-    the call is dropped if it had not started, or else runs on and its
-    result is discarded.
+    the call is dropped if it had not started, or else runs on, its result
+    is discarded, and the pool is told it was given up on (``abandon``).
     """
-    loop = asyncio.get_running_loop()
     context = contextvars.copy_context()  # what the caller bound (logging, model defaults)
-    return await loop.run_in_executor(pool, functools.partial(context.run, fn, **kwargs))
+    future = pool.submit(context.run, fn, **kwargs)
+    try:
+        return await asyncio.wrap_future(future)
+    except asyncio.CancelledError:
+        if not future.cancel():  # a thread has it already
+            pool.abandon(future)
+        raise

@@ -12,6 +12,7 @@ against the schema ``@tool`` generates from the type hints.
 
 from __future__ import annotations
 
+import functools
 import inspect
 from collections.abc import Callable
 from typing import Any, get_type_hints
@@ -36,23 +37,52 @@ def _is_context(annotation: Any) -> bool:
     )
 
 
+def callable_name(fn: Any) -> str:
+    """The action name of a callable: its ``__name__``, a partial's function's, an object's
+    class's. ``weft.agents._tool_signature.callable_name`` is the same rule on the side of
+    ``@tool`` (which this layer may not import): a node and the tool it becomes agree."""
+    while isinstance(fn, functools.partial):
+        fn = fn.func
+    name = getattr(fn, "__name__", None)
+    return name if isinstance(name, str) else type(fn).__name__
+
+
+def _doc(fn: Any) -> str | None:
+    """The docstring of a call, as ``@tool`` reads it: an object's ``__call__``'s first."""
+    while isinstance(fn, functools.partial):
+        fn = fn.func
+    if not (inspect.isroutine(fn) or isinstance(fn, type)) and callable(fn):
+        return inspect.getdoc(type(fn).__call__) or inspect.getdoc(type(fn))
+    return inspect.getdoc(fn)
+
+
+def _hints(fn: Any) -> dict[str, Any]:
+    """Type hints where they live: a partial's function's, an object's ``__call__``'s."""
+    while isinstance(fn, functools.partial):
+        fn = fn.func
+    if not (inspect.isroutine(fn) or isinstance(fn, type)) and callable(fn):
+        fn = type(fn).__call__
+    try:
+        return get_type_hints(fn)
+    except Exception:  # an unresolvable hint: @tool reports it at compile time
+        return {}
+
+
 def preview_spec(fn: Callable[..., Any]) -> ActionSpec:
     """The spec ``@tool`` will give ``fn``, as far as its signature tells: names, not types.
 
     Raises ``NotDescribable`` for ``*args``/``**kwargs``, as ``@tool`` would.
     """
-    name = getattr(fn, "__name__", type(fn).__name__)
-    try:
-        hints = get_type_hints(fn)
-    except Exception:  # an unresolvable hint: @tool reports it at compile time
-        hints = {}
+    name = callable_name(fn)
+    hints = _hints(fn)
     properties: dict[str, Any] = {}
     required: list[str] = []
     for pname, param in inspect.signature(fn).parameters.items():
         if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
             raise NotDescribable(f"@tool {name}: *args/**kwargs cannot be described")
-        if _is_context(hints.get(pname)):
-            continue
+        bare_ctx = pname == "ctx" and pname not in hints and param.default is param.empty
+        if bare_ctx or _is_context(hints.get(pname)):
+            continue  # the call's context, as @tool gives it: not an argument
         properties[pname] = {}
         if param.default is inspect.Parameter.empty:
             required.append(pname)
@@ -66,7 +96,7 @@ def preview_spec(fn: Callable[..., Any]) -> ActionSpec:
     return ActionSpec(
         name=name,
         kind=ActionKind.TOOL,
-        description=first_paragraph(getattr(fn, "__doc__", None)),
+        description=first_paragraph(_doc(fn)),
         input_schema=schema,
     )
 

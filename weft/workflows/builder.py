@@ -49,6 +49,7 @@ from weft.protocols import (
     WorkflowSpec,
 )
 from weft.workflows._callables import (
+    callable_name,
     is_langgraph_builder,
     is_langgraph_graph,
     langgraph_preview,
@@ -380,7 +381,7 @@ class Workflow:
             name = self._bound.get(action)
         except TypeError:
             return None
-        if name is None or getattr(action, "__name__", type(action).__name__) != name:
+        if name is None or callable_name(action) != name:
             return None
         existing = self._actions.get(name)
         return name if existing is action or existing == action else None

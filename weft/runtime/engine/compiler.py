@@ -21,6 +21,7 @@ import difflib
 import hashlib
 import importlib.util
 import json
+import re
 from collections.abc import Mapping
 from functools import partial
 from pathlib import Path
@@ -104,7 +105,8 @@ def as_action(obj: Any, name: str | None = None) -> Action:
             return tool(name=name)(obj) if name else tool(obj)
         except (TypeError, ValueError) as exc:  # a signature weft cannot describe
             label = getattr(obj, "__qualname__", None) or repr(obj)
-            raise DefinitionError.single(f"{label} cannot be a weft action: {exc}") from None
+            reason = re.sub(r"^@tool [^:]*: ", "", str(exc))  # the label is said once
+            raise DefinitionError.single(f"{label} cannot be a weft action: {reason}") from None
     raise DefinitionError.single(
         f"{obj!r} is not an action: expected a @tool, an action object, a function or a workflow"
     )
