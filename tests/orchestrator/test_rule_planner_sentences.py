@@ -70,11 +70,13 @@ def test_a_step_that_refers_back_waits_for_the_step_before(
         ("Research solar. Research wind. Then compare them.", ["s1", "s2"]),
         ("Research solar. Research wind. Then summarise it.", ["s2"]),
         ("Research solar. Research wind. Chart the results.", ["s1", "s2"]),
+        ("Get Paris's weather. Get Rome's weather. Say which of the two is warmer.", ["s1", "s2"]),
+        ("Research solar. Research wind. Research tides. Report on all three.", ["s1", "s2", "s3"]),
     ],
 )
 def test_them_means_every_result_before_it_is_one_only(task: str, depends_on: list[str]) -> None:
     """A person asking to compare "them" after two researches means both."""
-    assert RulePlanner().build(task, 8).subtasks[2].depends_on == depends_on
+    assert RulePlanner().build(task, 8).subtasks[-1].depends_on == depends_on
 
 
 def test_them_after_a_finally_step_starts_from_that_step() -> None:

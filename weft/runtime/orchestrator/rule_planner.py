@@ -27,7 +27,8 @@ Deterministic rules, in order:
    ``its``, ``the result``) depends on the piece before it, whose output it
    then gets: a subtask only sees its own text and its dependencies' results,
    never the rest of the task. One that refers back to several (``them``,
-   ``their``, ``both``, ``these``, ``the results``), with or without
+   ``their``, ``both``, ``these``, ``the results``, ``the two``, ``all
+   three``), with or without
    ``then``, depends on every piece since the last ``finally`` piece (that
    one included). Other
    pieces are independent, so they run in parallel. Leading ``first``,
@@ -158,9 +159,11 @@ _BACK_REFERENCE = re.compile(
     r"\b(?:it|its|them|they|their|theirs|the (?:results?|outputs?|findings|above))\b",
     re.IGNORECASE,
 )
-#: a back-reference to several earlier results: "compare them", "merge both"
+#: a back-reference to several earlier results: "compare them", "merge both",
+#: "which of the two", "a report on all three"
 _PLURAL_BACK_REFERENCE = re.compile(
-    r"\b(?:them|they|their|theirs|both|these|those|the (?:results|outputs|findings|above))\b",
+    r"\b(?:them|they|their|theirs|both|these|those|the (?:results|outputs|findings|above)"
+    r"|(?:the|all|these|those) (?:two|three|four|five|six|seven|eight|nine|ten|\d+)\b(?! of\b))\b",
     re.IGNORECASE,
 )
 
