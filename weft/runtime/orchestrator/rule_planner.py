@@ -28,11 +28,9 @@ Deterministic rules, in order:
    then gets: a subtask only sees its own text and its dependencies' results,
    never the rest of the task. One that refers back to several (``them``,
    ``their``, ``both``, ``these``, ``the results``, ``the two``, ``all
-   three``), with or without
-   ``then``, depends on every piece since the last ``finally`` piece (that
-   one included). Other
-   pieces are independent, so they run in parallel. Leading ``first``,
-   ``also``, ``please`` are dropped.
+   three``), with or without ``then``, depends on every piece since the last
+   ``finally`` piece (that one included). Other pieces are independent, so
+   they run in parallel. Leading ``first``, ``also``, ``please`` are dropped.
 5. **Shared verb.** A piece that begins with an ordering word and has no
    verb of its own borrows the verb of the piece before, the way a person
    reads ``"Research solar then wind power"``: ``Research solar`` and
