@@ -41,6 +41,7 @@ async def serve_group(
     heartbeat: float,
     drain_timeout: float,
     key: Any,
+    **host_options: Any,
 ) -> None:
     """Serve ``registry``'s actions as the agents ``plan_agents`` makes, until SIGTERM."""
     from weft.protocols import Message, Topics
@@ -66,6 +67,7 @@ async def serve_group(
         concurrency=concurrency,
         heartbeat_interval=heartbeat,
         key=key,
+        **host_options,
     )
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):

@@ -101,6 +101,24 @@ def workflow_ask_budget(journal: Any, run_id: str, limits: dict[str, Any]) -> An
         ) from None
 
 
+def ask_end(budget: Any, result: Any, source: str | None, as_json: bool, again: str) -> None:
+    """How a resume of a ``weft ask --workflow`` run (held to ``budget``, the
+    ``ResumeBudget`` it ran with) ends: as the ask did, with its answer (``print_answer``),
+    or, stopped by its budget again, the outputs of every node that finished so far under
+    their names, in the workflow's order, and the ``weft resume`` command with the flag
+    that gives it more. Exits 1 unless the ask succeeded."""
+    from weft.cli._ask_answer import print_answer
+
+    order: list[str] = []
+    if source is not None:  # loaded a moment ago by the resume: its order of nodes
+        from weft.runtime.engine.compiler import load_definition
+        from weft.workflows import Workflow
+
+        loaded = load_definition(source)
+        order = list((loaded.build() if isinstance(loaded, Workflow) else loaded).nodes)
+    print_answer(budget.answer(result, order, len(order) or None), as_json, again)
+
+
 def resume_ask_run(
     journal: Any,
     run_id: str,

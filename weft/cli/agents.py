@@ -134,6 +134,20 @@ def agent_group() -> None:
     show_default=True,
     help="On SIGTERM, seconds to let calls in flight finish.",
 )
+@click.option(
+    "--dedup-calls",
+    type=click.IntRange(min=1),
+    default=10_000,
+    show_default=True,
+    help="Answered calls remembered, so a re-sent copy gets the answer instead of a new run.",
+)
+@click.option(
+    "--dedup-mb",
+    type=click.IntRange(min=1),
+    default=128,
+    show_default=True,
+    help="MB of results those remembered calls may hold; the oldest are forgotten first.",
+)
 @paths_option
 @click.option(
     "--key",
@@ -184,6 +198,8 @@ def serve_command(
     no_id_check: bool,
     heartbeat: float,
     drain_timeout: float,
+    dedup_calls: int,
+    dedup_mb: int,
     paths: tuple[str, ...],
     key_path: str | None,
     a2a_unit: str | None,
@@ -230,6 +246,7 @@ def serve_command(
     if not objects:
         raise click.UsageError("nothing to serve: give TARGETS, or --mcp COMMAND|URL")
     registry = hosted(objects)
+    dedup: dict[str, Any] = {"dedup_size": dedup_calls, "dedup_bytes": dedup_mb * 1024 * 1024}
     if agent_per_action or replicas > 1:
         if agent_id is not None or a2a_unit is not None:
             raise click.UsageError("--agent-id and --a2a serve one agent, not a group")
@@ -249,6 +266,7 @@ def serve_command(
                 heartbeat=heartbeat,
                 drain_timeout=drain_timeout,
                 key=key,
+                **dedup,
             )
         )
         return
@@ -268,6 +286,7 @@ def serve_command(
             a2a_unit,
             a2a_pool,
             id_check=not no_id_check,
+            dedup=dedup,
         )
     )
 
@@ -321,6 +340,7 @@ async def _serve(
     a2a_pool: str | None = None,
     *,
     id_check: bool = True,
+    dedup: dict[str, Any] | None = None,
 ) -> None:
     import contextlib
 
@@ -358,6 +378,7 @@ async def _serve(
             key=key,
             check_id=False,  # checked above, before this connection took the id
             twin_watch=probe,
+            **(dedup or {}),
         )
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):

@@ -54,17 +54,27 @@ __all__ = ["ask_command", "import_target", "load_agents", "print_answer", "regis
 
 
 @contextlib.asynccontextmanager
-async def _remote_agents(broker: str | None, namespace: str, registry: Any) -> AsyncIterator[None]:
+async def _remote_agents(
+    broker: str | None, namespace: str, registry: Any, workflow: str | None = None
+) -> AsyncIterator[None]:
     """Add the agents serving on ``broker`` to ``registry`` while the block runs.
 
     A remote action replaces a local one of the same name, as with
     ``weft run --broker``: asking for the broker means using its agents.
+    Every action an agent's card lists joins, its agents unjudged
+    (``candidates``): they are judged when the router chooses it, so an
+    untrusted agent is warned about only when chosen, and then skipped.
+    The actions ``workflow`` names are judged now, as ``weft run --broker``
+    judges them: a trusted agent's replaces the local one, an untrusted one's
+    leaves it (``weft.runtime.remote.distributed``).
     """
     if broker is None:
         yield
         return
     try:
         from weft.runtime.bus.mqtt.mqtt_bus import MqttBus
+        from weft.runtime.remote.candidates import candidate_actions
+        from weft.runtime.remote.distributed import workflow_actions
         from weft.runtime.remote.live_registry import LiveRegistry
     except ImportError as exc:
         _notice(
@@ -74,11 +84,13 @@ async def _remote_agents(broker: str | None, namespace: str, registry: Any) -> A
         yield
         return
     async with MqttBus(broker, namespace=namespace) as bus, LiveRegistry(bus) as live:
-        remote = live.actions()
-        if not len(remote):
+        named = workflow_actions(workflow)[0] if workflow is not None else set()
+        judged = live.actions(sorted(n for n in named if live.serving(n)))
+        remote = {n: judged.get(n) for n in judged.names()} | candidate_actions(live, named)
+        if not remote:
             _notice(f"no agents serve on {broker} (namespace {namespace})")
-        for name in remote.names():
-            registry.register(remote.get(name), name=name, replace=True)
+        for name, action in remote.items():
+            registry.register(action, name=name, replace=True)
         yield
 
 
@@ -351,7 +363,7 @@ def ask_command(
         memory_off = no_memory or not _memory_free(memory_dir)
 
         async def go() -> Any:
-            async with _remote_agents(broker, namespace, registry):
+            async with _remote_agents(broker, namespace, registry, workflow):
                 orchestrator = Orchestrator(
                     registry,
                     router=capability_router(router_kind, memory_dir, persist=not memory_off),

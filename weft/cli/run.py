@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from weft.cli._ask_resume import budget_options, refuse_budget_flags, workflow_ask_budget
+from weft.cli._ask_resume import ask_end, budget_options, refuse_budget_flags, workflow_ask_budget
 from weft.cli._broker import broker_for_workflow, from_environment, namespace_value
 from weft.cli._json import json_text
 from weft.cli._placement import Placements
@@ -470,6 +470,8 @@ def resume_command(
     result, questions = _run_cancellable(
         start, live, journal, tracer, asked=record.run_id, again=again, stream=streamed
     )
+    if budget is not None:  # a weft ask --workflow run ends as the ask did: with its answer
+        return ask_end(budget, result, source, as_json, again)  # exits 1 unless ok
     _print_result(result, as_json, placements, again, questions)
     _exit_for(result)
 

@@ -41,7 +41,7 @@ from weft.protocols import (
     WorkflowSpec,
     new_id,
 )
-from weft.runtime.engine.capability import bind_resolver
+from weft.runtime.engine.capability import bind_resolver, refusal_of
 from weft.runtime.engine.compiler import PreparedWorkflow, compile_workflow
 from weft.runtime.engine.executor import Listener
 from weft.runtime.engine.journal import Journal
@@ -307,7 +307,10 @@ class Orchestrator:
             raise WeftError(
                 "no agents to route to: give actions that take a 'task' or a single argument"
             )
-        router = SubtaskRouter(self.router, specs)
+        # an agent on the broker is judged when the router chooses its action (``routing``)
+        router = SubtaskRouter(
+            self.router, specs, refusal=lambda name: refusal_of(self.registry.get(name))
+        )
         if self.sync_cards:
             await router.sync()
         accepted: dict[str, list[RouteChoice]] = {}

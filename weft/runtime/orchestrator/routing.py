@@ -5,14 +5,19 @@ This adapter keeps the map between the two: an action's card ``agent_id``
 (or its name, for actions without a card) leads back to the action. When the
 router's favourite is not among the available actions (a router that also
 knows agents of other processes), the best available candidate is taken and
-the decision still shows the whole ranking.
+the decision still shows the whole ranking. So is the router's choice when
+its action refuses once chosen (``refusal``: an agent on the broker no
+trusted key signed, ``weft.runtime.remote.candidates``): its agents are
+judged only then, so an untrusted agent the router never chooses is never
+warned about, and a chosen one is skipped for the next candidate, marked
+``excluded`` in the decision and listed in ``RouteChoice.skipped``.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 
 from weft.protocols import (
     ActionSpec,
@@ -46,10 +51,16 @@ class RouteChoice:
     decision: RoutingDecision
     started: float = 0.0
     ended: float = 0.0
+    #: Candidates passed over when chosen, by agent id: why each cannot be called.
+    skipped: dict[str, str] = field(default_factory=dict)
 
 
 class SubtaskRouter:
-    """Routes subtasks to the actions in ``specs`` with ``router``."""
+    """Routes subtasks to the actions in ``specs`` with ``router``.
+
+    ``refusal`` says, by action name, why an action cannot be called now (None:
+    it can); it is asked only about the actions the router chooses.
+    """
 
     def __init__(
         self,
@@ -58,9 +69,11 @@ class SubtaskRouter:
         *,
         max_cost_per_call: float | None = None,
         required_tags: list[str] | None = None,
+        refusal: Callable[[str], str | None] | None = None,
     ) -> None:
         self.router = router
         self.specs = dict(specs)
+        self.refusal = refusal
         self.max_cost_per_call = max_cost_per_call
         self.required_tags = list(required_tags or [])
         self._by_agent: dict[str, str] = {}
@@ -85,15 +98,41 @@ class SubtaskRouter:
         started = time.time()
         decision = await self.router.route(self.request_for(subtask))
         ended = time.time()
-        action = None
-        if decision.chosen is not None:
-            action = self._by_agent.get(decision.chosen.agent_id)
+        action, skipped = self._first_callable(decision)
+        if skipped:
+            decision = self._marked(decision, skipped, action)
+        return RouteChoice(subtask.id, action, decision, started, ended, skipped)
+
+    def _first_callable(self, decision: RoutingDecision) -> tuple[str | None, dict[str, str]]:
+        """The action of the router's choice, else of its best candidate at hand that does
+        not refuse; and the candidates that refused, by agent id, with why."""
+        if decision.chosen is None:
+            return None, {}
+        usable = [c.agent_id for c in decision.candidates if c.excluded is None]
+        skipped: dict[str, str] = {}
+        for agent_id in dict.fromkeys([decision.chosen.agent_id, *usable]):
+            action = self._by_agent.get(agent_id)
             if action is None:
-                for candidate in decision.candidates:
-                    if candidate.excluded is None and candidate.agent_id in self._by_agent:
-                        action = self._by_agent[candidate.agent_id]
-                        break
-        return RouteChoice(subtask.id, action, decision, started=started, ended=ended)
+                continue
+            why = self.refusal(action) if self.refusal is not None else None
+            if why is None:
+                return action, skipped
+            skipped[agent_id] = why
+        return None, skipped
+
+    def _marked(
+        self, decision: RoutingDecision, skipped: dict[str, str], action: str | None
+    ) -> RoutingDecision:
+        """``decision`` as it went: the refusing candidates ``excluded`` with why, and the
+        card of the action taken instead (or none) as ``chosen``."""
+        candidates = [
+            c.model_copy(update={"excluded": f"refused when chosen: {skipped[c.agent_id]}"})
+            if c.agent_id in skipped
+            else c
+            for c in decision.candidates
+        ]
+        chosen = self.card_of(action) if action is not None else None
+        return decision.model_copy(update={"candidates": candidates, "chosen": chosen})
 
     def card_of(self, action: str) -> CapabilityCard:
         return card_for(self.specs[action])

@@ -359,6 +359,7 @@ def trace_routes(
                 attributes={
                     "weft.capability": decision.request.capability,
                     "weft.action": choice.action,
+                    "weft.skipped": dict(choice.skipped) or None,
                     "candidates": [c.model_dump() for c in decision.candidates],
                 },
             )

@@ -19,8 +19,11 @@ budget with the run (``saving``: one ``progress`` event, key
   (``token budget exceeded: 120 > 100``), its usage the whole ask's.
 
 A limit given to the resume replaces the ask's (how an ask its budget
-stopped is finished). A run journaled before budgets were kept with
-workflow asks has no such record and resumes as a plain workflow run.
+stopped is finished). The resume ends as the ask did (``answer``): with the
+ask's ``Answer``, whose ``results``, when the budget stopped it again, are
+every node that finished so far, in this run or before it. A run journaled
+before budgets were kept with workflow asks has no such record and resumes
+as a plain workflow run.
 """
 
 from __future__ import annotations
@@ -33,6 +36,8 @@ from typing import Any
 from weft.protocols import EventKind, RunEvent, RunState, Usage
 from weft.runtime.engine.journal import Journal
 from weft.runtime.engine.outcomes import RunResult
+from weft.runtime.orchestrator.answer import Answer
+from weft.runtime.orchestrator.fixed_ask import workflow_answer
 from weft.runtime.orchestrator.plan import OrchestratorBudget
 from weft.runtime.orchestrator.resume_budget import BudgetUsedUp, over_budget, spent_before
 from weft.runtime.orchestrator.run_support import BudgetWatch
@@ -88,6 +93,11 @@ class ResumeBudget:
         used_up = over_budget(budget, self.spent)
         if used_up is not None:
             raise BudgetUsedUp(run_id, *used_up)
+        #: Outputs of the calls that finished before: results the ask already paid for.
+        self.finished = journal.completed_calls(run_id)
+        #: The watch of the last ``run``, and when it started (for ``answer``).
+        self.watch: BudgetWatch | None = None
+        self.started = time.time()
 
     @classmethod
     def of(
@@ -121,8 +131,9 @@ class ResumeBudget:
     ) -> RunResult:
         """Run ``start(listeners + [the watch])`` (a resume of the run) within the budget;
         a run the watch stopped comes back ``cancelled`` with why (module docstring)."""
-        watch = BudgetWatch(self.budget, self.spent.usage, self.spent.seconds)
-        started = time.time()
+        watch = BudgetWatch(self.budget, self.spent.usage, self.spent.seconds, cached=self.finished)
+        self.watch, self.started = watch, time.time()
+        started = self.started
         task: asyncio.Task[RunResult] = asyncio.get_running_loop().create_task(
             start([*listeners, watch]), name=f"weft-ask-resume-{self.run_id[:8]}"
         )
@@ -147,3 +158,25 @@ class ResumeBudget:
         finally:
             watch.close()
         return result
+
+    def answer(self, result: RunResult, order: list[str], total: int | None) -> Answer:
+        """The resumed ask's ``Answer``, as ``weft ask --workflow`` makes it for its first
+        run (``fixed_ask``): ``result`` is what ``run`` returned; ``order`` and ``total``
+        are the workflow's top-level nodes (its finished ones are listed in that order)."""
+        watch = self.watch
+        if watch is None:
+            raise RuntimeError("ResumeBudget.answer before run")
+        stopped = watch.reason if result.state is RunState.CANCELLED else None
+        run = None if stopped is not None and result.error == stopped else result
+        stopped = stopped if run is None else None
+        return workflow_answer(
+            result.workflow,
+            order,
+            total,
+            self.run_id,
+            self.started,
+            run,
+            stopped,
+            watch.tally.total(),
+            watch,
+        )

@@ -1,14 +1,17 @@
-"""The actions an agent host's card lists: each spec with the topic its calls go to.
+"""The actions an agent host serves (``hosted``) and its card lists (``served_specs``).
 
-Split from ``agent_host`` (module size); ``AgentHost.card`` is its only user.
+Split from ``agent_host`` (module size), which re-exports ``hosted``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
+
 from weft.protocols import ActionSpec, CapabilityCard, Topics
 from weft.runtime.engine.registry import ActionRegistry
 
-__all__ = ["served_specs"]
+__all__ = ["hosted", "served_specs"]
 
 
 def served_specs(
@@ -29,3 +32,18 @@ def served_specs(
             spec.card = spec.card.model_copy(update={"topic": topic})
         specs.append(spec if spec.name == name else spec.model_copy(update={"name": name}))
     return specs
+
+
+def hosted(objects: Iterable[Any]) -> ActionRegistry:
+    """A registry from what ``weft agent serve`` imported: actions, functions, lists, dicts."""
+    registry = ActionRegistry()
+    for obj in objects:
+        if isinstance(obj, dict):
+            for name, item in obj.items():
+                registry.register(item, name=name)
+        elif isinstance(obj, list | tuple):
+            for item in obj:
+                registry.register(item)
+        else:
+            registry.register(obj)
+    return registry

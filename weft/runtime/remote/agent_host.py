@@ -49,7 +49,6 @@ import logging
 import os
 import socket
 import time
-from collections.abc import Iterable
 from typing import Any
 
 from pydantic import ValidationError
@@ -81,11 +80,11 @@ from weft.protocols.remote import (
 from weft.protocols.results import json_result
 from weft.runtime.bus.base import Bus, Subscription
 from weft.runtime.engine.registry import ActionRegistry
-from weft.runtime.remote._call_table import CallTable, Entry
+from weft.runtime.remote._call_table import DEFAULT_BYTES, DEFAULT_SIZE, CallTable, Entry
 from weft.runtime.remote._call_trace import CallTrace
 from weft.runtime.remote._drain import HANDED_BACK_PROPERTY, drained_result
 from weft.runtime.remote._held_calls import HeldCalls
-from weft.runtime.remote._host_card import served_specs
+from weft.runtime.remote._host_card import hosted, served_specs
 from weft.runtime.remote._host_context import HostContext, run_traced
 from weft.runtime.remote._incoming import parse_call, validation_problems
 from weft.runtime.remote._twin_watch import AgentIdTaken, start_twin_watch
@@ -96,6 +95,8 @@ from weft.runtime.remote.dead_letter import publish_dead_letter
 from weft.runtime.support.redaction import register_arguments
 from weft.runtime.support.secrets import scrub_result, secret_parameters
 from weft.runtime.tracing.spans import Tracer
+
+__all__ = ["AgentHost", "agent_will", "hosted", "new_agent_id"]
 
 log = logging.getLogger(__name__)
 
@@ -122,6 +123,8 @@ class AgentHost:
     pooled under its own name, and ``pooled=False`` turns pools off.
     ``others`` is a registry of further actions (for example a
     ``LiveRegistry``'s remote actions) that hosted actions may call.
+    ``dedup_size`` and ``dedup_bytes`` bound the calls it remembers answering, and
+    the bytes of their results (``_call_table``): oldest first out.
     ``key`` signs the card (``card_signing``); by default this user's agent
     key (``$WEFT_HOME/keys/agent.key``), created on first use, which callers
     of the same user trust without configuration.
@@ -148,7 +151,8 @@ class AgentHost:
         concurrency: int = 8,
         heartbeat_interval: float = 5.0,
         tracer: Tracer | None = None,
-        dedup_size: int = 10_000,
+        dedup_size: int = DEFAULT_SIZE,
+        dedup_bytes: int = DEFAULT_BYTES,
         others: ActionRegistry | None = None,
         key: AgentKey | None = None,
         check_id: bool | None = None,
@@ -166,7 +170,6 @@ class AgentHost:
         self.concurrency = concurrency
         self.heartbeat_interval = heartbeat_interval
         self.tracer = tracer
-        self.dedup_size = dedup_size
         self.others = others
         self.key = key
         self.status = AgentStatus.SERVING
@@ -174,7 +177,7 @@ class AgentHost:
         self._unsent = UnsentReplies(self.agent_id, self.load)
         self.dead_letters = 0
         self._limit = asyncio.Semaphore(concurrency)
-        self._calls = CallTable(dedup_size)
+        self._calls = CallTable(dedup_size, dedup_bytes)
         self._held = HeldCalls(bus, self.agent_id, heartbeat_interval, self._queued)
         self._handlers: set[asyncio.Task[None]] = set()
         self._subs: list[Subscription] = []
@@ -581,18 +584,3 @@ class AgentHost:
             return
         if self._unsent.streak:
             self._unsent.replied()
-
-
-def hosted(objects: Iterable[Any]) -> ActionRegistry:
-    """A registry from what ``weft agent serve`` imported: actions, functions, lists, dicts."""
-    registry = ActionRegistry()
-    for obj in objects:
-        if isinstance(obj, dict):
-            for name, item in obj.items():
-                registry.register(item, name=name)
-        elif isinstance(obj, list | tuple):
-            for item in obj:
-                registry.register(item)
-        else:
-            registry.register(obj)
-    return registry
