@@ -285,3 +285,81 @@ async def test_a_resume_whose_chain_is_gone_starts_again_from_the_first_agent(
             )
     assert done.outputs == {"agent": "Started again."}
     assert any("triage -> refunds" in r.getMessage() for r in caplog.records)
+
+
+async def test_each_model_request_of_a_chain_names_the_agent_that_made_it() -> None:
+    """One call is one span whatever the chain: without the agent on each ``llm`` span
+    ``weft trace show`` could not say whether triage or refunds made a request, and drew
+    the handoff as if a remote agent ``@triage`` had served it."""
+    from weft.cli._trace_show import ShowTree
+
+    model = ScriptedModel([tool_call("transfer_to_refunds", {}), text("Refunded.")])
+    tracer = MemoryTracer()
+    async with OpenAIServer(model) as server:
+        triage, _ = agents(server.base_url)
+        await run(triage, tracer=tracer)
+    assert [s.agent for s in tracer.by_kind("llm")] == ["triage", "refunds"]
+    shown = ShowTree(list(tracer.spans), depth=None, full=False)
+    lines = [shown.label(s).plain for s in tracer.spans if s.kind in ("llm", "handoff")]
+    assert all("@" not in line and "local agent" not in line for line in lines), lines
+    assert [line.rsplit("  ", 1)[-1] for line in lines] == ["by triage", "ok", "by refunds"]
+
+
+async def test_a_tool_choice_naming_no_tool_offered_fails_naming_close_ones() -> None:
+    """``tool_choice="transfer_to_refund"`` was sent as it was: the server failed the
+    request or ignored it, and the agent never handed off, far from the typo."""
+    model = ScriptedModel([])
+    async with OpenAIServer(model) as server:
+        triage, _ = agents(server.base_url, tool_choice="transfer_to_refund")
+        result = await run(triage)
+    error = result.nodes["agent"].error
+    assert error is not None and error.type == "ToolNotAvailable"
+    assert error.message == (
+        "triage: tool_choice 'transfer_to_refund' is no tool offered to the model "
+        "(did you mean transfer_to_refunds? tools: transfer_to_refunds)"
+    )
+    assert model.requests == []
+
+
+HANDOFF_WORKFLOW = """
+import weft
+from weft.agents import LLMAgent
+
+refunds = LLMAgent("refunds", model="m", description="Refunds.")
+triage = LLMAgent("triage", model="m", handoffs=[refunds])
+workflow = weft.Workflow("support")
+workflow.node("answer", triage, with_={"task": "Refund A1"})
+"""
+
+
+def test_streamed_text_marks_where_the_next_agent_goes_on(tmp_path: Path) -> None:
+    """``weft run --stream`` printed ``Let me pass you on.Refund done.``: two agents'
+    words run together under one node, as if one agent had said both."""
+    import uuid
+
+    from click.testing import CliRunner
+
+    from weft.cli import cli
+    from weft.cli._stream_display import LineText
+
+    path = tmp_path / f"support_{uuid.uuid4().hex[:8]}.py"
+    path.write_text(HANDOFF_WORKFLOW)
+    model = ScriptedModel(
+        [tool_calls(("transfer_to_refunds", {}), content="Let me pass you on."), text("Done.")]
+    )
+    with OpenAIServer(model) as server:
+        env = {"WEFT_HOME": str(tmp_path), "OPENAI_BASE_URL": server.base_url}
+        out = CliRunner().invoke(cli, ["run", str(path), "--stream"], env=env).output
+    assert out.startswith("[answer]\nLet me pass you on.\n[answer → refunds]\nDone.\n"), out
+
+    printed: list[tuple[str, bool]] = []
+    lines = LineText(lambda line, header: printed.append((line, header)))
+    lines.add("answer", "Let me pass")
+    lines.handoff("answer", "refunds")
+    lines.add("answer", "Done.\n")
+    assert printed == [
+        ("── answer ──", True),
+        ("Let me pass", False),
+        ("── answer → refunds ──", True),
+        ("Done.", False),
+    ]

@@ -187,3 +187,136 @@ async def test_a_handed_to_agent_sees_the_conversations_earlier_turns() -> None:
         ("user", "I am Ada."),
         ("assistant", "Hello Ada."),
     ]
+
+
+async def test_a_call_answered_by_an_action_handed_to_keeps_its_turn(tmp_path: Path) -> None:
+    """A handoff to a tool (no agent) answered, but the session kept nothing: the next
+    call's model did not know what the customer had been told."""
+
+    @tool
+    def desk(task: str, ctx: ActionContext) -> str:
+        """A person at the help desk."""
+        return "A person calls you at 5." if ctx.ask("Call back?", choices=["yes"]) else "no"
+
+    store = MemorySession()
+    model = ScriptedModel(
+        [text("Hello Ada."), tool_call("transfer_to_desk", {}), text("At 5, as told.")]
+    )
+    journal = Journal(tmp_path / "journal.db")
+    async with OpenAIServer(model) as server:
+        triage = LLMAgent("triage", base_url=server.base_url, handoffs=[desk], session=store)
+        await ask(triage, "I am Ada.")
+        wf = Workflow("chat")
+        wf.node("agent", triage, with_={"task": "A human, please.", "conversation_id": "ada"})
+        first = await run_workflow(wf, journal=journal, tracer=False)
+        assert first.state is RunState.NEEDS_INPUT
+        done = await resume_run(
+            first.run_id, journal=journal, definition=wf, answers={"agent": "yes"}, tracer=False
+        )
+        assert done.nodes["agent"].agent == "desk"
+        result = await ask(triage, "When?")
+    assert result.outputs == {"agent": "At 5, as told."}
+    assert chat(await store.messages("ada"))[2:] == [
+        ("user", "A human, please."),
+        ("assistant", ""),
+        ("tool", '{"transferred_to": "desk"}'),
+        ("assistant", "A person calls you at 5."),
+        ("user", "When?"),
+        ("assistant", "At 5, as told."),
+    ]
+    assert chat(model.requests[2].messages)[-2:] == [
+        ("assistant", "A person calls you at 5."),
+        ("user", "When?"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("content", "says"),
+    [
+        (b"not a database" * 20, "not a SQLite database, or a damaged one"),
+        (None, "written by a newer weft (format 5; this weft reads 1)"),
+        ("folder", "is a folder: name a file in it"),
+    ],
+)
+async def test_a_session_file_it_cannot_use_fails_the_call_with_a_clear_error(
+    tmp_path: Path, content: bytes | str | None, says: str
+) -> None:
+    """The call failed with a bare ``sqlite3.DatabaseError`` and its traceback."""
+    import sqlite3
+
+    path = tmp_path / "support.db"
+    if content == "folder":
+        path.mkdir()
+    elif content is not None:
+        path.write_bytes(content)
+    else:
+        await SQLiteSession(path).add_turn("ada", [{"role": "user", "content": "hi"}])
+        with sqlite3.connect(path) as db:
+            db.execute("PRAGMA user_version = 5")
+    model = ScriptedModel([])
+    async with OpenAIServer(model) as server:
+        agent = LLMAgent("bot", base_url=server.base_url, session=SQLiteSession(path))
+        result = await ask(agent, "Hello")
+    error = result.nodes["agent"].error
+    assert error is not None and error.type == "SessionFileError"
+    assert says in error.message and str(path) in error.message
+    assert "traceback" not in error.details and not error.retryable
+    assert model.requests == []
+
+
+async def test_a_damaged_turn_names_the_conversation_to_clear(tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "support.db"
+    await SQLiteSession(path).add_turn("ada", [{"role": "user", "content": "hi"}])
+    with sqlite3.connect(path) as db:
+        db.execute("UPDATE turns SET messages = '{oops'")
+    with pytest.raises(Exception, match=r"turn 1 of conversation 'ada' is damaged.*clear"):
+        await SQLiteSession(path).messages("ada")
+
+
+def test_two_writers_on_one_conversation_each_add_every_turn(tmp_path: Path) -> None:
+    """Two processes (here: two connections in threads) answering one conversation: the
+    second to insert failed the call with ``UNIQUE constraint failed`` and lost its turn."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    path = tmp_path / "support.db"
+
+    def writer(name: str) -> None:
+        store = SQLiteSession(path, max_turns=1000)
+        for i in range(100):
+            asyncio.run(store.add_turn("ada", [{"role": "user", "content": f"{name}{i}"}]))
+
+    with ThreadPoolExecutor(2) as pool:
+        for done in [pool.submit(writer, "a"), pool.submit(writer, "b")]:
+            done.result()
+    kept = asyncio.run(SQLiteSession(path, max_turns=1000).messages("ada"))
+    assert len(kept) == 200
+
+
+def test_the_sdks_argument_order_is_refused_with_weft_s_spelling() -> None:
+    """``SQLiteSession("user_1", "conv.db")`` (the SDK's id, then file) failed with a bare
+    "takes 2 positional arguments"; the fix a user then tried made a file named user_1."""
+    with pytest.raises(TypeError, match=r"SQLiteSession\('conv.db', conversation_id='user_1'\)"):
+        SQLiteSession("user_1", "conv.db")
+
+
+async def test_the_agent_that_answered_goes_on_when_it_shares_the_store() -> None:
+    """As the SDK's ``result.last_agent`` is run next (docs: Coming from the SDK)."""
+    model = ScriptedModel([tool_call("transfer_to_refunds", {}), text("Refunded."), text("Yes.")])
+    store = MemorySession()
+    async with OpenAIServer(model) as server:
+        refunds = LLMAgent("refunds", base_url=server.base_url, instructions="R.", session=store)
+        triage = LLMAgent("triage", base_url=server.base_url, handoffs=[refunds], session=store)
+        first = await ask(triage, "Refund A1.")
+        assert first.nodes["agent"].agent == "refunds"
+        await ask(refunds, "Did it work?")
+    assert chat(model.requests[2].messages) == [
+        ("system", "R."),
+        ("user", "Refund A1."),
+        ("assistant", ""),
+        ("tool", '{"transferred_to": "refunds"}'),
+        ("assistant", "Refunded."),
+        ("user", "Did it work?"),
+    ]
+    assert len(await store.messages("ada")) == 6  # two turns: 4 messages, then 2

@@ -110,3 +110,34 @@ def test_a_check_that_is_no_module_function_ref_is_refused(tmp_path: Path) -> No
     path = write(tmp_path, check="just_a_name")
     with pytest.raises(DefinitionError, match="a check is a 'module:function' reference"):
         compile_workflow(path)
+
+
+@pytest.mark.parametrize("choice", ["transfer_to_refunds", "required"])
+async def test_tool_choice_may_force_a_handoff_of_an_agent_without_tools(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, choice: str
+) -> None:
+    """A small model must be told to hand off; the file was refused: ``'required' makes the
+    model call a tool, but the agent has no 'tools'``, and a transfer was no tool's name."""
+    path = write(tmp_path, extra=f"      tool_choice: {choice}\n")
+    model = ScriptedModel([tool_call("transfer_to_refunds", {}), text("Your refund is done.")])
+    async with OpenAIServer(model) as server:
+        monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
+        monkeypatch.setenv("WEFT_MODEL", "m")
+        result = await run_workflow(path, record=False)
+    assert result.nodes["answer"].agent == "refunds"
+    sent = model.requests[0].body["tool_choice"]
+    if choice == "required":
+        assert sent == "required"
+    else:
+        assert sent == {"type": "function", "function": {"name": "transfer_to_refunds"}}
+
+
+def test_tool_choice_naming_a_transfer_to_no_handoff_is_an_error_at_its_line(
+    tmp_path: Path,
+) -> None:
+    path = write(tmp_path, extra="      tool_choice: transfer_to_refund\n")
+    with pytest.raises(DefinitionError) as caught:
+        compile_workflow(path)
+    message = str(caught.value)
+    assert f"{path}:{line_of(path, 'tool_choice:')}:" in message
+    assert "did you mean transfer_to_refunds?" in message

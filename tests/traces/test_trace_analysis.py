@@ -256,3 +256,32 @@ def test_the_outline_says_which_foreach_nodes_have_a_concurrency_limit() -> None
     outline = graph_outline(compile_workflow(wf))
     limited = {n["name"]: n.get("limited", False) for n in outline["nodes"]}
     assert limited == {"list": False, "free": False, "slots": True}
+
+
+def test_a_running_agents_tool_call_is_not_taken_for_its_nodes_own_call() -> None:
+    """While an LLM agent's node runs, its finished tool calls share the node's key:
+    the stand-in node was named after one (``weft.action``), and ``trace show`` drew
+    the agent's model requests under ``lookup_order call 505 µs``."""
+    from weft.runtime.tracing.open_spans import with_open_spans
+
+    def kid(name: str, kind: str, start: float, **extra: Any) -> SpanRecord:
+        span = node(name, start, start + 1, kind=kind, parent="triage", **extra)
+        return replace(span, node="triage")
+
+    finished = [
+        kid("chat1", "llm", 0),
+        kid("lookup_order", "call", 1, **{"weft.attempt": 1, "weft.retry_delay": None}),
+        kid("chat2", "llm", 2),
+    ]
+    tree = SpanTree.build(with_open_spans(finished, now=9.0, workflow="support"))
+    (root,) = tree.roots
+    (triage,) = tree.kids(root)
+    assert (triage.name, triage.kind, triage.status) == ("triage", "node", "running")
+    assert "weft.action" not in triage.attributes
+    assert [k.name for k in tree.kids(triage)] == ["chat1", "lookup_order", "chat2"]
+
+    # A node whose first attempt failed and is retried: that attempt names the action.
+    retried = kid("work", "call", 0, **{"weft.attempt": 1, "weft.retry_delay": 0.5})
+    tree = SpanTree.build(with_open_spans([retried], now=9.0))
+    (work,) = tree.kids(tree.roots[0])
+    assert work.attributes["weft.action"] == "work"

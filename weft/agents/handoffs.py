@@ -213,3 +213,8 @@ class HandedOff(BaseModel):
     given: int = Field(default=0, ge=0, description="Answers it had been given when it asked.")
     question: ErrorInfo | None = Field(default=None, description="What it asked.")
     state: dict[str, Any] | None = Field(default=None, description="The state it saved.")
+    conversation: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="This call's conversation up to the transfer (the session's earlier "
+        "turns left out): the turn kept in the session once the action has answered.",
+    )

@@ -65,12 +65,13 @@ from weft.agents.examples import (
 )
 from weft.agents.handoffs import Handoff, Transfer, bind, handoffs_of, transfer_of
 from weft.agents.llm_answer import check_answer
-from weft.agents.llm_chain import Part, Start, run_call
+from weft.agents.llm_chain import AgentSpans, Part, Start, run_call
 from weft.agents.llm_checks import Check, CheckError, answer_checks, first_rejection
 from weft.agents.llm_inputs import (
     TASK_INPUT_SCHEMA,
     assistant_message,
     check_task_arguments,
+    choice_problem,
     input_schema_with_session,
     is_source,
     render_task,
@@ -351,6 +352,8 @@ class LLMAgent:
         if isinstance(tools, str):
             return Part(ActionResult.failure(call.call_id, "ToolNotAvailable", tools))
         toolset, wire = tools
+        if (wrong := choice_problem(self.name, self.tool_choice, toolset.tools)) is not None:
+            return Part(ActionResult.failure(call.call_id, "ToolNotAvailable", wrong))
         setup = agent_setup(
             resolve_settings(self.settings).model,
             self.instructions,
@@ -394,7 +397,7 @@ class LLMAgent:
             )
         session: ChatSession | None = None
         try:
-            async with self.chat.session(ctx) as session:
+            async with self.chat.session(AgentSpans(ctx, self.name)) as session:
                 outcome = await self._loop(call, ctx, session, saved, toolset, wire)
         except ModelCallError as exc:
             outcome = ActionResult.from_exception(call.call_id, exc, source=self.name)

@@ -19,6 +19,7 @@ with a warning, as any saved conversation that does not fit.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
@@ -101,6 +102,30 @@ class LLMAgent(Protocol):
     async def run_part(self, call: ActionCall, ctx: ActionContext, start: Start) -> Part: ...
 
 
+class AgentSpans:
+    """``ctx`` as an agent's model requests see it: each span recorded names the agent.
+
+    One call of a chain is one span (the node's, or the caller's call), and every
+    agent of the chain records its model requests under it; without a name on each
+    ``llm`` span ``weft trace show`` could not say which agent of ``triage ->
+    billing`` made which request. Only the chat session gets this view; tools get
+    the context itself.
+    """
+
+    def __init__(self, ctx: Any, agent: str) -> None:
+        self._ctx = ctx
+        hook = getattr(ctx, "record_span", None)
+        if callable(hook):  # else none, so that no span is built for nobody (``wants_spans``)
+
+            def record_span(span: dict[str, Any]) -> None:
+                hook(span if span.get("agent") else {**span, "agent": agent})
+
+            self.record_span = record_span
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._ctx, name)
+
+
 def _active(entry: LLMAgent, chain: list[str]) -> LLMAgent | None:
     """The agent at the end of ``chain``, walked through the handoffs from ``entry``."""
     if not chain or chain[0] != entry.name:
@@ -165,9 +190,9 @@ async def _chain(
             continue
         if part.result is not None:
             result = part.result
-            if result.ok and entry.session is not None and conversation_id is not None:
+            if result.ok:
                 turn = part.messages[part.preamble + part.history_len :]
-                await entry.session.add_turn(conversation_id, turn)
+                await _keep(entry, conversation_id, turn)
             break
         transfer = part.transfer
         assert transfer is not None
@@ -192,7 +217,10 @@ async def _chain(
                 taken=transfer.taken,
             )
             continue
+        transfer.conversation = transfer.conversation[part.history_len :]
         result = await _call_target(entry, call, ctx, start.chain, transfer)
+        if result.ok:
+            await _keep(entry, conversation_id, _answered(transfer.conversation, result))
         break
     result.usage = usage  # every agent's own model requests; latency is their summed work
     result.progress = progress
@@ -246,6 +274,7 @@ async def _call_target(
         stop = answering.asked.result(call.call_id, chain[-1], Usage(), role="handoff", of="")
         stop.resume_state = HandedOff(
             chain=chain,
+            conversation=transfer.conversation,
             target=name,
             arguments=arguments,
             taken=answering.asked_from or 0,
@@ -289,8 +318,26 @@ async def _resume_handed_off(
         )
         start = await _fresh(entry, conversation_id)
         return await _chain(entry, entry, call, ctx, start, conversation_id)
-    transfer = Transfer(handoff, None, saved.arguments, taken=saved.taken)
-    return await _call_target(entry, call, ctx, saved.chain, transfer, saved)
+    transfer = Transfer(handoff, None, saved.arguments, saved.conversation, taken=saved.taken)
+    result = await _call_target(entry, call, ctx, saved.chain, transfer, saved)
+    if result.ok and saved.conversation:  # (a state saved before it kept the conversation)
+        await _keep(entry, conversation_id, _answered(saved.conversation, result))
+    return result
+
+
+async def _keep(entry: LLMAgent, conversation_id: str | None, turn: list[dict[str, Any]]) -> None:
+    """Add an answered call's ``turn`` to the first agent's session, if it keeps one."""
+    if entry.session is not None and conversation_id is not None:
+        await entry.session.add_turn(conversation_id, turn)
+
+
+def _answered(conversation: list[dict[str, Any]], result: ActionResult) -> list[dict[str, Any]]:
+    """The turn of a call an action handed to answered: the conversation up to the
+    transfer, and the action's output as the assistant's answer (the next call's model
+    sees what the customer was told, as after an agent's answer)."""
+    output = result.output
+    shown = output if isinstance(output, str) else json.dumps(output, default=str)
+    return [*conversation, {"role": "assistant", "content": shown}]
 
 
 @asynccontextmanager

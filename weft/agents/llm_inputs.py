@@ -5,12 +5,14 @@ Kept apart from ``weft.agents.llm`` so that the agent's module holds its loop.
 
 from __future__ import annotations
 
+import difflib
 import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from weft.agents.examples import ExampleSource
 from weft.agents.langgraph_action import from_langgraph, is_langgraph_graph
+from weft.agents.openai_tools import sanitize_tool_name
 from weft.agents.tool import tool as make_tool
 from weft.protocols import Action
 
@@ -120,3 +122,21 @@ def assistant_message(message: Any) -> dict[str, Any]:
     # "" rather than null: OpenAI takes either, but several compatible servers
     # (llama-cpp-python's among them) refuse a null content
     return {"role": "assistant", "content": message.content or "", "tool_calls": calls}
+
+
+def choice_problem(agent: str, choice: Any, tools: Sequence[dict[str, Any]]) -> str | None:
+    """What is wrong with a ``tool_choice`` that names no tool offered (``tools``: the wire
+    tools, ``transfer_to_...`` included), or None. Sent as it was, a misspelt
+    ``"transfer_to_refund"`` made the server fail the request, or ignore it and never
+    hand off, far from the typo."""
+    if not isinstance(choice, str) or choice in ("auto", "required", "none") or not tools:
+        return None
+    names = [t["function"]["name"] for t in tools]
+    if choice in names or sanitize_tool_name(choice) in names:
+        return None
+    close = difflib.get_close_matches(choice, names, n=3)
+    hint = f"did you mean {', '.join(close)}? " if close else ""
+    return (
+        f"{agent}: tool_choice '{choice}' is no tool offered to the model "
+        f"({hint}tools: {', '.join(names)})"
+    )

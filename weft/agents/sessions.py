@@ -21,11 +21,17 @@ would lose which conversation it was.
 - **One call at a time per conversation** in a process: a second call on the
   same ``conversation_id`` waits until the first has finished, so it sees the first
   one's turn (calls on other conversations run in parallel). Between processes
-  a SQLite store keeps each write whole, but two processes may still answer the
-  same conversation at once.
+  a SQLite store keeps each write whole and adds every turn (the write lock is
+  taken before the last turn is read), but two processes may still answer the
+  same conversation at once, each from the turns kept when it started.
 - ``SQLiteSession`` survives a restart; its file is read and written in a
   worker thread, never on the event loop. ``MemorySession`` lives as long as
   its object (tests, notebooks).
+- **A file weft cannot use fails the call** ``SessionFileError`` (not retried),
+  never with a bare ``sqlite3`` error: a file that is no SQLite database (or is
+  damaged), another program's database (no ``turns`` table: the store would
+  have added one to it), or one written by a newer weft (``PRAGMA
+  user_version`` above ``SESSION_FORMAT``).
 """
 
 from __future__ import annotations
@@ -38,8 +44,24 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
-__all__ = ["MemorySession", "SQLiteSession", "SessionStore"]
+from weft.protocols import ActionFailed
+
+__all__ = ["SESSION_FORMAT", "MemorySession", "SQLiteSession", "SessionFileError", "SessionStore"]
+
+#: The format of the session files this weft writes and reads (their ``PRAGMA user_version``;
+#: files written before it was stamped read 0 and are the same format).
+SESSION_FORMAT = 1
+#: ``PRAGMA application_id`` of a session file ("weft" in ASCII): tells one from another
+#: program's database whatever its format.
+_APPLICATION_ID = 0x77656674
+
+
+class SessionFileError(ActionFailed):
+    """A session file that cannot be used: no SQLite database, damaged, another program's
+    database, or written by a newer weft. The message names the file and what to do."""
+
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS turns (
@@ -128,37 +150,118 @@ class SQLiteSession(SessionStore):
     """
 
     def __init__(
-        self, path: str | Path, *, max_turns: int = 50, conversation_id: str | None = None
+        self,
+        path: str | Path,
+        *extra: object,
+        max_turns: int = 50,
+        conversation_id: str | None = None,
     ) -> None:
+        if extra:  # ``SQLiteSession("user_1", "conv.db")``, as the OpenAI Agents SDK writes it
+            raise TypeError(
+                f"SQLiteSession({path!r}, {extra[0]!r}): weft's takes the file only; the "
+                "conversation is each call's conversation_id argument, or one fixed for "
+                f"every call: SQLiteSession({extra[0]!r}, conversation_id={path!r})"
+            )
         super().__init__(max_turns=max_turns, conversation_id=conversation_id)
         self.path = Path(path)
 
     def __repr__(self) -> str:
         return f"SQLiteSession({str(self.path)!r}, max_turns={self.max_turns})"
 
-    def _connect(self) -> sqlite3.Connection:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        db = sqlite3.connect(self.path, timeout=30)
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute(_SCHEMA)
+    def _connect(self, *, read_only: bool = False) -> sqlite3.Connection:
+        """A connection to the file, checked (``SessionFileError``); ``read_only`` neither
+        creates the file nor its table (``weft session ls`` of the wrong file changes it not)."""
+        if self.path.is_dir():
+            raise SessionFileError(f"session file {self.path} is a folder: name a file in it")
+        try:
+            if read_only:
+                uri = f"file:{quote(str(self.path.resolve()))}?mode=ro"
+                db = sqlite3.connect(uri, uri=True, timeout=30)
+            else:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                db = sqlite3.connect(self.path, timeout=30)
+        except (OSError, sqlite3.Error) as exc:
+            raise SessionFileError(f"session file {self.path}: cannot open it ({exc})") from None
+        try:
+            self._check(db)
+            if not read_only:
+                db.execute("PRAGMA journal_mode=WAL")
+                if not _has_turns(db):
+                    with db:
+                        db.execute(_SCHEMA)
+                        db.execute(f"PRAGMA user_version = {SESSION_FORMAT}")
+                        db.execute(f"PRAGMA application_id = {_APPLICATION_ID}")
+        except BaseException:
+            db.close()
+            raise
         return db
 
-    def _read(self, conversation_id: str) -> list[dict[str, Any]]:
-        db = self._connect()
+    def _check(self, db: sqlite3.Connection) -> None:
+        """Refuse a file that is no session file this weft can read."""
         try:
-            rows = db.execute(
-                "SELECT messages FROM turns WHERE conversation_id = ? ORDER BY turn",
-                (conversation_id,),
-            ).fetchall()
+            tables = {
+                str(name)
+                for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+            }
+            (version,) = db.execute("PRAGMA user_version").fetchone()
+            (application,) = db.execute("PRAGMA application_id").fetchone()
+        except sqlite3.DatabaseError as exc:
+            raise SessionFileError(
+                f"session file {self.path}: not a SQLite database, or a damaged one ({exc}); "
+                "move it away (its conversations are lost) or give the session another path"
+            ) from None
+        ours = application == _APPLICATION_ID or "turns" in tables
+        if tables and not ours:
+            raise SessionFileError(
+                f"session file {self.path} is another SQLite database (tables: "
+                f"{', '.join(sorted(tables)[:5])}), not a weft session file: give the session "
+                "a file of its own"
+            )
+        if version > SESSION_FORMAT:
+            raise SessionFileError(
+                f"session file {self.path} was written by a newer weft (format {version}; "
+                f"this weft reads {SESSION_FORMAT}): upgrade weft, or give the session "
+                "another path"
+            )
+
+    def _rows(self, db: sqlite3.Connection, conversation_id: str) -> list[dict[str, Any]]:
+        rows = db.execute(
+            "SELECT turn, messages FROM turns WHERE conversation_id = ? ORDER BY turn",
+            (conversation_id,),
+        ).fetchall()
+        messages: list[dict[str, Any]] = []
+        for turn, text in rows:
+            try:
+                kept = json.loads(text)
+            except (TypeError, json.JSONDecodeError):
+                kept = None
+            if not isinstance(kept, list) or not all(isinstance(m, dict) for m in kept):
+                raise SessionFileError(
+                    f"session file {self.path}: turn {turn} of conversation "
+                    f"'{conversation_id}' is damaged (not a list of messages); forget the "
+                    f"conversation with `weft session clear {self.path} {conversation_id}`"
+                )
+            messages.extend(kept)
+        return messages
+
+    def _read(self, conversation_id: str, read_only: bool = False) -> list[dict[str, Any]]:
+        db = self._connect(read_only=read_only)
+        try:
+            if read_only and not _has_turns(db):
+                return []
+            return self._rows(db, conversation_id)
         finally:
             db.close()
-        return [m for (text,) in rows for m in json.loads(text)]
 
     def _write(self, conversation_id: str, messages: list[dict[str, Any]]) -> None:
         text = json.dumps(messages, default=str)
         db = self._connect()
         try:
-            with db:  # one transaction: the turn and the trim, or neither
+            # One transaction, the turn and the trim or neither, holding the write lock from
+            # its start: another process adding to the same conversation between the read
+            # of the last turn and the insert failed the call (UNIQUE constraint failed).
+            db.execute("BEGIN IMMEDIATE")
+            with db:
                 (last,) = db.execute(
                     "SELECT COALESCE(MAX(turn), 0) FROM turns WHERE conversation_id = ?",
                     (conversation_id,),
@@ -183,8 +286,10 @@ class SQLiteSession(SessionStore):
             db.close()
 
     def _list(self) -> list[tuple[str, int]]:
-        db = self._connect()
+        db = self._connect(read_only=True)
         try:
+            if not _has_turns(db):
+                return []
             rows = db.execute(
                 "SELECT conversation_id, COUNT(*) FROM turns GROUP BY conversation_id "
                 "ORDER BY conversation_id"
@@ -194,8 +299,12 @@ class SQLiteSession(SessionStore):
         return [(str(name), int(count)) for name, count in rows]
 
     async def conversations(self) -> list[tuple[str, int]]:
-        """Every conversation kept in the file, with how many turns it holds."""
+        """Every conversation kept in the file, with how many turns it holds (read only)."""
         return await asyncio.to_thread(self._list)
+
+    async def read_messages(self, conversation_id: str) -> list[dict[str, Any]]:
+        """``messages``, without creating the file or its table (``weft session show``)."""
+        return await asyncio.to_thread(self._read, conversation_id, True)
 
     async def messages(self, conversation_id: str) -> list[dict[str, Any]]:
         return await asyncio.to_thread(self._read, conversation_id)
@@ -205,3 +314,9 @@ class SQLiteSession(SessionStore):
 
     async def clear(self, conversation_id: str) -> None:
         await asyncio.to_thread(self._delete, conversation_id)
+
+
+def _has_turns(db: sqlite3.Connection) -> bool:
+    """Whether a (checked) file has its table yet: an empty file has none."""
+    found = db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'turns'")
+    return found.fetchone() is not None

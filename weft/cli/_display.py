@@ -21,7 +21,13 @@ from rich.table import Table
 from rich.text import Text
 
 from weft.cli._placement import Placements
-from weft.cli._stream_display import PARTIAL_CHARS, PARTIAL_LINES, LineText, RawText
+from weft.cli._stream_display import (
+    PARTIAL_CHARS,
+    PARTIAL_LINES,
+    LineText,
+    RawText,
+    handoff_of,
+)
 from weft.protocols import EventKind, NodeState, RunEvent, RunState
 from weft.protocols.human_input import question_of
 from weft.protocols.streaming import text_delta
@@ -94,6 +100,8 @@ class RunDisplay:
             if self.text is not None:
                 self.text.add(event.key or event.node or "?", piece)
             return
+        if self.text is not None and (target := handoff_of(event)) is not None:
+            self.text.handoff(event.key or event.node or "?", target)
         if kind in (EventKind.RUN_STARTED, EventKind.RUN_RESUMED) and not self.workflow:
             self.workflow = str(event.data.get("workflow", ""))
             self.total = int(event.data.get("nodes", 0))

@@ -10,6 +10,10 @@ Two ways to show it, chosen by what the terminal is:
   written to stdout as they come, a ``[node]`` line before each node's text
   (``RawText``).
 
+Where an LLM agent hands its conversation to another (``handoff_to`` in a
+progress event), the text goes on under ``── node → agent ──`` (``[node →
+agent]`` piped), so the two agents' words are not run together.
+
 Whether text streams at all: ``--stream`` yes, ``--no-stream`` no, neither
 when stdout is a terminal and ``--json`` is not given (the JSON is unchanged,
 and nothing else goes to stdout with it). Streaming is asked of the run's
@@ -54,6 +58,15 @@ def streaming(stream: bool | None, as_json: bool) -> bool:
     return stream
 
 
+def handoff_of(event: RunEvent) -> str | None:
+    """The agent an LLM agent handed its conversation to, if ``event`` says so: its text
+    follows under the same node, and without a mark read as the first agent's."""
+    if event.kind is not EventKind.PROGRESS:
+        return None
+    target = (event.data or {}).get("handoff_to")
+    return target if isinstance(target, str) else None
+
+
 def _ends(key: str, finished: str) -> bool:
     """True when ``key`` (an action's execution key) ends with node execution ``finished``."""
     return key == finished or key.startswith(finished + ">")
@@ -81,6 +94,15 @@ class LineText:
             for line in lines:
                 self._print(line, False)
         self.partial[key] = rest
+
+    def handoff(self, key: str, target: str) -> None:
+        """``key``'s agent handed off to ``target``: end its line, and mark who goes on."""
+        rest = self.partial.pop(key, "")
+        if rest:
+            self._header(key)
+            self._print(rest, False)
+        self._print(f"── {key} → {target} ──", True)
+        self._last = key  # its text goes on under this mark, with no other header
 
     def end(self, finished: str) -> None:
         """The node execution ``finished`` ended: print what its actions left unfinished."""
@@ -113,6 +135,9 @@ class RawText:
                 self._last = key
             self._write(text)
             self._open = not text.endswith("\n")
+        elif (target := handoff_of(event)) is not None:
+            self._write(("\n" if self._open else "") + f"[{key} → {target}]\n")
+            self._last, self._open = key, False
         elif (
             event.kind is EventKind.NODE_FINISHED
             and self._open

@@ -198,7 +198,10 @@ class ShowTree:
         cost = float(usage_of(span).get("cost") or 0.0)
         if cost:
             text.append(f"  ${cost:.4f}", style="cyan")
-        if span.agent and served_remotely(self.tree, span):
+        if span.kind in ("llm", "handoff"):  # which agent of a chain made the request
+            if span.kind == "llm" and span.agent:
+                text.append(f"  by {span.agent}", style="dim")
+        elif span.agent and served_remotely(self.tree, span):
             text.append(f"  @{span.agent}", style="magenta")
         elif span.agent:  # an LLM agent of the run's own process; its name unless the span's
             named = "" if span.agent == span.name else f" {span.agent}"

@@ -9,6 +9,7 @@ forget a conversation (a customer's request, a test run).
 from __future__ import annotations
 
 import asyncio
+import difflib
 import json
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -30,6 +31,19 @@ def _store(file: str) -> SQLiteSession:
     if not path.exists():
         raise WeftError(f"no session file {path} (an agent creates it when a call first answers)")
     return SQLiteSession(path)
+
+
+def _missing(store: SQLiteSession, conversation: str) -> WeftError:
+    """The error for a conversation the file does not keep, naming close ones it does."""
+    kept = [name for name, _ in asyncio.run(store.conversations())]
+    close = difflib.get_close_matches(conversation, kept, n=3)
+    if close:
+        hint = f" (did you mean {', '.join(close)}?)"
+    elif kept:
+        hint = f" (it keeps {len(kept)}: `weft session ls {store.path}`)"
+    else:
+        hint = " (it keeps none)"
+    return WeftError(f"{store.path} keeps no conversation '{conversation}'{hint}")
 
 
 @click.group("session")
@@ -56,16 +70,16 @@ def ls_command(file: str) -> None:
 def show_command(file: str, conversation: str, as_json: bool) -> None:
     """Print the messages kept for CONVERSATION, oldest first."""
     store = _store(file)
-    messages = asyncio.run(store.messages(conversation))
+    messages = asyncio.run(store.read_messages(conversation))
+    if not messages:
+        raise _missing(store, conversation)
     if as_json:
         click.echo(json.dumps(messages, indent=2))
         return
-    if not messages:
-        raise WeftError(f"{file} keeps no conversation '{conversation}'")
     for message in messages:
         calls = [c["function"]["name"] for c in message.get("tool_calls") or []]
         text = message.get("content") or ""
-        shown = f"{text} [calls {', '.join(calls)}]" if calls else text
+        shown = " ".join(p for p in (text, f"[calls {', '.join(calls)}]" if calls else "") if p)
         click.echo(f"{message.get('role', '?')}: {shown}")
 
 
@@ -75,6 +89,8 @@ def show_command(file: str, conversation: str, as_json: bool) -> None:
 def clear_command(file: str, conversation: str) -> None:
     """Forget CONVERSATION: its next call starts afresh."""
     store = _store(file)
+    if conversation not in {name for name, _ in asyncio.run(store.conversations())}:
+        raise _missing(store, conversation)  # a misspelt id must not pass for forgotten
     asyncio.run(store.clear(conversation))
     click.echo(f"cleared {conversation}", err=True)
 

@@ -61,7 +61,9 @@ def llm_action(name: str, ref: ActionRef, spec: WorkflowSpec) -> LLMAgent:
     if llm.output_schema is not None:
         _check_schema(name, llm.output_schema, spec)
     if llm.tool_choice is not None:
-        _check_tool_choice(name, llm.tool_choice, llm.tools, spec)
+        # a handoff is offered as a tool too: `required` or `transfer_to_X` forces one
+        transfers = [f"transfer_to_{h}" for h in llm.handoffs]
+        _check_tool_choice(name, llm.tool_choice, [*llm.tools, *transfers], spec)
     if llm.parallel_tool_calls is not None and not llm.tools:
         raise DefinitionError.single(
             f"action '{name}': parallel_tool_calls: the agent has no 'tools' "
@@ -160,7 +162,9 @@ def _check_tool_choice(name: str, choice: str, tools: list[str], spec: WorkflowS
     if choice == "required":
         if tools:
             return
-        problem = "'required' makes the model call a tool, but the agent has no 'tools'"
+        problem = (
+            "'required' makes the model call a tool, but the agent has no 'tools' nor 'handoffs'"
+        )
     elif choice in tools:
         return
     else:

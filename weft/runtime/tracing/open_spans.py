@@ -52,7 +52,7 @@ def with_open_spans(
         if kind == "run":
             continue
         foreach = any(_ITEM_KEY.search(k.node or "") for k in kids)
-        action = next((k.name for k in kids if k.kind == "call"), None)
+        action = next((k.name for k in kids if _own_call(k)), None)
         attributes: dict[str, object] = {"weft.open": True, "weft.foreach": foreach}
         if action is not None:
             attributes["weft.action"] = action
@@ -88,6 +88,17 @@ def with_open_spans(
             )
         )
     return [*spans, *added]
+
+
+def _own_call(span: SpanRecord) -> bool:
+    """Whether ``span`` is a call of the missing node's own action: a foreach item, or an
+    attempt that failed and was retried. A call the action made through its context
+    (an agent's tool) shares the node's key but is neither; naming the stand-in's
+    action after it made the tree hang the running agent's model requests under that
+    finished tool call."""
+    item = bool(_ITEM_KEY.search(span.node or ""))
+    retried = span.attributes.get("weft.retry_delay") is not None
+    return span.kind == "call" and (item or retried)
 
 
 def _parent_kind(kids: list[SpanRecord]) -> tuple[str, str]:
