@@ -141,3 +141,19 @@ def test_tool_choice_naming_a_transfer_to_no_handoff_is_an_error_at_its_line(
     message = str(caught.value)
     assert f"{path}:{line_of(path, 'tool_choice:')}:" in message
     assert "did you mean transfer_to_refunds?" in message
+
+
+def test_a_conversation_id_for_an_agent_without_a_session_says_to_give_it_one(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "no-session.yaml"
+    path.write_text(
+        "name: nosession\nactions:\n  triage:\n    llm: {instructions: Route.}\n"
+        "nodes:\n  answer:\n    action: triage\n"
+        "    with: {task: Refund A1, conversation_id: ada}\n"
+    )
+    with pytest.raises(DefinitionError) as raised:
+        compile_workflow(path)
+    message = str(raised.value)
+    assert "has no parameter 'conversation_id'" in message
+    assert "YAML 'session:'" in message

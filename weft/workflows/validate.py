@@ -358,9 +358,15 @@ class _Checker:
             for key in node.with_:
                 if key not in properties:
                     params = ", ".join(properties) or "none"
+                    hint = (
+                        " (an LLM agent takes a conversation_id when it keeps a session: "
+                        "session=SQLiteSession(...), YAML 'session:')"
+                        if key == "conversation_id" and action.kind == "agent"
+                        else ""
+                    )
                     self.add(
                         f"action '{action.name}' has no parameter '{key}'"
-                        f"{suggest(key, list(properties))}; parameters: {params}",
+                        f"{suggest(key, list(properties))}; parameters: {params}{hint}",
                         (*base, key),
                         name,
                         f"with.{key}",
