@@ -116,6 +116,48 @@ def test_a_pool_of_an_actions_own_keeps_the_place_of_a_call_given_up_on() -> Non
     pool.shutdown()
 
 
+def test_a_waiting_call_is_told_when_the_pool_stalls_behind_calls_given_up_on() -> None:
+    pool = WorkerPool(1)
+    release, started = threading.Event(), threading.Event()
+    stuck = pool.submit(blocker, release, started)
+    assert started.wait(WAIT)
+    news: list[str] = []
+    queued = pool.submit_watched(news.append, lambda: "ran")
+    assert not pool.stalled and news == []  # behind live work: a plain wait
+    pool.abandon(stuck)  # given up on, and it keeps the only place
+    assert pool.stalled and news == ["stall"]
+    release.set()
+    assert queued.result(WAIT) == "ran"
+    assert news == ["stall", "unstall"]  # "start" only for a call whose watch asked
+    assert not pool.stalled
+    pool.shutdown()
+
+
+def test_a_call_submitted_to_a_stalled_pool_is_told_at_once() -> None:
+    pool = WorkerPool(1)
+    release, started = threading.Event(), threading.Event()
+    stuck = pool.submit(blocker, release, started)
+    assert started.wait(WAIT)
+    pool.abandon(stuck)
+    news: list[str] = []
+    queued = pool.submit_watched(news.append, lambda: "ran")
+    assert news == ["stall"]
+    release.set()
+    assert queued.result(WAIT) == "ran"
+    pool.shutdown()
+
+
+def test_a_replacing_pool_never_stalls_behind_an_abandoned_call() -> None:
+    pool = WorkerPool(1, replace_abandoned=True)
+    release, started = threading.Event(), threading.Event()
+    stuck = pool.submit(blocker, release, started)
+    assert started.wait(WAIT)
+    assert pool.abandon(stuck)
+    assert not pool.stalled
+    release.set()
+    pool.shutdown()
+
+
 def test_only_a_running_call_can_be_abandoned() -> None:
     pool = WorkerPool(1, replace_abandoned=True)
     done = pool.submit(lambda: 1)

@@ -44,7 +44,12 @@ from weft.agents.openai_tools import ToolSet, sanitize_tool_name
 from weft.agents.sessions import MemorySession, SessionStore, SQLiteSession
 from weft.agents.structured import StructuredOutputError, parse_structured, response_format_for
 from weft.agents.tool import FunctionAction, describe_validation_error, tool
-from weft.agents.worker_threads import set_worker_threads, worker_threads
+from weft.agents.worker_threads import (
+    CallGivenUp,
+    given_up,
+    set_worker_threads,
+    worker_threads,
+)
 
 __all__ = [
     "DEFAULT_MODEL",
@@ -55,6 +60,7 @@ __all__ = [
     "A2aAgentNotFound",
     "A2aBrokerRefused",
     "A2aMqttAction",
+    "CallGivenUp",
     "ChatModel",
     "FunctionAction",
     "InvalidExample",
@@ -80,6 +86,7 @@ __all__ = [
     "from_langgraph",
     "from_mcp",
     "from_mcp_async",
+    "given_up",
     "llm_configured",
     "model_defaults",
     "model_http_client",

@@ -10,11 +10,11 @@ Two actions whose names sanitise alike get distinct suffixes, never a clash.
 
 from __future__ import annotations
 
-import copy
 import re
 from collections.abc import Sequence
 from typing import Any
 
+from weft.agents._tool_schema import portable_schema
 from weft.protocols import ActionSpec
 
 TOOL_NAME_RE = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
@@ -29,8 +29,13 @@ def sanitize_tool_name(name: str) -> str:
 
 
 def function_parameters(schema: dict[str, Any]) -> dict[str, Any]:
-    """An input schema as OpenAI function parameters (always an object schema)."""
-    params = copy.deepcopy(schema) if schema else {}
+    """An input schema as OpenAI function parameters (always an object schema).
+
+    The one place a tool's schema is shaped for models: definitions are
+    inlined where they are not recursive and pydantic's automatic titles
+    dropped (``_tool_schema``), so that every server reads the same thing.
+    """
+    params = portable_schema(schema) if schema else {}
     params.pop("$schema", None)
     params.pop("title", None)
     if params.get("type") != "object":

@@ -26,6 +26,7 @@ costs no thread hop but blocks everything else while it runs.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import inspect
 import sys
@@ -47,7 +48,15 @@ from weft.agents._tool_signature import (
     resolved_hints,
     with_parameter_docs,
 )
-from weft.agents.worker_threads import WorkerPool, run_in_thread, shared_pool
+from weft.agents.thread_clock import take_clock
+from weft.agents.worker_threads import (
+    CallGivenUp,
+    WorkerPool,
+    given_up,
+    given_up_check,
+    run_in_thread,
+    shared_pool,
+)
 from weft.protocols import (
     ActionCall,
     ActionContext,
@@ -119,6 +128,11 @@ class ThreadContext:
 
     ``progress`` is handed to the event loop's thread (the listeners it
     reaches are not thread-safe); ``call`` and ``actions`` only read.
+    Once the call was given up on (its node timed out, its run was
+    cancelled) its thread runs on, but nothing it says is used: ``progress``
+    is dropped, neither traced nor streamed, and ``ask`` raises
+    ``CallGivenUp`` in the thread at once (a question would otherwise stop a
+    run that no longer waits for this call).
     ``invoke`` is a coroutine for the loop: a plain function that must call
     other actions is better written ``async def``.
     """
@@ -143,13 +157,27 @@ class ThreadContext:
         return self._ctx.actions()
 
     def ask(self, question: str, *, choices: Sequence[Any] | None = None) -> Any:
+        if given_up():
+            raise CallGivenUp(
+                f"{self.call.action}: the call was given up on (timed out or cancelled); "
+                f"nobody will answer {question!r}"
+            )
         if self._questions is None:
             self._questions = Questions(self.call)
         return self._questions.ask(question, choices)
 
     def progress(self, message: str, fraction: float | None = None, **data: Any) -> None:
+        dropped = given_up_check()
+        if dropped():
+            return
         report = functools.partial(self._ctx.progress, message, fraction, **data)
-        self._loop.call_soon_threadsafe(report)
+
+        def on_loop() -> None:  # given up on since it was sent: dropped there too
+            if not dropped():
+                report()
+
+        with contextlib.suppress(RuntimeError):  # the loop closed: the run is over
+            self._loop.call_soon_threadsafe(on_loop)
 
 
 class FunctionAction:
@@ -240,6 +268,12 @@ class FunctionAction:
         return self._spec.name
 
     @property
+    def runs_in_thread(self) -> bool:
+        """True for a plain ``def`` run in a worker thread: its node's timeout counts
+        from when a thread takes the call (``thread_clock``), not while it waits."""
+        return self._threaded
+
+    @property
     def uses_context(self) -> bool:
         """False when the function takes no ``ActionContext``: callers may skip making one."""
         return self._context_param is not None
@@ -279,7 +313,8 @@ class FunctionAction:
             if self._is_async:
                 value = await fn(**kwargs)
             elif self._threaded:
-                value = await run_in_thread(self._pool or shared_pool(), fn, kwargs)
+                pool = self._pool or shared_pool()
+                value = await run_in_thread(pool, fn, kwargs, clock=take_clock(self))
             else:
                 value = fn(**kwargs)
             if inspect.isawaitable(value):  # a plain def that returns a coroutine (a decorator)

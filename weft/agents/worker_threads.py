@@ -32,6 +32,13 @@ happens to the thread's place in the pool depends on what the bound is for:
   on keeps its place until its function returns: starting another call
   beside it would break the promise.
 
+A call given up on is marked so (``given_up`` in its thread): what it
+still reports through its context is dropped (``tool.ThreadContext``). A node's
+timeout counts from when a thread takes the call, not while it waits for one
+(``thread_clock``); a call's watch hears when it starts, and when every place
+in the bound is held by calls given up on (the pool is *stalled*: no queued
+call can start until one of them returns).
+
 The threads are daemon threads, so a process whose run is over exits without
 waiting for them (``concurrent.futures.ThreadPoolExecutor`` joins its
 threads at exit, and ``weft run`` would hang on a tool it already gave up on).
@@ -45,17 +52,22 @@ import logging
 import os
 import queue
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Executor, Future
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
+from weft.agents.thread_clock import RunningClock
 from weft.protocols import WeftError
 
 __all__ = [
     "DEFAULT_THREADS",
     "MAX_ABANDONED",
     "THREADS_ENV",
+    "CallGivenUp",
     "WorkerPool",
+    "given_up",
+    "given_up_check",
     "run_in_thread",
     "set_worker_threads",
     "shared_pool",
@@ -74,6 +86,14 @@ T = TypeVar("T")
 _log = logging.getLogger(__name__)
 
 
+class CallGivenUp(WeftError):
+    """Raised in a worker thread by ``ctx.ask`` of a call that was given up on.
+
+    Its node timed out or its run was cancelled: nobody will answer, and the
+    exception ends the function early. What it raises is discarded anyway.
+    """
+
+
 class _Job(Future[Any]):
     """One submitted call: the future that gets its outcome, and what to run."""
 
@@ -86,6 +106,19 @@ class _Job(Future[Any]):
         self.abandoned = False
         #: Its function has returned: too late to abandon it.
         self.finishing = False
+        #: The caller stopped waiting for it (a timeout, a cancelled run): its
+        #: progress and questions are dropped (``given_up``).
+        self.given_up = False
+        #: Given up on and still holding its place in the bound (see ``abandon``).
+        self.holds = False
+        #: Told, from any thread, ``"stall"``/``"unstall"`` while it waits behind
+        #: calls given up on, and ``"start"`` once a thread takes it if ``want_start``.
+        self.watch: Callable[[str], None] | None = None
+        #: ``time.monotonic()`` when a thread took it (None until then).
+        self.started_at: float | None = None
+        #: Its watch asked to hear when it starts (only a call that waited long does:
+        #: a word to the event loop per call would cost as much as the thread hop).
+        self.want_start = False
 
     def run(self, settle: Callable[[_Job], None]) -> bool:
         """Run the call, if it was not cancelled first; False when it never started.
@@ -98,6 +131,10 @@ class _Job(Future[Any]):
         self.fn = self.args = self.kwargs = None  # the future outlives the call: drop arguments
         if fn is None or not self.set_running_or_notify_cancel():
             return False  # cancelled while it waited for a thread: never started
+        self.started_at = time.monotonic()
+        if self.want_start and self.watch is not None:
+            self.watch("start")
+        _current.job = self
         try:
             result = fn(*args, **kwargs)
         except BaseException as exc:  # the caller's await re-raises it, as ThreadPoolExecutor
@@ -106,7 +143,46 @@ class _Job(Future[Any]):
         else:
             settle(self)
             self.set_result(result)
+        finally:
+            _current.job = None
         return True
+
+
+class _Current(threading.local):
+    """The call a worker thread runs now (None between calls and in other threads)."""
+
+    job: _Job | None = None
+
+
+_current = _Current()
+
+
+def given_up() -> bool:
+    """Whether the call running in this thread was given up on by its caller.
+
+    True in a worker thread whose call's node timed out or whose run was
+    cancelled: the function runs on (a thread cannot be stopped), but what it
+    reports is dropped, and a tool may check this to stop early. False
+    anywhere else, a thread of the tool's own making included.
+    """
+    job = _current.job
+    return job is not None and job.given_up
+
+
+def given_up_check() -> Callable[[], bool]:
+    """``given_up`` of the call running in this thread, to ask later from any thread.
+
+    A worker thread hands its progress to the event loop; the loop asks this
+    before it passes the report on, since the call may be given up on between.
+    """
+    job = _current.job
+    if job is None:
+        return _never
+    return lambda: job.given_up
+
+
+def _never() -> bool:
+    return False
 
 
 class WorkerPool(Executor):
@@ -135,6 +211,8 @@ class WorkerPool(Executor):
         self._threads: set[threading.Thread] = set()  # alive, abandoned ones included
         self._live = 0  # threads holding a place in the bound
         self._abandoned = 0  # threads running a call given up on, outside the bound
+        self._held = 0  # places in the bound held by calls given up on
+        self._waiting: set[_Job] = set()  # queued calls that watch for stalls
         self._serial = 0
         self._warned = False
         self._closed = False
@@ -149,11 +227,36 @@ class WorkerPool(Executor):
         """Threads still running a call that was given up on, outside the bound."""
         return self._abandoned
 
+    @property
+    def stalled(self) -> bool:
+        """Every place in the bound is held by a call given up on: no queued call can start."""
+        return self._held >= self.size
+
     def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
+        return self.submit_watched(None, fn, *args, **kwargs)
+
+    def submit_watched(
+        self,
+        watch: Callable[[str], None] | None,
+        fn: Callable[..., T],
+        /,
+        *args: Any,
+        **kwargs: Any,
+    ) -> Future[T]:
+        """``submit``, telling ``watch`` (from any thread, under the pool's lock: it must
+        not block) ``"stall"``/``"unstall"`` when, while the call waits, every place in
+        the bound becomes held by calls given up on, or one comes back; and ``"start"``
+        when a thread takes it, once the caller set the future's ``want_start``.
+        ``run_in_thread`` times a node's timeout with these (``thread_clock``)."""
         job = _Job(fn, args, kwargs)
+        job.watch = watch
         with self._lock:
             if self._closed:
                 raise RuntimeError("cannot run a call in a worker pool that was shut down")
+            if watch is not None:
+                self._waiting.add(job)
+                if self.stalled:
+                    watch("stall")
             self._jobs.put(job)
             # An idle thread takes the job; else start one while the bound allows.
             if not self._idle.acquire(blocking=False) and self._live < self.size:
@@ -179,6 +282,8 @@ class WorkerPool(Executor):
                     self._live -= 1
                     self._threads.discard(threading.current_thread())
                 return
+            if job.watch is not None:  # one atomic step: no lock for the common case
+                self._waiting.discard(job)
             ran = job.run(self._settle)
             if not ran:
                 self._idle.release()
@@ -194,21 +299,38 @@ class WorkerPool(Executor):
                 self._abandoned -= 1
                 self._threads.discard(threading.current_thread())
                 return
+            if job.holds:
+                job.holds = False
+                self._held -= 1
+                if self._held == self.size - 1:
+                    self._tell_waiting("unstall")
         self._idle.release()
+
+    def _tell_waiting(self, what: str) -> None:
+        """Tell the queued calls that watch that the pool stalled or moves again (under lock)."""
+        for job in list(self._waiting):  # a snapshot: threads discard the calls they take
+            if job.watch is not None:
+                job.watch(what)
 
     def abandon(self, future: Future[Any]) -> bool:
         """Give up on a running call: its thread leaves the bound and ends when it returns.
 
         Returns True when the call's place in the pool went back (a waiting
-        call gets a thread at once). False, and nothing changes, for a pool
-        without ``replace_abandoned``, a call that is not running (queued
-        calls are cancelled instead), or when ``MAX_ABANDONED`` threads
-        already run on: then the call keeps its place until it returns.
+        call gets a thread at once). False for a call that is not running
+        (queued calls are cancelled instead), and for a pool without
+        ``replace_abandoned`` or when ``MAX_ABANDONED`` threads already run
+        on: then the call keeps its place until it returns, counted as held
+        (when all places are held, the pool is ``stalled``). Either way the
+        call is marked given up on (``given_up`` in its thread).
         """
-        if not self.replace_abandoned or not isinstance(future, _Job):
+        if not isinstance(future, _Job):
             return False
         with self._lock:
-            if future.abandoned or future.finishing or not future.running():
+            future.given_up = True
+            if future.abandoned or future.holds or future.finishing or not future.running():
+                return False
+            if not self.replace_abandoned:
+                self._hold(future)
                 return False
             if self._abandoned >= MAX_ABANDONED:
                 if not self._warned:
@@ -221,6 +343,7 @@ class WorkerPool(Executor):
                         self._abandoned,
                         self._name,
                     )
+                self._hold(future)
                 return False
             future.abandoned = True
             self._abandoned += 1
@@ -228,6 +351,13 @@ class WorkerPool(Executor):
             if not self._closed and not self._jobs.empty() and self._live < self.size:
                 self._start_thread()  # a call waits and no thread may be free for it
             return True
+
+    def _hold(self, job: _Job) -> None:
+        """A running call given up on keeps its place (under lock): count it."""
+        job.holds = True
+        self._held += 1
+        if self._held == self.size:
+            self._tell_waiting("stall")
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         """Take no more calls; threads finish what was submitted (unless cancelled), then end."""
@@ -304,15 +434,27 @@ def shared_pool() -> WorkerPool:
         return _shared
 
 
-async def run_in_thread(pool: WorkerPool, fn: Callable[..., T], kwargs: dict[str, Any]) -> T:
+async def run_in_thread(
+    pool: WorkerPool,
+    fn: Callable[..., T],
+    kwargs: dict[str, Any],
+    *,
+    clock: RunningClock | None = None,
+) -> T:
     """``fn(**kwargs)`` in one of ``pool``'s threads, with the caller's context variables.
 
     Cancelling the await (a node's timeout, a cancelled run) returns at once;
     the call is dropped if it had not started, or else runs on, its result
     is discarded, and the pool is told it was given up on (``abandon``).
+    ``clock``, the node's timeout (``thread_clock``), is paused while the
+    call waits for a thread and counts from when one starts running it.
     """
     context = contextvars.copy_context()  # what the caller bound (logging, model defaults)
-    future = pool.submit(context.run, fn, **kwargs)
+    if clock is None:
+        future = pool.submit(context.run, fn, **kwargs)
+    else:
+        future = pool.submit_watched(clock.watcher(), context.run, fn, **kwargs)
+        clock.pause(cast(_Job, future))
     try:
         return await asyncio.wrap_future(future)
     except asyncio.CancelledError:

@@ -21,6 +21,7 @@ import time
 from collections.abc import Awaitable, Mapping
 from typing import Any, Protocol
 
+from weft.agents.thread_clock import running_clock
 from weft.protocols import (
     ActionCall,
     ActionResult,
@@ -447,9 +448,10 @@ class NodeCalls:
         try:
             if node.timeout is None:
                 result = await action.invoke(call, ctx)
-            else:
+            else:  # a ``def`` tool's counts from when a thread takes it (``thread_clock``)
                 async with asyncio.timeout(node.timeout) as deadline:
-                    result = await action.invoke(call, ctx)
+                    with running_clock(deadline, node.timeout, action):
+                        result = await action.invoke(call, ctx)
         except TimeoutError as exc:
             if deadline is not None and deadline.expired():
                 result = _timed_out(node, call)
