@@ -121,6 +121,16 @@ def waiting_for_answers(result: RunResult) -> str:
     return "; ".join(asked or ["a subtask's agent wants input"])
 
 
+def answer_error(result: RunResult | None, stopped: str | None) -> str | None:
+    """What an ask's ``Answer.error`` says: why its budget ``stopped`` it (no ``result``),
+    the questions its run waits on, or the run's own error."""
+    if result is None:
+        return stopped
+    if result.state is RunState.NEEDS_INPUT:
+        return waiting_for_answers(result)
+    return result.error
+
+
 class _Watched(Protocol):
     """What ``budget_notes`` reads of a run's ``BudgetWatch``."""
 

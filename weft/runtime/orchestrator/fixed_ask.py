@@ -22,9 +22,9 @@ from weft.runtime.engine.inputs import resolve_inputs
 from weft.runtime.engine.outcomes import RunResult
 from weft.runtime.orchestrator.answer import (
     Answer,
+    answer_error,
     budget_notes,
     questions_of,
-    waiting_for_answers,
 )
 from weft.runtime.orchestrator.run_support import BudgetWatch
 
@@ -94,11 +94,7 @@ def workflow_answer(
         answer=answer,
         run_id=run_id,
         state=result.state if result is not None else RunState.CANCELLED,
-        error=stopped
-        if result is None
-        else waiting_for_answers(result)
-        if result.state is RunState.NEEDS_INPUT
-        else result.error,
+        error=answer_error(result, stopped),
         questions=questions_of(result),
         results=results,
         usage=usage,

@@ -53,9 +53,9 @@ from weft.runtime.orchestrator.aggregate import ConcatAggregator
 from weft.runtime.orchestrator.answer import (
     Answer,
     PlanningError,
+    answer_error,
     budget_notes,
     questions_of,
-    waiting_for_answers,
 )
 from weft.runtime.orchestrator.ask_record import AskRecord, saving
 from weft.runtime.orchestrator.compile import (
@@ -493,11 +493,7 @@ class Orchestrator:
             answer=result.outputs.get(ANSWER_NODE) if result is not None and result.ok else None,
             run_id=run_id,
             state=result.state if result is not None else RunState.CANCELLED,
-            error=stopped
-            if result is None
-            else waiting_for_answers(result)
-            if result.state is RunState.NEEDS_INPUT
-            else result.error,
+            error=answer_error(result, stopped),
             plan=plan,
             routes={c.subtask: c.action for c in choices if c.action is not None},
             decisions={c.subtask: c.decision for c in choices},
