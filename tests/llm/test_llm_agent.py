@@ -234,6 +234,18 @@ async def test_tool_problems_are_reported_to_the_model_not_raised() -> None:
     assert "boom" in errors[3]["message"]
 
 
+async def test_a_raw_newline_inside_an_argument_string_is_read_as_itself() -> None:
+    """llama.cpp's JSON grammar lets a small model write a newline inside a string;
+    strict JSON refuses it and the model was told its arguments were not JSON."""
+    model = ScriptedModel([tool_call("word_count", '{"text": "one\ntwo\tthree"}'), text("3")])
+    async with OpenAIServer(model) as server:
+        agent = LLMAgent("n", base_url=server.base_url, tools=["word_count"])
+        result = await run_agent(agent, actions=[word_count])
+    assert result.outputs == {"agent": "3"}
+    (reply,) = model.requests[1].tool_results()
+    assert json.loads(reply["content"]) == 3
+
+
 async def test_tool_names_are_sanitised_and_mapped_back() -> None:
     @tool(name="research.web/v2")
     def web(query: str) -> str:

@@ -9,6 +9,7 @@ one it reads: a schema it could not read would fall back to any JSON, and a
 from __future__ import annotations
 
 import enum
+import json
 from typing import Any
 
 from openai import AsyncOpenAI
@@ -70,4 +71,5 @@ async def test_arguments_for_nested_models_enums_and_a_recursive_model_validate(
         replies.append(calls[0].function.arguments)
     await client.close()
     for arguments in replies:  # every one fits the grammar the schema became
-        register.arguments_model.model_validate_json(arguments)
+        # read as weft reads them: a raw newline inside a string is allowed by the grammar
+        register.arguments_model.model_validate(json.loads(arguments, strict=False))

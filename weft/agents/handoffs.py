@@ -151,7 +151,7 @@ def transfer_of(
         return None
     taken, handoff = chosen
     try:
-        arguments = json.loads(taken.arguments or "{}")
+        arguments = json.loads(taken.arguments or "{}", strict=False)  # as tool arguments
     except json.JSONDecodeError:
         arguments = {}
     arguments = arguments if isinstance(arguments, dict) else {}

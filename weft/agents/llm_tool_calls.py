@@ -107,7 +107,9 @@ async def _run(
         problem = error_message(saved.id, "UnknownTool", f"there is no tool named '{saved.name}'")
         return saved.model_copy(update={"reply": problem})
     try:
-        arguments = json.loads(saved.arguments or "{}")
+        # strict=False: a raw newline or tab inside a string (llama.cpp's JSON grammar lets
+        # a model write one) is read as itself rather than refused back to the model
+        arguments = json.loads(saved.arguments or "{}", strict=False)
     except json.JSONDecodeError as exc:
         problem = error_message(
             saved.id, "MalformedArguments", f"arguments are not valid JSON: {exc.msg}"
@@ -116,6 +118,7 @@ async def _run(
     if not isinstance(arguments, dict):
         problem = error_message(saved.id, "MalformedArguments", "arguments must be a JSON object")
         return saved.model_copy(update={"reply": problem})
+    arguments = toolset.arguments_for(saved.name, arguments)
     return await _answered(saved, action, arguments, ctx, answering, key)
 
 

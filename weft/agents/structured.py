@@ -118,7 +118,7 @@ def parse_json(content: str | None) -> Any:
     ``StructuredOutputError`` (``malformed_json``) when there is none."""
     text = strip_fences(content or "")
     try:
-        return json.loads(text)
+        return json.loads(text, strict=False)  # raw newlines in strings, as tool arguments
     except json.JSONDecodeError as exc:
         data = embedded_object(text)
         if data is None:
