@@ -34,6 +34,9 @@ from weft.protocols import ActionFailed, RetryPolicy
 #: Most characters of a server's message kept in an error (an HTML page from a proxy is long).
 MESSAGE_LIMIT = 2000
 
+#: What stands for the message of an error body that has none.
+NO_MESSAGE = "(the server sent no message)"
+
 #: How servers built on pydantic (llama-cpp-python, others) word a refused request.
 _REQUEST_VALIDATION = re.compile(r"\bvalidation errors?\b", re.I)
 
@@ -71,8 +74,16 @@ class Classified:
         """``HTTP 400: <server message>``, or the message when there was no HTTP answer."""
         return f"HTTP {self.status}: {self.message}" if self.status is not None else self.message
 
+    @property
+    def silent(self) -> bool:
+        """Whether the server answered an HTTP error without any message (llama-cpp-python's
+        server, when its handler crashes: ``{"error": {"message": ""}}``)."""
+        return self.status is not None and self.message == NO_MESSAGE
+
     def text(self, endpoint: str) -> str:
         """The error a user reads, naming ``endpoint`` (``model at URL``) that failed."""
+        if self.silent and self.status is not None and self.status >= 500:
+            return f"HTTP {self.status} from {endpoint}: the server failed without saying why"
         if self.status is not None:
             return f"HTTP {self.status} from {endpoint}: {self.message}"
         return f"{endpoint}: {self.message}"
@@ -102,9 +113,11 @@ def server_message(body: Any) -> str:
                 break
         if isinstance(said, dict) and said is not body:  # {"error": {"message": ...}} nested
             said = said.get("message") or said
+        elif said is body and any(key in body for key in ("message", "detail")):
+            said = ""  # a JSON error body whose message is empty: nothing said
     text = (said if isinstance(said, str) else body_text(said)).strip()
     if not text:
-        return "(the server sent no message)"
+        return NO_MESSAGE
     return text if len(text) <= MESSAGE_LIMIT else text[: MESSAGE_LIMIT - 3] + "..."
 
 

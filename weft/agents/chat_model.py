@@ -32,6 +32,8 @@ here as well: settings (``chat_settings``), errors and what is retried
       "gen_ai.request.model": ..., "gen_ai.response.model": ...,
       "gen_ai.response.finish_reasons": [...], "llm.base_url": ..., "llm.attempts": n,
       "llm.tool_calls": [names], "llm.streamed": True | None, "llm.usage_estimated": ...,
+      "llm.tool_choice": sent, "llm.tool_choice_requested": asked (both None unless
+      stepped down),
       "input": [messages sent], "output": {reply},
       "usage": Usage, "error": ErrorInfo | None}}
 
@@ -56,7 +58,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from weft.agents.chat_errors import Classified, ModelCallError, classify
-from weft.agents.chat_request import build_request, structured_mode
+from weft.agents.chat_request import build_request, structured_mode, suspects
 from weft.agents.chat_settings import (
     DEFAULT_MODEL,
     MAX_TOKENS_ENV,
@@ -76,6 +78,7 @@ from weft.agents.endpoint_profiles import (
     DEFAULT_ENDPOINT,
     ENDPOINT_PROFILES,
     StructuredMode,
+    is_forced,
     refusal_of,
 )
 from weft.agents.model_requests import model_http_client
@@ -199,7 +202,11 @@ class ChatSession:
         only when not ``None`` and the endpoint has not refused it; ``tool_choice`` only
         with ``tools``. ``stream=True`` streams the answer, its text reported as
         it comes through ``ctx.progress`` (``chat_stream``, ``streaming``); a refused
-        ``stream_options`` is dropped the same way as ``parallel_tool_calls``.
+        ``stream_options`` is dropped the same way as ``parallel_tool_calls``. A refused
+        forced ``tool_choice`` (``"required"``, a named tool) steps down
+        (``endpoint_profiles.shape_tool_choice``); the ``llm`` span then has
+        ``llm.tool_choice`` (what was sent) beside ``llm.tool_choice_requested``.
+        A server that fails with no message gets an error naming what was sent.
         """
         settings = self.settings
         assert settings.model is not None
@@ -210,6 +217,7 @@ class ChatSession:
         started = time.time()
         attempt = 0
         retries = 0
+        streamed = False
         while True:
             attempt += 1
             sent, request = build_request(
@@ -220,6 +228,7 @@ class ChatSession:
                 mode=mode,
                 parallel_tool_calls=send_parallel,
                 tool_choice=tool_choice,
+                profile=profile,
             )
             try:
                 if streamed := stream and (not tools or profile.stream_with_tools):
@@ -238,7 +247,13 @@ class ChatSession:
                 raise
             except Exception as exc:
                 failure = classify(exc, self.model.retry)
-                refused = refusal_of(failure.status, failure.detail)
+                refused = refusal_of(failure.status, failure.detail, silent=failure.silent)
+                forced = request.get("tool_choice")
+                if refused == "tool_choice" and forced is not None and is_forced(forced):
+                    ENDPOINT_PROFILES.without_tool_choice(
+                        settings.base_url, settings.model, forced, failure.text(self.endpoint_name)
+                    )
+                    continue
                 if refused == "format" and mode is not None:
                     lower = ENDPOINT_PROFILES.step_down(
                         settings.base_url, settings.model, mode, failure.message
@@ -259,11 +274,13 @@ class ChatSession:
                     continue
                 retries += 1
                 if not failure.retryable or retries >= self.model.retry.max_attempts:
-                    self._span(started, attempt, sent, mode, error=failure)
+                    self._span(started, attempt, sent, mode, request, tool_choice, error=failure)
+                    said = failure.text(self.endpoint_name)
+                    if failure.silent and (fields := suspects(request, streamed=streamed)):
+                        said += f"; the request sent {fields}: one may be what it cannot handle"
                     raise ModelCallError(
                         failure.error_type,
-                        failure.text(self.endpoint_name)
-                        + (f" (after {attempt} attempts)" if attempt > 1 else ""),
+                        said + (f" (after {attempt} attempts)" if attempt > 1 else ""),
                         retryable=failure.retryable,
                         status=failure.status,
                     ) from None
@@ -283,7 +300,7 @@ class ChatSession:
             streamed=streamed,
             usage_estimated=bool(getattr(response, "usage_estimated", False)),
         )
-        self._span(started, attempt, sent, mode, completion=completion)
+        self._span(started, attempt, sent, mode, request, tool_choice, completion=completion)
         return completion
 
     @property
@@ -308,12 +325,15 @@ class ChatSession:
         attempts: int,
         messages: list[dict[str, Any]],
         mode: StructuredMode | None,
+        request: dict[str, Any],
+        asked: str | dict[str, Any] | None,
         *,
         completion: Completion | None = None,
         error: Classified | None = None,
     ) -> None:
         if not wants_spans(self.ctx):
             return
+        sent = request.get("tool_choice")
         span = llm_span(
             self.settings,
             started,
@@ -323,5 +343,6 @@ class ChatSession:
             trace_content=self.trace_content,
             completion=completion,
             error=error,
+            tool_choice=(sent, asked) if sent != asked and "tools" in request else None,
         )
         record_span(self.ctx, span)

@@ -40,8 +40,13 @@ def llm_span(
     trace_content: bool,
     completion: Completion | None = None,
     error: Classified | None = None,
+    tool_choice: tuple[Any, Any] | None = None,
 ) -> dict[str, Any]:
-    """The span of a request started at ``started``: answered (``completion``) or failed."""
+    """The span of a request started at ``started``: answered (``completion``) or failed.
+
+    ``tool_choice``: ``(sent, requested)`` when the endpoint's profile stepped a forced
+    choice down (``endpoint_profiles.shape_tool_choice``); None when sent as asked.
+    """
     tool_calls = getattr(completion.message, "tool_calls", None) if completion else None
     reason = completion.finish_reason if completion else None
     answered_by = completion.model if completion else None
@@ -52,6 +57,8 @@ def llm_span(
         "llm.base_url": settings.base_url,
         "llm.attempts": attempts,
         "llm.structured_output": mode,
+        "llm.tool_choice": _choice_name(tool_choice[0]) if tool_choice else None,
+        "llm.tool_choice_requested": _choice_name(tool_choice[1]) if tool_choice else None,
         "llm.streamed": True if completion and completion.streamed else None,
         "llm.usage_estimated": True if completion and completion.usage_estimated else None,
         "llm.tool_calls": [tc.function.name for tc in tool_calls or [] if hasattr(tc, "function")],
@@ -87,3 +94,10 @@ def reply_of(message: Any) -> dict[str, Any]:
     if calls:
         reply["tool_calls"] = calls
     return reply
+
+
+def _choice_name(choice: Any) -> Any:
+    """A ``tool_choice`` as a span shows it: the string, or ``function:<name>``."""
+    if isinstance(choice, dict):
+        return f"function:{(choice.get('function') or {}).get('name')}"
+    return choice

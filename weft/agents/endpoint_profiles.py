@@ -22,6 +22,25 @@ On every rung the reply is still validated against the model and, when it
 does not fit, the caller asks again with the error (see ``structured``): a
 lower rung costs reliability, never correctness. Each step down is logged
 once (logger ``weft.models``, level WARNING) with the endpoint's own words.
+
+**A forced tool choice** steps down too (``shape_tool_choice``).
+llama-cpp-python's server crashes on ``tool_choice: "required"`` and answers
+an HTTP 500 with an empty message (its chatml-function-calling handler takes
+``auto``, ``none`` and a named function only). ``"required"`` means "call
+one of these tools", so it steps down to what keeps that best:
+
+1. the one tool named (``{"type": "function", ...}``), when only one is
+   offered: the same constraint, in the form such servers take;
+2. ``"auto"``, with the requirement restated in the instructions ("call one
+   of the tools a, b; do not answer in text yet"): the model is asked, no
+   longer forced.
+
+A named choice that is refused steps down to ``"auto"`` with the tool named
+in the instructions. A refusal is an error whose message names
+``tool_choice``, or a 5xx with no message at all to a request that forced a
+choice (a server that says nothing cannot be read otherwise; the one wrong
+guess this allows, a server that failed for another reason, costs the
+forcing, not the call).
 """
 
 from __future__ import annotations
@@ -55,6 +74,9 @@ _REFUSAL_STATUSES = frozenset({400, 415, 422, 500, 501})
 _FORMAT_WORDS = re.compile(r"response_format|json_schema|json_object|structured output", re.I)
 _PARALLEL_WORDS = re.compile(r"parallel_tool_calls", re.I)
 _STREAM_OPTIONS_WORDS = re.compile(r"stream_options|include_usage", re.I)
+_TOOL_CHOICE_WORDS = re.compile(r"tool_choice", re.I)
+
+Refusal = Literal["format", "parallel", "stream_options", "tool_choice"]
 
 
 @dataclass
@@ -70,6 +92,10 @@ class EndpointProfile:
     #: streamed request with tools and ``tool_choice: auto`` by an empty stream (its log:
     #: "Automatic streaming tool choice is not supported").
     stream_with_tools: bool = True
+    #: Whether ``tool_choice: "required"`` may be sent (llama-cpp-python's server crashes on it).
+    tool_choice_required: bool = True
+    #: Whether a named function may be sent as ``tool_choice``.
+    tool_choice_named: bool = True
     #: Why each step down was taken, oldest first (shown in logs and spans).
     notes: list[str] = field(default_factory=list)
 
@@ -137,6 +163,17 @@ class EndpointProfiles:
             "a streamed request with tools got an empty stream: not streamed again",
         )
 
+    def without_tool_choice(
+        self, endpoint: str | None, model: str, refused: str | dict[str, Any], reason: str
+    ) -> None:
+        """Stop sending the forced ``tool_choice`` that was ``refused`` (``"required"`` or a
+        named function): later requests get the next rung (``shape_tool_choice``)."""
+        if refused == "required":
+            flag, what = "tool_choice_required", 'tool_choice "required"'
+        else:
+            flag, what = "tool_choice_named", "a named tool_choice"
+        self._turn_off(endpoint, model, flag, f"{what} refused, stepping down: {one_line(reason)}")
+
     def _turn_off(self, endpoint: str | None, model: str, flag: str, note: str) -> None:
         """Set the profile's ``flag`` false, noting and logging it once (the first
         request to learn it; others that were in flight find it done)."""
@@ -164,16 +201,22 @@ def one_line(reason: str, limit: int = 300) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def refusal_of(
-    status: int | None, message: str
-) -> Literal["format", "parallel", "stream_options"] | None:
-    """Which optional request field an HTTP error refuses, if it names one."""
+def refusal_of(status: int | None, message: str, *, silent: bool = False) -> Refusal | None:
+    """Which optional request field an HTTP error refuses, if it names one.
+
+    ``silent``: the server sent no message at all; a 5xx like that is taken as
+    a refusal of a forced ``tool_choice`` (the caller checks one was sent).
+    """
+    if silent and status is not None and status >= 500:
+        return "tool_choice"
     if status not in _REFUSAL_STATUSES:
         return None
     if _PARALLEL_WORDS.search(message):
         return "parallel"
     if _STREAM_OPTIONS_WORDS.search(message):
         return "stream_options"
+    if _TOOL_CHOICE_WORDS.search(message):
+        return "tool_choice"
     if _FORMAT_WORDS.search(message):
         return "format"
     return None
@@ -201,13 +244,52 @@ def shape_structured(
     spec = response_format.get("json_schema") or {}
     schema = spec.get("schema") or {}
     wanted = schema_instructions(schema, str(spec.get("name") or "the answer"))
-    shaped = [dict(m) for m in messages]
-    if shaped and shaped[0].get("role") == "system" and isinstance(shaped[0].get("content"), str):
-        shaped[0]["content"] = f"{shaped[0]['content']}\n\n{wanted}"
-    else:
-        shaped.insert(0, {"role": "system", "content": wanted})
+    shaped = _with_instruction(messages, wanted)
     if mode == "json_object_schema":
         return shaped, {"type": "json_object", "schema": schema}
     if mode == "json_object":
         return shaped, {"type": "json_object"}
     return shaped, None
+
+
+def is_forced(choice: str | dict[str, Any] | None) -> bool:
+    """Whether ``choice`` makes the model call a tool: ``"required"`` or a named function."""
+    return choice == "required" or isinstance(choice, dict)
+
+
+def _with_instruction(messages: list[dict[str, Any]], wanted: str) -> list[dict[str, Any]]:
+    """A copy of ``messages`` with ``wanted`` merged into the first system message (or one
+    added first): several chat templates accept only one, at the start."""
+    shaped = [dict(m) for m in messages]
+    if shaped and shaped[0].get("role") == "system" and isinstance(shaped[0].get("content"), str):
+        shaped[0]["content"] = f"{shaped[0]['content']}\n\n{wanted}"
+    else:
+        shaped.insert(0, {"role": "system", "content": wanted})
+    return shaped
+
+
+def shape_tool_choice(
+    messages: list[dict[str, Any]],
+    tools: list[dict[str, Any]],
+    choice: str | dict[str, Any] | None,
+    profile: EndpointProfile,
+) -> tuple[list[dict[str, Any]], str | dict[str, Any] | None]:
+    """``(messages, tool_choice)`` to send for ``choice`` on what ``profile`` accepts.
+
+    See the module docstring for the rungs; the caller's list is never changed.
+    """
+    names = [t.get("function", {}).get("name") for t in tools if t.get("type") == "function"]
+    if choice == "required" and not profile.tool_choice_required:
+        if len(names) == 1 and profile.tool_choice_named:
+            return messages, {"type": "function", "function": {"name": names[0]}}
+        listed = ", ".join(str(n) for n in names)
+        wanted = (
+            f"You must call one of the tools ({listed}) now; do not answer in text before "
+            "you have called one."
+        )
+        return _with_instruction(messages, wanted), "auto"
+    if isinstance(choice, dict) and not profile.tool_choice_named:
+        name = (choice.get("function") or {}).get("name")
+        wanted = f"You must call the tool {name} now; do not answer in text before you have."
+        return _with_instruction(messages, wanted), "auto"
+    return messages, choice

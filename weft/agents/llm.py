@@ -72,10 +72,12 @@ from weft.agents.llm_inputs import (
     assistant_message,
     check_task_arguments,
     choice_problem,
+    given_conversation,
     input_schema_with_session,
     is_source,
     render_task,
     split_tools,
+    turn_tool_choice,
 )
 from weft.agents.llm_resume import SavedConversation, agent_setup, saved_conversation
 from weft.agents.llm_tool_calls import calls_of, run_turn, tool_message
@@ -295,9 +297,12 @@ class LLMAgent:
             return arguments
         return {k: v for k, v in arguments.items() if k != "conversation_id"}
 
-    def _toolset(self, ctx: ActionContext) -> tuple[ToolSet, dict[str, Handoff]] | str:
+    def _toolset(
+        self, ctx: ActionContext, call: ActionCall
+    ) -> tuple[ToolSet, dict[str, Handoff]] | str:
         """The tools to offer (with a ``transfer_to_...`` tool per handoff) and the handoffs
-        by tool name, or a message naming the tools the context cannot provide."""
+        by tool name, or a message naming the tools the context cannot provide. An agent
+        with a session among them goes on ``call``'s conversation (``ToolSet``)."""
         available = (
             {spec.name: spec for spec in ctx.actions()} if self.tools or self.handoffs else {}
         )
@@ -307,7 +312,11 @@ class LLMAgent:
                 f"{self.name}: tool(s) not available here: {', '.join(missing)} "
                 f"(available: {', '.join(sorted(available)) or 'none'})"
             )
-        toolset = ToolSet([available[t] for t in self.tools])
+        toolset = ToolSet(
+            [available[t] for t in self.tools],
+            conversation=self.conversation_id_of(call.arguments) or given_conversation(call),
+            call_key=getattr(ctx, "idempotency_key", None) or call.call_id,
+        )
         wire: dict[str, Handoff] = {}
         for handoff in self.handoffs:
             target = handoff.target
@@ -348,7 +357,7 @@ class LLMAgent:
         """This agent's share of the call (``weft.agents.llm_chain``): from the task (the
         first agent), from the conversation handed to it, or from its saved state."""
         started = time.perf_counter()
-        tools = self._toolset(ctx)
+        tools = self._toolset(ctx, call)
         if isinstance(tools, str):
             return Part(ActionResult.failure(call.call_id, "ToolNotAvailable", tools))
         toolset, wire = tools
@@ -493,8 +502,8 @@ class LLMAgent:
                 tools=toolset.tools or None,
                 response_format=self._response_format,
                 parallel_tool_calls=self.parallel_tool_calls if toolset.tools else None,
-                tool_choice=self._tool_choice(
-                    toolset, first=turn == 0, last=turn == self.max_turns - 1
+                tool_choice=turn_tool_choice(
+                    self.tool_choice, toolset, turn=turn, max_turns=self.max_turns
                 ),
                 stream=wants_stream(self.stream),
             )
@@ -563,21 +572,3 @@ class LLMAgent:
             }
         ).model_dump(mode="json")
         return result
-
-    def _tool_choice(
-        self, toolset: ToolSet, *, first: bool, last: bool
-    ) -> str | dict[str, Any] | None:
-        """What to send as ``tool_choice``: the configured one on the first turn, then
-        auto, and ``none`` on the last turn allowed, so the model answers with what it has
-        instead of the call failing with ``MaxTurnsExceeded`` (a small model may call a
-        tool forever)."""
-        choice = self.tool_choice
-        if not toolset.tools or choice is None:
-            return None
-        if last and self.max_turns > 1:
-            return "none"
-        if not first and choice not in ("auto", "none"):
-            return "auto"
-        if choice in ("auto", "required", "none"):
-            return choice
-        return {"type": "function", "function": {"name": toolset.wire_name(choice)}}

@@ -12,9 +12,10 @@ from typing import Any
 
 from weft.agents.examples import ExampleSource
 from weft.agents.langgraph_action import from_langgraph, is_langgraph_graph
-from weft.agents.openai_tools import sanitize_tool_name
+from weft.agents.openai_tools import ToolSet, sanitize_tool_name
+from weft.agents.sessions import SESSION_ID_PROPERTY
 from weft.agents.tool import tool as make_tool
-from weft.protocols import Action
+from weft.protocols import Action, ActionCall
 
 #: Input schema of an agent unless it declares its own: a task and optional context.
 TASK_INPUT_SCHEMA: dict[str, Any] = {
@@ -38,13 +39,6 @@ def render_task(arguments: Mapping[str, Any]) -> str:
         return task
     shown = context if isinstance(context, str) else json.dumps(context, indent=2, default=str)
     return f"{task}\n\nContext:\n{shown}"
-
-
-#: The argument naming the conversation of an agent with a session (``weft.agents.sessions``).
-SESSION_ID_PROPERTY: dict[str, Any] = {
-    "type": "string",
-    "description": "Which conversation this call goes on: its earlier turns are sent first.",
-}
 
 
 def input_schema_with_session(schema: dict[str, Any], *, required: bool) -> dict[str, Any]:
@@ -140,3 +134,28 @@ def choice_problem(agent: str, choice: Any, tools: Sequence[dict[str, Any]]) -> 
         f"{agent}: tool_choice '{choice}' is no tool offered to the model "
         f"({hint}tools: {', '.join(names)})"
     )
+
+
+def turn_tool_choice(
+    choice: str | None, toolset: ToolSet, *, turn: int, max_turns: int
+) -> str | dict[str, Any] | None:
+    """What an ``LLMAgent`` sends as ``tool_choice`` on turn ``turn`` (from 0): the
+    configured one on the first turn, then auto, and ``none`` on the last turn allowed, so
+    the model answers with what it has instead of the call failing with
+    ``MaxTurnsExceeded`` (a small model may call a tool forever)."""
+    if not toolset.tools or choice is None:
+        return None
+    if turn == max_turns - 1 and max_turns > 1:
+        return "none"
+    if turn > 0 and choice not in ("auto", "none"):
+        return "auto"
+    if choice in ("auto", "required", "none"):
+        return choice
+    return {"type": "function", "function": {"name": toolset.wire_name(choice)}}
+
+
+def given_conversation(call: ActionCall) -> str | None:
+    """The ``conversation_id`` a call names, whoever's it is: the conversation of an agent
+    handed to (which has no session of its own) is still the caller's."""
+    given = call.arguments.get("conversation_id")
+    return given if isinstance(given, str) and given else None

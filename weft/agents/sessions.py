@@ -32,6 +32,13 @@ would lose which conversation it was.
   damaged), another program's database (no ``turns`` table: the store would
   have added one to it), or one written by a newer weft (``PRAGMA
   user_version`` above ``SESSION_FORMAT``).
+- **Offered as a tool** to another LLM agent, an agent with a session does not
+  show the model a ``conversation_id`` to invent (``openai_tools.ToolSet``): the
+  caller's conversation, when it has one, goes on as ``<caller's id>/<agent>``;
+  else the agent's store default is used; else the caller's call stands in
+  (``<run>:<node key>/<agent>``, the same when the run is resumed), so the
+  tool calls of one caller call share one conversation and the next call
+  starts fresh.
 """
 
 from __future__ import annotations
@@ -47,6 +54,26 @@ from typing import Any
 from urllib.parse import quote
 
 from weft.protocols import ActionFailed
+
+#: The argument naming the conversation of an agent with a session, in its input schema.
+SESSION_ID_PROPERTY: dict[str, Any] = {
+    "type": "string",
+    "description": "Which conversation this call goes on: its earlier turns are sent first.",
+}
+
+
+def is_session_input(schema: dict[str, Any]) -> bool:
+    """Whether ``schema`` is an agent's input with the session's ``conversation_id`` (the
+    very property above: a tool's own ``conversation_id`` parameter is left alone)."""
+    return (schema.get("properties") or {}).get("conversation_id") == SESSION_ID_PROPERTY
+
+
+def without_session(schema: dict[str, Any]) -> dict[str, Any]:
+    """``schema`` without the session's ``conversation_id`` (what a calling model is shown)."""
+    properties = {k: v for k, v in schema.get("properties", {}).items() if k != "conversation_id"}
+    required = [r for r in schema.get("required", []) if r != "conversation_id"]
+    return {**schema, "properties": properties, "required": required}
+
 
 __all__ = ["SESSION_FORMAT", "MemorySession", "SQLiteSession", "SessionFileError", "SessionStore"]
 
