@@ -317,8 +317,8 @@ class FunctionAction:
                 value = await run_in_thread(pool, fn, kwargs, clock=take_clock(self))
             else:
                 value = fn(**kwargs)
-            if inspect.isawaitable(value):  # a plain def that returns a coroutine (a decorator)
-                value = await value
+            if not self._is_async and inspect.isawaitable(value):
+                value = await value  # a plain def that returns a coroutine (a decorator)
             if self._output_adapter is not None:
                 value = _dumped(self._output_adapter, value)
         except asyncio.CancelledError:
