@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from distributed_agents import shout
 from distributed_support import WAIT, fast_bus
-from test_capability_trust import RankedRouter, translate, warnings_of
+from test_capability_trust import RankedRouter, translate, trusted_and_stranger, warnings_of
 
 from weft.cli.ask import _remote_agents
 from weft.runtime.engine.registry import ActionRegistry
@@ -45,13 +45,7 @@ async def _ask(broker_url: str, ns: str, order: list[str], tracer: MemoryTracer)
 async def test_an_untrusted_agent_the_ask_does_not_route_to_is_not_warned_about(
     broker_url: str, ns: str, caller: LiveRegistry, caplog: pytest.LogCaptureFixture
 ) -> None:
-    async with (
-        fast_bus(broker_url, ns) as trusted_bus,
-        fast_bus(broker_url, ns) as stranger_bus,
-        AgentHost(trusted_bus, [translate], agent_id="trusted-translator"),
-        AgentHost(stranger_bus, [shout], agent_id="stranger", key=AgentKey.generate()),
-    ):
-        assert await caller.wait_until(lambda: len(caller.agents()) == 2, WAIT)
+    async with trusted_and_stranger(broker_url, ns, caller, translate, shout):
         with caplog.at_level(logging.INFO, logger="weft"):
             answer = await _ask(broker_url, ns, ["translate", "shout"], MemoryTracer())
     assert answer.ok, answer.error  # type: ignore[attr-defined]
@@ -63,13 +57,7 @@ async def test_an_untrusted_favourite_of_the_ask_is_skipped_for_the_next_trusted
     broker_url: str, ns: str, caller: LiveRegistry, caplog: pytest.LogCaptureFixture
 ) -> None:
     tracer = MemoryTracer()
-    async with (
-        fast_bus(broker_url, ns) as trusted_bus,
-        fast_bus(broker_url, ns) as stranger_bus,
-        AgentHost(trusted_bus, [shout], agent_id="trusted-shouter"),
-        AgentHost(stranger_bus, [translate], agent_id="stranger", key=AgentKey.generate()),
-    ):
-        assert await caller.wait_until(lambda: len(caller.agents()) == 2, WAIT)
+    async with trusted_and_stranger(broker_url, ns, caller, shout, translate):
         with caplog.at_level(logging.INFO, logger="weft"):
             answer = await _ask(broker_url, ns, ["translate", "shout"], tracer)
     assert answer.ok, answer.error  # type: ignore[attr-defined]

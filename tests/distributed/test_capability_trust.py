@@ -13,8 +13,11 @@ signed with this user's default key.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from distributed_agents import shout
@@ -77,6 +80,22 @@ class RankedRouter:
         )
 
 
+@contextlib.asynccontextmanager
+async def trusted_and_stranger(
+    broker_url: str, ns: str, caller: LiveRegistry, trusted: Any, untrusted: Any
+) -> AsyncIterator[None]:
+    """An agent signed with this user's key serving ``trusted``, and one signed with a
+    stranger's key serving ``untrusted``, both seen by ``caller``."""
+    async with (
+        fast_bus(broker_url, ns) as trusted_bus,
+        fast_bus(broker_url, ns) as stranger_bus,
+        AgentHost(trusted_bus, [trusted], agent_id=f"trusted-{trusted.name}"),
+        AgentHost(stranger_bus, [untrusted], agent_id="stranger", key=AgentKey.generate()),
+    ):
+        assert await caller.wait_until(lambda: len(caller.agents()) == 2, WAIT)
+        yield
+
+
 def warnings_of(caplog: pytest.LogCaptureFixture) -> list[str]:
     return [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
 
@@ -86,13 +105,7 @@ async def test_an_untrusted_agent_the_router_does_not_choose_is_not_warned_about
 ) -> None:
     workflow = tmp_path / "wf.yaml"
     workflow.write_text(WORKFLOW)
-    async with (
-        fast_bus(broker_url, ns) as trusted_bus,
-        fast_bus(broker_url, ns) as stranger_bus,
-        AgentHost(trusted_bus, [translate], agent_id="trusted-translator"),
-        AgentHost(stranger_bus, [shout], agent_id="stranger", key=AgentKey.generate()),
-    ):
-        assert await caller.wait_until(lambda: len(caller.agents()) == 2, WAIT)
+    async with trusted_and_stranger(broker_url, ns, caller, translate, shout):
         with caplog.at_level(logging.INFO, logger="weft"):
             actions = await actions_for(workflow, caller, wait=WAIT)
             assert sorted(actions.names()) == ["shout", "translate"]  # both may be chosen
@@ -113,13 +126,7 @@ async def test_an_untrusted_favourite_is_skipped_for_the_next_trusted_candidate(
     workflow = tmp_path / "wf.yaml"
     workflow.write_text(WORKFLOW)
     tracer = MemoryTracer()
-    async with (
-        fast_bus(broker_url, ns) as trusted_bus,
-        fast_bus(broker_url, ns) as stranger_bus,
-        AgentHost(trusted_bus, [shout], agent_id="trusted-shouter"),
-        AgentHost(stranger_bus, [translate], agent_id="stranger", key=AgentKey.generate()),
-    ):
-        assert await caller.wait_until(lambda: len(caller.agents()) == 2, WAIT)
+    async with trusted_and_stranger(broker_url, ns, caller, shout, translate):
         with caplog.at_level(logging.INFO, logger="weft"):
             actions = await actions_for(workflow, caller, wait=WAIT)
             result = await run_workflow(
