@@ -9,9 +9,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+import socket
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from weft.runtime.bus.mqtt.mqtt_bus import MqttBus
 from weft.runtime.remote.live_registry import LiveRegistry
@@ -33,6 +37,27 @@ def fast_bus(url: str, namespace: str, **kwargs: object) -> MqttBus:
         backoff_max=0.5,
         **kwargs,  # type: ignore[arg-type]
     )
+
+
+def cut_connection(bus: MqttBus) -> None:
+    """Shut the client's TCP connection without an MQTT DISCONNECT: the broker sees a crash
+    (and publishes the bus's Will), the bus reconnects."""
+    assert bus._conn is not None
+    sock = bus._conn.client.socket()
+    assert isinstance(sock, socket.socket)
+    sock.shutdown(socket.SHUT_RDWR)
+
+
+def hold_reconnects(bus: MqttBus, monkeypatch: pytest.MonkeyPatch) -> asyncio.Event:
+    """Keep ``bus`` from reconnecting until the returned event is set: an outage of its own."""
+    connect, outage_over = bus._connect, asyncio.Event()
+
+    async def held() -> Any:
+        await outage_over.wait()
+        return await connect()
+
+    monkeypatch.setattr(bus, "_connect", held)
+    return outage_over
 
 
 async def wait_until(predicate: Callable[[], bool], timeout: float = WAIT, what: str = "") -> None:

@@ -10,7 +10,12 @@ only, so that no clock needs to agree with another. An
 agent restarted under the same fixed id (``--agent-id``, a service manager
 restarting it) is a new process that never held the call, alive and
 serving: the call may go to it. Only the process that lost the call is
-avoided, as is an agent that fell silent and may thaw.
+avoided, as is an agent that fell silent and may thaw, and only while
+another agent serves the action: when every agent that serves it is one
+the call left, a fresh one of them gets it back (``RemoteAction._target``).
+Its card being fresh proves it alive (its Will fired on a dropped
+connection and it came back, or another process's card stood on its topic
+for a moment), and it runs a call once whatever the attempt.
 """
 
 from __future__ import annotations

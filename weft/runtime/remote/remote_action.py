@@ -27,7 +27,13 @@ it without help from the executor's retry policy:
   new process, told apart by its card's incarnation (``_call_state``),
   never had the call, so it is sent as ``attempt + 1`` to a live agent,
   which may be that new process. Only the incarnations that lost the call
-  are avoided.
+  are avoided, and only while another agent serves the action.
+- **The holder was taken for lost, but lives** (its Will fired when its
+  connection dropped and it reconnected more than ``gone_grace`` later; or
+  a twin's card stood on its topic between two of its heartbeats): when no
+  other agent serves the action, the call goes back to it once its card is
+  fresh again. It runs each call once, a later attempt joining the one it
+  still runs: this costs an attempt, not a run (not a timeout either).
 - **No agent serves the action** (the last replica was stopped): the call
   waits for one until its deadline, and says so in the log, once per
   action per outage (``waiting for a replica of 'X'``).
@@ -530,7 +536,10 @@ class RemoteAction:
             if self.pool:
                 return topics.pool_call(self.pool), None
             return topics.agent_call(str(self.agent)), self.agent
-        candidates = [a for a in self.registry.serving(self.name) if not state.avoids(a)]
+        serving = self.registry.serving(self.name)
+        candidates = [a for a in serving if not state.avoids(a)]
+        if not candidates:  # only incarnations the call left serve it: a fresh one is alive
+            candidates = [a for a in serving if a.fresh()]
         best = choose(candidates, self.client.outstanding, time.time())
         return None if best is None else (topics.agent_call(best.agent_id), best.agent_id)
 

@@ -21,7 +21,9 @@ suite in ``tests/conformance``):
 Connection handling: the first connect fails fast with a ``BusError`` that
 names the URL. After that, a lost connection is re-established with
 exponential backoff (clean session) and every live subscription is
-re-subscribed before the bus counts as connected again; the change is
+re-subscribed before the bus counts as connected again (also one made
+meanwhile, which waits for the reconnect rather than subscribing again on
+its own, with an identifier the reconnect replaced); the change is
 signalled through ``Bus.connection_changed`` and counted in
 ``Bus.reconnects``. ``publish`` and ``subscribe`` wait up to
 ``reconnect_timeout`` seconds for the connection and then raise
@@ -257,13 +259,18 @@ class MqttBus(Bus):
         what = f"subscribe to {pattern!r}"
         try:
             conn = await self._connection(deadline, what)
-            try:
-                await self._subscribe_on(conn, entry, sub_id)
-            except ConnectionLostError:
-                # The reconnect re-subscribes every registered filter, this one
-                # too, before it reports connected.
-                await self._until_lost(conn, deadline)
-                await self._connection(deadline, what)
+            # A reconnect while we waited may have subscribed the filter already
+            # (``_resubscribe``), under a new identifier, forgetting ``sub_id``: a SUBSCRIBE
+            # with ``sub_id`` now would make the broker tag the filter's messages with an
+            # identifier that routes nowhere (``_route``), as long as the connection lasts.
+            if sub_id in entry.ids:
+                try:
+                    await self._subscribe_on(conn, entry, sub_id)
+                except ConnectionLostError:
+                    # The reconnect re-subscribes every registered filter, this one
+                    # too, before it reports connected.
+                    await self._until_lost(conn, deadline)
+                    await self._connection(deadline, what)
         except BaseException:  # refused, timed out, or cancelled while waiting: no member
             await self._forget(sub)
             raise
