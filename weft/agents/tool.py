@@ -305,20 +305,22 @@ class FunctionAction:
         if self._context_param is not None:
             given = ThreadContext(ctx, asyncio.get_running_loop()) if self._threaded else ctx
             kwargs = {**kwargs, self._context_param: given}
+        # Every node's call comes through here: the common path (an ``async def``
+        # without positional-only parameters) stays as short as it can be.
         fn = self.fn
         if self._positional:  # ``def f(a, /)`` and builtins take these by position only
-            kwargs = dict(kwargs)
-            fn = functools.partial(fn, *[kwargs.pop(n) for n in self._positional])
+            fn, kwargs = _bind_positional(fn, self._positional, kwargs)
         try:
             if self._is_async:
                 value = await fn(**kwargs)
-            elif self._threaded:
-                pool = self._pool or shared_pool()
-                value = await run_in_thread(pool, fn, kwargs, clock=take_clock(self))
             else:
-                value = fn(**kwargs)
-            if not self._is_async and inspect.isawaitable(value):
-                value = await value  # a plain def that returns a coroutine (a decorator)
+                if self._threaded:
+                    pool = self._pool or shared_pool()
+                    value = await run_in_thread(pool, fn, kwargs, clock=take_clock(self))
+                else:
+                    value = fn(**kwargs)
+                if inspect.isawaitable(value):
+                    value = await value  # a plain def that returns a coroutine (a decorator)
             if self._output_adapter is not None:
                 value = _dumped(self._output_adapter, value)
         except asyncio.CancelledError:
@@ -326,6 +328,18 @@ class FunctionAction:
         except Exception as exc:
             return ActionResult.from_exception(call.call_id, exc, source=self.name)
         return ActionResult.success(call.call_id, value)
+
+
+def _bind_positional(
+    fn: Callable[..., Any], names: tuple[str, ...], kwargs: dict[str, Any]
+) -> tuple[Callable[..., Any], dict[str, Any]]:
+    """``fn`` with the positional-only arguments ``names`` bound, and the other keywords.
+
+    Out of ``invoke``: a comprehension there would make ``kwargs`` a closure
+    cell on every call of every tool.
+    """
+    rest = dict(kwargs)
+    return functools.partial(fn, *[rest.pop(n) for n in names]), rest
 
 
 def _dumped(adapter: TypeAdapter[Any], value: Any) -> Any:
