@@ -298,11 +298,12 @@ class LLMAgent:
         return {k: v for k, v in arguments.items() if k != "conversation_id"}
 
     def _toolset(
-        self, ctx: ActionContext, call: ActionCall
+        self, ctx: ActionContext, call: ActionCall, start: Start
     ) -> tuple[ToolSet, dict[str, Handoff]] | str:
         """The tools to offer (with a ``transfer_to_...`` tool per handoff) and the handoffs
         by tool name, or a message naming the tools the context cannot provide. An agent
-        with a session among them goes on ``call``'s conversation (``ToolSet``)."""
+        with a session among them goes on the call's conversation (``ToolSet``): the first
+        agent's (``start``), also when this agent was handed to, never its own store's."""
         available = (
             {spec.name: spec for spec in ctx.actions()} if self.tools or self.handoffs else {}
         )
@@ -314,7 +315,7 @@ class LLMAgent:
             )
         toolset = ToolSet(
             [available[t] for t in self.tools],
-            conversation=self.conversation_id_of(call.arguments) or given_conversation(call),
+            conversation=start.conversation_id or given_conversation(call),
             call_key=getattr(ctx, "idempotency_key", None) or call.call_id,
         )
         wire: dict[str, Handoff] = {}
@@ -357,7 +358,7 @@ class LLMAgent:
         """This agent's share of the call (``weft.agents.llm_chain``): from the task (the
         first agent), from the conversation handed to it, or from its saved state."""
         started = time.perf_counter()
-        tools = self._toolset(ctx, call)
+        tools = self._toolset(ctx, call, start)
         if isinstance(tools, str):
             return Part(ActionResult.failure(call.call_id, "ToolNotAvailable", tools))
         toolset, wire = tools

@@ -10,6 +10,10 @@ when the chain has answered), the bound on handoffs, and the call's result,
 whose usage sums every agent's model requests and whose ``agent`` names the
 agent (or action) that answered.
 
+The call's conversation is the first agent's too (``Start.conversation_id``):
+an agent handed to offers its session sub-agents ``<id>/<agent>``, as the
+first agent does, and its own session's default is not used.
+
 A stop for a person's answer saves the chain with the conversation
 (``SavedConversation.chain``); the resumed call walks the handoffs from the
 first agent to the one that stopped and goes on there. A chain that no
@@ -66,6 +70,9 @@ class Start:
     taken: int = 0
     #: The saved state to go on from (``ActionCall.resume_state``).
     raw: dict[str, Any] | None = None
+    #: The call's conversation: the first agent's, whoever is active (None: it keeps none).
+    #: Every agent of the chain offers its session sub-agents ``<id>/<agent>`` on it.
+    conversation_id: str | None = None
 
 
 @dataclass
@@ -146,7 +153,7 @@ async def run_call(entry: LLMAgent, call: ActionCall, ctx: ActionContext) -> Act
         raw = call.resume_state
         if raw is not None and raw.get("kind") == HANDED_OFF_KIND:
             return await _resume_handed_off(entry, call, ctx, raw, conversation_id)
-        start = Start(chain=[entry.name], raw=raw)
+        start = Start(chain=[entry.name], raw=raw, conversation_id=conversation_id)
         chain_raw = raw.get("chain") if isinstance(raw, dict) else None
         agent: LLMAgent | None = entry
         if isinstance(chain_raw, list) and len(chain_raw) > 1:
@@ -166,7 +173,7 @@ async def run_call(entry: LLMAgent, call: ActionCall, ctx: ActionContext) -> Act
 
 async def _fresh(entry: LLMAgent, conversation_id: str | None) -> Start:
     """How the first agent starts without a saved state: with the session's turns, if any."""
-    start = Start(chain=[entry.name])
+    start = Start(chain=[entry.name], conversation_id=conversation_id)
     if entry.session is not None and conversation_id is not None:
         start.history = await entry.session.messages(conversation_id)
         start.history_len = len(start.history)
@@ -215,6 +222,7 @@ async def _chain(
                 conversation=transfer.conversation,
                 history_len=part.history_len,
                 taken=transfer.taken,
+                conversation_id=start.conversation_id,
             )
             continue
         transfer.conversation = transfer.conversation[part.history_len :]

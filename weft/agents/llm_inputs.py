@@ -155,7 +155,8 @@ def turn_tool_choice(
 
 
 def given_conversation(call: ActionCall) -> str | None:
-    """The ``conversation_id`` a call names, whoever's it is: the conversation of an agent
-    handed to (which has no session of its own) is still the caller's."""
+    """The ``conversation_id`` a call names, whoever's it is: what scopes the session
+    sub-agents of a call whose first agent keeps no session (an ``input_schema`` may
+    take one); a first agent with a session names the call's conversation itself."""
     given = call.arguments.get("conversation_id")
     return given if isinstance(given, str) and given else None
