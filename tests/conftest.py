@@ -53,6 +53,7 @@ MARKS: dict[str, tuple[str, ...]] = {
     "llm/test_model_errors.py": ("core",),
     "llm/test_tool_choice_steps.py": ("core",),
     "llm/test_session_agent_tools.py": ("core",),
+    "llm/test_handoff_session_tools.py": ("core",),
     "llm/test_llm_examples.py": ("core",),
     "llm/test_llm_checks.py": ("core",),
     "llm/test_openai_agents_docs.py": ("core",),

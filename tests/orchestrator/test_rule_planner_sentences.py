@@ -87,6 +87,61 @@ def test_them_after_a_finally_step_starts_from_that_step() -> None:
     assert plan.subtasks[4].depends_on == ["s3", "s4"]
 
 
+@pytest.mark.parametrize(
+    ("task", "depends_on"),
+    [
+        ("Research solar. Research wind. Compare the two.", ["s1", "s2"]),
+        ("Research solar. Research wind. Which of the two is cheaper?", ["s1", "s2"]),
+        ("Research solar. Research wind. Compare the two and pick one.", ["s1", "s2"]),
+        ("Research solar. Research wind. Merge the two reports into one.", ["s1", "s2"]),
+        ("Research solar. Research wind. Rank the two by cost.", ["s1", "s2"]),
+        ("Research solar. Research wind. Research tides. Compare all three.", ["s1", "s2", "s3"]),
+        ("Research solar. Research wind. Research tides. Rank all 3 by cost.", ["s1", "s2", "s3"]),
+        (
+            "Research solar. Research wind. Research tides. Chart the three of them.",
+            ["s1", "s2", "s3"],
+        ),
+        ("Research solar. Research wind. Research tides. Compare these three.", ["s1", "s2", "s3"]),
+        (
+            "Research solar. Research wind. Research tides. Sum up all three findings.",
+            ["s1", "s2", "s3"],
+        ),
+        (
+            "Research solar. Research wind. Research tides. Compare all three technologies.",
+            ["s1", "s2", "s3"],
+        ),
+        ("Research solar. Research wind. Compare the two technologies side by side.", ["s1", "s2"]),
+    ],
+)
+def test_a_number_that_stands_for_the_earlier_results_waits_for_them(
+    task: str, depends_on: list[str]
+) -> None:
+    """In "all three", "the two", "which of the two" the number is the results before."""
+    assert RulePlanner().build(task, 8).subtasks[-1].depends_on == depends_on
+
+
+@pytest.mark.parametrize(
+    "task",
+    [
+        "Research solar. List the three biggest suppliers.",
+        "Research solar. Name the two largest producers in Europe.",
+        "Research solar. Find the top 3 vendors.",
+        "Research solar. Suggest three options for a small roof.",
+        "Research solar. List the five cheapest panels on the market.",
+        "Research solar. Name the three suppliers with the shortest lead times.",
+        "Research solar. Write a two-page brief on heat pumps.",
+        "Research solar. Research wind. Name the two largest cities in Spain.",
+        "Research solar. Research wind. Research tides. List the three best-known brands.",
+        "Research solar. Research wind. Find all 5 suppliers in Ohio.",
+    ],
+)
+def test_a_number_that_counts_something_new_adds_no_dependency(task: str) -> None:
+    """The "three biggest suppliers" are a new list, not the research before them."""
+    plan = RulePlanner().build(task, 8)
+    assert plan.subtasks[-1].depends_on == []
+    assert split_task(task)[-1][0] == "free"
+
+
 def test_independent_sentences_still_run_in_parallel() -> None:
     assert [order for order, _ in split_task("Research tides. Research wind.")] == [
         "free",

@@ -8,7 +8,10 @@ over 100 items would fail most of them). So, as job queues time a task from
 when a worker takes it (Celery's time limits, Temporal's start-to-close
 timeout), the timeout of a ``def`` tool starts when a thread starts running
 it. What bounds the wait is the run itself: cancelling it drops every call
-still queued, and they never start.
+still queued, and they never start. The deadline the tool reads
+(``ctx.call.deadline``, ``tool.ThreadContext``) is the one this clock applies
+(``RunningClock.left_at``), not the one set when the call was made: a tool
+that budgets its work by it would otherwise lose its wait for a thread twice.
 
 One exception keeps a stuck tool from holding the calls behind it forever:
 while *every* place in the pool is held by a call that was given up on (a
@@ -97,6 +100,19 @@ class RunningClock:
             self._count_from(at)
         else:
             self._stop(at)
+
+    def left_at(self, at: float) -> float:
+        """Seconds the timeout leaves a call that a thread started at ``at`` (monotonic).
+
+        What the tool sees as its deadline (``tool.ThreadContext``): read from
+        the call's thread, without a lock, so it reads ``_since`` once; a
+        pause or stall that the loop records at that very moment moves the
+        answer by the few microseconds the two writes apart take.
+        """
+        since = self._since
+        if since is None or since > at:  # paused when the call started
+            return self._remaining
+        return self._remaining - (at - since)
 
     def watcher(self) -> Callable[[str], None]:
         """The callback a pool calls from any thread; it hands the news to the loop."""

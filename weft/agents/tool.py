@@ -30,6 +30,7 @@ import contextlib
 import functools
 import inspect
 import sys
+import time
 import typing
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, overload
@@ -48,7 +49,7 @@ from weft.agents._tool_signature import (
     resolved_hints,
     with_parameter_docs,
 )
-from weft.agents.thread_clock import take_clock
+from weft.agents.thread_clock import RunningClock, take_clock
 from weft.agents.worker_threads import (
     CallGivenUp,
     WorkerPool,
@@ -56,6 +57,7 @@ from weft.agents.worker_threads import (
     given_up_check,
     run_in_thread,
     shared_pool,
+    started_at,
 )
 from weft.protocols import (
     ActionCall,
@@ -135,16 +137,47 @@ class ThreadContext:
     run that no longer waits for this call).
     ``invoke`` is a coroutine for the loop: a plain function that must call
     other actions is better written ``async def``.
+
+    With ``clock`` (the node's timeout, ``thread_clock``), ``call.deadline``
+    is the one that timeout applies: counted from when a thread started
+    running the call, not from when it was submitted, so a tool that budgets
+    its work by the deadline gets the time its wait for a thread did not use.
     """
 
-    def __init__(self, ctx: ActionContext, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(
+        self,
+        ctx: ActionContext,
+        loop: asyncio.AbstractEventLoop,
+        clock: RunningClock | None = None,
+    ) -> None:
         self._ctx = ctx
         self._loop = loop
         self._questions: Questions | None = None
+        self._clock = clock
+        self._call: ActionCall | None = None
 
     @property
     def call(self) -> ActionCall:
-        return self._ctx.call
+        if self._clock is None:
+            return self._ctx.call
+        if self._call is None:
+            timed = self._timed_call(self._clock)
+            if timed is None:
+                return self._ctx.call
+            self._call = timed
+        return self._call
+
+    def _timed_call(self, clock: RunningClock) -> ActionCall | None:
+        """The call with the deadline ``clock`` applies; None outside the call's worker
+        thread (a thread of the tool's own), which cannot tell when the call started."""
+        call = self._ctx.call
+        start = started_at()
+        if start is None:
+            return None
+        if call.deadline is None:
+            return call
+        ago = time.monotonic() - start
+        return call.model_copy(update={"deadline": time.time() - ago + clock.left_at(start)})
 
     @property
     def idempotency_key(self) -> str:
@@ -302,8 +335,10 @@ class FunctionAction:
                 )
             # A validated model's __dict__ holds exactly its fields, already converted.
             kwargs = parsed.__dict__
+        # taken here, before anything awaits: ``ThreadContext`` reads the deadline from it
+        clock = take_clock(self) if self._threaded else None
         if self._context_param is not None:
-            given = ThreadContext(ctx, asyncio.get_running_loop()) if self._threaded else ctx
+            given = ThreadContext(ctx, asyncio.get_running_loop(), clock) if self._threaded else ctx
             kwargs = {**kwargs, self._context_param: given}
         # Every node's call comes through here: the common path (an ``async def``
         # without positional-only parameters) stays as short as it can be.
@@ -316,7 +351,7 @@ class FunctionAction:
             else:
                 if self._threaded:
                     pool = self._pool or shared_pool()
-                    value = await run_in_thread(pool, fn, kwargs, clock=take_clock(self))
+                    value = await run_in_thread(pool, fn, kwargs, clock=clock)
                 else:
                     value = fn(**kwargs)
                 if inspect.isawaitable(value):

@@ -71,6 +71,7 @@ __all__ = [
     "run_in_thread",
     "set_worker_threads",
     "shared_pool",
+    "started_at",
     "worker_threads",
 ]
 
@@ -167,6 +168,16 @@ def given_up() -> bool:
     """
     job = _current.job
     return job is not None and job.given_up
+
+
+def started_at() -> float | None:
+    """``time.monotonic()`` when this worker thread took the call it runs; None elsewhere.
+
+    A node's timeout on a ``def`` tool counts from then (``thread_clock``), so
+    the deadline the tool sees does too (``tool.ThreadContext``).
+    """
+    job = _current.job
+    return None if job is None else job.started_at
 
 
 def given_up_check() -> Callable[[], bool]:

@@ -29,8 +29,12 @@ Deterministic rules, in order:
    never the rest of the task. One that refers back to several (``them``,
    ``their``, ``both``, ``these``, ``the results``, ``the two``, ``all
    three``), with or without ``then``, depends on every piece since the last
-   ``finally`` piece (that one included). Other pieces are independent, so
-   they run in parallel. Leading ``first``, ``also``, ``please`` are dropped.
+   ``finally`` piece (that one included). A number counts something new
+   rather than referring back in ``the three biggest suppliers`` (a ranking
+   word) or ``the three suppliers`` after one research (not the number of
+   results it would wait for): ``back_references`` says how. Other pieces are
+   independent, so they run in parallel. Leading ``first``, ``also``,
+   ``please`` are dropped.
 5. **Shared verb.** A piece that begins with an ordering word and has no
    verb of its own borrows the verb of the piece before, the way a person
    reads ``"Research solar then wind power"``: ``Research solar`` and
@@ -66,6 +70,7 @@ import re
 from dataclasses import dataclass
 
 from weft.runtime.memory.lexicon import OPERATIONS
+from weft.runtime.orchestrator.back_references import refers_back, refers_back_to_several
 from weft.runtime.orchestrator.plan import Plan, PlanFailure, Subtask
 from weft.runtime.orchestrator.planners import PlanOutcome, PlanRequest
 from weft.runtime.orchestrator.validator import PlanValidator
@@ -152,18 +157,6 @@ _NOT_NOUN_PHRASE = (
 #: Words that belong to the verb before them when it is borrowed (``look up``, ``report on``).
 _VERB_TAIL = _wordset("up down out over off back through on into about for at to with from of")
 _LEADING_WORDS = re.compile(r"\s*([A-Za-z][A-Za-z'-]*)(?:\s+([A-Za-z][A-Za-z'-]*))?")
-#: Words of a piece that refer back to an earlier result.
-_BACK_REFERENCE = re.compile(
-    r"\b(?:it|its|them|they|their|theirs|the (?:results?|outputs?|findings|above))\b",
-    re.IGNORECASE,
-)
-#: a back-reference to several earlier results: "compare them", "merge both",
-#: "which of the two", "a report on all three"
-_PLURAL_BACK_REFERENCE = re.compile(
-    r"\b(?:them|they|their|theirs|both|these|those|the (?:results|outputs|findings|above)"
-    r"|(?:the|all|these|those) (?:two|three|four|five|six|seven|eight|nine|ten|\d+)\b(?! of\b))\b",
-    re.IGNORECASE,
-)
 
 
 @dataclass
@@ -296,12 +289,23 @@ def _pieces(task: str) -> list[_Piece]:
             continue
         if pieces and (verb := _borrowed_verb(pieces[-1].text, piece)):
             piece.text = f"{verb} {text}"
-        if pieces and piece.order != "after_all" and _PLURAL_BACK_REFERENCE.search(text):
+        if pieces and piece.order != "after_all" and refers_back_to_several(text, _group(pieces)):
             piece.order = "after_group"
-        elif pieces and piece.order == "free" and _BACK_REFERENCE.search(text):
+        elif pieces and piece.order == "free" and refers_back(text):
             piece.order = "after_previous"
         pieces.append(piece)
     return pieces
+
+
+def _group(pieces: list[_Piece]) -> int:
+    """How many results a piece after ``pieces`` that says ``them`` waits for: those
+    since the last ``finally`` piece, that one included (``_group_start``)."""
+    count = 0
+    for piece in reversed(pieces):
+        count += 1
+        if piece.order == "after_all":
+            break
+    return count
 
 
 def split_task(task: str) -> list[tuple[str, str]]:
