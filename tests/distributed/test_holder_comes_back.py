@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
 
 import pytest
 from distributed_support import WAIT, cut_connection, fast_bus, hold_reconnects, wait_until
@@ -33,13 +34,8 @@ AGENT = "blip-fixed"
 DEADLINE = 20.0
 
 
-async def test_a_call_goes_back_to_its_only_agent_after_its_will_fired_and_it_returned(
-    broker_url: str,
-    ns: str,
-    caller: LiveRegistry,
-    monkeypatch: pytest.MonkeyPatch,
-    caplog: pytest.LogCaptureFixture,
-) -> None:
+def gated_blip() -> tuple[asyncio.Event, list[str], Callable[[str], Awaitable[str]]]:
+    """A tool that records each run and holds it until the gate opens."""
     gate, runs = asyncio.Event(), []
 
     async def blip(key: str) -> str:
@@ -47,6 +43,17 @@ async def test_a_call_goes_back_to_its_only_agent_after_its_will_fired_and_it_re
         await gate.wait()
         return key
 
+    return gate, runs, blip
+
+
+async def test_a_call_goes_back_to_its_only_agent_after_its_will_fired_and_it_returned(
+    broker_url: str,
+    ns: str,
+    caller: LiveRegistry,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    gate, runs, blip = gated_blip()
     will = agent_will(Topics(ns), AGENT)
     async with (
         fast_bus(broker_url, ns, client_id=AGENT, will=will) as agent_bus,
@@ -77,13 +84,7 @@ async def test_a_call_goes_back_to_its_only_agent_after_its_will_fired_and_it_re
 async def test_a_call_moved_by_a_twins_card_between_heartbeats_is_still_answered(
     broker_url: str, ns: str, caller: LiveRegistry
 ) -> None:
-    gate, runs = asyncio.Event(), []
-
-    async def blip(key: str) -> str:
-        runs.append(key)
-        await gate.wait()
-        return key
-
+    gate, runs, blip = gated_blip()
     will = agent_will(Topics(ns), AGENT)
     async with (
         fast_bus(broker_url, ns, client_id=AGENT, will=will) as agent_bus,
