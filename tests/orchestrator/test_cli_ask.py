@@ -453,3 +453,51 @@ def test_a_yaml_file_given_as_agents_without_actions_is_named(tmp_path: Path) ->
         f"error: --agents {crew}: the file defines no actions (give them in its 'actions:' "
         "section, e.g. llm: agents with skills)"
     )
+
+
+def test_a_file_of_tools_without_agents_gives_its_tools(tmp_path: Path) -> None:
+    """``--agents tools.py`` on a file of ``@tool`` functions (no ``agents`` list) said
+    "'tools.py' has no attribute 'agents'"; its top-level actions are the agents now,
+    and its plain functions and imports are not."""
+    tools = tmp_path / "tools.py"
+    tools.write_text(
+        textwrap.dedent(
+            '''
+            from pathlib import Path
+            from weft import tool
+
+            @tool
+            def research(topic: str) -> str:
+                """Research facts about a topic."""
+                return "facts on " + topic.lower()
+
+            @tool
+            def list_items(request: str) -> str:
+                """List suppliers, cities or products."""
+                return "listed: " + request.lower()
+
+            def helper(x: str) -> str:
+                return x
+            '''
+        )
+    )
+    task = "Research owls. List the two biggest owl sanctuaries."
+    result = ask(tmp_path, task, "--agents", str(tools), "--json", "--no-memory")
+    assert result.exit_code == 0, result.output
+    answer = json.loads(result.stdout)
+    assert answer["routes"] == {"s1": "research", "s2": "list_items"}
+    assert answer["plan"]["subtasks"][1]["depends_on"] == []  # "the two biggest": new things
+    assert "facts on research owls" in answer["answer"]
+    assert "listed: list the two biggest owl sanctuaries" in answer["answer"]
+
+
+def test_a_file_without_agents_or_actions_says_what_to_write(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.py"
+    empty.write_text("def helper(x):\n    return x\n")
+    result = ask(tmp_path, "Research owls.", "--agents", str(empty))
+    assert result.exit_code == 2, result.output
+    assert result.stderr.strip() == (
+        f"error: --agents {empty}: '{empty}' has no 'agents' and no action at its top level "
+        f"(a @weft.tool function, an agent): name what to use, --agents {empty}:OBJ "
+        "(a function, an action, or a list or dict of them)"
+    )

@@ -3,7 +3,11 @@
 A reference is one of:
 
 - ``module:obj`` or ``path/to/file.py:obj`` (``obj`` defaults to ``agents``):
-  an action, a function, a list or dict of them, or an ``ActionRegistry``;
+  an action, a function, a list or dict of them, or an ``ActionRegistry``.
+  A module without ``agents`` gives every action it holds at its top level
+  (its ``@weft.tool`` functions, its agents): ``--agents tools.py`` on a file
+  of tools is what users write first, and plain functions are not taken
+  that way (helpers and imports would become agents);
 - ``path/to/file.yaml`` (or ``.yml``): every action the workflow file
   defines in its ``actions:`` section (``llm:`` agents, ``python:`` tools,
   ``mcp:`` servers' tools, ``a2a:`` agents, sub-workflows). The file is
@@ -128,12 +132,33 @@ def import_target(ref: str, base: str | None = None) -> Any:
             raise WeftError(f"--agents {ref}: cannot import module '{target}': {exc}") from None
         except Exception as exc:  # the module is there, and raised
             raise WeftError(f"--agents {ref}: {import_failed(repr(target), exc)}") from None
+    if not sep and not hasattr(module, attr):
+        return _module_actions(module, ref, target)
     obj: Any = module
     for part in attr.split("."):
         if not hasattr(obj, part):
             raise WeftError(f"--agents {ref}: '{target}' has no attribute '{attr}'")
         obj = getattr(obj, part)
     return obj
+
+
+def _module_actions(module: Any, ref: str, target: str) -> list[Any]:
+    """The actions at a module's top level, for a reference without ``:obj`` to a module
+    without ``agents``; none is an error that says what to write instead."""
+    from weft.protocols import Action
+
+    found = [
+        value
+        for name, value in vars(module).items()
+        if not name.startswith("_") and not isinstance(value, type) and isinstance(value, Action)
+    ]
+    if not found:
+        raise WeftError(
+            f"--agents {ref}: '{target}' has no 'agents' and no action at its top level "
+            f"(a @weft.tool function, an agent): name what to use, --agents {target}:OBJ "
+            "(a function, an action, or a list or dict of them)"
+        )
+    return found
 
 
 def _add(registry: Any, obj: Any, ref: str) -> None:
