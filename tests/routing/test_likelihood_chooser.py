@@ -140,3 +140,20 @@ def test_cli_rerank_routes_with_the_likelihood_stage(chooser: Any) -> None:
     decision = json.loads(result.output)
     assert decision["chosen"]["agent_id"] == right
     assert "likelihood" in decision["candidates"][0]["parts"]
+
+
+def test_cli_rerank_table_shows_the_likelihood_that_reordered_it(chooser: Any) -> None:
+    """The table's SCORE column is the router's: without the LIKELIHOOD column and the
+    note, a re-ranked first row under a higher-scored second read as a mistake."""
+    from click.testing import CliRunner
+
+    text, right, wrong = FLIPS[0]
+    result = CliRunner().invoke(cli, ["route", "--rerank", "--cards", str(CARDS), text])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    header = next(line for line in lines if line.startswith("#  AGENT"))
+    assert "LIKELIHOOD" in header
+    first = next(line for line in lines if line.startswith("1  "))
+    assert first.split()[1] == right
+    assert "the top candidates are ordered by SCORE + LIKELIHOOD (--rerank)" in lines
+    assert f"chosen: {right}" in result.output and wrong != right

@@ -202,6 +202,9 @@ def print_decision(
             "load",
             "success",
         ]
+        reranked = any("likelihood" in c.parts for c in decision.candidates)
+        if reranked:  # --rerank: the order is SCORE + weight x LIKELIHOOD, not SCORE
+            columns.append("likelihood")
         header = ["#", "AGENT", "SCORE", *(c.upper() for c in columns)]
         rows: list[list[str]] = []
         notes: list[str] = []
@@ -217,6 +220,8 @@ def print_decision(
         for row, note in zip(rows, notes, strict=True):
             line = "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True))
             click.echo(f"{line}  {note}")
+        if reranked:
+            click.echo("the top candidates are ordered by SCORE + LIKELIHOOD (--rerank)")
         click.echo("")
     if decision.chosen is None:
         eligible = [c for c in decision.candidates if c.excluded is None]
