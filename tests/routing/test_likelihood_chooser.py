@@ -157,3 +157,52 @@ def test_cli_rerank_table_shows_the_likelihood_that_reordered_it(chooser: Any) -
     assert first.split()[1] == right
     assert "the top candidates are ordered by SCORE + LIKELIHOOD (--rerank)" in lines
     assert f"chosen: {right}" in result.output and wrong != right
+
+
+REVIEW_TOOLS = '''
+from weft import tool
+
+@tool
+def code_review(request: str) -> str:
+    """Reads pull requests and diffs and gives feedback on correctness, readability and
+    style before merging. It does not write tests and it does not debug crashes."""
+    return "review: " + request
+
+@tool
+def crash_doctor(request: str) -> str:
+    """Finds out why software fails, from stack traces, error logs and bug reports, and
+    proposes a fix. Not for code reviews or writing tests."""
+    return "diagnosis: " + request
+'''
+
+
+@pytest.mark.parametrize(
+    ("router", "agent"), [("capability", "crash_doctor"), ("rerank", "code_review")]
+)
+def test_weft_ask_router_rerank_sends_the_subtask_where_the_likelihood_points(
+    tmp_path: Path, chooser: Any, router: str, agent: str
+) -> None:
+    """The same ask with and without the stage: the embedding router sends a review of a
+    crash fix to the crash agent (the topic), the likelihood stage to code review."""
+    from click.testing import CliRunner
+
+    tools = tmp_path / "review_tools.py"
+    tools.write_text(REVIEW_TOOLS)
+    task = "Go over the patch someone wrote for the uploader crash and say if it is safe to merge."
+    result = CliRunner().invoke(
+        cli,
+        [
+            "ask",
+            task,
+            "--agents",
+            str(tools),
+            "--router",
+            router,
+            "--no-memory",
+            "--json",
+            "--journal",
+            str(tmp_path / "journal.db"),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["routes"] == {"s1": agent}

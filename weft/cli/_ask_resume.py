@@ -187,7 +187,9 @@ def resume_ask_run(
         learn = bool(options.get("learn")) and _memory_free(options.get("memory"))
         router = (
             capability_router(
-                "capability" if kind == "llm" else kind, options.get("memory"), persist=True
+                "capability" if kind in ("llm", "rerank") else kind,
+                options.get("memory"),
+                persist=True,
             )
             if learn
             else None

