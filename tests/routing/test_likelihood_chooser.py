@@ -206,3 +206,36 @@ def test_weft_ask_router_rerank_sends_the_subtask_where_the_likelihood_points(
     )
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["routes"] == {"s1": agent}
+
+
+def test_weft_ask_router_rerank_without_gguf_is_one_line_before_any_routing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without gguf the stage used to fail at the first subtask, inside the run; it is now
+    refused when the router is built, naming the pip command."""
+    from click.testing import CliRunner
+
+    smollm = importlib.import_module("weft.runtime.routing.likelihood.smollm")
+    real = smollm.package_folder
+    monkeypatch.setattr(
+        smollm, "package_folder", lambda name: None if name == "gguf" else real(name)
+    )
+    tools = tmp_path / "review_tools_nogguf.py"
+    tools.write_text(REVIEW_TOOLS)
+    result = CliRunner().invoke(
+        cli,
+        [
+            "ask",
+            "Review this patch.",
+            "--agents",
+            str(tools),
+            "--router",
+            "rerank",
+            "--no-memory",
+            "--journal",
+            str(tmp_path / "journal.db"),
+        ],
+    )
+    assert result.exit_code == 2, result.output
+    assert result.stderr.strip().splitlines()[-1].endswith("install it with: pip install gguf")
+    assert "Traceback" not in result.output

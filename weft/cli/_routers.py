@@ -74,9 +74,9 @@ def capability_router(kind: str, memory_dir: str | None = None, *, persist: bool
 
         chooser = LLMChooser()
     elif kind == "rerank":  # offline: a small local model re-ranks the top candidates
-        from weft.runtime.routing.likelihood import LikelihoodChooser, smollm2_gguf_path
+        from weft.runtime.routing.likelihood import LikelihoodChooser, require_installed
 
-        smollm2_gguf_path()  # fails now, naming the pip commands, not at the first subtask
+        require_installed()  # fails now, naming the pip commands, not at the first subtask
         chooser = LikelihoodChooser()
     router = CapabilityRouter.open(cli_embedder(name), chooser=chooser)
     if persist:

@@ -436,9 +436,9 @@ def _reranker(rerank: bool) -> Any:
     """The likelihood stage for ``--rerank``; a clear error when its model is not installed."""
     if not rerank:
         return None
-    from weft.runtime.routing.likelihood import LikelihoodChooser, smollm2_gguf_path
+    from weft.runtime.routing.likelihood import LikelihoodChooser, require_installed
 
-    smollm2_gguf_path()  # fails now, naming the pip commands, not at the first decision
+    require_installed()  # fails now, naming the pip commands, not at the first decision
     return LikelihoodChooser()
 
 

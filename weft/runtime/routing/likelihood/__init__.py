@@ -16,6 +16,7 @@ from weft.runtime.routing.likelihood.smollm import (
     INSTALL_HINT,
     LikelihoodModelError,
     load_smollm2,
+    require_installed,
     smollm2_gguf_path,
 )
 
@@ -27,5 +28,6 @@ __all__ = [
     "LikelihoodScorer",
     "card_prompt",
     "load_smollm2",
+    "require_installed",
     "smollm2_gguf_path",
 ]

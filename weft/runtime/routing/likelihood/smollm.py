@@ -150,14 +150,29 @@ def load_smollm2(path: Path | None = None) -> SmolLM2:
         return model
 
 
+_NO_GGUF = (
+    f"the likelihood re-ranking stage reads {GGUF_NAME} with the gguf package, "
+    "which is not installed; install it with: pip install gguf"
+)
+
+
+def require_installed() -> Path:
+    """The model file, once both it and ``gguf`` are known to be installed.
+
+    For the CLI, which builds the stage before routing: a missing piece is then
+    one error naming the pip command, not a failure at the first subtask.
+    """
+    path = smollm2_gguf_path()
+    if package_folder("gguf") is None:
+        raise LikelihoodModelError(_NO_GGUF)
+    return path
+
+
 def _reader(path: Path) -> Any:
     try:
         import gguf
     except ImportError as exc:
-        raise LikelihoodModelError(
-            f"the likelihood re-ranking stage reads {GGUF_NAME} with the gguf package, "
-            "which is not installed; install it with: pip install gguf"
-        ) from exc
+        raise LikelihoodModelError(_NO_GGUF) from exc
     return gguf.GGUFReader(str(path))
 
 
