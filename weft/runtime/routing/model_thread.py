@@ -1,0 +1,86 @@
+"""The one thread, capped at one BLAS thread, that runs weft's own numpy models.
+
+Both of routing's local models, the MiniLM embedder and the likelihood
+stage's SmolLM2, are numpy forward passes whose matrices are too small for a
+BLAS thread pool to pay off, and OpenBLAS's spinning workers collapse when
+another process holds a core. The cap (``single_threaded_blas``) is
+process-wide but did not reliably reach threads other than the one that first
+ran BLAS under it: measured here, a MiniLM pass took ~35 ms on that thread and
+80-900 ms on others, and a likelihood decision 3.4 s on the embedder's thread
+against 18 s on a thread of its own (``weft route``, busy two-core machine).
+So every model pass runs on one long-lived thread (``model_worker``), which
+also serialises the two models, as a single BLAS thread would anyway.
+"""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+__all__ = ["model_worker", "on_model_worker", "single_threaded_blas"]
+
+
+class _SingleThreadedBlas:
+    """Caps BLAS at one thread while any embedding runs, then restores it.
+
+    The matrices of a small encoder are too small for a BLAS thread pool to
+    pay off, and OpenBLAS's spinning workers collapse when another process
+    holds a core: measured here, 128 sentences took 1.4 s with one BLAS thread
+    and 7 to 12 s with two on a busy two-core machine. The cap is process-wide
+    (that is how BLAS libraries work), so it is reference-counted: it is set by
+    the first concurrent embedding and lifted by the last. Without the optional
+    ``threadpoolctl`` package this does nothing.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._active = 0
+        self._limiter: Any = None
+        self._controller: Any = None
+        self._probed = False
+
+    def __enter__(self) -> None:
+        with self._lock:
+            if not self._probed:
+                self._probed = True
+                try:
+                    from threadpoolctl import ThreadpoolController
+
+                    self._controller = ThreadpoolController()
+                except ImportError:
+                    self._controller = None
+            if self._active == 0 and self._controller is not None:
+                self._limiter = self._controller.limit(limits=1, user_api="blas")
+            self._active += 1
+
+    def __exit__(self, *exc: object) -> None:
+        with self._lock:
+            self._active -= 1
+            if self._active == 0 and self._limiter is not None:
+                self._limiter.restore_original_limits()
+                self._limiter = None
+
+
+#: One BLAS thread while numpy model work runs (MiniLM, the likelihood stage): shared, so
+#: one stage ending does not restore the limits while another still runs.
+single_threaded_blas = _SingleThreadedBlas()
+
+
+_WORKER_NAME = "weft-model"
+_worker_pool: ThreadPoolExecutor | None = None
+_worker_lock = threading.Lock()
+
+
+def model_worker() -> ThreadPoolExecutor:
+    """The one thread that runs every forward pass of weft's numpy models in this process."""
+    global _worker_pool
+    with _worker_lock:
+        if _worker_pool is None:
+            _worker_pool = ThreadPoolExecutor(1, thread_name_prefix=_WORKER_NAME)
+        return _worker_pool
+
+
+def on_model_worker() -> bool:
+    """Whether this code already runs on the model thread (then it must not wait on it)."""
+    return threading.current_thread().name.startswith(_WORKER_NAME)
