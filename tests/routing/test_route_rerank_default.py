@@ -90,3 +90,26 @@ def test_a_model_file_named_in_the_environment_must_exist(
     result = CliRunner().invoke(cli, ["route", "--cards", str(CARDS), TEXT])
     assert result.exit_code != 0
     assert "missing.gguf" in result.output + result.stderr
+
+
+def test_a_batch_carries_the_likelihood_of_the_candidates_it_re_ranked(tmp_path: Path) -> None:
+    """The contract's candidates keep the router's ``score``; a re-ranked one also carries
+    its ``likelihood``, so a consumer can tell why a lower score is listed first."""
+    tasks = tmp_path / "tasks.jsonl"
+    tasks.write_text(json.dumps({"text": TEXT, "agent": "sql_analyst"}) + "\n")
+    lines = {}
+    for flag in ("--rerank", "--no-rerank"):
+        result = CliRunner().invoke(
+            cli, ["route", "--cards", str(CARDS), "--batch", str(tasks), flag]
+        )
+        assert result.exit_code == 0, result.output
+        lines[flag] = json.loads(result.stdout)
+    reranked, plain = lines["--rerank"], lines["--no-rerank"]
+    assert reranked["chosen"] == "sql_analyst" and plain["chosen"] == "stats_helper"
+    assert all("likelihood" in c for c in reranked["candidates"])
+    assert all(set(c) == {"agent_id", "score"} for c in plain["candidates"])
+    first, second = reranked["candidates"][:2]
+    assert first["agent_id"] == "sql_analyst"
+    assert (
+        first["score"] + 0.75 * first["likelihood"] >= second["score"] + 0.75 * second["likelihood"]
+    )

@@ -8,6 +8,9 @@ outcomes *before* routing. Output: one JSON object per input line, in order::
     {"text": ..., "chosen": AGENT_ID or null, "candidates": [{"agent_id": ..., "score": ...}]}
 
 ``chosen`` is null when no agent fits (best score under the router's minimum).
+With the likelihood stage (``weft route``'s default when installed), the top
+candidates also carry their ``likelihood`` and are ordered by score + weight x
+likelihood.
 Errors name the file and line and exit 2, like every CLI user mistake.
 """
 
@@ -74,11 +77,18 @@ async def route_batch(
         {
             "text": text,
             "chosen": decision.chosen.agent_id if decision.chosen else None,
-            "candidates": [
-                {"agent_id": c.agent_id, "score": c.score}
-                for c in decision.candidates
-                if c.excluded is None
-            ],
+            "candidates": [_candidate(c) for c in decision.candidates if c.excluded is None],
         }
         for text, decision in zip(texts, decisions, strict=True)
     ]
+
+
+def _candidate(candidate: Any) -> dict[str, Any]:
+    """One candidate of the contract: its router score, and its likelihood when the
+    likelihood stage re-ranked it (the list is then ordered by score + weight x
+    likelihood, so a score below the next one's is not a mistake)."""
+    out: dict[str, Any] = {"agent_id": candidate.agent_id, "score": candidate.score}
+    likelihood = candidate.parts.get("likelihood")
+    if likelihood is not None:
+        out["likelihood"] = likelihood
+    return out
