@@ -108,6 +108,29 @@ async def test_reranking_fixes_close_pairs_the_router_gets_wrong(
         reranked.close()
 
 
+async def test_the_route_span_names_the_stage_that_ordered_the_candidates(
+    minilm: MiniLMEmbedder, cards: list[CapabilityCard], chooser: Any
+) -> None:
+    from weft.runtime.tracing.spans import MemoryTracer
+
+    tracer = MemoryTracer()
+    plain_tracer = MemoryTracer()
+    reranked = CapabilityRouter.open(minilm, learn=False, chooser=chooser, tracer=tracer)
+    plain = CapabilityRouter.open(minilm, learn=False, tracer=plain_tracer)
+    try:
+        for router in (reranked, plain):
+            router.add_cards(cards)
+            await router.route(RouteRequest(text=FLIPS[0][0], run_id="r1", subtask_id="s1"))
+    finally:
+        reranked.close()
+        plain.close()
+    (span,) = [s for s in tracer.spans if s.kind == "route"]
+    assert span.attributes["route.last_stage"] == "likelihood"
+    assert span.attributes["route.chosen"] == FLIPS[0][1]
+    (plain_span,) = [s for s in plain_tracer.spans if s.kind == "route"]
+    assert plain_span.attributes["route.last_stage"] is None
+
+
 async def test_no_agent_fits_stays_no_agent(
     minilm: MiniLMEmbedder, cards: list[CapabilityCard], chooser: Any
 ) -> None:
