@@ -187,7 +187,7 @@ def test_cli_rerank_table_shows_the_likelihood_that_reordered_it(chooser: Any) -
     first = next(line for line in lines if line.startswith("1  "))
     assert first.split()[1] == right
     assert (
-        "the top candidates are ordered by SCORE + LIKELIHOOD (the likelihood stage; "
+        "the top candidates are ordered by SCORE + 0.75 x LIKELIHOOD (the likelihood stage; "
         "--no-rerank leaves it out)"
     ) in lines
     assert f"chosen: {right}" in result.output and wrong != right

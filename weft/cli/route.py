@@ -179,9 +179,16 @@ def _no_fit_reason(scores: list[float], rule: tuple[float, float, float] | None)
 
 
 def print_decision(
-    decision: Any, cards_known: int, rule: tuple[float, float, float] | None = None
+    decision: Any,
+    cards_known: int,
+    rule: tuple[float, float, float] | None = None,
+    rerank_weight: float | None = None,
 ) -> None:
-    """The ranked candidates with their score parts, then the winner."""
+    """The ranked candidates with their score parts, then the winner.
+
+    ``rerank_weight``: the likelihood stage's weight, named in the line that says
+    the top rows are ordered by SCORE + weight x LIKELIHOOD, not by SCORE.
+    """
     request = decision.request
     cap = f" (capability: {request.capability})" if request.capability else ""
     click.echo(f"route: {request.text!r}{cap}")
@@ -222,9 +229,10 @@ def print_decision(
             line = "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True))
             click.echo(f"{line}  {note}")
         if reranked:
+            weight = "" if rerank_weight is None else f"{rerank_weight:g} x "
             click.echo(
-                "the top candidates are ordered by SCORE + LIKELIHOOD (the likelihood stage; "
-                "--no-rerank leaves it out)"
+                f"the top candidates are ordered by SCORE + {weight}LIKELIHOOD (the likelihood "
+                "stage; --no-rerank leaves it out)"
             )
         click.echo("")
     if decision.chosen is None:
@@ -415,7 +423,12 @@ def route_command(
         if as_json:
             click.echo(json_text(decision.model_dump(mode="json")))
         else:
-            print_decision(decision, len(router.index), (router.min_score, *router.weak_match))
+            print_decision(
+                decision,
+                len(router.index),
+                (router.min_score, *router.weak_match),
+                getattr(router.chooser, "weight", None) if not use_llm else None,
+            )
     finally:
         router.close()
     if decision.chosen is None:
