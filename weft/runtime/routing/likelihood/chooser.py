@@ -34,6 +34,7 @@ import asyncio
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -51,9 +52,6 @@ from weft.runtime.routing.likelihood.smollm import SmolLM2, load_smollm2
 from weft.runtime.routing.model_thread import model_worker, single_threaded_blas
 from weft.runtime.tracing.spans import Tracer
 
-#: Most of a card's own examples put in its prompt (the first ones, in the card's order).
-PROMPT_EXAMPLES = 4
-
 
 def card_prompt(card: CapabilityCard) -> str:
     """The text a subtask is scored after: what the card says it does, in plain words.
@@ -64,13 +62,49 @@ def card_prompt(card: CapabilityCard) -> str:
     tells the model more than a description does (top-1 on the project set,
     whose cards have three each: 0.806 -> 0.862 at weight 0.75,
     ``bench/routing_channel.py --numpy``). The same text as that experiment's.
+
+    Each part is clipped (``PromptLimits``): cards come from anyone, and a
+    pasted manual as a description would cost a prompt of thousands of tokens
+    (measured: one 4,500-token card took 96 s and 210 MB of cache). No card
+    of the labelled sets reaches the limits.
     """
-    skills = ", ".join(card.skills)
-    text = f"This assistant's job: {card_positive_text(card)} Its skills: {skills}.\n"
-    examples = card.examples[:PROMPT_EXAMPLES]
+    limits = PROMPT_LIMITS
+    skills = _clip(", ".join(card.skills[: limits.skills]), limits.skills_chars)
+    description = _clip(card_positive_text(card), limits.description_chars)
+    text = f"This assistant's job: {description} Its skills: {skills}.\n"
+    examples = [_clip(e, limits.example_chars) for e in card.examples[: limits.examples]]
     if examples:
         text += "Requests it has handled:\n" + "".join(f'"{e}"\n' for e in examples)
     return text + 'A typical request a user sends to this assistant:\n"'
+
+
+@dataclass(frozen=True, slots=True)
+class PromptLimits:
+    """How much of a card and of a subtask the likelihood stage reads.
+
+    The card's parts in characters (a card prompt stays under about 600
+    tokens); the subtask in tokens: a request's first ``subtask_tokens`` say
+    what it asks, and a pasted document after them would only cost time.
+    """
+
+    description_chars: int = 1000
+    #: the card's first examples quoted (in the card's order)
+    examples: int = 4
+    skills: int = 16
+    skills_chars: int = 400
+    example_chars: int = 300
+    subtask_tokens: int = 128
+
+
+PROMPT_LIMITS = PromptLimits()
+
+
+def _clip(text: str, limit: int) -> str:
+    """``text`` cut to at most ``limit`` characters, at a space when there is one."""
+    if len(text) <= limit:
+        return text
+    cut = text[:limit].rsplit(" ", 1)[0] if " " in text[:limit] else text[:limit]
+    return cut.rstrip(" ,.;:") + " ..."
 
 
 class LikelihoodScorer:
@@ -115,10 +149,16 @@ class LikelihoodScorer:
             self._prefixes.popitem(last=False)
         return found
 
+    def subtask_ids(self, subtask: str) -> list[int]:
+        """The tokens scored: the subtask's and the closing quote, or its first
+        ``PROMPT_LIMITS.subtask_tokens`` when it is longer."""
+        ids = self.token_ids(subtask + '"')
+        return ids[: PROMPT_LIMITS.subtask_tokens]
+
     def score(self, subtask: str, cards: list[CapabilityCard]) -> list[float]:
         """Mean log P(subtask tokens, then the closing quote | card prompt), per card."""
         with self._lock, single_threaded_blas:
-            tail = self.token_ids(subtask + '"')
+            tail = self.subtask_ids(subtask)
             prefixes = self._prefixes_of(cards)
             logprobs = continuation_logprobs(self.model.weights, prefixes, tail)
             return [float(row.sum()) / len(tail) for row in logprobs]
