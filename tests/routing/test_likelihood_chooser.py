@@ -211,13 +211,15 @@ def crash_doctor(request: str) -> str:
 
 
 @pytest.mark.parametrize(
-    ("router", "agent"), [("capability", "crash_doctor"), ("rerank", "code_review")]
+    ("router", "agent"),
+    [("capability", "crash_doctor"), ("rerank", "code_review"), ("auto", "code_review")],
 )
 def test_weft_ask_router_rerank_sends_the_subtask_where_the_likelihood_points(
     tmp_path: Path, chooser: Any, router: str, agent: str
 ) -> None:
     """The same ask with and without the stage: the embedding router sends a review of a
-    crash fix to the crash agent (the topic), the likelihood stage to code review."""
+    crash fix to the crash agent (the topic), the likelihood stage (``auto``'s default
+    when installed) to code review."""
     from click.testing import CliRunner
 
     tools = tmp_path / "review_tools.py"

@@ -190,6 +190,7 @@ def resume_ask_run(
                 "capability" if kind in ("llm", "rerank") else kind,
                 options.get("memory"),
                 persist=True,
+                rerank=False,  # it routes nothing: no model to load
             )
             if learn
             else None

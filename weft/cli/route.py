@@ -24,7 +24,6 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import json
-import os
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -452,33 +451,15 @@ def _chooser(model: str | None, base_url: str | None, budget: int) -> Any:
 
 
 def _reranker(rerank: bool | None, embedder: str) -> Any:
-    """The likelihood stage: on with ``--rerank``, off with ``--no-rerank``, else when installed.
+    """The likelihood stage for ``--rerank``/``--no-rerank`` (default: when installed).
 
-    On by default because ``weft route`` is where routing is explained and
-    evaluated (``--batch``), and the stage is its best offline decision; by
-    default only over MiniLM's scores, the scale its weight was chosen on
-    (``hashing`` scores, for tests, are on no such scale). An explicit
-    ``--rerank`` (or a ``$WEFT_SMOLLM2_GGUF`` naming the file) with the model
-    missing is an error naming the pip commands, raised before any routing; the
-    default only notes it on stderr and routes without the stage.
+    ``weft route`` notes a missing model on stderr: it is where routing is
+    explained and evaluated (``--batch``), so a decision without its best
+    offline stage says so.
     """
-    if rerank is False or (rerank is None and embedder.lower() != "minilm"):
-        return None
-    from weft.runtime.routing.likelihood import (
-        LikelihoodChooser,
-        LikelihoodModelError,
-        require_installed,
-    )
-    from weft.runtime.routing.likelihood.smollm import MODEL_FILE_ENV
+    from weft.cli._routers import likelihood_stage
 
-    try:
-        require_installed()
-    except LikelihoodModelError as exc:
-        if rerank or os.environ.get(MODEL_FILE_ENV):
-            raise
-        click.echo(f"note: not re-ranking ({exc}); --no-rerank hides this note", err=True)
-        return None
-    return LikelihoodChooser()
+    return likelihood_stage(rerank, embedder, note=True)
 
 
 def register(group: click.Group) -> None:
