@@ -142,7 +142,7 @@ async def test_an_llm_agent_of_a_yaml_file_is_served_and_called_from_another_fol
     [
         ("no_such_module:tool", "no module 'no_such_module' in the current folder"),
         ("tools_here:word_cont", "has no attribute 'word_cont' (did you mean word_count?)"),
-        ("tools_here.py", "names a file but no object in it: write tools_here.py:OBJECT"),
+        ("tools_here.py", "has no action at its top level (a @weft.tool function, an agent)"),
         ("tools_here.py:wordcount", "has no attribute 'wordcount' (did you mean word_count?)"),
         ("flow.yaml:writr", "the file has no action 'writr' (did you mean writer?"),
         ("bad_tool.yaml:writer", "bad_tool.yaml:7:"),  # its tool is no action: at its line
@@ -182,3 +182,21 @@ def test_a_mistaken_target_is_one_line_naming_it(
         assert "tool 'word_cont' is no action of this workflow (did you mean word_count?" in (
             result.output
         )
+
+
+def test_a_file_without_object_serves_its_top_level_actions(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As ``weft ask --agents tools.py`` takes them: a file of @tool functions named alone
+    is served whole (it used to say the file names no object)."""
+    from weft.cli._serve_targets import load_target
+
+    (tmp_path / "served_tools.py").write_text(
+        "from weft import tool\n\n"
+        "@tool\ndef shout(text: str) -> str:\n    return text.upper()\n\n"
+        "@tool\ndef whisper(text: str) -> str:\n    return text.lower()\n\n"
+        "def helper(text: str) -> str:  # a plain function is not taken\n    return text\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    found = load_target("served_tools.py")
+    assert sorted(a.name for a in found) == ["shout", "whisper"]

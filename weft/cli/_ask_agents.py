@@ -145,13 +145,9 @@ def import_target(ref: str, base: str | None = None) -> Any:
 def _module_actions(module: Any, ref: str, target: str) -> list[Any]:
     """The actions at a module's top level, for a reference without ``:obj`` to a module
     without ``agents``; none is an error that says what to write instead."""
-    from weft.protocols import Action
+    from weft.cli._serve_targets import top_level_actions
 
-    found = [
-        value
-        for name, value in vars(module).items()
-        if not name.startswith("_") and not isinstance(value, type) and isinstance(value, Action)
-    ]
+    found = top_level_actions(module)
     if not found:
         raise WeftError(
             f"--agents {ref}: '{target}' has no 'agents' and no action at its top level "

@@ -56,16 +56,32 @@ def load_target(ref: str) -> Any:
         return workflow_file_actions(ref, Path(module), attr)
     if sep and module.endswith(".py"):
         return _load_file(ref, Path(module), attr)
-    if not sep and ref.endswith(".py"):
-        raise DefinitionError.single(
-            f"'{ref}' names a file but no object in it: write {ref}:OBJECT "
-            "(a function, an action, or a list or dict of them)"
-        )
+    if not sep and ref.endswith(".py"):  # the file's top-level actions, as weft ask takes them
+        found = top_level_actions(_load_file(ref, Path(ref), None))
+        if not found:
+            raise DefinitionError.single(
+                f"'{ref}' has no action at its top level (a @weft.tool function, an agent): "
+                f"write {ref}:OBJECT (a function, an action, or a list or dict of them)"
+            )
+        return found
     return _import(ref)
 
 
-def _load_file(ref: str, path: Path, attr: str) -> Any:
-    """``path/to/file.py:object``: the file, imported under its stem."""
+def top_level_actions(module: Any) -> list[Any]:
+    """The actions at a module's top level: what a file named without ``:OBJECT`` offers
+    (``weft agent serve tools.py``, ``weft ask --agents tools.py``)."""
+    from weft.protocols import Action
+
+    return [
+        value
+        for name, value in vars(module).items()
+        if not name.startswith("_") and not isinstance(value, type) and isinstance(value, Action)
+    ]
+
+
+def _load_file(ref: str, path: Path, attr: str | None) -> Any:
+    """``path/to/file.py:object``: the file, imported under its stem (the module itself
+    when ``attr`` is None)."""
     if not path.exists():
         raise DefinitionError.single(f"{ref}: no such file {path}")
     sys.path.insert(0, str(path.parent.resolve()))
@@ -79,7 +95,7 @@ def _load_file(ref: str, path: Path, attr: str) -> Any:
     except Exception as exc:  # the user's module raised: one line, with its own line
         del sys.modules[path.stem]
         raise DefinitionError.single(f"{ref}: {import_failed(str(path), exc)}") from None
-    return _attribute(loaded, attr, f"{path}")
+    return loaded if attr is None else _attribute(loaded, attr, f"{path}")
 
 
 def _import(ref: str) -> Any:

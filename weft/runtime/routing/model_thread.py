@@ -22,15 +22,13 @@ __all__ = ["model_worker", "on_model_worker", "single_threaded_blas"]
 
 
 class _SingleThreadedBlas:
-    """Caps BLAS at one thread while any embedding runs, then restores it.
+    """Caps BLAS at one thread while any model pass runs, then restores it.
 
-    The matrices of a small encoder are too small for a BLAS thread pool to
-    pay off, and OpenBLAS's spinning workers collapse when another process
-    holds a core: measured here, 128 sentences took 1.4 s with one BLAS thread
+    Measured here: 128 sentences through MiniLM took 1.4 s with one BLAS thread
     and 7 to 12 s with two on a busy two-core machine. The cap is process-wide
     (that is how BLAS libraries work), so it is reference-counted: it is set by
-    the first concurrent embedding and lifted by the last. Without the optional
-    ``threadpoolctl`` package this does nothing.
+    the first concurrent pass and lifted by the last. It uses ``threadpoolctl``
+    (a dependency of weft); were it missing, the cap would do nothing.
     """
 
     def __init__(self) -> None:
