@@ -499,5 +499,7 @@ def test_a_file_without_agents_or_actions_says_what_to_write(tmp_path: Path) -> 
     assert result.stderr.strip() == (
         f"error: --agents {empty}: '{empty}' has no 'agents' and no action at its top level "
         f"(a @weft.tool function, an agent): name what to use, --agents {empty}:OBJ "
-        "(a function, an action, or a list or dict of them)"
+        "(a function, an action, or a list or dict of them); its plain functions (helper) "
+        "are not taken on their own: make them tools (@weft.tool, or helper = "
+        "weft.tool(...)), or list them: agents = [helper]"
     )

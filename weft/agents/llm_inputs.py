@@ -15,7 +15,7 @@ from weft.agents.langgraph_action import from_langgraph, is_langgraph_graph
 from weft.agents.openai_tools import ToolSet, sanitize_tool_name
 from weft.agents.sessions import SESSION_ID_PROPERTY
 from weft.agents.tool import tool as make_tool
-from weft.protocols import Action, ActionCall
+from weft.protocols import Action, ActionCall, DefinitionError
 
 #: Input schema of an agent unless it declares its own: a task and optional context.
 TASK_INPUT_SCHEMA: dict[str, Any] = {
@@ -74,6 +74,7 @@ def split_tools(tools: Sequence[Any]) -> tuple[list[str], list[Action]]:
     """
     names: list[str] = []
     bundled: list[Action] = []
+    by_name: dict[str, Action] = {}
     for entry in tools:
         if isinstance(entry, str):
             names.append(entry)
@@ -89,9 +90,34 @@ def split_tools(tools: Sequence[Any]) -> tuple[list[str], list[Action]]:
                 f"tools: {entry!r} is not an action, a function or an action's name "
                 "(a workflow is given by name: register it with the run's actions)"
             )
-        names.append(action.spec.name)
+        name = action.spec.name
+        seen = by_name.setdefault(name, action)
+        if seen is not action and not _same_function(seen, action):
+            # the model could call only one of them: refused, never one dropped unsaid
+            raise DefinitionError.single(f"tools: {same_name(name)}")
+        names.append(name)
         bundled.append(action)
     return names, bundled
+
+
+def _same_function(first: Action, second: Action) -> bool:
+    """Whether two tools were made from one function (``obj.method`` is a new object at
+    each access, and equal to the others)."""
+    fn = getattr(first, "fn", None)
+    return fn is not None and fn == getattr(second, "fn", None)
+
+
+def same_name(name: str) -> str:
+    """Why two different tools may not share ``name``, and how to name them apart."""
+    if name == "<lambda>":
+        return (
+            "two different tools are named '<lambda>': a lambda has no name of its own; "
+            "write each as a def, or name it: weft.tool(name='add')(lambda a, b: a + b)"
+        )
+    return (
+        f"two different tools are named '{name}': the model calls tools by name; "
+        f"give one another name, weft.tool(name='other_{name}')(fn)"
+    )
 
 
 def is_source(examples: object) -> bool:

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import functools
 import inspect
 import sys
@@ -299,6 +300,17 @@ class FunctionAction:
     @property
     def name(self) -> str:
         return self._spec.name
+
+    def named(self, name: str) -> FunctionAction:
+        """This tool under the name ``name``: the same function, settings and thread pool.
+
+        For a tool whose own name says nothing, a lambda's ``<lambda>``: ``weft ask
+        --agents tools.py`` and ``weft agent serve`` name a tool made from a lambda
+        after the variable that holds it (``add = weft.tool(lambda a, b: a + b)``).
+        """
+        renamed = copy.copy(self)
+        renamed._spec = self._spec.model_copy(update={"name": name})
+        return renamed
 
     @property
     def runs_in_thread(self) -> bool:

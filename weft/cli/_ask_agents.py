@@ -7,7 +7,9 @@ A reference is one of:
   A module without ``agents`` gives every action it holds at its top level
   (its ``@weft.tool`` functions, its agents): ``--agents tools.py`` on a file
   of tools is what users write first, and plain functions are not taken
-  that way (helpers and imports would become agents);
+  that way (helpers and imports would become agents). A lambda is named
+  after the variable that holds it (``add = weft.tool(lambda a, b: a + b)``,
+  ``agents = [add, mul]``), as Python names every lambda ``<lambda>``;
 - ``path/to/file.yaml`` (or ``.yml``): every action the workflow file
   defines in its ``actions:`` section (``llm:`` agents, ``python:`` tools,
   ``mcp:`` servers' tools, ``a2a:`` agents, sub-workflows). The file is
@@ -34,6 +36,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from weft.cli._serve_targets import with_variable_names
 from weft.protocols import DefinitionError, WeftError
 from weft.runtime.support.user_code import import_failed
 
@@ -139,20 +142,21 @@ def import_target(ref: str, base: str | None = None) -> Any:
         if not hasattr(obj, part):
             raise WeftError(f"--agents {ref}: '{target}' has no attribute '{attr}'")
         obj = getattr(obj, part)
-    return obj
+    # lambdas are all '<lambda>': named after their variables (``agents = [add, mul]``)
+    return with_variable_names(obj, vars(module), attr)
 
 
 def _module_actions(module: Any, ref: str, target: str) -> list[Any]:
     """The actions at a module's top level, for a reference without ``:obj`` to a module
     without ``agents``; none is an error that says what to write instead."""
-    from weft.cli._serve_targets import top_level_actions
+    from weft.cli._serve_targets import plain_functions_hint, top_level_actions
 
     found = top_level_actions(module)
     if not found:
         raise WeftError(
             f"--agents {ref}: '{target}' has no 'agents' and no action at its top level "
             f"(a @weft.tool function, an agent): name what to use, --agents {target}:OBJ "
-            "(a function, an action, or a list or dict of them)"
+            "(a function, an action, or a list or dict of them)" + plain_functions_hint(module)
         )
     return found
 

@@ -55,33 +55,123 @@ def load_target(ref: str) -> Any:
     if sep and module.lower().endswith(WORKFLOW_FILES):
         return workflow_file_actions(ref, Path(module), attr)
     if sep and module.endswith(".py"):
-        return _load_file(ref, Path(module), attr)
+        loaded = _load_file(ref, Path(module))
+        found = _attribute(loaded, attr, str(Path(module)))
+        return with_variable_names(found, vars(loaded), attr)
     if not sep and ref.endswith(".py"):  # the file's top-level actions, as weft ask takes them
-        found = top_level_actions(_load_file(ref, Path(ref), None))
+        loaded = _load_file(ref, Path(ref))
+        found = top_level_actions(loaded)
         if not found:
             raise DefinitionError.single(
                 f"'{ref}' has no action at its top level (a @weft.tool function, an agent): "
                 f"write {ref}:OBJECT (a function, an action, or a list or dict of them)"
+                + plain_functions_hint(loaded)
             )
         return found
-    return _import(ref)
+    found = _import(ref)
+    imported = sys.modules.get(module) if sep else None
+    return with_variable_names(found, vars(imported) if imported else {}, attr if sep else None)
 
 
 def top_level_actions(module: Any) -> list[Any]:
     """The actions at a module's top level: what a file named without ``:OBJECT`` offers
-    (``weft agent serve tools.py``, ``weft ask --agents tools.py``)."""
+    (``weft agent serve tools.py``, ``weft ask --agents tools.py``); a tool made from a
+    lambda (``add = weft.tool(lambda a, b: a + b)``) is named after its variable."""
     from weft.protocols import Action
 
     return [
-        value
+        _named(value, name) if _is_lambda(value) else value
         for name, value in vars(module).items()
         if not name.startswith("_") and not isinstance(value, type) and isinstance(value, Action)
     ]
 
 
-def _load_file(ref: str, path: Path, attr: str | None) -> Any:
-    """``path/to/file.py:object``: the file, imported under its stem (the module itself
-    when ``attr`` is None)."""
+def plain_functions_hint(module: Any) -> str:
+    """What to do with the plain functions a module defines (``add = lambda a, b: ...``,
+    ``def helper``), which are not taken as actions on their own; ``""`` when it has none."""
+    import inspect
+
+    names = [
+        name
+        for name, value in vars(module).items()
+        if not name.startswith("_")
+        and inspect.isfunction(value)
+        and value.__module__ == module.__name__
+    ]
+    if not names:
+        return ""
+    shown = ", ".join(names[:5]) + (", ..." if len(names) > 5 else "")
+    return (
+        f"; its plain functions ({shown}) are not taken on their own: make them tools "
+        f"(@weft.tool, or {names[0]} = weft.tool(...)), or list them: agents = [{shown}]"
+    )
+
+
+#: The name Python gives every lambda: no name an action can go by.
+LAMBDA = "<lambda>"
+
+
+def _is_lambda(obj: Any) -> bool:
+    """Whether ``obj`` is a lambda, or an action named after one (``weft.tool(lambda ...)``)."""
+    spec = getattr(obj, "spec", None)
+    if spec is not None:
+        return getattr(spec, "name", None) == LAMBDA
+    return getattr(obj, "__name__", None) == LAMBDA and callable(obj)
+
+
+def _named(obj: Any, name: str) -> Any:
+    """The lambda (or lambda tool) ``obj`` as an action called ``name``."""
+    from weft.runtime.engine.compiler import as_action
+
+    named = getattr(obj, "named", None)
+    if callable(named):  # a tool already: the same tool, renamed
+        return named(name)
+    if getattr(obj, "spec", None) is not None:
+        return obj  # an action of another kind: it keeps its own name
+    return as_action(obj, name=name)
+
+
+def _variable_of(obj: Any, namespace: dict[str, Any]) -> str | None:
+    """The one public variable of ``namespace`` that holds ``obj`` (or the function a
+    tool ``obj`` was made from); None when none does, or several do."""
+    fn = getattr(obj, "fn", None)
+    names = [
+        name
+        for name, value in namespace.items()
+        if not name.startswith("_") and (value is obj or (fn is not None and value is fn))
+    ]
+    return names[0] if len(names) == 1 else None
+
+
+def with_variable_names(obj: Any, namespace: dict[str, Any], attr: str | None = None) -> Any:
+    """``obj`` (what ``FILE.py:attr`` named) with each lambda in it given a name: a lambda
+    named by ``attr`` takes that name, one in a dict its key, one in a list the variable
+    of ``namespace`` that holds it (``add = lambda a, b: a + b``, ``agents = [add, mul]``).
+
+    Every lambda is ``<lambda>`` to Python, so two of them would clash as one
+    action; where the file does not name one (``agents = [lambda ...]``), it is
+    left for the registry to refuse with the way to name it.
+    """
+    if _is_lambda(obj):
+        name = attr.rpartition(".")[2] if attr else _variable_of(obj, namespace)
+        return _named(obj, name) if name else obj
+    if isinstance(obj, dict):
+        return {
+            key: _named(value, key) if isinstance(key, str) and _is_lambda(value) else value
+            for key, value in obj.items()
+        }
+    if isinstance(obj, list | tuple):
+        named = []
+        for value in obj:
+            name = _variable_of(value, namespace) if _is_lambda(value) else None
+            named.append(_named(value, name) if name else value)
+        return named
+    return obj
+
+
+def _load_file(ref: str, path: Path) -> Any:
+    """The module of ``path/to/file.py[:object]``, imported under its stem (the module, not
+    the object: ``load_target`` names its lambdas by the module's variables)."""
     if not path.exists():
         raise DefinitionError.single(f"{ref}: no such file {path}")
     sys.path.insert(0, str(path.parent.resolve()))
@@ -95,7 +185,7 @@ def _load_file(ref: str, path: Path, attr: str | None) -> Any:
     except Exception as exc:  # the user's module raised: one line, with its own line
         del sys.modules[path.stem]
         raise DefinitionError.single(f"{ref}: {import_failed(str(path), exc)}") from None
-    return loaded if attr is None else _attribute(loaded, attr, f"{path}")
+    return loaded
 
 
 def _import(ref: str) -> Any:

@@ -358,7 +358,7 @@ class Workflow:
         # ``==`` as well as ``is``: ``obj.method`` is a new bound-method object at each access
         if existing is not None and existing is not action and existing != action:
             raise DefinitionError.single(
-                f"two different objects are registered as action '{name}'",
+                f"two different objects are registered as action '{name}': {_name_apart(name)}",
                 Location(node=node, field="action"),
             )
         self._actions[name] = action
@@ -540,3 +540,14 @@ def _join(join: JoinSpec | JoinMode | str | Mapping[str, Any] | None, *, node: s
             Location(node=node, field="join.reducer"),
         )
     return join
+
+
+def _name_apart(name: str) -> str:
+    """How to give two different action objects of one name their own names: a node
+    names its action, and two under one name would make one node call the other's."""
+    if name == "<lambda>":
+        return (
+            "a lambda has no name of its own; write each as a def, or name it: "
+            "weft.tool(name='double')(lambda x: x * 2)"
+        )
+    return "give one another name: weft.tool(name='...')(fn)"

@@ -30,6 +30,27 @@ def is_action(obj: Any) -> bool:
     return hasattr(obj, "spec") and callable(getattr(obj, "invoke", None))
 
 
+def clash_message(name: str) -> str:
+    """Why a second, different action may not take ``name``, and how to name them apart.
+
+    A clash is refused, never resolved by dropping one: a call by name would
+    reach the other action without a word. The usual cause is two lambdas,
+    which are both ``<lambda>`` (a file's top-level lambdas are named after
+    their variables by ``weft ask --agents``; a lambda given directly cannot be).
+    """
+    said = f"two different actions are registered as '{name}'"
+    if name == "<lambda>":
+        return (
+            f"{said}: a lambda has no name of its own; write each as a def, or name it: "
+            "weft.tool(name='add')(lambda a, b: a + b), register(fn, name='add'), or a "
+            "dict of actions by name ({'add': ..., 'mul': ...})"
+        )
+    return (
+        f"{said}: give one another name (@weft.tool(name=...), register(obj, name=...), or "
+        "a dict of actions by name)"
+    )
+
+
 @runtime_checkable
 class LiveActions(Protocol):
     """Actions that change while they are used: iterating gives the current ones, and
@@ -113,7 +134,7 @@ class ActionTable:
         existing = self._actions.get(key)
         clash = existing is not None and existing is not action and key not in self._bundled
         if clash and not replace:
-            raise DefinitionError.single(f"two different actions are registered as '{key}'")
+            raise DefinitionError.single(clash_message(key))
         self._actions[key] = action
         self._bundled.discard(key)
         for bundled in getattr(action, "bundled_actions", ()):

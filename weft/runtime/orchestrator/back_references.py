@@ -24,13 +24,30 @@ pick one``):
   research, ``the three suppliers`` cannot mean its results.
 
 ``these``/``those`` (``these three suppliers``) and ``both`` refer back
-whatever follows; a number without ``the``/``all`` (``three options``, ``the
-top 3 vendors``) never does.
+whatever follows, except where they point elsewhere:
+
+- ``both X and Y`` joins two things of the piece itself (``compare both
+  Postgres and MySQL``, ``in both English and French``); ``both`` before a
+  verb's ``and`` still refers back (``compare both options and pick one``,
+  ``compare both and recommend one``): what follows ``and`` decides, a verb
+  with its object (``pick one``, ``write a summary``) or a noun phrase;
+- ``these``/``those`` before a colon and the material it introduces
+  (``translate these phrases: good morning, thank you``), before ``who``
+  (``email those who replied``), or in a comparison within the piece
+  (``compare the EU's tariffs with those of Norway``).
+
+A number without ``the``/``all`` (``three options``, ``the top 3 vendors``)
+never refers back. Quoted text is the user's material, not words addressed
+to us: ``translate "those were the days"`` or ``"is it raining?"`` refers to
+nothing. And nothing refers back where there is nothing earlier: the first
+piece of a task (``compare both options in the report``) waits for nobody.
 """
 
 from __future__ import annotations
 
 import re
+
+from weft.runtime.memory.lexicon import OPERATIONS
 
 __all__ = ["refers_back", "refers_back_to_several"]
 
@@ -67,6 +84,7 @@ _COUNTED = re.compile(
     re.IGNORECASE,
 )
 _NEXT_WORD = re.compile(r"\s*([A-Za-z0-9][A-Za-z0-9'-]*)")
+_WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9'-]*")
 #: Nouns that name results: ``the two reports`` means the results before.
 _RESULT_NOUNS = _wordset(
     "results findings answers outputs reports ones summaries responses analyses drafts"
@@ -94,15 +112,111 @@ _PHRASE_END = _wordset(
 _PHRASE_WORDS = 4
 
 
+#: Quoted text (``"those were the days"``, ``'is it on?'``, `` `both` ``); a single quote
+#: only where no letter touches it from outside, so ``it's`` and ``users'`` stay words.
+_QUOTED = re.compile(
+    r"\"[^\"]*\"|\u201c[^\u201d]*\u201d|\u2018[^\u2019]*\u2019|`[^`]*`|(?<!\w)'[^'\n]*'(?!\w)"
+)
+#: What quoted text is read as: a word that is material, not a reference.
+_QUOTED_WORD = "quoted"
+_QUOTE_MARK = f" {_QUOTED_WORD} "
+#: Where a clause ends, for ``both X and Y`` and ``these ...:``.
+_CLAUSE_END = re.compile(r"[.,;:!?()]")
+_SENTENCE_STOP = re.compile(r"[.;!?]")
+#: Words that follow a verb as (the start of) its object or complement: after ``both
+#: options and``, ``pick one`` or ``say which`` is a verb of the piece, not a second noun.
+_OBJECT_WORDS = _wordset(
+    """the a an this that these those it its them their his her our my your one ones
+    which why how what whether who up out"""
+)
+#: ``these``/``those`` followed by one of these words points ahead, at people to come.
+_PEOPLE_AHEAD = _wordset("who whom whose")
+#: ``with those of Norway``: a comparison within the piece.
+_WITHIN = re.compile(
+    r"\b(?:with|than|as|to|like|and)\s+(?:these|those)\s+(?:of|in|from|for|at|on)\b",
+    re.IGNORECASE,
+)
+
+
+def _unquoted(text: str) -> str:
+    """``text`` with each quoted passage replaced by a plain word: what is quoted is the
+    user's material, and its ``those`` or ``it`` refer to nothing of the task."""
+    return _QUOTED.sub(_QUOTE_MARK, text)
+
+
+def _words_of(text: str) -> list[str]:
+    return [word.lower() for word in _WORD.findall(text)]
+
+
+def _verb_phrase(words: list[str]) -> bool:
+    """Whether ``words`` start with a verb: a known one (``write``), or a word followed at
+    once by an object (``pick one``, ``keep it``, ``say which``)."""
+    return bool(words) and (
+        words[0] in OPERATIONS or (len(words) > 1 and words[1] in _OBJECT_WORDS)
+    )
+
+
+def _joins_two_things(text: str, end: int) -> bool:
+    """Whether the ``both`` ending at ``end`` is ``both X and Y`` within its clause
+    (``both Postgres and MySQL``), not the results before and a verb of the piece
+    (``both options and pick one``, ``both and recommend one``)."""
+    clause = _CLAUSE_END.split(text[end:], maxsplit=1)[0]
+    words = _words_of(clause)
+    if not words or words[0] == "of":  # "both of the reports": the results before
+        return False
+    try:
+        at = words.index("and", 1, 5)  # at least one word of X, and X short
+    except ValueError:
+        return False
+    second = words[at + 1 : at + 3]
+    return bool(second) and not _verb_phrase(second)
+
+
+def _points_ahead(text: str, start: int, end: int) -> bool:
+    """Whether the ``these``/``those`` at ``start:end`` points elsewhere than the results
+    before: at people to come (``those who``), at a list after a colon (``these phrases:
+    good morning, thank you``), or at a noun of its own piece (``with those of Norway``)."""
+    following = _words_of(text[end:])
+    if following and following[0] in _PEOPLE_AHEAD:
+        return True
+    if any(m.start() <= start < m.end() for m in _WITHIN.finditer(text)):
+        return True
+    sentence = _SENTENCE_STOP.split(text[end:], maxsplit=1)[0]
+    phrase, colon, material = sentence.partition(":")
+    if not colon or not material.strip() or _CLAUSE_END.search(phrase):
+        return False
+    # "these two: which is cheaper?" asks about the results; "these: a, b" lists new ones
+    listed = material.strip()
+    first = _words_of(listed)
+    if first and (first[0] in _OBJECT_WORDS or _verb_phrase(first)):
+        return False
+    return "," in listed or " and " in listed or _QUOTED_WORD in first
+
+
+def _points_back(text: str, found: re.Match[str]) -> bool:
+    """Whether the word ``found`` by ``_SEVERAL`` refers back, read in its place."""
+    word = found.group(0).lower()
+    if word == "both":
+        return not _joins_two_things(text, found.end())
+    if word in ("these", "those"):
+        return not _points_ahead(text, found.start(), found.end())
+    return True
+
+
 def refers_back(text: str) -> bool:
-    """Whether ``text`` refers back to an earlier result (``it``, ``the result``)."""
-    return _ONE.search(text) is not None
+    """Whether ``text`` refers back to an earlier result (``it``, ``the result``); quoted
+    text does not count (``translate "is it raining?"``)."""
+    return _ONE.search(_unquoted(text)) is not None
 
 
 def refers_back_to_several(text: str, earlier: int) -> bool:
     """Whether ``text`` refers back to several earlier results (``compare them``, ``all
-    three``); ``earlier`` is how many results it would wait for (see the module docstring)."""
-    if _SEVERAL.search(text):
+    three``); ``earlier`` is how many results it would wait for (see the module docstring).
+    With none earlier (the task's first piece) nothing refers back."""
+    if earlier < 1:
+        return False
+    text = _unquoted(text)
+    if any(_points_back(text, found) for found in _SEVERAL.finditer(text)):
         return True
     for counted in _COUNTED.finditer(text):
         number = counted.group(1).lower()

@@ -32,7 +32,10 @@ Deterministic rules, in order:
    ``finally`` piece (that one included). A number counts something new
    rather than referring back in ``the three biggest suppliers`` (a ranking
    word) or ``the three suppliers`` after one research (not the number of
-   results it would wait for): ``back_references`` says how. Other pieces are
+   results it would wait for), nor does ``both X and Y`` within the piece, a
+   ``these``/``those`` that points at what follows (``translate these
+   phrases: ...``, ``those who``) or a word in quoted text:
+   ``back_references`` says how. Other pieces are
    independent, so they run in parallel. Leading ``first``, ``also``,
    ``please`` are dropped.
 5. **Shared verb.** A piece that begins with an ordering word and has no
