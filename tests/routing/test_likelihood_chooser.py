@@ -143,6 +143,38 @@ async def test_no_agent_fits_stays_no_agent(
     assert all("likelihood" not in c.parts for c in decision.candidates)
 
 
+async def test_a_card_edited_without_a_version_bump_is_scored_anew(
+    cards: list[CapabilityCard], chooser: Any
+) -> None:
+    """The chooser's answers are keyed by the card prompts scored, not the cards' ids and
+    versions: a description fixed in place changes the likelihood of a subtask seen before."""
+    from weft.protocols import Candidate, RoutingDecision
+
+    by_id = {c.agent_id: c for c in cards}
+    text, right, wrong = FLIPS[0]
+    pair = {right: by_id[right], wrong: by_id[wrong]}
+    decision = RoutingDecision(
+        request=RouteRequest(text=text),
+        chosen=pair[wrong],
+        candidates=[
+            Candidate(agent_id=wrong, version=pair[wrong].version, score=0.9),
+            Candidate(agent_id=right, version=pair[right].version, score=0.1),
+        ],
+    )
+    first = await chooser.refine(decision, pair)
+    edited = pair[right].model_copy(
+        update={"description": "Bakes sourdough bread and pastries for the village fair."}
+    )
+    assert edited.version == pair[right].version
+    second = await chooser.refine(decision, {**pair, right: edited})
+
+    def likelihood(d: RoutingDecision, agent: str) -> float:
+        return float(next(c for c in d.candidates if c.agent_id == agent).parts["likelihood"])
+
+    assert likelihood(second, right) < likelihood(first, right) - 0.1
+    assert likelihood(second, wrong) == likelihood(first, wrong)
+
+
 def test_card_prompt_is_the_experiments(cards: list[CapabilityCard]) -> None:
     translator = next(c for c in cards if c.agent_id == "translator")
     prompt = _likelihood.card_prompt(translator)

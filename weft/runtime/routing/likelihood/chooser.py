@@ -21,7 +21,7 @@ together (about 0.3 s on one core); each card's prompt is run once and its
 keys/values kept (per card id, version and prompt text, LRU), the prompts a
 decision lacks run together as one batch (about 0.9 s for five). All model
 work runs on the thread MiniLM's passes run on (``model_thread``), never on the
-event loop; answers are cached per (subtask, candidates and their versions).
+event loop; answers are cached per (subtask, the candidates' prompts).
 
 A decision with no agent chosen ("no agent fits") is returned unchanged: this
 stage picks among candidates the router found fitting, it does not overrule
@@ -205,10 +205,12 @@ class LikelihoodChooser:
         if decision.chosen is None or len(top) < 2:
             return decision  # "no agent fits" stands; one candidate needs no choice
         text = decision.request.text
-        key = (text, tuple((c.agent_id, c.version) for c in top))
+        chosen_cards = [cards[c.agent_id] for c in top]
+        # Keyed by what is scored, the card prompts' text: a card edited without a
+        # version bump would otherwise keep its old likelihoods for a subtask seen before.
+        key = (text, tuple(card_prompt(card) for card in chosen_cards))
         scores = self._cache.get(key)
         if scores is None:
-            chosen_cards = [cards[c.agent_id] for c in top]
             scores = await asyncio.wrap_future(
                 model_worker().submit(self.scorer.score, text, chosen_cards)
             )
