@@ -10,6 +10,10 @@ import click
 
 from weft.protocols import WeftError
 
+#: Commands that run tools in worker threads: a bad ``$WEFT_THREADS`` is refused before
+#: they start (exit 2), not found by every ``def`` tool's call as a node failure.
+_RUNS_TOOLS = frozenset({"run", "resume", "ask", "agent", "mcp", "a2a"})
+
 #: Modules under ``weft.cli`` that define commands; each exposes ``register(group)``.
 COMMAND_MODULES = (
     "run",
@@ -29,6 +33,23 @@ COMMAND_MODULES = (
 
 class WeftGroup(click.Group):
     """Turns ``WeftError`` into one line on stderr and exit status 2."""
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        """Find the subcommand; one that runs tools first checks ``$WEFT_THREADS``.
+
+        Checked here, before the command's own parsing, so that a bad value is one
+        line and exit 2 before anything runs; not when the command is only asked
+        for its ``--help`` (or completed by the shell).
+        """
+        name, command, rest = super().resolve_command(ctx, args)
+        asks_help = any(arg in ctx.help_option_names for arg in rest)
+        if name in _RUNS_TOOLS and not asks_help and not ctx.resilient_parsing:
+            from weft.agents.worker_threads import worker_threads
+
+            worker_threads()  # WeftError naming WEFT_THREADS when it is no whole number >= 1
+        return name, command, rest
 
     def invoke(self, ctx: click.Context) -> Any:
         try:

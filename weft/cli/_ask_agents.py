@@ -38,7 +38,7 @@ from typing import Any
 
 from weft.cli._serve_targets import with_variable_names
 from weft.protocols import DefinitionError, WeftError
-from weft.runtime.support.user_code import import_failed
+from weft.runtime.support.user_code import close_attributes, import_failed
 
 #: The endings of a workflow file ``--agents`` takes the actions of.
 WORKFLOW_FILES = (".yaml", ".yml")
@@ -140,7 +140,8 @@ def import_target(ref: str, base: str | None = None) -> Any:
     obj: Any = module
     for part in attr.split("."):
         if not hasattr(obj, part):
-            raise WeftError(f"--agents {ref}: '{target}' has no attribute '{attr}'")
+            hint = close_attributes(obj, part)
+            raise WeftError(f"--agents {ref}: '{target}' has no attribute '{attr}'{hint}")
         obj = getattr(obj, part)
     # lambdas are all '<lambda>': named after their variables (``agents = [add, mul]``)
     return with_variable_names(obj, vars(module), attr)

@@ -27,7 +27,7 @@ from typing import Any
 
 from weft.protocols import DefinitionError, Location, WorkflowSpec
 from weft.runtime.engine.beside import load_beside, shadowed_file
-from weft.runtime.support.user_code import raised_at
+from weft.runtime.support.user_code import close_attributes, raised_at
 
 __all__ = ["import_module", "import_object", "import_paths", "workflow_folders"]
 
@@ -108,7 +108,7 @@ def import_object(ref: str, *, where: Location | None = None, folders: Sequence[
             obj = getattr(obj, part)
         except AttributeError:
             raise DefinitionError.single(
-                f"module '{module_name}' has no attribute '{attr}'"
+                f"module '{module_name}' has no attribute '{attr}'{close_attributes(obj, part)}"
                 f"{_shadowed_hint(module_name, folders)}",
                 where,
             ) from None

@@ -8,6 +8,7 @@ given from Python are checked, not converted, so a bug shows up as an error.
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 from weft.protocols import InputError, WorkflowSpec
@@ -24,6 +25,11 @@ _PY_TYPES: dict[str, type | tuple[type, ...]] = {
 }
 
 
+def _no_constant(name: str) -> Any:
+    """``json.loads`` reads ``NaN`` and ``Infinity``, which JSON has not: refuse them."""
+    raise ValueError(name)
+
+
 def _convert(name: str, kind: str, text: str) -> Any:
     try:
         if kind == "string":
@@ -31,7 +37,10 @@ def _convert(name: str, kind: str, text: str) -> Any:
         if kind == "integer":
             return int(text)
         if kind == "number":
-            return float(text)
+            number = float(text)
+            if not math.isfinite(number):  # "nan", "inf": float() takes them, JSON has none
+                raise ValueError(text)
+            return number
         if kind == "boolean":
             low = text.strip().lower()
             if low in _TRUE:
@@ -40,7 +49,7 @@ def _convert(name: str, kind: str, text: str) -> Any:
                 return False
             raise ValueError(text)
         if kind in ("array", "object"):
-            value = json.loads(text)
+            value = json.loads(text, parse_constant=_no_constant)  # strict JSON: no NaN
             if not isinstance(value, _PY_TYPES[kind]):
                 raise ValueError(text)
             return value
@@ -79,6 +88,9 @@ def resolve_inputs(
                 raise InputError(
                     f"input '{name}': expected {decl.type}, got {type(value).__name__} {value!r}"
                 )
+            if decl.type == "number" and not math.isfinite(value):
+                # JSON has no NaN or infinity: the journal and every output would hold null
+                raise InputError(f"input '{name}': expected a finite number, got {value!r}")
             resolved[name] = value
         elif decl.required:
             about = f" ({decl.description})" if decl.description else ""

@@ -9,10 +9,12 @@ those of the standard library (``os.environ["X"]`` raises inside ``os``).
 
 from __future__ import annotations
 
+import difflib
 import os
 import sysconfig
 import traceback
 from pathlib import Path
+from typing import Any
 
 #: Folders whose frames are not the user's: the standard library, installed packages, weft.
 _NOT_THE_USERS = tuple(
@@ -39,3 +41,11 @@ def raised_at(exc: BaseException) -> str:
 def import_failed(target: str, exc: BaseException) -> str:
     """``importing T failed: Type: message (file.py, line N)`` (``raised_at``)."""
     return f"importing {target} failed: {type(exc).__name__}: {exc}{raised_at(exc)}"
+
+
+def close_attributes(obj: Any, name: str) -> str:
+    """`` (did you mean a, b?)``: public names of ``obj`` close to the missing ``name``,
+    or ``""``; so ``tools:totl`` says ``total`` as a misspelt action name does."""
+    names = [n for n in dir(obj) if not n.startswith("_")]
+    close = difflib.get_close_matches(name, names, n=3)
+    return f" (did you mean {', '.join(close)}?)" if close else ""
