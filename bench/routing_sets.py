@@ -3,6 +3,7 @@
     python bench/routing_sets.py                 # both sets, feedback experiment, 1k-card latency
     python bench/routing_sets.py --sizes 1000,100000
     python bench/routing_sets.py --no-latency --rerank   # with the likelihood stage
+    python bench/routing_sets.py --latency-only --rerank --sizes 1000,100000
 
 Sets:
 
@@ -394,6 +395,9 @@ async def main() -> None:
     parser.add_argument("--sizes", default="1000")
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--no-latency", action="store_true")
+    parser.add_argument(
+        "--latency-only", action="store_true", help="only the latency rows, not the two sets"
+    )
     parser.add_argument("--outcomes", type=int, default=1000, help="outcomes for the 2nd row")
     parser.add_argument("--llm", metavar="BASE_URL", help="OpenAI-compatible server: LLM stage")
     parser.add_argument("--llm-model", metavar="NAME", help="model name for --llm")
@@ -417,10 +421,14 @@ async def main() -> None:
     minilm = MiniLMEmbedder().load()
     cached = CachedEmbedder(minilm)
     weights = ScoringWeights()
-    lines = [
-        "| set / half | top-1 | hard items | no-fit -> none | fitting -> none |",
-        "|---|---|---|---|---|",
-    ]
+    lines = (
+        []
+        if args.latency_only
+        else [
+            "| set / half | top-1 | hard items | no-fit -> none | fitting -> none |",
+            "|---|---|---|---|---|",
+        ]
+    )
     again_lines = (DATA / "user_tasks_again.jsonl").read_text().splitlines()
     user_again = [json.loads(x) for x in again_lines if x.strip()]
     stage: Any = None
@@ -429,7 +437,14 @@ async def main() -> None:
 
         stage = LikelihoodChooser()
         lines.insert(0, f"likelihood stage on (weight {stage.weight}, top {stage.top})\n")
-    for name, (cards, tasks) in (("project", project_set()), ("user", user_set())):
+    for name, (cards, tasks) in (
+        ()
+        if args.latency_only
+        else (
+            ("project", project_set()),
+            ("user", user_set()),
+        )
+    ):
         again = user_again if name == "user" else None
         r = await evaluate(cached, cards, tasks, weights, again, stage)
         lines.append(fmt_row(f"{name}, all (top-5 recall {r['top5']:.3f})", r["all"]))

@@ -18,13 +18,15 @@ not import ``weft.agents``), and until then the builder checks arguments
 against the function's signature (``_callables``).
 Mistakes a builder can see at once (a repeated node name, two objects under
 one action name) raise ``DefinitionError`` at the call; everything else is
-reported by ``build``, all together.
+reported by ``build``, all together. Either way each problem names the file and
+line of the user's call that added the part at fault (``_call_sites``), as a
+YAML workflow's errors name their line.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -47,6 +49,13 @@ from weft.protocols import (
     NodeSpec,
     RetryPolicy,
     WorkflowSpec,
+)
+from weft.workflows._call_sites import (
+    CallSite,
+    CallSites,
+    Recorder,
+    at_site,
+    located,
 )
 from weft.workflows._callables import (
     callable_name,
@@ -133,6 +142,15 @@ class Workflow:
         self._previews: dict[str, ActionSpec] = {}
         # the name each action object was bound under (``_bound_name``)
         self._bound: dict[Any, str] = {}
+        # where each part was added (file, line), for errors: ``_call_sites``
+        self._sites = Recorder()
+        self._node_sites: dict[str, CallSite | None] = {}
+        self._edge_sites: dict[tuple[str, int], CallSite | None] = {}
+        self._section_sites: dict[str, dict[str, CallSite | None]] = {
+            "inputs": {},
+            "outputs": {},
+            "actions": {},
+        }
 
     def __repr__(self) -> str:
         return f"<Workflow {self.name} ({len(self._nodes)} nodes)>"
@@ -153,6 +171,7 @@ class Workflow:
 
         ``secret=True``: its value is masked wherever it would be recorded or shown.
         """
+        site = self._sites.site()
         try:
             self._inputs[name] = InputSpec.model_validate(
                 {
@@ -164,14 +183,17 @@ class Workflow:
                 }
             )
         except ValidationError as exc:
-            raise DefinitionError(
-                validation_problems(exc, InputSpec, prefix=("inputs", name))
+            raise located(
+                DefinitionError(validation_problems(exc, InputSpec, prefix=("inputs", name))),
+                site,
             ) from None
+        self._section_sites["inputs"][name] = site
         return "${inputs." + name + "}"
 
     def output(self, name: str, reference: str | NodeHandle) -> None:
         """Name an output of the workflow: a ``${NODE...}`` reference or a node handle."""
         self._outputs[name] = reference.ref if isinstance(reference, NodeHandle) else reference
+        self._section_sites["outputs"][name] = self._sites.site()
 
     def action_ref(
         self,
@@ -182,12 +204,15 @@ class Workflow:
         description: str | None = None,
     ) -> None:
         """Declare an action the runtime imports (``python``) or loads (``workflow``) by path."""
+        site = self._sites.site()
         try:
             self._refs[name] = ActionRef(python=python, workflow=workflow, description=description)
         except ValidationError as exc:
-            raise DefinitionError(
-                validation_problems(exc, ActionRef, prefix=("actions", name))
+            raise located(
+                DefinitionError(validation_problems(exc, ActionRef, prefix=("actions", name))),
+                site,
             ) from None
+        self._section_sites["actions"][name] = site
 
     def node(
         self,
@@ -211,29 +236,37 @@ class Workflow:
         ``foreach`` is a ``${...}`` reference to a list (``handle.ref``) or the list
         itself (a list or tuple; elements may hold ``${...}`` references).
         """
-        if name in self._nodes:
-            raise DefinitionError.single(
-                f"node '{name}' is already defined in workflow '{self.name}'", Location(node=name)
+        site = self._sites.site()
+        try:
+            if name in self._nodes:
+                first = self._node_sites.get(name)
+                raise DefinitionError.single(
+                    f"node '{name}' is already defined in workflow '{self.name}'"
+                    + (f" (first at {at_site(first)})" if first is not None else ""),
+                    Location(node=name),
+                )
+            if isinstance(after, NodeHandle | str | EdgeSpec | Mapping):
+                after = [after]
+            if (action is None) == (capability is None):
+                raise DefinitionError.single(
+                    f"node '{name}' needs exactly one of an action or a capability",
+                    Location(node=name, field="action"),
+                )
+            self._nodes[name] = _Node(
+                action="" if action is None else self._bind(action, node=name),
+                capability=capability,
+                description=description,
+                with_=dict(with_ or {}),
+                after=self._edges(after, node=name),
+                foreach=foreach,
+                join=_join(join, node=name),
+                timeout=timeout,
+                retry=retry,
+                concurrency=concurrency,
             )
-        if isinstance(after, NodeHandle | str | EdgeSpec | Mapping):
-            after = [after]
-        if (action is None) == (capability is None):
-            raise DefinitionError.single(
-                f"node '{name}' needs exactly one of an action or a capability",
-                Location(node=name, field="action"),
-            )
-        self._nodes[name] = _Node(
-            action="" if action is None else self._bind(action, node=name),
-            capability=capability,
-            description=description,
-            with_=dict(with_ or {}),
-            after=self._edges(after, node=name),
-            foreach=foreach,
-            join=_join(join, node=name),
-            timeout=timeout,
-            retry=retry,
-            concurrency=concurrency,
-        )
+        except DefinitionError as exc:  # refused here: at this call's line
+            raise located(exc, site) from None
+        self._node_sites[name] = site
         return NodeHandle(name)
 
     def edge(
@@ -251,22 +284,43 @@ class Workflow:
         ``critic`` reviews the artifact first; with ``max_rounds`` it may send it
         back to ``source`` with its feedback that many times (``EdgeSpec``).
         """
+        site = self._sites.site()
         target_name = str(target)
         if target_name not in self._nodes:
-            raise DefinitionError.single(
-                f"edge to unknown node '{target_name}': add the node before its edges",
-                Location(node=target_name),
+            raise located(
+                DefinitionError.single(
+                    f"edge to unknown node '{target_name}': add the node before its edges",
+                    Location(node=target_name),
+                ),
+                site,
             )
-        edge = self._make_edge(
-            node=str(source),
-            when=when,
-            critic=None if critic is None else self._bind(critic, node=target_name),
-            max_iterations=max_iterations,
-            max_rounds=max_rounds,
-            target=target_name,
-            index=len(self._nodes[target_name].after),
-        )
-        self._nodes[target_name].after.append(edge)
+        after = self._nodes[target_name].after
+        try:
+            edge = self._make_edge(
+                node=str(source),
+                when=when,
+                critic=None if critic is None else self._bind(critic, node=target_name),
+                max_iterations=max_iterations,
+                max_rounds=max_rounds,
+                target=target_name,
+                index=len(after),
+            )
+        except DefinitionError as exc:
+            raise located(exc, site) from None
+        self._edge_sites[(target_name, len(after))] = site
+        after.append(edge)
+
+    @contextlib.contextmanager
+    def _made_in_one_call(self) -> Iterator[None]:
+        """Locate what is added inside at the ``Workflow(...)`` call, for a generator
+        (``topologies``) that creates the workflow and adds every part of it within one
+        call of the user's: that call is the user's line for all of them, found once
+        instead of by a frame walk per node."""
+        self._sites.pinned = True
+        try:
+            yield
+        finally:
+            self._sites.pinned = False
 
     # -- actions ---------------------------------------------------------------
 
@@ -456,7 +510,12 @@ class Workflow:
         return spec, validate(spec, known)
 
     def spec(self) -> WorkflowSpec:
-        """The model-validated ``WorkflowSpec`` without graph checks (for partial drafts)."""
+        """The model-validated ``WorkflowSpec`` without graph checks (for partial drafts).
+
+        Its ``source`` is a ``CallSites``: whatever locates a problem in it names the
+        line of the builder call that added the part at fault.
+        """
+        sites = self._call_sites()
         problems: list[Problem] = []
         nodes: dict[str, NodeSpec] = {}
         for name, node in self._nodes.items():
@@ -477,7 +536,9 @@ class Workflow:
                     {k: v for k, v in fields.items() if v is not None}
                 )
             except ValidationError as exc:
-                problems.extend(validation_problems(exc, NodeSpec, prefix=("nodes", name)))
+                problems.extend(
+                    validation_problems(exc, NodeSpec, source=sites, prefix=("nodes", name))
+                )
         top: dict[str, Any] = {
             "name": self.name,
             "version": self.version,
@@ -498,13 +559,23 @@ class Workflow:
         try:
             spec = WorkflowSpec.model_validate(top)
         except ValidationError as exc:
-            top_problems = validation_problems(exc, WorkflowSpec, data=top)
+            top_problems = validation_problems(exc, WorkflowSpec, source=sites, data=top)
             if problems:  # a node that failed is missing from ``nodes``: do not blame ``nodes``
                 top_problems = [p for p in top_problems if p[1].field != "nodes"]
             problems.extend(top_problems)
         if problems:
             raise DefinitionError(problems)
+        spec._source = sites
         return spec
+
+    def _call_sites(self) -> CallSites:
+        """Where each part was added, as of now (the builder may grow after a ``build``)."""
+        return CallSites(
+            self._sites.workflow,
+            dict(self._node_sites),
+            dict(self._edge_sites),
+            {section: dict(sites) for section, sites in self._section_sites.items()},
+        )
 
 
 def _join(join: JoinSpec | JoinMode | str | Mapping[str, Any] | None, *, node: str) -> Any:

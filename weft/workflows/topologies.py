@@ -112,37 +112,39 @@ def _from_edges(
             seen.add((src, dst))
             preds[dst].append(src)
     wf = Workflow(name, description=description)
-    wf.input("task", required=True, description="The task every source node starts from.")
-    actor_of = cast_of(action)
-    critic_of = None if critic is None else cast_of(critic, "critics")
-    merge = _merge_join(join, reducer)
-    names = [f"n{i}" for i in range(n)]
-    reviewed = 0
-    # arguments per actor, worked out once; the actor is held so that its id stays its own
-    shaped: dict[tuple[int, bool], tuple[Any, Mapping[str, Any]]] = {}
-    for i in range(n):
-        incoming = sorted(preds[i])
-        actor = actor_of(names[i], i)
-        args = with_
-        if args is None:
-            key = (id(actor), bool(incoming))
-            if key not in shaped:
-                shaped[key] = (actor, node_arguments(actor, has_inputs=bool(incoming)))
-            args = shaped[key][1]
-        sources = [] if critic_of is not None else [names[p] for p in incoming]
-        place(
-            wf,
-            names[i],
-            actor,
-            with_=args,
-            after=sources,
-            join=merge if len(incoming) > 1 else None,
-        )
-        if critic_of is not None:
-            for p in incoming:
-                reviewer = critic_of(f"{names[p]}->{names[i]}", reviewed)
-                wf.edge(names[p], names[i], critic=reviewer, max_rounds=max_rounds)
-                reviewed += 1
+    # every part is the user's line that called the generator: found once, not per node
+    with wf._made_in_one_call():
+        wf.input("task", required=True, description="The task every source node starts from.")
+        actor_of = cast_of(action)
+        critic_of = None if critic is None else cast_of(critic, "critics")
+        merge = _merge_join(join, reducer)
+        names = [f"n{i}" for i in range(n)]
+        reviewed = 0
+        # arguments per actor, worked out once; the actor is held so that its id stays its own
+        shaped: dict[tuple[int, bool], tuple[Any, Mapping[str, Any]]] = {}
+        for i in range(n):
+            incoming = sorted(preds[i])
+            actor = actor_of(names[i], i)
+            args = with_
+            if args is None:
+                key = (id(actor), bool(incoming))
+                if key not in shaped:
+                    shaped[key] = (actor, node_arguments(actor, has_inputs=bool(incoming)))
+                args = shaped[key][1]
+            sources = [] if critic_of is not None else [names[p] for p in incoming]
+            place(
+                wf,
+                names[i],
+                actor,
+                with_=args,
+                after=sources,
+                join=merge if len(incoming) > 1 else None,
+            )
+            if critic_of is not None:
+                for p in incoming:
+                    reviewer = critic_of(f"{names[p]}->{names[i]}", reviewed)
+                    wf.edge(names[p], names[i], critic=reviewer, max_rounds=max_rounds)
+                    reviewed += 1
     return wf
 
 
