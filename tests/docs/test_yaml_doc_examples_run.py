@@ -14,54 +14,29 @@ from __future__ import annotations
 
 import re
 import shlex
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
+from tests.docs.test_docs_blocks import Block, blocks_of
 from weft.cli import cli
 from weft.workflows import load_workflow, loads_workflow
 
 PAGE = Path(__file__).resolve().parents[2] / "docs" / "yaml.md"
-FENCE = re.compile(r"^```(?P<lang>[\w-]*)\s*$")
 FILE_LINE = re.compile(r"^# (?P<name>[\w./-]+\.(?:py|yaml))\s*$")
 
 
-@dataclass(frozen=True)
-class Fenced:
-    lang: str
-    text: str
-    line: int  # of the opening fence, 1-based
-
-
-def _section(heading: str | None) -> tuple[str, int]:
-    """The text of the page's section ``## heading`` (None: the opening, before the first
-    ``##``) and the line it starts at."""
+def _blocks(heading: str | None) -> list[Block]:
+    """The fenced blocks of the page's section ``## heading`` (None: the opening, before
+    the first ``##``), read as ``test_docs_blocks`` reads every page."""
     lines = PAGE.read_text(encoding="utf-8").splitlines()
     start = 0 if heading is None else lines.index(f"## {heading}") + 1
     end = next((i for i in range(start, len(lines)) if lines[i].startswith("## ")), len(lines))
-    return "\n".join(lines[start:end]), start
+    return [b for b in blocks_of(PAGE) if start < b.line <= end]
 
 
-def _blocks(heading: str | None) -> list[Fenced]:
-    text, offset = _section(heading)
-    blocks: list[Fenced] = []
-    lines = text.splitlines()
-    index = 0
-    while index < len(lines):
-        opening = FENCE.match(lines[index])
-        if opening is None:
-            index += 1
-            continue
-        end = next(i for i in range(index + 1, len(lines)) if lines[i] == "```")
-        body = "\n".join(lines[index + 1 : end]) + "\n"
-        blocks.append(Fenced(opening["lang"], body, offset + index + 1))
-        index = end + 1
-    return blocks
-
-
-def _files(blocks: list[Fenced]) -> dict[str, str]:
+def _files(blocks: list[Block]) -> dict[str, str]:
     """The blocks that are files: ``# NAME`` on their first line names them."""
     files: dict[str, str] = {}
     for block in blocks:
@@ -72,7 +47,7 @@ def _files(blocks: list[Fenced]) -> dict[str, str]:
     return files
 
 
-def _sessions(blocks: list[Fenced]) -> list[tuple[str, list[str], int]]:
+def _sessions(blocks: list[Block]) -> list[tuple[str, list[str], int]]:
     """The ``$ weft ...`` commands of the console blocks, each with the lines it prints."""
     sessions: list[tuple[str, list[str], int]] = []
     for block in blocks:
