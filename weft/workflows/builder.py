@@ -50,6 +50,7 @@ from weft.protocols import (
     RetryPolicy,
     WorkflowSpec,
 )
+from weft.workflows._builder_args import join_field, name_apart
 from weft.workflows._call_sites import (
     CallSite,
     CallSites,
@@ -67,7 +68,6 @@ from weft.workflows._callables import (
 from weft.workflows._model_errors import validation_problems
 from weft.workflows.gc_pause import gc_paused
 from weft.workflows.graph import GraphPlan, Problem
-from weft.workflows.reducers import is_reducer_name
 from weft.workflows.validate import validate
 
 
@@ -259,7 +259,7 @@ class Workflow:
                 with_=dict(with_ or {}),
                 after=self._edges(after, node=name),
                 foreach=foreach,
-                join=_join(join, node=name),
+                join=join_field(join, node=name),
                 timeout=timeout,
                 retry=retry,
                 concurrency=concurrency,
@@ -412,7 +412,7 @@ class Workflow:
         # ``==`` as well as ``is``: ``obj.method`` is a new bound-method object at each access
         if existing is not None and existing is not action and existing != action:
             raise DefinitionError.single(
-                f"two different objects are registered as action '{name}': {_name_apart(name)}",
+                f"two different objects are registered as action '{name}': {name_apart(name)}",
                 Location(node=node, field="action"),
             )
         self._actions[name] = action
@@ -576,49 +576,3 @@ class Workflow:
             dict(self._edge_sites),
             {section: dict(sites) for section, sites in self._section_sites.items()},
         )
-
-
-def _join(join: JoinSpec | JoinMode | str | Mapping[str, Any] | None, *, node: str) -> Any:
-    """``join`` as the model takes it, refusing the two shapes a LangGraph user tries.
-
-    A reducer is a name in the definition (it is journaled and hashed, and a
-    resumed run imports it again), so a function object is refused with the
-    ``'module:function'`` to write; and ``join="concat"`` (a reducer where the
-    shorthand takes a mode) says where the reducer goes.
-    """
-    modes = {mode.value for mode in JoinMode}
-    if isinstance(join, str) and join not in modes and is_reducer_name(join):
-        raise DefinitionError.single(
-            f"join={join!r} is a reducer, and join= alone takes a mode (all, any, quorum): "
-            f"write join={{'reducer': {join!r}}}",
-            Location(node=node, field="join"),
-        )
-    if isinstance(join, str):
-        return {"mode": join}
-    if isinstance(join, Mapping) and callable(join.get("reducer")):
-        fn = join["reducer"]
-        qualname = getattr(fn, "__qualname__", repr(fn))
-        module = getattr(fn, "__module__", None)
-        named = f"'{module}:{qualname}'"
-        hint = (
-            f": write {{'reducer': {named}}}"
-            if module and module != "__main__" and "<" not in qualname
-            else ": put it at the top of a module and write {'reducer': 'module:function'}"
-        )
-        raise DefinitionError.single(
-            f"a reducer is named, not passed as a function{hint}; it is called as "
-            "reducer(values, sources)",
-            Location(node=node, field="join.reducer"),
-        )
-    return join
-
-
-def _name_apart(name: str) -> str:
-    """How to give two different action objects of one name their own names: a node
-    names its action, and two under one name would make one node call the other's."""
-    if name == "<lambda>":
-        return (
-            "a lambda has no name of its own; write each as a def, or name it: "
-            "weft.tool(name='double')(lambda x: x * 2)"
-        )
-    return "give one another name: weft.tool(name='...')(fn)"
