@@ -15,7 +15,7 @@ from weft.agents.langgraph_action import from_langgraph, is_langgraph_graph
 from weft.agents.openai_tools import ToolSet, sanitize_tool_name
 from weft.agents.sessions import SESSION_ID_PROPERTY
 from weft.agents.tool import tool as make_tool
-from weft.protocols import Action, ActionCall, DefinitionError
+from weft.protocols import Action, ActionCall, DefinitionError, name_apart
 
 #: Input schema of an agent unless it declares its own: a task and optional context.
 TASK_INPUT_SCHEMA: dict[str, Any] = {
@@ -108,16 +108,8 @@ def _same_function(first: Action, second: Action) -> bool:
 
 
 def same_name(name: str) -> str:
-    """Why two different tools may not share ``name``, and how to name them apart."""
-    if name == "<lambda>":
-        return (
-            "two different tools are named '<lambda>': a lambda has no name of its own; "
-            "write each as a def, or name it: weft.tool(name='add')(lambda a, b: a + b)"
-        )
-    return (
-        f"two different tools are named '{name}': the model calls tools by name; "
-        f"give one another name, weft.tool(name='other_{name}')(fn)"
-    )
+    """Why two different tools may not share ``name`` (the model calls tools by name)."""
+    return f"two different tools are named '{name}': {name_apart(name)}"
 
 
 def is_source(examples: object) -> bool:

@@ -32,6 +32,7 @@ from weft.protocols.errors import (
     RunInProgressError,
     RunNotFoundError,
     WeftError,
+    name_apart,
 )
 from weft.protocols.events import EventKind, NodeState, RunEvent, RunState
 from weft.protocols.remote import (
@@ -128,6 +129,7 @@ __all__ = [
     "json_schema",
     "json_value",
     "locate",
+    "name_apart",
     "new_id",
     "text_delta",
     "topic_matches",

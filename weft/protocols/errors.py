@@ -143,3 +143,18 @@ class ActionFailed(WeftError):
         super().__init__(message)
         self.retryable = retryable
         self.error_type = error_type or type(self).__name__
+
+
+def name_apart(name: str) -> str:
+    """How to give two different actions that share ``name`` names of their own.
+
+    One hint for every place that refuses such a clash (the registry, the
+    builder, an agent's tools): the usual cause is two lambdas, which Python
+    names ``<lambda>`` alike.
+    """
+    if name == "<lambda>":
+        return (
+            "a lambda has no name of its own; write each as a def, or name it: "
+            "weft.tool(name='add')(lambda a, b: a + b)"
+        )
+    return f"give one another name: weft.tool(name='other_{name}')(fn)"

@@ -9,7 +9,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from weft.protocols import DefinitionError, JoinMode, JoinSpec, Location
+from weft.protocols import DefinitionError, JoinMode, JoinSpec, Location, name_apart
+
+__all__ = ["join_field", "name_apart"]
 from weft.workflows.reducers import is_reducer_name
 
 
@@ -46,14 +48,3 @@ def join_field(join: JoinSpec | JoinMode | str | Mapping[str, Any] | None, *, no
             Location(node=node, field="join.reducer"),
         )
     return join
-
-
-def name_apart(name: str) -> str:
-    """How to give two different action objects of one name their own names: a node
-    names its action, and two under one name would make one node call the other's."""
-    if name == "<lambda>":
-        return (
-            "a lambda has no name of its own; write each as a def, or name it: "
-            "weft.tool(name='double')(lambda x: x * 2)"
-        )
-    return "give one another name: weft.tool(name='...')(fn)"

@@ -22,7 +22,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol, Self, TypeGuard, runtime_checkable
 
-from weft.protocols import Action, ActionSpec, DefinitionError
+from weft.protocols import Action, ActionSpec, DefinitionError, name_apart
 
 
 def is_action(obj: Any) -> bool:
@@ -38,17 +38,7 @@ def clash_message(name: str) -> str:
     which are both ``<lambda>`` (a file's top-level lambdas are named after
     their variables by ``weft ask --agents``; a lambda given directly cannot be).
     """
-    said = f"two different actions are registered as '{name}'"
-    if name == "<lambda>":
-        return (
-            f"{said}: a lambda has no name of its own; write each as a def, or name it: "
-            "weft.tool(name='add')(lambda a, b: a + b), register(fn, name='add'), or a "
-            "dict of actions by name ({'add': ..., 'mul': ...})"
-        )
-    return (
-        f"{said}: give one another name (@weft.tool(name=...), register(obj, name=...), or "
-        "a dict of actions by name)"
-    )
+    return f"two different actions are registered as '{name}': {name_apart(name)}"
 
 
 @runtime_checkable
