@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -292,6 +293,28 @@ def test_two_writers_on_one_conversation_each_add_every_turn(tmp_path: Path) -> 
             done.result()
     kept = asyncio.run(SQLiteSession(path, max_turns=1000).messages("ada"))
     assert len(kept) == 200
+
+
+def test_an_open_answered_database_is_locked_is_tried_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two writers opening a new file at one moment race to switch it to WAL; SQLite
+    answered the loser "database is locked" at once, busy timeout or not, and its turn
+    was lost (CI, ``test_two_writers_on_one_conversation_each_add_every_turn``)."""
+    store = SQLiteSession(tmp_path / "support.db")
+    really_open = store._connect_once
+    refused: list[bool] = []
+
+    def locked_once(*, read_only: bool) -> sqlite3.Connection:
+        if not refused:
+            refused.append(True)
+            raise sqlite3.OperationalError("database is locked")
+        return really_open(read_only=read_only)
+
+    monkeypatch.setattr(store, "_connect_once", locked_once)
+    asyncio.run(store.add_turn("ada", [{"role": "user", "content": "hello"}]))
+    assert refused
+    assert asyncio.run(store.messages("ada")) == [{"role": "user", "content": "hello"}]
 
 
 def test_the_sdks_argument_order_is_refused_with_weft_s_spelling() -> None:

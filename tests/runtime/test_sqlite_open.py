@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from weft.protocols.sqlite_open import open_patiently
 from weft.runtime.engine.journal_schema import open_database
-from weft.runtime.support.sqlite_open import open_patiently
 from weft.runtime.tracing._db import connect
 
 

@@ -54,6 +54,7 @@ from typing import Any
 from urllib.parse import quote
 
 from weft.protocols import ActionFailed
+from weft.protocols.sqlite_open import open_patiently
 
 #: The argument naming the conversation of an agent with a session, in its input schema.
 SESSION_ID_PROPERTY: dict[str, Any] = {
@@ -197,7 +198,14 @@ class SQLiteSession(SessionStore):
 
     def _connect(self, *, read_only: bool = False) -> sqlite3.Connection:
         """A connection to the file, checked (``SessionFileError``); ``read_only`` neither
-        creates the file nor its table (``weft session ls`` of the wrong file changes it not)."""
+        creates the file nor its table (``weft session ls`` of the wrong file changes it not).
+
+        Two writers opening the file at one moment race to switch it to WAL, and SQLite
+        answers the loser "database is locked" at once, busy timeout or not (seen in CI
+        with two threads adding turns): ``open_patiently`` tries again."""
+        return open_patiently(lambda: self._connect_once(read_only=read_only))
+
+    def _connect_once(self, *, read_only: bool) -> sqlite3.Connection:
         if self.path.is_dir():
             raise SessionFileError(f"session file {self.path} is a folder: name a file in it")
         try:

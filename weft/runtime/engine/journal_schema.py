@@ -19,7 +19,7 @@ import sqlite3
 from pathlib import Path
 
 from weft.protocols import WeftError
-from weft.runtime.support.sqlite_open import open_patiently
+from weft.protocols.sqlite_open import open_patiently
 from weft.runtime.support.sqlite_space import AUTO_VACUUM
 
 _SCHEMA = """

@@ -17,7 +17,7 @@ import sqlite3
 import time
 from pathlib import Path
 
-from weft.runtime.support.sqlite_open import open_patiently
+from weft.protocols.sqlite_open import open_patiently
 from weft.runtime.support.sqlite_space import AUTO_VACUUM
 from weft.runtime.tracing.span_codec import EncodedBatch
 
