@@ -252,6 +252,60 @@ def _join(first: str, second: str) -> str:
     return f"{first}{end} {second[:1].upper()}{second[1:]}"
 
 
+#: Words before a ``then`` that make it part of the clause (``it should then be
+#: summarised``, ``which is then sent``, ``we then check``, ``back then``), not a new step.
+_THEN_IN_CLAUSE = _AUXILIARIES | _wordset(
+    "i we you they he she it which that who not only just even"
+)
+#: ... and words that make it a time (``since then``, ``back then``), which orders nothing.
+_THEN_OF_TIME = _wordset("since until till by from back")
+#: Words after ``then`` that make it a time too (``then and now``, ``from then on``).
+_TIME_AFTER_THEN = ("and", "or", "on")
+#: First words of a conditional whose ``then`` opens its main clause (``if it rains then
+#: cancel the picnic``): the condition and the step are one piece.
+_CONDITIONS = _wordset("if when whenever once unless")
+
+
+def _step_parts(sentence: str) -> list[str]:
+    """``sentence`` cut before each ``then``/``finally`` that opens a step of its own, and
+    not where the word is part of a clause (``it should then be summarised``, ``paid
+    then and now``, ``if it rains then cancel``): those cuts made pieces such as "It
+    should" and "Be summarised", or "Clean sent to the model"."""
+    parts: list[str] = []
+    start = 0
+    for match in _THEN.finditer(sentence):
+        if match.start() > start and _opens_a_step(sentence, match):
+            parts.append(sentence[start : match.start()])
+            start = match.end()  # the joining ", and" dropped, the ordering word kept
+    parts.append(sentence[start:])
+    return [part for part in parts if part.strip()]
+
+
+def _opens_a_step(sentence: str, match: re.Match[str]) -> bool:
+    joined = "," in match.group() or "and" in match.group().lower()
+    before, after = _words(sentence[: match.start()]), _words(sentence[match.end() :])
+    if len(after) < 2 or after[1] in _TIME_AFTER_THEN:
+        return False  # "as they were then.", "then and now", "from then on"
+    if after[0] != "then" or joined:
+        return True
+    if before and before[-1] in _THEN_IN_CLAUSE | _THEN_OF_TIME:
+        return False
+    return not (before and before[0] in _CONDITIONS)
+
+
+def _then_inside(text: str) -> bool:
+    """Whether a ``then`` inside the piece's own clause orders it after the piece before
+    (``we will then look for duplicates``; not ``back then``)."""
+    words = _words(text)
+    return any(
+        word == "then"
+        and 0 < i < len(words) - 1
+        and words[i - 1] in _THEN_IN_CLAUSE
+        and words[i + 1] not in _TIME_AFTER_THEN
+        for i, word in enumerate(words)
+    )
+
+
 def _raw_pieces(task: str) -> list[_Piece]:
     """The task cut into list items, or into sentences and their ``then`` parts."""
     items: list[_Piece] = []
@@ -267,7 +321,7 @@ def _raw_pieces(task: str) -> list[_Piece]:
         return items
     pieces: list[_Piece] = []
     for sentence in _sentences(task):
-        for i, part in enumerate(p for p in _THEN.split(sentence) if p.strip()):
+        for i, part in enumerate(_step_parts(sentence)):
             pieces.append(_Piece(part, "free", marked=i > 0, sentence=True))
     return pieces
 
@@ -294,8 +348,8 @@ def _pieces(task: str) -> list[_Piece]:
             piece.text = f"{verb} {text}"
         if pieces and piece.order != "after_all" and refers_back_to_several(text, _group(pieces)):
             piece.order = "after_group"
-        elif pieces and piece.order == "free" and refers_back(text):
-            piece.order = "after_previous"
+        elif pieces and piece.order == "free" and (refers_back(text) or _then_inside(text)):
+            piece.order = "after_previous"  # "We will then look for duplicates"
         pieces.append(piece)
     return pieces
 
