@@ -20,7 +20,7 @@ import pytest
 import yaml
 
 from weft.cli import cli
-from weft.cli.route import user_card_fields
+from weft.cli._cards_file import user_card_fields
 from weft.protocols import CapabilityCard, RouteRequest
 from weft.runtime.routing.capability_router import CapabilityRouter
 from weft.runtime.routing.embeddings import MiniLMEmbedder

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from weft.cli.route import user_card_fields
+from weft.cli._cards_file import user_card_fields
 from weft.protocols import CapabilityCard, RouteRequest
 from weft.runtime.routing.capability_router import CapabilityRouter, ScoringWeights
 from weft.runtime.routing.embeddings import MiniLMEmbedder

@@ -16,7 +16,8 @@ prints the ``RoutingDecision``. The exit status is 1 when no agent qualifies,
 or none fits (its best score is under the router's minimum). ``--batch
 TASKS.jsonl [--feedback FEEDBACK.jsonl] --json`` is the evaluation contract
 other tools call; see ``weft.cli._route_batch``. ``--cards`` also takes cards
-as users write them (``id`` for ``agent_id``, a ``name``).
+as users write them (``id`` for ``agent_id``, a ``name``) and A2A agent cards
+(``weft.cli._cards_file``).
 """
 
 from __future__ import annotations
@@ -25,80 +26,17 @@ import asyncio
 import importlib.util
 import json
 from collections.abc import Iterable
-from pathlib import Path
 from typing import Any
 
 import click
 
 from weft.cli._broker import broker_if_alone, namespace_value
+from weft.cli._cards_file import load_cards_file
 from weft.cli._json import json_text
 from weft.cli._types import Finite
 from weft.protocols import CapabilityCard, DefinitionError, WeftError
 
 LIVE_REGISTRY_MODULE = "weft.runtime.remote.live_registry"
-
-
-def load_cards_file(path: str) -> list[CapabilityCard]:
-    """Capability cards from a YAML or JSON file; errors name the file and the entry."""
-    from pydantic import ValidationError
-
-    from weft.workflows.yaml_io import loads_yaml, read_yaml_file
-
-    if not Path(path).is_file():
-        raise DefinitionError.single(f"{path}: no such file")
-    # The workflow loader's reading: bounded (LoadLimits), errors name the line.
-    data = loads_yaml(read_yaml_file(path), file=path)
-    if isinstance(data, dict):
-        data = data.get("agents", data.get("cards"))
-    if not isinstance(data, list):
-        raise DefinitionError.single(
-            f"{path}: expected a list of capability cards, or a mapping with an 'agents' or "
-            "'cards' list"
-        )
-    cards: list[CapabilityCard] = []
-    first: dict[str, int] = {}
-    for i, entry in enumerate(data):
-        entry = user_card_fields(entry)
-        # CapabilityCard ignores unknown fields (the wire may carry newer ones); a file is strict.
-        unknown = set(entry) - set(CapabilityCard.model_fields) if isinstance(entry, dict) else ()
-        if unknown:
-            fields = ", ".join(repr(str(k)) for k in sorted(unknown, key=str))
-            name = entry.get("agent_id", "?")
-            raise DefinitionError.single(f"{path}: card #{i + 1} ({name}): unknown field {fields}")
-        try:
-            cards.append(CapabilityCard.model_validate(entry))
-        except ValidationError as exc:
-            name = entry.get("agent_id", "?") if isinstance(entry, dict) else "?"
-            problems = "; ".join(
-                f"{'.'.join(str(p) for p in e['loc']) or 'card'}: {e['msg']}" for e in exc.errors()
-            )
-            raise DefinitionError.single(f"{path}: card #{i + 1} ({name}): {problems}") from None
-        agent = cards[-1].agent_id
-        if agent in first:  # an index by agent id would keep one of them, silently
-            raise DefinitionError.single(
-                f"{path}: card #{i + 1}: agent id '{agent}' is used by card #{first[agent]} "
-                "too; each card needs its own id"
-            )
-        first[agent] = i + 1
-    return cards
-
-
-def user_card_fields(entry: Any) -> Any:
-    """Accept cards as users write them: ``id`` for ``agent_id``, a ``name``.
-
-    The name is kept as the first sentence of the description, where both the
-    embedding and the lexical score see it.
-    """
-    if not isinstance(entry, dict):
-        return entry
-    entry = dict(entry)
-    if "id" in entry and "agent_id" not in entry:
-        entry["agent_id"] = entry.pop("id")
-    name = entry.pop("name", None)
-    if isinstance(name, str) and name.strip():
-        description = str(entry.get("description") or "")
-        entry["description"] = f"{name.strip()}. {description}".strip()
-    return entry
 
 
 def _cards_of(obj: Any, ref: str) -> Iterable[CapabilityCard]:
