@@ -15,6 +15,7 @@ from pydantic import BaseModel, ValidationError
 
 from weft.protocols import NodeSpec, SourceMap, locate
 from weft.protocols.source import Path
+from weft.workflows.expressions import close_names
 from weft.workflows.graph import Problem, suggest
 
 
@@ -29,8 +30,12 @@ def validation_problems(
     """One problem per pydantic error; ``prefix`` is the path of ``model`` inside the file."""
     problems: list[Problem] = []
     seen: set[tuple[str, str]] = set()
-    for err in exc.errors():
+    errors = exc.errors()
+    misspelt = _misspelt_fields(errors, model)
+    for err in errors:
         loc: Path = tuple(err["loc"])
+        if err["type"] == "missing" and loc in misspelt:
+            continue  # the unknown field beside it is this one misspelt: one mistake, one line
         message = _message(err, model, loc)
         loc = _refine(loc, err, data)
         path = (*prefix, *loc)
@@ -48,6 +53,21 @@ def validation_problems(
             seen.add((message, node))
         problems.append((message, locate(source, path, node=node, field_name=field)))
     return problems
+
+
+def _misspelt_fields(errors: list[Any], model: type[BaseModel]) -> set[Path]:
+    """The paths of missing fields that an unknown field beside them is a misspelling of
+    (``{nod: a}`` for an edge's ``node``)."""
+    missing = {tuple(err["loc"]) for err in errors if err["type"] == "missing"}
+    found: set[Path] = set()
+    for err in errors:
+        loc: Path = tuple(err["loc"])
+        if err["type"] != "extra_forbidden" or not loc:
+            continue
+        for name in close_names(str(loc[-1]), fields_at(model, loc[:-1])):
+            if (*loc[:-1], name) in missing:
+                found.add((*loc[:-1], name))
+    return found
 
 
 def _node_fields() -> frozenset[str]:
@@ -82,6 +102,11 @@ def _message(err: Any, model: type[BaseModel], loc: Path) -> str:
         listing = f"; allowed: {', '.join(known)}" if known and not hint else ""
         return f"unknown field '{last}'{hint or _foreign_hint(str(last), known)}{listing}"
     if kind in ("model_type", "dict_type", "model_attributes_type"):
+        if loc == ("nodes",) and isinstance(got, list):  # '- fetch:' for 'fetch:'
+            return (
+                "expected a mapping of nodes by name, got a list: write each node as "
+                "'NAME:' with its fields indented under it, not as '- NAME:'"
+            )
         return f"expected a mapping, got {type(got).__name__} {shown}"
     if kind == "list_type":
         return f"expected a list, got {type(got).__name__} {shown}"

@@ -50,6 +50,7 @@ from weft.protocols import (
     RetryPolicy,
     WorkflowSpec,
 )
+from weft.protocols.source import Path
 from weft.workflows._builder_args import join_field, name_apart
 from weft.workflows._call_sites import (
     CallSite,
@@ -66,8 +67,9 @@ from weft.workflows._callables import (
     preview_spec,
 )
 from weft.workflows._model_errors import validation_problems
+from weft.workflows._salvage import error_paths, later_problems
 from weft.workflows.gc_pause import gc_paused
-from weft.workflows.graph import GraphPlan, Problem
+from weft.workflows.graph import GraphPlan, Problem, in_file_order
 from weft.workflows.validate import validate
 
 
@@ -497,16 +499,16 @@ class Workflow:
             return self._validate(actions)
 
     def _validate(self, actions: Mapping[str, ActionSpec] | None) -> tuple[WorkflowSpec, GraphPlan]:
-        spec = self.spec()
         known = self.action_specs()
         if actions is not None:
             known.update(actions)
         else:
             # a name is a promise the runtime keeps: accept it with an open schema
-            for node in spec.nodes.values():
+            for node in self._nodes.values():
                 for name in (node.action, *(e.critic for e in node.after if e.critic)):
                     if name and name not in known:
                         known[name] = ActionSpec(name=name)
+        spec = self._spec(later=known)
         return spec, validate(spec, known)
 
     def spec(self) -> WorkflowSpec:
@@ -515,9 +517,16 @@ class Workflow:
         Its ``source`` is a ``CallSites``: whatever locates a problem in it names the
         line of the builder call that added the part at fault.
         """
+        return self._spec(later=None)
+
+    def _spec(self, *, later: Mapping[str, ActionSpec] | None) -> WorkflowSpec:
+        """``spec``; with ``later`` (the actions), a failure also lists the problems of the
+        graph and actions in the parts that passed (``_salvage``)."""
         sites = self._call_sites()
         problems: list[Problem] = []
         nodes: dict[str, NodeSpec] = {}
+        given: dict[str, Any] = {}  # every node, as validated or as given when it failed
+        bad: list[Path] = []
         for name, node in self._nodes.items():
             fields: dict[str, Any] = {
                 "action": node.action,
@@ -531,14 +540,14 @@ class Workflow:
                 "retry": node.retry,
                 "concurrency": node.concurrency,
             }
+            given[name] = {k: v for k, v in fields.items() if v is not None}
             try:
-                nodes[name] = NodeSpec.model_validate(
-                    {k: v for k, v in fields.items() if v is not None}
-                )
+                nodes[name] = given[name] = NodeSpec.model_validate(given[name])
             except ValidationError as exc:
                 problems.extend(
                     validation_problems(exc, NodeSpec, source=sites, prefix=("nodes", name))
                 )
+                bad.extend(error_paths(exc, ("nodes", name)))
         top: dict[str, Any] = {
             "name": self.name,
             "version": self.version,
@@ -563,8 +572,11 @@ class Workflow:
             if problems:  # a node that failed is missing from ``nodes``: do not blame ``nodes``
                 top_problems = [p for p in top_problems if p[1].field != "nodes"]
             problems.extend(top_problems)
+            bad.extend(error_paths(exc))
         if problems:
-            raise DefinitionError(problems)
+            if later is not None:
+                problems.extend(later_problems({**top, "nodes": given}, bad, sites, later))
+            raise DefinitionError(in_file_order(problems))
         spec._source = sites
         return spec
 

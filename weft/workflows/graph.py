@@ -78,8 +78,37 @@ def suggest(name: str, candidates: list[str]) -> str:
     return " (did you mean " + " or ".join(f"'{c}'" for c in close) + "?)"
 
 
-def plan_graph(spec: WorkflowSpec) -> tuple[GraphPlan | None, list[Problem]]:
-    """The plan and the structural problems; the plan is None when the graph has no valid order."""
+def in_file_order(problems: list[Problem]) -> list[Problem]:
+    """``problems`` each once, in the order of their place in the file.
+
+    Sorted by line and column within each file (files in the order they first
+    appear, as a builder's problems may name several); a problem without a
+    line comes first in its file. The sort is stable: problems at one place
+    keep the order they were found in.
+    """
+    files: dict[str | None, int] = {}
+    unique: list[Problem] = []
+    seen: set[Problem] = set()
+    for problem in problems:
+        if problem not in seen:
+            seen.add(problem)
+            unique.append(problem)
+            files.setdefault(problem[1].file, len(files))
+
+    def place(problem: Problem) -> tuple[int, int, int]:
+        where = problem[1]
+        return files[where.file], where.line or 0, where.column or 0
+
+    return sorted(unique, key=place)
+
+
+def plan_graph(
+    spec: WorkflowSpec, *, loop_exits: bool = True
+) -> tuple[GraphPlan | None, list[Problem]]:
+    """The plan and the structural problems; the plan is None when the graph has no valid order.
+
+    ``loop_exits=False`` leaves out "closes no cycle" (for a spec that lost edges).
+    """
     names = list(spec.nodes)
     position = {name: i for i, name in enumerate(names)}
     incoming: dict[str, list[EdgeSpec]] = {n: [] for n in names}
@@ -127,6 +156,8 @@ def plan_graph(spec: WorkflowSpec) -> tuple[GraphPlan | None, list[Problem]]:
         else:
             descendants = _reachable(tgt, successors)
             if src not in descendants:
+                if not loop_exits:
+                    continue
                 where = locate(
                     source_map,
                     ("nodes", tgt, "after", i, "max_iterations"),

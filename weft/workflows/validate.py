@@ -1,8 +1,9 @@
 """Whole-definition checks: everything that needs more than one field to see.
 
-``validate`` collects *every* problem into one ``DefinitionError`` so that a
-user fixes a file in one pass; each problem carries the YAML line and column
-when the spec came from a file (``spec.source``), and always the node and field.
+``validate`` collects *every* problem into one ``DefinitionError``, in file
+order and each once, so that a user fixes a file in one pass; each problem
+carries the YAML line and column when the spec came from a file
+(``spec.source``), and always the node and field.
 
 What is checked:
 
@@ -42,7 +43,7 @@ from weft.workflows.expressions import (
     ExpressionError,
     parse_reference,
 )
-from weft.workflows.graph import GraphPlan, Problem, plan_graph, suggest
+from weft.workflows.graph import GraphPlan, Problem, in_file_order, plan_graph, suggest
 from weft.workflows.reducers import is_reducer_name, unknown_reducer_message
 
 _JSON_TYPES: dict[str, tuple[type, ...]] = {
@@ -70,8 +71,29 @@ def validate(spec: WorkflowSpec, actions: Mapping[str, ActionSpec] | None = None
     checker.run()
     problems.extend(checker.problems)
     if problems or plan is None:
-        raise DefinitionError(problems)
+        raise DefinitionError(in_file_order(problems))
     return plan
+
+
+def collect_problems(
+    spec: WorkflowSpec,
+    actions: Mapping[str, ActionSpec] | None,
+    *,
+    unsure: frozenset[str] = frozenset(),
+    edges_lost: bool = False,
+) -> list[Problem]:
+    """What ``validate`` would raise, as a list, for a spec salvaged from a broken one.
+
+    ``unsure`` are nodes whose predecessors or ``foreach`` are not fully known:
+    what their references may name and their quorum are not judged. With
+    ``edges_lost``, a loop edge that closes no cycle is not reported (the lost
+    edge may close it). See ``_salvage``.
+    """
+    _, problems = plan_graph(spec, loop_exits=not edges_lost)
+    checker = _Checker(spec, actions, unsure=unsure)
+    checker.run()
+    problems.extend(checker.problems)
+    return problems
 
 
 def check_actions(spec: WorkflowSpec, actions: Mapping[str, ActionSpec]) -> None:
@@ -88,7 +110,7 @@ def check_actions(spec: WorkflowSpec, actions: Mapping[str, ActionSpec]) -> None
     checker = _Checker(spec, actions)
     checker.run_actions()
     if checker.problems:
-        raise DefinitionError(checker.problems)
+        raise DefinitionError(in_file_order(checker.problems))
 
 
 def _walk(value: Any, path: Path) -> Iterator[tuple[str, Path]]:
@@ -135,8 +157,15 @@ def _matches_type(value: Any, schema: Mapping[str, Any]) -> bool:
 class _Checker:
     """Collects problems; one method per kind of check, all on the same spec."""
 
-    def __init__(self, spec: WorkflowSpec, actions: Mapping[str, ActionSpec] | None) -> None:
+    def __init__(
+        self,
+        spec: WorkflowSpec,
+        actions: Mapping[str, ActionSpec] | None,
+        *,
+        unsure: frozenset[str] = frozenset(),
+    ) -> None:
         self.spec = spec
+        self.unsure = unsure
         self.actions = actions
         self.source = spec.source
         self.node_names = set(spec.nodes)
@@ -247,6 +276,8 @@ class _Checker:
         shown = "${" + ".".join(ref) + "}"
         if root == "inputs":
             return self.input_problem(ref)
+        if node in self.unsure:  # its after or foreach failed: what it sees is not known
+            return None
         if root == "iteration":
             return None
         if root in ("item", "index"):
@@ -262,6 +293,8 @@ class _Checker:
         if root in predecessors:
             return None
         if root in self.node_names:
+            if any(edge.node not in self.node_names for edge in self.spec.nodes[node].after):
+                return None  # its 'after' names an unknown node (reported): perhaps this one
             return (
                 f"'{shown}': node '{root}' is not a direct predecessor of '{node}' "
                 f"(data flows only along edges; add '{root}' to its 'after')"
@@ -298,7 +331,12 @@ class _Checker:
         count = node.join.count
         # loop edges re-run a node; they are not inputs a join waits for
         forward = sum(1 for edge in node.after if edge.max_iterations is None)
-        if node.join.mode is JoinMode.QUORUM and count is not None and count > forward:
+        if (
+            node.join.mode is JoinMode.QUORUM
+            and count is not None
+            and count > forward
+            and name not in self.unsure
+        ):
             self.add(
                 f"join quorum of {count} can never be met: the node has {forward} incoming edge(s)",
                 (*path, "count"),

@@ -11,7 +11,10 @@ is not turned into a boolean).
 
 A loaded spec is model-validated only; graph checks (cycles, references,
 actions) are ``validate``'s job, because they need the actions available at
-run time.
+run time. A file that fails anyway is the exception: its ``DefinitionError``
+lists, in file order, the field problems and the graph and reference
+problems of the parts that passed (``_salvage``), so a user fixes them all in
+one pass.
 """
 
 from __future__ import annotations
@@ -28,9 +31,11 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from weft.protocols import DefinitionError, Location, SourceMap, WorkflowSpec
 from weft.protocols.source import Path
 from weft.workflows._model_errors import validation_problems
+from weft.workflows._salvage import error_paths, later_problems
 from weft.workflows._yaml_compose import compose_yaml, too_big
 from weft.workflows.gc_pause import gc_paused
-from weft.workflows.graph import Problem
+from weft.workflows.graph import Problem, in_file_order
+from weft.workflows.validate import collect_problems
 from weft.workflows.yaml_limits import LoadLimits
 
 _MERGE_TAG = "tag:yaml.org,2002:merge"
@@ -59,7 +64,7 @@ def loads_workflow(
 
 def _loads_workflow(text: str, file: str, limits: LoadLimits | None) -> WorkflowSpec:
     source = SourceMap(file=file)
-    data, root = _values(text, file, limits, source)
+    data, root, read_problems = _values(text, file, limits, source)
     if root is None:
         raise DefinitionError.single(
             "the file is empty; a workflow needs at least 'name' and 'nodes'", Location(file=file)
@@ -74,12 +79,16 @@ def _loads_workflow(text: str, file: str, limits: LoadLimits | None) -> Workflow
     try:
         spec = WorkflowSpec.model_validate(data)
     except ValidationError as exc:
-        raise DefinitionError(
-            validation_problems(exc, WorkflowSpec, source=source, data=data)
-        ) from None
+        # every problem at once: the fields', and the graph's of the parts that passed
+        problems = validation_problems(exc, WorkflowSpec, source=source, data=data)
+        later = later_problems(data, error_paths(exc), source)
+        raise DefinitionError(in_file_order([*read_problems, *problems, *later])) from None
     except RecursionError:  # pragma: no cover - LoadLimits.max_depth keeps far below it
         raise DefinitionError.single("YAML nested too deeply", Location(file=file)) from None
     spec._source = source
+    if read_problems:  # a repeated key (the first is kept): the graph's problems too
+        later = collect_problems(spec, None)
+        raise DefinitionError(in_file_order([*read_problems, *later]))
     return spec
 
 
@@ -91,7 +100,9 @@ def loads_yaml(text: str, file: str = "<string>", *, limits: LoadLimits | None =
     naming ``file`` and line. For files a person writes beside a workflow
     (``weft run --input-file``, ``weft route --cards``). An empty document is None.
     """
-    data, _ = _values(text, file, limits, SourceMap(file=file))
+    data, _, problems = _values(text, file, limits, SourceMap(file=file))
+    if problems:
+        raise DefinitionError(problems)
     return data
 
 
@@ -124,16 +135,18 @@ def read_yaml_file(
 
 def _values(
     text: str, file: str, limits: LoadLimits | None, source: SourceMap
-) -> tuple[Any, Node | None]:
-    """Compose ``text`` within ``limits`` and convert it, recording positions in ``source``."""
+) -> tuple[Any, Node | None, list[Problem]]:
+    """Compose ``text`` within ``limits`` and convert it, recording positions in ``source``.
+
+    Also returns the problems met converting (a repeated key, a bad merge): the value
+    is still whole (without what was refused), so later checks can run on it.
+    """
     root = compose_yaml(text, file, limits or LoadLimits.from_env())
     if root is None:
-        return None, None
+        return None, None, []
     converter = _Converter(source)
     data = converter.convert(root, ())
-    if converter.problems:
-        raise DefinitionError(converter.problems)
-    return data, root
+    return data, root, converter.problems
 
 
 def _node_of(path: Path) -> str | None:
