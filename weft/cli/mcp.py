@@ -20,7 +20,7 @@ import contextlib
 import logging
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import Any, BinaryIO
 
 import click
 
@@ -83,11 +83,16 @@ def serve_command(
     token = token_from_env(token_env, address is not None)
     # stdout carries MCP's messages on stdio: logs go to stderr only.
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    wire = None
+    if address is None:  # and what the actions print too, from their import on
+        from weft.runtime.interop.mcp_server import claim_stdout
+
+        wire = claim_stdout()
     add_import_folders(paths)
     from weft.runtime.remote.agent_host import hosted
 
     local = hosted(_load_target(t) for t in targets)
-    asyncio.run(_serve(local, broker, namespace, address, token, name, trust_path))
+    asyncio.run(_serve(local, broker, namespace, address, token, name, trust_path, wire))
 
 
 async def _serve(
@@ -98,11 +103,12 @@ async def _serve(
     token: str | None,
     name: str,
     trust_path: str | None,
+    wire: BinaryIO | None = None,
 ) -> None:
     from weft.runtime.interop.mcp_server import McpActionServer
 
     if broker is None:
-        await _run(McpActionServer(local, name=name, token=token), address)
+        await _run(McpActionServer(local, name=name, token=token), address, wire)
         return
     from weft.runtime.bus.mqtt.mqtt_bus import MqttBus
     from weft.runtime.engine.action_table import ActionTable
@@ -126,17 +132,17 @@ async def _serve(
         # agents that start, stop or change their cards change the tools: clients hear it
         follow = asyncio.create_task(server.follow(changes), name="weft-mcp follow")
         try:
-            await _run(server, address)
+            await _run(server, address, wire)
         finally:
             follow.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await follow
 
 
-async def _run(server: Any, address: tuple[str, int] | None) -> None:
+async def _run(server: Any, address: tuple[str, int] | None, wire: BinaryIO | None) -> None:
     if address is None:
         click.echo(f"weft mcp: serving {_names(server)} on stdio", err=True)
-        await server.run_stdio()
+        await server.run_stdio(wire)
         return
 
     def ready(url: str) -> None:

@@ -7,13 +7,17 @@ Shared by both ways weft serves A2A (HTTP in ``a2a_server``, MQTT in
   else the request's); an agent serving one action needs none.
 - The arguments are the message's parts (``parts_to_value``: ``text`` from
   text parts, keys from object data parts). A lone ``text`` sent to an action
-  whose input has exactly one string property and no ``text`` goes to that
-  property, so a plain-text A2A client can call ``word_stats(document)``.
+  whose input has exactly one string property, no ``text``, and no other
+  required property goes to that property, so a plain-text A2A client can
+  call ``word_stats(document)`` and ``greet(name, excited=False)``.
 - The call runs with a context for nested calls and no journal (as
   ``invoke_action`` gives a LangGraph node), its idempotency key the A2A
   task id: a retried request for the same task keys the same work. Its
   ``ctx.progress`` reports go to ``on_progress``, which each server turns
   into ``working`` status updates of the task (``progress_message``).
+- The registered secrets (``weft.secret``, secret-looking environment
+  variables, the server's token) are masked in the result and the progress
+  reports before they go back, as an agent host masks what it sends.
 """
 
 from __future__ import annotations
@@ -30,6 +34,8 @@ from weft.protocols.human_input import question_of
 from weft.protocols.results import json_result
 from weft.runtime.engine.action_table import ActionTable
 from weft.runtime.engine.langgraph_calls import LangGraphContext
+from weft.runtime.support.redaction import redactor
+from weft.runtime.support.secrets import scrub_result
 
 #: Where a served call's progress goes: ``(message, fraction, data)``, on the event loop.
 ProgressSink = Callable[[str, float | None, dict[str, Any]], None]
@@ -47,11 +53,21 @@ class A2aRequestError(WeftError):
 
 
 def _lone_string_property(spec: ActionSpec) -> str | None:
+    """The one string property a lone ``text`` goes to: the input's only string
+    property, when it has no ``text`` and every other property is optional
+    (``greet(name: str, excited: bool = False)``: ``name``)."""
     properties = spec.input_schema.get("properties") or {}
-    if "text" in properties or len(properties) != 1:
+    if not isinstance(properties, dict) or "text" in properties:
         return None
-    (name, schema), *_ = properties.items()
-    return name if isinstance(schema, dict) and schema.get("type") == "string" else None
+    strings = [
+        name
+        for name, schema in properties.items()
+        if isinstance(schema, dict) and schema.get("type") == "string"
+    ]
+    if len(strings) != 1:
+        return None
+    required = set(spec.input_schema.get("required") or ())
+    return strings[0] if required <= set(strings) else None
 
 
 class A2aCallContext(LangGraphContext):
@@ -64,7 +80,8 @@ class A2aCallContext(LangGraphContext):
 
     def progress(self, message: str, fraction: float | None = None, **data: Any) -> None:
         if self._sink is not None:
-            self._sink(message, fraction, data)
+            masker = redactor()  # what goes back to the client, as the result (``run``)
+            self._sink(masker.replace_secrets(message), fraction, masker.replace_secrets(data))
 
 
 @dataclass
@@ -168,7 +185,7 @@ class A2aCalls:
             self._asking[task_id] = asking
             while len(self._asking) > self.max_asking:
                 self._asking.popitem(last=False)
-        return json_result(result, action.spec.name)
+        return scrub_result(json_result(result, action.spec.name))
 
     def asks(self, task_id: str) -> bool:
         """True while ``task_id``'s call waits for a person's answer (its next message)."""

@@ -239,12 +239,17 @@ class A2aMqttAgent:
             refusal = wire.jsonrpc_error(
                 None, wire.TRANSPORT_PROTOCOL_ERROR, "the request has no MQTT Correlation Data"
             )
-            await self._bus.publish(props.response_topic, json.dumps(refusal).encode())
+            responder = MessageProperties(user_properties={wire.RESPONDER: self.address.agent})
+            await self._bus.publish(
+                props.response_topic, json.dumps(refusal).encode(), properties=responder
+            )
             return
         request_id: Any = None
         try:
             body = self._parse(request)
             request_id = body.get("id")
+            if not isinstance(body.get("params", {}), dict):  # the id is known: it is echoed
+                raise _Refused(wire.INVALID_PARAMS, "'params' must be an object")
             if self._stopping:
                 raise _Refused(wire.RESPONDER_UNAVAILABLE, "the agent is stopping")
             await self._dispatch(request, body)
@@ -273,8 +278,6 @@ class A2aMqttAgent:
             or not isinstance(body.get("method"), str)
         ):
             raise _Refused(wire.INVALID_REQUEST, "not a JSON-RPC 2.0 request")
-        if not isinstance(body.get("params", {}), dict):
-            raise _Refused(wire.INVALID_PARAMS, "'params' must be an object")
         return body
 
     async def _dispatch(self, request: Message, body: dict[str, Any]) -> None:

@@ -35,6 +35,10 @@ them (``a2a_push``), to public addresses only unless ``push_allow`` lists
 the hosts allowed (``a2a_push_policy``). With a token the push config
 methods want it like every other method.
 
+The card's interface URL is the server's address (an IPv6 host in
+brackets); a server bound to every address (``0.0.0.0``, ``::``) names the
+address each client reached it by instead (``a2a_card_url``).
+
 The SDK keeps tasks in memory (``InMemoryTaskStore``) for ``GetTask``; the
 agent serves in uvicorn on the running event loop, so one process can host
 it beside other weft services. ``a2a-sdk`` and ``uvicorn`` are the ``a2a``
@@ -76,6 +80,7 @@ from weft.protocols.human_input import question_of
 from weft.protocols.streaming import DELTA_FIELD, is_text_delta
 from weft.runtime.engine.registry import ActionRegistry
 from weft.runtime.interop.a2a_calls import A2aCalls, A2aRequestError
+from weft.runtime.interop.a2a_card_url import CardAsReached, as_reached, http_url, is_wildcard
 from weft.runtime.interop.a2a_push import A2aPush
 from weft.runtime.interop.a2a_push_policy import PushPolicy, PushTarget
 from weft.runtime.interop.a2a_validate import agent_card_proto
@@ -196,6 +201,11 @@ class WeftAgentExecutor(AgentExecutor):
                 )
             )
         updater = TaskUpdater(event_queue, task_id, context_id)
+        if context.current_task is not None:
+            # A message to a task that asked (input-required) answers it: the task
+            # works again, and a stream of this turn opens by saying so (A2A has a
+            # task's stream begin with its state), as the MQTT agent does.
+            await updater.start_work()
         parts = [MessageToDict(p) for p in message.parts] if message is not None else []
         meta = MessageToDict(message.metadata) if message is not None else {}
         # Text streams only to a SendStreamingMessage whose sender reads it.
@@ -251,11 +261,14 @@ def a2a_http_app(
     name: str | None = None,
     token: str | None = None,
     push: A2aPush | None = None,
+    url_as_reached: bool = False,
 ) -> Any:
     """The ASGI app of an A2A agent serving ``actions`` (anything ``ActionRegistry``
     takes), its card naming ``url``; ``name`` defaults to the first action's. With
     ``token``, every request but the card's needs it as a bearer token (module docstring).
-    With ``push`` it sends push notifications (the caller closes ``push`` after)."""
+    With ``push`` it sends push notifications (the caller closes ``push`` after).
+    ``url_as_reached``: the card names the address each client reached it by instead
+    (a server bound to every address, ``a2a_card_url``)."""
     from starlette.applications import Starlette
 
     registry = actions if isinstance(actions, ActionRegistry) else ActionRegistry(actions)
@@ -277,8 +290,11 @@ def a2a_http_app(
         push_sender=push.relay if push else None,
         push_url_validator=push.policy.check if push else None,
     )
-    routes = [*create_agent_card_routes(card), *create_jsonrpc_routes(handler, rpc_url="/")]
-    app = Starlette(routes=routes)
+    modifier = as_reached if url_as_reached else None
+    card_routes = create_agent_card_routes(card, card_modifier=modifier)
+    app: Any = Starlette(routes=[*card_routes, *create_jsonrpc_routes(handler, rpc_url="/")])
+    if url_as_reached:
+        app = CardAsReached(app)
     if not token:
         return app
     return BearerAuth(app, secret(token), public=[AGENT_CARD_WELL_KNOWN_PATH])
@@ -327,7 +343,9 @@ class A2aHttpServer:
         self._token = token
         self._sock = listening_socket(host, port)
         bound_host, bound_port = self._sock.getsockname()[:2]
-        self.url = f"http://{bound_host}:{bound_port}/"
+        self.url = http_url(bound_host, bound_port)
+        #: Bound to every address: the card names the one each client used (``a2a_card_url``).
+        self._as_reached = is_wildcard(bound_host)
         self._server: Any = None
         self._task: asyncio.Task[None] | None = None
 
@@ -347,7 +365,12 @@ class A2aHttpServer:
     def app(self) -> Any:
         """The ASGI app served (``a2a_http_app``; a test may serve another A2A app)."""
         return a2a_http_app(
-            self._actions, url=self.url, name=self._name, token=self._token, push=self.push
+            self._actions,
+            url=self.url,
+            name=self._name,
+            token=self._token,
+            push=self.push,
+            url_as_reached=self._as_reached,
         )
 
     async def serve_forever(self) -> None:

@@ -13,7 +13,8 @@ What maps to what (the reverse of ``weft.agents.mcp_action``):
   schema the tool's ``inputSchema`` (always an object schema);
 - an object output schema is the tool's ``outputSchema`` and an object
   output its ``structuredContent``; any other declared output schema is
-  wrapped as ``{"result": ...}`` (the SDK's own convention), and so is the
+  wrapped as ``{"result": ...}`` (the SDK's own convention; its ``$defs``
+  moved to the wrapper's root, where its ``$ref``s point), and so is the
   output. A string output is the text content as it is; any other output is
   also given as JSON text, for clients that read only text;
 - a call that does not end ``ok`` is a result with ``isError``: the text is
@@ -21,8 +22,13 @@ What maps to what (the reverse of ``weft.agents.mcp_action``):
   under ``weft/error`` and ``weft/state``, which weft's MCP client turns back
   into the same error; a name that is no tool is the JSON-RPC error -32602 the spec
   asks for;
-- each call runs through ``invoke_action`` (the context weft gives a call
-  made outside a workflow run: nested calls by name, no journal);
+- each call runs as ``invoke_action`` runs one (the context weft gives a
+  call made outside a workflow run: nested calls by name, no journal), its
+  ``ctx.progress`` reports sent to a client that asked for progress as
+  ``notifications/progress`` (``mcp_progress``);
+- the registered secrets (``weft.secret``, secret-looking environment
+  variables, the server's token) are masked in what goes back, result and
+  progress alike, as an agent host masks what it sends over the bus;
 - an action that asks a person (``ctx.ask``) asks the client's user by
   elicitation, and is called again with the answers until it stops asking
   (``mcp_asking``); a client without elicitation, or a declined question,
@@ -53,9 +59,10 @@ without its tools, model settings or output checks, so a client would get a
 weaker copy of the agent than the tool that calls it.
 
 ``McpActionServer.run_stdio()`` serves on stdin/stdout (nothing else may
-write to stdout meanwhile); ``run_http(host, port)`` serves streamable HTTP
-at ``/mcp`` with uvicorn. Both speak every protocol revision the SDK does,
-the stateless 2026-07-28 one included. Given a ``token``, the HTTP server
+write to stdout: ``claim_stdout`` sends anything else to stderr);
+``run_http(host, port)`` serves streamable HTTP at ``/mcp`` with uvicorn.
+Both speak every protocol revision the SDK does, the stateless 2026-07-28
+one included. Given a ``token``, the HTTP server
 answers only requests carrying ``Authorization: Bearer <token>``; any other
 gets 401 (``http_auth.BearerAuth``). A stdio server has no token: whoever
 starts the process is its only client.
@@ -66,26 +73,29 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import re
+import sys
 import weakref
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, BinaryIO
 
 from weft.agents.mcp_action import ERROR_META, STATE_META
 from weft.protocols import ActionCall, ActionResult, ActionSpec, ErrorInfo, WeftError
 from weft.protocols.bearer import check_token
 from weft.runtime.engine.action_table import ActionTable
 from weft.runtime.engine.capability import card_of
-from weft.runtime.engine.langgraph_calls import invoke_action
 from weft.runtime.interop.http_auth import BearerAuth
 from weft.runtime.interop.http_listen import listening_socket
 from weft.runtime.interop.mcp_asking import SavedStates, ask_through
-from weft.runtime.support.secrets import secret
+from weft.runtime.interop.mcp_progress import ProgressRelay, invoke_reporting
+from weft.runtime.support.secrets import scrub_result, secret
 
 __all__ = [
     "CARD_URI",
     "McpActionServer",
     "McpServeError",
+    "claim_stdout",
     "to_call_tool_result",
     "tool_name",
 ]
@@ -128,7 +138,18 @@ def _output_schema(spec: ActionSpec) -> tuple[dict[str, Any] | None, bool]:
         return None, False
     if schema.get("type") == "object":
         return schema, False
-    return {"type": "object", "properties": {"result": schema}, "required": ["result"]}, True
+    # The definitions a schema's ``$ref``s name (``#/$defs/Point``) resolve from the
+    # document's root, so they move up to the wrapper's root: left under ``result``
+    # they name nothing, and a validating client (the TypeScript SDK compiles every
+    # tool's output schema at ``tools/list``) fails on all the tools.
+    inner = dict(schema)
+    wrapper: dict[str, Any] = {"type": "object"}
+    for key in ("$defs", "definitions"):
+        if key in inner:
+            wrapper[key] = inner.pop(key)
+    wrapper["properties"] = {"result": inner}
+    wrapper["required"] = ["result"]
+    return wrapper, True
 
 
 #: URI prefix of the capability-card resources: ``weft://cards/{tool}``.
@@ -310,6 +331,7 @@ class McpActionServer:
         action_name, spec = found
         table = self.actions()
         action = table.get(action_name)
+        relay = ProgressRelay(_progress_sender(ctx))
 
         async def run(answers: Sequence[Any], state: dict[str, Any] | None) -> ActionResult:
             call = ActionCall(
@@ -318,11 +340,12 @@ class McpActionServer:
                 answers=tuple(answers),
                 resume_state=state if answers else None,
             )
-            return await invoke_action(action, call, table)
+            return scrub_result(await invoke_reporting(action, call, table, relay))
 
-        if ctx is None:
-            return to_call_tool_result(await run((), None), spec)
-        result = await ask_through(ctx, params, action_name, run, self._saved)
+        async with relay:
+            if ctx is None:
+                return to_call_tool_result(await run((), None), spec)
+            result = await ask_through(ctx, params, action_name, run, self._saved)
         return to_call_tool_result(result, spec) if isinstance(result, ActionResult) else result
 
     def server(self) -> Any:
@@ -403,12 +426,17 @@ class McpActionServer:
         )
         return self._server
 
-    async def run_stdio(self) -> None:
-        """Serve one client on stdin/stdout until it closes stdin."""
+    async def run_stdio(self, wire: BinaryIO | None = None) -> None:
+        """Serve one client on stdin/stdout until it closes stdin.
+
+        ``wire``: where the messages go, when ``claim_stdout`` took stdout for
+        them; else the SDK diverts stdout itself, but only while it serves.
+        """
         from mcp.server.stdio import stdio_server
 
+        out: Any = None if wire is None else _WireWriter(wire)
         server = self.server()
-        async with stdio_server() as (read_stream, write_stream):
+        async with stdio_server(stdout=out) as (read_stream, write_stream):
             await server.run(read_stream, write_stream, server.create_initialization_options())
 
     def http_app(self, host: str = "127.0.0.1") -> Any:
@@ -438,6 +466,51 @@ class McpActionServer:
             await uvicorn.Server(config).serve(sockets=[sock])
         finally:
             sock.close()
+
+
+class _WireWriter:
+    """The claimed stdout as the SDK's stdio transport writes to it (``write`` and
+    ``flush``, awaited in turn): each message written in a worker thread, so a
+    client slow to read blocks that thread, never the event loop."""
+
+    def __init__(self, wire: BinaryIO) -> None:
+        self._wire = wire
+
+    async def write(self, text: str) -> None:
+        await asyncio.to_thread(self._wire.write, text.encode("utf-8"))
+
+    async def flush(self) -> None:
+        await asyncio.to_thread(self._wire.flush)
+
+
+def claim_stdout() -> BinaryIO:
+    """Keep the process's stdout for MCP's messages alone, from now on; the wire to serve on.
+
+    MCP's stdio transport allows nothing on stdout but its messages, and user
+    code prints: at import (a module's top level), in a tool (a debugging
+    ``print``), from a C extension or a child process, or into Python's
+    buffer, flushed at exit. The SDK diverts stdout only while it serves, so
+    what is printed before, or flushed after, lands among the messages and a
+    client reads lines that are no JSON. So the wire moves to a private copy
+    of file descriptor 1, and fd 1 itself (``sys.stdout`` writes to it)
+    points at stderr for the rest of the process. Call it before the actions
+    are imported.
+    """
+    sys.stdout.flush()
+    wire = os.dup(1)
+    os.dup2(2, 1)
+    return os.fdopen(wire, "wb")
+
+
+def _progress_sender(ctx: Any) -> Callable[[float, float | None, str | None], Awaitable[None]]:
+    """Sends a ``notifications/progress`` for the request ``ctx`` serves (the SDK sends
+    nothing when the request carried no progress token); nothing without a ``ctx``."""
+
+    async def send(progress: float, total: float | None, message: str | None) -> None:
+        if ctx is not None:
+            await ctx.session.report_progress(progress, total, message)
+
+    return send
 
 
 def to_call_tool_result(result: ActionResult, spec: ActionSpec) -> Any:
