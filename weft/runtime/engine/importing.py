@@ -90,6 +90,8 @@ def import_object(ref: str, *, where: Location | None = None, folders: Sequence[
     module_name, sep, attr = ref.partition(":")
     if not sep or not module_name or not attr:
         raise DefinitionError.single(f"'{ref}' is not of the form 'module:attribute'", where)
+    if module_name.endswith(".py"):
+        module_name, folders = _module_file(module_name, folders, where)
     try:
         obj: Any = import_module(module_name, folders)
     except ImportError as exc:
@@ -113,6 +115,22 @@ def import_object(ref: str, *, where: Location | None = None, folders: Sequence[
                 where,
             ) from None
     return obj
+
+
+def _module_file(
+    path_text: str, folders: Sequence[Path], where: Location | None
+) -> tuple[str, list[Path]]:
+    """``tools.py:fn`` or ``lib/tools.py:fn``: the file named, relative to the workflow's
+    folder (else the current one), as its module name and the folder to load it from.
+
+    Users write the file as ``weft ask --agents tools.py:fn`` takes it; as a module
+    name it failed with "No module named 'tools.py'; 'tools' is not a package"."""
+    path = Path(path_text).expanduser()
+    if not path.is_absolute():
+        path = (folders[0] if folders else Path.cwd()) / path
+    if not path.is_file():
+        raise DefinitionError.single(f"no file {path_text} (looked for {path})", where)
+    return path.stem, [path.resolve().parent]
 
 
 def _shadowed_hint(module_name: str, folders: Sequence[Path]) -> str:
