@@ -55,6 +55,18 @@ def test_each_structural_problem_is_named(broken: Plan, expected: str) -> None:
         PlanValidator().check(broken)
 
 
+def test_a_repeated_id_is_one_complaint_however_often_it_repeats() -> None:
+    """A small model's plan of three "heat-pump" subtasks, each depending on itself, was
+    rejected with "... is used twice ..." twice and the self-dependency three times, and
+    that repeated text went back to the model in its next prompt."""
+    self_looped = {"id": "heat-pump", "depends_on": ["heat-pump"]}
+    problems = PlanValidator().problems(plan(self_looped, self_looped, self_looped))
+    assert problems == [
+        "subtask id 'heat-pump' is used 3 times; ids must be unique",
+        "subtask 'heat-pump' depends on itself",
+    ]
+
+
 def test_too_many_subtasks_breaks_the_budget() -> None:
     validator = PlanValidator(OrchestratorBudget(max_subtasks=2))
     problems = validator.problems(plan({"id": "a"}, {"id": "b"}, {"id": "c"}))

@@ -70,6 +70,7 @@ class PlanValidator:
                 "are allowed (merge related steps)"
             )
         seen: set[str] = set()
+        repeated: dict[str, int] = {}
         for subtask in subtasks:
             if not _ID_RE.match(subtask.id):
                 found.append(
@@ -79,12 +80,18 @@ class PlanValidator:
             elif subtask.id in RESERVED_IDS:
                 found.append(f"subtask id {subtask.id!r} is reserved; choose another id")
             if subtask.id in seen:
-                found.append(f"subtask id {subtask.id!r} is used twice; ids must be unique")
+                repeated[subtask.id] = repeated.get(subtask.id, 1) + 1
             seen.add(subtask.id)
             if not subtask.description.strip():
                 found.append(f"subtask {subtask.id!r} has an empty description")
             if not subtask.capability.strip():
                 found.append(f"subtask {subtask.id!r} has an empty capability")
+        # one line per id, however often it repeats: a small model's three "heat-pump"
+        # subtasks read "... used twice ..." twice, in the error and in the model's next prompt
+        found.extend(
+            f"subtask id {sid!r} is used {'twice' if n == 2 else f'{n} times'}; ids must be unique"
+            for sid, n in repeated.items()
+        )
         for subtask in subtasks:
             for dep in subtask.depends_on:
                 if dep == subtask.id:
@@ -94,7 +101,7 @@ class PlanValidator:
         cycle = find_cycle({s.id: list(s.depends_on) for s in subtasks})
         if cycle is not None and len(cycle) > 2:  # a self-loop is reported above
             found.append("dependencies form a cycle: " + " -> ".join(cycle))
-        return found
+        return list(dict.fromkeys(found))  # two subtasks of one id make the same complaints
 
     def estimate_problems(
         self, plan: Plan, cards: Mapping[str, CapabilityCard | None]
