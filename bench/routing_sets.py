@@ -62,7 +62,7 @@ sys.path.insert(0, str(ROOT))
 
 from routing import CachedEmbedder, cap_blas, machine, pct  # noqa: E402
 
-from weft.cli.route import user_card_fields  # noqa: E402
+from weft.cli._cards_file import user_card_fields  # noqa: E402
 from weft.protocols import CapabilityCard, RouteRequest  # noqa: E402
 from weft.runtime.routing.capability_router import CapabilityRouter, ScoringWeights  # noqa: E402
 from weft.runtime.routing.embeddings import MiniLMEmbedder  # noqa: E402
