@@ -17,7 +17,9 @@ from weft.runtime.bus.mqtt.broker import port_is_free
 from weft.runtime.bus.mqtt.broker_auth import read_password_file, verify_password
 from weft.runtime.bus.mqtt.mqtt_bus import MqttBus
 
-WAIT = 10.0
+#: The longest a `weft broker` process may take to start or stop: its Python start and
+#: imports alone took 3.4 s on a loaded two-core machine. Waits end when it answers.
+WAIT = 30.0
 
 
 def weft(*args: str, input: str | None = None) -> tuple[int, str, str]:

@@ -233,6 +233,9 @@ async def test_the_deadline_ends_the_call_on_time_and_cancels_the_task(
     async with serve_a2a_mqtt([slow], mqtt_broker_url, address, unregister=True):
         action = A2aMqttAction(url_of(mqtt_broker_url, address), name="slow")
         try:
+            # Connected and the card read first: the 0.5 s are the call's alone, not also
+            # a loaded machine's connect and discovery (the task never started if they ate it).
+            await asyncio.wait_for(action.resolve(), WAIT)
             began = time.monotonic()
             result = await call(action, {"text": "x"}, deadline=time.time() + 0.5)
             took = time.monotonic() - began

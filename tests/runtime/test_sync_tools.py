@@ -1,9 +1,10 @@
 """Plain ``def`` tools run in worker threads: parallel, on time, and never freezing the loop.
 
-What is checked here is time itself (a ``foreach`` of sleeps finishes in the
-time of one, a timeout returns when it says), so these tests measure elapsed
-time, with wide margins. A tool that would block for long waits on a
-``threading.Event`` that the test sets at its end, so no thread outlives it.
+Calls that must overlap meet at a ``threading.Barrier`` (they pass it only if
+all of them run at once); what is checked as time itself (a timeout returns
+when it says) is measured with wide margins. A tool that would block for long
+waits on a ``threading.Event`` that the test sets at its end, so no thread
+outlives it.
 """
 
 from __future__ import annotations
@@ -57,21 +58,23 @@ async def wait_in_thread(event: threading.Event) -> bool:
     return await asyncio.to_thread(event.wait, WAIT)
 
 
-async def test_a_foreach_over_six_sleeping_def_tools_takes_the_time_of_one() -> None:
+async def test_a_foreach_over_six_blocking_def_tools_runs_all_six_at_once() -> None:
+    # Not a wall-clock bound: six 0.5 s sleeps "in under 1 s" took 1.6 s on a loaded
+    # machine, far from the 3 s of one after another, yet over the bound.
+    all_six = threading.Barrier(6, timeout=WAIT)  # broken unless six calls wait at once
+
     @tool
-    def nap(seconds: float) -> float:
-        time.sleep(seconds)
-        return seconds
+    def meet(n: int) -> int:
+        all_six.wait()
+        return n
 
     assert worker_threads() >= 6  # the default pool holds all six at once
-    wf = Workflow("naps")
-    wf.node("items", items, with_={"value": [0.5] * 6})
-    wf.node("naps", nap, after=["items"], foreach="${items}", with_={"seconds": "${item}"})
-    started = time.perf_counter()
+    wf = Workflow("meet")
+    wf.node("items", items, with_={"value": list(range(6))})
+    wf.node("meet", meet, after=["items"], foreach="${items}", with_={"n": "${item}"})
     result = await run_workflow(wf)
-    elapsed = time.perf_counter() - started
-    assert result.ok and result.outputs == {"naps": [0.5] * 6}
-    assert elapsed < 1.0  # one after another would take 3 s
+    assert result.ok, result.nodes["meet"].error
+    assert result.outputs == {"meet": list(range(6))}
 
 
 async def test_a_def_tool_that_outlives_its_timeout_ends_the_run_on_time() -> None:

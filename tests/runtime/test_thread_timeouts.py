@@ -39,11 +39,17 @@ def items(value: Any) -> Any:
     return value
 
 
-def six_naps(nap: Any) -> Workflow:
+#: Ten naps through two threads: five rounds, so the last four items wait for a thread
+#: longer than ``NAP_TIMEOUT`` (they would time out if the wait counted), while each nap's
+#: own work leaves half a second to spare for a loaded machine's thread and loop hops.
+NAP, NAPS, NAP_TIMEOUT = 0.2, 10, 0.7
+
+
+def naps_through_two_threads(nap: Any) -> Workflow:
     wf = Workflow("naps")
-    wf.node("items", items, with_={"value": [0.2] * 6})
+    wf.node("items", items, with_={"value": [NAP] * NAPS})
     wf.node("naps", nap, after=["items"], foreach="${items}", with_={"seconds": "${item}"},
-            timeout=0.3)  # fmt: skip
+            timeout=NAP_TIMEOUT)  # fmt: skip
     return wf
 
 
@@ -55,10 +61,12 @@ async def test_foreach_items_waiting_for_the_shared_pool_do_not_time_out() -> No
         return seconds
 
     started = time.perf_counter()
-    result = await run_workflow(six_naps(nap))
+    result = await run_workflow(naps_through_two_threads(nap))
     assert result.ok, result.nodes["naps"].error
-    assert result.outputs == {"naps": [0.2] * 6}
-    assert time.perf_counter() - started >= 0.55  # three rounds of two: the pool held
+    assert result.outputs == {"naps": [NAP] * NAPS}
+    rounds = NAPS // 2
+    assert time.perf_counter() - started >= rounds * NAP - 0.05  # five rounds: the pool held
+    assert rounds * NAP > NAP_TIMEOUT  # the last items waited past the timeout, yet ran
 
 
 async def test_foreach_items_waiting_for_a_pool_of_their_own_do_not_time_out() -> None:
@@ -76,7 +84,7 @@ async def test_foreach_items_waiting_for_a_pool_of_their_own_do_not_time_out() -
             running -= 1
         return seconds
 
-    result = await run_workflow(six_naps(nap))
+    result = await run_workflow(naps_through_two_threads(nap))
     assert result.ok, result.nodes["naps"].error
     assert most == 2
 
