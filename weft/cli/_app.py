@@ -57,9 +57,12 @@ class WeftGroup(click.Group):
         except WeftError as exc:
             click.secho(f"error: {exc}", fg="red", err=True)
             sys.exit(2)
-        except KeyboardInterrupt:
-            click.secho("interrupted", fg="yellow", err=True)
-            sys.exit(130)
+        except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM in run/ask/resume
+            from weft.cli._stops import how_stopped
+
+            word, status = how_stopped(exc)
+            click.secho(word, fg="yellow", err=True)
+            sys.exit(status)
 
 
 @click.group(cls=WeftGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -20,13 +20,12 @@ workflow run. An ask given a workflow (``weft ask --workflow FILE``) is resumed
 as a run of its file, but its budgets hold the same way (``workflow_ask_budget``).
 The ask's experience memory (its ``--memory``, unless
 ``--no-memory``) gets how the ask ended after all: its record is replaced, so
-a plan that succeeded once resumed is reused for similar tasks. Ctrl-C ends
-as in ``weft ask``, naming the command that resumes the run again.
+a plan that succeeded once resumed is reused for similar tasks. Ctrl-C
+(or SIGTERM) ends as in ``weft ask``, naming the command that resumes the run again.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import sys
 from collections.abc import Callable
@@ -35,6 +34,7 @@ from typing import Any
 import click
 
 from weft.cli._broker import broker_if_alone
+from weft.cli._stops import run_stoppable
 from weft.cli._types import Finite
 from weft.protocols import WeftError
 
@@ -243,9 +243,9 @@ def resume_ask_run(
 
         try:
             with progress or contextlib.nullcontext(), stream_text(stream):
-                answer = asyncio.run(go())
-        except KeyboardInterrupt:
-            interrupted(journal, again, asked=run_id)
+                answer = run_stoppable(go())
+        except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM (weft.cli._stops)
+            interrupted(journal, again, asked=run_id, stop=exc)
         except BudgetUsedUp as exc:
             raise WeftError(
                 f"run {exc.run_id} {exc.why} ({exc.field}): give weft resume a larger "

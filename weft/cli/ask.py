@@ -32,7 +32,6 @@ agents' text too, as it is generated, the final answer's included
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 import sys
@@ -46,6 +45,7 @@ from weft.cli._ask_agents import absolute_ref, import_target, load_agents
 from weft.cli._ask_answer import print_answer
 from weft.cli._broker import broker_for_workflow, broker_if_alone, namespace_value
 from weft.cli._routers import capability_router
+from weft.cli._stops import exit_stopped, run_stoppable, stoppable
 from weft.cli._stream_display import RawText, stream_option, streaming
 from weft.cli._types import Finite
 from weft.protocols import WeftError
@@ -269,6 +269,7 @@ def resume_options(
 )
 @click.option("--no-memory", is_flag=True, help="Neither reuse past plans nor record this ask.")
 @stream_option
+@stoppable
 def ask_command(
     task: str,
     agent_refs: tuple[str, ...],
@@ -399,32 +400,27 @@ def ask_command(
         again = _again(journal_path, broker, namespace) if resumable else None
         try:
             with progress or contextlib.nullcontext(), stream_text(streamed):
-                answer = asyncio.run(go())
+                answer = run_stoppable(go())
         except PlanningError as exc:
             _planner_model_failed(exc)
             raise
-        except KeyboardInterrupt:
-            interrupted(journal, again)
+        except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM (weft.cli._stops)
+            interrupted(journal, again, stop=exc)
         finally:
             journal.close()
             tracer.close()
     print_answer(answer, as_json, again)
 
 
-def interrupted(journal: Any, again: str | None, asked: str | None = None) -> NoReturn:
-    """Exit 130 after Ctrl-C, naming the run it cancelled and the ``weft resume`` command
-    that finishes it, as ``weft run`` does: the run this process started or took
-    (``Journal.opened_runs``), else ``asked`` (the run ``weft resume`` was given); none
-    when Ctrl-C came while the ask planned. ``again``: as for ``print_answer``."""
-    run_id = journal.opened_runs[-1] if journal.opened_runs else asked
-    if run_id is None:
-        message = "interrupted before the run started; nothing to resume"
-    elif again is None:
-        message = f"interrupted; run {run_id} cancelled"
-    else:
-        message = f"interrupted; resume with: weft resume {run_id}{again}"
-    click.secho(message, fg="yellow", err=True)
-    sys.exit(130)
+def interrupted(
+    journal: Any, again: str | None, asked: str | None = None, *, stop: BaseException
+) -> NoReturn:
+    """Exit 130 after Ctrl-C (143 after SIGTERM: ``stop`` says which), naming the run it
+    cancelled and the ``weft resume`` command that finishes it, as ``weft run`` does: the
+    run this process started or took (``Journal.opened_runs``), else ``asked`` (the run
+    ``weft resume`` was given); none when the stop came while the ask planned.
+    ``again``: as for ``print_answer``."""
+    exit_stopped(stop, journal.opened_runs[-1] if journal.opened_runs else asked, again)
 
 
 def register(group: click.Group) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
@@ -17,6 +16,8 @@ from weft.cli._json import json_text
 from weft.cli._placement import Placements
 from weft.cli._prune import before_of, print_report, prune_options, require_a_rule
 from weft.cli._resume_hint import again_options as _again
+from weft.cli._resume_target import run_record
+from weft.cli._stops import exit_stopped, run_stoppable, stoppable
 from weft.cli._stream_display import stream_option, streaming
 from weft.cli._types import Answer, Finite, RunId, answers_of
 from weft.protocols import InputError, RunState, WeftError
@@ -250,6 +251,7 @@ def _exit_for(result: Any) -> None:
 @_journal_option
 @_journal_mode_option
 @_remote_options
+@stoppable
 def run_command(
     file: str,
     inputs: tuple[str, ...],
@@ -310,7 +312,8 @@ def _run_cancellable(
     again: str = "",
     stream: bool = False,
 ) -> Any:
-    """Run ``go``; on Ctrl-C, name the run this command was running and exit 130.
+    """Run ``go``; on Ctrl-C or SIGTERM, name the run this command was running and exit
+    130 or 143 (``weft.cli._stops``).
 
     That run is the one this process started or took the lease of
     (``Journal.opened_runs``), never the newest in the journal, which may be
@@ -325,24 +328,15 @@ def _run_cancellable(
 
     try:
         with stream_text(stream):
-            result = asyncio.run(run_with_display(go, live, stream))
+            result = run_stoppable(run_with_display(go, live, stream))
         questions: dict[str, Any] = {}
         if result.state is RunState.NEEDS_INPUT:
             from weft.runtime.engine.answers import waiting_questions
 
             questions = dict(waiting_questions(journal, result.run_id))
         return result, questions
-    except KeyboardInterrupt:
-        run_id = journal.opened_runs[-1] if journal.opened_runs else asked
-        if run_id is None:
-            click.secho(
-                "interrupted before the run started; nothing to resume", fg="yellow", err=True
-            )
-        else:
-            click.secho(
-                f"interrupted; resume with: weft resume {run_id}{again}", fg="yellow", err=True
-            )
-        sys.exit(130)
+    except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM (weft.cli._stops)
+        exit_stopped(exc, journal.opened_runs[-1] if journal.opened_runs else asked, again)
     finally:
         journal.close()
         if tracer is not None:
@@ -391,6 +385,7 @@ def _ask_of(journal: Any, run_id: str, limits: dict[str, Any]) -> Any:
 @_journal_mode_option
 @_remote_options
 @budget_options
+@stoppable
 def resume_command(
     run_id: str,
     answer_pairs: tuple[tuple[str, Any], ...],
@@ -408,7 +403,8 @@ def resume_command(
     max_cost: float | None,
     max_time: float | None,
 ) -> None:
-    """Finish RUN_ID without repeating the calls that already finished."""
+    """Finish RUN_ID (an id, a unique prefix of one, or `last`: the newest run) without
+    repeating the calls that already finished."""
     from weft.runtime.engine.answers import checked_answers
     from weft.runtime.engine.runner import resume_run
 
@@ -416,7 +412,8 @@ def resume_command(
     streamed = streaming(stream, as_json)
     journal = _open_journal(journal_path)
     live = sys.stderr.isatty() and not as_json
-    record = journal.get_run(run_id)
+    record = run_record(journal, run_id)
+    run_id = record.run_id
     holder = journal.live_lease(record.run_id)
     if holder is not None:  # say so now, not after waiting for agents
         raise holder.refusal()
