@@ -148,13 +148,19 @@ async def test_a_killed_writer_is_replaced_by_writing_here_and_nothing_is_lost(
     store.close()
 
 
-async def test_ctrl_c_in_the_terminal_does_not_stop_the_writer(tmp_path: Path) -> None:
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+async def test_a_stop_signal_to_the_process_group_does_not_stop_the_writer(
+    tmp_path: Path, signum: int
+) -> None:
+    """Ctrl-C in a terminal, and SIGTERM from systemd or ``kill -- -PGID``, reach the whole
+    process group; the run's process stops the run and then closes the writer's input.
+    A writer that died of the SIGTERM itself lost what it had not committed yet."""
     store = TraceStore(tmp_path / "traces.db", writer="process")
     prepared = compile_workflow(two_steps())
     await Executor(tracer=store).run(prepared, {"value": "one"})
     store.sync()
     writer = _writer_of(store)
-    os.kill(writer.pid, signal.SIGINT)
+    os.kill(writer.pid, signum)
     result = await Executor(tracer=store).run(prepared, {"value": "two"})
     assert len(store.spans(result.run_id)) == 3
     assert store._writer is writer and writer._process.poll() is None

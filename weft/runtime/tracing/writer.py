@@ -314,9 +314,11 @@ def serve(settings: WriterSettings, max_chars: int) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     path, max_chars, checkpoint_bytes, idle = list(sys.argv[1:] if argv is None else argv)
-    # Ctrl-C in a terminal reaches the whole process group: the store's process
-    # decides when this one ends, by closing its input, so nothing handed over is lost.
+    # Ctrl-C in a terminal, and SIGTERM from systemd or ``kill -- -PGID``, reach the whole
+    # process group: the store's process decides when this one ends, by closing its
+    # input, so nothing handed over is lost (a parent that dies closes it too).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     serve(WriterSettings(Path(path), int(checkpoint_bytes), float(idle)), int(max_chars))
     return 0
 
