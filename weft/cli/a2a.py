@@ -11,7 +11,9 @@ MQTT on ``--broker`` (docs/a2a-mqtt.md). SIGTERM or Ctrl-C stops both.
 The HTTP agent sends A2A push notifications to webhooks on public addresses;
 ``--push-allow HOST[:PORT]`` (repeatable) allows exactly the hosts named
 instead (the way to a webhook on loopback or a private network), and
-``--no-push`` turns push notifications off.
+``--no-push`` turns push notifications off. A failed task carries its
+error's type and message; the traceback of what the action raised is logged
+on stderr, and sent too only with ``--send-tracebacks`` (development).
 """
 
 from __future__ import annotations
@@ -66,6 +68,13 @@ def a2a_group() -> None:
 @namespace_option
 @click.option("--name", help="The agent's name on its card (default: the first action's).")
 @click.option(
+    "--send-tracebacks",
+    is_flag=True,
+    default=False,
+    help="Send clients the traceback of a failed call (development: it shows this "
+    "server's files and source). Default: logged on stderr, not sent.",
+)
+@click.option(
     "--wait",
     type=Finite(min=0),
     default=5.0,
@@ -99,6 +108,7 @@ def serve_command(
     broker: str,
     namespace: str,
     name: str | None,
+    send_tracebacks: bool,
     wait: float,
     trust_path: str | None,
     paths: tuple[str, ...],
@@ -133,7 +143,20 @@ def serve_command(
 
         local = hosted(_load_target(t) for t in targets)
     asyncio.run(
-        _serve(local, http, token, push, address, pool, broker, namespace, name, wait, trust_path)
+        _serve(
+            local,
+            http,
+            token,
+            push,
+            address,
+            pool,
+            broker,
+            namespace,
+            name,
+            wait,
+            trust_path,
+            send_tracebacks,
+        )
     )
 
 
@@ -169,6 +192,7 @@ async def _serve(
     name: str | None,
     wait: float,
     trust_path: str | None,
+    send_tracebacks: bool = False,
 ) -> None:
     async with contextlib.AsyncExitStack() as stack:
         actions = local
@@ -194,6 +218,7 @@ async def _serve(
                         token=token,
                         push=push is not None,
                         push_allow=push.allow if push is not None else None,
+                        send_tracebacks=send_tracebacks,
                     )
                 )
             except OSError as exc:  # taken, or not an address of this machine
@@ -207,7 +232,14 @@ async def _serve(
             from weft.runtime.interop.a2a_mqtt import serve_a2a_mqtt
 
             agent = await stack.enter_async_context(
-                serve_a2a_mqtt(actions, broker, address, pool=pool, name=name)
+                serve_a2a_mqtt(
+                    actions,
+                    broker,
+                    address,
+                    pool=pool,
+                    name=name,
+                    send_tracebacks=send_tracebacks,
+                )
             )
             click.echo(
                 f"A2A agent serving {names} over MQTT on {broker} as {address} "

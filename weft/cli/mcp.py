@@ -9,6 +9,9 @@ expects, or streamable HTTP with ``--http HOST:PORT`` (at ``/mcp``), which
 ``--token-env VAR`` guards with the bearer token held in ``$VAR``.
 With ``--broker`` the tools change as agents come and go, and clients
 listening for changes hear ``notifications/tools/list_changed``.
+A failed call is sent as its error's type and message; the traceback of what
+the action raised is logged on stderr, and sent too only with
+``--send-tracebacks`` (development).
 Each action's spec and capability card is a resource, ``weft://cards/{tool}``;
 no prompts are offered (``weft.runtime.interop.mcp_server`` says why).
 """
@@ -56,6 +59,13 @@ def mcp_group() -> None:
 )
 @token_env_option
 @click.option("--name", default="weft", show_default=True, help="The server's name for clients.")
+@click.option(
+    "--send-tracebacks",
+    is_flag=True,
+    default=False,
+    help="Send clients the traceback of a failed call (development: it shows this "
+    "server's files and source). Default: logged on stderr, not sent.",
+)
 @trust_option
 @paths_option
 def serve_command(
@@ -65,6 +75,7 @@ def serve_command(
     http_address: str | None,
     token_env: str | None,
     name: str,
+    send_tracebacks: bool,
     trust_path: str | None,
     paths: tuple[str, ...],
 ) -> None:
@@ -92,7 +103,9 @@ def serve_command(
     from weft.runtime.remote.agent_host import hosted
 
     local = hosted(_load_target(t) for t in targets)
-    asyncio.run(_serve(local, broker, namespace, address, token, name, trust_path, wire))
+    asyncio.run(
+        _serve(local, broker, namespace, address, token, name, trust_path, wire, send_tracebacks)
+    )
 
 
 async def _serve(
@@ -104,11 +117,13 @@ async def _serve(
     name: str,
     trust_path: str | None,
     wire: BinaryIO | None = None,
+    send_tracebacks: bool = False,
 ) -> None:
     from weft.runtime.interop.mcp_server import McpActionServer
 
     if broker is None:
-        await _run(McpActionServer(local, name=name, token=token), address, wire)
+        server = McpActionServer(local, name=name, token=token, send_tracebacks=send_tracebacks)
+        await _run(server, address, wire)
         return
     from weft.runtime.bus.mqtt.mqtt_bus import MqttBus
     from weft.runtime.engine.action_table import ActionTable
@@ -124,7 +139,7 @@ async def _serve(
                 table.register(action, name=action_name, replace=True)  # local ones win
             return table
 
-        server = McpActionServer(actions, name=name, token=token)
+        server = McpActionServer(actions, name=name, token=token, send_tracebacks=send_tracebacks)
 
         def changes(changed: Callable[[], None]) -> Callable[[], None]:
             return live.listen(lambda _change, _agent: changed())

@@ -18,6 +18,8 @@ Shared by both ways weft serves A2A (HTTP in ``a2a_server``, MQTT in
 - The registered secrets (``weft.secret``, secret-looking environment
   variables, the server's token) are masked in the result and the progress
   reports before they go back, as an agent host masks what it sends.
+- The traceback of an exception the action raised is not sent to the client
+  but logged, unless ``send_tracebacks`` (``served_errors``).
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from weft.protocols.human_input import question_of
 from weft.protocols.results import json_result
 from weft.runtime.engine.action_table import ActionTable
 from weft.runtime.engine.langgraph_calls import LangGraphContext
+from weft.runtime.interop.served_errors import for_client
 from weft.runtime.support.redaction import redactor
 from weft.runtime.support.secrets import scrub_result
 
@@ -108,13 +111,19 @@ class A2aCalls:
     of asking its model again from the start and making its finished tool calls
     again). The state stays here, never sent to the client. At most
     ``max_asking`` such tasks are held, the oldest forgotten first.
+
+    ``send_tracebacks``: a failed call's error keeps the traceback of what the
+    action raised (for development); else it is only logged (``served_errors``).
     """
 
-    def __init__(self, actions: ActionTable, *, max_asking: int = 1000) -> None:
+    def __init__(
+        self, actions: ActionTable, *, max_asking: int = 1000, send_tracebacks: bool = False
+    ) -> None:
         if not len(actions):
             raise ValueError("an A2A agent needs at least one action to serve")
         self.actions = actions
         self.max_asking = max_asking
+        self.send_tracebacks = send_tracebacks
         self._asking: OrderedDict[str, Asking] = OrderedDict()
 
     def specs(self) -> list[ActionSpec]:
@@ -185,7 +194,23 @@ class A2aCalls:
             self._asking[task_id] = asking
             while len(self._asking) > self.max_asking:
                 self._asking.popitem(last=False)
-        return scrub_result(json_result(result, action.spec.name))
+        return self.served(
+            scrub_result(json_result(result, action.spec.name)), call.action, task_id
+        )
+
+    def served(
+        self, result: ActionResult, action: str, task_id: str, *, logged: bool = False
+    ) -> ActionResult:
+        """``result`` as the A2A client may see it: its error's traceback logged (unless
+        ``logged`` already), and dropped unless ``send_tracebacks`` (``served_errors``)."""
+        return for_client(
+            result,
+            "weft a2a",
+            send_tracebacks=self.send_tracebacks,
+            logged=logged,
+            action=action,
+            task=task_id,
+        )
 
     def asks(self, task_id: str) -> bool:
         """True while ``task_id``'s call waits for a person's answer (its next message)."""

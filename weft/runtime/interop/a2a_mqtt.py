@@ -31,9 +31,12 @@ Requests, per the profile:
   responder_unavailable``. A request without a Response Topic is dropped:
   there is nowhere to answer.
 
-Every reply carries ``a2a-responder-agent-id``, so a pooled request's
-requester learns which replica holds its task. At most ``concurrency``
-actions run at once; the other requests wait their turn.
+A failed task's status message carries the error's text and weft's
+``ErrorInfo``, less the traceback of what the action raised: logged, not
+sent, unless ``send_tracebacks`` (``served_errors``). Every reply carries
+``a2a-responder-agent-id``, so a pooled request's requester learns which
+replica holds its task. At most ``concurrency`` actions run at once; the
+other requests wait their turn.
 """
 
 from __future__ import annotations
@@ -110,9 +113,10 @@ class A2aMqttAgent:
         name: str | None = None,
         concurrency: int = 8,
         task_limit: int = 10_000,
+        send_tracebacks: bool = False,
     ) -> None:
         registry = actions if isinstance(actions, ActionRegistry) else ActionRegistry(actions)
-        self.calls = A2aCalls(registry)
+        self.calls = A2aCalls(registry, send_tracebacks=send_tracebacks)
         self.address = address
         self.pool = wire.check_identifier(pool, "pool id") if pool else None
         self.tasks = TaskBook(task_limit)
@@ -417,6 +421,7 @@ class A2aMqttAgent:
         except Exception as exc:  # a fault of the mapping, not of the action: still an answer
             _log.exception("A2A task %s failed", task.id)
             result = ActionResult.from_exception(task.id, exc, source=self.address.agent)
+            result = self.calls.served(result, self.address.agent, task.id, logged=True)
         self._finish(task, result)
 
     @staticmethod
@@ -452,13 +457,21 @@ async def serve_a2a_mqtt(
     name: str | None = None,
     concurrency: int = 8,
     unregister: bool = False,
+    send_tracebacks: bool = False,
 ) -> AsyncIterator[A2aMqttAgent]:
     """``actions`` served over A2A's MQTT binding on its own connection while the block runs
-    (``unregister``: clear the card at the end, see ``A2aMqttAgent.stop``)."""
+    (``unregister``: clear the card at the end, see ``A2aMqttAgent.stop``;
+    ``send_tracebacks``: failed tasks keep their tracebacks, ``served_errors``)."""
     from weft.runtime.bus.mqtt.mqtt_bus import MqttBus
 
     agent = A2aMqttAgent(
-        actions, address, broker_url=broker_url, pool=pool, name=name, concurrency=concurrency
+        actions,
+        address,
+        broker_url=broker_url,
+        pool=pool,
+        name=name,
+        concurrency=concurrency,
+        send_tracebacks=send_tracebacks,
     )
     async with MqttBus(broker_url, client_id=agent.client_id, will=agent.will()) as bus:
         await agent.start(bus)

@@ -7,7 +7,9 @@ what ``weft a2a serve --http`` runs. Each ``SendMessage`` becomes one call
 task's one artifact and the task ``completed``; a failed call leaves it
 ``failed``, its status message carrying the error text and weft's
 ``ErrorInfo`` (``ERROR_METADATA``), so a weft caller gets the error back as
-it was. A request naming no skill this agent has is ``rejected``.
+it was, less the traceback of what the action raised: that is logged, not
+sent, unless ``send_tracebacks`` (``served_errors``). A request naming no
+skill this agent has is ``rejected``.
 Cancelling a task (``CancelTask``) cancels the call.
 
 The card says ``capabilities.streaming``: on a ``SendStreamingMessage``
@@ -262,17 +264,19 @@ def a2a_http_app(
     token: str | None = None,
     push: A2aPush | None = None,
     url_as_reached: bool = False,
+    send_tracebacks: bool = False,
 ) -> Any:
     """The ASGI app of an A2A agent serving ``actions`` (anything ``ActionRegistry``
     takes), its card naming ``url``; ``name`` defaults to the first action's. With
     ``token``, every request but the card's needs it as a bearer token (module docstring).
     With ``push`` it sends push notifications (the caller closes ``push`` after).
     ``url_as_reached``: the card names the address each client reached it by instead
-    (a server bound to every address, ``a2a_card_url``)."""
+    (a server bound to every address, ``a2a_card_url``). ``send_tracebacks``: a failed
+    task keeps the traceback of what the action raised (``served_errors``)."""
     from starlette.applications import Starlette
 
     registry = actions if isinstance(actions, ActionRegistry) else ActionRegistry(actions)
-    calls = A2aCalls(registry)
+    calls = A2aCalls(registry, send_tracebacks=send_tracebacks)
     specs = calls.specs()
     card_json = a2a_agent_card(
         name or specs[0].name,
@@ -315,6 +319,9 @@ class A2aHttpServer:
     retries; the server closes it when it stops). ``self.push`` is the one in
     use (``await server.push.idle()`` waits for the notifications queued so
     far); stopping gives queued ones ``push_grace`` seconds.
+
+    ``send_tracebacks``: a failed task's error keeps the traceback of what the
+    action raised, for development; else it is logged only (``served_errors``).
     """
 
     def __init__(
@@ -328,6 +335,7 @@ class A2aHttpServer:
         push: bool | A2aPush = True,
         push_allow: Iterable[str | PushTarget] | None = None,
         push_grace: float = 5.0,
+        send_tracebacks: bool = False,
     ) -> None:
         if token is not None:
             check_token(token, "A2aHttpServer(token=...)")
@@ -338,6 +346,7 @@ class A2aHttpServer:
         else:
             self.push = A2aPush(PushPolicy(push_allow)) if push else None
         self._push_grace = push_grace
+        self._send_tracebacks = send_tracebacks
         self._actions = actions
         self._name = name
         self._token = token
@@ -371,6 +380,7 @@ class A2aHttpServer:
             token=self._token,
             push=self.push,
             url_as_reached=self._as_reached,
+            send_tracebacks=self._send_tracebacks,
         )
 
     async def serve_forever(self) -> None:

@@ -21,7 +21,8 @@ What maps to what (the reverse of ``weft.agents.mcp_action``):
   ``Type: message``, and weft's ``ErrorInfo`` and state ride in ``_meta``
   under ``weft/error`` and ``weft/state``, which weft's MCP client turns back
   into the same error; a name that is no tool is the JSON-RPC error -32602 the spec
-  asks for;
+  asks for. The traceback of an exception the action raised is not sent
+  but logged, unless ``send_tracebacks`` (``served_errors``);
 - each call runs as ``invoke_action`` runs one (the context weft gives a
   call made outside a workflow run: nested calls by name, no journal), its
   ``ctx.progress`` reports sent to a client that asked for progress as
@@ -89,6 +90,7 @@ from weft.runtime.interop.http_auth import BearerAuth
 from weft.runtime.interop.http_listen import listening_socket
 from weft.runtime.interop.mcp_asking import SavedStates, ask_through
 from weft.runtime.interop.mcp_progress import ProgressRelay, invoke_reporting
+from weft.runtime.interop.served_errors import for_client
 from weft.runtime.support.secrets import scrub_result, secret
 
 __all__ = [
@@ -165,6 +167,8 @@ class McpActionServer:
 
     ``token``: the bearer token HTTP requests must carry (``ValueError`` when it
     cannot be one); registered as a secret of the process, never written down.
+    ``send_tracebacks``: a failed call's result keeps the traceback of what the
+    action raised (for development); else it is only logged (``served_errors``).
     """
 
     def __init__(
@@ -174,11 +178,13 @@ class McpActionServer:
         name: str = "weft",
         instructions: str | None = None,
         token: str | None = None,
+        send_tracebacks: bool = False,
     ) -> None:
         from weft import __version__
 
         self._token = None if token is None else secret(check_token(token, "the MCP token"))
         self._source = actions
+        self.send_tracebacks = send_tracebacks
         self.name = name
         self.instructions = instructions
         self.version = __version__
@@ -340,7 +346,10 @@ class McpActionServer:
                 answers=tuple(answers),
                 resume_state=state if answers else None,
             )
-            return scrub_result(await invoke_reporting(action, call, table, relay))
+            result = scrub_result(await invoke_reporting(action, call, table, relay))
+            return for_client(
+                result, "weft mcp", send_tracebacks=self.send_tracebacks, action=action_name
+            )
 
         async with relay:
             if ctx is None:
