@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from weft.protocols import WeftError
 
+if TYPE_CHECKING:  # the CLI imports the runtime lazily, when a command runs
+    from weft.runtime.engine.journal import Journal, RunRecord
 
-def run_record(journal: Any, ref: str) -> Any:
+
+def run_record(journal: Journal, ref: str) -> RunRecord:
     """The ``RunRecord`` of ``ref`` in ``journal``; ``WeftError`` if there is none.
 
     ``last`` is the newest run the journal holds (the first row of ``weft runs``),
