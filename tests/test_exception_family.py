@@ -47,12 +47,25 @@ def test_the_walk_finds_the_exceptions_it_must_judge() -> None:
 
 
 def test_every_public_weft_exception_derives_from_weft_error() -> None:
+    """Errors, that is: a stop signal (``weft.cli._stops.Stopped``, a ``KeyboardInterrupt``)
+    is no error, and ``except WeftError`` must not catch it."""
     strays = sorted(
         name
         for name, cls in exceptions_defined_in_weft().items()
-        if not cls.__name__.startswith("_") and not issubclass(cls, WeftError)
+        if not cls.__name__.startswith("_")
+        and issubclass(cls, Exception)
+        and not issubclass(cls, WeftError)
     )
     assert strays == [], f"not a WeftError: {', '.join(strays)}"
+
+
+def test_the_only_exceptions_outside_exception_are_stop_signals() -> None:
+    outside = {
+        name: cls
+        for name, cls in exceptions_defined_in_weft().items()
+        if not issubclass(cls, Exception)
+    }
+    assert all(issubclass(cls, KeyboardInterrupt) for cls in outside.values()), outside
 
 
 def test_errors_callers_caught_as_value_error_still_are() -> None:
