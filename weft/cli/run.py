@@ -153,9 +153,12 @@ def _node_router(definition: Any) -> Any:
     if definition is None:
         return None
     from weft.runtime.engine.compiler import load_definition
-    from weft.workflows import Workflow
+    from weft.workflows import IncompleteDefinition, Workflow
 
-    loaded = load_definition(definition)
+    try:
+        loaded = load_definition(definition)
+    except IncompleteDefinition:  # the run's compile reports it, with its actions' problems
+        return None
     spec = loaded.build() if isinstance(loaded, Workflow) else loaded
     if all(node.capability is None for node in spec.nodes.values()):
         return None

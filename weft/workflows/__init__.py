@@ -8,6 +8,7 @@ Whatever way a workflow is written, it ends as one ``WorkflowSpec``;
 runs from.
 """
 
+from weft.workflows._salvage import IncompleteDefinition, Partial
 from weft.workflows.builder import NodeHandle, Workflow
 from weft.workflows.casting import Capability, per_node
 from weft.workflows.expressions import (
@@ -46,9 +47,11 @@ __all__ = [
     "Condition",
     "ExpressionError",
     "GraphPlan",
+    "IncompleteDefinition",
     "LoadLimits",
     "LoopEdge",
     "NodeHandle",
+    "Partial",
     "Reducer",
     "ReducerError",
     "Workflow",

@@ -25,24 +25,29 @@ What is left out is what would only follow from a problem already reported:
 pydantic says a node lacks an action, and checks node names, only once the
 node's fields (or all nodes) passed; both are said here otherwise.
 
-Actions are checked here only when the caller knows them (the builder, whose
-actions are its own objects); a YAML file's actions are resolved by the
-runtime, once the fields are right. At a node whose fields failed, an action
-problem is reported only when the fields it depends on passed (``_DEPENDS``:
-an unknown parameter in a ``with`` that passed, beside a bad ``timeout``).
+Actions are checked here when the caller knows them (the builder, whose
+actions are its own objects). A YAML file's actions are loaded by the runtime:
+the loader hands it what passed as a ``Partial`` (on the ``IncompleteDefinition``
+it raises), and the runtime loads the ``actions:`` entries that passed and asks
+``Partial.action_problems``. At a node whose fields failed, an action problem
+is reported only when the fields it depends on passed (``_DEPENDS``: an
+unknown parameter in a ``with`` that passed, beside a bad ``timeout``); at a
+node whose action could not be had (an ``actions:`` entry that failed, or
+that the runtime could not load), its action and arguments are not judged.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic import BaseModel, ValidationError
 
 from weft.protocols import ActionSpec, DefinitionError, NodeSpec, WorkflowSpec, locate
 from weft.protocols.source import Path
 from weft.protocols.workflow import check_name
+from weft.workflows.expressions import close_names
 from weft.workflows.graph import Problem
 from weft.workflows.validate import check_actions, collect_problems
 
@@ -76,6 +81,63 @@ class _Salvage:
     edges_lost: bool = False
 
 
+@dataclass(frozen=True)
+class Partial:
+    """What passed of a definition that failed, for the stage that loads its actions.
+
+    ``spec`` is the salvaged spec (located: ``spec.source``); ``failed`` the
+    fields that failed, by node (see ``_Salvage.failed``); ``lost_actions``
+    the ``actions:`` entries that failed (their names stand, so a node naming
+    one is not told its action is unknown). Without ``actions_judged`` (the
+    ``actions:`` or ``python_path`` section failed as a whole) no action is
+    loaded or judged: any name might have been declared there.
+    """
+
+    spec: WorkflowSpec
+    failed: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    lost_actions: frozenset[str] = frozenset()
+    actions_judged: bool = True
+
+    def action_problems(
+        self, actions: Mapping[str, ActionSpec], unloaded: Iterable[str] = ()
+    ) -> list[Problem]:
+        """The problems of node actions, critics and arguments against ``actions``, less
+        what only follows from a problem already reported: ``unloaded`` are action names
+        the caller could not load (reported by it), treated as ``lost_actions`` are."""
+        if not self.actions_judged:
+            return []
+        gone = self.lost_actions | frozenset(unloaded)
+        known = dict(actions)
+        known.update((name, ActionSpec(name=name)) for name in gone if name not in known)
+        failed = {name: set(fields) for name, fields in self.failed.items()}
+        for name, node in self.spec.nodes.items():
+            if node.capability is None and node.action in gone:
+                lost = failed.get(name)
+                if lost is None or lost:  # an empty set (kept by its name) judges nothing
+                    failed[name] = (lost or set()) | {"action"}
+        try:
+            check_actions(self.spec, known)
+        except DefinitionError as exc:
+            return [p for p in exc.problems if _judged(p, failed)]
+        return []
+
+
+class IncompleteDefinition(DefinitionError):
+    """The ``DefinitionError`` of a file whose fields failed, with what passed (``partial``):
+    the runtime adds the problems of loading its actions (``compile_workflow``)."""
+
+    def __init__(self, problems: list[Problem], partial: Partial | None) -> None:
+        super().__init__(problems)
+        self.partial = partial
+
+
+class Salvaged(NamedTuple):
+    """``salvage_spec``'s answer: the graph's problems, and what passed (None: too little)."""
+
+    problems: list[Problem]
+    partial: Partial | None
+
+
 def error_paths(exc: ValidationError, prefix: Path = ()) -> list[Path]:
     """The path (from the document root) of every error in ``exc``."""
     return [(*prefix, *err["loc"]) for err in exc.errors()]
@@ -96,10 +158,19 @@ def later_problems(
     actions are checked too: a node whose fields failed only for its action
     name and its critics. Empty when too little passed to check a graph.
     """
+    problems, partial = salvage_spec(data, bad, source)
+    if actions is not None and partial is not None:
+        problems.extend(partial.action_problems(actions))
+    return problems
+
+
+def salvage_spec(data: Mapping[str, Any], bad: Iterable[Path], source: Any) -> Salvaged:
+    """``later_problems`` without the actions: the graph's problems and, when a graph
+    could be built, the ``Partial`` for the stage that loads the actions."""
     bad = list(bad)
     nodes = data.get("nodes")
     if not isinstance(nodes, Mapping) or not nodes:
-        return []
+        return Salvaged([], None)
     salvage = _Salvage()
     for name, raw in nodes.items():
         _salvage_node(salvage, str(name), raw, [p[2:] for p in bad if p[:2] == ("nodes", name)])
@@ -113,23 +184,25 @@ def later_problems(
     for name in salvage.missing_action:
         where = locate(source, ("nodes", name), node=name)
         problems.append(("missing required field 'action' (or 'capability')", where))
-    top = _salvage_top(data, bad)
+    top, lost_actions = _salvage_top(data, bad)
     top["nodes"] = salvage.nodes
     try:
         spec = WorkflowSpec.model_validate(top)
     except ValidationError:  # no node passed (the rest was left out above)
-        return problems
+        return Salvaged(problems, None)
     spec._source = source
     found = collect_problems(
         spec, None, unsure=frozenset(salvage.unsure), edges_lost=salvage.edges_lost
     )
     problems.extend(p for p in found if not _from_invalid_name(p, salvage.invalid_names))
-    if actions is not None:
-        try:
-            check_actions(spec, actions)
-        except DefinitionError as exc:
-            problems.extend(p for p in exc.problems if _judged(p, salvage.failed))
-    return problems
+    whole = {p[0] for p in bad if len(p) == 1}  # a section that failed as a whole
+    partial = Partial(
+        spec,
+        {name: frozenset(fields) for name, fields in salvage.failed.items()},
+        lost_actions,
+        actions_judged=not whole & {"actions", "python_path"},
+    )
+    return Salvaged(problems, partial)
 
 
 #: What an action problem at a node depends on, by the field it names: it is judged
@@ -158,14 +231,30 @@ def _judged(problem: Problem, failed: Mapping[str, set[str]]) -> bool:
     return depends is not None and not depends & lost
 
 
+#: What an unknown node field unlike any known one may have been meant to give the node.
+_ANY_MEANT = frozenset({"after", "foreach", "with"})
+
+
+def _meant(key: str) -> frozenset[str]:
+    """The fields a failed node field stands for: itself; for an unknown field, the field
+    it is close to (``afterr``: the node's ``after`` is unknown) or, when it is close to
+    none, any that would change what the node's arguments and references are judged by."""
+    if key in _NODE_FIELDS or not key:
+        return frozenset({key})
+    close = close_names(key, sorted(_NODE_FIELDS))
+    return frozenset(close) if close else _ANY_MEANT
+
+
 def _from_invalid_name(problem: Problem, names: set[str]) -> bool:
     message = problem[0]
     return any(message.startswith(f"edge from unknown node '{name}'") for name in names)
 
 
-def _salvage_top(data: Mapping[str, Any], bad: list[Path]) -> dict[str, Any]:
-    """The top-level fields that passed; a mapping of entries keeps the entries that did."""
+def _salvage_top(data: Mapping[str, Any], bad: list[Path]) -> tuple[dict[str, Any], frozenset[str]]:
+    """The top-level fields that passed (a mapping of entries keeps the entries that did),
+    and the names of the ``actions:`` entries that failed."""
     top: dict[str, Any] = {"name": "workflow"}  # a placeholder if the name itself failed
+    lost_actions: frozenset[str] = frozenset()
     failed = {p[0] for p in bad if p}
     for key, value in data.items():
         if key == "nodes" or key not in _TOP_FIELDS:
@@ -179,8 +268,10 @@ def _salvage_top(data: Mapping[str, Any], bad: list[Path]) -> dict[str, Any]:
             kept = {k: v for k, v in value.items() if k not in entries}
             if key == "inputs":
                 kept.update({k: {} for k in value if k in entries})
+            if key == "actions":
+                lost_actions = frozenset(str(k) for k in value if k in entries)
             top[key] = kept
-    return top
+    return top, lost_actions
 
 
 def _salvage_node(salvage: _Salvage, name: str, raw: Any, bad: list[Path]) -> None:
@@ -214,10 +305,11 @@ def _salvage_node(salvage: _Salvage, name: str, raw: Any, bad: list[Path]) -> No
         failed.add("")  # the node has no action that passed: it is not judged
         fields.pop("capability", None)
         fields["action"] = "_"
-    salvage.failed[name] = failed
-    if "after" in failed or "foreach" in failed:
+    lost = {meant for key in failed for meant in _meant(key)}
+    salvage.failed[name] = lost
+    if "after" in lost or "foreach" in lost:
         salvage.unsure.add(name)
-    salvage.edges_lost = salvage.edges_lost or "after" in failed
+    salvage.edges_lost = salvage.edges_lost or "after" in lost
     try:
         salvage.nodes[name] = NodeSpec.model_validate(fields)
     except ValidationError:  # pragma: no cover - only fields that passed are left

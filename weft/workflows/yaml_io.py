@@ -12,9 +12,10 @@ is not turned into a boolean).
 A loaded spec is model-validated only; graph checks (cycles, references,
 actions) are ``validate``'s job, because they need the actions available at
 run time. A file that fails anyway is the exception: its ``DefinitionError``
-lists, in file order, the field problems and the graph and reference
-problems of the parts that passed (``_salvage``), so a user fixes them all in
-one pass.
+(an ``IncompleteDefinition``) lists, in file order, the field problems and the
+graph and reference problems of the parts that passed (``_salvage``), and
+carries those parts (``partial``), so that the runtime adds the problems of
+loading their actions and a user fixes them all in one pass.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from weft.protocols import DefinitionError, Location, SourceMap, WorkflowSpec
 from weft.protocols.source import Path
 from weft.workflows._model_errors import validation_problems
-from weft.workflows._salvage import error_paths, later_problems
+from weft.workflows._salvage import IncompleteDefinition, Partial, error_paths, salvage_spec
 from weft.workflows._yaml_compose import compose_yaml, too_big
 from weft.workflows.gc_pause import gc_paused
 from weft.workflows.graph import Problem, in_file_order
@@ -81,14 +82,18 @@ def _loads_workflow(text: str, file: str, limits: LoadLimits | None) -> Workflow
     except ValidationError as exc:
         # every problem at once: the fields', and the graph's of the parts that passed
         problems = validation_problems(exc, WorkflowSpec, source=source, data=data)
-        later = later_problems(data, error_paths(exc), source)
-        raise DefinitionError(in_file_order([*read_problems, *problems, *later])) from None
+        later, partial = salvage_spec(data, error_paths(exc), source)
+        found = in_file_order([*read_problems, *problems, *later])
+        raise IncompleteDefinition(found, partial) from None
     except RecursionError:  # pragma: no cover - LoadLimits.max_depth keeps far below it
         raise DefinitionError.single("YAML nested too deeply", Location(file=file)) from None
     spec._source = source
     if read_problems:  # a repeated key (the first is kept): the graph's problems too
         later = collect_problems(spec, None)
-        raise DefinitionError(in_file_order([*read_problems, *later]))
+        # the actions of a node with a repeated key are not judged: which value was meant?
+        failed = {p[1].node: frozenset[str]() for p in read_problems if p[1].node}
+        partial = Partial(spec, failed)
+        raise IncompleteDefinition(in_file_order([*read_problems, *later]), partial)
     return spec
 
 

@@ -4,6 +4,9 @@
 the builder's objects, and whatever the caller registers), validates the
 whole graph once with every problem located, and compiles references,
 conditions and reducers, so the executor's hot path does no parsing.
+Every ``actions:`` entry is loaded on its own, and the problems of those that
+fail come with the rest (``load_problems``), also for a file whose fields
+failed (the loader hands over what passed: ``IncompleteDefinition``).
 ``compile_workflow_async`` is the same for a running event loop: the
 network look-ups (``mcp:`` servers listed, ``a2a: mqtt://`` cards awaited)
 are awaited beforehand, all at once (``discovery``), instead of blocking.
@@ -28,13 +31,6 @@ from pathlib import Path
 from typing import Any
 
 from weft.agents import tool
-from weft.agents.a2a_action import A2aAction
-from weft.agents.a2a_mqtt_action import (
-    DISCOVERY_TIMEOUT,
-    A2aAgentNotFound,
-    A2aMqttAction,
-    discover_a2a_mqtt_sync,
-)
 from weft.agents.langgraph_action import from_langgraph, is_langgraph_graph
 from weft.protocols import (
     Action,
@@ -56,7 +52,7 @@ from weft.runtime.engine.compiled import (
     PreparedWorkflow,
     single_parameter,
 )
-from weft.runtime.engine.discovery import Discoveries, is_mqtt_url
+from weft.runtime.engine.discovery import Discoveries
 from weft.runtime.engine.importing import (
     import_module,
     import_object,
@@ -64,14 +60,23 @@ from weft.runtime.engine.importing import (
     workflow_folders,
 )
 from weft.runtime.engine.llm_actions import check_llm_handoffs, check_llm_tools, llm_action
+from weft.runtime.engine.load_problems import load_problems
 from weft.runtime.engine.node_argument_checks import check_node_arguments
+from weft.runtime.engine.remote_refs import a2a_action, is_reached, register_mcp_tools
 from weft.runtime.engine.secret_flow import analyse
-from weft.runtime.engine.source_tokens import token_of
 from weft.runtime.engine.workflow_action import WorkflowAction
 from weft.runtime.support.user_code import raised_at
-from weft.workflows import GraphPlan, Workflow, load_workflow, resolve_reducer, validate
+from weft.workflows import (
+    GraphPlan,
+    IncompleteDefinition,
+    Workflow,
+    load_workflow,
+    resolve_reducer,
+    validate,
+)
 from weft.workflows.expressions import Condition, ExpressionError, Renderer, compile_template
 from weft.workflows.gc_pause import gc_paused
+from weft.workflows.graph import Problem
 from weft.workflows.reducers import Reducer, reduce_list
 from weft.workflows.validate import check_actions
 
@@ -162,7 +167,7 @@ def compile_workflow(
     """
     with gc_paused():  # an object per edge, none in a cycle: see ``weft.workflows.gc_pause``
         registry = _table(actions)
-        loaded = _load(definition, registry, _found)
+        loaded = _load(definition, registry, _stack, _found)
         return _finish(loaded, registry, _stack, _found)
 
 
@@ -181,7 +186,7 @@ async def compile_workflow_async(
     found = Discoveries()
     with gc_paused():
         registry = _table(actions)
-        loaded = _load(definition, registry, found)
+        loaded = _load(definition, registry, (), found)
     await found.gather(loaded.spec, loaded.base, load_definition)
     with gc_paused():
         return _finish(loaded, registry, (), found)
@@ -206,15 +211,23 @@ class _Loaded:
 def _load(
     definition: WorkflowSpec | Workflow | str | Path,
     registry: ActionTable,
+    stack: tuple[str, ...],
     found: Discoveries | None,
 ) -> _Loaded:
     """Read a file (once: ``found`` keeps the files discovery read), register a builder's
-    objects and build it (the builder validates its graph against them)."""
+    objects and build it (the builder validates its graph against them).
+
+    A file whose fields fail still has the ``actions:`` entries that passed
+    loaded, and the nodes that passed checked against them: its error lists
+    those problems with the fields' (``_incomplete``)."""
     origin: str | None = None
     if isinstance(definition, str | Path):
         origin = str(Path(definition).resolve())
         cached = found.definitions.get(origin) if found is not None else None
-        definition = cached if cached is not None else load_definition(definition)
+        try:
+            definition = cached if cached is not None else load_definition(definition)
+        except IncompleteDefinition as exc:
+            raise _incomplete(exc, registry, stack, found) from None
     if isinstance(definition, Workflow):
         for name, obj in definition.actions.items():
             if name not in registry:
@@ -233,7 +246,9 @@ def _finish(
     """Resolve, validate and compile a loaded definition; ``found`` answers the look-ups
     discovered beforehand (the rest are made here, blocking)."""
     spec, built_plan, source_file = loaded.spec, loaded.built_plan, loaded.source_file
-    _resolve_action_refs(spec, registry, loaded.base, _stack, found)
+    problems, unloaded = _resolve_action_refs(spec, registry, loaded.base, _stack, found)
+    if problems:  # the rest is checked with the actions that loaded, then all are raised
+        raise load_problems(spec, registry, problems, unloaded) from None
     check_llm_tools(spec, registry)
     check_llm_handoffs(spec, registry)
     if built_plan is None:
@@ -309,108 +324,94 @@ def load_definition(path: str | Path) -> WorkflowSpec | Workflow:
     return found
 
 
+def _incomplete(
+    exc: IncompleteDefinition,
+    registry: ActionTable,
+    stack: tuple[str, ...],
+    found: Discoveries | None,
+) -> DefinitionError:
+    """``exc`` (a file whose fields failed) with the problems of loading the actions that
+    passed and of the nodes that passed against them. The entries that need a server
+    (``remote_refs.is_reached``) are not loaded: their nodes are not judged."""
+    partial = exc.partial
+    if partial is None or not partial.actions_judged:
+        return DefinitionError(exc.problems)
+    spec = partial.spec
+    source_file = spec.source.file if spec.source is not None else None
+    base = Path(source_file).parent if source_file else Path.cwd()
+    problems, unloaded = _resolve_action_refs(spec, registry, base, stack, found, reach=False)
+    return load_problems(spec, registry, [*exc.problems, *problems], unloaded, partial)
+
+
 def _resolve_action_refs(
     spec: WorkflowSpec,
     registry: ActionTable,
     base: Path,
     stack: tuple[str, ...],
     found: Discoveries | None,
-) -> None:
+    *,
+    reach: bool = True,
+) -> tuple[list[Problem], set[str]]:
+    """Load every ``actions:`` entry into ``registry``; returns the problems of those that
+    failed (each at its line: one failing does not stop the others) and the names of the
+    entries not loaded. Without ``reach``, the entries that need a server are not loaded."""
     paths = [base, *[(base / p).resolve() for p in spec.python_path]]
     folders = workflow_folders(spec)  # a file's own modules are loaded by path (``beside``)
+    problems: list[Problem] = []
+    unloaded: set[str] = set()
     with import_paths(paths):
         for name, ref in spec.actions.items():
-            where = locate(spec.source, ("actions", name))
-            if ref.mcp is not None:
-                _register_mcp_tools(name, ref, registry, base, spec, found)
+            if not reach and is_reached(ref):
+                unloaded.add(name)
                 continue
-            action: Action
-            if ref.a2a is not None:
-                action = _a2a_action(name, ref, spec, found)
-            elif ref.llm is not None:
-                action = llm_action(name, ref, spec)  # its description is its own
-            elif ref.python is not None:
-                obj = import_object(ref.python, where=where, folders=folders)
-                try:
-                    action = as_action(obj, name=name)
-                except DefinitionError as exc:
-                    raise DefinitionError.single(f"action '{name}': {exc}", where) from None
-            else:
-                assert ref.workflow is not None
-                path = (base / ref.workflow).resolve()
-                if str(path) in stack:
-                    chain = " -> ".join([*stack, str(path)])
-                    raise DefinitionError.single(f"workflow includes itself: {chain}", where)
-                if not path.exists():
-                    raise DefinitionError.single(f"workflow file not found: {path}", where)
-                sub = compile_workflow(path, _stack=(*stack, str(path)), _found=found)
-                action = WorkflowAction(sub, name=name)
-            if ref.description is not None and ref.llm is None:
-                action = _Described(action, ref.description)
-            if name in registry and registry.get(name) is not action:
-                continue  # an action registered by the caller wins over the file's
-            registry.register(action, name=name)
+            try:
+                _resolve_action_ref(name, ref, spec, registry, base, stack, found, folders)
+            except DefinitionError as exc:
+                problems.extend(exc.problems)
+                unloaded.add(name)
+    return problems, unloaded
 
 
-def _a2a_action(name: str, ref: ActionRef, spec: WorkflowSpec, found: Discoveries | None) -> Action:
-    """The A2A agent ``ref.a2a`` names; one on an MQTT broker must be there now: its
-    retained card is read (up to ``ref.timeout`` or 5 s; by ``found`` when discovered
-    beforehand), else a ``DefinitionError`` at the ``a2a:`` line naming the discovery
-    topic it waited on."""
-    assert ref.a2a is not None
-    if not is_mqtt_url(ref.a2a):
-        token = token_of(name, ref, spec)
-        return A2aAction(ref.a2a, name=name, skill=ref.skill, timeout=ref.timeout, token=token)
-    wait = ref.timeout or DISCOVERY_TIMEOUT
-    try:
-        card = found.a2a_card(ref.a2a, ref.timeout) if found is not None else None
-        if card is None:
-            card = discover_a2a_mqtt_sync(ref.a2a, timeout=wait)
-    except (A2aAgentNotFound, ValueError, ImportError) as exc:
-        where = locate(spec.source, ("actions", name, "a2a"))
-        raise DefinitionError.single(f"action '{name}': {exc}", where) from None
-    return A2aMqttAction(
-        ref.a2a, name=name, skill=ref.skill, card=card, timeout=ref.timeout, discovery_timeout=wait
-    )
-
-
-def _register_mcp_tools(
+def _resolve_action_ref(
     name: str,
     ref: ActionRef,
+    spec: WorkflowSpec,
     registry: ActionTable,
     base: Path,
-    spec: WorkflowSpec,
+    stack: tuple[str, ...],
     found: Discoveries | None,
+    folders: list[Path],
 ) -> None:
-    """Every tool of the MCP server ``ref.mcp`` names, as the action ``{name}.{tool}``;
-    its resources as ``{name}.read_resource`` and prompts as ``{name}.prompt.<prompt>``.
-
-    A command runs in the workflow file's folder. A server that cannot be
-    started, reached or listed is a ``DefinitionError`` at the ``mcp:`` line;
-    a node naming a tool the server lacks fails validation like any unknown
-    action (with the server's tool names as hints).
-    """
-    from weft.agents.mcp_action import McpServerError, from_mcp
-
-    where = locate(spec.source, ("actions", name, "mcp"))
-    if ref.description is not None:
-        raise DefinitionError.single(
-            f"action '{name}': 'description' overrides one action's, and an MCP server "
-            "brings one per tool (each keeps its own)",
-            locate(spec.source, ("actions", name, "description")),
-        )
-    assert ref.mcp is not None
-    token = token_of(name, ref, spec)
-    try:
-        tools = found.mcp_tools(name, ref.mcp, base, ref.token_env) if found is not None else None
-        if tools is None:
-            tools = from_mcp(
-                ref.mcp, prefix=name, cwd=base, resources=True, prompts=True, token=token
-            )
-    except McpServerError as exc:
-        raise DefinitionError.single(f"action '{name}': {exc}", where) from None
-    # the server's tools now, and those it adds later (an action registered by the caller wins)
-    registry.follow(tools)
+    where = locate(spec.source, ("actions", name))
+    if ref.mcp is not None:
+        register_mcp_tools(name, ref, registry, base, spec, found)
+        return
+    action: Action
+    if ref.a2a is not None:
+        action = a2a_action(name, ref, spec, found)
+    elif ref.llm is not None:
+        action = llm_action(name, ref, spec)  # its description is its own
+    elif ref.python is not None:
+        obj = import_object(ref.python, where=where, folders=folders)
+        try:
+            action = as_action(obj, name=name)
+        except DefinitionError as exc:
+            raise DefinitionError.single(f"action '{name}': {exc}", where) from None
+    else:
+        assert ref.workflow is not None
+        path = (base / ref.workflow).resolve()
+        if str(path) in stack:
+            chain = " -> ".join([*stack, str(path)])
+            raise DefinitionError.single(f"workflow includes itself: {chain}", where)
+        if not path.exists():
+            raise DefinitionError.single(f"workflow file not found: {path}", where)
+        sub = compile_workflow(path, _stack=(*stack, str(path)), _found=found)
+        action = WorkflowAction(sub, name=name)
+    if ref.description is not None and ref.llm is None:
+        action = _Described(action, ref.description)
+    if name in registry and registry.get(name) is not action:
+        return  # an action registered by the caller wins over the file's
+    registry.register(action, name=name)
 
 
 class _Described:

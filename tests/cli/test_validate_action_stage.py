@@ -1,0 +1,128 @@
+"""``weft validate`` and ``weft run`` list the problems of loading the actions with the rest.
+
+An unknown action beside an unknown field, two ``python:`` refs that cannot
+be imported beside a bad ``after:``, an argument of the wrong type beside a
+misspelt field: one run lists them all, in file order, exit 2, no traceback;
+``weft run`` prints the same lines and runs nothing.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from weft.cli import cli
+
+TOOLS = """\
+def summarise(text: str, n: int = 3) -> str:
+    return text[: n * 10]
+
+
+def upper(text: str) -> str:
+    return text.upper()
+"""
+
+UNKNOWN_ACTION = """\
+name: trial_a
+actions:
+  summarise: {python: "action_stage_tools:summarise"}
+  upper: {python: "action_stage_tools:upper"}
+nodes:
+  first:
+    action: summarise
+    with: {text: "hello world"}
+    timout: 5
+  second:
+    action: uper
+    after: [first]
+"""
+
+BAD_REFS = """\
+name: trial_b
+actions:
+  summarise: {python: "action_stage_tools:summarise"}
+  fetch: {python: "action_stage_missing:fetch"}
+  shout: {python: "action_stage_tools:uper"}
+nodes:
+  get:
+    action: fetch
+    with: {url: "http://example.org"}
+  loud:
+    action: shout
+    after: [gte]
+  short:
+    action: summarise
+    after: [loud]
+"""
+
+WRONG_ARGUMENT = """\
+name: trial_c
+actions:
+  summarise: {python: "action_stage_tools:summarise"}
+  upper: {python: "action_stage_tools:upper"}
+nodes:
+  short:
+    action: summarise
+    with: {text: "hello world", n: "three"}
+  loud:
+    action: upper
+    afterr: [short]
+"""
+
+EXPECTED = {
+    "a": [
+        ":9:5, node 'first', field 'timout': unknown field 'timout' (did you mean 'timeout'?)",
+        ":11:5, node 'second', field 'action': unknown action 'uper' (did you mean 'upper'?)",
+    ],
+    "b": [
+        ":4:3: cannot import module 'action_stage_missing': No module named 'action_stage_missing'",
+        ":5:3: module 'action_stage_tools' has no attribute 'uper' (did you mean upper?)",
+        ":12:13, node 'loud', field 'after': edge from unknown node 'gte' (did you mean 'get'?)",
+    ],
+    "c": [
+        ":8:33, node 'short', field 'with.n': argument 'n' of action 'summarise' should be "
+        "integer, got str 'three'",
+        ":11:5, node 'loud', field 'afterr': unknown field 'afterr' (did you mean 'after'?)",
+    ],
+}
+
+FILES = {"a": UNKNOWN_ACTION, "b": BAD_REFS, "c": WRONG_ARGUMENT}
+
+
+def invoke(tmp_path: Path, *args: str) -> Result:
+    argv = list(args)
+    if argv[0] == "run":
+        argv += ["--journal", str(tmp_path / "journal.db")]
+    return CliRunner().invoke(cli, argv, env={"WEFT_HOME": str(tmp_path)})
+
+
+def problem_lines(result: Result) -> list[str]:
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    text = result.stderr.strip()
+    assert text.startswith("error: ")
+    return text.removeprefix("error: ").splitlines()
+
+
+@pytest.mark.parametrize("case", sorted(FILES))
+def test_validate_lists_the_action_problems_with_the_others(tmp_path: Path, case: str) -> None:
+    (tmp_path / "action_stage_tools.py").write_text(TOOLS)
+    path = tmp_path / f"{case}.yaml"
+    path.write_text(FILES[case])
+    lines = problem_lines(invoke(tmp_path, "validate", str(path)))
+    assert lines == [f"{path}{line}" for line in EXPECTED[case]]
+
+
+@pytest.mark.parametrize("case", sorted(FILES))
+def test_run_prints_the_same_list_and_runs_nothing(tmp_path: Path, case: str) -> None:
+    (tmp_path / "action_stage_tools.py").write_text(TOOLS)
+    path = tmp_path / f"{case}.yaml"
+    path.write_text(FILES[case])
+    assert problem_lines(invoke(tmp_path, "run", str(path))) == [
+        f"{path}{line}" for line in EXPECTED[case]
+    ]
+    runs = invoke(tmp_path, "runs", "--json")
+    assert runs.exit_code == 0, runs.output
+    assert runs.stdout.strip() == "[]"
