@@ -242,7 +242,8 @@ def _made_by(value: ast.expr, bound: dict[str, Any], made: dict[str, type]) -> t
         returned = typing.get_type_hints(target[1]).get("return")
     except Exception:  # an annotation that does not resolve here: no claim made
         return None
-    return returned if inspect.isclass(returned) else None
+    # ``Any`` is a class since Python 3.11, and claims nothing about what is returned
+    return returned if inspect.isclass(returned) and returned is not Any else None
 
 
 def _instances(tree: ast.AST, bound: dict[str, Any]) -> dict[str, type]:

@@ -8,22 +8,33 @@ compiled graph by its public API and wrap it here.
 What maps to what:
 
 - the graph's input state schema (``get_input_jsonschema()``) is the action's
-  input schema, its output state schema the output schema. No input key is
-  required, as LangGraph requires none (a ``TypedDict`` state lists every key,
-  most of them written by the graph's nodes); keys outside the state are
+  input schema, its output state schema the output schema. No key of a
+  ``TypedDict`` state is required, as LangGraph requires none (the state lists
+  every key, most of them written by the graph's nodes); a pydantic or
+  dataclass state keeps its required fields, as LangGraph builds it for the
+  first node and fails there without them; keys outside the state are
   refused (``additionalProperties: false``), as LangGraph would drop them
   silently. A schema pydantic cannot build (a
   ``typing.TypedDict`` on Python 3.11) falls back to the state's key names;
 - the call's arguments are the graph's input state; the result's output is the
   final state as JSON data: LangChain messages become OpenAI-style message
-  dicts (``convert_to_openai_messages``), pydantic models their dumps;
+  dicts (``convert_to_openai_messages``), everything else follows weft's rule
+  for results (``json_value``), as a tool's output does;
 - the call runs through ``ainvoke`` on the event loop (LangGraph runs sync nodes
-  in its own threads); weft's timeout and cancellation cancel it, and the
+  in its own threads), or ``invoke`` in a worker thread for a checkpointer
+  without async methods (below); weft's timeout and cancellation cancel it, and the
   call's deadline bounds it (``timeout`` result when it passes);
 - an exception the graph raises (a node's error, ``GraphRecursionError``) is an
-  ``error`` result naming the graph; usage is not known, so it is zero;
+  ``error`` result naming the graph and, from the note LangGraph adds to it,
+  the node it was raised in (``outer/inner`` inside a subgraph); usage is not
+  known, so it is zero;
 - a graph compiled with a checkpointer gets ``thread_id`` = the call's
-  idempotency key, so a retry of the same call resumes the same thread;
+  idempotency key. A call whose thread already has a checkpoint (a retry, or
+  ``weft resume`` of the node with a lasting checkpointer) carries it on the
+  way LangGraph resumes after an error, ``ainvoke(None)``, instead of adding
+  the input to that state a second time; a checkpointer without async
+  methods (``SqliteSaver``) is called through ``invoke`` in a worker thread
+  (``_langgraph_threads``);
 - a graph that stops on ``interrupt()`` ends the call ``needs_input`` with the
   interrupt's question, and the answers of ``weft resume --answer`` resume it
   (``_langgraph_interrupts``).
@@ -35,11 +46,13 @@ imports it only to convert messages, and says how to install it when missing.
 from __future__ import annotations
 
 import dataclasses
+import re
 import typing
 from typing import Any
 
 from weft.agents import _langgraph_interrupts as interrupts
 from weft.agents._deadline import within_deadline
+from weft.agents._langgraph_threads import thread_of
 from weft.protocols import (
     ActionCall,
     ActionContext,
@@ -47,6 +60,8 @@ from weft.protocols import (
     ActionResult,
     ActionSpec,
     CapabilityCard,
+    OutputNotJSON,
+    json_value,
 )
 from weft.protocols.actions import idempotency_key_of
 
@@ -88,6 +103,33 @@ def _state_keys(graph: Any, which: str) -> list[str]:
         return []
 
 
+def _state_is_built(graph: Any) -> bool:
+    """Whether LangGraph builds the input state as an object (pydantic model, dataclass)."""
+    builder = getattr(graph, "builder", None)
+    schema_type = getattr(builder, "input_schema", None) or getattr(builder, "state_schema", None)
+    if not isinstance(schema_type, type):
+        return False
+    from pydantic import BaseModel
+
+    return issubclass(schema_type, BaseModel) or dataclasses.is_dataclass(schema_type)
+
+
+#: The note LangGraph adds to a node's exception (``pregel/_retry.py``): "During task
+#: with name 'n' and id '...'", or "Before task with name 'n' ..." when building its input.
+_TASK_NOTE = re.compile(r"^(?:During|Before) task with name '([^']+)'")
+
+
+def failed_node(exc: BaseException) -> str | None:
+    """The graph node ``exc`` was raised in, from LangGraph's notes: ``outer/inner`` in a
+    subgraph (each graph adds its own note, innermost first); None without a note."""
+    names = [
+        found.group(1)
+        for note in getattr(exc, "__notes__", None) or ()
+        if isinstance(note, str) and (found := _TASK_NOTE.match(note))
+    ]
+    return "/".join(reversed(names)) or None
+
+
 def _schema(graph: Any, which: str) -> dict[str, Any]:
     """The JSON Schema of the graph's input or output state, or one from its key names."""
     try:
@@ -97,9 +139,12 @@ def _schema(graph: Any, which: str) -> dict[str, Any]:
         schema = {"type": "object", "properties": {k: {} for k in keys}}
     schema.pop("title", None)
     if which == "input":
-        # LangGraph never requires a key of the input state (a TypedDict's keys all look
+        # LangGraph never requires a key of a TypedDict input state (its keys all look
         # required, yet most are written by the graph's own nodes), so neither does weft.
-        schema.pop("required", None)
+        # A pydantic or dataclass state is built for the first node, so LangGraph fails
+        # there without its required fields: those stay required, for `weft validate`.
+        if not _state_is_built(graph):
+            schema.pop("required", None)
         # ...but it drops a key its state does not have without a word, so a misspelt
         # argument would run the graph without it: a closed schema lets `weft validate`
         # name it (with the close key) before anything runs.
@@ -108,24 +153,33 @@ def _schema(graph: Any, which: str) -> dict[str, Any]:
     return schema
 
 
-def to_json_data(value: Any) -> Any:
-    """``value`` as plain JSON data: messages as OpenAI-style dicts, models dumped."""
-    if value is None or isinstance(value, str | int | float | bool):
-        return value
+def _messages_as_dicts(value: Any) -> Any:
+    """``value`` with its LangChain messages as OpenAI-style dicts."""
     if isinstance(value, dict):
-        return {str(k): to_json_data(v) for k, v in value.items()}
+        return {k: _messages_as_dicts(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [to_json_data(v) for v in value]
+        return [_messages_as_dicts(v) for v in value]
     if type(value).__module__.startswith("langchain_core.messages"):
         from langchain_core.messages import convert_to_openai_messages
 
         return convert_to_openai_messages(value)
-    dump = getattr(value, "model_dump", None)
-    if callable(dump):
-        return to_json_data(dump(mode="json"))
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return to_json_data(dataclasses.asdict(value))
-    return str(value)
+    return value
+
+
+def to_json_data(value: Any) -> Any:
+    """``value`` as JSON data: messages as OpenAI-style dicts, the rest by weft's rule for
+    results (``json_value``: a set a list, a datetime ISO text, an enum its value, a
+    model its dump), so a graph's state reads as a tool's output would.
+
+    What the rule refuses (bytes, an arbitrary object) is left in place: the
+    executor then refuses the output as it refuses any action's (``OutputNotJSON``,
+    naming the key), instead of passing its ``str()`` on.
+    """
+    converted = _messages_as_dicts(value)
+    try:
+        return json_value(converted)
+    except OutputNotJSON:
+        return converted
 
 
 class LangGraphAction:
@@ -198,37 +252,51 @@ class LangGraphAction:
                 call, self.name, lambda: interrupts.detached(self._run(call))
             )
         except Exception as exc:
-            return ActionResult.from_exception(call.call_id, exc, source=self.name)
+            node = failed_node(exc)
+            source = f"{self.name}: node '{node}'" if node else self.name
+            return ActionResult.from_exception(call.call_id, exc, source=source)
         return state if isinstance(state, ActionResult) else self._result(call, state)
 
     async def _run(self, call: ActionCall) -> Any:
-        """The graph's final state, its answers given: one ``Command(resume=...)`` each."""
+        """The graph's final state, its answers given: one ``Command(resume=...)`` each.
+
+        Without answers, a thread an earlier attempt started is carried on
+        (``_langgraph_threads``). With answers, the call's answers thread is
+        replayed from the input: one left by an earlier attempt is dropped
+        first, as the answers it took would be asked for again.
+        """
+        key = idempotency_key_of(call)
         if not call.answers:
-            graph = self.graph
-            config = self._config(graph, idempotency_key_of(call))
-            return await graph.ainvoke(dict(call.arguments), config)
+            thread = await thread_of(self.graph, self._config(self.graph, key))
+            return await thread.invoke(None if thread.started else dict(call.arguments))
         graph = self._resumable()
-        config = self._config(
-            graph, interrupts.answers_thread(idempotency_key_of(call), call.answers)
+        thread = await thread_of(
+            graph, self._config(graph, interrupts.answers_thread(key, call.answers))
         )
+        if thread.started:
+            await thread.delete()
         try:
-            state = await graph.ainvoke(dict(call.arguments), config)
+            state = await thread.invoke(dict(call.arguments))
             for answer in call.answers:
                 waiting = interrupts.pending(state)
                 if not waiting:
                     break
-                state = await graph.ainvoke(interrupts.resume_command(waiting[0], answer), config)
+                state = await thread.invoke(interrupts.resume_command(waiting[0], answer))
             return state
         finally:
             if graph is self._with_memory:  # weft's own checkpoints: kept for this call only
-                await graph.checkpointer.adelete_thread(config["configurable"]["thread_id"])
+                await thread.delete()
 
     def _result(self, call: ActionCall, state: Any) -> ActionResult:
         waiting = interrupts.pending(state)
         if not waiting:
             return ActionResult.success(call.call_id, to_json_data(state))
         first = waiting[0]
-        shown = to_json_data(getattr(first, "value", None))
+        value = getattr(first, "value", None)
+        try:
+            shown = json_value(_messages_as_dicts(value))
+        except OutputNotJSON:  # kept in the error's details, which are JSON: its text
+            shown = str(value)
         # the answers given so far were each taken by one interrupt, in order
         return interrupts.asked(call.call_id, self.name, first, len(call.answers), shown)
 

@@ -149,12 +149,17 @@ def name_apart(name: str) -> str:
     """How to give two different actions that share ``name`` names of their own.
 
     One hint for every place that refuses such a clash (the registry, the
-    builder, an agent's tools): the usual cause is two lambdas, which Python
-    names ``<lambda>`` alike.
+    builder, an agent's tools): the usual causes are two lambdas, which Python
+    names ``<lambda>`` alike, and two LangGraph graphs compiled without a name.
     """
     if name == "<lambda>":
         return (
             "a lambda has no name of its own; write each as a def, or name it: "
             "weft.tool(name='add')(lambda a, b: a + b)"
+        )
+    if name == "LangGraph":  # what LangGraph names a graph compiled without a name
+        return (
+            "a LangGraph graph compiled without a name is named 'LangGraph'; name each: "
+            "builder.compile(name='writer'), or weft.from_langgraph(graph, name='writer')"
         )
     return f"give one another name: weft.tool(name='other_{name}')(fn)"
