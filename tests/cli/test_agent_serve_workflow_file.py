@@ -141,10 +141,10 @@ async def test_an_llm_agent_of_a_yaml_file_is_served_and_called_from_another_fol
     ("target", "expected"),
     [
         ("no_such_module:tool", "no module 'no_such_module' in the current folder"),
-        ("tools_here:word_cont", "has no attribute 'word_cont' (did you mean word_count?)"),
+        ("tools_here:word_cont", "has no attribute 'word_cont' (did you mean 'word_count'?)"),
         ("tools_here.py", "has no action at its top level (a @weft.tool function, an agent)"),
-        ("tools_here.py:wordcount", "has no attribute 'wordcount' (did you mean word_count?)"),
-        ("flow.yaml:writr", "the file has no action 'writr' (did you mean writer?"),
+        ("tools_here.py:wordcount", "has no attribute 'wordcount' (did you mean 'word_count'?)"),
+        ("flow.yaml:writr", "the file has no action 'writr' (did you mean 'writer'?"),
         ("bad_tool.yaml:writer", "bad_tool.yaml:7:"),  # its tool is no action: at its line
         ("nodes_only.yaml", "the file defines no actions to serve"),
         ("missing.yaml", "missing.yaml: no such file"),
@@ -179,7 +179,7 @@ def test_a_mistaken_target_is_one_line_naming_it(
     assert expected in result.output, result.output
     assert "Traceback" not in result.output
     if target.startswith("bad_tool"):
-        assert "tool 'word_cont' is no action of this workflow (did you mean word_count?" in (
+        assert "tool 'word_cont' is no action of this workflow (did you mean 'word_count'?" in (
             result.output
         )
 

@@ -131,7 +131,7 @@ def test_the_json_result_carries_the_question(tmp_path: Path) -> None:
         ("approve", "Invalid value for '--answer': 'approve' is not NODE=VALUE"),
         ("=yes", "Invalid value for '--answer': '=yes' is not NODE=VALUE"),
         ("approve=maybe", "'maybe' is not one of the choices: 'yes', 'no'"),
-        ("aprove=yes", "'aprove' is not waiting for an answer (did you mean approve?)"),
+        ("aprove=yes", "'aprove' is not waiting for an answer (did you mean 'approve'?)"),
     ],
 )
 def test_a_bad_answer_is_refused_and_changes_nothing(

@@ -78,7 +78,7 @@ EXPECTED = {
     ],
     "b": [
         ":4:3: cannot import module 'action_stage_missing': No module named 'action_stage_missing'",
-        ":5:3: module 'action_stage_tools' has no attribute 'uper' (did you mean upper?)",
+        ":5:3: module 'action_stage_tools' has no attribute 'uper' (did you mean 'upper'?)",
         ":12:13, node 'loud', field 'after': edge from unknown node 'gte' (did you mean 'get'?)",
     ],
     "c": [

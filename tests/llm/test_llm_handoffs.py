@@ -316,7 +316,7 @@ async def test_a_tool_choice_naming_no_tool_offered_fails_naming_close_ones() ->
     assert error is not None and error.type == "ToolNotAvailable"
     assert error.message == (
         "triage: tool_choice 'transfer_to_refund' is no tool offered to the model "
-        "(did you mean transfer_to_refunds? tools: transfer_to_refunds)"
+        "(did you mean 'transfer_to_refunds'? tools: transfer_to_refunds)"
     )
     assert model.requests == []
 

@@ -71,7 +71,7 @@ def test_show_json_and_clear_of_a_conversation_not_kept_exit_2_suggesting_close_
     shown = runner.invoke(cli, ["session", "show", str(path), "Ada", "--json"])
     assert shown.exit_code == 2 and "keeps no conversation 'Ada'" in shown.output
     cleared = runner.invoke(cli, ["session", "clear", str(path), "adaa"])
-    assert cleared.exit_code == 2 and "did you mean ada?" in cleared.output
+    assert cleared.exit_code == 2 and "did you mean 'ada'?" in cleared.output
     assert asyncio.run(SQLiteSession(path).messages("ada")) != []
 
 

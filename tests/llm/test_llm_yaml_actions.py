@@ -149,7 +149,7 @@ def test_weft_validate_checks_an_llm_action(tmp_path: Path) -> None:
     done = weft("validate", str(bad), env={})
     assert done.returncode != 0
     assert "Traceback" not in done.stderr
-    assert "'cout'" in done.stderr and "did you mean count" in done.stderr
+    assert "'cout'" in done.stderr and "did you mean 'count'" in done.stderr
 
 
 def test_a_tool_the_file_does_not_define_is_asked_of_the_broker_s_agents(tmp_path: Path) -> None:
@@ -239,7 +239,7 @@ def test_tool_choice_naming_no_tool_of_the_agent_is_an_error_at_its_line(tmp_pat
     message = str(caught.value)
     assert f"{path}:{line_of(path, 'tool_choice')}:" in message
     assert "action 'writer'" in message
-    assert "'cuont'" in message and "did you mean count" in message
+    assert "'cuont'" in message and "did you mean 'count'" in message
 
 
 def test_tool_choice_naming_a_tool_is_sent_on_the_first_turn(tmp_path: Path) -> None:

@@ -84,7 +84,7 @@ def test_an_unknown_handoff_is_an_error_at_its_line_with_a_suggestion(tmp_path: 
     message = str(caught.value)
     assert f"{path}:{line_of(path, 'handoffs:')}:" in message
     assert "actions.triage.llm.handoffs[0]" in message
-    assert "handoff 'refund' is no action of this workflow (did you mean refunds?" in message
+    assert "handoff 'refund' is no action of this workflow (did you mean 'refunds'?" in message
 
 
 def test_a_check_that_does_not_import_is_an_error_at_its_line(tmp_path: Path) -> None:
@@ -140,7 +140,7 @@ def test_tool_choice_naming_a_transfer_to_no_handoff_is_an_error_at_its_line(
         compile_workflow(path)
     message = str(caught.value)
     assert f"{path}:{line_of(path, 'tool_choice:')}:" in message
-    assert "did you mean transfer_to_refunds?" in message
+    assert "did you mean 'transfer_to_refunds'?" in message
 
 
 def test_a_conversation_id_for_an_agent_without_a_session_says_to_give_it_one(

@@ -89,7 +89,7 @@ async def test_an_answer_that_cannot_be_taken_changes_nothing(tmp_path: Path) ->
         await resume_run(
             stopped.run_id, journal=journal, definition=wf, answers={"approve": "maybe"}
         )
-    with pytest.raises(WeftError, match=r"'aprove' is not waiting .*did you mean approve\?"):
+    with pytest.raises(WeftError, match=r"'aprove' is not waiting .*did you mean 'approve'\?"):
         await resume_run(stopped.run_id, journal=journal, definition=wf, answers={"aprove": "yes"})
     with pytest.raises(WeftError, match=r"'draft' is not waiting for an answer"):
         await resume_run(stopped.run_id, journal=journal, definition=wf, answers={"draft": "x"})

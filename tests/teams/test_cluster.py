@@ -140,5 +140,5 @@ async def test_a_cluster_in_a_workflow_names_the_unknown_synthesizer_and_the_clo
     message = str(caught.value)
     assert "node 'refine'" in message
     assert "'edtor' is no action of this workflow" in message
-    assert "(did you mean editor?)" in message
+    assert "(did you mean 'editor'?)" in message
     assert calls == []

@@ -106,7 +106,7 @@ async def test_a_misspelled_member_is_refused_when_the_workflow_compiles(tmp_pat
     line = next(i for i, text in enumerate(flow.read_text().splitlines(), 1) if "bbo" in text)
     assert message.startswith(f"{flow}:{line}:"), message
     assert "field 'with.members[1]': 'bbo' is no action of this workflow" in message
-    assert "(did you mean bob?)" in message
+    assert "(did you mean 'bob'?)" in message
     shown = CliRunner().invoke(cli, ["validate", str(flow)])
     assert shown.exit_code == 2 and "'bbo' is no action" in shown.output
 
@@ -246,7 +246,7 @@ async def test_an_unknown_synthesizer_in_yaml_fails_at_its_line_before_any_draft
     line = UNKNOWN_SYNTHESIZER.splitlines().index("      synthesizer: edtor") + 1
     assert message.startswith(f"{flow}:{line}:"), message
     assert "node 'refine', field 'with.synthesizer'" in message
-    assert "'edtor' is no action of this workflow (did you mean editor?)" in message
+    assert "'edtor' is no action of this workflow (did you mean 'editor'?)" in message
     assert not calls.exists()  # no member was called
 
 
@@ -278,7 +278,7 @@ nodes:
     sys.modules.pop("counted_members", None)
     message = str(caught.value)
     assert "field 'with.pools.speaker[0]': 'spaeker' is no action" in message, message
-    assert "(did you mean speaker?)" in message
+    assert "(did you mean 'speaker'?)" in message
     assert not calls.exists()
 
 

@@ -83,7 +83,7 @@ def test_every_python_ref_that_fails_is_listed_with_the_graph(tmp_path: Path) ->
         (15, "short"),
     ]
     assert found[0][2].startswith("cannot import module 'stage_no_such_module'")
-    assert found[1][2] == "module 'stage_tools' has no attribute 'uper' (did you mean upper?)"
+    assert found[1][2] == "module 'stage_tools' has no attribute 'uper' (did you mean 'upper'?)"
     assert found[2][2] == "edge from unknown node 'gte' (did you mean 'get'?)"
     assert "argument 'n' of action 'summarise' should be integer" in found[3][2]
 

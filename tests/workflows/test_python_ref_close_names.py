@@ -1,6 +1,6 @@
 """A misspelt attribute in a ``python:`` ref or ``weft ask --agents`` names the close ones.
 
-``weft agent serve tools:totl`` already said ``(did you mean total?)``; a workflow's
+``weft agent serve tools:totl`` already said ``(did you mean 'total'?)``; a workflow's
 ``python: "tools:totl"`` and ``weft ask --agents tools:totl`` said only that the
 attribute is missing, so the user had to open the module to find the name.
 """
@@ -49,14 +49,14 @@ def test_a_workflow_python_ref_names_the_close_attribute(tmp_path: Path) -> None
         "nodes:\n  t: {action: total, with: {counts: [1]}}\n"
     )
     line = _one_error_line(["validate", str(path)], tmp_path)
-    assert f"module '{module}' has no attribute 'totl' (did you mean total?)" in line
+    assert f"module '{module}' has no attribute 'totl' (did you mean 'total'?)" in line
 
 
 def test_ask_agents_names_the_close_attribute(tmp_path: Path) -> None:
     module = _module(tmp_path)
     ref = f"{tmp_path / module}.py:totl"
     line = _one_error_line(["ask", "Add it up", "--agents", ref, "--no-memory"], tmp_path)
-    assert line.endswith("has no attribute 'totl' (did you mean total?)"), line
+    assert line.endswith("has no attribute 'totl' (did you mean 'total'?)"), line
 
 
 def test_no_hint_when_nothing_is_close(tmp_path: Path) -> None:

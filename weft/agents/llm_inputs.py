@@ -5,7 +5,6 @@ Kept apart from ``weft.agents.llm`` so that the agent's module holds its loop.
 
 from __future__ import annotations
 
-import difflib
 import json
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -16,6 +15,7 @@ from weft.agents.openai_tools import ToolSet, sanitize_tool_name
 from weft.agents.sessions import SESSION_ID_PROPERTY
 from weft.agents.tool import tool as make_tool
 from weft.protocols import Action, ActionCall, DefinitionError, name_apart
+from weft.protocols.hints import did_you_mean
 
 #: Input schema of an agent unless it declares its own: a task and optional context.
 TASK_INPUT_SCHEMA: dict[str, Any] = {
@@ -146,12 +146,8 @@ def choice_problem(agent: str, choice: Any, tools: Sequence[dict[str, Any]]) -> 
     names = [t["function"]["name"] for t in tools]
     if choice in names or sanitize_tool_name(choice) in names:
         return None
-    close = difflib.get_close_matches(choice, names, n=3)
-    hint = f"did you mean {', '.join(close)}? " if close else ""
-    return (
-        f"{agent}: tool_choice '{choice}' is no tool offered to the model "
-        f"({hint}tools: {', '.join(names)})"
-    )
+    hint = did_you_mean(choice, names, then=f"tools: {', '.join(names)}")
+    return f"{agent}: tool_choice '{choice}' is no tool offered to the model{hint}"
 
 
 def turn_tool_choice(

@@ -25,7 +25,6 @@ there lists the close names the module has.
 
 from __future__ import annotations
 
-import difflib
 import importlib.util
 import json
 import sys
@@ -33,7 +32,8 @@ from pathlib import Path
 from typing import Any
 
 from weft.protocols import DefinitionError
-from weft.runtime.support.user_code import import_failed
+from weft.protocols.hints import did_you_mean
+from weft.runtime.support.user_code import close_attributes, import_failed
 
 #: The endings of a workflow file whose actions ``weft agent serve`` takes.
 WORKFLOW_FILES = (".yaml", ".yml")
@@ -221,9 +221,7 @@ def _attribute(module: Any, attr: str, what: str) -> Any:
     obj = module
     for part in attr.split("."):
         if not hasattr(obj, part):
-            names = [n for n in dir(obj) if not n.startswith("_")]
-            close = difflib.get_close_matches(part, names, n=3)
-            hint = f" (did you mean {', '.join(close)}?)" if close else ""
+            hint = close_attributes(obj, part)
             raise DefinitionError.single(f"{what} has no attribute '{attr}'{hint}")
         obj = getattr(obj, part)
     return obj
@@ -266,12 +264,8 @@ def workflow_file_actions(ref: str, path: Path, name: str | None) -> dict[str, A
     # An mcp: entry NAME is its tools, the actions NAME.TOOL.
     own = [n for n in built if n == name or (_is_mcp(spec, name) and n.startswith(f"{name}."))]
     if not own:
-        close = difflib.get_close_matches(name, list(built), n=3)
-        hint = f"did you mean {', '.join(close)}? " if close else ""
-        known = ", ".join(sorted(built))
-        raise DefinitionError.single(
-            f"{ref}: the file has no action '{name}' ({hint}its actions: {known})"
-        )
+        hint = did_you_mean(name, built, then=f"its actions: {', '.join(sorted(built))}")
+        raise DefinitionError.single(f"{ref}: the file has no action '{name}'{hint}")
     wanted: dict[str, Any] = {}
     todo = list(own)
     while todo:

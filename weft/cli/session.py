@@ -9,7 +9,6 @@ forget a conversation (a customer's request, a test run).
 from __future__ import annotations
 
 import asyncio
-import difflib
 import json
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -17,6 +16,7 @@ from typing import TYPE_CHECKING
 import click
 
 from weft.protocols import WeftError
+from weft.protocols.hints import did_you_mean
 
 if TYPE_CHECKING:
     from weft.agents.sessions import SQLiteSession
@@ -36,13 +36,13 @@ def _store(file: str) -> SQLiteSession:
 def _missing(store: SQLiteSession, conversation: str) -> WeftError:
     """The error for a conversation the file does not keep, naming close ones it does."""
     kept = [name for name, _ in asyncio.run(store.conversations())]
-    close = difflib.get_close_matches(conversation, kept, n=3)
-    if close:
-        hint = f" (did you mean {', '.join(close)}?)"
-    elif kept:
-        hint = f" (it keeps {len(kept)}: `weft session ls {store.path}`)"
-    else:
-        hint = " (it keeps none)"
+    hint = did_you_mean(conversation, kept)
+    if not hint:
+        hint = (
+            f" (it keeps {len(kept)}: `weft session ls {store.path}`)"
+            if kept
+            else " (it keeps none)"
+        )
     return WeftError(f"{store.path} keeps no conversation '{conversation}'{hint}")
 
 

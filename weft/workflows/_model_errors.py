@@ -14,9 +14,9 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from weft.protocols import NodeSpec, SourceMap, locate
+from weft.protocols.hints import close_names, did_you_mean
 from weft.protocols.source import Path
-from weft.workflows.expressions import close_names
-from weft.workflows.graph import Problem, suggest
+from weft.workflows.graph import Problem
 
 
 def validation_problems(
@@ -98,7 +98,7 @@ def _message(err: Any, model: type[BaseModel], loc: Path) -> str:
         return f"missing required field '{last}'"
     if kind == "extra_forbidden":
         known = fields_at(model, loc[:-1])
-        hint = suggest(str(last), known) if known else ""
+        hint = did_you_mean(str(last), known)
         listing = f"; allowed: {', '.join(known)}" if known and not hint else ""
         return f"unknown field '{last}'{hint or _foreign_hint(str(last), known)}{listing}"
     if kind in ("model_type", "dict_type", "model_attributes_type"):

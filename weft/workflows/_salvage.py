@@ -45,9 +45,9 @@ from typing import Any, NamedTuple
 from pydantic import BaseModel, ValidationError
 
 from weft.protocols import ActionSpec, DefinitionError, NodeSpec, WorkflowSpec, locate
+from weft.protocols.hints import close_names
 from weft.protocols.source import Path
 from weft.protocols.workflow import check_name
-from weft.workflows.expressions import close_names
 from weft.workflows.graph import Problem
 from weft.workflows.validate import check_actions, collect_problems
 

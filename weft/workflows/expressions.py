@@ -16,13 +16,13 @@ reads the key ``score`` of a dict, so conditions read like the YAML they sit in.
 from __future__ import annotations
 
 import ast
-import difflib
 import json
 import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from weft.protocols import WeftError
+from weft.protocols.hints import did_you_mean
 
 REFERENCE_RE = re.compile(r"\$\{\s*([^{}]*?)\s*\}")
 _SEGMENT_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$|^\d+$")
@@ -36,47 +36,6 @@ Renderer = Callable[[Scope], Any]
 
 class ExpressionError(WeftError, ValueError):
     """A reference or condition is malformed, or cannot be resolved at run time."""
-
-
-#: Names up to this long are also matched by edit distance (``close_names``).
-SHORT_NAME = 4
-
-
-def close_names(name: str, candidates: list[str], n: int = 3) -> list[str]:
-    """The names among ``candidates`` that ``name`` is probably a misspelling of, closest first.
-
-    ``difflib``'s ratio with its usual 0.6 cutoff finds misspellings of longer
-    names, but between short ones a single typo costs most of the ratio
-    (``aa`` against ``ab`` is 0.5), so a name of up to ``SHORT_NAME``
-    characters also matches every candidate one edit away (an insertion,
-    deletion, substitution or swap of neighbours: ``aa`` → ``a``, ``ab``) that
-    shares a letter with it (``b`` is one edit from ``a`` too, but no typo of it).
-    """
-    close = difflib.get_close_matches(name, candidates, n=n, cutoff=0.6)
-    if len(name) <= SHORT_NAME:
-        near = [
-            c
-            for c in candidates
-            if c not in close and set(c) & set(name) and _edit_distance(name, c) <= 1
-        ]
-        close = sorted(close + near, key=lambda c: _edit_distance(name, c))
-    return close[:n]
-
-
-def _edit_distance(a: str, b: str) -> int:
-    """Optimal string alignment distance: Levenshtein plus swaps of two neighbours."""
-    if abs(len(a) - len(b)) > 1:
-        return abs(len(a) - len(b))  # a lower bound, and enough to rule it out
-    rows = [list(range(len(b) + 1))]
-    for i, x in enumerate(a, start=1):
-        row = [i]
-        for j, y in enumerate(b, start=1):
-            cost = min(rows[-1][j] + 1, row[j - 1] + 1, rows[-1][j - 1] + (x != y))
-            if i > 1 and j > 1 and x == b[j - 2] and a[i - 2] == y:
-                cost = min(cost, rows[-2][j - 2] + 1)
-            row.append(cost)
-        rows.append(row)
-    return rows[-1][-1]
 
 
 def parse_reference(text: str) -> tuple[str, ...]:
@@ -307,12 +266,10 @@ class Condition:
             if isinstance(node, ast.Name):
                 allowed = CONDITION_NAMES | _SAFE_FUNCTIONS.keys() | _CONSTANT_NAMES.keys()
                 if node.id not in allowed:
-                    close = close_names(node.id, sorted(CONDITION_NAMES), n=1)
-                    hint = f"did you mean '{close[0]}'? " if close else ""
-                    raise ExpressionError(
-                        f"condition {source!r}: unknown name '{node.id}' "
-                        f"({hint}use output, inputs, iteration)"
+                    hint = did_you_mean(
+                        node.id, CONDITION_NAMES, n=1, then="use output, inputs, iteration"
                     )
+                    raise ExpressionError(f"condition {source!r}: unknown name '{node.id}'{hint}")
         self._code = compile(tree, f"<condition {source!r}>", "eval")
 
     def evaluate(self, output: Any, inputs: Mapping[str, Any], iteration: int = 0) -> bool:

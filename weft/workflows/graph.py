@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import networkx as nx
 
 from weft.protocols import DefinitionError, EdgeSpec, Location, WorkflowSpec, locate
-from weft.workflows.expressions import close_names
+from weft.protocols.hints import did_you_mean
 
 Problem = tuple[str, Location]
 
@@ -70,14 +70,6 @@ def analyse(spec: WorkflowSpec) -> GraphPlan:
     return plan
 
 
-def suggest(name: str, candidates: list[str]) -> str:
-    """`` (did you mean 'x'?)`` for a close match among ``candidates``, else ``""``."""
-    close = close_names(name, candidates)  # short names by edit distance too
-    if not close:
-        return ""
-    return " (did you mean " + " or ".join(f"'{c}'" for c in close) + "?)"
-
-
 def in_file_order(problems: list[Problem]) -> list[Problem]:
     """``problems`` each once, in the order of their place in the file.
 
@@ -125,7 +117,9 @@ def plan_graph(
                 where = locate(
                     source_map, ("nodes", target, "after", i), node=target, field_name="after"
                 )
-                problems.append((f"edge from unknown node '{src}'{suggest(src, names)}", where))
+                problems.append(
+                    (f"edge from unknown node '{src}'{did_you_mean(src, names)}", where)
+                )
                 continue
             if src in seen:
                 where = locate(

@@ -14,7 +14,6 @@ reducers are named ``'module:function'`` and must follow the same signature.
 
 from __future__ import annotations
 
-import difflib
 import importlib
 import inspect
 import json
@@ -22,6 +21,7 @@ from collections.abc import Callable
 from typing import Any
 
 from weft.protocols import DefinitionError, WeftError
+from weft.protocols.hints import did_you_mean
 
 Reducer = Callable[[list[Any], list[str]], Any]
 
@@ -127,10 +127,9 @@ def _is_dotted(text: str) -> bool:
 
 def unknown_reducer_message(name: str) -> str:
     """The message for a reducer name that is neither builtin nor 'module:function'."""
-    close = difflib.get_close_matches(name, list(BUILTIN_REDUCERS), n=1)
-    hint = f" (did you mean '{close[0]}'?)" if close else ""
+    hint = did_you_mean(name, BUILTIN_REDUCERS, n=1)
     module, dot, attr = name.rpartition(".")
-    if not close and dot and _is_dotted(module) and attr.isidentifier():
+    if not hint and dot and _is_dotted(module) and attr.isidentifier():
         # ``operator.add`` / ``my_tools.pick``: a Python path written as a LangGraph
         # user writes a reducer, where weft needs the colon of 'module:function'
         hint = f" (did you mean '{module}:{attr}'? a reducer takes (values, sources))"

@@ -34,6 +34,7 @@ from typing import Any
 
 from weft.protocols import ActionSpec, JoinMode, NodeSpec, WorkflowSpec, locate
 from weft.protocols.errors import DefinitionError
+from weft.protocols.hints import did_you_mean
 from weft.protocols.source import Path
 from weft.workflows._literal_arguments import literal_problem
 from weft.workflows.expressions import (
@@ -43,7 +44,7 @@ from weft.workflows.expressions import (
     ExpressionError,
     parse_reference,
 )
-from weft.workflows.graph import GraphPlan, Problem, in_file_order, plan_graph, suggest
+from weft.workflows.graph import GraphPlan, Problem, in_file_order, plan_graph
 from weft.workflows.reducers import is_reducer_name, unknown_reducer_message
 
 _JSON_TYPES: dict[str, tuple[type, ...]] = {
@@ -304,7 +305,7 @@ class _Checker:
             visible.append("input")
         if in_foreach:
             visible += ["item", "index"]
-        return f"'{shown}': unknown name '{root}'{suggest(root, visible)}; visible here: " + (
+        return f"'{shown}': unknown name '{root}'{did_you_mean(root, visible)}; visible here: " + (
             ", ".join(visible)
         )
 
@@ -314,7 +315,7 @@ class _Checker:
         shown = "${" + ".".join(ref) + "}"
         declared = list(self.spec.inputs)
         return (
-            f"'{shown}': unknown input '{ref[1]}'{suggest(ref[1], declared)}; "
+            f"'{shown}': unknown input '{ref[1]}'{did_you_mean(ref[1], declared)}; "
             f"declared inputs: {', '.join(declared)}"
         )
 
@@ -360,7 +361,7 @@ class _Checker:
         if action in self.actions or action in self.declared_actions():
             return None
         known = self.known_actions()
-        hint = suggest(action, known)
+        hint = did_you_mean(action, known)
         listing = f"; known actions: {', '.join(known[:20])}" if known and not hint else ""
         if len(known) > 20 and listing:
             listing += ", ..."
@@ -404,7 +405,7 @@ class _Checker:
                     )
                     self.add(
                         f"action '{action.name}' has no parameter '{key}'"
-                        f"{suggest(key, list(properties))}; parameters: {params}{hint}",
+                        f"{did_you_mean(key, list(properties))}; parameters: {params}{hint}",
                         (*base, key),
                         name,
                         f"with.{key}",
@@ -490,7 +491,7 @@ class _Checker:
                 else:
                     message = (
                         f"output '{key}': '${{{'.'.join(ref)}}}' names no node"
-                        f"{suggest(root, names)}; outputs may refer to any node or to inputs"
+                        f"{did_you_mean(root, names)}; outputs may refer to any node or to inputs"
                     )
                 if message is not None:
                     self.add(message, path, None, field)

@@ -17,12 +17,12 @@ group loses stays: its calls fail on their own (``McpToolRemoved``).
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol, Self, TypeGuard, runtime_checkable
 
 from weft.protocols import Action, ActionSpec, DefinitionError, name_apart
+from weft.protocols.hints import did_you_mean
 
 
 def is_action(obj: Any) -> bool:
@@ -139,8 +139,7 @@ class ActionTable:
         try:
             return self._actions[name]
         except KeyError:
-            close = difflib.get_close_matches(name, list(self._actions), n=3)
-            hint = f" (did you mean {', '.join(close)}?)" if close else ""
+            hint = did_you_mean(name, self._actions)
             raise DefinitionError.single(f"unknown action '{name}'{hint}") from None
 
     def specs(self) -> dict[str, ActionSpec]:

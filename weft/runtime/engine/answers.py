@@ -12,13 +12,13 @@ accept and refuse the same answers with the same words.
 
 from __future__ import annotations
 
-import difflib
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from weft.protocols import EventKind, NodeState, RunEvent, WeftError
+from weft.protocols.hints import did_you_mean
 from weft.protocols.human_input import check_answer, question_of
 from weft.runtime.engine.journal import Journal
 
@@ -92,8 +92,7 @@ def _question_for(name: str, waiting: dict[str, Question], problems: list[str]) 
     elif not waiting:
         problems.append(f"'{name}' asked nothing: no node of this run is waiting for an answer")
     else:
-        near = difflib.get_close_matches(name, sorted(waiting), n=1)
-        hint = f" (did you mean {near[0]}?)" if near else ""
+        hint = did_you_mean(name, waiting, n=1)
         listed = ", ".join(sorted(waiting))
         problems.append(f"'{name}' is not waiting for an answer{hint}; waiting: {listed}")
     return None

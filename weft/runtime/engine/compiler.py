@@ -20,7 +20,6 @@ actions it calls (``action_table.ActionTable``) sit below, for the executor.
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import importlib.util
 import json
@@ -43,6 +42,7 @@ from weft.protocols import (
     WorkflowSpec,
     locate,
 )
+from weft.protocols.hints import did_you_mean
 from weft.protocols.references import referenced_actions_of
 from weft.runtime.engine.action_table import ActionTable, is_action, is_live
 from weft.runtime.engine.capability import CapabilityAction
@@ -449,8 +449,7 @@ def _check_referenced_actions(
         for referenced in referenced_actions_of(node.action, node.spec.with_):
             if referenced in known:
                 continue
-            close = difflib.get_close_matches(referenced, sorted(known), n=3)
-            hint = f" (did you mean {', '.join(close)}?)" if close else ""
+            hint = did_you_mean(referenced, known)
             path = _path_of(node.spec.with_, referenced) or ()
             field = "with" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path)
             where = locate(spec.source, ("nodes", name, "with", *path), node=name, field_name=field)

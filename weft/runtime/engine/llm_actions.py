@@ -26,7 +26,6 @@ them at their line:
 
 from __future__ import annotations
 
-import difflib
 import os
 from pathlib import Path
 from typing import Any
@@ -39,6 +38,7 @@ from weft.agents.llm_checks import Check, answer_checks
 from weft.agents.output_contract import check_json_schema
 from weft.agents.sessions import MemorySession, SessionStore, SQLiteSession
 from weft.protocols import ActionRef, DefinitionError, Location, WorkflowSpec, locate
+from weft.protocols.hints import did_you_mean
 from weft.protocols.llm_action import LlmSessionSpec
 from weft.runtime.engine.action_table import ActionTable
 from weft.runtime.engine.importing import import_object, workflow_folders
@@ -168,11 +168,10 @@ def _check_tool_choice(name: str, choice: str, tools: list[str], spec: WorkflowS
     elif choice in tools:
         return
     else:
-        close = difflib.get_close_matches(choice, tools, n=3)
-        hint = f"did you mean {', '.join(close)}? " if close else ""
+        listed = f"tools: {', '.join(tools) or 'none'}"
         problem = (
-            f"'{choice}' is neither auto, required, none nor one of the agent's tools "
-            f"({hint}tools: {', '.join(tools) or 'none'})"
+            f"'{choice}' is neither auto, required, none nor one of the agent's tools"
+            f"{did_you_mean(choice, tools, then=listed)}"
         )
     raise DefinitionError.single(
         f"action '{name}': tool_choice: {problem}",
@@ -220,9 +219,8 @@ def _check_names(spec: WorkflowSpec, registry: ActionTable, option: str, word: s
         for index, tool in enumerate(getattr(ref.llm, option)):
             if tool in known:
                 continue
-            close = difflib.get_close_matches(tool, known, n=3)
-            hint = f"did you mean {', '.join(close)}? " if close else ""
             shown = ", ".join(known[:_LISTED]) + (", ..." if len(known) > _LISTED else "")
+            hint = did_you_mean(tool, known, then=f"known: {shown or 'none'}")
             where = locate(
                 spec.source,
                 ("actions", name, "llm", option, index),
@@ -230,8 +228,7 @@ def _check_names(spec: WorkflowSpec, registry: ActionTable, option: str, word: s
             )
             problems.append(
                 (
-                    f"action '{name}': {word} '{tool}' is no action of this workflow "
-                    f"({hint}known: {shown or 'none'})",
+                    f"action '{name}': {word} '{tool}' is no action of this workflow{hint}",
                     where,
                 )
             )

@@ -9,12 +9,13 @@ those of the standard library (``os.environ["X"]`` raises inside ``os``).
 
 from __future__ import annotations
 
-import difflib
 import os
 import sysconfig
 import traceback
 from pathlib import Path
 from typing import Any
+
+from weft.protocols.hints import did_you_mean
 
 #: Folders whose frames are not the user's: the standard library, installed packages, weft.
 _NOT_THE_USERS = tuple(
@@ -44,8 +45,6 @@ def import_failed(target: str, exc: BaseException) -> str:
 
 
 def close_attributes(obj: Any, name: str) -> str:
-    """`` (did you mean a, b?)``: public names of ``obj`` close to the missing ``name``,
-    or ``""``; so ``tools:totl`` says ``total`` as a misspelt action name does."""
-    names = [n for n in dir(obj) if not n.startswith("_")]
-    close = difflib.get_close_matches(name, names, n=3)
-    return f" (did you mean {', '.join(close)}?)" if close else ""
+    """`` (did you mean 'a' or 'b'?)``: public names of ``obj`` close to the missing
+    ``name``, or ``""``; so ``tools:totl`` says ``total`` as a misspelt action name does."""
+    return did_you_mean(name, (n for n in dir(obj) if not n.startswith("_")))

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from weft.protocols import ActionCall, ActionResult
+from weft.protocols.hints import did_you_mean
 from weft.runtime.engine.action_table import ActionTable
 from weft.runtime.engine.execution_context import ExecutionContext
 from weft.runtime.teams.arguments import located
@@ -105,8 +106,7 @@ def unknown_name_failure(
     if not unknown:
         return None
     first = unknown[0]
-    close = difflib.get_close_matches(first.name, sorted(known), n=1)
-    hint = f" (did you mean '{close[0]}'?)" if close else ""
+    hint = did_you_mean(first.name, known, n=1)
     given = f" ({first.field})" if first.field != first.role else ""
     also = ", ".join(f"{n.role} '{n.name}'" for n in unknown[1:])
     message = (

@@ -24,9 +24,9 @@ again, in ``task`` mode, like any assignee.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Sequence
 
+from weft.protocols.hints import close_names, meant
 from weft.protocols.teams import Assignment
 
 #: Member names listed in a refusal at most; the rest are counted.
@@ -39,8 +39,10 @@ def why_no_member(name: str, names: Sequence[str], team: str) -> str | None:
         return None
     if not name.strip():
         return "it names no member ('to' is empty)"
-    close = difflib.get_close_matches(name.lower(), [n.lower() for n in names], n=1)
-    hint = next((f" (did you mean '{n}'?)" for n in names if close and n.lower() == close[0]), "")
+    # matched case-insensitively (a model writes 'ALICE' for 'alice'), said as the member is
+    close = close_names(name.lower(), [n.lower() for n in names], n=1)
+    member = next((n for n in names if close and n.lower() == close[0]), None)
+    hint = f" ({meant([member])})" if member else ""
     return f"'{name}' is no member of team '{team}'{hint}"
 
 

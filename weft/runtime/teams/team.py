@@ -22,7 +22,6 @@ conclusion.
 
 from __future__ import annotations
 
-import difflib
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -37,6 +36,7 @@ from weft.protocols import (
     CapabilityCard,
 )
 from weft.protocols.argument_checks import ArgumentProblem
+from weft.protocols.hints import did_you_mean
 from weft.protocols.teams import IllegalTransition, TeamOutcome
 from weft.runtime.bus.base import Bus
 from weft.runtime.teams.arguments import ArgumentError, at_least, positive_seconds
@@ -257,9 +257,9 @@ def _selector(owner: str, selector: SpeakerSelector | Action | str) -> SpeakerSe
 def _selector_hint(selector: str) -> str:
     """What a wrong speaker rule most likely meant: ``round_robin`` misspelt, or an action
     (a CrewAI-style manager, ``selector: manager``) named without its ``llm:`` prefix."""
-    close = difflib.get_close_matches(selector, ["round_robin"], n=1, cutoff=0.5)
-    if close:
-        return f" (did you mean '{close[0]}'?)"
+    hint = did_you_mean(selector, ["round_robin"], n=1, cutoff=0.5)
+    if hint:
+        return hint
     name = selector.strip()
     if name.lower() == "llm":
         return " (did you mean 'llm:<action>', naming the action that picks?)"
