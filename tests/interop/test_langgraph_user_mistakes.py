@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TypedDict
 
 import pytest
@@ -10,6 +11,7 @@ from langgraph.graph import END, START, StateGraph
 import weft
 from weft.protocols import DefinitionError
 from weft.runtime.engine.compiler import compile_workflow
+from weft.workflows import load_workflow
 
 
 class State(TypedDict, total=False):
@@ -51,3 +53,31 @@ def test_a_graph_builder_not_compiled_says_to_compile_it() -> None:
     wf = weft.Workflow("w")
     with pytest.raises(DefinitionError, match=r"StateGraph must be compiled .*\.compile\(\)"):
         wf.node("jokes", builder(), with_={"topic": "cats"})
+
+
+def test_a_builder_named_by_a_python_ref_says_to_compile_it(tmp_path: Path) -> None:
+    """The builder's message reached only the Python builder; a YAML ``python:`` ref to
+    the same object said ``<...StateGraph object at 0x...> is not an action``."""
+    (tmp_path / "uncompiled_graphs.py").write_text(
+        "from langgraph.graph import END, START, StateGraph\n"
+        "from typing import TypedDict\n"
+        "class State(TypedDict, total=False):\n    topic: str\n"
+        "made = StateGraph(State)\n"
+        "made.add_node('tell', lambda s: {'topic': s.get('topic')})\n"
+        "made.add_edge(START, 'tell')\nmade.add_edge('tell', END)\n"
+    )
+    flow = tmp_path / "flow.yaml"
+    flow.write_text(
+        "name: unc\n"
+        'actions:\n  g: {python: "uncompiled_graphs.py:made"}\n'
+        "nodes:\n  n: {action: g, with: {topic: a}}\n"
+    )
+    with pytest.raises(DefinitionError) as info:
+        compile_workflow(load_workflow(flow))
+    assert "StateGraph must be compiled to be an action: pass its .compile()" in str(info.value)
+    assert "object at 0x" not in str(info.value)
+
+
+def test_a_builder_among_an_agents_tools_says_to_compile_it() -> None:
+    with pytest.raises(TypeError, match=r"tools: a LangGraph StateGraph must be compiled"):
+        weft.LLMAgent("helper", model="m", tools=[builder()])

@@ -64,17 +64,9 @@ from weft.protocols import (
     json_value,
 )
 from weft.protocols.actions import idempotency_key_of
+from weft.protocols.langgraph_objects import is_langgraph_graph
 
 __all__ = ["LangGraphAction", "from_langgraph", "is_langgraph_graph"]
-
-
-def is_langgraph_graph(obj: Any) -> bool:
-    """Whether ``obj`` is a compiled LangGraph graph (a ``Pregel``), without importing it."""
-    return (
-        type(obj).__module__.startswith("langgraph.")
-        and callable(getattr(obj, "ainvoke", None))
-        and callable(getattr(obj, "get_input_jsonschema", None))
-    )
 
 
 def _require_langgraph() -> None:

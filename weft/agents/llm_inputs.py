@@ -10,12 +10,17 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from weft.agents.examples import ExampleSource
-from weft.agents.langgraph_action import from_langgraph, is_langgraph_graph
+from weft.agents.langgraph_action import from_langgraph
 from weft.agents.openai_tools import ToolSet, sanitize_tool_name
 from weft.agents.sessions import SESSION_ID_PROPERTY
 from weft.agents.tool import tool as make_tool
 from weft.protocols import Action, ActionCall, DefinitionError, name_apart
 from weft.protocols.hints import did_you_mean
+from weft.protocols.langgraph_objects import (
+    compile_it_first,
+    is_langgraph_builder,
+    is_langgraph_graph,
+)
 
 #: Input schema of an agent unless it declares its own: a task and optional context.
 TASK_INPUT_SCHEMA: dict[str, Any] = {
@@ -83,6 +88,8 @@ def split_tools(tools: Sequence[Any]) -> tuple[list[str], list[Action]]:
             action: Action = entry
         elif is_langgraph_graph(entry):
             action = from_langgraph(entry)
+        elif is_langgraph_builder(entry):
+            raise TypeError(f"tools: {compile_it_first(entry)}")
         elif callable(entry) and not isinstance(entry, type):
             action = make_tool(entry)
         else:

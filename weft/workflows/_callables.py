@@ -101,31 +101,6 @@ def preview_spec(fn: Callable[..., Any]) -> ActionSpec:
     )
 
 
-def is_langgraph_graph(obj: Any) -> bool:
-    """Whether ``obj`` is a compiled LangGraph graph, told by its public API, not imported.
-
-    The same test as ``weft.agents.langgraph_action``'s, which this layer may not import.
-    """
-    return (
-        type(obj).__module__.startswith("langgraph.")
-        and callable(getattr(obj, "ainvoke", None))
-        and callable(getattr(obj, "get_input_jsonschema", None))
-    )
-
-
-def is_langgraph_builder(obj: Any) -> bool:
-    """Whether ``obj`` is a LangGraph graph *builder* (a ``StateGraph`` not yet compiled).
-
-    Passing the builder where the compiled graph belongs is the commonest slip of a
-    LangGraph user, so the error for it says what to do instead of listing types.
-    """
-    return (
-        type(obj).__module__.startswith("langgraph.")
-        and callable(getattr(obj, "compile", None))
-        and not is_langgraph_graph(obj)
-    )
-
-
 def langgraph_preview(graph: Any) -> ActionSpec:
     """A lenient spec for a LangGraph graph until the engine wraps it: its name, any input.
 

@@ -50,6 +50,11 @@ from weft.protocols import (
     RetryPolicy,
     WorkflowSpec,
 )
+from weft.protocols.langgraph_objects import (
+    compile_it_first,
+    is_langgraph_builder,
+    is_langgraph_graph,
+)
 from weft.protocols.source import Path
 from weft.workflows._builder_args import join_field, name_apart
 from weft.workflows._call_sites import (
@@ -59,13 +64,7 @@ from weft.workflows._call_sites import (
     at_site,
     located,
 )
-from weft.workflows._callables import (
-    callable_name,
-    is_langgraph_builder,
-    is_langgraph_graph,
-    langgraph_preview,
-    preview_spec,
-)
+from weft.workflows._callables import callable_name, langgraph_preview, preview_spec
 from weft.workflows._model_errors import validation_problems
 from weft.workflows._salvage import error_paths, later_problems
 from weft.workflows.gc_pause import gc_paused
@@ -400,9 +399,7 @@ class Workflow:
             name = preview.name
         elif is_langgraph_builder(action):
             raise DefinitionError.single(
-                f"a LangGraph {type(action).__name__} must be compiled to be an action: "
-                "pass its .compile()",
-                Location(node=node, field="action"),
+                compile_it_first(action), Location(node=node, field="action")
             )
         else:
             raise DefinitionError.single(

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from weft.agents import tool
-from weft.agents.langgraph_action import from_langgraph, is_langgraph_graph
+from weft.agents.langgraph_action import from_langgraph
 from weft.protocols import (
     Action,
     ActionRef,
@@ -43,6 +43,11 @@ from weft.protocols import (
     locate,
 )
 from weft.protocols.hints import did_you_mean
+from weft.protocols.langgraph_objects import (
+    compile_it_first,
+    is_langgraph_builder,
+    is_langgraph_graph,
+)
 from weft.protocols.references import referenced_actions_of
 from weft.runtime.engine.action_table import ActionTable, is_action, is_live
 from weft.runtime.engine.capability import CapabilityAction
@@ -112,6 +117,8 @@ def as_action(obj: Any, name: str | None = None) -> Action:
             label = getattr(obj, "__qualname__", None) or repr(obj)
             reason = re.sub(r"^@tool [^:]*: ", "", str(exc))  # the label is said once
             raise DefinitionError.single(f"{label} cannot be a weft action: {reason}") from None
+    if is_langgraph_builder(obj):
+        raise DefinitionError.single(compile_it_first(obj))
     raise DefinitionError.single(
         f"{obj!r} is not an action: expected a @tool, an action object, a function or a workflow"
     )
