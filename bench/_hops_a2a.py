@@ -81,7 +81,7 @@ async def a2a_http(ctx: Any = None) -> AsyncIterator[Call]:
 
     async with (
         _context(ctx) as (_, target),
-        _serve(target, "--http", "127.0.0.1:0", ready=r"at (http://\S+/) \(JSON-RPC\)") as url,
+        _serve(target, "--http", "127.0.0.1:0", ready=r"at (http://\S+/) \(JSON-RPC") as url,
     ):
         action = A2aAction(url, name="echo")
 
@@ -108,7 +108,7 @@ async def a2a_http_sdk(ctx: Any = None) -> AsyncIterator[Call]:
 
     async with (
         _context(ctx) as (_, target),
-        _serve(target, "--http", "127.0.0.1:0", ready=r"at (http://\S+/) \(JSON-RPC\)") as url,
+        _serve(target, "--http", "127.0.0.1:0", ready=r"at (http://\S+/) \(JSON-RPC") as url,
         httpx.AsyncClient(timeout=None) as http,
     ):
         factory = ClientFactory(ClientConfig(httpx_client=http, streaming=False))
