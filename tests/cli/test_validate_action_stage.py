@@ -11,9 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
-
-from weft.cli import cli
+from validate_output import invoke, problem_lines
 
 TOOLS = """\
 def summarise(text: str, n: int = 3) -> str:
@@ -89,21 +87,6 @@ EXPECTED = {
 }
 
 FILES = {"a": UNKNOWN_ACTION, "b": BAD_REFS, "c": WRONG_ARGUMENT}
-
-
-def invoke(tmp_path: Path, *args: str) -> Result:
-    argv = list(args)
-    if argv[0] == "run":
-        argv += ["--journal", str(tmp_path / "journal.db")]
-    return CliRunner().invoke(cli, argv, env={"WEFT_HOME": str(tmp_path)})
-
-
-def problem_lines(result: Result) -> list[str]:
-    assert result.exit_code == 2, result.output
-    assert "Traceback" not in result.output
-    text = result.stderr.strip()
-    assert text.startswith("error: ")
-    return text.removeprefix("error: ").splitlines()
 
 
 @pytest.mark.parametrize("case", sorted(FILES))

@@ -10,9 +10,7 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
-from click.testing import CliRunner, Result
-
-from weft.cli import cli
+from validate_output import invoke, problem_lines
 
 TOOLS = """\
 import weft
@@ -50,21 +48,6 @@ workflow.node("sum", echo, after=["fetc"], with_={"text": "${fetch}"})
 workflow.node("loop", echo, after=["sum", "back"], concurrency=0)
 workflow.node("back", echo, after=["loop"])
 """
-
-
-def invoke(tmp_path: Path, *args: str) -> Result:
-    argv = list(args)
-    if argv[0] == "run":
-        argv += ["--journal", str(tmp_path / "journal.db")]
-    return CliRunner().invoke(cli, argv, env={"WEFT_HOME": str(tmp_path)})
-
-
-def problem_lines(result: Result) -> list[str]:
-    assert result.exit_code == 2, result.output
-    assert "Traceback" not in result.output
-    text = result.stderr.strip()
-    assert text.startswith("error: ")
-    return text.removeprefix("error: ").splitlines()
 
 
 def write(tmp_path: Path, name: str, text: str) -> str:
