@@ -9,25 +9,17 @@ through a launcher that puts Python's own handler back first.
 
 from __future__ import annotations
 
-import os
 import signal
 import socket
 import subprocess
-import sys
 import textwrap
 import time
 from pathlib import Path
 
+from foreground_weft import foreground_weft
+
 from weft import RunState
 from weft.runtime import Journal
-
-ROOT = Path(__file__).resolve().parents[2]
-
-#: `weft` with SIGINT raising KeyboardInterrupt, as in a terminal's foreground.
-LAUNCH = (
-    "import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
-    "from weft.cli import main; main()"
-)
 
 TOOLS = """
 import asyncio
@@ -48,14 +40,7 @@ nodes:
 
 
 def weft(folder: Path, *args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-c", LAUNCH, *args],
-        cwd=folder,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    return foreground_weft(folder, *args)
 
 
 def wait_for_runs(journal: str, count: int, procs: list[subprocess.Popen[str]]) -> list[str]:

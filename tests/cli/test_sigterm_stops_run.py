@@ -10,29 +10,19 @@ once. The tool writes a marker file when it starts, which the test waits on.
 
 from __future__ import annotations
 
-import os
 import signal
 import socket
 import subprocess
-import sys
 import textwrap
 import time
 from pathlib import Path
 
 import pytest
+from foreground_weft import foreground_weft
 
 from weft import RunState
 from weft.runtime import Journal
 from weft.runtime.tracing.store import TraceStore
-
-ROOT = Path(__file__).resolve().parents[2]
-
-#: `weft` with SIGINT raising KeyboardInterrupt, as in a terminal's foreground (a process
-#: started in the background inherits SIGINT ignored).
-LAUNCH = (
-    "import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
-    "from weft.cli import main; main()"
-)
 
 TOOLS = """
 import pathlib, time
@@ -70,14 +60,7 @@ def folder(tmp_path: Path) -> Path:
 
 
 def weft(folder: Path, *args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-c", LAUNCH, *args],
-        cwd=folder,
-        env={**os.environ, "PYTHONPATH": str(ROOT), "WEFT_HOME": str(folder / "home")},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    return foreground_weft(folder, *args, home=folder / "home")
 
 
 def wait_for(path: Path, proc: subprocess.Popen[str]) -> None:
