@@ -14,6 +14,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from agents import build_orchestrator
 
+from weft import WeftError
 from weft.agents import llm_configured
 
 DEFAULT_TASK = (
@@ -23,7 +24,11 @@ DEFAULT_TASK = (
 
 
 async def main(task: str) -> int:
-    answer = await build_orchestrator().ask(task)
+    try:
+        answer = await build_orchestrator().ask(task)
+    except WeftError as exc:  # no plan: the model failed for good, or answered nothing valid
+        print(f"failed: {exc}", file=sys.stderr)
+        return 1
     if not answer.ok:
         print(f"failed: {answer.error}", file=sys.stderr)
         return 1
