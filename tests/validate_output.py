@@ -13,12 +13,13 @@ from click.testing import CliRunner, Result
 from weft.cli import cli
 
 
-def invoke(tmp_path: Path, *args: str) -> Result:
-    """The command in ``tmp_path``'s ``WEFT_HOME``; ``run`` with a journal there too."""
+def invoke(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> Result:
+    """The command in ``tmp_path``'s ``WEFT_HOME`` (and ``env``); ``run`` with a journal
+    there too."""
     argv = list(args)
     if argv[0] == "run":
         argv += ["--journal", str(tmp_path / "journal.db")]
-    return CliRunner().invoke(cli, argv, env={"WEFT_HOME": str(tmp_path)})
+    return CliRunner().invoke(cli, argv, env={"WEFT_HOME": str(tmp_path), **(env or {})})
 
 
 def problem_lines(result: Result) -> list[str]:

@@ -109,3 +109,15 @@ def test_run_prints_the_same_list_and_runs_nothing(tmp_path: Path, case: str) ->
     runs = invoke(tmp_path, "runs", "--json")
     assert runs.exit_code == 0, runs.output
     assert runs.stdout.strip() == "[]"
+
+
+def test_run_with_a_broker_in_the_environment_lists_them_all_too(tmp_path: Path) -> None:
+    """With ``$WEFT_BROKER`` set, ``weft run`` first asks which actions the file leaves to
+    agents; that reading stopped at the field problems, and the run printed only those."""
+    (tmp_path / "action_stage_tools.py").write_text(TOOLS)
+    path = tmp_path / "b.yaml"
+    path.write_text(FILES["b"])
+    broker = {"WEFT_BROKER": "mqtt://127.0.0.1:9"}  # never reached: the file does not load
+    assert problem_lines(invoke(tmp_path, "run", str(path), env=broker)) == [
+        f"{path}{line}" for line in EXPECTED["b"]
+    ]

@@ -24,6 +24,7 @@ from typing import Any
 import click
 from click.core import ParameterSource
 
+from weft.protocols import DefinitionError
 from weft.protocols.topics import check_namespace
 
 
@@ -46,14 +47,17 @@ def broker_for_workflow(
     """``broker`` when running ``definition`` needs it per the rule above, else None.
 
     ``also_local`` names actions the command provides besides the workflow's
-    own (``weft ask --agents``). Raises ``DefinitionError`` for a file that
-    does not load, as the run itself would.
+    own (``weft ask --agents``). A file that does not load needs no broker: the
+    run's compile then reports its problems, all of them.
     """
     if broker is None or not from_environment():
         return broker
     from weft.runtime.remote.distributed import unresolved_actions
 
-    missing = unresolved_actions(definition) - set(also_local)
+    try:
+        missing = unresolved_actions(definition) - set(also_local)
+    except DefinitionError:  # a file that does not load: the run's compile lists every
+        return None  # problem, its actions' too (this reading stops at the first stage)
     if not missing:
         return None
     note(
