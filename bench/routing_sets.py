@@ -1,6 +1,7 @@
-"""Routing accuracy on two labelled sets, before and after outcome feedback, plus latency.
+"""Routing accuracy on three labelled sets, before and after outcome feedback, plus latency.
 
-    python bench/routing_sets.py                 # both sets, feedback experiment, 1k-card latency
+    python bench/routing_sets.py                 # all sets, feedback experiment, 1k-card latency
+    python bench/routing_sets.py --no-latency --sets third   # one set alone
     python bench/routing_sets.py --sizes 1000,100000
     python bench/routing_sets.py --no-latency --rerank   # with the likelihood stage
     python bench/routing_sets.py --latency-only --rerank --sizes 1000,100000
@@ -15,6 +16,11 @@ Sets:
   tuning in the style users write cards (id, name, prose description with
   negations, skills, tags; no examples, no not_skills); 50% of the subtasks are
   marked hard (close pairs), plus 8 subtasks no card fits. Never tuned on.
+- ``third``: bench/data/third_cards.yaml + third_tasks.jsonl, written blind on
+  2026-12-07 (before any router ran on it) in the users' card style, other
+  domains (HR, legal, accounting, devops, security, marketing, travel, ...);
+  45% hard, plus 16 subtasks no card fits (third_nofit.jsonl). Never tuned on:
+  a check that changes generalise. No recurring-subtask part.
 
 Nearest labelled subtask alone: each subtask of one half gets the right agent of its
 nearest subtask (MiniLM cosine) in the other half, with no card at all: an upper bound
@@ -88,6 +94,21 @@ def user_set() -> tuple[list[CapabilityCard], list[dict[str, Any]]]:
     cards = [CapabilityCard.model_validate(user_card_fields(c)) for c in raw]
     lines = (DATA / "user_tasks.jsonl").read_text().splitlines()
     return cards, [json.loads(x) for x in lines if x.strip()]
+
+
+def third_set() -> tuple[list[CapabilityCard], list[dict[str, Any]]]:
+    raw = yaml.safe_load((DATA / "third_cards.yaml").read_text())["cards"]
+    cards = [CapabilityCard.model_validate(user_card_fields(c)) for c in raw]
+    tasks = [
+        json.loads(x)
+        for name in ("third_tasks.jsonl", "third_nofit.jsonl")
+        for x in (DATA / name).read_text().splitlines()
+        if x.strip()
+    ]
+    return cards, tasks
+
+
+SETS = {"project": project_set, "user": user_set, "third": third_set}
 
 
 def score(tasks: list[dict[str, Any]], chosen: list[str | None]) -> dict[str, float]:
@@ -412,7 +433,13 @@ async def main() -> None:
         action="store_true",
         help="every router with the likelihood stage (weft route's default when installed)",
     )
+    parser.add_argument(
+        "--sets", default=",".join(SETS), help=f"comma list of labelled sets ({', '.join(SETS)})"
+    )
     args = parser.parse_args()
+    names = [n.strip() for n in args.sets.split(",") if n.strip()]
+    if not names or any(n not in SETS for n in names):
+        parser.error(f"--sets {args.sets}: give a comma list of {', '.join(SETS)}")
     if args.llm_top is not None and not 1 <= args.llm_top <= 100:
         parser.error(f"--llm-top {args.llm_top}: give 1 to 100")
     if args.llm_limit is not None and args.llm_limit < 1:
@@ -437,14 +464,8 @@ async def main() -> None:
 
         stage = LikelihoodChooser()
         lines.insert(0, f"likelihood stage on (weight {stage.weight}, top {stage.top})\n")
-    for name, (cards, tasks) in (
-        ()
-        if args.latency_only
-        else (
-            ("project", project_set()),
-            ("user", user_set()),
-        )
-    ):
+    for name in () if args.latency_only else names:
+        cards, tasks = SETS[name]()
         again = user_again if name == "user" else None
         r = await evaluate(cached, cards, tasks, weights, again, stage)
         lines.append(fmt_row(f"{name}, all (top-5 recall {r['top5']:.3f})", r["all"]))
@@ -470,7 +491,8 @@ async def main() -> None:
             "|---|---|---|---|---|---|---|---|",
         ]
         changes: list[str] = []
-        for name, (cards, tasks) in (("project", project_set()), ("user", user_set())):
+        for name in names:
+            cards, tasks = SETS[name]()
             sample = llm_sample(tasks, args.llm_limit)
             r, changed = await llm_stage(cached, cards, sample, weights, chooser)
             rows += llm_rows(name, sample, r)
