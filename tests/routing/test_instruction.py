@@ -31,6 +31,13 @@ from weft.runtime.routing.instruction import imperative_clauses, instruction_tex
             "Reviewers keep missing regressions in the cart code, so write pytest cases for them.",
             "write pytest cases for them.",
         ),
+        # Chat style: a lower-case subject is no verb, "reply" no adverb, "let's" an imperative.
+        (
+            "client sent over their NDA and it's awful, let's just send them our own",
+            "send them our own",
+        ),
+        ("customer complained about the refund, reply to them today", "reply to them today"),
+        ("the customer asked for a refund, draft the answer", "draft the answer"),
     ],
 )
 def test_context_is_dropped_and_the_instruction_kept(text: str, expected: str) -> None:

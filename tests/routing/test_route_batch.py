@@ -114,9 +114,10 @@ async def test_outcomes_of_an_older_card_version_are_ignored() -> None:
         await router.record_outcome(request, "b", True)
         assert (await router.route(request)).chosen.agent_id == "b"  # type: ignore[union-attr]
         vector = await router.query_vector(request)
-        assert router._estimates(vector)["b"].evidence > 0
+        cleaning = frozenset({"clean"})
+        assert router._estimates(vector, cleaning)["b"].evidence > 0
         router.add_cards([cards[1].model_copy(update={"version": 2})])
-        assert "b" not in router._estimates(vector)  # a new card version starts afresh
+        assert "b" not in router._estimates(vector, cleaning)  # a new card version starts afresh
     finally:
         router.close()
 

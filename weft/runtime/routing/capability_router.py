@@ -379,11 +379,12 @@ class CapabilityRouter:
         started = time.perf_counter() if started is None else started
         passing, failing = self._retrieve(request, vector)
         shortlist = passing[: max(self.rerank, request.k)] + failing
-        success = self._estimates(vector)
+        operations = frozenset(operation_terms(request.text))
+        success = self._estimates(vector, operations)
         # An agent that succeeded on a near-identical subtask is considered even if
         # its card is not among the nearest: that is how corrections take effect.
         shortlist += [a for a, e in success.items() if e.evidence > 0 and a not in shortlist]
-        scored = self._score(request, vector, shortlist, success, instruction)
+        scored = self._score(request, vector, shortlist, success, operations, instruction)
         eligible = sorted((s for s in scored if s.excluded is None), key=lambda s: -s.score)
         chosen = eligible[0].card if eligible else None
         if eligible and not self.fits(eligible[0].score, [s.score for s in eligible[1:2]]):
@@ -486,12 +487,16 @@ class CapabilityRouter:
         floor, weak, margin = self._no_fit_rule()
         return best >= floor and not (best < weak and runners_up and best - runners_up[0] < margin)
 
-    def _estimates(self, vector: NDArray[np.float32]) -> dict[str, SuccessEstimate]:
+    def _estimates(
+        self, vector: NDArray[np.float32], operations: frozenset[str]
+    ) -> dict[str, SuccessEstimate]:
         if self.outcomes is None or not len(self.outcomes):
             return {}
         cards = self.index.cards
         floor = self._scale.current(self.index).to_raw(self.outcomes.min_similarity)
-        found = self.outcomes.estimates(vector, CardVersions(cards), floor=floor)
+        found = self.outcomes.estimates(
+            vector, CardVersions(cards), floor=floor, operations=operations
+        )
         return {a: e for a, e in found.items() if a in cards}
 
     def _score(
@@ -500,13 +505,14 @@ class CapabilityRouter:
         vector: NDArray[np.float32],
         agents: list[str],
         success: Mapping[str, SuccessEstimate],
+        operations: frozenset[str],
         instruction: NDArray[np.float32] | None = None,
     ) -> list[Scored]:
         w = self.weights
         cards = self.index.cards
         vectors = self.index.agent_vectors(agents)
         if self.outcomes is not None and w.learned and len(self.outcomes):
-            learned = self.outcomes.learned(agents, CardVersions(cards))
+            learned = self.outcomes.learned(agents, CardVersions(cards), operations)
             vectors = with_learned(vectors, learned, w.learned)
         agents = [a for a in agents if a in vectors and a in cards]
         if not agents:
@@ -522,7 +528,6 @@ class CapabilityRouter:
         if request.capability:
             query_terms += terms(request.capability) * 2
         lexical = self._lexicon.scores(query_terms, agents)
-        ops = operation_terms(request.text)
         out: list[Scored] = []
         start = 0
         for agent, block in zip(agents, blocks, strict=True):
@@ -538,7 +543,7 @@ class CapabilityRouter:
                 instruction_part = 0.0
             start = end
             load = self._load_of(agent)
-            claimed, disclaimed = self._lexicon.operation_parts(ops, agent)
+            claimed, disclaimed = self._lexicon.operation_parts(operations, agent)
             estimate = success.get(agent)
             signed = estimate.evidence if estimate is not None else 0.0
             parts = {

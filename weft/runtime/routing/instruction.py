@@ -41,12 +41,24 @@ _NOT_VERBS = _words(
     someone somebody everyone they he she his her their all each every no not only as for with
     from into about on in at by of to us me them one two three"""
 )
+#: Verbs that end like an -ly adverb.
+_LY_VERBS = _words("reply apply supply multiply comply rely bully tally rally sully")
 #: Words that may come before the verb of an imperative clause.
-_SKIP = _words("please now then also just first next finally kindly quickly briefly simply")
+_SKIP = _words(
+    "please now then also just first next finally kindly quickly briefly simply let's let\u2019s"
+)
 _AUXILIARIES = _words(
     "is are was were has have had will would can could should may might must does did do "
     "keeps keep seems seem"
 )
+#: Past forms that do not end in -ed: "client sent over their NDA" has a subject, not a verb,
+#: first ("sent" after it), as lower-case chat messages are written.
+_IRREGULAR_PAST = _words(
+    """sent got went came made said told wrote gave took left found ran sold bought paid lost
+    forgot broke brought began kept held thought saw heard fell felt met spent built"""
+)
+#: Words after a past form that show it is the clause's verb ("customer asked for a refund").
+_AFTER_PAST = _words("the a an their our my his her its your me us them for about to over up out")
 #: Verbs that end like a past form or an -s form.
 _EXCEPTIONS = _words("embed shed shred need feed seed speed proceed succeed exceed bleed breed")
 _PARTICLES = _words("up down out over off back through")
@@ -105,20 +117,37 @@ def imperative_clauses(text: str) -> list[Clause]:
     for clause, sentence_start in _clauses(text):
         words = _WORD.findall(clause)
         i = 0
-        while i < len(words) and (
-            words[i].lower() in _SKIP or (words[i].lower().endswith("ly") and len(words[i]) > 4)
-        ):
+        while i < len(words) and (words[i].lower() in _SKIP or _adverb(words[i].lower())):
             i += 1
         if i >= len(words) or not _verb_like(words[i], may_be_capital=sentence_start or i > 0):
             continue
         if any(w.lower() in _AUXILIARIES for w in words[i + 1 : i + 3]):
             continue  # "Memory keeps growing", "screen readers can describe"
+        if _past_form_follows(words, i + 1):
+            continue  # "client sent over their NDA": a subject and its verb
+
         verb = words[i].lower()
         if i + 1 < len(words) and words[i + 1].lower() in _PARTICLES:
             verb += " " + words[i + 1].lower()
         start = clause.find(words[i])
         out.append(Clause(verb=verb, text=clause[start:].strip()))
     return out
+
+
+def _adverb(word: str) -> bool:
+    """An -ly adverb before the verb ("quickly check ..."), not a verb like "reply"."""
+    return word.endswith("ly") and len(word) > 4 and word not in _LY_VERBS
+
+
+def _past_form_follows(words: list[str], i: int) -> bool:
+    """Whether ``words[i]`` is a past form, so that the word before it is its subject."""
+    if i >= len(words):
+        return False
+    w = words[i].lower()
+    if w in _IRREGULAR_PAST:
+        return True
+    after = words[i + 1].lower() if i + 1 < len(words) else ""
+    return w.endswith("ed") and w not in _EXCEPTIONS and after in _AFTER_PAST
 
 
 def instruction_text(text: str) -> str | None:
@@ -139,6 +168,31 @@ def instruction_text(text: str) -> str | None:
 def operation_terms(text: str) -> list[str]:
     """Stemmed verbs of the imperative clauses ("translate", "convert"); particles dropped."""
     return [stem(c.verb.split()[0]) for c in imperative_clauses(text)]
+
+
+#: Verbs that say little about the work ("make it readable", "turn it into English"):
+#: stemmed as ``operation_terms`` stems them.
+_LIGHT_VERBS = frozenset(
+    stem(w) for w in ("make", "turn", "get", "do", "give", "help", "put", "take", "let", "have")
+)
+
+
+def same_operation(a: frozenset[str], b: frozenset[str]) -> bool:
+    """Whether two requests may ask for the same kind of work, by their imperative verbs
+    (``operation_terms``): they share one, or both are questions, or both use only
+    light verbs ("turn it into English", "make it readable"), which name no operation.
+    A request with a verb and a question, or two different verbs, are different work.
+
+    Close pairs of agents share a topic and differ in the operation: "client
+    sent over their NDA, anything I should worry about?" (review) against "The
+    client sent us their NDA; let's send them our own" (drafting). The
+    embedding puts such twins together, so an outcome learned on one would move
+    the other to the wrong agent; a request repeated with other specifics keeps
+    its verb ("Draw the sales forecast ..." / "Draw the demand forecast ...").
+    """
+    if a & b or (not a and not b):
+        return True
+    return bool(a and b) and not (a - _LIGHT_VERBS) and not (b - _LIGHT_VERBS)
 
 
 def _norm(text: str) -> str:
