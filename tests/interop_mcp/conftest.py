@@ -14,6 +14,18 @@ import pytest
 
 FIXTURE = Path(__file__).with_name("mcp_server_fixture.py")
 
+
+@pytest.fixture(autouse=True)
+def _stdio_servers_keep_weft_home(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The SDK starts a stdio server with a bare environment (``HOME``, ``PATH``...);
+    ``WEFT_HOME``, a temporary folder per test (tests/conftest.py), goes along too, so
+    that the traces of ``weft mcp serve`` stay out of the working tree."""
+    from mcp.client import stdio
+
+    inherited = [*stdio.DEFAULT_INHERITED_ENV_VARS, "WEFT_HOME"]
+    monkeypatch.setattr(stdio, "DEFAULT_INHERITED_ENV_VARS", inherited)
+
+
 #: The fixture server as a command line, as a user writes it after ``mcp:``.
 STDIO_COMMAND = f"{shlex.quote(sys.executable)} {shlex.quote(str(FIXTURE))}"
 

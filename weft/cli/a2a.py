@@ -14,6 +14,8 @@ instead (the way to a webhook on loopback or a private network), and
 ``--no-push`` turns push notifications off. A failed task carries its
 error's type and message; the traceback of what the action raised is logged
 on stderr, and sent too only with ``--send-tracebacks`` (development).
+Each task is a run in the trace store (``weft trace ls``), as a ``weft run``
+is; ``--no-trace`` turns that off.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from typing import Any
 import click
 
 from weft.cli._http import host_port, token_env_option, token_from_env
+from weft.cli._served_traces import no_trace_option, served_tracer
 from weft.cli._types import Finite
 from weft.cli.agents import _load_target, broker_option, namespace_option
 from weft.protocols import WeftError
@@ -74,6 +77,7 @@ def a2a_group() -> None:
     help="Send clients the traceback of a failed call (development: it shows this "
     "server's files and source). Default: logged on stderr, not sent.",
 )
+@no_trace_option
 @click.option(
     "--wait",
     type=Finite(min=0),
@@ -109,11 +113,14 @@ def serve_command(
     namespace: str,
     name: str | None,
     send_tracebacks: bool,
+    no_trace: bool,
     wait: float,
     trust_path: str | None,
     paths: tuple[str, ...],
 ) -> None:
-    """Serve TARGETS (or the agents on --broker) to A2A clients until SIGTERM or Ctrl-C."""
+    """Serve TARGETS (or the agents on --broker) to A2A clients until SIGTERM or Ctrl-C.
+
+    Each task is traced as a run (`weft trace ls`) unless --no-trace."""
     # a2a-sdk wraps its every method in an OpenTelemetry span when opentelemetry is
     # installed: measured here, 16 concurrent callers got 46 calls/s with it, 116 without.
     # weft traces calls itself; set the variable to "true" to have the SDK's spans too.
@@ -156,6 +163,7 @@ def serve_command(
             wait,
             trust_path,
             send_tracebacks,
+            trace=not no_trace,
         )
     )
 
@@ -193,8 +201,11 @@ async def _serve(
     wait: float,
     trust_path: str | None,
     send_tracebacks: bool = False,
+    *,
+    trace: bool = True,
 ) -> None:
     async with contextlib.AsyncExitStack() as stack:
+        tracer = await stack.enter_async_context(served_tracer(trace, "A2A agent"))
         actions = local
         if actions is None:
             actions = await stack.enter_async_context(
@@ -219,6 +230,7 @@ async def _serve(
                         push=push is not None,
                         push_allow=push.allow if push is not None else None,
                         send_tracebacks=send_tracebacks,
+                        tracer=tracer,
                     )
                 )
             except OSError as exc:  # taken, or not an address of this machine
@@ -239,6 +251,7 @@ async def _serve(
                     pool=pool,
                     name=name,
                     send_tracebacks=send_tracebacks,
+                    tracer=tracer,
                 )
             )
             click.echo(

@@ -14,12 +14,15 @@ the action raised is logged on stderr, and sent too only with
 ``--send-tracebacks`` (development).
 Each action's spec and capability card is a resource, ``weft://cards/{tool}``;
 no prompts are offered (``weft.runtime.interop.mcp_server`` says why).
+Each call is a run in the trace store (``weft trace ls``), as a ``weft run``
+is; ``--no-trace`` turns that off.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import sys
 from collections.abc import Callable
@@ -28,6 +31,7 @@ from typing import Any, BinaryIO
 import click
 
 from weft.cli._http import host_port, token_env_option, token_from_env
+from weft.cli._served_traces import no_trace_option, served_tracer
 from weft.cli.agents import (
     _load_target,
     add_import_folders,
@@ -66,6 +70,7 @@ def mcp_group() -> None:
     help="Send clients the traceback of a failed call (development: it shows this "
     "server's files and source). Default: logged on stderr, not sent.",
 )
+@no_trace_option
 @trust_option
 @paths_option
 def serve_command(
@@ -76,6 +81,7 @@ def serve_command(
     token_env: str | None,
     name: str,
     send_tracebacks: bool,
+    no_trace: bool,
     trust_path: str | None,
     paths: tuple[str, ...],
 ) -> None:
@@ -86,7 +92,8 @@ def serve_command(
     is the JSON resource weft://cards/TOOL. With --broker, clients that
     listen are told when the tools change (agents start or stop). Without
     --http it speaks MCP on stdin/stdout: configure an MCP client to start
-    `weft mcp serve mymodule:tools`. Status lines go to stderr.
+    `weft mcp serve mymodule:tools`. Status lines go to stderr. Each call
+    is traced as a run (`weft trace ls`) unless --no-trace.
     """
     if not targets and broker is None:
         raise click.UsageError("nothing to serve: give TARGETS (module:object), or --broker URL")
@@ -104,7 +111,18 @@ def serve_command(
 
     local = hosted(_load_target(t) for t in targets)
     asyncio.run(
-        _serve(local, broker, namespace, address, token, name, trust_path, wire, send_tracebacks)
+        _serve(
+            local,
+            broker,
+            namespace,
+            address,
+            token,
+            name,
+            trust_path,
+            wire,
+            send_tracebacks,
+            trace=not no_trace,
+        )
     )
 
 
@@ -118,20 +136,27 @@ async def _serve(
     trust_path: str | None,
     wire: BinaryIO | None = None,
     send_tracebacks: bool = False,
+    *,
+    trace: bool = True,
 ) -> None:
     from weft.runtime.interop.mcp_server import McpActionServer
 
-    if broker is None:
-        server = McpActionServer(local, name=name, token=token, send_tracebacks=send_tracebacks)
-        await _run(server, address, wire)
-        return
-    from weft.runtime.bus.mqtt.mqtt_bus import MqttBus
-    from weft.runtime.engine.action_table import ActionTable
-    from weft.runtime.remote.live_registry import LiveRegistry
-    from weft.runtime.remote.trust import TrustPolicy
+    async with contextlib.AsyncExitStack() as stack:
+        tracer = await stack.enter_async_context(served_tracer(trace, "weft mcp"))
+        make = functools.partial(
+            McpActionServer, name=name, token=token, send_tracebacks=send_tracebacks, tracer=tracer
+        )
+        if broker is None:
+            await _run(make(local), address, wire)
+            return
+        from weft.runtime.bus.mqtt.mqtt_bus import MqttBus
+        from weft.runtime.engine.action_table import ActionTable
+        from weft.runtime.remote.live_registry import LiveRegistry
+        from weft.runtime.remote.trust import TrustPolicy
 
-    trust = TrustPolicy.load(trust_path)
-    async with MqttBus(broker, namespace=namespace) as bus, LiveRegistry(bus, trust=trust) as live:
+        trust = TrustPolicy.load(trust_path)
+        bus = await stack.enter_async_context(MqttBus(broker, namespace=namespace))
+        live = await stack.enter_async_context(LiveRegistry(bus, trust=trust))
 
         def actions() -> ActionTable:
             table = live.actions()
@@ -139,7 +164,7 @@ async def _serve(
                 table.register(action, name=action_name, replace=True)  # local ones win
             return table
 
-        server = McpActionServer(actions, name=name, token=token, send_tracebacks=send_tracebacks)
+        server = make(actions)
 
         def changes(changed: Callable[[], None]) -> Callable[[], None]:
             return live.listen(lambda _change, _agent: changed())

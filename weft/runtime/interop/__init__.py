@@ -14,6 +14,9 @@ MCP: ``mcp_server`` serves weft actions (local ones, or every agent alive on
 a broker) as an MCP server over stdio or streamable HTTP (``weft mcp
 serve``). The other direction, an MCP server's tools as weft actions, is
 ``weft.agents.from_mcp``.
+
+Every call these servers serve, given a tracer (the CLI gives the default
+trace store), is a run in it, as a ``weft run`` is: ``served_trace``.
 """
 
 from __future__ import annotations

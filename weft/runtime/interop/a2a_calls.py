@@ -16,15 +16,20 @@ Shared by both ways weft serves A2A (HTTP in ``a2a_server``, MQTT in
   ``ctx.progress`` reports go to ``on_progress``, which each server turns
   into ``working`` status updates of the task (``progress_message``).
 - The registered secrets (``weft.secret``, secret-looking environment
-  variables, the server's token) are masked in the result and the progress
+  variables, the server's token, the call's secret arguments:
+  ``served_trace.register_secrets``) are masked in the result and the progress
   reports before they go back, as an agent host masks what it sends.
 - The traceback of an exception the action raised is not sent to the client
   but logged, unless ``send_tracebacks`` (``served_errors``).
+- Given a tracer, each task is a run in the trace store, as a ``weft run``
+  is (``served_trace``): ``served.protocol``, ``served.client`` (the context
+  id), ``served.task``; its turns after ``input-required`` go on in that run.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -35,10 +40,16 @@ from weft.protocols.a2a import SKILL_METADATA, answer_of, parts_to_value
 from weft.protocols.human_input import question_of
 from weft.protocols.results import json_result
 from weft.runtime.engine.action_table import ActionTable
-from weft.runtime.engine.langgraph_calls import LangGraphContext
 from weft.runtime.interop.served_errors import for_client
+from weft.runtime.interop.served_trace import (
+    ServedContext,
+    ServedRun,
+    ServedTraces,
+    register_secrets,
+)
 from weft.runtime.support.redaction import redactor
 from weft.runtime.support.secrets import scrub_result
+from weft.runtime.tracing.spans import Tracer
 
 #: Where a served call's progress goes: ``(message, fraction, data)``, on the event loop.
 ProgressSink = Callable[[str, float | None, dict[str, Any]], None]
@@ -73,12 +84,19 @@ def _lone_string_property(spec: ActionSpec) -> str | None:
     return strings[0] if required <= set(strings) else None
 
 
-class A2aCallContext(LangGraphContext):
+class A2aCallContext(ServedContext):
     """The context of a call an A2A request makes: nested calls as on LangGraph's engine,
-    and progress reports to the request's ``ProgressSink`` (none: dropped)."""
+    traced when ``served`` (``served_trace``), and progress reports to the request's
+    ``ProgressSink`` (none: dropped)."""
 
-    def __init__(self, registry: ActionTable, call: ActionCall, sink: ProgressSink | None) -> None:
-        super().__init__(registry, call)
+    def __init__(
+        self,
+        registry: ActionTable,
+        call: ActionCall,
+        sink: ProgressSink | None,
+        served: ServedRun | None = None,
+    ) -> None:
+        super().__init__(registry, call, served)
         self._sink = sink
 
     def progress(self, message: str, fraction: float | None = None, **data: Any) -> None:
@@ -114,14 +132,24 @@ class A2aCalls:
 
     ``send_tracebacks``: a failed call's error keeps the traceback of what the
     action raised (for development); else it is only logged (``served_errors``).
+    ``tracer``: each task is a run in it, its ``protocol`` (``a2a``, ``a2a-mqtt``)
+    said (``served_trace``); not closed here.
     """
 
     def __init__(
-        self, actions: ActionTable, *, max_asking: int = 1000, send_tracebacks: bool = False
+        self,
+        actions: ActionTable,
+        *,
+        max_asking: int = 1000,
+        send_tracebacks: bool = False,
+        tracer: Tracer | None = None,
+        protocol: str = "a2a",
     ) -> None:
         if not len(actions):
             raise ValueError("an A2A agent needs at least one action to serve")
         self.actions = actions
+        #: Where each task is traced (``served_trace``); None: nowhere.
+        self.traces = None if tracer is None else ServedTraces(tracer, protocol)
         self.max_asking = max_asking
         self.send_tracebacks = send_tracebacks
         self._asking: OrderedDict[str, Asking] = OrderedDict()
@@ -162,10 +190,12 @@ class A2aCalls:
         task_id: str,
         deadline: float | None = None,
         on_progress: ProgressSink | None = None,
+        client: str | None = None,
     ) -> ActionResult:
         """Serve one request; ``A2aRequestError`` when it names no skill this agent has.
         An exception the action raises is an error result, as on weft's engine. A
-        message to a task that asked a person is the answer (class docstring)."""
+        message to a task that asked a person is the answer (class docstring).
+        ``client``: who sent it, for the trace (the task's context id)."""
         asking = self._asking.pop(task_id, None)
         if asking is None:
             action = self.select(*metadata)
@@ -181,9 +211,19 @@ class A2aCalls:
             answers=tuple(asking.answers),
             resume_state=asking.state if asking.answers else None,
         )
+        register_secrets(call, action.spec.input_schema)
+        served = None
+        if self.traces is not None:
+            served = self.traces.start(action.spec.name, client=client, task=task_id)
+            call = served.adopt(call)
+        started = time.time()
         try:
-            result = await action.invoke(call, A2aCallContext(self.actions, call, on_progress))
-        except asyncio.CancelledError:
+            context = A2aCallContext(self.actions, call, on_progress, served)
+            result = await action.invoke(call, context)
+        except asyncio.CancelledError as exc:
+            if served is not None:
+                served.record_cancelled(call, started)
+                served.raised(exc, call.arguments)
             raise
         except Exception as exc:
             result = ActionResult.from_exception(call.call_id, exc, source=call.action)
@@ -194,9 +234,11 @@ class A2aCalls:
             self._asking[task_id] = asking
             while len(self._asking) > self.max_asking:
                 self._asking.popitem(last=False)
-        return self.served(
-            scrub_result(json_result(result, action.spec.name)), call.action, task_id
-        )
+        result = scrub_result(json_result(result, action.spec.name))
+        if served is not None:  # with its traceback: the trace is the server's
+            served.record_call(call, started, result)
+            served.end(result, arguments=call.arguments)
+        return self.served(result, call.action, task_id)
 
     def served(
         self, result: ActionResult, action: str, task_id: str, *, logged: bool = False

@@ -67,6 +67,7 @@ from weft.runtime.bus.base import Bus, Subscription
 from weft.runtime.engine.registry import ActionRegistry
 from weft.runtime.interop.a2a_calls import A2aCalls, A2aRequestError
 from weft.runtime.interop.a2a_tasks import HeldTask, TaskBook
+from weft.runtime.tracing.spans import Tracer
 
 _log = logging.getLogger(__name__)
 
@@ -114,9 +115,12 @@ class A2aMqttAgent:
         concurrency: int = 8,
         task_limit: int = 10_000,
         send_tracebacks: bool = False,
+        tracer: Tracer | None = None,
     ) -> None:
         registry = actions if isinstance(actions, ActionRegistry) else ActionRegistry(actions)
-        self.calls = A2aCalls(registry, send_tracebacks=send_tracebacks)
+        self.calls = A2aCalls(
+            registry, send_tracebacks=send_tracebacks, tracer=tracer, protocol="a2a-mqtt"
+        )
         self.address = address
         self.pool = wire.check_identifier(pool, "pool id") if pool else None
         self.tasks = TaskBook(task_limit)
@@ -410,6 +414,7 @@ class A2aMqttAgent:
                     params.get("metadata"),
                     task_id=task.id,
                     on_progress=lambda text, fraction, data: _report(task, text, fraction, data),
+                    client=task.context_id,
                 )
         except A2aRequestError as exc:
             task.set_state("TASK_STATE_REJECTED", _text_message(str(exc)))
@@ -458,10 +463,12 @@ async def serve_a2a_mqtt(
     concurrency: int = 8,
     unregister: bool = False,
     send_tracebacks: bool = False,
+    tracer: Tracer | None = None,
 ) -> AsyncIterator[A2aMqttAgent]:
     """``actions`` served over A2A's MQTT binding on its own connection while the block runs
     (``unregister``: clear the card at the end, see ``A2aMqttAgent.stop``;
-    ``send_tracebacks``: failed tasks keep their tracebacks, ``served_errors``)."""
+    ``send_tracebacks``: failed tasks keep their tracebacks, ``served_errors``;
+    ``tracer``: each task is a run in it, ``served_trace``)."""
     from weft.runtime.bus.mqtt.mqtt_bus import MqttBus
 
     agent = A2aMqttAgent(
@@ -472,6 +479,7 @@ async def serve_a2a_mqtt(
         name=name,
         concurrency=concurrency,
         send_tracebacks=send_tracebacks,
+        tracer=tracer,
     )
     async with MqttBus(broker_url, client_id=agent.client_id, will=agent.will()) as bus:
         await agent.start(bus)

@@ -89,6 +89,7 @@ from weft.runtime.interop.a2a_validate import agent_card_proto
 from weft.runtime.interop.http_auth import BearerAuth
 from weft.runtime.interop.http_listen import listening_socket
 from weft.runtime.support.secrets import secret
+from weft.runtime.tracing.spans import Tracer
 
 _log = logging.getLogger(__name__)
 
@@ -224,7 +225,12 @@ class WeftAgentExecutor(AgentExecutor):
         try:
             with stream_text(streams):
                 result = await self.calls.run(
-                    parts, meta, context.metadata, task_id=task_id, on_progress=relay.report
+                    parts,
+                    meta,
+                    context.metadata,
+                    task_id=task_id,
+                    on_progress=relay.report,
+                    client=context_id or None,
                 )
             await relay.flush()
         except A2aRequestError as exc:
@@ -265,6 +271,7 @@ def a2a_http_app(
     push: A2aPush | None = None,
     url_as_reached: bool = False,
     send_tracebacks: bool = False,
+    tracer: Tracer | None = None,
 ) -> Any:
     """The ASGI app of an A2A agent serving ``actions`` (anything ``ActionRegistry``
     takes), its card naming ``url``; ``name`` defaults to the first action's. With
@@ -272,11 +279,12 @@ def a2a_http_app(
     With ``push`` it sends push notifications (the caller closes ``push`` after).
     ``url_as_reached``: the card names the address each client reached it by instead
     (a server bound to every address, ``a2a_card_url``). ``send_tracebacks``: a failed
-    task keeps the traceback of what the action raised (``served_errors``)."""
+    task keeps the traceback of what the action raised (``served_errors``). ``tracer``:
+    each task is a run in it (``served_trace``), not closed here."""
     from starlette.applications import Starlette
 
     registry = actions if isinstance(actions, ActionRegistry) else ActionRegistry(actions)
-    calls = A2aCalls(registry, send_tracebacks=send_tracebacks)
+    calls = A2aCalls(registry, send_tracebacks=send_tracebacks, tracer=tracer, protocol="a2a")
     specs = calls.specs()
     card_json = a2a_agent_card(
         name or specs[0].name,
@@ -322,6 +330,7 @@ class A2aHttpServer:
 
     ``send_tracebacks``: a failed task's error keeps the traceback of what the
     action raised, for development; else it is logged only (``served_errors``).
+    ``tracer``: each task is a run in it (``served_trace``); the server does not close it.
     """
 
     def __init__(
@@ -336,6 +345,7 @@ class A2aHttpServer:
         push_allow: Iterable[str | PushTarget] | None = None,
         push_grace: float = 5.0,
         send_tracebacks: bool = False,
+        tracer: Tracer | None = None,
     ) -> None:
         if token is not None:
             check_token(token, "A2aHttpServer(token=...)")
@@ -347,6 +357,7 @@ class A2aHttpServer:
             self.push = A2aPush(PushPolicy(push_allow)) if push else None
         self._push_grace = push_grace
         self._send_tracebacks = send_tracebacks
+        self._tracer = tracer
         self._actions = actions
         self._name = name
         self._token = token
@@ -381,6 +392,7 @@ class A2aHttpServer:
             push=self.push,
             url_as_reached=self._as_reached,
             send_tracebacks=self._send_tracebacks,
+            tracer=self._tracer,
         )
 
     async def serve_forever(self) -> None:

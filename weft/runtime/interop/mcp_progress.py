@@ -31,7 +31,7 @@ from weft.protocols import ActionCall, ActionResult
 from weft.protocols.results import json_result
 from weft.protocols.streaming import is_text_delta
 from weft.runtime.engine.action_table import ActionTable
-from weft.runtime.engine.langgraph_calls import LangGraphContext
+from weft.runtime.interop.served_trace import ServedContext, ServedRun
 from weft.runtime.support.redaction import redactor
 
 __all__ = ["McpCallContext", "ProgressRelay", "invoke_reporting"]
@@ -105,12 +105,19 @@ class ProgressRelay:
         await asyncio.gather(pump, return_exceptions=True)
 
 
-class McpCallContext(LangGraphContext):
+class McpCallContext(ServedContext):
     """The context of a call an MCP client makes: nested calls by name, no journal
-    (as ``invoke_action`` gives), and its progress reports to the client."""
+    (as ``invoke_action`` gives), traced when ``served`` (``served_trace``), and its
+    progress reports to the client."""
 
-    def __init__(self, registry: ActionTable, call: ActionCall, relay: ProgressRelay) -> None:
-        super().__init__(registry, call)
+    def __init__(
+        self,
+        registry: ActionTable,
+        call: ActionCall,
+        relay: ProgressRelay,
+        served: ServedRun | None = None,
+    ) -> None:
+        super().__init__(registry, call, served)
         self._relay = relay
 
     def progress(self, message: str, fraction: float | None = None, **data: Any) -> None:
@@ -119,12 +126,16 @@ class McpCallContext(LangGraphContext):
 
 
 async def invoke_reporting(
-    action: Any, call: ActionCall, registry: ActionTable, relay: ProgressRelay
+    action: Any,
+    call: ActionCall,
+    registry: ActionTable,
+    relay: ProgressRelay,
+    served: ServedRun | None = None,
 ) -> ActionResult:
     """``invoke_action`` with the call's progress going to ``relay``: one attempt of
-    ``call``, an exception the action raises an error result."""
+    ``call``, an exception the action raises an error result; traced in ``served``."""
     try:
-        result = await action.invoke(call, McpCallContext(registry, call, relay))
+        result = await action.invoke(call, McpCallContext(registry, call, relay, served))
     except asyncio.CancelledError:
         raise
     except Exception as exc:

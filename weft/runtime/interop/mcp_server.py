@@ -28,8 +28,12 @@ What maps to what (the reverse of ``weft.agents.mcp_action``):
   ``ctx.progress`` reports sent to a client that asked for progress as
   ``notifications/progress`` (``mcp_progress``);
 - the registered secrets (``weft.secret``, secret-looking environment
-  variables, the server's token) are masked in what goes back, result and
-  progress alike, as an agent host masks what it sends over the bus;
+  variables, the server's token, the call's secret arguments:
+  ``served_trace.register_secrets``) are masked in what goes back, result
+  and progress alike, as an agent host masks what it sends over the bus;
+- given a ``tracer``, each ``tools/call`` is a run in the trace store, as a
+  ``weft run`` is (``served_trace``): ``served.protocol`` ``mcp``,
+  ``served.client`` the client's ``clientInfo``;
 - an action that asks a person (``ctx.ask``) asks the client's user by
   elicitation, and is called again with the answers until it stops asking
   (``mcp_asking``); a client without elicitation, or a declined question,
@@ -77,12 +81,13 @@ import json
 import os
 import re
 import sys
+import time
 import weakref
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, BinaryIO
 
 from weft.agents.mcp_action import ERROR_META, STATE_META
-from weft.protocols import ActionCall, ActionResult, ActionSpec, ErrorInfo, WeftError
+from weft.protocols import ActionCall, ActionResult, ActionSpec, ErrorInfo, RunState, WeftError
 from weft.protocols.bearer import check_token
 from weft.runtime.engine.action_table import ActionTable
 from weft.runtime.engine.capability import card_of
@@ -91,7 +96,9 @@ from weft.runtime.interop.http_listen import listening_socket
 from weft.runtime.interop.mcp_asking import SavedStates, ask_through
 from weft.runtime.interop.mcp_progress import ProgressRelay, invoke_reporting
 from weft.runtime.interop.served_errors import for_client
+from weft.runtime.interop.served_trace import ServedTraces, mcp_client, register_secrets
 from weft.runtime.support.secrets import scrub_result, secret
+from weft.runtime.tracing.spans import Tracer
 
 __all__ = [
     "CARD_URI",
@@ -169,6 +176,8 @@ class McpActionServer:
     cannot be one); registered as a secret of the process, never written down.
     ``send_tracebacks``: a failed call's result keeps the traceback of what the
     action raised (for development); else it is only logged (``served_errors``).
+    ``tracer``: each call is a run in it (``served_trace``; ``weft mcp serve`` gives
+    the default trace store); the server does not close it.
     """
 
     def __init__(
@@ -179,12 +188,15 @@ class McpActionServer:
         instructions: str | None = None,
         token: str | None = None,
         send_tracebacks: bool = False,
+        tracer: Tracer | None = None,
     ) -> None:
         from weft import __version__
 
         self._token = None if token is None else secret(check_token(token, "the MCP token"))
         self._source = actions
         self.send_tracebacks = send_tracebacks
+        #: Where each call is traced as a run of its own (``served_trace``); None: nowhere.
+        self.traces = None if tracer is None else ServedTraces(tracer, "mcp")
         self.name = name
         self.instructions = instructions
         self.version = __version__
@@ -338,6 +350,9 @@ class McpActionServer:
         table = self.actions()
         action = table.get(action_name)
         relay = ProgressRelay(_progress_sender(ctx))
+        served = None
+        if self.traces is not None:
+            served = self.traces.start(action_name, client=mcp_client(ctx))
 
         async def run(answers: Sequence[Any], state: dict[str, Any] | None) -> ActionResult:
             call = ActionCall(
@@ -346,15 +361,37 @@ class McpActionServer:
                 answers=tuple(answers),
                 resume_state=state if answers else None,
             )
-            result = scrub_result(await invoke_reporting(action, call, table, relay))
+            register_secrets(call, spec.input_schema)
+            if served is not None:
+                call = served.adopt(call)
+            started = time.time()
+            try:
+                result = scrub_result(await invoke_reporting(action, call, table, relay, served))
+            except asyncio.CancelledError:
+                if served is not None:
+                    served.record_cancelled(call, started)
+                raise
+            if served is not None:  # with its traceback: the trace is the server's
+                served.record_call(call, started, result)
             return for_client(
                 result, "weft mcp", send_tracebacks=self.send_tracebacks, action=action_name
             )
 
-        async with relay:
-            if ctx is None:
-                return to_call_tool_result(await run((), None), spec)
-            result = await ask_through(ctx, params, action_name, run, self._saved)
+        try:
+            async with relay:
+                if ctx is None:
+                    result: Any = await run((), None)
+                else:
+                    result = await ask_through(ctx, params, action_name, run, self._saved)
+        except BaseException as exc:  # cancelled, or an MCP error while asking
+            if served is not None:
+                served.raised(exc, arguments or {})
+            raise
+        if served is not None:
+            if isinstance(result, ActionResult):
+                served.end(result, arguments=arguments or {})
+            else:  # the SDK's InputRequiredResult: the client's user is asked
+                served.end(None, state=RunState.NEEDS_INPUT, arguments=arguments or {})
         return to_call_tool_result(result, spec) if isinstance(result, ActionResult) else result
 
     def server(self) -> Any:
