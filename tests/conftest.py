@@ -51,6 +51,7 @@ MARKS: dict[str, tuple[str, ...]] = {
     "interop_a2a/test_a2a_processes.py": ("mqtt", "slow"),
     "interop_a2a/test_a2a_served_tracebacks.py": ("mqtt", "slow"),
     "interop_a2a/test_a2a_served_traces.py": ("mqtt", "slow"),
+    "interop_a2a/test_agent_serve_a2a_traces.py": ("mqtt", "slow"),
     "agents/": ("core",),
     "protocols/": ("core",),
     "llm/test_model_errors.py": ("core",),

@@ -1,4 +1,5 @@
-"""The trace store of ``weft mcp serve`` and ``weft a2a serve``, and their ``--no-trace``.
+"""The trace store of ``weft mcp serve``, ``weft a2a serve`` and ``weft agent serve --a2a``
+(``_agent_a2a``), and their ``--no-trace``.
 
 A served call is traced as a ``weft run`` is (``weft.runtime.interop.served_trace``):
 into ``$WEFT_HOME/traces.db``, plus OTLP when configured, on by default.

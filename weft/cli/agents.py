@@ -21,7 +21,6 @@ from weft.cli._broker import namespace_value
 from weft.cli._json import json_text
 from weft.cli._serve_targets import load_target
 from weft.cli._types import Finite
-from weft.protocols import DefinitionError
 from weft.workflows.gc_pause import gc_paused
 
 DEFAULT_BROKER = "mqtt://127.0.0.1:1883"
@@ -166,6 +165,12 @@ def agent_group() -> None:
 )
 @click.option("--a2a-pool", help="With --a2a: also take the requests of this A2A pool.")
 @click.option(
+    "--no-trace",
+    is_flag=True,
+    help="With --a2a: write no traces. Default: each A2A task is a run in the trace store "
+    "($WEFT_HOME/traces.db: `weft trace ls`); weft's own calls are traced by their callers.",
+)
+@click.option(
     "--agent-per-action",
     is_flag=True,
     help="Serve each action as an agent of its own (own id, card and connection), all in "
@@ -204,6 +209,7 @@ def serve_command(
     key_path: str | None,
     a2a_unit: str | None,
     a2a_pool: str | None,
+    no_trace: bool,
     agent_per_action: bool,
     replicas: int,
     log_level: str,
@@ -217,7 +223,8 @@ def serve_command(
     signed with --key), refreshes it every --heartbeat seconds with its load,
     and serves calls until SIGTERM or Ctrl-C, which drain it. With --mcp, the
     tools of an MCP server are served too, as actions under their own names
-    (docs/interop.md).
+    (docs/interop.md). With --a2a, each A2A task is a run in the trace store
+    (`weft trace ls`) unless --no-trace.
     """
     logging.basicConfig(
         level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -232,7 +239,9 @@ def serve_command(
             "must be a non-empty topic level: no / + #", param_hint="--agent-id"
         )
     if a2a_unit is not None:
-        _check_a2a_unit(a2a_unit, a2a_pool)
+        from weft.cli._agent_a2a import check_a2a_unit
+
+        check_a2a_unit(a2a_unit, a2a_pool)
     add_import_folders(paths)
     from weft.runtime.remote.agent_host import hosted
     from weft.runtime.remote.card_signing import AgentKey
@@ -287,6 +296,7 @@ def serve_command(
             a2a_pool,
             id_check=not no_id_check,
             dedup=dedup,
+            trace=not no_trace,
         )
     )
 
@@ -309,21 +319,6 @@ def _said_by_the_cli(record: logging.LogRecord) -> bool:
     return record.msg not in _HOST_RECORDS_THE_CLI_PRINTS
 
 
-def _check_a2a_unit(unit: str, pool: str | None) -> None:
-    from weft.protocols.a2a_mqtt import check_identifier
-
-    org, sep, rest = unit.partition("/")
-    try:
-        if not sep or "/" in rest:
-            raise ValueError(f"{unit!r} is not ORG/UNIT")
-        check_identifier(org, "org id")
-        check_identifier(rest, "unit id")
-        if pool is not None:
-            check_identifier(pool, "pool id")
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--a2a/--a2a-pool") from None
-
-
 async def _serve(
     registry: Any,
     agent_id: str | None,
@@ -341,6 +336,7 @@ async def _serve(
     *,
     id_check: bool = True,
     dedup: dict[str, Any] | None = None,
+    trace: bool = True,
 ) -> None:
     import contextlib
 
@@ -385,19 +381,19 @@ async def _serve(
             loop.add_signal_handler(signum, host.request_stop)
         await host.start()
         a2a = contextlib.AsyncExitStack()
-        if a2a_unit is not None:
-            from weft.protocols.a2a_mqtt import A2aMqttAddress
-            from weft.runtime.interop.a2a_mqtt import serve_a2a_mqtt
+        if a2a_unit is not None:  # traced unless --no-trace: _agent_a2a
+            from weft.cli._agent_a2a import served_over_a2a
 
-            try:
-                org, unit = a2a_unit.split("/")
-                address = A2aMqttAddress(org, unit, agent_id)
-            except ValueError as exc:
-                raise DefinitionError.single(f"--a2a: {exc} (choose --agent-id)") from None
-            await a2a.enter_async_context(
-                serve_a2a_mqtt(registry, broker, address, pool=a2a_pool, concurrency=concurrency)
+            a2a_served = served_over_a2a(
+                registry,
+                broker,
+                a2a_unit,
+                agent_id,
+                pool=a2a_pool,
+                concurrency=concurrency,
+                trace=trace,
             )
-            click.echo(f"agent {agent_id} also serves A2A over MQTT as {address}", err=True)
+            await a2a.enter_async_context(a2a_served)
         pools = sorted(set(host.pools.values()))
         click.echo(
             f"agent {agent_id} serving {', '.join(registry.names())} on {bus.url} "

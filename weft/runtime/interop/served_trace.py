@@ -1,4 +1,5 @@
-"""The traces of the calls weft serves to foreign clients (``weft mcp serve``, ``weft a2a serve``).
+"""The traces of the calls weft serves to foreign clients (``weft mcp serve``, ``weft a2a
+serve``, ``weft agent serve --a2a``; not weft's own protocol, whose callers keep the spans).
 
 weft promises that every call it runs can be inspected, and a call an MCP
 or A2A client makes is one: it lands in the same trace store, in the same
