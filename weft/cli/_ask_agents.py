@@ -38,7 +38,7 @@ from typing import Any
 
 from weft.cli._serve_targets import with_variable_names
 from weft.protocols import DefinitionError, WeftError
-from weft.runtime.support.user_code import close_attributes, import_failed
+from weft.runtime.support.user_code import close_attributes, exec_file_module, import_failed
 
 #: The endings of a workflow file ``--agents`` takes the actions of.
 WORKFLOW_FILES = (".yaml", ".yml")
@@ -114,13 +114,9 @@ def import_target(ref: str, base: str | None = None) -> Any:
         if not path.is_file():
             raise WeftError(f"--agents {ref}: no such file {target}")
         name = f"_weft_agents_{abs(hash(path.resolve()))}"
-        spec = importlib.util.spec_from_file_location(name, path)
-        if spec is None or spec.loader is None:
-            raise WeftError(f"--agents {ref}: cannot import {target}")
-        module = importlib.util.module_from_spec(spec)
         sys.path.insert(0, str(path.parent.resolve()))
         try:
-            spec.loader.exec_module(module)
+            module = exec_file_module(name, path)
         except Exception as exc:
             raise WeftError(f"--agents {ref}: {import_failed(target, exc)}") from None
         finally:

@@ -33,7 +33,7 @@ from typing import Any
 
 from weft.protocols import DefinitionError
 from weft.protocols.hints import did_you_mean
-from weft.runtime.support.user_code import close_attributes, import_failed
+from weft.runtime.support.user_code import close_attributes, exec_file_module, import_failed
 
 #: The endings of a workflow file whose actions ``weft agent serve`` takes.
 WORKFLOW_FILES = (".yaml", ".yml")
@@ -175,17 +175,10 @@ def _load_file(ref: str, path: Path) -> Any:
     if not path.exists():
         raise DefinitionError.single(f"{ref}: no such file {path}")
     sys.path.insert(0, str(path.parent.resolve()))
-    spec = importlib.util.spec_from_file_location(path.stem, path)
-    if spec is None or spec.loader is None:
-        raise DefinitionError.single(f"{ref}: cannot import {path}")
-    loaded = importlib.util.module_from_spec(spec)
-    sys.modules[path.stem] = loaded
     try:
-        spec.loader.exec_module(loaded)
+        return exec_file_module(path.stem, path)
     except Exception as exc:  # the user's module raised: one line, with its own line
-        del sys.modules[path.stem]
         raise DefinitionError.single(f"{ref}: {import_failed(str(path), exc)}") from None
-    return loaded
 
 
 def _import(ref: str) -> Any:

@@ -21,7 +21,6 @@ actions it calls (``action_table.ActionTable``) sit below, for the executor.
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
 import re
 from collections.abc import Mapping
@@ -70,7 +69,7 @@ from weft.runtime.engine.node_argument_checks import check_node_arguments
 from weft.runtime.engine.remote_refs import a2a_action, is_reached, register_mcp_tools
 from weft.runtime.engine.secret_flow import analyse
 from weft.runtime.engine.workflow_action import WorkflowAction
-from weft.runtime.support.user_code import raised_at
+from weft.runtime.support.user_code import exec_file_module, raised_at
 from weft.workflows import (
     GraphPlan,
     IncompleteDefinition,
@@ -302,13 +301,9 @@ def load_definition(path: str | Path) -> WorkflowSpec | Workflow:
     if path.suffix != ".py":
         return load_workflow(path)
     module_name = f"_weft_workflow_{abs(hash(str(path.resolve())))}"
-    spec = importlib.util.spec_from_file_location(module_name, path)
-    if spec is None or spec.loader is None:
-        raise DefinitionError.single(f"cannot import {path}")
-    module = importlib.util.module_from_spec(spec)
     with import_paths([path.parent.resolve()]):
         try:
-            spec.loader.exec_module(module)
+            module = exec_file_module(module_name, path)
         except DefinitionError:
             raise
         except Exception as exc:

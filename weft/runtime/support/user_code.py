@@ -9,10 +9,13 @@ those of the standard library (``os.environ["X"]`` raises inside ``os``).
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import sys
 import sysconfig
 import traceback
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from weft.protocols.hints import did_you_mean
@@ -24,6 +27,29 @@ _NOT_THE_USERS = tuple(
         str(Path(__file__).resolve().parents[2]),
     }
 )
+
+
+def exec_file_module(name: str, path: Path) -> ModuleType:
+    """Runs the user's file ``path`` as module ``name``, registered in ``sys.modules`` first.
+
+    pydantic resolves a model's postponed annotations (``from __future__ import
+    annotations``) in ``sys.modules[model.__module__]``: a module run without
+    being registered left ``list[Keyword]`` unresolved, and the quickstart's own
+    tools failed under ``weft ask --agents`` ("`write_report_arguments` is not
+    fully defined"). A module that raises is taken out again. Raises ImportError
+    when ``path`` cannot be loaded as a module, and whatever the module raises.
+    """
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot import {path}", name=name)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        sys.modules.pop(name, None)
+        raise
+    return module
 
 
 def raised_at(exc: BaseException) -> str:
