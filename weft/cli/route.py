@@ -35,6 +35,7 @@ from weft.cli._cards_file import load_cards_file
 from weft.cli._json import json_text
 from weft.cli._types import Finite
 from weft.protocols import CapabilityCard, DefinitionError, WeftError
+from weft.protocols.route_refusal import stage_refusal
 
 LIVE_REGISTRY_MODULE = "weft.runtime.remote.live_registry"
 
@@ -174,8 +175,9 @@ def print_decision(
         click.echo("")
     if decision.chosen is None:
         eligible = [c for c in decision.candidates if c.excluded is None]
-        if eligible and eligible[0].parts.get("llm") == 0.0:
-            click.secho("no agent fits: the model picked none of the top candidates", fg="yellow")
+        refusal = stage_refusal(decision)
+        if refusal is not None:
+            click.secho(f"no agent fits: {refusal}", fg="yellow")
         elif eligible:
             scores = [c.score for c in eligible]
             click.secho(f"no agent fits: {_no_fit_reason(scores, rule)}", fg="yellow")

@@ -36,6 +36,7 @@ from weft.protocols import (
     RoutingDecision,
     locate,
 )
+from weft.protocols.route_refusal import stage_refusal
 from weft.runtime.engine.action_table import ActionTable
 from weft.runtime.engine.compiled import PreparedWorkflow, single_parameter
 
@@ -205,6 +206,9 @@ def _no_fit(decision: RoutingDecision, router: Router) -> str:
     best = [c for c in decision.candidates if c.excluded is None][:3]
     floor = getattr(router, "min_score", None)
     shown = ", ".join(f"{c.agent_id} {c.score:.2f}" for c in best) or "no candidates"
+    refusal = stage_refusal(decision)
+    if refusal is not None:
+        return f"no agent fits (best: {shown}; {refusal})"
     if not isinstance(floor, float) or not best:
         return f"no agent fits (best: {shown})"
     if best[0].score < floor:

@@ -27,6 +27,7 @@ from weft.protocols import (
     RouteRequest,
     RoutingDecision,
 )
+from weft.protocols.route_refusal import stage_refusal
 from weft.runtime.engine.capability import card_of
 from weft.runtime.engine.outcomes import RunResult
 from weft.runtime.orchestrator.plan import Subtask
@@ -163,7 +164,10 @@ def unrouted_problem(subtask: Subtask, choice: RouteChoice, router: Router | Non
     else:
         best = ", ".join(f"{c.agent_id} {c.score:.2f}" for c in eligible[:3])
         floor = getattr(router, "min_score", None)
-        if not isinstance(floor, float):
+        refusal = stage_refusal(decision)
+        if refusal is not None:
+            why = f"best: {best}; {refusal}"
+        elif not isinstance(floor, float):
             why = f"no agent matches it (best: {best})"
         elif eligible[0].score < floor:
             why = f"best: {best}, under the minimum score {floor:.2f}"
