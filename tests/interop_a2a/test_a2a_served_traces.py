@@ -11,10 +11,6 @@ is answered. ``--no-trace`` writes nothing.
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 import uuid
 from pathlib import Path
 from typing import Any
@@ -23,37 +19,14 @@ import httpx
 from a2a.client import ClientConfig, ClientFactory
 from a2a.types import Message, SendMessageRequest
 from google.protobuf.json_format import MessageToDict, ParseDict
+from served_trace_store import home, spans_of, trace_ls
 
 from weft.protocols import a2a_mqtt as wire
-from weft.runtime.tracing.spans import SpanRecord
-from weft.runtime.tracing.store import TraceStore
 from weft.testing.a2a_mqtt_client import A2aMqttClient
 from weft.testing.processes import weft_process
 
 ROOT = Path(__file__).resolve().parents[2]
 TOOLS = "tests/served_actions.py:tools"
-
-
-def home() -> Path:
-    return Path(os.environ["WEFT_HOME"])
-
-
-def trace_ls() -> list[dict[str, Any]]:
-    """``weft trace ls --json``, run as a user runs it."""
-    done = subprocess.run(
-        [sys.executable, "-m", "weft", "trace", "ls", "--json", "-n", "50"],
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=ROOT,
-    )
-    runs: list[dict[str, Any]] = json.loads(done.stdout)
-    return runs
-
-
-def spans_of(run_id: str) -> list[SpanRecord]:
-    with TraceStore(home() / "traces.db") as store:
-        return store.spans(run_id)
 
 
 async def over_http(url: str, text: str, skill: str, context_id: str) -> list[dict[str, Any]]:

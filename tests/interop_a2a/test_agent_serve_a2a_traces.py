@@ -10,8 +10,6 @@ and spans, as for ``weft a2a serve --mqtt`` (``test_a2a_served_traces``).
 
 from __future__ import annotations
 
-import json
-import os
 import subprocess
 import sys
 import uuid
@@ -19,10 +17,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from served_trace_store import home, spans_of, trace_ls
 
 from weft.protocols import a2a_mqtt as wire
-from weft.runtime.tracing.spans import SpanRecord
-from weft.runtime.tracing.store import TraceStore
 from weft.testing.a2a_mqtt_client import A2aMqttClient
 from weft.testing.processes import weft_process
 
@@ -30,10 +27,6 @@ ROOT = Path(__file__).resolve().parents[2]
 TOOLS = "tests/served_actions.py:tools"
 #: What ``weft agent serve`` says once it serves A2A too (its weft line follows).
 A2A_READY = "also serves A2A over MQTT"
-
-
-def home() -> Path:
-    return Path(os.environ["WEFT_HOME"])
 
 
 def weft_cli(*args: str) -> str:
@@ -45,15 +38,9 @@ def weft_cli(*args: str) -> str:
     return done.stdout
 
 
-def trace_ls() -> dict[str, dict[str, Any]]:
+def runs_by_name() -> dict[str, dict[str, Any]]:
     """``weft trace ls --json``, by run name."""
-    runs: list[dict[str, Any]] = json.loads(weft_cli("trace", "ls", "--json", "-n", "50"))
-    return {run["workflow"]: run for run in runs}
-
-
-def spans_of(run_id: str) -> list[SpanRecord]:
-    with TraceStore(home() / "traces.db") as store:
-        return store.spans(run_id)
+    return {run["workflow"]: run for run in trace_ls()}
 
 
 def agent_serve(unit: str, broker: str, *flags: str) -> list[str]:
@@ -85,7 +72,7 @@ async def test_each_a2a_task_is_a_run_with_its_state_and_spans(mqtt_broker_url: 
         await client.clear(address)
     assert state(said) == state(relayed) == "TASK_STATE_COMPLETED"
 
-    runs = trace_ls()
+    runs = runs_by_name()
     assert runs["echo (a2a-mqtt)"]["state"] == "succeeded"
     assert runs["relay (a2a-mqtt)"]["state"] == "succeeded"
     run, call = spans_of(runs["echo (a2a-mqtt)"]["run_id"])
@@ -109,7 +96,7 @@ async def test_a_task_whose_action_raises_is_a_failed_run(mqtt_broker_url: str) 
         failed = await client.send_message(address.request_topic, {"n": 500}, skill="boom")
         await client.clear(address)
     assert state(failed) == "TASK_STATE_FAILED"
-    run = trace_ls()["boom (a2a-mqtt)"]
+    run = runs_by_name()["boom (a2a-mqtt)"]
     assert run["state"] == "failed"
     boom = {s.kind: s for s in spans_of(run["run_id"])}
     assert boom["run"].attributes["error"] == "ValueError: boom: 500 is too big for this tool"
@@ -131,7 +118,7 @@ async def test_weft_callers_calls_are_in_the_callers_run_only(
     ):
         weft_cli("run", str(flow), "--broker", mqtt_broker_url, "--namespace", unit)
         await client.clear(address)
-    runs = trace_ls()
+    runs = runs_by_name()
     assert list(runs) == ["relayed"]
     spans = {s.name: s for s in spans_of(runs["relayed"]["run_id"])}
     served = spans["relay"]

@@ -12,9 +12,7 @@ reaches the trace file.
 from __future__ import annotations
 
 import asyncio
-import json
 import os
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -22,9 +20,8 @@ from typing import Any
 import pytest
 from mcp import Client, StdioServerParameters
 from served_actions import SECRET_ENV
+from served_trace_store import home, spans_of, trace_ls
 
-from weft.runtime.tracing.spans import SpanRecord
-from weft.runtime.tracing.store import TraceStore
 from weft.testing.processes import weft_process
 
 HERE = Path(__file__).resolve().parent
@@ -36,30 +33,8 @@ SECRET = "envsecret-7f3a9c2e51d84b06"
 API_KEY = "argsecret-0b8e4d1f93a2c657"
 
 
-def home() -> Path:
-    return Path(os.environ["WEFT_HOME"])
-
-
-def trace_ls() -> list[dict[str, Any]]:
-    """``weft trace ls --json``, run as a user runs it."""
-    done = subprocess.run(
-        [sys.executable, "-m", "weft", "trace", "ls", "--json", "-n", "50"],
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=ROOT,
-    )
-    runs: list[dict[str, Any]] = json.loads(done.stdout)
-    return runs
-
-
 def by_name(runs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return {run["workflow"]: run for run in runs}
-
-
-def spans_of(run_id: str) -> list[SpanRecord]:
-    with TraceStore(home() / "traces.db") as store:
-        return store.spans(run_id)
 
 
 async def call_stdio(*calls: tuple[str, dict[str, Any]], flags: tuple[str, ...] = ()) -> list[Any]:
