@@ -12,9 +12,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
+from offline_weft import weft
 
-from weft.cli import cli
 from weft.runtime.engine.journal import Journal
 
 DESK = '''
@@ -34,19 +33,6 @@ agents = [summarise]
 '''
 
 TASK = "Summarise the heat pump report"
-
-
-def weft(folder: Path, *args: str) -> Result:
-    return CliRunner().invoke(
-        cli,
-        list(args),
-        env={
-            "WEFT_HOME": str(folder),
-            "WEFT_BROKER": None,
-            "OPENAI_API_KEY": None,
-            "OPENAI_BASE_URL": None,
-        },
-    )
 
 
 def test_an_agent_fixed_and_resumed_is_routed_the_same_task_again(

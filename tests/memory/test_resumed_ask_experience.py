@@ -13,10 +13,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from click.testing import CliRunner, Result
+from offline_weft import weft
 
 from weft import ActionContext, RunState, tool
-from weft.cli import cli
 from weft.runtime.engine.journal import Journal
 from weft.runtime.memory import ExperienceMemory
 from weft.runtime.orchestrator import Orchestrator
@@ -140,20 +139,6 @@ def approve(task: str, ctx: ActionContext) -> str:
 
 agents = [approve]
 '''
-
-
-def weft(folder: Path, *args: str) -> Result:
-    return CliRunner().invoke(
-        cli,
-        list(args),
-        env={
-            "WEFT_HOME": str(folder),
-            "WEFT_BROKER": None,
-            "WEFT_CHROMA_URL": None,
-            "OPENAI_API_KEY": None,
-            "OPENAI_BASE_URL": None,
-        },
-    )
 
 
 def test_weft_resume_with_the_answer_makes_weft_memory_match_reuse_the_plan(

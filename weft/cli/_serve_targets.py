@@ -171,14 +171,46 @@ def with_variable_names(obj: Any, namespace: dict[str, Any], attr: str | None = 
 
 def _load_file(ref: str, path: Path) -> Any:
     """The module of ``path/to/file.py[:object]``, imported under its stem (the module, not
-    the object: ``load_target`` names its lambdas by the module's variables)."""
+    the object: ``load_target`` names its lambdas by the module's variables), its folder
+    first on ``sys.path`` so that it imports its neighbours; a stem that names another
+    module (``_stem_taken``) gets a name of its own, and the folder goes last."""
     if not path.exists():
         raise DefinitionError.single(f"{ref}: no such file {path}")
-    sys.path.insert(0, str(path.parent.resolve()))
+    folder = str(path.parent.resolve())
+    name = path.stem
+    if _stem_taken(path):
+        name = f"_weft_file_{abs(hash(str(path.resolve())))}_{path.stem}"
+        if folder not in sys.path:
+            sys.path.append(folder)
+    else:
+        sys.path.insert(0, folder)
     try:
-        return exec_file_module(path.stem, path)
+        return exec_file_module(name, path)
     except Exception as exc:  # the user's module raised: one line, with its own line
         raise DefinitionError.single(f"{ref}: {import_failed(str(path), exc)}") from None
+
+
+def _stem_taken(path: Path) -> bool:
+    """True when the stem of ``path`` names a module that is not this file: the standard
+    library's, an installed package's, one already imported (``json.py``, ``email.py``,
+    ``mcp.py``). Registered under that name, the user's file replaced it for the whole
+    process, and ``weft mcp serve mcp.py:tools`` died in a traceback when it imported the
+    MCP SDK (``'mcp' is not a package``), ``json.py`` when logging wrote JSON."""
+    stem = path.stem
+    if not stem.isidentifier():
+        return False  # no import statement can name it
+    here = path.resolve()
+    loaded = sys.modules.get(stem)
+    if loaded is not None:
+        file = getattr(loaded, "__file__", None)
+        return file is None or Path(file).resolve() != here
+    if stem in sys.stdlib_module_names:
+        return True
+    try:
+        spec = importlib.util.find_spec(stem)
+    except (ImportError, ValueError):
+        return False
+    return spec is not None and (spec.origin is None or Path(spec.origin).resolve() != here)
 
 
 def _import(ref: str) -> Any:

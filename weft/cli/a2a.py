@@ -98,7 +98,7 @@ def a2a_group() -> None:
     "--path",
     "paths",
     multiple=True,
-    type=click.Path(file_okay=False),
+    type=click.Path(file_okay=False, exists=True),
     help="Extra import folder (repeat); the current folder is always included.",
 )
 def serve_command(

@@ -56,7 +56,7 @@ def paths_option(func: Any) -> Any:
         "--path",
         "paths",
         multiple=True,
-        type=click.Path(file_okay=False),
+        type=click.Path(file_okay=False, exists=True),
         help="Extra import folder (repeat); the current folder is always included.",
     )(func)
 

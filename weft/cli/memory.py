@@ -276,11 +276,22 @@ def import_command(file: str, memory_dir: str | None, chroma_url: str | None) ->
 def feedback_command(
     run_id: str, verdict: str, memory_dir: str | None, chroma_url: str | None
 ) -> None:
-    """Say whether run RUN_ID went well: a bad run's plan is never reused."""
+    """Say whether run RUN_ID (or `last`: the newest ask in memory) went well: a bad
+    run's plan is never reused."""
     memory = _open(memory_dir, chroma_url)
+    if run_id == "last":  # what a user types after an ask, as for resume and trace show
+        run_id = _newest_ask(memory.records())
     record = memory.feedback(run_id, verdict)
     click.echo(f"{record.id}: {verdict}")
     _route_feedback(memory.client, record, verdict == "good")
+
+
+def _newest_ask(records: list[Any]) -> str:
+    """The run id of the newest record an ask made (``weft feedback last``)."""
+    asked = [r for r in records if r.run_id is not None and r.source == "ask"]
+    if not asked:
+        raise WeftError("no ask is recorded in this memory yet: 'last' names none")
+    return str(max(asked, key=lambda r: r.created).run_id)
 
 
 def _route_feedback(client: Any, record: Any, good: bool) -> None:

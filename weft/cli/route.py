@@ -57,10 +57,24 @@ def _cards_of(obj: Any, ref: str) -> Iterable[CapabilityCard]:
         for item in obj:
             yield from _cards_of(item, ref)
         return
+    action = _as_action(obj)  # a plain function, a LangGraph graph: as weft ask takes them
+    if action is not None:
+        yield from _cards_of(action, ref)
+        return
     raise DefinitionError.single(
         f"--agents {ref}: expected an action, a capability card, or a list, dict or registry "
         f"of them, got {type(obj).__name__}"
     )
+
+
+def _as_action(obj: Any) -> Any:
+    """``obj`` as the action ``weft ask --agents`` would make of it, or ``None``."""
+    from weft.runtime.engine.compiler import as_action
+
+    try:
+        return as_action(obj)
+    except DefinitionError:
+        return None
 
 
 def load_agent_cards(refs: Iterable[str]) -> list[CapabilityCard]:

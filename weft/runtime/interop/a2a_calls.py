@@ -7,9 +7,10 @@ Shared by both ways weft serves A2A (HTTP in ``a2a_server``, MQTT in
   else the request's); an agent serving one action needs none.
 - The arguments are the message's parts (``parts_to_value``: ``text`` from
   text parts, keys from object data parts). A lone ``text`` sent to an action
-  whose input has exactly one string property, no ``text``, and no other
-  required property goes to that property, so a plain-text A2A client can
-  call ``word_stats(document)`` and ``greet(name, excited=False)``.
+  whose input has no ``text`` goes to its one required property when that is a
+  string, else to its one string property when no other is required, so a
+  plain-text A2A client can call ``word_stats(document)``, ``greet(name,
+  excited=False)`` and ``greet(name, greeting="Hello")``.
 - The call runs with a context for nested calls and no journal (as
   ``invoke_action`` gives a LangGraph node), its idempotency key the A2A
   task id: a retried request for the same task keys the same work. Its
@@ -67,9 +68,11 @@ class A2aRequestError(WeftError):
 
 
 def _lone_string_property(spec: ActionSpec) -> str | None:
-    """The one string property a lone ``text`` goes to: the input's only string
-    property, when it has no ``text`` and every other property is optional
-    (``greet(name: str, excited: bool = False)``: ``name``)."""
+    """The one string property a lone ``text`` goes to, when the input has no ``text``:
+    its only required property when that is a string (``greet(name: str, greeting:
+    str = "Hello")``: ``name``, as ``weft ask`` gives a subtask to a tool), else its
+    only string property when every other one is optional (``greet(name: str,
+    excited: bool = False)``: ``name``)."""
     properties = spec.input_schema.get("properties") or {}
     if not isinstance(properties, dict) or "text" in properties:
         return None
@@ -78,9 +81,11 @@ def _lone_string_property(spec: ActionSpec) -> str | None:
         for name, schema in properties.items()
         if isinstance(schema, dict) and schema.get("type") == "string"
     ]
+    required = set(spec.input_schema.get("required") or ())
+    if len(required) == 1 and required <= set(strings):
+        return str(next(iter(required)))
     if len(strings) != 1:
         return None
-    required = set(spec.input_schema.get("required") or ())
     return strings[0] if required <= set(strings) else None
 
 

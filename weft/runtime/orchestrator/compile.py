@@ -56,6 +56,22 @@ def accepts_subtask(spec: ActionSpec) -> bool:
     return _takes_task(spec) or _parameter(spec) is not None
 
 
+def takes_no_subtask(specs: Sequence[ActionSpec]) -> str:
+    """Why each of ``specs`` cannot take a subtask (``accepts_subtask`` is false), for the
+    error of an ask with no agent left: ``summariser takes text, words, summary (none
+    required)``, so the user sees which of their actions were set aside and what to change."""
+    reasons = []
+    for spec in specs:
+        properties = list(spec.input_schema.get("properties") or {})
+        required = list(spec.input_schema.get("required") or [])
+        if required:
+            why = f"{', '.join(required)} required"
+        else:
+            why = "none required" if properties else "no parameters"
+        reasons.append(f"{spec.name} takes {', '.join(properties) or 'nothing'} ({why})")
+    return "; ".join(reasons)
+
+
 def subtask_text(subtask: Subtask) -> str:
     """The description as the agent reads it (with the expected output, if given)."""
     if subtask.expected_output.strip():

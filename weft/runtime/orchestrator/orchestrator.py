@@ -64,6 +64,7 @@ from weft.runtime.orchestrator.compile import (
     cluster_actions,
     plan_inputs,
     plan_to_workflow,
+    takes_no_subtask,
 )
 from weft.runtime.orchestrator.experience import ExperienceStore, NoExperience, Recall
 from weft.runtime.orchestrator.fixed_ask import fixed_answer, task_inputs
@@ -304,8 +305,12 @@ class Orchestrator:
         """Plan, route, compile, then run: ``ask`` without a given workflow."""
         specs = self.candidates()
         if not specs:
+            given = [
+                s for s in self.registry.specs().values() if s.name != self.aggregator.spec.name
+            ]
             raise WeftError(
                 "no agents to route to: give actions that take a 'task' or a single argument"
+                + (f" ({takes_no_subtask(given)})" if given else "")
             )
         # an agent on the broker is judged when the router chooses its action (``routing``)
         router = SubtaskRouter(

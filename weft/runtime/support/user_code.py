@@ -39,7 +39,8 @@ def exec_file_module(name: str, path: Path) -> ModuleType:
     fully defined"). A module that raises is taken out again. Raises ImportError
     when ``path`` cannot be loaded as a module, and whatever the module raises.
     """
-    spec = importlib.util.spec_from_file_location(name, path)
+    # Resolved, so that tracebacks name "/srv/files/tools.py", not "wd/../files/tools.py".
+    spec = importlib.util.spec_from_file_location(name, path.resolve())
     if spec is None or spec.loader is None:
         raise ImportError(f"cannot import {path}", name=name)
     module = importlib.util.module_from_spec(spec)
