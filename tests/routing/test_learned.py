@@ -42,9 +42,11 @@ def test_outcomes_become_decayed_documents_of_the_current_card_version() -> None
         clock=lambda: now[0],
     )
     unit = np.asarray([1, 0, 0, 0], dtype=np.float32)
-    memory.record(unit, "a", True, "right here", version=1)
-    memory.record(unit, "b", False, "wrong here", version=1)
-    memory.record(unit, "b", True, "an old card's", version=0)
+    memory.record(unit, "a", True, "right here", version=1, source="feedback")
+    memory.record(unit, "a", True, "it only ran", version=1)  # a call's success: no example
+    memory.record(unit, "b", False, "wrong here", version=1, source="critic")
+    memory.record(unit, "b", False, "it raised", version=1)  # a call's failure: no not-skill
+    memory.record(unit, "b", True, "an old card's", version=0, source="feedback")
     learned = memory.learned(["a", "b"], {"a": 1, "b": 1})
     assert learned["a"].kinds == ("learned",) and learned["a"].texts == ("right here",)
     assert learned["b"].kinds == ("not",) and learned["b"].texts == ("wrong here",)

@@ -493,9 +493,13 @@ class CapabilityRouter:
         if self.outcomes is None or not len(self.outcomes):
             return {}
         cards = self.index.cards
-        floor = self._scale.current(self.index).to_raw(self.outcomes.min_similarity)
+        scale = self._scale.current(self.index)
         found = self.outcomes.estimates(
-            vector, CardVersions(cards), floor=floor, operations=operations
+            vector,
+            CardVersions(cards),
+            floor=scale.to_raw(self.outcomes.min_similarity),
+            operations=operations,
+            call_floor=scale.to_raw(self.outcomes.call_similarity),
         )
         return {a: e for a, e in found.items() if a in cards}
 

@@ -30,6 +30,19 @@ is usually its twin with the other agent (same topic, other operation). With
 it, no half of the three labelled sets loses (third 0.657 / 0.652; project and
 users' unchanged) and repeated requests keep their gain (0.714 -> 0.929).
 
+A routed call's own outcome says how *that request* went, not what the agent
+is for: a call that returned says the agent ran, not that it was the right one
+("shout hello there" routed to a greeter succeeds as a greeting), and one that
+raised may have hit a bug the next run fixes. Counted for similar requests and
+kept as a learned example of the card, every wrong route that did not raise
+reinforced itself (one such success moved "shout hello to everyone in the
+office", cosine 0.70, to the greeter). So a call's success counts only for a
+near-identical request (``call_similarity``, 0.9); its failure counts for
+similar ones, so that an agent that keeps failing is avoided; and neither
+teaches the card anything. What a person (``weft feedback``) or a critic says
+counts from ``min_similarity`` on and becomes the card's learned example or
+not-skill.
+
 Nearest past subtasks rarely carry a correction to a *different* request (on
 the labelled sets, the nearest subtask of the other half has the same right
 agent 24-37% of the time), so ``learned`` also hands the outcomes to the
@@ -87,6 +100,7 @@ class Outcome:
     text: str
     vector: NDArray[np.float32]
     operations: frozenset[str]  # the imperative verbs of ``text`` (``operation_terms``)
+    source: str = "call"  # "call", "feedback", "critic"...
 
     @classmethod
     def of(cls, meta: Mapping[str, Any], text: str, vector: Any) -> Outcome:
@@ -99,6 +113,7 @@ class Outcome:
             text=text,
             vector=np.asarray(vector, dtype=np.float32).reshape(-1),
             operations=frozenset(operation_terms(text)),
+            source=str(meta.get("source", "call")),
         )
 
 
@@ -132,12 +147,14 @@ class OutcomeMemory:
         hnsw: HnswParams | None = None,
         neighbours: int = 24,
         min_similarity: float = 0.55,
+        call_similarity: float = 0.9,
         half_life_s: float = 30 * DAY_S,
         clock: Any = time.time,
     ) -> None:
         self.collection_name = collection
         self.neighbours = neighbours
         self.min_similarity = min_similarity
+        self.call_similarity = call_similarity
         self.half_life_s = half_life_s
         self._clock = clock
         self._collection = embedding_collection(
@@ -198,6 +215,7 @@ class OutcomeMemory:
         *,
         floor: float | None = None,
         operations: frozenset[str] | None = None,
+        call_floor: float | None = None,
     ) -> dict[str, SuccessEstimate]:
         """Evidence for the agents tried on subtasks near ``vector``.
 
@@ -206,7 +224,9 @@ class OutcomeMemory:
         ``floor``: ``min_similarity`` on this embedder's own scale, when it is not
         MiniLM's (``similarity_scale``). ``operations``: the new subtask's
         imperative verbs; an outcome of another kind of work is skipped
-        (``same_operation``). None: every outcome counts.
+        (``same_operation``). None: every outcome counts. ``call_floor``:
+        ``call_similarity`` on this embedder's scale, under which a call's own success
+        does not count.
         """
         self._follow_other_processes()
         if not self._count:
@@ -218,9 +238,12 @@ class OutcomeMemory:
         counts: dict[str, int] = {}
         nearest: dict[str, float] = {}
         floor = self.min_similarity if floor is None else floor
+        call_floor = self.call_similarity if call_floor is None else call_floor
         for row, similarity in self._nearest(vector):
-            if similarity < floor:
-                continue
+            if similarity < floor or (
+                row.source == "call" and row.success and similarity < call_floor
+            ):
+                continue  # a call that returned says how that very request went
             if operations is not None and not same_operation(operations, row.operations):
                 continue
             agent = row.agent_id
@@ -311,6 +334,8 @@ class OutcomeMemory:
         """
         grouped: dict[str, list[tuple[Outcome, float]]] = {}
         for row, decay in self._current(agent_ids, versions):
+            if row.source == "call":
+                continue  # it ran, or raised: that says little of what the card is for
             if operations is not None and not same_operation(operations, row.operations):
                 continue
             grouped.setdefault(row.agent_id, []).append((row, decay))
