@@ -25,7 +25,7 @@ from weft.cli import cli
 from weft.cli._cards_file import user_card_fields
 from weft.protocols import CapabilityCard, RouteRequest
 from weft.protocols.route_refusal import NULL_GAIN, stage_refusal
-from weft.runtime.routing.capability_router import CapabilityRouter
+from weft.runtime.routing.capability_router import CapabilityRouter, ScoringWeights
 from weft.runtime.routing.embeddings import MiniLMEmbedder
 
 _likelihood = importlib.import_module("weft.runtime.routing.likelihood")
@@ -79,6 +79,27 @@ async def test_a_card_that_makes_the_request_no_likelier_is_no_fit(
     for text, agent in FITTING:
         decision = await _route(minilm, cards, text, chooser)
         assert decision.chosen is not None and decision.chosen.agent_id == agent, text
+
+
+async def test_a_lone_card_is_checked_too(minilm: MiniLMEmbedder) -> None:
+    """One agent is no choice to make, but it still must make the request likelier."""
+    translator = CapabilityCard(
+        agent_id="translator",
+        description="Translates documents and emails between languages.",
+        skills=["translation", "localisation"],
+    )
+    chooser = _likelihood.LikelihoodChooser()
+    # No minimum score: the embedding stage alone would route anything to the translator.
+    lenient = ScoringWeights(min_score=-1.0)
+    router = CapabilityRouter.open(minilm, learn=False, chooser=chooser, weights=lenient)
+    try:
+        router.add_cards([translator])
+        walk = await router.route(RouteRequest(text="Walk my dog at 6pm."))
+        assert walk.chosen is None and walk.candidates[0].parts[NULL_GAIN] < 0
+        kept = await router.route(RouteRequest(text="Translate this email into German."))
+        assert kept.chosen is not None and kept.chosen.agent_id == "translator"
+    finally:
+        router.close()
 
 
 def test_weft_route_says_why_no_agent_fits() -> None:

@@ -223,8 +223,10 @@ class LikelihoodChooser:
         """``decision`` with its top eligible candidates re-ordered by the combined score."""
         eligible = [c for c in decision.candidates if c.excluded is None and c.agent_id in cards]
         top = eligible[: self.top]
-        if decision.chosen is None or len(top) < 2:
-            return decision  # "no agent fits" stands; one candidate needs no choice
+        if decision.chosen is None or not top:
+            return decision  # "no agent fits" stands
+        if len(top) < 2 and self.min_gain is None:
+            return decision  # one candidate needs no choice (and, with a minimum gain, a check)
         text = decision.request.text
         chosen_cards = [cards[c.agent_id] for c in top]
         if self.min_gain is not None:
