@@ -25,6 +25,14 @@ no_trace_option = click.option(
     help="Write no traces. Default: each served call is a run in the trace store "
     "($WEFT_HOME/traces.db: `weft trace ls`).",
 )
+#: ``weft mcp serve`` and ``weft a2a serve``: what a failed call's client is sent.
+send_tracebacks_option = click.option(
+    "--send-tracebacks",
+    is_flag=True,
+    default=False,
+    help="Send clients the traceback of a failed call (development: it shows this "
+    "server's files and source). Default: logged on stderr, not sent.",
+)
 
 
 @contextlib.asynccontextmanager

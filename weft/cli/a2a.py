@@ -31,7 +31,7 @@ from typing import Any
 import click
 
 from weft.cli._http import host_port, token_env_option, token_from_env
-from weft.cli._served_traces import no_trace_option, served_tracer
+from weft.cli._served_traces import no_trace_option, send_tracebacks_option, served_tracer
 from weft.cli._types import Finite
 from weft.cli.agents import _load_target, broker_option, namespace_option
 from weft.protocols import WeftError
@@ -70,13 +70,7 @@ def a2a_group() -> None:
 @broker_option
 @namespace_option
 @click.option("--name", help="The agent's name on its card (default: the first action's).")
-@click.option(
-    "--send-tracebacks",
-    is_flag=True,
-    default=False,
-    help="Send clients the traceback of a failed call (development: it shows this "
-    "server's files and source). Default: logged on stderr, not sent.",
-)
+@send_tracebacks_option
 @no_trace_option
 @click.option(
     "--wait",

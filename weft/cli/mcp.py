@@ -31,7 +31,7 @@ from typing import Any, BinaryIO
 import click
 
 from weft.cli._http import host_port, token_env_option, token_from_env
-from weft.cli._served_traces import no_trace_option, served_tracer
+from weft.cli._served_traces import no_trace_option, send_tracebacks_option, served_tracer
 from weft.cli.agents import (
     _load_target,
     add_import_folders,
@@ -63,13 +63,7 @@ def mcp_group() -> None:
 )
 @token_env_option
 @click.option("--name", default="weft", show_default=True, help="The server's name for clients.")
-@click.option(
-    "--send-tracebacks",
-    is_flag=True,
-    default=False,
-    help="Send clients the traceback of a failed call (development: it shows this "
-    "server's files and source). Default: logged on stderr, not sent.",
-)
+@send_tracebacks_option
 @no_trace_option
 @trust_option
 @paths_option

@@ -48,7 +48,13 @@ from weft.runtime.engine.action_table import ActionTable
 from weft.runtime.engine.langgraph_calls import LangGraphContext
 from weft.runtime.support.redaction import register_arguments
 from weft.runtime.support.secrets import secret_parameters
-from weft.runtime.tracing.spans import SpanRecord, Tracer, new_span_id, trace_id_for
+from weft.runtime.tracing.spans import (
+    SpanRecord,
+    Tracer,
+    new_span_id,
+    progress_attribute,
+    trace_id_for,
+)
 
 __all__ = [
     "CLIENT",
@@ -192,9 +198,7 @@ class ServedRun:
         if call.parent_id == self.span_id:
             attributes.update(self.attributes)
         if result.progress:
-            attributes["weft.progress"] = [
-                {"at": e.at, "message": e.message, "fraction": e.fraction} for e in result.progress
-            ]
+            attributes["weft.progress"] = progress_attribute(result.progress)
         self.record(
             SpanRecord(
                 trace_id=self.trace_id,

@@ -40,7 +40,13 @@ from weft.runtime.engine.registry import ActionRegistry
 from weft.runtime.remote._call_trace import CallTrace
 from weft.runtime.support.redaction import register_arguments
 from weft.runtime.support.secrets import secret_parameters
-from weft.runtime.tracing.spans import SpanRecord, Tracer, new_span_id, parse_traceparent
+from weft.runtime.tracing.spans import (
+    SpanRecord,
+    Tracer,
+    new_span_id,
+    parse_traceparent,
+    progress_attribute,
+)
 
 
 class Host(Protocol):
@@ -253,10 +259,7 @@ async def run_traced(
             "usage": result.usage,
         }
         if ctx.progress_events:
-            attributes["weft.progress"] = [
-                {"at": e.at, "message": e.message, "fraction": e.fraction}
-                for e in ctx.progress_events
-            ]
+            attributes["weft.progress"] = progress_attribute(ctx.progress_events)
         record(
             host,
             ctx.trace,

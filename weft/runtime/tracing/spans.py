@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from random import getrandbits
 from typing import Any
@@ -32,6 +33,12 @@ def new_span_id() -> str:
     ``os.urandom`` (``random`` is re-seeded in forked children).
     """
     return "%016x" % (getrandbits(64) or 1)
+
+
+def progress_attribute(events: Iterable[Any]) -> list[dict[str, Any]]:
+    """A call's progress reports as its span's ``weft.progress`` attribute: the same form
+    whether the call ran on an agent process or was served to an MCP/A2A client."""
+    return [{"at": e.at, "message": e.message, "fraction": e.fraction} for e in events]
 
 
 def trace_id_for(run_id: str) -> str:
