@@ -62,8 +62,9 @@ async def _serve(*args: str, ready: str) -> AsyncIterator[str]:
     """``weft a2a serve ARGS`` in its own process; the first match of ``ready`` on stderr."""
     from weft.testing.processes import weft_process
 
+    flags = os.environ.get("WEFT_HOPS_SERVE_FLAGS", "").split()
     async with weft_process(
-        "a2a", "serve", *args, ready=ready, timeout=STARTUP, cwd=ROOT
+        "a2a", "serve", *args, *flags, ready=ready, timeout=STARTUP, cwd=ROOT
     ) as served:
         yield served.ready.group(1)
 

@@ -92,7 +92,15 @@ class Config:
 
 
 def weft_command(*args: str) -> list[str]:
-    return [sys.executable, "-m", "weft", *args]
+    return [sys.executable, "-m", "weft", *args, *_serve_flags(args)]
+
+
+def _serve_flags(args: tuple[str, ...]) -> list[str]:
+    """``--no-trace`` for ``mcp serve`` / ``a2a serve`` when the run asked for it (the
+    served-call traces are on by default since 2026-12-07: legs with and without them)."""
+    if args[:2] in (("mcp", "serve"), ("a2a", "serve")):
+        return os.environ.get("WEFT_HOPS_SERVE_FLAGS", "").split()
+    return []
 
 
 # -- the legs -------------------------------------------------------------------------
@@ -266,6 +274,7 @@ async def _mcp_http_server(ctx: HopContext) -> AsyncIterator[str]:
     from weft.testing.processes import weft_process
 
     args = ("mcp", "serve", ctx.echo_target, "--http", "127.0.0.1:0")
+    args += tuple(_serve_flags(args))
     async with weft_process(
         *args, ready=r"at (http://\S+/mcp)", timeout=STARTUP, cwd=ROOT
     ) as served:
@@ -425,7 +434,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--only", help="comma-separated legs to run (default: all)")
     parser.add_argument("--calls", type=int, help="sequential calls per leg")
     parser.add_argument("--concurrency", type=int, help="concurrent callers for calls/s")
+    parser.add_argument(
+        "--no-trace", action="store_true", help="serve MCP/A2A legs with --no-trace"
+    )
     args = parser.parse_args(args_list)
+    if args.no_trace:  # the served processes read it (weft_command, _hops_a2a)
+        os.environ["WEFT_HOPS_SERVE_FLAGS"] = "--no-trace"
     config = Config.quick() if args.quick else Config()
     if args.calls is not None:
         config = dataclasses.replace(config, latency_calls=args.calls)
