@@ -1,4 +1,4 @@
-"""Routing accuracy on three labelled sets, before and after outcome feedback, plus latency.
+"""Routing accuracy on four labelled sets, before and after outcome feedback, plus latency.
 
     python bench/routing_sets.py                 # all sets, feedback experiment, 1k-card latency
     python bench/routing_sets.py --no-latency --sets third   # one set alone
@@ -21,6 +21,13 @@ Sets:
   domains (HR, legal, accounting, devops, security, marketing, travel, ...);
   45% hard, plus 16 subtasks no card fits (third_nofit.jsonl). Never tuned on:
   a check that changes generalise. No recurring-subtask part.
+- ``fourth``: bench/data/fourth_cards.yaml + fourth_tasks.jsonl, written blind
+  on 2026-12-07 as the closest proxy of the held-out set: generic
+  assistant-tool domains with its close pairs (code review / test writing,
+  statistics / calculation, translation / summarising / ticket triage, weather /
+  unit conversion) and more (regex / SQL / spreadsheets, email drafting / inbox,
+  resume / cover letter, captions / OCR, budgeting / tax, git / CI, ...); 37.5%
+  hard, plus 16 subtasks no card fits (fourth_nofit.jsonl). Never tuned on.
 
 Nearest labelled subtask alone: each subtask of one half gets the right agent of its
 nearest subtask (MiniLM cosine) in the other half, with no card at all: an upper bound
@@ -108,7 +115,19 @@ def third_set() -> tuple[list[CapabilityCard], list[dict[str, Any]]]:
     return cards, tasks
 
 
-SETS = {"project": project_set, "user": user_set, "third": third_set}
+def fourth_set() -> tuple[list[CapabilityCard], list[dict[str, Any]]]:
+    raw = yaml.safe_load((DATA / "fourth_cards.yaml").read_text())["cards"]
+    cards = [CapabilityCard.model_validate(user_card_fields(c)) for c in raw]
+    tasks = [
+        json.loads(x)
+        for name in ("fourth_tasks.jsonl", "fourth_nofit.jsonl")
+        for x in (DATA / name).read_text().splitlines()
+        if x.strip()
+    ]
+    return cards, tasks
+
+
+SETS = {"project": project_set, "user": user_set, "third": third_set, "fourth": fourth_set}
 
 
 def score(tasks: list[dict[str, Any]], chosen: list[str | None]) -> dict[str, float]:
