@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from weft.runtime.routing.instruction import imperative_clauses, instruction_text, operation_terms
+from weft.runtime.routing.instruction import (
+    affirmed_text,
+    imperative_clauses,
+    instruction_text,
+    operation_terms,
+)
 
 
 @pytest.mark.parametrize(
@@ -68,3 +73,39 @@ def test_operation_terms_are_stemmed_verbs_with_particles_dropped() -> None:
     assert operation_terms("Pull the numbers; chart them") == ["pull", "chart"]
     assert operation_terms("Boil it down, then translate it.") == ["boil", "translat"]
     assert [c.verb for c in imperative_clauses("Go over the patch.")] == ["go over"]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # The work the user does not want names another agent's operation: dropped.
+        (
+            "I've got 30 tickets from our Brazilian customers. I don't need them sorted or "
+            "prioritised, I just need each one in English.",
+            "I've got 30 tickets from our Brazilian customers. I just need each one in English.",
+        ),
+        (
+            "The transcript is long. I don't want a summary; I need a decision log.",
+            "The transcript is long. I need a decision log.",
+        ),
+        ("Which emails still need a reply? Don't write the replies, just list them.", "list them."),
+        (
+            "A customer wrote to us in German, very angry. I don't need it translated. "
+            "Just tell me how urgent it is.",
+            "tell me how urgent it is.",
+        ),
+        (
+            "Go through the module for naming; no need to add tests.",
+            "Go through the module for naming;",
+        ),
+    ],
+)
+def test_negated_clauses_are_no_instruction(text: str, expected: str) -> None:
+    assert instruction_text(text) == expected
+
+
+def test_negated_clauses_alone_leave_the_whole_text() -> None:
+    assert affirmed_text("Don't translate it.") is None  # nothing else is asked
+    assert affirmed_text("Is this not right?") is None  # a question, not a negated clause
+    assert affirmed_text("Translate the ticket into English.") is None
+    assert operation_terms("A customer wrote in, very angry. Tell me who owns it.") == ["tell"]

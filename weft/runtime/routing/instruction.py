@@ -20,6 +20,12 @@ readers can"). Clauses are split at sentence ends, ``;`` and ``:``, at commas
 at "so"/"then", and a leading subordinate clause ("After the fix lands, add a
 test") is dropped. Questions have no imperative clause; for them the whole text
 is the instruction and the embedding decides alone.
+
+A clause the user negates ("I don't need it translated", "don't write the
+replies", "no need to add tests") names work the request does *not* ask for,
+and its words pull the embedding to the agent that does that work. Such
+clauses are never instructions, and a request that has some but no imperative
+clause gets the rest of its text as its instruction view (``affirmed_text``).
 """
 
 from __future__ import annotations
@@ -39,7 +45,7 @@ _NOT_VERBS = _words(
     do does did i we you my our your the a an this that these those it its there here if any some
     ok okay hi hello hey so after before once since because while given today tomorrow yesterday
     someone somebody everyone they he she his her their all each every no not only as for with
-    from into about on in at by of to us me them one two three"""
+    from into about on in at by of to us me them one two three very"""
 )
 #: Verbs that end like an -ly adverb.
 _LY_VERBS = _words("reply apply supply multiply comply rely bully tally rally sully")
@@ -150,15 +156,52 @@ def _past_form_follows(words: list[str], i: int) -> bool:
     return w.endswith("ed") and w not in _EXCEPTIONS and after in _AFTER_PAST
 
 
+#: Words a subject may take before its negation ("I don't need", "we do not want").
+_SUBJECTS = _words("i we you i'd we'd")
+_NEGATION = re.compile(
+    r"^(?:don'?t|do\s+not|does\s+not|doesn'?t|no\s+need|not|never|without|nothing)\b"
+)
+
+
+def _negated(clause: str) -> bool:
+    """Whether ``clause`` says what the user does not want done ("I don't need it
+    translated", "Don't book anything", "no need to add tests")."""
+    words = clause.lower().replace("\u2019", "'").split()
+    i = 0
+    while i < len(words) and (words[i].strip(",;:") in _SKIP or words[i] in _SUBJECTS):
+        i += 1
+    return bool(_NEGATION.match(" ".join(words[i:])))
+
+
+def affirmed_text(text: str) -> str | None:
+    """``text`` without the clauses the user negates, or None when it has none (or
+    nothing else): "I don't need them sorted, I just need each one in English" ->
+    "I just need each one in English"."""
+    kept: list[str] = []
+    dropped = False
+    for sentence in _SENTENCE.split(text.strip()):
+        parts = [p for p in _CLAUSE_BREAK.split(sentence) if p.strip()]
+        # The break keeps no separators; re-joining with ", " keeps the clauses readable.
+        affirmed = [p.strip() for p in parts if not _negated(p.strip())]
+        dropped = dropped or len(affirmed) < len(parts)
+        if affirmed:
+            kept.append(", ".join(affirmed))
+    if not dropped or not kept:
+        return None
+    return " ".join(kept)
+
+
 def instruction_text(text: str) -> str | None:
     """The imperative part of ``text`` when it differs from the whole text, else None.
 
     None for questions and for texts that are one instruction from the first
-    word: then the whole-text score already is the instruction's score.
+    word: then the whole-text score already is the instruction's score. A
+    request without imperative clauses but with negated ones gets its affirmed
+    part (``affirmed_text``).
     """
     clauses = imperative_clauses(text)
     if not clauses:
-        return None
+        return affirmed_text(text)
     joined = " ".join(c.text for c in clauses)
     if _norm(joined) == _norm(text):
         return None
