@@ -28,7 +28,7 @@ here as well: settings (``chat_settings``), errors and what is retried
 ``record_span`` attribute, one span per request is handed to it as a dict::
 
     {"name": "chat gpt-4o-mini", "kind": "llm", "start": t0, "end": t1,
-     "status": "ok" | "error", "attributes": {
+     "status": "ok" | "error" | "cancelled", "attributes": {
       "gen_ai.request.model": ..., "gen_ai.response.model": ...,
       "gen_ai.response.finish_reasons": [...], "llm.base_url": ..., "llm.attempts": n,
       "llm.tool_calls": [names], "llm.streamed": True | None, "llm.usage_estimated": ...,
@@ -244,6 +244,9 @@ class ChatSession:
                     raise _NotACompletion(f"{type(response).__name__} without choices")
                 break
             except asyncio.CancelledError:
+                # Cancelled in flight (Ctrl-C, a timeout, the run cancelled): the request
+                # was made and took its time, so the trace shows it, ``cancelled``.
+                self._span(started, attempt, sent, mode, request, tool_choice, cancelled=True)
                 raise
             except Exception as exc:
                 failure = classify(exc, self.model.retry)
@@ -286,7 +289,11 @@ class ChatSession:
                     ) from None
                 delay = self.model.retry.delay(retries, failure.retry_after)
                 self._note_retry(retries, failure, delay)
-                await asyncio.sleep(delay)
+                try:
+                    await asyncio.sleep(delay)
+                except asyncio.CancelledError:  # between attempts: those made are traced
+                    self._span(started, attempt, sent, mode, request, tool_choice, cancelled=True)
+                    raise
         usage = usage_of(response, settings.model, self.model.prices, time.time() - started)
         self.usage = self.usage.add(usage)
         choice = response.choices[0]
@@ -330,6 +337,7 @@ class ChatSession:
         *,
         completion: Completion | None = None,
         error: Classified | None = None,
+        cancelled: bool = False,
     ) -> None:
         if not wants_spans(self.ctx):
             return
@@ -343,6 +351,7 @@ class ChatSession:
             trace_content=self.trace_content,
             completion=completion,
             error=error,
+            cancelled=cancelled,
             tool_choice=(sent, asked) if sent != asked and "tools" in request else None,
         )
         record_span(self.ctx, span)

@@ -40,9 +40,12 @@ def llm_span(
     trace_content: bool,
     completion: Completion | None = None,
     error: Classified | None = None,
+    cancelled: bool = False,
     tool_choice: tuple[Any, Any] | None = None,
 ) -> dict[str, Any]:
-    """The span of a request started at ``started``: answered (``completion``) or failed.
+    """The span of a request started at ``started``: answered (``completion``), failed
+    (``error``), or ``cancelled`` before an answer came (status ``cancelled``, ending now:
+    a run stopped mid-request shows what it was waiting on, and for how long).
 
     ``tool_choice``: ``(sent, requested)`` when the endpoint's profile stepped a forced
     choice down (``endpoint_profiles.shape_tool_choice``); None when sent as asked.
@@ -75,7 +78,7 @@ def llm_span(
         "kind": "llm",
         "start": started,
         "end": time.time(),
-        "status": "error" if error else "ok",
+        "status": "cancelled" if cancelled else "error" if error else "ok",
         "attributes": attributes,
     }
 

@@ -199,7 +199,7 @@ class LangGraphAction:
             kind=kind,
             description=description
             if description is not None
-            else f"LangGraph graph '{graph_name}'",
+            else f"LangGraph graph '{name or graph_name}'",
             input_schema=_schema(graph, "input"),
             output_schema=_schema(graph, "output"),
             card=card,

@@ -36,7 +36,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from weft.cli._serve_targets import with_variable_names
+from weft.cli._module_actions import plain_functions_hint, top_level_actions, with_variable_names
 from weft.protocols import DefinitionError, WeftError
 from weft.runtime.support.user_code import close_attributes, exec_file_module, import_failed
 
@@ -146,9 +146,10 @@ def import_target(ref: str, base: str | None = None) -> Any:
 def _module_actions(module: Any, ref: str, target: str) -> list[Any]:
     """The actions at a module's top level, for a reference without ``:obj`` to a module
     without ``agents``; none is an error that says what to write instead."""
-    from weft.cli._serve_targets import plain_functions_hint, top_level_actions
-
-    found = top_level_actions(module)
+    try:
+        found = top_level_actions(module)
+    except DefinitionError as exc:
+        raise WeftError(f"--agents {ref}: {exc}") from None
     if not found:
         raise WeftError(
             f"--agents {ref}: '{target}' has no 'agents' and no action at its top level "

@@ -31,6 +31,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from weft.cli._module_actions import plain_functions_hint, top_level_actions, with_variable_names
 from weft.protocols import DefinitionError
 from weft.protocols.hints import did_you_mean
 from weft.runtime.support.user_code import close_attributes, exec_file_module, import_failed
@@ -60,7 +61,10 @@ def load_target(ref: str) -> Any:
         return with_variable_names(found, vars(loaded), attr)
     if not sep and ref.endswith(".py"):  # the file's top-level actions, as weft ask takes them
         loaded = _load_file(ref, Path(ref))
-        found = top_level_actions(loaded)
+        try:
+            found = top_level_actions(loaded)
+        except DefinitionError as exc:
+            raise DefinitionError.single(f"{ref}: {exc}") from None
         if not found:
             raise DefinitionError.single(
                 f"'{ref}' has no action at its top level (a @weft.tool function, an agent): "
@@ -71,102 +75,6 @@ def load_target(ref: str) -> Any:
     found = _import(ref)
     imported = sys.modules.get(module) if sep else None
     return with_variable_names(found, vars(imported) if imported else {}, attr if sep else None)
-
-
-def top_level_actions(module: Any) -> list[Any]:
-    """The actions at a module's top level: what a file named without ``:OBJECT`` offers
-    (``weft agent serve tools.py``, ``weft ask --agents tools.py``); a tool made from a
-    lambda (``add = weft.tool(lambda a, b: a + b)``) is named after its variable."""
-    from weft.protocols import Action
-
-    return [
-        _named(value, name) if _is_lambda(value) else value
-        for name, value in vars(module).items()
-        if not name.startswith("_") and not isinstance(value, type) and isinstance(value, Action)
-    ]
-
-
-def plain_functions_hint(module: Any) -> str:
-    """What to do with the plain functions a module defines (``add = lambda a, b: ...``,
-    ``def helper``), which are not taken as actions on their own; ``""`` when it has none."""
-    import inspect
-
-    names = [
-        name
-        for name, value in vars(module).items()
-        if not name.startswith("_")
-        and inspect.isfunction(value)
-        and value.__module__ == module.__name__
-    ]
-    if not names:
-        return ""
-    shown = ", ".join(names[:5]) + (", ..." if len(names) > 5 else "")
-    return (
-        f"; its plain functions ({shown}) are not taken on their own: make them tools "
-        f"(@weft.tool, or {names[0]} = weft.tool(...)), or list them: agents = [{shown}]"
-    )
-
-
-#: The name Python gives every lambda: no name an action can go by.
-LAMBDA = "<lambda>"
-
-
-def _is_lambda(obj: Any) -> bool:
-    """Whether ``obj`` is a lambda, or an action named after one (``weft.tool(lambda ...)``)."""
-    spec = getattr(obj, "spec", None)
-    if spec is not None:
-        return getattr(spec, "name", None) == LAMBDA
-    return getattr(obj, "__name__", None) == LAMBDA and callable(obj)
-
-
-def _named(obj: Any, name: str) -> Any:
-    """The lambda (or lambda tool) ``obj`` as an action called ``name``."""
-    from weft.runtime.engine.compiler import as_action
-
-    named = getattr(obj, "named", None)
-    if callable(named):  # a tool already: the same tool, renamed
-        return named(name)
-    if getattr(obj, "spec", None) is not None:
-        return obj  # an action of another kind: it keeps its own name
-    return as_action(obj, name=name)
-
-
-def _variable_of(obj: Any, namespace: dict[str, Any]) -> str | None:
-    """The one public variable of ``namespace`` that holds ``obj`` (or the function a
-    tool ``obj`` was made from); None when none does, or several do."""
-    fn = getattr(obj, "fn", None)
-    names = [
-        name
-        for name, value in namespace.items()
-        if not name.startswith("_") and (value is obj or (fn is not None and value is fn))
-    ]
-    return names[0] if len(names) == 1 else None
-
-
-def with_variable_names(obj: Any, namespace: dict[str, Any], attr: str | None = None) -> Any:
-    """``obj`` (what ``FILE.py:attr`` named) with each lambda in it given a name: a lambda
-    named by ``attr`` takes that name, one in a dict its key, one in a list the variable
-    of ``namespace`` that holds it (``add = lambda a, b: a + b``, ``agents = [add, mul]``).
-
-    Every lambda is ``<lambda>`` to Python, so two of them would clash as one
-    action; where the file does not name one (``agents = [lambda ...]``), it is
-    left for the registry to refuse with the way to name it.
-    """
-    if _is_lambda(obj):
-        name = attr.rpartition(".")[2] if attr else _variable_of(obj, namespace)
-        return _named(obj, name) if name else obj
-    if isinstance(obj, dict):
-        return {
-            key: _named(value, key) if isinstance(key, str) and _is_lambda(value) else value
-            for key, value in obj.items()
-        }
-    if isinstance(obj, list | tuple):
-        named = []
-        for value in obj:
-            name = _variable_of(value, namespace) if _is_lambda(value) else None
-            named.append(_named(value, name) if name else value)
-        return named
-    return obj
 
 
 def _load_file(ref: str, path: Path) -> Any:

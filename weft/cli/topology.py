@@ -44,8 +44,14 @@ class _Actor:
     folder: Path | None = None
 
 
-def _resolve(ref: str, option: str) -> _Actor:
-    """``module:attr``, ``file.py:attr`` or a bare action name."""
+def _resolve(ref: str, option: str, known: dict[str, _Actor] | None = None) -> _Actor:
+    """``module:attr``, ``file.py:attr`` or a bare action name; one given again (cycled
+    ``--actor a --actor b --actor a``, or an actor that is a critic too) is the same actor
+    (``known``), as two wrappings of one function would clash as two actions of one name."""
+    if known is not None:
+        if ref not in known:
+            known[ref] = _resolve(ref, option)
+        return known[ref]
     from weft.runtime.engine.compiler import import_object
 
     if ":" not in ref:
@@ -66,11 +72,34 @@ def _resolve(ref: str, option: str) -> _Actor:
         raise WeftError(f"{option} {ref}: {exc}") from None
     finally:
         sys.path.remove(str(folder))
+    obj = _as_actor(obj, ref, attr, option)
     spec = getattr(obj, "spec", None)
     name = spec.name if spec is not None else getattr(obj, "__name__", attr.rsplit(".", 1)[-1])
     if not is_file and not _is_under(sys.modules.get(module), folder):
         return _Actor(obj, name, ref)  # an installed module: no import folder to record
     return _Actor(obj, name, f"{module}:{attr}", folder)
+
+
+def _as_actor(obj: Any, ref: str, attr: str, option: str) -> Any:
+    """``obj`` as the action the written file's ``actions:`` entry will load it as.
+
+    The nodes name the action the builder binds, the entry is named after it, and
+    ``weft run`` registers what the entry loads under the entry's name: a LangGraph
+    graph compiled without a name (``LangGraph``) goes by its variable, as ``weft ask
+    --agents`` names it, and a graph or workflow by the name its action will have.
+    Wrapping a function as a tool gives its declared output type, which tells
+    whether it can feed an actor of several inputs (``workflows._feeding``).
+    """
+    from weft.cli._module_actions import with_variable_names
+    from weft.protocols import DefinitionError
+    from weft.runtime.engine.compiler import as_action
+
+    if isinstance(obj, list | tuple | dict):
+        return obj  # refused by the builder with the node's name
+    try:
+        return as_action(with_variable_names(obj, {}, attr))
+    except DefinitionError as exc:
+        raise WeftError(f"{option} {ref}: {exc}") from None
 
 
 def _is_under(module: Any, folder: Path) -> bool:
@@ -170,14 +199,15 @@ def topology_command(
 
     out = Path(output)
     _check_size(kind, nodes, p=p, k=k, m=m, width=width)
-    cast: list[Any] = [_resolve(a, "--actor") for a in actors]
+    known: dict[str, _Actor] = {}
+    cast: list[Any] = [_resolve(a, "--actor", known) for a in actors]
     for text in capabilities:
         if not text.strip():
             raise WeftError("--capability: give what the node needs in prose, not an empty text")
         cast.append(Capability(text))
     if not cast:
         cast = [_resolve(RELAY, "--actor")]
-    reviewers = [_resolve(c, "--critic") for c in critics]
+    reviewers = [_resolve(c, "--critic", known) for c in critics]
     if reducer is not None:
         _check_reducer(reducer)
     try:

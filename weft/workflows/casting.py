@@ -17,7 +17,10 @@ What a node is given also depends on who plays it. An actor that takes
 workflow's task everywhere and, below a source, its predecessors' artifacts
 as ``context``: the node sees the task and its direct predecessors' work,
 never the whole path (MacNet's memory control). Any other actor gets the
-task at a source and the join of its predecessors' artifacts below one.
+task at a source and the join of its predecessors' artifacts below one: in
+its one input, or, for an actor of several inputs, as its arguments by key.
+``Feeding`` refuses a node that its actors say cannot be fed that way
+(``_feeding``), naming the node and the inputs, before anything runs.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from typing import Any
 
 from weft.protocols import ActionSpec
 from weft.workflows._callables import preview_spec
+from weft.workflows._feeding import feeding_problem, one_input
 from weft.workflows.builder import ActionLike, Workflow
 
 
@@ -90,7 +94,53 @@ def node_arguments(actor: ActionLike | Capability, *, has_inputs: bool) -> dict[
         return {"task": TASK_REF, "context": "${input}"} if has_inputs else {"task": TASK_REF}
     if has_inputs:
         return {}  # the join of the predecessors goes to the action's one parameter
+    if spec is not None and not properties:
+        return {}  # an actor of no input: the task is not for it
     return {entry_parameter(spec): TASK_REF}
+
+
+class Feeding:
+    """Checks, node by node, that a generated node's actor can be fed (``_feeding``).
+
+    What each actor declares is read once (``spec_of``), and only an actor of
+    several inputs is checked against its predecessors: a topology of one-input
+    actors (the usual case, and a 10,000-node mesh) costs a dict look-up per node.
+    """
+
+    def __init__(self, actors: Sequence[Any], names: Sequence[str], reducer: str) -> None:
+        self._actors = actors
+        self._names = names
+        self._reducer = reducer
+        self._specs: dict[int, ActionSpec | None] = {}
+        self._checked: set[tuple[int, bool]] = set()
+
+    def _spec(self, actor: Any) -> ActionSpec | None:
+        key = id(actor)
+        if key not in self._specs:
+            self._specs[key] = None if isinstance(actor, Capability) else spec_of(actor)
+        return self._specs[key]
+
+    def check(self, index: int, with_: Mapping[str, Any], incoming: Sequence[int]) -> None:
+        """Raise ``ValueError`` (one line: the node, the inputs it cannot fill) when node
+        ``index``, given ``with_`` and fed by ``incoming``, cannot be fed."""
+        actor = self._actors[index]
+        once = (id(actor), bool(incoming))
+        if once in self._checked:
+            return  # a source, or an actor of one input: the same answer as before
+        spec = self._spec(actor)
+        properties = (spec.input_schema.get("properties") or {}) if spec is not None else {}
+        if spec is None or all(p in properties for p in TASK_AND_CONTEXT):
+            self._checked.add(once)
+            return
+        if incoming and (with_ or one_input(spec.input_schema) is not None):
+            self._checked.add(once)
+            return
+        sources = [(self._names[i], self._spec(self._actors[i])) for i in incoming]
+        problem = feeding_problem(self._names[index], spec, with_, sources, self._reducer)
+        if problem is not None:
+            raise ValueError(problem)
+        if not incoming:
+            self._checked.add(once)
 
 
 def spec_of(actor: ActionLike) -> ActionSpec | None:
@@ -146,6 +196,7 @@ def relay(task: str, context: Any = None) -> str:
 __all__ = [
     "Capability",
     "Cast",
+    "Feeding",
     "NodeFactory",
     "PerNode",
     "cast_of",

@@ -34,7 +34,7 @@ import networkx as nx
 
 from weft.protocols import JoinMode, JoinSpec
 from weft.workflows.builder import Workflow
-from weft.workflows.casting import Cast, cast_of, node_arguments, place
+from weft.workflows.casting import Cast, Feeding, cast_of, node_arguments, place
 from weft.workflows.gc_pause import gc_paused
 
 if TYPE_CHECKING:  # typing.Unpack arrives in 3.12; annotations are never evaluated here
@@ -122,15 +122,18 @@ def _from_edges(
         reviewed = 0
         # arguments per actor, worked out once; the actor is held so that its id stays its own
         shaped: dict[tuple[int, bool], tuple[Any, Mapping[str, Any]]] = {}
+        actors = [actor_of(names[i], i) for i in range(n)]  # reversed, a node's come later
+        fed = Feeding(actors, names, _reducer_of(merge))
         for i in range(n):
             incoming = sorted(preds[i])
-            actor = actor_of(names[i], i)
+            actor = actors[i]
             args = with_
             if args is None:
                 key = (id(actor), bool(incoming))
                 if key not in shaped:
                     shaped[key] = (actor, node_arguments(actor, has_inputs=bool(incoming)))
                 args = shaped[key][1]
+                fed.check(i, args, incoming)
             sources = [] if critic_of is not None else [names[p] for p in incoming]
             place(
                 wf,
@@ -146,6 +149,11 @@ def _from_edges(
                     wf.edge(names[p], names[i], critic=reviewer, max_rounds=max_rounds)
                     reviewed += 1
     return wf
+
+
+def _reducer_of(join: JoinSpec | str | None) -> str:
+    """The reducer name of a merge node's join (``list`` unless one is named)."""
+    return join.reducer if isinstance(join, JoinSpec) else "list"
 
 
 def _merge_join(join: JoinSpec | str | None, reducer: str | None) -> JoinSpec | str | None:
