@@ -5,6 +5,8 @@
     python bench/routing_sets.py --sizes 1000,100000
     python bench/routing_sets.py --no-latency --rerank   # with the likelihood stage
     python bench/routing_sets.py --latency-only --rerank --sizes 1000,100000
+    python bench/routing_sets.py --no-latency --rerank --no-rescue  # the stage without
+                                    # overruling the embedding scores' "no agent fits"
 
 Sets:
 
@@ -455,6 +457,11 @@ async def main() -> None:
     parser.add_argument(
         "--sets", default=",".join(SETS), help=f"comma list of labelled sets ({', '.join(SETS)})"
     )
+    parser.add_argument(
+        "--no-rescue",
+        action="store_true",
+        help="with --rerank: the embedding scores' 'no agent fits' always stands",
+    )
     args = parser.parse_args()
     names = [n.strip() for n in args.sets.split(",") if n.strip()]
     if not names or any(n not in SETS for n in names):
@@ -481,8 +488,12 @@ async def main() -> None:
     if args.rerank:
         from weft.runtime.routing.likelihood import LikelihoodChooser
 
-        stage = LikelihoodChooser()
-        lines.insert(0, f"likelihood stage on (weight {stage.weight}, top {stage.top})\n")
+        stage = LikelihoodChooser(rescue_gain=None) if args.no_rescue else LikelihoodChooser()
+        lines.insert(
+            0,
+            f"likelihood stage on (weight {stage.weight}, rescue gain {stage.rescue_gain}, "
+            f"top {stage.top})\n",
+        )
     for name in () if args.latency_only else names:
         cards, tasks = SETS[name]()
         again = user_again if name == "user" else None
