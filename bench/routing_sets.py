@@ -105,28 +105,26 @@ def user_set() -> tuple[list[CapabilityCard], list[dict[str, Any]]]:
     return cards, [json.loads(x) for x in lines if x.strip()]
 
 
-def third_set() -> tuple[list[CapabilityCard], list[dict[str, Any]]]:
-    raw = yaml.safe_load((DATA / "third_cards.yaml").read_text())["cards"]
+def written_set(prefix: str) -> tuple[list[CapabilityCard], list[dict[str, Any]]]:
+    """A set written in the users' card style: ``PREFIX_cards.yaml``, ``PREFIX_tasks.jsonl``
+    and ``PREFIX_nofit.jsonl`` (the third and fourth sets)."""
+    raw = yaml.safe_load((DATA / f"{prefix}_cards.yaml").read_text())["cards"]
     cards = [CapabilityCard.model_validate(user_card_fields(c)) for c in raw]
     tasks = [
         json.loads(x)
-        for name in ("third_tasks.jsonl", "third_nofit.jsonl")
+        for name in (f"{prefix}_tasks.jsonl", f"{prefix}_nofit.jsonl")
         for x in (DATA / name).read_text().splitlines()
         if x.strip()
     ]
     return cards, tasks
+
+
+def third_set() -> tuple[list[CapabilityCard], list[dict[str, Any]]]:
+    return written_set("third")
 
 
 def fourth_set() -> tuple[list[CapabilityCard], list[dict[str, Any]]]:
-    raw = yaml.safe_load((DATA / "fourth_cards.yaml").read_text())["cards"]
-    cards = [CapabilityCard.model_validate(user_card_fields(c)) for c in raw]
-    tasks = [
-        json.loads(x)
-        for name in ("fourth_tasks.jsonl", "fourth_nofit.jsonl")
-        for x in (DATA / name).read_text().splitlines()
-        if x.strip()
-    ]
-    return cards, tasks
+    return written_set("fourth")
 
 
 SETS = {"project": project_set, "user": user_set, "third": third_set, "fourth": fourth_set}

@@ -9,14 +9,14 @@ per session, because at a few hundred sentences a second they are the slow part.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from weft.protocols import CapabilityCard
+from weft.protocols import CapabilityCard, RouteRequest, RoutingDecision
 from weft.runtime.routing.capability_router import CapabilityRouter
 from weft.runtime.routing.embeddings import HashingEmbedder, MiniLMEmbedder
 
@@ -97,3 +97,22 @@ def router_for(request: pytest.FixtureRequest) -> Iterator[Any]:
 def card(agent_id: str, description: str, **fields: Any) -> CapabilityCard:
     """A capability card with defaults for the fields a test does not care about."""
     return CapabilityCard(agent_id=agent_id, description=description, **fields)
+
+
+RouteAmong = Callable[[list[CapabilityCard], str, Any], Awaitable[RoutingDecision]]
+
+
+@pytest.fixture
+def route_among(minilm: MiniLMEmbedder) -> RouteAmong:
+    """``await route_among(cards, text, chooser)``: one decision of a fresh in-memory
+    router over ``cards`` with MiniLM, no outcome learning, ``chooser`` as its last stage."""
+
+    async def route(cards: list[CapabilityCard], text: str, chooser: Any) -> RoutingDecision:
+        router = CapabilityRouter.open(minilm, learn=False, chooser=chooser)
+        try:
+            router.add_cards(cards)
+            return await router.route(RouteRequest(text=text))
+        finally:
+            router.close()
+
+    return route

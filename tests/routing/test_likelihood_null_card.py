@@ -15,7 +15,6 @@ from __future__ import annotations
 import importlib
 import json
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
@@ -27,6 +26,8 @@ from weft.protocols import CapabilityCard, RouteRequest
 from weft.protocols.route_refusal import NULL_GAIN, stage_refusal
 from weft.runtime.routing.capability_router import CapabilityRouter, ScoringWeights
 from weft.runtime.routing.embeddings import MiniLMEmbedder
+
+from .conftest import RouteAmong
 
 _likelihood = importlib.import_module("weft.runtime.routing.likelihood")
 
@@ -49,24 +50,15 @@ def cards() -> list[CapabilityCard]:
     return [CapabilityCard.model_validate(user_card_fields(c)) for c in raw]
 
 
-async def _route(minilm: MiniLMEmbedder, cards: list[CapabilityCard], text: str, chooser: Any):  # type: ignore[no-untyped-def]
-    router = CapabilityRouter.open(minilm, learn=False, chooser=chooser)
-    try:
-        router.add_cards(cards)
-        return await router.route(RouteRequest(text=text))
-    finally:
-        router.close()
-
-
 async def test_a_card_that_makes_the_request_no_likelier_is_no_fit(
-    minilm: MiniLMEmbedder, cards: list[CapabilityCard]
+    route_among: RouteAmong, cards: list[CapabilityCard]
 ) -> None:
     chooser = _likelihood.LikelihoodChooser()
     without_rule = _likelihood.LikelihoodChooser(min_gain=None)
     for text in NO_FIT:
-        plain = await _route(minilm, cards, text, None)
+        plain = await route_among(cards, text, None)
         assert plain.chosen is not None, text  # the embedding stage alone routes it
-        decision = await _route(minilm, cards, text, chooser)
+        decision = await route_among(cards, text, chooser)
         assert decision.chosen is None, text
         first = decision.candidates[0]
         assert first.parts[NULL_GAIN] < 0 and "likelihood" in first.parts
@@ -74,10 +66,10 @@ async def test_a_card_that_makes_the_request_no_likelier_is_no_fit(
         assert reason is not None and f"({first.agent_id})" in reason
         assert "no more likely than no card does" in reason
         # min_gain=None: the stage only re-ranks, as before
-        kept = await _route(minilm, cards, text, without_rule)
+        kept = await route_among(cards, text, without_rule)
         assert kept.chosen is not None and NULL_GAIN not in kept.candidates[0].parts
     for text, agent in FITTING:
-        decision = await _route(minilm, cards, text, chooser)
+        decision = await route_among(cards, text, chooser)
         assert decision.chosen is not None and decision.chosen.agent_id == agent, text
 
 

@@ -14,16 +14,15 @@ from __future__ import annotations
 
 import importlib
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
 
 from weft.cli._cards_file import user_card_fields
-from weft.protocols import CapabilityCard, RouteRequest, RoutingDecision
+from weft.protocols import CapabilityCard
 from weft.protocols.route_refusal import NULL_GAIN
-from weft.runtime.routing.capability_router import CapabilityRouter
-from weft.runtime.routing.embeddings import MiniLMEmbedder
+
+from .conftest import RouteAmong
 
 _likelihood = importlib.import_module("weft.runtime.routing.likelihood")
 
@@ -47,25 +46,14 @@ def cards() -> list[CapabilityCard]:
     return [CapabilityCard.model_validate(user_card_fields(c)) for c in raw]
 
 
-async def _route(
-    minilm: MiniLMEmbedder, cards: list[CapabilityCard], text: str, chooser: Any
-) -> RoutingDecision:
-    router = CapabilityRouter.open(minilm, learn=False, chooser=chooser)
-    try:
-        router.add_cards(cards)
-        return await router.route(RouteRequest(text=text))
-    finally:
-        router.close()
-
-
 async def test_a_weak_match_the_card_makes_likely_is_routed(
-    minilm: MiniLMEmbedder, cards: list[CapabilityCard]
+    route_among: RouteAmong, cards: list[CapabilityCard]
 ) -> None:
     chooser = _likelihood.LikelihoodChooser()
     for text, agent in WEAK_BUT_FITTING:
-        plain = await _route(minilm, cards, text, None)
+        plain = await route_among(cards, text, None)
         assert plain.chosen is None, text  # the embedding stage alone refuses it
-        decision = await _route(minilm, cards, text, chooser)
+        decision = await route_among(cards, text, chooser)
         assert decision.chosen is not None and decision.chosen.agent_id == agent, text
         first = decision.candidates[0]
         assert first.agent_id == agent
@@ -74,19 +62,19 @@ async def test_a_weak_match_the_card_makes_likely_is_routed(
 
 
 async def test_without_rescue_the_refusal_stands(
-    minilm: MiniLMEmbedder, cards: list[CapabilityCard]
+    route_among: RouteAmong, cards: list[CapabilityCard]
 ) -> None:
     text, _ = WEAK_BUT_FITTING[0]
-    decision = await _route(minilm, cards, text, _likelihood.LikelihoodChooser(rescue_gain=None))
+    decision = await route_among(cards, text, _likelihood.LikelihoodChooser(rescue_gain=None))
     assert decision.chosen is None
     assert "likelihood" not in decision.candidates[0].parts
 
 
 async def test_a_refused_request_no_card_fits_stays_refused(
-    minilm: MiniLMEmbedder, cards: list[CapabilityCard]
+    route_among: RouteAmong, cards: list[CapabilityCard]
 ) -> None:
-    plain = await _route(minilm, cards, REFUSED_NO_FIT, None)
+    plain = await route_among(cards, REFUSED_NO_FIT, None)
     assert plain.chosen is None
-    decision = await _route(minilm, cards, REFUSED_NO_FIT, _likelihood.LikelihoodChooser())
+    decision = await route_among(cards, REFUSED_NO_FIT, _likelihood.LikelihoodChooser())
     assert decision.chosen is None
     assert decision.candidates[0].agent_id == plain.candidates[0].agent_id  # unchanged
