@@ -305,3 +305,11 @@ async def weft_broker() -> AsyncIterator[MosquittoBroker]:
         yield broker
     finally:
         await broker.stop()
+
+
+@pytest.fixture
+def no_model_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No model configured from the environment: a test's agents use only the test server
+    they are pointed at, and LLM spans keep no content unless the test asks."""
+    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "WEFT_MODEL", "WEFT_TRACE_CONTENT"):
+        monkeypatch.delenv(name, raising=False)

@@ -9,7 +9,6 @@ not to be seen. The span is now recorded ``cancelled`` with its duration.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,36 +17,17 @@ from weft import Workflow
 from weft.agents import LLMAgent
 from weft.runtime import run_workflow
 from weft.runtime.tracing.store import TraceStore
-from weft.testing import FunctionModel, OpenAIServer
-from weft.testing.models import ModelRequest
+from weft.testing import HangingModel, OpenAIServer
 
 RUN_ID = "c" * 32
 
 
-@pytest.fixture(autouse=True)
-def _no_model_settings(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "WEFT_MODEL", "WEFT_TRACE_CONTENT"):
-        monkeypatch.delenv(name, raising=False)
-    yield
-
-
-class HangingModel:
-    """A model that takes each request and never answers: ``asked`` is set on the first."""
-
-    def __init__(self) -> None:
-        self.asked = asyncio.Event()
-
-    async def __call__(self, request: ModelRequest) -> str:
-        self.asked.set()
-        await asyncio.Event().wait()
-        raise AssertionError("unreachable")
-
-
+@pytest.mark.usefixtures("no_model_settings")
 async def test_an_llm_request_in_flight_when_the_run_is_cancelled_is_a_cancelled_span(
     tmp_path: Path,
 ) -> None:
     hanging = HangingModel()
-    async with OpenAIServer(FunctionModel(hanging)) as server:
+    async with OpenAIServer(hanging) as server:
         agent = LLMAgent("writer", model="gpt-test", base_url=server.base_url, api_key="k")
         wf = Workflow("write")
         wf.node("write", agent, with_={"task": "Write about otters"})

@@ -23,6 +23,7 @@ from weft.agents.model_requests import (
 )
 from weft.testing.models import (
     FunctionModel,
+    HangingModel,
     Model,
     ModelRequest,
     ScriptedModel,
@@ -50,6 +51,7 @@ from weft.testing.steps import (
 __all__ = [
     "Failure",
     "FunctionModel",
+    "HangingModel",
     "Model",
     "ModelRequest",
     "ModelRequestBlocked",

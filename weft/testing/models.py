@@ -12,6 +12,7 @@ real ``openai`` client; nothing here patches the client.
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import json
 import threading
@@ -179,6 +180,21 @@ class FunctionModel:
         if isinstance(answer, Reply | Failure) or hasattr(answer, "body"):
             return answer
         raise TypeError(f"{self.name}: function returned {type(answer).__name__}, not a step")
+
+
+class HangingModel(FunctionModel):
+    """Takes every request and never answers: for what cancellation leaves behind (a run
+    cancelled with a request in flight). ``asked`` is set once a request has arrived, so a
+    test cancels exactly then, without sleeping."""
+
+    def __init__(self, *, name: str = "hanging") -> None:
+        self.asked = asyncio.Event()
+        super().__init__(self._hang, name=name)
+
+    async def _hang(self, request: ModelRequest) -> str:
+        self.asked.set()
+        await asyncio.Event().wait()
+        raise AssertionError("a hanging model answered")
 
 
 def reply_json(reply: Reply, request: ModelRequest, index: int) -> dict[str, Any]:

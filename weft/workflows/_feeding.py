@@ -4,8 +4,11 @@ A topology node without ``with`` is fed as the engine feeds any node without
 ``with`` (``runtime.engine.arguments``): at a source, the task (one text) goes
 to the actor's one input (``casting.entry_parameter``); below a source, the
 artifact its edge carries (or its join's reduction of several) goes to the
-actor's one input, or, to an actor of several inputs, is its arguments object
-when it is a dict (its keys are the inputs). So an actor of several inputs
+actor's one input (an object that has that input's key gives the actor its
+keys instead, unless the input declares an object: ``compiled.unwrapping_keys``;
+either way the one input is filled, so it needs no check here), or, to an
+actor of several inputs, is its arguments object when it is a dict (its keys
+are the inputs). So an actor of several inputs
 (``def f(a: int, b: str)``, a LangGraph graph whose state has two keys) can be
 fed only by predecessors whose output is an object with those inputs.
 

@@ -2,7 +2,10 @@
 
 A node without ``with`` passes its input on: the one predecessor's artifact,
 or its join's reduction of several, as the action's single parameter (or as
-the arguments object when it is a dict). A node with ``with`` renders its
+the arguments object when it is a dict). An object that has that parameter
+as a key is taken apart instead, unless the parameter declares an object
+(``compiled.unwrapping_keys``): a graph's ``{"text": ...}`` feeds a
+``text: str`` tool, or the same graph again, without nesting. A node with ``with`` renders its
 template in a scope of the run's inputs, each predecessor's artifact by name,
 ``input`` and ``iteration``. A ``foreach`` node renders its list once and
 each item's arguments later. Pure functions: they raise ``ExpressionError``
@@ -88,13 +91,23 @@ def _passed_on(slot: Slot) -> dict[str, Any]:
     else:
         present = [s for s in node.predecessors if s in arrived]
         value = node.reducer([arrived[s] for s in present], present)
-    if node.default_param is not None:  # _as_arguments, without a call on the per-node path
-        return {node.default_param: value}
+    param = node.default_param
+    if param is not None:  # _as_arguments, without a call on the per-node path
+        keys = node.param_keys
+        if keys is not None and isinstance(value, dict) and param in value:
+            return {k: v for k, v in value.items() if k in keys}
+        return {param: value}
     return dict(value) if isinstance(value, dict) else {}
 
 
 def _as_arguments(node: CompiledNode, value: Any) -> dict[str, Any]:
-    """A node's input as arguments: its action's one parameter, or the input as an object."""
-    if node.default_param is not None:
-        return {node.default_param: value}
+    """A node's input as arguments: its action's one parameter (an object that has that
+    parameter as a key: its keys the action takes, ``compiled.unwrapping_keys``), or the
+    input as an object."""
+    param = node.default_param
+    if param is not None:
+        keys = node.param_keys
+        if keys is not None and isinstance(value, dict) and param in value:
+            return {k: v for k, v in value.items() if k in keys}
+        return {param: value}
     return dict(value) if isinstance(value, dict) else {}

@@ -47,6 +47,9 @@ class CompiledNode:
     action: Action
     render_args: Renderer | None
     default_param: str | None
+    #: The action's parameters when an object input that has ``default_param`` as a key
+    #: is taken apart into them (``unwrapping_keys``); None: the input goes whole.
+    param_keys: frozenset[str] | None
     render_foreach: Renderer | None
     reducer: Reducer
     join_mode: JoinMode
@@ -108,3 +111,37 @@ def single_parameter(schema: Mapping[str, Any]) -> str | None:
     if len(props) == 1:
         return str(props[0])
     return None
+
+
+def unwrapping_keys(schema: Mapping[str, Any], param: str | None) -> frozenset[str] | None:
+    """The parameters an object input is taken apart into, when it has ``param`` as a key.
+
+    A node without ``with`` gives its input to ``param`` whole. When that input is
+    an object that has ``param`` itself as a key (``{"text": ...}`` from a LangGraph
+    graph whose state is ``text``, or from the same graph one node up), the whole
+    object in ``param`` would nest (``{"text": {"text": ...}}``) or fail a ``str``
+    parameter; its keys that are parameters are the arguments instead. Not when
+    ``param`` declares an object (``dict``, a model, a ``TypedDict``): that
+    parameter takes the whole object as it always did. Decided here, once per
+    node, so the per-call path only looks the key up (``arguments._passed_on``).
+    """
+    if param is None:
+        return None
+    properties = schema.get("properties") or {}
+    if _takes_object(properties.get(param, {})):
+        return None
+    return frozenset(properties)
+
+
+def _takes_object(schema: Any) -> bool:
+    """Whether a parameter's schema may declare an object; True when unsure (``$ref``)."""
+    if not isinstance(schema, Mapping):
+        return False
+    if "$ref" in schema or "allOf" in schema or "properties" in schema:
+        return True
+    kind = schema.get("type")
+    if kind == "object" or (isinstance(kind, list) and "object" in kind):
+        return True
+    if "additionalProperties" in schema and kind is None:
+        return True
+    return any(_takes_object(s) for key in ("anyOf", "oneOf") for s in schema.get(key) or ())

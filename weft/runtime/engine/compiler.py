@@ -55,6 +55,7 @@ from weft.runtime.engine.compiled import (
     CompiledNode,
     PreparedWorkflow,
     single_parameter,
+    unwrapping_keys,
 )
 from weft.runtime.engine.discovery import Discoveries
 from weft.runtime.engine.importing import (
@@ -541,15 +542,16 @@ def _compile_nodes(
         into = compiled_edges[name]
         incoming = tuple(into[e.node] for e in plan.incoming[name])
         predecessors = tuple(e.node for e in node.after)
+        fed = predecessors and not node.with_  # passes its input on (``arguments``)
+        param = single_parameter(action.spec.input_schema) if fed else None
         nodes[name] = CompiledNode(
             name=name,
             spec=node,
             action_name=node.action or action.spec.name,
             action=action,
             render_args=compile_template(node.with_) if node.with_ else None,
-            default_param=single_parameter(action.spec.input_schema)
-            if not node.with_ and predecessors
-            else None,
+            default_param=param,
+            param_keys=unwrapping_keys(action.spec.input_schema, param),
             render_foreach=compile_template(node.foreach) if node.foreach else None,
             reducer=_node_reducer(spec, name, join.reducer) if join else reduce_list,
             join_mode=join.mode if join else JoinMode.ALL,

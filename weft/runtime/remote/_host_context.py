@@ -240,9 +240,25 @@ async def run_traced(
             retryable=True,
         )
     except asyncio.CancelledError:
+        # Its span too, so the spans sent back with the cancelled answer hang under it.
+        stopped = ActionResult.failure(
+            call.call_id,
+            "Cancelled",
+            f"agent {host.agent_id}: the call was cancelled",
+            state=ActionState.CANCELLED,
+        )
+        _record_call_span(host, call, ctx, stopped, started)
         raise
     except Exception as exc:
         result = ActionResult.from_exception(call.call_id, exc, source=call.action)
+    _record_call_span(host, call, ctx, result, started)
+    return result
+
+
+def _record_call_span(
+    host: Host, call: ActionCall, ctx: HostContext, result: ActionResult, started: float
+) -> None:
+    """The agent's span of the call (``weft.side: agent``), with ``result`` completed."""
     if ctx.child_usage != Usage():
         result.usage = result.usage.add(ctx.child_usage)
     if ctx.progress_events:
@@ -278,4 +294,3 @@ async def run_traced(
                 attributes=attributes,
             ),
         )
-    return result

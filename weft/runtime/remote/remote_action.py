@@ -106,7 +106,7 @@ from weft.protocols.streaming import STREAM_PROPERTY
 from weft.runtime.bus.base import Bus
 from weft.runtime.remote._call_state import CallState, attempts, timed_out, waiting_note
 from weft.runtime.remote._placement import choose, liveness_bound
-from weft.runtime.remote._remote_cancel import cancel_held, publish_cancel
+from weft.runtime.remote._remote_cancel import cancel_keeping_spans, publish_cancel
 from weft.runtime.remote._remote_trace import (
     LostAttempt,
     forward_progress,
@@ -257,7 +257,8 @@ class RemoteAction:
             return ActionResult.failure(call.call_id, "PublishRefused", why)
         except asyncio.CancelledError:
             handed_over = True
-            cancel_held(self.bus, self.name, state, waiter, self.ack_timeout)  # closes it
+            # Closes the waiter; first waits (briefly) for the agent's spans of the call.
+            await cancel_keeping_spans(self.bus, self.name, state, waiter, self.ack_timeout, ctx)
             raise
         finally:
             self._set_holder(state, None)
