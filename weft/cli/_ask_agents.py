@@ -96,10 +96,14 @@ def workflow_actions(ref: str, base: str | None = None) -> Any:
     return actions
 
 
-def import_target(ref: str, base: str | None = None) -> Any:
+def import_target(ref: str, base: str | None = None, loaded: dict[Path, Any] | None = None) -> Any:
     """The object named by ``module:obj`` or ``file.py:obj`` (``agents`` by default), or the
     actions of a workflow file; a module (a relative file) is looked for in ``base``
-    (default: the current folder) too."""
+    (default: the current folder) too.
+
+    ``loaded`` holds the files one command has run already, by resolved path: a file
+    named twice (``--agents tools.py --agents tools.py:graph``) is run once, so its
+    objects are the same objects both times, not two different actions of one name."""
     if _is_workflow_file(ref):
         return workflow_actions(ref, base)
     target, sep, attr = ref.rpartition(":") if ":" in ref else (ref, "", "")
@@ -113,14 +117,9 @@ def import_target(ref: str, base: str | None = None) -> Any:
         path = Path(target)
         if not path.is_file():
             raise WeftError(f"--agents {ref}: no such file {target}")
-        name = f"_weft_agents_{abs(hash(path.resolve()))}"
-        sys.path.insert(0, str(path.parent.resolve()))
-        try:
-            module = exec_file_module(name, path)
-        except Exception as exc:
-            raise WeftError(f"--agents {ref}: {import_failed(target, exc)}") from None
-        finally:
-            sys.path.remove(str(path.parent.resolve()))
+        module = (loaded or {}).get(path.resolve()) or _run_file(ref, target, path)
+        if loaded is not None:
+            loaded[path.resolve()] = module
     else:
         folder = base or str(Path.cwd())
         if folder not in sys.path:
@@ -143,6 +142,29 @@ def import_target(ref: str, base: str | None = None) -> Any:
     return with_variable_names(obj, vars(module), attr)
 
 
+def _run_file(ref: str, target: str, path: Path) -> Any:
+    """The module ``path`` makes, run now (its folder importable while it runs)."""
+    name = f"_weft_agents_{abs(hash(path.resolve()))}"
+    sys.path.insert(0, str(path.parent.resolve()))
+    try:
+        return exec_file_module(name, path)
+    except Exception as exc:
+        raise WeftError(f"--agents {ref}: {import_failed(target, exc)}") from None
+    finally:
+        sys.path.remove(str(path.parent.resolve()))
+
+
+def action_source(action: Any) -> Any:
+    """The user's object ``action`` was made of: a plain function (``fn``), a LangGraph
+    graph (``graph``), else the action itself. Each reference to a function or a graph
+    wraps it anew, so two actions of one name are the same action when this is."""
+    for attribute in ("fn", "graph"):
+        source = getattr(action, attribute, None)
+        if source is not None:
+            return source
+    return action
+
+
 def _module_actions(module: Any, ref: str, target: str) -> list[Any]:
     """The actions at a module's top level, for a reference without ``:obj`` to a module
     without ``agents``; none is an error that says what to write instead."""
@@ -159,34 +181,51 @@ def _module_actions(module: Any, ref: str, target: str) -> list[Any]:
     return found
 
 
-def _add(registry: Any, obj: Any, ref: str) -> None:
+def _add(registry: Any, obj: Any, ref: str, given: dict[str, Any]) -> None:
     from weft.runtime.engine.action_table import ActionTable
 
     try:
         if isinstance(obj, ActionTable):
             for name in obj.names():
-                registry.register(obj.get(name), name=name)
+                _register(registry, obj.get(name), name, given)
         elif isinstance(obj, dict):
             for name, action in obj.items():
-                registry.register(action, name=name)
+                _register(registry, action, name, given)
         elif isinstance(obj, list | tuple | set | frozenset):
             for action in obj:
-                registry.register(action)
+                _register(registry, action, None, given)
         else:
-            registry.register(obj)
+            _register(registry, obj, None, given)
     except DefinitionError as exc:
         raise WeftError(f"--agents {ref}: {exc}") from None
+
+
+def _register(registry: Any, obj: Any, name: str | None, given: dict[str, Any]) -> None:
+    """Register ``obj`` unless the same action (made of the same function or graph) is
+    already there under its name: naming it twice is no clash. ``given`` keeps each
+    name's source, and so keeps the source alive while its ``id`` is compared."""
+    action = registry.adapt(obj, name)
+    key = name or action.spec.name
+    source = action_source(action)
+    if key in given and given[key] is source:
+        return
+    registry.register(action, name=name)
+    given[key] = source
 
 
 def load_agents(refs: tuple[str, ...], base: str | None = None) -> Any:
     """An ``ActionRegistry`` with every action named by the ``--agents`` references
     (modules and relative files looked for in ``base`` too: the folder a resumed ask
-    was asked in); two different actions of one name are an error naming the second."""
+    was asked in); two different actions of one name are an error naming the second,
+    and the same action named twice (``--agents tools.py --agents tools.py:graph``) is
+    taken once."""
     from weft.runtime.engine.registry import ActionRegistry
 
     registry = ActionRegistry()
+    loaded: dict[Path, Any] = {}
+    given: dict[str, Any] = {}
     for ref in refs:
-        _add(registry, import_target(ref, base), ref)
+        _add(registry, import_target(ref, base, loaded), ref, given)
     return registry
 
 

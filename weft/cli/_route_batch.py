@@ -25,15 +25,39 @@ from weft.protocols import DefinitionError
 
 def read_jsonl(path: str, required: tuple[str, ...]) -> list[dict[str, Any]]:
     """Objects of a JSONL file; blank lines are skipped; errors name file and line."""
+    return [row for _, row in _numbered_rows(path, required)]
+
+
+def read_feedback(path: str) -> list[tuple[str, str, bool]]:
+    """(text, agent, success) triples from a feedback JSONL file."""
+    out: list[tuple[str, str, bool]] = []
+    for number, row in _numbered_rows(path, ("text", "agent", "success")):
+        if not isinstance(row["success"], bool) or not isinstance(row["agent"], str):
+            raise DefinitionError.single(
+                f"{path}:{number}: 'agent' must be a string and 'success' true or false"
+            )
+        out.append((row["text"], row["agent"], row["success"]))
+    return out
+
+
+def _numbered_rows(path: str, required: tuple[str, ...]) -> list[tuple[int, dict[str, Any]]]:
+    """Each object of a JSONL file with its line in the file, for errors a user can find.
+
+    A byte-order mark is read as none: editors on Windows (and PowerShell's
+    ``Out-File``) write one, and the file is no less JSONL for it. Lines end at
+    ``\n`` alone (``\r\n`` too): ``str.splitlines`` would also cut at U+2028 and
+    other separators that JSON allows raw inside a string
+    (``json.dumps(..., ensure_ascii=False)`` writes them so).
+    """
     if not Path(path).is_file():
         raise DefinitionError.single(f"{path}: no such file")
     try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
+        lines = Path(path).read_bytes().decode("utf-8-sig").split("\n")
     except UnicodeDecodeError as exc:
         raise DefinitionError.single(
             f"{path}: not UTF-8 text (byte {exc.start}): expected one JSON object per line"
         ) from None
-    rows: list[dict[str, Any]] = []
+    rows: list[tuple[int, dict[str, Any]]] = []
     for number, line in enumerate(lines, 1):
         if not line.strip():
             continue
@@ -48,20 +72,8 @@ def read_jsonl(path: str, required: tuple[str, ...]) -> list[dict[str, Any]]:
                 raise DefinitionError.single(f"{path}:{number}: missing field '{key}'")
         if not isinstance(row["text"], str) or not row["text"].strip():
             raise DefinitionError.single(f"{path}:{number}: 'text' must be a non-empty string")
-        rows.append(row)
+        rows.append((number, row))
     return rows
-
-
-def read_feedback(path: str) -> list[tuple[str, str, bool]]:
-    """(text, agent, success) triples from a feedback JSONL file."""
-    out: list[tuple[str, str, bool]] = []
-    for number, row in enumerate(read_jsonl(path, ("text", "agent", "success")), 1):
-        if not isinstance(row["success"], bool) or not isinstance(row["agent"], str):
-            raise DefinitionError.single(
-                f"{path}: entry {number}: 'agent' must be a string and 'success' true or false"
-            )
-        out.append((row["text"], row["agent"], row["success"]))
-    return out
 
 
 async def route_batch(

@@ -26,6 +26,7 @@ import asyncio
 import importlib.util
 import json
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 import click
@@ -40,14 +41,18 @@ from weft.protocols.route_refusal import stage_refusal
 LIVE_REGISTRY_MODULE = "weft.runtime.remote.live_registry"
 
 
-def _cards_of(obj: Any, ref: str) -> Iterable[CapabilityCard]:
+def _cards_of(obj: Any, ref: str) -> Iterable[tuple[Any, CapabilityCard]]:
+    """Each card ``obj`` gives, with the user's object it stands for (``action_source``)."""
+    from weft.cli._ask_agents import action_source
+
     spec = getattr(obj, "spec", None)
     if spec is not None and hasattr(spec, "name"):
         card = getattr(spec, "card", None)
-        yield card or CapabilityCard(agent_id=spec.name, description=spec.description or "")
+        card = card or CapabilityCard(agent_id=spec.name, description=spec.description or "")
+        yield action_source(obj), card
         return
     if isinstance(obj, CapabilityCard):
-        yield obj
+        yield obj, obj
         return
     if isinstance(obj, dict):
         obj = obj.values()
@@ -80,13 +85,22 @@ def _as_action(obj: Any) -> Any:
 def load_agent_cards(refs: Iterable[str]) -> list[CapabilityCard]:
     """The capability cards of the actions named by ``--agents`` references, read as
     ``weft ask --agents`` reads them (``module:obj`` from the current folder too,
-    ``file.py:obj``, ``agents`` when ``:obj`` is left out, a workflow file's actions)."""
-    from weft.cli.ask import import_target
+    ``file.py:obj``, ``agents`` when ``:obj`` is left out, a workflow file's actions).
 
-    cards: list[CapabilityCard] = []
+    As there, two different actions of one name are an error naming them (the router
+    would keep one card and route the other's work to it without a word), and the same
+    action named twice is one card."""
+    from weft.cli.ask import import_target
+    from weft.runtime.engine.action_table import clash_message
+
+    cards: dict[str, tuple[Any, CapabilityCard]] = {}
+    loaded: dict[Path, Any] = {}
     for ref in refs:
-        cards.extend(_cards_of(import_target(ref), ref))
-    return cards
+        for source, card in _cards_of(import_target(ref, None, loaded), ref):
+            if card.agent_id in cards and cards[card.agent_id][0] is not source:
+                raise DefinitionError.single(f"--agents {ref}: {clash_message(card.agent_id)}")
+            cards[card.agent_id] = (source, card)
+    return [card for _, card in cards.values()]
 
 
 async def _live_snapshot(broker: str, namespace: str) -> tuple[list[CapabilityCard], Any, Any]:
