@@ -23,6 +23,10 @@ from weft.runtime.routing.lexical_router import LexicalRouter
         "Count the words in this text. The text is: Weft runs agents.",
         "Translate the summary. In French.",
         "Compare Python and Rust. Which is faster?",
+        # What not to do limits the step before; as a step of its own an agent would do it.
+        "Tell me which team should own this ticket. I don't want it translated.",
+        "Write up what was decided. Don't book anything.",
+        "Go through the module for naming. No need to add tests.",
     ],
 )
 def test_a_sentence_that_only_goes_on_with_the_one_before_stays_with_it(task: str) -> None:

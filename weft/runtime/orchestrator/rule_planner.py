@@ -16,7 +16,10 @@ Deterministic rules, in order:
    that starts with a pronoun, a determiner or a preposition (``It traces
    them.``, ``The text is: ...``, ``In French.``; a leading phrase before a
    comma does not count: ``For each file, count the lines.`` is a step), and
-   a short follow-up question (``Which is faster?``, ``Why?``). A list item
+   a short follow-up question (``Which is faster?``, ``Why?``), and a sentence
+   that says what *not* to do (``I don't want it translated.``, ``Don't book
+   anything.``): a limit of the step before, which an agent would otherwise
+   get as a step of its own and do. A list item
    that starts with a pronoun (``it``, ``they``...) stays with the item before.
    So ``"Weft runs agents. It traces them."`` is one subtask, not a second one
    about "it" that no agent could make sense of.
@@ -80,6 +83,7 @@ from weft.runtime.orchestrator.validator import PlanValidator
 from weft.runtime.orchestrator.verb_shapes import PARTICLES as _PARTICLES
 from weft.runtime.orchestrator.verb_shapes import PHRASAL as _PHRASAL
 from weft.runtime.orchestrator.verb_shapes import looks_like_verb
+from weft.runtime.routing.instruction import negated
 
 
 def _wordset(text: str) -> frozenset[str]:
@@ -209,6 +213,8 @@ def _continues(piece: _Piece) -> bool:
         return words[0] in _PRONOUNS
     if piece.text.endswith("?") and len(words) <= 3 and words[0] in _FOLLOW_UP:
         return True
+    if negated(piece.text):
+        return True  # "I don't want it translated.": a limit of the step before, not a step
     if words[0] not in _CONTINUES:
         return False
     # "For each file, count the lines": a leading phrase, then a step of its own

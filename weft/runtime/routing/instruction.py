@@ -163,7 +163,7 @@ _NEGATION = re.compile(
 )
 
 
-def _negated(clause: str) -> bool:
+def negated(clause: str) -> bool:
     """Whether ``clause`` says what the user does not want done ("I don't need it
     translated", "Don't book anything", "no need to add tests")."""
     words = clause.lower().replace("\u2019", "'").split()
@@ -182,7 +182,7 @@ def affirmed_text(text: str) -> str | None:
     for sentence in _SENTENCE.split(text.strip()):
         parts = [p for p in _CLAUSE_BREAK.split(sentence) if p.strip()]
         # The break keeps no separators; re-joining with ", " keeps the clauses readable.
-        affirmed = [p.strip() for p in parts if not _negated(p.strip())]
+        affirmed = [p.strip() for p in parts if not negated(p.strip())]
         dropped = dropped or len(affirmed) < len(parts)
         if affirmed:
             kept.append(", ".join(affirmed))
