@@ -34,6 +34,13 @@ def test_a_sentence_that_only_goes_on_with_the_one_before_stays_with_it(task: st
     assert only == ("free", task.rstrip("."))
 
 
+def test_what_not_to_do_said_first_limits_the_first_step() -> None:
+    assert split_task("Don't translate it. Summarise it instead.") == [
+        ("free", "Don't translate it. Summarise it instead")
+    ]
+    assert split_task("Don't translate it.") == [("free", "Don't translate it")]
+
+
 def test_a_step_of_its_own_after_a_leading_phrase_is_not_a_continuation() -> None:
     assert split_task("Research solar. For each source, note the year.") == [
         ("free", "Research solar"),

@@ -18,7 +18,8 @@ Deterministic rules, in order:
    comma does not count: ``For each file, count the lines.`` is a step), and
    a short follow-up question (``Which is faster?``, ``Why?``), and a sentence
    that says what *not* to do (``I don't want it translated.``, ``Don't book
-   anything.``): a limit of the step before, which an agent would otherwise
+   anything.``): a limit of the step before (of the step after, when it comes
+   first: ``Don't translate it. Summarise it.``), which an agent would otherwise
    get as a step of its own and do. A list item
    that starts with a pronoun (``it``, ``they``...) stays with the item before.
    So ``"Weft runs agents. It traces them."`` is one subtask, not a second one
@@ -336,6 +337,7 @@ def _pieces(task: str) -> list[_Piece]:
     """Rules 1-5: pieces with their order, continuations joined to the piece before, and a
     verbless piece given the verb of the piece before."""
     pieces: list[_Piece] = []
+    held = ""  # what not to do, said before any step: it limits the first step
     for piece in _raw_pieces(task):
         text = piece.text.strip()
         if _FINAL.match(text):
@@ -347,6 +349,12 @@ def _pieces(task: str) -> list[_Piece]:
         piece.text = text
         if not text.rstrip(".;").strip():
             continue
+        if not pieces and piece.sentence and negated(text):
+            held = _join(held, text) if held else text
+            continue
+        if held and not pieces:
+            piece.text = text = _join(held, text)
+            held = ""
         if pieces and _continues(piece):
             pieces[-1].text = _join(pieces[-1].text, text)
             continue
@@ -357,6 +365,8 @@ def _pieces(task: str) -> list[_Piece]:
         elif pieces and piece.order == "free" and (refers_back(text) or _then_inside(text)):
             piece.order = "after_previous"  # "We will then look for duplicates"
         pieces.append(piece)
+    if held:  # nothing but what not to do: one subtask, as written
+        pieces.append(_Piece(held, "free", marked=False, sentence=True))
     return pieces
 
 
