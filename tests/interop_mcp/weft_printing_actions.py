@@ -14,15 +14,16 @@ print("printed at import")
 
 @tool
 def chatty(text: str) -> str:
-    """Prints, then shouts (a plain ``def``: a worker thread)."""
-    print("chatty says", text)
+    """Prints, then shouts (a plain ``def``: a worker thread). One string to print: print's
+    arguments are written one by one, and the async tool prints at the same time."""
+    print(f"chatty says {text}")
     return text.upper()
 
 
 @tool
 async def achatty(text: str) -> str:
     """Prints from async code, without flushing."""
-    print("achatty says", text, end="")
+    print(f"achatty says {text}", end="")
     await asyncio.sleep(0)
     return text.lower()
 
