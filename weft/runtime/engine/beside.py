@@ -34,6 +34,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from weft.runtime.support.user_code import exec_file_module
+
 __all__ = ["load_beside", "path_module_name", "shadowed_file"]
 
 #: Held while a module is loaded by path (re-entrant: a module may compile a workflow).
@@ -114,22 +116,7 @@ def _load_top(top: str, location: Path) -> ModuleType:
     loaded = sys.modules.get(unique)
     if loaded is not None:
         return loaded
-    if location.is_dir():
-        spec = importlib.util.spec_from_file_location(
-            unique, location / "__init__.py", submodule_search_locations=[str(location)]
-        )
-    else:
-        spec = importlib.util.spec_from_file_location(unique, location)
-    if spec is None or spec.loader is None:  # pragma: no cover - a .py file always has one
-        raise ImportError(f"cannot load {location}", name=top)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[unique] = module  # before running it: its classes look their module up
-    try:
-        spec.loader.exec_module(module)
-    except BaseException:
-        sys.modules.pop(unique, None)
-        raise
-    return module
+    return exec_file_module(unique, location)
 
 
 def _file_of(module: ModuleType) -> Path | None:

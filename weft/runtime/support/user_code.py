@@ -30,7 +30,8 @@ _NOT_THE_USERS = tuple(
 
 
 def exec_file_module(name: str, path: Path) -> ModuleType:
-    """Runs the user's file ``path`` as module ``name``, registered in ``sys.modules`` first.
+    """Runs the user's file ``path`` (or package folder) as module ``name``, registered in
+    ``sys.modules`` first.
 
     pydantic resolves a model's postponed annotations (``from __future__ import
     annotations``) in ``sys.modules[model.__module__]``: a module run without
@@ -40,7 +41,13 @@ def exec_file_module(name: str, path: Path) -> ModuleType:
     when ``path`` cannot be loaded as a module, and whatever the module raises.
     """
     # Resolved, so that tracebacks name "/srv/files/tools.py", not "wd/../files/tools.py".
-    spec = importlib.util.spec_from_file_location(name, path.resolve())
+    path = path.resolve()
+    if path.is_dir():  # a package: its __init__.py, its folder searched for submodules
+        spec = importlib.util.spec_from_file_location(
+            name, path / "__init__.py", submodule_search_locations=[str(path)]
+        )
+    else:
+        spec = importlib.util.spec_from_file_location(name, path)
     if spec is None or spec.loader is None:
         raise ImportError(f"cannot import {path}", name=name)
     module = importlib.util.module_from_spec(spec)
