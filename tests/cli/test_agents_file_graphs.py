@@ -137,7 +137,30 @@ def test_a_workflow_that_is_no_action_on_its_own_is_an_error_naming_it(tmp_path:
     assert result.exit_code == 2
     [line] = result.output.strip().splitlines()
     assert "its workflow 'remote-flow' (flow) is no action on its own" in line
-    assert "unknown action 'translator'" in line
+    assert "actions the file does not define (translator)" in line
+
+
+def test_a_workflow_for_a_broker_says_to_run_it_there_naming_every_missing_action(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "broker_only_flow.py").write_text(
+        "import weft\n"
+        "flow = weft.Workflow('pipeline')\n"
+        "flow.node('draft', 'writer', with_={'text': 'hi'})\n"
+        "flow.node('edit', 'editor', after=['draft'])\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(
+        cli,
+        ["ask", "write a haiku", "--agents", "broker_only_flow.py"],
+        env={"WEFT_HOME": str(tmp_path / "home")},
+    )
+    assert result.exit_code == 2
+    [line] = result.output.strip().splitlines()
+    assert line.startswith("error: --agents broker_only_flow.py: its workflow 'pipeline' (flow)")
+    assert "actions the file does not define (writer, editor)" in line
+    assert "weft run broker_only_flow.py --broker URL (with workflow = flow in it)" in line
+    assert "and 1 more" not in line
 
 
 def test_such_a_workflow_beside_tools_is_left_out(tmp_path: Path) -> None:

@@ -131,5 +131,26 @@ def test_an_actor_that_does_not_import_is_a_one_line_error(agents: str) -> None:
 def test_an_unknown_kind_lists_the_known_ones(tmp_path: Path) -> None:
     result = weft("topology", "ring", "--nodes", "3", "-o", tmp_path / "x.yaml")
     assert result.exit_code == 2
-    assert "unknown topology 'ring'" in result.output and "scale_free" in result.output
+    assert "unknown topology 'ring'" in result.output
+    assert "small-world, scale-free" in result.output  # as the docs spell them
+    assert "small_world" not in result.output
     assert not (tmp_path / "x.yaml").exists()
+
+
+@pytest.mark.parametrize("given", ["small_world", "small-world"])
+def test_either_spelling_of_a_kind_is_written_and_printed_as_the_docs_spell_it(
+    tmp_path: Path, given: str
+) -> None:
+    out = tmp_path / "x.yaml"
+    result = weft("topology", given, "--nodes", "6", "--seed", "1", "-o", out)
+    assert result.exit_code == 0, result.output
+    assert f"wrote {out}: small-world, 6 nodes" in result.output
+    assert load_workflow(out).name == "small-world"  # --name's default: the kind
+
+
+def test_the_kinds_in_help_are_the_kinds_generate_knows() -> None:
+    from weft.workflows.topologies import KINDS
+
+    text = " ".join(weft("topology", "--help").output.split())
+    listed = text.split("KIND: ", 1)[1].split(" (", 1)[0]
+    assert listed == ", ".join(KINDS[:-1]) + f" or {KINDS[-1]}"

@@ -92,6 +92,35 @@ def test_feedback_is_recorded_before_routing_and_moves_the_decision(
     assert json.loads(out.splitlines()[0])["chosen"] == "translator"
 
 
+def test_feedback_moves_the_decision_on_a_single_text_too(files: dict[str, Path]) -> None:
+    feedback = files["dir"] / "feedback.jsonl"
+    text = "plot revenue as a bar chart"
+    feedback.write_text(
+        json.dumps({"text": text, "agent": "chart_maker", "success": False})
+        + "\n"
+        + json.dumps({"text": text, "agent": "translator", "success": True})
+        + "\n"
+    )
+    code, out = run("--cards", str(files["cards"]), "--feedback", str(feedback), "--json", text)
+    assert code == 0, out
+    assert json.loads(out)["chosen"]["agent_id"] == "translator"
+
+
+def test_feedback_without_a_text_or_batch_says_what_to_add(files: dict[str, Path]) -> None:
+    feedback = files["dir"] / "feedback.jsonl"
+    feedback.write_text(json.dumps({"text": "x", "agent": "translator", "success": True}) + "\n")
+    code, out = run("--cards", str(files["cards"]), "--feedback", str(feedback))
+    assert code == 2
+    assert f"--feedback {feedback} records outcomes before routing" in out
+    assert "TEXT" in out and "--batch FILE" in out
+
+
+def test_a_text_and_a_batch_together_are_refused(files: dict[str, Path]) -> None:
+    code, out = run("--cards", str(files["cards"]), "--batch", str(files["tasks"]), "a text")
+    assert code == 2
+    assert "not both" in out
+
+
 def test_bad_batch_lines_name_the_file_and_line(files: dict[str, Path]) -> None:
     bad = files["dir"] / "bad.jsonl"
     bad.write_text('{"text": "ok"}\n{"nottext": 1}\n')

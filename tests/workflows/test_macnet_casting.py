@@ -61,7 +61,7 @@ def test_layered_and_tree_by_size_keep_their_shape(kind: str) -> None:
 
 
 def test_unknown_kind_names_the_known_ones() -> None:
-    with pytest.raises(ValueError, match="small_world"):
+    with pytest.raises(ValueError, match="small-world"):
         generate("ring", 4, draft)
 
 

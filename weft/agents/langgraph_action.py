@@ -14,8 +14,12 @@ What maps to what:
   dataclass state keeps its required fields, as LangGraph builds it for the
   first node and fails there without them; keys outside the state are
   refused (``additionalProperties: false``), as LangGraph would drop them
-  silently. A schema pydantic cannot build (a
-  ``typing.TypedDict`` on Python 3.11) falls back to the state's key names;
+  silently. A ``typing.TypedDict`` state, which pydantic refuses on Python 3.11,
+  gets the same schema from its type hints (``_langgraph_state``);
+- the input of a ``TypedDict`` state is checked at the call, as a tool's
+  arguments are: a wrong type is a ``ValidationError`` naming the key, not an
+  error inside the first node that reads it (keys with a reducer are
+  LangGraph's to take);
 - the call's arguments are the graph's input state; the result's output is the
   final state as JSON data: LangChain messages become OpenAI-style message
   dicts (``convert_to_openai_messages``), everything else follows weft's rule
@@ -45,13 +49,14 @@ imports it only to convert messages, and says how to install it when missing.
 
 from __future__ import annotations
 
-import dataclasses
 import re
-import typing
 from typing import Any
+
+from pydantic import ValidationError
 
 from weft.agents import _langgraph_interrupts as interrupts
 from weft.agents._deadline import within_deadline
+from weft.agents._langgraph_state import InputCheck, state_is_built, state_schema
 from weft.agents._langgraph_threads import thread_of
 from weft.protocols import (
     ActionCall,
@@ -78,34 +83,6 @@ def _require_langgraph() -> None:
         ) from None
 
 
-def _state_keys(graph: Any, which: str) -> list[str]:
-    """The key names of the graph's input or output state, read from its type hints.
-
-    The type comes from the ``StateGraph`` the graph was compiled from: the
-    graph's own ``input_schema`` property builds a pydantic model, which fails
-    for exactly the states this fallback is for (``typing.TypedDict`` on 3.11).
-    """
-    builder = getattr(graph, "builder", None)
-    schema_type = getattr(builder, f"{which}_schema", None) or getattr(
-        builder, "state_schema", None
-    )
-    try:
-        return list(typing.get_type_hints(schema_type))
-    except Exception:
-        return []
-
-
-def _state_is_built(graph: Any) -> bool:
-    """Whether LangGraph builds the input state as an object (pydantic model, dataclass)."""
-    builder = getattr(graph, "builder", None)
-    schema_type = getattr(builder, "input_schema", None) or getattr(builder, "state_schema", None)
-    if not isinstance(schema_type, type):
-        return False
-    from pydantic import BaseModel
-
-    return issubclass(schema_type, BaseModel) or dataclasses.is_dataclass(schema_type)
-
-
 #: The note LangGraph adds to a node's exception (``pregel/_retry.py``): "During task
 #: with name 'n' and id '...'", or "Before task with name 'n' ..." when building its input.
 _TASK_NOTE = re.compile(r"^(?:During|Before) task with name '([^']+)'")
@@ -123,19 +100,15 @@ def failed_node(exc: BaseException) -> str | None:
 
 
 def _schema(graph: Any, which: str) -> dict[str, Any]:
-    """The JSON Schema of the graph's input or output state, or one from its key names."""
-    try:
-        schema: dict[str, Any] = dict(getattr(graph, f"get_{which}_jsonschema")())
-    except Exception:
-        keys = _state_keys(graph, which)
-        schema = {"type": "object", "properties": {k: {} for k in keys}}
+    """The action's input or output schema: the state's (``_langgraph_state``), adapted."""
+    schema = state_schema(graph, which)
     schema.pop("title", None)
     if which == "input":
         # LangGraph never requires a key of a TypedDict input state (its keys all look
         # required, yet most are written by the graph's own nodes), so neither does weft.
         # A pydantic or dataclass state is built for the first node, so LangGraph fails
         # there without its required fields: those stay required, for `weft validate`.
-        if not _state_is_built(graph):
+        if not state_is_built(graph):
             schema.pop("required", None)
         # ...but it drops a key its state does not have without a word, so a misspelt
         # argument would run the graph without it: a closed schema lets `weft validate`
@@ -204,6 +177,7 @@ class LangGraphAction:
             output_schema=_schema(graph, "output"),
             card=card,
         )
+        self._input = InputCheck(graph)
 
     @property
     def spec(self) -> ActionSpec:
@@ -238,10 +212,20 @@ class LangGraphAction:
         """Run the graph once; never raises for the graph's failures (cancellation passes).
 
         A graph that stops on ``interrupt()`` asks a person (``_langgraph_interrupts``).
+        An input its ``TypedDict`` state does not take fails before the graph runs.
         """
+        from weft.agents.tool import describe_validation_error
+
+        try:
+            arguments = self._input.check(call.arguments)
+        except ValidationError as exc:
+            message, field = describe_validation_error(exc)
+            return ActionResult.failure(
+                call.call_id, "ValidationError", f"{self.name}: {message}", field=field
+            )
         try:
             state = await within_deadline(
-                call, self.name, lambda: interrupts.detached(self._run(call))
+                call, self.name, lambda: interrupts.detached(self._run(call, arguments))
             )
         except Exception as exc:
             node = failed_node(exc)
@@ -249,7 +233,7 @@ class LangGraphAction:
             return ActionResult.from_exception(call.call_id, exc, source=source)
         return state if isinstance(state, ActionResult) else self._result(call, state)
 
-    async def _run(self, call: ActionCall) -> Any:
+    async def _run(self, call: ActionCall, arguments: dict[str, Any]) -> Any:
         """The graph's final state, its answers given: one ``Command(resume=...)`` each.
 
         Without answers, a thread an earlier attempt started is carried on
@@ -260,7 +244,7 @@ class LangGraphAction:
         key = idempotency_key_of(call)
         if not call.answers:
             thread = await thread_of(self.graph, self._config(self.graph, key))
-            return await thread.invoke(None if thread.started else dict(call.arguments))
+            return await thread.invoke(None if thread.started else arguments)
         graph = self._resumable()
         thread = await thread_of(
             graph, self._config(graph, interrupts.answers_thread(key, call.answers))
@@ -268,7 +252,7 @@ class LangGraphAction:
         if thread.started:
             await thread.delete()
         try:
-            state = await thread.invoke(dict(call.arguments))
+            state = await thread.invoke(arguments)
             for answer in call.answers:
                 waiting = interrupts.pending(state)
                 if not waiting:

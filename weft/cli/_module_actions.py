@@ -23,7 +23,9 @@ b: a + b)``, ``graph = builder.compile()``), as ``FILE.py:attr`` names it by
 from __future__ import annotations
 
 import inspect
+import re
 import sys
+from pathlib import Path
 from typing import Any
 
 from weft.protocols.langgraph_objects import is_langgraph_graph
@@ -62,7 +64,7 @@ def top_level_actions(module: Any) -> list[Any]:
         if id(value) in imported:
             continue
         try:
-            actions.append(_action(value, name))
+            actions.append(_action(value, name, getattr(module, "__file__", None)))
         except DefinitionError as exc:
             refused.append(exc)
     if refused and not actions:
@@ -72,10 +74,10 @@ def top_level_actions(module: Any) -> list[Any]:
     return actions
 
 
-def _action(value: Any, name: str) -> Any:
+def _action(value: Any, name: str, file: str | None = None) -> Any:
     """The action of top-level variable ``name``: named after it when it has no name of its
-    own; a workflow compiled now, so that one that is no action on its own (it names
-    actions served elsewhere, for ``weft run --broker``) is an error naming it."""
+    own; a workflow compiled now, so that one that is no action on its own is an error
+    naming it (``_not_an_action``)."""
     from weft.protocols import DefinitionError
     from weft.runtime.engine.compiler import as_action
     from weft.workflows import Workflow
@@ -87,12 +89,46 @@ def _action(value: Any, name: str) -> Any:
     try:
         return as_action(value)
     except DefinitionError as exc:
-        first, *more = str(exc).splitlines()
-        why = first + (f" (and {len(more)} more)" if more else "")
-        raise DefinitionError.single(
-            f"its workflow '{value.name}' ({name}) is no action on its own: {why}; name the "
-            "actions to use (FILE.py:OBJ), or list them in the file: agents = [...]"
-        ) from None
+        raise _not_an_action(exc, value.name, name, file) from None
+
+
+#: How the compiler says a node names an action nothing here defines.
+_UNKNOWN_ACTION = re.compile(r"unknown action '([^']+)'")
+
+
+def _not_an_action(exc: Any, workflow: str, name: str, file: str | None) -> Any:
+    """Why the file's workflow ``workflow`` (variable ``name``) is no action, and what to do.
+
+    A workflow whose only problems are actions the file does not define is one meant
+    for ``weft run FILE --broker URL``, where agents serve them: the error says so,
+    with every missing name, instead of a first problem and "(and 1 more)".
+    """
+    from weft.protocols import DefinitionError
+
+    messages = [message for message, _ in exc.problems]
+    missing = [m.group(1) for m in map(_UNKNOWN_ACTION.search, messages) if m is not None]
+    if missing and len(missing) == len(messages):
+        names = ", ".join(dict.fromkeys(missing))
+        target = _shown_path(file) if file else "FILE.py"
+        variable = "" if name == "workflow" else f" (with workflow = {name} in it)"
+        return DefinitionError.single(
+            f"its workflow '{workflow}' ({name}) is no action on its own: its nodes name "
+            f"actions the file does not define ({names}). Run it where agents serve them, "
+            f"weft run {target} --broker URL{variable}; or define them in the file, or name "
+            "the actions to use (FILE.py:OBJ)"
+        )
+    first, *more = str(exc).splitlines()
+    why = first + (f" (and {len(more)} more)" if more else "")
+    return DefinitionError.single(
+        f"its workflow '{workflow}' ({name}) is no action on its own: {why}; name the "
+        "actions to use (FILE.py:OBJ), or list them in the file: agents = [...]"
+    )
+
+
+def _shown_path(file: str) -> str:
+    """``file`` relative to the working folder when it is under it, as a user typed it."""
+    path = Path(file).resolve()
+    return str(path.relative_to(Path.cwd().resolve())) if path.is_relative_to(Path.cwd()) else file
 
 
 def _held_elsewhere(objects: list[Any], module: Any) -> set[int]:

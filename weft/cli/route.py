@@ -226,7 +226,8 @@ def print_decision(
 @click.option(
     "--feedback",
     type=click.Path(dir_okay=False),
-    help='JSONL of {"text", "agent", "success"} outcomes, recorded before routing.',
+    help='JSONL of {"text", "agent", "success"} outcomes, recorded before routing TEXT or '
+    "the --batch.",
 )
 @click.option(
     "--min-score",
@@ -321,8 +322,7 @@ def route_command(
     as_json: bool,
 ) -> None:
     """Explain which agent would take the subtask TEXT, and why (or route a --batch)."""
-    if (text is None) == (batch is None):
-        raise click.UsageError("give either a subtask TEXT or --batch FILE")
+    _check_what_to_route(text, batch, feedback)
     if use_llm and rerank:
         raise click.UsageError("--llm and --rerank are two last stages; give one of them")
     from weft.cli._route_batch import read_feedback, read_jsonl
@@ -400,6 +400,24 @@ def route_command(
         router.close()
     if decision.chosen is None:
         raise SystemExit(1)
+
+
+def _check_what_to_route(text: str | None, batch: str | None, feedback: str | None) -> None:
+    """Exactly one of TEXT and ``--batch``; ``--feedback`` goes with either, never alone.
+
+    Outcomes are recorded before routing, to move the decision that follows:
+    ``--feedback`` without anything to route would record them and print nothing,
+    so it is refused with what to add rather than the generic TEXT-or-batch line.
+    """
+    if text is not None and batch is not None:
+        raise click.UsageError("give a subtask TEXT or --batch FILE, not both")
+    if text is None and batch is None:
+        if feedback is not None:
+            raise click.UsageError(
+                f"--feedback {feedback} records outcomes before routing: give the subtask "
+                "TEXT to route after them, or --batch FILE"
+            )
+        raise click.UsageError("give either a subtask TEXT or --batch FILE")
 
 
 def _chooser(model: str | None, base_url: str | None, budget: int) -> Any:

@@ -192,11 +192,17 @@ def topology_command(
 ) -> None:
     """Write a MacNet topology of KIND with N nodes as a workflow file `weft run` runs.
 
-    KIND: chain, star, tree, mesh, layered, random, small-world or scale-free.
+    KIND: chain, star, tree, mesh, layered, random, small-world or scale-free
+    (small_world and scale_free are taken too).
     """
     from weft.workflows import dumps_workflow, loads_workflow
     from weft.workflows.casting import Capability
+    from weft.workflows.topologies import canonical_kind
 
+    try:
+        kind = canonical_kind(kind)  # one spelling in what is printed and written
+    except ValueError as exc:
+        raise WeftError(f"topology {kind}: {exc}") from None
     out = Path(output)
     _check_size(kind, nodes, p=p, k=k, m=m, width=width)
     known: dict[str, _Actor] = {}
@@ -257,16 +263,17 @@ def topology_command(
 def _edge_bound(
     kind: str, nodes: int, *, p: float | None, k: int | None, m: int | None, width: int | None
 ) -> int:
-    """How many edges KIND may have with these options (random: the expected number)."""
+    """How many edges KIND (as ``KINDS`` spells it) may have with these options (random: the
+    expected number)."""
     pairs = nodes * (nodes - 1) // 2
     bounds = {
         "mesh": pairs,
         "random": round(pairs * (0.3 if p is None else p)),
         "layered": nodes * (width or max(1, round(nodes**0.5))),
-        "small_world": nodes * (4 if k is None else k),
-        "scale_free": nodes * (2 if m is None else m),
+        "small-world": nodes * (4 if k is None else k),
+        "scale-free": nodes * (2 if m is None else m),
     }
-    return min(pairs, bounds.get(kind.replace("-", "_"), nodes - 1))
+    return min(pairs, bounds.get(kind, nodes - 1))
 
 
 def _check_size(kind: str, nodes: int, **shape: Any) -> None:

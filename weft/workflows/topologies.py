@@ -297,8 +297,23 @@ def _from_graph(
     return from_edges(n, edges, action, name=name, **options)
 
 
-#: The kinds ``generate`` (and ``weft topology``) knows.
-KINDS = ("chain", "star", "tree", "mesh", "layered", "random", "small_world", "scale_free")
+#: The kinds ``generate`` (and ``weft topology``) knows, spelled as the docs and
+#: ``weft topology --help`` spell them. ``small_world`` and ``scale_free`` (the names
+#: of the Python generators) are accepted as input too: see ``canonical_kind``.
+KINDS = ("chain", "star", "tree", "mesh", "layered", "random", "small-world", "scale-free")
+
+
+def canonical_kind(kind: str) -> str:
+    """``kind`` as ``KINDS`` spells it, or ``ValueError`` naming the known kinds.
+
+    One spelling is printed and written (a generated workflow's default name, the
+    CLI's messages); an underscore in place of a hyphen is taken as the same kind,
+    since the Python generators are ``small_world`` and ``scale_free``.
+    """
+    spelled = kind.replace("_", "-")
+    if spelled not in KINDS:
+        raise ValueError(f"unknown topology '{kind}'; choose one of: {', '.join(KINDS)}")
+    return spelled
 
 
 def generate(
@@ -317,15 +332,16 @@ def generate(
 ) -> Workflow:
     """A topology of ``kind`` with exactly ``n`` nodes (``weft topology KIND --nodes N``).
 
+    ``kind`` is one of ``KINDS`` (``small_world`` for ``small-world`` is accepted);
+    the workflow is named after it as ``KINDS`` spells it unless ``name`` is given.
+
     Shape parameters default to small, MacNet-like values: ``p`` 0.3 for
     random and 0.1 (rewiring) for small-world, ``k`` 4 neighbours, ``m`` 2
     attachments, a binary tree (the first ``n`` nodes of it, breadth first),
     layers ``width`` wide (default: about the square root of ``n``; the last
     layer takes what is left). ``k`` and ``m`` shrink to fit a small ``n``.
     """
-    if kind.replace("-", "_") not in KINDS:
-        raise ValueError(f"unknown topology '{kind}'; choose one of: {', '.join(KINDS)}")
-    kind = kind.replace("-", "_")
+    kind = canonical_kind(kind)
     if n < 1:
         raise ValueError(f"a topology needs at least one node, got n={n}")
     label = name or kind
@@ -344,7 +360,7 @@ def generate(
         return from_edges(n, _layered_edges(n, size), action, name=label, **options)
     if kind == "random":
         return random_dag(n, 0.3 if p is None else p, action, seed=seed, name=label, **options)
-    if kind == "small_world":
+    if kind == "small-world":
         near = min(4 if k is None else k, n - 1)
         rewire = 0.1 if p is None else p
         return small_world(n, near, rewire, action, seed=seed, name=label, **options)
@@ -356,6 +372,7 @@ def generate(
 
 __all__ = [
     "KINDS",
+    "canonical_kind",
     "chain",
     "from_edges",
     "generate",

@@ -15,7 +15,10 @@ are awaited beforehand, all at once (``discovery``), instead of blocking.
 compiling it, and compiling a workflow turns the objects it names into
 actions: the two recurse into each other, so they share a module rather than
 import each other. The result (``compiled.PreparedWorkflow``) and the table of
-actions it calls (``action_table.ActionTable``) sit below, for the executor.
+actions it calls (``action_table.ActionTable``) sit below, for the executor;
+so do the checks that need the resolved actions (``graph_checks``) and the
+compiling of nodes, edges and outputs (``node_compiling``), which need
+neither ``as_action`` nor ``compile_workflow``.
 """
 
 from __future__ import annotations
@@ -24,7 +27,6 @@ import hashlib
 import json
 import re
 from collections.abc import Mapping
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -34,32 +36,24 @@ from weft.protocols import (
     Action,
     ActionRef,
     DefinitionError,
-    EdgeSpec,
-    JoinMode,
     Location,
-    NodeSpec,
     WorkflowSpec,
     locate,
 )
-from weft.protocols.hints import did_you_mean
 from weft.protocols.langgraph_objects import (
     compile_it_first,
     is_langgraph_builder,
     is_langgraph_graph,
 )
-from weft.protocols.references import referenced_actions_of
 from weft.runtime.engine.action_table import ActionTable, is_action, is_live
-from weft.runtime.engine.capability import CapabilityAction
 from weft.runtime.engine.compiled import (
     CompiledEdge,
     CompiledNode,
     PreparedWorkflow,
-    single_parameter,
-    unwrapping_keys,
 )
 from weft.runtime.engine.discovery import Discoveries
+from weft.runtime.engine.graph_checks import check_loop_exits, check_referenced_actions
 from weft.runtime.engine.importing import (
-    import_module,
     import_object,
     import_paths,
     workflow_folders,
@@ -67,6 +61,7 @@ from weft.runtime.engine.importing import (
 from weft.runtime.engine.llm_actions import check_llm_handoffs, check_llm_tools, llm_action
 from weft.runtime.engine.load_problems import load_problems
 from weft.runtime.engine.node_argument_checks import check_node_arguments
+from weft.runtime.engine.node_compiling import compile_nodes, compile_outputs
 from weft.runtime.engine.remote_refs import a2a_action, is_reached, register_mcp_tools
 from weft.runtime.engine.secret_flow import analyse
 from weft.runtime.engine.workflow_action import WorkflowAction
@@ -76,13 +71,10 @@ from weft.workflows import (
     IncompleteDefinition,
     Workflow,
     load_workflow,
-    resolve_reducer,
     validate,
 )
-from weft.workflows.expressions import Condition, ExpressionError, Renderer, compile_template
 from weft.workflows.gc_pause import gc_paused
 from weft.workflows.graph import Problem
-from weft.workflows.reducers import Reducer, reduce_list
 from weft.workflows.validate import check_actions
 
 __all__ = [
@@ -263,16 +255,16 @@ def _finish(
     else:  # the builder validated the graph: only what depends on the resolved actions is left
         check_actions(spec, registry.specs())
         plan = built_plan
-    _check_loop_exits(spec, plan)
-    nodes = _compile_nodes(spec, plan, registry)
+    check_loop_exits(spec, plan)
+    nodes = compile_nodes(spec, plan, registry)
     if not _stack:  # a sub-workflow's teams may name its caller's actions: checked at run time
-        _check_referenced_actions(spec, nodes, registry)
+        check_referenced_actions(spec, nodes, registry)
     warnings = check_node_arguments(spec, nodes)
     flow = analyse(spec, {name: node.action.spec.input_schema for name, node in nodes.items()})
     for name, node in nodes.items():
         node.secret_params = flow.params.get(name, frozenset())
         node.secret_outputs = tuple(sorted(flow.outputs.get(name, ())))
-    outputs = _compile_outputs(spec, plan)
+    outputs = compile_outputs(spec, plan)
     sub_hashes = {
         name: getattr(registry.get(name), "graph_hash", "")
         for name in {n.action for n in spec.nodes.values() if n.action}
@@ -433,160 +425,3 @@ class _Described:
 
     async def invoke(self, call: Any, ctx: Any) -> Any:
         return await self._inner.invoke(call, ctx)
-
-
-def _check_referenced_actions(
-    spec: WorkflowSpec, nodes: dict[str, CompiledNode], registry: ActionTable
-) -> None:
-    """Every action a node's arguments name (a team's members, a cluster's synthesizer)
-    exists, so ``weft validate`` and the start of a run catch a misspelt member at its
-    line instead of the team failing when it forms.
-
-    Names still templated (``${inputs.members}``) are known only at run time and
-    skipped (``referenced_actions_of``); a distributed run adds the agents' actions
-    to ``registry`` before compiling, so remote members count.
-    """
-    known = set(registry.names())
-    problems: list[tuple[str, Location]] = []
-    for name, node in nodes.items():
-        for referenced in referenced_actions_of(node.action, node.spec.with_):
-            if referenced in known:
-                continue
-            hint = did_you_mean(referenced, known)
-            path = _path_of(node.spec.with_, referenced) or ()
-            field = "with" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path)
-            where = locate(spec.source, ("nodes", name, "with", *path), node=name, field_name=field)
-            problems.append((f"'{referenced}' is no action of this workflow{hint}", where))
-    if problems:
-        raise DefinitionError(problems)
-
-
-def _path_of(value: Any, wanted: str) -> tuple[str | int, ...] | None:
-    """Where in ``value`` (a node's ``with:``) the string ``wanted`` (or ``llm:wanted``)
-    is first written, as keys and indexes; None when it is not written as such."""
-    if isinstance(value, str):
-        return () if value in (wanted, f"llm:{wanted}") else None
-    items: list[tuple[str | int, Any]] = []
-    if isinstance(value, Mapping):
-        items = [(str(k), v) for k, v in value.items()]
-    elif isinstance(value, list):
-        items = list(enumerate(value))
-    for key, item in items:
-        found = _path_of(item, wanted)
-        if found is not None:
-            return (key, *found)
-    return None
-
-
-def _check_loop_exits(spec: WorkflowSpec, plan: GraphPlan) -> None:
-    """Only a loop's closing node may feed nodes outside the loop.
-
-    Another body node would hand on a draft that a later iteration replaces;
-    rather than guess which version the outside wants, we refuse it.
-    """
-    problems: list[tuple[str, Location]] = []
-    for loop in plan.loops:
-        body = set(loop.body)
-        for member in loop.body:
-            if member == loop.source:
-                continue
-            for target, _edge in plan.outgoing[member]:
-                if target not in body:
-                    problems.append(
-                        (
-                            f"node '{target}' reads '{member}', which is inside the loop "
-                            f"{loop.target} .. {loop.source}; read '{loop.source}' instead "
-                            "(only the loop's last node may feed nodes outside it)",
-                            locate(spec.source, ("nodes", target, "after"), node=target),
-                        )
-                    )
-    if problems:
-        raise DefinitionError(problems)
-
-
-def _condition(edge: EdgeSpec, target: str, spec: WorkflowSpec, index: int) -> Condition | None:
-    if edge.when is None:
-        return None
-    try:
-        return Condition(edge.when)
-    except ExpressionError as exc:
-        raise DefinitionError.single(
-            str(exc), locate(spec.source, ("nodes", target, "after", index, "when"), node=target)
-        ) from None
-
-
-def _compile_nodes(
-    spec: WorkflowSpec, plan: GraphPlan, registry: ActionTable
-) -> dict[str, CompiledNode]:
-    # compiled edges by target, then source: no (source, target) tuple per edge and lookup
-    compiled_edges: dict[str, dict[str, CompiledEdge]] = {}
-    loop_bodies = {(lp.source, lp.target): lp.body for lp in plan.loops}
-    for target, node in spec.nodes.items():
-        into = compiled_edges[target] = {}
-        for i, edge in enumerate(node.after):
-            into[edge.node] = CompiledEdge(
-                source=edge.node,
-                target=target,
-                condition=_condition(edge, target, spec, i),
-                critic=edge.critic,
-                max_iterations=edge.max_iterations,
-                body=loop_bodies.get((edge.node, target), ()) if loop_bodies else (),
-                max_rounds=edge.max_rounds,
-                plain=edge.when is None and edge.critic is None,
-            )
-    nodes: dict[str, CompiledNode] = {}
-    for name in plan.order:
-        node = spec.nodes[name]
-        action = _node_action(name, node, registry)
-        join = node.join
-        into = compiled_edges[name]
-        incoming = tuple(into[e.node] for e in plan.incoming[name])
-        predecessors = tuple(e.node for e in node.after)
-        fed = predecessors and not node.with_  # passes its input on (``arguments``)
-        param = single_parameter(action.spec.input_schema) if fed else None
-        nodes[name] = CompiledNode(
-            name=name,
-            spec=node,
-            action_name=node.action or action.spec.name,
-            action=action,
-            render_args=compile_template(node.with_) if node.with_ else None,
-            default_param=param,
-            param_keys=unwrapping_keys(action.spec.input_schema, param),
-            render_foreach=compile_template(node.foreach) if node.foreach else None,
-            reducer=_node_reducer(spec, name, join.reducer) if join else reduce_list,
-            join_mode=join.mode if join else JoinMode.ALL,
-            quorum=(join.count or 1) if join else 1,
-            timeout=node.timeout if node.timeout is not None else spec.defaults.timeout,
-            retry=node.retry or spec.defaults.retry,
-            incoming=incoming,
-            outgoing=tuple(compiled_edges[t][name] for t, _e in plan.outgoing[name]),
-            loops_out=tuple(compiled_edges[lp.target][lp.source] for lp in plan.loops_from[name]),
-            loops_in=tuple(into[lp.source] for lp in plan.loops_into[name]),
-            predecessors=predecessors,
-            uses_context=bool(getattr(action, "uses_context", True)),
-        )
-    return nodes
-
-
-def _node_reducer(spec: WorkflowSpec, name: str, reducer: str) -> Reducer:
-    """The join's reducer, imported now; a failure names the file, line and node."""
-    try:
-        return resolve_reducer(reducer, partial(import_module, folders=workflow_folders(spec)))
-    except DefinitionError as exc:
-        where = locate(
-            spec.source, ("nodes", name, "join", "reducer"), node=name, field_name="join.reducer"
-        )
-        raise DefinitionError([(message, where) for message, _ in exc.problems]) from None
-
-
-def _node_action(name: str, node: NodeSpec, registry: ActionTable) -> Action:
-    """The node's action; a capability node's is resolved when it runs (``capability``)."""
-    if node.capability is not None:
-        return CapabilityAction(name, node.capability)
-    return registry.get(node.action)
-
-
-def _compile_outputs(spec: WorkflowSpec, plan: GraphPlan) -> dict[str, Renderer]:
-    if spec.outputs:
-        return {name: compile_template(ref) for name, ref in spec.outputs.items()}
-    return {sink: compile_template("${" + sink + "}") for sink in plan.sinks}

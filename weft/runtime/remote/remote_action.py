@@ -105,7 +105,7 @@ from weft.protocols.remote import (
 from weft.protocols.streaming import STREAM_PROPERTY
 from weft.runtime.bus.base import Bus
 from weft.runtime.remote._call_state import CallState, attempts, timed_out, waiting_note
-from weft.runtime.remote._placement import choose, liveness_bound
+from weft.runtime.remote._placement import Placement
 from weft.runtime.remote._remote_cancel import cancel_keeping_spans, publish_cancel
 from weft.runtime.remote._remote_trace import (
     LostAttempt,
@@ -160,6 +160,8 @@ class RemoteAction:
         self.agent = agent
         if registry is None and pool is None and agent is None:
             raise ValueError("RemoteAction needs a registry, a pool or an agent to send to")
+        #: Who serves the action and where a send goes: read from ``registry`` (``_placement``).
+        self.placement = Placement(spec.name, registry, pool=pool, agent=agent, liveness=liveness)
         self.default_timeout = default_timeout
         self.ack_timeout = ack_timeout
         self.gone_grace = gone_grace
@@ -301,11 +303,10 @@ class RemoteAction:
             self.client.release(state.holder)
         state.holder, state.accepted, state.reports = agent, False, False
         if agent is not None:
-            info = self.registry.get(agent) if self.registry is not None else None
-            state.incarnation = (agent, info.card.incarnation_key) if info is not None else None
+            state.incarnation = self.placement.incarnation(agent)
             self.client.hold(agent)
             state.holder_since = time.time()
-            state.check_at = state.holder_since + self._liveness(agent) / 2
+            state.check_at = state.holder_since + self.placement.liveness(agent) / 2
         else:
             state.check_at = None
 
@@ -317,52 +318,22 @@ class RemoteAction:
         state.accepted, state.resend_at, state.waiting = True, None, False
         state.reports = state.reports or reports
 
-    def _liveness(self, agent: str) -> float:
-        info = self.registry.get(agent) if self.registry is not None else None
-        return liveness_bound(info, self.liveness)
-
-    def _last_sign(self, state: CallState, agent: str) -> float:
-        """When ``agent`` last showed it is alive: a card, any reply, or taking this call."""
-        last = max(self.client.heard.get(agent, 0.0), state.holder_since)
-        info = self.registry.get(agent) if self.registry is not None else None
-        return max(last, info.last_seen) if info is not None else last
-
-    def _elsewhere(self, state: CallState, agent: str) -> bool:
-        """True if a fresh agent other than ``agent`` could take the call."""
-        if self.registry is None:
-            return False
-        return any(
-            a.agent_id != agent and not state.avoids(a) and a.fresh()
-            for a in self.registry.serving(self.name)
-        )
-
     # -- reacting -----------------------------------------------------------------
 
     async def _on_agent(self, state: CallState, waiter: Waiter, change: str, agent: str) -> None:
         if change == "gone":
             if agent == state.holder:
                 state.gone_at = time.time()  # decided after gone_grace: death or broker restart?
-        elif agent in (state.holder, state.returning) and self._restarted(state, agent):
+        elif agent in (state.holder, state.returning) and self.placement.restarted(state, agent):
             state.gone_at = state.restart_until = state.returning = None
             # No cancel: it would reach the new process, which may take the new attempt.
             why = f"agent '{agent}' restarted (a new process under its id) while holding the call"
             await self._fail_over(state, waiter, agent, why)
-        elif self._serves(agent):  # appeared, or restarted
+        elif self.placement.serves(agent):  # appeared, or restarted
             if agent in (state.holder, state.returning):
                 await self._holder_back(state, waiter, agent)
             elif state.waiting:
                 await self._send(state, waiter)  # nobody served it until now
-
-    def _restarted(self, state: CallState, agent: str) -> bool:
-        """True if ``agent``'s card is from another process than the one that held the call."""
-        info = self.registry.get(agent) if self.registry is not None else None
-        held = state.incarnation
-        return (
-            info is not None
-            and held is not None
-            and held[0] == agent
-            and info.card.incarnation_key != held[1]
-        )
 
     async def _holder_back(self, state: CallState, waiter: Waiter, agent: str) -> None:
         """The holder is back after a broker restart: ask it again, same attempt."""
@@ -404,12 +375,12 @@ class RemoteAction:
         if self.client.troubled_since(gone_at - self.gone_grace):
             # Every Will fires when a broker shuts down; only the holder may run
             # the call now (another replica would run it twice): wait for it.
-            if self._serves(holder):
+            if self.placement.serves(holder):
                 await self._holder_back(state, waiter, holder)
             else:
                 self._set_holder(state, None)
                 state.returning = holder
-                state.restart_until = time.time() + self._restart_grace()
+                state.restart_until = time.time() + self.placement.restart_grace()
                 log.info("%s: broker restart suspected; waiting for %s", self.name, holder)
             return
         await self._fail_over(
@@ -425,15 +396,16 @@ class RemoteAction:
         if holder is None or state.gone_at is not None:
             state.check_at = None
             return
-        bound = self._liveness(holder)
+        bound = self.placement.liveness(holder)
         now = time.time()
         state.check_at = now + bound / 2
-        if now - self._last_sign(state, holder) > bound and self._elsewhere(state, holder):
+        silence = now - self.placement.last_sign(state, holder, self.client.heard)
+        if silence > bound and self.placement.elsewhere(state, holder):
             try:  # replies this client has not read yet may be signs of life
                 await self.client.flush(now)
             except (TimeoutError, BusError):
                 return  # the broker does not answer us: nothing can be judged now
-            silence = time.time() - self._last_sign(state, holder)
+            silence = time.time() - self.placement.last_sign(state, holder, self.client.heard)
             if waiter.pending() or holder != state.holder or silence <= bound:
                 return
             moved = "the call moved to another agent"
@@ -513,40 +485,13 @@ class RemoteAction:
             f"agent '{agent}' was stopped and gave the call up at its drain timeout",
         )
 
-    def _restart_grace(self) -> float:
-        interval = 5.0
-        if self.registry is not None:
-            intervals = [a.card.heartbeat_interval for a in self.registry.agents()]
-            interval = max(intervals, default=interval)
-        return 3 * interval + 10.0
-
     # -- sending --------------------------------------------------------------------
-
-    def _serves(self, agent: str) -> bool:
-        if self.registry is None:
-            return False
-        info = self.registry.get(agent)  # an untrusted card serves nothing (trust.py)
-        return info is not None and info.card.serves(self.name) and info.trust.allows(self.name)
-
-    def _target(self, state: CallState, to_holder: bool) -> tuple[str, str | None] | None:
-        """``(topic, agent)`` of the next send (agent None: a pool), or None: nobody serves it."""
-        topics = self.bus.topics
-        if to_holder and state.holder is not None:
-            return topics.agent_call(state.holder), state.holder
-        if self.registry is None:
-            if self.pool:
-                return topics.pool_call(self.pool), None
-            return topics.agent_call(str(self.agent)), self.agent
-        serving = self.registry.serving(self.name)
-        candidates = [a for a in serving if not state.avoids(a)]
-        if not candidates:  # only incarnations the call left serve it: a fresh one is alive
-            candidates = [a for a in serving if a.fresh()]
-        best = choose(candidates, self.client.outstanding, time.time())
-        return None if best is None else (topics.agent_call(best.agent_id), best.agent_id)
 
     async def _send(self, state: CallState, waiter: Waiter, *, to_holder: bool = False) -> None:
         now = time.time()
-        target = self._target(state, to_holder)
+        target = self.placement.target(
+            state, self.bus.topics, self.client.outstanding, to_holder=to_holder
+        )
         if target is None:
             if not state.waiting and not self._waiting_noted:
                 self._waiting_noted = True
