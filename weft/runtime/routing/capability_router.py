@@ -2,13 +2,14 @@
 
 A decision has three steps, and an optional fourth.
 
-1. **Retrieve.** The subtask and the planner's capability phrase, when there
-   is one, are embedded in one pass and summed (``w.capability`` weighs the
-   phrase). The ``fetch`` nearest card documents come from the Chroma HNSW
-   index (``CapabilityIndex``: every card is indexed as its whole text, each
-   skill, each example and each not-skill). Agents are taken in the order of
-   their best document, through the hard filters (alive, required tags,
-   budget), until ``rerank`` have passed. When fewer than ``k`` pass, the
+1. **Retrieve.** The subtask (without the work it says it does not want or
+   has done already, ``instruction.wanted_text``) and the planner's capability
+   phrase, when there is one, are embedded in one pass and summed
+   (``w.capability`` weighs the phrase). The ``fetch`` nearest card documents
+   come from the Chroma HNSW index (``CapabilityIndex``: every card is indexed
+   as its whole text, each skill, each example and each not-skill). Agents are
+   taken in the order of their best document, through the hard filters (alive,
+   required tags, budget), until ``rerank`` have passed. When fewer than ``k`` pass, the
    search is repeated restricted to the agents that do.
 2. **Rescore** the best ``rerank`` agents exactly, over *all* their documents:
 
@@ -98,7 +99,7 @@ from weft.runtime.routing.capability_index import (
 from weft.runtime.routing.chroma_store import HnswParams
 from weft.runtime.routing.decision_trace import trace_decision
 from weft.runtime.routing.embeddings.base import Embedder, normalise
-from weft.runtime.routing.instruction import instruction_text, operation_terms
+from weft.runtime.routing.instruction import instruction_text, operation_terms, wanted_text
 from weft.runtime.routing.lexicon import Lexicon, terms
 from weft.runtime.routing.llm_choice import Chooser
 from weft.runtime.routing.outcome_memory import CardVersions, OutcomeMemory, SuccessEstimate
@@ -301,7 +302,7 @@ class CapabilityRouter:
         if todo:
             texts: list[str] = []
             for r, instruction in todo:
-                texts.extend(t for t in (r.text, r.capability, instruction) if t)
+                texts.extend(t for t in (wanted_text(r.text), r.capability, instruction) if t)
             embedded = await self.embedder.aembed(texts)
             row = 0
             for r, instruction in todo:

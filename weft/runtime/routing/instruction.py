@@ -26,6 +26,12 @@ replies", "no need to add tests") names work the request does *not* ask for,
 and its words pull the embedding to the agent that does that work. Such
 clauses are never instructions, and a request that has some but no imperative
 clause gets the rest of its text as its instruction view (``affirmed_text``).
+
+The whole text the router embeds leaves out the work the user does not want
+("I don't need it translated", "not a description of the picture") or has done
+already ("I already have the playlist - now write a poem for the card"):
+``wanted_text``. A negation that states a problem ("I don't understand why it
+fails") or a done clause that does ("the tests already fail") stays.
 """
 
 from __future__ import annotations
@@ -240,3 +246,80 @@ def same_operation(a: frozenset[str], b: frozenset[str]) -> bool:
 
 def _norm(text: str) -> str:
     return " ".join(_WORD.findall(text.lower()))
+
+
+#: A negated clause names unwanted *work* only in these forms; "I don't understand why
+#: it fails" or "it doesn't compile" states a problem, which is the work itself. The
+#: match is the negation; what follows it is the work ("them sorted or prioritised").
+_UNWANTED = re.compile(
+    r"^(?:(?:i|we|you)\s+)?(?:don'?t|do\s+not|never)\s+(?:need|want|require|ask)\s+(?:for\s+)?"
+    r"|^(?:don'?t|do\s+not|never)\s+(?:just\s+)?"
+    r"(?!understand|know|get\b|see\b|worry|forget|remember)"
+    r"|^no\s+need\s+(?:to|for)?\s*"
+    r"|^not\s+(?=a|an|the|my|any|as|in|to)\b"
+    r"|^(?:i'?m|i\s+am|we'?re|we\s+are)\s+not\s+"
+    r"(?:asking\s+(?:you\s+)?(?:to\s+|for\s+)?|after\s+|looking\s+for\s+|interested\s+in\s+|"
+    r"trying\s+to\s+)"
+)
+#: Work the request says is done already, or that the user will do: context, not the
+#: ask ("I already have the playlist - now write a poem for the card").
+_DONE = re.compile(
+    r"\balready\b"
+    r"|\b(?:is|are|was|were|went|looks?|seems?|am|'s|'re)\s+(?:all\s+)?(?:fine|done|sorted)\b"
+    r"|\bi'?ll\b.*\bmyself\b"
+)
+#: A clause with these words states a problem ("the build already fails on main"): the
+#: work itself, not work done.
+_PROBLEM = re.compile(
+    r"\b(?:fail\w*|broke\w*|crash\w*|errors?|bugs?|buggy|wrong|down|slow\w*|leak\w*|stuck|"
+    r"hang\w*|not|never|no\s+longer)\b|n't\b"
+)
+#: Where a done clause may end, besides the clause breaks: a dash, "but".
+_DONE_BREAK = re.compile(r"\s+[\u2014\u2013-]+\s+|\s+but\s+")
+
+
+def wanted_text(text: str) -> str:
+    """``text`` without the work it says it does not want done, or has done already
+    (see ``split_unwanted``): the text the router embeds as the whole request."""
+    return split_unwanted(text)[0]
+
+
+def split_unwanted(text: str) -> tuple[str, str | None]:
+    """``text`` without the clauses that name work the user does not want done or has
+    done already, and that work, or None: "I've got 30 tickets. I don't need them
+    sorted or prioritised, I just need each one in English" -> ("I've got 30 tickets.
+    I just need each one in English", "them sorted or prioritised").
+
+    The words of such work pull an embedding of the whole text towards the agent
+    that does it, as hard as the words of the work asked for.
+    """
+    found: list[str] = []
+    kept: list[str] = []
+    for sentence in _SENTENCE.split(text.strip()):
+        parts: list[str] = []
+        for clause in _CLAUSE_BREAK.split(sentence):
+            for part in _DONE_BREAK.split(clause):
+                work = _unwanted_work(part.strip().replace("\u2019", "'"))
+                if work:
+                    found.append(work)
+                elif part.strip():
+                    parts.append(part.strip())
+        if parts:
+            kept.append(", ".join(parts))
+    if not found:
+        return text, None
+    return " ".join(kept) or text, "; ".join(found)
+
+
+def _unwanted_work(part: str) -> str:
+    """The work ``part`` says is not wanted or done already, or ``""``."""
+    lowered = part.lower()
+    if _DONE.search(lowered) and not _PROBLEM.search(lowered):
+        return part.strip(" .;:!")
+    words = part.split()
+    i = 0
+    while i < len(words) and words[i].lower().strip(",;:") in _SKIP:
+        i += 1
+    rest = " ".join(words[i:])
+    match = _UNWANTED.match(rest.lower())
+    return rest[match.end() :].strip(" .;:!") if match else ""
