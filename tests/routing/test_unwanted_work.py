@@ -1,4 +1,4 @@
-"""Work a request says it does not want done is left out of what the router embeds.
+"""Work a request says it does not want or has done, and pasted code, are not embedded.
 
 "A customer wrote to us in German ... I don't need it translated. Just tell me
 how urgent it is" names translation, and its embedding went to the translator:
@@ -15,7 +15,7 @@ from weft.cli._cards_file import load_cards_file
 from weft.protocols import RouteRequest
 from weft.runtime.routing.capability_router import CapabilityRouter
 from weft.runtime.routing.embeddings import MiniLMEmbedder
-from weft.runtime.routing.instruction import split_unwanted, wanted_text
+from weft.runtime.routing.instruction import split_unwanted, wanted_text, without_code
 
 DATA = Path(__file__).resolve().parents[2] / "bench" / "data"
 
@@ -84,6 +84,27 @@ def test_problems_and_plain_requests_are_kept_whole(text: str) -> None:
     assert wanted_text(text) == text
 
 
+@pytest.mark.parametrize(
+    ("text", "embedded"),
+    [
+        (
+            "Jest tests for this reducer please:\n```js\nexport function cart() {}\n```",
+            "Jest tests for this reducer please:\n (js code)",
+        ),
+        ("```\nx = 1\n```\nanything wrong with this?", "(source code) \nanything wrong with this?"),
+        ("fix this ```python\nprint(1)", "fix this  (python code)"),  # never closed
+        ("Use `git rebase` here?", "Use `git rebase` here?"),  # inline code is words
+    ],
+)
+def test_code_blocks_are_named_not_embedded(text: str, embedded: str) -> None:
+    assert without_code(text) == embedded
+
+
+def test_a_negation_inside_pasted_code_is_no_unwanted_work() -> None:
+    text = "Review this:\n```python\n# don't need the cache, not the fastest\n```"
+    assert wanted_text(text) == "Review this:\n (python code)"
+
+
 def test_a_request_that_only_says_what_not_to_do_is_kept_whole() -> None:
     assert wanted_text("Don't translate it.") == "Don't translate it."
 
@@ -101,6 +122,10 @@ ROUTED = {
         "plan, just tonight.": "recipe",
         "The NDA has a non-compete clause. I'm not asking you to rewrite it, explain what "
         "it means in plain English.": "legal_plain",
+        "Jest tests for this reducer please:\n```js\nexport function cart(state = [], action) "
+        "{\n  switch (action.type) {\n    case 'add': return [...state, action.item];\n    "
+        "case 'remove': return state.filter(i => i.id !== action.id);\n    default: return "
+        "state;\n  }\n}\n```": "test_writer",
     },
     "third_cards.yaml": {
         "I already have the playlist for our anniversary \u2014 now write a short poem to go "

@@ -278,10 +278,22 @@ _PROBLEM = re.compile(
 _DONE_BREAK = re.compile(r"\s+[\u2014\u2013-]+\s+|\s+but\s+")
 
 
+#: A fenced code block: its language, if named, and its body (to the end if unclosed).
+_FENCE = re.compile(r"```([A-Za-z0-9_+#.-]*)[^\n]*\n.*?(?:```|$)", re.DOTALL)
+
+
+def without_code(text: str) -> str:
+    """``text`` with each fenced code block replaced by "(python code)": a pasted
+    reducer's identifiers ("state", "action", "case 'add'") pulled "Jest tests for
+    this reducer please:" to the meeting-notes agent; that it is code is what counts."""
+    return _FENCE.sub(lambda m: f" ({m.group(1) or 'source'} code) ", text).strip()
+
+
 def wanted_text(text: str) -> str:
     """``text`` without the work it says it does not want done, or has done already
-    (see ``split_unwanted``): the text the router embeds as the whole request."""
-    return split_unwanted(text)[0]
+    (see ``split_unwanted``) and with its code blocks named, not quoted
+    (``without_code``): the text the router embeds as the whole request."""
+    return split_unwanted(without_code(text))[0]
 
 
 def split_unwanted(text: str) -> tuple[str, str | None]:
