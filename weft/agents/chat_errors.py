@@ -37,6 +37,12 @@ MESSAGE_LIMIT = 2000
 #: What stands for the message of an error body that has none.
 NO_MESSAGE = "(the server sent no message)"
 
+#: How to give a slow model more time, said when a request timed out.
+TIMEOUT_HINT = (
+    "a slow model needs longer: set WEFT_MODEL_TIMEOUT=SECONDS, "
+    "or an agent's settings=ModelSettings(timeout=...)"
+)
+
 #: How servers built on pydantic (llama-cpp-python, others) word a refused request.
 _REQUEST_VALIDATION = re.compile(r"\bvalidation errors?\b", re.I)
 
@@ -121,8 +127,14 @@ def server_message(body: Any) -> str:
     return text if len(text) <= MESSAGE_LIMIT else text[: MESSAGE_LIMIT - 3] + "..."
 
 
-def classify(exc: Exception, policy: RetryPolicy) -> Classified:
-    """The failure ``exc`` stands for; see the module docstring."""
+def classify(exc: Exception, policy: RetryPolicy, *, timeout: float | None = None) -> Classified:
+    """The failure ``exc`` stands for; see the module docstring.
+
+    ``timeout`` is the request's limit in seconds: a timed-out request says it,
+    and how to raise it, since the usual cause is a slow local model rather
+    than a server that is down (the client's own words are only ``Request
+    timed out.``).
+    """
     import openai
 
     name = type(exc).__name__
@@ -149,6 +161,8 @@ def classify(exc: Exception, policy: RetryPolicy) -> Classified:
     if isinstance(exc, openai.APIConnectionError):  # includes APITimeoutError
         timed_out = isinstance(exc, openai.APITimeoutError)
         said = str(exc) or name
+        if timed_out and timeout is not None:
+            said += f" (no answer within {timeout:g} s; {TIMEOUT_HINT})"
         return Classified(name, said, policy.retry_on_timeout or not timed_out, detail=said)
     if isinstance(exc, ValueError):
         # a body that is not a chat completion (truncated JSON, an HTML error

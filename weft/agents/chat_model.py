@@ -51,6 +51,8 @@ than a type.
 from __future__ import annotations
 
 import asyncio
+import importlib
+import sys
 import time
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
@@ -153,6 +155,10 @@ class ChatModel:
                 "no model configured: set OPENAI_API_KEY (and WEFT_MODEL), or OPENAI_BASE_URL "
                 "for an OpenAI-compatible server",
             )
+        if "openai" not in sys.modules:
+            # The first import takes 1-4 s of CPU: on the event loop it would hold every
+            # other node, and the timers of node timeouts, for that long.
+            await asyncio.to_thread(importlib.import_module, "openai")
         from openai import AsyncOpenAI
 
         client = AsyncOpenAI(
@@ -249,7 +255,7 @@ class ChatSession:
                 self._span(started, attempt, sent, mode, request, tool_choice, cancelled=True)
                 raise
             except Exception as exc:
-                failure = classify(exc, self.model.retry)
+                failure = classify(exc, self.model.retry, timeout=settings.timeout)
                 refused = refusal_of(failure.status, failure.detail, silent=failure.silent)
                 forced = request.get("tool_choice")
                 if refused == "tool_choice" and forced is not None and is_forced(forced):

@@ -16,12 +16,24 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from weft.agents.chat_errors import ModelCallError
 
 #: Model used when nothing else names one.
 DEFAULT_MODEL = "gpt-4o-mini"
+
+
+def endpoint_problem(url: str) -> str | None:
+    """What is wrong with an endpoint ``url``, or ``None`` when it is an http(s) URL.
+
+    The ``openai`` client takes any text as its base URL: ``localhost:8765/v1``
+    failed only after every retry, as ``Connection error.``, which does not
+    say the URL is what is wrong.
+    """
+    if url.strip().lower().startswith(("http://", "https://")):
+        return None
+    return f"must be an http(s):// URL such as http://127.0.0.1:8765/v1, not {url!r}"
 
 
 class ModelSettings(BaseModel):
@@ -37,6 +49,14 @@ class ModelSettings(BaseModel):
     temperature: float | None = Field(default=None, ge=0, le=2, description="Sampling temperature.")
     max_tokens: int | None = Field(default=None, ge=1, description="Max completion tokens.")
     timeout: float | None = Field(default=None, gt=0, description="Seconds per request (60).")
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        problem = endpoint_problem(value) if value is not None else None
+        if problem is not None:
+            raise ValueError(f"base_url {problem}")
+        return value
 
     def fill(self, fallback: ModelSettings) -> ModelSettings:
         """These settings, with every unset field taken from ``fallback``."""
@@ -85,12 +105,21 @@ def _env_number(name: str, kind: type[float] | type[int]) -> float | None:
     return value
 
 
-def env_settings() -> ModelSettings:
-    """The model settings the environment gives; a bad number names its variable."""
+def env_settings(*, base_url_needed: bool = True) -> ModelSettings:
+    """The model settings the environment gives; a bad number or URL names its variable.
+
+    ``base_url_needed=False`` (the caller has its own endpoint) leaves out an
+    ``OPENAI_BASE_URL`` that is no URL instead of failing on it.
+    """
     max_tokens = _env_number(MAX_TOKENS_ENV, int)
+    base_url = os.environ.get("OPENAI_BASE_URL") or None
+    if base_url is not None and (problem := endpoint_problem(base_url)) is not None:
+        if base_url_needed:
+            raise ModelCallError("ModelNotConfigured", f"OPENAI_BASE_URL {problem}")
+        base_url = None
     return ModelSettings(
         model=os.environ.get("WEFT_MODEL") or None,
-        base_url=os.environ.get("OPENAI_BASE_URL") or None,
+        base_url=base_url,
         api_key=os.environ.get("OPENAI_API_KEY") or None,
         timeout=_env_number(TIMEOUT_ENV, float),
         max_tokens=int(max_tokens) if max_tokens is not None else None,
@@ -103,7 +132,7 @@ def resolve_settings(explicit: ModelSettings | None = None) -> ModelSettings:
     context = _defaults.get()
     if context is not None:
         settings = settings.fill(context)
-    settings = settings.fill(env_settings())
+    settings = settings.fill(env_settings(base_url_needed=settings.base_url is None))
     return settings.fill(ModelSettings(model=DEFAULT_MODEL, timeout=60.0))
 
 

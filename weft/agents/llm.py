@@ -64,7 +64,7 @@ from weft.agents.examples import (
     fixed_examples,
 )
 from weft.agents.handoffs import Handoff, Transfer, bind, handoffs_of, transfer_of
-from weft.agents.llm_answer import check_answer
+from weft.agents.llm_answer import check_answer, cut_off_of
 from weft.agents.llm_chain import AgentSpans, Part, Start, run_call
 from weft.agents.llm_checks import Check, CheckError, answer_checks, first_rejection
 from weft.agents.llm_inputs import (
@@ -531,6 +531,7 @@ class LLMAgent:
                 self._output_checks,
                 ctx,
                 (repairs, self.max_repairs),
+                cut_off=cut_off_of(completion.finish_reason, session.settings.max_tokens),
             )
             messages.append({"role": "assistant", "content": content})
             if isinstance(checked, ActionResult):

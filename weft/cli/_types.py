@@ -1,4 +1,5 @@
-"""Option types the CLI shares: numbers that must be finite, a person's answers, run ids.
+"""Option types the CLI shares: numbers that must be finite, a person's answers, run ids,
+model endpoints.
 
 ``click.FloatRange`` lets ``nan`` through (every comparison with it is false),
 so ``--threshold nan`` or ``--max-cost nan`` reached pydantic, or a loop, as a
@@ -82,3 +83,18 @@ class RunId(click.ParamType):  # type: ignore[type-arg]  # generic only from cli
                 ctx,
             )
         return str(value)
+
+
+class Endpoint(click.ParamType):  # type: ignore[type-arg]  # generic only from click 8.2 on
+    """An OpenAI-compatible endpoint (``--base-url``): an http(s) URL, refused as a usage
+    error otherwise, instead of every model call failing later with ``Connection error.``."""
+
+    name = "URL"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        from weft.agents.chat_settings import endpoint_problem
+
+        problem = endpoint_problem(str(value))
+        if problem is not None:
+            self.fail(problem, param, ctx)
+        return value

@@ -47,7 +47,7 @@ from weft.cli._broker import broker_for_workflow, broker_if_alone, namespace_val
 from weft.cli._routers import capability_router
 from weft.cli._stops import exit_stopped, run_stoppable, stoppable
 from weft.cli._stream_display import RawText, stream_option, streaming
-from weft.cli._types import Finite
+from weft.cli._types import Endpoint, Finite
 from weft.protocols import WeftError
 
 __all__ = ["ask_command", "import_target", "load_agents", "print_answer", "register"]
@@ -193,7 +193,9 @@ def resume_options(
     help="Run this workflow on the task instead of planning (task goes to its 'task' input).",
 )
 @click.option("--model", help="Model name for the planner and agents (else $WEFT_MODEL).")
-@click.option("--base-url", help="OpenAI-compatible endpoint (else $OPENAI_BASE_URL).")
+@click.option(
+    "--base-url", type=Endpoint(), help="OpenAI-compatible endpoint (else $OPENAI_BASE_URL)."
+)
 @click.option(
     "--planner",
     type=click.Choice(["auto", "llm", "rules"]),

@@ -34,7 +34,7 @@ import click
 from weft.cli._broker import broker_if_alone, namespace_value
 from weft.cli._cards_file import load_cards_file
 from weft.cli._json import json_text
-from weft.cli._types import Finite
+from weft.cli._types import Endpoint, Finite
 from weft.protocols import CapabilityCard, DefinitionError, WeftError
 from weft.protocols.route_refusal import stage_refusal
 
@@ -251,7 +251,11 @@ def print_decision(
     "off (with a note when the model is missing); not with --llm.",
 )
 @click.option("--model", help="Chat model for --llm (else $WEFT_MODEL).")
-@click.option("--base-url", help="OpenAI-compatible endpoint for --llm (else $OPENAI_BASE_URL).")
+@click.option(
+    "--base-url",
+    type=Endpoint(),
+    help="OpenAI-compatible endpoint for --llm (else $OPENAI_BASE_URL).",
+)
 @click.option(
     "--llm-budget",
     type=click.IntRange(min=0),
