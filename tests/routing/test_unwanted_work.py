@@ -12,10 +12,11 @@ from pathlib import Path
 import pytest
 
 from weft.cli._cards_file import load_cards_file
-from weft.protocols import RouteRequest
+from weft.protocols import Candidate, CapabilityCard, RouteRequest, RoutingDecision
 from weft.runtime.routing.capability_router import CapabilityRouter
 from weft.runtime.routing.embeddings import MiniLMEmbedder
 from weft.runtime.routing.instruction import split_unwanted, wanted_text, without_code
+from weft.runtime.routing.likelihood import LikelihoodChooser, LikelihoodScorer
 
 DATA = Path(__file__).resolve().parents[2] / "bench" / "data"
 
@@ -148,3 +149,32 @@ async def test_the_router_goes_by_the_wanted_work(minilm: MiniLMEmbedder, cards:
         router.close()
     chosen = {d.request.text: d.chosen.agent_id if d.chosen else None for d in decisions}
     assert chosen == ROUTED[cards]
+
+
+class _RecordingScorer(LikelihoodScorer):
+    """Records the subtask text the stage scores; the first card scores highest."""
+
+    def __init__(self) -> None:
+        self.scored: list[str] = []
+
+    def score(self, subtask: str, cards: list[CapabilityCard]) -> list[float]:
+        self.scored.append(subtask)
+        return [-1.0 - i for i in range(len(cards))]
+
+
+async def test_the_likelihood_stage_scores_the_wanted_work() -> None:
+    scorer = _RecordingScorer()
+    stage = LikelihoodChooser(scorer=scorer, min_gain=None)
+    cards = {
+        a: CapabilityCard(agent_id=a, description=f"{a} work") for a in ("triage", "translator")
+    }
+    text = "A customer wrote in German. I don't need it translated. Just tell me how urgent it is."
+    decision = RoutingDecision(
+        request=RouteRequest(text=text),
+        chosen=cards["triage"],
+        candidates=[Candidate(agent_id=a, version="1", score=0.5) for a in cards],
+        embedding_model="test",
+        latency_s=0.0,
+    )
+    await stage.refine(decision, cards)
+    assert scorer.scored == ["A customer wrote in German. Just tell me how urgent it is."]

@@ -9,9 +9,12 @@ SmolLM2-135M-Instruct finds the subtask *after* each card's description (a
     final(card)      = router score + weight * likelihood(card)
 
 The subtask is the same for every card, so no unconditional baseline is
-needed. On the project's two labelled sets (``bench/routing_channel.py``,
-weight 0.75, top 5) top-1 rises from 0.749 to 0.862 (cards with examples,
-quoted in the prompt) and from 0.812 to 0.839 (cards without).
+needed. It is scored as the router embeds it (``instruction.wanted_text``:
+without the work it says it does not want or has done, code blocks named):
+"I don't need it translated" made the translator's card likely. On the
+project's two labelled sets (``bench/routing_channel.py``, weight 0.75, top 5)
+top-1 rises from 0.749 to 0.862 (cards with examples, quoted in the prompt)
+and from 0.812 to 0.839 (cards without).
 
 It runs locally in numpy (``llama_numpy``), no torch and no network. Cost:
 about 0.2 s to load (0.6 GB of float32 weights memory-mapped from the cache
@@ -59,6 +62,7 @@ from typing import Any
 from weft.protocols import Candidate, CapabilityCard, RoutingDecision
 from weft.protocols.route_refusal import NULL_GAIN
 from weft.runtime.routing.card_text import card_positive_text
+from weft.runtime.routing.instruction import wanted_text
 from weft.runtime.routing.likelihood.llama_numpy import (
     PrefixCache,
     continuation_logprobs,
@@ -241,7 +245,7 @@ class LikelihoodChooser:
             return decision  # the router's "no agent fits" stands
         if len(top) < 2 and self.min_gain is None and not rescuing:
             return decision  # one candidate needs no choice (and, with a minimum gain, a check)
-        text = decision.request.text
+        text = wanted_text(decision.request.text)  # as the router embeds it
         chosen_cards = [cards[c.agent_id] for c in top]
         if self.min_gain is not None or rescuing:
             chosen_cards.append(NULL_CARD)  # scored in the same pass, its prompt kept
