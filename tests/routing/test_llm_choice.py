@@ -178,3 +178,21 @@ def test_weft_route_llm_lets_the_model_pick_and_needs_a_model(tmp_path: Path) ->
     result = CliRunner().invoke(cli, [*args, "--llm"], env=unset)
     assert result.exit_code == 2
     assert "--llm needs a chat model" in result.output
+
+
+def test_weft_route_says_when_the_llm_stage_was_skipped(tmp_path: Path) -> None:
+    """A dead or wrong endpoint must not look like a model that agreed with the embeddings."""
+    cards = tmp_path / "cards.yaml"
+    cards.write_text(yaml.safe_dump({"cards": [c.model_dump(exclude_none=True) for c in CARDS]}))
+    tasks = tmp_path / "tasks.jsonl"
+    tasks.write_text('{"text": "Translate the ticket"}\n{"text": "Sort the tickets"}\n')
+    refusing = FunctionModel(lambda _: error(400, "no such model: m", type="invalid_request_error"))
+    with OpenAIServer(refusing) as server:
+        args = ["route", "--embedder", "hashing", "--cards", str(cards), "--batch", str(tasks)]
+        result = CliRunner().invoke(
+            cli, [*args, "--llm", "--model", "m", "--base-url", server.base_url]
+        )
+    assert result.exit_code == 0, result.output
+    assert len(result.stdout.splitlines()) == 2  # the embedding decisions, one per subtask
+    assert "the LLM stage was skipped for 2 of 2 subtask(s)" in result.stderr
+    assert "no such model: m" in result.stderr

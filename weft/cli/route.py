@@ -377,6 +377,7 @@ def route_command(
             texts = [str(t["text"]) for t in tasks]
             for line in asyncio.run(route_batch(router, texts, outcomes, k)):
                 click.echo(json.dumps(line, ensure_ascii=False))
+            _note_llm_skips(router.chooser, len(texts))
             return
         if outcomes:
             from weft.cli._route_batch import route_batch
@@ -391,6 +392,7 @@ def route_command(
             k=k,
         )
         decision = asyncio.run(router.route(request))
+        _note_llm_skips(router.chooser, 1)
         if as_json:
             click.echo(json_text(decision.model_dump(mode="json")))
         else:
@@ -404,6 +406,18 @@ def route_command(
         router.close()
     if decision.chosen is None:
         raise SystemExit(1)
+
+
+def _note_llm_skips(chooser: Any, routed: int) -> None:
+    """One line on stderr when ``--llm`` took no part in some decisions: a dead or wrong
+    endpoint would otherwise look like a model that agreed with the embeddings."""
+    skipped = getattr(chooser, "skipped", 0)
+    if skipped:
+        click.echo(
+            f"note: the LLM stage was skipped for {skipped} of {routed} subtask(s), the "
+            f"embedding decision stands (last: {chooser.last_skip})",
+            err=True,
+        )
 
 
 def _check_what_to_route(text: str | None, batch: str | None, feedback: str | None) -> None:

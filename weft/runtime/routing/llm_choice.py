@@ -159,6 +159,10 @@ class LLMChooser:
         self.margin = margin
         self.tracer = tracer
         self.calls = 0
+        #: Decisions the model did not take part in, and the last reason why: a caller
+        #: (``weft route``) says so, where the decisions alone only mark it in ``parts``.
+        self.skipped = 0
+        self.last_skip: str | None = None
         self._cache: OrderedDict[tuple[Any, ...], tuple[bool, str | None]] = OrderedDict()
         self._cache_size = cache_size
 
@@ -182,12 +186,12 @@ class LLMChooser:
         answer = self._cache.get(key)
         if answer is None:
             if self.budget is not None and self.calls >= self.budget:
-                return _mark(decision, _SKIPPED_BUDGET)
+                return self._skip(decision, _SKIPPED_BUDGET, f"its budget of {self.budget} calls")
             self.calls += 1
             try:
                 answer = await self._ask(decision, [cards[c.agent_id] for c in top])
-            except ModelCallError:
-                return _mark(decision, _SKIPPED_ERROR)
+            except ModelCallError as exc:
+                return self._skip(decision, _SKIPPED_ERROR, f"the model failed: {exc}")
             self._cache[key] = answer
             while len(self._cache) > self._cache_size:
                 self._cache.popitem(last=False)
@@ -195,8 +199,13 @@ class LLMChooser:
             self._cache.move_to_end(key)
         understood, agent = answer
         if not understood:
-            return _mark(decision, _SKIPPED_ERROR)
+            return self._skip(decision, _SKIPPED_ERROR, "its answer was no agent id shown to it")
         return _apply(decision, cards, agent)
+
+    def _skip(self, decision: RoutingDecision, why: float, reason: str) -> RoutingDecision:
+        self.skipped += 1
+        self.last_skip = reason
+        return _mark(decision, why)
 
     async def _ask(
         self, decision: RoutingDecision, cards: list[CapabilityCard]
