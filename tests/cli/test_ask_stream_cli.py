@@ -40,6 +40,7 @@ def ask(tmp_path: Path, server: OpenAIServer, *options: str) -> Result:
     agents = tmp_path / "team.py"
     agents.write_text(AGENTS)
     argv = ["ask", "A poem about rivers", "--agents", str(agents), "--no-memory"]
+    argv += ["--aggregator", "llm"]  # the answer node streams too
     argv += ["--base-url", server.base_url, "--journal", str(tmp_path / "journal.db"), *options]
     return CliRunner().invoke(cli, argv, env={"WEFT_HOME": str(tmp_path)})
 
@@ -153,6 +154,7 @@ def test_a_resumed_ask_streams_as_the_ask_did(tmp_path: Path) -> None:
     env = {"WEFT_HOME": str(tmp_path)}
     with OpenAIServer(scripted) as server:
         argv = ["ask", "A poem about rivers", "--agents", str(tmp_path / "team.py")]
+        argv += ["--aggregator", "llm"]
         argv += ["--no-memory", "--base-url", server.base_url, "--journal", journal, "--json"]
         asked = CliRunner().invoke(cli, argv, env=env)
         assert asked.exit_code == 1, asked.output

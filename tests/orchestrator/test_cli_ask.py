@@ -120,7 +120,8 @@ def test_the_llm_planner_is_used_with_a_base_url(tmp_path: Path, agents_file: Pa
             },
         ]
     }
-    model = ScriptedModel([malformed_json(), json_output(plan), text("Tides, synthesised.")])
+    # One subtask: its result is the answer as it is, no synthesis call (--aggregator auto).
+    model = ScriptedModel([malformed_json(), json_output(plan)])
     with OpenAIServer(model) as server:
         result = ask(
             tmp_path,
@@ -131,9 +132,26 @@ def test_the_llm_planner_is_used_with_a_base_url(tmp_path: Path, agents_file: Pa
             server.base_url,
         )
     assert result.exit_code == 0, result.output
-    assert result.stdout.strip() == "Tides, synthesised."
+    assert result.stdout.strip() == "facts on research tides"
     assert "1 rejected plan(s)" in result.stderr
-    assert "3 LLM call(s)" in result.stderr
+    assert "2 LLM call(s)" in result.stderr
+    model.assert_complete()
+    # --aggregator llm synthesises even one result: the user asked for it.
+    model = ScriptedModel([json_output(plan), text("Tides, synthesised.")])
+    with OpenAIServer(model) as server:
+        result = ask(
+            tmp_path,
+            "Tell me about tides",
+            "--agents",
+            str(agents_file),
+            "--base-url",
+            server.base_url,
+            "--aggregator",
+            "llm",
+            "--no-memory",
+        )
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip() == "Tides, synthesised."
     model.assert_complete()
 
 
@@ -150,6 +168,8 @@ def test_no_valid_plan_falls_back_to_the_rule_planner_with_a_note(
             "--base-url",
             server.base_url,
             "--planner",
+            "llm",
+            "--aggregator",
             "llm",
         )
     assert result.exit_code == 0, result.output
@@ -314,7 +334,7 @@ def test_the_llm_planner_is_announced_before_its_plan(tmp_path: Path, agents_fil
         base_url = server.base_url
         result = ask(
             tmp_path, "Tell me about tides", "--agents", str(agents_file), "--base-url",
-            base_url, "--model", "scripted",
+            base_url, "--model", "scripted", "--aggregator", "llm",
         )  # fmt: skip
     assert result.exit_code == 0, result.output
     lines = result.stderr.splitlines()

@@ -173,7 +173,7 @@ def resume_ask_run(
             f"run {run_id} is an ask whose agents served on a broker: give --broker "
             "(or $WEFT_BROKER)"
         )
-    use_llm = options.get("aggregator") == "llm"
+    use_llm = options.get("aggregator") in ("llm", "auto")  # "auto": recorded with a model
     with model_defaults(model=options.get("model"), base_url=options.get("base_url")):
         if use_llm and not llm_configured():
             journal.close()

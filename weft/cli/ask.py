@@ -134,12 +134,13 @@ def _planner_model_failed(exc: Any) -> None:
 
 
 def aggregator_for(kind: str) -> Any:
-    """The aggregator ``--aggregator`` names (``llm``, ``last``, else ``concat``): one
-    choice for an ask and for its resume, which must make the answer the same way."""
+    """The aggregator ``--aggregator`` names (``llm``, ``auto`` with a model: ``llm`` but
+    one result as it is, ``last``, else ``concat``): one choice for an ask and for its
+    resume, which must make the answer the same way."""
     from weft.runtime.orchestrator import ConcatAggregator, LastAggregator, LLMAggregator
 
-    if kind == "llm":
-        return LLMAggregator()
+    if kind in ("llm", "auto"):
+        return LLMAggregator(single_as_is=kind == "auto")
     return LastAggregator() if kind == "last" else ConcatAggregator()
 
 
@@ -344,8 +345,11 @@ def ask_command(
             raise WeftError(
                 "--router llm needs a model: set OPENAI_API_KEY, OPENAI_BASE_URL or --base-url"
             )
-        use_llm_aggregator = aggregator == "llm" or (aggregator == "auto" and configured)
-        combine = "llm" if use_llm_aggregator else "last" if aggregator == "last" else "concat"
+        combine = (
+            aggregator
+            if aggregator in ("llm", "last") or (aggregator == "auto" and configured)
+            else "concat"
+        )
         if aggregator == "llm" and not configured:
             raise WeftError(
                 "--aggregator llm needs a model: set OPENAI_API_KEY, OPENAI_BASE_URL or --base-url"

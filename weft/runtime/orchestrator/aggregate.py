@@ -7,7 +7,8 @@ id -> description), so any action with that schema can replace these two:
 - ``ConcatAggregator`` — no model: the results under headings, or the single
   result as it is. Deterministic; the default.
 - ``LLMAggregator`` — an ``LLMAgent`` that writes one synthesised answer
-  from the results (usage counted like any node's).
+  from the results (usage counted like any node's); with ``single_as_is``,
+  one result passes as it is, without a model call.
 - ``LastAggregator`` — no model: the answer is the output of the plan's
   sink, the subtask no other depends on (a CrewAI crew's answer is its last
   task's output). Its schema adds ``sinks`` (the plan's sinks in plan order),
@@ -91,14 +92,28 @@ SYNTHESIS_INSTRUCTIONS = (
 
 
 class LLMAggregator(LLMAgent):
-    """An ``LLMAgent`` that synthesises the final answer; takes every ``LLMAgent`` option."""
+    """An ``LLMAgent`` that synthesises the final answer; takes every ``LLMAgent`` option.
 
-    def __init__(self, name: str = AGGREGATE_NAME, **options: Any) -> None:
+    ``single_as_is``: a plan of one subtask answers with its result as it is, with no
+    model call (``weft ask --aggregator auto``): a synthesis of one result only
+    rewrites it (a poem asked for came back reworded) and costs a call.
+    """
+
+    def __init__(
+        self, name: str = AGGREGATE_NAME, *, single_as_is: bool = False, **options: Any
+    ) -> None:
         options.setdefault("instructions", SYNTHESIS_INSTRUCTIONS)
         options.setdefault("description", "Synthesise subtask results into one answer.")
         super().__init__(
             name, input_schema=AGGREGATE_SCHEMA, render_input=render_results, **options
         )
+        self.single_as_is = single_as_is
+
+    async def invoke(self, call: ActionCall, ctx: ActionContext) -> ActionResult:
+        results = call.arguments.get("results")
+        if self.single_as_is and isinstance(results, dict) and len(results) == 1:
+            return ActionResult.success(call.call_id, next(iter(results.values())))
+        return await super().invoke(call, ctx)
 
 
 #: ``AGGREGATE_SCHEMA`` with ``sinks``: an aggregator that declares it is told the plan's sinks.
