@@ -54,6 +54,18 @@ def test_route_prints_ranked_candidates_with_score_parts_and_the_winner(cards_fi
     assert "weft/hashing-384" in result.output
 
 
+def test_route_says_how_it_read_a_request_that_says_what_it_does_not_want(
+    cards_file: Path,
+) -> None:
+    text = "I already have the chart. Now run a t-test, no need to translate anything."
+    args = ["route", text, "--cards", str(cards_file), "--embedder", "hashing"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    assert "read as: 'Now run a t-test'" in result.output.splitlines()[1]
+    plain = CliRunner().invoke(cli, ["route", "run a t-test", *args[2:]])
+    assert "read as:" not in plain.output  # nothing left out, nothing said
+
+
 def test_route_with_minilm_picks_by_meaning(cards_file: Path, minilm: object) -> None:
     result = CliRunner().invoke(
         cli,

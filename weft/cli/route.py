@@ -158,6 +158,11 @@ def print_decision(
     request = decision.request
     cap = f" (capability: {request.capability})" if request.capability else ""
     click.echo(f"route: {request.text!r}{cap}")
+    from weft.runtime.routing.instruction import wanted_text
+
+    read_as = wanted_text(request.text)
+    if read_as != request.text:  # what was left out: work not wanted or done, code
+        click.echo(f"read as: {read_as!r}")
     click.echo(
         f"embedder {decision.embedding_model}, {cards_known} cards, "
         f"decided in {decision.latency_s * 1000:.1f} ms"
