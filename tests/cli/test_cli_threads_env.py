@@ -62,3 +62,23 @@ def test_help_works_whatever_it_says(tmp_path: Path) -> None:
         result = CliRunner().invoke(cli, argv, env=env)
         assert result.exit_code == 0, result.output
         assert "Usage:" in result.output
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "what"),
+    [
+        ("WEFT_MODEL_TIMEOUT", "abc", "a number of seconds"),
+        ("WEFT_MODEL_TIMEOUT", "0", "a number of seconds"),
+        ("WEFT_MAX_TOKENS", "1.5", "a whole number"),
+    ],
+)
+def test_run_refuses_a_bad_model_setting_before_the_run(
+    tmp_path: Path, name: str, value: str, what: str
+) -> None:
+    """Read at the first model call, it used to fail every LLM node of the run instead."""
+    env = {"WEFT_HOME": str(tmp_path), name: value}
+    report = tmp_path / "report.md"
+    result = CliRunner().invoke(cli, ["run", str(QUICKSTART), "-i", f"report={report}"], env=env)
+    assert result.exit_code == 2, result.output
+    assert result.stderr.strip().splitlines() == [f"error: {name}={value!r} is not {what} above 0"]
+    assert not (tmp_path / "journal.db").exists()

@@ -105,6 +105,13 @@ def _env_number(name: str, kind: type[float] | type[int]) -> float | None:
     return value
 
 
+def check_env_numbers() -> None:
+    """Refuses a bad ``$WEFT_MODEL_TIMEOUT`` or ``$WEFT_MAX_TOKENS`` now (``ModelCallError``
+    naming it): the CLI checks before a run starts, instead of every LLM node failing."""
+    _env_number(TIMEOUT_ENV, float)
+    _env_number(MAX_TOKENS_ENV, int)
+
+
 def env_settings(*, base_url_needed: bool = True) -> ModelSettings:
     """The model settings the environment gives; a bad number or URL names its variable.
 

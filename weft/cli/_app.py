@@ -10,8 +10,9 @@ import click
 
 from weft.protocols import WeftError
 
-#: Commands that run tools in worker threads: a bad ``$WEFT_THREADS`` is refused before
-#: they start (exit 2), not found by every ``def`` tool's call as a node failure.
+#: Commands that run tools in worker threads and may call models: a bad ``$WEFT_THREADS``,
+#: ``$WEFT_MODEL_TIMEOUT`` or ``$WEFT_MAX_TOKENS`` is refused before they start (exit 2),
+#: not found by every ``def`` tool's or LLM node's call as a node failure.
 _RUNS_TOOLS = frozenset({"run", "resume", "ask", "agent", "mcp", "a2a"})
 
 #: Modules under ``weft.cli`` that define commands; each exposes ``register(group)``.
@@ -46,9 +47,11 @@ class WeftGroup(click.Group):
         name, command, rest = super().resolve_command(ctx, args)
         asks_help = any(arg in ctx.help_option_names for arg in rest)
         if name in _RUNS_TOOLS and not asks_help and not ctx.resilient_parsing:
+            from weft.agents.chat_settings import check_env_numbers
             from weft.agents.worker_threads import worker_threads
 
             worker_threads()  # WeftError naming WEFT_THREADS when it is no whole number >= 1
+            check_env_numbers()  # and WEFT_MODEL_TIMEOUT / WEFT_MAX_TOKENS
         return name, command, rest
 
     def invoke(self, ctx: click.Context) -> Any:
