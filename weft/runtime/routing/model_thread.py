@@ -14,9 +14,14 @@ also serialises the two models, as a single BLAS thread would anyway.
 
 from __future__ import annotations
 
+import queue
 import threading
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from collections.abc import Callable
+from concurrent.futures import Executor, Future
+from typing import Any, ParamSpec, TypeVar
+
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
 
 __all__ = ["model_worker", "on_model_worker", "single_threaded_blas"]
 
@@ -66,16 +71,58 @@ single_threaded_blas = _SingleThreadedBlas()
 
 
 _WORKER_NAME = "weft-model"
-_worker_pool: ThreadPoolExecutor | None = None
+_worker_pool: ModelWorker | None = None
 _worker_lock = threading.Lock()
 
 
-def model_worker() -> ThreadPoolExecutor:
+class ModelWorker(Executor):
+    """One daemon thread that runs submitted calls in order.
+
+    Not a ``ThreadPoolExecutor``: the interpreter joins those threads at exit, so a
+    Ctrl-C during a model load or a forward pass (seconds of numpy) held ``weft
+    ask`` for that long before it could exit. Model work holds nothing that must be
+    finished: the likelihood stage's weight cache is written aside and renamed
+    into place in one step.
+    """
+
+    def __init__(self) -> None:
+        self._queue: queue.SimpleQueue[tuple[Future[Any], Callable[[], Any]] | None] = (
+            queue.SimpleQueue()
+        )
+        self._shutdown = False
+        self._thread = threading.Thread(target=self._serve, name=_WORKER_NAME, daemon=True)
+        self._thread.start()
+
+    def submit(self, fn: Callable[_P, _T], /, *args: _P.args, **kwargs: _P.kwargs) -> Future[_T]:
+        if self._shutdown:
+            raise RuntimeError("the model worker is shut down")
+        future: Future[_T] = Future()
+        self._queue.put((future, lambda: fn(*args, **kwargs)))
+        return future
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        self._shutdown = True
+        self._queue.put(None)
+        if wait:
+            self._thread.join()
+
+    def _serve(self) -> None:
+        while (item := self._queue.get()) is not None:
+            future, call = item
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                future.set_result(call())
+            except BaseException as exc:  # handed to the waiter, as an executor does
+                future.set_exception(exc)
+
+
+def model_worker() -> ModelWorker:
     """The one thread that runs every forward pass of weft's numpy models in this process."""
     global _worker_pool
     with _worker_lock:
         if _worker_pool is None:
-            _worker_pool = ThreadPoolExecutor(1, thread_name_prefix=_WORKER_NAME)
+            _worker_pool = ModelWorker()
         return _worker_pool
 
 
