@@ -74,11 +74,18 @@ def wait_for(path: Path, proc: subprocess.Popen[str]) -> None:
     path.unlink()
 
 
-def stop(proc: subprocess.Popen[str], *signums: int) -> tuple[str, str, float]:
-    """Send ``signums`` in turn; stdout, stderr and the seconds until the process ended."""
+def stop(proc: subprocess.Popen[str], *signums: int, pause: float = 0.0) -> tuple[str, str, float]:
+    """Send ``signums`` in turn, ``pause`` seconds after the first; stdout, stderr and the
+    seconds until the process ended.
+
+    Signals sent in one burst can all be pending at once, and the kernel then delivers
+    them in the order of their numbers (SIGINT before SIGTERM), whatever the order sent.
+    """
     sent = time.monotonic()
     try:
-        for signum in signums:
+        for i, signum in enumerate(signums):
+            if i == 1 and pause:
+                time.sleep(pause)  # the first one taken: the next come while stopping
             proc.send_signal(signum)
         out, err = proc.communicate(timeout=30)
     finally:
@@ -134,7 +141,7 @@ def test_a_stop_signal_cancels_the_run_and_names_its_resume(
 def test_a_second_signal_while_stopping_leaves_no_traceback(folder: Path) -> None:
     proc = weft(folder, "run", "wf.yaml")
     wait_for(folder / "started", proc)
-    out, err, _ = stop(proc, signal.SIGTERM, signal.SIGINT, signal.SIGTERM)
+    out, err, _ = stop(proc, signal.SIGTERM, signal.SIGINT, signal.SIGTERM, pause=0.1)
     run_id = only_run(folder)
     assert proc.returncode == 143, out + err
     assert err.splitlines() == [f"terminated; resume with: weft resume {run_id}"]
