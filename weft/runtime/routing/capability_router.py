@@ -317,18 +317,24 @@ class CapabilityRouter:
         return [found[(r.text, r.capability)] for r in requests]  # type: ignore[misc]
 
     async def route_many(self, requests: Iterable[RouteRequest]) -> list[RoutingDecision]:
-        """Route several subtasks (a plan's), embedding all of them in one batch first."""
+        """Route several subtasks (a plan's, a ``--batch``), all embedded in one batch first;
+        a chooser with ``refine_many`` (a scorer's batch path) refines them together."""
         requests = list(requests)
         views = await self._views(requests)
-        decisions = []
+        many = getattr(self.chooser, "refine_many", None)
+        decisions, wall, started = [], time.time(), time.perf_counter()
         for r, v in zip(requests, views, strict=True):
-            started, wall = time.perf_counter(), time.time()
+            mark = time.perf_counter()
             decision = await asyncio.to_thread(
-                self.decide, r, v.vector, started, instruction=v.instruction
+                self.decide, r, v.vector, mark, instruction=v.instruction
             )
-            decision = await self._refine(decision, started)
+            decisions.append(decision if many else await self._refine(decision, mark))
+        if many is not None and decisions:  # latency: the whole batch's, shared out
+            decisions = await many(decisions, self.index.cards)
+            each = (time.perf_counter() - started) / len(decisions)
+            decisions = [d.model_copy(update={"latency_s": each}) for d in decisions]
+        for decision in decisions:
             trace_decision(self.tracer, decision, wall)
-            decisions.append(decision)
         return decisions
 
     def _remember_query(self, key: tuple[str, str | None], views: Views) -> Views:

@@ -54,10 +54,10 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from weft.protocols import Candidate, CapabilityCard, RoutingDecision
 from weft.protocols.route_refusal import NULL_GAIN
@@ -165,7 +165,7 @@ class LikelihoodScorer:
         ids: list[int] = self.model.tokenizer.encode(text, add_special_tokens=False).ids
         return ids
 
-    def _prefixes_of(self, cards: list[CapabilityCard]) -> list[PrefixCache]:
+    def _prefixes_of(self, cards: Sequence[CapabilityCard]) -> list[PrefixCache]:
         """Each card's prompt cache; the prompts not cached yet are run together, as one batch."""
         keys = [(c.agent_id, c.version, card_prompt(c)) for c in cards]
         missing = list(dict.fromkeys(k for k in keys if k not in self._prefixes))
@@ -187,13 +187,37 @@ class LikelihoodScorer:
         ids = self.token_ids(subtask + '"')
         return ids[: PROMPT_LIMITS.subtask_tokens]
 
-    def score(self, subtask: str, cards: list[CapabilityCard]) -> list[float]:
+    def score(self, subtask: str, cards: Sequence[CapabilityCard]) -> list[float]:
         """Mean log P(subtask tokens, then the closing quote | card prompt), per card."""
         with self._lock, single_threaded_blas:
             tail = self.subtask_ids(subtask)
             prefixes = self._prefixes_of(cards)
             logprobs = continuation_logprobs(self.model.weights, prefixes, tail)
             return [float(row.sum()) / len(tail) for row in logprobs]
+
+
+class Scorer(Protocol):
+    """What scores a subtask after each card: ``LikelihoodScorer`` (SmolLM2 in numpy,
+    the default) or ``llama_cpp_scorer.LlamaCppScorer`` (any GGUF model). A scorer
+    may add ``score_many(jobs)``, the batch path ``refine_many`` uses when it is there."""
+
+    @property
+    def model(self) -> Any:
+        """The loaded model (loading it on first use)."""
+
+    def score(self, subtask: str, cards: Sequence[CapabilityCard]) -> list[float]:
+        """Mean log P(subtask tokens | card prompt), per card, in order."""
+
+
+@dataclass(slots=True)
+class _Plan:
+    """One decision's part of a ``refine_many``: its top candidates and what is scored."""
+
+    top: list[Candidate]
+    text: str
+    scored: tuple[CapabilityCard, ...]
+    key: tuple[Any, ...]
+    scores: list[float] | None
 
 
 class LikelihoodChooser:
@@ -213,7 +237,7 @@ class LikelihoodChooser:
         *,
         min_gain: float | None = 0.0,
         rescue_gain: float | None = 0.5,
-        scorer: LikelihoodScorer | None = None,
+        scorer: Scorer | None = None,
         cache_size: int = 2048,
         tracer: Tracer | None = None,
     ) -> None:
@@ -223,7 +247,7 @@ class LikelihoodChooser:
         self.top = top
         self.min_gain = min_gain
         self.rescue_gain = rescue_gain
-        self.scorer = scorer or LikelihoodScorer()
+        self.scorer: Scorer = scorer or LikelihoodScorer()
         self.tracer = tracer
         self._cache: OrderedDict[tuple[Any, ...], list[float]] = OrderedDict()
         self._cache_size = cache_size
@@ -236,33 +260,69 @@ class LikelihoodChooser:
         self, decision: RoutingDecision, cards: Mapping[str, CapabilityCard]
     ) -> RoutingDecision:
         """``decision`` with its top eligible candidates re-ordered by the combined score."""
+        return (await self.refine_many([decision], cards))[0]
+
+    async def refine_many(
+        self, decisions: Sequence[RoutingDecision], cards: Mapping[str, CapabilityCard]
+    ) -> list[RoutingDecision]:
+        """``refine`` for several decisions (``route_many``, ``weft route --batch``).
+
+        The decisions' scoring runs as one job on the model thread, through the
+        scorer's ``score_many`` when it has one (``LlamaCppScorer``: each card
+        prompt run once for all the decisions that have that card among their
+        candidates, instead of once per decision).
+        """
+        plans = [self._plan(d, cards) for d in decisions]
+        todo = [(i, p) for i, p in enumerate(plans) if p is not None and p.scores is None]
+        if todo:
+            unique = {p.key: p for _, p in todo}  # a subtask repeated in a batch: once
+            jobs = [(p.text, p.scored) for p in unique.values()]
+            answers = await asyncio.wrap_future(model_worker().submit(self._score_jobs, jobs))
+            found = dict(zip(unique, answers, strict=True))
+            for _, plan in todo:
+                plan.scores = found[plan.key]
+                self._remember(plan.key, plan.scores)
+        return [
+            d if p is None else self._apply(d, cards, p.top, p.scores or [])
+            for d, p in zip(decisions, plans, strict=True)
+        ]
+
+    def _score_jobs(self, jobs: list[tuple[str, tuple[CapabilityCard, ...]]]) -> list[list[float]]:
+        """The scorer's answers for ``jobs`` (on the model thread)."""
+        many = getattr(self.scorer, "score_many", None)
+        if many is not None:
+            answers: list[list[float]] = many(jobs)
+            return answers
+        return [self.scorer.score(text, scored) for text, scored in jobs]
+
+    def _plan(self, decision: RoutingDecision, cards: Mapping[str, CapabilityCard]) -> _Plan | None:
+        """What to score for ``decision`` (None: the stage leaves it as it is)."""
         eligible = [c for c in decision.candidates if c.excluded is None and c.agent_id in cards]
         top = eligible[: self.top]
         if not top:
-            return decision  # nothing the stage may pick
+            return None  # nothing the stage may pick
         rescuing = decision.chosen is None
         if rescuing and self.rescue_gain is None:
-            return decision  # the router's "no agent fits" stands
+            return None  # the router's "no agent fits" stands
         if len(top) < 2 and self.min_gain is None and not rescuing:
-            return decision  # one candidate needs no choice (and, with a minimum gain, a check)
+            return None  # one candidate needs no choice (and, with a minimum gain, a check)
         text = wanted_text(decision.request.text)  # as the router embeds it
-        chosen_cards = [cards[c.agent_id] for c in top]
+        scored = [cards[c.agent_id] for c in top]
         if self.min_gain is not None or rescuing:
-            chosen_cards.append(NULL_CARD)  # scored in the same pass, its prompt kept
+            scored.append(NULL_CARD)  # scored in the same pass, its prompt kept
         # Keyed by what is scored, the card prompts' text: a card edited without a
         # version bump would otherwise keep its old likelihoods for a subtask seen before.
-        key = (text, tuple(card_prompt(card) for card in chosen_cards))
+        key = (text, tuple(card_prompt(card) for card in scored))
         scores = self._cache.get(key)
-        if scores is None:
-            scores = await asyncio.wrap_future(
-                model_worker().submit(self.scorer.score, text, chosen_cards)
-            )
-            self._cache[key] = scores
-            while len(self._cache) > self._cache_size:
-                self._cache.popitem(last=False)
-        else:
+        if scores is not None:
             self._cache.move_to_end(key)
-        return self._apply(decision, cards, top, scores)
+        return _Plan(top, text, tuple(scored), key, scores)
+
+    def _remember(self, key: tuple[Any, ...], scores: list[float]) -> None:
+        self._cache[key] = scores
+        self._cache.move_to_end(key)
+        while len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
 
     def _apply(
         self,
