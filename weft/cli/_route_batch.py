@@ -17,6 +17,7 @@ Errors name the file and line and exit 2, like every CLI user mistake.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -76,23 +77,40 @@ def _numbered_rows(path: str, required: tuple[str, ...]) -> list[tuple[int, dict
     return rows
 
 
+#: Subtasks routed (and printed) together: a batch's lines come out as each chunk is
+#: decided, so a long batch shows progress and Ctrl-C keeps what was printed. A chunk
+#: is one ``route_many`` (one embedding batch; with ``--rerank-model``, each card prompt
+#: run once per chunk: about 10% more model time than one chunk for all).
+BATCH_CHUNK = 64
+
+
 async def route_batch(
-    router: Any, texts: list[str], feedback: list[tuple[str, str, bool]], k: int
+    router: Any,
+    texts: list[str],
+    feedback: list[tuple[str, str, bool]],
+    k: int,
+    emit: Callable[[dict[str, Any]], None] | None = None,
 ) -> list[dict[str, Any]]:
-    """Record ``feedback`` then route ``texts``; the contract's output objects, in order."""
+    """Record ``feedback`` then route ``texts``; the contract's output objects, in order,
+    each also given to ``emit`` as soon as its chunk of ``BATCH_CHUNK`` is decided."""
     from weft.protocols import RouteRequest
 
     for text, agent, success in feedback:
         await router.record_outcome(RouteRequest(text=text), agent, success, source="feedback")
-    decisions = await router.route_many(RouteRequest(text=t, k=k) for t in texts)
-    return [
-        {
-            "text": text,
-            "chosen": decision.chosen.agent_id if decision.chosen else None,
-            "candidates": [_candidate(c) for c in decision.candidates if c.excluded is None],
-        }
-        for text, decision in zip(texts, decisions, strict=True)
-    ]
+    lines: list[dict[str, Any]] = []
+    for start in range(0, len(texts), BATCH_CHUNK):
+        chunk = texts[start : start + BATCH_CHUNK]
+        decisions = await router.route_many(RouteRequest(text=t, k=k) for t in chunk)
+        for text, decision in zip(chunk, decisions, strict=True):
+            line = {
+                "text": text,
+                "chosen": decision.chosen.agent_id if decision.chosen else None,
+                "candidates": [_candidate(c) for c in decision.candidates if c.excluded is None],
+            }
+            lines.append(line)
+            if emit is not None:
+                emit(line)
+    return lines
 
 
 def _candidate(candidate: Any) -> dict[str, Any]:

@@ -393,8 +393,7 @@ def route_command(
             from weft.cli._route_batch import route_batch
 
             texts = [str(t["text"]) for t in tasks]
-            for line in asyncio.run(route_batch(router, texts, outcomes, k)):
-                click.echo(json.dumps(line, ensure_ascii=False))
+            asyncio.run(route_batch(router, texts, outcomes, k, emit=_print_line))
             _note_llm_skips(router.chooser, len(texts))
             return
         if outcomes:
@@ -424,6 +423,11 @@ def route_command(
         router.close()
     if decision.chosen is None:
         raise SystemExit(1)
+
+
+def _print_line(line: dict[str, Any]) -> None:
+    """One decision of ``--batch``, printed as soon as it is made (``echo`` flushes)."""
+    click.echo(json.dumps(line, ensure_ascii=False))
 
 
 def _note_llm_skips(chooser: Any, routed: int) -> None:
