@@ -26,7 +26,8 @@ per card is not worth it: a saved state carries every position's logits
 
 Uses llama-cpp-python's public ``Llama`` API only: ``tokenize``, ``reset``,
 ``eval``, ``n_tokens`` and ``scores`` (the per-position logits with
-``logits_all=True``); checked with 0.3.7 and later.
+``logits_all=True``); tested with 0.3.36, the version ``scripts/real-llm-server
+--install`` builds today.
 """
 
 from __future__ import annotations
