@@ -165,6 +165,10 @@ MARKS: dict[str, tuple[str, ...]] = {
     "routing/test_no_fit.py": ("chroma",),
     "routing/test_route_agents_refs.py": ("chroma",),
     "routing/test_route_rerank_default.py": ("chroma",),
+    # llama-cpp-python running SmolLM2's GGUF (the --rerank-model scorer)
+    "routing/test_likelihood_llama_cpp.py": ("chroma", "slow"),
+    "routing/test_packaged_models.py": ("core",),
+    "cli/test_route_batch_streams.py": ("core",),
     # IoA teams and FoA clusters, in process (test_team_buses.py also runs over MQTT)
     "teams/test_flow_control.py": ("core",),
     "teams/test_team_rules.py": ("core",),
