@@ -95,10 +95,14 @@ class CachingScorer:
 
 
 async def route_set(
-    embedder: Any, stage: LikelihoodChooser, name: str, chunk: int
+    embedder: Any, stage: LikelihoodChooser, name: str, chunk: int, limit: int | None = None
 ) -> tuple[list[dict[str, Any]], dict[float, list[str | None]], float]:
     """Chosen agents per weight for set ``name``; seconds per decision of the first pass."""
     cards, tasks = SETS[name]()
+    tasks = tasks[:limit]
+    scorer = stage.scorer
+    if isinstance(scorer, CachingScorer):  # this set's own model time
+        scorer.scored, scorer.seconds = 0, 0.0
     router = CapabilityRouter.open(embedder, chooser=stage)
     chosen: dict[float, list[str | None]] = {}
     try:
@@ -134,6 +138,7 @@ async def main() -> None:
     parser.add_argument("--cache", type=Path, help="JSON file keeping the likelihoods")
     parser.add_argument("--chunk", type=int, default=32, help="subtasks per route_many")
     parser.add_argument("--no-default", action="store_true", help="only the --model scorer")
+    parser.add_argument("--limit", type=int, help="route only each set's first N subtasks")
     args = parser.parse_args()
     names = [n.strip() for n in args.sets.split(",") if n.strip()]
     if not names or any(n not in SETS for n in names):
@@ -159,13 +164,14 @@ async def main() -> None:
     costs: list[str] = []
     for name in names:
         for label, stage in stages:
-            tasks, chosen, seconds = await route_set(embedder, stage, name, args.chunk)
+            tasks, chosen, seconds = await route_set(embedder, stage, name, args.chunk, args.limit)
             scorer = stage.scorer
             assert isinstance(scorer, CachingScorer)
             costs.append(
                 f"{name}, {label}: {seconds:.2f} s per decision "
                 f"({scorer.scored} pairs scored in this run, {scorer.seconds:.0f} s in the model)"
             )
+            print(f"cost: {costs[-1]}", file=sys.stderr, flush=True)
             for weight, picks in chosen.items():
                 mark = " (shipped)" if weight == stage.weight else ""
                 for part in (None, "tune", "holdout") if name == "project" else (None,):
