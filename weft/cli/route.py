@@ -340,6 +340,11 @@ def route_command(
 ) -> None:
     """Explain which agent would take the subtask TEXT, and why (or route a --batch)."""
     _check_what_to_route(text, batch, feedback)
+    if rerank is False and rerank_model:
+        raise click.UsageError(
+            f"--no-rerank leaves the likelihood stage out, --rerank-model {rerank_model} asks "
+            "for it; give one of them"
+        )
     if use_llm and (rerank or rerank_model):
         what = "--rerank-model" if rerank_model else "--rerank"
         raise click.UsageError(f"--llm and {what} are two last stages; give one of them")
